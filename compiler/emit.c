@@ -1,0 +1,805 @@
+/*
+ * emit.c: graph -> C.
+ *
+ * One C file per model. Its parts, in order: a header comment, the
+ * parameter table, a struct of views into the parameter block, the
+ * workspace layout (every buffer the step needs, placed once per (B, T, V),
+ * so forward and backward never allocate), <model>_forward (nodes before
+ * m->nforward), <model>_backward (the rest), the descriptor and main().
+ *
+ * Every node that computes something becomes one short block: a BLAS call,
+ * a loop, or a runtime kernel. Each block is preceded by the spec line it
+ * comes from the first time that line is reached. A scan becomes a loop over
+ * t whose body is the scan body's blocks; carried values live in their own
+ * buffers and are copied at the end of each step.
+ *
+ * Same spec, same bytes: names come from the spec (deduplicated with _2,
+ * _3 in graph order), and nothing depends on pointers, time or paths other
+ * than the spec path as given.
+ */
+#include "graph.h"
+
+#include <ctype.h>
+#include <string.h>
+
+typedef struct {
+    FILE *f;
+    const Model *m;
+    const char *prefix;   /* model name, used for C identifiers */
+    char **names;         /* unique C name per node, by node pointer index */
+    int nnames;
+    const char **used;    /* names taken so far */
+    int nused, capused;
+    int last_line;        /* spec line of the last comment */
+    bool in_backward;
+} Emit;
+
+/* ---- naming ---- */
+
+/* Every node gets a slot in node_names through its aux field. */
+static const char **node_names;
+static int nnode_names, capnode_names;
+
+static const char *node_cname(const Node *n)
+{
+    if (n->aux <= 0 || n->aux > nnode_names)
+        DIE("emit: node %%%d (%s) has no C name", n->id, op_name(n->op));
+    return node_names[n->aux - 1];
+}
+
+static bool name_taken(Emit *E, const char *s)
+{
+    static const char *reserved[] = {"B", "T", "V", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return true;
+    for (int i = 0; i < E->nused; i++)
+        if (strcmp(E->used[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* A C identifier from a spec name: [A-Za-z0-9_], unique in the file. All
+ * spec names are already identifiers (spec.c checks), and the model prefix
+ * never appears in them, so they cannot clash with emitted functions. */
+static const char *unique_name(Emit *E, const char *base)
+{
+    char buf[96];
+    size_t k = 0;
+    for (const char *p = base; *p && k < 80; p++)
+        buf[k++] = (isalnum((unsigned char)*p) || *p == '_') ? *p : '_';
+    buf[k] = 0;
+    if (k == 0 || isdigit((unsigned char)buf[0])) {
+        memmove(buf + 1, buf, k + 1);
+        buf[0] = 'v';
+    }
+    char cand[112];
+    snprintf(cand, sizeof cand, "%s", buf);
+    for (int i = 2; name_taken(E, cand); i++)
+        snprintf(cand, sizeof cand, "%s_%d", buf, i);
+    E->used = arena_grow(&perm, E->used, &E->capused, E->nused + 1, sizeof(char *));
+    return E->used[E->nused++] = arena_strdup(&perm, cand);
+}
+
+/* Nodes read through a local pointer rather than a workspace field: scan
+ * arguments, and body values written straight into a stacked output. */
+static bool *node_local;
+static int capnode_local;
+
+static void set_name(Node *n, const char *name, bool local)
+{
+    node_names = arena_grow(&perm, node_names, &capnode_names, nnode_names + 1, sizeof(char *));
+    int cap = capnode_local;
+    node_local = arena_grow(&perm, node_local, &capnode_local, nnode_names + 1, sizeof(bool));
+    (void)cap;
+    node_local[nnode_names] = local;
+    node_names[nnode_names++] = name;
+    n->aux = nnode_names;
+}
+
+static const char *base_name(const Node *n)
+{
+    if (n->op == OP_SCAN_OUT && n->name) {
+        const ScanOut *o = &n->in[0]->scan->out[n->index];
+        return o->kind == SCAN_STACK ? arena_printf(&perm, "%s_seq", n->name) : n->name;
+    }
+    if (n->name)
+        return n->name;
+    return arena_printf(&perm, "%s%d", op_name(n->op), n->id);
+}
+
+static const Node *stack_output_of(const Node *scan, const Node *n);
+
+/* Name every node that appears in the code. Loop-invariant scan inputs
+ * are read through the outer value's name; aliases and constants have no
+ * name of their own. */
+static const char *ref(const Node *n);
+
+static void name_graph(Emit *E, Graph *g, const Node *scan)
+{
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        if (n->op == OP_GRAD_SCALE || n->op == OP_CONST)
+            continue;
+        if (n->op == OP_SCAN) {
+            name_graph(E, n->scan->body, n);
+            continue;
+        }
+        if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV)
+            set_name(n, ref(scan->in[n->index]), true);
+        else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
+            set_name(n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
+        else
+            set_name(n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && stack_output_of(scan, n)));
+    }
+}
+
+/* ---- output helpers ---- */
+
+static void emitf(Emit *E, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void emitf(Emit *E, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(E->f, "%*s", indent * 4, "");
+    vfprintf(E->f, fmt, ap);
+    va_end(ap);
+}
+
+/* The text of line `line` of the spec, trimmed, with comment-closers
+ * defused. */
+static const char *spec_line(const Spec *s, int line)
+{
+    const char *p = s->text, *end = s->text + s->text_len;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *e = p;
+    while (e < end && *e != '\n' && *e != '\r')
+        e++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    char *out = arena_strndup(&perm, p, (size_t)(e - p));
+    for (char *q = out; *q; q++)
+        if ((q[0] == '*' && q[1] == '/') || (q[0] == '/' && q[1] == '*'))
+            q[0] = ' ';
+        else if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
+    return out;
+}
+
+static void comment_loc(Emit *E, int indent, Loc loc)
+{
+    if (loc.line <= 0 || loc.line == E->last_line)
+        return;
+    E->last_line = loc.line;
+    emitf(E, indent, "/* %s:%d%s  %s */\n", E->m->spec->path, loc.line, E->in_backward ? " (backward)" : "",
+          spec_line(E->m->spec, loc.line));
+}
+
+/* C expression for the product of dims [from, to) of s, as an int. */
+static const char *dims_expr(Shape s, int from, int to)
+{
+    char buf[128];
+    size_t k = 0;
+    long long num = 1;
+    int nsym = 0;
+    for (int i = from; i < to; i++) {
+        if (s.d[i] > 0) {
+            num *= s.d[i];
+            continue;
+        }
+        const char *sym = s.d[i] == DIM_B ? "B" : s.d[i] == DIM_T ? "T" : "V";
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", nsym++ ? " * " : "", sym);
+    }
+    if (num != 1 || nsym == 0)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", nsym ? " * " : "", num);
+    return arena_strdup(&perm, buf);
+}
+
+static const char *numel_expr(Shape s) { return dims_expr(s, 0, s.ndim); }
+
+/* size_t version for offsets and memcpy sizes. */
+static const char *numel_size(Shape s)
+{
+    const char *e = numel_expr(s);
+    return arena_printf(&perm, "(size_t)%s", e);
+}
+
+static bool is_scalar(const Node *n) { return n->shape.ndim == 0; }
+
+/* How a node's value is read: a pointer expression. */
+static const char *ref(const Node *n)
+{
+    switch (n->op) {
+    case OP_PARAM:
+        return arena_printf(&perm, "p.%s", node_cname(n));
+    case OP_INPUT:
+        if (n->index == INPUT_X)
+            return "c->x";
+        if (n->index == INPUT_Y)
+            return "c->y";
+        return node_cname(n);
+    case OP_GRAD_SCALE:
+        return ref(n->in[0]); /* identity in the forward direction */
+    case OP_SCAN_OUT: {
+        const Scan *s = n->in[0]->scan;
+        const ScanOut *o = &s->out[n->index];
+        if (o->kind == SCAN_FINAL)
+            return arena_printf(&perm, "w.%s_carry", node_cname(s->in[o->carry].arg));
+        return arena_printf(&perm, "w.%s", node_cname(n));
+    }
+    default:
+        if (node_local[n->aux - 1])
+            return node_cname(n);
+        return arena_printf(&perm, "w.%s", node_cname(n));
+    }
+}
+
+/* A scalar operand as a C expression (rank-0 nodes only). */
+static const char *scalar(const Node *n)
+{
+    if (n->op == OP_CONST)
+        return arena_printf(&perm, "(real)%.17g", n->value);
+    return arena_printf(&perm, "%s[0]", ref(n));
+}
+
+/* ---- which nodes need their own storage ---- */
+
+static bool has_storage(const Node *n)
+{
+    switch (n->op) {
+    case OP_PARAM:
+    case OP_INPUT:
+    case OP_ARG:
+    case OP_CONST:
+    case OP_GRAD_SCALE:
+    case OP_SCAN:
+        return false;
+    case OP_SCAN_OUT:
+        return n->in[0]->scan->out[n->index].kind != SCAN_FINAL;
+    default:
+        return n->dtype == DT_REAL;
+    }
+}
+
+/* Is body node n written straight into a stacked output of its scan? */
+static const Node *stack_output_of(const Node *scan, const Node *n)
+{
+    const Graph *g = scan->graph;
+    for (int i = scan->id + 1; i < g->n; i++) {
+        const Node *o = g->nodes[i];
+        if (o->op == OP_SCAN_OUT && o->in[0] == scan && scan->scan->out[o->index].kind == SCAN_STACK &&
+            scan->scan->out[o->index].node == n)
+            return o;
+    }
+    return NULL;
+}
+
+/* ---- the pieces of the file ---- */
+
+static void emit_header(Emit *E)
+{
+    const Model *m = E->m;
+    const Spec *s = m->spec;
+    emitf(E, 0, "/*\n");
+    emitf(E, 0, " * generated by rnnc %s from %s; do not edit.\n", RNNC_VERSION, s->path);
+    emitf(E, 0, " *\n");
+    emitf(E, 0, " * Model '%s': a %s language model. Cell '%s', hidden %d, %s input.\n", s->model,
+          s->tokens == TOK_CHAR ? "character" : "word", s->cell.name, s->hidden,
+          s->input == INPUT_EMBED ? "embedded" : "one-hot");
+    emitf(E, 0, " * Carried state (B*S reals, S = %d):", m->state_size);
+    for (int k = 0; k < m->nstates; k++)
+        emitf(E, 0, "%s %s [B,%d] at offset %s", k ? "," : "", s->cell.state[k], s->hidden,
+              k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+    emitf(E, 0, ".\n");
+    emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
+    emitf(E, 0, " *\n");
+    emitf(E, 0, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
+    emitf(E, 0, " * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).\n");
+    emitf(E, 0, " */\n");
+    emitf(E, 0, "#include \"rnnrt.h\"\n\n#include <limits.h>\n#include <string.h>\n\n");
+}
+
+static const char *init_name(InitKind k)
+{
+    return k == INIT_NORMAL ? "RNNRT_INIT_NORMAL" : k == INIT_ZEROS ? "RNNRT_INIT_ZEROS" : "RNNRT_INIT_UNIFORM";
+}
+
+static const char *rt_dim(int d)
+{
+    return d == DIM_V ? "RNNRT_DIM_V" : arena_printf(&perm, "%d", d);
+}
+
+static void emit_params(Emit *E)
+{
+    const Model *m = E->m;
+    emitf(E, 0, "/* Parameters, in the order of the parameter block. */\n");
+    emitf(E, 0, "static const RnnrtParamDesc %s_param_table[] = {\n", E->prefix);
+    for (int i = 0; i < m->nparams; i++) {
+        const Param *p = &m->params[i];
+        emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %.17g, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(p->shape.d[0]),
+              p->shape.ndim > 1 ? rt_dim(p->shape.d[1]) : "0", init_name(p->init), p->init_arg, m->spec->path,
+              p->loc.line);
+    }
+    emitf(E, 0, "};\n\n");
+    emitf(E, 0, "/* Views into a parameter (or gradient) block. */\n");
+    emitf(E, 0, "typedef struct {\n");
+    for (int i = 0; i < m->nparams; i++) {
+        char sb[64];
+        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_str(m->params[i].shape, sb, sizeof sb));
+    }
+    emitf(E, 0, "} %s_params;\n\n", E->prefix);
+    emitf(E, 0, "static %s_params %s_params_at(real *base, int V)\n{\n", E->prefix, E->prefix);
+    emitf(E, 1, "%s_params p;\n", E->prefix);
+    bool uses_v = false;
+    for (int i = 0; i + 1 < m->nparams; i++)
+        uses_v |= strchr(numel_expr(m->params[i].shape), 'V') != NULL;
+    if (!uses_v)
+        emitf(E, 1, "(void)V;\n");
+    for (int i = 0; i < m->nparams; i++) {
+        emitf(E, 1, "p.%s = base;\n", m->params[i].name);
+        if (i + 1 < m->nparams)
+            emitf(E, 1, "base += %s;\n", numel_size(m->params[i].shape));
+    }
+    emitf(E, 1, "return p;\n}\n\n");
+}
+
+/* Every buffer of the workspace: top-level values, scan carries, per-step
+ * temporaries of scan bodies (stacked ones live in their output). */
+typedef struct {
+    const char *field;
+    const char *size; /* size_t C expression */
+    const char *what; /* comment */
+} Buffer;
+
+static Buffer *buffers;
+static int nbuffers, capbuffers;
+
+static void add_buffer(const char *field, const char *size, const char *what)
+{
+    buffers = arena_grow(&perm, buffers, &capbuffers, nbuffers + 1, sizeof(Buffer));
+    buffers[nbuffers++] = (Buffer){field, size, what};
+}
+
+static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
+{
+    char sb[64];
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op == OP_SCAN) {
+            for (int k = 0; k < n->scan->nin; k++)
+                if (n->scan->in[k].kind == SCAN_CARRY) {
+                    const Node *a = n->scan->in[k].arg;
+                    add_buffer(arena_printf(&perm, "%s_carry", node_cname(a)), numel_size(a->shape),
+                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)));
+                }
+            collect_buffers(E, n->scan->body, n);
+            continue;
+        }
+        if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
+            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL");
+            continue;
+        }
+        if (!has_storage(n) || (scan && stack_output_of(scan, n)))
+            continue;
+        add_buffer(node_cname(n), numel_size(n->shape),
+                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)));
+    }
+}
+
+static void emit_layout(Emit *E)
+{
+    nbuffers = 0;
+    collect_buffers(E, E->m->g, NULL);
+    emitf(E, 0, "/* The workspace: every buffer of a training step, placed once. */\n");
+    emitf(E, 0, "typedef struct {\n");
+    for (int i = 0; i < nbuffers; i++)
+        emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);
+    emitf(E, 0, "} %s_work;\n\n", E->prefix);
+    emitf(E, 0, "/* Place the buffers for (B, T, V) at base (NULL: just measure). Returns\n"
+                " * the number of reals, or 0 when a size is out of range. */\n");
+    emitf(E, 0, "static size_t %s_layout(%s_work *w, real *base, int B, int T, int V)\n{\n", E->prefix, E->prefix);
+    emitf(E, 1, "size_t off = 0, n;\n");
+    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
+    emitf(E, 2, "return 0;\n");
+    for (int i = 0; i < nbuffers; i++) {
+        emitf(E, 1, "n = %s;\n", buffers[i].size);
+        emitf(E, 1, "if (n > INT_MAX)\n");
+        emitf(E, 2, "return 0;\n");
+        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
+        emitf(E, 1, "off += n;\n");
+    }
+    emitf(E, 1, "return off;\n}\n\n");
+    emitf(E, 0, "static size_t %s_workspace(int B, int T, int V)\n{\n", E->prefix);
+    emitf(E, 1, "%s_work w;\n", E->prefix);
+    emitf(E, 1, "return %s_layout(&w, NULL, B, T, V);\n}\n\n", E->prefix);
+}
+
+/* ---- node blocks ---- */
+
+/* out[i] = a OP b with broadcasting: a or b may be rank 0 or a suffix. */
+static const char *operand_at(const Node *x, const Node *out, bool nested)
+{
+    if (is_scalar(x))
+        return scalar(x);
+    if (shape_eq(x->shape, out->shape))
+        return arena_printf(&perm, "%s[%s]", ref(x), nested ? "r * n + j" : "i");
+    return arena_printf(&perm, "%s[j]", ref(x));
+}
+
+static const char *elementwise_expr(const Node *n, const char *a, const char *b)
+{
+    switch (n->op) {
+    case OP_ADD: return arena_printf(&perm, "%s + %s", a, b);
+    case OP_SUB: return arena_printf(&perm, "%s - %s", a, b);
+    case OP_MUL: return arena_printf(&perm, "%s * %s", a, b);
+    case OP_NEG: return arena_printf(&perm, "-%s", a);
+    case OP_SIGMOID: return arena_printf(&perm, "rnnrt_sigmoid(%s)", a);
+    case OP_TANH: return arena_printf(&perm, "rnnrt_tanh(%s)", a);
+    case OP_RELU: return arena_printf(&perm, "%s > 0 ? %s : 0", a, a);
+    case OP_EXP: return arena_printf(&perm, "rnnrt_exp(%s)", a);
+    case OP_TANH_GRAD: return arena_printf(&perm, "%s * (1 - %s * %s)", b, a, a);
+    case OP_SIGMOID_GRAD: return arena_printf(&perm, "%s * %s * (1 - %s)", b, a, a);
+    case OP_RELU_GRAD: return arena_printf(&perm, "%s > 0 ? %s : 0", a, b);
+    default: DIE("elementwise_expr: %s", op_name(n->op));
+    }
+}
+
+static void emit_elementwise(Emit *E, int ind, const Node *n)
+{
+    const Node *a = n->in[0], *b = n->nin > 1 ? n->in[1] : NULL;
+    /* A broadcast operand (a proper suffix, not a scalar) needs two loops. */
+    const Node *small = NULL;
+    for (int k = 0; k < n->nin; k++)
+        if (!is_scalar(n->in[k]) && !shape_eq(n->in[k]->shape, n->shape))
+            small = n->in[k];
+    if (!small) {
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(n->shape));
+        emitf(E, ind + 1, "%s[i] = %s;\n", ref(n),
+              elementwise_expr(n, operand_at(a, n, false), b ? operand_at(b, n, false) : NULL));
+        return;
+    }
+    const char *inner = numel_size(small->shape);
+    emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->shape));
+    emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
+    emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(n),
+          elementwise_expr(n, operand_at(a, n, true), b ? operand_at(b, n, true) : NULL));
+}
+
+static void emit_matmul(Emit *E, int ind, const Node *n)
+{
+    const Node *a = n->in[0], *b = n->in[1];
+    int ak = a->shape.ndim - 1;
+    if (!n->ta) {
+        const char *M = dims_expr(a->shape, 0, ak), *K = dims_expr(a->shape, ak, ak + 1);
+        const char *N = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
+        emitf(E, ind, "rnnrt_gemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", n->tb ? 1 : 0, M, N, K, ref(a),
+              K, ref(b), n->tb ? K : N, ref(n), N);
+        return;
+    }
+    /* A^T @ B over the flattened leading dims: [R,m]^T [R,n] -> [m,n] */
+    const char *R = dims_expr(a->shape, 0, ak), *M = dims_expr(a->shape, ak, ak + 1);
+    const char *N = dims_expr(b->shape, b->shape.ndim - 1, b->shape.ndim);
+    emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", M, N, R, ref(a), M, ref(b), N,
+          ref(n), N);
+}
+
+static void emit_node(Emit *E, int ind, const Node *n);
+
+/* acc += x, elementwise (x and acc have the same shape). */
+static void emit_sum_into(Emit *E, int ind, const Node *acc, const Node *x)
+{
+    emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(x->shape));
+    emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(acc), ref(x));
+}
+
+/* Does the emitted body read node n (directly, or through a grad_scale
+ * alias, or as an output of the step)? */
+static bool body_reads(const Node *scan, const Node *n)
+{
+    const Scan *s = scan->scan;
+    for (int i = 0; i < s->body->n; i++) {
+        const Node *u = s->body->nodes[i];
+        for (int k = 0; k < u->nin; k++)
+            if (u->in[k] == n && (u->op != OP_GRAD_SCALE || (k == 0 && body_reads(scan, u))))
+                return true;
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].node == n)
+            return true;
+    for (int k = 0; k < s->nin; k++)
+        if (s->in[k].carry_out == n)
+            return true;
+    return false;
+}
+
+static void emit_scan(Emit *E, int ind, const Node *sn)
+{
+    const Scan *s = sn->scan;
+    const Graph *body = s->body;
+    emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
+    /* carries start at their initial values; sums at zero */
+    for (int k = 0; k < s->nin; k++)
+        if (s->in[k].kind == SCAN_CARRY)
+            emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), ref(sn->in[k]),
+                  numel_size(s->in[k].arg->shape));
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].kind == SCAN_SUM) {
+            const Node *on = scan_output_node(sn, o);
+            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(on), numel_size(on->shape));
+        }
+    if (s->reverse)
+        emitf(E, ind, "for (int t = T - 1; t >= 0; t--) {\n");
+    else
+        emitf(E, ind, "for (int t = 0; t < T; t++) {\n");
+    int in1 = ind + 1;
+    /* this step's views of the inputs */
+    for (int k = 0; k < s->nin; k++) {
+        const Node *arg = s->in[k].arg;
+        if (s->in[k].kind != SCAN_INV && !body_reads(sn, arg))
+            continue; /* e.g. carry_scale, read only by the backward pass */
+        if (s->in[k].kind == SCAN_SEQ)
+            emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(arg), ref(sn->in[k]),
+                  numel_expr(arg->shape));
+        else if (s->in[k].kind == SCAN_CARRY)
+            emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(arg), node_cname(arg));
+    }
+    /* body nodes that are stacked are written in place */
+    for (int i = 0; i < body->n; i++) {
+        const Node *n = body->nodes[i];
+        const Node *o = stack_output_of(sn, n);
+        if (o && has_storage(n))
+            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(n), ref(o), numel_expr(n->shape));
+    }
+    E->last_line = 0;
+    for (int i = 0; i < body->n; i++)
+        emit_node(E, in1, body->nodes[i]);
+    /* outputs of this step */
+    for (int o = 0; o < s->nout; o++) {
+        const ScanOut *so = &s->out[o];
+        const Node *on = scan_output_node(sn, o);
+        if (!on)
+            continue;
+        if (so->kind == SCAN_STACK && !has_storage(so->node))
+            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(on), numel_expr(so->node->shape),
+                  ref(so->node), numel_size(so->node->shape));
+        else if (so->kind == SCAN_SUM)
+            emit_sum_into(E, in1, on, so->node);
+    }
+    for (int k = 0; k < s->nin; k++)
+        if (s->in[k].kind == SCAN_CARRY)
+            emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg),
+                  ref(s->in[k].carry_out), numel_size(s->in[k].arg->shape));
+    emitf(E, ind, "}\n");
+    E->last_line = 0;
+}
+
+static void emit_node(Emit *E, int ind, const Node *n)
+{
+    switch (n->op) {
+    case OP_PARAM:
+    case OP_INPUT:
+    case OP_ARG:
+    case OP_CONST:
+    case OP_GRAD_SCALE:
+    case OP_SCAN_OUT:
+        return;
+    default:
+        break;
+    }
+    comment_loc(E, ind, n->loc);
+    switch (n->op) {
+    case OP_ZEROS:
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
+        return;
+    case OP_ONE_HOT: {
+        const char *rows = numel_size(n->in[0]->shape);
+        emitf(E, ind, "memset(%s, 0, %s * V * sizeof(real));\n", ref(n), rows);
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", rows);
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(n->in[0]), ref(n->in[0]));
+        emitf(E, ind + 2, "%s[i * V + (size_t)%s[i]] = 1;\n", ref(n), ref(n->in[0]));
+        return;
+    }
+    case OP_MATMUL:
+        emit_matmul(E, ind, n);
+        return;
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_NEG:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_EXP:
+    case OP_TANH_GRAD:
+    case OP_SIGMOID_GRAD:
+    case OP_RELU_GRAD:
+        emit_elementwise(E, ind, n);
+        return;
+    case OP_SUM_TO: {
+        const char *inner = numel_size(n->shape);
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), inner);
+        emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->in[0]->shape));
+        emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
+        emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(n), ref(n->in[0]));
+        return;
+    }
+    case OP_SOFTMAX_XENT: {
+        const Node *lg = n->in[0];
+        int last = lg->shape.ndim - 1;
+        emitf(E, ind, "%s[0] = (real)rnnrt_softmax_xent(%s, %s, %s, %s);\n", ref(n), ref(lg), ref(n->in[1]),
+              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1));
+        return;
+    }
+    case OP_SOFTMAX_XENT_GRAD: {
+        const Node *lg = n->in[0];
+        int last = lg->shape.ndim - 1;
+        emitf(E, ind, "rnnrt_softmax_xent_grad(%s, %s, %s, %s, %s, %s);\n", ref(lg), ref(n->in[1]),
+              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1), scalar(n->in[2]), ref(n));
+        return;
+    }
+    case OP_SCAN:
+        emit_scan(E, ind, n);
+        return;
+    default:
+        DIE("emit: no C for op %s", op_name(n->op));
+    }
+}
+
+/* Locals every step function starts with. */
+static void emit_prologue(Emit *E, bool backward)
+{
+    const Model *m = E->m;
+    emitf(E, 1, "const int B = c->B, T = c->T, V = c->V;\n");
+    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V); /* read only */\n", E->prefix, E->prefix);
+    if (backward)
+        emitf(E, 1, "%s_params g = %s_params_at(c->grads, V);\n", E->prefix, E->prefix);
+    emitf(E, 1, "%s_work w;\n", E->prefix);
+    emitf(E, 1, "%s_layout(&w, c->work, B, T, V);\n", E->prefix);
+    emitf(E, 1, "real *%s = w.%s;\n", node_cname(m->carry_scale), node_cname(m->carry_scale));
+    for (int k = 0; k < m->nstates; k++)
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(m->state_in[k]),
+              k * m->spec->hidden);
+    emitf(E, 1, "(void)p;\n");
+    if (!backward) {
+        emitf(E, 1, "for (int t = 0; t < T; t++)\n");
+        emitf(E, 2, "%s[t] = c->carry_scale ? c->carry_scale[t] : 1;\n", node_cname(m->carry_scale));
+    } else {
+        emitf(E, 1, "(void)%s;\n", node_cname(m->carry_scale));
+    }
+    for (int k = 0; k < m->nstates; k++)
+        emitf(E, 1, "(void)%s;\n", node_cname(m->state_in[k]));
+    fputc('\n', E->f);
+}
+
+/* Nodes of the forward pass: everything before nforward (a scan emits all
+ * its outputs, including those autodiff added). */
+static void emit_forward(Emit *E)
+{
+    const Model *m = E->m;
+    emitf(E, 0, "/* Forward pass: loss, logits and the final state; keeps in the\n"
+                " * workspace what the backward pass reads. */\n");
+    emitf(E, 0, "static void %s_forward(RnnrtCtx *c)\n{\n", E->prefix);
+    emit_prologue(E, false);
+    E->in_backward = false;
+    E->last_line = 0;
+    for (int i = 0; i < m->nforward; i++)
+        emit_node(E, 1, m->g->nodes[i]);
+    fputc('\n', E->f);
+    emitf(E, 1, "c->loss = %s;\n", scalar(m->loss));
+    emitf(E, 1, "c->logits = %s;\n", ref(m->logits));
+    for (int k = 0; k < m->nstates; k++)
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
+              ref(m->state_out[k]), numel_size(m->state_out[k]->shape));
+    emitf(E, 0, "}\n\n");
+}
+
+static void emit_backward(Emit *E)
+{
+    const Model *m = E->m;
+    emitf(E, 0, "/* Backward pass (backpropagation through time): adds the gradient of\n"
+                " * c->loss to c->grads and writes c->dstate_in. Call after forward. */\n");
+    emitf(E, 0, "static void %s_backward(RnnrtCtx *c)\n{\n", E->prefix);
+    emit_prologue(E, true);
+    E->in_backward = true;
+    E->last_line = 0;
+    for (int i = m->nforward; i < m->g->n; i++)
+        emit_node(E, 1, m->g->nodes[i]);
+    E->last_line = 0;
+    fputc('\n', E->f);
+    emitf(E, 1, "/* accumulate into the gradient block */\n");
+    for (int i = 0; i < m->nparams; i++) {
+        if (!m->grads[i])
+            continue;
+        emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(m->params[i].shape));
+        emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(m->grads[i]));
+    }
+    emitf(E, 1, "if (c->dstate_in) {\n");
+    for (int k = 0; k < m->nstates; k++) {
+        if (m->dstate[k])
+            emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
+                  ref(m->dstate[k]), numel_size(m->dstate[k]->shape));
+        else
+            emitf(E, 2, "memset(c->dstate_in + (size_t)B * %d, 0, (size_t)B * %d * sizeof(real));\n",
+                  k * m->spec->hidden, m->spec->hidden);
+    }
+    emitf(E, 1, "}\n");
+    emitf(E, 0, "}\n\n");
+}
+
+static const char *c_string(const char *s)
+{
+    /* spec strings are identifiers or paths; escape anything else */
+    char *out = arena_alloc(&perm, strlen(s) * 4 + 1), *q = out;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\')
+            q += sprintf(q, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            q += sprintf(q, "\\%03o", ch);
+        else
+            *q++ = (char)ch;
+    }
+    *q = 0;
+    return out;
+}
+
+static void emit_descriptor(Emit *E)
+{
+    const Spec *s = E->m->spec;
+    static const char *tokens[] = {"char", "word"};
+    static const char *norms[] = {"none", "letters", "lower"};
+    static const char *samplers[] = {"sequential", "random"};
+    static const char *bptts[] = {"full", "truncated", "randomized"};
+    emitf(E, 0, "const RnnrtModel %s_model = {\n", E->prefix);
+    emitf(E, 1, ".name = \"%s\",\n", c_string(s->model));
+    emitf(E, 1, ".spec_path = \"%s\",\n", c_string(s->path));
+    emitf(E, 1, ".spec_hash = UINT64_C(0x%016llx),\n", (unsigned long long)s->hash);
+    emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
+    emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
+    emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emitf(E, 1, ".recipe = {\n");
+    emitf(E, 2, ".tokens = \"%s\",\n", tokens[s->tokens]);
+    emitf(E, 2, ".normalize = \"%s\",\n", norms[s->normalize]);
+    emitf(E, 2, ".split = %.17g,\n", s->split);
+    emitf(E, 2, ".batch = %d,\n", s->batch);
+    emitf(E, 2, ".steps = %d,\n", s->steps);
+    emitf(E, 2, ".epochs = %d,\n", s->epochs);
+    emitf(E, 2, ".sampler = \"%s\",\n", samplers[s->sampler]);
+    emitf(E, 2, ".bptt = \"%s\",\n", bptts[s->bptt]);
+    emitf(E, 2, ".bptt_k = %d,\n", s->bptt_k);
+    emitf(E, 2, ".bptt_p = %.17g,\n", s->bptt_p);
+    emitf(E, 2, ".optimizer = \"sgd\",\n");
+    emitf(E, 2, ".lr = %.17g,\n", s->lr);
+    emitf(E, 2, ".clip_norm = %.17g,\n", s->clip_norm);
+    emitf(E, 2, ".seed = UINT64_C(%llu),\n", (unsigned long long)s->seed);
+    emitf(E, 1, "},\n");
+    emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
+    emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
+    emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
+    emitf(E, 0, "};\n\n");
+    emitf(E, 0, "#ifndef RNNC_NO_MAIN\n");
+    emitf(E, 0, "int main(int argc, char **argv)\n{\n");
+    emitf(E, 1, "return rnnrt_main(argc, argv, &%s_model);\n}\n", E->prefix);
+    emitf(E, 0, "#endif\n");
+}
+
+void emit_c(FILE *f, const Model *m)
+{
+    Emit E = {.f = f, .m = m, .prefix = m->spec->model};
+    nnode_names = 0;
+    /* Reserve the names the file defines itself. */
+    static const char *fixed[] = {"p", "g", "w"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        unique_name(&E, fixed[i]);
+    name_graph(&E, m->g, NULL);
+    emit_header(&E);
+    emit_params(&E);
+    emit_layout(&E);
+    emit_forward(&E);
+    emit_backward(&E);
+    emit_descriptor(&E);
+}

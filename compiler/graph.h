@@ -1,0 +1,217 @@
+/*
+ * graph.h: the graph IR.
+ *
+ * A Graph is a list of Nodes in topological order (a node's inputs always
+ * come before it; node ids are positions and break every tie, so iterating
+ * `g->nodes` is deterministic). Each node has an op from ops.def, up to three
+ * inputs, a shape and a Loc pointing back at the spec.
+ *
+ * Recurrence is a SCAN node. Its body is a Graph of its own whose ARG nodes
+ * stand for the scan's inputs at one time step. Each scan input is
+ *   SCAN_SEQ    outer [T, ...]  -> body [...]   (the value at step t)
+ *   SCAN_INV    outer X         -> body X       (loop-invariant: weights)
+ *   SCAN_CARRY  outer init      -> body value   (carried state: the init at
+ *                                               the first step, then the
+ *                                               value of `carry_out` at the
+ *                                               previous step)
+ * and each scan output (read through SCAN_OUT nodes) is
+ *   SCAN_STACK  body node over all steps -> outer [T, ...]
+ *   SCAN_FINAL  carry k after the last step
+ *   SCAN_SUM    body node summed over all steps
+ * A reverse scan visits t = T-1 .. 0; stacked outputs are still indexed by t.
+ *
+ * Model ties the graph to the spec: the parameter table, the graph inputs
+ * and the named outputs the trainer reads.
+ */
+#ifndef RNNC_GRAPH_H
+#define RNNC_GRAPH_H
+
+#include "spec.h"
+#include "util.h"
+
+typedef enum {
+#define OP(name, arity, str, doc) OP_##name,
+#include "ops.def"
+#undef OP
+    OP__COUNT
+} Op;
+
+/* Symbolic dims, bound at run time. Positive values are concrete. */
+enum { DIM_B = -1, DIM_T = -2, DIM_V = -3 };
+enum { MAX_DIMS = 3 };
+
+typedef struct {
+    int ndim;
+    int d[MAX_DIMS];
+} Shape;
+
+typedef enum { DT_REAL, DT_INT } DType;
+
+/* Graph inputs (OP_INPUT index). */
+enum {
+    INPUT_X,           /* int [T, B] input tokens */
+    INPUT_Y,           /* int [T, B] target tokens */
+    INPUT_CARRY_SCALE, /* [T] multiplier for the state gradient (truncation) */
+    INPUT_STATE        /* + k: [B, width] initial value of state k */
+};
+enum { MAX_STATES = 8 };
+
+typedef enum { SCAN_SEQ, SCAN_INV, SCAN_CARRY } ScanInKind;
+typedef enum { SCAN_STACK, SCAN_FINAL, SCAN_SUM } ScanOutKind;
+
+typedef struct Node Node;
+typedef struct Graph Graph;
+
+typedef struct {
+    ScanInKind kind;
+    Node *arg;       /* the body ARG node */
+    Node *carry_out; /* SCAN_CARRY: body node holding the next value */
+} ScanIn;
+
+typedef struct {
+    ScanOutKind kind;
+    Node *node;      /* SCAN_STACK, SCAN_SUM: body node */
+    int carry;       /* SCAN_FINAL: index of the scan input that is carried */
+} ScanOut;
+
+typedef struct {
+    Graph *body;
+    bool reverse;
+    ScanIn *in;      /* parallel to the scan node's inputs */
+    int nin, cap_in;
+    ScanOut *out;
+    int nout, cap_out;
+    const char *name; /* for comments: "rnn_tanh" */
+} Scan;
+
+struct Node {
+    int id;          /* position in its graph */
+    Op op;
+    Loc loc;
+    const char *name; /* spec name (param, equation lhs) or NULL */
+    Node **in;
+    int nin;
+    Shape shape;
+    DType dtype;
+    double value;    /* CONST */
+    int index;       /* PARAM, INPUT, ARG, SCAN_OUT */
+    bool ta, tb;     /* MATMUL */
+    Scan *scan;      /* SCAN */
+    Graph *graph;    /* owner */
+    const char *text; /* the spec text this node computes, for comments */
+    int aux;         /* free for passes/emitters (e.g. buffer number) */
+};
+
+struct Graph {
+    Node **nodes;
+    int n, cap;
+    Graph *parent;   /* for scan bodies */
+};
+
+typedef struct {
+    const char *name;
+    Loc loc;
+    Shape shape;     /* dims may be DIM_V */
+    InitKind init;
+    double init_arg;
+    bool trainable;
+} Param;
+
+typedef struct {
+    Spec *spec;
+    Param *params;
+    int nparams, cap_params;
+    /* Carried state: the runtime sees one block of B*S reals; state k is
+     * the [B, width_k] block at offset B * (sum of earlier widths). */
+    int state_size;  /* S: carried reals per batch row */
+    int nstates;
+    Graph *g;        /* the top-level graph (forward, then backward) */
+    Node *x, *y, *carry_scale;
+    Node *state_in[MAX_STATES];
+    Node *state_out[MAX_STATES];
+    Node *loss;      /* scalar */
+    Node *logits;    /* [T, B, V] */
+    int nforward;    /* nodes [0, nforward) are the forward pass */
+    Node **grads;    /* after autodiff: grads[i] for params[i] (NULL if none) */
+    Node *dstate[MAX_STATES]; /* after autodiff: gradient of state_in[k] */
+} Model;
+
+/* ---- building ---- */
+Graph *graph_new(Arena *a, Graph *parent);
+/* Add a node; computes its shape and dtype from the inputs (shape
+ * inference). On a shape error reports at `loc` and returns NULL. */
+Node *graph_add(Graph *g, Op op, Loc loc, Node **in, int nin);
+Node *graph_add1(Graph *g, Op op, Loc loc, Node *a);
+Node *graph_add2(Graph *g, Op op, Loc loc, Node *a, Node *b);
+/* Leaves whose shape is given. */
+Node *graph_leaf(Graph *g, Op op, Loc loc, Shape shape, DType dt, int index);
+Node *graph_const(Graph *g, Loc loc, double value);
+Node *graph_matmul(Graph *g, Loc loc, Node *a, Node *b, bool ta, bool tb);
+Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to);
+
+/* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
+ * outputs; graph_scan_finish computes the output shapes' dependence. */
+Node *graph_scan(Graph *g, Loc loc, const char *name, bool reverse);
+Node *scan_add_input(Node *scan, ScanInKind kind, Node *outer); /* returns body ARG */
+void scan_set_carry_out(Node *scan, int input, Node *body_node);
+/* The SCAN_OUT node reading output `index` of scan (NULL if none). */
+Node *scan_output_node(const Node *scan, int index);
+/* Move a node nothing uses yet to the end of its graph (renumbers ids). */
+void graph_move_to_end(Graph *g, Node *n);
+/* Adds an output and returns a SCAN_OUT node for it in the outer graph. */
+Node *scan_add_output(Node *scan, ScanOutKind kind, Node *body_node, int carry);
+
+/* ---- shapes ---- */
+Shape shape0(void);
+Shape shape1(int a);
+Shape shape2(int a, int b);
+Shape shape3(int a, int b, int c);
+bool shape_eq(Shape a, Shape b);
+/* "[B,T,256]" into buf. */
+const char *shape_str(Shape s, char *buf, size_t n);
+/* Number of elements as a C expression over B, T, V ("B * 256"). */
+const char *shape_size_expr(Arena *a, Shape s);
+/* Number of elements with symbols bound; false on overflow. */
+bool shape_numel(Shape s, int B, int T, int V, size_t *out);
+
+/* ---- inspecting ---- */
+const char *op_name(Op op);
+/* Text dump, one node per line, scan bodies indented. Deterministic. */
+void graph_dump(FILE *f, const Graph *g, int indent);
+void model_dump(FILE *f, const Model *m);
+/* Checks invariants (topological order, arities, shapes); DIE on failure. */
+void graph_verify(const Graph *g);
+
+/* ---- the reference interpreter (interp.c) ----
+ * Executes every node of a model's graph (forward and backward) in double
+ * precision with naive loops, following the op semantics in ops.def. It is
+ * the oracle the emitted code and autodiff are checked against. */
+typedef struct {
+    int B, T, V;
+    double **params;            /* params[i]: values of m->params[i], row-major */
+    const int32_t *x, *y;       /* [T][B] */
+    double *state[MAX_STATES];  /* state k: [B][width_k] */
+    const double *carry_scale;  /* [T]; NULL = all ones */
+} InterpEnv;
+
+typedef struct {
+    double **val;   /* val[node id]: the node's value (NULL for SCAN) */
+    size_t *numel;  /* numel[node id] */
+} InterpResult;
+
+/* Returns the values of every top-level node; NULL after printing an error
+ * (bad sizes, overflow). */
+InterpResult *interp_run(Arena *a, const Model *m, const InterpEnv *env);
+
+/* rnnc SPEC --check DUMP: read the params and inputs a trainer's `dump`
+ * wrote, run the interpreter on them and compare every output and gradient.
+ * Returns an exit code (0 when everything agrees within tolerance). */
+int check_dump(const Model *m, const char *dump_path, double rtol, double atol);
+
+/* ---- the stages (one file each) ---- */
+Model *lower(Arena *a, Spec *spec);          /* lower.c; NULL on error */
+void autodiff(Arena *a, Model *m);           /* autodiff.c */
+/* emit.c: write the C for m to f. */
+void emit_c(FILE *f, const Model *m);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * lower.c: spec AST -> graph IR (the forward pass of one training step).
+ *
+ * The language-model network is
+ *
+ *   xs     = one_hot(x)                       [T,B,V]   (or one_hot(x) @ E
+ *                                                        for embed: {dim})
+ *   h[t]   = cell(xs[t], h[t-1])              scan over t, the cell's
+ *                                             equations as its body
+ *   logits = h @ W_out + b_out                [T,B,V]
+ *   loss   = mean softmax cross-entropy(logits, y)
+ *
+ * The cell is not built in: its equations are lowered one by one into the
+ * scan body, so every cell gets its backward pass from autodiff. Names in
+ * an equation resolve, in order, to: an equation defined earlier in the
+ * cell, a state (its previous value until the equation that defines it),
+ * the cell's input, a parameter. Each state enters the body through
+ * grad_scale(state, carry_scale[t]) so truncated BPTT can cut the gradient
+ * between steps without touching the forward values.
+ *
+ * Every user error is reported at the spec position it comes from, with
+ * notes at the related declarations; lower returns NULL if there was any.
+ */
+#include "graph.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    Node *node;     /* current value in the body */
+    Loc decl;       /* where the name was declared */
+    int param;      /* index in m->params, or -1 */
+    int state;      /* index of the state, or -1 */
+    bool used;
+} Binding;
+
+typedef struct {
+    Model *m;
+    Spec *spec;
+    Graph *body;
+    Binding *b;
+    int nb, capb;
+    bool state_set[MAX_STATES];
+} Lower;
+
+static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
+static const Op function_ops[] = {OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP};
+enum { NFUNCTIONS = 4 };
+
+static Binding *lookup(Lower *L, const char *name)
+{
+    for (int i = L->nb - 1; i >= 0; i--)
+        if (strcmp(L->b[i].name, name) == 0)
+            return &L->b[i];
+    return NULL;
+}
+
+static Binding *bind(Lower *L, const char *name, Node *node, Loc decl)
+{
+    L->b = arena_grow(&perm, L->b, &L->capb, L->nb + 1, sizeof(Binding));
+    Binding *b = &L->b[L->nb++];
+    *b = (Binding){name, node, decl, -1, -1, false};
+    return b;
+}
+
+/* Note where each operand of a failed op came from. */
+static void note_operand(Lower *L, const Expr *e, const Node *n)
+{
+    char sb[64];
+    if (e->kind == EX_NAME) {
+        Binding *b = lookup(L, e->name);
+        if (b)
+            diag_note(b->decl, "'%s' has shape %s", e->name, shape_str(n->shape, sb, sizeof sb));
+    }
+}
+
+static Node *lower_expr(Lower *L, const Expr *e);
+
+static Node *lower_call(Lower *L, const Expr *e)
+{
+    for (int i = 0; i < NFUNCTIONS; i++)
+        if (strcmp(e->name, functions[i]) == 0) {
+            Node *a = lower_expr(L, e->lhs);
+            return a ? graph_add1(L->body, function_ops[i], e->loc, a) : NULL;
+        }
+    const char *near = closest_word(e->name, functions, NFUNCTIONS);
+    if (near)
+        diag_error(e->loc, "unknown function '%s'; did you mean '%s'?", e->name, near);
+    else
+        diag_error(e->loc, "unknown function '%s' (known: sigmoid, tanh, relu, exp)", e->name);
+    return NULL;
+}
+
+static Node *lower_name(Lower *L, const Expr *e)
+{
+    Binding *b = lookup(L, e->name);
+    if (b) {
+        b->used = true;
+        return b->node;
+    }
+    const char **names = arena_array(&perm, (size_t)L->nb + 1, sizeof(char *));
+    for (int i = 0; i < L->nb; i++)
+        names[i] = L->b[i].name;
+    const char *near = closest_word(e->name, names, L->nb);
+    if (near)
+        diag_error(e->loc, "undefined name '%s'; did you mean '%s'?", e->name, near);
+    else
+        diag_error(e->loc, "undefined name '%s' (not a parameter, state, input or earlier equation)", e->name);
+    return NULL;
+}
+
+static Node *lower_expr(Lower *L, const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NUM:
+        return graph_const(L->body, e->loc, e->num);
+    case EX_NAME:
+        return lower_name(L, e);
+    case EX_CALL:
+        return lower_call(L, e);
+    case EX_NEG: {
+        Node *a = lower_expr(L, e->lhs);
+        return a ? graph_add1(L->body, OP_NEG, e->loc, a) : NULL;
+    }
+    case EX_BINOP: {
+        Node *a = lower_expr(L, e->lhs);
+        Node *b = a ? lower_expr(L, e->rhs) : NULL;
+        if (!b)
+            return NULL;
+        Node *n;
+        if (e->op == '@')
+            n = graph_matmul(L->body, e->loc, a, b, false, false);
+        else
+            n = graph_add2(L->body, e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : OP_MUL, e->loc, a, b);
+        if (!n) {
+            note_operand(L, e->lhs, a);
+            note_operand(L, e->rhs, b);
+        }
+        return n;
+    }
+    }
+    DIE("lower_expr: bad expression kind %d", e->kind);
+}
+
+/* ---- parameters ---- */
+
+static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
+{
+    m->params = arena_grow(&perm, m->params, &m->cap_params, m->nparams + 1, sizeof(Param));
+    m->params[m->nparams] = (Param){name, loc, shape, init, arg, true};
+    return m->nparams++;
+}
+
+/* A param dim: a number, `input` (the cell input width) or `hidden`. */
+static int resolve_dim(const Spec *s, const SpecDim *d)
+{
+    if (!d->sym)
+        return (int)d->value;
+    if (strcmp(d->sym, "hidden") == 0)
+        return s->hidden;
+    if (strcmp(d->sym, "input") == 0)
+        return s->input == INPUT_EMBED ? s->embed_dim : DIM_V;
+    DIE("resolve_dim: unknown symbol '%s' passed spec checks", d->sym);
+}
+
+/* BLAS takes int sizes: every concrete param must fit. */
+static bool check_param_size(const Param *p)
+{
+    long long n = 1;
+    for (int i = 0; i < p->shape.ndim; i++)
+        if (p->shape.d[i] > 0)
+            n *= p->shape.d[i];
+    if (n > 0x7fffffff) {
+        diag_error(p->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", p->name, n);
+        return false;
+    }
+    return true;
+}
+
+static bool lower_params(Lower *L)
+{
+    const SpecCell *c = &L->spec->cell;
+    bool ok = true;
+    for (int i = 0; i < c->nparams; i++) {
+        const SpecParam *sp = &c->params[i];
+        Shape sh = shape0();
+        sh.ndim = sp->ndim;
+        for (int k = 0; k < sp->ndim; k++)
+            sh.d[k] = resolve_dim(L->spec, &sp->dims[k]);
+        int idx = add_param(L->m, sp->name, sp->loc, sh, sp->init, sp->init_arg);
+        ok &= check_param_size(&L->m->params[idx]);
+    }
+    return ok;
+}
+
+/* ---- the cell body ---- */
+
+static bool lower_equations(Lower *L)
+{
+    const SpecCell *c = &L->spec->cell;
+    for (int i = 0; i < c->neqs; i++) {
+        const SpecEq *eq = &c->eqs[i];
+        Binding *prev = lookup(L, eq->lhs);
+        int state = -1;
+        for (int k = 0; k < c->nstate; k++)
+            if (strcmp(c->state[k], eq->lhs) == 0)
+                state = k;
+        if (prev && (state < 0 || L->state_set[state])) {
+            diag_error(eq->loc, "'%s' is already defined", eq->lhs);
+            diag_note(prev->decl, "'%s' was defined here", eq->lhs);
+            return false;
+        }
+        int first = L->body->n;
+        Node *n = lower_expr(L, eq->rhs);
+        if (!n)
+            return false;
+        /* intermediate values are named after their equation: h_matmul */
+        for (int k = first; k < L->body->n; k++) {
+            Node *t = L->body->nodes[k];
+            if (!t->name && t != n && t->op != OP_CONST)
+                t->name = arena_printf(&perm, "%s_%s", eq->lhs, op_name(t->op));
+        }
+        if (!n->name && n->op != OP_CONST) { /* a plain alias keeps its name */
+            n->name = eq->lhs;
+            n->text = eq->text;
+        }
+        Binding *b = bind(L, eq->lhs, n, eq->loc);
+        b->state = state;
+        if (state >= 0)
+            L->state_set[state] = true;
+    }
+    return true;
+}
+
+/* Every state must be assigned, with the state's shape [B, hidden]. */
+static bool check_states(Lower *L, Node *scan, const int *carry_in)
+{
+    const SpecCell *c = &L->spec->cell;
+    bool ok = true;
+    for (int k = 0; k < c->nstate; k++) {
+        if (!L->state_set[k]) {
+            diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
+            ok = false;
+            continue;
+        }
+        Binding *b = lookup(L, c->state[k]);
+        Shape want = shape2(DIM_B, L->spec->hidden);
+        if (!shape_eq(b->node->shape, want)) {
+            char s1[64], s2[64];
+            diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
+                       c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
+            ok = false;
+            continue;
+        }
+        scan_set_carry_out(scan, carry_in[k], b->node);
+    }
+    return ok;
+}
+
+static void warn_unused(Lower *L)
+{
+    for (int i = 0; i < L->nb; i++) {
+        Binding *b = &L->b[i];
+        if (!b->used && b->param >= 0)
+            diag_warning(b->decl, "parameter '%s' is not used by any equation; it will not be trained", b->name);
+        else if (!b->used && b->state < 0 && b->node && b->node->op != OP_ARG && b->node->op != OP_GRAD_SCALE &&
+                 b->param < 0 && strcmp(b->name, L->spec->cell.output) != 0)
+            diag_warning(b->decl, "'%s' is computed but never used", b->name);
+    }
+}
+
+/* ---- the network ---- */
+
+Model *lower(Arena *a, Spec *spec)
+{
+    Model *m = arena_alloc(a, sizeof *m);
+    m->spec = spec;
+    m->g = graph_new(a, NULL);
+    Graph *g = m->g;
+    const SpecCell *c = &spec->cell;
+    Lower L = {.m = m, .spec = spec};
+    int errors0 = diag_error_count();
+
+    if (c->nstate > MAX_STATES) {
+        diag_error(c->state_locs[MAX_STATES], "at most %d states are supported", MAX_STATES);
+        return NULL;
+    }
+    if (!lower_params(&L))
+        return NULL;
+
+    /* Inputs and the per-step input xs [T,B,I]. */
+    m->x = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_X);
+    m->x->name = "x";
+    m->y = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_Y);
+    m->y->name = "y";
+    m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
+    m->carry_scale->name = "carry_scale";
+    m->nstates = c->nstate;
+    for (int k = 0; k < c->nstate; k++) {
+        m->state_in[k] = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
+                                    INPUT_STATE + k);
+        m->state_in[k]->name = arena_printf(&perm, "%s0", c->state[k]);
+        m->state_size += spec->hidden;
+    }
+    Node *xs = graph_add1(g, OP_ONE_HOT, spec->input_loc, m->x);
+    xs->name = "x_onehot";
+    if (spec->input == INPUT_EMBED) {
+        double bound = 1.0; /* like torch.nn.Embedding's N(0,1) */
+        int e = add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
+        Node *E = graph_leaf(g, OP_PARAM, spec->input_loc, m->params[e].shape, DT_REAL, e);
+        E->name = "embed";
+        xs = graph_matmul(g, spec->input_loc, xs, E, false, false);
+        xs->name = "x_embed";
+    }
+    Node **pnodes = arena_array(&perm, (size_t)c->nparams + 1, sizeof(Node *));
+    for (int i = 0; i < c->nparams; i++) {
+        pnodes[i] = graph_leaf(g, OP_PARAM, m->params[i].loc, m->params[i].shape, DT_REAL, i);
+        pnodes[i]->name = m->params[i].name;
+    }
+
+    /* The scan and its body's bindings. */
+    Node *scan = graph_scan(g, c->loc, c->name, false);
+    L.body = scan->scan->body;
+    Node *x_t = scan_add_input(scan, SCAN_SEQ, xs);
+    x_t->name = c->input;
+    bind(&L, c->input, x_t, c->input_loc);
+    Node *cs_t = scan_add_input(scan, SCAN_SEQ, m->carry_scale);
+    for (int i = 0; i < c->nparams; i++) {
+        Node *arg = scan_add_input(scan, SCAN_INV, pnodes[i]);
+        Binding *b = bind(&L, m->params[i].name, arg, m->params[i].loc);
+        b->param = i;
+    }
+    int carry_in[MAX_STATES];
+    for (int k = 0; k < c->nstate; k++) {
+        carry_in[k] = scan->scan->nin;
+        Node *arg = scan_add_input(scan, SCAN_CARRY, m->state_in[k]);
+        arg->name = arena_printf(&perm, "%s_prev", c->state[k]);
+        Node *prev = graph_add2(L.body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
+        prev->name = arg->name;
+        Binding *b = bind(&L, c->state[k], prev, c->state_locs[k]);
+        b->state = k;
+        b->used = true;
+    }
+    if (!lower_equations(&L) || !check_states(&L, scan, carry_in))
+        return NULL;
+    warn_unused(&L);
+    if (!lookup(&L, c->input)->used)
+        diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
+
+    /* Outputs: the stacked cell output, then each state's final value. */
+    int out_state = 0;
+    for (int k = 0; k < c->nstate; k++)
+        if (strcmp(c->state[k], c->output) == 0)
+            out_state = k;
+    Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
+    for (int k = 0; k < c->nstate; k++)
+        m->state_out[k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
+
+    /* Output layer and loss. */
+    int iw = add_param(m, "W_out", spec->network_loc, shape2(spec->hidden, DIM_V), INIT_DEFAULT, 0);
+    int ib = add_param(m, "b_out", spec->network_loc, shape1(DIM_V), INIT_DEFAULT, 0);
+    Node *W = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[iw].shape, DT_REAL, iw);
+    W->name = "W_out";
+    Node *bo = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[ib].shape, DT_REAL, ib);
+    bo->name = "b_out";
+    Node *z = graph_matmul(g, spec->network_loc, hs, W, false, false);
+    m->logits = graph_add2(g, OP_ADD, spec->network_loc, z, bo);
+    m->logits->name = "logits";
+    m->loss = graph_add2(g, OP_SOFTMAX_XENT, spec->task_loc, m->logits, m->y);
+    m->loss->name = "loss";
+    m->nforward = g->n;
+
+    /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's for RNN
+     * cells and for a Linear layer with hidden inputs. */
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].init == INIT_DEFAULT) {
+            m->params[i].init = INIT_UNIFORM;
+            m->params[i].init_arg = 1.0 / sqrt((double)spec->hidden);
+        }
+    if (diag_error_count() > errors0)
+        return NULL;
+    graph_verify(g);
+    return m;
+}

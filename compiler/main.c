@@ -1,0 +1,114 @@
+/*
+ * main.c: the rnnc driver. Runs the stages in order and nothing else:
+ *
+ *   spec_load -> lower -> autodiff -> (passes) -> emit_c
+ *
+ * Output is written to a temporary file next to the target and renamed into
+ * place only when every stage succeeded, so a failed compile never leaves a
+ * partial or stale file at the output path.
+ */
+#include "graph.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnc SPEC.yaml [-o OUT.c] [-d STAGE]\n"
+            "\n"
+            "Compiles an RNN spec into C that links against librnnrt.\n"
+            "\n"
+            "  -o OUT.c     write the C here (default: stdout)\n"
+            "  -d STAGE     dump the graph after STAGE (lower | autodiff) to stdout\n"
+            "               instead of emitting C\n"
+            "  --check DUMP run the reference interpreter (double) on the parameters\n"
+            "               and inputs in DUMP (written by a trainer's `dump` command)\n"
+            "               and compare every output and gradient with it\n"
+            "  --version    print the version\n"
+            "  -h, --help   this help\n");
+}
+
+/* Write `emit_c` output to path atomically: tmp file, fsync, rename. */
+static int write_output(const Model *m, const char *path)
+{
+    if (!path) {
+        emit_c(stdout, m);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
+    }
+    char *tmp = arena_printf(&perm, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
+        return EXIT_IO;
+    }
+    emit_c(f, m);
+    int bad = ferror(f) | fflush(f) | fsync(fileno(f));
+    bad |= fclose(f);
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+        return EXIT_IO;
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(a, "-d") == 0 && i + 1 < argc)
+            dump = argv[++i];
+        else if (strcmp(a, "--check") == 0 && i + 1 < argc)
+            check = argv[++i];
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("rnnc %s\n", RNNC_VERSION);
+            return EXIT_OK;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "rnnc: error: unknown option '%s'\n", a);
+            usage(stderr);
+            return EXIT_USAGE;
+        } else if (!spec_path)
+            spec_path = a;
+        else {
+            fprintf(stderr, "rnnc: error: more than one spec given ('%s', '%s')\n", spec_path, a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!spec_path) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (dump && strcmp(dump, "lower") != 0 && strcmp(dump, "autodiff") != 0) {
+        fprintf(stderr, "rnnc: error: unknown stage '%s' for -d (lower | autodiff)\n", dump);
+        return EXIT_USAGE;
+    }
+
+    int code = EXIT_SPEC;
+    Spec *spec = spec_load(&perm, spec_path, &code);
+    if (!spec)
+        return code;
+    Model *m = lower(&perm, spec);
+    if (!m)
+        return EXIT_SPEC;
+    if (dump && strcmp(dump, "lower") == 0) {
+        model_dump(stdout, m);
+        return EXIT_OK;
+    }
+    autodiff(&perm, m);
+    if (check)
+        return check_dump(m, check, 1e-9, 1e-12);
+    if (dump) {
+        model_dump(stdout, m);
+        return EXIT_OK;
+    }
+    return write_output(m, out);
+}

@@ -1,0 +1,161 @@
+/*
+ * spec.h: the spec AST, what spec.c builds from a YAML file.
+ *
+ * A spec names the model, the data recipe, one recurrent cell written as
+ * equations, the network around it, and the training recipe. spec.c reads the
+ * YAML with libyaml, checks every key and scalar strictly (unknown keys get a
+ * "did you mean"; integers are plain decimals; aliases, tags, duplicate keys
+ * and multi-document files are rejected) and parses each equation with the
+ * expression grammar in expr.c. Every value keeps the Loc it came from, so
+ * later stages can report errors at the right place.
+ *
+ * What spec.c does NOT check: whether names in equations are defined and
+ * whether shapes agree. That is lower.c's job (it builds the graph).
+ */
+#ifndef RNNC_SPEC_H
+#define RNNC_SPEC_H
+
+#include "util.h"
+
+/* ---- expressions (the cell equation language) ----
+ *
+ *   expr    = term (("+" | "-") term)*
+ *   term    = matmul (("*") matmul)*
+ *   matmul  = unary ("@" unary)*
+ *   unary   = "-" unary | primary
+ *   primary = number | name | name "(" expr ")" | "(" expr ")"
+ *
+ * `@` binds tighter than `*`, which binds tighter than `+`/`-`; all are left
+ * associative. Names are [A-Za-z_][A-Za-z0-9_]* (a trailing ' is not allowed).
+ * Functions: sigmoid, tanh, relu, exp (checked by lower.c, not here).
+ */
+typedef enum { EX_NUM, EX_NAME, EX_CALL, EX_BINOP, EX_NEG } ExprKind;
+
+typedef struct Expr Expr;
+struct Expr {
+    ExprKind kind;
+    Loc loc;          /* EX_BINOP: the operator; EX_CALL: the function name */
+    double num;       /* EX_NUM */
+    const char *name; /* EX_NAME, EX_CALL */
+    char op;          /* EX_BINOP: '+', '-', '*', '@' */
+    Expr *lhs, *rhs;  /* EX_BINOP: both; EX_NEG, EX_CALL: lhs is the operand */
+};
+
+/* Parse one expression from `text`. `loc` is the Loc of text[0]; the Loc of
+ * text[i] is {loc.file, loc.line, loc.col + i} (equations are one-line
+ * scalars; spec.c passes the column after any opening quote). Returns NULL
+ * after reporting an error via diag_error. */
+Expr *expr_parse(Arena *a, const char *text, Loc loc);
+
+/* Print an expression fully parenthesized, for tests and graph dumps. */
+void expr_print(FILE *f, const Expr *e);
+
+/* ---- the spec ---- */
+
+typedef enum { TASK_LANGUAGE_MODEL } Task;
+typedef enum { TOK_CHAR, TOK_WORD } TokKind;
+typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
+typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
+typedef enum { SAMPLER_SEQUENTIAL, SAMPLER_RANDOM } Sampler;
+typedef enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED } Bptt;
+typedef enum { OPT_SGD } Optim;
+typedef enum { INIT_DEFAULT, INIT_UNIFORM, INIT_NORMAL, INIT_ZEROS } InitKind;
+
+/* A dimension in a param shape: a number, or a symbol resolved by lower.c:
+ * "input" (the cell's input width: vocab for one_hot, embed dim for embed)
+ * or "hidden". */
+typedef struct {
+    const char *sym; /* NULL when it is a number */
+    long value;      /* when sym == NULL; > 0 checked by spec.c */
+    Loc loc;
+} SpecDim;
+
+typedef struct {
+    const char *name;
+    Loc loc;          /* of the key */
+    SpecDim dims[4];
+    int ndim;         /* 1 or 2 */
+    InitKind init;    /* INIT_DEFAULT = uniform(+-1/sqrt(hidden)) */
+    double init_arg;  /* uniform: bound a, U(-a,a); normal: stddev */
+    Loc init_loc;
+} SpecParam;
+
+typedef struct {
+    const char *lhs; /* the name being defined */
+    Loc loc;         /* of the key */
+    Expr *rhs;
+    const char *text; /* the equation text as written, for comments */
+} SpecEq;
+
+/*   cell:
+ *     name: rnn_tanh
+ *     input: x
+ *     state: [h]
+ *     output: h
+ *     params: {W_ih: [input, hidden], b_ih: [hidden], ...}
+ *     equations: {h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)}
+ * Equations run in order; a state name on the right-hand side means its
+ * previous value until the equation that defines it, its new value after. */
+typedef struct {
+    const char *name;
+    Loc loc;
+    const char *input;
+    Loc input_loc;
+    const char **state;
+    Loc *state_locs;
+    int nstate;
+    const char *output;
+    Loc output_loc;
+    SpecParam *params;
+    int nparams;
+    SpecEq *eqs;
+    int neqs;
+} SpecCell;
+
+typedef struct {
+    const char *path; /* as given on the command line */
+    const char *text; /* the whole file (in perm), for diagnostics */
+    size_t text_len;
+    uint64_t hash;    /* hash_fnv1a of the file bytes */
+
+    const char *model; /* model: rnn  -- [A-Za-z_][A-Za-z0-9_]*, used in C names */
+    Loc model_loc;
+    Task task;
+    Loc task_loc;
+
+    /* data: */
+    TokKind tokens;
+    Normalize normalize;
+    double split; /* fraction for training, in (0,1) */
+    Loc data_loc, tokens_loc, split_loc;
+
+    SpecCell cell; /* cell: */
+
+    /* network: */
+    InputKind input;
+    int embed_dim; /* input: {embed: N}; 0 for one_hot */
+    int hidden;
+    Loc input_loc, hidden_loc, network_loc;
+
+    /* train: */
+    int batch, steps, epochs;
+    Sampler sampler;
+    Bptt bptt;
+    int bptt_k;      /* truncated: cut the gradient every k steps (0 = steps) */
+    double bptt_p;   /* randomized: probability of continuing, in (0,1] */
+    Optim optimizer;
+    double lr, clip_norm; /* clip_norm 0 = off */
+    uint64_t seed;
+    Loc train_loc, batch_loc, steps_loc, epochs_loc, lr_loc, clip_loc,
+        bptt_loc, sampler_loc;
+} Spec;
+
+/* Read and check a spec file. On any error, prints diagnostics and returns
+ * NULL; *exit_code is set to EXIT_IO when the file cannot be read and to
+ * EXIT_SPEC otherwise. */
+Spec *spec_load(Arena *a, const char *path, int *exit_code);
+
+/* Same, from text in memory (path is used for diagnostics only). */
+Spec *spec_parse(Arena *a, const char *path, const char *text, size_t len);
+
+#endif

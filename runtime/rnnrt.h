@@ -1,0 +1,535 @@
+/*
+ * rnnrt.h: librnnrt, the runtime every rnnc-generated trainer links against.
+ *
+ * The generated C file holds the math of one model (forward and backward
+ * passes, emitted from the spec's graph). Everything that is not specific to
+ * one model lives here and is tested once: BLAS wrappers, tokenizers and
+ * vocabularies, LM batching, optimizers, clipping, metrics, sampling,
+ * checkpoints, the training loop with its progress line, and the CLI.
+ *
+ * One source, two builds: librnnrt.a with `real` = float, and librnnrt_d.a
+ * built with -DRNNRT_DOUBLE (`real` = double) for gradient checks. The
+ * generated file is compiled with the same macro as the library it links.
+ *
+ * Layouts (row-major everywhere):
+ *   token ids x, y : [T][B]  (time-major), int32
+ *   state          : B*S reals, S = model->state_size; the layout inside
+ *                    is the model's (the generated file documents it); the
+ *                    runtime only zeroes, copies and carries it.
+ *   logits         : [T][B][V]
+ *   parameters     : one block of reals; param i lives at params + offset[i]
+ *                    and its gradient at grads + offset[i].
+ */
+#ifndef RNNRT_H
+#define RNNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+
+#ifdef RNNRT_DOUBLE
+typedef double real;
+#define RNNRT_REAL_NAME "double"
+#else
+typedef float real;
+#define RNNRT_REAL_NAME "float"
+#endif
+
+/* Exit codes, as in shared/RELIABILITY.md. */
+enum {
+    RNNRT_EXIT_OK = 0,
+    RNNRT_EXIT_DATA = 1,     /* spec or data error */
+    RNNRT_EXIT_USAGE = 2,    /* bad command line */
+    RNNRT_EXIT_IO = 3,       /* I/O or resource error */
+    RNNRT_EXIT_DIVERGED = 4, /* numerical divergence */
+    RNNRT_EXIT_SIGINT = 130,
+    RNNRT_EXIT_SIGTERM = 143
+};
+
+/* ---------------------------------------------------------------------
+ * The model descriptor: what a generated file exports (one per model).
+ * ------------------------------------------------------------------- */
+
+/* A dimension of a parameter shape that is only known at run time. */
+#define RNNRT_DIM_V (-1) /* vocabulary size, from the data */
+
+typedef enum {
+    RNNRT_INIT_UNIFORM, /* U(-arg, arg) */
+    RNNRT_INIT_NORMAL,  /* N(0, arg^2) */
+    RNNRT_INIT_ZEROS
+} RnnrtInit;
+
+typedef struct {
+    const char *name;   /* as in the spec: "W_hh" */
+    int ndim;           /* 1 or 2 */
+    int dims[2];        /* > 0, or RNNRT_DIM_V */
+    RnnrtInit init;
+    double init_arg;
+    const char *where;  /* "specs/rnn.yaml:23", for messages */
+} RnnrtParamDesc;
+
+/* The training recipe as written in the spec; the CLI can override it. */
+typedef struct {
+    const char *tokens;    /* "char" | "word" */
+    const char *normalize; /* "none" | "letters" | "lower" */
+    double split;          /* training fraction */
+    int batch, steps, epochs;
+    const char *sampler;   /* "sequential" | "random" */
+    const char *bptt;      /* "full" | "truncated" | "randomized" */
+    int bptt_k;            /* truncated: cut every k steps (0 = steps) */
+    double bptt_p;         /* randomized: continue probability */
+    const char *optimizer; /* "sgd" */
+    double lr, clip_norm;  /* clip_norm 0 = off */
+    uint64_t seed;
+} RnnrtRecipe;
+
+/* Everything a forward/backward call reads and writes. The driver fills the
+ * inputs; the generated code never allocates. */
+typedef struct {
+    int B, T, V;
+    const real *params; /* parameter block */
+    real *grads;        /* gradient block, same layout; zeroed by the driver
+                           before backward, which accumulates into it */
+    const int32_t *x;   /* [T][B] input tokens */
+    const int32_t *y;   /* [T][B] target tokens */
+    const real *state_in; /* B*S reals: initial carried state */
+    real *state_out;      /* B*S reals: final carried state (forward) */
+    real *dstate_in;      /* B*S reals: gradient w.r.t. state_in (backward);
+                             may be NULL when not wanted */
+    const real *carry_scale; /* [T]: backward multiplies the state gradient
+                                flowing from step t into step t-1 by
+                                carry_scale[t] (truncation: 0 cuts it,
+                                randomized truncation: 0 or 1/p). NULL = 1. */
+    real *work;         /* workspace of model->workspace(B, T, V) reals */
+    real *logits;       /* set by forward: points into work, [T][B][V] */
+    double loss;        /* set by forward: mean cross-entropy over T*B */
+} RnnrtCtx;
+
+typedef struct RnnrtModel {
+    const char *name;      /* spec's model: name */
+    const char *spec_path; /* "specs/rnn.yaml" */
+    uint64_t spec_hash;    /* FNV-1a of the spec bytes; stored in checkpoints */
+    int nparams;
+    const RnnrtParamDesc *params;
+    int state_size;        /* S: reals of carried state per batch row */
+    RnnrtRecipe recipe;
+    /* reals of workspace needed for (B, T, V); 0 means the size overflowed */
+    size_t (*workspace)(int B, int T, int V);
+    void (*forward)(RnnrtCtx *c);  /* loss, logits, state_out; keeps what
+                                      backward needs in c->work */
+    void (*backward)(RnnrtCtx *c); /* grads (+=), dstate_in; call right after
+                                      forward with the same ctx */
+} RnnrtModel;
+
+/* The trainer's main: parses argv (train | eval | sample | gradcheck | dump,
+ * see --help) and runs the model. Generated files call it from main(). */
+int rnnrt_main(int argc, char **argv, const RnnrtModel *m);
+
+/* ---------------------------------------------------------------------
+ * Kernels used by generated code.
+ * ------------------------------------------------------------------- */
+
+/* C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is M x K, op(B) is
+ * K x N. ta/tb nonzero = transpose. lda/ldb/ldc are row strides. Calls
+ * cblas_sgemm or cblas_dgemm. */
+void rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha,
+                const real *A, int lda, const real *B, int ldb, real beta,
+                real *C, int ldc);
+
+/* Mean cross-entropy of softmax(logits) against targets, over n rows of
+ * width V. Returns the mean in double. */
+double rnnrt_softmax_xent(const real *logits, const int32_t *targets, size_t n,
+                          int V);
+
+/* dlogits = g * (softmax(logits) - onehot(targets)) / n, for n rows. */
+void rnnrt_softmax_xent_grad(const real *logits, const int32_t *targets,
+                             size_t n, int V, real g, real *dlogits);
+
+/* Scalar math in the precision of `real` (float builds call the f forms). */
+#ifdef RNNRT_DOUBLE
+#define rnnrt_tanh(x) tanh(x)
+#define rnnrt_exp(x) exp(x)
+#else
+#define rnnrt_tanh(x) tanhf(x)
+#define rnnrt_exp(x) expf(x)
+#endif
+static inline real rnnrt_sigmoid(real x) { return (real)1 / ((real)1 + rnnrt_exp(-x)); }
+
+/* ---------------------------------------------------------------------
+ * Library pieces the driver is made of (also usable on their own).
+ * ------------------------------------------------------------------- */
+
+/* Deterministic RNG: xoshiro256** seeded through splitmix64. */
+typedef struct { uint64_t s[4]; } RnnrtRng;
+void rnnrt_rng_init(RnnrtRng *r, uint64_t seed);
+uint64_t rnnrt_rng_next(RnnrtRng *r);
+double rnnrt_rng_uniform(RnnrtRng *r);          /* [0, 1) */
+double rnnrt_rng_normal(RnnrtRng *r);           /* N(0, 1) */
+uint64_t rnnrt_rng_below(RnnrtRng *r, uint64_t n); /* [0, n), unbiased */
+
+/* Text and vocabulary. Tokens of a char vocabulary are single UTF-8
+ * characters (byte sequences); index 0 is "<unk>", then "<pad>", "<bos>",
+ * "<eos>", then the corpus tokens by decreasing frequency, ties broken by
+ * byte order. */
+typedef struct {
+    int size;
+    char **tokens;   /* size strings */
+    int64_t *counts; /* training-corpus count of each token */
+    /* private lookup table follows */
+    void *lookup;
+} RnnrtVocab;
+
+enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
+
+/* =====================================================================
+ * The rest of librnnrt's public API (everything below the contract above).
+ * ================================================================== */
+
+/* ---- errors, allocation, numbers (rnnrt_util.c) ----
+ * Library functions report a failure by returning an RNNRT_EXIT_* code and
+ * filling an RnnrtError; only rnnrt_main prints it and turns it into the
+ * process exit status. The one exception is running out of memory:
+ * rnnrt_xcalloc prints the byte count and the site and exits 3 (as llm.c's
+ * mallocCheck), because every allocation happens before training starts. */
+typedef struct {
+    int code;        /* RNNRT_EXIT_*; 0 = no error */
+    char where[512]; /* "path:line:col" when the error has a location */
+    char msg[1024];
+} RnnrtError;
+
+int rnnrt_error(RnnrtError *e, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ; /* fills e (if not NULL), returns code */
+int rnnrt_error_at(RnnrtError *e, int code, const char *where,
+                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* "where: error: msg" or "prog: error: msg" on stderr. */
+void rnnrt_error_print(const RnnrtError *e, const char *prog);
+
+void *rnnrt_xcalloc(size_t n, size_t size, const char *what);
+/* *out = a * b; returns 0, or -1 when it overflows size_t. */
+int rnnrt_size_mul(size_t a, size_t b, size_t *out);
+
+/* Strict parsing: the whole string must be a number in [min, max]
+ * (decimal integers; doubles must be finite). Return 0 or -1. */
+int rnnrt_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+int rnnrt_parse_u64(const char *s, uint64_t *out);
+int rnnrt_parse_double(const char *s, double min, double max, double *out);
+
+uint64_t rnnrt_fnv1a(uint64_t h, const void *data, size_t n); /* h0: 14695981039346656037 */
+#define RNNRT_FNV_INIT 14695981039346656037ull
+double rnnrt_now(void); /* monotonic seconds */
+
+/* ---- BLAS (rnnrt_blas.c) ---- */
+/* n <= 0 leaves OpenBLAS's default (OPENBLAS_NUM_THREADS or all cores). */
+void rnnrt_blas_set_threads(int n);
+
+/* ---- RNG: more draws (rnnrt_rng.c) ---- */
+/* Fills the n reals of p with U(lo, hi), in order. */
+void rnnrt_rng_fill_uniform(RnnrtRng *r, real *p, size_t n, double lo,
+                            double hi);
+
+/* ---- metrics (rnnrt_metrics.c) ---- */
+/* exp(nll / ntokens); +inf when it overflows, NaN when ntokens == 0. */
+double rnnrt_perplexity(double nll, double ntokens);
+
+/* ---- text (rnnrt_text.c) ----
+ * Normalizations (the recipe's `normalize`):
+ *   "none"    text unchanged
+ *   "lower"   ASCII A-Z lowered; every other byte unchanged
+ *   "letters" the d2l recipe, exactly re.sub("[^a-z]+", " ",
+ *             text.lower()).strip() in Python: lowercase, every run of
+ *             characters other than a-z becomes one space, no space at
+ *             either end. Python's lower() maps two non-ASCII characters to
+ *             ASCII letters (U+0130 -> "i" + U+0307, U+212A KELVIN SIGN ->
+ *             "k"); they are mapped the same way here. */
+typedef enum { RNNRT_NORM_NONE, RNNRT_NORM_LOWER, RNNRT_NORM_LETTERS } RnnrtNorm;
+
+#define RNNRT_MAX_CORPUS_BYTES ((size_t)1 << 30) /* 1 GiB */
+
+/* Reads a whole file (at most max_bytes) into a NUL-terminated buffer.
+ * Errors: path + strerror, or the size limit; exit code 3. */
+int rnnrt_file_read(const char *path, size_t max_bytes, char **data,
+                    size_t *len, RnnrtError *err);
+/* The default corpus: every regular file (symlinks skipped) directly in dir,
+ * sorted by name (byte order), joined with "\n". */
+#define RNNRT_DEFAULT_CORPUS_DIR "/usr/share/common-licenses"
+int rnnrt_text_read_dir(const char *dir, char **data, size_t *len,
+                        RnnrtError *err);
+int rnnrt_norm_parse(const char *name, RnnrtNorm *out); /* 0 or -1 */
+/* Normalizes text in place (never grows); returns the new length. */
+size_t rnnrt_text_normalize(char *text, size_t len, RnnrtNorm mode);
+/* Checks that text is valid UTF-8 (no overlongs, surrogates or code points
+ * above U+10FFFF) and, unless allow_nul, holds no NUL byte. The error names
+ * the first bad byte as path:line:col (1-based; col counts bytes) and its
+ * byte offset; exit code 1. */
+int rnnrt_utf8_check(const char *text, size_t len, const char *path,
+                     int allow_nul, RnnrtError *err);
+/* Length in bytes of the UTF-8 character starting at s (valid text). */
+int rnnrt_utf8_len(unsigned char lead);
+size_t rnnrt_utf8_count(const char *text, size_t len); /* characters */
+
+/* ---- vocabulary (rnnrt_vocab.c) ----
+ * rnnrt_vocab_init makes the four special tokens; rnnrt_vocab_add appends.
+ * Tokens never contain NUL (rnnrt_utf8_check refuses NUL for char
+ * vocabularies), so tokens[i] is a C string. */
+void rnnrt_vocab_init(RnnrtVocab *v);
+void rnnrt_vocab_free(RnnrtVocab *v);
+/* Appends a token; returns its id, or -1 when it is already present. */
+int rnnrt_vocab_add(RnnrtVocab *v, const char *tok, size_t len, int64_t count);
+int rnnrt_vocab_find(const RnnrtVocab *v, const char *tok, size_t len); /* -1 */
+/* Builds a char vocabulary from (valid UTF-8) training text: specials, then
+ * characters by decreasing count, ties by byte order. */
+void rnnrt_vocab_build_chars(RnnrtVocab *v, const char *text, size_t len);
+/* Encodes at most max chars of text into ids; characters not in v become
+ * RNNRT_UNK and are counted in *nunk. Returns the number of ids written. */
+size_t rnnrt_vocab_encode_chars(const RnnrtVocab *v, const char *text,
+                                size_t len, int32_t *ids, size_t max,
+                                size_t *nunk);
+
+/* ---- corpus: file -> normalized text -> ids -> train/valid (rnnrt_corpus.c)
+ * Only `tokens: char` exists for now; "word" is refused with an error. The
+ * split is by tokens of the normalized stream: ntrain = floor(n * split). */
+typedef struct {
+    RnnrtVocab vocab;
+    int32_t *ids;      /* n token ids; train = [0, ntrain), valid = the rest */
+    size_t n, ntrain;
+    size_t unk_train;  /* tokens mapped to <unk> (only with a given vocab) */
+    size_t unk_valid;
+    uint64_t hash;     /* FNV-1a of the raw corpus bytes */
+} RnnrtCorpus;
+
+/* path NULL = the default corpus. vocab NULL: build the vocabulary from the
+ * training split; otherwise copy vocab and encode with it (eval, resume). */
+int rnnrt_corpus_load(RnnrtCorpus *c, const char *path, const char *tokens,
+                      const char *normalize, double split,
+                      const RnnrtVocab *vocab, RnnrtError *err);
+void rnnrt_corpus_free(RnnrtCorpus *c);
+
+/* ---- LM batching (rnnrt_batch.c) ----
+ * Sequential (d2l/reference partition()): nc = (len-1)/B columns; stream b
+ * is ids[b*nc .. b*nc+nc), targets shifted by one; minibatch i is columns
+ * [i*T, min((i+1)*T, nc)), so the last one may be shorter than T. State is
+ * carried between minibatches.
+ * Random (d2l seq_data_iter_random): per epoch a random offset in [0, T),
+ * subsequences of length T from there, shuffled, B per minibatch, the
+ * partial minibatch dropped; state starts at zero for every minibatch.
+ * x and y are written time-major: x[t*B + b]. */
+typedef enum { RNNRT_SAMPLER_SEQUENTIAL, RNNRT_SAMPLER_RANDOM } RnnrtSampler;
+
+typedef struct {
+    RnnrtSampler kind;
+    const int32_t *ids;
+    size_t len;
+    int B, T;
+    size_t nc;       /* sequential: columns per stream */
+    size_t offset;   /* random: this epoch's offset */
+    size_t nsub;     /* random: subsequences this epoch */
+    size_t *starts;  /* random: shuffled subsequence starts */
+    size_t nbatches; /* minibatches per epoch */
+} RnnrtBatcher;
+
+int rnnrt_sampler_parse(const char *name, RnnrtSampler *out); /* 0 or -1 */
+/* Fewest tokens for which every epoch has at least one minibatch. */
+size_t rnnrt_batcher_min_tokens(RnnrtSampler kind, int B, int T);
+void rnnrt_batcher_init(RnnrtBatcher *b, RnnrtSampler kind,
+                        const int32_t *ids, size_t len, int B, int T);
+/* Starts an epoch (random: draws the offset and the shuffle from r). */
+void rnnrt_batcher_epoch(RnnrtBatcher *b, RnnrtRng *r);
+/* Fills minibatch i; returns its T. */
+int rnnrt_batcher_get(const RnnrtBatcher *b, size_t i, int32_t *x, int32_t *y);
+void rnnrt_batcher_free(RnnrtBatcher *b);
+
+/* ---- parameters and call buffers (rnnrt_model.c) ----
+ * The block holds the parameters packed in descriptor order with no padding:
+ * offset[0] = 0, offset[i+1] = offset[i] + numel(i), RNNRT_DIM_V resolved to
+ * V. rnnrt_params_randomize draws from one RNG in descriptor order, each
+ * parameter row-major: uniform = U(-arg, arg), normal = arg * N(0,1), zeros
+ * draws nothing. */
+typedef struct {
+    int n;
+    int (*dims)[2]; /* resolved; ndim 1 has dims[i][1] == 1 */
+    size_t *offset, *numel;
+    size_t total;
+    real *params, *grads; /* total reals each, zeroed */
+} RnnrtParams;
+
+int rnnrt_params_init(RnnrtParams *p, const RnnrtModel *m, int V,
+                      RnnrtError *err);
+void rnnrt_params_randomize(RnnrtParams *p, const RnnrtModel *m, RnnrtRng *r);
+void rnnrt_params_free(RnnrtParams *p);
+/* Name of the parameter holding element k of the block ("" if none). */
+const char *rnnrt_params_owner(const RnnrtParams *p, const RnnrtModel *m,
+                               size_t k, size_t *index);
+
+/* Everything one forward/backward call needs, for up to B x T. ctx points at
+ * the buffers; set ctx.T per call. The workspace is sized for (B, T, V) and
+ * used for every T' <= T. */
+typedef struct {
+    RnnrtCtx ctx;
+    int B, T, V, S;
+    int32_t *x, *y;                  /* [T][B] */
+    real *state_in, *state_out, *dstate; /* [B][S] */
+    real *carry;                     /* [T] */
+    real *work;
+} RnnrtBuffers;
+
+int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
+                       const RnnrtParams *p, int B, int T, int V,
+                       RnnrtError *err);
+void rnnrt_buffers_free(RnnrtBuffers *b);
+
+/* ---- optimizer and clipping (rnnrt_optim.c) ---- */
+void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);
+/* sqrt(sum g^2) accumulated in double; NaN/inf when a value is. */
+double rnnrt_grad_norm(const real *g, size_t n);
+/* torch.nn.utils.clip_grad_norm_: total = norm of all of g; when
+ * max_norm / (total + 1e-6) < 1, g is scaled by that factor. max_norm <= 0
+ * leaves g alone. Returns total (non-finite totals leave g alone). */
+double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
+
+/* ---- checkpoints (rnnrt_ckpt.c) ----
+ * One file, written atomically (tmp in the same directory, fsync, rename,
+ * fsync of the directory). Layout, native byte order:
+ *   "RNNCKPT1", u32 version, u32 endianness tag 0x01020304,
+ *   u32 sizeof(real), u32 zero
+ *   then four sections "header", "vocab", "params", "train", each framed as
+ *   char name[8], u64 length, u32 CRC32 (IEEE, as zlib), u32 zero, payload.
+ *   header: model name, spec_hash, V, nparams, state_size, each param's name
+ *           and shape; vocab: size, then each token's bytes and count;
+ *   params: the parameter block; train: RnnrtTrainState. */
+#define RNNRT_CKPT_VERSION 1
+
+typedef struct {
+    int64_t epoch;   /* epoch in progress, 0-based */
+    int64_t batch;   /* next minibatch of that epoch */
+    int64_t step;    /* optimizer steps taken in total */
+    int64_t tokens;  /* tokens trained on in total */
+    double lr;       /* current learning rate (after halvings) */
+    int32_t halvings;
+    int32_t B, T, sampler;
+    RnnrtRng rng;       /* RNG now */
+    RnnrtRng epoch_rng; /* RNG before this epoch's batcher draws */
+    uint64_t corpus_hash;
+    int S;
+    real *state;     /* [B][S] carried state (owned; NULL = zeros) */
+} RnnrtTrainState;
+
+uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
+int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
+                    const RnnrtVocab *v, const RnnrtParams *p,
+                    const RnnrtTrainState *ts, RnnrtError *err);
+/* Verifies everything and explains a mismatch: I/O, truncation and CRC
+ * failures are exit 3; wrong file type, version, byte order, real type,
+ * model or spec hash are exit 1. Fills v, p and ts (free them with
+ * rnnrt_vocab_free, rnnrt_params_free, rnnrt_train_state_free). */
+int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
+                    RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err);
+/* Removes a stale "<path>.tmp" left by a killed save. */
+int rnnrt_ckpt_remove_stale(const char *path, RnnrtError *err);
+/* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
+int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
+void rnnrt_train_state_free(RnnrtTrainState *ts);
+
+/* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
+ * The SIGINT/SIGTERM handler only records the signal; loops poll
+ * rnnrt_signal_pending() at step boundaries. A second signal _Exit()s at
+ * once (128 + signo), leaving the files on disk as they were. */
+void rnnrt_signal_install(void);
+void rnnrt_signal_restore(void);
+int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */
+void rnnrt_signal_clear(void);  /* for tests */
+/* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
+ * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */
+int rnnrt_fpu_flush_denormals(int on);
+
+/* ---- progress line (rnnrt_progress.c) ---- */
+typedef struct {
+    FILE *f;
+    int tty, quiet, shown;
+    double t_start, t_last;
+    double interval; /* seconds between updates */
+} RnnrtProgress;
+
+void rnnrt_progress_init(RnnrtProgress *p, FILE *f, int quiet);
+/* steps_left_total: optimizer steps left in the whole run (for the ETA). */
+void rnnrt_progress_update(RnnrtProgress *p, int epoch, int epochs,
+                           size_t batch, size_t nbatches, double loss,
+                           double avg_loss, double tok_s,
+                           double eta_seconds);
+void rnnrt_progress_clear(RnnrtProgress *p); /* before printing a line */
+
+/* ---- evaluation and sampling (rnnrt_eval.c, rnnrt_sample.c) ---- */
+/* The reference's evaluate(): sequential partition of ids with buf's B and
+ * T, carried state from zeros, exp(total NLL / total tokens). Returns 0, or
+ * RNNRT_EXIT_SIGINT/SIGTERM when a signal arrived (partial result). */
+int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
+                   size_t len, double *ppl, double *ntokens);
+
+typedef struct {
+    int len;            /* tokens to generate */
+    double temperature; /* > 0 */
+    int greedy;
+} RnnrtSampleOpts;
+
+/* Feeds prefix (B = 1, T = 1) and generates; writes prefix + generated text
+ * to out. Characters of the prefix not in v are an error (exit 1). */
+int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
+                 const RnnrtVocab *v, const char *prefix,
+                 const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
+                 RnnrtError *err);
+
+/* ---- training (rnnrt_train.c) ---- */
+typedef struct {
+    const char *data;     /* NULL = default corpus */
+    const char *ckpt;     /* NULL = "<model name>.ckpt" */
+    int epochs, batch, steps;
+    double lr, clip;
+    uint64_t seed;
+    const char *sampler, *bptt;
+    int bptt_k;
+    double bptt_p;
+    int resume, force;
+    int64_t max_steps;    /* optimizer steps in this run; 0 = no limit */
+    double max_seconds;   /* 0 = no limit */
+    int64_t save_every;   /* steps; 0 = at the end of each epoch */
+    int threads;          /* 0 = OpenBLAS default */
+    int quiet, keep_denormals;
+    const char *prefix;
+    int sample_len;
+    FILE *out;            /* results (stdout) */
+} RnnrtTrainOpts;
+
+typedef struct {
+    double first_loss, last_loss; /* first and last minibatch of this run */
+    double val_ppl, tok_s;
+    int64_t steps;                /* optimizer steps in this run */
+    int64_t skipped;              /* non-finite steps skipped */
+} RnnrtTrainResult;
+
+void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
+int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
+                RnnrtTrainResult *res, RnnrtError *err);
+
+/* ---- checks (rnnrt_check.c) ---- */
+typedef struct {
+    int B, T, V;
+    uint64_t seed;
+} RnnrtCheckOpts;
+
+/* Central differences (eps 1e-6) for every parameter and state_in element
+ * against backward, |a - n| <= 1e-5 + 1e-3 |n|. Double builds only. Returns
+ * 0 (pass), 1 (fail) or an error code. */
+int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
+                    RnnrtError *err);
+/* One forward+backward on random inputs, printed as text (see --help). */
+int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
+               RnnrtError *err);
+
+#endif
