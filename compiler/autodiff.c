@@ -258,16 +258,18 @@ static void diff_scan(Diff *D, Node *F)
     Pending *pend = arena_array(&perm, (size_t)fs->nin + 1, sizeof(Pending));
     int npend = 0;
     for (int i = 0; i < fs->nin; i++) {
-        if (!D->needs[F->in[i]->id])
-            continue;
         Node *arg = fs->in[i].arg;
         Node *d = B.adj[arg->id];
+        bool wanted = D->needs[F->in[i]->id];
         if (fs->in[i].kind == SCAN_CARRY) {
+            /* the carried gradient flows between steps even when the
+             * initial state itself needs no gradient */
             if (!d)
                 d = graph_leaf(B.g, OP_ZEROS, arg->loc, arg->shape, DT_REAL, 0);
             scan_set_carry_out(R, rcarry[i], d);
-            pend[npend++] = (Pending){i, SCAN_FINAL, NULL};
-        } else if (d) {
+            if (wanted)
+                pend[npend++] = (Pending){i, SCAN_FINAL, NULL};
+        } else if (d && wanted) {
             pend[npend++] = (Pending){i, fs->in[i].kind == SCAN_INV ? SCAN_SUM : SCAN_STACK, d};
         }
     }

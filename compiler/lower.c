@@ -178,12 +178,21 @@ static bool check_param_size(const Param *p)
     return true;
 }
 
+/* Names of the parameters the network adds around the cell. */
+static const char *const network_params[] = {"W_out", "b_out", "embed"};
+
 static bool lower_params(Lower *L)
 {
     const SpecCell *c = &L->spec->cell;
     bool ok = true;
     for (int i = 0; i < c->nparams; i++) {
         const SpecParam *sp = &c->params[i];
+        for (int k = 0; k < 3; k++)
+            if (strcmp(sp->name, network_params[k]) == 0) {
+                diag_error(sp->loc, "'%s' is the name of a parameter of the network around the cell; rename this one",
+                           sp->name);
+                ok = false;
+            }
         Shape sh = shape0();
         sh.ndim = sp->ndim;
         for (int k = 0; k < sp->ndim; k++)
