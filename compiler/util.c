@@ -170,8 +170,13 @@ static void print_source_line(FILE *f, Loc loc)
             fputc((*q == '\t' || (unsigned char)*q >= 0x20) ? *q : '?', f);
         fputc('\n', f);
         fprintf(f, "      | ");
-        for (int c = 1; c < loc.col && p + c - 1 < eol; c++)
-            fputc(p[c - 1] == '\t' ? '\t' : ' ', f);
+        /* columns count bytes; pad one space per character so the caret
+         * sits under the right character on lines with UTF-8 */
+        for (int c = 1; c < loc.col && p + c - 1 < eol; c++) {
+            unsigned char ch = (unsigned char)p[c - 1];
+            if ((ch & 0xC0) != 0x80)
+                fputc(ch == '\t' ? '\t' : ' ', f);
+        }
         fputs("^\n", f);
         return;
     }
