@@ -212,6 +212,8 @@ int rnnrt_error_at(RnnrtError *e, int code, const char *where,
 /* "where: error: msg" or "prog: error: msg" on stderr. */
 void rnnrt_error_print(const RnnrtError *e, const char *prog);
 
+/* calloc of n * size bytes (checked); on failure prints the size and
+ * `what` and exits 3. */
 void *rnnrt_xcalloc(size_t n, size_t size, const char *what);
 /* *out = a * b; returns 0, or -1 when it overflows size_t. */
 int rnnrt_size_mul(size_t a, size_t b, size_t *out);
@@ -222,8 +224,9 @@ int rnnrt_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int rnnrt_parse_u64(const char *s, uint64_t *out);
 int rnnrt_parse_double(const char *s, double min, double max, double *out);
 
-uint64_t rnnrt_fnv1a(uint64_t h, const void *data, size_t n); /* h0: 14695981039346656037 */
+/* FNV-1a over data, continuing from h (start with RNNRT_FNV_INIT). */
 #define RNNRT_FNV_INIT 14695981039346656037ull
+uint64_t rnnrt_fnv1a(uint64_t h, const void *data, size_t n);
 double rnnrt_now(void); /* monotonic seconds */
 
 /* ---- BLAS (rnnrt_blas.c) ---- */
@@ -249,7 +252,11 @@ double rnnrt_perplexity(double nll, double ntokens);
  *             either end. Python's lower() maps two non-ASCII characters to
  *             ASCII letters (U+0130 -> "i" + U+0307, U+212A KELVIN SIGN ->
  *             "k"); they are mapped the same way here. */
-typedef enum { RNNRT_NORM_NONE, RNNRT_NORM_LOWER, RNNRT_NORM_LETTERS } RnnrtNorm;
+typedef enum {
+    RNNRT_NORM_NONE,
+    RNNRT_NORM_LOWER,
+    RNNRT_NORM_LETTERS
+} RnnrtNorm;
 
 #define RNNRT_MAX_CORPUS_BYTES ((size_t)1 << 30) /* 1 GiB */
 
@@ -271,7 +278,7 @@ size_t rnnrt_text_normalize(char *text, size_t len, RnnrtNorm mode);
  * byte offset; exit code 1. */
 int rnnrt_utf8_check(const char *text, size_t len, const char *path,
                      int allow_nul, RnnrtError *err);
-/* Length in bytes of the UTF-8 character starting at s (valid text). */
+/* Length in bytes of the UTF-8 character whose first byte is lead. */
 int rnnrt_utf8_len(unsigned char lead);
 size_t rnnrt_utf8_count(const char *text, size_t len); /* characters */
 
@@ -521,11 +528,13 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
 typedef struct {
     int B, T, V;
     uint64_t seed;
+    int64_t max_per_param; /* gradcheck: check at most this many evenly
+                              spaced elements of each tensor; 0 = all */
 } RnnrtCheckOpts;
 
 /* Central differences (eps 1e-6) for every parameter and state_in element
- * against backward, |a - n| <= 1e-5 + 1e-3 |n|. Double builds only. Returns
- * 0 (pass), 1 (fail) or an error code. */
+ * (or max_per_param of each) against backward, |a - n| <= 1e-5 + 1e-3 |n|.
+ * Double builds only. Returns 0 (pass), 1 (fail) or an error code. */
 int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
                     RnnrtError *err);
 /* One forward+backward on random inputs, printed as text (see --help). */

@@ -1,0 +1,228 @@
+/*
+ * rnnrt_check.c: checking a generated model's math, for its author.
+ *
+ * Both commands build the same random problem from --seed with one RNG, in
+ * this order: the parameters (as rnnrt_params_randomize), x then y (T*B
+ * draws each of rnnrt_rng_below(V), time-major), state_in (B*S draws of
+ * U(-0.5, 0.5)), and for dump carry_scale (T draws of U(0.5, 1.5);
+ * gradcheck uses ones).
+ *
+ * gradcheck compares backward's gradient of every parameter element and of
+ * every state_in element (or, with --max-per-param N, of N evenly spaced
+ * elements of each, for big models) with central differences of the
+ * forward loss (eps 1e-6) under torch.autograd.gradcheck's tolerance
+ * |a - n| <= 1e-5 + 1e-3 |n|. That is only meaningful in double, so the
+ * float build refuses. Denormals are never flushed here.
+ *
+ * dump runs forward+backward once and prints every input and output as
+ * text (%.17g, so doubles round-trip), for comparison with the compiler's
+ * reference interpreter.
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS 1e-6
+#define ATOL 1e-5
+#define RTOL 1e-3
+#define SHOW_FAILURES 5
+
+typedef struct {
+    const RnnrtModel *m;
+    RnnrtParams p;
+    RnnrtBuffers buf;
+    real *grads;  /* analytic, copied after backward */
+    real *dstate; /* analytic */
+} Problem;
+
+static int problem_init(Problem *pb, const RnnrtModel *m,
+                        const RnnrtCheckOpts *o, int random_carry,
+                        RnnrtError *err)
+{
+    memset(pb, 0, sizeof *pb);
+    pb->m = m;
+    if (o->B <= 0 || o->T <= 0 || o->V <= 0)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--B, --T and --V must be positive");
+    int rc = rnnrt_params_init(&pb->p, m, o->V, err);
+    if (!rc)
+        rc = rnnrt_buffers_init(&pb->buf, m, &pb->p, o->B, o->T, o->V, err);
+    if (rc)
+        return rc;
+    RnnrtBuffers *b = &pb->buf;
+    RnnrtRng r;
+    rnnrt_rng_init(&r, o->seed);
+    rnnrt_params_randomize(&pb->p, m, &r);
+    size_t tb = (size_t)o->T * (size_t)o->B, bs = (size_t)o->B * (size_t)b->S;
+    for (size_t i = 0; i < tb; i++)
+        b->x[i] = (int32_t)rnnrt_rng_below(&r, (uint64_t)o->V);
+    for (size_t i = 0; i < tb; i++)
+        b->y[i] = (int32_t)rnnrt_rng_below(&r, (uint64_t)o->V);
+    rnnrt_rng_fill_uniform(&r, b->state_in, bs, -0.5, 0.5);
+    if (random_carry)
+        rnnrt_rng_fill_uniform(&r, b->carry, (size_t)o->T, 0.5, 1.5);
+    pb->grads = rnnrt_xcalloc(pb->p.total, sizeof(real), "gradients");
+    pb->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
+    return 0;
+}
+
+static void problem_free(Problem *pb)
+{
+    rnnrt_buffers_free(&pb->buf);
+    rnnrt_params_free(&pb->p);
+    free(pb->grads);
+    free(pb->dstate);
+}
+
+/* forward + backward into zeroed gradients; keeps a copy of them. */
+static void run_both(Problem *pb)
+{
+    RnnrtBuffers *b = &pb->buf;
+    size_t bs = (size_t)b->B * (size_t)b->S;
+    memset(pb->p.grads, 0, pb->p.total * sizeof(real));
+    memset(b->dstate, 0, bs * sizeof(real));
+    b->ctx.dstate_in = b->dstate;
+    pb->m->forward(&b->ctx);
+    pb->m->backward(&b->ctx);
+    memcpy(pb->grads, pb->p.grads, pb->p.total * sizeof(real));
+    memcpy(pb->dstate, b->dstate, bs * sizeof(real));
+}
+
+#ifdef RNNRT_DOUBLE
+static double loss_at(Problem *pb, real *x, double value)
+{
+    real saved = *x;
+    *x = (real)value;
+    pb->m->forward(&pb->buf.ctx);
+    *x = saved;
+    return pb->buf.ctx.loss;
+}
+
+/* Checks n analytic values against central differences on v[0..n). Prints
+ * one summary line and the first failures; returns the failure count. */
+static size_t check_tensor(Problem *pb, const char *name, real *v,
+                           const real *analytic, size_t n, size_t max,
+                           FILE *out)
+{
+    double max_abs = 0, max_rel = 0;
+    size_t fails = 0, m = max && max < n ? max : n;
+    for (size_t i = 0; i < m; i++) {
+        size_t k = m == n ? i : (size_t)((double)i * (double)n / (double)m);
+        double x = v[k];
+        double num = (loss_at(pb, &v[k], x + EPS) -
+                      loss_at(pb, &v[k], x - EPS)) / (2 * EPS);
+        double a = analytic[k], diff = fabs(a - num);
+        double scale = fmax(fabs(a), fabs(num));
+        max_abs = fmax(max_abs, diff);
+        if (scale > 0)
+            max_rel = fmax(max_rel, diff / scale);
+        if (!(diff <= ATOL + RTOL * fabs(num))) {
+            if (fails < SHOW_FAILURES)
+                fprintf(out, "  %s[%zu]: backward %.10g, numeric %.10g, "
+                             "diff %.3g\n", name, k, a, num, diff);
+            fails++;
+        }
+    }
+    fprintf(out, "%-16s %8zu  max_abs %.3e  max_rel %.3e  %s", name, n,
+            max_abs, max_rel, fails ? "FAIL" : "PASS");
+    if (m < n)
+        fprintf(out, "  (%zu checked)", m);
+    fputc('\n', out);
+    return fails;
+}
+
+#endif
+
+int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
+                    RnnrtError *err)
+{
+#ifndef RNNRT_DOUBLE
+    (void)o;
+    (void)out;
+    return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                       "gradcheck needs double precision; build and run the "
+                       "double variant of this trainer (%s_d)", m->name);
+#else
+    Problem pb;
+    rnnrt_fpu_flush_denormals(0);
+    int rc = problem_init(&pb, m, o, 0, err);
+    if (rc) {
+        problem_free(&pb);
+        return rc;
+    }
+    run_both(&pb);
+    fprintf(out, "gradcheck %s: B=%d T=%d V=%d seed=%llu, eps %g, "
+                 "|a-n| <= %g + %g|n|\n", m->name, o->B, o->T, o->V,
+            (unsigned long long)o->seed, EPS, ATOL, RTOL);
+    size_t fails = 0, total = 0, max = (size_t)o->max_per_param;
+    for (int i = 0; i < pb.p.n; i++) {
+        size_t off = pb.p.offset[i], n = pb.p.numel[i];
+        fails += check_tensor(&pb, m->params[i].name, pb.p.params + off,
+                              pb.grads + off, n, max, out);
+        total += max && max < n ? max : n;
+    }
+    size_t bs = (size_t)o->B * (size_t)pb.buf.S;
+    if (bs) {
+        fails += check_tensor(&pb, "state_in", pb.buf.state_in, pb.dstate, bs,
+                              max, out);
+        total += max && max < bs ? max : bs;
+    }
+    fprintf(out, "gradcheck: %s (%zu of %zu values fail)\n",
+            fails ? "FAIL" : "PASS", fails, total);
+    problem_free(&pb);
+    return fails ? 1 : 0;
+#endif
+}
+
+static void print_reals(FILE *out, const char *label, const char *name,
+                        const real *v, size_t n)
+{
+    fprintf(out, "%s%s%s %zu", label, name ? " " : "", name ? name : "", n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, " %.17g", (double)v[i]);
+    fputc('\n', out);
+}
+
+static void print_ids(FILE *out, const char *label, const int32_t *v, size_t n)
+{
+    fprintf(out, "%s %zu", label, n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, " %d", (int)v[i]);
+    fputc('\n', out);
+}
+
+int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
+               RnnrtError *err)
+{
+    Problem pb;
+    int rc = problem_init(&pb, m, o, 1, err);
+    if (rc) {
+        problem_free(&pb);
+        return rc;
+    }
+    RnnrtBuffers *b = &pb.buf;
+    size_t tb = (size_t)o->T * (size_t)o->B, bs = (size_t)o->B * (size_t)b->S;
+    fprintf(out, "dims %d %d %d %d\n", o->B, o->T, o->V, b->S);
+    for (int i = 0; i < pb.p.n; i++)
+        print_reals(out, "param", m->params[i].name,
+                    pb.p.params + pb.p.offset[i], pb.p.numel[i]);
+    print_ids(out, "x", b->x, tb);
+    print_ids(out, "y", b->y, tb);
+    print_reals(out, "state", NULL, b->state_in, bs);
+    print_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
+    run_both(&pb);
+    fprintf(out, "loss %.17g\n", b->ctx.loss);
+    print_reals(out, "logits", NULL, b->ctx.logits, tb * (size_t)o->V);
+    print_reals(out, "state_out", NULL, b->state_out, bs);
+    for (int i = 0; i < pb.p.n; i++)
+        print_reals(out, "grad", m->params[i].name,
+                    pb.grads + pb.p.offset[i], pb.p.numel[i]);
+    print_reals(out, "dstate", NULL, pb.dstate, bs);
+    fflush(out);
+    problem_free(&pb);
+    return ferror(out) ? rnnrt_error(err, RNNRT_EXIT_IO, "writing the dump "
+                                                         "failed")
+                       : 0;
+}

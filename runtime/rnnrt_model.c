@@ -1,0 +1,172 @@
+/*
+ * rnnrt_model.c: what sits between a model descriptor and a call to its
+ * forward/backward: the parameter block and the call buffers.
+ *
+ * Parameters live in one allocation (llm.c's malloc_and_point_parameters):
+ * the parameters packed in descriptor order without padding, then their
+ * gradients in the same layout, so clipping and SGD are single loops and a
+ * checkpoint writes the block as is. RNNRT_DIM_V resolves to the vocabulary
+ * size of the data. Every size is computed with overflow checks.
+ *
+ * Initialization draws from one RNG in descriptor order, each parameter
+ * row-major: uniform = U(-arg, arg), normal = arg * N(0, 1), zeros draws
+ * nothing. The same seed and vocabulary size always give the same block.
+ */
+#include "rnnrt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int resolve_dim(int d, int V)
+{
+    return d == RNNRT_DIM_V ? V : d;
+}
+
+static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V,
+                          RnnrtError *err)
+{
+    size_t total = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        const RnnrtParamDesc *d = &m->params[i];
+        if (d->ndim != 1 && d->ndim != 2)
+            return rnnrt_error(err, RNNRT_EXIT_DATA,
+                               "parameter '%s' (%s) has %d dimensions",
+                               d->name, d->where, d->ndim);
+        p->dims[i][0] = resolve_dim(d->dims[0], V);
+        p->dims[i][1] = d->ndim == 2 ? resolve_dim(d->dims[1], V) : 1;
+        if (p->dims[i][0] <= 0 || p->dims[i][1] <= 0)
+            return rnnrt_error(err, RNNRT_EXIT_DATA,
+                               "parameter '%s' (%s) has shape %dx%d", d->name,
+                               d->where, p->dims[i][0], p->dims[i][1]);
+        size_t n;
+        if (rnnrt_size_mul((size_t)p->dims[i][0], (size_t)p->dims[i][1], &n) ||
+            total + n < total)
+            return rnnrt_error(err, RNNRT_EXIT_IO,
+                               "parameter sizes overflow at '%s' (%s)",
+                               d->name, d->where);
+        p->offset[i] = total;
+        p->numel[i] = n;
+        total += n;
+    }
+    p->total = total;
+    return 0;
+}
+
+int rnnrt_params_init(RnnrtParams *p, const RnnrtModel *m, int V,
+                      RnnrtError *err)
+{
+    memset(p, 0, sizeof *p);
+    size_t n = m->nparams > 0 ? (size_t)m->nparams : 1;
+    p->n = m->nparams;
+    p->dims = rnnrt_xcalloc(n, sizeof *p->dims, "parameter shapes");
+    p->offset = rnnrt_xcalloc(n, sizeof *p->offset, "parameter offsets");
+    p->numel = rnnrt_xcalloc(n, sizeof *p->numel, "parameter sizes");
+    int rc = resolve_shapes(p, m, V, err);
+    size_t both;
+    if (!rc && rnnrt_size_mul(p->total, 2, &both))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "parameter block overflows");
+    if (rc) {
+        rnnrt_params_free(p);
+        return rc;
+    }
+    p->params = rnnrt_xcalloc(both, sizeof(real), "parameters and gradients");
+    p->grads = p->params + p->total;
+    return 0;
+}
+
+void rnnrt_params_randomize(RnnrtParams *p, const RnnrtModel *m, RnnrtRng *r)
+{
+    for (int i = 0; i < p->n; i++) {
+        const RnnrtParamDesc *d = &m->params[i];
+        real *w = p->params + p->offset[i];
+        size_t n = p->numel[i];
+        switch (d->init) {
+        case RNNRT_INIT_UNIFORM:
+            rnnrt_rng_fill_uniform(r, w, n, -d->init_arg, d->init_arg);
+            break;
+        case RNNRT_INIT_NORMAL:
+            for (size_t k = 0; k < n; k++)
+                w[k] = (real)(d->init_arg * rnnrt_rng_normal(r));
+            break;
+        case RNNRT_INIT_ZEROS:
+            memset(w, 0, n * sizeof *w);
+            break;
+        }
+    }
+}
+
+void rnnrt_params_free(RnnrtParams *p)
+{
+    free(p->params);
+    free(p->dims);
+    free(p->offset);
+    free(p->numel);
+    memset(p, 0, sizeof *p);
+}
+
+const char *rnnrt_params_owner(const RnnrtParams *p, const RnnrtModel *m,
+                               size_t k, size_t *index)
+{
+    for (int i = 0; i < p->n; i++)
+        if (k >= p->offset[i] && k - p->offset[i] < p->numel[i]) {
+            if (index)
+                *index = k - p->offset[i];
+            return m->params[i].name;
+        }
+    return "";
+}
+
+int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
+                       const RnnrtParams *p, int B, int T, int V,
+                       RnnrtError *err)
+{
+    memset(b, 0, sizeof *b);
+    size_t tb, bs;
+    int S = m->state_size;
+    size_t work = m->workspace(B, T, V);
+    if (B <= 0 || T <= 0 || V <= 0 || S < 0 ||
+        rnnrt_size_mul((size_t)T, (size_t)B, &tb) ||
+        rnnrt_size_mul((size_t)B, (size_t)S, &bs) || work == 0)
+        return rnnrt_error(err, RNNRT_EXIT_IO,
+                           "buffer sizes overflow for batch %d, steps %d, "
+                           "vocabulary %d", B, T, V);
+    b->B = B;
+    b->T = T;
+    b->V = V;
+    b->S = S;
+    b->x = rnnrt_xcalloc(tb, sizeof *b->x, "input tokens");
+    b->y = rnnrt_xcalloc(tb, sizeof *b->y, "target tokens");
+    b->state_in = rnnrt_xcalloc(bs, sizeof(real), "state");
+    b->state_out = rnnrt_xcalloc(bs, sizeof(real), "state");
+    b->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
+    b->carry = rnnrt_xcalloc((size_t)T, sizeof(real), "carry scale");
+    b->work = rnnrt_xcalloc(work, sizeof(real), "model workspace");
+    for (int t = 0; t < T; t++)
+        b->carry[t] = 1;
+    RnnrtCtx *c = &b->ctx;
+    c->B = B;
+    c->T = T;
+    c->V = V;
+    c->params = p->params;
+    c->grads = p->grads;
+    c->x = b->x;
+    c->y = b->y;
+    c->state_in = b->state_in;
+    c->state_out = b->state_out;
+    c->dstate_in = NULL;
+    c->carry_scale = b->carry;
+    c->work = b->work;
+    return 0;
+}
+
+void rnnrt_buffers_free(RnnrtBuffers *b)
+{
+    free(b->x);
+    free(b->y);
+    free(b->state_in);
+    free(b->state_out);
+    free(b->dstate);
+    free(b->carry);
+    free(b->work);
+    memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,141 @@
+/*
+ * rnnrt_sample.c: generating text from a trained model.
+ *
+ * The prefix is fed one character at a time (forward with B = 1, T = 1,
+ * carrying the state), then each next token is drawn from
+ * softmax(logits / temperature), or taken as the argmax with greedy, and fed
+ * back. The special tokens <unk> <pad> <bos> <eos> are masked out, so the
+ * output is always text. The prefix is not normalized: a character the
+ * vocabulary lacks is an error naming it and its position, because silently
+ * mapping it to <unk> would condition the model on something else.
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIRST_TOKEN 4 /* ids below are the specials */
+
+/* The error for a prefix character the vocabulary lacks; an uppercase
+ * letter gets a hint when the recipe lowercased the training text. */
+static int unknown_char(const RnnrtModel *m, const RnnrtVocab *v,
+                        const char *c, int len, size_t pos, RnnrtError *err)
+{
+    const char *norm = m->recipe.normalize;
+    int lowered = norm && strcmp(norm, "none") && len == 1 && *c >= 'A' &&
+                  *c <= 'Z';
+    return rnnrt_error(err, RNNRT_EXIT_DATA,
+                       "character '%.*s' at position %zu of the prefix is not "
+                       "in the model's vocabulary of %d characters%s%s%s",
+                       len, c, pos, v->size - FIRST_TOKEN,
+                       lowered ? "; the training text was lowercased "
+                                 "(normalize: " : "",
+                       lowered ? norm : "", lowered ? ")" : "");
+}
+
+/* Encodes prefix with v, refusing characters it does not know. */
+static int encode_prefix(const RnnrtModel *m, const RnnrtVocab *v,
+                         const char *prefix, int32_t *ids, size_t *n,
+                         RnnrtError *err)
+{
+    size_t len = strlen(prefix);
+    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
+    if (rc)
+        return rc;
+    if (len == 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the prefix is empty; give at least one character "
+                           "with --prefix");
+    size_t k = 0;
+    for (size_t i = 0; i < len; k++) {
+        int cl = rnnrt_utf8_len((unsigned char)prefix[i]);
+        int id = rnnrt_vocab_find(v, prefix + i, (size_t)cl);
+        if (id < FIRST_TOKEN)
+            return unknown_char(m, v, prefix + i, cl, k + 1, err);
+        ids[k] = id;
+        i += (size_t)cl;
+    }
+    *n = k;
+    return 0;
+}
+
+static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
+                      RnnrtRng *r)
+{
+    int best = FIRST_TOKEN;
+    for (int v = FIRST_TOKEN + 1; v < V; v++)
+        if (logits[v] > logits[best])
+            best = v;
+    if (o->greedy)
+        return best;
+    double mx = logits[best], sum = 0;
+    for (int v = FIRST_TOKEN; v < V; v++)
+        sum += exp(((double)logits[v] - mx) / o->temperature);
+    double u = rnnrt_rng_uniform(r) * sum;
+    for (int v = FIRST_TOKEN; v < V; v++) {
+        u -= exp(((double)logits[v] - mx) / o->temperature);
+        if (u < 0)
+            return v;
+    }
+    return best; /* rounding left u >= 0 */
+}
+
+/* One step: feed token id, carry the state. */
+static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
+{
+    b->x[0] = id;
+    b->y[0] = FIRST_TOKEN;
+    m->forward(&b->ctx);
+    memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
+}
+
+static int interrupted(void)
+{
+    int sig = rnnrt_signal_pending();
+    if (!sig)
+        return 0;
+    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+}
+
+int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
+                 const RnnrtVocab *v, const char *prefix,
+                 const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
+                 RnnrtError *err)
+{
+    if (v->size <= FIRST_TOKEN)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "the vocabulary is empty");
+    if (!o->greedy && !(o->temperature > 0))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "the temperature must be positive");
+    int32_t *ids = rnnrt_xcalloc(strlen(prefix) + 1, sizeof *ids, "prefix");
+    size_t n = 0;
+    int rc = encode_prefix(m, v, prefix, ids, &n, err);
+    RnnrtBuffers b;
+    if (!rc)
+        rc = rnnrt_buffers_init(&b, m, p, 1, 1, v->size, err);
+    if (rc) {
+        free(ids);
+        return rc;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = interrupted();
+        if (!rc)
+            step(m, &b, ids[i]);
+    }
+    fputs(prefix, out);
+    for (int k = 0; k < o->len && !rc; k++) {
+        rc = interrupted();
+        if (rc)
+            break;
+        int id = pick_token(b.ctx.logits, v->size, o, r);
+        fputs(v->tokens[id], out);
+        step(m, &b, id);
+    }
+    fputc('\n', out);
+    fflush(out);
+    rnnrt_buffers_free(&b);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,589 @@
+/*
+ * rnnrt_train.c: the training driver, the reference's main loop in C.
+ *
+ *   setup    check options; probe that checkpoints can be written; load the
+ *            corpus (and, with --resume, the checkpoint); init parameters
+ *   epochs   for every minibatch: zero grads, forward, check the loss,
+ *            backward, clip, check the norm, SGD, carry the state
+ *            (sequential: state_out -> state_in, reset at epoch start;
+ *            random: zeros for each minibatch)
+ *            every 5th and the last epoch: "epoch E train_loss L val_ppl P"
+ *   finish   save, evaluate, "RESULT ...", a sample from --prefix
+ *
+ * Truncation is the carry_scale the model's backward applies to the state
+ * gradient entering step t-1 from step t: "full" all ones; "truncated" with
+ * 0 < k < T cuts every k steps; "randomized" keeps the gradient with
+ * probability p, scaled by 1/p (Tallec & Ollivier; d2l 9.7). The state is
+ * always detached between minibatches (dstate_in is not computed).
+ *
+ * Faults: a non-finite loss or gradient norm skips the step (parameters and
+ * carried state stay as they were) and halves the learning rate, at most 5
+ * times; the 6th time exits 4 without saving, so the last good checkpoint
+ * stays. SIGINT/SIGTERM are polled between steps
+ * and inside evaluation and sampling: the driver saves and returns 130/143.
+ *
+ * Resume is exact, also mid-epoch: the checkpoint holds the cursor (epoch,
+ * next minibatch), the RNG now and at the start of the epoch (to rebuild a
+ * random epoch's shuffle), the carried state, the step count and the
+ * learning rate after halvings. The learning rate and RNG come from the
+ * checkpoint, not from --lr and --seed. The corpus must hash the same as
+ * when the checkpoint was written (--force overrides), and a mid-epoch
+ * cursor needs the same --batch, --steps and --sampler; at an epoch
+ * boundary those may change. --max-steps and --max-seconds count this run
+ * only. tok/s counts wall time of the epoch loop including the
+ * periodic evaluations, as the reference does.
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED };
+enum { MAX_HALVINGS = 5, STOPPED = -1 };
+
+typedef struct {
+    const RnnrtModel *m;
+    const RnnrtTrainOpts *o;
+    RnnrtTrainResult *res;
+    RnnrtSampler sampler;
+    int bptt;
+    char ckpt[4096];
+    RnnrtCorpus corpus;
+    RnnrtParams p;
+    RnnrtBuffers buf;
+    RnnrtBatcher batcher;
+    RnnrtTrainState ts;
+    RnnrtProgress prog;
+    double t0;
+    int64_t run_steps, run_tokens, saved_step;
+    double epoch_loss;  /* sum of this epoch's minibatch losses */
+    int64_t epoch_steps;
+    int ftz;
+} Trainer;
+
+void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
+{
+    const RnnrtRecipe *r = &m->recipe;
+    memset(o, 0, sizeof *o);
+    o->epochs = r->epochs;
+    o->batch = r->batch;
+    o->steps = r->steps;
+    o->lr = r->lr;
+    o->clip = r->clip_norm;
+    o->seed = r->seed;
+    o->sampler = r->sampler ? r->sampler : "sequential";
+    o->bptt = r->bptt ? r->bptt : "truncated";
+    o->bptt_k = r->bptt_k;
+    o->bptt_p = r->bptt_p;
+    o->prefix = "the ";
+    o->sample_len = 200;
+    o->out = stdout;
+}
+
+static int parse_bptt(const char *s, int *out)
+{
+    if (!strcmp(s, "full"))
+        *out = BPTT_FULL;
+    else if (!strcmp(s, "truncated"))
+        *out = BPTT_TRUNCATED;
+    else if (!strcmp(s, "randomized"))
+        *out = BPTT_RANDOMIZED;
+    else
+        return -1;
+    return 0;
+}
+
+static int check_opts(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtTrainOpts *o = tr->o;
+    const char *bad = NULL;
+    if (o->epochs <= 0)
+        bad = "--epochs must be positive";
+    else if (o->batch <= 0 || o->steps <= 0)
+        bad = "--batch and --steps must be positive";
+    else if (!(o->lr > 0) || !isfinite(o->lr))
+        bad = "--lr must be positive";
+    else if (!(o->clip >= 0))
+        bad = "--clip must be >= 0 (0 turns clipping off)";
+    else if (!o->sampler || rnnrt_sampler_parse(o->sampler, &tr->sampler))
+        bad = "--sampler must be sequential or random";
+    else if (!o->bptt || parse_bptt(o->bptt, &tr->bptt))
+        bad = "--bptt must be full, truncated or randomized";
+    else if (o->bptt_k < 0)
+        bad = "--bptt-k must be >= 0";
+    else if (tr->bptt == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
+        bad = "randomized truncation needs --bptt-p in (0, 1]";
+    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0 ||
+             o->sample_len < 0)
+        bad = "--max-steps, --max-seconds, --save-every and --sample-len "
+              "must be >= 0";
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
+    const char *opt = tr->m->recipe.optimizer;
+    if (opt && strcmp(opt, "sgd"))
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "optimizer '%s' (%s) is not supported by this "
+                           "runtime yet; use optimizer: sgd", opt,
+                           tr->m->spec_path);
+    const char *path = o->ckpt;
+    char def[4096];
+    if (!path) {
+        snprintf(def, sizeof def, "%s.ckpt", tr->m->name);
+        path = def;
+    }
+    if ((size_t)snprintf(tr->ckpt, sizeof tr->ckpt, "%s", path) >=
+        sizeof tr->ckpt)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "--ckpt path too long");
+    return 0;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void note(const Trainer *tr, const char *fmt, ...)
+{
+    if (tr->o->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", tr->m->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int load_corpus(Trainer *tr, const RnnrtVocab *vocab, RnnrtError *err)
+{
+    const RnnrtRecipe *r = &tr->m->recipe;
+    return rnnrt_corpus_load(&tr->corpus, tr->o->data, r->tokens,
+                             r->normalize, r->split, vocab, err);
+}
+
+/* Fresh start: vocabulary from the data, parameters from the seed. */
+static int setup_fresh(Trainer *tr, RnnrtError *err)
+{
+    int rc = load_corpus(tr, NULL, err);
+    if (!rc)
+        rc = rnnrt_params_init(&tr->p, tr->m, tr->corpus.vocab.size, err);
+    if (rc)
+        return rc;
+    RnnrtTrainState *ts = &tr->ts;
+    rnnrt_rng_init(&ts->rng, tr->o->seed);
+    rnnrt_params_randomize(&tr->p, tr->m, &ts->rng);
+    ts->lr = tr->o->lr;
+    ts->B = tr->o->batch;
+    ts->T = tr->o->steps;
+    ts->sampler = (int32_t)tr->sampler;
+    ts->S = tr->m->state_size;
+    ts->corpus_hash = tr->corpus.hash;
+    ts->epoch_rng = ts->rng;
+    return 0;
+}
+
+static int setup_resume(Trainer *tr, RnnrtError *err)
+{
+    RnnrtVocab vocab;
+    RnnrtTrainState *ts = &tr->ts;
+    int rc = rnnrt_ckpt_load(tr->ckpt, tr->m, &vocab, &tr->p, ts, err);
+    if (rc)
+        return rc;
+    rc = load_corpus(tr, &vocab, err);
+    rnnrt_vocab_free(&vocab);
+    if (rc)
+        return rc;
+    if (ts->corpus_hash != tr->corpus.hash && !tr->o->force)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the corpus differs from the one '%s' was trained "
+                           "on; pass --force to continue on this one",
+                           tr->ckpt);
+    int same = ts->B == tr->o->batch && ts->T == tr->o->steps &&
+               ts->sampler == (int32_t)tr->sampler;
+    if (!same && ts->batch > 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' stopped in the middle of an epoch with "
+                           "--batch %d --steps %d --sampler %s; resume with "
+                           "the same values", tr->ckpt, ts->B, ts->T,
+                           ts->sampler ? "random" : "sequential");
+    if (!same) { /* at an epoch boundary: nothing carried over */
+        rnnrt_train_state_free(ts);
+        ts->B = tr->o->batch;
+        ts->T = tr->o->steps;
+        ts->sampler = (int32_t)tr->sampler;
+    }
+    ts->corpus_hash = tr->corpus.hash;
+    note(tr, "resuming '%s' at epoch %lld, minibatch %lld (step %lld)",
+         tr->ckpt, (long long)ts->epoch + 1, (long long)ts->batch,
+         (long long)ts->step);
+    return 0;
+}
+
+static int check_sizes(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtCorpus *c = &tr->corpus;
+    int B = tr->o->batch, T = tr->o->steps;
+    size_t need = rnnrt_batcher_min_tokens(tr->sampler, B, T);
+    if (c->ntrain < need)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the training split has %zu tokens, but batch %d "
+                           "x steps %d needs at least %zu; use a larger "
+                           "corpus or smaller --batch/--steps", c->ntrain, B,
+                           T, need);
+    if (c->n - c->ntrain < (size_t)B + 1)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the validation split has %zu tokens, but "
+                           "evaluating with batch %d needs at least %d",
+                           c->n - c->ntrain, B, B + 1);
+    return 0;
+}
+
+static int setup(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtTrainOpts *o = tr->o;
+    int rc = check_opts(tr, err);
+    if (!rc)
+        rc = rnnrt_ckpt_remove_stale(tr->ckpt, err);
+    if (!rc)
+        rc = rnnrt_ckpt_probe(tr->ckpt, err);
+    if (!rc)
+        rc = o->resume ? setup_resume(tr, err) : setup_fresh(tr, err);
+    if (!rc)
+        rc = check_sizes(tr, err);
+    if (!rc)
+        rc = rnnrt_buffers_init(&tr->buf, tr->m, &tr->p, o->batch, o->steps,
+                                tr->corpus.vocab.size, err);
+    if (rc)
+        return rc;
+    const RnnrtCorpus *c = &tr->corpus;
+    rnnrt_batcher_init(&tr->batcher, tr->sampler, c->ids, c->ntrain,
+                       o->batch, o->steps);
+    if (tr->ts.state && tr->sampler == RNNRT_SAMPLER_SEQUENTIAL)
+        memcpy(tr->buf.state_in, tr->ts.state,
+               (size_t)o->batch * (size_t)tr->buf.S * sizeof(real));
+    if (!o->quiet)
+        fprintf(stderr, "%s: data %s: %zu tokens (train %zu, validation "
+                        "%zu), vocabulary %d, %zu validation tokens not in "
+                        "the vocabulary (<unk>)\n", tr->m->name,
+                o->data ? o->data : RNNRT_DEFAULT_CORPUS_DIR, c->n, c->ntrain,
+                c->n - c->ntrain, c->vocab.size, c->unk_valid);
+    if (!o->quiet && c->unk_train)
+        fprintf(stderr, "%s: note: %zu training tokens are not in the "
+                        "checkpoint's vocabulary (<unk>)\n", tr->m->name,
+                c->unk_train);
+    tr->saved_step = -1;
+    return 0;
+}
+
+static int save(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState ts = tr->ts;
+    ts.S = tr->buf.S;
+    ts.state = tr->buf.state_in;
+    int rc = rnnrt_ckpt_save(tr->ckpt, tr->m, &tr->corpus.vocab, &tr->p, &ts,
+                             err);
+    if (!rc)
+        tr->saved_step = tr->ts.step;
+    return rc;
+}
+
+static void fill_carry(Trainer *tr, int T)
+{
+    real *carry = tr->buf.carry;
+    int k = tr->o->bptt_k;
+    double p = tr->o->bptt_p;
+    for (int t = 0; t < T; t++) {
+        if (tr->bptt == BPTT_TRUNCATED && k > 0 && k < tr->o->steps)
+            carry[t] = t % k == 0 ? 0 : 1;
+        else if (tr->bptt == BPTT_RANDOMIZED)
+            carry[t] = (real)(rnnrt_rng_uniform(&tr->ts.rng) < p ? 1 / p : 0);
+        else
+            carry[t] = 1;
+    }
+}
+
+/* A non-finite loss or gradient: skip, halve the lr, or give up. */
+static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->ts;
+    tr->res->skipped++;
+    if (++ts->halvings > MAX_HALVINGS)
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                           "%s at epoch %lld, minibatch %lld, after %d "
+                           "learning-rate halvings (lr %g); stopping. The "
+                           "last good checkpoint '%s' is kept", what,
+                           (long long)ts->epoch + 1, (long long)ts->batch + 1,
+                           MAX_HALVINGS, ts->lr, tr->ckpt);
+    ts->lr /= 2;
+    rnnrt_progress_clear(&tr->prog);
+    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step "
+                    "skipped, learning rate halved to %g (%d of %d)\n",
+            tr->m->name, what, (long long)ts->epoch + 1,
+            (long long)ts->batch + 1, ts->lr, ts->halvings, MAX_HALVINGS);
+    return 0;
+}
+
+static int check_grads(Trainer *tr, double norm, RnnrtError *err)
+{
+    char what[256];
+    const RnnrtParams *p = &tr->p;
+    for (size_t k = 0; k < p->total; k++)
+        if (!isfinite(p->grads[k])) {
+            size_t idx;
+            const char *name = rnnrt_params_owner(p, tr->m, k, &idx);
+            snprintf(what, sizeof what, "the gradient of %s is %s at element "
+                     "%zu", name, isnan(p->grads[k]) ? "NaN" : "infinite",
+                     idx);
+            return bad_step(tr, what, err);
+        }
+    snprintf(what, sizeof what, "the gradient norm is %g", norm);
+    return bad_step(tr, what, err);
+}
+
+/* One minibatch. Returns 0 (stepped or skipped) or an error code. */
+static int train_step(Trainer *tr, RnnrtError *err)
+{
+    RnnrtBuffers *b = &tr->buf;
+    RnnrtCtx *c = &b->ctx;
+    RnnrtTrainState *ts = &tr->ts;
+    size_t bs = (size_t)b->B * (size_t)b->S;
+    c->T = rnnrt_batcher_get(&tr->batcher, (size_t)ts->batch, b->x, b->y);
+    if (tr->sampler == RNNRT_SAMPLER_RANDOM)
+        memset(b->state_in, 0, bs * sizeof(real));
+    fill_carry(tr, c->T);
+    memset(tr->p.grads, 0, tr->p.total * sizeof(real));
+    c->dstate_in = NULL;
+    tr->m->forward(c);
+    double loss = c->loss;
+    if (!isfinite(loss)) {
+        char what[64];
+        snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN"
+                                                                  : "infinite");
+        return bad_step(tr, what, err);
+    }
+    tr->m->backward(c);
+    double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
+    if (!isfinite(norm))
+        return check_grads(tr, norm, err);
+    rnnrt_sgd_step(tr->p.params, tr->p.grads, tr->p.total, ts->lr);
+    memcpy(b->state_in, b->state_out, bs * sizeof(real));
+    int64_t tokens = (int64_t)c->T * b->B;
+    ts->step++;
+    ts->tokens += tokens;
+    tr->run_steps++;
+    tr->run_tokens += tokens;
+    tr->epoch_loss += loss;
+    tr->epoch_steps++;
+    if (tr->run_steps == 1)
+        tr->res->first_loss = loss;
+    tr->res->last_loss = loss;
+    return 0;
+}
+
+static int signal_code(int sig)
+{
+    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+}
+
+/* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
+static int check_stop(Trainer *tr, RnnrtError *err)
+{
+    int sig = rnnrt_signal_pending();
+    if (sig) {
+        rnnrt_progress_clear(&tr->prog);
+        int rc = save(tr, err);
+        if (rc)
+            return rc;
+        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch "
+                        "%lld, step %lld); continue with --resume\n",
+                tr->m->name, tr->ckpt, (long long)tr->ts.epoch + 1,
+                (long long)tr->ts.step);
+        return signal_code(sig);
+    }
+    const RnnrtTrainOpts *o = tr->o;
+    if ((o->max_steps && tr->run_steps >= o->max_steps) ||
+        (o->max_seconds > 0 && rnnrt_now() - tr->t0 >= o->max_seconds))
+        return STOPPED;
+    return 0;
+}
+
+static void show_progress(Trainer *tr)
+{
+    const RnnrtTrainState *ts = &tr->ts;
+    double dt = rnnrt_now() - tr->t0;
+    double left = (double)(tr->o->epochs - ts->epoch) *
+                      (double)tr->batcher.nbatches - (double)ts->batch;
+    if (tr->o->max_steps)
+        left = fmin(left, (double)(tr->o->max_steps - tr->run_steps));
+    double eta = tr->run_steps ? left * dt / (double)tr->run_steps : NAN;
+    if (tr->o->max_seconds > 0)
+        eta = fmin(eta, tr->o->max_seconds - dt);
+    double avg = tr->epoch_steps ? tr->epoch_loss / (double)tr->epoch_steps
+                                 : NAN;
+    rnnrt_progress_update(&tr->prog, (int)ts->epoch + 1, tr->o->epochs,
+                          (size_t)ts->batch, tr->batcher.nbatches,
+                          tr->res->last_loss, avg,
+                          dt > 0 ? (double)tr->run_tokens / dt : 0, eta);
+}
+
+static int evaluate(Trainer *tr, double *ppl)
+{
+    const RnnrtCorpus *c = &tr->corpus;
+    return rnnrt_evaluate(tr->m, &tr->buf, c->ids + c->ntrain,
+                          c->n - c->ntrain, ppl, NULL);
+}
+
+/* After the last minibatch of an epoch: report every 5th and the last. */
+static int end_epoch(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->ts;
+    int e = (int)ts->epoch + 1;
+    ts->epoch++;
+    ts->batch = 0;
+    if (e % 5 == 0 || e == tr->o->epochs) {
+        double ppl;
+        int rc = evaluate(tr, &ppl);
+        if (rc)
+            return rc;
+        rnnrt_progress_clear(&tr->prog);
+        fprintf(tr->o->out, "epoch %d train_loss %.4f val_ppl %.4f\n", e,
+                tr->res->last_loss, ppl);
+        fflush(tr->o->out);
+    }
+    memset(tr->buf.state_in, 0, /* evaluate used the buffers */
+           (size_t)tr->buf.B * (size_t)tr->buf.S * sizeof(real));
+    if (tr->o->save_every == 0)
+        return save(tr, err);
+    return 0;
+}
+
+static void start_epoch(Trainer *tr)
+{
+    RnnrtTrainState *ts = &tr->ts;
+    if (ts->batch == 0) {
+        memset(tr->buf.state_in, 0,
+               (size_t)tr->buf.B * (size_t)tr->buf.S * sizeof(real));
+        ts->epoch_rng = ts->rng;
+        rnnrt_batcher_epoch(&tr->batcher, &ts->rng);
+    } else { /* resumed mid-epoch: replay the epoch's draws */
+        RnnrtRng r = ts->epoch_rng;
+        rnnrt_batcher_epoch(&tr->batcher, &r);
+    }
+    tr->epoch_loss = 0;
+    tr->epoch_steps = 0;
+}
+
+static int run_epochs(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->ts;
+    while (ts->epoch < tr->o->epochs) {
+        start_epoch(tr);
+        while ((size_t)ts->batch < tr->batcher.nbatches) {
+            int rc = check_stop(tr, err);
+            if (!rc)
+                rc = train_step(tr, err);
+            if (rc)
+                return rc;
+            ts->batch++;
+            show_progress(tr);
+            if (tr->o->save_every && ts->step % tr->o->save_every == 0 &&
+                ts->step != tr->saved_step && (rc = save(tr, err)))
+                return rc;
+        }
+        int rc = end_epoch(tr, err);
+        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+            return check_stop(tr, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int finish(Trainer *tr, RnnrtError *err)
+{
+    double dt = rnnrt_now() - tr->t0;
+    int rc = tr->saved_step == tr->ts.step ? 0 : save(tr, err);
+    double ppl = NAN;
+    if (!rc)
+        rc = evaluate(tr, &ppl);
+    if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        fprintf(stderr, "%s: interrupted during the final evaluation; the "
+                        "checkpoint '%s' is saved\n", tr->m->name, tr->ckpt);
+    if (rc)
+        return rc;
+    RnnrtTrainResult *res = tr->res;
+    res->val_ppl = ppl;
+    res->tok_s = dt > 0 ? (double)tr->run_tokens / dt : 0;
+    res->steps = tr->run_steps;
+    rnnrt_progress_clear(&tr->prog);
+    fprintf(tr->o->out, "RESULT model=%s epochs=%lld V=%d val_ppl=%.4f "
+                        "train_tok_s=%.0f val_unk=%zu\n", tr->m->name,
+            (long long)tr->ts.epoch, tr->corpus.vocab.size, ppl, res->tok_s,
+            tr->corpus.unk_valid);
+    if (tr->o->sample_len == 0)
+        return 0;
+    RnnrtSampleOpts so = {tr->o->sample_len, 1.0, 0};
+    RnnrtRng r = tr->ts.rng;
+    RnnrtError serr = {0};
+    fprintf(tr->o->out, "sample: ");
+    rc = rnnrt_sample(tr->m, &tr->p, &tr->corpus.vocab, tr->o->prefix, &so,
+                      &r, tr->o->out, &serr);
+    if (serr.code) {
+        fprintf(tr->o->out, "(none)\n");
+        fprintf(stderr, "%s: warning: no sample: %s\n", tr->m->name,
+                serr.msg);
+        return 0;
+    }
+    return rc;
+}
+
+static void cleanup(Trainer *tr)
+{
+    rnnrt_signal_restore();
+    if (tr->ftz)
+        rnnrt_fpu_flush_denormals(0);
+    rnnrt_batcher_free(&tr->batcher);
+    rnnrt_buffers_free(&tr->buf);
+    rnnrt_params_free(&tr->p);
+    rnnrt_corpus_free(&tr->corpus);
+    rnnrt_train_state_free(&tr->ts);
+}
+
+int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
+                RnnrtTrainResult *res, RnnrtError *err)
+{
+    Trainer tr;
+    RnnrtTrainResult dummy;
+    memset(&tr, 0, sizeof tr);
+    tr.m = m;
+    tr.o = o;
+    tr.res = res ? res : &dummy;
+    memset(tr.res, 0, sizeof *tr.res);
+    err->code = 0;
+    rnnrt_blas_set_threads(o->threads);
+    if (!o->keep_denormals)
+        tr.ftz = rnnrt_fpu_flush_denormals(1);
+    int rc = setup(&tr, err);
+    if (!rc) {
+        rnnrt_progress_init(&tr.prog, stderr, o->quiet);
+        rnnrt_signal_clear();
+        rnnrt_signal_install();
+        tr.t0 = rnnrt_now();
+        rc = run_epochs(&tr, err);
+        if (rc == STOPPED) {
+            rnnrt_progress_clear(&tr.prog);
+            note(&tr, "stopping at the %s budget (%lld steps, %.1f s)",
+                 o->max_steps && tr.run_steps >= o->max_steps ? "--max-steps"
+                                                              : "--max-seconds",
+                 (long long)tr.run_steps, rnnrt_now() - tr.t0);
+            rc = 0;
+        }
+        if (!rc)
+            rc = finish(&tr, err);
+        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+            err->code = 0; /* not an error: saved and stopped */
+    }
+    cleanup(&tr);
+    return rc;
+}

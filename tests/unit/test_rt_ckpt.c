@@ -1,0 +1,383 @@
+/*
+ * test_rt_ckpt.c: checkpoints: a save/load round trip restores everything;
+ * truncation, a flipped byte (named by section), another model, another
+ * spec hash, another real type and a foreign file are refused with the
+ * right exit code; a failed save (unwritable directory, disk full) leaves
+ * the previous checkpoint intact and no tmp file behind.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rnnrt.h"
+
+static const RnnrtParamDesc toy_params[] = {
+    {"W", 2, {RNNRT_DIM_V, 3}, RNNRT_INIT_UNIFORM, 0.1, "toy.yaml:1"},
+    {"b", 1, {3, 0}, RNNRT_INIT_NORMAL, 0.5, "toy.yaml:2"},
+};
+
+static size_t no_workspace(int B, int T, int V)
+{
+    (void)B, (void)T, (void)V;
+    return 1;
+}
+
+static const RnnrtModel toy = {
+    .name = "toy",
+    .spec_path = "specs/toy.yaml",
+    .spec_hash = 0x1234abcdull,
+    .nparams = 2,
+    .params = toy_params,
+    .state_size = 2,
+    .workspace = no_workspace,
+};
+
+typedef struct {
+    char dir[256], path[300];
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    real state[4];
+} Fixture;
+
+static int setup(void **state)
+{
+    Fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_rt_ckpt.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/toy.ckpt", f->dir);
+    rnnrt_vocab_build_chars(&f->v, "hello", 5);
+    RnnrtError err = {0};
+    if (rnnrt_params_init(&f->p, &toy, f->v.size, &err))
+        return -1;
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 9);
+    rnnrt_params_randomize(&f->p, &toy, &r);
+    RnnrtTrainState *ts = &f->ts;
+    ts->epoch = 2;
+    ts->batch = 3;
+    ts->step = 17;
+    ts->tokens = 1000;
+    ts->lr = 0.25;
+    ts->halvings = 1;
+    ts->B = 2;
+    ts->T = 4;
+    ts->sampler = RNNRT_SAMPLER_RANDOM;
+    ts->rng = r;
+    rnnrt_rng_init(&ts->epoch_rng, 77);
+    ts->corpus_hash = 0xfeedull;
+    ts->S = 2;
+    for (int i = 0; i < 4; i++)
+        f->state[i] = 0.5 * i - 1;
+    ts->state = f->state;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Fixture *f = *state;
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", f->dir,
+             f->dir);
+    int rc = system(cmd);
+    rnnrt_vocab_free(&f->v);
+    rnnrt_params_free(&f->p);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static void save_ok(Fixture *f)
+{
+    RnnrtError err = {0};
+    int rc = rnnrt_ckpt_save(f->path, &toy, &f->v, &f->p, &f->ts, &err);
+    if (rc)
+        fail_msg("save failed: %s", err.msg);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    char *data;
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_file_read(path, 1 << 20, &data, n, &err), 0);
+    return (unsigned char *)data;
+}
+
+static void spit(const char *path, const unsigned char *d, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(d, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Loads f->path with model m, expecting failure rc whose message holds
+ * `needle`. */
+static void expect_refusal(Fixture *f, const RnnrtModel *m, int rc,
+                           const char *needle)
+{
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError err = {0};
+    int got = rnnrt_ckpt_load(f->path, m, &v, &p, &ts, &err);
+    if (got != rc || !strstr(err.msg, needle))
+        fail_msg("load returned %d (%s), expected %d with '%s'", got, err.msg,
+                 rc, needle);
+    assert_null(p.params);
+    assert_null(ts.state);
+}
+
+static void test_ckpt_round_trip(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err), 0);
+    assert_int_equal(v.size, f->v.size);
+    for (int i = 0; i < v.size; i++) {
+        assert_string_equal(v.tokens[i], f->v.tokens[i]);
+        assert_int_equal(v.counts[i], f->v.counts[i]);
+    }
+    assert_int_equal(rnnrt_vocab_find(&v, "l", 1), 4);
+    assert_int_equal(p.total, f->p.total);
+    assert_memory_equal(p.params, f->p.params, p.total * sizeof(real));
+    assert_int_equal(ts.epoch, 2);
+    assert_int_equal(ts.batch, 3);
+    assert_int_equal(ts.step, 17);
+    assert_int_equal(ts.tokens, 1000);
+    assert_true(ts.lr == 0.25);
+    assert_int_equal(ts.halvings, 1);
+    assert_int_equal(ts.B, 2);
+    assert_int_equal(ts.T, 4);
+    assert_int_equal(ts.sampler, RNNRT_SAMPLER_RANDOM);
+    assert_memory_equal(&ts.rng, &f->ts.rng, sizeof ts.rng);
+    assert_memory_equal(&ts.epoch_rng, &f->ts.epoch_rng, sizeof ts.rng);
+    assert_true(ts.corpus_hash == 0xfeedull);
+    assert_non_null(ts.state);
+    assert_memory_equal(ts.state, f->state, sizeof f->state);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    /* nothing left over */
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
+    assert_int_equal(access(tmp, F_OK), -1);
+}
+
+static void test_ckpt_truncated_is_refused(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    size_t cuts[] = {0, 5, 23, 24, 40, 47, 48, n / 2, n - 20, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        spit(f->path, d, cuts[i]);
+        expect_refusal(f, &toy, RNNRT_EXIT_IO, "truncated");
+    }
+    free(d);
+}
+
+static void test_ckpt_flipped_byte_names_the_section(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    const char *names[] = {"header", "vocab", "params", "train"};
+    size_t pos = 24;
+    for (int s = 0; s < 4; s++) {
+        uint64_t len;
+        assert_string_equal((char *)d + pos, names[s]);
+        memcpy(&len, d + pos + 8, 8);
+        size_t victim = pos + 24 + len / 2;
+        d[victim] ^= 0x10;
+        spit(f->path, d, n);
+        char needle[64];
+        snprintf(needle, sizeof needle, "section '%s' fails its CRC32",
+                 names[s]);
+        expect_refusal(f, &toy, RNNRT_EXIT_IO, needle);
+        d[victim] ^= 0x10;
+        pos += 24 + len;
+    }
+    assert_int_equal(pos, n);
+    free(d);
+}
+
+static void test_ckpt_other_model_or_spec_is_refused(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    RnnrtModel other = toy;
+    other.spec_hash ^= 1;
+    expect_refusal(f, &other, RNNRT_EXIT_DATA, "different version of the spec");
+    other = toy;
+    other.name = "gru";
+    expect_refusal(f, &other, RNNRT_EXIT_DATA, "model 'toy'");
+    RnnrtParamDesc wider[2] = {toy_params[0], toy_params[1]};
+    wider[0].dims[1] = 4;
+    other = toy;
+    other.params = wider;
+    expect_refusal(f, &other, RNNRT_EXIT_DATA, "parameter 0 is 'W'");
+}
+
+static void test_ckpt_preamble_mismatches(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    uint32_t four = 4, ver = 9;
+    memcpy(d + 16, &four, 4); /* sizeof(real) */
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_DATA, "holds float parameters");
+    memcpy(d + 16, &(uint32_t){sizeof(real)}, 4);
+    memcpy(d + 8, &ver, 4);
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_DATA, "format version 9");
+    uint32_t swapped = 0x04030201u;
+    memcpy(d + 8, &(uint32_t){RNNRT_CKPT_VERSION}, 4);
+    memcpy(d + 12, &swapped, 4);
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_DATA, "other byte order");
+    spit(f->path, (const unsigned char *)"hello, world, not a checkpoint!",
+         31);
+    expect_refusal(f, &toy, RNNRT_EXIT_DATA, "not an rnnc checkpoint");
+    remove(f->path);
+    expect_refusal(f, &toy, RNNRT_EXIT_IO, strerror(ENOENT));
+    free(d);
+}
+
+/* The old checkpoint must survive a save that cannot complete. */
+static void expect_old_checkpoint(Fixture *f, const unsigned char *old,
+                                  size_t n)
+{
+    size_t m;
+    unsigned char *now = slurp(f->path, &m);
+    assert_int_equal(m, n);
+    assert_memory_equal(now, old, n);
+    free(now);
+}
+
+/* Tries a save into the (now read-only) directory; returns 1 when it failed
+ * with EACCES and left no tmp file. Root ignores permissions, so as root
+ * the attempt runs in a child that has dropped to uid/gid 65534. */
+static int save_is_refused(Fixture *f)
+{
+    if (geteuid() != 0) {
+        RnnrtError err = {0};
+        int rc = rnnrt_ckpt_save(f->path, &toy, &f->v, &f->p, &f->ts, &err);
+        int probe = rnnrt_ckpt_probe(f->path, &err);
+        return rc == RNNRT_EXIT_IO && probe == RNNRT_EXIT_IO &&
+               strstr(err.msg, strerror(EACCES)) != NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        _exit(save_is_refused(f) ? 0 : 1);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void test_ckpt_failed_save_keeps_old_when_dir_unwritable(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    size_t n;
+    unsigned char *old = slurp(f->path, &n);
+    f->p.params[0] += 1;
+    assert_int_equal(chmod(f->dir, 0555), 0);
+    assert_int_equal(chmod(f->path, 0444), 0);
+    int refused = save_is_refused(f);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    assert_true(refused);
+    expect_old_checkpoint(f, old, n);
+    free(old);
+}
+
+static void test_ckpt_failed_save_keeps_old_when_disk_full(void **state)
+{
+    Fixture *f = *state;
+    if (access("/dev/full", W_OK) != 0) {
+        print_message("skipped: no /dev/full\n");
+        skip();
+    }
+    save_ok(f);
+    size_t n;
+    unsigned char *old = slurp(f->path, &n);
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
+    assert_int_equal(symlink("/dev/full", tmp), 0); /* writes fail: ENOSPC */
+    f->p.params[0] += 1;
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_ckpt_save(f->path, &toy, &f->v, &f->p, &f->ts,
+                                     &err), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, strerror(ENOSPC)));
+    assert_non_null(strstr(err.msg, "unchanged"));
+    struct stat st;
+    assert_int_equal(lstat(tmp, &st), -1); /* tmp removed */
+    expect_old_checkpoint(f, old, n);
+    free(old);
+}
+
+static void test_ckpt_stale_tmp_and_probe(void **state)
+{
+    Fixture *f = *state;
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
+    spit(tmp, (const unsigned char *)"partial", 7);
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_ckpt_remove_stale(f->path, &err), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(rnnrt_ckpt_remove_stale(f->path, &err), 0);
+    assert_int_equal(rnnrt_ckpt_probe(f->path, &err), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(rnnrt_ckpt_probe("/nonexistent-dir/x.ckpt", &err),
+                     RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, strerror(ENOENT)));
+    assert_int_equal(rnnrt_ckpt_probe(f->dir, &err), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, "is a directory"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ckpt_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_truncated_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ckpt_flipped_byte_names_the_section, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ckpt_other_model_or_spec_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_preamble_mismatches, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ckpt_failed_save_keeps_old_when_dir_unwritable, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ckpt_failed_save_keeps_old_when_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_stale_tmp_and_probe, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
