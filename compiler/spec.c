@@ -688,7 +688,7 @@ static bool read_float(Ctx *c, Field f, double *out)
 static bool read_float_in(Ctx *c, Field f, double lo, bool lo_closed, double hi,
                           bool hi_closed, const char *range, double *out)
 {
-    double x;
+    double x = 0;
     if (!read_float(c, f, &x))
         return false;
     if (x < lo || (x == lo && !lo_closed) || x > hi || (x == hi && !hi_closed)) {
