@@ -1,0 +1,40 @@
+# End-to-end tests of the trainers built from generated/ (see tests/e2e/):
+#   gradcheck_X     X_d gradcheck: BPTT gradients vs central differences
+#   interp_check_X  X_d dump | rnnc --check: generated code vs the reference
+#                   interpreter
+#   train_X_e2e     float trainer, 150 steps on ../shared/data/timemachine.txt
+#                   (license texts when absent): the loss falls, eval and
+#                   sample work from the checkpoint
+#   interrupt_X     SIGINT/SIGTERM mid-training: exit 130/143, loadable ckpt
+#   corrupt_ckpt_X  flipped bytes / truncation: eval refuses, never crashes
+# Models are listed explicitly (not globbed) because each one costs CI time
+# and some (n-gram, seq2seq) need other data or other checks.
+set(RNNC_E2E_MODELS rnn)
+set(RNNC_E2E_DATA ${CMAKE_SOURCE_DIR}/../shared/data/timemachine.txt)
+set(E2E_DIR ${CMAKE_CURRENT_LIST_DIR}/e2e)
+
+foreach(model ${RNNC_E2E_MODELS})
+  if(NOT EXISTS ${CMAKE_SOURCE_DIR}/generated/${model}.c)
+    continue()
+  endif()
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/e2e)
+  add_test(NAME gradcheck_${model}
+    COMMAND ${model}_d gradcheck --B 2 --T 4 --V 6 --max-per-param 4096)
+  add_test(NAME interp_check_${model}
+    COMMAND bash ${E2E_DIR}/interp_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
+            specs/${model}.yaml ${work}/interp_check_${model}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  add_test(NAME train_${model}_e2e
+    COMMAND bash ${E2E_DIR}/train.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/train_${model})
+  add_test(NAME interrupt_${model}
+    COMMAND bash ${E2E_DIR}/interrupt.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/interrupt_${model})
+  add_test(NAME corrupt_ckpt_${model}
+    COMMAND bash ${E2E_DIR}/corrupt_ckpt.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/corrupt_${model})
+  # Timeouts are guards against hangs on a loaded machine, not the budget:
+  # on an idle 2-core machine gradcheck_rnn takes ~35 s of CPU and the
+  # others ~20 s together.
+  set_tests_properties(gradcheck_${model} interp_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
+    ENVIRONMENT OPENBLAS_NUM_THREADS=1)
+  set_tests_properties(train_${model}_e2e interrupt_${model} corrupt_ckpt_${model}
+    PROPERTIES TIMEOUT 180 LABELS e2e)
+endforeach()

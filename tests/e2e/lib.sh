@@ -1,0 +1,85 @@
+# lib.sh: shared helpers for the end-to-end tests (sourced, not run).
+#
+# Every e2e script gets the trainer, the data file it would like and a work
+# directory. The corpus is not part of the repository: the tests read
+# ../shared/data/timemachine.txt when it exists and otherwise fall back to the
+# trainer's default corpus (the Debian license texts), saying so.
+
+say() { printf '%s: %s\n' "${E2E_NAME:-e2e}" "$*"; }
+fail() { printf '%s: FAIL: %s\n' "${E2E_NAME:-e2e}" "$*" >&2; exit 1; }
+
+# Deterministic and polite to ctest -j2: one BLAS thread per trainer.
+export OPENBLAS_NUM_THREADS=1
+
+# pick_data PATH: sets the array DATA to (--data PATH), or to () with a note.
+pick_data() {
+    if [ -r "$1" ]; then
+        DATA=(--data "$1")
+        say "data: $1"
+    else
+        DATA=()
+        say "note: $1 is absent; falling back to the trainer's default corpus (/usr/share/common-licenses)"
+    fi
+}
+
+# fresh_dir DIR: an empty work directory.
+fresh_dir() {
+    rm -rf -- "$1"
+    mkdir -p -- "$1"
+}
+
+# losses LOG: every training loss the trainer printed, one per line, in
+# order. Progress lines may be redrawn with \r, so split on those too. Matches
+# "loss 2.31", "loss=2.31", "loss: 2.31" and "train_loss 2.31", not
+# "val_loss".
+losses() {
+    tr '\r' '\n' <"$1" |
+        grep -oE '(^|[ ,;(])(train_)?loss[ =:]+[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?' |
+        grep -oE '[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' || true
+}
+
+# field NAME LOG: the value of NAME=VALUE on the last RESULT line of LOG, or,
+# when there is no RESULT line (eval), on the last line that has it. Empty
+# when absent; never fails.
+field() {
+    awk -v key="$1=" '
+        { for (i = 1; i <= NF; i++)
+              if (index($i, key) == 1) {
+                  v = substr($i, length(key) + 1)
+                  if ($1 == "RESULT") result = v; else other = v
+              } }
+        END { print (result != "" ? result : other) }' "$2"
+}
+
+# must WHAT LOG CMD...: run CMD with its stdout and stderr in LOG; if it
+# fails, print LOG and fail with its exit status.
+must() {
+    local what=$1 log=$2 rc=0
+    shift 2
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        cat "$log" >&2
+        fail "$what failed (exit $rc): $*"
+    fi
+}
+
+# fcmp "EXPR": evaluate a floating-point comparison with awk; status 0 if true.
+fcmp() { awk "BEGIN { exit !($1) }"; }
+
+# expect_refusal WHAT LOGFILE CMD...: CMD must exit nonzero (but not by a
+# signal, i.e. < 128) and print a message on stderr.
+expect_refusal() {
+    local what=$1 log=$2
+    shift 2
+    local rc=0
+    "$@" >"$log.out" 2>"$log" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        fail "$what: accepted (exit 0); it must be refused"
+    elif [ "$rc" -ge 128 ]; then
+        cat "$log" >&2
+        fail "$what: crashed (exit $rc, signal $((rc - 128)))"
+    elif [ ! -s "$log" ]; then
+        fail "$what: refused with exit $rc but printed no message on stderr"
+    fi
+    say "ok: $what: refused with exit $rc: $(head -n 1 "$log")"
+}
