@@ -1,0 +1,721 @@
+/*
+ * rnnrt_ngram_main.c: the command line of an n-gram trainer.
+ *
+ *   NGRAM train  [--data PATH] [--order N] [--smoothing S] [--out FILE] ...
+ *   NGRAM eval   [--model FILE] [--data PATH]
+ *   NGRAM sample [--model FILE] [--prefix S] [--len N] [--seed N]
+ *   NGRAM table  [--data PATH] [--max-order N]
+ *
+ * Defaults come from the spec (RnnrtNgramSpec); options override them. All
+ * arguments are checked before any data is read: a bad option or value is
+ * exit 2 with the command's usage, and an unknown smoothing gets a "did
+ * you mean". Data problems (an empty corpus, an empty split) are exit 1,
+ * I/O exit 3; in every failing case nothing is written. Results go to
+ * stdout, notes and errors to stderr.
+ *
+ * `table` counts once at the largest order and rebuilds every (order,
+ * smoothing) from those counts, which gives the same numbers as separate
+ * `train` runs: an order-n model only reads the tables of orders 1..n.
+ */
+#include "rnnrt_ngram.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+typedef enum { OPT_INT, OPT_U64, OPT_DOUBLE, OPT_STR, OPT_FLAG } OptType;
+
+typedef struct {
+    const char *name;
+    OptType type;
+    void *dst;
+    const char *arg, *help;
+    double min, max; /* OPT_INT, OPT_DOUBLE (min DBL_MIN: > 0) */
+} Opt;
+
+typedef struct {
+    const char *data, *out, *model, *tokens, *normalize, *smoothing;
+    const char *discount, *prefix;
+    double split, k;
+    int order, max_order, len, force;
+    uint64_t seed;
+} Args;
+
+enum { HELP_SHOWN = -1 };
+
+static const char *prog = "ngram";
+
+/* ---- option parsing ---- */
+
+static void print_default(FILE *f, const Opt *o)
+{
+    switch (o->type) {
+    case OPT_INT:
+        fprintf(f, " (default %d)", *(int *)o->dst);
+        break;
+    case OPT_U64:
+        fprintf(f, " (default %llu)",
+                (unsigned long long)*(uint64_t *)o->dst);
+        break;
+    case OPT_DOUBLE:
+        fprintf(f, " (default %g)", *(double *)o->dst);
+        break;
+    case OPT_STR:
+        if (*(const char **)o->dst && **(const char **)o->dst)
+            fprintf(f, " (default %s)", *(const char **)o->dst);
+        break;
+    case OPT_FLAG:
+        break;
+    }
+}
+
+static void usage(FILE *f, const char *cmd, const char *summary,
+                  const Opt *opts)
+{
+    fprintf(f, "usage: %s %s [options]\n\n%s\n\noptions:\n", prog, cmd,
+            summary);
+    for (const Opt *o = opts; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
+        fprintf(f, "  %-20s %s", left, o->help);
+        print_default(f, o);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-20s %s\n", "-h, --help", "this help");
+}
+
+static int usage_error(const char *cmd, const char *summary, const Opt *opts,
+                       const char *what, const char *arg)
+{
+    fprintf(stderr, "%s %s: error: %s '%s'\n", prog, cmd, what, arg);
+    usage(stderr, cmd, summary, opts);
+    return RNNRT_EXIT_USAGE;
+}
+
+static int bad_value(const char *cmd, const Opt *o, const char *v)
+{
+    fprintf(stderr, "%s %s: error: invalid value '%s' for %s: expected ",
+            prog, cmd, v, o->name);
+    if (o->type == OPT_U64)
+        fprintf(stderr, "an integer >= 0\n");
+    else if (o->min == DBL_MIN)
+        fprintf(stderr, "a number > 0\n");
+    else
+        fprintf(stderr, "%s in [%g, %g]\n",
+                o->type == OPT_INT ? "an integer" : "a number", o->min,
+                o->max);
+    return RNNRT_EXIT_USAGE;
+}
+
+static int set_value(const char *cmd, const Opt *o, const char *v)
+{
+    int64_t i;
+    switch (o->type) {
+    case OPT_INT:
+        if (rnnrt_parse_i64(v, (int64_t)o->min, (int64_t)o->max, &i))
+            return bad_value(cmd, o, v);
+        *(int *)o->dst = (int)i;
+        return 0;
+    case OPT_U64:
+        return rnnrt_parse_u64(v, o->dst) ? bad_value(cmd, o, v) : 0;
+    case OPT_DOUBLE:
+        return rnnrt_parse_double(v, o->min, o->max, o->dst)
+                   ? bad_value(cmd, o, v) : 0;
+    case OPT_STR:
+        *(const char **)o->dst = v;
+        return 0;
+    case OPT_FLAG:
+        *(int *)o->dst = 1;
+        return 0;
+    }
+    return 0;
+}
+
+/* argv[0] is the command. Returns 0, HELP_SHOWN or RNNRT_EXIT_USAGE. */
+static int parse(int argc, char **argv, const char *summary, const Opt *opts)
+{
+    const char *cmd = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout, cmd, summary, opts);
+            return HELP_SHOWN;
+        }
+        const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const Opt *o = opts;
+        while (o->name && (strlen(o->name) != len || strncmp(o->name, a, len)))
+            o++;
+        if (!o->name)
+            return usage_error(cmd, summary, opts,
+                               strncmp(a, "--", 2) ? "unexpected argument"
+                                                   : "unknown option", a);
+        const char *v = eq ? eq + 1 : NULL;
+        if (o->type == OPT_FLAG && v)
+            return usage_error(cmd, summary, opts, "no value is taken by",
+                               o->name);
+        if (o->type != OPT_FLAG && !v) {
+            if (i + 1 == argc)
+                return usage_error(cmd, summary, opts, "a value is needed by",
+                                   o->name);
+            v = argv[++i];
+        }
+        int rc = set_value(cmd, o, v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- settings: spec defaults, command-line overrides ---- */
+
+/* The spec's discount as --discount shows it; Args.discount points here
+ * until the command line sets it. */
+static char spec_discount[32];
+
+static void args_default(Args *a, const RnnrtNgramSpec *s)
+{
+    if (s->discount < 0)
+        snprintf(spec_discount, sizeof spec_discount, "auto");
+    else
+        snprintf(spec_discount, sizeof spec_discount, "%g", s->discount);
+    memset(a, 0, sizeof *a);
+    a->discount = spec_discount;
+    a->tokens = s->tokens ? s->tokens : "char";
+    a->normalize = s->normalize ? s->normalize : "none";
+    a->split = s->split;
+    a->order = s->order;
+    a->smoothing = s->smoothing;
+    a->k = s->k;
+    a->max_order = 6;
+    a->len = 200;
+    a->seed = 42;
+}
+
+static int smoothing_error(const char *name, RnnrtError *err, int code)
+{
+    const char *near = rnnrt_ngram_smoothing_suggest(name);
+    char hint[96] = "";
+    if (near)
+        snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+    return rnnrt_error(err, code,
+                       "unknown smoothing '%s'; %s(expected mle, add_k, "
+                       "backoff, kneser_ney or modified_kneser_ney)",
+                       name ? name : "(none)", hint);
+}
+
+/* --discount: "auto" (estimate) or a number in [0, 1). */
+static int parse_discount(const char *v, double *out, RnnrtError *err)
+{
+    if (!strcmp(v, "auto")) {
+        *out = -1;
+        return 0;
+    }
+    if (rnnrt_parse_double(v, 0, 1, out) || *out >= 1)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "invalid value '%s' for --discount: expected a "
+                           "number in [0, 1) or 'auto'", v);
+    return 0;
+}
+
+/* The model options. Command-line values were range-checked by the
+ * parser, so a bad smoothing name there is a usage error (2) and anything
+ * else opts_check refuses came from the spec (1). */
+static int model_opts(const Args *a, const RnnrtNgramSpec *s,
+                      RnnrtNgramOpts *o, RnnrtError *err)
+{
+    int from_cli = a->smoothing != s->smoothing;
+    if (rnnrt_ngram_smoothing_parse(a->smoothing, &o->smoothing))
+        return smoothing_error(a->smoothing, err,
+                               from_cli ? RNNRT_EXIT_USAGE : RNNRT_EXIT_DATA);
+    o->order = a->order;
+    o->k = a->k;
+    o->discount = s->discount;
+    int rc = a->discount == spec_discount
+                 ? 0 : parse_discount(a->discount, &o->discount, err);
+    if (rc)
+        return rc;
+    rc = rnnrt_ngram_opts_check(o, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        rc = rnnrt_error_at(err, rc, s->spec_path ? s->spec_path : "spec",
+                            "%s", msg);
+    }
+    return rc;
+}
+
+/* ---- corpus ---- */
+
+static int check_sizes(const RnnrtCorpus *c, const Args *a, RnnrtError *err)
+{
+    const char *path = a->data ? a->data : RNNRT_DEFAULT_CORPUS_DIR;
+    if (c->n < 2)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' gives %zu %s token%s after normalization "
+                           "'%s'; an n-gram model needs at least 2 (one to "
+                           "count, one to validate)", path, c->n, a->tokens,
+                           c->n == 1 ? "" : "s", a->normalize);
+    if (c->ntrain == 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the training split of '%s' is empty (%zu tokens "
+                           "x split %g)", path, c->n, a->split);
+    if (c->ntrain == c->n)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the validation split of '%s' is empty (%zu "
+                           "tokens x split %g leaves none)", path, c->n,
+                           a->split);
+    return 0;
+}
+
+static int load_corpus(const Args *a, const RnnrtVocab *vocab,
+                       RnnrtCorpus *c, RnnrtError *err)
+{
+    int rc = rnnrt_ngram_corpus_load(c, a->data, a->tokens, a->normalize,
+                                     a->split, vocab, err);
+    if (!rc && (rc = check_sizes(c, a, err)))
+        rnnrt_corpus_free(c);
+    return rc;
+}
+
+static void print_corpus(const RnnrtCorpus *c, const Args *a)
+{
+    printf("corpus: %s: %zu %s tokens (normalize %s), vocabulary %d, "
+           "train %zu, valid %zu (%zu <unk>)\n",
+           a->data ? a->data : RNNRT_DEFAULT_CORPUS_DIR, c->n, a->tokens,
+           a->normalize, c->vocab.size, c->ntrain, c->n - c->ntrain,
+           c->unk_valid);
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+/* ---- reporting a model ---- */
+
+static void print_model(const RnnrtNgram *g)
+{
+    printf("model: order %d, %s", g->order,
+           rnnrt_ngram_smoothing_name(g->opts.smoothing));
+    if (g->opts.smoothing == RNNRT_SMOOTH_ADD_K)
+        printf(" (k = %g)", g->opts.k);
+    printf("\nn-grams:");
+    for (int m = 1; m <= g->order; m++)
+        printf(" %d:%zu", m, g->t[m].n);
+    printf("\n");
+    RnnrtSmoothing s = g->opts.smoothing;
+    if (s != RNNRT_SMOOTH_BACKOFF && s != RNNRT_SMOOTH_KN &&
+        s != RNNRT_SMOOTH_MKN)
+        return;
+    for (int m = 1; m <= g->order; m++) {
+        if (s == RNNRT_SMOOTH_MKN)
+            printf("discounts order %d: D1 %.4f D2 %.4f D3+ %.4f%s\n", m,
+                   g->discount[m][1], g->discount[m][2], g->discount[m][3],
+                   g->fallback[m] ? " (fallback)" : "");
+        else
+            printf("discount order %d: D %.4f%s\n", m, g->discount[m][1],
+                   g->fallback[m] ? " (fallback)" : "");
+    }
+}
+
+static void print_notes(const RnnrtNgram *g)
+{
+    for (int m = 1; m <= g->order; m++)
+        if (g->fallback[m])
+            fprintf(stderr, "%s: note: the count-of-counts of order %d are "
+                    "degenerate (too few n-grams seen 1..4 times: small or "
+                    "artificial data); it uses the fallback discount%s\n",
+                    prog, m, g->opts.smoothing == RNNRT_SMOOTH_MKN
+                                 ? "s D1 0.5, D2 1, D3+ 1.5 (as KenLM's "
+                                   "--discount_fallback)"
+                                 : " D 0.5");
+    RnnrtSmoothing s = g->opts.smoothing;
+    if ((s == RNNRT_SMOOTH_BACKOFF || s == RNNRT_SMOOTH_KN) &&
+        g->opts.discount == 0)
+        fprintf(stderr, "%s: note: discount 0 leaves no mass for unseen "
+                "n-grams: the model is unsmoothed\n", prog);
+}
+
+static void print_score(const char *what, const RnnrtNgramScore *sc,
+                        double seconds)
+{
+    printf("%s perplexity ", what);
+    if (sc->nzero)
+        printf("inf (%zu of %zu tokens have probability 0: the model is "
+               "not smoothed)", sc->nzero, sc->ntokens);
+    else
+        printf("%.4f", sc->ppl);
+    printf(" on %zu tokens (%zu <unk>), %.2f M tokens/s\n", sc->ntokens,
+           sc->nunk, (double)sc->ntokens / (seconds > 0 ? seconds : 1e-9) /
+                         1e6);
+    if (sc->nunk && sc->nunk < sc->ntokens)
+        printf("%s perplexity excluding <unk> %.4f on %zu tokens\n", what,
+               sc->ppl_known, sc->ntokens - sc->nunk);
+}
+
+/* ---- train ---- */
+
+static void fill_meta(RnnrtNgramMeta *m, const RnnrtNgramSpec *s,
+                      const Args *a, uint64_t corpus_hash)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", s->name ? s->name : "ngram");
+    m->spec_hash = s->spec_hash;
+    snprintf(m->tokens, sizeof m->tokens, "%s", a->tokens);
+    snprintf(m->normalize, sizeof m->normalize, "%s", a->normalize);
+    m->split = a->split;
+    m->corpus_hash = corpus_hash;
+}
+
+static int train_run(const Args *a, const RnnrtNgramSpec *s,
+                     const RnnrtNgramOpts *o, RnnrtCorpus *c,
+                     RnnrtError *err)
+{
+    RnnrtNgram g;
+    double t0 = rnnrt_now();
+    int rc = rnnrt_ngram_count(&g, c->ids, c->ntrain, c->vocab.size,
+                               o->order, err);
+    if (rc)
+        return rc;
+    rc = rnnrt_ngram_build(&g, o, err);
+    double t1 = rnnrt_now();
+    if (!rc) {
+        print_model(&g);
+        print_notes(&g);
+        printf("counted %zu tokens in %.3f s, %.2f M tokens/s\n",
+               c->ntrain + 1, t1 - t0,
+               (double)(c->ntrain + 1) / (t1 - t0 > 0 ? t1 - t0 : 1e-9) / 1e6);
+        RnnrtNgramScore sc;
+        double t2 = rnnrt_now();
+        rnnrt_ngram_score(&g, c->ids + c->ntrain, c->n - c->ntrain, &sc);
+        print_score("validation", &sc, rnnrt_now() - t2);
+        RnnrtNgramMeta meta;
+        fill_meta(&meta, s, a, c->hash);
+        rc = rnnrt_ngram_save(a->out, &g, &c->vocab, &meta, err);
+    }
+    if (!rc)
+        printf("saved %s (peak RSS %.1f MB)\n", a->out, peak_rss_mb());
+    rnnrt_ngram_free(&g);
+    return rc;
+}
+
+static int cmd_train(int argc, char **argv, const RnnrtNgramSpec *s,
+                     RnnrtError *err)
+{
+    Args a;
+    args_default(&a, s);
+    char out[300];
+    snprintf(out, sizeof out, "%s.ngram", s->name ? s->name : "ngram");
+    a.out = out;
+    const Opt opts[] = {
+        {"--data", OPT_STR, &a.data, "PATH", "corpus (absent: every file "
+         "in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
+        {"--order", OPT_INT, &a.order, "N", "n-gram order, 1..8", 1, 8},
+        {"--smoothing", OPT_STR, &a.smoothing, "S", "mle, add_k, backoff, "
+         "kneser_ney or modified_kneser_ney", 0, 0},
+        {"--k", OPT_DOUBLE, &a.k, "K", "add_k's k, > 0", DBL_MIN, DBL_MAX},
+        {"--discount", OPT_STR, &a.discount, "D", "backoff and kneser_ney: "
+         "a discount in [0, 1) or 'auto'", 0, 0},
+        {"--tokens", OPT_STR, &a.tokens, "T", "char or word", 0, 0},
+        {"--normalize", OPT_STR, &a.normalize, "M", "none, lower or letters",
+         0, 0},
+        {"--split", OPT_DOUBLE, &a.split, "F", "training fraction", 0, 1},
+        {"--out", OPT_STR, &a.out, "FILE", "model file", 0, 0},
+        {0}};
+    int rc = parse(argc, argv, "Counts the training split, saves the model "
+                   "and reports validation perplexity.", opts);
+    if (rc)
+        return rc == HELP_SHOWN ? 0 : rc;
+    RnnrtNgramOpts o;
+    if ((rc = model_opts(&a, s, &o, err)))
+        return rc;
+    RnnrtCorpus c;
+    if ((rc = load_corpus(&a, NULL, &c, err)))
+        return rc;
+    print_corpus(&c, &a);
+    rc = train_run(&a, s, &o, &c, err);
+    rnnrt_corpus_free(&c);
+    return rc;
+}
+
+/* ---- eval and sample: a saved model ---- */
+
+static int load_model(const char *path, const RnnrtNgramSpec *s, int force,
+                      RnnrtNgram *g, RnnrtVocab *v, RnnrtNgramMeta *meta,
+                      RnnrtError *err)
+{
+    int rc = rnnrt_ngram_load(path, g, v, meta, err);
+    if (rc || force || meta->spec_hash == s->spec_hash)
+        return rc;
+    rnnrt_ngram_free(g);
+    rnnrt_vocab_free(v);
+    return rnnrt_error(err, RNNRT_EXIT_DATA,
+                       "'%s' was made from another spec (model '%s', spec "
+                       "hash %016llx; this trainer is '%s', %016llx); use "
+                       "--force to use it anyway", path, meta->name,
+                       (unsigned long long)meta->spec_hash,
+                       s->name ? s->name : "?",
+                       (unsigned long long)s->spec_hash);
+}
+
+static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
+                    const RnnrtNgramMeta *meta, RnnrtError *err)
+{
+    Args recipe = *a;
+    recipe.tokens = meta->tokens;
+    recipe.normalize = meta->normalize;
+    recipe.split = meta->split;
+    RnnrtCorpus c;
+    int rc = load_corpus(&recipe, v, &c, err);
+    if (rc)
+        return rc;
+    print_corpus(&c, &recipe);
+    if (c.hash != meta->corpus_hash)
+        fprintf(stderr, "%s: note: this corpus differs from the one the "
+                "model was trained on\n", prog);
+    print_model(g);
+    RnnrtNgramScore sc;
+    double t0 = rnnrt_now();
+    rnnrt_ngram_score(g, c.ids + c.ntrain, c.n - c.ntrain, &sc);
+    print_score("validation", &sc, rnnrt_now() - t0);
+    printf("peak RSS %.1f MB\n", peak_rss_mb());
+    rnnrt_corpus_free(&c);
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
+                    RnnrtError *err)
+{
+    Args a;
+    args_default(&a, s);
+    char model[300];
+    snprintf(model, sizeof model, "%s.ngram", s->name ? s->name : "ngram");
+    a.model = model;
+    const Opt opts[] = {
+        {"--model", OPT_STR, &a.model, "FILE", "model file", 0, 0},
+        {"--data", OPT_STR, &a.data, "PATH", "corpus whose validation split "
+         "is scored (absent: every file in " RNNRT_DEFAULT_CORPUS_DIR ")",
+         0, 0},
+        {"--force", OPT_FLAG, &a.force, NULL, "accept a model made from "
+         "another spec", 0, 0},
+        {0}};
+    int rc = parse(argc, argv, "Reports the validation perplexity of a saved "
+                   "model (tokenizer, normalization and split as saved).",
+                   opts);
+    if (rc)
+        return rc == HELP_SHOWN ? 0 : rc;
+    RnnrtNgram g;
+    RnnrtVocab v;
+    RnnrtNgramMeta meta;
+    if ((rc = load_model(a.model, s, a.force, &g, &v, &meta, err)))
+        return rc;
+    rc = eval_run(&a, &g, &v, &meta, err);
+    rnnrt_ngram_free(&g);
+    rnnrt_vocab_free(&v);
+    return rc;
+}
+
+static void print_sample(const Args *a, const RnnrtVocab *v, int word,
+                         const int32_t *out, size_t n)
+{
+    fputs(a->prefix, stdout);
+    for (size_t i = 0; i < n; i++) {
+        if (word && (i > 0 || a->prefix[0]))
+            fputc(' ', stdout);
+        fputs(v->tokens[out[i]], stdout);
+    }
+    fputc('\n', stdout);
+}
+
+static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
+                      RnnrtError *err)
+{
+    Args a;
+    args_default(&a, s);
+    char model[300];
+    snprintf(model, sizeof model, "%s.ngram", s->name ? s->name : "ngram");
+    a.model = model;
+    a.prefix = "";
+    const Opt opts[] = {
+        {"--model", OPT_STR, &a.model, "FILE", "model file", 0, 0},
+        {"--prefix", OPT_STR, &a.prefix, "S", "text to continue (empty: "
+         "from the start of a sequence)", 0, 0},
+        {"--len", OPT_INT, &a.len, "N", "tokens to generate (stops early at "
+         "<eos>)", 0, 1000000},
+        {"--seed", OPT_U64, &a.seed, "N", "random seed", 0, 0},
+        {"--force", OPT_FLAG, &a.force, NULL, "accept a model made from "
+         "another spec", 0, 0},
+        {0}};
+    int rc = parse(argc, argv, "Continues a prefix by sampling from a saved "
+                   "model.", opts);
+    if (rc)
+        return rc == HELP_SHOWN ? 0 : rc;
+    RnnrtNgram g;
+    RnnrtVocab v;
+    RnnrtNgramMeta meta;
+    if ((rc = load_model(a.model, s, a.force, &g, &v, &meta, err)))
+        return rc;
+    int32_t *pre;
+    size_t np;
+    rc = rnnrt_ngram_encode_prefix(&v, meta.tokens, meta.normalize, a.prefix,
+                                   &pre, &np, err);
+    if (!rc) {
+        RnnrtRng r;
+        rnnrt_rng_init(&r, a.seed);
+        int32_t *out = rnnrt_xcalloc((size_t)a.len + 1, sizeof *out, "sample");
+        size_t n = rnnrt_ngram_sample(&g, pre, np, (size_t)a.len, &r, out);
+        print_sample(&a, &v, !strcmp(meta.tokens, "word"), out, n);
+        free(out);
+        free(pre);
+    }
+    rnnrt_ngram_free(&g);
+    rnnrt_vocab_free(&v);
+    return rc;
+}
+
+/* ---- table ---- */
+
+/* One Markdown table: rows smoothings, columns orders; known = 1 scores
+ * only the tokens other than <unk>. */
+static void print_table(RnnrtNgram *g, const RnnrtCorpus *c, const Args *a,
+                        RnnrtNgramOpts o, int known)
+{
+    printf("\n| smoothing |");
+    for (int n = 1; n <= a->max_order; n++)
+        printf(" %d |", n);
+    printf("\n|---|");
+    for (int n = 1; n <= a->max_order; n++)
+        printf("---:|");
+    printf("\n");
+    for (int s = 0; s < RNNRT_SMOOTH_COUNT; s++) {
+        o.smoothing = (RnnrtSmoothing)s;
+        printf("| %s |", rnnrt_ngram_smoothing_name(o.smoothing));
+        for (int n = 1; n <= a->max_order; n++) {
+            RnnrtNgramScore sc;
+            o.order = n;
+            rnnrt_ngram_build(g, &o, NULL);
+            rnnrt_ngram_score(g, c->ids + c->ntrain, c->n - c->ntrain, &sc);
+            double ppl = known ? sc.ppl_known : sc.ppl;
+            if (isinf(ppl))
+                printf(" inf |");
+            else
+                printf(" %.3f |", ppl);
+        }
+        printf("\n");
+    }
+}
+
+static int cmd_table(int argc, char **argv, const RnnrtNgramSpec *s,
+                     RnnrtError *err)
+{
+    Args a;
+    args_default(&a, s);
+    const Opt opts[] = {
+        {"--data", OPT_STR, &a.data, "PATH", "corpus (absent: every file "
+         "in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
+        {"--max-order", OPT_INT, &a.max_order, "N", "orders 1..N",
+         1, 8},
+        {"--k", OPT_DOUBLE, &a.k, "K", "add_k's k, > 0", DBL_MIN, DBL_MAX},
+        {"--discount", OPT_STR, &a.discount, "D", "backoff and kneser_ney: "
+         "a discount in [0, 1) or 'auto'", 0, 0},
+        {"--tokens", OPT_STR, &a.tokens, "T", "char or word", 0, 0},
+        {"--normalize", OPT_STR, &a.normalize, "M", "none, lower or letters",
+         0, 0},
+        {"--split", OPT_DOUBLE, &a.split, "F", "training fraction", 0, 1},
+        {0}};
+    int rc = parse(argc, argv, "Prints the validation perplexity of every "
+                   "smoothing at orders 1..N as a Markdown table.", opts);
+    if (rc)
+        return rc == HELP_SHOWN ? 0 : rc;
+    RnnrtNgramOpts o;
+    a.order = a.max_order;
+    if (a.k <= 0)
+        a.k = 1; /* a spec of another smoothing may leave k unset */
+    for (int i = 0; i < RNNRT_SMOOTH_COUNT; i++) {
+        a.smoothing = rnnrt_ngram_smoothing_name((RnnrtSmoothing)i);
+        if ((rc = model_opts(&a, s, &o, err)))
+            return rc;
+    }
+    RnnrtCorpus c;
+    if ((rc = load_corpus(&a, NULL, &c, err)))
+        return rc;
+    print_corpus(&c, &a);
+    RnnrtNgram g;
+    rc = rnnrt_ngram_count(&g, c.ids, c.ntrain, c.vocab.size, a.max_order,
+                           err);
+    if (!rc) {
+        printf("validation perplexity (add_k k = %g; backoff, kneser_ney "
+               "discount %s)\n", o.k, o.discount < 0 ? "estimated per order"
+                                                     : "as given");
+        print_table(&g, &c, &a, o, 0);
+        if (c.unk_valid) {
+            printf("\nexcluding the %zu <unk> tokens of the validation "
+                   "split (KenLM's \"excluding OOVs\")\n", c.unk_valid);
+            print_table(&g, &c, &a, o, 1);
+        }
+    }
+    rnnrt_ngram_free(&g);
+    rnnrt_corpus_free(&c);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name, *summary;
+    int (*run)(int, char **, const RnnrtNgramSpec *, RnnrtError *);
+} commands[] = {
+    {"train", "count the training split and save the model", cmd_train},
+    {"eval", "validation perplexity of a saved model", cmd_eval},
+    {"sample", "continue a prefix from a saved model", cmd_sample},
+    {"table", "perplexity of every smoothing at orders 1..6", cmd_table},
+};
+
+static void main_usage(FILE *f, const RnnrtNgramSpec *s)
+{
+    fprintf(f, "usage: %s <command> [options]\n\nn-gram language model "
+            "'%s' from %s\n\ncommands:\n", prog, s->name ? s->name : "?",
+            s->spec_path ? s->spec_path : "?");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'%s <command> --help' lists a command's options.\n", prog);
+}
+
+int rnnrt_ngram_main(int argc, char **argv, const RnnrtNgramSpec *s)
+{
+    if (argc > 0 && argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        prog = slash ? slash + 1 : argv[0];
+    }
+    if (argc < 2) {
+        main_usage(stderr, s);
+        return RNNRT_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        main_usage(stdout, s);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        RnnrtError err = {0};
+        int rc = commands[i].run(argc - 1, argv + 1, s, &err);
+        if (rc && err.code) {
+            rnnrt_error_print(&err, prog);
+            if (rc == RNNRT_EXIT_USAGE)
+                fprintf(stderr, "(see '%s %s --help')\n", prog, argv[1]);
+        }
+        fflush(stdout);
+        return rc;
+    }
+    fprintf(stderr, "%s: error: unknown command '%s'\n", prog, argv[1]);
+    main_usage(stderr, s);
+    return RNNRT_EXIT_USAGE;
+}
