@@ -113,6 +113,32 @@ static void adjoint(Diff *D, Node *n, Node *g)
         if (D->needs[in[1]->id])
             accumulate(D, in[1], graph_matmul(D->g, loc, value(D, in[0]), g, true, false));
         return;
+    case OP_GATHER: {
+        /* out = rows of a at ids: da = scatter_add(ids, g) */
+        if (!D->needs[in[0]->id])
+            return;
+        Node *ids = value(D, in[1]);
+        Node *d = graph_leaf(D->g, OP_SCATTER_ADD, loc, in[0]->shape, DT_REAL, 0);
+        d->in = arena_array(&perm, 2, sizeof(Node *));
+        d->in[0] = ids;
+        d->in[1] = g;
+        d->nin = 2;
+        accumulate(D, in[0], d);
+        return;
+    }
+    case OP_SCATTER_ADD: {
+        /* out[ids[i]] += g_in[i]: dg_in = rows of g at ids */
+        if (!D->needs[in[1]->id])
+            return;
+        Node *ids = value(D, in[0]);
+        Node *d = graph_leaf(D->g, OP_GATHER, loc, in[1]->shape, DT_REAL, 0);
+        d->in = arena_array(&perm, 2, sizeof(Node *));
+        d->in[0] = g;
+        d->in[1] = ids;
+        d->nin = 2;
+        accumulate(D, in[1], d);
+        return;
+    }
     case OP_SOFTMAX_XENT: {
         Node *args[3] = {value(D, in[0]), value(D, in[1]), g};
         accumulate(D, in[0], graph_add(D->g, OP_SOFTMAX_XENT_GRAD, loc, args, 3));

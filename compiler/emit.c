@@ -49,7 +49,13 @@ static const char *node_cname(const Node *n)
 
 static bool name_taken(Emit *E, const char *s)
 {
-    static const char *reserved[] = {"B", "T", "V", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off"};
+    static const char *reserved[] = {"B", "T", "V", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
+                                     /* C keywords a gradient name can become ("do" from gate "o") */
+                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
+                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
+                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+                                     "volatile", "while", "real"};
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (strcmp(reserved[i], s) == 0)
             return true;
@@ -451,6 +457,12 @@ static const char *elementwise_expr(const Node *n, const char *a, const char *b)
 static void emit_elementwise(Emit *E, int ind, const Node *n)
 {
     const Node *a = n->in[0], *b = n->nin > 1 ? n->in[1] : NULL;
+    /* tanh and sigmoid over a whole buffer: the runtime's vector kernels */
+    if ((n->op == OP_TANH || n->op == OP_SIGMOID) && shape_eq(a->shape, n->shape)) {
+        emitf(E, ind, "rnnrt_%s_n(%s, %s, %s);\n", n->op == OP_TANH ? "tanh" : "sigmoid", ref(a), ref(n),
+              numel_size(n->shape));
+        return;
+    }
     /* A broadcast operand (a proper suffix, not a scalar) needs two loops. */
     const Node *small = NULL;
     for (int k = 0; k < n->nin; k++)
@@ -601,6 +613,30 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", rows);
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(n->in[0]), ref(n->in[0]));
         emitf(E, ind + 2, "%s[i * V + (size_t)%s[i]] = 1;\n", ref(n), ref(n->in[0]));
+        return;
+    }
+    case OP_GATHER: {
+        /* out [rows, n] = rows ids of a [R, n]; ids outside [0, R) give 0 */
+        const Node *a = n->in[0], *ids = n->in[1];
+        const char *R = dims_expr(a->shape, 0, 1), *cols = numel_size(shape1(a->shape.d[1]));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(ids->shape));
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(ids), ref(ids), R);
+        emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(n), cols, ref(a),
+              ref(ids), cols, cols);
+        emitf(E, ind + 1, "else\n");
+        emitf(E, ind + 2, "memset(%s + i * %s, 0, %s * sizeof(real));\n", ref(n), cols, cols);
+        emitf(E, ind, "}\n");
+        return;
+    }
+    case OP_SCATTER_ADD: {
+        /* out [R, n] = 0; row ids[i] += g[i] for every i */
+        const Node *ids = n->in[0], *gr = n->in[1];
+        const char *R = dims_expr(n->shape, 0, 1), *cols = numel_size(shape1(n->shape.d[1]));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(ids->shape));
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(ids), ref(ids), R);
+        emitf(E, ind + 2, "for (size_t j = 0; j < %s; j++)\n", cols);
+        emitf(E, ind + 3, "%s[(size_t)%s[i] * %s + j] += %s[i * %s + j];\n", ref(n), ref(ids), cols, ref(gr), cols);
         return;
     }
     case OP_MATMUL:

@@ -224,6 +224,55 @@ static bool eval_one_hot(Interp *I, Frame *F, const Node *n, const Dims *o)
     return true;
 }
 
+/* gather: out [..., n] = a [R, n] at rows ids [...]; scatter_add: out
+ * [R, n] += g [..., n] at rows ids. Ids must be integers in [0, R), as for
+ * one_hot (whose matmuls these replace). */
+static bool check_id(const Node *n, double id, size_t R, size_t i)
+{
+    if (!(id >= 0 && id < (double)R && id == floor(id)))
+        return fail(n, "id %g at position %zu is not in [0, %zu)", id, i, R);
+    return true;
+}
+
+static bool eval_gather(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da, di;
+    const double *A = operand(I, F, n, 0, &da);
+    const double *ids = A ? operand(I, F, n, 1, &di) : NULL;
+    if (!ids)
+        return false;
+    size_t cols = last_dim(&da), R = da.n / cols;
+    if (da.ndim != 2 || last_dim(o) != cols || o->n != di.n * cols)
+        return fail(n, "%zu ids of [%zu,%zu] rows do not give the node's shape", di.n, R, cols);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < di.n; i++) {
+        if (!check_id(n, ids[i], R, i))
+            return false;
+        memcpy(r + i * cols, A + (size_t)ids[i] * cols, cols * sizeof(double));
+    }
+    return r != NULL;
+}
+
+static bool eval_scatter_add(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims di, dg;
+    const double *ids = operand(I, F, n, 0, &di);
+    const double *G = ids ? operand(I, F, n, 1, &dg) : NULL;
+    if (!G)
+        return false;
+    size_t cols = last_dim(&dg), R = o->ndim == 2 ? o->d[0] : 0;
+    if (o->ndim != 2 || last_dim(o) != cols || dg.n != di.n * cols)
+        return fail(n, "%zu ids and %zu gradient values do not give the node's shape", di.n, dg.n);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < di.n; i++) {
+        if (!check_id(n, ids[i], R, i))
+            return false;
+        for (size_t j = 0; j < cols; j++)
+            r[(size_t)ids[i] * cols + j] += G[i * cols + j];
+    }
+    return r != NULL;
+}
+
 /* C [rows, nc] = A [rows, k] @ B [k, nc]  (tb: B stored as [nc, k]).
  * A's leading dims are flattened into rows; C keeps them. */
 static bool eval_matmul_plain(Interp *I, Frame *F, const Node *n, const Dims *o, const double *A,
@@ -631,6 +680,8 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_ZEROS: return alloc_val(I, F, n, o.n) != NULL;
     case OP_ONE_HOT: return eval_one_hot(I, F, n, &o);
     case OP_MATMUL: return eval_matmul(I, F, n, &o);
+    case OP_GATHER: return eval_gather(I, F, n, &o);
+    case OP_SCATTER_ADD: return eval_scatter_add(I, F, n, &o);
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:

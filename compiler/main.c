@@ -1,13 +1,13 @@
 /*
  * main.c: the rnnc driver. Runs the stages in order and nothing else:
  *
- *   spec_load -> lower -> autodiff -> (passes) -> emit_c
+ *   spec_load -> lower -> autodiff -> passes (passes.c) -> emit_c
  *
  * Output is written to a temporary file next to the target and renamed into
  * place only when every stage succeeded, so a failed compile never leaves a
  * partial or stale file at the output path.
  */
-#include "graph.h"
+#include "passes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,18 +17,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rnnc SPEC.yaml [-o OUT.c] [-d STAGE]\n"
+            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [-d STAGE]\n"
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
             "  -o OUT.c     write the C here (default: stdout)\n"
-            "  -d STAGE     dump the graph after STAGE (lower | autodiff) to stdout\n"
-            "               instead of emitting C\n"
+            "  -O0          skip the optimization passes (emit the graph autodiff made)\n"
+            "  -d STAGE     dump the graph after STAGE (lower | autodiff, or a pass:\n"
+            "               %s) to stdout instead of emitting C\n"
             "  --check DUMP run the reference interpreter (double) on the parameters\n"
             "               and inputs in DUMP (written by a trainer's `dump` command)\n"
             "               and compare every output and gradient with it\n"
             "  --version    print the version\n"
-            "  -h, --help   this help\n");
+            "  -h, --help   this help\n",
+            pass_names());
 }
 
 /* Write `emit_c` output to path atomically: tmp file, fsync, rename. */
@@ -58,12 +60,17 @@ static int write_output(const Model *m, const char *path)
 int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL;
+    bool optimize = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)
             out = argv[++i];
         else if (strcmp(a, "-d") == 0 && i + 1 < argc)
             dump = argv[++i];
+        else if (strcmp(a, "-O0") == 0)
+            optimize = false;
+        else if (strcmp(a, "-O") == 0 || strcmp(a, "-O1") == 0)
+            optimize = true;
         else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -87,8 +94,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (dump && strcmp(dump, "lower") != 0 && strcmp(dump, "autodiff") != 0) {
-        fprintf(stderr, "rnnc: error: unknown stage '%s' for -d (lower | autodiff)\n", dump);
+    if (dump && strcmp(dump, "lower") != 0 && strcmp(dump, "autodiff") != 0 && !pass_known(dump)) {
+        fprintf(stderr, "rnnc: error: unknown stage '%s' for -d (lower | autodiff | %s)\n", dump, pass_names());
         return EXIT_USAGE;
     }
 
@@ -106,9 +113,15 @@ int main(int argc, char **argv)
     autodiff(&perm, m);
     if (check)
         return check_dump(m, check, 1e-9, 1e-12);
-    if (dump) {
+    if (dump && strcmp(dump, "autodiff") == 0) {
         model_dump(stdout, m);
         return EXIT_OK;
     }
+    if (dump && !optimize) {
+        fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
+        return EXIT_USAGE;
+    }
+    if (optimize && passes_run(m, dump))
+        return EXIT_OK;
     return write_output(m, out);
 }

@@ -53,36 +53,31 @@ static rnn_params rnn_params_at(real *base, int V)
 /* The workspace: every buffer of a training step, placed once. */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *x_onehot; /* one_hot [T,B,V] */
+    real *h_matmul; /* gather [T,B,256] */
+    real *h_add; /* add [T,B,256] */
     real *h_prev_carry; /* carried h_prev [B,256] */
-    real *h_matmul; /* per step: matmul [B,256] */
-    real *h_add; /* per step: add [B,256] */
     real *h_matmul_2; /* per step: matmul [B,256] */
     real *h_add_2; /* per step: add [B,256] */
     real *h_add_3; /* per step: add [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
-    real *matmul14; /* matmul [T,B,V] */
+    real *matmul15; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,256] */
     real *dW_out; /* matmul [256,V] */
-    real *zeros22; /* zeros [B,256] */
+    real *zeros23; /* zeros [B,256] */
     real *h_prev_seq; /* scan_out [T,B,256] */
     real *dh_next_carry; /* carried dh_next [B,256] */
     real *dh_2; /* per step: add [B,256] */
-    real *dh_add; /* per step: tanh_grad [B,256] */
-    real *db_hh; /* per step: sum_to [256] */
     real *dh_prev; /* per step: matmul [B,256] */
-    real *dW_hh; /* per step: matmul [256,256] */
-    real *db_ih; /* per step: sum_to [256] */
-    real *dW_ih; /* per step: matmul [V,256] */
     real *dh_prev_2; /* per step: mul [B,256] */
-    real *dW_ih_2; /* scan_out [V,256] */
-    real *dW_hh_2; /* scan_out [256,256] */
-    real *db_ih_2; /* scan_out [256] */
-    real *db_hh_2; /* scan_out [256] */
+    real *dh_add_seq; /* scan_out [T,B,256] */
+    real *dW_ih; /* scatter_add [V,256] */
+    real *dW_hh; /* matmul [256,256] */
+    real *db_ih; /* sum_to [256] */
+    real *db_hh; /* sum_to [256] */
 } rnn_work;
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -97,25 +92,20 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * V;
+    n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
-    w->x_onehot = base ? base + off : NULL;
+    w->h_matmul = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->h_add = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_add = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -140,7 +130,7 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
-    w->matmul14 = base ? base + off : NULL;
+    w->matmul15 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * V;
     if (n > INT_MAX)
@@ -175,7 +165,7 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->zeros22 = base ? base + off : NULL;
+    w->zeros23 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -195,17 +185,22 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dh_add = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hh = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev = base ? base + off : NULL;
+    w->dh_prev_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_add_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)V * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dW_ih = base ? base + off : NULL;
     off += n;
     n = (size_t)65536;
     if (n > INT_MAX)
@@ -217,35 +212,10 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->db_ih = base ? base + off : NULL;
     off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ih = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ih_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hh_2 = base ? base + off : NULL;
-    off += n;
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
-    w->db_ih_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hh_2 = base ? base + off : NULL;
+    w->db_hh = base ? base + off : NULL;
     off += n;
     return off;
 }
@@ -271,39 +241,39 @@ static void rnn_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
     (void)h0;
 
-    /* specs/rnn.yaml:21  input: one_hot          # one_hot | {embed: 32} */
-    memset(w.x_onehot, 0, (size_t)T * B * V * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
+    /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            w.x_onehot[i * V + (size_t)c->x[i]] = 1;
+            memcpy(w.h_matmul + i * (size_t)256, p.W_ih + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.h_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.h_add[r * n + j] = w.h_matmul[r * n + j] + p.b_ih[j];
     /* specs/rnn.yaml:9  name: rnn_tanh */
     /* scan 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
     for (int t = 0; t < T; t++) {
-        const real *x_t = w.x_onehot + (size_t)t * B * V;
         const real *h_prev = w.h_prev_carry;
+        const real *h_add_t = w.h_add + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm(0, 0, B, 256, V, 1, x_t, V, p.W_ih, 256, 0, w.h_matmul, 256);
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.h_add[r * n + j] = w.h_matmul[r * n + j] + p.b_ih[j];
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hh, 256, 0, w.h_matmul_2, 256);
         for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.h_add_2[i] = w.h_add[i] + w.h_matmul_2[i];
+            w.h_add_2[i] = h_add_t[i] + w.h_matmul_2[i];
         for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
             for (size_t j = 0; j < n; j++)
                 w.h_add_3[r * n + j] = w.h_add_2[r * n + j] + p.b_hh[j];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            h[i] = rnnrt_tanh(w.h_add_3[i]);
+        rnnrt_tanh_n(w.h_add_3, h, (size_t)B * 256);
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
     }
     /* specs/rnn.yaml:20  network: */
-    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul14, V);
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul15, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul14[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul15[r * n + j] + p.b_out[j];
     /* specs/rnn.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -337,59 +307,51 @@ static void rnn_backward(RnnrtCtx *c)
     rnnrt_gemm(0, 1, T * B, 256, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, 256);
     rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 0, w.dW_out, V);
     /* specs/rnn.yaml:9 (backward)  name: rnn_tanh */
-    memset(w.zeros22, 0, (size_t)B * 256 * sizeof(real));
+    memset(w.zeros23, 0, (size_t)B * 256 * sizeof(real));
     /* scan 'rnn_tanh' over t = T-1 .. 0 */
-    memcpy(w.dh_next_carry, w.zeros22, (size_t)B * 256 * sizeof(real));
-    memset(w.dW_ih_2, 0, (size_t)V * 256 * sizeof(real));
-    memset(w.dW_hh_2, 0, (size_t)65536 * sizeof(real));
-    memset(w.db_ih_2, 0, (size_t)256 * sizeof(real));
-    memset(w.db_hh_2, 0, (size_t)256 * sizeof(real));
+    memcpy(w.dh_next_carry, w.zeros23, (size_t)B * 256 * sizeof(real));
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 256;
         const real *dh_next = w.dh_next_carry;
         const real *h_t = w.h_seq + (size_t)t * B * 256;
-        const real *h_prev_t = w.h_prev_seq + (size_t)t * B * 256;
-        const real *x_t_2 = w.x_onehot + (size_t)t * B * V;
         const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        real *dh_add = w.dh_add_seq + (size_t)t * B * 256;
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
         for (size_t i = 0; i < (size_t)B * 256; i++)
             w.dh_2[i] = dh_t[i] + dh_next[i];
         for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_add[i] = w.dh_2[i] * (1 - h_t[i] * h_t[i]);
-        memset(w.db_hh, 0, (size_t)256 * sizeof(real));
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.db_hh[j] += w.dh_add[r * n + j];
-        rnnrt_gemm(0, 1, B, 256, 256, 1, w.dh_add, 256, p.W_hh, 256, 0, w.dh_prev, 256);
-        rnnrt_gemm(1, 0, 256, 256, B, 1, h_prev_t, 256, w.dh_add, 256, 0, w.dW_hh, 256);
-        memset(w.db_ih, 0, (size_t)256 * sizeof(real));
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.db_ih[j] += w.dh_add[r * n + j];
-        rnnrt_gemm(1, 0, V, 256, B, 1, x_t_2, V, w.dh_add, 256, 0, w.dW_ih, 256);
+            dh_add[i] = w.dh_2[i] * (1 - h_t[i] * h_t[i]);
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dh_add, 256, p.W_hh, 256, 0, w.dh_prev, 256);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * 256; i++)
             w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
-        for (size_t i = 0; i < (size_t)V * 256; i++)
-            w.dW_ih_2[i] += w.dW_ih[i];
-        for (size_t i = 0; i < (size_t)65536; i++)
-            w.dW_hh_2[i] += w.dW_hh[i];
-        for (size_t i = 0; i < (size_t)256; i++)
-            w.db_ih_2[i] += w.db_ih[i];
-        for (size_t i = 0; i < (size_t)256; i++)
-            w.db_hh_2[i] += w.db_hh[i];
         memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * 256 * sizeof(real));
     }
+    /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
+    memset(w.dW_ih, 0, (size_t)V * 256 * sizeof(real));
+    for (size_t i = 0; i < (size_t)T * B; i++)
+        if (c->x[i] >= 0 && c->x[i] < V)
+            for (size_t j = 0; j < (size_t)256; j++)
+                w.dW_ih[(size_t)c->x[i] * (size_t)256 + j] += w.dh_add_seq[i * (size_t)256 + j];
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dh_add_seq, 256, 0, w.dW_hh, 256);
+    memset(w.db_ih, 0, (size_t)256 * sizeof(real));
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.db_ih[j] += w.dh_add_seq[r * n + j];
+    memset(w.db_hh, 0, (size_t)256 * sizeof(real));
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.db_hh[j] += w.dh_add_seq[r * n + j];
 
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 256; i++)
-        g.W_ih[i] += w.dW_ih_2[i];
+        g.W_ih[i] += w.dW_ih[i];
     for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hh[i] += w.dW_hh_2[i];
+        g.W_hh[i] += w.dW_hh[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_ih[i] += w.db_ih_2[i];
+        g.b_ih[i] += w.db_ih[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hh[i] += w.db_hh_2[i];
+        g.b_hh[i] += w.db_hh[i];
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_out[i] += w.dW_out[i];
     for (size_t i = 0; i < (size_t)V; i++)

@@ -541,4 +541,11 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
 int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
                RnnrtError *err);
 
+/* ---- elementwise kernels for emitted code (rnnrt_kernels.c) ----
+ * Added for issue #5 (speed); owned by the rnnc passes. y = f(x) over n
+ * values (x == y allowed): libm in the double build, vectorizable
+ * polynomials (a few float ulps) in the float build. */
+void rnnrt_tanh_n(const real *x, real *y, size_t n);
+void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
+
 #endif

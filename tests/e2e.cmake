@@ -9,7 +9,7 @@
 #   corrupt_ckpt_X  flipped bytes / truncation: eval refuses, never crashes
 # Models are listed explicitly (not globbed) because each one costs CI time
 # and some (n-gram, seq2seq) need other data or other checks.
-set(RNNC_E2E_MODELS rnn)
+set(RNNC_E2E_MODELS rnn gru lstm)
 set(RNNC_E2E_DATA ${CMAKE_SOURCE_DIR}/../shared/data/timemachine.txt)
 set(E2E_DIR ${CMAKE_CURRENT_LIST_DIR}/e2e)
 

@@ -1,0 +1,300 @@
+/*
+ * bench_lm.c: speed of one rnnc-generated language model, the rnnc half of
+ * bench/run.sh (the PyTorch half is bench/torch_lm.py; both print the same
+ * key=value lines).
+ *
+ * Built by run.sh against a generated file compiled with -DRNNC_NO_MAIN and
+ * -DBENCH_MODEL=<name>_model, linked with librnnrt (float) and
+ * -Wl,--wrap=rnnrt_gemm so that the GEMMs of one training step can be
+ * counted (shape and flops) without touching the runtime.
+ *
+ *   bench_lm --B 32 --T 35 --V 28 --threads 1 [--windows 7] [--seconds 1]
+ *
+ * Training: random token data (fixed seed), one step = zero the gradient
+ * block, forward, backward, clip to norm 1, SGD, carry the state, exactly
+ * what rnnrt_train does per minibatch. After a warm-up (1 window) it runs
+ * `windows` windows of at least `seconds` each and reports the median
+ * tokens/s. Generation: B = 1, T = 1, forward + softmax sampling per token,
+ * state carried, median over windows as well.
+ *
+ * GEMM efficiency: every distinct GEMM shape of one training step is timed
+ * on its own (cblas_sgemm in a loop, same thread count); the "GEMM limit"
+ * is the time the step's GEMMs would take at those measured rates. The
+ * step's achieved GFLOP/s (GEMM flops / measured step time) is reported
+ * against the rate of the limit (GEMM flops / limit time).
+ */
+#include "rnnrt.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+extern const RnnrtModel BENCH_MODEL;
+
+/* ---- counting the GEMMs of a step (-Wl,--wrap=rnnrt_gemm) ---- */
+
+typedef struct {
+    int ta, tb, M, N, K;
+    long calls;
+} GemmShape;
+
+enum { MAX_SHAPES = 64 };
+static GemmShape shapes[MAX_SHAPES];
+static int nshapes, counting;
+
+void __real_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
+                       int ldb, real beta, real *C, int ldc);
+
+void __wrap_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
+                       int ldb, real beta, real *C, int ldc)
+{
+    if (counting) {
+        int i = 0;
+        while (i < nshapes && !(shapes[i].ta == ta && shapes[i].tb == tb && shapes[i].M == M &&
+                                shapes[i].N == N && shapes[i].K == K))
+            i++;
+        if (i == nshapes && nshapes < MAX_SHAPES)
+            shapes[nshapes++] = (GemmShape){ta, tb, M, N, K, 0};
+        if (i < nshapes)
+            shapes[i].calls++;
+    }
+    __real_rnnrt_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static double shape_flops(const GemmShape *s) { return 2.0 * s->M * s->N * s->K * (double)s->calls; }
+
+/* Seconds per call of cblas_sgemm at shape s (best of 5 timed batches). */
+static double time_sgemm(const GemmShape *s)
+{
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
+    float *a = calloc(na, sizeof *a), *b = calloc(nb, sizeof *b), *c = calloc(nc, sizeof *c);
+    for (size_t i = 0; i < na; i++)
+        a[i] = (float)((i % 13) * 0.01);
+    for (size_t i = 0; i < nb; i++)
+        b[i] = (float)((i % 7) * 0.01);
+    double best = 1e30;
+    long reps = 1;
+    for (;;) { /* reps for ~20 ms */
+        double t0 = rnnrt_now();
+        for (long r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
+                        s->N, s->K, 1, a, lda, b, ldb, 0, c, s->N);
+        double dt = rnnrt_now() - t0;
+        if (dt > 0.02)
+            break;
+        reps *= 2;
+    }
+    for (int k = 0; k < 5; k++) {
+        double t0 = rnnrt_now();
+        for (long r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
+                        s->N, s->K, 1, a, lda, b, ldb, 0, c, s->N);
+        double dt = (rnnrt_now() - t0) / (double)reps;
+        best = dt < best ? dt : best;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+/* ---- the runs ---- */
+
+typedef struct {
+    int B, T, V, threads, windows;
+    double seconds;
+} Opts;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void fill_tokens(RnnrtBuffers *b, RnnrtRng *r)
+{
+    for (int i = 0; i < b->B * b->T; i++) {
+        b->x[i] = (int32_t)rnnrt_rng_below(r, (uint64_t)b->V);
+        b->y[i] = (int32_t)rnnrt_rng_below(r, (uint64_t)b->V);
+    }
+}
+
+static void train_step(const RnnrtModel *m, RnnrtParams *p, RnnrtBuffers *b)
+{
+    memset(p->grads, 0, p->total * sizeof(real));
+    m->forward(&b->ctx);
+    m->backward(&b->ctx);
+    rnnrt_clip_grad_norm(p->grads, p->total, 1.0);
+    rnnrt_sgd_step(p->params, p->grads, p->total, 0.01);
+    memcpy(b->state_in, b->state_out, (size_t)b->B * b->S * sizeof(real));
+}
+
+/* Median training tokens/s and seconds per step. */
+static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, double *step_s)
+{
+    RnnrtBuffers b;
+    RnnrtError err;
+    if (rnnrt_buffers_init(&b, m, p, o->B, o->T, o->V, &err)) {
+        rnnrt_error_print(&err, "bench_lm");
+        exit(3);
+    }
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 1);
+    fill_tokens(&b, &r);
+    counting = 1;
+    train_step(m, p, &b);
+    counting = 0;
+    double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    for (int w = -1; w < o->windows; w++) { /* window -1 is the warm-up */
+        long steps = 0;
+        double t0 = rnnrt_now(), dt;
+        do {
+            train_step(m, p, &b);
+            steps++;
+        } while ((dt = rnnrt_now() - t0) < o->seconds);
+        if (w >= 0)
+            tps[w] = (double)steps * o->B * o->T / dt;
+    }
+    double med = median(tps, o->windows);
+    *step_s = (double)o->B * o->T / med;
+    free(tps);
+    rnnrt_buffers_free(&b);
+    return med;
+}
+
+/* Softmax sampling from logits [V] with a uniform draw. */
+static int32_t pick(const real *z, int V, RnnrtRng *r)
+{
+    double mx = z[0], s = 0;
+    for (int i = 1; i < V; i++)
+        mx = z[i] > mx ? z[i] : mx;
+    for (int i = 0; i < V; i++)
+        s += exp(z[i] - mx);
+    double u = rnnrt_rng_uniform(r) * s;
+    for (int i = 0; i < V; i++) {
+        u -= exp(z[i] - mx);
+        if (u < 0)
+            return i;
+    }
+    return V - 1;
+}
+
+static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
+{
+    RnnrtBuffers b;
+    RnnrtError err;
+    if (rnnrt_buffers_init(&b, m, p, 1, 1, o->V, &err)) {
+        rnnrt_error_print(&err, "bench_lm");
+        exit(3);
+    }
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 2);
+    int32_t id = 0;
+    double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    for (int w = -1; w < o->windows; w++) {
+        long n = 0;
+        double t0 = rnnrt_now(), dt;
+        do {
+            for (int k = 0; k < 64; k++, n++) {
+                b.x[0] = id;
+                b.y[0] = 0;
+                m->forward(&b.ctx);
+                memcpy(b.state_in, b.state_out, (size_t)b.S * sizeof(real));
+                id = pick(b.ctx.logits, o->V, &r);
+            }
+        } while ((dt = rnnrt_now() - t0) < o->seconds / 2);
+        if (w >= 0)
+            tps[w] = (double)n / dt;
+    }
+    double med = median(tps, o->windows);
+    free(tps);
+    rnnrt_buffers_free(&b);
+    return med;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_lm --B N --T N --V N [--threads N] [--windows N] [--seconds S]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    Opts o = {32, 35, 28, 1, 7, 1.0};
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc)
+            usage();
+        const char *k = argv[i], *v = argv[++i];
+        if (!strcmp(k, "--B"))
+            o.B = atoi(v);
+        else if (!strcmp(k, "--T"))
+            o.T = atoi(v);
+        else if (!strcmp(k, "--V"))
+            o.V = atoi(v);
+        else if (!strcmp(k, "--threads"))
+            o.threads = atoi(v);
+        else if (!strcmp(k, "--windows"))
+            o.windows = atoi(v);
+        else if (!strcmp(k, "--seconds"))
+            o.seconds = atof(v);
+        else
+            usage();
+    }
+    if (o.B < 1 || o.T < 1 || o.V < 2 || o.threads < 1 || o.windows < 1 || !(o.seconds > 0))
+        usage();
+    rnnrt_blas_set_threads(o.threads);
+    rnnrt_fpu_flush_denormals(1);
+    const RnnrtModel *m = &BENCH_MODEL;
+    RnnrtParams p;
+    RnnrtError err;
+    if (rnnrt_params_init(&p, m, o.V, &err)) {
+        rnnrt_error_print(&err, "bench_lm");
+        return 3;
+    }
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 0);
+    rnnrt_params_randomize(&p, m, &r);
+
+    double step_s;
+    double train = bench_train(m, &p, &o, &step_s);
+    double gen = bench_generate(m, &p, &o);
+
+    double flops = 0, limit_s = 0, top = 0;
+    int itop = 0;
+    for (int i = 0; i < nshapes; i++) {
+        double f = shape_flops(&shapes[i]);
+        flops += f;
+        limit_s += time_sgemm(&shapes[i]) * (double)shapes[i].calls;
+        if (f > top)
+            top = f, itop = i;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("impl=rnnc\n");
+    printf("train_tok_s=%.0f\n", train);
+    printf("gen_tok_s=%.0f\n", gen);
+    printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
+    printf("gemm_calls_per_step=");
+    long calls = 0;
+    for (int i = 0; i < nshapes; i++)
+        calls += shapes[i].calls;
+    printf("%ld\n", calls);
+    printf("gemm_gflop_per_step=%.4f\n", flops / 1e9);
+    printf("achieved_gflops=%.1f\n", flops / step_s / 1e9);
+    printf("sgemm_gflops=%.1f\n", limit_s > 0 ? flops / limit_s / 1e9 : 0);
+    printf("gemm_efficiency=%.2f\n", limit_s / step_s);
+    if (nshapes)
+        printf("top_shape=%s%s_%dx%dx%d_x%ld\n", shapes[itop].ta ? "T" : "N", shapes[itop].tb ? "T" : "N",
+               shapes[itop].M, shapes[itop].N, shapes[itop].K, shapes[itop].calls);
+    for (int i = 0; i < nshapes; i++)
+        fprintf(stderr, "gemm %s%s M=%d N=%d K=%d calls=%ld\n", shapes[i].ta ? "T" : "N", shapes[i].tb ? "T" : "N",
+                shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].calls);
+    rnnrt_params_free(&p);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * passes.h: the optimization passes that run between autodiff and emit.
+ *
+ * Each pass is one file (pass_<name>.c) with one entry point that rewrites
+ * the model's graph in place and leaves it verified (graph_verify) and free
+ * of dead nodes (pass_dce). Every pass keeps the values of the model's
+ * outputs and gradients what they were (checked against the reference
+ * interpreter by tests/unit/test_pass_<name>.c) and is derived from the
+ * graph's dependencies, never from a cell's name.
+ *
+ * The order is the flat list in passes_run (passes.c's only job).
+ */
+#ifndef RNNC_PASSES_H
+#define RNNC_PASSES_H
+
+#include "graph.h"
+
+/* The passes, in the order passes_run applies them. */
+void pass_wgrad(Model *m);  /* pass_wgrad.c: loop-invariant gradients as one GEMM after the scan */
+void pass_hoist(Model *m);  /* pass_hoist.c: step-independent work out of the scan */
+void pass_onehot(Model *m); /* pass_onehot.c: one-hot matmuls as row gather / scatter-add */
+void pass_fuse(Model *m);   /* pass_fuse.c: a step's elementwise chains as one loop */
+void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs nothing reads */
+
+/* Runs the passes in order. When dump_after names a pass, prints the model
+ * (passes_dump) after it and returns true (the caller stops there). */
+bool passes_run(Model *m, const char *dump_after);
+/* Is `name` a pass -d accepts? */
+bool pass_known(const char *name);
+/* "wgrad | hoist | ..." for messages. */
+const char *pass_names(void);
+/* model_dump plus the bodies of fused nodes. */
+void passes_dump(FILE *f, const Model *m);
+
+/* ---- helpers for passes (pass_util.c) ---- */
+/* A node appended to g with its shape given (no shape rule runs): for the
+ * ops passes introduce. */
+Node *pass_node(Graph *g, Op op, Loc loc, Shape shape, DType dt, Node **in, int nin);
+/* Every use of `old` in g (node inputs, scan carries and outputs of scans
+ * in g and, for the top graph, the model's outputs) now reads `new`. */
+void pass_replace_uses(Model *m, Graph *g, Node *old, Node *repl);
+/* Moves the nodes g->nodes[n0 .. g->n) (made by a pass, in order) to just
+ * before `before`, renumbering; keeps m->nforward pointing past the
+ * forward pass. */
+void pass_place_before(Model *m, Graph *g, int n0, Node *before);
+/* Removes input k of a scan (its ARG must be unused), renumbering the rest. */
+void pass_scan_remove_input(Node *scan, int k);
+
+#endif

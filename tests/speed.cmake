@@ -1,0 +1,32 @@
+# Optimization passes (compiler/pass_*.c) beyond their unit tests
+# (tests/unit/test_pass_*.c, test_alloc_step.c). No timing here: speed is
+# measured by bench/run.sh, never by ctest.
+#   pass_dump_<pass>   rnnc specs/rnn.yaml -d <pass> prints the graph
+#   pass_O0            rnnc -O0 (no passes) still emits C
+#   pass_check_<cell>  the optimized C of bench/specs/<cell>.yaml, built in
+#                      double, agrees with the reference interpreter run on
+#                      the unoptimized graph (dump | rnnc --check)
+foreach(pass dce wgrad hoist onehot)
+  add_test(NAME pass_dump_${pass}
+    COMMAND $<TARGET_FILE:rnnc> specs/rnn.yaml -d ${pass}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(pass_dump_${pass} PROPERTIES TIMEOUT 30 LABELS passes
+    PASS_REGULAR_EXPRESSION "grad W_hh")
+endforeach()
+add_test(NAME pass_O0
+  COMMAND $<TARGET_FILE:rnnc> specs/rnn.yaml -O0 -o ${CMAKE_CURRENT_BINARY_DIR}/rnn_O0.c
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(pass_O0 PROPERTIES TIMEOUT 30 LABELS passes)
+
+foreach(cell gru lstm)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/pass_check)
+  add_test(NAME pass_check_${cell}
+    COMMAND sh -c "set -e; mkdir -p ${dir}; \
+$<TARGET_FILE:rnnc> bench/specs/${cell}.yaml -o ${dir}/${cell}.c; \
+cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${cell}.c -L${CMAKE_BINARY_DIR} -lrnnrt_d -lopenblas -lm -o ${dir}/${cell}_d; \
+${dir}/${cell}_d dump --B 2 --T 3 --V 5 > ${dir}/${cell}.dump; \
+$<TARGET_FILE:rnnc> bench/specs/${cell}.yaml --check ${dir}/${cell}.dump"
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(pass_check_${cell} PROPERTIES TIMEOUT 120 LABELS passes
+    ENVIRONMENT OPENBLAS_NUM_THREADS=1)
+endforeach()
