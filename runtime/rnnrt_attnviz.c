@@ -1,0 +1,229 @@
+/*
+ * rnnrt_attnviz.c: attention weights of translated sentences as CSV (for
+ * tools) and as one SVG heatmap (for eyes). Formats are in rnnrt_s2s.h.
+ *
+ * Tokens are user text, so every one is escaped for its format: CSV quotes
+ * fields holding , " CR or LF and doubles ", SVG escapes & < > " ' and
+ * replaces control characters XML 1.0 forbids. Weights are printed with
+ * enough digits to read back to the same real. Files are written to
+ * "<path>.tmp" and renamed, so a failed write leaves nothing half-done.
+ */
+#include "rnnrt_s2s.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef RNNRT_DOUBLE
+#define WFMT "%.17g"
+#else
+#define WFMT "%.9g"
+#endif
+
+/* ---- CSV ---- */
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int rnnrt_attn_write_csv(FILE *f, const RnnrtAttnMatrix *m, int count)
+{
+    for (int k = 0; k < count; k++) {
+        const RnnrtAttnMatrix *a = &m[k];
+        if (k > 0)
+            fputc('\n', f);
+        fprintf(f, "sentence %d", k + 1);
+        for (int j = 0; j < a->ns; j++) {
+            fputc(',', f);
+            csv_field(f, a->src[j]);
+        }
+        fputc('\n', f);
+        for (int i = 0; i < a->nt; i++) {
+            csv_field(f, a->tgt[i]);
+            for (int j = 0; j < a->ns; j++)
+                fprintf(f, "," WFMT, (double)a->w[(size_t)i * (size_t)a->ns
+                                                 + (size_t)j]);
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* ---- SVG ---- */
+
+enum { CELL = 28, CHAR_W = 8, FONT = 13, PAD = 12, TITLE = 22 };
+
+static void xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            fputc(c < 0x20 || c == 0x7F ? '?' : c, f);
+        }
+    }
+}
+
+static int widest(const char *const *tok, int n)
+{
+    int w = 0;
+    for (int i = 0; i < n; i++) {
+        int c = (int)rnnrt_utf8_count(tok[i], strlen(tok[i]));
+        w = c > w ? c : w;
+    }
+    return w;
+}
+
+typedef struct {
+    int left, top, width, height; /* margins and size of one block */
+} Block;
+
+static Block block_of(const RnnrtAttnMatrix *a)
+{
+    Block b;
+    b.left = PAD + widest(a->tgt, a->nt) * CHAR_W + 8;
+    b.top = TITLE + widest(a->src, a->ns) * CHAR_W + 8;
+    b.width = b.left + a->ns * CELL + PAD;
+    b.height = b.top + a->nt * CELL + PAD;
+    return b;
+}
+
+/* White (0) to #08306b (1); NaN is grey. */
+static void color(double w, int rgb[3])
+{
+    static const int dark[3] = {8, 48, 107};
+    if (w != w) {
+        rgb[0] = rgb[1] = rgb[2] = 160;
+        return;
+    }
+    w = w < 0 ? 0 : w > 1 ? 1 : w;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = (int)(255 - w * (255 - dark[c]) + 0.5);
+}
+
+static void svg_block(FILE *f, const RnnrtAttnMatrix *a, int k, int y0)
+{
+    Block b = block_of(a);
+    fprintf(f, "<g transform=\"translate(0,%d)\">\n", y0);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">sentence %d"
+               "</text>\n", PAD, TITLE - 6, k + 1);
+    for (int j = 0; j < a->ns; j++) {
+        int x = b.left + j * CELL + CELL / 2 + FONT / 3;
+        fprintf(f, "<text transform=\"translate(%d,%d) rotate(-90)\">", x,
+                b.top - 6);
+        xml_text(f, a->src[j]);
+        fputs("</text>\n", f);
+    }
+    for (int i = 0; i < a->nt; i++) {
+        int y = b.top + i * CELL;
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
+                b.left - 6, y + CELL / 2 + FONT / 3);
+        xml_text(f, a->tgt[i]);
+        fputs("</text>\n", f);
+        for (int j = 0; j < a->ns; j++) {
+            double w = (double)a->w[(size_t)i * (size_t)a->ns + (size_t)j];
+            int rgb[3];
+            color(w, rgb);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                       "fill=\"rgb(%d,%d,%d)\" stroke=\"#ddd\"><title>",
+                    b.left + j * CELL, y, CELL, CELL, rgb[0], rgb[1], rgb[2]);
+            xml_text(f, a->tgt[i]);
+            fputs(" / ", f);
+            xml_text(f, a->src[j]);
+            fprintf(f, ": %.4f</title></rect>\n", w);
+        }
+    }
+    fputs("</g>\n", f);
+}
+
+int rnnrt_attn_write_svg(FILE *f, const RnnrtAttnMatrix *m, int count)
+{
+    int width = 2 * PAD, height = PAD;
+    for (int k = 0; k < count; k++) {
+        Block b = block_of(&m[k]);
+        width = b.width > width ? b.width : width;
+        height += b.height;
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+               "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\""
+               " font-size=\"%d\">\n", width, height, width, height, FONT);
+    fputs("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n", f);
+    int y = 0;
+    for (int k = 0; k < count; k++) {
+        svg_block(f, &m[k], k, y);
+        y += block_of(&m[k]).height;
+    }
+    fputs("</svg>\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+/* ---- files ---- */
+
+static int write_tmp(const char *path, int svg, const RnnrtAttnMatrix *m,
+                     int count, RnnrtError *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write '%s': %s", tmp,
+                           strerror(errno));
+    int bad = svg ? rnnrt_attn_write_svg(f, m, count)
+                  : rnnrt_attn_write_csv(f, m, count);
+    int saved = errno;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        bad = -1;
+        saved = errno;
+    }
+    if (fclose(f) != 0 && !bad) {
+        bad = -1;
+        saved = errno;
+    }
+    if (bad) {
+        remove(tmp);
+        return rnnrt_error(err, RNNRT_EXIT_IO, "error writing '%s': %s", tmp,
+                           strerror(saved));
+    }
+    return 0;
+}
+
+int rnnrt_attn_save(const char *csv_path, const char *svg_path,
+                    const RnnrtAttnMatrix *m, int count, RnnrtError *err)
+{
+    const char *paths[2] = {csv_path, svg_path};
+    char tmp[2][4200];
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        if (paths[i])
+            snprintf(tmp[i], sizeof tmp[i], "%s.tmp", paths[i]);
+        if (paths[i] && !rc)
+            rc = write_tmp(paths[i], i, m, count, err);
+    }
+    for (int i = 0; i < 2 && !rc; i++)
+        if (paths[i] && rename(tmp[i], paths[i]) != 0)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot rename '%s' to "
+                             "'%s': %s", tmp[i], paths[i], strerror(errno));
+    if (rc)
+        for (int i = 0; i < 2; i++)
+            if (paths[i])
+                remove(tmp[i]);
+    return rc;
+}

@@ -1,0 +1,21 @@
+# Seq2seq runtime checks (issue #4) that are not CMocka suites (those are
+# tests/unit/test_rt_s2s_*.c):
+#   s2s_check_data  librnnrt's parallel-corpus reader vs bench/s2s_torch.py:
+#                   identical tokens, vocabularies, arrays and split on the
+#                   first 20,000 pairs of ../shared/data/fra-eng-20k.txt
+#   s2s_bad_data    bad corpora: file:line:col errors, exit 1, nothing written
+#   s2s_nltk_bleu   corpus BLEU-4 vs nltk (skipped without python3-nltk)
+# Skipped tests exit 77 (no data, no torch, no nltk).
+add_executable(s2s_tool ${CMAKE_CURRENT_LIST_DIR}/s2s/s2s_tool.c)
+target_link_libraries(s2s_tool PRIVATE rnnrt)
+set(S2S_DIR ${CMAKE_CURRENT_LIST_DIR}/s2s)
+set(S2S_WORK ${CMAKE_CURRENT_BINARY_DIR}/s2s)
+add_test(NAME s2s_check_data
+  COMMAND bash ${S2S_DIR}/check_data.sh $<TARGET_FILE:s2s_tool> ${CMAKE_SOURCE_DIR}
+          ${CMAKE_SOURCE_DIR}/../shared/data/fra-eng-20k.txt ${S2S_WORK}/check_data)
+add_test(NAME s2s_bad_data
+  COMMAND bash ${S2S_DIR}/bad_data.sh $<TARGET_FILE:s2s_tool> ${S2S_WORK}/bad_data)
+add_test(NAME s2s_nltk_bleu
+  COMMAND bash ${S2S_DIR}/nltk_bleu.sh $<TARGET_FILE:s2s_tool> ${S2S_WORK}/nltk)
+set_tests_properties(s2s_check_data s2s_bad_data s2s_nltk_bleu PROPERTIES
+  TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS s2s)
