@@ -154,9 +154,14 @@ static void emitf(Emit *E, int indent, const char *fmt, ...)
 
 /* The text of line `line` of the spec, trimmed, with comment-closers
  * defused. */
-static const char *spec_line(const Spec *s, int line)
+/* Line `line` of `file` (the spec, or a library cell it uses). */
+static const char *spec_line(const Spec *s, const char *file, int line)
 {
-    const char *p = s->text, *end = s->text + s->text_len;
+    size_t len = 0;
+    const char *text = spec_source_text(s, file, &len);
+    if (!text)
+        return "";
+    const char *p = text, *end = text + len;
     for (int l = 1; l < line && p < end; p++)
         if (*p == '\n')
             l++;
@@ -181,8 +186,9 @@ static void comment_loc(Emit *E, int indent, Loc loc)
     if (loc.line <= 0 || loc.line == E->last_line)
         return;
     E->last_line = loc.line;
-    emitf(E, indent, "/* %s:%d%s  %s */\n", E->m->spec->path, loc.line, E->in_backward ? " (backward)" : "",
-          spec_line(E->m->spec, loc.line));
+    const char *file = loc.file ? loc.file : E->m->spec->path;
+    emitf(E, indent, "/* %s:%d%s  %s */\n", file, loc.line, E->in_backward ? " (backward)" : "",
+          spec_line(E->m->spec, file, loc.line));
 }
 
 /* C expression for the product of dims [from, to) of s, as an int. */
@@ -327,7 +333,7 @@ static void emit_params(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         const Param *p = &m->params[i];
         emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %.17g, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(p->shape.d[0]),
-              p->shape.ndim > 1 ? rt_dim(p->shape.d[1]) : "0", init_name(p->init), p->init_arg, m->spec->path,
+              p->shape.ndim > 1 ? rt_dim(p->shape.d[1]) : "0", init_name(p->init), p->init_arg, p->loc.file ? p->loc.file : m->spec->path,
               p->loc.line);
     }
     emitf(E, 0, "};\n\n");
@@ -808,10 +814,16 @@ static void emit_descriptor(Emit *E)
     emitf(E, 2, ".bptt = \"%s\",\n", bptts[s->bptt]);
     emitf(E, 2, ".bptt_k = %d,\n", s->bptt_k);
     emitf(E, 2, ".bptt_p = %.17g,\n", s->bptt_p);
-    emitf(E, 2, ".optimizer = \"sgd\",\n");
+    static const char *optims[] = {"sgd", "momentum", "adam"};
+    emitf(E, 2, ".optimizer = \"%s\",\n", optims[s->optimizer]);
     emitf(E, 2, ".lr = %.17g,\n", s->lr);
     emitf(E, 2, ".clip_norm = %.17g,\n", s->clip_norm);
     emitf(E, 2, ".seed = UINT64_C(%llu),\n", (unsigned long long)s->seed);
+    emitf(E, 2, ".momentum = %.17g,\n", s->momentum);
+    emitf(E, 2, ".beta1 = %.17g,\n", s->beta1);
+    emitf(E, 2, ".beta2 = %.17g,\n", s->beta2);
+    emitf(E, 2, ".eps = %.17g,\n", s->eps);
+    emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
     emitf(E, 1, "},\n");
     emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
     emitf(E, 1, ".forward = %s_forward,\n", E->prefix);

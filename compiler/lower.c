@@ -281,8 +281,38 @@ static void warn_unused(Lower *L)
 
 /* ---- the network ---- */
 
+/* Spec keys the reader accepts but the graph cannot build yet: an error at
+ * the key, so no spec silently trains something other than it says. */
+static bool check_supported(const Spec *s)
+{
+    static const char *const tasks[] = {"language_model", "labelling", "classification"};
+    bool ok = true;
+    if (s->layers > 1) {
+        diag_error(s->layers_loc, "'network.layers: %d' is not supported yet (one layer only)",
+                   s->layers);
+        ok = false;
+    }
+    if (s->dropout > 0) {
+        diag_error(s->dropout_loc, "'network.dropout' above 0 is not supported yet");
+        ok = false;
+    }
+    if (s->bidirectional) {
+        diag_error(s->bidirectional_loc, "'network.bidirectional: true' is not supported yet");
+        ok = false;
+    }
+    if (s->task != TASK_LANGUAGE_MODEL) {
+        diag_error(s->task_loc, "'task: %s' is not supported yet (only language_model)",
+                   tasks[s->task]);
+        ok = false;
+    }
+    return ok;
+}
+
 Model *lower(Arena *a, Spec *spec)
 {
+    if (!check_supported(spec))
+        return NULL;
+
     Model *m = arena_alloc(a, sizeof *m);
     m->spec = spec;
     m->g = graph_new(a, NULL);

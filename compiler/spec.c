@@ -29,10 +29,19 @@
  *
  * Defaults when a key is absent (every other key is required):
  *   data.normalize  none          data.split       0.9
- *   network.output  linear
+ *   data.min_freq   1
+ *   network.output  linear        network.layers   1
+ *   network.dropout 0             network.bidirectional  false
+ *   network.head    last (classification only)
  *   train.sampler   sequential    train.bptt       truncated (k = steps)
  *   train.clip_norm 0 (off)       train.seed       0
  *   cell.params.X.init  default (uniform +-1/sqrt(hidden), see spec.h)
+ *
+ * `cell: NAME` (or `cell: {use: NAME}`) takes the cell from the standard
+ * library, compiler/cells/NAME.yaml, which the build embeds into rnnc
+ * (compiler/cells/embed.cmake). The library file is read by this same
+ * reader under the name "<rnnc>/cells/NAME.yaml", registered with the
+ * diagnostics, so its values carry real Locs into it.
  *
  * Nothing here aborts on user input. Every string the Spec keeps is copied
  * into the caller's arena. The tree and libyaml's buffers are freed before
@@ -64,6 +73,8 @@ enum {
 #define MAX_STEPS 100000
 #define MAX_EPOCHS 1000000
 #define MAX_DIM (1 << 20)
+#define MAX_LAYERS 64
+#define MAX_MIN_FREQ 1000000000
 
 /* ---- positions: libyaml marks and byte offsets -> Loc ---- */
 
@@ -834,13 +845,13 @@ static bool read_model(Ctx *c, Field top, Spec *s)
     return require(c, top, "model", &f) && read_ident(c, f, &s->model, &s->model_loc);
 }
 
-/* task: language_model */
+/* task: language_model | labelling | classification */
 static bool read_task(Ctx *c, Field top, Spec *s)
 {
-    static const char *const tasks[] = {"language_model"};
+    static const char *const tasks[] = {"language_model", "labelling", "classification"};
     Field f;
     int t;
-    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 1, &t))
+    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 3, &t))
         return false;
     s->task = (Task)t;
     s->task_loc = f.val->loc;
@@ -892,17 +903,31 @@ static bool read_data_split(Ctx *c, Field data, Spec *s)
                          &s->split);
 }
 
+/* min_freq: N  -- >= 1 (default 1): training tokens seen fewer than N
+ * times are left out of the vocabulary and read as <unk> */
+static bool read_data_min_freq(Ctx *c, Field data, Spec *s)
+{
+    Field f = field(c, data, "min_freq");
+    s->min_freq = 1;
+    s->min_freq_loc = data.key->loc;
+    if (!f.val)
+        return true;
+    s->min_freq_loc = f.val->loc;
+    return read_int(c, f, 1, MAX_MIN_FREQ, &s->min_freq);
+}
+
 static bool read_data(Ctx *c, Field top, Spec *s)
 {
-    static const char *const keys[] = {"tokens", "normalize", "split"};
+    static const char *const keys[] = {"tokens", "normalize", "split", "min_freq"};
     Field data;
     if (!require(c, top, "data", &data) || !expect_map(c, data))
         return false;
     s->data_loc = data.key->loc;
-    bool ok = check_keys(c, data, keys, 3);
+    bool ok = check_keys(c, data, keys, 4);
     ok &= read_data_tokens(c, data, s);
     ok &= read_data_normalize(c, data, s);
     ok &= read_data_split(c, data, s);
+    ok &= read_data_min_freq(c, data, s);
     return ok;
 }
 
@@ -1184,14 +1209,13 @@ static bool check_states_assigned(const SpecCell *sc)
     return ok;
 }
 
-static bool read_cell(Ctx *c, Field top, Spec *s)
+/* {name, input, state, output, params, equations}: a cell written out,
+ * in a spec or in a library file */
+static bool read_cell_body(Ctx *c, Field cell, SpecCell *sc)
 {
     static const char *const keys[] = {"name", "input", "state", "output", "params",
                                        "equations"};
-    SpecCell *sc = &s->cell;
-    Field cell, name, input;
-    if (!require(c, top, "cell", &cell) || !expect_map(c, cell))
-        return false;
+    Field name, input;
     Decls decls = {0};
     bool ok = check_keys(c, cell, keys, 6);
     ok &= require(c, cell, "name", &name) && read_ident(c, name, &sc->name, &sc->loc);
@@ -1209,6 +1233,94 @@ static bool read_cell(Ctx *c, Field top, Spec *s)
     if (have_state && have_eqs)
         ok &= check_states_assigned(sc);
     return ok;
+}
+
+/* ---- the standard cell library ---- */
+
+static const SpecLibCell *find_library_cell(const char *name)
+{
+    for (int i = 0; i < spec_cell_library_n; i++)
+        if (strcmp(spec_cell_library[i].name, name) == 0)
+            return &spec_cell_library[i];
+    return NULL;
+}
+
+/* "unknown cell 'gur'; did you mean 'gru'?" and the list of library cells. */
+static void unknown_cell(Ctx *c, Field f)
+{
+    int n = spec_cell_library_n;
+    const char **names = arena_array(c->tmp, (size_t)n, sizeof *names);
+    for (int i = 0; i < n; i++)
+        names[i] = spec_cell_library[i].name;
+    const char *what = arena_printf(c->tmp, "unknown cell '%s' in '%s'", show(c, f.val->str),
+                                    f.name);
+    unknown_word(c, f.val->loc, what, f.val->str, names, n, "library cells");
+    diag_note(nowhere(c), "or write the cell out: {name, input, state, output, params, "
+                          "equations}");
+}
+
+/* Parse compiler/cells/NAME.yaml with the same reader as a spec, under the
+ * path "<rnnc>/cells/NAME.yaml", so its Locs and diagnostics point into it. */
+static bool read_library_cell(Ctx *c, Field f, Spec *s)
+{
+    const YNode *v = f.val;
+    if (v->kind != Y_SCALAR || is_null(v))
+        return type_error(c, f, "the name of a library cell, like gru");
+    const SpecLibCell *lib = find_library_cell(v->str);
+    if (!lib) {
+        unknown_cell(c, f);
+        return false;
+    }
+    const char *path = arena_printf(c->a, "<rnnc>/cells/%s.yaml", lib->name);
+    diag_register_source(path, lib->text, lib->len);
+    Src src = {.path = path, .text = lib->text, .len = lib->len};
+    Ctx lc = *c;
+    lc.src = &src;
+    lc.path = path;
+    YNode *root = check_encoding(&src) ? build_tree(c->tmp, &src) : NULL;
+    Field body = {NULL, root, "cell"};
+    if (!root || !read_cell_body(&lc, body, &s->cell)) {
+        diag_note(v->loc, "in the library cell '%s' used here", lib->name);
+        return false;
+    }
+    s->cell_use = arena_strdup(c->a, lib->name);
+    s->cell_use_loc = v->loc;
+    return true;
+}
+
+/* {use: NAME}: nothing else may sit next to `use` */
+static bool read_cell_use(Ctx *c, Field cell, Spec *s)
+{
+    bool ok = true;
+    for (int i = 0; i < cell.val->nkids; i += 2) {
+        const YNode *k = cell.val->kids[i];
+        if (strcmp(k->str, "use") == 0)
+            continue;
+        diag_error(k->loc, "'cell.use' selects a library cell and takes no other keys, "
+                           "found '%s'", show(c, k->str));
+        diag_note(nowhere(c), "to change a library cell, copy its equations into the spec "
+                              "(see compiler/cells/)");
+        ok = false;
+    }
+    return read_library_cell(c, field(c, cell, "use"), s) && ok;
+}
+
+/* cell: NAME | {use: NAME} | {name, input, state, output, params, equations}
+ *   NAME is a cell of the standard library: rnn_tanh, rnn_relu, gru, lstm */
+static bool read_cell(Ctx *c, Field top, Spec *s)
+{
+    Field cell;
+    if (!require(c, top, "cell", &cell))
+        return false;
+    s->cell_use = NULL;
+    if (cell.val->kind == Y_SCALAR && !is_null(cell.val))
+        return read_library_cell(c, cell, s);
+    if (cell.val->kind != Y_MAP)
+        return type_error(c, cell, "a library cell name (like gru), {use: NAME} or a "
+                                   "mapping {name, input, state, output, params, equations}");
+    if (field(c, cell, "use").val)
+        return read_cell_use(c, cell, s);
+    return read_cell_body(c, cell, &s->cell);
 }
 
 /* ---- network: {input: one_hot | {embed: N}, hidden: N, output: linear} ---- */
@@ -1249,17 +1361,97 @@ static bool read_network_output(Ctx *c, Field net)
     return !f.val || read_enum(c, f, words, 1, &i);
 }
 
-static bool read_network(Ctx *c, Field top, Spec *s)
+/* layers: N  -- stacked cells, 1..64 (default 1) */
+static bool read_network_layers(Ctx *c, Field net, Spec *s)
 {
-    static const char *const keys[] = {"input", "hidden", "output"};
+    Field f = field(c, net, "layers");
+    s->layers = 1;
+    s->layers_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->layers_loc = f.val->loc;
+    return read_int(c, f, 1, MAX_LAYERS, &s->layers);
+}
+
+/* dropout: P  -- in [0, 1) (default 0), on the outputs of every layer but
+ * the last, in training only */
+static bool read_network_dropout(Ctx *c, Field net, Spec *s)
+{
+    Field f = field(c, net, "dropout");
+    s->dropout = 0;
+    s->dropout_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->dropout_loc = f.val->loc;
+    return read_float_in(c, f, 0, true, 1, false, "in [0, 1)", &s->dropout);
+}
+
+/* A boolean: the plain words true or false, nothing else (YAML 1.1 would
+ * also read yes, on, y, ... and a quoted "true" is a string). */
+static bool read_bool(Ctx *c, Field f, bool *out)
+{
+    const YNode *v = f.val;
+    if (v->kind == Y_SCALAR && v->style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp(v->str, "true") == 0 || strcmp(v->str, "false") == 0) {
+            *out = v->str[0] == 't';
+            return true;
+        }
+    }
+    return type_error(c, f, "true or false");
+}
+
+/* bidirectional: true | false  (default false) */
+static bool read_network_bidirectional(Ctx *c, Field net, Spec *s)
+{
+    Field f = field(c, net, "bidirectional");
+    s->bidirectional = false;
+    s->bidirectional_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->bidirectional_loc = f.val->loc;
+    return read_bool(c, f, &s->bidirectional);
+}
+
+/* head: last | mean  -- classification only (default last): classify from
+ * the last state or from the mean of the states over time */
+static bool read_network_head(Ctx *c, Field net, Spec *s, bool task_known)
+{
+    static const char *const words[] = {"last", "mean"};
+    static const Head kinds[] = {HEAD_LAST, HEAD_MEAN};
+    Field f = field(c, net, "head");
+    int i;
+    s->head = HEAD_LAST;
+    s->head_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->head_loc = f.val->loc;
+    if (!read_enum(c, f, words, 2, &i))
+        return false;
+    s->head = kinds[i];
+    if (!task_known || s->task == TASK_CLASSIFICATION)
+        return true;
+    diag_error(f.key->loc, "'network.head' applies only to task: classification");
+    diag_note(s->task_loc, "the task is %s here",
+              s->task == TASK_LABELLING ? "labelling" : "language_model");
+    return false;
+}
+
+static bool read_network(Ctx *c, Field top, Spec *s, bool task_known)
+{
+    static const char *const keys[] = {"input",   "hidden",        "output", "layers",
+                                       "dropout", "bidirectional", "head"};
     Field net;
     if (!require(c, top, "network", &net) || !expect_map(c, net))
         return false;
     s->network_loc = net.key->loc;
-    bool ok = check_keys(c, net, keys, 3);
+    bool ok = check_keys(c, net, keys, 7);
     ok &= read_network_input(c, net, s);
     ok &= read_network_hidden(c, net, s);
     ok &= read_network_output(c, net);
+    ok &= read_network_layers(c, net, s);
+    ok &= read_network_dropout(c, net, s);
+    ok &= read_network_bidirectional(c, net, s);
+    ok &= read_network_head(c, net, s, task_known);
     return ok;
 }
 
@@ -1320,16 +1512,56 @@ static bool read_train_bptt(Ctx *c, Field train, Spec *s)
     return !arg.val || read_int(c, arg, 1, MAX_STEPS, &s->bptt_k);
 }
 
-/* optimizer: sgd */
+/* A Field for a key of an optional argument mapping. */
+static bool read_optional_float(Ctx *c, Field sec, const char *key, double lo, bool lo_closed,
+                                double hi, bool hi_closed, const char *range, double *out)
+{
+    Field f = field(c, sec, key);
+    return !f.val || read_float_in(c, f, lo, lo_closed, hi, hi_closed, range, out);
+}
+
+/* {beta1: B1, beta2: B2, eps: E}  -- each optional; B in [0,1), E > 0 */
+static bool read_adam_args(Ctx *c, Field arg, Spec *s)
+{
+    static const char *const keys[] = {"beta1", "beta2", "eps"};
+    if (arg.val->kind != Y_MAP)
+        return type_error(c, arg, "a mapping {beta1: B1, beta2: B2, eps: E} (each optional)");
+    bool ok = check_keys(c, arg, keys, 3);
+    ok &= read_optional_float(c, arg, "beta1", 0, true, 1, false, "in [0, 1)", &s->beta1);
+    ok &= read_optional_float(c, arg, "beta2", 0, true, 1, false, "in [0, 1)", &s->beta2);
+    ok &= read_optional_float(c, arg, "eps", 0, false, HUGE_VAL, true, "greater than 0",
+                              &s->eps);
+    return ok;
+}
+
+/* optimizer: sgd | momentum | {momentum: M} | adam | {adam: {beta1, beta2, eps}}
+ *   PyTorch's update rules and defaults: momentum M = 0.9, in (0, 1);
+ *   Adam beta1 0.9, beta2 0.999, eps 1e-8 */
 static bool read_train_optimizer(Ctx *c, Field train, Spec *s)
 {
-    static const char *const words[] = {"sgd"};
-    Field f;
+    static const char *const words[] = {"sgd", "momentum", "adam"};
+    static const Optim kinds[] = {OPT_SGD, OPT_MOMENTUM, OPT_ADAM};
+    Field f, arg;
     int i;
-    if (!require(c, train, "optimizer", &f) || !read_enum(c, f, words, 1, &i))
+    s->momentum = s->beta1 = s->beta2 = s->eps = 0;
+    if (!require(c, train, "optimizer", &f))
         return false;
-    s->optimizer = (Optim)i;
-    return true;
+    s->optimizer_loc = f.val->loc;
+    if (!read_choice(c, f, words, 3,
+                     "sgd, momentum, {momentum: M}, adam or {adam: {beta1, beta2, eps}}", &i,
+                     &arg))
+        return false;
+    s->optimizer = kinds[i];
+    if (kinds[i] == OPT_SGD)
+        return choice_arg(f, arg, false, "sgd");
+    if (kinds[i] == OPT_MOMENTUM) {
+        s->momentum = 0.9;
+        return !arg.val || read_float_in(c, arg, 0, false, 1, false, "in (0, 1)", &s->momentum);
+    }
+    s->beta1 = 0.9;
+    s->beta2 = 0.999;
+    s->eps = 1e-8;
+    return !arg.val || read_adam_args(c, arg, s);
 }
 
 /* lr: F  -- > 0 */
@@ -1391,15 +1623,37 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
     Field top = {NULL, root, ""};
     bool ok = check_keys(c, top, keys, 6);
     ok &= read_model(c, top, s);
-    ok &= read_task(c, top, s);
+    bool task_known = read_task(c, top, s);
+    ok &= task_known;
     ok &= read_data(c, top, s);
     ok &= read_cell(c, top, s);
-    ok &= read_network(c, top, s);
+    ok &= read_network(c, top, s, task_known);
     ok &= read_train(c, top, s);
     return ok;
 }
 
 /* ---- entry points ---- */
+
+const char *spec_source_text(const Spec *s, const char *file, size_t *len)
+{
+    if (!file || strcmp(file, s->path) == 0) {
+        *len = s->text_len;
+        return s->text;
+    }
+    static const char prefix[] = "<rnnc>/cells/";
+    size_t n = strlen(file), np = sizeof prefix - 1;
+    if (!s->cell_use || n < np + 5 || strncmp(file, prefix, np) != 0 ||
+        strcmp(file + n - 5, ".yaml") != 0)
+        return NULL;
+    for (int i = 0; i < spec_cell_library_n; i++) {
+        const SpecLibCell *c = &spec_cell_library[i];
+        if (strlen(c->name) == n - np - 5 && strncmp(file + np, c->name, n - np - 5) == 0) {
+            *len = c->len;
+            return c->text;
+        }
+    }
+    return NULL;
+}
 
 Spec *spec_parse(Arena *a, const char *path, const char *text, size_t len)
 {

@@ -52,13 +52,14 @@ void expr_print(FILE *f, const Expr *e);
 
 /* ---- the spec ---- */
 
-typedef enum { TASK_LANGUAGE_MODEL } Task;
+typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION } Task;
 typedef enum { TOK_CHAR, TOK_WORD } TokKind;
 typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
 typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
 typedef enum { SAMPLER_SEQUENTIAL, SAMPLER_RANDOM } Sampler;
 typedef enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED } Bptt;
-typedef enum { OPT_SGD } Optim;
+typedef enum { OPT_SGD, OPT_MOMENTUM, OPT_ADAM } Optim;
+typedef enum { HEAD_LAST, HEAD_MEAN } Head; /* classification: which states */
 typedef enum { INIT_DEFAULT, INIT_UNIFORM, INIT_NORMAL, INIT_ZEROS } InitKind;
 
 /* A dimension in a param shape: a number, or a symbol resolved by lower.c:
@@ -87,7 +88,8 @@ typedef struct {
     const char *text; /* the equation text as written, for comments */
 } SpecEq;
 
-/*   cell:
+/*   cell: gru | {use: gru}    -- a cell of the standard library, or
+ *   cell:
  *     name: rnn_tanh
  *     input: x
  *     state: [h]
@@ -148,7 +150,50 @@ typedef struct {
     uint64_t seed;
     Loc train_loc, batch_loc, steps_loc, epochs_loc, lr_loc, clip_loc,
         bptt_loc, sampler_loc;
+
+    /* ---- added for gated and deeper networks (issue #3) ----
+     * An absent key's Loc is the Loc of its section's key, as above. */
+
+    /* cell: NAME | {use: NAME} selects a cell of the standard library
+     * (compiler/cells/NAME.yaml, built into rnnc). `cell` is then that
+     * file's cell and its Locs point into "<rnnc>/cells/NAME.yaml". */
+    const char *cell_use; /* NULL for a cell written in the spec */
+    Loc cell_use_loc;     /* the name in the spec */
+
+    /* data: */
+    int min_freq;         /* min_freq: N >= 1 (default 1); rarer training
+                             tokens become <unk> */
+    Loc min_freq_loc;
+
+    /* network: */
+    int layers;           /* layers: N, 1..64 (default 1) */
+    double dropout;       /* dropout: P in [0,1) (default 0), between layers */
+    bool bidirectional;   /* bidirectional: true | false (default false) */
+    Head head;            /* head: last | mean (classification only; default last) */
+    Loc layers_loc, dropout_loc, bidirectional_loc, head_loc;
+
+    /* train.optimizer: the hyperparameters, PyTorch's defaults filled in:
+     * momentum 0.9 (SGD with momentum, no dampening, no Nesterov); Adam
+     * beta1 0.9, beta2 0.999, eps 1e-8. Unused ones are 0. */
+    double momentum, beta1, beta2, eps;
+    Loc optimizer_loc;
 } Spec;
+
+/* A cell of the standard library: compiler/cells/NAME.yaml, embedded into
+ * rnnc at build time by compiler/cells/embed.cmake (sorted by name). */
+typedef struct {
+    const char *name; /* "gru" */
+    const char *text; /* the file's bytes, NUL-terminated */
+    size_t len;
+} SpecLibCell;
+
+extern const SpecLibCell spec_cell_library[];
+extern const int spec_cell_library_n;
+
+/* The text of the file a Loc of spec `s` points into: the spec itself, or
+ * the library cell it uses ("<rnnc>/cells/gru.yaml"). NULL when `file` is
+ * neither. For comments that quote the source line (emit.c). */
+const char *spec_source_text(const Spec *s, const char *file, size_t *len);
 
 /* Read and check a spec file. On any error, prints diagnostics and returns
  * NULL; *exit_code is set to EXIT_IO when the file cannot be read and to

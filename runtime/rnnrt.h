@@ -79,9 +79,14 @@ typedef struct {
     const char *bptt;      /* "full" | "truncated" | "randomized" */
     int bptt_k;            /* truncated: cut every k steps (0 = steps) */
     double bptt_p;         /* randomized: continue probability */
-    const char *optimizer; /* "sgd" */
+    const char *optimizer; /* "sgd" | "momentum" | "adam" (NULL = "sgd") */
     double lr, clip_norm;  /* clip_norm 0 = off */
     uint64_t seed;
+    /* Optimizer hyperparameters; 0 means the default: momentum 0.9 for
+     * "momentum"; beta1 0.9, beta2 0.999, eps 1e-8 for "adam" (PyTorch's). */
+    double momentum, beta1, beta2, eps;
+    int min_freq;          /* tokens rarer in the training split become
+                              <unk>; 0 or 1 keeps every token */
 } RnnrtRecipe;
 
 /* Everything a forward/backward call reads and writes. The driver fills the
@@ -301,8 +306,9 @@ size_t rnnrt_vocab_encode_chars(const RnnrtVocab *v, const char *text,
                                 size_t *nunk);
 
 /* ---- corpus: file -> normalized text -> ids -> train/valid (rnnrt_corpus.c)
- * Only `tokens: char` exists for now; "word" is refused with an error. The
- * split is by tokens of the normalized stream: ntrain = floor(n * split). */
+ * tokens is "char" or "word" (see rnnrt_corpus_load_recipe below; this
+ * form keeps every token, min_freq 1). The split is by tokens of the
+ * normalized stream: ntrain = floor(n * split). */
 typedef struct {
     RnnrtVocab vocab;
     int32_t *ids;      /* n token ids; train = [0, ntrain), valid = the rest */
@@ -406,12 +412,16 @@ double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
  * fsync of the directory). Layout, native byte order:
  *   "RNNCKPT1", u32 version, u32 endianness tag 0x01020304,
  *   u32 sizeof(real), u32 zero
- *   then four sections "header", "vocab", "params", "train", each framed as
+ *   then five sections "header", "vocab", "params", "train", "optim", each
+ *   framed as
  *   char name[8], u64 length, u32 CRC32 (IEEE, as zlib), u32 zero, payload.
  *   header: model name, spec_hash, V, nparams, state_size, each param's name
  *           and shape; vocab: size, then each token's bytes and count;
- *   params: the parameter block; train: RnnrtTrainState. */
-#define RNNRT_CKPT_VERSION 1
+ *   params: the parameter block; train: RnnrtTrainState; optim: the
+ *   optimizer's name, hyperparameters, step count and moments.
+ * Version 1 files (no "optim" section, written by SGD-only trainers) still
+ * load, as plain SGD. */
+#define RNNRT_CKPT_VERSION 2
 
 typedef struct {
     int64_t epoch;   /* epoch in progress, 0-based */
@@ -426,6 +436,8 @@ typedef struct {
     uint64_t corpus_hash;
     int S;
     real *state;     /* [B][S] carried state (owned; NULL = zeros) */
+    struct RnnrtOptim *optim; /* optimizer and its moments (owned; NULL =
+                                 plain SGD, which has no state) */
 } RnnrtTrainState;
 
 uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
@@ -511,6 +523,10 @@ typedef struct {
     const char *prefix;
     int sample_len;
     FILE *out;            /* results (stdout) */
+    /* The optimizer, from the recipe: "sgd" | "momentum" | "adam" and its
+     * hyperparameters (0 = PyTorch's default, see rnnrt_optim_init). */
+    const char *optimizer;
+    double momentum, beta1, beta2, eps;
 } RnnrtTrainOpts;
 
 typedef struct {
@@ -547,5 +563,151 @@ int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
  * polynomials (a few float ulps) in the float build. */
 void rnnrt_tanh_n(const real *x, real *y, size_t n);
 void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
+/* The same functions one value at a time, for the fused loops rnnc emits
+ * (pass_fuse): inline and branch-free, so a loop over them vectorizes;
+ * rnnrt_tanh_n / rnnrt_sigmoid_n use them, so results are the same. */
+#ifdef RNNRT_DOUBLE
+static inline real rnnrt_tanh_fast(real x) { return tanh(x); }
+static inline real rnnrt_sigmoid_fast(real x) { return 1 / (1 + exp(-x)); }
+#else
+/* 2^k p(r), r = x - k ln2, p of degree 6 (Cephes expf); x clamped */
+static inline float rnnrt_exp_fast(float x)
+{
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float k = (float)(int32_t)(x * 1.44269504088896341f + (x < 0 ? -0.5f : 0.5f));
+    float r = x - k * 0.693359375f;
+    r = r + k * 2.12194440e-4f;
+    float r2 = r * r;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r2 + r + 1.0f;
+    union { int32_t i; float f; } scale = {((int32_t)k + 127) << 23};
+    return p * scale.f;
+}
+/* x + x^3 q(x^2) for |x| < 0.625 (Cephes tanhf), else
+ * sign(x) (1 - 2 / (exp(2|x|) + 1)), |x| clamped to 9 */
+static inline float rnnrt_tanh_fast(float v)
+{
+    float a = v < 0 ? -v : v;
+    a = a > 9.0f ? 9.0f : a;
+    float z = a * a;
+    float q = -5.70498872745E-3f;
+    q = q * z + 2.06390887954E-2f;
+    q = q * z - 5.37397155531E-2f;
+    q = q * z + 1.33314422036E-1f;
+    q = q * z - 3.33332819422E-1f;
+    float small = a + a * z * q;
+    float big = 1.0f - 2.0f / (rnnrt_exp_fast(2.0f * a) + 1.0f);
+    float t = a < 0.625f ? small : big;
+    return v < 0 ? -t : t;
+}
+static inline float rnnrt_sigmoid_fast(float x) { return 1.0f / (1.0f + rnnrt_exp_fast(-x)); }
+#endif
+
+/* =====================================================================
+ * Added for gated and deeper networks (issue #3).
+ * ================================================================== */
+
+/* ---- words (rnnrt_words.c) ----
+ * The word tokenizer of `tokens: word`, one rule for the neural models and
+ * the n-gram baseline. On valid UTF-8 text (rnnrt_utf8_check), after the
+ * recipe's normalization:
+ *
+ *  1. Lowercase (rnnrt_words_lower, in place, lengths unchanged): A-Z and
+ *     the Latin-1 capitals U+00C0..U+00DE except U+00D7 become small
+ *     letters. Other scripts are left as they are.
+ *  2. Separators end a token and are dropped: Unicode White_Space (U+0009..
+ *     U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
+ *     U+2029, U+202F, U+205F, U+3000) and the other ASCII control
+ *     characters (U+0000..U+001F, U+007F).
+ *  3. Punctuation characters are tokens of their own: every printable ASCII
+ *     character that is not a letter or a digit (so "_" too), U+00A1..U+00BF
+ *     except the letters U+00AA, U+00B5, U+00BA, the signs U+00D7 and
+ *     U+00F7, and U+2010..U+2027 and U+2030..U+205E (dashes, quotes,
+ *     ellipsis, ...). An apostrophe (' or U+2019) with a word character on
+ *     both sides is part of the word instead: "don't", "o'clock".
+ *  4. Every other character (ASCII letters and digits, all other non-ASCII
+ *     characters) is a word character; a word is a maximal run of them,
+ *     with the inner apostrophes of rule 3.
+ *
+ * So "Don't stop--now, café!" is: don't stop - - now , café !
+ * Bytes that are not valid UTF-8 (never passed by the corpus loader) count
+ * as word characters, one byte each. */
+typedef struct {
+    size_t off, len; /* bytes of the text */
+} RnnrtToken;
+
+void rnnrt_words_lower(char *text, size_t len);
+/* Splits text into tokens; writes at most max of them to out (out may be
+ * NULL) and returns how many there are. */
+size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
+                         size_t max);
+
+/* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
+/* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq
+ * times (min_freq <= 1: all), by decreasing count, ties in byte order.
+ * Returns the number of distinct tokens before min_freq. */
+size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
+                               const RnnrtToken *tok, size_t n, int min_freq);
+/* ids[i] = id of token i, RNNRT_UNK (counted in *nunk) when missing. */
+void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
+                              const RnnrtToken *tok, size_t n, int32_t *ids,
+                              size_t *nunk);
+/* Removes the non-special tokens counted fewer than min_freq times,
+ * keeping the order of the rest. Returns how many were removed. */
+int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq);
+
+/* ---- corpus from a recipe (rnnrt_corpus.c) ----
+ * rnnrt_corpus_load with the recipe's tokens ("char" or "word"),
+ * normalize, split and min_freq. `tokens: word` runs: UTF-8 check ->
+ * normalize -> rnnrt_words_lower -> rnnrt_words_split -> split by tokens
+ * (first floor(n * split) train) -> vocabulary from the training tokens
+ * (min_freq) -> ids. A min_freq that leaves no corpus token in the
+ * vocabulary is an error (exit 1). */
+int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
+                             const RnnrtRecipe *r, const RnnrtVocab *vocab,
+                             RnnrtError *err);
+
+/* ---- optimizers (rnnrt_optim.c) ----
+ * PyTorch's update rules (torch 1.13, no weight decay), over the whole
+ * parameter block:
+ *   sgd       p -= lr * g
+ *   momentum  b = g at the first step, then b = momentum * b + g;
+ *             p -= lr * b              (torch.optim.SGD, dampening 0)
+ *   adam      t += 1; m = beta1 m + (1 - beta1) g;
+ *             v = beta2 v + (1 - beta2) g^2;
+ *             p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * The moments live in the optimizer and in checkpoints (section "optim"),
+ * so a resumed run continues exactly. Arithmetic is in double per element,
+ * stored in `real`. */
+typedef enum {
+    RNNRT_OPTIM_SGD,
+    RNNRT_OPTIM_MOMENTUM,
+    RNNRT_OPTIM_ADAM
+} RnnrtOptimKind;
+
+typedef struct RnnrtOptim {
+    RnnrtOptimKind kind;
+    double momentum, beta1, beta2, eps; /* defaults filled in */
+    size_t n;      /* reals in the parameter block */
+    int64_t t;     /* update steps taken */
+    real *m1;      /* momentum buffer / Adam's first moment (n, or NULL) */
+    real *m2;      /* Adam's second moment (n, or NULL) */
+} RnnrtOptim;
+
+/* name: "sgd" | "momentum" | "adam" (NULL = "sgd"); hyperparameters 0 =
+ * default. Bad names or values are exit 1. Zeroed moments, t = 0. */
+int rnnrt_optim_init(RnnrtOptim *o, const char *name, double momentum,
+                     double beta1, double beta2, double eps, size_t n,
+                     RnnrtError *err);
+void rnnrt_optim_step(RnnrtOptim *o, real *p, const real *g, double lr);
+void rnnrt_optim_free(RnnrtOptim *o);
+const char *rnnrt_optim_name(RnnrtOptimKind kind);
+/* Reals of moment state: 0 (sgd), n (momentum) or 2n (adam). */
+size_t rnnrt_optim_state_size(const RnnrtOptim *o);
 
 #endif

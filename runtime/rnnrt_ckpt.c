@@ -8,7 +8,8 @@
  * deleted, the old checkpoint stays, and the error carries errno.
  *
  * The format (see rnnrt.h) is a fixed preamble (magic, version, byte order,
- * sizeof(real)) and four sections, each with its length and CRC32. Loading
+ * sizeof(real)) and five sections, each with its length and CRC32 (four
+ * in version 1, which had no optimizer state). Loading
  * reads the whole file, checks the preamble field by field, then every
  * section's frame and CRC, and only then parses, comparing the model name,
  * spec hash and parameter shapes with the trainer's own. Every refusal names
@@ -31,7 +32,8 @@
 #define FRAME_BYTES 24
 
 static const char *const section_names[] = {"header", "vocab", "params",
-                                            "train"};
+                                            "train", "optim"};
+enum { MAX_SECTIONS = 5 };
 
 /* ---- CRC32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
 
@@ -145,6 +147,31 @@ static void build_train(Buf *b, const RnnrtTrainState *ts)
     put(b, ts->state, n * sizeof(real));
 }
 
+/* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
+ * then m2 for Adam). No optimizer = plain SGD without state. */
+static void build_optim(Buf *b, const RnnrtOptim *o, size_t nparams)
+{
+    RnnrtOptim sgd;
+    if (!o) {
+        memset(&sgd, 0, sizeof sgd);
+        sgd.n = nparams;
+        o = &sgd;
+    }
+    put_str(b, rnnrt_optim_name(o->kind));
+    put_f64(b, o->momentum);
+    put_f64(b, o->beta1);
+    put_f64(b, o->beta2);
+    put_f64(b, o->eps);
+    put_i64(b, o->t);
+    put_u64(b, o->n);
+    size_t ns = rnnrt_optim_state_size(o);
+    put_u64(b, ns);
+    if (o->m1 && ns)
+        put(b, o->m1, o->n * sizeof(real));
+    if (o->m2 && ns == 2 * o->n)
+        put(b, o->m2, o->n * sizeof(real));
+}
+
 /* ---- writing ---- */
 
 typedef struct {
@@ -205,10 +232,11 @@ static int sync_dir(const char *path)
 static void write_all(Out *o, const RnnrtModel *m, const RnnrtVocab *v,
                       const RnnrtParams *p, const RnnrtTrainState *ts)
 {
-    Buf header = {0}, vocab = {0}, train = {0};
+    Buf header = {0}, vocab = {0}, train = {0}, optim = {0};
     build_header(&header, m, p, v->size);
     build_vocab(&vocab, v);
     build_train(&train, ts);
+    build_optim(&optim, ts->optim, p->total);
     uint32_t pre[4] = {RNNRT_CKPT_VERSION, ENDIAN_TAG, (uint32_t)sizeof(real),
                        0};
     out_write(o, MAGIC, 8);
@@ -217,9 +245,11 @@ static void write_all(Out *o, const RnnrtModel *m, const RnnrtVocab *v,
     write_section(o, "vocab", vocab.p, vocab.n);
     write_section(o, "params", p->params, p->total * sizeof(real));
     write_section(o, "train", train.p, train.n);
+    write_section(o, "optim", optim.p, optim.n);
     free(header.p);
     free(vocab.p);
     free(train.p);
+    free(optim.p);
 }
 
 int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
@@ -356,7 +386,7 @@ static const char *real_name(uint32_t size)
 }
 
 static int check_preamble(const char *path, const unsigned char *d, size_t n,
-                          RnnrtError *err)
+                          int *nsections, RnnrtError *err)
 {
     if (n < PREAMBLE_BYTES)
         return rnnrt_error(err, RNNRT_EXIT_IO,
@@ -376,11 +406,12 @@ static int check_preamble(const char *path, const unsigned char *d, size_t n,
         return rnnrt_error(err, RNNRT_EXIT_IO,
                            "'%s' is corrupt: bad byte-order tag in the "
                            "preamble", path);
-    if (pre[0] != RNNRT_CKPT_VERSION)
+    if (pre[0] != RNNRT_CKPT_VERSION && pre[0] != 1)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' has checkpoint format version %u; this "
-                           "trainer reads version %d", path, pre[0],
+                           "trainer reads versions 1 to %d", path, pre[0],
                            RNNRT_CKPT_VERSION);
+    *nsections = pre[0] == 1 ? 4 : 5;
     if (pre[2] != sizeof(real))
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' holds %s parameters but this trainer is "
@@ -392,10 +423,10 @@ static int check_preamble(const char *path, const unsigned char *d, size_t n,
 
 /* Checks the frames and CRCs of all sections; fills sec[]. */
 static int check_sections(const char *path, const unsigned char *d, size_t n,
-                          Rd sec[4], RnnrtError *err)
+                          Rd *sec, int nsections, RnnrtError *err)
 {
     size_t pos = PREAMBLE_BYTES;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < nsections; i++) {
         const char *name = section_names[i];
         if (n - pos < FRAME_BYTES)
             return rnnrt_error(err, RNNRT_EXIT_IO,
@@ -543,9 +574,47 @@ static int read_train(const char *path, Rd *r, const RnnrtModel *m,
     return r->pos == r->n ? 0 : malformed(path, "train", err);
 }
 
-static int parse_all(const char *path, Rd sec[4], const RnnrtModel *m,
-                     RnnrtVocab *v, RnnrtParams *p, RnnrtTrainState *ts,
-                     RnnrtError *err)
+/* The optimizer of the checkpoint; SGD leaves ts->optim NULL. */
+static int read_optim(const char *path, Rd *r, const RnnrtParams *p,
+                      RnnrtTrainState *ts, RnnrtError *err)
+{
+    size_t len;
+    const char *name = get_str(r, &len);
+    RnnrtOptim o;
+    memset(&o, 0, sizeof o);
+    int k = 0;
+    while (k < 3 && !str_is(name, len, rnnrt_optim_name((RnnrtOptimKind)k)))
+        k++;
+    o.kind = (RnnrtOptimKind)k;
+    o.momentum = get_f64(r);
+    o.beta1 = get_f64(r);
+    o.beta2 = get_f64(r);
+    o.eps = get_f64(r);
+    o.t = get_i64(r);
+    uint64_t n = get_u64(r), ns = get_u64(r);
+    if (r->bad || k == 3 || n != p->total || o.t < 0)
+        return malformed(path, "optim", err);
+    o.n = (size_t)n;
+    if (ns != rnnrt_optim_state_size(&o) ||
+        ns > (r->n - r->pos) / sizeof(real))
+        return malformed(path, "optim", err);
+    if (o.kind == RNNRT_OPTIM_SGD)
+        return r->pos == r->n ? 0 : malformed(path, "optim", err);
+    ts->optim = rnnrt_xcalloc(1, sizeof *ts->optim, "optimizer");
+    *ts->optim = o;
+    ts->optim->m1 = rnnrt_xcalloc(o.n + 1, sizeof(real), "optimizer moments");
+    get(r, ts->optim->m1, o.n * sizeof(real));
+    if (o.kind == RNNRT_OPTIM_ADAM) {
+        ts->optim->m2 = rnnrt_xcalloc(o.n + 1, sizeof(real),
+                                      "optimizer moments");
+        get(r, ts->optim->m2, o.n * sizeof(real));
+    }
+    return r->pos == r->n && !r->bad ? 0 : malformed(path, "optim", err);
+}
+
+static int parse_all(const char *path, Rd *sec, int nsections,
+                     const RnnrtModel *m, RnnrtVocab *v, RnnrtParams *p,
+                     RnnrtTrainState *ts, RnnrtError *err)
 {
     int V = 0;
     int rc = read_header(path, &sec[0], m, p, &V, err);
@@ -560,6 +629,8 @@ static int parse_all(const char *path, Rd sec[4], const RnnrtModel *m,
         memcpy(p->params, sec[2].p, sec[2].n);
     if (!rc)
         rc = read_train(path, &sec[3], m, ts, err);
+    if (!rc && nsections == 5)
+        rc = read_optim(path, &sec[4], p, ts, err);
     return rc;
 }
 
@@ -575,12 +646,13 @@ int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
     if (rc)
         return rc;
     const unsigned char *d = (const unsigned char *)data;
-    Rd sec[4];
-    rc = check_preamble(path, d, n, err);
+    Rd sec[MAX_SECTIONS];
+    int nsections = 0;
+    rc = check_preamble(path, d, n, &nsections, err);
     if (!rc)
-        rc = check_sections(path, d, n, sec, err);
+        rc = check_sections(path, d, n, sec, nsections, err);
     if (!rc)
-        rc = parse_all(path, sec, m, v, p, ts, err);
+        rc = parse_all(path, sec, nsections, m, v, p, ts, err);
     free(data);
     if (rc) {
         rnnrt_vocab_free(v);
@@ -594,4 +666,9 @@ void rnnrt_train_state_free(RnnrtTrainState *ts)
 {
     free(ts->state);
     ts->state = NULL;
+    if (ts->optim) {
+        rnnrt_optim_free(ts->optim);
+        free(ts->optim);
+        ts->optim = NULL;
+    }
 }

@@ -216,7 +216,15 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         {"--data", OPT_STR, &o.data, "PATH", "training text (default: the "
          "files in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
         {"--epochs", OPT_INT, &o.epochs, "N", "epochs", 1, INT_MAX},
-        {"--lr", OPT_DOUBLE, &o.lr, "X", "SGD learning rate", DBL_MIN, DBL_MAX},
+        {"--lr", OPT_DOUBLE, &o.lr, "X", "learning rate", DBL_MIN, DBL_MAX},
+        {"--optimizer", OPT_STR, &o.optimizer, "S", "sgd | momentum | adam",
+         0, 0},
+        {"--momentum", OPT_DOUBLE, &o.momentum, "X", "momentum: its factor, "
+         "0 = 0.9", 0, 1},
+        {"--beta1", OPT_DOUBLE, &o.beta1, "X", "adam: beta1, 0 = 0.9", 0, 1},
+        {"--beta2", OPT_DOUBLE, &o.beta2, "X", "adam: beta2, 0 = 0.999", 0,
+         1},
+        {"--eps", OPT_DOUBLE, &o.eps, "X", "adam: eps, 0 = 1e-8", 0, 1},
         {"--batch", OPT_INT, &o.batch, "N", "batch size B", 1, 1 << 20},
         {"--steps", OPT_INT, &o.steps, "N", "time steps T per minibatch", 1,
          1 << 20},
@@ -302,8 +310,7 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
     const RnnrtRecipe *r = &m->recipe;
     B = B ? B : ts.B;
     T = T ? T : ts.T;
-    rc = rnnrt_corpus_load(&c, data, r->tokens, r->normalize, r->split, &v,
-                           &err);
+    rc = rnnrt_corpus_load_recipe(&c, data, r, &v, &err);
     if (!rc && c.n - c.ntrain < (size_t)B + 1)
         rc = rnnrt_error(&err, RNNRT_EXIT_DATA,
                          "the validation split has %zu tokens; batch %d "

@@ -4,7 +4,8 @@
  *   setup    check options; probe that checkpoints can be written; load the
  *            corpus (and, with --resume, the checkpoint); init parameters
  *   epochs   for every minibatch: zero grads, forward, check the loss,
- *            backward, clip, check the norm, SGD, carry the state
+ *            backward, clip, check the norm, optimizer step (SGD, SGD
+ *            with momentum or Adam: rnnrt_optim.c), carry the state
  *            (sequential: state_out -> state_in, reset at epoch start;
  *            random: zeros for each minibatch)
  *            every 5th and the last epoch: "epoch E train_loss L val_ppl P"
@@ -24,8 +25,9 @@
  *
  * Resume is exact, also mid-epoch: the checkpoint holds the cursor (epoch,
  * next minibatch), the RNG now and at the start of the epoch (to rebuild a
- * random epoch's shuffle), the carried state, the step count and the
- * learning rate after halvings. The learning rate and RNG come from the
+ * random epoch's shuffle), the carried state, the step count, the
+ * learning rate after halvings and the optimizer's moments. A checkpoint
+ * made with another optimizer is refused. The learning rate and RNG come from the
  * checkpoint, not from --lr and --seed. The corpus must hash the same as
  * when the checkpoint was written (--force overrides), and a mid-epoch
  * cursor needs the same --batch, --steps and --sampler; at an epoch
@@ -78,6 +80,11 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->bptt = r->bptt ? r->bptt : "truncated";
     o->bptt_k = r->bptt_k;
     o->bptt_p = r->bptt_p;
+    o->optimizer = r->optimizer ? r->optimizer : "sgd";
+    o->momentum = r->momentum;
+    o->beta1 = r->beta1;
+    o->beta2 = r->beta2;
+    o->eps = r->eps;
     o->prefix = "the ";
     o->sample_len = 200;
     o->out = stdout;
@@ -122,12 +129,12 @@ static int check_opts(Trainer *tr, RnnrtError *err)
               "must be >= 0";
     if (bad)
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    const char *opt = tr->m->recipe.optimizer;
-    if (opt && strcmp(opt, "sgd"))
-        return rnnrt_error(err, RNNRT_EXIT_DATA,
-                           "optimizer '%s' (%s) is not supported by this "
-                           "runtime yet; use optimizer: sgd", opt,
-                           tr->m->spec_path);
+    RnnrtOptim probe; /* checks the name and the hyperparameters */
+    int rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
+                              o->beta2, o->eps, 0, err);
+    rnnrt_optim_free(&probe);
+    if (rc)
+        return rc;
     const char *path = o->ckpt;
     char def[4096];
     if (!path) {
@@ -157,9 +164,33 @@ static void note(const Trainer *tr, const char *fmt, ...)
 
 static int load_corpus(Trainer *tr, const RnnrtVocab *vocab, RnnrtError *err)
 {
-    const RnnrtRecipe *r = &tr->m->recipe;
-    return rnnrt_corpus_load(&tr->corpus, tr->o->data, r->tokens,
-                             r->normalize, r->split, vocab, err);
+    return rnnrt_corpus_load_recipe(&tr->corpus, tr->o->data,
+                                    &tr->m->recipe, vocab, err);
+}
+
+/* A fresh optimizer (zero moments) for the parameter block. */
+static int new_optim(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtTrainOpts *o = tr->o;
+    RnnrtTrainState *ts = &tr->ts;
+    ts->optim = rnnrt_xcalloc(1, sizeof *ts->optim, "optimizer");
+    return rnnrt_optim_init(ts->optim, o->optimizer, o->momentum, o->beta1,
+                            o->beta2, o->eps, tr->p.total, err);
+}
+
+/* The checkpoint's optimizer must be the one this run uses. Plain SGD has
+ * no state, so a checkpoint without one continues with a fresh SGD. */
+static int resume_optim(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->ts;
+    const char *want = tr->o->optimizer ? tr->o->optimizer : "sgd";
+    const char *have = ts->optim ? rnnrt_optim_name(ts->optim->kind) : "sgd";
+    if (strcmp(want, have))
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' was trained with optimizer %s, but this run "
+                           "uses %s; resume with the same optimizer",
+                           tr->ckpt, have, want);
+    return ts->optim ? 0 : new_optim(tr, err);
 }
 
 /* Fresh start: vocabulary from the data, parameters from the seed. */
@@ -171,6 +202,9 @@ static int setup_fresh(Trainer *tr, RnnrtError *err)
     if (rc)
         return rc;
     RnnrtTrainState *ts = &tr->ts;
+    rc = new_optim(tr, err);
+    if (rc)
+        return rc;
     rnnrt_rng_init(&ts->rng, tr->o->seed);
     rnnrt_params_randomize(&tr->p, tr->m, &ts->rng);
     ts->lr = tr->o->lr;
@@ -188,8 +222,12 @@ static int setup_resume(Trainer *tr, RnnrtError *err)
     RnnrtVocab vocab;
     RnnrtTrainState *ts = &tr->ts;
     int rc = rnnrt_ckpt_load(tr->ckpt, tr->m, &vocab, &tr->p, ts, err);
-    if (rc)
+    if (!rc)
+        rc = resume_optim(tr, err);
+    if (rc) {
+        rnnrt_vocab_free(&vocab);
         return rc;
+    }
     rc = load_corpus(tr, &vocab, err);
     rnnrt_vocab_free(&vocab);
     if (rc)
@@ -207,8 +245,9 @@ static int setup_resume(Trainer *tr, RnnrtError *err)
                            "--batch %d --steps %d --sampler %s; resume with "
                            "the same values", tr->ckpt, ts->B, ts->T,
                            ts->sampler ? "random" : "sequential");
-    if (!same) { /* at an epoch boundary: nothing carried over */
-        rnnrt_train_state_free(ts);
+    if (!same) { /* at an epoch boundary: no carried state */
+        free(ts->state);
+        ts->state = NULL;
         ts->B = tr->o->batch;
         ts->T = tr->o->steps;
         ts->sampler = (int32_t)tr->sampler;
@@ -366,7 +405,7 @@ static int train_step(Trainer *tr, RnnrtError *err)
     double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
     if (!isfinite(norm))
         return check_grads(tr, norm, err);
-    rnnrt_sgd_step(tr->p.params, tr->p.grads, tr->p.total, ts->lr);
+    rnnrt_optim_step(ts->optim, tr->p.params, tr->p.grads, ts->lr);
     memcpy(b->state_in, b->state_out, bs * sizeof(real));
     int64_t tokens = (int64_t)c->T * b->B;
     ts->step++;
@@ -523,6 +562,12 @@ static int finish(Trainer *tr, RnnrtError *err)
             tr->corpus.unk_valid);
     if (tr->o->sample_len == 0)
         return 0;
+    const char *tokens = tr->m->recipe.tokens;
+    if (tokens && !strcmp(tokens, "word")) { /* rnnrt_sample is char-level */
+        fprintf(tr->o->out, "sample: (none: sampling word-level models is "
+                            "not implemented yet)\n");
+        return 0;
+    }
     RnnrtSampleOpts so = {tr->o->sample_len, 1.0, 0};
     RnnrtRng r = tr->ts.rng;
     RnnrtError serr = {0};

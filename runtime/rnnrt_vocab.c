@@ -202,3 +202,88 @@ size_t rnnrt_vocab_encode_chars(const RnnrtVocab *v, const char *text,
     }
     return n;
 }
+
+/* ---- word vocabularies and min_freq ---- */
+
+/* A tally of distinct tokens with counts, in a vocabulary without
+ * specials (the same trick as count_chars). */
+static void tally_init(RnnrtVocab *t)
+{
+    memset(t, 0, sizeof *t);
+    t->lookup = rnnrt_xcalloc(1, sizeof(Lookup), "vocabulary");
+}
+
+/* Appends the tokens of tally to v (after its specials) by decreasing
+ * count, ties in byte order, skipping those counted fewer than min_freq. */
+static void add_sorted(RnnrtVocab *v, RnnrtVocab *tally, int min_freq)
+{
+    int *order = rnnrt_xcalloc((size_t)tally->size + 1, sizeof *order,
+                               "vocabulary order");
+    for (int i = 0; i < tally->size; i++)
+        order[i] = i;
+    sort_vocab = tally;
+    qsort(order, (size_t)tally->size, sizeof *order, by_count);
+    sort_vocab = NULL;
+    const Lookup *lk = tally->lookup;
+    for (int i = 0; i < tally->size; i++) {
+        int k = order[i];
+        if (tally->counts[k] >= min_freq)
+            rnnrt_vocab_add(v, tally->tokens[k], lk->lens[k], tally->counts[k]);
+    }
+    free(order);
+}
+
+size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
+                               const RnnrtToken *tok, size_t n, int min_freq)
+{
+    RnnrtVocab tally;
+    tally_init(&tally);
+    for (size_t i = 0; i < n; i++) {
+        const char *w = text + tok[i].off;
+        int id = rnnrt_vocab_find(&tally, w, tok[i].len);
+        if (id < 0)
+            rnnrt_vocab_add(&tally, w, tok[i].len, 1);
+        else
+            tally.counts[id]++;
+    }
+    size_t distinct = (size_t)tally.size;
+    rnnrt_vocab_init(v);
+    add_sorted(v, &tally, min_freq);
+    rnnrt_vocab_free(&tally);
+    return distinct;
+}
+
+void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
+                              const RnnrtToken *tok, size_t n, int32_t *ids,
+                              size_t *nunk)
+{
+    for (size_t i = 0; i < n; i++) {
+        int id = rnnrt_vocab_find(v, text + tok[i].off, tok[i].len);
+        if (id < 0) {
+            id = RNNRT_UNK;
+            if (nunk)
+                (*nunk)++;
+        }
+        ids[i] = id;
+    }
+}
+
+int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq)
+{
+    int dropped = 0;
+    for (int i = 4; i < v->size; i++)
+        dropped += v->counts[i] < min_freq;
+    if (dropped == 0)
+        return 0;
+    RnnrtVocab kept;
+    rnnrt_vocab_init(&kept);
+    for (int i = 0; i < 4; i++)
+        kept.counts[i] = v->counts[i];
+    const Lookup *lk = v->lookup;
+    for (int i = 4; i < v->size; i++)
+        if (v->counts[i] >= min_freq)
+            rnnrt_vocab_add(&kept, v->tokens[i], lk->lens[i], v->counts[i]);
+    rnnrt_vocab_free(v);
+    *v = kept;
+    return dropped;
+}

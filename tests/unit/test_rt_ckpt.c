@@ -2,8 +2,10 @@
  * test_rt_ckpt.c: checkpoints: a save/load round trip restores everything;
  * truncation, a flipped byte (named by section), another model, another
  * spec hash, another real type and a foreign file are refused with the
- * right exit code; a failed save (unwritable directory, disk full) leaves
- * the previous checkpoint intact and no tmp file behind.
+ * right exit code; optimizer moments round-trip, and version 1 files
+ * (without them) still load as plain SGD; a failed save (unwritable
+ * directory, disk full) leaves the previous checkpoint intact and no tmp
+ * file behind.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,9 +201,9 @@ static void test_ckpt_flipped_byte_names_the_section(void **state)
     save_ok(f);
     size_t n;
     unsigned char *d = slurp(f->path, &n);
-    const char *names[] = {"header", "vocab", "params", "train"};
+    const char *names[] = {"header", "vocab", "params", "train", "optim"};
     size_t pos = 24;
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 5; s++) {
         uint64_t len;
         assert_string_equal((char *)d + pos, names[s]);
         memcpy(&len, d + pos + 8, 8);
@@ -359,10 +361,114 @@ static void test_ckpt_stale_tmp_and_probe(void **state)
     assert_non_null(strstr(err.msg, "is a directory"));
 }
 
+/* ---- optimizer state (section "optim", format version 2) ---- */
+
+static void fill_optim(RnnrtOptim *o, const char *name, size_t n, int64_t t)
+{
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_optim_init(o, name, 0, 0.8, 0, 0, n, &err), 0);
+    o->t = t;
+    for (size_t i = 0; i < n; i++) {
+        if (o->m1)
+            o->m1[i] = (real)(0.25 * (double)i - 1);
+        if (o->m2)
+            o->m2[i] = (real)(0.5 + (double)i);
+    }
+}
+
+static void test_ckpt_optimizer_moments_round_trip(void **state)
+{
+    Fixture *f = *state;
+    static const char *const names[] = {"momentum", "adam", "sgd"};
+    for (int k = 0; k < 3; k++) {
+        RnnrtOptim o;
+        fill_optim(&o, names[k], f->p.total, 7 + k);
+        f->ts.optim = &o;
+        save_ok(f);
+        f->ts.optim = NULL;
+        RnnrtVocab v;
+        RnnrtParams p;
+        RnnrtTrainState ts;
+        RnnrtError err = {0};
+        assert_int_equal(rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err), 0);
+        if (k == 2) { /* plain SGD carries nothing */
+            assert_null(ts.optim);
+        } else {
+            assert_non_null(ts.optim);
+            assert_int_equal(ts.optim->kind, o.kind);
+            assert_int_equal(ts.optim->t, 7 + k);
+            assert_int_equal(ts.optim->n, p.total);
+            assert_true(ts.optim->momentum == o.momentum);
+            assert_true(ts.optim->beta1 == o.beta1 && ts.optim->beta2 == o.beta2 &&
+                        ts.optim->eps == o.eps);
+            assert_memory_equal(ts.optim->m1, o.m1, o.n * sizeof(real));
+            if (o.m2)
+                assert_memory_equal(ts.optim->m2, o.m2, o.n * sizeof(real));
+            else
+                assert_null(ts.optim->m2);
+        }
+        rnnrt_optim_free(&o);
+        rnnrt_vocab_free(&v);
+        rnnrt_params_free(&p);
+        rnnrt_train_state_free(&ts);
+        assert_null(ts.optim);
+    }
+}
+
+/* Moments for a parameter block of another size are refused. */
+static void test_ckpt_optimizer_of_other_size_is_refused(void **state)
+{
+    Fixture *f = *state;
+    RnnrtOptim o;
+    fill_optim(&o, "adam", f->p.total + 1, 3);
+    f->ts.optim = &o;
+    save_ok(f);
+    f->ts.optim = NULL;
+    rnnrt_optim_free(&o);
+    expect_refusal(f, &toy, RNNRT_EXIT_IO, "section 'optim' is malformed");
+}
+
+/* A version 1 file (four sections, no optimizer) loads as plain SGD. */
+static void test_ckpt_version_1_loads_as_sgd(void **state)
+{
+    Fixture *f = *state;
+    save_ok(f);
+    size_t n, pos = 24;
+    unsigned char *d = slurp(f->path, &n);
+    for (int s = 0; s < 4; s++) {
+        uint64_t len;
+        memcpy(&len, d + pos + 8, 8);
+        pos += 24 + len;
+    }
+    assert_string_equal((char *)d + pos, "optim");
+    memcpy(d + 8, &(uint32_t){1}, 4);
+    spit(f->path, d, pos);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError err = {0};
+    if (rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err))
+        fail_msg("version 1: %s", err.msg);
+    assert_null(ts.optim);
+    assert_int_equal(ts.step, 17);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    /* ... and a version 1 file must not have a fifth section */
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_IO, "unexpected bytes after the last section");
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ckpt_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_optimizer_moments_round_trip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_optimizer_of_other_size_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_version_1_loads_as_sgd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_truncated_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

@@ -284,15 +284,15 @@ static void test_corpus_split_vocab_and_unknowns(void **state)
     rnnrt_corpus_free(&c);
 }
 
-static void test_corpus_rejects_word_tokens_and_bad_utf8(void **state)
+static void test_corpus_rejects_unknown_tokens_and_bad_utf8(void **state)
 {
     (void)state;
     const char *p = write_file("w.txt", "abc", 3);
     RnnrtCorpus c;
     RnnrtError err = {0};
-    assert_int_equal(rnnrt_corpus_load(&c, p, "word", "none", 0.9, NULL, &err),
+    assert_int_equal(rnnrt_corpus_load(&c, p, "bpe", "none", 0.9, NULL, &err),
                      RNNRT_EXIT_DATA);
-    assert_non_null(strstr(err.msg, "word"));
+    assert_non_null(strstr(err.msg, "unknown tokenizer 'bpe' (expected char or word)"));
     assert_int_equal(rnnrt_corpus_load(&c, p, "char", "bogus", 0.9, NULL,
                                        &err), RNNRT_EXIT_DATA);
     assert_non_null(strstr(err.msg, "bogus"));
@@ -430,7 +430,7 @@ int main(void)
         cmocka_unit_test(test_file_read_errors_name_the_path),
         cmocka_unit_test(test_read_dir_sorted_regular_files_only),
         cmocka_unit_test(test_corpus_split_vocab_and_unknowns),
-        cmocka_unit_test(test_corpus_rejects_word_tokens_and_bad_utf8),
+        cmocka_unit_test(test_corpus_rejects_unknown_tokens_and_bad_utf8),
         cmocka_unit_test(test_corpus_timemachine_like_reference),
         cmocka_unit_test(test_sequential_windows_by_hand),
         cmocka_unit_test(test_random_sampler_covers_offsets),

@@ -9,7 +9,9 @@
  * says. With it: gradcheck passes (and catches a wrong backward), dump
  * prints the documented records, training on timemachine.txt lowers the
  * loss, an interrupted-and-resumed run ends bitwise equal to a straight one
- * (both samplers), non-finite losses and gradients are skipped with lr
+ * (both samplers; SGD, momentum and Adam, moments included), momentum
+ * and Adam train, a word-level corpus with min_freq trains and its
+ * vocabulary round-trips, non-finite losses and gradients are skipped with lr
  * halvings and then stop with exit 4, SIGINT/SIGTERM save and return
  * 130/143, eval and sample work from the checkpoint, and the CLI refuses
  * bad options with exit 2.
@@ -421,11 +423,14 @@ static void test_train_lowers_loss_then_eval_and_sample(void **state)
 
 /* Trains `epochs` epochs straight, and again stopped after `cut` steps and
  * resumed; both final checkpoints must be identical. */
-static void check_resume_exact(const char *sampler, const char *bptt)
+static void check_resume_exact(const char *sampler, const char *bptt,
+                               const char *optimizer, double lr)
 {
     const char *a = tmp_path("straight.ckpt"), *b = tmp_path("split.ckpt");
     RnnrtError err = {0};
     RnnrtTrainOpts o = quiet_opts(a);
+    o.optimizer = optimizer;
+    o.lr = lr;
     o.epochs = 2;
     o.sampler = sampler;
     o.bptt = bptt;
@@ -457,6 +462,14 @@ static void check_resume_exact(const char *sampler, const char *bptt)
     assert_int_equal(t1.epoch, 2);
     assert_memory_equal(&t1.rng, &t2.rng, sizeof t1.rng);
     assert_memory_equal(p1.params, p2.params, p1.total * sizeof(real));
+    if (strcmp(optimizer, "sgd")) { /* the moments, too */
+        assert_non_null(t1.optim);
+        assert_non_null(t2.optim);
+        assert_int_equal(t1.optim->t, t2.optim->t);
+        assert_memory_equal(t1.optim->m1, t2.optim->m1, p1.total * sizeof(real));
+        if (t1.optim->m2)
+            assert_memory_equal(t1.optim->m2, t2.optim->m2, p1.total * sizeof(real));
+    }
     rnnrt_params_free(&p1);
     rnnrt_params_free(&p2);
     rnnrt_train_state_free(&t1);
@@ -467,14 +480,99 @@ static void test_resume_is_exact_sequential(void **state)
 {
     (void)state;
     need_corpus();
-    check_resume_exact("sequential", "truncated");
+    check_resume_exact("sequential", "truncated", "sgd", 1);
 }
 
 static void test_resume_is_exact_random_randomized(void **state)
 {
     (void)state;
     need_corpus();
-    check_resume_exact("random", "randomized");
+    check_resume_exact("random", "randomized", "sgd", 1);
+}
+
+static void test_resume_is_exact_momentum_and_adam(void **state)
+{
+    (void)state;
+    need_corpus();
+    check_resume_exact("sequential", "truncated", "momentum", 0.2);
+    check_resume_exact("random", "full", "adam", 0.01);
+}
+
+/* Adam and momentum train the toy model as well as SGD does. */
+static void test_train_with_momentum_and_adam(void **state)
+{
+    (void)state;
+    need_corpus();
+    static const char *const names[] = {"momentum", "adam"};
+    static const double lrs[] = {0.2, 0.01};
+    for (int k = 0; k < 2; k++) {
+        RnnrtTrainOpts o = quiet_opts(tmp_path("opt.ckpt"));
+        o.optimizer = names[k];
+        o.lr = lrs[k];
+        o.max_steps = 300;
+        o.sample_len = 0;
+        RnnrtTrainResult res;
+        RnnrtError err = {0};
+        if (rnnrt_train(&toy, &o, &res, &err))
+            fail_msg("%s: %s", names[k], err.msg);
+        print_message("%s: loss %.3f -> %.3f, val_ppl %.3f\n", names[k], res.first_loss,
+                      res.last_loss, res.val_ppl);
+        assert_true(res.last_loss < res.first_loss - 0.7);
+        assert_true(res.val_ppl < 12);
+        /* the checkpoint says which optimizer; resuming with another is
+         * refused */
+        o.optimizer = k ? "momentum" : "adam";
+        o.resume = 1;
+        assert_int_equal(rnnrt_train(&toy, &o, NULL, &err), RNNRT_EXIT_DATA);
+        if (!strstr(err.msg, "was trained with optimizer"))
+            fail_msg("message: %s", err.msg);
+    }
+}
+
+/* tokens: word with min_freq: the vocabulary is words, training works,
+ * eval reads the same vocabulary back from the checkpoint. */
+static void test_train_word_level_with_min_freq(void **state)
+{
+    (void)state;
+    need_corpus();
+    RnnrtModel words = toy;
+    words.name = "toyw";
+    words.recipe.tokens = "word";
+    words.recipe.normalize = "none";
+    words.recipe.min_freq = 40; /* W is V x V: keep V small */
+    RnnrtTrainOpts o;
+    rnnrt_train_opts_default(&o, &words);
+    o.data = corpus;
+    o.ckpt = tmp_path("words.ckpt");
+    o.quiet = 1;
+    o.threads = 1;
+    o.out = devnull();
+    o.max_steps = 100;
+    o.optimizer = "adam";
+    o.lr = 0.01;
+    RnnrtTrainResult res;
+    RnnrtError err = {0};
+    if (rnnrt_train(&words, &o, &res, &err))
+        fail_msg("train: %s", err.msg);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    assert_int_equal(rnnrt_ckpt_load(o.ckpt, &words, &v, &p, &ts, &err), 0);
+    print_message("words: V %d, loss %.3f -> %.3f, val_ppl %.1f\n", v.size, res.first_loss,
+                  res.last_loss, res.val_ppl);
+    assert_true(v.size > 50 && v.size < 400);
+    for (int i = 4; i < v.size; i++)
+        assert_true(v.counts[i] >= 40);
+    assert_true(rnnrt_vocab_find(&v, "the", 3) >= 4);
+    assert_true(res.last_loss < res.first_loss - 0.5);
+    assert_true(res.val_ppl < v.size);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    words.recipe.min_freq = 100000;
+    o.resume = 0;
+    assert_int_equal(rnnrt_train(&words, &o, NULL, &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "min_freq 100000 leaves an empty vocabulary"));
 }
 
 static void test_resume_refuses_changed_corpus(void **state)
@@ -520,10 +618,13 @@ static void test_tiny_corpus_states_the_minimum(void **state)
     o.data = tmp_path("missing.txt");
     assert_int_equal(rnnrt_train(&toy, &o, NULL, &err), RNNRT_EXIT_IO);
     assert_non_null(strstr(err.msg, "missing.txt"));
-    RnnrtModel adam = toy;
-    adam.recipe.optimizer = "adam";
-    assert_int_equal(rnnrt_train(&adam, &o, NULL, &err), RNNRT_EXIT_DATA);
-    assert_non_null(strstr(err.msg, "optimizer 'adam'"));
+    o.optimizer = "adamw";
+    assert_int_equal(rnnrt_train(&toy, &o, NULL, &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "unknown optimizer 'adamw'"));
+    o.optimizer = "momentum";
+    o.momentum = 1.5;
+    assert_int_equal(rnnrt_train(&toy, &o, NULL, &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "momentum must be in (0, 1), not 1.5"));
 }
 
 static void test_nonfinite_loss_halves_lr_then_exits_4(void **state)
@@ -675,6 +776,9 @@ int main(void)
         T(test_train_lowers_loss_then_eval_and_sample),
         T(test_resume_is_exact_sequential),
         T(test_resume_is_exact_random_randomized),
+        T(test_resume_is_exact_momentum_and_adam),
+        T(test_train_with_momentum_and_adam),
+        T(test_train_word_level_with_min_freq),
         T(test_resume_refuses_changed_corpus),
         T(test_tiny_corpus_states_the_minimum),
         T(test_nonfinite_loss_halves_lr_then_exits_4),

@@ -677,6 +677,268 @@ static void test_spec_parse_random_edits_never_crash(void **state)
     fclose(null);
 }
 
+/* ---- the cell library and the keys of gated and deeper networks ---- */
+
+/* rnn_yaml with its whole cell section replaced by `cell`. */
+static const char *with_cell(Fixture *fx, const char *cell)
+{
+    const char *at = strstr(rnn_yaml, "cell:\n"), *end = strstr(rnn_yaml, "network:\n");
+    return arena_printf(&fx->arena, "%.*s%s%s", (int)(at - rnn_yaml), rnn_yaml, cell, end);
+}
+
+/* 1-based number of the line of `text` that starts with `prefix`. */
+static int line_of(const char *text, const char *prefix)
+{
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return line;
+        p = strchr(p, '\n');
+        if (!p)
+            break;
+        p++;
+    }
+    fail_msg("no line starts with '%s'", prefix);
+    return 0;
+}
+
+static void test_spec_parse_library_cell_by_name(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, with_cell(fx, "cell: gru\n"));
+    if (!s)
+        fail_msg("%s", diags(fx));
+    const SpecCell *c = &s->cell;
+    assert_string_equal(s->cell_use, "gru");
+    assert_loc(s->cell_use_loc, 8, 7);
+    assert_string_equal(c->name, "gru");
+    assert_int_equal(c->nstate, 1);
+    assert_int_equal(c->nparams, 12);
+    assert_int_equal(c->neqs, 4);
+    /* Locs point into the library file, with its real lines */
+    assert_string_equal(c->loc.file, "<rnnc>/cells/gru.yaml");
+    size_t len = 0;
+    const char *text = spec_source_text(s, c->loc.file, &len);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    assert_loc(c->eqs[2].loc, line_of(text, "  n: "), 3);
+    assert_string_equal(c->eqs[2].loc.file, "<rnnc>/cells/gru.yaml");
+    assert_string_equal(c->eqs[2].text, "tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))");
+    assert_loc(c->eqs[2].rhs->loc, line_of(text, "  n: "), 6);
+    assert_ptr_equal(spec_source_text(s, s->path, &len), s->text);
+    assert_null(spec_source_text(s, "<rnnc>/cells/nope.yaml", &len));
+}
+
+static void test_spec_parse_library_cell_use_form(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, with_cell(fx, "cell: {use: lstm}\n"));
+    if (!s)
+        fail_msg("%s", diags(fx));
+    assert_string_equal(s->cell_use, "lstm");
+    assert_loc(s->cell_use_loc, 8, 13);
+    assert_int_equal(s->cell.nstate, 2);
+    assert_string_equal(s->cell.state[0], "h");
+    assert_string_equal(s->cell.state[1], "c");
+    assert_string_equal(s->cell.output, "h");
+    s = parse(fx, rnn_yaml);
+    assert_non_null(s);
+    assert_null(s->cell_use);
+}
+
+/* Every library cell parses, is named after its file and lists its
+ * parameters in PyTorch's gate order. */
+static void test_spec_library_cells_all_parse(void **state)
+{
+    Fixture *fx = *state;
+    static const char *const want[][2] = {
+        {"gru", "W_ir W_iz W_in W_hr W_hz W_hn b_ir b_iz b_in b_hr b_hz b_hn "},
+        {"lstm", "W_ii W_if W_ig W_io W_hi W_hf W_hg W_ho b_ii b_if b_ig b_io b_hi b_hf b_hg "
+                 "b_ho "},
+        {"rnn_relu", "W_ih W_hh b_ih b_hh "},
+        {"rnn_tanh", "W_ih W_hh b_ih b_hh "},
+    };
+    assert_int_equal(spec_cell_library_n, 4);
+    for (int i = 0; i < spec_cell_library_n; i++) {
+        assert_string_equal(spec_cell_library[i].name, want[i][0]);
+        const char *cell = arena_printf(&fx->arena, "cell: %s\n", want[i][0]);
+        Spec *s = parse(fx, with_cell(fx, cell));
+        if (!s)
+            fail_msg("%s: %s", want[i][0], diags(fx));
+        assert_string_equal(s->cell.name, want[i][0]);
+        char names[256] = "";
+        for (int k = 0; k < s->cell.nparams; k++)
+            strcat(strcat(names, s->cell.params[k].name), " ");
+        assert_string_equal(names, want[i][1]);
+    }
+}
+
+/* The library's gru and lstm are the cells written out in specs/. */
+static void test_spec_library_cells_match_specs(void **state)
+{
+    Fixture *fx = *state;
+    const char *src = getenv("RNNC_SOURCE_DIR");
+    if (!src)
+        skip();
+    static const char *const names[] = {"gru", "lstm", "rnn_tanh"};
+    static const char *const files[] = {"gru", "lstm", "rnn"};
+    for (int i = 0; i < 3; i++) {
+        int code;
+        Spec *a = spec_load(&fx->arena, arena_printf(&fx->arena, "%s/specs/%s.yaml", src, files[i]),
+                            &code);
+        Spec *b = parse(fx, with_cell(fx, arena_printf(&fx->arena, "cell: %s\n", names[i])));
+        if (!a || !b)
+            fail_msg("%s", diags(fx));
+        assert_int_equal(a->cell.nparams, b->cell.nparams);
+        for (int k = 0; k < a->cell.nparams; k++) {
+            assert_string_equal(a->cell.params[k].name, b->cell.params[k].name);
+            assert_int_equal(a->cell.params[k].ndim, b->cell.params[k].ndim);
+        }
+        assert_int_equal(a->cell.neqs, b->cell.neqs);
+        for (int k = 0; k < a->cell.neqs; k++) {
+            assert_string_equal(a->cell.eqs[k].lhs, b->cell.eqs[k].lhs);
+            assert_string_equal(a->cell.eqs[k].text, b->cell.eqs[k].text);
+        }
+        assert_int_equal(a->cell.nstate, b->cell.nstate);
+    }
+}
+
+static void test_spec_parse_unknown_cell_suggests_and_lists(void **state)
+{
+    Fixture *fx = *state;
+    expect_error(fx, with_cell(fx, "cell: lstn\n"),
+                 "t.yaml:8:7: error: unknown cell 'lstn' in 'cell'; did you mean 'lstm'?");
+    expect_diag(fx, "note: valid library cells are: gru, lstm, rnn_relu, rnn_tanh");
+    expect_error(fx, with_cell(fx, "cell: {use: transformer}\n"),
+                 "t.yaml:8:13: error: unknown cell 'transformer' in 'cell.use'\n");
+    expect_error(fx, with_cell(fx, "cell: {use: gru, name: mine}\n"),
+                 "t.yaml:8:18: error: 'cell.use' selects a library cell and takes no other keys, "
+                 "found 'name'");
+    expect_error(fx, with_cell(fx, "cell: [gru]\n"), "t.yaml:8:7: error: 'cell' must be a library "
+                                                     "cell name (like gru)");
+    expect_error(fx, with_cell(fx, "cell: {use: [gru]}\n"),
+                 "t.yaml:8:13: error: 'cell.use' must be the name of a library cell");
+}
+
+static void test_spec_parse_network_keys(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, rnn_yaml);
+    assert_non_null(s);
+    assert_int_equal(s->layers, 1);
+    assert_true(s->dropout == 0);
+    assert_false(s->bidirectional);
+    assert_int_equal(s->head, HEAD_LAST);
+    assert_int_equal(s->min_freq, 1);
+    assert_loc(s->layers_loc, 20, 1);
+    s = parse(fx, edit(fx, "  hidden: 256\n",
+                       "  hidden: 256\n  layers: 64\n  dropout: 0.5\n  bidirectional: true\n"));
+    if (!s)
+        fail_msg("%s", diags(fx));
+    assert_int_equal(s->layers, 64);
+    assert_loc(s->layers_loc, 23, 11);
+    assert_true(s->dropout == 0.5);
+    assert_loc(s->dropout_loc, 24, 12);
+    assert_true(s->bidirectional);
+    assert_loc(s->bidirectional_loc, 25, 18);
+    s = parse(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  dropout: 0\n  bidirectional: false\n"));
+    assert_non_null(s);
+    assert_false(s->bidirectional);
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  layers: 65\n"),
+                 "t.yaml:23:11: error: 'network.layers' must be between 1 and 64, found 65");
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  dropout: -0.1\n"),
+                 "t.yaml:23:12: error: 'network.dropout' must be in [0, 1), found -0.1");
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  bidirectional: yes\n"),
+                 "t.yaml:23:18: error: 'network.bidirectional' must be true or false, found 'yes'");
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  bidirectional: \"true\"\n"),
+                 "'network.bidirectional' must be true or false, found the quoted string");
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  layer: 2\n"),
+                 "t.yaml:23:3: error: unknown key 'layer' in 'network'; did you mean 'layers'?");
+}
+
+static void test_spec_parse_task_and_head(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, edit(fx, "task: language_model\n", "task: labelling\n"));
+    assert_non_null(s);
+    assert_int_equal(s->task, TASK_LABELLING);
+    s = parse(fx, edit(fx, "task: language_model\n", "task: classification\n"));
+    assert_non_null(s);
+    assert_int_equal(s->task, TASK_CLASSIFICATION);
+    assert_int_equal(s->head, HEAD_LAST);
+    const char *text = edit(fx, "task: language_model\n", "task: classification\n");
+    const char *at = strstr(text, "  hidden: 256\n");
+    text = arena_printf(&fx->arena, "%.*s  head: mean\n%s", (int)(at - text), text, at);
+    s = parse(fx, text);
+    if (!s)
+        fail_msg("%s", diags(fx));
+    assert_int_equal(s->head, HEAD_MEAN);
+    assert_loc(s->head_loc, 22, 9);
+    expect_error(fx, edit(fx, "  hidden: 256\n", "  hidden: 256\n  head: mean\n"),
+                 "t.yaml:23:3: error: 'network.head' applies only to task: classification");
+    expect_diag(fx, "t.yaml:3:7: note: the task is language_model here");
+    expect_error(fx, edit(fx, "task: language_model\n", "task: labeling\n"),
+                 "t.yaml:3:7: error: unknown value 'labeling' for 'task'; did you mean 'labelling'?");
+    /* a bad task does not also blame the head */
+    text = edit(fx, "task: language_model\n", "task: tagging\n");
+    at = strstr(text, "  hidden: 256\n");
+    text = arena_printf(&fx->arena, "%.*s  head: last\n%s", (int)(at - text), text, at);
+    int errors = diag_error_count();
+    expect_error(fx, text, "unknown value 'tagging'");
+    assert_int_equal(diag_error_count(), errors + 1);
+}
+
+static void test_spec_parse_min_freq(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, edit(fx, "  split: 0.9\n", "  split: 0.9\n  min_freq: 3\n"));
+    assert_non_null(s);
+    assert_int_equal(s->min_freq, 3);
+    assert_loc(s->min_freq_loc, 8, 13);
+    expect_error(fx, edit(fx, "  split: 0.9\n", "  split: 0.9\n  min_freq: 0\n"),
+                 "t.yaml:8:13: error: 'data.min_freq' must be between 1 and 1000000000, found 0");
+    expect_error(fx, edit(fx, "  split: 0.9\n", "  split: 0.9\n  min_freq: 2.5\n"),
+                 "t.yaml:8:13: error: 'data.min_freq' must be a plain decimal integer");
+}
+
+static void test_spec_parse_optimizers(void **state)
+{
+    Fixture *fx = *state;
+    Spec *s = parse(fx, rnn_yaml);
+    assert_int_equal(s->optimizer, OPT_SGD);
+    assert_true(s->momentum == 0 && s->beta1 == 0 && s->beta2 == 0 && s->eps == 0);
+    assert_loc(s->optimizer_loc, 29, 14);
+    s = parse(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: momentum\n"));
+    assert_non_null(s);
+    assert_int_equal(s->optimizer, OPT_MOMENTUM);
+    assert_true(s->momentum == 0.9);
+    s = parse(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {momentum: 0.5}\n"));
+    assert_non_null(s);
+    assert_true(s->momentum == 0.5);
+    s = parse(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: adam\n"));
+    assert_non_null(s);
+    assert_int_equal(s->optimizer, OPT_ADAM);
+    assert_true(s->beta1 == 0.9 && s->beta2 == 0.999 && s->eps == 1e-8 && s->momentum == 0);
+    s = parse(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {adam: {beta2: 0.98, eps: 1e-6}}\n"));
+    assert_non_null(s);
+    assert_true(s->beta1 == 0.9 && s->beta2 == 0.98 && s->eps == 1e-6);
+    s = parse(fx, edit(fx, "  optimizer: sgd\n", "  optimizer:\n    adam: {}\n"));
+    assert_non_null(s);
+    assert_true(s->beta2 == 0.999);
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {momentum: 1}\n"),
+                 "t.yaml:29:25: error: 'train.optimizer.momentum' must be in (0, 1), found 1");
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {adam: {beta1: 1.0}}\n"),
+                 "error: 'train.optimizer.adam.beta1' must be in [0, 1), found 1.0");
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {adam: {eps: 0}}\n"),
+                 "error: 'train.optimizer.adam.eps' must be greater than 0, found 0");
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {adam: {beta: 0.9}}\n"),
+                 "error: unknown key 'beta' in 'train.optimizer.adam'");
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {adam: 0.9}\n"),
+                 "error: 'train.optimizer.adam' must be a mapping {beta1: B1, beta2: B2, eps: E}");
+    expect_error(fx, edit(fx, "  optimizer: sgd\n", "  optimizer: {sgd: 0.1}\n"),
+                 "t.yaml:29:14: error: 'train.optimizer' takes no argument: write sgd");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -709,6 +971,15 @@ int main(void)
         T(test_spec_parse_flow_nesting_is_an_error),
         T(test_spec_parse_sizes_of_lists_are_capped),
         T(test_spec_parse_random_edits_never_crash),
+        T(test_spec_parse_library_cell_by_name),
+        T(test_spec_parse_library_cell_use_form),
+        T(test_spec_library_cells_all_parse),
+        T(test_spec_library_cells_match_specs),
+        T(test_spec_parse_unknown_cell_suggests_and_lists),
+        T(test_spec_parse_network_keys),
+        T(test_spec_parse_task_and_head),
+        T(test_spec_parse_min_freq),
+        T(test_spec_parse_optimizers),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

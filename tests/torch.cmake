@@ -1,0 +1,19 @@
+# rnnc's GRU and LSTM against PyTorch's nn.GRU / nn.LSTM: the same weights,
+# inputs and initial state in both, loss, logits, final states and every
+# gradient compared in double (tests/torch/compare_cells.py). The trainers
+# are gru_d / lstm_d when generated/gru.c and lstm.c exist; otherwise the
+# script compiles specs/X.yaml with rnnc and links it with librnnrt_d.
+# Skipped (exit 77) where /usr/bin/python3 cannot import torch.
+set(TORCH_COMPARE_ARGS
+  --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
+  --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
+  "--libs=${OPENBLAS_LINK_LIBRARIES}")
+foreach(kind gru lstm)
+  if(TARGET ${kind}_d)
+    list(APPEND TORCH_COMPARE_ARGS --trainer ${kind}=$<TARGET_FILE:${kind}_d>)
+  endif()
+endforeach()
+add_test(NAME torch_compare_cells
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_cells.py ${TORCH_COMPARE_ARGS})
+set_tests_properties(torch_compare_cells PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
