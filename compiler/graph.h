@@ -213,5 +213,7 @@ Model *lower(Arena *a, Spec *spec);          /* lower.c; NULL on error */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
 /* emit.c: write the C for m to f. */
 void emit_c(FILE *f, const Model *m);
+/* emit_ngram.c: the C of a `task: ngram` spec (no graph: it is counted). */
+void emit_ngram_c(FILE *f, const Spec *spec);
 
 #endif

@@ -33,11 +33,20 @@ static void usage(FILE *f)
             pass_names());
 }
 
-/* Write `emit_c` output to path atomically: tmp file, fsync, rename. */
-static int write_output(const Model *m, const char *path)
+/* The C of a model, or of a counted n-gram spec (m == NULL). */
+static void emit_any(FILE *f, const Spec *spec, const Model *m)
+{
+    if (m)
+        emit_c(f, m);
+    else
+        emit_ngram_c(f, spec);
+}
+
+/* Write the C to path atomically: tmp file, fsync, rename. */
+static int write_output(const Spec *spec, const Model *m, const char *path)
 {
     if (!path) {
-        emit_c(stdout, m);
+        emit_any(stdout, spec, m);
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
     }
     char *tmp = arena_printf(&perm, "%s.tmp.%ld", path, (long)getpid());
@@ -46,7 +55,7 @@ static int write_output(const Model *m, const char *path)
         fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
         return EXIT_IO;
     }
-    emit_c(f, m);
+    emit_any(f, spec, m);
     int bad = ferror(f) | fflush(f) | fsync(fileno(f));
     bad |= fclose(f);
     if (bad || rename(tmp, path) != 0) {
@@ -103,6 +112,14 @@ int main(int argc, char **argv)
     Spec *spec = spec_load(&perm, spec_path, &code);
     if (!spec)
         return code;
+    if (spec->task == TASK_NGRAM) {
+        if (dump || check) {
+            fprintf(stderr, "rnnc: error: %s: 'task: ngram' is counted and has no graph for %s\n", spec_path,
+                    dump ? "-d" : "--check");
+            return EXIT_USAGE;
+        }
+        return write_output(spec, NULL, out);
+    }
     Model *m = lower(&perm, spec);
     if (!m)
         return EXIT_SPEC;
@@ -123,5 +140,5 @@ int main(int argc, char **argv)
     }
     if (optimize && passes_run(m, dump))
         return EXIT_OK;
-    return write_output(m, out);
+    return write_output(spec, m, out);
 }

@@ -848,10 +848,10 @@ static bool read_model(Ctx *c, Field top, Spec *s)
 /* task: language_model | labelling | classification */
 static bool read_task(Ctx *c, Field top, Spec *s)
 {
-    static const char *const tasks[] = {"language_model", "labelling", "classification"};
+    static const char *const tasks[] = {"language_model", "labelling", "classification", "ngram"};
     Field f;
     int t;
-    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 3, &t))
+    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 4, &t))
         return false;
     s->task = (Task)t;
     s->task_loc = f.val->loc;
@@ -882,8 +882,10 @@ static bool read_data_normalize(Ctx *c, Field data, Spec *s)
     Field f = field(c, data, "normalize");
     int i;
     s->normalize = NORM_NONE;
+    s->normalize_loc = data.key->loc;
     if (!f.val)
         return true;
+    s->normalize_loc = f.val->loc;
     if (!read_enum(c, f, words, 3, &i))
         return false;
     s->normalize = kinds[i];
@@ -1617,14 +1619,99 @@ static bool read_train(Ctx *c, Field top, Spec *s)
 }
 
 /* The top level: {model, task, data, cell, network, train} */
+/* ---- ngram: {order: N, smoothing: S, k: F, discount: auto | F} ---- */
+
+static bool read_ngram_discount(Ctx *c, Field sec, SpecNgram *g)
+{
+    Field f = field(c, sec, "discount");
+    g->discount = -1;
+    g->discount_loc = sec.key->loc;
+    if (!f.val)
+        return true;
+    g->discount_loc = f.val->loc;
+    if (f.val->kind == Y_SCALAR && f.val->style == YAML_PLAIN_SCALAR_STYLE && strcmp(f.val->str, "auto") == 0)
+        return true;
+    if (f.val->kind == Y_SCALAR && f.val->style == YAML_PLAIN_SCALAR_STYLE && !is_decimal(f.val->str))
+        return type_error(c, f, "'auto' or a number in [0, 1)");
+    return read_float_in(c, f, 0, true, 1, false, "in [0, 1) (or auto)", &g->discount);
+}
+
+static bool read_ngram(Ctx *c, Field top, Spec *s)
+{
+    static const char *const keys[] = {"order", "smoothing", "k", "discount"};
+    static const char *const smoothings[] = {"mle", "add_k", "backoff", "kneser_ney", "modified_kneser_ney"};
+    SpecNgram *g = &s->ngram;
+    Field sec, f;
+    if (!require(c, top, "ngram", &sec) || !expect_map(c, sec))
+        return false;
+    g->loc = sec.key->loc;
+    bool ok = check_keys(c, sec, keys, 4);
+    if (require(c, sec, "order", &f)) {
+        g->order_loc = f.val->loc;
+        ok &= read_int(c, f, 1, 8, &g->order);
+    } else
+        ok = false;
+    int sm = 0;
+    if (require(c, sec, "smoothing", &f)) {
+        g->smoothing_loc = f.val->loc;
+        ok &= read_enum(c, f, smoothings, 5, &sm);
+        g->smoothing = (Smoothing)sm;
+    } else
+        ok = false;
+    f = field(c, sec, "k");
+    g->k = 1;
+    g->k_loc = sec.key->loc;
+    if (f.val) {
+        g->k_loc = f.val->loc;
+        ok &= read_float_in(c, f, 0, false, 1e6, true, "in (0, 1e6]", &g->k);
+    }
+    ok &= read_ngram_discount(c, sec, g);
+    return ok;
+}
+
+/* An n-gram spec is counted: a cell, network or train section would be
+ * silently ignored, so they are errors. */
+static bool reject_neural_sections(Ctx *c, Field top)
+{
+    static const char *const neural[] = {"cell", "network", "train"};
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        Field f = field(c, top, neural[i]);
+        if (f.key) {
+            diag_error(f.key->loc, "'%s' has no meaning for 'task: ngram' (an n-gram model is counted, not trained); "
+                       "remove it", neural[i]);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 static bool read_spec(Ctx *c, YNode *root, Spec *s)
 {
-    static const char *const keys[] = {"model", "task", "data", "cell", "network", "train"};
+    static const char *const keys[] = {"model", "task", "data", "cell", "network", "train", "ngram"};
     Field top = {NULL, root, ""};
-    bool ok = check_keys(c, top, keys, 6);
+    bool ok = check_keys(c, top, keys, 7);
     ok &= read_model(c, top, s);
     bool task_known = read_task(c, top, s);
     ok &= task_known;
+    if (task_known && s->task == TASK_NGRAM) {
+        ok &= read_data(c, top, s);
+        ok &= reject_neural_sections(c, top);
+        ok &= read_ngram(c, top, s);
+        if (ok && s->min_freq > 1) {
+            diag_error(s->min_freq_loc, "'data.min_freq' is not supported for 'task: ngram' yet: the n-gram "
+                       "models smooth rare tokens themselves");
+            ok = false;
+        }
+        return ok;
+    }
+    Field ng = field(c, top, "ngram");
+    if (ng.key) {
+        diag_error(ng.key->loc, "'ngram' is only for 'task: ngram'");
+        if (task_known)
+            diag_note(s->task_loc, "the task is set here");
+        ok = false;
+    }
     ok &= read_data(c, top, s);
     ok &= read_cell(c, top, s);
     ok &= read_network(c, top, s, task_known);
@@ -1633,6 +1720,32 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
 }
 
 /* ---- entry points ---- */
+
+const char *spec_line_text(const Spec *s, const char *file, int line)
+{
+    size_t len = 0;
+    const char *text = spec_source_text(s, file ? file : s->path, &len);
+    if (!text || line <= 0)
+        return "";
+    const char *p = text, *end = text + len;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *e = p;
+    while (e < end && *e != '\n' && *e != '\r')
+        e++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    char *out = arena_strndup(&perm, p, (size_t)(e - p));
+    for (char *q = out; *q; q++)
+        if ((q[0] == '*' && q[1] == '/') || (q[0] == '/' && q[1] == '*'))
+            q[0] = ' '; /* cannot close or open a C comment */
+        else if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
+    return out;
+}
 
 const char *spec_source_text(const Spec *s, const char *file, size_t *len)
 {

@@ -52,7 +52,7 @@ void expr_print(FILE *f, const Expr *e);
 
 /* ---- the spec ---- */
 
-typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION } Task;
+typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION, TASK_NGRAM } Task;
 typedef enum { TOK_CHAR, TOK_WORD } TokKind;
 typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
 typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
@@ -114,6 +114,23 @@ typedef struct {
     int neqs;
 } SpecCell;
 
+/*   ngram:
+ *     order: 5                        1 .. 8
+ *     smoothing: modified_kneser_ney  mle | add_k | backoff | kneser_ney |
+ *                                     modified_kneser_ney
+ *     k: 1.0                          add_k's pseudo-count, > 0 (default 1)
+ *     discount: auto                  backoff, kneser_ney: D in [0, 1), or
+ *                                     auto = n1 / (n1 + 2 n2) (default) */
+typedef enum { SMOOTH_MLE, SMOOTH_ADD_K, SMOOTH_BACKOFF, SMOOTH_KN, SMOOTH_MKN } Smoothing;
+
+typedef struct {
+    int order;
+    Smoothing smoothing;
+    double k;
+    double discount; /* < 0: auto */
+    Loc loc, order_loc, smoothing_loc, k_loc, discount_loc;
+} SpecNgram;
+
 typedef struct {
     const char *path; /* as given on the command line */
     const char *text; /* the whole file (in perm), for diagnostics */
@@ -129,7 +146,7 @@ typedef struct {
     TokKind tokens;
     Normalize normalize;
     double split; /* fraction for training, in (0,1) */
-    Loc data_loc, tokens_loc, split_loc;
+    Loc data_loc, tokens_loc, split_loc, normalize_loc;
 
     SpecCell cell; /* cell: */
 
@@ -177,6 +194,9 @@ typedef struct {
      * beta1 0.9, beta2 0.999, eps 1e-8. Unused ones are 0. */
     double momentum, beta1, beta2, eps;
     Loc optimizer_loc;
+
+    /* ---- task: ngram (the counted baseline; no cell, network or train) ---- */
+    SpecNgram ngram;
 } Spec;
 
 /* A cell of the standard library: compiler/cells/NAME.yaml, embedded into
@@ -194,6 +214,9 @@ extern const int spec_cell_library_n;
  * the library cell it uses ("<rnnc>/cells/gru.yaml"). NULL when `file` is
  * neither. For comments that quote the source line (emit.c). */
 const char *spec_source_text(const Spec *s, const char *file, size_t *len);
+/* Line `line` of that file, trimmed, safe inside a C comment (ASCII only,
+ * no comment delimiters), in perm. "" when unknown. */
+const char *spec_line_text(const Spec *s, const char *file, int line);
 
 /* Read and check a spec file. On any error, prints diagnostics and returns
  * NULL; *exit_code is set to EXIT_IO when the file cannot be read and to

@@ -38,3 +38,12 @@ foreach(model ${RNNC_E2E_MODELS})
   set_tests_properties(train_${model}_e2e interrupt_${model} corrupt_ckpt_${model}
     PROPERTIES TIMEOUT 180 LABELS e2e)
 endforeach()
+
+# The counted n-gram baseline (specs/ngram.yaml): count, eval, sample, and a
+# corrupted model file refused; on timemachine.txt the perplexity must be
+# KenLM's 3.894 (order 5, modified Kneser-Ney).
+if(EXISTS ${CMAKE_SOURCE_DIR}/generated/ngram.c)
+  add_test(NAME ngram_e2e
+    COMMAND bash ${E2E_DIR}/ngram.sh $<TARGET_FILE:ngram> ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/ngram)
+  set_tests_properties(ngram_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
+endif()
