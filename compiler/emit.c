@@ -304,8 +304,9 @@ static void emit_header(Emit *E)
           s->input == INPUT_EMBED ? "embedded" : "one-hot");
     emitf(E, 0, " * Carried state (B*S reals, S = %d):", m->state_size);
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 0, "%s %s [B,%d] at offset %s", k ? "," : "", s->cell.state[k], s->hidden,
-              k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+        emitf(E, 0, "%s %s%s [B,%d] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate],
+              m->nstates > s->cell.nstate ? arena_printf(&perm, " (layer %d)", k / s->cell.nstate + 1) : "",
+              s->hidden, k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
     emitf(E, 0, ".\n");
     emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     emitf(E, 0, " *\n");

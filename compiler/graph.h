@@ -54,7 +54,7 @@ enum {
     INPUT_CARRY_SCALE, /* [T] multiplier for the state gradient (truncation) */
     INPUT_STATE        /* + k: [B, width] initial value of state k */
 };
-enum { MAX_STATES = 8 };
+enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
 
 typedef enum { SCAN_SEQ, SCAN_INV, SCAN_CARRY } ScanInKind;
 typedef enum { SCAN_STACK, SCAN_FINAL, SCAN_SUM } ScanOutKind;

@@ -42,6 +42,8 @@ typedef struct {
     Binding *b;
     int nb, capb;
     bool state_set[MAX_STATES];
+    int layer;          /* the layer being built, 0-based */
+    const char *suffix; /* appended to C-visible names: "" or "_l1" */
 } Lower;
 
 static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
@@ -153,14 +155,16 @@ static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind 
 }
 
 /* A param dim: a number, `input` (the cell input width) or `hidden`. */
-static int resolve_dim(const Spec *s, const SpecDim *d)
+/* `input` is the network input's width for the first layer and the
+ * previous layer's output width (hidden) above it. */
+static int resolve_dim(const Spec *s, const SpecDim *d, int layer)
 {
     if (!d->sym)
         return (int)d->value;
     if (strcmp(d->sym, "hidden") == 0)
         return s->hidden;
     if (strcmp(d->sym, "input") == 0)
-        return s->input == INPUT_EMBED ? s->embed_dim : DIM_V;
+        return layer > 0 ? s->hidden : s->input == INPUT_EMBED ? s->embed_dim : DIM_V;
     DIE("resolve_dim: unknown symbol '%s' passed spec checks", d->sym);
 }
 
@@ -196,8 +200,9 @@ static bool lower_params(Lower *L)
         Shape sh = shape0();
         sh.ndim = sp->ndim;
         for (int k = 0; k < sp->ndim; k++)
-            sh.d[k] = resolve_dim(L->spec, &sp->dims[k]);
-        int idx = add_param(L->m, sp->name, sp->loc, sh, sp->init, sp->init_arg);
+            sh.d[k] = resolve_dim(L->spec, &sp->dims[k], L->layer);
+        const char *name = *L->suffix ? arena_printf(&perm, "%s%s", sp->name, L->suffix) : sp->name;
+        int idx = add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
         ok &= check_param_size(&L->m->params[idx]);
     }
     return ok;
@@ -228,10 +233,10 @@ static bool lower_equations(Lower *L)
         for (int k = first; k < L->body->n; k++) {
             Node *t = L->body->nodes[k];
             if (!t->name && t != n && t->op != OP_CONST)
-                t->name = arena_printf(&perm, "%s_%s", eq->lhs, op_name(t->op));
+                t->name = arena_printf(&perm, "%s_%s%s", eq->lhs, op_name(t->op), L->suffix);
         }
         if (!n->name && n->op != OP_CONST) { /* a plain alias keeps its name */
-            n->name = eq->lhs;
+            n->name = *L->suffix ? arena_printf(&perm, "%s%s", eq->lhs, L->suffix) : eq->lhs;
             n->text = eq->text;
         }
         Binding *b = bind(L, eq->lhs, n, eq->loc);
@@ -287,11 +292,6 @@ static bool check_supported(const Spec *s)
 {
     static const char *const tasks[] = {"language_model", "labelling", "classification"};
     bool ok = true;
-    if (s->layers > 1) {
-        diag_error(s->layers_loc, "'network.layers: %d' is not supported yet (one layer only)",
-                   s->layers);
-        ok = false;
-    }
     if (s->dropout > 0) {
         diag_error(s->dropout_loc, "'network.dropout' above 0 is not supported yet");
         ok = false;
@@ -308,6 +308,79 @@ static bool check_supported(const Spec *s)
     return ok;
 }
 
+/* One layer: the cell's parameters, its initial states and a scan over
+ * the sequence `in` [T,B,I]. Returns the stacked cell output [T,B,hidden],
+ * or NULL after an error. Each layer has its own parameters (suffixed _l1,
+ * _l2 ... when there is more than one, like PyTorch's weight_ih_l1) and
+ * its own states, after the earlier layers' in the state block. */
+static Node *lower_layer(Lower *L, Node *in)
+{
+    Model *m = L->m;
+    const Spec *spec = L->spec;
+    const SpecCell *c = &spec->cell;
+    Graph *g = m->g;
+    int p0 = m->nparams, s0 = m->nstates;
+    L->nb = 0;
+    memset(L->state_set, 0, sizeof L->state_set);
+    if (!lower_params(L))
+        return NULL;
+    for (int k = 0; k < c->nstate; k++) {
+        Node *s = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
+                             INPUT_STATE + s0 + k);
+        s->name = arena_printf(&perm, "%s0%s", c->state[k], L->suffix);
+        m->state_in[s0 + k] = s;
+        m->state_size += spec->hidden;
+    }
+    m->nstates += c->nstate;
+    Node **pnodes = arena_array(&perm, (size_t)c->nparams + 1, sizeof(Node *));
+    for (int i = 0; i < c->nparams; i++) {
+        const Param *p = &m->params[p0 + i];
+        pnodes[i] = graph_leaf(g, OP_PARAM, p->loc, p->shape, DT_REAL, p0 + i);
+        pnodes[i]->name = p->name;
+    }
+
+    /* The scan and its body's bindings (spec names, not suffixed). */
+    Node *scan = graph_scan(g, c->loc, c->name, false);
+    L->body = scan->scan->body;
+    Node *x_t = scan_add_input(scan, SCAN_SEQ, in);
+    x_t->name = arena_printf(&perm, "%s%s", c->input, L->suffix);
+    bind(L, c->input, x_t, c->input_loc);
+    Node *cs_t = scan_add_input(scan, SCAN_SEQ, m->carry_scale);
+    for (int i = 0; i < c->nparams; i++) {
+        Node *arg = scan_add_input(scan, SCAN_INV, pnodes[i]);
+        Binding *b = bind(L, c->params[i].name, arg, c->params[i].loc);
+        b->param = p0 + i;
+    }
+    int carry_in[MAX_STATES];
+    for (int k = 0; k < c->nstate; k++) {
+        carry_in[k] = scan->scan->nin;
+        Node *arg = scan_add_input(scan, SCAN_CARRY, m->state_in[s0 + k]);
+        arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->suffix);
+        Node *prev = graph_add2(L->body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
+        prev->name = arg->name;
+        Binding *b = bind(L, c->state[k], prev, c->state_locs[k]);
+        b->state = k;
+        b->used = true;
+    }
+    if (!lower_equations(L) || !check_states(L, scan, carry_in))
+        return NULL;
+    if (L->layer == 0) { /* the same spec for every layer: warn once */
+        warn_unused(L);
+        if (!lookup(L, c->input)->used)
+            diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
+    }
+
+    /* Outputs: the stacked cell output, then each state's final value. */
+    int out_state = 0;
+    for (int k = 0; k < c->nstate; k++)
+        if (strcmp(c->state[k], c->output) == 0)
+            out_state = k;
+    Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
+    for (int k = 0; k < c->nstate; k++)
+        m->state_out[s0 + k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
+    return hs;
+}
+
 Model *lower(Arena *a, Spec *spec)
 {
     if (!check_supported(spec))
@@ -318,15 +391,15 @@ Model *lower(Arena *a, Spec *spec)
     m->g = graph_new(a, NULL);
     Graph *g = m->g;
     const SpecCell *c = &spec->cell;
-    Lower L = {.m = m, .spec = spec};
+    Lower L = {.m = m, .spec = spec, .suffix = ""};
     int errors0 = diag_error_count();
+    int layers = spec->layers > 0 ? spec->layers : 1;
 
-    if (c->nstate > MAX_STATES) {
-        diag_error(c->state_locs[MAX_STATES], "at most %d states are supported", MAX_STATES);
+    if (c->nstate * layers > MAX_STATES) {
+        diag_error(spec->layers_loc, "%d layers of a cell with %d states carry %d states; at most %d are supported",
+                   layers, c->nstate, layers * c->nstate, MAX_STATES);
         return NULL;
     }
-    if (!lower_params(&L))
-        return NULL;
 
     /* Inputs and the per-step input xs [T,B,I]. */
     m->x = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_X);
@@ -335,66 +408,31 @@ Model *lower(Arena *a, Spec *spec)
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
-    m->nstates = c->nstate;
-    for (int k = 0; k < c->nstate; k++) {
-        m->state_in[k] = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
-                                    INPUT_STATE + k);
-        m->state_in[k]->name = arena_printf(&perm, "%s0", c->state[k]);
-        m->state_size += spec->hidden;
-    }
     Node *xs = graph_add1(g, OP_ONE_HOT, spec->input_loc, m->x);
     xs->name = "x_onehot";
+    int embed = -1;
     if (spec->input == INPUT_EMBED) {
         double bound = 1.0; /* like torch.nn.Embedding's N(0,1) */
-        int e = add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
-        Node *E = graph_leaf(g, OP_PARAM, spec->input_loc, m->params[e].shape, DT_REAL, e);
+        embed = add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
+        Node *E = graph_leaf(g, OP_PARAM, spec->input_loc, m->params[embed].shape, DT_REAL, embed);
         E->name = "embed";
         xs = graph_matmul(g, spec->input_loc, xs, E, false, false);
         xs->name = "x_embed";
     }
-    Node **pnodes = arena_array(&perm, (size_t)c->nparams + 1, sizeof(Node *));
-    for (int i = 0; i < c->nparams; i++) {
-        pnodes[i] = graph_leaf(g, OP_PARAM, m->params[i].loc, m->params[i].shape, DT_REAL, i);
-        pnodes[i]->name = m->params[i].name;
-    }
 
-    /* The scan and its body's bindings. */
-    Node *scan = graph_scan(g, c->loc, c->name, false);
-    L.body = scan->scan->body;
-    Node *x_t = scan_add_input(scan, SCAN_SEQ, xs);
-    x_t->name = c->input;
-    bind(&L, c->input, x_t, c->input_loc);
-    Node *cs_t = scan_add_input(scan, SCAN_SEQ, m->carry_scale);
-    for (int i = 0; i < c->nparams; i++) {
-        Node *arg = scan_add_input(scan, SCAN_INV, pnodes[i]);
-        Binding *b = bind(&L, m->params[i].name, arg, m->params[i].loc);
-        b->param = i;
+    /* The layers, each reading the one below. */
+    Node *hs = xs;
+    for (int l = 0; l < layers && hs; l++) {
+        L.layer = l;
+        L.suffix = layers > 1 ? arena_printf(&perm, "_l%d", l) : "";
+        int before = diag_error_count();
+        hs = lower_layer(&L, hs);
+        if (!hs && l > 0 && diag_error_count() > before)
+            diag_note(spec->layers_loc, "while building layer %d of %d, whose input is %d wide (hidden)", l + 1,
+                      layers, spec->hidden);
     }
-    int carry_in[MAX_STATES];
-    for (int k = 0; k < c->nstate; k++) {
-        carry_in[k] = scan->scan->nin;
-        Node *arg = scan_add_input(scan, SCAN_CARRY, m->state_in[k]);
-        arg->name = arena_printf(&perm, "%s_prev", c->state[k]);
-        Node *prev = graph_add2(L.body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
-        prev->name = arg->name;
-        Binding *b = bind(&L, c->state[k], prev, c->state_locs[k]);
-        b->state = k;
-        b->used = true;
-    }
-    if (!lower_equations(&L) || !check_states(&L, scan, carry_in))
+    if (!hs)
         return NULL;
-    warn_unused(&L);
-    if (!lookup(&L, c->input)->used)
-        diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
-
-    /* Outputs: the stacked cell output, then each state's final value. */
-    int out_state = 0;
-    for (int k = 0; k < c->nstate; k++)
-        if (strcmp(c->state[k], c->output) == 0)
-            out_state = k;
-    Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
-    for (int k = 0; k < c->nstate; k++)
-        m->state_out[k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
 
     /* Output layer and loss. */
     int iw = add_param(m, "W_out", spec->network_loc, shape2(spec->hidden, DIM_V), INIT_DEFAULT, 0);

@@ -218,6 +218,41 @@ static void test_lower_unused_param_warns(void **state)
     assert_non_null(strstr(captured(c), "warning: parameter 'U' is not used"));
 }
 
+static void test_lower_two_layers_chain_scans(void **state)
+{
+    (void)state;
+    char *text = spec_text(rnn_params, "    h: tanh(x @ W_ih + h @ W_hh + b)\n", 8);
+    char *with = malloc(strlen(text) + 32);
+    char *at = strstr(text, "  hidden: 8\n");
+    assert_non_null(at);
+    size_t head = (size_t)(at - text) + strlen("  hidden: 8\n");
+    memcpy(with, text, head);
+    strcpy(with + head, "  layers: 2\n");
+    strcat(with, text + head);
+    Spec *s = spec_parse(&perm, "t.yaml", with, strlen(with));
+    assert_non_null(s);
+    Model *m = lower(&perm, s);
+    assert_non_null(m);
+    assert_int_equal(m->nparams, 8); /* 2 x 3 cell params + W_out, b_out */
+    assert_string_equal(m->params[0].name, "W_ih_l0");
+    assert_string_equal(m->params[3].name, "W_ih_l1");
+    char sb[64];
+    /* the second layer reads the first's hidden output, not the vocabulary */
+    assert_string_equal(shape_str(m->params[0].shape, sb, sizeof sb), "[V,8]");
+    assert_string_equal(shape_str(m->params[3].shape, sb, sizeof sb), "[8,8]");
+    assert_int_equal(m->nstates, 2);
+    assert_int_equal(m->state_size, 16);
+    int scans = 0;
+    for (int i = 0; i < m->g->n; i++)
+        scans += m->g->nodes[i]->op == OP_SCAN;
+    assert_int_equal(scans, 2);
+    autodiff(&perm, m);
+    for (int i = 0; i < m->nparams; i++)
+        assert_non_null(m->grads[i]);
+    assert_non_null(m->dstate[0]);
+    assert_non_null(m->dstate[1]);
+}
+
 /* ---- emitter ---- */
 
 static char *emit_to_string(Model *m)
@@ -273,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lower_redefinition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_param_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_unused_param_warns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lower_two_layers_chain_scans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_same_spec_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_names_from_spec, setup, teardown),
     };
