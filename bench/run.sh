@@ -75,8 +75,10 @@ for cfg in $configs; do
     fi
     for ct in $coretypes; do
         for th in $threads_list; do
-            envs=(env OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th")
+            # env takes -u before the assignments (after them it is a command)
+            envs=(env)
             [ "$ct" = default ] && envs+=(-u OPENBLAS_CORETYPE) || envs+=(OPENBLAS_CORETYPE="$ct")
+            envs+=(OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th")
             r=; t=
             if [ -n "$bin" ]; then
                 r=$("${envs[@]}" "$bin" --B "$B" --T "$T" --V "$V" --threads "$th" \

@@ -131,12 +131,24 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
             name_graph(E, n->scan->body, n);
             continue;
         }
+        if (n->op == OP_FUSED)
+            continue; /* after the buffers, below */
         if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV)
             set_name(n, ref(scan->in[n->index]), true);
         else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
             set_name(n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
         else
             set_name(n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && stack_output_of(scan, n)));
+    }
+    /* a fused loop's scalars, one per member, after the buffers (which
+     * keep the plain spec names) */
+    for (int i = 0; i < g->n; i++) {
+        const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
+        if (fb)
+            set_name(g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused", E->prefix)), true);
+        for (int k = 0; fb && k < fb->n; k++)
+            if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
+                set_name(fb->nodes[k], unique_name(E, base_name(fb->nodes[k])), true);
     }
 }
 
@@ -260,8 +272,13 @@ static const char *scalar(const Node *n)
 
 /* ---- which nodes need their own storage ---- */
 
+static int direct_grad_param(const Node *n);
+static bool zeros_only_init(const Node *n);
+
 static bool has_storage(const Node *n)
 {
+    if (direct_grad_param(n) >= 0 || zeros_only_init(n))
+        return false;
     switch (n->op) {
     case OP_PARAM:
     case OP_INPUT:
@@ -269,12 +286,66 @@ static bool has_storage(const Node *n)
     case OP_CONST:
     case OP_GRAD_SCALE:
     case OP_SCAN:
+    case OP_FUSED:
         return false;
     case OP_SCAN_OUT:
         return n->in[0]->scan->out[n->index].kind != SCAN_FINAL;
     default:
         return n->dtype == DT_REAL;
     }
+}
+
+/* The model being emitted, for the two use checks below. */
+static const Model *cur_model;
+
+/* How often top-level node n is read: by nodes, scans and the model. */
+static int top_uses(const Node *n, bool *only_carry_init)
+{
+    const Model *m = cur_model;
+    int uses = 0;
+    *only_carry_init = true;
+    for (int i = n->id + 1; i < m->g->n; i++) {
+        const Node *u = m->g->nodes[i];
+        for (int k = 0; k < u->nin; k++)
+            if (u->in[k] == n) {
+                uses++;
+                if (u->op != OP_SCAN || u->scan->in[k].kind != SCAN_CARRY)
+                    *only_carry_init = false;
+            }
+    }
+    if (m->loss == n || m->logits == n)
+        uses++, *only_carry_init = false;
+    for (int k = 0; k < m->nstates; k++)
+        if (m->state_out[k] == n || m->dstate[k] == n)
+            uses++, *only_carry_init = false;
+    for (int i = 0; m->grads && i < m->nparams; i++)
+        if (m->grads[i] == n)
+            uses++, *only_carry_init = false;
+    return uses;
+}
+
+/* A weight gradient A^T @ B that nothing else reads: its GEMM adds into
+ * the gradient block (beta = 1) instead of a temporary that is added
+ * afterwards. Returns the parameter index, or -1. */
+static int direct_grad_param(const Node *n)
+{
+    const Model *m = cur_model;
+    if (!m || n->op != OP_MATMUL || !n->ta || n->graph != m->g)
+        return -1;
+    int p = -1;
+    for (int i = 0; m->grads && i < m->nparams; i++)
+        if (m->grads[i] == n)
+            p = p < 0 ? i : -2;
+    bool ci;
+    return p >= 0 && top_uses(n, &ci) == 1 ? p : -1;
+}
+
+/* A ZEROS node read only as the initial value of scan carries: the carries
+ * are cleared with memset and the node needs no buffer. */
+static bool zeros_only_init(const Node *n)
+{
+    bool ci;
+    return cur_model && n->op == OP_ZEROS && n->graph == cur_model->g && top_uses(n, &ci) > 0 && ci;
 }
 
 /* Is body node n written straight into a stacked output of its scan? */
@@ -313,6 +384,13 @@ static void emit_header(Emit *E)
     emitf(E, 0, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
     emitf(E, 0, " * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).\n");
     emitf(E, 0, " */\n");
+    /* The fused loops call rnnrt_tanh_fast & co.: GCC vectorizes them only
+     * when it may evaluate both arms of their selects (no FP traps), which
+     * changes no value. Before the include, so the inline functions and
+     * their callers are compiled alike (and so can be inlined). */
+    emitf(E, 0, "#if defined(__GNUC__) && !defined(__clang__)\n");
+    emitf(E, 0, "#pragma GCC optimize(\"tree-vectorize\", \"no-trapping-math\")\n");
+    emitf(E, 0, "#endif\n");
     emitf(E, 0, "#include \"rnnrt.h\"\n\n#include <limits.h>\n#include <string.h>\n\n");
 }
 
@@ -488,6 +566,139 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
           elementwise_expr(n, operand_at(a, n, true), b ? operand_at(b, n, true) : NULL));
 }
 
+/* ---- fused elementwise loops (pass_fuse.c) ---- */
+
+/* The FUSED_OUT node for output o of fused node fu (NULL if dead). */
+static const Node *fused_out_node(const Node *fu, int o)
+{
+    const Graph *g = fu->graph;
+    for (int i = fu->id + 1; i < g->n; i++)
+        if (g->nodes[i]->op == OP_FUSED_OUT && g->nodes[i]->in[0] == fu && g->nodes[i]->index == o)
+            return g->nodes[i];
+    return NULL;
+}
+
+/* A body node of fused node fu read inside its loop: a scalar local, a
+ * literal, or input k at element i (tile), j (bias) or 0 (scalar). */
+static const char *fused_operand(const Node *fu, const Node *x, const char **inptr)
+{
+    if (x->op == OP_CONST)
+        return arena_printf(&perm, "(real)%.17g", x->value);
+    if (x->op != OP_ARG)
+        return node_cname(x);
+    const Node *outer = fu->in[x->index];
+    if (is_scalar(outer))
+        return outer->op == OP_CONST ? scalar(outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
+    if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
+        return arena_printf(&perm, "%s[j]", inptr[x->index]);
+    return arena_printf(&perm, "%s[i]", inptr[x->index]);
+}
+
+/* The spec lines a fused node computes, as comment lines. */
+static void fused_comment(Emit *E, int ind, const Node *fu, bool backward)
+{
+    const Graph *fb = fu->scan->body;
+    for (int k = 0; k < fb->n; k++) {
+        const Node *x = fb->nodes[k];
+        if (x->op == OP_ARG || x->op == OP_CONST || x->loc.line <= 0)
+            continue;
+        bool seen = false;
+        for (int q = 0; q < k && !seen; q++)
+            seen = fb->nodes[q]->op != OP_ARG && fb->nodes[q]->op != OP_CONST && fb->nodes[q]->loc.line == x->loc.line;
+        if (!seen)
+            emitf(E, ind, " *   %s:%d%s  %s\n", x->loc.file ? x->loc.file : E->m->spec->path, x->loc.line,
+                  backward ? " (backward)" : "",
+                  spec_line(E->m->spec, x->loc.file ? x->loc.file : E->m->spec->path, x->loc.line));
+    }
+}
+
+/* A fused node as a function: one loop over the tile [rows, n], every
+ * member a scalar, the outputs stored. Inputs and outputs are restrict
+ * parameters (distinct buffers), so GCC vectorizes the loop without alias
+ * checks and inlines the call. */
+static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
+{
+    const Scan *s = fu->scan;
+    const Graph *fb = s->body;
+    Shape tile = s->out[0].node->shape;
+    char sb[64];
+    emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_str(tile, sb, sizeof sb),
+          backward ? ", backward" : "");
+    fused_comment(E, 0, fu, backward);
+    emitf(E, 0, " */\n");
+    bool sym_cols = tile.d[tile.ndim - 1] <= 0;
+    emitf(E, 0, "static void %s(size_t rows%s", node_cname(fu), sym_cols ? ", size_t cols" : "");
+    for (int k = 0; k < s->nin; k++)
+        if (fu->in[k]->op != OP_CONST)
+            fprintf(E->f, ", const real *restrict in%d", k);
+    for (int o = 0; o < s->nout; o++)
+        if (fused_out_node(fu, o))
+            fprintf(E->f, ", real *restrict out%d", o);
+    fprintf(E->f, ")\n{\n");
+    const char *cols = sym_cols ? "cols" : arena_printf(&perm, "%d", tile.d[tile.ndim - 1]);
+    const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
+    for (int k = 0; k < s->nin; k++)
+        inptr[k] = arena_printf(&perm, "in%d", k);
+    emitf(E, 1, "for (size_t r = 0; r < rows; r++)\n");
+    emitf(E, 2, "for (size_t j = 0; j < %s; j++) {\n", cols);
+    emitf(E, 3, "const size_t i = r * %s + j;\n", cols);
+    for (int k = 0; k < fb->n; k++) {
+        const Node *x = fb->nodes[k];
+        if (x->op == OP_ARG || x->op == OP_CONST)
+            continue;
+        const char *a = fused_operand(fu, x->in[0], inptr);
+        const char *b = x->nin > 1 ? fused_operand(fu, x->in[1], inptr) : NULL;
+        const char *e;
+        if (x->op == OP_TANH || x->op == OP_SIGMOID)
+            e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
+        else
+            e = elementwise_expr(x, a, b);
+        emitf(E, 3, "const real %s = %s;\n", node_cname(x), e);
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (fused_out_node(fu, o))
+            emitf(E, 3, "out%d[i] = %s;\n", o, node_cname(s->out[o].node));
+    emitf(E, 2, "}\n");
+    emitf(E, 0, "}\n\n");
+}
+
+/* Every fused node of the model's scan bodies, as functions; forward ones
+ * first (graph order). */
+static void emit_fused_fns(Emit *E)
+{
+    const Graph *g = E->m->g;
+    for (int i = 0; i < g->n; i++) {
+        if (g->nodes[i]->op != OP_SCAN)
+            continue;
+        const Graph *b = g->nodes[i]->scan->body;
+        for (int k = 0; k < b->n; k++)
+            if (b->nodes[k]->op == OP_FUSED)
+                emit_fused_fn(E, b->nodes[k], i >= E->m->nforward);
+    }
+}
+
+static void emit_fused(Emit *E, int ind, const Node *fu)
+{
+    const Scan *s = fu->scan;
+    Shape tile = s->out[0].node->shape;
+    emitf(E, ind, "/* fused:\n");
+    fused_comment(E, ind, fu, E->in_backward);
+    emitf(E, ind, " */\n");
+    E->last_line = 0;
+    emitf(E, ind, "%s((size_t)%s", node_cname(fu), dims_expr(tile, 0, tile.ndim - 1));
+    if (tile.d[tile.ndim - 1] <= 0)
+        fprintf(E->f, ", (size_t)%s", dims_expr(tile, tile.ndim - 1, tile.ndim));
+    for (int k = 0; k < s->nin; k++)
+        if (fu->in[k]->op != OP_CONST)
+            fprintf(E->f, ", %s", ref(fu->in[k]));
+    for (int o = 0; o < s->nout; o++) {
+        const Node *on = fused_out_node(fu, o);
+        if (on)
+            fprintf(E->f, ", %s", ref(on));
+    }
+    fprintf(E->f, ");\n");
+}
+
 static void emit_matmul(Emit *E, int ind, const Node *n)
 {
     const Node *a = n->in[0], *b = n->in[1];
@@ -502,6 +713,12 @@ static void emit_matmul(Emit *E, int ind, const Node *n)
     /* A^T @ B over the flattened leading dims: [R,m]^T [R,n] -> [m,n] */
     const char *R = dims_expr(a->shape, 0, ak), *M = dims_expr(a->shape, ak, ak + 1);
     const char *N = dims_expr(b->shape, b->shape.ndim - 1, b->shape.ndim);
+    int gp = direct_grad_param(n);
+    if (gp >= 0) { /* straight into the gradient block */
+        emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 1, g.%s, %s);\n", M, N, R, ref(a), M, ref(b), N,
+              E->m->params[gp].name, N);
+        return;
+    }
     emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", M, N, R, ref(a), M, ref(b), N,
           ref(n), N);
 }
@@ -542,7 +759,10 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
-        if (s->in[k].kind == SCAN_CARRY)
+        if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
+            emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(s->in[k].arg),
+                  numel_size(s->in[k].arg->shape));
+        else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), ref(sn->in[k]),
                   numel_size(s->in[k].arg->shape));
     for (int o = 0; o < s->nout; o++)
@@ -605,10 +825,16 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_CONST:
     case OP_GRAD_SCALE:
     case OP_SCAN_OUT:
+    case OP_FUSED_OUT:
+        return;
+    case OP_FUSED:
+        emit_fused(E, ind, n);
         return;
     default:
         break;
     }
+    if (zeros_only_init(n))
+        return; /* the scans memset their carries */
     comment_loc(E, ind, n->loc);
     switch (n->op) {
     case OP_ZEROS:
@@ -755,7 +981,7 @@ static void emit_backward(Emit *E)
     fputc('\n', E->f);
     emitf(E, 1, "/* accumulate into the gradient block */\n");
     for (int i = 0; i < m->nparams; i++) {
-        if (!m->grads[i])
+        if (!m->grads[i] || direct_grad_param(m->grads[i]) >= 0)
             continue;
         emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(m->params[i].shape));
         emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(m->grads[i]));
@@ -839,15 +1065,22 @@ static void emit_descriptor(Emit *E)
 void emit_c(FILE *f, const Model *m)
 {
     Emit E = {.f = f, .m = m, .prefix = m->spec->model};
+    cur_model = m;
     nnode_names = 0;
     /* Reserve the names the file defines itself. */
     static const char *fixed[] = {"p", "g", "w"};
+    /* the parameters of fused-loop functions (emit_fused_fn) */
+    for (int k = 0; k < 32; k++) {
+        unique_name(&E, arena_printf(&perm, "in%d", k));
+        unique_name(&E, arena_printf(&perm, "out%d", k));
+    }
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         unique_name(&E, fixed[i]);
     name_graph(&E, m->g, NULL);
     emit_header(&E);
     emit_params(&E);
     emit_layout(&E);
+    emit_fused_fns(&E);
     emit_forward(&E);
     emit_backward(&E);
     emit_descriptor(&E);

@@ -235,6 +235,9 @@ static bool infer(Node *n)
         return in[1]->shape.ndim == 0;
     case OP_SCAN_OUT:
         return true; /* shape set by scan_add_output */
+    case OP_FUSED:
+    case OP_FUSED_OUT:
+        return true; /* made by pass_fuse with their shapes */
     default:
         DIE("infer: op %s has no shape rule", op_name(n->op));
     }
@@ -424,7 +427,7 @@ static void dump_node(FILE *f, const Node *n, int indent)
         fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);
     if (n->op == OP_CONST)
         fprintf(f, " %.17g", n->value);
-    if (n->op == OP_PARAM || n->op == OP_INPUT || n->op == OP_ARG || n->op == OP_SCAN_OUT)
+    if (n->op == OP_PARAM || n->op == OP_INPUT || n->op == OP_ARG || n->op == OP_SCAN_OUT || n->op == OP_FUSED_OUT)
         fprintf(f, " #%d", n->index);
     fprintf(f, " : %s%s", n->dtype == DT_INT ? "int" : "", shape_str(n->shape, sb, sizeof sb));
     if (n->name)
@@ -501,5 +504,12 @@ void graph_verify(const Graph *g)
                     DIE("verify: scan %%%d carry %d has no next value", i, k);
             graph_verify(s->body);
         }
+        if (n->op == OP_FUSED) {
+            if (!n->scan || n->scan->nin != n->nin)
+                DIE("verify: fused %%%d has malformed records", i);
+            graph_verify(n->scan->body);
+        }
+        if (n->op == OP_FUSED_OUT && (n->in[0]->op != OP_FUSED || n->index >= n->in[0]->scan->nout))
+            DIE("verify: fused_out %%%d does not name an output of a fused node", i);
     }
 }

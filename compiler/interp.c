@@ -657,6 +657,53 @@ static bool eval_scan_out(Interp *I, Frame *F, const Node *n, const Dims *o)
     return true;
 }
 
+/* ---- fused elementwise groups (pass_fuse.c) ---- */
+
+/* Bind the body's ARGs to the inputs' values and run the subgraph; its
+ * frame is made once and reused, like a scan body's. */
+static bool eval_fused(Interp *I, Frame *F, const Node *n)
+{
+    const Scan *s = n->scan;
+    if (!s || !s->body || s->nin != n->nin)
+        return fail(n, "malformed fused node");
+    Frame *B = F->sub[n->id] ? F->sub[n->id] : (F->sub[n->id] = frame_new(I->a, s->body));
+    for (int i = 0; i < s->nin; i++) {
+        Dims d, da;
+        const double *v = operand(I, F, n, i, &d);
+        if (!v || !node_dims(I, s->in[i].arg, &da))
+            return false;
+        if (da.n != d.n)
+            return fail(n, "input %d has %zu elements, the body expects %zu", i, d.n, da.n);
+        B->val[s->in[i].arg->id] = (double *)v;
+        B->numel[s->in[i].arg->id] = d.n;
+    }
+    if (!eval_graph(I, B))
+        return false;
+    F->val[n->id] = NULL;
+    F->numel[n->id] = 0;
+    return true;
+}
+
+/* A view of output `index` of the fused node in[0] (valid until it runs
+ * again). */
+static bool eval_fused_out(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    (void)I;
+    const Node *fu = n->in[0];
+    if (fu->op != OP_FUSED || !F->sub[fu->id])
+        return fail(n, "input is not a fused node that has run");
+    if (n->index < 0 || n->index >= fu->scan->nout)
+        return fail(n, "the fused node has no output #%d", n->index);
+    const Node *b = fu->scan->out[n->index].node;
+    const Frame *B = F->sub[fu->id];
+    if (!B->val[b->id] || B->numel[b->id] != o->n)
+        return fail(n, "output %d has no value of %zu elements", n->index, o->n);
+    F->val[n->id] = B->val[b->id];
+    F->numel[n->id] = o->n;
+    F->owned[n->id] = false;
+    return true;
+}
+
 /* ---- driver ---- */
 
 static bool eval_node(Interp *I, Frame *F, const Node *n)
@@ -699,6 +746,8 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_SOFTMAX_XENT_GRAD: return eval_softmax_xent_grad(I, F, n, &o);
     case OP_SCAN: return eval_scan(I, F, n);
     case OP_SCAN_OUT: return eval_scan_out(I, F, n, &o);
+    case OP_FUSED: return eval_fused(I, F, n);
+    case OP_FUSED_OUT: return eval_fused_out(I, F, n, &o);
     case OP__COUNT: break;
     }
     return fail(n, "unknown op %d", (int)n->op);

@@ -16,6 +16,8 @@ static const Pass passes[] = {
     {"wgrad", pass_wgrad},
     {"hoist", pass_hoist},
     {"onehot", pass_onehot},
+    {"cse", pass_cse},
+    {"fuse", pass_fuse},
 };
 enum { NPASSES = sizeof passes / sizeof *passes };
 
@@ -35,7 +37,28 @@ const char *pass_names(void)
     return s;
 }
 
-void passes_dump(FILE *f, const Model *m) { model_dump(f, m); }
+static void dump_fused(FILE *f, const Graph *g, int indent)
+{
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op == OP_SCAN)
+            dump_fused(f, n->scan->body, indent + 4);
+        if (n->op != OP_FUSED)
+            continue;
+        fprintf(f, "%*sfused %%%d body:\n", indent, "", n->id);
+        for (int k = 0; k < n->scan->nin; k++)
+            fprintf(f, "%*s  in %d: %%%d -> arg %%%d\n", indent, "", k, n->in[k]->id, n->scan->in[k].arg->id);
+        for (int o = 0; o < n->scan->nout; o++)
+            fprintf(f, "%*s  out %d: %%%d\n", indent, "", o, n->scan->out[o].node->id);
+        graph_dump(f, n->scan->body, indent + 4);
+    }
+}
+
+void passes_dump(FILE *f, const Model *m)
+{
+    model_dump(f, m);
+    dump_fused(f, m->g, 0);
+}
 
 bool passes_run(Model *m, const char *dump_after)
 {

@@ -19,6 +19,7 @@
 void pass_wgrad(Model *m);  /* pass_wgrad.c: loop-invariant gradients as one GEMM after the scan */
 void pass_hoist(Model *m);  /* pass_hoist.c: step-independent work out of the scan */
 void pass_onehot(Model *m); /* pass_onehot.c: one-hot matmuls as row gather / scatter-add */
+void pass_cse(Model *m);    /* pass_cse.c: identical nodes merged (first occurrence wins) */
 void pass_fuse(Model *m);   /* pass_fuse.c: a step's elementwise chains as one loop */
 void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs nothing reads */
 

@@ -8,6 +8,9 @@
  * Build: cc -O2 gru.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
 #include "rnnrt.h"
 
 #include <limits.h>
@@ -93,16 +96,8 @@ typedef struct {
     real *n_add; /* add [T,B,256] */
     real *h_prev_carry; /* carried h_prev [B,256] */
     real *r_matmul_2; /* per step: matmul [B,256] */
-    real *r_add_2; /* per step: add [B,256] */
-    real *r_add_3; /* per step: add [B,256] */
     real *z_matmul_2; /* per step: matmul [B,256] */
-    real *z_add_2; /* per step: add [B,256] */
-    real *z_add_3; /* per step: add [B,256] */
     real *n_matmul_2; /* per step: matmul [B,256] */
-    real *n_mul; /* per step: mul [B,256] */
-    real *n_add_3; /* per step: add [B,256] */
-    real *h_mul; /* per step: mul [B,256] */
-    real *h_mul_2; /* per step: mul [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
     real *matmul27; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
@@ -110,8 +105,6 @@ typedef struct {
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,256] */
-    real *dW_out; /* matmul [256,V] */
-    real *zeros35; /* zeros [B,256] */
     real *h_prev_seq; /* scan_out [T,B,256] */
     real *z_seq; /* scan_out [T,B,256] */
     real *n_seq; /* scan_out [T,B,256] */
@@ -119,36 +112,21 @@ typedef struct {
     real *n_add_seq; /* scan_out [T,B,256] */
     real *r_seq; /* scan_out [T,B,256] */
     real *dh_next_carry; /* carried dh_next [B,256] */
-    real *dh_2; /* per step: add [B,256] */
-    real *dz; /* per step: mul [B,256] */
-    real *dh_prev; /* per step: mul [B,256] */
-    real *dh_sub; /* per step: mul [B,256] */
-    real *dn; /* per step: mul [B,256] */
-    real *dz_2; /* per step: neg [B,256] */
-    real *dz_3; /* per step: add [B,256] */
-    real *dr; /* per step: mul [B,256] */
+    real *dh_prev; /* per step: fused_out [B,256] */
     real *dh_prev_2; /* per step: matmul [B,256] */
-    real *dh_prev_3; /* per step: add [B,256] */
+    real *dh_prev_3; /* per step: matmul [B,256] */
     real *dh_prev_4; /* per step: matmul [B,256] */
-    real *dh_prev_5; /* per step: add [B,256] */
-    real *dh_prev_6; /* per step: matmul [B,256] */
-    real *dh_prev_7; /* per step: add [B,256] */
-    real *dh_prev_8; /* per step: mul [B,256] */
+    real *dh_prev_5; /* per step: fused_out [B,256] */
     real *dr_add_seq; /* scan_out [T,B,256] */
     real *dW_ir; /* scatter_add [V,256] */
     real *dz_add_seq; /* scan_out [T,B,256] */
     real *dW_iz; /* scatter_add [V,256] */
     real *dn_add_seq; /* scan_out [T,B,256] */
     real *dW_in; /* scatter_add [V,256] */
-    real *dW_hr; /* matmul [256,256] */
-    real *dW_hz; /* matmul [256,256] */
     real *dn_add_seq_2; /* scan_out [T,B,256] */
-    real *dW_hn; /* matmul [256,256] */
     real *db_ir; /* sum_to [256] */
     real *db_iz; /* sum_to [256] */
     real *db_in; /* sum_to [256] */
-    real *db_hr; /* sum_to [256] */
-    real *db_hz; /* sum_to [256] */
     real *db_hn; /* sum_to [256] */
 } gru_work;
 
@@ -207,52 +185,12 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->r_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->z_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->z_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->n_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->n_mul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -288,16 +226,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->dh = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->zeros35 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -337,42 +265,7 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dh_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_sub = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dr = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -393,21 +286,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_8 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -439,25 +317,10 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->dW_in = base ? base + off : NULL;
     off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hr = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hz = base ? base + off : NULL;
-    off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hn = base ? base + off : NULL;
     off += n;
     n = (size_t)256;
     if (n > INT_MAX)
@@ -477,16 +340,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
-    w->db_hr = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
     w->db_hn = base ? base + off : NULL;
     off += n;
     return off;
@@ -496,6 +349,87 @@ static size_t gru_workspace(int B, int T, int V)
 {
     gru_work w;
     return gru_layout(&w, NULL, B, T, V);
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines):
+ *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   specs/gru.yaml:31  h: (1 - z) * n + z * h
+ */
+static void gru_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real r_add_2 = in0[i] + in1[i];
+            const real r_add_3 = r_add_2 + in2[j];
+            const real r_3 = rnnrt_sigmoid_fast(r_add_3);
+            const real z_add_2 = in3[i] + in4[i];
+            const real z_add_3 = z_add_2 + in5[j];
+            const real z_2 = rnnrt_sigmoid_fast(z_add_3);
+            const real n_add_3 = in6[i] + in7[j];
+            const real n_mul = r_3 * n_add_3;
+            const real n_add_4 = in8[i] + n_mul;
+            const real n_3 = rnnrt_tanh_fast(n_add_4);
+            const real h_sub_2 = (real)1 - z_2;
+            const real h_mul = h_sub_2 * n_3;
+            const real h_mul_2 = z_2 * in9[i];
+            const real h_2 = h_mul + h_mul_2;
+            out0[i] = r_3;
+            out1[i] = z_2;
+            out2[i] = n_add_3;
+            out3[i] = n_3;
+            out4[i] = h_sub_2;
+            out5[i] = h_2;
+        }
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
+ *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ */
+static void gru_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_2 = in0[i] + in1[i];
+            const real dz = dh_2 * in2[i];
+            const real dh_prev_6 = dh_2 * in3[i];
+            const real dh_sub = dh_2 * in4[i];
+            const real dn = dh_2 * in5[i];
+            const real dz_2 = -dh_sub;
+            const real dz_3 = dz + dz_2;
+            const real dn_add_3 = dn * (1 - in4[i] * in4[i]);
+            const real dr = dn_add_3 * in6[i];
+            const real dn_add_4 = dn_add_3 * in7[i];
+            const real dz_add_2 = dz_3 * in3[i] * (1 - in3[i]);
+            const real dr_add_2 = dr * in7[i] * (1 - in7[i]);
+            out0[i] = dh_prev_6;
+            out1[i] = dn_add_3;
+            out2[i] = dn_add_4;
+            out3[i] = dz_add_2;
+            out4[i] = dr_add_2;
+        }
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/gru.yaml:12 (backward)  state: [h]
+ */
+static void gru_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_prev_7 = in0[i] + in1[i];
+            const real dh_prev_8 = dh_prev_7 + in2[i];
+            const real dh_prev_9 = dh_prev_8 + in3[i];
+            const real dh_prev_10 = dh_prev_9 * in4[0];
+            out0[i] = dh_prev_10;
+        }
 }
 
 /* Forward pass: loss, logits and the final state; keeps in the
@@ -559,39 +493,17 @@ static void gru_forward(RnnrtCtx *c)
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hr, 256, 0, w.r_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.r_add_2[i] = r_add_t[i] + w.r_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.r_add_3[r * n + j] = w.r_add_2[r * n + j] + p.b_hr[j];
-        rnnrt_sigmoid_n(w.r_add_3, r_2, (size_t)B * 256);
         /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hz, 256, 0, w.z_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.z_add_2[i] = z_add_t[i] + w.z_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.z_add_3[r * n + j] = w.z_add_2[r * n + j] + p.b_hz[j];
-        rnnrt_sigmoid_n(w.z_add_3, z, (size_t)B * 256);
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hn, 256, 0, w.n_matmul_2, 256);
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                n_add_2[r * n + j] = w.n_matmul_2[r * n + j] + p.b_hn[j];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.n_mul[i] = r_2[i] * n_add_2[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.n_add_3[i] = n_add_t[i] + w.n_mul[i];
-        rnnrt_tanh_n(w.n_add_3, n_2, (size_t)B * 256);
-        /* specs/gru.yaml:31  h: (1 - z) * n + z * h */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            h_sub[i] = (real)1 - z[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.h_mul[i] = h_sub[i] * n_2[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.h_mul_2[i] = z[i] * h_prev[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            h[i] = w.h_mul[i] + w.h_mul_2[i];
+        /* fused:
+         *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   specs/gru.yaml:31  h: (1 - z) * n + z * h
+         */
+        gru_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
     }
@@ -631,11 +543,10 @@ static void gru_backward(RnnrtCtx *c)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, 256, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, 256);
-    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 0, w.dW_out, V);
+    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 1, g.W_out, V);
     /* specs/gru.yaml:10 (backward)  name: gru */
-    memset(w.zeros35, 0, (size_t)B * 256 * sizeof(real));
     /* scan 'gru' over t = T-1 .. 0 */
-    memcpy(w.dh_next_carry, w.zeros35, (size_t)B * 256 * sizeof(real));
+    memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 256;
         const real *dh_next = w.dh_next_carry;
@@ -650,50 +561,24 @@ static void gru_backward(RnnrtCtx *c)
         real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * 256;
         real *dz_add = w.dz_add_seq + (size_t)t * B * 256;
         real *dr_add = w.dr_add_seq + (size_t)t * B * 256;
-        /* specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_2[i] = dh_t[i] + dh_next[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dz[i] = w.dh_2[i] * h_prev_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev[i] = w.dh_2[i] * z_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_sub[i] = w.dh_2[i] * n_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dn[i] = w.dh_2[i] * h_sub_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dz_2[i] = -w.dh_sub[i];
-        /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dz_3[i] = w.dz[i] + w.dz_2[i];
+        /* fused:
+         *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
+         *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         */
+        gru_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dn_add[i] = w.dn[i] * (1 - n_t[i] * n_t[i]);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dr[i] = dn_add[i] * n_add_t_2[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dn_add_2[i] = dn_add[i] * r_t[i];
         rnnrt_gemm(0, 1, B, 256, 256, 1, dn_add_2, 256, p.W_hn, 256, 0, w.dh_prev_2, 256);
-        /* specs/gru.yaml:12 (backward)  state: [h] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_3[i] = w.dh_prev[i] + w.dh_prev_2[i];
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dz_add[i] = w.dz_3[i] * z_t[i] * (1 - z_t[i]);
-        rnnrt_gemm(0, 1, B, 256, 256, 1, dz_add, 256, p.W_hz, 256, 0, w.dh_prev_4, 256);
-        /* specs/gru.yaml:12 (backward)  state: [h] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_5[i] = w.dh_prev_3[i] + w.dh_prev_4[i];
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dz_add, 256, p.W_hz, 256, 0, w.dh_prev_3, 256);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dr_add[i] = w.dr[i] * r_t[i] * (1 - r_t[i]);
-        rnnrt_gemm(0, 1, B, 256, 256, 1, dr_add, 256, p.W_hr, 256, 0, w.dh_prev_6, 256);
-        /* specs/gru.yaml:12 (backward)  state: [h] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_7[i] = w.dh_prev_5[i] + w.dh_prev_6[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_8[i] = w.dh_prev_7[i] * carry_scale_t_2[0];
-        memcpy(w.dh_next_carry, w.dh_prev_8, (size_t)B * 256 * sizeof(real));
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dr_add, 256, p.W_hr, 256, 0, w.dh_prev_4, 256);
+        /* fused:
+         *   specs/gru.yaml:12 (backward)  state: [h]
+         */
+        gru_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 256 * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     memset(w.dW_ir, 0, (size_t)V * 256 * sizeof(real));
@@ -714,11 +599,11 @@ static void gru_backward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)256; j++)
                 w.dW_in[(size_t)c->x[i] * (size_t)256 + j] += w.dn_add_seq[i * (size_t)256 + j];
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dr_add_seq, 256, 0, w.dW_hr, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dr_add_seq, 256, 1, g.W_hr, 256);
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dz_add_seq, 256, 0, w.dW_hz, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dz_add_seq, 256, 1, g.W_hz, 256);
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dn_add_seq_2, 256, 0, w.dW_hn, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dn_add_seq_2, 256, 1, g.W_hn, 256);
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     memset(w.db_ir, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
@@ -734,17 +619,6 @@ static void gru_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_in[j] += w.dn_add_seq[r * n + j];
-    /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    memset(w.db_hr, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hr[j] += w.dr_add_seq[r * n + j];
-    /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    memset(w.db_hz, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hz[j] += w.dz_add_seq[r * n + j];
-    /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     memset(w.db_hn, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -757,12 +631,6 @@ static void gru_backward(RnnrtCtx *c)
         g.W_iz[i] += w.dW_iz[i];
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_in[i] += w.dW_in[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hr[i] += w.dW_hr[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hz[i] += w.dW_hz[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hn[i] += w.dW_hn[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_ir[i] += w.db_ir[i];
     for (size_t i = 0; i < (size_t)256; i++)
@@ -770,13 +638,11 @@ static void gru_backward(RnnrtCtx *c)
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_in[i] += w.db_in[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hr[i] += w.db_hr[i];
+        g.b_hr[i] += w.db_ir[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hz[i] += w.db_hz[i];
+        g.b_hz[i] += w.db_iz[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_hn[i] += w.db_hn[i];
-    for (size_t i = 0; i < (size_t)V * 256; i++)
-        g.W_out[i] += w.dW_out[i];
     for (size_t i = 0; i < (size_t)V; i++)
         g.b_out[i] += w.db_out[i];
     if (c->dstate_in) {

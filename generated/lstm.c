@@ -8,6 +8,9 @@
  * Build: cc -O2 lstm.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
 #include "rnnrt.h"
 
 #include <limits.h>
@@ -112,20 +115,10 @@ typedef struct {
     real *h_prev_carry; /* carried h_prev [B,256] */
     real *c_prev_carry; /* carried c_prev [B,256] */
     real *i_matmul_2; /* per step: matmul [B,256] */
-    real *i_add_2; /* per step: add [B,256] */
-    real *i_add_3; /* per step: add [B,256] */
     real *f_matmul_2; /* per step: matmul [B,256] */
-    real *f_add_2; /* per step: add [B,256] */
-    real *f_add_3; /* per step: add [B,256] */
     real *g_matmul_2; /* per step: matmul [B,256] */
-    real *g_add_2; /* per step: add [B,256] */
-    real *g_add_3; /* per step: add [B,256] */
     real *o_matmul_2; /* per step: matmul [B,256] */
-    real *o_add_2; /* per step: add [B,256] */
-    real *o_add_3; /* per step: add [B,256] */
-    real *c_mul; /* per step: mul [B,256] */
-    real *c_mul_2; /* per step: mul [B,256] */
-    real *c_2; /* per step: add [B,256] */
+    real *c_2; /* per step: fused_out [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
     real *matmul35; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
@@ -133,9 +126,6 @@ typedef struct {
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,256] */
-    real *dW_out; /* matmul [256,V] */
-    real *zeros43; /* zeros [B,256] */
-    real *zeros44; /* zeros [B,256] */
     real *h_tanh_seq; /* scan_out [T,B,256] */
     real *o_seq; /* scan_out [T,B,256] */
     real *g_seq; /* scan_out [T,B,256] */
@@ -145,24 +135,12 @@ typedef struct {
     real *h_prev_seq; /* scan_out [T,B,256] */
     real *dh_next_carry; /* carried dh_next [B,256] */
     real *dc_next_carry; /* carried dc_next [B,256] */
-    real *dh_2; /* per step: add [B,256] */
-    real *do_2; /* per step: mul [B,256] */
-    real *dh_tanh; /* per step: mul [B,256] */
-    real *dc; /* per step: tanh_grad [B,256] */
-    real *dc_2; /* per step: add [B,256] */
-    real *di; /* per step: mul [B,256] */
-    real *dg; /* per step: mul [B,256] */
-    real *df; /* per step: mul [B,256] */
-    real *dc_prev; /* per step: mul [B,256] */
     real *dh_prev; /* per step: matmul [B,256] */
     real *dh_prev_2; /* per step: matmul [B,256] */
-    real *dh_prev_3; /* per step: add [B,256] */
+    real *dh_prev_3; /* per step: matmul [B,256] */
     real *dh_prev_4; /* per step: matmul [B,256] */
-    real *dh_prev_5; /* per step: add [B,256] */
-    real *dh_prev_6; /* per step: matmul [B,256] */
-    real *dh_prev_7; /* per step: add [B,256] */
-    real *dc_prev_2; /* per step: mul [B,256] */
-    real *dh_prev_8; /* per step: mul [B,256] */
+    real *dc_prev; /* per step: fused_out [B,256] */
+    real *dh_prev_5; /* per step: fused_out [B,256] */
     real *di_add_seq; /* scan_out [T,B,256] */
     real *dW_ii; /* scatter_add [V,256] */
     real *df_add_seq; /* scan_out [T,B,256] */
@@ -171,18 +149,10 @@ typedef struct {
     real *dW_ig; /* scatter_add [V,256] */
     real *do_add_seq; /* scan_out [T,B,256] */
     real *dW_io; /* scatter_add [V,256] */
-    real *dW_hi; /* matmul [256,256] */
-    real *dW_hf; /* matmul [256,256] */
-    real *dW_hg; /* matmul [256,256] */
-    real *dW_ho; /* matmul [256,256] */
     real *db_ii; /* sum_to [256] */
     real *db_if; /* sum_to [256] */
     real *db_ig; /* sum_to [256] */
     real *db_io; /* sum_to [256] */
-    real *db_hi; /* sum_to [256] */
-    real *db_hf; /* sum_to [256] */
-    real *db_hg; /* sum_to [256] */
-    real *db_ho; /* sum_to [256] */
 } lstm_work;
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -255,27 +225,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->i_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->i_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->f_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->f_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->f_add_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -285,37 +235,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->g_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->g_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->o_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_add_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->c_mul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->c_mul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -356,21 +276,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->dh = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->zeros43 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->zeros44 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -420,51 +325,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dh_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->do_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_tanh = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->di = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dg = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->df = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
@@ -485,27 +345,12 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
+    w->dc_prev = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
     w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_8 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -547,26 +392,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->dW_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hi = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hf = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hg = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ho = base ? base + off : NULL;
-    off += n;
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
@@ -587,26 +412,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hi = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hf = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hg = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ho = base ? base + off : NULL;
-    off += n;
     return off;
 }
 
@@ -614,6 +419,98 @@ static size_t lstm_workspace(int B, int T, int V)
 {
     lstm_work w;
     return lstm_layout(&w, NULL, B, T, V);
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines):
+ *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+ *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+ *   specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+ *   specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+ *   specs/lstm.yaml:36  c: f * c + i * g
+ *   specs/lstm.yaml:37  h: o * tanh(c)
+ */
+static void lstm_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real i_add_2 = in0[i] + in1[i];
+            const real i_add_3 = i_add_2 + in2[j];
+            const real i_3 = rnnrt_sigmoid_fast(i_add_3);
+            const real f_add_2 = in3[i] + in4[i];
+            const real f_add_3 = f_add_2 + in5[j];
+            const real f_2 = rnnrt_sigmoid_fast(f_add_3);
+            const real g_add_2 = in6[i] + in7[i];
+            const real g_add_3 = g_add_2 + in8[j];
+            const real g_4 = rnnrt_tanh_fast(g_add_3);
+            const real o_add_2 = in9[i] + in10[i];
+            const real o_add_3 = o_add_2 + in11[j];
+            const real o_2 = rnnrt_sigmoid_fast(o_add_3);
+            const real c_mul = f_2 * in12[i];
+            const real c_mul_2 = i_3 * g_4;
+            const real c_3 = c_mul + c_mul_2;
+            const real h_tanh_2 = rnnrt_tanh_fast(c_3);
+            const real h_2 = o_2 * h_tanh_2;
+            out0[i] = i_3;
+            out1[i] = f_2;
+            out2[i] = g_4;
+            out3[i] = o_2;
+            out4[i] = c_3;
+            out5[i] = h_tanh_2;
+            out6[i] = h_2;
+        }
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/lstm.yaml:37 (backward)  h: o * tanh(c)
+ *   specs/lstm.yaml:36 (backward)  c: f * c + i * g
+ *   specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+ *   specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+ *   specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+ *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+ *   specs/lstm.yaml:12 (backward)  state: [h, c]
+ */
+static void lstm_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_2 = in0[i] + in1[i];
+            const real do_2 = dh_2 * in2[i];
+            const real dh_tanh = dh_2 * in3[i];
+            const real dc = dh_tanh * (1 - in2[i] * in2[i]);
+            const real dc_2 = in4[i] + dc;
+            const real di = dc_2 * in5[i];
+            const real dg = dc_2 * in6[i];
+            const real df = dc_2 * in7[i];
+            const real dc_prev_2 = dc_2 * in8[i];
+            const real do_add_2 = do_2 * in3[i] * (1 - in3[i]);
+            const real dg_add_2 = dg * (1 - in5[i] * in5[i]);
+            const real df_add_2 = df * in8[i] * (1 - in8[i]);
+            const real di_add_2 = di * in6[i] * (1 - in6[i]);
+            const real dc_prev_3 = dc_prev_2 * in9[0];
+            out0[i] = do_add_2;
+            out1[i] = dg_add_2;
+            out2[i] = df_add_2;
+            out3[i] = di_add_2;
+            out4[i] = dc_prev_3;
+        }
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/lstm.yaml:12 (backward)  state: [h, c]
+ */
+static void lstm_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_prev_6 = in0[i] + in1[i];
+            const real dh_prev_7 = dh_prev_6 + in2[i];
+            const real dh_prev_8 = dh_prev_7 + in3[i];
+            const real dh_prev_9 = dh_prev_8 * in4[0];
+            out0[i] = dh_prev_9;
+        }
 }
 
 /* Forward pass: loss, logits and the final state; keeps in the
@@ -692,47 +589,21 @@ static void lstm_forward(RnnrtCtx *c)
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hi, 256, 0, w.i_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.i_add_2[i] = i_add_t[i] + w.i_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.i_add_3[r * n + j] = w.i_add_2[r * n + j] + p.b_hi[j];
-        rnnrt_sigmoid_n(w.i_add_3, i_2, (size_t)B * 256);
         /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hf, 256, 0, w.f_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.f_add_2[i] = f_add_t[i] + w.f_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.f_add_3[r * n + j] = w.f_add_2[r * n + j] + p.b_hf[j];
-        rnnrt_sigmoid_n(w.f_add_3, f, (size_t)B * 256);
         /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hg, 256, 0, w.g_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.g_add_2[i] = g_add_t[i] + w.g_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.g_add_3[r * n + j] = w.g_add_2[r * n + j] + p.b_hg[j];
-        rnnrt_tanh_n(w.g_add_3, g_3, (size_t)B * 256);
         /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_ho, 256, 0, w.o_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.o_add_2[i] = o_add_t[i] + w.o_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.o_add_3[r * n + j] = w.o_add_2[r * n + j] + p.b_ho[j];
-        rnnrt_sigmoid_n(w.o_add_3, o, (size_t)B * 256);
-        /* specs/lstm.yaml:36  c: f * c + i * g */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.c_mul[i] = f[i] * c_prev[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.c_mul_2[i] = i_2[i] * g_3[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.c_2[i] = w.c_mul[i] + w.c_mul_2[i];
-        /* specs/lstm.yaml:37  h: o * tanh(c) */
-        rnnrt_tanh_n(w.c_2, h_tanh, (size_t)B * 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            h[i] = o[i] * h_tanh[i];
+        /* fused:
+         *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+         *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+         *   specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+         *   specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+         *   specs/lstm.yaml:36  c: f * c + i * g
+         *   specs/lstm.yaml:37  h: o * tanh(c)
+         */
+        lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * 256, c_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
@@ -777,13 +648,11 @@ static void lstm_backward(RnnrtCtx *c)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, 256, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, 256);
-    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 0, w.dW_out, V);
+    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 1, g.W_out, V);
     /* specs/lstm.yaml:10 (backward)  name: lstm */
-    memset(w.zeros43, 0, (size_t)B * 256 * sizeof(real));
-    memset(w.zeros44, 0, (size_t)B * 256 * sizeof(real));
     /* scan 'lstm' over t = T-1 .. 0 */
-    memcpy(w.dh_next_carry, w.zeros43, (size_t)B * 256 * sizeof(real));
-    memcpy(w.dc_next_carry, w.zeros44, (size_t)B * 256 * sizeof(real));
+    memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
+    memset(w.dc_next_carry, 0, (size_t)B * 256 * sizeof(real));
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 256;
         const real *dh_next = w.dh_next_carry;
@@ -799,57 +668,30 @@ static void lstm_backward(RnnrtCtx *c)
         real *dg_add = w.dg_add_seq + (size_t)t * B * 256;
         real *df_add = w.df_add_seq + (size_t)t * B * 256;
         real *di_add = w.di_add_seq + (size_t)t * B * 256;
-        /* specs/lstm.yaml:37 (backward)  h: o * tanh(c) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_2[i] = dh_t[i] + dh_next[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.do_2[i] = w.dh_2[i] * h_tanh_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_tanh[i] = w.dh_2[i] * o_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dc[i] = w.dh_tanh[i] * (1 - h_tanh_t[i] * h_tanh_t[i]);
-        /* specs/lstm.yaml:36 (backward)  c: f * c + i * g */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dc_2[i] = dc_next[i] + w.dc[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.di[i] = w.dc_2[i] * g_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dg[i] = w.dc_2[i] * i_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.df[i] = w.dc_2[i] * c_prev_t[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dc_prev[i] = w.dc_2[i] * f_t[i];
+        /* fused:
+         *   specs/lstm.yaml:37 (backward)  h: o * tanh(c)
+         *   specs/lstm.yaml:36 (backward)  c: f * c + i * g
+         *   specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+         *   specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+         *   specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+         *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+         *   specs/lstm.yaml:12 (backward)  state: [h, c]
+         */
+        lstm_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            do_add[i] = w.do_2[i] * o_t[i] * (1 - o_t[i]);
         rnnrt_gemm(0, 1, B, 256, 256, 1, do_add, 256, p.W_ho, 256, 0, w.dh_prev, 256);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dg_add[i] = w.dg[i] * (1 - g_t[i] * g_t[i]);
         rnnrt_gemm(0, 1, B, 256, 256, 1, dg_add, 256, p.W_hg, 256, 0, w.dh_prev_2, 256);
-        /* specs/lstm.yaml:12 (backward)  state: [h, c] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_3[i] = w.dh_prev[i] + w.dh_prev_2[i];
         /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            df_add[i] = w.df[i] * f_t[i] * (1 - f_t[i]);
-        rnnrt_gemm(0, 1, B, 256, 256, 1, df_add, 256, p.W_hf, 256, 0, w.dh_prev_4, 256);
-        /* specs/lstm.yaml:12 (backward)  state: [h, c] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_5[i] = w.dh_prev_3[i] + w.dh_prev_4[i];
+        rnnrt_gemm(0, 1, B, 256, 256, 1, df_add, 256, p.W_hf, 256, 0, w.dh_prev_3, 256);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            di_add[i] = w.di[i] * i_t[i] * (1 - i_t[i]);
-        rnnrt_gemm(0, 1, B, 256, 256, 1, di_add, 256, p.W_hi, 256, 0, w.dh_prev_6, 256);
-        /* specs/lstm.yaml:12 (backward)  state: [h, c] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_7[i] = w.dh_prev_5[i] + w.dh_prev_6[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dc_prev_2[i] = w.dc_prev[i] * carry_scale_t_2[0];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_8[i] = w.dh_prev_7[i] * carry_scale_t_2[0];
-        memcpy(w.dh_next_carry, w.dh_prev_8, (size_t)B * 256 * sizeof(real));
-        memcpy(w.dc_next_carry, w.dc_prev_2, (size_t)B * 256 * sizeof(real));
+        rnnrt_gemm(0, 1, B, 256, 256, 1, di_add, 256, p.W_hi, 256, 0, w.dh_prev_4, 256);
+        /* fused:
+         *   specs/lstm.yaml:12 (backward)  state: [h, c]
+         */
+        lstm_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 256 * sizeof(real));
+        memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * 256 * sizeof(real));
     }
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     memset(w.dW_ii, 0, (size_t)V * 256 * sizeof(real));
@@ -876,13 +718,13 @@ static void lstm_backward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)256; j++)
                 w.dW_io[(size_t)c->x[i] * (size_t)256 + j] += w.do_add_seq[i * (size_t)256 + j];
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.di_add_seq, 256, 0, w.dW_hi, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.di_add_seq, 256, 1, g.W_hi, 256);
     /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.df_add_seq, 256, 0, w.dW_hf, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.df_add_seq, 256, 1, g.W_hf, 256);
     /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dg_add_seq, 256, 0, w.dW_hg, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dg_add_seq, 256, 1, g.W_hg, 256);
     /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.do_add_seq, 256, 0, w.dW_ho, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.do_add_seq, 256, 1, g.W_ho, 256);
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     memset(w.db_ii, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
@@ -903,26 +745,6 @@ static void lstm_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_io[j] += w.do_add_seq[r * n + j];
-    /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    memset(w.db_hi, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hi[j] += w.di_add_seq[r * n + j];
-    /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    memset(w.db_hf, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hf[j] += w.df_add_seq[r * n + j];
-    /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    memset(w.db_hg, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hg[j] += w.dg_add_seq[r * n + j];
-    /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    memset(w.db_ho, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ho[j] += w.do_add_seq[r * n + j];
 
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 256; i++)
@@ -933,14 +755,6 @@ static void lstm_backward(RnnrtCtx *c)
         g.W_ig[i] += w.dW_ig[i];
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_io[i] += w.dW_io[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hi[i] += w.dW_hi[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hf[i] += w.dW_hf[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hg[i] += w.dW_hg[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_ho[i] += w.dW_ho[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_ii[i] += w.db_ii[i];
     for (size_t i = 0; i < (size_t)256; i++)
@@ -950,15 +764,13 @@ static void lstm_backward(RnnrtCtx *c)
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_io[i] += w.db_io[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hi[i] += w.db_hi[i];
+        g.b_hi[i] += w.db_ii[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hf[i] += w.db_hf[i];
+        g.b_hf[i] += w.db_if[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hg[i] += w.db_hg[i];
+        g.b_hg[i] += w.db_ig[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_ho[i] += w.db_ho[i];
-    for (size_t i = 0; i < (size_t)V * 256; i++)
-        g.W_out[i] += w.dW_out[i];
+        g.b_ho[i] += w.db_io[i];
     for (size_t i = 0; i < (size_t)V; i++)
         g.b_out[i] += w.db_out[i];
     if (c->dstate_in) {

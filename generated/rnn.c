@@ -8,6 +8,9 @@
  * Build: cc -O2 rnn.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
 #include "rnnrt.h"
 
 #include <limits.h>
@@ -57,8 +60,6 @@ typedef struct {
     real *h_add; /* add [T,B,256] */
     real *h_prev_carry; /* carried h_prev [B,256] */
     real *h_matmul_2; /* per step: matmul [B,256] */
-    real *h_add_2; /* per step: add [B,256] */
-    real *h_add_3; /* per step: add [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
     real *matmul15; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
@@ -66,18 +67,13 @@ typedef struct {
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,256] */
-    real *dW_out; /* matmul [256,V] */
-    real *zeros23; /* zeros [B,256] */
     real *h_prev_seq; /* scan_out [T,B,256] */
     real *dh_next_carry; /* carried dh_next [B,256] */
-    real *dh_2; /* per step: add [B,256] */
     real *dh_prev; /* per step: matmul [B,256] */
     real *dh_prev_2; /* per step: mul [B,256] */
     real *dh_add_seq; /* scan_out [T,B,256] */
     real *dW_ih; /* scatter_add [V,256] */
-    real *dW_hh; /* matmul [256,256] */
     real *db_ih; /* sum_to [256] */
-    real *db_hh; /* sum_to [256] */
 } rnn_work;
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -111,16 +107,6 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->h_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_add_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_add_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -157,16 +143,6 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->dh = base ? base + off : NULL;
     off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->zeros23 = base ? base + off : NULL;
-    off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
@@ -176,11 +152,6 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -202,20 +173,10 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->dW_ih = base ? base + off : NULL;
     off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hh = base ? base + off : NULL;
-    off += n;
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
     w->db_ih = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hh = base ? base + off : NULL;
     off += n;
     return off;
 }
@@ -224,6 +185,35 @@ static size_t rnn_workspace(int B, int T, int V)
 {
     rnn_work w;
     return rnn_layout(&w, NULL, B, T, V);
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines):
+ *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
+ */
+static void rnn_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real h_add_2 = in0[i] + in1[i];
+            const real h_add_3 = h_add_2 + in2[j];
+            const real h_2 = rnnrt_tanh_fast(h_add_3);
+            out0[i] = h_2;
+        }
+}
+
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
+ */
+static void rnn_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_2 = in0[i] + in1[i];
+            const real dh_add_2 = dh_2 * (1 - in2[i] * in2[i]);
+            out0[i] = dh_add_2;
+        }
 }
 
 /* Forward pass: loss, logits and the final state; keeps in the
@@ -260,12 +250,10 @@ static void rnn_forward(RnnrtCtx *c)
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
         rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hh, 256, 0, w.h_matmul_2, 256);
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.h_add_2[i] = h_add_t[i] + w.h_matmul_2[i];
-        for (size_t r = 0, n = (size_t)256; r < (size_t)B * 256 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.h_add_3[r * n + j] = w.h_add_2[r * n + j] + p.b_hh[j];
-        rnnrt_tanh_n(w.h_add_3, h, (size_t)B * 256);
+        /* fused:
+         *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
+         */
+        rnn_fused((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
     }
@@ -305,22 +293,21 @@ static void rnn_backward(RnnrtCtx *c)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, 256, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, 256);
-    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 0, w.dW_out, V);
+    rnnrt_gemm(1, 0, 256, V, T * B, 1, w.h_seq, 256, w.dlogits, V, 1, g.W_out, V);
     /* specs/rnn.yaml:9 (backward)  name: rnn_tanh */
-    memset(w.zeros23, 0, (size_t)B * 256 * sizeof(real));
     /* scan 'rnn_tanh' over t = T-1 .. 0 */
-    memcpy(w.dh_next_carry, w.zeros23, (size_t)B * 256 * sizeof(real));
+    memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 256;
         const real *dh_next = w.dh_next_carry;
         const real *h_t = w.h_seq + (size_t)t * B * 256;
         const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
         real *dh_add = w.dh_add_seq + (size_t)t * B * 256;
+        /* fused:
+         *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
+         */
+        rnn_fused_2((size_t)B, dh_t, dh_next, h_t, dh_add);
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_2[i] = dh_t[i] + dh_next[i];
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            dh_add[i] = w.dh_2[i] * (1 - h_t[i] * h_t[i]);
         rnnrt_gemm(0, 1, B, 256, 256, 1, dh_add, 256, p.W_hh, 256, 0, w.dh_prev, 256);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * 256; i++)
@@ -333,27 +320,19 @@ static void rnn_backward(RnnrtCtx *c)
         if (c->x[i] >= 0 && c->x[i] < V)
             for (size_t j = 0; j < (size_t)256; j++)
                 w.dW_ih[(size_t)c->x[i] * (size_t)256 + j] += w.dh_add_seq[i * (size_t)256 + j];
-    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dh_add_seq, 256, 0, w.dW_hh, 256);
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dh_add_seq, 256, 1, g.W_hh, 256);
     memset(w.db_ih, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_ih[j] += w.dh_add_seq[r * n + j];
-    memset(w.db_hh, 0, (size_t)256 * sizeof(real));
-    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hh[j] += w.dh_add_seq[r * n + j];
 
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_ih[i] += w.dW_ih[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hh[i] += w.dW_hh[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_ih[i] += w.db_ih[i];
     for (size_t i = 0; i < (size_t)256; i++)
-        g.b_hh[i] += w.db_hh[i];
-    for (size_t i = 0; i < (size_t)V * 256; i++)
-        g.W_out[i] += w.dW_out[i];
+        g.b_hh[i] += w.db_ih[i];
     for (size_t i = 0; i < (size_t)V; i++)
         g.b_out[i] += w.db_out[i];
     if (c->dstate_in) {

@@ -1,7 +1,9 @@
 /*
  * rnnrt_kernels.c: elementwise kernels the rnnc passes emit calls to.
  *
- * rnnrt_tanh_n / rnnrt_sigmoid_n apply tanh / sigmoid to n values. In the
+ * rnnrt_tanh_n / rnnrt_sigmoid_n apply tanh / sigmoid to n values (the
+ * scalar forms, rnnrt_tanh_fast / rnnrt_sigmoid_fast, are inline in
+ * rnnrt.h for the fused loops rnnc emits). In the
  * double build (gradient checks) they are plain libm loops, so checks see
  * exactly the math of the reference. In the float build they use a
  * branch-free polynomial form the compiler vectorizes (glibc's tanhf and
@@ -15,73 +17,23 @@
  * (a few float ulps; checked when the kernels were written, against libm
  * over 2M points).
  */
+/* Vectorizing the selects in the polynomials needs no-trapping-math (GCC
+ * must evaluate both arms); values do not change. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
 #include "rnnrt.h"
 
-#include <stdint.h>
-#include <string.h>
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize")
-#endif
-
-#ifdef RNNRT_DOUBLE
-
+/* The math is in rnnrt.h (rnnrt_tanh_fast, rnnrt_sigmoid_fast), shared with
+ * the fused loops rnnc emits, so both give the same values. */
 void rnnrt_tanh_n(const real *x, real *y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        y[i] = tanh(x[i]);
+        y[i] = rnnrt_tanh_fast(x[i]);
 }
 
 void rnnrt_sigmoid_n(const real *x, real *y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        y[i] = 1 / (1 + exp(-x[i]));
+        y[i] = rnnrt_sigmoid_fast(x[i]);
 }
-
-#else
-
-static inline float exp_poly(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float k = (float)(int32_t)(x * 1.44269504088896341f + (x < 0 ? -0.5f : 0.5f));
-    float r = x - k * 0.693359375f;
-    r = r + k * 2.12194440e-4f;
-    float r2 = r * r;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r2 + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-void rnnrt_tanh_n(const real *x, real *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], a = v < 0 ? -v : v;
-        a = a > 9.0f ? 9.0f : a;
-        float z = a * a;
-        float q = -5.70498872745E-3f;
-        q = q * z + 2.06390887954E-2f;
-        q = q * z - 5.37397155531E-2f;
-        q = q * z + 1.33314422036E-1f;
-        q = q * z - 3.33332819422E-1f;
-        float small = a + a * z * q;
-        float big = 1.0f - 2.0f / (exp_poly(2.0f * a) + 1.0f);
-        float t = a < 0.625f ? small : big;
-        y[i] = v < 0 ? -t : t;
-    }
-}
-
-void rnnrt_sigmoid_n(const real *x, real *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        y[i] = 1.0f / (1.0f + exp_poly(-x[i]));
-}
-
-#endif

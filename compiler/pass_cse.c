@@ -1,0 +1,66 @@
+/*
+ * pass_cse.c: common subexpression elimination.
+ *
+ * Two nodes of one graph (the top graph or a scan body) that apply the same
+ * op with the same attributes to the same inputs compute the same value, so
+ * the later one is dropped and its uses read the earlier one (first
+ * occurrence wins, so the result is deterministic). Example: the RNN's
+ * bias gradients db_ih and db_hh are both sum_to(dh_add) after pass_wgrad;
+ * they become one reduction read by both gradients.
+ *
+ * Leaves that stand for something outside the graph (param, input, arg)
+ * and scans (which carry a body) are never merged. The surviving node is
+ * the same computation, so values are bit-identical.
+ */
+#include "passes.h"
+
+#include <math.h>
+
+static bool mergeable(const Node *n)
+{
+    switch (n->op) {
+    case OP_PARAM:
+    case OP_INPUT:
+    case OP_ARG:
+    case OP_SCAN:
+    case OP_FUSED:
+        return false;
+    default:
+        return true;
+    }
+}
+
+static bool same(const Node *a, const Node *b)
+{
+    if (a->op != b->op || a->nin != b->nin || a->dtype != b->dtype || !shape_eq(a->shape, b->shape))
+        return false;
+    if (a->ta != b->ta || a->tb != b->tb || a->index != b->index)
+        return false;
+    /* constants: the same bits (keeps -0 apart from 0; NaN never merges) */
+    if (a->op == OP_CONST && !(a->value == b->value && signbit(a->value) == signbit(b->value)))
+        return false;
+    for (int k = 0; k < a->nin; k++)
+        if (a->in[k] != b->in[k])
+            return false;
+    return true;
+}
+
+static void cse_graph(Model *m, Graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        if (n->op == OP_SCAN)
+            cse_graph(m, n->scan->body);
+        if (!mergeable(n))
+            continue;
+        for (int j = 0; j < i; j++) {
+            Node *first = g->nodes[j];
+            if (mergeable(first) && same(first, n)) {
+                pass_replace_uses(m, g, n, first);
+                break;
+            }
+        }
+    }
+}
+
+void pass_cse(Model *m) { cse_graph(m, m->g); }
