@@ -5,10 +5,10 @@
 #   bash bench/ngram_bench.sh [--data FILE] [--order N] [--runs N]
 #
 # Defaults: --data ../shared/data/tinyshakespeare.txt (relative to the
-# repository root), --order 5, --runs 5. The trainer is built from
-# bench/ngram_driver.c (the descriptor rnnc will emit for specs/ngram.yaml:
-# char tokens, normalize none, split 0.9, modified_kneser_ney) and librnnrt
-# in build/ (Release). Every run is pinned to CPU 0 with taskset and runs
+# repository root), --order 5, --runs 5. The trainer is build/ngram, built
+# (Release) from generated/ngram.c, which rnnc emits for specs/ngram.yaml
+# (char tokens, split 0.9, modified_kneser_ney); train runs with
+# --normalize none. Every run is pinned to CPU 0 with taskset and runs
 # under /usr/bin/time -v:
 #   train  counting tokens/s = (training tokens + <eos>) / time to count
 #          and build the model (smoothing included; reading the corpus and
@@ -37,12 +37,10 @@ pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
 
 build=${BUILD_DIR:-build}
-printf '==> building librnnrt and the n-gram driver (%s, Release)\n' "$build"
+printf '==> building the n-gram trainer from generated/ngram.c (%s, Release)\n' "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target rnnrt -j2 >/dev/null
-driver=$build/ngram_bench_driver
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime bench/ngram_driver.c \
-    "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -o "$driver"
+cmake --build "$build" --target ngram -j2 >/dev/null
+driver=$build/ngram
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -57,7 +55,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 printf '==> %d runs: %s train --order %s, then eval (%s)\n' "$runs" "$driver" "$order" "${pin[*]:-not pinned}"
 for i in $(seq "$runs"); do
     /usr/bin/time -v "${pin[@]}" "$driver" train --data "$data" --order "$order" \
-        --out "$model" >"$work/out" 2>"$work/err" || { cat "$work/out" "$work/err" >&2; exit 1; }
+        --normalize none --out "$model" >"$work/out" 2>"$work/err" || { cat "$work/out" "$work/err" >&2; exit 1; }
     [ "$i" = 1 ] && sed -n '1,3p' "$work/out" && grep 'validation perplexity' "$work/out"
     field 'counted' "$work/out" >>"$work/count"
     field 'validation perplexity' "$work/out" >>"$work/score_train"

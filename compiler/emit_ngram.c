@@ -48,6 +48,8 @@ void emit_ngram_c(FILE *f, const Spec *s)
     fprintf(f, "    .normalize = \"%s\",\n", norms[s->normalize]);
     line_comment(f, s, s->split_loc);
     fprintf(f, "    .split = %.17g,\n", s->split);
+    line_comment(f, s, s->min_freq_loc);
+    fprintf(f, "    .min_freq = %d,\n", s->min_freq);
     line_comment(f, s, g->order_loc);
     fprintf(f, "    .order = %d,\n", g->order);
     line_comment(f, s, g->smoothing_loc);

@@ -1698,11 +1698,6 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
         ok &= read_data(c, top, s);
         ok &= reject_neural_sections(c, top);
         ok &= read_ngram(c, top, s);
-        if (ok && s->min_freq > 1) {
-            diag_error(s->min_freq_loc, "'data.min_freq' is not supported for 'task: ngram' yet: the n-gram "
-                       "models smooth rare tokens themselves");
-            ok = false;
-        }
         return ok;
     }
     Field ng = field(c, top, "ngram");

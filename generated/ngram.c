@@ -19,6 +19,8 @@ const RnnrtNgramSpec ngram_model = {
     .normalize = "letters",
     /* specs/ngram.yaml:8  split: 0.9 */
     .split = 0.90000000000000002,
+    /* specs/ngram.yaml:5  data: */
+    .min_freq = 1,
     /* specs/ngram.yaml:10  order: 5                # 1 .. 8 */
     .order = 5,
     /* specs/ngram.yaml:11  smoothing: modified_kneser_ney  # mle | add_k | backoff | kneser_ney | modified_kneser_ney */

@@ -229,6 +229,42 @@ int rnnrt_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int rnnrt_parse_u64(const char *s, uint64_t *out);
 int rnnrt_parse_double(const char *s, double min, double max, double *out);
 
+/* ---- command lines (rnnrt_cli.c) ----
+ * A command's options are a table ended by {0}; each dst holds the default
+ * and receives the value. min/max bound numbers (min DBL_MIN: > 0). */
+typedef enum {
+    RNNRT_OPT_INT,    /* int */
+    RNNRT_OPT_I64,    /* int64_t */
+    RNNRT_OPT_U64,    /* uint64_t, any */
+    RNNRT_OPT_DOUBLE, /* double */
+    RNNRT_OPT_STR,    /* const char *, pointing into argv */
+    RNNRT_OPT_FLAG    /* int, set to 1; takes no value */
+} RnnrtOptType;
+
+typedef struct {
+    const char *name; /* "--epochs" */
+    RnnrtOptType type;
+    void *dst;
+    const char *arg;  /* "N" in the help; NULL for flags */
+    const char *help;
+    double min, max;  /* for numbers */
+} RnnrtOpt;
+
+#define RNNRT_HELP_SHOWN (-1)
+/* Parses argv[1..argc) for the command argv[0]. Returns 0,
+ * RNNRT_HELP_SHOWN (usage printed to stdout) or RNNRT_EXIT_USAGE (message
+ * and usage printed to stderr). */
+int rnnrt_cli_parse(int argc, char **argv, const char *prog,
+                    const char *summary, const RnnrtOpt *opts);
+void rnnrt_cli_usage(FILE *f, const char *prog, const char *cmd,
+                     const char *summary, const RnnrtOpt *opts);
+/* Prints err when rc != 0 (and a pointer to --help for usage errors);
+ * returns rc. */
+int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
+                     const char *cmd);
+/* The program name: argv[0] without its directory, or fallback. */
+const char *rnnrt_cli_prog(int argc, char **argv, const char *fallback);
+
 /* FNV-1a over data, continuing from h (start with RNNRT_FNV_INIT). */
 #define RNNRT_FNV_INIT 14695981039346656037ull
 uint64_t rnnrt_fnv1a(uint64_t h, const void *data, size_t n);
@@ -407,9 +443,85 @@ double rnnrt_grad_norm(const real *g, size_t n);
  * leaves g alone. Returns total (non-finite totals leave g alone). */
 double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
 
+/* ---- binary files and atomic saves (rnnrt_file.c) ----
+ * Shared by checkpoints, n-gram model files and attention plots. */
+#define RNNRT_PATH_MAX 4200 /* a path plus ".tmp" */
+
+uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
+
+/* A growing byte buffer; native byte order. Zero-initialize it; what names
+ * the file for the out-of-memory message ("a checkpoint"), which exits
+ * with RNNRT_EXIT_IO. */
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+    const char *what;
+} RnnrtBuf;
+
+void rnnrt_buf_put(RnnrtBuf *b, const void *data, size_t n);
+void rnnrt_buf_put_u32(RnnrtBuf *b, uint32_t v);
+void rnnrt_buf_put_u64(RnnrtBuf *b, uint64_t v);
+void rnnrt_buf_put_i64(RnnrtBuf *b, int64_t v);
+void rnnrt_buf_put_f64(RnnrtBuf *b, double v);
+void rnnrt_buf_put_str(RnnrtBuf *b, const char *s); /* u32 length, bytes */
+/* A section's frame: char name[8] (zero-padded), u64 n, u32 CRC32 of
+ * data[0..n), u32 zero; put_section appends the data after it. */
+void rnnrt_buf_put_frame(RnnrtBuf *b, const char *name, const void *data,
+                         size_t n);
+void rnnrt_buf_put_section(RnnrtBuf *b, const char *name, const void *data,
+                           size_t n);
+void rnnrt_buf_free(RnnrtBuf *b);
+
+/* A bounds-checked cursor over a payload: a read past the end sets bad
+ * and yields zeros (and "" for strings). */
+typedef struct {
+    const unsigned char *p;
+    size_t n, pos;
+    int bad;
+} RnnrtReader;
+
+void rnnrt_reader_get(RnnrtReader *r, void *out, size_t n);
+uint32_t rnnrt_reader_u32(RnnrtReader *r);
+uint64_t rnnrt_reader_u64(RnnrtReader *r);
+int64_t rnnrt_reader_i64(RnnrtReader *r);
+double rnnrt_reader_f64(RnnrtReader *r);
+/* A u32-length-prefixed string, pointing into the payload (not
+ * NUL-terminated). */
+const char *rnnrt_reader_str(RnnrtReader *r, size_t *len);
+
+/* Atomic saves: write "<path>.tmp", fflush, fsync, fclose, rename over
+ * path, fsync the directory. The functions return 0 or an errno value and
+ * set *stage to where it failed, for the caller's message; on failure the
+ * tmp file is gone and an older path is unchanged (a failed directory
+ * sync happens after the rename). */
+typedef enum {
+    RNNRT_SAVE_OK,
+    RNNRT_SAVE_LONG_PATH, /* "<path>.tmp" does not fit RNNRT_PATH_MAX */
+    RNNRT_SAVE_OPEN,      /* creating the tmp file */
+    RNNRT_SAVE_WRITE,     /* writing, flushing, syncing or closing it */
+    RNNRT_SAVE_RENAME,
+    RNNRT_SAVE_SYNC_DIR
+} RnnrtSaveStage;
+
+/* Writes the file's bytes to f; returns 0 or an errno value. */
+typedef int (*RnnrtWriteFn)(FILE *f, void *ctx);
+
+int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
+                    RnnrtSaveStage *stage);
+/* The first half of a save, for callers that rename several files at the
+ * end: fills and syncs tmp (removed on failure). */
+int rnnrt_file_write_tmp(const char *tmp, RnnrtWriteFn write, void *ctx,
+                         RnnrtSaveStage *stage);
+/* An RnnrtWriteFn writing the RnnrtBuf ctx. */
+int rnnrt_file_write_buf(FILE *f, void *buf);
+/* "<path>.tmp" into out; -1 when it does not fit cap. */
+int rnnrt_file_tmp_path(const char *path, char *out, size_t cap);
+/* Removes a stale "<path>.tmp" left by a killed save. Exit 3 on failure. */
+int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
+
 /* ---- checkpoints (rnnrt_ckpt.c) ----
- * One file, written atomically (tmp in the same directory, fsync, rename,
- * fsync of the directory). Layout, native byte order:
+ * One file, written atomically by rnnrt_file_save; a stale "<path>.tmp"
+ * is removed with rnnrt_file_remove_stale. Layout, native byte order:
  *   "RNNCKPT1", u32 version, u32 endianness tag 0x01020304,
  *   u32 sizeof(real), u32 zero
  *   then five sections "header", "vocab", "params", "train", "optim", each
@@ -440,7 +552,6 @@ typedef struct {
                                  plain SGD, which has no state) */
 } RnnrtTrainState;
 
-uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
 int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
                     const RnnrtVocab *v, const RnnrtParams *p,
                     const RnnrtTrainState *ts, RnnrtError *err);
@@ -450,8 +561,6 @@ int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
  * rnnrt_vocab_free, rnnrt_params_free, rnnrt_train_state_free). */
 int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
                     RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err);
-/* Removes a stale "<path>.tmp" left by a killed save. */
-int rnnrt_ckpt_remove_stale(const char *path, RnnrtError *err);
 /* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
 void rnnrt_train_state_free(RnnrtTrainState *ts);

@@ -177,31 +177,34 @@ int rnnrt_attn_write_svg(FILE *f, const RnnrtAttnMatrix *m, int count)
 
 /* ---- files ---- */
 
+typedef struct {
+    int svg;
+    const RnnrtAttnMatrix *m;
+    int count;
+} Plot;
+
+static int write_plot(FILE *f, void *ctx)
+{
+    const Plot *p = ctx;
+    int bad = p->svg ? rnnrt_attn_write_svg(f, p->m, p->count)
+                     : rnnrt_attn_write_csv(f, p->m, p->count);
+    return bad ? (errno ? errno : EIO) : 0;
+}
+
 static int write_tmp(const char *path, int svg, const RnnrtAttnMatrix *m,
                      int count, RnnrtError *err)
 {
-    char tmp[4200];
+    char tmp[RNNRT_PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    Plot p = {svg, m, count};
+    RnnrtSaveStage stage;
+    int e = rnnrt_file_write_tmp(tmp, write_plot, &p, &stage);
+    if (e && stage == RNNRT_SAVE_OPEN)
         return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write '%s': %s", tmp,
-                           strerror(errno));
-    int bad = svg ? rnnrt_attn_write_svg(f, m, count)
-                  : rnnrt_attn_write_csv(f, m, count);
-    int saved = errno;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        bad = -1;
-        saved = errno;
-    }
-    if (fclose(f) != 0 && !bad) {
-        bad = -1;
-        saved = errno;
-    }
-    if (bad) {
-        remove(tmp);
+                           strerror(e));
+    if (e)
         return rnnrt_error(err, RNNRT_EXIT_IO, "error writing '%s': %s", tmp,
-                           strerror(saved));
-    }
+                           strerror(e));
     return 0;
 }
 
@@ -209,7 +212,7 @@ int rnnrt_attn_save(const char *csv_path, const char *svg_path,
                     const RnnrtAttnMatrix *m, int count, RnnrtError *err)
 {
     const char *paths[2] = {csv_path, svg_path};
-    char tmp[2][4200];
+    char tmp[2][RNNRT_PATH_MAX];
     int rc = 0;
     for (int i = 0; i < 2; i++) {
         if (paths[i])

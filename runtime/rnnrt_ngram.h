@@ -5,10 +5,10 @@
  * rnnc compiles specs/ngram.yaml into a small C file that fills an
  * RnnrtNgramSpec and calls rnnrt_ngram_main; everything else is here.
  *
- * Data. The same corpus pipeline, split and vocabulary as the neural models
- * (rnnrt_corpus_load for `tokens: char`; for `tokens: word` the word
- * tokenizer in rnnrt_ngram_words.c). Ids: <unk>=0 <pad>=1 <bos>=2 <eos>=3,
- * then tokens by training frequency. The training split is one sequence:
+ * Data. The same corpus pipeline, tokenizer, split and vocabulary as the
+ * neural models: rnnrt_corpus_load_recipe, for `tokens: char` and `tokens:
+ * word` alike (the word rule is in rnnrt.h), with min_freq. Ids: <unk>=0
+ * <pad>=1 <bos>=2 <eos>=3, then tokens by training frequency. The training split is one sequence:
  * <bos> t1 .. tn <eos>, and so is the validation split (KenLM-like: one
  * start context, one predicted end). N-grams never reach before <bos>, so
  * the first tokens of a sequence are predicted from shorter contexts that
@@ -90,6 +90,8 @@ typedef struct {
     double k;              /* add_k */
     double discount;       /* backoff, kneser_ney: absolute discount in
                               [0,1); < 0 = estimate D = n1/(n1+2 n2) */
+    int min_freq;          /* data.min_freq: training tokens seen fewer
+                              times become <unk>; 0 or 1 keeps all */
 } RnnrtNgramSpec;
 
 /* train | eval | sample | table, see --help. Returns the exit status. */
@@ -250,7 +252,10 @@ double rnnrt_ngram_logprob_upto(const RnnrtNgram *g, const int32_t *ctx,
                                 size_t nctx, int32_t w, int order);
 
 /* Counts every n-gram of order 1..order of the sequence <bos> ids[0..n)
- * <eos>. ids must be in [0, V) and not <pad>/<bos>; n >= 1. */
+ * <eos>. ids must be in [0, V) and not <pad>/<bos>; n >= 1. Polls
+ * rnnrt_signal_pending() every 65536 tokens: when a signal is pending it
+ * frees g and returns RNNRT_EXIT_SIGINT or RNNRT_EXIT_SIGTERM (err is
+ * left alone). */
 int rnnrt_ngram_count(RnnrtNgram *g, const int32_t *ids, size_t n, int V,
                       int order, RnnrtError *err);
 /* Computes the probabilities of an o->order model (o->order <= counted)
@@ -316,28 +321,11 @@ int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
 int rnnrt_ngram_load(const char *path, RnnrtNgram *g, RnnrtVocab *v,
                      RnnrtNgramMeta *meta, RnnrtError *err);
 
-/* ---- corpora with a word tokenizer (rnnrt_ngram_words.c) ----
- * Word tokens: the text (after the recipe's normalization) is lowercased
- * (ASCII); whitespace separates tokens; a word is a run of ASCII letters,
- * digits and non-ASCII characters, with an apostrophe kept inside a word
- * when a word character follows it ("don't", "o'er"); every other ASCII
- * character (punctuation) is a token of its own. */
-typedef struct {
-    size_t off, len;
-} RnnrtSpan;
-
-/* Writes at most max token spans of text (already lowercased) to out (NULL
- * to count only); returns the number of tokens. */
-size_t rnnrt_word_spans(const char *text, size_t len, RnnrtSpan *out,
-                        size_t max);
-/* rnnrt_corpus_load for tokens "char" or "word" (same arguments). */
-int rnnrt_ngram_corpus_load(RnnrtCorpus *c, const char *path,
-                            const char *tokens, const char *normalize,
-                            double split, const RnnrtVocab *vocab,
-                            RnnrtError *err);
-/* Encodes a sampling prefix with the corpus tokenizer (normalized as the
- * recipe says). Tokens missing from v are an error naming them (exit 1).
- * *ids is malloc'ed. */
+/* ---- sampling prefixes (rnnrt_ngram_prefix.c) ----
+ * Encodes a sampling prefix with the corpus tokenizer of the recipe
+ * (normalized as it says; `tokens: word` lowercased and split by
+ * rnnrt_words_split). Tokens missing from v are an error naming them
+ * (exit 1). *ids is malloc'ed. */
 int rnnrt_ngram_encode_prefix(const RnnrtVocab *v, const char *tokens,
                               const char *normalize, const char *text,
                               int32_t **ids, size_t *n, RnnrtError *err);

@@ -18,6 +18,8 @@
  */
 #include "rnnrt_ngram.h"
 
+#include <signal.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,8 +179,9 @@ void rnnrt_ngram_prefetch(const RnnrtNgram *g, const int32_t *ids, size_t n,
 
 
 /* The counting loop; prev[m] / cur[m] are the ids of the m-grams ending at
- * the previous / current position. */
-static void count_stream(RnnrtNgram *g, const int32_t *ids, size_t n)
+ * the previous / current position. Returns the signal pending at one of
+ * its polls (every 65536 positions), or 0 when done. */
+static int count_stream(RnnrtNgram *g, const int32_t *ids, size_t n)
 {
     uint32_t a[RNNRT_NGRAM_MAX_ORDER + 1], b[RNNRT_NGRAM_MAX_ORDER + 1];
     uint32_t *prev = a, *cur = b;
@@ -186,6 +189,8 @@ static void count_stream(RnnrtNgram *g, const int32_t *ids, size_t n)
     int order = g->counted;
     prev[1] = RNNRT_BOS;
     for (size_t j = 1; j <= n + 1; j++) {
+        if (!(j & 0xFFFF) && rnnrt_signal_pending())
+            return rnnrt_signal_pending();
         rnnrt_ngram_prefetch(g, ids, n, j + RNNRT_NGRAM_AHEAD, order);
         int32_t w = token_at(ids, n, j);
         uint64_t h = rnnrt_ngram_hash1(w);
@@ -203,6 +208,7 @@ static void count_stream(RnnrtNgram *g, const int32_t *ids, size_t n)
         prev = cur;
         cur = tmp;
     }
+    return 0;
 }
 
 int rnnrt_ngram_count(RnnrtNgram *g, const int32_t *ids, size_t n, int V,
@@ -217,7 +223,11 @@ int rnnrt_ngram_count(RnnrtNgram *g, const int32_t *ids, size_t n, int V,
     g->counted = order;
     g->ntokens = (uint64_t)n + 1;
     rnnrt_ngram_table_unigrams(&g->t[1], V);
-    count_stream(g, ids, n);
+    int sig = count_stream(g, ids, n);
+    if (sig) {
+        rnnrt_ngram_free(g);
+        return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+    }
     for (int m = 2; m <= order; m++)
         rnnrt_ngram_table_finish(&g->t[m]);
     return 0;

@@ -3,11 +3,11 @@
  *
  * A model file holds the counts, not the probabilities: 12 bytes per
  * n-gram, and the smoothing can be recomputed exactly on load. Saving is
- * atomic, as for checkpoints: the whole file is built in memory, written
- * to "<path>.tmp" in the same directory, flushed, fsync'ed and renamed over
- * <path>, then the directory is fsync'ed; any failure deletes the tmp file
- * and leaves an old model untouched, and nothing says "saved" unless every
- * step succeeded.
+ * atomic, as for checkpoints: the whole file is built in memory and
+ * rnnrt_file_save writes it to "<path>.tmp" in the same directory, flushes,
+ * fsyncs and renames it over <path>, then fsyncs the directory; any
+ * failure deletes the tmp file and leaves an old model untouched, and
+ * nothing says "saved" unless every step succeeded.
  *
  * Loading trusts nothing: the preamble is checked field by field, every
  * section's length and CRC32 before it is parsed, every id against its
@@ -18,154 +18,77 @@
  */
 #include "rnnrt_ngram.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAGIC "RNNNGRM1"
 #define ENDIAN_TAG 0x01020304u
 #define PREAMBLE_BYTES 24
 #define FRAME_BYTES 24
 #define NSECTIONS 3
+#define WHAT "an n-gram model file"
 
 static const char *const section_names[NSECTIONS] = {"header", "vocab",
                                                      "counts"};
 
-/* ---- writing ---- */
+/* ---- writing (RnnrtBuf, rnnrt_file_save: rnnrt_file.c) ---- */
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-} Buf;
-
-static void put(Buf *b, const void *data, size_t n)
+static void build_header(RnnrtBuf *b, const RnnrtNgram *g,
+                         const RnnrtNgramMeta *m)
 {
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *grown = realloc(b->p, cap);
-        if (!grown) {
-            fprintf(stderr, "error: out of memory building an n-gram model "
-                            "file (%zu bytes)\n", cap);
-            exit(RNNRT_EXIT_IO);
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
+    rnnrt_buf_put_str(b, m->name);
+    rnnrt_buf_put_u64(b, m->spec_hash);
+    rnnrt_buf_put_str(b, m->tokens);
+    rnnrt_buf_put_str(b, m->normalize);
+    rnnrt_buf_put_f64(b, m->split);
+    rnnrt_buf_put_u64(b, m->corpus_hash);
+    rnnrt_buf_put_u32(b, (uint32_t)g->counted);
+    rnnrt_buf_put_u32(b, (uint32_t)g->order);
+    rnnrt_buf_put_u32(b, (uint32_t)g->opts.smoothing);
+    rnnrt_buf_put_u32(b, 0);
+    rnnrt_buf_put_f64(b, g->opts.k);
+    rnnrt_buf_put_f64(b, g->opts.discount);
+    rnnrt_buf_put_u64(b, g->ntokens);
+    rnnrt_buf_put_u32(b, (uint32_t)g->V);
 }
 
-static void put_u32(Buf *b, uint32_t v) { put(b, &v, sizeof v); }
-static void put_u64(Buf *b, uint64_t v) { put(b, &v, sizeof v); }
-static void put_f64(Buf *b, double v) { put(b, &v, sizeof v); }
-
-static void put_str(Buf *b, const char *s)
+static void build_vocab(RnnrtBuf *b, const RnnrtVocab *v)
 {
-    size_t n = strlen(s);
-    put_u32(b, (uint32_t)n);
-    put(b, s, n);
-}
-
-static void build_header(Buf *b, const RnnrtNgram *g, const RnnrtNgramMeta *m)
-{
-    put_str(b, m->name);
-    put_u64(b, m->spec_hash);
-    put_str(b, m->tokens);
-    put_str(b, m->normalize);
-    put_f64(b, m->split);
-    put_u64(b, m->corpus_hash);
-    put_u32(b, (uint32_t)g->counted);
-    put_u32(b, (uint32_t)g->order);
-    put_u32(b, (uint32_t)g->opts.smoothing);
-    put_u32(b, 0);
-    put_f64(b, g->opts.k);
-    put_f64(b, g->opts.discount);
-    put_u64(b, g->ntokens);
-    put_u32(b, (uint32_t)g->V);
-}
-
-static void build_vocab(Buf *b, const RnnrtVocab *v)
-{
-    put_u32(b, (uint32_t)v->size);
+    rnnrt_buf_put_u32(b, (uint32_t)v->size);
     for (int i = 0; i < v->size; i++) {
-        put_str(b, v->tokens[i]);
-        put_u64(b, (uint64_t)v->counts[i]);
+        rnnrt_buf_put_str(b, v->tokens[i]);
+        rnnrt_buf_put_u64(b, (uint64_t)v->counts[i]);
     }
 }
 
-static void build_counts(Buf *b, const RnnrtNgram *g)
+static void build_counts(RnnrtBuf *b, const RnnrtNgram *g)
 {
     for (int m = 1; m <= g->counted; m++) {
         const RnnrtNgramTable *t = &g->t[m];
-        put_u64(b, t->n);
+        rnnrt_buf_put_u64(b, t->n);
         for (size_t id = 0; id < t->n; id++) {
             if (m > 1)
-                put_u64(b, t->key[id]);
-            put_u32(b, t->count[id]);
+                rnnrt_buf_put_u64(b, t->key[id]);
+            rnnrt_buf_put_u32(b, t->count[id]);
         }
     }
 }
 
-static void frame(Buf *out, const char *name, const Buf *payload)
-{
-    char tag[8] = {0};
-    memcpy(tag, name, strlen(name));
-    put(out, tag, sizeof tag);
-    put_u64(out, payload->n);
-    put_u32(out, rnnrt_crc32(0, payload->p, payload->n));
-    put_u32(out, 0);
-    put(out, payload->p, payload->n);
-}
-
-static void build_file(Buf *out, const RnnrtNgram *g, const RnnrtVocab *v,
+static void build_file(RnnrtBuf *out, const RnnrtNgram *g, const RnnrtVocab *v,
                        const RnnrtNgramMeta *meta)
 {
-    put(out, MAGIC, 8);
-    put_u32(out, RNNRT_NGRAM_FILE_VERSION);
-    put_u32(out, ENDIAN_TAG);
-    put_u64(out, 0);
-    Buf s[NSECTIONS] = {{0}};
+    rnnrt_buf_put(out, MAGIC, 8);
+    rnnrt_buf_put_u32(out, RNNRT_NGRAM_FILE_VERSION);
+    rnnrt_buf_put_u32(out, ENDIAN_TAG);
+    rnnrt_buf_put_u64(out, 0);
+    RnnrtBuf s[NSECTIONS] = {{.what = WHAT}, {.what = WHAT}, {.what = WHAT}};
     build_header(&s[0], g, meta);
     build_vocab(&s[1], v);
     build_counts(&s[2], g);
     for (int i = 0; i < NSECTIONS; i++) {
-        frame(out, section_names[i], &s[i]);
-        free(s[i].p);
+        rnnrt_buf_put_section(out, section_names[i], s[i].p, s[i].n);
+        rnnrt_buf_free(&s[i]);
     }
-}
-
-/* fsync of the directory holding path, so the rename survives a crash. */
-static int sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(const char *tmp, const Buf *b)
-{
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
-    int ok = fwrite(b->p, 1, b->n, f) == b->n;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok && saved)
-        errno = saved;
-    return ok ? 0 : -1;
 }
 
 int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
@@ -176,89 +99,46 @@ int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "internal error: saving an n-gram model that was "
                            "not built");
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "path too long: '%s'", path);
-    Buf b = {0};
+    RnnrtBuf b = {.what = WHAT};
     build_file(&b, g, v, meta);
-    int rc = write_all(tmp, &b);
-    free(b.p);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc != 0) {
-        int saved = errno;
-        unlink(tmp);
+    RnnrtSaveStage stage;
+    int e = rnnrt_file_save(path, rnnrt_file_write_buf, &b, &stage);
+    rnnrt_buf_free(&b);
+    if (stage == RNNRT_SAVE_LONG_PATH)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "path too long: '%s'", path);
+    if (stage == RNNRT_SAVE_SYNC_DIR)
+        return rnnrt_error(err, RNNRT_EXIT_IO,
+                           "saved '%s' but cannot sync its directory: %s",
+                           path, strerror(e));
+    if (e)
         return rnnrt_error(err, RNNRT_EXIT_IO,
                            "cannot save the model to '%s': %s (nothing was "
                            "written; an older file there is unchanged)",
-                           path, strerror(saved));
-    }
-    if (sync_dir(path) != 0)
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "saved '%s' but cannot sync its directory: %s",
-                           path, strerror(errno));
+                           path, strerror(e));
     return 0;
 }
 
 /* ---- reading ---- */
 
-typedef struct {
-    const unsigned char *p;
-    size_t n, at;
-    int bad; /* read past the end */
-} Reader;
-
-static void get(Reader *r, void *dst, size_t n)
-{
-    if (r->bad || n > r->n - r->at) {
-        r->bad = 1;
-        memset(dst, 0, n);
-        return;
-    }
-    memcpy(dst, r->p + r->at, n);
-    r->at += n;
-}
-
-static uint32_t get_u32(Reader *r)
-{
-    uint32_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static uint64_t get_u64(Reader *r)
-{
-    uint64_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static double get_f64(Reader *r)
-{
-    double v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
 /* A length-prefixed string into dst (cap bytes with the NUL). */
-static void get_str(Reader *r, char *dst, size_t cap)
+static void get_str(RnnrtReader *r, char *dst, size_t cap)
 {
-    uint32_t n = get_u32(r);
-    if (r->bad || n >= cap || n > r->n - r->at) {
+    size_t n;
+    const char *s = rnnrt_reader_str(r, &n);
+    if (n >= cap)
         r->bad = 1;
-        dst[0] = '\0';
-        return;
-    }
-    get(r, dst, n);
+    if (r->bad)
+        n = 0;
+    memcpy(dst, s, n);
     dst[n] = '\0';
 }
 
-static int check_preamble(const char *path, Reader *r, RnnrtError *err)
+static int check_preamble(const char *path, RnnrtReader *r, RnnrtError *err)
 {
     char magic[8];
-    get(r, magic, 8);
-    uint32_t version = get_u32(r), tag = get_u32(r);
-    get_u64(r);
+    rnnrt_reader_get(r, magic, 8);
+    uint32_t version = rnnrt_reader_u32(r), tag = rnnrt_reader_u32(r);
+    rnnrt_reader_u64(r);
     if (r->bad)
         return rnnrt_error(err, RNNRT_EXIT_IO,
                            "'%s' is truncated (%zu bytes): not even the "
@@ -280,16 +160,16 @@ static int check_preamble(const char *path, Reader *r, RnnrtError *err)
 }
 
 /* Checks every frame and CRC; fills each section's reader. */
-static int check_sections(const char *path, Reader *r, Reader *sec,
+static int check_sections(const char *path, RnnrtReader *r, RnnrtReader *sec,
                           RnnrtError *err)
 {
     for (int i = 0; i < NSECTIONS; i++) {
         char tag[8], want[8] = {0};
-        get(r, tag, 8);
-        uint64_t len = get_u64(r);
-        uint32_t crc = get_u32(r);
-        get_u32(r);
-        if (r->bad || len > r->n - r->at)
+        rnnrt_reader_get(r, tag, 8);
+        uint64_t len = rnnrt_reader_u64(r);
+        uint32_t crc = rnnrt_reader_u32(r);
+        rnnrt_reader_u32(r);
+        if (r->bad || len > r->n - r->pos)
             return rnnrt_error(err, RNNRT_EXIT_IO,
                                "'%s' is truncated in section '%s'", path,
                                section_names[i]);
@@ -298,49 +178,49 @@ static int check_sections(const char *path, Reader *r, Reader *sec,
             return rnnrt_error(err, RNNRT_EXIT_IO,
                                "'%s' is corrupt: expected section '%s'",
                                path, section_names[i]);
-        sec[i] = (Reader){r->p + r->at, (size_t)len, 0, 0};
+        sec[i] = (RnnrtReader){r->p + r->pos, (size_t)len, 0, 0};
         if (rnnrt_crc32(0, sec[i].p, sec[i].n) != crc)
             return rnnrt_error(err, RNNRT_EXIT_IO,
                                "'%s' is corrupt: the CRC of section '%s' "
                                "does not match", path, section_names[i]);
-        r->at += (size_t)len;
+        r->pos += (size_t)len;
     }
     return 0;
 }
 
-static int parse_header(Reader *r, RnnrtNgram *g, RnnrtNgramMeta *m,
+static int parse_header(RnnrtReader *r, RnnrtNgram *g, RnnrtNgramMeta *m,
                         RnnrtNgramOpts *o)
 {
     get_str(r, m->name, sizeof m->name);
-    m->spec_hash = get_u64(r);
+    m->spec_hash = rnnrt_reader_u64(r);
     get_str(r, m->tokens, sizeof m->tokens);
     get_str(r, m->normalize, sizeof m->normalize);
-    m->split = get_f64(r);
-    m->corpus_hash = get_u64(r);
-    g->counted = (int)get_u32(r);
-    o->order = (int)get_u32(r);
-    o->smoothing = (RnnrtSmoothing)get_u32(r);
-    get_u32(r);
-    o->k = get_f64(r);
-    o->discount = get_f64(r);
-    g->ntokens = get_u64(r);
-    uint32_t V = get_u32(r);
+    m->split = rnnrt_reader_f64(r);
+    m->corpus_hash = rnnrt_reader_u64(r);
+    g->counted = (int)rnnrt_reader_u32(r);
+    o->order = (int)rnnrt_reader_u32(r);
+    o->smoothing = (RnnrtSmoothing)rnnrt_reader_u32(r);
+    rnnrt_reader_u32(r);
+    o->k = rnnrt_reader_f64(r);
+    o->discount = rnnrt_reader_f64(r);
+    g->ntokens = rnnrt_reader_u64(r);
+    uint32_t V = rnnrt_reader_u32(r);
     g->V = (int)V;
     g->npred = g->V - 2;
     return r->bad || g->counted < 1 || g->counted > RNNRT_NGRAM_MAX_ORDER ||
            o->order > g->counted || V <= RNNRT_EOS || V > INT32_MAX / 2;
 }
 
-static int parse_vocab(Reader *r, RnnrtVocab *v, int V)
+static int parse_vocab(RnnrtReader *r, RnnrtVocab *v, int V)
 {
     rnnrt_vocab_init(v);
-    uint32_t n = get_u32(r);
+    uint32_t n = rnnrt_reader_u32(r);
     if (r->bad || n != (uint32_t)V)
         return 1;
     char *tok = rnnrt_xcalloc(r->n + 1, 1, "vocabulary token");
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         get_str(r, tok, r->n + 1);
-        int64_t count = (int64_t)get_u64(r);
+        int64_t count = (int64_t)rnnrt_reader_u64(r);
         if (r->bad)
             break;
         if (i < 4) {
@@ -367,28 +247,28 @@ static uint32_t prefix_of(const RnnrtNgram *g, int m, uint32_t s,
     return rnnrt_ngram_find(&g->t[m - 1], rnnrt_ngram_key(ps, first), h);
 }
 
-static int parse_unigrams(Reader *r, RnnrtNgram *g, uint64_t n)
+static int parse_unigrams(RnnrtReader *r, RnnrtNgram *g, uint64_t n)
 {
     RnnrtNgramTable *t = &g->t[1];
     if (n != (uint64_t)g->V)
         return 1;
     rnnrt_ngram_table_unigrams(t, g->V);
     for (size_t w = 0; w < t->n; w++)
-        t->count[w] = get_u32(r);
+        t->count[w] = rnnrt_reader_u32(r);
     return r->bad || t->count[RNNRT_PAD] || t->count[RNNRT_BOS];
 }
 
-static int parse_order(Reader *r, RnnrtNgram *g, int m)
+static int parse_order(RnnrtReader *r, RnnrtNgram *g, int m)
 {
     RnnrtNgramTable *t = &g->t[m];
-    uint64_t n = get_u64(r);
-    if (r->bad || n > (r->n - r->at) / (m == 1 ? 4 : 12))
+    uint64_t n = rnnrt_reader_u64(r);
+    if (r->bad || n > (r->n - r->pos) / (m == 1 ? 4 : 12))
         return 1;
     if (m == 1)
         return parse_unigrams(r, g, n);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t key = get_u64(r);
-        uint32_t count = get_u32(r), s = (uint32_t)(key >> 32);
+        uint64_t key = rnnrt_reader_u64(r);
+        uint32_t count = rnnrt_reader_u32(r), s = (uint32_t)(key >> 32);
         int32_t first = (int32_t)(uint32_t)key;
         if (r->bad || !count || s >= g->t[m - 1].n || first < 0 ||
             first >= g->V || first == RNNRT_PAD ||
@@ -406,7 +286,7 @@ static int parse_order(Reader *r, RnnrtNgram *g, int m)
     return 0;
 }
 
-static int parse_counts(Reader *r, RnnrtNgram *g)
+static int parse_counts(RnnrtReader *r, RnnrtNgram *g)
 {
     for (int m = 1; m <= g->counted; m++)
         if (parse_order(r, g, m))
@@ -414,14 +294,14 @@ static int parse_counts(Reader *r, RnnrtNgram *g)
     uint64_t total = 0;
     for (int w = 0; w < g->V; w++)
         total += g->t[1].count[w];
-    return r->at != r->n || total != g->ntokens;
+    return r->pos != r->n || total != g->ntokens;
 }
 
 static int load_bytes(const char *path, const unsigned char *p, size_t n,
                       RnnrtNgram *g, RnnrtVocab *v, RnnrtNgramMeta *meta,
                       RnnrtError *err)
 {
-    Reader r = {p, n, 0, 0}, sec[NSECTIONS];
+    RnnrtReader r = {p, n, 0, 0}, sec[NSECTIONS];
     int rc = check_preamble(path, &r, err);
     if (!rc)
         rc = check_sections(path, &r, sec, err);

@@ -6,9 +6,10 @@
  *   NGRAM sample [--model FILE] [--prefix S] [--len N] [--seed N]
  *   NGRAM table  [--data PATH] [--max-order N]
  *
- * Defaults come from the spec (RnnrtNgramSpec); options override them. All
- * arguments are checked before any data is read: a bad option or value is
- * exit 2 with the command's usage, and an unknown smoothing gets a "did
+ * Defaults come from the spec (RnnrtNgramSpec); options override them,
+ * parsed by rnnrt_cli.c as for the neural trainers. All arguments are
+ * checked before any data is read: a bad option or value is exit 2 with
+ * the command's usage, and an unknown smoothing gets a "did
  * you mean". Data problems (an empty corpus, an empty split) are exit 1,
  * I/O exit 3; in every failing case nothing is written. Results go to
  * stdout, notes and errors to stderr.
@@ -22,152 +23,38 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
-
-typedef enum { OPT_INT, OPT_U64, OPT_DOUBLE, OPT_STR, OPT_FLAG } OptType;
-
-typedef struct {
-    const char *name;
-    OptType type;
-    void *dst;
-    const char *arg, *help;
-    double min, max; /* OPT_INT, OPT_DOUBLE (min DBL_MIN: > 0) */
-} Opt;
 
 typedef struct {
     const char *data, *out, *model, *tokens, *normalize, *smoothing;
     const char *discount, *prefix;
     double split, k;
-    int order, max_order, len, force;
+    int order, max_order, len, force, min_freq;
     uint64_t seed;
 } Args;
 
-enum { HELP_SHOWN = -1 };
-
 static const char *prog = "ngram";
 
-/* ---- option parsing ---- */
+/* ---- interruption ----
+ * train, eval and table install the SIGINT/SIGTERM handler
+ * (rnnrt_signal.c) and poll it between their phases (counting also polls
+ * inside). Nothing is saved after a signal: the save is atomic, so an
+ * interrupted run leaves no model and no "<out>.tmp", and exits 130/143. */
 
-static void print_default(FILE *f, const Opt *o)
-{
-    switch (o->type) {
-    case OPT_INT:
-        fprintf(f, " (default %d)", *(int *)o->dst);
-        break;
-    case OPT_U64:
-        fprintf(f, " (default %llu)",
-                (unsigned long long)*(uint64_t *)o->dst);
-        break;
-    case OPT_DOUBLE:
-        fprintf(f, " (default %g)", *(double *)o->dst);
-        break;
-    case OPT_STR:
-        if (*(const char **)o->dst && **(const char **)o->dst)
-            fprintf(f, " (default %s)", *(const char **)o->dst);
-        break;
-    case OPT_FLAG:
-        break;
-    }
-}
+#define NOTHING_SAVED "nothing was saved"
+#define STOPPED "stopped early"
 
-static void usage(FILE *f, const char *cmd, const char *summary,
-                  const Opt *opts)
+/* 0, or the exit code of a pending signal after saying what happened. */
+static int interrupted(const char *outcome)
 {
-    fprintf(f, "usage: %s %s [options]\n\n%s\n\noptions:\n", prog, cmd,
-            summary);
-    for (const Opt *o = opts; o->name; o++) {
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "",
-                 o->arg ? o->arg : "");
-        fprintf(f, "  %-20s %s", left, o->help);
-        print_default(f, o);
-        fputc('\n', f);
-    }
-    fprintf(f, "  %-20s %s\n", "-h, --help", "this help");
-}
-
-static int usage_error(const char *cmd, const char *summary, const Opt *opts,
-                       const char *what, const char *arg)
-{
-    fprintf(stderr, "%s %s: error: %s '%s'\n", prog, cmd, what, arg);
-    usage(stderr, cmd, summary, opts);
-    return RNNRT_EXIT_USAGE;
-}
-
-static int bad_value(const char *cmd, const Opt *o, const char *v)
-{
-    fprintf(stderr, "%s %s: error: invalid value '%s' for %s: expected ",
-            prog, cmd, v, o->name);
-    if (o->type == OPT_U64)
-        fprintf(stderr, "an integer >= 0\n");
-    else if (o->min == DBL_MIN)
-        fprintf(stderr, "a number > 0\n");
-    else
-        fprintf(stderr, "%s in [%g, %g]\n",
-                o->type == OPT_INT ? "an integer" : "a number", o->min,
-                o->max);
-    return RNNRT_EXIT_USAGE;
-}
-
-static int set_value(const char *cmd, const Opt *o, const char *v)
-{
-    int64_t i;
-    switch (o->type) {
-    case OPT_INT:
-        if (rnnrt_parse_i64(v, (int64_t)o->min, (int64_t)o->max, &i))
-            return bad_value(cmd, o, v);
-        *(int *)o->dst = (int)i;
+    int sig = rnnrt_signal_pending();
+    if (!sig)
         return 0;
-    case OPT_U64:
-        return rnnrt_parse_u64(v, o->dst) ? bad_value(cmd, o, v) : 0;
-    case OPT_DOUBLE:
-        return rnnrt_parse_double(v, o->min, o->max, o->dst)
-                   ? bad_value(cmd, o, v) : 0;
-    case OPT_STR:
-        *(const char **)o->dst = v;
-        return 0;
-    case OPT_FLAG:
-        *(int *)o->dst = 1;
-        return 0;
-    }
-    return 0;
-}
-
-/* argv[0] is the command. Returns 0, HELP_SHOWN or RNNRT_EXIT_USAGE. */
-static int parse(int argc, char **argv, const char *summary, const Opt *opts)
-{
-    const char *cmd = argv[0];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout, cmd, summary, opts);
-            return HELP_SHOWN;
-        }
-        const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        const Opt *o = opts;
-        while (o->name && (strlen(o->name) != len || strncmp(o->name, a, len)))
-            o++;
-        if (!o->name)
-            return usage_error(cmd, summary, opts,
-                               strncmp(a, "--", 2) ? "unexpected argument"
-                                                   : "unknown option", a);
-        const char *v = eq ? eq + 1 : NULL;
-        if (o->type == OPT_FLAG && v)
-            return usage_error(cmd, summary, opts, "no value is taken by",
-                               o->name);
-        if (o->type != OPT_FLAG && !v) {
-            if (i + 1 == argc)
-                return usage_error(cmd, summary, opts, "a value is needed by",
-                                   o->name);
-            v = argv[++i];
-        }
-        int rc = set_value(cmd, o, v);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    fprintf(stderr, "%s: interrupted by %s: %s\n", prog,
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", outcome);
+    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
 }
 
 /* ---- settings: spec defaults, command-line overrides ---- */
@@ -190,6 +77,7 @@ static void args_default(Args *a, const RnnrtNgramSpec *s)
     a->order = s->order;
     a->smoothing = s->smoothing;
     a->k = s->k;
+    a->min_freq = s->min_freq > 1 ? s->min_freq : 1;
     a->max_order = 6;
     a->len = 200;
     a->seed = 42;
@@ -271,11 +159,17 @@ static int check_sizes(const RnnrtCorpus *c, const Args *a, RnnrtError *err)
     return 0;
 }
 
+/* The neural models' pipeline (rnnrt_corpus_load_recipe): same tokenizer,
+ * vocabulary and split. vocab: a saved model's, or NULL to build one. */
 static int load_corpus(const Args *a, const RnnrtVocab *vocab,
                        RnnrtCorpus *c, RnnrtError *err)
 {
-    int rc = rnnrt_ngram_corpus_load(c, a->data, a->tokens, a->normalize,
-                                     a->split, vocab, err);
+    RnnrtRecipe r = {0};
+    r.tokens = a->tokens;
+    r.normalize = a->normalize;
+    r.split = a->split;
+    r.min_freq = a->min_freq;
+    int rc = rnnrt_corpus_load_recipe(c, a->data, &r, vocab, err);
     if (!rc && (rc = check_sizes(c, a, err)))
         rnnrt_corpus_free(c);
     return rc;
@@ -382,11 +276,13 @@ static int train_run(const Args *a, const RnnrtNgramSpec *s,
     double t0 = rnnrt_now();
     int rc = rnnrt_ngram_count(&g, c->ids, c->ntrain, c->vocab.size,
                                o->order, err);
+    if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        return interrupted(NOTHING_SAVED);
     if (rc)
         return rc;
     rc = rnnrt_ngram_build(&g, o, err);
     double t1 = rnnrt_now();
-    if (!rc) {
+    if (!rc && !(rc = interrupted(NOTHING_SAVED))) {
         print_model(&g);
         print_notes(&g);
         printf("counted %zu tokens in %.3f s, %.2f M tokens/s\n",
@@ -396,14 +292,41 @@ static int train_run(const Args *a, const RnnrtNgramSpec *s,
         double t2 = rnnrt_now();
         rnnrt_ngram_score(&g, c->ids + c->ntrain, c->n - c->ntrain, &sc);
         print_score("validation", &sc, rnnrt_now() - t2);
+        rc = interrupted(NOTHING_SAVED);
+    }
+    if (!rc) {
         RnnrtNgramMeta meta;
         fill_meta(&meta, s, a, c->hash);
         rc = rnnrt_ngram_save(a->out, &g, &c->vocab, &meta, err);
     }
-    if (!rc)
+    if (!rc) {
         printf("saved %s (peak RSS %.1f MB)\n", a->out, peak_rss_mb());
+        rc = interrupted("the model had been saved");
+    }
     rnnrt_ngram_free(&g);
     return rc;
+}
+
+/* The options train and table share after their first ones: the
+ * smoothing parameters and the data recipe, NDATA entries. */
+enum { NDATA = 6 };
+
+static void data_opts(Args *a, RnnrtOpt *o)
+{
+    o[0] = (RnnrtOpt){"--k", RNNRT_OPT_DOUBLE, &a->k, "K", "add_k's k, > 0",
+                      DBL_MIN, DBL_MAX};
+    o[1] = (RnnrtOpt){"--discount", RNNRT_OPT_STR, &a->discount, "D",
+                      "backoff and kneser_ney: a discount in [0, 1) or "
+                      "'auto'", 0, 0};
+    o[2] = (RnnrtOpt){"--tokens", RNNRT_OPT_STR, &a->tokens, "T",
+                      "char or word", 0, 0};
+    o[3] = (RnnrtOpt){"--normalize", RNNRT_OPT_STR, &a->normalize, "M",
+                      "none, lower or letters", 0, 0};
+    o[4] = (RnnrtOpt){"--split", RNNRT_OPT_DOUBLE, &a->split, "F",
+                      "training fraction", 0, 1};
+    o[5] = (RnnrtOpt){"--min-freq", RNNRT_OPT_INT, &a->min_freq, "N",
+                      "training tokens seen fewer times become <unk>", 1,
+                      1000000};
 }
 
 static int cmd_train(int argc, char **argv, const RnnrtNgramSpec *s,
@@ -414,33 +337,33 @@ static int cmd_train(int argc, char **argv, const RnnrtNgramSpec *s,
     char out[300];
     snprintf(out, sizeof out, "%s.ngram", s->name ? s->name : "ngram");
     a.out = out;
-    const Opt opts[] = {
-        {"--data", OPT_STR, &a.data, "PATH", "corpus (absent: every file "
-         "in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
-        {"--order", OPT_INT, &a.order, "N", "n-gram order, 1..8", 1, 8},
-        {"--smoothing", OPT_STR, &a.smoothing, "S", "mle, add_k, backoff, "
-         "kneser_ney or modified_kneser_ney", 0, 0},
-        {"--k", OPT_DOUBLE, &a.k, "K", "add_k's k, > 0", DBL_MIN, DBL_MAX},
-        {"--discount", OPT_STR, &a.discount, "D", "backoff and kneser_ney: "
-         "a discount in [0, 1) or 'auto'", 0, 0},
-        {"--tokens", OPT_STR, &a.tokens, "T", "char or word", 0, 0},
-        {"--normalize", OPT_STR, &a.normalize, "M", "none, lower or letters",
-         0, 0},
-        {"--split", OPT_DOUBLE, &a.split, "F", "training fraction", 0, 1},
-        {"--out", OPT_STR, &a.out, "FILE", "model file", 0, 0},
-        {0}};
-    int rc = parse(argc, argv, "Counts the training split, saves the model "
-                   "and reports validation perplexity.", opts);
+    RnnrtOpt opts[NDATA + 5] = {
+        {"--data", RNNRT_OPT_STR, &a.data, "PATH", "corpus (absent: every "
+         "file in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
+        {"--order", RNNRT_OPT_INT, &a.order, "N", "n-gram order, 1..8", 1, 8},
+        {"--smoothing", RNNRT_OPT_STR, &a.smoothing, "S", "mle, add_k, "
+         "backoff, kneser_ney or modified_kneser_ney", 0, 0}};
+    data_opts(&a, opts + 3);
+    opts[NDATA + 3] = (RnnrtOpt){"--out", RNNRT_OPT_STR, &a.out, "FILE",
+                                 "model file", 0, 0};
+    int rc = rnnrt_cli_parse(argc, argv, prog, "Counts the training split, "
+                             "saves the model and reports validation "
+                             "perplexity.", opts);
     if (rc)
-        return rc == HELP_SHOWN ? 0 : rc;
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtNgramOpts o;
     if ((rc = model_opts(&a, s, &o, err)))
+        return rc;
+    /* a "<out>.tmp" left by a killed save, as checkpoints do */
+    if ((rc = rnnrt_file_remove_stale(a.out, err)))
         return rc;
     RnnrtCorpus c;
     if ((rc = load_corpus(&a, NULL, &c, err)))
         return rc;
     print_corpus(&c, &a);
-    rc = train_run(&a, s, &o, &c, err);
+    rc = interrupted(NOTHING_SAVED);
+    if (!rc)
+        rc = train_run(&a, s, &o, &c, err);
     rnnrt_corpus_free(&c);
     return rc;
 }
@@ -476,6 +399,10 @@ static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
     int rc = load_corpus(&recipe, v, &c, err);
     if (rc)
         return rc;
+    if ((rc = interrupted(STOPPED))) {
+        rnnrt_corpus_free(&c);
+        return rc;
+    }
     print_corpus(&c, &recipe);
     if (c.hash != meta->corpus_hash)
         fprintf(stderr, "%s: note: this corpus differs from the one the "
@@ -484,10 +411,13 @@ static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
     RnnrtNgramScore sc;
     double t0 = rnnrt_now();
     rnnrt_ngram_score(g, c.ids + c.ntrain, c.n - c.ntrain, &sc);
-    print_score("validation", &sc, rnnrt_now() - t0);
-    printf("peak RSS %.1f MB\n", peak_rss_mb());
+    rc = interrupted(STOPPED);
+    if (!rc) {
+        print_score("validation", &sc, rnnrt_now() - t0);
+        printf("peak RSS %.1f MB\n", peak_rss_mb());
+    }
     rnnrt_corpus_free(&c);
-    return 0;
+    return rc;
 }
 
 static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
@@ -498,19 +428,19 @@ static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
     char model[300];
     snprintf(model, sizeof model, "%s.ngram", s->name ? s->name : "ngram");
     a.model = model;
-    const Opt opts[] = {
-        {"--model", OPT_STR, &a.model, "FILE", "model file", 0, 0},
-        {"--data", OPT_STR, &a.data, "PATH", "corpus whose validation split "
-         "is scored (absent: every file in " RNNRT_DEFAULT_CORPUS_DIR ")",
-         0, 0},
-        {"--force", OPT_FLAG, &a.force, NULL, "accept a model made from "
+    const RnnrtOpt opts[] = {
+        {"--model", RNNRT_OPT_STR, &a.model, "FILE", "model file", 0, 0},
+        {"--data", RNNRT_OPT_STR, &a.data, "PATH", "corpus whose validation "
+         "split is scored (absent: every file in " RNNRT_DEFAULT_CORPUS_DIR
+         ")", 0, 0},
+        {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
          "another spec", 0, 0},
         {0}};
-    int rc = parse(argc, argv, "Reports the validation perplexity of a saved "
-                   "model (tokenizer, normalization and split as saved).",
-                   opts);
+    int rc = rnnrt_cli_parse(argc, argv, prog, "Reports the validation "
+                             "perplexity of a saved model (tokenizer, "
+                             "normalization and split as saved).", opts);
     if (rc)
-        return rc == HELP_SHOWN ? 0 : rc;
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtNgram g;
     RnnrtVocab v;
     RnnrtNgramMeta meta;
@@ -543,20 +473,20 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
     snprintf(model, sizeof model, "%s.ngram", s->name ? s->name : "ngram");
     a.model = model;
     a.prefix = "";
-    const Opt opts[] = {
-        {"--model", OPT_STR, &a.model, "FILE", "model file", 0, 0},
-        {"--prefix", OPT_STR, &a.prefix, "S", "text to continue (empty: "
+    const RnnrtOpt opts[] = {
+        {"--model", RNNRT_OPT_STR, &a.model, "FILE", "model file", 0, 0},
+        {"--prefix", RNNRT_OPT_STR, &a.prefix, "S", "text to continue (empty: "
          "from the start of a sequence)", 0, 0},
-        {"--len", OPT_INT, &a.len, "N", "tokens to generate (stops early at "
-         "<eos>)", 0, 1000000},
-        {"--seed", OPT_U64, &a.seed, "N", "random seed", 0, 0},
-        {"--force", OPT_FLAG, &a.force, NULL, "accept a model made from "
+        {"--len", RNNRT_OPT_INT, &a.len, "N", "tokens to generate (stops "
+         "early at <eos>)", 0, 1000000},
+        {"--seed", RNNRT_OPT_U64, &a.seed, "N", "random seed", 0, 0},
+        {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
          "another spec", 0, 0},
         {0}};
-    int rc = parse(argc, argv, "Continues a prefix by sampling from a saved "
-                   "model.", opts);
+    int rc = rnnrt_cli_parse(argc, argv, prog, "Continues a prefix by "
+                             "sampling from a saved model.", opts);
     if (rc)
-        return rc == HELP_SHOWN ? 0 : rc;
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtNgram g;
     RnnrtVocab v;
     RnnrtNgramMeta meta;
@@ -583,7 +513,7 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
 /* ---- table ---- */
 
 /* One Markdown table: rows smoothings, columns orders; known = 1 scores
- * only the tokens other than <unk>. */
+ * only the tokens other than <unk>. A signal stops it after a cell. */
 static void print_table(RnnrtNgram *g, const RnnrtCorpus *c, const Args *a,
                         RnnrtNgramOpts o, int known)
 {
@@ -594,10 +524,10 @@ static void print_table(RnnrtNgram *g, const RnnrtCorpus *c, const Args *a,
     for (int n = 1; n <= a->max_order; n++)
         printf("---:|");
     printf("\n");
-    for (int s = 0; s < RNNRT_SMOOTH_COUNT; s++) {
+    for (int s = 0; s < RNNRT_SMOOTH_COUNT && !rnnrt_signal_pending(); s++) {
         o.smoothing = (RnnrtSmoothing)s;
         printf("| %s |", rnnrt_ngram_smoothing_name(o.smoothing));
-        for (int n = 1; n <= a->max_order; n++) {
+        for (int n = 1; n <= a->max_order && !rnnrt_signal_pending(); n++) {
             RnnrtNgramScore sc;
             o.order = n;
             rnnrt_ngram_build(g, &o, NULL);
@@ -617,23 +547,17 @@ static int cmd_table(int argc, char **argv, const RnnrtNgramSpec *s,
 {
     Args a;
     args_default(&a, s);
-    const Opt opts[] = {
-        {"--data", OPT_STR, &a.data, "PATH", "corpus (absent: every file "
-         "in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
-        {"--max-order", OPT_INT, &a.max_order, "N", "orders 1..N",
-         1, 8},
-        {"--k", OPT_DOUBLE, &a.k, "K", "add_k's k, > 0", DBL_MIN, DBL_MAX},
-        {"--discount", OPT_STR, &a.discount, "D", "backoff and kneser_ney: "
-         "a discount in [0, 1) or 'auto'", 0, 0},
-        {"--tokens", OPT_STR, &a.tokens, "T", "char or word", 0, 0},
-        {"--normalize", OPT_STR, &a.normalize, "M", "none, lower or letters",
-         0, 0},
-        {"--split", OPT_DOUBLE, &a.split, "F", "training fraction", 0, 1},
-        {0}};
-    int rc = parse(argc, argv, "Prints the validation perplexity of every "
-                   "smoothing at orders 1..N as a Markdown table.", opts);
+    RnnrtOpt opts[NDATA + 3] = {
+        {"--data", RNNRT_OPT_STR, &a.data, "PATH", "corpus (absent: every "
+         "file in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
+        {"--max-order", RNNRT_OPT_INT, &a.max_order, "N", "orders 1..N", 1,
+         8}};
+    data_opts(&a, opts + 2);
+    int rc = rnnrt_cli_parse(argc, argv, prog, "Prints the validation "
+                             "perplexity of every smoothing at orders 1..N as "
+                             "a Markdown table.", opts);
     if (rc)
-        return rc == HELP_SHOWN ? 0 : rc;
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtNgramOpts o;
     a.order = a.max_order;
     if (a.k <= 0)
@@ -655,12 +579,14 @@ static int cmd_table(int argc, char **argv, const RnnrtNgramSpec *s,
                "discount %s)\n", o.k, o.discount < 0 ? "estimated per order"
                                                      : "as given");
         print_table(&g, &c, &a, o, 0);
-        if (c.unk_valid) {
+        if (c.unk_valid && !rnnrt_signal_pending()) {
             printf("\nexcluding the %zu <unk> tokens of the validation "
                    "split (KenLM's \"excluding OOVs\")\n", c.unk_valid);
             print_table(&g, &c, &a, o, 1);
         }
     }
+    if (!rc || rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        rc = interrupted(STOPPED);
     rnnrt_ngram_free(&g);
     rnnrt_corpus_free(&c);
     return rc;
@@ -671,11 +597,12 @@ static int cmd_table(int argc, char **argv, const RnnrtNgramSpec *s,
 static const struct {
     const char *name, *summary;
     int (*run)(int, char **, const RnnrtNgramSpec *, RnnrtError *);
+    int polls; /* polls for SIGINT/SIGTERM (see "interruption") */
 } commands[] = {
-    {"train", "count the training split and save the model", cmd_train},
-    {"eval", "validation perplexity of a saved model", cmd_eval},
-    {"sample", "continue a prefix from a saved model", cmd_sample},
-    {"table", "perplexity of every smoothing at orders 1..6", cmd_table},
+    {"train", "count the training split and save the model", cmd_train, 1},
+    {"eval", "validation perplexity of a saved model", cmd_eval, 1},
+    {"sample", "continue a prefix from a saved model", cmd_sample, 0},
+    {"table", "perplexity of every smoothing at orders 1..6", cmd_table, 1},
 };
 
 static void main_usage(FILE *f, const RnnrtNgramSpec *s)
@@ -690,10 +617,7 @@ static void main_usage(FILE *f, const RnnrtNgramSpec *s)
 
 int rnnrt_ngram_main(int argc, char **argv, const RnnrtNgramSpec *s)
 {
-    if (argc > 0 && argv[0]) {
-        const char *slash = strrchr(argv[0], '/');
-        prog = slash ? slash + 1 : argv[0];
-    }
+    prog = rnnrt_cli_prog(argc, argv, "ngram");
     if (argc < 2) {
         main_usage(stderr, s);
         return RNNRT_EXIT_USAGE;
@@ -706,12 +630,13 @@ int rnnrt_ngram_main(int argc, char **argv, const RnnrtNgramSpec *s)
         if (strcmp(argv[1], commands[i].name))
             continue;
         RnnrtError err = {0};
-        int rc = commands[i].run(argc - 1, argv + 1, s, &err);
-        if (rc && err.code) {
-            rnnrt_error_print(&err, prog);
-            if (rc == RNNRT_EXIT_USAGE)
-                fprintf(stderr, "(see '%s %s --help')\n", prog, argv[1]);
+        if (commands[i].polls) {
+            rnnrt_signal_clear();
+            rnnrt_signal_install();
         }
+        int rc = commands[i].run(argc - 1, argv + 1, s, &err);
+        rnnrt_signal_restore();
+        rnnrt_cli_report(rc, &err, prog, argv[1]);
         fflush(stdout);
         return rc;
     }

@@ -283,7 +283,7 @@ static int setup(Trainer *tr, RnnrtError *err)
     const RnnrtTrainOpts *o = tr->o;
     int rc = check_opts(tr, err);
     if (!rc)
-        rc = rnnrt_ckpt_remove_stale(tr->ckpt, err);
+        rc = rnnrt_file_remove_stale(tr->ckpt, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(tr->ckpt, err);
     if (!rc)

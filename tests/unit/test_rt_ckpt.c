@@ -349,9 +349,9 @@ static void test_ckpt_stale_tmp_and_probe(void **state)
     snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
     spit(tmp, (const unsigned char *)"partial", 7);
     RnnrtError err = {0};
-    assert_int_equal(rnnrt_ckpt_remove_stale(f->path, &err), 0);
+    assert_int_equal(rnnrt_file_remove_stale(f->path, &err), 0);
     assert_int_equal(access(tmp, F_OK), -1);
-    assert_int_equal(rnnrt_ckpt_remove_stale(f->path, &err), 0);
+    assert_int_equal(rnnrt_file_remove_stale(f->path, &err), 0);
     assert_int_equal(rnnrt_ckpt_probe(f->path, &err), 0);
     assert_int_equal(access(tmp, F_OK), -1);
     assert_int_equal(rnnrt_ckpt_probe("/nonexistent-dir/x.ckpt", &err),

@@ -14,8 +14,13 @@
  *    order 5) and on words with unseen validation words.
  *  - modified_kneser_ney beats add_k and backoff at orders >= 3; no
  *    smoothed model is ever inf or NaN (20-token corpus, unseen words).
+ *  - Corpora come through rnnrt_corpus_load_recipe, as in the CLI (the
+ *    neural models' tokenizer, vocabulary, min_freq and split), and word
+ *    prefixes through the shared word tokenizer.
  *  - Bad parameters and data through the CLI: exit codes, messages, and
- *    nothing written. Model files: round trip, corruption, truncation.
+ *    nothing written. A stale "<out>.tmp" is removed; SIGINT/SIGTERM stop
+ *    train with 130/143 and no files (a forked child, signalled once its
+ *    corpus is loaded). Model files: round trip, corruption, truncation.
  *
  * Corpora come from $RNNC_SOURCE_DIR/../shared/data; tests that need them
  * are skipped, saying so, when it is absent.
@@ -28,10 +33,12 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rnnrt_ngram.h"
@@ -102,13 +109,24 @@ static const char *data_file(const char *name)
         return;                                                               \
     }
 
+/* The neural models' pipeline, as the n-gram CLI uses it. */
+static void load_min(RnnrtCorpus *c, const char *path, const char *tokens,
+                     const char *norm, int min_freq)
+{
+    RnnrtRecipe r = {0};
+    r.tokens = tokens;
+    r.normalize = norm;
+    r.split = 0.9;
+    r.min_freq = min_freq;
+    RnnrtError e = {0};
+    if (rnnrt_corpus_load_recipe(c, path, &r, NULL, &e))
+        fail_msg("%s", e.msg);
+}
+
 static void load(RnnrtCorpus *c, const char *path, const char *tokens,
                  const char *norm)
 {
-    RnnrtError e = {0};
-    int rc = rnnrt_ngram_corpus_load(c, path, tokens, norm, 0.9, NULL, &e);
-    if (rc)
-        fail_msg("%s", e.msg);
+    load_min(c, path, tokens, norm, 1);
 }
 
 static void build(RnnrtNgram *g, int order, RnnrtSmoothing s, double k,
@@ -641,6 +659,18 @@ static void test_ngram_mkn_matches_reference(void **state)
                   worst);
     rnnrt_ngram_free(&g);
     rnnrt_corpus_free(&c);
+    load_min(&c, tm, "word", "none", 3); /* <unk> in training too */
+    assert_true(c.unk_train > 0);
+    assert_int_equal(rnnrt_ngram_count(&g, c.ids, c.ntrain, c.vocab.size, 3,
+                                       NULL), 0);
+    worst = 0;
+    for (int order = 1; order <= 3; order++)
+        mkn_vs_reference(&c, &g, order);
+    print_message("timemachine word MKN, min_freq 3 (%zu <unk> in "
+                  "training), orders 1..3: largest relative difference "
+                  "%.1e\n", c.unk_train, worst);
+    rnnrt_ngram_free(&g);
+    rnnrt_corpus_free(&c);
 }
 
 /* ---- quality and robustness ---- */
@@ -750,20 +780,30 @@ static void test_ngram_fallback_discounts_on_degenerate_counts(void **state)
 
 /* ---- words ---- */
 
-static void test_word_spans_split_punctuation(void **state)
+/* The prefix is tokenized like the corpus, by the shared word tokenizer:
+ * Latin-1 capitals lowercased, a dash (U+2014) splits, a curly apostrophe
+ * (U+2019) inside a word stays. */
+static void test_word_prefix_uses_shared_tokenizer(void **state)
 {
     (void)state;
-    char text[] = "hello, world! don't 'tis x-ray 3.14 caf\xc3\xa9\n\tend";
-    static const char *want[] = {"hello", ",", "world", "!", "don't", "'",
-                                 "tis", "x", "-", "ray", "3", ".", "14",
-                                 "caf\xc3\xa9", "end"};
-    RnnrtSpan sp[32];
-    size_t n = rnnrt_word_spans(text, strlen(text), sp, 32);
-    assert_int_equal(n, sizeof want / sizeof *want);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(sp[i].len, strlen(want[i]));
-        assert_memory_equal(text + sp[i].off, want[i], sp[i].len);
-    }
+    const char *path = write_file("p.txt", "caf\xc3\xa9 \xe2\x80\x94 "
+                                  "don\xe2\x80\x99t x y z");
+    RnnrtCorpus c;
+    load(&c, path, "word", "none");
+    int32_t *ids;
+    size_t n;
+    RnnrtError e = {0};
+    assert_int_equal(rnnrt_ngram_encode_prefix(&c.vocab, "word", "none",
+                     "CAF\xc3\x89\xe2\x80\x94" "Don\xe2\x80\x99t", &ids, &n,
+                     &e), 0);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(ids[i], c.ids[i]);
+    free(ids);
+    assert_int_equal(rnnrt_ngram_encode_prefix(&c.vocab, "word", "none",
+                     "caf\xc3\xa9 zebra", &ids, &n, &e), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(e.msg, "word 2, 'zebra'"));
+    rnnrt_corpus_free(&c);
 }
 
 static void test_word_corpus_vocab_and_split(void **state)
@@ -779,6 +819,10 @@ static void test_word_corpus_vocab_and_split(void **state)
     assert_string_equal(c.vocab.tokens[6], ","); /* ties in byte order */
     assert_int_equal(c.ids[c.ntrain], RNNRT_UNK); /* i, j: unseen */
     assert_int_equal(c.unk_valid, 2);
+    rnnrt_corpus_free(&c);
+    load_min(&c, path, "word", "none", 3); /* only a and b are kept */
+    assert_int_equal(c.vocab.size, 6);
+    assert_int_equal(c.unk_train, 7);
     rnnrt_corpus_free(&c);
 }
 
@@ -875,6 +919,10 @@ static void test_cli_rejects_bad_parameters(void **state)
            "train", "--data", d, "--smoothing", "kneser_ney", "--discount",
            "-0.2");
     EXPECT(2, "unknown option '--ordr'", "train", "--data", d, "--ordr", "3");
+    EXPECT(2, "invalid value '0' for --min-freq",
+           "train", "--data", d, "--min-freq", "0", "--out", model);
+    EXPECT(1, "leaves an empty vocabulary",
+           "train", "--data", d, "--min-freq", "1000", "--out", model);
     EXPECT(2, "unknown command 'fit'", "fit");
     char *empty = (char *)write_file("empty.txt", "");
     EXPECT(1, "gives 0 char tokens",
@@ -1073,6 +1121,101 @@ static void test_ngram_sample_is_deterministic(void **state)
     rnnrt_ngram_free(&g);
 }
 
+/* ---- interruption and stale files ---- */
+
+static void test_ngram_count_stops_on_pending_signal(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    int32_t *ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = A + (int32_t)(i % 3);
+    RnnrtNgram g;
+    rnnrt_signal_clear();
+    rnnrt_signal_install();
+    raise(SIGTERM); /* recorded by the handler, polled by the count */
+    int rc = rnnrt_ngram_count(&g, ids, n, SMALL_V, 3, NULL);
+    rnnrt_signal_restore();
+    rnnrt_signal_clear();
+    assert_int_equal(rc, RNNRT_EXIT_SIGTERM);
+    assert_int_equal(g.counted, 0); /* freed */
+    assert_int_equal(rnnrt_ngram_count(&g, ids, n, SMALL_V, 3, NULL), 0);
+    rnnrt_ngram_free(&g);
+    free(ids);
+}
+
+static void test_cli_train_removes_stale_tmp(void **state)
+{
+    (void)state;
+    char *out, *model = (char *)tmp_path("stale.ngram");
+    char *d = (char *)write_file("stale.txt", "abcabcabdabcabcabcabdab");
+    const char *tmp = write_file("stale.ngram.tmp", "half a model");
+    EXPECT(0, "saved", "train", "--data", d, "--out", model);
+    assert_false(exists(tmp));
+    assert_true(exists(model));
+}
+
+/* A corpus that takes seconds to count (4 letters: few distinct n-grams,
+ * so little memory even when it is not interrupted). */
+static const char *big_corpus(void)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s", tmp_path("big.txt"));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < (1 << 24); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fputc("abcd"[x & 3], f);
+    }
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* Runs "train" in a child, sends sig once the corpus is loaded (the
+ * "corpus:" line), and returns the child's exit status. */
+static int train_and_signal(const char *data, const char *model, int sig)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 1);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        char *argv[] = {"ngramtest", "train", "--data", (char *)data,
+                        "--order", "8", "--out", (char *)model, NULL};
+        _exit(rnnrt_ngram_main(8, argv, &spec));
+    }
+    close(fd[1]);
+    FILE *f = fdopen(fd[0], "r");
+    char line[512];
+    while (fgets(line, sizeof line, f) && strncmp(line, "corpus:", 7))
+        ;
+    kill(pid, sig);
+    while (fgets(line, sizeof line, f))
+        ;
+    fclose(f);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_cli_train_interrupted_saves_nothing(void **state)
+{
+    (void)state;
+    const char *data = big_corpus();
+    const char *model = tmp_path("int.ngram");
+    assert_int_equal(train_and_signal(data, model, SIGINT), 130);
+    assert_false(exists(model));
+    assert_false(exists(tmp_path("int.ngram.tmp")));
+    assert_int_equal(train_and_signal(data, model, SIGTERM), 143);
+    assert_false(exists(model));
+    assert_false(exists(tmp_path("int.ngram.tmp")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1083,7 +1226,7 @@ int main(void)
         cmocka_unit_test(test_ngram_mkn_beats_add_k_and_backoff),
         cmocka_unit_test(test_ngram_tiny_corpora_stay_finite),
         cmocka_unit_test(test_ngram_fallback_discounts_on_degenerate_counts),
-        cmocka_unit_test(test_word_spans_split_punctuation),
+        cmocka_unit_test(test_word_prefix_uses_shared_tokenizer),
         cmocka_unit_test(test_word_corpus_vocab_and_split),
         cmocka_unit_test(test_cli_rejects_bad_parameters),
         cmocka_unit_test(test_cli_train_eval_sample),
@@ -1091,6 +1234,9 @@ int main(void)
         cmocka_unit_test(test_ngram_file_round_trip_and_damage),
         cmocka_unit_test(test_ngram_opts_check_and_suggest),
         cmocka_unit_test(test_ngram_sample_is_deterministic),
+        cmocka_unit_test(test_ngram_count_stops_on_pending_signal),
+        cmocka_unit_test(test_cli_train_removes_stale_tmp),
+        cmocka_unit_test(test_cli_train_interrupted_saves_nothing),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

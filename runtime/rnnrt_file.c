@@ -1,0 +1,257 @@
+/*
+ * rnnrt_file.c: what every binary file of the runtime (checkpoints, n-gram
+ * models) and every report file (attention CSV/SVG) shares.
+ *
+ *  - RnnrtBuf builds a payload in memory: raw bytes, native-endian
+ *    integers and doubles, u32-length-prefixed strings, and framed
+ *    sections (char name[8], u64 length, u32 CRC32, u32 zero, payload).
+ *    Running out of memory while building exits with RNNRT_EXIT_IO.
+ *  - RnnrtReader reads a payload back with bounds checks: reading past the
+ *    end sets `bad` and yields zeros, so a parser reads a whole record and
+ *    checks once.
+ *  - rnnrt_file_save replaces a file atomically: the bytes go to
+ *    "<path>.tmp" in the same directory, then fflush, fsync, fclose, rename
+ *    over <path>, and fsync of the directory so the rename itself is
+ *    durable. On any failure the tmp file is deleted and an older <path>
+ *    is untouched. It reports the failing stage and errno, and leaves the
+ *    wording of the message to the caller, which knows what the file is.
+ */
+#include "rnnrt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- CRC32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n)
+{
+    if (!crc_table[1])
+        crc_init();
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---- building payloads ---- */
+
+void rnnrt_buf_put(RnnrtBuf *b, const void *data, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *grown = realloc(b->p, cap);
+        if (!grown) {
+            fprintf(stderr, "error: out of memory building %s (%zu bytes)\n",
+                    b->what ? b->what : "a file", cap);
+            exit(RNNRT_EXIT_IO);
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void rnnrt_buf_put_u32(RnnrtBuf *b, uint32_t v) { rnnrt_buf_put(b, &v, 4); }
+void rnnrt_buf_put_u64(RnnrtBuf *b, uint64_t v) { rnnrt_buf_put(b, &v, 8); }
+void rnnrt_buf_put_i64(RnnrtBuf *b, int64_t v) { rnnrt_buf_put(b, &v, 8); }
+void rnnrt_buf_put_f64(RnnrtBuf *b, double v) { rnnrt_buf_put(b, &v, 8); }
+
+void rnnrt_buf_put_str(RnnrtBuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    rnnrt_buf_put_u32(b, (uint32_t)n);
+    rnnrt_buf_put(b, s, n);
+}
+
+void rnnrt_buf_put_frame(RnnrtBuf *b, const char *name, const void *data,
+                         size_t n)
+{
+    char tag[8] = {0};
+    memcpy(tag, name, strlen(name));
+    rnnrt_buf_put(b, tag, sizeof tag);
+    rnnrt_buf_put_u64(b, n);
+    rnnrt_buf_put_u32(b, rnnrt_crc32(0, data, n));
+    rnnrt_buf_put_u32(b, 0);
+}
+
+void rnnrt_buf_put_section(RnnrtBuf *b, const char *name, const void *data,
+                           size_t n)
+{
+    rnnrt_buf_put_frame(b, name, data, n);
+    rnnrt_buf_put(b, data, n);
+}
+
+void rnnrt_buf_free(RnnrtBuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+/* ---- reading payloads ---- */
+
+void rnnrt_reader_get(RnnrtReader *r, void *out, size_t n)
+{
+    if (r->bad || r->n - r->pos < n) {
+        r->bad = 1;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, r->p + r->pos, n);
+    r->pos += n;
+}
+
+uint32_t rnnrt_reader_u32(RnnrtReader *r)
+{
+    uint32_t v;
+    rnnrt_reader_get(r, &v, sizeof v);
+    return v;
+}
+
+uint64_t rnnrt_reader_u64(RnnrtReader *r)
+{
+    uint64_t v;
+    rnnrt_reader_get(r, &v, sizeof v);
+    return v;
+}
+
+int64_t rnnrt_reader_i64(RnnrtReader *r)
+{
+    int64_t v;
+    rnnrt_reader_get(r, &v, sizeof v);
+    return v;
+}
+
+double rnnrt_reader_f64(RnnrtReader *r)
+{
+    double v;
+    rnnrt_reader_get(r, &v, sizeof v);
+    return v;
+}
+
+const char *rnnrt_reader_str(RnnrtReader *r, size_t *len)
+{
+    *len = rnnrt_reader_u32(r);
+    if (r->bad || r->n - r->pos < *len) {
+        r->bad = 1;
+        *len = 0;
+        return "";
+    }
+    const char *s = (const char *)r->p + r->pos;
+    r->pos += *len;
+    return s;
+}
+
+/* ---- atomic saves ---- */
+
+int rnnrt_file_tmp_path(const char *path, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s.tmp", path) >= cap ? -1 : 0;
+}
+
+/* fsync the directory holding path, so the rename is on disk. Returns
+ * errno, or 0 (also where directories cannot be synced: EINVAL). */
+static int sync_dir(const char *path)
+{
+    char dir[RNNRT_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0)
+        return errno;
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+int rnnrt_file_write_tmp(const char *tmp, RnnrtWriteFn write, void *ctx,
+                         RnnrtSaveStage *stage)
+{
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        *stage = RNNRT_SAVE_OPEN;
+        return errno;
+    }
+    errno = 0;
+    int e = write(f, ctx);
+    errno = 0;
+    if (!e && fflush(f) != 0)
+        e = errno ? errno : EIO;
+    if (!e && fsync(fileno(f)) != 0)
+        e = errno;
+    errno = 0;
+    if (fclose(f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (e) {
+        remove(tmp);
+        *stage = RNNRT_SAVE_WRITE;
+    }
+    return e;
+}
+
+int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
+                    RnnrtSaveStage *stage)
+{
+    char tmp[RNNRT_PATH_MAX];
+    *stage = RNNRT_SAVE_OK;
+    if (rnnrt_file_tmp_path(path, tmp, sizeof tmp)) {
+        *stage = RNNRT_SAVE_LONG_PATH;
+        return ENAMETOOLONG;
+    }
+    int e = rnnrt_file_write_tmp(tmp, write, ctx, stage);
+    if (e)
+        return e;
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        remove(tmp);
+        *stage = RNNRT_SAVE_RENAME;
+        return e;
+    }
+    e = sync_dir(path);
+    if (e)
+        *stage = RNNRT_SAVE_SYNC_DIR;
+    return e;
+}
+
+int rnnrt_file_write_buf(FILE *f, void *buf)
+{
+    const RnnrtBuf *b = buf;
+    return fwrite(b->p, 1, b->n, f) == b->n ? 0 : errno ? errno : EIO;
+}
+
+int rnnrt_file_remove_stale(const char *path, RnnrtError *err)
+{
+    char tmp[RNNRT_PATH_MAX];
+    if (rnnrt_file_tmp_path(path, tmp, sizeof tmp))
+        return rnnrt_error(err, RNNRT_EXIT_IO, "path too long: '%s'", path);
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return rnnrt_error(err, RNNRT_EXIT_IO,
+                           "cannot remove stale '%s': %s", tmp,
+                           strerror(errno));
+    return 0;
+}
