@@ -164,35 +164,6 @@ static void emitf(Emit *E, int indent, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The text of line `line` of the spec, trimmed, with comment-closers
- * defused. */
-/* Line `line` of `file` (the spec, or a library cell it uses). */
-static const char *spec_line(const Spec *s, const char *file, int line)
-{
-    size_t len = 0;
-    const char *text = spec_source_text(s, file, &len);
-    if (!text)
-        return "";
-    const char *p = text, *end = text + len;
-    for (int l = 1; l < line && p < end; p++)
-        if (*p == '\n')
-            l++;
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    const char *e = p;
-    while (e < end && *e != '\n' && *e != '\r')
-        e++;
-    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    char *out = arena_strndup(&perm, p, (size_t)(e - p));
-    for (char *q = out; *q; q++)
-        if ((q[0] == '*' && q[1] == '/') || (q[0] == '/' && q[1] == '*'))
-            q[0] = ' ';
-        else if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
-            *q = '?';
-    return out;
-}
-
 static void comment_loc(Emit *E, int indent, Loc loc)
 {
     if (loc.line <= 0 || loc.line == E->last_line)
@@ -200,7 +171,7 @@ static void comment_loc(Emit *E, int indent, Loc loc)
     E->last_line = loc.line;
     const char *file = loc.file ? loc.file : E->m->spec->path;
     emitf(E, indent, "/* %s:%d%s  %s */\n", file, loc.line, E->in_backward ? " (backward)" : "",
-          spec_line(E->m->spec, file, loc.line));
+          spec_line_text(E->m->spec, file, loc.line));
 }
 
 /* C expression for the product of dims [from, to) of s, as an int. */
@@ -608,7 +579,7 @@ static void fused_comment(Emit *E, int ind, const Node *fu, bool backward)
         if (!seen)
             emitf(E, ind, " *   %s:%d%s  %s\n", x->loc.file ? x->loc.file : E->m->spec->path, x->loc.line,
                   backward ? " (backward)" : "",
-                  spec_line(E->m->spec, x->loc.file ? x->loc.file : E->m->spec->path, x->loc.line));
+                  spec_line_text(E->m->spec, x->loc.file ? x->loc.file : E->m->spec->path, x->loc.line));
     }
 }
 
