@@ -846,19 +846,6 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_MATMUL:
         emit_matmul(E, ind, n);
         return;
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-    case OP_NEG:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_RELU:
-    case OP_EXP:
-    case OP_TANH_GRAD:
-    case OP_SIGMOID_GRAD:
-    case OP_RELU_GRAD:
-        emit_elementwise(E, ind, n);
-        return;
     case OP_SUM_TO: {
         const char *inner = numel_size(n->shape);
         emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), inner);
@@ -885,7 +872,10 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emit_scan(E, ind, n);
         return;
     default:
-        DIE("emit: no C for op %s", op_name(n->op));
+        if (!op_is_elementwise(n->op))
+            DIE("emit: no C for op %s", op_name(n->op));
+        emit_elementwise(E, ind, n);
+        return;
     }
 }
 

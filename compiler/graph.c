@@ -26,6 +26,29 @@ static const int op_arity[] = {
 
 const char *op_name(Op op) { return op_names[op]; }
 
+/* Ops that compute each output element from the same element of their
+ * (broadcast) inputs: what the fusion and hoisting passes and the
+ * elementwise emitter handle. */
+bool op_is_elementwise(Op op)
+{
+    switch (op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_NEG:
+    case OP_SIGMOID:
+    case OP_TANH:
+    case OP_RELU:
+    case OP_EXP:
+    case OP_TANH_GRAD:
+    case OP_SIGMOID_GRAD:
+    case OP_RELU_GRAD:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* ---- shapes ---- */
 
 Shape shape0(void) { return (Shape){0, {0, 0, 0}}; }

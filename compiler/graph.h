@@ -176,6 +176,7 @@ bool shape_numel(Shape s, int B, int T, int V, size_t *out);
 
 /* ---- inspecting ---- */
 const char *op_name(Op op);
+bool op_is_elementwise(Op op);
 /* Text dump, one node per line, scan bodies indented. Deterministic. */
 void graph_dump(FILE *f, const Graph *g, int indent);
 void model_dump(FILE *f, const Model *m);

@@ -28,26 +28,6 @@ typedef struct {
     char *reach; /* scratch for legal() */
 } Fuse;
 
-static bool elementwise(const Node *n)
-{
-    switch (n->op) {
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-    case OP_NEG:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_RELU:
-    case OP_EXP:
-    case OP_TANH_GRAD:
-    case OP_SIGMOID_GRAD:
-    case OP_RELU_GRAD:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* An operand the loop can read: the tile's shape, a bias, a scalar. */
 static bool tile_operand(const Node *x, Shape tile)
 {
@@ -60,7 +40,7 @@ static bool tile_operand(const Node *x, Shape tile)
 
 static bool fusable(const Node *n)
 {
-    if (!elementwise(n) || n->dtype != DT_REAL || n->shape.ndim < 1)
+    if (!op_is_elementwise(n->op) || n->dtype != DT_REAL || n->shape.ndim < 1)
         return false;
     for (int k = 0; k < n->nin; k++)
         if (!tile_operand(n->in[k], n->shape))

@@ -48,26 +48,10 @@ static int classify(Hoist *H, Node *n)
     return k;
 }
 
+/* Each row of the result depends only on the same row of the inputs. */
 static bool row_wise(const Node *n)
 {
-    switch (n->op) {
-    case OP_MATMUL:
-        return !n->ta;
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-    case OP_NEG:
-    case OP_SIGMOID:
-    case OP_TANH:
-    case OP_RELU:
-    case OP_EXP:
-    case OP_TANH_GRAD:
-    case OP_SIGMOID_GRAD:
-    case OP_RELU_GRAD:
-        return true;
-    default:
-        return false;
-    }
+    return (n->op == OP_MATMUL && !n->ta) || op_is_elementwise(n->op);
 }
 
 /* The outer twin of body node n (all its inputs have twins), or NULL. */
