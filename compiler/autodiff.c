@@ -147,6 +147,18 @@ static void adjoint(Diff *D, Node *n, Node *g)
     case OP_GRAD_SCALE:
         accumulate(D, in[0], add2(D, OP_MUL, n, g, value(D, in[1])));
         return;
+    case OP_DROPOUT:
+        /* linear with a diagonal of keep/(1-rate): the same mask again */
+        accumulate(D, in[0], graph_dropout(D->g, loc, g, n->value, n->index));
+        return;
+    case OP_CONCAT: {
+        int wa = in[0]->shape.d[in[0]->shape.ndim - 1], wb = in[1]->shape.d[in[1]->shape.ndim - 1];
+        if (D->needs[in[0]->id])
+            accumulate(D, in[0], graph_slice(D->g, loc, g, 0, wa));
+        if (D->needs[in[1]->id])
+            accumulate(D, in[1], graph_slice(D->g, loc, g, wa, wb));
+        return;
+    }
     case OP_SCAN_OUT:
         return; /* collected by the scan node itself */
     case OP_SCAN:

@@ -11,6 +11,8 @@
  *   state N ...                   B*S reals: state k is the [B, width_k]
  *                                 block at offset B * (earlier widths)
  *   carry_scale N ...             [T]
+ *   dropout SEED TRAIN            the step's RnnrtCtx.dropout_seed and train
+ *                                 (optional: absent = not training)
  *   loss v
  *   logits N ...                  [T][B][V]
  *   state_out N ...               like state
@@ -54,6 +56,9 @@ typedef struct {
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
     Vec x, y, state, carry_scale, loss, logits, state_out, dstate;
+    bool have_dropout;
+    uint64_t dropout_seed;
+    bool train;
 } Dump;
 
 __attribute__((format(printf, 2, 3))) static bool bad(const Dump *d, const char *fmt, ...)
@@ -226,10 +231,31 @@ static bool rec_loss(Dump *d)
     return true;
 }
 
+/* dropout SEED TRAIN: the masks' seed (an unsigned 64-bit decimal) and 0/1 */
+static bool rec_dropout(Dump *d)
+{
+    if (d->have_dropout)
+        return bad(d, "'dropout' appears twice");
+    if (d->ntok != 3)
+        return bad(d, "'dropout' needs 2 numbers: SEED TRAIN");
+    const char *t = d->tok[1];
+    char *end;
+    errno = 0;
+    unsigned long long seed = strtoull(t, &end, 10);
+    if (!(*t >= '0' && *t <= '9') || *end || errno == ERANGE)
+        return bad(d, "'dropout' seed '%s' is not an unsigned 64-bit integer", t);
+    if (strcmp(d->tok[2], "0") != 0 && strcmp(d->tok[2], "1") != 0)
+        return bad(d, "'dropout' train flag '%s' is not 0 or 1", d->tok[2]);
+    d->dropout_seed = (uint64_t)seed;
+    d->train = d->tok[2][0] == '1';
+    d->have_dropout = true;
+    return true;
+}
+
 static bool rec_line(Dump *d)
 {
     static const char *const keys[] = {"dims",  "param",  "x",         "y",    "state", "carry_scale",
-                                       "loss",  "logits", "state_out", "grad", "dstate"};
+                                       "loss",  "logits", "state_out", "grad", "dstate", "dropout"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -248,6 +274,8 @@ static bool rec_line(Dump *d)
         return bad(d, "dims B=%d T=%d V=%d S=%d make a tensor too large", d->B, d->T, d->V, d->S);
     if (strcmp(k, "param") == 0 || strcmp(k, "grad") == 0)
         return rec_param(d, k[0] == 'g');
+    if (strcmp(k, "dropout") == 0)
+        return rec_dropout(d);
     if (strcmp(k, "loss") == 0)
         return rec_loss(d);
     if (strcmp(k, "x") == 0 || strcmp(k, "y") == 0)
@@ -333,6 +361,8 @@ static InterpResult *run(Dump *d, const size_t *off)
     for (int k = 0; k < d->m->nstates; k++)
         env.state[k] = d->state.v + off[k];
     env.carry_scale = d->carry_scale.v;
+    env.dropout_seed = d->dropout_seed;
+    env.train = d->train;
     InterpResult *r = interp_run(d->a, d->m, &env);
     if (!r)
         bad(d, "the interpreter could not run on this dump");

@@ -205,6 +205,14 @@ static const char *numel_size(Shape s)
 
 static bool is_scalar(const Node *n) { return n->shape.ndim == 0; }
 
+/* The leading dims of s (the rows of its last axis) as a shape. */
+static Shape shape_rows(Shape s)
+{
+    if (s.ndim > 0)
+        s.ndim--;
+    return s;
+}
+
 /* How a node's value is read: a pointer expression. */
 static const char *ref(const Node *n)
 {
@@ -344,11 +352,20 @@ static void emit_header(Emit *E)
     emitf(E, 0, " * Model '%s': a %s language model. Cell '%s', hidden %d, %s input.\n", s->model,
           s->tokens == TOK_CHAR ? "character" : "word", s->cell.name, s->hidden,
           s->input == INPUT_EMBED ? "embedded" : "one-hot");
+    if (s->layers > 1 && s->dropout > 0)
+        emitf(E, 0, " * Dropout %.17g between the %d layers (training only).\n", s->dropout, s->layers);
+    if (s->bidirectional)
+        emitf(E, 0, " * Bidirectional: every layer also runs over t = T-1 .. 0 (the _reverse parameters).\n");
     emitf(E, 0, " * Carried state (B*S reals, S = %d):", m->state_size);
-    for (int k = 0; k < m->nstates; k++)
-        emitf(E, 0, "%s %s%s [B,%d] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate],
-              m->nstates > s->cell.nstate ? arena_printf(&perm, " (layer %d)", k / s->cell.nstate + 1) : "",
-              s->hidden, k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+    int dirs = s->bidirectional ? 2 : 1;
+    for (int k = 0; k < m->nstates; k++) {
+        int block = k / s->cell.nstate;
+        const char *where = "";
+        if (m->nstates > s->cell.nstate)
+            where = arena_printf(&perm, " (layer %d%s)", block / dirs + 1, block % dirs ? ", reverse" : "");
+        emitf(E, 0, "%s %s%s [B,%d] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate], where, s->hidden,
+              k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+    }
     emitf(E, 0, ".\n");
     emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     emitf(E, 0, " *\n");
@@ -852,6 +869,29 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->in[0]->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
         emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(n), ref(n->in[0]));
+        return;
+    }
+    case OP_DROPOUT:
+        /* the mask is a hash of (c->dropout_seed, site, i): see rnnrt.h */
+        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(n->in[0]), ref(n), numel_size(n->shape),
+              n->value, n->index);
+        return;
+    case OP_CONCAT: {
+        const Node *a = n->in[0], *b = n->in[1];
+        int last = n->shape.ndim - 1, wa = a->shape.d[last], wb = b->shape.d[last];
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(shape_rows(n->shape)));
+        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d, %d * sizeof(real));\n", ref(n), wa + wb, ref(a), wa, wa);
+        emitf(E, ind + 1, "memcpy(%s + r * %d + %d, %s + r * %d, %d * sizeof(real));\n", ref(n), wa + wb, wa, ref(b),
+              wb, wb);
+        emitf(E, ind, "}\n");
+        return;
+    }
+    case OP_SLICE: {
+        const Node *a = n->in[0];
+        int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
+        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d + %d, %d * sizeof(real));\n", ref(n), w, ref(a), wa,
+              n->index, w);
         return;
     }
     case OP_SOFTMAX_XENT: {

@@ -247,6 +247,23 @@ static bool infer(Node *n)
         return shape_eq(in[0]->shape, in[1]->shape);
     case OP_SUM_TO:
         return true; /* shape set by graph_sum_to */
+    case OP_DROPOUT:
+        n->shape = in[0]->shape;
+        return in[0]->dtype == DT_REAL;
+    case OP_CONCAT: {
+        /* leading dims equal, concrete last dims that add up */
+        Shape a = in[0]->shape, b = in[1]->shape;
+        if (a.ndim < 1 || a.ndim != b.ndim || a.d[a.ndim - 1] <= 0 || b.d[b.ndim - 1] <= 0)
+            return false;
+        for (int i = 0; i < a.ndim - 1; i++)
+            if (a.d[i] != b.d[i])
+                return false;
+        n->shape = a;
+        n->shape.d[a.ndim - 1] = a.d[a.ndim - 1] + b.d[b.ndim - 1];
+        return true;
+    }
+    case OP_SLICE:
+        return true; /* shape set by graph_slice */
     case OP_SOFTMAX_XENT:
         n->shape = shape0();
         return in[1]->dtype == DT_INT && in[0]->shape.ndim == in[1]->shape.ndim + 1;
@@ -335,6 +352,28 @@ Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to)
         DIE("graph_sum_to: target is not a suffix of the input");
     Node *n = append(g, OP_SUM_TO, loc, &a, 1);
     n->shape = to;
+    return n;
+}
+
+Node *graph_dropout(Graph *g, Loc loc, Node *a, double rate, int site)
+{
+    Node *n = graph_add1(g, OP_DROPOUT, loc, a);
+    if (n) {
+        n->value = rate;
+        n->index = site;
+    }
+    return n;
+}
+
+Node *graph_slice(Graph *g, Loc loc, Node *a, int offset, int width)
+{
+    int last = a->shape.ndim - 1;
+    if (last < 0 || a->shape.d[last] <= 0 || offset < 0 || width <= 0 || offset + width > a->shape.d[last])
+        DIE("graph_slice: columns [%d, %d) are not inside the last axis", offset, offset + width);
+    Node *n = append(g, OP_SLICE, loc, &a, 1);
+    n->shape = a->shape;
+    n->shape.d[last] = width;
+    n->index = offset;
     return n;
 }
 
@@ -450,6 +489,10 @@ static void dump_node(FILE *f, const Node *n, int indent)
         fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);
     if (n->op == OP_CONST)
         fprintf(f, " %.17g", n->value);
+    if (n->op == OP_DROPOUT)
+        fprintf(f, " rate %.17g site %d", n->value, n->index);
+    if (n->op == OP_SLICE)
+        fprintf(f, " from %d", n->index);
     if (n->op == OP_PARAM || n->op == OP_INPUT || n->op == OP_ARG || n->op == OP_SCAN_OUT || n->op == OP_FUSED_OUT)
         fprintf(f, " #%d", n->index);
     fprintf(f, " : %s%s", n->dtype == DT_INT ? "int" : "", shape_str(n->shape, sb, sizeof sb));

@@ -148,6 +148,13 @@ Node *graph_leaf(Graph *g, Op op, Loc loc, Shape shape, DType dt, int index);
 Node *graph_const(Graph *g, Loc loc, double value);
 Node *graph_matmul(Graph *g, Loc loc, Node *a, Node *b, bool ta, bool tb);
 Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to);
+/* DROPOUT of a with `rate` (in [0, 1)) at mask site `site` (ops.def). */
+Node *graph_dropout(Graph *g, Loc loc, Node *a, double rate, int site);
+/* SLICE: columns [offset, offset + width) of a's last axis. */
+Node *graph_slice(Graph *g, Loc loc, Node *a, int offset, int width);
+/* The dropout mask (ops.def DROPOUT), shared by interp.c and the tests:
+ * is element i kept at this site under this seed, for this rate? */
+bool dropout_keep(uint64_t seed, int site, size_t i, double rate);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -193,6 +200,8 @@ typedef struct {
     const int32_t *x, *y;       /* [T][B] */
     double *state[MAX_STATES];  /* state k: [B][width_k] */
     const double *carry_scale;  /* [T]; NULL = all ones */
+    uint64_t dropout_seed;      /* the step's dropout seed (RnnrtCtx's) */
+    bool train;                 /* false: DROPOUT is the identity */
 } InterpEnv;
 
 typedef struct {

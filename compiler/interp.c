@@ -419,6 +419,82 @@ static bool eval_unary(Interp *I, Frame *F, const Node *n, const Dims *o)
     return r != NULL;
 }
 
+/* ---- between layers ---- */
+
+/* splitmix64's finalizer: a bijection of 64-bit words that mixes every
+ * input bit into every output bit. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* The mask is counter-based (a hash of seed, site and index, like
+ * splitmix64 run to position i), so it needs no state and no storage: the
+ * backward pass and the interpreter recompute the forward's mask exactly.
+ * rnnrt.h has the same function for the emitted code. */
+bool dropout_keep(uint64_t seed, int site, size_t i, double rate)
+{
+    const uint64_t golden = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t key = mix64(seed + golden * ((uint64_t)(uint32_t)site + 1));
+    double u = (double)(mix64(key + golden * ((uint64_t)i + 1)) >> 11) * 0x1.0p-53;
+    return u >= rate;
+}
+
+/* out = a * keep / (1 - rate) when training, else a. */
+static bool eval_dropout(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da;
+    const double *A = operand(I, F, n, 0, &da);
+    if (!A)
+        return false;
+    if (da.n != o->n)
+        return fail(n, "input has %zu elements, the node %zu", da.n, o->n);
+    if (!(n->value >= 0 && n->value < 1))
+        return fail(n, "rate %g is not in [0, 1)", n->value);
+    double *r = alloc_val(I, F, n, o->n);
+    double scale = 1 / (1 - n->value);
+    for (size_t i = 0; r && i < o->n; i++)
+        r[i] = !I->env->train ? A[i] : dropout_keep(I->env->dropout_seed, n->index, i, n->value) ? A[i] * scale : 0;
+    return r != NULL;
+}
+
+/* [rows, m] ++ [rows, n] -> [rows, m + n] */
+static bool eval_concat(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da, db;
+    const double *A = operand(I, F, n, 0, &da);
+    const double *Bv = A ? operand(I, F, n, 1, &db) : NULL;
+    if (!Bv)
+        return false;
+    size_t m = last_dim(&da), k = last_dim(&db), w = last_dim(o), rows = o->n / w;
+    if (m + k != w || da.n != rows * m || db.n != rows * k)
+        return fail(n, "operands of %zu and %zu elements do not concatenate to %zu", da.n, db.n, o->n);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < rows; i++) {
+        memcpy(r + i * w, A + i * m, m * sizeof(double));
+        memcpy(r + i * w + m, Bv + i * k, k * sizeof(double));
+    }
+    return r != NULL;
+}
+
+/* columns [index, index + w) of each row of a */
+static bool eval_slice(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da;
+    const double *A = operand(I, F, n, 0, &da);
+    if (!A)
+        return false;
+    size_t m = last_dim(&da), w = last_dim(o), rows = o->n / w;
+    if (n->index < 0 || (size_t)n->index + w > m || da.n != rows * m)
+        return fail(n, "columns [%d, %zu) are not inside rows of %zu", n->index, (size_t)n->index + w, m);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < rows; i++)
+        memcpy(r + i * w, A + i * m + n->index, w * sizeof(double));
+    return r != NULL;
+}
+
 /* ---- loss ---- */
 
 /* Shared by SOFTMAX_XENT and its gradient: logits [rows, C], targets
@@ -742,6 +818,9 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_EXP:
     case OP_GRAD_SCALE: return eval_unary(I, F, n, &o);
     case OP_SUM_TO: return eval_sum_to(I, F, n, &o);
+    case OP_DROPOUT: return eval_dropout(I, F, n, &o);
+    case OP_CONCAT: return eval_concat(I, F, n, &o);
+    case OP_SLICE: return eval_slice(I, F, n, &o);
     case OP_SOFTMAX_XENT: return eval_softmax_xent(I, F, n, &o);
     case OP_SOFTMAX_XENT_GRAD: return eval_softmax_xent_grad(I, F, n, &o);
     case OP_SCAN: return eval_scan(I, F, n);

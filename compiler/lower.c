@@ -8,6 +8,15 @@
  *   h[t]   = cell(xs[t], h[t-1])              scan over t, the cell's
  *                                             equations as its body
  *   logits = h @ W_out + b_out                [T,B,V]
+ *
+ * With `layers: N` each layer's scan reads the sequence the layer below
+ * produced; with `dropout: p`, dropout(p) sits between layers (not after
+ * the top one), one mask site per layer. With `bidirectional: true` each
+ * layer has a second scan, with its own parameters and states (suffixed
+ * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
+ * both directions, [T,B,2*hidden]. lower_stack builds all of that and
+ * returns the top sequence and its width; only the output projection and
+ * the loss after it are the language model's.
  *   loss   = mean softmax cross-entropy(logits, y)
  *
  * The cell is not built in: its equations are lowered one by one into the
@@ -43,7 +52,9 @@ typedef struct {
     int nb, capb;
     bool state_set[MAX_STATES];
     int layer;          /* the layer being built, 0-based */
-    const char *suffix; /* appended to C-visible names: "" or "_l1" */
+    bool reverse;       /* building the reverse direction of the layer */
+    int input_width;    /* the width `input` resolves to in this layer */
+    const char *suffix; /* appended to C-visible names: "", "_l1", "_reverse", "_l1_reverse" */
 } Lower;
 
 static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
@@ -154,17 +165,17 @@ static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind 
     return m->nparams++;
 }
 
-/* A param dim: a number, `input` (the cell input width) or `hidden`. */
-/* `input` is the network input's width for the first layer and the
- * previous layer's output width (hidden) above it. */
-static int resolve_dim(const Spec *s, const SpecDim *d, int layer)
+/* A param dim: a number, `input` (the cell input width) or `hidden`.
+ * `input` is the network input's width for the first layer and the width
+ * of the layer below above it (hidden, or 2 x hidden when bidirectional). */
+static int resolve_dim(const Lower *L, const SpecDim *d)
 {
     if (!d->sym)
         return (int)d->value;
     if (strcmp(d->sym, "hidden") == 0)
-        return s->hidden;
+        return L->spec->hidden;
     if (strcmp(d->sym, "input") == 0)
-        return layer > 0 ? s->hidden : s->input == INPUT_EMBED ? s->embed_dim : DIM_V;
+        return L->input_width;
     DIE("resolve_dim: unknown symbol '%s' passed spec checks", d->sym);
 }
 
@@ -200,7 +211,7 @@ static bool lower_params(Lower *L)
         Shape sh = shape0();
         sh.ndim = sp->ndim;
         for (int k = 0; k < sp->ndim; k++)
-            sh.d[k] = resolve_dim(L->spec, &sp->dims[k], L->layer);
+            sh.d[k] = resolve_dim(L, &sp->dims[k]);
         const char *name = *L->suffix ? arena_printf(&perm, "%s%s", sp->name, L->suffix) : sp->name;
         int idx = add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
         ok &= check_param_size(&L->m->params[idx]);
@@ -287,19 +298,13 @@ static void warn_unused(Lower *L)
 /* ---- the network ---- */
 
 /* Spec keys the reader accepts but the graph cannot build yet: an error at
- * the key, so no spec silently trains something other than it says. */
+ * the key, so no spec silently trains something other than it says.
+ * (bidirectional with a language model is refused by spec.c; lower itself
+ * builds it, for tests of the bidirectional stack.) */
 static bool check_supported(const Spec *s)
 {
     static const char *const tasks[] = {"language_model", "labelling", "classification"};
     bool ok = true;
-    if (s->dropout > 0) {
-        diag_error(s->dropout_loc, "'network.dropout' above 0 is not supported yet");
-        ok = false;
-    }
-    if (s->bidirectional) {
-        diag_error(s->bidirectional_loc, "'network.bidirectional: true' is not supported yet");
-        ok = false;
-    }
     if (s->task != TASK_LANGUAGE_MODEL) {
         diag_error(s->task_loc, "'task: %s' is not supported yet (only language_model)",
                    tasks[s->task]);
@@ -340,7 +345,7 @@ static Node *lower_layer(Lower *L, Node *in)
     }
 
     /* The scan and its body's bindings (spec names, not suffixed). */
-    Node *scan = graph_scan(g, c->loc, c->name, false);
+    Node *scan = graph_scan(g, c->loc, c->name, L->reverse);
     L->body = scan->scan->body;
     Node *x_t = scan_add_input(scan, SCAN_SEQ, in);
     x_t->name = arena_printf(&perm, "%s%s", c->input, L->suffix);
@@ -364,7 +369,7 @@ static Node *lower_layer(Lower *L, Node *in)
     }
     if (!lower_equations(L) || !check_states(L, scan, carry_in))
         return NULL;
-    if (L->layer == 0) { /* the same spec for every layer: warn once */
+    if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
         if (!lookup(L, c->input)->used)
             diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
@@ -381,6 +386,73 @@ static Node *lower_layer(Lower *L, Node *in)
     return hs;
 }
 
+/* After an error in layer l: say what `input` was there. */
+static void note_layer_input(const Lower *L, int l, int layers)
+{
+    const Spec *spec = L->spec;
+    if (l == 0)
+        return;
+    if (!spec->bidirectional) {
+        diag_note(spec->layers_loc, "while building layer %d of %d, whose input is %d wide (hidden)", l + 1, layers,
+                  spec->hidden);
+        return;
+    }
+    diag_note(spec->layers_loc, "while building layer %d of %d, whose input is %d wide (2 x hidden)", l + 1,
+              layers, 2 * spec->hidden);
+    diag_note(spec->bidirectional_loc,
+              "'network.bidirectional: true' makes each layer's output %d wide: forward and reverse states of "
+              "%d, concatenated",
+              2 * spec->hidden, spec->hidden);
+}
+
+/* One direction of layer l, reading `in` of width `width`. */
+static Node *lower_direction(Lower *L, Node *in, int width, bool reverse)
+{
+    int layers = L->spec->layers > 0 ? L->spec->layers : 1;
+    L->reverse = reverse;
+    L->input_width = width;
+    const char *ls = layers > 1 ? arena_printf(&perm, "_l%d", L->layer) : "";
+    L->suffix = reverse ? arena_printf(&perm, "%s_reverse", ls) : ls;
+    int before = diag_error_count();
+    Node *hs = lower_layer(L, in);
+    if (!hs && diag_error_count() > before)
+        note_layer_input(L, L->layer, layers);
+    return hs;
+}
+
+/* The layer stack over xs [T,B,in_width]: each layer reads the one below,
+ * both directions of a bidirectional layer read the same sequence, and
+ * dropout (when the spec has it) follows every layer but the top one, at
+ * mask site l. Returns the top sequence [T,B,*width], NULL after errors. */
+static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
+{
+    const Spec *spec = L->spec;
+    Graph *g = L->m->g;
+    int layers = spec->layers > 0 ? spec->layers : 1;
+    Node *hs = xs;
+    *width = in_width;
+    for (int l = 0; l < layers; l++) {
+        L->layer = l;
+        Node *fwd = lower_direction(L, hs, *width, false);
+        Node *rev = fwd && spec->bidirectional ? lower_direction(L, hs, *width, true) : NULL;
+        if (!fwd || (spec->bidirectional && !rev))
+            return NULL;
+        if (rev) {
+            hs = graph_add2(g, OP_CONCAT, spec->bidirectional_loc, fwd, rev);
+            hs->name = layers > 1 ? arena_printf(&perm, "h_both_l%d", l) : "h_both";
+            *width = 2 * spec->hidden;
+        } else {
+            hs = fwd;
+            *width = spec->hidden;
+        }
+        if (l + 1 < layers && spec->dropout > 0) {
+            hs = graph_dropout(g, spec->dropout_loc, hs, spec->dropout, l);
+            hs->name = arena_printf(&perm, "h_dropout_l%d", l);
+        }
+    }
+    return hs;
+}
+
 Model *lower(Arena *a, Spec *spec)
 {
     if (!check_supported(spec))
@@ -393,11 +465,13 @@ Model *lower(Arena *a, Spec *spec)
     const SpecCell *c = &spec->cell;
     Lower L = {.m = m, .spec = spec, .suffix = ""};
     int errors0 = diag_error_count();
-    int layers = spec->layers > 0 ? spec->layers : 1;
+    int layers = spec->layers > 0 ? spec->layers : 1, dirs = spec->bidirectional ? 2 : 1;
 
-    if (c->nstate * layers > MAX_STATES) {
+    if (c->nstate * layers * dirs > MAX_STATES) {
         diag_error(spec->layers_loc, "%d layers of a cell with %d states carry %d states; at most %d are supported",
-                   layers, c->nstate, layers * c->nstate, MAX_STATES);
+                   layers, c->nstate, layers * dirs * c->nstate, MAX_STATES);
+        if (dirs > 1)
+            diag_note(spec->bidirectional_loc, "bidirectional layers carry the states of both directions");
         return NULL;
     }
 
@@ -421,22 +495,17 @@ Model *lower(Arena *a, Spec *spec)
     }
 
     /* The layers, each reading the one below. */
-    Node *hs = xs;
-    for (int l = 0; l < layers && hs; l++) {
-        L.layer = l;
-        L.suffix = layers > 1 ? arena_printf(&perm, "_l%d", l) : "";
-        int before = diag_error_count();
-        hs = lower_layer(&L, hs);
-        if (!hs && l > 0 && diag_error_count() > before)
-            diag_note(spec->layers_loc, "while building layer %d of %d, whose input is %d wide (hidden)", l + 1,
-                      layers, spec->hidden);
-    }
+    int width;
+    Node *hs = lower_stack(&L, xs, spec->input == INPUT_EMBED ? spec->embed_dim : DIM_V, &width);
     if (!hs)
         return NULL;
 
-    /* Output layer and loss. */
-    int iw = add_param(m, "W_out", spec->network_loc, shape2(spec->hidden, DIM_V), INIT_DEFAULT, 0);
-    int ib = add_param(m, "b_out", spec->network_loc, shape1(DIM_V), INIT_DEFAULT, 0);
+    /* Output layer and loss. Its default init is PyTorch's for a Linear
+     * layer with `width` inputs. */
+    InitKind oinit = width == spec->hidden ? INIT_DEFAULT : INIT_UNIFORM;
+    double obound = 1.0 / sqrt((double)width);
+    int iw = add_param(m, "W_out", spec->network_loc, shape2(width, DIM_V), oinit, obound);
+    int ib = add_param(m, "b_out", spec->network_loc, shape1(DIM_V), oinit, obound);
     Node *W = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[iw].shape, DT_REAL, iw);
     W->name = "W_out";
     Node *bo = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[ib].shape, DT_REAL, ib);

@@ -39,6 +39,8 @@ static bool same(const Node *a, const Node *b)
     /* constants: the same bits (keeps -0 apart from 0; NaN never merges) */
     if (a->op == OP_CONST && !(a->value == b->value && signbit(a->value) == signbit(b->value)))
         return false;
+    if (a->op == OP_DROPOUT && a->value != b->value) /* the rate */
+        return false;
     for (int k = 0; k < a->nin; k++)
         if (a->in[k] != b->in[k])
             return false;

@@ -1402,8 +1402,9 @@ static bool read_bool(Ctx *c, Field f, bool *out)
     return type_error(c, f, "true or false");
 }
 
-/* bidirectional: true | false  (default false) */
-static bool read_network_bidirectional(Ctx *c, Field net, Spec *s)
+/* bidirectional: true | false  (default false). Not with a language
+ * model: the reverse scan reads the tokens the model is asked to predict. */
+static bool read_network_bidirectional(Ctx *c, Field net, Spec *s, bool task_known)
 {
     Field f = field(c, net, "bidirectional");
     s->bidirectional = false;
@@ -1411,7 +1412,15 @@ static bool read_network_bidirectional(Ctx *c, Field net, Spec *s)
     if (!f.val)
         return true;
     s->bidirectional_loc = f.val->loc;
-    return read_bool(c, f, &s->bidirectional);
+    if (!read_bool(c, f, &s->bidirectional))
+        return false;
+    if (!s->bidirectional || !task_known || s->task != TASK_LANGUAGE_MODEL)
+        return true;
+    diag_error(f.key->loc, "'network.bidirectional: true' cannot be used with task: language_model: the reverse "
+                           "direction would read the very tokens the model predicts");
+    diag_note(s->task_loc, "the task is language_model here; bidirectional layers are for labelling and "
+                           "classification");
+    return false;
 }
 
 /* head: last | mean  -- classification only (default last): classify from
@@ -1452,7 +1461,7 @@ static bool read_network(Ctx *c, Field top, Spec *s, bool task_known)
     ok &= read_network_output(c, net);
     ok &= read_network_layers(c, net, s);
     ok &= read_network_dropout(c, net, s);
-    ok &= read_network_bidirectional(c, net, s);
+    ok &= read_network_bidirectional(c, net, s, task_known);
     ok &= read_network_head(c, net, s, task_known);
     return ok;
 }

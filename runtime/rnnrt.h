@@ -109,6 +109,13 @@ typedef struct {
     real *work;         /* workspace of model->workspace(B, T, V) reals */
     real *logits;       /* set by forward: points into work, [T][B][V] */
     double loss;        /* set by forward: mean cross-entropy over T*B */
+    /* Dropout (network.dropout): the masks of a step are a pure function
+     * of dropout_seed (see rnnrt_dropout_keep), so backward and the
+     * reference interpreter see the forward's masks. train = 0 makes
+     * dropout the identity (eval, sample); the trainer sets 1 and a fresh
+     * seed per step, gradcheck and dump 1 and a fixed seed. */
+    uint64_t dropout_seed;
+    int train;
 } RnnrtCtx;
 
 typedef struct RnnrtModel {
@@ -150,6 +157,28 @@ double rnnrt_softmax_xent(const real *logits, const int32_t *targets, size_t n,
 /* dlogits = g * (softmax(logits) - onehot(targets)) / n, for n rows. */
 void rnnrt_softmax_xent_grad(const real *logits, const int32_t *targets,
                              size_t n, int V, real g, real *dlogits);
+
+/* Dropout's mask: element i at mask site `site` is kept when a hash of
+ * (seed, site, i) read as u in [0, 1) is >= rate. The hash is splitmix64's
+ * finalizer over a counter, as in rnnc's interpreter (dropout_keep). */
+static inline uint64_t rnnrt_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+static inline int rnnrt_dropout_keep(uint64_t seed, int site, size_t i,
+                                     double rate)
+{
+    const uint64_t golden = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t key = rnnrt_mix64(seed + golden * ((uint64_t)(uint32_t)site + 1));
+    uint64_t h = rnnrt_mix64(key + golden * ((uint64_t)i + 1));
+    return (double)(h >> 11) * 0x1.0p-53 >= rate;
+}
+/* out[i] = in[i] * keep(i) / (1 - rate) when c->train, else in[i]. The
+ * adjoint is the same call on the gradient. in == out is allowed. */
+void rnnrt_dropout(const RnnrtCtx *c, const real *in, real *out, size_t n,
+                   double rate, int site);
 
 /* Scalar math in the precision of `real` (float builds call the f forms). */
 #ifdef RNNRT_DOUBLE

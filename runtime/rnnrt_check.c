@@ -14,6 +14,10 @@
  * |a - n| <= 1e-5 + 1e-3 |n|. That is only meaningful in double, so the
  * float build refuses. Denormals are never flushed here.
  *
+ * Both run the model as in training (ctx.train = 1) with one dropout seed
+ * drawn after state_in (and carry_scale), so every forward of gradcheck's
+ * central differences sees the same dropout masks; dump prints the seed.
+ *
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's
  * reference interpreter.
@@ -63,6 +67,8 @@ static int problem_init(Problem *pb, const RnnrtModel *m,
     rnnrt_rng_fill_uniform(&r, b->state_in, bs, -0.5, 0.5);
     if (random_carry)
         rnnrt_rng_fill_uniform(&r, b->carry, (size_t)o->T, 0.5, 1.5);
+    b->ctx.train = 1;
+    b->ctx.dropout_seed = rnnrt_rng_next(&r);
     pb->grads = rnnrt_xcalloc(pb->p.total, sizeof(real), "gradients");
     pb->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
     return 0;
@@ -212,6 +218,8 @@ int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
     print_ids(out, "y", b->y, tb);
     print_reals(out, "state", NULL, b->state_in, bs);
     print_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
+    fprintf(out, "dropout %llu %d\n", (unsigned long long)b->ctx.dropout_seed,
+            b->ctx.train);
     run_both(&pb);
     fprintf(out, "loss %.17g\n", b->ctx.loss);
     print_reals(out, "logits", NULL, b->ctx.logits, tb * (size_t)o->V);

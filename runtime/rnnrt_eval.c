@@ -24,6 +24,8 @@ int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
     memset(buf->state_in, 0, bs * sizeof(real));
     RnnrtCtx *c = &buf->ctx;
     c->dstate_in = NULL;
+    int train = c->train;
+    c->train = 0; /* no dropout: evaluate the whole network */
     double nll = 0, n = 0;
     int rc = 0;
     for (size_t i = 0; i < b.nbatches; i++) {
@@ -40,6 +42,7 @@ int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
         memcpy(buf->state_in, buf->state_out, bs * sizeof(real));
     }
     c->T = buf->T;
+    c->train = train;
     rnnrt_batcher_free(&b);
     *ppl = rnnrt_perplexity(nll, n);
     if (ntokens)

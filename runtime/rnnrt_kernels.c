@@ -24,6 +24,8 @@
 #endif
 #include "rnnrt.h"
 
+#include <string.h>
+
 /* The math is in rnnrt.h (rnnrt_tanh_fast, rnnrt_sigmoid_fast), shared with
  * the fused loops rnnc emits, so both give the same values. */
 void rnnrt_tanh_n(const real *x, real *y, size_t n)
@@ -36,4 +38,18 @@ void rnnrt_sigmoid_n(const real *x, real *y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = rnnrt_sigmoid_fast(x[i]);
+}
+
+void rnnrt_dropout(const RnnrtCtx *c, const real *in, real *out, size_t n,
+                   double rate, int site)
+{
+    if (!c->train || rate <= 0) {
+        if (out != in)
+            memmove(out, in, n * sizeof(real));
+        return;
+    }
+    real scale = (real)(1 / (1 - rate));
+    for (size_t i = 0; i < n; i++)
+        out[i] = rnnrt_dropout_keep(c->dropout_seed, site, i, rate)
+                     ? in[i] * scale : 0;
 }

@@ -156,6 +156,8 @@ int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
     c->dstate_in = NULL;
     c->carry_scale = b->carry;
     c->work = b->work;
+    c->dropout_seed = 0;
+    c->train = 0; /* the trainer and the checks turn dropout on */
     return 0;
 }
 

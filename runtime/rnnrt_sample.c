@@ -87,6 +87,7 @@ static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
 {
     b->x[0] = id;
     b->y[0] = FIRST_TOKEN;
+    b->ctx.train = 0; /* no dropout when generating */
     m->forward(&b->ctx);
     memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
 }

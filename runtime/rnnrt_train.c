@@ -380,6 +380,16 @@ static int check_grads(Trainer *tr, double norm, RnnrtError *err)
     return bad_step(tr, what, err);
 }
 
+/* This step's dropout seed: a hash of the epoch's starting RNG and the
+ * step count, both saved in the checkpoint, so a resumed run draws the
+ * same masks. It reads the RNG without advancing it: a spec without
+ * dropout trains exactly as before. */
+static uint64_t dropout_seed(const RnnrtTrainState *ts)
+{
+    uint64_t z = ts->epoch_rng.s[0] ^ rnnrt_mix64(ts->epoch_rng.s[1]);
+    return rnnrt_mix64(z + UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(ts->step + 1));
+}
+
 /* One minibatch. Returns 0 (stepped or skipped) or an error code. */
 static int train_step(Trainer *tr, RnnrtError *err)
 {
@@ -393,6 +403,8 @@ static int train_step(Trainer *tr, RnnrtError *err)
     fill_carry(tr, c->T);
     memset(tr->p.grads, 0, tr->p.total * sizeof(real));
     c->dstate_in = NULL;
+    c->train = 1;
+    c->dropout_seed = dropout_seed(ts);
     tr->m->forward(c);
     double loss = c->loss;
     if (!isfinite(loss)) {
