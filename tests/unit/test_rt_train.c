@@ -352,6 +352,11 @@ static void test_dump_prints_documented_records(void **state)
     assert_int_equal(read_record(&s, "carry_scale", v, 256), 3);
     for (int i = 0; i < 3; i++)
         assert_true(v[i] >= 0.5 && v[i] < 1.5);
+    /* "dropout SEED TRAIN": the dump runs as in training */
+    assert_int_equal(strncmp(s, "dropout ", 8), 0);
+    strtoull(s + 8, &s, 10);
+    assert_int_equal(strncmp(s, " 1\n", 3), 0);
+    s += 3;
     assert_int_equal(strncmp(s, "loss ", 5), 0); /* "loss v", no count */
     double loss = strtod(s + 5, &s);
     assert_true(*s++ == '\n');

@@ -831,8 +831,15 @@ static void test_spec_parse_network_keys(void **state)
     assert_int_equal(s->head, HEAD_LAST);
     assert_int_equal(s->min_freq, 1);
     assert_loc(s->layers_loc, 20, 1);
-    s = parse(fx, edit(fx, "  hidden: 256\n",
-                       "  hidden: 256\n  layers: 64\n  dropout: 0.5\n  bidirectional: true\n"));
+    /* bidirectional needs a task other than language_model */
+    const char *net = edit(fx, "  hidden: 256\n",
+                           "  hidden: 256\n  layers: 64\n  dropout: 0.5\n  bidirectional: true\n");
+    expect_error(fx, net, "t.yaml:25:3: error: 'network.bidirectional: true' cannot be used with task: "
+                          "language_model");
+    const char *lm = strstr(net, "task: language_model\n");
+    assert_non_null(lm);
+    s = parse(fx, arena_printf(&fx->arena, "%.*stask: labelling\n%s", (int)(lm - net), net,
+                               lm + strlen("task: language_model\n")));
     if (!s)
         fail_msg("%s", diags(fx));
     assert_int_equal(s->layers, 64);
