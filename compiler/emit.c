@@ -890,8 +890,8 @@ static void emit_node(Emit *E, int ind, const Node *n)
         const Node *a = n->in[0];
         int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
-        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d + %d, %d * sizeof(real));\n", ref(n), w, ref(a), wa,
-              n->index, w);
+        const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
+        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(n), w, ref(a), wa, from, w);
         return;
     }
     case OP_SOFTMAX_XENT: {
