@@ -9,7 +9,9 @@
  * agree to 1e-12 (|a - b| <= 1e-12 * max(1, |a|)). Inputs: random params,
  * random ids, random initial states and a carry_scale with a cut (0) and a
  * fraction (0.5) so truncated BPTT is covered. The specs are the bench
- * cells at hidden 8 (one-hot and embedded inputs).
+ * cells at hidden 8 (one-hot and embedded inputs), and stacks of them with
+ * dropout (run in training mode with a fixed seed) and, through
+ * pass_check_bidirectional, bidirectional layers.
  */
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +56,14 @@ static const char *const spec_lstm_embed = SPEC_HEAD("lstm", "{embed: 5}")
     "    c: f * c + i * g\n"
     "    h: o * tanh(c)\n";
 
-enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_MAX = 64 };
+/* The GRU, two layers with dropout between them (library cell). */
+static const char *const spec_gru_2layer_dropout =
+    "model: gru2\ntask: language_model\ndata:\n  tokens: char\n"
+    "cell: gru\nnetwork:\n  input: {embed: 5}\n  hidden: 8\n  layers: 2\n  dropout: 0.4\n"
+    "train:\n  batch: 3\n  steps: 5\n  bptt: truncated\n  optimizer: sgd\n  lr: 1.0\n  epochs: 1\n";
+
+enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_MAX = 128 };
+static bool pc_bidirectional; /* lower the next spec as bidirectional */
 
 typedef void (*PassFn)(Model *m);
 
@@ -71,6 +80,7 @@ static Model *pc_model(const char *text)
     Spec *s = spec_parse(&perm, "t.yaml", text, strlen(text));
     if (!s)
         return NULL;
+    s->bidirectional |= pc_bidirectional;
     Model *m = lower(&perm, s);
     if (m)
         autodiff(&perm, m);
@@ -121,7 +131,7 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     Model *m = pc_model(spec);
     if (!m)
         return -1;
-    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V};
+    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V, .dropout_seed = 0x1234abcdull, .train = true};
     double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T];
     int32_t x[PC_B * PC_T], y[PC_B * PC_T];
     for (int i = 0; i < m->nparams; i++) {
@@ -190,4 +200,14 @@ static int pc_count(const Graph *g, Op op)
             c += pc_count(g->nodes[i]->scan->body, op);
     }
     return c;
+}
+
+/* pass_check with spec->bidirectional forced on (a language model spec:
+ * spec checks refuse the key there, lower builds it). */
+static inline int pass_check_bidirectional(const char *spec, const PassFn *passes, int npasses)
+{
+    pc_bidirectional = true;
+    int r = pass_check(spec, passes, npasses);
+    pc_bidirectional = false;
+    return r;
 }

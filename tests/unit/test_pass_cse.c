@@ -32,6 +32,16 @@ static void test_pass_cse_lstm_embed_values(void **state)
     assert_int_equal(pass_check(spec_lstm_embed, all_to_cse, 4), 0);
 }
 
+/* The two dropouts of a layer output (forward, and its adjoint on the
+ * gradient) share the site but read different values: nothing merges
+ * that should not. */
+static void test_pass_cse_dropout_and_bidirectional_values(void **state)
+{
+    (void)state;
+    assert_int_equal(pass_check(spec_gru_2layer_dropout, all_to_cse, 4), 0);
+    assert_int_equal(pass_check_bidirectional(spec_gru_2layer_dropout, all_to_cse, 4), 0);
+}
+
 /* db_ih and db_hh are both sum_to(dh_add): one sum_to is left, read by
  * both gradients. */
 static void test_pass_cse_rnn_one_bias_sum(void **state)
@@ -82,6 +92,7 @@ int main(void)
         cmocka_unit_test(test_pass_cse_rnn_values),
         cmocka_unit_test(test_pass_cse_gru_values),
         cmocka_unit_test(test_pass_cse_lstm_embed_values),
+        cmocka_unit_test(test_pass_cse_dropout_and_bidirectional_values),
         cmocka_unit_test(test_pass_cse_rnn_one_bias_sum),
         cmocka_unit_test(test_pass_cse_idempotent),
     };

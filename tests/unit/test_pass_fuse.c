@@ -39,6 +39,17 @@ static void test_pass_fuse_lstm_embed_values(void **state)
     assert_int_equal(pass_check(spec_lstm_embed, all_passes, 5), 0);
 }
 
+/* Between layers: dropout and the bidirectional concat stay outside the
+ * fused loops and every value is unchanged. */
+static void test_pass_fuse_stacked_dropout_and_bidirectional_values(void **state)
+{
+    (void)state;
+    assert_int_equal(pass_check(spec_gru_2layer_dropout, fuse_only, 1), 0);
+    assert_int_equal(pass_check(spec_gru_2layer_dropout, all_passes, 5), 0);
+    assert_int_equal(pass_check_bidirectional(spec_gru_2layer_dropout, all_passes, 5), 0);
+    assert_int_equal(pass_check_bidirectional(spec_lstm_embed, all_passes, 5), 0);
+}
+
 /* Each scan body: at least one FUSED node; the GRU's forward step is one
  * loop (r, z, n and h in one group); outputs come after their fused node. */
 static void test_pass_fuse_gru_structure(void **state)
@@ -85,6 +96,7 @@ int main(void)
         cmocka_unit_test(test_pass_fuse_rnn_values),
         cmocka_unit_test(test_pass_fuse_gru_values),
         cmocka_unit_test(test_pass_fuse_lstm_embed_values),
+        cmocka_unit_test(test_pass_fuse_stacked_dropout_and_bidirectional_values),
         cmocka_unit_test(test_pass_fuse_gru_structure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
