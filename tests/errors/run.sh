@@ -10,6 +10,10 @@
 # "FILE:LINE:COL: error: MESSAGE-PREFIX" and a caret line on stderr, print
 # no sanitizer report, and leave nothing at OUT.c (not even a temp file).
 #
+# A case whose second line is "# rnnc: OPTIONS" runs rnnc with those
+# options too (--test-bidirectional: a layer above a bidirectional one,
+# which spec checks refuse for the only task that lowers today).
+#
 # Some defects cannot be committed as text (an empty file has no room for the
 # expect line; a NUL byte, bad UTF-8, a UTF-16 BOM, a lone CR and a 5 KB line
 # are fragile in git and editors), so gen_cases() writes them into a temp dir
@@ -68,12 +72,13 @@ fail=0
 
 # check FILE: run rnnc on it and compare with its expectation.
 check() {
-    local file=$1 name want err rc why=
+    local file=$1 name want err rc why= opts
     name=$(basename "$file" .yaml)
+    read -r -a opts <<<"$(sed -n '2s/^# rnnc: //p' "$file")"
     want=$(expectation "$file")
     err=$tmp/stderr
     rm -rf "$tmp/out" && mkdir "$tmp/out"
-    timeout 20 "$rnnc" "$file" -o "$tmp/out/out.c" >/dev/null 2>"$err"
+    timeout 20 "$rnnc" "${opts[@]}" "$file" -o "$tmp/out/out.c" >/dev/null 2>"$err"
     rc=$?
     if [[ -z $want ]]; then
         why="no '# expect: LINE:COL: error: MESSAGE' on line 1"
