@@ -47,3 +47,11 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/generated/ngram.c)
     COMMAND bash ${E2E_DIR}/ngram.sh $<TARGET_FILE:ngram> ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/ngram)
   set_tests_properties(ngram_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
 endif()
+
+# Dropout between stacked layers (examples/lstm_2layer_dropout.yaml, hidden
+# cut to 32): resume is exact (the masks' seeds come from the checkpoint)
+# and evaluation runs without dropout. About a second.
+add_test(NAME dropout_e2e
+  COMMAND bash ${E2E_DIR}/dropout.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_2layer_dropout.yaml
+          ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/dropout)
+set_tests_properties(dropout_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
