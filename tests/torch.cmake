@@ -17,3 +17,15 @@ add_test(NAME torch_compare_cells
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_cells.py ${TORCH_COMPARE_ARGS})
 set_tests_properties(torch_compare_cells PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
+
+# Bidirectional and stacked layers, with and without dropout between them,
+# against PyTorch (tests/torch/compare_bidirectional.py): one-layer
+# nn.GRU/nn.LSTM modules per direction and layer fed step by step with the
+# dumped weights, carry_scale and dropout mask, and (without dropout) one
+# nn.GRU/LSTM(num_layers, bidirectional=True) call holding the same weights.
+add_test(NAME torch_compare_bidirectional
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_bidirectional.py
+          --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
+          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES}")
+set_tests_properties(torch_compare_bidirectional PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
