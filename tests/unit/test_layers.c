@@ -61,7 +61,7 @@ static char *spec_text(const char *cell, int hidden, int layers, const char *dro
                       "  lr: 1.0\n"
                       "  epochs: 1\n";
     size_t n = strlen(fmt) + strlen(cell) + strlen(dropout) + strlen(input) + 64;
-    char *s = malloc(n);
+    char *s = arena_alloc(&perm, n); /* lives as long as the spec's Locs */
     snprintf(s, n, fmt, cell, input, hidden, layers, dropout);
     return s;
 }
