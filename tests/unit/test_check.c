@@ -341,6 +341,31 @@ static void test_check_dump_unknown_record_suggests(void **state)
     free(t);
 }
 
+/* "dropout SEED TRAIN": optional (this model has no dropout, so any seed
+ * agrees), but checked like every other record. */
+static void test_check_dump_dropout_record(void **state)
+{
+    Fix *f = *state;
+    static const char *const bad[][2] = {
+        {"dropout 12x 1", "'dropout' seed '12x' is not an unsigned 64-bit integer"},
+        {"dropout -1 1", "'dropout' seed '-1' is not an unsigned 64-bit integer"},
+        {"dropout 18446744073709551616 1", "is not an unsigned 64-bit integer"},
+        {"dropout 7 2", "'dropout' train flag '2' is not 0 or 1"},
+        {"dropout 7", "'dropout' needs 2 numbers: SEED TRAIN"},
+        {"dropout 7 1\ndropout 7 1", "'dropout' appears twice"},
+    };
+    size_t n = strlen(f->text) + 64;
+    char *t = malloc(n);
+    snprintf(t, n, "%sdropout 18446744073709551615 1\n", f->text);
+    assert_int_equal(check(f, t), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(t, n, "%s%s\n", f->text, bad[i][0]);
+        assert_int_equal(check(f, t), 1);
+        expect_error(f, ANY_LINE, bad[i][1]);
+    }
+    free(t);
+}
+
 static void test_check_dump_duplicate_record_is_error(void **state)
 {
     Fix *f = *state;
@@ -411,6 +436,7 @@ int main(void)
         T_(test_check_dump_bad_token_id_is_error),
         T_(test_check_dump_bad_number_is_error),
         T_(test_check_dump_unknown_record_suggests),
+        T_(test_check_dump_dropout_record),
         T_(test_check_dump_duplicate_record_is_error),
         T_(test_check_dump_missing_record_is_error),
         T_(test_check_dump_missing_grad_is_error),
