@@ -8,6 +8,7 @@
  *   h[t]   = cell(xs[t], h[t-1])              scan over t, the cell's
  *                                             equations as its body
  *   logits = h @ W_out + b_out                [T,B,V]
+ *   loss   = mean softmax cross-entropy(logits, y)
  *
  * With `layers: N` each layer's scan reads the sequence the layer below
  * produced; with `dropout: p`, dropout(p) sits between layers (not after
@@ -16,8 +17,9 @@
  * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
  * returns the top sequence and its width; only the output projection and
- * the loss after it are the language model's.
- *   loss   = mean softmax cross-entropy(logits, y)
+ * the loss after it are the language model's. The reverse direction's
+ * state at step t comes from step t+1, through grad_scale(state,
+ * carry_scale[t]) like the forward's, so a truncation cut at t cuts both.
  *
  * The cell is not built in: its equations are lowered one by one into the
  * scan body, so every cell gets its backward pass from autodiff. Names in
