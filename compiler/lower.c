@@ -433,6 +433,8 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
     int layers = spec->layers > 0 ? spec->layers : 1;
     Node *hs = xs;
     *width = in_width;
+    if (spec->dropout > 0 && layers == 1) /* as torch.nn.LSTM warns */
+        diag_warning(spec->dropout_loc, "'network.dropout' applies between layers; with 'layers: 1' it does nothing");
     for (int l = 0; l < layers; l++) {
         L->layer = l;
         Node *fwd = lower_direction(L, hs, *width, false);

@@ -548,6 +548,22 @@ static void test_bidirectional_wrong_literal_width_is_explained(void **state)
                                 "wide"));
 }
 
+/* Dropout applies between layers only: with one layer it is a no-op, and
+ * the spec says so. */
+static void test_dropout_with_one_layer_warns(void **state)
+{
+    Capture *cap = *state;
+    char *text = spec_text("gru", 4, 1, "0.5", "one_hot");
+    Spec *s = spec_parse(&perm, "t.yaml", text, strlen(text));
+    assert_non_null(s);
+    Model *m = lower(&perm, s);
+    assert_non_null(m);
+    assert_null(find_op(m->g, OP_DROPOUT, 0));
+    fflush(cap->f);
+    assert_non_null(strstr(cap->diag, "t.yaml:10:12: warning: 'network.dropout' applies between layers; with "
+                                      "'layers: 1' it does nothing"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_bidirectional_gru_two_layers_with_dropout_matches_fd),
         cmocka_unit_test(test_bidirectional_reverse_half_is_the_cell_over_reversed_time),
         cmocka_unit_test_setup_teardown(test_bidirectional_wrong_literal_width_is_explained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropout_with_one_layer_warns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
