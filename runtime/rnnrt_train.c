@@ -386,8 +386,9 @@ static int check_grads(Trainer *tr, double norm, RnnrtError *err)
  * dropout trains exactly as before. */
 static uint64_t dropout_seed(const RnnrtTrainState *ts)
 {
+    const uint64_t golden = UINT64_C(0x9e3779b97f4a7c15);
     uint64_t z = ts->epoch_rng.s[0] ^ rnnrt_mix64(ts->epoch_rng.s[1]);
-    return rnnrt_mix64(z + UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(ts->step + 1));
+    return rnnrt_mix64(z + golden * (uint64_t)(ts->step + 1));
 }
 
 /* One minibatch. Returns 0 (stepped or skipped) or an error code. */
