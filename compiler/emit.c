@@ -991,6 +991,9 @@ static void emit_descriptor(Emit *E)
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    /* each state is [B, hidden] (emit_header), so the runtime can split
+     * the batch (rnnrt_parallel.c) */
+    emitf(E, 1, ".state_blocks = %d,\n", E->m->nstates);
     emitf(E, 1, ".recipe = {\n");
     emitf(E, 2, ".tokens = \"%s\",\n", tokens[s->tokens]);
     emitf(E, 2, ".normalize = \"%s\",\n", norms[s->normalize]);
