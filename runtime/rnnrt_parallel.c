@@ -35,7 +35,9 @@
  * MXCSR (flush-to-zero, rnnrt_fpu.c) is applied in every worker, so float
  * results do not depend on which thread ran a row. After a split call
  * ctx.logits is NULL: the slices' logits are not gathered (nothing that
- * splits needs them). No allocation happens per call.
+ * splits needs them). No allocation happens per call; worker 0 uses the
+ * buffers' workspace, so memory grows by the other workers' workspaces and
+ * one gradient block per worker.
  */
 #include "rnnrt.h"
 
@@ -56,6 +58,7 @@ typedef struct {
     int32_t *x, *y;                    /* [T][rows] */
     real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
     real *work, *grads;
+    int own_work;      /* worker 0 borrows the buffers' workspace */
     double loss;
     pthread_t tid;
     int started;
@@ -246,7 +249,8 @@ void rnnrt_pool_free(RnnrtPool *p)
         free(s->state_in);
         free(s->state_out);
         free(s->dstate);
-        free(s->work);
+        if (s->own_work)
+            free(s->work);
         free(s->grads);
     }
     pthread_cond_destroy(&p->go);
@@ -267,8 +271,12 @@ static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
     s->state_in = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->state_out = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->dstate = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
-    s->work = rnnrt_xcalloc(p->m->workspace(s->rows, b->T, b->V),
-                            sizeof(real), "a worker's workspace");
+    /* Worker 0 runs in the caller's thread, which no longer uses the
+     * buffers' own workspace (sized for all B rows) while the pool exists. */
+    s->own_work = s != &p->s[0];
+    s->work = s->own_work ? rnnrt_xcalloc(p->m->workspace(s->rows, b->T, b->V),
+                                          sizeof(real), "a worker's workspace")
+                          : b->work;
     s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
                              "a worker's gradient block");
 }
