@@ -12,13 +12,18 @@
  *
  * Training: random token data (fixed seed), one step = zero the gradient
  * block, forward, backward, clip to norm 1, SGD, carry the state, exactly
- * what rnnrt_train does per minibatch. After a warm-up (1 window) it runs
+ * what rnnrt_train does per minibatch. Threads as in the trainer's
+ * --threads N: with N >= 2 the batch is split over N workers
+ * (rnnrt_buffers_split; train_tok_s, workers=), and for comparison the
+ * same step is also timed unsplit with OpenBLAS running N threads
+ * (train_blas_tok_s). After a warm-up (1 window) it runs
  * `windows` windows of at least `seconds` each and reports the median
  * tokens/s. Generation: B = 1, T = 1, forward + softmax sampling per token,
  * state carried, median over windows as well.
  *
- * GEMM efficiency: every distinct GEMM shape of one training step is timed
- * on its own (cblas_sgemm in a loop, same thread count); the "GEMM limit"
+ * GEMM efficiency: every distinct GEMM shape of one unsplit training step
+ * (counted before the workers start, whose GEMMs are smaller) is timed on
+ * its own (cblas_sgemm in a loop, OpenBLAS with N threads); the "GEMM limit"
  * is the time the step's GEMMs would take at those measured rates. The
  * step's achieved GFLOP/s (GEMM flops / measured step time) is reported
  * against the rate of the limit (GEMM flops / limit time).
@@ -128,15 +133,16 @@ static void fill_tokens(RnnrtBuffers *b, RnnrtRng *r)
 static void train_step(const RnnrtModel *m, RnnrtParams *p, RnnrtBuffers *b)
 {
     memset(p->grads, 0, p->total * sizeof(real));
-    m->forward(&b->ctx);
-    m->backward(&b->ctx);
+    rnnrt_model_run(m, b, 1);
     rnnrt_clip_grad_norm(p->grads, p->total, 1.0);
     rnnrt_sgd_step(p->params, p->grads, p->total, 0.01);
     memcpy(b->state_in, b->state_out, (size_t)b->B * b->S * sizeof(real));
 }
 
-/* Median training tokens/s and seconds per step. */
-static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, double *step_s)
+/* Median training tokens/s and seconds per step; split: the batch over
+ * o->threads workers (*workers says how many), else OpenBLAS threads. */
+static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, int split, double *step_s,
+                          int *workers)
 {
     RnnrtBuffers b;
     RnnrtError err;
@@ -147,9 +153,18 @@ static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, do
     RnnrtRng r;
     rnnrt_rng_init(&r, 1);
     fill_tokens(&b, &r);
-    counting = 1;
-    train_step(m, p, &b);
-    counting = 0;
+    if (!nshapes) { /* the unsplit step's GEMMs, once */
+        counting = 1;
+        train_step(m, p, &b);
+        counting = 0;
+    }
+    if (split && rnnrt_buffers_split(&b, m, p, o->threads, &err)) {
+        rnnrt_error_print(&err, "bench_lm");
+        exit(3);
+    }
+    if (!split)
+        rnnrt_blas_set_threads(o->threads);
+    *workers = rnnrt_buffers_workers(&b);
     double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
     for (int w = -1; w < o->windows; w++) { /* window -1 is the warm-up */
         long steps = 0;
@@ -189,7 +204,7 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
 {
     RnnrtBuffers b;
     RnnrtError err;
-    if (rnnrt_buffers_init(&b, m, p, 1, 1, o->V, &err)) {
+    if (rnnrt_buffers_init(&b, m, p, 1, 1, o->V, &err) || rnnrt_buffers_split(&b, m, p, o->threads, &err)) {
         rnnrt_error_print(&err, "bench_lm");
         exit(3);
     }
@@ -261,9 +276,11 @@ int main(int argc, char **argv)
     rnnrt_rng_init(&r, 0);
     rnnrt_params_randomize(&p, m, &r);
 
-    double step_s;
-    double train = bench_train(m, &p, &o, &step_s);
-    double gen = bench_generate(m, &p, &o);
+    double step_s, blas_step_s;
+    int workers, blas_workers;
+    double train = bench_train(m, &p, &o, 1, &step_s, &workers);
+    double train_blas = o.threads > 1 ? bench_train(m, &p, &o, 0, &blas_step_s, &blas_workers) : train;
+    double gen = bench_generate(m, &p, &o); /* B = 1: OpenBLAS threads */
 
     double flops = 0, limit_s = 0, top = 0;
     int itop = 0;
@@ -278,6 +295,8 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("impl=rnnc\n");
     printf("train_tok_s=%.0f\n", train);
+    printf("workers=%d\n", workers);
+    printf("train_blas_tok_s=%.0f\n", train_blas);
     printf("gen_tok_s=%.0f\n", gen);
     printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
     printf("gemm_calls_per_step=");

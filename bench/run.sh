@@ -11,7 +11,9 @@
 # torch.set_num_threads = rnnrt_blas_set_threads = N) and the same
 # OPENBLAS_CORETYPE ("default" = unset: OpenBLAS picks AVX-512 where the CPU
 # has it). Both sides: random tokens, a warm-up window, median of 7 windows
-# of 1 s (--quick: 5 windows of 0.5 s). Writes the table to bench/README.md
+# of 1 s (--quick: 5 windows of 0.5 s). rnnc with N >= 2 threads runs as
+# the trainer's --threads N does (the batch split over N workers, OpenBLAS 1
+# thread each) and, for comparison, unsplit with N OpenBLAS threads. Writes the table to bench/README.md
 # (between the BEGIN/END RESULTS markers) with the machine it ran on, and
 # prints it. Takes about 10 minutes with everything on.
 set -euo pipefail
@@ -51,7 +53,7 @@ cmake --build "$build" -j2 --target rnnc rnnrt >/dev/null
 out=$build/bench
 mkdir -p "$out"
 cflags="-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I$root/runtime $(pkg-config --cflags openblas)"
-libs="-L$build -lrnnrt $(pkg-config --libs openblas) -lm"
+libs="-L$build -lrnnrt $(pkg-config --libs openblas) -lm -pthread"
 
 results=$out/results.tsv
 : >"$results"

@@ -38,22 +38,28 @@ def fmt(x, unit=""):
 
 def main():
     rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+    rows = [row + [""] * (5 - len(row)) for row in rows]
+    one_thread = {(cfg, ct): kv(r).get("train_tok_s") for cfg, ct, th, r, _ in rows if th == "1"}
     torch_version = "?"
     out = ["| config | OPENBLAS_CORETYPE | threads | rnnc train tok/s | PyTorch train tok/s | ratio "
+           "| rnnc ÷ rnnc 1 thread | rnnc train tok/s, OpenBLAS threads instead of the split "
            "| rnnc gen tok/s (B=1) | PyTorch gen tok/s | gen ratio | rnnc RSS MB | PyTorch RSS MB "
            "| rnnc GEMM GFLOP/s | sgemm GFLOP/s at the step's shapes | % of GEMM limit |",
-           "|" + "---|" * 14]
-    for cfg, ct, th, r, t in (row + [""] * (5 - len(row)) for row in rows):
+           "|" + "---|" * 16]
+    for cfg, ct, th, r, t in rows:
         r, t = kv(r), kv(t)
         torch_version = t.get("torch_version", torch_version)
         na = "spec not yet available"
         rt, tt = r.get("train_tok_s"), t.get("train_tok_s")
         rg, tg = r.get("gen_tok_s"), t.get("gen_tok_s")
         ratio = f"{float(rt) / float(tt):.2f}x" if rt and tt else "-"
+        rt1 = one_thread.get((cfg, ct))
+        scale = f"{float(rt) / float(rt1):.2f}x" if rt and rt1 and th != "1" else "-"
+        rb = r.get("train_blas_tok_s") if th != "1" else None
         gratio = f"{float(rg) / float(tg):.1f}x" if rg and tg else "-"
         eff = f"{100 * float(r['gemm_efficiency']):.0f}%" if "gemm_efficiency" in r else "-"
         out.append(f"| {cfg} | {ct} | {th} | {fmt(rt, 'k') if rt else na} | {fmt(tt, 'k') if tt else 'no reference yet'} "
-                   f"| {ratio} | {fmt(rg, 'k') if rg else '-'} | {fmt(tg, 'k') if tg else '-'} | {gratio} "
+                   f"| {ratio} | {scale} | {fmt(rb, 'k') if rb else '-'} | {fmt(rg, 'k') if rg else '-'} | {fmt(tg, 'k') if tg else '-'} | {gratio} "
                    f"| {r.get('peak_rss_mb', '-')} | {t.get('peak_rss_mb', '-')} "
                    f"| {r.get('achieved_gflops', '-')} | {r.get('sgemm_gflops', '-')} | {eff} |")
     text = "\n".join([f"Machine: {machine()}; PyTorch {torch_version} (Debian python3-torch).", ""] + out) + "\n"

@@ -1017,6 +1017,17 @@ static const char *c_string(const char *s)
     return out;
 }
 
+/* The runtime splits a batch's rows over threads (rnnrt_parallel.c) when it
+ * knows the state's layout: nstates blocks [B, width] of one width. Other
+ * layouts say 0, and the runtime does not split. */
+static int state_blocks(const Model *m)
+{
+    for (int k = 1; k < m->nstates; k++)
+        if (m->state_in[k]->shape.d[1] != m->state_in[0]->shape.d[1])
+            return 0;
+    return m->nstates;
+}
+
 static void emit_descriptor(Emit *E)
 {
     const Spec *s = E->m->spec;
@@ -1031,6 +1042,7 @@ static void emit_descriptor(Emit *E)
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emitf(E, 1, ".state_blocks = %d,\n", state_blocks(E->m));
     emitf(E, 1, ".recipe = {\n");
     emitf(E, 2, ".tokens = \"%s\",\n", tokens[s->tokens]);
     emitf(E, 2, ".normalize = \"%s\",\n", norms[s->normalize]);

@@ -657,6 +657,7 @@ const RnnrtModel gru_model = {
     .nparams = 14,
     .params = gru_param_table,
     .state_size = 256,
+    .state_blocks = 1,
     .recipe = {
         .tokens = "char",
         .normalize = "letters",

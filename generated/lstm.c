@@ -786,6 +786,7 @@ const RnnrtModel lstm_model = {
     .nparams = 18,
     .params = lstm_param_table,
     .state_size = 512,
+    .state_blocks = 2,
     .recipe = {
         .tokens = "char",
         .normalize = "letters",

@@ -347,6 +347,7 @@ const RnnrtModel rnn_model = {
     .nparams = 6,
     .params = rnn_param_table,
     .state_size = 256,
+    .state_blocks = 1,
     .recipe = {
         .tokens = "char",
         .normalize = "letters",

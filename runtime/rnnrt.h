@@ -132,6 +132,11 @@ typedef struct RnnrtModel {
                                       backward needs in c->work */
     void (*backward)(RnnrtCtx *c); /* grads (+=), dstate_in; call right after
                                       forward with the same ctx */
+    int state_blocks;      /* the state is state_blocks blocks of
+                              [B][S / state_blocks], one after the other (an
+                              LSTM: h, then c); 0 = not said, and then the
+                              runtime never splits the batch
+                              (rnnrt_parallel.c) */
 } RnnrtModel;
 
 /* The trainer's main: parses argv (train | eval | sample | gradcheck | dump,
@@ -456,12 +461,37 @@ typedef struct {
     real *state_in, *state_out, *dstate; /* [B][S] */
     real *carry;                     /* [T] */
     real *work;
+    struct RnnrtPool *pool; /* batch-split workers (rnnrt_buffers_split), or
+                               NULL; freed by rnnrt_buffers_free */
 } RnnrtBuffers;
 
 int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
                        const RnnrtParams *p, int B, int T, int V,
                        RnnrtError *err);
 void rnnrt_buffers_free(RnnrtBuffers *b);
+
+/* ---- batch-split threads (rnnrt_parallel.c) ----
+ * `--threads N` with N >= 2 splits each minibatch's rows over N workers
+ * (the caller and N - 1 persistent threads), each running the model's
+ * forward/backward on its rows with OpenBLAS pinned to 1 thread; the
+ * losses and gradients are combined with weights rows_i / B in worker
+ * order, so results are deterministic for a given N. */
+typedef struct RnnrtPool RnnrtPool;
+/* How many workers rnnrt_buffers_split uses for threads and B: min(threads,
+ * B), or 1 when threads <= 1 or the model's state_blocks is unknown. */
+int rnnrt_split_workers(const RnnrtModel *m, int threads, int B);
+/* Sets up b (and OpenBLAS) for `threads`: with one worker it only sets
+ * OpenBLAS's thread count (rnnrt_blas_set_threads, 0 = its default), as
+ * before; otherwise OpenBLAS gets 1 thread and b->pool the workers, whose
+ * gradients have p's layout. Exit 3 when a thread cannot be started. */
+int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
+                        const RnnrtParams *p, int threads, RnnrtError *err);
+/* m->forward (and m->backward when `backward`) on b->ctx, split over
+ * b->pool when there is one: loss, state_out, grads (+=) and dstate_in as
+ * the plain calls give them; ctx.logits is NULL after a split call. */
+void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
+int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
+void rnnrt_pool_free(RnnrtPool *pool);
 
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
 void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);
@@ -656,7 +686,8 @@ typedef struct {
     int64_t max_steps;    /* optimizer steps in this run; 0 = no limit */
     double max_seconds;   /* 0 = no limit */
     int64_t save_every;   /* steps; 0 = at the end of each epoch */
-    int threads;          /* 0 = OpenBLAS default */
+    int threads;          /* >= 2: batch-split workers (rnnrt_buffers_split);
+                             1: one thread; 0 = OpenBLAS default */
     int quiet, keep_denormals;
     const char *prefix;
     int sample_len;

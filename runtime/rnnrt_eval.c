@@ -35,7 +35,7 @@ int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
             break;
         }
         c->T = rnnrt_batcher_get(&b, i, buf->x, buf->y);
-        m->forward(c);
+        rnnrt_model_run(m, buf, 0);
         double tokens = (double)c->T * (double)buf->B;
         nll += c->loss * tokens;
         n += tokens;

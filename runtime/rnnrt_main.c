@@ -81,8 +81,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "X seconds in this run, 0 = no limit", 0, DBL_MAX},
         {"--save-every", RNNRT_OPT_I64, &o.save_every, "N", "save every N "
          "steps, 0 = every epoch", 0, 1e18},
-        {"--threads", RNNRT_OPT_INT, &o.threads, "N", "OpenBLAS threads, 0 = "
-         "its default", 0, 4096},
+        {"--threads", RNNRT_OPT_INT, &o.threads, "N", "threads: N >= 2 splits "
+         "each minibatch's rows over N workers (OpenBLAS 1 thread each); "
+         "0 = OpenBLAS's default", 0, 4096},
         {"--quiet", RNNRT_OPT_FLAG, &o.quiet, NULL, "no progress line or "
          "notes", 0, 0},
         {"--keep-denormals", RNNRT_OPT_FLAG, &o.keep_denormals, NULL, "do not "
@@ -119,8 +120,8 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
          1 << 20},
         {"--steps", RNNRT_OPT_INT, &T, "N", "time steps, 0 = as trained", 0,
          1 << 20},
-        {"--threads", RNNRT_OPT_INT, &threads, "N", "OpenBLAS threads", 0,
-         4096},
+        {"--threads", RNNRT_OPT_INT, &threads, "N", "threads, as for "
+         "train", 0, 4096},
         {"--keep-denormals", RNNRT_OPT_FLAG, &keep, NULL, "do not flush "
          "denormals", 0, 0},
         {0},
@@ -130,7 +131,6 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
                              "training's.", opts);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
-    rnnrt_blas_set_threads(threads);
     int ftz = keep ? 0 : rnnrt_fpu_flush_denormals(1);
     RnnrtError err = {0};
     RnnrtVocab v;
@@ -151,6 +151,8 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
                          "needs at least %d", c.n - c.ntrain, B, B + 1);
     if (!rc)
         rc = rnnrt_buffers_init(&buf, m, &p, B, T, v.size, &err);
+    if (!rc)
+        rc = rnnrt_buffers_split(&buf, m, &p, threads, &err);
     if (!rc) {
         rnnrt_signal_install();
         double ppl, n, t0 = rnnrt_now();

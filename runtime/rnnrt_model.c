@@ -163,6 +163,7 @@ int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
 
 void rnnrt_buffers_free(RnnrtBuffers *b)
 {
+    rnnrt_pool_free(b->pool);
     free(b->x);
     free(b->y);
     free(b->state_in);

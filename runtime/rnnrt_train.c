@@ -3,8 +3,9 @@
  *
  *   setup    check options; probe that checkpoints can be written; load the
  *            corpus (and, with --resume, the checkpoint); init parameters
- *   epochs   for every minibatch: zero grads, forward, check the loss,
- *            backward, clip, check the norm, optimizer step (SGD, SGD
+ *   epochs   for every minibatch: zero grads, forward and backward
+ *            (rnnrt_model_run: split over --threads workers), check the
+ *            loss, clip, check the norm, optimizer step (SGD, SGD
  *            with momentum or Adam: rnnrt_optim.c), carry the state
  *            (sequential: state_out -> state_in, reset at epoch start;
  *            random: zeros for each minibatch)
@@ -293,6 +294,8 @@ static int setup(Trainer *tr, RnnrtError *err)
     if (!rc)
         rc = rnnrt_buffers_init(&tr->buf, tr->m, &tr->p, o->batch, o->steps,
                                 tr->corpus.vocab.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_split(&tr->buf, tr->m, &tr->p, o->threads, err);
     if (rc)
         return rc;
     const RnnrtCorpus *c = &tr->corpus;
@@ -406,7 +409,7 @@ static int train_step(Trainer *tr, RnnrtError *err)
     c->dstate_in = NULL;
     c->train = 1;
     c->dropout_seed = dropout_seed(ts);
-    tr->m->forward(c);
+    rnnrt_model_run(tr->m, b, 1);
     double loss = c->loss;
     if (!isfinite(loss)) {
         char what[64];
@@ -414,7 +417,6 @@ static int train_step(Trainer *tr, RnnrtError *err)
                                                                   : "infinite");
         return bad_step(tr, what, err);
     }
-    tr->m->backward(c);
     double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
     if (!isfinite(norm))
         return check_grads(tr, norm, err);
@@ -619,7 +621,6 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     tr.res = res ? res : &dummy;
     memset(tr.res, 0, sizeof *tr.res);
     err->code = 0;
-    rnnrt_blas_set_threads(o->threads);
     if (!o->keep_denormals)
         tr.ftz = rnnrt_fpu_flush_denormals(1);
     int rc = setup(&tr, err);

@@ -39,6 +39,19 @@ foreach(model ${RNNC_E2E_MODELS})
     PROPERTIES TIMEOUT 180 LABELS e2e)
 endforeach()
 
+# Batch-split threads (--threads 2, rnnrt_parallel.c) on the LSTM, whose
+# carried state has two blocks (h, c): bit-reproducible runs, exact resume,
+# the same result as 1 thread (threads.sh), and SIGINT/SIGTERM handled by
+# the polling thread while workers run (interrupt.sh with 2 threads).
+if(EXISTS ${CMAKE_SOURCE_DIR}/generated/lstm.c)
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/e2e)
+  add_test(NAME threads_lstm
+    COMMAND bash ${E2E_DIR}/threads.sh $<TARGET_FILE:lstm_d> ${RNNC_E2E_DATA} ${work}/threads_lstm)
+  add_test(NAME interrupt_threads_lstm
+    COMMAND bash ${E2E_DIR}/interrupt.sh $<TARGET_FILE:lstm> ${RNNC_E2E_DATA} ${work}/interrupt_threads_lstm 2)
+  set_tests_properties(threads_lstm interrupt_threads_lstm PROPERTIES TIMEOUT 180 LABELS e2e)
+endif()
+
 # The counted n-gram baseline (specs/ngram.yaml): count, eval, sample, and a
 # corrupted model file refused; on timemachine.txt the perplexity must be
 # KenLM's 3.894 (order 5, modified Kneser-Ney).

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# interrupt.sh TRAINER DATA WORKDIR: SIGINT (and SIGTERM) mid-training must
-# save a checkpoint atomically and exit 130 (143); the checkpoint must load,
-# and no temporary file may be left behind.
+# interrupt.sh TRAINER DATA WORKDIR [THREADS]: SIGINT (and SIGTERM)
+# mid-training must save a checkpoint atomically and exit 130 (143); the
+# checkpoint must load, and no temporary file may be left behind. THREADS
+# (default 1) is the trainer's --threads: 2 splits the batch over worker
+# threads, which must not take the signal from the polling thread.
 set -euo pipefail
 E2E_NAME=interrupt
 . "$(dirname -- "$0")/lib.sh"
-[ $# -eq 3 ] || { echo "usage: $0 TRAINER DATA WORKDIR" >&2; exit 2; }
-trainer=$1 work=$3
+[ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 TRAINER DATA WORKDIR [THREADS]" >&2; exit 2; }
+trainer=$1 work=$3 threads=${4:-1}
 pick_data "$2"
 fresh_dir "$work"
 
@@ -18,7 +20,7 @@ set -m
 interrupt() {
     local sig=$1 want=$2 dir=$work/$1
     mkdir -p "$dir"
-    "$trainer" train "${DATA[@]}" --epochs 1000 --max-seconds 60 --threads 1 \
+    "$trainer" train "${DATA[@]}" --epochs 1000 --max-seconds 60 --threads "$threads" \
         --ckpt "$dir/model.ckpt" >"$dir/train.log" 2>&1 &
     local pid=$!
     # Wait until it is really training: a loss was printed, or 3 s passed.

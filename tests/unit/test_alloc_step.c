@@ -9,6 +9,8 @@
  * executable interposes them for every caller, OpenBLAS included. After a
  * warm-up step, forward + backward + clip + SGD run a few times (and a
  * B = 1, T = 1 generation step) with counting on; the count must stay 0.
+ * The same holds with the batch split over 2 worker threads
+ * (rnnrt_parallel.c): the pool allocates everything when it is made.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,8 +78,7 @@ static void teardown_model(Fix *f)
 static void train_step(Fix *f)
 {
     memset(f->p.grads, 0, f->p.total * sizeof(real));
-    rnn_model.forward(&f->b.ctx);
-    rnn_model.backward(&f->b.ctx);
+    rnnrt_model_run(&rnn_model, &f->b, 1); /* plain calls without a pool */
     rnnrt_clip_grad_norm(f->p.grads, f->p.total, 1.0);
     rnnrt_sgd_step(f->p.params, f->p.grads, f->p.total, 0.1);
     memcpy(f->b.state_in, f->b.state_out, (size_t)f->b.B * (size_t)f->b.S * sizeof(real));
@@ -97,6 +98,26 @@ static void test_train_step_allocates_nothing(void **state)
     counting = 0;
     assert_int_equal(allocations, 0);
     teardown_model(&f);
+}
+
+static void test_split_train_step_allocates_nothing(void **state)
+{
+    (void)state;
+    Fix f;
+    RnnrtError err;
+    setup_model(&f, 5, 6, 11);
+    assert_int_equal(rnnrt_buffers_split(&f.b, &rnn_model, &f.p, 2, &err), 0);
+    assert_int_equal(rnnrt_buffers_workers(&f.b), 2);
+    train_step(&f); /* warm-up: each thread's first GEMM sets up OpenBLAS */
+    train_step(&f);
+    allocations = 0;
+    counting = 1;
+    for (int k = 0; k < 3; k++)
+        train_step(&f);
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    teardown_model(&f);
+    rnnrt_blas_set_threads(1);
 }
 
 static void test_generation_step_allocates_nothing(void **state)
@@ -134,6 +155,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_sees_malloc),
         cmocka_unit_test(test_train_step_allocates_nothing),
+        cmocka_unit_test(test_split_train_step_allocates_nothing),
         cmocka_unit_test(test_generation_step_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,353 @@
+/*
+ * rnnrt_parallel.c: batch-split data parallelism, `--threads N`.
+ *
+ * At rnnc's step shapes (B = 32..64 rows, h = 256..1024) one GEMM is too
+ * small for OpenBLAS to gain much from a second thread, and most of a step
+ * is elementwise code that OpenBLAS does not run at all. The rows of a
+ * minibatch are independent until the loss, so the step is split instead:
+ * worker i runs the model's own forward (and backward) on rows
+ * [row0_i, row0_i + rows_i) with its own context, workspace, token, state
+ * and gradient buffers, OpenBLAS runs single-threaded inside each worker,
+ * and the caller combines the results:
+ *
+ *   loss  = sum_i w_i loss_i          w_i = rows_i / B
+ *   grads += sum_i w_i grads_i        (the model's loss is a mean over T*B,
+ *                                      so slice i's mean counts rows_i / B)
+ *   state_out, dstate_in: each worker writes its own rows (dstate scaled
+ *   by w_i)
+ *
+ * always summed in worker order, so a run is bit-reproducible for a given
+ * thread count (and equal to one thread up to rounding). Rows are dealt as
+ * evenly as possible: B = 5 over 2 workers is 3 + 2.
+ *
+ * Layouts: tokens are time-major [T][B], so a slice's x and y are gathered
+ * column by column; the carried state is the model's state_blocks blocks of
+ * [B][S / state_blocks] (an LSTM: h then c), so a slice's state is
+ * gathered and scattered block by block. A model whose descriptor does not
+ * say state_blocks (0) is never split.
+ *
+ * The workers are persistent: created once with the buffers, woken per call
+ * by a condition variable, with every signal blocked (SIGINT and SIGTERM
+ * reach the thread that polls for them). The caller is worker 0, so N
+ * threads compute in all and nothing else runs: no oversubscription.
+ * Each call copies the caller's whole RnnrtCtx into the worker's, so fields
+ * added to the context later reach the model unchanged, and the caller's
+ * MXCSR (flush-to-zero, rnnrt_fpu.c) is applied in every worker, so float
+ * results do not depend on which thread ran a row. After a split call
+ * ctx.logits is NULL: the slices' logits are not gathered (nothing that
+ * splits needs them). No allocation happens per call; worker 0 uses the
+ * buffers' workspace, so memory grows by the other workers' workspaces and
+ * one gradient block per worker.
+ */
+#include "rnnrt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+typedef struct {
+    struct RnnrtPool *pool;
+    int row0, rows;
+    double weight;                     /* rows / B */
+    int32_t *x, *y;                    /* [T][rows] */
+    real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
+    real *work, *grads;
+    int own_work;      /* worker 0 borrows the buffers' workspace */
+    double loss;
+    pthread_t tid;
+    int started;
+} Slice;
+
+struct RnnrtPool {
+    const RnnrtModel *m;
+    int n, B, S, blocks;
+    size_t total; /* reals in the gradient block */
+    Slice *s;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;       /* calls dispatched so far */
+    int busy;           /* workers (other than the caller) still running */
+    int quit;
+    RnnrtCtx *job;      /* the caller's context for this call */
+    int backward;
+    unsigned int csr;   /* the caller's MXCSR */
+};
+
+static unsigned int fpu_get(void)
+{
+#if defined(__SSE2__)
+    return _mm_getcsr();
+#else
+    return 0;
+#endif
+}
+
+static void fpu_set(unsigned int csr)
+{
+#if defined(__SSE2__)
+    _mm_setcsr(csr);
+#else
+    (void)csr;
+#endif
+}
+
+/* Rows [row0, row0 + rows) of each [B][w] block of src into the packed
+ * [rows][w] blocks of dst (gather), or back (scatter). */
+static void state_gather(const RnnrtPool *p, const Slice *s, const real *src,
+                         real *dst)
+{
+    size_t w = (size_t)(p->S / p->blocks);
+    for (int k = 0; k < p->blocks; k++)
+        memcpy(dst + (size_t)k * (size_t)s->rows * w,
+               src + ((size_t)k * (size_t)p->B + (size_t)s->row0) * w,
+               (size_t)s->rows * w * sizeof(real));
+}
+
+static void state_scatter(const RnnrtPool *p, const Slice *s, const real *src,
+                          real *dst)
+{
+    size_t w = (size_t)(p->S / p->blocks);
+    for (int k = 0; k < p->blocks; k++)
+        memcpy(dst + ((size_t)k * (size_t)p->B + (size_t)s->row0) * w,
+               src + (size_t)k * (size_t)s->rows * w,
+               (size_t)s->rows * w * sizeof(real));
+}
+
+/* One slice of the call in p->job: the model's forward (and backward) on
+ * the slice's rows, results left in the slice (loss, grads) or written to
+ * the slice's rows of the caller's state_out and dstate_in. */
+static void run_slice(RnnrtPool *p, Slice *s)
+{
+    const RnnrtCtx *c = p->job;
+    RnnrtCtx w = *c; /* every field, including ones added later */
+    size_t rows = (size_t)s->rows;
+    for (int t = 0; t < c->T; t++) {
+        size_t src = (size_t)t * (size_t)p->B + (size_t)s->row0;
+        memcpy(s->x + (size_t)t * rows, c->x + src, rows * sizeof *s->x);
+        memcpy(s->y + (size_t)t * rows, c->y + src, rows * sizeof *s->y);
+    }
+    if (p->S)
+        state_gather(p, s, c->state_in, s->state_in);
+    w.B = s->rows;
+    w.x = s->x;
+    w.y = s->y;
+    w.state_in = s->state_in;
+    w.state_out = s->state_out;
+    w.dstate_in = c->dstate_in ? s->dstate : NULL;
+    w.work = s->work;
+    w.grads = s->grads;
+    p->m->forward(&w);
+    s->loss = w.loss;
+    if (p->S)
+        state_scatter(p, s, s->state_out, c->state_out);
+    if (!p->backward)
+        return;
+    memset(s->grads, 0, p->total * sizeof(real));
+    p->m->backward(&w);
+    if (c->dstate_in && p->S) {
+        size_t n = rows * (size_t)p->S;
+        for (size_t k = 0; k < n; k++)
+            s->dstate[k] = (real)(s->weight * (double)s->dstate[k]);
+        state_scatter(p, s, s->dstate, c->dstate_in);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    Slice *s = arg;
+    RnnrtPool *p = s->pool;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->gen == seen && !p->quit)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->gen;
+        unsigned int csr = p->csr;
+        pthread_mutex_unlock(&p->mu);
+        fpu_set(csr);
+        run_slice(p, s);
+        pthread_mutex_lock(&p->mu);
+        if (--p->busy == 0)
+            pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Worker order, in double: the same sums whatever thread finished first. */
+static void reduce(RnnrtPool *p, RnnrtCtx *c)
+{
+    double loss = 0;
+    for (int i = 0; i < p->n; i++)
+        loss += p->s[i].weight * p->s[i].loss;
+    c->loss = loss;
+    c->logits = NULL;
+    if (!p->backward)
+        return;
+    for (size_t k = 0; k < p->total; k++) {
+        double g = 0;
+        for (int i = 0; i < p->n; i++)
+            g += p->s[i].weight * (double)p->s[i].grads[k];
+        c->grads[k] += (real)g;
+    }
+}
+
+static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
+{
+    pthread_mutex_lock(&p->mu);
+    p->job = c;
+    p->backward = backward;
+    p->csr = fpu_get();
+    p->busy = p->n - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    run_slice(p, &p->s[0]);
+    pthread_mutex_lock(&p->mu);
+    while (p->busy > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    reduce(p, c);
+}
+
+void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward)
+{
+    RnnrtCtx *c = &b->ctx;
+    RnnrtPool *p = b->pool;
+    if (p && p->m == m && c->B == p->B) {
+        pool_run(p, c, backward);
+        return;
+    }
+    m->forward(c);
+    if (backward)
+        m->backward(c);
+}
+
+void rnnrt_pool_free(RnnrtPool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n; i++) {
+        Slice *s = &p->s[i];
+        if (s->started)
+            pthread_join(s->tid, NULL);
+        free(s->x);
+        free(s->y);
+        free(s->state_in);
+        free(s->state_out);
+        free(s->dstate);
+        if (s->own_work)
+            free(s->work);
+        free(s->grads);
+    }
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p->s);
+    free(p);
+}
+
+static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
+{
+    size_t tb = (size_t)b->T * (size_t)s->rows;
+    size_t bs = (size_t)s->rows * (size_t)p->S;
+    s->pool = p;
+    s->weight = (double)s->rows / (double)p->B;
+    s->x = rnnrt_xcalloc(tb, sizeof *s->x, "a worker's input tokens");
+    s->y = rnnrt_xcalloc(tb, sizeof *s->y, "a worker's target tokens");
+    s->state_in = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
+    s->state_out = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
+    s->dstate = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
+    /* Worker 0 runs in the caller's thread, which no longer uses the
+     * buffers' own workspace (sized for all B rows) while the pool exists. */
+    s->own_work = s != &p->s[0];
+    s->work = s->own_work ? rnnrt_xcalloc(p->m->workspace(s->rows, b->T, b->V),
+                                          sizeof(real), "a worker's workspace")
+                          : b->work;
+    s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
+                             "a worker's gradient block");
+}
+
+/* Starts workers 1..n-1 with every signal blocked (the mask is inherited),
+ * so that signals go to the caller's thread. */
+static int start_workers(RnnrtPool *p, RnnrtError *err)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = 0;
+    for (int i = 1; i < p->n && !rc; i++) {
+        rc = pthread_create(&p->s[i].tid, NULL, worker_main, &p->s[i]);
+        p->s[i].started = rc == 0;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot start %d threads: %s",
+                           p->n, strerror(rc));
+    return 0;
+}
+
+int rnnrt_split_workers(const RnnrtModel *m, int threads, int B)
+{
+    if (threads <= 1 || B <= 1 || (m->state_size > 0 && m->state_blocks <= 0) ||
+        (m->state_size > 0 && m->state_size % m->state_blocks))
+        return 1;
+    return threads < B ? threads : B;
+}
+
+int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
+                        const RnnrtParams *params, int threads,
+                        RnnrtError *err)
+{
+    rnnrt_pool_free(b->pool);
+    b->pool = NULL;
+    int n = rnnrt_split_workers(m, threads, b->B);
+    if (n <= 1) { /* OpenBLAS's threads, as before */
+        rnnrt_blas_set_threads(threads);
+        return 0;
+    }
+    rnnrt_blas_set_threads(1);
+    RnnrtPool *p = rnnrt_xcalloc(1, sizeof *p, "the thread pool");
+    p->m = m;
+    p->n = n;
+    p->B = b->B;
+    p->S = b->S;
+    p->blocks = m->state_blocks > 0 ? m->state_blocks : 1;
+    p->total = params->total;
+    p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 0, row = 0; i < n; i++) {
+        Slice *s = &p->s[i];
+        s->row0 = row;
+        s->rows = b->B / n + (i < b->B % n);
+        row += s->rows;
+        slice_alloc(p, s, b);
+    }
+    int rc = start_workers(p, err);
+    if (rc) {
+        rnnrt_pool_free(p);
+        return rc;
+    }
+    b->pool = p;
+    return 0;
+}
+
+int rnnrt_buffers_workers(const RnnrtBuffers *b)
+{
+    return b->pool ? b->pool->n : 1;
+}
