@@ -116,6 +116,11 @@ typedef struct {
      * seed per step, gradcheck and dump 1 and a fixed seed. */
     uint64_t dropout_seed;
     int train;
+    /* A worker of the batch split (rnnrt_parallel.c) sees rows [row0,
+     * row0 + B) of a minibatch of rows_all rows; dropout indexes its masks
+     * by the whole minibatch's row, so the split does not change them.
+     * rows_all 0 = this ctx is the whole minibatch. */
+    int row0, rows_all;
 } RnnrtCtx;
 
 typedef struct RnnrtModel {

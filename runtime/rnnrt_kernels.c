@@ -49,6 +49,20 @@ void rnnrt_dropout(const RnnrtCtx *c, const real *in, real *out, size_t n,
         return;
     }
     real scale = (real)(1 / (1 - rate));
+    /* A [T, B, w] tensor of a batch-split worker: index the mask by the
+     * element's place in the whole minibatch, [T, rows_all, w]. */
+    size_t tb = (size_t)c->T * (size_t)c->B;
+    size_t w = tb ? n / tb : 0;
+    if (c->rows_all > c->B && w * tb == n) {
+        size_t slab = (size_t)c->B * w, all = (size_t)c->rows_all * w;
+        size_t off = (size_t)c->row0 * w;
+        for (size_t i = 0; i < n; i++) {
+            size_t g = (i / slab) * all + off + i % slab;
+            out[i] = rnnrt_dropout_keep(c->dropout_seed, site, g, rate)
+                         ? in[i] * scale : 0;
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         out[i] = rnnrt_dropout_keep(c->dropout_seed, site, i, rate)
                      ? in[i] * scale : 0;

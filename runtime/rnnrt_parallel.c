@@ -135,6 +135,8 @@ static void run_slice(RnnrtPool *p, Slice *s)
     if (p->S)
         state_gather(p, s, c->state_in, s->state_in);
     w.B = s->rows;
+    w.row0 = s->row0;
+    w.rows_all = p->B;
     w.x = s->x;
     w.y = s->y;
     w.state_in = s->state_in;

@@ -113,6 +113,38 @@ static void check_split_equals_plain(const RnnrtModel *m, int threads, int T)
     teardown_fix(&many);
 }
 
+/* Dropout's mask belongs to the minibatch, not to the worker: rows
+ * [row0, row0 + B) of a split see the same mask as those rows of the
+ * whole [T, B, w] tensor. */
+static void test_dropout_mask_ignores_split(void **state)
+{
+    (void)state;
+    enum { T = 3, W = 5, N = T * B * W };
+    real in[N], whole[N];
+    for (int i = 0; i < N; i++)
+        in[i] = 1;
+    RnnrtCtx c = {.B = B, .T = T, .train = 1, .dropout_seed = 99};
+    rnnrt_dropout(&c, in, whole, N, 0.5, 3);
+    int dropped = 0;
+    for (int i = 0; i < N; i++)
+        dropped += whole[i] == 0;
+    assert_true(dropped > 0 && dropped < N);
+    const int row0s[] = {0, 4, 6}, rows[] = {4, 2, 1};
+    for (int k = 0; k < 3; k++) {
+        RnnrtCtx w = c;
+        w.B = rows[k];
+        w.row0 = row0s[k];
+        w.rows_all = B;
+        real part[N];
+        size_t n = (size_t)T * (size_t)rows[k] * W;
+        rnnrt_dropout(&w, in, part, n, 0.5, 3);
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < rows[k]; b++)
+                for (int j = 0; j < W; j++)
+                    assert_true(part[(t * rows[k] + b) * W + j] == whole[(t * B + row0s[k] + b) * W + j]);
+    }
+}
+
 static void test_lstm_two_workers(void **state)
 {
     (void)state;
@@ -211,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_split_is_deterministic),
         cmocka_unit_test(test_split_accumulates_grads),
         cmocka_unit_test(test_split_workers_policy),
+        cmocka_unit_test(test_dropout_mask_ignores_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
