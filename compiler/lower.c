@@ -10,6 +10,9 @@
  *   logits = h @ W_out + b_out                [T,B,V]
  *   loss   = mean softmax cross-entropy(logits, y)
  *
+ * (the last two are the task head, lower_head.c; labelling and
+ * classification predict labels instead of the next token).
+ *
  * The cell is not built in: its equations are lowered one by one into the
  * scan body, so every cell gets its backward pass from autodiff. Names in
  * an equation resolve, in order, to: an equation defined earlier in the
@@ -149,9 +152,7 @@ static Node *lower_expr(Lower *L, const Expr *e)
 
 static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
 {
-    m->params = arena_grow(&perm, m->params, &m->cap_params, m->nparams + 1, sizeof(Param));
-    m->params[m->nparams] = (Param){name, loc, shape, init, arg, true};
-    return m->nparams++;
+    return model_add_param(m, name, loc, shape, init, arg);
 }
 
 /* A param dim: a number, `input` (the cell input width) or `hidden`. */
@@ -290,7 +291,6 @@ static void warn_unused(Lower *L)
  * the key, so no spec silently trains something other than it says. */
 static bool check_supported(const Spec *s)
 {
-    static const char *const tasks[] = {"language_model", "labelling", "classification"};
     bool ok = true;
     if (s->dropout > 0) {
         diag_error(s->dropout_loc, "'network.dropout' above 0 is not supported yet");
@@ -298,11 +298,6 @@ static bool check_supported(const Spec *s)
     }
     if (s->bidirectional) {
         diag_error(s->bidirectional_loc, "'network.bidirectional: true' is not supported yet");
-        ok = false;
-    }
-    if (s->task != TASK_LANGUAGE_MODEL) {
-        diag_error(s->task_loc, "'task: %s' is not supported yet (only language_model)",
-                   tasks[s->task]);
         ok = false;
     }
     return ok;
@@ -404,7 +399,9 @@ Model *lower(Arena *a, Spec *spec)
     /* Inputs and the per-step input xs [T,B,I]. */
     m->x = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_X);
     m->x->name = "x";
-    m->y = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_Y);
+    /* y: the next token or a label per step [T,B]; a label per row [B] */
+    Shape ys = spec->task == TASK_CLASSIFICATION ? shape1(DIM_B) : shape2(DIM_T, DIM_B);
+    m->y = graph_leaf(g, OP_INPUT, spec->task_loc, ys, DT_INT, INPUT_Y);
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
@@ -434,18 +431,9 @@ Model *lower(Arena *a, Spec *spec)
     if (!hs)
         return NULL;
 
-    /* Output layer and loss. */
-    int iw = add_param(m, "W_out", spec->network_loc, shape2(spec->hidden, DIM_V), INIT_DEFAULT, 0);
-    int ib = add_param(m, "b_out", spec->network_loc, shape1(DIM_V), INIT_DEFAULT, 0);
-    Node *W = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[iw].shape, DT_REAL, iw);
-    W->name = "W_out";
-    Node *bo = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[ib].shape, DT_REAL, ib);
-    bo->name = "b_out";
-    Node *z = graph_matmul(g, spec->network_loc, hs, W, false, false);
-    m->logits = graph_add2(g, OP_ADD, spec->network_loc, z, bo);
-    m->logits->name = "logits";
-    m->loss = graph_add2(g, OP_SOFTMAX_XENT, spec->task_loc, m->logits, m->y);
-    m->loss->name = "loss";
+    /* The task head: output layer and loss (lower_head.c). */
+    if (!lower_head(m, hs, spec->hidden))
+        return NULL;
     m->nforward = g->n;
 
     /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's for RNN

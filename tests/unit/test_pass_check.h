@@ -126,7 +126,7 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     int32_t x[PC_B * PC_T], y[PC_B * PC_T];
     for (int i = 0; i < m->nparams; i++) {
         size_t n = 0;
-        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, &n);
+        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, 0, &n);
         pv[i] = malloc(n * sizeof(double) + 1);
         for (size_t k = 0; k < n; k++)
             pv[i][k] = pc_urand(-0.8, 0.8);

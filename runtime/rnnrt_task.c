@@ -1,0 +1,781 @@
+/*
+ * rnnrt_task.c: data, training, scoring and checkpoints of the task heads
+ * (issue #3): labelling (a label per step) and classification (a label per
+ * sequence). The language model keeps its own driver (rnnrt_train.c); the
+ * pieces shared with it are the parameter block, the call buffers, the
+ * optimizers and clipping.
+ *
+ * Batching, the simplest honest one for each task:
+ *   labelling       the tokens form one stream with a parallel stream of
+ *                   labels, partitioned like the sequential LM sampler: B
+ *                   streams of nc = n / B tokens, minibatch i = columns
+ *                   [i*T, min((i+1)*T, nc)), state carried between
+ *                   minibatches (from zeros each epoch), the gradient cut
+ *                   at minibatch edges. Sentences are joined, no padding.
+ *   classification  each row is one sequence of `steps` ids (<pad> after
+ *                   its valid length); rows are shuffled every epoch and
+ *                   taken B at a time (the last minibatch may be smaller);
+ *                   every minibatch starts from a zero state; the model
+ *                   pools with weights from each row's valid length and the
+ *                   model's head (rnnrt_pool_weights).
+ * The loss is the mean cross-entropy over the predictions of a minibatch;
+ * accuracy counts argmax(logits) == label.
+ *
+ * Checkpoint (one file, saved atomically): "RNNTASK1", u64 payload length,
+ * u32 CRC32 of the payload, u32 zero, then the payload: u32 sizeof(real),
+ * model name, u64 spec_hash, u32 task, u32 T, the token vocabulary and the
+ * labels (u32 count, then each string), u64 parameter count, the
+ * parameter block.
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const task_name[] = {"language_model", "labelling",
+                                        "classification"};
+
+void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head)
+{
+    for (int t = 0; t < T; t++) {
+        real w = 0;
+        if (t < len)
+            w = head == RNNRT_HEAD_MEAN ? (real)1 / (real)len
+                                        : (real)(t == len - 1);
+        pool[(size_t)t * (size_t)B + (size_t)b] = w;
+    }
+}
+
+/* ---- vocabularies ---- */
+
+/* Counting vocabulary -> out by decreasing count, ties in byte order. */
+static const RnnrtVocab *cmp_vocab;
+
+static int cmp_count(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int64_t ci = cmp_vocab->counts[i], cj = cmp_vocab->counts[j];
+    if (ci != cj)
+        return ci > cj ? -1 : 1;
+    return strcmp(cmp_vocab->tokens[i], cmp_vocab->tokens[j]);
+}
+
+static void vocab_sorted(const RnnrtVocab *counted, RnnrtVocab *out)
+{
+    int n = counted->size;
+    int *ids = rnnrt_xcalloc(n > 0 ? (size_t)n : 1, sizeof *ids, "vocabulary");
+    for (int i = 0; i < n; i++)
+        ids[i] = i;
+    cmp_vocab = counted;
+    qsort(ids, (size_t)n, sizeof *ids, cmp_count);
+    for (int i = 0; i < n; i++) {
+        const char *t = counted->tokens[ids[i]];
+        rnnrt_vocab_add(out, t, strlen(t), counted->counts[ids[i]]);
+    }
+    free(ids);
+}
+
+static void count_token(RnnrtVocab *v, const char *tok, size_t len)
+{
+    int id = rnnrt_vocab_find(v, tok, len);
+    if (id < 0)
+        id = rnnrt_vocab_add(v, tok, len, 0);
+    v->counts[id]++;
+}
+
+static void vocab_copy(RnnrtVocab *dst, const RnnrtVocab *src, int specials)
+{
+    if (specials)
+        rnnrt_vocab_init(dst);
+    else
+        rnnrt_vocab_init_empty(dst);
+    for (int i = specials ? RNNRT_EOS + 1 : 0; i < src->size; i++)
+        rnnrt_vocab_add(dst, src->tokens[i], strlen(src->tokens[i]),
+                        src->counts[i]);
+}
+
+/* ---- reading the lines ---- */
+
+typedef struct {
+    size_t off, len; /* bytes of the text */
+    int line, col;   /* where it starts */
+} Span;
+
+typedef struct {
+    const char *path, *text;
+    Span *tok, *lab;  /* per token (labelling) or row (classification) */
+    size_t n, cap;
+} Lines;
+
+static void lines_push(Lines *l, Span tok, Span lab)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->tok = realloc(l->tok, l->cap * sizeof *l->tok);
+        l->lab = realloc(l->lab, l->cap * sizeof *l->lab);
+        if (!l->tok || !l->lab) {
+            fprintf(stderr, "error: out of memory reading %zu lines\n", l->n);
+            exit(RNNRT_EXIT_IO);
+        }
+    }
+    l->tok[l->n] = tok;
+    l->lab[l->n] = lab;
+    l->n++;
+}
+
+/* A data error at path:line:col (exit 1). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static int at(RnnrtError *err, const char *path, int line, int col,
+              const char *fmt, ...)
+{
+    char where[600], msg[1024];
+    snprintf(where, sizeof where, "%s:%d:%d", path, line, col);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return rnnrt_error_at(err, RNNRT_EXIT_DATA, where, "%s", msg);
+}
+
+/* Splits text into `first<TAB>second` lines (blank lines skipped, a final
+ * \r dropped). labelling: first = token, second = label; classification:
+ * first = label, second = text. */
+static int split_lines(Lines *l, const RnnrtModel *m, RnnrtError *err)
+{
+    int cls = m->task == RNNRT_TASK_CLASSIFICATION;
+    int chars = strcmp(m->recipe.tokens, "char") == 0;
+    const char *fmt = cls ? "expected `label<TAB>text`" :
+                            "expected `token<TAB>label`";
+    const char *s = l->text;
+    int line = 0;
+    for (size_t pos = 0; s[pos];) {
+        line++;
+        size_t end = pos;
+        while (s[end] && s[end] != '\n')
+            end++;
+        size_t next = s[end] ? end + 1 : end;
+        size_t len = end - pos;
+        if (len && s[pos + len - 1] == '\r')
+            len--;
+        if (len == 0) { /* a blank line: between sentences, or nothing */
+            pos = next;
+            continue;
+        }
+        const char *tab = memchr(s + pos, '\t', len);
+        if (!tab)
+            return at(err, l->path, line, (int)len + 1,
+                      "%s, but the line has no tab", fmt);
+        size_t k = (size_t)(tab - (s + pos));
+        Span a = {pos, k, line, 1}, b = {pos + k + 1, len - k - 1, line,
+                                         (int)k + 2};
+        if (a.len == 0)
+            return at(err, l->path, line, 1, "%s, but the %s is empty", fmt,
+                      cls ? "label" : "token");
+        if (b.len == 0)
+            return at(err, l->path, line, b.col, "%s, but the %s is empty",
+                      fmt, cls ? "text" : "label");
+        if (!cls && chars &&
+            (size_t)rnnrt_utf8_len((unsigned char)s[a.off]) != a.len)
+            return at(err, l->path, line, 1, "%s with one character as the "
+                      "token (tokens: char)", fmt);
+        if (cls)
+            lines_push(l, b, a);
+        else
+            lines_push(l, a, b);
+        pos = next;
+    }
+    if (l->n == 0)
+        return rnnrt_error_at(err, RNNRT_EXIT_DATA, l->path, "no data lines "
+                              "(%s lines)", fmt);
+    return 0;
+}
+
+/* ---- loading ---- */
+
+static int labels_encode(RnnrtTaskData *d, const Lines *l, RnnrtError *err)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const Span *s = &l->lab[i];
+        int id = rnnrt_vocab_find(&d->labels, l->text + s->off, s->len);
+        if (id < 0) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(s->len < 200 ? s->len
+                                                                  : 200),
+                     l->text + s->off);
+            return at(err, l->path, s->line, s->col, "label '%s' does not "
+                      "occur in the training split", name);
+        }
+        d->y[i] = id;
+    }
+    return 0;
+}
+
+static int load_labelling(RnnrtTaskData *d, const Lines *l, int build)
+{
+    size_t nunk = 0;
+    if (build) {
+        RnnrtVocab ct, cl;
+        rnnrt_vocab_init_empty(&ct);
+        rnnrt_vocab_init_empty(&cl);
+        for (size_t i = 0; i < d->ntrain; i++) {
+            count_token(&ct, l->text + l->tok[i].off, l->tok[i].len);
+            count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
+        }
+        vocab_sorted(&ct, &d->vocab);
+        vocab_sorted(&cl, &d->labels);
+        rnnrt_vocab_free(&ct);
+        rnnrt_vocab_free(&cl);
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        int id = rnnrt_vocab_find(&d->vocab, l->text + l->tok[i].off,
+                                  l->tok[i].len);
+        d->x[i] = id < 0 ? RNNRT_UNK : id;
+        nunk += id < 0 && i >= d->ntrain;
+    }
+    d->unk_valid = nunk;
+    return 0;
+}
+
+/* Tokens of one classification text (normalized copy in *buf). */
+static size_t text_tokens(const RnnrtModel *m, RnnrtNorm norm, const char *s,
+                          size_t len, char **buf, RnnrtToken **tok,
+                          size_t *cap)
+{
+    *buf = rnnrt_xcalloc(len + 1, 1, "text");
+    memcpy(*buf, s, len);
+    len = rnnrt_text_normalize(*buf, len, norm);
+    size_t n = 0;
+    if (strcmp(m->recipe.tokens, "char") == 0) {
+        for (size_t p = 0; p < len; n++) {
+            size_t k = (size_t)rnnrt_utf8_len((unsigned char)(*buf)[p]);
+            k = k && p + k <= len ? k : 1;
+            if (n == *cap) {
+                *cap = *cap ? 2 * *cap : 256;
+                *tok = realloc(*tok, *cap * sizeof **tok);
+                if (!*tok)
+                    exit(RNNRT_EXIT_IO);
+            }
+            (*tok)[n] = (RnnrtToken){p, k};
+            p += k;
+        }
+        return n;
+    }
+    rnnrt_words_lower(*buf, len);
+    n = rnnrt_words_split(*buf, len, NULL, 0);
+    if (n > *cap) {
+        *cap = n;
+        *tok = realloc(*tok, *cap * sizeof **tok);
+        if (!*tok)
+            exit(RNNRT_EXIT_IO);
+    }
+    rnnrt_words_split(*buf, len, *tok, n);
+    return n;
+}
+
+static int load_classification(RnnrtTaskData *d, const RnnrtModel *m,
+                               const Lines *l, int build, RnnrtError *err)
+{
+    RnnrtNorm norm;
+    if (rnnrt_norm_parse(m->recipe.normalize, &norm))
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "unknown normalize '%s'",
+                           m->recipe.normalize);
+    size_t T = (size_t)d->T, cap = 0;
+    char **texts = rnnrt_xcalloc(l->n, sizeof *texts, "texts");
+    RnnrtToken **toks = rnnrt_xcalloc(l->n, sizeof *toks, "tokens");
+    RnnrtToken *tmp = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        const Span *s = &l->tok[i];
+        size_t n = text_tokens(m, norm, l->text + s->off, s->len, &texts[i],
+                               &tmp, &cap);
+        if (n == 0) {
+            rc = at(err, l->path, s->line, s->col, "%s", "the text has no "
+                    "tokens after normalization");
+            break;
+        }
+        d->truncated += n > T;
+        d->len[i] = (int32_t)(n > T ? T : n);
+        toks[i] = rnnrt_xcalloc((size_t)d->len[i], sizeof **toks, "tokens");
+        memcpy(toks[i], tmp, (size_t)d->len[i] * sizeof **toks);
+    }
+    if (!rc && build) {
+        RnnrtVocab ct, cl;
+        rnnrt_vocab_init_empty(&ct);
+        rnnrt_vocab_init_empty(&cl);
+        for (size_t i = 0; i < d->ntrain; i++) {
+            for (int k = 0; k < d->len[i]; k++)
+                count_token(&ct, texts[i] + toks[i][k].off, toks[i][k].len);
+            count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
+        }
+        vocab_sorted(&ct, &d->vocab);
+        vocab_sorted(&cl, &d->labels);
+        rnnrt_vocab_free(&ct);
+        rnnrt_vocab_free(&cl);
+    }
+    for (size_t i = 0; i < l->n && !rc; i++)
+        for (size_t t = 0; t < T; t++) {
+            int id = RNNRT_PAD;
+            if (t < (size_t)d->len[i]) {
+                id = rnnrt_vocab_find(&d->vocab, texts[i] + toks[i][t].off,
+                                      toks[i][t].len);
+                d->unk_valid += id < 0 && i >= d->ntrain;
+                id = id < 0 ? RNNRT_UNK : id;
+            }
+            d->x[i * T + t] = id;
+        }
+    for (size_t i = 0; i < l->n; i++) {
+        free(texts[i]);
+        free(toks[i]);
+    }
+    free(texts);
+    free(toks);
+    free(tmp);
+    return rc;
+}
+
+int rnnrt_task_data_load(RnnrtTaskData *d, const RnnrtModel *m,
+                         const char *path, int T, const RnnrtVocab *vocab,
+                         const RnnrtVocab *labels, RnnrtError *err)
+{
+    memset(d, 0, sizeof *d);
+    d->T = T;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rnnrt_file_read(path, RNNRT_MAX_CORPUS_BYTES, &text, &len, err);
+    if (!rc)
+        rc = rnnrt_utf8_check(text, len, path, 0, err);
+    Lines l = {path, text, NULL, NULL, 0, 0};
+    if (!rc)
+        rc = split_lines(&l, m, err);
+    int cls = m->task == RNNRT_TASK_CLASSIFICATION;
+    if (!rc) {
+        d->n = l.n;
+        d->ntrain = (size_t)floor((double)l.n * m->recipe.split);
+        if (d->ntrain == 0 || d->ntrain == d->n)
+            rc = rnnrt_error_at(err, RNNRT_EXIT_DATA, path, "%zu %s and "
+                                "split %g leave an empty training or "
+                                "validation split", l.n, cls ? "lines" :
+                                "tokens", m->recipe.split);
+    }
+    if (!rc) {
+        size_t nx = cls ? d->n * (size_t)T : d->n;
+        d->x = rnnrt_xcalloc(nx, sizeof *d->x, "task inputs");
+        d->y = rnnrt_xcalloc(d->n, sizeof *d->y, "task labels");
+        d->len = rnnrt_xcalloc(d->n, sizeof *d->len, "row lengths");
+        if (vocab) {
+            vocab_copy(&d->vocab, vocab, 1);
+            vocab_copy(&d->labels, labels, 0);
+        } else {
+            rnnrt_vocab_init(&d->vocab);
+            rnnrt_vocab_init_empty(&d->labels);
+        }
+        rc = cls ? load_classification(d, m, &l, !vocab, err)
+                 : load_labelling(d, &l, !vocab);
+    }
+    if (!rc)
+        rc = labels_encode(d, &l, err);
+    free(l.tok);
+    free(l.lab);
+    free(text);
+    if (rc)
+        rnnrt_task_data_free(d);
+    return rc;
+}
+
+void rnnrt_task_data_free(RnnrtTaskData *d)
+{
+    if (d->vocab.lookup)
+        rnnrt_vocab_free(&d->vocab);
+    if (d->labels.lookup)
+        rnnrt_vocab_free(&d->labels);
+    free(d->x);
+    free(d->y);
+    free(d->len);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- minibatches ---- */
+
+/* Labelling: columns [t0, t0 + T') of the B streams of nc tokens starting
+ * at from. Returns T'. */
+static int fill_labelling(RnnrtBuffers *b, const RnnrtTaskData *d,
+                          size_t from, size_t nc, int B, size_t t0)
+{
+    int T = (int)(nc - t0 < (size_t)b->T ? nc - t0 : (size_t)b->T);
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < B; k++) {
+            size_t i = from + (size_t)k * nc + t0 + (size_t)t;
+            b->x[(size_t)t * (size_t)B + (size_t)k] = d->x[i];
+            b->y[(size_t)t * (size_t)B + (size_t)k] = d->y[i];
+        }
+    b->ctx.T = T;
+    b->ctx.B = B;
+    return T;
+}
+
+/* Classification: rows rows[0..B) (time-major x, y [B], pooling). */
+static void fill_classification(RnnrtBuffers *b, const RnnrtModel *m,
+                                const RnnrtTaskData *d, const size_t *rows,
+                                int B)
+{
+    int T = d->T;
+    for (int k = 0; k < B; k++) {
+        const int32_t *row = d->x + rows[k] * (size_t)T;
+        for (int t = 0; t < T; t++)
+            b->x[(size_t)t * (size_t)B + (size_t)k] = row[t];
+        b->y[k] = d->y[rows[k]];
+        rnnrt_pool_weights(b->pool, T, B, k, d->len[rows[k]], m->head);
+    }
+    b->ctx.T = T;
+    b->ctx.B = B;
+}
+
+/* Correct predictions among n rows of logits (width L) against y. */
+static size_t count_correct(const real *logits, const int32_t *y, size_t n,
+                            int L)
+{
+    size_t ok = 0;
+    for (size_t r = 0; r < n; r++) {
+        const real *z = logits + r * (size_t)L;
+        int best = 0;
+        for (int c = 1; c < L; c++)
+            if (z[c] > z[best])
+                best = c;
+        ok += best == y[r];
+    }
+    return ok;
+}
+
+/* Loss and accuracy over items [from, to) (tokens or rows), forward only. */
+static void score(const RnnrtModel *m, RnnrtBuffers *b,
+                  const RnnrtTaskData *d, size_t from, size_t to,
+                  RnnrtTaskScore *out)
+{
+    double loss = 0;
+    size_t count = 0, ok = 0, n = to - from;
+    if (m->task == RNNRT_TASK_LABELLING) {
+        int B = n < (size_t)b->B ? (int)n : b->B;
+        size_t nc = n / (size_t)B;
+        memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
+        for (size_t t0 = 0; t0 < nc; t0 += (size_t)b->T) {
+            int T = fill_labelling(b, d, from, nc, B, t0);
+            m->forward(&b->ctx);
+            size_t k = (size_t)T * (size_t)B;
+            loss += b->ctx.loss * (double)k;
+            ok += count_correct(b->ctx.logits, b->y, k, b->L);
+            count += k;
+            memcpy(b->state_in, b->state_out,
+                   (size_t)B * (size_t)b->S * sizeof(real));
+        }
+    } else {
+        size_t rows[1 << 12];
+        for (size_t i = from; i < to;) {
+            int B = to - i < (size_t)b->B ? (int)(to - i) : b->B;
+            B = B > (int)(sizeof rows / sizeof *rows) ? (int)(sizeof rows /
+                                                             sizeof *rows)
+                                                      : B;
+            for (int k = 0; k < B; k++)
+                rows[k] = i + (size_t)k;
+            fill_classification(b, m, d, rows, B);
+            memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
+            m->forward(&b->ctx);
+            loss += b->ctx.loss * B;
+            ok += count_correct(b->ctx.logits, b->y, (size_t)B, b->L);
+            count += (size_t)B;
+            i += (size_t)B;
+        }
+    }
+    out->loss = count ? loss / (double)count : NAN;
+    out->acc = count ? (double)ok / (double)count : NAN;
+    out->count = count;
+}
+
+/* ---- checkpoints ---- */
+
+static void put_vocab(RnnrtBuf *b, const RnnrtVocab *v, int first)
+{
+    rnnrt_buf_put_u32(b, (uint32_t)(v->size - first));
+    for (int i = first; i < v->size; i++)
+        rnnrt_buf_put_str(b, v->tokens[i]);
+}
+
+static int ckpt_save(const char *path, const RnnrtModel *m,
+                     const RnnrtTaskData *d, const RnnrtParams *p,
+                     RnnrtError *err)
+{
+    RnnrtBuf pay = {0}, file = {0};
+    pay.what = file.what = "a checkpoint";
+    rnnrt_buf_put_u32(&pay, (uint32_t)sizeof(real));
+    rnnrt_buf_put_str(&pay, m->name);
+    rnnrt_buf_put_u64(&pay, m->spec_hash);
+    rnnrt_buf_put_u32(&pay, (uint32_t)m->task);
+    rnnrt_buf_put_u32(&pay, (uint32_t)d->T);
+    put_vocab(&pay, &d->vocab, RNNRT_EOS + 1);
+    put_vocab(&pay, &d->labels, 0);
+    rnnrt_buf_put_u64(&pay, (uint64_t)p->total);
+    rnnrt_buf_put(&pay, p->params, p->total * sizeof(real));
+    rnnrt_buf_put(&file, "RNNTASK1", 8);
+    rnnrt_buf_put_u64(&file, (uint64_t)pay.n);
+    rnnrt_buf_put_u32(&file, rnnrt_crc32(0, pay.p, pay.n));
+    rnnrt_buf_put_u32(&file, 0);
+    rnnrt_buf_put(&file, pay.p, pay.n);
+    rnnrt_buf_free(&pay);
+    RnnrtSaveStage stage;
+    int e = rnnrt_file_save(path, rnnrt_file_write_buf, &file, &stage);
+    rnnrt_buf_free(&file);
+    if (e)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot save the checkpoint "
+                           "'%s': %s", path, strerror(e));
+    return 0;
+}
+
+static int get_vocab(RnnrtReader *r, RnnrtVocab *v, int specials)
+{
+    if (specials)
+        rnnrt_vocab_init(v);
+    else
+        rnnrt_vocab_init_empty(v);
+    uint32_t n = rnnrt_reader_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        size_t len;
+        const char *s = rnnrt_reader_str(r, &len);
+        if (rnnrt_vocab_add(v, s, len, 0) < 0)
+            return -1;
+    }
+    return r->bad ? -1 : 0;
+}
+
+typedef struct {
+    RnnrtVocab vocab, labels;
+    RnnrtParams p;
+    int T;
+} TaskCkpt;
+
+static void ckpt_free(TaskCkpt *c)
+{
+    if (c->vocab.lookup)
+        rnnrt_vocab_free(&c->vocab);
+    if (c->labels.lookup)
+        rnnrt_vocab_free(&c->labels);
+    rnnrt_params_free(&c->p);
+}
+
+static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
+                     RnnrtError *err)
+{
+    memset(c, 0, sizeof *c);
+    char *data = NULL;
+    size_t n = 0;
+    int rc = rnnrt_file_read(path, (size_t)1 << 40, &data, &n, err);
+    if (rc)
+        return rc;
+    RnnrtReader h = {(const unsigned char *)data, n, 0, 0};
+    char magic[8];
+    rnnrt_reader_get(&h, magic, 8);
+    uint64_t len = rnnrt_reader_u64(&h);
+    uint32_t crc = rnnrt_reader_u32(&h);
+    rnnrt_reader_u32(&h);
+    if (h.bad || memcmp(magic, "RNNTASK1", 8))
+        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a task "
+                         "checkpoint", path);
+    else if (len != n - h.pos ||
+             rnnrt_crc32(0, data + h.pos, (size_t)len) != crc)
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated or corrupt",
+                         path);
+    RnnrtReader r = {(const unsigned char *)data + h.pos, (size_t)len, 0, 0};
+    if (!rc) {
+        size_t nl;
+        uint32_t rs = rnnrt_reader_u32(&r);
+        const char *name = rnnrt_reader_str(&r, &nl);
+        uint64_t hash = rnnrt_reader_u64(&r);
+        uint32_t task = rnnrt_reader_u32(&r);
+        c->T = (int)rnnrt_reader_u32(&r);
+        if (rs != sizeof(real) || nl != strlen(m->name) ||
+            memcmp(name, m->name, nl) || hash != m->spec_hash ||
+            task != (uint32_t)m->task)
+            rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' was written by "
+                             "another model, spec or precision", path);
+    }
+    if (!rc && (get_vocab(&r, &c->vocab, 1) || get_vocab(&r, &c->labels, 0)))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
+    if (!rc)
+        rc = rnnrt_params_init_l(&c->p, m, c->vocab.size, c->labels.size,
+                                 err);
+    if (!rc) {
+        uint64_t total = rnnrt_reader_u64(&r);
+        if (total != c->p.total)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
+        else
+            rnnrt_reader_get(&r, c->p.params, c->p.total * sizeof(real));
+        if (!rc && (r.bad || r.pos != r.n))
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
+    }
+    free(data);
+    if (rc)
+        ckpt_free(c);
+    return rc;
+}
+
+/* ---- training ---- */
+
+/* One optimizer step on the minibatch in b; the loss in *loss. */
+static int train_step(const RnnrtModel *m, RnnrtBuffers *b, RnnrtParams *p,
+                      RnnrtOptim *opt, const RnnrtTrainOpts *o, double lr,
+                      double *loss, RnnrtError *err)
+{
+    memset(p->grads, 0, p->total * sizeof(real));
+    m->forward(&b->ctx);
+    *loss = b->ctx.loss;
+    if (!isfinite(*loss))
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "the loss is %g: "
+                           "training diverged (try a smaller --lr)", *loss);
+    m->backward(&b->ctx);
+    rnnrt_clip_grad_norm(p->grads, p->total, o->clip);
+    rnnrt_optim_step(opt, p->params, p->grads, lr);
+    return 0;
+}
+
+static int train_epoch(const RnnrtModel *m, RnnrtBuffers *b, RnnrtParams *p,
+                       RnnrtOptim *opt, const RnnrtTrainOpts *o,
+                       const RnnrtTaskData *d, RnnrtRng *rng, double *avg,
+                       RnnrtError *err)
+{
+    double sum = 0, loss;
+    size_t steps = 0;
+    int rc = 0;
+    if (m->task == RNNRT_TASK_LABELLING) {
+        size_t nc = d->ntrain / (size_t)b->B;
+        memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
+        for (size_t t0 = 0; t0 < nc && !rc; t0 += (size_t)b->T, steps++) {
+            fill_labelling(b, d, 0, nc, b->B, t0);
+            rc = train_step(m, b, p, opt, o, o->lr, &loss, err);
+            sum += loss;
+            memcpy(b->state_in, b->state_out,
+                   (size_t)b->B * (size_t)b->S * sizeof(real));
+        }
+    } else {
+        size_t n = d->ntrain;
+        size_t *perm = rnnrt_xcalloc(n, sizeof *perm, "row order");
+        for (size_t i = 0; i < n; i++)
+            perm[i] = i;
+        for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)rnnrt_rng_below(rng, (uint64_t)i);
+            size_t t = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = t;
+        }
+        for (size_t i = 0; i < n && !rc; steps++) {
+            int B = n - i < (size_t)b->B ? (int)(n - i) : b->B;
+            fill_classification(b, m, d, perm + i, B);
+            memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
+            rc = train_step(m, b, p, opt, o, o->lr, &loss, err);
+            sum += loss;
+            i += (size_t)B;
+        }
+        free(perm);
+    }
+    *avg = steps ? sum / (double)steps : NAN;
+    return rc;
+}
+
+int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
+                     RnnrtError *err)
+{
+    const char *tn = task_name[m->task];
+    if (!o->data)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "a %s model needs --data "
+                           "FILE (%s lines)", tn,
+                           m->task == RNNRT_TASK_LABELLING
+                               ? "`token<TAB>label`, blank between sentences"
+                               : "`label<TAB>text`");
+    rnnrt_blas_set_threads(o->threads);
+    int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
+    RnnrtTaskData d;
+    RnnrtParams p = {0};
+    RnnrtBuffers b = {0};
+    RnnrtOptim opt = {0};
+    int rc = rnnrt_task_data_load(&d, m, o->data, o->steps, NULL, NULL, err);
+    if (rc)
+        return rc;
+    int cls = m->task == RNNRT_TASK_CLASSIFICATION;
+    if (!cls && d.ntrain < (size_t)o->batch)
+        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "the training split has %zu "
+                         "tokens, fewer than the batch %d", d.ntrain,
+                         o->batch);
+    if (!rc && !o->quiet) {
+        fprintf(stderr, "%s: %zu train / %zu validation %s, %d tokens in the "
+                        "vocabulary, %d labels", tn, d.ntrain, d.n - d.ntrain,
+                cls ? "lines" : "tokens", d.vocab.size, d.labels.size);
+        if (cls)
+            fprintf(stderr, ", %zu lines cut to %d tokens", d.truncated,
+                    d.T);
+        fputc('\n', stderr);
+    }
+    if (!rc)
+        rc = rnnrt_params_init_l(&p, m, d.vocab.size, d.labels.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_init_l(&b, m, &p, o->batch, o->steps, d.vocab.size,
+                                  d.labels.size, err);
+    if (!rc)
+        rc = rnnrt_optim_init(&opt, o->optimizer, o->momentum, o->beta1,
+                              o->beta2, o->eps, p.total, err);
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, o->seed);
+    if (!rc)
+        rnnrt_params_randomize(&p, m, &rng);
+    double t0 = rnnrt_now(), loss = NAN;
+    RnnrtTaskScore val = {NAN, NAN, 0};
+    for (int e = 0; e < o->epochs && !rc; e++) {
+        rc = train_epoch(m, &b, &p, &opt, o, &d, &rng, &loss, err);
+        if (rc)
+            break;
+        score(m, &b, &d, d.ntrain, d.n, &val);
+        fprintf(o->out ? o->out : stdout, "epoch %d train_loss %.4f val_loss "
+                "%.4f val_acc %.4f\n", e + 1, loss, val.loss, val.acc);
+    }
+    if (!rc)
+        rc = ckpt_save(o->ckpt, m, &d, &p, err);
+    if (!rc)
+        fprintf(o->out ? o->out : stdout, "RESULT task=%s train_loss=%.4f "
+                "val_loss=%.4f val_acc=%.4f val_count=%zu val_unk=%zu "
+                "seconds=%.1f\n", tn, loss, val.loss, val.acc, val.count,
+                d.unk_valid, rnnrt_now() - t0);
+    if (ftz)
+        rnnrt_fpu_flush_denormals(0);
+    rnnrt_optim_free(&opt);
+    rnnrt_buffers_free(&b);
+    rnnrt_params_free(&p);
+    rnnrt_task_data_free(&d);
+    return rc;
+}
+
+int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
+                    int B, RnnrtTaskScore *out, RnnrtError *err)
+{
+    if (!data)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "a %s model needs --data "
+                           "FILE: its validation split is scored",
+                           task_name[m->task]);
+    TaskCkpt c;
+    RnnrtTaskData d;
+    RnnrtBuffers b = {0};
+    int rc = ckpt_load(ckpt, m, &c, err);
+    if (rc)
+        return rc;
+    B = B ? B : m->recipe.batch;
+    rc = rnnrt_task_data_load(&d, m, data, c.T, &c.vocab, &c.labels, err);
+    if (!rc) {
+        rc = rnnrt_buffers_init_l(&b, m, &c.p, B, c.T, c.vocab.size,
+                                  c.labels.size, err);
+        if (!rc)
+            score(m, &b, &d, d.ntrain, d.n, out);
+        rnnrt_buffers_free(&b);
+        rnnrt_task_data_free(&d);
+    }
+    ckpt_free(&c);
+    return rc;
+}
