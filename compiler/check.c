@@ -118,9 +118,12 @@ static bool parse_long(const char *s, long long lo, long long hi, long long *out
     return true;
 }
 
+/* Ids of a record: tokens in [0, V), labels in [0, L), or none (reals). */
+typedef enum { IDS_NONE, IDS_TOKEN, IDS_LABEL } Ids;
+
 /* "NAME? N v1 ... vN" starting at word `first`: checks N against the words
  * on the line and against `want`, then reads the values. */
-static bool read_values(Dump *d, const char *what, int first, size_t want, int ids, Vec *out)
+static bool read_values(Dump *d, const char *what, int first, size_t want, Ids ids, Vec *out)
 {
     long long n;
     if (first >= d->ntok || !parse_long(d->tok[first], 0, LLONG_MAX, &n))
@@ -135,10 +138,13 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, int i
     for (size_t i = 0; i < have; i++) {
         const char *s = d->tok[first + 1 + (int)i];
         long long k;
-        bool ok = ids ? parse_long(s, 0, (long long)ids - 1, &k) : parse_real(s, &out->v[i]);
+        long long limit = ids == IDS_LABEL ? d->L : d->V;
+        bool ok = ids ? parse_long(s, 0, limit - 1, &k) : parse_real(s, &out->v[i]);
         if (!ok)
-            return ids ? bad(d, "'%s' value %zu ('%s') is not an id in [0, %d)", what, i + 1, s, ids)
-                       : bad(d, "'%s' value %zu ('%s') is not a number", what, i + 1, s);
+            return bad(d, "'%s' value %zu ('%s') is not %s", what, i + 1, s,
+                       ids == IDS_TOKEN   ? "a token id in [0, V)"
+                       : ids == IDS_LABEL ? "a label in [0, L)"
+                                          : "a number");
         if (ids)
             out->v[i] = (double)k;
     }
@@ -211,11 +217,11 @@ static bool rec_param(Dump *d, bool is_grad)
     if (!numel_of(d, p->shape, &want))
         return false;
     const char *label = arena_printf(d->a, "%s %s", what, p->name);
-    return read_values(d, label, 2, want, 0, &(is_grad ? d->grad : d->param)[(*count)++]);
+    return read_values(d, label, 2, want, IDS_NONE, &(is_grad ? d->grad : d->param)[(*count)++]);
 }
 
 /* A record "KEY N v..." of `want` values stored in `out`. */
-static bool rec_vec(Dump *d, const char *key, Vec *out, size_t want, int ids)
+static bool rec_vec(Dump *d, const char *key, Vec *out, size_t want, Ids ids)
 {
     if (out->seen)
         return bad(d, "'%s' appears twice (first at line %d)", key, out->line);
@@ -261,20 +267,20 @@ static bool rec_line(Dump *d)
     if (strcmp(k, "loss") == 0)
         return rec_loss(d);
     if (strcmp(k, "x") == 0)
-        return rec_vec(d, k, &d->x, tb, d->V);
+        return rec_vec(d, k, &d->x, tb, IDS_TOKEN);
     if (strcmp(k, "y") == 0)
-        return rec_vec(d, k, &d->y, ny, has_labels(d->m) ? d->L : d->V);
+        return rec_vec(d, k, &d->y, ny, has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
     if (strcmp(k, "pool") == 0) {
         if (!d->m->pool)
             return bad(d, "'pool' is only for classification models");
-        return rec_vec(d, k, &d->pool, tb, 0);
+        return rec_vec(d, k, &d->pool, tb, IDS_NONE);
     }
     if (strcmp(k, "carry_scale") == 0)
         return rec_vec(d, k, &d->carry_scale, (size_t)d->T, false);
     if (strcmp(k, "logits") == 0)
-        return rec_vec(d, k, &d->logits, nlogits, 0);
+        return rec_vec(d, k, &d->logits, nlogits, IDS_NONE);
     Vec *v = strcmp(k, "state") == 0 ? &d->state : strcmp(k, "state_out") == 0 ? &d->state_out : &d->dstate;
-    return rec_vec(d, k, v, bs, 0);
+    return rec_vec(d, k, v, bs, IDS_NONE);
 }
 
 /* Every record must be there, every parameter and gradient once. */

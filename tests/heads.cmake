@@ -5,6 +5,8 @@
 #   gradcheck_X     X_d gradcheck with L = 3 labels: every parameter and the
 #                   initial state against central differences
 #   interp_check_X  X_d dump | rnnc --check (labels, pooling weights)
+#   heads_check_X   rnnc --check refuses a dump with a label out of range,
+#                   without L, without or with changed pooling weights
 #   heads_X_e2e     train on self-made data to >= 95% validation accuracy,
 #                   eval from the checkpoint, sample refused, bad data lines
 #                   reported at path:line:col (tests/e2e/heads.sh)
@@ -22,10 +24,14 @@ foreach(pair ${HEADS_MODELS})
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/interp_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
             specs/${model}.yaml ${CMAKE_CURRENT_BINARY_DIR}/e2e/interp_check_${model}
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  add_test(NAME heads_check_${model}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
+            specs/${model}.yaml ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_check_${model}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   add_test(NAME heads_${model}_e2e
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads.sh ${task} $<TARGET_FILE:${model}> $<TARGET_FILE:rnnc>
             ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model})
-  set_tests_properties(gradcheck_${model} interp_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
+  set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
 endforeach()

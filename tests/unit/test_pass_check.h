@@ -54,7 +54,7 @@ static const char *const spec_lstm_embed = SPEC_HEAD("lstm", "{embed: 5}")
     "    c: f * c + i * g\n"
     "    h: o * tanh(c)\n";
 
-enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_MAX = 64 };
+enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_L = 4, PC_MAX = 64 };
 
 typedef void (*PassFn)(Model *m);
 
@@ -121,12 +121,19 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     Model *m = pc_model(spec);
     if (!m)
         return -1;
-    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V};
-    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T];
+    /* task heads: labels in [0, L); classification pools row b over its
+     * first b + 2 steps with the mean's weights */
+    bool task = m->spec->task != TASK_LANGUAGE_MODEL;
+    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V, .L = task ? PC_L : 0};
+    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T], pool[PC_T * PC_B];
+    for (int t = 0; t < PC_T; t++)
+        for (int b = 0; b < PC_B; b++)
+            pool[t * PC_B + b] = t < b + 2 ? 1.0 / (b + 2) : 0;
+    env.pool = m->pool ? pool : NULL;
     int32_t x[PC_B * PC_T], y[PC_B * PC_T];
     for (int i = 0; i < m->nparams; i++) {
         size_t n = 0;
-        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, 0, &n);
+        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, PC_L, &n);
         pv[i] = malloc(n * sizeof(double) + 1);
         for (size_t k = 0; k < n; k++)
             pv[i][k] = pc_urand(-0.8, 0.8);
@@ -139,7 +146,7 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     }
     for (int i = 0; i < PC_B * PC_T; i++) {
         x[i] = (int32_t)pc_urand(0, PC_V);
-        y[i] = (int32_t)pc_urand(0, PC_V);
+        y[i] = (int32_t)pc_urand(0, task ? PC_L : PC_V);
     }
     for (int t = 0; t < PC_T; t++)
         cs[t] = t == 2 ? 0 : t == 3 ? 0.5 : 1;
