@@ -30,6 +30,7 @@
 #include "rnnrt.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,38 +623,84 @@ static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
 
 /* ---- training ---- */
 
-/* One optimizer step on the minibatch in b; the loss in *loss. */
-static int train_step(const RnnrtModel *m, RnnrtBuffers *b, RnnrtParams *p,
-                      RnnrtOptim *opt, const RnnrtTrainOpts *o, double lr,
-                      double *loss, RnnrtError *err)
+/* A non-finite loss or gradient skips the step and halves the learning
+ * rate, at most MAX_HALVINGS times (as the language model's driver);
+ * STOPPED: a signal or a --max-steps / --max-seconds budget ended the run
+ * at a step boundary. */
+enum { MAX_HALVINGS = 5, STOPPED = -1 };
+
+typedef struct {
+    const RnnrtModel *m;
+    const RnnrtTrainOpts *o;
+    RnnrtBuffers b;
+    RnnrtParams p;
+    RnnrtOptim opt;
+    RnnrtRng rng;
+    double lr, t0;
+    int halvings;
+    int64_t steps;
+} Task;
+
+/* One optimizer step on the minibatch in t->b; its loss in *loss (NAN
+ * when the step was skipped). */
+static int train_step(Task *t, double *loss, RnnrtError *err)
 {
+    RnnrtParams *p = &t->p;
     memset(p->grads, 0, p->total * sizeof(real));
-    m->forward(&b->ctx);
-    *loss = b->ctx.loss;
-    if (!isfinite(*loss))
-        return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "the loss is %g: "
-                           "training diverged (try a smaller --lr)", *loss);
-    m->backward(&b->ctx);
-    rnnrt_clip_grad_norm(p->grads, p->total, o->clip);
-    rnnrt_optim_step(opt, p->params, p->grads, lr);
+    t->m->forward(&t->b.ctx);
+    *loss = t->b.ctx.loss;
+    double norm = NAN;
+    if (isfinite(*loss)) {
+        t->m->backward(&t->b.ctx);
+        norm = rnnrt_clip_grad_norm(p->grads, p->total, t->o->clip);
+    }
+    if (!isfinite(*loss) || !isfinite(norm)) {
+        if (++t->halvings > MAX_HALVINGS)
+            return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "the %s stayed "
+                               "non-finite after %d learning-rate halvings "
+                               "(lr %g); stopping", isfinite(*loss) ?
+                               "gradient" : "loss", MAX_HALVINGS, t->lr);
+        t->lr /= 2;
+        if (!t->o->quiet)
+            fprintf(stderr, "%s: non-finite %s: step skipped, learning rate "
+                            "halved to %g\n", t->m->name, isfinite(*loss) ?
+                    "gradient" : "loss", t->lr);
+        *loss = NAN;
+        return 0;
+    }
+    rnnrt_optim_step(&t->opt, p->params, p->grads, t->lr);
+    t->steps++;
     return 0;
 }
 
-static int train_epoch(const RnnrtModel *m, RnnrtBuffers *b, RnnrtParams *p,
-                       RnnrtOptim *opt, const RnnrtTrainOpts *o,
-                       const RnnrtTaskData *d, RnnrtRng *rng, double *avg,
+/* Between steps: a signal or a budget ends the run (STOPPED). */
+static int stop_now(const Task *t)
+{
+    const RnnrtTrainOpts *o = t->o;
+    return rnnrt_signal_pending() ||
+           (o->max_steps && t->steps >= o->max_steps) ||
+           (o->max_seconds > 0 && rnnrt_now() - t->t0 >= o->max_seconds);
+}
+
+static int train_epoch(Task *t, const RnnrtTaskData *d, double *avg,
                        RnnrtError *err)
 {
+    RnnrtBuffers *b = &t->b;
     double sum = 0, loss;
     size_t steps = 0;
     int rc = 0;
-    if (m->task == RNNRT_TASK_LABELLING) {
+    if (t->m->task == RNNRT_TASK_LABELLING) {
         size_t nc = d->ntrain / (size_t)b->B;
         memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
-        for (size_t t0 = 0; t0 < nc && !rc; t0 += (size_t)b->T, steps++) {
+        for (size_t t0 = 0; t0 < nc && !rc; t0 += (size_t)b->T) {
+            if (stop_now(t))
+                rc = STOPPED;
+            if (rc)
+                break;
             fill_labelling(b, d, 0, nc, b->B, t0);
-            rc = train_step(m, b, p, opt, o, o->lr, &loss, err);
-            sum += loss;
+            rc = train_step(t, &loss, err);
+            if (isfinite(loss))
+                sum += loss, steps++;
             memcpy(b->state_in, b->state_out,
                    (size_t)b->B * (size_t)b->S * sizeof(real));
         }
@@ -663,23 +710,81 @@ static int train_epoch(const RnnrtModel *m, RnnrtBuffers *b, RnnrtParams *p,
         for (size_t i = 0; i < n; i++)
             perm[i] = i;
         for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)rnnrt_rng_below(rng, (uint64_t)i);
-            size_t t = perm[i - 1];
+            size_t j = (size_t)rnnrt_rng_below(&t->rng, (uint64_t)i);
+            size_t tmp = perm[i - 1];
             perm[i - 1] = perm[j];
-            perm[j] = t;
+            perm[j] = tmp;
         }
-        for (size_t i = 0; i < n && !rc; steps++) {
+        for (size_t i = 0; i < n && !rc;) {
+            if (stop_now(t)) {
+                rc = STOPPED;
+                break;
+            }
             int B = n - i < (size_t)b->B ? (int)(n - i) : b->B;
-            fill_classification(b, m, d, perm + i, B);
+            fill_classification(b, t->m, d, perm + i, B);
             memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
-            rc = train_step(m, b, p, opt, o, o->lr, &loss, err);
-            sum += loss;
+            rc = train_step(t, &loss, err);
+            if (isfinite(loss))
+                sum += loss, steps++;
             i += (size_t)B;
         }
         free(perm);
     }
     *avg = steps ? sum / (double)steps : NAN;
     return rc;
+}
+
+static int train_run(Task *t, RnnrtTaskData *d, RnnrtError *err)
+{
+    const RnnrtModel *m = t->m;
+    const RnnrtTrainOpts *o = t->o;
+    FILE *out = o->out ? o->out : stdout;
+    int rc = rnnrt_params_init_l(&t->p, m, d->vocab.size, d->labels.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
+                                  d->vocab.size, d->labels.size, err);
+    if (!rc)
+        rc = rnnrt_optim_init(&t->opt, o->optimizer, o->momentum, o->beta1,
+                              o->beta2, o->eps, t->p.total, err);
+    if (rc)
+        return rc;
+    rnnrt_rng_init(&t->rng, o->seed);
+    rnnrt_params_randomize(&t->p, m, &t->rng);
+    double loss = NAN;
+    RnnrtTaskScore val = {NAN, NAN, 0};
+    int e = 0;
+    for (; e < o->epochs && !rc; e++) {
+        rc = train_epoch(t, d, &loss, err);
+        if (rc)
+            break;
+        score(m, &t->b, d, d->ntrain, d->n, &val);
+        fprintf(out, "epoch %d train_loss %.4f val_loss %.4f val_acc %.4f\n",
+                e + 1, loss, val.loss, val.acc);
+    }
+    int sig = rnnrt_signal_pending();
+    if (rc == STOPPED && !sig) {
+        if (!o->quiet)
+            fprintf(stderr, "%s: stopping at the --max-steps/--max-seconds "
+                            "budget (%lld steps)\n", m->name,
+                    (long long)t->steps);
+        score(m, &t->b, d, d->ntrain, d->n, &val);
+        rc = 0;
+    }
+    if (rc && rc != STOPPED)
+        return rc;
+    int saved = ckpt_save(o->ckpt, m, d, &t->p, err);
+    if (saved)
+        return saved;
+    if (sig) {
+        fprintf(stderr, "%s: interrupted in epoch %d: checkpoint saved to "
+                        "'%s'\n", m->name, e + 1, o->ckpt);
+        return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+    }
+    fprintf(out, "RESULT task=%s train_loss=%.4f val_loss=%.4f val_acc=%.4f "
+            "val_count=%zu val_unk=%zu steps=%lld seconds=%.1f\n",
+            task_name[m->task], loss, val.loss, val.acc, val.count,
+            d->unk_valid, (long long)t->steps, rnnrt_now() - t->t0);
+    return 0;
 }
 
 int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
@@ -692,13 +797,15 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                            m->task == RNNRT_TASK_LABELLING
                                ? "`token<TAB>label`, blank between sentences"
                                : "`label<TAB>text`");
-    rnnrt_blas_set_threads(o->threads);
-    int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
+    /* the checkpoint must be writable before any work (and a stale tmp of
+     * a killed save goes) */
+    int rc = rnnrt_file_remove_stale(o->ckpt, err);
+    if (!rc)
+        rc = rnnrt_ckpt_probe(o->ckpt, err);
+    if (rc)
+        return rc;
     RnnrtTaskData d;
-    RnnrtParams p = {0};
-    RnnrtBuffers b = {0};
-    RnnrtOptim opt = {0};
-    int rc = rnnrt_task_data_load(&d, m, o->data, o->steps, NULL, NULL, err);
+    rc = rnnrt_task_data_load(&d, m, o->data, o->steps, NULL, NULL, err);
     if (rc)
         return rc;
     int cls = m->task == RNNRT_TASK_CLASSIFICATION;
@@ -715,40 +822,26 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                     d.T);
         fputc('\n', stderr);
     }
-    if (!rc)
-        rc = rnnrt_params_init_l(&p, m, d.vocab.size, d.labels.size, err);
-    if (!rc)
-        rc = rnnrt_buffers_init_l(&b, m, &p, o->batch, o->steps, d.vocab.size,
-                                  d.labels.size, err);
-    if (!rc)
-        rc = rnnrt_optim_init(&opt, o->optimizer, o->momentum, o->beta1,
-                              o->beta2, o->eps, p.total, err);
-    RnnrtRng rng;
-    rnnrt_rng_init(&rng, o->seed);
-    if (!rc)
-        rnnrt_params_randomize(&p, m, &rng);
-    double t0 = rnnrt_now(), loss = NAN;
-    RnnrtTaskScore val = {NAN, NAN, 0};
-    for (int e = 0; e < o->epochs && !rc; e++) {
-        rc = train_epoch(m, &b, &p, &opt, o, &d, &rng, &loss, err);
-        if (rc)
-            break;
-        score(m, &b, &d, d.ntrain, d.n, &val);
-        fprintf(o->out ? o->out : stdout, "epoch %d train_loss %.4f val_loss "
-                "%.4f val_acc %.4f\n", e + 1, loss, val.loss, val.acc);
+    Task t;
+    memset(&t, 0, sizeof t);
+    t.m = m;
+    t.o = o;
+    t.lr = o->lr;
+    t.t0 = rnnrt_now();
+    rnnrt_blas_set_threads(o->threads);
+    int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
+    if (!rc) {
+        rnnrt_signal_install();
+        rc = train_run(&t, &d, err);
+        rnnrt_signal_restore();
+        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+            err->code = 0; /* not an error: saved and stopped */
     }
-    if (!rc)
-        rc = ckpt_save(o->ckpt, m, &d, &p, err);
-    if (!rc)
-        fprintf(o->out ? o->out : stdout, "RESULT task=%s train_loss=%.4f "
-                "val_loss=%.4f val_acc=%.4f val_count=%zu val_unk=%zu "
-                "seconds=%.1f\n", tn, loss, val.loss, val.acc, val.count,
-                d.unk_valid, rnnrt_now() - t0);
     if (ftz)
         rnnrt_fpu_flush_denormals(0);
-    rnnrt_optim_free(&opt);
-    rnnrt_buffers_free(&b);
-    rnnrt_params_free(&p);
+    rnnrt_optim_free(&t.opt);
+    rnnrt_buffers_free(&t.b);
+    rnnrt_params_free(&t.p);
     rnnrt_task_data_free(&d);
     return rc;
 }

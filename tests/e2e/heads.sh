@@ -51,6 +51,26 @@ if [ "$task" = labelling ]; then
     expect_refusal "sample for a labelling model" "$work/sample.err" "$trainer" sample --ckpt "$work/tagger.ckpt"
     grep -qF "sample is not available for task labelling" "$work/sample.err" || fail "sample: wrong message"
 
+    # budgets, signals and damaged checkpoints
+    must "--max-steps" "$work/budget.log" "$trainer" train --data "$work/tag.txt" --ckpt "$work/budget.ckpt" --max-steps 3
+    [ "$(field steps "$work/budget.log")" = 3 ] || { cat "$work/budget.log" >&2; fail "--max-steps 3 ran $(field steps "$work/budget.log") steps"; }
+    say "ok: --max-steps 3 stops after 3 steps"
+    rc=0
+    "$trainer" train --data "$work/tag.txt" --ckpt "$work/term.ckpt" --epochs 1000000 >"$work/term.log" 2>&1 &
+    pid=$!
+    sleep 1
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ] || { cat "$work/term.log" >&2; fail "SIGTERM: exit $rc, expected 143"; }
+    must "eval after SIGTERM" "$work/term.eval" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/term.ckpt"
+    [ ! -e "$work/term.ckpt.tmp" ] || fail "SIGTERM left a temporary file"
+    say "ok: SIGTERM: exit 143 with a loadable checkpoint"
+    cp "$work/tagger.ckpt" "$work/flip.ckpt"
+    printf '\xff' | dd of="$work/flip.ckpt" bs=1 seek=100 conv=notrunc status=none
+    expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/flip.ckpt"
+    head -c 50 "$work/tagger.ckpt" >"$work/short.ckpt"
+    expect_refusal "a truncated checkpoint" "$work/short.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/short.ckpt"
+
     printf 'a\tO\nb\n' >"$work/notab.txt"
     refuse "a line without a tab" "$work/notab.txt" \
         "notab.txt:2:2: error: expected \`token<TAB>label\`, but the line has no tab"
