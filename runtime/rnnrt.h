@@ -899,10 +899,14 @@ int rnnrt_task_data_load(RnnrtTaskData *d, const RnnrtModel *m,
                          const RnnrtVocab *labels, RnnrtError *err);
 void rnnrt_task_data_free(RnnrtTaskData *d);
 
-/* Loss and accuracy of params on rows/tokens [from, to) of d. */
+/* rnnrt_task_train: the recipe's training with the options (needs
+ * o->data), per-epoch validation loss and accuracy, a checkpoint at
+ * o->ckpt (token vocabulary, labels, parameters; CRC-checked) and a RESULT
+ * line. rnnrt_task_eval: the validation split of data scored with a
+ * checkpoint (B 0 = the recipe's batch). */
 typedef struct {
     double loss, acc;
-    size_t count; /* predictions scored */
+    size_t count; /* predictions scored: mean loss and accuracy over them */
 } RnnrtTaskScore;
 
 int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
