@@ -165,7 +165,8 @@ static int split_lines(Lines *l, const RnnrtModel *m, RnnrtError *err)
 
 /* ---- loading ---- */
 
-static int labels_encode(RnnrtTaskData *d, const Lines *l, RnnrtError *err)
+/* given: the labels came with a checkpoint, not from this file. */
+static int labels_encode(RnnrtTaskData *d, const Lines *l, int given, RnnrtError *err)
 {
     for (size_t i = 0; i < l->n; i++) {
         const Span *s = &l->lab[i];
@@ -175,8 +176,9 @@ static int labels_encode(RnnrtTaskData *d, const Lines *l, RnnrtError *err)
             snprintf(name, sizeof name, "%.*s", (int)(s->len < 200 ? s->len
                                                                   : 200),
                      l->text + s->off);
-            return at(err, l->path, s->line, s->col, "label '%s' does not "
-                      "occur in the training split", name);
+            return at(err, l->path, s->line, s->col, "label '%s' %s", name,
+                      given ? "is not one of the checkpoint's labels"
+                            : "does not occur in the training split");
         }
         d->y[i] = id;
     }
@@ -346,7 +348,7 @@ int rnnrt_task_data_load(RnnrtTaskData *d, const RnnrtModel *m,
                  : load_labelling(d, &l, !vocab);
     }
     if (!rc)
-        rc = labels_encode(d, &l, err);
+        rc = labels_encode(d, &l, vocab != NULL, err);
     free(l.tok);
     free(l.lab);
     free(text);

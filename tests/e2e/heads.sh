@@ -93,6 +93,11 @@ else
         $(pkg-config --libs openblas) -lm -o "$work/$name"
     train_to "$work/$name" "$work/cls.txt" "$name"
     expect_refusal "sample for a classification model" "$work/sample.err" "$trainer" sample --ckpt "$work/$name.ckpt"
+    printf 'more_a\taab\nequal\tab\n' >"$work/other.txt"
+    expect_refusal "eval on a label the checkpoint lacks" "$work/other.err" \
+        "$trainer" eval --data "$work/other.txt" --ckpt "$work/classifier_mean.ckpt"
+    grep -qF "other.txt:2:1: error: label 'equal' is not one of the checkpoint's labels" "$work/other.err" ||
+        { cat "$work/other.err" >&2; fail "eval: wrong message for an unknown label"; }
 
     # Lines longer than the steps (24) are cut, and counted.
     gen -v n=400 -v seed=2 -v maxlen=40 >"$work/long.txt"
