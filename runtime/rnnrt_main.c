@@ -147,15 +147,17 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     rnnrt_blas_set_threads(threads);
     RnnrtError err = {0};
+    int ftz = keep ? 0 : rnnrt_fpu_flush_denormals(1);
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
         RnnrtTaskScore sc;
         rc = rnnrt_task_eval(m, path, data, B, &sc, &err);
         if (!rc)
             printf("val_loss=%.4f val_acc=%.4f count=%zu\n", sc.loss, sc.acc,
                    sc.count);
+        if (ftz)
+            rnnrt_fpu_flush_denormals(0);
         return rnnrt_cli_report(rc, &err, prog, "eval");
     }
-    int ftz = keep ? 0 : rnnrt_fpu_flush_denormals(1);
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
