@@ -8,7 +8,8 @@
  * without specials, by decreasing count in the training split, ties in
  * byte order; a validation label the training split lacks is an error at
  * the label. Tokens use the language model's vocabulary rules (specials
- * first, then by count); unseen ones become <unk> and are counted.
+ * first, then by count, `min_freq`); unseen ones become <unk> and are
+ * counted.
  */
 #include "rnnrt.h"
 
@@ -185,7 +186,7 @@ static int labels_encode(RnnrtTaskData *d, const Lines *l, int given, RnnrtError
     return 0;
 }
 
-static int load_labelling(RnnrtTaskData *d, const Lines *l, int build)
+static int load_labelling(RnnrtTaskData *d, const RnnrtModel *m, const Lines *l, int build)
 {
     size_t nunk = 0;
     if (build) {
@@ -197,6 +198,7 @@ static int load_labelling(RnnrtTaskData *d, const Lines *l, int build)
             count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
         }
         vocab_sorted(&ct, &d->vocab);
+        rnnrt_vocab_prune(&d->vocab, m->recipe.min_freq);
         vocab_sorted(&cl, &d->labels);
         rnnrt_vocab_free(&ct);
         rnnrt_vocab_free(&cl);
@@ -283,6 +285,7 @@ static int load_classification(RnnrtTaskData *d, const RnnrtModel *m,
             count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
         }
         vocab_sorted(&ct, &d->vocab);
+        rnnrt_vocab_prune(&d->vocab, m->recipe.min_freq);
         vocab_sorted(&cl, &d->labels);
         rnnrt_vocab_free(&ct);
         rnnrt_vocab_free(&cl);
@@ -345,7 +348,7 @@ int rnnrt_task_data_load(RnnrtTaskData *d, const RnnrtModel *m,
             rnnrt_vocab_init_empty(&d->labels);
         }
         rc = cls ? load_classification(d, m, &l, !vocab, err)
-                 : load_labelling(d, &l, !vocab);
+                 : load_labelling(d, m, &l, !vocab);
     }
     if (!rc)
         rc = labels_encode(d, &l, vocab != NULL, err);

@@ -97,6 +97,23 @@ static void test_labelling_vocab_ids_and_split(void **state)
     rnnrt_task_data_free(&d);
 }
 
+static void test_min_freq_drops_rare_tokens(void **state)
+{
+    (void)state;
+    RnnrtModel m = model(RNNRT_TASK_LABELLING, "char", 0.75);
+    m.recipe.min_freq = 2;
+    const char *path = write_file("rare.txt", "a\tN\nb\tN\na\tN\nb\tN\n");
+    RnnrtTaskData d;
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_task_data_load(&d, &m, path, 8, NULL, NULL, &err), 0);
+    /* training: a a b -> b (once) is dropped and becomes <unk> */
+    assert_int_equal(d.vocab.size, 5);
+    assert_int_equal(d.x[1], RNNRT_UNK);
+    assert_int_equal(d.x[3], RNNRT_UNK);
+    assert_int_equal(d.unk_valid, 1);
+    rnnrt_task_data_free(&d);
+}
+
 static void test_classification_pads_truncates_and_counts(void **state)
 {
     (void)state;
@@ -160,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_weights_last_and_mean),
         cmocka_unit_test(test_labelling_vocab_ids_and_split),
+        cmocka_unit_test(test_min_freq_drops_rare_tokens),
         cmocka_unit_test(test_classification_pads_truncates_and_counts),
         cmocka_unit_test(test_bad_files_are_errors_at_their_place),
     };
