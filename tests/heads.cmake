@@ -35,3 +35,20 @@ foreach(pair ${HEADS_MODELS})
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
 endforeach()
+
+# The heads against PyTorch (tests/torch/compare_heads.py): the dumps of
+# tagger_d, classifier_d and classifier_last recomputed with torch.nn.GRU /
+# LSTM, Linear and cross_entropy in float64; skipped without torch.
+set(HEADS_TORCH_ARGS
+  --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
+  --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
+  "--libs=${OPENBLAS_LINK_LIBRARIES}")
+foreach(model tagger classifier)
+  if(TARGET ${model}_d)
+    list(APPEND HEADS_TORCH_ARGS --trainer ${model}=$<TARGET_FILE:${model}_d>)
+  endif()
+endforeach()
+add_test(NAME torch_compare_heads
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_heads.py ${HEADS_TORCH_ARGS})
+set_tests_properties(torch_compare_heads PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
