@@ -159,6 +159,13 @@ static void adjoint(Diff *D, Node *n, Node *g)
             accumulate(D, in[1], graph_slice(D->g, loc, g, wa, wb));
         return;
     }
+    case OP_POOL:
+        /* out[b] = sum_t w[t,b] h[t,b]: dh[t,b] = w[t,b] g[b]; the weights
+         * are data (INPUT_POOL) and get no gradient */
+        if (D->needs[in[1]->id])
+            DIE("autodiff: pooling weights that need a gradient");
+        accumulate(D, in[0], add2(D, OP_POOL_GRAD, n, value(D, in[1]), g));
+        return;
     case OP_SCAN_OUT:
         return; /* collected by the scan node itself */
     case OP_SCAN:
@@ -216,7 +223,7 @@ static bool *needs_grad_top(Model *m)
         if (n->op == OP_PARAM)
             needs[i] = m->params[n->index].trainable;
         else if (n->op == OP_INPUT)
-            needs[i] = n->index >= INPUT_STATE;
+            needs[i] = n->index >= INPUT_STATE; /* states, not data */
         for (int k = 0; k < n->nin; k++)
             needs[i] |= needs[n->in[k]->id];
     }

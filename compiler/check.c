@@ -5,16 +5,20 @@
  * on random inputs and prints everything it used and produced as text, one
  * record per line, numbers with %.17g:
  *
- *   dims B T V S
+ *   dims B T V S [L]              L (labels) only for labelling and
+ *                                 classification models
  *   param NAME N v1 ... vN        one per parameter, in m->params order
- *   x N ...   y N ...             int32 [T][B] token ids
+ *   x N ...   y N ...             int32 [T][B] token ids (labelling: y
+ *                                 are labels in [0, L); classification: y
+ *                                 is [B])
+ *   pool N ...                    classification only: [T][B] pooling weights
  *   state N ...                   B*S reals: state k is the [B, width_k]
  *                                 block at offset B * (earlier widths)
  *   carry_scale N ...             [T]
  *   dropout SEED TRAIN            the step's RnnrtCtx.dropout_seed and train
  *                                 (optional: absent = not training)
  *   loss v
- *   logits N ...                  [T][B][V]
+ *   logits N ...                  [T][B][V] ([T][B][L], [B][L] for the heads)
  *   state_out N ...               like state
  *   grad NAME N ...               one per parameter, in m->params order
  *   dstate N ...                  like state
@@ -52,14 +56,17 @@ typedef struct {
     char **tok;       /* the current line's words */
     int ntok, cap_tok;
     bool have_dims;
-    int B, T, V, S;
+    int B, T, V, S, L;
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
-    Vec x, y, state, carry_scale, loss, logits, state_out, dstate;
+    Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool;
     bool have_dropout;
     uint64_t dropout_seed;
     bool train;
 } Dump;
+
+/* Does the model have a task head with labels (DIM_L)? */
+static bool has_labels(const Model *m) { return m->spec && m->spec->task != TASK_LANGUAGE_MODEL; }
 
 __attribute__((format(printf, 2, 3))) static bool bad(const Dump *d, const char *fmt, ...)
 {
@@ -116,9 +123,12 @@ static bool parse_long(const char *s, long long lo, long long hi, long long *out
     return true;
 }
 
+/* Ids of a record: tokens in [0, V), labels in [0, L), or none (reals). */
+typedef enum { IDS_NONE, IDS_TOKEN, IDS_LABEL } Ids;
+
 /* "NAME? N v1 ... vN" starting at word `first`: checks N against the words
  * on the line and against `want`, then reads the values. */
-static bool read_values(Dump *d, const char *what, int first, size_t want, bool ints, Vec *out)
+static bool read_values(Dump *d, const char *what, int first, size_t want, Ids ids, Vec *out)
 {
     long long n;
     if (first >= d->ntok || !parse_long(d->tok[first], 0, LLONG_MAX, &n))
@@ -133,11 +143,14 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, bool 
     for (size_t i = 0; i < have; i++) {
         const char *s = d->tok[first + 1 + (int)i];
         long long k;
-        bool ok = ints ? parse_long(s, 0, (long long)d->V - 1, &k) : parse_real(s, &out->v[i]);
+        long long limit = ids == IDS_LABEL ? d->L : d->V;
+        bool ok = ids ? parse_long(s, 0, limit - 1, &k) : parse_real(s, &out->v[i]);
         if (!ok)
             return bad(d, "'%s' value %zu ('%s') is not %s", what, i + 1, s,
-                       ints ? "a token id in [0, V)" : "a number");
-        if (ints)
+                       ids == IDS_TOKEN   ? "a token id in [0, V)"
+                       : ids == IDS_LABEL ? "a label in [0, L)"
+                                          : "a number");
+        if (ids)
             out->v[i] = (double)k;
     }
     out->seen = true;
@@ -149,8 +162,8 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, bool 
 
 static bool numel_of(Dump *d, Shape s, size_t *out)
 {
-    if (!shape_numel(s, d->B, d->T, d->V, out))
-        return bad(d, "dims B=%d T=%d V=%d make a tensor too large", d->B, d->T, d->V);
+    if (!shape_numel(s, d->B, d->T, d->V, d->L, out))
+        return bad(d, "dims B=%d T=%d V=%d L=%d make a tensor too large", d->B, d->T, d->V, d->L);
     return true;
 }
 
@@ -171,19 +184,21 @@ static const char *state_name(const Model *m, int k)
 
 /* ---- records ---- */
 
-/* dims B T V S: must come first; S is the model's state size. */
+/* dims B T V S [L]: must come first; S is the model's state size, L the
+ * number of labels of a task head (and only there). */
 static bool rec_dims(Dump *d)
 {
-    long long v[4];
+    long long v[5] = {0};
+    int want = has_labels(d->m) ? 5 : 4;
     if (d->have_dims)
         return bad(d, "'dims' appears twice");
-    if (d->ntok != 5)
-        return bad(d, "'dims' needs 4 numbers: B T V S");
-    for (int i = 0; i < 4; i++)
+    if (d->ntok != want + 1)
+        return bad(d, "'dims' needs %d numbers for this model: B T V S%s", want, want == 5 ? " L" : "");
+    for (int i = 0; i < want; i++)
         if (!parse_long(d->tok[i + 1], i == 3 ? 0 : 1, 0x7fffffff, &v[i]))
             return bad(d, "'dims' value %d ('%s') is not a %s integer", i + 1, d->tok[i + 1],
                        i == 3 ? "non-negative" : "positive");
-    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[3];
+    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[3], d->L = (int)v[4];
     if (d->S != d->m->state_size)
         return bad(d, "'dims' says S = %d but the model carries %d reals per batch row", d->S, d->m->state_size);
     d->have_dims = true;
@@ -207,15 +222,15 @@ static bool rec_param(Dump *d, bool is_grad)
     if (!numel_of(d, p->shape, &want))
         return false;
     const char *label = arena_printf(d->a, "%s %s", what, p->name);
-    return read_values(d, label, 2, want, false, &(is_grad ? d->grad : d->param)[(*count)++]);
+    return read_values(d, label, 2, want, IDS_NONE, &(is_grad ? d->grad : d->param)[(*count)++]);
 }
 
 /* A record "KEY N v..." of `want` values stored in `out`. */
-static bool rec_vec(Dump *d, const char *key, Vec *out, size_t want, bool ints)
+static bool rec_vec(Dump *d, const char *key, Vec *out, size_t want, Ids ids)
 {
     if (out->seen)
         return bad(d, "'%s' appears twice (first at line %d)", key, out->line);
-    return read_values(d, key, 1, want, ints, out);
+    return read_values(d, key, 1, want, ids, out);
 }
 
 static bool rec_loss(Dump *d)
@@ -255,7 +270,8 @@ static bool rec_dropout(Dump *d)
 static bool rec_line(Dump *d)
 {
     static const char *const keys[] = {"dims",  "param",  "x",         "y",    "state", "carry_scale",
-                                       "loss",  "logits", "state_out", "grad", "dstate", "dropout"};
+                                       "loss",  "logits", "state_out", "grad", "dstate", "dropout",
+                                       "pool"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -268,24 +284,32 @@ static bool rec_line(Dump *d)
     }
     if (!d->have_dims)
         return bad(d, "'%s' before 'dims' (the first record must be 'dims B T V S')", k);
-    size_t tb, tbv, bs;
-    if (!size_mul((size_t)d->T, (size_t)d->B, &tb) || !size_mul(tb, (size_t)d->V, &tbv) ||
-        !size_mul((size_t)d->B, (size_t)d->S, &bs))
+    size_t tb, bs, ny, nlogits;
+    if (!size_mul((size_t)d->T, (size_t)d->B, &tb) || !size_mul((size_t)d->B, (size_t)d->S, &bs))
         return bad(d, "dims B=%d T=%d V=%d S=%d make a tensor too large", d->B, d->T, d->V, d->S);
+    if (!numel_of(d, d->m->y->shape, &ny) || !numel_of(d, d->m->logits->shape, &nlogits))
+        return false;
     if (strcmp(k, "param") == 0 || strcmp(k, "grad") == 0)
         return rec_param(d, k[0] == 'g');
     if (strcmp(k, "dropout") == 0)
         return rec_dropout(d);
     if (strcmp(k, "loss") == 0)
         return rec_loss(d);
-    if (strcmp(k, "x") == 0 || strcmp(k, "y") == 0)
-        return rec_vec(d, k, k[0] == 'x' ? &d->x : &d->y, tb, true);
+    if (strcmp(k, "x") == 0)
+        return rec_vec(d, k, &d->x, tb, IDS_TOKEN);
+    if (strcmp(k, "y") == 0)
+        return rec_vec(d, k, &d->y, ny, has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
+    if (strcmp(k, "pool") == 0) {
+        if (!d->m->pool)
+            return bad(d, "'pool' is only for classification models");
+        return rec_vec(d, k, &d->pool, tb, IDS_NONE);
+    }
     if (strcmp(k, "carry_scale") == 0)
         return rec_vec(d, k, &d->carry_scale, (size_t)d->T, false);
     if (strcmp(k, "logits") == 0)
-        return rec_vec(d, k, &d->logits, tbv, false);
+        return rec_vec(d, k, &d->logits, nlogits, IDS_NONE);
     Vec *v = strcmp(k, "state") == 0 ? &d->state : strcmp(k, "state_out") == 0 ? &d->state_out : &d->dstate;
-    return rec_vec(d, k, v, bs, false);
+    return rec_vec(d, k, v, bs, IDS_NONE);
 }
 
 /* Every record must be there, every parameter and gradient once. */
@@ -303,6 +327,8 @@ static bool check_complete(Dump *d)
     for (int i = 0; i < 8; i++)
         if (!vecs[i]->seen)
             return bad(d, "no '%s' record", names[i]);
+    if (d->m->pool && !d->pool.seen)
+        return bad(d, "no 'pool' record (a classification model's pooling weights)");
     return true;
 }
 
@@ -352,7 +378,7 @@ static bool state_offsets(Dump *d, size_t *off)
 
 static InterpResult *run(Dump *d, const size_t *off)
 {
-    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V};
+    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v};
     env.params = arena_array(d->a, (size_t)d->m->nparams + 1, sizeof(double *));
     for (int i = 0; i < d->m->nparams; i++)
         env.params[i] = d->param[i].v;

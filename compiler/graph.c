@@ -74,6 +74,8 @@ static const char *dim_str(int d, char *buf, size_t n)
         return "T";
     if (d == DIM_V)
         return "V";
+    if (d == DIM_L)
+        return "L";
     snprintf(buf, n, "%d", d);
     return buf;
 }
@@ -97,9 +99,9 @@ const char *shape_size_expr(Arena *a, Shape s)
     char buf[128];
     size_t k = 0;
     long long num = 1;
-    static const int syms[] = {DIM_T, DIM_B, DIM_V};
-    static const char *names[] = {"T", "B", "V"};
-    for (int j = 0; j < 3; j++)
+    static const int syms[] = {DIM_T, DIM_B, DIM_V, DIM_L};
+    static const char *names[] = {"T", "B", "V", "L"};
+    for (int j = 0; j < 4; j++)
         for (int i = 0; i < s.ndim; i++)
             if (s.d[i] == syms[j])
                 k += (size_t)snprintf(buf + k, sizeof buf - k, "%s(size_t)%s", k ? " * " : "", names[j]);
@@ -111,11 +113,11 @@ const char *shape_size_expr(Arena *a, Shape s)
     return arena_strdup(a, buf);
 }
 
-bool shape_numel(Shape s, int B, int T, int V, size_t *out)
+bool shape_numel(Shape s, int B, int T, int V, int L, size_t *out)
 {
     size_t n = 1;
     for (int i = 0; i < s.ndim; i++) {
-        int d = s.d[i] == DIM_B ? B : s.d[i] == DIM_T ? T : s.d[i] == DIM_V ? V : s.d[i];
+        int d = s.d[i] == DIM_B ? B : s.d[i] == DIM_T ? T : s.d[i] == DIM_V ? V : s.d[i] == DIM_L ? L : s.d[i];
         if (d < 0 || !size_mul(n, (size_t)d, &n))
             return false;
     }
@@ -273,6 +275,13 @@ static bool infer(Node *n)
     case OP_GRAD_SCALE:
         n->shape = in[0]->shape;
         return in[1]->shape.ndim == 0;
+    case OP_POOL: /* [T,B,n], [T,B] -> [B,n] */
+        n->shape = shape2(in[0]->shape.d[1], in[0]->shape.d[2]);
+        return in[0]->shape.ndim == 3 && in[1]->shape.ndim == 2 && in[0]->shape.d[0] == in[1]->shape.d[0] &&
+               in[0]->shape.d[1] == in[1]->shape.d[1];
+    case OP_POOL_GRAD: /* [T,B], [B,n] -> [T,B,n] */
+        n->shape = shape3(in[0]->shape.d[0], in[0]->shape.d[1], in[1]->shape.d[1]);
+        return in[0]->shape.ndim == 2 && in[1]->shape.ndim == 2 && in[0]->shape.d[1] == in[1]->shape.d[0];
     case OP_SCAN_OUT:
         return true; /* shape set by scan_add_output */
     case OP_FUSED:

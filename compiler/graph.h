@@ -37,7 +37,7 @@ typedef enum {
 } Op;
 
 /* Symbolic dims, bound at run time. Positive values are concrete. */
-enum { DIM_B = -1, DIM_T = -2, DIM_V = -3 };
+enum { DIM_B = -1, DIM_T = -2, DIM_V = -3, DIM_L = -4 /* labels of a task head */ };
 enum { MAX_DIMS = 3 };
 
 typedef struct {
@@ -52,6 +52,7 @@ enum {
     INPUT_X,           /* int [T, B] input tokens */
     INPUT_Y,           /* int [T, B] target tokens */
     INPUT_CARRY_SCALE, /* [T] multiplier for the state gradient (truncation) */
+    INPUT_POOL,        /* [T, B] pooling weights of a classification head */
     INPUT_STATE        /* + k: [B, width] initial value of state k */
 };
 enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
@@ -130,7 +131,8 @@ typedef struct {
     Node *state_in[MAX_STATES];
     Node *state_out[MAX_STATES];
     Node *loss;      /* scalar */
-    Node *logits;    /* [T, B, V] */
+    Node *logits;    /* [T, B, V]; labelling [T, B, L]; classification [B, L] */
+    Node *pool;      /* classification: the INPUT_POOL node, else NULL */
     int nforward;    /* nodes [0, nforward) are the forward pass */
     Node **grads;    /* after autodiff: grads[i] for params[i] (NULL if none) */
     Node *dstate[MAX_STATES]; /* after autodiff: gradient of state_in[k] */
@@ -179,7 +181,7 @@ const char *shape_str(Shape s, char *buf, size_t n);
 /* Number of elements as a C expression over B, T, V ("B * 256"). */
 const char *shape_size_expr(Arena *a, Shape s);
 /* Number of elements with symbols bound; false on overflow. */
-bool shape_numel(Shape s, int B, int T, int V, size_t *out);
+bool shape_numel(Shape s, int B, int T, int V, int L, size_t *out);
 
 /* ---- inspecting ---- */
 const char *op_name(Op op);
@@ -202,6 +204,8 @@ typedef struct {
     const double *carry_scale;  /* [T]; NULL = all ones */
     uint64_t dropout_seed;      /* the step's dropout seed (RnnrtCtx's) */
     bool train;                 /* false: DROPOUT is the identity */
+    int L;                      /* labels (task heads); 0 when unused */
+    const double *pool;         /* [T][B] pooling weights (classification) */
 } InterpEnv;
 
 typedef struct {
@@ -220,6 +224,11 @@ int check_dump(const Model *m, const char *dump_path, double rtol, double atol);
 
 /* ---- the stages (one file each) ---- */
 Model *lower(Arena *a, Spec *spec);          /* lower.c; NULL on error */
+/* lower_head.c: the output layer and loss of the spec's task on top of the
+ * top layer's output hs [T,B,width] (m->y is made by lower); sets m->pool,
+ * m->logits, m->loss. False after an error. */
+bool lower_head(Model *m, Node *hs, int width);
+int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg);
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
 /* emit.c: write the C for m to f. */
 void emit_c(FILE *f, const Model *m);

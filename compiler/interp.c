@@ -78,7 +78,11 @@ static bool node_dims(const Interp *I, const Node *n, Dims *out)
     out->ndim = s.ndim;
     out->n = 1;
     for (int i = 0; i < s.ndim; i++) {
-        int d = s.d[i] == DIM_B ? I->env->B : s.d[i] == DIM_T ? I->env->T : s.d[i] == DIM_V ? I->env->V : s.d[i];
+        int d = s.d[i] == DIM_B   ? I->env->B
+                : s.d[i] == DIM_T ? I->env->T
+                : s.d[i] == DIM_V ? I->env->V
+                : s.d[i] == DIM_L ? I->env->L
+                                  : s.d[i];
         if (d <= 0)
             return fail(n, "dim %d is %d (unbound symbol or not positive)", i, s.d[i]);
         out->d[i] = (size_t)d;
@@ -188,6 +192,12 @@ static bool eval_input(Interp *I, Frame *F, const Node *n, const Dims *o)
     if (n->index == INPUT_CARRY_SCALE) {
         for (size_t i = 0; i < o->n; i++)
             r[i] = env->carry_scale ? env->carry_scale[i] : 1.0;
+        return true;
+    }
+    if (n->index == INPUT_POOL) {
+        if (!env->pool)
+            return fail(n, "the env has no pooling weights");
+        memcpy(r, env->pool, o->n * sizeof(double));
         return true;
     }
     int k = n->index - INPUT_STATE;
@@ -349,6 +359,38 @@ static bool eval_sum_to(Interp *I, Frame *F, const Node *n, const Dims *o)
         return false;
     for (size_t i = 0; i < da.n; i++)
         r[i % o->n] += A[i];
+    return true;
+}
+
+/* POOL: h [T,B,n], w [T,B] -> [B,n], out[b,:] = sum_t w[t,b] h[t,b,:].
+ * POOL_GRAD: w [T,B], g [B,n] -> [T,B,n], out[t,b,:] = w[t,b] g[b,:]. */
+static bool eval_pool(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims d0, d1;
+    const double *A = operand(I, F, n, 0, &d0);
+    const double *Bv = A ? operand(I, F, n, 1, &d1) : NULL;
+    if (!Bv)
+        return false;
+    bool grad = n->op == OP_POOL_GRAD;
+    const double *h = grad ? Bv : A, *w = grad ? A : Bv;
+    const Dims *dw = grad ? &d0 : &d1;
+    if (dw->ndim != 2)
+        return fail(n, "the pooling weights are not [T,B]");
+    size_t T = dw->d[0], B = dw->d[1], C = last_dim(o);
+    if ((grad ? d1.n : d0.n) != (grad ? B * C : T * B * C) || o->n != (grad ? T * B * C : B * C))
+        return fail(n, "sizes do not match T=%zu B=%zu n=%zu", T, B, C);
+    double *r = alloc_val(I, F, n, o->n);
+    if (!r)
+        return false;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < C; j++) {
+                double wt = w[t * B + b];
+                if (grad)
+                    r[(t * B + b) * C + j] = wt * h[b * C + j];
+                else
+                    r[b * C + j] += wt * h[(t * B + b) * C + j];
+            }
     return true;
 }
 
@@ -821,6 +863,8 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_DROPOUT: return eval_dropout(I, F, n, &o);
     case OP_CONCAT: return eval_concat(I, F, n, &o);
     case OP_SLICE: return eval_slice(I, F, n, &o);
+    case OP_POOL:
+    case OP_POOL_GRAD: return eval_pool(I, F, n, &o);
     case OP_SOFTMAX_XENT: return eval_softmax_xent(I, F, n, &o);
     case OP_SOFTMAX_XENT_GRAD: return eval_softmax_xent_grad(I, F, n, &o);
     case OP_SCAN: return eval_scan(I, F, n);

@@ -10,14 +10,16 @@
  *   logits = h @ W_out + b_out                [T,B,V]
  *   loss   = mean softmax cross-entropy(logits, y)
  *
+ * (the last two are the task head, lower_head.c; labelling and
+ * classification predict labels instead of the next token).
+ *
  * With `layers: N` each layer's scan reads the sequence the layer below
  * produced; with `dropout: p`, dropout(p) sits between layers (not after
  * the top one), one mask site per layer. With `bidirectional: true` each
  * layer has a second scan, with its own parameters and states (suffixed
  * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
- * returns the top sequence and its width; only the output projection and
- * the loss after it are the language model's. The reverse direction's
+ * returns the top sequence and its width, which the task head reads. The reverse direction's
  * state at step t comes from step t+1, through grad_scale(state,
  * carry_scale[t]) like the forward's, so a truncation cut at t cuts both.
  *
@@ -162,9 +164,7 @@ static Node *lower_expr(Lower *L, const Expr *e)
 
 static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
 {
-    m->params = arena_grow(&perm, m->params, &m->cap_params, m->nparams + 1, sizeof(Param));
-    m->params[m->nparams] = (Param){name, loc, shape, init, arg, true};
-    return m->nparams++;
+    return model_add_param(m, name, loc, shape, init, arg);
 }
 
 /* A param dim: a number, `input` (the cell input width) or `hidden`.
@@ -298,22 +298,6 @@ static void warn_unused(Lower *L)
 }
 
 /* ---- the network ---- */
-
-/* Spec keys the reader accepts but the graph cannot build yet: an error at
- * the key, so no spec silently trains something other than it says.
- * (bidirectional with a language model is refused by spec.c; lower itself
- * builds it, for tests of the bidirectional stack.) */
-static bool check_supported(const Spec *s)
-{
-    static const char *const tasks[] = {"language_model", "labelling", "classification"};
-    bool ok = true;
-    if (s->task != TASK_LANGUAGE_MODEL) {
-        diag_error(s->task_loc, "'task: %s' is not supported yet (only language_model)",
-                   tasks[s->task]);
-        ok = false;
-    }
-    return ok;
-}
 
 /* One layer: the cell's parameters, its initial states and a scan over
  * the sequence `in` [T,B,I]. Returns the stacked cell output [T,B,hidden],
@@ -459,8 +443,6 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
 
 Model *lower(Arena *a, Spec *spec)
 {
-    if (!check_supported(spec))
-        return NULL;
 
     Model *m = arena_alloc(a, sizeof *m);
     m->spec = spec;
@@ -482,7 +464,9 @@ Model *lower(Arena *a, Spec *spec)
     /* Inputs and the per-step input xs [T,B,I]. */
     m->x = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_X);
     m->x->name = "x";
-    m->y = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_INT, INPUT_Y);
+    /* y: the next token or a label per step [T,B]; a label per row [B] */
+    Shape ys = spec->task == TASK_CLASSIFICATION ? shape1(DIM_B) : shape2(DIM_T, DIM_B);
+    m->y = graph_leaf(g, OP_INPUT, spec->task_loc, ys, DT_INT, INPUT_Y);
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
@@ -504,21 +488,9 @@ Model *lower(Arena *a, Spec *spec)
     if (!hs)
         return NULL;
 
-    /* Output layer and loss. Its default init is PyTorch's for a Linear
-     * layer with `width` inputs. */
-    InitKind oinit = width == spec->hidden ? INIT_DEFAULT : INIT_UNIFORM;
-    double obound = 1.0 / sqrt((double)width);
-    int iw = add_param(m, "W_out", spec->network_loc, shape2(width, DIM_V), oinit, obound);
-    int ib = add_param(m, "b_out", spec->network_loc, shape1(DIM_V), oinit, obound);
-    Node *W = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[iw].shape, DT_REAL, iw);
-    W->name = "W_out";
-    Node *bo = graph_leaf(g, OP_PARAM, spec->network_loc, m->params[ib].shape, DT_REAL, ib);
-    bo->name = "b_out";
-    Node *z = graph_matmul(g, spec->network_loc, hs, W, false, false);
-    m->logits = graph_add2(g, OP_ADD, spec->network_loc, z, bo);
-    m->logits->name = "logits";
-    m->loss = graph_add2(g, OP_SOFTMAX_XENT, spec->task_loc, m->logits, m->y);
-    m->loss->name = "loss";
+    /* The task head: output layer and loss (lower_head.c). */
+    if (!lower_head(m, hs, width))
+        return NULL;
     m->nforward = g->n;
 
     /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's for RNN

@@ -53,6 +53,21 @@ enum {
 
 /* A dimension of a parameter shape that is only known at run time. */
 #define RNNRT_DIM_V (-1) /* vocabulary size, from the data */
+#define RNNRT_DIM_L (-2) /* number of labels of a task head, from the data */
+
+/* What a model predicts (RnnrtModel.task; 0 = the language model). */
+typedef enum {
+    RNNRT_TASK_LANGUAGE_MODEL, /* the next token at every step */
+    RNNRT_TASK_LABELLING,      /* a label per step: y [T][B] in [0, L) */
+    RNNRT_TASK_CLASSIFICATION  /* a label per sequence: y [B] in [0, L) */
+} RnnrtTask;
+
+/* How classification pools the states into one per sequence; the runtime
+ * turns it into the weights ctx.pool (the model only sums with them). */
+typedef enum {
+    RNNRT_HEAD_LAST, /* weight 1 at the last valid step */
+    RNNRT_HEAD_MEAN  /* weight 1/len at each valid step */
+} RnnrtHead;
 
 typedef enum {
     RNNRT_INIT_UNIFORM, /* U(-arg, arg) */
@@ -121,6 +136,10 @@ typedef struct {
      * by the whole minibatch's row, so the split does not change them.
      * rows_all 0 = this ctx is the whole minibatch. */
     int row0, rows_all;
+    /* Task heads (issue #3); unused by language models. */
+    int L;              /* labels; logits are [T][B][L] (labelling) or
+                           [B][L] (classification), and so is the loss' mean */
+    const real *pool;   /* classification: [T][B] pooling weights */
 } RnnrtCtx;
 
 typedef struct RnnrtModel {
@@ -142,6 +161,11 @@ typedef struct RnnrtModel {
                               LSTM: h, then c); 0 = not said, and then the
                               runtime never splits the batch
                               (rnnrt_parallel.c) */
+    /* Task heads (issue #3). A language model leaves these zero; a task
+     * model has workspace NULL and sizes its workspace with workspace_l. */
+    int task;              /* RnnrtTask */
+    int head;              /* RnnrtHead (classification) */
+    size_t (*workspace_l)(int B, int T, int V, int L);
 } RnnrtModel;
 
 /* The trainer's main: parses argv (train | eval | sample | gradcheck | dump,
@@ -466,8 +490,12 @@ typedef struct {
     real *state_in, *state_out, *dstate; /* [B][S] */
     real *carry;                     /* [T] */
     real *work;
-    struct RnnrtPool *pool; /* batch-split workers (rnnrt_buffers_split), or
-                               NULL; freed by rnnrt_buffers_free */
+    struct RnnrtPool *workers;       /* batch-split workers
+                                        (rnnrt_buffers_split), or NULL;
+                                        freed by rnnrt_buffers_free */
+    int L;                           /* labels of a task head (else 0) */
+    real *pool;                      /* [T][B] pooling weights (ctx.pool
+                                        for classification) */
 } RnnrtBuffers;
 
 int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
@@ -487,12 +515,12 @@ typedef struct RnnrtPool RnnrtPool;
 int rnnrt_split_workers(const RnnrtModel *m, int threads, int B);
 /* Sets up b (and OpenBLAS) for `threads`: with one worker it only sets
  * OpenBLAS's thread count (rnnrt_blas_set_threads, 0 = its default), as
- * before; otherwise OpenBLAS gets 1 thread and b->pool the workers, whose
+ * before; otherwise OpenBLAS gets 1 thread and b->workers the workers, whose
  * gradients have p's layout. Exit 3 when a thread cannot be started. */
 int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
                         const RnnrtParams *p, int threads, RnnrtError *err);
 /* m->forward (and m->backward when `backward`) on b->ctx, split over
- * b->pool when there is one: loss, state_out, grads (+=) and dstate_in as
+ * b->workers when there is one: loss, state_out, grads (+=) and dstate_in as
  * the plain calls give them; ctx.logits is NULL after a split call. */
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
 int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
@@ -720,6 +748,7 @@ typedef struct {
     uint64_t seed;
     int64_t max_per_param; /* gradcheck: check at most this many evenly
                               spaced elements of each tensor; 0 = all */
+    int L;                 /* labels, for task models (issue #3) */
 } RnnrtCheckOpts;
 
 /* Central differences (eps 1e-6) for every parameter and state_in element
@@ -883,5 +912,72 @@ void rnnrt_optim_free(RnnrtOptim *o);
 const char *rnnrt_optim_name(RnnrtOptimKind kind);
 /* Reals of moment state: 0 (sgd), n (momentum) or 2n (adam). */
 size_t rnnrt_optim_state_size(const RnnrtOptim *o);
+
+/* =====================================================================
+ * Task heads: labelling and classification (issue #3).
+ * ================================================================== */
+
+/* rnnrt_params_init / rnnrt_buffers_init with L labels (RNNRT_DIM_L);
+ * the plain forms pass L = 0, which only a language model accepts. Task
+ * models size their workspace with m->workspace_l. */
+int rnnrt_params_init_l(RnnrtParams *p, const RnnrtModel *m, int V, int L,
+                        RnnrtError *err);
+int rnnrt_buffers_init_l(RnnrtBuffers *b, const RnnrtModel *m,
+                         const RnnrtParams *p, int B, int T, int V, int L,
+                         RnnrtError *err);
+
+/* A vocabulary without the four special tokens (label sets). */
+void rnnrt_vocab_init_empty(RnnrtVocab *v);
+
+/* Pooling weights of one row (column b of a [T][B] block pool) for a
+ * sequence of len valid steps (1 <= len <= T; steps len..T-1 are padding):
+ * last = 1 at step len-1, mean = 1/len at steps 0..len-1, 0 elsewhere. */
+void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head);
+
+/* The data of a task head (rnnrt_task.c).
+ *   labelling:      `token<TAB>label` lines, one token per line (one
+ *                   character for `tokens: char`, a word for `word`), a
+ *                   blank line between sentences; the tokens form one
+ *                   stream, split by tokens (first floor(n * split)).
+ *   classification: `label<TAB>text` lines; the text is normalized and
+ *                   tokenized like a language model's, then cut to `steps`
+ *                   tokens (the count of cut lines is reported); the lines
+ *                   are split by lines.
+ * Labels are their own vocabulary (no specials), built from the training
+ * split by decreasing count, ties in byte order; a label of the validation
+ * split that the training split lacks is an error at its path:line:col.
+ * Tokens missing from the vocabulary become <unk>. */
+typedef struct {
+    RnnrtVocab vocab, labels;
+    int32_t *x, *y;     /* labelling: n tokens and labels;
+                           classification: n rows of T ids (<pad>ded) */
+    int32_t *len;       /* classification: valid length of each row */
+    size_t n, ntrain;   /* tokens or rows; train = [0, ntrain) */
+    int T;              /* classification: row length (steps) */
+    size_t truncated;   /* classification: lines cut to T tokens */
+    size_t unk_valid;   /* validation tokens mapped to <unk> */
+} RnnrtTaskData;
+
+/* vocab, labels NULL: build them from the training split (train);
+ * otherwise use them (eval). */
+int rnnrt_task_data_load(RnnrtTaskData *d, const RnnrtModel *m,
+                         const char *path, int T, const RnnrtVocab *vocab,
+                         const RnnrtVocab *labels, RnnrtError *err);
+void rnnrt_task_data_free(RnnrtTaskData *d);
+
+/* rnnrt_task_train: the recipe's training with the options (needs
+ * o->data), per-epoch validation loss and accuracy, a checkpoint at
+ * o->ckpt (token vocabulary, labels, parameters; CRC-checked) and a RESULT
+ * line. rnnrt_task_eval: the validation split of data scored with a
+ * checkpoint (B 0 = the recipe's batch). */
+typedef struct {
+    double loss, acc;
+    size_t count; /* predictions scored: mean loss and accuracy over them */
+} RnnrtTaskScore;
+
+int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
+                     RnnrtError *err);
+int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
+                    int B, RnnrtTaskScore *out, RnnrtError *err);
 
 #endif

@@ -17,6 +17,10 @@
  * Both run the model as in training (ctx.train = 1) with one dropout seed
  * drawn after state_in (and carry_scale), so every forward of gradcheck's
  * central differences sees the same dropout masks; dump prints the seed.
+ * Task models (issue #3) draw y from [0, L) instead: T*B labels for
+ * labelling, B for classification; classification then draws each row's
+ * valid length (B draws of 1 + rnnrt_rng_below(T), after state_in and
+ * carry_scale) and pools with the weights of the model's head.
  *
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's
@@ -41,18 +45,36 @@ typedef struct {
     real *dstate; /* analytic */
 } Problem;
 
+/* Targets: T*B (language model, labelling) or B (classification). */
+static size_t ny(const RnnrtModel *m, const RnnrtCheckOpts *o)
+{
+    size_t n = (size_t)o->B;
+    return m->task == RNNRT_TASK_CLASSIFICATION ? n : n * (size_t)o->T;
+}
+
+/* Logits: [T][B][V], [T][B][L] or [B][L]. */
+static size_t nlogits(const RnnrtModel *m, const RnnrtCheckOpts *o)
+{
+    if (m->task == RNNRT_TASK_LANGUAGE_MODEL)
+        return ny(m, o) * (size_t)o->V;
+    return ny(m, o) * (size_t)o->L;
+}
+
 static int problem_init(Problem *pb, const RnnrtModel *m,
                         const RnnrtCheckOpts *o, int random_carry,
                         RnnrtError *err)
 {
     memset(pb, 0, sizeof *pb);
     pb->m = m;
-    if (o->B <= 0 || o->T <= 0 || o->V <= 0)
+    int task = m->task != RNNRT_TASK_LANGUAGE_MODEL;
+    if (o->B <= 0 || o->T <= 0 || o->V <= 0 || (task && o->L <= 0))
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
-                           "--B, --T and --V must be positive");
-    int rc = rnnrt_params_init(&pb->p, m, o->V, err);
+                           "--B, --T, --V and --L must be positive");
+    int L = task ? o->L : 0;
+    int rc = rnnrt_params_init_l(&pb->p, m, o->V, L, err);
     if (!rc)
-        rc = rnnrt_buffers_init(&pb->buf, m, &pb->p, o->B, o->T, o->V, err);
+        rc = rnnrt_buffers_init_l(&pb->buf, m, &pb->p, o->B, o->T, o->V, L,
+                                  err);
     if (rc)
         return rc;
     RnnrtBuffers *b = &pb->buf;
@@ -62,13 +84,17 @@ static int problem_init(Problem *pb, const RnnrtModel *m,
     size_t tb = (size_t)o->T * (size_t)o->B, bs = (size_t)o->B * (size_t)b->S;
     for (size_t i = 0; i < tb; i++)
         b->x[i] = (int32_t)rnnrt_rng_below(&r, (uint64_t)o->V);
-    for (size_t i = 0; i < tb; i++)
-        b->y[i] = (int32_t)rnnrt_rng_below(&r, (uint64_t)o->V);
+    for (size_t i = 0; i < ny(m, o); i++)
+        b->y[i] = (int32_t)rnnrt_rng_below(&r, (uint64_t)(task ? L : o->V));
     rnnrt_rng_fill_uniform(&r, b->state_in, bs, -0.5, 0.5);
     if (random_carry)
         rnnrt_rng_fill_uniform(&r, b->carry, (size_t)o->T, 0.5, 1.5);
     b->ctx.train = 1;
     b->ctx.dropout_seed = rnnrt_rng_next(&r);
+    for (int k = 0; m->task == RNNRT_TASK_CLASSIFICATION && k < o->B; k++)
+        rnnrt_pool_weights(b->pool, o->T, o->B, k,
+                           1 + (int)rnnrt_rng_below(&r, (uint64_t)o->T),
+                           m->head);
     pb->grads = rnnrt_xcalloc(pb->p.total, sizeof(real), "gradients");
     pb->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
     return 0;
@@ -159,8 +185,10 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
         return rc;
     }
     run_both(&pb);
-    fprintf(out, "gradcheck %s: B=%d T=%d V=%d seed=%llu, eps %g, "
-                 "|a-n| <= %g + %g|n|\n", m->name, o->B, o->T, o->V,
+    fprintf(out, "gradcheck %s: B=%d T=%d V=%d", m->name, o->B, o->T, o->V);
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
+        fprintf(out, " L=%d", o->L);
+    fprintf(out, " seed=%llu, eps %g, |a-n| <= %g + %g|n|\n",
             (unsigned long long)o->seed, EPS, ATOL, RTOL);
     size_t fails = 0, total = 0, max = (size_t)o->max_per_param;
     for (int i = 0; i < pb.p.n; i++) {
@@ -210,19 +238,24 @@ int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
     }
     RnnrtBuffers *b = &pb.buf;
     size_t tb = (size_t)o->T * (size_t)o->B, bs = (size_t)o->B * (size_t)b->S;
-    fprintf(out, "dims %d %d %d %d\n", o->B, o->T, o->V, b->S);
+    if (m->task == RNNRT_TASK_LANGUAGE_MODEL)
+        fprintf(out, "dims %d %d %d %d\n", o->B, o->T, o->V, b->S);
+    else
+        fprintf(out, "dims %d %d %d %d %d\n", o->B, o->T, o->V, b->S, o->L);
     for (int i = 0; i < pb.p.n; i++)
         print_reals(out, "param", m->params[i].name,
                     pb.p.params + pb.p.offset[i], pb.p.numel[i]);
     print_ids(out, "x", b->x, tb);
-    print_ids(out, "y", b->y, tb);
+    print_ids(out, "y", b->y, ny(m, o));
     print_reals(out, "state", NULL, b->state_in, bs);
     print_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
     fprintf(out, "dropout %llu %d\n", (unsigned long long)b->ctx.dropout_seed,
             b->ctx.train);
+    if (m->task == RNNRT_TASK_CLASSIFICATION)
+        print_reals(out, "pool", NULL, b->pool, tb);
     run_both(&pb);
     fprintf(out, "loss %.17g\n", b->ctx.loss);
-    print_reals(out, "logits", NULL, b->ctx.logits, tb * (size_t)o->V);
+    print_reals(out, "logits", NULL, b->ctx.logits, nlogits(m, o));
     print_reals(out, "state_out", NULL, b->state_out, bs);
     for (int i = 0; i < pb.p.n; i++)
         print_reals(out, "grad", m->params[i].name,

@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int resolve_dim(int d, int V)
+static int resolve_dim(int d, int V, int L)
 {
-    return d == RNNRT_DIM_V ? V : d;
+    return d == RNNRT_DIM_V ? V : d == RNNRT_DIM_L ? L : d;
 }
 
-static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V,
+static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V, int L,
                           RnnrtError *err)
 {
     size_t total = 0;
@@ -32,8 +32,8 @@ static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V,
             return rnnrt_error(err, RNNRT_EXIT_DATA,
                                "parameter '%s' (%s) has %d dimensions",
                                d->name, d->where, d->ndim);
-        p->dims[i][0] = resolve_dim(d->dims[0], V);
-        p->dims[i][1] = d->ndim == 2 ? resolve_dim(d->dims[1], V) : 1;
+        p->dims[i][0] = resolve_dim(d->dims[0], V, L);
+        p->dims[i][1] = d->ndim == 2 ? resolve_dim(d->dims[1], V, L) : 1;
         if (p->dims[i][0] <= 0 || p->dims[i][1] <= 0)
             return rnnrt_error(err, RNNRT_EXIT_DATA,
                                "parameter '%s' (%s) has shape %dx%d", d->name,
@@ -55,13 +55,19 @@ static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V,
 int rnnrt_params_init(RnnrtParams *p, const RnnrtModel *m, int V,
                       RnnrtError *err)
 {
+    return rnnrt_params_init_l(p, m, V, 0, err);
+}
+
+int rnnrt_params_init_l(RnnrtParams *p, const RnnrtModel *m, int V, int L,
+                        RnnrtError *err)
+{
     memset(p, 0, sizeof *p);
     size_t n = m->nparams > 0 ? (size_t)m->nparams : 1;
     p->n = m->nparams;
     p->dims = rnnrt_xcalloc(n, sizeof *p->dims, "parameter shapes");
     p->offset = rnnrt_xcalloc(n, sizeof *p->offset, "parameter offsets");
     p->numel = rnnrt_xcalloc(n, sizeof *p->numel, "parameter sizes");
-    int rc = resolve_shapes(p, m, V, err);
+    int rc = resolve_shapes(p, m, V, L, err);
     size_t both;
     if (!rc && rnnrt_size_mul(p->total, 2, &both))
         rc = rnnrt_error(err, RNNRT_EXIT_IO, "parameter block overflows");
@@ -120,10 +126,22 @@ int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
                        const RnnrtParams *p, int B, int T, int V,
                        RnnrtError *err)
 {
+    return rnnrt_buffers_init_l(b, m, p, B, T, V, 0, err);
+}
+
+int rnnrt_buffers_init_l(RnnrtBuffers *b, const RnnrtModel *m,
+                         const RnnrtParams *p, int B, int T, int V, int L,
+                         RnnrtError *err)
+{
     memset(b, 0, sizeof *b);
     size_t tb, bs;
     int S = m->state_size;
-    size_t work = m->workspace(B, T, V);
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && L <= 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "a %s model needs at least "
+                           "one label", m->task == RNNRT_TASK_LABELLING
+                           ? "labelling" : "classification");
+    size_t work = m->workspace_l ? m->workspace_l(B, T, V, L)
+                                 : m->workspace(B, T, V);
     if (B <= 0 || T <= 0 || V <= 0 || S < 0 ||
         rnnrt_size_mul((size_t)T, (size_t)B, &tb) ||
         rnnrt_size_mul((size_t)B, (size_t)S, &bs) || work == 0)
@@ -141,6 +159,8 @@ int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
     b->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
     b->carry = rnnrt_xcalloc((size_t)T, sizeof(real), "carry scale");
     b->work = rnnrt_xcalloc(work, sizeof(real), "model workspace");
+    b->L = L;
+    b->pool = rnnrt_xcalloc(tb, sizeof(real), "pooling weights");
     for (int t = 0; t < T; t++)
         b->carry[t] = 1;
     RnnrtCtx *c = &b->ctx;
@@ -158,12 +178,14 @@ int rnnrt_buffers_init(RnnrtBuffers *b, const RnnrtModel *m,
     c->work = b->work;
     c->dropout_seed = 0;
     c->train = 0; /* the trainer and the checks turn dropout on */
+    c->L = L;
+    c->pool = m->task == RNNRT_TASK_CLASSIFICATION ? b->pool : NULL;
     return 0;
 }
 
 void rnnrt_buffers_free(RnnrtBuffers *b)
 {
-    rnnrt_pool_free(b->pool);
+    rnnrt_pool_free(b->workers);
     free(b->x);
     free(b->y);
     free(b->state_in);
@@ -171,5 +193,6 @@ void rnnrt_buffers_free(RnnrtBuffers *b)
     free(b->dstate);
     free(b->carry);
     free(b->work);
+    free(b->pool);
     memset(b, 0, sizeof *b);
 }

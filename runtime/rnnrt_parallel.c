@@ -224,7 +224,7 @@ static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward)
 {
     RnnrtCtx *c = &b->ctx;
-    RnnrtPool *p = b->pool;
+    RnnrtPool *p = b->workers;
     if (p && p->m == m && c->B == p->B) {
         pool_run(p, c, backward);
         return;
@@ -314,8 +314,8 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
                         const RnnrtParams *params, int threads,
                         RnnrtError *err)
 {
-    rnnrt_pool_free(b->pool);
-    b->pool = NULL;
+    rnnrt_pool_free(b->workers);
+    b->workers = NULL;
     int n = rnnrt_split_workers(m, threads, b->B);
     if (n <= 1) { /* OpenBLAS's threads, as before */
         rnnrt_blas_set_threads(threads);
@@ -345,11 +345,11 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
         rnnrt_pool_free(p);
         return rc;
     }
-    b->pool = p;
+    b->workers = p;
     return 0;
 }
 
 int rnnrt_buffers_workers(const RnnrtBuffers *b)
 {
-    return b->pool ? b->pool->n : 1;
+    return b->workers ? b->workers->n : 1;
 }

@@ -101,6 +101,12 @@ void rnnrt_vocab_init(RnnrtVocab *v)
         rnnrt_vocab_add(v, specials[i], strlen(specials[i]), 0);
 }
 
+void rnnrt_vocab_init_empty(RnnrtVocab *v)
+{
+    memset(v, 0, sizeof *v);
+    v->lookup = rnnrt_xcalloc(1, sizeof(Lookup), "vocabulary");
+}
+
 void rnnrt_vocab_free(RnnrtVocab *v)
 {
     Lookup *lk = v->lookup;

@@ -59,7 +59,7 @@ static double urand(double lo, double hi)
 static size_t numel(const Case *c, Shape s)
 {
     size_t n = 0;
-    assert_true(shape_numel(s, c->env.B, c->env.T, c->env.V, &n));
+    assert_true(shape_numel(s, c->env.B, c->env.T, c->env.V, 0, &n));
     return n;
 }
 

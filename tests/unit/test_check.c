@@ -79,7 +79,7 @@ static char *make_dump(const Model *m)
     double **pv = test_calloc((size_t)m->nparams, sizeof(double *));
     size_t *pn = test_calloc((size_t)m->nparams, sizeof(size_t));
     for (int i = 0; i < m->nparams; i++) {
-        assert_true(shape_numel(m->params[i].shape, B, T, V, &pn[i]));
+        assert_true(shape_numel(m->params[i].shape, B, T, V, 0, &pn[i]));
         pv[i] = test_calloc(pn[i], sizeof(double));
         for (size_t j = 0; j < pn[i]; j++)
             pv[i][j] = rnd(&r) - 0.5;
@@ -90,7 +90,7 @@ static char *make_dump(const Model *m)
         cs[i] = i == 1 ? 0 : 1;
     for (int i = 0; i < B * HIDDEN; i++)
         st[i] = rnd(&r) - 0.5;
-    InterpEnv env = {B, T, V, pv, x, y, {st}, cs, 0, false};
+    InterpEnv env = {B, T, V, pv, x, y, {st}, cs, 0, false, 0, NULL};
     Arena a = {0};
     InterpResult *res = interp_run(&a, m, &env);
     assert_non_null(res);

@@ -259,6 +259,37 @@ static void test_interp_run_one_hot_binds_v_from_env(void **state)
     EXPECT(f, oh, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1);
 }
 
+/* pool sums the steps of each row with its weights; pool_grad spreads a
+ * row's gradient back over the steps with the same weights; the weights
+ * are the INPUT_POOL input and L binds from the env. */
+static void test_interp_run_pool_and_pool_grad(void **state)
+{
+    Fix *f = *state;
+    static const double w[] = {1, 0.5, 0, 0.5}; /* [T=2][B=2] */
+    Node *H = param(f, shape3(DIM_T, DIM_B, 3), A223);
+    Node *W = graph_leaf(f->g, OP_INPUT, loc_none(), shape2(DIM_T, DIM_B), DT_REAL, INPUT_POOL);
+    Node *G = param(f, shape2(DIM_B, 3), A23);
+    Node *P = graph_add2(f->g, OP_POOL, loc_none(), H, W);
+    Node *D = graph_add2(f->g, OP_POOL_GRAD, loc_none(), W, G);
+    Node *Lp = param(f, shape1(DIM_L), B3);
+    f->env.T = 2, f->env.B = 2, f->env.L = 3;
+    f->env.pool = w;
+    run(f);
+    /* row 0: 1 * h[0,0] + 0 * h[1,0]; row 1: 0.5 h[0,1] + 0.5 h[1,1] */
+    EXPECT(f, P, 1, 2, 3, 7, 8, 9);
+    EXPECT(f, D, 1, 2, 3, 2, 2.5, 3, 0, 0, 0, 2, 2.5, 3);
+    EXPECT(f, Lp, 10, 20, 30);
+}
+
+static void test_interp_run_pool_without_weights_fails(void **state)
+{
+    Fix *f = *state;
+    Node *H = param(f, shape3(DIM_T, DIM_B, 3), B3);
+    Node *W = graph_leaf(f->g, OP_INPUT, loc_none(), shape2(DIM_T, DIM_B), DT_REAL, INPUT_POOL);
+    graph_add2(f->g, OP_POOL, loc_none(), H, W);
+    run_fails(f, "no pooling weights");
+}
+
 static void test_interp_run_one_hot_id_out_of_range_fails(void **state)
 {
     Fix *f = *state;
@@ -489,6 +520,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interp_run_arg_outside_scan_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interp_run_scan_forward_all_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interp_run_scan_reverse_indexes_by_t, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interp_run_pool_and_pool_grad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interp_run_pool_without_weights_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interp_run_scan_carries_swap_simultaneously, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interp_run_scan_seq_of_scalars_and_batched_state, setup, teardown),
     };

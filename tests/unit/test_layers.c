@@ -97,7 +97,7 @@ static double *random_values(size_t n)
 static size_t numel(const Case *c, Shape s)
 {
     size_t n = 0;
-    assert_true(shape_numel(s, c->env.B, c->env.T, c->env.V, &n));
+    assert_true(shape_numel(s, c->env.B, c->env.T, c->env.V, c->env.L, &n));
     return n;
 }
 

@@ -62,7 +62,7 @@ static const char *const spec_gru_2layer_dropout =
     "cell: gru\nnetwork:\n  input: {embed: 5}\n  hidden: 8\n  layers: 2\n  dropout: 0.4\n"
     "train:\n  batch: 3\n  steps: 5\n  bptt: truncated\n  optimizer: sgd\n  lr: 1.0\n  epochs: 1\n";
 
-enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_MAX = 128 };
+enum { PC_B = 3, PC_T = 5, PC_V = 7, PC_L = 4, PC_MAX = 128 };
 static bool pc_bidirectional; /* lower the next spec as bidirectional */
 
 typedef void (*PassFn)(Model *m);
@@ -131,12 +131,19 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     Model *m = pc_model(spec);
     if (!m)
         return -1;
-    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V, .dropout_seed = 0x1234abcdull, .train = true};
-    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T];
+    /* task heads: labels in [0, L); classification pools row b over its
+     * first b + 2 steps with the mean's weights */
+    bool task = m->spec->task != TASK_LANGUAGE_MODEL;
+    InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V, .dropout_seed = 0x1234abcdull, .train = true, .L = task ? PC_L : 0};
+    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T], pool[PC_T * PC_B];
+    for (int t = 0; t < PC_T; t++)
+        for (int b = 0; b < PC_B; b++)
+            pool[t * PC_B + b] = t < b + 2 ? 1.0 / (b + 2) : 0;
+    env.pool = m->pool ? pool : NULL;
     int32_t x[PC_B * PC_T], y[PC_B * PC_T];
     for (int i = 0; i < m->nparams; i++) {
         size_t n = 0;
-        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, &n);
+        shape_numel(m->params[i].shape, PC_B, PC_T, PC_V, PC_L, &n);
         pv[i] = malloc(n * sizeof(double) + 1);
         for (size_t k = 0; k < n; k++)
             pv[i][k] = pc_urand(-0.8, 0.8);
@@ -149,7 +156,7 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
     }
     for (int i = 0; i < PC_B * PC_T; i++) {
         x[i] = (int32_t)pc_urand(0, PC_V);
-        y[i] = (int32_t)pc_urand(0, PC_V);
+        y[i] = (int32_t)pc_urand(0, task ? PC_L : PC_V);
     }
     for (int t = 0; t < PC_T; t++)
         cs[t] = t == 2 ? 0 : t == 3 ? 0.5 : 1;

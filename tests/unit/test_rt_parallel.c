@@ -227,7 +227,7 @@ static void test_split_workers_policy(void **state)
     assert_int_equal(rnnrt_params_init(&p, &unknown, V, &err), 0);
     assert_int_equal(rnnrt_buffers_init(&b, &unknown, &p, B, TMAX, V, &err), 0);
     assert_int_equal(rnnrt_buffers_split(&b, &unknown, &p, 2, &err), 0);
-    assert_null(b.pool);
+    assert_null(b.workers);
     assert_int_equal(rnnrt_buffers_workers(&b), 1);
     rnnrt_buffers_free(&b);
     rnnrt_params_free(&p);

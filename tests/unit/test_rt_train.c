@@ -258,7 +258,7 @@ static void test_gradcheck_passes_for_correct_backward(void **state)
 {
     (void)state;
     FILE *out = tmpfile();
-    RnnrtCheckOpts o = {2, 4, 5, 1, 0};
+    RnnrtCheckOpts o = {2, 4, 5, 1, 0, 0};
     RnnrtError err = {0};
     assert_int_equal(rnnrt_gradcheck(&toy, &o, out, &err), 0);
     char buf[4096];
@@ -284,7 +284,7 @@ static void test_gradcheck_catches_wrong_backward(void **state)
     (void)state;
     grad_bias = 0.01; /* dW off by 1% */
     FILE *out = tmpfile();
-    RnnrtCheckOpts o = {2, 4, 5, 1, 0};
+    RnnrtCheckOpts o = {2, 4, 5, 1, 0, 0};
     RnnrtError err = {0};
     assert_int_equal(rnnrt_gradcheck(&toy, &o, out, &err), 1);
     char buf[8192];
@@ -300,7 +300,7 @@ static void test_gradcheck_catches_wrong_backward(void **state)
 static void test_gradcheck_refuses_in_float_build(void **state)
 {
     (void)state;
-    RnnrtCheckOpts o = {2, 4, 5, 1, 0};
+    RnnrtCheckOpts o = {2, 4, 5, 1, 0, 0};
     RnnrtError err = {0};
     assert_int_equal(rnnrt_gradcheck(&toy, &o, devnull(), &err),
                      RNNRT_EXIT_USAGE);

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# heads.sh labelling|classification TRAINER RNNC SRC WORKDIR: the task heads
+# end to end on self-made data (tests/e2e/heads_data.awk).
+#   labelling       the tagger learns "inside parentheses or not" to >= 95%
+#                   validation accuracy; eval reproduces it from the
+#                   checkpoint; sample is refused; bad data lines are
+#                   errors at path:line:col.
+#   classification  the trainer (head: mean) and one built here from
+#                   tests/specs/classifier_last.yaml (head: last) learn "more
+#                   a's or more b's" to >= 95%; lines longer than the steps
+#                   are cut and counted.
+set -euo pipefail
+E2E_NAME=heads
+. "$(dirname -- "$0")/lib.sh"
+[ $# -eq 5 ] || { echo "usage: $0 labelling|classification TRAINER RNNC SRC WORKDIR" >&2; exit 2; }
+task=$1 trainer=$2 rnnc=$3 src=$4 work=$5
+E2E_NAME=heads_$task
+fresh_dir "$work"
+gen() { awk -v task="$task" -f "$src/tests/e2e/heads_data.awk" "$@"; }
+
+# train_to TRAINER DATA NAME: train, require val_acc >= 0.95, eval must
+# report the same accuracy from the checkpoint.
+train_to() {
+    local tr=$1 data=$2 name=$3
+    must "$name train" "$work/$name.train.log" "$tr" train --data "$data" --ckpt "$work/$name.ckpt" --quiet
+    local acc
+    acc=$(field val_acc "$work/$name.train.log")
+    [ -n "$acc" ] || fail "$name: no val_acc on the RESULT line"
+    fcmp "$acc >= 0.95" || { cat "$work/$name.train.log" >&2; fail "$name: validation accuracy $acc < 0.95"; }
+    say "ok: $name: val_acc $acc ($(field seconds "$work/$name.train.log") s)"
+    must "$name eval" "$work/$name.eval.log" "$tr" eval --data "$data" --ckpt "$work/$name.ckpt"
+    [ "$(field val_acc "$work/$name.eval.log")" = "$acc" ] ||
+        fail "$name: eval gives val_acc $(field val_acc "$work/$name.eval.log"), training $acc"
+    say "ok: $name: eval reproduces it"
+}
+
+# refuse WHAT FILE EXPECTED: training on FILE must fail with exit 1 and
+# print EXPECTED (a fixed string) on stderr.
+refuse() {
+    local what=$1 file=$2 expected=$3 rc=0
+    "$trainer" train --data "$file" --ckpt "$work/bad.ckpt" --quiet >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+    [ "$rc" -eq 1 ] || { cat "$work/bad.err" >&2; fail "$what: exit $rc, expected 1"; }
+    grep -qF -- "$expected" "$work/bad.err" ||
+        { cat "$work/bad.err" >&2; fail "$what: expected the message: $expected"; }
+    say "ok: $what: $expected"
+}
+
+if [ "$task" = labelling ]; then
+    gen -v n=600 -v seed=1 >"$work/tag.txt"
+    train_to "$trainer" "$work/tag.txt" tagger
+    expect_refusal "sample for a labelling model" "$work/sample.err" "$trainer" sample --ckpt "$work/tagger.ckpt"
+    grep -qF "sample is not available for task labelling" "$work/sample.err" || fail "sample: wrong message"
+
+    # budgets, signals and damaged checkpoints
+    must "--max-steps" "$work/budget.log" "$trainer" train --data "$work/tag.txt" --ckpt "$work/budget.ckpt" --max-steps 3
+    [ "$(field steps "$work/budget.log")" = 3 ] || { cat "$work/budget.log" >&2; fail "--max-steps 3 ran $(field steps "$work/budget.log") steps"; }
+    say "ok: --max-steps 3 stops after 3 steps"
+    rc=0
+    "$trainer" train --data "$work/tag.txt" --ckpt "$work/term.ckpt" --epochs 1000000 >"$work/term.log" 2>&1 &
+    pid=$!
+    sleep 1
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ] || { cat "$work/term.log" >&2; fail "SIGTERM: exit $rc, expected 143"; }
+    must "eval after SIGTERM" "$work/term.eval" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/term.ckpt"
+    [ ! -e "$work/term.ckpt.tmp" ] || fail "SIGTERM left a temporary file"
+    say "ok: SIGTERM: exit 143 with a loadable checkpoint"
+    cp "$work/tagger.ckpt" "$work/flip.ckpt"
+    printf '\xff' | dd of="$work/flip.ckpt" bs=1 seek=100 conv=notrunc status=none
+    expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/flip.ckpt"
+    head -c 50 "$work/tagger.ckpt" >"$work/short.ckpt"
+    expect_refusal "a truncated checkpoint" "$work/short.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/short.ckpt"
+
+    printf 'a\tO\nb\n' >"$work/notab.txt"
+    refuse "a line without a tab" "$work/notab.txt" \
+        "notab.txt:2:2: error: expected \`token<TAB>label\`, but the line has no tab"
+    printf 'a\tO\nb\t\n' >"$work/nolabel.txt"
+    refuse "an empty label" "$work/nolabel.txt" "nolabel.txt:2:3: error: expected \`token<TAB>label\`, but the label is empty"
+    printf 'a\tO\nbc\tI\n' >"$work/twochars.txt"
+    refuse "a two-character token" "$work/twochars.txt" \
+        "twochars.txt:2:1: error: expected \`token<TAB>label\` with one character as the token (tokens: char)"
+    : >"$work/empty.txt"
+    refuse "an empty file" "$work/empty.txt" "empty.txt: error: no data lines"
+    { for i in 1 2 3 4 5 6 7 8; do printf 'a\tO\n'; done; printf 'b\tO\nb\tX\n'; } >"$work/unseen.txt"
+    refuse "a label only in the validation split" "$work/unseen.txt" \
+        "unseen.txt:10:3: error: label 'X' does not occur in the training split"
+else
+    gen -v n=3000 -v seed=1 >"$work/cls.txt"
+    train_to "$trainer" "$work/cls.txt" classifier_mean
+    name=classifier_last
+    "$rnnc" "$src/tests/specs/$name.yaml" -o "$work/$name.c"
+    cc -O2 -std=c11 -I"$src/runtime" "$work/$name.c" "$(dirname -- "$rnnc")/librnnrt.a" \
+        $(pkg-config --libs openblas) -lm -o "$work/$name"
+    train_to "$work/$name" "$work/cls.txt" "$name"
+    expect_refusal "sample for a classification model" "$work/sample.err" "$trainer" sample --ckpt "$work/$name.ckpt"
+    printf 'more_a\taab\nequal\tab\n' >"$work/other.txt"
+    expect_refusal "eval on a label the checkpoint lacks" "$work/other.err" \
+        "$trainer" eval --data "$work/other.txt" --ckpt "$work/classifier_mean.ckpt"
+    grep -qF "other.txt:2:1: error: label 'equal' is not one of the checkpoint's labels" "$work/other.err" ||
+        { cat "$work/other.err" >&2; fail "eval: wrong message for an unknown label"; }
+
+    # Lines longer than the steps (24) are cut, and counted.
+    gen -v n=400 -v seed=2 -v maxlen=40 >"$work/long.txt"
+    want=$(awk -F'\t' 'length($2) > 24' "$work/long.txt" | wc -l)
+    [ "$want" -gt 0 ] || fail "the long data has no line over 24 characters"
+    "$trainer" train --data "$work/long.txt" --ckpt "$work/long.ckpt" --epochs 1 >"$work/long.log" 2>&1 ||
+        { cat "$work/long.log" >&2; fail "training on long lines failed"; }
+    grep -qF "$want lines cut to 24 tokens" "$work/long.log" ||
+        { cat "$work/long.log" >&2; fail "expected the note: $want lines cut to 24 tokens"; }
+    say "ok: $want lines cut to 24 tokens, reported"
+
+    printf 'more_a\taab\nmore_b\n' >"$work/notab.txt"
+    refuse "a line without a tab" "$work/notab.txt" \
+        "notab.txt:2:7: error: expected \`label<TAB>text\`, but the line has no tab"
+    printf 'more_a\taab\n\tbba\n' >"$work/nolabel.txt"
+    refuse "an empty label" "$work/nolabel.txt" "nolabel.txt:2:1: error: expected \`label<TAB>text\`, but the label is empty"
+    : >"$work/empty.txt"
+    refuse "an empty file" "$work/empty.txt" "empty.txt: error: no data lines"
+fi
+say "passed"
