@@ -763,10 +763,22 @@ static bool body_reads(const Node *scan, const Node *n)
     return false;
 }
 
+/* Carry k's next value is a body node stacked in place: step t writes it
+ * into row t of its stacked output, which no later step overwrites. Then
+ * step t + 1 reads that row through a pointer instead of a copy of it in
+ * the carry buffer; the buffer gets the final value once, after the loop. */
+static bool carry_in_place(const Node *sn, int k)
+{
+    const ScanIn *in = &sn->scan->in[k];
+    return in->kind == SCAN_CARRY && in->carry_out && has_storage(in->carry_out) &&
+           stack_output_of(sn, in->carry_out);
+}
+
 static void emit_scan(Emit *E, int ind, const Node *sn)
 {
     const Scan *s = sn->scan;
     const Graph *body = s->body;
+    const char **cur = arena_alloc(&perm, (size_t)(s->nin + 1) * sizeof *cur);
     emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
@@ -776,6 +788,11 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), ref(sn->in[k]),
                   numel_size(s->in[k].arg->shape));
+    for (int k = 0; k < s->nin; k++)
+        if (carry_in_place(sn, k)) {
+            cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(s->in[k].arg)));
+            emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(s->in[k].arg));
+        }
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
             const Node *on = scan_output_node(sn, o);
@@ -794,6 +811,8 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (s->in[k].kind == SCAN_SEQ)
             emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(arg), ref(sn->in[k]),
                   numel_expr(arg->shape));
+        else if (carry_in_place(sn, k))
+            emitf(E, in1, "const real *%s = %s;\n", node_cname(arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(arg), node_cname(arg));
     }
@@ -820,10 +839,18 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             emit_sum_into(E, in1, on, so->node);
     }
     for (int k = 0; k < s->nin; k++)
-        if (s->in[k].kind == SCAN_CARRY)
+        if (carry_in_place(sn, k))
+            emitf(E, in1, "%s = %s;\n", cur[k], ref(s->in[k].carry_out));
+        else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg),
                   ref(s->in[k].carry_out), numel_size(s->in[k].arg->shape));
     emitf(E, ind, "}\n");
+    for (int k = 0; k < s->nin; k++)
+        if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
+            emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(s->in[k].arg));
+            emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), cur[k],
+                  numel_size(s->in[k].arg->shape));
+        }
     E->last_line = 0;
 }
 

@@ -574,8 +574,9 @@ static void lstm_forward(RnnrtCtx *c)
     /* scan 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * 256 * sizeof(real));
+    const real *h_prev_cur = w.h_prev_carry;
     for (int t = 0; t < T; t++) {
-        const real *h_prev = w.h_prev_carry;
+        const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
         const real *i_add_t = w.i_add + (size_t)t * B * 256;
         const real *f_add_t = w.f_add + (size_t)t * B * 256;
@@ -606,9 +607,11 @@ static void lstm_forward(RnnrtCtx *c)
         lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * 256, c_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
-        memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
+        h_prev_cur = h;
         memcpy(w.c_prev_carry, w.c_2, (size_t)B * 256 * sizeof(real));
     }
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 256 * sizeof(real));
     /* specs/lstm.yaml:38  network: */
     rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul35, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)

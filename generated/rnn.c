@@ -244,8 +244,9 @@ static void rnn_forward(RnnrtCtx *c)
     /* specs/rnn.yaml:9  name: rnn_tanh */
     /* scan 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
+    const real *h_prev_cur = w.h_prev_carry;
     for (int t = 0; t < T; t++) {
-        const real *h_prev = w.h_prev_carry;
+        const real *h_prev = h_prev_cur;
         const real *h_add_t = w.h_add + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
@@ -255,8 +256,10 @@ static void rnn_forward(RnnrtCtx *c)
          */
         rnn_fused((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
-        memcpy(w.h_prev_carry, h, (size_t)B * 256 * sizeof(real));
+        h_prev_cur = h;
     }
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 256 * sizeof(real));
     /* specs/rnn.yaml:20  network: */
     rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul15, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
