@@ -614,8 +614,9 @@ static void classifier_forward(RnnrtCtx *c)
     /* scan 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 32 * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * 32 * sizeof(real));
+    const real *h_prev_cur = w.h_prev_carry;
     for (int t = 0; t < T; t++) {
-        const real *h_prev = w.h_prev_carry;
+        const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
         const real *i_add_t = w.i_add + (size_t)t * B * 32;
         const real *f_add_t = w.f_add + (size_t)t * B * 32;
@@ -646,9 +647,11 @@ static void classifier_forward(RnnrtCtx *c)
         classifier_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * 32, c_prev, (size_t)B * 32 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 32, h_prev, (size_t)B * 32 * sizeof(real));
-        memcpy(w.h_prev_carry, h, (size_t)B * 32 * sizeof(real));
+        h_prev_cur = h;
         memcpy(w.c_prev_carry, w.c_2, (size_t)B * 32 * sizeof(real));
     }
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 32 * sizeof(real));
     /* specs/classifier.yaml:15  head: mean              # last | mean */
     memset(w.pooled, 0, (size_t)B * 32 * sizeof(real));
     for (size_t t = 0; t < (size_t)T; t++)

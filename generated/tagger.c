@@ -511,8 +511,9 @@ static void tagger_forward(RnnrtCtx *c)
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 32 * sizeof(real));
+    const real *h_prev_cur = w.h_prev_carry;
     for (int t = 0; t < T; t++) {
-        const real *h_prev = w.h_prev_carry;
+        const real *h_prev = h_prev_cur;
         const real *r_add_t = w.r_add + (size_t)t * B * 32;
         const real *z_add_t = w.z_add + (size_t)t * B * 32;
         const real *n_add_t = w.n_add + (size_t)t * B * 32;
@@ -536,8 +537,10 @@ static void tagger_forward(RnnrtCtx *c)
          */
         tagger_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 32, h_prev, (size_t)B * 32 * sizeof(real));
-        memcpy(w.h_prev_carry, h, (size_t)B * 32 * sizeof(real));
+        h_prev_cur = h;
     }
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 32 * sizeof(real));
     /* specs/tagger.yaml:11  network: */
     rnnrt_gemm(0, 0, T * B, L, 32, 1, w.h_seq, 32, p.W_out, L, 0, w.matmul29, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
