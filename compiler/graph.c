@@ -74,6 +74,8 @@ static const char *dim_str(int d, char *buf, size_t n)
         return "T";
     if (d == DIM_V)
         return "V";
+    if (d == DIM_VT)
+        return "Vt";
     snprintf(buf, n, "%d", d);
     return buf;
 }
@@ -261,6 +263,38 @@ static bool infer(Node *n)
     case OP_FUSED:
     case OP_FUSED_OUT:
         return true; /* made by pass_fuse with their shapes */
+    /* seq2seq (issue #4) */
+    case OP_SUM_LAST:
+        if (in[0]->shape.ndim < 1)
+            return false;
+        n->shape = in[0]->shape;
+        n->shape.ndim--;
+        n->shape.d[n->shape.ndim] = 0;
+        return true;
+    case OP_BCAST_LAST:
+    case OP_LEN_MASK:
+        return true; /* shape set by graph_bcast_last, by the caller */
+    case OP_MASKED_SOFTMAX_T:
+        n->shape = in[0]->shape;
+        return in[0]->shape.ndim == 2 && in[1]->dtype == DT_INT &&
+               shape_eq(in[1]->shape, shape1(in[0]->shape.d[1]));
+    case OP_MASKED_SOFTMAX_T_GRAD:
+        n->shape = in[0]->shape;
+        return shape_eq(in[0]->shape, in[1]->shape);
+    case OP_MASKED_XENT:
+        n->shape = shape0();
+        return in[0]->shape.ndim == 3 && in[1]->dtype == DT_INT && in[2]->dtype == DT_INT &&
+               shape_eq(in[1]->shape, shape2(in[0]->shape.d[0], in[0]->shape.d[1])) &&
+               shape_eq(in[2]->shape, shape1(in[0]->shape.d[1]));
+    case OP_MASKED_XENT_GRAD:
+        n->shape = in[0]->shape;
+        return in[3]->shape.ndim == 0;
+    case OP_WSUM_T:
+        if (in[0]->shape.ndim != 2 || in[1]->shape.ndim != 3 || in[0]->shape.d[0] != in[1]->shape.d[0] ||
+            in[0]->shape.d[1] != in[1]->shape.d[1])
+            return false;
+        n->shape = shape2(in[1]->shape.d[1], in[1]->shape.d[2]);
+        return true;
     default:
         DIE("infer: op %s has no shape rule", op_name(n->op));
     }
@@ -335,6 +369,17 @@ Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to)
         DIE("graph_sum_to: target is not a suffix of the input");
     Node *n = append(g, OP_SUM_TO, loc, &a, 1);
     n->shape = to;
+    return n;
+}
+
+/* a [...] -> [..., width]: each element repeated along a new last axis. */
+Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width)
+{
+    if (a->shape.ndim >= MAX_DIMS)
+        DIE("graph_bcast_last: input has too many dims");
+    Node *n = append(g, OP_BCAST_LAST, loc, &a, 1);
+    n->shape = a->shape;
+    n->shape.d[n->shape.ndim++] = width;
     return n;
 }
 

@@ -38,7 +38,10 @@ typedef enum {
 
 /* Symbolic dims, bound at run time. Positive values are concrete. */
 enum { DIM_B = -1, DIM_T = -2, DIM_V = -3 };
-enum { MAX_DIMS = 3 };
+/* seq2seq (issue #4): the target vocabulary; DIM_V is the source's. The
+ * source and target sides share DIM_T (one num_steps, as d2l). */
+enum { DIM_VT = -5 };
+enum { MAX_DIMS = 4 }; /* 4: a scan over [T,B,n] attention values stacks them [T,T,B,n] */
 
 typedef struct {
     int ndim;
@@ -55,6 +58,12 @@ enum {
     INPUT_STATE        /* + k: [B, width] initial value of state k */
 };
 enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
+/* seq2seq graph inputs (issue #4), numbered after every state input. */
+enum {
+    INPUT_DEC_IN = INPUT_STATE + MAX_STATES, /* int [T, B] decoder input: <bos> + y[:-1] */
+    INPUT_SRC_LEN,                           /* int [B] valid source steps */
+    INPUT_TGT_LEN                            /* int [B] valid target steps */
+};
 
 typedef enum { SCAN_SEQ, SCAN_INV, SCAN_CARRY } ScanInKind;
 typedef enum { SCAN_STACK, SCAN_FINAL, SCAN_SUM } ScanOutKind;
@@ -134,6 +143,10 @@ typedef struct {
     int nforward;    /* nodes [0, nforward) are the forward pass */
     Node **grads;    /* after autodiff: grads[i] for params[i] (NULL if none) */
     Node *dstate[MAX_STATES]; /* after autodiff: gradient of state_in[k] */
+    /* task: seq2seq (lower_s2s.c): x is the source, y the target labels;
+     * the encoder's initial states are state_in[]. */
+    Node *dec_in, *src_len, *tgt_len;
+    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without attention */
 } Model;
 
 /* ---- building ---- */
@@ -148,6 +161,7 @@ Node *graph_leaf(Graph *g, Op op, Loc loc, Shape shape, DType dt, int index);
 Node *graph_const(Graph *g, Loc loc, double value);
 Node *graph_matmul(Graph *g, Loc loc, Node *a, Node *b, bool ta, bool tb);
 Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to);
+Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -193,6 +207,10 @@ typedef struct {
     const int32_t *x, *y;       /* [T][B] */
     double *state[MAX_STATES];  /* state k: [B][width_k] */
     const double *carry_scale;  /* [T]; NULL = all ones */
+    /* seq2seq: target vocabulary size, decoder input [T][B], valid
+     * lengths [B] of the source and the target */
+    int Vt;
+    const int32_t *dec_in, *src_len, *tgt_len;
 } InterpEnv;
 
 typedef struct {
@@ -211,6 +229,7 @@ int check_dump(const Model *m, const char *dump_path, double rtol, double atol);
 
 /* ---- the stages (one file each) ---- */
 Model *lower(Arena *a, Spec *spec);          /* lower.c; NULL on error */
+Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
 /* emit.c: write the C for m to f. */
 void emit_c(FILE *f, const Model *m);

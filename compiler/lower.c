@@ -383,6 +383,8 @@ static Node *lower_layer(Lower *L, Node *in)
 
 Model *lower(Arena *a, Spec *spec)
 {
+    if (spec->task == TASK_SEQ2SEQ)
+        return lower_s2s(a, spec); /* lower_s2s.c */
     if (!check_supported(spec))
         return NULL;
 

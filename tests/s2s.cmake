@@ -19,3 +19,9 @@ add_test(NAME s2s_nltk_bleu
   COMMAND bash ${S2S_DIR}/nltk_bleu.sh $<TARGET_FILE:s2s_tool> ${S2S_WORK}/nltk)
 set_tests_properties(s2s_check_data s2s_bad_data s2s_nltk_bleu PROPERTIES
   TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS s2s)
+
+# The seq2seq specs (specs/s2s/*.yaml) go through lowering, autodiff and
+# every pass; the decoder reads the key projection as a loop invariant.
+add_test(NAME s2s_specs_graph
+  COMMAND bash -c "set -e; for s in ${CMAKE_SOURCE_DIR}/specs/s2s/*.yaml; do $<TARGET_FILE:rnnc> $s -d fuse >/dev/null; done; $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/s2s/seq2seq.yaml -d hoist | grep -q '^%[0-9]* = matmul %[0-9]*, %[0-9]* : \\[T,B,128\\]  ; score_matmul'")
+set_tests_properties(s2s_specs_graph PROPERTIES TIMEOUT 60 LABELS s2s)
