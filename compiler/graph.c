@@ -383,6 +383,25 @@ Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width)
     return n;
 }
 
+Node *graph_clone_node(Graph *g, const Node *n, Node **in)
+{
+    if (n->op == OP_SCAN || n->op == OP_FUSED)
+        DIE("graph_clone_node: cannot copy a %s", op_name(n->op));
+    for (int i = 0; i < n->nin; i++)
+        if (!in[i] || in[i]->graph != g)
+            DIE("graph_clone_node: input %d is not a node of the graph", i);
+    Node *c = append(g, n->op, n->loc, in, n->nin);
+    c->name = n->name;
+    c->shape = n->shape;
+    c->dtype = n->dtype;
+    c->value = n->value;
+    c->index = n->index;
+    c->ta = n->ta;
+    c->tb = n->tb;
+    c->text = n->text;
+    return c;
+}
+
 /* ---- scans ---- */
 
 Node *graph_scan(Graph *g, Loc loc, const char *name, bool reverse)

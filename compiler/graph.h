@@ -62,7 +62,8 @@ enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
 enum {
     INPUT_DEC_IN = INPUT_STATE + MAX_STATES, /* int [T, B] decoder input: <bos> + y[:-1] */
     INPUT_SRC_LEN,                           /* int [B] valid source steps */
-    INPUT_TGT_LEN                            /* int [B] valid target steps */
+    INPUT_TGT_LEN,                           /* int [B] valid target steps */
+    INPUT_STEP_INV                           /* + j: a decoder step's loop invariant j (s2s_step) */
 };
 
 typedef enum { SCAN_SEQ, SCAN_INV, SCAN_CARRY } ScanInKind;
@@ -147,7 +148,28 @@ typedef struct {
      * the encoder's initial states are state_in[]. */
     Node *dec_in, *src_len, *tgt_len;
     Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without attention */
+    Node *decoder;   /* the decoder's scan */
 } Model;
+
+/* seq2seq decoding (lower_s2s.c): the decoder's scan body as a graph of its
+ * own that runs one step, for greedy and beam search. Its inputs are the
+ * previous token (INPUT_DEC_IN, int [B]), the decoder's states
+ * (INPUT_STATE + k, [B,hidden]) and the loop invariants the encoder
+ * computes once per batch (INPUT_STEP_INV + j: the value of inv_src[j], a
+ * node of the training graph, e.g. the keys and their projection). */
+typedef struct {
+    Model *m;          /* g: the step; params shared with the training model */
+    Node *prev;
+    int nstates;
+    Node *state_init[MAX_STATES]; /* training-graph nodes: the states before step 0 */
+    Node *state_in[MAX_STATES], *state_out[MAX_STATES];
+    int ninv;
+    Node **inv_src;    /* training-graph nodes */
+    Node *logits;      /* [B,Vt] */
+    Node *attention;   /* [T,B] or NULL */
+} S2sStep;
+
+S2sStep *s2s_step(Arena *a, const Model *train);
 
 /* ---- building ---- */
 Graph *graph_new(Arena *a, Graph *parent);
@@ -162,6 +184,8 @@ Node *graph_const(Graph *g, Loc loc, double value);
 Node *graph_matmul(Graph *g, Loc loc, Node *a, Node *b, bool ta, bool tb);
 Node *graph_sum_to(Graph *g, Loc loc, Node *a, Shape to);
 Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width);
+/* A copy of n (not a scan) in g, reading `in` (n->nin nodes of g). */
+Node *graph_clone_node(Graph *g, const Node *n, Node **in);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -211,6 +235,7 @@ typedef struct {
      * lengths [B] of the source and the target */
     int Vt;
     const int32_t *dec_in, *src_len, *tgt_len;
+    const double *const *step_inv; /* s2s_step: the values of INPUT_STEP_INV + j */
 } InterpEnv;
 
 typedef struct {

@@ -199,6 +199,12 @@ static bool eval_input(Interp *I, Frame *F, const Node *n, const Dims *o)
         return eval_ids(I, F, n, o, n->index == INPUT_X ? env->x : env->y);
     if (n->index >= INPUT_DEC_IN && n->index <= INPUT_TGT_LEN)
         return eval_s2s_input(I, F, n, o);
+    if (n->index >= INPUT_STEP_INV) {
+        double *r = env->step_inv && env->step_inv[n->index - INPUT_STEP_INV] ? alloc_val(I, F, n, o->n) : NULL;
+        if (r)
+            memcpy(r, env->step_inv[n->index - INPUT_STEP_INV], o->n * sizeof(double));
+        return r ? true : fail(n, "the env has no value for step invariant %d", n->index - INPUT_STEP_INV);
+    }
     double *r = alloc_val(I, F, n, o->n);
     if (!r)
         return false;

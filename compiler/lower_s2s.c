@@ -568,6 +568,7 @@ static Node *lower_decoder(S2s *S, const Layer *enc, int layers, Node *ys)
         in = lc[l].next[output_state(c)];
     }
     end_scan(S);
+    S->m->decoder = S->scan;
     Node *hs = scan_add_output(S->scan, SCAN_STACK, in, 0);
     if (S->attn)
         S->m->attention = scan_add_output(S->scan, SCAN_STACK, S->attn, 0);
@@ -673,4 +674,74 @@ Model *lower_s2s(Arena *a, Spec *spec)
         return NULL;
     graph_verify(g);
     return m;
+}
+
+/* ---- decoding: one decoder step as a graph of its own ----
+ * The training graph's decoder body already is one step: copy it, with
+ * its arguments replaced by the step's inputs. The sequence input (the
+ * target embeddings) becomes embed_tgt[prev]; carries become state inputs;
+ * parameters stay parameters; other invariants (keys, key projection,
+ * source lengths) become inputs the caller fills from the encoder. */
+S2sStep *s2s_step(Arena *a, const Model *train)
+{
+    const Node *dec = train->decoder;
+    const Scan *s = dec->scan;
+    S2sStep *st = arena_alloc(a, sizeof *st);
+    Model *m = arena_alloc(a, sizeof *m);
+    *m = (Model){.spec = train->spec, .params = train->params, .nparams = train->nparams};
+    m->g = graph_new(a, NULL);
+    st->m = m;
+    st->inv_src = arena_array(a, (size_t)s->nin + 1, sizeof(Node *));
+    Graph *g = m->g, *body = s->body;
+    Node **map = arena_array(&perm, (size_t)body->n + 1, sizeof(Node *));
+    st->prev = graph_leaf(g, OP_INPUT, dec->loc, shape1(DIM_B), DT_INT, INPUT_DEC_IN);
+    st->prev->name = "prev";
+    for (int i = 0; i < s->nin; i++) {
+        Node *outer = dec->in[i], *arg = s->in[i].arg, *v;
+        if (s->in[i].kind == SCAN_SEQ) { /* gather(embed_tgt, dec_in) */
+            if (outer->op != OP_GATHER || outer->in[0]->op != OP_PARAM)
+                DIE("s2s_step: the decoder's sequence input is not an embedding");
+            Node *E = graph_clone_node(g, outer->in[0], NULL);
+            v = gather(g, outer->loc, E, st->prev, outer->name);
+        } else if (s->in[i].kind == SCAN_CARRY) {
+            int k = st->nstates++;
+            v = graph_leaf(g, OP_INPUT, arg->loc, arg->shape, DT_REAL, INPUT_STATE + k);
+            st->state_init[k] = outer;
+            st->state_in[k] = v;
+        } else if (outer->op == OP_PARAM) {
+            v = graph_clone_node(g, outer, NULL);
+        } else {
+            int j = st->ninv++;
+            v = graph_leaf(g, OP_INPUT, arg->loc, arg->shape, arg->dtype, INPUT_STEP_INV + j);
+            st->inv_src[j] = outer;
+        }
+        v->name = arg->name;
+        map[arg->id] = v;
+    }
+    for (int i = 0; i < body->n; i++) {
+        Node *n = body->nodes[i], *in[8];
+        if (n->op == OP_ARG)
+            continue;
+        if (n->nin > 8)
+            DIE("s2s_step: %s with %d inputs", op_name(n->op), n->nin);
+        for (int k = 0; k < n->nin; k++)
+            in[k] = map[n->in[k]->id];
+        map[i] = graph_clone_node(g, n, in);
+    }
+    for (int i = 0, k = 0; i < s->nin; i++)
+        if (s->in[i].kind == SCAN_CARRY)
+            st->state_out[k++] = map[s->in[i].carry_out->id];
+    /* logits = h @ W_out + b_out, as the training graph's */
+    const Node *z = train->logits->in[0];
+    Node *h = map[s->out[0].node->id];
+    Node *W = graph_clone_node(g, z->in[1], NULL), *bo = graph_clone_node(g, train->logits->in[1], NULL);
+    st->logits = graph_add2(g, OP_ADD, train->logits->loc, graph_matmul(g, z->loc, h, W, false, false), bo);
+    st->logits->name = "logits";
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].node && s->out[o].node->op == OP_MASKED_SOFTMAX_T)
+            st->attention = map[s->out[o].node->id];
+    m->logits = st->logits;
+    m->nforward = g->n;
+    graph_verify(g);
+    return st;
 }

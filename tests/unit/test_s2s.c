@@ -15,6 +15,9 @@
  * source's length are exactly 0. Passes: the optimized graph (hoist, fuse,
  * ...) computes the same loss and gradients as autodiff's.
  *
+ * Decoding: the decoder's step graph (s2s_step), run step by step with
+ * teacher forcing, reproduces the training graph's logits and attention.
+ *
  * Each new op's adjoint alone: small graphs whose loss is masked_xent over
  * logits that go through the op, against central differences.
  */
@@ -424,6 +427,75 @@ static void test_key_projection_outside_scan(void **state)
     assert_int_equal(found, 1);
 }
 
+/* ---- decoding one step at a time ---- */
+
+/* Running the step graph T times, fed the labels (teacher forcing), the
+ * encoder's values from the training graph and its own states, gives the
+ * training graph's logits and attention weights at every step. */
+static void step_matches_training(const char *attention, int layers)
+{
+    Case *c = case_from_spec(attention, layers, 4);
+    S2sStep *st = s2s_step(&perm, c->m);
+    int T = c->env.T;
+    Arena a = {0};
+    InterpResult *r = interp_run(&a, c->m, &c->env);
+    assert_non_null(r);
+    const double **inv = calloc((size_t)st->ninv + 1, sizeof(double *));
+    for (int j = 0; j < st->ninv; j++)
+        inv[j] = r->val[st->inv_src[j]->id];
+    double *state[MAX_STATES];
+    for (int k = 0; k < st->nstates; k++) {
+        state[k] = malloc((size_t)B * 3 * sizeof(double));
+        memcpy(state[k], r->val[st->state_init[k]->id], (size_t)B * 3 * sizeof(double));
+    }
+    const double *logits = r->val[c->m->logits->id];
+    const double *w = c->m->attention ? r->val[c->m->attention->id] : NULL;
+    assert_true((w != NULL) == (st->attention != NULL));
+    for (int t = 0; t < T; t++) {
+        InterpEnv e = c->env;
+        e.dec_in = c->dec + t * B;
+        e.step_inv = inv;
+        for (int k = 0; k < st->nstates; k++)
+            e.state[k] = state[k];
+        Arena sa = {0};
+        InterpResult *sr = interp_run(&sa, st->m, &e);
+        assert_non_null(sr);
+        const double *sl = sr->val[st->logits->id];
+        for (int i = 0; i < B * VT; i++)
+            if (sl[i] != logits[t * B * VT + i])
+                fail_msg("step %d logit %d: %.17g, training %.17g", t, i, sl[i], logits[t * B * VT + i]);
+        if (w)
+            for (int i = 0; i < T * B; i++)
+                assert_true(sr->val[st->attention->id][i] == w[t * T * B + i]);
+        for (int k = 0; k < st->nstates; k++)
+            memcpy(state[k], sr->val[st->state_out[k]->id], (size_t)B * 3 * sizeof(double));
+        arena_free_all(&sa);
+    }
+    for (int k = 0; k < st->nstates; k++)
+        free(state[k]);
+    free(inv);
+    arena_free_all(&a);
+    case_free(c);
+}
+
+static void test_step_additive(void **state)
+{
+    (void)state;
+    step_matches_training(additive, 2);
+}
+
+static void test_step_dot(void **state)
+{
+    (void)state;
+    step_matches_training(dot, 1);
+}
+
+static void test_step_no_attention(void **state)
+{
+    (void)state;
+    step_matches_training("", 2);
+}
+
 /* ---- each new op's adjoint alone ---- */
 
 static Case *op_case(int T)
@@ -555,6 +627,9 @@ int main(void)
         cmocka_unit_test(test_attention_mask_exact),
         cmocka_unit_test(test_passes_keep_values),
         cmocka_unit_test(test_key_projection_outside_scan),
+        cmocka_unit_test(test_step_additive),
+        cmocka_unit_test(test_step_dot),
+        cmocka_unit_test(test_step_no_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
