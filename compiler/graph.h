@@ -147,7 +147,8 @@ typedef struct {
     /* task: seq2seq (lower_s2s.c): x is the source, y the target labels;
      * the encoder's initial states are state_in[]. */
     Node *dec_in, *src_len, *tgt_len;
-    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without attention */
+    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without attention
+                        (nothing reads it, so pass_dce drops it: use it before the passes) */
     Node *decoder;   /* the decoder's scan */
 } Model;
 
@@ -169,6 +170,7 @@ typedef struct {
     Node *attention;   /* [T,B] or NULL */
 } S2sStep;
 
+/* Call before the passes (they rewrite the decoder's body for training). */
 S2sStep *s2s_step(Arena *a, const Model *train);
 
 /* ---- building ---- */

@@ -582,6 +582,11 @@ static Node *lower_decoder(S2s *S, const Layer *enc, int layers, Node *ys)
 static bool check_supported(const Spec *s)
 {
     bool ok = true;
+    if (s->tokens != TOK_WORD) {
+        diag_error(s->tokens_loc, "'task: seq2seq' reads sentence pairs as words (d2l's preprocessing); use "
+                   "'tokens: word'");
+        ok = false;
+    }
     if (s->input != INPUT_EMBED) {
         diag_error(s->input_loc, "'task: seq2seq' needs 'network.input: {embed: N}' (source and target have "
                    "vocabularies of their own)");

@@ -1670,10 +1670,17 @@ static bool read_attention(Ctx *c, Field top, Spec *s)
         ok &= declare(c, &decls, at->query, "query", at->query_loc);
     else
         ok = false;
-    if (require(c, sec, "keys", &k) && read_ident(c, k, &at->keys, &at->keys_loc))
-        ok &= declare(c, &decls, at->keys, "keys", at->keys_loc);
-    else
+    if (require(c, sec, "keys", &k) && read_ident(c, k, &at->keys, &at->keys_loc)) {
+        if (at->query && strcmp(at->query, at->keys) == 0) {
+            diag_error(at->keys_loc, "'attention.keys' and 'attention.query' must have different names");
+            diag_note(at->query_loc, "the query '%s' is declared here", at->query);
+            ok = false;
+        } else {
+            ok &= declare(c, &decls, at->keys, "keys", at->keys_loc);
+        }
+    } else {
         ok = false;
+    }
     if (field(c, sec, "params").val) {
         SpecCell tmp = {0};
         ok &= read_cell_params(c, sec, &tmp, &decls);
