@@ -145,10 +145,5 @@ int main(int argc, char **argv)
     }
     if (optimize && passes_run(m, dump))
         return EXIT_OK;
-    if (spec->task == TASK_SEQ2SEQ && !dump) {
-        diag_error(spec->task_loc, "emitting C for 'task: seq2seq' is not implemented yet (the graph is: "
-                   "see -d hoist, and --check)");
-        return EXIT_SPEC;
-    }
     return write_output(spec, m, out);
 }

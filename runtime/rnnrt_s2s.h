@@ -292,4 +292,44 @@ int rnnrt_toytask_write(FILE *f, const char *task, size_t n, int nsym,
                         int min_len, int max_len, uint64_t seed,
                         RnnrtError *err);
 
+/* ---------------------------------------------------------------------
+ * The generated training step of a `task: seq2seq` spec (emit.c). The
+ * trainer around it (train / eval / translate) is not written yet.
+ *
+ * The parameter table uses RNNRT_DIM_V for the source vocabulary and
+ * RNNRT_DIM_VT for the target's. forward computes the masked loss (the
+ * mean cross-entropy over the label tokens before each row's tgt_len) and
+ * the logits; backward adds the gradient of that loss to grads and writes
+ * dstate_in (the encoder's initial states) when it is not NULL.
+ * ------------------------------------------------------------------- */
+#define RNNRT_DIM_VT (-2) /* target vocabulary size */
+
+typedef struct {
+    int B, T, V, Vt;          /* V: source vocabulary; T: num_steps */
+    const real *params;
+    real *grads;              /* zeroed by the caller; backward adds */
+    const int32_t *src;       /* [T][B] source ids */
+    const int32_t *dec_in;    /* [T][B] <bos> + label[:-1] (teacher forcing) */
+    const int32_t *label;     /* [T][B] */
+    const int32_t *src_len;   /* [B] valid source steps */
+    const int32_t *tgt_len;   /* [B] valid label steps */
+    const real *state_in;     /* B*S reals: the encoder's initial states */
+    real *dstate_in;          /* B*S reals or NULL */
+    real *work;               /* workspace(B, T, V, Vt) reals */
+    real *logits;             /* set by forward: [T][B][Vt] in work */
+    double loss;              /* set by forward */
+} RnnrtS2sCtx;
+
+typedef struct {
+    const char *name, *spec_path;
+    uint64_t spec_hash;
+    int nparams;
+    const RnnrtParamDesc *params;
+    int state_size;           /* S: the encoder's initial states per row */
+    int steps;                /* num_steps of the spec */
+    size_t (*workspace)(int B, int T, int V, int Vt);
+    void (*forward)(RnnrtS2sCtx *c);
+    void (*backward)(RnnrtS2sCtx *c);
+} RnnrtS2sModel;
+
 #endif
