@@ -353,7 +353,7 @@ static void emit_header(Emit *E)
     emitf(E, 0, " *\n");
     if (E->s2s)
         emitf(E, 0, " * Model '%s': a sequence-to-sequence model. Encoder cell '%s', decoder cell '%s', %s,\n"
-                    " * hidden %d, %d layer(s); the training step only (the trainer is not written yet).\n",
+                    " * hidden %d, %d layer(s). The trainer is runtime/rnnrt_s2s_main.c.\n",
               s->model, s->cell.name, s->dec_cell.name, s->has_attention ? "attention" : "no attention", s->hidden,
               s->layers);
     else
@@ -1144,7 +1144,7 @@ static const char *c_string(const char *s)
     return out;
 }
 
-/* seq2seq: the training step's descriptor (rnnrt_s2s.h); no main yet. */
+/* seq2seq: the training step's descriptor and main (rnnrt_s2s.h). */
 static void emit_s2s_descriptor(Emit *E)
 {
     const Spec *s = E->m->spec;
@@ -1155,11 +1155,32 @@ static void emit_s2s_descriptor(Emit *E)
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
-    emitf(E, 1, ".steps = %d,\n", s->steps);
+    emitf(E, 1, ".recipe = {\n");
+    emitf(E, 2, ".tokens = \"word\",\n");
+    emitf(E, 2, ".normalize = \"lower\",\n");
+    emitf(E, 2, ".split = %.17g,\n", s->split);
+    emitf(E, 2, ".batch = %d,\n", s->batch);
+    emitf(E, 2, ".steps = %d,\n", s->steps);
+    emitf(E, 2, ".epochs = %d,\n", s->epochs);
+    static const char *optims[] = {"sgd", "momentum", "adam"};
+    emitf(E, 2, ".optimizer = \"%s\",\n", optims[s->optimizer]);
+    emitf(E, 2, ".lr = %.17g,\n", s->lr);
+    emitf(E, 2, ".clip_norm = %.17g,\n", s->clip_norm);
+    emitf(E, 2, ".seed = UINT64_C(%llu),\n", (unsigned long long)s->seed);
+    emitf(E, 2, ".momentum = %.17g,\n", s->momentum);
+    emitf(E, 2, ".beta1 = %.17g,\n", s->beta1);
+    emitf(E, 2, ".beta2 = %.17g,\n", s->beta2);
+    emitf(E, 2, ".eps = %.17g,\n", s->eps);
+    emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
+    emitf(E, 1, "},\n");
     emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
     emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
     emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
-    emitf(E, 0, "};\n");
+    emitf(E, 0, "};\n\n");
+    emitf(E, 0, "#ifndef RNNC_NO_MAIN\n");
+    emitf(E, 0, "int main(int argc, char **argv)\n{\n");
+    emitf(E, 1, "return rnnrt_s2s_main(argc, argv, &%s_model);\n}\n", E->prefix);
+    emitf(E, 0, "#endif\n");
 }
 
 static void emit_descriptor(Emit *E)

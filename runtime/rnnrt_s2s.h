@@ -293,8 +293,7 @@ int rnnrt_toytask_write(FILE *f, const char *task, size_t n, int nsym,
                         RnnrtError *err);
 
 /* ---------------------------------------------------------------------
- * The generated training step of a `task: seq2seq` spec (emit.c). The
- * trainer around it (train / eval / translate) is not written yet.
+ * The generated training step of a `task: seq2seq` spec (emit.c).
  *
  * The parameter table uses RNNRT_DIM_V for the source vocabulary and
  * RNNRT_DIM_VT for the target's. forward computes the masked loss (the
@@ -326,10 +325,22 @@ typedef struct {
     int nparams;
     const RnnrtParamDesc *params;
     int state_size;           /* S: the encoder's initial states per row */
-    int steps;                /* num_steps of the spec */
+    RnnrtRecipe recipe;       /* steps = num_steps; split, min_freq, batch,
+                                 epochs, optimizer, lr, clip_norm, seed */
     size_t (*workspace)(int B, int T, int V, int Vt);
     void (*forward)(RnnrtS2sCtx *c);
     void (*backward)(RnnrtS2sCtx *c);
 } RnnrtS2sModel;
+
+/* The seq2seq trainer's main (rnnrt_s2s_main.c):
+ *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
+ *                     [--beam K] [--eval-max N] [--seed N]
+ * trains on the first 90% (the recipe's split) of PAIRS with teacher
+ * forcing, then decodes the held-out pairs greedily and with beam search
+ * and reports corpus BLEU-4, d2l's mean BLEU and exact match. Decoding runs
+ * the training step's forward over the prefix decoded so far at every step
+ * (correct, since the decoder is causal; T times the work of a step
+ * function). Checkpoints, eval and translate are not written yet. */
+int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
 #endif

@@ -37,7 +37,7 @@ foreach(v additive dot noattn)
     COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/tiny_${v}.yaml -o ${gen}
     DEPENDS rnnc ${S2S_DIR}/tiny_${v}.yaml
     COMMENT "rnnc tiny_${v}.yaml")
-  file(WRITE ${wrap}.in "#include \"${gen}\"\n#define S2S_MODEL tiny_${v}_model\n#include \"${S2S_DIR}/emit_check.c\"\n")
+  file(WRITE ${wrap}.in "#define RNNC_NO_MAIN\n#include \"${gen}\"\n#define S2S_MODEL tiny_${v}_model\n#include \"${S2S_DIR}/emit_check.c\"\n")
   configure_file(${wrap}.in ${wrap} COPYONLY)
   set_source_files_properties(${wrap} PROPERTIES OBJECT_DEPENDS "${gen};${S2S_DIR}/emit_check.c")
   add_executable(s2s_emit_check_${v} ${wrap})
@@ -46,3 +46,17 @@ foreach(v additive dot noattn)
   add_test(NAME s2s_emit_check_${v} COMMAND s2s_emit_check_${v})
   set_tests_properties(s2s_emit_check_${v} PROPERTIES TIMEOUT 60 LABELS s2s)
 endforeach()
+
+# The reversal toy task: a trainer built from tests/s2s/toy_reverse.yaml
+# must reach >= 99% exact match on held-out pairs, greedy and beam, within
+# the test's 60 seconds (it takes a few).
+set(toy_c ${S2S_WORK}/toy_reverse.c)
+add_custom_command(OUTPUT ${toy_c}
+  COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/toy_reverse.yaml -o ${toy_c}
+  DEPENDS rnnc ${S2S_DIR}/toy_reverse.yaml
+  COMMENT "rnnc toy_reverse.yaml")
+add_executable(s2s_toy_reverse ${toy_c})
+target_link_libraries(s2s_toy_reverse PRIVATE rnnrt)
+add_test(NAME s2s_toy_reverse
+  COMMAND bash ${S2S_DIR}/toy_reverse.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/toy)
+set_tests_properties(s2s_toy_reverse PROPERTIES TIMEOUT 60 LABELS s2s)
