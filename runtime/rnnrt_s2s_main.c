@@ -2,7 +2,9 @@
  * rnnrt_s2s_main.c: the command line of a seq2seq trainer (issue #4).
  *
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
- *                     [--beam K] [--eval-max N] [--seed N]
+ *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
+ *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
+ *   MODEL translate --model CKPT [--beam K]      (stdin -> stdout)
  *
  * Trains the generated training step (RnnrtS2sModel) on the training split
  * of a tab-separated parallel corpus (rnnrt_pairs.c: d2l's preprocessing,
@@ -20,8 +22,10 @@
  * so those are the step's logits, at T times a step's cost. The "state" a
  * hypothesis carries is its prefix.
  *
- * Not written yet: checkpoints (with both vocabularies), eval and
- * translate on a saved model, --attention plots.
+ * Checkpoints (--save) hold the spec hash, both vocabularies and the
+ * parameters, each section with a CRC32, written atomically; eval and
+ * translate load them. Not written yet: resuming training (the optimizer's
+ * moments are not saved) and translate --attention.
  */
 #include "rnnrt_s2s.h"
 
@@ -235,6 +239,140 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
     return rc;
 }
 
+/* ---- checkpoints ----
+ * "RNNS2S01", u32 sizeof(real), then sections (rnnrt_buf_put_section:
+ * char name[8], u64 n, u32 CRC32, u32 0, payload): "header" (model name,
+ * spec hash, V, Vt, nparams, total reals), "srcvocab" and "tgtvocab"
+ * (size, then each token's bytes and count), "params" (the block). */
+static const char ckpt_magic[8] = {'R', 'N', 'N', 'S', '2', 'S', '0', '1'};
+
+static void put_vocab(RnnrtBuf *b, const char *name, const RnnrtVocab *v)
+{
+    RnnrtBuf s = {.what = "a checkpoint"};
+    rnnrt_buf_put_u32(&s, (uint32_t)v->size);
+    for (int i = 0; i < v->size; i++) {
+        rnnrt_buf_put_str(&s, v->tokens[i]);
+        rnnrt_buf_put_i64(&s, v->counts[i]);
+    }
+    rnnrt_buf_put_section(b, name, s.p, s.n);
+    rnnrt_buf_free(&s);
+}
+
+static int ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *pairs, RnnrtError *err)
+{
+    RnnrtBuf b = {.what = "a checkpoint"}, h = {.what = "a checkpoint"};
+    rnnrt_buf_put(&b, ckpt_magic, 8);
+    rnnrt_buf_put_u32(&b, (uint32_t)sizeof(real));
+    rnnrt_buf_put_str(&h, p->m->name);
+    rnnrt_buf_put_u64(&h, p->m->spec_hash);
+    rnnrt_buf_put_u32(&h, (uint32_t)p->V);
+    rnnrt_buf_put_u32(&h, (uint32_t)p->Vt);
+    rnnrt_buf_put_u32(&h, (uint32_t)p->m->nparams);
+    rnnrt_buf_put_u64(&h, p->np);
+    rnnrt_buf_put_section(&b, "header", h.p, h.n);
+    put_vocab(&b, "srcvocab", &pairs->src_vocab);
+    put_vocab(&b, "tgtvocab", &pairs->tgt_vocab);
+    rnnrt_buf_put_section(&b, "params", p->params, p->np * sizeof(real));
+    RnnrtSaveStage stage;
+    int e = rnnrt_file_save(path, rnnrt_file_write_buf, &b, &stage);
+    rnnrt_buf_free(&h);
+    rnnrt_buf_free(&b);
+    return e ? rnnrt_error(err, RNNRT_EXIT_IO, "cannot save '%s': %s", path, strerror(e)) : 0;
+}
+
+/* The next section, which must be `name`, with its CRC checked. */
+static int get_section(RnnrtReader *r, const char *path, const char *name, RnnrtReader *out, RnnrtError *err)
+{
+    char got[9] = {0};
+    rnnrt_reader_get(r, got, 8);
+    uint64_t n = rnnrt_reader_u64(r);
+    uint32_t crc = rnnrt_reader_u32(r);
+    (void)rnnrt_reader_u32(r);
+    if (r->bad || strncmp(got, name, 8) != 0 || n > r->n - r->pos)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated or not a seq2seq checkpoint (section %s)", path,
+                           name);
+    *out = (RnnrtReader){r->p + r->pos, (size_t)n, 0, 0};
+    r->pos += (size_t)n;
+    if (rnnrt_crc32(0, out->p, out->n) != crc)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s': section %s fails its CRC check", path, name);
+    return 0;
+}
+
+static int get_vocab(RnnrtReader *r, const char *path, const char *name, RnnrtVocab *v, RnnrtError *err)
+{
+    RnnrtReader s;
+    int rc = get_section(r, path, name, &s, err);
+    if (rc)
+        return rc;
+    uint32_t n = rnnrt_reader_u32(&s);
+    for (uint32_t i = 0; i < n && !s.bad; i++) {
+        size_t len;
+        const char *tok = rnnrt_reader_str(&s, &len);
+        int64_t count = rnnrt_reader_i64(&s);
+        if (i >= 4 && rnnrt_vocab_add(v, tok, len, count) != (int)i)
+            s.bad = 1;
+    }
+    if (s.bad || (uint32_t)v->size != n)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the %s section is damaged", path, name);
+    return rnnrt_s2s_vocab_check(v, strcmp(name, "srcvocab") ? "target vocabulary" : "source vocabulary", err);
+}
+
+static int ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
+                     RnnrtError *err)
+{
+    size_t len;
+    unsigned char *data;
+    rnnrt_vocab_init(sv); /* the caller frees them, whatever happens */
+    rnnrt_vocab_init(tv);
+    int rc = rnnrt_file_read(path, RNNRT_MAX_CORPUS_BYTES, (char **)&data, &len, err);
+    if (rc)
+        return rc;
+    RnnrtReader r = {data, len, 0, 0}, h, ps;
+    char magic[8];
+    rnnrt_reader_get(&r, magic, 8);
+    if (r.bad || memcmp(magic, ckpt_magic, 8) != 0) {
+        free(data);
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' is not a seq2seq checkpoint", path);
+    }
+    if (rnnrt_reader_u32(&r) != sizeof(real)) {
+        free(data);
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' was saved by a %s build", path,
+                           sizeof(real) == 4 ? "double" : "float");
+    }
+    rc = get_section(&r, path, "header", &h, err);
+    size_t nlen = 0;
+    const char *name = rc ? "" : rnnrt_reader_str(&h, &nlen);
+    uint64_t hash = rnnrt_reader_u64(&h);
+    int V = (int)rnnrt_reader_u32(&h), Vt = (int)rnnrt_reader_u32(&h), np = (int)rnnrt_reader_u32(&h);
+    uint64_t total = rnnrt_reader_u64(&h);
+    if (!rc && (h.bad || nlen != strlen(m->name) || memcmp(name, m->name, nlen) != 0 || hash != m->spec_hash ||
+                np != m->nparams))
+        rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' was saved by another model or spec than %s (%s)", path,
+                         m->name, m->spec_path);
+    if (!rc) {
+        rc = get_vocab(&r, path, "srcvocab", sv, err);
+        if (!rc)
+            rc = get_vocab(&r, path, "tgtvocab", tv, err);
+    }
+    if (!rc && (sv->size != V || tv->size != Vt))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the vocabularies disagree with the header", path);
+    if (!rc)
+        rc = get_section(&r, path, "params", &ps, err);
+    if (!rc) {
+        RnnrtRng rng;
+        rnnrt_rng_init(&rng, 0);
+        params_init(p, m, V, Vt, &rng);
+        if (p->np != total || ps.n != total * sizeof(real)) {
+            params_free(p);
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the parameter block has the wrong size", path);
+        } else {
+            memcpy(p->params, ps.p, ps.n);
+        }
+    }
+    free(data);
+    return rc;
+}
+
 /* ---- training ---- */
 
 static double now(void)
@@ -244,8 +382,28 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Greedy, then (beam > 1) beam search over held-out pairs; one line each. */
+static int report_eval(const S2sParams *p, const RnnrtPairs *pairs, int beam, int64_t eval_max, RnnrtError *err)
+{
+    size_t held = pairs->n - pairs->ntrain;
+    if (eval_max >= 0 && (size_t)eval_max < held)
+        held = (size_t)eval_max;
+    int rc = 0, widths[2] = {1, beam};
+    for (int w = 0; w < 2 && held > 0 && !rc; w++) {
+        if (w == 1 && beam <= 1)
+            break;
+        Score sc = {0};
+        rc = decode_eval(p, pairs, pairs->ntrain, held, widths[w], &sc, err);
+        if (!rc)
+            printf("%s: corpus BLEU-4 %.2f, mean d2l BLEU %.4f, exact match %.4f (%zu held-out pairs)\n",
+                   widths[w] == 1 ? "greedy" : "beam", 100 * rnnrt_bleu_stats_score(&sc.bleu),
+                   sc.d2l_sum / (double)sc.n, (double)sc.exact / (double)sc.n, sc.n);
+    }
+    return rc;
+}
+
 static int train(const RnnrtS2sModel *m, const char *path, int epochs, double lr, int B, int64_t max_pairs, int beam,
-                 int64_t eval_max, uint64_t seed, RnnrtError *err)
+                 int64_t eval_max, uint64_t seed, const char *save, RnnrtError *err)
 {
     const RnnrtRecipe *r = &m->recipe;
     RnnrtPairsOpts po;
@@ -306,20 +464,12 @@ static int train(const RnnrtS2sModel *m, const char *path, int epochs, double lr
         fflush(stdout);
     }
     printf("train_tok_s %.0f\n", t_train > 0 ? (double)tokens / t_train : 0.0);
-    size_t held = pairs.n - pairs.ntrain;
-    if (eval_max >= 0 && (size_t)eval_max < held)
-        held = (size_t)eval_max;
-    int widths[2] = {1, beam};
-    for (int w = 0; w < 2 && held > 0 && !rc; w++) {
-        if (w == 1 && beam <= 1)
-            break;
-        Score sc = {0};
-        rc = decode_eval(&p, &pairs, pairs.ntrain, held, widths[w], &sc, err);
-        if (!rc)
-            printf("%s: corpus BLEU-4 %.2f, mean d2l BLEU %.4f, exact match %.4f (%zu held-out pairs)\n",
-                   widths[w] == 1 ? "greedy" : "beam", 100 * rnnrt_bleu_stats_score(&sc.bleu),
-                   sc.d2l_sum / (double)sc.n, (double)sc.exact / (double)sc.n, sc.n);
-    }
+    if (save)
+        rc = ckpt_save(save, &p, &pairs, err);
+    if (!rc && save)
+        printf("saved %s\n", save);
+    if (!rc)
+        rc = report_eval(&p, &pairs, beam, eval_max, err);
     rnnrt_s2s_batch_free(&mb);
     rnnrt_s2s_batcher_free(&bt);
     step_free(&st);
@@ -329,22 +479,133 @@ static int train(const RnnrtS2sModel *m, const char *path, int epochs, double lr
     return rc;
 }
 
+/* ---- eval and translate on a checkpoint ---- */
+
+static int eval_cmd(const RnnrtS2sModel *m, const char *path, const char *model, int beam, int64_t max_pairs,
+                    int64_t eval_max, RnnrtError *err)
+{
+    S2sParams p;
+    RnnrtVocab sv, tv;
+    int rc = ckpt_load(model, m, &p, &sv, &tv, err);
+    if (rc) {
+        rnnrt_vocab_free(&sv);
+        rnnrt_vocab_free(&tv);
+        return rc;
+    }
+    RnnrtPairsOpts po;
+    rnnrt_pairs_opts_default(&po);
+    po.train_frac = m->recipe.split;
+    po.min_freq = m->recipe.min_freq > 0 ? m->recipe.min_freq : 1;
+    po.num_steps = m->recipe.steps;
+    po.max_pairs = (size_t)max_pairs;
+    RnnrtPairs pairs;
+    rc = rnnrt_pairs_load(&pairs, path, &po, &sv, &tv, err);
+    if (!rc) {
+        rc = report_eval(&p, &pairs, beam, eval_max, err);
+        rnnrt_pairs_free(&pairs);
+    }
+    params_free(&p);
+    rnnrt_vocab_free(&sv);
+    rnnrt_vocab_free(&tv);
+    return rc;
+}
+
+/* One translation per stdin line; unknown words become <unk>, an empty
+ * line translates too (from <eos> alone). ckpt_load's failure leaves the
+ * parameters unallocated (d.x stays NULL). */
+static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, RnnrtError *err)
+{
+    S2sParams p;
+    RnnrtVocab sv, tv;
+    int rc = ckpt_load(model, m, &p, &sv, &tv, err);
+    int T = m->recipe.steps;
+    int32_t *row = rnnrt_xcalloc((size_t)T, sizeof(int32_t), "a sentence"), valid = 0;
+    Decoder d = {.p = &p, .T = T, .k = beam, .nsent = 1, .src = row, .src_len = &valid};
+    if (!rc) {
+        step_init(&d.step, &p, beam, T);
+        d.x = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
+        d.dec = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
+        d.label = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
+        d.sl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
+        d.tl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
+    }
+    RnnrtBeamOpts o;
+    rnnrt_beam_opts_default(&o);
+    o.beam = beam;
+    o.max_len = T;
+    real *state0 = rnnrt_xcalloc((size_t)T + 1, sizeof(real), "a decoder state");
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        size_t len = (size_t)n;
+        if (len && line[len - 1] == '\n')
+            len--;
+        if (len && line[len - 1] == '\r')
+            len--;
+        if ((rc = rnnrt_s2s_check_line(line, len, "<stdin>", lineno, err)) != 0)
+            break;
+        rnnrt_s2s_encode(&sv, line, len, T, row, &valid, NULL);
+        memset(state0, 0, ((size_t)T + 1) * sizeof(real));
+        d.calls = 0;
+        RnnrtBeamResult res;
+        if ((rc = rnnrt_beam_search(decode_step, &d, 1, p.Vt, T + 1, state0, &o, &res, err)) != 0)
+            break;
+        for (int j = 0; j < res.len[0]; j++)
+            printf("%s%s", j ? " " : "", tv.tokens[res.tokens[j]]);
+        printf("\n");
+        fflush(stdout);
+        rnnrt_beam_result_free(&res);
+    }
+    free(line);
+    free(state0);
+    free(row);
+    if (d.x) {
+        free(d.x);
+        free(d.dec);
+        free(d.label);
+        free(d.sl);
+        free(d.tl);
+        step_free(&d.step);
+        params_free(&p);
+    }
+    rnnrt_vocab_free(&sv);
+    rnnrt_vocab_free(&tv);
+    return rc;
+}
+
+static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
+{
+    fprintf(f,
+            "usage: %s train PAIRS [options]\n"
+            "       %s eval PAIRS --model CKPT [options]\n"
+            "       %s translate --model CKPT [--beam K] < sentences\n"
+            "A seq2seq trainer (%s); see %s COMMAND --help.\n",
+            prog, prog, prog, m->spec_path, prog);
+    return f == stdout ? 0 : RNNRT_EXIT_USAGE;
+}
+
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
 {
     const char *prog = rnnrt_cli_prog(argc, argv, m->name);
     const RnnrtRecipe *r = &m->recipe;
-    if (argc < 2 || strcmp(argv[1], "train") != 0) {
-        fprintf(argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr,
-                "usage: %s train PAIRS [options]   (see %s train --help)\n"
-                "A seq2seq trainer (%s); eval, translate and checkpoints are not written yet.\n",
-                prog, prog, m->spec_path);
-        return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : RNNRT_EXIT_USAGE;
+    if (argc < 2)
+        return usage(stderr, prog, m);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return usage(stdout, prog, m);
+    const char *cmd = argv[1];
+    int is_train = !strcmp(cmd, "train"), is_eval = !strcmp(cmd, "eval"), is_tr = !strcmp(cmd, "translate");
+    if (!is_train && !is_eval && !is_tr) {
+        fprintf(stderr, "%s: error: unknown command '%s'\n", prog, cmd);
+        return usage(stderr, prog, m);
     }
-    int epochs = r->epochs, batch = r->batch, beam = 4;
+    int epochs = r->epochs, batch = r->batch, beam = is_tr ? 1 : 4;
     double lr = r->lr;
     int64_t max_pairs = 0, eval_max = -1;
     uint64_t seed = r->seed;
-    const RnnrtOpt opts[] = {
+    const char *save = NULL, *model = NULL;
+    const RnnrtOpt train_opts[] = {
         {"--epochs", RNNRT_OPT_INT, &epochs, "N", "passes over the training pairs", 1, 1e6},
         {"--lr", RNNRT_OPT_DOUBLE, &lr, "F", "learning rate", DBL_MIN, 1e6},
         {"--batch", RNNRT_OPT_INT, &batch, "N", "pairs per minibatch", 1, 65536},
@@ -352,23 +613,52 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
         {"--seed", RNNRT_OPT_U64, &seed, "N", "initialization and shuffling seed", 0, 0},
+        {"--save", RNNRT_OPT_STR, &save, "CKPT", "save the trained model (both vocabularies) here", 0, 0},
         {0},
     };
-    if (argc < 3 || argv[2][0] == '-') {
-        int rc = rnnrt_cli_parse(argc - 1, argv + 1, prog, "train PAIRS: train, then decode the held-out pairs", opts);
-        if (rc == RNNRT_HELP_SHOWN)
-            return 0;
-        fprintf(stderr, "%s: error: train needs a PAIRS file (source<TAB>target per line)\n", prog);
-        return RNNRT_EXIT_USAGE;
+    const RnnrtOpt eval_opts[] = {
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train --save", 0, 0},
+        {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
+        {"--max-pairs", RNNRT_OPT_I64, &max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
+        {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
+        {0},
+    };
+    const RnnrtOpt translate_opts[] = {
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train --save", 0, 0},
+        {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width (1 = greedy)", 1, 64},
+        {0},
+    };
+    const RnnrtOpt *opts = is_train ? train_opts : is_eval ? eval_opts : translate_opts;
+    const char *summary = is_train ? "train PAIRS: train, then decode the held-out pairs"
+                          : is_eval ? "eval PAIRS: decode the held-out pairs with a saved model"
+                                    : "translate: one translation per line of stdin";
+    const char *path = NULL;
+    int rc;
+    if (!is_tr && argc >= 3 && argv[2][0] != '-') {
+        path = argv[2];
+        argv[2] = argv[1]; /* the options parser sees "CMD --opt ..." */
+        rc = rnnrt_cli_parse(argc - 2, argv + 2, prog, summary, opts);
+    } else {
+        rc = rnnrt_cli_parse(argc - 1, argv + 1, prog, summary, opts);
     }
-    const char *path = argv[2];
-    argv[2] = argv[1]; /* the options parser sees "train --opt ..." */
-    int rc = rnnrt_cli_parse(argc - 2, argv + 2, prog, "train PAIRS: train, then decode the held-out pairs", opts);
     if (rc == RNNRT_HELP_SHOWN)
         return 0;
     if (rc)
         return rc;
+    if (!is_tr && !path) {
+        fprintf(stderr, "%s %s: error: needs a PAIRS file (source<TAB>target per line)\n", prog, cmd);
+        return RNNRT_EXIT_USAGE;
+    }
+    if (!is_train && !model) {
+        fprintf(stderr, "%s %s: error: needs --model CKPT\n", prog, cmd);
+        return RNNRT_EXIT_USAGE;
+    }
     RnnrtError err = {0};
-    rc = train(m, path, epochs, lr, batch, max_pairs, beam, eval_max, seed, &err);
-    return rnnrt_cli_report(rc, &err, prog, "train");
+    if (is_train)
+        rc = train(m, path, epochs, lr, batch, max_pairs, beam, eval_max, seed, save, &err);
+    else if (is_eval)
+        rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
+    else
+        rc = translate_cmd(m, model, beam, &err);
+    return rnnrt_cli_report(rc, &err, prog, cmd);
 }
