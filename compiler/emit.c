@@ -1088,6 +1088,8 @@ static void emit_forward(Emit *E)
     fputc('\n', E->f);
     emitf(E, 1, "c->loss = %s;\n", scalar(m->loss));
     emitf(E, 1, "c->logits = %s;\n", ref(m->logits));
+    if (E->s2s)
+        emitf(E, 1, "c->attention = %s;\n", m->attention ? ref(m->attention) : "NULL");
     for (int k = 0; k < m->nstates && !E->s2s; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
               ref(m->state_out[k]), numel_size(m->state_out[k]->shape));
@@ -1155,6 +1157,7 @@ static void emit_s2s_descriptor(Emit *E)
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emitf(E, 1, ".has_attention = %d,\n", E->m->attention != NULL);
     emitf(E, 1, ".recipe = {\n");
     emitf(E, 2, ".tokens = \"word\",\n");
     emitf(E, 2, ".normalize = \"lower\",\n");

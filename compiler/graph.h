@@ -147,8 +147,8 @@ typedef struct {
     /* task: seq2seq (lower_s2s.c): x is the source, y the target labels;
      * the encoder's initial states are state_in[]. */
     Node *dec_in, *src_len, *tgt_len;
-    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without attention
-                        (nothing reads it, so pass_dce drops it: use it before the passes) */
+    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without
+                        attention. An output of the forward pass (c->attention). */
     Node *decoder;   /* the decoder's scan */
 } Model;
 

@@ -2044,6 +2044,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
 
     c->loss = w.loss[0];
     c->logits = w.logits;
+    c->attention = w.attention_seq;
 }
 
 /* Backward pass (backpropagation through time): adds the gradient of
@@ -2521,6 +2522,7 @@ const RnnrtS2sModel seq2seq_model = {
     .nparams = 58,
     .params = seq2seq_param_table,
     .state_size = 256,
+    .has_attention = 1,
     .recipe = {
         .tokens = "word",
         .normalize = "lower",

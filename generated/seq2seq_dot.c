@@ -1957,6 +1957,7 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
 
     c->loss = w.loss[0];
     c->logits = w.logits;
+    c->attention = w.attention_seq;
 }
 
 /* Backward pass (backpropagation through time): adds the gradient of
@@ -2415,6 +2416,7 @@ const RnnrtS2sModel seq2seq_dot_model = {
     .nparams = 55,
     .params = seq2seq_dot_param_table,
     .state_size = 256,
+    .has_attention = 1,
     .recipe = {
         .tokens = "word",
         .normalize = "lower",

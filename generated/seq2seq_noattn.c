@@ -1886,6 +1886,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
 
     c->loss = w.loss[0];
     c->logits = w.logits;
+    c->attention = NULL;
 }
 
 /* Backward pass (backpropagation through time): adds the gradient of
@@ -2317,6 +2318,7 @@ const RnnrtS2sModel seq2seq_noattn_model = {
     .nparams = 55,
     .params = seq2seq_noattn_param_table,
     .state_size = 256,
+    .has_attention = 0,
     .recipe = {
         .tokens = "word",
         .normalize = "lower",

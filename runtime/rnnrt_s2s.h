@@ -316,6 +316,9 @@ typedef struct {
     real *dstate_in;          /* B*S reals or NULL */
     real *work;               /* workspace(B, T, V, Vt) reals */
     real *logits;             /* set by forward: [T][B][Vt] in work */
+    real *attention;          /* set by forward: [T][T][B] in work, the weight of
+                                 source step s at decoder step t for row b;
+                                 NULL for a model without attention */
     double loss;              /* set by forward */
 } RnnrtS2sCtx;
 
@@ -325,6 +328,7 @@ typedef struct {
     int nparams;
     const RnnrtParamDesc *params;
     int state_size;           /* S: the encoder's initial states per row */
+    int has_attention;        /* forward sets RnnrtS2sCtx.attention */
     RnnrtRecipe recipe;       /* steps = num_steps; split, min_freq, batch,
                                  epochs, optimizer, lr, clip_norm, seed */
     size_t (*workspace)(int B, int T, int V, int Vt);
@@ -336,15 +340,15 @@ typedef struct {
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
  *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
- *   MODEL translate --model CKPT [--beam K]    (stdin -> stdout)
+ *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
+ *                                              (stdin -> stdout; OUT.svg too)
  * train learns on the first 90% (the recipe's split) of PAIRS with teacher
  * forcing, saves a checkpoint (both vocabularies) when asked, then decodes
  * the held-out pairs greedily and with beam search and reports corpus
  * BLEU-4, d2l's mean BLEU and exact match; eval does the same from a
  * checkpoint. Decoding runs the training step's forward over the prefix
  * decoded so far at every step (correct, since the decoder is causal; T
- * times the work of a step function). Not written yet: resuming training,
- * translate --attention. */
+ * times the work of a step function). Not written yet: resuming training. */
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
 #endif

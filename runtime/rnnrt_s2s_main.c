@@ -4,7 +4,8 @@
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
  *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
- *   MODEL translate --model CKPT [--beam K]      (stdin -> stdout)
+ *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
+ *                                                (stdin -> stdout)
  *
  * Trains the generated training step (RnnrtS2sModel) on the training split
  * of a tab-separated parallel corpus (rnnrt_pairs.c: d2l's preprocessing,
@@ -25,7 +26,7 @@
  * Checkpoints (--save) hold the spec hash, both vocabularies and the
  * parameters, each section with a CRC32, written atomically; eval and
  * translate load them. Not written yet: resuming training (the optimizer's
- * moments are not saved) and translate --attention.
+ * moments are not saved).
  */
 #include "rnnrt_s2s.h"
 
@@ -112,6 +113,7 @@ typedef struct {
     int calls;                    /* step calls of this search: the position */
     int32_t *src, *src_len;       /* [nsent][T], [nsent] */
     int32_t *x, *dec, *label, *sl, *tl; /* [T][rows], [rows] */
+    real *attn;                   /* NULL, or [T calls][rows][T]: each call's weights */
 } Decoder;
 
 /* state: [count, dec_in[0], ..., dec_in[T-1]] as reals. The position is
@@ -147,6 +149,9 @@ static void decode_step(void *model, int n, const int32_t *prev, const real *sta
     c.src_len = d->sl;
     c.tgt_len = d->tl;
     d->p->m->forward(&c);
+    for (int r = 0; d->attn && c.attention && r < n; r++)
+        for (int t = 0; t < T; t++)
+            d->attn[((size_t)pos * n + r) * T + t] = c.attention[((size_t)pos * T + t) * n + r];
     for (int r = 0; r < n; r++) {
         const real *z = c.logits + ((size_t)pos * n + r) * Vt;
         double mx = z[0], s = 0;
@@ -513,8 +518,59 @@ static int eval_cmd(const RnnrtS2sModel *m, const char *path, const char *model,
 /* One translation per stdin line; unknown words become <unk>, an empty
  * line translates too (from <eos> alone). ckpt_load's failure leaves the
  * parameters unallocated (d.x stays NULL). */
-static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, RnnrtError *err)
+/* translate --attention: one matrix per line, kept until the end. */
+typedef struct {
+    RnnrtAttnMatrix *mat;
+    int n, cap;
+} Plots;
+
+static void plot_add(Plots *pl, const RnnrtVocab *sv, const RnnrtVocab *tv, const int32_t *row, int ns,
+                     const RnnrtBeamResult *res, const real *attn, int k, int T)
 {
+    if (pl->n == pl->cap) {
+        pl->cap = pl->cap ? 2 * pl->cap : 16;
+        pl->mat = realloc(pl->mat, (size_t)pl->cap * sizeof *pl->mat);
+        if (!pl->mat)
+            rnnrt_xcalloc(SIZE_MAX, 1, "attention plots"); /* reports and exits */
+    }
+    int nt = res->len[0];
+    const char **src = rnnrt_xcalloc((size_t)ns + 1, sizeof(char *), "plot labels");
+    const char **tgt = rnnrt_xcalloc((size_t)nt + 1, sizeof(char *), "plot labels");
+    real *w = rnnrt_xcalloc((size_t)nt * ns + 1, sizeof(real), "attention weights");
+    for (int j = 0; j < ns; j++)
+        src[j] = sv->tokens[row[j]];
+    for (int i = 0; i < nt; i++) {
+        tgt[i] = tv->tokens[res->tokens[i]];
+        int r = res->rows[i];
+        for (int j = 0; j < ns; j++)
+            w[(size_t)i * ns + j] = attn[((size_t)i * k + r) * T + j];
+    }
+    pl->mat[pl->n++] = (RnnrtAttnMatrix){ns, nt, src, tgt, w};
+}
+
+static int plots_save(Plots *pl, const char *csv, RnnrtError *err)
+{
+    size_t n = strlen(csv);
+    char *svg = rnnrt_xcalloc(n + 5, 1, "a path");
+    memcpy(svg, csv, n);
+    if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+        n -= 4;
+    strcpy(svg + n, ".svg");
+    int rc = rnnrt_attn_save(csv, svg, pl->mat, pl->n, err);
+    free(svg);
+    for (int i = 0; i < pl->n; i++) {
+        free((void *)pl->mat[i].src);
+        free((void *)pl->mat[i].tgt);
+        free((void *)pl->mat[i].w);
+    }
+    free(pl->mat);
+    return rc;
+}
+
+static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, const char *attention,
+                         RnnrtError *err)
+{
+    Plots plots = {0};
     S2sParams p;
     RnnrtVocab sv, tv;
     int rc = ckpt_load(model, m, &p, &sv, &tv, err);
@@ -528,7 +584,11 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, Rn
         d.label = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
         d.sl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
         d.tl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
+        if (attention)
+            d.attn = rnnrt_xcalloc((size_t)T * beam * T, sizeof(real), "attention weights");
     }
+    if (!rc && attention && !m->has_attention)
+        rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "--attention: model %s has no attention", m->name);
     RnnrtBeamOpts o;
     rnnrt_beam_opts_default(&o);
     o.beam = beam;
@@ -556,11 +616,16 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, Rn
             printf("%s%s", j ? " " : "", tv.tokens[res.tokens[j]]);
         printf("\n");
         fflush(stdout);
+        if (d.attn)
+            plot_add(&plots, &sv, &tv, row, valid, &res, d.attn, beam, T);
         rnnrt_beam_result_free(&res);
     }
+    if (!rc && attention)
+        rc = plots_save(&plots, attention, err);
     free(line);
     free(state0);
     free(row);
+    free(d.attn);
     if (d.x) {
         free(d.x);
         free(d.dec);
@@ -623,9 +688,12 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
         {0},
     };
+    const char *attention = NULL;
     const RnnrtOpt translate_opts[] = {
         {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train --save", 0, 0},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width (1 = greedy)", 1, 64},
+        {"--attention", RNNRT_OPT_STR, &attention, "OUT.csv",
+         "write each sentence's attention weights here, and a heatmap to OUT.svg", 0, 0},
         {0},
     };
     const RnnrtOpt *opts = is_train ? train_opts : is_eval ? eval_opts : translate_opts;
@@ -659,6 +727,6 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
     else
-        rc = translate_cmd(m, model, beam, &err);
+        rc = translate_cmd(m, model, beam, attention, &err);
     return rnnrt_cli_report(rc, &err, prog, cmd);
 }

@@ -3,7 +3,8 @@
 # reverse short token sequences (4000 pairs of 3-6 tokens over 8 symbols,
 # the last 10% held out) to >= 99% exact match, greedy and beam, in a few
 # seconds; its checkpoint reloads for eval (the same scores) and translate
-# (stdin -> stdout, unknown words and empty lines too); a damaged
+# (stdin -> stdout, unknown words and empty lines too, --attention CSV
+# and SVG); a damaged
 # checkpoint is an error, not a crash.
 set -eu
 trainer=${1:?usage: toy_reverse.sh TRAINER S2S_TOOL WORKDIR}
@@ -26,7 +27,12 @@ check "$work/out.txt"
 "$trainer" eval "$work/reverse.txt" --model "$work/ck.bin" --eval-max 400 | tee "$work/eval.txt"
 check "$work/eval.txt"
 diff <(grep -E '^(greedy|beam):' "$work/out.txt") <(grep -E '^(greedy|beam):' "$work/eval.txt")
-printf 'a b c d\nh g f e\n\nzz qq\n' | "$trainer" translate --model "$work/ck.bin" --beam 4 >"$work/tr.txt"
+rm -f "$work/att.csv" "$work/att.svg"
+printf 'a b c d\nh g f e\n\nzz qq\n' | "$trainer" translate --model "$work/ck.bin" --beam 4 \
+    --attention "$work/att.csv" >"$work/tr.txt"
+[ "$(head -1 "$work/att.csv")" = "sentence 1,a,b,c,d,<eos>" ] || { echo "toy_reverse: bad attention CSV" >&2; exit 1; }
+[ "$(grep -c '^sentence ' "$work/att.csv")" -eq 4 ] && grep -q '^<svg' "$work/att.svg" ||
+    { echo "toy_reverse: attention CSV/SVG incomplete" >&2; exit 1; }
 [ "$(sed -n 1p "$work/tr.txt")" = "d c b a" ] || { echo "toy_reverse: translate gave '$(sed -n 1p "$work/tr.txt")'" >&2; exit 1; }
 [ "$(sed -n 2p "$work/tr.txt")" = "e f g h" ] || { echo "toy_reverse: translate gave '$(sed -n 2p "$work/tr.txt")'" >&2; exit 1; }
 [ "$(wc -l <"$work/tr.txt")" -eq 4 ] || { echo "toy_reverse: translate gave $(wc -l <"$work/tr.txt") lines for 4" >&2; exit 1; }
