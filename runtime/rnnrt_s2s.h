@@ -342,6 +342,7 @@ typedef struct {
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                              (stdin -> stdout; OUT.svg too)
+ *   MODEL gradcheck [--seed N] [--max-per-param N] ...  (double build)
  * train learns on the first 90% (the recipe's split) of PAIRS with teacher
  * forcing, saves a checkpoint (both vocabularies) when asked, then decodes
  * the held-out pairs greedily and with beam search and reports corpus

@@ -6,6 +6,7 @@
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                                (stdin -> stdout)
+ *   MODEL gradcheck [--seed N] [--max-per-param N] ...   (double build)
  *
  * Trains the generated training step (RnnrtS2sModel) on the training split
  * of a tab-separated parallel corpus (rnnrt_pairs.c: d2l's preprocessing,
@@ -640,14 +641,105 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
     return rc;
 }
 
+/* ---- gradcheck ----
+ * A random problem from --seed (one RNG, in this order): the parameters,
+ * then per row a source and a target length in [1, T], the tokens (ids
+ * >= 4, then <eos>, then <pad>, as the arrays), and state_in U(-0.5, 0.5).
+ * Every element (or --max-per-param N evenly spaced ones per parameter)
+ * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|. Only
+ * meaningful in double: the float build refuses. */
+static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
+                         RnnrtError *err)
+{
+    if (sizeof(real) != sizeof(double))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck needs the double build (%s_d)", m->name);
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, seed);
+    S2sParams p;
+    params_init(&p, m, V, Vt, &rng);
+    Step st;
+    step_init(&st, &p, B, T);
+    size_t tb = (size_t)T * B;
+    int32_t *src = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs"), *lab = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
+    int32_t *dec = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs"), *sl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "len");
+    int32_t *tl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "lengths");
+    for (int b = 0; b < B; b++) {
+        sl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
+        tl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
+        for (int t = 0; t < T; t++) {
+            src[t * B + b] = t < sl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(V - 4))
+                             : t == sl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
+            lab[t * B + b] = t < tl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(Vt - 4))
+                             : t == tl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
+        }
+        for (int t = 0; t < T; t++)
+            dec[t * B + b] = t == 0 ? RNNRT_BOS : lab[(t - 1) * B + b];
+    }
+    size_t ns = (size_t)B * m->state_size;
+    real *dstate = rnnrt_xcalloc(ns + 1, sizeof(real), "state gradients");
+    for (size_t i = 0; i < ns; i++)
+        st.state[i] = (real)(rnnrt_rng_uniform(&rng) - 0.5);
+    RnnrtS2sCtx c = st.c;
+    c.src = src;
+    c.dec_in = dec;
+    c.label = lab;
+    c.src_len = sl;
+    c.tgt_len = tl;
+    c.dstate_in = dstate;
+    memset(p.grads, 0, p.np * sizeof(real));
+    m->forward(&c);
+    m->backward(&c);
+    real *g = rnnrt_xcalloc(p.np + 1, sizeof(real), "gradients");
+    memcpy(g, p.grads, p.np * sizeof(real));
+    int bad = 0;
+    size_t checked = 0;
+    for (int i = 0; i <= m->nparams; i++) {
+        /* i == nparams: the encoder's initial states */
+        real *x = i < m->nparams ? p.params + p.offset[i] : st.state;
+        const real *a = i < m->nparams ? g + p.offset[i] : dstate;
+        size_t n = i < m->nparams ? p.offset[i + 1] - p.offset[i] : ns;
+        size_t stride = max_per > 0 && (size_t)max_per < n ? n / (size_t)max_per : 1;
+        for (size_t j = 0; j < n; j += stride) {
+            double x0 = x[j];
+            x[j] = (real)(x0 + 1e-6);
+            m->forward(&c);
+            double lp = c.loss;
+            x[j] = (real)(x0 - 1e-6);
+            m->forward(&c);
+            double lm = c.loss;
+            x[j] = (real)x0;
+            double num = (lp - lm) / 2e-6;
+            checked++;
+            if (!(fabs(a[j] - num) <= 1e-5 + 1e-3 * fabs(num)) && bad++ < 5)
+                fprintf(stderr, "  %s[%zu]: backward %.10g, finite differences %.10g\n",
+                        i < m->nparams ? m->params[i].name : "state_in", j, (double)a[j], num);
+        }
+    }
+    printf("gradcheck: %zu elements, %d mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
+           Vt, (unsigned long long)seed);
+    free(g);
+    free(dstate);
+    free(src);
+    free(lab);
+    free(dec);
+    free(sl);
+    free(tl);
+    step_free(&st);
+    params_free(&p);
+    return bad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad,
+                             checked)
+               : 0;
+}
+
 static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
 {
     fprintf(f,
             "usage: %s train PAIRS [options]\n"
             "       %s eval PAIRS --model CKPT [options]\n"
             "       %s translate --model CKPT [--beam K] < sentences\n"
+            "       %s gradcheck [options]   (the double build)\n"
             "A seq2seq trainer (%s); see %s COMMAND --help.\n",
-            prog, prog, prog, m->spec_path, prog);
+            prog, prog, prog, prog, m->spec_path, prog);
     return f == stdout ? 0 : RNNRT_EXIT_USAGE;
 }
 
@@ -661,7 +753,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         return usage(stdout, prog, m);
     const char *cmd = argv[1];
     int is_train = !strcmp(cmd, "train"), is_eval = !strcmp(cmd, "eval"), is_tr = !strcmp(cmd, "translate");
-    if (!is_train && !is_eval && !is_tr) {
+    int is_gc = !strcmp(cmd, "gradcheck");
+    if (!is_train && !is_eval && !is_tr && !is_gc) {
         fprintf(stderr, "%s: error: unknown command '%s'\n", prog, cmd);
         return usage(stderr, prog, m);
     }
@@ -696,13 +789,26 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          "write each sentence's attention weights here, and a heatmap to OUT.svg", 0, 0},
         {0},
     };
-    const RnnrtOpt *opts = is_train ? train_opts : is_eval ? eval_opts : translate_opts;
+    int gc_B = 2, gc_T = r->steps < 5 ? r->steps : 5, gc_V = 9, gc_Vt = 8;
+    int64_t max_per = 0;
+    const RnnrtOpt gradcheck_opts[] = {
+        {"--seed", RNNRT_OPT_U64, &seed, "N", "the random problem's seed", 0, 0},
+        {"--batch", RNNRT_OPT_INT, &gc_B, "N", "rows", 1, 64},
+        {"--steps", RNNRT_OPT_INT, &gc_T, "N", "time steps", 2, 64},
+        {"--vocab", RNNRT_OPT_INT, &gc_V, "N", "source vocabulary size", 5, 1000},
+        {"--tgt-vocab", RNNRT_OPT_INT, &gc_Vt, "N", "target vocabulary size", 5, 1000},
+        {"--max-per-param", RNNRT_OPT_I64, &max_per, "N", "check N evenly spaced elements per tensor (0 = all)", 0,
+         1e15},
+        {0},
+    };
+    const RnnrtOpt *opts = is_train ? train_opts : is_eval ? eval_opts : is_tr ? translate_opts : gradcheck_opts;
     const char *summary = is_train ? "train PAIRS: train, then decode the held-out pairs"
                           : is_eval ? "eval PAIRS: decode the held-out pairs with a saved model"
-                                    : "translate: one translation per line of stdin";
+                          : is_tr   ? "translate: one translation per line of stdin"
+                                    : "gradcheck: backward against finite differences on a random problem";
     const char *path = NULL;
     int rc;
-    if (!is_tr && argc >= 3 && argv[2][0] != '-') {
+    if (!is_tr && !is_gc && argc >= 3 && argv[2][0] != '-') {
         path = argv[2];
         argv[2] = argv[1]; /* the options parser sees "CMD --opt ..." */
         rc = rnnrt_cli_parse(argc - 2, argv + 2, prog, summary, opts);
@@ -713,11 +819,11 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         return 0;
     if (rc)
         return rc;
-    if (!is_tr && !path) {
+    if (!is_tr && !is_gc && !path) {
         fprintf(stderr, "%s %s: error: needs a PAIRS file (source<TAB>target per line)\n", prog, cmd);
         return RNNRT_EXIT_USAGE;
     }
-    if (!is_train && !model) {
+    if ((is_eval || is_tr) && !model) {
         fprintf(stderr, "%s %s: error: needs --model CKPT\n", prog, cmd);
         return RNNRT_EXIT_USAGE;
     }
@@ -726,6 +832,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         rc = train(m, path, epochs, lr, batch, max_pairs, beam, eval_max, seed, save, &err);
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
+    else if (is_gc)
+        rc = gradcheck_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt, max_per, &err);
     else
         rc = translate_cmd(m, model, beam, attention, &err);
     return rnnrt_cli_report(rc, &err, prog, cmd);
