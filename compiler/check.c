@@ -17,6 +17,16 @@
  *   grad NAME N ...               one per parameter, in m->params order
  *   dstate N ...                  like state
  *
+ * A seq2seq trainer's dump (task: seq2seq; rnnrt_s2s_main.c) has instead
+ *
+ *   dims B T V Vt S               V: source vocabulary, Vt: target's
+ *   x, dec_in, y N ...            int32 [T][B]: source, decoder input, labels
+ *   src_len, tgt_len N ...        int32 [B]
+ *   logits N ...                  [T][B][Vt]
+ *
+ * and no carry_scale or state_out (state and dstate are the encoder's
+ * initial states).
+ *
  * check_dump reads it (every count, name, id and number is validated and a
  * bad dump is reported as path:line: error: ..., never a crash), feeds the
  * same params and inputs to interp_run and compares each output with
@@ -50,10 +60,12 @@ typedef struct {
     char **tok;       /* the current line's words */
     int ntok, cap_tok;
     bool have_dims;
-    int B, T, V, S;
+    bool s2s;          /* a seq2seq model (m->decoder) */
+    int B, T, V, Vt, S;
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
     Vec x, y, state, carry_scale, loss, logits, state_out, dstate;
+    Vec dec_in, src_len, tgt_len; /* seq2seq */
 } Dump;
 
 __attribute__((format(printf, 2, 3))) static bool bad(const Dump *d, const char *fmt, ...)
@@ -144,6 +156,9 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, bool 
 
 static bool numel_of(Dump *d, Shape s, size_t *out)
 {
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] == DIM_VT)
+            s.d[i] = d->Vt; /* shape_numel knows B, T and V only */
     if (!shape_numel(s, d->B, d->T, d->V, out))
         return bad(d, "dims B=%d T=%d V=%d make a tensor too large", d->B, d->T, d->V);
     return true;
@@ -166,19 +181,22 @@ static const char *state_name(const Model *m, int k)
 
 /* ---- records ---- */
 
-/* dims B T V S: must come first; S is the model's state size. */
+/* dims B T V S (seq2seq: B T V Vt S): must come first; S is the model's
+ * state size. */
 static bool rec_dims(Dump *d)
 {
-    long long v[4];
+    long long v[5];
+    int n = d->s2s ? 5 : 4;
     if (d->have_dims)
         return bad(d, "'dims' appears twice");
-    if (d->ntok != 5)
-        return bad(d, "'dims' needs 4 numbers: B T V S");
-    for (int i = 0; i < 4; i++)
-        if (!parse_long(d->tok[i + 1], i == 3 ? 0 : 1, 0x7fffffff, &v[i]))
+    if (d->ntok != n + 1)
+        return bad(d, "'dims' needs %d numbers: %s", n, d->s2s ? "B T V Vt S" : "B T V S");
+    for (int i = 0; i < n; i++)
+        if (!parse_long(d->tok[i + 1], i == n - 1 ? 0 : 1, 0x7fffffff, &v[i]))
             return bad(d, "'dims' value %d ('%s') is not a %s integer", i + 1, d->tok[i + 1],
-                       i == 3 ? "non-negative" : "positive");
-    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[3];
+                       i == n - 1 ? "non-negative" : "positive");
+    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[n - 1];
+    d->Vt = d->s2s ? (int)v[3] : 0;
     if (d->S != d->m->state_size)
         return bad(d, "'dims' says S = %d but the model carries %d reals per batch row", d->S, d->m->state_size);
     d->have_dims = true;
@@ -228,8 +246,9 @@ static bool rec_loss(Dump *d)
 
 static bool rec_line(Dump *d)
 {
-    static const char *const keys[] = {"dims",  "param",  "x",         "y",    "state", "carry_scale",
-                                       "loss",  "logits", "state_out", "grad", "dstate"};
+    static const char *const keys[] = {"dims",   "param",  "x",         "y",    "state",  "carry_scale",
+                                       "loss",   "logits", "state_out", "grad", "dstate", "dec_in",
+                                       "src_len", "tgt_len"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -243,7 +262,7 @@ static bool rec_line(Dump *d)
     if (!d->have_dims)
         return bad(d, "'%s' before 'dims' (the first record must be 'dims B T V S')", k);
     size_t tb, tbv, bs;
-    if (!size_mul((size_t)d->T, (size_t)d->B, &tb) || !size_mul(tb, (size_t)d->V, &tbv) ||
+    if (!size_mul((size_t)d->T, (size_t)d->B, &tb) || !size_mul(tb, (size_t)(d->s2s ? d->Vt : d->V), &tbv) ||
         !size_mul((size_t)d->B, (size_t)d->S, &bs))
         return bad(d, "dims B=%d T=%d V=%d S=%d make a tensor too large", d->B, d->T, d->V, d->S);
     if (strcmp(k, "param") == 0 || strcmp(k, "grad") == 0)
@@ -252,6 +271,14 @@ static bool rec_line(Dump *d)
         return rec_loss(d);
     if (strcmp(k, "x") == 0 || strcmp(k, "y") == 0)
         return rec_vec(d, k, k[0] == 'x' ? &d->x : &d->y, tb, true);
+    if (d->s2s && strcmp(k, "dec_in") == 0)
+        return rec_vec(d, k, &d->dec_in, tb, true);
+    if (d->s2s && (strcmp(k, "src_len") == 0 || strcmp(k, "tgt_len") == 0))
+        return rec_vec(d, k, k[0] == 's' ? &d->src_len : &d->tgt_len, (size_t)d->B, true);
+    bool s2s_only = strcmp(k, "dec_in") == 0 || strcmp(k, "src_len") == 0 || strcmp(k, "tgt_len") == 0;
+    bool lm_only = strcmp(k, "carry_scale") == 0 || strcmp(k, "state_out") == 0;
+    if ((!d->s2s && s2s_only) || (d->s2s && lm_only))
+        return bad(d, "'%s' is not a record of a %s model's dump", k, d->s2s ? "seq2seq" : "language");
     if (strcmp(k, "carry_scale") == 0)
         return rec_vec(d, k, &d->carry_scale, (size_t)d->T, false);
     if (strcmp(k, "logits") == 0)
@@ -270,11 +297,16 @@ static bool check_complete(Dump *d)
         return bad(d, "%d 'param' lines, the model has %d parameters", d->nparam, d->m->nparams);
     if (d->ngrad != d->m->nparams)
         return bad(d, "%d 'grad' lines, the model has %d parameters", d->ngrad, d->m->nparams);
-    const char *names[] = {"x", "y", "state", "carry_scale", "loss", "logits", "state_out", "dstate"};
-    const Vec *vecs[] = {&d->x, &d->y, &d->state, &d->carry_scale, &d->loss, &d->logits, &d->state_out, &d->dstate};
-    for (int i = 0; i < 8; i++)
+    const char *names[] = {"x", "y", "state", "loss", "logits", "dstate", "carry_scale", "state_out"};
+    const Vec *vecs[] = {&d->x, &d->y, &d->state, &d->loss, &d->logits, &d->dstate, &d->carry_scale, &d->state_out};
+    for (int i = 0; i < (d->s2s ? 6 : 8); i++)
         if (!vecs[i]->seen)
             return bad(d, "no '%s' record", names[i]);
+    const char *s2s_names[] = {"dec_in", "src_len", "tgt_len"};
+    const Vec *s2s_vecs[] = {&d->dec_in, &d->src_len, &d->tgt_len};
+    for (int i = 0; d->s2s && i < 3; i++)
+        if (!s2s_vecs[i]->seen)
+            return bad(d, "no '%s' record", s2s_names[i]);
     return true;
 }
 
@@ -324,7 +356,12 @@ static bool state_offsets(Dump *d, size_t *off)
 
 static InterpResult *run(Dump *d, const size_t *off)
 {
-    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V};
+    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .Vt = d->Vt};
+    if (d->s2s) {
+        env.dec_in = to_ids(d->a, &d->dec_in);
+        env.src_len = to_ids(d->a, &d->src_len);
+        env.tgt_len = to_ids(d->a, &d->tgt_len);
+    }
     env.params = arena_array(d->a, (size_t)d->m->nparams + 1, sizeof(double *));
     for (int i = 0; i < d->m->nparams; i++)
         env.params[i] = d->param[i].v;
@@ -422,7 +459,7 @@ static bool compare_all(Dump *d, Cmp *c, const InterpResult *r, const size_t *of
     if (!(ref = ref_value(d, r, m->logits, d->logits.n, "logits")))
         return false;
     compare(c, "logits", d->logits.v, ref, d->logits.n);
-    if (!compare_states(d, c, r, "state_out", &d->state_out, m->state_out, off))
+    if (!d->s2s && !compare_states(d, c, r, "state_out", &d->state_out, m->state_out, off))
         return false;
     for (int i = 0; i < m->nparams; i++) {
         const char *what = arena_printf(d->a, "grad %s", m->params[i].name);
@@ -441,7 +478,7 @@ int check_dump(const Model *m, const char *dump_path, double rtol, double atol)
         return EXIT_IO;
     }
     Arena a = {0};
-    Dump d = {.a = &a, .m = m, .path = dump_path};
+    Dump d = {.a = &a, .m = m, .path = dump_path, .s2s = m->decoder != NULL};
     d.param = arena_array(&a, (size_t)m->nparams + 1, sizeof(Vec));
     d.grad = arena_array(&a, (size_t)m->nparams + 1, sizeof(Vec));
     bool ok = read_dump(&d, f);

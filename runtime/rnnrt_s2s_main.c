@@ -7,6 +7,7 @@
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                                (stdin -> stdout)
  *   MODEL gradcheck [--seed N] [--max-per-param N] ...   (double build)
+ *   MODEL dump [--seed N] ...                 (for rnnc SPEC --check DUMP)
  *
  * Trains the generated training step (RnnrtS2sModel) on the training split
  * of a tab-separated parallel corpus (rnnrt_pairs.c: d2l's preprocessing,
@@ -641,11 +642,75 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
     return rc;
 }
 
-/* ---- gradcheck ----
+/* ---- gradcheck and dump ----
  * A random problem from --seed (one RNG, in this order): the parameters,
- * then per row a source and a target length in [1, T], the tokens (ids
- * >= 4, then <eos>, then <pad>, as the arrays), and state_in U(-0.5, 0.5).
- * Every element (or --max-per-param N evenly spaced ones per parameter)
+ * then per row a source and a target length in [1, T] and the tokens (ids
+ * >= 4, then <eos>, then <pad>, as the arrays; decoder input = <bos> +
+ * labels[:-1]), then state_in U(-0.5, 0.5). */
+typedef struct {
+    S2sParams p;
+    Step st;
+    int32_t *src, *lab, *dec, *sl, *tl;
+    real *dstate;
+    RnnrtS2sCtx c;
+} Problem;
+
+static void problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt)
+{
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, seed);
+    params_init(&pb->p, m, V, Vt, &rng);
+    step_init(&pb->st, &pb->p, B, T);
+    size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
+    pb->src = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
+    pb->lab = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
+    pb->dec = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
+    pb->sl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "lengths");
+    pb->tl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "lengths");
+    for (int b = 0; b < B; b++) {
+        pb->sl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
+        pb->tl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
+        for (int t = 0; t < T; t++) {
+            pb->src[t * B + b] = t < pb->sl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(V - 4))
+                                 : t == pb->sl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
+            pb->lab[t * B + b] = t < pb->tl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(Vt - 4))
+                                 : t == pb->tl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
+        }
+        for (int t = 0; t < T; t++)
+            pb->dec[t * B + b] = t == 0 ? RNNRT_BOS : pb->lab[(t - 1) * B + b];
+    }
+    pb->dstate = rnnrt_xcalloc(ns + 1, sizeof(real), "state gradients");
+    for (size_t i = 0; i < ns; i++)
+        pb->st.state[i] = (real)(rnnrt_rng_uniform(&rng) - 0.5);
+    pb->c = pb->st.c;
+    pb->c.src = pb->src;
+    pb->c.dec_in = pb->dec;
+    pb->c.label = pb->lab;
+    pb->c.src_len = pb->sl;
+    pb->c.tgt_len = pb->tl;
+    pb->c.dstate_in = pb->dstate;
+}
+
+static void problem_free(Problem *pb)
+{
+    free(pb->src);
+    free(pb->lab);
+    free(pb->dec);
+    free(pb->sl);
+    free(pb->tl);
+    free(pb->dstate);
+    step_free(&pb->st);
+    params_free(&pb->p);
+}
+
+static void problem_run(Problem *pb, const RnnrtS2sModel *m)
+{
+    memset(pb->p.grads, 0, pb->p.np * sizeof(real));
+    m->forward(&pb->c);
+    m->backward(&pb->c);
+}
+
+/* Every element (or --max-per-param N evenly spaced ones per tensor)
  * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|. Only
  * meaningful in double: the float build refuses. */
 static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
@@ -653,60 +718,29 @@ static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, in
 {
     if (sizeof(real) != sizeof(double))
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck needs the double build (%s_d)", m->name);
-    RnnrtRng rng;
-    rnnrt_rng_init(&rng, seed);
-    S2sParams p;
-    params_init(&p, m, V, Vt, &rng);
-    Step st;
-    step_init(&st, &p, B, T);
-    size_t tb = (size_t)T * B;
-    int32_t *src = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs"), *lab = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
-    int32_t *dec = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs"), *sl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "len");
-    int32_t *tl = rnnrt_xcalloc((size_t)B, sizeof(int32_t), "lengths");
-    for (int b = 0; b < B; b++) {
-        sl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
-        tl[b] = 1 + (int)rnnrt_rng_below(&rng, (uint64_t)T);
-        for (int t = 0; t < T; t++) {
-            src[t * B + b] = t < sl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(V - 4))
-                             : t == sl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
-            lab[t * B + b] = t < tl[b] - 1 ? 4 + (int32_t)rnnrt_rng_below(&rng, (uint64_t)(Vt - 4))
-                             : t == tl[b] - 1 ? RNNRT_EOS : RNNRT_PAD;
-        }
-        for (int t = 0; t < T; t++)
-            dec[t * B + b] = t == 0 ? RNNRT_BOS : lab[(t - 1) * B + b];
-    }
+    Problem pb;
+    problem_init(&pb, m, seed, B, T, V, Vt);
+    problem_run(&pb, m);
+    S2sParams *p = &pb.p;
     size_t ns = (size_t)B * m->state_size;
-    real *dstate = rnnrt_xcalloc(ns + 1, sizeof(real), "state gradients");
-    for (size_t i = 0; i < ns; i++)
-        st.state[i] = (real)(rnnrt_rng_uniform(&rng) - 0.5);
-    RnnrtS2sCtx c = st.c;
-    c.src = src;
-    c.dec_in = dec;
-    c.label = lab;
-    c.src_len = sl;
-    c.tgt_len = tl;
-    c.dstate_in = dstate;
-    memset(p.grads, 0, p.np * sizeof(real));
-    m->forward(&c);
-    m->backward(&c);
-    real *g = rnnrt_xcalloc(p.np + 1, sizeof(real), "gradients");
-    memcpy(g, p.grads, p.np * sizeof(real));
+    real *g = rnnrt_xcalloc(p->np + 1, sizeof(real), "gradients");
+    memcpy(g, p->grads, p->np * sizeof(real));
     int bad = 0;
     size_t checked = 0;
     for (int i = 0; i <= m->nparams; i++) {
         /* i == nparams: the encoder's initial states */
-        real *x = i < m->nparams ? p.params + p.offset[i] : st.state;
-        const real *a = i < m->nparams ? g + p.offset[i] : dstate;
-        size_t n = i < m->nparams ? p.offset[i + 1] - p.offset[i] : ns;
+        real *x = i < m->nparams ? p->params + p->offset[i] : pb.st.state;
+        const real *a = i < m->nparams ? g + p->offset[i] : pb.dstate;
+        size_t n = i < m->nparams ? p->offset[i + 1] - p->offset[i] : ns;
         size_t stride = max_per > 0 && (size_t)max_per < n ? n / (size_t)max_per : 1;
         for (size_t j = 0; j < n; j += stride) {
             double x0 = x[j];
             x[j] = (real)(x0 + 1e-6);
-            m->forward(&c);
-            double lp = c.loss;
+            m->forward(&pb.c);
+            double lp = pb.c.loss;
             x[j] = (real)(x0 - 1e-6);
-            m->forward(&c);
-            double lm = c.loss;
+            m->forward(&pb.c);
+            double lm = pb.c.loss;
             x[j] = (real)x0;
             double num = (lp - lm) / 2e-6;
             checked++;
@@ -718,17 +752,52 @@ static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, in
     printf("gradcheck: %zu elements, %d mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
            Vt, (unsigned long long)seed);
     free(g);
-    free(dstate);
-    free(src);
-    free(lab);
-    free(dec);
-    free(sl);
-    free(tl);
-    step_free(&st);
-    params_free(&p);
+    problem_free(&pb);
     return bad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad,
                              checked)
                : 0;
+}
+
+static void put_reals(const char *key, const char *name, const real *v, size_t n)
+{
+    printf("%s%s%s %zu", key, name ? " " : "", name ? name : "", n);
+    for (size_t i = 0; i < n; i++)
+        printf(" %.17g", (double)v[i]);
+    printf("\n");
+}
+
+static void put_ids(const char *key, const int32_t *v, size_t n)
+{
+    printf("%s %zu", key, n);
+    for (size_t i = 0; i < n; i++)
+        printf(" %d", v[i]);
+    printf("\n");
+}
+
+/* One forward and backward on the random problem, everything as text for
+ * `rnnc SPEC --check DUMP` (compiler/check.c's seq2seq records). */
+static int dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt)
+{
+    Problem pb;
+    problem_init(&pb, m, seed, B, T, V, Vt);
+    problem_run(&pb, m);
+    size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
+    printf("dims %d %d %d %d %d\n", B, T, V, Vt, m->state_size);
+    for (int i = 0; i < m->nparams; i++)
+        put_reals("param", m->params[i].name, pb.p.params + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+    put_ids("x", pb.src, tb);
+    put_ids("dec_in", pb.dec, tb);
+    put_ids("y", pb.lab, tb);
+    put_ids("src_len", pb.sl, (size_t)B);
+    put_ids("tgt_len", pb.tl, (size_t)B);
+    put_reals("state", NULL, pb.st.state, ns);
+    printf("loss %.17g\n", pb.c.loss);
+    put_reals("logits", NULL, pb.c.logits, tb * (size_t)Vt);
+    for (int i = 0; i < m->nparams; i++)
+        put_reals("grad", m->params[i].name, pb.p.grads + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+    put_reals("dstate", NULL, pb.dstate, ns);
+    problem_free(&pb);
+    return fflush(stdout) ? RNNRT_EXIT_IO : 0;
 }
 
 static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
@@ -738,8 +807,9 @@ static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
             "       %s eval PAIRS --model CKPT [options]\n"
             "       %s translate --model CKPT [--beam K] < sentences\n"
             "       %s gradcheck [options]   (the double build)\n"
+            "       %s dump [options]        (for rnnc SPEC --check DUMP)\n"
             "A seq2seq trainer (%s); see %s COMMAND --help.\n",
-            prog, prog, prog, prog, m->spec_path, prog);
+            prog, prog, prog, prog, prog, m->spec_path, prog);
     return f == stdout ? 0 : RNNRT_EXIT_USAGE;
 }
 
@@ -753,7 +823,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         return usage(stdout, prog, m);
     const char *cmd = argv[1];
     int is_train = !strcmp(cmd, "train"), is_eval = !strcmp(cmd, "eval"), is_tr = !strcmp(cmd, "translate");
-    int is_gc = !strcmp(cmd, "gradcheck");
+    int is_dump = !strcmp(cmd, "dump"), is_gc = !strcmp(cmd, "gradcheck") || is_dump;
     if (!is_train && !is_eval && !is_tr && !is_gc) {
         fprintf(stderr, "%s: error: unknown command '%s'\n", prog, cmd);
         return usage(stderr, prog, m);
@@ -805,6 +875,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     const char *summary = is_train ? "train PAIRS: train, then decode the held-out pairs"
                           : is_eval ? "eval PAIRS: decode the held-out pairs with a saved model"
                           : is_tr   ? "translate: one translation per line of stdin"
+                          : is_dump ? "dump: forward and backward on a random problem, as text for rnnc --check"
                                     : "gradcheck: backward against finite differences on a random problem";
     const char *path = NULL;
     int rc;
@@ -833,7 +904,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
     else if (is_gc)
-        rc = gradcheck_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt, max_per, &err);
+        rc = is_dump ? dump_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt)
+                     : gradcheck_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt, max_per, &err);
     else
         rc = translate_cmd(m, model, beam, attention, &err);
     return rnnrt_cli_report(rc, &err, prog, cmd);

@@ -61,11 +61,15 @@ add_test(NAME s2s_toy_reverse
   COMMAND bash ${S2S_DIR}/toy_reverse.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/toy)
 set_tests_properties(s2s_toy_reverse PROPERTIES TIMEOUT 60 LABELS s2s)
 
-# The shipped seq2seq trainers' own gradcheck (double build): backward
-# against finite differences on a random problem, 6 elements per tensor.
+# The shipped seq2seq trainers (double build): their own gradcheck
+# (backward against finite differences on a random problem, 6 elements per
+# tensor), and `rnnc SPEC --check` of their dump against the interpreter.
 foreach(name seq2seq seq2seq_dot seq2seq_noattn)
   if(TARGET ${name}_d)
     add_test(NAME s2s_gradcheck_${name} COMMAND ${name}_d gradcheck --max-per-param 6)
-    set_tests_properties(s2s_gradcheck_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
+    add_test(NAME s2s_check_${name}
+      COMMAND bash -c "set -e; mkdir -p ${S2S_WORK}; $<TARGET_FILE:${name}_d> dump >${S2S_WORK}/${name}.dump; $<TARGET_FILE:rnnc> specs/${name}.yaml --check ${S2S_WORK}/${name}.dump"
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(s2s_gradcheck_${name} s2s_check_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
   endif()
 endforeach()
