@@ -45,6 +45,11 @@ Model (d2l "Bahdanau attention", with the issue's input order):
   GRU gates as torch.nn.GRU (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
   Init: every weight matrix xavier-uniform per gate block,
   U(+-sqrt(6 / (fan_in + fan_out))), biases 0, embeddings N(0, 1).
+  The generated trainer (specs/seq2seq.yaml) differs in two ways, which
+  flags here match: --init default (PyTorch's own U(+-1/sqrt(H)) for GRU
+  and Linear weights and biases, rnnc's default init) and --packed (the
+  encoder's state stops at each source's valid length, so its final state
+  is the one after the last real token; rnnc's encoder does that).
 
 Recipe (default; chosen to train in <= 10 minutes on one core):
   E = 64, H = 128, L = 2, no dropout, num_steps 10, batch 64 (the last,
@@ -180,9 +185,10 @@ def init_gru(gru):
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, vs, vt, E, H, L, attn, dropout):
+    def __init__(self, vs, vt, E, H, L, attn, dropout, init='xavier',
+                 packed=False):
         super().__init__()
-        self.H, self.attn = H, attn
+        self.H, self.attn, self.packed = H, attn, packed
         self.src_emb = nn.Embedding(vs, E)
         self.enc = nn.GRU(E, H, L, dropout=dropout)
         self.tgt_emb = nn.Embedding(vt, E)
@@ -194,6 +200,11 @@ class Seq2Seq(nn.Module):
         self.out = nn.Linear(H, vt)
         nn.init.normal_(self.src_emb.weight)
         nn.init.normal_(self.tgt_emb.weight)
+        if init == 'default':
+            # PyTorch's own: U(+-1/sqrt(H)) for the GRUs and every Linear
+            # (fan_in H), which is rnnc's default init, so --init default
+            # trains the same distribution as the generated trainer.
+            return
         init_gru(self.enc)
         init_gru(self.dec)
         for lin in (self.W_q, self.W_k, self.w_v, self.out):
@@ -202,7 +213,16 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src, src_valid):
         """src [B, T] -> state for decode_step."""
-        enc_out, h = self.enc(self.src_emb(src.t()))       # [T,B,H], [L,B,H]
+        if self.packed:
+            # rnnc's encoder: the state stops at each source's valid length
+            # (its final state is the one after the last real token)
+            packed = nn.utils.rnn.pack_padded_sequence(
+                self.src_emb(src.t()), src_valid.cpu(), enforce_sorted=False)
+            out, h = self.enc(packed)
+            enc_out, _ = nn.utils.rnn.pad_packed_sequence(
+                out, total_length=src.shape[1])
+        else:
+            enc_out, h = self.enc(self.src_emb(src.t()))   # [T,B,H], [L,B,H]
         keys = enc_out.transpose(0, 1)                      # [B,T,H]
         kproj = self.W_k(keys) if self.attn == 'additive' else None
         T = src.shape[1]
@@ -397,6 +417,11 @@ def main():
     ap.add_argument('--hidden', type=int, default=128)
     ap.add_argument('--layers', type=int, default=2)
     ap.add_argument('--dropout', type=float, default=0.0)
+    ap.add_argument('--init', choices=['xavier', 'default'], default='xavier',
+                    help="default: PyTorch's (and rnnc's) U(+-1/sqrt(H))")
+    ap.add_argument('--packed', action='store_true',
+                    help="encoder state stops at the source's valid length, "
+                         "as rnnc's")
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=0.005)
     ap.add_argument('--clip', type=float, default=1.0)
@@ -427,7 +452,7 @@ def main():
         return
 
     model = Seq2Seq(len(sv), len(tv), args.embed, args.hidden, args.layers,
-                    args.attn, args.dropout)
+                    args.attn, args.dropout, args.init, args.packed)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(args.seed)
     tokens, seconds = 0, 0.0

@@ -160,18 +160,37 @@ static void adjoint(Diff *D, Node *n, Node *g)
         return;
     }
     case OP_POOL:
-        /* out[b] = sum_t w[t,b] h[t,b]: dh[t,b] = w[t,b] g[b]; the weights
-         * are data (INPUT_POOL) and get no gradient */
+        /* out[b,:] = sum_t w[t,b] h[t,b,:]: dh[t,b,:] = w[t,b] g[b,:] and
+         * dw[t,b] = h[t,b,:] . g[b,:] (g [B,n] broadcasts against [T,B,n]).
+         * The classification head's weights are data (INPUT_POOL); the
+         * attention weights of seq2seq need their gradient. */
+        if (D->needs[in[0]->id])
+            accumulate(D, in[0], add2(D, OP_POOL_GRAD, n, value(D, in[1]), g));
         if (D->needs[in[1]->id])
-            DIE("autodiff: pooling weights that need a gradient");
-        accumulate(D, in[0], add2(D, OP_POOL_GRAD, n, value(D, in[1]), g));
+            accumulate(D, in[1], add1(D, OP_SUM_LAST, n, add2(D, OP_MUL, n, value(D, in[0]), g)));
         return;
+    /* seq2seq (issue #4) */
+    case OP_SUM_LAST:
+        accumulate(D, in[0], graph_bcast_last(D->g, loc, g, in[0]->shape.d[in[0]->shape.ndim - 1]));
+        return;
+    case OP_BCAST_LAST:
+        accumulate(D, in[0], add1(D, OP_SUM_LAST, n, g));
+        return;
+    case OP_MASKED_SOFTMAX_T:
+        accumulate(D, in[0], add2(D, OP_MASKED_SOFTMAX_T_GRAD, n, value(D, n), g));
+        return;
+    case OP_MASKED_XENT: {
+        Node *args[4] = {value(D, in[0]), value(D, in[1]), value(D, in[2]), g};
+        accumulate(D, in[0], graph_add(D->g, OP_MASKED_XENT_GRAD, loc, args, 4));
+        return;
+    }
     case OP_SCAN_OUT:
         return; /* collected by the scan node itself */
     case OP_SCAN:
         diff_scan(D, n);
         return;
     case OP_ONE_HOT:
+    case OP_LEN_MASK:
     case OP_PARAM:
     case OP_INPUT:
     case OP_ARG:

@@ -23,6 +23,16 @@
  *   grad NAME N ...               one per parameter, in m->params order
  *   dstate N ...                  like state
  *
+ * A seq2seq trainer's dump (task: seq2seq; rnnrt_s2s_main.c) has instead
+ *
+ *   dims B T V Vt S               V: source vocabulary, Vt: target's
+ *   x, dec_in, y N ...            int32 [T][B]: source, decoder input, labels
+ *   src_len, tgt_len N ...        int32 [B]
+ *   logits N ...                  [T][B][Vt]
+ *
+ * and no carry_scale or state_out (state and dstate are the encoder's
+ * initial states).
+ *
  * check_dump reads it (every count, name, id and number is validated and a
  * bad dump is reported as path:line: error: ..., never a crash), feeds the
  * same params and inputs to interp_run and compares each output with
@@ -56,17 +66,22 @@ typedef struct {
     char **tok;       /* the current line's words */
     int ntok, cap_tok;
     bool have_dims;
-    int B, T, V, S, L;
+    bool s2s;          /* a seq2seq model (m->decoder) */
+    int B, T, V, Vt, S, L;
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
     Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool;
+    Vec dec_in, src_len, tgt_len; /* seq2seq */
     bool have_dropout;
     uint64_t dropout_seed;
     bool train;
 } Dump;
 
 /* Does the model have a task head with labels (DIM_L)? */
-static bool has_labels(const Model *m) { return m->spec && m->spec->task != TASK_LANGUAGE_MODEL; }
+static bool has_labels(const Model *m)
+{
+    return m->spec && (m->spec->task == TASK_LABELLING || m->spec->task == TASK_CLASSIFICATION);
+}
 
 __attribute__((format(printf, 2, 3))) static bool bad(const Dump *d, const char *fmt, ...)
 {
@@ -123,8 +138,9 @@ static bool parse_long(const char *s, long long lo, long long hi, long long *out
     return true;
 }
 
-/* Ids of a record: tokens in [0, V), labels in [0, L), or none (reals). */
-typedef enum { IDS_NONE, IDS_TOKEN, IDS_LABEL } Ids;
+/* Ids of a record: tokens in [0, V), labels in [0, L), target tokens in
+ * [0, Vt), lengths in [0, T], or none (reals). */
+typedef enum { IDS_NONE, IDS_TOKEN, IDS_LABEL, IDS_TARGET, IDS_LEN } Ids;
 
 /* "NAME? N v1 ... vN" starting at word `first`: checks N against the words
  * on the line and against `want`, then reads the values. */
@@ -143,13 +159,18 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, Ids i
     for (size_t i = 0; i < have; i++) {
         const char *s = d->tok[first + 1 + (int)i];
         long long k;
-        long long limit = ids == IDS_LABEL ? d->L : d->V;
+        long long limit = ids == IDS_LABEL    ? d->L
+                          : ids == IDS_TARGET ? d->Vt
+                          : ids == IDS_LEN    ? (long long)d->T + 1
+                                              : d->V;
         bool ok = ids ? parse_long(s, 0, limit - 1, &k) : parse_real(s, &out->v[i]);
         if (!ok)
             return bad(d, "'%s' value %zu ('%s') is not %s", what, i + 1, s,
-                       ids == IDS_TOKEN   ? "a token id in [0, V)"
-                       : ids == IDS_LABEL ? "a label in [0, L)"
-                                          : "a number");
+                       ids == IDS_TOKEN    ? "a token id in [0, V)"
+                       : ids == IDS_LABEL  ? "a label in [0, L)"
+                       : ids == IDS_TARGET ? "a target token id in [0, Vt)"
+                       : ids == IDS_LEN    ? "a length in [0, T]"
+                                           : "a number");
         if (ids)
             out->v[i] = (double)k;
     }
@@ -162,6 +183,9 @@ static bool read_values(Dump *d, const char *what, int first, size_t want, Ids i
 
 static bool numel_of(Dump *d, Shape s, size_t *out)
 {
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] == DIM_VT)
+            s.d[i] = d->Vt; /* shape_numel knows B, T, V and L only */
     if (!shape_numel(s, d->B, d->T, d->V, d->L, out))
         return bad(d, "dims B=%d T=%d V=%d L=%d make a tensor too large", d->B, d->T, d->V, d->L);
     return true;
@@ -184,21 +208,27 @@ static const char *state_name(const Model *m, int k)
 
 /* ---- records ---- */
 
-/* dims B T V S [L]: must come first; S is the model's state size, L the
- * number of labels of a task head (and only there). */
+/* dims B T V S, with L after S for a task head (B T V S L) and Vt before S
+ * for seq2seq (B T V Vt S): must come first; S is the model's state size,
+ * L the number of labels, Vt the target vocabulary. */
 static bool rec_dims(Dump *d)
 {
     long long v[5] = {0};
-    int want = has_labels(d->m) ? 5 : 4;
+    bool labels = has_labels(d->m);
+    int want = labels || d->s2s ? 5 : 4;
+    int is = d->s2s ? 4 : 3; /* where S is */
     if (d->have_dims)
         return bad(d, "'dims' appears twice");
     if (d->ntok != want + 1)
-        return bad(d, "'dims' needs %d numbers for this model: B T V S%s", want, want == 5 ? " L" : "");
+        return bad(d, "'dims' needs %d numbers for this model: %s", want,
+                   d->s2s ? "B T V Vt S" : labels ? "B T V S L" : "B T V S");
     for (int i = 0; i < want; i++)
-        if (!parse_long(d->tok[i + 1], i == 3 ? 0 : 1, 0x7fffffff, &v[i]))
+        if (!parse_long(d->tok[i + 1], i == is ? 0 : 1, 0x7fffffff, &v[i]))
             return bad(d, "'dims' value %d ('%s') is not a %s integer", i + 1, d->tok[i + 1],
-                       i == 3 ? "non-negative" : "positive");
-    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[3], d->L = (int)v[4];
+                       i == is ? "non-negative" : "positive");
+    d->B = (int)v[0], d->T = (int)v[1], d->V = (int)v[2], d->S = (int)v[is];
+    d->L = labels ? (int)v[4] : 0;
+    d->Vt = d->s2s ? (int)v[3] : 0;
     if (d->S != d->m->state_size)
         return bad(d, "'dims' says S = %d but the model carries %d reals per batch row", d->S, d->m->state_size);
     d->have_dims = true;
@@ -269,9 +299,9 @@ static bool rec_dropout(Dump *d)
 
 static bool rec_line(Dump *d)
 {
-    static const char *const keys[] = {"dims",  "param",  "x",         "y",    "state", "carry_scale",
-                                       "loss",  "logits", "state_out", "grad", "dstate", "dropout",
-                                       "pool"};
+    static const char *const keys[] = {"dims",   "param",  "x",         "y",    "state",  "carry_scale",
+                                       "loss",   "logits", "state_out", "grad", "dstate", "dropout",
+                                       "pool",   "dec_in", "src_len",   "tgt_len"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -298,12 +328,20 @@ static bool rec_line(Dump *d)
     if (strcmp(k, "x") == 0)
         return rec_vec(d, k, &d->x, tb, IDS_TOKEN);
     if (strcmp(k, "y") == 0)
-        return rec_vec(d, k, &d->y, ny, has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
+        return rec_vec(d, k, &d->y, ny, d->s2s ? IDS_TARGET : has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
     if (strcmp(k, "pool") == 0) {
         if (!d->m->pool)
             return bad(d, "'pool' is only for classification models");
         return rec_vec(d, k, &d->pool, tb, IDS_NONE);
     }
+    if (d->s2s && strcmp(k, "dec_in") == 0)
+        return rec_vec(d, k, &d->dec_in, tb, IDS_TARGET);
+    if (d->s2s && (strcmp(k, "src_len") == 0 || strcmp(k, "tgt_len") == 0))
+        return rec_vec(d, k, k[0] == 's' ? &d->src_len : &d->tgt_len, (size_t)d->B, IDS_LEN);
+    bool s2s_only = strcmp(k, "dec_in") == 0 || strcmp(k, "src_len") == 0 || strcmp(k, "tgt_len") == 0;
+    bool lm_only = strcmp(k, "carry_scale") == 0 || strcmp(k, "state_out") == 0;
+    if ((!d->s2s && s2s_only) || (d->s2s && lm_only))
+        return bad(d, "'%s' is not a record of a %s model's dump", k, d->s2s ? "seq2seq" : "language");
     if (strcmp(k, "carry_scale") == 0)
         return rec_vec(d, k, &d->carry_scale, (size_t)d->T, false);
     if (strcmp(k, "logits") == 0)
@@ -322,13 +360,18 @@ static bool check_complete(Dump *d)
         return bad(d, "%d 'param' lines, the model has %d parameters", d->nparam, d->m->nparams);
     if (d->ngrad != d->m->nparams)
         return bad(d, "%d 'grad' lines, the model has %d parameters", d->ngrad, d->m->nparams);
-    const char *names[] = {"x", "y", "state", "carry_scale", "loss", "logits", "state_out", "dstate"};
-    const Vec *vecs[] = {&d->x, &d->y, &d->state, &d->carry_scale, &d->loss, &d->logits, &d->state_out, &d->dstate};
-    for (int i = 0; i < 8; i++)
+    const char *names[] = {"x", "y", "state", "loss", "logits", "dstate", "carry_scale", "state_out"};
+    const Vec *vecs[] = {&d->x, &d->y, &d->state, &d->loss, &d->logits, &d->dstate, &d->carry_scale, &d->state_out};
+    for (int i = 0; i < (d->s2s ? 6 : 8); i++)
         if (!vecs[i]->seen)
             return bad(d, "no '%s' record", names[i]);
     if (d->m->pool && !d->pool.seen)
         return bad(d, "no 'pool' record (a classification model's pooling weights)");
+    const char *s2s_names[] = {"dec_in", "src_len", "tgt_len"};
+    const Vec *s2s_vecs[] = {&d->dec_in, &d->src_len, &d->tgt_len};
+    for (int i = 0; d->s2s && i < 3; i++)
+        if (!s2s_vecs[i]->seen)
+            return bad(d, "no '%s' record", s2s_names[i]);
     return true;
 }
 
@@ -378,7 +421,12 @@ static bool state_offsets(Dump *d, size_t *off)
 
 static InterpResult *run(Dump *d, const size_t *off)
 {
-    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v};
+    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v, .Vt = d->Vt};
+    if (d->s2s) {
+        env.dec_in = to_ids(d->a, &d->dec_in);
+        env.src_len = to_ids(d->a, &d->src_len);
+        env.tgt_len = to_ids(d->a, &d->tgt_len);
+    }
     env.params = arena_array(d->a, (size_t)d->m->nparams + 1, sizeof(double *));
     for (int i = 0; i < d->m->nparams; i++)
         env.params[i] = d->param[i].v;
@@ -478,7 +526,7 @@ static bool compare_all(Dump *d, Cmp *c, const InterpResult *r, const size_t *of
     if (!(ref = ref_value(d, r, m->logits, d->logits.n, "logits")))
         return false;
     compare(c, "logits", d->logits.v, ref, d->logits.n);
-    if (!compare_states(d, c, r, "state_out", &d->state_out, m->state_out, off))
+    if (!d->s2s && !compare_states(d, c, r, "state_out", &d->state_out, m->state_out, off))
         return false;
     for (int i = 0; i < m->nparams; i++) {
         const char *what = arena_printf(d->a, "grad %s", m->params[i].name);
@@ -497,7 +545,7 @@ int check_dump(const Model *m, const char *dump_path, double rtol, double atol)
         return EXIT_IO;
     }
     Arena a = {0};
-    Dump d = {.a = &a, .m = m, .path = dump_path};
+    Dump d = {.a = &a, .m = m, .path = dump_path, .s2s = m->decoder != NULL};
     d.param = arena_array(&a, (size_t)m->nparams + 1, sizeof(Vec));
     d.grad = arena_array(&a, (size_t)m->nparams + 1, sizeof(Vec));
     bool ok = read_dump(&d, f);

@@ -76,6 +76,8 @@ static const char *dim_str(int d, char *buf, size_t n)
         return "V";
     if (d == DIM_L)
         return "L";
+    if (d == DIM_VT)
+        return "Vt";
     snprintf(buf, n, "%d", d);
     return buf;
 }
@@ -287,6 +289,32 @@ static bool infer(Node *n)
     case OP_FUSED:
     case OP_FUSED_OUT:
         return true; /* made by pass_fuse with their shapes */
+    /* seq2seq (issue #4) */
+    case OP_SUM_LAST:
+        if (in[0]->shape.ndim < 1)
+            return false;
+        n->shape = in[0]->shape;
+        n->shape.ndim--;
+        n->shape.d[n->shape.ndim] = 0;
+        return true;
+    case OP_BCAST_LAST:
+    case OP_LEN_MASK:
+        return true; /* shape set by graph_bcast_last, by the caller */
+    case OP_MASKED_SOFTMAX_T:
+        n->shape = in[0]->shape;
+        return in[0]->shape.ndim == 2 && in[1]->dtype == DT_INT &&
+               shape_eq(in[1]->shape, shape1(in[0]->shape.d[1]));
+    case OP_MASKED_SOFTMAX_T_GRAD:
+        n->shape = in[0]->shape;
+        return shape_eq(in[0]->shape, in[1]->shape);
+    case OP_MASKED_XENT:
+        n->shape = shape0();
+        return in[0]->shape.ndim == 3 && in[1]->dtype == DT_INT && in[2]->dtype == DT_INT &&
+               shape_eq(in[1]->shape, shape2(in[0]->shape.d[0], in[0]->shape.d[1])) &&
+               shape_eq(in[2]->shape, shape1(in[0]->shape.d[1]));
+    case OP_MASKED_XENT_GRAD:
+        n->shape = in[0]->shape;
+        return in[3]->shape.ndim == 0;
     default:
         DIE("infer: op %s has no shape rule", op_name(n->op));
     }
@@ -384,6 +412,36 @@ Node *graph_slice(Graph *g, Loc loc, Node *a, int offset, int width)
     n->shape.d[last] = width;
     n->index = offset;
     return n;
+}
+
+/* a [...] -> [..., width]: each element repeated along a new last axis. */
+Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width)
+{
+    if (a->shape.ndim >= MAX_DIMS)
+        DIE("graph_bcast_last: input has too many dims");
+    Node *n = append(g, OP_BCAST_LAST, loc, &a, 1);
+    n->shape = a->shape;
+    n->shape.d[n->shape.ndim++] = width;
+    return n;
+}
+
+Node *graph_clone_node(Graph *g, const Node *n, Node **in)
+{
+    if (n->op == OP_SCAN || n->op == OP_FUSED)
+        DIE("graph_clone_node: cannot copy a %s", op_name(n->op));
+    for (int i = 0; i < n->nin; i++)
+        if (!in[i] || in[i]->graph != g)
+            DIE("graph_clone_node: input %d is not a node of the graph", i);
+    Node *c = append(g, n->op, n->loc, in, n->nin);
+    c->name = n->name;
+    c->shape = n->shape;
+    c->dtype = n->dtype;
+    c->value = n->value;
+    c->index = n->index;
+    c->ta = n->ta;
+    c->tb = n->tb;
+    c->text = n->text;
+    return c;
 }
 
 /* ---- scans ---- */

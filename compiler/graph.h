@@ -38,7 +38,10 @@ typedef enum {
 
 /* Symbolic dims, bound at run time. Positive values are concrete. */
 enum { DIM_B = -1, DIM_T = -2, DIM_V = -3, DIM_L = -4 /* labels of a task head */ };
-enum { MAX_DIMS = 3 };
+/* seq2seq (issue #4): the target vocabulary; DIM_V is the source's. The
+ * source and target sides share DIM_T (one num_steps, as d2l). */
+enum { DIM_VT = -5 };
+enum { MAX_DIMS = 4 }; /* 4: a scan over [T,B,n] attention values stacks them [T,T,B,n] */
 
 typedef struct {
     int ndim;
@@ -56,6 +59,13 @@ enum {
     INPUT_STATE        /* + k: [B, width] initial value of state k */
 };
 enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
+/* seq2seq graph inputs (issue #4), numbered after every state input. */
+enum {
+    INPUT_DEC_IN = INPUT_STATE + MAX_STATES, /* int [T, B] decoder input: <bos> + y[:-1] */
+    INPUT_SRC_LEN,                           /* int [B] valid source steps */
+    INPUT_TGT_LEN,                           /* int [B] valid target steps */
+    INPUT_STEP_INV                           /* + j: a decoder step's loop invariant j (s2s_step) */
+};
 
 typedef enum { SCAN_SEQ, SCAN_INV, SCAN_CARRY } ScanInKind;
 typedef enum { SCAN_STACK, SCAN_FINAL, SCAN_SUM } ScanOutKind;
@@ -136,7 +146,34 @@ typedef struct {
     int nforward;    /* nodes [0, nforward) are the forward pass */
     Node **grads;    /* after autodiff: grads[i] for params[i] (NULL if none) */
     Node *dstate[MAX_STATES]; /* after autodiff: gradient of state_in[k] */
+    /* task: seq2seq (lower_s2s.c): x is the source, y the target labels;
+     * the encoder's initial states are state_in[]. */
+    Node *dec_in, *src_len, *tgt_len;
+    Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without
+                        attention. An output of the forward pass (c->attention). */
+    Node *decoder;   /* the decoder's scan */
 } Model;
+
+/* seq2seq decoding (lower_s2s.c): the decoder's scan body as a graph of its
+ * own that runs one step, for greedy and beam search. Its inputs are the
+ * previous token (INPUT_DEC_IN, int [B]), the decoder's states
+ * (INPUT_STATE + k, [B,hidden]) and the loop invariants the encoder
+ * computes once per batch (INPUT_STEP_INV + j: the value of inv_src[j], a
+ * node of the training graph, e.g. the keys and their projection). */
+typedef struct {
+    Model *m;          /* g: the step; params shared with the training model */
+    Node *prev;
+    int nstates;
+    Node *state_init[MAX_STATES]; /* training-graph nodes: the states before step 0 */
+    Node *state_in[MAX_STATES], *state_out[MAX_STATES];
+    int ninv;
+    Node **inv_src;    /* training-graph nodes */
+    Node *logits;      /* [B,Vt] */
+    Node *attention;   /* [T,B] or NULL */
+} S2sStep;
+
+/* Call before the passes (they rewrite the decoder's body for training). */
+S2sStep *s2s_step(Arena *a, const Model *train);
 
 /* ---- building ---- */
 Graph *graph_new(Arena *a, Graph *parent);
@@ -157,6 +194,9 @@ Node *graph_slice(Graph *g, Loc loc, Node *a, int offset, int width);
 /* The dropout mask (ops.def DROPOUT), shared by interp.c and the tests:
  * is element i kept at this site under this seed, for this rate? */
 bool dropout_keep(uint64_t seed, int site, size_t i, double rate);
+Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width);
+/* A copy of n (not a scan) in g, reading `in` (n->nin nodes of g). */
+Node *graph_clone_node(Graph *g, const Node *n, Node **in);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -206,6 +246,11 @@ typedef struct {
     bool train;                 /* false: DROPOUT is the identity */
     int L;                      /* labels (task heads); 0 when unused */
     const double *pool;         /* [T][B] pooling weights (classification) */
+    /* seq2seq: target vocabulary size, decoder input [T][B], valid
+     * lengths [B] of the source and the target */
+    int Vt;
+    const int32_t *dec_in, *src_len, *tgt_len;
+    const double *const *step_inv; /* s2s_step: the values of INPUT_STEP_INV + j */
 } InterpEnv;
 
 typedef struct {
@@ -229,6 +274,7 @@ Model *lower(Arena *a, Spec *spec);          /* lower.c; NULL on error */
  * m->logits, m->loss. False after an error. */
 bool lower_head(Model *m, Node *hs, int width);
 int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg);
+Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
 /* emit.c: write the C for m to f. */
 void emit_c(FILE *f, const Model *m);

@@ -78,11 +78,12 @@ static bool node_dims(const Interp *I, const Node *n, Dims *out)
     out->ndim = s.ndim;
     out->n = 1;
     for (int i = 0; i < s.ndim; i++) {
-        int d = s.d[i] == DIM_B   ? I->env->B
-                : s.d[i] == DIM_T ? I->env->T
-                : s.d[i] == DIM_V ? I->env->V
-                : s.d[i] == DIM_L ? I->env->L
-                                  : s.d[i];
+        int d = s.d[i] == DIM_B    ? I->env->B
+                : s.d[i] == DIM_T  ? I->env->T
+                : s.d[i] == DIM_V  ? I->env->V
+                : s.d[i] == DIM_L  ? I->env->L
+                : s.d[i] == DIM_VT ? I->env->Vt
+                                   : s.d[i];
         if (d <= 0)
             return fail(n, "dim %d is %d (unbound symbol or not positive)", i, s.d[i]);
         out->d[i] = (size_t)d;
@@ -181,11 +182,33 @@ static bool eval_ids(Interp *I, Frame *F, const Node *n, const Dims *o, const in
     return r != NULL;
 }
 
+/* seq2seq's int inputs: the decoder input [T][B] and the valid lengths [B]. */
+static bool eval_s2s_input(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    const InterpEnv *env = I->env;
+    static const char *const names[] = {"decoder input", "source lengths", "target lengths"};
+    const int32_t *v = n->index == INPUT_DEC_IN ? env->dec_in : n->index == INPUT_SRC_LEN ? env->src_len : env->tgt_len;
+    if (!v)
+        return fail(n, "the env has no %s", names[n->index - INPUT_DEC_IN]);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < o->n; i++)
+        r[i] = v[i];
+    return r != NULL;
+}
+
 static bool eval_input(Interp *I, Frame *F, const Node *n, const Dims *o)
 {
     const InterpEnv *env = I->env;
     if (n->index == INPUT_X || n->index == INPUT_Y)
         return eval_ids(I, F, n, o, n->index == INPUT_X ? env->x : env->y);
+    if (n->index >= INPUT_DEC_IN && n->index <= INPUT_TGT_LEN)
+        return eval_s2s_input(I, F, n, o);
+    if (n->index >= INPUT_STEP_INV) {
+        double *r = env->step_inv && env->step_inv[n->index - INPUT_STEP_INV] ? alloc_val(I, F, n, o->n) : NULL;
+        if (r)
+            memcpy(r, env->step_inv[n->index - INPUT_STEP_INV], o->n * sizeof(double));
+        return r ? true : fail(n, "the env has no value for step invariant %d", n->index - INPUT_STEP_INV);
+    }
     double *r = alloc_val(I, F, n, o->n);
     if (!r)
         return false;
@@ -619,6 +642,192 @@ static bool eval_softmax_xent_grad(Interp *I, Frame *F, const Node *n, const Dim
     return true;
 }
 
+/* ---- seq2seq: attention and the masked loss (issue #4) ---- */
+
+/* [..., n] -> [...] */
+static bool eval_sum_last(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da;
+    const double *A = operand(I, F, n, 0, &da);
+    if (!A)
+        return false;
+    size_t w = last_dim(&da);
+    if (da.n != o->n * w)
+        return fail(n, "input has %zu elements, not %zu x %zu", da.n, o->n, w);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < da.n; i++)
+        r[i / w] += A[i];
+    return r != NULL;
+}
+
+/* [...] -> [..., n] */
+static bool eval_bcast_last(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da;
+    const double *A = operand(I, F, n, 0, &da);
+    if (!A)
+        return false;
+    size_t w = last_dim(o);
+    if (o->n != da.n * w)
+        return fail(n, "output has %zu elements, not %zu x %zu", o->n, da.n, w);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < o->n; i++)
+        r[i] = A[i / w];
+    return r != NULL;
+}
+
+/* Valid lengths must be integers; anything past T counts as T. */
+static bool check_lens(const Node *n, const double *len, size_t B)
+{
+    for (size_t b = 0; b < B; b++)
+        if (!(len[b] == floor(len[b]) && fabs(len[b]) < 2147483648.0))
+            return fail(n, "length %g of row %zu is not an integer", len[b], b);
+    return true;
+}
+
+/* scores [T,B], lens [B] -> softmax over t < lens[b], exactly 0 past it. */
+static bool eval_masked_softmax_t(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims ds, dl;
+    const double *S = operand(I, F, n, 0, &ds);
+    const double *len = S ? operand(I, F, n, 1, &dl) : NULL;
+    if (!len)
+        return false;
+    size_t T = ds.d[0], B = ds.d[1];
+    if (ds.ndim != 2 || dl.n != B)
+        return fail(n, "needs scores [T,B] and B lengths");
+    if (!check_lens(n, len, B))
+        return false;
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t b = 0; r && b < B; b++) {
+        size_t L = len[b] <= 0 ? 0 : len[b] >= (double)T ? T : (size_t)len[b];
+        if (L == 0)
+            continue;
+        double mx = S[b];
+        for (size_t t = 1; t < L; t++)
+            mx = S[t * B + b] > mx ? S[t * B + b] : mx;
+        double sum = 0;
+        for (size_t t = 0; t < L; t++)
+            sum += r[t * B + b] = exp(S[t * B + b] - mx);
+        for (size_t t = 0; t < L; t++)
+            r[t * B + b] /= sum;
+    }
+    return r != NULL;
+}
+
+/* y, g [T,B] -> y * (g - sum_t y g) for each b. */
+static bool eval_masked_softmax_t_grad(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims dy, dg;
+    const double *Y = operand(I, F, n, 0, &dy);
+    const double *G = Y ? operand(I, F, n, 1, &dg) : NULL;
+    if (!G)
+        return false;
+    if (dy.ndim != 2 || dg.n != dy.n)
+        return fail(n, "needs y and g of the same shape [T,B]");
+    size_t T = dy.d[0], B = dy.d[1];
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t b = 0; r && b < B; b++) {
+        double dot = 0;
+        for (size_t t = 0; t < T; t++)
+            dot += Y[t * B + b] * G[t * B + b];
+        for (size_t t = 0; t < T; t++)
+            r[t * B + b] = Y[t * B + b] * (G[t * B + b] - dot);
+    }
+    return r != NULL;
+}
+
+/* Shared by MASKED_XENT and its gradient: SOFTMAX_XENT's operands plus the
+ * lengths; `count` is the number of (t,b) with t < lens[b]. */
+static bool masked_xent_operands(Interp *I, Frame *F, const Node *n, Xent *x, const double **len, size_t *T,
+                                 size_t *B, size_t *count)
+{
+    Dims dz, dl;
+    if (!xent_operands(I, F, n, x) || !(*len = operand(I, F, n, 2, &dl)))
+        return false;
+    if (!node_dims(I, n->in[0], &dz))
+        return false;
+    *T = dz.d[0];
+    *B = dz.d[1];
+    if (dz.ndim != 3 || dl.n != *B)
+        return fail(n, "needs logits [T,B,C] and B lengths");
+    if (!check_lens(n, *len, *B))
+        return false;
+    *count = 0;
+    for (size_t b = 0; b < *B; b++)
+        *count += (*len)[b] <= 0 ? 0 : (*len)[b] >= (double)*T ? *T : (size_t)(*len)[b];
+    return true;
+}
+
+static bool eval_masked_xent(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Xent x;
+    const double *len;
+    size_t T, B, count;
+    if (!masked_xent_operands(I, F, n, &x, &len, &T, &B, &count))
+        return false;
+    double *r = alloc_val(I, F, n, o->n);
+    if (!r)
+        return false;
+    double sum = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++) {
+            if ((double)t >= len[b])
+                continue;
+            const double *z = x.z + (t * B + b) * x.C;
+            sum += logsumexp(z, x.C) - z[(size_t)x.t[t * B + b]];
+        }
+    r[0] = count ? sum / (double)count : 0;
+    return true;
+}
+
+static bool eval_masked_xent_grad(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Xent x;
+    const double *len;
+    size_t T, B, count;
+    Dims dg;
+    if (!masked_xent_operands(I, F, n, &x, &len, &T, &B, &count))
+        return false;
+    const double *g = operand(I, F, n, 3, &dg);
+    if (!g)
+        return false;
+    if (dg.n != 1 || o->n != x.rows * x.C)
+        return fail(n, "needs a scalar g and the logits' shape");
+    double *r = alloc_val(I, F, n, o->n);
+    if (!r || !count)
+        return r != NULL;
+    double scale = g[0] / (double)count;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++) {
+            if ((double)t >= len[b])
+                continue;
+            size_t i = t * B + b;
+            const double *z = x.z + i * x.C;
+            double lse = logsumexp(z, x.C);
+            for (size_t c = 0; c < x.C; c++)
+                r[i * x.C + c] = scale * (exp(z[c] - lse) - (c == (size_t)x.t[i]));
+        }
+    return true;
+}
+
+/* lens [B] -> [T,B,n]: 1 where t < lens[b]. */
+static bool eval_len_mask(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims dl;
+    const double *len = operand(I, F, n, 0, &dl);
+    if (!len)
+        return false;
+    if (o->ndim != 3 || dl.n != o->d[1])
+        return fail(n, "needs B lengths and a [T,B,n] shape");
+    if (!check_lens(n, len, dl.n))
+        return false;
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < o->n; i++)
+        r[i] = (double)(i / (o->d[1] * o->d[2])) < len[i / o->d[2] % o->d[1]];
+    return r != NULL;
+}
+
 /* ---- scans ---- */
 
 /* Per-run state of one scan: the carried values (current and next). */
@@ -826,7 +1035,7 @@ static bool eval_fused_out(Interp *I, Frame *F, const Node *n, const Dims *o)
 
 static bool eval_node(Interp *I, Frame *F, const Node *n)
 {
-    Dims o = {0, {0, 0, 0}, 0};
+    Dims o = {0, {0}, 0};
     if (n->op != OP_SCAN && !node_dims(I, n, &o))
         return false;
     switch (n->op) {
@@ -871,6 +1080,13 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_SCAN_OUT: return eval_scan_out(I, F, n, &o);
     case OP_FUSED: return eval_fused(I, F, n);
     case OP_FUSED_OUT: return eval_fused_out(I, F, n, &o);
+    case OP_SUM_LAST: return eval_sum_last(I, F, n, &o);
+    case OP_BCAST_LAST: return eval_bcast_last(I, F, n, &o);
+    case OP_MASKED_SOFTMAX_T: return eval_masked_softmax_t(I, F, n, &o);
+    case OP_MASKED_SOFTMAX_T_GRAD: return eval_masked_softmax_t_grad(I, F, n, &o);
+    case OP_MASKED_XENT: return eval_masked_xent(I, F, n, &o);
+    case OP_MASKED_XENT_GRAD: return eval_masked_xent_grad(I, F, n, &o);
+    case OP_LEN_MASK: return eval_len_mask(I, F, n, &o);
     case OP__COUNT: break;
     }
     return fail(n, "unknown op %d", (int)n->op);

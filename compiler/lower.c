@@ -443,6 +443,8 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
 
 Model *lower(Arena *a, Spec *spec)
 {
+    if (spec->task == TASK_SEQ2SEQ)
+        return lower_s2s(a, spec); /* lower_s2s.c */
 
     Model *m = arena_alloc(a, sizeof *m);
     m->spec = spec;

@@ -110,6 +110,8 @@ void pass_dce(Model *m)
     bool *live = arena_array(&perm, (size_t)g->n + 1, sizeof(bool));
     mark(live, m->loss);
     mark(live, m->logits);
+    if (m->attention) /* seq2seq: the trainer reads the weights for plots */
+        mark(live, m->attention);
     for (int k = 0; k < m->nstates; k++) {
         mark(live, m->state_out[k]);
         if (m->dstate[k])

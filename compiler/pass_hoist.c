@@ -77,13 +77,29 @@ static Node *twin(Hoist *H, Node *n)
     return graph_add(g, n->op, n->loc, in, n->nin);
 }
 
+/* The outer copy of INV body node n: the same op on its inputs' twins. */
+static Node *inv_twin(Hoist *H, Node *n)
+{
+    Node *in[8];
+    if (n->nin > 8 || n->op == OP_SCAN || n->op == OP_FUSED)
+        return NULL;
+    for (int i = 0; i < n->nin; i++) {
+        Node *a = n->in[i];
+        if (!H->outer[a->id] && a->op == OP_CONST)
+            H->outer[a->id] = graph_const(H->m->g, a->loc, a->value);
+        if (!(in[i] = H->outer[a->id]))
+            return NULL;
+    }
+    return graph_clone_node(H->m->g, n, in);
+}
+
 /* Does something that stays in the body (or leaves it) read n? */
 static bool needed_in_body(Hoist *H, Node *n, int nb)
 {
     const Scan *s = H->scan->scan;
     for (int i = n->id + 1; i < nb; i++) {
         Node *u = s->body->nodes[i];
-        if (H->outer[u->id] && H->kind[u->id] == SEQ)
+        if (H->outer[u->id] && (H->kind[u->id] == SEQ || H->kind[u->id] == INV) && u->op != OP_ARG)
             continue;
         for (int k = 0; k < u->nin; k++)
             if (u->in[k] == n)
@@ -91,6 +107,15 @@ static bool needed_in_body(Hoist *H, Node *n, int nb)
     }
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].carry_out == n)
+            return true;
+    return false;
+}
+
+/* Is n a stacked or summed output of the scan? */
+static bool body_output(const Scan *s, const Node *n)
+{
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].kind != SCAN_FINAL && s->out[o].node == n)
             return true;
     return false;
 }
@@ -111,6 +136,8 @@ static void hoist_scan(Model *m, Node *scan)
         else if (H.kind[i] == SEQ && row_wise(n) && (H.outer[i] = twin(&H, n)) != NULL) {
             H.outer[i]->name = n->name;
             any = true;
+        } else if (H.kind[i] == INV && n->op != OP_CONST && n->nin > 0 && (H.outer[i] = inv_twin(&H, n)) != NULL) {
+            any = true;
         }
     }
     if (!any)
@@ -120,8 +147,18 @@ static void hoist_scan(Model *m, Node *scan)
      * ids stay put while H is in use. */
     for (int i = 0; i < nb; i++) {
         Node *n = b->nodes[i];
-        if (n->op == OP_ARG || H.kind[i] != SEQ || !H.outer[i])
+        if (n->op == OP_ARG || n->op == OP_CONST || H.kind[i] == VAR || !H.outer[i])
             continue;
+        if (H.kind[i] == INV) {
+            /* read once per scan; stacked and summed outputs keep reading the
+             * body value, which is now the argument */
+            if (!needed_in_body(&H, n, nb) && !body_output(s, n))
+                continue;
+            Node *arg = scan_add_input(scan, SCAN_INV, H.outer[i]);
+            arg->name = n->name;
+            pass_replace_uses(m, b, n, arg);
+            continue;
+        }
         for (int o = 0; o < s->nout; o++) {
             Node *so = scan_output_node(scan, o);
             if (s->out[o].kind == SCAN_STACK && s->out[o].node == n && so)

@@ -56,6 +56,7 @@ void pass_replace_uses(Model *m, Graph *g, Node *old, Node *repl)
     }
     replace_ptr(&m->loss, old, repl);
     replace_ptr(&m->logits, old, repl);
+    replace_ptr(&m->attention, old, repl);
     for (int k = 0; k < m->nstates; k++) {
         replace_ptr(&m->state_out[k], old, repl);
         replace_ptr(&m->dstate[k], old, repl);

@@ -845,13 +845,13 @@ static bool read_model(Ctx *c, Field top, Spec *s)
     return require(c, top, "model", &f) && read_ident(c, f, &s->model, &s->model_loc);
 }
 
-/* task: language_model | labelling | classification */
+/* task: language_model | labelling | classification | ngram | seq2seq */
 static bool read_task(Ctx *c, Field top, Spec *s)
 {
-    static const char *const tasks[] = {"language_model", "labelling", "classification", "ngram"};
+    static const char *const tasks[] = {"language_model", "labelling", "classification", "ngram", "seq2seq"};
     Field f;
     int t;
-    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 4, &t))
+    if (!require(c, top, "task", &f) || !read_enum(c, f, tasks, 5, &t))
         return false;
     s->task = (Task)t;
     s->task_loc = f.val->loc;
@@ -1627,6 +1627,98 @@ static bool read_train(Ctx *c, Field top, Spec *s)
     return ok;
 }
 
+/* ---- task: seq2seq: decoder and attention (issue #4) ---- */
+
+/* decoder: {context: NAME, cell: {name, input, state, output, params, equations}}
+ * The cell is written out (it reads the context, which library cells do
+ * not); the context must not collide with the cell's own names. */
+static bool read_decoder(Ctx *c, Field top, Spec *s)
+{
+    static const char *const keys[] = {"context", "cell"};
+    Field dec, ctx, cell;
+    if (!require(c, top, "decoder", &dec) || !expect_map(c, dec))
+        return false;
+    s->decoder_loc = dec.key->loc;
+    bool ok = check_keys(c, dec, keys, 2);
+    ok &= require(c, dec, "context", &ctx) && read_ident(c, ctx, &s->dec_context, &s->dec_context_loc);
+    if (!require(c, dec, "cell", &cell))
+        return false;
+    if (cell.val->kind != Y_MAP)
+        return type_error(c, cell, "a cell written out: {name, input, state, output, params, equations}");
+    if (!read_cell_body(c, cell, &s->dec_cell) || !ok)
+        return false;
+    const SpecCell *sc = &s->dec_cell;
+    bool clash = strcmp(sc->input, s->dec_context) == 0;
+    for (int i = 0; i < sc->nstate; i++)
+        clash |= strcmp(sc->state[i], s->dec_context) == 0;
+    for (int i = 0; i < sc->nparams; i++)
+        clash |= strcmp(sc->params[i].name, s->dec_context) == 0;
+    if (clash) {
+        diag_error(s->dec_context_loc, "the context '%s' has the same name as an input, state or parameter of "
+                   "'decoder.cell'", s->dec_context);
+        return false;
+    }
+    return true;
+}
+
+/* attention: {query: NAME, keys: NAME, params: {...} (optional), score: EXPR} */
+static bool read_attention(Ctx *c, Field top, Spec *s)
+{
+    static const char *const keys[] = {"query", "keys", "params", "score"};
+    SpecAttention *at = &s->attn;
+    Field sec = field(c, top, "attention"), q, k, score;
+    s->has_attention = sec.val != NULL;
+    if (!sec.val)
+        return true;
+    if (!expect_map(c, sec))
+        return false;
+    at->loc = sec.key->loc;
+    Decls decls = {0};
+    bool ok = check_keys(c, sec, keys, 4);
+    if (require(c, sec, "query", &q) && read_ident(c, q, &at->query, &at->query_loc))
+        ok &= declare(c, &decls, at->query, "query", at->query_loc);
+    else
+        ok = false;
+    if (require(c, sec, "keys", &k) && read_ident(c, k, &at->keys, &at->keys_loc)) {
+        if (at->query && strcmp(at->query, at->keys) == 0) {
+            diag_error(at->keys_loc, "'attention.keys' and 'attention.query' must have different names");
+            diag_note(at->query_loc, "the query '%s' is declared here", at->query);
+            ok = false;
+        } else {
+            ok &= declare(c, &decls, at->keys, "keys", at->keys_loc);
+        }
+    } else {
+        ok = false;
+    }
+    if (field(c, sec, "params").val) {
+        SpecCell tmp = {0};
+        ok &= read_cell_params(c, sec, &tmp, &decls);
+        at->params = tmp.params;
+        at->nparams = tmp.nparams;
+    }
+    if (require(c, sec, "score", &score))
+        ok &= read_equation(c, score, &decls, &at->score);
+    else
+        ok = false;
+    return ok;
+}
+
+/* decoder and attention belong to task: seq2seq only. */
+static bool reject_s2s_sections(Ctx *c, Field top, const Spec *s)
+{
+    static const char *const keys[] = {"decoder", "attention"};
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        Field f = field(c, top, keys[i]);
+        if (!f.key)
+            continue;
+        diag_error(f.key->loc, "'%s' is only for 'task: seq2seq'", keys[i]);
+        diag_note(s->task_loc, "the task is set here");
+        ok = false;
+    }
+    return ok;
+}
+
 /* The top level: {model, task, data, cell, network, train} */
 /* ---- ngram: {order: N, smoothing: S, k: F, discount: auto | F} ---- */
 
@@ -1697,15 +1789,17 @@ static bool reject_neural_sections(Ctx *c, Field top)
 
 static bool read_spec(Ctx *c, YNode *root, Spec *s)
 {
-    static const char *const keys[] = {"model", "task", "data", "cell", "network", "train", "ngram"};
+    static const char *const keys[] = {"model",   "task",  "data",  "cell",     "network",
+                                       "train",   "ngram", "decoder", "attention"};
     Field top = {NULL, root, ""};
-    bool ok = check_keys(c, top, keys, 7);
+    bool ok = check_keys(c, top, keys, 9);
     ok &= read_model(c, top, s);
     bool task_known = read_task(c, top, s);
     ok &= task_known;
     if (task_known && s->task == TASK_NGRAM) {
         ok &= read_data(c, top, s);
         ok &= reject_neural_sections(c, top);
+        ok &= reject_s2s_sections(c, top, s);
         ok &= read_ngram(c, top, s);
         return ok;
     }
@@ -1720,6 +1814,12 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
     ok &= read_cell(c, top, s);
     ok &= read_network(c, top, s, task_known);
     ok &= read_train(c, top, s);
+    if (task_known && s->task == TASK_SEQ2SEQ) {
+        ok &= read_decoder(c, top, s);
+        ok &= read_attention(c, top, s);
+    } else if (task_known) {
+        ok &= reject_s2s_sections(c, top, s);
+    }
     return ok;
 }
 

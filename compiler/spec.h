@@ -52,7 +52,7 @@ void expr_print(FILE *f, const Expr *e);
 
 /* ---- the spec ---- */
 
-typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION, TASK_NGRAM } Task;
+typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION, TASK_NGRAM, TASK_SEQ2SEQ } Task;
 typedef enum { TOK_CHAR, TOK_WORD } TokKind;
 typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
 typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
@@ -131,6 +131,29 @@ typedef struct {
     Loc loc, order_loc, smoothing_loc, k_loc, discount_loc;
 } SpecNgram;
 
+/* task: seq2seq (issue #4). The encoder is the spec's `cell` over the
+ * source (network.layers of them); the decoder is one scan whose first
+ * layer is `decoder.cell`, a cell that reads its input (the embedding of
+ * the previous target token) and the attention context, and whose upper
+ * layers are `cell` again:
+ *
+ *   decoder:
+ *     context: c          the context's name in decoder.cell's equations
+ *     cell: {name, input, state, output, params, equations}
+ *   attention:            absent: c = the encoder's final top-layer state
+ *     query: q            the decoder's top-layer state before the step [B,hidden]
+ *     keys: k             the encoder's top-layer outputs [T,B,hidden] (also the values)
+ *     params: {NAME: SHAPE, ...}
+ *     score: EXPR         one score per source step: [T,B]
+ */
+typedef struct {
+    const char *query, *keys;
+    Loc loc, query_loc, keys_loc;
+    SpecParam *params;
+    int nparams;
+    SpecEq score;
+} SpecAttention;
+
 typedef struct {
     const char *path; /* as given on the command line */
     const char *text; /* the whole file (in perm), for diagnostics */
@@ -197,6 +220,13 @@ typedef struct {
 
     /* ---- task: ngram (the counted baseline; no cell, network or train) ---- */
     SpecNgram ngram;
+
+    /* ---- task: seq2seq (issue #4) ---- */
+    SpecCell dec_cell;      /* decoder.cell */
+    const char *dec_context; /* decoder.context */
+    Loc decoder_loc, dec_context_loc;
+    bool has_attention;
+    SpecAttention attn;
 } Spec;
 
 /* A cell of the standard library: compiler/cells/NAME.yaml, embedded into

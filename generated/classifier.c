@@ -569,8 +569,7 @@ static void classifier_fused_4(size_t rows, const real *restrict in0, const real
  * workspace what the backward pass reads. */
 static void classifier_forward(RnnrtCtx *c)
 {
-    const int B = c->B, T = c->T, V = c->V;
-    const int L = c->L;
+    const int B = c->B, T = c->T, V = c->V, L = c->L;
     classifier_params p = classifier_params_at((real *)c->params, V, L); /* read only */
     classifier_work w;
     classifier_layout(&w, c->work, B, T, V, L);
@@ -678,8 +677,7 @@ static void classifier_forward(RnnrtCtx *c)
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void classifier_backward(RnnrtCtx *c)
 {
-    const int B = c->B, T = c->T, V = c->V;
-    const int L = c->L;
+    const int B = c->B, T = c->T, V = c->V, L = c->L;
     classifier_params p = classifier_params_at((real *)c->params, V, L); /* read only */
     classifier_params g = classifier_params_at(c->grads, V, L);
     classifier_work w;

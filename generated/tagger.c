@@ -474,8 +474,7 @@ static void tagger_fused_4(size_t rows, const real *restrict in0, const real *re
  * workspace what the backward pass reads. */
 static void tagger_forward(RnnrtCtx *c)
 {
-    const int B = c->B, T = c->T, V = c->V;
-    const int L = c->L;
+    const int B = c->B, T = c->T, V = c->V, L = c->L;
     tagger_params p = tagger_params_at((real *)c->params, V, L); /* read only */
     tagger_work w;
     tagger_layout(&w, c->work, B, T, V, L);
@@ -558,8 +557,7 @@ static void tagger_forward(RnnrtCtx *c)
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void tagger_backward(RnnrtCtx *c)
 {
-    const int B = c->B, T = c->T, V = c->V;
-    const int L = c->L;
+    const int B = c->B, T = c->T, V = c->V, L = c->L;
     tagger_params p = tagger_params_at((real *)c->params, V, L); /* read only */
     tagger_params g = tagger_params_at(c->grads, V, L);
     tagger_work w;

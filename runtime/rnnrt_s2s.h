@@ -292,4 +292,64 @@ int rnnrt_toytask_write(FILE *f, const char *task, size_t n, int nsym,
                         int min_len, int max_len, uint64_t seed,
                         RnnrtError *err);
 
+/* ---------------------------------------------------------------------
+ * The generated training step of a `task: seq2seq` spec (emit.c).
+ *
+ * The parameter table uses RNNRT_DIM_V for the source vocabulary and
+ * RNNRT_DIM_VT for the target's. forward computes the masked loss (the
+ * mean cross-entropy over the label tokens before each row's tgt_len) and
+ * the logits; backward adds the gradient of that loss to grads and writes
+ * dstate_in (the encoder's initial states) when it is not NULL.
+ * ------------------------------------------------------------------- */
+#define RNNRT_DIM_VT (-2) /* target vocabulary size */
+
+typedef struct {
+    int B, T, V, Vt;          /* V: source vocabulary; T: num_steps */
+    const real *params;
+    real *grads;              /* zeroed by the caller; backward adds */
+    const int32_t *src;       /* [T][B] source ids */
+    const int32_t *dec_in;    /* [T][B] <bos> + label[:-1] (teacher forcing) */
+    const int32_t *label;     /* [T][B] */
+    const int32_t *src_len;   /* [B] valid source steps */
+    const int32_t *tgt_len;   /* [B] valid label steps */
+    const real *state_in;     /* B*S reals: the encoder's initial states */
+    real *dstate_in;          /* B*S reals or NULL */
+    real *work;               /* workspace(B, T, V, Vt) reals */
+    real *logits;             /* set by forward: [T][B][Vt] in work */
+    real *attention;          /* set by forward: [T][T][B] in work, the weight of
+                                 source step s at decoder step t for row b;
+                                 NULL for a model without attention */
+    double loss;              /* set by forward */
+} RnnrtS2sCtx;
+
+typedef struct {
+    const char *name, *spec_path;
+    uint64_t spec_hash;
+    int nparams;
+    const RnnrtParamDesc *params;
+    int state_size;           /* S: the encoder's initial states per row */
+    int has_attention;        /* forward sets RnnrtS2sCtx.attention */
+    RnnrtRecipe recipe;       /* steps = num_steps; split, min_freq, batch,
+                                 epochs, optimizer, lr, clip_norm, seed */
+    size_t (*workspace)(int B, int T, int V, int Vt);
+    void (*forward)(RnnrtS2sCtx *c);
+    void (*backward)(RnnrtS2sCtx *c);
+} RnnrtS2sModel;
+
+/* The seq2seq trainer's main (rnnrt_s2s_main.c):
+ *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
+ *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
+ *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
+ *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
+ *                                              (stdin -> stdout; OUT.svg too)
+ *   MODEL gradcheck [--seed N] [--max-per-param N] ...  (double build)
+ * train learns on the first 90% (the recipe's split) of PAIRS with teacher
+ * forcing, saves a checkpoint (both vocabularies) when asked, then decodes
+ * the held-out pairs greedily and with beam search and reports corpus
+ * BLEU-4, d2l's mean BLEU and exact match; eval does the same from a
+ * checkpoint. Decoding runs the training step's forward over the prefix
+ * decoded so far at every step (correct, since the decoder is causal; T
+ * times the work of a step function). Not written yet: resuming training. */
+int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
+
 #endif

@@ -19,3 +19,57 @@ add_test(NAME s2s_nltk_bleu
   COMMAND bash ${S2S_DIR}/nltk_bleu.sh $<TARGET_FILE:s2s_tool> ${S2S_WORK}/nltk)
 set_tests_properties(s2s_check_data s2s_bad_data s2s_nltk_bleu PROPERTIES
   TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS s2s)
+
+# The seq2seq specs (specs/seq2seq*.yaml) go through lowering, autodiff and
+# every pass; the decoder reads the key projection as a loop invariant.
+add_test(NAME s2s_specs_graph
+  COMMAND bash -c "set -e; for s in ${CMAKE_SOURCE_DIR}/specs/seq2seq*.yaml; do $<TARGET_FILE:rnnc> $s -d fuse >/dev/null; done; $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/seq2seq.yaml -d hoist | grep -q '^%[0-9]* = matmul %[0-9]*, %[0-9]* : \\[T,B,128\\]  ; score_matmul'")
+set_tests_properties(s2s_specs_graph PROPERTIES TIMEOUT 60 LABELS s2s)
+
+# The emitted training step (double) of tiny seq2seq specs: loss and
+# gradients equal the interpreter's, backward agrees with finite differences
+# of forward, and padding changes nothing (tests/s2s/emit_check.c, included
+# after the generated file).
+foreach(v additive dot noattn)
+  set(gen ${S2S_WORK}/tiny_${v}.c)
+  set(wrap ${S2S_WORK}/emit_check_${v}.c)
+  add_custom_command(OUTPUT ${gen}
+    COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/tiny_${v}.yaml -o ${gen}
+    DEPENDS rnnc ${S2S_DIR}/tiny_${v}.yaml
+    COMMENT "rnnc tiny_${v}.yaml")
+  file(WRITE ${wrap}.in "#define RNNC_NO_MAIN\n#include \"${gen}\"\n#define S2S_MODEL tiny_${v}_model\n#include \"${S2S_DIR}/emit_check.c\"\n")
+  configure_file(${wrap}.in ${wrap} COPYONLY)
+  set_source_files_properties(${wrap} PROPERTIES OBJECT_DEPENDS "${gen};${S2S_DIR}/emit_check.c")
+  add_executable(s2s_emit_check_${v} ${wrap})
+  target_compile_definitions(s2s_emit_check_${v} PRIVATE S2S_SPEC="${S2S_DIR}/tiny_${v}.yaml")
+  target_link_libraries(s2s_emit_check_${v} PRIVATE rnnrt_d rnnc_core)
+  add_test(NAME s2s_emit_check_${v} COMMAND s2s_emit_check_${v})
+  set_tests_properties(s2s_emit_check_${v} PROPERTIES TIMEOUT 60 LABELS s2s)
+endforeach()
+
+# The reversal toy task: a trainer built from tests/s2s/toy_reverse.yaml
+# must reach >= 99% exact match on held-out pairs, greedy and beam, within
+# the test's 60 seconds (it takes a few).
+set(toy_c ${S2S_WORK}/toy_reverse.c)
+add_custom_command(OUTPUT ${toy_c}
+  COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/toy_reverse.yaml -o ${toy_c}
+  DEPENDS rnnc ${S2S_DIR}/toy_reverse.yaml
+  COMMENT "rnnc toy_reverse.yaml")
+add_executable(s2s_toy_reverse ${toy_c})
+target_link_libraries(s2s_toy_reverse PRIVATE rnnrt)
+add_test(NAME s2s_toy_reverse
+  COMMAND bash ${S2S_DIR}/toy_reverse.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/toy)
+set_tests_properties(s2s_toy_reverse PROPERTIES TIMEOUT 60 LABELS s2s)
+
+# The shipped seq2seq trainers (double build): their own gradcheck
+# (backward against finite differences on a random problem, 6 elements per
+# tensor), and `rnnc SPEC --check` of their dump against the interpreter.
+foreach(name seq2seq seq2seq_dot seq2seq_noattn)
+  if(TARGET ${name}_d)
+    add_test(NAME s2s_gradcheck_${name} COMMAND ${name}_d gradcheck --max-per-param 6)
+    add_test(NAME s2s_check_${name}
+      COMMAND bash -c "set -e; mkdir -p ${S2S_WORK}; $<TARGET_FILE:${name}_d> dump >${S2S_WORK}/${name}.dump; $<TARGET_FILE:rnnc> specs/${name}.yaml --check ${S2S_WORK}/${name}.dump"
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(s2s_gradcheck_${name} s2s_check_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
+  endif()
+endforeach()

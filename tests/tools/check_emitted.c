@@ -181,11 +181,13 @@ static int is_model_type(CXType t)
 {
     CXCursor decl = clang_getTypeDeclaration(clang_getCanonicalType(t));
     char *name = take(clang_getCursorSpelling(decl));
-    int ok = strcmp(name, "RnnrtModel") == 0;
+    /* RnnrtS2sModel: a seq2seq model's training step (rnnrt_s2s.h) */
+    int ok = strcmp(name, "RnnrtModel") == 0 || strcmp(name, "RnnrtS2sModel") == 0;
     free(name);
     if (!ok) { /* anonymous struct behind the typedef: go by the spelling */
         char *sp = take(clang_getTypeSpelling(t));
-        ok = ends_with(sp, " RnnrtModel") || strcmp(sp, "RnnrtModel") == 0;
+        ok = ends_with(sp, " RnnrtModel") || strcmp(sp, "RnnrtModel") == 0 || ends_with(sp, " RnnrtS2sModel") ||
+             strcmp(sp, "RnnrtS2sModel") == 0;
         free(sp);
     }
     return ok;
