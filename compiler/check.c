@@ -12,6 +12,8 @@
  *                                 are labels in [0, L); classification: y
  *                                 is [B])
  *   pool N ...                    classification only: [T][B] pooling weights
+ *                                 (read by head: mean only)
+ *   mask N ...                    classification only: [T][B] valid-step mask
  *   state N ...                   B*S reals: state k is the [B, width_k]
  *                                 block at offset B * (earlier widths)
  *   carry_scale N ...             [T]
@@ -59,7 +61,7 @@ typedef struct {
     int B, T, V, S, L;
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
-    Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool;
+    Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool, mask;
     bool have_dropout;
     uint64_t dropout_seed;
     bool train;
@@ -271,7 +273,7 @@ static bool rec_line(Dump *d)
 {
     static const char *const keys[] = {"dims",  "param",  "x",         "y",    "state", "carry_scale",
                                        "loss",  "logits", "state_out", "grad", "dstate", "dropout",
-                                       "pool"};
+                                       "pool",  "mask"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -299,10 +301,10 @@ static bool rec_line(Dump *d)
         return rec_vec(d, k, &d->x, tb, IDS_TOKEN);
     if (strcmp(k, "y") == 0)
         return rec_vec(d, k, &d->y, ny, has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
-    if (strcmp(k, "pool") == 0) {
-        if (!d->m->pool)
-            return bad(d, "'pool' is only for classification models");
-        return rec_vec(d, k, &d->pool, tb, IDS_NONE);
+    if (strcmp(k, "pool") == 0 || strcmp(k, "mask") == 0) {
+        if (!d->m->mask)
+            return bad(d, "'%s' is only for classification models", k);
+        return rec_vec(d, k, k[0] == 'p' ? &d->pool : &d->mask, tb, IDS_NONE);
     }
     if (strcmp(k, "carry_scale") == 0)
         return rec_vec(d, k, &d->carry_scale, (size_t)d->T, false);
@@ -329,6 +331,8 @@ static bool check_complete(Dump *d)
             return bad(d, "no '%s' record", names[i]);
     if (d->m->pool && !d->pool.seen)
         return bad(d, "no 'pool' record (a classification model's pooling weights)");
+    if (d->m->mask && !d->mask.seen)
+        return bad(d, "no 'mask' record (a classification model's valid steps)");
     return true;
 }
 
@@ -378,7 +382,8 @@ static bool state_offsets(Dump *d, size_t *off)
 
 static InterpResult *run(Dump *d, const size_t *off)
 {
-    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v};
+    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v,
+                   .mask = d->mask.v};
     env.params = arena_array(d->a, (size_t)d->m->nparams + 1, sizeof(double *));
     for (int i = 0; i < d->m->nparams; i++)
         env.params[i] = d->param[i].v;

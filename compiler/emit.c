@@ -227,6 +227,8 @@ static const char *ref(const Node *n)
             return "c->y";
         if (n->index == INPUT_POOL)
             return "c->pool";
+        if (n->index == INPUT_MASK)
+            return "c->mask";
         return node_cname(n);
     case OP_GRAD_SCALE:
         return ref(n->in[0]); /* identity in the forward direction */
@@ -937,6 +939,15 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
         const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
         emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(n), w, ref(a), wa, from, w);
+        return;
+    }
+    case OP_ROW_SCALE: {
+        /* out[r][j] = a[r][j] * s[r]: a mask over the rows of a state */
+        const Node *a = n->in[0], *sc = n->in[1];
+        int w = a->shape.d[a->shape.ndim - 1];
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(sc->shape));
+        emitf(E, ind + 1, "for (size_t j = 0; j < %d; j++)\n", w);
+        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(n), w, ref(a), w, ref(sc));
         return;
     }
     case OP_SOFTMAX_XENT: {

@@ -59,6 +59,7 @@ typedef struct {
     bool reverse;       /* building the reverse direction of the layer */
     int input_width;    /* the width `input` resolves to in this layer */
     const char *suffix; /* appended to C-visible names: "", "_l1", "_reverse", "_l1_reverse" */
+    Node *final;        /* the last layer built: its output state's final value */
 } Lower;
 
 static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
@@ -299,6 +300,44 @@ static void warn_unused(Lower *L)
 
 /* ---- the network ---- */
 
+/* Padding must not move a state: with the valid-step mask m [T,B] (1 on a
+ * row's valid steps, 0 on its padding) every carried state becomes
+ *
+ *   s = s_prev + m[t] * (s_new - s_prev)       (row_scale: m[t] per row)
+ *
+ * so a padding step keeps the state it got. A forward scan's states on the
+ * valid steps never see padding anyway, and its final state is the one at
+ * the last valid step; a reverse scan, which starts at t = T-1 inside the
+ * padding, carries its initial state through it and starts the valid part
+ * from that, so no valid-step state of either direction depends on how
+ * much padding a row has (what PyTorch gets from packed sequences).
+ * s_prev here is the carried value itself, not its grad_scale: a padding
+ * step is no step of the row, so carry_scale does not touch the gradient
+ * that passes through it (and on a valid step the two s_prev terms cancel
+ * exactly, leaving the cell's own gradient path). */
+static void mask_states(Lower *L, Node *scan, const int *carry_in)
+{
+    const SpecCell *c = &L->spec->cell;
+    Graph *body = L->body;
+    Node *m_t = scan_add_input(scan, SCAN_SEQ, L->m->mask);
+    m_t->name = arena_printf(&perm, "valid%s", L->suffix);
+    for (int k = 0; k < c->nstate; k++) {
+        ScanIn *in = &scan->scan->in[carry_in[k]];
+        Node *prev = in->arg, *next = in->carry_out;
+        Node *step = graph_add2(body, OP_SUB, c->state_locs[k], next, prev);
+        Node *kept = graph_add2(body, OP_ROW_SCALE, c->state_locs[k], step, m_t);
+        Node *s = graph_add2(body, OP_ADD, c->state_locs[k], prev, kept);
+        /* the masked value takes the state's name, the cell's becomes _new */
+        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->suffix);
+        if (next->name && strcmp(next->name, sname) == 0)
+            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->suffix);
+        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->suffix);
+        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->suffix);
+        s->name = sname;
+        scan_set_carry_out(scan, carry_in[k], s);
+    }
+}
+
 /* One layer: the cell's parameters, its initial states and a scan over
  * the sequence `in` [T,B,I]. Returns the stacked cell output [T,B,hidden],
  * or NULL after an error. Each layer has its own parameters (suffixed _l1,
@@ -355,6 +394,8 @@ static Node *lower_layer(Lower *L, Node *in)
     }
     if (!lower_equations(L) || !check_states(L, scan, carry_in))
         return NULL;
+    if (m->mask)
+        mask_states(L, scan, carry_in);
     if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
         if (!lookup(L, c->input)->used)
@@ -369,6 +410,7 @@ static Node *lower_layer(Lower *L, Node *in)
     Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
     for (int k = 0; k < c->nstate; k++)
         m->state_out[s0 + k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
+    L->final = m->state_out[s0 + out_state];
     return hs;
 }
 
@@ -422,9 +464,12 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
     for (int l = 0; l < layers; l++) {
         L->layer = l;
         Node *fwd = lower_direction(L, hs, *width, false);
+        Node *fwd_final = L->final;
         Node *rev = fwd && spec->bidirectional ? lower_direction(L, hs, *width, true) : NULL;
         if (!fwd || (spec->bidirectional && !rev))
             return NULL;
+        L->m->top_final[0] = fwd_final;
+        L->m->top_final[1] = rev ? L->final : NULL;
         if (rev) {
             hs = graph_add2(g, OP_CONCAT, spec->bidirectional_loc, fwd, rev);
             hs->name = layers > 1 ? arena_printf(&perm, "h_both_l%d", l) : "h_both";
@@ -470,6 +515,10 @@ Model *lower(Arena *a, Spec *spec)
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
+    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see mask_states */
+        m->mask = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, INPUT_MASK);
+        m->mask->name = "valid_mask";
+    }
     Node *xs = graph_add1(g, OP_ONE_HOT, spec->input_loc, m->x);
     xs->name = "x_onehot";
     int embed = -1;

@@ -140,6 +140,8 @@ typedef struct {
     int L;              /* labels; logits are [T][B][L] (labelling) or
                            [B][L] (classification), and so is the loss' mean */
     const real *pool;   /* classification: [T][B] pooling weights */
+    const real *mask;   /* classification: [T][B] 1 on a row's valid steps,
+                           0 on its padding (the scans keep the state there) */
 } RnnrtCtx;
 
 typedef struct RnnrtModel {
@@ -495,6 +497,8 @@ typedef struct {
                                         freed by rnnrt_buffers_free */
     int L;                           /* labels of a task head (else 0) */
     real *pool;                      /* [T][B] pooling weights (ctx.pool
+                                        for classification) */
+    real *mask;                      /* [T][B] valid-step mask (ctx.mask
                                         for classification) */
 } RnnrtBuffers;
 
@@ -933,6 +937,9 @@ void rnnrt_vocab_init_empty(RnnrtVocab *v);
  * sequence of len valid steps (1 <= len <= T; steps len..T-1 are padding):
  * last = 1 at step len-1, mean = 1/len at steps 0..len-1, 0 elsewhere. */
 void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head);
+/* The valid-step mask of one row (column b of a [T][B] block mask): 1 at
+ * steps 0..len-1, 0 on the padding after them. */
+void rnnrt_valid_mask(real *mask, int T, int B, int b, int len);
 
 /* The data of a task head (rnnrt_task.c).
  *   labelling:      `token<TAB>label` lines, one token per line (one

@@ -48,6 +48,12 @@ void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head)
     }
 }
 
+void rnnrt_valid_mask(real *mask, int T, int B, int b, int len)
+{
+    for (int t = 0; t < T; t++)
+        mask[(size_t)t * (size_t)B + (size_t)b] = (real)(t < len);
+}
+
 /* ---- minibatches ---- */
 
 /* Labelling: columns [t0, t0 + T') of the B streams of nc tokens starting
@@ -79,6 +85,7 @@ static void fill_classification(RnnrtBuffers *b, const RnnrtModel *m,
             b->x[(size_t)t * (size_t)B + (size_t)k] = row[t];
         b->y[k] = d->y[rows[k]];
         rnnrt_pool_weights(b->pool, T, B, k, d->len[rows[k]], m->head);
+        rnnrt_valid_mask(b->mask, T, B, k, d->len[rows[k]]);
     }
     b->ctx.T = T;
     b->ctx.B = B;

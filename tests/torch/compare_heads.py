@@ -74,7 +74,7 @@ def compare(name, kind, head, d):
     h0 = st[0].clone().requires_grad_(True)
     c0 = st[1].clone().requires_grad_(True) if nstate == 2 else None
     carry = d["carry_scale"]
-    h, c, outs = h0, c0, []
+    h, c, outs, hseq, cseq = h0, c0, [], [], []
     for t in range(T):
         hs = GradScale.apply(h, carry[t]).unsqueeze(0)
         if kind == "lstm":
@@ -85,6 +85,8 @@ def compare(name, kind, head, d):
             o, h = rnn(xs[t:t + 1], hs)
             h = h[0]
         outs.append(o[0])
+        hseq.append(h)
+        cseq.append(c)
     out = torch.stack(outs)  # [T, B, H]
     cmp = Compare(name)
     if head is None:
@@ -106,6 +108,13 @@ def compare(name, kind, head, d):
     loss.backward()
     cmp("loss", [d["loss"]], loss.reshape(1))
     cmp("logits", d["logits"], logits)
+    if head is not None:
+        # classification: padding keeps the state (the dump's valid-step
+        # mask), so the final state is the one at each row's last valid step
+        m = torch.tensor(d["mask"], dtype=torch.float64).reshape(T, B)
+        n = [int(m[:, b].sum().item()) for b in range(B)]
+        h = torch.stack([hseq[n[b] - 1][b] for b in range(B)])
+        c = torch.stack([cseq[n[b] - 1][b] for b in range(B)]) if c is not None else None
     final = torch.cat([h.reshape(-1)] + ([c.reshape(-1)] if c is not None else []))
     cmp("state", d["state_out"], final)
     grads = {"W_out": lin.weight.grad.t(), "b_out": lin.bias.grad}

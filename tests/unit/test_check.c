@@ -90,7 +90,7 @@ static char *make_dump(const Model *m)
         cs[i] = i == 1 ? 0 : 1;
     for (int i = 0; i < B * HIDDEN; i++)
         st[i] = rnd(&r) - 0.5;
-    InterpEnv env = {B, T, V, pv, x, y, {st}, cs, 0, false, 0, NULL};
+    InterpEnv env = {B, T, V, pv, x, y, {st}, cs, 0, false, 0, NULL, NULL};
     Arena a = {0};
     InterpResult *res = interp_run(&a, m, &env);
     assert_non_null(res);
