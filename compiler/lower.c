@@ -338,6 +338,22 @@ static void mask_states(Lower *L, Node *scan, const int *carry_in)
     }
 }
 
+/* The value state k of the model starts the layer's scan from. A labelling
+ * model carries its states from one minibatch window to the next, which
+ * continues the forward direction; the reverse direction would get its
+ * state at the previous window's left edge at this window's right edge,
+ * text that is not next to it, so it starts every window from zeros (its
+ * state input is then unused and gets a zero gradient). */
+static Node *initial_state(Lower *L, int k)
+{
+    Node *in = L->m->state_in[k];
+    if (!L->reverse || L->spec->task != TASK_LABELLING)
+        return in;
+    Node *z = graph_leaf(L->m->g, OP_ZEROS, in->loc, in->shape, DT_REAL, 0);
+    z->name = arena_printf(&perm, "%s_zeros", in->name);
+    return z;
+}
+
 /* One layer: the cell's parameters, its initial states and a scan over
  * the sequence `in` [T,B,I]. Returns the stacked cell output [T,B,hidden],
  * or NULL after an error. Each layer has its own parameters (suffixed _l1,
@@ -369,6 +385,10 @@ static Node *lower_layer(Lower *L, Node *in)
         pnodes[i]->name = p->name;
     }
 
+    Node *inits[MAX_STATES]; /* made before the scan that reads them */
+    for (int k = 0; k < c->nstate; k++)
+        inits[k] = initial_state(L, s0 + k);
+
     /* The scan and its body's bindings (spec names, not suffixed). */
     Node *scan = graph_scan(g, c->loc, c->name, L->reverse);
     L->body = scan->scan->body;
@@ -384,7 +404,7 @@ static Node *lower_layer(Lower *L, Node *in)
     int carry_in[MAX_STATES];
     for (int k = 0; k < c->nstate; k++) {
         carry_in[k] = scan->scan->nin;
-        Node *arg = scan_add_input(scan, SCAN_CARRY, m->state_in[s0 + k]);
+        Node *arg = scan_add_input(scan, SCAN_CARRY, inits[k]);
         arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->suffix);
         Node *prev = graph_add2(L->body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
         prev->name = arg->name;

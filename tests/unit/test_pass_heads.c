@@ -78,6 +78,13 @@ static void test_pass_heads_bidirectional(void **state)
     assert_non_null(m->mask);
     assert_null(m->pool); /* head: last reads the final states */
     assert_non_null(m->top_final[1]);
+    /* a tagger carries its states across windows, but its reverse
+     * direction starts each window from zeros: no gradient to its state */
+    Model *t = pc_model(spec_bi_tagger);
+    assert_non_null(t);
+    assert_int_equal(t->nstates, 2);
+    assert_non_null(t->dstate[0]);
+    assert_null(t->dstate[1]);
     check_each_and_all(spec_bi_tagger);
     check_each_and_all(spec_bi_last);
     check_each_and_all(spec_bi_mean);
