@@ -3,7 +3,9 @@
 
 For each model (specs/tagger.yaml: GRU over an embedding, a label per step;
 specs/classifier.yaml: LSTM over an embedding, head: mean;
-tests/specs/classifier_last.yaml: GRU over one-hot input, head: last) this
+tests/specs/classifier_last.yaml: GRU over one-hot input, head: last;
+examples/classifier_bidirectional.yaml: a bidirectional GRU, head: last,
+see compare_bidirectional) this
 builds the double-precision trainer (or uses the one given with --trainer),
 runs
 
@@ -37,20 +39,92 @@ MODELS = {
     "tagger": ("specs/tagger.yaml", "gru", None),
     "classifier": ("specs/classifier.yaml", "lstm", "mean"),
     "classifier_last": ("tests/specs/classifier_last.yaml", "gru", "last"),
+    "classifier_bidirectional": ("examples/classifier_bidirectional.yaml", "gru", "bidirectional"),
 }
 
 
-def load_cell(kind, d, I, H):
+def load_cell(kind, d, I, H, suffix=""):
     gates = GATES[kind]
     rnn = (torch.nn.GRU if kind == "gru" else torch.nn.LSTM)(I, H).double()
     with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.cat([mat(d, "W_i" + g, I, H).t() for g in gates]))
-        rnn.weight_hh_l0.copy_(torch.cat([mat(d, "W_h" + g, H, H).t() for g in gates]))
-        rnn.bias_ih_l0.copy_(torch.cat([torch.tensor(d["param"]["b_i" + g], dtype=torch.float64)
+        rnn.weight_ih_l0.copy_(torch.cat([mat(d, "W_i" + g + suffix, I, H).t() for g in gates]))
+        rnn.weight_hh_l0.copy_(torch.cat([mat(d, "W_h" + g + suffix, H, H).t() for g in gates]))
+        rnn.bias_ih_l0.copy_(torch.cat([torch.tensor(d["param"]["b_i" + g + suffix], dtype=torch.float64)
                                         for g in gates]))
-        rnn.bias_hh_l0.copy_(torch.cat([torch.tensor(d["param"]["b_h" + g], dtype=torch.float64)
+        rnn.bias_hh_l0.copy_(torch.cat([torch.tensor(d["param"]["b_h" + g + suffix], dtype=torch.float64)
                                         for g in gates]))
     return rnn
+
+
+def cell_grads(kind, rnn, H, suffix, grads):
+    for k, g in enumerate(GATES[kind]):
+        rows = slice(k * H, (k + 1) * H)
+        grads["W_i" + g + suffix] = rnn.weight_ih_l0.grad[rows].t()
+        grads["W_h" + g + suffix] = rnn.weight_hh_l0.grad[rows].t()
+        grads["b_i" + g + suffix] = rnn.bias_ih_l0.grad[rows]
+        grads["b_h" + g + suffix] = rnn.bias_hh_l0.grad[rows]
+
+
+def compare_bidirectional(name, d):
+    """A bidirectional GRU classifier (one-hot input, head: last) on padded
+    rows. Each row is run unpadded, one step at a time in each direction
+    (the incoming state's gradient scaled by carry_scale[t] as rnnc does),
+    and pooled as concat(forward state at len-1, reverse state at 0); its
+    loss, logits, final states and gradients must match the dump. The
+    logits must also match torch.nn.GRU(bidirectional=True) on
+    pack_padded_sequence of the padded batch: h_n, what PyTorch users pool."""
+    B, T, V, S, L = d["B"], d["T"], d["V"], d["S"], d["L"]
+    H = S // 2
+    x = torch.tensor(d["x"]).reshape(T, B)
+    m = torch.tensor(d["mask"], dtype=torch.float64).reshape(T, B)
+    lens = [int(m[:, b].sum().item()) for b in range(B)]
+    print(f"  valid lengths {lens} of T = {T}")
+    xs = torch.nn.functional.one_hot(x, V).to(torch.float64)
+    fwd, rev = load_cell("gru", d, V, H), load_cell("gru", d, V, H, "_reverse")
+    lin = torch.nn.Linear(2 * H, L).double()
+    with torch.no_grad():
+        lin.weight.copy_(mat(d, "W_out", 2 * H, L).t())
+        lin.bias.copy_(torch.tensor(d["param"]["b_out"], dtype=torch.float64))
+    st = torch.tensor(d["state"], dtype=torch.float64).reshape(2, B, H)
+    h0f, h0r = st[0].clone().requires_grad_(True), st[1].clone().requires_grad_(True)
+    carry = d["carry_scale"]
+
+    def run(rnn, h, b, steps):
+        for t in steps:
+            _, h = rnn(xs[t:t + 1, b:b + 1], GradScale.apply(h, carry[t]).reshape(1, 1, H))
+        return h.reshape(H)
+
+    hf = torch.stack([run(fwd, h0f[b], b, range(lens[b])) for b in range(B)])
+    hr = torch.stack([run(rev, h0r[b], b, reversed(range(lens[b]))) for b in range(B)])
+    logits = lin(torch.cat([hf, hr], 1))
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(d["y"]))
+    loss.backward()
+    cmp = Compare(name)
+    if min(lens) == T:
+        print("  FAIL no row of the dump has padding")
+        cmp.bad += 1
+    both = torch.nn.GRU(V, H, bidirectional=True).double()
+    with torch.no_grad():
+        for suffix, one in (("", fwd), ("_reverse", rev)):
+            for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(both, p + "_l0" + suffix).copy_(getattr(one, p + "_l0"))
+        packed = torch.nn.utils.rnn.pack_padded_sequence(xs, torch.tensor(lens), enforce_sorted=False)
+        _, h_n = both(packed, st.clone())
+        cmp("packed", d["logits"], lin(torch.cat([h_n[0], h_n[1]], 1)))
+    cmp("loss", [d["loss"]], loss.reshape(1))
+    cmp("logits", d["logits"], logits)
+    cmp("state", d["state_out"], torch.cat([hf.reshape(-1), hr.reshape(-1)]))
+    grads = {"W_out": lin.weight.grad.t(), "b_out": lin.bias.grad}
+    cell_grads("gru", fwd, H, "", grads)
+    cell_grads("gru", rev, H, "_reverse", grads)
+    for pname in d["grad"]:
+        if pname not in grads:
+            print(f"  FAIL {pname}: no PyTorch counterpart")
+            cmp.bad += 1
+            continue
+        cmp(pname, d["grad"][pname], grads[pname])
+    cmp("dstate", d["dstate"], torch.cat([h0f.grad.reshape(-1), h0r.grad.reshape(-1)]))
+    return cmp.bad
 
 
 def compare(name, kind, head, d):
@@ -170,7 +244,10 @@ def main():
             d["L"] = int(dump.split("\n", 1)[0].split()[5])
             print(f"{name}: {rel} ({head or 'labelling'}) vs torch.nn.{kind.upper()} "
                   f"{torch.__version__} (float64)")
-            bad += compare(name, kind, head, d)
+            if head == "bidirectional":
+                bad += compare_bidirectional(name, d)
+            else:
+                bad += compare(name, kind, head, d)
     print("PASS" if bad == 0 else f"FAIL ({bad} mismatches)")
     return 1 if bad else 0
 
