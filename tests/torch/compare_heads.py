@@ -233,8 +233,10 @@ def main():
                 exe = given.get(name) or build_trainer(
                     spec, a.rnnc, a.lib, os.path.join(a.source, "runtime"), a.cc,
                     a.libs.split(), tmp)
-                dump = subprocess.run([exe, "dump", "--B", "3", "--T", "5", "--V", "7",
-                                       "--L", "4", "--seed", "3"], check=True,
+                # the bidirectional model: rows of 4, 3, 6 and 5 valid steps
+                size = (["--B", "4", "--T", "6", "--seed", "5"] if head == "bidirectional"
+                        else ["--B", "3", "--T", "5", "--seed", "3"])
+                dump = subprocess.run([exe, "dump", "--V", "7", "--L", "4"] + size, check=True,
                                       capture_output=True, text=True).stdout
             except (subprocess.CalledProcessError, OSError, TypeError) as e:
                 print(f"{name}: FAIL: could not build or run the trainer: {e}")
