@@ -19,9 +19,13 @@
  * layer has a second scan, with its own parameters and states (suffixed
  * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
- * returns the top sequence and its width, which the task head reads. The reverse direction's
- * state at step t comes from step t+1, through grad_scale(state,
- * carry_scale[t]) like the forward's, so a truncation cut at t cuts both.
+ * returns the top sequence and its width, which the task head reads
+ * (classification also reads the top layer's final states, and its padded
+ * rows make every scan keep its state on padding steps: mask_states). The
+ * reverse direction's state at step t comes from step t+1, through
+ * grad_scale(state, carry_scale[t]) like the forward's, so a truncation
+ * cut at t cuts both; a labelling model starts it from zeros in every
+ * window (initial_state).
  *
  * The cell is not built in: its equations are lowered one by one into the
  * scan body, so every cell gets its backward pass from autodiff. Names in

@@ -31,8 +31,8 @@
  *               halves of a bidirectional layer's output alike.
  *
  * Labelling has no padding (one stream of tokens), hence no mask; a
- * bidirectional tagger's reverse direction reads the minibatch's window
- * from its right edge.
+ * bidirectional tagger's reverse direction reads each minibatch window
+ * from its right edge, starting from zeros (lower.c, initial_state).
  */
 #include "graph.h"
 

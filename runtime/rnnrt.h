@@ -62,8 +62,10 @@ typedef enum {
     RNNRT_TASK_CLASSIFICATION  /* a label per sequence: y [B] in [0, L) */
 } RnnrtTask;
 
-/* How classification pools the states into one per sequence; the runtime
- * turns it into the weights ctx.pool (the model only sums with them). */
+/* How classification pools the states into one per sequence. The runtime
+ * fills ctx.pool with the weights of the head and ctx.mask with each row's
+ * valid steps; a head: last model reads its scans' final states, which the
+ * mask stops at the last valid step, and ignores ctx.pool. */
 typedef enum {
     RNNRT_HEAD_LAST, /* weight 1 at the last valid step */
     RNNRT_HEAD_MEAN  /* weight 1/len at each valid step */
