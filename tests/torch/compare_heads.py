@@ -4,8 +4,9 @@
 For each model (specs/tagger.yaml: GRU over an embedding, a label per step;
 specs/classifier.yaml: LSTM over an embedding, head: mean;
 tests/specs/classifier_last.yaml: GRU over one-hot input, head: last;
-examples/classifier_bidirectional.yaml: a bidirectional GRU, head: last,
-see compare_bidirectional) this
+examples/classifier_bidirectional.yaml: a bidirectional GRU, head: last;
+examples/tagger_bidirectional.yaml: a bidirectional GRU tagger; see
+compare_bidirectional) this
 builds the double-precision trainer (or uses the one given with --trainer),
 runs
 
@@ -40,6 +41,7 @@ MODELS = {
     "classifier": ("specs/classifier.yaml", "lstm", "mean"),
     "classifier_last": ("tests/specs/classifier_last.yaml", "gru", "last"),
     "classifier_bidirectional": ("examples/classifier_bidirectional.yaml", "gru", "bidirectional"),
+    "tagger_bidirectional": ("examples/tagger_bidirectional.yaml", "gru", "bidirectional labelling"),
 }
 
 
@@ -65,56 +67,89 @@ def cell_grads(kind, rnn, H, suffix, grads):
         grads["b_h" + g + suffix] = rnn.bias_hh_l0.grad[rows]
 
 
-def compare_bidirectional(name, d):
-    """A bidirectional GRU classifier (one-hot input, head: last) on padded
-    rows. Each row is run unpadded, one step at a time in each direction
-    (the incoming state's gradient scaled by carry_scale[t] as rnnc does),
-    and pooled as concat(forward state at len-1, reverse state at 0); its
-    loss, logits, final states and gradients must match the dump. The
-    logits must also match torch.nn.GRU(bidirectional=True) on
-    pack_padded_sequence of the padded batch: h_n, what PyTorch users pool."""
+def compare_bidirectional(name, d, labelling):
+    """A bidirectional GRU classifier (head: last) on padded rows, or a
+    bidirectional GRU tagger on its minibatch window. Each row is run
+    unpadded, one step at a time in each direction (the incoming state's
+    gradient scaled by carry_scale[t] as rnnc does); the classifier pools
+    concat(forward state at len-1, reverse state at 0), the tagger reads
+    concat(forward, reverse) at every step, its reverse direction starting
+    from zeros (rnnc ignores the carried reverse state of a tagger). Loss,
+    logits, final states and gradients must match the dump. The logits must
+    also match one torch.nn.GRU(bidirectional=True) call: on
+    pack_padded_sequence of the padded batch for the classifier (h_n, what
+    PyTorch users pool), on the window for the tagger."""
     B, T, V, S, L = d["B"], d["T"], d["V"], d["S"], d["L"]
     H = S // 2
     x = torch.tensor(d["x"]).reshape(T, B)
-    m = torch.tensor(d["mask"], dtype=torch.float64).reshape(T, B)
-    lens = [int(m[:, b].sum().item()) for b in range(B)]
-    print(f"  valid lengths {lens} of T = {T}")
-    xs = torch.nn.functional.one_hot(x, V).to(torch.float64)
-    fwd, rev = load_cell("gru", d, V, H), load_cell("gru", d, V, H, "_reverse")
+    if labelling:
+        lens = [T] * B
+    else:
+        m = torch.tensor(d["mask"], dtype=torch.float64).reshape(T, B)
+        lens = [int(m[:, b].sum().item()) for b in range(B)]
+        print(f"  valid lengths {lens} of T = {T}")
+    embed = None
+    if "embed" in d["param"]:
+        E = len(d["param"]["embed"]) // V
+        embed = mat(d, "embed", V, E).requires_grad_(True)
+        xs, I = embed[x], E
+    else:
+        xs, I = torch.nn.functional.one_hot(x, V).to(torch.float64), V
+    fwd, rev = load_cell("gru", d, I, H), load_cell("gru", d, I, H, "_reverse")
     lin = torch.nn.Linear(2 * H, L).double()
     with torch.no_grad():
         lin.weight.copy_(mat(d, "W_out", 2 * H, L).t())
         lin.bias.copy_(torch.tensor(d["param"]["b_out"], dtype=torch.float64))
     st = torch.tensor(d["state"], dtype=torch.float64).reshape(2, B, H)
     h0f, h0r = st[0].clone().requires_grad_(True), st[1].clone().requires_grad_(True)
+    r0 = torch.zeros(B, H, dtype=torch.float64) if labelling else h0r
     carry = d["carry_scale"]
 
     def run(rnn, h, b, steps):
+        """The states after each of steps, by step."""
+        seq = {}
         for t in steps:
             _, h = rnn(xs[t:t + 1, b:b + 1], GradScale.apply(h, carry[t]).reshape(1, 1, H))
-        return h.reshape(H)
+            seq[t] = h.reshape(H)
+        return seq
 
-    hf = torch.stack([run(fwd, h0f[b], b, range(lens[b])) for b in range(B)])
-    hr = torch.stack([run(rev, h0r[b], b, reversed(range(lens[b]))) for b in range(B)])
-    logits = lin(torch.cat([hf, hr], 1))
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(d["y"]))
+    sf = [run(fwd, h0f[b], b, range(lens[b])) for b in range(B)]
+    sr = [run(rev, r0[b], b, reversed(range(lens[b]))) for b in range(B)]
+    hf = torch.stack([sf[b][lens[b] - 1] for b in range(B)])
+    hr = torch.stack([sr[b][0] for b in range(B)])
+    if labelling:
+        out = torch.stack([torch.stack([torch.cat([sf[b][t], sr[b][t]]) for b in range(B)])
+                           for t in range(T)])
+        logits = lin(out)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(T * B, L), torch.tensor(d["y"]))
+    else:
+        logits = lin(torch.cat([hf, hr], 1))
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(d["y"]))
     loss.backward()
     cmp = Compare(name)
-    if min(lens) == T:
+    if not labelling and min(lens) == T:
         print("  FAIL no row of the dump has padding")
         cmp.bad += 1
-    both = torch.nn.GRU(V, H, bidirectional=True).double()
+    both = torch.nn.GRU(I, H, bidirectional=True).double()
     with torch.no_grad():
         for suffix, one in (("", fwd), ("_reverse", rev)):
             for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(both, p + "_l0" + suffix).copy_(getattr(one, p + "_l0"))
-        packed = torch.nn.utils.rnn.pack_padded_sequence(xs, torch.tensor(lens), enforce_sorted=False)
-        _, h_n = both(packed, st.clone())
-        cmp("packed", d["logits"], lin(torch.cat([h_n[0], h_n[1]], 1)))
+        h0 = torch.stack([st[0], r0.detach()])
+        if labelling:
+            out, _ = both(xs.detach(), h0)
+            cmp("one call", d["logits"], lin(out))
+        else:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(xs.detach(), torch.tensor(lens),
+                                                             enforce_sorted=False)
+            _, h_n = both(packed, h0)
+            cmp("packed", d["logits"], lin(torch.cat([h_n[0], h_n[1]], 1)))
     cmp("loss", [d["loss"]], loss.reshape(1))
     cmp("logits", d["logits"], logits)
     cmp("state", d["state_out"], torch.cat([hf.reshape(-1), hr.reshape(-1)]))
     grads = {"W_out": lin.weight.grad.t(), "b_out": lin.bias.grad}
+    if embed is not None:
+        grads["embed"] = embed.grad
     cell_grads("gru", fwd, H, "", grads)
     cell_grads("gru", rev, H, "_reverse", grads)
     for pname in d["grad"]:
@@ -123,7 +158,8 @@ def compare_bidirectional(name, d):
             cmp.bad += 1
             continue
         cmp(pname, d["grad"][pname], grads[pname])
-    cmp("dstate", d["dstate"], torch.cat([h0f.grad.reshape(-1), h0r.grad.reshape(-1)]))
+    dr = torch.zeros(B * H, dtype=torch.float64) if labelling else h0r.grad.reshape(-1)
+    cmp("dstate", d["dstate"], torch.cat([h0f.grad.reshape(-1), dr]))
     return cmp.bad
 
 
@@ -246,8 +282,8 @@ def main():
             d["L"] = int(dump.split("\n", 1)[0].split()[5])
             print(f"{name}: {rel} ({head or 'labelling'}) vs torch.nn.{kind.upper()} "
                   f"{torch.__version__} (float64)")
-            if head == "bidirectional":
-                bad += compare_bidirectional(name, d)
+            if head and head.startswith("bidirectional"):
+                bad += compare_bidirectional(name, d, head.endswith("labelling"))
             else:
                 bad += compare(name, kind, head, d)
     print("PASS" if bad == 0 else f"FAIL ({bad} mismatches)")
