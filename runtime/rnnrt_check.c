@@ -20,7 +20,8 @@
  * Task models (issue #3) draw y from [0, L) instead: T*B labels for
  * labelling, B for classification; classification then draws each row's
  * valid length (B draws of 1 + rnnrt_rng_below(T), after state_in and
- * carry_scale) and pools with the weights of the model's head.
+ * carry_scale) and gets the weights of the model's head and the valid-step
+ * mask from it.
  *
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's

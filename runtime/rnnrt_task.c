@@ -15,9 +15,11 @@
  *   classification  each row is one sequence of `steps` ids (<pad> after
  *                   its valid length); rows are shuffled every epoch and
  *                   taken B at a time (the last minibatch may be smaller);
- *                   every minibatch starts from a zero state; the model
- *                   pools with weights from each row's valid length and the
- *                   model's head (rnnrt_pool_weights).
+ *                   every minibatch starts from a zero state; from each
+ *                   row's valid length come the model's pooling weights
+ *                   (rnnrt_pool_weights, by the model's head) and its
+ *                   valid-step mask (rnnrt_valid_mask: the scans keep
+ *                   their state on padding steps).
  * The loss is the mean cross-entropy over the predictions of a minibatch;
  * accuracy counts argmax(logits) == label.
  *
