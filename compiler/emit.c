@@ -378,10 +378,14 @@ static void emit_header(Emit *E)
         emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     else if (s->task == TASK_LABELLING)
         emitf(E, 0, " * Token ids and labels are time-major [T][B]; logits are [T][B][L] (L labels).\n");
+    else if (s->head == HEAD_MEAN)
+        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the scans keep their states on\n"
+                    " * the steps c->mask [T][B] marks as padding, and the states are pooled with\n"
+                    " * c->pool [T][B] (head: mean); logits are [B][L] (L labels).\n");
     else
-        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the states are pooled with\n"
-                    " * c->pool [T][B] (head: %s); logits are [B][L] (L labels).\n",
-              s->head == HEAD_MEAN ? "mean" : "last");
+        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the scans keep their states on\n"
+                    " * the steps c->mask [T][B] marks as padding, and the final states are\n"
+                    " * classified (head: last); logits are [B][L] (L labels).\n");
     emitf(E, 0, " *\n");
     emitf(E, 0, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
     emitf(E, 0, " * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).\n");

@@ -3,7 +3,8 @@
  *
  * Model 'classifier': a character classification model (a label per sequence). Cell 'lstm', hidden 32, embedded input.
  * Carried state (B*S reals, S = 64): h [B,32] at offset 0, c [B,32] at offset B * 32.
- * Token ids are time-major [T][B], labels [B]; the states are pooled with
+ * Token ids are time-major [T][B], labels [B]; the scans keep their states on
+ * the steps c->mask [T][B] marks as padding, and the states are pooled with
  * c->pool [T][B] (head: mean); logits are [B][L] (L labels).
  *
  * Build: cc -O2 classifier.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
