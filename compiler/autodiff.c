@@ -159,6 +159,13 @@ static void adjoint(Diff *D, Node *n, Node *g)
             accumulate(D, in[1], graph_slice(D->g, loc, g, wa, wb));
         return;
     }
+    case OP_ROW_SCALE:
+        /* out = a * s per row: da = g * s per row; s is a mask made by
+         * the runtime (INPUT_MASK) and gets no gradient */
+        if (D->needs[in[1]->id])
+            DIE("autodiff: a row scale that needs a gradient");
+        accumulate(D, in[0], add2(D, OP_ROW_SCALE, n, g, value(D, in[1])));
+        return;
     case OP_POOL:
         /* out[b,:] = sum_t w[t,b] h[t,b,:]: dh[t,b,:] = w[t,b] g[b,:] and
          * dw[t,b] = h[t,b,:] . g[b,:] (g [B,n] broadcasts against [T,B,n]).

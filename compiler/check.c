@@ -12,6 +12,8 @@
  *                                 are labels in [0, L); classification: y
  *                                 is [B])
  *   pool N ...                    classification only: [T][B] pooling weights
+ *                                 (read by head: mean only)
+ *   mask N ...                    classification only: [T][B] valid-step mask
  *   state N ...                   B*S reals: state k is the [B, width_k]
  *                                 block at offset B * (earlier widths)
  *   carry_scale N ...             [T]
@@ -70,7 +72,7 @@ typedef struct {
     int B, T, V, Vt, S, L;
     int nparam, ngrad; /* param / grad lines read so far */
     Vec *param, *grad; /* [m->nparams] */
-    Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool;
+    Vec x, y, state, carry_scale, loss, logits, state_out, dstate, pool, mask;
     Vec dec_in, src_len, tgt_len; /* seq2seq */
     bool have_dropout;
     uint64_t dropout_seed;
@@ -301,7 +303,7 @@ static bool rec_line(Dump *d)
 {
     static const char *const keys[] = {"dims",   "param",  "x",         "y",    "state",  "carry_scale",
                                        "loss",   "logits", "state_out", "grad", "dstate", "dropout",
-                                       "pool",   "dec_in", "src_len",   "tgt_len"};
+                                       "pool",   "mask",   "dec_in",    "src_len", "tgt_len"};
     const char *k = d->tok[0];
     if (strcmp(k, "dims") == 0)
         return rec_dims(d);
@@ -329,10 +331,10 @@ static bool rec_line(Dump *d)
         return rec_vec(d, k, &d->x, tb, IDS_TOKEN);
     if (strcmp(k, "y") == 0)
         return rec_vec(d, k, &d->y, ny, d->s2s ? IDS_TARGET : has_labels(d->m) ? IDS_LABEL : IDS_TOKEN);
-    if (strcmp(k, "pool") == 0) {
-        if (!d->m->pool)
-            return bad(d, "'pool' is only for classification models");
-        return rec_vec(d, k, &d->pool, tb, IDS_NONE);
+    if (strcmp(k, "pool") == 0 || strcmp(k, "mask") == 0) {
+        if (!d->m->mask)
+            return bad(d, "'%s' is only for classification models", k);
+        return rec_vec(d, k, k[0] == 'p' ? &d->pool : &d->mask, tb, IDS_NONE);
     }
     if (d->s2s && strcmp(k, "dec_in") == 0)
         return rec_vec(d, k, &d->dec_in, tb, IDS_TARGET);
@@ -372,6 +374,8 @@ static bool check_complete(Dump *d)
     for (int i = 0; d->s2s && i < 3; i++)
         if (!s2s_vecs[i]->seen)
             return bad(d, "no '%s' record", s2s_names[i]);
+    if (d->m->mask && !d->mask.seen)
+        return bad(d, "no 'mask' record (a classification model's valid steps)");
     return true;
 }
 
@@ -421,7 +425,8 @@ static bool state_offsets(Dump *d, size_t *off)
 
 static InterpResult *run(Dump *d, const size_t *off)
 {
-    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v, .Vt = d->Vt};
+    InterpEnv env = {.B = d->B, .T = d->T, .V = d->V, .L = d->L, .pool = d->pool.v,
+                     .mask = d->mask.v, .Vt = d->Vt};
     if (d->s2s) {
         env.dec_in = to_ids(d->a, &d->dec_in);
         env.src_len = to_ids(d->a, &d->src_len);

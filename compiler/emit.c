@@ -242,6 +242,8 @@ static const char *ref(const Node *n)
             return "c->tgt_len";
         if (n->index == INPUT_POOL)
             return "c->pool";
+        if (n->index == INPUT_MASK)
+            return "c->mask";
         return node_cname(n);
     case OP_GRAD_SCALE:
         return ref(n->in[0]); /* identity in the forward direction */
@@ -400,10 +402,14 @@ static void emit_header(Emit *E)
         emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     else if (s->task == TASK_LABELLING)
         emitf(E, 0, " * Token ids and labels are time-major [T][B]; logits are [T][B][L] (L labels).\n");
+    else if (s->head == HEAD_MEAN)
+        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the scans keep their states on\n"
+                    " * the steps c->mask [T][B] marks as padding, and the states are pooled with\n"
+                    " * c->pool [T][B] (head: mean); logits are [B][L] (L labels).\n");
     else
-        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the states are pooled with\n"
-                    " * c->pool [T][B] (head: %s); logits are [B][L] (L labels).\n",
-              s->head == HEAD_MEAN ? "mean" : "last");
+        emitf(E, 0, " * Token ids are time-major [T][B], labels [B]; the scans keep their states on\n"
+                    " * the steps c->mask [T][B] marks as padding, and the final states are\n"
+                    " * classified (head: last); logits are [B][L] (L labels).\n");
     emitf(E, 0, " *\n");
     emitf(E, 0, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
     emitf(E, 0, " * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).\n");
@@ -1103,6 +1109,15 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
         const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
         emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(n), w, ref(a), wa, from, w);
+        return;
+    }
+    case OP_ROW_SCALE: {
+        /* out[r][j] = a[r][j] * s[r]: a mask over the rows of a state */
+        const Node *a = n->in[0], *sc = n->in[1];
+        int w = a->shape.d[a->shape.ndim - 1];
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(sc->shape));
+        emitf(E, ind + 1, "for (size_t j = 0; j < %d; j++)\n", w);
+        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(n), w, ref(a), w, ref(sc));
         return;
     }
     case OP_SOFTMAX_XENT: {

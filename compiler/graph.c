@@ -268,6 +268,16 @@ static bool infer(Node *n)
     }
     case OP_SLICE:
         return true; /* shape set by graph_slice */
+    case OP_ROW_SCALE: { /* [..., n], [...] -> [..., n] */
+        Shape a = in[0]->shape, s = in[1]->shape;
+        n->shape = a;
+        if (a.ndim < 1 || s.ndim != a.ndim - 1 || in[0]->dtype != DT_REAL || in[1]->dtype != DT_REAL)
+            return false;
+        for (int i = 0; i < s.ndim; i++)
+            if (a.d[i] != s.d[i])
+                return false;
+        return true;
+    }
     case OP_SOFTMAX_XENT:
         n->shape = shape0();
         return in[1]->dtype == DT_INT && in[0]->shape.ndim == in[1]->shape.ndim + 1;

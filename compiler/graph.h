@@ -56,6 +56,7 @@ enum {
     INPUT_Y,           /* int [T, B] target tokens */
     INPUT_CARRY_SCALE, /* [T] multiplier for the state gradient (truncation) */
     INPUT_POOL,        /* [T, B] pooling weights of a classification head */
+    INPUT_MASK,        /* [T, B] 1 on a row's valid steps, 0 on padding (classification) */
     INPUT_STATE        /* + k: [B, width] initial value of state k */
 };
 enum { MAX_STATES = 128 }; /* carried states of a model: layers x cell states */
@@ -142,7 +143,9 @@ typedef struct {
     Node *state_out[MAX_STATES];
     Node *loss;      /* scalar */
     Node *logits;    /* [T, B, V]; labelling [T, B, L]; classification [B, L] */
-    Node *pool;      /* classification: the INPUT_POOL node, else NULL */
+    Node *pool;      /* classification with head: mean: the INPUT_POOL node, else NULL */
+    Node *mask;      /* classification: the INPUT_MASK node every scan reads, else NULL */
+    Node *top_final[2]; /* the top layer's final output state, forward and reverse (or NULL) */
     int nforward;    /* nodes [0, nforward) are the forward pass */
     Node **grads;    /* after autodiff: grads[i] for params[i] (NULL if none) */
     Node *dstate[MAX_STATES]; /* after autodiff: gradient of state_in[k] */
@@ -246,6 +249,7 @@ typedef struct {
     bool train;                 /* false: DROPOUT is the identity */
     int L;                      /* labels (task heads); 0 when unused */
     const double *pool;         /* [T][B] pooling weights (classification) */
+    const double *mask;         /* [T][B] valid-step mask (classification) */
     /* seq2seq: target vocabulary size, decoder input [T][B], valid
      * lengths [B] of the source and the target */
     int Vt;

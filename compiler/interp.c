@@ -217,10 +217,11 @@ static bool eval_input(Interp *I, Frame *F, const Node *n, const Dims *o)
             r[i] = env->carry_scale ? env->carry_scale[i] : 1.0;
         return true;
     }
-    if (n->index == INPUT_POOL) {
-        if (!env->pool)
-            return fail(n, "the env has no pooling weights");
-        memcpy(r, env->pool, o->n * sizeof(double));
+    if (n->index == INPUT_POOL || n->index == INPUT_MASK) {
+        const double *v = n->index == INPUT_POOL ? env->pool : env->mask;
+        if (!v)
+            return fail(n, "the env has no %s", n->index == INPUT_POOL ? "pooling weights" : "valid-step mask");
+        memcpy(r, v, o->n * sizeof(double));
         return true;
     }
     int k = n->index - INPUT_STATE;
@@ -557,6 +558,24 @@ static bool eval_slice(Interp *I, Frame *F, const Node *n, const Dims *o)
     double *r = alloc_val(I, F, n, o->n);
     for (size_t i = 0; r && i < rows; i++)
         memcpy(r + i * w, A + i * m + n->index, w * sizeof(double));
+    return r != NULL;
+}
+
+/* a [rows, n] * s [rows], s broadcast over each row */
+static bool eval_row_scale(Interp *I, Frame *F, const Node *n, const Dims *o)
+{
+    Dims da, ds;
+    const double *A = operand(I, F, n, 0, &da);
+    const double *S = A ? operand(I, F, n, 1, &ds) : NULL;
+    if (!S)
+        return false;
+    size_t w = last_dim(&da), rows = w ? da.n / w : 0;
+    if (ds.n != rows || o->n != da.n)
+        return fail(n, "%zu row scales for %zu rows of %zu", ds.n, rows, w);
+    double *r = alloc_val(I, F, n, o->n);
+    for (size_t i = 0; r && i < rows; i++)
+        for (size_t j = 0; j < w; j++)
+            r[i * w + j] = A[i * w + j] * S[i];
     return r != NULL;
 }
 
@@ -1072,6 +1091,7 @@ static bool eval_node(Interp *I, Frame *F, const Node *n)
     case OP_DROPOUT: return eval_dropout(I, F, n, &o);
     case OP_CONCAT: return eval_concat(I, F, n, &o);
     case OP_SLICE: return eval_slice(I, F, n, &o);
+    case OP_ROW_SCALE: return eval_row_scale(I, F, n, &o);
     case OP_POOL:
     case OP_POOL_GRAD: return eval_pool(I, F, n, &o);
     case OP_SOFTMAX_XENT: return eval_softmax_xent(I, F, n, &o);

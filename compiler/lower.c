@@ -19,9 +19,13 @@
  * layer has a second scan, with its own parameters and states (suffixed
  * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
- * returns the top sequence and its width, which the task head reads. The reverse direction's
- * state at step t comes from step t+1, through grad_scale(state,
- * carry_scale[t]) like the forward's, so a truncation cut at t cuts both.
+ * returns the top sequence and its width, which the task head reads
+ * (classification also reads the top layer's final states, and its padded
+ * rows make every scan keep its state on padding steps: mask_states). The
+ * reverse direction's state at step t comes from step t+1, through
+ * grad_scale(state, carry_scale[t]) like the forward's, so a truncation
+ * cut at t cuts both; a labelling model starts it from zeros in every
+ * window (initial_state).
  *
  * The cell is not built in: its equations are lowered one by one into the
  * scan body, so every cell gets its backward pass from autodiff. Names in
@@ -59,6 +63,7 @@ typedef struct {
     bool reverse;       /* building the reverse direction of the layer */
     int input_width;    /* the width `input` resolves to in this layer */
     const char *suffix; /* appended to C-visible names: "", "_l1", "_reverse", "_l1_reverse" */
+    Node *final;        /* the last layer built: its output state's final value */
 } Lower;
 
 static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
@@ -299,6 +304,60 @@ static void warn_unused(Lower *L)
 
 /* ---- the network ---- */
 
+/* Padding must not move a state: with the valid-step mask m [T,B] (1 on a
+ * row's valid steps, 0 on its padding) every carried state becomes
+ *
+ *   s = s_prev + m[t] * (s_new - s_prev)       (row_scale: m[t] per row)
+ *
+ * so a padding step keeps the state it got. A forward scan's states on the
+ * valid steps never see padding anyway, and its final state is the one at
+ * the last valid step; a reverse scan, which starts at t = T-1 inside the
+ * padding, carries its initial state through it and starts the valid part
+ * from that, so no valid-step state of either direction depends on how
+ * much padding a row has (what PyTorch gets from packed sequences).
+ * s_prev here is the carried value itself, not its grad_scale: a padding
+ * step is no step of the row, so carry_scale does not touch the gradient
+ * that passes through it (and on a valid step the two s_prev terms cancel
+ * exactly, leaving the cell's own gradient path). */
+static void mask_states(Lower *L, Node *scan, const int *carry_in)
+{
+    const SpecCell *c = &L->spec->cell;
+    Graph *body = L->body;
+    Node *m_t = scan_add_input(scan, SCAN_SEQ, L->m->mask);
+    m_t->name = arena_printf(&perm, "valid%s", L->suffix);
+    for (int k = 0; k < c->nstate; k++) {
+        ScanIn *in = &scan->scan->in[carry_in[k]];
+        Node *prev = in->arg, *next = in->carry_out;
+        Node *step = graph_add2(body, OP_SUB, c->state_locs[k], next, prev);
+        Node *kept = graph_add2(body, OP_ROW_SCALE, c->state_locs[k], step, m_t);
+        Node *s = graph_add2(body, OP_ADD, c->state_locs[k], prev, kept);
+        /* the masked value takes the state's name, the cell's becomes _new */
+        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->suffix);
+        if (next->name && strcmp(next->name, sname) == 0)
+            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->suffix);
+        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->suffix);
+        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->suffix);
+        s->name = sname;
+        scan_set_carry_out(scan, carry_in[k], s);
+    }
+}
+
+/* The value state k of the model starts the layer's scan from. A labelling
+ * model carries its states from one minibatch window to the next, which
+ * continues the forward direction; the reverse direction would get its
+ * state at the previous window's left edge at this window's right edge,
+ * text that is not next to it, so it starts every window from zeros (its
+ * state input is then unused and gets a zero gradient). */
+static Node *initial_state(Lower *L, int k)
+{
+    Node *in = L->m->state_in[k];
+    if (!L->reverse || L->spec->task != TASK_LABELLING)
+        return in;
+    Node *z = graph_leaf(L->m->g, OP_ZEROS, in->loc, in->shape, DT_REAL, 0);
+    z->name = arena_printf(&perm, "%s_zeros", in->name);
+    return z;
+}
+
 /* One layer: the cell's parameters, its initial states and a scan over
  * the sequence `in` [T,B,I]. Returns the stacked cell output [T,B,hidden],
  * or NULL after an error. Each layer has its own parameters (suffixed _l1,
@@ -330,6 +389,10 @@ static Node *lower_layer(Lower *L, Node *in)
         pnodes[i]->name = p->name;
     }
 
+    Node *inits[MAX_STATES]; /* made before the scan that reads them */
+    for (int k = 0; k < c->nstate; k++)
+        inits[k] = initial_state(L, s0 + k);
+
     /* The scan and its body's bindings (spec names, not suffixed). */
     Node *scan = graph_scan(g, c->loc, c->name, L->reverse);
     L->body = scan->scan->body;
@@ -345,7 +408,7 @@ static Node *lower_layer(Lower *L, Node *in)
     int carry_in[MAX_STATES];
     for (int k = 0; k < c->nstate; k++) {
         carry_in[k] = scan->scan->nin;
-        Node *arg = scan_add_input(scan, SCAN_CARRY, m->state_in[s0 + k]);
+        Node *arg = scan_add_input(scan, SCAN_CARRY, inits[k]);
         arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->suffix);
         Node *prev = graph_add2(L->body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
         prev->name = arg->name;
@@ -355,6 +418,8 @@ static Node *lower_layer(Lower *L, Node *in)
     }
     if (!lower_equations(L) || !check_states(L, scan, carry_in))
         return NULL;
+    if (m->mask)
+        mask_states(L, scan, carry_in);
     if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
         if (!lookup(L, c->input)->used)
@@ -369,6 +434,7 @@ static Node *lower_layer(Lower *L, Node *in)
     Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
     for (int k = 0; k < c->nstate; k++)
         m->state_out[s0 + k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
+    L->final = m->state_out[s0 + out_state];
     return hs;
 }
 
@@ -422,9 +488,12 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
     for (int l = 0; l < layers; l++) {
         L->layer = l;
         Node *fwd = lower_direction(L, hs, *width, false);
+        Node *fwd_final = L->final;
         Node *rev = fwd && spec->bidirectional ? lower_direction(L, hs, *width, true) : NULL;
         if (!fwd || (spec->bidirectional && !rev))
             return NULL;
+        L->m->top_final[0] = fwd_final;
+        L->m->top_final[1] = rev ? L->final : NULL;
         if (rev) {
             hs = graph_add2(g, OP_CONCAT, spec->bidirectional_loc, fwd, rev);
             hs->name = layers > 1 ? arena_printf(&perm, "h_both_l%d", l) : "h_both";
@@ -472,6 +541,10 @@ Model *lower(Arena *a, Spec *spec)
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
+    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see mask_states */
+        m->mask = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, INPUT_MASK);
+        m->mask->name = "valid_mask";
+    }
     Node *xs = graph_add1(g, OP_ONE_HOT, spec->input_loc, m->x);
     xs->name = "x_onehot";
     int embed = -1;

@@ -7,17 +7,32 @@
  *
  *   language_model  logits = hs @ W_out + b_out      [T,B,V]  y [T,B] next token
  *   labelling       logits = hs @ W_out + b_out      [T,B,L]  y [T,B] label per step
- *   classification  pooled = pool(hs, w)             [B,width]
+ *   classification  pooled                           [B,width]
  *                   logits = pooled @ W_out + b_out  [B,L]    y [B]   label per row
  *   loss = mean softmax cross-entropy of logits against y
  *
  * L, the number of labels, is a run-time dim like V (the labels of the
- * training data). Classification pools with a graph input w [T,B] that the
- * trainer fills from each row's valid length: 1 at the last valid step
- * (head: last) or 1/len on the valid steps (head: mean), 0 on padding. The
- * head itself is generic, so it also pools a reverse scan's outputs, whose
- * "last" state sits at t = 0 (the trainer decides where the weight goes).
- * Nothing here assumes the layers are causal.
+ * training data).
+ *
+ * Classification rows are padded to T. lower() gives every scan the
+ * valid-step mask (INPUT_MASK, filled by the trainer from each row's valid
+ * length), so padding steps keep the state (lower.c, mask_states): a
+ * forward scan's final state is its state at the row's last valid step, a
+ * reverse scan's final state its state at t = 0, after the whole valid
+ * part, and no valid-step state of either direction depends on the
+ * padding. The heads read those states:
+ *
+ *   head: last  pooled = h_final (forward), or concat(h_final, h_final_reverse)
+ *               with bidirectional layers: the top layer's final output
+ *               states, PyTorch's h_n of a packed sequence;
+ *   head: mean  pooled = pool(hs, w) = sum_t w[t,b] hs[t,b,:] with the graph
+ *               input w [T,B] (INPUT_POOL) = 1/len on the valid steps and
+ *               0 on padding: the mean over the valid steps, of both
+ *               halves of a bidirectional layer's output alike.
+ *
+ * Labelling has no padding (one stream of tokens), hence no mask; a
+ * bidirectional tagger's reverse direction reads each minibatch window
+ * from its right edge, starting from zeros (lower.c, initial_state).
  */
 #include "graph.h"
 
@@ -46,14 +61,19 @@ bool lower_head(Model *m, Node *hs, int width)
     bool lm = spec->task == TASK_LANGUAGE_MODEL, cls = spec->task == TASK_CLASSIFICATION;
     int out = lm ? DIM_V : DIM_L;
     Node *feat = hs;
-    if (cls) {
+    if (cls && spec->head == HEAD_MEAN) {
         m->pool = graph_leaf(g, OP_INPUT, spec->head_loc, shape2(DIM_T, DIM_B), DT_REAL, INPUT_POOL);
         m->pool->name = "pool_weights";
         feat = graph_add2(g, OP_POOL, spec->head_loc, hs, m->pool);
-        if (!feat)
-            return false;
-        feat->name = "pooled";
+    } else if (cls) {
+        feat = m->top_final[0];
+        if (m->top_final[1])
+            feat = graph_add2(g, OP_CONCAT, spec->head_loc, feat, m->top_final[1]);
     }
+    if (cls && (!feat || !m->mask))
+        DIE("lower_head: a classification head without its states or mask");
+    if (cls && feat->op != OP_SCAN_OUT)
+        feat->name = "pooled";
     /* PyTorch's default init for a Linear layer with `width` inputs (2 x
      * hidden above a bidirectional layer). */
     InitKind init = width == spec->hidden ? INIT_DEFAULT : INIT_UNIFORM;

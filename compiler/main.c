@@ -9,10 +9,12 @@
  *
  * --test-bidirectional (not in --help; for tests only) lowers the spec as
  * if it said `network.bidirectional: true`. Spec checks refuse that for a
- * language model, the only head this compiler has, yet the emitted
- * bidirectional stack (reverse scans, concat, the _reverse parameters)
- * must be checked against the interpreter: tests/bidirectional.cmake does
- * that with this flag. The spec hash stays the spec file's.
+ * language model, yet the bidirectional stack is also worth checking on
+ * the language-model specs (GRU and LSTM, stacked, with dropout) against
+ * the interpreter and PyTorch: tests/bidirectional.cmake and
+ * tests/torch/compare_bidirectional.py do that with this flag (the
+ * labelling and classification specs say `bidirectional: true` and need
+ * none). The spec hash stays the spec file's.
  */
 #include "passes.h"
 

@@ -3,7 +3,8 @@
  *
  * Model 'classifier': a character classification model (a label per sequence). Cell 'lstm', hidden 32, embedded input.
  * Carried state (B*S reals, S = 64): h [B,32] at offset 0, c [B,32] at offset B * 32.
- * Token ids are time-major [T][B], labels [B]; the states are pooled with
+ * Token ids are time-major [T][B], labels [B]; the scans keep their states on
+ * the steps c->mask [T][B] marks as padding, and the states are pooled with
  * c->pool [T][B] (head: mean); logits are [B][L] (L labels).
  *
  * Build: cc -O2 classifier.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
@@ -124,10 +125,14 @@ typedef struct {
     real *f_matmul_2; /* per step: matmul [B,32] */
     real *g_matmul_2; /* per step: matmul [B,32] */
     real *o_matmul_2; /* per step: matmul [B,32] */
-    real *c_2; /* per step: fused_out [B,32] */
+    real *h_step; /* per step: fused_out [B,32] */
+    real *h_kept; /* per step: row_scale [B,32] */
+    real *c_step; /* per step: fused_out [B,32] */
+    real *c_kept; /* per step: row_scale [B,32] */
+    real *c_2; /* per step: add [B,32] */
     real *h_seq; /* scan_out [T,B,32] */
     real *pooled; /* pool [B,32] */
-    real *matmul39; /* matmul [B,L] */
+    real *matmul40; /* matmul [B,L] */
     real *logits; /* add [B,L] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [B,L] */
@@ -143,6 +148,9 @@ typedef struct {
     real *h_prev_seq; /* scan_out [T,B,32] */
     real *dh_next_carry; /* carried dh_next [B,32] */
     real *dc_next_carry; /* carried dc_next [B,32] */
+    real *dh_2; /* per step: add [B,32] */
+    real *dc_step; /* per step: row_scale [B,32] */
+    real *dh_step; /* per step: row_scale [B,32] */
     real *dh_prev; /* per step: matmul [B,32] */
     real *dx; /* per step: matmul [B,16] */
     real *dh_prev_2; /* per step: matmul [B,32] */
@@ -257,6 +265,26 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
+    w->h_step = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->h_kept = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->c_step = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->c_kept = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
     w->c_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
@@ -272,7 +300,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * L;
     if (n > INT_MAX)
         return 0;
-    w->matmul39 = base ? base + off : NULL;
+    w->matmul40 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * L;
     if (n > INT_MAX)
@@ -348,6 +376,21 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->dc_next_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dc_step = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_step = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)
@@ -465,8 +508,9 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
  *   <rnnc>/cells/lstm.yaml:43  c: f * c + i * g
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
+ *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+static void classifier_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, const real *restrict in13, const real *restrict in14, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 32; j++) {
@@ -485,75 +529,93 @@ static void classifier_fused(size_t rows, const real *restrict in0, const real *
             const real o_2 = rnnrt_sigmoid_fast(o_add_3);
             const real c_mul = f_2 * in12[i];
             const real c_mul_2 = i_3 * g_4;
-            const real c_3 = c_mul + c_mul_2;
-            const real h_tanh_2 = rnnrt_tanh_fast(c_3);
-            const real h_2 = o_2 * h_tanh_2;
+            const real c_new = c_mul + c_mul_2;
+            const real h_tanh_2 = rnnrt_tanh_fast(c_new);
+            const real h_new = o_2 * h_tanh_2;
+            const real h_step_2 = h_new - in13[i];
+            const real c_step_2 = c_new - in14[i];
             out0[i] = i_3;
             out1[i] = f_2;
             out2[i] = g_4;
             out3[i] = o_2;
-            out4[i] = c_3;
-            out5[i] = h_tanh_2;
-            out6[i] = h_2;
+            out4[i] = h_tanh_2;
+            out5[i] = h_step_2;
+            out6[i] = c_step_2;
         }
 }
 
 /* Fused elementwise loop over [B,32] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
- *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
  *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
- *   <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
- *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
- *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
- *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  */
-static void classifier_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void classifier_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 32; j++) {
             const size_t i = r * 32 + j;
-            const real dh_2 = in0[i] + in1[i];
-            const real do_2 = dh_2 * in2[i];
-            const real dh_tanh = dh_2 * in3[i];
-            const real dc = dh_tanh * (1 - in2[i] * in2[i]);
-            const real dc_2 = in4[i] + dc;
-            const real di = dc_2 * in5[i];
-            const real dg = dc_2 * in6[i];
-            const real df = dc_2 * in7[i];
-            const real dc_prev_2 = dc_2 * in8[i];
-            const real do_add_2 = do_2 * in3[i] * (1 - in3[i]);
+            const real do_2 = in0[i] * in1[i];
+            const real do_add_2 = do_2 * in2[i] * (1 - in2[i]);
+            out0[i] = do_add_2;
+        }
+}
+
+/* Fused elementwise loop over [B,32] (the ops of these lines, backward):
+ *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
+ *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
+ *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
+ *   <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+ *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+ *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+ */
+static void classifier_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 32; j++) {
+            const size_t i = r * 32 + j;
+            const real dc_prev_2 = -in0[i];
+            const real dc_prev_3 = in1[i] + dc_prev_2;
+            const real dh_tanh = in2[i] * in3[i];
+            const real dc_new = dh_tanh * (1 - in4[i] * in4[i]);
+            const real dc_new_2 = in0[i] + dc_new;
+            const real di = dc_new_2 * in5[i];
+            const real dg = dc_new_2 * in6[i];
+            const real df = dc_new_2 * in7[i];
+            const real dc_prev_4 = dc_new_2 * in8[i];
             const real dg_add_2 = dg * (1 - in5[i] * in5[i]);
             const real df_add_2 = df * in8[i] * (1 - in8[i]);
             const real di_add_2 = di * in6[i] * (1 - in6[i]);
-            const real dc_prev_3 = dc_prev_2 * in9[0];
-            out0[i] = do_add_2;
-            out1[i] = dg_add_2;
-            out2[i] = df_add_2;
-            out3[i] = di_add_2;
-            out4[i] = dc_prev_3;
+            const real dc_prev_5 = dc_prev_4 * in9[0];
+            const real dc_prev_6 = dc_prev_3 + dc_prev_5;
+            out0[i] = dg_add_2;
+            out1[i] = df_add_2;
+            out2[i] = di_add_2;
+            out3[i] = dc_prev_6;
         }
 }
 
 /* Fused elementwise loop over [B,32] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  */
-static void classifier_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void classifier_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 32; j++) {
             const size_t i = r * 32 + j;
-            const real dh_prev_6 = in0[i] + in1[i];
-            const real dh_prev_7 = dh_prev_6 + in2[i];
-            const real dh_prev_8 = dh_prev_7 + in3[i];
-            const real dh_prev_9 = dh_prev_8 * in4[0];
-            out0[i] = dh_prev_9;
+            const real dh_prev_6 = -in0[i];
+            const real dh_prev_7 = in1[i] + dh_prev_6;
+            const real dh_prev_8 = in2[i] + in3[i];
+            const real dh_prev_9 = dh_prev_8 + in4[i];
+            const real dh_prev_10 = dh_prev_9 + in5[i];
+            const real dh_prev_11 = dh_prev_10 * in6[0];
+            const real dh_prev_12 = dh_prev_7 + dh_prev_11;
+            out0[i] = dh_prev_12;
         }
 }
 
 /* Fused elementwise loop over [B,16] (the ops of these lines, backward):
  *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
  */
-static void classifier_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void classifier_fused_5(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 16; j++) {
@@ -617,6 +679,7 @@ static void classifier_forward(RnnrtCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
+        const real *valid_t = c->mask + (size_t)t * B;
         const real *i_add_t = w.i_add + (size_t)t * B * 32;
         const real *f_add_t = w.f_add + (size_t)t * B * 32;
         const real *g_add_t = w.g_add + (size_t)t * B * 32;
@@ -642,8 +705,20 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
          *   <rnnc>/cells/lstm.yaml:43  c: f * c + i * g
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
+         *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        classifier_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, h_prev, c_prev, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
+        /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 32; j++)
+                w.h_kept[r * 32 + j] = w.h_step[r * 32 + j] * valid_t[r];
+        for (size_t i = 0; i < (size_t)B * 32; i++)
+            h[i] = h_prev[i] + w.h_kept[i];
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 32; j++)
+                w.c_kept[r * 32 + j] = w.c_step[r * 32 + j] * valid_t[r];
+        for (size_t i = 0; i < (size_t)B * 32; i++)
+            w.c_2[i] = c_prev[i] + w.c_kept[i];
         memcpy(w.c_prev_seq + (size_t)t * B * 32, c_prev, (size_t)B * 32 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 32, h_prev, (size_t)B * 32 * sizeof(real));
         h_prev_cur = h;
@@ -660,10 +735,10 @@ static void classifier_forward(RnnrtCtx *c)
                 w.pooled[r * (size_t)32 + j] += wt * w.h_seq[(t * (size_t)B + r) * (size_t)32 + j];
         }
     /* specs/classifier.yaml:11  network: */
-    rnnrt_gemm(0, 0, B, L, 32, 1, w.pooled, 32, p.W_out, L, 0, w.matmul39, L);
+    rnnrt_gemm(0, 0, B, L, 32, 1, w.pooled, 32, p.W_out, L, 0, w.matmul40, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul39[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul40[r * n + j] + p.b_out[j];
     /* specs/classifier.yaml:5  task: classification */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)B, L);
 
@@ -714,6 +789,7 @@ static void classifier_backward(RnnrtCtx *c)
         const real *dh_t = w.dh + (size_t)t * B * 32;
         const real *dh_next = w.dh_next_carry;
         const real *dc_next = w.dc_next_carry;
+        const real *valid_t_2 = c->mask + (size_t)t * B;
         const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * 32;
         const real *o_t = w.o_seq + (size_t)t * B * 32;
         const real *g_t = w.g_seq + (size_t)t * B * 32;
@@ -726,19 +802,32 @@ static void classifier_backward(RnnrtCtx *c)
         real *df_add = w.df_add_seq + (size_t)t * B * 32;
         real *di_add = w.di_add_seq + (size_t)t * B * 32;
         real *dx_5 = w.dx_embed_seq + (size_t)t * B * 16;
+        /* <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c] */
+        for (size_t i = 0; i < (size_t)B * 32; i++)
+            w.dh_2[i] = dh_t[i] + dh_next[i];
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 32; j++)
+                w.dc_step[r * 32 + j] = dc_next[r * 32 + j] * valid_t_2[r];
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 32; j++)
+                w.dh_step[r * 32 + j] = w.dh_2[r * 32 + j] * valid_t_2[r];
         /* fused:
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
-         *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
          *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
-         *   <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
-         *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
-         *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
-         *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          */
-        classifier_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_2((size_t)B, w.dh_step, h_tanh_t, o_t, do_add);
         /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
         rnnrt_gemm(0, 1, B, 32, 32, 1, do_add, 32, p.W_ho, 32, 0, w.dh_prev, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, do_add, 32, p.W_io, 32, 0, w.dx, 16);
+        /* fused:
+         *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
+         *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
+         *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
+         *   <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+         *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+         *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+         */
+        classifier_fused_3((size_t)B, w.dc_step, dc_next, w.dh_step, o_t, h_tanh_t, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
         rnnrt_gemm(0, 1, B, 32, 32, 1, dg_add, 32, p.W_hg, 32, 0, w.dh_prev_2, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, dg_add, 32, p.W_ig, 32, 0, w.dx_2, 16);
@@ -751,11 +840,11 @@ static void classifier_backward(RnnrtCtx *c)
         /* fused:
          *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          */
-        classifier_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        classifier_fused_4((size_t)B, w.dh_step, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         /* fused:
          *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
          */
-        classifier_fused_4((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
+        classifier_fused_5((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 32 * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * 32 * sizeof(real));
     }

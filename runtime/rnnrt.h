@@ -62,8 +62,10 @@ typedef enum {
     RNNRT_TASK_CLASSIFICATION  /* a label per sequence: y [B] in [0, L) */
 } RnnrtTask;
 
-/* How classification pools the states into one per sequence; the runtime
- * turns it into the weights ctx.pool (the model only sums with them). */
+/* How classification pools the states into one per sequence. The runtime
+ * fills ctx.pool with the weights of the head and ctx.mask with each row's
+ * valid steps; a head: last model reads its scans' final states, which the
+ * mask stops at the last valid step, and ignores ctx.pool. */
 typedef enum {
     RNNRT_HEAD_LAST, /* weight 1 at the last valid step */
     RNNRT_HEAD_MEAN  /* weight 1/len at each valid step */
@@ -140,6 +142,8 @@ typedef struct {
     int L;              /* labels; logits are [T][B][L] (labelling) or
                            [B][L] (classification), and so is the loss' mean */
     const real *pool;   /* classification: [T][B] pooling weights */
+    const real *mask;   /* classification: [T][B] 1 on a row's valid steps,
+                           0 on its padding (the scans keep the state there) */
 } RnnrtCtx;
 
 typedef struct RnnrtModel {
@@ -495,6 +499,8 @@ typedef struct {
                                         freed by rnnrt_buffers_free */
     int L;                           /* labels of a task head (else 0) */
     real *pool;                      /* [T][B] pooling weights (ctx.pool
+                                        for classification) */
+    real *mask;                      /* [T][B] valid-step mask (ctx.mask
                                         for classification) */
 } RnnrtBuffers;
 
@@ -933,6 +939,9 @@ void rnnrt_vocab_init_empty(RnnrtVocab *v);
  * sequence of len valid steps (1 <= len <= T; steps len..T-1 are padding):
  * last = 1 at step len-1, mean = 1/len at steps 0..len-1, 0 elsewhere. */
 void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head);
+/* The valid-step mask of one row (column b of a [T][B] block mask): 1 at
+ * steps 0..len-1, 0 on the padding after them. */
+void rnnrt_valid_mask(real *mask, int T, int B, int b, int len);
 
 /* The data of a task head (rnnrt_task.c).
  *   labelling:      `token<TAB>label` lines, one token per line (one

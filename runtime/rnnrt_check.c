@@ -20,7 +20,8 @@
  * Task models (issue #3) draw y from [0, L) instead: T*B labels for
  * labelling, B for classification; classification then draws each row's
  * valid length (B draws of 1 + rnnrt_rng_below(T), after state_in and
- * carry_scale) and pools with the weights of the model's head.
+ * carry_scale) and gets the weights of the model's head and the valid-step
+ * mask from it.
  *
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's
@@ -91,10 +92,11 @@ static int problem_init(Problem *pb, const RnnrtModel *m,
         rnnrt_rng_fill_uniform(&r, b->carry, (size_t)o->T, 0.5, 1.5);
     b->ctx.train = 1;
     b->ctx.dropout_seed = rnnrt_rng_next(&r);
-    for (int k = 0; m->task == RNNRT_TASK_CLASSIFICATION && k < o->B; k++)
-        rnnrt_pool_weights(b->pool, o->T, o->B, k,
-                           1 + (int)rnnrt_rng_below(&r, (uint64_t)o->T),
-                           m->head);
+    for (int k = 0; m->task == RNNRT_TASK_CLASSIFICATION && k < o->B; k++) {
+        int len = 1 + (int)rnnrt_rng_below(&r, (uint64_t)o->T);
+        rnnrt_pool_weights(b->pool, o->T, o->B, k, len, m->head);
+        rnnrt_valid_mask(b->mask, o->T, o->B, k, len);
+    }
     pb->grads = rnnrt_xcalloc(pb->p.total, sizeof(real), "gradients");
     pb->dstate = rnnrt_xcalloc(bs, sizeof(real), "state gradient");
     return 0;
@@ -251,8 +253,10 @@ int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
     print_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
     fprintf(out, "dropout %llu %d\n", (unsigned long long)b->ctx.dropout_seed,
             b->ctx.train);
-    if (m->task == RNNRT_TASK_CLASSIFICATION)
+    if (m->task == RNNRT_TASK_CLASSIFICATION) {
         print_reals(out, "pool", NULL, b->pool, tb);
+        print_reals(out, "mask", NULL, b->mask, tb);
+    }
     run_both(&pb);
     fprintf(out, "loss %.17g\n", b->ctx.loss);
     print_reals(out, "logits", NULL, b->ctx.logits, nlogits(m, o));

@@ -278,8 +278,9 @@ static int cmd_check(int argc, char **argv, const RnnrtModel *m,
                   "every input and\noutput, one record per line: dims B T V "
                   "S / param NAME N v... / x / y /\nstate / carry_scale / "
                   "loss / logits / state_out / grad NAME / dstate.\nTask "
-                  "models add L to dims (labels, --L) and classification a "
-                  "pool record\n(the [T][B] pooling weights)."
+                  "models add L to dims (labels, --L) and classification "
+                  "pool and mask\nrecords (the [T][B] pooling weights and "
+                  "valid-step mask)."
                 : "Checks backward against central differences for every "
                   "parameter and\nstate element (double build only).";
     int rc = rnnrt_cli_parse(argc, argv, prog, summary, opts);

@@ -161,6 +161,7 @@ int rnnrt_buffers_init_l(RnnrtBuffers *b, const RnnrtModel *m,
     b->work = rnnrt_xcalloc(work, sizeof(real), "model workspace");
     b->L = L;
     b->pool = rnnrt_xcalloc(tb, sizeof(real), "pooling weights");
+    b->mask = rnnrt_xcalloc(tb, sizeof(real), "valid-step mask");
     for (int t = 0; t < T; t++)
         b->carry[t] = 1;
     RnnrtCtx *c = &b->ctx;
@@ -180,6 +181,7 @@ int rnnrt_buffers_init_l(RnnrtBuffers *b, const RnnrtModel *m,
     c->train = 0; /* the trainer and the checks turn dropout on */
     c->L = L;
     c->pool = m->task == RNNRT_TASK_CLASSIFICATION ? b->pool : NULL;
+    c->mask = m->task == RNNRT_TASK_CLASSIFICATION ? b->mask : NULL;
     return 0;
 }
 
@@ -194,5 +196,6 @@ void rnnrt_buffers_free(RnnrtBuffers *b)
     free(b->carry);
     free(b->work);
     free(b->pool);
+    free(b->mask);
     memset(b, 0, sizeof *b);
 }

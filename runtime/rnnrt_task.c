@@ -15,9 +15,11 @@
  *   classification  each row is one sequence of `steps` ids (<pad> after
  *                   its valid length); rows are shuffled every epoch and
  *                   taken B at a time (the last minibatch may be smaller);
- *                   every minibatch starts from a zero state; the model
- *                   pools with weights from each row's valid length and the
- *                   model's head (rnnrt_pool_weights).
+ *                   every minibatch starts from a zero state; from each
+ *                   row's valid length come the model's pooling weights
+ *                   (rnnrt_pool_weights, by the model's head) and its
+ *                   valid-step mask (rnnrt_valid_mask: the scans keep
+ *                   their state on padding steps).
  * The loss is the mean cross-entropy over the predictions of a minibatch;
  * accuracy counts argmax(logits) == label.
  *
@@ -46,6 +48,12 @@ void rnnrt_pool_weights(real *pool, int T, int B, int b, int len, int head)
                                         : (real)(t == len - 1);
         pool[(size_t)t * (size_t)B + (size_t)b] = w;
     }
+}
+
+void rnnrt_valid_mask(real *mask, int T, int B, int b, int len)
+{
+    for (int t = 0; t < T; t++)
+        mask[(size_t)t * (size_t)B + (size_t)b] = (real)(t < len);
 }
 
 /* ---- minibatches ---- */
@@ -79,6 +87,7 @@ static void fill_classification(RnnrtBuffers *b, const RnnrtModel *m,
             b->x[(size_t)t * (size_t)B + (size_t)k] = row[t];
         b->y[k] = d->y[rows[k]];
         rnnrt_pool_weights(b->pool, T, B, k, d->len[rows[k]], m->head);
+        rnnrt_valid_mask(b->mask, T, B, k, d->len[rows[k]]);
     }
     b->ctx.T = T;
     b->ctx.B = B;

@@ -1,7 +1,9 @@
-# Bidirectional layers through the emitted code. Spec checks refuse
-# `bidirectional: true` for a language model (the only task head rnnc has
-# today), so these run tests/spec_check.sh with rnnc's test-only
-# --test-bidirectional, which lowers the spec as if it said so: the
+# Bidirectional layers through the emitted code, on the language-model
+# specs. Spec checks refuse `bidirectional: true` for a language model, so
+# these run tests/spec_check.sh with rnnc's test-only
+# --test-bidirectional, which lowers the spec as if it said so (the task
+# heads' bidirectional specs, examples/*_bidirectional.yaml and
+# tests/specs/classifier_bidirectional_mean.yaml, need no flag): the
 # trainer's gradcheck (every parameter and the initial states of both
 # directions) and `dump | rnnc --check` against the interpreter, for one
 # and two layers, GRU and LSTM, with and without dropout.

@@ -37,8 +37,9 @@ foreach(pair ${HEADS_MODELS})
 endforeach()
 
 # The heads against PyTorch (tests/torch/compare_heads.py): the dumps of
-# tagger_d, classifier_d and classifier_last recomputed with torch.nn.GRU /
-# LSTM, Linear and cross_entropy in float64; skipped without torch.
+# tagger_d, classifier_d, classifier_last and the bidirectional examples
+# (tagger, classifier on padded rows) recomputed with torch.nn.GRU / LSTM,
+# Linear and cross_entropy in float64; skipped without torch.
 set(HEADS_TORCH_ARGS
   --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}

@@ -3,12 +3,14 @@
 # end to end on self-made data (tests/e2e/heads_data.awk).
 #   labelling       the tagger learns "inside parentheses or not" to >= 95%
 #                   validation accuracy; eval reproduces it from the
-#                   checkpoint; sample is refused; bad data lines are
-#                   errors at path:line:col.
-#   classification  the trainer (head: mean) and one built here from
-#                   tests/specs/classifier_last.yaml (head: last) learn "more
-#                   a's or more b's" to >= 95%; lines longer than the steps
-#                   are cut and counted.
+#                   checkpoint; so does examples/tagger_bidirectional.yaml,
+#                   at least as well as the tagger; sample is refused; bad
+#                   data lines are errors at path:line:col.
+#   classification  the trainer (head: mean) and ones built here from
+#                   tests/specs/classifier_last.yaml (head: last) and
+#                   examples/classifier_bidirectional.yaml (bidirectional,
+#                   head: last) learn "more a's or more b's" to >= 95%;
+#                   lines longer than the steps are cut and counted.
 set -euo pipefail
 E2E_NAME=heads
 . "$(dirname -- "$0")/lib.sh"
@@ -34,6 +36,15 @@ train_to() {
     say "ok: $name: eval reproduces it"
 }
 
+# build SPEC: a float trainer for SPEC (relative to the source) in $work.
+build() {
+    local name
+    name=$(basename -- "$1" .yaml)
+    "$rnnc" "$src/$1" -o "$work/$name.c"
+    cc -O2 -std=c11 -I"$src/runtime" "$work/$name.c" "$(dirname -- "$rnnc")/librnnrt.a" \
+        $(pkg-config --libs openblas) -lm -o "$work/$name"
+}
+
 # refuse WHAT FILE EXPECTED: training on FILE must fail with exit 1 and
 # print EXPECTED (a fixed string) on stderr.
 refuse() {
@@ -48,6 +59,11 @@ refuse() {
 if [ "$task" = labelling ]; then
     gen -v n=600 -v seed=1 >"$work/tag.txt"
     train_to "$trainer" "$work/tag.txt" tagger
+    build examples/tagger_bidirectional.yaml
+    train_to "$work/tagger_bidirectional" "$work/tag.txt" tagger_bidirectional
+    uni=$(field val_acc "$work/tagger.train.log") bi=$(field val_acc "$work/tagger_bidirectional.train.log")
+    fcmp "$bi >= $uni" || fail "the bidirectional tagger ($bi) does worse than the tagger ($uni)"
+    say "ok: bidirectional tagger $bi >= tagger $uni"
     expect_refusal "sample for a labelling model" "$work/sample.err" "$trainer" sample --ckpt "$work/tagger.ckpt"
     grep -qF "sample is not available for task labelling" "$work/sample.err" || fail "sample: wrong message"
 
@@ -87,10 +103,10 @@ if [ "$task" = labelling ]; then
 else
     gen -v n=3000 -v seed=1 >"$work/cls.txt"
     train_to "$trainer" "$work/cls.txt" classifier_mean
+    build examples/classifier_bidirectional.yaml
+    train_to "$work/classifier_bidirectional" "$work/cls.txt" classifier_bidirectional
     name=classifier_last
-    "$rnnc" "$src/tests/specs/$name.yaml" -o "$work/$name.c"
-    cc -O2 -std=c11 -I"$src/runtime" "$work/$name.c" "$(dirname -- "$rnnc")/librnnrt.a" \
-        $(pkg-config --libs openblas) -lm -o "$work/$name"
+    build "tests/specs/$name.yaml"
     train_to "$work/$name" "$work/cls.txt" "$name"
     expect_refusal "sample for a classification model" "$work/sample.err" "$trainer" sample --ckpt "$work/$name.ckpt"
     printf 'more_a\taab\nequal\tab\n' >"$work/other.txt"

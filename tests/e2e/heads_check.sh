@@ -2,7 +2,7 @@
 # heads_check.sh TRAINER_D RNNC SPEC WORKDIR: rnnc --check on the dump of a
 # task-head trainer catches what it must: a label outside [0, L), a dump
 # without the L of `dims`, and (classification) a missing or changed
-# pooling weight.
+# pooling weight or valid-step mask.
 set -euo pipefail
 E2E_NAME=heads_check
 . "$(dirname -- "$0")/lib.sh"
@@ -29,5 +29,11 @@ if grep -q '^pool ' "$work/dump.txt"; then
     mutate no_pool '/^pool /d' "no 'pool' record" 1
     # the first row's weights move from its valid steps to step 0 only
     mutate pool_changed 's/^pool ([0-9]+) [^ ]+/pool \1 0.25/' "MISMATCH" 1
+fi
+if grep -q '^mask ' "$work/dump.txt"; then
+    mutate no_mask '/^mask /d' "no 'mask' record" 1
+    # step 2 of row 1 (element 7 of [T][B]; the seed gives that row 3 valid
+    # steps) turns into padding, so the interpreter keeps the state there
+    mutate mask_changed 's/^mask ([0-9]+ )(([^ ]+ ){7})1 /mask \1\20 /' "MISMATCH" 1
 fi
 say "passed"

@@ -11,8 +11,8 @@
 # no sanitizer report, and leave nothing at OUT.c (not even a temp file).
 #
 # A case whose second line is "# rnnc: OPTIONS" runs rnnc with those
-# options too (--test-bidirectional: a layer above a bidirectional one,
-# which spec checks refuse for the only task that lowers today).
+# options too (e.g. the test-only --test-bidirectional, which lowers a
+# language model as bidirectional; no case needs one today).
 #
 # Some defects cannot be committed as text (an empty file has no room for the
 # expect line; a NUL byte, bad UTF-8, a UTF-16 BOM, a lone CR and a 5 KB line

@@ -135,11 +135,14 @@ static int pass_check(const char *spec, const PassFn *passes, int npasses)
      * first b + 2 steps with the mean's weights */
     bool task = m->spec->task != TASK_LANGUAGE_MODEL;
     InterpEnv env = {.B = PC_B, .T = PC_T, .V = PC_V, .dropout_seed = 0x1234abcdull, .train = true, .L = task ? PC_L : 0};
-    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T], pool[PC_T * PC_B];
+    double *pv[PC_MAX] = {0}, *sv[MAX_STATES] = {0}, cs[PC_T], pool[PC_T * PC_B], mask[PC_T * PC_B];
     for (int t = 0; t < PC_T; t++)
-        for (int b = 0; b < PC_B; b++)
+        for (int b = 0; b < PC_B; b++) {
             pool[t * PC_B + b] = t < b + 2 ? 1.0 / (b + 2) : 0;
+            mask[t * PC_B + b] = t < b + 2;
+        }
     env.pool = m->pool ? pool : NULL;
+    env.mask = m->mask ? mask : NULL;
     int32_t x[PC_B * PC_T], y[PC_B * PC_T];
     for (int i = 0; i < m->nparams; i++) {
         size_t n = 0;

@@ -70,6 +70,18 @@ static void test_pool_weights_last_and_mean(void **state)
         assert_true(pool[i] == want[i]);
 }
 
+static void test_valid_mask_marks_the_valid_steps(void **state)
+{
+    (void)state;
+    real mask[4 * 2];
+    rnnrt_valid_mask(mask, 4, 2, 0, 3);
+    rnnrt_valid_mask(mask, 4, 2, 1, 1);
+    /* [t][b]: row 0 valid at t = 0..2, row 1 at t = 0 */
+    static const real want[] = {1, 1, 1, 0, 1, 0, 0, 0};
+    for (int i = 0; i < 8; i++)
+        assert_true(mask[i] == want[i]);
+}
+
 static void test_labelling_vocab_ids_and_split(void **state)
 {
     (void)state;
@@ -176,6 +188,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_weights_last_and_mean),
+        cmocka_unit_test(test_valid_mask_marks_the_valid_steps),
         cmocka_unit_test(test_labelling_vocab_ids_and_split),
         cmocka_unit_test(test_min_freq_drops_rare_tokens),
         cmocka_unit_test(test_classification_pads_truncates_and_counts),
