@@ -95,7 +95,7 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "flush denormals to zero", 0, 0},
         {"--prefix", RNNRT_OPT_STR, &o.prefix, "S", "start of the final "
          "sample", 0, 0},
-        {"--sample-len", RNNRT_OPT_INT, &o.sample_len, "N", "characters to "
+        {"--sample-len", RNNRT_OPT_INT, &o.sample_len, "N", "tokens to "
          "sample at the end", 0, 1 << 24},
         {0},
     };
@@ -212,7 +212,7 @@ static int cmd_sample(int argc, char **argv, const RnnrtModel *m,
     const RnnrtOpt opts[] = {
         {"--ckpt", RNNRT_OPT_STR, &path, "PATH", "checkpoint", 0, 0},
         {"--prefix", RNNRT_OPT_STR, &prefix, "S", "text to start from", 0, 0},
-        {"--len", RNNRT_OPT_INT, &so.len, "N", "characters to generate", 0,
+        {"--len", RNNRT_OPT_INT, &so.len, "N", "tokens to generate", 0,
          1 << 30},
         {"--temperature", RNNRT_OPT_DOUBLE, &so.temperature, "X", "softmax "
          "temperature", DBL_MIN, DBL_MAX},

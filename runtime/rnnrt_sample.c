@@ -1,13 +1,18 @@
 /*
  * rnnrt_sample.c: generating text from a trained model.
  *
- * The prefix is fed one character at a time (forward with B = 1, T = 1,
+ * The prefix is fed one token at a time (forward with B = 1, T = 1,
  * carrying the state), then each next token is drawn from
  * softmax(logits / temperature), or taken as the argmax with greedy, and fed
  * back. The special tokens <unk> <pad> <bos> <eos> are masked out, so the
  * output is always text. The prefix is not normalized: a character the
  * vocabulary lacks is an error naming it and its position, because silently
  * mapping it to <unk> would condition the model on something else.
+ *
+ * Word models (`tokens: word`) split the prefix with the training's word
+ * tokenizer (lowercased, punctuation apart). A word the vocabulary lacks is
+ * read as <unk>, as rare words were in training, and named on stderr.
+ * Generated words are written after the prefix, one space before each.
  */
 #include "rnnrt.h"
 
@@ -61,6 +66,38 @@ static int encode_prefix(const RnnrtModel *m, const RnnrtVocab *v,
     return 0;
 }
 
+/* The prefix of a word model: ids of its words, <unk> for missing ones. */
+static int encode_prefix_words(const RnnrtModel *m, const RnnrtVocab *v,
+                               const char *prefix, int32_t *ids, size_t *n,
+                               RnnrtError *err)
+{
+    size_t len = strlen(prefix);
+    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
+    if (rc)
+        return rc;
+    char *text = rnnrt_xcalloc(len + 1, 1, "prefix");
+    memcpy(text, prefix, len + 1);
+    rnnrt_words_lower(text, len);
+    size_t ntok = rnnrt_words_split(text, len, NULL, 0);
+    RnnrtToken *tok = rnnrt_xcalloc(ntok + 1, sizeof *tok, "prefix words");
+    rnnrt_words_split(text, len, tok, ntok);
+    size_t nunk = 0;
+    rnnrt_vocab_encode_words(v, text, tok, ntok, ids, &nunk);
+    for (size_t i = 0; i < ntok && nunk; i++)
+        if (ids[i] == RNNRT_UNK)
+            fprintf(stderr, "%s: note: prefix word '%.*s' is not in the "
+                    "vocabulary; it is read as <unk>\n", m->name,
+                    (int)tok[i].len, text + tok[i].off);
+    free(tok);
+    free(text);
+    if (ntok == 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the prefix has no words; give at least one with "
+                           "--prefix");
+    *n = ntok;
+    return 0;
+}
+
 static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
                       RnnrtRng *r)
 {
@@ -110,9 +147,11 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
     if (!o->greedy && !(o->temperature > 0))
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
                            "the temperature must be positive");
+    int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
     int32_t *ids = rnnrt_xcalloc(strlen(prefix) + 1, sizeof *ids, "prefix");
     size_t n = 0;
-    int rc = encode_prefix(m, v, prefix, ids, &n, err);
+    int rc = words ? encode_prefix_words(m, v, prefix, ids, &n, err)
+                   : encode_prefix(m, v, prefix, ids, &n, err);
     RnnrtBuffers b;
     if (!rc)
         rc = rnnrt_buffers_init(&b, m, p, 1, 1, v->size, err);
@@ -131,6 +170,8 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
         if (rc)
             break;
         int id = pick_token(b.ctx.logits, v->size, o, r);
+        if (words)
+            fputc(' ', out);
         fputs(v->tokens[id], out);
         step(m, &b, id);
     }

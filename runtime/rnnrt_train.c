@@ -577,12 +577,6 @@ static int finish(Trainer *tr, RnnrtError *err)
             tr->corpus.unk_valid);
     if (tr->o->sample_len == 0)
         return 0;
-    const char *tokens = tr->m->recipe.tokens;
-    if (tokens && !strcmp(tokens, "word")) { /* rnnrt_sample is char-level */
-        fprintf(tr->o->out, "sample: (none: sampling word-level models is "
-                            "not implemented yet)\n");
-        return 0;
-    }
     RnnrtSampleOpts so = {tr->o->sample_len, 1.0, 0};
     RnnrtRng r = tr->ts.rng;
     RnnrtError serr = {0};

@@ -68,3 +68,10 @@ add_test(NAME dropout_e2e
   COMMAND bash ${E2E_DIR}/dropout.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_2layer_dropout.yaml
           ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/dropout)
 set_tests_properties(dropout_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
+
+# A word-level language model (examples/lstm_words.yaml, cut to hidden 32):
+# train, then sample words after a prefix, unknown prefix words as <unk>.
+add_test(NAME words_e2e
+  COMMAND bash ${E2E_DIR}/words.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_words.yaml
+          ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/words)
+set_tests_properties(words_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
