@@ -17,7 +17,9 @@
  * the recipe's optimizer (Adam, lr 0.005): what rnnrt_s2s_main's train
  * loop does per minibatch. Training tokens/s counts target (label) tokens,
  * B * T per step, as the trainer's train_tok_s. After a warm-up window it
- * runs `windows` windows of at least `seconds` each and reports the median.
+ * runs `windows` windows of at least `seconds` each and reports the median,
+ * and how the measured windows' time splits into forward (with zeroing
+ * the gradients), backward and update (clip + optimizer).
  *
  * Threads: the seq2seq trainer does not split the batch yet, so N threads
  * are OpenBLAS's own (rnnrt_blas_set_threads(N)); it reports workers=1.
@@ -125,15 +127,25 @@ static void bench_free(Bench *b)
     free(b->src), free(b->dec_in), free(b->label), free(b->src_len), free(b->tgt_len);
 }
 
+/* Seconds spent in each phase of the steps since the last reset: zeroing
+ * the gradients + forward, backward, clip + optimizer (a clock read costs
+ * tens of ns against a step of ~100 ms). */
+static double phase_s[3];
+
 static void train_step(Bench *b)
 {
     const RnnrtRecipe *r = &b->m->recipe;
+    double t0 = rnnrt_now();
     memset(b->grads, 0, b->np * sizeof(real));
     b->m->forward(&b->c);
+    double t1 = rnnrt_now();
     b->m->backward(&b->c);
+    double t2 = rnnrt_now();
     if (r->clip_norm > 0)
         rnnrt_clip_grad_norm(b->grads, b->np, r->clip_norm);
     rnnrt_optim_step(&b->opt, b->params, b->grads, r->lr);
+    double t3 = rnnrt_now();
+    phase_s[0] += t1 - t0, phase_s[1] += t2 - t1, phase_s[2] += t3 - t2;
 }
 
 /* Median target tokens/s over the windows; *step_s: seconds per step,
@@ -154,6 +166,8 @@ static double bench_train(Bench *b, const Opts *o, double *step_s, double *loss0
         } while ((dt = rnnrt_now() - t0) < o->seconds);
         if (w >= 0)
             tps[w] = (double)steps * o->B * o->T / dt;
+        else
+            phase_s[0] = phase_s[1] = phase_s[2] = 0; /* the phases of the measured windows */
     }
     double med = median(tps, o->windows);
     *step_s = (double)o->B * o->T / med;
@@ -204,6 +218,10 @@ int main(int argc, char **argv)
     printf("train_blas_tok_s=%.0f\n", train);
     printf("first_loss=%.4f\n", loss0);
     printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
+    double all = phase_s[0] + phase_s[1] + phase_s[2];
+    printf("step_ms=%.2f\n", 1e3 * step_s);
+    printf("forward_pct=%.0f\nbackward_pct=%.0f\nupdate_pct=%.0f\n", 100 * phase_s[0] / all,
+           100 * phase_s[1] / all, 100 * phase_s[2] / all);
     print_gemm_report(step_s);
     bench_free(&b);
     return 0;

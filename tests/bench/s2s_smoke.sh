@@ -46,8 +46,8 @@ cc $cflags -DRNNC_NO_MAIN -c "$work/s2s_att.c" -o "$work/s2s_att.o"
 cc $cflags -DBENCH_MODEL=s2s_att_model bench/bench_s2s.c "$work/s2s_att.o" -Wl,--wrap=rnnrt_gemm \
     -L"$lib" -lrnnrt $(pkg-config --libs openblas) -lm -pthread -o "$work/bench_s2s"
 out=$(OPENBLAS_NUM_THREADS=1 "$work/bench_s2s" "${args[@]}" 2>/dev/null)
-check "$out" impl train_tok_s workers first_loss peak_rss_mb gemm_calls_per_step achieved_gflops sgemm_gflops \
-    gemm_efficiency
+check "$out" impl train_tok_s workers first_loss peak_rss_mb step_ms forward_pct backward_pct update_pct \
+    gemm_calls_per_step achieved_gflops sgemm_gflops gemm_efficiency
 grep -q '^workers=1$' <<<"$out" || { echo "FAIL: workers is not 1"; exit 1; }
 awk -v n="$(sed -n 's/^gemm_calls_per_step=//p' <<<"$out")" 'BEGIN { exit !(n > 0) }' ||
     { echo "FAIL: no GEMM counted"; exit 1; }
