@@ -28,80 +28,12 @@
  * step's achieved GFLOP/s (GEMM flops / measured step time) is reported
  * against the rate of the limit (GEMM flops / limit time).
  */
-#include "rnnrt.h"
+#include "bench_gemm.h"
 
-#include <cblas.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 extern const RnnrtModel BENCH_MODEL;
-
-/* ---- counting the GEMMs of a step (-Wl,--wrap=rnnrt_gemm) ---- */
-
-typedef struct {
-    int ta, tb, M, N, K;
-    long calls;
-} GemmShape;
-
-enum { MAX_SHAPES = 64 };
-static GemmShape shapes[MAX_SHAPES];
-static int nshapes, counting;
-
-void __real_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
-                       int ldb, real beta, real *C, int ldc);
-
-void __wrap_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
-                       int ldb, real beta, real *C, int ldc)
-{
-    if (counting) {
-        int i = 0;
-        while (i < nshapes && !(shapes[i].ta == ta && shapes[i].tb == tb && shapes[i].M == M &&
-                                shapes[i].N == N && shapes[i].K == K))
-            i++;
-        if (i == nshapes && nshapes < MAX_SHAPES)
-            shapes[nshapes++] = (GemmShape){ta, tb, M, N, K, 0};
-        if (i < nshapes)
-            shapes[i].calls++;
-    }
-    __real_rnnrt_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-static double shape_flops(const GemmShape *s) { return 2.0 * s->M * s->N * s->K * (double)s->calls; }
-
-/* Seconds per call of cblas_sgemm at shape s (best of 5 timed batches). */
-static double time_sgemm(const GemmShape *s)
-{
-    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
-    float *a = calloc(na, sizeof *a), *b = calloc(nb, sizeof *b), *c = calloc(nc, sizeof *c);
-    for (size_t i = 0; i < na; i++)
-        a[i] = (float)((i % 13) * 0.01);
-    for (size_t i = 0; i < nb; i++)
-        b[i] = (float)((i % 7) * 0.01);
-    double best = 1e30;
-    long reps = 1;
-    for (;;) { /* reps for ~20 ms */
-        double t0 = rnnrt_now();
-        for (long r = 0; r < reps; r++)
-            cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
-                        s->N, s->K, 1, a, lda, b, ldb, 0, c, s->N);
-        double dt = rnnrt_now() - t0;
-        if (dt > 0.02)
-            break;
-        reps *= 2;
-    }
-    for (int k = 0; k < 5; k++) {
-        double t0 = rnnrt_now();
-        for (long r = 0; r < reps; r++)
-            cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
-                        s->N, s->K, 1, a, lda, b, ldb, 0, c, s->N);
-        double dt = (rnnrt_now() - t0) / (double)reps;
-        best = dt < best ? dt : best;
-    }
-    free(a), free(b), free(c);
-    return best;
-}
 
 /* ---- the runs ---- */
 
@@ -109,18 +41,6 @@ typedef struct {
     int B, T, V, threads, windows;
     double seconds;
 } Opts;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void fill_tokens(RnnrtBuffers *b, RnnrtRng *r)
 {
@@ -282,15 +202,6 @@ int main(int argc, char **argv)
     double train_blas = o.threads > 1 ? bench_train(m, &p, &o, 0, &blas_step_s, &blas_workers) : train;
     double gen = bench_generate(m, &p, &o); /* B = 1: OpenBLAS threads */
 
-    double flops = 0, limit_s = 0, top = 0;
-    int itop = 0;
-    for (int i = 0; i < nshapes; i++) {
-        double f = shape_flops(&shapes[i]);
-        flops += f;
-        limit_s += time_sgemm(&shapes[i]) * (double)shapes[i].calls;
-        if (f > top)
-            top = f, itop = i;
-    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("impl=rnnc\n");
@@ -299,21 +210,7 @@ int main(int argc, char **argv)
     printf("train_blas_tok_s=%.0f\n", train_blas);
     printf("gen_tok_s=%.0f\n", gen);
     printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
-    printf("gemm_calls_per_step=");
-    long calls = 0;
-    for (int i = 0; i < nshapes; i++)
-        calls += shapes[i].calls;
-    printf("%ld\n", calls);
-    printf("gemm_gflop_per_step=%.4f\n", flops / 1e9);
-    printf("achieved_gflops=%.1f\n", flops / step_s / 1e9);
-    printf("sgemm_gflops=%.1f\n", limit_s > 0 ? flops / limit_s / 1e9 : 0);
-    printf("gemm_efficiency=%.2f\n", limit_s / step_s);
-    if (nshapes)
-        printf("top_shape=%s%s_%dx%dx%d_x%ld\n", shapes[itop].ta ? "T" : "N", shapes[itop].tb ? "T" : "N",
-               shapes[itop].M, shapes[itop].N, shapes[itop].K, shapes[itop].calls);
-    for (int i = 0; i < nshapes; i++)
-        fprintf(stderr, "gemm %s%s M=%d N=%d K=%d calls=%ld\n", shapes[i].ta ? "T" : "N", shapes[i].tb ? "T" : "N",
-                shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].calls);
+    print_gemm_report(step_s);
     rnnrt_params_free(&p);
     return 0;
 }

@@ -5,17 +5,20 @@
 #                     [--coretypes "Haswell default"] [--no-readme]
 #
 # For each config: compiles its spec with rnnc (-O, the default pass list),
-# builds bench/bench_lm.c against it (librnnrt, OpenBLAS), and runs it and
-# bench/torch_lm.py (Debian's python3-torch, /usr/bin/python3) one after the
-# other with the same thread count (OPENBLAS_NUM_THREADS = OMP_NUM_THREADS =
-# torch.set_num_threads = rnnrt_blas_set_threads = N) and the same
-# OPENBLAS_CORETYPE ("default" = unset: OpenBLAS picks AVX-512 where the CPU
-# has it). Both sides: random tokens, a warm-up window, median of 7 windows
-# of 1 s (--quick: 5 windows of 0.5 s). rnnc with N >= 2 threads runs as
-# the trainer's --threads N does (the batch split over N workers, OpenBLAS 1
-# thread each) and, for comparison, unsplit with N OpenBLAS threads. Writes the table to bench/README.md
-# (between the BEGIN/END RESULTS markers) with the machine it ran on, and
-# prints it. Takes about 10 minutes with everything on.
+# builds bench/bench_lm.c (S2S-ATT: bench/bench_s2s.c) against it
+# (librnnrt, OpenBLAS), and runs it and bench/torch_lm.py (S2S-ATT:
+# bench/torch_s2s.py; Debian's python3-torch, /usr/bin/python3) one after
+# the other with the same thread count (OPENBLAS_NUM_THREADS =
+# OMP_NUM_THREADS = torch.set_num_threads = rnnrt_blas_set_threads = N) and
+# the same OPENBLAS_CORETYPE ("default" = unset: OpenBLAS picks AVX-512
+# where the CPU has it). Both sides: random tokens, a warm-up window,
+# median of 7 windows of 1 s (--quick: 5 windows of 0.5 s). rnnc with
+# N >= 2 threads runs as the trainer's --threads N does (the batch split
+# over N workers, OpenBLAS 1 thread each) and, for comparison, unsplit with
+# N OpenBLAS threads; the seq2seq trainer has no split yet, so S2S-ATT's N
+# threads are OpenBLAS's. Writes the table to bench/README.md (between the
+# BEGIN/END RESULTS markers) with the machine it ran on, and prints it.
+# Takes about 12 minutes with everything on.
 set -euo pipefail
 cd "$(dirname -- "$0")/.."
 root=$PWD
@@ -31,19 +34,20 @@ while [ $# -gt 0 ]; do
     --threads) threads_list=$2; shift 2 ;;
     --coretypes) coretypes=$2; shift 2 ;;
     --no-readme) readme=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
 
-# name spec torch-cell B T V hidden embed
+# name spec torch-cell B T V hidden embed (s2s: T = T_src = T_tgt,
+# V = V_src = V_tgt; harnesses bench_s2s.c and torch_s2s.py)
 config_line() {
     case "$1" in
     RNN-S) echo "specs/rnn.yaml rnn 32 35 28 256 0" ;;
     GRU-S) echo "bench/specs/gru.yaml gru 32 35 28 256 0" ;;
     LSTM-S) echo "bench/specs/lstm.yaml lstm 32 35 28 256 0" ;;
     GRU-L) echo "bench/specs/gru_l.yaml gru 64 35 64 1024 64" ;;
-    S2S-ATT) echo "- s2s 64 10 2000 256 256" ;;
+    S2S-ATT) echo "bench/specs/s2s_att.yaml s2s 64 10 2000 256 256" ;;
     *) echo "run.sh: unknown config '$1'" >&2; exit 2 ;;
     esac
 }
@@ -63,9 +67,11 @@ for cfg in $configs; do
     if [ "$spec" != - ] && [ -f "$spec" ]; then
         name=$(basename "$spec" .yaml)
         model=$(sed -n 's/^model: *\([A-Za-z0-9_]*\).*/\1/p' "$spec")
+        harness=bench/bench_lm.c
+        [ "$cell" = s2s ] && harness=bench/bench_s2s.c
         if "$build/rnnc" "$spec" -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
             if cc $cflags -DRNNC_NO_MAIN -c "$out/$name.c" -o "$out/$name.o" 2>"$out/$name.cc.log" &&
-                cc $cflags -DBENCH_MODEL="${model}_model" bench/bench_lm.c "$out/$name.o" \
+                cc $cflags -DBENCH_MODEL="${model}_model" "$harness" "$out/$name.o" \
                     -Wl,--wrap=rnnrt_gemm $libs -o "$out/bench_$name" 2>>"$out/$name.cc.log"; then
                 bin=$out/bench_$name
             else
@@ -86,7 +92,11 @@ for cfg in $configs; do
                 r=$("${envs[@]}" "$bin" --B "$B" --T "$T" --V "$V" --threads "$th" \
                     --windows "$windows" --seconds "$seconds" 2>/dev/null | tr '\n' ' ')
             fi
-            if [ "$cell" != s2s ]; then
+            if [ "$cell" = s2s ]; then
+                t=$("${envs[@]}" /usr/bin/python3 bench/torch_s2s.py --B "$B" --T "$T" --V "$V" \
+                    --hidden "$H" --embed "$E" --threads "$th" --windows "$windows" \
+                    --seconds "$seconds" | tr '\n' ' ')
+            else
                 t=$("${envs[@]}" /usr/bin/python3 bench/torch_lm.py --cell "$cell" --B "$B" --T "$T" \
                     --V "$V" --hidden "$H" --embed "$E" --threads "$th" --windows "$windows" \
                     --seconds "$seconds" | tr '\n' ' ')

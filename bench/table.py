@@ -41,6 +41,7 @@ def main():
     rows = [row + [""] * (5 - len(row)) for row in rows]
     one_thread = {(cfg, ct): kv(r).get("train_tok_s") for cfg, ct, th, r, _ in rows if th == "1"}
     torch_version = "?"
+    footnote = False
     out = ["| config | OPENBLAS_CORETYPE | threads | rnnc train tok/s | PyTorch train tok/s | ratio "
            "| rnnc ÷ rnnc 1 thread | rnnc train tok/s, OpenBLAS threads instead of the split "
            "| rnnc gen tok/s (B=1) | PyTorch gen tok/s | gen ratio | rnnc RSS MB | PyTorch RSS MB "
@@ -56,12 +57,19 @@ def main():
         rt1 = one_thread.get((cfg, ct))
         scale = f"{float(rt) / float(rt1):.2f}x" if rt and rt1 and th != "1" else "-"
         rb = r.get("train_blas_tok_s") if th != "1" else None
+        # a trainer without the batch split (workers=1) ran on N OpenBLAS
+        # threads: mark its N-thread number, and no "instead" column
+        blas_only = th != "1" and r.get("workers") == "1"
+        if blas_only:
+            rb, footnote = None, True
         gratio = f"{float(rg) / float(tg):.1f}x" if rg and tg else "-"
         eff = f"{100 * float(r['gemm_efficiency']):.0f}%" if "gemm_efficiency" in r else "-"
-        out.append(f"| {cfg} | {ct} | {th} | {fmt(rt, 'k') if rt else na} | {fmt(tt, 'k') if tt else 'no reference yet'} "
+        out.append(f"| {cfg} | {ct} | {th} | {fmt(rt, 'k') + ('*' if blas_only else '') if rt else na} | {fmt(tt, 'k') if tt else 'no reference yet'} "
                    f"| {ratio} | {scale} | {fmt(rb, 'k') if rb else '-'} | {fmt(rg, 'k') if rg else '-'} | {fmt(tg, 'k') if tg else '-'} | {gratio} "
                    f"| {r.get('peak_rss_mb', '-')} | {t.get('peak_rss_mb', '-')} "
                    f"| {r.get('achieved_gflops', '-')} | {r.get('sgemm_gflops', '-')} | {eff} |")
+    if footnote:
+        out += ["", "\\* no batch split in this trainer yet: N OpenBLAS threads, one worker."]
     text = "\n".join([f"Machine: {machine()}; PyTorch {torch_version} (Debian python3-torch).", ""] + out) + "\n"
     print(text)
     if len(sys.argv) > 2:
