@@ -691,7 +691,7 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
     rnnrt_s2s_batcher_init(&tr->bt, &tr->pairs, 0, tr->pairs.ntrain, o->batch, 1, 0);
     rnnrt_s2s_batch_init(&tr->mb, o->batch, tr->pairs.T);
     tr->have_loop = 1;
-    tr->saved_step = -1;
+    tr->saved_step = o->resume ? tr->pr.ts.step : -1; /* the file holds this state */
     return 0;
 }
 
@@ -719,6 +719,22 @@ static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
     return 0;
 }
 
+/* Names the first non-finite gradient element, as the LM trainer does. */
+static int bad_grads(Trainer *tr, double norm, RnnrtError *err)
+{
+    const S2sParams *p = &tr->p;
+    char what[256];
+    snprintf(what, sizeof what, "the gradient norm is %g", norm);
+    for (int i = 0; i < p->m->nparams; i++)
+        for (size_t k = p->offset[i]; k < p->offset[i + 1]; k++)
+            if (!isfinite(p->grads[k])) {
+                snprintf(what, sizeof what, "the gradient of %s is %s at element %zu", p->m->params[i].name,
+                         isnan(p->grads[k]) ? "NaN" : "infinite", k - p->offset[i]);
+                return bad_step(tr, what, err);
+            }
+    return bad_step(tr, what, err);
+}
+
 static int train_step(Trainer *tr, RnnrtError *err)
 {
     RnnrtTrainState *ts = &tr->pr.ts;
@@ -736,11 +752,8 @@ static int train_step(Trainer *tr, RnnrtError *err)
         return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
     tr->m->backward(&c);
     double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
-    if (!isfinite(norm)) {
-        char what[64];
-        snprintf(what, sizeof what, "the gradient norm is %g", norm);
-        return bad_step(tr, what, err);
-    }
+    if (!isfinite(norm))
+        return bad_grads(tr, norm, err);
     rnnrt_optim_step(ts->optim, p->params, p->grads, ts->lr);
     ts->step++;
     ts->tokens += tr->mb.ntokens;
