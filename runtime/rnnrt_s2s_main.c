@@ -346,9 +346,11 @@ static int ckpt_sections(const char *path, const unsigned char *d, size_t n, Rnn
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a seq2seq checkpoint (bad magic)", path);
     uint32_t rs;
     memcpy(&rs, d + 8, 4);
+    if (rs != 4 && rs != 8)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: %u-byte reals in the preamble", path, rs);
     if (rs != sizeof(real))
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' holds %s parameters, but this trainer is the %s build", path,
-                           rs == 4 ? "float" : rs == 8 ? "double" : "unknown", RNNRT_REAL_NAME);
+                           rs == 4 ? "float" : "double", RNNRT_REAL_NAME);
     *nsec = d[7] == '1' ? NSEC_V1 : NSEC;
     size_t pos = PREAMBLE;
     for (int i = 0; i < *nsec; i++) {
