@@ -1270,7 +1270,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--eval-max", RNNRT_OPT_I64, &to.eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
         {"--seed", RNNRT_OPT_U64, &to.seed, "N", "initialization and shuffling seed", 0, 0},
-        {"--ckpt", RNNRT_OPT_STR, &ckpt, "CKPT", "checkpoint file (default: MODEL.ckpt), saved every epoch", 0, 0},
+        {"--ckpt", RNNRT_OPT_STR, &ckpt, "CKPT", "checkpoint file, saved at every epoch's end", 0, 0},
         {"--save", RNNRT_OPT_STR, &ckpt, "CKPT", "the same as --ckpt", 0, 0},
         {"--resume", RNNRT_OPT_FLAG, &to.resume, NULL, "continue from --ckpt, exactly where it stopped", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &to.force, NULL,
@@ -1284,7 +1284,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {0},
     };
     const RnnrtOpt eval_opts[] = {
-        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train (default: MODEL.ckpt)", 0, 0},
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train", 0, 0},
         {"--ckpt", RNNRT_OPT_STR, &model, "CKPT", "the same as --model", 0, 0},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--max-pairs", RNNRT_OPT_I64, &max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
@@ -1293,7 +1293,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     };
     const char *attention = NULL;
     const RnnrtOpt translate_opts[] = {
-        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train (default: MODEL.ckpt)", 0, 0},
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train", 0, 0},
         {"--ckpt", RNNRT_OPT_STR, &model, "CKPT", "the same as --model", 0, 0},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width (1 = greedy)", 1, 64},
         {"--attention", RNNRT_OPT_STR, &attention, "OUT.csv",

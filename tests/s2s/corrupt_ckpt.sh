@@ -42,8 +42,8 @@ refused_everywhere() { # WHAT FILE
 }
 
 # 0 magic, 8 sizeof(real), 12 the first section's name, 32 its zero word,
-# 36 its payload; 400 (parameters); the middle (optimizer); the last byte.
-for off in 0 8 12 32 36 400 $((size / 2)) $((size - 1)); do
+# 36 its payload; 1000 (parameters); the middle (optimizer); the last byte.
+for off in 0 8 12 32 36 1000 $((size / 2)) $((size - 1)); do
     f=$work/flip$off.ckpt
     cp "$good" "$f"
     flip "$f" "$off"

@@ -2,7 +2,8 @@
 # interrupt.sh TRAINER S2S_TOOL WORKDIR: SIGINT (SIGTERM) while the seq2seq
 # trainer trains saves a checkpoint atomically and exits 130 (143); no
 # temporary file is left; the checkpoint evaluates, translates and
-# resumes.
+# resumes. SIGINT during the final decoding of the held-out pairs stops it
+# (130) with the checkpoint already saved.
 set -euo pipefail
 E2E_NAME=s2s_interrupt
 . "$(dirname -- "$0")/../e2e/lib.sh"
@@ -47,3 +48,24 @@ interrupt() { # SIGNAL EXPECTED_EXIT
 
 interrupt INT 130
 interrupt TERM 143
+
+# After training (5 steps), while 2000 held-out pairs are decoded.
+"$tool" toy reverse 20000 8 3 6 1 >"$work/big.txt"
+dir=$work/eval
+mkdir -p "$dir"
+"$trainer" train "$work/big.txt" --max-steps 5 --ckpt "$dir/model.ckpt" >"$dir/train.log" 2>&1 &
+pid=$!
+for i in $(seq 100); do
+    grep -q '^saved ' "$dir/train.log" && break
+    sleep 0.05
+done
+sleep 0.2
+kill -0 "$pid" 2>/dev/null || { cat "$dir/train.log"; fail "the trainer ended before it was interrupted"; }
+kill -s INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 130 ] || { cat "$dir/train.log"; fail "SIGINT during the final decoding: exit $rc, expected 130"; }
+grep -q "interrupted during the final evaluation; the checkpoint '$dir/model.ckpt' is saved" "$dir/train.log" ||
+    fail "no note after SIGINT during the final decoding"
+must "eval of the checkpoint" "$dir/eval.log" "$trainer" eval "$work/big.txt" --model "$dir/model.ckpt" --eval-max 5
+say "ok: SIGINT during the final decoding -> exit 130, checkpoint saved"
