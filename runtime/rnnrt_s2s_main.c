@@ -2,7 +2,9 @@
  * rnnrt_s2s_main.c: the command line of a seq2seq trainer (issue #4).
  *
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
- *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
+ *                     [--beam K] [--eval-max N] [--seed N] [--ckpt CKPT]
+ *                     [--resume] [--force] [--save-every N] [--max-steps N]
+ *                     [--max-seconds X] [--quiet]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                                (stdin -> stdout)
@@ -16,7 +18,9 @@
  * masked mean cross-entropy with teacher forcing, clipping at the recipe's
  * global norm, the recipe's optimizer. Then it decodes the held-out pairs
  * greedily and with beam search (rnnrt_beam.c) and prints corpus BLEU-4,
- * d2l's mean BLEU (k = 2) and the exact-match rate for each.
+ * d2l's mean BLEU (k = 2) and the exact-match rate for each. Checkpoints,
+ * signals, budgets, non-finite steps and exact resume work as in the LM
+ * trainer (see "training" below).
  *
  * Decoding needs the decoder one step at a time. Until rnnc emits a step
  * function, the step here reruns the training step's forward over the
@@ -25,10 +29,9 @@
  * so those are the step's logits, at T times a step's cost. The "state" a
  * hypothesis carries is its prefix.
  *
- * Checkpoints (--save) hold the spec hash, both vocabularies and the
- * parameters, each section with a CRC32, written atomically; eval and
- * translate load them. Not written yet: resuming training (the optimizer's
- * moments are not saved).
+ * Checkpoints (see "checkpoints" below) hold the spec hash, both
+ * vocabularies, the parameters and the training state, each section with
+ * a CRC32, written atomically; eval and translate load them.
  */
 #include "rnnrt_s2s.h"
 
