@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 typedef struct {
     const RnnrtS2sModel *m;
@@ -523,13 +522,6 @@ static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, 
                        "pass --force to overwrite it, or choose another --ckpt", path, m->name, m->spec_path, why.msg);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- training ----
  * As the LM trainer (rnnrt_train.c), with the seq2seq data: every epoch
  * reshuffles the training pairs with the run's RNG; a step is forward,
@@ -790,7 +782,7 @@ static int check_stop(Trainer *tr, RnnrtError *err)
     }
     const TrainOpts *o = tr->o;
     if ((o->max_steps && tr->run_steps >= o->max_steps) ||
-        (o->max_seconds > 0 && now() - tr->t0 >= o->max_seconds))
+        (o->max_seconds > 0 && rnnrt_now() - tr->t0 >= o->max_seconds))
         return STOPPED;
     return 0;
 }
@@ -798,7 +790,7 @@ static int check_stop(Trainer *tr, RnnrtError *err)
 static void show_progress(Trainer *tr)
 {
     const RnnrtTrainState *ts = &tr->pr.ts;
-    double dt = now() - tr->t0;
+    double dt = rnnrt_now() - tr->t0;
     double left = (double)(tr->o->epochs - ts->epoch) * (double)tr->bt.nbatches - (double)ts->batch;
     if (tr->o->max_steps)
         left = fmin(left, (double)(tr->o->max_steps - tr->run_steps));
@@ -866,7 +858,7 @@ static int run_epochs(Trainer *tr, RnnrtError *err)
 /* Saves (unless just saved), then decodes the held-out pairs. */
 static int finish(Trainer *tr, RnnrtError *err)
 {
-    double dt = now() - tr->t0;
+    double dt = rnnrt_now() - tr->t0;
     rnnrt_progress_clear(&tr->prog);
     printf("train_tok_s %.0f\n", dt > 0 ? (double)tr->run_tokens / dt : 0.0);
     int rc = tr->saved_step == tr->pr.ts.step ? 0 : save(tr, err);
@@ -892,14 +884,14 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
         rnnrt_progress_init(&tr.prog, stderr, o->quiet);
         rnnrt_signal_clear();
         rnnrt_signal_install();
-        tr.t0 = now();
+        tr.t0 = rnnrt_now();
         rc = run_epochs(&tr, err);
         if (rc == STOPPED) {
             rnnrt_progress_clear(&tr.prog);
             if (!o->quiet)
                 fprintf(stderr, "%s: stopping at the %s budget (%lld steps, %.1f s)\n", m->name,
                         o->max_steps && tr.run_steps >= o->max_steps ? "--max-steps" : "--max-seconds",
-                        (long long)tr.run_steps, now() - tr.t0);
+                        (long long)tr.run_steps, rnnrt_now() - tr.t0);
             rc = 0;
         }
         if (!rc)
