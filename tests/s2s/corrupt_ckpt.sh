@@ -55,4 +55,20 @@ for keep in $((size / 2)) 11 8 0; do
     refused_everywhere "cut to $keep of $size bytes" "$f"
 done
 refused_everywhere "a missing file" "$work/missing.ckpt"
+
+# Version 01: the magic's last byte '1', the first four sections only.
+pos=12
+for i in 1 2 3 4; do
+    pos=$((pos + 24 + $(od -An -tu8 -j $((pos + 8)) -N8 "$good" | tr -d ' ')))
+done
+head -c "$pos" "$good" >"$work/v1.ckpt"
+printf 1 | dd of="$work/v1.ckpt" bs=1 seek=7 count=1 conv=notrunc status=none
+must "eval of a version 01 checkpoint" "$work/v1.eval.log" \
+    "$trainer" eval "$work/pairs.txt" --model "$work/v1.ckpt" --eval-max 5 --beam 1
+cmp <(grep '^greedy' "$work/eval.log") <(grep '^greedy' "$work/v1.eval.log") || fail "version 01 evaluates differently"
+echo "a b" | "$trainer" translate --model "$work/v1.ckpt" >/dev/null || fail "translate of a version 01 checkpoint"
+rc=0
+"$trainer" train "$work/pairs.txt" --eval-max 0 --ckpt "$work/v1.ckpt" --resume >/dev/null 2>"$work/v1.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "has no training state" "$work/v1.err" || fail "--resume of version 01: exit $rc, $(cat "$work/v1.err")"
+say "ok: a version 01 checkpoint evaluates and translates; --resume refuses it"
 say "ok: every damaged checkpoint was refused with a message ($(sed -n 1p "$work/flip12.eval.err"))"
