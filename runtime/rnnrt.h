@@ -661,6 +661,18 @@ int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
                     RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err);
 /* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
+/* The "train" and "optim" section payloads, also used by the seq2seq
+ * trainer's checkpoints (rnnrt_s2s_main.c). get_train checks that the
+ * carried state has state_size reals per row (0: none); get_optim that the
+ * moments cover total reals (an SGD checkpoint leaves ts->optim NULL).
+ * Both fail with exit 3 naming the malformed section. */
+void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts);
+void rnnrt_ckpt_put_optim(RnnrtBuf *b, const struct RnnrtOptim *o,
+                          size_t nparams);
+int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
+                         RnnrtTrainState *ts, RnnrtError *err);
+int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
+                         RnnrtTrainState *ts, RnnrtError *err);
 void rnnrt_train_state_free(RnnrtTrainState *ts);
 
 /* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----

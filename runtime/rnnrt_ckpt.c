@@ -65,7 +65,7 @@ static void build_vocab(RnnrtBuf *b, const RnnrtVocab *v)
     }
 }
 
-static void build_train(RnnrtBuf *b, const RnnrtTrainState *ts)
+void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
 {
     rnnrt_buf_put_i64(b, ts->epoch);
     rnnrt_buf_put_i64(b, ts->batch);
@@ -89,7 +89,7 @@ static void build_train(RnnrtBuf *b, const RnnrtTrainState *ts)
 
 /* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
  * then m2 for Adam). No optimizer = plain SGD without state. */
-static void build_optim(RnnrtBuf *b, const RnnrtOptim *o, size_t nparams)
+void rnnrt_ckpt_put_optim(RnnrtBuf *b, const RnnrtOptim *o, size_t nparams)
 {
     RnnrtOptim sgd;
     if (!o) {
@@ -142,8 +142,8 @@ static int write_all(FILE *f, void *ctx)
                      {.what = "a checkpoint"}, {.what = "a checkpoint"}};
     build_header(&s[0], c->m, c->p, c->v->size);
     build_vocab(&s[1], c->v);
-    build_train(&s[2], c->ts);
-    build_optim(&s[3], c->ts->optim, c->p->total);
+    rnnrt_ckpt_put_train(&s[2], c->ts);
+    rnnrt_ckpt_put_optim(&s[3], c->ts->optim, c->p->total);
     uint32_t pre[4] = {RNNRT_CKPT_VERSION, ENDIAN_TAG, (uint32_t)sizeof(real),
                        0};
     int e = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(pre, sizeof pre, 1, f) == 1
@@ -398,8 +398,8 @@ static int read_vocab(const char *path, RnnrtReader *r, int V, RnnrtVocab *v,
     return r->pos == r->n ? 0 : malformed(path, "vocab", err);
 }
 
-static int read_train(const char *path, RnnrtReader *r, const RnnrtModel *m,
-                      RnnrtTrainState *ts, RnnrtError *err)
+int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
+                         RnnrtTrainState *ts, RnnrtError *err)
 {
     ts->epoch = rnnrt_reader_i64(r);
     ts->batch = rnnrt_reader_i64(r);
@@ -417,7 +417,7 @@ static int read_train(const char *path, RnnrtReader *r, const RnnrtModel *m,
     ts->corpus_hash = rnnrt_reader_u64(r);
     ts->S = (int)rnnrt_reader_u32(r);
     uint64_t n = rnnrt_reader_u64(r);
-    if (r->bad || ts->B <= 0 || ts->T <= 0 || ts->S != m->state_size ||
+    if (r->bad || ts->B <= 0 || ts->T <= 0 || ts->S != state_size ||
         ts->epoch < 0 || ts->batch < 0 || ts->step < 0)
         return malformed(path, "train", err);
     if (n != 0) {
@@ -431,8 +431,8 @@ static int read_train(const char *path, RnnrtReader *r, const RnnrtModel *m,
 }
 
 /* The optimizer of the checkpoint; SGD leaves ts->optim NULL. */
-static int read_optim(const char *path, RnnrtReader *r, const RnnrtParams *p,
-                      RnnrtTrainState *ts, RnnrtError *err)
+int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
+                         RnnrtTrainState *ts, RnnrtError *err)
 {
     size_t len;
     const char *name = rnnrt_reader_str(r, &len);
@@ -448,7 +448,7 @@ static int read_optim(const char *path, RnnrtReader *r, const RnnrtParams *p,
     o.eps = rnnrt_reader_f64(r);
     o.t = rnnrt_reader_i64(r);
     uint64_t n = rnnrt_reader_u64(r), ns = rnnrt_reader_u64(r);
-    if (r->bad || k == 3 || n != p->total || o.t < 0)
+    if (r->bad || k == 3 || n != total || o.t < 0)
         return malformed(path, "optim", err);
     o.n = (size_t)n;
     if (ns != rnnrt_optim_state_size(&o) ||
@@ -484,9 +484,9 @@ static int parse_all(const char *path, RnnrtReader *sec, int nsections,
     if (!rc)
         memcpy(p->params, sec[2].p, sec[2].n);
     if (!rc)
-        rc = read_train(path, &sec[3], m, ts, err);
+        rc = rnnrt_ckpt_get_train(path, &sec[3], m->state_size, ts, err);
     if (!rc && nsections == 5)
-        rc = read_optim(path, &sec[4], p, ts, err);
+        rc = rnnrt_ckpt_get_optim(path, &sec[4], p->total, ts, err);
     return rc;
 }
 

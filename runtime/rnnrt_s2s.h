@@ -338,18 +338,22 @@ typedef struct {
 
 /* The seq2seq trainer's main (rnnrt_s2s_main.c):
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
- *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
+ *                     [--beam K] [--eval-max N] [--seed N] [--ckpt CKPT]
+ *                     [--resume] [--force] [--save-every N] [--max-steps N]
+ *                     [--max-seconds X] [--quiet]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                              (stdin -> stdout; OUT.svg too)
  *   MODEL gradcheck [--seed N] [--max-per-param N] ...  (double build)
  * train learns on the first 90% (the recipe's split) of PAIRS with teacher
- * forcing, saves a checkpoint (both vocabularies) when asked, then decodes
- * the held-out pairs greedily and with beam search and reports corpus
- * BLEU-4, d2l's mean BLEU and exact match; eval does the same from a
- * checkpoint. Decoding runs the training step's forward over the prefix
- * decoded so far at every step (correct, since the decoder is causal; T
- * times the work of a step function). Not written yet: resuming training. */
+ * forcing, checkpointing (both vocabularies, the parameters, the optimizer
+ * and the cursor; default MODEL.ckpt) every epoch and on SIGINT/SIGTERM
+ * (exit 130/143); --resume continues exactly. Then it decodes the held-out
+ * pairs greedily and with beam search and reports corpus BLEU-4, d2l's
+ * mean BLEU and exact match; eval does the same from a checkpoint.
+ * Decoding runs the training step's forward over the prefix decoded so
+ * far at every step (correct, since the decoder is causal; T times the
+ * work of a step function). */
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
 #endif

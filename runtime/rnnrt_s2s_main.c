@@ -2,7 +2,9 @@
  * rnnrt_s2s_main.c: the command line of a seq2seq trainer (issue #4).
  *
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
- *                     [--beam K] [--eval-max N] [--seed N] [--save CKPT]
+ *                     [--beam K] [--eval-max N] [--seed N] [--ckpt CKPT]
+ *                     [--resume] [--force] [--save-every N] [--max-steps N]
+ *                     [--max-seconds X] [--quiet]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                                (stdin -> stdout)
@@ -16,7 +18,9 @@
  * masked mean cross-entropy with teacher forcing, clipping at the recipe's
  * global norm, the recipe's optimizer. Then it decodes the held-out pairs
  * greedily and with beam search (rnnrt_beam.c) and prints corpus BLEU-4,
- * d2l's mean BLEU (k = 2) and the exact-match rate for each.
+ * d2l's mean BLEU (k = 2) and the exact-match rate for each. Checkpoints,
+ * signals, budgets, non-finite steps and exact resume work as in the LM
+ * trainer (see "training" below).
  *
  * Decoding needs the decoder one step at a time. Until rnnc emits a step
  * function, the step here reruns the training step's forward over the
@@ -25,17 +29,18 @@
  * so those are the step's logits, at T times a step's cost. The "state" a
  * hypothesis carries is its prefix.
  *
- * Checkpoints (--save) hold the spec hash, both vocabularies and the
- * parameters, each section with a CRC32, written atomically; eval and
- * translate load them. Not written yet: resuming training (the optimizer's
- * moments are not saved).
+ * Checkpoints (see "checkpoints" below) hold the spec hash, both
+ * vocabularies, the parameters and the training state, each section with
+ * a CRC32, written atomically; eval and translate load them.
  */
 #include "rnnrt_s2s.h"
 
 #include <float.h>
+#include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 
 typedef struct {
     const RnnrtS2sModel *m;
@@ -201,6 +206,11 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
     o.beam = k;
     o.max_len = T;
     for (size_t at = first; at < first + count && !rc; at += CHUNK) {
+        int sig = rnnrt_signal_pending(); /* set only while train runs */
+        if (sig) {
+            rc = sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+            break;
+        }
         int nsent = (int)(first + count - at < CHUNK ? first + count - at : CHUNK);
         d.nsent = nsent;
         d.src = pairs->src_arr + at * (size_t)T;
@@ -247,11 +257,32 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
 }
 
 /* ---- checkpoints ----
- * "RNNS2S01", u32 sizeof(real), then sections (rnnrt_buf_put_section:
- * char name[8], u64 n, u32 CRC32, u32 0, payload): "header" (model name,
- * spec hash, V, Vt, nparams, total reals), "srcvocab" and "tgtvocab"
- * (size, then each token's bytes and count), "params" (the block). */
-static const char ckpt_magic[8] = {'R', 'N', 'N', 'S', '2', 'S', '0', '1'};
+ * "RNNS2S02", u32 sizeof(real), then seven sections, each framed as the
+ * LM's (rnnrt_buf_put_section: char name[8], u64 n, u32 CRC32, u32 0,
+ * payload): "header" (model name, spec hash, V, Vt, nparams, total reals),
+ * "srcvocab" and "tgtvocab" (size, then each token's bytes and count),
+ * "params" (the block), "train" and "optim" (rnnrt_ckpt.c's payloads: the
+ * cursor, step and token counts, learning rate after halvings, the RNG now
+ * and at the epoch's start, the corpus hash; the optimizer's moments) and
+ * "progress" (the running epoch's loss sum and label tokens, so a resumed
+ * epoch prints the same loss, and the training split's size). Version 01
+ * files (the first four sections) still load for eval and translate. */
+static const char ckpt_magic[8] = {'R', 'N', 'N', 'S', '2', 'S', '0', '2'};
+enum { PREAMBLE = 12, FRAME = 24, NSEC_V1 = 4, NSEC = 7 };
+static const char *const sec_names[NSEC] = {"header", "params", "srcvocab", "tgtvocab", "train", "optim",
+                                            "progress"};
+enum { SEC_HEADER, SEC_PARAMS, SEC_SRCVOCAB, SEC_TGTVOCAB, SEC_TRAIN, SEC_OPTIM, SEC_PROGRESS };
+/* File order: header, srcvocab, tgtvocab, params, then the rest. */
+static const int sec_order[NSEC] = {SEC_HEADER, SEC_SRCVOCAB, SEC_TGTVOCAB, SEC_PARAMS, SEC_TRAIN, SEC_OPTIM,
+                                    SEC_PROGRESS};
+
+/* What a checkpoint holds besides the parameters and vocabularies. */
+typedef struct {
+    RnnrtTrainState ts; /* no carried state: every minibatch starts from zeros */
+    double epoch_loss;  /* sum over the running epoch of loss x label tokens */
+    int64_t epoch_ntok;
+    uint64_t ntrain;    /* training pairs: a mid-epoch cursor needs the same */
+} S2sProgress;
 
 static void put_vocab(RnnrtBuf *b, const char *name, const RnnrtVocab *v)
 {
@@ -265,129 +296,269 @@ static void put_vocab(RnnrtBuf *b, const char *name, const RnnrtVocab *v)
     rnnrt_buf_free(&s);
 }
 
-static int ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *pairs, RnnrtError *err)
+static void put_payload(RnnrtBuf *b, const char *name, RnnrtBuf *s)
 {
-    RnnrtBuf b = {.what = "a checkpoint"}, h = {.what = "a checkpoint"};
+    rnnrt_buf_put_section(b, name, s->p, s->n);
+    rnnrt_buf_free(s);
+}
+
+static int ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *pairs, const S2sProgress *pr,
+                     RnnrtError *err)
+{
+    RnnrtBuf b = {.what = "a checkpoint"}, s = {.what = "a checkpoint"};
     rnnrt_buf_put(&b, ckpt_magic, 8);
     rnnrt_buf_put_u32(&b, (uint32_t)sizeof(real));
-    rnnrt_buf_put_str(&h, p->m->name);
-    rnnrt_buf_put_u64(&h, p->m->spec_hash);
-    rnnrt_buf_put_u32(&h, (uint32_t)p->V);
-    rnnrt_buf_put_u32(&h, (uint32_t)p->Vt);
-    rnnrt_buf_put_u32(&h, (uint32_t)p->m->nparams);
-    rnnrt_buf_put_u64(&h, p->np);
-    rnnrt_buf_put_section(&b, "header", h.p, h.n);
+    rnnrt_buf_put_str(&s, p->m->name);
+    rnnrt_buf_put_u64(&s, p->m->spec_hash);
+    rnnrt_buf_put_u32(&s, (uint32_t)p->V);
+    rnnrt_buf_put_u32(&s, (uint32_t)p->Vt);
+    rnnrt_buf_put_u32(&s, (uint32_t)p->m->nparams);
+    rnnrt_buf_put_u64(&s, p->np);
+    put_payload(&b, "header", &s);
     put_vocab(&b, "srcvocab", &pairs->src_vocab);
     put_vocab(&b, "tgtvocab", &pairs->tgt_vocab);
     rnnrt_buf_put_section(&b, "params", p->params, p->np * sizeof(real));
+    rnnrt_ckpt_put_train(&s, &pr->ts);
+    put_payload(&b, "train", &s);
+    rnnrt_ckpt_put_optim(&s, pr->ts.optim, p->np);
+    put_payload(&b, "optim", &s);
+    rnnrt_buf_put_f64(&s, pr->epoch_loss);
+    rnnrt_buf_put_i64(&s, pr->epoch_ntok);
+    rnnrt_buf_put_u64(&s, pr->ntrain);
+    put_payload(&b, "progress", &s);
     RnnrtSaveStage stage;
     int e = rnnrt_file_save(path, rnnrt_file_write_buf, &b, &stage);
-    rnnrt_buf_free(&h);
     rnnrt_buf_free(&b);
-    return e ? rnnrt_error(err, RNNRT_EXIT_IO, "cannot save '%s': %s", path, strerror(e)) : 0;
+    return e ? rnnrt_error(err, RNNRT_EXIT_IO, "cannot save checkpoint '%s': %s (the previous one, if any, is unchanged)",
+                           path, strerror(e))
+             : 0;
 }
 
-/* The next section, which must be `name`, with its CRC checked. */
-static int get_section(RnnrtReader *r, const char *path, const char *name, RnnrtReader *out, RnnrtError *err)
+/* The preamble, then every section's frame and CRC, before anything is
+ * parsed; fills sec[] (by SEC_*) and *nsec (4 in version 01, else 7).
+ * Truncation and corruption are exit 3, another file type or real type
+ * exit 1. */
+static int ckpt_sections(const char *path, const unsigned char *d, size_t n, RnnrtReader *sec, int *nsec,
+                         RnnrtError *err)
 {
-    char got[9] = {0};
-    rnnrt_reader_get(r, got, 8);
-    uint64_t n = rnnrt_reader_u64(r);
-    uint32_t crc = rnnrt_reader_u32(r);
-    (void)rnnrt_reader_u32(r);
-    if (r->bad || strncmp(got, name, 8) != 0 || n > r->n - r->pos)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated or not a seq2seq checkpoint (section %s)", path,
-                           name);
-    *out = (RnnrtReader){r->p + r->pos, (size_t)n, 0, 0};
-    r->pos += (size_t)n;
-    if (rnnrt_crc32(0, out->p, out->n) != crc)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s': section %s fails its CRC check", path, name);
+    if (n < PREAMBLE)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated: %zu bytes, shorter than the %d-byte preamble of a "
+                           "seq2seq checkpoint", path, n, PREAMBLE);
+    if (memcmp(d, ckpt_magic, 7) != 0 || (d[7] != '1' && d[7] != '2'))
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a seq2seq checkpoint (bad magic)", path);
+    uint32_t rs;
+    memcpy(&rs, d + 8, 4);
+    if (rs != 4 && rs != 8)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: %u-byte reals in the preamble", path, rs);
+    if (rs != sizeof(real))
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' holds %s parameters, but this trainer is the %s build", path,
+                           rs == 4 ? "float" : "double", RNNRT_REAL_NAME);
+    *nsec = d[7] == '1' ? NSEC_V1 : NSEC;
+    size_t pos = PREAMBLE;
+    for (int i = 0; i < *nsec; i++) {
+        const char *name = sec_names[sec_order[i]];
+        if (n - pos < FRAME)
+            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated: section '%s' is missing (the file ends at byte "
+                               "%zu)", path, name, n);
+        char tag[9] = {0};
+        uint64_t len;
+        uint32_t crc, zero;
+        memcpy(tag, d + pos, 8);
+        memcpy(&len, d + pos + 8, 8);
+        memcpy(&crc, d + pos + 16, 4);
+        memcpy(&zero, d + pos + 20, 4);
+        if (strcmp(tag, name) != 0 || zero != 0)
+            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: expected section '%s' at byte %zu", path, name,
+                               pos);
+        pos += FRAME;
+        if (len > n - pos)
+            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated in section '%s': it needs %llu bytes, %zu are "
+                               "left", path, name, (unsigned long long)len, n - pos);
+        uint32_t got = rnnrt_crc32(0, d + pos, (size_t)len);
+        if (got != crc)
+            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: section '%s' fails its CRC32 check (stored %08x, "
+                               "computed %08x)", path, name, crc, got);
+        sec[sec_order[i]] = (RnnrtReader){d + pos, (size_t)len, 0, 0};
+        pos += (size_t)len;
+    }
+    if (pos != n)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: %zu unexpected bytes after the last section", path,
+                           n - pos);
     return 0;
 }
 
-static int get_vocab(RnnrtReader *r, const char *path, const char *name, RnnrtVocab *v, RnnrtError *err)
+static int malformed(const char *path, const char *section, RnnrtError *err)
 {
-    RnnrtReader s;
-    int rc = get_section(r, path, name, &s, err);
+    return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: section '%s' is malformed", path, section);
+}
+
+static int get_vocab(RnnrtReader *s, const char *path, const char *name, RnnrtVocab *v, RnnrtError *err)
+{
+    uint32_t n = rnnrt_reader_u32(s);
+    for (uint32_t i = 0; i < n && !s->bad; i++) {
+        size_t len;
+        const char *tok = rnnrt_reader_str(s, &len);
+        int64_t count = rnnrt_reader_i64(s);
+        if (i >= 4 && rnnrt_vocab_add(v, tok, len, count) != (int)i)
+            s->bad = 1;
+    }
+    if (s->bad || (uint32_t)v->size != n || s->pos != s->n)
+        return malformed(path, name, err);
+    return rnnrt_s2s_vocab_check(v, strcmp(name, "srcvocab") ? "target vocabulary" : "source vocabulary", err);
+}
+
+static int get_progress(RnnrtReader *s, const char *path, S2sProgress *pr, RnnrtError *err)
+{
+    pr->epoch_loss = rnnrt_reader_f64(s);
+    pr->epoch_ntok = rnnrt_reader_i64(s);
+    pr->ntrain = rnnrt_reader_u64(s);
+    if (s->bad || s->pos != s->n || pr->epoch_ntok < 0 || !isfinite(pr->epoch_loss))
+        return malformed(path, "progress", err);
+    return 0;
+}
+
+/* Header, vocabularies and parameters (allocating p), then with pr the
+ * training state, which a version 01 file lacks. */
+static int ckpt_parse(const char *path, RnnrtReader *sec, int nsec, const RnnrtS2sModel *m, S2sParams *p,
+                      RnnrtVocab *sv, RnnrtVocab *tv, S2sProgress *pr, RnnrtError *err)
+{
+    RnnrtReader *h = &sec[SEC_HEADER];
+    size_t nlen = 0;
+    const char *name = rnnrt_reader_str(h, &nlen);
+    uint64_t hash = rnnrt_reader_u64(h);
+    int V = (int)rnnrt_reader_u32(h), Vt = (int)rnnrt_reader_u32(h), np = (int)rnnrt_reader_u32(h);
+    uint64_t total = rnnrt_reader_u64(h);
+    if (h->bad || h->pos != h->n)
+        return malformed(path, "header", err);
+    if (nlen != strlen(m->name) || memcmp(name, m->name, nlen) != 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' holds model '%.*s', but this trainer is model '%s'", path,
+                           (int)nlen, name, m->name);
+    if (hash != m->spec_hash || np != m->nparams)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' was trained from a different version of the spec (spec hash "
+                           "%016llx; this trainer's %s has %016llx)", path, (unsigned long long)hash, m->spec_path,
+                           (unsigned long long)m->spec_hash);
+    int rc = get_vocab(&sec[SEC_SRCVOCAB], path, "srcvocab", sv, err);
+    if (!rc)
+        rc = get_vocab(&sec[SEC_TGTVOCAB], path, "tgtvocab", tv, err);
+    if (!rc && (sv->size != V || tv->size != Vt))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the vocabularies disagree with the header", path);
     if (rc)
         return rc;
-    uint32_t n = rnnrt_reader_u32(&s);
-    for (uint32_t i = 0; i < n && !s.bad; i++) {
-        size_t len;
-        const char *tok = rnnrt_reader_str(&s, &len);
-        int64_t count = rnnrt_reader_i64(&s);
-        if (i >= 4 && rnnrt_vocab_add(v, tok, len, count) != (int)i)
-            s.bad = 1;
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, 0);
+    params_init(p, m, V, Vt, &rng);
+    if (p->np != total || sec[SEC_PARAMS].n != total * sizeof(real)) {
+        params_free(p);
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the parameter block has the wrong size", path);
     }
-    if (s.bad || (uint32_t)v->size != n)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the %s section is damaged", path, name);
-    return rnnrt_s2s_vocab_check(v, strcmp(name, "srcvocab") ? "target vocabulary" : "source vocabulary", err);
+    memcpy(p->params, sec[SEC_PARAMS].p, sec[SEC_PARAMS].n);
+    if (!pr)
+        return 0;
+    if (nsec < NSEC)
+        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no training state (an older trainer wrote it): it can be "
+                         "evaluated, but not resumed", path);
+    if (!rc)
+        rc = rnnrt_ckpt_get_train(path, &sec[SEC_TRAIN], 0, &pr->ts, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_optim(path, &sec[SEC_OPTIM], p->np, &pr->ts, err);
+    if (!rc)
+        rc = get_progress(&sec[SEC_PROGRESS], path, pr, err);
+    if (rc) {
+        rnnrt_train_state_free(&pr->ts);
+        params_free(p);
+    }
+    return rc;
+}
+
+/* Loads a checkpoint; pr NULL: parameters and vocabularies only. The
+ * caller frees the vocabularies whatever happens, and p and pr only on
+ * success. */
+static int ckpt_read(const char *path, const RnnrtS2sModel *m, S2sParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
+                     S2sProgress *pr, RnnrtError *err)
+{
+    size_t len;
+    char *data;
+    rnnrt_vocab_init(sv);
+    rnnrt_vocab_init(tv);
+    if (pr)
+        memset(pr, 0, sizeof *pr);
+    int rc = rnnrt_file_read(path, RNNRT_MAX_CORPUS_BYTES, &data, &len, err);
+    if (rc)
+        return rc;
+    RnnrtReader sec[NSEC];
+    int nsec = 0;
+    rc = ckpt_sections(path, (const unsigned char *)data, len, sec, &nsec, err);
+    if (!rc)
+        rc = ckpt_parse(path, sec, nsec, m, p, sv, tv, pr, err);
+    free(data);
+    return rc;
 }
 
 static int ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
                      RnnrtError *err)
 {
-    size_t len;
-    unsigned char *data;
-    rnnrt_vocab_init(sv); /* the caller frees them, whatever happens */
-    rnnrt_vocab_init(tv);
-    int rc = rnnrt_file_read(path, RNNRT_MAX_CORPUS_BYTES, (char **)&data, &len, err);
-    if (rc)
-        return rc;
-    RnnrtReader r = {data, len, 0, 0}, h, ps;
-    char magic[8];
-    rnnrt_reader_get(&r, magic, 8);
-    if (r.bad || memcmp(magic, ckpt_magic, 8) != 0) {
-        free(data);
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' is not a seq2seq checkpoint", path);
-    }
-    if (rnnrt_reader_u32(&r) != sizeof(real)) {
-        free(data);
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' was saved by a %s build", path,
-                           sizeof(real) == 4 ? "double" : "float");
-    }
-    rc = get_section(&r, path, "header", &h, err);
-    size_t nlen = 0;
-    const char *name = rc ? "" : rnnrt_reader_str(&h, &nlen);
-    uint64_t hash = rnnrt_reader_u64(&h);
-    int V = (int)rnnrt_reader_u32(&h), Vt = (int)rnnrt_reader_u32(&h), np = (int)rnnrt_reader_u32(&h);
-    uint64_t total = rnnrt_reader_u64(&h);
-    if (!rc && (h.bad || nlen != strlen(m->name) || memcmp(name, m->name, nlen) != 0 || hash != m->spec_hash ||
-                np != m->nparams))
-        rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "'%s' was saved by another model or spec than %s (%s)", path,
-                         m->name, m->spec_path);
-    if (!rc) {
-        rc = get_vocab(&r, path, "srcvocab", sv, err);
-        if (!rc)
-            rc = get_vocab(&r, path, "tgtvocab", tv, err);
-    }
-    if (!rc && (sv->size != V || tv->size != Vt))
-        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the vocabularies disagree with the header", path);
-    if (!rc)
-        rc = get_section(&r, path, "params", &ps, err);
-    if (!rc) {
-        RnnrtRng rng;
-        rnnrt_rng_init(&rng, 0);
-        params_init(p, m, V, Vt, &rng);
-        if (p->np != total || ps.n != total * sizeof(real)) {
-            params_free(p);
-            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s': the parameter block has the wrong size", path);
-        } else {
-            memcpy(p->params, ps.p, ps.n);
-        }
-    }
-    free(data);
-    return rc;
+    return ckpt_read(path, m, p, sv, tv, NULL, err);
 }
 
-/* ---- training ---- */
-
-static double now(void)
+/* A fresh run may replace a checkpoint of this model and spec, but not
+ * another file (a checkpoint of another spec, a corpus given by mistake)
+ * unless --force. */
+static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, RnnrtError *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    struct stat st;
+    if (force || stat(path, &st) != 0)
+        return 0;
+    S2sParams p;
+    RnnrtVocab sv, tv;
+    RnnrtError why = {0};
+    int rc = ckpt_load(path, m, &p, &sv, &tv, &why);
+    rnnrt_vocab_free(&sv);
+    rnnrt_vocab_free(&tv);
+    if (!rc) {
+        params_free(&p);
+        return 0;
+    }
+    return rnnrt_error(err, RNNRT_EXIT_DATA, "refusing to overwrite '%s', which is not a checkpoint of %s (%s): %s; "
+                       "pass --force to overwrite it, or choose another --ckpt", path, m->name, m->spec_path, why.msg);
 }
+
+/* ---- training ----
+ * As the LM trainer (rnnrt_train.c), with the seq2seq data: every epoch
+ * reshuffles the training pairs with the run's RNG; a step is forward,
+ * backward, clip, optimizer. A non-finite loss or gradient norm skips the
+ * step and halves the learning rate, at most 5 times; the 6th exits 4
+ * without saving, so the last checkpoint stays good. The checkpoint is
+ * saved at the end of every epoch, every --save-every steps, at the end,
+ * and on SIGINT/SIGTERM (polled between steps and between decoding
+ * chunks), which then exit 130/143. --resume continues exactly, also in
+ * the middle of an epoch (the epoch's shuffle is replayed from the RNG
+ * saved at its start); the learning rate and RNG come from the
+ * checkpoint. --epochs counts all epochs, --max-steps and --max-seconds
+ * this run only. */
+enum { MAX_HALVINGS = 5, STOPPED = -1 };
+
+typedef struct {
+    int epochs, batch, beam, resume, force, quiet;
+    double lr, max_seconds;
+    int64_t max_pairs, eval_max, max_steps, save_every;
+    uint64_t seed;
+    const char *ckpt;
+} TrainOpts;
+
+typedef struct {
+    const RnnrtS2sModel *m;
+    const TrainOpts *o;
+    RnnrtPairs pairs;
+    S2sParams p;
+    S2sProgress pr; /* pr.ts: cursor, counts, lr, RNGs, optimizer */
+    Step st;
+    RnnrtS2sBatcher bt;
+    RnnrtS2sBatch mb;
+    RnnrtProgress prog;
+    double t0, last_loss;
+    int64_t run_steps, run_tokens, saved_step;
+    int have_pairs, have_params, have_loop;
+} Trainer;
 
 /* Greedy, then (beam > 1) beam search over held-out pairs; one line each. */
 static int report_eval(const S2sParams *p, const RnnrtPairs *pairs, int beam, int64_t eval_max, RnnrtError *err)
@@ -409,83 +580,338 @@ static int report_eval(const S2sParams *p, const RnnrtPairs *pairs, int beam, in
     return rc;
 }
 
-static int train(const RnnrtS2sModel *m, const char *path, int epochs, double lr, int B, int64_t max_pairs, int beam,
-                 int64_t eval_max, uint64_t seed, const char *save, RnnrtError *err)
+static void pairs_opts(const RnnrtS2sModel *m, int64_t max_pairs, RnnrtPairsOpts *po)
 {
-    const RnnrtRecipe *r = &m->recipe;
+    rnnrt_pairs_opts_default(po);
+    po->train_frac = m->recipe.split;
+    po->min_freq = m->recipe.min_freq > 0 ? m->recipe.min_freq : 1;
+    po->num_steps = m->recipe.steps;
+    po->max_pairs = (size_t)max_pairs;
+}
+
+/* The data a run trains on: the file's bytes and how many pairs were read
+ * (--max-pairs). */
+static uint64_t pairs_hash(const RnnrtPairs *pairs)
+{
+    uint64_t n = pairs->n;
+    return rnnrt_fnv1a(pairs->hash, &n, sizeof n);
+}
+
+static int new_optim(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtRecipe *r = &tr->m->recipe;
+    RnnrtOptim *o = rnnrt_xcalloc(1, sizeof *o, "optimizer");
+    tr->pr.ts.optim = o;
+    return rnnrt_optim_init(o, r->optimizer, r->momentum, r->beta1, r->beta2, r->eps, tr->p.np, err);
+}
+
+static int setup_fresh(Trainer *tr, const char *path, RnnrtError *err)
+{
+    const TrainOpts *o = tr->o;
     RnnrtPairsOpts po;
-    rnnrt_pairs_opts_default(&po);
-    po.train_frac = r->split;
-    po.min_freq = r->min_freq > 0 ? r->min_freq : 1;
-    po.num_steps = r->steps;
-    po.max_pairs = (size_t)max_pairs;
-    RnnrtPairs pairs;
-    int rc = rnnrt_pairs_load(&pairs, path, &po, NULL, NULL, err);
+    pairs_opts(tr->m, o->max_pairs, &po);
+    int rc = check_overwrite(tr->o->ckpt, tr->m, o->force, err);
+    if (!rc)
+        rc = rnnrt_pairs_load(&tr->pairs, path, &po, NULL, NULL, err);
     if (rc)
         return rc;
-    int T = pairs.T;
-    RnnrtRng rng;
-    rnnrt_rng_init(&rng, seed);
-    S2sParams p;
-    params_init(&p, m, pairs.src_vocab.size, pairs.tgt_vocab.size, &rng);
-    printf("%s: %zu pairs (%zu train), vocabularies %d / %d, num_steps %d, %zu parameters\n", m->name, pairs.n,
-           pairs.ntrain, p.V, p.Vt, T, p.np);
-    RnnrtOptim opt;
-    rc = rnnrt_optim_init(&opt, r->optimizer, r->momentum, r->beta1, r->beta2, r->eps, p.np, err);
-    if (rc) {
-        params_free(&p);
-        rnnrt_pairs_free(&pairs);
-        return rc;
-    }
-    Step st;
-    step_init(&st, &p, B, T);
-    RnnrtS2sBatcher bt;
-    RnnrtS2sBatch mb;
-    rnnrt_s2s_batcher_init(&bt, &pairs, 0, pairs.ntrain, B, 1, 0);
-    rnnrt_s2s_batch_init(&mb, B, T);
-    double t_train = 0;
-    int64_t tokens = 0;
-    for (int ep = 0; ep < epochs; ep++) {
-        rnnrt_s2s_batcher_epoch(&bt, &rng);
-        double sum = 0, t0 = now();
-        int64_t ntok = 0;
-        for (size_t i = 0; i < bt.nbatches; i++) {
-            rnnrt_s2s_batcher_get(&bt, i, &mb);
-            RnnrtS2sCtx c = st.c;
-            c.src = mb.src;
-            c.dec_in = mb.dec_in;
-            c.label = mb.label;
-            c.src_len = mb.src_valid;
-            c.tgt_len = mb.tgt_valid;
-            memset(p.grads, 0, p.np * sizeof(real));
-            m->forward(&c);
-            m->backward(&c);
-            rnnrt_clip_grad_norm(p.grads, p.np, r->clip_norm);
-            rnnrt_optim_step(&opt, p.params, p.grads, lr);
-            sum += c.loss * (double)mb.ntokens;
-            ntok += mb.ntokens;
-        }
-        t_train += now() - t0;
-        tokens += ntok;
-        printf("epoch %d loss %.4f\n", ep + 1, ntok ? sum / (double)ntok : 0.0);
-        fflush(stdout);
-    }
-    printf("train_tok_s %.0f\n", t_train > 0 ? (double)tokens / t_train : 0.0);
-    if (save)
-        rc = ckpt_save(save, &p, &pairs, err);
-    if (!rc && save)
-        printf("saved %s\n", save);
+    tr->have_pairs = 1;
+    RnnrtTrainState *ts = &tr->pr.ts;
+    rnnrt_rng_init(&ts->rng, o->seed);
+    params_init(&tr->p, tr->m, tr->pairs.src_vocab.size, tr->pairs.tgt_vocab.size, &ts->rng);
+    tr->have_params = 1;
+    ts->lr = o->lr;
+    ts->B = o->batch;
+    ts->T = tr->pairs.T;
+    ts->sampler = RNNRT_SAMPLER_RANDOM;
+    ts->corpus_hash = pairs_hash(&tr->pairs);
+    ts->epoch_rng = ts->rng;
+    tr->pr.ntrain = tr->pairs.ntrain;
+    return new_optim(tr, err);
+}
+
+static int setup_resume(Trainer *tr, const char *path, RnnrtError *err)
+{
+    const TrainOpts *o = tr->o;
+    RnnrtVocab sv, tv;
+    RnnrtTrainState *ts = &tr->pr.ts;
+    int rc = ckpt_read(o->ckpt, tr->m, &tr->p, &sv, &tv, &tr->pr, err);
+    tr->have_params = !rc;
+    const char *want = tr->m->recipe.optimizer ? tr->m->recipe.optimizer : "sgd";
+    const char *have = ts->optim ? rnnrt_optim_name(ts->optim->kind) : "sgd";
+    if (!rc && strcmp(want, have))
+        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' was trained with optimizer %s, but %s uses %s", o->ckpt, have,
+                         tr->m->spec_path, want);
+    if (!rc && !ts->optim)
+        rc = new_optim(tr, err);
+    RnnrtPairsOpts po;
+    pairs_opts(tr->m, o->max_pairs, &po);
     if (!rc)
-        rc = report_eval(&p, &pairs, beam, eval_max, err);
-    rnnrt_s2s_batch_free(&mb);
-    rnnrt_s2s_batcher_free(&bt);
-    step_free(&st);
-    rnnrt_optim_free(&opt);
-    params_free(&p);
-    rnnrt_pairs_free(&pairs);
+        rc = rnnrt_pairs_load(&tr->pairs, path, &po, &sv, &tv, err);
+    tr->have_pairs = !rc;
+    rnnrt_vocab_free(&sv);
+    rnnrt_vocab_free(&tv);
+    if (rc)
+        return rc;
+    if (ts->corpus_hash != pairs_hash(&tr->pairs) && !o->force)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "the pairs differ from the ones '%s' was trained on (another file "
+                           "or --max-pairs); pass --force to continue on these", o->ckpt);
+    int same = ts->B == o->batch && tr->pr.ntrain == tr->pairs.ntrain && ts->T == tr->pairs.T;
+    if (!same && ts->batch > 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' stopped in the middle of an epoch with --batch %d and %llu "
+                           "training pairs; resume with the same", o->ckpt, ts->B, (unsigned long long)tr->pr.ntrain);
+    ts->B = o->batch;
+    ts->T = tr->pairs.T;
+    ts->corpus_hash = pairs_hash(&tr->pairs);
+    tr->pr.ntrain = tr->pairs.ntrain;
+    if (!o->quiet)
+        fprintf(stderr, "%s: resuming '%s' at epoch %lld, minibatch %lld (step %lld)\n", tr->m->name, o->ckpt,
+                (long long)ts->epoch + 1, (long long)ts->batch, (long long)ts->step);
+    return 0;
+}
+
+static int setup(Trainer *tr, const char *path, RnnrtError *err)
+{
+    const TrainOpts *o = tr->o;
+    int rc = rnnrt_file_remove_stale(o->ckpt, err);
+    if (!rc)
+        rc = rnnrt_ckpt_probe(o->ckpt, err);
+    if (!rc)
+        rc = o->resume ? setup_resume(tr, path, err) : setup_fresh(tr, path, err);
+    if (rc)
+        return rc;
+    printf("%s: %zu pairs (%zu train), vocabularies %d / %d, num_steps %d, %zu parameters\n", tr->m->name,
+           tr->pairs.n, tr->pairs.ntrain, tr->p.V, tr->p.Vt, tr->pairs.T, tr->p.np);
+    if (tr->pairs.ntrain == 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no training pairs", path);
+    step_init(&tr->st, &tr->p, o->batch, tr->pairs.T);
+    rnnrt_s2s_batcher_init(&tr->bt, &tr->pairs, 0, tr->pairs.ntrain, o->batch, 1, 0);
+    rnnrt_s2s_batch_init(&tr->mb, o->batch, tr->pairs.T);
+    tr->have_loop = 1;
+    tr->saved_step = o->resume ? tr->pr.ts.step : -1; /* the file holds this state */
+    return 0;
+}
+
+static int save(Trainer *tr, RnnrtError *err)
+{
+    int rc = ckpt_save(tr->o->ckpt, &tr->p, &tr->pairs, &tr->pr, err);
+    if (!rc)
+        tr->saved_step = tr->pr.ts.step;
     return rc;
 }
 
+/* A non-finite loss or gradient norm: skip, halve the lr, or give up. */
+static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->pr.ts;
+    if (++ts->halvings > MAX_HALVINGS)
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "%s at epoch %lld, minibatch %lld, after %d learning-rate "
+                           "halvings (lr %g); stopping. The last checkpoint '%s' is kept", what,
+                           (long long)ts->epoch + 1, (long long)ts->batch + 1, MAX_HALVINGS, ts->lr, tr->o->ckpt);
+    ts->lr /= 2;
+    rnnrt_progress_clear(&tr->prog);
+    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step skipped, learning rate halved to %g (%d of "
+            "%d)\n", tr->m->name, what, (long long)ts->epoch + 1, (long long)ts->batch + 1, ts->lr, ts->halvings,
+            MAX_HALVINGS);
+    return 0;
+}
+
+/* Names the first non-finite gradient element, as the LM trainer does. */
+static int bad_grads(Trainer *tr, double norm, RnnrtError *err)
+{
+    const S2sParams *p = &tr->p;
+    char what[256];
+    snprintf(what, sizeof what, "the gradient norm is %g", norm);
+    for (int i = 0; i < p->m->nparams; i++)
+        for (size_t k = p->offset[i]; k < p->offset[i + 1]; k++)
+            if (!isfinite(p->grads[k])) {
+                snprintf(what, sizeof what, "the gradient of %s is %s at element %zu", p->m->params[i].name,
+                         isnan(p->grads[k]) ? "NaN" : "infinite", k - p->offset[i]);
+                return bad_step(tr, what, err);
+            }
+    return bad_step(tr, what, err);
+}
+
+static int train_step(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->pr.ts;
+    S2sParams *p = &tr->p;
+    rnnrt_s2s_batcher_get(&tr->bt, (size_t)ts->batch, &tr->mb);
+    RnnrtS2sCtx c = tr->st.c;
+    c.src = tr->mb.src;
+    c.dec_in = tr->mb.dec_in;
+    c.label = tr->mb.label;
+    c.src_len = tr->mb.src_valid;
+    c.tgt_len = tr->mb.tgt_valid;
+    memset(p->grads, 0, p->np * sizeof(real));
+    tr->m->forward(&c);
+    if (!isfinite(c.loss))
+        return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
+    tr->m->backward(&c);
+    double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
+    if (!isfinite(norm))
+        return bad_grads(tr, norm, err);
+    rnnrt_optim_step(ts->optim, p->params, p->grads, ts->lr);
+    ts->step++;
+    ts->tokens += tr->mb.ntokens;
+    tr->run_steps++;
+    tr->run_tokens += tr->mb.ntokens;
+    tr->pr.epoch_loss += c.loss * (double)tr->mb.ntokens;
+    tr->pr.epoch_ntok += tr->mb.ntokens;
+    tr->last_loss = c.loss;
+    return 0;
+}
+
+static int signal_code(int sig)
+{
+    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+}
+
+/* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
+static int check_stop(Trainer *tr, RnnrtError *err)
+{
+    int sig = rnnrt_signal_pending();
+    if (sig) {
+        rnnrt_progress_clear(&tr->prog);
+        int rc = tr->saved_step == tr->pr.ts.step ? 0 : save(tr, err);
+        if (rc)
+            return rc;
+        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch %lld, step %lld); continue with --resume\n",
+                tr->m->name, tr->o->ckpt, (long long)tr->pr.ts.epoch + 1, (long long)tr->pr.ts.step);
+        return signal_code(sig);
+    }
+    const TrainOpts *o = tr->o;
+    if ((o->max_steps && tr->run_steps >= o->max_steps) ||
+        (o->max_seconds > 0 && rnnrt_now() - tr->t0 >= o->max_seconds))
+        return STOPPED;
+    return 0;
+}
+
+static void show_progress(Trainer *tr)
+{
+    const RnnrtTrainState *ts = &tr->pr.ts;
+    double dt = rnnrt_now() - tr->t0;
+    double left = (double)(tr->o->epochs - ts->epoch) * (double)tr->bt.nbatches - (double)ts->batch;
+    if (tr->o->max_steps)
+        left = fmin(left, (double)(tr->o->max_steps - tr->run_steps));
+    double eta = tr->run_steps ? left * dt / (double)tr->run_steps : NAN;
+    if (tr->o->max_seconds > 0)
+        eta = fmin(eta, tr->o->max_seconds - dt);
+    double avg = tr->pr.epoch_ntok ? tr->pr.epoch_loss / (double)tr->pr.epoch_ntok : NAN;
+    rnnrt_progress_update(&tr->prog, (int)ts->epoch + 1, tr->o->epochs, (size_t)ts->batch, tr->bt.nbatches,
+                          tr->last_loss, avg, dt > 0 ? (double)tr->run_tokens / dt : 0, eta);
+}
+
+static void start_epoch(Trainer *tr)
+{
+    RnnrtTrainState *ts = &tr->pr.ts;
+    if (ts->batch == 0) {
+        ts->epoch_rng = ts->rng;
+        rnnrt_s2s_batcher_epoch(&tr->bt, &ts->rng);
+        tr->pr.epoch_loss = 0;
+        tr->pr.epoch_ntok = 0;
+    } else { /* resumed mid-epoch: replay the epoch's shuffle */
+        RnnrtRng r = ts->epoch_rng;
+        rnnrt_s2s_batcher_epoch(&tr->bt, &r);
+    }
+}
+
+static int end_epoch(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->pr.ts;
+    rnnrt_progress_clear(&tr->prog);
+    printf("epoch %lld loss %.4f\n", (long long)ts->epoch + 1,
+           tr->pr.epoch_ntok ? tr->pr.epoch_loss / (double)tr->pr.epoch_ntok : 0.0);
+    fflush(stdout);
+    ts->epoch++;
+    ts->batch = 0;
+    tr->pr.epoch_loss = 0;
+    tr->pr.epoch_ntok = 0;
+    return save(tr, err);
+}
+
+static int run_epochs(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainState *ts = &tr->pr.ts;
+    const TrainOpts *o = tr->o;
+    while (ts->epoch < o->epochs) {
+        start_epoch(tr);
+        while ((size_t)ts->batch < tr->bt.nbatches) {
+            int rc = check_stop(tr, err);
+            if (!rc)
+                rc = train_step(tr, err);
+            if (rc)
+                return rc;
+            ts->batch++;
+            show_progress(tr);
+            if (o->save_every && ts->step % o->save_every == 0 && ts->step != tr->saved_step && (rc = save(tr, err)))
+                return rc;
+        }
+        int rc = end_epoch(tr, err);
+        if (rc)
+            return rc;
+    }
+    int rc = check_stop(tr, err);
+    return rc == STOPPED ? 0 : rc;
+}
+
+/* Saves (unless just saved), then decodes the held-out pairs. */
+static int finish(Trainer *tr, RnnrtError *err)
+{
+    double dt = rnnrt_now() - tr->t0;
+    rnnrt_progress_clear(&tr->prog);
+    printf("train_tok_s %.0f\n", dt > 0 ? (double)tr->run_tokens / dt : 0.0);
+    int rc = tr->saved_step == tr->pr.ts.step ? 0 : save(tr, err);
+    if (!rc)
+        printf("saved %s\n", tr->o->ckpt);
+    fflush(stdout);
+    if (!rc)
+        rc = report_eval(&tr->p, &tr->pairs, tr->o->beam, tr->o->eval_max, err);
+    if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        fprintf(stderr, "%s: interrupted during the final evaluation; the checkpoint '%s' is saved\n", tr->m->name,
+                tr->o->ckpt);
+    return rc;
+}
+
+static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, RnnrtError *err)
+{
+    Trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.m = m;
+    tr.o = o;
+    int rc = setup(&tr, path, err);
+    if (!rc) {
+        rnnrt_progress_init(&tr.prog, stderr, o->quiet);
+        rnnrt_signal_clear();
+        rnnrt_signal_install();
+        tr.t0 = rnnrt_now();
+        rc = run_epochs(&tr, err);
+        if (rc == STOPPED) {
+            rnnrt_progress_clear(&tr.prog);
+            if (!o->quiet)
+                fprintf(stderr, "%s: stopping at the %s budget (%lld steps, %.1f s)\n", m->name,
+                        o->max_steps && tr.run_steps >= o->max_steps ? "--max-steps" : "--max-seconds",
+                        (long long)tr.run_steps, rnnrt_now() - tr.t0);
+            rc = 0;
+        }
+        if (!rc)
+            rc = finish(&tr, err);
+        rnnrt_signal_restore();
+        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+            err->code = 0; /* not an error: saved and stopped */
+    }
+    if (tr.have_loop) {
+        rnnrt_s2s_batch_free(&tr.mb);
+        rnnrt_s2s_batcher_free(&tr.bt);
+        step_free(&tr.st);
+    }
+    rnnrt_train_state_free(&tr.pr.ts);
+    if (tr.have_params)
+        params_free(&tr.p);
+    if (tr.have_pairs)
+        rnnrt_pairs_free(&tr.pairs);
+    return rc;
+}
 /* ---- eval and translate on a checkpoint ---- */
 
 static int eval_cmd(const RnnrtS2sModel *m, const char *path, const char *model, int beam, int64_t max_pairs,
@@ -500,11 +926,7 @@ static int eval_cmd(const RnnrtS2sModel *m, const char *path, const char *model,
         return rc;
     }
     RnnrtPairsOpts po;
-    rnnrt_pairs_opts_default(&po);
-    po.train_frac = m->recipe.split;
-    po.min_freq = m->recipe.min_freq > 0 ? m->recipe.min_freq : 1;
-    po.num_steps = m->recipe.steps;
-    po.max_pairs = (size_t)max_pairs;
+    pairs_opts(m, max_pairs, &po);
     RnnrtPairs pairs;
     rc = rnnrt_pairs_load(&pairs, path, &po, &sv, &tv, err);
     if (!rc) {
@@ -828,24 +1250,37 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         fprintf(stderr, "%s: error: unknown command '%s'\n", prog, cmd);
         return usage(stderr, prog, m);
     }
-    int epochs = r->epochs, batch = r->batch, beam = is_tr ? 1 : 4;
-    double lr = r->lr;
+    int beam = is_tr ? 1 : 4;
+    TrainOpts to = {.epochs = r->epochs, .batch = r->batch, .lr = r->lr, .eval_max = -1, .seed = r->seed};
     int64_t max_pairs = 0, eval_max = -1;
     uint64_t seed = r->seed;
-    const char *save = NULL, *model = NULL;
+    char def_ckpt[4096];
+    snprintf(def_ckpt, sizeof def_ckpt, "%s.ckpt", m->name);
+    const char *ckpt = def_ckpt, *model = NULL;
     const RnnrtOpt train_opts[] = {
-        {"--epochs", RNNRT_OPT_INT, &epochs, "N", "passes over the training pairs", 1, 1e6},
-        {"--lr", RNNRT_OPT_DOUBLE, &lr, "F", "learning rate", DBL_MIN, 1e6},
-        {"--batch", RNNRT_OPT_INT, &batch, "N", "pairs per minibatch", 1, 65536},
-        {"--max-pairs", RNNRT_OPT_I64, &max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
+        {"--epochs", RNNRT_OPT_INT, &to.epochs, "N", "epochs in all (a resumed run counts the earlier ones)", 1, 1e6},
+        {"--lr", RNNRT_OPT_DOUBLE, &to.lr, "F", "learning rate (--resume: the checkpoint's)", DBL_MIN, 1e6},
+        {"--batch", RNNRT_OPT_INT, &to.batch, "N", "pairs per minibatch", 1, 65536},
+        {"--max-pairs", RNNRT_OPT_I64, &to.max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
-        {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
-        {"--seed", RNNRT_OPT_U64, &seed, "N", "initialization and shuffling seed", 0, 0},
-        {"--save", RNNRT_OPT_STR, &save, "CKPT", "save the trained model (both vocabularies) here", 0, 0},
+        {"--eval-max", RNNRT_OPT_I64, &to.eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
+        {"--seed", RNNRT_OPT_U64, &to.seed, "N", "initialization and shuffling seed", 0, 0},
+        {"--ckpt", RNNRT_OPT_STR, &ckpt, "CKPT", "checkpoint file, saved at every epoch's end", 0, 0},
+        {"--save", RNNRT_OPT_STR, &ckpt, "CKPT", "the same as --ckpt", 0, 0},
+        {"--resume", RNNRT_OPT_FLAG, &to.resume, NULL, "continue from --ckpt, exactly where it stopped", 0, 0},
+        {"--force", RNNRT_OPT_FLAG, &to.force, NULL,
+         "overwrite a --ckpt that is not this model's; resume on other pairs", 0, 0},
+        {"--max-steps", RNNRT_OPT_I64, &to.max_steps, "N", "stop after N steps in this run (0 = no limit)", 0, 1e18},
+        {"--max-seconds", RNNRT_OPT_DOUBLE, &to.max_seconds, "X", "stop after X seconds in this run (0 = no limit)",
+         0, 1e12},
+        {"--save-every", RNNRT_OPT_I64, &to.save_every, "N", "also save every N steps (0 = at epoch ends only)", 0,
+         1e18},
+        {"--quiet", RNNRT_OPT_FLAG, &to.quiet, NULL, "no progress line or notes", 0, 0},
         {0},
     };
     const RnnrtOpt eval_opts[] = {
-        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train --save", 0, 0},
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train", 0, 0},
+        {"--ckpt", RNNRT_OPT_STR, &model, "CKPT", "the same as --model", 0, 0},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--max-pairs", RNNRT_OPT_I64, &max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
         {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
@@ -853,7 +1288,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     };
     const char *attention = NULL;
     const RnnrtOpt translate_opts[] = {
-        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train --save", 0, 0},
+        {"--model", RNNRT_OPT_STR, &model, "CKPT", "a checkpoint written by train", 0, 0},
+        {"--ckpt", RNNRT_OPT_STR, &model, "CKPT", "the same as --model", 0, 0},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width (1 = greedy)", 1, 64},
         {"--attention", RNNRT_OPT_STR, &attention, "OUT.csv",
          "write each sentence's attention weights here, and a heatmap to OUT.svg", 0, 0},
@@ -894,13 +1330,15 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         fprintf(stderr, "%s %s: error: needs a PAIRS file (source<TAB>target per line)\n", prog, cmd);
         return RNNRT_EXIT_USAGE;
     }
-    if ((is_eval || is_tr) && !model) {
-        fprintf(stderr, "%s %s: error: needs --model CKPT\n", prog, cmd);
-        return RNNRT_EXIT_USAGE;
-    }
+    if (!model)
+        model = def_ckpt;
     RnnrtError err = {0};
     if (is_train)
-        rc = train(m, path, epochs, lr, batch, max_pairs, beam, eval_max, seed, save, &err);
+    {
+        to.beam = beam;
+        to.ckpt = ckpt;
+        rc = train(m, path, &to, &err);
+    }
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
     else if (is_gc)

@@ -73,3 +73,19 @@ foreach(name seq2seq seq2seq_dot seq2seq_noattn)
     set_tests_properties(s2s_gradcheck_${name} s2s_check_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
   endif()
 endforeach()
+
+# The seq2seq trainer's reliability (RELIABILITY.md D3-D5, E1-E3; each a
+# few seconds), on the reversal toy task's trainer:
+#   s2s_resume        2 epochs == 1 + --resume == stopped mid-epoch twice by
+#                     --max-steps and resumed == --save-every 5, byte for
+#                     byte; --max-seconds stops and resumes
+#   s2s_interrupt     SIGINT -> 130, SIGTERM -> 143, a checkpoint that
+#                     evaluates, translates and resumes, no temporary files
+#   s2s_corrupt_ckpt  flipped bytes, truncation, an empty and a missing
+#                     checkpoint: eval, translate and train --resume refuse
+# (tests/unit/test_rt_s2s_train.c: non-finite steps, --force, refusals.)
+foreach(t resume interrupt corrupt_ckpt)
+  add_test(NAME s2s_${t}
+    COMMAND bash ${S2S_DIR}/${t}.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/${t})
+  set_tests_properties(s2s_${t} PROPERTIES TIMEOUT 30 LABELS s2s)
+endforeach()
