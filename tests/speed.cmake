@@ -6,7 +6,11 @@
 #   pass_check_<cell>  the optimized C (fused loops and all) of specs/rnn.yaml,
 #                      bench/specs/gru.yaml, lstm.yaml, built in
 #                      double, agrees with the reference interpreter run on
-#                      the unoptimized graph (dump | rnnc --check)
+#                      the unoptimized graph (dump | rnnc --check), at 6
+#                      rows (GEMMs per weight) and 136 (concatenated weights,
+#                      emit.c CONCAT_MIN_ROWS)
+#   pass_dump_gemmfuse the forward graph after gemmfuse: W_cat = concat of 3
+#   pass_no_pass_*     --no-pass skips one pass; an unknown name is refused
 foreach(pass dce wgrad hoist onehot cse fuse)
   add_test(NAME pass_dump_${pass}
     COMMAND $<TARGET_FILE:rnnc> specs/rnn.yaml -d ${pass}
@@ -14,6 +18,20 @@ foreach(pass dce wgrad hoist onehot cse fuse)
   set_tests_properties(pass_dump_${pass} PROPERTIES TIMEOUT 30 LABELS passes
     PASS_REGULAR_EXPRESSION "grad W_hh")
 endforeach()
+add_test(NAME pass_dump_gemmfuse
+  COMMAND $<TARGET_FILE:rnnc> bench/specs/gru.yaml -d gemmfuse
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(pass_dump_gemmfuse PROPERTIES TIMEOUT 30 LABELS passes
+  PASS_REGULAR_EXPRESSION "= concat %[0-9]+, %[0-9]+, %[0-9]+ : \\[256,768\\]")
+add_test(NAME pass_no_pass_gemmfuse
+  COMMAND sh -c "test $($<TARGET_FILE:rnnc> bench/specs/gru.yaml --no-pass gemmfuse -d fuse | grep -c concat) -eq 0"
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(pass_no_pass_gemmfuse PROPERTIES TIMEOUT 30 LABELS passes)
+add_test(NAME pass_no_pass_unknown
+  COMMAND $<TARGET_FILE:rnnc> specs/rnn.yaml --no-pass gemfuse
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(pass_no_pass_unknown PROPERTIES TIMEOUT 30 LABELS passes
+  PASS_REGULAR_EXPRESSION "rnnc: error: unknown pass 'gemfuse' for --no-pass")
 add_test(NAME pass_O0
   COMMAND $<TARGET_FILE:rnnc> specs/rnn.yaml -O0 -o ${CMAKE_CURRENT_BINARY_DIR}/rnn_O0.c
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
@@ -27,7 +45,9 @@ foreach(spec specs/rnn.yaml bench/specs/gru.yaml bench/specs/lstm.yaml)
 $<TARGET_FILE:rnnc> ${spec} -o ${dir}/${cell}.c; \
 cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${cell}.c -L${CMAKE_BINARY_DIR} -lrnnrt_d -lopenblas -lm -o ${dir}/${cell}_d; \
 ${dir}/${cell}_d dump --B 2 --T 3 --V 5 > ${dir}/${cell}.dump; \
-$<TARGET_FILE:rnnc> ${spec} --check ${dir}/${cell}.dump"
+$<TARGET_FILE:rnnc> ${spec} --check ${dir}/${cell}.dump; \
+${dir}/${cell}_d dump --B 8 --T 17 --V 5 > ${dir}/${cell}_rows.dump; \
+$<TARGET_FILE:rnnc> ${spec} --check ${dir}/${cell}_rows.dump"
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(pass_check_${cell} PROPERTIES TIMEOUT 120 LABELS passes
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
