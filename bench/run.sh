@@ -4,7 +4,8 @@
 #   bash bench/run.sh [--quick] [--configs "RNN-S GRU-S"] [--threads "1 2"]
 #                     [--coretypes "Haswell default"] [--no-readme]
 #
-# For each config: compiles its spec with rnnc (-O, the default pass list),
+# For each config: compiles its spec with rnnc (-O, the default pass list,
+# plus $RNNC_BENCH_FLAGS if set, e.g. "--pass gemmfuse"),
 # builds bench/bench_lm.c against it (librnnrt, OpenBLAS), and runs it and
 # bench/torch_lm.py (Debian's python3-torch, /usr/bin/python3) one after the
 # other with the same thread count (OPENBLAS_NUM_THREADS = OMP_NUM_THREADS =
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --threads) threads_list=$2; shift 2 ;;
     --coretypes) coretypes=$2; shift 2 ;;
     --no-readme) readme=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,7 +64,8 @@ for cfg in $configs; do
     if [ "$spec" != - ] && [ -f "$spec" ]; then
         name=$(basename "$spec" .yaml)
         model=$(sed -n 's/^model: *\([A-Za-z0-9_]*\).*/\1/p' "$spec")
-        if "$build/rnnc" "$spec" -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
+        # shellcheck disable=SC2086 # flags are words
+        if "$build/rnnc" "$spec" ${RNNC_BENCH_FLAGS:-} -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
             if cc $cflags -DRNNC_NO_MAIN -c "$out/$name.c" -o "$out/$name.o" 2>"$out/$name.cc.log" &&
                 cc $cflags -DBENCH_MODEL="${model}_model" bench/bench_lm.c "$out/$name.o" \
                     -Wl,--wrap=rnnrt_gemm $libs -o "$out/bench_$name" 2>>"$out/$name.cc.log"; then

@@ -27,12 +27,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [--no-pass PASS] [-d STAGE]\n"
+            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [--pass PASS] [--no-pass PASS] [-d STAGE]\n"
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
             "  -o OUT.c     write the C here (default: stdout)\n"
             "  -O0          skip the optimization passes (emit the graph autodiff made)\n"
+            "  --pass PASS  also run an optional pass (off by default: gemmfuse)\n"
             "  --no-pass PASS  skip that optimization pass (repeatable; for measuring it)\n"
             "  -d STAGE     dump the graph after STAGE (lower | autodiff, or a pass:\n"
             "               %s) to stdout instead of emitting C\n"
@@ -91,12 +92,15 @@ int main(int argc, char **argv)
             optimize = false;
         else if (strcmp(a, "-O") == 0 || strcmp(a, "-O1") == 0)
             optimize = true;
-        else if (strcmp(a, "--no-pass") == 0 && i + 1 < argc) {
+        else if ((strcmp(a, "--no-pass") == 0 || strcmp(a, "--pass") == 0) && i + 1 < argc) {
             if (!pass_known(argv[++i]) || strcmp(argv[i], "dce") == 0) {
-                fprintf(stderr, "rnnc: error: unknown pass '%s' for --no-pass (%s)\n", argv[i], pass_names());
+                fprintf(stderr, "rnnc: error: unknown pass '%s' for %s (%s)\n", argv[i], a, pass_names());
                 return EXIT_USAGE;
             }
-            pass_skip(argv[i]);
+            if (strcmp(a, "--pass") == 0)
+                pass_enable(argv[i]);
+            else
+                pass_skip(argv[i]);
         } else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)

@@ -27,22 +27,43 @@ static const Pass forward_passes[] = {
 };
 enum { NFORWARD = sizeof forward_passes / sizeof *forward_passes };
 
-enum { MAX_SKIPPED = 16 };
-static const char *skipped[MAX_SKIPPED];
-static int nskipped;
+/* Off unless rnnc --pass NAME (or -d NAME) asks: gemmfuse made the bench
+ * configs no faster (bench/README.md). */
+static const char *const optional[] = {"gemmfuse"};
+enum { NOPTIONAL = sizeof optional / sizeof *optional };
+
+enum { MAX_CHOSEN = 16 };
+static const char *skipped[MAX_CHOSEN], *enabled[MAX_CHOSEN];
+static int nskipped, nenabled;
 
 void pass_skip(const char *name)
 {
-    if (nskipped < MAX_SKIPPED)
+    if (nskipped < MAX_CHOSEN)
         skipped[nskipped++] = name;
 }
 
-static bool is_skipped(const char *name)
+void pass_enable(const char *name)
 {
-    for (int i = 0; i < nskipped; i++)
-        if (strcmp(skipped[i], name) == 0)
+    if (nenabled < MAX_CHOSEN)
+        enabled[nenabled++] = name;
+}
+
+static bool listed(const char *const *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
             return true;
     return false;
+}
+
+/* Does pass p run? Skipped ones never; optional ones when enabled or
+ * dumped after. */
+static bool runs(const Pass *p, const char *dump_after)
+{
+    if (listed(skipped, nskipped, p->name))
+        return false;
+    return !listed(optional, NOPTIONAL, p->name) || listed(enabled, nenabled, p->name) ||
+           (dump_after && strcmp(dump_after, p->name) == 0);
 }
 
 bool pass_known(const char *name)
@@ -93,7 +114,7 @@ void passes_dump(FILE *f, const Model *m)
 bool passes_run_forward(Model *m, const char *dump_after)
 {
     for (int i = 0; i < NFORWARD; i++) {
-        if (!is_skipped(forward_passes[i].name))
+        if (runs(&forward_passes[i], dump_after))
             forward_passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);
@@ -113,7 +134,7 @@ bool passes_run(Model *m, const char *dump_after)
         return true;
     }
     for (int i = 0; i < NPASSES; i++) {
-        if (!is_skipped(passes[i].name))
+        if (runs(&passes[i], dump_after))
             passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);

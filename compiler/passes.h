@@ -19,7 +19,8 @@
 
 /* Before autodiff (passes_run_forward), on the forward graph only: autodiff
  * then derives the backward of what they made. */
-void pass_gemmfuse(Model *m); /* pass_gemmfuse.c: GEMMs sharing a left operand as one, concatenated weights */
+void pass_gemmfuse(Model *m); /* pass_gemmfuse.c: GEMMs sharing a left operand as one, concatenated
+                                 weights; optional (rnnc --pass gemmfuse) */
 
 /* The passes, in the order passes_run applies them. */
 void pass_wgrad(Model *m);  /* pass_wgrad.c: loop-invariant gradients as one GEMM after the scan */
@@ -35,8 +36,11 @@ bool passes_run_forward(Model *m, const char *dump_after);
  * (passes_dump) after it and returns true (the caller stops there). */
 bool passes_run(Model *m, const char *dump_after);
 /* rnnc --no-pass NAME: passes_run and passes_run_forward skip pass NAME
- * (not dce), so a pass can be measured against the code without it. */
+ * (not dce), so a pass can be measured against the code without it;
+ * rnnc --pass NAME runs an optional pass (one that is off by default:
+ * gemmfuse). -d NAME runs the pass it dumps after. */
 void pass_skip(const char *name);
+void pass_enable(const char *name);
 /* Is `name` a pass -d accepts? */
 bool pass_known(const char *name);
 /* "gemmfuse | dce | wgrad | ..." for messages. */

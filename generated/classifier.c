@@ -110,7 +110,6 @@ static classifier_params classifier_params_at(real *base, int V, int L)
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *x_embed; /* gather [T,B,16] */
-    real *W_hi_W_hf_W_hg_W_ho; /* concat [32,128] */
     real *i_matmul; /* matmul [T,B,32] */
     real *i_add; /* add [T,B,32] */
     real *f_matmul; /* matmul [T,B,32] */
@@ -121,11 +120,14 @@ typedef struct {
     real *o_add; /* add [T,B,32] */
     real *h_prev_carry; /* carried h_prev [B,32] */
     real *c_prev_carry; /* carried c_prev [B,32] */
-    real *matmul14; /* per step: matmul [B,128] */
+    real *i_matmul_2; /* per step: matmul [B,32] */
+    real *f_matmul_2; /* per step: matmul [B,32] */
+    real *g_matmul_2; /* per step: matmul [B,32] */
+    real *o_matmul_2; /* per step: matmul [B,32] */
     real *c_2; /* per step: fused_out [B,32] */
     real *h_seq; /* scan_out [T,B,32] */
     real *pooled; /* pool [B,32] */
-    real *matmul40; /* matmul [B,L] */
+    real *matmul39; /* matmul [B,L] */
     real *logits; /* add [B,L] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [B,L] */
@@ -141,13 +143,16 @@ typedef struct {
     real *h_prev_seq; /* scan_out [T,B,32] */
     real *dh_next_carry; /* carried dh_next [B,32] */
     real *dc_next_carry; /* carried dc_next [B,32] */
-    real *dx; /* per step: matmul [B,16] */
-    real *dx_2; /* per step: matmul [B,16] */
-    real *dx_3; /* per step: matmul [B,16] */
     real *dh_prev; /* per step: matmul [B,32] */
+    real *dx; /* per step: matmul [B,16] */
+    real *dh_prev_2; /* per step: matmul [B,32] */
+    real *dx_2; /* per step: matmul [B,16] */
+    real *dh_prev_3; /* per step: matmul [B,32] */
+    real *dx_3; /* per step: matmul [B,16] */
+    real *dh_prev_4; /* per step: matmul [B,32] */
     real *dx_4; /* per step: matmul [B,16] */
-    real *dh_prev_2; /* per step: mul [B,32] */
     real *dc_prev; /* per step: fused_out [B,32] */
+    real *dh_prev_5; /* per step: fused_out [B,32] */
     real *dx_embed_seq; /* scan_out [T,B,16] */
     real *di_add_seq; /* scan_out [T,B,32] */
     real *df_add_seq; /* scan_out [T,B,32] */
@@ -157,12 +162,6 @@ typedef struct {
     real *db_if; /* sum_to [32] */
     real *db_ig; /* sum_to [32] */
     real *db_io; /* sum_to [32] */
-    real *scan_out73; /* scan_out [T,B,128] */
-    real *dW_hi_W_hf_W_hg_W_ho; /* matmul [32,128] */
-    real *dW_hi; /* slice [32,32] */
-    real *dW_hf; /* slice [32,32] */
-    real *dW_hg; /* slice [32,32] */
-    real *dW_ho; /* slice [32,32] */
     real *dembed; /* scatter_add [V,16] */
 } classifier_work;
 
@@ -184,11 +183,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->x_embed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)4096;
-    if (n > INT_MAX)
-        return 0;
-    w->W_hi_W_hf_W_hg_W_ho = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -240,10 +234,25 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->matmul14 = base ? base + off : NULL;
+    w->i_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->f_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->g_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->o_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)
@@ -263,7 +272,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * L;
     if (n > INT_MAX)
         return 0;
-    w->matmul40 = base ? base + off : NULL;
+    w->matmul39 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * L;
     if (n > INT_MAX)
@@ -340,15 +349,30 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->dc_next_carry = base ? base + off : NULL;
     off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev = base ? base + off : NULL;
+    off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
     w->dx = base ? base + off : NULL;
     off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_2 = base ? base + off : NULL;
+    off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
     w->dx_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
@@ -358,7 +382,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev = base ? base + off : NULL;
+    w->dh_prev_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
@@ -368,12 +392,12 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
+    w->dc_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dc_prev = base ? base + off : NULL;
+    w->dh_prev_5 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 16;
     if (n > INT_MAX)
@@ -420,36 +444,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->scan_out73 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)4096;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hi_W_hf_W_hg_W_ho = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hi = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hf = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hg = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ho = base ? base + off : NULL;
-    off += n;
     n = (size_t)V * 16;
     if (n > INT_MAX)
         return 0;
@@ -477,16 +471,16 @@ static void classifier_fused(size_t rows, const real *restrict in0, const real *
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 32; j++) {
             const size_t i = r * 32 + j;
-            const real i_add_2 = in0[i] + in1[r * 128 + j];
+            const real i_add_2 = in0[i] + in1[i];
             const real i_add_3 = i_add_2 + in2[j];
             const real i_3 = rnnrt_sigmoid_fast(i_add_3);
-            const real f_add_2 = in3[i] + in4[r * 128 + j];
+            const real f_add_2 = in3[i] + in4[i];
             const real f_add_3 = f_add_2 + in5[j];
             const real f_2 = rnnrt_sigmoid_fast(f_add_3);
-            const real g_add_2 = in6[i] + in7[r * 128 + j];
+            const real g_add_2 = in6[i] + in7[i];
             const real g_add_3 = g_add_2 + in8[j];
             const real g_4 = rnnrt_tanh_fast(g_add_3);
-            const real o_add_2 = in9[i] + in10[r * 128 + j];
+            const real o_add_2 = in9[i] + in10[i];
             const real o_add_3 = o_add_2 + in11[j];
             const real o_2 = rnnrt_sigmoid_fast(o_add_3);
             const real c_mul = f_2 * in12[i];
@@ -540,10 +534,26 @@ static void classifier_fused_2(size_t rows, const real *restrict in0, const real
         }
 }
 
+/* Fused elementwise loop over [B,32] (the ops of these lines, backward):
+ *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
+ */
+static void classifier_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 32; j++) {
+            const size_t i = r * 32 + j;
+            const real dh_prev_6 = in0[i] + in1[i];
+            const real dh_prev_7 = dh_prev_6 + in2[i];
+            const real dh_prev_8 = dh_prev_7 + in3[i];
+            const real dh_prev_9 = dh_prev_8 * in4[0];
+            out0[i] = dh_prev_9;
+        }
+}
+
 /* Fused elementwise loop over [B,16] (the ops of these lines, backward):
  *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
  */
-static void classifier_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void classifier_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 16; j++) {
@@ -581,13 +591,6 @@ static void classifier_forward(RnnrtCtx *c)
             memset(w.x_embed + i * (size_t)16, 0, (size_t)16 * sizeof(real));
     }
     /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    if ((size_t)T * B >= 128) /* else: GEMMs per part (emit_matmul) */
-        for (size_t r = 0; r < (size_t)32; r++) {
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 128, p.W_hi + r * 32, 32 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 128 + 32, p.W_hf + r * 32, 32 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 128 + 64, p.W_hg + r * 32, 32 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 128 + 96, p.W_ho + r * 32, 32 * sizeof(real));
-        }
     rnnrt_gemm(0, 0, T * B, 32, 16, 1, w.x_embed, 16, p.W_ii, 32, 0, w.i_matmul, 32);
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -626,17 +629,13 @@ static void classifier_forward(RnnrtCtx *c)
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * 32;
         real *h = w.h_seq + (size_t)t * B * 32;
         /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 0, B, 128, 32, 1, h_prev, 32, w.W_hi_W_hf_W_hg_W_ho, 128, 0, w.matmul14, 128);
-        } else {
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hi, 32, 0, w.matmul14, 128);
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hf, 32, 0, w.matmul14 + 32, 128);
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hg, 32, 0, w.matmul14 + 64, 128);
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_ho, 32, 0, w.matmul14 + 96, 128);
-        }
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hi, 32, 0, w.i_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hf, 32, 0, w.f_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hg, 32, 0, w.g_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_ho, 32, 0, w.o_matmul_2, 32);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
@@ -645,7 +644,7 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:43  c: f * c + i * g
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          */
-        classifier_fused((size_t)B, i_add_t, w.matmul14, p.b_hi, f_add_t, (w.matmul14 + 32), p.b_hf, g_add_t, (w.matmul14 + 64), p.b_hg, o_add_t, (w.matmul14 + 96), p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        classifier_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * 32, c_prev, (size_t)B * 32 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 32, h_prev, (size_t)B * 32 * sizeof(real));
         h_prev_cur = h;
@@ -662,10 +661,10 @@ static void classifier_forward(RnnrtCtx *c)
                 w.pooled[r * (size_t)32 + j] += wt * w.h_seq[(t * (size_t)B + r) * (size_t)32 + j];
         }
     /* specs/classifier.yaml:11  network: */
-    rnnrt_gemm(0, 0, B, L, 32, 1, w.pooled, 32, p.W_out, L, 0, w.matmul40, L);
+    rnnrt_gemm(0, 0, B, L, 32, 1, w.pooled, 32, p.W_out, L, 0, w.matmul39, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul40[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul39[r * n + j] + p.b_out[j];
     /* specs/classifier.yaml:5  task: classification */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)B, L);
 
@@ -728,7 +727,6 @@ static void classifier_backward(RnnrtCtx *c)
         real *dg_add = w.dg_add_seq + (size_t)t * B * 32;
         real *df_add = w.df_add_seq + (size_t)t * B * 32;
         real *di_add = w.di_add_seq + (size_t)t * B * 32;
-        real *concat23 = w.scan_out73 + (size_t)t * B * 128;
         real *dx_5 = w.dx_embed_seq + (size_t)t * B * 16;
         /* fused:
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
@@ -741,35 +739,26 @@ static void classifier_backward(RnnrtCtx *c)
          */
         classifier_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+        rnnrt_gemm(0, 1, B, 32, 32, 1, do_add, 32, p.W_ho, 32, 0, w.dh_prev, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, do_add, 32, p.W_io, 32, 0, w.dx, 16);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+        rnnrt_gemm(0, 1, B, 32, 32, 1, dg_add, 32, p.W_hg, 32, 0, w.dh_prev_2, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, dg_add, 32, p.W_ig, 32, 0, w.dx_2, 16);
         /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+        rnnrt_gemm(0, 1, B, 32, 32, 1, df_add, 32, p.W_hf, 32, 0, w.dh_prev_3, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, df_add, 32, p.W_if, 32, 0, w.dx_3, 16);
         /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        for (size_t r = 0; r < (size_t)B; r++) {
-            memcpy(concat23 + r * 128, di_add + r * 32, 32 * sizeof(real));
-            memcpy(concat23 + r * 128 + 32, df_add + r * 32, 32 * sizeof(real));
-            memcpy(concat23 + r * 128 + 64, dg_add + r * 32, 32 * sizeof(real));
-            memcpy(concat23 + r * 128 + 96, do_add + r * 32, 32 * sizeof(real));
-        }
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 1, B, 32, 128, 1, concat23, 128, w.W_hi_W_hf_W_hg_W_ho, 128, 0, w.dh_prev, 32);
-        } else {
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat23, 128, p.W_hi, 32, 0, w.dh_prev, 32);
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat23 + 32, 128, p.W_hf, 32, 1, w.dh_prev, 32);
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat23 + 64, 128, p.W_hg, 32, 1, w.dh_prev, 32);
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat23 + 96, 128, p.W_ho, 32, 1, w.dh_prev, 32);
-        }
+        rnnrt_gemm(0, 1, B, 32, 32, 1, di_add, 32, p.W_hi, 32, 0, w.dh_prev_4, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, di_add, 32, p.W_ii, 32, 0, w.dx_4, 16);
-        /* <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c] */
-        for (size_t i = 0; i < (size_t)B * 32; i++)
-            w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
+        /* fused:
+         *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
+         */
+        classifier_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         /* fused:
          *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
          */
-        classifier_fused_3((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
-        memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * 32 * sizeof(real));
+        classifier_fused_4((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 32 * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * 32 * sizeof(real));
     }
     /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
@@ -780,6 +769,14 @@ static void classifier_backward(RnnrtCtx *c)
     rnnrt_gemm(1, 0, 16, 32, T * B, 1, w.x_embed, 16, w.dg_add_seq, 32, 1, g.W_ig, 32);
     /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
     rnnrt_gemm(1, 0, 16, 32, T * B, 1, w.x_embed, 16, w.do_add_seq, 32, 1, g.W_io, 32);
+    /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.di_add_seq, 32, 1, g.W_hi, 32);
+    /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.df_add_seq, 32, 1, g.W_hf, 32);
+    /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.dg_add_seq, 32, 1, g.W_hg, 32);
+    /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.do_add_seq, 32, 1, g.W_ho, 32);
     /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     memset(w.db_ii, 0, (size_t)32 * sizeof(real));
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
@@ -800,16 +797,6 @@ static void classifier_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_io[j] += w.do_add_seq[r * n + j];
-    /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    rnnrt_gemm(1, 0, 32, 128, T * B, 1, w.h_prev_seq, 32, w.scan_out73, 128, 0, w.dW_hi_W_hf_W_hg_W_ho, 128);
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hi + r * 32, w.dW_hi_W_hf_W_hg_W_ho + r * 128, 32 * sizeof(real));
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hf + r * 32, w.dW_hi_W_hf_W_hg_W_ho + r * 128 + 32, 32 * sizeof(real));
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hg + r * 32, w.dW_hi_W_hf_W_hg_W_ho + r * 128 + 64, 32 * sizeof(real));
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_ho + r * 32, w.dW_hi_W_hf_W_hg_W_ho + r * 128 + 96, 32 * sizeof(real));
     /* specs/classifier.yaml:12 (backward)  input: {embed: 16} */
     memset(w.dembed, 0, (size_t)V * 16 * sizeof(real));
     for (size_t i = 0; i < (size_t)T * B; i++)
@@ -820,14 +807,6 @@ static void classifier_backward(RnnrtCtx *c)
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 16; i++)
         g.embed[i] += w.dembed[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hi[i] += w.dW_hi[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hf[i] += w.dW_hf[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hg[i] += w.dW_hg[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_ho[i] += w.dW_ho[i];
     for (size_t i = 0; i < (size_t)32; i++)
         g.b_ii[i] += w.db_ii[i];
     for (size_t i = 0; i < (size_t)32; i++)

@@ -88,7 +88,6 @@ static gru_params gru_params_at(real *base, int V)
 /* The workspace: every buffer of a training step, placed once. */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *W_hr_W_hz_W_hn; /* concat [256,768] */
     real *r_matmul; /* gather [T,B,256] */
     real *r_add; /* add [T,B,256] */
     real *z_matmul; /* gather [T,B,256] */
@@ -96,9 +95,11 @@ typedef struct {
     real *n_matmul; /* gather [T,B,256] */
     real *n_add; /* add [T,B,256] */
     real *h_prev_carry; /* carried h_prev [B,256] */
-    real *matmul10; /* per step: matmul [B,768] */
+    real *r_matmul_2; /* per step: matmul [B,256] */
+    real *z_matmul_2; /* per step: matmul [B,256] */
+    real *n_matmul_2; /* per step: matmul [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
-    real *matmul28; /* matmul [T,B,V] */
+    real *matmul27; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
@@ -113,23 +114,20 @@ typedef struct {
     real *dh_next_carry; /* carried dh_next [B,256] */
     real *dh_prev; /* per step: fused_out [B,256] */
     real *dh_prev_2; /* per step: matmul [B,256] */
-    real *dh_prev_3; /* per step: fused_out [B,256] */
+    real *dh_prev_3; /* per step: matmul [B,256] */
+    real *dh_prev_4; /* per step: matmul [B,256] */
+    real *dh_prev_5; /* per step: fused_out [B,256] */
     real *dr_add_seq; /* scan_out [T,B,256] */
     real *dW_ir; /* scatter_add [V,256] */
     real *dz_add_seq; /* scan_out [T,B,256] */
     real *dW_iz; /* scatter_add [V,256] */
     real *dn_add_seq; /* scan_out [T,B,256] */
     real *dW_in; /* scatter_add [V,256] */
+    real *dn_add_seq_2; /* scan_out [T,B,256] */
     real *db_ir; /* sum_to [256] */
     real *db_iz; /* sum_to [256] */
     real *db_in; /* sum_to [256] */
-    real *dn_add_seq_2; /* scan_out [T,B,256] */
     real *db_hn; /* sum_to [256] */
-    real *scan_out56; /* scan_out [T,B,768] */
-    real *dW_hr_W_hz_W_hn; /* matmul [256,768] */
-    real *dW_hr; /* slice [256,256] */
-    real *dW_hz; /* slice [256,256] */
-    real *dW_hn; /* slice [256,256] */
 } gru_work;
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -143,11 +141,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->carry_scale = base ? base + off : NULL;
-    off += n;
-    n = (size_t)196608;
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_W_hz_W_hn = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -184,10 +177,20 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 768;
+    n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->matmul10 = base ? base + off : NULL;
+    w->r_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -197,7 +200,7 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
-    w->matmul28 = base ? base + off : NULL;
+    w->matmul27 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * V;
     if (n > INT_MAX)
@@ -274,6 +277,16 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->dh_prev_3 = base ? base + off : NULL;
     off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_5 = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
@@ -304,6 +317,11 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->dW_in = base ? base + off : NULL;
     off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dn_add_seq_2 = base ? base + off : NULL;
+    off += n;
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
@@ -319,40 +337,10 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->db_in = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
     n = (size_t)256;
     if (n > INT_MAX)
         return 0;
     w->db_hn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 768;
-    if (n > INT_MAX)
-        return 0;
-    w->scan_out56 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)196608;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hr_W_hz_W_hn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hr = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hn = base ? base + off : NULL;
     off += n;
     return off;
 }
@@ -374,13 +362,13 @@ static void gru_fused(size_t rows, const real *restrict in0, const real *restric
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 256; j++) {
             const size_t i = r * 256 + j;
-            const real r_add_2 = in0[i] + in1[r * 768 + j];
+            const real r_add_2 = in0[i] + in1[i];
             const real r_add_3 = r_add_2 + in2[j];
             const real r_3 = rnnrt_sigmoid_fast(r_add_3);
-            const real z_add_2 = in3[i] + in4[r * 768 + j];
+            const real z_add_2 = in3[i] + in4[i];
             const real z_add_3 = z_add_2 + in5[j];
             const real z_2 = rnnrt_sigmoid_fast(z_add_3);
-            const real n_add_3 = in6[r * 768 + j] + in7[j];
+            const real n_add_3 = in6[i] + in7[j];
             const real n_mul = r_3 * n_add_3;
             const real n_add_4 = in8[i] + n_mul;
             const real n_3 = rnnrt_tanh_fast(n_add_4);
@@ -410,7 +398,7 @@ static void gru_fused_2(size_t rows, const real *restrict in0, const real *restr
             const size_t i = r * 256 + j;
             const real dh_2 = in0[i] + in1[i];
             const real dz = dh_2 * in2[i];
-            const real dh_prev_4 = dh_2 * in3[i];
+            const real dh_prev_6 = dh_2 * in3[i];
             const real dh_sub = dh_2 * in4[i];
             const real dn = dh_2 * in5[i];
             const real dz_2 = -dh_sub;
@@ -420,7 +408,7 @@ static void gru_fused_2(size_t rows, const real *restrict in0, const real *restr
             const real dn_add_4 = dn_add_3 * in7[i];
             const real dz_add_2 = dz_3 * in3[i] * (1 - in3[i]);
             const real dr_add_2 = dr * in7[i] * (1 - in7[i]);
-            out0[i] = dh_prev_4;
+            out0[i] = dh_prev_6;
             out1[i] = dn_add_3;
             out2[i] = dn_add_4;
             out3[i] = dz_add_2;
@@ -431,14 +419,16 @@ static void gru_fused_2(size_t rows, const real *restrict in0, const real *restr
 /* Fused elementwise loop over [B,256] (the ops of these lines, backward):
  *   specs/gru.yaml:12 (backward)  state: [h]
  */
-static void gru_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void gru_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 256; j++) {
             const size_t i = r * 256 + j;
-            const real dh_prev_5 = in0[i] + in1[i];
-            const real dh_prev_6 = dh_prev_5 * in2[0];
-            out0[i] = dh_prev_6;
+            const real dh_prev_7 = in0[i] + in1[i];
+            const real dh_prev_8 = dh_prev_7 + in2[i];
+            const real dh_prev_9 = dh_prev_8 + in3[i];
+            const real dh_prev_10 = dh_prev_9 * in4[0];
+            out0[i] = dh_prev_10;
         }
 }
 
@@ -458,12 +448,6 @@ static void gru_forward(RnnrtCtx *c)
     (void)h0;
 
     /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    if ((size_t)T * B >= 128) /* else: GEMMs per part (emit_matmul) */
-        for (size_t r = 0; r < (size_t)256; r++) {
-            memcpy(w.W_hr_W_hz_W_hn + r * 768, p.W_hr + r * 256, 256 * sizeof(real));
-            memcpy(w.W_hr_W_hz_W_hn + r * 768 + 256, p.W_hz + r * 256, 256 * sizeof(real));
-            memcpy(w.W_hr_W_hz_W_hn + r * 768 + 512, p.W_hn + r * 256, 256 * sizeof(real));
-        }
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
             memcpy(w.r_matmul + i * (size_t)256, p.W_ir + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
@@ -509,32 +493,28 @@ static void gru_forward(RnnrtCtx *c)
         real *h_sub = w.h_sub_seq + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 0, B, 768, 256, 1, h_prev, 256, w.W_hr_W_hz_W_hn, 768, 0, w.matmul10, 768);
-        } else {
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hr, 256, 0, w.matmul10, 768);
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hz, 256, 0, w.matmul10 + 256, 768);
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hn, 256, 0, w.matmul10 + 512, 768);
-        }
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hr, 256, 0, w.r_matmul_2, 256);
         /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hz, 256, 0, w.z_matmul_2, 256);
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hn, 256, 0, w.n_matmul_2, 256);
         /* fused:
          *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:31  h: (1 - z) * n + z * h
          */
-        gru_fused((size_t)B, r_add_t, w.matmul10, p.b_hr, z_add_t, (w.matmul10 + 256), p.b_hz, (w.matmul10 + 512), p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        gru_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 256 * sizeof(real));
     /* specs/gru.yaml:32  network: */
-    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul28, V);
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul27, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul28[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul27[r * n + j] + p.b_out[j];
     /* specs/gru.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -584,7 +564,6 @@ static void gru_backward(RnnrtCtx *c)
         real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * 256;
         real *dz_add = w.dz_add_seq + (size_t)t * B * 256;
         real *dr_add = w.dr_add_seq + (size_t)t * B * 256;
-        real *concat16 = w.scan_out56 + (size_t)t * B * 768;
         /* fused:
          *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
          *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -592,24 +571,17 @@ static void gru_backward(RnnrtCtx *c)
          *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
         gru_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dn_add_2, 256, p.W_hn, 256, 0, w.dh_prev_2, 256);
+        /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dz_add, 256, p.W_hz, 256, 0, w.dh_prev_3, 256);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        for (size_t r = 0; r < (size_t)B; r++) {
-            memcpy(concat16 + r * 768, dr_add + r * 256, 256 * sizeof(real));
-            memcpy(concat16 + r * 768 + 256, dz_add + r * 256, 256 * sizeof(real));
-            memcpy(concat16 + r * 768 + 512, dn_add_2 + r * 256, 256 * sizeof(real));
-        }
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 1, B, 256, 768, 1, concat16, 768, w.W_hr_W_hz_W_hn, 768, 0, w.dh_prev_2, 256);
-        } else {
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16, 768, p.W_hr, 256, 0, w.dh_prev_2, 256);
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16 + 256, 768, p.W_hz, 256, 1, w.dh_prev_2, 256);
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16 + 512, 768, p.W_hn, 256, 1, w.dh_prev_2, 256);
-        }
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dr_add, 256, p.W_hr, 256, 0, w.dh_prev_4, 256);
         /* fused:
          *   specs/gru.yaml:12 (backward)  state: [h]
          */
-        gru_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, carry_scale_t_2, w.dh_prev_3);
-        memcpy(w.dh_next_carry, w.dh_prev_3, (size_t)B * 256 * sizeof(real));
+        gru_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 256 * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     memset(w.dW_ir, 0, (size_t)V * 256 * sizeof(real));
@@ -630,6 +602,12 @@ static void gru_backward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)256; j++)
                 w.dW_in[(size_t)c->x[i] * (size_t)256 + j] += w.dn_add_seq[i * (size_t)256 + j];
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dr_add_seq, 256, 1, g.W_hr, 256);
+    /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dz_add_seq, 256, 1, g.W_hz, 256);
+    /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dn_add_seq_2, 256, 1, g.W_hn, 256);
+    /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     memset(w.db_ir, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -648,14 +626,6 @@ static void gru_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_hn[j] += w.dn_add_seq_2[r * n + j];
-    /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(1, 0, 256, 768, T * B, 1, w.h_prev_seq, 256, w.scan_out56, 768, 0, w.dW_hr_W_hz_W_hn, 768);
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hr + r * 256, w.dW_hr_W_hz_W_hn + r * 768, 256 * sizeof(real));
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hz + r * 256, w.dW_hr_W_hz_W_hn + r * 768 + 256, 256 * sizeof(real));
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hn + r * 256, w.dW_hr_W_hz_W_hn + r * 768 + 512, 256 * sizeof(real));
 
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 256; i++)
@@ -664,12 +634,6 @@ static void gru_backward(RnnrtCtx *c)
         g.W_iz[i] += w.dW_iz[i];
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_in[i] += w.dW_in[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hr[i] += w.dW_hr[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hz[i] += w.dW_hz[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hn[i] += w.dW_hn[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_ir[i] += w.db_ir[i];
     for (size_t i = 0; i < (size_t)256; i++)

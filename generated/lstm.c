@@ -104,7 +104,6 @@ static lstm_params lstm_params_at(real *base, int V)
 /* The workspace: every buffer of a training step, placed once. */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *W_hi_W_hf_W_hg_W_ho; /* concat [256,1024] */
     real *i_matmul; /* gather [T,B,256] */
     real *i_add; /* add [T,B,256] */
     real *f_matmul; /* gather [T,B,256] */
@@ -115,10 +114,13 @@ typedef struct {
     real *o_add; /* add [T,B,256] */
     real *h_prev_carry; /* carried h_prev [B,256] */
     real *c_prev_carry; /* carried c_prev [B,256] */
-    real *matmul14; /* per step: matmul [B,1024] */
+    real *i_matmul_2; /* per step: matmul [B,256] */
+    real *f_matmul_2; /* per step: matmul [B,256] */
+    real *g_matmul_2; /* per step: matmul [B,256] */
+    real *o_matmul_2; /* per step: matmul [B,256] */
     real *c_2; /* per step: fused_out [B,256] */
     real *h_seq; /* scan_out [T,B,256] */
-    real *matmul36; /* matmul [T,B,V] */
+    real *matmul35; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
@@ -134,8 +136,11 @@ typedef struct {
     real *dh_next_carry; /* carried dh_next [B,256] */
     real *dc_next_carry; /* carried dc_next [B,256] */
     real *dh_prev; /* per step: matmul [B,256] */
-    real *dh_prev_2; /* per step: mul [B,256] */
+    real *dh_prev_2; /* per step: matmul [B,256] */
+    real *dh_prev_3; /* per step: matmul [B,256] */
+    real *dh_prev_4; /* per step: matmul [B,256] */
     real *dc_prev; /* per step: fused_out [B,256] */
+    real *dh_prev_5; /* per step: fused_out [B,256] */
     real *di_add_seq; /* scan_out [T,B,256] */
     real *dW_ii; /* scatter_add [V,256] */
     real *df_add_seq; /* scan_out [T,B,256] */
@@ -148,12 +153,6 @@ typedef struct {
     real *db_if; /* sum_to [256] */
     real *db_ig; /* sum_to [256] */
     real *db_io; /* sum_to [256] */
-    real *scan_out67; /* scan_out [T,B,1024] */
-    real *dW_hi_W_hf_W_hg_W_ho; /* matmul [256,1024] */
-    real *dW_hi; /* slice [256,256] */
-    real *dW_hf; /* slice [256,256] */
-    real *dW_hg; /* slice [256,256] */
-    real *dW_ho; /* slice [256,256] */
 } lstm_work;
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -167,11 +166,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->carry_scale = base ? base + off : NULL;
-    off += n;
-    n = (size_t)262144;
-    if (n > INT_MAX)
-        return 0;
-    w->W_hi_W_hf_W_hg_W_ho = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -223,10 +217,25 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 1024;
+    n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->matmul14 = base ? base + off : NULL;
+    w->i_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->f_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->g_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->o_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -241,7 +250,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
-    w->matmul36 = base ? base + off : NULL;
+    w->matmul35 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * V;
     if (n > INT_MAX)
@@ -326,7 +335,22 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
+    w->dh_prev_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
     w->dc_prev = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_5 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -388,36 +412,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 1024;
-    if (n > INT_MAX)
-        return 0;
-    w->scan_out67 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)262144;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hi_W_hf_W_hg_W_ho = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hi = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hf = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hg = base ? base + off : NULL;
-    off += n;
-    n = (size_t)65536;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ho = base ? base + off : NULL;
-    off += n;
     return off;
 }
 
@@ -440,16 +434,16 @@ static void lstm_fused(size_t rows, const real *restrict in0, const real *restri
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 256; j++) {
             const size_t i = r * 256 + j;
-            const real i_add_2 = in0[i] + in1[r * 1024 + j];
+            const real i_add_2 = in0[i] + in1[i];
             const real i_add_3 = i_add_2 + in2[j];
             const real i_3 = rnnrt_sigmoid_fast(i_add_3);
-            const real f_add_2 = in3[i] + in4[r * 1024 + j];
+            const real f_add_2 = in3[i] + in4[i];
             const real f_add_3 = f_add_2 + in5[j];
             const real f_2 = rnnrt_sigmoid_fast(f_add_3);
-            const real g_add_2 = in6[i] + in7[r * 1024 + j];
+            const real g_add_2 = in6[i] + in7[i];
             const real g_add_3 = g_add_2 + in8[j];
             const real g_4 = rnnrt_tanh_fast(g_add_3);
-            const real o_add_2 = in9[i] + in10[r * 1024 + j];
+            const real o_add_2 = in9[i] + in10[i];
             const real o_add_3 = o_add_2 + in11[j];
             const real o_2 = rnnrt_sigmoid_fast(o_add_3);
             const real c_mul = f_2 * in12[i];
@@ -503,6 +497,22 @@ static void lstm_fused_2(size_t rows, const real *restrict in0, const real *rest
         }
 }
 
+/* Fused elementwise loop over [B,256] (the ops of these lines, backward):
+ *   specs/lstm.yaml:12 (backward)  state: [h, c]
+ */
+static void lstm_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 256; j++) {
+            const size_t i = r * 256 + j;
+            const real dh_prev_6 = in0[i] + in1[i];
+            const real dh_prev_7 = dh_prev_6 + in2[i];
+            const real dh_prev_8 = dh_prev_7 + in3[i];
+            const real dh_prev_9 = dh_prev_8 * in4[0];
+            out0[i] = dh_prev_9;
+        }
+}
+
 /* Forward pass: loss, logits and the final state; keeps in the
  * workspace what the backward pass reads. */
 static void lstm_forward(RnnrtCtx *c)
@@ -521,13 +531,6 @@ static void lstm_forward(RnnrtCtx *c)
     (void)c0;
 
     /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    if ((size_t)T * B >= 128) /* else: GEMMs per part (emit_matmul) */
-        for (size_t r = 0; r < (size_t)256; r++) {
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 1024, p.W_hi + r * 256, 256 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 1024 + 256, p.W_hf + r * 256, 256 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 1024 + 512, p.W_hg + r * 256, 256 * sizeof(real));
-            memcpy(w.W_hi_W_hf_W_hg_W_ho + r * 1024 + 768, p.W_ho + r * 256, 256 * sizeof(real));
-        }
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
             memcpy(w.i_matmul + i * (size_t)256, p.W_ii + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
@@ -586,17 +589,13 @@ static void lstm_forward(RnnrtCtx *c)
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 0, B, 1024, 256, 1, h_prev, 256, w.W_hi_W_hf_W_hg_W_ho, 1024, 0, w.matmul14, 1024);
-        } else {
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hi, 256, 0, w.matmul14, 1024);
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hf, 256, 0, w.matmul14 + 256, 1024);
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hg, 256, 0, w.matmul14 + 512, 1024);
-            rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_ho, 256, 0, w.matmul14 + 768, 1024);
-        }
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hi, 256, 0, w.i_matmul_2, 256);
         /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hf, 256, 0, w.f_matmul_2, 256);
         /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hg, 256, 0, w.g_matmul_2, 256);
         /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_ho, 256, 0, w.o_matmul_2, 256);
         /* fused:
          *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
@@ -605,7 +604,7 @@ static void lstm_forward(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused((size_t)B, i_add_t, w.matmul14, p.b_hi, f_add_t, (w.matmul14 + 256), p.b_hf, g_add_t, (w.matmul14 + 512), p.b_hg, o_add_t, (w.matmul14 + 768), p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * 256, c_prev, (size_t)B * 256 * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
         h_prev_cur = h;
@@ -614,10 +613,10 @@ static void lstm_forward(RnnrtCtx *c)
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 256 * sizeof(real));
     /* specs/lstm.yaml:38  network: */
-    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul36, V);
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul35, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul36[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul35[r * n + j] + p.b_out[j];
     /* specs/lstm.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -672,7 +671,6 @@ static void lstm_backward(RnnrtCtx *c)
         real *dg_add = w.dg_add_seq + (size_t)t * B * 256;
         real *df_add = w.df_add_seq + (size_t)t * B * 256;
         real *di_add = w.di_add_seq + (size_t)t * B * 256;
-        real *concat16 = w.scan_out67 + (size_t)t * B * 1024;
         /* fused:
          *   specs/lstm.yaml:37 (backward)  h: o * tanh(c)
          *   specs/lstm.yaml:36 (backward)  c: f * c + i * g
@@ -683,25 +681,19 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
         lstm_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
+        /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+        rnnrt_gemm(0, 1, B, 256, 256, 1, do_add, 256, p.W_ho, 256, 0, w.dh_prev, 256);
+        /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+        rnnrt_gemm(0, 1, B, 256, 256, 1, dg_add, 256, p.W_hg, 256, 0, w.dh_prev_2, 256);
+        /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+        rnnrt_gemm(0, 1, B, 256, 256, 1, df_add, 256, p.W_hf, 256, 0, w.dh_prev_3, 256);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        for (size_t r = 0; r < (size_t)B; r++) {
-            memcpy(concat16 + r * 1024, di_add + r * 256, 256 * sizeof(real));
-            memcpy(concat16 + r * 1024 + 256, df_add + r * 256, 256 * sizeof(real));
-            memcpy(concat16 + r * 1024 + 512, dg_add + r * 256, 256 * sizeof(real));
-            memcpy(concat16 + r * 1024 + 768, do_add + r * 256, 256 * sizeof(real));
-        }
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 1, B, 256, 1024, 1, concat16, 1024, w.W_hi_W_hf_W_hg_W_ho, 1024, 0, w.dh_prev, 256);
-        } else {
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16, 1024, p.W_hi, 256, 0, w.dh_prev, 256);
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16 + 256, 1024, p.W_hf, 256, 1, w.dh_prev, 256);
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16 + 512, 1024, p.W_hg, 256, 1, w.dh_prev, 256);
-            rnnrt_gemm(0, 1, B, 256, 256, 1, concat16 + 768, 1024, p.W_ho, 256, 1, w.dh_prev, 256);
-        }
-        /* specs/lstm.yaml:12 (backward)  state: [h, c] */
-        for (size_t i = 0; i < (size_t)B * 256; i++)
-            w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
-        memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * 256 * sizeof(real));
+        rnnrt_gemm(0, 1, B, 256, 256, 1, di_add, 256, p.W_hi, 256, 0, w.dh_prev_4, 256);
+        /* fused:
+         *   specs/lstm.yaml:12 (backward)  state: [h, c]
+         */
+        lstm_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 256 * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * 256 * sizeof(real));
     }
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
@@ -729,6 +721,14 @@ static void lstm_backward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)256; j++)
                 w.dW_io[(size_t)c->x[i] * (size_t)256 + j] += w.do_add_seq[i * (size_t)256 + j];
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.di_add_seq, 256, 1, g.W_hi, 256);
+    /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.df_add_seq, 256, 1, g.W_hf, 256);
+    /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.dg_add_seq, 256, 1, g.W_hg, 256);
+    /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+    rnnrt_gemm(1, 0, 256, 256, T * B, 1, w.h_prev_seq, 256, w.do_add_seq, 256, 1, g.W_ho, 256);
+    /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     memset(w.db_ii, 0, (size_t)256 * sizeof(real));
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -748,16 +748,6 @@ static void lstm_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_io[j] += w.do_add_seq[r * n + j];
-    /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    rnnrt_gemm(1, 0, 256, 1024, T * B, 1, w.h_prev_seq, 256, w.scan_out67, 1024, 0, w.dW_hi_W_hf_W_hg_W_ho, 1024);
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hi + r * 256, w.dW_hi_W_hf_W_hg_W_ho + r * 1024, 256 * sizeof(real));
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hf + r * 256, w.dW_hi_W_hf_W_hg_W_ho + r * 1024 + 256, 256 * sizeof(real));
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_hg + r * 256, w.dW_hi_W_hf_W_hg_W_ho + r * 1024 + 512, 256 * sizeof(real));
-    for (size_t r = 0; r < (size_t)256; r++)
-        memcpy(w.dW_ho + r * 256, w.dW_hi_W_hf_W_hg_W_ho + r * 1024 + 768, 256 * sizeof(real));
 
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 256; i++)
@@ -768,14 +758,6 @@ static void lstm_backward(RnnrtCtx *c)
         g.W_ig[i] += w.dW_ig[i];
     for (size_t i = 0; i < (size_t)V * 256; i++)
         g.W_io[i] += w.dW_io[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hi[i] += w.dW_hi[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hf[i] += w.dW_hf[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_hg[i] += w.dW_hg[i];
-    for (size_t i = 0; i < (size_t)65536; i++)
-        g.W_ho[i] += w.dW_ho[i];
     for (size_t i = 0; i < (size_t)256; i++)
         g.b_ii[i] += w.db_ii[i];
     for (size_t i = 0; i < (size_t)256; i++)

@@ -93,7 +93,6 @@ static tagger_params tagger_params_at(real *base, int V, int L)
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *x_embed; /* gather [T,B,16] */
-    real *W_hr_W_hz_W_hn; /* concat [32,96] */
     real *r_matmul; /* matmul [T,B,32] */
     real *r_add; /* add [T,B,32] */
     real *z_matmul; /* matmul [T,B,32] */
@@ -101,9 +100,11 @@ typedef struct {
     real *n_matmul; /* matmul [T,B,32] */
     real *n_add; /* add [T,B,32] */
     real *h_prev_carry; /* carried h_prev [B,32] */
-    real *matmul10; /* per step: matmul [B,96] */
+    real *r_matmul_2; /* per step: matmul [B,32] */
+    real *z_matmul_2; /* per step: matmul [B,32] */
+    real *n_matmul_2; /* per step: matmul [B,32] */
     real *h_seq; /* scan_out [T,B,32] */
-    real *matmul30; /* matmul [T,B,L] */
+    real *matmul29; /* matmul [T,B,L] */
     real *logits; /* add [T,B,L] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,L] */
@@ -118,24 +119,21 @@ typedef struct {
     real *dh_next_carry; /* carried dh_next [B,32] */
     real *dh_prev; /* per step: fused_out [B,32] */
     real *dx; /* per step: matmul [B,16] */
-    real *dx_2; /* per step: matmul [B,16] */
     real *dh_prev_2; /* per step: matmul [B,32] */
+    real *dh_prev_3; /* per step: matmul [B,32] */
+    real *dx_2; /* per step: matmul [B,16] */
+    real *dh_prev_4; /* per step: matmul [B,32] */
     real *dx_3; /* per step: matmul [B,16] */
-    real *dh_prev_3; /* per step: fused_out [B,32] */
+    real *dh_prev_5; /* per step: fused_out [B,32] */
     real *dx_embed_seq; /* scan_out [T,B,16] */
     real *dr_add_seq; /* scan_out [T,B,32] */
     real *dz_add_seq; /* scan_out [T,B,32] */
     real *dn_add_seq; /* scan_out [T,B,32] */
+    real *dn_add_seq_2; /* scan_out [T,B,32] */
     real *db_ir; /* sum_to [32] */
     real *db_iz; /* sum_to [32] */
     real *db_in; /* sum_to [32] */
-    real *dn_add_seq_2; /* scan_out [T,B,32] */
     real *db_hn; /* sum_to [32] */
-    real *scan_out59; /* scan_out [T,B,96] */
-    real *dW_hr_W_hz_W_hn; /* matmul [32,96] */
-    real *dW_hr; /* slice [32,32] */
-    real *dW_hz; /* slice [32,32] */
-    real *dW_hn; /* slice [32,32] */
     real *dembed; /* scatter_add [V,16] */
 } tagger_work;
 
@@ -157,11 +155,6 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->x_embed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)3072;
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_W_hz_W_hn = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -198,10 +191,20 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 96;
+    n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->matmul10 = base ? base + off : NULL;
+    w->r_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -211,7 +214,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     n = (size_t)T * B * L;
     if (n > INT_MAX)
         return 0;
-    w->matmul30 = base ? base + off : NULL;
+    w->matmul29 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * L;
     if (n > INT_MAX)
@@ -283,6 +286,16 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->dx = base ? base + off : NULL;
     off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_3 = base ? base + off : NULL;
+    off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
@@ -291,7 +304,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
+    w->dh_prev_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
@@ -301,7 +314,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
+    w->dh_prev_5 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 16;
     if (n > INT_MAX)
@@ -323,6 +336,11 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->dn_add_seq = base ? base + off : NULL;
     off += n;
+    n = (size_t)T * B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->dn_add_seq_2 = base ? base + off : NULL;
+    off += n;
     n = (size_t)32;
     if (n > INT_MAX)
         return 0;
@@ -338,40 +356,10 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->db_in = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
     n = (size_t)32;
     if (n > INT_MAX)
         return 0;
     w->db_hn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 96;
-    if (n > INT_MAX)
-        return 0;
-    w->scan_out59 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)3072;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hr_W_hz_W_hn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hr = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1024;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_hn = base ? base + off : NULL;
     off += n;
     n = (size_t)V * 16;
     if (n > INT_MAX)
@@ -398,13 +386,13 @@ static void tagger_fused(size_t rows, const real *restrict in0, const real *rest
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 32; j++) {
             const size_t i = r * 32 + j;
-            const real r_add_2 = in0[i] + in1[r * 96 + j];
+            const real r_add_2 = in0[i] + in1[i];
             const real r_add_3 = r_add_2 + in2[j];
             const real r_3 = rnnrt_sigmoid_fast(r_add_3);
-            const real z_add_2 = in3[i] + in4[r * 96 + j];
+            const real z_add_2 = in3[i] + in4[i];
             const real z_add_3 = z_add_2 + in5[j];
             const real z_2 = rnnrt_sigmoid_fast(z_add_3);
-            const real n_add_3 = in6[r * 96 + j] + in7[j];
+            const real n_add_3 = in6[i] + in7[j];
             const real n_mul = r_3 * n_add_3;
             const real n_add_4 = in8[i] + n_mul;
             const real n_3 = rnnrt_tanh_fast(n_add_4);
@@ -434,7 +422,7 @@ static void tagger_fused_2(size_t rows, const real *restrict in0, const real *re
             const size_t i = r * 32 + j;
             const real dh_2 = in0[i] + in1[i];
             const real dz = dh_2 * in2[i];
-            const real dh_prev_4 = dh_2 * in3[i];
+            const real dh_prev_6 = dh_2 * in3[i];
             const real dh_sub = dh_2 * in4[i];
             const real dn = dh_2 * in5[i];
             const real dz_2 = -dh_sub;
@@ -444,7 +432,7 @@ static void tagger_fused_2(size_t rows, const real *restrict in0, const real *re
             const real dn_add_4 = dn_add_3 * in7[i];
             const real dz_add_2 = dz_3 * in3[i] * (1 - in3[i]);
             const real dr_add_2 = dr * in7[i] * (1 - in7[i]);
-            out0[i] = dh_prev_4;
+            out0[i] = dh_prev_6;
             out1[i] = dn_add_3;
             out2[i] = dn_add_4;
             out3[i] = dz_add_2;
@@ -452,10 +440,26 @@ static void tagger_fused_2(size_t rows, const real *restrict in0, const real *re
         }
 }
 
+/* Fused elementwise loop over [B,32] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ */
+static void tagger_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 32; j++) {
+            const size_t i = r * 32 + j;
+            const real dh_prev_7 = in0[i] + in1[i];
+            const real dh_prev_8 = dh_prev_7 + in2[i];
+            const real dh_prev_9 = dh_prev_8 + in3[i];
+            const real dh_prev_10 = dh_prev_9 * in4[0];
+            out0[i] = dh_prev_10;
+        }
+}
+
 /* Fused elementwise loop over [B,16] (the ops of these lines, backward):
  *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
  */
-static void tagger_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void tagger_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 16; j++) {
@@ -463,20 +467,6 @@ static void tagger_fused_3(size_t rows, const real *restrict in0, const real *re
             const real dx_5 = in0[i] + in1[i];
             const real dx_6 = dx_5 + in2[i];
             out0[i] = dx_6;
-        }
-}
-
-/* Fused elementwise loop over [B,32] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- */
-static void tagger_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < 32; j++) {
-            const size_t i = r * 32 + j;
-            const real dh_prev_5 = in0[i] + in1[i];
-            const real dh_prev_6 = dh_prev_5 * in2[0];
-            out0[i] = dh_prev_6;
         }
 }
 
@@ -504,12 +494,6 @@ static void tagger_forward(RnnrtCtx *c)
             memset(w.x_embed + i * (size_t)16, 0, (size_t)16 * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    if ((size_t)T * B >= 128) /* else: GEMMs per part (emit_matmul) */
-        for (size_t r = 0; r < (size_t)32; r++) {
-            memcpy(w.W_hr_W_hz_W_hn + r * 96, p.W_hr + r * 32, 32 * sizeof(real));
-            memcpy(w.W_hr_W_hz_W_hn + r * 96 + 32, p.W_hz + r * 32, 32 * sizeof(real));
-            memcpy(w.W_hr_W_hz_W_hn + r * 96 + 64, p.W_hn + r * 32, 32 * sizeof(real));
-        }
     rnnrt_gemm(0, 0, T * B, 32, 16, 1, w.x_embed, 16, p.W_ir, 32, 0, w.r_matmul, 32);
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -540,32 +524,28 @@ static void tagger_forward(RnnrtCtx *c)
         real *h_sub = w.h_sub_seq + (size_t)t * B * 32;
         real *h = w.h_seq + (size_t)t * B * 32;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 0, B, 96, 32, 1, h_prev, 32, w.W_hr_W_hz_W_hn, 96, 0, w.matmul10, 96);
-        } else {
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hr, 32, 0, w.matmul10, 96);
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hz, 32, 0, w.matmul10 + 32, 96);
-            rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hn, 32, 0, w.matmul10 + 64, 96);
-        }
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hr, 32, 0, w.r_matmul_2, 32);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hz, 32, 0, w.z_matmul_2, 32);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hn, 32, 0, w.n_matmul_2, 32);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          */
-        tagger_fused((size_t)B, r_add_t, w.matmul10, p.b_hr, z_add_t, (w.matmul10 + 32), p.b_hz, (w.matmul10 + 64), p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        tagger_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * 32, h_prev, (size_t)B * 32 * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * 32 * sizeof(real));
     /* specs/tagger.yaml:11  network: */
-    rnnrt_gemm(0, 0, T * B, L, 32, 1, w.h_seq, 32, p.W_out, L, 0, w.matmul30, L);
+    rnnrt_gemm(0, 0, T * B, L, 32, 1, w.h_seq, 32, p.W_out, L, 0, w.matmul29, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul30[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul29[r * n + j] + p.b_out[j];
     /* specs/tagger.yaml:5  task: labelling */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, L);
 
@@ -616,7 +596,6 @@ static void tagger_backward(RnnrtCtx *c)
         real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * 32;
         real *dz_add = w.dz_add_seq + (size_t)t * B * 32;
         real *dr_add = w.dr_add_seq + (size_t)t * B * 32;
-        real *concat21 = w.scan_out59 + (size_t)t * B * 96;
         real *dx_4 = w.dx_embed_seq + (size_t)t * B * 16;
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
@@ -627,31 +606,22 @@ static void tagger_backward(RnnrtCtx *c)
         tagger_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm(0, 1, B, 16, 32, 1, dn_add, 32, p.W_in, 32, 0, w.dx, 16);
+        rnnrt_gemm(0, 1, B, 32, 32, 1, dn_add_2, 32, p.W_hn, 32, 0, w.dh_prev_2, 32);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 1, B, 32, 32, 1, dz_add, 32, p.W_hz, 32, 0, w.dh_prev_3, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, dz_add, 32, p.W_iz, 32, 0, w.dx_2, 16);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        for (size_t r = 0; r < (size_t)B; r++) {
-            memcpy(concat21 + r * 96, dr_add + r * 32, 32 * sizeof(real));
-            memcpy(concat21 + r * 96 + 32, dz_add + r * 32, 32 * sizeof(real));
-            memcpy(concat21 + r * 96 + 64, dn_add_2 + r * 32, 32 * sizeof(real));
-        }
-        if ((size_t)T * B >= 128) {
-            rnnrt_gemm(0, 1, B, 32, 96, 1, concat21, 96, w.W_hr_W_hz_W_hn, 96, 0, w.dh_prev_2, 32);
-        } else {
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat21, 96, p.W_hr, 32, 0, w.dh_prev_2, 32);
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat21 + 32, 96, p.W_hz, 32, 1, w.dh_prev_2, 32);
-            rnnrt_gemm(0, 1, B, 32, 32, 1, concat21 + 64, 96, p.W_hn, 32, 1, w.dh_prev_2, 32);
-        }
+        rnnrt_gemm(0, 1, B, 32, 32, 1, dr_add, 32, p.W_hr, 32, 0, w.dh_prev_4, 32);
         rnnrt_gemm(0, 1, B, 16, 32, 1, dr_add, 32, p.W_ir, 32, 0, w.dx_3, 16);
-        /* fused:
-         *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
-         */
-        tagger_fused_3((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          */
-        tagger_fused_4((size_t)B, w.dh_prev, w.dh_prev_2, carry_scale_t_2, w.dh_prev_3);
-        memcpy(w.dh_next_carry, w.dh_prev_3, (size_t)B * 32 * sizeof(real));
+        tagger_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        /* fused:
+         *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
+         */
+        tagger_fused_4((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
+        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * 32 * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, 16, 32, T * B, 1, w.x_embed, 16, w.dr_add_seq, 32, 1, g.W_ir, 32);
@@ -659,6 +629,12 @@ static void tagger_backward(RnnrtCtx *c)
     rnnrt_gemm(1, 0, 16, 32, T * B, 1, w.x_embed, 16, w.dz_add_seq, 32, 1, g.W_iz, 32);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, 16, 32, T * B, 1, w.x_embed, 16, w.dn_add_seq, 32, 1, g.W_in, 32);
+    /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.dr_add_seq, 32, 1, g.W_hr, 32);
+    /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.dz_add_seq, 32, 1, g.W_hz, 32);
+    /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(1, 0, 32, 32, T * B, 1, w.h_prev_seq, 32, w.dn_add_seq_2, 32, 1, g.W_hn, 32);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     memset(w.db_ir, 0, (size_t)32 * sizeof(real));
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
@@ -678,14 +654,6 @@ static void tagger_backward(RnnrtCtx *c)
     for (size_t r = 0, n = (size_t)32; r < (size_t)T * B * 32 / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_hn[j] += w.dn_add_seq_2[r * n + j];
-    /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(1, 0, 32, 96, T * B, 1, w.h_prev_seq, 32, w.scan_out59, 96, 0, w.dW_hr_W_hz_W_hn, 96);
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hr + r * 32, w.dW_hr_W_hz_W_hn + r * 96, 32 * sizeof(real));
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hz + r * 32, w.dW_hr_W_hz_W_hn + r * 96 + 32, 32 * sizeof(real));
-    for (size_t r = 0; r < (size_t)32; r++)
-        memcpy(w.dW_hn + r * 32, w.dW_hr_W_hz_W_hn + r * 96 + 64, 32 * sizeof(real));
     /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
     memset(w.dembed, 0, (size_t)V * 16 * sizeof(real));
     for (size_t i = 0; i < (size_t)T * B; i++)
@@ -696,12 +664,6 @@ static void tagger_backward(RnnrtCtx *c)
     /* accumulate into the gradient block */
     for (size_t i = 0; i < (size_t)V * 16; i++)
         g.embed[i] += w.dembed[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hr[i] += w.dW_hr[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hz[i] += w.dW_hz[i];
-    for (size_t i = 0; i < (size_t)1024; i++)
-        g.W_hn[i] += w.dW_hn[i];
     for (size_t i = 0; i < (size_t)32; i++)
         g.b_ir[i] += w.db_ir[i];
     for (size_t i = 0; i < (size_t)32; i++)
