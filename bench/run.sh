@@ -4,7 +4,8 @@
 #   bash bench/run.sh [--quick] [--configs "RNN-S GRU-S"] [--threads "1 2"]
 #                     [--coretypes "Haswell default"] [--no-readme]
 #
-# For each config: compiles its spec with rnnc (-O, the default pass list),
+# For each config: compiles its spec with rnnc (-O, the default pass list,
+# plus $RNNC_BENCH_FLAGS if set, e.g. "--pass gemmfuse"),
 # builds bench/bench_lm.c (S2S-ATT: bench/bench_s2s.c) against it
 # (librnnrt, OpenBLAS), and runs it and bench/torch_lm.py (S2S-ATT:
 # bench/torch_s2s.py; Debian's python3-torch, /usr/bin/python3) one after
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --threads) threads_list=$2; shift 2 ;;
     --coretypes) coretypes=$2; shift 2 ;;
     --no-readme) readme=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -69,7 +70,8 @@ for cfg in $configs; do
         model=$(sed -n 's/^model: *\([A-Za-z0-9_]*\).*/\1/p' "$spec")
         harness=bench/bench_lm.c
         [ "$cell" = s2s ] && harness=bench/bench_s2s.c
-        if "$build/rnnc" "$spec" -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
+        # shellcheck disable=SC2086 # flags are words
+        if "$build/rnnc" "$spec" ${RNNC_BENCH_FLAGS:-} -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
             if cc $cflags -DRNNC_NO_MAIN -c "$out/$name.c" -o "$out/$name.o" 2>"$out/$name.cc.log" &&
                 cc $cflags -DBENCH_MODEL="${model}_model" "$harness" "$out/$name.o" \
                     -Wl,--wrap=rnnrt_gemm $libs -o "$out/bench_$name" 2>>"$out/$name.cc.log"; then

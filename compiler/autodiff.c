@@ -32,7 +32,16 @@ typedef struct {
      * reverse body (fetched through the reverse scan's inputs). */
     Node *fscan, *rscan;
     Node **fval;
+    /* Gradients of slices of each node, not yet summed into it
+     * (slice_defer, slice_flush). */
+    struct SliceGrad **slices;
 } Diff;
+
+typedef struct SliceGrad {
+    int offset;
+    Node *g;
+    struct SliceGrad *next;
+} SliceGrad;
 
 static Node *value(Diff *D, Node *v);
 
@@ -65,6 +74,68 @@ static Node *add2(Diff *D, Op op, Node *n, Node *a, Node *b)
 }
 
 static void diff_scan(Diff *D, Node *scan);
+
+static void slice_defer(Diff *D, Node *n, int offset, Node *g)
+{
+    SliceGrad *s = arena_array(&perm, 1, sizeof(SliceGrad));
+    *s = (SliceGrad){offset, g, D->slices[n->id]};
+    D->slices[n->id] = s;
+}
+
+static int last_dim_of(const Node *n) { return n->shape.d[n->shape.ndim - 1]; }
+
+/* Zeros of n's shape but `width` columns (in D's graph). */
+static Node *zero_cols(Diff *D, Node *n, int width)
+{
+    Shape sh = n->shape;
+    sh.d[sh.ndim - 1] = width;
+    return graph_leaf(D->g, OP_ZEROS, n->loc, sh, DT_REAL, 0);
+}
+
+/* The gradient of n that its slices contribute: the slices' gradients
+ * laid side by side in column order with zeros in the gaps, one concat,
+ * when they do not overlap (fused GEMMs: the gate gradients tile n, and
+ * dM = concat(dR, dZ, dN) has no zero fill and no sum); overlapping
+ * slices each add their own zero-padded embed. */
+static void slice_flush(Diff *D, Node *n)
+{
+    int count = 0;
+    for (SliceGrad *s = D->slices[n->id]; s; s = s->next)
+        count++;
+    if (!count)
+        return;
+    SliceGrad **v = arena_array(&perm, (size_t)count, sizeof(SliceGrad *));
+    int k = count;
+    for (SliceGrad *s = D->slices[n->id]; s; s = s->next)
+        v[--k] = s; /* the order the sweep met them */
+    for (int i = 1; i < count; i++) /* stable: by column */
+        for (int j = i; j > 0 && v[j - 1]->offset > v[j]->offset; j--) {
+            SliceGrad *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    D->slices[n->id] = NULL;
+    int width = last_dim_of(n);
+    bool disjoint = true;
+    for (int i = 1; i < count; i++)
+        disjoint &= v[i - 1]->offset + last_dim_of(v[i - 1]->g) <= v[i]->offset;
+    Node **parts = arena_array(&perm, (size_t)2 * count + 2, sizeof(Node *));
+    int np = 0, at = 0;
+    for (int i = 0; i < count; i++) {
+        if (!disjoint)
+            np = 0, at = 0;
+        if (v[i]->offset > at)
+            parts[np++] = zero_cols(D, n, v[i]->offset - at);
+        parts[np++] = v[i]->g;
+        at = v[i]->offset + last_dim_of(v[i]->g);
+        if (disjoint && i + 1 < count)
+            continue;
+        if (at < width)
+            parts[np++] = zero_cols(D, n, width - at);
+        accumulate(D, n, np == 1 ? parts[0] : graph_add(D->g, OP_CONCAT, n->loc, parts, np));
+    }
+}
+
 
 /* The adjoint rule of each op: given g = d(out), add d(in[i]). */
 static void adjoint(Diff *D, Node *n, Node *g)
@@ -152,13 +223,21 @@ static void adjoint(Diff *D, Node *n, Node *g)
         accumulate(D, in[0], graph_dropout(D->g, loc, g, n->value, n->index));
         return;
     case OP_CONCAT: {
-        int wa = in[0]->shape.d[in[0]->shape.ndim - 1], wb = in[1]->shape.d[in[1]->shape.ndim - 1];
-        if (D->needs[in[0]->id])
-            accumulate(D, in[0], graph_slice(D->g, loc, g, 0, wa));
-        if (D->needs[in[1]->id])
-            accumulate(D, in[1], graph_slice(D->g, loc, g, wa, wb));
+        int last = n->shape.ndim - 1;
+        for (int k = 0, at = 0; k < n->nin; k++) {
+            int wk = in[k]->shape.d[last];
+            if (D->needs[in[k]->id])
+                accumulate(D, in[k], graph_slice(D->g, loc, g, at, wk));
+            at += wk;
+        }
         return;
     }
+    case OP_SLICE:
+        /* a zero-padded embed of g; held back until the sweep reaches
+         * in[0], so the embeds of all its slices become one concat */
+        if (D->needs[in[0]->id])
+            slice_defer(D, in[0], n->index, g);
+        return;
     case OP_ROW_SCALE:
         /* out = a * s per row: da = g * s per row; s is a mask made by
          * the runtime (INPUT_MASK) and gets no gradient */
@@ -293,6 +372,7 @@ static void diff_scan(Diff *D, Node *F)
     B.adj = arena_array(&perm, (size_t)fb->n, sizeof(Node *));
     B.fval = arena_array(&perm, (size_t)fb->n, sizeof(Node *));
     B.needs = needs_grad_body(F, D->needs);
+    B.slices = arena_array(&perm, (size_t)fb->n, sizeof(SliceGrad *));
 
     /* Seeds: stacked outputs' gradients per step, sums' as invariants. */
     for (int o = 0; o < nout0; o++) {
@@ -321,6 +401,7 @@ static void diff_scan(Diff *D, Node *F)
     /* The body's adjoint, last equation first. */
     for (int i = fb->n - 1; i >= 0; i--) {
         Node *n = fb->nodes[i];
+        slice_flush(&B, n);
         if (B.adj[i] && B.needs[i])
             adjoint(&B, n, B.adj[i]);
     }
@@ -363,11 +444,13 @@ void autodiff(Arena *a, Model *m)
     D.adj = arena_array(a, cap, sizeof(Node *));
     bool *needs = needs_grad_top(m);
     D.needs = arena_array(a, cap, sizeof(bool));
+    D.slices = arena_array(a, cap, sizeof(SliceGrad *));
     memcpy(D.needs, needs, (size_t)n0 * sizeof(bool));
     D.adj[m->loss->id] = graph_const(g, m->loss->loc, 1.0);
     D.adj[m->loss->id]->name = "dloss";
     for (int i = n0 - 1; i >= 0; i--) {
         Node *n = g->nodes[i];
+        slice_flush(&D, n);
         if (D.adj[n->id] && D.needs[n->id])
             adjoint(&D, n, D.adj[n->id]);
         if ((size_t)g->n >= cap)

@@ -223,9 +223,13 @@ static Shape shape_rows(Shape s)
     return s;
 }
 
+static bool slice_view(const Node *n);
+
 /* How a node's value is read: a pointer expression. */
 static const char *ref(const Node *n)
 {
+    if (slice_view(n))
+        return n->index ? arena_printf(&perm, "(%s + %d)", ref(n->in[0]), n->index) : ref(n->in[0]);
     switch (n->op) {
     case OP_PARAM:
         return arena_printf(&perm, "p.%s", node_cname(n));
@@ -274,9 +278,43 @@ static const char *scalar(const Node *n)
 static int direct_grad_param(const Node *n);
 static bool zeros_only_init(const Node *n);
 
+/* A slice that only fused loops read is not copied: each loop reads its
+ * columns in place, row r at src + offset + r * ld with ld the source's
+ * last dim, as BLAS reads a matrix through its leading dimension. (The
+ * gates of a fused GEMM, pass_gemmfuse.c, are such slices.) */
+static bool slice_view(const Node *n)
+{
+    if (n->op != OP_SLICE || !n->graph->parent || n->shape.ndim < 2 || n->in[0]->op == OP_SLICE)
+        return false;
+    const Graph *g = n->graph;
+    int users = 0;
+    for (int i = n->id + 1; i < g->n; i++) {
+        const Node *u = g->nodes[i];
+        for (int k = 0; k < u->nin; k++) {
+            if (u->in[k] != n)
+                continue;
+            if (u->op != OP_FUSED || !shape_eq(u->scan->out[0].node->shape, n->shape))
+                return false;
+            users++;
+        }
+    }
+    for (int i = 0; i < g->parent->n; i++) {
+        const Node *sn = g->parent->nodes[i];
+        if (sn->op != OP_SCAN || sn->scan->body != g)
+            continue;
+        for (int o = 0; o < sn->scan->nout; o++)
+            if (sn->scan->out[o].node == n)
+                return false;
+        for (int k = 0; k < sn->scan->nin; k++)
+            if (sn->scan->in[k].carry_out == n)
+                return false;
+    }
+    return users > 0;
+}
+
 static bool has_storage(const Node *n)
 {
-    if (direct_grad_param(n) >= 0 || zeros_only_init(n))
+    if (direct_grad_param(n) >= 0 || zeros_only_init(n) || slice_view(n))
         return false;
     switch (n->op) {
     case OP_PARAM:
@@ -632,6 +670,8 @@ static const char *fused_operand(const Node *fu, const Node *x, const char **inp
         return outer->op == OP_CONST ? scalar(outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
     if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
         return arena_printf(&perm, "%s[j]", inptr[x->index]);
+    if (slice_view(outer))
+        return arena_printf(&perm, "%s[r * %d + j]", inptr[x->index], outer->in[0]->shape.d[outer->shape.ndim - 1]);
     return arena_printf(&perm, "%s[i]", inptr[x->index]);
 }
 
@@ -740,7 +780,93 @@ static void emit_fused(Emit *E, int ind, const Node *fu)
     fprintf(E->f, ");\n");
 }
 
+/* The weights pass_gemmfuse.c concatenates cost one copy per forward call.
+ * A training step's T*B rows pay for it many times over; generation (one
+ * token a call, B = 1) does not, so below CONCAT_MIN_ROWS rows the copy is
+ * skipped and each GEMM against the concatenation runs as one GEMM per
+ * part, into (or out of) the same columns: the values are the same sums. */
+enum { CONCAT_MIN_ROWS = 128 };
+
+/* Is n such a concatenation: of parameters, read only as the right operand
+ * of matmuls (without ta) through loop-invariant inputs of scans? */
+static bool weight_concat(const Node *n)
+{
+    if (n->op != OP_CONCAT || n->graph->parent || n->shape.ndim != 2)
+        return false;
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k]->op != OP_PARAM)
+            return false;
+    const Graph *g = n->graph;
+    if (!cur_model || g != cur_model->g || cur_model->loss == n || cur_model->logits == n)
+        return false;
+    int uses = 0;
+    for (int i = n->id + 1; i < g->n; i++) {
+        const Node *u = g->nodes[i];
+        for (int k = 0; k < u->nin; k++) {
+            if (u->in[k] != n)
+                continue;
+            if (u->op != OP_SCAN || u->scan->in[k].kind != SCAN_INV)
+                return false;
+            const Node *arg = u->scan->in[k].arg;
+            const Graph *b = u->scan->body;
+            for (int j = arg->id + 1; j < b->n; j++)
+                for (int q = 0; q < b->nodes[j]->nin; q++)
+                    if (b->nodes[j]->in[q] == arg && (b->nodes[j]->op != OP_MATMUL || q != 1 || b->nodes[j]->ta))
+                        return false;
+            uses++;
+        }
+    }
+    return uses > 0;
+}
+
+/* The weight concatenation matmul n reads as its right operand, or NULL. */
+static const Node *split_weight(const Node *n)
+{
+    const Node *w = n->in[1];
+    if (n->op != OP_MATMUL || n->ta || w->op != OP_ARG || !w->graph->parent)
+        return NULL;
+    const Graph *pg = w->graph->parent;
+    for (int i = 0; i < pg->n; i++) {
+        const Node *sn = pg->nodes[i];
+        if (sn->op == OP_SCAN && sn->scan->body == w->graph)
+            return weight_concat(sn->in[w->index]) ? sn->in[w->index] : NULL;
+    }
+    return NULL;
+}
+
+static void emit_matmul_plain(Emit *E, int ind, const Node *n);
+
+/* A matmul against a weight concatenation: one GEMM when it was made,
+ * else one per part: C[:, part] = A @ W_k, or C = sum_k A[:, part] @ W_k^T. */
 static void emit_matmul(Emit *E, int ind, const Node *n)
+{
+    const Node *cat = split_weight(n);
+    if (!cat) {
+        emit_matmul_plain(E, ind, n);
+        return;
+    }
+    const Node *a = n->in[0];
+    int ak = a->shape.ndim - 1, wide = cat->shape.d[1];
+    const char *M = dims_expr(a->shape, 0, ak);
+    emitf(E, ind, "if ((size_t)T * B >= %d) {\n", CONCAT_MIN_ROWS);
+    emit_matmul_plain(E, ind + 1, n);
+    emitf(E, ind, "} else {\n");
+    for (int k = 0, at = 0; k < cat->nin; k++) {
+        const Node *w = cat->in[k];
+        int wk = w->shape.d[1], rows = w->shape.d[0];
+        const char *off = at ? arena_printf(&perm, " + %d", at) : "";
+        if (!n->tb)
+            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s%s, %d);\n", M, wk, rows, ref(a),
+                  rows, ref(w), wk, ref(n), off, wide);
+        else
+            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %d, %d, 1, %s%s, %d, %s, %d, %d, %s, %d);\n", M, rows, wk, ref(a),
+                  off, wide, ref(w), wk, k ? 1 : 0, ref(n), rows);
+        at += wk;
+    }
+    emitf(E, ind, "}\n");
+}
+
+static void emit_matmul_plain(Emit *E, int ind, const Node *n)
 {
     const Node *a = n->in[0], *b = n->in[1];
     int ak = a->shape.ndim - 1;
@@ -1094,16 +1220,24 @@ static void emit_node(Emit *E, int ind, const Node *n)
               n->value, n->index);
         return;
     case OP_CONCAT: {
-        const Node *a = n->in[0], *b = n->in[1];
-        int last = n->shape.ndim - 1, wa = a->shape.d[last], wb = b->shape.d[last];
+        int last = n->shape.ndim - 1, w = n->shape.d[last];
+        bool weights = weight_concat(n);
+        if (weights)
+            emitf(E, ind++, "if ((size_t)T * B >= %d) /* else: GEMMs per part (emit_matmul) */\n", CONCAT_MIN_ROWS);
         emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(shape_rows(n->shape)));
-        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d, %d * sizeof(real));\n", ref(n), wa + wb, ref(a), wa, wa);
-        emitf(E, ind + 1, "memcpy(%s + r * %d + %d, %s + r * %d, %d * sizeof(real));\n", ref(n), wa + wb, wa, ref(b),
-              wb, wb);
+        for (int k = 0, at = 0; k < n->nin; k++) {
+            int wk = n->in[k]->shape.d[last];
+            const char *to = at ? arena_printf(&perm, " + %d", at) : "";
+            emitf(E, ind + 1, "memcpy(%s + r * %d%s, %s + r * %d, %d * sizeof(real));\n", ref(n), w, to,
+                  ref(n->in[k]), wk, wk);
+            at += wk;
+        }
         emitf(E, ind, "}\n");
         return;
     }
     case OP_SLICE: {
+        if (slice_view(n))
+            return; /* read in place by the fused loops */
         const Node *a = n->in[0];
         int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));

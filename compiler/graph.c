@@ -256,14 +256,21 @@ static bool infer(Node *n)
         return in[0]->dtype == DT_REAL;
     case OP_CONCAT: {
         /* leading dims equal, concrete last dims that add up */
-        Shape a = in[0]->shape, b = in[1]->shape;
-        if (a.ndim < 1 || a.ndim != b.ndim || a.d[a.ndim - 1] <= 0 || b.d[b.ndim - 1] <= 0)
+        Shape a = in[0]->shape;
+        int last = a.ndim - 1;
+        if (n->nin < 1 || a.ndim < 1)
             return false;
-        for (int i = 0; i < a.ndim - 1; i++)
-            if (a.d[i] != b.d[i])
-                return false;
         n->shape = a;
-        n->shape.d[a.ndim - 1] = a.d[a.ndim - 1] + b.d[b.ndim - 1];
+        n->shape.d[last] = 0;
+        for (int k = 0; k < n->nin; k++) {
+            Shape b = in[k]->shape;
+            if (b.ndim != a.ndim || b.d[last] <= 0)
+                return false;
+            for (int i = 0; i < last; i++)
+                if (a.d[i] != b.d[i])
+                    return false;
+            n->shape.d[last] += b.d[last];
+        }
         return true;
     }
     case OP_SLICE:

@@ -529,19 +529,22 @@ static bool eval_dropout(Interp *I, Frame *F, const Node *n, const Dims *o)
 /* [rows, m] ++ [rows, n] -> [rows, m + n] */
 static bool eval_concat(Interp *I, Frame *F, const Node *n, const Dims *o)
 {
-    Dims da, db;
-    const double *A = operand(I, F, n, 0, &da);
-    const double *Bv = A ? operand(I, F, n, 1, &db) : NULL;
-    if (!Bv)
-        return false;
-    size_t m = last_dim(&da), k = last_dim(&db), w = last_dim(o), rows = o->n / w;
-    if (m + k != w || da.n != rows * m || db.n != rows * k)
-        return fail(n, "operands of %zu and %zu elements do not concatenate to %zu", da.n, db.n, o->n);
+    size_t w = last_dim(o), rows = o->n / w, at = 0;
     double *r = alloc_val(I, F, n, o->n);
-    for (size_t i = 0; r && i < rows; i++) {
-        memcpy(r + i * w, A + i * m, m * sizeof(double));
-        memcpy(r + i * w + m, Bv + i * k, k * sizeof(double));
+    for (int k = 0; r && k < n->nin; k++) {
+        Dims dk;
+        const double *A = operand(I, F, n, k, &dk);
+        if (!A)
+            return false;
+        size_t m = last_dim(&dk);
+        if (at + m > w || dk.n != rows * m)
+            return fail(n, "operand %d of %zu elements does not fit rows of %zu at column %zu", k, dk.n, w, at);
+        for (size_t i = 0; i < rows; i++)
+            memcpy(r + i * w + at, A + i * m, m * sizeof(double));
+        at += m;
     }
+    if (r && at != w)
+        return fail(n, "operands of %zu columns do not concatenate to %zu", at, w);
     return r != NULL;
 }
 

@@ -1,7 +1,10 @@
 /*
  * main.c: the rnnc driver. Runs the stages in order and nothing else:
  *
- *   spec_load -> lower -> autodiff -> passes (passes.c) -> emit_c
+ *   spec_load -> lower -> forward passes -> autodiff -> passes (passes.c) -> emit_c
+ *
+ * --check keeps the oracle the plain graph: no pass runs before its
+ * autodiff.
  *
  * Output is written to a temporary file next to the target and renamed into
  * place only when every stage succeeded, so a failed compile never leaves a
@@ -26,12 +29,14 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [-d STAGE]\n"
+            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [--pass PASS] [--no-pass PASS] [-d STAGE]\n"
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
             "  -o OUT.c     write the C here (default: stdout)\n"
             "  -O0          skip the optimization passes (emit the graph autodiff made)\n"
+            "  --pass PASS  also run an optional pass (off by default: gemmfuse)\n"
+            "  --no-pass PASS  skip that optimization pass (repeatable; for measuring it)\n"
             "  -d STAGE     dump the graph after STAGE (lower | autodiff, or a pass:\n"
             "               %s) to stdout instead of emitting C\n"
             "  --check DUMP run the reference interpreter (double) on the parameters\n"
@@ -89,7 +94,16 @@ int main(int argc, char **argv)
             optimize = false;
         else if (strcmp(a, "-O") == 0 || strcmp(a, "-O1") == 0)
             optimize = true;
-        else if (strcmp(a, "--check") == 0 && i + 1 < argc)
+        else if ((strcmp(a, "--no-pass") == 0 || strcmp(a, "--pass") == 0) && i + 1 < argc) {
+            if (!pass_known(argv[++i]) || strcmp(argv[i], "dce") == 0) {
+                fprintf(stderr, "rnnc: error: unknown pass '%s' for %s (%s)\n", argv[i], a, pass_names());
+                return EXIT_USAGE;
+            }
+            if (strcmp(a, "--pass") == 0)
+                pass_enable(argv[i]);
+            else
+                pass_skip(argv[i]);
+        } else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)
             force_bidirectional = true;
@@ -140,6 +154,12 @@ int main(int argc, char **argv)
         model_dump(stdout, m);
         return EXIT_OK;
     }
+    if (dump && !optimize && pass_known(dump)) {
+        fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
+        return EXIT_USAGE;
+    }
+    if (optimize && !check && passes_run_forward(m, dump))
+        return EXIT_OK;
     autodiff(&perm, m);
     if (check)
         return check_dump(m, check, 1e-9, 1e-12);

@@ -1,7 +1,8 @@
 /*
  * passes.c: the pass list. Adding a pass means one new file and one new
  * line in `passes`; each pass is followed by dead code elimination and
- * graph_verify. `rnnc -d NAME` prints the model after pass NAME.
+ * graph_verify. `rnnc -d NAME` prints the model after pass NAME. The
+ * forward passes run before autodiff, the others after it.
  */
 #include "passes.h"
 
@@ -21,8 +22,55 @@ static const Pass passes[] = {
 };
 enum { NPASSES = sizeof passes / sizeof *passes };
 
+static const Pass forward_passes[] = {
+    {"gemmfuse", pass_gemmfuse},
+};
+enum { NFORWARD = sizeof forward_passes / sizeof *forward_passes };
+
+/* Off unless rnnc --pass NAME (or -d NAME) asks: gemmfuse made the bench
+ * configs no faster (bench/README.md). */
+static const char *const optional[] = {"gemmfuse"};
+enum { NOPTIONAL = sizeof optional / sizeof *optional };
+
+enum { MAX_CHOSEN = 16 };
+static const char *skipped[MAX_CHOSEN], *enabled[MAX_CHOSEN];
+static int nskipped, nenabled;
+
+void pass_skip(const char *name)
+{
+    if (nskipped < MAX_CHOSEN)
+        skipped[nskipped++] = name;
+}
+
+void pass_enable(const char *name)
+{
+    if (nenabled < MAX_CHOSEN)
+        enabled[nenabled++] = name;
+}
+
+static bool listed(const char *const *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Does pass p run? Skipped ones never; optional ones when enabled or
+ * dumped after. */
+static bool runs(const Pass *p, const char *dump_after)
+{
+    if (listed(skipped, nskipped, p->name))
+        return false;
+    return !listed(optional, NOPTIONAL, p->name) || listed(enabled, nenabled, p->name) ||
+           (dump_after && strcmp(dump_after, p->name) == 0);
+}
+
 bool pass_known(const char *name)
 {
+    for (int i = 0; i < NFORWARD; i++)
+        if (strcmp(forward_passes[i].name, name) == 0)
+            return true;
     for (int i = 0; i < NPASSES; i++)
         if (strcmp(passes[i].name, name) == 0)
             return true;
@@ -31,7 +79,10 @@ bool pass_known(const char *name)
 
 const char *pass_names(void)
 {
-    const char *s = "dce";
+    const char *s = NULL;
+    for (int i = 0; i < NFORWARD; i++)
+        s = s ? arena_printf(&perm, "%s | %s", s, forward_passes[i].name) : forward_passes[i].name;
+    s = s ? arena_printf(&perm, "%s | dce", s) : "dce";
     for (int i = 0; i < NPASSES; i++)
         s = arena_printf(&perm, "%s | %s", s, passes[i].name);
     return s;
@@ -60,6 +111,21 @@ void passes_dump(FILE *f, const Model *m)
     dump_fused(f, m->g, 0);
 }
 
+bool passes_run_forward(Model *m, const char *dump_after)
+{
+    for (int i = 0; i < NFORWARD; i++) {
+        if (runs(&forward_passes[i], dump_after))
+            forward_passes[i].run(m);
+        pass_dce(m);
+        graph_verify(m->g);
+        if (dump_after && strcmp(dump_after, forward_passes[i].name) == 0) {
+            passes_dump(stdout, m);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool passes_run(Model *m, const char *dump_after)
 {
     pass_dce(m);
@@ -68,7 +134,8 @@ bool passes_run(Model *m, const char *dump_after)
         return true;
     }
     for (int i = 0; i < NPASSES; i++) {
-        passes[i].run(m);
+        if (runs(&passes[i], dump_after))
+            passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);
         if (dump_after && strcmp(dump_after, passes[i].name) == 0) {

@@ -1,5 +1,7 @@
 /*
- * passes.h: the optimization passes that run between autodiff and emit.
+ * passes.h: the optimization passes that run between autodiff and emit,
+ * and the forward passes that run before autodiff (its backward of what
+ * they made is then derived like any other).
  *
  * Each pass is one file (pass_<name>.c) with one entry point that rewrites
  * the model's graph in place and leaves it verified (graph_verify) and free
@@ -15,6 +17,11 @@
 
 #include "graph.h"
 
+/* Before autodiff (passes_run_forward), on the forward graph only: autodiff
+ * then derives the backward of what they made. */
+void pass_gemmfuse(Model *m); /* pass_gemmfuse.c: GEMMs sharing a left operand as one, concatenated
+                                 weights; optional (rnnc --pass gemmfuse) */
+
 /* The passes, in the order passes_run applies them. */
 void pass_wgrad(Model *m);  /* pass_wgrad.c: loop-invariant gradients as one GEMM after the scan */
 void pass_hoist(Model *m);  /* pass_hoist.c: step-independent work out of the scan */
@@ -23,12 +30,20 @@ void pass_cse(Model *m);    /* pass_cse.c: identical nodes merged (first occurre
 void pass_fuse(Model *m);   /* pass_fuse.c: a step's elementwise chains as one loop */
 void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs nothing reads */
 
+/* Runs the forward passes (before autodiff) like passes_run. */
+bool passes_run_forward(Model *m, const char *dump_after);
 /* Runs the passes in order. When dump_after names a pass, prints the model
  * (passes_dump) after it and returns true (the caller stops there). */
 bool passes_run(Model *m, const char *dump_after);
+/* rnnc --no-pass NAME: passes_run and passes_run_forward skip pass NAME
+ * (not dce), so a pass can be measured against the code without it;
+ * rnnc --pass NAME runs an optional pass (one that is off by default:
+ * gemmfuse). -d NAME runs the pass it dumps after. */
+void pass_skip(const char *name);
+void pass_enable(const char *name);
 /* Is `name` a pass -d accepts? */
 bool pass_known(const char *name);
-/* "wgrad | hoist | ..." for messages. */
+/* "gemmfuse | dce | wgrad | ..." for messages. */
 const char *pass_names(void);
 /* model_dump plus the bodies of fused nodes. */
 void passes_dump(FILE *f, const Model *m);

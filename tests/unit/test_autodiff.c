@@ -428,6 +428,36 @@ static void test_autodiff_matmul_3d_leading_dims_matches_fd(void **state)
     case_free(c);
 }
 
+/* Slices of one value with a gap (column 5) and a concat of four: the
+ * slices' gradients are laid side by side with zeros in the gap. */
+static void test_autodiff_slices_with_gap_and_concat_match_fd(void **state)
+{
+    (void)state;
+    Case *c = case_new(1, 1, 4);
+    Node *A = param(c, "A", shape2(3, 7));
+    Node *s0 = graph_slice(c->m->g, loc_none(), A, 0, 2), *s1 = graph_slice(c->m->g, loc_none(), A, 2, 3);
+    Node *s2 = graph_slice(c->m->g, loc_none(), A, 6, 1);
+    Node *parts[4] = {op1(c, OP_TANH, s1), s0, op1(c, OP_SIGMOID, s2), A};
+    Node *u = graph_add(c->m->g, OP_CONCAT, loc_none(), parts, 4);
+    assert_non_null(u);
+    assert_int_equal(u->shape.d[1], 13);
+    head(c, u);
+    check_grads(c);
+    case_free(c);
+}
+
+/* Overlapping slices (column 2 in both) each add their own embed. */
+static void test_autodiff_overlapping_slices_match_fd(void **state)
+{
+    (void)state;
+    Case *c = case_new(1, 1, 4);
+    Node *A = param(c, "A", shape2(3, 5));
+    Node *s0 = graph_slice(c->m->g, loc_none(), A, 0, 3), *s1 = graph_slice(c->m->g, loc_none(), A, 2, 3);
+    head(c, op2(c, OP_CONCAT, op1(c, OP_TANH, s0), s1));
+    check_grads(c);
+    case_free(c);
+}
+
 static void test_autodiff_softmax_xent_matches_fd(void **state)
 {
     (void)state;
@@ -792,6 +822,8 @@ int main(void)
         cmocka_unit_test(test_autodiff_relu_off_the_kink_matches_fd),
         cmocka_unit_test(test_autodiff_matmul_2d_matches_fd),
         cmocka_unit_test(test_autodiff_matmul_3d_leading_dims_matches_fd),
+        cmocka_unit_test(test_autodiff_slices_with_gap_and_concat_match_fd),
+        cmocka_unit_test(test_autodiff_overlapping_slices_match_fd),
         cmocka_unit_test(test_autodiff_softmax_xent_matches_fd),
         cmocka_unit_test(test_autodiff_grad_scale_one_matches_fd),
         cmocka_unit_test(test_autodiff_grad_scale_scales_only_upstream),
