@@ -38,139 +38,24 @@
  * Every user error is reported at the spec position it comes from, with
  * notes at the related declarations; lower returns NULL if there was any.
  */
-#include "graph.h"
+#include "lower.h"
 
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-    const char *name;
-    Node *node;     /* current value in the body */
-    Loc decl;       /* where the name was declared */
-    int param;      /* index in m->params, or -1 */
-    int state;      /* index of the state, or -1 */
-    bool used;
-} Binding;
-
-typedef struct {
     Model *m;
     Spec *spec;
-    Graph *body;
-    Binding *b;
-    int nb, capb;
+    Scope E;            /* the body's names; E.suffix is appended to C-visible
+                           names: "", "_l1", "_reverse", "_l1_reverse" */
     bool state_set[MAX_STATES];
     int layer;          /* the layer being built, 0-based */
     bool reverse;       /* building the reverse direction of the layer */
     int input_width;    /* the width `input` resolves to in this layer */
-    const char *suffix; /* appended to C-visible names: "", "_l1", "_reverse", "_l1_reverse" */
     Node *final;        /* the last layer built: its output state's final value */
 } Lower;
 
-static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
-static const Op function_ops[] = {OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP};
-enum { NFUNCTIONS = 4 };
-
-static Binding *lookup(Lower *L, const char *name)
-{
-    for (int i = L->nb - 1; i >= 0; i--)
-        if (strcmp(L->b[i].name, name) == 0)
-            return &L->b[i];
-    return NULL;
-}
-
-static Binding *bind(Lower *L, const char *name, Node *node, Loc decl)
-{
-    L->b = arena_grow(&perm, L->b, &L->capb, L->nb + 1, sizeof(Binding));
-    Binding *b = &L->b[L->nb++];
-    *b = (Binding){name, node, decl, -1, -1, false};
-    return b;
-}
-
-/* Note where each operand of a failed op came from. */
-static void note_operand(Lower *L, const Expr *e, const Node *n)
-{
-    char sb[64];
-    if (e->kind == EX_NAME) {
-        Binding *b = lookup(L, e->name);
-        if (b)
-            diag_note(b->decl, "'%s' has shape %s", e->name, shape_str(n->shape, sb, sizeof sb));
-    }
-}
-
-static Node *lower_expr(Lower *L, const Expr *e);
-
-static Node *lower_call(Lower *L, const Expr *e)
-{
-    for (int i = 0; i < NFUNCTIONS; i++)
-        if (strcmp(e->name, functions[i]) == 0) {
-            Node *a = lower_expr(L, e->lhs);
-            return a ? graph_add1(L->body, function_ops[i], e->loc, a) : NULL;
-        }
-    const char *near = closest_word(e->name, functions, NFUNCTIONS);
-    if (near)
-        diag_error(e->loc, "unknown function '%s'; did you mean '%s'?", e->name, near);
-    else
-        diag_error(e->loc, "unknown function '%s' (known: sigmoid, tanh, relu, exp)", e->name);
-    return NULL;
-}
-
-static Node *lower_name(Lower *L, const Expr *e)
-{
-    Binding *b = lookup(L, e->name);
-    if (b) {
-        b->used = true;
-        return b->node;
-    }
-    const char **names = arena_array(&perm, (size_t)L->nb + 1, sizeof(char *));
-    for (int i = 0; i < L->nb; i++)
-        names[i] = L->b[i].name;
-    const char *near = closest_word(e->name, names, L->nb);
-    if (near)
-        diag_error(e->loc, "undefined name '%s'; did you mean '%s'?", e->name, near);
-    else
-        diag_error(e->loc, "undefined name '%s' (not a parameter, state, input or earlier equation)", e->name);
-    return NULL;
-}
-
-static Node *lower_expr(Lower *L, const Expr *e)
-{
-    switch (e->kind) {
-    case EX_NUM:
-        return graph_const(L->body, e->loc, e->num);
-    case EX_NAME:
-        return lower_name(L, e);
-    case EX_CALL:
-        return lower_call(L, e);
-    case EX_NEG: {
-        Node *a = lower_expr(L, e->lhs);
-        return a ? graph_add1(L->body, OP_NEG, e->loc, a) : NULL;
-    }
-    case EX_BINOP: {
-        Node *a = lower_expr(L, e->lhs);
-        Node *b = a ? lower_expr(L, e->rhs) : NULL;
-        if (!b)
-            return NULL;
-        Node *n;
-        if (e->op == '@')
-            n = graph_matmul(L->body, e->loc, a, b, false, false);
-        else
-            n = graph_add2(L->body, e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : OP_MUL, e->loc, a, b);
-        if (!n) {
-            note_operand(L, e->lhs, a);
-            note_operand(L, e->rhs, b);
-        }
-        return n;
-    }
-    }
-    DIE("lower_expr: bad expression kind %d", e->kind);
-}
-
 /* ---- parameters ---- */
-
-static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
-{
-    return model_add_param(m, name, loc, shape, init, arg);
-}
 
 /* A param dim: a number, `input` (the cell input width) or `hidden`.
  * `input` is the network input's width for the first layer and the width
@@ -219,8 +104,8 @@ static bool lower_params(Lower *L)
         sh.ndim = sp->ndim;
         for (int k = 0; k < sp->ndim; k++)
             sh.d[k] = resolve_dim(L, &sp->dims[k]);
-        const char *name = *L->suffix ? arena_printf(&perm, "%s%s", sp->name, L->suffix) : sp->name;
-        int idx = add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
+        const char *name = *L->E.suffix ? arena_printf(&perm, "%s%s", sp->name, L->E.suffix) : sp->name;
+        int idx = model_add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
         ok &= check_param_size(&L->m->params[idx]);
     }
     return ok;
@@ -233,7 +118,7 @@ static bool lower_equations(Lower *L)
     const SpecCell *c = &L->spec->cell;
     for (int i = 0; i < c->neqs; i++) {
         const SpecEq *eq = &c->eqs[i];
-        Binding *prev = lookup(L, eq->lhs);
+        Binding *prev = scope_lookup(&L->E, eq->lhs);
         int state = -1;
         for (int k = 0; k < c->nstate; k++)
             if (strcmp(c->state[k], eq->lhs) == 0)
@@ -243,21 +128,10 @@ static bool lower_equations(Lower *L)
             diag_note(prev->decl, "'%s' was defined here", eq->lhs);
             return false;
         }
-        int first = L->body->n;
-        Node *n = lower_expr(L, eq->rhs);
+        Node *n = lower_eq(&L->E, eq);
         if (!n)
             return false;
-        /* intermediate values are named after their equation: h_matmul */
-        for (int k = first; k < L->body->n; k++) {
-            Node *t = L->body->nodes[k];
-            if (!t->name && t != n && t->op != OP_CONST)
-                t->name = arena_printf(&perm, "%s_%s%s", eq->lhs, op_name(t->op), L->suffix);
-        }
-        if (!n->name && n->op != OP_CONST) { /* a plain alias keeps its name */
-            n->name = *L->suffix ? arena_printf(&perm, "%s%s", eq->lhs, L->suffix) : eq->lhs;
-            n->text = eq->text;
-        }
-        Binding *b = bind(L, eq->lhs, n, eq->loc);
+        Binding *b = scope_bind(&L->E, eq->lhs, n, eq->loc, NULL);
         b->state = state;
         if (state >= 0)
             L->state_set[state] = true;
@@ -276,7 +150,7 @@ static bool check_states(Lower *L, Node *scan, const int *carry_in)
             ok = false;
             continue;
         }
-        Binding *b = lookup(L, c->state[k]);
+        Binding *b = scope_lookup(&L->E, c->state[k]);
         Shape want = shape2(DIM_B, L->spec->hidden);
         if (!shape_eq(b->node->shape, want)) {
             char s1[64], s2[64];
@@ -292,8 +166,8 @@ static bool check_states(Lower *L, Node *scan, const int *carry_in)
 
 static void warn_unused(Lower *L)
 {
-    for (int i = 0; i < L->nb; i++) {
-        Binding *b = &L->b[i];
+    for (int i = 0; i < L->E.nb; i++) {
+        Binding *b = &L->E.b[i];
         if (!b->used && b->param >= 0)
             diag_warning(b->decl, "parameter '%s' is not used by any equation; it will not be trained", b->name);
         else if (!b->used && b->state < 0 && b->node && b->node->op != OP_ARG && b->node->op != OP_GRAD_SCALE &&
@@ -322,9 +196,9 @@ static void warn_unused(Lower *L)
 static void mask_states(Lower *L, Node *scan, const int *carry_in)
 {
     const SpecCell *c = &L->spec->cell;
-    Graph *body = L->body;
+    Graph *body = L->E.body;
     Node *m_t = scan_add_input(scan, SCAN_SEQ, L->m->mask);
-    m_t->name = arena_printf(&perm, "valid%s", L->suffix);
+    m_t->name = arena_printf(&perm, "valid%s", L->E.suffix);
     for (int k = 0; k < c->nstate; k++) {
         ScanIn *in = &scan->scan->in[carry_in[k]];
         Node *prev = in->arg, *next = in->carry_out;
@@ -332,11 +206,11 @@ static void mask_states(Lower *L, Node *scan, const int *carry_in)
         Node *kept = graph_add2(body, OP_ROW_SCALE, c->state_locs[k], step, m_t);
         Node *s = graph_add2(body, OP_ADD, c->state_locs[k], prev, kept);
         /* the masked value takes the state's name, the cell's becomes _new */
-        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->suffix);
+        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->E.suffix);
         if (next->name && strcmp(next->name, sname) == 0)
-            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->suffix);
-        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->suffix);
-        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->suffix);
+            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->E.suffix);
+        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->E.suffix);
+        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->E.suffix);
         s->name = sname;
         scan_set_carry_out(scan, carry_in[k], s);
     }
@@ -370,14 +244,14 @@ static Node *lower_layer(Lower *L, Node *in)
     const SpecCell *c = &spec->cell;
     Graph *g = m->g;
     int p0 = m->nparams, s0 = m->nstates;
-    L->nb = 0;
+    L->E.nb = 0;
     memset(L->state_set, 0, sizeof L->state_set);
     if (!lower_params(L))
         return NULL;
     for (int k = 0; k < c->nstate; k++) {
         Node *s = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
                              INPUT_STATE + s0 + k);
-        s->name = arena_printf(&perm, "%s0%s", c->state[k], L->suffix);
+        s->name = arena_printf(&perm, "%s0%s", c->state[k], L->E.suffix);
         m->state_in[s0 + k] = s;
         m->state_size += spec->hidden;
     }
@@ -395,24 +269,24 @@ static Node *lower_layer(Lower *L, Node *in)
 
     /* The scan and its body's bindings (spec names, not suffixed). */
     Node *scan = graph_scan(g, c->loc, c->name, L->reverse);
-    L->body = scan->scan->body;
+    scope_begin_scan(&L->E, scan);
     Node *x_t = scan_add_input(scan, SCAN_SEQ, in);
-    x_t->name = arena_printf(&perm, "%s%s", c->input, L->suffix);
-    bind(L, c->input, x_t, c->input_loc);
+    x_t->name = arena_printf(&perm, "%s%s", c->input, L->E.suffix);
+    scope_bind(&L->E, c->input, x_t, c->input_loc, NULL);
     Node *cs_t = scan_add_input(scan, SCAN_SEQ, m->carry_scale);
     for (int i = 0; i < c->nparams; i++) {
         Node *arg = scan_add_input(scan, SCAN_INV, pnodes[i]);
-        Binding *b = bind(L, c->params[i].name, arg, c->params[i].loc);
+        Binding *b = scope_bind(&L->E, c->params[i].name, arg, c->params[i].loc, NULL);
         b->param = p0 + i;
     }
     int carry_in[MAX_STATES];
     for (int k = 0; k < c->nstate; k++) {
         carry_in[k] = scan->scan->nin;
         Node *arg = scan_add_input(scan, SCAN_CARRY, inits[k]);
-        arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->suffix);
-        Node *prev = graph_add2(L->body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
+        arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->E.suffix);
+        Node *prev = graph_add2(L->E.body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
         prev->name = arg->name;
-        Binding *b = bind(L, c->state[k], prev, c->state_locs[k]);
+        Binding *b = scope_bind(&L->E, c->state[k], prev, c->state_locs[k], NULL);
         b->state = k;
         b->used = true;
     }
@@ -422,7 +296,7 @@ static Node *lower_layer(Lower *L, Node *in)
         mask_states(L, scan, carry_in);
     if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
-        if (!lookup(L, c->input)->used)
+        if (!scope_lookup(&L->E, c->input)->used)
             diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
     }
 
@@ -464,7 +338,7 @@ static Node *lower_direction(Lower *L, Node *in, int width, bool reverse)
     L->reverse = reverse;
     L->input_width = width;
     const char *ls = layers > 1 ? arena_printf(&perm, "_l%d", L->layer) : "";
-    L->suffix = reverse ? arena_printf(&perm, "%s_reverse", ls) : ls;
+    L->E.suffix = reverse ? arena_printf(&perm, "%s_reverse", ls) : ls;
     int before = diag_error_count();
     Node *hs = lower_layer(L, in);
     if (!hs && diag_error_count() > before)
@@ -520,7 +394,7 @@ Model *lower(Arena *a, Spec *spec)
     m->g = graph_new(a, NULL);
     Graph *g = m->g;
     const SpecCell *c = &spec->cell;
-    Lower L = {.m = m, .spec = spec, .suffix = ""};
+    Lower L = {.m = m, .spec = spec, .E = {.g = m->g, .suffix = ""}};
     int errors0 = diag_error_count();
     int layers = spec->layers > 0 ? spec->layers : 1, dirs = spec->bidirectional ? 2 : 1;
 
@@ -550,7 +424,7 @@ Model *lower(Arena *a, Spec *spec)
     int embed = -1;
     if (spec->input == INPUT_EMBED) {
         double bound = 1.0; /* like torch.nn.Embedding's N(0,1) */
-        embed = add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
+        embed = model_add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
         Node *E = graph_leaf(g, OP_PARAM, spec->input_loc, m->params[embed].shape, DT_REAL, embed);
         E->name = "embed";
         xs = graph_matmul(g, spec->input_loc, xs, E, false, false);

@@ -1,0 +1,55 @@
+/*
+ * lower.h: what lower.c and lower_s2s.c share: the names an equation can
+ * read (a Scope) and the lowering of one expression (lower_expr.c).
+ */
+#ifndef RNNC_LOWER_H
+#define RNNC_LOWER_H
+
+#include "graph.h"
+
+/* A name an equation can read. */
+typedef struct {
+    const char *name;
+    Node *node;       /* its value: a scan body node or an outer one */
+    Loc decl;         /* where the name was declared */
+    const char *what; /* for notes ("the attention context"), or NULL */
+    int param;        /* index in m->params, or -1 */
+    int state;        /* index of the cell's state, or -1 */
+    bool used;
+} Binding;
+
+/* An outer value already brought into the scan as a SCAN_INV input. */
+typedef struct {
+    Node *outer, *arg;
+} InvArg;
+
+/* Where expressions are lowered. With a scan (body != NULL) an op whose
+ * operands are all outer values is built in the outer graph, once, and
+ * enters the scan as a SCAN_INV input where a body op reads it; without
+ * one, everything goes to g. */
+typedef struct {
+    Graph *g;       /* the outer graph */
+    Node *scan;     /* the scan being built, or NULL */
+    Graph *body;    /* its body, or NULL */
+    Binding *b;     /* later bindings hide earlier ones of the same name */
+    int nb, capb;
+    InvArg *inv;    /* this scan's, reset by scope_begin_scan */
+    int ninv, capinv;
+    const char *eq;     /* the equation being lowered, for node names */
+    const char *suffix; /* appended to C-visible names */
+    bool sum;           /* sum() is allowed here (an attention score) */
+} Scope;
+
+Binding *scope_lookup(Scope *S, const char *name);
+Binding *scope_bind(Scope *S, const char *name, Node *node, Loc decl, const char *what);
+void scope_begin_scan(Scope *S, Node *scan);
+/* The value of n inside the scan body (a cached SCAN_INV input for an
+ * outer node, a copy for a constant). */
+Node *scope_to_body(Scope *S, Node *n);
+/* Lower e; NULL after an error (reported). */
+Node *lower_expr(Scope *S, const Expr *e);
+/* Lower an equation's right-hand side: the ops it makes are named
+ * lhs_op<suffix>, its result lhs<suffix> (a plain alias keeps its name). */
+Node *lower_eq(Scope *S, const SpecEq *eq);
+
+#endif
