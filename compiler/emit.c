@@ -1009,11 +1009,10 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         emit_masked_xent(E, ind, n, n->op == OP_MASKED_XENT_GRAD);
         return;
     case OP_LEN_MASK: {
-        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2), *W = dims_expr(n->shape, 2, 3);
+        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2);
         emitf(E, ind, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 1, "for (int b = 0; b < %s; b++)\n", B);
-        emitf(E, ind + 2, "for (int j = 0; j < %s; j++)\n", W);
-        emitf(E, ind + 3, "%s[((size_t)t * %s + b) * %s + j] = t < %s[b];\n", ref(n), B, W, ref(a));
+        emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(n), B, ref(a));
         return;
     }
     default:

@@ -837,13 +837,13 @@ static bool eval_len_mask(Interp *I, Frame *F, const Node *n, const Dims *o)
     const double *len = operand(I, F, n, 0, &dl);
     if (!len)
         return false;
-    if (o->ndim != 3 || dl.n != o->d[1])
-        return fail(n, "needs B lengths and a [T,B,n] shape");
+    if (o->ndim != 2 || dl.n != o->d[1])
+        return fail(n, "needs B lengths and a [T,B] shape");
     if (!check_lens(n, len, dl.n))
         return false;
     double *r = alloc_val(I, F, n, o->n);
     for (size_t i = 0; r && i < o->n; i++)
-        r[i] = (double)(i / (o->d[1] * o->d[2])) < len[i / o->d[2] % o->d[1]];
+        r[i] = (double)(i / o->d[1]) < len[i % o->d[1]];
     return r != NULL;
 }
 

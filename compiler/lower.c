@@ -21,7 +21,7 @@
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
  * returns the top sequence and its width, which the task head reads
  * (classification also reads the top layer's final states, and its padded
- * rows make every scan keep its state on padding steps: mask_states). The
+ * rows make every scan keep its state on padding steps: lower_mask_states). The
  * reverse direction's state at step t comes from step t+1, through
  * grad_scale(state, carry_scale[t]) like the forward's, so a truncation
  * cut at t cuts both; a labelling model starts it from zeros in every
@@ -192,13 +192,13 @@ static void warn_unused(Lower *L)
  * s_prev here is the carried value itself, not its grad_scale: a padding
  * step is no step of the row, so carry_scale does not touch the gradient
  * that passes through it (and on a valid step the two s_prev terms cancel
- * exactly, leaving the cell's own gradient path). */
-static void mask_states(Lower *L, Node *scan, const int *carry_in)
+ * exactly, leaving the cell's own gradient path). The classifier's layers
+ * and the seq2seq encoder's (lower_s2s.c) both mask this way. */
+void lower_mask_states(Node *scan, const int *carry_in, const SpecCell *c, Node *mask, const char *suffix)
 {
-    const SpecCell *c = &L->spec->cell;
-    Graph *body = L->E.body;
-    Node *m_t = scan_add_input(scan, SCAN_SEQ, L->m->mask);
-    m_t->name = arena_printf(&perm, "valid%s", L->E.suffix);
+    Graph *body = scan->scan->body;
+    Node *m_t = scan_add_input(scan, SCAN_SEQ, mask);
+    m_t->name = arena_printf(&perm, "valid%s", suffix);
     for (int k = 0; k < c->nstate; k++) {
         ScanIn *in = &scan->scan->in[carry_in[k]];
         Node *prev = in->arg, *next = in->carry_out;
@@ -206,11 +206,11 @@ static void mask_states(Lower *L, Node *scan, const int *carry_in)
         Node *kept = graph_add2(body, OP_ROW_SCALE, c->state_locs[k], step, m_t);
         Node *s = graph_add2(body, OP_ADD, c->state_locs[k], prev, kept);
         /* the masked value takes the state's name, the cell's becomes _new */
-        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->E.suffix);
+        const char *sname = arena_printf(&perm, "%s%s", c->state[k], suffix);
         if (next->name && strcmp(next->name, sname) == 0)
-            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->E.suffix);
-        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->E.suffix);
-        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->E.suffix);
+            next->name = arena_printf(&perm, "%s_new%s", c->state[k], suffix);
+        step->name = arena_printf(&perm, "%s_step%s", c->state[k], suffix);
+        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], suffix);
         s->name = sname;
         scan_set_carry_out(scan, carry_in[k], s);
     }
@@ -293,7 +293,7 @@ static Node *lower_layer(Lower *L, Node *in)
     if (!lower_equations(L) || !check_states(L, scan, carry_in))
         return NULL;
     if (m->mask)
-        mask_states(L, scan, carry_in);
+        lower_mask_states(scan, carry_in, c, m->mask, L->E.suffix);
     if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
         if (!scope_lookup(&L->E, c->input)->used)
@@ -415,7 +415,7 @@ Model *lower(Arena *a, Spec *spec)
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
-    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see mask_states */
+    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see lower_mask_states */
         m->mask = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, INPUT_MASK);
         m->mask->name = "valid_mask";
     }

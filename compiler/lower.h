@@ -52,4 +52,8 @@ Node *lower_expr(Scope *S, const Expr *e);
  * lhs_op<suffix>, its result lhs<suffix> (a plain alias keeps its name). */
 Node *lower_eq(Scope *S, const SpecEq *eq);
 
+/* lower.c: make each carried state of scan keep its value on the steps
+ * where mask [T,B] is 0 (padding); carry_in[k] is state k's scan input. */
+void lower_mask_states(Node *scan, const int *carry_in, const SpecCell *c, Node *mask, const char *suffix);
+
 #endif

@@ -47,7 +47,7 @@ typedef struct {
     Model *m;
     Spec *spec;
     Scope E;        /* the graph, the scan being built, the names in scope */
-    Node *len_mask; /* [T,B,hidden]: 1 where t < src_len[b] */
+    Node *len_mask; /* [T,B]: 1 where t < src_len[b] */
     Node *attn;     /* the decoder body's attention weights, stacked after the scan */
 } S2s;
 
@@ -256,18 +256,14 @@ static bool lower_encoder_layer(S2s *S, int l, int layers, Node *in, int in_widt
     CellStep cs = {c, in_width, x, NULL, NULL, c->loc, prev, next, l == 0};
     if (!lower_cell_step(S, &cs))
         return false;
-    /* Past a source's valid length the state stays as it was: keep =
-     * mask * new + (1 - mask) * old is exactly new or old, so padding the
-     * source changes neither the final state nor any gradient. */
-    Node *mask = scan_add_input(S->E.scan, SCAN_SEQ, S->len_mask);
-    Node *keep = graph_add2(S->E.body, OP_SUB, c->loc, graph_const(S->E.body, c->loc, 1), mask);
-    for (int k = 0; k < c->nstate; k++) {
-        Node *a = graph_add2(S->E.body, OP_MUL, c->loc, next[k], mask);
-        Node *b = graph_add2(S->E.body, OP_MUL, c->loc, prev[k], keep);
-        next[k] = graph_add2(S->E.body, OP_ADD, c->loc, a, b);
-        next[k]->name = arena_printf(&perm, "%s%s", c->state[k], S->E.suffix);
+    /* Past a source's valid length the state stays as it was, as in a
+     * classifier's padded rows: padding the source changes neither the
+     * final state nor any gradient. */
+    for (int k = 0; k < c->nstate; k++)
         scan_set_carry_out(S->E.scan, carry[k], next[k]);
-    }
+    lower_mask_states(S->E.scan, carry, c, S->len_mask, S->E.suffix);
+    for (int k = 0; k < c->nstate; k++)
+        next[k] = S->E.scan->scan->in[carry[k]].carry_out;
     end_scan(S);
     out->out = scan_add_output(S->E.scan, SCAN_STACK, next[output_state(c)], 0);
     for (int k = 0; k < c->nstate; k++)
@@ -449,7 +445,7 @@ Model *lower_s2s(Arena *a, Spec *spec)
     m->src_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_SRC_LEN, "src_len");
     m->tgt_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_TGT_LEN, "tgt_len");
 
-    S.len_mask = graph_leaf(g, OP_LEN_MASK, spec->task_loc, shape3(DIM_T, DIM_B, spec->hidden), DT_REAL, 0);
+    S.len_mask = graph_leaf(g, OP_LEN_MASK, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, 0);
     S.len_mask->in = arena_array(&perm, 1, sizeof(Node *));
     S.len_mask->in[0] = m->src_len;
     S.len_mask->nin = 1;
