@@ -113,30 +113,51 @@ static bool lower_params(Lower *L)
 
 /* ---- the cell body ---- */
 
-static bool lower_equations(Lower *L)
+/* Index of the state called name in c, or -1. */
+int cell_state_index(const SpecCell *c, const char *name)
 {
-    const SpecCell *c = &L->spec->cell;
+    for (int k = 0; k < c->nstate; k++)
+        if (strcmp(c->state[k], name) == 0)
+            return k;
+    return -1;
+}
+
+bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set)
+{
     for (int i = 0; i < c->neqs; i++) {
         const SpecEq *eq = &c->eqs[i];
-        Binding *prev = scope_lookup(&L->E, eq->lhs);
-        int state = -1;
-        for (int k = 0; k < c->nstate; k++)
-            if (strcmp(c->state[k], eq->lhs) == 0)
-                state = k;
-        if (prev && (state < 0 || L->state_set[state])) {
+        Binding *prev = scope_lookup(E, eq->lhs);
+        int state = cell_state_index(c, eq->lhs);
+        if (prev && E->b + mark <= prev && (state < 0 || set[state])) {
             diag_error(eq->loc, "'%s' is already defined", eq->lhs);
             diag_note(prev->decl, "'%s' was defined here", eq->lhs);
             return false;
         }
-        Node *n = lower_eq(&L->E, eq);
+        Node *n = lower_eq(E, eq);
         if (!n)
             return false;
-        Binding *b = scope_bind(&L->E, eq->lhs, n, eq->loc, NULL);
-        b->state = state;
+        scope_bind(E, eq->lhs, n, eq->loc, NULL)->state = state;
         if (state >= 0)
-            L->state_set[state] = true;
+            set[state] = true;
     }
     return true;
+}
+
+Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set)
+{
+    if (!set[k]) {
+        diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
+        return NULL;
+    }
+    Binding *b = scope_lookup(E, c->state[k]);
+    Shape want = shape2(DIM_B, spec->hidden);
+    if (!shape_eq(b->node->shape, want)) {
+        char s1[64], s2[64];
+        diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
+                   c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
+        return NULL;
+    }
+    return b->node;
 }
 
 /* Every state must be assigned, with the state's shape [B, hidden]. */
@@ -145,21 +166,10 @@ static bool check_states(Lower *L, Node *scan, const int *carry_in)
     const SpecCell *c = &L->spec->cell;
     bool ok = true;
     for (int k = 0; k < c->nstate; k++) {
-        if (!L->state_set[k]) {
-            diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
-            ok = false;
-            continue;
-        }
-        Binding *b = scope_lookup(&L->E, c->state[k]);
-        Shape want = shape2(DIM_B, L->spec->hidden);
-        if (!shape_eq(b->node->shape, want)) {
-            char s1[64], s2[64];
-            diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
-                       c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
-            ok = false;
-            continue;
-        }
-        scan_set_carry_out(scan, carry_in[k], b->node);
+        Node *v = lower_state_value(&L->E, L->spec, c, k, L->state_set);
+        if (v)
+            scan_set_carry_out(scan, carry_in[k], v);
+        ok &= v != NULL;
     }
     return ok;
 }
@@ -290,7 +300,7 @@ static Node *lower_layer(Lower *L, Node *in)
         b->state = k;
         b->used = true;
     }
-    if (!lower_equations(L) || !check_states(L, scan, carry_in))
+    if (!lower_cell_equations(&L->E, c, 0, L->state_set) || !check_states(L, scan, carry_in))
         return NULL;
     if (m->mask)
         lower_mask_states(scan, carry_in, c, m->mask, L->E.suffix);
@@ -301,10 +311,8 @@ static Node *lower_layer(Lower *L, Node *in)
     }
 
     /* Outputs: the stacked cell output, then each state's final value. */
-    int out_state = 0;
-    for (int k = 0; k < c->nstate; k++)
-        if (strcmp(c->state[k], c->output) == 0)
-            out_state = k;
+    int out_state = cell_state_index(c, c->output);
+    out_state = out_state < 0 ? 0 : out_state;
     Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
     for (int k = 0; k < c->nstate; k++)
         m->state_out[s0 + k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
@@ -384,6 +392,24 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
     return hs;
 }
 
+/* The forward graph of m is complete: give the parameters without an init
+ * of their own the default one, U(-1/sqrt(hidden), 1/sqrt(hidden)),
+ * PyTorch's for RNN cells and for a Linear layer with hidden inputs. NULL
+ * if errors were reported since there were errors0. */
+Model *lower_finish(Model *m, int errors0)
+{
+    m->nforward = m->g->n;
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].init == INIT_DEFAULT) {
+            m->params[i].init = INIT_UNIFORM;
+            m->params[i].init_arg = 1.0 / sqrt((double)m->spec->hidden);
+        }
+    if (diag_error_count() > errors0)
+        return NULL;
+    graph_verify(m->g);
+    return m;
+}
+
 Model *lower(Arena *a, Spec *spec)
 {
     if (spec->task == TASK_SEQ2SEQ)
@@ -440,17 +466,5 @@ Model *lower(Arena *a, Spec *spec)
     /* The task head: output layer and loss (lower_head.c). */
     if (!lower_head(m, hs, width))
         return NULL;
-    m->nforward = g->n;
-
-    /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's for RNN
-     * cells and for a Linear layer with hidden inputs. */
-    for (int i = 0; i < m->nparams; i++)
-        if (m->params[i].init == INIT_DEFAULT) {
-            m->params[i].init = INIT_UNIFORM;
-            m->params[i].init_arg = 1.0 / sqrt((double)spec->hidden);
-        }
-    if (diag_error_count() > errors0)
-        return NULL;
-    graph_verify(g);
-    return m;
+    return lower_finish(m, errors0);
 }

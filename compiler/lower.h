@@ -52,8 +52,21 @@ Node *lower_expr(Scope *S, const Expr *e);
  * lhs_op<suffix>, its result lhs<suffix> (a plain alias keeps its name). */
 Node *lower_eq(Scope *S, const SpecEq *eq);
 
+/* lower.c: the cell's equations in order, each bound under its name; a
+ * name bound at E->b[mark] or later (this cell's) may not be defined
+ * again, except a state once. set[k] says state k got its equation. */
+bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set);
+/* lower.c: state k's value after the equations, or NULL after an error
+ * (never set, or not [B, hidden]). */
+Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set);
+int cell_state_index(const SpecCell *c, const char *name); /* lower.c: or -1 */
+
 /* lower.c: make each carried state of scan keep its value on the steps
  * where mask [T,B] is 0 (padding); carry_in[k] is state k's scan input. */
 void lower_mask_states(Node *scan, const int *carry_in, const SpecCell *c, Node *mask, const char *suffix);
+
+/* lower.c: the end of a lowering (default inits, m->nforward); m, or NULL
+ * if errors were reported since there were errors0. */
+Model *lower_finish(Model *m, int errors0);
 
 #endif

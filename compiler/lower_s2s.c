@@ -40,7 +40,6 @@
  */
 #include "lower.h"
 
-#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -141,44 +140,12 @@ static bool lower_cell_step(S2s *S, CellStep *cs)
     bool set[MAX_STATES] = {false};
     for (int k = 0; k < c->nstate; k++)
         scope_bind(&S->E, c->state[k], cs->prev[k], c->state_locs[k], NULL)->state = k;
-    for (int i = 0; ok && i < c->neqs; i++) {
-        const SpecEq *eq = &c->eqs[i];
-        int state = -1;
-        for (int k = 0; k < c->nstate; k++)
-            if (strcmp(c->state[k], eq->lhs) == 0)
-                state = k;
-        Binding *prev = scope_lookup(&S->E, eq->lhs);
-        if (prev && S->E.b + mark <= prev && (state < 0 || set[state])) {
-            diag_error(eq->loc, "'%s' is already defined", eq->lhs);
-            diag_note(prev->decl, "'%s' was defined here", eq->lhs);
-            ok = false;
-            break;
-        }
-        Node *n = lower_eq(&S->E, eq);
-        if (!n) {
-            ok = false;
-            break;
-        }
-        scope_bind(&S->E, eq->lhs, n, eq->loc, NULL);
-        if (state >= 0) {
-            set[state] = true;
-            cs->next[state] = n;
-        }
-    }
+    ok = ok && lower_cell_equations(&S->E, c, mark, set);
     for (int k = 0; ok && k < c->nstate; k++) {
-        Shape want = shape2(DIM_B, S->spec->hidden);
-        Binding *b = scope_lookup(&S->E, c->state[k]);
-        if (!set[k]) {
-            diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
-            ok = false;
-        } else if (!shape_eq(b->node->shape, want)) {
-            char s1[64], s2[64];
-            diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
-                       c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
-            ok = false;
-        } else {
-            cs->next[k] = scope_to_body(&S->E, b->node); /* a state that ignores the step is still carried */
-        }
+        Node *v = lower_state_value(&S->E, S->spec, c, k, set);
+        if (v)
+            cs->next[k] = scope_to_body(&S->E, v); /* a state that ignores the step is still carried */
+        ok = v != NULL;
     }
     if (ok && cs->warn) {
         warn_unused_params(S, mark);
@@ -192,10 +159,8 @@ static bool lower_cell_step(S2s *S, CellStep *cs)
 
 static int output_state(const SpecCell *c)
 {
-    for (int k = 0; k < c->nstate; k++)
-        if (strcmp(c->state[k], c->output) == 0)
-            return k;
-    return 0;
+    int k = cell_state_index(c, c->output);
+    return k < 0 ? 0 : k;
 }
 
 static Node *gather(Graph *g, Loc loc, Node *table, Node *ids, const char *name)
@@ -470,18 +435,7 @@ Model *lower_s2s(Arena *a, Spec *spec)
     Node *loss_in[3] = {m->logits, m->y, m->tgt_len};
     m->loss = graph_add(g, OP_MASKED_XENT, spec->task_loc, loss_in, 3);
     m->loss->name = "loss";
-    m->nforward = g->n;
-
-    /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), as lower.c. */
-    for (int i = 0; i < m->nparams; i++)
-        if (m->params[i].init == INIT_DEFAULT) {
-            m->params[i].init = INIT_UNIFORM;
-            m->params[i].init_arg = 1.0 / sqrt((double)spec->hidden);
-        }
-    if (diag_error_count() > errors0)
-        return NULL;
-    graph_verify(g);
-    return m;
+    return lower_finish(m, errors0);
 }
 
 /* ---- decoding: one decoder step as a graph of its own ----
