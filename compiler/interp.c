@@ -661,9 +661,8 @@ static bool eval_softmax_xent_grad(Interp *I, Frame *F, const Node *n, const Dim
     if (!r)
         return false;
     double scale = g[0] / (double)x.rows;
-    for (size_t i = 0; i < x.rows; i++) {
+    for (size_t i = 0; i < x.rows; i++)
         xent_grad_row(&x, i, scale, r);
-    }
     return true;
 }
 
