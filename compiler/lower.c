@@ -57,29 +57,37 @@ typedef struct {
 
 /* ---- parameters ---- */
 
-/* A param dim: a number, `input` (the cell input width) or `hidden`.
- * `input` is the network input's width for the first layer and the width
- * of the layer below above it (hidden, or 2 x hidden when bidirectional). */
-static int resolve_dim(const Lower *L, const SpecDim *d)
+/* A param dim: a number, `input` (the width the cell reads) or `hidden`.
+ * In a language model's stack `input` is the network input's width for
+ * the first layer and the width of the layer below above it (hidden, or
+ * 2 x hidden when bidirectional). */
+Shape lower_param_shape(const SpecParam *sp, int input, int hidden)
 {
-    if (!d->sym)
-        return (int)d->value;
-    if (strcmp(d->sym, "hidden") == 0)
-        return L->spec->hidden;
-    if (strcmp(d->sym, "input") == 0)
-        return L->input_width;
-    DIE("resolve_dim: unknown symbol '%s' passed spec checks", d->sym);
+    Shape sh = shape0();
+    sh.ndim = sp->ndim;
+    for (int k = 0; k < sp->ndim; k++) {
+        const SpecDim *d = &sp->dims[k];
+        if (!d->sym)
+            sh.d[k] = (int)d->value;
+        else if (strcmp(d->sym, "hidden") == 0)
+            sh.d[k] = hidden;
+        else if (strcmp(d->sym, "input") == 0)
+            sh.d[k] = input;
+        else
+            DIE("lower_param_shape: unknown symbol '%s' passed spec checks", d->sym);
+    }
+    return sh;
 }
 
 /* BLAS takes int sizes: every concrete param must fit. */
-static bool check_param_size(const Param *p)
+bool lower_check_param_size(const Param *p, const char *name)
 {
     long long n = 1;
     for (int i = 0; i < p->shape.ndim; i++)
         if (p->shape.d[i] > 0)
             n *= p->shape.d[i];
     if (n > 0x7fffffff) {
-        diag_error(p->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", p->name, n);
+        diag_error(p->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", name, n);
         return false;
     }
     return true;
@@ -100,13 +108,10 @@ static bool lower_params(Lower *L)
                            sp->name);
                 ok = false;
             }
-        Shape sh = shape0();
-        sh.ndim = sp->ndim;
-        for (int k = 0; k < sp->ndim; k++)
-            sh.d[k] = resolve_dim(L, &sp->dims[k]);
+        Shape sh = lower_param_shape(sp, L->input_width, L->spec->hidden);
         const char *name = *L->E.suffix ? arena_printf(&perm, "%s%s", sp->name, L->E.suffix) : sp->name;
         int idx = model_add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
-        ok &= check_param_size(&L->m->params[idx]);
+        ok &= lower_check_param_size(&L->m->params[idx], name);
     }
     return ok;
 }

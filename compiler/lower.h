@@ -59,6 +59,11 @@ bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set);
 /* lower.c: state k's value after the equations, or NULL after an error
  * (never set, or not [B, hidden]). */
 Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set);
+/* lower.c: a cell parameter's shape, `input` and `hidden` resolved. */
+Shape lower_param_shape(const SpecParam *sp, int input, int hidden);
+/* lower.c: false after an error if p has more elements than BLAS can
+ * index (reported under name). */
+bool lower_check_param_size(const Param *p, const char *name);
 int cell_state_index(const SpecCell *c, const char *name); /* lower.c: or -1 */
 
 /* lower.c: make each carried state of scan keep its value on the steps

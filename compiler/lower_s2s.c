@@ -64,25 +64,6 @@ static Node *param_node(S2s *S, int i)
     return n;
 }
 
-/* `input` is the width of what the cell reads; `hidden` the network's. */
-static bool param_shape(const Spec *s, const SpecParam *sp, int input, Shape *out)
-{
-    *out = shape0();
-    out->ndim = sp->ndim;
-    for (int k = 0; k < sp->ndim; k++) {
-        const SpecDim *d = &sp->dims[k];
-        out->d[k] = !d->sym ? (int)d->value : strcmp(d->sym, "hidden") == 0 ? s->hidden : input;
-    }
-    long long n = 1;
-    for (int k = 0; k < sp->ndim; k++)
-        n *= out->d[k];
-    if (n > 0x7fffffff) {
-        diag_error(sp->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", sp->name, n);
-        return false;
-    }
-    return true;
-}
-
 /* Declare params (suffixed in C) and bind them under their spec names. */
 static bool bind_params(S2s *S, const SpecParam *ps, int np, int input)
 {
@@ -95,13 +76,10 @@ static bool bind_params(S2s *S, const SpecParam *ps, int np, int input)
                            sp->name);
                 ok = false;
             }
-        Shape sh;
-        if (!param_shape(S->spec, sp, input, &sh)) {
-            ok = false;
-            continue;
-        }
+        Shape sh = lower_param_shape(sp, input, S->spec->hidden);
         const char *name = *S->E.suffix ? arena_printf(&perm, "%s%s", sp->name, S->E.suffix) : sp->name;
         int idx = model_add_param(S->m, name, sp->loc, sh, sp->init, sp->init_arg);
+        ok &= lower_check_param_size(&S->m->params[idx], sp->name);
         scope_bind(&S->E, sp->name, param_node(S, idx), sp->loc, NULL)->param = idx;
     }
     return ok;
