@@ -165,6 +165,18 @@ Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, co
     return b->node;
 }
 
+void lower_state_inputs(Model *m, const SpecCell *c, const char *suffix)
+{
+    int s0 = m->nstates, hidden = m->spec->hidden;
+    for (int k = 0; k < c->nstate; k++) {
+        Node *s = graph_leaf(m->g, OP_INPUT, c->state_locs[k], shape2(DIM_B, hidden), DT_REAL, INPUT_STATE + s0 + k);
+        s->name = arena_printf(&perm, "%s0%s", c->state[k], suffix);
+        m->state_in[s0 + k] = s;
+        m->state_size += hidden;
+    }
+    m->nstates += c->nstate;
+}
+
 /* Every state must be assigned, with the state's shape [B, hidden]. */
 static bool check_states(Lower *L, Node *scan, const int *carry_in)
 {
@@ -263,14 +275,7 @@ static Node *lower_layer(Lower *L, Node *in)
     memset(L->state_set, 0, sizeof L->state_set);
     if (!lower_params(L))
         return NULL;
-    for (int k = 0; k < c->nstate; k++) {
-        Node *s = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
-                             INPUT_STATE + s0 + k);
-        s->name = arena_printf(&perm, "%s0%s", c->state[k], L->E.suffix);
-        m->state_in[s0 + k] = s;
-        m->state_size += spec->hidden;
-    }
-    m->nstates += c->nstate;
+    lower_state_inputs(m, c, L->E.suffix);
     Node **pnodes = arena_array(&perm, (size_t)c->nparams + 1, sizeof(Node *));
     for (int i = 0; i < c->nparams; i++) {
         const Param *p = &m->params[p0 + i];

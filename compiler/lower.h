@@ -59,6 +59,9 @@ bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set);
 /* lower.c: state k's value after the equations, or NULL after an error
  * (never set, or not [B, hidden]). */
 Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set);
+/* lower.c: the graph inputs of c's states [B, hidden], after the model's
+ * earlier states (m->state_in[m->nstates ...]), named state0<suffix>. */
+void lower_state_inputs(Model *m, const SpecCell *c, const char *suffix);
 /* lower.c: a cell parameter's shape, `input` and `hidden` resolved. */
 Shape lower_param_shape(const SpecParam *sp, int input, int hidden);
 /* lower.c: false after an error if p has more elements than BLAS can

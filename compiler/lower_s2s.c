@@ -179,14 +179,7 @@ static bool lower_encoder_layer(S2s *S, int l, int layers, Node *in, int in_widt
     const SpecCell *c = &S->spec->cell;
     S->E.suffix = layers > 1 ? arena_printf(&perm, "_enc_l%d", l) : "_enc";
     int s0 = m->nstates;
-    for (int k = 0; k < c->nstate; k++) {
-        Node *s = graph_leaf(S->E.g, OP_INPUT, c->state_locs[k], shape2(DIM_B, S->spec->hidden), DT_REAL,
-                             INPUT_STATE + s0 + k);
-        s->name = arena_printf(&perm, "%s0%s", c->state[k], S->E.suffix);
-        m->state_in[s0 + k] = s;
-        m->state_size += S->spec->hidden;
-    }
-    m->nstates += c->nstate;
+    lower_state_inputs(m, c, S->E.suffix);
     begin_scan(S, c->loc, arena_printf(&perm, "%s (encoder)", c->name));
     Node *x = scan_add_input(S->E.scan, SCAN_SEQ, in);
     Node *prev[MAX_STATES], *next[MAX_STATES];
