@@ -328,7 +328,8 @@ static bool *needs_grad_top(Model *m)
         if (n->op == OP_PARAM)
             needs[i] = m->params[n->index].trainable;
         else if (n->op == OP_INPUT)
-            needs[i] = n->index >= INPUT_STATE; /* states, not data */
+            /* states, not data (nor the seq2seq inputs numbered after them) */
+            needs[i] = n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES;
         for (int k = 0; k < n->nin; k++)
             needs[i] |= needs[n->in[k]->id];
     }

@@ -1135,11 +1135,10 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         emit_masked_xent(E, ind, n, n->op == OP_MASKED_XENT_GRAD);
         return;
     case OP_LEN_MASK: {
-        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2), *W = dims_expr(n->shape, 2, 3);
+        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2);
         emitf(E, ind, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 1, "for (int b = 0; b < %s; b++)\n", B);
-        emitf(E, ind + 2, "for (int j = 0; j < %s; j++)\n", W);
-        emitf(E, ind + 3, "%s[((size_t)t * %s + b) * %s + j] = t < %s[b];\n", ref(n), B, W, ref(a));
+        emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(n), B, ref(a));
         return;
     }
     default:
@@ -1408,26 +1407,40 @@ static int state_blocks(const Model *m)
     return m->nstates;
 }
 
-/* seq2seq: the training step's descriptor and main (rnnrt_s2s.h). */
-static void emit_s2s_descriptor(Emit *E)
+/* The descriptor's first fields, the same in RnnrtModel and RnnrtS2sModel. */
+static void emit_model_begin(Emit *E, const char *type)
 {
     const Spec *s = E->m->spec;
-    emitf(E, 0, "const RnnrtS2sModel %s_model = {\n", E->prefix);
+    emitf(E, 0, "const %s %s_model = {\n", type, E->prefix);
     emitf(E, 1, ".name = \"%s\",\n", c_string(s->model));
     emitf(E, 1, ".spec_path = \"%s\",\n", c_string(s->path));
     emitf(E, 1, ".spec_hash = UINT64_C(0x%016llx),\n", (unsigned long long)s->hash);
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
-    emitf(E, 1, ".has_attention = %d,\n", E->m->attention != NULL);
+}
+
+/* The training recipe (RnnrtRecipe); a seq2seq model reads sentence pairs,
+ * not windows of a stream, so it has no sampler or BPTT fields. */
+static void emit_recipe(Emit *E, const char *tokens, const char *normalize, bool windows)
+{
+    const Spec *s = E->m->spec;
+    static const char *samplers[] = {"sequential", "random"};
+    static const char *bptts[] = {"full", "truncated", "randomized"};
+    static const char *optims[] = {"sgd", "momentum", "adam"};
     emitf(E, 1, ".recipe = {\n");
-    emitf(E, 2, ".tokens = \"word\",\n");
-    emitf(E, 2, ".normalize = \"lower\",\n");
+    emitf(E, 2, ".tokens = \"%s\",\n", tokens);
+    emitf(E, 2, ".normalize = \"%s\",\n", normalize);
     emitf(E, 2, ".split = %.17g,\n", s->split);
     emitf(E, 2, ".batch = %d,\n", s->batch);
     emitf(E, 2, ".steps = %d,\n", s->steps);
     emitf(E, 2, ".epochs = %d,\n", s->epochs);
-    static const char *optims[] = {"sgd", "momentum", "adam"};
+    if (windows) {
+        emitf(E, 2, ".sampler = \"%s\",\n", samplers[s->sampler]);
+        emitf(E, 2, ".bptt = \"%s\",\n", bptts[s->bptt]);
+        emitf(E, 2, ".bptt_k = %d,\n", s->bptt_k);
+        emitf(E, 2, ".bptt_p = %.17g,\n", s->bptt_p);
+    }
     emitf(E, 2, ".optimizer = \"%s\",\n", optims[s->optimizer]);
     emitf(E, 2, ".lr = %.17g,\n", s->lr);
     emitf(E, 2, ".clip_norm = %.17g,\n", s->clip_norm);
@@ -1438,14 +1451,29 @@ static void emit_s2s_descriptor(Emit *E)
     emitf(E, 2, ".eps = %.17g,\n", s->eps);
     emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
     emitf(E, 1, "},\n");
-    emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
+}
+
+/* The step functions, the end of the descriptor and a main that hands it
+ * to the runtime's main_fn. */
+static void emit_model_end(Emit *E, const char *main_fn)
+{
     emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
     emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
     emitf(E, 0, "};\n\n");
     emitf(E, 0, "#ifndef RNNC_NO_MAIN\n");
     emitf(E, 0, "int main(int argc, char **argv)\n{\n");
-    emitf(E, 1, "return rnnrt_s2s_main(argc, argv, &%s_model);\n}\n", E->prefix);
+    emitf(E, 1, "return %s(argc, argv, &%s_model);\n}\n", main_fn, E->prefix);
     emitf(E, 0, "#endif\n");
+}
+
+/* seq2seq: the training step's descriptor and main (rnnrt_s2s.h). */
+static void emit_s2s_descriptor(Emit *E)
+{
+    emit_model_begin(E, "RnnrtS2sModel");
+    emitf(E, 1, ".has_attention = %d,\n", E->m->attention != NULL);
+    emit_recipe(E, "word", "lower", false);
+    emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
+    emit_model_end(E, "rnnrt_s2s_main");
 }
 
 static void emit_descriptor(Emit *E)
@@ -1457,38 +1485,9 @@ static void emit_descriptor(Emit *E)
     const Spec *s = E->m->spec;
     static const char *tokens[] = {"char", "word"};
     static const char *norms[] = {"none", "letters", "lower"};
-    static const char *samplers[] = {"sequential", "random"};
-    static const char *bptts[] = {"full", "truncated", "randomized"};
-    emitf(E, 0, "const RnnrtModel %s_model = {\n", E->prefix);
-    emitf(E, 1, ".name = \"%s\",\n", c_string(s->model));
-    emitf(E, 1, ".spec_path = \"%s\",\n", c_string(s->path));
-    emitf(E, 1, ".spec_hash = UINT64_C(0x%016llx),\n", (unsigned long long)s->hash);
-    emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
-    emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
-    emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emit_model_begin(E, "RnnrtModel");
     emitf(E, 1, ".state_blocks = %d,\n", state_blocks(E->m));
-    emitf(E, 1, ".recipe = {\n");
-    emitf(E, 2, ".tokens = \"%s\",\n", tokens[s->tokens]);
-    emitf(E, 2, ".normalize = \"%s\",\n", norms[s->normalize]);
-    emitf(E, 2, ".split = %.17g,\n", s->split);
-    emitf(E, 2, ".batch = %d,\n", s->batch);
-    emitf(E, 2, ".steps = %d,\n", s->steps);
-    emitf(E, 2, ".epochs = %d,\n", s->epochs);
-    emitf(E, 2, ".sampler = \"%s\",\n", samplers[s->sampler]);
-    emitf(E, 2, ".bptt = \"%s\",\n", bptts[s->bptt]);
-    emitf(E, 2, ".bptt_k = %d,\n", s->bptt_k);
-    emitf(E, 2, ".bptt_p = %.17g,\n", s->bptt_p);
-    static const char *optims[] = {"sgd", "momentum", "adam"};
-    emitf(E, 2, ".optimizer = \"%s\",\n", optims[s->optimizer]);
-    emitf(E, 2, ".lr = %.17g,\n", s->lr);
-    emitf(E, 2, ".clip_norm = %.17g,\n", s->clip_norm);
-    emitf(E, 2, ".seed = UINT64_C(%llu),\n", (unsigned long long)s->seed);
-    emitf(E, 2, ".momentum = %.17g,\n", s->momentum);
-    emitf(E, 2, ".beta1 = %.17g,\n", s->beta1);
-    emitf(E, 2, ".beta2 = %.17g,\n", s->beta2);
-    emitf(E, 2, ".eps = %.17g,\n", s->eps);
-    emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
-    emitf(E, 1, "},\n");
+    emit_recipe(E, tokens[s->tokens], norms[s->normalize], true);
     if (E->labels) {
         static const char *const tasks[] = {"RNNRT_TASK_LANGUAGE_MODEL", "RNNRT_TASK_LABELLING",
                                             "RNNRT_TASK_CLASSIFICATION"};
@@ -1499,13 +1498,7 @@ static void emit_descriptor(Emit *E)
     } else {
         emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
     }
-    emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
-    emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
-    emitf(E, 0, "};\n\n");
-    emitf(E, 0, "#ifndef RNNC_NO_MAIN\n");
-    emitf(E, 0, "int main(int argc, char **argv)\n{\n");
-    emitf(E, 1, "return rnnrt_main(argc, argv, &%s_model);\n}\n", E->prefix);
-    emitf(E, 0, "#endif\n");
+    emit_model_end(E, "rnnrt_main");
 }
 
 void emit_c(FILE *f, const Model *m)

@@ -640,6 +640,15 @@ static bool eval_softmax_xent(Interp *I, Frame *F, const Node *n, const Dims *o)
 }
 
 /* out [rows, C] = g * (softmax(z) - onehot(t)) / rows. */
+/* Row i of the cross-entropy gradient: scale * (softmax(z_i) - onehot(t_i)). */
+static void xent_grad_row(const Xent *x, size_t i, double scale, double *r)
+{
+    const double *z = x->z + i * x->C;
+    double lse = logsumexp(z, x->C);
+    for (size_t c = 0; c < x->C; c++)
+        r[i * x->C + c] = scale * (exp(z[c] - lse) - (c == (size_t)x->t[i]));
+}
+
 static bool eval_softmax_xent_grad(Interp *I, Frame *F, const Node *n, const Dims *o)
 {
     Xent x;
@@ -655,12 +664,8 @@ static bool eval_softmax_xent_grad(Interp *I, Frame *F, const Node *n, const Dim
     if (!r)
         return false;
     double scale = g[0] / (double)x.rows;
-    for (size_t i = 0; i < x.rows; i++) {
-        const double *z = x.z + i * x.C;
-        double lse = logsumexp(z, x.C);
-        for (size_t c = 0; c < x.C; c++)
-            r[i * x.C + c] = scale * (exp(z[c] - lse) - (c == (size_t)x.t[i]));
-    }
+    for (size_t i = 0; i < x.rows; i++)
+        xent_grad_row(&x, i, scale, r);
     return true;
 }
 
@@ -707,6 +712,9 @@ static bool check_lens(const Node *n, const double *len, size_t B)
     return true;
 }
 
+/* The steps t < len of T (check_lens made len an integer). */
+static size_t valid_steps(double len, size_t T) { return len <= 0 ? 0 : len >= (double)T ? T : (size_t)len; }
+
 /* scores [T,B], lens [B] -> softmax over t < lens[b], exactly 0 past it. */
 static bool eval_masked_softmax_t(Interp *I, Frame *F, const Node *n, const Dims *o)
 {
@@ -722,7 +730,7 @@ static bool eval_masked_softmax_t(Interp *I, Frame *F, const Node *n, const Dims
         return false;
     double *r = alloc_val(I, F, n, o->n);
     for (size_t b = 0; r && b < B; b++) {
-        size_t L = len[b] <= 0 ? 0 : len[b] >= (double)T ? T : (size_t)len[b];
+        size_t L = valid_steps(len[b], T);
         if (L == 0)
             continue;
         double mx = S[b];
@@ -777,7 +785,7 @@ static bool masked_xent_operands(Interp *I, Frame *F, const Node *n, Xent *x, co
         return false;
     *count = 0;
     for (size_t b = 0; b < *B; b++)
-        *count += (*len)[b] <= 0 ? 0 : (*len)[b] >= (double)*T ? *T : (size_t)(*len)[b];
+        *count += valid_steps((*len)[b], *T);
     return true;
 }
 
@@ -824,29 +832,25 @@ static bool eval_masked_xent_grad(Interp *I, Frame *F, const Node *n, const Dims
         for (size_t b = 0; b < B; b++) {
             if ((double)t >= len[b])
                 continue;
-            size_t i = t * B + b;
-            const double *z = x.z + i * x.C;
-            double lse = logsumexp(z, x.C);
-            for (size_t c = 0; c < x.C; c++)
-                r[i * x.C + c] = scale * (exp(z[c] - lse) - (c == (size_t)x.t[i]));
+            xent_grad_row(&x, t * B + b, scale, r);
         }
     return true;
 }
 
-/* lens [B] -> [T,B,n]: 1 where t < lens[b]. */
+/* lens [B] -> [T,B]: 1 where t < lens[b]. */
 static bool eval_len_mask(Interp *I, Frame *F, const Node *n, const Dims *o)
 {
     Dims dl;
     const double *len = operand(I, F, n, 0, &dl);
     if (!len)
         return false;
-    if (o->ndim != 3 || dl.n != o->d[1])
-        return fail(n, "needs B lengths and a [T,B,n] shape");
+    if (o->ndim != 2 || dl.n != o->d[1])
+        return fail(n, "needs B lengths and a [T,B] shape");
     if (!check_lens(n, len, dl.n))
         return false;
     double *r = alloc_val(I, F, n, o->n);
     for (size_t i = 0; r && i < o->n; i++)
-        r[i] = (double)(i / (o->d[1] * o->d[2])) < len[i / o->d[2] % o->d[1]];
+        r[i] = (double)(i / o->d[1]) < len[i % o->d[1]];
     return r != NULL;
 }
 

@@ -21,7 +21,7 @@
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
  * returns the top sequence and its width, which the task head reads
  * (classification also reads the top layer's final states, and its padded
- * rows make every scan keep its state on padding steps: mask_states). The
+ * rows make every scan keep its state on padding steps: lower_mask_states). The
  * reverse direction's state at step t comes from step t+1, through
  * grad_scale(state, carry_scale[t]) like the forward's, so a truncation
  * cut at t cuts both; a labelling model starts it from zeros in every
@@ -38,163 +38,56 @@
  * Every user error is reported at the spec position it comes from, with
  * notes at the related declarations; lower returns NULL if there was any.
  */
-#include "graph.h"
+#include "lower.h"
 
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-    const char *name;
-    Node *node;     /* current value in the body */
-    Loc decl;       /* where the name was declared */
-    int param;      /* index in m->params, or -1 */
-    int state;      /* index of the state, or -1 */
-    bool used;
-} Binding;
-
-typedef struct {
     Model *m;
     Spec *spec;
-    Graph *body;
-    Binding *b;
-    int nb, capb;
+    Scope E;            /* the body's names; E.suffix is appended to C-visible
+                           names: "", "_l1", "_reverse", "_l1_reverse" */
     bool state_set[MAX_STATES];
     int layer;          /* the layer being built, 0-based */
     bool reverse;       /* building the reverse direction of the layer */
     int input_width;    /* the width `input` resolves to in this layer */
-    const char *suffix; /* appended to C-visible names: "", "_l1", "_reverse", "_l1_reverse" */
     Node *final;        /* the last layer built: its output state's final value */
 } Lower;
 
-static const char *const functions[] = {"sigmoid", "tanh", "relu", "exp"};
-static const Op function_ops[] = {OP_SIGMOID, OP_TANH, OP_RELU, OP_EXP};
-enum { NFUNCTIONS = 4 };
-
-static Binding *lookup(Lower *L, const char *name)
-{
-    for (int i = L->nb - 1; i >= 0; i--)
-        if (strcmp(L->b[i].name, name) == 0)
-            return &L->b[i];
-    return NULL;
-}
-
-static Binding *bind(Lower *L, const char *name, Node *node, Loc decl)
-{
-    L->b = arena_grow(&perm, L->b, &L->capb, L->nb + 1, sizeof(Binding));
-    Binding *b = &L->b[L->nb++];
-    *b = (Binding){name, node, decl, -1, -1, false};
-    return b;
-}
-
-/* Note where each operand of a failed op came from. */
-static void note_operand(Lower *L, const Expr *e, const Node *n)
-{
-    char sb[64];
-    if (e->kind == EX_NAME) {
-        Binding *b = lookup(L, e->name);
-        if (b)
-            diag_note(b->decl, "'%s' has shape %s", e->name, shape_str(n->shape, sb, sizeof sb));
-    }
-}
-
-static Node *lower_expr(Lower *L, const Expr *e);
-
-static Node *lower_call(Lower *L, const Expr *e)
-{
-    for (int i = 0; i < NFUNCTIONS; i++)
-        if (strcmp(e->name, functions[i]) == 0) {
-            Node *a = lower_expr(L, e->lhs);
-            return a ? graph_add1(L->body, function_ops[i], e->loc, a) : NULL;
-        }
-    const char *near = closest_word(e->name, functions, NFUNCTIONS);
-    if (near)
-        diag_error(e->loc, "unknown function '%s'; did you mean '%s'?", e->name, near);
-    else
-        diag_error(e->loc, "unknown function '%s' (known: sigmoid, tanh, relu, exp)", e->name);
-    return NULL;
-}
-
-static Node *lower_name(Lower *L, const Expr *e)
-{
-    Binding *b = lookup(L, e->name);
-    if (b) {
-        b->used = true;
-        return b->node;
-    }
-    const char **names = arena_array(&perm, (size_t)L->nb + 1, sizeof(char *));
-    for (int i = 0; i < L->nb; i++)
-        names[i] = L->b[i].name;
-    const char *near = closest_word(e->name, names, L->nb);
-    if (near)
-        diag_error(e->loc, "undefined name '%s'; did you mean '%s'?", e->name, near);
-    else
-        diag_error(e->loc, "undefined name '%s' (not a parameter, state, input or earlier equation)", e->name);
-    return NULL;
-}
-
-static Node *lower_expr(Lower *L, const Expr *e)
-{
-    switch (e->kind) {
-    case EX_NUM:
-        return graph_const(L->body, e->loc, e->num);
-    case EX_NAME:
-        return lower_name(L, e);
-    case EX_CALL:
-        return lower_call(L, e);
-    case EX_NEG: {
-        Node *a = lower_expr(L, e->lhs);
-        return a ? graph_add1(L->body, OP_NEG, e->loc, a) : NULL;
-    }
-    case EX_BINOP: {
-        Node *a = lower_expr(L, e->lhs);
-        Node *b = a ? lower_expr(L, e->rhs) : NULL;
-        if (!b)
-            return NULL;
-        Node *n;
-        if (e->op == '@')
-            n = graph_matmul(L->body, e->loc, a, b, false, false);
-        else
-            n = graph_add2(L->body, e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : OP_MUL, e->loc, a, b);
-        if (!n) {
-            note_operand(L, e->lhs, a);
-            note_operand(L, e->rhs, b);
-        }
-        return n;
-    }
-    }
-    DIE("lower_expr: bad expression kind %d", e->kind);
-}
-
 /* ---- parameters ---- */
 
-static int add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
+/* A param dim: a number, `input` (the width the cell reads) or `hidden`.
+ * In a language model's stack `input` is the network input's width for
+ * the first layer and the width of the layer below above it (hidden, or
+ * 2 x hidden when bidirectional). */
+Shape lower_param_shape(const SpecParam *sp, int input, int hidden)
 {
-    return model_add_param(m, name, loc, shape, init, arg);
-}
-
-/* A param dim: a number, `input` (the cell input width) or `hidden`.
- * `input` is the network input's width for the first layer and the width
- * of the layer below above it (hidden, or 2 x hidden when bidirectional). */
-static int resolve_dim(const Lower *L, const SpecDim *d)
-{
-    if (!d->sym)
-        return (int)d->value;
-    if (strcmp(d->sym, "hidden") == 0)
-        return L->spec->hidden;
-    if (strcmp(d->sym, "input") == 0)
-        return L->input_width;
-    DIE("resolve_dim: unknown symbol '%s' passed spec checks", d->sym);
+    Shape sh = shape0();
+    sh.ndim = sp->ndim;
+    for (int k = 0; k < sp->ndim; k++) {
+        const SpecDim *d = &sp->dims[k];
+        if (!d->sym)
+            sh.d[k] = (int)d->value;
+        else if (strcmp(d->sym, "hidden") == 0)
+            sh.d[k] = hidden;
+        else if (strcmp(d->sym, "input") == 0)
+            sh.d[k] = input;
+        else
+            DIE("lower_param_shape: unknown symbol '%s' passed spec checks", d->sym);
+    }
+    return sh;
 }
 
 /* BLAS takes int sizes: every concrete param must fit. */
-static bool check_param_size(const Param *p)
+bool lower_check_param_size(const Param *p, const char *name)
 {
     long long n = 1;
     for (int i = 0; i < p->shape.ndim; i++)
         if (p->shape.d[i] > 0)
             n *= p->shape.d[i];
     if (n > 0x7fffffff) {
-        diag_error(p->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", p->name, n);
+        diag_error(p->loc, "parameter '%s' has %lld elements, more than the 2147483647 BLAS can index", name, n);
         return false;
     }
     return true;
@@ -215,54 +108,73 @@ static bool lower_params(Lower *L)
                            sp->name);
                 ok = false;
             }
-        Shape sh = shape0();
-        sh.ndim = sp->ndim;
-        for (int k = 0; k < sp->ndim; k++)
-            sh.d[k] = resolve_dim(L, &sp->dims[k]);
-        const char *name = *L->suffix ? arena_printf(&perm, "%s%s", sp->name, L->suffix) : sp->name;
-        int idx = add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
-        ok &= check_param_size(&L->m->params[idx]);
+        Shape sh = lower_param_shape(sp, L->input_width, L->spec->hidden);
+        const char *name = *L->E.suffix ? arena_printf(&perm, "%s%s", sp->name, L->E.suffix) : sp->name;
+        int idx = model_add_param(L->m, name, sp->loc, sh, sp->init, sp->init_arg);
+        ok &= lower_check_param_size(&L->m->params[idx], name);
     }
     return ok;
 }
 
 /* ---- the cell body ---- */
 
-static bool lower_equations(Lower *L)
+/* Index of the state called name in c, or -1. */
+int cell_state_index(const SpecCell *c, const char *name)
 {
-    const SpecCell *c = &L->spec->cell;
+    for (int k = 0; k < c->nstate; k++)
+        if (strcmp(c->state[k], name) == 0)
+            return k;
+    return -1;
+}
+
+bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set)
+{
     for (int i = 0; i < c->neqs; i++) {
         const SpecEq *eq = &c->eqs[i];
-        Binding *prev = lookup(L, eq->lhs);
-        int state = -1;
-        for (int k = 0; k < c->nstate; k++)
-            if (strcmp(c->state[k], eq->lhs) == 0)
-                state = k;
-        if (prev && (state < 0 || L->state_set[state])) {
+        Binding *prev = scope_lookup(E, eq->lhs);
+        int state = cell_state_index(c, eq->lhs);
+        if (prev && E->b + mark <= prev && (state < 0 || set[state])) {
             diag_error(eq->loc, "'%s' is already defined", eq->lhs);
             diag_note(prev->decl, "'%s' was defined here", eq->lhs);
             return false;
         }
-        int first = L->body->n;
-        Node *n = lower_expr(L, eq->rhs);
+        Node *n = lower_eq(E, eq);
         if (!n)
             return false;
-        /* intermediate values are named after their equation: h_matmul */
-        for (int k = first; k < L->body->n; k++) {
-            Node *t = L->body->nodes[k];
-            if (!t->name && t != n && t->op != OP_CONST)
-                t->name = arena_printf(&perm, "%s_%s%s", eq->lhs, op_name(t->op), L->suffix);
-        }
-        if (!n->name && n->op != OP_CONST) { /* a plain alias keeps its name */
-            n->name = *L->suffix ? arena_printf(&perm, "%s%s", eq->lhs, L->suffix) : eq->lhs;
-            n->text = eq->text;
-        }
-        Binding *b = bind(L, eq->lhs, n, eq->loc);
-        b->state = state;
+        scope_bind(E, eq->lhs, n, eq->loc, NULL)->state = state;
         if (state >= 0)
-            L->state_set[state] = true;
+            set[state] = true;
     }
     return true;
+}
+
+Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set)
+{
+    if (!set[k]) {
+        diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
+        return NULL;
+    }
+    Binding *b = scope_lookup(E, c->state[k]);
+    Shape want = shape2(DIM_B, spec->hidden);
+    if (!shape_eq(b->node->shape, want)) {
+        char s1[64], s2[64];
+        diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
+                   c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
+        return NULL;
+    }
+    return b->node;
+}
+
+void lower_state_inputs(Model *m, const SpecCell *c, const char *suffix)
+{
+    int s0 = m->nstates, hidden = m->spec->hidden;
+    for (int k = 0; k < c->nstate; k++) {
+        Node *s = graph_leaf(m->g, OP_INPUT, c->state_locs[k], shape2(DIM_B, hidden), DT_REAL, INPUT_STATE + s0 + k);
+        s->name = arena_printf(&perm, "%s0%s", c->state[k], suffix);
+        m->state_in[s0 + k] = s;
+        m->state_size += hidden;
+    }
+    m->nstates += c->nstate;
 }
 
 /* Every state must be assigned, with the state's shape [B, hidden]. */
@@ -271,29 +183,18 @@ static bool check_states(Lower *L, Node *scan, const int *carry_in)
     const SpecCell *c = &L->spec->cell;
     bool ok = true;
     for (int k = 0; k < c->nstate; k++) {
-        if (!L->state_set[k]) {
-            diag_error(c->state_locs[k], "state '%s' is never updated by the cell's equations", c->state[k]);
-            ok = false;
-            continue;
-        }
-        Binding *b = lookup(L, c->state[k]);
-        Shape want = shape2(DIM_B, L->spec->hidden);
-        if (!shape_eq(b->node->shape, want)) {
-            char s1[64], s2[64];
-            diag_error(b->decl, "state '%s' must have shape %s (batch x hidden), but its equation gives %s",
-                       c->state[k], shape_str(want, s1, sizeof s1), shape_str(b->node->shape, s2, sizeof s2));
-            ok = false;
-            continue;
-        }
-        scan_set_carry_out(scan, carry_in[k], b->node);
+        Node *v = lower_state_value(&L->E, L->spec, c, k, L->state_set);
+        if (v)
+            scan_set_carry_out(scan, carry_in[k], v);
+        ok &= v != NULL;
     }
     return ok;
 }
 
 static void warn_unused(Lower *L)
 {
-    for (int i = 0; i < L->nb; i++) {
-        Binding *b = &L->b[i];
+    for (int i = 0; i < L->E.nb; i++) {
+        Binding *b = &L->E.b[i];
         if (!b->used && b->param >= 0)
             diag_warning(b->decl, "parameter '%s' is not used by any equation; it will not be trained", b->name);
         else if (!b->used && b->state < 0 && b->node && b->node->op != OP_ARG && b->node->op != OP_GRAD_SCALE &&
@@ -318,13 +219,13 @@ static void warn_unused(Lower *L)
  * s_prev here is the carried value itself, not its grad_scale: a padding
  * step is no step of the row, so carry_scale does not touch the gradient
  * that passes through it (and on a valid step the two s_prev terms cancel
- * exactly, leaving the cell's own gradient path). */
-static void mask_states(Lower *L, Node *scan, const int *carry_in)
+ * exactly, leaving the cell's own gradient path). The classifier's layers
+ * and the seq2seq encoder's (lower_s2s.c) both mask this way. */
+void lower_mask_states(Node *scan, const int *carry_in, const SpecCell *c, Node *mask, const char *suffix)
 {
-    const SpecCell *c = &L->spec->cell;
-    Graph *body = L->body;
-    Node *m_t = scan_add_input(scan, SCAN_SEQ, L->m->mask);
-    m_t->name = arena_printf(&perm, "valid%s", L->suffix);
+    Graph *body = scan->scan->body;
+    Node *m_t = scan_add_input(scan, SCAN_SEQ, mask);
+    m_t->name = arena_printf(&perm, "valid%s", suffix);
     for (int k = 0; k < c->nstate; k++) {
         ScanIn *in = &scan->scan->in[carry_in[k]];
         Node *prev = in->arg, *next = in->carry_out;
@@ -332,11 +233,11 @@ static void mask_states(Lower *L, Node *scan, const int *carry_in)
         Node *kept = graph_add2(body, OP_ROW_SCALE, c->state_locs[k], step, m_t);
         Node *s = graph_add2(body, OP_ADD, c->state_locs[k], prev, kept);
         /* the masked value takes the state's name, the cell's becomes _new */
-        const char *sname = arena_printf(&perm, "%s%s", c->state[k], L->suffix);
+        const char *sname = arena_printf(&perm, "%s%s", c->state[k], suffix);
         if (next->name && strcmp(next->name, sname) == 0)
-            next->name = arena_printf(&perm, "%s_new%s", c->state[k], L->suffix);
-        step->name = arena_printf(&perm, "%s_step%s", c->state[k], L->suffix);
-        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], L->suffix);
+            next->name = arena_printf(&perm, "%s_new%s", c->state[k], suffix);
+        step->name = arena_printf(&perm, "%s_step%s", c->state[k], suffix);
+        kept->name = arena_printf(&perm, "%s_kept%s", c->state[k], suffix);
         s->name = sname;
         scan_set_carry_out(scan, carry_in[k], s);
     }
@@ -370,18 +271,11 @@ static Node *lower_layer(Lower *L, Node *in)
     const SpecCell *c = &spec->cell;
     Graph *g = m->g;
     int p0 = m->nparams, s0 = m->nstates;
-    L->nb = 0;
+    L->E.nb = 0;
     memset(L->state_set, 0, sizeof L->state_set);
     if (!lower_params(L))
         return NULL;
-    for (int k = 0; k < c->nstate; k++) {
-        Node *s = graph_leaf(g, OP_INPUT, c->state_locs[k], shape2(DIM_B, spec->hidden), DT_REAL,
-                             INPUT_STATE + s0 + k);
-        s->name = arena_printf(&perm, "%s0%s", c->state[k], L->suffix);
-        m->state_in[s0 + k] = s;
-        m->state_size += spec->hidden;
-    }
-    m->nstates += c->nstate;
+    lower_state_inputs(m, c, L->E.suffix);
     Node **pnodes = arena_array(&perm, (size_t)c->nparams + 1, sizeof(Node *));
     for (int i = 0; i < c->nparams; i++) {
         const Param *p = &m->params[p0 + i];
@@ -395,42 +289,40 @@ static Node *lower_layer(Lower *L, Node *in)
 
     /* The scan and its body's bindings (spec names, not suffixed). */
     Node *scan = graph_scan(g, c->loc, c->name, L->reverse);
-    L->body = scan->scan->body;
+    scope_begin_scan(&L->E, scan);
     Node *x_t = scan_add_input(scan, SCAN_SEQ, in);
-    x_t->name = arena_printf(&perm, "%s%s", c->input, L->suffix);
-    bind(L, c->input, x_t, c->input_loc);
+    x_t->name = arena_printf(&perm, "%s%s", c->input, L->E.suffix);
+    scope_bind(&L->E, c->input, x_t, c->input_loc, NULL);
     Node *cs_t = scan_add_input(scan, SCAN_SEQ, m->carry_scale);
     for (int i = 0; i < c->nparams; i++) {
         Node *arg = scan_add_input(scan, SCAN_INV, pnodes[i]);
-        Binding *b = bind(L, c->params[i].name, arg, c->params[i].loc);
+        Binding *b = scope_bind(&L->E, c->params[i].name, arg, c->params[i].loc, NULL);
         b->param = p0 + i;
     }
     int carry_in[MAX_STATES];
     for (int k = 0; k < c->nstate; k++) {
         carry_in[k] = scan->scan->nin;
         Node *arg = scan_add_input(scan, SCAN_CARRY, inits[k]);
-        arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->suffix);
-        Node *prev = graph_add2(L->body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
+        arg->name = arena_printf(&perm, "%s_prev%s", c->state[k], L->E.suffix);
+        Node *prev = graph_add2(L->E.body, OP_GRAD_SCALE, c->state_locs[k], arg, cs_t);
         prev->name = arg->name;
-        Binding *b = bind(L, c->state[k], prev, c->state_locs[k]);
+        Binding *b = scope_bind(&L->E, c->state[k], prev, c->state_locs[k], NULL);
         b->state = k;
         b->used = true;
     }
-    if (!lower_equations(L) || !check_states(L, scan, carry_in))
+    if (!lower_cell_equations(&L->E, c, 0, L->state_set) || !check_states(L, scan, carry_in))
         return NULL;
     if (m->mask)
-        mask_states(L, scan, carry_in);
+        lower_mask_states(scan, carry_in, c, m->mask, L->E.suffix);
     if (L->layer == 0 && !L->reverse) { /* the same spec for every layer: warn once */
         warn_unused(L);
-        if (!lookup(L, c->input)->used)
+        if (!scope_lookup(&L->E, c->input)->used)
             diag_warning(c->input_loc, "the cell never reads its input '%s'", c->input);
     }
 
     /* Outputs: the stacked cell output, then each state's final value. */
-    int out_state = 0;
-    for (int k = 0; k < c->nstate; k++)
-        if (strcmp(c->state[k], c->output) == 0)
-            out_state = k;
+    int out_state = cell_state_index(c, c->output);
+    out_state = out_state < 0 ? 0 : out_state;
     Node *hs = scan_add_output(scan, SCAN_STACK, scan->scan->in[carry_in[out_state]].carry_out, 0);
     for (int k = 0; k < c->nstate; k++)
         m->state_out[s0 + k] = scan_add_output(scan, SCAN_FINAL, NULL, carry_in[k]);
@@ -464,7 +356,7 @@ static Node *lower_direction(Lower *L, Node *in, int width, bool reverse)
     L->reverse = reverse;
     L->input_width = width;
     const char *ls = layers > 1 ? arena_printf(&perm, "_l%d", L->layer) : "";
-    L->suffix = reverse ? arena_printf(&perm, "%s_reverse", ls) : ls;
+    L->E.suffix = reverse ? arena_printf(&perm, "%s_reverse", ls) : ls;
     int before = diag_error_count();
     Node *hs = lower_layer(L, in);
     if (!hs && diag_error_count() > before)
@@ -510,6 +402,24 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
     return hs;
 }
 
+/* The forward graph of m is complete: give the parameters without an init
+ * of their own the default one, U(-1/sqrt(hidden), 1/sqrt(hidden)),
+ * PyTorch's for RNN cells and for a Linear layer with hidden inputs. NULL
+ * if errors were reported since there were errors0. */
+Model *lower_finish(Model *m, int errors0)
+{
+    m->nforward = m->g->n;
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].init == INIT_DEFAULT) {
+            m->params[i].init = INIT_UNIFORM;
+            m->params[i].init_arg = 1.0 / sqrt((double)m->spec->hidden);
+        }
+    if (diag_error_count() > errors0)
+        return NULL;
+    graph_verify(m->g);
+    return m;
+}
+
 Model *lower(Arena *a, Spec *spec)
 {
     if (spec->task == TASK_SEQ2SEQ)
@@ -520,7 +430,7 @@ Model *lower(Arena *a, Spec *spec)
     m->g = graph_new(a, NULL);
     Graph *g = m->g;
     const SpecCell *c = &spec->cell;
-    Lower L = {.m = m, .spec = spec, .suffix = ""};
+    Lower L = {.m = m, .spec = spec, .E = {.g = m->g, .suffix = ""}};
     int errors0 = diag_error_count();
     int layers = spec->layers > 0 ? spec->layers : 1, dirs = spec->bidirectional ? 2 : 1;
 
@@ -541,7 +451,7 @@ Model *lower(Arena *a, Spec *spec)
     m->y->name = "y";
     m->carry_scale = graph_leaf(g, OP_INPUT, spec->train_loc, shape1(DIM_T), DT_REAL, INPUT_CARRY_SCALE);
     m->carry_scale->name = "carry_scale";
-    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see mask_states */
+    if (spec->task == TASK_CLASSIFICATION) { /* rows padded to T: see lower_mask_states */
         m->mask = graph_leaf(g, OP_INPUT, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, INPUT_MASK);
         m->mask->name = "valid_mask";
     }
@@ -550,7 +460,7 @@ Model *lower(Arena *a, Spec *spec)
     int embed = -1;
     if (spec->input == INPUT_EMBED) {
         double bound = 1.0; /* like torch.nn.Embedding's N(0,1) */
-        embed = add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
+        embed = model_add_param(m, "embed", spec->input_loc, shape2(DIM_V, spec->embed_dim), INIT_NORMAL, bound);
         Node *E = graph_leaf(g, OP_PARAM, spec->input_loc, m->params[embed].shape, DT_REAL, embed);
         E->name = "embed";
         xs = graph_matmul(g, spec->input_loc, xs, E, false, false);
@@ -566,17 +476,5 @@ Model *lower(Arena *a, Spec *spec)
     /* The task head: output layer and loss (lower_head.c). */
     if (!lower_head(m, hs, width))
         return NULL;
-    m->nforward = g->n;
-
-    /* Default init: U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's for RNN
-     * cells and for a Linear layer with hidden inputs. */
-    for (int i = 0; i < m->nparams; i++)
-        if (m->params[i].init == INIT_DEFAULT) {
-            m->params[i].init = INIT_UNIFORM;
-            m->params[i].init_arg = 1.0 / sqrt((double)spec->hidden);
-        }
-    if (diag_error_count() > errors0)
-        return NULL;
-    graph_verify(g);
-    return m;
+    return lower_finish(m, errors0);
 }

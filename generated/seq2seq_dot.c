@@ -254,7 +254,7 @@ static seq2seq_dot_params seq2seq_dot_params_at(real *base, int V, int Vt)
 
 /* The workspace: every buffer of a training step, placed once. */
 typedef struct {
-    real *src_mask; /* len_mask [T,B,128] */
+    real *src_mask; /* len_mask [T,B] */
     real *embed_src_x; /* gather [T,B,64] */
     real *r_matmul_enc_l0; /* matmul [T,B,128] */
     real *r_add_enc_l0; /* add [T,B,128] */
@@ -262,11 +262,12 @@ typedef struct {
     real *z_add_enc_l0; /* add [T,B,128] */
     real *n_matmul_enc_l0; /* matmul [T,B,128] */
     real *n_add_enc_l0; /* add [T,B,128] */
-    real *sub28; /* sub [T,B,128] */
     real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,128] */
     real *r_matmul_enc_l0_2; /* per step: matmul [B,128] */
     real *z_matmul_enc_l0_2; /* per step: matmul [B,128] */
     real *n_matmul_enc_l0_2; /* per step: matmul [B,128] */
+    real *h_step_enc_l0; /* per step: fused_out [B,128] */
+    real *h_kept_enc_l0; /* per step: row_scale [B,128] */
     real *h_enc_l0_seq; /* scan_out [T,B,128] */
     real *r_matmul_enc_l1; /* matmul [T,B,128] */
     real *r_add_enc_l1; /* add [T,B,128] */
@@ -278,6 +279,8 @@ typedef struct {
     real *r_matmul_enc_l1_2; /* per step: matmul [B,128] */
     real *z_matmul_enc_l1_2; /* per step: matmul [B,128] */
     real *n_matmul_enc_l1_2; /* per step: matmul [B,128] */
+    real *h_step_enc_l1; /* per step: fused_out [B,128] */
+    real *h_kept_enc_l1; /* per step: row_scale [B,128] */
     real *h_enc_l1_seq; /* scan_out [T,B,128] */
     real *embed_tgt_x; /* gather [T,B,64] */
     real *r_matmul_dec_l0; /* matmul [T,B,128] */
@@ -302,7 +305,7 @@ typedef struct {
     real *n_matmul_dec_l1_2; /* per step: matmul [B,128] */
     real *h_dec_l1_seq; /* scan_out [T,B,128] */
     real *attention_seq; /* scan_out [T,T,B] */
-    real *matmul90; /* matmul [T,B,Vt] */
+    real *matmul88; /* matmul [T,B,Vt] */
     real *logits; /* add [T,B,Vt] */
     real *loss; /* masked_xent [] */
     real *dlogits; /* masked_xent_grad [T,B,Vt] */
@@ -380,14 +383,15 @@ typedef struct {
     real *n_add_enc_l1_seq; /* scan_out [T,B,128] */
     real *r_enc_l1_seq; /* scan_out [T,B,128] */
     real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,128] */
-    real *dh_prev_enc_l1; /* per step: fused_out [B,128] */
+    real *dh_enc_l1_6; /* per step: add [B,128] */
+    real *dh_step_enc_l1; /* per step: row_scale [B,128] */
+    real *dh_prev_enc_l1; /* per step: matmul [B,128] */
     real *dh_enc_l0_2; /* per step: matmul [B,128] */
+    real *dh_enc_l0_3; /* per step: matmul [B,128] */
     real *dh_prev_enc_l1_2; /* per step: matmul [B,128] */
     real *dh_prev_enc_l1_3; /* per step: matmul [B,128] */
-    real *dh_enc_l0_3; /* per step: matmul [B,128] */
-    real *dh_prev_enc_l1_4; /* per step: matmul [B,128] */
     real *dh_enc_l0_4; /* per step: matmul [B,128] */
-    real *dh_prev_enc_l1_5; /* per step: fused_out [B,128] */
+    real *dh_prev_enc_l1_4; /* per step: fused_out [B,128] */
     real *dh_enc_l0_seq; /* scan_out [T,B,128] */
     real *dr_add_enc_l1_seq; /* scan_out [T,B,128] */
     real *db_ir_enc_l1; /* sum_to [128] */
@@ -404,14 +408,15 @@ typedef struct {
     real *n_add_enc_l0_seq; /* scan_out [T,B,128] */
     real *r_enc_l0_seq; /* scan_out [T,B,128] */
     real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,128] */
-    real *dh_prev_enc_l0; /* per step: fused_out [B,128] */
+    real *dh_enc_l0_8; /* per step: add [B,128] */
+    real *dh_step_enc_l0; /* per step: row_scale [B,128] */
+    real *dh_prev_enc_l0; /* per step: matmul [B,128] */
     real *dembed_src_x; /* per step: matmul [B,64] */
+    real *dembed_src_x_2; /* per step: matmul [B,64] */
     real *dh_prev_enc_l0_2; /* per step: matmul [B,128] */
     real *dh_prev_enc_l0_3; /* per step: matmul [B,128] */
-    real *dembed_src_x_2; /* per step: matmul [B,64] */
-    real *dh_prev_enc_l0_4; /* per step: matmul [B,128] */
     real *dembed_src_x_3; /* per step: matmul [B,64] */
-    real *dh_prev_enc_l0_5; /* per step: fused_out [B,128] */
+    real *dh_prev_enc_l0_4; /* per step: fused_out [B,128] */
     real *dembed_src_x_seq; /* scan_out [T,B,64] */
     real *dr_add_enc_l0_seq; /* scan_out [T,B,128] */
     real *db_ir_enc_l0; /* sum_to [128] */
@@ -433,7 +438,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     if (Vt <= 0 || Vt > (1 << 24))
         return 0;
-    n = (size_t)T * B * 128;
+    n = (size_t)T * B;
     if (n > INT_MAX)
         return 0;
     w->src_mask = base ? base + off : NULL;
@@ -473,11 +478,6 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->n_add_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->sub28 = base ? base + off : NULL;
-    off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
@@ -497,6 +497,16 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_kept_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -552,6 +562,16 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l1 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_kept_enc_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -676,7 +696,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->matmul90 = base ? base + off : NULL;
+    w->matmul88 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * Vt;
     if (n > INT_MAX)
@@ -1066,12 +1086,27 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
+    w->dh_enc_l1_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_step_enc_l1 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
     w->dh_prev_enc_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
     w->dh_enc_l0_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_enc_l0_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -1086,22 +1121,12 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->dh_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->dh_enc_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_enc_l1_5 = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -1186,12 +1211,27 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
     w->dh_prev_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 64;
     if (n > INT_MAX)
         return 0;
     w->dembed_src_x = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->dembed_src_x_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -1206,22 +1246,12 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)B * 64;
     if (n > INT_MAX)
         return 0;
-    w->dembed_src_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
     w->dembed_src_x_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_enc_l0_5 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 64;
     if (n > INT_MAX)
@@ -1287,9 +1317,9 @@ static size_t seq2seq_dot_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:13  name: gru
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_dot_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_dot_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
@@ -1307,16 +1337,14 @@ static void seq2seq_dot_fused(size_t rows, const real *restrict in0, const real 
             const real h_sub_enc_l0_2 = (real)1 - z_enc_l0_2;
             const real h_mul_enc_l0 = h_sub_enc_l0_2 * n_enc_l0_2;
             const real h_mul_enc_l0_2 = z_enc_l0_2 * in9[i];
-            const real h_enc_l0_2 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real mul26 = h_enc_l0_2 * in10[i];
-            const real mul28 = in9[i] * in11[i];
-            const real h_enc_l0_3 = mul26 + mul28;
+            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
+            const real h_step_enc_l0_2 = h_new_enc_l0 - in9[i];
             out0[i] = r_enc_l0_2;
             out1[i] = z_enc_l0_2;
             out2[i] = n_add_enc_l0_3;
             out3[i] = n_enc_l0_2;
             out4[i] = h_sub_enc_l0_2;
-            out5[i] = h_enc_l0_3;
+            out5[i] = h_step_enc_l0_2;
         }
 }
 
@@ -1325,9 +1353,9 @@ static void seq2seq_dot_fused(size_t rows, const real *restrict in0, const real 
  *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:13  name: gru
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_dot_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_dot_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
@@ -1345,16 +1373,14 @@ static void seq2seq_dot_fused_2(size_t rows, const real *restrict in0, const rea
             const real h_sub_enc_l1_2 = (real)1 - z_enc_l1_2;
             const real h_mul_enc_l1 = h_sub_enc_l1_2 * n_enc_l1_2;
             const real h_mul_enc_l1_2 = z_enc_l1_2 * in9[i];
-            const real h_enc_l1_2 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real mul26_2 = h_enc_l1_2 * in10[i];
-            const real mul28_2 = in9[i] * in11[i];
-            const real h_enc_l1_3 = mul26_2 + mul28_2;
+            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
+            const real h_step_enc_l1_2 = h_new_enc_l1 - in9[i];
             out0[i] = r_enc_l1_2;
             out1[i] = z_enc_l1_2;
             out2[i] = n_add_enc_l1_3;
             out3[i] = n_enc_l1_2;
             out4[i] = h_sub_enc_l1_2;
-            out5[i] = h_enc_l1_3;
+            out5[i] = h_step_enc_l1_2;
         }
 }
 
@@ -1559,52 +1585,60 @@ static void seq2seq_dot_fused_10(size_t rows, const real *restrict in0, const re
 }
 
 /* Fused elementwise loop over [B,128] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_dot_fused_11(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_dot_fused_11(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
             const size_t i = r * 128 + j;
-            const real dh_enc_l1_6 = in0[i] + in1[i];
-            const real dh_prev_enc_l1_6 = dh_enc_l1_6 * in2[i];
-            const real dh_enc_l1_7 = dh_enc_l1_6 * in3[i];
-            const real dz_enc_l1 = dh_enc_l1_7 * in4[i];
-            const real dh_prev_enc_l1_7 = dh_enc_l1_7 * in5[i];
-            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_6 + dh_prev_enc_l1_7;
-            const real dh_sub_enc_l1 = dh_enc_l1_7 * in6[i];
-            const real dn_enc_l1 = dh_enc_l1_7 * in7[i];
+            const real dz_enc_l1 = in0[i] * in1[i];
+            const real dh_sub_enc_l1 = in0[i] * in2[i];
             const real dz_enc_l1_2 = -dh_sub_enc_l1;
             const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dn_add_enc_l1_3 = dn_enc_l1 * (1 - in6[i] * in6[i]);
-            const real dr_enc_l1 = dn_add_enc_l1_3 * in8[i];
-            const real dn_add_enc_l1_4 = dn_add_enc_l1_3 * in9[i];
-            const real dz_add_enc_l1_2 = dz_enc_l1_3 * in5[i] * (1 - in5[i]);
-            const real dr_add_enc_l1_2 = dr_enc_l1 * in9[i] * (1 - in9[i]);
-            out0[i] = dh_prev_enc_l1_8;
-            out1[i] = dn_add_enc_l1_3;
-            out2[i] = dn_add_enc_l1_4;
-            out3[i] = dz_add_enc_l1_2;
-            out4[i] = dr_add_enc_l1_2;
+            const real dz_add_enc_l1_2 = dz_enc_l1_3 * in3[i] * (1 - in3[i]);
+            out0[i] = dz_add_enc_l1_2;
+        }
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ */
+static void seq2seq_dot_fused_12(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real dn_enc_l1 = in0[i] * in1[i];
+            const real dn_add_enc_l1_3 = dn_enc_l1 * (1 - in2[i] * in2[i]);
+            const real dr_enc_l1 = dn_add_enc_l1_3 * in3[i];
+            const real dn_add_enc_l1_4 = dn_add_enc_l1_3 * in4[i];
+            const real dr_add_enc_l1_2 = dr_enc_l1 * in4[i] * (1 - in4[i]);
+            out0[i] = dn_add_enc_l1_3;
+            out1[i] = dn_add_enc_l1_4;
+            out2[i] = dr_add_enc_l1_2;
         }
 }
 
 /* Fused elementwise loop over [B,128] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_dot_fused_12(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_dot_fused_13(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
             const size_t i = r * 128 + j;
-            const real dh_prev_enc_l1_9 = in0[i] + in1[i];
-            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + in2[i];
-            const real dh_prev_enc_l1_11 = dh_prev_enc_l1_10 + in3[i];
+            const real dh_prev_enc_l1_5 = -in0[i];
+            const real dh_prev_enc_l1_6 = in1[i] + dh_prev_enc_l1_5;
+            const real dh_prev_enc_l1_7 = in0[i] * in2[i];
+            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_6 + dh_prev_enc_l1_7;
+            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + in3[i];
+            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + in4[i];
+            const real dh_prev_enc_l1_11 = dh_prev_enc_l1_10 + in5[i];
             out0[i] = dh_prev_enc_l1_11;
         }
 }
@@ -1612,7 +1646,7 @@ static void seq2seq_dot_fused_12(size_t rows, const real *restrict in0, const re
 /* Fused elementwise loop over [B,128] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_dot_fused_13(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_dot_fused_14(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
@@ -1624,52 +1658,60 @@ static void seq2seq_dot_fused_13(size_t rows, const real *restrict in0, const re
 }
 
 /* Fused elementwise loop over [B,128] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_dot_fused_14(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < 128; j++) {
-            const size_t i = r * 128 + j;
-            const real dh_enc_l0_8 = in0[i] + in1[i];
-            const real dh_prev_enc_l0_6 = dh_enc_l0_8 * in2[i];
-            const real dh_enc_l0_9 = dh_enc_l0_8 * in3[i];
-            const real dz_enc_l0 = dh_enc_l0_9 * in4[i];
-            const real dh_prev_enc_l0_7 = dh_enc_l0_9 * in5[i];
-            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_6 + dh_prev_enc_l0_7;
-            const real dh_sub_enc_l0 = dh_enc_l0_9 * in6[i];
-            const real dn_enc_l0 = dh_enc_l0_9 * in7[i];
-            const real dz_enc_l0_2 = -dh_sub_enc_l0;
-            const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dn_add_enc_l0_3 = dn_enc_l0 * (1 - in6[i] * in6[i]);
-            const real dr_enc_l0 = dn_add_enc_l0_3 * in8[i];
-            const real dn_add_enc_l0_4 = dn_add_enc_l0_3 * in9[i];
-            const real dz_add_enc_l0_2 = dz_enc_l0_3 * in5[i] * (1 - in5[i]);
-            const real dr_add_enc_l0_2 = dr_enc_l0 * in9[i] * (1 - in9[i]);
-            out0[i] = dh_prev_enc_l0_8;
-            out1[i] = dn_add_enc_l0_3;
-            out2[i] = dn_add_enc_l0_4;
-            out3[i] = dz_add_enc_l0_2;
-            out4[i] = dr_add_enc_l0_2;
-        }
-}
-
-/* Fused elementwise loop over [B,128] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  */
 static void seq2seq_dot_fused_15(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 128; j++) {
             const size_t i = r * 128 + j;
-            const real dh_prev_enc_l0_9 = in0[i] + in1[i];
-            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + in2[i];
-            const real dh_prev_enc_l0_11 = dh_prev_enc_l0_10 + in3[i];
+            const real dz_enc_l0 = in0[i] * in1[i];
+            const real dh_sub_enc_l0 = in0[i] * in2[i];
+            const real dz_enc_l0_2 = -dh_sub_enc_l0;
+            const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
+            const real dz_add_enc_l0_2 = dz_enc_l0_3 * in3[i] * (1 - in3[i]);
+            out0[i] = dz_add_enc_l0_2;
+        }
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ */
+static void seq2seq_dot_fused_16(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real dn_enc_l0 = in0[i] * in1[i];
+            const real dn_add_enc_l0_3 = dn_enc_l0 * (1 - in2[i] * in2[i]);
+            const real dr_enc_l0 = dn_add_enc_l0_3 * in3[i];
+            const real dn_add_enc_l0_4 = dn_add_enc_l0_3 * in4[i];
+            const real dr_add_enc_l0_2 = dr_enc_l0 * in4[i] * (1 - in4[i]);
+            out0[i] = dn_add_enc_l0_3;
+            out1[i] = dn_add_enc_l0_4;
+            out2[i] = dr_add_enc_l0_2;
+        }
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ */
+static void seq2seq_dot_fused_17(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real dh_prev_enc_l0_5 = -in0[i];
+            const real dh_prev_enc_l0_6 = in1[i] + dh_prev_enc_l0_5;
+            const real dh_prev_enc_l0_7 = in0[i] * in2[i];
+            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_6 + dh_prev_enc_l0_7;
+            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + in3[i];
+            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + in4[i];
+            const real dh_prev_enc_l0_11 = dh_prev_enc_l0_10 + in5[i];
             out0[i] = dh_prev_enc_l0_11;
         }
 }
@@ -1677,7 +1719,7 @@ static void seq2seq_dot_fused_15(size_t rows, const real *restrict in0, const re
 /* Fused elementwise loop over [B,64] (the ops of these lines, backward):
  *   specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64}
  */
-static void seq2seq_dot_fused_16(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_dot_fused_18(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < 64; j++) {
@@ -1706,8 +1748,7 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     /* specs/seq2seq_dot.yaml:4  task: seq2seq */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
-            for (int j = 0; j < 128; j++)
-                w.src_mask[((size_t)t * B + b) * 128 + j] = t < c->src_len[b];
+            w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
     /* specs/seq2seq_dot.yaml:48  input: {embed: 64} */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->src[i] >= 0 && c->src[i] < V)
@@ -1731,18 +1772,15 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
         for (size_t j = 0; j < n; j++)
             w.n_add_enc_l0[r * n + j] = w.n_matmul_enc_l0[r * n + j] + p.b_in_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:13  name: gru */
-    for (size_t i = 0; i < (size_t)T * B * 128; i++)
-        w.sub28[i] = (real)1 - w.src_mask[i];
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
-        const real *src_mask_t = w.src_mask + (size_t)t * B * 128;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
         const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * 128;
         const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * 128;
         const real *n_add_enc_l0_t = w.n_add_enc_l0 + (size_t)t * B * 128;
-        const real *in_t = w.sub28 + (size_t)t * B * 128;
         real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * 128;
         real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * 128;
         real *n_add_enc_l0_2 = w.n_add_enc_l0_seq + (size_t)t * B * 128;
@@ -1760,9 +1798,15 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
-         *   <rnnc>/cells/gru.yaml:13  name: gru
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_dot_fused((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, src_mask_t, in_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, h_enc_l0);
+        seq2seq_dot_fused((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        /* <rnnc>/cells/gru.yaml:15  state: [h] */
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.h_kept_enc_l0[r * 128 + j] = w.h_step_enc_l0[r * 128 + j] * valid_enc_l0_t[r];
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            h_enc_l0[i] = h_prev_enc_l0[i] + w.h_kept_enc_l0[i];
         memcpy(w.h_prev_enc_l0_seq + (size_t)t * B * 128, h_prev_enc_l0, (size_t)B * 128 * sizeof(real));
         h_prev_enc_l0_cur = h_enc_l0;
     }
@@ -1789,11 +1833,10 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     const real *h_prev_enc_l1_cur = w.h_prev_enc_l1_carry;
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1 = h_prev_enc_l1_cur;
-        const real *src_mask_t_2 = w.src_mask + (size_t)t * B * 128;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
         const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * 128;
         const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * 128;
         const real *n_add_enc_l1_t = w.n_add_enc_l1 + (size_t)t * B * 128;
-        const real *in_t_2 = w.sub28 + (size_t)t * B * 128;
         real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * 128;
         real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * 128;
         real *n_add_enc_l1_2 = w.n_add_enc_l1_seq + (size_t)t * B * 128;
@@ -1811,9 +1854,15 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
-         *   <rnnc>/cells/gru.yaml:13  name: gru
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_dot_fused_2((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, src_mask_t_2, in_t_2, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, h_enc_l1);
+        seq2seq_dot_fused_2((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        /* <rnnc>/cells/gru.yaml:15  state: [h] */
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.h_kept_enc_l1[r * 128 + j] = w.h_step_enc_l1[r * 128 + j] * valid_enc_l1_t[r];
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            h_enc_l1[i] = h_prev_enc_l1[i] + w.h_kept_enc_l1[i];
         memcpy(w.h_prev_enc_l1_seq + (size_t)t * B * 128, h_prev_enc_l1, (size_t)B * 128 * sizeof(real));
         h_prev_enc_l1_cur = h_enc_l1;
     }
@@ -1936,10 +1985,10 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     if (h_prev_dec_l1_cur != w.h_prev_dec_l1_carry)
         memcpy(w.h_prev_dec_l1_carry, h_prev_dec_l1_cur, (size_t)B * 128 * sizeof(real));
     /* specs/seq2seq_dot.yaml:47  network: */
-    rnnrt_gemm(0, 0, T * B, Vt, 128, 1, w.h_dec_l1_seq, 128, p.W_out, Vt, 0, w.matmul90, Vt);
+    rnnrt_gemm(0, 0, T * B, Vt, 128, 1, w.h_dec_l1_seq, 128, p.W_out, Vt, 0, w.matmul88, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul90[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.matmul88[r * n + j] + p.b_out[j];
     /* specs/seq2seq_dot.yaml:4  task: seq2seq */
     {
         double sum = 0, count = 0;
@@ -2210,46 +2259,54 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l1_t = w.dh_enc_l1_5 + (size_t)t * B * 128;
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
-        const real *in_t_3 = w.sub28 + (size_t)t * B * 128;
+        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
         const real *h_prev_enc_l1_t = w.h_prev_enc_l1_seq + (size_t)t * B * 128;
-        const real *src_mask_t_3 = w.src_mask + (size_t)t * B * 128;
         const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * 128;
         const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * 128;
         const real *h_sub_enc_l1_t = w.h_sub_enc_l1_seq + (size_t)t * B * 128;
         const real *n_add_enc_l1_t_2 = w.n_add_enc_l1_seq + (size_t)t * B * 128;
         const real *r_enc_l1_t = w.r_enc_l1_seq + (size_t)t * B * 128;
+        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * 128;
         real *dn_add_enc_l1 = w.dn_add_enc_l1_seq + (size_t)t * B * 128;
         real *dn_add_enc_l1_2 = w.dn_add_enc_l1_seq_2 + (size_t)t * B * 128;
-        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * 128;
         real *dr_add_enc_l1 = w.dr_add_enc_l1_seq + (size_t)t * B * 128;
         real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * 128;
+        /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            w.dh_enc_l1_6[i] = dh_enc_l1_t[i] + dh_enc_l1_next[i];
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.dh_step_enc_l1[r * 128 + j] = w.dh_enc_l1_6[r * 128 + j] * valid_enc_l1_t_2[r];
         /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         */
+        seq2seq_dot_fused_11((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
+        /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_hz_enc_l1, 128, 0, w.dh_prev_enc_l1, 128);
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_iz_enc_l1, 128, 0, w.dh_enc_l0_2, 128);
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_dot_fused_11((size_t)B, dh_enc_l1_t, dh_enc_l1_next, in_t_3, src_mask_t_3, h_prev_enc_l1_t, z_enc_l1_t, n_enc_l1_t, h_sub_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, w.dh_prev_enc_l1, dn_add_enc_l1, dn_add_enc_l1_2, dz_add_enc_l1, dr_add_enc_l1);
+        seq2seq_dot_fused_12((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l1, 128, p.W_in_enc_l1, 128, 0, w.dh_enc_l0_2, 128);
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l1, 128, p.W_in_enc_l1, 128, 0, w.dh_enc_l0_3, 128);
         rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l1_2, 128, p.W_hn_enc_l1, 128, 0, w.dh_prev_enc_l1_2, 128);
-        /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_hz_enc_l1, 128, 0, w.dh_prev_enc_l1_3, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_iz_enc_l1, 128, 0, w.dh_enc_l0_3, 128);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l1, 128, p.W_hr_enc_l1, 128, 0, w.dh_prev_enc_l1_4, 128);
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l1, 128, p.W_hr_enc_l1, 128, 0, w.dh_prev_enc_l1_3, 128);
         rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l1, 128, p.W_ir_enc_l1, 128, 0, w.dh_enc_l0_4, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          */
-        seq2seq_dot_fused_12((size_t)B, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4, w.dh_prev_enc_l1_5);
+        seq2seq_dot_fused_13((size_t)B, w.dh_step_enc_l1, w.dh_enc_l1_6, z_enc_l1_t, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4);
         /* fused:
          *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          */
-        seq2seq_dot_fused_13((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
-        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_5, (size_t)B * 128 * sizeof(real));
+        seq2seq_dot_fused_14((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
+        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * 128 * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, 128, 128, T * B, 1, w.h_enc_l0_seq, 128, w.dr_add_enc_l1_seq, 128, 1, g.W_ir_enc_l1, 128);
@@ -2282,46 +2339,54 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * 128;
         const real *dh_enc_l0_next = w.dh_enc_l0_next_carry;
-        const real *in_t_4 = w.sub28 + (size_t)t * B * 128;
+        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
         const real *h_prev_enc_l0_t = w.h_prev_enc_l0_seq + (size_t)t * B * 128;
-        const real *src_mask_t_4 = w.src_mask + (size_t)t * B * 128;
         const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * 128;
         const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * 128;
         const real *h_sub_enc_l0_t = w.h_sub_enc_l0_seq + (size_t)t * B * 128;
         const real *n_add_enc_l0_t_2 = w.n_add_enc_l0_seq + (size_t)t * B * 128;
         const real *r_enc_l0_t = w.r_enc_l0_seq + (size_t)t * B * 128;
+        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * 128;
         real *dn_add_enc_l0 = w.dn_add_enc_l0_seq + (size_t)t * B * 128;
         real *dn_add_enc_l0_2 = w.dn_add_enc_l0_seq_2 + (size_t)t * B * 128;
-        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * 128;
         real *dr_add_enc_l0 = w.dr_add_enc_l0_seq + (size_t)t * B * 128;
         real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * 64;
+        /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            w.dh_enc_l0_8[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.dh_step_enc_l0[r * 128 + j] = w.dh_enc_l0_8[r * 128 + j] * valid_enc_l0_t_2[r];
         /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         */
+        seq2seq_dot_fused_15((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
+        /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l0, 128, p.W_hz_enc_l0, 128, 0, w.dh_prev_enc_l0, 128);
+        rnnrt_gemm(0, 1, B, 64, 128, 1, dz_add_enc_l0, 128, p.W_iz_enc_l0, 128, 0, w.dembed_src_x, 64);
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_dot_fused_14((size_t)B, dh_enc_l0_t, dh_enc_l0_next, in_t_4, src_mask_t_4, h_prev_enc_l0_t, z_enc_l0_t, n_enc_l0_t, h_sub_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, w.dh_prev_enc_l0, dn_add_enc_l0, dn_add_enc_l0_2, dz_add_enc_l0, dr_add_enc_l0);
+        seq2seq_dot_fused_16((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dn_add_enc_l0, 128, p.W_in_enc_l0, 128, 0, w.dembed_src_x, 64);
+        rnnrt_gemm(0, 1, B, 64, 128, 1, dn_add_enc_l0, 128, p.W_in_enc_l0, 128, 0, w.dembed_src_x_2, 64);
         rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l0_2, 128, p.W_hn_enc_l0, 128, 0, w.dh_prev_enc_l0_2, 128);
-        /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l0, 128, p.W_hz_enc_l0, 128, 0, w.dh_prev_enc_l0_3, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dz_add_enc_l0, 128, p.W_iz_enc_l0, 128, 0, w.dembed_src_x_2, 64);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l0, 128, p.W_hr_enc_l0, 128, 0, w.dh_prev_enc_l0_4, 128);
+        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l0, 128, p.W_hr_enc_l0, 128, 0, w.dh_prev_enc_l0_3, 128);
         rnnrt_gemm(0, 1, B, 64, 128, 1, dr_add_enc_l0, 128, p.W_ir_enc_l0, 128, 0, w.dembed_src_x_3, 64);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          */
-        seq2seq_dot_fused_15((size_t)B, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4, w.dh_prev_enc_l0_5);
+        seq2seq_dot_fused_17((size_t)B, w.dh_step_enc_l0, w.dh_enc_l0_8, z_enc_l0_t, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4);
         /* fused:
          *   specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64}
          */
-        seq2seq_dot_fused_16((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
-        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_5, (size_t)B * 128 * sizeof(real));
+        seq2seq_dot_fused_18((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
+        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * 128 * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, 64, 128, T * B, 1, w.embed_src_x, 64, w.dr_add_enc_l0_seq, 128, 1, g.W_ir_enc_l0, 128);

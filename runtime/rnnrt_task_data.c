@@ -186,6 +186,18 @@ static int labels_encode(RnnrtTaskData *d, const Lines *l, int given, RnnrtError
     return 0;
 }
 
+/* The vocabularies of the training split from its token and label counts
+ * (which it frees): tokens below recipe.min_freq become <unk>. */
+static void take_vocabs(RnnrtTaskData *d, const RnnrtModel *m, RnnrtVocab *ct,
+                        RnnrtVocab *cl)
+{
+    vocab_sorted(ct, &d->vocab);
+    rnnrt_vocab_prune(&d->vocab, m->recipe.min_freq);
+    vocab_sorted(cl, &d->labels);
+    rnnrt_vocab_free(ct);
+    rnnrt_vocab_free(cl);
+}
+
 static int load_labelling(RnnrtTaskData *d, const RnnrtModel *m, const Lines *l, int build)
 {
     size_t nunk = 0;
@@ -197,11 +209,7 @@ static int load_labelling(RnnrtTaskData *d, const RnnrtModel *m, const Lines *l,
             count_token(&ct, l->text + l->tok[i].off, l->tok[i].len);
             count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
         }
-        vocab_sorted(&ct, &d->vocab);
-        rnnrt_vocab_prune(&d->vocab, m->recipe.min_freq);
-        vocab_sorted(&cl, &d->labels);
-        rnnrt_vocab_free(&ct);
-        rnnrt_vocab_free(&cl);
+        take_vocabs(d, m, &ct, &cl);
     }
     for (size_t i = 0; i < l->n; i++) {
         int id = rnnrt_vocab_find(&d->vocab, l->text + l->tok[i].off,
@@ -211,6 +219,14 @@ static int load_labelling(RnnrtTaskData *d, const RnnrtModel *m, const Lines *l,
     }
     d->unk_valid = nunk;
     return 0;
+}
+
+static void grow_tokens(RnnrtToken **tok, size_t *cap, size_t n)
+{
+    *cap = n;
+    *tok = realloc(*tok, *cap * sizeof **tok);
+    if (!*tok)
+        exit(RNNRT_EXIT_IO);
 }
 
 /* Tokens of one classification text (normalized copy in *buf). */
@@ -226,12 +242,8 @@ static size_t text_tokens(const RnnrtModel *m, RnnrtNorm norm, const char *s,
         for (size_t p = 0; p < len; n++) {
             size_t k = (size_t)rnnrt_utf8_len((unsigned char)(*buf)[p]);
             k = k && p + k <= len ? k : 1;
-            if (n == *cap) {
-                *cap = *cap ? 2 * *cap : 256;
-                *tok = realloc(*tok, *cap * sizeof **tok);
-                if (!*tok)
-                    exit(RNNRT_EXIT_IO);
-            }
+            if (n == *cap)
+                grow_tokens(tok, cap, *cap ? 2 * *cap : 256);
             (*tok)[n] = (RnnrtToken){p, k};
             p += k;
         }
@@ -239,12 +251,8 @@ static size_t text_tokens(const RnnrtModel *m, RnnrtNorm norm, const char *s,
     }
     rnnrt_words_lower(*buf, len);
     n = rnnrt_words_split(*buf, len, NULL, 0);
-    if (n > *cap) {
-        *cap = n;
-        *tok = realloc(*tok, *cap * sizeof **tok);
-        if (!*tok)
-            exit(RNNRT_EXIT_IO);
-    }
+    if (n > *cap)
+        grow_tokens(tok, cap, n);
     rnnrt_words_split(*buf, len, *tok, n);
     return n;
 }
@@ -284,11 +292,7 @@ static int load_classification(RnnrtTaskData *d, const RnnrtModel *m,
                 count_token(&ct, texts[i] + toks[i][k].off, toks[i][k].len);
             count_token(&cl, l->text + l->lab[i].off, l->lab[i].len);
         }
-        vocab_sorted(&ct, &d->vocab);
-        rnnrt_vocab_prune(&d->vocab, m->recipe.min_freq);
-        vocab_sorted(&cl, &d->labels);
-        rnnrt_vocab_free(&ct);
-        rnnrt_vocab_free(&cl);
+        take_vocabs(d, m, &ct, &cl);
     }
     for (size_t i = 0; i < l->n && !rc; i++)
         for (size_t t = 0; t < T; t++) {

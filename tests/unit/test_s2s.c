@@ -427,6 +427,35 @@ static void test_key_projection_outside_scan(void **state)
     assert_int_equal(found, 1);
 }
 
+/* The encoder keeps its state on padding as a classifier's layers do: one
+ * [T,B] mask from the source lengths, and per layer a row_scale of each
+ * state's step by the mask's row (lower_mask_states). */
+static void test_encoder_masks_rows(void **state)
+{
+    (void)state;
+    bool ok;
+    Model *m = compile(additive, 2, &ok);
+    assert_non_null(m);
+    int masks = 0, scaled = 0;
+    for (int i = 0; i < m->g->n; i++) {
+        Node *n = m->g->nodes[i];
+        if (n->op == OP_LEN_MASK) {
+            assert_true(shape_eq(n->shape, shape2(DIM_T, DIM_B)));
+            masks++;
+        }
+        if (n->op != OP_SCAN || n == m->decoder)
+            continue;
+        Graph *body = n->scan->body;
+        for (int j = 0; j < body->n; j++)
+            if (body->nodes[j]->op == OP_ROW_SCALE) {
+                assert_int_equal(body->nodes[j]->in[1]->op, OP_ARG);
+                scaled++;
+            }
+    }
+    assert_int_equal(masks, 1);
+    assert_int_equal(scaled, 2); /* a GRU's one state, two layers */
+}
+
 /* ---- decoding one step at a time ---- */
 
 /* Running the step graph T times, fed the labels (teacher forcing), the
@@ -629,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_attention_mask_exact),
         cmocka_unit_test(test_passes_keep_values),
         cmocka_unit_test(test_key_projection_outside_scan),
+        cmocka_unit_test(test_encoder_masks_rows),
         cmocka_unit_test(test_step_additive),
         cmocka_unit_test(test_step_dot),
         cmocka_unit_test(test_step_no_attention),
