@@ -40,15 +40,12 @@ static int unknown_char(const RnnrtModel *m, const RnnrtVocab *v,
                        lowered ? norm : "", lowered ? ")" : "");
 }
 
-/* Encodes prefix with v, refusing characters it does not know. */
+/* Encodes prefix (valid UTF-8 of len bytes) with v, refusing characters
+ * it does not know. */
 static int encode_prefix(const RnnrtModel *m, const RnnrtVocab *v,
-                         const char *prefix, int32_t *ids, size_t *n,
-                         RnnrtError *err)
+                         const char *prefix, size_t len, int32_t *ids,
+                         size_t *n, RnnrtError *err)
 {
-    size_t len = strlen(prefix);
-    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
-    if (rc)
-        return rc;
     if (len == 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "the prefix is empty; give at least one character "
@@ -68,13 +65,9 @@ static int encode_prefix(const RnnrtModel *m, const RnnrtVocab *v,
 
 /* The prefix of a word model: ids of its words, <unk> for missing ones. */
 static int encode_prefix_words(const RnnrtModel *m, const RnnrtVocab *v,
-                               const char *prefix, int32_t *ids, size_t *n,
-                               RnnrtError *err)
+                               const char *prefix, size_t len, int32_t *ids,
+                               size_t *n, RnnrtError *err)
 {
-    size_t len = strlen(prefix);
-    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
-    if (rc)
-        return rc;
     char *text = rnnrt_xcalloc(len + 1, 1, "prefix");
     memcpy(text, prefix, len + 1);
     rnnrt_words_lower(text, len);
@@ -148,10 +141,13 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
                            "the temperature must be positive");
     int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
-    int32_t *ids = rnnrt_xcalloc(strlen(prefix) + 1, sizeof *ids, "prefix");
-    size_t n = 0;
-    int rc = words ? encode_prefix_words(m, v, prefix, ids, &n, err)
-                   : encode_prefix(m, v, prefix, ids, &n, err);
+    size_t len = strlen(prefix), n = 0;
+    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
+    if (rc)
+        return rc;
+    int32_t *ids = rnnrt_xcalloc(len + 1, sizeof *ids, "prefix");
+    rc = words ? encode_prefix_words(m, v, prefix, len, ids, &n, err)
+               : encode_prefix(m, v, prefix, len, ids, &n, err);
     RnnrtBuffers b;
     if (!rc)
         rc = rnnrt_buffers_init(&b, m, p, 1, 1, v->size, err);
