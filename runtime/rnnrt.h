@@ -531,6 +531,17 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
 int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
 void rnnrt_pool_free(RnnrtPool *pool);
+/* The threads under the split (also the seq2seq trainer's): a crew of n
+ * members, the caller and n - 1 persistent threads started with every
+ * signal blocked. rnnrt_crew_run calls fn(arg, i) for every member i < n
+ * (member 0 in the caller's thread, the others under the caller's MXCSR)
+ * and returns when all are done. Exit 3 when a thread cannot be started. */
+typedef struct RnnrtCrew RnnrtCrew;
+typedef void (*RnnrtCrewFn)(void *arg, int member);
+int rnnrt_crew_new(RnnrtCrew **out, int n, RnnrtCrewFn fn, void *arg,
+                   RnnrtError *err);
+void rnnrt_crew_run(RnnrtCrew *c);
+void rnnrt_crew_free(RnnrtCrew *c);
 
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
 void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);

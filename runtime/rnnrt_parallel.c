@@ -60,23 +60,38 @@ typedef struct {
     real *work, *grads;
     int own_work;      /* worker 0 borrows the buffers' workspace */
     double loss;
+} Slice;
+
+/* The threads themselves, shared by the LM split below and the seq2seq
+ * split (rnnrt_s2s_split.c): n members, member 0 is the caller. */
+typedef struct {
+    struct RnnrtCrew *crew;
+    int index;
     pthread_t tid;
     int started;
-} Slice;
+} Member;
+
+struct RnnrtCrew {
+    int n;
+    RnnrtCrewFn fn;
+    void *arg;
+    Member *mem;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;       /* calls dispatched so far */
+    int busy;           /* members (other than the caller) still running */
+    int quit;
+    unsigned int csr;   /* the caller's MXCSR */
+};
 
 struct RnnrtPool {
     const RnnrtModel *m;
     int n, B, S, blocks;
     size_t total; /* reals in the gradient block */
     Slice *s;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    uint64_t gen;       /* calls dispatched so far */
-    int busy;           /* workers (other than the caller) still running */
-    int quit;
+    RnnrtCrew *crew;
     RnnrtCtx *job;      /* the caller's context for this call */
     int backward;
-    unsigned int csr;   /* the caller's MXCSR */
 };
 
 static unsigned int fpu_get(void)
@@ -160,29 +175,106 @@ static void run_slice(RnnrtPool *p, Slice *s)
     }
 }
 
-static void *worker_main(void *arg)
+static void *member_main(void *arg)
 {
-    Slice *s = arg;
-    RnnrtPool *p = s->pool;
+    Member *me = arg;
+    RnnrtCrew *c = me->crew;
     uint64_t seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->gen == seen && !p->quit)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) {
-            pthread_mutex_unlock(&p->mu);
+        pthread_mutex_lock(&c->mu);
+        while (c->gen == seen && !c->quit)
+            pthread_cond_wait(&c->go, &c->mu);
+        if (c->quit) {
+            pthread_mutex_unlock(&c->mu);
             return NULL;
         }
-        seen = p->gen;
-        unsigned int csr = p->csr;
-        pthread_mutex_unlock(&p->mu);
+        seen = c->gen;
+        unsigned int csr = c->csr;
+        pthread_mutex_unlock(&c->mu);
         fpu_set(csr);
-        run_slice(p, s);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        c->fn(c->arg, me->index);
+        pthread_mutex_lock(&c->mu);
+        if (--c->busy == 0)
+            pthread_cond_signal(&c->done);
+        pthread_mutex_unlock(&c->mu);
     }
+}
+
+/* The mutex orders everything the caller wrote before this call before
+ * the members' reads, and their writes before the return. */
+void rnnrt_crew_run(RnnrtCrew *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->csr = fpu_get();
+    c->busy = c->n - 1;
+    c->gen++;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    c->fn(c->arg, 0);
+    pthread_mutex_lock(&c->mu);
+    while (c->busy > 0)
+        pthread_cond_wait(&c->done, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void rnnrt_crew_free(RnnrtCrew *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 1; i < c->n; i++)
+        if (c->mem[i].started)
+            pthread_join(c->mem[i].tid, NULL);
+    pthread_cond_destroy(&c->go);
+    pthread_cond_destroy(&c->done);
+    pthread_mutex_destroy(&c->mu);
+    free(c->mem);
+    free(c);
+}
+
+/* Starts members 1..n-1 with every signal blocked (the mask is inherited),
+ * so that signals go to the caller's thread. */
+int rnnrt_crew_new(RnnrtCrew **out, int n, RnnrtCrewFn fn, void *arg,
+                   RnnrtError *err)
+{
+    RnnrtCrew *c = rnnrt_xcalloc(1, sizeof *c, "the thread pool");
+    c->n = n;
+    c->fn = fn;
+    c->arg = arg;
+    c->mem = rnnrt_xcalloc((size_t)n, sizeof *c->mem, "the thread pool");
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->go, NULL);
+    pthread_cond_init(&c->done, NULL);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        c->mem[i].crew = c;
+        c->mem[i].index = i;
+    }
+    for (int i = 1; i < n && !rc; i++) {
+        rc = pthread_create(&c->mem[i].tid, NULL, member_main, &c->mem[i]);
+        c->mem[i].started = rc == 0;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    *out = NULL;
+    if (rc) {
+        rnnrt_crew_free(c);
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot start %d threads: %s",
+                           n, strerror(rc));
+    }
+    *out = c;
+    return 0;
+}
+
+static void pool_slice(void *arg, int i)
+{
+    RnnrtPool *p = arg;
+    run_slice(p, &p->s[i]);
 }
 
 /* Worker order, in double: the same sums whatever thread finished first. */
@@ -205,19 +297,9 @@ static void reduce(RnnrtPool *p, RnnrtCtx *c)
 
 static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
 {
-    pthread_mutex_lock(&p->mu);
     p->job = c;
     p->backward = backward;
-    p->csr = fpu_get();
-    p->busy = p->n - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    run_slice(p, &p->s[0]);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    rnnrt_crew_run(p->crew);
     reduce(p, c);
 }
 
@@ -238,14 +320,9 @@ void rnnrt_pool_free(RnnrtPool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    rnnrt_crew_free(p->crew);
     for (int i = 0; i < p->n; i++) {
         Slice *s = &p->s[i];
-        if (s->started)
-            pthread_join(s->tid, NULL);
         free(s->x);
         free(s->y);
         free(s->state_in);
@@ -255,9 +332,6 @@ void rnnrt_pool_free(RnnrtPool *p)
             free(s->work);
         free(s->grads);
     }
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
     free(p->s);
     free(p);
 }
@@ -281,25 +355,6 @@ static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
                           : b->work;
     s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
                              "a worker's gradient block");
-}
-
-/* Starts workers 1..n-1 with every signal blocked (the mask is inherited),
- * so that signals go to the caller's thread. */
-static int start_workers(RnnrtPool *p, RnnrtError *err)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = 0;
-    for (int i = 1; i < p->n && !rc; i++) {
-        rc = pthread_create(&p->s[i].tid, NULL, worker_main, &p->s[i]);
-        p->s[i].started = rc == 0;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot start %d threads: %s",
-                           p->n, strerror(rc));
-    return 0;
 }
 
 int rnnrt_split_workers(const RnnrtModel *m, int threads, int B)
@@ -330,9 +385,6 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
     p->blocks = m->state_blocks > 0 ? m->state_blocks : 1;
     p->total = params->total;
     p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
     for (int i = 0, row = 0; i < n; i++) {
         Slice *s = &p->s[i];
         s->row0 = row;
@@ -340,7 +392,7 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
         row += s->rows;
         slice_alloc(p, s, b);
     }
-    int rc = start_workers(p, err);
+    int rc = rnnrt_crew_new(&p->crew, n, pool_slice, p, err);
     if (rc) {
         rnnrt_pool_free(p);
         return rc;

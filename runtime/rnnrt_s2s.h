@@ -336,6 +336,30 @@ typedef struct {
     void (*backward)(RnnrtS2sCtx *c);
 } RnnrtS2sModel;
 
+/* ---- batch-split threads (rnnrt_s2s_split.c) ----
+ * `--threads N` for the seq2seq trainer: each minibatch's rows over N
+ * workers (rnnrt_crew_*), losses and gradients combined with weights
+ * count_i / count, the slices' shares of the valid label tokens. */
+typedef struct RnnrtS2sSplit RnnrtS2sSplit;
+/* min(threads, B), or 1 when threads <= 1 or B <= 1. */
+int rnnrt_s2s_split_workers(int threads, int B);
+/* With one worker *out = NULL and OpenBLAS gets `threads` (0 = its
+ * default), as before; otherwise OpenBLAS gets 1 thread and *out the
+ * workers for minibatches of B rows and T steps, gradient blocks of total
+ * reals; worker 0 uses work0 (the caller's workspace for B rows) when it
+ * is not NULL. Exit 3 when a thread cannot be started. */
+int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
+                        int threads, int B, int T, int V, int Vt,
+                        size_t total, real *work0, RnnrtError *err);
+/* m->forward (and m->backward when `backward`) on c, split over p when p
+ * is not NULL and fits c (B, T, a zero state_in, no dstate_in): loss and
+ * grads (+=) as the plain calls give them; c->logits and c->attention are
+ * NULL after a split call. */
+void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
+                   int backward);
+int rnnrt_s2s_split_n(const RnnrtS2sSplit *p); /* 1 when NULL */
+void rnnrt_s2s_split_free(RnnrtS2sSplit *p);
+
 /* The seq2seq trainer's main (rnnrt_s2s_main.c):
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
  *                     [--beam K] [--eval-max N] [--seed N] [--ckpt CKPT]

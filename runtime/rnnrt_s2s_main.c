@@ -4,7 +4,7 @@
  *   MODEL train PAIRS [--epochs N] [--lr F] [--batch N] [--max-pairs N]
  *                     [--beam K] [--eval-max N] [--seed N] [--ckpt CKPT]
  *                     [--resume] [--force] [--save-every N] [--max-steps N]
- *                     [--max-seconds X] [--quiet]
+ *                     [--max-seconds X] [--threads N] [--quiet]
  *   MODEL eval PAIRS --model CKPT [--beam K] [--max-pairs N] [--eval-max N]
  *   MODEL translate --model CKPT [--beam K] [--attention OUT.csv]
  *                                                (stdin -> stdout)
@@ -538,7 +538,7 @@ static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, 
 enum { MAX_HALVINGS = 5, STOPPED = -1 };
 
 typedef struct {
-    int epochs, batch, beam, resume, force, quiet;
+    int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
     int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
@@ -552,6 +552,7 @@ typedef struct {
     S2sParams p;
     S2sProgress pr; /* pr.ts: cursor, counts, lr, RNGs, optimizer */
     Step st;
+    RnnrtS2sSplit *split; /* --threads workers, or NULL */
     RnnrtS2sBatcher bt;
     RnnrtS2sBatch mb;
     RnnrtProgress prog;
@@ -688,6 +689,10 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
     rnnrt_s2s_batcher_init(&tr->bt, &tr->pairs, 0, tr->pairs.ntrain, o->batch, 1, 0);
     rnnrt_s2s_batch_init(&tr->mb, o->batch, tr->pairs.T);
     tr->have_loop = 1;
+    rc = rnnrt_s2s_split_new(&tr->split, tr->m, o->threads, o->batch, tr->pairs.T, tr->p.V, tr->p.Vt, tr->p.np,
+                             tr->st.work, err);
+    if (rc)
+        return rc;
     tr->saved_step = o->resume ? tr->pr.ts.step : -1; /* the file holds this state */
     return 0;
 }
@@ -744,10 +749,16 @@ static int train_step(Trainer *tr, RnnrtError *err)
     c.src_len = tr->mb.src_valid;
     c.tgt_len = tr->mb.tgt_valid;
     memset(p->grads, 0, p->np * sizeof(real));
-    tr->m->forward(&c);
-    if (!isfinite(c.loss))
-        return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
-    tr->m->backward(&c);
+    if (tr->split) { /* the split cannot stop between forward and backward */
+        rnnrt_s2s_run(tr->m, tr->split, &c, 1);
+        if (!isfinite(c.loss))
+            return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
+    } else {
+        tr->m->forward(&c);
+        if (!isfinite(c.loss))
+            return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
+        tr->m->backward(&c);
+    }
     double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
     if (!isfinite(norm))
         return bad_grads(tr, norm, err);
@@ -901,6 +912,7 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
             err->code = 0; /* not an error: saved and stopped */
     }
     if (tr.have_loop) {
+        rnnrt_s2s_split_free(tr.split);
         rnnrt_s2s_batch_free(&tr.mb);
         rnnrt_s2s_batcher_free(&tr.bt);
         step_free(&tr.st);
@@ -1275,6 +1287,9 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          0, 1e12},
         {"--save-every", RNNRT_OPT_I64, &to.save_every, "N", "also save every N steps (0 = at epoch ends only)", 0,
          1e18},
+        {"--threads", RNNRT_OPT_INT, &to.threads, "N",
+         "threads: N >= 2 splits each minibatch's rows over N workers (OpenBLAS 1 thread each); "
+         "0 = OpenBLAS's default", 0, 4096},
         {"--quiet", RNNRT_OPT_FLAG, &to.quiet, NULL, "no progress line or notes", 0, 0},
         {0},
     };
