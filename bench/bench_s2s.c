@@ -21,8 +21,12 @@
  * and how the measured windows' time splits into forward (with zeroing
  * the gradients), backward and update (clip + optimizer).
  *
- * Threads: the seq2seq trainer does not split the batch yet, so N threads
- * are OpenBLAS's own (rnnrt_blas_set_threads(N)); it reports workers=1.
+ * Threads: with N >= 2 the batch is split over N workers as the trainer's
+ * --threads does (rnnrt_s2s_split.c; train_tok_s, workers=), and for
+ * comparison the same step is also timed unsplit with OpenBLAS running N
+ * threads (train_blas_tok_s). A split step's forward and backward run in
+ * the workers together, so with workers > 1 forward_pct holds both and
+ * backward_pct is 0.
  * No generation: the trainer decodes by rerunning the training forward, so
  * a batch-1 rate would say nothing about rnnc's code.
  */
@@ -49,6 +53,7 @@ typedef struct {
     int32_t *src, *dec_in, *label, *src_len, *tgt_len;
     RnnrtOptim opt;
     RnnrtS2sCtx c;
+    RnnrtS2sSplit *split; /* the workers while a split run is timed */
 } Bench;
 
 /* Parameters drawn as each descriptor says (the trainer's init), in
@@ -137,10 +142,16 @@ static void train_step(Bench *b)
     const RnnrtRecipe *r = &b->m->recipe;
     double t0 = rnnrt_now();
     memset(b->grads, 0, b->np * sizeof(real));
-    b->m->forward(&b->c);
-    double t1 = rnnrt_now();
-    b->m->backward(&b->c);
-    double t2 = rnnrt_now();
+    double t1, t2;
+    if (b->split) {
+        rnnrt_s2s_run(b->m, b->split, &b->c, 1);
+        t1 = t2 = rnnrt_now();
+    } else {
+        b->m->forward(&b->c);
+        t1 = rnnrt_now();
+        b->m->backward(&b->c);
+        t2 = rnnrt_now();
+    }
     if (r->clip_norm > 0)
         rnnrt_clip_grad_norm(b->grads, b->np, r->clip_norm);
     rnnrt_optim_step(&b->opt, b->params, b->grads, r->lr);
@@ -148,14 +159,31 @@ static void train_step(Bench *b)
     phase_s[0] += t1 - t0, phase_s[1] += t2 - t1, phase_s[2] += t3 - t2;
 }
 
-/* Median target tokens/s over the windows; *step_s: seconds per step,
- * *loss0: the first step's loss (about ln V from a fresh init). */
-static double bench_train(Bench *b, const Opts *o, double *step_s, double *loss0)
+/* The unsplit step's GEMMs, once (the workers' are smaller); *loss0: its
+ * loss (about ln V from a fresh init). */
+static void count_gemms(Bench *b, double *loss0)
 {
-    counting = 1; /* the step's GEMMs, once */
+    counting = 1;
     train_step(b);
     counting = 0;
     *loss0 = b->c.loss;
+}
+
+/* Median target tokens/s over the windows; *step_s: seconds per step.
+ * split: the batch over o->threads workers (*workers says how many), else
+ * OpenBLAS threads. */
+static double bench_train(Bench *b, const Opts *o, int split, double *step_s, int *workers)
+{
+    RnnrtError err;
+    if (split) {
+        if (rnnrt_s2s_split_new(&b->split, b->m, o->threads, o->B, o->T, o->V, o->V, b->np, b->work, &err)) {
+            rnnrt_error_print(&err, "bench_s2s");
+            exit(3);
+        }
+    } else {
+        rnnrt_blas_set_threads(o->threads);
+    }
+    *workers = rnnrt_s2s_split_n(b->split);
     double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
     for (int w = -1; w < o->windows; w++) { /* window -1 is the warm-up */
         long steps = 0;
@@ -172,6 +200,8 @@ static double bench_train(Bench *b, const Opts *o, double *step_s, double *loss0
     double med = median(tps, o->windows);
     *step_s = (double)o->B * o->T / med;
     free(tps);
+    rnnrt_s2s_split_free(b->split);
+    b->split = NULL;
     return med;
 }
 
@@ -209,13 +239,19 @@ int main(int argc, char **argv)
     rnnrt_fpu_flush_denormals(1);
     Bench b;
     bench_init(&b, &BENCH_MODEL, &o);
-    double step_s, loss0, train = bench_train(&b, &o, &step_s, &loss0);
+    double step_s, blas_step_s, loss0;
+    int workers, blas_workers;
+    count_gemms(&b, &loss0);
+    double train_blas = o.threads > 1 ? bench_train(&b, &o, 0, &blas_step_s, &blas_workers) : 0;
+    double train = bench_train(&b, &o, 1, &step_s, &workers); /* last: its phases are printed */
+    if (o.threads <= 1)
+        train_blas = train;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("impl=rnnc\n");
     printf("train_tok_s=%.0f\n", train);
-    printf("workers=1\n");
-    printf("train_blas_tok_s=%.0f\n", train);
+    printf("workers=%d\n", workers);
+    printf("train_blas_tok_s=%.0f\n", train_blas);
     printf("first_loss=%.4f\n", loss0);
     printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
     double all = phase_s[0] + phase_s[1] + phase_s[2];

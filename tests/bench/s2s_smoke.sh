@@ -2,7 +2,8 @@
 # s2s_smoke.sh RNNC LIBDIR WORK [torch]: bench/run.sh's S2S-ATT harnesses at
 # toy sizes (B 4, T 3, V 20, one short window), no timing checked: the
 # spec compiles, bench/bench_s2s.c builds against it as run.sh builds it,
-# runs, counts the step's GEMMs and reports every key the table reads; the
+# runs (also split over --threads 2 workers), counts the step's GEMMs and
+# reports every key the table reads; the
 # first step's loss is near ln V (0 or NaN would mean the lengths or the
 # data are not wired). With "torch": the same for bench/torch_s2s.py
 # (exit 77 = skipped without python3-torch).
@@ -51,4 +52,9 @@ check "$out" impl train_tok_s workers first_loss peak_rss_mb step_ms forward_pct
 grep -q '^workers=1$' <<<"$out" || { echo "FAIL: workers is not 1"; exit 1; }
 awk -v n="$(sed -n 's/^gemm_calls_per_step=//p' <<<"$out")" 'BEGIN { exit !(n > 0) }' ||
     { echo "FAIL: no GEMM counted"; exit 1; }
+echo "$out"
+# --threads 2: the batch split over 2 workers, and the unsplit column
+out=$(OPENBLAS_NUM_THREADS=1 "$work/bench_s2s" --B 4 --T 3 --V 20 --threads 2 --windows 1 --seconds 0.01 2>/dev/null)
+check "$out" impl train_tok_s workers train_blas_tok_s first_loss
+grep -q '^workers=2$' <<<"$out" || { echo "FAIL: --threads 2 does not split over 2 workers"; exit 1; }
 echo "$out"
