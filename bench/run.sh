@@ -16,8 +16,8 @@
 # median of 7 windows of 1 s (--quick: 5 windows of 0.5 s). rnnc with
 # N >= 2 threads runs as the trainer's --threads N does (the batch split
 # over N workers, OpenBLAS 1 thread each) and, for comparison, unsplit with
-# N OpenBLAS threads; the seq2seq trainer has no split yet, so S2S-ATT's N
-# threads are OpenBLAS's. Writes the table to bench/README.md (between the
+# N OpenBLAS threads (S2S-ATT too: bench_s2s.c splits as the seq2seq
+# trainer's --threads N does). Writes the table to bench/README.md (between the
 # BEGIN/END RESULTS markers) with the machine it ran on, and prints it.
 # Takes about 12 minutes with everything on.
 set -euo pipefail

@@ -28,7 +28,9 @@
  *
  * The workers are persistent: created once with the buffers, woken per call
  * by a condition variable, with every signal blocked (SIGINT and SIGTERM
- * reach the thread that polls for them). The caller is worker 0, so N
+ * reach the thread that polls for them). The threads are a "crew"
+ * (rnnrt_crew_*), which knows nothing of models: the seq2seq trainer's
+ * split (rnnrt_s2s_split.c) runs on one too. The caller is worker 0, so N
  * threads compute in all and nothing else runs: no oversubscription.
  * Each call copies the caller's whole RnnrtCtx into the worker's, so fields
  * added to the context later reach the model unchanged, and the caller's
