@@ -27,7 +27,10 @@
  * fill runs unsplit (same results, one thread). After a split call
  * c->logits and c->attention are NULL (nothing that splits needs them).
  *
- * Nothing is allocated per call: worker 0 borrows the caller's workspace.
+ * A call is two passes of the crew: the slices' forward and backward, then
+ * the gradient sum, split by element (each element still summed over the
+ * workers in worker order). Nothing is allocated per call: worker 0
+ * borrows the caller's workspace.
  */
 #include "rnnrt_s2s.h"
 
@@ -50,9 +53,11 @@ struct RnnrtS2sSplit {
     int n, B, T;
     size_t total;                  /* reals in the gradient block */
     S2sSlice *s;
+    double *weight;                /* [n] count_i / count, this call's */
     RnnrtCrew *crew;
-    const RnnrtS2sCtx *job;
+    RnnrtS2sCtx *job;
     int backward;
+    int reducing;                  /* the crew's second pass: the sums */
 };
 
 int rnnrt_s2s_split_workers(int threads, int B)
@@ -71,9 +76,30 @@ static void gather_rows(const int32_t *src, int32_t *dst, int T, int B,
                (size_t)rows * sizeof *dst);
 }
 
+/* Member i's share of the gradient sum: elements [total*i/n, total*(i+1)/n),
+ * each summed over the workers in worker order, in double, so the result
+ * does not depend on who summed which element. */
+static void reduce_part(RnnrtS2sSplit *p, int i)
+{
+    size_t k0 = p->total * (size_t)i / (size_t)p->n;
+    size_t k1 = p->total * (size_t)(i + 1) / (size_t)p->n;
+    real *out = p->job->grads;
+    for (size_t k = k0; k < k1; k++) {
+        double g = 0;
+        for (int j = 0; j < p->n; j++)
+            if (p->weight[j] > 0)
+                g += p->weight[j] * (double)p->s[j].grads[k];
+        out[k] += (real)g;
+    }
+}
+
 static void run_slice(void *arg, int i)
 {
     RnnrtS2sSplit *p = arg;
+    if (p->reducing) {
+        reduce_part(p, i);
+        return;
+    }
     S2sSlice *s = &p->s[i];
     const RnnrtS2sCtx *c = p->job;
     RnnrtS2sCtx w = *c; /* every field, including ones added later */
@@ -105,29 +131,28 @@ static void run_slice(void *arg, int i)
     p->m->backward(&w);
 }
 
-/* Worker order, in double: the same sums whatever thread finished first. */
+/* Worker order, in double: the same sums whatever thread finished first.
+ * The gradient sum, a pass over every worker's block, is itself split over
+ * the crew by element. */
 static void reduce(RnnrtS2sSplit *p, RnnrtS2sCtx *c)
 {
     int64_t count = 0;
     for (int i = 0; i < p->n; i++)
         count += p->s[i].count;
     double loss = 0;
-    for (int i = 0; i < p->n; i++)
-        if (p->s[i].count > 0)
-            loss += (double)p->s[i].count / (double)count * p->s[i].loss;
+    for (int i = 0; i < p->n; i++) {
+        p->weight[i] = count > 0 ? (double)p->s[i].count / (double)count : 0;
+        if (p->weight[i] > 0) /* a slice without tokens: no NaN from it */
+            loss += p->weight[i] * p->s[i].loss;
+    }
     c->loss = loss;
     c->logits = NULL;
     c->attention = NULL;
     if (!p->backward || count == 0)
         return;
-    for (size_t k = 0; k < p->total; k++) {
-        double g = 0;
-        for (int i = 0; i < p->n; i++)
-            if (p->s[i].count > 0)
-                g += (double)p->s[i].count / (double)count *
-                     (double)p->s[i].grads[k];
-        c->grads[k] += (real)g;
-    }
+    p->reducing = 1;
+    rnnrt_crew_run(p->crew);
+    p->reducing = 0;
 }
 
 static int zero_state(const real *v, size_t n)
@@ -173,6 +198,7 @@ void rnnrt_s2s_split_free(RnnrtS2sSplit *p)
         free(s->grads);
     }
     free(p->s);
+    free(p->weight);
     free(p);
 }
 
@@ -194,6 +220,7 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
     p->T = T;
     p->total = total;
     p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
+    p->weight = rnnrt_xcalloc((size_t)n, sizeof *p->weight, "the thread pool");
     for (int i = 0, row = 0; i < n; i++) {
         S2sSlice *s = &p->s[i];
         s->row0 = row;
