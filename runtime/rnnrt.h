@@ -829,6 +829,16 @@ static inline float rnnrt_tanh_fast(float v)
 static inline float rnnrt_sigmoid_fast(float x) { return 1.0f / (1.0f + rnnrt_exp_fast(-x)); }
 #endif
 
+/* One row z[0..C) (C >= 1) of a softmax cross-entropy, for the masked loss
+ * of seq2seq (emitted) and rnnrt_softmax_xent. rnnrt_xent_lse returns
+ * logsumexp(z); rnnrt_xent_grad_row writes d[k] = scale * (softmax(z)[k] -
+ * [k == target]) (a target outside [0, C) has no one-hot term). The double
+ * build is libm in double, in the order interp.c adds; the float build
+ * computes exp once per value with rnnrt_exp_fast, in float, and keeps the
+ * exponentials in d for the normalization (issue #5). */
+double rnnrt_xent_lse(const real *z, int C);
+void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d);
+
 /* =====================================================================
  * Added for gated and deeper networks (issue #3).
  * ================================================================== */
