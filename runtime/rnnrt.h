@@ -913,8 +913,9 @@ int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
  *             v = beta2 v + (1 - beta2) g^2;
  *             p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * The moments live in the optimizer and in checkpoints (section "optim"),
- * so a resumed run continues exactly. Arithmetic is in double per element,
- * stored in `real`. */
+ * so a resumed run continues exactly (same format in both builds: `real`).
+ * Arithmetic is in `real`: double in the double build (PyTorch's float64),
+ * float in vectorized loops in the float build (as PyTorch's float32). */
 typedef enum {
     RNNRT_OPTIM_SGD,
     RNNRT_OPTIM_MOMENTUM,
