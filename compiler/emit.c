@@ -1049,22 +1049,28 @@ static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
     const char *T = dims_expr(lg->shape, 0, 1), *B = dims_expr(lg->shape, 1, 2), *C = dims_expr(lg->shape, 2, 3);
     emitf(E, ind, "{\n");
     emitf(E, ind + 1, "double sum = 0, count = 0;\n");
-    if (grad)
-        emitf(E, ind + 1, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
     emitf(E, ind + 1, "for (int b = 0; b < %s; b++) {\n", B);
     emit_clamped_len(E, ind + 2, len, T);
     emitf(E, ind + 2, "count += L;\n");
     emitf(E, ind + 1, "}\n");
     emitf(E, ind + 1, "for (int t = 0; t < %s; t++)\n", T);
     emitf(E, ind + 2, "for (int b = 0; b < %s; b++) {\n", B);
-    emitf(E, ind + 3, "if (t >= %s[b])\n", ref(len));
-    emitf(E, ind + 4, "continue;\n");
+    if (!grad) {
+        emitf(E, ind + 3, "if (t >= %s[b])\n", ref(len));
+        emitf(E, ind + 4, "continue;\n");
+    } else {
+        /* only the padding's rows are zeroed: the others are written whole */
+        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(n), B, C);
+        emitf(E, ind + 3, "if (t >= %s[b]) {\n", ref(len));
+        emitf(E, ind + 4, "memset(d, 0, (size_t)%s * sizeof(real));\n", C);
+        emitf(E, ind + 4, "continue;\n");
+        emitf(E, ind + 3, "}\n");
+    }
     emitf(E, ind + 3, "const real *z = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(lg), B, C);
     emitf(E, ind + 3, "const int32_t target = %s[(size_t)t * %s + (size_t)b];\n", ref(y), B);
     if (!grad) {
         emitf(E, ind + 3, "sum += rnnrt_xent_lse(z, %s) - (target >= 0 && target < %s ? z[target] : 0);\n", C, C);
     } else {
-        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(n), B, C);
         emitf(E, ind + 3, "rnnrt_xent_grad_row(z, %s, target, %s / count, d);\n", C, scalar(n->in[3]));
     }
     emitf(E, ind + 2, "}\n");

@@ -2031,18 +2031,19 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     /* specs/seq2seq_dot.yaml:4 (backward)  task: seq2seq */
     {
         double sum = 0, count = 0;
-        memset(w.dlogits, 0, (size_t)T * B * Vt * sizeof(real));
         for (int b = 0; b < B; b++) {
             const int L = c->tgt_len[b] < 0 ? 0 : c->tgt_len[b] > T ? T : c->tgt_len[b];
             count += L;
         }
         for (int t = 0; t < T; t++)
             for (int b = 0; b < B; b++) {
-                if (t >= c->tgt_len[b])
+                real *d = w.dlogits + ((size_t)t * B + (size_t)b) * Vt;
+                if (t >= c->tgt_len[b]) {
+                    memset(d, 0, (size_t)Vt * sizeof(real));
                     continue;
+                }
                 const real *z = w.logits + ((size_t)t * B + (size_t)b) * Vt;
                 const int32_t target = c->label[(size_t)t * B + (size_t)b];
-                real *d = w.dlogits + ((size_t)t * B + (size_t)b) * Vt;
                 rnnrt_xent_grad_row(z, Vt, target, (real)1 / count, d);
             }
         (void)sum;
