@@ -1034,7 +1034,10 @@ static void emit_pool(Emit *E, int ind, const Node *n)
 
 /* ---- seq2seq: attention and the masked loss (issue #4) ----
  * Plain loops in the order interp.c adds things up, so the double build
- * agrees with the interpreter to rounding. Lengths are clamped to [0, T]. */
+ * agrees with the interpreter to rounding. Lengths are clamped to [0, T].
+ * A row of the masked loss is the runtime's rnnrt_xent_lse /
+ * rnnrt_xent_grad_row: the same double arithmetic in the double build, a
+ * vectorized float exp (one per logit) in the float build. */
 static void emit_clamped_len(Emit *E, int ind, const Node *len, const char *T)
 {
     emitf(E, ind, "const int L = %s[b] < 0 ? 0 : %s[b] > %s ? %s : %s[b];\n", ref(len), ref(len), T, T, ref(len));
@@ -1046,30 +1049,29 @@ static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
     const char *T = dims_expr(lg->shape, 0, 1), *B = dims_expr(lg->shape, 1, 2), *C = dims_expr(lg->shape, 2, 3);
     emitf(E, ind, "{\n");
     emitf(E, ind + 1, "double sum = 0, count = 0;\n");
-    if (grad)
-        emitf(E, ind + 1, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
     emitf(E, ind + 1, "for (int b = 0; b < %s; b++) {\n", B);
     emit_clamped_len(E, ind + 2, len, T);
     emitf(E, ind + 2, "count += L;\n");
     emitf(E, ind + 1, "}\n");
     emitf(E, ind + 1, "for (int t = 0; t < %s; t++)\n", T);
     emitf(E, ind + 2, "for (int b = 0; b < %s; b++) {\n", B);
-    emitf(E, ind + 3, "if (t >= %s[b])\n", ref(len));
-    emitf(E, ind + 4, "continue;\n");
+    if (!grad) {
+        emitf(E, ind + 3, "if (t >= %s[b])\n", ref(len));
+        emitf(E, ind + 4, "continue;\n");
+    } else {
+        /* only the padding's rows are zeroed: the others are written whole */
+        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(n), B, C);
+        emitf(E, ind + 3, "if (t >= %s[b]) {\n", ref(len));
+        emitf(E, ind + 4, "memset(d, 0, (size_t)%s * sizeof(real));\n", C);
+        emitf(E, ind + 4, "continue;\n");
+        emitf(E, ind + 3, "}\n");
+    }
     emitf(E, ind + 3, "const real *z = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(lg), B, C);
-    emitf(E, ind + 3, "double mx = z[0], s = 0;\n");
-    emitf(E, ind + 3, "for (int k = 1; k < %s; k++)\n", C);
-    emitf(E, ind + 4, "mx = z[k] > mx ? z[k] : mx;\n");
-    emitf(E, ind + 3, "for (int k = 0; k < %s; k++)\n", C);
-    emitf(E, ind + 4, "s += exp(z[k] - mx);\n");
     emitf(E, ind + 3, "const int32_t target = %s[(size_t)t * %s + (size_t)b];\n", ref(y), B);
     if (!grad) {
-        emitf(E, ind + 3, "sum += mx + log(s) - (target >= 0 && target < %s ? z[target] : 0);\n", C);
+        emitf(E, ind + 3, "sum += rnnrt_xent_lse(z, %s) - (target >= 0 && target < %s ? z[target] : 0);\n", C, C);
     } else {
-        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(n), B, C);
-        emitf(E, ind + 3, "const double scale = %s / count, lse = mx + log(s);\n", scalar(n->in[3]));
-        emitf(E, ind + 3, "for (int k = 0; k < %s; k++)\n", C);
-        emitf(E, ind + 4, "d[k] = (real)(scale * (exp(z[k] - lse) - (k == target)));\n");
+        emitf(E, ind + 3, "rnnrt_xent_grad_row(z, %s, target, %s / count, d);\n", C, scalar(n->in[3]));
     }
     emitf(E, ind + 2, "}\n");
     if (!grad)

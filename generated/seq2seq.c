@@ -2088,13 +2088,8 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
                 if (t >= c->tgt_len[b])
                     continue;
                 const real *z = w.logits + ((size_t)t * B + (size_t)b) * Vt;
-                double mx = z[0], s = 0;
-                for (int k = 1; k < Vt; k++)
-                    mx = z[k] > mx ? z[k] : mx;
-                for (int k = 0; k < Vt; k++)
-                    s += exp(z[k] - mx);
                 const int32_t target = c->label[(size_t)t * B + (size_t)b];
-                sum += mx + log(s) - (target >= 0 && target < Vt ? z[target] : 0);
+                sum += rnnrt_xent_lse(z, Vt) - (target >= 0 && target < Vt ? z[target] : 0);
             }
         w.loss[0] = (real)(count > 0 ? sum / count : 0);
     }
@@ -2123,26 +2118,20 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* specs/seq2seq.yaml:4 (backward)  task: seq2seq */
     {
         double sum = 0, count = 0;
-        memset(w.dlogits, 0, (size_t)T * B * Vt * sizeof(real));
         for (int b = 0; b < B; b++) {
             const int L = c->tgt_len[b] < 0 ? 0 : c->tgt_len[b] > T ? T : c->tgt_len[b];
             count += L;
         }
         for (int t = 0; t < T; t++)
             for (int b = 0; b < B; b++) {
-                if (t >= c->tgt_len[b])
-                    continue;
-                const real *z = w.logits + ((size_t)t * B + (size_t)b) * Vt;
-                double mx = z[0], s = 0;
-                for (int k = 1; k < Vt; k++)
-                    mx = z[k] > mx ? z[k] : mx;
-                for (int k = 0; k < Vt; k++)
-                    s += exp(z[k] - mx);
-                const int32_t target = c->label[(size_t)t * B + (size_t)b];
                 real *d = w.dlogits + ((size_t)t * B + (size_t)b) * Vt;
-                const double scale = (real)1 / count, lse = mx + log(s);
-                for (int k = 0; k < Vt; k++)
-                    d[k] = (real)(scale * (exp(z[k] - lse) - (k == target)));
+                if (t >= c->tgt_len[b]) {
+                    memset(d, 0, (size_t)Vt * sizeof(real));
+                    continue;
+                }
+                const real *z = w.logits + ((size_t)t * B + (size_t)b) * Vt;
+                const int32_t target = c->label[(size_t)t * B + (size_t)b];
+                rnnrt_xent_grad_row(z, Vt, target, (real)1 / count, d);
             }
         (void)sum;
     }

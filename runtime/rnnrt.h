@@ -840,6 +840,16 @@ static inline float rnnrt_tanh_fast(float v)
 static inline float rnnrt_sigmoid_fast(float x) { return 1.0f / (1.0f + rnnrt_exp_fast(-x)); }
 #endif
 
+/* One row z[0..C) (C >= 1) of a softmax cross-entropy, for the masked loss
+ * of seq2seq (emitted) and rnnrt_softmax_xent. rnnrt_xent_lse returns
+ * logsumexp(z); rnnrt_xent_grad_row writes d[k] = scale * (softmax(z)[k] -
+ * [k == target]) (a target outside [0, C) has no one-hot term). The double
+ * build is libm in double, in the order interp.c adds; the float build
+ * computes exp once per value with rnnrt_exp_fast, in float, and keeps the
+ * exponentials in d for the normalization (issue #5). */
+double rnnrt_xent_lse(const real *z, int C);
+void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d);
+
 /* =====================================================================
  * Added for gated and deeper networks (issue #3).
  * ================================================================== */
@@ -914,8 +924,9 @@ int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
  *             v = beta2 v + (1 - beta2) g^2;
  *             p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * The moments live in the optimizer and in checkpoints (section "optim"),
- * so a resumed run continues exactly. Arithmetic is in double per element,
- * stored in `real`. */
+ * so a resumed run continues exactly (same format in both builds: `real`).
+ * Arithmetic is in `real`: double in the double build (PyTorch's float64),
+ * float in vectorized loops in the float build (as PyTorch's float32). */
 typedef enum {
     RNNRT_OPTIM_SGD,
     RNNRT_OPTIM_MOMENTUM,

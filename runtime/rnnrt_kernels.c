@@ -67,3 +67,95 @@ void rnnrt_dropout(const RnnrtCtx *c, const real *in, real *out, size_t n,
         out[i] = rnnrt_dropout_keep(c->dropout_seed, site, i, rate)
                      ? in[i] * scale : 0;
 }
+
+/* ---- one row of a softmax cross-entropy (rnnrt.h) ---- */
+#ifdef RNNRT_DOUBLE
+/* Max, then the sum of exp(z - max), left to right: the interpreter's
+ * order, so the double build agrees with it to rounding. */
+static double xent_max(const real *z, int C)
+{
+    double mx = z[0];
+    for (int k = 1; k < C; k++)
+        mx = z[k] > mx ? z[k] : mx;
+    return mx;
+}
+
+double rnnrt_xent_lse(const real *z, int C)
+{
+    double mx = xent_max(z, C), s = 0;
+    for (int k = 0; k < C; k++)
+        s += exp(z[k] - mx);
+    return mx + log(s);
+}
+
+void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d)
+{
+    double lse = rnnrt_xent_lse(z, C);
+    for (int k = 0; k < C; k++)
+        d[k] = (real)(scale * (exp(z[k] - lse) - (k == target)));
+}
+#else
+/* XENT_LANES partial maxima and sums, so GCC vectorizes the loops without
+ * reassociating float adds on its own (a fixed order, so runs repeat). */
+#define XENT_LANES 8
+
+static float xent_max(const float *z, int C)
+{
+    float m[XENT_LANES];
+    for (int j = 0; j < XENT_LANES; j++)
+        m[j] = z[0];
+    int k = 0;
+    for (; k + XENT_LANES <= C; k += XENT_LANES)
+        for (int j = 0; j < XENT_LANES; j++)
+            m[j] = z[k + j] > m[j] ? z[k + j] : m[j];
+    float mx = m[0];
+    for (int j = 1; j < XENT_LANES; j++)
+        mx = m[j] > mx ? m[j] : mx;
+    for (; k < C; k++)
+        mx = z[k] > mx ? z[k] : mx;
+    return mx;
+}
+
+/* sum of exp(z[k] - mx); with STORE, e[k] receives the exponentials (two
+ * copies of the loop rather than a test inside it, which would stop it
+ * vectorizing) */
+#define XENT_EXPSUM(STORE)                                                  \
+    float s[XENT_LANES] = {0};                                            \
+    int k = 0;                                                            \
+    for (; k + XENT_LANES <= C; k += XENT_LANES)                          \
+        for (int j = 0; j < XENT_LANES; j++) {                            \
+            float v = rnnrt_exp_fast(z[k + j] - mx);                      \
+            STORE(k + j);                                                 \
+            s[j] += v;                                                    \
+        }                                                                 \
+    float sum = 0;                                                        \
+    for (int j = 0; j < XENT_LANES; j++)                                  \
+        sum += s[j];                                                      \
+    for (; k < C; k++) {                                                  \
+        float v = rnnrt_exp_fast(z[k] - mx);                              \
+        STORE(k);                                                         \
+        sum += v;                                                         \
+    }                                                                     \
+    return sum
+#define XENT_NO_STORE(i) (void)0
+#define XENT_STORE(i) e[i] = v
+
+static float xent_expsum(const float *z, int C, float mx) { XENT_EXPSUM(XENT_NO_STORE); }
+static float xent_exps(const float *z, int C, float mx, float *e) { XENT_EXPSUM(XENT_STORE); }
+
+double rnnrt_xent_lse(const float *z, int C)
+{
+    float mx = xent_max(z, C);
+    return (double)mx + log((double)xent_expsum(z, C, mx));
+}
+
+void rnnrt_xent_grad_row(const float *z, int C, int target, double scale, float *d)
+{
+    float mx = xent_max(z, C);
+    float f = (float)(scale / (double)xent_exps(z, C, mx, d));
+    for (int k = 0; k < C; k++)
+        d[k] *= f;
+    if (target >= 0 && target < C)
+        d[target] -= (float)scale;
+}
+#endif

@@ -11,24 +11,8 @@
 
 #include <math.h>
 
-static double row_max(const real *row, int V)
-{
-    double mx = row[0];
-    for (int v = 1; v < V; v++)
-        if (row[v] > mx)
-            mx = row[v];
-    return mx;
-}
-
-/* log(sum exp(row - mx)) */
-static double row_logsumexp(const real *row, int V, double mx)
-{
-    double sum = 0;
-    for (int v = 0; v < V; v++)
-        sum += exp((double)row[v] - mx);
-    return log(sum);
-}
-
+/* Each row is rnnrt_xent_lse / rnnrt_xent_grad_row (rnnrt_kernels.c): in
+ * double, libm in this order; in float, one vectorized exp per logit. */
 double rnnrt_softmax_xent(const real *logits, const int32_t *targets, size_t n,
                           int V)
 {
@@ -37,8 +21,7 @@ double rnnrt_softmax_xent(const real *logits, const int32_t *targets, size_t n,
     double total = 0;
     for (size_t i = 0; i < n; i++) {
         const real *row = logits + i * (size_t)V;
-        double mx = row_max(row, V);
-        total += row_logsumexp(row, V, mx) + mx - (double)row[targets[i]];
+        total += rnnrt_xent_lse(row, V) - (double)row[targets[i]];
     }
     return total / (double)n;
 }
@@ -50,16 +33,9 @@ void rnnrt_softmax_xent_grad(const real *logits, const int32_t *targets,
     if (n == 0)
         return;
     double scale = (double)g / (double)n;
-    for (size_t i = 0; i < n; i++) {
-        const real *row = logits + i * (size_t)V;
-        real *drow = dlogits + i * (size_t)V;
-        double mx = row_max(row, V);
-        double lse = row_logsumexp(row, V, mx) + mx;
-        for (int v = 0; v < V; v++) {
-            double p = exp((double)row[v] - lse);
-            drow[v] = (real)(scale * (p - (v == targets[i])));
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        rnnrt_xent_grad_row(logits + i * (size_t)V, V, targets[i], scale,
+                            dlogits + i * (size_t)V);
 }
 
 double rnnrt_perplexity(double nll, double ntokens)
