@@ -693,6 +693,9 @@ void rnnrt_train_state_free(RnnrtTrainState *ts);
 void rnnrt_signal_install(void);
 void rnnrt_signal_restore(void);
 int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */
+/* The exit code for a pending signal: RNNRT_EXIT_SIGINT (130) or
+ * RNNRT_EXIT_SIGTERM (143); 0 for no signal. */
+int rnnrt_signal_exit_code(int sig);
 void rnnrt_signal_clear(void);  /* for tests */
 /* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
  * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */

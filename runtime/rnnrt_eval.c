@@ -31,7 +31,7 @@ int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
     for (size_t i = 0; i < b.nbatches; i++) {
         int sig = rnnrt_signal_pending();
         if (sig) {
-            rc = sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+            rc = rnnrt_signal_exit_code(sig);
             break;
         }
         c->T = rnnrt_batcher_get(&b, i, buf->x, buf->y);

@@ -226,7 +226,7 @@ int rnnrt_ngram_count(RnnrtNgram *g, const int32_t *ids, size_t n, int V,
     int sig = count_stream(g, ids, n);
     if (sig) {
         rnnrt_ngram_free(g);
-        return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+        return rnnrt_signal_exit_code(sig);
     }
     for (int m = 2; m <= order; m++)
         rnnrt_ngram_table_finish(&g->t[m]);

@@ -54,7 +54,7 @@ static int interrupted(const char *outcome)
         return 0;
     fprintf(stderr, "%s: interrupted by %s: %s\n", prog,
             sig == SIGTERM ? "SIGTERM" : "SIGINT", outcome);
-    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+    return rnnrt_signal_exit_code(sig);
 }
 
 /* ---- settings: spec defaults, command-line overrides ---- */

@@ -208,7 +208,7 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
     for (size_t at = first; at < first + count && !rc; at += CHUNK) {
         int sig = rnnrt_signal_pending(); /* set only while train runs */
         if (sig) {
-            rc = sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+            rc = rnnrt_signal_exit_code(sig);
             break;
         }
         int nsent = (int)(first + count - at < CHUNK ? first + count - at : CHUNK);
@@ -773,11 +773,6 @@ static int train_step(Trainer *tr, RnnrtError *err)
     return 0;
 }
 
-static int signal_code(int sig)
-{
-    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
-}
-
 /* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
 static int check_stop(Trainer *tr, RnnrtError *err)
 {
@@ -789,7 +784,7 @@ static int check_stop(Trainer *tr, RnnrtError *err)
             return rc;
         fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch %lld, step %lld); continue with --resume\n",
                 tr->m->name, tr->o->ckpt, (long long)tr->pr.ts.epoch + 1, (long long)tr->pr.ts.step);
-        return signal_code(sig);
+        return rnnrt_signal_exit_code(sig);
     }
     const TrainOpts *o = tr->o;
     if ((o->max_steps && tr->run_steps >= o->max_steps) ||

@@ -124,10 +124,7 @@ static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
 
 static int interrupted(void)
 {
-    int sig = rnnrt_signal_pending();
-    if (!sig)
-        return 0;
-    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+    return rnnrt_signal_exit_code(rnnrt_signal_pending());
 }
 
 int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,

@@ -59,6 +59,11 @@ int rnnrt_signal_pending(void)
     return pending;
 }
 
+int rnnrt_signal_exit_code(int sig)
+{
+    return !sig ? 0 : sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+}
+
 void rnnrt_signal_clear(void)
 {
     pending = 0;

@@ -436,7 +436,7 @@ static int train_run(Task *t, RnnrtTaskData *d, RnnrtError *err)
     if (sig) {
         fprintf(stderr, "%s: interrupted in epoch %d: checkpoint saved to "
                         "'%s'\n", m->name, e + 1, o->ckpt);
-        return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
+        return rnnrt_signal_exit_code(sig);
     }
     fprintf(out, "RESULT task=%s train_loss=%.4f val_loss=%.4f val_acc=%.4f "
             "val_count=%zu val_unk=%zu steps=%lld seconds=%.1f\n",

@@ -435,11 +435,6 @@ static int train_step(Trainer *tr, RnnrtError *err)
     return 0;
 }
 
-static int signal_code(int sig)
-{
-    return sig == SIGTERM ? RNNRT_EXIT_SIGTERM : RNNRT_EXIT_SIGINT;
-}
-
 /* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
 static int check_stop(Trainer *tr, RnnrtError *err)
 {
@@ -453,7 +448,7 @@ static int check_stop(Trainer *tr, RnnrtError *err)
                         "%lld, step %lld); continue with --resume\n",
                 tr->m->name, tr->ckpt, (long long)tr->ts.epoch + 1,
                 (long long)tr->ts.step);
-        return signal_code(sig);
+        return rnnrt_signal_exit_code(sig);
     }
     const RnnrtTrainOpts *o = tr->o;
     if ((o->max_steps && tr->run_steps >= o->max_steps) ||
