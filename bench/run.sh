@@ -57,7 +57,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target rnnc rnnrt >/dev/null
 out=$build/bench
 mkdir -p "$out"
-cflags="-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I$root/runtime $(pkg-config --cflags openblas)"
+cflags="-O2 -march=native -std=c11 -D_POSIX_C_SOURCE=200809L -I$root/runtime $(pkg-config --cflags openblas)"
 libs="-L$build -lrnnrt $(pkg-config --libs openblas) -lm -pthread"
 
 results=$out/results.tsv

@@ -6,7 +6,7 @@
  * Carried state (B*S reals, S = 256): h (layer 1) [B,128] at offset 0, h (layer 2) [B,128] at offset B * 128.
  * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).
  *
- * Build: cc -O2 seq2seq.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native seq2seq.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)

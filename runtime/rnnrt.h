@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef RNNRT_DOUBLE
 typedef double real;
@@ -805,11 +806,19 @@ void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
 static inline real rnnrt_tanh_fast(real x) { return tanh(x); }
 static inline real rnnrt_sigmoid_fast(real x) { return 1 / (1 + exp(-x)); }
 #else
-/* 2^k p(r), r = x - k ln2, p of degree 6 (Cephes expf); x clamped */
+/* 2^k p(r), r = x - k ln2, p of degree 6 (Cephes expf); x clamped.
+ * k = round(x log2 e) by adding 1.5 * 2^23 (the float's low mantissa bits
+ * are then k), so there is no branch and no float-to-int conversion: GCC
+ * vectorizes a loop over it at any vector width (a select on the sign, as
+ * before, stopped it at AVX2 widths). */
 static inline float rnnrt_exp_fast(float x)
 {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float k = (float)(int32_t)(x * 1.44269504088896341f + (x < 0 ? -0.5f : 0.5f));
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float k = t - 12582912.0f;
+    int32_t kbits;
+    memcpy(&kbits, &t, sizeof kbits); /* 0x4B400000 + k */
     float r = x - k * 0.693359375f;
     r = r + k * 2.12194440e-4f;
     float r2 = r * r;
@@ -820,8 +829,10 @@ static inline float rnnrt_exp_fast(float x)
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * r2 + r + 1.0f;
-    union { int32_t i; float f; } scale = {((int32_t)k + 127) << 23};
-    return p * scale.f;
+    int32_t sbits = (kbits - 0x4B400000 + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &sbits, sizeof scale);
+    return p * scale;
 }
 /* x + x^3 q(x^2) for |x| < 0.625 (Cephes tanhf), else
  * sign(x) (1 - 2 / (exp(2|x|) + 1)), |x| clamped to 9 */

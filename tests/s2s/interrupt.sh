@@ -50,7 +50,7 @@ interrupt() { # SIGNAL EXPECTED_EXIT
 interrupt INT 130
 interrupt TERM 143
 
-"$tool" toy reverse 20000 8 3 6 1 >"$work/big.txt"
+"$tool" toy reverse 100000 8 3 6 1 >"$work/big.txt"
 
 # SIGINT in the middle of 6 epochs, resumed to 6 == 6 straight.
 dir=$work/exact
@@ -72,16 +72,16 @@ must "6 epochs straight" "$dir/straight.log" run --ckpt "$dir/straight.ckpt"
 cmp "$dir/cut.ckpt" "$dir/straight.ckpt" || fail "interrupted + resumed differs from straight"
 say "ok: $(sed -n "s/.*interrupted: checkpoint saved to '.*' (\(.*\)).*/\1/p" "$dir/cut.log"): interrupted + resumed == straight"
 
-# After training (5 steps), while 2000 held-out pairs are decoded.
+# After training (5 steps), while 10000 held-out pairs are decoded (greedy
+# and beam take seconds; the signal goes as soon as the checkpoint is saved).
 dir=$work/eval
 mkdir -p "$dir"
 "$trainer" train "$work/big.txt" --max-steps 5 --ckpt "$dir/model.ckpt" >"$dir/train.log" 2>&1 &
 pid=$!
-for i in $(seq 100); do
+for i in $(seq 400); do
     grep -q '^saved ' "$dir/train.log" && break
-    sleep 0.05
+    sleep 0.02
 done
-sleep 0.2
 kill -0 "$pid" 2>/dev/null || { cat "$dir/train.log"; fail "the trainer ended before it was interrupted"; }
 kill -s INT "$pid"
 rc=0
