@@ -1,6 +1,7 @@
 /*
  * bench_gemm.h: what bench_lm.c and bench_s2s.c share: counting the GEMMs
- * of one training step through -Wl,--wrap=rnnrt_gemm (shape and calls,
+ * of one training step through -Wl,--wrap=rnnrt_gemm and
+ * -Wl,--wrap=rnnrt_gemm_packed (shape and calls,
  * without touching the runtime), timing cblas_sgemm alone at each counted
  * shape, and the median of the timing windows. Each harness is one
  * translation unit, so the definitions live here as statics.
@@ -12,6 +13,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     int ta, tb, M, N, K;
@@ -25,6 +27,20 @@ static int nshapes, counting;
 void __real_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
                        int ldb, real beta, real *C, int ldc);
 
+static void tally(int ta, int tb, int M, int N, int K)
+{
+    if (!counting)
+        return;
+    int i = 0;
+    while (i < nshapes &&
+           !(shapes[i].ta == ta && shapes[i].tb == tb && shapes[i].M == M && shapes[i].N == N && shapes[i].K == K))
+        i++;
+    if (i == nshapes && nshapes < MAX_SHAPES)
+        shapes[nshapes++] = (GemmShape){ta, tb, M, N, K, 0};
+    if (i < nshapes)
+        shapes[i].calls++;
+}
+
 /* Every rnnrt_gemm of the program lands here; while `counting`, its shape
  * is tallied. */
 void __wrap_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
@@ -32,17 +48,23 @@ void __wrap_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const re
 void __wrap_rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
                        int ldb, real beta, real *C, int ldc)
 {
-    if (counting) {
-        int i = 0;
-        while (i < nshapes && !(shapes[i].ta == ta && shapes[i].tb == tb && shapes[i].M == M &&
-                                shapes[i].N == N && shapes[i].K == K))
-            i++;
-        if (i == nshapes && nshapes < MAX_SHAPES)
-            shapes[nshapes++] = (GemmShape){ta, tb, M, N, K, 0};
-        if (i < nshapes)
-            shapes[i].calls++;
-    }
+    tally(ta, tb, M, N, K);
     __real_rnnrt_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* And every scan GEMM against a packed weight (-Wl,--wrap=rnnrt_gemm_packed)
+ * is tallied as the sgemm it replaces; unpacked, or without a vector
+ * kernel, it calls rnnrt_gemm, which tallies it there. */
+void __real_rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda, const real *B, int ldb,
+                              const real *packed, real *C, int ldc);
+void __wrap_rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda, const real *B, int ldb,
+                              const real *packed, real *C, int ldc);
+void __wrap_rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda, const real *B, int ldb,
+                              const real *packed, real *C, int ldc)
+{
+    if (packed && strcmp(rnnrt_gemm_packed_kernel(), "blas"))
+        tally(0, tb, M, N, K);
+    __real_rnnrt_gemm_packed(tb, M, N, K, A, lda, B, ldb, packed, C, ldc);
 }
 
 static double shape_flops(const GemmShape *s) { return 2.0 * s->M * s->N * s->K * (double)s->calls; }
@@ -98,6 +120,7 @@ static void print_gemm_report(double step_s)
         if (f > top)
             top = f, itop = i;
     }
+    printf("gemm_kernel=%s\n", rnnrt_gemm_packed_kernel()); /* the scans' packed GEMMs */
     printf("gemm_calls_per_step=%ld\n", calls);
     printf("gemm_gflop_per_step=%.4f\n", flops / 1e9);
     printf("achieved_gflops=%.1f\n", flops / step_s / 1e9);

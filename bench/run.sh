@@ -74,7 +74,7 @@ for cfg in $configs; do
         if "$build/rnnc" "$spec" ${RNNC_BENCH_FLAGS:-} -o "$out/$name.c" 2>"$out/$name.rnnc.log"; then
             if cc $cflags -DRNNC_NO_MAIN -c "$out/$name.c" -o "$out/$name.o" 2>"$out/$name.cc.log" &&
                 cc $cflags -DBENCH_MODEL="${model}_model" "$harness" "$out/$name.o" \
-                    -Wl,--wrap=rnnrt_gemm $libs -o "$out/bench_$name" 2>>"$out/$name.cc.log"; then
+                    -Wl,--wrap=rnnrt_gemm -Wl,--wrap=rnnrt_gemm_packed $libs -o "$out/bench_$name" 2>>"$out/$name.cc.log"; then
                 bin=$out/bench_$name
             else
                 echo "run.sh: $cfg: the generated C does not compile (see $out/$name.cc.log)" >&2

@@ -35,6 +35,7 @@ typedef struct {
     bool labels;          /* a task head with L labels: L is a run-time dim */
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
+    const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
 } Emit;
 
 /* The model being emitted (defined with the use checks below). */
@@ -526,6 +527,78 @@ static void add_buffer(const char *field, const char *size, const char *what)
     buffers[nbuffers++] = (Buffer){field, size, what};
 }
 
+/* ---- packed weights (issue #5) ----
+ * A matmul in a scan body whose right operand is a loop-invariant 2-D
+ * weight multiplies by the same matrix at every step: the scan packs it
+ * once before its loop (rnnrt_pack_b) and each step runs
+ * rnnrt_gemm_packed against the panels (see runtime/rnnrt_gemm_packed.c).
+ * One workspace slot per weight: the forward and backward scans that read
+ * it run one after the other and each packs on entry. */
+typedef struct {
+    const Node *outer; /* the weight, outside the scan */
+    const char *field; /* its workspace slot */
+} PackSlot;
+
+static PackSlot *pack_slots;
+static int npack_slots, cappack_slots;
+
+static const char *pack_field(const Node *outer)
+{
+    for (int i = 0; i < npack_slots; i++)
+        if (pack_slots[i].outer == outer)
+            return pack_slots[i].field;
+    return NULL;
+}
+
+/* The scan whose body is g (g a scan body). */
+static const Node *scan_of_body(const Graph *g)
+{
+    const Graph *pg = g->parent;
+    for (int i = 0; pg && i < pg->n; i++)
+        if (pg->nodes[i]->op == OP_SCAN && pg->nodes[i]->scan->body == g)
+            return pg->nodes[i];
+    return NULL;
+}
+
+static const Node *split_weight(const Node *n);
+
+/* The weight (outside the scan) that matmul n packs, or NULL: n is in a
+ * scan body, without ta, and its right operand is a loop-invariant input
+ * of the scan with a shape fixed for the whole step (no B or T). The first
+ * matmul of the body against a weight sets its orientation (tb); a second
+ * one with the other orientation runs unpacked. */
+static const Node *packed_weight(const Node *n)
+{
+    if (n->op != OP_MATMUL || n->ta || !n->graph->parent)
+        return NULL;
+    const Node *b = n->in[1];
+    if (b->op != OP_ARG || b->graph != n->graph || b->shape.ndim != 2)
+        return NULL;
+    for (int d = 0; d < 2; d++)
+        if (b->shape.d[d] == DIM_B || b->shape.d[d] == DIM_T)
+            return NULL;
+    const Node *sn = scan_of_body(n->graph);
+    if (!sn || sn->scan->in[b->index].kind != SCAN_INV || split_weight(n))
+        return NULL;
+    for (int i = 0; i < n->graph->n && n->graph->nodes[i] != n; i++) {
+        const Node *u = n->graph->nodes[i];
+        if (u->op == OP_MATMUL && !u->ta && u->in[1] == b && u->tb != n->tb)
+            return NULL;
+    }
+    return sn->in[b->index];
+}
+
+static void collect_pack_slots(Emit *E, const Graph *body)
+{
+    for (int i = 0; i < body->n; i++) {
+        const Node *w = packed_weight(body->nodes[i]);
+        if (!w || pack_field(w))
+            continue;
+        pack_slots = arena_grow(&perm, pack_slots, &cappack_slots, npack_slots + 1, sizeof(PackSlot));
+        pack_slots[npack_slots++] = (PackSlot){w, unique_name(E, arena_printf(&perm, "%s_packed", node_cname(w)))};
+    }
+}
+
 static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
 {
     char sb[64];
@@ -539,6 +612,15 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
                                arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)));
                 }
             collect_buffers(E, n->scan->body, n);
+            int before = npack_slots;
+            collect_pack_slots(E, n->scan->body);
+            for (int j = before; j < npack_slots; j++) {
+                const Node *w = pack_slots[j].outer;
+                add_buffer(pack_slots[j].field,
+                           arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
+                                        dims_expr(w->shape, 1, 2)),
+                           arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(w)));
+            }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
@@ -555,6 +637,7 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
 static void emit_layout(Emit *E)
 {
     nbuffers = 0;
+    npack_slots = 0;
     collect_buffers(E, E->m->g, NULL);
     emitf(E, 0, "/* The workspace: every buffer of a training step, placed once. */\n");
     emitf(E, 0, "typedef struct {\n");
@@ -873,6 +956,12 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
     if (!n->ta) {
         const char *M = dims_expr(a->shape, 0, ak), *K = dims_expr(a->shape, ak, ak + 1);
         const char *N = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
+        const Node *pw = E->pack_flag ? packed_weight(n) : NULL;
+        if (pw && pack_field(pw)) {
+            emitf(E, ind, "rnnrt_gemm_packed(%d, %s, %s, %s, %s, %s, %s, %s, %s ? w.%s : NULL, %s, %s);\n", n->tb ? 1 : 0,
+                  M, N, K, ref(a), K, ref(b), n->tb ? K : N, E->pack_flag, pack_field(pw), ref(n), N);
+            return;
+        }
         emitf(E, ind, "rnnrt_gemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", n->tb ? 1 : 0, M, N, K, ref(a),
               K, ref(b), n->tb ? K : N, ref(n), N);
         return;
@@ -930,6 +1019,38 @@ static bool carry_in_place(const Node *sn, int k)
            stack_output_of(sn, in->carry_out);
 }
 
+/* Pack the weights this scan's steps multiply by (packed_weight), once
+ * for all its steps; short scans (sampling runs T = 1) multiply unpacked. */
+static void emit_packs(Emit *E, int ind, const Node *sn)
+{
+    const Graph *body = sn->scan->body;
+    const char *flag = NULL;
+    for (int i = 0; i < body->n; i++) {
+        const Node *n = body->nodes[i], *w = packed_weight(n);
+        if (!w || !pack_field(w))
+            continue;
+        bool first = true; /* the first matmul against w packs it */
+        for (int j = 0; j < i; j++)
+            if (packed_weight(body->nodes[j]) == w)
+                first = false;
+        if (!first)
+            continue;
+        if (!flag) {
+            flag = unique_name(E, "packed");
+            emitf(E, ind, "const int %s = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */\n", flag);
+            emitf(E, ind, "if (%s) {\n", flag);
+        }
+        const char *rows = dims_expr(w->shape, 0, 1), *cols = dims_expr(w->shape, 1, 2);
+        if (!n->tb) /* op(B) = W [K = rows, N = cols] */
+            emitf(E, ind + 1, "rnnrt_pack_b(0, %s, %s, %s, %s, w.%s);\n", rows, cols, ref(w), cols, pack_field(w));
+        else /* op(B) = W^T [K = cols, N = rows] */
+            emitf(E, ind + 1, "rnnrt_pack_b(1, %s, %s, %s, %s, w.%s);\n", cols, rows, ref(w), cols, pack_field(w));
+    }
+    if (flag)
+        emitf(E, ind, "}\n");
+    E->pack_flag = flag;
+}
+
 static void emit_scan(Emit *E, int ind, const Node *sn)
 {
     const Scan *s = sn->scan;
@@ -954,6 +1075,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             const Node *on = scan_output_node(sn, o);
             emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(on), numel_size(on->shape));
         }
+    emit_packs(E, ind, sn);
     if (s->reverse)
         emitf(E, ind, "for (int t = T - 1; t >= 0; t--) {\n");
     else
@@ -1001,6 +1123,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg),
                   ref(s->in[k].carry_out), numel_size(s->in[k].arg->shape));
     emitf(E, ind, "}\n");
+    E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
             emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(s->in[k].arg));

@@ -130,6 +130,10 @@ typedef struct {
     real *c_step; /* per step: fused_out [B,32] */
     real *c_kept; /* per step: row_scale [B,32] */
     real *c_2; /* per step: add [B,32] */
+    real *W_hi_packed; /* W_hi packed for the steps (rnnrt_pack_b) */
+    real *W_hf_packed; /* W_hf packed for the steps (rnnrt_pack_b) */
+    real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
+    real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,32] */
     real *pooled; /* pool [B,32] */
     real *matmul40; /* matmul [B,L] */
@@ -161,6 +165,10 @@ typedef struct {
     real *dx_4; /* per step: matmul [B,16] */
     real *dc_prev; /* per step: fused_out [B,32] */
     real *dh_prev_5; /* per step: fused_out [B,32] */
+    real *W_io_packed; /* W_io packed for the steps (rnnrt_pack_b) */
+    real *W_ig_packed; /* W_ig packed for the steps (rnnrt_pack_b) */
+    real *W_if_packed; /* W_if packed for the steps (rnnrt_pack_b) */
+    real *W_ii_packed; /* W_ii packed for the steps (rnnrt_pack_b) */
     real *dx_embed_seq; /* scan_out [T,B,16] */
     real *di_add_seq; /* scan_out [T,B,32] */
     real *df_add_seq; /* scan_out [T,B,32] */
@@ -286,6 +294,26 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->c_2 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hi_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hf_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hg_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ho_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -441,6 +469,26 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_io_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ig_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_if_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ii_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 16;
     if (n > INT_MAX)
@@ -676,6 +724,13 @@ static void classifier_forward(RnnrtCtx *c)
     memcpy(w.h_prev_carry, h0, (size_t)B * 32 * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * 32 * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed) {
+        rnnrt_pack_b(0, 32, 32, p.W_hi, 32, w.W_hi_packed);
+        rnnrt_pack_b(0, 32, 32, p.W_hf, 32, w.W_hf_packed);
+        rnnrt_pack_b(0, 32, 32, p.W_hg, 32, w.W_hg_packed);
+        rnnrt_pack_b(0, 32, 32, p.W_ho, 32, w.W_ho_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
@@ -691,13 +746,13 @@ static void classifier_forward(RnnrtCtx *c)
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * 32;
         real *h = w.h_seq + (size_t)t * B * 32;
         /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hi, 32, 0, w.i_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hi, 32, packed ? w.W_hi_packed : NULL, w.i_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hf, 32, 0, w.f_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hf, 32, packed ? w.W_hf_packed : NULL, w.f_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hg, 32, 0, w.g_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hg, 32, packed ? w.W_hg_packed : NULL, w.g_matmul_2, 32);
         /* <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_ho, 32, 0, w.o_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_ho, 32, packed ? w.W_ho_packed : NULL, w.o_matmul_2, 32);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
@@ -785,6 +840,17 @@ static void classifier_backward(RnnrtCtx *c)
     /* scan 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * 32 * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * 32 * sizeof(real));
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(1, 32, 32, p.W_ho, 32, w.W_ho_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_io, 32, w.W_io_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hg, 32, w.W_hg_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_ig, 32, w.W_ig_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hf, 32, w.W_hf_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_if, 32, w.W_if_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hi, 32, w.W_hi_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_ii, 32, w.W_ii_packed);
+    }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 32;
         const real *dh_next = w.dh_next_carry;
@@ -817,8 +883,8 @@ static void classifier_backward(RnnrtCtx *c)
          */
         classifier_fused_2((size_t)B, w.dh_step, h_tanh_t, o_t, do_add);
         /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, do_add, 32, p.W_ho, 32, 0, w.dh_prev, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, do_add, 32, p.W_io, 32, 0, w.dx, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, do_add, 32, p.W_ho, 32, packed_2 ? w.W_ho_packed : NULL, w.dh_prev, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, do_add, 32, p.W_io, 32, packed_2 ? w.W_io_packed : NULL, w.dx, 16);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
@@ -829,14 +895,14 @@ static void classifier_backward(RnnrtCtx *c)
          */
         classifier_fused_3((size_t)B, w.dc_step, dc_next, w.dh_step, o_t, h_tanh_t, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, dg_add, 32, p.W_hg, 32, 0, w.dh_prev_2, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, dg_add, 32, p.W_ig, 32, 0, w.dx_2, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, dg_add, 32, p.W_hg, 32, packed_2 ? w.W_hg_packed : NULL, w.dh_prev_2, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, dg_add, 32, p.W_ig, 32, packed_2 ? w.W_ig_packed : NULL, w.dx_2, 16);
         /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, df_add, 32, p.W_hf, 32, 0, w.dh_prev_3, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, df_add, 32, p.W_if, 32, 0, w.dx_3, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, df_add, 32, p.W_hf, 32, packed_2 ? w.W_hf_packed : NULL, w.dh_prev_3, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, df_add, 32, p.W_if, 32, packed_2 ? w.W_if_packed : NULL, w.dx_3, 16);
         /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, di_add, 32, p.W_hi, 32, 0, w.dh_prev_4, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, di_add, 32, p.W_ii, 32, 0, w.dx_4, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, di_add, 32, p.W_hi, 32, packed_2 ? w.W_hi_packed : NULL, w.dh_prev_4, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, di_add, 32, p.W_ii, 32, packed_2 ? w.W_ii_packed : NULL, w.dx_4, 16);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          */

@@ -268,6 +268,9 @@ typedef struct {
     real *n_matmul_enc_l0_2; /* per step: matmul [B,128] */
     real *h_step_enc_l0; /* per step: fused_out [B,128] */
     real *h_kept_enc_l0; /* per step: row_scale [B,128] */
+    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
     real *h_enc_l0_seq; /* scan_out [T,B,128] */
     real *r_matmul_enc_l1; /* matmul [T,B,128] */
     real *r_add_enc_l1; /* add [T,B,128] */
@@ -281,6 +284,9 @@ typedef struct {
     real *n_matmul_enc_l1_2; /* per step: matmul [B,128] */
     real *h_step_enc_l1; /* per step: fused_out [B,128] */
     real *h_kept_enc_l1; /* per step: row_scale [B,128] */
+    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
     real *h_enc_l1_seq; /* scan_out [T,B,128] */
     real *embed_tgt_x; /* gather [T,B,64] */
     real *r_matmul_dec_l0; /* matmul [T,B,128] */
@@ -303,6 +309,18 @@ typedef struct {
     real *r_matmul_dec_l1_2; /* per step: matmul [B,128] */
     real *z_matmul_dec_l1_2; /* per step: matmul [B,128] */
     real *n_matmul_dec_l1_2; /* per step: matmul [B,128] */
+    real *W_cr_dec_l0_packed; /* W_cr_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l0_packed; /* W_hr_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_cz_dec_l0_packed; /* W_cz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l0_packed; /* W_hz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_cn_dec_l0_packed; /* W_cn_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_dec_l0_packed; /* W_hn_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l1_packed; /* W_hr_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l1_packed; /* W_hz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_dec_l1_packed; /* W_hn_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l1_packed; /* W_ir_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
     real *h_dec_l1_seq; /* scan_out [T,B,128] */
     real *attention_seq; /* scan_out [T,T,B] */
     real *matmul88; /* matmul [T,B,Vt] */
@@ -357,6 +375,9 @@ typedef struct {
     real *dh_enc_l1_2; /* per step: mul [T,B,128] */
     real *dh_enc_l1_3; /* per step: add [T,B,128] */
     real *dh_prev_dec_l1_6; /* per step: fused_out [B,128] */
+    real *W_in_dec_l0_packed; /* W_in_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l0_packed; /* W_iz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l0_packed; /* W_ir_dec_l0 packed for the steps (rnnrt_pack_b) */
     real *dembed_tgt_x_seq; /* scan_out [T,B,64] */
     real *dh_enc_l1_5; /* scan_out [T,B,128] */
     real *dr_add_dec_l0_seq; /* scan_out [T,B,128] */
@@ -392,6 +413,9 @@ typedef struct {
     real *dh_prev_enc_l1_3; /* per step: matmul [B,128] */
     real *dh_enc_l0_4; /* per step: matmul [B,128] */
     real *dh_prev_enc_l1_4; /* per step: fused_out [B,128] */
+    real *W_iz_enc_l1_packed; /* W_iz_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l1_packed; /* W_in_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l1_packed; /* W_ir_enc_l1 packed for the steps (rnnrt_pack_b) */
     real *dh_enc_l0_seq; /* scan_out [T,B,128] */
     real *dr_add_enc_l1_seq; /* scan_out [T,B,128] */
     real *db_ir_enc_l1; /* sum_to [128] */
@@ -417,6 +441,9 @@ typedef struct {
     real *dh_prev_enc_l0_3; /* per step: matmul [B,128] */
     real *dembed_src_x_3; /* per step: matmul [B,64] */
     real *dh_prev_enc_l0_4; /* per step: fused_out [B,128] */
+    real *W_iz_enc_l0_packed; /* W_iz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l0_packed; /* W_in_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l0_packed; /* W_ir_enc_l0 packed for the steps (rnnrt_pack_b) */
     real *dembed_src_x_seq; /* scan_out [T,B,64] */
     real *dr_add_enc_l0_seq; /* scan_out [T,B,128] */
     real *db_ir_enc_l0; /* sum_to [128] */
@@ -508,6 +535,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->h_kept_enc_l0 = base ? base + off : NULL;
     off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_enc_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_enc_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_enc_l0_packed = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
@@ -572,6 +614,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->h_kept_enc_l1 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_enc_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_enc_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_enc_l1_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -682,6 +739,66 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_cr_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_cz_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_cn_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_dec_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_dec_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_dec_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ir_dec_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_iz_dec_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_in_dec_l1_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -953,6 +1070,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->dh_prev_dec_l1_6 = base ? base + off : NULL;
     off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_in_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_iz_dec_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ir_dec_l0_packed = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * B * 64;
     if (n > INT_MAX)
         return 0;
@@ -1128,6 +1260,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_iz_enc_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_in_enc_l1_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ir_enc_l1_packed = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
@@ -1252,6 +1399,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_iz_enc_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_in_enc_l0_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(64, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ir_enc_l0_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 64;
     if (n > INT_MAX)
@@ -1775,6 +1937,12 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed) {
+        rnnrt_pack_b(0, 128, 128, p.W_hr_enc_l0, 128, w.W_hr_enc_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_enc_l0, 128, w.W_hz_enc_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_enc_l0, 128, w.W_hn_enc_l0_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
         const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
@@ -1788,11 +1956,11 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
         real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * 128;
         real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0, 128, p.W_hr_enc_l0, 128, 0, w.r_matmul_enc_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0, 128, p.W_hr_enc_l0, 128, packed ? w.W_hr_enc_l0_packed : NULL, w.r_matmul_enc_l0_2, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0, 128, p.W_hz_enc_l0, 128, 0, w.z_matmul_enc_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0, 128, p.W_hz_enc_l0, 128, packed ? w.W_hz_enc_l0_packed : NULL, w.z_matmul_enc_l0_2, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0, 128, p.W_hn_enc_l0, 128, 0, w.n_matmul_enc_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0, 128, p.W_hn_enc_l0, 128, packed ? w.W_hn_enc_l0_packed : NULL, w.n_matmul_enc_l0_2, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -1831,6 +1999,12 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l1_cur = w.h_prev_enc_l1_carry;
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(0, 128, 128, p.W_hr_enc_l1, 128, w.W_hr_enc_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_enc_l1, 128, w.W_hz_enc_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_enc_l1, 128, w.W_hn_enc_l1_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1 = h_prev_enc_l1_cur;
         const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
@@ -1844,11 +2018,11 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
         real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * 128;
         real *h_enc_l1 = w.h_enc_l1_seq + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1, 128, p.W_hr_enc_l1, 128, 0, w.r_matmul_enc_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1, 128, p.W_hr_enc_l1, 128, packed_2 ? w.W_hr_enc_l1_packed : NULL, w.r_matmul_enc_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1, 128, p.W_hz_enc_l1, 128, 0, w.z_matmul_enc_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1, 128, p.W_hz_enc_l1, 128, packed_2 ? w.W_hz_enc_l1_packed : NULL, w.z_matmul_enc_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1, 128, p.W_hn_enc_l1, 128, 0, w.n_matmul_enc_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1, 128, p.W_hn_enc_l1, 128, packed_2 ? w.W_hn_enc_l1_packed : NULL, w.n_matmul_enc_l1_2, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -1887,6 +2061,21 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
     memcpy(w.h_prev_dec_l1_carry, w.h_prev_enc_l1_carry, (size_t)B * 128 * sizeof(real));
     const real *h_prev_dec_l0_cur = w.h_prev_dec_l0_carry;
     const real *h_prev_dec_l1_cur = w.h_prev_dec_l1_carry;
+    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_3) {
+        rnnrt_pack_b(0, 128, 128, p.W_cr_dec_l0, 128, w.W_cr_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hr_dec_l0, 128, w.W_hr_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_cz_dec_l0, 128, w.W_cz_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_dec_l0, 128, w.W_hz_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_cn_dec_l0, 128, w.W_cn_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_dec_l0, 128, w.W_hn_dec_l0_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hr_dec_l1, 128, w.W_hr_dec_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_dec_l1, 128, w.W_hz_dec_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_dec_l1, 128, w.W_hn_dec_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_ir_dec_l1, 128, w.W_ir_dec_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_iz_dec_l1, 128, w.W_iz_dec_l1_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_in_dec_l1, 128, w.W_in_dec_l1_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev_dec_l0 = h_prev_dec_l0_cur;
         const real *h_prev_dec_l1 = h_prev_dec_l1_cur;
@@ -1941,20 +2130,20 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
                     context[r * (size_t)128 + j] += wt * w.h_enc_l1_seq[(t * (size_t)B + r) * (size_t)128 + j];
             }
         /* specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, context, 128, p.W_cr_dec_l0, 128, 0, w.r_matmul_dec_l0_2, 128);
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0, 128, p.W_hr_dec_l0, 128, 0, w.r_matmul_dec_l0_3, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, context, 128, p.W_cr_dec_l0, 128, packed_3 ? w.W_cr_dec_l0_packed : NULL, w.r_matmul_dec_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l0, 128, p.W_hr_dec_l0, 128, packed_3 ? w.W_hr_dec_l0_packed : NULL, w.r_matmul_dec_l0_3, 128);
         /* specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, context, 128, p.W_cz_dec_l0, 128, 0, w.z_matmul_dec_l0_2, 128);
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0, 128, p.W_hz_dec_l0, 128, 0, w.z_matmul_dec_l0_3, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, context, 128, p.W_cz_dec_l0, 128, packed_3 ? w.W_cz_dec_l0_packed : NULL, w.z_matmul_dec_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l0, 128, p.W_hz_dec_l0, 128, packed_3 ? w.W_hz_dec_l0_packed : NULL, w.z_matmul_dec_l0_3, 128);
         /* specs/seq2seq_dot.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, context, 128, p.W_cn_dec_l0, 128, 0, w.n_matmul_dec_l0_2, 128);
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0, 128, p.W_hn_dec_l0, 128, 0, w.n_matmul_dec_l0_3, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, context, 128, p.W_cn_dec_l0, 128, packed_3 ? w.W_cn_dec_l0_packed : NULL, w.n_matmul_dec_l0_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l0, 128, p.W_hn_dec_l0, 128, packed_3 ? w.W_hn_dec_l0_packed : NULL, w.n_matmul_dec_l0_3, 128);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1, 128, p.W_hr_dec_l1, 128, 0, w.r_matmul_dec_l1, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l1, 128, p.W_hr_dec_l1, 128, packed_3 ? w.W_hr_dec_l1_packed : NULL, w.r_matmul_dec_l1, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1, 128, p.W_hz_dec_l1, 128, 0, w.z_matmul_dec_l1, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l1, 128, p.W_hz_dec_l1, 128, packed_3 ? w.W_hz_dec_l1_packed : NULL, w.z_matmul_dec_l1, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1, 128, p.W_hn_dec_l1, 128, 0, w.n_matmul_dec_l1, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_dec_l1, 128, p.W_hn_dec_l1, 128, packed_3 ? w.W_hn_dec_l1_packed : NULL, w.n_matmul_dec_l1, 128);
         /* fused:
          *   specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          *   specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
@@ -1963,11 +2152,11 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_3((size_t)B, r_matmul_dec_l0_t, w.r_matmul_dec_l0_2, p.b_ir_dec_l0, w.r_matmul_dec_l0_3, p.b_hr_dec_l0, z_matmul_dec_l0_t, w.z_matmul_dec_l0_2, p.b_iz_dec_l0, w.z_matmul_dec_l0_3, p.b_hz_dec_l0, n_matmul_dec_l0_t, w.n_matmul_dec_l0_2, p.b_in_dec_l0, w.n_matmul_dec_l0_3, p.b_hn_dec_l0, h_prev_dec_l0, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_dec_l0, 128, p.W_ir_dec_l1, 128, 0, w.r_matmul_dec_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_dec_l0, 128, p.W_ir_dec_l1, 128, packed_3 ? w.W_ir_dec_l1_packed : NULL, w.r_matmul_dec_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_dec_l0, 128, p.W_iz_dec_l1, 128, 0, w.z_matmul_dec_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_dec_l0, 128, p.W_iz_dec_l1, 128, packed_3 ? w.W_iz_dec_l1_packed : NULL, w.z_matmul_dec_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_dec_l0, 128, p.W_in_dec_l1, 128, 0, w.n_matmul_dec_l1_2, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_dec_l0, 128, p.W_in_dec_l1, 128, packed_3 ? w.W_in_dec_l1_packed : NULL, w.n_matmul_dec_l1_2, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -2060,6 +2249,24 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     memset(w.dh_dec_l0_next_carry, 0, (size_t)B * 128 * sizeof(real));
     memset(w.dh_dec_l1_next_carry, 0, (size_t)B * 128 * sizeof(real));
     memset(w.dh_enc_l1_5, 0, (size_t)T * B * 128 * sizeof(real));
+    const int packed_4 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_4) {
+        rnnrt_pack_b(1, 128, 128, p.W_in_dec_l1, 128, w.W_in_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hn_dec_l1, 128, w.W_hn_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hz_dec_l1, 128, w.W_hz_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_iz_dec_l1, 128, w.W_iz_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hr_dec_l1, 128, w.W_hr_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_ir_dec_l1, 128, w.W_ir_dec_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_cn_dec_l0, 128, w.W_cn_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_in_dec_l0, 128, w.W_in_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hn_dec_l0, 128, w.W_hn_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hz_dec_l0, 128, w.W_hz_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_cz_dec_l0, 128, w.W_cz_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_iz_dec_l0, 128, w.W_iz_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hr_dec_l0, 128, w.W_hr_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_cr_dec_l0, 128, w.W_cr_dec_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_ir_dec_l0, 128, w.W_ir_dec_l0_packed);
+    }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_dec_l1_t = w.dh_dec_l1 + (size_t)t * B * 128;
         const real *dh_dec_l0_next = w.dh_dec_l0_next_carry;
@@ -2094,14 +2301,14 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_5((size_t)B, dh_dec_l1_t, dh_dec_l1_next, h_prev_dec_l1_t, z_dec_l1_t, n_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, r_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_dec_l1, 128, p.W_in_dec_l1, 128, 0, w.dh_dec_l0, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_dec_l1_2, 128, p.W_hn_dec_l1, 128, 0, w.dh_prev_dec_l1_2, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_dec_l1, 128, p.W_in_dec_l1, 128, packed_4 ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_dec_l1_2, 128, p.W_hn_dec_l1, 128, packed_4 ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_dec_l1, 128, p.W_hz_dec_l1, 128, 0, w.dh_prev_dec_l1_3, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_dec_l1, 128, p.W_iz_dec_l1, 128, 0, w.dh_dec_l0_2, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_dec_l1, 128, p.W_hz_dec_l1, 128, packed_4 ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_dec_l1_3, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_dec_l1, 128, p.W_iz_dec_l1, 128, packed_4 ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_2, 128);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_dec_l1, 128, p.W_hr_dec_l1, 128, 0, w.dh_prev_dec_l1_4, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_dec_l1, 128, p.W_ir_dec_l1, 128, 0, w.dh_dec_l0_3, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_dec_l1, 128, p.W_hr_dec_l1, 128, packed_4 ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_dec_l1, 128, p.W_ir_dec_l1, 128, packed_4 ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, 128);
         /* fused:
          *   specs/seq2seq_dot.yaml:42 (backward)  h: (1 - z) * n + z * h
          *   specs/seq2seq_dot.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
@@ -2110,17 +2317,17 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_6((size_t)B, dh_dec_l0_next, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, h_prev_dec_l0_t, z_dec_l0_t, n_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, r_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq_dot.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_dec_l0, 128, p.W_cn_dec_l0, 128, 0, w.dcontext, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dn_add_dec_l0, 128, p.W_in_dec_l0, 128, 0, w.dembed_tgt_x, 64);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_dec_l0_2, 128, p.W_hn_dec_l0, 128, 0, w.dh_prev_dec_l0_2, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_dec_l0, 128, p.W_cn_dec_l0, 128, packed_4 ? w.W_cn_dec_l0_packed : NULL, w.dcontext, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dn_add_dec_l0, 128, p.W_in_dec_l0, 128, packed_4 ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_dec_l0_2, 128, p.W_hn_dec_l0, 128, packed_4 ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, 128);
         /* specs/seq2seq_dot.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_dec_l0, 128, p.W_hz_dec_l0, 128, 0, w.dh_prev_dec_l0_3, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_dec_l0, 128, p.W_cz_dec_l0, 128, 0, w.dcontext_2, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dz_add_dec_l0, 128, p.W_iz_dec_l0, 128, 0, w.dembed_tgt_x_2, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_dec_l0, 128, p.W_hz_dec_l0, 128, packed_4 ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_dec_l0_3, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_dec_l0, 128, p.W_cz_dec_l0, 128, packed_4 ? w.W_cz_dec_l0_packed : NULL, w.dcontext_2, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dz_add_dec_l0, 128, p.W_iz_dec_l0, 128, packed_4 ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_2, 64);
         /* specs/seq2seq_dot.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_dec_l0, 128, p.W_hr_dec_l0, 128, 0, w.dh_prev_dec_l0_4, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_dec_l0, 128, p.W_cr_dec_l0, 128, 0, w.dcontext_3, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dr_add_dec_l0, 128, p.W_ir_dec_l0, 128, 0, w.dembed_tgt_x_3, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_dec_l0, 128, p.W_hr_dec_l0, 128, packed_4 ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_dec_l0, 128, p.W_cr_dec_l0, 128, packed_4 ? w.W_cr_dec_l0_packed : NULL, w.dcontext_3, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dr_add_dec_l0, 128, p.W_ir_dec_l0, 128, packed_4 ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, 64);
         /* fused:
          *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          */
@@ -2245,6 +2452,15 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l1_next_carry, w.dh_dec_l1_next_carry, (size_t)B * 128 * sizeof(real));
+    const int packed_5 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_5) {
+        rnnrt_pack_b(1, 128, 128, p.W_hz_enc_l1, 128, w.W_hz_enc_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_iz_enc_l1, 128, w.W_iz_enc_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_in_enc_l1, 128, w.W_in_enc_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hn_enc_l1, 128, w.W_hn_enc_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hr_enc_l1, 128, w.W_hr_enc_l1_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_ir_enc_l1, 128, w.W_ir_enc_l1_packed);
+    }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l1_t = w.dh_enc_l1_5 + (size_t)t * B * 128;
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
@@ -2272,8 +2488,8 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_11((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_hz_enc_l1, 128, 0, w.dh_prev_enc_l1, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l1, 128, p.W_iz_enc_l1, 128, 0, w.dh_enc_l0_2, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_enc_l1, 128, p.W_hz_enc_l1, 128, packed_5 ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_enc_l1, 128, p.W_iz_enc_l1, 128, packed_5 ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
@@ -2281,11 +2497,11 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_12((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l1, 128, p.W_in_enc_l1, 128, 0, w.dh_enc_l0_3, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l1_2, 128, p.W_hn_enc_l1, 128, 0, w.dh_prev_enc_l1_2, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_enc_l1, 128, p.W_in_enc_l1, 128, packed_5 ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_enc_l1_2, 128, p.W_hn_enc_l1, 128, packed_5 ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, 128);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l1, 128, p.W_hr_enc_l1, 128, 0, w.dh_prev_enc_l1_3, 128);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l1, 128, p.W_ir_enc_l1, 128, 0, w.dh_enc_l0_4, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_enc_l1, 128, p.W_hr_enc_l1, 128, packed_5 ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, 128);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_enc_l1, 128, p.W_ir_enc_l1, 128, packed_5 ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
@@ -2325,6 +2541,15 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * 128 * sizeof(real));
+    const int packed_6 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_6) {
+        rnnrt_pack_b(1, 128, 128, p.W_hz_enc_l0, 128, w.W_hz_enc_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_iz_enc_l0, 128, w.W_iz_enc_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_in_enc_l0, 128, w.W_in_enc_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hn_enc_l0, 128, w.W_hn_enc_l0_packed);
+        rnnrt_pack_b(1, 128, 128, p.W_hr_enc_l0, 128, w.W_hr_enc_l0_packed);
+        rnnrt_pack_b(1, 128, 64, p.W_ir_enc_l0, 128, w.W_ir_enc_l0_packed);
+    }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * 128;
         const real *dh_enc_l0_next = w.dh_enc_l0_next_carry;
@@ -2352,8 +2577,8 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_15((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dz_add_enc_l0, 128, p.W_hz_enc_l0, 128, 0, w.dh_prev_enc_l0, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dz_add_enc_l0, 128, p.W_iz_enc_l0, 128, 0, w.dembed_src_x, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dz_add_enc_l0, 128, p.W_hz_enc_l0, 128, packed_6 ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dz_add_enc_l0, 128, p.W_iz_enc_l0, 128, packed_6 ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, 64);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
@@ -2361,11 +2586,11 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          */
         seq2seq_dot_fused_16((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dn_add_enc_l0, 128, p.W_in_enc_l0, 128, 0, w.dembed_src_x_2, 64);
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dn_add_enc_l0_2, 128, p.W_hn_enc_l0, 128, 0, w.dh_prev_enc_l0_2, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dn_add_enc_l0, 128, p.W_in_enc_l0, 128, packed_6 ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dn_add_enc_l0_2, 128, p.W_hn_enc_l0, 128, packed_6 ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, 128);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 128, 128, 1, dr_add_enc_l0, 128, p.W_hr_enc_l0, 128, 0, w.dh_prev_enc_l0_3, 128);
-        rnnrt_gemm(0, 1, B, 64, 128, 1, dr_add_enc_l0, 128, p.W_ir_enc_l0, 128, 0, w.dembed_src_x_3, 64);
+        rnnrt_gemm_packed(1, B, 128, 128, dr_add_enc_l0, 128, p.W_hr_enc_l0, 128, packed_6 ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, 128);
+        rnnrt_gemm_packed(1, B, 64, 128, dr_add_enc_l0, 128, p.W_ir_enc_l0, 128, packed_6 ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, 64);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h

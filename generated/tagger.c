@@ -103,6 +103,9 @@ typedef struct {
     real *r_matmul_2; /* per step: matmul [B,32] */
     real *z_matmul_2; /* per step: matmul [B,32] */
     real *n_matmul_2; /* per step: matmul [B,32] */
+    real *W_hr_packed; /* W_hr packed for the steps (rnnrt_pack_b) */
+    real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
+    real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,32] */
     real *matmul29; /* matmul [T,B,L] */
     real *logits; /* add [T,B,L] */
@@ -125,6 +128,9 @@ typedef struct {
     real *dh_prev_4; /* per step: matmul [B,32] */
     real *dx_3; /* per step: matmul [B,16] */
     real *dh_prev_5; /* per step: fused_out [B,32] */
+    real *W_in_packed; /* W_in packed for the steps (rnnrt_pack_b) */
+    real *W_iz_packed; /* W_iz packed for the steps (rnnrt_pack_b) */
+    real *W_ir_packed; /* W_ir packed for the steps (rnnrt_pack_b) */
     real *dx_embed_seq; /* scan_out [T,B,16] */
     real *dr_add_seq; /* scan_out [T,B,32] */
     real *dz_add_seq; /* scan_out [T,B,32] */
@@ -205,6 +211,21 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->n_matmul_2 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -315,6 +336,21 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_in_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_iz_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(16, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ir_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 16;
     if (n > INT_MAX)
@@ -511,6 +547,12 @@ static void tagger_forward(RnnrtCtx *c)
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 32 * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed) {
+        rnnrt_pack_b(0, 32, 32, p.W_hr, 32, w.W_hr_packed);
+        rnnrt_pack_b(0, 32, 32, p.W_hz, 32, w.W_hz_packed);
+        rnnrt_pack_b(0, 32, 32, p.W_hn, 32, w.W_hn_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur;
         const real *r_add_t = w.r_add + (size_t)t * B * 32;
@@ -523,11 +565,11 @@ static void tagger_forward(RnnrtCtx *c)
         real *h_sub = w.h_sub_seq + (size_t)t * B * 32;
         real *h = w.h_seq + (size_t)t * B * 32;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hr, 32, 0, w.r_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hr, 32, packed ? w.W_hr_packed : NULL, w.r_matmul_2, 32);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hz, 32, 0, w.z_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hz, 32, packed ? w.W_hz_packed : NULL, w.z_matmul_2, 32);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 32, 32, 1, h_prev, 32, p.W_hn, 32, 0, w.n_matmul_2, 32);
+        rnnrt_gemm_packed(0, B, 32, 32, h_prev, 32, p.W_hn, 32, packed ? w.W_hn_packed : NULL, w.n_matmul_2, 32);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -580,6 +622,15 @@ static void tagger_backward(RnnrtCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * 32 * sizeof(real));
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(1, 32, 16, p.W_in, 32, w.W_in_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hn, 32, w.W_hn_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hz, 32, w.W_hz_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_iz, 32, w.W_iz_packed);
+        rnnrt_pack_b(1, 32, 32, p.W_hr, 32, w.W_hr_packed);
+        rnnrt_pack_b(1, 32, 16, p.W_ir, 32, w.W_ir_packed);
+    }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_t = w.dh + (size_t)t * B * 32;
         const real *dh_next = w.dh_next_carry;
@@ -603,14 +654,14 @@ static void tagger_backward(RnnrtCtx *c)
          */
         tagger_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 1, B, 16, 32, 1, dn_add, 32, p.W_in, 32, 0, w.dx, 16);
-        rnnrt_gemm(0, 1, B, 32, 32, 1, dn_add_2, 32, p.W_hn, 32, 0, w.dh_prev_2, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, dn_add, 32, p.W_in, 32, packed_2 ? w.W_in_packed : NULL, w.dx, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, dn_add_2, 32, p.W_hn, 32, packed_2 ? w.W_hn_packed : NULL, w.dh_prev_2, 32);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, dz_add, 32, p.W_hz, 32, 0, w.dh_prev_3, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, dz_add, 32, p.W_iz, 32, 0, w.dx_2, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, dz_add, 32, p.W_hz, 32, packed_2 ? w.W_hz_packed : NULL, w.dh_prev_3, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, dz_add, 32, p.W_iz, 32, packed_2 ? w.W_iz_packed : NULL, w.dx_2, 16);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 1, B, 32, 32, 1, dr_add, 32, p.W_hr, 32, 0, w.dh_prev_4, 32);
-        rnnrt_gemm(0, 1, B, 16, 32, 1, dr_add, 32, p.W_ir, 32, 0, w.dx_3, 16);
+        rnnrt_gemm_packed(1, B, 32, 32, dr_add, 32, p.W_hr, 32, packed_2 ? w.W_hr_packed : NULL, w.dh_prev_4, 32);
+        rnnrt_gemm_packed(1, B, 16, 32, dr_add, 32, p.W_ir, 32, packed_2 ? w.W_ir_packed : NULL, w.dx_3, 16);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          */

@@ -793,6 +793,25 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
 int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
                RnnrtError *err);
 
+/* ---- the scan's GEMM against a pre-packed weight (rnnrt_gemm_packed.c) ----
+ * Added for issue #5. Emitted scans pack each loop-invariant weight once
+ * (rnnrt_pack_b, before the loop) and multiply by it every step
+ * (rnnrt_gemm_packed): C[M,N] = A[M,K] @ op(B), op(B) = B [K,N] or, with
+ * tb, B^T (B stored [N,K]); beta 0, alpha 1. packed holds
+ * rnnrt_packed_size(K, N) reals (either orientation). packed NULL, the
+ * double build, or no vector kernel for this CPU / OpenBLAS core: the same
+ * product by rnnrt_gemm (B, ldb are always the unpacked weight). */
+size_t rnnrt_packed_size(int rows, int cols);
+void rnnrt_pack_b(int tb, int K, int N, const real *B, int ldb, real *packed);
+void rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda,
+                       const real *B, int ldb, const real *packed, real *C,
+                       int ldc);
+/* "avx2", "avx512" or "blas": the kernel rnnrt_gemm_packed uses here. */
+const char *rnnrt_gemm_packed_kernel(void);
+/* Scans shorter than this many steps do not pack (the pack would cost more
+ * than it saves; sampling runs T = 1). */
+#define RNNRT_PACK_MIN_T 4
+
 /* ---- elementwise kernels for emitted code (rnnrt_kernels.c) ----
  * Added for issue #5 (speed); owned by the rnnc passes. y = f(x) over n
  * values (x == y allowed): libm in the double build, vectorizable
