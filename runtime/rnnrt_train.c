@@ -43,6 +43,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED };
 enum { MAX_HALVINGS = 5, STOPPED = -1 };
@@ -279,12 +280,39 @@ static int check_sizes(Trainer *tr, RnnrtError *err)
     return 0;
 }
 
+/* A fresh run may replace a checkpoint of this model, but not another
+ * file (a checkpoint of another spec, a corpus given by mistake) unless
+ * --force: the seq2seq trainer's rule (rnnrt_s2s_main.c). */
+static int check_overwrite(Trainer *tr, RnnrtError *err)
+{
+    struct stat st;
+    if (tr->o->resume || tr->o->force || stat(tr->ckpt, &st) != 0)
+        return 0;
+    RnnrtVocab v = {0};
+    RnnrtParams p = {0};
+    RnnrtTrainState ts = {0};
+    RnnrtError why = {0};
+    int rc = rnnrt_ckpt_load(tr->ckpt, tr->m, &v, &p, &ts, &why);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    if (!rc)
+        return 0;
+    return rnnrt_error(err, RNNRT_EXIT_DATA,
+                       "refusing to overwrite '%s', which is not a "
+                       "checkpoint of %s: %s; pass --force to overwrite it, "
+                       "or choose another --ckpt", tr->ckpt, tr->m->name,
+                       why.msg);
+}
+
 static int setup(Trainer *tr, RnnrtError *err)
 {
     const RnnrtTrainOpts *o = tr->o;
     int rc = check_opts(tr, err);
     if (!rc)
         rc = rnnrt_file_remove_stale(tr->ckpt, err);
+    if (!rc)
+        rc = check_overwrite(tr, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(tr->ckpt, err);
     if (!rc)

@@ -3,6 +3,7 @@
 # with a message and a nonzero exit, never a crash or a silent load: a flipped
 # byte in the header, in the middle (parameters), in the last byte; the file
 # cut in half, cut to its first 8 bytes, empty; and a path that does not exist.
+# And training does not overwrite a file that is not this model's checkpoint.
 set -euo pipefail
 E2E_NAME=corrupt_ckpt
 . "$(dirname -- "$0")/lib.sh"
@@ -45,3 +46,25 @@ done
 expect_refusal "missing file" "$work/missing.err" \
     "$trainer" eval "${DATA[@]}" --ckpt "$work/does-not-exist.ckpt"
 say "ok: every damaged checkpoint was refused with a message"
+
+# A fresh run does not overwrite a file that is not a checkpoint of this
+# model (here the damaged one, and a text file) unless --force; the file is
+# left as it was.
+for f in "$work/cut8.ckpt" "$work/notes.txt"; do
+    [ -e "$f" ] || echo "my notes" >"$f"
+    before=$(cksum <"$f")
+    expect_refusal "fresh training over $(basename -- "$f")" "$work/over.err" \
+        "$trainer" train "${DATA[@]}" --epochs 1 --max-steps 1 --threads 1 --quiet \
+        --sample-len 0 --ckpt "$f"
+    grep -q "refusing to overwrite" "$work/over.err" || fail "no refusal message for $f"
+    [ "$(cksum <"$f")" = "$before" ] || fail "$f was changed by a refused run"
+done
+must "--force overwrites" "$work/force.log" \
+    "$trainer" train "${DATA[@]}" --epochs 1 --max-steps 1 --threads 1 --quiet \
+    --sample-len 0 --ckpt "$work/notes.txt" --force
+must "eval of the forced checkpoint" "$work/eval2.log" \
+    "$trainer" eval "${DATA[@]}" --ckpt "$work/notes.txt"
+must "a fresh run over its own checkpoint" "$work/again.log" \
+    "$trainer" train "${DATA[@]}" --epochs 1 --max-steps 1 --threads 1 --quiet \
+    --sample-len 0 --ckpt "$good"
+say "ok: a fresh run refuses to overwrite another file without --force"
