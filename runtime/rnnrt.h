@@ -762,6 +762,10 @@ typedef struct {
      * hyperparameters (0 = PyTorch's default, see rnnrt_optim_init). */
     const char *optimizer;
     double momentum, beta1, beta2, eps;
+    /* RELIABILITY D2: stop (exit 4, the last checkpoint kept) when a
+     * step's loss exceeds this many times the run's first loss; 0 = off.
+     * Default 3. */
+    double max_loss_ratio;
 } RnnrtTrainOpts;
 
 typedef struct {

@@ -86,6 +86,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "X seconds in this run, 0 = no limit", 0, DBL_MAX},
         {"--save-every", RNNRT_OPT_I64, &o.save_every, "N", "save every N "
          "steps, 0 = every epoch", 0, 1e18},
+        {"--max-loss-ratio", RNNRT_OPT_DOUBLE, &o.max_loss_ratio, "X",
+         "stop (exit 4) when a step's loss exceeds X times the run's first "
+         "loss, 0 = off", 0, DBL_MAX},
         {"--threads", RNNRT_OPT_INT, &o.threads, "N", "threads: N >= 2 splits "
          "each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},

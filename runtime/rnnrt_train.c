@@ -21,7 +21,8 @@
  * Faults: a non-finite loss or gradient norm skips the step (parameters and
  * carried state stay as they were) and halves the learning rate, at most 5
  * times; the 6th time exits 4 without saving, so the last good checkpoint
- * stays. SIGINT/SIGTERM are polled between steps
+ * stays. A finite loss above --max-loss-ratio (3) times the run's first
+ * loss exits 4 the same way (diverged). SIGINT/SIGTERM are polled between steps
  * and inside evaluation and sampling: the driver saves and returns 130/143.
  *
  * Resume is exact, also mid-epoch: the checkpoint holds the cursor (epoch,
@@ -90,6 +91,7 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->prefix = "the ";
     o->sample_len = 200;
     o->out = stdout;
+    o->max_loss_ratio = 3;
 }
 
 static int parse_bptt(const char *s, int *out)
@@ -125,6 +127,8 @@ static int check_opts(Trainer *tr, RnnrtError *err)
         bad = "--bptt-k must be >= 0";
     else if (tr->bptt == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
         bad = "randomized truncation needs --bptt-p in (0, 1]";
+    else if (!(o->max_loss_ratio == 0 || (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
+        bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
     else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0 ||
              o->sample_len < 0)
         bad = "--max-steps, --max-seconds, --save-every and --sample-len "
@@ -445,6 +449,17 @@ static int train_step(Trainer *tr, RnnrtError *err)
                                                                   : "infinite");
         return bad_step(tr, what, err);
     }
+    double ratio = tr->o->max_loss_ratio;
+    if (ratio > 0 && tr->run_steps > 0 && loss > ratio * tr->res->first_loss)
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                           "the loss %.4g at epoch %lld, minibatch %lld is "
+                           "more than %g times this run's first loss %.4g: "
+                           "training diverged (a smaller --lr, or --clip, "
+                           "may help); stopping. The last good checkpoint "
+                           "'%s' is kept (--max-loss-ratio 0 turns this "
+                           "check off)", loss, (long long)ts->epoch + 1,
+                           (long long)ts->batch + 1, ratio,
+                           tr->res->first_loss, tr->ckpt);
     double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
     if (!isfinite(norm))
         return check_grads(tr, norm, err);

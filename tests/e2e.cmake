@@ -7,6 +7,7 @@
 #                   sample work from the checkpoint
 #   interrupt_X     SIGINT/SIGTERM mid-training: exit 130/143, loadable ckpt
 #   corrupt_ckpt_X  flipped bytes / truncation: eval refuses, never crashes
+#   diverge_X       an exploding loss stops with exit 4, last checkpoint kept
 # Models are listed explicitly (not globbed) because each one costs CI time
 # and some (n-gram, seq2seq) need other data or other checks.
 set(RNNC_E2E_MODELS rnn gru lstm)
@@ -30,12 +31,14 @@ foreach(model ${RNNC_E2E_MODELS})
     COMMAND bash ${E2E_DIR}/interrupt.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/interrupt_${model})
   add_test(NAME corrupt_ckpt_${model}
     COMMAND bash ${E2E_DIR}/corrupt_ckpt.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/corrupt_${model})
+  add_test(NAME diverge_${model}
+    COMMAND bash ${E2E_DIR}/diverge.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/diverge_${model})
   # Timeouts are guards against hangs on a loaded machine, not the budget:
   # on an idle 2-core machine gradcheck_rnn takes ~35 s of CPU and the
   # others ~20 s together.
   set_tests_properties(gradcheck_${model} interp_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
-  set_tests_properties(train_${model}_e2e interrupt_${model} corrupt_ckpt_${model}
+  set_tests_properties(train_${model}_e2e interrupt_${model} corrupt_ckpt_${model} diverge_${model}
     PROPERTIES TIMEOUT 180 LABELS e2e)
 endforeach()
 
