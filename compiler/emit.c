@@ -748,6 +748,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
 static void emit_fused_fns(Emit *E)
 {
     const Graph *g = E->m->g;
+    cur_model = E->m;
     for (int i = 0; i < g->n; i++) {
         if (g->nodes[i]->op != OP_SCAN)
             continue;
@@ -1570,6 +1571,9 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     name_decode(E, d);
     const char *state0 = unique_name(E, "enc_state0");
     emit_dec_layout(E, d, state0);
+    E->m = d->enc;
+    emit_fused_fns(E);
+    E->m = train;
 
     emitf(E, 0, "/* Decoding, once per batch of sources: the encoder over c->src (c->src_len\n"
                 " * valid steps per row) from zero states. Leaves in c->work what %s_step\n"

@@ -507,6 +507,18 @@ S2sDecode *s2s_decode(Arena *a, Spec *spec)
     for (int k = 0; k < d->step->nstates; k++)
         roots[n++] = d->step->state_init[k];
     pass_dce_roots(m, roots, n);
+    /* The training forward's passes, so the encoder computes what it
+     * computes in the same order (hoisted GEMMs, fused loops): a decoded
+     * sentence's keys are then those of the training forward bit for bit.
+     * None of them replaces a root (checked). */
+    static void (*const passes[])(Model *) = {pass_hoist, pass_cse, pass_fuse};
+    for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
+        passes[i](m);
+        for (int r = 0; r < n; r++)
+            if (roots[r]->id >= m->g->n || m->g->nodes[roots[r]->id] != roots[r])
+                DIE("s2s_decode: a pass replaced the encoder's output %%%d", roots[r]->id);
+        pass_dce_roots(m, roots, n);
+    }
     d->enc = m;
     return d;
 }

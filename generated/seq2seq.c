@@ -2580,58 +2580,30 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
 typedef struct {
     real *src_mask_2; /* len_mask [T,B] */
     real *embed_src_x_2; /* gather [T,B,64] */
+    real *r_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *r_add_enc_l0_4; /* add [T,B,128] */
+    real *z_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *z_add_enc_l0_4; /* add [T,B,128] */
+    real *n_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *n_add_enc_l0_5; /* add [T,B,128] */
     real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,128] */
-    real *r_matmul_enc_l0_3; /* per step: matmul [B,128] */
-    real *r_add_enc_l0_4; /* per step: add [B,128] */
     real *r_matmul_enc_l0_4; /* per step: matmul [B,128] */
-    real *r_add_enc_l0_5; /* per step: add [B,128] */
-    real *r_add_enc_l0_6; /* per step: add [B,128] */
-    real *r_enc_l0_3; /* per step: sigmoid [B,128] */
-    real *z_matmul_enc_l0_3; /* per step: matmul [B,128] */
-    real *z_add_enc_l0_4; /* per step: add [B,128] */
     real *z_matmul_enc_l0_4; /* per step: matmul [B,128] */
-    real *z_add_enc_l0_5; /* per step: add [B,128] */
-    real *z_add_enc_l0_6; /* per step: add [B,128] */
-    real *z_enc_l0_3; /* per step: sigmoid [B,128] */
-    real *n_matmul_enc_l0_3; /* per step: matmul [B,128] */
-    real *n_add_enc_l0_5; /* per step: add [B,128] */
     real *n_matmul_enc_l0_4; /* per step: matmul [B,128] */
-    real *n_add_enc_l0_6; /* per step: add [B,128] */
-    real *n_mul_enc_l0_2; /* per step: mul [B,128] */
-    real *n_add_enc_l0_7; /* per step: add [B,128] */
-    real *n_enc_l0_3; /* per step: tanh [B,128] */
-    real *h_sub_enc_l0_3; /* per step: sub [B,128] */
-    real *h_mul_enc_l0_3; /* per step: mul [B,128] */
-    real *h_mul_enc_l0_4; /* per step: mul [B,128] */
-    real *h_new_enc_l0_2; /* per step: add [B,128] */
-    real *h_step_enc_l0_3; /* per step: sub [B,128] */
+    real *h_step_enc_l0_3; /* per step: fused_out [B,128] */
     real *h_kept_enc_l0_2; /* per step: row_scale [B,128] */
     real *h_enc_l0_seq_2; /* scan_out [T,B,128] */
+    real *r_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *r_add_enc_l1_4; /* add [T,B,128] */
+    real *z_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *z_add_enc_l1_4; /* add [T,B,128] */
+    real *n_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *n_add_enc_l1_5; /* add [T,B,128] */
     real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,128] */
-    real *r_matmul_enc_l1_3; /* per step: matmul [B,128] */
-    real *r_add_enc_l1_4; /* per step: add [B,128] */
     real *r_matmul_enc_l1_4; /* per step: matmul [B,128] */
-    real *r_add_enc_l1_5; /* per step: add [B,128] */
-    real *r_add_enc_l1_6; /* per step: add [B,128] */
-    real *r_enc_l1_3; /* per step: sigmoid [B,128] */
-    real *z_matmul_enc_l1_3; /* per step: matmul [B,128] */
-    real *z_add_enc_l1_4; /* per step: add [B,128] */
     real *z_matmul_enc_l1_4; /* per step: matmul [B,128] */
-    real *z_add_enc_l1_5; /* per step: add [B,128] */
-    real *z_add_enc_l1_6; /* per step: add [B,128] */
-    real *z_enc_l1_3; /* per step: sigmoid [B,128] */
-    real *n_matmul_enc_l1_3; /* per step: matmul [B,128] */
-    real *n_add_enc_l1_5; /* per step: add [B,128] */
     real *n_matmul_enc_l1_4; /* per step: matmul [B,128] */
-    real *n_add_enc_l1_6; /* per step: add [B,128] */
-    real *n_mul_enc_l1_2; /* per step: mul [B,128] */
-    real *n_add_enc_l1_7; /* per step: add [B,128] */
-    real *n_enc_l1_3; /* per step: tanh [B,128] */
-    real *h_sub_enc_l1_3; /* per step: sub [B,128] */
-    real *h_mul_enc_l1_3; /* per step: mul [B,128] */
-    real *h_mul_enc_l1_4; /* per step: mul [B,128] */
-    real *h_new_enc_l1_2; /* per step: add [B,128] */
-    real *h_step_enc_l1_3; /* per step: sub [B,128] */
+    real *h_step_enc_l1_3; /* per step: fused_out [B,128] */
     real *h_kept_enc_l1_2; /* per step: row_scale [B,128] */
     real *h_enc_l1_seq_2; /* scan_out [T,B,128] */
     real *score_matmul_3; /* matmul [T,B,128] */
@@ -2717,20 +2689,40 @@ static size_t seq2seq_dec_layout(seq2seq_dec_work *w, real *base, int B, int T, 
         return 0;
     w->embed_src_x_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_2_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l0_3 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_add_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l0_2_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -2740,102 +2732,12 @@ static size_t seq2seq_dec_layout(seq2seq_dec_work *w, real *base, int B, int T, 
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_add_enc_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->z_matmul_enc_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_add_enc_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->n_matmul_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_mul_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_new_enc_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -2852,20 +2754,40 @@ static size_t seq2seq_dec_layout(seq2seq_dec_work *w, real *base, int B, int T, 
         return 0;
     w->h_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_2_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l1_3 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_add_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l1_2_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -2875,102 +2797,12 @@ static size_t seq2seq_dec_layout(seq2seq_dec_work *w, real *base, int B, int T, 
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_add_enc_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l1_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->z_matmul_enc_l1_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_add_enc_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l1_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->n_matmul_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_mul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_new_enc_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
@@ -3316,6 +3148,68 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
     return seq2seq_dec_layout(&w, NULL, B, T, V, Vt);
 }
 
+/* Fused elementwise loop over [B,128] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
+ */
+static void seq2seq_fused_21(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real r_add_enc_l0_5 = in0[i] + in1[i];
+            const real r_add_enc_l0_6 = r_add_enc_l0_5 + in2[j];
+            const real r_enc_l0_3 = rnnrt_sigmoid_fast(r_add_enc_l0_6);
+            const real z_add_enc_l0_5 = in3[i] + in4[i];
+            const real z_add_enc_l0_6 = z_add_enc_l0_5 + in5[j];
+            const real z_enc_l0_3 = rnnrt_sigmoid_fast(z_add_enc_l0_6);
+            const real n_add_enc_l0_6 = in6[i] + in7[j];
+            const real n_mul_enc_l0_2 = r_enc_l0_3 * n_add_enc_l0_6;
+            const real n_add_enc_l0_7 = in8[i] + n_mul_enc_l0_2;
+            const real n_enc_l0_3 = rnnrt_tanh_fast(n_add_enc_l0_7);
+            const real h_sub_enc_l0_3 = (real)1 - z_enc_l0_3;
+            const real h_mul_enc_l0_3 = h_sub_enc_l0_3 * n_enc_l0_3;
+            const real h_mul_enc_l0_4 = z_enc_l0_3 * in9[i];
+            const real h_new_enc_l0_2 = h_mul_enc_l0_3 + h_mul_enc_l0_4;
+            const real h_step_enc_l0_4 = h_new_enc_l0_2 - in9[i];
+            out0[i] = h_step_enc_l0_4;
+        }
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
+ */
+static void seq2seq_fused_22(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real r_add_enc_l1_5 = in0[i] + in1[i];
+            const real r_add_enc_l1_6 = r_add_enc_l1_5 + in2[j];
+            const real r_enc_l1_3 = rnnrt_sigmoid_fast(r_add_enc_l1_6);
+            const real z_add_enc_l1_5 = in3[i] + in4[i];
+            const real z_add_enc_l1_6 = z_add_enc_l1_5 + in5[j];
+            const real z_enc_l1_3 = rnnrt_sigmoid_fast(z_add_enc_l1_6);
+            const real n_add_enc_l1_6 = in6[i] + in7[j];
+            const real n_mul_enc_l1_2 = r_enc_l1_3 * n_add_enc_l1_6;
+            const real n_add_enc_l1_7 = in8[i] + n_mul_enc_l1_2;
+            const real n_enc_l1_3 = rnnrt_tanh_fast(n_add_enc_l1_7);
+            const real h_sub_enc_l1_3 = (real)1 - z_enc_l1_3;
+            const real h_mul_enc_l1_3 = h_sub_enc_l1_3 * n_enc_l1_3;
+            const real h_mul_enc_l1_4 = z_enc_l1_3 * in9[i];
+            const real h_new_enc_l1_2 = h_mul_enc_l1_3 + h_mul_enc_l1_4;
+            const real h_step_enc_l1_4 = h_new_enc_l1_2 - in9[i];
+            out0[i] = h_step_enc_l1_4;
+        }
+}
+
 /* Decoding, once per batch of sources: the encoder over c->src (c->src_len
  * valid steps per row) from zero states. Leaves in c->work what seq2seq_step
  * reads and writes the decoder's initial states to c->state_out (B*256
@@ -3345,65 +3239,47 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
         else
             memset(w.embed_src_x_2 + i * (size_t)64, 0, (size_t)64 * sizeof(real));
     }
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_ir_enc_l0, 128, 0, w.r_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_enc_l0_4[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_iz_enc_l0, 128, 0, w.z_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_enc_l0_4[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_in_enc_l0, 128, 0, w.n_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_enc_l0_5[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
     for (int t = 0; t < T; t++) {
-        const real *embed_src_x_t = w.embed_src_x_2 + (size_t)t * B * 64;
         const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
         const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_4 + (size_t)t * B * 128;
+        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_4 + (size_t)t * B * 128;
+        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_5 + (size_t)t * B * 128;
         real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 64, 1, embed_src_x_t, 64, p.W_ir_enc_l0, 128, 0, w.r_matmul_enc_l0_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.r_add_enc_l0_4[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hr_enc_l0, 128, 0, w.r_matmul_enc_l0_4, 128);
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.r_add_enc_l0_5[i] = w.r_add_enc_l0_4[i] + w.r_matmul_enc_l0_4[i];
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.r_add_enc_l0_6[r * n + j] = w.r_add_enc_l0_5[r * n + j] + p.b_hr_enc_l0[j];
-        rnnrt_sigmoid_n(w.r_add_enc_l0_6, w.r_enc_l0_3, (size_t)B * 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 64, 1, embed_src_x_t, 64, p.W_iz_enc_l0, 128, 0, w.z_matmul_enc_l0_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.z_add_enc_l0_4[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hz_enc_l0, 128, 0, w.z_matmul_enc_l0_4, 128);
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.z_add_enc_l0_5[i] = w.z_add_enc_l0_4[i] + w.z_matmul_enc_l0_4[i];
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.z_add_enc_l0_6[r * n + j] = w.z_add_enc_l0_5[r * n + j] + p.b_hz_enc_l0[j];
-        rnnrt_sigmoid_n(w.z_add_enc_l0_6, w.z_enc_l0_3, (size_t)B * 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 64, 1, embed_src_x_t, 64, p.W_in_enc_l0, 128, 0, w.n_matmul_enc_l0_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.n_add_enc_l0_5[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hn_enc_l0, 128, 0, w.n_matmul_enc_l0_4, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.n_add_enc_l0_6[r * n + j] = w.n_matmul_enc_l0_4[r * n + j] + p.b_hn_enc_l0[j];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.n_mul_enc_l0_2[i] = w.r_enc_l0_3[i] * w.n_add_enc_l0_6[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.n_add_enc_l0_7[i] = w.n_add_enc_l0_5[i] + w.n_mul_enc_l0_2[i];
-        rnnrt_tanh_n(w.n_add_enc_l0_7, w.n_enc_l0_3, (size_t)B * 128);
-        /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_sub_enc_l0_3[i] = (real)1 - w.z_enc_l0_3[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_mul_enc_l0_3[i] = w.h_sub_enc_l0_3[i] * w.n_enc_l0_3[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_mul_enc_l0_4[i] = w.z_enc_l0_3[i] * h_prev_enc_l0_2[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_new_enc_l0_2[i] = w.h_mul_enc_l0_3[i] + w.h_mul_enc_l0_4[i];
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
+         */
+        seq2seq_fused_21((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_3);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_step_enc_l0_3[i] = w.h_new_enc_l0_2[i] - h_prev_enc_l0_2[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < 128; j++)
                 w.h_kept_enc_l0_2[r * 128 + j] = w.h_step_enc_l0_3[r * 128 + j] * valid_enc_l0_t_3[r];
@@ -3413,65 +3289,47 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     }
     if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
         memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * 128 * sizeof(real));
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_ir_enc_l1, 128, 0, w.r_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_enc_l1_4[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_iz_enc_l1, 128, 0, w.z_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_enc_l1_4[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_in_enc_l1, 128, 0, w.n_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_enc_l1_5[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
     for (int t = 0; t < T; t++) {
-        const real *h_enc_l0_t = w.h_enc_l0_seq_2 + (size_t)t * B * 128;
         const real *h_prev_enc_l1_2 = h_prev_enc_l1_2_cur;
         const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_4 + (size_t)t * B * 128;
+        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_4 + (size_t)t * B * 128;
+        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_5 + (size_t)t * B * 128;
         real *h_enc_l1_3 = w.h_enc_l1_seq_2 + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_enc_l0_t, 128, p.W_ir_enc_l1, 128, 0, w.r_matmul_enc_l1_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.r_add_enc_l1_4[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hr_enc_l1, 128, 0, w.r_matmul_enc_l1_4, 128);
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.r_add_enc_l1_5[i] = w.r_add_enc_l1_4[i] + w.r_matmul_enc_l1_4[i];
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.r_add_enc_l1_6[r * n + j] = w.r_add_enc_l1_5[r * n + j] + p.b_hr_enc_l1[j];
-        rnnrt_sigmoid_n(w.r_add_enc_l1_6, w.r_enc_l1_3, (size_t)B * 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_enc_l0_t, 128, p.W_iz_enc_l1, 128, 0, w.z_matmul_enc_l1_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.z_add_enc_l1_4[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hz_enc_l1, 128, 0, w.z_matmul_enc_l1_4, 128);
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.z_add_enc_l1_5[i] = w.z_add_enc_l1_4[i] + w.z_matmul_enc_l1_4[i];
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.z_add_enc_l1_6[r * n + j] = w.z_add_enc_l1_5[r * n + j] + p.b_hz_enc_l1[j];
-        rnnrt_sigmoid_n(w.z_add_enc_l1_6, w.z_enc_l1_3, (size_t)B * 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_enc_l0_t, 128, p.W_in_enc_l1, 128, 0, w.n_matmul_enc_l1_3, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.n_add_enc_l1_5[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
         rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hn_enc_l1, 128, 0, w.n_matmul_enc_l1_4, 128);
-        for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
-            for (size_t j = 0; j < n; j++)
-                w.n_add_enc_l1_6[r * n + j] = w.n_matmul_enc_l1_4[r * n + j] + p.b_hn_enc_l1[j];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.n_mul_enc_l1_2[i] = w.r_enc_l1_3[i] * w.n_add_enc_l1_6[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.n_add_enc_l1_7[i] = w.n_add_enc_l1_5[i] + w.n_mul_enc_l1_2[i];
-        rnnrt_tanh_n(w.n_add_enc_l1_7, w.n_enc_l1_3, (size_t)B * 128);
-        /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_sub_enc_l1_3[i] = (real)1 - w.z_enc_l1_3[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_mul_enc_l1_3[i] = w.h_sub_enc_l1_3[i] * w.n_enc_l1_3[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_mul_enc_l1_4[i] = w.z_enc_l1_3[i] * h_prev_enc_l1_2[i];
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_new_enc_l1_2[i] = w.h_mul_enc_l1_3[i] + w.h_mul_enc_l1_4[i];
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
+         */
+        seq2seq_fused_22((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_3);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
-        for (size_t i = 0; i < (size_t)B * 128; i++)
-            w.h_step_enc_l1_3[i] = w.h_new_enc_l1_2[i] - h_prev_enc_l1_2[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < 128; j++)
                 w.h_kept_enc_l1_2[r * 128 + j] = w.h_step_enc_l1_3[r * 128 + j] * valid_enc_l1_t_3[r];
