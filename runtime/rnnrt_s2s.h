@@ -401,9 +401,11 @@ void rnnrt_s2s_split_free(RnnrtS2sSplit *p);
  * (exit 130/143); --resume continues exactly. Then it decodes the held-out
  * pairs greedily and with beam search and reports corpus BLEU-4, d2l's
  * mean BLEU and exact match; eval does the same from a checkpoint.
- * Decoding runs the training step's forward over the prefix decoded so
- * far at every step (correct, since the decoder is causal; T times the
- * work of a step function). */
+ * Decoding runs the model's encode once per batch of sources and its step
+ * once per token; eval and translate --rerun-decode (and a model emitted
+ * without those entries) instead rerun the training step's forward over the
+ * prefix decoded so far at every step (the same outputs: the decoder is
+ * causal; T times the work). */
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
 #endif
