@@ -435,7 +435,10 @@ static void emit_header(Emit *E)
     }
     emitf(E, 0, ".\n");
     if (E->s2s)
-        emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).\n");
+        emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).\n"
+                    " * Decoding: %s_encode once per batch of sources, then %s_step once per\n"
+                    " * target token (RnnrtS2sDecCtx), instead of the whole forward per token.\n",
+              s->model, s->model);
     else if (s->task == TASK_LANGUAGE_MODEL)
         emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     else if (s->task == TASK_LABELLING)

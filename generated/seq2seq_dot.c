@@ -5,6 +5,8 @@
  * hidden 128, 2 layer(s). The trainer is runtime/rnnrt_s2s_main.c.
  * Carried state (B*S reals, S = 256): h (layer 1) [B,128] at offset 0, h (layer 2) [B,128] at offset B * 128.
  * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).
+ * Decoding: seq2seq_dot_encode once per batch of sources, then seq2seq_dot_step once per
+ * target token (RnnrtS2sDecCtx), instead of the whole forward per token.
  *
  * Build: cc -O2 -march=native seq2seq_dot.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
