@@ -1247,9 +1247,60 @@ static void problem_run(Problem *pb, const RnnrtS2sModel *m)
     m->backward(&pb->c);
 }
 
+/* The decoding entries against forward on the problem, from zero encoder
+ * states (as decoding starts): encode, then one step per position with
+ * teacher forcing (prev = dec_in[t]) must give forward's logits and
+ * attention weights at every step, to 1e-12 (the problem's source lengths
+ * are uneven, so padding is in it). Returns the mismatches; 0 for a model
+ * without the entries. */
+static int step_check(const RnnrtS2sModel *m, Problem *pb)
+{
+    if (!m->encode || !m->step)
+        return 0;
+    RnnrtS2sCtx *c = &pb->c;
+    int B = c->B, T = c->T, Vt = c->Vt, Sd = m->dec_state_size, bad = 0;
+    memset(pb->st.state, 0, (size_t)B * m->state_size * sizeof(real));
+    m->forward(c);
+    real *work = rnnrt_xcalloc(m->decode_workspace(B, T, c->V, Vt) + 1, sizeof(real), "the decoding workspace");
+    real *s0 = rnnrt_xcalloc((size_t)B * Sd + 1, sizeof(real), "decoder states");
+    real *s1 = rnnrt_xcalloc((size_t)B * Sd + 1, sizeof(real), "decoder states");
+    RnnrtS2sDecCtx dc = {.B = B, .T = T, .V = c->V, .Vt = Vt, .params = c->params, .src = c->src,
+                         .src_len = c->src_len, .state_out = s0, .work = work};
+    m->encode(&dc);
+    for (int t = 0; t < T; t++) {
+        dc.prev = c->dec_in + (size_t)t * B;
+        dc.state_in = s0;
+        dc.state_out = s1;
+        m->step(&dc);
+        for (int i = 0; i < B * Vt; i++) {
+            double want = c->logits[(size_t)t * B * Vt + i], got = dc.logits[i];
+            if (!(fabs(want - got) <= 1e-12 * (1 + fabs(want))) && bad++ < 5)
+                fprintf(stderr, "  step %d, logit %d of row %d: forward %.17g, step %.17g\n", t, i % Vt, i / Vt,
+                        want, got);
+        }
+        if ((c->attention != NULL) != (dc.attention != NULL) && bad++ < 5)
+            fprintf(stderr, "  forward and the step disagree on having attention weights\n");
+        for (int i = 0; c->attention && dc.attention && i < T * B; i++) {
+            double want = c->attention[(size_t)t * T * B + i], got = dc.attention[i];
+            if (!(fabs(want - got) <= 1e-12) && bad++ < 5)
+                fprintf(stderr, "  step %d, attention on source step %d of row %d: forward %.17g, step %.17g\n", t,
+                        i / B, i % B, want, got);
+        }
+        real *x = s0;
+        s0 = s1;
+        s1 = x;
+    }
+    printf("decoding step: %d steps x %d rows against forward, %d mismatches\n", T, B, bad);
+    free(work);
+    free(s0);
+    free(s1);
+    return bad;
+}
+
 /* Every element (or --max-per-param N evenly spaced ones per tensor)
- * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|. Only
- * meaningful in double: the float build refuses. */
+ * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|; then
+ * the decoding entries against forward (step_check). Only meaningful in
+ * double: the float build refuses. */
 static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
                          RnnrtError *err)
 {
@@ -1288,11 +1339,12 @@ static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, in
     }
     printf("gradcheck: %zu elements, %d mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
            Vt, (unsigned long long)seed);
+    int sbad = step_check(m, &pb);
     free(g);
     problem_free(&pb);
-    return bad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad,
-                             checked)
-               : 0;
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad, checked);
+    return sbad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: the decoding step disagrees with forward") : 0;
 }
 
 static void put_reals(const char *key, const char *name, const real *v, size_t n)
