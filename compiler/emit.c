@@ -1481,9 +1481,11 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
  * forward's encoder part, S2sDecode.enc) and leaves there what the step
  * reads every time: the keys, their projection, the source lengths;
  * <model>_step runs the decoder's body once (S2sDecode.step) from the
- * previous tokens and states, reading those where encode left them. Both
- * graphs are the lowered ones, without the passes: the step's GEMMs have
- * B rows, and the encoder runs once per batch. */
+ * previous tokens and states, reading those where encode left them. The
+ * encoder went through the training forward's passes (lower_s2s.c); the
+ * step is the decoder's body as lowered: its GEMMs have B rows, so there
+ * is nothing to hoist out of a loop, and its elementwise ops stay one loop
+ * each (a few percent of a step; the GEMMs are the rest). */
 
 /* The step's loop invariants are named after the encoder values they are. */
 static void name_decode(Emit *E, const S2sDecode *d)
