@@ -27,8 +27,15 @@
  * threads (train_blas_tok_s). A split step's forward and backward run in
  * the workers together, so with workers > 1 forward_pct holds both and
  * backward_pct is 0.
- * No generation: the trainer decodes by rerunning the training forward, so
- * a batch-1 rate would say nothing about rnnc's code.
+ *
+ * Generation (gen_tok_s): batch-1 greedy decoding through the model's
+ * decoding entries, as the trainer's translate does it: per sentence (the
+ * sources of the training batch in turn, T valid tokens) one encode, then
+ * T steps from <bos>, each feeding back the argmax of its logits (no stop
+ * at <eos>, so every sentence is T tokens on both sides). Tokens/s counts
+ * those generated tokens, the encoder's time included; OpenBLAS runs
+ * `threads` threads (one row cannot be split). Measured after the
+ * training windows, on the parameters they trained.
  */
 #include "bench_gemm.h"
 #include "rnnrt_s2s.h"
@@ -205,6 +212,62 @@ static double bench_train(Bench *b, const Opts *o, int split, double *step_s, in
     return med;
 }
 
+static int argmax(const real *z, int V)
+{
+    int best = 0;
+    for (int v = 1; v < V; v++)
+        if (z[v] > z[best])
+            best = v;
+    return best;
+}
+
+/* Median generated tokens/s of batch-1 greedy decoding (see the top). */
+static double bench_generate(Bench *b, const Opts *o)
+{
+    const RnnrtS2sModel *m = b->m;
+    int T = o->T, V = o->V;
+    if (!m->encode || !m->step) {
+        fprintf(stderr, "bench_s2s: the model has no decoding entries (emitted by an older rnnc)\n");
+        exit(2);
+    }
+    size_t nw = m->decode_workspace(1, T, V, V);
+    real *work = rnnrt_xcalloc(nw + 1, sizeof(real), "the decoding workspace");
+    real *s0 = rnnrt_xcalloc((size_t)m->dec_state_size + 1, sizeof(real), "decoder states");
+    real *s1 = rnnrt_xcalloc((size_t)m->dec_state_size + 1, sizeof(real), "decoder states");
+    int32_t *src = rnnrt_xcalloc((size_t)T, sizeof(int32_t), "a source"), len = T, prev = RNNRT_BOS;
+    RnnrtS2sDecCtx dc = {.B = 1, .T = T, .V = V, .Vt = V, .params = b->params, .src = src, .src_len = &len,
+                         .prev = &prev, .work = work};
+    rnnrt_blas_set_threads(o->threads);
+    double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    int row = 0;
+    for (int w = -1; w < o->windows; w++) { /* window -1 is the warm-up */
+        long n = 0;
+        double t0 = rnnrt_now(), dt;
+        do {
+            for (int t = 0; t < T; t++) /* row `row` of the [T][B] sources */
+                src[t] = b->src[(size_t)t * o->B + row];
+            row = (row + 1) % o->B;
+            dc.state_out = s0;
+            m->encode(&dc);
+            prev = RNNRT_BOS;
+            for (int t = 0; t < T; t++, n++) {
+                dc.state_in = s0;
+                dc.state_out = s1;
+                m->step(&dc);
+                prev = argmax(dc.logits, V);
+                real *x = s0;
+                s0 = s1;
+                s1 = x;
+            }
+        } while ((dt = rnnrt_now() - t0) < o->seconds / 2);
+        if (w >= 0)
+            tps[w] = (double)n / dt;
+    }
+    double med = median(tps, o->windows);
+    free(tps), free(work), free(s0), free(s1), free(src);
+    return med;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_s2s --B N --T N --V N [--threads N] [--windows N] [--seconds S]\n");
@@ -246,12 +309,14 @@ int main(int argc, char **argv)
     double train = bench_train(&b, &o, 1, &step_s, &workers); /* last: its phases are printed */
     if (o.threads <= 1)
         train_blas = train;
+    double gen = bench_generate(&b, &o);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("impl=rnnc\n");
     printf("train_tok_s=%.0f\n", train);
     printf("workers=%d\n", workers);
     printf("train_blas_tok_s=%.0f\n", train_blas);
+    printf("gen_tok_s=%.0f\n", gen);
     printf("first_loss=%.4f\n", loss0);
     printf("peak_rss_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0);
     double all = phase_s[0] + phase_s[1] + phase_s[2];

@@ -71,6 +71,10 @@ def main():
                    f"| {r.get('achieved_gflops', '-')} | {r.get('sgemm_gflops', '-')} | {eff} |")
     if footnote:
         out += ["", "\\* no batch split in this trainer yet: N OpenBLAS threads, one worker."]
+    if any(cfg == "S2S-ATT" and kv(r).get("gen_tok_s") for cfg, _, _, r, _ in rows):
+        out += ["", "S2S-ATT gen tok/s: batch-1 greedy decoding of T = 10 target tokens per source, "
+                "the encoder's time included (rnnc: the emitted encode and step entries; PyTorch: "
+                "Seq2Seq.encode and decode_step under no_grad)."]
     text = "\n".join([f"Machine: {machine()}; PyTorch {torch_version} (Debian python3-torch).", ""] + out) + "\n"
     print(text)
     if len(sys.argv) > 2:

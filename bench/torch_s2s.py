@@ -26,6 +26,13 @@ what s2s_torch.py's training loop does. Tokens/s counts target (label)
 tokens, B * T per step. One warm-up window, then the median of `windows`
 windows of at least `seconds` each. Prints key=value lines (the keys of
 bench_s2s.c).
+
+Generation (gen_tok_s), as bench_s2s.c: batch-1 greedy decoding under
+no_grad, per sentence (the batch's sources in turn) model.encode, then T
+model.decode_step calls from <bos>, each feeding back the argmax of its
+logits (no stop at <eos>); tokens/s counts the T generated tokens per
+sentence, the encoder's time included. Windows of seconds / 2, after
+training, on the trained parameters.
 """
 import argparse
 import os
@@ -78,10 +85,26 @@ def main():
         return a.B * a.T
 
     train = windows(train_step, a.windows, a.seconds)
+    row = [0]
+
+    def gen_sentence():
+        with torch.no_grad():
+            b = row[0]
+            row[0] = (b + 1) % a.B
+            enc, h = model.encode(src[b:b + 1], valid[b:b + 1])
+            prev = torch.full((1,), BOS, dtype=torch.long)
+            for _ in range(a.T):
+                lg, h, _ = model.decode_step(enc, h, prev)
+                prev = lg.argmax(-1)
+        return a.T
+
+    model.eval()
+    gen = windows(gen_sentence, a.windows, a.seconds / 2)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("impl=torch")
     print(f"torch_version={torch.__version__}")
     print(f"train_tok_s={train:.0f}")
+    print(f"gen_tok_s={gen:.0f}")
     print(f"first_loss={first[0]:.4f}")
     print(f"peak_rss_mb={rss:.1f}")
 

@@ -232,15 +232,15 @@ static const char *ref(const Node *n)
     if (slice_view(n))
         return n->index ? arena_printf(&perm, "(%s + %d)", ref(n->in[0]), n->index) : ref(n->in[0]);
     switch (n->op) {
-    case OP_PARAM:
-        return arena_printf(&perm, "p.%s", node_cname(n));
+    case OP_PARAM: /* by the parameter's name: a graph may hold several nodes of one */
+        return arena_printf(&perm, "p.%s", cur_model->params[n->index].name);
     case OP_INPUT:
         if (n->index == INPUT_X)
             return cur_model && cur_model->decoder ? "c->src" : "c->x";
         if (n->index == INPUT_Y)
             return cur_model && cur_model->decoder ? "c->label" : "c->y";
-        if (n->index == INPUT_DEC_IN)
-            return "c->dec_in";
+        if (n->index == INPUT_DEC_IN) /* a decoding step reads one token per row */
+            return n->shape.ndim == 1 ? "c->prev" : "c->dec_in";
         if (n->index == INPUT_SRC_LEN)
             return "c->src_len";
         if (n->index == INPUT_TGT_LEN)
@@ -436,7 +436,10 @@ static void emit_header(Emit *E)
     }
     emitf(E, 0, ".\n");
     if (E->s2s)
-        emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).\n");
+        emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).\n"
+                    " * Decoding: %s_encode once per batch of sources, then %s_step once per\n"
+                    " * target token (RnnrtS2sDecCtx), instead of the whole forward per token.\n",
+              s->model, s->model);
     else if (s->task == TASK_LANGUAGE_MODEL)
         emitf(E, 0, " * Token ids are time-major [T][B]; logits are [T][B][V].\n");
     else if (s->task == TASK_LABELLING)
@@ -831,6 +834,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
 static void emit_fused_fns(Emit *E)
 {
     const Graph *g = E->m->g;
+    cur_model = E->m;
     for (int i = 0; i < g->n; i++) {
         if (g->nodes[i]->op != OP_SCAN)
             continue;
@@ -1580,10 +1584,12 @@ static void emit_recipe(Emit *E, const char *tokens, const char *normalize, bool
 
 /* The step functions, the end of the descriptor and a main that hands it
  * to the runtime's main_fn. */
-static void emit_model_end(Emit *E, const char *main_fn)
+static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
 {
-    emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
-    emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
+    if (step_fns) {
+        emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
+        emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
+    }
     emitf(E, 0, "};\n\n");
     emitf(E, 0, "#ifndef RNNC_NO_MAIN\n");
     emitf(E, 0, "int main(int argc, char **argv)\n{\n");
@@ -1591,20 +1597,182 @@ static void emit_model_end(Emit *E, const char *main_fn)
     emitf(E, 0, "#endif\n");
 }
 
-/* seq2seq: the training step's descriptor and main (rnnrt_s2s.h). */
-static void emit_s2s_descriptor(Emit *E)
+/* ---- seq2seq decoding entries (issue #5) ----
+ * Greedy and beam search need the decoder one step at a time. Two
+ * functions share one workspace (<model>_dec_work): <model>_encode runs
+ * the encoder over a batch of sources from zero states (the training
+ * forward's encoder part, S2sDecode.enc) and leaves there what the step
+ * reads every time: the keys, their projection, the source lengths;
+ * <model>_step runs the decoder's body once (S2sDecode.step) from the
+ * previous tokens and states, reading those where encode left them. The
+ * encoder went through the training forward's passes (lower_s2s.c); the
+ * step is the decoder's body as lowered: its GEMMs have B rows, so there
+ * is nothing to hoist out of a loop, and its elementwise ops stay one loop
+ * each (a few percent of a step; the GEMMs are the rest). */
+
+/* The step's loop invariants are named after the encoder values they are. */
+static void name_decode(Emit *E, const S2sDecode *d)
+{
+    const S2sStep *st = d->step;
+    cur_model = d->enc;
+    name_graph(E, d->enc->g, NULL);
+    cur_model = st->m;
+    name_graph(E, st->m->g, NULL);
+    cur_model = d->enc;
+    for (int i = 0; i < st->m->g->n; i++) {
+        const Node *n = st->m->g->nodes[i];
+        if (n->op == OP_INPUT && n->index >= INPUT_STEP_INV) {
+            node_names[n->aux - 1] = ref(st->inv_src[n->index - INPUT_STEP_INV]);
+            node_local[n->aux - 1] = true;
+        }
+    }
+}
+
+static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
+{
+    nbuffers = 0;
+    cur_model = d->enc;
+    collect_buffers(E, d->enc->g, NULL);
+    add_buffer(state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros");
+    cur_model = d->step->m;
+    collect_buffers(E, d->step->m->g, NULL);
+    emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");
+    emitf(E, 0, "typedef struct {\n");
+    for (int i = 0; i < nbuffers; i++)
+        emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);
+    emitf(E, 0, "} %s_dec_work;\n\n", E->prefix);
+    emitf(E, 0, "static size_t %s_dec_layout(%s_dec_work *w, real *base, int B, int T, int V, int Vt)\n{\n", E->prefix,
+          E->prefix);
+    emitf(E, 1, "size_t off = 0, n;\n");
+    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
+    emitf(E, 2, "return 0;\n");
+    emitf(E, 1, "if (Vt <= 0 || Vt > (1 << 24))\n");
+    emitf(E, 2, "return 0;\n");
+    for (int i = 0; i < nbuffers; i++) {
+        emitf(E, 1, "n = %s;\n", buffers[i].size);
+        emitf(E, 1, "if (n > INT_MAX)\n");
+        emitf(E, 2, "return 0;\n");
+        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
+        emitf(E, 1, "off += n;\n");
+    }
+    emitf(E, 1, "return off;\n}\n\n");
+    emitf(E, 0, "static size_t %s_dec_workspace(int B, int T, int V, int Vt)\n{\n", E->prefix);
+    emitf(E, 1, "%s_dec_work w;\n", E->prefix);
+    emitf(E, 1, "return %s_dec_layout(&w, NULL, B, T, V, Vt);\n}\n\n", E->prefix);
+}
+
+static void emit_dec_prologue(Emit *E)
+{
+    emitf(E, 1, "const int B = c->B, T = c->T, V = c->V, Vt = c->Vt;\n");
+    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V, Vt); /* read only */\n", E->prefix, E->prefix);
+    emitf(E, 1, "%s_dec_work w;\n", E->prefix);
+    emitf(E, 1, "%s_dec_layout(&w, c->work, B, T, V, Vt);\n", E->prefix);
+    emitf(E, 1, "(void)p;\n    (void)T;\n");
+}
+
+/* Body nodes of g as the training functions emit them. */
+static void emit_dec_nodes(Emit *E, const Model *m)
+{
+    cur_model = m;
+    E->m = m;
+    E->in_backward = false;
+    E->last_line = 0;
+    for (int i = 0; i < m->g->n; i++)
+        emit_node(E, 1, m->g->nodes[i]);
+    E->last_line = 0;
+    fputc('\n', E->f);
+}
+
+/* Offset of state k of the step's [B, width] blocks, in rows of B. */
+static int step_state_offset(const S2sStep *st, int k)
+{
+    int off = 0;
+    for (int j = 0; j < k; j++)
+        off += st->state_in[j]->shape.d[1];
+    return off;
+}
+
+static void emit_s2s_decode(Emit *E, const S2sDecode *d)
+{
+    const Model *train = E->m;
+    const S2sStep *st = d->step;
+    name_decode(E, d);
+    const char *state0 = unique_name(E, "enc_state0");
+    emit_dec_layout(E, d, state0);
+    E->m = d->enc;
+    emit_fused_fns(E);
+    E->m = train;
+
+    emitf(E, 0, "/* Decoding, once per batch of sources: the encoder over c->src (c->src_len\n"
+                " * valid steps per row) from zero states. Leaves in c->work what %s_step\n"
+                " * reads and writes the decoder's initial states to c->state_out (B*%d\n"
+                " * reals, the blocks of %s_step's c->state_in). */\n",
+          E->prefix, step_state_offset(st, st->nstates), E->prefix);
+    emitf(E, 0, "static void %s_encode(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
+    emit_dec_prologue(E);
+    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %d * sizeof(real));\n", state0, d->enc->state_size);
+    for (int k = 0, off = 0; k < d->enc->nstates; k++) {
+        const Node *s = d->enc->state_in[k];
+        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %d;\n", node_cname(s), state0, off);
+        emitf(E, 1, "(void)%s;\n", node_cname(s));
+        off += s->shape.d[1];
+    }
+    fputc('\n', E->f);
+    emit_dec_nodes(E, d->enc);
+    for (int k = 0; k < st->nstates; k++)
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
+              ref(st->state_init[k]), numel_size(st->state_init[k]->shape));
+    emitf(E, 0, "}\n\n");
+
+    emitf(E, 0, "/* Decoding, one step for B rows after %s_encode on the same c->work:\n"
+                " * c->prev [B] the previous tokens (<bos> first), c->state_in the decoder's\n"
+                " * states; writes c->state_out and sets c->logits [B][Vt] and c->attention\n"
+                " * ([T][B], the weight of source step s for row b; NULL without attention). */\n",
+          E->prefix);
+    emitf(E, 0, "static void %s_step(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
+    emit_dec_prologue(E);
+    for (int k = 0; k < st->nstates; k++) {
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(st->state_in[k]),
+              step_state_offset(st, k));
+        emitf(E, 1, "(void)%s;\n", node_cname(st->state_in[k]));
+    }
+    fputc('\n', E->f);
+    emit_dec_nodes(E, st->m);
+    for (int k = 0; k < st->nstates; k++)
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
+              ref(st->state_out[k]), numel_size(st->state_out[k]->shape));
+    emitf(E, 1, "c->logits = %s;\n", ref(st->logits));
+    emitf(E, 1, "c->attention = %s;\n", st->attention ? ref(st->attention) : "NULL");
+    emitf(E, 0, "}\n\n");
+    E->m = train;
+    cur_model = train;
+}
+
+/* seq2seq: the training step's descriptor and main (rnnrt_s2s.h), with the
+ * decoding entries (emit_s2s_decode) appended. */
+static void emit_s2s_descriptor(Emit *E, const S2sDecode *d)
 {
     emit_model_begin(E, "RnnrtS2sModel");
     emitf(E, 1, ".has_attention = %d,\n", E->m->attention != NULL);
     emit_recipe(E, "word", "lower", false);
     emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
-    emit_model_end(E, "rnnrt_s2s_main");
+    emitf(E, 1, ".forward = %s_forward,\n", E->prefix);
+    emitf(E, 1, ".backward = %s_backward,\n", E->prefix);
+    int sd = 0;
+    for (int k = 0; k < d->step->nstates; k++)
+        sd += d->step->state_in[k]->shape.d[1];
+    emitf(E, 1, ".dec_state_size = %d,\n", sd);
+    emitf(E, 1, ".dec_states = %d,\n", d->step->nstates);
+    emitf(E, 1, ".decode_workspace = %s_dec_workspace,\n", E->prefix);
+    emitf(E, 1, ".encode = %s_encode,\n", E->prefix);
+    emitf(E, 1, ".step = %s_step,\n", E->prefix);
+    emit_model_end(E, "rnnrt_s2s_main", false);
 }
 
-static void emit_descriptor(Emit *E)
+static void emit_descriptor(Emit *E, const S2sDecode *d)
 {
     if (E->s2s) {
-        emit_s2s_descriptor(E);
+        emit_s2s_descriptor(E, d);
         return;
     }
     const Spec *s = E->m->spec;
@@ -1623,7 +1791,7 @@ static void emit_descriptor(Emit *E)
     } else {
         emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
     }
-    emit_model_end(E, "rnnrt_main");
+    emit_model_end(E, "rnnrt_main", true);
 }
 
 void emit_c(FILE *f, const Model *m)
@@ -1650,5 +1818,9 @@ void emit_c(FILE *f, const Model *m)
     emit_fused_fns(&E);
     emit_forward(&E);
     emit_backward(&E);
-    emit_descriptor(&E);
+    const S2sDecode *d = s2s ? s2s_decode(&perm, m->spec) : NULL;
+    if (d)
+        emit_s2s_decode(&E, d);
+    cur_model = m;
+    emit_descriptor(&E, d);
 }

@@ -178,6 +178,17 @@ typedef struct {
 /* Call before the passes (they rewrite the decoder's body for training). */
 S2sStep *s2s_step(Arena *a, const Model *train);
 
+/* The graphs of the emitted decoding entries (issue #5), from a lowering of
+ * their own (the passes rewrite the training model's): `enc` is that
+ * model's forward pruned to what the step reads (the step's inv_src and
+ * state_init), run once per batch of sources; `step` is s2s_step of it. */
+typedef struct {
+    Model *enc;
+    S2sStep *step;
+} S2sDecode;
+
+S2sDecode *s2s_decode(Arena *a, Spec *spec);
+
 /* ---- building ---- */
 Graph *graph_new(Arena *a, Graph *parent);
 /* Add a node; computes its shape and dtype from the inputs (shape

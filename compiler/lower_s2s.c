@@ -39,7 +39,9 @@
  * (over the last axis), which reduces [T,B,n] to the [T,B] a score is.
  */
 #include "lower.h"
+#include "passes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -477,4 +479,46 @@ S2sStep *s2s_step(Arena *a, const Model *train)
     m->nforward = g->n;
     graph_verify(g);
     return st;
+}
+
+/* ---- decoding entries for the emitter (issue #5) ----
+ * The training model goes through autodiff and the passes, which rewrite
+ * the decoder's body and may merge or move the nodes s2s_step points at;
+ * so the decoding graphs come from a lowering of their own, quietly (the
+ * first one already reported every warning). */
+S2sDecode *s2s_decode(Arena *a, Spec *spec)
+{
+    FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "w");
+    if (quiet)
+        diag_set_stream(quiet);
+    Model *m = lower_s2s(a, spec);
+    diag_set_stream(saved == stderr ? NULL : saved);
+    if (quiet)
+        fclose(quiet);
+    if (!m)
+        DIE("s2s_decode: the second lowering of %s failed", spec->path);
+    S2sDecode *d = arena_alloc(a, sizeof *d);
+    d->step = s2s_step(a, m);
+    /* the encoder: what the step's invariants and initial states need */
+    Node **roots = arena_array(a, (size_t)(d->step->ninv + d->step->nstates) + 1, sizeof(Node *));
+    int n = 0;
+    for (int j = 0; j < d->step->ninv; j++)
+        roots[n++] = d->step->inv_src[j];
+    for (int k = 0; k < d->step->nstates; k++)
+        roots[n++] = d->step->state_init[k];
+    pass_dce_roots(m, roots, n);
+    /* The training forward's passes, so the encoder computes what it
+     * computes in the same order (hoisted GEMMs, fused loops): a decoded
+     * sentence's keys are then those of the training forward bit for bit.
+     * None of them replaces a root (checked). */
+    static void (*const passes[])(Model *) = {pass_hoist, pass_cse, pass_fuse};
+    for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
+        passes[i](m);
+        for (int r = 0; r < n; r++)
+            if (roots[r]->id >= m->g->n || m->g->nodes[roots[r]->id] != roots[r])
+                DIE("s2s_decode: a pass replaced the encoder's output %%%d", roots[r]->id);
+        pass_dce_roots(m, roots, n);
+    }
+    d->enc = m;
+    return d;
 }

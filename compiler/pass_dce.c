@@ -123,3 +123,13 @@ void pass_dce(Model *m)
     sweep(m, g, live);
     graph_verify(g);
 }
+
+void pass_dce_roots(Model *m, Node *const *roots, int n)
+{
+    Graph *g = m->g;
+    bool *live = arena_array(&perm, (size_t)g->n + 1, sizeof(bool));
+    for (int i = 0; i < n; i++)
+        mark(live, roots[i]);
+    sweep(m, g, live);
+    graph_verify(g);
+}

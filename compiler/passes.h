@@ -29,6 +29,9 @@ void pass_onehot(Model *m); /* pass_onehot.c: one-hot matmuls as row gather / sc
 void pass_cse(Model *m);    /* pass_cse.c: identical nodes merged (first occurrence wins) */
 void pass_fuse(Model *m);   /* pass_fuse.c: a step's elementwise chains as one loop */
 void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs nothing reads */
+/* pass_dce.c: keep only roots[0..n) and what they read (the model's loss,
+ * logits and states are not roots): a seq2seq model's encoder entry. */
+void pass_dce_roots(Model *m, Node *const *roots, int n);
 
 /* Runs the forward passes (before autodiff) like passes_run. */
 bool passes_run_forward(Model *m, const char *dump_after);

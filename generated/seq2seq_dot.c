@@ -5,6 +5,8 @@
  * hidden 128, 2 layer(s). The trainer is runtime/rnnrt_s2s_main.c.
  * Carried state (B*S reals, S = 256): h (layer 1) [B,128] at offset 0, h (layer 2) [B,128] at offset B * 128.
  * Token ids are time-major [T][B]; logits are [T][B][Vt] (Vt: target vocabulary).
+ * Decoding: seq2seq_dot_encode once per batch of sources, then seq2seq_dot_step once per
+ * target token (RnnrtS2sDecCtx), instead of the whole forward per token.
  *
  * Build: cc -O2 -march=native seq2seq_dot.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
@@ -2695,6 +2697,928 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
     }
 }
 
+/* The decoding workspace: the encoder's buffers, then the step's. */
+typedef struct {
+    real *src_mask_2; /* len_mask [T,B] */
+    real *embed_src_x_2; /* gather [T,B,64] */
+    real *r_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *r_add_enc_l0_4; /* add [T,B,128] */
+    real *z_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *z_add_enc_l0_4; /* add [T,B,128] */
+    real *n_matmul_enc_l0_3; /* matmul [T,B,128] */
+    real *n_add_enc_l0_5; /* add [T,B,128] */
+    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,128] */
+    real *r_matmul_enc_l0_4; /* per step: matmul [B,128] */
+    real *z_matmul_enc_l0_4; /* per step: matmul [B,128] */
+    real *n_matmul_enc_l0_4; /* per step: matmul [B,128] */
+    real *h_step_enc_l0_3; /* per step: fused_out [B,128] */
+    real *h_kept_enc_l0_2; /* per step: row_scale [B,128] */
+    real *h_enc_l0_seq_2; /* scan_out [T,B,128] */
+    real *r_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *r_add_enc_l1_4; /* add [T,B,128] */
+    real *z_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *z_add_enc_l1_4; /* add [T,B,128] */
+    real *n_matmul_enc_l1_3; /* matmul [T,B,128] */
+    real *n_add_enc_l1_5; /* add [T,B,128] */
+    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,128] */
+    real *r_matmul_enc_l1_4; /* per step: matmul [B,128] */
+    real *z_matmul_enc_l1_4; /* per step: matmul [B,128] */
+    real *n_matmul_enc_l1_4; /* per step: matmul [B,128] */
+    real *h_step_enc_l1_3; /* per step: fused_out [B,128] */
+    real *h_kept_enc_l1_2; /* per step: row_scale [B,128] */
+    real *h_enc_l1_seq_2; /* scan_out [T,B,128] */
+    real *enc_state0; /* the encoder's initial states: zeros */
+    real *embed_tgt_x_2; /* gather [B,64] */
+    real *score_mul_2; /* mul [T,B,128] */
+    real *score_sum_last_2; /* sum_last [T,B] */
+    real *score_2; /* mul [T,B] */
+    real *attention_2; /* masked_softmax_t [T,B] */
+    real *context_2; /* pool [B,128] */
+    real *r_matmul_dec_l0_4; /* matmul [B,128] */
+    real *r_matmul_dec_l0_5; /* matmul [B,128] */
+    real *r_add_dec_l0_5; /* add [B,128] */
+    real *r_add_dec_l0_6; /* add [B,128] */
+    real *r_matmul_dec_l0_6; /* matmul [B,128] */
+    real *r_add_dec_l0_7; /* add [B,128] */
+    real *r_add_dec_l0_8; /* add [B,128] */
+    real *r_dec_l0_3; /* sigmoid [B,128] */
+    real *z_matmul_dec_l0_4; /* matmul [B,128] */
+    real *z_matmul_dec_l0_5; /* matmul [B,128] */
+    real *z_add_dec_l0_5; /* add [B,128] */
+    real *z_add_dec_l0_6; /* add [B,128] */
+    real *z_matmul_dec_l0_6; /* matmul [B,128] */
+    real *z_add_dec_l0_7; /* add [B,128] */
+    real *z_add_dec_l0_8; /* add [B,128] */
+    real *z_dec_l0_3; /* sigmoid [B,128] */
+    real *n_matmul_dec_l0_4; /* matmul [B,128] */
+    real *n_matmul_dec_l0_5; /* matmul [B,128] */
+    real *n_add_dec_l0_6; /* add [B,128] */
+    real *n_add_dec_l0_7; /* add [B,128] */
+    real *n_matmul_dec_l0_6; /* matmul [B,128] */
+    real *n_add_dec_l0_8; /* add [B,128] */
+    real *n_mul_dec_l0_2; /* mul [B,128] */
+    real *n_add_dec_l0_9; /* add [B,128] */
+    real *n_dec_l0_3; /* tanh [B,128] */
+    real *h_sub_dec_l0_3; /* sub [B,128] */
+    real *h_mul_dec_l0_3; /* mul [B,128] */
+    real *h_mul_dec_l0_4; /* mul [B,128] */
+    real *h_dec_l0_3; /* add [B,128] */
+    real *r_matmul_dec_l1_3; /* matmul [B,128] */
+    real *r_add_dec_l1_4; /* add [B,128] */
+    real *r_matmul_dec_l1_4; /* matmul [B,128] */
+    real *r_add_dec_l1_5; /* add [B,128] */
+    real *r_add_dec_l1_6; /* add [B,128] */
+    real *r_dec_l1_3; /* sigmoid [B,128] */
+    real *z_matmul_dec_l1_3; /* matmul [B,128] */
+    real *z_add_dec_l1_4; /* add [B,128] */
+    real *z_matmul_dec_l1_4; /* matmul [B,128] */
+    real *z_add_dec_l1_5; /* add [B,128] */
+    real *z_add_dec_l1_6; /* add [B,128] */
+    real *z_dec_l1_3; /* sigmoid [B,128] */
+    real *n_matmul_dec_l1_3; /* matmul [B,128] */
+    real *n_add_dec_l1_5; /* add [B,128] */
+    real *n_matmul_dec_l1_4; /* matmul [B,128] */
+    real *n_add_dec_l1_6; /* add [B,128] */
+    real *n_mul_dec_l1_2; /* mul [B,128] */
+    real *n_add_dec_l1_7; /* add [B,128] */
+    real *n_dec_l1_3; /* tanh [B,128] */
+    real *h_sub_dec_l1_3; /* sub [B,128] */
+    real *h_mul_dec_l1_3; /* mul [B,128] */
+    real *h_mul_dec_l1_4; /* mul [B,128] */
+    real *h_dec_l1_3; /* add [B,128] */
+    real *matmul96; /* matmul [B,Vt] */
+    real *logits_2; /* add [B,Vt] */
+} seq2seq_dot_dec_work;
+
+static size_t seq2seq_dot_dec_layout(seq2seq_dot_dec_work *w, real *base, int B, int T, int V, int Vt)
+{
+    size_t off = 0, n;
+    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
+        return 0;
+    if (Vt <= 0 || Vt > (1 << 24))
+        return 0;
+    n = (size_t)T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->src_mask_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->embed_src_x_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l0_2_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_kept_enc_l0_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l0_seq_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l1_2_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_kept_enc_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l1_seq_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->enc_state0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->embed_tgt_x_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->score_mul_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->score_sum_last_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->score_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->attention_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->context_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l0_7 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l0_8 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_7 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_8 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_7 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_8 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_mul_dec_l0_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_9 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_mul_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_mul_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l1_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l1_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_mul_dec_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_7 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_mul_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_mul_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->matmul96 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->logits_2 = base ? base + off : NULL;
+    off += n;
+    return off;
+}
+
+static size_t seq2seq_dot_dec_workspace(int B, int T, int V, int Vt)
+{
+    seq2seq_dot_dec_work w;
+    return seq2seq_dot_dec_layout(&w, NULL, B, T, V, Vt);
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
+ */
+static void seq2seq_dot_fused_19(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real r_add_enc_l0_5 = in0[i] + in1[i];
+            const real r_add_enc_l0_6 = r_add_enc_l0_5 + in2[j];
+            const real r_enc_l0_3 = rnnrt_sigmoid_fast(r_add_enc_l0_6);
+            const real z_add_enc_l0_5 = in3[i] + in4[i];
+            const real z_add_enc_l0_6 = z_add_enc_l0_5 + in5[j];
+            const real z_enc_l0_3 = rnnrt_sigmoid_fast(z_add_enc_l0_6);
+            const real n_add_enc_l0_6 = in6[i] + in7[j];
+            const real n_mul_enc_l0_2 = r_enc_l0_3 * n_add_enc_l0_6;
+            const real n_add_enc_l0_7 = in8[i] + n_mul_enc_l0_2;
+            const real n_enc_l0_3 = rnnrt_tanh_fast(n_add_enc_l0_7);
+            const real h_sub_enc_l0_3 = (real)1 - z_enc_l0_3;
+            const real h_mul_enc_l0_3 = h_sub_enc_l0_3 * n_enc_l0_3;
+            const real h_mul_enc_l0_4 = z_enc_l0_3 * in9[i];
+            const real h_new_enc_l0_2 = h_mul_enc_l0_3 + h_mul_enc_l0_4;
+            const real h_step_enc_l0_4 = h_new_enc_l0_2 - in9[i];
+            out0[i] = h_step_enc_l0_4;
+        }
+}
+
+/* Fused elementwise loop over [B,128] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
+ */
+static void seq2seq_dot_fused_20(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 128; j++) {
+            const size_t i = r * 128 + j;
+            const real r_add_enc_l1_5 = in0[i] + in1[i];
+            const real r_add_enc_l1_6 = r_add_enc_l1_5 + in2[j];
+            const real r_enc_l1_3 = rnnrt_sigmoid_fast(r_add_enc_l1_6);
+            const real z_add_enc_l1_5 = in3[i] + in4[i];
+            const real z_add_enc_l1_6 = z_add_enc_l1_5 + in5[j];
+            const real z_enc_l1_3 = rnnrt_sigmoid_fast(z_add_enc_l1_6);
+            const real n_add_enc_l1_6 = in6[i] + in7[j];
+            const real n_mul_enc_l1_2 = r_enc_l1_3 * n_add_enc_l1_6;
+            const real n_add_enc_l1_7 = in8[i] + n_mul_enc_l1_2;
+            const real n_enc_l1_3 = rnnrt_tanh_fast(n_add_enc_l1_7);
+            const real h_sub_enc_l1_3 = (real)1 - z_enc_l1_3;
+            const real h_mul_enc_l1_3 = h_sub_enc_l1_3 * n_enc_l1_3;
+            const real h_mul_enc_l1_4 = z_enc_l1_3 * in9[i];
+            const real h_new_enc_l1_2 = h_mul_enc_l1_3 + h_mul_enc_l1_4;
+            const real h_step_enc_l1_4 = h_new_enc_l1_2 - in9[i];
+            out0[i] = h_step_enc_l1_4;
+        }
+}
+
+/* Decoding, once per batch of sources: the encoder over c->src (c->src_len
+ * valid steps per row) from zero states. Leaves in c->work what seq2seq_dot_step
+ * reads and writes the decoder's initial states to c->state_out (B*256
+ * reals, the blocks of seq2seq_dot_step's c->state_in). */
+static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
+{
+    const int B = c->B, T = c->T, V = c->V, Vt = c->Vt;
+    seq2seq_dot_params p = seq2seq_dot_params_at((real *)c->params, V, Vt); /* read only */
+    seq2seq_dot_dec_work w;
+    seq2seq_dot_dec_layout(&w, c->work, B, T, V, Vt);
+    (void)p;
+    (void)T;
+    memset(w.enc_state0, 0, (size_t)B * 256 * sizeof(real));
+    const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
+    (void)h0_enc_l0_2;
+    const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * 128;
+    (void)h0_enc_l1_2;
+
+    /* specs/seq2seq_dot.yaml:4  task: seq2seq */
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
+    /* specs/seq2seq_dot.yaml:48  input: {embed: 64} */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->src[i] >= 0 && c->src[i] < V)
+            memcpy(w.embed_src_x_2 + i * (size_t)64, p.embed_src + (size_t)c->src[i] * (size_t)64, (size_t)64 * sizeof(real));
+        else
+            memset(w.embed_src_x_2 + i * (size_t)64, 0, (size_t)64 * sizeof(real));
+    }
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_ir_enc_l0, 128, 0, w.r_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_enc_l0_4[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_iz_enc_l0, 128, 0, w.z_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_enc_l0_4[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, T * B, 128, 64, 1, w.embed_src_x_2, 64, p.W_in_enc_l0, 128, 0, w.n_matmul_enc_l0_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_enc_l0_5[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:13  name: gru */
+    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+    memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * 128 * sizeof(real));
+    const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
+    for (int t = 0; t < T; t++) {
+        const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
+        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_4 + (size_t)t * B * 128;
+        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_4 + (size_t)t * B * 128;
+        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_5 + (size_t)t * B * 128;
+        real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * 128;
+        /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hr_enc_l0, 128, 0, w.r_matmul_enc_l0_4, 128);
+        /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hz_enc_l0, 128, 0, w.z_matmul_enc_l0_4, 128);
+        /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hn_enc_l0, 128, 0, w.n_matmul_enc_l0_4, 128);
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
+         */
+        seq2seq_dot_fused_19((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_3);
+        /* <rnnc>/cells/gru.yaml:15  state: [h] */
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.h_kept_enc_l0_2[r * 128 + j] = w.h_step_enc_l0_3[r * 128 + j] * valid_enc_l0_t_3[r];
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            h_enc_l0_3[i] = h_prev_enc_l0_2[i] + w.h_kept_enc_l0_2[i];
+        h_prev_enc_l0_2_cur = h_enc_l0_3;
+    }
+    if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
+        memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * 128 * sizeof(real));
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_ir_enc_l1, 128, 0, w.r_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_enc_l1_4[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_iz_enc_l1, 128, 0, w.z_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_enc_l1_4[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, T * B, 128, 128, 1, w.h_enc_l0_seq_2, 128, p.W_in_enc_l1, 128, 0, w.n_matmul_enc_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_enc_l1_5[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:13  name: gru */
+    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+    memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * 128 * sizeof(real));
+    const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
+    for (int t = 0; t < T; t++) {
+        const real *h_prev_enc_l1_2 = h_prev_enc_l1_2_cur;
+        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_4 + (size_t)t * B * 128;
+        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_4 + (size_t)t * B * 128;
+        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_5 + (size_t)t * B * 128;
+        real *h_enc_l1_3 = w.h_enc_l1_seq_2 + (size_t)t * B * 128;
+        /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hr_enc_l1, 128, 0, w.r_matmul_enc_l1_4, 128);
+        /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hz_enc_l1, 128, 0, w.z_matmul_enc_l1_4, 128);
+        /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hn_enc_l1, 128, 0, w.n_matmul_enc_l1_4, 128);
+        /* fused:
+         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+         *   <rnnc>/cells/gru.yaml:15  state: [h]
+         */
+        seq2seq_dot_fused_20((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_3);
+        /* <rnnc>/cells/gru.yaml:15  state: [h] */
+        for (size_t r = 0; r < (size_t)B; r++)
+            for (size_t j = 0; j < 128; j++)
+                w.h_kept_enc_l1_2[r * 128 + j] = w.h_step_enc_l1_3[r * 128 + j] * valid_enc_l1_t_3[r];
+        for (size_t i = 0; i < (size_t)B * 128; i++)
+            h_enc_l1_3[i] = h_prev_enc_l1_2[i] + w.h_kept_enc_l1_2[i];
+        h_prev_enc_l1_2_cur = h_enc_l1_3;
+    }
+    if (h_prev_enc_l1_2_cur != w.h_prev_enc_l1_2_carry)
+        memcpy(w.h_prev_enc_l1_2_carry, h_prev_enc_l1_2_cur, (size_t)B * 128 * sizeof(real));
+
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_2_carry, (size_t)B * 128 * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 128, w.h_prev_enc_l1_2_carry, (size_t)B * 128 * sizeof(real));
+}
+
+/* Decoding, one step for B rows after seq2seq_dot_encode on the same c->work:
+ * c->prev [B] the previous tokens (<bos> first), c->state_in the decoder's
+ * states; writes c->state_out and sets c->logits [B][Vt] and c->attention
+ * ([T][B], the weight of source step s for row b; NULL without attention). */
+static void seq2seq_dot_step(RnnrtS2sDecCtx *c)
+{
+    const int B = c->B, T = c->T, V = c->V, Vt = c->Vt;
+    seq2seq_dot_params p = seq2seq_dot_params_at((real *)c->params, V, Vt); /* read only */
+    seq2seq_dot_dec_work w;
+    seq2seq_dot_dec_layout(&w, c->work, B, T, V, Vt);
+    (void)p;
+    (void)T;
+    const real *h_prev_dec_l0_2 = c->state_in + (size_t)B * 0;
+    (void)h_prev_dec_l0_2;
+    const real *h_prev_dec_l1_2 = c->state_in + (size_t)B * 128;
+    (void)h_prev_dec_l1_2;
+
+    /* specs/seq2seq_dot.yaml:48  input: {embed: 64} */
+    for (size_t i = 0; i < (size_t)B; i++) {
+        if (c->prev[i] >= 0 && c->prev[i] < Vt)
+            memcpy(w.embed_tgt_x_2 + i * (size_t)64, p.embed_tgt + (size_t)c->prev[i] * (size_t)64, (size_t)64 * sizeof(real));
+        else
+            memset(w.embed_tgt_x_2 + i * (size_t)64, 0, (size_t)64 * sizeof(real));
+    }
+    /* specs/seq2seq_dot.yaml:46  score: 0.08838834764831845 * sum(q * k)   # 1 / sqrt(128) = 0.0883883... */
+    for (size_t r = 0, n = (size_t)B * 128; r < (size_t)T * B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.score_mul_2[r * n + j] = h_prev_dec_l1_2[j] * w.h_enc_l1_seq_2[r * n + j];
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        real s = 0;
+        for (size_t j = 0; j < (size_t)128; j++)
+            s += w.score_mul_2[i * 128 + j];
+        w.score_sum_last_2[i] = s;
+    }
+    for (size_t i = 0; i < (size_t)T * B; i++)
+        w.score_2[i] = (real)0.088388347648318447 * w.score_sum_last_2[i];
+    memset(w.attention_2, 0, (size_t)T * B * sizeof(real));
+    for (int b = 0; b < B; b++) {
+        const int L = c->src_len[b] < 0 ? 0 : c->src_len[b] > T ? T : c->src_len[b];
+        if (L == 0)
+            continue;
+        real mx = w.score_2[b], sum = 0;
+        for (int t = 1; t < L; t++)
+            mx = w.score_2[t * B + b] > mx ? w.score_2[t * B + b] : mx;
+        for (int t = 0; t < L; t++)
+            sum += w.attention_2[t * B + b] = rnnrt_exp(w.score_2[t * B + b] - mx);
+        for (int t = 0; t < L; t++)
+            w.attention_2[t * B + b] /= sum;
+    }
+    /* specs/seq2seq_dot.yaml:43  attention: */
+    memset(w.context_2, 0, (size_t)B * 128 * sizeof(real));
+    for (size_t t = 0; t < (size_t)T; t++)
+        for (size_t r = 0; r < (size_t)B; r++) {
+            const real wt = w.attention_2[t * (size_t)B + r];
+            for (size_t j = 0; j < (size_t)128; j++)
+                w.context_2[r * (size_t)128 + j] += wt * w.h_enc_l1_seq_2[(t * (size_t)B + r) * (size_t)128 + j];
+        }
+    /* specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, 128, 64, 1, w.embed_tgt_x_2, 64, p.W_ir_dec_l0, 128, 0, w.r_matmul_dec_l0_4, 128);
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.context_2, 128, p.W_cr_dec_l0, 128, 0, w.r_matmul_dec_l0_5, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.r_add_dec_l0_5[i] = w.r_matmul_dec_l0_4[i] + w.r_matmul_dec_l0_5[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_dec_l0_6[r * n + j] = w.r_add_dec_l0_5[r * n + j] + p.b_ir_dec_l0[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0_2, 128, p.W_hr_dec_l0, 128, 0, w.r_matmul_dec_l0_6, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.r_add_dec_l0_7[i] = w.r_add_dec_l0_6[i] + w.r_matmul_dec_l0_6[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_dec_l0_8[r * n + j] = w.r_add_dec_l0_7[r * n + j] + p.b_hr_dec_l0[j];
+    rnnrt_sigmoid_n(w.r_add_dec_l0_8, w.r_dec_l0_3, (size_t)B * 128);
+    /* specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, 128, 64, 1, w.embed_tgt_x_2, 64, p.W_iz_dec_l0, 128, 0, w.z_matmul_dec_l0_4, 128);
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.context_2, 128, p.W_cz_dec_l0, 128, 0, w.z_matmul_dec_l0_5, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.z_add_dec_l0_5[i] = w.z_matmul_dec_l0_4[i] + w.z_matmul_dec_l0_5[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_dec_l0_6[r * n + j] = w.z_add_dec_l0_5[r * n + j] + p.b_iz_dec_l0[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0_2, 128, p.W_hz_dec_l0, 128, 0, w.z_matmul_dec_l0_6, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.z_add_dec_l0_7[i] = w.z_add_dec_l0_6[i] + w.z_matmul_dec_l0_6[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_dec_l0_8[r * n + j] = w.z_add_dec_l0_7[r * n + j] + p.b_hz_dec_l0[j];
+    rnnrt_sigmoid_n(w.z_add_dec_l0_8, w.z_dec_l0_3, (size_t)B * 128);
+    /* specs/seq2seq_dot.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, 128, 64, 1, w.embed_tgt_x_2, 64, p.W_in_dec_l0, 128, 0, w.n_matmul_dec_l0_4, 128);
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.context_2, 128, p.W_cn_dec_l0, 128, 0, w.n_matmul_dec_l0_5, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.n_add_dec_l0_6[i] = w.n_matmul_dec_l0_4[i] + w.n_matmul_dec_l0_5[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_dec_l0_7[r * n + j] = w.n_add_dec_l0_6[r * n + j] + p.b_in_dec_l0[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l0_2, 128, p.W_hn_dec_l0, 128, 0, w.n_matmul_dec_l0_6, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_dec_l0_8[r * n + j] = w.n_matmul_dec_l0_6[r * n + j] + p.b_hn_dec_l0[j];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.n_mul_dec_l0_2[i] = w.r_dec_l0_3[i] * w.n_add_dec_l0_8[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.n_add_dec_l0_9[i] = w.n_add_dec_l0_7[i] + w.n_mul_dec_l0_2[i];
+    rnnrt_tanh_n(w.n_add_dec_l0_9, w.n_dec_l0_3, (size_t)B * 128);
+    /* specs/seq2seq_dot.yaml:42  h: (1 - z) * n + z * h */
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_sub_dec_l0_3[i] = (real)1 - w.z_dec_l0_3[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_mul_dec_l0_3[i] = w.h_sub_dec_l0_3[i] * w.n_dec_l0_3[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_mul_dec_l0_4[i] = w.z_dec_l0_3[i] * h_prev_dec_l0_2[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_dec_l0_3[i] = w.h_mul_dec_l0_3[i] + w.h_mul_dec_l0_4[i];
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.h_dec_l0_3, 128, p.W_ir_dec_l1, 128, 0, w.r_matmul_dec_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_dec_l1_4[r * n + j] = w.r_matmul_dec_l1_3[r * n + j] + p.b_ir_dec_l1[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1_2, 128, p.W_hr_dec_l1, 128, 0, w.r_matmul_dec_l1_4, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.r_add_dec_l1_5[i] = w.r_add_dec_l1_4[i] + w.r_matmul_dec_l1_4[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add_dec_l1_6[r * n + j] = w.r_add_dec_l1_5[r * n + j] + p.b_hr_dec_l1[j];
+    rnnrt_sigmoid_n(w.r_add_dec_l1_6, w.r_dec_l1_3, (size_t)B * 128);
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.h_dec_l0_3, 128, p.W_iz_dec_l1, 128, 0, w.z_matmul_dec_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_dec_l1_4[r * n + j] = w.z_matmul_dec_l1_3[r * n + j] + p.b_iz_dec_l1[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1_2, 128, p.W_hz_dec_l1, 128, 0, w.z_matmul_dec_l1_4, 128);
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.z_add_dec_l1_5[i] = w.z_add_dec_l1_4[i] + w.z_matmul_dec_l1_4[i];
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add_dec_l1_6[r * n + j] = w.z_add_dec_l1_5[r * n + j] + p.b_hz_dec_l1[j];
+    rnnrt_sigmoid_n(w.z_add_dec_l1_6, w.z_dec_l1_3, (size_t)B * 128);
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, 128, 128, 1, w.h_dec_l0_3, 128, p.W_in_dec_l1, 128, 0, w.n_matmul_dec_l1_3, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_dec_l1_5[r * n + j] = w.n_matmul_dec_l1_3[r * n + j] + p.b_in_dec_l1[j];
+    rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_dec_l1_2, 128, p.W_hn_dec_l1, 128, 0, w.n_matmul_dec_l1_4, 128);
+    for (size_t r = 0, n = (size_t)128; r < (size_t)B * 128 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add_dec_l1_6[r * n + j] = w.n_matmul_dec_l1_4[r * n + j] + p.b_hn_dec_l1[j];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.n_mul_dec_l1_2[i] = w.r_dec_l1_3[i] * w.n_add_dec_l1_6[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.n_add_dec_l1_7[i] = w.n_add_dec_l1_5[i] + w.n_mul_dec_l1_2[i];
+    rnnrt_tanh_n(w.n_add_dec_l1_7, w.n_dec_l1_3, (size_t)B * 128);
+    /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_sub_dec_l1_3[i] = (real)1 - w.z_dec_l1_3[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_mul_dec_l1_3[i] = w.h_sub_dec_l1_3[i] * w.n_dec_l1_3[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_mul_dec_l1_4[i] = w.z_dec_l1_3[i] * h_prev_dec_l1_2[i];
+    for (size_t i = 0; i < (size_t)B * 128; i++)
+        w.h_dec_l1_3[i] = w.h_mul_dec_l1_3[i] + w.h_mul_dec_l1_4[i];
+    /* specs/seq2seq_dot.yaml:47  network: */
+    rnnrt_gemm(0, 0, B, Vt, 128, 1, w.h_dec_l1_3, 128, p.W_out, Vt, 0, w.matmul96, Vt);
+    for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.logits_2[r * n + j] = w.matmul96[r * n + j] + p.b_out[j];
+
+    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_3, (size_t)B * 128 * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 128, w.h_dec_l1_3, (size_t)B * 128 * sizeof(real));
+    c->logits = w.logits_2;
+    c->attention = w.attention_2;
+}
+
 const RnnrtS2sModel seq2seq_dot_model = {
     .name = "seq2seq_dot",
     .spec_path = "specs/seq2seq_dot.yaml",
@@ -2723,6 +3647,11 @@ const RnnrtS2sModel seq2seq_dot_model = {
     .workspace = seq2seq_dot_workspace,
     .forward = seq2seq_dot_forward,
     .backward = seq2seq_dot_backward,
+    .dec_state_size = 256,
+    .dec_states = 2,
+    .decode_workspace = seq2seq_dot_dec_workspace,
+    .encode = seq2seq_dot_encode,
+    .step = seq2seq_dot_step,
 };
 
 #ifndef RNNC_NO_MAIN

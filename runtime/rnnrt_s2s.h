@@ -322,6 +322,25 @@ typedef struct {
     double loss;              /* set by forward */
 } RnnrtS2sCtx;
 
+/* Decoding one step at a time (issue #5): encode once per batch of
+ * sources, then step once per target token. Decoder states are dec_states
+ * blocks [B][Sd / dec_states], block k at state_in + B * k * (Sd /
+ * dec_states). encode and step of one search share work; encode's rows
+ * are the step's rows (a beam repeats its sentence's source k times). */
+typedef struct {
+    int B, T, V, Vt;          /* T: num_steps, the source's padded length */
+    const real *params;
+    const int32_t *src;       /* encode: [T][B] source ids */
+    const int32_t *src_len;   /* encode and step: [B] valid source steps */
+    const int32_t *prev;      /* step: [B] the previous target tokens (<bos> first) */
+    const real *state_in;     /* step: B*Sd reals, the decoder's states before it */
+    real *state_out;          /* B*Sd reals: encode writes the initial states, step the next */
+    real *work;               /* decode_workspace(B, T, V, Vt) reals */
+    real *logits;             /* set by step: [B][Vt] in work */
+    real *attention;          /* set by step: [T][B] in work, the weight of source
+                                 step s for row b; NULL without attention */
+} RnnrtS2sDecCtx;
+
 typedef struct {
     const char *name, *spec_path;
     uint64_t spec_hash;
@@ -334,6 +353,13 @@ typedef struct {
     size_t (*workspace)(int B, int T, int V, int Vt);
     void (*forward)(RnnrtS2sCtx *c);
     void (*backward)(RnnrtS2sCtx *c);
+    /* Decoding entries (RnnrtS2sDecCtx). A descriptor without them (emitted
+     * before they were, encode NULL) decodes through forward instead. */
+    int dec_state_size;       /* Sd: the decoder's states per row */
+    int dec_states;           /* blocks of Sd / dec_states reals per row */
+    size_t (*decode_workspace)(int B, int T, int V, int Vt);
+    void (*encode)(RnnrtS2sDecCtx *c);
+    void (*step)(RnnrtS2sDecCtx *c);
 } RnnrtS2sModel;
 
 /* ---- batch-split threads (rnnrt_s2s_split.c) ----
@@ -375,9 +401,11 @@ void rnnrt_s2s_split_free(RnnrtS2sSplit *p);
  * (exit 130/143); --resume continues exactly. Then it decodes the held-out
  * pairs greedily and with beam search and reports corpus BLEU-4, d2l's
  * mean BLEU and exact match; eval does the same from a checkpoint.
- * Decoding runs the training step's forward over the prefix decoded so
- * far at every step (correct, since the decoder is causal; T times the
- * work of a step function). */
+ * Decoding runs the model's encode once per batch of sources and its step
+ * once per token; eval and translate --rerun-decode (and a model emitted
+ * without those entries) instead rerun the training step's forward over the
+ * prefix decoded so far at every step (the same outputs: the decoder is
+ * causal; T times the work). */
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
 #endif

@@ -22,12 +22,10 @@
  * signals, budgets, non-finite steps and exact resume work as in the LM
  * trainer (see "training" below).
  *
- * Decoding needs the decoder one step at a time. Until rnnc emits a step
- * function, the step here reruns the training step's forward over the
- * whole source and the target prefix decoded so far (the rest <pad>, no
- * labels) and reads the logits at the prefix's end: the decoder is causal,
- * so those are the step's logits, at T times a step's cost. The "state" a
- * hypothesis carries is its prefix.
+ * Decoding needs the decoder one step at a time: the model's emitted
+ * entries (encode once per batch of sources, then one step per token; see
+ * "decoding" below). A model emitted before them decodes by rerunning the
+ * training forward over each prefix, exact but T times the work.
  *
  * Checkpoints (see "checkpoints" below) hold the spec hash, both
  * vocabularies, the parameters and the training state, each section with
@@ -111,23 +109,168 @@ static void step_free(Step *s)
     free(s->state);
 }
 
-/* ---- decoding through the training step's forward ---- */
+/* ---- decoding ----
+ * A Decoder runs searches of up to max_sent sentences of width k. With the
+ * emitted entries (m->encode, m->step) a search starts with one encode of
+ * its sources (each repeated for the k rows of its sentence) and every call
+ * of the search is one step; a hypothesis carries the decoder's states (Sd
+ * reals; beam search gathers them by parent row). Without them, or with
+ * --rerun-decode, each call reruns the training step's forward over the
+ * whole source and the prefix decoded so far (the rest <pad>, no labels)
+ * and reads the logits at the prefix's end: the decoder is causal, so those
+ * are the step's logits, at T times a step's cost; the state a hypothesis
+ * carries is then its prefix. */
+static int rerun_decode; /* --rerun-decode: the second way even when the first exists */
 
 typedef struct {
     const S2sParams *p;
-    Step step;
     int T, k, nsent;
+    int S;                        /* the state per hypothesis */
     int calls;                    /* step calls of this search: the position */
-    int32_t *src, *src_len;       /* [nsent][T], [nsent] */
-    int32_t *x, *dec, *label, *sl, *tl; /* [T][rows], [rows] */
+    const int32_t *src, *src_len; /* [nsent][T], [nsent] */
+    int32_t *x, *sl;              /* [T][rows], [rows]: the sources row by row */
     real *attn;                   /* NULL, or [T calls][rows][T]: each call's weights */
+    int emitted;                  /* decoding through m->encode and m->step */
+    /* the emitted entries */
+    RnnrtS2sDecCtx dc;
+    real *dwork, *sin, *sout;     /* decode_workspace; [rows][Sd] as the step's blocks */
+    /* rerunning forward */
+    Step step;
+    int32_t *dec, *label, *tl;    /* [T][rows], [T][rows], [rows] */
 } Decoder;
 
-/* state: [count, dec_in[0], ..., dec_in[T-1]] as reals. The position is
- * the call's number, not the state's count: rows of finished hypotheses
- * come with stale states. */
-static void decode_step(void *model, int n, const int32_t *prev, const real *state_in, real *state_out,
-                        real *logprobs)
+static void decoder_init(Decoder *d, const S2sParams *p, int T, int k, int max_sent, int attention)
+{
+    const RnnrtS2sModel *m = p->m;
+    size_t rows = (size_t)max_sent * (size_t)k;
+    *d = (Decoder){.p = p, .T = T, .k = k, .emitted = m->encode && m->step && !rerun_decode};
+    d->x = rnnrt_xcalloc(rows * (size_t)T, sizeof(int32_t), "decoder inputs");
+    d->sl = rnnrt_xcalloc(rows, sizeof(int32_t), "lengths");
+    if (attention)
+        d->attn = rnnrt_xcalloc((size_t)T * rows * (size_t)T, sizeof(real), "attention weights");
+    if (d->emitted) {
+        d->S = m->dec_state_size;
+        size_t n = m->decode_workspace((int)rows, T, p->V, p->Vt);
+        if (n == 0) {
+            fprintf(stderr, "rnnrt: error: the decoding workspace for %zu rows, T %d does not fit\n", rows, T);
+            exit(RNNRT_EXIT_USAGE);
+        }
+        d->dwork = rnnrt_xcalloc(n, sizeof(real), "the decoding workspace");
+        d->sin = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
+        d->sout = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
+        d->dc = (RnnrtS2sDecCtx){.T = T, .V = p->V, .Vt = p->Vt, .params = p->params, .src = d->x,
+                                 .src_len = d->sl, .work = d->dwork};
+    } else {
+        d->S = T + 1;
+        step_init(&d->step, p, (int)rows, T);
+        d->dec = rnnrt_xcalloc(rows * (size_t)T, sizeof(int32_t), "decoder inputs");
+        d->label = rnnrt_xcalloc(rows * (size_t)T, sizeof(int32_t), "decoder inputs");
+        d->tl = rnnrt_xcalloc(rows, sizeof(int32_t), "lengths");
+    }
+}
+
+static void decoder_free(Decoder *d)
+{
+    free(d->x);
+    free(d->sl);
+    free(d->attn);
+    if (d->emitted) {
+        free(d->dwork);
+        free(d->sin);
+        free(d->sout);
+    } else {
+        step_free(&d->step);
+        free(d->dec);
+        free(d->label);
+        free(d->tl);
+    }
+}
+
+/* Copies between the beam's rows ([n][S]) and the step's blocks ([nb][n][S / nb]). */
+static void rows_to_blocks(const real *rows, real *blocks, int n, int S, int nb)
+{
+    int w = S / nb;
+    for (int r = 0; r < n; r++)
+        for (int b = 0; b < nb; b++)
+            memcpy(blocks + ((size_t)b * n + r) * w, rows + (size_t)r * S + (size_t)b * w, (size_t)w * sizeof(real));
+}
+
+static void blocks_to_rows(const real *blocks, real *rows, int n, int S, int nb)
+{
+    int w = S / nb;
+    for (int r = 0; r < n; r++)
+        for (int b = 0; b < nb; b++)
+            memcpy(rows + (size_t)r * S + (size_t)b * w, blocks + ((size_t)b * n + r) * w, (size_t)w * sizeof(real));
+}
+
+static void log_softmax_row(const real *z, int Vt, real *out)
+{
+    double mx = z[0], s = 0;
+    for (int v = 1; v < Vt; v++)
+        mx = z[v] > mx ? z[v] : mx;
+    for (int v = 0; v < Vt; v++)
+        s += exp(z[v] - mx);
+    double lse = mx + log(s);
+    for (int v = 0; v < Vt; v++)
+        out[v] = (real)(z[v] - lse);
+}
+
+/* Starts a search of nsent sentences: the sources row by row, and each
+ * sentence's start state in state0 ([nsent][S]). */
+static void decoder_start(Decoder *d, int nsent, const int32_t *src, const int32_t *src_len, real *state0)
+{
+    int T = d->T, rows = nsent * d->k;
+    d->nsent = nsent;
+    d->src = src;
+    d->src_len = src_len;
+    d->calls = 0;
+    for (int r = 0; r < rows; r++) {
+        int sent = r / d->k;
+        for (int t = 0; t < T; t++)
+            d->x[(size_t)t * rows + r] = src[(size_t)sent * T + t];
+        d->sl[r] = src_len[sent];
+    }
+    if (!d->emitted) {
+        memset(state0, 0, (size_t)nsent * d->S * sizeof(real));
+        return;
+    }
+    const RnnrtS2sModel *m = d->p->m;
+    d->dc.B = rows;
+    d->dc.state_out = d->sout;
+    m->encode(&d->dc);
+    blocks_to_rows(d->sout, d->sin, rows, d->S, m->dec_states);
+    for (int s = 0; s < nsent; s++)
+        memcpy(state0 + (size_t)s * d->S, d->sin + (size_t)s * d->k * d->S, (size_t)d->S * sizeof(real));
+}
+
+/* One call of the search through the emitted step. */
+static void emitted_step(void *model, int n, const int32_t *prev, const real *state_in, real *state_out,
+                         real *logprobs)
+{
+    Decoder *d = model;
+    const RnnrtS2sModel *m = d->p->m;
+    int T = d->T, Vt = d->p->Vt, pos = d->calls++;
+    if (pos >= T)
+        pos = T - 1;
+    rows_to_blocks(state_in, d->sin, n, d->S, m->dec_states);
+    d->dc.B = n;
+    d->dc.prev = prev;
+    d->dc.state_in = d->sin;
+    d->dc.state_out = d->sout;
+    m->step(&d->dc);
+    blocks_to_rows(d->sout, state_out, n, d->S, m->dec_states);
+    for (int r = 0; d->attn && d->dc.attention && r < n; r++)
+        for (int t = 0; t < T; t++)
+            d->attn[((size_t)pos * n + r) * T + t] = d->dc.attention[(size_t)t * n + r];
+    for (int r = 0; r < n; r++)
+        log_softmax_row(d->dc.logits + (size_t)r * Vt, Vt, logprobs + (size_t)r * Vt);
+}
+
+/* One call through the training forward. state: [count, dec_in[0], ...,
+ * dec_in[T-1]] as reals. The position is the call's number, not the
+ * state's count: rows of finished hypotheses come with stale states. */
+static void rerun_step(void *model, int n, const int32_t *prev, const real *state_in, real *state_out,
+                       real *logprobs)
 {
     Decoder *d = model;
     int T = d->T, S = T + 1, Vt = d->p->Vt, pos = d->calls++;
@@ -139,13 +282,10 @@ static void decode_step(void *model, int n, const int32_t *prev, const real *sta
         memcpy(so, si, (size_t)S * sizeof(real));
         so[1 + pos] = (real)prev[r];
         so[0] = (real)(pos + 1);
-        int sent = r / d->k;
         for (int t = 0; t < T; t++) {
-            d->x[t * n + r] = d->src[(size_t)sent * T + t];
             d->dec[t * n + r] = t <= pos ? (int32_t)so[1 + t] : RNNRT_PAD;
             d->label[t * n + r] = RNNRT_PAD;
         }
-        d->sl[r] = d->src_len[sent];
         d->tl[r] = 0;
     }
     RnnrtS2sCtx c = d->step.c;
@@ -159,17 +299,15 @@ static void decode_step(void *model, int n, const int32_t *prev, const real *sta
     for (int r = 0; d->attn && c.attention && r < n; r++)
         for (int t = 0; t < T; t++)
             d->attn[((size_t)pos * n + r) * T + t] = c.attention[((size_t)pos * T + t) * n + r];
-    for (int r = 0; r < n; r++) {
-        const real *z = c.logits + ((size_t)pos * n + r) * Vt;
-        double mx = z[0], s = 0;
-        for (int v = 1; v < Vt; v++)
-            mx = z[v] > mx ? z[v] : mx;
-        for (int v = 0; v < Vt; v++)
-            s += exp(z[v] - mx);
-        double lse = mx + log(s);
-        for (int v = 0; v < Vt; v++)
-            logprobs[(size_t)r * Vt + v] = (real)(z[v] - lse);
-    }
+    for (int r = 0; r < n; r++)
+        log_softmax_row(c.logits + ((size_t)pos * n + r) * Vt, Vt, logprobs + (size_t)r * Vt);
+}
+
+static int decoder_search(Decoder *d, const real *state0, const RnnrtBeamOpts *o, RnnrtBeamResult *res,
+                          RnnrtError *err)
+{
+    return rnnrt_beam_search(d->emitted ? emitted_step : rerun_step, d, d->nsent, d->p->Vt, d->S, state0, o, res,
+                             err);
 }
 
 typedef struct {
@@ -185,17 +323,11 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
 {
     enum { CHUNK = 128 };
     int T = pairs->T;
-    Decoder d = {.p = p, .T = T, .k = k};
-    int rows = CHUNK * k;
-    step_init(&d.step, p, rows, T);
-    d.x = rnnrt_xcalloc((size_t)rows * T, sizeof(int32_t), "decoder inputs");
-    d.dec = rnnrt_xcalloc((size_t)rows * T, sizeof(int32_t), "decoder inputs");
-    d.label = rnnrt_xcalloc((size_t)rows * T, sizeof(int32_t), "decoder inputs");
-    d.sl = rnnrt_xcalloc((size_t)rows, sizeof(int32_t), "lengths");
-    d.tl = rnnrt_xcalloc((size_t)rows, sizeof(int32_t), "lengths");
+    Decoder d;
+    decoder_init(&d, p, T, k, CHUNK, 0);
     RnnrtVocab words; /* BLEU over strings: unknown reference words stay distinct */
     rnnrt_vocab_init(&words);
-    real *state0 = rnnrt_xcalloc((size_t)CHUNK * (T + 1), sizeof(real), "decoder states");
+    real *state0 = rnnrt_xcalloc((size_t)CHUNK * d.S, sizeof(real), "decoder states");
     int32_t *pred = rnnrt_xcalloc((size_t)T + 1, sizeof(int32_t), "a prediction");
     int32_t *ref = NULL;
     size_t refcap = 0;
@@ -212,13 +344,9 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
             break;
         }
         int nsent = (int)(first + count - at < CHUNK ? first + count - at : CHUNK);
-        d.nsent = nsent;
-        d.src = pairs->src_arr + at * (size_t)T;
-        d.src_len = pairs->src_valid + at;
-        memset(state0, 0, (size_t)CHUNK * (T + 1) * sizeof(real));
-        d.calls = 0;
+        decoder_start(&d, nsent, pairs->src_arr + at * (size_t)T, pairs->src_valid + at, state0);
         RnnrtBeamResult res;
-        rc = rnnrt_beam_search(decode_step, &d, nsent, p->Vt, T + 1, state0, &o, &res, err);
+        rc = decoder_search(&d, state0, &o, &res, err);
         if (rc)
             break;
         for (int s = 0; s < nsent; s++) {
@@ -247,12 +375,7 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
     free(pred);
     free(state0);
     rnnrt_vocab_free(&words);
-    free(d.x);
-    free(d.dec);
-    free(d.label);
-    free(d.sl);
-    free(d.tl);
-    step_free(&d.step);
+    decoder_free(&d);
     return rc;
 }
 
@@ -1007,24 +1130,16 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
     int rc = ckpt_load(model, m, &p, &sv, &tv, err);
     int T = m->recipe.steps;
     int32_t *row = rnnrt_xcalloc((size_t)T, sizeof(int32_t), "a sentence"), valid = 0;
-    Decoder d = {.p = &p, .T = T, .k = beam, .nsent = 1, .src = row, .src_len = &valid};
-    if (!rc) {
-        step_init(&d.step, &p, beam, T);
-        d.x = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
-        d.dec = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
-        d.label = rnnrt_xcalloc((size_t)beam * T, sizeof(int32_t), "decoder inputs");
-        d.sl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
-        d.tl = rnnrt_xcalloc((size_t)beam, sizeof(int32_t), "lengths");
-        if (attention)
-            d.attn = rnnrt_xcalloc((size_t)T * beam * T, sizeof(real), "attention weights");
-    }
+    Decoder d = {0};
+    if (!rc)
+        decoder_init(&d, &p, T, beam, 1, attention != NULL);
     if (!rc && attention && !m->has_attention)
         rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "--attention: model %s has no attention", m->name);
     RnnrtBeamOpts o;
     rnnrt_beam_opts_default(&o);
     o.beam = beam;
     o.max_len = T;
-    real *state0 = rnnrt_xcalloc((size_t)T + 1, sizeof(real), "a decoder state");
+    real *state0 = rnnrt_xcalloc((size_t)d.S + 1, sizeof(real), "a decoder state");
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
@@ -1038,10 +1153,9 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
         if ((rc = rnnrt_s2s_check_line(line, len, "<stdin>", lineno, err)) != 0)
             break;
         rnnrt_s2s_encode(&sv, line, len, T, row, &valid, NULL);
-        memset(state0, 0, ((size_t)T + 1) * sizeof(real));
-        d.calls = 0;
+        decoder_start(&d, 1, row, &valid, state0);
         RnnrtBeamResult res;
-        if ((rc = rnnrt_beam_search(decode_step, &d, 1, p.Vt, T + 1, state0, &o, &res, err)) != 0)
+        if ((rc = decoder_search(&d, state0, &o, &res, err)) != 0)
             break;
         for (int j = 0; j < res.len[0]; j++)
             printf("%s%s", j ? " " : "", tv.tokens[res.tokens[j]]);
@@ -1056,14 +1170,8 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
     free(line);
     free(state0);
     free(row);
-    free(d.attn);
     if (d.x) {
-        free(d.x);
-        free(d.dec);
-        free(d.label);
-        free(d.sl);
-        free(d.tl);
-        step_free(&d.step);
+        decoder_free(&d);
         params_free(&p);
     }
     rnnrt_vocab_free(&sv);
@@ -1139,9 +1247,60 @@ static void problem_run(Problem *pb, const RnnrtS2sModel *m)
     m->backward(&pb->c);
 }
 
+/* The decoding entries against forward on the problem, from zero encoder
+ * states (as decoding starts): encode, then one step per position with
+ * teacher forcing (prev = dec_in[t]) must give forward's logits and
+ * attention weights at every step, to 1e-12 (the problem's source lengths
+ * are uneven, so padding is in it). Returns the mismatches; 0 for a model
+ * without the entries. */
+static int step_check(const RnnrtS2sModel *m, Problem *pb)
+{
+    if (!m->encode || !m->step)
+        return 0;
+    RnnrtS2sCtx *c = &pb->c;
+    int B = c->B, T = c->T, Vt = c->Vt, Sd = m->dec_state_size, bad = 0;
+    memset(pb->st.state, 0, (size_t)B * m->state_size * sizeof(real));
+    m->forward(c);
+    real *work = rnnrt_xcalloc(m->decode_workspace(B, T, c->V, Vt) + 1, sizeof(real), "the decoding workspace");
+    real *s0 = rnnrt_xcalloc((size_t)B * Sd + 1, sizeof(real), "decoder states");
+    real *s1 = rnnrt_xcalloc((size_t)B * Sd + 1, sizeof(real), "decoder states");
+    RnnrtS2sDecCtx dc = {.B = B, .T = T, .V = c->V, .Vt = Vt, .params = c->params, .src = c->src,
+                         .src_len = c->src_len, .state_out = s0, .work = work};
+    m->encode(&dc);
+    for (int t = 0; t < T; t++) {
+        dc.prev = c->dec_in + (size_t)t * B;
+        dc.state_in = s0;
+        dc.state_out = s1;
+        m->step(&dc);
+        for (int i = 0; i < B * Vt; i++) {
+            double want = c->logits[(size_t)t * B * Vt + i], got = dc.logits[i];
+            if (!(fabs(want - got) <= 1e-12 * (1 + fabs(want))) && bad++ < 5)
+                fprintf(stderr, "  step %d, logit %d of row %d: forward %.17g, step %.17g\n", t, i % Vt, i / Vt,
+                        want, got);
+        }
+        if ((c->attention != NULL) != (dc.attention != NULL) && bad++ < 5)
+            fprintf(stderr, "  forward and the step disagree on having attention weights\n");
+        for (int i = 0; c->attention && dc.attention && i < T * B; i++) {
+            double want = c->attention[(size_t)t * T * B + i], got = dc.attention[i];
+            if (!(fabs(want - got) <= 1e-12) && bad++ < 5)
+                fprintf(stderr, "  step %d, attention on source step %d of row %d: forward %.17g, step %.17g\n", t,
+                        i / B, i % B, want, got);
+        }
+        real *x = s0;
+        s0 = s1;
+        s1 = x;
+    }
+    printf("decoding step: %d steps x %d rows against forward, %d mismatches\n", T, B, bad);
+    free(work);
+    free(s0);
+    free(s1);
+    return bad;
+}
+
 /* Every element (or --max-per-param N evenly spaced ones per tensor)
- * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|. Only
- * meaningful in double: the float build refuses. */
+ * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|; then
+ * the decoding entries against forward (step_check). Only meaningful in
+ * double: the float build refuses. */
 static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
                          RnnrtError *err)
 {
@@ -1180,11 +1339,12 @@ static int gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, in
     }
     printf("gradcheck: %zu elements, %d mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
            Vt, (unsigned long long)seed);
+    int sbad = step_check(m, &pb);
     free(g);
     problem_free(&pb);
-    return bad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad,
-                             checked)
-               : 0;
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad, checked);
+    return sbad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: the decoding step disagrees with forward") : 0;
 }
 
 static void put_reals(const char *key, const char *name, const real *v, size_t n)
@@ -1294,6 +1454,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--max-pairs", RNNRT_OPT_I64, &max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
         {"--eval-max", RNNRT_OPT_I64, &eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
+        {"--rerun-decode", RNNRT_OPT_FLAG, &rerun_decode, NULL,
+         "decode by rerunning the training forward over each prefix (slow; for comparisons)", 0, 0},
         {0},
     };
     const char *attention = NULL;
@@ -1303,6 +1465,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width (1 = greedy)", 1, 64},
         {"--attention", RNNRT_OPT_STR, &attention, "OUT.csv",
          "write each sentence's attention weights here, and a heatmap to OUT.svg", 0, 0},
+        {"--rerun-decode", RNNRT_OPT_FLAG, &rerun_decode, NULL,
+         "decode by rerunning the training forward over each prefix (slow; for comparisons)", 0, 0},
         {0},
     };
     int gc_B = 2, gc_T = r->steps < 5 ? r->steps : 5, gc_V = 9, gc_Vt = 8;

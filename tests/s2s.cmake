@@ -30,7 +30,7 @@ set_tests_properties(s2s_specs_graph PROPERTIES TIMEOUT 60 LABELS s2s)
 # gradients equal the interpreter's, backward agrees with finite differences
 # of forward, and padding changes nothing (tests/s2s/emit_check.c, included
 # after the generated file).
-foreach(v additive dot noattn)
+foreach(v additive dot noattn lstm)
   set(gen ${S2S_WORK}/tiny_${v}.c)
   set(wrap ${S2S_WORK}/emit_check_${v}.c)
   add_custom_command(OUTPUT ${gen}

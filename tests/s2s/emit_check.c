@@ -11,7 +11,10 @@
  *     and every gradient as they were (to 1e-12 relative: BLAS may add up
  *     a longer matrix in another order);
  *   - with S2S_SPEC (the spec's path) defined, the loss and every gradient
- *     equal the reference interpreter's on the spec (rnnc_core), to 1e-10.
+ *     equal the reference interpreter's on the spec (rnnc_core), to 1e-10;
+ *   - the decoding entries (encode, then one step per position with
+ *     teacher forcing) give forward's logits and attention weights at every
+ *     step, from zero encoder states, at T 4 and padded to T 6 (to 1e-12).
  * Exit 0 when all agree, 1 otherwise.
  */
 #include <stdio.h>
@@ -145,6 +148,56 @@ static int check_interp(Run *r, const real *g, const real *ds)
     return bad;
 }
 
+static int close_to(double want, double got) { return fabs(want - got) <= 1e-12 * (1 + fabs(want)); }
+
+/* The decoding entries against the training forward at T steps. */
+static int check_step(Run *r, int T)
+{
+    const RnnrtS2sModel *m = r->m;
+    if (!m->encode || !m->step || !m->decode_workspace || m->dec_states < 1) {
+        fprintf(stderr, "  %s has no decoding entries\n", m->name);
+        return 1;
+    }
+    memset(r->state, 0, (size_t)B * m->state_size * sizeof(real)); /* decoding starts the encoder from zeros */
+    set_T(r, T);
+    m->forward(&r->c);
+    int Sd = m->dec_state_size, bad = 0;
+    real *work = calloc(m->decode_workspace(B, T, V, VT) + 1, sizeof(real));
+    real *s0 = calloc((size_t)B * Sd + 1, sizeof(real)), *s1 = calloc((size_t)B * Sd + 1, sizeof(real));
+    RnnrtS2sDecCtx dc = {.B = B, .T = T, .V = V, .Vt = VT, .params = r->params, .src = r->src,
+                         .src_len = r->src_len, .state_out = s0, .work = work};
+    m->encode(&dc);
+    for (int t = 0; t < T; t++) {
+        dc.prev = r->dec + (size_t)t * B;
+        dc.state_in = s0;
+        dc.state_out = s1;
+        m->step(&dc);
+        for (int b = 0; b < B; b++)
+            for (int v = 0; v < VT; v++) {
+                double want = r->c.logits[((size_t)t * B + b) * VT + v], got = dc.logits[(size_t)b * VT + v];
+                if (!close_to(want, got) && bad++ < 10)
+                    fprintf(stderr, "  T %d step %d row %d logit %d: forward %.17g, step %.17g\n", T, t, b, v, want,
+                            got);
+            }
+        if ((r->c.attention != NULL) != (dc.attention != NULL) && bad++ < 10)
+            fprintf(stderr, "  T %d: forward and step disagree on having attention weights\n", T);
+        for (int s = 0; r->c.attention && dc.attention && s < T; s++)
+            for (int b = 0; b < B; b++) {
+                double want = r->c.attention[((size_t)t * T + s) * B + b], got = dc.attention[(size_t)s * B + b];
+                if (!close_to(want, got) && bad++ < 10)
+                    fprintf(stderr, "  T %d step %d: attention on source step %d of row %d: forward %.17g, step "
+                                    "%.17g\n", T, t, s, b, want, got);
+            }
+        real *tmp = s0;
+        s0 = s1;
+        s1 = tmp;
+    }
+    free(work);
+    free(s0);
+    free(s1);
+    return bad;
+}
+
 int main(void)
 {
     Run r = {.m = &S2S_MODEL};
@@ -199,7 +252,10 @@ int main(void)
     for (int i = 0; i < B * m->state_size; i++)
         if (fabs(r.dstate[i] - ds[i]) > 1e-12 * (1 + fabs(ds[i])) && bad++ < 10)
             fprintf(stderr, "  padding changed dstate element %d\n", i);
-    printf("%s: %zu parameters, loss %.12g, %d mismatches\n", m->name, r.np, l4, bad);
+    int bad_step = check_step(&r, 4) + check_step(&r, 6);
+    bad += bad_step;
+    printf("%s: %zu parameters, loss %.12g, decoding step %s, %d mismatches\n", m->name, r.np, l4,
+           bad_step ? "differs" : "equals forward", bad);
     free(g);
     free(ds);
     free(r.params);

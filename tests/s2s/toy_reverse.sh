@@ -4,8 +4,11 @@
 # the last 10% held out) to >= 99% exact match, greedy and beam, in a few
 # seconds; its checkpoint reloads for eval (the same scores) and translate
 # (stdin -> stdout, unknown words and empty lines too, --attention CSV
-# and SVG); a damaged
-# checkpoint is an error, not a crash.
+# and SVG); decoding through the emitted step gives what rerunning the
+# training forward over each prefix gives (--rerun-decode): the same
+# scores and translations, greedy and beam, and attention weights equal
+# to float rounding (OpenBLAS rounds a product of B rows and one of T*B
+# rows differently); a damaged checkpoint is an error, not a crash.
 set -eu
 trainer=${1:?usage: toy_reverse.sh TRAINER S2S_TOOL WORKDIR}
 tool=${2:?}
@@ -36,6 +39,25 @@ printf 'a b c d\nh g f e\n\nzz qq\n' | "$trainer" translate --model "$work/ck.bi
 [ "$(sed -n 1p "$work/tr.txt")" = "d c b a" ] || { echo "toy_reverse: translate gave '$(sed -n 1p "$work/tr.txt")'" >&2; exit 1; }
 [ "$(sed -n 2p "$work/tr.txt")" = "e f g h" ] || { echo "toy_reverse: translate gave '$(sed -n 2p "$work/tr.txt")'" >&2; exit 1; }
 [ "$(wc -l <"$work/tr.txt")" -eq 4 ] || { echo "toy_reverse: translate gave $(wc -l <"$work/tr.txt") lines for 4" >&2; exit 1; }
+"$trainer" eval "$work/reverse.txt" --model "$work/ck.bin" --eval-max 400 --rerun-decode >"$work/eval_rerun.txt"
+diff "$work/eval.txt" "$work/eval_rerun.txt" || { echo "toy_reverse: --rerun-decode scores differ" >&2; exit 1; }
+for k in 1 3; do
+    rm -f "$work/att_rerun.csv" "$work/att_step.csv"
+    sed -n '3601,3640p' "$work/reverse.txt" | cut -f1 >"$work/src.txt"
+    printf 'a b c d\nh g f e\n\nzz qq\n' >>"$work/src.txt"
+    "$trainer" translate --model "$work/ck.bin" --beam $k --attention "$work/att_step.csv" <"$work/src.txt" >"$work/tr_step.txt"
+    "$trainer" translate --model "$work/ck.bin" --beam $k --attention "$work/att_rerun.csv" --rerun-decode \
+        <"$work/src.txt" >"$work/tr_rerun.txt"
+    diff "$work/tr_step.txt" "$work/tr_rerun.txt" || { echo "toy_reverse: --rerun-decode translates otherwise (beam $k)" >&2; exit 1; }
+    paste -d'\n' "$work/att_step.csv" "$work/att_rerun.csv" | awk -F, -v k=$k '
+        NR % 2 { a = $0; na = NF; split($0, x, ","); next }
+        { if (NF != na) { print "toy_reverse: attention CSV rows differ in length (beam " k ")"; bad = 1; exit 1 }
+          for (i = 2; i <= NF; i++) {
+              if (x[i] ~ /^[0-9.e+-]+$/) { d = x[i] - $i; if (d < 0) d = -d; if (d > 1e-5) { print "toy_reverse: attention " x[i] " vs " $i " (beam " k ")"; bad = 1; exit 1 } }
+              else if (x[i] != $i) { print "toy_reverse: attention CSV labels differ (beam " k ")"; bad = 1; exit 1 } } }
+        END { exit bad }' >&2
+    [ "$(wc -l <"$work/att_step.csv")" -eq "$(wc -l <"$work/att_rerun.csv")" ] || { echo "toy_reverse: attention CSVs differ in length" >&2; exit 1; }
+done
 head -c 200 "$work/ck.bin" >"$work/damaged.bin"
 set +e
 "$trainer" translate --model "$work/damaged.bin" </dev/null 2>"$work/damaged.err"
