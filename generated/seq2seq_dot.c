@@ -2713,6 +2713,9 @@ typedef struct {
     real *n_matmul_enc_l0_4; /* per step: matmul [B,128] */
     real *h_step_enc_l0_3; /* per step: fused_out [B,128] */
     real *h_kept_enc_l0_2; /* per step: row_scale [B,128] */
+    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *h_enc_l0_seq_2; /* scan_out [T,B,128] */
     real *r_matmul_enc_l1_3; /* matmul [T,B,128] */
     real *r_add_enc_l1_4; /* add [T,B,128] */
@@ -2726,6 +2729,9 @@ typedef struct {
     real *n_matmul_enc_l1_4; /* per step: matmul [B,128] */
     real *h_step_enc_l1_3; /* per step: fused_out [B,128] */
     real *h_kept_enc_l1_2; /* per step: row_scale [B,128] */
+    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
     real *h_enc_l1_seq_2; /* scan_out [T,B,128] */
     real *enc_state0; /* the encoder's initial states: zeros */
     real *embed_tgt_x_2; /* gather [B,64] */
@@ -2867,6 +2873,21 @@ static size_t seq2seq_dot_dec_layout(seq2seq_dot_dec_work *w, real *base, int B,
         return 0;
     w->h_kept_enc_l0_2 = base ? base + off : NULL;
     off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_enc_l0_2_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_enc_l0_2_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_enc_l0_2_packed = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
@@ -2931,6 +2952,21 @@ static size_t seq2seq_dot_dec_layout(seq2seq_dot_dec_work *w, real *base, int B,
     if (n > INT_MAX)
         return 0;
     w->h_kept_enc_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_enc_l1_2_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_enc_l1_2_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(128, 128);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_enc_l1_2_packed = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
@@ -3361,6 +3397,12 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
+    const int packed_7 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_7) {
+        rnnrt_pack_b(0, 128, 128, p.W_hr_enc_l0, 128, w.W_hr_enc_l0_2_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_enc_l0, 128, w.W_hz_enc_l0_2_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_enc_l0, 128, w.W_hn_enc_l0_2_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
         const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
@@ -3369,11 +3411,11 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
         const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_5 + (size_t)t * B * 128;
         real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hr_enc_l0, 128, 0, w.r_matmul_enc_l0_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0_2, 128, p.W_hr_enc_l0, 128, packed_7 ? w.W_hr_enc_l0_2_packed : NULL, w.r_matmul_enc_l0_4, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hz_enc_l0, 128, 0, w.z_matmul_enc_l0_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0_2, 128, p.W_hz_enc_l0, 128, packed_7 ? w.W_hz_enc_l0_2_packed : NULL, w.z_matmul_enc_l0_4, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l0_2, 128, p.W_hn_enc_l0, 128, 0, w.n_matmul_enc_l0_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l0_2, 128, p.W_hn_enc_l0, 128, packed_7 ? w.W_hn_enc_l0_2_packed : NULL, w.n_matmul_enc_l0_4, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -3411,6 +3453,12 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * 128 * sizeof(real));
     const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
+    const int packed_8 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_8) {
+        rnnrt_pack_b(0, 128, 128, p.W_hr_enc_l1, 128, w.W_hr_enc_l1_2_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hz_enc_l1, 128, w.W_hz_enc_l1_2_packed);
+        rnnrt_pack_b(0, 128, 128, p.W_hn_enc_l1, 128, w.W_hn_enc_l1_2_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1_2 = h_prev_enc_l1_2_cur;
         const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
@@ -3419,11 +3467,11 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
         const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_5 + (size_t)t * B * 128;
         real *h_enc_l1_3 = w.h_enc_l1_seq_2 + (size_t)t * B * 128;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hr_enc_l1, 128, 0, w.r_matmul_enc_l1_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1_2, 128, p.W_hr_enc_l1, 128, packed_8 ? w.W_hr_enc_l1_2_packed : NULL, w.r_matmul_enc_l1_4, 128);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hz_enc_l1, 128, 0, w.z_matmul_enc_l1_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1_2, 128, p.W_hz_enc_l1, 128, packed_8 ? w.W_hz_enc_l1_2_packed : NULL, w.z_matmul_enc_l1_4, 128);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 128, 128, 1, h_prev_enc_l1_2, 128, p.W_hn_enc_l1, 128, 0, w.n_matmul_enc_l1_4, 128);
+        rnnrt_gemm_packed(0, B, 128, 128, h_prev_enc_l1_2, 128, p.W_hn_enc_l1, 128, packed_8 ? w.W_hn_enc_l1_2_packed : NULL, w.n_matmul_enc_l1_4, 128);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
