@@ -9,6 +9,7 @@
  * counted (shape and flops) without touching the runtime.
  *
  *   bench_lm --B 32 --T 35 --V 28 --threads 1 [--windows 7] [--seconds 1]
+ *            [--gen-only 1]   (generation alone, for A/B runs)
  *
  * Training: random token data (fixed seed), one step = zero the gradient
  * block, forward, backward, clip to norm 1, SGD, carry the state, exactly
@@ -38,7 +39,7 @@ extern const RnnrtModel BENCH_MODEL;
 /* ---- the runs ---- */
 
 typedef struct {
-    int B, T, V, threads, windows;
+    int B, T, V, threads, windows, gen_only;
     double seconds;
 } Opts;
 
@@ -155,13 +156,13 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_lm --B N --T N --V N [--threads N] [--windows N] [--seconds S]\n");
+    fprintf(stderr, "usage: bench_lm --B N --T N --V N [--threads N] [--windows N] [--seconds S] [--gen-only 1]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    Opts o = {32, 35, 28, 1, 7, 1.0};
+    Opts o = {32, 35, 28, 1, 7, 0, 1.0};
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             usage();
@@ -178,6 +179,8 @@ int main(int argc, char **argv)
             o.windows = atoi(v);
         else if (!strcmp(k, "--seconds"))
             o.seconds = atof(v);
+        else if (!strcmp(k, "--gen-only"))
+            o.gen_only = atoi(v);
         else
             usage();
     }
@@ -196,6 +199,11 @@ int main(int argc, char **argv)
     rnnrt_rng_init(&r, 0);
     rnnrt_params_randomize(&p, m, &r);
 
+    if (o.gen_only) { /* A/B runs of generation alone */
+        printf("impl=rnnc\ngen_tok_s=%.0f\n", bench_generate(m, &p, &o));
+        rnnrt_params_free(&p);
+        return 0;
+    }
     double step_s, blas_step_s;
     int workers, blas_workers;
     double train = bench_train(m, &p, &o, 1, &step_s, &workers);

@@ -12,21 +12,64 @@
 
 #include <cblas.h>
 
+#ifdef RNNRT_DOUBLE
+#define GEMV cblas_dgemv
+#define GEMM cblas_dgemm
+#else
+#define GEMV cblas_sgemv
+#define GEMM cblas_sgemm
+#endif
+
+/* A product with a single row or column of C as a GEMV. OpenBLAS's sgemm
+ * packs all of op(B) on every call, which at M = 1 (one token of a B = 1
+ * step) costs as much as the product itself; its GEMV reads the matrix once
+ * in place. Same alpha/beta contract: with beta = 0, C is not read. Returns
+ * 0 when the shape is not a vector product (or K = 0, which GEMM handles). */
+static int gemv_case(int ta, int tb, int M, int N, int K, real alpha,
+                     const real *A, int lda, const real *B, int ldb, real beta,
+                     real *C, int ldc)
+{
+    if (K <= 0)
+        return 0;
+    if (M == 1) {
+        /* c (1 x N) = a (1 x K) @ op(B): the row of op(A) is A itself, or
+         * A's first column (stride lda) when transposed. C^T = op(B)^T a. */
+        int inca = ta ? lda : 1;
+        if (tb) /* B stored N x K: c = B a */
+            GEMV(CblasRowMajor, CblasNoTrans, N, K, alpha, B, ldb, A, inca,
+                 beta, C, 1);
+        else /* B stored K x N: c = B^T a */
+            GEMV(CblasRowMajor, CblasTrans, K, N, alpha, B, ldb, A, inca,
+                 beta, C, 1);
+        return 1;
+    }
+    if (N == 1) {
+        /* c (M x 1, stride ldc) = op(A) @ b: op(B)'s column is B's first
+         * column (stride ldb), or B itself (1 x K) when transposed. */
+        int incb = tb ? 1 : ldb;
+        if (ta) /* A stored K x M */
+            GEMV(CblasRowMajor, CblasTrans, K, M, alpha, A, lda, B, incb,
+                 beta, C, ldc);
+        else /* A stored M x K */
+            GEMV(CblasRowMajor, CblasNoTrans, M, K, alpha, A, lda, B, incb,
+                 beta, C, ldc);
+        return 1;
+    }
+    return 0;
+}
+
 void rnnrt_gemm(int ta, int tb, int M, int N, int K, real alpha,
                 const real *A, int lda, const real *B, int ldb, real beta,
                 real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
+    if (gemv_case(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
     enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE opb = tb ? CblasTrans : CblasNoTrans;
-#ifdef RNNRT_DOUBLE
-    cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta,
-                C, ldc);
-#else
-    cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta,
-                C, ldc);
-#endif
+    GEMM(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+         ldc);
 }
 
 void rnnrt_blas_set_threads(int n)
