@@ -8,9 +8,14 @@
  * lda/ldb/ldc are the row strides of A, B and C as stored (so A is M x lda
  * when not transposed and K x lda when transposed).
  */
+/* The row-times-matrix kernel below is written for the vectorizer. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize")
+#endif
 #include "rnnrt.h"
 
 #include <cblas.h>
+#include <string.h>
 
 #ifdef RNNRT_DOUBLE
 #define GEMV cblas_dgemv
@@ -19,6 +24,35 @@
 #define GEMV cblas_sgemv
 #define GEMM cblas_sgemm
 #endif
+
+enum { ROW_BLOCK = 256 };
+
+/* c[0..ROW_BLOCK) = alpha * sum_k a[k*inca] * B[k][0..ROW_BLOCK) + beta * c:
+ * one block of columns of a row vector times a row-major matrix, the
+ * product of every recurrent step at B = 1. The accumulators stay in
+ * registers (or L1) while the rows of B stream past once, in order.
+ * OpenBLAS 0.3.21's GEMV for this shape was half as fast (1 thread, 256 x
+ * 256: ~2.2 us against ~4.5 us per call); 256 columns measured faster
+ * than 32, 64, 128 or 512. */
+static void row_block(int K, real alpha, const real *restrict a, int inca,
+                      const real *restrict B, int ldb, real beta,
+                      real *restrict c)
+{
+    real acc[ROW_BLOCK];
+    memset(acc, 0, sizeof acc);
+    for (int k = 0; k < K; k++) {
+        const real *restrict b = B + (size_t)k * ldb;
+        const real s = a[(size_t)k * inca];
+        for (int j = 0; j < ROW_BLOCK; j++)
+            acc[j] += s * b[j];
+    }
+    if (beta == 0) /* C is not read, as in BLAS */
+        for (int j = 0; j < ROW_BLOCK; j++)
+            c[j] = alpha * acc[j];
+    else
+        for (int j = 0; j < ROW_BLOCK; j++)
+            c[j] = alpha * acc[j] + beta * c[j];
+}
 
 /* A product with a single row or column of C as a GEMV. OpenBLAS's sgemm
  * packs all of op(B) on every call, which at M = 1 (one token of a B = 1
@@ -38,9 +72,14 @@ static int gemv_case(int ta, int tb, int M, int N, int K, real alpha,
         if (tb) /* B stored N x K: c = B a */
             GEMV(CblasRowMajor, CblasNoTrans, N, K, alpha, B, ldb, A, inca,
                  beta, C, 1);
-        else /* B stored K x N: c = B^T a */
-            GEMV(CblasRowMajor, CblasTrans, K, N, alpha, B, ldb, A, inca,
-                 beta, C, 1);
+        else { /* B stored K x N: c = B^T a, whole column blocks first */
+            int j = 0;
+            for (; j + ROW_BLOCK <= N; j += ROW_BLOCK)
+                row_block(K, alpha, A, inca, B + j, ldb, beta, C + j);
+            if (j < N) /* the rest (all of a narrow N, e.g. the logits) */
+                GEMV(CblasRowMajor, CblasTrans, K, N - j, alpha, B + j, ldb,
+                     A, inca, beta, C + j, 1);
+        }
         return 1;
     }
     if (N == 1) {

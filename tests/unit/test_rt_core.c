@@ -130,11 +130,12 @@ static void test_gemm_all_transposes_match_naive(void **state)
 
 /* rnnrt_gemm answers a single-row or single-column C with a GEMV; the
  * reference here is cblas_dgemm itself, at every transpose combination,
- * beta 0 and 1, padded strides, and shapes on both sides of the switch. */
+ * beta 0 and 1, padded strides, shapes on both sides of the switch, and
+ * rows wider than its own kernel's 256-column block (with a remainder). */
 static void check_gemv_shape(RnnrtRng *r, int ta, int tb, int M, int N, int K,
                              double beta)
 {
-    enum { CAP = 512 };
+    enum { CAP = 4096 };
     const int pad = 3;
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     double A[CAP], B[CAP], C[CAP], want[CAP];
@@ -169,7 +170,8 @@ static void test_gemm_vector_shapes_match_dgemm(void **state)
     rnnrt_rng_init(&r, 7);
     static const int shapes[][3] = {
         {1, 9, 6}, {9, 1, 6}, {1, 1, 6}, {1, 9, 1}, {9, 1, 1}, {2, 9, 6},
-        {9, 2, 6}, {1, 9, 0}, {9, 1, 0},
+        {9, 2, 6}, {1, 9, 0}, {9, 1, 0}, {1, 256, 5}, {1, 300, 4},
+        {1, 520, 3}, {300, 1, 4},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
