@@ -33,6 +33,7 @@
 
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 extern const RnnrtModel BENCH_MODEL;
 
@@ -121,7 +122,17 @@ static int32_t pick(const real *z, int V, RnnrtRng *r)
     return V - 1;
 }
 
-static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median generation tokens/s (wall clock); *cpu_tps: tokens per second of
+ * this process's CPU time over all windows, which a loaded machine
+ * disturbs much less (A/B runs). */
+static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o, double *cpu_tps)
 {
     RnnrtBuffers b;
     RnnrtError err;
@@ -133,8 +144,12 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
     rnnrt_rng_init(&r, 2);
     int32_t id = 0;
     double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    long ntotal = 0;
+    double c0 = 0;
     for (int w = -1; w < o->windows; w++) {
         long n = 0;
+        if (w == 0)
+            c0 = cpu_now();
         double t0 = rnnrt_now(), dt;
         do {
             for (int k = 0; k < 64; k++, n++) {
@@ -145,9 +160,12 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
                 id = pick(b.ctx.logits, o->V, &r);
             }
         } while ((dt = rnnrt_now() - t0) < o->seconds / 2);
-        if (w >= 0)
+        if (w >= 0) {
             tps[w] = (double)n / dt;
+            ntotal += n;
+        }
     }
+    *cpu_tps = (double)ntotal / (cpu_now() - c0);
     double med = median(tps, o->windows);
     free(tps);
     rnnrt_buffers_free(&b);
@@ -200,7 +218,8 @@ int main(int argc, char **argv)
     rnnrt_params_randomize(&p, m, &r);
 
     if (o.gen_only) { /* A/B runs of generation alone */
-        printf("impl=rnnc\ngen_tok_s=%.0f\n", bench_generate(m, &p, &o));
+        double cpu, gen = bench_generate(m, &p, &o, &cpu);
+        printf("impl=rnnc\ngen_tok_s=%.0f\ngen_cpu_tok_s=%.0f\n", gen, cpu);
         rnnrt_params_free(&p);
         return 0;
     }
@@ -208,7 +227,7 @@ int main(int argc, char **argv)
     int workers, blas_workers;
     double train = bench_train(m, &p, &o, 1, &step_s, &workers);
     double train_blas = o.threads > 1 ? bench_train(m, &p, &o, 0, &blas_step_s, &blas_workers) : train;
-    double gen = bench_generate(m, &p, &o); /* B = 1: OpenBLAS threads */
+    double gen_cpu, gen = bench_generate(m, &p, &o, &gen_cpu); /* B = 1: OpenBLAS threads */
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
