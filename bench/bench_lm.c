@@ -155,7 +155,10 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o,
             for (int k = 0; k < 64; k++, n++) {
                 b.x[0] = id;
                 b.y[0] = 0;
-                m->forward(&b.ctx);
+                if (m->step) /* as rnnrt_sample.c */
+                    m->step(&b.ctx);
+                else
+                    m->forward(&b.ctx);
                 memcpy(b.state_in, b.state_out, (size_t)b.S * sizeof(real));
                 id = pick(b.ctx.logits, o->V, &r);
             }

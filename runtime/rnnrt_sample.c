@@ -112,13 +112,17 @@ static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
     return best; /* rounding left u >= 0 */
 }
 
-/* One step: feed token id, carry the state. */
+/* One step: feed token id, carry the state. The model's step entry skips
+ * the loss forward computes (same logits); older files lack it. */
 static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
 {
     b->x[0] = id;
     b->y[0] = FIRST_TOKEN;
     b->ctx.train = 0; /* no dropout when generating */
-    m->forward(&b->ctx);
+    if (m->step)
+        m->step(&b->ctx);
+    else
+        m->forward(&b->ctx);
     memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
 }
 
