@@ -105,17 +105,20 @@ static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, in
     return med;
 }
 
-/* Softmax sampling from logits [V] with a uniform draw. */
-static int32_t pick(const real *z, int V, RnnrtRng *r)
+/* Softmax sampling from logits [V] with a uniform draw; e: V doubles for
+ * the exps, computed once (as rnnrt_sample.c). */
+static int32_t pick(const real *z, int V, RnnrtRng *r, double *e)
 {
     double mx = z[0], s = 0;
     for (int i = 1; i < V; i++)
         mx = z[i] > mx ? z[i] : mx;
-    for (int i = 0; i < V; i++)
-        s += exp(z[i] - mx);
+    for (int i = 0; i < V; i++) {
+        e[i] = exp(z[i] - mx);
+        s += e[i];
+    }
     double u = rnnrt_rng_uniform(r) * s;
     for (int i = 0; i < V; i++) {
-        u -= exp(z[i] - mx);
+        u -= e[i];
         if (u < 0)
             return i;
     }
@@ -143,7 +146,7 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o,
     RnnrtRng r;
     rnnrt_rng_init(&r, 2);
     int32_t id = 0;
-    double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    double *tps = calloc((size_t)o->windows + 1, sizeof *tps), *e = calloc((size_t)o->V, sizeof *e);
     long ntotal = 0;
     double c0 = 0;
     for (int w = -1; w < o->windows; w++) {
@@ -160,7 +163,7 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o,
                 else
                     m->forward(&b.ctx);
                 memcpy(b.state_in, b.state_out, (size_t)b.S * sizeof(real));
-                id = pick(b.ctx.logits, o->V, &r);
+                id = pick(b.ctx.logits, o->V, &r, e);
             }
         } while ((dt = rnnrt_now() - t0) < o->seconds / 2);
         if (w >= 0) {
@@ -171,6 +174,7 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o,
     *cpu_tps = (double)ntotal / (cpu_now() - c0);
     double med = median(tps, o->windows);
     free(tps);
+    free(e);
     rnnrt_buffers_free(&b);
     return med;
 }
