@@ -29,11 +29,13 @@ enum { ROW_BLOCK = 256 };
 
 /* c[0..ROW_BLOCK) = alpha * sum_k a[k*inca] * B[k][0..ROW_BLOCK) + beta * c:
  * one block of columns of a row vector times a row-major matrix, the
- * product of every recurrent step at B = 1. The accumulators stay in
- * registers (or L1) while the rows of B stream past once, in order.
- * OpenBLAS 0.3.21's GEMV for this shape was half as fast (1 thread, 256 x
- * 256: ~2.2 us against ~4.5 us per call); 256 columns measured faster
- * than 32, 64, 128 or 512. */
+ * product of every recurrent step at B = 1. The accumulators stay in L1
+ * while the rows of B stream past once, in order. OpenBLAS 0.3.21's sgemv
+ * for this shape took more than twice as long (1 thread, 256 x 256 from
+ * L2: ~2.2 us against ~5.8 us per call); 256 columns measured faster than
+ * 32, 64, 128 or 512, and keeping the accumulators in registers, FMA or
+ * prefetching did not help: at ~115 GB/s the loop is bound by reading B
+ * from L2. */
 static void row_block(int K, real alpha, const real *restrict a, int inca,
                       const real *restrict B, int ldb, real beta,
                       real *restrict c)
