@@ -56,6 +56,33 @@ static void row_block(int K, real alpha, const real *restrict a, int inca,
             c[j] = alpha * acc[j] + beta * c[j];
 }
 
+enum { NARROW = 32 };
+
+/* row_block for a narrow row, 16 <= N <= NARROW (the logits of a character
+ * model), at the fixed width NARROW, so that the loop vectorizes without a
+ * remainder: lanes N..NARROW of rows 0..K-2 read B's padding and the start
+ * of the next row (inside B, as ldb + N >= NARROW) and are thrown away; the
+ * last row goes at width N. Twice as fast as sgemv at 256 x 28. */
+static void row_narrow(int K, int N, real alpha, const real *restrict a,
+                       int inca, const real *restrict B, int ldb, real beta,
+                       real *restrict c)
+{
+    real acc[NARROW];
+    memset(acc, 0, sizeof acc);
+    for (int k = 0; k < K - 1; k++) {
+        const real *restrict b = B + (size_t)k * ldb;
+        const real s = a[(size_t)k * inca];
+        for (int j = 0; j < NARROW; j++)
+            acc[j] += s * b[j];
+    }
+    const real *restrict b = B + (size_t)(K - 1) * ldb;
+    const real s = a[(size_t)(K - 1) * inca];
+    for (int j = 0; j < N; j++) {
+        real v = acc[j] + s * b[j];
+        c[j] = beta == 0 ? alpha * v : alpha * v + beta * c[j];
+    }
+}
+
 /* A product with a single row or column of C as a GEMV. OpenBLAS's sgemm
  * packs all of op(B) on every call, which at M = 1 (one token of a B = 1
  * step) costs as much as the product itself; its GEMV reads the matrix once
@@ -74,6 +101,9 @@ static int gemv_case(int ta, int tb, int M, int N, int K, real alpha,
         if (tb) /* B stored N x K: c = B a */
             GEMV(CblasRowMajor, CblasNoTrans, N, K, alpha, B, ldb, A, inca,
                  beta, C, 1);
+        else if (N <= NARROW && N >= NARROW / 2 && K >= 2 &&
+                 ldb + N >= NARROW)
+            row_narrow(K, N, alpha, A, inca, B, ldb, beta, C);
         else { /* B stored K x N: c = B^T a, whole column blocks first */
             int j = 0;
             for (; j + ROW_BLOCK <= N; j += ROW_BLOCK)

@@ -130,8 +130,9 @@ static void test_gemm_all_transposes_match_naive(void **state)
 
 /* rnnrt_gemm answers a single-row or single-column C with a GEMV; the
  * reference here is cblas_dgemm itself, at every transpose combination,
- * beta 0 and 1, padded strides, shapes on both sides of the switch, and
- * rows wider than its own kernel's 256-column block (with a remainder). */
+ * beta 0 and 1, padded strides, shapes on both sides of the switch, rows
+ * wider than its own kernel's 256-column block (with a remainder) and
+ * narrow rows (16..32 columns, its narrow kernel). */
 static void check_gemv_shape(RnnrtRng *r, int ta, int tb, int M, int N, int K,
                              double beta)
 {
@@ -144,6 +145,13 @@ static void check_gemv_shape(RnnrtRng *r, int ta, int tb, int M, int N, int K,
     rnnrt_rng_fill_uniform(r, A, CAP, -1, 1);
     rnnrt_rng_fill_uniform(r, B, CAP, -1, 1);
     rnnrt_rng_fill_uniform(r, C, CAP, -1, 1);
+    /* NaN in the padding of A and B: a kernel may read it, never use it */
+    for (int i = 0; i < (ta ? K : M); i++)
+        for (int j = ta ? M : K; j < lda; j++)
+            A[i * lda + j] = NAN;
+    for (int i = 0; i < (tb ? N : K); i++)
+        for (int j = tb ? K : N; j < ldb; j++)
+            B[i * ldb + j] = NAN;
     memcpy(want, C, sizeof C);
     if (beta == 0) /* C must not be read: NaN in it cannot leak */
         for (int i = 0; i < M; i++)
@@ -171,7 +179,8 @@ static void test_gemm_vector_shapes_match_dgemm(void **state)
     static const int shapes[][3] = {
         {1, 9, 6}, {9, 1, 6}, {1, 1, 6}, {1, 9, 1}, {9, 1, 1}, {2, 9, 6},
         {9, 2, 6}, {1, 9, 0}, {9, 1, 0}, {1, 256, 5}, {1, 300, 4},
-        {1, 520, 3}, {300, 1, 4},
+        {1, 520, 3}, {300, 1, 4}, {1, 28, 6}, {1, 16, 3}, {1, 32, 2},
+        {1, 28, 1}, {1, 15, 4},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
