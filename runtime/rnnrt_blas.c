@@ -2,13 +2,15 @@
  * rnnrt_blas.c: the BLAS wrapper generated code calls for every matrix
  * product. Everything in rnnc is row-major, so this is a thin layer over
  * CBLAS with CblasRowMajor; `real` picks sgemm or dgemm at compile time.
+ * Products with a single row or column of C (every step of a B = 1
+ * generation) do not go to GEMM: see gemv_case.
  *
  *   C (M x N) = alpha * op(A) (M x K) @ op(B) (K x N) + beta * C
  *
  * lda/ldb/ldc are the row strides of A, B and C as stored (so A is M x lda
  * when not transposed and K x lda when transposed).
  */
-/* The row-times-matrix kernel below is written for the vectorizer. */
+/* The row-times-matrix kernels below are written for the vectorizer. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize")
 #endif
@@ -108,7 +110,7 @@ static int gemv_case(int ta, int tb, int M, int N, int K, real alpha,
             int j = 0;
             for (; j + ROW_BLOCK <= N; j += ROW_BLOCK)
                 row_block(K, alpha, A, inca, B + j, ldb, beta, C + j);
-            if (j < N) /* the rest (all of a narrow N, e.g. the logits) */
+            if (j < N) /* the rest (all of an N < 256 not taken above) */
                 GEMV(CblasRowMajor, CblasTrans, K, N - j, alpha, B + j, ldb,
                      A, inca, beta, C + j, 1);
         }
