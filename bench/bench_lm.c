@@ -9,6 +9,7 @@
  * counted (shape and flops) without touching the runtime.
  *
  *   bench_lm --B 32 --T 35 --V 28 --threads 1 [--windows 7] [--seconds 1]
+ *            [--gen-only 1]   (generation alone, for A/B runs)
  *
  * Training: random token data (fixed seed), one step = zero the gradient
  * block, forward, backward, clip to norm 1, SGD, carry the state, exactly
@@ -32,13 +33,14 @@
 
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 extern const RnnrtModel BENCH_MODEL;
 
 /* ---- the runs ---- */
 
 typedef struct {
-    int B, T, V, threads, windows;
+    int B, T, V, threads, windows, gen_only;
     double seconds;
 } Opts;
 
@@ -103,24 +105,37 @@ static double bench_train(const RnnrtModel *m, RnnrtParams *p, const Opts *o, in
     return med;
 }
 
-/* Softmax sampling from logits [V] with a uniform draw. */
-static int32_t pick(const real *z, int V, RnnrtRng *r)
+/* Softmax sampling from logits [V] with a uniform draw; e: V doubles for
+ * the exps, computed once (as rnnrt_sample.c). */
+static int32_t pick(const real *z, int V, RnnrtRng *r, double *e)
 {
     double mx = z[0], s = 0;
     for (int i = 1; i < V; i++)
         mx = z[i] > mx ? z[i] : mx;
-    for (int i = 0; i < V; i++)
-        s += exp(z[i] - mx);
+    for (int i = 0; i < V; i++) {
+        e[i] = exp(z[i] - mx);
+        s += e[i];
+    }
     double u = rnnrt_rng_uniform(r) * s;
     for (int i = 0; i < V; i++) {
-        u -= exp(z[i] - mx);
+        u -= e[i];
         if (u < 0)
             return i;
     }
     return V - 1;
 }
 
-static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median generation tokens/s (wall clock); *cpu_tps: tokens per second of
+ * this process's CPU time over all windows, which a loaded machine
+ * disturbs much less (A/B runs). */
+static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o, double *cpu_tps)
 {
     RnnrtBuffers b;
     RnnrtError err;
@@ -131,37 +146,48 @@ static double bench_generate(const RnnrtModel *m, RnnrtParams *p, const Opts *o)
     RnnrtRng r;
     rnnrt_rng_init(&r, 2);
     int32_t id = 0;
-    double *tps = calloc((size_t)o->windows + 1, sizeof *tps);
+    double *tps = calloc((size_t)o->windows + 1, sizeof *tps), *e = calloc((size_t)o->V, sizeof *e);
+    long ntotal = 0;
+    double c0 = 0;
     for (int w = -1; w < o->windows; w++) {
         long n = 0;
+        if (w == 0)
+            c0 = cpu_now();
         double t0 = rnnrt_now(), dt;
         do {
             for (int k = 0; k < 64; k++, n++) {
                 b.x[0] = id;
                 b.y[0] = 0;
-                m->forward(&b.ctx);
+                if (m->step) /* as rnnrt_sample.c */
+                    m->step(&b.ctx);
+                else
+                    m->forward(&b.ctx);
                 memcpy(b.state_in, b.state_out, (size_t)b.S * sizeof(real));
-                id = pick(b.ctx.logits, o->V, &r);
+                id = pick(b.ctx.logits, o->V, &r, e);
             }
         } while ((dt = rnnrt_now() - t0) < o->seconds / 2);
-        if (w >= 0)
+        if (w >= 0) {
             tps[w] = (double)n / dt;
+            ntotal += n;
+        }
     }
+    *cpu_tps = (double)ntotal / (cpu_now() - c0);
     double med = median(tps, o->windows);
     free(tps);
+    free(e);
     rnnrt_buffers_free(&b);
     return med;
 }
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_lm --B N --T N --V N [--threads N] [--windows N] [--seconds S]\n");
+    fprintf(stderr, "usage: bench_lm --B N --T N --V N [--threads N] [--windows N] [--seconds S] [--gen-only 1]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    Opts o = {32, 35, 28, 1, 7, 1.0};
+    Opts o = {32, 35, 28, 1, 7, 0, 1.0};
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             usage();
@@ -178,6 +204,8 @@ int main(int argc, char **argv)
             o.windows = atoi(v);
         else if (!strcmp(k, "--seconds"))
             o.seconds = atof(v);
+        else if (!strcmp(k, "--gen-only"))
+            o.gen_only = atoi(v);
         else
             usage();
     }
@@ -196,11 +224,17 @@ int main(int argc, char **argv)
     rnnrt_rng_init(&r, 0);
     rnnrt_params_randomize(&p, m, &r);
 
+    if (o.gen_only) { /* A/B runs of generation alone */
+        double cpu, gen = bench_generate(m, &p, &o, &cpu);
+        printf("impl=rnnc\ngen_tok_s=%.0f\ngen_cpu_tok_s=%.0f\n", gen, cpu);
+        rnnrt_params_free(&p);
+        return 0;
+    }
     double step_s, blas_step_s;
     int workers, blas_workers;
     double train = bench_train(m, &p, &o, 1, &step_s, &workers);
     double train_blas = o.threads > 1 ? bench_train(m, &p, &o, 0, &blas_step_s, &blas_workers) : train;
-    double gen = bench_generate(m, &p, &o); /* B = 1: OpenBLAS threads */
+    double gen_cpu, gen = bench_generate(m, &p, &o, &gen_cpu); /* B = 1: OpenBLAS threads */
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

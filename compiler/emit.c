@@ -5,7 +5,9 @@
  * parameter table, a struct of views into the parameter block, the
  * workspace layout (every buffer the step needs, placed once per (B, T, V),
  * so forward and backward never allocate), <model>_forward (nodes before
- * m->nforward), <model>_backward (the rest), the descriptor and main().
+ * m->nforward), for language models <model>_step (the forward nodes the
+ * logits and final state need, for generation), <model>_backward (the
+ * rest), the descriptor and main().
  *
  * Every node that computes something becomes one short block: a BLAS call,
  * a loop, or a runtime kernel. Each block is preceded by the spec line it
@@ -1475,6 +1477,62 @@ static void emit_forward(Emit *E)
     emitf(E, 0, "}\n\n");
 }
 
+static void mark_outer_reads(const Graph *top, const Graph *body, bool *live)
+{
+    for (int i = 0; i < body->n; i++) {
+        const Node *u = body->nodes[i];
+        for (int k = 0; k < u->nin; k++)
+            if (u->in[k]->graph == top)
+                live[u->in[k]->id] = true;
+        if (u->op == OP_SCAN)
+            mark_outer_reads(top, u->scan->body, live);
+    }
+}
+
+/* Marks in live[] (by node id) the forward nodes logits and the final
+ * states read, directly or not: what a generation step must compute. */
+static void mark_step_nodes(const Model *m, bool *live)
+{
+    live[m->logits->id] = true;
+    for (int k = 0; k < m->nstates; k++)
+        live[m->state_out[k]->id] = true;
+    for (int i = m->nforward - 1; i >= 0; i--) {
+        const Node *n = m->g->nodes[i];
+        if (!live[i])
+            continue;
+        for (int k = 0; k < n->nin; k++)
+            live[n->in[k]->id] = true;
+        if (n->op == OP_SCAN) /* what its body reads of the outer graph */
+            mark_outer_reads(m->g, n->scan->body, live);
+    }
+}
+
+/* The forward pass without the loss or anything only the loss reads:
+ * logits and the final state of one generation step (rnnrt_sample.c).
+ * Language models only; the blocks are forward's own, so the values are
+ * the same bits. */
+static void emit_step(Emit *E)
+{
+    const Model *m = E->m;
+    bool *live = arena_alloc(&perm, (size_t)m->g->n * sizeof *live); /* zeroed */
+    mark_step_nodes(m, live);
+    emitf(E, 0, "/* Generation step: forward without the loss; sets c->logits and the\n"
+                " * final state only. */\n");
+    emitf(E, 0, "static void %s_step(RnnrtCtx *c)\n{\n", E->prefix);
+    emit_prologue(E, false);
+    E->in_backward = false;
+    E->last_line = 0;
+    for (int i = 0; i < m->nforward; i++)
+        if (live[i])
+            emit_node(E, 1, m->g->nodes[i]);
+    fputc('\n', E->f);
+    emitf(E, 1, "c->logits = %s;\n", ref(m->logits));
+    for (int k = 0; k < m->nstates; k++)
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
+              ref(m->state_out[k]), numel_size(m->state_out[k]->shape));
+    emitf(E, 0, "}\n\n");
+}
+
 static void emit_backward(Emit *E)
 {
     const Model *m = E->m;
@@ -1790,6 +1848,7 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
         emitf(E, 1, ".workspace_l = %s_workspace_l,\n", E->prefix);
     } else {
         emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
+        emitf(E, 1, ".step = %s_step,\n", E->prefix);
     }
     emit_model_end(E, "rnnrt_main", true);
 }
@@ -1817,6 +1876,8 @@ void emit_c(FILE *f, const Model *m)
     emit_layout(&E);
     emit_fused_fns(&E);
     emit_forward(&E);
+    if (!labels && !s2s)
+        emit_step(&E);
     emit_backward(&E);
     const S2sDecode *d = s2s ? s2s_decode(&perm, m->spec) : NULL;
     if (d)

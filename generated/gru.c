@@ -547,6 +547,94 @@ static void gru_forward(RnnrtCtx *c)
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * 256 * sizeof(real));
 }
 
+/* Generation step: forward without the loss; sets c->logits and the
+ * final state only. */
+static void gru_step(RnnrtCtx *c)
+{
+    const int B = c->B, T = c->T, V = c->V;
+    gru_params p = gru_params_at((real *)c->params, V); /* read only */
+    gru_work w;
+    gru_layout(&w, c->work, B, T, V);
+    real *carry_scale = w.carry_scale;
+    const real *h0 = c->state_in + (size_t)B * 0;
+    (void)p;
+    for (int t = 0; t < T; t++)
+        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
+    (void)h0;
+
+    /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.r_matmul + i * (size_t)256, p.W_ir + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.r_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.r_add[r * n + j] = w.r_matmul[r * n + j] + p.b_ir[j];
+    /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.z_matmul + i * (size_t)256, p.W_iz + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.z_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.z_add[r * n + j] = w.z_matmul[r * n + j] + p.b_iz[j];
+    /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.n_matmul + i * (size_t)256, p.W_in + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.n_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.n_add[r * n + j] = w.n_matmul[r * n + j] + p.b_in[j];
+    /* specs/gru.yaml:10  name: gru */
+    /* scan 'gru' over t = 0 .. T-1 */
+    memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
+    const real *h_prev_cur_2 = w.h_prev_carry;
+    for (int t = 0; t < T; t++) {
+        const real *h_prev = h_prev_cur_2;
+        const real *r_add_t = w.r_add + (size_t)t * B * 256;
+        const real *z_add_t = w.z_add + (size_t)t * B * 256;
+        const real *n_add_t = w.n_add + (size_t)t * B * 256;
+        real *r_2 = w.r_seq + (size_t)t * B * 256;
+        real *z = w.z_seq + (size_t)t * B * 256;
+        real *n_add_2 = w.n_add_seq + (size_t)t * B * 256;
+        real *n_2 = w.n_seq + (size_t)t * B * 256;
+        real *h_sub = w.h_sub_seq + (size_t)t * B * 256;
+        real *h = w.h_seq + (size_t)t * B * 256;
+        /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hr, 256, 0, w.r_matmul_2, 256);
+        /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hz, 256, 0, w.z_matmul_2, 256);
+        /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hn, 256, 0, w.n_matmul_2, 256);
+        /* fused:
+         *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+         *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+         *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+         *   specs/gru.yaml:31  h: (1 - z) * n + z * h
+         */
+        gru_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
+        h_prev_cur_2 = h;
+    }
+    if (h_prev_cur_2 != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * 256 * sizeof(real));
+    /* specs/gru.yaml:32  network: */
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul27, V);
+    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.logits[r * n + j] = w.matmul27[r * n + j] + p.b_out[j];
+
+    c->logits = w.logits;
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * 256 * sizeof(real));
+}
+
 /* Backward pass (backpropagation through time): adds the gradient of
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void gru_backward(RnnrtCtx *c)
@@ -713,6 +801,7 @@ const RnnrtModel gru_model = {
         .min_freq = 1,
     },
     .workspace = gru_workspace,
+    .step = gru_step,
     .forward = gru_forward,
     .backward = gru_backward,
 };

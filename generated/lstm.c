@@ -657,6 +657,116 @@ static void lstm_forward(RnnrtCtx *c)
     memcpy(c->state_out + (size_t)B * 256, w.c_prev_carry, (size_t)B * 256 * sizeof(real));
 }
 
+/* Generation step: forward without the loss; sets c->logits and the
+ * final state only. */
+static void lstm_step(RnnrtCtx *c)
+{
+    const int B = c->B, T = c->T, V = c->V;
+    lstm_params p = lstm_params_at((real *)c->params, V); /* read only */
+    lstm_work w;
+    lstm_layout(&w, c->work, B, T, V);
+    real *carry_scale = w.carry_scale;
+    const real *h0 = c->state_in + (size_t)B * 0;
+    const real *c0 = c->state_in + (size_t)B * 256;
+    (void)p;
+    for (int t = 0; t < T; t++)
+        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
+    (void)h0;
+    (void)c0;
+
+    /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.i_matmul + i * (size_t)256, p.W_ii + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.i_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.i_add[r * n + j] = w.i_matmul[r * n + j] + p.b_ii[j];
+    /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.f_matmul + i * (size_t)256, p.W_if + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.f_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.f_add[r * n + j] = w.f_matmul[r * n + j] + p.b_if[j];
+    /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.g_matmul + i * (size_t)256, p.W_ig + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.g_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.g_add[r * n + j] = w.g_matmul[r * n + j] + p.b_ig[j];
+    /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.o_matmul + i * (size_t)256, p.W_io + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.o_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.o_add[r * n + j] = w.o_matmul[r * n + j] + p.b_io[j];
+    /* specs/lstm.yaml:10  name: lstm */
+    /* scan 'lstm' over t = 0 .. T-1 */
+    memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
+    memcpy(w.c_prev_carry, c0, (size_t)B * 256 * sizeof(real));
+    const real *h_prev_cur_2 = w.h_prev_carry;
+    for (int t = 0; t < T; t++) {
+        const real *h_prev = h_prev_cur_2;
+        const real *c_prev = w.c_prev_carry;
+        const real *i_add_t = w.i_add + (size_t)t * B * 256;
+        const real *f_add_t = w.f_add + (size_t)t * B * 256;
+        const real *g_add_t = w.g_add + (size_t)t * B * 256;
+        const real *o_add_t = w.o_add + (size_t)t * B * 256;
+        real *i_2 = w.i_seq + (size_t)t * B * 256;
+        real *f = w.f_seq + (size_t)t * B * 256;
+        real *g_3 = w.g_seq + (size_t)t * B * 256;
+        real *o = w.o_seq + (size_t)t * B * 256;
+        real *h_tanh = w.h_tanh_seq + (size_t)t * B * 256;
+        real *h = w.h_seq + (size_t)t * B * 256;
+        /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hi, 256, 0, w.i_matmul_2, 256);
+        /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hf, 256, 0, w.f_matmul_2, 256);
+        /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hg, 256, 0, w.g_matmul_2, 256);
+        /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_ho, 256, 0, w.o_matmul_2, 256);
+        /* fused:
+         *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
+         *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
+         *   specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
+         *   specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+         *   specs/lstm.yaml:36  c: f * c + i * g
+         *   specs/lstm.yaml:37  h: o * tanh(c)
+         */
+        lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        memcpy(w.c_prev_seq + (size_t)t * B * 256, c_prev, (size_t)B * 256 * sizeof(real));
+        memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
+        h_prev_cur_2 = h;
+        memcpy(w.c_prev_carry, w.c_2, (size_t)B * 256 * sizeof(real));
+    }
+    if (h_prev_cur_2 != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * 256 * sizeof(real));
+    /* specs/lstm.yaml:38  network: */
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul35, V);
+    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.logits[r * n + j] = w.matmul35[r * n + j] + p.b_out[j];
+
+    c->logits = w.logits;
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * 256 * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 256, w.c_prev_carry, (size_t)B * 256 * sizeof(real));
+}
+
 /* Backward pass (backpropagation through time): adds the gradient of
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void lstm_backward(RnnrtCtx *c)
@@ -850,6 +960,7 @@ const RnnrtModel lstm_model = {
         .min_freq = 1,
     },
     .workspace = lstm_workspace,
+    .step = lstm_step,
     .forward = lstm_forward,
     .backward = lstm_backward,
 };

@@ -283,6 +283,60 @@ static void rnn_forward(RnnrtCtx *c)
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * 256 * sizeof(real));
 }
 
+/* Generation step: forward without the loss; sets c->logits and the
+ * final state only. */
+static void rnn_step(RnnrtCtx *c)
+{
+    const int B = c->B, T = c->T, V = c->V;
+    rnn_params p = rnn_params_at((real *)c->params, V); /* read only */
+    rnn_work w;
+    rnn_layout(&w, c->work, B, T, V);
+    real *carry_scale = w.carry_scale;
+    const real *h0 = c->state_in + (size_t)B * 0;
+    (void)p;
+    for (int t = 0; t < T; t++)
+        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
+    (void)h0;
+
+    /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
+    for (size_t i = 0; i < (size_t)T * B; i++) {
+        if (c->x[i] >= 0 && c->x[i] < V)
+            memcpy(w.h_matmul + i * (size_t)256, p.W_ih + (size_t)c->x[i] * (size_t)256, (size_t)256 * sizeof(real));
+        else
+            memset(w.h_matmul + i * (size_t)256, 0, (size_t)256 * sizeof(real));
+    }
+    for (size_t r = 0, n = (size_t)256; r < (size_t)T * B * 256 / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.h_add[r * n + j] = w.h_matmul[r * n + j] + p.b_ih[j];
+    /* specs/rnn.yaml:9  name: rnn_tanh */
+    /* scan 'rnn_tanh' over t = 0 .. T-1 */
+    memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
+    const real *h_prev_cur_2 = w.h_prev_carry;
+    for (int t = 0; t < T; t++) {
+        const real *h_prev = h_prev_cur_2;
+        const real *h_add_t = w.h_add + (size_t)t * B * 256;
+        real *h = w.h_seq + (size_t)t * B * 256;
+        /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
+        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hh, 256, 0, w.h_matmul_2, 256);
+        /* fused:
+         *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
+         */
+        rnn_fused((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
+        memcpy(w.h_prev_seq + (size_t)t * B * 256, h_prev, (size_t)B * 256 * sizeof(real));
+        h_prev_cur_2 = h;
+    }
+    if (h_prev_cur_2 != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * 256 * sizeof(real));
+    /* specs/rnn.yaml:20  network: */
+    rnnrt_gemm(0, 0, T * B, V, 256, 1, w.h_seq, 256, p.W_out, V, 0, w.matmul15, V);
+    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
+        for (size_t j = 0; j < n; j++)
+            w.logits[r * n + j] = w.matmul15[r * n + j] + p.b_out[j];
+
+    c->logits = w.logits;
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * 256 * sizeof(real));
+}
+
 /* Backward pass (backpropagation through time): adds the gradient of
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void rnn_backward(RnnrtCtx *c)
@@ -387,6 +441,7 @@ const RnnrtModel rnn_model = {
         .min_freq = 1,
     },
     .workspace = rnn_workspace,
+    .step = rnn_step,
     .forward = rnn_forward,
     .backward = rnn_backward,
 };

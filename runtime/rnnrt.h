@@ -171,6 +171,10 @@ typedef struct RnnrtModel {
     int task;              /* RnnrtTask */
     int head;              /* RnnrtHead (classification) */
     size_t (*workspace_l)(int B, int T, int V, int L);
+    /* Generation (rnnrt_sample.c): forward without the loss, setting only
+     * c->logits and state_out (same values as forward; nothing kept for
+     * backward, c->loss untouched). NULL: use forward. */
+    void (*step)(RnnrtCtx *c);
 } RnnrtModel;
 
 /* The trainer's main: parses argv (train | eval | sample | gradcheck | dump,

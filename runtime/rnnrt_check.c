@@ -12,7 +12,9 @@
  * elements of each, for big models) with central differences of the
  * forward loss (eps 1e-6) under torch.autograd.gradcheck's tolerance
  * |a - n| <= 1e-5 + 1e-3 |n|. That is only meaningful in double, so the
- * float build refuses. Denormals are never flushed here.
+ * float build refuses. Denormals are never flushed here. A language model's
+ * generation step (m->step) is checked first: its logits and final state
+ * must be forward's to 1e-12.
  *
  * Both run the model as in training (ctx.train = 1) with one dropout seed
  * drawn after state_in (and carry_scale), so every forward of gradcheck's
@@ -37,6 +39,7 @@
 #define ATOL 1e-5
 #define RTOL 1e-3
 #define SHOW_FAILURES 5
+#define STEP_TOL 1e-12
 
 typedef struct {
     const RnnrtModel *m;
@@ -167,6 +170,44 @@ static size_t check_tensor(Problem *pb, const char *name, real *v,
     return fails;
 }
 
+/* max(worst, |a - b|), with a NaN difference as infinitely bad (fmax
+ * would drop it). */
+static double worse(double worst, double a, double b)
+{
+    double d = fabs(a - b);
+    return d <= worst ? worst : isnan(d) ? INFINITY : d;
+}
+
+/* The model's generation step (m->step) against its forward: the same
+ * logits and final state on the problem (to STEP_TOL; the emitted blocks
+ * are the same, so in practice bit for bit). Returns 1 on a mismatch. */
+static size_t check_step(Problem *pb, const RnnrtCheckOpts *o, FILE *out)
+{
+    if (!pb->m->step)
+        return 0;
+    RnnrtBuffers *b = &pb->buf;
+    size_t nl = nlogits(pb->m, o), bs = (size_t)b->B * (size_t)b->S;
+    real *want = rnnrt_xcalloc(nl + bs, sizeof(real), "step check");
+    pb->m->forward(&b->ctx);
+    memcpy(want, b->ctx.logits, nl * sizeof(real));
+    memcpy(want + nl, b->state_out, bs * sizeof(real));
+    /* NaN everywhere forward wrote, so nothing step skips can pass */
+    memset(b->work, 0xff, pb->m->workspace(b->B, b->T, b->V) * sizeof(real));
+    memset(b->state_out, 0xff, bs * sizeof(real));
+    b->ctx.logits = NULL;
+    pb->m->step(&b->ctx);
+    double max_abs = b->ctx.logits ? 0 : INFINITY;
+    for (size_t i = 0; i < nl && b->ctx.logits; i++)
+        max_abs = worse(max_abs, b->ctx.logits[i], want[i]);
+    for (size_t i = 0; i < bs; i++)
+        max_abs = worse(max_abs, b->state_out[i], want[nl + i]);
+    int fail = !(max_abs <= STEP_TOL);
+    fprintf(out, "%-16s %8zu  max_abs %.3e  (logits, state vs forward)  %s\n",
+            "step", nl + bs, max_abs, fail ? "FAIL" : "PASS");
+    free(want);
+    return (size_t)fail;
+}
+
 #endif
 
 int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
@@ -192,7 +233,8 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
         fprintf(out, " L=%d", o->L);
     fprintf(out, " seed=%llu, eps %g, |a-n| <= %g + %g|n|\n",
             (unsigned long long)o->seed, EPS, ATOL, RTOL);
-    size_t fails = 0, total = 0, max = (size_t)o->max_per_param;
+    size_t fails = check_step(&pb, o, out), total = 0;
+    size_t max = (size_t)o->max_per_param;
     for (int i = 0; i < pb.p.n; i++) {
         size_t off = pb.p.offset[i], n = pb.p.numel[i];
         fails += check_tensor(&pb, m->params[i].name, pb.p.params + off,

@@ -91,8 +91,11 @@ static int encode_prefix_words(const RnnrtModel *m, const RnnrtVocab *v,
     return 0;
 }
 
+/* The next token: the argmax, or a draw from softmax(logits / T) over the
+ * non-special tokens. e (V doubles) keeps each exp for the draw's walk, so
+ * each is computed once (the same values as computing them twice). */
 static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
-                      RnnrtRng *r)
+                      RnnrtRng *r, double *e)
 {
     int best = FIRST_TOKEN;
     for (int v = FIRST_TOKEN + 1; v < V; v++)
@@ -101,24 +104,30 @@ static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
     if (o->greedy)
         return best;
     double mx = logits[best], sum = 0;
-    for (int v = FIRST_TOKEN; v < V; v++)
-        sum += exp(((double)logits[v] - mx) / o->temperature);
+    for (int v = FIRST_TOKEN; v < V; v++) {
+        e[v] = exp(((double)logits[v] - mx) / o->temperature);
+        sum += e[v];
+    }
     double u = rnnrt_rng_uniform(r) * sum;
     for (int v = FIRST_TOKEN; v < V; v++) {
-        u -= exp(((double)logits[v] - mx) / o->temperature);
+        u -= e[v];
         if (u < 0)
             return v;
     }
     return best; /* rounding left u >= 0 */
 }
 
-/* One step: feed token id, carry the state. */
+/* One step: feed token id, carry the state. The model's step entry skips
+ * the loss forward computes (same logits); older files lack it. */
 static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
 {
     b->x[0] = id;
     b->y[0] = FIRST_TOKEN;
     b->ctx.train = 0; /* no dropout when generating */
-    m->forward(&b->ctx);
+    if (m->step)
+        m->step(&b->ctx);
+    else
+        m->forward(&b->ctx);
     memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
 }
 
@@ -158,11 +167,12 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
             step(m, &b, ids[i]);
     }
     fputs(prefix, out);
+    double *e = rnnrt_xcalloc((size_t)v->size, sizeof *e, "softmax");
     for (int k = 0; k < o->len && !rc; k++) {
         rc = interrupted();
         if (rc)
             break;
-        int id = pick_token(b.ctx.logits, v->size, o, r);
+        int id = pick_token(b.ctx.logits, v->size, o, r, e);
         if (words)
             fputc(' ', out);
         fputs(v->tokens[id], out);
@@ -170,6 +180,7 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
     }
     fputc('\n', out);
     fflush(out);
+    free(e);
     rnnrt_buffers_free(&b);
     free(ids);
     return rc;

@@ -15,6 +15,8 @@
 
 #include "rnnrt.h"
 
+#include <cblas.h>
+
 /* cmocka 1.1 has no double comparison */
 #define assert_close(a, b, tol)                                               \
     do {                                                                      \
@@ -124,6 +126,68 @@ static void test_gemm_all_transposes_match_naive(void **state)
                     assert_close(C[i * ldc + j], want[i * ldc + j],
                                         1e-12);
         }
+}
+
+/* rnnrt_gemm answers a single-row or single-column C with a GEMV; the
+ * reference here is cblas_dgemm itself, at every transpose combination,
+ * beta 0 and 1, padded strides, shapes on both sides of the switch, rows
+ * wider than its own kernel's 256-column block (with a remainder) and
+ * narrow rows (16..32 columns, its narrow kernel). */
+static void check_gemv_shape(RnnrtRng *r, int ta, int tb, int M, int N, int K,
+                             double beta)
+{
+    enum { CAP = 4096 };
+    const int pad = 3;
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    double A[CAP], B[CAP], C[CAP], want[CAP];
+    assert_true((ta ? K : M) * lda <= CAP && (tb ? N : K) * ldb <= CAP &&
+                M * ldc <= CAP);
+    rnnrt_rng_fill_uniform(r, A, CAP, -1, 1);
+    rnnrt_rng_fill_uniform(r, B, CAP, -1, 1);
+    rnnrt_rng_fill_uniform(r, C, CAP, -1, 1);
+    /* NaN in the padding of A and B: a kernel may read it, never use it */
+    for (int i = 0; i < (ta ? K : M); i++)
+        for (int j = ta ? M : K; j < lda; j++)
+            A[i * lda + j] = NAN;
+    for (int i = 0; i < (tb ? N : K); i++)
+        for (int j = tb ? K : N; j < ldb; j++)
+            B[i * ldb + j] = NAN;
+    memcpy(want, C, sizeof C);
+    if (beta == 0) /* C must not be read: NaN in it cannot leak */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[i * ldc + j] = want[i * ldc + j] = NAN;
+    rnnrt_gemm(ta, tb, M, N, K, 0.75, A, lda, B, ldb, beta, C, ldc);
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, M, N, K, 0.75, A, lda, B, ldb,
+                beta, want, ldc);
+    for (int i = 0; i < CAP; i++) {
+        if (isnan(want[i])) { /* outside C, or reference failed */
+            assert_true(isnan(C[i]));
+            continue;
+        }
+        assert_false(isnan(C[i]));
+        assert_close(C[i], want[i], 1e-12);
+    }
+}
+
+static void test_gemm_vector_shapes_match_dgemm(void **state)
+{
+    (void)state;
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 7);
+    static const int shapes[][3] = {
+        {1, 9, 6}, {9, 1, 6}, {1, 1, 6}, {1, 9, 1}, {9, 1, 1}, {2, 9, 6},
+        {9, 2, 6}, {1, 9, 0}, {9, 1, 0}, {1, 256, 5}, {1, 300, 4},
+        {1, 520, 3}, {300, 1, 4}, {1, 28, 6}, {1, 16, 3}, {1, 32, 2},
+        {1, 28, 1}, {1, 15, 4},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int b = 0; b < 2; b++)
+                    check_gemv_shape(&r, ta, tb, shapes[s][0], shapes[s][1],
+                                     shapes[s][2], b);
 }
 
 /* ---- softmax cross-entropy ---- */
@@ -280,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_rng_same_seed_same_numbers),
         cmocka_unit_test(test_rng_distributions),
         cmocka_unit_test(test_gemm_all_transposes_match_naive),
+        cmocka_unit_test(test_gemm_vector_shapes_match_dgemm),
         cmocka_unit_test(test_softmax_xent_matches_naive),
         cmocka_unit_test(test_softmax_xent_is_stable_for_large_logits),
         cmocka_unit_test(test_softmax_xent_grad_matches_finite_differences),
