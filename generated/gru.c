@@ -596,6 +596,12 @@ static void gru_step(RnnrtCtx *c)
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
     const real *h_prev_cur_2 = w.h_prev_carry;
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(0, 256, 256, p.W_hr, 256, w.W_hr_packed);
+        rnnrt_pack_b(0, 256, 256, p.W_hz, 256, w.W_hz_packed);
+        rnnrt_pack_b(0, 256, 256, p.W_hn, 256, w.W_hn_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur_2;
         const real *r_add_t = w.r_add + (size_t)t * B * 256;
@@ -608,11 +614,11 @@ static void gru_step(RnnrtCtx *c)
         real *h_sub = w.h_sub_seq + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hr, 256, 0, w.r_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hr, 256, packed_2 ? w.W_hr_packed : NULL, w.r_matmul_2, 256);
         /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hz, 256, 0, w.z_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hz, 256, packed_2 ? w.W_hz_packed : NULL, w.z_matmul_2, 256);
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hn, 256, 0, w.n_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hn, 256, packed_2 ? w.W_hn_packed : NULL, w.n_matmul_2, 256);
         /* fused:
          *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -662,8 +668,8 @@ static void gru_backward(RnnrtCtx *c)
     /* specs/gru.yaml:10 (backward)  name: gru */
     /* scan 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_3) {
         rnnrt_pack_b(1, 256, 256, p.W_hn, 256, w.W_hn_packed);
         rnnrt_pack_b(1, 256, 256, p.W_hz, 256, w.W_hz_packed);
         rnnrt_pack_b(1, 256, 256, p.W_hr, 256, w.W_hr_packed);
@@ -690,11 +696,11 @@ static void gru_backward(RnnrtCtx *c)
          */
         gru_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, 256, 256, dn_add_2, 256, p.W_hn, 256, packed_2 ? w.W_hn_packed : NULL, w.dh_prev_2, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, dn_add_2, 256, p.W_hn, 256, packed_3 ? w.W_hn_packed : NULL, w.dh_prev_2, 256);
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, 256, 256, dz_add, 256, p.W_hz, 256, packed_2 ? w.W_hz_packed : NULL, w.dh_prev_3, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, dz_add, 256, p.W_hz, 256, packed_3 ? w.W_hz_packed : NULL, w.dh_prev_3, 256);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, 256, 256, dr_add, 256, p.W_hr, 256, packed_2 ? w.W_hr_packed : NULL, w.dh_prev_4, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, dr_add, 256, p.W_hr, 256, packed_3 ? w.W_hr_packed : NULL, w.dh_prev_4, 256);
         /* fused:
          *   specs/gru.yaml:12 (backward)  state: [h]
          */

@@ -719,6 +719,13 @@ static void lstm_step(RnnrtCtx *c)
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * 256 * sizeof(real));
     const real *h_prev_cur_2 = w.h_prev_carry;
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(0, 256, 256, p.W_hi, 256, w.W_hi_packed);
+        rnnrt_pack_b(0, 256, 256, p.W_hf, 256, w.W_hf_packed);
+        rnnrt_pack_b(0, 256, 256, p.W_hg, 256, w.W_hg_packed);
+        rnnrt_pack_b(0, 256, 256, p.W_ho, 256, w.W_ho_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur_2;
         const real *c_prev = w.c_prev_carry;
@@ -733,13 +740,13 @@ static void lstm_step(RnnrtCtx *c)
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hi, 256, 0, w.i_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hi, 256, packed_2 ? w.W_hi_packed : NULL, w.i_matmul_2, 256);
         /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hf, 256, 0, w.f_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hf, 256, packed_2 ? w.W_hf_packed : NULL, w.f_matmul_2, 256);
         /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hg, 256, 0, w.g_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hg, 256, packed_2 ? w.W_hg_packed : NULL, w.g_matmul_2, 256);
         /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_ho, 256, 0, w.o_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_ho, 256, packed_2 ? w.W_ho_packed : NULL, w.o_matmul_2, 256);
         /* fused:
          *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
@@ -797,8 +804,8 @@ static void lstm_backward(RnnrtCtx *c)
     /* scan 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * 256 * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_3) {
         rnnrt_pack_b(1, 256, 256, p.W_ho, 256, w.W_ho_packed);
         rnnrt_pack_b(1, 256, 256, p.W_hg, 256, w.W_hg_packed);
         rnnrt_pack_b(1, 256, 256, p.W_hf, 256, w.W_hf_packed);
@@ -830,13 +837,13 @@ static void lstm_backward(RnnrtCtx *c)
          */
         lstm_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(1, B, 256, 256, do_add, 256, p.W_ho, 256, packed_2 ? w.W_ho_packed : NULL, w.dh_prev, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, do_add, 256, p.W_ho, 256, packed_3 ? w.W_ho_packed : NULL, w.dh_prev, 256);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(1, B, 256, 256, dg_add, 256, p.W_hg, 256, packed_2 ? w.W_hg_packed : NULL, w.dh_prev_2, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, dg_add, 256, p.W_hg, 256, packed_3 ? w.W_hg_packed : NULL, w.dh_prev_2, 256);
         /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(1, B, 256, 256, df_add, 256, p.W_hf, 256, packed_2 ? w.W_hf_packed : NULL, w.dh_prev_3, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, df_add, 256, p.W_hf, 256, packed_3 ? w.W_hf_packed : NULL, w.dh_prev_3, 256);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(1, B, 256, 256, di_add, 256, p.W_hi, 256, packed_2 ? w.W_hi_packed : NULL, w.dh_prev_4, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, di_add, 256, p.W_hi, 256, packed_3 ? w.W_hi_packed : NULL, w.dh_prev_4, 256);
         /* fused:
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */

@@ -312,12 +312,16 @@ static void rnn_step(RnnrtCtx *c)
     /* scan 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * 256 * sizeof(real));
     const real *h_prev_cur_2 = w.h_prev_carry;
+    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_2) {
+        rnnrt_pack_b(0, 256, 256, p.W_hh, 256, w.W_hh_packed);
+    }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur_2;
         const real *h_add_t = w.h_add + (size_t)t * B * 256;
         real *h = w.h_seq + (size_t)t * B * 256;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm(0, 0, B, 256, 256, 1, h_prev, 256, p.W_hh, 256, 0, w.h_matmul_2, 256);
+        rnnrt_gemm_packed(0, B, 256, 256, h_prev, 256, p.W_hh, 256, packed_2 ? w.W_hh_packed : NULL, w.h_matmul_2, 256);
         /* fused:
          *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
          */
@@ -364,8 +368,8 @@ static void rnn_backward(RnnrtCtx *c)
     /* specs/rnn.yaml:9 (backward)  name: rnn_tanh */
     /* scan 'rnn_tanh' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * 256 * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
+    if (packed_3) {
         rnnrt_pack_b(1, 256, 256, p.W_hh, 256, w.W_hh_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
@@ -379,7 +383,7 @@ static void rnn_backward(RnnrtCtx *c)
          */
         rnn_fused_2((size_t)B, dh_t, dh_next, h_t, dh_add);
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm_packed(1, B, 256, 256, dh_add, 256, p.W_hh, 256, packed_2 ? w.W_hh_packed : NULL, w.dh_prev, 256);
+        rnnrt_gemm_packed(1, B, 256, 256, dh_add, 256, p.W_hh, 256, packed_3 ? w.W_hh_packed : NULL, w.dh_prev, 256);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * 256; i++)
             w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
