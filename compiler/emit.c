@@ -398,6 +398,35 @@ static const Node *stack_output_of(const Node *scan, const Node *n)
     return NULL;
 }
 
+/* The scan whose body is g, or NULL for the top-level graph. */
+static const Node *scan_of_body(const Graph *g)
+{
+    for (int i = 0; g->parent && i < g->parent->n; i++)
+        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
+            return g->parent->nodes[i];
+    return NULL;
+}
+
+/* The storage rules above, for pass_memplan.c (collect_buffers below lays
+ * out exactly these buffers). */
+bool emit_has_buffer(const Model *m, const Node *n)
+{
+    cur_model = m;
+    if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE)
+        return true;
+    const Node *scan = scan_of_body(n->graph);
+    return has_storage(n) && !(scan && stack_output_of(scan, n));
+}
+
+const Node *emit_in_place(const Model *m, const Node *n)
+{
+    cur_model = m;
+    if (slice_view(n))
+        return n->in[0];
+    const Node *scan = scan_of_body(n->graph);
+    return scan && has_storage(n) ? stack_output_of(scan, n) : NULL;
+}
+
 /* ---- the pieces of the file ---- */
 
 static void emit_header(Emit *E)
@@ -515,15 +544,18 @@ typedef struct {
     const char *field;
     const char *size; /* size_t C expression */
     const char *what; /* comment */
+    const Node *node; /* the value, or the ARG of a carry */
+    bool carry;
+    Shape shape;
 } Buffer;
 
 static Buffer *buffers;
 static int nbuffers, capbuffers;
 
-static void add_buffer(const char *field, const char *size, const char *what)
+static void add_buffer(const char *field, const char *size, const char *what, const Node *n, bool carry)
 {
     buffers = arena_grow(&perm, buffers, &capbuffers, nbuffers + 1, sizeof(Buffer));
-    buffers[nbuffers++] = (Buffer){field, size, what};
+    buffers[nbuffers++] = (Buffer){field, size, what, n, carry, n->shape};
 }
 
 static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
@@ -536,19 +568,102 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
                     add_buffer(arena_printf(&perm, "%s_carry", node_cname(a)), numel_size(a->shape),
-                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)));
+                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)),
+                               a, true);
                 }
             collect_buffers(E, n->scan->body, n);
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL");
+            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && stack_output_of(scan, n)))
             continue;
         add_buffer(node_cname(n), numel_size(n->shape),
-                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)));
+                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
+                   n, false);
+    }
+}
+
+/* The slot of buffer i in plan p (pass_memplan.c plans exactly these). */
+static int buffer_slot(const MemPlan *p, int i)
+{
+    for (int k = 0; k < p->nbuf; k++)
+        if (p->buf[k].node == buffers[i].node && p->buf[k].carry == buffers[i].carry)
+            return p->buf[k].slot;
+    DIE("emit: buffer %s is not in the memory plan", buffers[i].field);
+}
+
+/* Is a's size at least b's for every (B, T, V)? When a has every symbolic
+ * dim of b (each dim is at least 1) and a constant factor at least b's. */
+static bool size_covers(Shape a, Shape b)
+{
+    long long ca = 1, cb = 1;
+    int sym[8] = {0};
+    for (int i = 0; i < a.ndim; i++)
+        if (a.d[i] > 0)
+            ca *= a.d[i];
+        else
+            sym[-a.d[i] & 7]++;
+    for (int i = 0; i < b.ndim; i++)
+        if (b.d[i] > 0)
+            cb *= b.d[i];
+        else if (--sym[-b.d[i] & 7] < 0)
+            return false;
+    return ca >= cb;
+}
+
+/* Does another member of buffer i's slot need the max over buffer k's
+ * size? Not when an earlier one's size covers it, or a later one's covers it
+ * strictly (equal sizes: the first stays). */
+static bool size_needed(const int *slot, int i, int k)
+{
+    for (int q = i; q < nbuffers; q++) {
+        if (q == k || slot[q] != slot[i] || !size_covers(buffers[q].shape, buffers[k].shape))
+            continue;
+        if (q < k || !size_covers(buffers[k].shape, buffers[q].shape))
+            return false;
+    }
+    return true;
+}
+
+/* The memory plan's layout: the buffers of a slot start at the same offset,
+ * and the slot takes as many reals as its largest member needs for these
+ * (B, T, V). Slots in the order of their first buffer. */
+static void emit_slots(Emit *E, const MemPlan *p)
+{
+    int *slot = arena_array(&perm, (size_t)nbuffers + 1, sizeof(int));
+    bool *done = arena_array(&perm, (size_t)p->nslots + 1, sizeof(bool));
+    for (int i = 0; i < nbuffers; i++)
+        slot[i] = buffer_slot(p, i);
+    for (int i = 0; i < nbuffers; i++) {
+        if (done[slot[i]])
+            continue;
+        done[slot[i]] = true;
+        int members = 0;
+        for (int k = i; k < nbuffers; k++)
+            members += slot[k] == slot[i];
+        if (members > 1)
+            emitf(E, 1, "/* %d buffers whose lifetimes do not overlap (memplan) */\n", members);
+        bool sized = false;
+        for (int k = i; k < nbuffers; k++) {
+            if (slot[k] != slot[i] || !size_needed(slot, i, k))
+                continue;
+            if (sized) {
+                emitf(E, 1, "if (%s > n)\n", buffers[k].size);
+                emitf(E, 2, "n = %s;\n", buffers[k].size);
+            } else {
+                emitf(E, 1, "n = %s;\n", buffers[k].size);
+            }
+            sized = true;
+        }
+        emitf(E, 1, "if (n > INT_MAX)\n");
+        emitf(E, 2, "return 0;\n");
+        for (int k = i; k < nbuffers; k++)
+            if (slot[k] == slot[i])
+                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[k].field);
+        emitf(E, 1, "off += n;\n");
     }
 }
 
@@ -573,7 +688,9 @@ static void emit_layout(Emit *E)
         emitf(E, 1, "if (%s <= 0 || %s > (1 << 24))\n", E->xdim, E->xdim);
         emitf(E, 2, "return 0;\n");
     }
-    for (int i = 0; i < nbuffers; i++) {
+    if (E->m->memplan)
+        emit_slots(E, E->m->memplan);
+    for (int i = 0; i < nbuffers && !E->m->memplan; i++) {
         emitf(E, 1, "n = %s;\n", buffers[i].size);
         emitf(E, 1, "if (n > INT_MAX)\n");
         emitf(E, 2, "return 0;\n");

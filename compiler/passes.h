@@ -29,6 +29,10 @@ void pass_onehot(Model *m); /* pass_onehot.c: one-hot matmuls as row gather / sc
 void pass_cse(Model *m);    /* pass_cse.c: identical nodes merged (first occurrence wins) */
 void pass_fuse(Model *m);   /* pass_fuse.c: a step's elementwise chains as one loop */
 void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs nothing reads */
+void pass_memplan(Model *m); /* pass_memplan.c: buffers whose lifetimes do not overlap share storage
+                                (m->memplan; last: it plans the graph the emitter sees) */
+/* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
+void memplan_dump(FILE *f, const Model *m);
 
 /* Runs the forward passes (before autodiff) like passes_run. */
 bool passes_run_forward(Model *m, const char *dump_after);

@@ -192,45 +192,56 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->x_embed = base ? base + off : NULL;
     off += n;
+    /* 9 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
+    if ((size_t)B * L > n)
+        n = (size_t)B * L;
+    if ((size_t)V * 16 > n)
+        n = (size_t)V * 16;
     if (n > INT_MAX)
         return 0;
     w->i_matmul = base ? base + off : NULL;
+    w->f_matmul = base ? base + off : NULL;
+    w->g_matmul = base ? base + off : NULL;
+    w->o_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->matmul40 = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->dembed = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->i_add = base ? base + off : NULL;
+    w->pooled = base ? base + off : NULL;
+    w->di_add_seq = base ? base + off : NULL;
+    w->db_if = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul = base ? base + off : NULL;
-    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->f_add = base ? base + off : NULL;
+    w->dpooled = base ? base + off : NULL;
+    w->df_add_seq = base ? base + off : NULL;
+    w->db_ig = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->g_add = base ? base + off : NULL;
+    w->dg_add_seq = base ? base + off : NULL;
+    w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->o_add = base ? base + off : NULL;
+    w->do_add_seq = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)
@@ -242,65 +253,53 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
+    if ((size_t)T * B * 16 > n)
+        n = (size_t)T * B * 16;
     if (n > INT_MAX)
         return 0;
     w->i_matmul_2 = base ? base + off : NULL;
+    w->h_kept = base ? base + off : NULL;
+    w->c_kept = base ? base + off : NULL;
+    w->dx_embed_seq = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
+    w->c_2 = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->g_matmul_2 = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->o_matmul_2 = base ? base + off : NULL;
+    w->dh_2 = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_step = base ? base + off : NULL;
+    w->dc_step = base ? base + off : NULL;
+    w->dh_prev_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->c_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->c_kept = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->c_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->pooled = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul40 = base ? base + off : NULL;
+    w->dh_step = base ? base + off : NULL;
     off += n;
     n = (size_t)B * L;
     if (n > INT_MAX)
@@ -312,30 +311,17 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->loss = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
     n = (size_t)L;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dpooled = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_tanh_seq = base ? base + off : NULL;
+    w->db_ii = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -370,42 +356,12 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
     w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
     w->dx = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
@@ -441,56 +397,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_embed_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->di_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->df_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dg_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_io = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed = base ? base + off : NULL;
     off += n;
     return off;
 }

@@ -167,45 +167,56 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
+    /* 7 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->i_matmul = base ? base + off : NULL;
+    w->f_matmul = base ? base + off : NULL;
+    w->g_matmul = base ? base + off : NULL;
+    w->o_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->di_add_seq = base ? base + off : NULL;
+    w->db_if = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->i_add = base ? base + off : NULL;
+    w->matmul35 = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->dW_ii = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->f_add = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->df_add_seq = base ? base + off : NULL;
+    w->db_ig = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->g_add = base ? base + off : NULL;
+    w->dg_add_seq = base ? base + off : NULL;
+    w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->o_add = base ? base + off : NULL;
+    w->do_add_seq = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -217,85 +228,86 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->i_matmul_2 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->g_matmul_2 = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->o_matmul_2 = base ? base + off : NULL;
+    w->dc_prev = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->c_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul35 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)1;
     if (n > INT_MAX)
         return 0;
     w->loss = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
     n = (size_t)V;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->h_tanh_seq = base ? base + off : NULL;
+    w->dW_if = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->o_seq = base ? base + off : NULL;
+    w->dW_ig = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->g_seq = base ? base + off : NULL;
+    w->dW_io = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->i_seq = base ? base + off : NULL;
+    w->db_ii = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -315,21 +327,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->dh_prev_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
@@ -345,72 +342,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->dc_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
     w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->di_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->df_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dg_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_io = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_io = base ? base + off : NULL;
     off += n;
     return off;
 }

@@ -88,35 +88,41 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->h_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->dW_ih = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->h_add = base ? base + off : NULL;
+    w->matmul15 = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->db_ih = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 256;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * V;
+    if ((size_t)T * B * 256 > n)
+        n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul15 = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dh_add_seq = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * V;
     if (n > INT_MAX)
@@ -128,20 +134,10 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->loss = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
     n = (size_t)V;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -162,21 +158,6 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ih = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ih = base ? base + off : NULL;
     off += n;
     return off;
 }
