@@ -192,9 +192,10 @@ static void outputs(Plan *P)
 {
     const Model *m = P->m;
     int end = P->p->end;
-    const Node *outs[4] = {m->loss, m->logits, m->attention, NULL};
-    for (int i = 0; outs[i]; i++)
-        touch(P, owner(P, outs[i]), end);
+    const Node *outs[3] = {m->loss, m->logits, m->attention};
+    for (int i = 0; i < 3; i++)
+        if (outs[i])
+            touch(P, owner(P, outs[i]), end);
     for (int k = 0; k < m->nstates; k++) {
         touch(P, owner(P, m->state_out[k]), end);
         if (m->dstate[k])
