@@ -21,8 +21,10 @@
  *  - reads through an alias (grad_scale, a slice read in place, a final
  *    state read from its carry, a body value stacked in place) are reads of
  *    the buffer behind it;
- *  - what the runtime reads after a call (loss, logits, attention, final
- *    states, state and parameter gradients) lives to the end.
+ *  - the loss and the final states are copied out at the end of the
+ *    forward pass (a point of its own); what the runtime reads through
+ *    pointers (logits, attention) and what backward's epilogue reads (state
+ *    and parameter gradients) lives to the end.
  * Per-step temporaries of one body may share with each other: no step
  * reads another step's temporaries (carries have buffers of their own).
  *
@@ -46,6 +48,7 @@ typedef struct {
     const Model *m;
     MemPlan *p;
     int npoints;
+    int fwd_end;   /* the forward pass's epilogue (loss and final states copied out) */
     int *scan_end; /* by the scan's first point: its last point */
     int *own;      /* by a node's point: its buffer, or -1 */
     int *carry;    /* by a carry ARG's point: its carry buffer, or -1 */
@@ -61,12 +64,14 @@ static void number(Plan *P, Graph *g)
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
         n->aux = ++P->npoints;
-        if (n->op != OP_SCAN)
-            continue;
-        number(P, n->scan->body);
-        ++P->npoints;
-        if (P->scan_end)
-            P->scan_end[n->aux] = P->npoints;
+        if (n->op == OP_SCAN) {
+            number(P, n->scan->body);
+            ++P->npoints;
+            if (P->scan_end)
+                P->scan_end[n->aux] = P->npoints;
+        }
+        if (g == P->m->g && i == P->m->nforward - 1)
+            P->fwd_end = ++P->npoints; /* forward's epilogue */
     }
 }
 
@@ -186,18 +191,22 @@ static void live(Plan *P, const Graph *g)
     }
 }
 
-/* What the runtime reads after forward or backward returns, and what the
- * forward prologue writes. */
+/* What forward and backward hand the runtime (read after they return or
+ * copied out in their epilogues), and what the forward prologue writes. */
 static void outputs(Plan *P)
 {
     const Model *m = P->m;
     int end = P->p->end;
-    const Node *outs[3] = {m->loss, m->logits, m->attention};
-    for (int i = 0; i < 3; i++)
-        if (outs[i])
-            touch(P, owner(P, outs[i]), end);
+    /* the runtime holds pointers to these */
+    if (m->logits)
+        touch(P, owner(P, m->logits), end);
+    if (m->attention)
+        touch(P, owner(P, m->attention), end);
+    /* copied out when forward returns */
+    if (m->loss)
+        touch(P, owner(P, m->loss), P->fwd_end);
     for (int k = 0; k < m->nstates; k++) {
-        touch(P, owner(P, m->state_out[k]), end);
+        touch(P, owner(P, m->state_out[k]), P->fwd_end);
         if (m->dstate[k])
             touch(P, owner(P, m->dstate[k]), end);
     }

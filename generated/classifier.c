@@ -192,7 +192,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->x_embed = base ? base + off : NULL;
     off += n;
-    /* 9 buffers whose lifetimes do not overlap (memplan) */
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if ((size_t)B * L > n)
         n = (size_t)B * L;
@@ -206,6 +206,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     w->o_matmul = base ? base + off : NULL;
     w->h_seq = base ? base + off : NULL;
     w->matmul40 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->dembed = base ? base + off : NULL;
@@ -243,26 +244,30 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     w->o_add = base ? base + off : NULL;
     w->do_add_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_carry = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if ((size_t)T * B * 16 > n)
         n = (size_t)T * B * 16;
     if (n > INT_MAX)
         return 0;
+    w->h_prev_carry = base ? base + off : NULL;
+    w->dx_embed_seq = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->c_prev_carry = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
     w->i_matmul_2 = base ? base + off : NULL;
     w->h_kept = base ? base + off : NULL;
     w->c_kept = base ? base + off : NULL;
-    w->dx_embed_seq = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
@@ -270,27 +275,13 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
     w->c_2 = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul_2 = base ? base + off : NULL;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul_2 = base ? base + off : NULL;
     w->dh_2 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->h_step = base ? base + off : NULL;
+    w->g_matmul_2 = base ? base + off : NULL;
     w->dc_step = base ? base + off : NULL;
     w->dh_prev_2 = base ? base + off : NULL;
     off += n;
@@ -298,18 +289,27 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->c_step = base ? base + off : NULL;
+    w->o_matmul_2 = base ? base + off : NULL;
     w->dh_step = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 32;
+    if (n > INT_MAX)
+        return 0;
+    w->c_step = base ? base + off : NULL;
+    w->dc_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * L;
     if (n > INT_MAX)
         return 0;
     w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
     off += n;
     n = (size_t)L;
     if (n > INT_MAX)
@@ -353,11 +353,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->h_prev_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
@@ -387,11 +382,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->dx_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)

@@ -153,7 +153,7 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     w->dr_add_seq = base ? base + off : NULL;
     w->db_iz = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if ((size_t)T * B * V > n)
         n = (size_t)T * B * V;
@@ -163,6 +163,7 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->r_add = base ? base + off : NULL;
     w->matmul27 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->dW_ir = base ? base + off : NULL;
     off += n;
@@ -185,16 +186,11 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     w->dn_add_seq = base ? base + off : NULL;
     w->db_hn = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_2 = base ? base + off : NULL;
+    w->h_prev_carry = base ? base + off : NULL;
     w->dn_add_seq_2 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
@@ -203,20 +199,22 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_2 = base ? base + off : NULL;
+    w->r_matmul_2 = base ? base + off : NULL;
     w->logits = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_2 = base ? base + off : NULL;
+    w->z_matmul_2 = base ? base + off : NULL;
     w->dh_next_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)1;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->loss = base ? base + off : NULL;
+    w->n_matmul_2 = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)V;
     if (n > INT_MAX)
@@ -262,11 +260,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)

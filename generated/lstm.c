@@ -179,7 +179,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     w->di_add_seq = base ? base + off : NULL;
     w->db_if = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if ((size_t)T * B * V > n)
         n = (size_t)T * B * V;
@@ -189,6 +189,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->i_add = base ? base + off : NULL;
     w->matmul35 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->dW_ii = base ? base + off : NULL;
     off += n;
@@ -218,15 +219,19 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     w->o_add = base ? base + off : NULL;
     w->do_add_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
@@ -242,33 +247,28 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul_2 = base ? base + off : NULL;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul_2 = base ? base + off : NULL;
     w->dc_prev = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->c_2 = base ? base + off : NULL;
+    w->g_matmul_2 = base ? base + off : NULL;
     w->dh_prev = base ? base + off : NULL;
     off += n;
-    n = (size_t)1;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
-    w->loss = base ? base + off : NULL;
+    w->o_matmul_2 = base ? base + off : NULL;
+    w->dh_prev_2 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->c_2 = base ? base + off : NULL;
+    w->dh_prev_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)V;
     if (n > INT_MAX)
@@ -323,16 +323,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->h_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)

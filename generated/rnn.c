@@ -98,7 +98,7 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     w->h_seq = base ? base + off : NULL;
     w->dW_ih = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if ((size_t)T * B * V > n)
         n = (size_t)T * B * V;
@@ -106,13 +106,9 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->h_add = base ? base + off : NULL;
     w->matmul15 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->db_ih = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * V;
@@ -120,19 +116,18 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
-    w->h_matmul_2 = base ? base + off : NULL;
+    w->h_prev_carry = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->dh_add_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * V;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
+    w->h_matmul_2 = base ? base + off : NULL;
     w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
     off += n;
     n = (size_t)V;
     if (n > INT_MAX)

@@ -487,7 +487,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->dh_enc_l0_seq = base ? base + off : NULL;
     w->dembed_src = base ? base + off : NULL;
     off += n;
-    /* 9 buffers whose lifetimes do not overlap (memplan) */
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * Vt;
     if ((size_t)T * T * B * 128 > n)
         n = (size_t)T * T * B * 128;
@@ -497,6 +497,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->r_add_enc_l1 = base ? base + off : NULL;
     w->score_matmul = base ? base + off : NULL;
     w->matmul92 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->scan_out124 = base ? base + off : NULL;
     w->dh_enc_l1_5 = base ? base + off : NULL;
@@ -527,10 +528,13 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->dn_add_enc_l0_seq = base ? base + off : NULL;
     w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -564,10 +568,13 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->h_enc_l0_seq = base ? base + off : NULL;
     w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l1_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -607,16 +614,15 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_in_dec_l1 = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -640,41 +646,26 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->dr_add_dec_l0_seq = base ? base + off : NULL;
     w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dh_dec_l0 = base ? base + off : NULL;
     w->dcontext = base ? base + off : NULL;
     w->dh_enc_l1 = base ? base + off : NULL;
@@ -683,7 +674,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0_2 = base ? base + off : NULL;
     w->dh_prev_dec_l0_2 = base ? base + off : NULL;
     w->mul67 = base ? base + off : NULL;
@@ -694,27 +685,35 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0_3 = base ? base + off : NULL;
     w->dh_prev_dec_l0_3 = base ? base + off : NULL;
     w->dcontext_4 = base ? base + off : NULL;
     w->dattention = base ? base + off : NULL;
     w->dscore_add = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if ((size_t)T * B * 64 > n)
+        n = (size_t)T * B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->dembed_tgt_x_seq = base ? base + off : NULL;
+    off += n;
     n = (size_t)T * T * B;
     if (n > INT_MAX)
         return 0;
     w->attention_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
     off += n;
     n = (size_t)Vt;
     if (n > INT_MAX)
@@ -894,11 +893,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->dh_prev_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_seq = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;

@@ -473,7 +473,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->dh_enc_l0_seq = base ? base + off : NULL;
     w->db_ir_enc_l0 = base ? base + off : NULL;
     off += n;
-    /* 8 buffers whose lifetimes do not overlap (memplan) */
+    /* 9 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if ((size_t)T * B * Vt > n)
         n = (size_t)T * B * Vt;
@@ -483,6 +483,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->r_add_enc_l1 = base ? base + off : NULL;
     w->r_matmul_dec_l0 = base ? base + off : NULL;
     w->matmul88 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh_dec_l1 = base ? base + off : NULL;
     w->dr_add_enc_l1_seq = base ? base + off : NULL;
     w->dz_add_enc_l0_seq = base ? base + off : NULL;
@@ -502,10 +503,13 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->dn_add_enc_l0_seq = base ? base + off : NULL;
     w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 7 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -543,10 +547,13 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->n_enc_l1_seq = base ? base + off : NULL;
     w->dh_enc_l0_8 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l1_carry = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -595,16 +602,16 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -617,37 +624,21 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->dn_add_dec_l0_seq = base ? base + off : NULL;
     w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
-    /* 5 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->score_sum_last = base ? base + off : NULL;
     w->r_matmul_dec_l0_3 = base ? base + off : NULL;
     w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_in_dec_l1 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 7 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_dec_l0_2 = base ? base + off : NULL;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dh_dec_l0 = base ? base + off : NULL;
     w->dcontext = base ? base + off : NULL;
     w->dh_enc_l1 = base ? base + off : NULL;
@@ -658,7 +649,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
     w->dh_dec_l0_2 = base ? base + off : NULL;
     w->dh_prev_dec_l0_2 = base ? base + off : NULL;
     w->mul65 = base ? base + off : NULL;
@@ -670,7 +661,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dh_dec_l0_3 = base ? base + off : NULL;
     w->dh_prev_dec_l0_3 = base ? base + off : NULL;
     w->dcontext_4 = base ? base + off : NULL;
@@ -685,7 +676,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
     w->logits = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
@@ -694,18 +685,27 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         n = (size_t)T * B * 64;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
     w->dembed_tgt_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l1_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)T * T * B;
     if (n > INT_MAX)
         return 0;
     w->attention_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
     off += n;
     n = (size_t)Vt;
     if (n > INT_MAX)
@@ -796,16 +796,6 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->context_seq = base ? base + off : NULL;
     w->db_in_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)

@@ -467,7 +467,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     w->dz_add_enc_l0_seq = base ? base + off : NULL;
     w->db_in_enc_l0 = base ? base + off : NULL;
     off += n;
-    /* 11 buffers whose lifetimes do not overlap (memplan) */
+    /* 12 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if ((size_t)T * B * Vt > n)
         n = (size_t)T * B * Vt;
@@ -478,6 +478,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->r_add_dec_l0_2 = base ? base + off : NULL;
     w->matmul95 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh_dec_l1 = base ? base + off : NULL;
     w->dh_enc_l1_2 = base ? base + off : NULL;
     w->dh_enc_l1_4 = base ? base + off : NULL;
@@ -503,10 +504,13 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     w->dn_add_enc_l0_seq = base ? base + off : NULL;
     w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 11 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -608,23 +612,14 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
     w->dz_add_dec_l1_seq = base ? base + off : NULL;
     w->db_in_dec_l1 = base ? base + off : NULL;
     off += n;
@@ -632,8 +627,8 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq = base ? base + off : NULL;
     w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
@@ -641,17 +636,18 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
     if ((size_t)T * B * Vt > n)
         n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
     w->logits = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
@@ -660,20 +656,22 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         n = (size_t)T * B * 64;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
     w->dembed_tgt_x_seq = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0_next_carry = base ? base + off : NULL;
     off += n;
-    n = (size_t)1;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->loss = base ? base + off : NULL;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l1_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)Vt;
     if (n > INT_MAX)
@@ -758,11 +756,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->r_dec_l0_seq = base ? base + off : NULL;
     w->db_ir_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1_next_carry = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;

@@ -169,7 +169,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     w->dr_add_seq = base ? base + off : NULL;
     w->dembed = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if ((size_t)T * B * L > n)
         n = (size_t)T * B * L;
@@ -177,6 +177,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->r_add = base ? base + off : NULL;
     w->matmul29 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->db_ir = base ? base + off : NULL;
     off += n;
@@ -199,16 +200,11 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     w->dn_add_seq = base ? base + off : NULL;
     w->db_hn = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_2 = base ? base + off : NULL;
+    w->h_prev_carry = base ? base + off : NULL;
     w->dn_add_seq_2 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
@@ -217,7 +213,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         n = (size_t)T * B * 16;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_2 = base ? base + off : NULL;
+    w->r_matmul_2 = base ? base + off : NULL;
     w->dx_embed_seq = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
@@ -226,13 +222,15 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         n = (size_t)T * B * L;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_2 = base ? base + off : NULL;
+    w->z_matmul_2 = base ? base + off : NULL;
     w->logits = base ? base + off : NULL;
     off += n;
-    n = (size_t)1;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->loss = base ? base + off : NULL;
+    w->n_matmul_2 = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)L;
     if (n > INT_MAX)
@@ -270,11 +268,6 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)

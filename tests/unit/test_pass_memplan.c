@@ -49,7 +49,7 @@ static void test_memplan_chain_shares(void **state)
     assert_non_null(ba);
     assert_non_null(bb);
     assert_non_null(bc);
-    /* points: s 1, a 2, b 3, c 4; the runtime reads the logits after 5 */
+    /* points: s 1, a 2, b 3, c 4, forward's epilogue 5; the logits live to the end */
     assert_int_equal(ba->start, 2);
     assert_int_equal(ba->end, 3);
     assert_int_equal(bb->start, 3);
