@@ -4,7 +4,8 @@
  * One C file per model. Its parts, in order: a header comment, the
  * parameter table, a struct of views into the parameter block, the
  * workspace layout (every buffer the step needs, placed once per (B, T, V),
- * so forward and backward never allocate), <model>_forward (nodes before
+ * so forward and backward never allocate; buffers whose lifetimes do not
+ * overlap share storage, as pass_memplan.c planned), <model>_forward (nodes before
  * m->nforward), <model>_backward (the rest), the descriptor and main().
  *
  * Every node that computes something becomes one short block: a BLAS call,
@@ -671,7 +672,8 @@ static void emit_layout(Emit *E)
 {
     nbuffers = 0;
     collect_buffers(E, E->m->g, NULL);
-    emitf(E, 0, "/* The workspace: every buffer of a training step, placed once. */\n");
+    emitf(E, 0, "/* The workspace: every buffer of a training step, placed once%s. */\n",
+          E->m->memplan ? " (buffers\n * whose lifetimes do not overlap share storage: pass_memplan.c)" : "");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);

@@ -85,7 +85,8 @@ static gru_params gru_params_at(real *base, int V)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *r_matmul; /* gather [T,B,256] */

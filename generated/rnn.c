@@ -53,7 +53,8 @@ static rnn_params rnn_params_at(real *base, int V)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *h_matmul; /* gather [T,B,256] */

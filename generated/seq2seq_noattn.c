@@ -252,7 +252,8 @@ static seq2seq_noattn_params seq2seq_noattn_params_at(real *base, int V, int Vt)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *src_mask; /* len_mask [T,B] */
     real *embed_src_x; /* gather [T,B,64] */

@@ -89,7 +89,8 @@ static tagger_params tagger_params_at(real *base, int V, int L)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *x_embed; /* gather [T,B,16] */
