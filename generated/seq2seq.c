@@ -467,10 +467,12 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->embed_src_x = base ? base + off : NULL;
     off += n;
-    /* 14 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * T * B * 128;
-    if ((size_t)V * 64 > n)
-        n = (size_t)V * 64;
+    /* 17 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * Vt;
+    if ((size_t)T * T * B * 128 > n)
+        n = (size_t)T * T * B * 128;
+    if ((size_t)Vt * 64 > n)
+        n = (size_t)Vt * 64;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l0 = base ? base + off : NULL;
@@ -483,59 +485,56 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->n_matmul_enc_l1 = base ? base + off : NULL;
     w->r_matmul_enc_l1_2 = base ? base + off : NULL;
     w->h_kept_enc_l1 = base ? base + off : NULL;
-    w->score_tanh_seq = base ? base + off : NULL;
-    w->dh_enc_l1_4 = base ? base + off : NULL;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    w->dembed_src = base ? base + off : NULL;
-    off += n;
-    /* 10 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * Vt;
-    if ((size_t)T * T * B * 128 > n)
-        n = (size_t)T * T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0 = base ? base + off : NULL;
-    w->r_add_enc_l1 = base ? base + off : NULL;
     w->score_matmul = base ? base + off : NULL;
     w->matmul92 = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->scan_out124 = base ? base + off : NULL;
-    w->dh_enc_l1_5 = base ? base + off : NULL;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
+    w->dh_enc_l1_4 = base ? base + off : NULL;
+    w->dembed_tgt = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_add_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
+    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * T * B * 128;
+    if ((size_t)V * 64 > n)
+        n = (size_t)V * 64;
     if (n > INT_MAX)
         return 0;
     w->z_add_enc_l0 = base ? base + off : NULL;
     w->z_add_enc_l1 = base ? base + off : NULL;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    w->dh_dec_l1 = base ? base + off : NULL;
-    w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_in_enc_l0 = base ? base + off : NULL;
+    w->score_tanh_seq = base ? base + off : NULL;
+    w->dh_enc_l1_5 = base ? base + off : NULL;
+    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->dembed_src = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l0 = base ? base + off : NULL;
     w->n_add_enc_l1 = base ? base + off : NULL;
     w->z_matmul_dec_l0 = base ? base + off : NULL;
-    w->dscore_matmul_seq = base ? base + off : NULL;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
+    w->dh_dec_l1 = base ? base + off : NULL;
+    w->dh_enc_l0_seq = base ? base + off : NULL;
+    w->db_ir_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
+    w->dz_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -543,8 +542,8 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->z_matmul_enc_l0_2 = base ? base + off : NULL;
     w->h_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    w->dembed_src_x_seq = base ? base + off : NULL;
+    w->dr_add_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -552,7 +551,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
     w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -560,22 +559,23 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->h_step_enc_l0 = base ? base + off : NULL;
     w->z_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
+    w->dembed_src_x_seq = base ? base + off : NULL;
     off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_enc_l0_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
+    w->dz_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_in_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_in_dec_l1 = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -583,18 +583,19 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->z_matmul_enc_l1_2 = base ? base + off : NULL;
     w->n_matmul_dec_l0 = base ? base + off : NULL;
-    w->dscore_matmul_2 = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    w->dscore_matmul_seq = base ? base + off : NULL;
+    w->dz_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
     off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l1_2 = base ? base + off : NULL;
     w->h_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_3 = base ? base + off : NULL;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    w->dscore_matmul_2 = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -602,8 +603,8 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->h_step_enc_l1 = base ? base + off : NULL;
     w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_6 = base ? base + off : NULL;
-    w->dembed_src_x = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 64;
     if (n > INT_MAX)
@@ -615,15 +616,16 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
     off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -633,10 +635,10 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->score_mul = base ? base + off : NULL;
     w->z_matmul_dec_l0_3 = base ? base + off : NULL;
     w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
+    w->dr_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_iz_dec_l0 = base ? base + off : NULL;
     off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
@@ -644,29 +646,36 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     w->score = base ? base + off : NULL;
     w->r_matmul_dec_l0_3 = base ? base + off : NULL;
     w->r_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_hn_dec_l0 = base ? base + off : NULL;
+    w->dh_enc_l1_3 = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0 = base ? base + off : NULL;
     w->dcontext = base ? base + off : NULL;
     w->dh_enc_l1 = base ? base + off : NULL;
@@ -675,7 +684,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0_2 = base ? base + off : NULL;
     w->dh_prev_dec_l0_2 = base ? base + off : NULL;
     w->mul67 = base ? base + off : NULL;
@@ -686,21 +695,12 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
     w->dh_dec_l0_3 = base ? base + off : NULL;
     w->dh_prev_dec_l0_3 = base ? base + off : NULL;
     w->dcontext_4 = base ? base + off : NULL;
     w->dattention = base ? base + off : NULL;
     w->dscore_add = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -721,11 +721,26 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_6 = base ? base + off : NULL;
+    w->dembed_src_x = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l1_seq = base ? base + off : NULL;
     w->dh_step_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x_2 = base ? base + off : NULL;
     off += n;
@@ -733,7 +748,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_dec_l1_seq = base ? base + off : NULL;
+    w->n_add_dec_l1_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x_3 = base ? base + off : NULL;
     off += n;
@@ -741,7 +756,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_sub_dec_l1_seq = base ? base + off : NULL;
+    w->r_dec_l1_seq = base ? base + off : NULL;
     w->dh_enc_l0_2 = base ? base + off : NULL;
     w->db_ir_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -749,7 +764,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->h_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_3 = base ? base + off : NULL;
     w->db_iz_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -757,7 +772,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
+    w->h_prev_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_2 = base ? base + off : NULL;
     w->db_in_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -765,7 +780,7 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
+    w->z_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_3 = base ? base + off : NULL;
     w->db_hn_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -773,45 +788,29 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
+    w->n_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_4 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)Vt * 64 > n)
-        n = (size_t)Vt * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    w->dw_v = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
+    w->dw_v = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_dec_l0_seq = base ? base + off : NULL;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
+    w->db_ir_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -900,40 +899,42 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->n_enc_l1_seq = base ? base + off : NULL;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
+    w->dh_enc_l0_next_carry = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
+    w->dh_prev_enc_l0 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_seq = base ? base + off : NULL;
+    w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_enc_l0_seq = base ? base + off : NULL;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
+    w->db_iz_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)

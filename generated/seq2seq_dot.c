@@ -449,123 +449,114 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->embed_src_x = base ? base + off : NULL;
     off += n;
+    /* 16 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if ((size_t)Vt * 64 > n)
+        n = (size_t)Vt * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_enc_l0 = base ? base + off : NULL;
+    w->z_matmul_enc_l0 = base ? base + off : NULL;
+    w->n_matmul_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_kept_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_enc_l1 = base ? base + off : NULL;
+    w->n_matmul_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_kept_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0 = base ? base + off : NULL;
+    w->matmul88 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dr_add_dec_l0_seq = base ? base + off : NULL;
+    w->dembed_tgt = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_add_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l0 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
+    off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if ((size_t)V * 64 > n)
         n = (size_t)V * 64;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_enc_l0 = base ? base + off : NULL;
-    w->z_matmul_enc_l0 = base ? base + off : NULL;
-    w->n_matmul_enc_l0 = base ? base + off : NULL;
-    w->h_enc_l0_seq = base ? base + off : NULL;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->z_add_enc_l0 = base ? base + off : NULL;
+    w->z_add_enc_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0 = base ? base + off : NULL;
+    w->dh_dec_l1 = base ? base + off : NULL;
+    w->dh_enc_l0_seq = base ? base + off : NULL;
     w->dembed_src = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0 = base ? base + off : NULL;
-    w->r_matmul_enc_l1 = base ? base + off : NULL;
-    w->z_matmul_enc_l1 = base ? base + off : NULL;
-    w->n_matmul_enc_l1 = base ? base + off : NULL;
-    w->h_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 9 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0 = base ? base + off : NULL;
-    w->r_add_enc_l1 = base ? base + off : NULL;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    w->matmul88 = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dh_dec_l1 = base ? base + off : NULL;
-    w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_in_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l0 = base ? base + off : NULL;
-    w->z_add_enc_l1 = base ? base + off : NULL;
-    w->z_matmul_dec_l0 = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
+    w->n_add_enc_l1 = base ? base + off : NULL;
+    w->h_dec_l1_seq = base ? base + off : NULL;
     w->dh_enc_l1_5 = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
+    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_iz_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
     w->db_ir_dec_l1 = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_kept_enc_l0 = base ? base + off : NULL;
-    w->n_add_enc_l1 = base ? base + off : NULL;
-    w->n_matmul_dec_l0 = base ? base + off : NULL;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    w->dembed_src_x_seq = base ? base + off : NULL;
+    w->h_enc_l1_seq = base ? base + off : NULL;
+    w->dr_add_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->z_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    w->h_prev_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_step_enc_l0 = base ? base + off : NULL;
-    w->n_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
+    w->z_enc_l1_seq = base ? base + off : NULL;
+    w->dembed_src_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l0_seq = base ? base + off : NULL;
+    w->dz_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_in_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
     w->db_iz_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
-    w->h_kept_enc_l1 = base ? base + off : NULL;
-    w->h_dec_l1_seq = base ? base + off : NULL;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -573,16 +564,17 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->z_matmul_enc_l1_2 = base ? base + off : NULL;
     w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    w->dz_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l1_2 = base ? base + off : NULL;
     w->z_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -590,8 +582,8 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->h_step_enc_l1 = base ? base + off : NULL;
     w->n_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_6 = base ? base + off : NULL;
-    w->dembed_src_x = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 64;
     if (n > INT_MAX)
@@ -603,7 +595,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
     w->db_in_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
@@ -611,7 +603,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
     w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
@@ -622,7 +614,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->score = base ? base + off : NULL;
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->r_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->dz_add_dec_l0_seq = base ? base + off : NULL;
     w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
@@ -632,37 +624,45 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->score_sum_last = base ? base + off : NULL;
     w->r_matmul_dec_l0_3 = base ? base + off : NULL;
     w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_dec_l0_2 = base ? base + off : NULL;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dh_dec_l0 = base ? base + off : NULL;
-    w->dcontext = base ? base + off : NULL;
-    w->dh_enc_l1 = base ? base + off : NULL;
-    w->dh_prev_dec_l1_6 = base ? base + off : NULL;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->dh_dec_l0_2 = base ? base + off : NULL;
-    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
-    w->mul65 = base ? base + off : NULL;
-    w->dscore = base ? base + off : NULL;
-    w->dscore_mul = base ? base + off : NULL;
-    w->dh_enc_l1_3 = base ? base + off : NULL;
+    w->dh_dec_l0 = base ? base + off : NULL;
+    w->dcontext = base ? base + off : NULL;
+    w->dh_enc_l1 = base ? base + off : NULL;
+    w->dh_prev_dec_l1_6 = base ? base + off : NULL;
+    w->db_ir_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 8 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->dh_dec_l0_2 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
+    w->mul65 = base ? base + off : NULL;
+    w->dscore = base ? base + off : NULL;
+    w->dscore_mul = base ? base + off : NULL;
+    w->dh_enc_l1_3 = base ? base + off : NULL;
+    w->db_iz_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 8 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
     w->dh_dec_l0_3 = base ? base + off : NULL;
     w->dh_prev_dec_l0_3 = base ? base + off : NULL;
     w->dcontext_4 = base ? base + off : NULL;
@@ -670,15 +670,6 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     w->dscore_sum_last = base ? base + off : NULL;
     w->mul70 = base ? base + off : NULL;
     w->dh_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -713,11 +704,26 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_sub_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_6 = base ? base + off : NULL;
+    w->dembed_src_x = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l1_seq = base ? base + off : NULL;
     w->dh_step_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x_2 = base ? base + off : NULL;
     off += n;
@@ -725,7 +731,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->h_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x_3 = base ? base + off : NULL;
     off += n;
@@ -733,7 +739,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
+    w->h_prev_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_2 = base ? base + off : NULL;
     w->db_ir_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -741,7 +747,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
+    w->z_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_3 = base ? base + off : NULL;
     w->db_iz_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -749,7 +755,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
+    w->n_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_2 = base ? base + off : NULL;
     w->db_in_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -757,7 +763,7 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
+    w->h_sub_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_3 = base ? base + off : NULL;
     w->db_hn_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -765,31 +771,15 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
+    w->n_add_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_4 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)Vt * 64 > n)
-        n = (size_t)Vt * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_seq = base ? base + off : NULL;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->r_dec_l0_seq = base ? base + off : NULL;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -864,34 +854,43 @@ static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, 
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
+    w->n_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
     w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_seq = base ? base + off : NULL;
+    w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_enc_l0_seq = base ? base + off : NULL;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
+    w->db_ir_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)

@@ -443,133 +443,124 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->embed_src_x = base ? base + off : NULL;
     off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    /* 20 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
-    if ((size_t)V * 64 > n)
-        n = (size_t)V * 64;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if ((size_t)Vt * 64 > n)
+        n = (size_t)Vt * 64;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l0 = base ? base + off : NULL;
     w->z_matmul_enc_l0 = base ? base + off : NULL;
     w->n_matmul_enc_l0 = base ? base + off : NULL;
-    w->h_enc_l0_seq = base ? base + off : NULL;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
-    w->dembed_src = base ? base + off : NULL;
-    off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_kept_enc_l0 = base ? base + off : NULL;
     w->r_matmul_enc_l1 = base ? base + off : NULL;
     w->z_matmul_enc_l1 = base ? base + off : NULL;
     w->n_matmul_enc_l1 = base ? base + off : NULL;
-    w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_in_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 12 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0 = base ? base + off : NULL;
-    w->r_add_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_kept_enc_l1 = base ? base + off : NULL;
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->r_add_dec_l0_2 = base ? base + off : NULL;
     w->matmul95 = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
-    w->dh_dec_l1 = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dr_add_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l1_2 = base ? base + off : NULL;
     w->dh_enc_l1_4 = base ? base + off : NULL;
     w->dh_enc_l1_6 = base ? base + off : NULL;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
+    w->dembed_tgt = base ? base + off : NULL;
     off += n;
-    /* 11 buffers whose lifetimes do not overlap (memplan) */
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if ((size_t)T * B * Vt > n)
         n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->n_add_enc_l0 = base ? base + off : NULL;
-    w->z_add_enc_l1 = base ? base + off : NULL;
+    w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_add_enc_l1 = base ? base + off : NULL;
     w->r_add_dec_l0 = base ? base + off : NULL;
     w->z_matmul_dec_l0_2 = base ? base + off : NULL;
     w->z_add_dec_l0_2 = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
+    off += n;
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if ((size_t)V * 64 > n)
+        n = (size_t)V * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_enc_l0 = base ? base + off : NULL;
+    w->z_add_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0 = base ? base + off : NULL;
+    w->z_add_dec_l0 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->n_add_dec_l0_2 = base ? base + off : NULL;
+    w->dh_dec_l1 = base ? base + off : NULL;
     w->dh_enc_l1_3 = base ? base + off : NULL;
+    w->dh_enc_l0_seq = base ? base + off : NULL;
+    w->dembed_src = base ? base + off : NULL;
+    off += n;
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l0 = base ? base + off : NULL;
+    w->n_add_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l0 = base ? base + off : NULL;
+    w->n_add_dec_l0 = base ? base + off : NULL;
+    w->h_dec_l1_seq = base ? base + off : NULL;
+    w->dz_add_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l1_5 = base ? base + off : NULL;
     w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
+    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_iz_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 11 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_kept_enc_l0 = base ? base + off : NULL;
-    w->n_add_enc_l1 = base ? base + off : NULL;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    w->z_add_dec_l0 = base ? base + off : NULL;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
-    w->n_add_dec_l0_2 = base ? base + off : NULL;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    w->dh_enc_l1_5 = base ? base + off : NULL;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->z_enc_l1_seq = base ? base + off : NULL;
-    w->dembed_src_x_seq = base ? base + off : NULL;
+    w->h_prev_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->n_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    w->z_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_step_enc_l0 = base ? base + off : NULL;
-    w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
+    w->n_enc_l1_seq = base ? base + off : NULL;
+    w->dembed_src_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l0_seq = base ? base + off : NULL;
+    w->dz_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_in_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    off += n;
-    /* 8 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
-    w->h_kept_enc_l1 = base ? base + off : NULL;
-    w->z_matmul_dec_l0 = base ? base + off : NULL;
-    w->n_add_dec_l0 = base ? base + off : NULL;
-    w->h_dec_l1_seq = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
     off += n;
     /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -579,8 +570,8 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     w->h_enc_l1 = base ? base + off : NULL;
     w->n_matmul_dec_l0 = base ? base + off : NULL;
     w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
+    w->dz_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -588,16 +579,17 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->n_matmul_enc_l1_2 = base ? base + off : NULL;
     w->z_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_7 = base ? base + off : NULL;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
     off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_step_enc_l1 = base ? base + off : NULL;
     w->n_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 64;
@@ -613,16 +605,16 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_in_dec_l1 = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
     off += n;
     /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
@@ -630,6 +622,15 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->r_matmul_dec_l0_3 = base ? base + off : NULL;
     w->r_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
     w->dn_add_dec_l1_seq = base ? base + off : NULL;
     w->db_hn_dec_l1 = base ? base + off : NULL;
     off += n;
@@ -637,19 +638,9 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * 128;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
     w->n_matmul_dec_l0_3 = base ? base + off : NULL;
     w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -684,6 +675,21 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->h_sub_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_7 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l1_seq = base ? base + off : NULL;
     w->dh_step_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x = base ? base + off : NULL;
     off += n;
@@ -691,7 +697,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->h_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1 = base ? base + off : NULL;
     w->dembed_src_x_2 = base ? base + off : NULL;
     off += n;
@@ -699,7 +705,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
+    w->h_prev_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_2 = base ? base + off : NULL;
     w->dembed_src_x_3 = base ? base + off : NULL;
     off += n;
@@ -707,7 +713,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
+    w->z_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_3 = base ? base + off : NULL;
     w->db_ir_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -715,7 +721,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
+    w->n_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_2 = base ? base + off : NULL;
     w->db_iz_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -723,7 +729,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
+    w->h_sub_dec_l0_seq = base ? base + off : NULL;
     w->dh_prev_enc_l1_3 = base ? base + off : NULL;
     w->db_in_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -731,7 +737,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
+    w->n_add_dec_l0_seq = base ? base + off : NULL;
     w->dh_enc_l0_4 = base ? base + off : NULL;
     w->db_hn_enc_l1 = base ? base + off : NULL;
     off += n;
@@ -739,24 +745,8 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if ((size_t)Vt * 64 > n)
-        n = (size_t)Vt * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_seq = base ? base + off : NULL;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
     w->r_dec_l0_seq = base ? base + off : NULL;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -764,7 +754,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->dh_prev_dec_l1 = base ? base + off : NULL;
     w->dh_prev_dec_l0 = base ? base + off : NULL;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
+    w->db_ir_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -772,7 +762,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->dh_dec_l0 = base ? base + off : NULL;
     w->dh_prev_dec_l0_2 = base ? base + off : NULL;
-    w->db_hn_dec_l0 = base ? base + off : NULL;
+    w->db_iz_dec_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 128;
@@ -838,27 +828,36 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
+    w->h_sub_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
     w->n_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->r_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_seq = base ? base + off : NULL;
+    w->db_hn_enc_l0 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_enc_l0_seq = base ? base + off : NULL;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
+    w->db_ir_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
