@@ -4,9 +4,10 @@
  * One C file per model. Its parts, in order: a header comment, the
  * parameter table, a struct of views into the parameter block, the
  * workspace layout (every buffer the step needs, placed once per (B, T, V),
- * so forward and backward never allocate), <model>_forward (nodes before
- * m->nforward), for language models <model>_step (the forward nodes the
- * logits and final state need, for generation), <model>_backward (the
+ * so forward and backward never allocate; buffers whose lifetimes do not
+ * overlap share storage, as pass_memplan.c planned), <model>_forward (nodes
+ * before m->nforward), for language models <model>_step (the forward nodes
+ * the logits and final state need, for generation), <model>_backward (the
  * rest), the descriptor and main().
  *
  * Every node that computes something becomes one short block: a BLAS call,
@@ -401,6 +402,35 @@ static const Node *stack_output_of(const Node *scan, const Node *n)
     return NULL;
 }
 
+/* The scan whose body is g, or NULL for the top-level graph. */
+static const Node *scan_of_body(const Graph *g)
+{
+    for (int i = 0; g->parent && i < g->parent->n; i++)
+        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
+            return g->parent->nodes[i];
+    return NULL;
+}
+
+/* The storage rules above, for pass_memplan.c (collect_buffers below lays
+ * out exactly these buffers). */
+bool emit_has_buffer(const Model *m, const Node *n)
+{
+    cur_model = m;
+    if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE)
+        return true;
+    const Node *scan = scan_of_body(n->graph);
+    return has_storage(n) && !(scan && stack_output_of(scan, n));
+}
+
+const Node *emit_in_place(const Model *m, const Node *n)
+{
+    cur_model = m;
+    if (slice_view(n))
+        return n->in[0];
+    const Node *scan = scan_of_body(n->graph);
+    return scan && has_storage(n) ? stack_output_of(scan, n) : NULL;
+}
+
 /* ---- the pieces of the file ---- */
 
 static void emit_header(Emit *E)
@@ -521,15 +551,27 @@ typedef struct {
     const char *field;
     const char *size; /* size_t C expression */
     const char *what; /* comment */
+    const Node *node; /* the value, or the ARG of a carry */
+    bool carry;
+    Shape shape;
+    bool packed; /* a packed weight (emit_packs): own storage, outside the plan */
 } Buffer;
 
 static Buffer *buffers;
 static int nbuffers, capbuffers;
 
-static void add_buffer(const char *field, const char *size, const char *what)
+static void add_buffer(const char *field, const char *size, const char *what, const Node *n, bool carry)
 {
     buffers = arena_grow(&perm, buffers, &capbuffers, nbuffers + 1, sizeof(Buffer));
-    buffers[nbuffers++] = (Buffer){field, size, what};
+    buffers[nbuffers++] = (Buffer){field, size, what, n, carry, n ? n->shape : (Shape){0}, false};
+}
+
+/* A packed weight's panels: filled before a scan's loop and read by every
+ * step, so they never share storage (pass_memplan does not plan them). */
+static void add_pack_buffer(const char *field, const char *size, const char *what, const Node *w)
+{
+    add_buffer(field, size, what, w, false);
+    buffers[nbuffers - 1].packed = true;
 }
 
 /* ---- packed weights (issue #5) ----
@@ -552,16 +594,6 @@ static const char *pack_field(const Node *outer)
     for (int i = 0; i < npack_slots; i++)
         if (pack_slots[i].outer == outer)
             return pack_slots[i].field;
-    return NULL;
-}
-
-/* The scan whose body is g (g a scan body). */
-static const Node *scan_of_body(const Graph *g)
-{
-    const Graph *pg = g->parent;
-    for (int i = 0; pg && i < pg->n; i++)
-        if (pg->nodes[i]->op == OP_SCAN && pg->nodes[i]->scan->body == g)
-            return pg->nodes[i];
     return NULL;
 }
 
@@ -614,29 +646,125 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
                     add_buffer(arena_printf(&perm, "%s_carry", node_cname(a)), numel_size(a->shape),
-                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)));
+                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)),
+                               a, true);
                 }
             collect_buffers(E, n->scan->body, n);
             int before = npack_slots;
             collect_pack_slots(E, n->scan->body);
             for (int j = before; j < npack_slots; j++) {
                 const Node *w = pack_slots[j].outer;
-                add_buffer(pack_slots[j].field,
-                           arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
-                                        dims_expr(w->shape, 1, 2)),
-                           arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(w)));
+                add_pack_buffer(pack_slots[j].field,
+                                arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
+                                             dims_expr(w->shape, 1, 2)),
+                                arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(w)), w);
             }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL");
+            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && stack_output_of(scan, n)))
             continue;
         add_buffer(node_cname(n), numel_size(n->shape),
-                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)));
+                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
+                   n, false);
     }
+}
+
+/* The slot of buffer i in plan p (pass_memplan.c plans exactly these). */
+static int buffer_slot(const MemPlan *p, int i)
+{
+    for (int k = 0; k < p->nbuf; k++)
+        if (p->buf[k].node == buffers[i].node && p->buf[k].carry == buffers[i].carry)
+            return p->buf[k].slot;
+    DIE("emit: buffer %s is not in the memory plan", buffers[i].field);
+}
+
+/* Is a's size at least b's for every (B, T, V)? When a has every symbolic
+ * dim of b (each dim is at least 1) and a constant factor at least b's. */
+static bool size_covers(Shape a, Shape b)
+{
+    long long ca = 1, cb = 1;
+    int sym[8] = {0};
+    for (int i = 0; i < a.ndim; i++)
+        if (a.d[i] > 0)
+            ca *= a.d[i];
+        else
+            sym[-a.d[i] & 7]++;
+    for (int i = 0; i < b.ndim; i++)
+        if (b.d[i] > 0)
+            cb *= b.d[i];
+        else if (--sym[-b.d[i] & 7] < 0)
+            return false;
+    return ca >= cb;
+}
+
+/* Does another member of buffer i's slot need the max over buffer k's
+ * size? Not when an earlier one's size covers it, or a later one's covers it
+ * strictly (equal sizes: the first stays). */
+static bool size_needed(const int *slot, int i, int k)
+{
+    for (int q = i; q < nbuffers; q++) {
+        if (q == k || slot[q] != slot[i] || !size_covers(buffers[q].shape, buffers[k].shape))
+            continue;
+        if (q < k || !size_covers(buffers[k].shape, buffers[q].shape))
+            return false;
+    }
+    return true;
+}
+
+/* Buffer i in storage of its own. */
+static void emit_own_buffer(Emit *E, int i)
+{
+    emitf(E, 1, "n = %s;\n", buffers[i].size);
+    emitf(E, 1, "if (n > INT_MAX)\n");
+    emitf(E, 2, "return 0;\n");
+    emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
+    emitf(E, 1, "off += n;\n");
+}
+
+/* The memory plan's layout: the buffers of a slot start at the same offset,
+ * and the slot takes as many reals as its largest member needs for these
+ * (B, T, V). Slots in the order of their first buffer. */
+static void emit_slots(Emit *E, const MemPlan *p)
+{
+    int *slot = arena_array(&perm, (size_t)nbuffers + 1, sizeof(int));
+    bool *done = arena_array(&perm, (size_t)p->nslots + 1, sizeof(bool));
+    for (int i = 0; i < nbuffers; i++)
+        slot[i] = buffers[i].packed ? -1 : buffer_slot(p, i);
+    for (int i = 0; i < nbuffers; i++) {
+        if (slot[i] < 0 || done[slot[i]])
+            continue;
+        done[slot[i]] = true;
+        int members = 0;
+        for (int k = i; k < nbuffers; k++)
+            members += slot[k] == slot[i];
+        if (members > 1)
+            emitf(E, 1, "/* %d buffers whose lifetimes do not overlap (memplan) */\n", members);
+        bool sized = false;
+        for (int k = i; k < nbuffers; k++) {
+            if (slot[k] != slot[i] || !size_needed(slot, i, k))
+                continue;
+            if (sized) {
+                emitf(E, 1, "if (%s > n)\n", buffers[k].size);
+                emitf(E, 2, "n = %s;\n", buffers[k].size);
+            } else {
+                emitf(E, 1, "n = %s;\n", buffers[k].size);
+            }
+            sized = true;
+        }
+        emitf(E, 1, "if (n > INT_MAX)\n");
+        emitf(E, 2, "return 0;\n");
+        for (int k = i; k < nbuffers; k++)
+            if (slot[k] == slot[i])
+                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[k].field);
+        emitf(E, 1, "off += n;\n");
+    }
+    for (int i = 0; i < nbuffers; i++)
+        if (slot[i] < 0)
+            emit_own_buffer(E, i);
 }
 
 static void emit_layout(Emit *E)
@@ -644,7 +772,8 @@ static void emit_layout(Emit *E)
     nbuffers = 0;
     npack_slots = 0;
     collect_buffers(E, E->m->g, NULL);
-    emitf(E, 0, "/* The workspace: every buffer of a training step, placed once. */\n");
+    emitf(E, 0, "/* The workspace: every buffer of a training step, placed once%s. */\n",
+          E->m->memplan ? " (buffers\n * whose lifetimes do not overlap share storage: pass_memplan.c)" : "");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);
@@ -661,13 +790,10 @@ static void emit_layout(Emit *E)
         emitf(E, 1, "if (%s <= 0 || %s > (1 << 24))\n", E->xdim, E->xdim);
         emitf(E, 2, "return 0;\n");
     }
-    for (int i = 0; i < nbuffers; i++) {
-        emitf(E, 1, "n = %s;\n", buffers[i].size);
-        emitf(E, 1, "if (n > INT_MAX)\n");
-        emitf(E, 2, "return 0;\n");
-        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
-        emitf(E, 1, "off += n;\n");
-    }
+    if (E->m->memplan)
+        emit_slots(E, E->m->memplan);
+    for (int i = 0; i < nbuffers && !E->m->memplan; i++)
+        emit_own_buffer(E, i);
     emitf(E, 1, "return off;\n}\n\n");
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
     /* a task head's workspace takes L (RnnrtModel.workspace_l) */
@@ -1691,7 +1817,8 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     nbuffers = 0;
     cur_model = d->enc;
     collect_buffers(E, d->enc->g, NULL);
-    add_buffer(state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros");
+    add_buffer(state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros",
+               NULL, false);
     cur_model = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
     emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");

@@ -155,7 +155,26 @@ typedef struct {
     Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without
                         attention. An output of the forward pass (c->attention). */
     Node *decoder;   /* the decoder's scan */
+    struct MemPlan *memplan; /* pass_memplan.c: buffers that share storage; NULL: one each */
 } Model;
+
+/* The static memory plan (pass_memplan.c): every buffer of the emitted
+ * step's workspace, its live range over the program order, and its slot.
+ * Buffers in one slot start at the same offset (the slot is as large as
+ * its largest member at run time): their live ranges do not overlap. */
+typedef struct {
+    const Node *node; /* the value; for a scan's carry buffer, the body ARG */
+    bool carry;       /* the carry buffer of that ARG's scan input */
+    Shape shape;
+    int start, end;   /* program points, inclusive (0: the forward prologue) */
+    int slot;
+} MemBuf;
+
+typedef struct MemPlan {
+    MemBuf *buf;      /* in the order emit.c lays the buffers out */
+    int nbuf, nslots;
+    int end;          /* the last program point: read by the runtime */
+} MemPlan;
 
 /* seq2seq decoding (lower_s2s.c): the decoder's scan body as a graph of its
  * own that runs one step, for greedy and beam search. Its inputs are the
@@ -293,6 +312,12 @@ Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
 /* emit.c: write the C for m to f. */
 void emit_c(FILE *f, const Model *m);
+/* emit.c, for pass_memplan.c: does node n get a workspace buffer of its own
+ * (scan carries aside), and which node's buffer does it read or write in
+ * place (a slice the fused loops read through the source's rows, a scan
+ * body value written into its stacked output), or NULL. */
+bool emit_has_buffer(const Model *m, const Node *n);
+const Node *emit_in_place(const Model *m, const Node *n);
 /* emit_ngram.c: the C of a `task: ngram` spec (no graph: it is counted). */
 void emit_ngram_c(FILE *f, const Spec *spec);
 

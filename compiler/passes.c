@@ -19,6 +19,7 @@ static const Pass passes[] = {
     {"onehot", pass_onehot},
     {"cse", pass_cse},
     {"fuse", pass_fuse},
+    {"memplan", pass_memplan}, /* last: it plans the buffers of the final graph */
 };
 enum { NPASSES = sizeof passes / sizeof *passes };
 
@@ -109,6 +110,7 @@ void passes_dump(FILE *f, const Model *m)
 {
     model_dump(f, m);
     dump_fused(f, m->g, 0);
+    memplan_dump(f, m);
 }
 
 bool passes_run_forward(Model *m, const char *dump_after)

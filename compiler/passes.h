@@ -32,6 +32,10 @@ void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs n
 /* pass_dce.c: keep only roots[0..n) and what they read (the model's loss,
  * logits and states are not roots): a seq2seq model's encoder entry. */
 void pass_dce_roots(Model *m, Node *const *roots, int n);
+void pass_memplan(Model *m); /* pass_memplan.c: buffers whose lifetimes do not overlap share storage
+                                (m->memplan; last: it plans the graph the emitter sees) */
+/* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
+void memplan_dump(FILE *f, const Model *m);
 
 /* Runs the forward passes (before autodiff) like passes_run. */
 bool passes_run_forward(Model *m, const char *dump_after);

@@ -107,7 +107,8 @@ static classifier_params classifier_params_at(real *base, int V, int L)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *x_embed; /* gather [T,B,16] */
@@ -200,170 +201,136 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->x_embed = base ? base + off : NULL;
     off += n;
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
+    if ((size_t)B * L > n)
+        n = (size_t)B * L;
+    if ((size_t)V * 16 > n)
+        n = (size_t)V * 16;
     if (n > INT_MAX)
         return 0;
     w->i_matmul = base ? base + off : NULL;
+    w->f_matmul = base ? base + off : NULL;
+    w->g_matmul = base ? base + off : NULL;
+    w->o_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->matmul40 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->dembed = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->i_add = base ? base + off : NULL;
+    w->pooled = base ? base + off : NULL;
+    w->di_add_seq = base ? base + off : NULL;
+    w->db_if = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul = base ? base + off : NULL;
-    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->f_add = base ? base + off : NULL;
+    w->dpooled = base ? base + off : NULL;
+    w->df_add_seq = base ? base + off : NULL;
+    w->db_ig = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->g_add = base ? base + off : NULL;
+    w->dg_add_seq = base ? base + off : NULL;
+    w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->o_add = base ? base + off : NULL;
+    w->do_add_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
+    if ((size_t)T * B * 16 > n)
+        n = (size_t)T * B * 16;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dx_embed_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->i_matmul_2 = base ? base + off : NULL;
+    w->h_kept = base ? base + off : NULL;
+    w->c_kept = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
+    w->c_2 = base ? base + off : NULL;
+    w->dh_2 = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->g_matmul_2 = base ? base + off : NULL;
+    w->dc_step = base ? base + off : NULL;
+    w->dh_prev_2 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->o_matmul_2 = base ? base + off : NULL;
+    w->dh_step = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_step = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->c_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->c_kept = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->c_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hi_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hf_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hg_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ho_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->pooled = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul40 = base ? base + off : NULL;
+    w->dc_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * L;
     if (n > INT_MAX)
         return 0;
     w->logits = base ? base + off : NULL;
     off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
     n = (size_t)L;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dpooled = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_tanh_seq = base ? base + off : NULL;
+    w->db_ii = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -395,45 +362,10 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
         return 0;
     w->h_prev_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
         return 0;
     w->dx = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 16;
     if (n > INT_MAX)
@@ -463,12 +395,27 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
-    w->dc_prev = base ? base + off : NULL;
+    w->dh_prev_5 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
+    n = rnnrt_packed_size(32, 32);
     if (n > INT_MAX)
         return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
+    w->W_hi_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hf_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hg_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_ho_packed = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(16, 32);
     if (n > INT_MAX)
@@ -489,56 +436,6 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     if (n > INT_MAX)
         return 0;
     w->W_ii_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_embed_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->di_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->df_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dg_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_io = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed = base ? base + off : NULL;
     off += n;
     return off;
 }

@@ -85,7 +85,8 @@ static gru_params gru_params_at(real *base, int V)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *r_matmul; /* gather [T,B,256] */
@@ -145,120 +146,109 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->r_matmul = base ? base + off : NULL;
+    w->z_matmul = base ? base + off : NULL;
+    w->n_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->dr_add_seq = base ? base + off : NULL;
+    w->db_iz = base ? base + off : NULL;
     off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->r_add = base ? base + off : NULL;
+    w->matmul27 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->dW_ir = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->z_add = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dz_add_seq = base ? base + off : NULL;
+    w->db_in = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->n_add = base ? base + off : NULL;
+    w->dn_add_seq = base ? base + off : NULL;
+    w->db_hn = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 256;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dn_add_seq_2 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_2 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_2 = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(256, 256);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(256, 256);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(256, 256);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul27 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)V;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_seq = base ? base + off : NULL;
+    w->db_ir = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->z_seq = base ? base + off : NULL;
+    w->dW_iz = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->n_seq = base ? base + off : NULL;
+    w->dW_in = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -274,16 +264,6 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 256;
     if (n > INT_MAX)
@@ -305,60 +285,20 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
+    n = rnnrt_packed_size(256, 256);
     if (n > INT_MAX)
         return 0;
-    w->dr_add_seq = base ? base + off : NULL;
+    w->W_hr_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)V * 256;
+    n = rnnrt_packed_size(256, 256);
     if (n > INT_MAX)
         return 0;
-    w->dW_ir = base ? base + off : NULL;
+    w->W_hz_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
+    n = rnnrt_packed_size(256, 256);
     if (n > INT_MAX)
         return 0;
-    w->dz_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_iz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_in = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn = base ? base + off : NULL;
+    w->W_hn_packed = base ? base + off : NULL;
     off += n;
     return off;
 }

@@ -101,7 +101,8 @@ static lstm_params lstm_params_at(real *base, int V)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *i_matmul; /* gather [T,B,256] */
@@ -171,80 +172,172 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
+    /* 7 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->i_matmul = base ? base + off : NULL;
+    w->f_matmul = base ? base + off : NULL;
+    w->g_matmul = base ? base + off : NULL;
+    w->o_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->di_add_seq = base ? base + off : NULL;
+    w->db_if = base ? base + off : NULL;
     off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->i_add = base ? base + off : NULL;
+    w->matmul35 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->dW_ii = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->f_add = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->df_add_seq = base ? base + off : NULL;
+    w->db_ig = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->g_add = base ? base + off : NULL;
+    w->dg_add_seq = base ? base + off : NULL;
+    w->db_io = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->o_add = base ? base + off : NULL;
+    w->do_add_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->c_prev_carry = base ? base + off : NULL;
+    w->dc_next_carry = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->i_matmul_2 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->f_matmul_2 = base ? base + off : NULL;
+    w->dc_prev = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->g_matmul_2 = base ? base + off : NULL;
+    w->dh_prev = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->o_matmul_2 = base ? base + off : NULL;
+    w->dh_prev_2 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
     if (n > INT_MAX)
         return 0;
     w->c_2 = base ? base + off : NULL;
+    w->dh_prev_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)V;
+    if (n > INT_MAX)
+        return 0;
+    w->db_out = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->h_tanh_seq = base ? base + off : NULL;
+    w->dW_if = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->o_seq = base ? base + off : NULL;
+    w->dW_ig = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->g_seq = base ? base + off : NULL;
+    w->dW_io = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->i_seq = base ? base + off : NULL;
+    w->db_ii = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->c_prev_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->f_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 256;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_5 = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(256, 256);
     if (n > INT_MAX)
@@ -265,176 +358,6 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->W_ho_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul35 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_tanh_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->o_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->g_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->i_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->f_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dc_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->di_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->df_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dg_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_io = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_io = base ? base + off : NULL;
     off += n;
     return off;
 }

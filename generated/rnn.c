@@ -53,7 +53,8 @@ static rnn_params rnn_params_at(real *base, int V)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *h_matmul; /* gather [T,B,256] */
@@ -89,65 +90,51 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->carry_scale = base ? base + off : NULL;
     off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)V * 256 > n)
+        n = (size_t)V * 256;
     if (n > INT_MAX)
         return 0;
     w->h_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->dW_ih = base ? base + off : NULL;
     off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->h_add = base ? base + off : NULL;
+    w->matmul15 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->db_ih = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 256;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * V;
+    if ((size_t)T * B * 256 > n)
+        n = (size_t)T * B * 256;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dh_add_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 256;
+    if ((size_t)T * B * V > n)
+        n = (size_t)T * B * V;
     if (n > INT_MAX)
         return 0;
     w->h_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(256, 256);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hh_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul15 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
     w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
     off += n;
     n = (size_t)V;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 256;
     if (n > INT_MAX)
@@ -169,20 +156,10 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
         return 0;
     w->dh_prev_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 256;
+    n = rnnrt_packed_size(256, 256);
     if (n > INT_MAX)
         return 0;
-    w->dh_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 256;
-    if (n > INT_MAX)
-        return 0;
-    w->dW_ih = base ? base + off : NULL;
-    off += n;
-    n = (size_t)256;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ih = base ? base + off : NULL;
+    w->W_hh_packed = base ? base + off : NULL;
     off += n;
     return off;
 }

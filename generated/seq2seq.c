@@ -266,7 +266,8 @@ static seq2seq_params seq2seq_params_at(real *base, int V, int Vt)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *src_mask; /* len_mask [T,B] */
     real *embed_src_x; /* gather [T,B,64] */
@@ -496,65 +497,494 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->embed_src_x = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
+    /* 17 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * Vt;
+    if ((size_t)T * T * B * 128 > n)
+        n = (size_t)T * T * B * 128;
+    if ((size_t)Vt * 64 > n)
+        n = (size_t)Vt * 64;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l0 = base ? base + off : NULL;
+    w->z_matmul_enc_l0 = base ? base + off : NULL;
+    w->n_matmul_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_kept_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_enc_l1 = base ? base + off : NULL;
+    w->n_matmul_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_kept_enc_l1 = base ? base + off : NULL;
+    w->score_matmul = base ? base + off : NULL;
+    w->matmul92 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->scan_out124 = base ? base + off : NULL;
+    w->dh_enc_l1_4 = base ? base + off : NULL;
+    w->dembed_tgt = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
     w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_add_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * T * B * 128;
+    if ((size_t)V * 64 > n)
+        n = (size_t)V * 64;
     if (n > INT_MAX)
         return 0;
     w->z_add_enc_l0 = base ? base + off : NULL;
+    w->z_add_enc_l1 = base ? base + off : NULL;
+    w->score_tanh_seq = base ? base + off : NULL;
+    w->dh_enc_l1_5 = base ? base + off : NULL;
+    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->dembed_src = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0 = base ? base + off : NULL;
-    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l0 = base ? base + off : NULL;
+    w->n_add_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l0 = base ? base + off : NULL;
+    w->dh_dec_l1 = base ? base + off : NULL;
+    w->dh_enc_l0_seq = base ? base + off : NULL;
+    w->db_ir_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
+    w->dz_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_enc_l1_seq = base ? base + off : NULL;
+    w->dr_add_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_prev_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_step_enc_l0 = base ? base + off : NULL;
+    w->z_enc_l1_seq = base ? base + off : NULL;
+    w->dembed_src_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l0_seq = base ? base + off : NULL;
+    w->dz_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_in_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l1_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->n_matmul_dec_l0 = base ? base + off : NULL;
+    w->dscore_matmul_seq = base ? base + off : NULL;
+    w->dz_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
+    off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_dec_l1_seq = base ? base + off : NULL;
+    w->dscore_matmul_2 = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l1 = base ? base + off : NULL;
+    w->h_prev_dec_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->embed_tgt_x = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l1_carry = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->score_matmul_2 = base ? base + off : NULL;
+    w->score_mul = base ? base + off : NULL;
+    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dr_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_iz_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->score_add = base ? base + off : NULL;
+    w->score = base ? base + off : NULL;
+    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dh_enc_l1_3 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_hn_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l0 = base ? base + off : NULL;
+    w->dcontext = base ? base + off : NULL;
+    w->dh_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l0_2 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
+    w->mul67 = base ? base + off : NULL;
+    w->dscore_mul = base ? base + off : NULL;
+    w->dh_prev_dec_l1_5 = base ? base + off : NULL;
+    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l0_3 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_3 = base ? base + off : NULL;
+    w->dcontext_4 = base ? base + off : NULL;
+    w->dattention = base ? base + off : NULL;
+    w->dscore_add = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if ((size_t)T * B * 64 > n)
+        n = (size_t)T * B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->dembed_tgt_x_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->attention_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->db_out = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_6 = base ? base + off : NULL;
+    w->dembed_src_x = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l1_seq = base ? base + off : NULL;
+    w->dh_step_enc_l1 = base ? base + off : NULL;
+    w->dembed_src_x_2 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1 = base ? base + off : NULL;
+    w->dembed_src_x_3 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_2 = base ? base + off : NULL;
+    w->db_ir_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l0_3 = base ? base + off : NULL;
+    w->db_iz_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_2 = base ? base + off : NULL;
+    w->db_in_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_3 = base ? base + off : NULL;
+    w->db_hn_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_seq = base ? base + off : NULL;
+    w->dw_v = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l0_seq = base ? base + off : NULL;
+    w->db_ir_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->context_seq = base ? base + off : NULL;
+    w->db_in_dec_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_kept_enc_l0 = base ? base + off : NULL;
+    w->dh_dec_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_dec_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_4 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if ((size_t)T * B > n)
+        n = (size_t)T * B;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l0 = base ? base + off : NULL;
+    w->dscore = base ? base + off : NULL;
+    w->dh_prev_dec_l1_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->dembed_tgt_x = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dcontext_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->dembed_tgt_x_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dcontext_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->dembed_tgt_x_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l0_seq = base ? base + off : NULL;
+    w->db_hn_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_enc_l0_seq = base ? base + off : NULL;
+    w->db_iz_enc_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_enc_l0_seq = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -571,71 +1001,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->W_hn_enc_l0_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept_enc_l1 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
         return 0;
@@ -650,126 +1015,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->W_hn_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_tgt_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->score_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->score_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->score_add = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->score_mul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->score = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -836,266 +1081,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->W_in_dec_l1_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->attention_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul92 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->context_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->score_tanh_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->mul67 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->dattention = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->dscore = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dscore_mul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dscore_add = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_6 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(64, 128);
     if (n > INT_MAX)
         return 0;
@@ -1110,211 +1095,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->W_ir_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dscore_matmul_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dscore_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->scan_out124 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->dw_v = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)Vt * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -1331,131 +1111,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
         return 0;
     w->W_ir_enc_l1_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(64, 128);
     if (n > INT_MAX)
         return 0;
@@ -1470,56 +1125,6 @@ static size_t seq2seq_layout(seq2seq_work *w, real *base, int B, int T, int V, i
     if (n > INT_MAX)
         return 0;
     w->W_ir_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src = base ? base + off : NULL;
     off += n;
     return off;
 }

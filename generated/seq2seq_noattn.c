@@ -254,7 +254,8 @@ static seq2seq_noattn_params seq2seq_noattn_params_at(real *base, int V, int Vt)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *src_mask; /* len_mask [T,B] */
     real *embed_src_x; /* gather [T,B,64] */
@@ -468,65 +469,441 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->embed_src_x = base ? base + off : NULL;
     off += n;
+    /* 20 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
+    if ((size_t)Vt * 64 > n)
+        n = (size_t)Vt * 64;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_enc_l0 = base ? base + off : NULL;
+    w->z_matmul_enc_l0 = base ? base + off : NULL;
+    w->n_matmul_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_kept_enc_l0 = base ? base + off : NULL;
+    w->r_matmul_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_enc_l1 = base ? base + off : NULL;
+    w->n_matmul_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_kept_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->r_add_dec_l0_2 = base ? base + off : NULL;
+    w->matmul95 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dr_add_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l1_2 = base ? base + off : NULL;
+    w->dh_enc_l1_4 = base ? base + off : NULL;
+    w->dh_enc_l1_6 = base ? base + off : NULL;
+    w->dembed_tgt = base ? base + off : NULL;
     off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
+    if ((size_t)T * B * Vt > n)
+        n = (size_t)T * B * Vt;
     if (n > INT_MAX)
         return 0;
     w->r_add_enc_l0 = base ? base + off : NULL;
+    w->r_add_enc_l1 = base ? base + off : NULL;
+    w->r_add_dec_l0 = base ? base + off : NULL;
+    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->z_add_dec_l0_2 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
+    if ((size_t)V * 64 > n)
+        n = (size_t)V * 64;
     if (n > INT_MAX)
         return 0;
     w->z_add_enc_l0 = base ? base + off : NULL;
+    w->z_add_enc_l1 = base ? base + off : NULL;
+    w->r_matmul_dec_l0 = base ? base + off : NULL;
+    w->z_add_dec_l0 = base ? base + off : NULL;
+    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
+    w->n_add_dec_l0_2 = base ? base + off : NULL;
+    w->dh_dec_l1 = base ? base + off : NULL;
+    w->dh_enc_l1_3 = base ? base + off : NULL;
+    w->dh_enc_l0_seq = base ? base + off : NULL;
+    w->dembed_src = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0 = base ? base + off : NULL;
-    off += n;
+    /* 10 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l0 = base ? base + off : NULL;
+    w->n_add_enc_l1 = base ? base + off : NULL;
+    w->z_matmul_dec_l0 = base ? base + off : NULL;
+    w->n_add_dec_l0 = base ? base + off : NULL;
+    w->h_dec_l1_seq = base ? base + off : NULL;
+    w->dz_add_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l1_5 = base ? base + off : NULL;
+    w->dr_add_enc_l1_seq = base ? base + off : NULL;
+    w->dr_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_iz_enc_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_prev_enc_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq = base ? base + off : NULL;
+    w->db_hn_dec_l0 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->h_prev_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_enc_l0_2 = base ? base + off : NULL;
+    w->z_enc_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 128;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
     if (n > INT_MAX)
         return 0;
     w->h_step_enc_l0 = base ? base + off : NULL;
+    w->n_enc_l1_seq = base ? base + off : NULL;
+    w->dembed_src_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_enc_l0_seq = base ? base + off : NULL;
+    w->dz_add_enc_l0_seq = base ? base + off : NULL;
+    w->db_in_enc_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 128;
     if (n > INT_MAX)
         return 0;
-    w->h_kept_enc_l0 = base ? base + off : NULL;
+    w->h_prev_enc_l1_carry = base ? base + off : NULL;
+    off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->h_enc_l1 = base ? base + off : NULL;
+    w->n_matmul_dec_l0 = base ? base + off : NULL;
+    w->h_prev_dec_l1_seq = base ? base + off : NULL;
+    w->dz_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_enc_l1_2 = base ? base + off : NULL;
+    w->z_dec_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_step_enc_l1 = base ? base + off : NULL;
+    w->n_dec_l1_seq = base ? base + off : NULL;
+    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 64;
+    if ((size_t)128 > n)
+        n = (size_t)128;
+    if (n > INT_MAX)
+        return 0;
+    w->embed_tgt_x = base ? base + off : NULL;
+    w->db_in_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l0_carry = base ? base + off : NULL;
+    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
+    w->db_ir_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l1_carry = base ? base + off : NULL;
+    w->dr_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_iz_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dz_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_in_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq = base ? base + off : NULL;
+    w->db_hn_dec_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
+    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
+    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if ((size_t)T * B * 64 > n)
+        n = (size_t)T * B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l1 = base ? base + off : NULL;
+    w->dembed_tgt_x_seq = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_matmul_dec_l1 = base ? base + off : NULL;
+    w->dh_dec_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    n = (size_t)Vt;
+    if (n > INT_MAX)
+        return 0;
+    w->db_out = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_7 = base ? base + off : NULL;
+    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l1_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l1_seq = base ? base + off : NULL;
+    w->dh_step_enc_l1 = base ? base + off : NULL;
+    w->dembed_src_x = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1 = base ? base + off : NULL;
+    w->dembed_src_x_2 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l0_2 = base ? base + off : NULL;
+    w->dembed_src_x_3 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l0_3 = base ? base + off : NULL;
+    w->db_ir_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_2 = base ? base + off : NULL;
+    w->db_iz_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_3 = base ? base + off : NULL;
+    w->db_in_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_dec_l0_seq = base ? base + off : NULL;
+    w->dh_enc_l0_4 = base ? base + off : NULL;
+    w->db_hn_enc_l1 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_dec_l0_seq = base ? base + off : NULL;
+    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1 = base ? base + off : NULL;
+    w->dh_prev_dec_l0 = base ? base + off : NULL;
+    w->db_ir_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_dec_l0 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
+    w->db_iz_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_2 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_3 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_dec_l0_2 = base ? base + off : NULL;
+    w->dh_prev_dec_l0_5 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_4 = base ? base + off : NULL;
+    w->dembed_tgt_x = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_dec_l0_3 = base ? base + off : NULL;
+    w->dembed_tgt_x_2 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dh_prev_dec_l1_5 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 64;
+    if (n > INT_MAX)
+        return 0;
+    w->dembed_tgt_x_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dr_matmul_dec_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dz_matmul_dec_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->dn_matmul_dec_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_next_carry = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l1_seq = base ? base + off : NULL;
+    w->dh_enc_l0_8 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_enc_l1_seq = base ? base + off : NULL;
+    w->dh_step_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_prev_enc_l0_seq = base ? base + off : NULL;
+    w->db_hn_enc_l0 = base ? base + off : NULL;
+    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->z_enc_l0_seq = base ? base + off : NULL;
+    w->db_ir_enc_l0 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->h_sub_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->n_add_enc_l0_seq = base ? base + off : NULL;
+    off += n;
+    n = (size_t)T * B * 128;
+    if (n > INT_MAX)
+        return 0;
+    w->r_enc_l0_seq = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -543,76 +920,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->W_hn_enc_l0_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l1 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
         return 0;
@@ -627,126 +934,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->W_hn_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_tgt_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -793,196 +980,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->W_in_dec_l1_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul95 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_5 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(64, 128);
     if (n > INT_MAX)
         return 0;
@@ -997,216 +994,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->W_ir_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_matmul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)Vt * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
     off += n;
     n = rnnrt_packed_size(128, 128);
     if (n > INT_MAX)
@@ -1223,131 +1010,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
         return 0;
     w->W_ir_enc_l1_packed = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_enc_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
-    off += n;
     n = rnnrt_packed_size(64, 128);
     if (n > INT_MAX)
         return 0;
@@ -1362,56 +1024,6 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->W_ir_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src_x_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 128;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)128;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 64;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_src = base ? base + off : NULL;
     off += n;
     return off;
 }

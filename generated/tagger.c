@@ -89,7 +89,8 @@ static tagger_params tagger_params_at(real *base, int V, int L)
     return p;
 }
 
-/* The workspace: every buffer of a training step, placed once. */
+/* The workspace: every buffer of a training step, placed once (buffers
+ * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *x_embed; /* gather [T,B,16] */
@@ -162,110 +163,93 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->x_embed = base ? base + off : NULL;
     off += n;
+    /* 6 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
+    if ((size_t)V * 16 > n)
+        n = (size_t)V * 16;
     if (n > INT_MAX)
         return 0;
     w->r_matmul = base ? base + off : NULL;
+    w->z_matmul = base ? base + off : NULL;
+    w->n_matmul = base ? base + off : NULL;
+    w->h_seq = base ? base + off : NULL;
+    w->dr_add_seq = base ? base + off : NULL;
+    w->dembed = base ? base + off : NULL;
     off += n;
+    /* 5 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
+    if ((size_t)T * B * L > n)
+        n = (size_t)T * B * L;
     if (n > INT_MAX)
         return 0;
     w->r_add = base ? base + off : NULL;
+    w->matmul29 = base ? base + off : NULL;
+    w->loss = base ? base + off : NULL;
+    w->dh = base ? base + off : NULL;
+    w->db_ir = base ? base + off : NULL;
     off += n;
+    /* 4 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
+    if ((size_t)T * B * L > n)
+        n = (size_t)T * B * L;
     if (n > INT_MAX)
         return 0;
     w->z_add = base ? base + off : NULL;
+    w->dlogits = base ? base + off : NULL;
+    w->dz_add_seq = base ? base + off : NULL;
+    w->db_in = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul = base ? base + off : NULL;
-    off += n;
+    /* 3 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->n_add = base ? base + off : NULL;
+    w->dn_add_seq = base ? base + off : NULL;
+    w->db_hn = base ? base + off : NULL;
     off += n;
-    n = (size_t)B * 32;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
+    n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_prev_carry = base ? base + off : NULL;
+    w->dn_add_seq_2 = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
+    if ((size_t)T * B * 16 > n)
+        n = (size_t)T * B * 16;
     if (n > INT_MAX)
         return 0;
     w->r_matmul_2 = base ? base + off : NULL;
+    w->dx_embed_seq = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
+    if ((size_t)T * B * L > n)
+        n = (size_t)T * B * L;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_2 = base ? base + off : NULL;
+    w->logits = base ? base + off : NULL;
     off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)B * 32;
     if (n > INT_MAX)
         return 0;
     w->n_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(32, 32);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->h_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->matmul29 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)1;
-    if (n > INT_MAX)
-        return 0;
-    w->loss = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->dlogits = base ? base + off : NULL;
+    w->dh_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)L;
     if (n > INT_MAX)
         return 0;
     w->db_out = base ? base + off : NULL;
     off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh = base ? base + off : NULL;
-    off += n;
+    /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
         return 0;
     w->h_prev_seq = base ? base + off : NULL;
+    w->db_iz = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * 32;
     if (n > INT_MAX)
@@ -291,11 +275,6 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
     off += n;
     n = (size_t)B * 32;
     if (n > INT_MAX)
@@ -337,6 +316,21 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
         return 0;
     w->dh_prev_5 = base ? base + off : NULL;
     off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hr_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hz_packed = base ? base + off : NULL;
+    off += n;
+    n = rnnrt_packed_size(32, 32);
+    if (n > INT_MAX)
+        return 0;
+    w->W_hn_packed = base ? base + off : NULL;
+    off += n;
     n = rnnrt_packed_size(16, 32);
     if (n > INT_MAX)
         return 0;
@@ -351,56 +345,6 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->W_ir_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_embed_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dr_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dz_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * 32;
-    if (n > INT_MAX)
-        return 0;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_ir = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_iz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_in = base ? base + off : NULL;
-    off += n;
-    n = (size_t)32;
-    if (n > INT_MAX)
-        return 0;
-    w->db_hn = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V * 16;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed = base ? base + off : NULL;
     off += n;
     return off;
 }
