@@ -463,8 +463,8 @@ void autodiff(Arena *a, Model *m)
         Node *n = g->nodes[i];
         if (n->op == OP_PARAM)
             m->grads[n->index] = D.adj[n->id];
-        else if (n->op == OP_INPUT && n->index >= INPUT_STATE)
-            m->dstate[n->index - INPUT_STATE] = D.adj[n->id];
+        else if (n->op == OP_INPUT && n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES)
+            m->dstate[n->index - INPUT_STATE] = D.adj[n->id]; /* not the seq2seq inputs after the states */
     }
     graph_verify(g);
 }

@@ -18,7 +18,8 @@ Node *pass_node(Graph *g, Op op, Loc loc, Shape shape, DType dt, Node **in, int 
         if (!in[i] || in[i]->graph != g)
             DIE("pass_node: %s input %d is %s", op_name(op), i, in[i] ? "in another graph" : "NULL");
     n->in = arena_array(&perm, (size_t)nin + 1, sizeof(Node *));
-    memcpy(n->in, in, (size_t)nin * sizeof(Node *));
+    if (nin > 0)
+        memcpy(n->in, in, (size_t)nin * sizeof(Node *));
     n->nin = nin;
     return n;
 }
