@@ -108,11 +108,16 @@ static void row_narrow(int K, int N, real alpha, const real *restrict a,
  * 2 by hand measured slower (GCC then kept an address register per vector
  * of the second row and spilled them).
  *
- * Each lane is still acc = acc + s * b in k order, a rounded multiply then
- * a rounded add (emitted code is compiled without FP contraction, -std=c11,
- * so row_block does the same): the results are the same bits as
- * row_block's and row_narrow's, and sampled text does not change. A fused
- * multiply-add would save an instruction per vector but change the bits. */
+ * Each lane is acc = fma(s, b, acc) in k order, one rounding per term:
+ * the same chain, bit for bit, as the packed scan kernel (kernel32 in
+ * rnnrt_gemm_packed.c) gives a row of C at alpha 1, so a generation step
+ * and a scan over the same weights agree. It is not row_block's sum, a
+ * rounded multiply then a rounded add (the runtime is compiled without FP
+ * contraction, -std=c11): results move in the last bits, and sampled text
+ * under an AVX-512 core differs from before and from Haswell's. Keeping
+ * row_block's bits (_mm512_mul_ps then _mm512_add_ps) measured ~25% slower
+ * (GRU-S generation 155k against 205k tok/s): with the multiply and the
+ * add separate, the loop is not only bound by reading B from L2. */
 static inline __attribute__((always_inline)) void
 row_zmm(const int nv, const int masked, __mmask16 last, int K, float alpha,
         const float *restrict a, int inca, const float *restrict B, int ldb,
@@ -130,8 +135,7 @@ row_zmm(const int nv, const int masked, __mmask16 last, int K, float alpha,
         const __m512 s = _mm512_set1_ps(a[(size_t)k * inca]);
 #pragma GCC unroll 16
         for (int v = 0; v < nv; v++)
-            acc[v] = _mm512_add_ps(acc[v],
-                                   _mm512_mul_ps(s, ROW_ZMM_LOAD(b, v)));
+            acc[v] = _mm512_fmadd_ps(s, ROW_ZMM_LOAD(b, v), acc[v]);
     }
 #undef ROW_ZMM_LOAD
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);

@@ -150,11 +150,13 @@ static void test_rows_independent(void **state)
 /* One row of C through rnnrt_gemm (the products of a B = 1 generation
  * step), B stored K x N with NaN in its padding columns, the row of A read
  * with stride inca (a transposed A's first column): against the double
- * reference within the tolerance above, and, where the M = 1 row kernels
- * answer every such product (the AVX-512 one: all N; the 256-bit ones:
- * N a multiple of 256), bit for bit against acc = acc + a_k * b_k in
- * float and k order, the sum sampled text was produced with (a changed
- * order or a fused multiply-add shows up here, not only in the text). */
+ * reference within the tolerance above, and, where rnnc's own M = 1 row
+ * kernels answer every such product, bit for bit against the float sum
+ * in k order they compute: with the AVX-512 kernel (all N) a fused
+ * multiply-add chain, acc = fma(a_k, b_k, acc), as the packed kernels; with
+ * row_block (N a multiple of 256 otherwise) a rounded product then a
+ * rounded add. A changed order or rounding shows up here, not only in
+ * sampled text. */
 static void check_row(int N, int K, int inca, int pad, float beta)
 {
     int ldb = N + pad;
@@ -176,14 +178,19 @@ static void check_row(int N, int K, int inca, int pad, float beta)
     C[N] = 1234.5f;
     const float alpha = 0.75f;
     rnnrt_gemm(inca > 1, 0, 1, N, K, alpha, a, inca, B, ldb, beta, C, N);
-    bool exact = !strcmp(rnnrt_gemm_packed_kernel(), "avx512") || N % 256 == 0;
+    bool fused = !strcmp(rnnrt_gemm_packed_kernel(), "avx512");
+    bool exact = fused || N % 256 == 0;
     for (int j = 0; j < N; j++) {
         double s = 0, mag = 0;
         float acc = 0;
         for (int k = 0; k < K; k++) {
             float ak = a[(size_t)k * inca], bk = B[(size_t)k * ldb + j];
-            float prod = ak * bk; /* rounded, then added: no contraction */
-            acc = acc + prod;
+            if (fused)
+                acc = fmaf(ak, bk, acc);
+            else {
+                float prod = ak * bk; /* rounded, then added: no contraction */
+                acc = acc + prod;
+            }
             s += (double)ak * bk;
             mag += fabs((double)ak * bk);
         }
@@ -201,6 +208,30 @@ static void check_row(int N, int K, int inca, int pad, float beta)
     free(B);
     free(C);
     free(C0);
+}
+
+/* With the AVX-512 kernels, one row through rnnrt_gemm (a generation
+ * step) and the same row through the packed scan GEMM are the same bits. */
+static void test_single_row_matches_packed(void **state)
+{
+    (void)state;
+    if (strcmp(rnnrt_gemm_packed_kernel(), "avx512")) {
+        fprintf(stderr, "test_single_row_matches_packed: skipped, kernel %s\n", rnnrt_gemm_packed_kernel());
+        return;
+    }
+    enum { K = 256, N = 300 };
+    static float a[K], B[K * N], C1[N], C2[N];
+    float *P = malloc(sizeof(float) * rnnrt_packed_size(K, N));
+    assert_non_null(P);
+    for (int i = 0; i < K; i++)
+        a[i] = uniformf();
+    for (int i = 0; i < K * N; i++)
+        B[i] = uniformf();
+    rnnrt_pack_b(0, K, N, B, N, P);
+    rnnrt_gemm_packed(0, 1, N, K, a, K, B, N, P, C1, N);
+    rnnrt_gemm(0, 0, 1, N, K, 1, a, K, B, N, 0, C2, N);
+    assert_memory_equal(C1, C2, sizeof C1);
+    free(P);
 }
 
 static void test_gemm_single_row(void **state)
@@ -236,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_unpacked_fallback),
         cmocka_unit_test(test_rows_independent),
         cmocka_unit_test(test_gemm_single_row),
+        cmocka_unit_test(test_single_row_matches_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
