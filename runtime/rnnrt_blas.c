@@ -46,8 +46,8 @@ enum { ROW_BLOCK = 256 };
  * for this shape took more than twice as long (1 thread, 256 x 256 from
  * L2: ~2.2 us against ~5.8 us per call); 256 columns measured faster than
  * 32, 64, 128 or 512, and keeping the accumulators in registers, FMA or
- * prefetching did not help: at ~115 GB/s the loop is bound by reading B
- * from L2. */
+ * prefetching did not help with 256-bit vectors (~115 GB/s from L2). With
+ * AVX-512, row_zmm below is faster and takes over (see row_zmm_on). */
 static void row_block(int K, real alpha, const real *restrict a, int inca,
                       const real *restrict B, int ldb, real beta,
                       real *restrict c)
