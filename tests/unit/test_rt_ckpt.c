@@ -460,9 +460,38 @@ static void test_ckpt_version_1_loads_as_sgd(void **state)
     free(d);
 }
 
+/* A fresh parameter block (and its gradients) is zero and starts on a
+ * 64-byte boundary, for the row kernels' whole-line loads; the block a
+ * checkpoint loads into too. */
+static void test_params_zeroed_and_aligned(void **state)
+{
+    Fixture *f = *state;
+    RnnrtParams p;
+    RnnrtError err = {0};
+    for (int V = 1; V <= 9; V += 4) {
+        if (rnnrt_params_init(&p, &toy, V, &err))
+            fail_msg("%s", err.msg);
+        assert_int_equal((uintptr_t)p.params % 64, 0);
+        for (size_t i = 0; i < 2 * p.total; i++)
+            assert_true(p.params[i] == 0);
+        rnnrt_params_free(&p);
+    }
+    assert_int_equal((uintptr_t)f->p.params % 64, 0);
+    assert_int_equal(rnnrt_ckpt_save(f->path, &toy, &f->v, &f->p, &f->ts, &err), 0);
+    RnnrtVocab v;
+    RnnrtTrainState ts;
+    if (rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal((uintptr_t)p.params % 64, 0);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_params_zeroed_and_aligned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_optimizer_moments_round_trip, setup,
                                         teardown),

@@ -147,6 +147,104 @@ static void test_rows_independent(void **state)
     free(P);
 }
 
+/* One row of C through rnnrt_gemm (the products of a B = 1 generation
+ * step), B stored K x N with NaN in its padding columns, the row of A read
+ * with stride inca (a transposed A's first column): against the double
+ * reference within the tolerance above, and, where rnnc's own M = 1 row
+ * kernels answer every such product, bit for bit against the float sum
+ * in k order they compute: with the AVX-512 kernel (all N) a fused
+ * multiply-add chain, acc = fma(a_k, b_k, acc), as the packed kernels; with
+ * row_block (N a multiple of 256 otherwise) a rounded product then a
+ * rounded add. A changed order or rounding shows up here, not only in
+ * sampled text. */
+static void check_row(int N, int K, int inca, int pad, float beta)
+{
+    int ldb = N + pad;
+    float *a = malloc(sizeof(float) * (size_t)K * inca);
+    float *B = malloc(sizeof(float) * (size_t)K * ldb);
+    float *C = malloc(sizeof(float) * (size_t)(N + 1));
+    assert_non_null(a);
+    assert_non_null(B);
+    assert_non_null(C);
+    for (int i = 0; i < K * inca; i++)
+        a[i] = uniformf();
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < ldb; j++)
+            B[(size_t)k * ldb + j] = j < N ? uniformf() : NAN;
+    float *C0 = malloc(sizeof(float) * (size_t)N);
+    assert_non_null(C0);
+    for (int j = 0; j < N; j++) /* beta 0: C is not read, NaN cannot leak */
+        C0[j] = C[j] = beta == 0 ? NAN : uniformf();
+    C[N] = 1234.5f;
+    const float alpha = 0.75f;
+    rnnrt_gemm(inca > 1, 0, 1, N, K, alpha, a, inca, B, ldb, beta, C, N);
+    bool fused = !strcmp(rnnrt_gemm_packed_kernel(), "avx512");
+    bool exact = fused || N % 256 == 0;
+    for (int j = 0; j < N; j++) {
+        double s = 0, mag = 0;
+        float acc = 0;
+        for (int k = 0; k < K; k++) {
+            float ak = a[(size_t)k * inca], bk = B[(size_t)k * ldb + j];
+            if (fused)
+                acc = fmaf(ak, bk, acc);
+            else {
+                float prod = ak * bk; /* rounded, then added: no contraction */
+                acc = acc + prod;
+            }
+            s += (double)ak * bk;
+            mag += fabs((double)ak * bk);
+        }
+        double want = alpha * s + (beta == 0 ? 0 : (double)beta * C0[j]);
+        double tol = 2.0 * K * ldexp(1, -24) * alpha * mag + 4 * ldexp(1, -24) * fabs(want) + 1e-30;
+        float wantf = beta == 0 ? alpha * acc : alpha * acc + beta * C0[j];
+        if (isnan(C[j]) || fabs(C[j] - want) > tol || (exact && C[j] != wantf)) {
+            fprintf(stderr, "kernel %s M 1 N %d K %d inca %d pad %d beta %g: C[%d] = %.9g, expected %.9g (float k order %.9g)\n",
+                    rnnrt_gemm_packed_kernel(), N, K, inca, pad, beta, j, C[j], want, wantf);
+            fail();
+        }
+    }
+    assert_true(C[N] == 1234.5f); /* nothing written past the row */
+    free(a);
+    free(B);
+    free(C);
+    free(C0);
+}
+
+/* With the AVX-512 kernels, one row through rnnrt_gemm (a generation
+ * step) and the same row through the packed scan GEMM are the same bits. */
+static void test_single_row_matches_packed(void **state)
+{
+    (void)state;
+    if (strcmp(rnnrt_gemm_packed_kernel(), "avx512")) {
+        fprintf(stderr, "test_single_row_matches_packed: skipped, kernel %s\n", rnnrt_gemm_packed_kernel());
+        return;
+    }
+    enum { K = 256, N = 300 };
+    static float a[K], B[K * N], C1[N], C2[N];
+    float *P = malloc(sizeof(float) * rnnrt_packed_size(K, N));
+    assert_non_null(P);
+    for (int i = 0; i < K; i++)
+        a[i] = uniformf();
+    for (int i = 0; i < K * N; i++)
+        B[i] = uniformf();
+    rnnrt_pack_b(0, K, N, B, N, P);
+    rnnrt_gemm_packed(0, 1, N, K, a, K, B, N, P, C1, N);
+    rnnrt_gemm(0, 0, 1, N, K, 1, a, K, B, N, 0, C2, N);
+    assert_memory_equal(C1, C2, sizeof C1);
+    free(P);
+}
+
+static void test_gemm_single_row(void **state)
+{
+    (void)state;
+    static const int Ns[] = {1, 5, 15, 16, 17, 28, 32, 33, 100, 255, 256, 257, 300, 512, 520, 768, 1000};
+    static const int Ks[] = {1, 2, 3, 17, 256, 257};
+    for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
+        for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+            for (int beta = 0; beta < 2; beta++)
+                check_row(Ns[n], Ks[k], (n + k) % 3 == 0 ? 3 : 1, (n + k) % 2 ? 5 : 0, (float)beta);
+}
+
 /* The kernel asked for in RNNRT_GEMM is the one that runs, unless this
  * build or CPU does not have it (then BLAS, said on stderr). */
 static void test_kernel_choice(void **state)
@@ -168,6 +266,8 @@ int main(void)
         cmocka_unit_test(test_step_shapes),
         cmocka_unit_test(test_unpacked_fallback),
         cmocka_unit_test(test_rows_independent),
+        cmocka_unit_test(test_gemm_single_row),
+        cmocka_unit_test(test_single_row_matches_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
