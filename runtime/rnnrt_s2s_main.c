@@ -663,6 +663,7 @@ enum { MAX_HALVINGS = 5, STOPPED = -1 };
 typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
+    double max_loss_ratio; /* RELIABILITY D2: stop when a loss passes this x the run's first; 0 = off */
     int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
     const char *ckpt;
@@ -679,7 +680,7 @@ typedef struct {
     RnnrtS2sBatcher bt;
     RnnrtS2sBatch mb;
     RnnrtProgress prog;
-    double t0, last_loss;
+    double t0, last_loss, first_loss;
     int64_t run_steps, run_tokens, saved_step;
     int have_pairs, have_params, have_loop;
 } Trainer;
@@ -882,10 +883,19 @@ static int train_step(Trainer *tr, RnnrtError *err)
             return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
         tr->m->backward(&c);
     }
+    double ratio = tr->o->max_loss_ratio;
+    if (ratio > 0 && tr->run_steps > 0 && c.loss > ratio * tr->first_loss)
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                           "the loss %.4g at epoch %lld, minibatch %lld is more than %g times this run's first loss "
+                           "%.4g: training diverged (a smaller --lr may help); stopping. The last checkpoint '%s' "
+                           "is kept (--max-loss-ratio 0 turns this check off)", c.loss, (long long)ts->epoch + 1,
+                           (long long)ts->batch + 1, ratio, tr->first_loss, tr->o->ckpt);
     double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
     if (!isfinite(norm))
         return bad_grads(tr, norm, err);
     rnnrt_optim_step(ts->optim, p->params, p->grads, ts->lr);
+    if (tr->run_steps == 0)
+        tr->first_loss = c.loss;
     ts->step++;
     ts->tokens += tr->mb.ntokens;
     tr->run_steps++;
@@ -1008,6 +1018,8 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
     memset(&tr, 0, sizeof tr);
     tr.m = m;
     tr.o = o;
+    if (!(o->max_loss_ratio == 0 || o->max_loss_ratio >= 1))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "--max-loss-ratio must be 0 (off) or a number >= 1");
     int rc = setup(&tr, path, err);
     if (!rc) {
         rnnrt_progress_init(&tr.prog, stderr, o->quiet);
@@ -1418,7 +1430,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         return usage(stderr, prog, m);
     }
     int beam = is_tr ? 1 : 4;
-    TrainOpts to = {.epochs = r->epochs, .batch = r->batch, .lr = r->lr, .eval_max = -1, .seed = r->seed};
+    TrainOpts to = {.epochs = r->epochs, .batch = r->batch, .lr = r->lr, .eval_max = -1, .seed = r->seed,
+                    .max_loss_ratio = 3};
     int64_t max_pairs = 0, eval_max = -1;
     uint64_t seed = r->seed;
     char def_ckpt[4096];
@@ -1442,6 +1455,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          0, 1e12},
         {"--save-every", RNNRT_OPT_I64, &to.save_every, "N", "also save every N steps (0 = at epoch ends only)", 0,
          1e18},
+        {"--max-loss-ratio", RNNRT_OPT_DOUBLE, &to.max_loss_ratio, "X",
+         "stop (exit 4) when a step's loss exceeds X times the run's first loss (0 = off)", 0, 1e12},
         {"--threads", RNNRT_OPT_INT, &to.threads, "N",
          "threads: N >= 2 splits each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},

@@ -83,10 +83,11 @@ endforeach()
 #                     evaluates, translates and resumes, no temporary files
 #   s2s_corrupt_ckpt  flipped bytes, truncation, an empty and a missing
 #                     checkpoint: eval, translate and train --resume refuse
+#   s2s_diverge       an exploding loss stops with exit 4, last checkpoint kept
 #   s2s_threads       --threads 2 and 3 reproducible and resuming exactly,
 #                     --threads 1 == none (test_rt_s2s_split.c: == 1 thread)
 # (tests/unit/test_rt_s2s_train.c: non-finite steps, --force, refusals.)
-foreach(t resume interrupt corrupt_ckpt threads)
+foreach(t resume interrupt corrupt_ckpt threads diverge)
   add_test(NAME s2s_${t}
     COMMAND bash ${S2S_DIR}/${t}.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/${t})
   set_tests_properties(s2s_${t} PROPERTIES TIMEOUT 30 LABELS s2s)
