@@ -31,16 +31,5 @@ cmp -s "$ckpt" "$work/one.ckpt" || fail "the checkpoint left is not the last goo
 must "eval of the checkpoint left behind" "$work/eval.log" "$trainer" eval "${DATA[@]}" --ckpt "$ckpt"
 say "ok: $(grep -o 'the loss [^ ]* at epoch [0-9]*, minibatch [0-9]*' "$work/diverge.err") -> exit 4, last good checkpoint kept"
 
-# off: the same run goes on past that minibatch (it may still end on the
-# non-finite check, but never with the ratio message)
-rc=0
-"$trainer" train "${DATA[@]}" --max-steps 8 --lr 1000 --clip 0 --threads 1 --quiet --sample-len 0 \
-    --max-loss-ratio 0 --ckpt "$work/off.ckpt" >"$work/off.out" 2>"$work/off.err" || rc=$?
-grep -q "first loss" "$work/off.err" && fail "--max-loss-ratio 0 still stopped on the ratio"
-[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || fail "--max-loss-ratio 0: exit $rc"
-say "ok: --max-loss-ratio 0 turns the check off (exit $rc)"
-
-expect_refusal "--max-loss-ratio 0.5" "$work/usage.err" \
-    "$trainer" train "${DATA[@]}" --max-steps 1 --max-loss-ratio 0.5 --ckpt "$work/usage.ckpt"
-grep -q -- "--max-loss-ratio must be" "$work/usage.err" || fail "no usage message for --max-loss-ratio 0.5"
-say "ok: --max-loss-ratio 0.5 is refused"
+loss_ratio_switch "$work" "$trainer" train "${DATA[@]}" --max-steps 8 --lr 1000 --clip 0 --threads 1 --quiet \
+    --sample-len 0

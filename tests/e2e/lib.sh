@@ -83,3 +83,20 @@ expect_refusal() {
     fi
     say "ok: $what: refused with exit $rc: $(head -n 1 "$log")"
 }
+
+# loss_ratio_switch WORK TRAIN_CMD...: the two sides of --max-loss-ratio that
+# both trainers share (diverge.sh, s2s/diverge.sh). TRAIN_CMD is a training
+# command whose loss explodes; with --max-loss-ratio 0 appended it must not
+# stop on the ratio (it may still end on the non-finite check: exit 0 or 4);
+# with 0.5 it is a usage error with a message.
+loss_ratio_switch() {
+    local work=$1 rc=0
+    shift
+    "$@" --max-loss-ratio 0 --ckpt "$work/off.ckpt" >"$work/off.out" 2>"$work/off.err" || rc=$?
+    grep -q "first loss" "$work/off.err" && fail "--max-loss-ratio 0 still stopped on the ratio"
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || fail "--max-loss-ratio 0: exit $rc"
+    say "ok: --max-loss-ratio 0 turns the check off (exit $rc)"
+    expect_refusal "--max-loss-ratio 0.5" "$work/usage.err" "$@" --max-loss-ratio 0.5 --ckpt "$work/usage.ckpt"
+    grep -q -- "--max-loss-ratio must be" "$work/usage.err" || fail "no usage message for --max-loss-ratio 0.5"
+    say "ok: --max-loss-ratio 0.5 is refused"
+}

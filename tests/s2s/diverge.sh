@@ -30,14 +30,5 @@ must "the same run stopped before the bad step" "$work/budget.log" \
 cmp -s "$work/model.ckpt" "$work/budget.ckpt" || fail "the checkpoint left is not the last good one"
 say "ok: $(grep -o 'the loss [^ ]* at epoch [0-9]*, minibatch [0-9]*' "$work/diverge.err") -> exit 4, last good checkpoint kept"
 
-rc=0
-"$trainer" train "$work/pairs.txt" --epochs 1 --max-steps $((mb + 2)) --lr 100 --eval-max 0 --quiet \
-    --max-loss-ratio 0 --ckpt "$work/off.ckpt" >"$work/off.out" 2>"$work/off.err" || rc=$?
-grep -q "first loss" "$work/off.err" && fail "--max-loss-ratio 0 still stopped on the ratio"
-[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || fail "--max-loss-ratio 0: exit $rc"
-say "ok: --max-loss-ratio 0 turns the check off (exit $rc)"
-
-expect_refusal "--max-loss-ratio 0.5" "$work/usage.err" \
-    "$trainer" train "$work/pairs.txt" --max-steps 1 --max-loss-ratio 0.5 --ckpt "$work/usage.ckpt"
-grep -q -- "--max-loss-ratio must be" "$work/usage.err" || fail "no usage message for --max-loss-ratio 0.5"
-say "ok: --max-loss-ratio 0.5 is refused"
+loss_ratio_switch "$work" "$trainer" train "$work/pairs.txt" --epochs 1 --max-steps $((mb + 2)) --lr 100 \
+    --eval-max 0 --quiet
