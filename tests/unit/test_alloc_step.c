@@ -29,16 +29,6 @@
 
 #include "alloc_count.h"
 
-/* What OpenBLAS allocated inside the counted steps (not rnnc's: see
- * alloc_count.h), said so that it is visible. */
-static void report_blas(void)
-{
-    if (blas_allocations)
-        fprintf(stderr, "note: OpenBLAS itself allocated %ld times inside the counted steps\n",
-                (long)blas_allocations);
-    blas_allocations = 0;
-}
-
 typedef struct {
     RnnrtParams p;
     RnnrtBuffers b;

@@ -31,16 +31,6 @@
 
 #include "alloc_count.h"
 
-/* What OpenBLAS allocated inside the counted steps (not rnnc's: see
- * alloc_count.h), said so that it is visible. */
-static void report_blas(void)
-{
-    if (blas_allocations)
-        fprintf(stderr, "note: OpenBLAS itself allocated %ld times inside the counted steps\n",
-                (long)blas_allocations);
-    blas_allocations = 0;
-}
-
 enum { B = 7, T = 6, V = 10, VT = 9 };
 
 /* Valid lengths: with 2 workers rows 0-3 hold 6+6+1+0 = 13 label tokens
