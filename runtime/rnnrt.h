@@ -660,6 +660,8 @@ typedef struct {
     RnnrtRng rng;       /* RNG now */
     RnnrtRng epoch_rng; /* RNG before this epoch's batcher draws */
     uint64_t corpus_hash;
+    double loss_ref; /* the divergence guard's reference: the loss of the
+                        training's first step (0 = none yet) */
     int S;
     real *state;     /* [B][S] carried state (owned; NULL = zeros) */
     struct RnnrtOptim *optim; /* optimizer and its moments (owned; NULL =
@@ -690,6 +692,18 @@ int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
 int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
                          RnnrtTrainState *ts, RnnrtError *err);
 void rnnrt_train_state_free(RnnrtTrainState *ts);
+
+/* The divergence guard (RELIABILITY D2, G6), shared by every trainer: a
+ * finite loss above ratio times ts->loss_ref, the loss of the training's
+ * first step, stops the run (exit 4) before the step is applied. The
+ * reference is saved in the checkpoint, so a resumed run judges against
+ * what the straight run would, and a converged model's small, noisy
+ * losses never trip it. A checkpoint saved before the reference existed
+ * takes ln(vocab), the loss of a uniform guess. ratio 0 turns the check
+ * off (the reference is still recorded). ckpt names the checkpoint the
+ * message says is kept, if it exists. */
+int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
+                     int vocab, const char *ckpt, RnnrtError *err);
 
 /* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
  * The SIGINT/SIGTERM handler only records the signal; loops poll

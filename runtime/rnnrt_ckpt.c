@@ -21,6 +21,7 @@
 #include "rnnrt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
     size_t n = ts->state ? (size_t)ts->B * (size_t)ts->S : 0;
     rnnrt_buf_put_u64(b, n);
     rnnrt_buf_put(b, ts->state, n * sizeof(real));
+    rnnrt_buf_put_f64(b, ts->loss_ref);
 }
 
 /* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
@@ -427,6 +429,10 @@ int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
         ts->state = rnnrt_xcalloc((size_t)n, sizeof(real), "carried state");
         rnnrt_reader_get(r, ts->state, (size_t)n * sizeof(real));
     }
+    /* the guard's reference; sections written before it existed end here */
+    ts->loss_ref = r->pos == r->n ? 0 : rnnrt_reader_f64(r);
+    if (r->bad || !(ts->loss_ref >= 0) || !isfinite(ts->loss_ref))
+        return malformed(path, "train", err);
     return r->pos == r->n ? 0 : malformed(path, "train", err);
 }
 

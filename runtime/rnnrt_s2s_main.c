@@ -680,7 +680,7 @@ typedef struct {
     RnnrtS2sBatcher bt;
     RnnrtS2sBatch mb;
     RnnrtProgress prog;
-    double t0, last_loss, first_loss;
+    double t0, last_loss;
     int64_t run_steps, run_tokens, saved_step;
     int have_pairs, have_params, have_loop;
 } Trainer;
@@ -883,19 +883,13 @@ static int train_step(Trainer *tr, RnnrtError *err)
             return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
         tr->m->backward(&c);
     }
-    double ratio = tr->o->max_loss_ratio;
-    if (ratio > 0 && tr->run_steps > 0 && c.loss > ratio * tr->first_loss)
-        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
-                           "the loss %.4g at epoch %lld, minibatch %lld is more than %g times this run's first loss "
-                           "%.4g: training diverged (a smaller --lr may help); stopping. The last checkpoint '%s' "
-                           "is kept (--max-loss-ratio 0 turns this check off)", c.loss, (long long)ts->epoch + 1,
-                           (long long)ts->batch + 1, ratio, tr->first_loss, tr->o->ckpt);
+    int rc = rnnrt_loss_guard(ts, c.loss, tr->o->max_loss_ratio, tr->pairs.tgt_vocab.size, tr->o->ckpt, err);
+    if (rc)
+        return rc;
     double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
     if (!isfinite(norm))
         return bad_grads(tr, norm, err);
     rnnrt_optim_step(ts->optim, p->params, p->grads, ts->lr);
-    if (tr->run_steps == 0)
-        tr->first_loss = c.loss;
     ts->step++;
     ts->tokens += tr->mb.ntokens;
     tr->run_steps++;

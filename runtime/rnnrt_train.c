@@ -21,8 +21,9 @@
  * Faults: a non-finite loss or gradient norm skips the step (parameters and
  * carried state stay as they were) and halves the learning rate, at most 5
  * times; the 6th time exits 4 without saving, so the last good checkpoint
- * stays. A finite loss above --max-loss-ratio (3) times the run's first
- * loss exits 4 the same way (diverged). SIGINT/SIGTERM are polled between steps
+ * stays. A finite loss above --max-loss-ratio (3) times the training's
+ * first loss (kept in the checkpoint: rnnrt_loss_guard) exits 4 the same
+ * way (diverged). SIGINT/SIGTERM are polled between steps
  * and inside evaluation and sampling: the driver saves and returns 130/143.
  *
  * Resume is exact, also mid-epoch: the checkpoint holds the cursor (epoch,
@@ -377,6 +378,31 @@ static void fill_carry(Trainer *tr, int T)
     }
 }
 
+int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
+                     int vocab, const char *ckpt, RnnrtError *err)
+{
+    if (!(ts->loss_ref > 0)) {
+        if (ts->step == 0) { /* the training's first step sets it */
+            ts->loss_ref = loss;
+            return 0;
+        }
+        ts->loss_ref = log(vocab > 1 ? vocab : 2); /* an older checkpoint */
+    }
+    if (!(ratio > 0) || !(loss > ratio * ts->loss_ref))
+        return 0;
+    struct stat st;
+    int kept = ckpt && stat(ckpt, &st) == 0 && S_ISREG(st.st_mode);
+    return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                       "the loss %.4g at epoch %lld, minibatch %lld is more "
+                       "than %g times the training's first loss %.4g: "
+                       "training diverged (a smaller --lr, or --clip, may "
+                       "help); stopping. %s%s%s (--max-loss-ratio 0 turns "
+                       "this check off)", loss, (long long)ts->epoch + 1,
+                       (long long)ts->batch + 1, ratio, ts->loss_ref,
+                       kept ? "The last checkpoint '" : "No checkpoint was saved",
+                       kept ? ckpt : "", kept ? "' is kept" : "");
+}
+
 /* A non-finite loss or gradient: skip, halve the lr, or give up. */
 static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
 {
@@ -449,17 +475,10 @@ static int train_step(Trainer *tr, RnnrtError *err)
                                                                   : "infinite");
         return bad_step(tr, what, err);
     }
-    double ratio = tr->o->max_loss_ratio;
-    if (ratio > 0 && tr->run_steps > 0 && loss > ratio * tr->res->first_loss)
-        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
-                           "the loss %.4g at epoch %lld, minibatch %lld is "
-                           "more than %g times this run's first loss %.4g: "
-                           "training diverged (a smaller --lr, or --clip, "
-                           "may help); stopping. The last good checkpoint "
-                           "'%s' is kept (--max-loss-ratio 0 turns this "
-                           "check off)", loss, (long long)ts->epoch + 1,
-                           (long long)ts->batch + 1, ratio,
-                           tr->res->first_loss, tr->ckpt);
+    int rc = rnnrt_loss_guard(ts, loss, tr->o->max_loss_ratio,
+                              tr->corpus.vocab.size, tr->ckpt, err);
+    if (rc)
+        return rc;
     double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
     if (!isfinite(norm))
         return check_grads(tr, norm, err);

@@ -24,7 +24,7 @@ rc=0
 "$trainer" train "${DATA[@]}" --max-steps 60 --lr 1000 --clip 0 --threads 1 --quiet \
     --sample-len 0 --save-every 1 --ckpt "$ckpt" >"$work/diverge.out" 2>"$work/diverge.err" || rc=$?
 [ "$rc" -eq 4 ] || { cat "$work/diverge.err" >&2; fail "exploding loss: exit $rc, expected 4"; }
-grep -q "times this run's first loss .*training diverged" "$work/diverge.err" ||
+grep -q "times the training's first loss .*training diverged" "$work/diverge.err" ||
     { cat "$work/diverge.err" >&2; fail "no divergence message"; }
 grep -q "minibatch 2 is" "$work/diverge.err" || { cat "$work/diverge.err" >&2; fail "expected to stop at minibatch 2"; }
 cmp -s "$ckpt" "$work/one.ckpt" || fail "the checkpoint left is not the last good one (after step 1)"

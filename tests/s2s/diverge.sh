@@ -18,7 +18,7 @@ rc=0
 "$trainer" train "$work/pairs.txt" --epochs 5 --lr 100 --eval-max 0 --save-every 1 --quiet \
     --ckpt "$work/model.ckpt" >"$work/diverge.out" 2>"$work/diverge.err" || rc=$?
 [ "$rc" -eq 4 ] || { cat "$work/diverge.err" >&2; fail "exploding loss: exit $rc, expected 4"; }
-grep -q "times this run's first loss .*training diverged" "$work/diverge.err" ||
+grep -q "times the training's first loss .*training diverged" "$work/diverge.err" ||
     { cat "$work/diverge.err" >&2; fail "no divergence message"; }
 mb=$(sed -n 's/.*epoch 1, minibatch \([0-9]*\) is more than.*/\1/p' "$work/diverge.err")
 [ -n "$mb" ] || { cat "$work/diverge.err" >&2; fail "it did not stop in the first epoch"; }

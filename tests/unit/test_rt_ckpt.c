@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,6 +80,7 @@ static int setup(void **state)
     ts->rng = r;
     rnnrt_rng_init(&ts->epoch_rng, 77);
     ts->corpus_hash = 0xfeedull;
+    ts->loss_ref = 3.25;
     ts->S = 2;
     for (int i = 0; i < 4; i++)
         f->state[i] = 0.5 * i - 1;
@@ -170,6 +172,7 @@ static void test_ckpt_round_trip(void **state)
     assert_memory_equal(&ts.rng, &f->ts.rng, sizeof ts.rng);
     assert_memory_equal(&ts.epoch_rng, &f->ts.epoch_rng, sizeof ts.rng);
     assert_true(ts.corpus_hash == 0xfeedull);
+    assert_true(ts.loss_ref == 3.25);
     assert_non_null(ts.state);
     assert_memory_equal(ts.state, f->state, sizeof f->state);
     rnnrt_vocab_free(&v);
@@ -460,6 +463,41 @@ static void test_ckpt_version_1_loads_as_sgd(void **state)
     free(d);
 }
 
+/* The divergence guard judges against the training's first loss, which
+ * the checkpoint keeps; a checkpoint without it takes ln(V). */
+static void test_loss_guard_reference(void **state)
+{
+    Fixture *f = *state;
+    RnnrtTrainState ts = {0};
+    RnnrtError err = {0};
+    /* the first step sets the reference and passes */
+    assert_int_equal(rnnrt_loss_guard(&ts, 2.0, 3, 28, f->path, &err), 0);
+    assert_true(ts.loss_ref == 2.0);
+    ts.step = 5;
+    /* small noisy losses of a converged run never trip it */
+    assert_int_equal(rnnrt_loss_guard(&ts, 0.001, 3, 28, f->path, &err), 0);
+    assert_int_equal(rnnrt_loss_guard(&ts, 0.5, 3, 28, f->path, &err), 0);
+    assert_int_equal(rnnrt_loss_guard(&ts, 6.0, 3, 28, f->path, &err), 0);
+    /* above 3 x 2.0: stop, and say there is no checkpoint to keep */
+    unlink(f->path);
+    assert_int_equal(rnnrt_loss_guard(&ts, 6.01, 3, 28, f->path, &err),
+                     RNNRT_EXIT_DIVERGED);
+    assert_non_null(strstr(err.msg, "3 times the training's first loss 2"));
+    assert_non_null(strstr(err.msg, "No checkpoint was saved"));
+    save_ok(f);
+    assert_int_equal(rnnrt_loss_guard(&ts, 7.0, 3, 28, f->path, &err),
+                     RNNRT_EXIT_DIVERGED);
+    assert_non_null(strstr(err.msg, "' is kept"));
+    /* ratio 0: off */
+    assert_int_equal(rnnrt_loss_guard(&ts, 1e9, 0, 28, f->path, &err), 0);
+    /* a resumed checkpoint saved before the reference existed: ln V */
+    RnnrtTrainState old = {.step = 40};
+    assert_int_equal(rnnrt_loss_guard(&old, 0.01, 3, 28, f->path, &err), 0);
+    assert_true(fabs(old.loss_ref - log(28)) < 1e-12);
+    assert_int_equal(rnnrt_loss_guard(&old, 3.01 * log(28), 3, 28, f->path,
+                                      &err), RNNRT_EXIT_DIVERGED);
+}
+
 /* A fresh parameter block (and its gradients) is zero and starts on a
  * 64-byte boundary, for the row kernels' whole-line loads; the block a
  * checkpoint loads into too. */
@@ -493,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_params_zeroed_and_aligned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_guard_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_optimizer_moments_round_trip, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_optimizer_of_other_size_is_refused, setup,
