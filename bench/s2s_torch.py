@@ -2,7 +2,7 @@
 """s2s_torch.py: the PyTorch reference for rnnc's seq2seq (issue #4).
 
 Same data pipeline, model and recipe as specs/seq2seq*.yaml + librnnrt
-(runtime/rnnrt_pairs.c, rnnrt_beam.c, rnnrt_bleu.c); the numbers it prints
+(runtime/data/rnnrt_pairs.c, rnnrt_beam.c, rnnrt_bleu.c); the numbers it prints
 are the bar rnnc's BLEU is compared with (rnnc >= torch - 0.5).
 Runs with Debian's /usr/bin/python3 and torch 1.13, no other dependencies.
 

@@ -1,4 +1,4 @@
-# The packed scan GEMM (runtime/rnnrt_gemm_packed.c) has one kernel per
+# The packed scan GEMM (runtime/kernels/rnnrt_gemm_packed.c) has one kernel per
 # vector width; the plain test_rtf_gemm_packed run checks the one this
 # machine's OpenBLAS core selects, these check each by name (a kernel the
 # build or CPU lacks falls back to BLAS, which the test allows and prints).

@@ -7,7 +7,7 @@ double-precision trainer (or uses the one given with --trainer), runs
     X_d dump --B 3 --T 5 --V 7 --seed 3
 
 which prints the parameters, inputs, initial state, carry_scale, and the
-outputs of one forward + backward (see runtime/rnnrt_check.c), loads those
+outputs of one forward + backward (see runtime/train/rnnrt_check.c), loads those
 parameters into torch.nn.GRU / torch.nn.LSTM and torch.nn.Linear in
 float64, runs the same one-hot inputs from the same initial state, takes the
 mean cross-entropy and its backward, and compares the loss, the logits, the

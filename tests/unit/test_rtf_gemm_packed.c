@@ -1,6 +1,6 @@
 /*
  * test_rtf_gemm_packed.c: the scan GEMM against a pre-packed weight
- * (runtime/rnnrt_gemm_packed.c), float build, against a double product
+ * (runtime/kernels/rnnrt_gemm_packed.c), float build, against a double product
  * computed here. Shapes cover full and partial row blocks (M = 1..13, 32,
  * 64), full and partial panels (N not a multiple of 16 or 32), both
  * orientations (tb), leading dimensions wider than the matrix, and the
