@@ -793,6 +793,79 @@ typedef struct {
     int64_t skipped;              /* non-finite steps skipped */
 } RnnrtTrainResult;
 
+/* ---- the training driver (rnnrt_driver.c) ----
+ * One loop for every task: the cursor, signals and budgets, non-finite
+ * steps, the divergence guard, clipping, the optimizer step, progress and
+ * saves. A task fills RnnrtTaskOps; `task` is passed back to each. */
+typedef struct {
+    /* minibatches per epoch */
+    size_t (*nbatches)(void *task);
+    /* before the epoch's minibatch ts->batch: at 0, draw the epoch's order
+     * from ts->rng (saving it in ts->epoch_rng first); past 0 (resumed),
+     * replay it from ts->epoch_rng */
+    void (*start_epoch)(void *task, RnnrtTrainState *ts);
+    /* forward and backward of minibatch ts->batch into the zeroed
+     * gradients: its mean loss (non-finite: the step is skipped) and the
+     * tokens it counts */
+    void (*step)(void *task, RnnrtTrainState *ts, double *loss,
+                 int64_t *tokens);
+    /* after an applied step (the LM carries its state); may be NULL */
+    void (*after_step)(void *task);
+    /* after the epoch's last minibatch (ts->epoch not yet advanced), with
+     * the epoch's mean loss per token: evaluate and print; may be NULL.
+     * A signal during it returns RNNRT_EXIT_SIGINT/SIGTERM. */
+    int (*end_epoch)(void *task, const RnnrtTrainState *ts, double avg_loss,
+                     RnnrtError *err);
+    /* write the checkpoint (the driver's epoch sums are in the driver) */
+    int (*save)(void *task, RnnrtError *err);
+    /* the parameter holding gradient element k and the index in it, for
+     * messages; may be NULL */
+    const char *(*param_name)(void *task, size_t k, size_t *index);
+} RnnrtTaskOps;
+
+typedef struct {
+    const char *name;      /* the model's, for messages */
+    const char *ckpt;      /* the checkpoint path, for messages */
+    int64_t epochs;        /* all epochs of the training (not this run's) */
+    int64_t max_steps;     /* this run's budget; 0 = none */
+    double max_seconds;    /* this run's budget; 0 = none */
+    int64_t save_every;    /* steps between saves; 0 = epoch ends only */
+    double clip;           /* global-norm clipping; 0 = off */
+    double max_loss_ratio; /* rnnrt_loss_guard; 0 = off */
+    int vocab;             /* output vocabulary (the guard's fallback) */
+    int quiet;             /* no progress line, no budget note */
+} RnnrtDriverOpts;
+
+typedef struct {
+    RnnrtDriverOpts o;
+    const RnnrtTaskOps *ops;
+    void *task;
+    RnnrtTrainState *ts;
+    real *params, *grads;
+    size_t total;
+    RnnrtProgress prog;
+    FILE *out;
+    double t0, first_loss, last_loss; /* this run's first and last loss */
+    double epoch_loss;                /* sum of loss x tokens this epoch */
+    int64_t epoch_ntok;
+    int64_t run_steps, run_tokens, saved_step, skipped;
+} RnnrtDriver;
+
+enum { RNNRT_DRIVER_STOPPED = -1 };
+
+/* saved_step starts at -1 (nothing saved); a resumed task sets it to
+ * ts->step (the file holds that state) and restores epoch_loss/ntok. */
+void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
+                       RnnrtTrainState *ts, real *params, real *grads,
+                       size_t total);
+/* Trains to o.epochs, a budget (0, with a note) or a signal (saved,
+ * RNNRT_EXIT_SIGINT/SIGTERM); installs the signal handlers, which the
+ * caller restores after its final evaluation. */
+int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err);
+int rnnrt_driver_save(RnnrtDriver *d, RnnrtError *err);
+/* Saves unless the last step is saved already. */
+int rnnrt_driver_finish(RnnrtDriver *d, RnnrtError *err);
+
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
 int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                 RnnrtTrainResult *res, RnnrtError *err);

@@ -48,7 +48,6 @@
 #include <sys/stat.h>
 
 enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED };
-enum { MAX_HALVINGS = 5, STOPPED = -1 };
 
 typedef struct {
     const RnnrtModel *m;
@@ -62,11 +61,7 @@ typedef struct {
     RnnrtBuffers buf;
     RnnrtBatcher batcher;
     RnnrtTrainState ts;
-    RnnrtProgress prog;
-    double t0;
-    int64_t run_steps, run_tokens, saved_step;
-    double epoch_loss;  /* sum of this epoch's minibatch losses */
-    int64_t epoch_steps;
+    RnnrtDriver d;
     int ftz;
 } Trainer;
 
@@ -347,20 +342,19 @@ static int setup(Trainer *tr, RnnrtError *err)
         fprintf(stderr, "%s: note: %zu training tokens are not in the "
                         "checkpoint's vocabulary (<unk>)\n", tr->m->name,
                 c->unk_train);
-    tr->saved_step = -1;
     return 0;
 }
 
-static int save(Trainer *tr, RnnrtError *err)
+/* ---- the language model's part of the driver (RnnrtTaskOps) ---- */
+
+static int save(void *task, RnnrtError *err)
 {
+    Trainer *tr = task;
     RnnrtTrainState ts = tr->ts;
     ts.S = tr->buf.S;
     ts.state = tr->buf.state_in;
-    int rc = rnnrt_ckpt_save(tr->ckpt, tr->m, &tr->corpus.vocab, &tr->p, &ts,
-                             err);
-    if (!rc)
-        tr->saved_step = tr->ts.step;
-    return rc;
+    return rnnrt_ckpt_save(tr->ckpt, tr->m, &tr->corpus.vocab, &tr->p, &ts,
+                           err);
 }
 
 static void fill_carry(Trainer *tr, int T)
@@ -403,44 +397,6 @@ int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
                        kept ? ckpt : "", kept ? "' is kept" : "");
 }
 
-/* A non-finite loss or gradient: skip, halve the lr, or give up. */
-static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
-{
-    RnnrtTrainState *ts = &tr->ts;
-    tr->res->skipped++;
-    if (++ts->halvings > MAX_HALVINGS)
-        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
-                           "%s at epoch %lld, minibatch %lld, after %d "
-                           "learning-rate halvings (lr %g); stopping. The "
-                           "last good checkpoint '%s' is kept", what,
-                           (long long)ts->epoch + 1, (long long)ts->batch + 1,
-                           MAX_HALVINGS, ts->lr, tr->ckpt);
-    ts->lr /= 2;
-    rnnrt_progress_clear(&tr->prog);
-    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step "
-                    "skipped, learning rate halved to %g (%d of %d)\n",
-            tr->m->name, what, (long long)ts->epoch + 1,
-            (long long)ts->batch + 1, ts->lr, ts->halvings, MAX_HALVINGS);
-    return 0;
-}
-
-static int check_grads(Trainer *tr, double norm, RnnrtError *err)
-{
-    char what[256];
-    const RnnrtParams *p = &tr->p;
-    for (size_t k = 0; k < p->total; k++)
-        if (!isfinite(p->grads[k])) {
-            size_t idx;
-            const char *name = rnnrt_params_owner(p, tr->m, k, &idx);
-            snprintf(what, sizeof what, "the gradient of %s is %s at element "
-                     "%zu", name, isnan(p->grads[k]) ? "NaN" : "infinite",
-                     idx);
-            return bad_step(tr, what, err);
-        }
-    snprintf(what, sizeof what, "the gradient norm is %g", norm);
-    return bad_step(tr, what, err);
-}
-
 /* This step's dropout seed: a hash of the epoch's starting RNG and the
  * step count, both saved in the checkpoint, so a resumed run draws the
  * same masks. It reads the RNG without advancing it: a spec without
@@ -452,90 +408,43 @@ static uint64_t dropout_seed(const RnnrtTrainState *ts)
     return rnnrt_mix64(z + golden * (uint64_t)(ts->step + 1));
 }
 
-/* One minibatch. Returns 0 (stepped or skipped) or an error code. */
-static int train_step(Trainer *tr, RnnrtError *err)
+/* One minibatch's forward and backward. */
+static void lm_step(void *task, RnnrtTrainState *ts, double *loss,
+                    int64_t *tokens)
 {
+    Trainer *tr = task;
     RnnrtBuffers *b = &tr->buf;
     RnnrtCtx *c = &b->ctx;
-    RnnrtTrainState *ts = &tr->ts;
-    size_t bs = (size_t)b->B * (size_t)b->S;
     c->T = rnnrt_batcher_get(&tr->batcher, (size_t)ts->batch, b->x, b->y);
     if (tr->sampler == RNNRT_SAMPLER_RANDOM)
-        memset(b->state_in, 0, bs * sizeof(real));
+        memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
     fill_carry(tr, c->T);
-    memset(tr->p.grads, 0, tr->p.total * sizeof(real));
     c->dstate_in = NULL;
     c->train = 1;
     c->dropout_seed = dropout_seed(ts);
     rnnrt_model_run(tr->m, b, 1);
-    double loss = c->loss;
-    if (!isfinite(loss)) {
-        char what[64];
-        snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN"
-                                                                  : "infinite");
-        return bad_step(tr, what, err);
-    }
-    int rc = rnnrt_loss_guard(ts, loss, tr->o->max_loss_ratio,
-                              tr->corpus.vocab.size, tr->ckpt, err);
-    if (rc)
-        return rc;
-    double norm = rnnrt_clip_grad_norm(tr->p.grads, tr->p.total, tr->o->clip);
-    if (!isfinite(norm))
-        return check_grads(tr, norm, err);
-    rnnrt_optim_step(ts->optim, tr->p.params, tr->p.grads, ts->lr);
-    memcpy(b->state_in, b->state_out, bs * sizeof(real));
-    int64_t tokens = (int64_t)c->T * b->B;
-    ts->step++;
-    ts->tokens += tokens;
-    tr->run_steps++;
-    tr->run_tokens += tokens;
-    tr->epoch_loss += loss;
-    tr->epoch_steps++;
-    if (tr->run_steps == 1)
-        tr->res->first_loss = loss;
-    tr->res->last_loss = loss;
-    return 0;
+    *loss = c->loss;
+    *tokens = (int64_t)c->T * b->B;
 }
 
-/* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
-static int check_stop(Trainer *tr, RnnrtError *err)
+/* After an applied step: carry the state to the next minibatch. */
+static void lm_after_step(void *task)
 {
-    int sig = rnnrt_signal_pending();
-    if (sig) {
-        rnnrt_progress_clear(&tr->prog);
-        int rc = save(tr, err);
-        if (rc)
-            return rc;
-        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch "
-                        "%lld, step %lld); continue with --resume\n",
-                tr->m->name, tr->ckpt, (long long)tr->ts.epoch + 1,
-                (long long)tr->ts.step);
-        return rnnrt_signal_exit_code(sig);
-    }
-    const RnnrtTrainOpts *o = tr->o;
-    if ((o->max_steps && tr->run_steps >= o->max_steps) ||
-        (o->max_seconds > 0 && rnnrt_now() - tr->t0 >= o->max_seconds))
-        return STOPPED;
-    return 0;
+    Trainer *tr = task;
+    RnnrtBuffers *b = &tr->buf;
+    memcpy(b->state_in, b->state_out,
+           (size_t)b->B * (size_t)b->S * sizeof(real));
 }
 
-static void show_progress(Trainer *tr)
+static const char *lm_param_name(void *task, size_t k, size_t *index)
 {
-    const RnnrtTrainState *ts = &tr->ts;
-    double dt = rnnrt_now() - tr->t0;
-    double left = (double)(tr->o->epochs - ts->epoch) *
-                      (double)tr->batcher.nbatches - (double)ts->batch;
-    if (tr->o->max_steps)
-        left = fmin(left, (double)(tr->o->max_steps - tr->run_steps));
-    double eta = tr->run_steps ? left * dt / (double)tr->run_steps : NAN;
-    if (tr->o->max_seconds > 0)
-        eta = fmin(eta, tr->o->max_seconds - dt);
-    double avg = tr->epoch_steps ? tr->epoch_loss / (double)tr->epoch_steps
-                                 : NAN;
-    rnnrt_progress_update(&tr->prog, (int)ts->epoch + 1, tr->o->epochs,
-                          (size_t)ts->batch, tr->batcher.nbatches,
-                          tr->res->last_loss, avg,
-                          dt > 0 ? (double)tr->run_tokens / dt : 0, eta);
+    Trainer *tr = task;
+    return rnnrt_params_owner(&tr->p, tr->m, k, index);
+}
+
+static size_t lm_nbatches(void *task)
+{
+    return ((Trainer *)task)->batcher.nbatches;
 }
 
 static int evaluate(Trainer *tr, double *ppl)
@@ -546,32 +455,30 @@ static int evaluate(Trainer *tr, double *ppl)
 }
 
 /* After the last minibatch of an epoch: report every 5th and the last. */
-static int end_epoch(Trainer *tr, RnnrtError *err)
+static int lm_end_epoch(void *task, const RnnrtTrainState *ts,
+                        double avg_loss, RnnrtError *err)
 {
-    RnnrtTrainState *ts = &tr->ts;
+    Trainer *tr = task;
+    (void)avg_loss;
+    (void)err;
     int e = (int)ts->epoch + 1;
-    ts->epoch++;
-    ts->batch = 0;
     if (e % 5 == 0 || e == tr->o->epochs) {
         double ppl;
         int rc = evaluate(tr, &ppl);
         if (rc)
             return rc;
-        rnnrt_progress_clear(&tr->prog);
         fprintf(tr->o->out, "epoch %d train_loss %.4f val_ppl %.4f\n", e,
-                tr->res->last_loss, ppl);
+                tr->d.last_loss, ppl);
         fflush(tr->o->out);
     }
     memset(tr->buf.state_in, 0, /* evaluate used the buffers */
            (size_t)tr->buf.B * (size_t)tr->buf.S * sizeof(real));
-    if (tr->o->save_every == 0)
-        return save(tr, err);
     return 0;
 }
 
-static void start_epoch(Trainer *tr)
+static void lm_start_epoch(void *task, RnnrtTrainState *ts)
 {
-    RnnrtTrainState *ts = &tr->ts;
+    Trainer *tr = task;
     if (ts->batch == 0) {
         memset(tr->buf.state_in, 0,
                (size_t)tr->buf.B * (size_t)tr->buf.S * sizeof(real));
@@ -581,40 +488,22 @@ static void start_epoch(Trainer *tr)
         RnnrtRng r = ts->epoch_rng;
         rnnrt_batcher_epoch(&tr->batcher, &r);
     }
-    tr->epoch_loss = 0;
-    tr->epoch_steps = 0;
 }
 
-static int run_epochs(Trainer *tr, RnnrtError *err)
-{
-    RnnrtTrainState *ts = &tr->ts;
-    while (ts->epoch < tr->o->epochs) {
-        start_epoch(tr);
-        while ((size_t)ts->batch < tr->batcher.nbatches) {
-            int rc = check_stop(tr, err);
-            if (!rc)
-                rc = train_step(tr, err);
-            if (rc)
-                return rc;
-            ts->batch++;
-            show_progress(tr);
-            if (tr->o->save_every && ts->step % tr->o->save_every == 0 &&
-                ts->step != tr->saved_step && (rc = save(tr, err)))
-                return rc;
-        }
-        int rc = end_epoch(tr, err);
-        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
-            return check_stop(tr, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
+static const RnnrtTaskOps lm_ops = {
+    .nbatches = lm_nbatches,
+    .start_epoch = lm_start_epoch,
+    .step = lm_step,
+    .after_step = lm_after_step,
+    .end_epoch = lm_end_epoch,
+    .save = save,
+    .param_name = lm_param_name,
+};
 
 static int finish(Trainer *tr, RnnrtError *err)
 {
-    double dt = rnnrt_now() - tr->t0;
-    int rc = tr->saved_step == tr->ts.step ? 0 : save(tr, err);
+    double dt = rnnrt_now() - tr->d.t0;
+    int rc = rnnrt_driver_finish(&tr->d, err);
     double ppl = NAN;
     if (!rc)
         rc = evaluate(tr, &ppl);
@@ -625,9 +514,7 @@ static int finish(Trainer *tr, RnnrtError *err)
         return rc;
     RnnrtTrainResult *res = tr->res;
     res->val_ppl = ppl;
-    res->tok_s = dt > 0 ? (double)tr->run_tokens / dt : 0;
-    res->steps = tr->run_steps;
-    rnnrt_progress_clear(&tr->prog);
+    res->tok_s = dt > 0 ? (double)tr->d.run_tokens / dt : 0;
     fprintf(tr->o->out, "RESULT model=%s epochs=%lld V=%d val_ppl=%.4f "
                         "train_tok_s=%.0f val_unk=%zu\n", tr->m->name,
             (long long)tr->ts.epoch, tr->corpus.vocab.size, ppl, res->tok_s,
@@ -676,19 +563,20 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         tr.ftz = rnnrt_fpu_flush_denormals(1);
     int rc = setup(&tr, err);
     if (!rc) {
-        rnnrt_progress_init(&tr.prog, stderr, o->quiet);
-        rnnrt_signal_clear();
-        rnnrt_signal_install();
-        tr.t0 = rnnrt_now();
-        rc = run_epochs(&tr, err);
-        if (rc == STOPPED) {
-            rnnrt_progress_clear(&tr.prog);
-            note(&tr, "stopping at the %s budget (%lld steps, %.1f s)",
-                 o->max_steps && tr.run_steps >= o->max_steps ? "--max-steps"
-                                                              : "--max-seconds",
-                 (long long)tr.run_steps, rnnrt_now() - tr.t0);
-            rc = 0;
-        }
+        RnnrtDriver *d = &tr.d;
+        rnnrt_driver_init(d, &lm_ops, &tr, &tr.ts, tr.p.params, tr.p.grads,
+                          tr.p.total);
+        d->o = (RnnrtDriverOpts){
+            .name = m->name, .ckpt = tr.ckpt, .epochs = o->epochs,
+            .max_steps = o->max_steps, .max_seconds = o->max_seconds,
+            .save_every = o->save_every, .clip = o->clip,
+            .max_loss_ratio = o->max_loss_ratio,
+            .vocab = tr.corpus.vocab.size, .quiet = o->quiet};
+        rc = rnnrt_driver_run(d, err);
+        tr.res->first_loss = d->first_loss;
+        tr.res->last_loss = d->last_loss;
+        tr.res->steps = d->run_steps;
+        tr.res->skipped = d->skipped;
         if (!rc)
             rc = finish(&tr, err);
         if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)

@@ -1,0 +1,241 @@
+/*
+ * rnnrt_driver.c: the one training loop every task runs (issue 11).
+ *
+ *   for each epoch from the cursor (ts->epoch, ts->batch):
+ *     task.start_epoch                  shuffle, or replay a resumed one
+ *     for each minibatch:
+ *       a signal? save, return 130/143  a budget? return STOPPED
+ *       zero the gradients; task.step   forward + backward, loss, tokens
+ *       non-finite loss: skip the step, halve the lr (at most 5 times)
+ *       the divergence guard            rnnrt_loss_guard, exit 4
+ *       clip; a non-finite norm: skip + halve, naming the gradient
+ *       optimizer step; task.after_step (carry the state)
+ *       progress line; every --save-every steps: save
+ *     task.end_epoch (evaluation, its line); save
+ *
+ * A task (language model, seq2seq; rnnrt_train.c, rnnrt_s2s_main.c) owns
+ * its data, batches, model calls, evaluation and checkpoint contents, and
+ * fills RnnrtTaskOps; the driver owns the order of things, the counters,
+ * the stopping rules and their messages, so each is written once.
+ * Failures come back as RNNRT_EXIT_* codes in err; the driver prints only
+ * the progress line and the warnings of skipped steps (stderr).
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+enum { MAX_HALVINGS = 5 };
+
+void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
+                       RnnrtTrainState *ts, real *params, real *grads,
+                       size_t total)
+{
+    memset(d, 0, sizeof *d);
+    d->ops = ops;
+    d->task = task;
+    d->ts = ts;
+    d->params = params;
+    d->grads = grads;
+    d->total = total;
+    d->saved_step = -1;
+    d->out = stderr;
+}
+
+int rnnrt_driver_save(RnnrtDriver *d, RnnrtError *err)
+{
+    int rc = d->ops->save(d->task, err);
+    if (!rc)
+        d->saved_step = d->ts->step;
+    return rc;
+}
+
+/* A non-finite loss or gradient: skip, halve the lr, or give up. */
+static int bad_step(RnnrtDriver *d, const char *what, RnnrtError *err)
+{
+    RnnrtTrainState *ts = d->ts;
+    d->skipped++;
+    if (++ts->halvings > MAX_HALVINGS)
+        return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                           "%s at epoch %lld, minibatch %lld, after %d "
+                           "learning-rate halvings (lr %g); stopping. The "
+                           "last good checkpoint '%s' is kept", what,
+                           (long long)ts->epoch + 1, (long long)ts->batch + 1,
+                           MAX_HALVINGS, ts->lr, d->o.ckpt);
+    ts->lr /= 2;
+    rnnrt_progress_clear(&d->prog);
+    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step "
+                    "skipped, learning rate halved to %g (%d of %d)\n",
+            d->o.name, what, (long long)ts->epoch + 1,
+            (long long)ts->batch + 1, ts->lr, ts->halvings, MAX_HALVINGS);
+    return 0;
+}
+
+/* A non-finite gradient norm: name the first non-finite element. */
+static int bad_grads(RnnrtDriver *d, double norm, RnnrtError *err)
+{
+    char what[256];
+    for (size_t k = 0; k < d->total; k++)
+        if (!isfinite(d->grads[k])) {
+            size_t idx = k;
+            const char *name = d->ops->param_name
+                                   ? d->ops->param_name(d->task, k, &idx)
+                                   : "the parameters";
+            snprintf(what, sizeof what, "the gradient of %s is %s at element "
+                     "%zu", name, isnan(d->grads[k]) ? "NaN" : "infinite",
+                     idx);
+            return bad_step(d, what, err);
+        }
+    snprintf(what, sizeof what, "the gradient norm is %g", norm);
+    return bad_step(d, what, err);
+}
+
+/* One minibatch: 0 (stepped or skipped) or an error code. */
+static int step(RnnrtDriver *d, RnnrtError *err)
+{
+    RnnrtTrainState *ts = d->ts;
+    memset(d->grads, 0, d->total * sizeof(real));
+    double loss = NAN;
+    int64_t tokens = 0;
+    d->ops->step(d->task, ts, &loss, &tokens);
+    if (!isfinite(loss))
+        return bad_step(d, isnan(loss) ? "the loss is NaN"
+                                       : "the loss is infinite", err);
+    int rc = rnnrt_loss_guard(ts, loss, d->o.max_loss_ratio, d->o.vocab,
+                              d->o.ckpt, err);
+    if (rc)
+        return rc;
+    double norm = rnnrt_clip_grad_norm(d->grads, d->total, d->o.clip);
+    if (!isfinite(norm))
+        return bad_grads(d, norm, err);
+    rnnrt_optim_step(ts->optim, d->params, d->grads, ts->lr);
+    if (d->ops->after_step)
+        d->ops->after_step(d->task);
+    ts->step++;
+    ts->tokens += tokens;
+    d->run_steps++;
+    d->run_tokens += tokens;
+    d->epoch_loss += loss * (double)tokens;
+    d->epoch_ntok += tokens;
+    if (d->run_steps == 1)
+        d->first_loss = loss;
+    d->last_loss = loss;
+    return 0;
+}
+
+/* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
+static int check_stop(RnnrtDriver *d, RnnrtError *err)
+{
+    int sig = rnnrt_signal_pending();
+    if (sig) {
+        rnnrt_progress_clear(&d->prog);
+        int rc = d->saved_step == d->ts->step ? 0 : rnnrt_driver_save(d, err);
+        if (rc)
+            return rc;
+        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch "
+                        "%lld, step %lld); continue with --resume\n",
+                d->o.name, d->o.ckpt, (long long)d->ts->epoch + 1,
+                (long long)d->ts->step);
+        return rnnrt_signal_exit_code(sig);
+    }
+    if ((d->o.max_steps && d->run_steps >= d->o.max_steps) ||
+        (d->o.max_seconds > 0 && rnnrt_now() - d->t0 >= d->o.max_seconds))
+        return RNNRT_DRIVER_STOPPED;
+    return 0;
+}
+
+static void show_progress(RnnrtDriver *d, size_t nbatches)
+{
+    const RnnrtTrainState *ts = d->ts;
+    double dt = rnnrt_now() - d->t0;
+    double left = (double)(d->o.epochs - ts->epoch) * (double)nbatches -
+                  (double)ts->batch;
+    if (d->o.max_steps)
+        left = fmin(left, (double)(d->o.max_steps - d->run_steps));
+    double eta = d->run_steps ? left * dt / (double)d->run_steps : NAN;
+    if (d->o.max_seconds > 0)
+        eta = fmin(eta, d->o.max_seconds - dt);
+    double avg = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok : NAN;
+    rnnrt_progress_update(&d->prog, (int)ts->epoch + 1, (int)d->o.epochs,
+                          (size_t)ts->batch, nbatches, d->last_loss, avg,
+                          dt > 0 ? (double)d->run_tokens / dt : 0, eta);
+}
+
+static void start_epoch(RnnrtDriver *d)
+{
+    if (d->ts->batch == 0) { /* a resumed epoch keeps its sums */
+        d->epoch_loss = 0;
+        d->epoch_ntok = 0;
+    }
+    d->ops->start_epoch(d->task, d->ts);
+}
+
+/* After an epoch's last minibatch: the task's evaluation, then a save. */
+static int end_epoch(RnnrtDriver *d, RnnrtError *err)
+{
+    RnnrtTrainState *ts = d->ts;
+    double avg = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok : 0;
+    rnnrt_progress_clear(&d->prog);
+    int rc = d->ops->end_epoch ? d->ops->end_epoch(d->task, ts, avg, err) : 0;
+    ts->epoch++;
+    ts->batch = 0;
+    d->epoch_loss = 0;
+    d->epoch_ntok = 0;
+    if (rc)
+        return rc;
+    return d->saved_step == ts->step ? 0 : rnnrt_driver_save(d, err);
+}
+
+static int run_epochs(RnnrtDriver *d, RnnrtError *err)
+{
+    RnnrtTrainState *ts = d->ts;
+    while (ts->epoch < d->o.epochs) {
+        start_epoch(d);
+        size_t nbatches = d->ops->nbatches(d->task);
+        while ((size_t)ts->batch < nbatches) {
+            int rc = check_stop(d, err);
+            if (!rc)
+                rc = step(d, err);
+            if (rc)
+                return rc;
+            ts->batch++;
+            show_progress(d, nbatches);
+            if (d->o.save_every && ts->step % d->o.save_every == 0 &&
+                ts->step != d->saved_step &&
+                (rc = rnnrt_driver_save(d, err)))
+                return rc;
+        }
+        int rc = end_epoch(d, err);
+        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+            return check_stop(d, err); /* interrupted in the evaluation */
+        if (rc)
+            return rc;
+    }
+    return check_stop(d, err);
+}
+
+int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err)
+{
+    rnnrt_progress_init(&d->prog, stderr, d->o.quiet);
+    rnnrt_signal_clear();
+    rnnrt_signal_install();
+    d->t0 = rnnrt_now();
+    int rc = run_epochs(d, err);
+    rnnrt_progress_clear(&d->prog);
+    if (rc == RNNRT_DRIVER_STOPPED) {
+        if (!d->o.quiet && d->ts->epoch < d->o.epochs)
+            fprintf(stderr, "%s: stopping at the %s budget (%lld steps, "
+                            "%.1f s)\n", d->o.name,
+                    d->o.max_steps && d->run_steps >= d->o.max_steps
+                        ? "--max-steps" : "--max-seconds",
+                    (long long)d->run_steps, rnnrt_now() - d->t0);
+        rc = 0;
+    }
+    return rc;
+}
+
+int rnnrt_driver_finish(RnnrtDriver *d, RnnrtError *err)
+{
+    return d->saved_step == d->ts->step ? 0 : rnnrt_driver_save(d, err);
+}
