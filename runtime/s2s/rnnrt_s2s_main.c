@@ -646,20 +646,16 @@ static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, 
 }
 
 /* ---- training ----
- * As the LM trainer (rnnrt_train.c), with the seq2seq data: every epoch
- * reshuffles the training pairs with the run's RNG; a step is forward,
- * backward, clip, optimizer. A non-finite loss or gradient norm skips the
- * step and halves the learning rate, at most 5 times; the 6th exits 4
- * without saving, so the last checkpoint stays good. The checkpoint is
- * saved at the end of every epoch, every --save-every steps, at the end,
- * and on SIGINT/SIGTERM (polled between steps and between decoding
- * chunks), which then exit 130/143. --resume continues exactly, also in
+ * The training loop is the driver's (runtime/train/rnnrt_driver.c: the
+ * cursor, signals, budgets, non-finite steps, the divergence guard,
+ * clipping, saves); this task supplies the pairs, their batches, the
+ * model's forward and backward, the epoch line and the checkpoint. Every
+ * epoch reshuffles the training pairs with the run's RNG; signals are
+ * also polled between decoding chunks of the final evaluation. --resume continues exactly, also in
  * the middle of an epoch (the epoch's shuffle is replayed from the RNG
  * saved at its start); the learning rate and RNG come from the
  * checkpoint. --epochs counts all epochs, --max-steps and --max-seconds
  * this run only. */
-enum { MAX_HALVINGS = 5, STOPPED = -1 };
-
 typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
@@ -679,9 +675,7 @@ typedef struct {
     RnnrtS2sSplit *split; /* --threads workers, or NULL */
     RnnrtS2sBatcher bt;
     RnnrtS2sBatch mb;
-    RnnrtProgress prog;
-    double t0, last_loss;
-    int64_t run_steps, run_tokens, saved_step;
+    RnnrtDriver d;
     int have_pairs, have_params, have_loop;
 } Trainer;
 
@@ -815,56 +809,33 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
     tr->have_loop = 1;
     rc = rnnrt_s2s_split_new(&tr->split, tr->m, o->threads, o->batch, tr->pairs.T, tr->p.V, tr->p.Vt, tr->p.np,
                              tr->st.work, err);
-    if (rc)
-        return rc;
-    tr->saved_step = o->resume ? tr->pr.ts.step : -1; /* the file holds this state */
-    return 0;
-}
-
-static int save(Trainer *tr, RnnrtError *err)
-{
-    int rc = ckpt_save(tr->o->ckpt, &tr->p, &tr->pairs, &tr->pr, err);
-    if (!rc)
-        tr->saved_step = tr->pr.ts.step;
     return rc;
 }
 
-/* A non-finite loss or gradient norm: skip, halve the lr, or give up. */
-static int bad_step(Trainer *tr, const char *what, RnnrtError *err)
+/* ---- the seq2seq task's part of the driver (RnnrtTaskOps) ---- */
+
+static size_t s2s_nbatches(void *task)
 {
-    RnnrtTrainState *ts = &tr->pr.ts;
-    if (++ts->halvings > MAX_HALVINGS)
-        return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "%s at epoch %lld, minibatch %lld, after %d learning-rate "
-                           "halvings (lr %g); stopping. The last checkpoint '%s' is kept", what,
-                           (long long)ts->epoch + 1, (long long)ts->batch + 1, MAX_HALVINGS, ts->lr, tr->o->ckpt);
-    ts->lr /= 2;
-    rnnrt_progress_clear(&tr->prog);
-    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step skipped, learning rate halved to %g (%d of "
-            "%d)\n", tr->m->name, what, (long long)ts->epoch + 1, (long long)ts->batch + 1, ts->lr, ts->halvings,
-            MAX_HALVINGS);
-    return 0;
+    return ((Trainer *)task)->bt.nbatches;
 }
 
-/* Names the first non-finite gradient element, as the LM trainer does. */
-static int bad_grads(Trainer *tr, double norm, RnnrtError *err)
+static void s2s_start_epoch(void *task, RnnrtTrainState *ts)
 {
-    const S2sParams *p = &tr->p;
-    char what[256];
-    snprintf(what, sizeof what, "the gradient norm is %g", norm);
-    for (int i = 0; i < p->m->nparams; i++)
-        for (size_t k = p->offset[i]; k < p->offset[i + 1]; k++)
-            if (!isfinite(p->grads[k])) {
-                snprintf(what, sizeof what, "the gradient of %s is %s at element %zu", p->m->params[i].name,
-                         isnan(p->grads[k]) ? "NaN" : "infinite", k - p->offset[i]);
-                return bad_step(tr, what, err);
-            }
-    return bad_step(tr, what, err);
+    Trainer *tr = task;
+    if (ts->batch == 0) {
+        ts->epoch_rng = ts->rng;
+        rnnrt_s2s_batcher_epoch(&tr->bt, &ts->rng);
+    } else { /* resumed mid-epoch: replay the epoch's shuffle */
+        RnnrtRng r = ts->epoch_rng;
+        rnnrt_s2s_batcher_epoch(&tr->bt, &r);
+    }
 }
 
-static int train_step(Trainer *tr, RnnrtError *err)
+/* Forward and backward of one minibatch (the split cannot stop between
+ * them; unsplit, a non-finite loss skips the backward). */
+static void s2s_step(void *task, RnnrtTrainState *ts, double *loss, int64_t *tokens)
 {
-    RnnrtTrainState *ts = &tr->pr.ts;
-    S2sParams *p = &tr->p;
+    Trainer *tr = task;
     rnnrt_s2s_batcher_get(&tr->bt, (size_t)ts->batch, &tr->mb);
     RnnrtS2sCtx c = tr->st.c;
     c.src = tr->mb.src;
@@ -872,129 +843,62 @@ static int train_step(Trainer *tr, RnnrtError *err)
     c.label = tr->mb.label;
     c.src_len = tr->mb.src_valid;
     c.tgt_len = tr->mb.tgt_valid;
-    memset(p->grads, 0, p->np * sizeof(real));
-    if (tr->split) { /* the split cannot stop between forward and backward */
+    if (tr->split) {
         rnnrt_s2s_run(tr->m, tr->split, &c, 1);
-        if (!isfinite(c.loss))
-            return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
     } else {
         tr->m->forward(&c);
-        if (!isfinite(c.loss))
-            return bad_step(tr, isnan(c.loss) ? "the loss is NaN" : "the loss is infinite", err);
-        tr->m->backward(&c);
+        if (isfinite(c.loss))
+            tr->m->backward(&c);
     }
-    int rc = rnnrt_loss_guard(ts, c.loss, tr->o->max_loss_ratio, tr->pairs.tgt_vocab.size, tr->o->ckpt, err);
-    if (rc)
-        return rc;
-    double norm = rnnrt_clip_grad_norm(p->grads, p->np, tr->m->recipe.clip_norm);
-    if (!isfinite(norm))
-        return bad_grads(tr, norm, err);
-    rnnrt_optim_step(ts->optim, p->params, p->grads, ts->lr);
-    ts->step++;
-    ts->tokens += tr->mb.ntokens;
-    tr->run_steps++;
-    tr->run_tokens += tr->mb.ntokens;
-    tr->pr.epoch_loss += c.loss * (double)tr->mb.ntokens;
-    tr->pr.epoch_ntok += tr->mb.ntokens;
-    tr->last_loss = c.loss;
-    return 0;
+    *loss = c.loss;
+    *tokens = tr->mb.ntokens;
 }
 
-/* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
-static int check_stop(Trainer *tr, RnnrtError *err)
+static int s2s_end_epoch(void *task, const RnnrtTrainState *ts, double avg_loss, RnnrtError *err)
 {
-    int sig = rnnrt_signal_pending();
-    if (sig) {
-        rnnrt_progress_clear(&tr->prog);
-        int rc = tr->saved_step == tr->pr.ts.step ? 0 : save(tr, err);
-        if (rc)
-            return rc;
-        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch %lld, step %lld); continue with --resume\n",
-                tr->m->name, tr->o->ckpt, (long long)tr->pr.ts.epoch + 1, (long long)tr->pr.ts.step);
-        return rnnrt_signal_exit_code(sig);
-    }
-    const TrainOpts *o = tr->o;
-    if ((o->max_steps && tr->run_steps >= o->max_steps) ||
-        (o->max_seconds > 0 && rnnrt_now() - tr->t0 >= o->max_seconds))
-        return STOPPED;
-    return 0;
-}
-
-static void show_progress(Trainer *tr)
-{
-    const RnnrtTrainState *ts = &tr->pr.ts;
-    double dt = rnnrt_now() - tr->t0;
-    double left = (double)(tr->o->epochs - ts->epoch) * (double)tr->bt.nbatches - (double)ts->batch;
-    if (tr->o->max_steps)
-        left = fmin(left, (double)(tr->o->max_steps - tr->run_steps));
-    double eta = tr->run_steps ? left * dt / (double)tr->run_steps : NAN;
-    if (tr->o->max_seconds > 0)
-        eta = fmin(eta, tr->o->max_seconds - dt);
-    double avg = tr->pr.epoch_ntok ? tr->pr.epoch_loss / (double)tr->pr.epoch_ntok : NAN;
-    rnnrt_progress_update(&tr->prog, (int)ts->epoch + 1, tr->o->epochs, (size_t)ts->batch, tr->bt.nbatches,
-                          tr->last_loss, avg, dt > 0 ? (double)tr->run_tokens / dt : 0, eta);
-}
-
-static void start_epoch(Trainer *tr)
-{
-    RnnrtTrainState *ts = &tr->pr.ts;
-    if (ts->batch == 0) {
-        ts->epoch_rng = ts->rng;
-        rnnrt_s2s_batcher_epoch(&tr->bt, &ts->rng);
-        tr->pr.epoch_loss = 0;
-        tr->pr.epoch_ntok = 0;
-    } else { /* resumed mid-epoch: replay the epoch's shuffle */
-        RnnrtRng r = ts->epoch_rng;
-        rnnrt_s2s_batcher_epoch(&tr->bt, &r);
-    }
-}
-
-static int end_epoch(Trainer *tr, RnnrtError *err)
-{
-    RnnrtTrainState *ts = &tr->pr.ts;
-    rnnrt_progress_clear(&tr->prog);
-    printf("epoch %lld loss %.4f\n", (long long)ts->epoch + 1,
-           tr->pr.epoch_ntok ? tr->pr.epoch_loss / (double)tr->pr.epoch_ntok : 0.0);
+    (void)task;
+    (void)err;
+    printf("epoch %lld loss %.4f\n", (long long)ts->epoch + 1, avg_loss);
     fflush(stdout);
-    ts->epoch++;
-    ts->batch = 0;
-    tr->pr.epoch_loss = 0;
-    tr->pr.epoch_ntok = 0;
-    return save(tr, err);
+    return 0;
 }
 
-static int run_epochs(Trainer *tr, RnnrtError *err)
+/* The checkpoint holds the epoch's loss sums, so a resumed epoch's mean
+ * covers all of it. */
+static int s2s_save(void *task, RnnrtError *err)
 {
-    RnnrtTrainState *ts = &tr->pr.ts;
-    const TrainOpts *o = tr->o;
-    while (ts->epoch < o->epochs) {
-        start_epoch(tr);
-        while ((size_t)ts->batch < tr->bt.nbatches) {
-            int rc = check_stop(tr, err);
-            if (!rc)
-                rc = train_step(tr, err);
-            if (rc)
-                return rc;
-            ts->batch++;
-            show_progress(tr);
-            if (o->save_every && ts->step % o->save_every == 0 && ts->step != tr->saved_step && (rc = save(tr, err)))
-                return rc;
-        }
-        int rc = end_epoch(tr, err);
-        if (rc)
-            return rc;
-    }
-    int rc = check_stop(tr, err);
-    return rc == STOPPED ? 0 : rc;
+    Trainer *tr = task;
+    tr->pr.epoch_loss = tr->d.epoch_loss;
+    tr->pr.epoch_ntok = tr->d.epoch_ntok;
+    return ckpt_save(tr->o->ckpt, &tr->p, &tr->pairs, &tr->pr, err);
 }
+
+static const char *s2s_param_name(void *task, size_t k, size_t *index)
+{
+    const S2sParams *p = &((Trainer *)task)->p;
+    for (int i = 0; i < p->m->nparams; i++)
+        if (k < p->offset[i + 1]) {
+            *index = k - p->offset[i];
+            return p->m->params[i].name;
+        }
+    return "the parameters";
+}
+
+static const RnnrtTaskOps s2s_ops = {
+    .nbatches = s2s_nbatches,
+    .start_epoch = s2s_start_epoch,
+    .step = s2s_step,
+    .end_epoch = s2s_end_epoch,
+    .save = s2s_save,
+    .param_name = s2s_param_name,
+};
 
 /* Saves (unless just saved), then decodes the held-out pairs. */
 static int finish(Trainer *tr, RnnrtError *err)
 {
-    double dt = rnnrt_now() - tr->t0;
-    rnnrt_progress_clear(&tr->prog);
-    printf("train_tok_s %.0f\n", dt > 0 ? (double)tr->run_tokens / dt : 0.0);
-    int rc = tr->saved_step == tr->pr.ts.step ? 0 : save(tr, err);
+    double dt = rnnrt_now() - tr->d.t0;
+    printf("train_tok_s %.0f\n", dt > 0 ? (double)tr->d.run_tokens / dt : 0.0);
+    int rc = rnnrt_driver_finish(&tr->d, err);
     if (!rc)
         printf("saved %s\n", tr->o->ckpt);
     fflush(stdout);
@@ -1016,19 +920,18 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "--max-loss-ratio must be 0 (off) or a number >= 1");
     int rc = setup(&tr, path, err);
     if (!rc) {
-        rnnrt_progress_init(&tr.prog, stderr, o->quiet);
-        rnnrt_signal_clear();
-        rnnrt_signal_install();
-        tr.t0 = rnnrt_now();
-        rc = run_epochs(&tr, err);
-        if (rc == STOPPED) {
-            rnnrt_progress_clear(&tr.prog);
-            if (!o->quiet)
-                fprintf(stderr, "%s: stopping at the %s budget (%lld steps, %.1f s)\n", m->name,
-                        o->max_steps && tr.run_steps >= o->max_steps ? "--max-steps" : "--max-seconds",
-                        (long long)tr.run_steps, rnnrt_now() - tr.t0);
-            rc = 0;
+        RnnrtDriver *d = &tr.d;
+        rnnrt_driver_init(d, &s2s_ops, &tr, &tr.pr.ts, tr.p.params, tr.p.grads, tr.p.np);
+        d->o = (RnnrtDriverOpts){
+            .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
+            .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
+            .max_loss_ratio = o->max_loss_ratio, .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet};
+        if (o->resume) { /* the file holds this state and the epoch's sums */
+            d->saved_step = tr.pr.ts.step;
+            d->epoch_loss = tr.pr.epoch_loss;
+            d->epoch_ntok = tr.pr.epoch_ntok;
         }
+        rc = rnnrt_driver_run(d, err);
         if (!rc)
             rc = finish(&tr, err);
         rnnrt_signal_restore();
