@@ -25,8 +25,43 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { MAX_HALVINGS = 5 };
+
+/* What a stopped run leaves: only a file that is there is "kept". */
+static void kept_note(const char *ckpt, char *buf, size_t n)
+{
+    struct stat st;
+    if (ckpt && stat(ckpt, &st) == 0 && S_ISREG(st.st_mode))
+        snprintf(buf, n, "The last checkpoint '%s' is kept", ckpt);
+    else
+        snprintf(buf, n, "No checkpoint was saved");
+}
+
+int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
+                     int vocab, const char *ckpt, RnnrtError *err)
+{
+    if (!(ts->loss_ref > 0)) {
+        if (ts->step == 0) { /* the training's first step sets it */
+            ts->loss_ref = loss;
+            return 0;
+        }
+        ts->loss_ref = log(vocab > 1 ? vocab : 2); /* an older checkpoint */
+    }
+    if (!(ratio > 0) || !(loss > ratio * ts->loss_ref))
+        return 0;
+    char kept[1200];
+    kept_note(ckpt, kept, sizeof kept);
+    return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
+                       "the loss %.4g at epoch %lld, minibatch %lld is more "
+                       "than %g times the training's first loss %.4g: "
+                       "training diverged (a smaller --lr, or --clip, may "
+                       "help); stopping. %s (--max-loss-ratio 0 turns "
+                       "this check off)", loss, (long long)ts->epoch + 1,
+                       (long long)ts->batch + 1, ratio, ts->loss_ref, kept);
+}
+
 
 void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
                        RnnrtTrainState *ts, real *params, real *grads,
@@ -56,13 +91,16 @@ static int bad_step(RnnrtDriver *d, const char *what, RnnrtError *err)
 {
     RnnrtTrainState *ts = d->ts;
     d->skipped++;
-    if (++ts->halvings > MAX_HALVINGS)
+    if (++ts->halvings > MAX_HALVINGS) {
+        char kept[1200];
+        kept_note(d->o.ckpt, kept, sizeof kept);
         return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
                            "%s at epoch %lld, minibatch %lld, after %d "
-                           "learning-rate halvings (lr %g); stopping. The "
-                           "last good checkpoint '%s' is kept", what,
-                           (long long)ts->epoch + 1, (long long)ts->batch + 1,
-                           MAX_HALVINGS, ts->lr, d->o.ckpt);
+                           "learning-rate halvings (lr %g); stopping. %s",
+                           what, (long long)ts->epoch + 1,
+                           (long long)ts->batch + 1, MAX_HALVINGS, ts->lr,
+                           kept);
+    }
     ts->lr /= 2;
     rnnrt_progress_clear(&d->prog);
     fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step "

@@ -372,31 +372,6 @@ static void fill_carry(Trainer *tr, int T)
     }
 }
 
-int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
-                     int vocab, const char *ckpt, RnnrtError *err)
-{
-    if (!(ts->loss_ref > 0)) {
-        if (ts->step == 0) { /* the training's first step sets it */
-            ts->loss_ref = loss;
-            return 0;
-        }
-        ts->loss_ref = log(vocab > 1 ? vocab : 2); /* an older checkpoint */
-    }
-    if (!(ratio > 0) || !(loss > ratio * ts->loss_ref))
-        return 0;
-    struct stat st;
-    int kept = ckpt && stat(ckpt, &st) == 0 && S_ISREG(st.st_mode);
-    return rnnrt_error(err, RNNRT_EXIT_DIVERGED,
-                       "the loss %.4g at epoch %lld, minibatch %lld is more "
-                       "than %g times the training's first loss %.4g: "
-                       "training diverged (a smaller --lr, or --clip, may "
-                       "help); stopping. %s%s%s (--max-loss-ratio 0 turns "
-                       "this check off)", loss, (long long)ts->epoch + 1,
-                       (long long)ts->batch + 1, ratio, ts->loss_ref,
-                       kept ? "The last checkpoint '" : "No checkpoint was saved",
-                       kept ? ckpt : "", kept ? "' is kept" : "");
-}
-
 /* This step's dropout seed: a hash of the epoch's starting RNG and the
  * step count, both saved in the checkpoint, so a resumed run draws the
  * same masks. It reads the RNG without advancing it: a spec without

@@ -663,6 +663,8 @@ static void test_nonfinite_loss_halves_lr_then_exits_4(void **state)
     assert_int_equal(rnnrt_train(&toy, &o, &res, &err), RNNRT_EXIT_DIVERGED);
     assert_int_equal(res.skipped, 6);
     assert_non_null(strstr(err.msg, "the loss is NaN"));
+    assert_non_null(strstr(err.msg, "No checkpoint was saved"));
+    assert_null(strstr(err.msg, "is kept"));
     assert_int_equal(access(ckpt, F_OK), -1);
 }
 
