@@ -328,6 +328,14 @@ typedef struct {
  * and usage printed to stderr). */
 int rnnrt_cli_parse(int argc, char **argv, const char *prog,
                     const char *summary, const RnnrtOpt *opts);
+/* The same, also marking given[i] = 1 for each opts[i] on the command
+ * line (given: one per option, zeroed by the caller). */
+int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
+                          const char *summary, const RnnrtOpt *opts,
+                          unsigned char *given);
+/* Whether the option called name was marked in given. */
+int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
+                    const char *name);
 void rnnrt_cli_usage(FILE *f, const char *prog, const char *cmd,
                      const char *summary, const RnnrtOpt *opts);
 /* Prints err when rc != 0 (and a pointer to --help for usage errors);
@@ -649,6 +657,16 @@ int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
  * load, as plain SGD. */
 #define RNNRT_CKPT_VERSION 2
 
+enum {
+    RNNRT_RECIPE_SEED,       /* --seed */
+    RNNRT_RECIPE_CLIP,       /* --clip (seq2seq: the spec's clip_norm) */
+    RNNRT_RECIPE_LOSS_RATIO, /* --max-loss-ratio */
+    RNNRT_RECIPE_BPTT,       /* --bptt: 0 full, 1 truncated, 2 randomized */
+    RNNRT_RECIPE_BPTT_K,     /* --bptt-k */
+    RNNRT_RECIPE_BPTT_P,     /* --bptt-p */
+    RNNRT_RECIPE_N
+};
+
 typedef struct {
     int64_t epoch;   /* epoch in progress, 0-based */
     int64_t batch;   /* next minibatch of that epoch */
@@ -662,6 +680,10 @@ typedef struct {
     uint64_t corpus_hash;
     double loss_ref; /* the divergence guard's reference: the loss of the
                         training's first step (0 = none yet) */
+    /* the run's recipe, by RNNRT_RECIPE_*: what --resume continues with
+     * unless its command line says otherwise (rnnrt_resume_opts); NAN =
+     * not recorded (a checkpoint older than these fields) */
+    double recipe[RNNRT_RECIPE_N];
     int S;
     real *state;     /* [B][S] carried state (owned; NULL = zeros) */
     struct RnnrtOptim *optim; /* optimizer and its moments (owned; NULL =
@@ -784,6 +806,13 @@ typedef struct {
      * step's loss exceeds this many times the run's first loss; 0 = off.
      * Default 3. */
     double max_loss_ratio;
+    /* Which recipe options the command line gave: on --resume, those that
+     * differ from the checkpoint's are applied with a note or refused
+     * (rnnrt_resume_opts); the others come from the checkpoint. */
+    struct {
+        int lr, clip, seed, max_loss_ratio, bptt, bptt_k, bptt_p;
+        int momentum, beta1, beta2, eps;
+    } given;
 } RnnrtTrainOpts;
 
 typedef struct {
@@ -865,6 +894,25 @@ int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err);
 int rnnrt_driver_save(RnnrtDriver *d, RnnrtError *err);
 /* Saves unless the last step is saved already. */
 int rnnrt_driver_finish(RnnrtDriver *d, RnnrtError *err);
+
+/* An option of the run's recipe as --resume sees it. Given on the command
+ * line with a value other than the checkpoint's, an APPLY option replaces
+ * it from the resumed step on, with a note on stderr; a REFUSE option is
+ * a usage error (exit 2) naming it. Not given, the checkpoint's value
+ * stands (*have); not recorded (NAN), the command line's is taken. The
+ * notes are printed under --quiet too: they change the training. */
+typedef enum { RNNRT_RESUME_APPLY, RNNRT_RESUME_REFUSE } RnnrtResumePolicy;
+typedef struct {
+    const char *name;          /* "--lr" */
+    int given;                 /* on this command line */
+    double value;              /* this command line's value (or default) */
+    double *have;              /* the checkpoint's; updated when applied */
+    RnnrtResumePolicy policy;
+    const char *why;           /* REFUSE: why it cannot change */
+    const char *const *names;  /* an enumeration's names by value, or NULL */
+} RnnrtResumeOpt;
+int rnnrt_resume_opts(RnnrtResumeOpt *opts, int n, const char *prog,
+                      const char *ckpt, int64_t step, RnnrtError *err);
 
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
 int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,

@@ -65,6 +65,15 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
   set_tests_properties(resume_converged_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()
 
+# Options given with --resume (issue 17): the checkpoint's recipe carries
+# over; --lr/--clip apply with a note; --seed and optimizer hyperparameters
+# are refused by name. The seq2seq twin is s2s_resume_opts (s2s.cmake).
+if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+  add_test(NAME resume_opts_rnn
+    COMMAND bash ${E2E_DIR}/resume_opts.sh lm $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/resume_opts_rnn)
+  set_tests_properties(resume_opts_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
+endif()
+
 # The counted n-gram baseline (specs/ngram.yaml): count, eval, sample, and a
 # corrupted model file refused; on timemachine.txt the perplexity must be
 # KenLM's 3.894 (order 5, modified Kneser-Ney).

@@ -100,3 +100,10 @@ add_test(NAME s2s_resume_converged
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_converged.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/resume_converged)
 set_tests_properties(s2s_resume_converged PROPERTIES TIMEOUT 300 LABELS s2s)
+
+# Options given with --resume (issue 17): --lr applies with a note, --seed
+# is refused by name, a resume without options is the straight run.
+add_test(NAME s2s_resume_opts
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_opts.sh s2s $<TARGET_FILE:s2s_toy_reverse>
+          $<TARGET_FILE:s2s_tool> ${S2S_WORK}/resume_opts)
+set_tests_properties(s2s_resume_opts PROPERTIES TIMEOUT 300 LABELS s2s)

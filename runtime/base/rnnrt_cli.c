@@ -120,6 +120,22 @@ static int usage_error(const char *prog, const char *cmd, const char *summary,
 int rnnrt_cli_parse(int argc, char **argv, const char *prog,
                     const char *summary, const RnnrtOpt *opts)
 {
+    return rnnrt_cli_parse_given(argc, argv, prog, summary, opts, NULL);
+}
+
+int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
+                    const char *name)
+{
+    for (const RnnrtOpt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return given[o - opts];
+    return 0;
+}
+
+int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
+                          const char *summary, const RnnrtOpt *opts,
+                          unsigned char *given)
+{
     const char *cmd = argv[0];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -151,6 +167,8 @@ int rnnrt_cli_parse(int argc, char **argv, const char *prog,
         int rc = set_value(prog, cmd, o, v);
         if (rc)
             return rc;
+        if (given)
+            given[o - opts] = 1;
     }
     return 0;
 }

@@ -77,7 +77,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "probability of continuing", 0, 1},
         {"--ckpt", RNNRT_OPT_STR, &o.ckpt, "PATH", "checkpoint file", 0, 0},
         {"--resume", RNNRT_OPT_FLAG, &o.resume, NULL, "continue from --ckpt "
-         "(exactly where it stopped)", 0, 0},
+         "(exactly where it stopped, with its recipe; --lr, --clip, "
+         "--max-loss-ratio and --bptt* given here replace the checkpoint's, "
+         "with a note)", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &o.force, NULL, "resume even if the "
          "corpus changed", 0, 0},
         {"--max-steps", RNNRT_OPT_I64, &o.max_steps, "N", "stop after N steps "
@@ -111,9 +113,21 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
               "V val_acc A\" every epoch and a final RESULT line.\n--sampler, "
               "--bptt*, --resume, --save-every, --prefix and --sample-len "
               "are for language models.";
-    int rc = rnnrt_cli_parse(argc, argv, prog, summary, opts);
+    unsigned char given[sizeof opts / sizeof *opts] = {0};
+    int rc = rnnrt_cli_parse_given(argc, argv, prog, summary, opts, given);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
+    o.given.lr = rnnrt_cli_given(opts, given, "--lr");
+    o.given.clip = rnnrt_cli_given(opts, given, "--clip");
+    o.given.seed = rnnrt_cli_given(opts, given, "--seed");
+    o.given.max_loss_ratio = rnnrt_cli_given(opts, given, "--max-loss-ratio");
+    o.given.bptt = rnnrt_cli_given(opts, given, "--bptt");
+    o.given.bptt_k = rnnrt_cli_given(opts, given, "--bptt-k");
+    o.given.bptt_p = rnnrt_cli_given(opts, given, "--bptt-p");
+    o.given.momentum = rnnrt_cli_given(opts, given, "--momentum");
+    o.given.beta1 = rnnrt_cli_given(opts, given, "--beta1");
+    o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
+    o.given.eps = rnnrt_cli_given(opts, given, "--eps");
     RnnrtError err = {0};
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rc = rnnrt_task_train(m, &o, &err);

@@ -663,6 +663,7 @@ typedef struct {
     int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
     const char *ckpt;
+    int given_lr, given_seed, given_loss_ratio; /* on the command line */
 } TrainOpts;
 
 typedef struct {
@@ -745,6 +746,11 @@ static int setup_fresh(Trainer *tr, const char *path, RnnrtError *err)
     ts->sampler = RNNRT_SAMPLER_RANDOM;
     ts->corpus_hash = pairs_hash(&tr->pairs);
     ts->epoch_rng = ts->rng;
+    for (int i = 0; i < RNNRT_RECIPE_N; i++)
+        ts->recipe[i] = NAN; /* the LM's --bptt*: not a seq2seq option */
+    ts->recipe[RNNRT_RECIPE_SEED] = (double)o->seed;
+    ts->recipe[RNNRT_RECIPE_CLIP] = tr->m->recipe.clip_norm;
+    ts->recipe[RNNRT_RECIPE_LOSS_RATIO] = o->max_loss_ratio;
     tr->pr.ntrain = tr->pairs.ntrain;
     return new_optim(tr, err);
 }
@@ -763,6 +769,17 @@ static int setup_resume(Trainer *tr, const char *path, RnnrtError *err)
                          tr->m->spec_path, want);
     if (!rc && !ts->optim)
         rc = new_optim(tr, err);
+    if (!rc) { /* this command line's recipe options against the checkpoint's */
+        double *r = ts->recipe;
+        RnnrtResumeOpt list[] = {
+            {"--seed", o->given_seed, (double)o->seed, &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE,
+             "the random state continues from the checkpoint", NULL},
+            {"--lr", o->given_lr, o->lr, &ts->lr, RNNRT_RESUME_APPLY, NULL, NULL},
+            {"--max-loss-ratio", o->given_loss_ratio, o->max_loss_ratio, &r[RNNRT_RECIPE_LOSS_RATIO],
+             RNNRT_RESUME_APPLY, NULL, NULL},
+        };
+        rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list), tr->m->name, o->ckpt, ts->step, err);
+    }
     RnnrtPairsOpts po;
     pairs_opts(tr->m, o->max_pairs, &po);
     if (!rc)
@@ -925,7 +942,7 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
         d->o = (RnnrtDriverOpts){
             .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
-            .max_loss_ratio = o->max_loss_ratio, .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet};
+            .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;
@@ -1336,7 +1353,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     const char *ckpt = def_ckpt, *model = NULL;
     const RnnrtOpt train_opts[] = {
         {"--epochs", RNNRT_OPT_INT, &to.epochs, "N", "epochs in all (a resumed run counts the earlier ones)", 1, 1e6},
-        {"--lr", RNNRT_OPT_DOUBLE, &to.lr, "F", "learning rate (--resume: the checkpoint's)", DBL_MIN, 1e6},
+        {"--lr", RNNRT_OPT_DOUBLE, &to.lr, "F", "learning rate (--resume: replaces the checkpoint's, with a note)",
+         DBL_MIN, 1e6},
         {"--batch", RNNRT_OPT_INT, &to.batch, "N", "pairs per minibatch", 1, 65536},
         {"--max-pairs", RNNRT_OPT_I64, &to.max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
@@ -1400,13 +1418,14 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
                           : is_dump ? "dump: forward and backward on a random problem, as text for rnnc --check"
                                     : "gradcheck: backward against finite differences on a random problem";
     const char *path = NULL;
+    unsigned char given[sizeof train_opts / sizeof *train_opts] = {0};
     int rc;
     if (!is_tr && !is_gc && argc >= 3 && argv[2][0] != '-') {
         path = argv[2];
         argv[2] = argv[1]; /* the options parser sees "CMD --opt ..." */
-        rc = rnnrt_cli_parse(argc - 2, argv + 2, prog, summary, opts);
+        rc = rnnrt_cli_parse_given(argc - 2, argv + 2, prog, summary, opts, is_train ? given : NULL);
     } else {
-        rc = rnnrt_cli_parse(argc - 1, argv + 1, prog, summary, opts);
+        rc = rnnrt_cli_parse_given(argc - 1, argv + 1, prog, summary, opts, is_train ? given : NULL);
     }
     if (rc == RNNRT_HELP_SHOWN)
         return 0;
@@ -1423,6 +1442,9 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     {
         to.beam = beam;
         to.ckpt = ckpt;
+        to.given_lr = rnnrt_cli_given(train_opts, given, "--lr");
+        to.given_seed = rnnrt_cli_given(train_opts, given, "--seed");
+        to.given_loss_ratio = rnnrt_cli_given(train_opts, given, "--max-loss-ratio");
         rc = train(m, path, &to, &err);
     }
     else if (is_eval)

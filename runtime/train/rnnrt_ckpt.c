@@ -87,6 +87,9 @@ void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
     rnnrt_buf_put_u64(b, n);
     rnnrt_buf_put(b, ts->state, n * sizeof(real));
     rnnrt_buf_put_f64(b, ts->loss_ref);
+    rnnrt_buf_put_u32(b, RNNRT_RECIPE_N);
+    for (int i = 0; i < RNNRT_RECIPE_N; i++)
+        rnnrt_buf_put_f64(b, ts->recipe[i]);
 }
 
 /* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
@@ -433,7 +436,19 @@ int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
     ts->loss_ref = r->pos == r->n ? 0 : rnnrt_reader_f64(r);
     if (r->bad || !(ts->loss_ref >= 0) || !isfinite(ts->loss_ref))
         return malformed(path, "train", err);
-    return r->pos == r->n ? 0 : malformed(path, "train", err);
+    /* the recipe: a count, then that many values (NAN = unrecorded);
+     * sections written before it existed end here */
+    for (int i = 0; i < RNNRT_RECIPE_N; i++)
+        ts->recipe[i] = NAN;
+    uint32_t nrec = r->pos == r->n ? 0 : rnnrt_reader_u32(r);
+    if (r->bad || nrec > 64)
+        return malformed(path, "train", err);
+    for (uint32_t i = 0; i < nrec; i++) {
+        double v = rnnrt_reader_f64(r);
+        if (i < RNNRT_RECIPE_N)
+            ts->recipe[i] = v;
+    }
+    return !r->bad && r->pos == r->n ? 0 : malformed(path, "train", err);
 }
 
 /* The optimizer of the checkpoint; SGD leaves ts->optim NULL. */

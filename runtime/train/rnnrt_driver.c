@@ -277,3 +277,53 @@ int rnnrt_driver_finish(RnnrtDriver *d, RnnrtError *err)
 {
     return d->saved_step == d->ts->step ? 0 : rnnrt_driver_save(d, err);
 }
+
+/* v as the option is written: an enumeration's name, else the shortest
+ * of %g and %.17g that tells it from other (the other side's value). */
+static void put_value(char *buf, size_t n, const RnnrtResumeOpt *o, double v,
+                      double other)
+{
+    int i = (int)v;
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%g", v);
+    snprintf(b, sizeof b, "%g", other);
+    if (o->names && v == i && i >= 0)
+        snprintf(buf, n, "%s", o->names[i]);
+    else
+        snprintf(buf, n, strcmp(a, b) ? "%g" : "%.17g", v);
+}
+
+int rnnrt_resume_opts(RnnrtResumeOpt *opts, int n, const char *prog,
+                      const char *ckpt, int64_t step, RnnrtError *err)
+{
+    char want[64], have[64];
+    for (int i = 0; i < n; i++) { /* refusals first: then nothing changed */
+        const RnnrtResumeOpt *o = &opts[i];
+        if (o->policy != RNNRT_RESUME_REFUSE || !o->given ||
+            isnan(*o->have) || o->value == *o->have)
+            continue;
+        put_value(want, sizeof want, o, o->value, *o->have);
+        put_value(have, sizeof have, o, *o->have, o->value);
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "%s %s on --resume: '%s' was trained with %s %s, "
+                           "and %s; leave %s out, or start a new run without "
+                           "--resume", o->name, want, ckpt, o->name, have,
+                           o->why, o->name);
+    }
+    for (int i = 0; i < n; i++) {
+        RnnrtResumeOpt *o = &opts[i];
+        if (isnan(*o->have)) { /* an older checkpoint: take this run's */
+            *o->have = o->value;
+            continue;
+        }
+        if (!o->given || o->value == *o->have)
+            continue;
+        put_value(want, sizeof want, o, o->value, *o->have);
+        put_value(have, sizeof have, o, *o->have, o->value);
+        fprintf(stderr, "%s: note: %s %s replaces the checkpoint's %s from "
+                        "step %lld on\n", prog, o->name, want, have,
+                (long long)step + 1);
+        *o->have = o->value;
+    }
+    return 0;
+}

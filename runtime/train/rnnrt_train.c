@@ -51,7 +51,9 @@ enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED };
 
 typedef struct {
     const RnnrtModel *m;
-    const RnnrtTrainOpts *o;
+    const RnnrtTrainOpts *o; /* &run */
+    RnnrtTrainOpts run;      /* the caller's, the recipe's options as
+                                resumed (recipe()) */
     RnnrtTrainResult *res;
     RnnrtSampler sampler;
     int bptt;
@@ -192,7 +194,85 @@ static int resume_optim(Trainer *tr, RnnrtError *err)
                            "'%s' was trained with optimizer %s, but this run "
                            "uses %s; resume with the same optimizer",
                            tr->ckpt, have, want);
-    return ts->optim ? 0 : new_optim(tr, err);
+    if (!ts->optim)
+        return new_optim(tr, err);
+    const RnnrtTrainOpts *o = tr->o;
+    RnnrtOptim want_o; /* this command line's, defaults filled in */
+    int rc = rnnrt_optim_init(&want_o, o->optimizer, o->momentum, o->beta1,
+                              o->beta2, o->eps, 0, err);
+    rnnrt_optim_free(&want_o);
+    if (rc)
+        return rc;
+    const char *why = "the optimizer's moments were built with it";
+    RnnrtOptim *h = ts->optim;
+    RnnrtResumeOpt list[] = {
+        {"--momentum", o->given.momentum, want_o.momentum, &h->momentum,
+         RNNRT_RESUME_REFUSE, why, NULL},
+        {"--beta1", o->given.beta1, want_o.beta1, &h->beta1,
+         RNNRT_RESUME_REFUSE, why, NULL},
+        {"--beta2", o->given.beta2, want_o.beta2, &h->beta2,
+         RNNRT_RESUME_REFUSE, why, NULL},
+        {"--eps", o->given.eps, want_o.eps, &h->eps, RNNRT_RESUME_REFUSE, why,
+         NULL},
+    };
+    return rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
+                             tr->m->name, tr->ckpt, ts->step, err);
+}
+
+static const char *const bptt_names[] = {"full", "truncated", "randomized"};
+
+/* The recipe's options: a fresh run records this command line's in the
+ * checkpoint; a resumed one continues with the checkpoint's, except where
+ * the command line changes one (applied with a note, or refused). */
+static int recipe(Trainer *tr, RnnrtError *err)
+{
+    RnnrtTrainOpts *o = &tr->run;
+    RnnrtTrainState *ts = &tr->ts;
+    double *r = ts->recipe;
+    const double now[RNNRT_RECIPE_N] = {
+        [RNNRT_RECIPE_SEED] = (double)o->seed,
+        [RNNRT_RECIPE_CLIP] = o->clip,
+        [RNNRT_RECIPE_LOSS_RATIO] = o->max_loss_ratio,
+        [RNNRT_RECIPE_BPTT] = tr->bptt,
+        [RNNRT_RECIPE_BPTT_K] = o->bptt_k,
+        [RNNRT_RECIPE_BPTT_P] = o->bptt_p,
+    };
+    if (!o->resume) {
+        memcpy(r, now, sizeof now);
+        return 0;
+    }
+    const char *seed_why = "the random state continues from the checkpoint";
+    RnnrtResumeOpt list[] = {
+        {"--seed", o->given.seed, now[RNNRT_RECIPE_SEED],
+         &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE, seed_why, NULL},
+        {"--lr", o->given.lr, o->lr, &ts->lr, RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--clip", o->given.clip, o->clip, &r[RNNRT_RECIPE_CLIP],
+         RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--max-loss-ratio", o->given.max_loss_ratio, o->max_loss_ratio,
+         &r[RNNRT_RECIPE_LOSS_RATIO], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--bptt", o->given.bptt, tr->bptt, &r[RNNRT_RECIPE_BPTT],
+         RNNRT_RESUME_APPLY, NULL, bptt_names},
+        {"--bptt-k", o->given.bptt_k, o->bptt_k, &r[RNNRT_RECIPE_BPTT_K],
+         RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--bptt-p", o->given.bptt_p, o->bptt_p, &r[RNNRT_RECIPE_BPTT_P],
+         RNNRT_RESUME_APPLY, NULL, NULL},
+    };
+    int rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
+                               tr->m->name, tr->ckpt, ts->step, err);
+    if (rc)
+        return rc;
+    o->clip = r[RNNRT_RECIPE_CLIP];
+    o->max_loss_ratio = r[RNNRT_RECIPE_LOSS_RATIO];
+    tr->bptt = (int)r[RNNRT_RECIPE_BPTT];
+    o->bptt_k = (int)r[RNNRT_RECIPE_BPTT_K];
+    o->bptt_p = r[RNNRT_RECIPE_BPTT_P];
+    if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || tr->bptt < 0 ||
+        tr->bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
+                           "is malformed (clip %g, max-loss-ratio %g, bptt "
+                           "%d)", tr->ckpt, o->clip, o->max_loss_ratio,
+                           tr->bptt);
+    return 0;
 }
 
 /* Fresh start: vocabulary from the data, parameters from the seed. */
@@ -317,6 +397,8 @@ static int setup(Trainer *tr, RnnrtError *err)
         rc = rnnrt_ckpt_probe(tr->ckpt, err);
     if (!rc)
         rc = o->resume ? setup_resume(tr, err) : setup_fresh(tr, err);
+    if (!rc)
+        rc = recipe(tr, err);
     if (!rc)
         rc = check_sizes(tr, err);
     if (!rc)
@@ -530,7 +612,8 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     RnnrtTrainResult dummy;
     memset(&tr, 0, sizeof tr);
     tr.m = m;
-    tr.o = o;
+    tr.run = *o;
+    tr.o = &tr.run;
     tr.res = res ? res : &dummy;
     memset(tr.res, 0, sizeof *tr.res);
     err->code = 0;
@@ -544,8 +627,8 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         d->o = (RnnrtDriverOpts){
             .name = m->name, .ckpt = tr.ckpt, .epochs = o->epochs,
             .max_steps = o->max_steps, .max_seconds = o->max_seconds,
-            .save_every = o->save_every, .clip = o->clip,
-            .max_loss_ratio = o->max_loss_ratio,
+            .save_every = o->save_every, .clip = tr.run.clip,
+            .max_loss_ratio = tr.run.max_loss_ratio,
             .vocab = tr.corpus.vocab.size, .quiet = o->quiet};
         rc = rnnrt_driver_run(d, err);
         tr.res->first_loss = d->first_loss;
