@@ -31,6 +31,11 @@ trains() {
     say "$(basename -- "$bin"): trained 3 steps, sampled: $(head -c 60 "$work/sample.txt" | tr '\n' ' ')"
 }
 
+# header_version: RNNRT_VERSION of the source tree's runtime/rnnrt.h
+header_version() {
+    sed -n 's/^#define RNNRT_VERSION "\(.*\)"$/\1/p' "$here/../../runtime/rnnrt.h"
+}
+
 case "$mode" in
 install)
     build=$2 prefix=$3
@@ -44,13 +49,18 @@ install)
         [ -e "$prefix/$f" ] || fail "cmake --install put no $f in $prefix"
     done
     soname=$(objdump -p "$prefix/lib/librnnrt.so" | awk '$1 == "SONAME" { print $2 }')
-    [ "$soname" = librnnrt.so.0 ] || fail "librnnrt.so has SONAME '$soname', want librnnrt.so.0"
+    [ -n "$soname" ] || fail "librnnrt.so has no SONAME"
     # What is installed runs on any x86-64: no -march=native in it. The
     # packed kernels (target attributes) are the only AVX code, so the
     # compiler's own code must have none.
     if objdump -d "$prefix/bin/rnnc" | grep -E '%[yz]mm' >/dev/null; then
         fail "the installed rnnc uses AVX registers: built with -march=native?"
     fi
+    v=$(header_version)
+    [ "$("$prefix/bin/rnnc" --version)" = "rnnc $v" ] ||
+        fail "rnnc --version says '$("$prefix/bin/rnnc" --version)', runtime/rnnrt.h $v"
+    [ "$soname" = "librnnrt.so.${v%%.*}" ] || fail "SONAME $soname is not librnnrt.so.<major of $v>"
+    grep -q "^#define RNNRT_VERSION \"$v\"" "$prefix/include/rnnc/rnnrt.h" || fail "the installed rnnrt.h has no RNNRT_VERSION $v"
     say "installed into $prefix (SONAME $soname)"
     ;;
 cmake)
@@ -64,21 +74,28 @@ cmake)
     grep -rqF "$prefix/bin/rnnc" "$work/build/CMakeFiles" || fail "the consumer's build does not run $prefix/bin/rnnc"
     libs=$(ldd "$work/build/predict") # (not piped into grep -q: SIGPIPE under pipefail)
     grep -q "$prefix/lib/librnnrt.so" <<<"$libs" || fail "predict does not load the installed librnnrt.so: $libs"
+    must "rnn --version" "$work/version.txt" "$work/build/rnn" --version
+    grep -qF "rnn: model 'rnn' from " "$work/version.txt" && grep -qF "librnnrt $(header_version), float" "$work/version.txt" ||
+        fail "rnn --version says: $(cat "$work/version.txt")"
     trains "$work/build/rnn" "$work"
     must "predict: the model linked into the consumer's own program" "$work/predict.txt" \
         "$work/build/predict" sample --ckpt "$work/model.ckpt" --prefix "the " --len 40 --seed 1
-    grep -q '^predict: model rnn, runtime built for float$' "$work/predict.txt" ||
+    grep -q "^predict: model rnn, librnnrt $(header_version), float\$" "$work/predict.txt" ||
         fail "predict did not print its line: $(cat "$work/predict.txt")"
     grep -v '^predict: ' "$work/predict.txt" | cmp -s - "$work/sample.txt" ||
         fail "predict and the trainer sample differently from one checkpoint and seed"
+    # DOUBLE, on a spec of the project's own: gradcheck needs the double runtime
+    grep -q 'from tiny.yaml;' "$work/build/rnnc/tiny_d.c" || fail "rnnc did not get tiny.yaml's relative path"
+    must "gradcheck of the DOUBLE model" "$work/gradcheck.log" "$work/build/tiny_d" gradcheck --B 2 --T 3 --V 5
+    grep -q PASS "$work/gradcheck.log" || fail "gradcheck printed no PASS: $(cat "$work/gradcheck.log")"
     ;;
 pkgconfig)
     prefix=$2 work=$3
     fresh_dir "$work"
     cp "$here/pkgconfig/Makefile" "$work/"
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-    [ "$(pkg-config --modversion rnnrt)" = "$(sed -n 's/^project(rnnc VERSION \([0-9.]*\).*/\1/p' "$here/../../CMakeLists.txt")" ] ||
-        fail "pkg-config --modversion rnnrt gives '$(pkg-config --modversion rnnrt)'"
+    [ "$(pkg-config --modversion rnnrt)" = "$(header_version)" ] ||
+        fail "pkg-config --modversion rnnrt gives '$(pkg-config --modversion rnnrt)', rnnrt.h $(header_version)"
     must "make" "$work/make.log" make -C "$work"
     trains "$work/gru" "$work"
     ;;

@@ -12,6 +12,6 @@ extern const RnnrtModel rnn_model;
 
 int main(int argc, char **argv)
 {
-    fprintf(stderr, "predict: model %s, runtime built for %s\n", rnn_model.name, RNNRT_REAL_NAME);
+    fprintf(stderr, "predict: model %s, librnnrt %s, %s\n", rnn_model.name, RNNRT_VERSION, RNNRT_REAL_NAME);
     return rnnrt_main(argc, argv, &rnn_model);
 }
