@@ -1013,24 +1013,27 @@ size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
  * (runtime/api/rnnrt_api_lm.c). None prints, and only running out of
  * memory in rnnrt_gen_init exits (rnnrt_xcalloc).
  *
- * A prefix as sample reads it: not normalized; a char model refuses a
- * character v lacks (exit 1, naming it), a word model lowercases and
- * splits it into words (rnnrt_words.c) and reads a word v lacks as <unk>,
- * counted in nunk (its text is text + tok[i].off). The buffers grow on
- * demand and are kept for the next call; out of memory is exit 3. Zero an
- * RnnrtPrefix before its first use. */
+ * A text's ids (RnnrtTextIds): the buffers grow on demand
+ * (rnnrt_text_ids_reserve, room for a text of len bytes) and are kept for
+ * the next text; out of memory is exit 3. Zero one before its first use.
+ *
+ * rnnrt_prefix_encode reads a prefix as sample does: not normalized; a
+ * char model refuses a character v lacks (exit 1, naming it), a word model
+ * lowercases and splits it into words (rnnrt_words.c) and reads a word v
+ * lacks as <unk>, counted in nunk (its text is text + tok[i].off). */
 typedef struct {
     int32_t *ids;     /* n ids */
     size_t n, nunk;
-    char *text;       /* word models: the lowercased prefix */
+    char *text;       /* word models: the lowercased text */
     RnnrtToken *tok;  /* word models: its n words */
     size_t cap;       /* bytes of text; entries of ids and tok */
-} RnnrtPrefix;
+} RnnrtTextIds;
 
-int rnnrt_prefix_encode(RnnrtPrefix *px, const RnnrtModel *m,
+int rnnrt_text_ids_reserve(RnnrtTextIds *px, size_t len, RnnrtError *err);
+int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
                         const RnnrtVocab *v, const char *prefix, size_t len,
                         RnnrtError *err);
-void rnnrt_prefix_free(RnnrtPrefix *px);
+void rnnrt_text_ids_free(RnnrtTextIds *px);
 
 /* One model stepping on one token at a time (B = 1, T = 1, carried state,
  * no dropout): reset to a zero state, feed tokens, then pick the next one
@@ -1055,7 +1058,7 @@ int32_t rnnrt_gen_pick(RnnrtGen *g, const RnnrtSampleOpts *o, RnnrtRng *r);
  * one's text to emit (a word model's words each after a " "); emit
  * returns nonzero to stop, and that value is returned. */
 typedef int (*RnnrtEmitFn)(void *ctx, const char *text);
-int rnnrt_gen_text(RnnrtGen *g, const RnnrtPrefix *px,
+int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
                    const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
                    void *ctx);
 

@@ -31,11 +31,8 @@ struct RnnrtLm {
     int64_t steps;      /* the checkpoint's optimizer steps */
     RnnrtGen gen;       /* feed, next, sample */
     RnnrtBuffers score; /* B = 1, T = the training's T */
-    RnnrtPrefix px;     /* feed and sample's prefix */
-    char *text;         /* score: the normalized text */
-    int32_t *ids;       /* score: its ids */
-    RnnrtToken *tok;    /* score: its words */
-    size_t cap;         /* bytes of text, entries of ids and tok */
+    RnnrtTextIds px;    /* feed and sample's prefix */
+    RnnrtTextIds sc;    /* score's text */
 };
 
 /* ---- argument checks ---- */
@@ -135,12 +132,10 @@ void rnnrt_lm_close(RnnrtLm **plm)
     RnnrtLm *lm = *plm;
     rnnrt_gen_free(&lm->gen);
     rnnrt_buffers_free(&lm->score);
-    rnnrt_prefix_free(&lm->px);
+    rnnrt_text_ids_free(&lm->px);
     rnnrt_params_free(&lm->p);
     rnnrt_vocab_free(&lm->v);
-    free(lm->text);
-    free(lm->ids);
-    free(lm->tok);
+    rnnrt_text_ids_free(&lm->sc);
     lm->magic = 0;
     free(lm);
     *plm = NULL;
@@ -186,35 +181,12 @@ int rnnrt_lm_token(const RnnrtLm *lm, int id, const char **tok,
 
 /* ---- scoring ---- */
 
-/* Room for a text of len bytes: len + 1 bytes, ids and words. */
-static int reserve(RnnrtLm *lm, size_t len, RnnrtError *err)
-{
-    if (len < lm->cap)
-        return 0;
-    size_t cap = len + 1, bytes;
-    if (rnnrt_size_mul(cap, sizeof(RnnrtToken), &bytes) != 0)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "rnnrt_lm_score: a text of "
-                           "%zu bytes is too long", len);
-    char *text = realloc(lm->text, cap);
-    if (text)
-        lm->text = text;
-    int32_t *ids = text ? realloc(lm->ids, cap * sizeof *ids) : NULL;
-    if (ids)
-        lm->ids = ids;
-    RnnrtToken *tok = ids ? realloc(lm->tok, bytes) : NULL;
-    if (!tok)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "rnnrt_lm_score: out of "
-                           "memory for a text of %zu bytes", len);
-    lm->tok = tok;
-    lm->cap = cap;
-    return 0;
-}
-
 /* The text's ids, as the corpus loader (rnnrt_corpus.c) reads a file with
  * a given vocabulary: UTF-8 check, normalize, chars or words, <unk>. */
 static int encode_text(RnnrtLm *lm, const char *text, size_t len,
-                       size_t *n, size_t *unk, RnnrtError *err)
+                       RnnrtError *err)
 {
+    RnnrtTextIds *sc = &lm->sc;
     RnnrtNorm mode;
     if (rnnrt_norm_parse(lm->m->recipe.normalize, &mode) != 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA, "unknown normalization "
@@ -222,21 +194,22 @@ static int encode_text(RnnrtLm *lm, const char *text, size_t len,
     int rc = rnnrt_utf8_check(text, len, "text", mode == RNNRT_NORM_LETTERS,
                               err);
     if (!rc)
-        rc = reserve(lm, len, err);
+        rc = rnnrt_text_ids_reserve(sc, len, err);
     if (rc)
         return rc;
-    memcpy(lm->text, text, len);
-    lm->text[len] = '\0';
-    len = rnnrt_text_normalize(lm->text, len, mode);
-    *unk = 0;
+    memcpy(sc->text, text, len);
+    sc->text[len] = '\0';
+    len = rnnrt_text_normalize(sc->text, len, mode);
+    sc->nunk = 0;
     if (!is_words(lm->m)) {
-        *n = rnnrt_vocab_encode_chars(&lm->v, lm->text, len, lm->ids, lm->cap,
-                                      unk);
+        sc->n = rnnrt_vocab_encode_chars(&lm->v, sc->text, len, sc->ids,
+                                         sc->cap, &sc->nunk);
         return 0;
     }
-    rnnrt_words_lower(lm->text, len);
-    *n = rnnrt_words_split(lm->text, len, lm->tok, lm->cap);
-    rnnrt_vocab_encode_words(&lm->v, lm->text, lm->tok, *n, lm->ids, unk);
+    rnnrt_words_lower(sc->text, len);
+    sc->n = rnnrt_words_split(sc->text, len, sc->tok, sc->cap);
+    rnnrt_vocab_encode_words(&lm->v, sc->text, sc->tok, sc->n, sc->ids,
+                             &sc->nunk);
     return 0;
 }
 
@@ -252,23 +225,23 @@ int rnnrt_lm_score(RnnrtLm *lm, const char *text, size_t len,
     if (rc)
         return rc;
     memset(out, 0, sizeof *out);
-    size_t n = 0, unk = 0;
     unsigned int fpu = rnnrt_fpu_enter();
-    rc = encode_text(lm, text, len, &n, &unk, err);
+    rc = encode_text(lm, text, len, err);
+    size_t n = lm->sc.n;
     if (!rc && n < 2)
         rc = rnnrt_error(err, RNNRT_EXIT_DATA, "%s: the text has %zu "
                          "token%s after normalization; scoring needs at "
                          "least 2", fn, n, n == 1 ? "" : "s");
     double ppl = 0, ntok = 0;
     if (!rc)
-        rc = rnnrt_evaluate(lm->m, &lm->score, lm->ids, n, &ppl, &ntok);
+        rc = rnnrt_evaluate(lm->m, &lm->score, lm->sc.ids, n, &ppl, &ntok);
     rnnrt_fpu_leave(fpu);
     if (rc)
         return rc;
     out->perplexity = ppl;
     out->tokens = ntok;
     out->nll = log(ppl) * ntok;
-    out->unk = unk;
+    out->unk = lm->sc.nunk;
     return 0;
 }
 

@@ -14,7 +14,7 @@
  * read as <unk>, as rare words were in training, and named on stderr.
  * Generated words are written after the prefix, one space before each.
  *
- * The work is done by pieces that neither print nor exit (RnnrtPrefix,
+ * The work is done by pieces that do not print (RnnrtTextIds,
  * RnnrtGen, rnnrt_gen_text), shared with the C API (rnnrt_api_lm.c);
  * rnnrt_sample, the trainers' `sample`, adds the notes, the output file
  * and the signal polling.
@@ -49,7 +49,7 @@ static int unknown_char(const RnnrtModel *m, const RnnrtVocab *v,
 
 /* Encodes prefix (valid UTF-8 of len bytes) with v, refusing characters
  * it does not know. */
-static int encode_chars(RnnrtPrefix *px, const RnnrtModel *m,
+static int encode_chars(RnnrtTextIds *px, const RnnrtModel *m,
                         const RnnrtVocab *v, const char *prefix, size_t len,
                         RnnrtError *err)
 {
@@ -71,7 +71,7 @@ static int encode_chars(RnnrtPrefix *px, const RnnrtModel *m,
 }
 
 /* The prefix of a word model: ids of its words, <unk> for missing ones. */
-static int encode_words(RnnrtPrefix *px, const RnnrtVocab *v,
+static int encode_words(RnnrtTextIds *px, const RnnrtVocab *v,
                         const char *prefix, size_t len, RnnrtError *err)
 {
     memcpy(px->text, prefix, len);
@@ -87,14 +87,14 @@ static int encode_words(RnnrtPrefix *px, const RnnrtVocab *v,
     return 0;
 }
 
-/* Room for a prefix of len bytes: len + 1 bytes, ids and words. */
-static int reserve(RnnrtPrefix *px, size_t len, RnnrtError *err)
+/* Room for a text of len bytes: len + 1 bytes, ids and words. */
+int rnnrt_text_ids_reserve(RnnrtTextIds *px, size_t len, RnnrtError *err)
 {
     if (len < px->cap)
         return 0;
     size_t cap = len + 1, bytes;
     if (rnnrt_size_mul(cap, sizeof(RnnrtToken), &bytes) != 0)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "a prefix of %zu bytes is "
+        return rnnrt_error(err, RNNRT_EXIT_IO, "a text of %zu bytes is "
                            "too long", len);
     char *text = realloc(px->text, cap);
     if (text)
@@ -104,14 +104,14 @@ static int reserve(RnnrtPrefix *px, size_t len, RnnrtError *err)
         px->ids = ids;
     RnnrtToken *tok = ids ? realloc(px->tok, bytes) : NULL;
     if (!tok)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory for a prefix "
+        return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory for a text "
                            "of %zu bytes", len);
     px->tok = tok;
     px->cap = cap;
     return 0;
 }
 
-int rnnrt_prefix_encode(RnnrtPrefix *px, const RnnrtModel *m,
+int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
                         const RnnrtVocab *v, const char *prefix, size_t len,
                         RnnrtError *err)
 {
@@ -120,7 +120,7 @@ int rnnrt_prefix_encode(RnnrtPrefix *px, const RnnrtModel *m,
         return rnnrt_error(err, RNNRT_EXIT_DATA, "the vocabulary is empty");
     int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
     if (!rc)
-        rc = reserve(px, len, err);
+        rc = rnnrt_text_ids_reserve(px, len, err);
     if (rc)
         return rc;
     int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
@@ -128,7 +128,7 @@ int rnnrt_prefix_encode(RnnrtPrefix *px, const RnnrtModel *m,
                  : encode_chars(px, m, v, prefix, len, err);
 }
 
-void rnnrt_prefix_free(RnnrtPrefix *px)
+void rnnrt_text_ids_free(RnnrtTextIds *px)
 {
     free(px->ids);
     free(px->text);
@@ -209,7 +209,7 @@ int32_t rnnrt_gen_pick(RnnrtGen *g, const RnnrtSampleOpts *o, RnnrtRng *r)
     return best; /* rounding left u >= 0 */
 }
 
-int rnnrt_gen_text(RnnrtGen *g, const RnnrtPrefix *px,
+int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
                    const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
                    void *ctx)
 {
@@ -242,7 +242,7 @@ static int emit_file(void *ctx, const char *text)
 }
 
 /* The notes for the prefix words read as <unk>. */
-static void note_unknown(const RnnrtModel *m, const RnnrtPrefix *px)
+static void note_unknown(const RnnrtModel *m, const RnnrtTextIds *px)
 {
     for (size_t i = 0; i < px->n && px->nunk; i++)
         if (px->ids[i] == RNNRT_UNK)
@@ -259,7 +259,7 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
     if (!o->greedy && !(o->temperature > 0))
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
                            "the temperature must be positive");
-    RnnrtPrefix px = {0};
+    RnnrtTextIds px = {0};
     RnnrtGen g = {0};
     int rc = rnnrt_prefix_encode(&px, m, v, prefix, strlen(prefix), err);
     if (!rc)
@@ -272,6 +272,6 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
         fflush(out);
     }
     rnnrt_gen_free(&g);
-    rnnrt_prefix_free(&px);
+    rnnrt_text_ids_free(&px);
     return rc;
 }
