@@ -24,9 +24,10 @@
  * Rules for every function here:
  *  - It returns 0 or an error code (RNNRT_EXIT_*, below) and fills err
  *    (when err is not NULL) with the code and a message. It never prints,
- *    never calls exit or abort, and refuses NULL pointers, bad sizes, a
- *    closed handle (rnnrt_lm_close sets it to NULL) and a checkpoint of
- *    another model with a message.
+ *    and refuses NULL pointers, bad sizes, a closed handle (rnnrt_lm_close
+ *    sets it to NULL) and a damaged checkpoint or one of another model
+ *    with a message. (Running out of memory while a handle opens still
+ *    exits with 3, as everywhere in librnnrt for now.)
  *  - There is no global state: each handle owns its parameters, vocabulary
  *    and buffers, so two threads may use two handles (of one model or not)
  *    at once. One handle is not for two threads at a time.
