@@ -29,6 +29,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The public API (errors, exit codes, the handles of trained models). */
+#include "rnnrt_api.h"
+
 #ifdef RNNRT_DOUBLE
 typedef double real;
 #define RNNRT_REAL_NAME "double"
@@ -36,17 +39,6 @@ typedef double real;
 typedef float real;
 #define RNNRT_REAL_NAME "float"
 #endif
-
-/* Exit codes, as in shared/RELIABILITY.md. */
-enum {
-    RNNRT_EXIT_OK = 0,
-    RNNRT_EXIT_DATA = 1,     /* spec or data error */
-    RNNRT_EXIT_USAGE = 2,    /* bad command line */
-    RNNRT_EXIT_IO = 3,       /* I/O or resource error */
-    RNNRT_EXIT_DIVERGED = 4, /* numerical divergence */
-    RNNRT_EXIT_SIGINT = 130,
-    RNNRT_EXIT_SIGTERM = 143
-};
 
 /* ---------------------------------------------------------------------
  * The model descriptor: what a generated file exports (one per model).
@@ -269,12 +261,7 @@ enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
  * process exit status. The one exception is running out of memory:
  * rnnrt_xcalloc prints the byte count and the site and exits 3 (as llm.c's
  * mallocCheck), because every allocation happens before training starts. */
-typedef struct {
-    int code;        /* RNNRT_EXIT_*; 0 = no error */
-    char where[512]; /* "path:line:col" when the error has a location */
-    char msg[1024];
-} RnnrtError;
-
+/* RnnrtError and the RNNRT_EXIT_* codes are in rnnrt_api.h. */
 int rnnrt_error(RnnrtError *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -286,8 +273,7 @@ int rnnrt_error_at(RnnrtError *e, int code, const char *where,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
-/* "where: error: msg" or "prog: error: msg" on stderr. */
-void rnnrt_error_print(const RnnrtError *e, const char *prog);
+/* rnnrt_error_print is in rnnrt_api.h. */
 
 /* calloc of n * size bytes (checked); on failure prints the size and
  * `what` and exits 3. */
@@ -741,6 +727,10 @@ void rnnrt_signal_clear(void);  /* for tests */
 /* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
  * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */
 int rnnrt_fpu_flush_denormals(int on);
+/* Flush denormals until rnnrt_fpu_leave restores the mode enter returned
+ * (the C API runs each call so, as the trainer runs eval and sample). */
+unsigned int rnnrt_fpu_enter(void);
+void rnnrt_fpu_leave(unsigned int saved);
 
 /* ---- progress line (rnnrt_progress.c) ---- */
 typedef struct {
@@ -772,7 +762,8 @@ typedef struct {
 } RnnrtSampleOpts;
 
 /* Feeds prefix (B = 1, T = 1) and generates; writes prefix + generated text
- * to out. Characters of the prefix not in v are an error (exit 1). */
+ * to out. Characters of the prefix not in v are an error (exit 1); words
+ * of a word model that v lacks are read as <unk> and named on stderr. */
 int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
                  const RnnrtVocab *v, const char *prefix,
                  const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
@@ -1064,6 +1055,60 @@ void rnnrt_words_lower(char *text, size_t len);
  * NULL) and returns how many there are. */
 size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
                          size_t max);
+
+/* ---- generation (rnnrt_sample.c) ----
+ * The pieces rnnrt_sample is made of, shared with the C API
+ * (runtime/api/rnnrt_api_lm.c). None prints, and only running out of
+ * memory in rnnrt_gen_init exits (rnnrt_xcalloc).
+ *
+ * A text's ids (RnnrtTextIds): the buffers grow on demand
+ * (rnnrt_text_ids_reserve, room for a text of len bytes) and are kept for
+ * the next text; out of memory is exit 3. Zero one before its first use.
+ *
+ * rnnrt_prefix_encode reads a prefix as sample does: not normalized; a
+ * char model refuses a character v lacks (exit 1, naming it), a word model
+ * lowercases and splits it into words (rnnrt_words.c) and reads a word v
+ * lacks as <unk>, counted in nunk (its text is text + tok[i].off). */
+typedef struct {
+    int32_t *ids;     /* n ids */
+    size_t n, nunk;
+    char *text;       /* word models: the lowercased text */
+    RnnrtToken *tok;  /* word models: its n words */
+    size_t cap;       /* bytes of text; entries of ids and tok */
+} RnnrtTextIds;
+
+int rnnrt_text_ids_reserve(RnnrtTextIds *px, size_t len, RnnrtError *err);
+int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
+                        const RnnrtVocab *v, const char *prefix, size_t len,
+                        RnnrtError *err);
+void rnnrt_text_ids_free(RnnrtTextIds *px);
+
+/* One model stepping on one token at a time (B = 1, T = 1, carried state,
+ * no dropout): reset to a zero state, feed tokens, then pick the next one
+ * from the last logits. */
+typedef struct {
+    const RnnrtModel *m;
+    const RnnrtVocab *v;
+    RnnrtBuffers b;
+    double *e;     /* [V] exponentials of the draw */
+    int64_t fed;   /* tokens fed since the reset (logits valid when > 0) */
+} RnnrtGen;
+
+int rnnrt_gen_init(RnnrtGen *g, const RnnrtModel *m, const RnnrtParams *p,
+                   const RnnrtVocab *v, RnnrtError *err);
+void rnnrt_gen_free(RnnrtGen *g);
+void rnnrt_gen_reset(RnnrtGen *g);
+void rnnrt_gen_feed(RnnrtGen *g, int32_t id);
+/* The argmax (o->greedy) or a draw from softmax(logits / o->temperature)
+ * over the non-special tokens; needs g->fed > 0. */
+int32_t rnnrt_gen_pick(RnnrtGen *g, const RnnrtSampleOpts *o, RnnrtRng *r);
+/* Resets, feeds px, then picks and feeds o->len tokens, handing each
+ * one's text to emit (a word model's words each after a " "); emit
+ * returns nonzero to stop, and that value is returned. */
+typedef int (*RnnrtEmitFn)(void *ctx, const char *text);
+int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
+                   const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
+                   void *ctx);
 
 /* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
 /* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq

@@ -22,11 +22,15 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* ---- CRC32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
 
+/* Filled once (pthread_once): two threads opening checkpoints at the same
+ * time (two C API handles) must not see a half-built table. */
 static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -40,8 +44,7 @@ static void crc_init(void)
 
 uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n)
 {
-    if (!crc_table[1])
-        crc_init();
+    pthread_once(&crc_once, crc_init);
     const unsigned char *p = data;
     crc = ~crc;
     for (size_t i = 0; i < n; i++)
