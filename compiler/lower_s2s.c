@@ -33,9 +33,9 @@
  * pass after autodiff could hoist the forward but not that). Likewise,
  * without attention, `c @ W_c` is computed once.
  *
- * Names resolve as in lower.c (an earlier equation, a state, the input, a
+ * Names resolve as in lower_cell.c (an earlier equation, a state, the input, a
  * parameter), plus the context in decoder.cell, and the query and keys in
- * the attention score. Functions: those of lower.c, and in the score `sum`
+ * the attention score. Functions: those of lower_expr.c, and in the score `sum`
  * (over the last axis), which reduces [T,B,n] to the [T,B] a score is.
  */
 #include "lower.h"
@@ -351,7 +351,7 @@ static bool check_supported(const Spec *s)
     return ok;
 }
 
-static Node *input(Graph *g, Loc loc, Shape sh, int index, const char *name)
+static Node *int_input(Graph *g, Loc loc, Shape sh, int index, const char *name)
 {
     Node *n = graph_leaf(g, OP_INPUT, loc, sh, DT_INT, index);
     n->name = name;
@@ -377,11 +377,11 @@ Model *lower_s2s(Arena *a, Spec *spec)
     int errors0 = diag_error_count();
     int layers = spec->layers > 0 ? spec->layers : 1;
 
-    m->x = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_X, "src");
-    m->y = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_Y, "tgt");
-    m->dec_in = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_DEC_IN, "dec_in");
-    m->src_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_SRC_LEN, "src_len");
-    m->tgt_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_TGT_LEN, "tgt_len");
+    m->x = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_X, "src");
+    m->y = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_Y, "tgt");
+    m->dec_in = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_DEC_IN, "dec_in");
+    m->src_len = int_input(g, spec->task_loc, shape1(DIM_B), INPUT_SRC_LEN, "src_len");
+    m->tgt_len = int_input(g, spec->task_loc, shape1(DIM_B), INPUT_TGT_LEN, "tgt_len");
 
     S.len_mask = graph_leaf(g, OP_LEN_MASK, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, 0);
     S.len_mask->in = arena_array(&perm, 1, sizeof(Node *));
