@@ -558,6 +558,26 @@ Node *scan_output_node(const Node *scan, int index)
     return NULL;
 }
 
+const Node *scan_stack_output(const Node *scan, const Node *n)
+{
+    const Graph *g = scan->graph;
+    for (int i = scan->id + 1; i < g->n; i++) {
+        const Node *o = g->nodes[i];
+        if (o->op == OP_SCAN_OUT && o->in[0] == scan && scan->scan->out[o->index].kind == SCAN_STACK &&
+            scan->scan->out[o->index].node == n)
+            return o;
+    }
+    return NULL;
+}
+
+const Node *scan_of_body(const Graph *g)
+{
+    for (int i = 0; g->parent && i < g->parent->n; i++)
+        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
+            return g->parent->nodes[i];
+    return NULL;
+}
+
 /* ---- dump ---- */
 
 static const char *scan_in_kind[] = {"seq", "inv", "carry"};

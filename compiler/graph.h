@@ -96,6 +96,24 @@ typedef struct {
     const char *name; /* for comments: "rnn_tanh" */
 } Scan;
 
+/* Where the emitted code keeps a node's value: decided by pass_memplan.c
+ * (memplan_storage) on the final graph, read by emit.c. */
+typedef enum {
+    STORE_NONE,    /* no memory of its own: a parameter, an input, a scan's
+                      argument or final value, a constant, an alias, a scan,
+                      a fused loop, an integer value */
+    STORE_BUFFER,  /* a workspace buffer of its own (the memory plan may share
+                      its storage); also carry_scale's buffer */
+    STORE_STACKED, /* a scan body value written straight into its stacked
+                      output (scan_stack_output), row t at step t */
+    STORE_VIEW,    /* a slice the fused loops read in place, through the rows
+                      of its source (in[0]) */
+    STORE_GRAD,    /* a weight gradient A^T @ B nothing else reads: its GEMM
+                      adds straight into the gradient block */
+    STORE_ZEROS,   /* zeros read only as scans' initial carries: the carries
+                      are cleared instead */
+} Storage;
+
 struct Node {
     int id;          /* position in its graph */
     Op op;
@@ -112,6 +130,7 @@ struct Node {
     Graph *graph;    /* owner */
     const char *text; /* the spec text this node computes, for comments */
     int aux;         /* free for passes/emitters (e.g. buffer number) */
+    Storage storage; /* memplan_storage (pass_memplan.c) */
 };
 
 struct Graph {
@@ -156,6 +175,7 @@ typedef struct {
                         attention. An output of the forward pass (c->attention). */
     Node *decoder;   /* the decoder's scan */
     struct MemPlan *memplan; /* pass_memplan.c: buffers that share storage; NULL: one each */
+    bool stored;     /* memplan_storage decided Node.storage on the final graph */
 } Model;
 
 /* The static memory plan (pass_memplan.c): every buffer of the emitted
@@ -238,6 +258,11 @@ Node *scan_add_input(Node *scan, ScanInKind kind, Node *outer); /* returns body 
 void scan_set_carry_out(Node *scan, int input, Node *body_node);
 /* The SCAN_OUT node reading output `index` of scan (NULL if none). */
 Node *scan_output_node(const Node *scan, int index);
+/* The SCAN_OUT node of a stacked output of scan whose body value is n, or
+ * NULL. */
+const Node *scan_stack_output(const Node *scan, const Node *n);
+/* The scan whose body is g, or NULL (the top-level graph, a fused body). */
+const Node *scan_of_body(const Graph *g);
 /* Move a node nothing uses yet to the end of its graph (renumbers ids). */
 void graph_move_to_end(Graph *g, Node *n);
 /* Adds an output and returns a SCAN_OUT node for it in the outer graph. */
@@ -310,14 +335,8 @@ bool lower_head(Model *m, Node *hs, int width);
 int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg);
 Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
-/* emit.c: write the C for m to f. */
+/* emit.c: write the C for m to f (after memplan_storage). */
 void emit_c(FILE *f, const Model *m);
-/* emit.c, for pass_memplan.c: does node n get a workspace buffer of its own
- * (scan carries aside), and which node's buffer does it read or write in
- * place (a slice the fused loops read through the source's rows, a scan
- * body value written into its stacked output), or NULL. */
-bool emit_has_buffer(const Model *m, const Node *n);
-const Node *emit_in_place(const Model *m, const Node *n);
 /* emit_ngram.c: the C of a `task: ngram` spec (no graph: it is counted). */
 void emit_ngram_c(FILE *f, const Spec *spec);
 

@@ -519,6 +519,8 @@ S2sDecode *s2s_decode(Arena *a, Spec *spec)
                 DIE("s2s_decode: a pass replaced the encoder's output %%%d", roots[r]->id);
         pass_dce_roots(m, roots, n);
     }
+    memplan_storage(m);
+    memplan_storage(d->step->m);
     d->enc = m;
     return d;
 }

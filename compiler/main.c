@@ -173,5 +173,6 @@ int main(int argc, char **argv)
     }
     if (optimize && passes_run(m, dump))
         return EXIT_OK;
+    memplan_storage(m);
     return write_output(spec, m, out);
 }

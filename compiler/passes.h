@@ -34,6 +34,10 @@ void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs n
 void pass_dce_roots(Model *m, Node *const *roots, int n);
 void pass_memplan(Model *m); /* pass_memplan.c: buffers whose lifetimes do not overlap share storage
                                 (m->memplan; last: it plans the graph the emitter sees) */
+/* pass_memplan.c: where the emitted code keeps each value of m's graphs
+ * (Node.storage), on the final graph. pass_memplan runs it first; the
+ * driver runs it on every graph it emits, whichever passes ran. */
+void memplan_storage(Model *m);
 /* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
 void memplan_dump(FILE *f, const Model *m);
 
