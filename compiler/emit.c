@@ -237,9 +237,9 @@ static const char *ref(const Node *n)
         return arena_printf(&perm, "p.%s", cur_model->params[n->index].name);
     case OP_INPUT:
         if (n->index == INPUT_X)
-            return cur_model && cur_model->decoder ? "c->src" : "c->x";
+            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->src" : "c->x";
         if (n->index == INPUT_Y)
-            return cur_model && cur_model->decoder ? "c->label" : "c->y";
+            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->label" : "c->y";
         if (n->index == INPUT_DEC_IN) /* a decoding step reads one token per row */
             return n->shape.ndim == 1 ? "c->prev" : "c->dec_in";
         if (n->index == INPUT_SRC_LEN)
@@ -1652,11 +1652,8 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
  * forward's encoder part, S2sDecode.enc) and leaves there what the step
  * reads every time: the keys, their projection, the source lengths;
  * <model>_step runs the decoder's body once (S2sDecode.step) from the
- * previous tokens and states, reading those where encode left them. The
- * encoder went through the training forward's passes (lower_s2s.c); the
- * step is the decoder's body as lowered: its GEMMs have B rows, so there
- * is nothing to hoist out of a loop, and its elementwise ops stay one loop
- * each (a few percent of a step; the GEMMs are the rest). */
+ * previous tokens and states, reading those where encode left them. Both
+ * went through the pass list the training graph went through (main.c). */
 
 /* The step's loop invariants are named after the encoder values they are. */
 static void name_decode(Emit *E, const S2sDecode *d)
@@ -1790,8 +1787,8 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
               ref(st->state_out[k]), numel_size(st->state_out[k]->shape));
-    emitf(E, 1, "c->logits = %s;\n", ref(st->logits));
-    emitf(E, 1, "c->attention = %s;\n", st->attention ? ref(st->attention) : "NULL");
+    emitf(E, 1, "c->logits = %s;\n", ref(st->m->logits));
+    emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(st->m->attention) : "NULL");
     emitf(E, 0, "}\n\n");
     E->m = train;
     cur_model = train;
@@ -1844,14 +1841,14 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
     emit_model_end(E, "rnnrt_main", true);
 }
 
-void emit_c(FILE *f, const Model *m)
+void emit_c(FILE *f, const Model *m, const S2sDecode *d)
 {
     bool labels = m->spec->task == TASK_LABELLING || m->spec->task == TASK_CLASSIFICATION;
     bool s2s = m->spec->task == TASK_SEQ2SEQ;
     Emit E = {.f = f, .m = m, .prefix = m->spec->model, .labels = labels, .s2s = s2s,
               .xdim = labels ? "L" : s2s ? "Vt" : NULL};
-    if (!m->stored)
-        DIE("emit_c: memplan_storage has not run on the graph");
+    if (!m->stored || (d && (!d->enc->stored || !d->step->m->stored)))
+        DIE("emit_c: memplan_storage has not run on every graph");
     cur_model = m;
     nnode_names = 0;
     /* Reserve the names the file defines itself. */
@@ -1872,7 +1869,8 @@ void emit_c(FILE *f, const Model *m)
     if (!labels && !s2s)
         emit_step(&E);
     emit_backward(&E);
-    const S2sDecode *d = s2s ? s2s_decode(&perm, m->spec) : NULL;
+    if (s2s != (d != NULL))
+        DIE("emit_c: a seq2seq model needs its decoding graphs, and only it");
     if (d)
         emit_s2s_decode(&E, d);
     cur_model = m;

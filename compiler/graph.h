@@ -174,6 +174,11 @@ typedef struct {
     Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without
                         attention. An output of the forward pass (c->attention). */
     Node *decoder;   /* the decoder's scan */
+    /* A decoding graph's outputs besides logits and attention (s2s_decode):
+     * what the caller reads after it runs. Kept by pass_dce, followed by
+     * pass_replace_uses, live to the end in the memory plan. */
+    Node **roots;
+    int nroots;
     struct MemPlan *memplan; /* pass_memplan.c: buffers that share storage; NULL: one each */
     bool stored;     /* memplan_storage decided Node.storage on the final graph */
 } Model;
@@ -201,32 +206,35 @@ typedef struct MemPlan {
  * previous token (INPUT_DEC_IN, int [B]), the decoder's states
  * (INPUT_STATE + k, [B,hidden]) and the loop invariants the encoder
  * computes once per batch (INPUT_STEP_INV + j: the value of inv_src[j], a
- * node of the training graph, e.g. the keys and their projection). */
+ * node of the model the step was made from, e.g. the keys and their
+ * projection). Its outputs are m->logits [B,Vt], m->attention ([T,B] or
+ * NULL) and state_out[k] (= m->roots). */
 typedef struct {
     Model *m;          /* g: the step; params shared with the training model */
     Node *prev;
     int nstates;
-    Node *state_init[MAX_STATES]; /* training-graph nodes: the states before step 0 */
-    Node *state_in[MAX_STATES], *state_out[MAX_STATES];
+    Node **state_init; /* nodes of the source model: the states before step 0 */
+    Node *state_in[MAX_STATES];
+    Node **state_out;
     int ninv;
-    Node **inv_src;    /* training-graph nodes */
-    Node *logits;      /* [B,Vt] */
-    Node *attention;   /* [T,B] or NULL */
+    Node **inv_src;    /* nodes of the source model */
 } S2sStep;
 
-/* Call before the passes (they rewrite the decoder's body for training). */
+/* The step of the decoder of `train`, a lowered model no pass has
+ * rewritten (the passes rewrite the decoder's body). */
 S2sStep *s2s_step(Arena *a, const Model *train);
 
-/* The graphs of the emitted decoding entries (issue #5), from a lowering of
- * their own (the passes rewrite the training model's): `enc` is that
- * model's forward pruned to what the step reads (the step's inv_src and
- * state_init), run once per batch of sources; `step` is s2s_step of it. */
+/* The graphs of the emitted decoding entries (issue #5), made from the
+ * lowered training model before any pass or autodiff (main.c), then passed
+ * like it: `enc` is a copy of its forward pruned to what the step reads
+ * (enc->roots: the step's inv_src, then its state_init), run once per batch
+ * of sources; `step` is s2s_step of that copy. */
 typedef struct {
     Model *enc;
     S2sStep *step;
 } S2sDecode;
 
-S2sDecode *s2s_decode(Arena *a, Spec *spec);
+S2sDecode *s2s_decode(Arena *a, const Model *train);
 
 /* ---- building ---- */
 Graph *graph_new(Arena *a, Graph *parent);
@@ -250,6 +258,9 @@ bool dropout_keep(uint64_t seed, int site, size_t i, double rate);
 Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width);
 /* A copy of n (not a scan) in g, reading `in` (n->nin nodes of g). */
 Node *graph_clone_node(Graph *g, const Node *n, Node **in);
+/* A copy of m with a graph of its own (scan bodies too; no fused loops),
+ * its node fields pointing into the copy; parameters shared. */
+Model *model_clone(Arena *a, const Model *m);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -335,8 +346,9 @@ bool lower_head(Model *m, Node *hs, int width);
 int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg);
 Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
-/* emit.c: write the C for m to f (after memplan_storage). */
-void emit_c(FILE *f, const Model *m);
+/* emit.c: write the C for m to f, with the decoding entries of d (seq2seq;
+ * else NULL). Every graph has been through memplan_storage. */
+void emit_c(FILE *f, const Model *m, const S2sDecode *d);
 /* emit_ngram.c: the C of a `task: ngram` spec (no graph: it is counted). */
 void emit_ngram_c(FILE *f, const Spec *spec);
 

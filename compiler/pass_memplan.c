@@ -28,8 +28,9 @@
  *    the buffer behind it;
  *  - the loss and the final states are copied out at the end of the
  *    forward pass (a point of its own); what the runtime reads through
- *    pointers (logits, attention) and what backward's epilogue reads (state
- *    and parameter gradients) lives to the end.
+ *    pointers (logits, attention, a decoding graph's roots) and what
+ *    backward's epilogue reads (state and parameter gradients) lives to
+ *    the end.
  * Per-step temporaries of one body may share with each other: no step
  * reads another step's temporaries (carries have buffers of their own).
  *
@@ -90,6 +91,9 @@ static int top_uses(const Model *m, const Node *n, bool *only_carry_init)
             uses++, *only_carry_init = false;
     for (int i = 0; m->grads && i < m->nparams; i++)
         if (m->grads[i] == n)
+            uses++, *only_carry_init = false;
+    for (int i = 0; i < m->nroots; i++)
+        if (m->roots[i] == n)
             uses++, *only_carry_init = false;
     return uses;
 }
@@ -352,10 +356,14 @@ static void outputs(Plan *P)
     if (m->loss)
         touch(P, owner(P, m->loss), P->fwd_end);
     for (int k = 0; k < m->nstates; k++) {
-        touch(P, owner(P, m->state_out[k]), P->fwd_end);
+        if (m->state_out[k])
+            touch(P, owner(P, m->state_out[k]), P->fwd_end);
         if (m->dstate[k])
             touch(P, owner(P, m->dstate[k]), end);
     }
+    /* a decoding graph's outputs: read after it returns */
+    for (int i = 0; i < m->nroots; i++)
+        touch(P, owner(P, m->roots[i]), end);
     for (int i = 0; m->grads && i < m->nparams; i++)
         if (m->grads[i])
             touch(P, owner(P, m->grads[i]), end);

@@ -261,7 +261,7 @@ static char *emit_to_string(Model *m)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     memplan_storage(m); /* the driver's last step before emit_c */
-    emit_c(f, m);
+    emit_c(f, m, NULL);
     fclose(f);
     return buf;
 }
