@@ -10,7 +10,9 @@
 #                              reaches the step, --no-pass cse keeps it out
 # and the decoding entries emitted that way still give the training
 # forward's logits and attention (tests/s2s/emit_check.c, as in s2s.cmake):
-#   s2s_emit_check_additive_O0, s2s_emit_check_lstm_no_pass
+#   s2s_emit_check_additive_O0, s2s_emit_check_lstm_no_pass,
+#   s2s_emit_check_additive_gemmfuse (the optional forward pass reaches the
+#   encoder too)
 set(S2SP_DIR ${CMAKE_CURRENT_LIST_DIR}/s2s)
 set(S2SP_WORK ${CMAKE_CURRENT_BINARY_DIR}/s2s_passes)
 foreach(mode O0 no_pass dump)
@@ -20,7 +22,8 @@ foreach(mode O0 no_pass dump)
   set_tests_properties(s2s_decode_passes_${mode} PROPERTIES TIMEOUT 120 LABELS s2s)
 endforeach()
 
-foreach(pair "additive_O0|additive|-O0" "lstm_no_pass|lstm|--no-pass;fuse;--no-pass;hoist;--no-pass;cse")
+foreach(pair "additive_O0|additive|-O0" "lstm_no_pass|lstm|--no-pass;fuse;--no-pass;hoist;--no-pass;cse"
+             "additive_gemmfuse|additive|--pass;gemmfuse")
   string(REPLACE "|" ";" parts "${pair}")
   list(GET parts 0 name)
   list(GET parts 1 v)
