@@ -326,8 +326,9 @@ int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
                     const char *name);
 void rnnrt_cli_usage(FILE *f, const char *prog, const char *cmd,
                      const char *summary, const RnnrtOpt *opts);
-/* Prints err when rc != 0 (and a pointer to --help for usage errors);
- * returns rc. */
+/* Prints err when rc != 0 (and a pointer to --help for usage errors),
+ * then flushes stdout: when rc is 0, a failed write there is reported and
+ * returned as RNNRT_EXIT_IO. Returns rc. */
 int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
                      const char *cmd);
 /* The program name: argv[0] without its directory, or fallback. */
