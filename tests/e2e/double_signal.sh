@@ -38,12 +38,6 @@ s2s)
 esac
 cd "$work"
 
-no_tmp() {
-    local left
-    left=$(find "$work" -name '*.tmp*' | head -n 3)
-    [ -z "$left" ] || fail "$1: temporary files left: $left"
-}
-
 # stopped_in_save SIGNAL_NAME LOG CMD...: CMD (a training run that saves)
 # must exit 75 with a message and leave no tmp file.
 stopped_in_save() {
@@ -52,7 +46,7 @@ stopped_in_save() {
     RNNRT_TEST_STOP_IN_SAVE=$sig "$@" >"$log" 2>&1 || rc=$?
     [ "$rc" -eq 75 ] || { cat "$log" >&2; fail "a second SIG$sig during a save: exit $rc, expected 75"; }
     grep -q "interrupted again" "$log" || { cat "$log" >&2; fail "no message after the second SIG$sig"; }
-    no_tmp "a second SIG$sig during a save"
+    no_tmp "$work" "a second SIG$sig during a save"
 }
 
 # A checkpoint to keep, then a resumed run whose first save is cut short.

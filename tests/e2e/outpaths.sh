@@ -53,12 +53,6 @@ through_fifo() {
     wait "$cat_pid" || fail "cat of the FIFO $fifo failed"
 }
 
-no_tmp() {
-    local left
-    left=$(find "$work" -name '*.tmp*' | head -n 3)
-    [ -z "$left" ] || fail "$1: temporary files left: $left"
-}
-
 # ---- rnnc ----
 must "rnnc -o ref.c" "$work/ref.log" "$rnnc" "$spec" -o ref.c
 [ -s ref.c ] || fail "rnnc wrote nothing to ref.c"
@@ -78,7 +72,7 @@ must "rnnc -o link.c" "$work/link.log" "$rnnc" "$spec" -o link.c
 [ -L link.c ] || fail "rnnc -o link.c replaced the symlink"
 [ "$(readlink link.c)" = targets/real.c ] || fail "the symlink changed"
 cmp -s targets/real.c ref.c || fail "rnnc -o link.c did not write the link's target"
-no_tmp "rnnc -o link.c"
+no_tmp "$work" "rnnc -o link.c"
 say "ok: rnnc -o SYMLINK writes the target, the link stays"
 
 # a FIFO: written in place
@@ -133,7 +127,7 @@ ln -s targets/real.ckpt link.ckpt
 must "training to a symlinked --ckpt" "$work/tlink.log" "${train[@]}" --ckpt link.ckpt --force
 [ -L link.ckpt ] || fail "the trainer replaced the symlink --ckpt"
 cmp -s targets/real.ckpt ref.ckpt || fail "the symlink's target is not the checkpoint"
-no_tmp "--ckpt SYMLINK"
+no_tmp "$work" "--ckpt SYMLINK"
 must "eval through the symlink" "$work/teval.log" "$trainer" eval --data text.txt --ckpt link.ckpt
 say "ok: --ckpt SYMLINK writes the target, the link stays, eval reads it"
 
@@ -169,6 +163,6 @@ rc=0
 grep -q "ckpt -" dash.err || { cat dash.err >&2; fail "--ckpt -: no message naming it"; }
 [ ! -e ./- ] || fail "--ckpt - created a file named '-'"
 say "ok: --ckpt - is a usage error: $(head -n 1 dash.err)"
-no_tmp "the trainer"
+no_tmp "$work" "the trainer"
 chmod 755 ro
 say "all output-path cases pass"
