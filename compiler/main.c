@@ -14,9 +14,13 @@
  * --check keeps the oracle the plain graph: no pass runs before its
  * autodiff.
  *
- * Output is written to a temporary file next to the target and renamed into
- * place only when every stage succeeded, so a failed compile never leaves a
- * partial or stale file at the output path.
+ * Output goes through the runtime's output module (runtime/rnnrt_out.h),
+ * opened only when every stage succeeded, so a failed compile never leaves
+ * a partial or stale file at the output path: `-o -` (or no -o) is stdout,
+ * a regular file is replaced atomically (tmp file in its directory, fsync,
+ * rename), a symlink is followed, a device or FIFO is written in place.
+ * The -d dumps go to stdout, which is flushed and checked the same way: a
+ * write error is exit 3 with the path and the reason.
  *
  * --test-bidirectional (not in --help; for tests only) lowers the spec as
  * if it said `network.bidirectional: true`. Spec checks refuse that for a
@@ -28,11 +32,10 @@
  * none). The spec hash stays the spec file's.
  */
 #include "passes.h"
+#include "rnnrt_out.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -41,7 +44,8 @@ static void usage(FILE *f)
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
-            "  -o OUT.c     write the C here (default: stdout)\n"
+            "  -o OUT.c     write the C here (default, or -: stdout); a regular file is\n"
+            "               replaced atomically, a symlink followed, a device written in place\n"
             "  -O0          skip the optimization passes (emit the graphs as lowered and differentiated)\n"
             "  --pass PASS  also run an optional pass (off by default: gemmfuse)\n"
             "  --no-pass PASS  skip that optimization pass (repeatable; for measuring it)\n"
@@ -79,6 +83,22 @@ static Graphs graphs(Model *m, const S2sDecode *d)
 }
 
 /* rnnc -d STAGE: every graph after STAGE (passes_dump after a pass). */
+/* Finishes an output: flush, sync, rename where that applies; every step
+ * checked. EXIT_OK, or EXIT_IO with a message naming the file. */
+static int finish_output(RnnrtOut *o, int e)
+{
+    if (!e)
+        e = rnnrt_out_commit(o);
+    if (!e)
+        return EXIT_OK;
+    if (o->kind == RNNRT_OUT_STDOUT)
+        fprintf(stderr, "rnnc: error: cannot write to standard output: %s\n", strerror(e));
+    else
+        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", rnnrt_out_failed_path(o), strerror(e));
+    rnnrt_out_abort(o);
+    return EXIT_IO;
+}
+
 static int dump_graphs(const Graphs *G, bool after_pass)
 {
     for (int i = 0; i < G->n; i++) {
@@ -89,7 +109,8 @@ static int dump_graphs(const Graphs *G, bool after_pass)
         else
             model_dump(stdout, G->m[i]);
     }
-    return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
+    RnnrtOut o; /* was it all written? */
+    return finish_output(&o, rnnrt_out_open(&o, "-"));
 }
 
 /* The C of a model, or of a counted n-gram spec (m == NULL). */
@@ -101,28 +122,14 @@ static void emit_any(FILE *f, const Spec *spec, const Model *m, const S2sDecode 
         emit_ngram_c(f, spec);
 }
 
-/* Write the C to path atomically: tmp file, fsync, rename. */
+/* The C, to path ("-" or NULL: stdout). */
 static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, const char *path)
 {
-    if (!path) {
-        emit_any(stdout, spec, m, d);
-        return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
-    }
-    char *tmp = arena_printf(&perm, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
-        return EXIT_IO;
-    }
-    emit_any(f, spec, m, d);
-    int bad = ferror(f) | fflush(f) | fsync(fileno(f));
-    bad |= fclose(f);
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(tmp);
-        return EXIT_IO;
-    }
-    return EXIT_OK;
+    RnnrtOut o;
+    int e = rnnrt_out_open(&o, path ? path : "-");
+    if (!e)
+        emit_any(o.f, spec, m, d);
+    return finish_output(&o, e);
 }
 
 int main(int argc, char **argv)

@@ -31,6 +31,8 @@
 
 /* The public API (errors, exit codes, the handles of trained models). */
 #include "rnnrt_api.h"
+/* Output files: "-", symlinks, devices, atomic replace (rnnrt_out.c). */
+#include "rnnrt_out.h"
 
 #ifdef RNNRT_DOUBLE
 typedef double real;
@@ -324,8 +326,9 @@ int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
                     const char *name);
 void rnnrt_cli_usage(FILE *f, const char *prog, const char *cmd,
                      const char *summary, const RnnrtOpt *opts);
-/* Prints err when rc != 0 (and a pointer to --help for usage errors);
- * returns rc. */
+/* Prints err when rc != 0 (and a pointer to --help for usage errors),
+ * then flushes stdout: when rc is 0, a failed write there is reported and
+ * returned as RNNRT_EXIT_IO. Returns rc. */
 int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
                      const char *cmd);
 /* The program name: argv[0] without its directory, or fallback. */
@@ -553,7 +556,6 @@ double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
 
 /* ---- binary files and atomic saves (rnnrt_file.c) ----
  * Shared by checkpoints, n-gram model files and attention plots. */
-#define RNNRT_PATH_MAX 4200 /* a path plus ".tmp" */
 
 uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
 
@@ -597,34 +599,21 @@ double rnnrt_reader_f64(RnnrtReader *r);
  * NUL-terminated). */
 const char *rnnrt_reader_str(RnnrtReader *r, size_t *len);
 
-/* Atomic saves: write "<path>.tmp", fflush, fsync, fclose, rename over
- * path, fsync the directory. The functions return 0 or an errno value and
- * set *stage to where it failed, for the caller's message; on failure the
- * tmp file is gone and an older path is unchanged (a failed directory
- * sync happens after the rename). */
-typedef enum {
-    RNNRT_SAVE_OK,
-    RNNRT_SAVE_LONG_PATH, /* "<path>.tmp" does not fit RNNRT_PATH_MAX */
-    RNNRT_SAVE_OPEN,      /* creating the tmp file */
-    RNNRT_SAVE_WRITE,     /* writing, flushing, syncing or closing it */
-    RNNRT_SAVE_RENAME,
-    RNNRT_SAVE_SYNC_DIR
-} RnnrtSaveStage;
-
-/* Writes the file's bytes to f; returns 0 or an errno value. */
-typedef int (*RnnrtWriteFn)(FILE *f, void *ctx);
-
+/* Saves: rnnrt_out_save (rnnrt_out.h: "-" is stdout, symlinks followed,
+ * regular files replaced atomically through "<target>.tmp", devices and
+ * FIFOs written in place), for every file the runtime writes. Returns 0
+ * or an errno value and sets *stage to where it failed, for the caller's
+ * message; on failure the tmp file is gone and an older path is unchanged
+ * (a failed directory sync happens after the rename).
+ * Test hook: with RNNRT_TEST_STOP_IN_SAVE set in the environment, the save
+ * raises SIGINT twice (SIGTERM when the value is TERM) once the bytes are
+ * in the tmp file and before it is renamed: the double signal of
+ * rnnrt_signal.c, deterministically. */
 int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
                     RnnrtSaveStage *stage);
-/* The first half of a save, for callers that rename several files at the
- * end: fills and syncs tmp (removed on failure). */
-int rnnrt_file_write_tmp(const char *tmp, RnnrtWriteFn write, void *ctx,
-                         RnnrtSaveStage *stage);
 /* An RnnrtWriteFn writing the RnnrtBuf ctx. */
 int rnnrt_file_write_buf(FILE *f, void *buf);
-/* "<path>.tmp" into out; -1 when it does not fit cap. */
-int rnnrt_file_tmp_path(const char *path, char *out, size_t cap);
-/* Removes a stale "<path>.tmp" left by a killed save. Exit 3 on failure. */
+/* Removes a stale "<target>.tmp" left by a killed save. Exit 3 on failure. */
 int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
 
 /* ---- checkpoints (rnnrt_ckpt.c) ----
@@ -716,7 +705,8 @@ int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
 /* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
  * The SIGINT/SIGTERM handler only records the signal; loops poll
  * rnnrt_signal_pending() at step boundaries. A second signal _Exit()s at
- * once (128 + signo), leaving the files on disk as they were. */
+ * once with RNNRT_EXIT_ABORTED (75), removing the tmp file of a save in
+ * progress and leaving the other files on disk as they were. */
 void rnnrt_signal_install(void);
 void rnnrt_signal_restore(void);
 int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */

@@ -66,8 +66,11 @@ enum {
     RNNRT_EXIT_IO = 3,       /* I/O or resource error: an unreadable or
                                 damaged checkpoint, out of memory */
     RNNRT_EXIT_DIVERGED = 4, /* numerical divergence */
-    RNNRT_EXIT_SIGINT = 130,
-    RNNRT_EXIT_SIGTERM = 143
+    RNNRT_EXIT_ABORTED = 75, /* a second SIGINT/SIGTERM: stopped without
+                                saving (the tmp file removed, an older
+                                checkpoint intact) */
+    RNNRT_EXIT_SIGINT = 130, /* SIGINT, after a clean save */
+    RNNRT_EXIT_SIGTERM = 143 /* SIGTERM, after a clean save */
 };
 
 typedef struct {

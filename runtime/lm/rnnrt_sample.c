@@ -21,6 +21,8 @@
  */
 #include "rnnrt.h"
 
+#include <errno.h>
+
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -269,7 +271,9 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
         fputs(prefix, out);
         rc = rnnrt_gen_text(&g, &px, o, r, emit_file, out);
         fputc('\n', out);
-        fflush(out);
+        if (fflush(out) != 0 && !rc) /* a full disk, /dev/full */
+            rc = rnnrt_error(err, RNNRT_EXIT_IO,
+                             "cannot write the sample: %s", strerror(errno));
     }
     rnnrt_gen_free(&g);
     rnnrt_text_ids_free(&px);
