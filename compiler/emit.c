@@ -124,8 +124,6 @@ static const char *base_name(const Node *n)
     return arena_printf(&perm, "%s%d", op_name(n->op), n->id);
 }
 
-static const Node *stack_output_of(const Node *scan, const Node *n);
-
 /* Name every node that appears in the code. Loop-invariant scan inputs
  * are read through the outer value's name; aliases and constants have no
  * name of their own. */
@@ -148,7 +146,7 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
         else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
             set_name(n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
         else
-            set_name(n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && stack_output_of(scan, n)));
+            set_name(n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && scan_stack_output(scan, n)));
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
@@ -239,9 +237,9 @@ static const char *ref(const Node *n)
         return arena_printf(&perm, "p.%s", cur_model->params[n->index].name);
     case OP_INPUT:
         if (n->index == INPUT_X)
-            return cur_model && cur_model->decoder ? "c->src" : "c->x";
+            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->src" : "c->x";
         if (n->index == INPUT_Y)
-            return cur_model && cur_model->decoder ? "c->label" : "c->y";
+            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->label" : "c->y";
         if (n->index == INPUT_DEC_IN) /* a decoding step reads one token per row */
             return n->shape.ndim == 1 ? "c->prev" : "c->dec_in";
         if (n->index == INPUT_SRC_LEN)
@@ -277,158 +275,24 @@ static const char *scalar(const Node *n)
     return arena_printf(&perm, "%s[0]", ref(n));
 }
 
-/* ---- which nodes need their own storage ---- */
+/* ---- where values live: pass_memplan.c decided (Node.storage) ---- */
 
-static int direct_grad_param(const Node *n);
-static bool zeros_only_init(const Node *n);
+/* A slice read in place by the fused loops, through its source's rows. */
+static bool slice_view(const Node *n) { return n->storage == STORE_VIEW; }
 
-/* A slice that only fused loops read is not copied: each loop reads its
- * columns in place, row r at src + offset + r * ld with ld the source's
- * last dim, as BLAS reads a matrix through its leading dimension. (The
- * gates of a fused GEMM, pass_gemmfuse.c, are such slices.) */
-static bool slice_view(const Node *n)
-{
-    if (n->op != OP_SLICE || !n->graph->parent || n->shape.ndim < 2 || n->in[0]->op == OP_SLICE)
-        return false;
-    const Graph *g = n->graph;
-    int users = 0;
-    for (int i = n->id + 1; i < g->n; i++) {
-        const Node *u = g->nodes[i];
-        for (int k = 0; k < u->nin; k++) {
-            if (u->in[k] != n)
-                continue;
-            if (u->op != OP_FUSED || !shape_eq(u->scan->out[0].node->shape, n->shape))
-                return false;
-            users++;
-        }
-    }
-    for (int i = 0; i < g->parent->n; i++) {
-        const Node *sn = g->parent->nodes[i];
-        if (sn->op != OP_SCAN || sn->scan->body != g)
-            continue;
-        for (int o = 0; o < sn->scan->nout; o++)
-            if (sn->scan->out[o].node == n)
-                return false;
-        for (int k = 0; k < sn->scan->nin; k++)
-            if (sn->scan->in[k].carry_out == n)
-                return false;
-    }
-    return users > 0;
-}
+/* Memory of its own: a workspace buffer or rows of its stacked output. */
+static bool has_storage(const Node *n) { return n->storage == STORE_BUFFER || n->storage == STORE_STACKED; }
 
-static bool has_storage(const Node *n)
-{
-    if (direct_grad_param(n) >= 0 || zeros_only_init(n) || slice_view(n))
-        return false;
-    switch (n->op) {
-    case OP_PARAM:
-    case OP_INPUT:
-    case OP_ARG:
-    case OP_CONST:
-    case OP_GRAD_SCALE:
-    case OP_SCAN:
-    case OP_FUSED:
-        return false;
-    case OP_SCAN_OUT:
-        return n->in[0]->scan->out[n->index].kind != SCAN_FINAL;
-    default:
-        return n->dtype == DT_REAL;
-    }
-}
+/* Zeros read only as carries' initial values: the scans clear the carries. */
+static bool zeros_only_init(const Node *n) { return n->storage == STORE_ZEROS; }
 
-/* The model being emitted, for the two use checks below. */
-static const Model *cur_model;
-
-/* How often top-level node n is read: by nodes, scans and the model. */
-static int top_uses(const Node *n, bool *only_carry_init)
-{
-    const Model *m = cur_model;
-    int uses = 0;
-    *only_carry_init = true;
-    for (int i = n->id + 1; i < m->g->n; i++) {
-        const Node *u = m->g->nodes[i];
-        for (int k = 0; k < u->nin; k++)
-            if (u->in[k] == n) {
-                uses++;
-                if (u->op != OP_SCAN || u->scan->in[k].kind != SCAN_CARRY)
-                    *only_carry_init = false;
-            }
-    }
-    if (m->loss == n || m->logits == n)
-        uses++, *only_carry_init = false;
-    for (int k = 0; k < m->nstates; k++)
-        if (m->state_out[k] == n || m->dstate[k] == n)
-            uses++, *only_carry_init = false;
-    for (int i = 0; m->grads && i < m->nparams; i++)
-        if (m->grads[i] == n)
-            uses++, *only_carry_init = false;
-    return uses;
-}
-
-/* A weight gradient A^T @ B that nothing else reads: its GEMM adds into
- * the gradient block (beta = 1) instead of a temporary that is added
- * afterwards. Returns the parameter index, or -1. */
+/* The parameter whose gradient block the GEMM n adds into, or -1. */
 static int direct_grad_param(const Node *n)
 {
-    const Model *m = cur_model;
-    if (!m || n->op != OP_MATMUL || !n->ta || n->graph != m->g)
-        return -1;
-    int p = -1;
-    for (int i = 0; m->grads && i < m->nparams; i++)
-        if (m->grads[i] == n)
-            p = p < 0 ? i : -2;
-    bool ci;
-    return p >= 0 && top_uses(n, &ci) == 1 ? p : -1;
-}
-
-/* A ZEROS node read only as the initial value of scan carries: the carries
- * are cleared with memset and the node needs no buffer. */
-static bool zeros_only_init(const Node *n)
-{
-    bool ci;
-    return cur_model && n->op == OP_ZEROS && n->graph == cur_model->g && top_uses(n, &ci) > 0 && ci;
-}
-
-/* Is body node n written straight into a stacked output of its scan? */
-static const Node *stack_output_of(const Node *scan, const Node *n)
-{
-    const Graph *g = scan->graph;
-    for (int i = scan->id + 1; i < g->n; i++) {
-        const Node *o = g->nodes[i];
-        if (o->op == OP_SCAN_OUT && o->in[0] == scan && scan->scan->out[o->index].kind == SCAN_STACK &&
-            scan->scan->out[o->index].node == n)
-            return o;
-    }
-    return NULL;
-}
-
-/* The scan whose body is g, or NULL for the top-level graph. */
-static const Node *scan_of_body(const Graph *g)
-{
-    for (int i = 0; g->parent && i < g->parent->n; i++)
-        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
-            return g->parent->nodes[i];
-    return NULL;
-}
-
-/* The storage rules above, for pass_memplan.c (collect_buffers below lays
- * out exactly these buffers). */
-bool emit_has_buffer(const Model *m, const Node *n)
-{
-    cur_model = m;
-    if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE)
-        return true;
-    const Node *scan = scan_of_body(n->graph);
-    return has_storage(n) && !(scan && stack_output_of(scan, n));
-}
-
-const Node *emit_in_place(const Model *m, const Node *n)
-{
-    cur_model = m;
-    if (slice_view(n))
-        return n->in[0];
-    const Node *scan = scan_of_body(n->graph);
-    return scan && has_storage(n) ? stack_output_of(scan, n) : NULL;
+    for (int i = 0; n->storage == STORE_GRAD && i < cur_model->nparams; i++)
+        if (cur_model->grads[i] == n)
+            return i;
+    return -1;
 }
 
 /* ---- the pieces of the file ---- */
@@ -665,7 +529,7 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
-        if (!has_storage(n) || (scan && stack_output_of(scan, n)))
+        if (!has_storage(n) || (scan && scan_stack_output(scan, n)))
             continue;
         add_buffer(node_cname(n), numel_size(n->shape),
                    arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
@@ -1148,7 +1012,7 @@ static bool carry_in_place(const Node *sn, int k)
 {
     const ScanIn *in = &sn->scan->in[k];
     return in->kind == SCAN_CARRY && in->carry_out && has_storage(in->carry_out) &&
-           stack_output_of(sn, in->carry_out);
+           scan_stack_output(sn, in->carry_out);
 }
 
 /* Pack the weights this scan's steps multiply by (packed_weight), once
@@ -1229,7 +1093,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     /* body nodes that are stacked are written in place */
     for (int i = 0; i < body->n; i++) {
         const Node *n = body->nodes[i];
-        const Node *o = stack_output_of(sn, n);
+        const Node *o = scan_stack_output(sn, n);
         if (o && has_storage(n))
             emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(n), ref(o), numel_expr(n->shape));
     }
@@ -1788,11 +1652,8 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
  * forward's encoder part, S2sDecode.enc) and leaves there what the step
  * reads every time: the keys, their projection, the source lengths;
  * <model>_step runs the decoder's body once (S2sDecode.step) from the
- * previous tokens and states, reading those where encode left them. The
- * encoder went through the training forward's passes (lower_s2s.c); the
- * step is the decoder's body as lowered: its GEMMs have B rows, so there
- * is nothing to hoist out of a loop, and its elementwise ops stay one loop
- * each (a few percent of a step; the GEMMs are the rest). */
+ * previous tokens and states, reading those where encode left them. Both
+ * went through the pass list the training graph went through (main.c). */
 
 /* The step's loop invariants are named after the encoder values they are. */
 static void name_decode(Emit *E, const S2sDecode *d)
@@ -1926,8 +1787,8 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
               ref(st->state_out[k]), numel_size(st->state_out[k]->shape));
-    emitf(E, 1, "c->logits = %s;\n", ref(st->logits));
-    emitf(E, 1, "c->attention = %s;\n", st->attention ? ref(st->attention) : "NULL");
+    emitf(E, 1, "c->logits = %s;\n", ref(st->m->logits));
+    emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(st->m->attention) : "NULL");
     emitf(E, 0, "}\n\n");
     E->m = train;
     cur_model = train;
@@ -1980,12 +1841,14 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
     emit_model_end(E, "rnnrt_main", true);
 }
 
-void emit_c(FILE *f, const Model *m)
+void emit_c(FILE *f, const Model *m, const S2sDecode *d)
 {
     bool labels = m->spec->task == TASK_LABELLING || m->spec->task == TASK_CLASSIFICATION;
     bool s2s = m->spec->task == TASK_SEQ2SEQ;
     Emit E = {.f = f, .m = m, .prefix = m->spec->model, .labels = labels, .s2s = s2s,
               .xdim = labels ? "L" : s2s ? "Vt" : NULL};
+    if (!m->stored || (d && (!d->enc->stored || !d->step->m->stored)))
+        DIE("emit_c: memplan_storage has not run on every graph");
     cur_model = m;
     nnode_names = 0;
     /* Reserve the names the file defines itself. */
@@ -2006,7 +1869,8 @@ void emit_c(FILE *f, const Model *m)
     if (!labels && !s2s)
         emit_step(&E);
     emit_backward(&E);
-    const S2sDecode *d = s2s ? s2s_decode(&perm, m->spec) : NULL;
+    if (s2s != (d != NULL))
+        DIE("emit_c: a seq2seq model needs its decoding graphs, and only it");
     if (d)
         emit_s2s_decode(&E, d);
     cur_model = m;

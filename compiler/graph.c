@@ -461,6 +461,93 @@ Node *graph_clone_node(Graph *g, const Node *n, Node **in)
     return c;
 }
 
+/* ---- copying a model ---- */
+
+static void copy_nodes(Graph *dst, const Graph *src, Node **map);
+
+/* Scan sn of src as a scan of dst reading `in`; its body copied. */
+static Node *copy_scan(Graph *dst, const Node *sn, Node **in)
+{
+    const Scan *s = sn->scan;
+    Node *c = graph_scan(dst, sn->loc, s->name, s->reverse);
+    c->name = sn->name;
+    c->text = sn->text;
+    c->shape = sn->shape;
+    c->in = in;
+    c->nin = sn->nin;
+    Node **bmap = arena_array(&perm, (size_t)s->body->n + 1, sizeof(Node *));
+    copy_nodes(c->scan->body, s->body, bmap);
+    Scan *cs = c->scan;
+    cs->in = arena_array(&perm, (size_t)s->nin + 1, sizeof(ScanIn));
+    cs->nin = cs->cap_in = s->nin;
+    for (int k = 0; k < s->nin; k++)
+        cs->in[k] = (ScanIn){s->in[k].kind, bmap[s->in[k].arg->id],
+                             s->in[k].carry_out ? bmap[s->in[k].carry_out->id] : NULL};
+    cs->out = arena_array(&perm, (size_t)s->nout + 1, sizeof(ScanOut));
+    cs->nout = cs->cap_out = s->nout;
+    for (int o = 0; o < s->nout; o++)
+        cs->out[o] = (ScanOut){s->out[o].kind, s->out[o].node ? bmap[s->out[o].node->id] : NULL, s->out[o].carry};
+    return c;
+}
+
+/* src's nodes appended to dst in order; map[i] = the copy of node i. */
+static void copy_nodes(Graph *dst, const Graph *src, Node **map)
+{
+    for (int i = 0; i < src->n; i++) {
+        const Node *n = src->nodes[i];
+        Node **in = arena_array(&perm, (size_t)n->nin + 1, sizeof(Node *));
+        for (int k = 0; k < n->nin; k++)
+            in[k] = map[n->in[k]->id];
+        if (n->op == OP_FUSED)
+            DIE("model_clone: cannot copy a fused loop");
+        map[i] = n->op == OP_SCAN ? copy_scan(dst, n, in) : graph_clone_node(dst, n, in);
+    }
+}
+
+static Node *mapped(Node **map, const Node *n) { return n ? map[n->id] : NULL; }
+
+Model *model_clone(Arena *a, const Model *m)
+{
+    Model *c = arena_alloc(a, sizeof *c);
+    *c = *m;
+    c->g = graph_new(a, NULL);
+    Node **map = arena_array(&perm, (size_t)m->g->n + 1, sizeof(Node *));
+    copy_nodes(c->g, m->g, map);
+    c->x = mapped(map, m->x);
+    c->y = mapped(map, m->y);
+    c->carry_scale = mapped(map, m->carry_scale);
+    for (int k = 0; k < m->nstates; k++) {
+        c->state_in[k] = mapped(map, m->state_in[k]);
+        c->state_out[k] = mapped(map, m->state_out[k]);
+        c->dstate[k] = mapped(map, m->dstate[k]);
+    }
+    c->loss = mapped(map, m->loss);
+    c->logits = mapped(map, m->logits);
+    c->pool = mapped(map, m->pool);
+    c->mask = mapped(map, m->mask);
+    c->top_final[0] = mapped(map, m->top_final[0]);
+    c->top_final[1] = mapped(map, m->top_final[1]);
+    c->dec_in = mapped(map, m->dec_in);
+    c->src_len = mapped(map, m->src_len);
+    c->tgt_len = mapped(map, m->tgt_len);
+    c->attention = mapped(map, m->attention);
+    c->decoder = mapped(map, m->decoder);
+    if (m->grads) {
+        c->grads = arena_array(a, (size_t)m->nparams + 1, sizeof(Node *));
+        for (int i = 0; i < m->nparams; i++)
+            c->grads[i] = mapped(map, m->grads[i]);
+    }
+    if (m->roots) {
+        c->roots = arena_array(a, (size_t)m->nroots + 1, sizeof(Node *));
+        for (int i = 0; i < m->nroots; i++)
+            c->roots[i] = mapped(map, m->roots[i]);
+    }
+    c->memplan = NULL;
+    c->stored = false;
+    graph_verify(c->g);
+    return c;
+}
+
 /* ---- scans ---- */
 
 Node *graph_scan(Graph *g, Loc loc, const char *name, bool reverse)
@@ -558,6 +645,26 @@ Node *scan_output_node(const Node *scan, int index)
     return NULL;
 }
 
+const Node *scan_stack_output(const Node *scan, const Node *n)
+{
+    const Graph *g = scan->graph;
+    for (int i = scan->id + 1; i < g->n; i++) {
+        const Node *o = g->nodes[i];
+        if (o->op == OP_SCAN_OUT && o->in[0] == scan && scan->scan->out[o->index].kind == SCAN_STACK &&
+            scan->scan->out[o->index].node == n)
+            return o;
+    }
+    return NULL;
+}
+
+const Node *scan_of_body(const Graph *g)
+{
+    for (int i = 0; g->parent && i < g->parent->n; i++)
+        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
+            return g->parent->nodes[i];
+    return NULL;
+}
+
 /* ---- dump ---- */
 
 static const char *scan_in_kind[] = {"seq", "inv", "carry"};
@@ -619,9 +726,21 @@ void model_dump(FILE *f, const Model *m)
         fprintf(f, "param #%d %s %s\n", i, m->params[i].name, shape_str(m->params[i].shape, sb, sizeof sb));
     fprintf(f, "state_size %d\n", m->state_size);
     graph_dump(f, m->g, 0);
-    fprintf(f, "loss %%%d logits %%%d forward_nodes %d\n", m->loss->id, m->logits->id, m->nforward);
+    if (m->loss)
+        fprintf(f, "loss %%%d logits %%%d forward_nodes %d\n", m->loss->id, m->logits->id, m->nforward);
+    else if (m->logits)
+        fprintf(f, "logits %%%d forward_nodes %d\n", m->logits->id, m->nforward);
+    else
+        fprintf(f, "forward_nodes %d\n", m->nforward);
+    if (!m->loss && m->attention)
+        fprintf(f, "attention %%%d\n", m->attention->id);
     for (int k = 0; k < m->nstates; k++)
-        fprintf(f, "state %d in %%%d out %%%d\n", k, m->state_in[k]->id, m->state_out[k]->id);
+        if (m->state_out[k])
+            fprintf(f, "state %d in %%%d out %%%d\n", k, m->state_in[k]->id, m->state_out[k]->id);
+        else
+            fprintf(f, "state %d in %%%d\n", k, m->state_in[k]->id);
+    for (int i = 0; i < m->nroots; i++)
+        fprintf(f, "out %d %%%d\n", i, m->roots[i]->id);
     if (m->grads) {
         for (int i = 0; i < m->nparams; i++)
             if (m->grads[i])

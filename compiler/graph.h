@@ -96,6 +96,24 @@ typedef struct {
     const char *name; /* for comments: "rnn_tanh" */
 } Scan;
 
+/* Where the emitted code keeps a node's value: decided by pass_memplan.c
+ * (memplan_storage) on the final graph, read by emit.c. */
+typedef enum {
+    STORE_NONE,    /* no memory of its own: a parameter, an input, a scan's
+                      argument or final value, a constant, an alias, a scan,
+                      a fused loop, an integer value */
+    STORE_BUFFER,  /* a workspace buffer of its own (the memory plan may share
+                      its storage); also carry_scale's buffer */
+    STORE_STACKED, /* a scan body value written straight into its stacked
+                      output (scan_stack_output), row t at step t */
+    STORE_VIEW,    /* a slice the fused loops read in place, through the rows
+                      of its source (in[0]) */
+    STORE_GRAD,    /* a weight gradient A^T @ B nothing else reads: its GEMM
+                      adds straight into the gradient block */
+    STORE_ZEROS,   /* zeros read only as scans' initial carries: the carries
+                      are cleared instead */
+} Storage;
+
 struct Node {
     int id;          /* position in its graph */
     Op op;
@@ -112,6 +130,7 @@ struct Node {
     Graph *graph;    /* owner */
     const char *text; /* the spec text this node computes, for comments */
     int aux;         /* free for passes/emitters (e.g. buffer number) */
+    Storage storage; /* memplan_storage (pass_memplan.c) */
 };
 
 struct Graph {
@@ -155,7 +174,13 @@ typedef struct {
     Node *attention; /* [T, T, B]: weights at decoder step t over source steps; NULL without
                         attention. An output of the forward pass (c->attention). */
     Node *decoder;   /* the decoder's scan */
+    /* A decoding graph's outputs besides logits and attention (s2s_decode):
+     * what the caller reads after it runs. Kept by pass_dce, followed by
+     * pass_replace_uses, live to the end in the memory plan. */
+    Node **roots;
+    int nroots;
     struct MemPlan *memplan; /* pass_memplan.c: buffers that share storage; NULL: one each */
+    bool stored;     /* memplan_storage decided Node.storage on the final graph */
 } Model;
 
 /* The static memory plan (pass_memplan.c): every buffer of the emitted
@@ -181,32 +206,35 @@ typedef struct MemPlan {
  * previous token (INPUT_DEC_IN, int [B]), the decoder's states
  * (INPUT_STATE + k, [B,hidden]) and the loop invariants the encoder
  * computes once per batch (INPUT_STEP_INV + j: the value of inv_src[j], a
- * node of the training graph, e.g. the keys and their projection). */
+ * node of the model the step was made from, e.g. the keys and their
+ * projection). Its outputs are m->logits [B,Vt], m->attention ([T,B] or
+ * NULL) and state_out[k] (= m->roots). */
 typedef struct {
     Model *m;          /* g: the step; params shared with the training model */
     Node *prev;
     int nstates;
-    Node *state_init[MAX_STATES]; /* training-graph nodes: the states before step 0 */
-    Node *state_in[MAX_STATES], *state_out[MAX_STATES];
+    Node **state_init; /* nodes of the source model: the states before step 0 */
+    Node *state_in[MAX_STATES];
+    Node **state_out;
     int ninv;
-    Node **inv_src;    /* training-graph nodes */
-    Node *logits;      /* [B,Vt] */
-    Node *attention;   /* [T,B] or NULL */
+    Node **inv_src;    /* nodes of the source model */
 } S2sStep;
 
-/* Call before the passes (they rewrite the decoder's body for training). */
+/* The step of the decoder of `train`, a lowered model no pass has
+ * rewritten (the passes rewrite the decoder's body). */
 S2sStep *s2s_step(Arena *a, const Model *train);
 
-/* The graphs of the emitted decoding entries (issue #5), from a lowering of
- * their own (the passes rewrite the training model's): `enc` is that
- * model's forward pruned to what the step reads (the step's inv_src and
- * state_init), run once per batch of sources; `step` is s2s_step of it. */
+/* The graphs of the emitted decoding entries (issue #5), made from the
+ * lowered training model before any pass or autodiff (main.c), then passed
+ * like it: `enc` is a copy of its forward pruned to what the step reads
+ * (enc->roots: the step's inv_src, then its state_init), run once per batch
+ * of sources; `step` is s2s_step of that copy. */
 typedef struct {
     Model *enc;
     S2sStep *step;
 } S2sDecode;
 
-S2sDecode *s2s_decode(Arena *a, Spec *spec);
+S2sDecode *s2s_decode(Arena *a, const Model *train);
 
 /* ---- building ---- */
 Graph *graph_new(Arena *a, Graph *parent);
@@ -230,6 +258,9 @@ bool dropout_keep(uint64_t seed, int site, size_t i, double rate);
 Node *graph_bcast_last(Graph *g, Loc loc, Node *a, int width);
 /* A copy of n (not a scan) in g, reading `in` (n->nin nodes of g). */
 Node *graph_clone_node(Graph *g, const Node *n, Node **in);
+/* A copy of m with a graph of its own (scan bodies too; no fused loops),
+ * its node fields pointing into the copy; parameters shared. */
+Model *model_clone(Arena *a, const Model *m);
 
 /* Scans: make the node, then its body (graph_new(a, g)), then add inputs and
  * outputs; graph_scan_finish computes the output shapes' dependence. */
@@ -238,6 +269,11 @@ Node *scan_add_input(Node *scan, ScanInKind kind, Node *outer); /* returns body 
 void scan_set_carry_out(Node *scan, int input, Node *body_node);
 /* The SCAN_OUT node reading output `index` of scan (NULL if none). */
 Node *scan_output_node(const Node *scan, int index);
+/* The SCAN_OUT node of a stacked output of scan whose body value is n, or
+ * NULL. */
+const Node *scan_stack_output(const Node *scan, const Node *n);
+/* The scan whose body is g, or NULL (the top-level graph, a fused body). */
+const Node *scan_of_body(const Graph *g);
 /* Move a node nothing uses yet to the end of its graph (renumbers ids). */
 void graph_move_to_end(Graph *g, Node *n);
 /* Adds an output and returns a SCAN_OUT node for it in the outer graph. */
@@ -310,14 +346,9 @@ bool lower_head(Model *m, Node *hs, int width);
 int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg);
 Model *lower_s2s(Arena *a, Spec *spec);      /* lower_s2s.c: task: seq2seq */
 void autodiff(Arena *a, Model *m);           /* autodiff.c */
-/* emit.c: write the C for m to f. */
-void emit_c(FILE *f, const Model *m);
-/* emit.c, for pass_memplan.c: does node n get a workspace buffer of its own
- * (scan carries aside), and which node's buffer does it read or write in
- * place (a slice the fused loops read through the source's rows, a scan
- * body value written into its stacked output), or NULL. */
-bool emit_has_buffer(const Model *m, const Node *n);
-const Node *emit_in_place(const Model *m, const Node *n);
+/* emit.c: write the C for m to f, with the decoding entries of d (seq2seq;
+ * else NULL). Every graph has been through memplan_storage. */
+void emit_c(FILE *f, const Model *m, const S2sDecode *d);
 /* emit_ngram.c: the C of a `task: ngram` spec (no graph: it is counted). */
 void emit_ngram_c(FILE *f, const Spec *spec);
 

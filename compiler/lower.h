@@ -1,6 +1,8 @@
 /*
  * lower.h: what lower.c and lower_s2s.c share: the names an equation can
- * read (a Scope) and the lowering of one expression (lower_expr.c).
+ * read (a Scope), the lowering of one expression (lower_expr.c) and the
+ * lowering of a cell (lower_cell.c). Both lowerings call these and never
+ * each other's functions (tests/layering.cmake checks).
  */
 #ifndef RNNC_LOWER_H
 #define RNNC_LOWER_H
@@ -52,28 +54,28 @@ Node *lower_expr(Scope *S, const Expr *e);
  * lhs_op<suffix>, its result lhs<suffix> (a plain alias keeps its name). */
 Node *lower_eq(Scope *S, const SpecEq *eq);
 
-/* lower.c: the cell's equations in order, each bound under its name; a
+/* lower_cell.c: the cell's equations in order, each bound under its name; a
  * name bound at E->b[mark] or later (this cell's) may not be defined
  * again, except a state once. set[k] says state k got its equation. */
 bool lower_cell_equations(Scope *E, const SpecCell *c, int mark, bool *set);
-/* lower.c: state k's value after the equations, or NULL after an error
+/* lower_cell.c: state k's value after the equations, or NULL after an error
  * (never set, or not [B, hidden]). */
 Node *lower_state_value(Scope *E, const Spec *spec, const SpecCell *c, int k, const bool *set);
-/* lower.c: the graph inputs of c's states [B, hidden], after the model's
+/* lower_cell.c: the graph inputs of c's states [B, hidden], after the model's
  * earlier states (m->state_in[m->nstates ...]), named state0<suffix>. */
 void lower_state_inputs(Model *m, const SpecCell *c, const char *suffix);
-/* lower.c: a cell parameter's shape, `input` and `hidden` resolved. */
+/* lower_cell.c: a cell parameter's shape, `input` and `hidden` resolved. */
 Shape lower_param_shape(const SpecParam *sp, int input, int hidden);
-/* lower.c: false after an error if p has more elements than BLAS can
+/* lower_cell.c: false after an error if p has more elements than BLAS can
  * index (reported under name). */
 bool lower_check_param_size(const Param *p, const char *name);
-int cell_state_index(const SpecCell *c, const char *name); /* lower.c: or -1 */
+int cell_state_index(const SpecCell *c, const char *name); /* lower_cell.c: or -1 */
 
-/* lower.c: make each carried state of scan keep its value on the steps
+/* lower_cell.c: make each carried state of scan keep its value on the steps
  * where mask [T,B] is 0 (padding); carry_in[k] is state k's scan input. */
 void lower_mask_states(Node *scan, const int *carry_in, const SpecCell *c, Node *mask, const char *suffix);
 
-/* lower.c: the end of a lowering (default inits, m->nforward); m, or NULL
+/* lower_cell.c: the end of a lowering (default inits, m->nforward); m, or NULL
  * if errors were reported since there were errors0. */
 Model *lower_finish(Model *m, int errors0);
 

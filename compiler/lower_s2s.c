@@ -33,9 +33,9 @@
  * pass after autodiff could hoist the forward but not that). Likewise,
  * without attention, `c @ W_c` is computed once.
  *
- * Names resolve as in lower.c (an earlier equation, a state, the input, a
+ * Names resolve as in lower_cell.c (an earlier equation, a state, the input, a
  * parameter), plus the context in decoder.cell, and the query and keys in
- * the attention score. Functions: those of lower.c, and in the score `sum`
+ * the attention score. Functions: those of lower_expr.c, and in the score `sum`
  * (over the last axis), which reduces [T,B,n] to the [T,B] a score is.
  */
 #include "lower.h"
@@ -351,7 +351,7 @@ static bool check_supported(const Spec *s)
     return ok;
 }
 
-static Node *input(Graph *g, Loc loc, Shape sh, int index, const char *name)
+static Node *int_input(Graph *g, Loc loc, Shape sh, int index, const char *name)
 {
     Node *n = graph_leaf(g, OP_INPUT, loc, sh, DT_INT, index);
     n->name = name;
@@ -377,11 +377,11 @@ Model *lower_s2s(Arena *a, Spec *spec)
     int errors0 = diag_error_count();
     int layers = spec->layers > 0 ? spec->layers : 1;
 
-    m->x = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_X, "src");
-    m->y = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_Y, "tgt");
-    m->dec_in = input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_DEC_IN, "dec_in");
-    m->src_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_SRC_LEN, "src_len");
-    m->tgt_len = input(g, spec->task_loc, shape1(DIM_B), INPUT_TGT_LEN, "tgt_len");
+    m->x = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_X, "src");
+    m->y = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_Y, "tgt");
+    m->dec_in = int_input(g, spec->task_loc, shape2(DIM_T, DIM_B), INPUT_DEC_IN, "dec_in");
+    m->src_len = int_input(g, spec->task_loc, shape1(DIM_B), INPUT_SRC_LEN, "src_len");
+    m->tgt_len = int_input(g, spec->task_loc, shape1(DIM_B), INPUT_TGT_LEN, "tgt_len");
 
     S.len_mask = graph_leaf(g, OP_LEN_MASK, spec->task_loc, shape2(DIM_T, DIM_B), DT_REAL, 0);
     S.len_mask->in = arena_array(&perm, 1, sizeof(Node *));
@@ -427,6 +427,7 @@ S2sStep *s2s_step(Arena *a, const Model *train)
     m->g = graph_new(a, NULL);
     st->m = m;
     st->inv_src = arena_array(a, (size_t)s->nin + 1, sizeof(Node *));
+    st->state_init = arena_array(a, MAX_STATES, sizeof(Node *));
     Graph *g = m->g, *body = s->body;
     Node **map = arena_array(&perm, (size_t)body->n + 1, sizeof(Node *));
     st->prev = graph_leaf(g, OP_INPUT, dec->loc, shape1(DIM_B), DT_INT, INPUT_DEC_IN);
@@ -463,6 +464,8 @@ S2sStep *s2s_step(Arena *a, const Model *train)
             in[k] = map[n->in[k]->id];
         map[i] = graph_clone_node(g, n, in);
     }
+    st->state_out = m->roots = arena_array(a, (size_t)st->nstates + 1, sizeof(Node *));
+    m->nroots = st->nstates;
     for (int i = 0, k = 0; i < s->nin; i++)
         if (s->in[i].kind == SCAN_CARRY)
             st->state_out[k++] = map[s->in[i].carry_out->id];
@@ -470,55 +473,42 @@ S2sStep *s2s_step(Arena *a, const Model *train)
     const Node *z = train->logits->in[0];
     Node *h = map[s->out[0].node->id];
     Node *W = graph_clone_node(g, z->in[1], NULL), *bo = graph_clone_node(g, train->logits->in[1], NULL);
-    st->logits = graph_add2(g, OP_ADD, train->logits->loc, graph_matmul(g, z->loc, h, W, false, false), bo);
-    st->logits->name = "logits";
+    m->logits = graph_add2(g, OP_ADD, train->logits->loc, graph_matmul(g, z->loc, h, W, false, false), bo);
+    m->logits->name = "logits";
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].node && s->out[o].node->op == OP_MASKED_SOFTMAX_T)
-            st->attention = map[s->out[o].node->id];
-    m->logits = st->logits;
+            m->attention = map[s->out[o].node->id];
     m->nforward = g->n;
     graph_verify(g);
     return st;
 }
 
-/* ---- decoding entries for the emitter (issue #5) ----
- * The training model goes through autodiff and the passes, which rewrite
- * the decoder's body and may merge or move the nodes s2s_step points at;
- * so the decoding graphs come from a lowering of their own, quietly (the
- * first one already reported every warning). */
-S2sDecode *s2s_decode(Arena *a, Spec *spec)
+/* ---- the decoding graphs (issue #5) ----
+ * Made from the lowered training model before any pass or autodiff
+ * (main.c), from a copy of it, so the passes that rewrite the training
+ * graph's decoder body touch neither. The encoder is the copy's forward
+ * pruned to what the step reads; the driver then runs the pass list on it
+ * as on the training graph, so the encoder computes what the training
+ * forward computes in the same order (hoisted GEMMs, fused loops) and a
+ * decoded sentence's keys are those of the training forward bit for bit. */
+S2sDecode *s2s_decode(Arena *a, const Model *train)
 {
-    FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "w");
-    if (quiet)
-        diag_set_stream(quiet);
-    Model *m = lower_s2s(a, spec);
-    diag_set_stream(saved == stderr ? NULL : saved);
-    if (quiet)
-        fclose(quiet);
-    if (!m)
-        DIE("s2s_decode: the second lowering of %s failed", spec->path);
+    Model *m = model_clone(a, train);
     S2sDecode *d = arena_alloc(a, sizeof *d);
-    d->step = s2s_step(a, m);
-    /* the encoder: what the step's invariants and initial states need */
-    Node **roots = arena_array(a, (size_t)(d->step->ninv + d->step->nstates) + 1, sizeof(Node *));
-    int n = 0;
-    for (int j = 0; j < d->step->ninv; j++)
-        roots[n++] = d->step->inv_src[j];
-    for (int k = 0; k < d->step->nstates; k++)
-        roots[n++] = d->step->state_init[k];
-    pass_dce_roots(m, roots, n);
-    /* The training forward's passes, so the encoder computes what it
-     * computes in the same order (hoisted GEMMs, fused loops): a decoded
-     * sentence's keys are then those of the training forward bit for bit.
-     * None of them replaces a root (checked). */
-    static void (*const passes[])(Model *) = {pass_hoist, pass_cse, pass_fuse};
-    for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
-        passes[i](m);
-        for (int r = 0; r < n; r++)
-            if (roots[r]->id >= m->g->n || m->g->nodes[roots[r]->id] != roots[r])
-                DIE("s2s_decode: a pass replaced the encoder's output %%%d", roots[r]->id);
-        pass_dce_roots(m, roots, n);
-    }
+    S2sStep *st = d->step = s2s_step(a, m);
+    /* the encoder's outputs: what the step's invariants and initial states need */
+    m->nroots = st->ninv + st->nstates;
+    m->roots = arena_array(a, (size_t)m->nroots + 1, sizeof(Node *));
+    for (int j = 0; j < st->ninv; j++)
+        m->roots[j] = st->inv_src[j];
+    for (int k = 0; k < st->nstates; k++)
+        m->roots[st->ninv + k] = st->state_init[k];
+    st->inv_src = m->roots; /* the passes keep m->roots current */
+    st->state_init = m->roots + st->ninv;
+    m->loss = m->logits = m->attention = m->decoder = NULL;
+    for (int k = 0; k < m->nstates; k++)
+        m->state_out[k] = NULL;
+    pass_dce(m);
     d->enc = m;
     return d;
 }

@@ -1,14 +1,26 @@
 /*
  * main.c: the rnnc driver. Runs the stages in order and nothing else:
  *
- *   spec_load -> lower -> forward passes -> autodiff -> passes (passes.c) -> emit_c
+ *   spec_load -> lower -> every graph -> forward passes -> autodiff -> passes (passes.c)
+ *             -> storage (memplan_storage) -> emit_c
+ *
+ * The spec is lowered once. Right after, every graph the C will hold is
+ * built from that lowering: the training step and, for seq2seq, the
+ * decoding graphs (s2s_decode: the encoder and one decoder step, copies of
+ * the lowered graph). Each goes through the same pass list (autodiff only
+ * for the training step), so -O0, --no-pass and -d reach all of them, and
+ * -d STAGE prints all of them. emit_c only prints.
  *
  * --check keeps the oracle the plain graph: no pass runs before its
  * autodiff.
  *
- * Output is written to a temporary file next to the target and renamed into
- * place only when every stage succeeded, so a failed compile never leaves a
- * partial or stale file at the output path.
+ * Output goes through the runtime's output module (runtime/rnnrt_out.h),
+ * opened only when every stage succeeded, so a failed compile never leaves
+ * a partial or stale file at the output path: `-o -` (or no -o) is stdout,
+ * a regular file is replaced atomically (tmp file in its directory, fsync,
+ * rename), a symlink is followed, a device or FIFO is written in place.
+ * The -d dumps go to stdout, which is flushed and checked the same way: a
+ * write error is exit 3 with the path and the reason.
  *
  * --test-bidirectional (not in --help; for tests only) lowers the spec as
  * if it said `network.bidirectional: true`. Spec checks refuse that for a
@@ -20,11 +32,10 @@
  * none). The spec hash stays the spec file's.
  */
 #include "passes.h"
+#include "rnnrt_out.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -33,12 +44,14 @@ static void usage(FILE *f)
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
-            "  -o OUT.c     write the C here (default: stdout)\n"
-            "  -O0          skip the optimization passes (emit the graph autodiff made)\n"
+            "  -o OUT.c     write the C here (default, or -: stdout); a regular file is\n"
+            "               replaced atomically, a symlink followed, a device written in place\n"
+            "  -O0          skip the optimization passes (emit the graphs as lowered and differentiated)\n"
             "  --pass PASS  also run an optional pass (off by default: gemmfuse)\n"
             "  --no-pass PASS  skip that optimization pass (repeatable; for measuring it)\n"
-            "  -d STAGE     dump the graph after STAGE (lower | autodiff, or a pass:\n"
+            "  -d STAGE     dump the graphs after STAGE (lower | autodiff, or a pass:\n"
             "               %s) to stdout instead of emitting C\n"
+            "               (the training step's, then a seq2seq model's decoding graphs)\n"
             "  --check DUMP run the reference interpreter (double) on the parameters\n"
             "               and inputs in DUMP (written by a trainer's `dump` command)\n"
             "               and compare every output and gradient with it\n"
@@ -47,37 +60,76 @@ static void usage(FILE *f)
             pass_names());
 }
 
+/* The graphs rnnc passes, dumps and emits: the training step, then a
+ * seq2seq model's decoding encoder and step. */
+typedef struct {
+    Model *m[3];
+    const char *role[3]; /* the dump's heading; NULL for the training step */
+    int n;
+} Graphs;
+
+static Graphs graphs(Model *m, const S2sDecode *d)
+{
+    Graphs G = {.m = {m}, .n = 1};
+    if (d) {
+        const char *name = m->spec->model;
+        G.role[1] = arena_printf(&perm, "decoding graph: %s_encode (the encoder, once per batch of sources)", name);
+        G.m[1] = d->enc;
+        G.role[2] = arena_printf(&perm, "decoding graph: %s_step (one decoder step)", name);
+        G.m[2] = d->step->m;
+        G.n = 3;
+    }
+    return G;
+}
+
+/* rnnc -d STAGE: every graph after STAGE (passes_dump after a pass). */
+/* Finishes an output: flush, sync, rename where that applies; every step
+ * checked. EXIT_OK, or EXIT_IO with a message naming the file. */
+static int finish_output(RnnrtOut *o, int e)
+{
+    if (!e)
+        e = rnnrt_out_commit(o);
+    if (!e)
+        return EXIT_OK;
+    if (o->kind == RNNRT_OUT_STDOUT)
+        fprintf(stderr, "rnnc: error: cannot write to standard output: %s\n", strerror(e));
+    else
+        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", rnnrt_out_failed_path(o), strerror(e));
+    rnnrt_out_abort(o);
+    return EXIT_IO;
+}
+
+static int dump_graphs(const Graphs *G, bool after_pass)
+{
+    for (int i = 0; i < G->n; i++) {
+        if (G->role[i])
+            printf("\n; %s\n", G->role[i]);
+        if (after_pass)
+            passes_dump(stdout, G->m[i]);
+        else
+            model_dump(stdout, G->m[i]);
+    }
+    RnnrtOut o; /* was it all written? */
+    return finish_output(&o, rnnrt_out_open(&o, "-"));
+}
+
 /* The C of a model, or of a counted n-gram spec (m == NULL). */
-static void emit_any(FILE *f, const Spec *spec, const Model *m)
+static void emit_any(FILE *f, const Spec *spec, const Model *m, const S2sDecode *d)
 {
     if (m)
-        emit_c(f, m);
+        emit_c(f, m, d);
     else
         emit_ngram_c(f, spec);
 }
 
-/* Write the C to path atomically: tmp file, fsync, rename. */
-static int write_output(const Spec *spec, const Model *m, const char *path)
+/* The C, to path ("-" or NULL: stdout). */
+static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, const char *path)
 {
-    if (!path) {
-        emit_any(stdout, spec, m);
-        return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
-    }
-    char *tmp = arena_printf(&perm, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", tmp, strerror(errno));
-        return EXIT_IO;
-    }
-    emit_any(f, spec, m);
-    int bad = ferror(f) | fflush(f) | fsync(fileno(f));
-    bad |= fclose(f);
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "rnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(tmp);
-        return EXIT_IO;
-    }
-    return EXIT_OK;
+    RnnrtOut o;
+    int e = rnnrt_out_open(&o, path ? path : "-");
+    if (!e)
+        emit_any(o.f, spec, m, d);
+    return finish_output(&o, e);
 }
 
 int main(int argc, char **argv)
@@ -143,35 +195,41 @@ int main(int argc, char **argv)
                     dump ? "-d" : "--check");
             return EXIT_USAGE;
         }
-        return write_output(spec, NULL, out);
+        return write_output(spec, NULL, NULL, out);
     }
     if (force_bidirectional)
         spec->bidirectional = true;
     Model *m = lower(&perm, spec);
     if (!m)
         return EXIT_SPEC;
-    if (dump && strcmp(dump, "lower") == 0) {
-        model_dump(stdout, m);
-        return EXIT_OK;
-    }
+    S2sDecode *d = spec->task == TASK_SEQ2SEQ ? s2s_decode(&perm, m) : NULL;
+    Graphs G = graphs(m, d);
+    if (dump && strcmp(dump, "lower") == 0)
+        return dump_graphs(&G, false);
     if (dump && !optimize && pass_known(dump)) {
         fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
         return EXIT_USAGE;
     }
-    if (optimize && !check && passes_run_forward(m, dump))
-        return EXIT_OK;
+    if (optimize && !check) {
+        bool stop = false;
+        for (int i = 0; i < G.n; i++)
+            stop |= passes_run_forward(G.m[i], dump);
+        if (stop)
+            return dump_graphs(&G, true);
+    }
     autodiff(&perm, m);
     if (check)
         return check_dump(m, check, 1e-9, 1e-12);
-    if (dump && strcmp(dump, "autodiff") == 0) {
-        model_dump(stdout, m);
-        return EXIT_OK;
+    if (dump && strcmp(dump, "autodiff") == 0)
+        return dump_graphs(&G, false);
+    if (optimize) {
+        bool stop = false;
+        for (int i = 0; i < G.n; i++)
+            stop |= passes_run(G.m[i], dump);
+        if (stop)
+            return dump_graphs(&G, true);
     }
-    if (dump && !optimize) {
-        fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
-        return EXIT_USAGE;
-    }
-    if (optimize && passes_run(m, dump))
-        return EXIT_OK;
-    return write_output(spec, m, out);
+    for (int i = 0; i < G.n; i++)
+        memplan_storage(G.m[i]);
+    return write_output(spec, m, d, out);
 }

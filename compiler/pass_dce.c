@@ -2,7 +2,8 @@
  * pass_dce.c: dead code elimination, run after every pass.
  *
  * A value is live when the model's outputs need it: the loss, the logits,
- * each final state, each parameter gradient and state gradient. Graph
+ * the attention weights, each final state, each parameter gradient and
+ * state gradient, and a decoding graph's roots (those it has). Graph
  * inputs and parameters always stay (the emitted prologue names them).
  * Inside a scan the roots are the live outputs' body nodes and every
  * carry's next value. Dead scan outputs are dropped (the remaining SCAN_OUT
@@ -16,7 +17,11 @@
 
 static void sweep(Model *m, Graph *g, bool *live);
 
-static void mark(bool *live, const Node *n) { live[n->id] = true; }
+static void mark(bool *live, const Node *n)
+{
+    if (n)
+        live[n->id] = true;
+}
 
 /* Drop dead outputs of scan s (given the live SCAN_OUT nodes after it). */
 static void prune_outputs(Graph *g, Node *s, const bool *live)
@@ -114,12 +119,12 @@ void pass_dce(Model *m)
         mark(live, m->attention);
     for (int k = 0; k < m->nstates; k++) {
         mark(live, m->state_out[k]);
-        if (m->dstate[k])
-            mark(live, m->dstate[k]);
+        mark(live, m->dstate[k]);
     }
     for (int i = 0; m->grads && i < m->nparams; i++)
-        if (m->grads[i])
-            mark(live, m->grads[i]);
+        mark(live, m->grads[i]);
+    for (int i = 0; i < m->nroots; i++)
+        mark(live, m->roots[i]);
     sweep(m, g, live);
     graph_verify(g);
 }

@@ -2,8 +2,13 @@
  * pass_memplan.c: the static memory plan (DESIGN.md pass 7). Buffers of
  * the workspace whose lifetimes do not overlap share storage.
  *
- * The buffers are the ones emit.c lays out (emit_has_buffer): top-level
- * values, each scan's carries, and the per-step temporaries of scan bodies.
+ * Storage first (memplan_storage, which the driver also runs when this
+ * pass does not): where the emitted code keeps each value (Node.storage):
+ * a buffer of its own, in place (a body value in its stacked output, a
+ * slice read through its source's rows), straight in the gradient block,
+ * or nowhere (parameters, inputs, aliases, zeros that only clear carries).
+ * The buffers planned are the ones emit.c then lays out: STORE_BUFFER
+ * values and each scan's carries.
  * The program order is the order the emitted code runs them: the forward
  * pass, then the backward pass, a scan's body nested between the scan's
  * first point (carries set, sums cleared) and its last (the final values
@@ -23,8 +28,9 @@
  *    the buffer behind it;
  *  - the loss and the final states are copied out at the end of the
  *    forward pass (a point of its own); what the runtime reads through
- *    pointers (logits, attention) and what backward's epilogue reads (state
- *    and parameter gradients) lives to the end.
+ *    pointers (logits, attention, a decoding graph's roots) and what
+ *    backward's epilogue reads (state and parameter gradients) lives to
+ *    the end.
  * Per-step temporaries of one body may share with each other: no step
  * reads another step's temporaries (carries have buffers of their own).
  *
@@ -61,6 +67,151 @@ typedef struct {
     int *own;      /* by a node's point: its buffer, or -1 */
     int *carry;    /* by a carry ARG's point: its carry buffer, or -1 */
 } Plan;
+
+/* ---- storage: where each value lives (Node.storage) ---- */
+
+/* How often top-level node n is read: by nodes, scans and the model. */
+static int top_uses(const Model *m, const Node *n, bool *only_carry_init)
+{
+    int uses = 0;
+    *only_carry_init = true;
+    for (int i = n->id + 1; i < m->g->n; i++) {
+        const Node *u = m->g->nodes[i];
+        for (int k = 0; k < u->nin; k++)
+            if (u->in[k] == n) {
+                uses++;
+                if (u->op != OP_SCAN || u->scan->in[k].kind != SCAN_CARRY)
+                    *only_carry_init = false;
+            }
+    }
+    if (m->loss == n || m->logits == n)
+        uses++, *only_carry_init = false;
+    for (int k = 0; k < m->nstates; k++)
+        if (m->state_out[k] == n || m->dstate[k] == n)
+            uses++, *only_carry_init = false;
+    for (int i = 0; m->grads && i < m->nparams; i++)
+        if (m->grads[i] == n)
+            uses++, *only_carry_init = false;
+    for (int i = 0; i < m->nroots; i++)
+        if (m->roots[i] == n)
+            uses++, *only_carry_init = false;
+    return uses;
+}
+
+/* A weight gradient A^T @ B that nothing else reads: its GEMM adds into
+ * the gradient block (beta = 1) instead of a temporary that is added
+ * afterwards. */
+static bool direct_grad(const Model *m, const Node *n)
+{
+    if (n->op != OP_MATMUL || !n->ta || n->graph != m->g)
+        return false;
+    int p = -1;
+    for (int i = 0; m->grads && i < m->nparams; i++)
+        if (m->grads[i] == n)
+            p = p < 0 ? i : -2;
+    bool ci;
+    return p >= 0 && top_uses(m, n, &ci) == 1;
+}
+
+/* A ZEROS node read only as the initial value of scan carries: the carries
+ * are cleared with memset and the node needs no buffer. */
+static bool zeros_only_init(const Model *m, const Node *n)
+{
+    bool ci;
+    return n->op == OP_ZEROS && n->graph == m->g && top_uses(m, n, &ci) > 0 && ci;
+}
+
+/* A slice that only fused loops read is not copied: each loop reads its
+ * columns in place, row r at src + offset + r * ld with ld the source's
+ * last dim, as BLAS reads a matrix through its leading dimension. (The
+ * gates of a fused GEMM, pass_gemmfuse.c, are such slices.) */
+static bool slice_view(const Node *n)
+{
+    if (n->op != OP_SLICE || !n->graph->parent || n->shape.ndim < 2 || n->in[0]->op == OP_SLICE)
+        return false;
+    const Graph *g = n->graph;
+    int users = 0;
+    for (int i = n->id + 1; i < g->n; i++) {
+        const Node *u = g->nodes[i];
+        for (int k = 0; k < u->nin; k++) {
+            if (u->in[k] != n)
+                continue;
+            if (u->op != OP_FUSED || !shape_eq(u->scan->out[0].node->shape, n->shape))
+                return false;
+            users++;
+        }
+    }
+    for (int i = 0; i < g->parent->n; i++) {
+        const Node *sn = g->parent->nodes[i];
+        if (sn->op != OP_SCAN || sn->scan->body != g)
+            continue;
+        for (int o = 0; o < sn->scan->nout; o++)
+            if (sn->scan->out[o].node == n)
+                return false;
+        for (int k = 0; k < sn->scan->nin; k++)
+            if (sn->scan->in[k].carry_out == n)
+                return false;
+    }
+    return users > 0;
+}
+
+static Storage storage_of(const Model *m, const Node *n)
+{
+    if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE)
+        return STORE_BUFFER; /* ones when the caller passes NULL */
+    if (direct_grad(m, n))
+        return STORE_GRAD;
+    if (zeros_only_init(m, n))
+        return STORE_ZEROS;
+    if (slice_view(n))
+        return STORE_VIEW;
+    switch (n->op) {
+    case OP_PARAM:
+    case OP_INPUT:
+    case OP_ARG:
+    case OP_CONST:
+    case OP_GRAD_SCALE:
+    case OP_SCAN:
+    case OP_FUSED:
+        return STORE_NONE;
+    case OP_SCAN_OUT:
+        if (n->in[0]->scan->out[n->index].kind == SCAN_FINAL)
+            return STORE_NONE; /* read from the carry buffer */
+        break;
+    default:
+        if (n->dtype != DT_REAL)
+            return STORE_NONE;
+        break;
+    }
+    const Node *scan = scan_of_body(n->graph);
+    return scan && scan_stack_output(scan, n) ? STORE_STACKED : STORE_BUFFER;
+}
+
+static void storage_graph(const Model *m, Graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        n->storage = storage_of(m, n);
+        if (n->op == OP_SCAN || n->op == OP_FUSED)
+            storage_graph(m, n->scan->body);
+    }
+}
+
+void memplan_storage(Model *m)
+{
+    storage_graph(m, m->g);
+    m->stored = true;
+}
+
+/* The node whose buffer n is read and written through, or NULL. */
+static const Node *in_place(const Node *n)
+{
+    if (n->storage == STORE_VIEW)
+        return n->in[0];
+    if (n->storage == STORE_STACKED)
+        return scan_stack_output(scan_of_body(n->graph), n);
+    return NULL;
+}
 
 /* ---- program points (kept in Node.aux while the pass runs) ---- */
 
@@ -104,7 +255,7 @@ static void collect(Plan *P, const Graph *g, int *cap)
             collect(P, n->scan->body, cap);
             continue;
         }
-        if (emit_has_buffer(P->m, n))
+        if (n->storage == STORE_BUFFER)
             add(P, n, false, n->shape, cap);
     }
 }
@@ -120,20 +271,11 @@ static void touch(Plan *P, int b, int at)
     mb->end = at > mb->end ? at : mb->end;
 }
 
-/* The scan node whose body is g (NULL for the top level). */
-static const Node *scan_of(const Graph *g)
-{
-    for (int i = 0; g->parent && i < g->parent->n; i++)
-        if (g->parent->nodes[i]->op == OP_SCAN && g->parent->nodes[i]->scan->body == g)
-            return g->parent->nodes[i];
-    return NULL;
-}
-
 /* The buffer behind node x, or -1 when it has none in the workspace. */
 static int owner(Plan *P, const Node *x)
 {
     for (;;) {
-        const Node *v = x->op == OP_GRAD_SCALE ? x->in[0] : emit_in_place(P->m, x);
+        const Node *v = x->op == OP_GRAD_SCALE ? x->in[0] : in_place(x);
         if (v) {
             x = v;
             continue;
@@ -142,7 +284,7 @@ static int owner(Plan *P, const Node *x)
             const Scan *s = x->in[0]->scan;
             return P->carry[s->in[s->out[x->index].carry].arg->aux];
         }
-        const Node *scan = x->op == OP_ARG ? scan_of(x->graph) : NULL;
+        const Node *scan = x->op == OP_ARG ? scan_of_body(x->graph) : NULL;
         if (scan && scan->scan->in[x->index].kind == SCAN_CARRY)
             return P->carry[x->aux];
         if (scan) { /* the outer value (the scan reads it to its last point) */
@@ -214,10 +356,14 @@ static void outputs(Plan *P)
     if (m->loss)
         touch(P, owner(P, m->loss), P->fwd_end);
     for (int k = 0; k < m->nstates; k++) {
-        touch(P, owner(P, m->state_out[k]), P->fwd_end);
+        if (m->state_out[k])
+            touch(P, owner(P, m->state_out[k]), P->fwd_end);
         if (m->dstate[k])
             touch(P, owner(P, m->dstate[k]), end);
     }
+    /* a decoding graph's outputs: read after it returns */
+    for (int i = 0; i < m->nroots; i++)
+        touch(P, owner(P, m->roots[i]), end);
     for (int i = 0; m->grads && i < m->nparams; i++)
         if (m->grads[i])
             touch(P, owner(P, m->grads[i]), end);
@@ -284,6 +430,7 @@ static void pack(const Model *m, MemPlan *p)
 
 void pass_memplan(Model *m)
 {
+    memplan_storage(m);
     Plan P = {.m = m, .p = arena_alloc(&perm, sizeof(MemPlan))};
     number(&P, m->g);
     int points = P.npoints + 2;
@@ -312,7 +459,7 @@ static const char *buf_name(const MemBuf *b)
 {
     const Node *n = b->node;
     const char *base = n->name ? n->name : op_name(n->op);
-    const Node *scan = scan_of(n->graph);
+    const Node *scan = scan_of_body(n->graph);
     const char *where = scan ? arena_printf(&perm, " in scan %%%d", scan->id) : "";
     return arena_printf(&perm, "%s%s %%%d%s", base, b->carry ? "_carry" : "", n->id, where);
 }

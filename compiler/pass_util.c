@@ -64,6 +64,8 @@ void pass_replace_uses(Model *m, Graph *g, Node *old, Node *repl)
     }
     for (int i = 0; m->grads && i < m->nparams; i++)
         replace_ptr(&m->grads[i], old, repl);
+    for (int i = 0; i < m->nroots; i++)
+        replace_ptr(&m->roots[i], old, repl);
 }
 
 void pass_place_before(Model *m, Graph *g, int n0, Node *before)

@@ -1,8 +1,9 @@
 /*
  * passes.c: the pass list. Adding a pass means one new file and one new
  * line in `passes`; each pass is followed by dead code elimination and
- * graph_verify. `rnnc -d NAME` prints the model after pass NAME. The
- * forward passes run before autodiff, the others after it.
+ * graph_verify. The driver (main.c) runs the list on every graph it emits
+ * and, for `rnnc -d NAME`, prints them all after pass NAME. The forward
+ * passes run before autodiff, the others after it.
  */
 #include "passes.h"
 
@@ -113,37 +114,31 @@ void passes_dump(FILE *f, const Model *m)
     memplan_dump(f, m);
 }
 
-bool passes_run_forward(Model *m, const char *dump_after)
+bool passes_run_forward(Model *m, const char *stop_after)
 {
     for (int i = 0; i < NFORWARD; i++) {
-        if (runs(&forward_passes[i], dump_after))
+        if (runs(&forward_passes[i], stop_after))
             forward_passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);
-        if (dump_after && strcmp(dump_after, forward_passes[i].name) == 0) {
-            passes_dump(stdout, m);
+        if (stop_after && strcmp(stop_after, forward_passes[i].name) == 0)
             return true;
-        }
     }
     return false;
 }
 
-bool passes_run(Model *m, const char *dump_after)
+bool passes_run(Model *m, const char *stop_after)
 {
     pass_dce(m);
-    if (dump_after && strcmp(dump_after, "dce") == 0) {
-        passes_dump(stdout, m);
+    if (stop_after && strcmp(stop_after, "dce") == 0)
         return true;
-    }
     for (int i = 0; i < NPASSES; i++) {
-        if (runs(&passes[i], dump_after))
+        if (runs(&passes[i], stop_after))
             passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);
-        if (dump_after && strcmp(dump_after, passes[i].name) == 0) {
-            passes_dump(stdout, m);
+        if (stop_after && strcmp(stop_after, passes[i].name) == 0)
             return true;
-        }
     }
     return false;
 }

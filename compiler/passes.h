@@ -10,7 +10,9 @@
  * interpreter by tests/unit/test_pass_<name>.c) and is derived from the
  * graph's dependencies, never from a cell's name.
  *
- * The order is the flat list in passes_run (passes.c's only job).
+ * The order is the flat list in passes_run (passes.c's only job); the
+ * driver runs it on every graph it emits (the training step and a seq2seq
+ * model's decoding graphs), so -O0, --no-pass and -d reach them all.
  */
 #ifndef RNNC_PASSES_H
 #define RNNC_PASSES_H
@@ -34,14 +36,19 @@ void pass_dce(Model *m);    /* pass_dce.c: drop nodes, scan inputs and outputs n
 void pass_dce_roots(Model *m, Node *const *roots, int n);
 void pass_memplan(Model *m); /* pass_memplan.c: buffers whose lifetimes do not overlap share storage
                                 (m->memplan; last: it plans the graph the emitter sees) */
+/* pass_memplan.c: where the emitted code keeps each value of m's graphs
+ * (Node.storage), on the final graph. pass_memplan runs it first; the
+ * driver runs it on every graph it emits, whichever passes ran. */
+void memplan_storage(Model *m);
 /* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
 void memplan_dump(FILE *f, const Model *m);
 
 /* Runs the forward passes (before autodiff) like passes_run. */
-bool passes_run_forward(Model *m, const char *dump_after);
-/* Runs the passes in order. When dump_after names a pass, prints the model
- * (passes_dump) after it and returns true (the caller stops there). */
-bool passes_run(Model *m, const char *dump_after);
+bool passes_run_forward(Model *m, const char *stop_after);
+/* Runs the passes in order on m, one of the graphs the driver emits. When
+ * stop_after names a pass, returns true after it (the driver then prints
+ * every graph with passes_dump and stops). */
+bool passes_run(Model *m, const char *stop_after);
 /* rnnc --no-pass NAME: passes_run and passes_run_forward skip pass NAME
  * (not dce), so a pass can be measured against the code without it;
  * rnnc --pass NAME runs an optional pass (one that is off by default:

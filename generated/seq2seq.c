@@ -2514,7 +2514,7 @@ typedef struct {
     real *h_mul_dec_l1_3; /* mul [B,128] */
     real *h_mul_dec_l1_4; /* mul [B,128] */
     real *h_dec_l1_3; /* add [B,128] */
-    real *matmul100; /* matmul [B,Vt] */
+    real *matmul99; /* matmul [B,Vt] */
     real *logits_2; /* add [B,Vt] */
 } seq2seq_dec_work;
 
@@ -3008,7 +3008,7 @@ static size_t seq2seq_dec_layout(seq2seq_dec_work *w, real *base, int B, int T, 
     n = (size_t)B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->matmul100 = base ? base + off : NULL;
+    w->matmul99 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * Vt;
     if (n > INT_MAX)
@@ -3398,10 +3398,10 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     for (size_t i = 0; i < (size_t)B * 128; i++)
         w.h_dec_l1_3[i] = w.h_mul_dec_l1_3[i] + w.h_mul_dec_l1_4[i];
     /* specs/seq2seq.yaml:55  network: */
-    rnnrt_gemm(0, 0, B, Vt, 128, 1, w.h_dec_l1_3, 128, p.W_out, Vt, 0, w.matmul100, Vt);
+    rnnrt_gemm(0, 0, B, Vt, 128, 1, w.h_dec_l1_3, 128, p.W_out, Vt, 0, w.matmul99, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits_2[r * n + j] = w.matmul100[r * n + j] + p.b_out[j];
+            w.logits_2[r * n + j] = w.matmul99[r * n + j] + p.b_out[j];
 
     memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_3, (size_t)B * 128 * sizeof(real));
     memcpy(c->state_out + (size_t)B * 128, w.h_dec_l1_3, (size_t)B * 128 * sizeof(real));

@@ -2401,7 +2401,7 @@ typedef struct {
     real *h_mul_dec_l1_3; /* mul [B,128] */
     real *h_mul_dec_l1_4; /* mul [B,128] */
     real *h_dec_l1_3; /* add [B,128] */
-    real *matmul96; /* matmul [B,Vt] */
+    real *matmul95; /* matmul [B,Vt] */
     real *logits_2; /* add [B,Vt] */
 } seq2seq_dot_dec_work;
 
@@ -2880,7 +2880,7 @@ static size_t seq2seq_dot_dec_layout(seq2seq_dot_dec_work *w, real *base, int B,
     n = (size_t)B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->matmul96 = base ? base + off : NULL;
+    w->matmul95 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * Vt;
     if (n > INT_MAX)
@@ -3265,10 +3265,10 @@ static void seq2seq_dot_step(RnnrtS2sDecCtx *c)
     for (size_t i = 0; i < (size_t)B * 128; i++)
         w.h_dec_l1_3[i] = w.h_mul_dec_l1_3[i] + w.h_mul_dec_l1_4[i];
     /* specs/seq2seq_dot.yaml:47  network: */
-    rnnrt_gemm(0, 0, B, Vt, 128, 1, w.h_dec_l1_3, 128, p.W_out, Vt, 0, w.matmul96, Vt);
+    rnnrt_gemm(0, 0, B, Vt, 128, 1, w.h_dec_l1_3, 128, p.W_out, Vt, 0, w.matmul95, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits_2[r * n + j] = w.matmul96[r * n + j] + p.b_out[j];
+            w.logits_2[r * n + j] = w.matmul95[r * n + j] + p.b_out[j];
 
     memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_3, (size_t)B * 128 * sizeof(real));
     memcpy(c->state_out + (size_t)B * 128, w.h_dec_l1_3, (size_t)B * 128 * sizeof(real));

@@ -29,13 +29,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The version of rnnc and librnnrt, one number for both: CMakeLists.txt
- * reads it from here (project(), librnnrt.so's SONAME is the major
- * version, rnnc --version, rnncConfigVersion.cmake, rnnrt.pc). */
-#define RNNRT_VERSION_MAJOR 0
-#define RNNRT_VERSION_MINOR 1
-#define RNNRT_VERSION_PATCH 0
-#define RNNRT_VERSION "0.1.0"
+/* The public API (errors, exit codes, the handles of trained models). */
+#include "rnnrt_api.h"
+/* Output files: "-", symlinks, devices, atomic replace (rnnrt_out.c). */
+#include "rnnrt_out.h"
 
 #ifdef RNNRT_DOUBLE
 typedef double real;
@@ -44,17 +41,6 @@ typedef double real;
 typedef float real;
 #define RNNRT_REAL_NAME "float"
 #endif
-
-/* Exit codes, as in shared/RELIABILITY.md. */
-enum {
-    RNNRT_EXIT_OK = 0,
-    RNNRT_EXIT_DATA = 1,     /* spec or data error */
-    RNNRT_EXIT_USAGE = 2,    /* bad command line */
-    RNNRT_EXIT_IO = 3,       /* I/O or resource error */
-    RNNRT_EXIT_DIVERGED = 4, /* numerical divergence */
-    RNNRT_EXIT_SIGINT = 130,
-    RNNRT_EXIT_SIGTERM = 143
-};
 
 /* ---------------------------------------------------------------------
  * The model descriptor: what a generated file exports (one per model).
@@ -277,12 +263,7 @@ enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
  * process exit status. The one exception is running out of memory:
  * rnnrt_xcalloc prints the byte count and the site and exits 3 (as llm.c's
  * mallocCheck), because every allocation happens before training starts. */
-typedef struct {
-    int code;        /* RNNRT_EXIT_*; 0 = no error */
-    char where[512]; /* "path:line:col" when the error has a location */
-    char msg[1024];
-} RnnrtError;
-
+/* RnnrtError and the RNNRT_EXIT_* codes are in rnnrt_api.h. */
 int rnnrt_error(RnnrtError *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -294,8 +275,7 @@ int rnnrt_error_at(RnnrtError *e, int code, const char *where,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
-/* "where: error: msg" or "prog: error: msg" on stderr. */
-void rnnrt_error_print(const RnnrtError *e, const char *prog);
+/* rnnrt_error_print is in rnnrt_api.h. */
 
 /* calloc of n * size bytes (checked); on failure prints the size and
  * `what` and exits 3. */
@@ -346,8 +326,9 @@ int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
                     const char *name);
 void rnnrt_cli_usage(FILE *f, const char *prog, const char *cmd,
                      const char *summary, const RnnrtOpt *opts);
-/* Prints err when rc != 0 (and a pointer to --help for usage errors);
- * returns rc. */
+/* Prints err when rc != 0 (and a pointer to --help for usage errors),
+ * then flushes stdout: when rc is 0, a failed write there is reported and
+ * returned as RNNRT_EXIT_IO. Returns rc. */
 int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
                      const char *cmd);
 /* The program name: argv[0] without its directory, or fallback. */
@@ -580,7 +561,6 @@ double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
 
 /* ---- binary files and atomic saves (rnnrt_file.c) ----
  * Shared by checkpoints, n-gram model files and attention plots. */
-#define RNNRT_PATH_MAX 4200 /* a path plus ".tmp" */
 
 uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
 
@@ -624,34 +604,21 @@ double rnnrt_reader_f64(RnnrtReader *r);
  * NUL-terminated). */
 const char *rnnrt_reader_str(RnnrtReader *r, size_t *len);
 
-/* Atomic saves: write "<path>.tmp", fflush, fsync, fclose, rename over
- * path, fsync the directory. The functions return 0 or an errno value and
- * set *stage to where it failed, for the caller's message; on failure the
- * tmp file is gone and an older path is unchanged (a failed directory
- * sync happens after the rename). */
-typedef enum {
-    RNNRT_SAVE_OK,
-    RNNRT_SAVE_LONG_PATH, /* "<path>.tmp" does not fit RNNRT_PATH_MAX */
-    RNNRT_SAVE_OPEN,      /* creating the tmp file */
-    RNNRT_SAVE_WRITE,     /* writing, flushing, syncing or closing it */
-    RNNRT_SAVE_RENAME,
-    RNNRT_SAVE_SYNC_DIR
-} RnnrtSaveStage;
-
-/* Writes the file's bytes to f; returns 0 or an errno value. */
-typedef int (*RnnrtWriteFn)(FILE *f, void *ctx);
-
+/* Saves: rnnrt_out_save (rnnrt_out.h: "-" is stdout, symlinks followed,
+ * regular files replaced atomically through "<target>.tmp", devices and
+ * FIFOs written in place), for every file the runtime writes. Returns 0
+ * or an errno value and sets *stage to where it failed, for the caller's
+ * message; on failure the tmp file is gone and an older path is unchanged
+ * (a failed directory sync happens after the rename).
+ * Test hook: with RNNRT_TEST_STOP_IN_SAVE set in the environment, the save
+ * raises SIGINT twice (SIGTERM when the value is TERM) once the bytes are
+ * in the tmp file and before it is renamed: the double signal of
+ * rnnrt_signal.c, deterministically. */
 int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
                     RnnrtSaveStage *stage);
-/* The first half of a save, for callers that rename several files at the
- * end: fills and syncs tmp (removed on failure). */
-int rnnrt_file_write_tmp(const char *tmp, RnnrtWriteFn write, void *ctx,
-                         RnnrtSaveStage *stage);
 /* An RnnrtWriteFn writing the RnnrtBuf ctx. */
 int rnnrt_file_write_buf(FILE *f, void *buf);
-/* "<path>.tmp" into out; -1 when it does not fit cap. */
-int rnnrt_file_tmp_path(const char *path, char *out, size_t cap);
-/* Removes a stale "<path>.tmp" left by a killed save. Exit 3 on failure. */
+/* Removes a stale "<target>.tmp" left by a killed save. Exit 3 on failure. */
 int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
 
 /* ---- checkpoints (rnnrt_ckpt.c) ----
@@ -743,7 +710,8 @@ int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
 /* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
  * The SIGINT/SIGTERM handler only records the signal; loops poll
  * rnnrt_signal_pending() at step boundaries. A second signal _Exit()s at
- * once (128 + signo), leaving the files on disk as they were. */
+ * once with RNNRT_EXIT_ABORTED (75), removing the tmp file of a save in
+ * progress and leaving the other files on disk as they were. */
 void rnnrt_signal_install(void);
 void rnnrt_signal_restore(void);
 int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */
@@ -754,6 +722,10 @@ void rnnrt_signal_clear(void);  /* for tests */
 /* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
  * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */
 int rnnrt_fpu_flush_denormals(int on);
+/* Flush denormals until rnnrt_fpu_leave restores the mode enter returned
+ * (the C API runs each call so, as the trainer runs eval and sample). */
+unsigned int rnnrt_fpu_enter(void);
+void rnnrt_fpu_leave(unsigned int saved);
 
 /* ---- progress line (rnnrt_progress.c) ---- */
 typedef struct {
@@ -785,7 +757,8 @@ typedef struct {
 } RnnrtSampleOpts;
 
 /* Feeds prefix (B = 1, T = 1) and generates; writes prefix + generated text
- * to out. Characters of the prefix not in v are an error (exit 1). */
+ * to out. Characters of the prefix not in v are an error (exit 1); words
+ * of a word model that v lacks are read as <unk> and named on stderr. */
 int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
                  const RnnrtVocab *v, const char *prefix,
                  const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
@@ -1077,6 +1050,60 @@ void rnnrt_words_lower(char *text, size_t len);
  * NULL) and returns how many there are. */
 size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
                          size_t max);
+
+/* ---- generation (rnnrt_sample.c) ----
+ * The pieces rnnrt_sample is made of, shared with the C API
+ * (runtime/api/rnnrt_api_lm.c). None prints, and only running out of
+ * memory in rnnrt_gen_init exits (rnnrt_xcalloc).
+ *
+ * A text's ids (RnnrtTextIds): the buffers grow on demand
+ * (rnnrt_text_ids_reserve, room for a text of len bytes) and are kept for
+ * the next text; out of memory is exit 3. Zero one before its first use.
+ *
+ * rnnrt_prefix_encode reads a prefix as sample does: not normalized; a
+ * char model refuses a character v lacks (exit 1, naming it), a word model
+ * lowercases and splits it into words (rnnrt_words.c) and reads a word v
+ * lacks as <unk>, counted in nunk (its text is text + tok[i].off). */
+typedef struct {
+    int32_t *ids;     /* n ids */
+    size_t n, nunk;
+    char *text;       /* word models: the lowercased text */
+    RnnrtToken *tok;  /* word models: its n words */
+    size_t cap;       /* bytes of text; entries of ids and tok */
+} RnnrtTextIds;
+
+int rnnrt_text_ids_reserve(RnnrtTextIds *px, size_t len, RnnrtError *err);
+int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
+                        const RnnrtVocab *v, const char *prefix, size_t len,
+                        RnnrtError *err);
+void rnnrt_text_ids_free(RnnrtTextIds *px);
+
+/* One model stepping on one token at a time (B = 1, T = 1, carried state,
+ * no dropout): reset to a zero state, feed tokens, then pick the next one
+ * from the last logits. */
+typedef struct {
+    const RnnrtModel *m;
+    const RnnrtVocab *v;
+    RnnrtBuffers b;
+    double *e;     /* [V] exponentials of the draw */
+    int64_t fed;   /* tokens fed since the reset (logits valid when > 0) */
+} RnnrtGen;
+
+int rnnrt_gen_init(RnnrtGen *g, const RnnrtModel *m, const RnnrtParams *p,
+                   const RnnrtVocab *v, RnnrtError *err);
+void rnnrt_gen_free(RnnrtGen *g);
+void rnnrt_gen_reset(RnnrtGen *g);
+void rnnrt_gen_feed(RnnrtGen *g, int32_t id);
+/* The argmax (o->greedy) or a draw from softmax(logits / o->temperature)
+ * over the non-special tokens; needs g->fed > 0. */
+int32_t rnnrt_gen_pick(RnnrtGen *g, const RnnrtSampleOpts *o, RnnrtRng *r);
+/* Resets, feeds px, then picks and feeds o->len tokens, handing each
+ * one's text to emit (a word model's words each after a " "); emit
+ * returns nonzero to stop, and that value is returned. */
+typedef int (*RnnrtEmitFn)(void *ctx, const char *text);
+int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
+                   const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
+                   void *ctx);
 
 /* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
 /* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq

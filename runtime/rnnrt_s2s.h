@@ -276,8 +276,9 @@ typedef struct {
 /* Each returns 0, or -1 when a write failed (errno is set). */
 int rnnrt_attn_write_csv(FILE *f, const RnnrtAttnMatrix *m, int count);
 int rnnrt_attn_write_svg(FILE *f, const RnnrtAttnMatrix *m, int count);
-/* Writes csv_path and svg_path (either may be NULL) atomically: to
- * "<path>.tmp", then rename; on error neither is left behind (exit 3). */
+/* Writes csv_path and svg_path (either may be NULL) through rnnrt_out.h:
+ * both are written before either is renamed into place; on error neither
+ * tmp file is left behind (exit 3, naming the path). */
 int rnnrt_attn_save(const char *csv_path, const char *svg_path,
                     const RnnrtAttnMatrix *m, int count, RnnrtError *err);
 

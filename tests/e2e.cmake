@@ -74,6 +74,22 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   set_tests_properties(resume_opts_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()
 
+# Output paths (issue 17, RELIABILITY F4): rnnc's -o and -d and a trainer's
+# --ckpt and stdout through a symlink, a FIFO, /dev/null, -, /dev/full, a
+# directory and an unwritable directory (runtime/rnnrt_out.c). Seconds.
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
+  add_test(NAME outpaths
+    COMMAND bash ${E2E_DIR}/outpaths.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/specs/rnn.yaml
+            $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/outpaths)
+  set_tests_properties(outpaths PROPERTIES TIMEOUT 300 LABELS e2e)
+  # A second SIGINT/SIGTERM during a save: exit 75, the tmp file removed,
+  # the previous checkpoint byte-identical (s2s_double_signal: the seq2seq
+  # trainer).
+  add_test(NAME double_signal_rnn
+    COMMAND bash ${E2E_DIR}/double_signal.sh lm $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/double_signal_rnn)
+  set_tests_properties(double_signal_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
+endif()
+
 # The counted n-gram baseline (specs/ngram.yaml): count, eval, sample, and a
 # corrupted model file refused; on timemachine.txt the perplexity must be
 # KenLM's 3.894 (order 5, modified Kneser-Ney).

@@ -107,3 +107,10 @@ add_test(NAME s2s_resume_opts
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/resume_opts.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/resume_opts)
 set_tests_properties(s2s_resume_opts PROPERTIES TIMEOUT 300 LABELS s2s)
+
+# A second signal during a save (issue 17): exit 75, the tmp file removed,
+# the previous checkpoint byte-identical; --ckpt - and a directory refused.
+add_test(NAME s2s_double_signal
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/double_signal.sh s2s $<TARGET_FILE:s2s_toy_reverse>
+          $<TARGET_FILE:s2s_tool> ${S2S_WORK}/double_signal)
+set_tests_properties(s2s_double_signal PROPERTIES TIMEOUT 300 LABELS s2s)

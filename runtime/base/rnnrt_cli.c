@@ -181,6 +181,18 @@ int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
         if (rc == RNNRT_EXIT_USAGE)
             fprintf(stderr, "(see '%s %s --help')\n", prog, cmd);
     }
+    /* what went to stdout (results, samples, translations) is output
+     * too: a full disk is exit 3, not a silent 0 (after another error,
+     * that one is the message) */
+    RnnrtOut out;
+    int e = rnnrt_out_open(&out, "-");
+    if (!e)
+        e = rnnrt_out_commit(&out);
+    if (e && !rc) {
+        fprintf(stderr, "%s: error: cannot write to standard output: %s\n",
+                prog, strerror(e));
+        rc = RNNRT_EXIT_IO;
+    }
     return rc;
 }
 

@@ -31,3 +31,25 @@ int rnnrt_fpu_flush_denormals(int on)
     return 0;
 #endif
 }
+
+/* For the C API, which must not change its caller's floating-point mode:
+ * flush denormals for the duration of a call, then put MXCSR back. */
+unsigned int rnnrt_fpu_enter(void)
+{
+#if defined(__SSE2__)
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON);
+    return csr;
+#else
+    return 0;
+#endif
+}
+
+void rnnrt_fpu_leave(unsigned int saved)
+{
+#if defined(__SSE2__)
+    _mm_setcsr(saved);
+#else
+    (void)saved;
+#endif
+}

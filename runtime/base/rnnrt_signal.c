@@ -5,10 +5,12 @@
  * volatile sig_atomic_t. The training, evaluation and sampling loops poll
  * rnnrt_signal_pending() between steps and, when it is set, save a
  * checkpoint atomically and exit 130 (SIGINT) or 143 (SIGTERM). A second
- * signal while that is happening means "stop now": the handler writes one
- * line with write(2) and calls _Exit, both async-signal-safe. The previous
- * checkpoint is intact then, because a save only renames a complete file
- * over it. SA_RESTART keeps reads and writes from failing with EINTR.
+ * signal while that is happening means "stop now": the handler removes the
+ * tmp file of a save in progress (rnnrt_out_unlink_active), writes one line
+ * with write(2) and calls _Exit(RNNRT_EXIT_ABORTED), all async-signal-safe.
+ * 75, not 130/143: those promise a clean save, and this run saved nothing.
+ * The previous checkpoint is intact, because a save only renames a complete
+ * file over it. SA_RESTART keeps reads and writes from failing with EINTR.
  */
 #include "rnnrt.h"
 
@@ -24,11 +26,13 @@ static int installed;
 static void on_signal(int sig)
 {
     if (pending) {
-        static const char msg[] = "\ninterrupted again: exiting without "
-                                  "saving; the last checkpoint is kept\n";
+        rnnrt_out_unlink_active();
+        static const char msg[] = "\ninterrupted again: stopped without "
+                                  "saving (exit 75); a checkpoint saved "
+                                  "before is unchanged\n";
         ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
         (void)w;
-        _Exit(128 + sig);
+        _Exit(RNNRT_EXIT_ABORTED);
     }
     pending = sig;
 }

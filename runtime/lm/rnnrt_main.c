@@ -341,7 +341,9 @@ static void main_usage(FILE *f, const char *prog, const RnnrtModel *m)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\n'%s <command> --help' lists the command's options.\n"
                "Exit status: 0 ok, 1 data error, 2 usage, 3 I/O, 4 numerical "
-               "divergence,\n130/143 interrupted (after saving).\n", prog);
+               "divergence,\n130/143 interrupted (after saving), 75 interrupted twice "
+               "(stopped without saving;\nthe previous checkpoint is "
+               "unchanged).\n", prog);
 }
 
 int rnnrt_main(int argc, char **argv, const RnnrtModel *m)

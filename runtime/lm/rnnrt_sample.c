@@ -13,8 +13,15 @@
  * tokenizer (lowercased, punctuation apart). A word the vocabulary lacks is
  * read as <unk>, as rare words were in training, and named on stderr.
  * Generated words are written after the prefix, one space before each.
+ *
+ * The work is done by pieces that do not print (RnnrtTextIds,
+ * RnnrtGen, rnnrt_gen_text), shared with the C API (rnnrt_api_lm.c);
+ * rnnrt_sample, the trainers' `sample`, adds the notes, the output file
+ * and the signal polling.
  */
 #include "rnnrt.h"
+
+#include <errno.h>
 
 #include <math.h>
 #include <signal.h>
@@ -22,6 +29,8 @@
 #include <string.h>
 
 #define FIRST_TOKEN 4 /* ids below are the specials */
+
+/* ---- the prefix ---- */
 
 /* The error for a prefix character the vocabulary lacks; an uppercase
  * letter gets a hint when the recipe lowercased the training text. */
@@ -42,61 +51,146 @@ static int unknown_char(const RnnrtModel *m, const RnnrtVocab *v,
 
 /* Encodes prefix (valid UTF-8 of len bytes) with v, refusing characters
  * it does not know. */
-static int encode_prefix(const RnnrtModel *m, const RnnrtVocab *v,
-                         const char *prefix, size_t len, int32_t *ids,
-                         size_t *n, RnnrtError *err)
+static int encode_chars(RnnrtTextIds *px, const RnnrtModel *m,
+                        const RnnrtVocab *v, const char *prefix, size_t len,
+                        RnnrtError *err)
 {
     if (len == 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
-                           "the prefix is empty; give at least one character "
-                           "with --prefix");
+                           "the prefix is empty; give at least one "
+                           "character");
     size_t k = 0;
     for (size_t i = 0; i < len; k++) {
         int cl = rnnrt_utf8_len((unsigned char)prefix[i]);
         int id = rnnrt_vocab_find(v, prefix + i, (size_t)cl);
         if (id < FIRST_TOKEN)
             return unknown_char(m, v, prefix + i, cl, k + 1, err);
-        ids[k] = id;
+        px->ids[k] = id;
         i += (size_t)cl;
     }
-    *n = k;
+    px->n = k;
     return 0;
 }
 
 /* The prefix of a word model: ids of its words, <unk> for missing ones. */
-static int encode_prefix_words(const RnnrtModel *m, const RnnrtVocab *v,
-                               const char *prefix, size_t len, int32_t *ids,
-                               size_t *n, RnnrtError *err)
+static int encode_words(RnnrtTextIds *px, const RnnrtVocab *v,
+                        const char *prefix, size_t len, RnnrtError *err)
 {
-    char *text = rnnrt_xcalloc(len + 1, 1, "prefix");
-    memcpy(text, prefix, len + 1);
-    rnnrt_words_lower(text, len);
-    size_t ntok = rnnrt_words_split(text, len, NULL, 0);
-    RnnrtToken *tok = rnnrt_xcalloc(ntok + 1, sizeof *tok, "prefix words");
-    rnnrt_words_split(text, len, tok, ntok);
-    size_t nunk = 0;
-    rnnrt_vocab_encode_words(v, text, tok, ntok, ids, &nunk);
-    for (size_t i = 0; i < ntok && nunk; i++)
-        if (ids[i] == RNNRT_UNK)
-            fprintf(stderr, "%s: note: prefix word '%.*s' is not in the "
-                    "vocabulary; it is read as <unk>\n", m->name,
-                    (int)tok[i].len, text + tok[i].off);
-    free(tok);
-    free(text);
-    if (ntok == 0)
+    memcpy(px->text, prefix, len);
+    px->text[len] = '\0';
+    rnnrt_words_lower(px->text, len);
+    /* a text of len bytes has at most len words: tok has room */
+    px->n = rnnrt_words_split(px->text, len, px->tok, px->cap);
+    rnnrt_vocab_encode_words(v, px->text, px->tok, px->n, px->ids,
+                             &px->nunk);
+    if (px->n == 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
-                           "the prefix has no words; give at least one with "
-                           "--prefix");
-    *n = ntok;
+                           "the prefix has no words; give at least one");
     return 0;
+}
+
+/* Room for a text of len bytes: len + 1 bytes, ids and words. */
+int rnnrt_text_ids_reserve(RnnrtTextIds *px, size_t len, RnnrtError *err)
+{
+    if (len < px->cap)
+        return 0;
+    size_t cap = len + 1, bytes;
+    if (rnnrt_size_mul(cap, sizeof(RnnrtToken), &bytes) != 0)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "a text of %zu bytes is "
+                           "too long", len);
+    char *text = realloc(px->text, cap);
+    if (text)
+        px->text = text;
+    int32_t *ids = text ? realloc(px->ids, cap * sizeof *ids) : NULL;
+    if (ids)
+        px->ids = ids;
+    RnnrtToken *tok = ids ? realloc(px->tok, bytes) : NULL;
+    if (!tok)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory for a text "
+                           "of %zu bytes", len);
+    px->tok = tok;
+    px->cap = cap;
+    return 0;
+}
+
+int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
+                        const RnnrtVocab *v, const char *prefix, size_t len,
+                        RnnrtError *err)
+{
+    px->n = px->nunk = 0;
+    if (v->size <= FIRST_TOKEN)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "the vocabulary is empty");
+    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
+    if (!rc)
+        rc = rnnrt_text_ids_reserve(px, len, err);
+    if (rc)
+        return rc;
+    int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
+    return words ? encode_words(px, v, prefix, len, err)
+                 : encode_chars(px, m, v, prefix, len, err);
+}
+
+void rnnrt_text_ids_free(RnnrtTextIds *px)
+{
+    free(px->ids);
+    free(px->text);
+    free(px->tok);
+    memset(px, 0, sizeof *px);
+}
+
+/* ---- stepping ---- */
+
+int rnnrt_gen_init(RnnrtGen *g, const RnnrtModel *m, const RnnrtParams *p,
+                   const RnnrtVocab *v, RnnrtError *err)
+{
+    memset(g, 0, sizeof *g);
+    int rc = rnnrt_buffers_init(&g->b, m, p, 1, 1, v->size, err);
+    if (rc)
+        return rc;
+    g->m = m;
+    g->v = v;
+    g->e = rnnrt_xcalloc((size_t)v->size, sizeof *g->e, "softmax");
+    g->b.ctx.train = 0; /* no dropout when generating */
+    return 0;
+}
+
+void rnnrt_gen_free(RnnrtGen *g)
+{
+    if (g->m)
+        rnnrt_buffers_free(&g->b);
+    free(g->e);
+    memset(g, 0, sizeof *g);
+}
+
+void rnnrt_gen_reset(RnnrtGen *g)
+{
+    memset(g->b.state_in, 0, (size_t)g->b.S * sizeof(real));
+    g->fed = 0;
+}
+
+/* One step: feed token id, carry the state. The model's step entry skips
+ * the loss forward computes (same logits); older files lack it. */
+void rnnrt_gen_feed(RnnrtGen *g, int32_t id)
+{
+    RnnrtBuffers *b = &g->b;
+    b->x[0] = id;
+    b->y[0] = FIRST_TOKEN;
+    if (g->m->step)
+        g->m->step(&b->ctx);
+    else
+        g->m->forward(&b->ctx);
+    memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
+    g->fed++;
 }
 
 /* The next token: the argmax, or a draw from softmax(logits / T) over the
  * non-special tokens. e (V doubles) keeps each exp for the draw's walk, so
  * each is computed once (the same values as computing them twice). */
-static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
-                      RnnrtRng *r, double *e)
+int32_t rnnrt_gen_pick(RnnrtGen *g, const RnnrtSampleOpts *o, RnnrtRng *r)
 {
+    const real *logits = g->b.ctx.logits;
+    int V = g->v->size;
+    double *e = g->e;
     int best = FIRST_TOKEN;
     for (int v = FIRST_TOKEN + 1; v < V; v++)
         if (logits[v] > logits[best])
@@ -117,23 +211,46 @@ static int pick_token(const real *logits, int V, const RnnrtSampleOpts *o,
     return best; /* rounding left u >= 0 */
 }
 
-/* One step: feed token id, carry the state. The model's step entry skips
- * the loss forward computes (same logits); older files lack it. */
-static void step(const RnnrtModel *m, RnnrtBuffers *b, int32_t id)
+int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
+                   const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
+                   void *ctx)
 {
-    b->x[0] = id;
-    b->y[0] = FIRST_TOKEN;
-    b->ctx.train = 0; /* no dropout when generating */
-    if (m->step)
-        m->step(&b->ctx);
-    else
-        m->forward(&b->ctx);
-    memcpy(b->state_in, b->state_out, (size_t)b->S * sizeof(real));
+    int words = g->m->recipe.tokens && !strcmp(g->m->recipe.tokens, "word");
+    rnnrt_gen_reset(g);
+    for (size_t i = 0; i < px->n; i++)
+        rnnrt_gen_feed(g, px->ids[i]);
+    int rc = 0;
+    for (int k = 0; k < o->len && !rc; k++) {
+        int32_t id = rnnrt_gen_pick(g, o, r);
+        if (words)
+            rc = emit(ctx, " ");
+        if (!rc)
+            rc = emit(ctx, g->v->tokens[id]);
+        if (!rc)
+            rnnrt_gen_feed(g, id);
+    }
+    return rc;
 }
 
-static int interrupted(void)
+/* ---- the trainers' sample ---- */
+
+/* Writes a token to the FILE ctx unless a signal is pending. */
+static int emit_file(void *ctx, const char *text)
 {
-    return rnnrt_signal_exit_code(rnnrt_signal_pending());
+    int rc = rnnrt_signal_exit_code(rnnrt_signal_pending());
+    if (!rc)
+        fputs(text, (FILE *)ctx);
+    return rc;
+}
+
+/* The notes for the prefix words read as <unk>. */
+static void note_unknown(const RnnrtModel *m, const RnnrtTextIds *px)
+{
+    for (size_t i = 0; i < px->n && px->nunk; i++)
+        if (px->ids[i] == RNNRT_UNK)
+            fprintf(stderr, "%s: note: prefix word '%.*s' is not in the "
+                    "vocabulary; it is read as <unk>\n", m->name,
+                    (int)px->tok[i].len, px->text + px->tok[i].off);
 }
 
 int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
@@ -141,47 +258,24 @@ int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
                  const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
                  RnnrtError *err)
 {
-    if (v->size <= FIRST_TOKEN)
-        return rnnrt_error(err, RNNRT_EXIT_DATA, "the vocabulary is empty");
     if (!o->greedy && !(o->temperature > 0))
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
                            "the temperature must be positive");
-    int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
-    size_t len = strlen(prefix), n = 0;
-    int rc = rnnrt_utf8_check(prefix, len, "prefix", 0, err);
-    if (rc)
-        return rc;
-    int32_t *ids = rnnrt_xcalloc(len + 1, sizeof *ids, "prefix");
-    rc = words ? encode_prefix_words(m, v, prefix, len, ids, &n, err)
-               : encode_prefix(m, v, prefix, len, ids, &n, err);
-    RnnrtBuffers b;
+    RnnrtTextIds px = {0};
+    RnnrtGen g = {0};
+    int rc = rnnrt_prefix_encode(&px, m, v, prefix, strlen(prefix), err);
     if (!rc)
-        rc = rnnrt_buffers_init(&b, m, p, 1, 1, v->size, err);
-    if (rc) {
-        free(ids);
-        return rc;
+        rc = rnnrt_gen_init(&g, m, p, v, err);
+    if (!rc) {
+        note_unknown(m, &px);
+        fputs(prefix, out);
+        rc = rnnrt_gen_text(&g, &px, o, r, emit_file, out);
+        fputc('\n', out);
+        if (fflush(out) != 0 && !rc) /* a full disk, /dev/full */
+            rc = rnnrt_error(err, RNNRT_EXIT_IO,
+                             "cannot write the sample: %s", strerror(errno));
     }
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = interrupted();
-        if (!rc)
-            step(m, &b, ids[i]);
-    }
-    fputs(prefix, out);
-    double *e = rnnrt_xcalloc((size_t)v->size, sizeof *e, "softmax");
-    for (int k = 0; k < o->len && !rc; k++) {
-        rc = interrupted();
-        if (rc)
-            break;
-        int id = pick_token(b.ctx.logits, v->size, o, r, e);
-        if (words)
-            fputc(' ', out);
-        fputs(v->tokens[id], out);
-        step(m, &b, id);
-    }
-    fputc('\n', out);
-    fflush(out);
-    free(e);
-    rnnrt_buffers_free(&b);
-    free(ids);
+    rnnrt_gen_free(&g);
+    rnnrt_text_ids_free(&px);
     return rc;
 }

@@ -638,9 +638,7 @@ int rnnrt_ngram_main(int argc, char **argv, const RnnrtNgramSpec *s)
         }
         int rc = commands[i].run(argc - 1, argv + 1, s, &err);
         rnnrt_signal_restore();
-        rnnrt_cli_report(rc, &err, prog, argv[1]);
-        fflush(stdout);
-        return rc;
+        return rnnrt_cli_report(rc, &err, prog, argv[1]);
     }
     fprintf(stderr, "%s: error: unknown command '%s'\n", prog, argv[1]);
     main_usage(stderr, s);

@@ -5,8 +5,10 @@
  * Tokens are user text, so every one is escaped for its format: CSV quotes
  * fields holding , " CR or LF and doubles ", SVG escapes & < > " ' and
  * replaces control characters XML 1.0 forbids. Weights are printed with
- * enough digits to read back to the same real. Files are written to
- * "<path>.tmp" and renamed, so a failed write leaves nothing half-done.
+ * enough digits to read back to the same real. Files are written through
+ * rnnrt_out.c (a symlink followed, a device written in place, a regular
+ * file through "<target>.tmp" and a rename), so a failed write leaves
+ * nothing half-done.
  */
 #include "rnnrt_s2s.h"
 
@@ -191,42 +193,36 @@ static int write_plot(FILE *f, void *ctx)
     return bad ? (errno ? errno : EIO) : 0;
 }
 
-static int write_tmp(const char *path, int svg, const RnnrtAttnMatrix *m,
-                     int count, RnnrtError *err)
-{
-    char tmp[RNNRT_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    Plot p = {svg, m, count};
-    RnnrtSaveStage stage;
-    int e = rnnrt_file_write_tmp(tmp, write_plot, &p, &stage);
-    if (e && stage == RNNRT_SAVE_OPEN)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write '%s': %s", tmp,
-                           strerror(e));
-    if (e)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "error writing '%s': %s", tmp,
-                           strerror(e));
-    return 0;
-}
-
+/* Both files are written before either is renamed into place (rnnrt_out.c:
+ * "<target>.tmp", or in place for a device or FIFO), so a failure leaves
+ * neither half-done. */
 int rnnrt_attn_save(const char *csv_path, const char *svg_path,
                     const RnnrtAttnMatrix *m, int count, RnnrtError *err)
 {
     const char *paths[2] = {csv_path, svg_path};
-    char tmp[2][RNNRT_PATH_MAX];
-    int rc = 0;
-    for (int i = 0; i < 2; i++) {
-        if (paths[i])
-            snprintf(tmp[i], sizeof tmp[i], "%s.tmp", paths[i]);
-        if (paths[i] && !rc)
-            rc = write_tmp(paths[i], i, m, count, err);
+    RnnrtOut out[2];
+    int rc = 0, open[2] = {0, 0};
+    for (int i = 0; i < 2 && !rc; i++) {
+        if (!paths[i])
+            continue;
+        int e = rnnrt_out_open(&out[i], paths[i]);
+        open[i] = !e;
+        if (!e)
+            e = write_plot(out[i].f, &(Plot){i, m, count});
+        if (!e)
+            e = rnnrt_out_close(&out[i]);
+        if (e)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot write '%s': %s",
+                             rnnrt_out_failed_path(&out[i]), strerror(e));
     }
-    for (int i = 0; i < 2 && !rc; i++)
-        if (paths[i] && rename(tmp[i], paths[i]) != 0)
-            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot rename '%s' to "
-                             "'%s': %s", tmp[i], paths[i], strerror(errno));
-    if (rc)
-        for (int i = 0; i < 2; i++)
-            if (paths[i])
-                remove(tmp[i]);
+    for (int i = 0; i < 2 && !rc; i++) {
+        int e = open[i] ? rnnrt_out_commit(&out[i]) : 0;
+        if (e)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot write '%s': %s",
+                             paths[i], strerror(e));
+    }
+    for (int i = 0; i < 2; i++)
+        if (open[i])
+            rnnrt_out_abort(&out[i]); /* after a commit: nothing left */
     return rc;
 }

@@ -629,7 +629,7 @@ static int ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, Rnn
 static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, RnnrtError *err)
 {
     struct stat st;
-    if (force || stat(path, &st) != 0)
+    if (force || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) /* a device is written in place */
         return 0;
     S2sParams p;
     RnnrtVocab sv, tv;
@@ -809,9 +809,9 @@ static int setup_resume(Trainer *tr, const char *path, RnnrtError *err)
 static int setup(Trainer *tr, const char *path, RnnrtError *err)
 {
     const TrainOpts *o = tr->o;
-    int rc = rnnrt_file_remove_stale(o->ckpt, err);
+    int rc = rnnrt_ckpt_probe(o->ckpt, err);
     if (!rc)
-        rc = rnnrt_ckpt_probe(o->ckpt, err);
+        rc = rnnrt_file_remove_stale(o->ckpt, err);
     if (!rc)
         rc = o->resume ? setup_resume(tr, path, err) : setup_fresh(tr, path, err);
     if (rc)

@@ -457,9 +457,9 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                                : "`label<TAB>text`");
     /* the checkpoint must be writable before any work (and a stale tmp of
      * a killed save goes) */
-    int rc = rnnrt_file_remove_stale(o->ckpt, err);
+    int rc = rnnrt_ckpt_probe(o->ckpt, err);
     if (!rc)
-        rc = rnnrt_ckpt_probe(o->ckpt, err);
+        rc = rnnrt_file_remove_stale(o->ckpt, err);
     if (rc)
         return rc;
     RnnrtTaskData d;

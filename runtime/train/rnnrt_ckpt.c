@@ -2,8 +2,9 @@
  * rnnrt_ckpt.c: checkpoints that survive crashes and explain themselves.
  *
  * Saving never touches the old checkpoint until the new one is complete:
- * rnnrt_file_save (rnnrt_file.c) writes "<path>.tmp" in the same directory,
- * then fflush, fsync, fclose, rename over <path>, and fsync of the
+ * rnnrt_file_save (rnnrt_file.c, through rnnrt_out.c) writes
+ * "<target>.tmp" in the directory of the file (a symlinked --ckpt is
+ * followed), then fflush, fsync, fclose, rename over it, and fsync of the
  * directory so the rename itself is durable. Every write is checked; on
  * any failure the tmp file is deleted, the old checkpoint stays, and the
  * error carries errno.
@@ -176,19 +177,12 @@ int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
     Ckpt c = {m, v, p, ts};
     RnnrtSaveStage stage;
     int e = rnnrt_file_save(path, write_all, &c, &stage);
-    char tmp[RNNRT_PATH_MAX];
     switch (stage) {
     case RNNRT_SAVE_OK:
         return 0;
     case RNNRT_SAVE_LONG_PATH:
-        return rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
-                                               "'%s'", path);
-    case RNNRT_SAVE_OPEN:
-        rnnrt_file_tmp_path(path, tmp, sizeof tmp);
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "cannot write checkpoint '%s': %s (the previous "
-                           "checkpoint, if any, is unchanged)", tmp,
-                           strerror(e));
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write checkpoint "
+                                               "'%s': %s", path, strerror(e));
     case RNNRT_SAVE_SYNC_DIR:
         return rnnrt_error(err, RNNRT_EXIT_IO,
                            "checkpoint '%s' written, but syncing its "
@@ -203,25 +197,20 @@ int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
 
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
 {
-    char tmp[RNNRT_PATH_MAX];
-    if (rnnrt_file_tmp_path(path, tmp, sizeof tmp))
-        return rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
-                                               "'%s'", path);
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    if (strcmp(path, "-") == 0)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--ckpt -: a checkpoint is read back and "
+                           "replaced atomically; standard output cannot "
+                           "be one");
+    RnnrtSaveStage stage;
+    int e = rnnrt_out_probe(path, &stage);
+    if (e == EISDIR)
         return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "checkpoint path '%s' is a directory", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+                           "cannot write checkpoint '%s': it is a "
+                           "directory", path);
+    if (e)
         return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "cannot write checkpoints: creating '%s' failed: "
-                           "%s", tmp, strerror(errno));
-    int bad = fclose(f) != 0;
-    int e = errno;
-    remove(tmp);
-    if (bad)
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "cannot write checkpoints to '%s': %s", tmp,
+                           "cannot write checkpoints to '%s': %s", path,
                            strerror(e));
     return 0;
 }

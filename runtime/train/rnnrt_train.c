@@ -366,7 +366,8 @@ static int check_sizes(Trainer *tr, RnnrtError *err)
 static int check_overwrite(Trainer *tr, RnnrtError *err)
 {
     struct stat st;
-    if (tr->o->resume || tr->o->force || stat(tr->ckpt, &st) != 0)
+    if (tr->o->resume || tr->o->force || stat(tr->ckpt, &st) != 0 ||
+        !S_ISREG(st.st_mode)) /* a device or FIFO is written in place */
         return 0;
     RnnrtVocab v = {0};
     RnnrtParams p = {0};
@@ -390,11 +391,11 @@ static int setup(Trainer *tr, RnnrtError *err)
     const RnnrtTrainOpts *o = tr->o;
     int rc = check_opts(tr, err);
     if (!rc)
+        rc = rnnrt_ckpt_probe(tr->ckpt, err);
+    if (!rc)
         rc = rnnrt_file_remove_stale(tr->ckpt, err);
     if (!rc)
         rc = check_overwrite(tr, err);
-    if (!rc)
-        rc = rnnrt_ckpt_probe(tr->ckpt, err);
     if (!rc)
         rc = o->resume ? setup_resume(tr, err) : setup_fresh(tr, err);
     if (!rc)

@@ -63,6 +63,13 @@ must() {
     fi
 }
 
+# no_tmp DIR WHAT: no temporary file of a save (*.tmp*) is left in DIR.
+no_tmp() {
+    local left
+    left=$(find "$1" -name '*.tmp*' | head -n 3)
+    [ -z "$left" ] || fail "$2: temporary files left: $left"
+}
+
 # fcmp "EXPR": evaluate a floating-point comparison with awk; status 0 if true.
 fcmp() { awk "BEGIN { exit !($1) }"; }
 

@@ -31,9 +31,9 @@ trains() {
     say "$(basename -- "$bin"): trained 3 steps, sampled: $(head -c 60 "$work/sample.txt" | tr '\n' ' ')"
 }
 
-# header_version: RNNRT_VERSION of the source tree's runtime/rnnrt.h
+# header_version: RNNRT_VERSION of the source tree's runtime/rnnrt_api.h
 header_version() {
-    sed -n 's/^#define RNNRT_VERSION "\(.*\)"$/\1/p' "$here/../../runtime/rnnrt.h"
+    sed -n 's/^#define RNNRT_VERSION "\(.*\)"$/\1/p' "$here/../../runtime/rnnrt_api.h"
 }
 
 case "$mode" in
@@ -58,9 +58,12 @@ install)
     fi
     v=$(header_version)
     [ "$("$prefix/bin/rnnc" --version)" = "rnnc $v" ] ||
-        fail "rnnc --version says '$("$prefix/bin/rnnc" --version)', runtime/rnnrt.h $v"
+        fail "rnnc --version says '$("$prefix/bin/rnnc" --version)', runtime/rnnrt_api.h $v"
     [ "$soname" = "librnnrt.so.${v%%.*}" ] || fail "SONAME $soname is not librnnrt.so.<major of $v>"
-    grep -q "^#define RNNRT_VERSION \"$v\"" "$prefix/include/rnnc/rnnrt.h" || fail "the installed rnnrt.h has no RNNRT_VERSION $v"
+    grep -q "^#define RNNRT_VERSION \"$v\"" "$prefix/include/rnnc/rnnrt_api.h" || fail "the installed rnnrt_api.h has no RNNRT_VERSION $v"
+    for h in "$here"/../../runtime/*.h; do # every public header
+        cmp -s "$h" "$prefix/include/rnnc/$(basename -- "$h")" || fail "runtime/$(basename -- "$h") is not installed"
+    done
     say "installed into $prefix (SONAME $soname)"
     ;;
 cmake)
@@ -79,7 +82,7 @@ cmake)
         fail "rnn --version says: $(cat "$work/version.txt")"
     trains "$work/build/rnn" "$work"
     must "predict: the model linked into the consumer's own program" "$work/predict.txt" \
-        "$work/build/predict" sample --ckpt "$work/model.ckpt" --prefix "the " --len 40 --seed 1
+        "$work/build/predict" "$work/model.ckpt" "the " 40
     grep -q "^predict: model rnn, librnnrt $(header_version), float\$" "$work/predict.txt" ||
         fail "predict did not print its line: $(cat "$work/predict.txt")"
     grep -v '^predict: ' "$work/predict.txt" | cmp -s - "$work/sample.txt" ||
@@ -95,7 +98,7 @@ pkgconfig)
     cp "$here/pkgconfig/Makefile" "$work/"
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     [ "$(pkg-config --modversion rnnrt)" = "$(header_version)" ] ||
-        fail "pkg-config --modversion rnnrt gives '$(pkg-config --modversion rnnrt)', rnnrt.h $(header_version)"
+        fail "pkg-config --modversion rnnrt gives '$(pkg-config --modversion rnnrt)', rnnrt_api.h $(header_version)"
     must "make" "$work/make.log" make -C "$work"
     trains "$work/gru" "$work"
     ;;

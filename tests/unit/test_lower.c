@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
+#include "passes.h"
 
 /* A one-state cell; PARAMS and EQUATIONS are spliced in. */
 static char *spec_text(const char *params, const char *equations, int hidden)
@@ -260,7 +260,8 @@ static char *emit_to_string(Model *m)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    emit_c(f, m);
+    memplan_storage(m); /* the driver's last step before emit_c */
+    emit_c(f, m, NULL);
     fclose(f);
     return buf;
 }

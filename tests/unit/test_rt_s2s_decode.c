@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rnnrt_s2s.h"
@@ -610,6 +611,59 @@ static void test_attn_save_is_atomic(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A small text file's contents (NUL-terminated; the caller frees). */
+static char *slurp_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    assert_true(n < (1 << 16) - 1);
+    fclose(f);
+    return buf;
+}
+
+/* Attention plots go through rnnrt_out: a symlinked CSV keeps its link
+ * and gets its target replaced; an SVG to /dev/null is written in place
+ * (the device stays a device). */
+static void test_attn_save_follows_links_and_devices(void **state)
+{
+    (void)state;
+    real w[12];
+    RnnrtAttnMatrix m[2];
+    make_matrices(w, m);
+    char dir[] = "/tmp/test_rt_s2s.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char real_csv[128], link[128], ref[128];
+    snprintf(real_csv, sizeof real_csv, "%s/real.csv", dir);
+    snprintf(link, sizeof link, "%s/link.csv", dir);
+    snprintf(ref, sizeof ref, "%s/ref.csv", dir);
+    FILE *f = fopen(real_csv, "w");
+    assert_non_null(f);
+    fputs("old\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(symlink("real.csv", link), 0);
+    RnnrtError e = {0};
+    assert_int_equal(rnnrt_attn_save(link, NULL, m, 2, &e), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    /* only once links are followed (code that renames over its output
+     * fails above, before it could replace the machine's /dev/null) */
+    assert_int_equal(rnnrt_attn_save(ref, "/dev/null", m, 2, &e), 0);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    char *got = slurp_text(real_csv), *want = slurp_text(ref);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    remove(link);
+    remove(real_csv);
+    remove(ref);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_bleu_intern_strings),
         cmocka_unit_test(test_attn_csv_round_trips),
         cmocka_unit_test(test_attn_svg_is_well_formed),
+        cmocka_unit_test(test_attn_save_follows_links_and_devices),
         cmocka_unit_test(test_attn_save_is_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

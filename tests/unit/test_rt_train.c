@@ -709,16 +709,33 @@ static void test_signals_save_and_return_130_143(void **state)
     check_signal(RAISE_SIGTERM, RNNRT_EXIT_SIGTERM);
 }
 
-/* A second signal while the first is being handled exits at once. */
+/* A second signal while the first is being handled exits at once with
+ * RNNRT_EXIT_ABORTED (not 130, which promises a clean save), removing the
+ * tmp file of the save in progress; the old file stays as it was. */
 static void test_second_signal_exits_immediately(void **state)
 {
     (void)state;
+    char dir[] = "/tmp/rnnrt_sig2_XXXXXX", path[64], tmp[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/old.ckpt", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *old = fopen(path, "w");
+    assert_non_null(old);
+    fputs("old", old);
+    assert_int_equal(fclose(old), 0);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         int devnull_fd = open("/dev/null", O_WRONLY);
         dup2(devnull_fd, 2);
         rnnrt_signal_install();
+        RnnrtOut o;
+        if (rnnrt_out_open(&o, path) != 0)
+            _exit(3);
+        fputs("half a new one", o.f);
+        fflush(o.f);
+        if (access(tmp, F_OK) != 0)
+            _exit(4);
         raise(SIGINT);
         if (rnnrt_signal_pending() != SIGINT)
             _exit(1);
@@ -728,7 +745,17 @@ static void test_second_signal_exits_immediately(void **state)
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 130);
+    assert_int_equal(WEXITSTATUS(status), RNNRT_EXIT_ABORTED);
+    assert_int_equal(RNNRT_EXIT_ABORTED, 75);
+    assert_int_equal(access(tmp, F_OK), -1);
+    char buf[16] = {0};
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, sizeof buf - 1, f), 3);
+    fclose(f);
+    assert_string_equal(buf, "old");
+    unlink(path);
+    rmdir(dir);
 }
 
 /* ---- command line ---- */

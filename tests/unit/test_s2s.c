@@ -479,7 +479,7 @@ static void step_matches_training(const char *attention, int layers)
     }
     const double *logits = r->val[c->m->logits->id];
     const double *w = c->m->attention ? r->val[c->m->attention->id] : NULL;
-    assert_true((w != NULL) == (st->attention != NULL));
+    assert_true((w != NULL) == (st->m->attention != NULL));
     for (int t = 0; t < T; t++) {
         InterpEnv e = c->env;
         e.dec_in = c->dec + t * B;
@@ -489,13 +489,13 @@ static void step_matches_training(const char *attention, int layers)
         Arena sa = {0};
         InterpResult *sr = interp_run(&sa, st->m, &e);
         assert_non_null(sr);
-        const double *sl = sr->val[st->logits->id];
+        const double *sl = sr->val[st->m->logits->id];
         for (int i = 0; i < B * VT; i++)
             if (sl[i] != logits[t * B * VT + i])
                 fail_msg("step %d logit %d: %.17g, training %.17g", t, i, sl[i], logits[t * B * VT + i]);
         if (w)
             for (int i = 0; i < T * B; i++)
-                assert_true(sr->val[st->attention->id][i] == w[t * T * B + i]);
+                assert_true(sr->val[st->m->attention->id][i] == w[t * T * B + i]);
         for (int k = 0; k < st->nstates; k++)
             memcpy(state[k], sr->val[st->state_out[k]->id], (size_t)B * 3 * sizeof(double));
         arena_free_all(&sa);

@@ -1,0 +1,173 @@
+/*
+ * rnnrt_api.h: the C API for trained models, the one header a program that
+ * uses a model includes.
+ *
+ * A model is the C file rnnc generated from its spec, compiled with
+ * -DRNNC_NO_MAIN (no trainer main) and linked with librnnrt (librnnrt_d
+ * when both are built with -DRNNRT_DOUBLE). The file exports its
+ * descriptor as `const RnnrtModel <name>_model`; the program declares it
+ * and passes it with the checkpoint the trainer wrote:
+ *
+ *     #include "rnnrt_api.h"
+ *     extern const RnnrtModel rnn_model;   // generated/rnn.c
+ *
+ *     RnnrtError err;
+ *     RnnrtLm *lm;
+ *     if (rnnrt_lm_open(&lm, "rnn.ckpt", &rnn_model, &err)) {
+ *         fprintf(stderr, "%s\n", err.msg);
+ *         return 1;
+ *     }
+ *     RnnrtLmScore s;
+ *     rnnrt_lm_score(lm, "the time machine", 16, &s, &err);
+ *     rnnrt_lm_close(&lm);
+ *
+ * Rules for every function here:
+ *  - It returns 0 or an error code (RNNRT_EXIT_*, below) and fills err
+ *    (when err is not NULL) with the code and a message. It never prints,
+ *    and refuses NULL pointers, bad sizes, a closed handle (rnnrt_lm_close
+ *    sets it to NULL) and a damaged checkpoint or one of another model
+ *    with a message. (Running out of memory while a handle opens still
+ *    exits with 3, as everywhere in librnnrt for now.)
+ *  - There is no global state: each handle owns its parameters, vocabulary
+ *    and buffers, so two threads may use two handles (of one model or not)
+ *    at once. One handle is not for two threads at a time.
+ *  - Memory is allocated when a handle is opened. A call that takes text
+ *    keeps a scratch buffer in the handle, grown (and then reused) when a
+ *    text is longer than any before; nothing else allocates.
+ *  - The arithmetic is the trainer's: rnnrt_lm_score gives the perplexity
+ *    the trainer's `eval --batch 1` gives on the same tokens, and
+ *    rnnrt_lm_sample with a seed writes what the trainer's `sample --seed`
+ *    prints (as the trainer, with denormals flushed to zero during the
+ *    call; the caller's floating-point mode is restored).
+ *
+ * Language models are here now; labelling, classification and seq2seq
+ * models get their own handle types (RnnrtTagger, RnnrtClassifier,
+ * RnnrtTranslator) opened the same way, with the same error rules.
+ */
+#ifndef RNNRT_API_H
+#define RNNRT_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The version of rnnc and librnnrt, one number for both: CMakeLists.txt
+ * reads it from here (project(), librnnrt.so's SONAME is the major
+ * version, rnnc --version, rnncConfigVersion.cmake, rnnrt.pc). */
+#define RNNRT_VERSION_MAJOR 0
+#define RNNRT_VERSION_MINOR 1
+#define RNNRT_VERSION_PATCH 0
+#define RNNRT_VERSION "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ----
+ * Codes are the trainers' exit codes (shared/RELIABILITY.md), so a
+ * program may exit with them as they are. */
+enum {
+    RNNRT_EXIT_OK = 0,
+    RNNRT_EXIT_DATA = 1,     /* spec or data error: a checkpoint of another
+                                model, text the vocabulary cannot encode */
+    RNNRT_EXIT_USAGE = 2,    /* bad command line, or bad arguments to an
+                                API call (NULL, out of range, closed) */
+    RNNRT_EXIT_IO = 3,       /* I/O or resource error: an unreadable or
+                                damaged checkpoint, out of memory */
+    RNNRT_EXIT_DIVERGED = 4, /* numerical divergence */
+    RNNRT_EXIT_ABORTED = 75, /* a second SIGINT/SIGTERM: stopped without
+                                saving (the tmp file removed, an older
+                                checkpoint intact) */
+    RNNRT_EXIT_SIGINT = 130, /* SIGINT, after a clean save */
+    RNNRT_EXIT_SIGTERM = 143 /* SIGTERM, after a clean save */
+};
+
+typedef struct {
+    int code;        /* RNNRT_EXIT_*; 0 = no error */
+    char where[512]; /* "path:line:col" when the error has a location */
+    char msg[1024];
+} RnnrtError;
+
+/* "where: error: msg" or "prog: error: msg" on stderr (for programs; the
+ * library itself never prints). */
+void rnnrt_error_print(const RnnrtError *e, const char *prog);
+
+/* ---- models ----
+ * What a generated file exports (its fields are in rnnrt.h, which only
+ * generated code and librnnrt need). */
+typedef struct RnnrtModel RnnrtModel;
+
+/* ---- language models ---- */
+typedef struct RnnrtLm RnnrtLm;
+
+/* Opens the checkpoint at path, trained with the trainer of model, and
+ * sets *lm to a new handle (NULL on failure). The checkpoint is verified
+ * as the trainer verifies it: a damaged file is RNNRT_EXIT_IO, a
+ * checkpoint of another model or spec RNNRT_EXIT_DATA, a model that is not
+ * a language model RNNRT_EXIT_USAGE. */
+int rnnrt_lm_open(RnnrtLm **lm, const char *path, const RnnrtModel *model,
+                  RnnrtError *err);
+/* Frees the handle and sets *lm to NULL; NULL and *lm NULL are no-ops. */
+void rnnrt_lm_close(RnnrtLm **lm);
+
+typedef struct {
+    const char *name;   /* the spec's model name ("rnn") */
+    const char *tokens; /* "char" or "word" */
+    const char *real;   /* "float" or "double": the library's build */
+    int vocab;          /* tokens, ids 0..vocab-1; ids 0-3 are the specials
+                           <unk> <pad> <bos> <eos> */
+    int64_t steps;      /* optimizer steps the checkpoint was trained for */
+} RnnrtLmInfo;
+
+int rnnrt_lm_info(const RnnrtLm *lm, RnnrtLmInfo *info, RnnrtError *err);
+/* *tok = the text of token id (a character, or a word of a word model);
+ * the string lives as long as the handle. */
+int rnnrt_lm_token(const RnnrtLm *lm, int id, const char **tok,
+                   RnnrtError *err);
+
+/* How well the model predicts a text: the text (len bytes of UTF-8) is
+ * normalized and tokenized as the training corpus was (tokens the
+ * vocabulary lacks become <unk> and are counted), and each token after the
+ * first is predicted from those before it, starting from a zero state.
+ * Needs at least 2 tokens. The generation state (rnnrt_lm_feed) is left
+ * as it was. */
+typedef struct {
+    double nll;        /* summed negative log-likelihood, in nats */
+    double tokens;     /* tokens predicted (the text's tokens minus 1) */
+    double perplexity; /* exp(nll / tokens) */
+    size_t unk;        /* tokens read as <unk> */
+} RnnrtLmScore;
+
+int rnnrt_lm_score(RnnrtLm *lm, const char *text, size_t len,
+                   RnnrtLmScore *out, RnnrtError *err);
+
+/* Generation state: rnnrt_lm_reset forgets everything fed (zero state);
+ * rnnrt_lm_feed reads text as the trainer's `sample --prefix` does (not
+ * normalized; a character the vocabulary lacks is an error, a word a word
+ * model lacks is read as <unk> and counted in *unk, which may be NULL);
+ * rnnrt_lm_feed_token feeds one id (0 <= id < vocab). */
+int rnnrt_lm_reset(RnnrtLm *lm, RnnrtError *err);
+int rnnrt_lm_feed(RnnrtLm *lm, const char *text, size_t *unk,
+                  RnnrtError *err);
+int rnnrt_lm_feed_token(RnnrtLm *lm, int id, RnnrtError *err);
+/* The model's distribution over the next token after what was fed:
+ * probs[id] for every id < n, n == the vocabulary size (specials
+ * included). Something must have been fed since the last reset. */
+int rnnrt_lm_next(RnnrtLm *lm, double *probs, int n, RnnrtError *err);
+
+/* Resets, feeds prefix (as rnnrt_lm_feed) and generates n tokens, each
+ * drawn from softmax(logits / temperature) over the non-special tokens
+ * with an RNG seeded by seed, or the most likely one when temperature is
+ * 0. Writes prefix + the generated text (a space before each word of a
+ * word model) and a NUL into buf; when that needs more than cap bytes, buf
+ * holds what fits and the call fails (RNNRT_EXIT_USAGE). *len (may be
+ * NULL) is the length of the whole text, without the NUL, in both cases.
+ * The generation state is after the generated text. */
+int rnnrt_lm_sample(RnnrtLm *lm, const char *prefix, int n,
+                    double temperature, uint64_t seed, char *buf, size_t cap,
+                    size_t *len, RnnrtError *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
