@@ -4,11 +4,14 @@
 # and sampling from the checkpoint:
 #   install_prefix     cmake --install into build/tests/install/prefix; the
 #                      files, librnnrt's SONAME, no AVX in the installed rnnc
-#   install_cmake      find_package(rnnc) + rnnc_add_model (a trainer, and a
-#                      model linked into the project's own program)
+#   install_cmake      find_package(rnnc) + rnnc_add_model: a trainer; the
+#                      model linked into the project's own program, which
+#                      samples through the C API as the trainer does; a
+#                      spec of the project's own in DOUBLE, gradcheck
 #   install_pkgconfig  a plain Makefile with pkg-config rnnrt
-#   install_subdir     add_subdirectory() of this source tree (builds rnnc
-#                      and librnnrt again: the slowest, ~1 min of CPU)
+#   install_subdir     add_subdirectory() of this source tree: a trainer and
+#                      a program on rnnc::rnnrt_static (builds rnnc and
+#                      librnnrt again: the slowest, 30-60 s on 2 cores)
 # Timeouts are guards against hangs on a loaded machine, not budgets.
 set(RNNC_INSTALL_WORK ${CMAKE_CURRENT_BINARY_DIR}/install)
 set(RNNC_CONSUMERS ${CMAKE_CURRENT_LIST_DIR}/install/consumers.sh)

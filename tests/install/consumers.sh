@@ -107,8 +107,12 @@ subdir)
     fresh_dir "$work"
     must "configuring the add_subdirectory consumer" "$work/configure.log" \
         cmake -S "$here/subdir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DRNNC_SOURCE="$src"
-    must "building the add_subdirectory consumer" "$work/build.log" cmake --build "$work/build" -j2 --target lstm
+    must "building the add_subdirectory consumer" "$work/build.log" cmake --build "$work/build" -j2 --target lstm kernel
     trains "$work/build/lstm" "$work"
+    must "the static runtime" "$work/kernel.txt" "$work/build/kernel"
+    grep -qE "^librnnrt $(header_version), packed GEMM kernel (avx2|avx512|blas)\$" "$work/kernel.txt" ||
+        fail "kernel printed: $(cat "$work/kernel.txt")"
+    say "$(cat "$work/kernel.txt")"
     ;;
 *) echo "$0: unknown mode '$mode'" >&2; exit 2 ;;
 esac
