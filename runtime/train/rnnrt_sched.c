@@ -170,7 +170,7 @@ double rnnrt_sched_step_lr(const RnnrtSchedOpts *o, int64_t step, double lr)
 {
     if (o->warmup <= 0 || step + 1 >= o->warmup)
         return lr;
-    return lr * (double)(step + 1) / (double)o->warmup;
+    return lr * ((double)(step + 1) / (double)o->warmup); /* torch's order */
 }
 
 int rnnrt_sched_record(RnnrtSchedState *s, double val, int64_t epoch)
