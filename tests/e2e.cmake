@@ -107,3 +107,9 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
     COMMAND bash ${E2E_DIR}/sched.sh $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/sched_rnn)
   set_tests_properties(sched_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()
+# The spec's train.lr_schedule, warmup_steps and weight_decay reach the
+# generated recipe and the trainer (specs/rnn.yaml, hidden cut to 32).
+add_test(NAME sched_spec
+  COMMAND bash ${E2E_DIR}/sched_spec.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/rnn.yaml
+          ${CMAKE_CURRENT_BINARY_DIR}/e2e/sched_spec)
+set_tests_properties(sched_spec PROPERTIES TIMEOUT 300 LABELS e2e)
