@@ -875,11 +875,15 @@ static void s2s_step(void *task, RnnrtTrainState *ts, double *loss, int64_t *tok
     *tokens = tr->mb.ntokens;
 }
 
+/* The epoch's line; with a schedule or warm-up, the lr it trained with. */
 static int s2s_end_epoch(void *task, const RnnrtTrainState *ts, double avg_loss, RnnrtError *err)
 {
-    (void)task;
+    const RnnrtSchedOpts *so = &((Trainer *)task)->d.o.sched;
     (void)err;
-    printf("epoch %lld loss %.4f\n", (long long)ts->epoch + 1, avg_loss);
+    printf("epoch %lld loss %.4f", (long long)ts->epoch + 1, avg_loss);
+    if (so->kind != RNNRT_SCHED_CONSTANT || so->warmup)
+        printf(" lr %.6g", ts->lr);
+    printf("\n");
     fflush(stdout);
     return 0;
 }
