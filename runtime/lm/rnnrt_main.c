@@ -152,6 +152,27 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
     o.given.eps = rnnrt_cli_given(opts, given, "--eps");
     RnnrtError err = {0};
+    static const char *const lm_only[] = {
+        "--lr-schedule", "--lr-step", "--lr-factor", "--lr-patience", "--lr-min",
+        "--warmup-steps", "--weight-decay", "--eval-every", "--early-stop"};
+    for (size_t i = 0; m->task != RNNRT_TASK_LANGUAGE_MODEL &&
+                       i < sizeof lm_only / sizeof *lm_only; i++)
+        if (rnnrt_cli_given(opts, given, lm_only[i]))
+            return rnnrt_cli_report(
+                rnnrt_error(&err, RNNRT_EXIT_USAGE, "%s is for language "
+                            "models; this trainer's loop does not run "
+                            "schedules yet", lm_only[i]),
+                &err, prog, "train");
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL &&
+        (m->recipe.lr_schedule || m->recipe.warmup_steps ||
+         m->recipe.weight_decay > 0)) {
+        return rnnrt_cli_report(
+            rnnrt_error(&err, RNNRT_EXIT_DATA, "%s: train.lr_schedule, "
+                        "warmup_steps and weight_decay are for language "
+                        "models and seq2seq; this trainer's loop does not "
+                        "run them yet", m->spec_path),
+            &err, prog, "train");
+    }
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rc = rnnrt_task_train(m, &o, &err);
     else
