@@ -325,10 +325,14 @@ int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err)
     rnnrt_signal_clear();
     rnnrt_signal_install();
     d->t0 = rnnrt_now();
-    int rc = run_epochs(d, err);
+    char best[RNNRT_PATH_MAX];
+    int rc = 0;
+    if (d->ops->validate && !rnnrt_best_path(d->o.ckpt, best, sizeof best))
+        rc = rnnrt_file_remove_stale(best, err); /* a killed save_best's */
+    if (!rc)
+        rc = run_epochs(d, err);
     rnnrt_progress_clear(&d->prog);
     if (rc == RNNRT_DRIVER_EARLY) { /* a note even under --quiet */
-        char best[RNNRT_PATH_MAX];
         if (rnnrt_best_path(d->o.ckpt, best, sizeof best))
             snprintf(best, sizeof best, "the best checkpoint");
         fprintf(stderr, "%s: early stop: no better validation loss in %lld "

@@ -219,8 +219,11 @@ int rnnrt_sched_get(RnnrtReader *r, RnnrtSchedState *s, double lr)
     s->val_bad = rnnrt_reader_i64(r);
     for (uint32_t i = SCHED_FIELDS; i < n; i++) /* a newer writer's */
         (void)rnnrt_reader_u64(r);
-    if (r->bad || !(s->base_lr > 0) || isnan(s->best) || s->bad < 0 ||
-        isnan(s->val_best) || s->val_best_epoch < 0 || s->val_bad < 0)
+    if (r->bad || !(s->base_lr >= 0) || !isfinite(s->base_lr) ||
+        isnan(s->best) || s->bad < 0 || isnan(s->val_best) ||
+        s->val_best_epoch < 0 || s->val_bad < 0)
         return -1;
+    if (s->base_lr == 0) /* a state never started: the run's lr */
+        s->base_lr = lr;
     return 0;
 }
