@@ -686,6 +686,7 @@ typedef struct {
 
 /* "constant" | "step" | "plateau" | "cosine" -> *kind; -1 if unknown. */
 int rnnrt_sched_parse(const char *name, int *kind);
+extern const char *const rnnrt_sched_names[RNNRT_SCHED_N];
 const char *rnnrt_sched_name(int kind);
 void rnnrt_sched_opts_default(RnnrtSchedOpts *o);
 /* The defaults, then the recipe's train.lr_schedule and warmup_steps;
@@ -732,6 +733,15 @@ enum {
     RNNRT_RECIPE_BPTT,       /* --bptt: 0 full, 1 truncated, 2 randomized */
     RNNRT_RECIPE_BPTT_K,     /* --bptt-k */
     RNNRT_RECIPE_BPTT_P,     /* --bptt-p */
+    RNNRT_RECIPE_SCHED,      /* --lr-schedule: RNNRT_SCHED_* */
+    RNNRT_RECIPE_LR_STEP,    /* --lr-step */
+    RNNRT_RECIPE_LR_FACTOR,  /* --lr-factor */
+    RNNRT_RECIPE_LR_PATIENCE, /* --lr-patience */
+    RNNRT_RECIPE_LR_MIN,     /* --lr-min */
+    RNNRT_RECIPE_WARMUP,     /* --warmup-steps */
+    RNNRT_RECIPE_WEIGHT_DECAY, /* --weight-decay */
+    RNNRT_RECIPE_EVAL_EVERY, /* --eval-every */
+    RNNRT_RECIPE_EARLY_STOP, /* --early-stop */
     RNNRT_RECIPE_N
 };
 
@@ -888,6 +898,8 @@ typedef struct {
      * (rnnrt_resume_opts); the others come from the checkpoint. */
     struct {
         int lr, clip, seed, max_loss_ratio, bptt, bptt_k, bptt_p;
+        int lr_schedule, lr_step, lr_factor, lr_patience, lr_min, warmup;
+        int weight_decay, eval_every, early_stop;
         int momentum, beta1, beta2, eps;
     } given;
 } RnnrtTrainOpts;

@@ -151,6 +151,15 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     o.given.beta1 = rnnrt_cli_given(opts, given, "--beta1");
     o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
     o.given.eps = rnnrt_cli_given(opts, given, "--eps");
+    o.given.lr_schedule = rnnrt_cli_given(opts, given, "--lr-schedule");
+    o.given.lr_step = rnnrt_cli_given(opts, given, "--lr-step");
+    o.given.lr_factor = rnnrt_cli_given(opts, given, "--lr-factor");
+    o.given.lr_patience = rnnrt_cli_given(opts, given, "--lr-patience");
+    o.given.lr_min = rnnrt_cli_given(opts, given, "--lr-min");
+    o.given.warmup = rnnrt_cli_given(opts, given, "--warmup-steps");
+    o.given.weight_decay = rnnrt_cli_given(opts, given, "--weight-decay");
+    o.given.eval_every = rnnrt_cli_given(opts, given, "--eval-every");
+    o.given.early_stop = rnnrt_cli_given(opts, given, "--early-stop");
     RnnrtError err = {0};
     static const char *const lm_only[] = {
         "--lr-schedule", "--lr-step", "--lr-factor", "--lr-patience", "--lr-min",

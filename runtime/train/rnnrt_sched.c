@@ -34,13 +34,13 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const sched_names[] = {"constant", "step", "plateau",
-                                          "cosine"};
+const char *const rnnrt_sched_names[RNNRT_SCHED_N] = {"constant", "step",
+                                                      "plateau", "cosine"};
 
 int rnnrt_sched_parse(const char *name, int *kind)
 {
     for (int k = 0; k < RNNRT_SCHED_N; k++)
-        if (name && !strcmp(name, sched_names[k])) {
+        if (name && !strcmp(name, rnnrt_sched_names[k])) {
             *kind = k;
             return 0;
         }
@@ -49,7 +49,7 @@ int rnnrt_sched_parse(const char *name, int *kind)
 
 const char *rnnrt_sched_name(int kind)
 {
-    return kind >= 0 && kind < RNNRT_SCHED_N ? sched_names[kind] : "?";
+    return kind >= 0 && kind < RNNRT_SCHED_N ? rnnrt_sched_names[kind] : "?";
 }
 
 void rnnrt_sched_opts_default(RnnrtSchedOpts *o)

@@ -250,6 +250,15 @@ static int recipe(Trainer *tr, RnnrtError *err)
         [RNNRT_RECIPE_BPTT] = tr->bptt,
         [RNNRT_RECIPE_BPTT_K] = o->bptt_k,
         [RNNRT_RECIPE_BPTT_P] = o->bptt_p,
+        [RNNRT_RECIPE_SCHED] = o->sched.kind,
+        [RNNRT_RECIPE_LR_STEP] = (double)o->sched.step_size,
+        [RNNRT_RECIPE_LR_FACTOR] = o->sched.factor,
+        [RNNRT_RECIPE_LR_PATIENCE] = (double)o->sched.patience,
+        [RNNRT_RECIPE_LR_MIN] = o->sched.min_lr,
+        [RNNRT_RECIPE_WARMUP] = (double)o->sched.warmup,
+        [RNNRT_RECIPE_WEIGHT_DECAY] = o->weight_decay,
+        [RNNRT_RECIPE_EVAL_EVERY] = (double)o->eval_every,
+        [RNNRT_RECIPE_EARLY_STOP] = (double)o->early_stop,
     };
     if (!o->resume) {
         memcpy(r, now, sizeof now);
@@ -271,6 +280,18 @@ static int recipe(Trainer *tr, RnnrtError *err)
          RNNRT_RESUME_APPLY, NULL, NULL},
         {"--bptt-p", o->given.bptt_p, o->bptt_p, &r[RNNRT_RECIPE_BPTT_P],
          RNNRT_RESUME_APPLY, NULL, NULL},
+#define APPLY(opt, g, i) {opt, o->given.g, now[i], &r[i], RNNRT_RESUME_APPLY, NULL, NULL}
+        {"--lr-schedule", o->given.lr_schedule, now[RNNRT_RECIPE_SCHED],
+         &r[RNNRT_RECIPE_SCHED], RNNRT_RESUME_APPLY, NULL, rnnrt_sched_names},
+        APPLY("--lr-step", lr_step, RNNRT_RECIPE_LR_STEP),
+        APPLY("--lr-factor", lr_factor, RNNRT_RECIPE_LR_FACTOR),
+        APPLY("--lr-patience", lr_patience, RNNRT_RECIPE_LR_PATIENCE),
+        APPLY("--lr-min", lr_min, RNNRT_RECIPE_LR_MIN),
+        APPLY("--warmup-steps", warmup, RNNRT_RECIPE_WARMUP),
+        APPLY("--weight-decay", weight_decay, RNNRT_RECIPE_WEIGHT_DECAY),
+        APPLY("--eval-every", eval_every, RNNRT_RECIPE_EVAL_EVERY),
+        APPLY("--early-stop", early_stop, RNNRT_RECIPE_EARLY_STOP),
+#undef APPLY
     };
     double base = ts->sched.base_lr;
     int rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
@@ -284,6 +305,22 @@ static int recipe(Trainer *tr, RnnrtError *err)
     tr->bptt = (int)r[RNNRT_RECIPE_BPTT];
     o->bptt_k = (int)r[RNNRT_RECIPE_BPTT_K];
     o->bptt_p = r[RNNRT_RECIPE_BPTT_P];
+    o->sched.kind = (int)r[RNNRT_RECIPE_SCHED];
+    o->sched.step_size = (int64_t)r[RNNRT_RECIPE_LR_STEP];
+    o->sched.factor = r[RNNRT_RECIPE_LR_FACTOR];
+    o->sched.patience = (int64_t)r[RNNRT_RECIPE_LR_PATIENCE];
+    o->sched.min_lr = r[RNNRT_RECIPE_LR_MIN];
+    o->sched.warmup = (int64_t)r[RNNRT_RECIPE_WARMUP];
+    o->weight_decay = r[RNNRT_RECIPE_WEIGHT_DECAY];
+    o->eval_every = (int64_t)r[RNNRT_RECIPE_EVAL_EVERY];
+    o->early_stop = (int64_t)r[RNNRT_RECIPE_EARLY_STOP];
+    RnnrtError why = {0};
+    if (rnnrt_sched_check(&o->sched, &why) || !(o->weight_decay >= 0) ||
+        o->eval_every < 1 || o->early_stop < 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
+                           "is malformed (lr schedule %d: %s)", tr->ckpt,
+                           o->sched.kind, why.code ? why.msg : "weight decay, "
+                           "eval-every or early-stop out of range");
     if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || tr->bptt < 0 ||
         tr->bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
@@ -659,8 +696,8 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
             .save_every = o->save_every, .clip = tr.run.clip,
             .max_loss_ratio = tr.run.max_loss_ratio,
             .vocab = tr.corpus.vocab.size, .quiet = o->quiet,
-            .sched = tr.run.sched, .weight_decay = o->weight_decay,
-            .eval_every = o->eval_every, .early_stop = o->early_stop};
+            .sched = tr.run.sched, .weight_decay = tr.run.weight_decay,
+            .eval_every = tr.run.eval_every, .early_stop = tr.run.early_stop};
         rc = rnnrt_driver_run(d, err);
         tr.res->first_loss = d->first_loss;
         tr.res->last_loss = d->last_loss;

@@ -11,9 +11,12 @@
 #   2. X.best holds the best epoch: eval of it gives the lowest val_ppl
 #      printed, eval of X the last one;
 #   3. the same run stopped every 70 steps and resumed gives the same
-#      epoch lines and byte-identical X and X.best; a --resume after the
-#      early stop stops again at once, leaving both files as they were;
-#   4. bad values are usage errors naming the option.
+#      epoch lines and byte-identical X and X.best, also when it is
+#      resumed without the schedule's options (the checkpoint keeps them);
+#      a --resume after the early stop stops again at once, leaving both
+#      files as they were; --lr-factor given on --resume applies with a note;
+#   4. --eval-every 2 validates every 2nd epoch and the last;
+#   5. bad values are usage errors naming the option.
 set -euo pipefail
 E2E_NAME=sched
 . "$(dirname -- "$0")/lib.sh"
@@ -24,9 +27,9 @@ awk 'BEGIN { srand(3); for (i = 0; i < 300; i++) { s = ""
     for (j = 0; j < 40; j++) s = s sprintf("%c", 97 + int(rand() * rand() * 26)); print s } }' \
     >"$work/text.txt"
 patience=1 factor=0.5
-train=("$trainer" train --data "$work/text.txt" --threads 1 --quiet --sample-len 0
-    --optimizer adam --lr 0.03 --batch 8 --steps 16 --epochs 30
-    --lr-schedule plateau --lr-patience $patience --lr-factor $factor
+base=("$trainer" train --data "$work/text.txt" --threads 1 --quiet --sample-len 0
+    --optimizer adam --batch 8 --steps 16 --epochs 30)
+train=("${base[@]}" --lr 0.03 --lr-schedule plateau --lr-patience $patience --lr-factor $factor
     --warmup-steps 20 --weight-decay 0.01 --early-stop 4)
 
 # 1. The straight run.
@@ -62,11 +65,12 @@ got_best=$(field val_ppl "$work/eval_best.log") got_last=$(field val_ppl "$work/
 fcmp "$best_ppl < $last_ppl" || fail "the best ($best_ppl) is not better than the last ($last_ppl)"
 say "ok: a.ckpt.best evaluates to the best epoch's val_ppl $best_ppl, a.ckpt to the last's $last_ppl"
 
-# 3. Stopped every 70 steps and resumed: the same run, byte for byte.
+# 3. Stopped every 70 steps and resumed without the schedule's options
+#    (the checkpoint keeps them): the same run, byte for byte.
 must "first part" "$work/b.log" "${train[@]}" --ckpt "$work/b.ckpt" --max-steps 70
 for i in $(seq 1 60); do
     grep -q "early stop" "$work/b.log" && break
-    must "resume $i" "$work/b$i.log" "${train[@]}" --ckpt "$work/b.ckpt" --max-steps 70 --resume
+    must "resume $i" "$work/b$i.log" "${base[@]}" --ckpt "$work/b.ckpt" --max-steps 70 --resume
     cat "$work/b$i.log" >>"$work/b.log"
 done
 grep '^epoch ' "$work/b.log" | diff "$work/a.epochs" - >&2 ||
@@ -80,8 +84,19 @@ grep -q "early stop" "$work/c.log" || fail "a resume after the early stop traine
 ! grep -q '^epoch ' "$work/c.log" || fail "a resume after the early stop trained an epoch"
 cmp "$work/before.ckpt" "$work/b.ckpt" || fail "a resume after the early stop changed the checkpoint"
 say "ok: a resume after the early stop stops at once"
+must "--lr-factor on --resume" "$work/n.log" "${base[@]}" --ckpt "$work/before.ckpt" --resume \
+    --early-stop 0 --epochs 31 --lr-factor 0.25
+grep -q "note: --lr-factor 0.25 replaces the checkpoint's 0.5" "$work/n.log" ||
+    { cat "$work/n.log" >&2; fail "no note for --lr-factor on --resume"; }
+say "ok: $(grep -o 'note: --lr-factor.*' "$work/n.log")"
 
-# 4. Bad values.
+# 4. --eval-every 2 validates epochs 2, 4 and the last.
+must "--eval-every 2" "$work/e.log" "${base[@]}" --lr 0.01 --epochs 5 --eval-every 2 --ckpt "$work/e.ckpt"
+got=$(awk '$1 == "epoch" { printf "%s ", $2 }' "$work/e.log")
+[ "$got" = "2 4 5 " ] || fail "--eval-every 2 --epochs 5 validated epochs '$got', expected '2 4 5 '"
+say "ok: --eval-every 2 validates epochs $got"
+
+# 5. Bad values.
 for bad in "--lr-schedule exponential:--lr-schedule must be" "--lr-patience 0:--lr-patience" \
     "--lr-factor -0.5:--lr-factor" "--lr-factor 1:--lr-factor" "--weight-decay -1:--weight-decay" \
     "--early-stop -1:--early-stop" "--eval-every 0:--eval-every"; do
