@@ -78,8 +78,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         {"--ckpt", RNNRT_OPT_STR, &o.ckpt, "PATH", "checkpoint file", 0, 0},
         {"--resume", RNNRT_OPT_FLAG, &o.resume, NULL, "continue from --ckpt "
          "(exactly where it stopped, with its recipe; --lr, --clip, "
-         "--max-loss-ratio and --bptt* given here replace the checkpoint's, "
-         "with a note)", 0, 0},
+         "--max-loss-ratio, --bptt*, --lr-*, --warmup-steps, "
+         "--weight-decay, --eval-every and --early-stop given here replace "
+         "the checkpoint's, with a note)", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &o.force, NULL, "resume even if the "
          "corpus changed", 0, 0},
         {"--max-steps", RNNRT_OPT_I64, &o.max_steps, "N", "stop after N steps "
