@@ -94,7 +94,7 @@ int rnnrt_sched_check(const RnnrtSchedOpts *o, RnnrtError *err)
     else if (!(o->min_lr >= 0) || !isfinite(o->min_lr))
         bad = "--lr-min must be >= 0";
     else if (o->t_max < 0)
-        bad = "--lr-t-max must be >= 0 (0 = the run's epochs)";
+        bad = "the cosine period must be >= 0 epochs (0 = all)";
     else if (o->warmup < 0)
         bad = "--warmup-steps must be >= 0";
     return bad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad) : 0;
