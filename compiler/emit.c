@@ -1597,6 +1597,30 @@ static void emit_model_begin(Emit *E, const char *type)
     emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
 }
 
+/* The recipe's lr schedule, warm-up and weight decay: only what the spec
+ * sets, so specs without them emit what they did before. */
+static void emit_schedule(Emit *E)
+{
+    const Spec *s = E->m->spec;
+    static const char *names[] = {"constant", "step", "plateau", "cosine"};
+    if (s->lr_schedule != SCHED_CONSTANT)
+        emitf(E, 2, ".lr_schedule = \"%s\",\n", names[s->lr_schedule]);
+    if (s->lr_step)
+        emitf(E, 2, ".lr_step = %d,\n", s->lr_step);
+    if (s->lr_patience)
+        emitf(E, 2, ".lr_patience = %d,\n", s->lr_patience);
+    if (s->lr_factor)
+        emitf(E, 2, ".lr_factor = %.17g,\n", s->lr_factor);
+    if (s->lr_threshold)
+        emitf(E, 2, ".lr_threshold = %.17g,\n", s->lr_threshold);
+    if (s->lr_min)
+        emitf(E, 2, ".lr_min = %.17g,\n", s->lr_min);
+    if (s->warmup_steps)
+        emitf(E, 2, ".warmup_steps = %d,\n", s->warmup_steps);
+    if (s->weight_decay)
+        emitf(E, 2, ".weight_decay = %.17g,\n", s->weight_decay);
+}
+
 /* The training recipe (RnnrtRecipe); a seq2seq model reads sentence pairs,
  * not windows of a stream, so it has no sampler or BPTT fields. */
 static void emit_recipe(Emit *E, const char *tokens, const char *normalize, bool windows)
@@ -1627,6 +1651,7 @@ static void emit_recipe(Emit *E, const char *tokens, const char *normalize, bool
     emitf(E, 2, ".beta2 = %.17g,\n", s->beta2);
     emitf(E, 2, ".eps = %.17g,\n", s->eps);
     emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
+    emit_schedule(E);
     emitf(E, 1, "},\n");
 }
 

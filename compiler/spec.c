@@ -35,6 +35,7 @@
  *   network.head    last (classification only)
  *   train.sampler   sequential    train.bptt       truncated (k = steps)
  *   train.clip_norm 0 (off)       train.seed       0
+ *   train.lr_schedule constant    train.warmup_steps 0   train.weight_decay 0
  *   cell.params.X.init  default (uniform +-1/sqrt(hidden), see spec.h)
  *
  * `cell: NAME` (or `cell: {use: NAME}`) takes the cell from the standard
@@ -1466,7 +1467,8 @@ static bool read_network(Ctx *c, Field top, Spec *s, bool task_known)
     return ok;
 }
 
-/* ---- train: {batch, steps, sampler, bptt, optimizer, lr, clip_norm, epochs, seed} ---- */
+/* ---- train: {batch, steps, sampler, bptt, optimizer, lr, clip_norm, epochs, seed,
+ *              lr_schedule, warmup_steps, weight_decay} ---- */
 
 /* A required integer field of train. */
 static bool read_train_int(Ctx *c, Field train, const char *key, int hi, int *out,
@@ -1598,6 +1600,77 @@ static bool read_train_clip_norm(Ctx *c, Field train, Spec *s)
                          &s->clip_norm);
 }
 
+/* An optional integer key of an argument mapping. */
+static bool read_optional_int(Ctx *c, Field sec, const char *key, int lo, int hi, int *out)
+{
+    Field f = field(c, sec, key);
+    return !f.val || read_int(c, f, lo, hi, out);
+}
+
+/* The argument mapping of a schedule: the keys it takes, each optional. */
+static bool read_sched_args(Ctx *c, Field arg, LrSchedule kind, Spec *s)
+{
+    static const char *const step_keys[] = {"every", "factor"};
+    static const char *const plateau_keys[] = {"factor", "patience", "threshold", "min_lr"};
+    static const char *const cosine_keys[] = {"min_lr"};
+    static const char *const forms[] = {"", "{every: N, factor: F}",
+                                        "{factor: F, patience: N, threshold: T, min_lr: M}",
+                                        "{min_lr: M}"};
+    if (arg.val->kind != Y_MAP)
+        return type_error(c, arg, arena_printf(c->tmp, "a mapping %s (each optional)", forms[kind]));
+    bool ok = kind == SCHED_STEP      ? check_keys(c, arg, step_keys, 2)
+              : kind == SCHED_PLATEAU ? check_keys(c, arg, plateau_keys, 4)
+                                      : check_keys(c, arg, cosine_keys, 1);
+    ok &= read_optional_int(c, arg, "every", 1, MAX_EPOCHS, &s->lr_step);
+    ok &= read_optional_float(c, arg, "factor", 0, false, 1, false, "in (0, 1)", &s->lr_factor);
+    ok &= read_optional_int(c, arg, "patience", 1, MAX_EPOCHS, &s->lr_patience);
+    ok &= read_optional_float(c, arg, "threshold", 0, false, 1, false, "in (0, 1)",
+                              &s->lr_threshold);
+    ok &= read_optional_float(c, arg, "min_lr", 0, true, HUGE_VAL, true, "0 or greater",
+                              &s->lr_min);
+    return ok;
+}
+
+/* lr_schedule: constant | step | {step: {every, factor}} | plateau
+ *            | {plateau: {factor, patience, threshold, min_lr}} | cosine | {cosine: {min_lr}}
+ *   (default constant); PyTorch's StepLR, ReduceLROnPlateau (mode min,
+ *   relative threshold) and CosineAnnealingLR over the epochs */
+static bool read_train_lr_schedule(Ctx *c, Field train, Spec *s)
+{
+    static const char *const words[] = {"constant", "step", "plateau", "cosine"};
+    Field f = field(c, train, "lr_schedule"), arg;
+    int i;
+    s->lr_schedule = SCHED_CONSTANT;
+    s->lr_schedule_loc = train.key->loc;
+    s->lr_step = s->lr_patience = 0;
+    s->lr_factor = s->lr_threshold = s->lr_min = 0;
+    if (!f.val)
+        return true;
+    s->lr_schedule_loc = f.val->loc;
+    if (!read_choice(c, f, words, 4,
+                     "constant, step, {step: {every, factor}}, plateau, {plateau: {factor, "
+                     "patience, threshold, min_lr}}, cosine or {cosine: {min_lr}}",
+                     &i, &arg))
+        return false;
+    s->lr_schedule = (LrSchedule)i;
+    if (i == SCHED_CONSTANT)
+        return choice_arg(f, arg, false, "constant");
+    return !arg.val || read_sched_args(c, arg, (LrSchedule)i, s);
+}
+
+/* warmup_steps: N  -- >= 0 (default 0): step s uses lr * min(1, (s+1)/N)
+ * weight_decay: F  -- >= 0 (default 0): L2 for sgd and momentum, AdamW's
+ *                     decoupled decay for adam */
+static bool read_train_warmup_decay(Ctx *c, Field train, Spec *s)
+{
+    Field w = field(c, train, "warmup_steps"), d = field(c, train, "weight_decay");
+    s->warmup_steps = 0;
+    s->weight_decay = 0;
+    bool ok = !w.val || read_int(c, w, 0, INT32_MAX, &s->warmup_steps);
+    return ok & (!d.val || read_float_in(c, d, 0, true, HUGE_VAL, true, "0 (none) or greater",
+                                         &s->weight_decay));
+}
+
 /* seed: N  -- 0 .. 2^64-1 (default 0) */
 static bool read_train_seed(Ctx *c, Field train, Spec *s)
 {
@@ -1609,12 +1682,13 @@ static bool read_train_seed(Ctx *c, Field train, Spec *s)
 static bool read_train(Ctx *c, Field top, Spec *s)
 {
     static const char *const keys[] = {"batch", "steps", "sampler", "bptt", "optimizer",
-                                       "lr", "clip_norm", "epochs", "seed"};
+                                       "lr", "clip_norm", "epochs", "seed", "lr_schedule",
+                                       "warmup_steps", "weight_decay"};
     Field train;
     if (!require(c, top, "train", &train) || !expect_map(c, train))
         return false;
     s->train_loc = train.key->loc;
-    bool ok = check_keys(c, train, keys, 9);
+    bool ok = check_keys(c, train, keys, 12);
     ok &= read_train_int(c, train, "batch", MAX_BATCH, &s->batch, &s->batch_loc);
     ok &= read_train_int(c, train, "steps", MAX_STEPS, &s->steps, &s->steps_loc);
     ok &= read_train_int(c, train, "epochs", MAX_EPOCHS, &s->epochs, &s->epochs_loc);
@@ -1624,6 +1698,8 @@ static bool read_train(Ctx *c, Field top, Spec *s)
     ok &= read_train_lr(c, train, s);
     ok &= read_train_clip_norm(c, train, s);
     ok &= read_train_seed(c, train, s);
+    ok &= read_train_lr_schedule(c, train, s);
+    ok &= read_train_warmup_decay(c, train, s);
     return ok;
 }
 

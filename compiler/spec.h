@@ -59,6 +59,8 @@ typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
 typedef enum { SAMPLER_SEQUENTIAL, SAMPLER_RANDOM } Sampler;
 typedef enum { BPTT_FULL, BPTT_TRUNCATED, BPTT_RANDOMIZED } Bptt;
 typedef enum { OPT_SGD, OPT_MOMENTUM, OPT_ADAM } Optim;
+/* train.lr_schedule, in RNNRT_SCHED_* order (runtime/train/rnnrt_sched.c) */
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_PLATEAU, SCHED_COSINE } LrSchedule;
 typedef enum { HEAD_LAST, HEAD_MEAN } Head; /* classification: which states */
 typedef enum { INIT_DEFAULT, INIT_UNIFORM, INIT_NORMAL, INIT_ZEROS } InitKind;
 
@@ -217,6 +219,15 @@ typedef struct {
      * beta1 0.9, beta2 0.999, eps 1e-8. Unused ones are 0. */
     double momentum, beta1, beta2, eps;
     Loc optimizer_loc;
+
+    /* train.lr_schedule (PyTorch's schedulers: rnnrt_sched.c) and its
+     * numbers, 0 = the runtime's default (step every 1 epoch, factor 0.1,
+     * patience 10, threshold 1e-4, min_lr 0); train.warmup_steps and
+     * train.weight_decay, 0 = none. */
+    LrSchedule lr_schedule;
+    int lr_step, lr_patience, warmup_steps;
+    double lr_factor, lr_threshold, lr_min, weight_decay;
+    Loc lr_schedule_loc;
 
     /* ---- task: ngram (the counted baseline; no cell, network or train) ---- */
     SpecNgram ngram;

@@ -99,6 +99,15 @@ typedef struct {
     double momentum, beta1, beta2, eps;
     int min_freq;          /* tokens rarer in the training split become
                               <unk>; 0 or 1 keeps every token */
+    /* The learning-rate schedule (train.lr_schedule, rnnrt_sched.c):
+     * NULL = "constant", "step", "plateau" or "cosine"; its numbers, 0 =
+     * the default (RnnrtSchedOpts); train.warmup_steps and
+     * train.weight_decay (rnnrt_optim_decay), 0 = none. */
+    const char *lr_schedule;
+    int lr_step, lr_patience;
+    double lr_factor, lr_threshold, lr_min;
+    int warmup_steps;
+    double weight_decay;
 } RnnrtRecipe;
 
 /* Everything a forward/backward call reads and writes. The driver fills the
@@ -621,6 +630,66 @@ int rnnrt_file_write_buf(FILE *f, void *buf);
 /* Removes a stale "<target>.tmp" left by a killed save. Exit 3 on failure. */
 int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
 
+/* ---- learning-rate schedules (rnnrt_sched.c) ----
+ * PyTorch's schedulers (see rnnrt_sched.c for each rule): the driver
+ * calls rnnrt_sched_epoch after every epoch and rnnrt_sched_step_lr for
+ * every optimizer step (warm-up). */
+enum {
+    RNNRT_SCHED_CONSTANT,
+    RNNRT_SCHED_STEP,    /* torch StepLR(step_size, gamma = factor) */
+    RNNRT_SCHED_PLATEAU, /* ReduceLROnPlateau("min", factor, patience,
+                            threshold, "rel", min_lr) */
+    RNNRT_SCHED_COSINE,  /* CosineAnnealingLR(T_max, eta_min = min_lr) */
+    RNNRT_SCHED_N
+};
+
+typedef struct {
+    int kind;          /* RNNRT_SCHED_* */
+    int64_t step_size; /* step: epochs between decays (default 1) */
+    double factor;     /* step and plateau: multiplier in (0, 1) (0.1) */
+    int64_t patience;  /* plateau: bad evaluations tolerated (10) */
+    double threshold;  /* plateau: relative improvement needed (1e-4) */
+    double min_lr;     /* plateau: min_lr; cosine: eta_min (0) */
+    int64_t t_max;     /* cosine: epochs to the minimum (0 = all epochs) */
+    int64_t warmup;    /* linear warm-up over this many steps (0 = none) */
+} RnnrtSchedOpts;
+
+/* What a resumed run needs to continue the schedule (in the checkpoint). */
+typedef struct {
+    double base_lr;         /* the lr the schedule started from */
+    double best;            /* plateau: best loss (HUGE_VAL: none yet) */
+    int64_t bad;            /* plateau: bad evaluations since best or a cut */
+    double val_best;        /* best validation loss (the best checkpoint) */
+    int64_t val_best_epoch; /* the epoch (1-based) it was reached; 0 none */
+    int64_t val_bad;        /* evaluations since val_best (early stop) */
+} RnnrtSchedState;
+
+/* "constant" | "step" | "plateau" | "cosine" -> *kind; -1 if unknown. */
+int rnnrt_sched_parse(const char *name, int *kind);
+extern const char *const rnnrt_sched_names[RNNRT_SCHED_N];
+const char *rnnrt_sched_name(int kind);
+void rnnrt_sched_opts_default(RnnrtSchedOpts *o);
+/* The defaults, then the recipe's train.lr_schedule and warmup_steps;
+ * -1 for an unknown schedule name. */
+int rnnrt_sched_opts_recipe(RnnrtSchedOpts *o, const RnnrtRecipe *r);
+/* Usage errors (exit 2) naming the trainer option. */
+int rnnrt_sched_check(const RnnrtSchedOpts *o, RnnrtError *err);
+void rnnrt_sched_start(RnnrtSchedState *s, double lr);
+/* The lr after epoch e (1-based: e epochs done of epochs) from lr, with
+ * that epoch's validation loss (NAN: not evaluated; plateau then waits). */
+double rnnrt_sched_epoch(const RnnrtSchedOpts *o, RnnrtSchedState *s,
+                         int64_t e, int64_t epochs, double val, double lr);
+/* The lr the optimizer step number step (0-based) uses: the warm-up. */
+double rnnrt_sched_step_lr(const RnnrtSchedOpts *o, int64_t step, double lr);
+/* Records validation loss val of epoch e: 1 when it is a new best (< the
+ * best so far), 0 otherwise (one more evaluation without improvement) or
+ * when val is NAN (not evaluated). */
+int rnnrt_sched_record(RnnrtSchedState *s, double val, int64_t e);
+/* The state in a checkpoint section; get starts afresh from lr when the
+ * section ends before it (an older checkpoint), -1 when malformed. */
+void rnnrt_sched_put(RnnrtBuf *b, const RnnrtSchedState *s);
+int rnnrt_sched_get(RnnrtReader *r, RnnrtSchedState *s, double lr);
+
 /* ---- checkpoints (rnnrt_ckpt.c) ----
  * One file, written atomically by rnnrt_file_save; a stale "<path>.tmp"
  * is removed with rnnrt_file_remove_stale. Layout, native byte order:
@@ -644,6 +713,15 @@ enum {
     RNNRT_RECIPE_BPTT,       /* --bptt: 0 full, 1 truncated, 2 randomized */
     RNNRT_RECIPE_BPTT_K,     /* --bptt-k */
     RNNRT_RECIPE_BPTT_P,     /* --bptt-p */
+    RNNRT_RECIPE_SCHED,      /* --lr-schedule: RNNRT_SCHED_* */
+    RNNRT_RECIPE_LR_STEP,    /* --lr-step */
+    RNNRT_RECIPE_LR_FACTOR,  /* --lr-factor */
+    RNNRT_RECIPE_LR_PATIENCE, /* --lr-patience */
+    RNNRT_RECIPE_LR_MIN,     /* --lr-min */
+    RNNRT_RECIPE_WARMUP,     /* --warmup-steps */
+    RNNRT_RECIPE_WEIGHT_DECAY, /* --weight-decay */
+    RNNRT_RECIPE_EVAL_EVERY, /* --eval-every */
+    RNNRT_RECIPE_EARLY_STOP, /* --early-stop */
     RNNRT_RECIPE_N
 };
 
@@ -664,6 +742,7 @@ typedef struct {
      * unless its command line says otherwise (rnnrt_resume_opts); NAN =
      * not recorded (a checkpoint older than these fields) */
     double recipe[RNNRT_RECIPE_N];
+    RnnrtSchedState sched; /* the lr schedule's and the best loss' record */
     int S;
     real *state;     /* [B][S] carried state (owned; NULL = zeros) */
     struct RnnrtOptim *optim; /* optimizer and its moments (owned; NULL =
@@ -792,11 +871,21 @@ typedef struct {
      * step's loss exceeds this many times the run's first loss; 0 = off.
      * Default 3. */
     double max_loss_ratio;
+    /* The lr schedule (rnnrt_sched.c): lr_schedule names sched.kind
+     * (--lr-schedule); the recipe's values are the defaults. */
+    const char *lr_schedule;
+    RnnrtSchedOpts sched;
+    double weight_decay;  /* rnnrt_optim_decay; 0 = none */
+    int64_t eval_every;   /* validate every N epochs and the last (1) */
+    int64_t early_stop;   /* stop after N evaluations without a new best
+                             validation loss; 0 = never */
     /* Which recipe options the command line gave: on --resume, those that
      * differ from the checkpoint's are applied with a note or refused
      * (rnnrt_resume_opts); the others come from the checkpoint. */
     struct {
         int lr, clip, seed, max_loss_ratio, bptt, bptt_k, bptt_p;
+        int lr_schedule, lr_step, lr_factor, lr_patience, lr_min, warmup;
+        int weight_decay, eval_every, early_stop;
         int momentum, beta1, beta2, eps;
     } given;
 } RnnrtTrainOpts;
@@ -831,6 +920,12 @@ typedef struct {
      * A signal during it returns RNNRT_EXIT_SIGINT/SIGTERM. */
     int (*end_epoch)(void *task, const RnnrtTrainState *ts, double avg_loss,
                      RnnrtError *err);
+    /* the validation loss (mean per token, lower is better) into *loss,
+     * at the end of the epochs --eval-every picks and of the last one,
+     * before end_epoch (which finds it in the driver's val_loss); may be
+     * NULL (no validation: no plateau schedule, best checkpoint or early
+     * stop). A signal during it returns RNNRT_EXIT_SIGINT/SIGTERM. */
+    int (*validate)(void *task, double *loss, RnnrtError *err);
     /* write the checkpoint (the driver's epoch sums are in the driver) */
     int (*save)(void *task, RnnrtError *err);
     /* the parameter holding gradient element k and the index in it, for
@@ -849,6 +944,11 @@ typedef struct {
     double max_loss_ratio; /* rnnrt_loss_guard; 0 = off */
     int vocab;             /* output vocabulary (the guard's fallback) */
     int quiet;             /* no progress line, no budget note */
+    RnnrtSchedOpts sched;  /* the lr schedule and warm-up */
+    double weight_decay;   /* rnnrt_optim_decay; 0 = none */
+    int64_t eval_every;    /* validate every N epochs and the last; 0 = 1 */
+    int64_t early_stop;    /* stop after N evaluations without a new best
+                              validation loss; 0 = never */
 } RnnrtDriverOpts;
 
 typedef struct {
@@ -864,9 +964,16 @@ typedef struct {
     double epoch_loss;                /* sum of loss x tokens this epoch */
     int64_t epoch_ntok;
     int64_t run_steps, run_tokens, saved_step, skipped;
+    double val_loss; /* this epoch's validation loss; NAN = not evaluated */
+    int early_stopped; /* the run ended by --early-stop */
 } RnnrtDriver;
 
-enum { RNNRT_DRIVER_STOPPED = -1 };
+enum { RNNRT_DRIVER_STOPPED = -1, RNNRT_DRIVER_EARLY = -2 };
+
+/* "<ckpt>.best": the checkpoint of the best validation loss, a copy of
+ * the last checkpoint written when an evaluation improves on every one
+ * before it (atomically, as every checkpoint). -1 if it does not fit. */
+int rnnrt_best_path(const char *ckpt, char *out, size_t cap);
 
 /* saved_step starts at -1 (nothing saved); a resumed task sets it to
  * ts->step (the file holds that state) and restores epoch_loss/ntok. */
@@ -1131,7 +1238,8 @@ int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
                              RnnrtError *err);
 
 /* ---- optimizers (rnnrt_optim.c) ----
- * PyTorch's update rules (torch 1.13, no weight decay), over the whole
+ * PyTorch's update rules (torch 1.13; weight decay: rnnrt_optim_decay),
+ * over the whole
  * parameter block:
  *   sgd       p -= lr * g
  *   momentum  b = g at the first step, then b = momentum * b + g;
@@ -1164,6 +1272,12 @@ int rnnrt_optim_init(RnnrtOptim *o, const char *name, double momentum,
                      double beta1, double beta2, double eps, size_t n,
                      RnnrtError *err);
 void rnnrt_optim_step(RnnrtOptim *o, real *p, const real *g, double lr);
+/* Weight decay wd >= 0 (0 = none), applied just before rnnrt_optim_step
+ * with the same lr: L2 for sgd and momentum (g += wd * p, as
+ * torch.optim.SGD(weight_decay)), decoupled for adam (p *= 1 - lr * wd,
+ * as torch.optim.AdamW). */
+void rnnrt_optim_decay(const RnnrtOptim *o, double wd, real *p, real *g,
+                       double lr);
 void rnnrt_optim_free(RnnrtOptim *o);
 const char *rnnrt_optim_name(RnnrtOptimKind kind);
 /* Reals of moment state: 0 (sgd), n (momentum) or 2n (adam). */

@@ -114,3 +114,12 @@ add_test(NAME s2s_double_signal
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/double_signal.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/double_signal)
 set_tests_properties(s2s_double_signal PROPERTIES TIMEOUT 300 LABELS s2s)
+
+# The spec's learning-rate schedule, warm-up and weight decay in the
+# seq2seq trainer (tests/s2s/sched.sh on toy_reverse.yaml): StepLR's lr on
+# the epoch lines, stopped mid-epoch and resumed == straight, plateau
+# refused (no per-epoch validation).
+add_test(NAME s2s_sched
+  COMMAND bash ${S2S_DIR}/sched.sh $<TARGET_FILE:rnnc> ${S2S_DIR}/toy_reverse.yaml
+          $<TARGET_FILE:s2s_tool> ${S2S_WORK}/sched)
+set_tests_properties(s2s_sched PROPERTIES TIMEOUT 300 LABELS s2s)

@@ -29,3 +29,14 @@ add_test(NAME torch_compare_bidirectional
           --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES}")
 set_tests_properties(torch_compare_bidirectional PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
+
+# The learning-rate schedules (runtime/train/rnnrt_sched.c) against
+# torch.optim.lr_scheduler on one sequence of validation losses
+# (tests/torch/compare_lr_schedule.py, through tests/tools/sched_tool.c).
+add_executable(sched_tool ${CMAKE_CURRENT_LIST_DIR}/tools/sched_tool.c)
+target_link_libraries(sched_tool PRIVATE rnnrt_d)
+add_test(NAME torch_compare_lr_schedule
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_lr_schedule.py
+          --tool $<TARGET_FILE:sched_tool>)
+set_tests_properties(torch_compare_lr_schedule PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)

@@ -78,8 +78,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         {"--ckpt", RNNRT_OPT_STR, &o.ckpt, "PATH", "checkpoint file", 0, 0},
         {"--resume", RNNRT_OPT_FLAG, &o.resume, NULL, "continue from --ckpt "
          "(exactly where it stopped, with its recipe; --lr, --clip, "
-         "--max-loss-ratio and --bptt* given here replace the checkpoint's, "
-         "with a note)", 0, 0},
+         "--max-loss-ratio, --bptt*, --lr-*, --warmup-steps, "
+         "--weight-decay, --eval-every and --early-stop given here replace "
+         "the checkpoint's, with a note)", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &o.force, NULL, "resume even if the "
          "corpus changed", 0, 0},
         {"--max-steps", RNNRT_OPT_I64, &o.max_steps, "N", "stop after N steps "
@@ -91,6 +92,28 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         {"--max-loss-ratio", RNNRT_OPT_DOUBLE, &o.max_loss_ratio, "X",
          "stop (exit 4) when a step's loss exceeds X times the run's first "
          "loss, 0 = off", 0, DBL_MAX},
+        {"--lr-schedule", RNNRT_OPT_STR, &o.lr_schedule, "S", "constant | "
+         "step | plateau | cosine (torch's StepLR, ReduceLROnPlateau on the "
+         "validation loss, CosineAnnealingLR over --epochs)", 0, 0},
+        {"--lr-step", RNNRT_OPT_I64, &o.sched.step_size, "N", "step: decay "
+         "every N epochs", 1, 1e9},
+        {"--lr-factor", RNNRT_OPT_DOUBLE, &o.sched.factor, "X", "step and "
+         "plateau: multiply the lr by X in (0, 1)", 0, 1},
+        {"--lr-patience", RNNRT_OPT_I64, &o.sched.patience, "N", "plateau: "
+         "cut the lr after more than N evaluations without a 1e-4 relative "
+         "improvement", 1, 1e9},
+        {"--lr-min", RNNRT_OPT_DOUBLE, &o.sched.min_lr, "X", "plateau: lowest "
+         "lr; cosine: eta_min", 0, 1e300},
+        {"--warmup-steps", RNNRT_OPT_I64, &o.sched.warmup, "N", "linear "
+         "warm-up: step s uses lr * min(1, (s+1)/N); 0 = none", 0, 1e15},
+        {"--weight-decay", RNNRT_OPT_DOUBLE, &o.weight_decay, "X", "L2 for "
+         "sgd and momentum, decoupled (AdamW) for adam; 0 = none", 0, 1e300},
+        {"--eval-every", RNNRT_OPT_I64, &o.eval_every, "N", "validate every "
+         "N epochs and after the last", 1, 1e9},
+        {"--early-stop", RNNRT_OPT_I64, &o.early_stop, "N", "stop (exit 0) "
+         "after N evaluations without a better validation loss; the best "
+         "checkpoint is always kept in --ckpt's path + .best; 0 = never",
+         0, 1e9},
         {"--threads", RNNRT_OPT_INT, &o.threads, "N", "threads: N >= 2 splits "
          "each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},
@@ -107,12 +130,13 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     const char *summary =
         m->task == RNNRT_TASK_LANGUAGE_MODEL
             ? "Trains the model; prints \"epoch E train_loss L val_ppl P\" "
-              "every 5 epochs and a final RESULT line."
+              "after every --eval-every epochs and a final RESULT line."
             : "Trains the model on --data (required: the task's "
               "tab-separated lines); prints\n\"epoch E train_loss L val_loss "
               "V val_acc A\" every epoch and a final RESULT line.\n--sampler, "
-              "--bptt*, --resume, --save-every, --prefix and --sample-len "
-              "are for language models.";
+              "--bptt*, --resume, --save-every, --prefix, --sample-len, "
+              "--lr-*, --warmup-steps,\n--weight-decay, --eval-every and "
+              "--early-stop are for language models.";
     unsigned char given[sizeof opts / sizeof *opts] = {0};
     int rc = rnnrt_cli_parse_given(argc, argv, prog, summary, opts, given);
     if (rc)
@@ -128,7 +152,37 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     o.given.beta1 = rnnrt_cli_given(opts, given, "--beta1");
     o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
     o.given.eps = rnnrt_cli_given(opts, given, "--eps");
+    o.given.lr_schedule = rnnrt_cli_given(opts, given, "--lr-schedule");
+    o.given.lr_step = rnnrt_cli_given(opts, given, "--lr-step");
+    o.given.lr_factor = rnnrt_cli_given(opts, given, "--lr-factor");
+    o.given.lr_patience = rnnrt_cli_given(opts, given, "--lr-patience");
+    o.given.lr_min = rnnrt_cli_given(opts, given, "--lr-min");
+    o.given.warmup = rnnrt_cli_given(opts, given, "--warmup-steps");
+    o.given.weight_decay = rnnrt_cli_given(opts, given, "--weight-decay");
+    o.given.eval_every = rnnrt_cli_given(opts, given, "--eval-every");
+    o.given.early_stop = rnnrt_cli_given(opts, given, "--early-stop");
     RnnrtError err = {0};
+    static const char *const lm_only[] = {
+        "--lr-schedule", "--lr-step", "--lr-factor", "--lr-patience", "--lr-min",
+        "--warmup-steps", "--weight-decay", "--eval-every", "--early-stop"};
+    for (size_t i = 0; m->task != RNNRT_TASK_LANGUAGE_MODEL &&
+                       i < sizeof lm_only / sizeof *lm_only; i++)
+        if (rnnrt_cli_given(opts, given, lm_only[i]))
+            return rnnrt_cli_report(
+                rnnrt_error(&err, RNNRT_EXIT_USAGE, "%s is for language "
+                            "models; this trainer's loop does not run "
+                            "schedules yet", lm_only[i]),
+                &err, prog, "train");
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL &&
+        (m->recipe.lr_schedule || m->recipe.warmup_steps ||
+         m->recipe.weight_decay > 0)) {
+        return rnnrt_cli_report(
+            rnnrt_error(&err, RNNRT_EXIT_DATA, "%s: train.lr_schedule, "
+                        "warmup_steps and weight_decay are for language "
+                        "models and seq2seq; this trainer's loop does not "
+                        "run them yet", m->spec_path),
+            &err, prog, "train");
+    }
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rc = rnnrt_task_train(m, &o, &err);
     else

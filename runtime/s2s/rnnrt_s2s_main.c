@@ -741,6 +741,7 @@ static int setup_fresh(Trainer *tr, const char *path, RnnrtError *err)
     params_init(&tr->p, tr->m, tr->pairs.src_vocab.size, tr->pairs.tgt_vocab.size, &ts->rng);
     tr->have_params = 1;
     ts->lr = o->lr;
+    rnnrt_sched_start(&ts->sched, ts->lr);
     ts->B = o->batch;
     ts->T = tr->pairs.T;
     ts->sampler = RNNRT_SAMPLER_RANDOM;
@@ -774,11 +775,14 @@ static int setup_resume(Trainer *tr, const char *path, RnnrtError *err)
         RnnrtResumeOpt list[] = {
             {"--seed", o->given_seed, (double)o->seed, &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE,
              "the random state continues from the checkpoint", NULL},
-            {"--lr", o->given_lr, o->lr, &ts->lr, RNNRT_RESUME_APPLY, NULL, NULL},
+            {"--lr", o->given_lr, o->lr, &ts->sched.base_lr, RNNRT_RESUME_APPLY, NULL, NULL},
             {"--max-loss-ratio", o->given_loss_ratio, o->max_loss_ratio, &r[RNNRT_RECIPE_LOSS_RATIO],
              RNNRT_RESUME_APPLY, NULL, NULL},
         };
+        double base = ts->sched.base_lr;
         rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list), tr->m->name, o->ckpt, ts->step, err);
+        if (ts->sched.base_lr != base) /* the schedule goes on from the new lr */
+            ts->lr = ts->sched.base_lr;
     }
     RnnrtPairsOpts po;
     pairs_opts(tr->m, o->max_pairs, &po);
@@ -871,11 +875,15 @@ static void s2s_step(void *task, RnnrtTrainState *ts, double *loss, int64_t *tok
     *tokens = tr->mb.ntokens;
 }
 
+/* The epoch's line; with a schedule or warm-up, the lr it trained with. */
 static int s2s_end_epoch(void *task, const RnnrtTrainState *ts, double avg_loss, RnnrtError *err)
 {
-    (void)task;
+    const RnnrtSchedOpts *so = &((Trainer *)task)->d.o.sched;
     (void)err;
-    printf("epoch %lld loss %.4f\n", (long long)ts->epoch + 1, avg_loss);
+    printf("epoch %lld loss %.4f", (long long)ts->epoch + 1, avg_loss);
+    if (so->kind != RNNRT_SCHED_CONSTANT || so->warmup)
+        printf(" lr %.6g", ts->lr);
+    printf("\n");
     fflush(stdout);
     return 0;
 }
@@ -935,6 +943,14 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
     tr.o = o;
     if (!(o->max_loss_ratio == 0 || o->max_loss_ratio >= 1))
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "--max-loss-ratio must be 0 (off) or a number >= 1");
+    RnnrtSchedOpts sched;
+    if (rnnrt_sched_opts_recipe(&sched, &m->recipe) || sched.kind == RNNRT_SCHED_PLATEAU)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "%s: train.lr_schedule '%s': the seq2seq trainer takes constant, "
+                           "step or cosine (plateau needs a validation loss every epoch, which it does not compute)",
+                           m->spec_path, m->recipe.lr_schedule);
+    int rc0 = rnnrt_sched_check(&sched, err);
+    if (rc0)
+        return rc0;
     int rc = setup(&tr, path, err);
     if (!rc) {
         RnnrtDriver *d = &tr.d;
@@ -942,7 +958,8 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
         d->o = (RnnrtDriverOpts){
             .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
-            .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet};
+            .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet,
+            .sched = sched, .weight_decay = m->recipe.weight_decay};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;

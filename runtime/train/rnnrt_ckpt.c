@@ -91,6 +91,7 @@ void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
     rnnrt_buf_put_u32(b, RNNRT_RECIPE_N);
     for (int i = 0; i < RNNRT_RECIPE_N; i++)
         rnnrt_buf_put_f64(b, ts->recipe[i]);
+    rnnrt_sched_put(b, &ts->sched);
 }
 
 /* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
@@ -437,6 +438,9 @@ int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
         if (i < RNNRT_RECIPE_N)
             ts->recipe[i] = v;
     }
+    /* the lr schedule's record; sections written before it end here */
+    if (rnnrt_sched_get(r, &ts->sched, ts->lr))
+        return malformed(path, "train", err);
     return !r->bad && r->pos == r->n ? 0 : malformed(path, "train", err);
 }
 

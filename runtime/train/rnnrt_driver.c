@@ -11,7 +11,10 @@
  *       clip; a non-finite norm: skip + halve, naming the gradient
  *       optimizer step; task.after_step (carry the state)
  *       progress line; every --save-every steps: save
- *     task.end_epoch (evaluation, its line); save
+ *     every --eval-every epochs and the last: task.validate
+ *     task.end_epoch (its line); the lr schedule (rnnrt_sched.c); save;
+ *     a new best validation loss: copy the checkpoint to "<ckpt>.best";
+ *     --early-stop N evaluations without one: stop (exit 0, a note)
  *
  * A task (language model, seq2seq; rnnrt_train.c, rnnrt_s2s_main.c) owns
  * its data, batches, model calls, evaluation and checkpoint contents, and
@@ -147,7 +150,9 @@ static int step(RnnrtDriver *d, RnnrtError *err)
     double norm = rnnrt_clip_grad_norm(d->grads, d->total, d->o.clip);
     if (!isfinite(norm))
         return bad_grads(d, norm, err);
-    rnnrt_optim_step(ts->optim, d->params, d->grads, ts->lr);
+    double lr = rnnrt_sched_step_lr(&d->o.sched, ts->step, ts->lr);
+    rnnrt_optim_decay(ts->optim, d->o.weight_decay, d->params, d->grads, lr);
+    rnnrt_optim_step(ts->optim, d->params, d->grads, lr);
     if (d->ops->after_step)
         d->ops->after_step(d->task);
     ts->step++;
@@ -209,12 +214,63 @@ static void start_epoch(RnnrtDriver *d)
     d->ops->start_epoch(d->task, d->ts);
 }
 
-/* After an epoch's last minibatch: the task's evaluation, then a save. */
+int rnnrt_best_path(const char *ckpt, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s.best", ckpt);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* The last checkpoint, just written, becomes "<ckpt>.best" (atomically). */
+static int save_best(RnnrtDriver *d, RnnrtError *err)
+{
+    char best[RNNRT_PATH_MAX];
+    if (rnnrt_best_path(d->o.ckpt, best, sizeof best))
+        return rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
+                                               "'%s.best'", d->o.ckpt);
+    RnnrtBuf b = {.what = "a checkpoint"};
+    size_t len;
+    int rc = rnnrt_file_read(d->o.ckpt, SIZE_MAX, (char **)&b.p, &len, err);
+    if (rc)
+        return rc;
+    b.n = b.cap = len;
+    RnnrtSaveStage stage;
+    int e = rnnrt_file_save(best, rnnrt_file_write_buf, &b, &stage);
+    rnnrt_buf_free(&b);
+    if (stage != RNNRT_SAVE_OK)
+        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write the best "
+                           "checkpoint '%s': %s (the previous one, if any, "
+                           "is unchanged)", best, strerror(e));
+    return 0;
+}
+
+/* Whether the epoch just trained (1-based e) is validated. */
+static int eval_due(const RnnrtDriver *d, int64_t e)
+{
+    int64_t every = d->o.eval_every > 0 ? d->o.eval_every : 1;
+    return d->ops->validate && (e % every == 0 || e == d->o.epochs);
+}
+
+static int early_stop_due(const RnnrtDriver *d)
+{
+    return d->o.early_stop > 0 && d->ts->sched.val_bad >= d->o.early_stop;
+}
+
+/* After an epoch's last minibatch: the task's validation and line, the
+ * schedule, a save, the best checkpoint. A signal during the validation
+ * leaves the cursor after the last minibatch, so a resumed run validates
+ * this epoch as a straight one would. */
 static int end_epoch(RnnrtDriver *d, RnnrtError *err)
 {
     RnnrtTrainState *ts = d->ts;
     double avg = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok : 0;
+    int64_t e = ts->epoch + 1;
     rnnrt_progress_clear(&d->prog);
+    d->val_loss = NAN;
+    if (eval_due(d, e)) {
+        int rc = d->ops->validate(d->task, &d->val_loss, err);
+        if (rc)
+            return rc;
+    }
     int rc = d->ops->end_epoch ? d->ops->end_epoch(d->task, ts, avg, err) : 0;
     ts->epoch++;
     ts->batch = 0;
@@ -222,12 +278,22 @@ static int end_epoch(RnnrtDriver *d, RnnrtError *err)
     d->epoch_ntok = 0;
     if (rc)
         return rc;
-    return d->saved_step == ts->step ? 0 : rnnrt_driver_save(d, err);
+    int best = rnnrt_sched_record(&ts->sched, d->val_loss, e);
+    ts->lr = rnnrt_sched_epoch(&d->o.sched, &ts->sched, e, d->o.epochs,
+                               d->val_loss, ts->lr);
+    rc = d->saved_step == ts->step && !best ? 0 : rnnrt_driver_save(d, err);
+    if (!rc && best)
+        rc = save_best(d, err);
+    if (!rc && early_stop_due(d))
+        rc = RNNRT_DRIVER_EARLY;
+    return rc;
 }
 
 static int run_epochs(RnnrtDriver *d, RnnrtError *err)
 {
     RnnrtTrainState *ts = d->ts;
+    if (early_stop_due(d)) /* resumed after an early stop */
+        return RNNRT_DRIVER_EARLY;
     while (ts->epoch < d->o.epochs) {
         start_epoch(d);
         size_t nbatches = d->ops->nbatches(d->task);
@@ -259,8 +325,24 @@ int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err)
     rnnrt_signal_clear();
     rnnrt_signal_install();
     d->t0 = rnnrt_now();
-    int rc = run_epochs(d, err);
+    char best[RNNRT_PATH_MAX];
+    int rc = 0;
+    if (d->ops->validate && !rnnrt_best_path(d->o.ckpt, best, sizeof best))
+        rc = rnnrt_file_remove_stale(best, err); /* a killed save_best's */
+    if (!rc)
+        rc = run_epochs(d, err);
     rnnrt_progress_clear(&d->prog);
+    if (rc == RNNRT_DRIVER_EARLY) { /* a note even under --quiet */
+        if (rnnrt_best_path(d->o.ckpt, best, sizeof best))
+            snprintf(best, sizeof best, "the best checkpoint");
+        fprintf(stderr, "%s: early stop: no better validation loss in %lld "
+                        "evaluations (--early-stop); the best, %.4f at "
+                        "epoch %lld, is in '%s'\n", d->o.name,
+                (long long)d->o.early_stop, d->ts->sched.val_best,
+                (long long)d->ts->sched.val_best_epoch, best);
+        d->early_stopped = 1;
+        rc = 0;
+    }
     if (rc == RNNRT_DRIVER_STOPPED) {
         if (!d->o.quiet && d->ts->epoch < d->o.epochs)
             fprintf(stderr, "%s: stopping at the %s budget (%lld steps, "

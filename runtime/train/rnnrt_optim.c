@@ -223,3 +223,23 @@ void rnnrt_optim_step(RnnrtOptim *o, real *p, const real *g, double lr)
         rnnrt_sgd_step(p, g, o->n, lr);
     o->t++;
 }
+
+/* Weight decay wd, before the step with learning rate lr (after clipping,
+ * as torch applies it inside optimizer.step()): L2 for SGD and momentum,
+ * g += wd * p (torch.optim.SGD's weight_decay); decoupled for Adam,
+ * p *= 1 - lr * wd (torch.optim.AdamW, _single_tensor_adamw). */
+void rnnrt_optim_decay(const RnnrtOptim *o, double wd, real *p, real *g,
+                       double lr)
+{
+    if (!(wd > 0))
+        return;
+    if (o->kind == RNNRT_OPTIM_ADAM) {
+        real keep = (real)(1 - lr * wd);
+        for (size_t i = 0; i < o->n; i++)
+            p[i] *= keep;
+    } else {
+        real a = (real)wd;
+        for (size_t i = 0; i < o->n; i++)
+            g[i] += a * p[i];
+    }
+}

@@ -64,6 +64,7 @@ typedef struct {
     RnnrtBatcher batcher;
     RnnrtTrainState ts;
     RnnrtDriver d;
+    double val_ppl; /* the last validation's */
     int ftz;
 } Trainer;
 
@@ -90,6 +91,10 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->sample_len = 200;
     o->out = stdout;
     o->max_loss_ratio = 3;
+    rnnrt_sched_opts_recipe(&o->sched, r); /* the name is checked later */
+    o->lr_schedule = r->lr_schedule ? r->lr_schedule : "constant";
+    o->weight_decay = r->weight_decay;
+    o->eval_every = 1;
 }
 
 static int parse_bptt(const char *s, int *out)
@@ -131,8 +136,17 @@ static int check_opts(Trainer *tr, RnnrtError *err)
              o->sample_len < 0)
         bad = "--max-steps, --max-seconds, --save-every and --sample-len "
               "must be >= 0";
+    else if (rnnrt_sched_parse(o->lr_schedule, &tr->run.sched.kind))
+        bad = "--lr-schedule must be constant, step, plateau or cosine";
+    else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
+        bad = "--weight-decay must be >= 0";
+    else if (o->eval_every < 1 || o->early_stop < 0)
+        bad = "--eval-every must be >= 1 and --early-stop >= 0";
     if (bad)
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
+    int rc0 = rnnrt_sched_check(&o->sched, err);
+    if (rc0)
+        return rc0;
     RnnrtOptim probe; /* checks the name and the hyperparameters */
     int rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
                               o->beta2, o->eps, 0, err);
@@ -236,6 +250,15 @@ static int recipe(Trainer *tr, RnnrtError *err)
         [RNNRT_RECIPE_BPTT] = tr->bptt,
         [RNNRT_RECIPE_BPTT_K] = o->bptt_k,
         [RNNRT_RECIPE_BPTT_P] = o->bptt_p,
+        [RNNRT_RECIPE_SCHED] = o->sched.kind,
+        [RNNRT_RECIPE_LR_STEP] = (double)o->sched.step_size,
+        [RNNRT_RECIPE_LR_FACTOR] = o->sched.factor,
+        [RNNRT_RECIPE_LR_PATIENCE] = (double)o->sched.patience,
+        [RNNRT_RECIPE_LR_MIN] = o->sched.min_lr,
+        [RNNRT_RECIPE_WARMUP] = (double)o->sched.warmup,
+        [RNNRT_RECIPE_WEIGHT_DECAY] = o->weight_decay,
+        [RNNRT_RECIPE_EVAL_EVERY] = (double)o->eval_every,
+        [RNNRT_RECIPE_EARLY_STOP] = (double)o->early_stop,
     };
     if (!o->resume) {
         memcpy(r, now, sizeof now);
@@ -245,7 +268,8 @@ static int recipe(Trainer *tr, RnnrtError *err)
     RnnrtResumeOpt list[] = {
         {"--seed", o->given.seed, now[RNNRT_RECIPE_SEED],
          &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE, seed_why, NULL},
-        {"--lr", o->given.lr, o->lr, &ts->lr, RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--lr", o->given.lr, o->lr, &ts->sched.base_lr, RNNRT_RESUME_APPLY,
+         NULL, NULL},
         {"--clip", o->given.clip, o->clip, &r[RNNRT_RECIPE_CLIP],
          RNNRT_RESUME_APPLY, NULL, NULL},
         {"--max-loss-ratio", o->given.max_loss_ratio, o->max_loss_ratio,
@@ -256,16 +280,53 @@ static int recipe(Trainer *tr, RnnrtError *err)
          RNNRT_RESUME_APPLY, NULL, NULL},
         {"--bptt-p", o->given.bptt_p, o->bptt_p, &r[RNNRT_RECIPE_BPTT_P],
          RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--lr-schedule", o->given.lr_schedule, now[RNNRT_RECIPE_SCHED],
+         &r[RNNRT_RECIPE_SCHED], RNNRT_RESUME_APPLY, NULL, rnnrt_sched_names},
+        {"--lr-step", o->given.lr_step, now[RNNRT_RECIPE_LR_STEP],
+         &r[RNNRT_RECIPE_LR_STEP], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--lr-factor", o->given.lr_factor, now[RNNRT_RECIPE_LR_FACTOR],
+         &r[RNNRT_RECIPE_LR_FACTOR], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--lr-patience", o->given.lr_patience, now[RNNRT_RECIPE_LR_PATIENCE],
+         &r[RNNRT_RECIPE_LR_PATIENCE], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--lr-min", o->given.lr_min, now[RNNRT_RECIPE_LR_MIN],
+         &r[RNNRT_RECIPE_LR_MIN], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--warmup-steps", o->given.warmup, now[RNNRT_RECIPE_WARMUP],
+         &r[RNNRT_RECIPE_WARMUP], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--weight-decay", o->given.weight_decay, now[RNNRT_RECIPE_WEIGHT_DECAY],
+         &r[RNNRT_RECIPE_WEIGHT_DECAY], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--eval-every", o->given.eval_every, now[RNNRT_RECIPE_EVAL_EVERY],
+         &r[RNNRT_RECIPE_EVAL_EVERY], RNNRT_RESUME_APPLY, NULL, NULL},
+        {"--early-stop", o->given.early_stop, now[RNNRT_RECIPE_EARLY_STOP],
+         &r[RNNRT_RECIPE_EARLY_STOP], RNNRT_RESUME_APPLY, NULL, NULL},
     };
+    double base = ts->sched.base_lr;
     int rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
                                tr->m->name, tr->ckpt, ts->step, err);
     if (rc)
         return rc;
+    if (ts->sched.base_lr != base) /* the schedule goes on from the new lr */
+        ts->lr = ts->sched.base_lr;
     o->clip = r[RNNRT_RECIPE_CLIP];
     o->max_loss_ratio = r[RNNRT_RECIPE_LOSS_RATIO];
     tr->bptt = (int)r[RNNRT_RECIPE_BPTT];
     o->bptt_k = (int)r[RNNRT_RECIPE_BPTT_K];
     o->bptt_p = r[RNNRT_RECIPE_BPTT_P];
+    o->sched.kind = (int)r[RNNRT_RECIPE_SCHED];
+    o->sched.step_size = (int64_t)r[RNNRT_RECIPE_LR_STEP];
+    o->sched.factor = r[RNNRT_RECIPE_LR_FACTOR];
+    o->sched.patience = (int64_t)r[RNNRT_RECIPE_LR_PATIENCE];
+    o->sched.min_lr = r[RNNRT_RECIPE_LR_MIN];
+    o->sched.warmup = (int64_t)r[RNNRT_RECIPE_WARMUP];
+    o->weight_decay = r[RNNRT_RECIPE_WEIGHT_DECAY];
+    o->eval_every = (int64_t)r[RNNRT_RECIPE_EVAL_EVERY];
+    o->early_stop = (int64_t)r[RNNRT_RECIPE_EARLY_STOP];
+    RnnrtError why = {0};
+    if (rnnrt_sched_check(&o->sched, &why) || !(o->weight_decay >= 0) ||
+        o->eval_every < 1 || o->early_stop < 0)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
+                           "is malformed (lr schedule %d: %s)", tr->ckpt,
+                           o->sched.kind, why.code ? why.msg : "weight decay, "
+                           "eval-every or early-stop out of range");
     if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || tr->bptt < 0 ||
         tr->bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
@@ -290,6 +351,7 @@ static int setup_fresh(Trainer *tr, RnnrtError *err)
     rnnrt_rng_init(&ts->rng, tr->o->seed);
     rnnrt_params_randomize(&tr->p, tr->m, &ts->rng);
     ts->lr = tr->o->lr;
+    rnnrt_sched_start(&ts->sched, ts->lr);
     ts->B = tr->o->batch;
     ts->T = tr->o->steps;
     ts->sampler = (int32_t)tr->sampler;
@@ -512,21 +574,30 @@ static int evaluate(Trainer *tr, double *ppl)
                           c->n - c->ntrain, ppl, NULL);
 }
 
-/* After the last minibatch of an epoch: report every 5th and the last. */
+/* The validation loss: ln of the perplexity rnnrt_evaluate gives. */
+static int lm_validate(void *task, double *loss, RnnrtError *err)
+{
+    Trainer *tr = task;
+    (void)err;
+    int rc = evaluate(tr, &tr->val_ppl);
+    *loss = log(tr->val_ppl);
+    return rc;
+}
+
+/* After the last minibatch of an epoch: the line of a validated one (with
+ * a schedule or warm-up, the lr the epoch trained with). */
 static int lm_end_epoch(void *task, const RnnrtTrainState *ts,
                         double avg_loss, RnnrtError *err)
 {
     Trainer *tr = task;
     (void)avg_loss;
     (void)err;
-    int e = (int)ts->epoch + 1;
-    if (e % 5 == 0 || e == tr->o->epochs) {
-        double ppl;
-        int rc = evaluate(tr, &ppl);
-        if (rc)
-            return rc;
-        fprintf(tr->o->out, "epoch %d train_loss %.4f val_ppl %.4f\n", e,
-                tr->d.last_loss, ppl);
+    if (!isnan(tr->d.val_loss)) {
+        fprintf(tr->o->out, "epoch %lld train_loss %.4f val_ppl %.4f",
+                (long long)ts->epoch + 1, tr->d.last_loss, tr->val_ppl);
+        if (tr->o->sched.kind != RNNRT_SCHED_CONSTANT || tr->o->sched.warmup)
+            fprintf(tr->o->out, " lr %.6g", ts->lr);
+        fputc('\n', tr->o->out);
         fflush(tr->o->out);
     }
     memset(tr->buf.state_in, 0, /* evaluate used the buffers */
@@ -553,6 +624,7 @@ static const RnnrtTaskOps lm_ops = {
     .start_epoch = lm_start_epoch,
     .step = lm_step,
     .after_step = lm_after_step,
+    .validate = lm_validate,
     .end_epoch = lm_end_epoch,
     .save = save,
     .param_name = lm_param_name,
@@ -630,7 +702,9 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
             .max_steps = o->max_steps, .max_seconds = o->max_seconds,
             .save_every = o->save_every, .clip = tr.run.clip,
             .max_loss_ratio = tr.run.max_loss_ratio,
-            .vocab = tr.corpus.vocab.size, .quiet = o->quiet};
+            .vocab = tr.corpus.vocab.size, .quiet = o->quiet,
+            .sched = tr.run.sched, .weight_decay = tr.run.weight_decay,
+            .eval_every = tr.run.eval_every, .early_stop = tr.run.early_stop};
         rc = rnnrt_driver_run(d, err);
         tr.res->first_loss = d->first_loss;
         tr.res->last_loss = d->last_loss;
