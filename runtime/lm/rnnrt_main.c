@@ -129,11 +129,19 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
     o.given.eps = rnnrt_cli_given(opts, given, "--eps");
     RnnrtError err = {0};
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
+    int n = rnnrt_mpi_launched();
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && n > 1)
+        rc = rnnrt_error(&err, RNNRT_EXIT_USAGE, "started as one of %d MPI "
+                         "processes, but the %s trainer does not split its "
+                         "minibatches over MPI ranks yet; run it without "
+                         "mpirun", n, m->name);
+    else if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rc = rnnrt_task_train(m, &o, &err);
     else
         rc = rnnrt_train(m, &o, NULL, &err);
-    return rnnrt_cli_report(rc, &err, prog, "train");
+    rc = rnnrt_cli_report(rc, &err, prog, "train");
+    rnnrt_mpi_stop(rc); /* over MPI ranks: all end here together */
+    return rc;
 }
 
 /* ---- eval ---- */
