@@ -57,6 +57,8 @@ add_custom_command(OUTPUT ${toy_c}
   COMMENT "rnnc toy_reverse.yaml")
 add_executable(s2s_toy_reverse ${toy_c})
 target_link_libraries(s2s_toy_reverse PRIVATE rnnrt)
+add_executable(s2s_toy_reverse_d ${toy_c})
+target_link_libraries(s2s_toy_reverse_d PRIVATE rnnrt_d)
 add_test(NAME s2s_toy_reverse
   COMMAND bash ${S2S_DIR}/toy_reverse.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/toy)
 set_tests_properties(s2s_toy_reverse PROPERTIES TIMEOUT 60 LABELS s2s)

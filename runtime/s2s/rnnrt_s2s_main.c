@@ -867,8 +867,10 @@ static void s2s_step(void *task, RnnrtTrainState *ts, double *loss, int64_t *tok
         if (isfinite(c.loss))
             tr->m->backward(&c);
     }
-    *loss = c.loss;
-    *tokens = tr->mb.ntokens;
+    *loss = c.loss; /* over MPI ranks, this rank's rows' part */
+    /* The minibatch's tokens, counted once over MPI ranks (the driver
+     * sums every rank's): every rank has the whole minibatch. */
+    *tokens = rnnrt_mpi_rank() == 0 ? tr->mb.ntokens : 0;
 }
 
 static int s2s_end_epoch(void *task, const RnnrtTrainState *ts, double avg_loss, RnnrtError *err)
@@ -935,14 +937,25 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
     tr.o = o;
     if (!(o->max_loss_ratio == 0 || o->max_loss_ratio >= 1))
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "--max-loss-ratio must be 0 (off) or a number >= 1");
-    int rc = setup(&tr, path, err);
+    int rc = rnnrt_mpi_start(err);
+    TrainOpts quiet;
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints (stdout too) */
+        quiet = *o;
+        quiet.quiet = 1;
+        tr.o = o = &quiet;
+        if (!freopen("/dev/null", "w", stdout))
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
+    if (!rc)
+        rc = setup(&tr, path, err);
     if (!rc) {
         RnnrtDriver *d = &tr.d;
         rnnrt_driver_init(d, &s2s_ops, &tr, &tr.pr.ts, tr.p.params, tr.p.grads, tr.p.np);
         d->o = (RnnrtDriverOpts){
             .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
-            .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet};
+            .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet,
+            .ranks = rnnrt_s2s_split_ranks(tr.split)};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;
@@ -1446,6 +1459,9 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         to.given_seed = rnnrt_cli_given(train_opts, given, "--seed");
         to.given_loss_ratio = rnnrt_cli_given(train_opts, given, "--max-loss-ratio");
         rc = train(m, path, &to, &err);
+        rc = rnnrt_cli_report(rc, &err, prog, cmd);
+        rnnrt_mpi_stop(rc); /* over MPI ranks: all end here together */
+        return rc;
     }
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);
