@@ -17,25 +17,9 @@ E2E_NAME=mpi
 . "$(dirname -- "$0")/lib.sh"
 [ $# -eq 4 ] || { echo "usage: $0 TRAINER DATA WORKDIR RNNC_MPI" >&2; exit 2; }
 trainer=$1 work=$3 built=$4
-case $built in
-    ON|on|1|TRUE|true) ;;
-    *) say "skipped: the trainers are built without MPI (-DRNNC_MPI=OFF)"; exit 77 ;;
-esac
-command -v mpirun >/dev/null 2>&1 ||
-    { say "skipped: mpirun is not installed (scripts/install-deps.sh installs openmpi-bin)"; exit 77; }
 pick_data "$2"
 fresh_dir "$work"
-
-# The flags this mpirun needs: as root, Open MPI refuses to start without
-# --allow-run-as-root; --oversubscribe lets 2 ranks run on fewer free slots.
-MPI=(mpirun)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
-if "${MPI[@]}" --oversubscribe -np 1 true >/dev/null 2>&1; then
-    MPI+=(--oversubscribe)
-fi
-"${MPI[@]}" -np 2 true >"$work/probe.log" 2>&1 ||
-    { cat "$work/probe.log"; fail "'${MPI[*]} -np 2 true' does not run"; }
-say "mpirun: ${MPI[*]}"
+mpi_setup "$built" "$work"
 
 ARGS=("${DATA[@]}" --batch 7 --steps 12 --optimizer adam --lr 0.01
       --sample-len 0 --quiet)
@@ -72,16 +56,6 @@ cmp -s "$work/up/model.ckpt" "$work/threads2/model.ckpt" ||
     fail "6 steps in one process + 6 resumed on 2 ranks differ from 12 in one go"
 say "ok: --resume from 2 ranks to 1 and from 1 to 2: the checkpoint of 12 steps"
 
-# rank_pid DIR R: the pid of rank R of the run writing DIR/model.ckpt.
-rank_pid() {
-    local pid
-    for pid in $(pgrep -f -- "$1/model.ckpt" || true); do
-        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
-            grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$pid"; return 0; }
-    done
-    return 1
-}
-
 # start DIR: a long run on 2 ranks in the background (pid in $job), once
 # it has saved a checkpoint (--save-every 3): then both ranks are training.
 start() {
@@ -103,7 +77,7 @@ start() {
 interrupt() {
     local sig=$1 rank=$2 want=$3 dir=$work/sig$1 pid rc=0
     start "sig$1"
-    pid=$(rank_pid "$dir" "$rank") || fail "no process of rank $rank found"
+    pid=$(mpi_rank_pid "$dir/model.ckpt" "$rank") || fail "no process of rank $rank found"
     kill -s "$sig" "$pid"
     wait "$job" || rc=$?
     [ "$rc" -eq "$want" ] || { cat "$dir/train.log"; fail "after SIG$sig to rank $rank mpirun exited $rc, expected $want"; }
@@ -124,12 +98,12 @@ interrupt INT 0 130
 # A rank that dies: mpirun aborts the job instead of leaving rank 0
 # waiting in a collective forever (ctest's timeout is the hang guard).
 start dead
-pid=$(rank_pid "$work/dead" 1) || fail "no process of rank 1 found"
+pid=$(mpi_rank_pid "$work/dead/model.ckpt" 1) || fail "no process of rank 1 found"
 kill -s KILL "$pid"
 rc=0
 wait "$job" || rc=$?
 [ "$rc" -ne 0 ] || fail "mpirun exited 0 after rank 1 was killed"
-if rank_pid "$work/dead" 0 >/dev/null; then
+if mpi_rank_pid "$work/dead/model.ckpt" 0 >/dev/null; then
     fail "rank 0 is still running after rank 1 was killed and mpirun ended"
 fi
 say "ok: rank 1 killed -> mpirun ends the job (exit $rc): $(grep -m1 -iE 'signal|abort' "$work/dead/train.log" || true)"
