@@ -56,9 +56,9 @@ add_custom_command(OUTPUT ${toy_c}
   DEPENDS rnnc ${S2S_DIR}/toy_reverse.yaml
   COMMENT "rnnc toy_reverse.yaml")
 add_executable(s2s_toy_reverse ${toy_c})
-target_link_libraries(s2s_toy_reverse PRIVATE rnnrt)
+target_link_libraries(s2s_toy_reverse PRIVATE rnnrt_mpi rnnrt)
 add_executable(s2s_toy_reverse_d ${toy_c})
-target_link_libraries(s2s_toy_reverse_d PRIVATE rnnrt_d)
+target_link_libraries(s2s_toy_reverse_d PRIVATE rnnrt_d_mpi rnnrt_d)
 add_test(NAME s2s_toy_reverse
   COMMAND bash ${S2S_DIR}/toy_reverse.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/toy)
 set_tests_properties(s2s_toy_reverse PROPERTIES TIMEOUT 60 LABELS s2s)

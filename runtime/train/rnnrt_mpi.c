@@ -47,6 +47,9 @@
 #endif
 
 static int started, rank, size = 1;
+#ifdef RNNC_MPI
+static real *gathered; /* [size][CHUNK] on rank 0: the ranks' gradients */
+#endif
 
 /* The launcher's process count, 1 when there is none. */
 int rnnrt_mpi_launched(void)
@@ -94,6 +97,8 @@ void rnnrt_mpi_stop(int rc)
     }
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_Finalize();
+    free(gathered);
+    gathered = NULL;
 #else
     (void)rc;
 #endif
@@ -119,10 +124,10 @@ enum { CHUNK = 1 << 20 }; /* reals gathered at a time: bounds rank 0's buffer */
 
 static void sum_reals(real *g, size_t n)
 {
-    static real *all; /* [size][CHUNK] on rank 0, kept for the next step */
-    if (rank == 0 && !all)
-        all = rnnrt_xcalloc((size_t)size * CHUNK, sizeof(real),
-                            "the gradient sum over MPI ranks");
+    if (rank == 0 && !gathered) /* kept for the next step */
+        gathered = rnnrt_xcalloc((size_t)size * CHUNK, sizeof(real),
+                                 "the gradient sum over MPI ranks");
+    real *all = gathered;
     for (size_t k0 = 0; k0 < n; k0 += CHUNK) {
         int m = (int)(n - k0 < CHUNK ? n - k0 : CHUNK);
         MPI_Gather(g + k0, m, MPI_REAL_T, all, m, MPI_REAL_T, 0,
