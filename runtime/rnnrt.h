@@ -546,6 +546,41 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
  * the plain calls give them; ctx.logits is NULL after a split call. */
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
 int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
+/* rnnrt_buffers_split for a trainer run over MPI ranks: b's forward and
+ * backward compute only this rank's rows of the B (rnnrt_mpi_rows), over
+ * `threads` workers, with weights rows_i / B, so the minibatch's loss and
+ * gradients are the sum over ranks (rnnrt_mpi_sum, in the driver). Exit 2
+ * when B is smaller than the ranks or the model's state cannot be split. */
+int rnnrt_buffers_split_ranks(RnnrtBuffers *b, const RnnrtModel *m,
+                              const RnnrtParams *p, int threads,
+                              RnnrtError *err);
+/* The MPI ranks b's rows are split over (1: not split). */
+int rnnrt_buffers_ranks(const RnnrtBuffers *b);
+/* Every rank's rows of the [blocks][B][S / blocks] state `state` (b's
+ * carried state) to every rank: before a save, the whole state. */
+void rnnrt_buffers_share_state(const RnnrtBuffers *b, real *state);
+
+/* ---- MPI ranks (rnnrt_mpi.c) ----
+ * Started only under a launcher with N > 1 processes; otherwise rank 0 of
+ * 1 and every call below is a no-op. Collectives: every rank calls them in
+ * the same order. */
+int rnnrt_mpi_launched(void);          /* the launcher's N, else 1 */
+int rnnrt_mpi_start(RnnrtError *err);  /* MPI_Init when launched */
+/* Barrier + MPI_Finalize for rc 0, 130, 143 (agreed by all ranks), else
+ * MPI_Abort(rc): a failure that may be this rank's alone. */
+void rnnrt_mpi_stop(int rc);
+int rnnrt_mpi_rank(void);
+int rnnrt_mpi_size(void);
+/* Rank r's rows of B, dealt as the thread split deals them. */
+void rnnrt_mpi_rows_of(int r, int B, int *row0, int *rows);
+void rnnrt_mpi_rows(int B, int *row0, int *rows);
+/* v[0..nv) and g[0..ng) become their sums over the ranks, added in rank
+ * order on rank 0 and broadcast: the same bits on every rank. */
+void rnnrt_mpi_sum(double *v, int nv, real *g, size_t ng);
+void rnnrt_mpi_max(int *v, int n);     /* elementwise maximum, in place */
+int rnnrt_mpi_bcast_int(int v);        /* rank 0's v */
+/* Rank r's rows of each [B][w] block of buf, broadcast from rank r. */
+void rnnrt_mpi_share_rows(real *buf, int blocks, int B, size_t w);
 void rnnrt_pool_free(RnnrtPool *pool);
 /* The threads under the split (also the seq2seq trainer's): a crew of n
  * members, the caller and n - 1 persistent threads started with every
@@ -931,6 +966,9 @@ typedef struct {
     /* the parameter holding gradient element k and the index in it, for
      * messages; may be NULL */
     const char *(*param_name)(void *task, size_t k, size_t *index);
+    /* over MPI ranks, before every save, on every rank: make whole what
+     * the ranks hold in parts (the LM's carried state rows); may be NULL */
+    void (*share)(void *task);
 } RnnrtTaskOps;
 
 typedef struct {
@@ -949,6 +987,11 @@ typedef struct {
     int64_t eval_every;    /* validate every N epochs and the last; 0 = 1 */
     int64_t early_stop;    /* stop after N evaluations without a new best
                               validation loss; 0 = never */
+    /* MPI ranks the task's step splits each minibatch over (its loss,
+     * tokens and gradients are this rank's part, which the driver sums
+     * over the ranks); 0 or 1 = not split. Under mpirun it must be the
+     * number of ranks: a task that does not split is refused. */
+    int ranks;
 } RnnrtDriverOpts;
 
 typedef struct {

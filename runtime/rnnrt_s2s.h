@@ -374,7 +374,9 @@ int rnnrt_s2s_split_workers(int threads, int B);
  * default), as before; otherwise OpenBLAS gets 1 thread and *out the
  * workers for minibatches of B rows and T steps, gradient blocks of total
  * reals; worker 0 uses work0 (the caller's workspace for B rows) when it
- * is not NULL. Exit 3 when a thread cannot be started. */
+ * is not NULL. Exit 3 when a thread cannot be started. Over MPI ranks
+ * (rnnrt_mpi_start) there is always a split, over this rank's rows only;
+ * exit 2 when B is smaller than the ranks. */
 int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
                         int threads, int B, int T, int V, int Vt,
                         size_t total, real *work0, RnnrtError *err);
@@ -385,6 +387,9 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
 void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
                    int backward);
 int rnnrt_s2s_split_n(const RnnrtS2sSplit *p); /* 1 when NULL */
+/* The MPI ranks p's rows are split over (rnnrt_mpi.c; 1 when NULL): each
+ * rank computes its rows' part of the minibatch's loss and gradients. */
+int rnnrt_s2s_split_ranks(const RnnrtS2sSplit *p);
 void rnnrt_s2s_split_free(RnnrtS2sSplit *p);
 
 /* The seq2seq trainer's main (rnnrt_s2s_main.c):

@@ -53,6 +53,12 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/lstm.c)
   add_test(NAME interrupt_threads_lstm
     COMMAND bash ${E2E_DIR}/interrupt.sh $<TARGET_FILE:lstm> ${RNNC_E2E_DATA} ${work}/interrupt_threads_lstm 2)
   set_tests_properties(threads_lstm interrupt_threads_lstm PROPERTIES TIMEOUT 180 LABELS e2e)
+  # The same split over MPI ranks (mpirun -np 2, rnnrt_mpi.c): equal to
+  # --threads 2 byte for byte, resume across a changed N, a signal to one
+  # rank, a dead rank. Skipped (77) without RNNC_MPI or mpirun.
+  add_test(NAME mpi_lstm
+    COMMAND bash ${E2E_DIR}/mpi.sh $<TARGET_FILE:lstm_d> ${RNNC_E2E_DATA} ${work}/mpi_lstm ${RNNC_MPI})
+  set_tests_properties(mpi_lstm PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
 endif()
 
 # The divergence guard on a converged model (issue 17): 20 resumes of a

@@ -41,6 +41,10 @@ int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
         n += tokens;
         memcpy(buf->state_in, buf->state_out, bs * sizeof(real));
     }
+    if (rnnrt_buffers_ranks(buf) > 1) { /* each rank has its rows' part */
+        rnnrt_mpi_max(&rc, 1);      /* interrupted on one rank: on all */
+        rnnrt_mpi_sum(&nll, 1, NULL, 0);
+    }
     c->T = buf->T;
     c->train = train;
     rnnrt_batcher_free(&b);

@@ -162,6 +162,14 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     o.given.eval_every = rnnrt_cli_given(opts, given, "--eval-every");
     o.given.early_stop = rnnrt_cli_given(opts, given, "--early-stop");
     RnnrtError err = {0};
+    int n = rnnrt_mpi_launched();
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && n > 1)
+        return rnnrt_cli_report(
+            rnnrt_error(&err, RNNRT_EXIT_USAGE, "started as one of %d MPI "
+                        "processes, but the %s trainer does not split its "
+                        "minibatches over MPI ranks yet; run it without "
+                        "mpirun", n, m->name),
+            &err, prog, "train");
     static const char *const lm_only[] = {
         "--lr-schedule", "--lr-step", "--lr-factor", "--lr-patience", "--lr-min",
         "--warmup-steps", "--weight-decay", "--eval-every", "--early-stop"};
@@ -187,7 +195,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         rc = rnnrt_task_train(m, &o, &err);
     else
         rc = rnnrt_train(m, &o, NULL, &err);
-    return rnnrt_cli_report(rc, &err, prog, "train");
+    rc = rnnrt_cli_report(rc, &err, prog, "train");
+    rnnrt_mpi_stop(rc); /* over MPI ranks: all end here together */
+    return rc;
 }
 
 /* ---- eval ---- */

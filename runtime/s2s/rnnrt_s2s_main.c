@@ -871,8 +871,10 @@ static void s2s_step(void *task, RnnrtTrainState *ts, double *loss, int64_t *tok
         if (isfinite(c.loss))
             tr->m->backward(&c);
     }
-    *loss = c.loss;
-    *tokens = tr->mb.ntokens;
+    *loss = c.loss; /* over MPI ranks, this rank's rows' part */
+    /* The minibatch's tokens, counted once over MPI ranks (the driver
+     * sums every rank's): every rank has the whole minibatch. */
+    *tokens = rnnrt_mpi_rank() == 0 ? tr->mb.ntokens : 0;
 }
 
 /* The epoch's line; with a schedule or warm-up, the lr it trained with. */
@@ -948,10 +950,19 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
         return rnnrt_error(err, RNNRT_EXIT_DATA, "%s: train.lr_schedule '%s': the seq2seq trainer takes constant, "
                            "step or cosine (plateau needs a validation loss every epoch, which it does not compute)",
                            m->spec_path, m->recipe.lr_schedule);
-    int rc0 = rnnrt_sched_check(&sched, err);
-    if (rc0)
-        return rc0;
-    int rc = setup(&tr, path, err);
+    int rc = rnnrt_sched_check(&sched, err);
+    if (!rc)
+        rc = rnnrt_mpi_start(err);
+    TrainOpts quiet;
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints (stdout too) */
+        quiet = *o;
+        quiet.quiet = 1;
+        tr.o = o = &quiet;
+        if (!freopen("/dev/null", "w", stdout))
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
+    if (!rc)
+        rc = setup(&tr, path, err);
     if (!rc) {
         RnnrtDriver *d = &tr.d;
         rnnrt_driver_init(d, &s2s_ops, &tr, &tr.pr.ts, tr.p.params, tr.p.grads, tr.p.np);
@@ -959,7 +970,8 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
             .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
             .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet,
-            .sched = sched, .weight_decay = m->recipe.weight_decay};
+            .sched = sched, .weight_decay = m->recipe.weight_decay,
+            .ranks = rnnrt_s2s_split_ranks(tr.split)};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;
@@ -1465,6 +1477,9 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
         to.given_seed = rnnrt_cli_given(train_opts, given, "--seed");
         to.given_loss_ratio = rnnrt_cli_given(train_opts, given, "--max-loss-ratio");
         rc = train(m, path, &to, &err);
+        rc = rnnrt_cli_report(rc, &err, prog, cmd);
+        rnnrt_mpi_stop(rc); /* over MPI ranks: all end here together */
+        return rc;
     }
     else if (is_eval)
         rc = eval_cmd(m, path, model, beam, max_pairs, eval_max, &err);

@@ -27,6 +27,13 @@
  * fill runs unsplit (same results, one thread). After a split call
  * c->logits and c->attention are NULL (nothing that splits needs them).
  *
+ * Over MPI ranks (rnnrt_mpi.c) the slices cover only this rank's rows of
+ * the B (rnnrt_mpi_rows), and count is the whole minibatch's, which every
+ * rank has (each builds the same global minibatch): the weights are then
+ * the ones of a split over all ranks' slices, the rank's loss and
+ * gradients its part of the minibatch's, and the driver sums the parts.
+ * The trainer's minibatches always split (zero state, fixed B and T).
+ *
  * A call is two passes of the crew: the slices' forward and backward, then
  * the gradient sum, split by element (each element still summed over the
  * workers in worker order). Nothing is allocated per call: worker 0
@@ -51,6 +58,7 @@ typedef struct {
 struct RnnrtS2sSplit {
     const RnnrtS2sModel *m;
     int n, B, T;
+    int ranks;                     /* MPI ranks the B rows are split over */
     size_t total;                  /* reals in the gradient block */
     S2sSlice *s;
     double *weight;                /* [n] count_i / count, this call's */
@@ -136,9 +144,11 @@ static void run_slice(void *arg, int i)
  * the crew by element. */
 static void reduce(RnnrtS2sSplit *p, RnnrtS2sCtx *c)
 {
-    int64_t count = 0;
-    for (int i = 0; i < p->n; i++)
-        count += p->s[i].count;
+    int64_t count = 0; /* the whole minibatch's, every rank's rows */
+    for (int r = 0; r < p->B; r++) {
+        int L = c->tgt_len[r];
+        count += L < 0 ? 0 : L > p->T ? p->T : L;
+    }
     double loss = 0;
     for (int i = 0; i < p->n; i++) {
         p->weight[i] = count > 0 ? (double)p->s[i].count / (double)count : 0;
@@ -207,8 +217,15 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
                         size_t total, real *work0, RnnrtError *err)
 {
     *out = NULL;
-    int n = rnnrt_s2s_split_workers(threads, B);
-    if (n <= 1) { /* OpenBLAS's threads, as before */
+    int ranks = rnnrt_mpi_size(), row = 0, rows = B;
+    if (ranks > 1 && B < ranks)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--batch %d is smaller than the %d MPI ranks: "
+                           "each rank needs a row of the minibatch", B, ranks);
+    if (ranks > 1)
+        rnnrt_mpi_rows(B, &row, &rows);
+    int n = rnnrt_s2s_split_workers(threads, rows);
+    if (n <= 1 && ranks <= 1) { /* OpenBLAS's threads, as before */
         rnnrt_blas_set_threads(threads);
         return 0;
     }
@@ -219,12 +236,13 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
     p->B = B;
     p->T = T;
     p->total = total;
+    p->ranks = ranks;
     p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
     p->weight = rnnrt_xcalloc((size_t)n, sizeof *p->weight, "the thread pool");
-    for (int i = 0, row = 0; i < n; i++) {
+    for (int i = 0, all = rows; i < n; i++) {
         S2sSlice *s = &p->s[i];
         s->row0 = row;
-        s->rows = B / n + (i < B % n);
+        s->rows = all / n + (i < all % n);
         row += s->rows;
         size_t tb = (size_t)T * (size_t)s->rows;
         s->src = rnnrt_xcalloc(tb, sizeof(int32_t), "a worker's tokens");
@@ -258,4 +276,9 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
 int rnnrt_s2s_split_n(const RnnrtS2sSplit *p)
 {
     return p ? p->n : 1;
+}
+
+int rnnrt_s2s_split_ranks(const RnnrtS2sSplit *p)
+{
+    return p ? p->ranks : 1;
 }

@@ -16,6 +16,18 @@
  *     a new best validation loss: copy the checkpoint to "<ckpt>.best";
  *     --early-stop N evaluations without one: stop (exit 0, a note)
  *
+ * Over MPI ranks (rnnrt_mpi.c, `mpirun -np N`) the driver runs on every
+ * rank in lockstep and the task computes this rank's rows of each
+ * minibatch; three hooks make the ranks one run:
+ *   step   after task.step, the loss, tokens and gradients are summed
+ *          over the ranks in rank order (rnnrt_mpi_sum), so every rank
+ *          takes the same decisions and the same optimizer step
+ *   stop   a signal or a budget on any rank stops all of them at the same
+ *          step boundary (the maximum over the ranks of what each saw)
+ *   save   task.share on every rank, then rank 0 alone writes; its result
+ *          is broadcast, so a failed save stops every rank
+ * Only rank 0 prints (the others run quiet).
+ *
  * A task (language model, seq2seq; rnnrt_train.c, rnnrt_s2s_main.c) owns
  * its data, batches, model calls, evaluation and checkpoint contents, and
  * fills RnnrtTaskOps; the driver owns the order of things, the counters,
@@ -66,6 +78,11 @@ int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
 }
 
 
+static int ranks(const RnnrtDriver *d)
+{
+    return d->o.ranks > 1 ? d->o.ranks : 1;
+}
+
 void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
                        RnnrtTrainState *ts, real *params, real *grads,
                        size_t total)
@@ -83,7 +100,14 @@ void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
 
 int rnnrt_driver_save(RnnrtDriver *d, RnnrtError *err)
 {
-    int rc = d->ops->save(d->task, err);
+    int rc = 0;
+    if (ranks(d) > 1 && d->ops->share)
+        d->ops->share(d->task);
+    if (rnnrt_mpi_rank() == 0)
+        rc = d->ops->save(d->task, err);
+    if (ranks(d) > 1 && (rc = rnnrt_mpi_bcast_int(rc)) && !err->code)
+        rnnrt_error(err, rc, "rank 0 could not save the checkpoint '%s' "
+                    "(its message says why); stopping", d->o.ckpt);
     if (!rc)
         d->saved_step = d->ts->step;
     return rc;
@@ -106,10 +130,12 @@ static int bad_step(RnnrtDriver *d, const char *what, RnnrtError *err)
     }
     ts->lr /= 2;
     rnnrt_progress_clear(&d->prog);
-    fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: step "
-                    "skipped, learning rate halved to %g (%d of %d)\n",
-            d->o.name, what, (long long)ts->epoch + 1,
-            (long long)ts->batch + 1, ts->lr, ts->halvings, MAX_HALVINGS);
+    if (rnnrt_mpi_rank() == 0) /* every rank skips the same step */
+        fprintf(stderr, "%s: warning: %s at epoch %lld, minibatch %lld: "
+                        "step skipped, learning rate halved to %g (%d of "
+                        "%d)\n", d->o.name, what, (long long)ts->epoch + 1,
+                (long long)ts->batch + 1, ts->lr, ts->halvings,
+                MAX_HALVINGS);
     return 0;
 }
 
@@ -140,6 +166,12 @@ static int step(RnnrtDriver *d, RnnrtError *err)
     double loss = NAN;
     int64_t tokens = 0;
     d->ops->step(d->task, ts, &loss, &tokens);
+    if (ranks(d) > 1) { /* this rank's part: the minibatch's is the sum */
+        double v[2] = {loss, (double)tokens};
+        rnnrt_mpi_sum(v, 2, d->grads, d->total);
+        loss = v[0];
+        tokens = (int64_t)v[1];
+    }
     if (!isfinite(loss))
         return bad_step(d, isnan(loss) ? "the loss is NaN"
                                        : "the loss is infinite", err);
@@ -170,20 +202,27 @@ static int step(RnnrtDriver *d, RnnrtError *err)
 /* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
 static int check_stop(RnnrtDriver *d, RnnrtError *err)
 {
-    int sig = rnnrt_signal_pending();
+    int stop[2] = { /* a signal, a budget: on any rank, on all */
+        rnnrt_signal_pending(),
+        (d->o.max_steps && d->run_steps >= d->o.max_steps) ||
+            (d->o.max_seconds > 0 &&
+             rnnrt_now() - d->t0 >= d->o.max_seconds)};
+    if (ranks(d) > 1)
+        rnnrt_mpi_max(stop, 2);
+    int sig = stop[0];
     if (sig) {
         rnnrt_progress_clear(&d->prog);
         int rc = d->saved_step == d->ts->step ? 0 : rnnrt_driver_save(d, err);
         if (rc)
             return rc;
-        fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' (epoch "
-                        "%lld, step %lld); continue with --resume\n",
-                d->o.name, d->o.ckpt, (long long)d->ts->epoch + 1,
-                (long long)d->ts->step);
+        if (rnnrt_mpi_rank() == 0)
+            fprintf(stderr, "%s: interrupted: checkpoint saved to '%s' "
+                            "(epoch %lld, step %lld); continue with "
+                            "--resume\n", d->o.name, d->o.ckpt,
+                    (long long)d->ts->epoch + 1, (long long)d->ts->step);
         return rnnrt_signal_exit_code(sig);
     }
-    if ((d->o.max_steps && d->run_steps >= d->o.max_steps) ||
-        (d->o.max_seconds > 0 && rnnrt_now() - d->t0 >= d->o.max_seconds))
+    if (stop[1])
         return RNNRT_DRIVER_STOPPED;
     return 0;
 }
@@ -321,6 +360,12 @@ static int run_epochs(RnnrtDriver *d, RnnrtError *err)
 
 int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err)
 {
+    int n = rnnrt_mpi_launched();
+    if (n > 1 && ranks(d) != n)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "started as one of %d MPI processes, but %s's "
+                           "trainer does not split its minibatches over MPI "
+                           "ranks yet; run it without mpirun", n, d->o.name);
     rnnrt_progress_init(&d->prog, stderr, d->o.quiet);
     rnnrt_signal_clear();
     rnnrt_signal_install();

@@ -89,6 +89,8 @@ struct RnnrtCrew {
 struct RnnrtPool {
     const RnnrtModel *m;
     int n, B, S, blocks;
+    int ranks;    /* MPI ranks the B rows are split over; the slices cover
+                     this rank's rows only */
     size_t total; /* reals in the gradient block */
     Slice *s;
     RnnrtCrew *crew;
@@ -367,14 +369,16 @@ int rnnrt_split_workers(const RnnrtModel *m, int threads, int B)
     return threads < B ? threads : B;
 }
 
-int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
-                        const RnnrtParams *params, int threads,
-                        RnnrtError *err)
+/* Workers over rows [row0, row0 + rows) of b's B; ranks > 1 even with
+ * one worker, since the other ranks' rows must be left out. */
+static int split(RnnrtBuffers *b, const RnnrtModel *m,
+                 const RnnrtParams *params, int threads, int ranks, int row0,
+                 int rows, RnnrtError *err)
 {
     rnnrt_pool_free(b->workers);
     b->workers = NULL;
-    int n = rnnrt_split_workers(m, threads, b->B);
-    if (n <= 1) { /* OpenBLAS's threads, as before */
+    int n = rnnrt_split_workers(m, threads, rows);
+    if (n <= 1 && ranks <= 1) { /* OpenBLAS's threads, as before */
         rnnrt_blas_set_threads(threads);
         return 0;
     }
@@ -386,11 +390,12 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
     p->S = b->S;
     p->blocks = m->state_blocks > 0 ? m->state_blocks : 1;
     p->total = params->total;
+    p->ranks = ranks;
     p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
-    for (int i = 0, row = 0; i < n; i++) {
+    for (int i = 0, row = row0; i < n; i++) {
         Slice *s = &p->s[i];
         s->row0 = row;
-        s->rows = b->B / n + (i < b->B % n);
+        s->rows = rows / n + (i < rows % n);
         row += s->rows;
         slice_alloc(p, s, b);
     }
@@ -403,7 +408,50 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
     return 0;
 }
 
+int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
+                        const RnnrtParams *params, int threads,
+                        RnnrtError *err)
+{
+    return split(b, m, params, threads, 1, 0, b->B, err);
+}
+
+int rnnrt_buffers_split_ranks(RnnrtBuffers *b, const RnnrtModel *m,
+                              const RnnrtParams *params, int threads,
+                              RnnrtError *err)
+{
+    int ranks = rnnrt_mpi_size(), row0, rows;
+    if (ranks <= 1)
+        return rnnrt_buffers_split(b, m, params, threads, err);
+    if (b->B < ranks)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--batch %d is smaller than the %d MPI ranks: "
+                           "each rank needs a row of the minibatch", b->B,
+                           ranks);
+    if (m->state_size > 0 &&
+        (m->state_blocks <= 0 || m->state_size % m->state_blocks))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "%s cannot split its minibatch over MPI ranks "
+                           "(its descriptor does not give state_blocks; "
+                           "regenerate it with this rnnc)", m->name);
+    rnnrt_mpi_rows(b->B, &row0, &rows);
+    return split(b, m, params, threads > 1 ? threads : 1, ranks, row0, rows,
+                 err);
+}
+
 int rnnrt_buffers_workers(const RnnrtBuffers *b)
 {
     return b->workers ? b->workers->n : 1;
+}
+
+int rnnrt_buffers_ranks(const RnnrtBuffers *b)
+{
+    return b->workers ? b->workers->ranks : 1;
+}
+
+void rnnrt_buffers_share_state(const RnnrtBuffers *b, real *state)
+{
+    const RnnrtPool *p = b->workers;
+    if (p && p->ranks > 1 && p->S)
+        rnnrt_mpi_share_rows(state, p->blocks, p->B,
+                             (size_t)(p->S / p->blocks));
 }

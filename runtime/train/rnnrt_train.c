@@ -66,6 +66,7 @@ typedef struct {
     RnnrtDriver d;
     double val_ppl; /* the last validation's */
     int ftz;
+    FILE *devnull; /* the results of MPI ranks other than 0 */
 } Trainer;
 
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
@@ -468,7 +469,8 @@ static int setup(Trainer *tr, RnnrtError *err)
         rc = rnnrt_buffers_init(&tr->buf, tr->m, &tr->p, o->batch, o->steps,
                                 tr->corpus.vocab.size, err);
     if (!rc)
-        rc = rnnrt_buffers_split(&tr->buf, tr->m, &tr->p, o->threads, err);
+        rc = rnnrt_buffers_split_ranks(&tr->buf, tr->m, &tr->p, o->threads,
+                                       err);
     if (rc)
         return rc;
     const RnnrtCorpus *c = &tr->corpus;
@@ -543,8 +545,18 @@ static void lm_step(void *task, RnnrtTrainState *ts, double *loss,
     c->train = 1;
     c->dropout_seed = dropout_seed(ts);
     rnnrt_model_run(tr->m, b, 1);
-    *loss = c->loss;
-    *tokens = (int64_t)c->T * b->B;
+    *loss = c->loss; /* over MPI ranks, this rank's rows' part */
+    int row0, rows = b->B;
+    if (rnnrt_buffers_ranks(b) > 1)
+        rnnrt_mpi_rows(b->B, &row0, &rows);
+    *tokens = (int64_t)c->T * rows;
+}
+
+/* Over MPI ranks, before a save: every rank's rows of the carried state. */
+static void lm_share(void *task)
+{
+    Trainer *tr = task;
+    rnnrt_buffers_share_state(&tr->buf, tr->buf.state_in);
 }
 
 /* After an applied step: carry the state to the next minibatch. */
@@ -628,6 +640,7 @@ static const RnnrtTaskOps lm_ops = {
     .end_epoch = lm_end_epoch,
     .save = save,
     .param_name = lm_param_name,
+    .share = lm_share,
 };
 
 static int finish(Trainer *tr, RnnrtError *err)
@@ -676,6 +689,8 @@ static void cleanup(Trainer *tr)
     rnnrt_params_free(&tr->p);
     rnnrt_corpus_free(&tr->corpus);
     rnnrt_train_state_free(&tr->ts);
+    if (tr->devnull)
+        fclose(tr->devnull);
 }
 
 int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
@@ -692,7 +707,16 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     err->code = 0;
     if (!o->keep_denormals)
         tr.ftz = rnnrt_fpu_flush_denormals(1);
-    int rc = setup(&tr, err);
+    int rc = rnnrt_mpi_start(err);
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints */
+        tr.run.quiet = 1;
+        tr.run.sample_len = 0;
+        tr.run.out = tr.devnull = fopen("/dev/null", "w");
+        if (!tr.devnull)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
+    if (!rc)
+        rc = setup(&tr, err);
     if (!rc) {
         RnnrtDriver *d = &tr.d;
         rnnrt_driver_init(d, &lm_ops, &tr, &tr.ts, tr.p.params, tr.p.grads,
@@ -702,9 +726,10 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
             .max_steps = o->max_steps, .max_seconds = o->max_seconds,
             .save_every = o->save_every, .clip = tr.run.clip,
             .max_loss_ratio = tr.run.max_loss_ratio,
-            .vocab = tr.corpus.vocab.size, .quiet = o->quiet,
+            .vocab = tr.corpus.vocab.size, .quiet = tr.run.quiet,
             .sched = tr.run.sched, .weight_decay = tr.run.weight_decay,
-            .eval_every = tr.run.eval_every, .early_stop = tr.run.early_stop};
+            .eval_every = tr.run.eval_every, .early_stop = tr.run.early_stop,
+            .ranks = rnnrt_buffers_ranks(&tr.buf)};
         rc = rnnrt_driver_run(d, err);
         tr.res->first_loss = d->first_loss;
         tr.res->last_loss = d->last_loss;

@@ -107,3 +107,36 @@ loss_ratio_switch() {
     grep -q -- "--max-loss-ratio must be" "$work/usage.err" || fail "no usage message for --max-loss-ratio 0.5"
     say "ok: --max-loss-ratio 0.5 is refused"
 }
+
+# mpi_setup RNNC_MPI WORKDIR: sets the array MPI to the mpirun command and
+# the flags this one needs, or exits 77 (skipped) when the trainers are
+# built without MPI or mpirun is absent. As root, Open MPI refuses to start
+# without --allow-run-as-root; --oversubscribe lets 2 ranks run on fewer
+# free slots.
+mpi_setup() {
+    case $1 in
+        ON|on|1|TRUE|true|YES|yes) ;;
+        *) say "skipped: the trainers are built without MPI (-DRNNC_MPI=OFF)"; exit 77 ;;
+    esac
+    command -v mpirun >/dev/null 2>&1 ||
+        { say "skipped: mpirun is not installed (scripts/install-deps.sh installs openmpi-bin)"; exit 77; }
+    MPI=(mpirun)
+    [ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
+    if "${MPI[@]}" --oversubscribe -np 1 true >/dev/null 2>&1; then
+        MPI+=(--oversubscribe)
+    fi
+    "${MPI[@]}" -np 2 true >"$2/mpi_probe.log" 2>&1 ||
+        { cat "$2/mpi_probe.log"; fail "'${MPI[*]} -np 2 true' does not run"; }
+    say "mpirun: ${MPI[*]}"
+}
+
+# mpi_rank_pid PATTERN R: the pid of MPI rank R among the processes whose
+# command line has PATTERN (mpirun's own environment has no rank).
+mpi_rank_pid() {
+    local pid
+    for pid in $(pgrep -f -- "$1" || true); do
+        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+            grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$pid"; return 0; }
+    done
+    return 1
+}
