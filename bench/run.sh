@@ -53,7 +53,9 @@ config_line() {
     esac
 }
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# -march=native for the runtime, as for the harness below (the default
+# build is portable; README "Vector code").
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DRNNC_NATIVE=ON >/dev/null
 cmake --build "$build" -j2 --target rnnc rnnrt >/dev/null
 out=$build/bench
 mkdir -p "$out"

@@ -24,7 +24,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define RNNC_VERSION "0.1.0"
+/* rnnc's version is librnnrt's, RNNRT_VERSION in runtime/rnnrt_api.h:
+ * CMakeLists.txt reads it there and passes it as RNNC_VERSION. */
+#ifndef RNNC_VERSION
+#error "RNNC_VERSION is defined by CMakeLists.txt, from runtime/rnnrt_api.h"
+#endif
 
 /* Exit codes, as in shared/RELIABILITY.md. */
 enum {

@@ -342,6 +342,11 @@ int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,
                      const char *cmd);
 /* The program name: argv[0] without its directory, or fallback. */
 const char *rnnrt_cli_prog(int argc, char **argv, const char *fallback);
+/* `TRAINER --version`: when argv[1] is --version, prints the trainer's
+ * model, spec and the runtime's version and precision to stdout and
+ * returns 1 (the caller exits 0); otherwise returns 0. */
+int rnnrt_cli_version(int argc, char **argv, const char *prog,
+                      const char *model, const char *spec_path);
 
 /* FNV-1a over data, continuing from h (start with RNNRT_FNV_INIT). */
 #define RNNRT_FNV_INIT 14695981039346656037ull

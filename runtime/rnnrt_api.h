@@ -50,6 +50,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of rnnc and librnnrt, one number for both: CMakeLists.txt
+ * reads it from here (project(), librnnrt.so's SONAME is the major
+ * version, rnnc --version, rnncConfigVersion.cmake, rnnrt.pc). */
+#define RNNRT_VERSION_MAJOR 0
+#define RNNRT_VERSION_MINOR 1
+#define RNNRT_VERSION_PATCH 0
+#define RNNRT_VERSION "0.1.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

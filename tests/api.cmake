@@ -3,10 +3,10 @@
 # generated/rnn.c) uses the checkpoint; then a word model is generated and
 # its trainer and the example are built with cc as the README shows. The
 # unit tests are tests/unit/test_rt_api.c. About 10 s.
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   add_test(NAME api_lm_e2e
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e/api_lm.sh $<TARGET_FILE:rnn> $<TARGET_FILE:api_lm>
-            ${CMAKE_SOURCE_DIR}/../shared/data/timemachine.txt ${CMAKE_CURRENT_BINARY_DIR}/e2e/api_lm
-            $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_words.yaml)
+            ${PROJECT_SOURCE_DIR}/../shared/data/timemachine.txt ${CMAKE_CURRENT_BINARY_DIR}/e2e/api_lm
+            $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/examples/lstm_words.yaml)
   set_tests_properties(api_lm_e2e PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()

@@ -10,7 +10,7 @@
 foreach(spec specs/gru.yaml examples/lstm_2layer.yaml examples/lstm_2layer_dropout.yaml)
   get_filename_component(name ${spec} NAME_WE)
   add_test(NAME bidirectional_${name}
-    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/spec_check.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/${spec}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/spec_check.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/${spec}
             ${CMAKE_CURRENT_BINARY_DIR}/bidirectional/${name} 12)
   set_tests_properties(bidirectional_${name} PROPERTIES TIMEOUT 180 LABELS e2e
                        ENVIRONMENT "RNNC_FLAGS=--test-bidirectional"

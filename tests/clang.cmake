@@ -10,7 +10,7 @@ find_library(CLANG_LIB NAMES clang clang-14 libclang.so.1
   PATHS /usr/lib/llvm-14/lib /usr/lib/llvm-15/lib /usr/lib/llvm-16/lib
         /usr/lib/llvm-17/lib /usr/lib/llvm-18/lib /usr/local/opt/llvm/lib)
 
-file(GLOB CLANG_CHECK_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/generated/*.c)
+file(GLOB CLANG_CHECK_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/generated/*.c)
 set(CHECK_FIXTURES ${CMAKE_CURRENT_LIST_DIR}/tools/fixtures)
 
 if(CLANG_C_INCLUDE_DIR AND CLANG_LIB)
@@ -19,10 +19,10 @@ if(CLANG_C_INCLUDE_DIR AND CLANG_LIB)
   target_link_libraries(check_emitted PRIVATE ${CLANG_LIB})
 
   add_test(NAME libclang_selftest_good
-    COMMAND check_emitted ${CHECK_FIXTURES}/good.c -I ${CMAKE_SOURCE_DIR}/runtime)
+    COMMAND check_emitted ${CHECK_FIXTURES}/good.c -I ${PROJECT_SOURCE_DIR}/runtime)
   add_test(NAME libclang_selftest_bad
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tools/selftest_bad.sh $<TARGET_FILE:check_emitted>
-            ${CMAKE_SOURCE_DIR}/runtime ${CHECK_FIXTURES}/bad_alloc.c)
+            ${PROJECT_SOURCE_DIR}/runtime ${CHECK_FIXTURES}/bad_alloc.c)
   set_tests_properties(libclang_selftest_good libclang_selftest_bad
     PROPERTIES TIMEOUT 60 LABELS libclang)
 
@@ -31,7 +31,7 @@ if(CLANG_C_INCLUDE_DIR AND CLANG_LIB)
     # Relative path from the source dir, so messages read generated/X.c:L:C.
     add_test(NAME libclang_${name}
       COMMAND check_emitted generated/${name}.c -I runtime
-      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(libclang_${name} PROPERTIES TIMEOUT 60 LABELS libclang)
   endforeach()
 else()

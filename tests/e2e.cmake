@@ -11,11 +11,11 @@
 # Models are listed explicitly (not globbed) because each one costs CI time
 # and some (n-gram, seq2seq) need other data or other checks.
 set(RNNC_E2E_MODELS rnn gru lstm)
-set(RNNC_E2E_DATA ${CMAKE_SOURCE_DIR}/../shared/data/timemachine.txt)
+set(RNNC_E2E_DATA ${PROJECT_SOURCE_DIR}/../shared/data/timemachine.txt)
 set(E2E_DIR ${CMAKE_CURRENT_LIST_DIR}/e2e)
 
 foreach(model ${RNNC_E2E_MODELS})
-  if(NOT EXISTS ${CMAKE_SOURCE_DIR}/generated/${model}.c)
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/generated/${model}.c)
     continue()
   endif()
   set(work ${CMAKE_CURRENT_BINARY_DIR}/e2e)
@@ -24,7 +24,7 @@ foreach(model ${RNNC_E2E_MODELS})
   add_test(NAME interp_check_${model}
     COMMAND bash ${E2E_DIR}/interp_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
             specs/${model}.yaml ${work}/interp_check_${model}
-    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME train_${model}_e2e
     COMMAND bash ${E2E_DIR}/train.sh $<TARGET_FILE:${model}> ${RNNC_E2E_DATA} ${work}/train_${model})
   add_test(NAME interrupt_${model}
@@ -46,7 +46,7 @@ endforeach()
 # carried state has two blocks (h, c): bit-reproducible runs, exact resume,
 # the same result as 1 thread (threads.sh), and SIGINT/SIGTERM handled by
 # the polling thread while workers run (interrupt.sh with 2 threads).
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/lstm.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/lstm.c)
   set(work ${CMAKE_CURRENT_BINARY_DIR}/e2e)
   add_test(NAME threads_lstm
     COMMAND bash ${E2E_DIR}/threads.sh $<TARGET_FILE:lstm_d> ${RNNC_E2E_DATA} ${work}/threads_lstm)
@@ -65,7 +65,7 @@ endif()
 # character RNN trained to a tiny loss on a repetitive text never stop with
 # exit 4 (the guard's reference is the training's first loss, kept in the
 # checkpoint). The seq2seq twin is s2s_resume_converged (s2s.cmake).
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   add_test(NAME resume_converged_rnn
     COMMAND bash ${E2E_DIR}/resume_converged.sh lm $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/resume_converged_rnn)
   set_tests_properties(resume_converged_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
@@ -74,7 +74,7 @@ endif()
 # Options given with --resume (issue 17): the checkpoint's recipe carries
 # over; --lr/--clip apply with a note; --seed and optimizer hyperparameters
 # are refused by name. The seq2seq twin is s2s_resume_opts (s2s.cmake).
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   add_test(NAME resume_opts_rnn
     COMMAND bash ${E2E_DIR}/resume_opts.sh lm $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/resume_opts_rnn)
   set_tests_properties(resume_opts_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
@@ -83,9 +83,9 @@ endif()
 # Output paths (issue 17, RELIABILITY F4): rnnc's -o and -d and a trainer's
 # --ckpt and stdout through a symlink, a FIFO, /dev/null, -, /dev/full, a
 # directory and an unwritable directory (runtime/rnnrt_out.c). Seconds.
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   add_test(NAME outpaths
-    COMMAND bash ${E2E_DIR}/outpaths.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/rnn.yaml
+    COMMAND bash ${E2E_DIR}/outpaths.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/specs/rnn.yaml
             $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/outpaths)
   set_tests_properties(outpaths PROPERTIES TIMEOUT 300 LABELS e2e)
   # A second SIGINT/SIGTERM during a save: exit 75, the tmp file removed,
@@ -99,7 +99,7 @@ endif()
 # The counted n-gram baseline (specs/ngram.yaml): count, eval, sample, and a
 # corrupted model file refused; on timemachine.txt the perplexity must be
 # KenLM's 3.894 (order 5, modified Kneser-Ney).
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/ngram.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/ngram.c)
   add_test(NAME ngram_e2e
     COMMAND bash ${E2E_DIR}/ngram.sh $<TARGET_FILE:ngram> ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/ngram)
   set_tests_properties(ngram_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
@@ -109,14 +109,14 @@ endif()
 # cut to 32): resume is exact (the masks' seeds come from the checkpoint)
 # and evaluation runs without dropout. About a second.
 add_test(NAME dropout_e2e
-  COMMAND bash ${E2E_DIR}/dropout.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_2layer_dropout.yaml
+  COMMAND bash ${E2E_DIR}/dropout.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/examples/lstm_2layer_dropout.yaml
           ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/dropout)
 set_tests_properties(dropout_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
 
 # A word-level language model (examples/lstm_words.yaml, cut to hidden 32):
 # train, then sample words after a prefix, unknown prefix words as <unk>.
 add_test(NAME words_e2e
-  COMMAND bash ${E2E_DIR}/words.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/examples/lstm_words.yaml
+  COMMAND bash ${E2E_DIR}/words.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/examples/lstm_words.yaml
           ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/words)
 set_tests_properties(words_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
 
@@ -124,7 +124,7 @@ set_tests_properties(words_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
 # 13): a plateau schedule with warm-up and weight decay stops early by the
 # rules, X.best evaluates to the best epoch, and a run stopped every 70
 # steps and resumed is byte-identical to the straight one. A few seconds.
-if(EXISTS ${CMAKE_SOURCE_DIR}/generated/rnn.c)
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
   add_test(NAME sched_rnn
     COMMAND bash ${E2E_DIR}/sched.sh $<TARGET_FILE:rnn> ${CMAKE_CURRENT_BINARY_DIR}/e2e/sched_rnn)
   set_tests_properties(sched_rnn PROPERTIES TIMEOUT 300 LABELS e2e)
@@ -132,6 +132,6 @@ endif()
 # The spec's train.lr_schedule, warmup_steps and weight_decay reach the
 # generated recipe and the trainer (specs/rnn.yaml, hidden cut to 32).
 add_test(NAME sched_spec
-  COMMAND bash ${E2E_DIR}/sched_spec.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/rnn.yaml
+  COMMAND bash ${E2E_DIR}/sched_spec.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/specs/rnn.yaml
           ${CMAKE_CURRENT_BINARY_DIR}/e2e/sched_spec)
 set_tests_properties(sched_spec PROPERTIES TIMEOUT 300 LABELS e2e)

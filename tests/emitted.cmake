@@ -7,9 +7,9 @@
 find_program(RNNC_GCC NAMES gcc)
 find_program(RNNC_CLANG NAMES clang clang-14 clang-15 clang-16)
 set(EMITTED_FLAGS -std=c11 -Wall -Wextra -pedantic -Werror -O2
-    -I ${CMAKE_SOURCE_DIR}/runtime)
+    -I ${PROJECT_SOURCE_DIR}/runtime)
 
-file(GLOB EMITTED_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/generated/*.c)
+file(GLOB EMITTED_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/generated/*.c)
 file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/emitted)
 foreach(src ${EMITTED_SOURCES})
   get_filename_component(name ${src} NAME_WE)

@@ -15,7 +15,7 @@ foreach(pair ${HEADS_MODELS})
   separate_arguments(pair)
   list(GET pair 0 model)
   list(GET pair 1 task)
-  if(NOT EXISTS ${CMAKE_SOURCE_DIR}/generated/${model}.c)
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/generated/${model}.c)
     continue()
   endif()
   add_test(NAME gradcheck_${model}
@@ -23,14 +23,14 @@ foreach(pair ${HEADS_MODELS})
   add_test(NAME interp_check_${model}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/interp_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
             specs/${model}.yaml ${CMAKE_CURRENT_BINARY_DIR}/e2e/interp_check_${model}
-    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME heads_check_${model}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads_check.sh $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
             specs/${model}.yaml ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_check_${model}
-    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME heads_${model}_e2e
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads.sh ${task} $<TARGET_FILE:${model}> $<TARGET_FILE:rnnc>
-            ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model})
+            ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model})
   set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
@@ -41,7 +41,7 @@ endforeach()
 # (tagger, classifier on padded rows) recomputed with torch.nn.GRU / LSTM,
 # Linear and cross_entropy in float64; skipped without torch.
 set(HEADS_TORCH_ARGS
-  --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
+  --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
   "--libs=${OPENBLAS_LINK_LIBRARIES}")
 foreach(model tagger classifier)

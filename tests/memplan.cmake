@@ -4,8 +4,8 @@
 # without the plan, requires identical dumps and the interpreter's
 # agreement, and that the plan does not grow the workspace (it prints both
 # sizes). Hidden widths are cut to 16 to keep it cheap.
-file(GLOB MEMPLAN_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/specs/*.yaml ${CMAKE_SOURCE_DIR}/examples/*.yaml
-  ${CMAKE_SOURCE_DIR}/tests/specs/*.yaml)
+file(GLOB MEMPLAN_SPECS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/specs/*.yaml ${PROJECT_SOURCE_DIR}/examples/*.yaml
+  ${PROJECT_SOURCE_DIR}/tests/specs/*.yaml)
 foreach(spec ${MEMPLAN_SPECS})
   get_filename_component(name ${spec} NAME_WE)
   file(STRINGS ${spec} task REGEX "^task: *ngram")

@@ -5,4 +5,4 @@ add_executable(test_rt_train_float ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_rt_trai
 target_link_libraries(test_rt_train_float PRIVATE rnnrt PkgConfig::CMOCKA)
 add_test(NAME test_rt_train_float COMMAND test_rt_train_float)
 set_tests_properties(test_rt_train_float PROPERTIES ENVIRONMENT
-  "RNNC_SOURCE_DIR=${CMAKE_SOURCE_DIR};RNNC_BUILD_DIR=${CMAKE_BINARY_DIR}")
+  "RNNC_SOURCE_DIR=${PROJECT_SOURCE_DIR};RNNC_BUILD_DIR=${PROJECT_BINARY_DIR}")

@@ -11,8 +11,8 @@ target_link_libraries(s2s_tool PRIVATE rnnrt)
 set(S2S_DIR ${CMAKE_CURRENT_LIST_DIR}/s2s)
 set(S2S_WORK ${CMAKE_CURRENT_BINARY_DIR}/s2s)
 add_test(NAME s2s_check_data
-  COMMAND bash ${S2S_DIR}/check_data.sh $<TARGET_FILE:s2s_tool> ${CMAKE_SOURCE_DIR}
-          ${CMAKE_SOURCE_DIR}/../shared/data/fra-eng-20k.txt ${S2S_WORK}/check_data)
+  COMMAND bash ${S2S_DIR}/check_data.sh $<TARGET_FILE:s2s_tool> ${PROJECT_SOURCE_DIR}
+          ${PROJECT_SOURCE_DIR}/../shared/data/fra-eng-20k.txt ${S2S_WORK}/check_data)
 add_test(NAME s2s_bad_data
   COMMAND bash ${S2S_DIR}/bad_data.sh $<TARGET_FILE:s2s_tool> ${S2S_WORK}/bad_data)
 add_test(NAME s2s_nltk_bleu
@@ -23,7 +23,7 @@ set_tests_properties(s2s_check_data s2s_bad_data s2s_nltk_bleu PROPERTIES
 # The seq2seq specs (specs/seq2seq*.yaml) go through lowering, autodiff and
 # every pass; the decoder reads the key projection as a loop invariant.
 add_test(NAME s2s_specs_graph
-  COMMAND bash -c "set -e; for s in ${CMAKE_SOURCE_DIR}/specs/seq2seq*.yaml; do $<TARGET_FILE:rnnc> $s -d fuse >/dev/null; done; $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/seq2seq.yaml -d hoist | grep -q '^%[0-9]* = matmul %[0-9]*, %[0-9]* : \\[T,B,128\\]  ; score_matmul'")
+  COMMAND bash -c "set -e; for s in ${PROJECT_SOURCE_DIR}/specs/seq2seq*.yaml; do $<TARGET_FILE:rnnc> $s -d fuse >/dev/null; done; $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/specs/seq2seq.yaml -d hoist | grep -q '^%[0-9]* = matmul %[0-9]*, %[0-9]* : \\[T,B,128\\]  ; score_matmul'")
 set_tests_properties(s2s_specs_graph PROPERTIES TIMEOUT 60 LABELS s2s)
 
 # The emitted training step (double) of tiny seq2seq specs: loss and
@@ -71,7 +71,7 @@ foreach(name seq2seq seq2seq_dot seq2seq_noattn)
     add_test(NAME s2s_gradcheck_${name} COMMAND ${name}_d gradcheck --max-per-param 6)
     add_test(NAME s2s_check_${name}
       COMMAND bash -c "set -e; mkdir -p ${S2S_WORK}; $<TARGET_FILE:${name}_d> dump >${S2S_WORK}/${name}.dump; $<TARGET_FILE:rnnc> specs/${name}.yaml --check ${S2S_WORK}/${name}.dump"
-      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(s2s_gradcheck_${name} s2s_check_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
   endif()
 endforeach()
@@ -105,21 +105,21 @@ set_tests_properties(s2s_mpi PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS s
 # The divergence guard on a converged model (issue 17): 20 resumes of the
 # toy reverser trained to a small loss never stop with exit 4.
 add_test(NAME s2s_resume_converged
-  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_converged.sh s2s $<TARGET_FILE:s2s_toy_reverse>
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/resume_converged.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/resume_converged)
 set_tests_properties(s2s_resume_converged PROPERTIES TIMEOUT 300 LABELS s2s)
 
 # Options given with --resume (issue 17): --lr applies with a note, --seed
 # is refused by name, a resume without options is the straight run.
 add_test(NAME s2s_resume_opts
-  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_opts.sh s2s $<TARGET_FILE:s2s_toy_reverse>
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/resume_opts.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/resume_opts)
 set_tests_properties(s2s_resume_opts PROPERTIES TIMEOUT 300 LABELS s2s)
 
 # A second signal during a save (issue 17): exit 75, the tmp file removed,
 # the previous checkpoint byte-identical; --ckpt - and a directory refused.
 add_test(NAME s2s_double_signal
-  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/double_signal.sh s2s $<TARGET_FILE:s2s_toy_reverse>
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/e2e/double_signal.sh s2s $<TARGET_FILE:s2s_toy_reverse>
           $<TARGET_FILE:s2s_tool> ${S2S_WORK}/double_signal)
 set_tests_properties(s2s_double_signal PROPERTIES TIMEOUT 300 LABELS s2s)
 

@@ -18,7 +18,7 @@ set(S2SP_WORK ${CMAKE_CURRENT_BINARY_DIR}/s2s_passes)
 foreach(mode O0 no_pass dump)
   add_test(NAME s2s_decode_passes_${mode}
     COMMAND bash ${S2SP_DIR}/decode_passes.sh $<TARGET_FILE:rnnc> specs/seq2seq.yaml ${mode}
-    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(s2s_decode_passes_${mode} PROPERTIES TIMEOUT 120 LABELS s2s)
 endforeach()
 

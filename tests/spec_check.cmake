@@ -3,7 +3,7 @@
 # and agrees with the reference interpreter (tests/spec_check.sh). Hidden
 # widths are cut to 16 so the finite differences stay cheap.
 file(GLOB SPEC_CHECK_SPECS CONFIGURE_DEPENDS
-  ${CMAKE_SOURCE_DIR}/examples/*.yaml ${CMAKE_SOURCE_DIR}/tests/specs/*.yaml)
+  ${PROJECT_SOURCE_DIR}/examples/*.yaml ${PROJECT_SOURCE_DIR}/tests/specs/*.yaml)
 foreach(spec ${SPEC_CHECK_SPECS})
   get_filename_component(name ${spec} NAME_WE)
   add_test(NAME spec_check_${name}

@@ -5,7 +5,7 @@
 # script compiles specs/X.yaml with rnnc and links it with librnnrt_d.
 # Skipped (exit 77) where /usr/bin/python3 cannot import torch.
 set(TORCH_COMPARE_ARGS
-  --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
+  --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
   "--libs=${OPENBLAS_LINK_LIBRARIES}")
 foreach(kind gru lstm)
@@ -25,7 +25,7 @@ set_tests_properties(torch_compare_cells PROPERTIES
 # nn.GRU/LSTM(num_layers, bidirectional=True) call holding the same weights.
 add_test(NAME torch_compare_bidirectional
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_bidirectional.py
-          --source ${CMAKE_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
+          --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
           --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES}")
 set_tests_properties(torch_compare_bidirectional PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)

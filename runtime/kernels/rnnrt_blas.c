@@ -20,11 +20,13 @@
 #include <pthread.h>
 #include <string.h>
 
-/* The AVX-512 row kernel (row_zmm) exists in the float build compiled for
- * AVX-512 (-march=native on such a CPU). */
-#if !defined(RNNRT_DOUBLE) && defined(__GNUC__) && defined(__AVX512F__)
+/* The AVX-512 row kernel (row_zmm) exists in the float build for x86-64,
+ * compiled for AVX-512 by a target attribute whatever the build's -march;
+ * it runs only on a CPU that has AVX-512 (row_zmm_on). */
+#if !defined(RNNRT_DOUBLE) && defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define RNNRT_ROW_ZMM 1
+#define TARGET_AVX512 __attribute__((target("avx512f")))
 #else
 #define RNNRT_ROW_ZMM 0
 #endif
@@ -118,7 +120,7 @@ static void row_narrow(int K, int N, real alpha, const real *restrict a,
  * row_block's bits (_mm512_mul_ps then _mm512_add_ps) measured ~25% slower
  * (GRU-S generation 155k against 205k tok/s): with the multiply and the
  * add separate, the loop is not only bound by reading B from L2. */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) TARGET_AVX512 void
 row_zmm(const int nv, const int masked, __mmask16 last, int K, float alpha,
         const float *restrict a, int inca, const float *restrict B, int ldb,
         float beta, float *restrict c)
@@ -156,7 +158,7 @@ row_zmm(const int nv, const int masked, __mmask16 last, int K, float alpha,
 /* c (1 x N) = a @ B (B stored K x N) with row_zmm: 256-column blocks (16
  * vectors), then the rest (0 < r < 256 columns) in one pass of
  * ceil(r / 16) vectors, the last one masked. */
-static void row_zmm_all(int K, int N, float alpha, const float *a, int inca,
+TARGET_AVX512 static void row_zmm_all(int K, int N, float alpha, const float *a, int inca,
                         const float *B, int ldb, float beta, float *c)
 {
     int j = 0;
@@ -186,8 +188,9 @@ static void row_zmm_all(int K, int N, float alpha, const float *a, int inca,
  * row_block, as the scan GEMM keeps its AVX2 kernel: a benchmark against
  * PyTorch on the same OpenBLAS core runs rnnc's hand-written kernels at
  * that core's vector width. (row_block is plain C at whatever width the
- * compiler picks for -march=native: GCC 12 on Zen 5 uses zmm there too, so
- * under Haswell the difference is the accumulators kept in memory.) */
+ * compiler picks for the build's -march: with RNNC_NATIVE, GCC 12 on Zen 5
+ * uses zmm there too, so under Haswell the difference is the accumulators
+ * kept in memory.) */
 static int use_row_zmm;
 static pthread_once_t row_zmm_once = PTHREAD_ONCE_INIT;
 

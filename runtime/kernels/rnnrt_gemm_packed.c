@@ -22,9 +22,10 @@
  * (openblas_get_corename: Haswell/Zen -> AVX2, SkylakeX/Cooperlake/
  * SapphireRapids -> AVX-512), so rnnc and anything else using the same
  * OpenBLAS are compared under the same kernels (OPENBLAS_CORETYPE moves
- * both). RNNRT_GEMM=blas|avx2|avx512 overrides; a kernel the binary was not
- * compiled for (no -march=native / RNNC_NATIVE=OFF) or the CPU lacks falls
- * back to rnnrt_gemm. The double build always uses rnnrt_gemm.
+ * both). RNNRT_GEMM=blas|avx2|avx512 overrides; a kernel the CPU lacks
+ * falls back to rnnrt_gemm. Both kernels are compiled into every x86-64
+ * float build by target attributes, whatever its -march (RNNC_NATIVE), and
+ * chosen at run time. The double build always uses rnnrt_gemm.
  */
 #include "rnnrt.h"
 
@@ -39,14 +40,12 @@
 #if !defined(RNNRT_DOUBLE) && defined(__GNUC__) && defined(__x86_64__)
 #include <cblas.h>
 #include <immintrin.h>
-#if defined(__AVX2__) && defined(__FMA__)
 #undef RNNRT_HAVE_AVX2
 #define RNNRT_HAVE_AVX2 1
-#endif
-#if defined(__AVX512F__)
 #undef RNNRT_HAVE_AVX512
 #define RNNRT_HAVE_AVX512 1
-#endif
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX512 __attribute__((target("avx512f")))
 #endif
 
 enum { MR = 6, NR_MAX = 32 };
@@ -149,7 +148,7 @@ void rnnrt_pack_b(int tb, int K, int N, const real *B, int ldb, real *packed)
 
 #if RNNRT_HAVE_AVX2
 /* one row of 16: v0 v1; the last panel's partial row goes through t[] */
-static inline __attribute__((always_inline)) void store16(real *c, __m256 v0, __m256 v1, int nc)
+static inline __attribute__((always_inline)) TARGET_AVX2 void store16(real *c, __m256 v0, __m256 v1, int nc)
 {
     if (nc == 16) {
         _mm256_storeu_ps(c, v0);
@@ -175,7 +174,7 @@ static inline __attribute__((always_inline)) void store16(real *c, __m256 v0, __
 /* mr is a constant at every call site, so the unused rows vanish and the
  * 12 accumulators stay in registers (an array of them did not: GCC 12
  * spilled it every k). */
-static inline __attribute__((always_inline)) void kernel16(int mr, int K, const real *A, int lda, const real *P,
+static inline __attribute__((always_inline)) TARGET_AVX2 void kernel16(int mr, int K, const real *A, int lda, const real *P,
                                                            real *C, int ldc, int nc)
 {
     __m256 z = _mm256_setzero_ps();
@@ -189,7 +188,7 @@ static inline __attribute__((always_inline)) void kernel16(int mr, int K, const 
 #endif
 
 #if RNNRT_HAVE_AVX512
-static inline __attribute__((always_inline)) void store32(real *c, __m512 v0, __m512 v1, int nc)
+static inline __attribute__((always_inline)) TARGET_AVX512 void store32(real *c, __m512 v0, __m512 v1, int nc)
 {
     if (nc == 32) {
         _mm512_storeu_ps(c, v0);
@@ -212,7 +211,7 @@ static inline __attribute__((always_inline)) void store32(real *c, __m512 v0, __
     if (mr > r)                                                                                                        \
         store32(C + (size_t)r * ldc, c##r##0, c##r##1, nc);
 
-static inline __attribute__((always_inline)) void kernel32(int mr, int K, const real *A, int lda, const real *P,
+static inline __attribute__((always_inline)) TARGET_AVX512 void kernel32(int mr, int K, const real *A, int lda, const real *P,
                                                            real *C, int ldc, int nc)
 {
     __m512 z = _mm512_setzero_ps();
@@ -243,6 +242,32 @@ static inline __attribute__((always_inline)) void kernel32(int mr, int K, const 
         }                                                                                                              \
     } while (0)
 
+/* Every panel of C = A @ packed with one kernel; the target attribute lets
+ * the always_inline kernel inline into it. */
+#define PANELS(kern, nr)                                                                                               \
+    do {                                                                                                               \
+        const real *P = panel_base((real *)packed);                                                                    \
+        for (int c0 = 0; c0 < N; c0 += nr) {                                                                           \
+            int nc = N - c0 < nr ? N - c0 : nr;                                                                        \
+            const real *pp = P + (size_t)c0 * K;                                                                       \
+            PANEL(kern);                                                                                               \
+        }                                                                                                              \
+    } while (0)
+
+#if RNNRT_HAVE_AVX2
+TARGET_AVX2 static void gemm16(int M, int N, int K, const real *A, int lda, const real *packed, real *C, int ldc)
+{
+    PANELS(kernel16, 16);
+}
+#endif
+
+#if RNNRT_HAVE_AVX512
+TARGET_AVX512 static void gemm32(int M, int N, int K, const real *A, int lda, const real *packed, real *C, int ldc)
+{
+    PANELS(kernel32, 32);
+}
+#endif
+
 void rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda, const real *B, int ldb,
                        const real *packed, real *C, int ldc)
 {
@@ -253,20 +278,13 @@ void rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda, cons
     }
     if (M <= 0 || N <= 0)
         return;
-#if RNNRT_HAVE_AVX2 || RNNRT_HAVE_AVX512
-    const real *P = panel_base((real *)packed);
-    for (int c0 = 0; c0 < N; c0 += nr) {
-        int nc = N - c0 < nr ? N - c0 : nr;
-        const real *pp = P + (size_t)c0 * K;
 #if RNNRT_HAVE_AVX512
-        if (nr == 32) {
-            PANEL(kernel32);
-            continue;
-        }
+    if (nr == 32) {
+        gemm32(M, N, K, A, lda, packed, C, ldc);
+        return;
+    }
 #endif
 #if RNNRT_HAVE_AVX2
-        PANEL(kernel16);
-#endif
-    }
+    gemm16(M, N, K, A, lda, packed, C, ldc);
 #endif
 }

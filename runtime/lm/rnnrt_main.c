@@ -417,6 +417,8 @@ int rnnrt_main(int argc, char **argv, const RnnrtModel *m)
         main_usage(stderr, prog, m);
         return RNNRT_EXIT_USAGE;
     }
+    if (rnnrt_cli_version(argc, argv, prog, m->name, m->spec_path))
+        return 0;
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         main_usage(stdout, prog, m);

@@ -622,6 +622,8 @@ int rnnrt_ngram_main(int argc, char **argv, const RnnrtNgramSpec *s)
         main_usage(stderr, s);
         return RNNRT_EXIT_USAGE;
     }
+    if (rnnrt_cli_version(argc, argv, prog, s->name, s->spec_path))
+        return 0;
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         main_usage(stdout, s);
         return 0;

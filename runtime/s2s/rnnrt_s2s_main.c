@@ -1363,6 +1363,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     const RnnrtRecipe *r = &m->recipe;
     if (argc < 2)
         return usage(stderr, prog, m);
+    if (rnnrt_cli_version(argc, argv, prog, m->name, m->spec_path))
+        return 0;
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
         return usage(stdout, prog, m);
     const char *cmd = argv[1];
