@@ -69,4 +69,11 @@ void pass_place_before(Model *m, Graph *g, int n0, Node *before);
 /* Removes input k of a scan (its ARG must be unused), renumbering the rest. */
 void pass_scan_remove_input(Node *scan, int k);
 
+/* compile.c: spec text -> C on `out`, every stage as `rnnc SPEC -o OUT.c`
+ * runs it (default passes). EXIT_OK, or EXIT_SPEC after printing
+ * diagnostics. compile_reset() frees perm and the diagnostics' state so the
+ * next compile starts from nothing. */
+int compile_spec_text(FILE *out, const char *path, const char *text, size_t len);
+void compile_reset(void);
+
 #endif

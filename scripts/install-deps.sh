@@ -10,7 +10,7 @@
 # way. Uses sudo when not run as root.
 set -euo pipefail
 
-PACKAGES=(cmake gcc clang make pkg-config libyaml-dev libopenblas-dev
+PACKAGES=(cmake gcc clang libclang-rt-dev make pkg-config libyaml-dev libopenblas-dev
           libcmocka-dev libclang-dev python3 "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
