@@ -43,8 +43,8 @@ typedef struct {
     int nbuffers, capbuffers;
     struct PackSlot *pack_slots; /* packed weights and their workspace slots */
     int npack_slots, cappack_slots;
-    const char **used;    /* names taken so far */
-    int nused, capused;
+    const char **taken;   /* the names taken so far: a hash set (names_add) */
+    int ntaken, captaken;
     int last_line;        /* spec line of the last comment */
     bool in_backward;
     bool labels;          /* a task head with L labels: L is a run-time dim */
@@ -64,7 +64,21 @@ static const char *node_cname(Emit *E, const Node *n)
     return E->node_names[n->aux - 1];
 }
 
-static bool name_taken(Emit *E, const char *s)
+/* The names taken so far are an open-addressing hash set (linear probing,
+ * at most half full, in perm): a deep spec has thousands of names, and a
+ * list compared name by name made `layers: 64` take seconds. */
+static size_t name_slot(const Emit *E, const char *s)
+{
+    size_t mask = (size_t)E->captaken - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
+    while (E->taken[i] && strcmp(E->taken[i], s) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void names_add(Emit *E, const char *s);
+
+/* The names no node may take: the emitted code's own locals and C keywords. */
+static void names_init(Emit *E)
 {
     static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
                                      /* C keywords a gradient name can become ("do" from gate "o") */
@@ -73,13 +87,33 @@ static bool name_taken(Emit *E, const char *s)
                                      "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
                                      "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                                      "volatile", "while", "real"};
+    E->captaken = 256;
+    E->ntaken = 0;
+    E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], s) == 0)
-            return true;
-    for (int i = 0; i < E->nused; i++)
-        if (strcmp(E->used[i], s) == 0)
-            return true;
-    return false;
+        names_add(E, reserved[i]);
+}
+
+static bool name_taken(Emit *E, const char *s)
+{
+    if (!E->taken)
+        names_init(E);
+    return E->taken[name_slot(E, s)] != NULL;
+}
+
+static void names_add(Emit *E, const char *s)
+{
+    if (2 * (E->ntaken + 1) > E->captaken) {
+        const char **old = E->taken;
+        int oldcap = E->captaken;
+        E->captaken *= 2;
+        E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
+        for (int i = 0; i < oldcap; i++)
+            if (old[i])
+                E->taken[name_slot(E, old[i])] = old[i];
+    }
+    E->taken[name_slot(E, s)] = s;
+    E->ntaken++;
 }
 
 /* A C identifier from a spec name: [A-Za-z0-9_], unique in the file. All
@@ -100,8 +134,9 @@ static const char *unique_name(Emit *E, const char *base)
     snprintf(cand, sizeof cand, "%s", buf);
     for (int i = 2; name_taken(E, cand); i++)
         snprintf(cand, sizeof cand, "%s_%d", buf, i);
-    E->used = arena_grow(&perm, E->used, &E->capused, E->nused + 1, sizeof(char *));
-    return E->used[E->nused++] = arena_strdup(&perm, cand);
+    const char *name = arena_strdup(&perm, cand);
+    names_add(E, name);
+    return name;
 }
 
 /* Nodes read through a local pointer rather than a workspace field (scan
