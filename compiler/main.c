@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL;
     bool optimize = true, force_bidirectional = false;
+    PassChoice choice = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)
@@ -100,9 +101,9 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             if (strcmp(a, "--pass") == 0)
-                pass_enable(argv[i]);
+                pass_enable(&choice, argv[i]);
             else
-                pass_skip(argv[i]);
+                pass_skip(&choice, argv[i]);
         } else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
         return EXIT_USAGE;
     }
-    if (optimize && !check && passes_run_forward(m, dump))
+    if (optimize && !check && passes_run_forward(m, &choice, dump))
         return EXIT_OK;
     autodiff(&perm, m);
     if (check)
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
         return EXIT_USAGE;
     }
-    if (optimize && passes_run(m, dump))
+    if (optimize && passes_run(m, &choice, dump))
         return EXIT_OK;
     return write_output(spec, m, out);
 }

@@ -37,17 +37,24 @@ void pass_memplan(Model *m); /* pass_memplan.c: buffers whose lifetimes do not o
 /* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
 void memplan_dump(FILE *f, const Model *m);
 
-/* Runs the forward passes (before autodiff) like passes_run. */
-bool passes_run_forward(Model *m, const char *dump_after);
-/* Runs the passes in order. When dump_after names a pass, prints the model
- * (passes_dump) after it and returns true (the caller stops there). */
-bool passes_run(Model *m, const char *dump_after);
 /* rnnc --no-pass NAME: passes_run and passes_run_forward skip pass NAME
  * (not dce), so a pass can be measured against the code without it;
  * rnnc --pass NAME runs an optional pass (one that is off by default:
- * gemmfuse). -d NAME runs the pass it dumps after. */
-void pass_skip(const char *name);
-void pass_enable(const char *name);
+ * gemmfuse). -d NAME runs the pass it dumps after. The caller keeps the
+ * choice (zero-initialized: the default passes); NULL means the defaults. */
+enum { PASS_CHOICE_MAX = 16 };
+typedef struct {
+    const char *skipped[PASS_CHOICE_MAX], *enabled[PASS_CHOICE_MAX];
+    int nskipped, nenabled;
+} PassChoice;
+void pass_skip(PassChoice *c, const char *name);
+void pass_enable(PassChoice *c, const char *name);
+
+/* Runs the forward passes (before autodiff) like passes_run. */
+bool passes_run_forward(Model *m, const PassChoice *c, const char *dump_after);
+/* Runs the passes in order. When dump_after names a pass, prints the model
+ * (passes_dump) after it and returns true (the caller stops there). */
+bool passes_run(Model *m, const PassChoice *c, const char *dump_after);
 /* Is `name` a pass -d accepts? */
 bool pass_known(const char *name);
 /* "gemmfuse | dce | wgrad | ..." for messages. */
