@@ -16,6 +16,8 @@
 
 int compile_spec_text(FILE *out, const char *path, const char *text, size_t len)
 {
+    /* the spec and the diagnostics keep the path: the caller's may not last */
+    path = arena_strdup(&perm, path);
     Spec *spec = spec_parse(&perm, path, text, len);
     if (!spec)
         return EXIT_SPEC;
@@ -26,9 +28,9 @@ int compile_spec_text(FILE *out, const char *path, const char *text, size_t len)
     Model *m = lower(&perm, spec);
     if (!m)
         return EXIT_SPEC;
-    passes_run_forward(m, NULL);
+    passes_run_forward(m, NULL, NULL);
     autodiff(&perm, m);
-    passes_run(m, NULL);
+    passes_run(m, NULL, NULL);
     emit_c(out, m);
     return EXIT_OK;
 }
