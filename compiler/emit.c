@@ -25,14 +25,26 @@
 #include <ctype.h>
 #include <string.h>
 
+struct Buffer;
+struct PackSlot;
+
+/* Everything one emit_c call knows. No state outside it survives a call:
+ * the compiler is a library (tests and the fuzzer run it many times in one
+ * process). */
 typedef struct {
     FILE *f;
-    const Model *m;
+    const Model *m;       /* the model whose nodes are being emitted (the
+                             seq2seq decoding entries switch it) */
     const char *prefix;   /* model name, used for C identifiers */
-    char **names;         /* unique C name per node, by node pointer index */
-    int nnames;
-    const char **used;    /* names taken so far */
-    int nused, capused;
+    const char **node_names; /* unique C name per named node, at node->aux - 1 */
+    bool *node_local;     /* ... read through a local pointer, not a workspace field */
+    int nnode_names, capnode_names, capnode_local;
+    struct Buffer *buffers; /* the workspace being laid out */
+    int nbuffers, capbuffers;
+    struct PackSlot *pack_slots; /* packed weights and their workspace slots */
+    int npack_slots, cappack_slots;
+    const char **taken;   /* the names taken so far: a hash set (names_add) */
+    int ntaken, captaken;
     int last_line;        /* spec line of the last comment */
     bool in_backward;
     bool labels;          /* a task head with L labels: L is a run-time dim */
@@ -41,23 +53,32 @@ typedef struct {
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
 } Emit;
 
-/* The model being emitted (defined with the use checks below). */
-static const Model *cur_model;
-
 /* ---- naming ---- */
 
-/* Every node gets a slot in node_names through its aux field. */
-static const char **node_names;
-static int nnode_names, capnode_names;
+/* Every node gets a slot in E->node_names through its aux field. */
 
-static const char *node_cname(const Node *n)
+static const char *node_cname(Emit *E, const Node *n)
 {
-    if (n->aux <= 0 || n->aux > nnode_names)
+    if (n->aux <= 0 || n->aux > E->nnode_names)
         DIE("emit: node %%%d (%s) has no C name", n->id, op_name(n->op));
-    return node_names[n->aux - 1];
+    return E->node_names[n->aux - 1];
 }
 
-static bool name_taken(Emit *E, const char *s)
+/* The names taken so far are an open-addressing hash set (linear probing,
+ * at most half full, in perm): a deep spec has thousands of names, and a
+ * list compared name by name made `layers: 64` take seconds. */
+static size_t name_slot(const Emit *E, const char *s)
+{
+    size_t mask = (size_t)E->captaken - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
+    while (E->taken[i] && strcmp(E->taken[i], s) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void names_add(Emit *E, const char *s);
+
+/* The names no node may take: the emitted code's own locals and C keywords. */
+static void names_init(Emit *E)
 {
     static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
                                      /* C keywords a gradient name can become ("do" from gate "o") */
@@ -66,13 +87,33 @@ static bool name_taken(Emit *E, const char *s)
                                      "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
                                      "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                                      "volatile", "while", "real"};
+    E->captaken = 256;
+    E->ntaken = 0;
+    E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], s) == 0)
-            return true;
-    for (int i = 0; i < E->nused; i++)
-        if (strcmp(E->used[i], s) == 0)
-            return true;
-    return false;
+        names_add(E, reserved[i]);
+}
+
+static bool name_taken(Emit *E, const char *s)
+{
+    if (!E->taken)
+        names_init(E);
+    return E->taken[name_slot(E, s)] != NULL;
+}
+
+static void names_add(Emit *E, const char *s)
+{
+    if (2 * (E->ntaken + 1) > E->captaken) {
+        const char **old = E->taken;
+        int oldcap = E->captaken;
+        E->captaken *= 2;
+        E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
+        for (int i = 0; i < oldcap; i++)
+            if (old[i])
+                E->taken[name_slot(E, old[i])] = old[i];
+    }
+    E->taken[name_slot(E, s)] = s;
+    E->ntaken++;
 }
 
 /* A C identifier from a spec name: [A-Za-z0-9_], unique in the file. All
@@ -93,24 +134,22 @@ static const char *unique_name(Emit *E, const char *base)
     snprintf(cand, sizeof cand, "%s", buf);
     for (int i = 2; name_taken(E, cand); i++)
         snprintf(cand, sizeof cand, "%s_%d", buf, i);
-    E->used = arena_grow(&perm, E->used, &E->capused, E->nused + 1, sizeof(char *));
-    return E->used[E->nused++] = arena_strdup(&perm, cand);
+    const char *name = arena_strdup(&perm, cand);
+    names_add(E, name);
+    return name;
 }
 
-/* Nodes read through a local pointer rather than a workspace field: scan
- * arguments, and body values written straight into a stacked output. */
-static bool *node_local;
-static int capnode_local;
+/* Nodes read through a local pointer rather than a workspace field (scan
+ * arguments, and body values written straight into a stacked output) are
+ * marked in E->node_local. */
 
-static void set_name(Node *n, const char *name, bool local)
+static void set_name(Emit *E, Node *n, const char *name, bool local)
 {
-    node_names = arena_grow(&perm, node_names, &capnode_names, nnode_names + 1, sizeof(char *));
-    int cap = capnode_local;
-    node_local = arena_grow(&perm, node_local, &capnode_local, nnode_names + 1, sizeof(bool));
-    (void)cap;
-    node_local[nnode_names] = local;
-    node_names[nnode_names++] = name;
-    n->aux = nnode_names;
+    E->node_names = arena_grow(&perm, E->node_names, &E->capnode_names, E->nnode_names + 1, sizeof(char *));
+    E->node_local = arena_grow(&perm, E->node_local, &E->capnode_local, E->nnode_names + 1, sizeof(bool));
+    E->node_local[E->nnode_names] = local;
+    E->node_names[E->nnode_names++] = name;
+    n->aux = E->nnode_names;
 }
 
 static const char *base_name(const Node *n)
@@ -127,7 +166,7 @@ static const char *base_name(const Node *n)
 /* Name every node that appears in the code. Loop-invariant scan inputs
  * are read through the outer value's name; aliases and constants have no
  * name of their own. */
-static const char *ref(const Node *n);
+static const char *ref(Emit *E, const Node *n);
 
 static void name_graph(Emit *E, Graph *g, const Node *scan)
 {
@@ -142,21 +181,21 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
         if (n->op == OP_FUSED)
             continue; /* after the buffers, below */
         if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV)
-            set_name(n, ref(scan->in[n->index]), true);
+            set_name(E, n, ref(E, scan->in[n->index]), true);
         else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
-            set_name(n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
+            set_name(E, n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
         else
-            set_name(n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && scan_stack_output(scan, n)));
+            set_name(E, n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && scan_stack_output(scan, n)));
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
     for (int i = 0; i < g->n; i++) {
         const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
         if (fb)
-            set_name(g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused", E->prefix)), true);
+            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused", E->prefix)), true);
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(fb->nodes[k], unique_name(E, base_name(fb->nodes[k])), true);
+                set_name(E, fb->nodes[k], unique_name(E, base_name(fb->nodes[k])), true);
     }
 }
 
@@ -228,18 +267,18 @@ static Shape shape_rows(Shape s)
 static bool slice_view(const Node *n);
 
 /* How a node's value is read: a pointer expression. */
-static const char *ref(const Node *n)
+static const char *ref(Emit *E, const Node *n)
 {
     if (slice_view(n))
-        return n->index ? arena_printf(&perm, "(%s + %d)", ref(n->in[0]), n->index) : ref(n->in[0]);
+        return n->index ? arena_printf(&perm, "(%s + %d)", ref(E, n->in[0]), n->index) : ref(E, n->in[0]);
     switch (n->op) {
     case OP_PARAM: /* by the parameter's name: a graph may hold several nodes of one */
-        return arena_printf(&perm, "p.%s", cur_model->params[n->index].name);
+        return arena_printf(&perm, "p.%s", E->m->params[n->index].name);
     case OP_INPUT:
         if (n->index == INPUT_X)
-            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->src" : "c->x";
+            return E->m && E->m->spec->task == TASK_SEQ2SEQ ? "c->src" : "c->x";
         if (n->index == INPUT_Y)
-            return cur_model && cur_model->spec->task == TASK_SEQ2SEQ ? "c->label" : "c->y";
+            return E->m && E->m->spec->task == TASK_SEQ2SEQ ? "c->label" : "c->y";
         if (n->index == INPUT_DEC_IN) /* a decoding step reads one token per row */
             return n->shape.ndim == 1 ? "c->prev" : "c->dec_in";
         if (n->index == INPUT_SRC_LEN)
@@ -250,29 +289,29 @@ static const char *ref(const Node *n)
             return "c->pool";
         if (n->index == INPUT_MASK)
             return "c->mask";
-        return node_cname(n);
+        return node_cname(E, n);
     case OP_GRAD_SCALE:
-        return ref(n->in[0]); /* identity in the forward direction */
+        return ref(E, n->in[0]); /* identity in the forward direction */
     case OP_SCAN_OUT: {
         const Scan *s = n->in[0]->scan;
         const ScanOut *o = &s->out[n->index];
         if (o->kind == SCAN_FINAL)
-            return arena_printf(&perm, "w.%s_carry", node_cname(s->in[o->carry].arg));
-        return arena_printf(&perm, "w.%s", node_cname(n));
+            return arena_printf(&perm, "w.%s_carry", node_cname(E, s->in[o->carry].arg));
+        return arena_printf(&perm, "w.%s", node_cname(E, n));
     }
     default:
-        if (node_local[n->aux - 1])
-            return node_cname(n);
-        return arena_printf(&perm, "w.%s", node_cname(n));
+        if (E->node_local[n->aux - 1])
+            return node_cname(E, n);
+        return arena_printf(&perm, "w.%s", node_cname(E, n));
     }
 }
 
 /* A scalar operand as a C expression (rank-0 nodes only). */
-static const char *scalar(const Node *n)
+static const char *scalar(Emit *E, const Node *n)
 {
     if (n->op == OP_CONST)
         return arena_printf(&perm, "(real)%.17g", n->value);
-    return arena_printf(&perm, "%s[0]", ref(n));
+    return arena_printf(&perm, "%s[0]", ref(E, n));
 }
 
 /* ---- where values live: pass_memplan.c decided (Node.storage) ---- */
@@ -287,10 +326,10 @@ static bool has_storage(const Node *n) { return n->storage == STORE_BUFFER || n-
 static bool zeros_only_init(const Node *n) { return n->storage == STORE_ZEROS; }
 
 /* The parameter whose gradient block the GEMM n adds into, or -1. */
-static int direct_grad_param(const Node *n)
+static int direct_grad_param(Emit *E, const Node *n)
 {
-    for (int i = 0; n->storage == STORE_GRAD && i < cur_model->nparams; i++)
-        if (cur_model->grads[i] == n)
+    for (int i = 0; n->storage == STORE_GRAD && i < E->m->nparams; i++)
+        if (E->m->grads[i] == n)
             return i;
     return -1;
 }
@@ -411,7 +450,7 @@ static void emit_params(Emit *E)
 
 /* Every buffer of the workspace: top-level values, scan carries, per-step
  * temporaries of scan bodies (stacked ones live in their output). */
-typedef struct {
+typedef struct Buffer {
     const char *field;
     const char *size; /* size_t C expression */
     const char *what; /* comment */
@@ -421,21 +460,19 @@ typedef struct {
     bool packed; /* a packed weight (emit_packs): own storage, outside the plan */
 } Buffer;
 
-static Buffer *buffers;
-static int nbuffers, capbuffers;
 
-static void add_buffer(const char *field, const char *size, const char *what, const Node *n, bool carry)
+static void add_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *n, bool carry)
 {
-    buffers = arena_grow(&perm, buffers, &capbuffers, nbuffers + 1, sizeof(Buffer));
-    buffers[nbuffers++] = (Buffer){field, size, what, n, carry, n ? n->shape : (Shape){0}, false};
+    E->buffers = arena_grow(&perm, E->buffers, &E->capbuffers, E->nbuffers + 1, sizeof(Buffer));
+    E->buffers[E->nbuffers++] = (Buffer){field, size, what, n, carry, n ? n->shape : (Shape){0}, false};
 }
 
 /* A packed weight's panels: filled before a scan's loop and read by every
  * step, so they never share storage (pass_memplan does not plan them). */
-static void add_pack_buffer(const char *field, const char *size, const char *what, const Node *w)
+static void add_pack_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *w)
 {
-    add_buffer(field, size, what, w, false);
-    buffers[nbuffers - 1].packed = true;
+    add_buffer(E, field, size, what, w, false);
+    E->buffers[E->nbuffers - 1].packed = true;
 }
 
 /* ---- packed weights (issue #5) ----
@@ -445,30 +482,28 @@ static void add_pack_buffer(const char *field, const char *size, const char *wha
  * rnnrt_gemm_packed against the panels (see runtime/rnnrt_gemm_packed.c).
  * One workspace slot per weight: the forward and backward scans that read
  * it run one after the other and each packs on entry. */
-typedef struct {
+typedef struct PackSlot {
     const Node *outer; /* the weight, outside the scan */
     const char *field; /* its workspace slot */
 } PackSlot;
 
-static PackSlot *pack_slots;
-static int npack_slots, cappack_slots;
 
-static const char *pack_field(const Node *outer)
+static const char *pack_field(Emit *E, const Node *outer)
 {
-    for (int i = 0; i < npack_slots; i++)
-        if (pack_slots[i].outer == outer)
-            return pack_slots[i].field;
+    for (int i = 0; i < E->npack_slots; i++)
+        if (E->pack_slots[i].outer == outer)
+            return E->pack_slots[i].field;
     return NULL;
 }
 
-static const Node *split_weight(const Node *n);
+static const Node *split_weight(Emit *E, const Node *n);
 
 /* The weight (outside the scan) that matmul n packs, or NULL: n is in a
  * scan body, without ta, and its right operand is a loop-invariant input
  * of the scan with a shape fixed for the whole step (no B or T). The first
  * matmul of the body against a weight sets its orientation (tb); a second
  * one with the other orientation runs unpacked. */
-static const Node *packed_weight(const Node *n)
+static const Node *packed_weight(Emit *E, const Node *n)
 {
     if (n->op != OP_MATMUL || n->ta || !n->graph->parent)
         return NULL;
@@ -479,7 +514,7 @@ static const Node *packed_weight(const Node *n)
         if (b->shape.d[d] == DIM_B || b->shape.d[d] == DIM_T)
             return NULL;
     const Node *sn = scan_of_body(n->graph);
-    if (!sn || sn->scan->in[b->index].kind != SCAN_INV || split_weight(n))
+    if (!sn || sn->scan->in[b->index].kind != SCAN_INV || split_weight(E, n))
         return NULL;
     for (int i = 0; i < n->graph->n && n->graph->nodes[i] != n; i++) {
         const Node *u = n->graph->nodes[i];
@@ -492,11 +527,11 @@ static const Node *packed_weight(const Node *n)
 static void collect_pack_slots(Emit *E, const Graph *body)
 {
     for (int i = 0; i < body->n; i++) {
-        const Node *w = packed_weight(body->nodes[i]);
-        if (!w || pack_field(w))
+        const Node *w = packed_weight(E, body->nodes[i]);
+        if (!w || pack_field(E, w))
             continue;
-        pack_slots = arena_grow(&perm, pack_slots, &cappack_slots, npack_slots + 1, sizeof(PackSlot));
-        pack_slots[npack_slots++] = (PackSlot){w, unique_name(E, arena_printf(&perm, "%s_packed", node_cname(w)))};
+        E->pack_slots = arena_grow(&perm, E->pack_slots, &E->cappack_slots, E->npack_slots + 1, sizeof(PackSlot));
+        E->pack_slots[E->npack_slots++] = (PackSlot){w, unique_name(E, arena_printf(&perm, "%s_packed", node_cname(E, w)))};
     }
 }
 
@@ -509,41 +544,41 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(arena_printf(&perm, "%s_carry", node_cname(a)), numel_size(a->shape),
+                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)), numel_size(a->shape),
                                arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)),
                                a, true);
                 }
             collect_buffers(E, n->scan->body, n);
-            int before = npack_slots;
+            int before = E->npack_slots;
             collect_pack_slots(E, n->scan->body);
-            for (int j = before; j < npack_slots; j++) {
-                const Node *w = pack_slots[j].outer;
-                add_pack_buffer(pack_slots[j].field,
+            for (int j = before; j < E->npack_slots; j++) {
+                const Node *w = E->pack_slots[j].outer;
+                add_pack_buffer(E, E->pack_slots[j].field,
                                 arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
                                              dims_expr(w->shape, 1, 2)),
-                                arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(w)), w);
+                                arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(E, w)), w);
             }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(node_cname(n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
+            add_buffer(E, node_cname(E, n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && scan_stack_output(scan, n)))
             continue;
-        add_buffer(node_cname(n), numel_size(n->shape),
+        add_buffer(E, node_cname(E, n), numel_size(n->shape),
                    arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
                    n, false);
     }
 }
 
 /* The slot of buffer i in plan p (pass_memplan.c plans exactly these). */
-static int buffer_slot(const MemPlan *p, int i)
+static int buffer_slot(Emit *E, const MemPlan *p, int i)
 {
     for (int k = 0; k < p->nbuf; k++)
-        if (p->buf[k].node == buffers[i].node && p->buf[k].carry == buffers[i].carry)
+        if (p->buf[k].node == E->buffers[i].node && p->buf[k].carry == E->buffers[i].carry)
             return p->buf[k].slot;
-    DIE("emit: buffer %s is not in the memory plan", buffers[i].field);
+    DIE("emit: buffer %s is not in the memory plan", E->buffers[i].field);
 }
 
 /* Is a's size at least b's for every (B, T, V)? When a has every symbolic
@@ -568,12 +603,12 @@ static bool size_covers(Shape a, Shape b)
 /* Does another member of buffer i's slot need the max over buffer k's
  * size? Not when an earlier one's size covers it, or a later one's covers it
  * strictly (equal sizes: the first stays). */
-static bool size_needed(const int *slot, int i, int k)
+static bool size_needed(Emit *E, const int *slot, int i, int k)
 {
-    for (int q = i; q < nbuffers; q++) {
-        if (q == k || slot[q] != slot[i] || !size_covers(buffers[q].shape, buffers[k].shape))
+    for (int q = i; q < E->nbuffers; q++) {
+        if (q == k || slot[q] != slot[i] || !size_covers(E->buffers[q].shape, E->buffers[k].shape))
             continue;
-        if (q < k || !size_covers(buffers[k].shape, buffers[q].shape))
+        if (q < k || !size_covers(E->buffers[k].shape, E->buffers[q].shape))
             return false;
     }
     return true;
@@ -582,10 +617,10 @@ static bool size_needed(const int *slot, int i, int k)
 /* Buffer i in storage of its own. */
 static void emit_own_buffer(Emit *E, int i)
 {
-    emitf(E, 1, "n = %s;\n", buffers[i].size);
+    emitf(E, 1, "n = %s;\n", E->buffers[i].size);
     emitf(E, 1, "if (n > INT_MAX)\n");
     emitf(E, 2, "return 0;\n");
-    emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
+    emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
     emitf(E, 1, "off += n;\n");
 }
 
@@ -594,53 +629,53 @@ static void emit_own_buffer(Emit *E, int i)
  * (B, T, V). Slots in the order of their first buffer. */
 static void emit_slots(Emit *E, const MemPlan *p)
 {
-    int *slot = arena_array(&perm, (size_t)nbuffers + 1, sizeof(int));
+    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
     bool *done = arena_array(&perm, (size_t)p->nslots + 1, sizeof(bool));
-    for (int i = 0; i < nbuffers; i++)
-        slot[i] = buffers[i].packed ? -1 : buffer_slot(p, i);
-    for (int i = 0; i < nbuffers; i++) {
+    for (int i = 0; i < E->nbuffers; i++)
+        slot[i] = E->buffers[i].packed ? -1 : buffer_slot(E, p, i);
+    for (int i = 0; i < E->nbuffers; i++) {
         if (slot[i] < 0 || done[slot[i]])
             continue;
         done[slot[i]] = true;
         int members = 0;
-        for (int k = i; k < nbuffers; k++)
+        for (int k = i; k < E->nbuffers; k++)
             members += slot[k] == slot[i];
         if (members > 1)
             emitf(E, 1, "/* %d buffers whose lifetimes do not overlap (memplan) */\n", members);
         bool sized = false;
-        for (int k = i; k < nbuffers; k++) {
-            if (slot[k] != slot[i] || !size_needed(slot, i, k))
+        for (int k = i; k < E->nbuffers; k++) {
+            if (slot[k] != slot[i] || !size_needed(E, slot, i, k))
                 continue;
             if (sized) {
-                emitf(E, 1, "if (%s > n)\n", buffers[k].size);
-                emitf(E, 2, "n = %s;\n", buffers[k].size);
+                emitf(E, 1, "if (%s > n)\n", E->buffers[k].size);
+                emitf(E, 2, "n = %s;\n", E->buffers[k].size);
             } else {
-                emitf(E, 1, "n = %s;\n", buffers[k].size);
+                emitf(E, 1, "n = %s;\n", E->buffers[k].size);
             }
             sized = true;
         }
         emitf(E, 1, "if (n > INT_MAX)\n");
         emitf(E, 2, "return 0;\n");
-        for (int k = i; k < nbuffers; k++)
+        for (int k = i; k < E->nbuffers; k++)
             if (slot[k] == slot[i])
-                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[k].field);
+                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[k].field);
         emitf(E, 1, "off += n;\n");
     }
-    for (int i = 0; i < nbuffers; i++)
+    for (int i = 0; i < E->nbuffers; i++)
         if (slot[i] < 0)
             emit_own_buffer(E, i);
 }
 
 static void emit_layout(Emit *E)
 {
-    nbuffers = 0;
-    npack_slots = 0;
+    E->nbuffers = 0;
+    E->npack_slots = 0;
     collect_buffers(E, E->m->g, NULL);
     emitf(E, 0, "/* The workspace: every buffer of a training step, placed once%s. */\n",
           E->m->memplan ? " (buffers\n * whose lifetimes do not overlap share storage: pass_memplan.c)" : "");
     emitf(E, 0, "typedef struct {\n");
-    for (int i = 0; i < nbuffers; i++)
-        emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);
+    for (int i = 0; i < E->nbuffers; i++)
+        emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_work;\n\n", E->prefix);
     const char *xp = E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "";
     emitf(E, 0, "/* Place the buffers for (B, T, V%s) at base (NULL: just measure). Returns\n"
@@ -656,7 +691,7 @@ static void emit_layout(Emit *E)
     }
     if (E->m->memplan)
         emit_slots(E, E->m->memplan);
-    for (int i = 0; i < nbuffers && !E->m->memplan; i++)
+    for (int i = 0; i < E->nbuffers && !E->m->memplan; i++)
         emit_own_buffer(E, i);
     emitf(E, 1, "return off;\n}\n\n");
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
@@ -669,13 +704,13 @@ static void emit_layout(Emit *E)
 /* ---- node blocks ---- */
 
 /* out[i] = a OP b with broadcasting: a or b may be rank 0 or a suffix. */
-static const char *operand_at(const Node *x, const Node *out, bool nested)
+static const char *operand_at(Emit *E, const Node *x, const Node *out, bool nested)
 {
     if (is_scalar(x))
-        return scalar(x);
+        return scalar(E, x);
     if (shape_eq(x->shape, out->shape))
-        return arena_printf(&perm, "%s[%s]", ref(x), nested ? "r * n + j" : "i");
-    return arena_printf(&perm, "%s[j]", ref(x));
+        return arena_printf(&perm, "%s[%s]", ref(E, x), nested ? "r * n + j" : "i");
+    return arena_printf(&perm, "%s[j]", ref(E, x));
 }
 
 static const char *elementwise_expr(const Node *n, const char *a, const char *b)
@@ -701,7 +736,7 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
     const Node *a = n->in[0], *b = n->nin > 1 ? n->in[1] : NULL;
     /* tanh and sigmoid over a whole buffer: the runtime's vector kernels */
     if ((n->op == OP_TANH || n->op == OP_SIGMOID) && shape_eq(a->shape, n->shape)) {
-        emitf(E, ind, "rnnrt_%s_n(%s, %s, %s);\n", n->op == OP_TANH ? "tanh" : "sigmoid", ref(a), ref(n),
+        emitf(E, ind, "rnnrt_%s_n(%s, %s, %s);\n", n->op == OP_TANH ? "tanh" : "sigmoid", ref(E, a), ref(E, n),
               numel_size(n->shape));
         return;
     }
@@ -712,15 +747,15 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
             small = n->in[k];
     if (!small) {
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(n->shape));
-        emitf(E, ind + 1, "%s[i] = %s;\n", ref(n),
-              elementwise_expr(n, operand_at(a, n, false), b ? operand_at(b, n, false) : NULL));
+        emitf(E, ind + 1, "%s[i] = %s;\n", ref(E, n),
+              elementwise_expr(n, operand_at(E, a, n, false), b ? operand_at(E, b, n, false) : NULL));
         return;
     }
     const char *inner = numel_size(small->shape);
     emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->shape));
     emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
-    emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(n),
-          elementwise_expr(n, operand_at(a, n, true), b ? operand_at(b, n, true) : NULL));
+    emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(E, n),
+          elementwise_expr(n, operand_at(E, a, n, true), b ? operand_at(E, b, n, true) : NULL));
 }
 
 /* ---- fused elementwise loops (pass_fuse.c) ---- */
@@ -737,15 +772,15 @@ static const Node *fused_out_node(const Node *fu, int o)
 
 /* A body node of fused node fu read inside its loop: a scalar local, a
  * literal, or input k at element i (tile), j (bias) or 0 (scalar). */
-static const char *fused_operand(const Node *fu, const Node *x, const char **inptr)
+static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const char **inptr)
 {
     if (x->op == OP_CONST)
         return arena_printf(&perm, "(real)%.17g", x->value);
     if (x->op != OP_ARG)
-        return node_cname(x);
+        return node_cname(E, x);
     const Node *outer = fu->in[x->index];
     if (is_scalar(outer))
-        return outer->op == OP_CONST ? scalar(outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
+        return outer->op == OP_CONST ? scalar(E, outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
     if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
         return arena_printf(&perm, "%s[j]", inptr[x->index]);
     if (slice_view(outer))
@@ -786,7 +821,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     fused_comment(E, 0, fu, backward);
     emitf(E, 0, " */\n");
     bool sym_cols = tile.d[tile.ndim - 1] <= 0;
-    emitf(E, 0, "static void %s(size_t rows%s", node_cname(fu), sym_cols ? ", size_t cols" : "");
+    emitf(E, 0, "static void %s(size_t rows%s", node_cname(E, fu), sym_cols ? ", size_t cols" : "");
     for (int k = 0; k < s->nin; k++)
         if (fu->in[k]->op != OP_CONST)
             fprintf(E->f, ", const real *restrict in%d", k);
@@ -805,18 +840,18 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
         const Node *x = fb->nodes[k];
         if (x->op == OP_ARG || x->op == OP_CONST)
             continue;
-        const char *a = fused_operand(fu, x->in[0], inptr);
-        const char *b = x->nin > 1 ? fused_operand(fu, x->in[1], inptr) : NULL;
+        const char *a = fused_operand(E, fu, x->in[0], inptr);
+        const char *b = x->nin > 1 ? fused_operand(E, fu, x->in[1], inptr) : NULL;
         const char *e;
         if (x->op == OP_TANH || x->op == OP_SIGMOID)
             e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
         else
             e = elementwise_expr(x, a, b);
-        emitf(E, 3, "const real %s = %s;\n", node_cname(x), e);
+        emitf(E, 3, "const real %s = %s;\n", node_cname(E, x), e);
     }
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            emitf(E, 3, "out%d[i] = %s;\n", o, node_cname(s->out[o].node));
+            emitf(E, 3, "out%d[i] = %s;\n", o, node_cname(E, s->out[o].node));
     emitf(E, 2, "}\n");
     emitf(E, 0, "}\n\n");
 }
@@ -826,7 +861,6 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
 static void emit_fused_fns(Emit *E)
 {
     const Graph *g = E->m->g;
-    cur_model = E->m;
     for (int i = 0; i < g->n; i++) {
         if (g->nodes[i]->op != OP_SCAN)
             continue;
@@ -845,16 +879,16 @@ static void emit_fused(Emit *E, int ind, const Node *fu)
     fused_comment(E, ind, fu, E->in_backward);
     emitf(E, ind, " */\n");
     E->last_line = 0;
-    emitf(E, ind, "%s((size_t)%s", node_cname(fu), dims_expr(tile, 0, tile.ndim - 1));
+    emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(tile, 0, tile.ndim - 1));
     if (tile.d[tile.ndim - 1] <= 0)
         fprintf(E->f, ", (size_t)%s", dims_expr(tile, tile.ndim - 1, tile.ndim));
     for (int k = 0; k < s->nin; k++)
         if (fu->in[k]->op != OP_CONST)
-            fprintf(E->f, ", %s", ref(fu->in[k]));
+            fprintf(E->f, ", %s", ref(E, fu->in[k]));
     for (int o = 0; o < s->nout; o++) {
         const Node *on = fused_out_node(fu, o);
         if (on)
-            fprintf(E->f, ", %s", ref(on));
+            fprintf(E->f, ", %s", ref(E, on));
     }
     fprintf(E->f, ");\n");
 }
@@ -868,7 +902,7 @@ enum { CONCAT_MIN_ROWS = 128 };
 
 /* Is n such a concatenation: of parameters, read only as the right operand
  * of matmuls (without ta) through loop-invariant inputs of scans? */
-static bool weight_concat(const Node *n)
+static bool weight_concat(Emit *E, const Node *n)
 {
     if (n->op != OP_CONCAT || n->graph->parent || n->shape.ndim != 2)
         return false;
@@ -876,7 +910,7 @@ static bool weight_concat(const Node *n)
         if (n->in[k]->op != OP_PARAM)
             return false;
     const Graph *g = n->graph;
-    if (!cur_model || g != cur_model->g || cur_model->loss == n || cur_model->logits == n)
+    if (!E->m || g != E->m->g || E->m->loss == n || E->m->logits == n)
         return false;
     int uses = 0;
     for (int i = n->id + 1; i < g->n; i++) {
@@ -899,7 +933,7 @@ static bool weight_concat(const Node *n)
 }
 
 /* The weight concatenation matmul n reads as its right operand, or NULL. */
-static const Node *split_weight(const Node *n)
+static const Node *split_weight(Emit *E, const Node *n)
 {
     const Node *w = n->in[1];
     if (n->op != OP_MATMUL || n->ta || w->op != OP_ARG || !w->graph->parent)
@@ -908,7 +942,7 @@ static const Node *split_weight(const Node *n)
     for (int i = 0; i < pg->n; i++) {
         const Node *sn = pg->nodes[i];
         if (sn->op == OP_SCAN && sn->scan->body == w->graph)
-            return weight_concat(sn->in[w->index]) ? sn->in[w->index] : NULL;
+            return weight_concat(E, sn->in[w->index]) ? sn->in[w->index] : NULL;
     }
     return NULL;
 }
@@ -919,7 +953,7 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n);
  * else one per part: C[:, part] = A @ W_k, or C = sum_k A[:, part] @ W_k^T. */
 static void emit_matmul(Emit *E, int ind, const Node *n)
 {
-    const Node *cat = split_weight(n);
+    const Node *cat = split_weight(E, n);
     if (!cat) {
         emit_matmul_plain(E, ind, n);
         return;
@@ -935,11 +969,11 @@ static void emit_matmul(Emit *E, int ind, const Node *n)
         int wk = w->shape.d[1], rows = w->shape.d[0];
         const char *off = at ? arena_printf(&perm, " + %d", at) : "";
         if (!n->tb)
-            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s%s, %d);\n", M, wk, rows, ref(a),
-                  rows, ref(w), wk, ref(n), off, wide);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s%s, %d);\n", M, wk, rows, ref(E, a),
+                  rows, ref(E, w), wk, ref(E, n), off, wide);
         else
-            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %d, %d, 1, %s%s, %d, %s, %d, %d, %s, %d);\n", M, rows, wk, ref(a),
-                  off, wide, ref(w), wk, k ? 1 : 0, ref(n), rows);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %d, %d, 1, %s%s, %d, %s, %d, %d, %s, %d);\n", M, rows, wk, ref(E, a),
+                  off, wide, ref(E, w), wk, k ? 1 : 0, ref(E, n), rows);
         at += wk;
     }
     emitf(E, ind, "}\n");
@@ -952,27 +986,27 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
     if (!n->ta) {
         const char *M = dims_expr(a->shape, 0, ak), *K = dims_expr(a->shape, ak, ak + 1);
         const char *N = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
-        const Node *pw = E->pack_flag ? packed_weight(n) : NULL;
-        if (pw && pack_field(pw)) {
+        const Node *pw = E->pack_flag ? packed_weight(E, n) : NULL;
+        if (pw && pack_field(E, pw)) {
             emitf(E, ind, "rnnrt_gemm_packed(%d, %s, %s, %s, %s, %s, %s, %s, %s ? w.%s : NULL, %s, %s);\n", n->tb ? 1 : 0,
-                  M, N, K, ref(a), K, ref(b), n->tb ? K : N, E->pack_flag, pack_field(pw), ref(n), N);
+                  M, N, K, ref(E, a), K, ref(E, b), n->tb ? K : N, E->pack_flag, pack_field(E, pw), ref(E, n), N);
             return;
         }
-        emitf(E, ind, "rnnrt_gemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", n->tb ? 1 : 0, M, N, K, ref(a),
-              K, ref(b), n->tb ? K : N, ref(n), N);
+        emitf(E, ind, "rnnrt_gemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", n->tb ? 1 : 0, M, N, K, ref(E, a),
+              K, ref(E, b), n->tb ? K : N, ref(E, n), N);
         return;
     }
     /* A^T @ B over the flattened leading dims: [R,m]^T [R,n] -> [m,n] */
     const char *R = dims_expr(a->shape, 0, ak), *M = dims_expr(a->shape, ak, ak + 1);
     const char *N = dims_expr(b->shape, b->shape.ndim - 1, b->shape.ndim);
-    int gp = direct_grad_param(n);
+    int gp = direct_grad_param(E, n);
     if (gp >= 0) { /* straight into the gradient block */
-        emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 1, g.%s, %s);\n", M, N, R, ref(a), M, ref(b), N,
+        emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 1, g.%s, %s);\n", M, N, R, ref(E, a), M, ref(E, b), N,
               E->m->params[gp].name, N);
         return;
     }
-    emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", M, N, R, ref(a), M, ref(b), N,
-          ref(n), N);
+    emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", M, N, R, ref(E, a), M, ref(E, b), N,
+          ref(E, n), N);
 }
 
 static void emit_node(Emit *E, int ind, const Node *n);
@@ -981,7 +1015,7 @@ static void emit_node(Emit *E, int ind, const Node *n);
 static void emit_sum_into(Emit *E, int ind, const Node *acc, const Node *x)
 {
     emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(x->shape));
-    emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(acc), ref(x));
+    emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(E, acc), ref(E, x));
 }
 
 /* Does the emitted body read node n (directly, or through a grad_scale
@@ -1022,12 +1056,12 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
     const Graph *body = sn->scan->body;
     const char *flag = NULL;
     for (int i = 0; i < body->n; i++) {
-        const Node *n = body->nodes[i], *w = packed_weight(n);
-        if (!w || !pack_field(w))
+        const Node *n = body->nodes[i], *w = packed_weight(E, n);
+        if (!w || !pack_field(E, w))
             continue;
         bool first = true; /* the first matmul against w packs it */
         for (int j = 0; j < i; j++)
-            if (packed_weight(body->nodes[j]) == w)
+            if (packed_weight(E, body->nodes[j]) == w)
                 first = false;
         if (!first)
             continue;
@@ -1038,9 +1072,9 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
         }
         const char *rows = dims_expr(w->shape, 0, 1), *cols = dims_expr(w->shape, 1, 2);
         if (!n->tb) /* op(B) = W [K = rows, N = cols] */
-            emitf(E, ind + 1, "rnnrt_pack_b(0, %s, %s, %s, %s, w.%s);\n", rows, cols, ref(w), cols, pack_field(w));
+            emitf(E, ind + 1, "rnnrt_pack_b(0, %s, %s, %s, %s, w.%s);\n", rows, cols, ref(E, w), cols, pack_field(E, w));
         else /* op(B) = W^T [K = cols, N = rows] */
-            emitf(E, ind + 1, "rnnrt_pack_b(1, %s, %s, %s, %s, w.%s);\n", cols, rows, ref(w), cols, pack_field(w));
+            emitf(E, ind + 1, "rnnrt_pack_b(1, %s, %s, %s, %s, w.%s);\n", cols, rows, ref(E, w), cols, pack_field(E, w));
     }
     if (flag)
         emitf(E, ind, "}\n");
@@ -1056,20 +1090,20 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
-            emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(s->in[k].arg),
+            emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
                   numel_size(s->in[k].arg->shape));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), ref(sn->in[k]),
+            emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), ref(E, sn->in[k]),
                   numel_size(s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
-            cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(s->in[k].arg)));
-            emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(s->in[k].arg));
+            cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)));
+            emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(E, s->in[k].arg));
         }
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
             const Node *on = scan_output_node(sn, o);
-            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(on), numel_size(on->shape));
+            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, on), numel_size(on->shape));
         }
     emit_packs(E, ind, sn);
     if (s->reverse)
@@ -1083,19 +1117,19 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (s->in[k].kind != SCAN_INV && !body_reads(sn, arg))
             continue; /* e.g. carry_scale, read only by the backward pass */
         if (s->in[k].kind == SCAN_SEQ)
-            emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(arg), ref(sn->in[k]),
+            emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg), ref(E, sn->in[k]),
                   numel_expr(arg->shape));
         else if (carry_in_place(sn, k))
-            emitf(E, in1, "const real *%s = %s;\n", node_cname(arg), cur[k]);
+            emitf(E, in1, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(arg), node_cname(arg));
+            emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
     }
     /* body nodes that are stacked are written in place */
     for (int i = 0; i < body->n; i++) {
         const Node *n = body->nodes[i];
         const Node *o = scan_stack_output(sn, n);
         if (o && has_storage(n))
-            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(n), ref(o), numel_expr(n->shape));
+            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o), numel_expr(n->shape));
     }
     E->last_line = 0;
     for (int i = 0; i < body->n; i++)
@@ -1107,23 +1141,23 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (!on)
             continue;
         if (so->kind == SCAN_STACK && !has_storage(so->node))
-            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(on), numel_expr(so->node->shape),
-                  ref(so->node), numel_size(so->node->shape));
+            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(E, on), numel_expr(so->node->shape),
+                  ref(E, so->node), numel_size(so->node->shape));
         else if (so->kind == SCAN_SUM)
             emit_sum_into(E, in1, on, so->node);
     }
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k))
-            emitf(E, in1, "%s = %s;\n", cur[k], ref(s->in[k].carry_out));
+            emitf(E, in1, "%s = %s;\n", cur[k], ref(E, s->in[k].carry_out));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg),
-                  ref(s->in[k].carry_out), numel_size(s->in[k].arg->shape));
+            emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
+                  ref(E, s->in[k].carry_out), numel_size(s->in[k].arg->shape));
     emitf(E, ind, "}\n");
     E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
-            emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(s->in[k].arg));
-            emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(s->in[k].arg), cur[k],
+            emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(E, s->in[k].arg));
+            emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), cur[k],
                   numel_size(s->in[k].arg->shape));
         }
     E->last_line = 0;
@@ -1139,15 +1173,15 @@ static void emit_pool(Emit *E, int ind, const Node *n)
     const char *T = dims_expr(w->shape, 0, 1), *Bd = dims_expr(w->shape, 1, 2);
     const char *C = numel_size(shape1(n->shape.d[n->shape.ndim - 1]));
     if (!grad)
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
     emitf(E, ind, "for (size_t t = 0; t < (size_t)%s; t++)\n", T);
     emitf(E, ind + 1, "for (size_t r = 0; r < (size_t)%s; r++) {\n", Bd);
-    emitf(E, ind + 2, "const real wt = %s[t * (size_t)%s + r];\n", ref(w), Bd);
+    emitf(E, ind + 2, "const real wt = %s[t * (size_t)%s + r];\n", ref(E, w), Bd);
     emitf(E, ind + 2, "for (size_t j = 0; j < %s; j++)\n", C);
     if (grad)
-        emitf(E, ind + 3, "%s[(t * (size_t)%s + r) * %s + j] = wt * %s[r * %s + j];\n", ref(n), Bd, C, ref(h), C);
+        emitf(E, ind + 3, "%s[(t * (size_t)%s + r) * %s + j] = wt * %s[r * %s + j];\n", ref(E, n), Bd, C, ref(E, h), C);
     else
-        emitf(E, ind + 3, "%s[r * %s + j] += wt * %s[(t * (size_t)%s + r) * %s + j];\n", ref(n), C, ref(h), Bd, C);
+        emitf(E, ind + 3, "%s[r * %s + j] += wt * %s[(t * (size_t)%s + r) * %s + j];\n", ref(E, n), C, ref(E, h), Bd, C);
     emitf(E, ind + 1, "}\n");
 }
 
@@ -1159,7 +1193,7 @@ static void emit_pool(Emit *E, int ind, const Node *n)
  * vectorized float exp (one per logit) in the float build. */
 static void emit_clamped_len(Emit *E, int ind, const Node *len, const char *T)
 {
-    emitf(E, ind, "const int L = %s[b] < 0 ? 0 : %s[b] > %s ? %s : %s[b];\n", ref(len), ref(len), T, T, ref(len));
+    emitf(E, ind, "const int L = %s[b] < 0 ? 0 : %s[b] > %s ? %s : %s[b];\n", ref(E, len), ref(E, len), T, T, ref(E, len));
 }
 
 static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
@@ -1175,26 +1209,26 @@ static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
     emitf(E, ind + 1, "for (int t = 0; t < %s; t++)\n", T);
     emitf(E, ind + 2, "for (int b = 0; b < %s; b++) {\n", B);
     if (!grad) {
-        emitf(E, ind + 3, "if (t >= %s[b])\n", ref(len));
+        emitf(E, ind + 3, "if (t >= %s[b])\n", ref(E, len));
         emitf(E, ind + 4, "continue;\n");
     } else {
         /* only the padding's rows are zeroed: the others are written whole */
-        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(n), B, C);
-        emitf(E, ind + 3, "if (t >= %s[b]) {\n", ref(len));
+        emitf(E, ind + 3, "real *d = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(E, n), B, C);
+        emitf(E, ind + 3, "if (t >= %s[b]) {\n", ref(E, len));
         emitf(E, ind + 4, "memset(d, 0, (size_t)%s * sizeof(real));\n", C);
         emitf(E, ind + 4, "continue;\n");
         emitf(E, ind + 3, "}\n");
     }
-    emitf(E, ind + 3, "const real *z = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(lg), B, C);
-    emitf(E, ind + 3, "const int32_t target = %s[(size_t)t * %s + (size_t)b];\n", ref(y), B);
+    emitf(E, ind + 3, "const real *z = %s + ((size_t)t * %s + (size_t)b) * %s;\n", ref(E, lg), B, C);
+    emitf(E, ind + 3, "const int32_t target = %s[(size_t)t * %s + (size_t)b];\n", ref(E, y), B);
     if (!grad) {
         emitf(E, ind + 3, "sum += rnnrt_xent_lse(z, %s) - (target >= 0 && target < %s ? z[target] : 0);\n", C, C);
     } else {
-        emitf(E, ind + 3, "rnnrt_xent_grad_row(z, %s, target, %s / count, d);\n", C, scalar(n->in[3]));
+        emitf(E, ind + 3, "rnnrt_xent_grad_row(z, %s, target, %s / count, d);\n", C, scalar(E, n->in[3]));
     }
     emitf(E, ind + 2, "}\n");
     if (!grad)
-        emitf(E, ind + 1, "%s[0] = (real)(count > 0 ? sum / count : 0);\n", ref(n));
+        emitf(E, ind + 1, "%s[0] = (real)(count > 0 ? sum / count : 0);\n", ref(E, n));
     else
         emitf(E, ind + 1, "(void)sum;\n");
     emitf(E, ind, "}\n");
@@ -1209,8 +1243,8 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(n->shape));
         emitf(E, ind + 1, "real s = 0;\n");
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
-        emitf(E, ind + 2, "s += %s[i * %s + j];\n", ref(a), w);
-        emitf(E, ind + 1, "%s[i] = s;\n", ref(n));
+        emitf(E, ind + 2, "s += %s[i * %s + j];\n", ref(E, a), w);
+        emitf(E, ind + 1, "%s[i] = s;\n", ref(E, n));
         emitf(E, ind, "}\n");
         return;
     }
@@ -1218,12 +1252,12 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         const char *w = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(a->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
-        emitf(E, ind + 2, "%s[i * %s + j] = %s[i];\n", ref(n), w, ref(a));
+        emitf(E, ind + 2, "%s[i * %s + j] = %s[i];\n", ref(E, n), w, ref(E, a));
         return;
     }
     case OP_MASKED_SOFTMAX_T: {
         const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
-        const char *S = ref(a), *Y = ref(n);
+        const char *S = ref(E, a), *Y = ref(E, n);
         emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", Y, numel_size(n->shape));
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emit_clamped_len(E, ind + 1, n->in[1], T);
@@ -1241,13 +1275,13 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
     }
     case OP_MASKED_SOFTMAX_T_GRAD: {
         const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
-        const char *Y = ref(a), *G = ref(n->in[1]);
+        const char *Y = ref(E, a), *G = ref(E, n->in[1]);
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emitf(E, ind + 1, "real dot = 0;\n");
         emitf(E, ind + 1, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 2, "dot += %s[t * %s + b] * %s[t * %s + b];\n", Y, B, G, B);
         emitf(E, ind + 1, "for (int t = 0; t < %s; t++)\n", T);
-        emitf(E, ind + 2, "%s[t * %s + b] = %s[t * %s + b] * (%s[t * %s + b] - dot);\n", ref(n), B, Y, B, G, B);
+        emitf(E, ind + 2, "%s[t * %s + b] = %s[t * %s + b] * (%s[t * %s + b] - dot);\n", ref(E, n), B, Y, B, G, B);
         emitf(E, ind, "}\n");
         return;
     }
@@ -1259,7 +1293,7 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2);
         emitf(E, ind, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 1, "for (int b = 0; b < %s; b++)\n", B);
-        emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(n), B, ref(a));
+        emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(E, n), B, ref(E, a));
         return;
     }
     default:
@@ -1289,14 +1323,14 @@ static void emit_node(Emit *E, int ind, const Node *n)
     comment_loc(E, ind, n->loc);
     switch (n->op) {
     case OP_ZEROS:
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
         return;
     case OP_ONE_HOT: {
         const char *rows = numel_size(n->in[0]->shape);
-        emitf(E, ind, "memset(%s, 0, %s * V * sizeof(real));\n", ref(n), rows);
+        emitf(E, ind, "memset(%s, 0, %s * V * sizeof(real));\n", ref(E, n), rows);
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", rows);
-        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(n->in[0]), ref(n->in[0]));
-        emitf(E, ind + 2, "%s[i * V + (size_t)%s[i]] = 1;\n", ref(n), ref(n->in[0]));
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(E, n->in[0]), ref(E, n->in[0]));
+        emitf(E, ind + 2, "%s[i * V + (size_t)%s[i]] = 1;\n", ref(E, n), ref(E, n->in[0]));
         return;
     }
     case OP_GATHER: {
@@ -1304,11 +1338,11 @@ static void emit_node(Emit *E, int ind, const Node *n)
         const Node *a = n->in[0], *ids = n->in[1];
         const char *R = dims_expr(a->shape, 0, 1), *cols = numel_size(shape1(a->shape.d[1]));
         emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(ids->shape));
-        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(ids), ref(ids), R);
-        emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(n), cols, ref(a),
-              ref(ids), cols, cols);
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
+        emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(E, n), cols, ref(E, a),
+              ref(E, ids), cols, cols);
         emitf(E, ind + 1, "else\n");
-        emitf(E, ind + 2, "memset(%s + i * %s, 0, %s * sizeof(real));\n", ref(n), cols, cols);
+        emitf(E, ind + 2, "memset(%s + i * %s, 0, %s * sizeof(real));\n", ref(E, n), cols, cols);
         emitf(E, ind, "}\n");
         return;
     }
@@ -1316,11 +1350,11 @@ static void emit_node(Emit *E, int ind, const Node *n)
         /* out [R, n] = 0; row ids[i] += g[i] for every i */
         const Node *ids = n->in[0], *gr = n->in[1];
         const char *R = dims_expr(n->shape, 0, 1), *cols = numel_size(shape1(n->shape.d[1]));
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(ids->shape));
-        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(ids), ref(ids), R);
+        emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "for (size_t j = 0; j < %s; j++)\n", cols);
-        emitf(E, ind + 3, "%s[(size_t)%s[i] * %s + j] += %s[i * %s + j];\n", ref(n), ref(ids), cols, ref(gr), cols);
+        emitf(E, ind + 3, "%s[(size_t)%s[i] * %s + j] += %s[i * %s + j];\n", ref(E, n), ref(E, ids), cols, ref(E, gr), cols);
         return;
     }
     case OP_MATMUL:
@@ -1328,28 +1362,28 @@ static void emit_node(Emit *E, int ind, const Node *n)
         return;
     case OP_SUM_TO: {
         const char *inner = numel_size(n->shape);
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(n), inner);
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), inner);
         emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->in[0]->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
-        emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(n), ref(n->in[0]));
+        emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(E, n), ref(E, n->in[0]));
         return;
     }
     case OP_DROPOUT:
         /* the mask is a hash of (c->dropout_seed, site, i): see rnnrt.h */
-        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(n->in[0]), ref(n), numel_size(n->shape),
+        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(E, n->in[0]), ref(E, n), numel_size(n->shape),
               n->value, n->index);
         return;
     case OP_CONCAT: {
         int last = n->shape.ndim - 1, w = n->shape.d[last];
-        bool weights = weight_concat(n);
+        bool weights = weight_concat(E, n);
         if (weights)
             emitf(E, ind++, "if ((size_t)T * B >= %d) /* else: GEMMs per part (emit_matmul) */\n", CONCAT_MIN_ROWS);
         emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(shape_rows(n->shape)));
         for (int k = 0, at = 0; k < n->nin; k++) {
             int wk = n->in[k]->shape.d[last];
             const char *to = at ? arena_printf(&perm, " + %d", at) : "";
-            emitf(E, ind + 1, "memcpy(%s + r * %d%s, %s + r * %d, %d * sizeof(real));\n", ref(n), w, to,
-                  ref(n->in[k]), wk, wk);
+            emitf(E, ind + 1, "memcpy(%s + r * %d%s, %s + r * %d, %d * sizeof(real));\n", ref(E, n), w, to,
+                  ref(E, n->in[k]), wk, wk);
             at += wk;
         }
         emitf(E, ind, "}\n");
@@ -1362,7 +1396,7 @@ static void emit_node(Emit *E, int ind, const Node *n)
         int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
         const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
-        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(n), w, ref(a), wa, from, w);
+        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(E, n), w, ref(E, a), wa, from, w);
         return;
     }
     case OP_ROW_SCALE: {
@@ -1371,21 +1405,21 @@ static void emit_node(Emit *E, int ind, const Node *n)
         int w = a->shape.d[a->shape.ndim - 1];
         emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(sc->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < %d; j++)\n", w);
-        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(n), w, ref(a), w, ref(sc));
+        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(E, n), w, ref(E, a), w, ref(E, sc));
         return;
     }
     case OP_SOFTMAX_XENT: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
-        emitf(E, ind, "%s[0] = (real)rnnrt_softmax_xent(%s, %s, %s, %s);\n", ref(n), ref(lg), ref(n->in[1]),
+        emitf(E, ind, "%s[0] = (real)rnnrt_softmax_xent(%s, %s, %s, %s);\n", ref(E, n), ref(E, lg), ref(E, n->in[1]),
               numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1));
         return;
     }
     case OP_SOFTMAX_XENT_GRAD: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
-        emitf(E, ind, "rnnrt_softmax_xent_grad(%s, %s, %s, %s, %s, %s);\n", ref(lg), ref(n->in[1]),
-              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1), scalar(n->in[2]), ref(n));
+        emitf(E, ind, "rnnrt_softmax_xent_grad(%s, %s, %s, %s, %s, %s);\n", ref(E, lg), ref(E, n->in[1]),
+              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1), scalar(E, n->in[2]), ref(E, n));
         return;
     }
     case OP_POOL:
@@ -1425,21 +1459,21 @@ static void emit_prologue(Emit *E, bool backward)
     emitf(E, 1, "%s_work w;\n", E->prefix);
     emitf(E, 1, "%s_layout(&w, c->work, B, T, V%s);\n", E->prefix, xa);
     if (m->carry_scale)
-        emitf(E, 1, "real *%s = w.%s;\n", node_cname(m->carry_scale), node_cname(m->carry_scale));
+        emitf(E, 1, "real *%s = w.%s;\n", node_cname(E, m->carry_scale), node_cname(E, m->carry_scale));
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(m->state_in[k]),
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, m->state_in[k]),
               k * m->spec->hidden);
     emitf(E, 1, "(void)p;\n");
     if (!m->carry_scale) {
         emitf(E, 1, "(void)V;\n");
     } else if (!backward) {
         emitf(E, 1, "for (int t = 0; t < T; t++)\n");
-        emitf(E, 2, "%s[t] = c->carry_scale ? c->carry_scale[t] : 1;\n", node_cname(m->carry_scale));
+        emitf(E, 2, "%s[t] = c->carry_scale ? c->carry_scale[t] : 1;\n", node_cname(E, m->carry_scale));
     } else {
-        emitf(E, 1, "(void)%s;\n", node_cname(m->carry_scale));
+        emitf(E, 1, "(void)%s;\n", node_cname(E, m->carry_scale));
     }
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "(void)%s;\n", node_cname(m->state_in[k]));
+        emitf(E, 1, "(void)%s;\n", node_cname(E, m->state_in[k]));
     fputc('\n', E->f);
 }
 
@@ -1457,13 +1491,13 @@ static void emit_forward(Emit *E)
     for (int i = 0; i < m->nforward; i++)
         emit_node(E, 1, m->g->nodes[i]);
     fputc('\n', E->f);
-    emitf(E, 1, "c->loss = %s;\n", scalar(m->loss));
-    emitf(E, 1, "c->logits = %s;\n", ref(m->logits));
+    emitf(E, 1, "c->loss = %s;\n", scalar(E, m->loss));
+    emitf(E, 1, "c->logits = %s;\n", ref(E, m->logits));
     if (E->s2s)
-        emitf(E, 1, "c->attention = %s;\n", m->attention ? ref(m->attention) : "NULL");
+        emitf(E, 1, "c->attention = %s;\n", m->attention ? ref(E, m->attention) : "NULL");
     for (int k = 0; k < m->nstates && !E->s2s; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(m->state_out[k]), numel_size(m->state_out[k]->shape));
+              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
     emitf(E, 0, "}\n\n");
 }
 
@@ -1516,10 +1550,10 @@ static void emit_step(Emit *E)
         if (live[i])
             emit_node(E, 1, m->g->nodes[i]);
     fputc('\n', E->f);
-    emitf(E, 1, "c->logits = %s;\n", ref(m->logits));
+    emitf(E, 1, "c->logits = %s;\n", ref(E, m->logits));
     for (int k = 0; k < m->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(m->state_out[k]), numel_size(m->state_out[k]->shape));
+              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
     emitf(E, 0, "}\n\n");
 }
 
@@ -1538,16 +1572,16 @@ static void emit_backward(Emit *E)
     fputc('\n', E->f);
     emitf(E, 1, "/* accumulate into the gradient block */\n");
     for (int i = 0; i < m->nparams; i++) {
-        if (!m->grads[i] || direct_grad_param(m->grads[i]) >= 0)
+        if (!m->grads[i] || direct_grad_param(E, m->grads[i]) >= 0)
             continue;
         emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(m->params[i].shape));
-        emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(m->grads[i]));
+        emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(E, m->grads[i]));
     }
     emitf(E, 1, "if (c->dstate_in) {\n");
     for (int k = 0; k < m->nstates; k++) {
         if (m->dstate[k])
             emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-                  ref(m->dstate[k]), numel_size(m->dstate[k]->shape));
+                  ref(E, m->dstate[k]), numel_size(m->dstate[k]->shape));
         else
             emitf(E, 2, "memset(c->dstate_in + (size_t)B * %d, 0, (size_t)B * %d * sizeof(real));\n",
                   k * m->spec->hidden, m->spec->hidden);
@@ -1684,33 +1718,33 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
 static void name_decode(Emit *E, const S2sDecode *d)
 {
     const S2sStep *st = d->step;
-    cur_model = d->enc;
+    E->m = d->enc;
     name_graph(E, d->enc->g, NULL);
-    cur_model = st->m;
+    E->m = st->m;
     name_graph(E, st->m->g, NULL);
-    cur_model = d->enc;
+    E->m = d->enc;
     for (int i = 0; i < st->m->g->n; i++) {
         const Node *n = st->m->g->nodes[i];
         if (n->op == OP_INPUT && n->index >= INPUT_STEP_INV) {
-            node_names[n->aux - 1] = ref(st->inv_src[n->index - INPUT_STEP_INV]);
-            node_local[n->aux - 1] = true;
+            E->node_names[n->aux - 1] = ref(E, st->inv_src[n->index - INPUT_STEP_INV]);
+            E->node_local[n->aux - 1] = true;
         }
     }
 }
 
 static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
 {
-    nbuffers = 0;
-    cur_model = d->enc;
+    E->nbuffers = 0;
+    E->m = d->enc;
     collect_buffers(E, d->enc->g, NULL);
-    add_buffer(state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros",
+    add_buffer(E, state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros",
                NULL, false);
-    cur_model = d->step->m;
+    E->m = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
     emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");
     emitf(E, 0, "typedef struct {\n");
-    for (int i = 0; i < nbuffers; i++)
-        emitf(E, 1, "real *%s; /* %s */\n", buffers[i].field, buffers[i].what);
+    for (int i = 0; i < E->nbuffers; i++)
+        emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_dec_work;\n\n", E->prefix);
     emitf(E, 0, "static size_t %s_dec_layout(%s_dec_work *w, real *base, int B, int T, int V, int Vt)\n{\n", E->prefix,
           E->prefix);
@@ -1719,11 +1753,11 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     emitf(E, 2, "return 0;\n");
     emitf(E, 1, "if (Vt <= 0 || Vt > (1 << 24))\n");
     emitf(E, 2, "return 0;\n");
-    for (int i = 0; i < nbuffers; i++) {
-        emitf(E, 1, "n = %s;\n", buffers[i].size);
+    for (int i = 0; i < E->nbuffers; i++) {
+        emitf(E, 1, "n = %s;\n", E->buffers[i].size);
         emitf(E, 1, "if (n > INT_MAX)\n");
         emitf(E, 2, "return 0;\n");
-        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", buffers[i].field);
+        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
         emitf(E, 1, "off += n;\n");
     }
     emitf(E, 1, "return off;\n}\n\n");
@@ -1744,7 +1778,6 @@ static void emit_dec_prologue(Emit *E)
 /* Body nodes of g as the training functions emit them. */
 static void emit_dec_nodes(Emit *E, const Model *m)
 {
-    cur_model = m;
     E->m = m;
     E->in_backward = false;
     E->last_line = 0;
@@ -1784,15 +1817,15 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     emitf(E, 1, "memset(w.%s, 0, (size_t)B * %d * sizeof(real));\n", state0, d->enc->state_size);
     for (int k = 0, off = 0; k < d->enc->nstates; k++) {
         const Node *s = d->enc->state_in[k];
-        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %d;\n", node_cname(s), state0, off);
-        emitf(E, 1, "(void)%s;\n", node_cname(s));
+        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %d;\n", node_cname(E, s), state0, off);
+        emitf(E, 1, "(void)%s;\n", node_cname(E, s));
         off += s->shape.d[1];
     }
     fputc('\n', E->f);
     emit_dec_nodes(E, d->enc);
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(st->state_init[k]), numel_size(st->state_init[k]->shape));
+              ref(E, st->state_init[k]), numel_size(st->state_init[k]->shape));
     emitf(E, 0, "}\n\n");
 
     emitf(E, 0, "/* Decoding, one step for B rows after %s_encode on the same c->work:\n"
@@ -1803,20 +1836,19 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     emitf(E, 0, "static void %s_step(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
     emit_dec_prologue(E);
     for (int k = 0; k < st->nstates; k++) {
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(st->state_in[k]),
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, st->state_in[k]),
               step_state_offset(st, k));
-        emitf(E, 1, "(void)%s;\n", node_cname(st->state_in[k]));
+        emitf(E, 1, "(void)%s;\n", node_cname(E, st->state_in[k]));
     }
     fputc('\n', E->f);
     emit_dec_nodes(E, st->m);
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(st->state_out[k]), numel_size(st->state_out[k]->shape));
-    emitf(E, 1, "c->logits = %s;\n", ref(st->m->logits));
-    emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(st->m->attention) : "NULL");
+              ref(E, st->state_out[k]), numel_size(st->state_out[k]->shape));
+    emitf(E, 1, "c->logits = %s;\n", ref(E, st->m->logits));
+    emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(E, st->m->attention) : "NULL");
     emitf(E, 0, "}\n\n");
     E->m = train;
-    cur_model = train;
 }
 
 /* seq2seq: the training step's descriptor and main (rnnrt_s2s.h), with the
@@ -1874,8 +1906,6 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
               .xdim = labels ? "L" : s2s ? "Vt" : NULL};
     if (!m->stored || (d && (!d->enc->stored || !d->step->m->stored)))
         DIE("emit_c: memplan_storage has not run on every graph");
-    cur_model = m;
-    nnode_names = 0;
     /* Reserve the names the file defines itself. */
     static const char *fixed[] = {"p", "g", "w"};
     /* the parameters of fused-loop functions (emit_fused_fn) */
@@ -1898,6 +1928,6 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
         DIE("emit_c: a seq2seq model needs its decoding graphs, and only it");
     if (d)
         emit_s2s_decode(&E, d);
-    cur_model = m;
+    E.m = m;
     emit_descriptor(&E, d);
 }

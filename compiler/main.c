@@ -9,7 +9,10 @@
  * decoding graphs (s2s_decode: the encoder and one decoder step, copies of
  * the lowered graph). Each goes through the same pass list (autodiff only
  * for the training step), so -O0, --no-pass and -d reach all of them, and
- * -d STAGE prints all of them. emit_c only prints.
+ * -d STAGE prints all of them. emit_c only prints. The graphs and the
+ * loops over them are compile.c's (graphs, graphs_passes, ...), shared
+ * with compile_spec_text, the same pipeline in one call for the tests and
+ * the fuzzer; the passes chosen (--pass, --no-pass) are main's PassChoice.
  *
  * --check keeps the oracle the plain graph: no pass runs before its
  * autodiff.
@@ -58,28 +61,6 @@ static void usage(FILE *f)
             "  --version    print the version\n"
             "  -h, --help   this help\n",
             pass_names());
-}
-
-/* The graphs rnnc passes, dumps and emits: the training step, then a
- * seq2seq model's decoding encoder and step. */
-typedef struct {
-    Model *m[3];
-    const char *role[3]; /* the dump's heading; NULL for the training step */
-    int n;
-} Graphs;
-
-static Graphs graphs(Model *m, const S2sDecode *d)
-{
-    Graphs G = {.m = {m}, .n = 1};
-    if (d) {
-        const char *name = m->spec->model;
-        G.role[1] = arena_printf(&perm, "decoding graph: %s_encode (the encoder, once per batch of sources)", name);
-        G.m[1] = d->enc;
-        G.role[2] = arena_printf(&perm, "decoding graph: %s_step (one decoder step)", name);
-        G.m[2] = d->step->m;
-        G.n = 3;
-    }
-    return G;
 }
 
 /* rnnc -d STAGE: every graph after STAGE (passes_dump after a pass). */
@@ -136,6 +117,7 @@ int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL;
     bool optimize = true, force_bidirectional = false;
+    PassChoice choice = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)
@@ -152,9 +134,9 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             if (strcmp(a, "--pass") == 0)
-                pass_enable(argv[i]);
+                pass_enable(&choice, argv[i]);
             else
-                pass_skip(argv[i]);
+                pass_skip(&choice, argv[i]);
         } else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)
@@ -210,26 +192,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
         return EXIT_USAGE;
     }
-    if (optimize && !check) {
-        bool stop = false;
-        for (int i = 0; i < G.n; i++)
-            stop |= passes_run_forward(G.m[i], dump);
-        if (stop)
-            return dump_graphs(&G, true);
-    }
+    if (optimize && !check && graphs_passes_forward(&G, &choice, dump))
+        return dump_graphs(&G, true);
     autodiff(&perm, m);
     if (check)
         return check_dump(m, check, 1e-9, 1e-12);
     if (dump && strcmp(dump, "autodiff") == 0)
         return dump_graphs(&G, false);
-    if (optimize) {
-        bool stop = false;
-        for (int i = 0; i < G.n; i++)
-            stop |= passes_run(G.m[i], dump);
-        if (stop)
-            return dump_graphs(&G, true);
-    }
-    for (int i = 0; i < G.n; i++)
-        memplan_storage(G.m[i]);
+    if (optimize && graphs_passes(&G, &choice, dump))
+        return dump_graphs(&G, true);
+    graphs_storage(&G);
     return write_output(spec, m, d, out);
 }

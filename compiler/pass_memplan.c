@@ -387,31 +387,35 @@ static double nominal(const Model *m, Shape s)
     return n;
 }
 
-static const Model *sort_model;
-static const MemPlan *sort_plan;
+/* A buffer's sort key, computed before the sort so the comparison needs
+ * no state outside its arguments. */
+typedef struct {
+    double size;
+    int start, index;
+} SortKey;
 
 /* largest first; then the earlier start; then the layout order */
 static int by_size(const void *pa, const void *pb)
 {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    const MemBuf *x = &sort_plan->buf[a], *y = &sort_plan->buf[b];
-    double sx = nominal(sort_model, x->shape), sy = nominal(sort_model, y->shape);
-    if (sx != sy)
-        return sx > sy ? -1 : 1;
+    const SortKey *x = pa, *y = pb;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
     if (x->start != y->start)
         return x->start < y->start ? -1 : 1;
-    return (a > b) - (a < b);
+    return (x->index > y->index) - (x->index < y->index);
 }
 
 static bool overlap(const MemBuf *x, const MemBuf *y) { return x->start <= y->end && y->start <= x->end; }
 
 static void pack(const Model *m, MemPlan *p)
 {
+    SortKey *key = arena_array(&perm, (size_t)p->nbuf + 1, sizeof(SortKey));
+    for (int i = 0; i < p->nbuf; i++)
+        key[i] = (SortKey){nominal(m, p->buf[i].shape), p->buf[i].start, i};
+    qsort(key, (size_t)p->nbuf, sizeof *key, by_size);
     int *order = arena_array(&perm, (size_t)p->nbuf + 1, sizeof(int));
     for (int i = 0; i < p->nbuf; i++)
-        order[i] = i;
-    sort_model = m, sort_plan = p;
-    qsort(order, (size_t)p->nbuf, sizeof *order, by_size);
+        order[i] = key[i].index;
     p->nslots = 0;
     for (int i = 0; i < p->nbuf; i++) {
         MemBuf *b = &p->buf[order[i]];

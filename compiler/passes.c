@@ -34,20 +34,16 @@ enum { NFORWARD = sizeof forward_passes / sizeof *forward_passes };
 static const char *const optional[] = {"gemmfuse"};
 enum { NOPTIONAL = sizeof optional / sizeof *optional };
 
-enum { MAX_CHOSEN = 16 };
-static const char *skipped[MAX_CHOSEN], *enabled[MAX_CHOSEN];
-static int nskipped, nenabled;
-
-void pass_skip(const char *name)
+void pass_skip(PassChoice *c, const char *name)
 {
-    if (nskipped < MAX_CHOSEN)
-        skipped[nskipped++] = name;
+    if (c->nskipped < PASS_CHOICE_MAX)
+        c->skipped[c->nskipped++] = name;
 }
 
-void pass_enable(const char *name)
+void pass_enable(PassChoice *c, const char *name)
 {
-    if (nenabled < MAX_CHOSEN)
-        enabled[nenabled++] = name;
+    if (c->nenabled < PASS_CHOICE_MAX)
+        c->enabled[c->nenabled++] = name;
 }
 
 static bool listed(const char *const *list, int n, const char *name)
@@ -59,13 +55,16 @@ static bool listed(const char *const *list, int n, const char *name)
 }
 
 /* Does pass p run? Skipped ones never; optional ones when enabled or
- * dumped after. */
-static bool runs(const Pass *p, const char *dump_after)
+ * stopped after (-d NAME). */
+static bool runs(const Pass *p, const PassChoice *c, const char *stop_after)
 {
-    if (listed(skipped, nskipped, p->name))
+    static const PassChoice defaults;
+    if (!c)
+        c = &defaults;
+    if (listed(c->skipped, c->nskipped, p->name))
         return false;
-    return !listed(optional, NOPTIONAL, p->name) || listed(enabled, nenabled, p->name) ||
-           (dump_after && strcmp(dump_after, p->name) == 0);
+    return !listed(optional, NOPTIONAL, p->name) || listed(c->enabled, c->nenabled, p->name) ||
+           (stop_after && strcmp(stop_after, p->name) == 0);
 }
 
 bool pass_known(const char *name)
@@ -114,10 +113,10 @@ void passes_dump(FILE *f, const Model *m)
     memplan_dump(f, m);
 }
 
-bool passes_run_forward(Model *m, const char *stop_after)
+bool passes_run_forward(Model *m, const PassChoice *c, const char *stop_after)
 {
     for (int i = 0; i < NFORWARD; i++) {
-        if (runs(&forward_passes[i], stop_after))
+        if (runs(&forward_passes[i], c, stop_after))
             forward_passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);
@@ -127,13 +126,13 @@ bool passes_run_forward(Model *m, const char *stop_after)
     return false;
 }
 
-bool passes_run(Model *m, const char *stop_after)
+bool passes_run(Model *m, const PassChoice *c, const char *stop_after)
 {
     pass_dce(m);
     if (stop_after && strcmp(stop_after, "dce") == 0)
         return true;
     for (int i = 0; i < NPASSES; i++) {
-        if (runs(&passes[i], stop_after))
+        if (runs(&passes[i], c, stop_after))
             passes[i].run(m);
         pass_dce(m);
         graph_verify(m->g);

@@ -43,18 +43,25 @@ void memplan_storage(Model *m);
 /* The plan as text (rnnc -d memplan, after the graph); nothing without one. */
 void memplan_dump(FILE *f, const Model *m);
 
-/* Runs the forward passes (before autodiff) like passes_run. */
-bool passes_run_forward(Model *m, const char *stop_after);
-/* Runs the passes in order on m, one of the graphs the driver emits. When
- * stop_after names a pass, returns true after it (the driver then prints
- * every graph with passes_dump and stops). */
-bool passes_run(Model *m, const char *stop_after);
 /* rnnc --no-pass NAME: passes_run and passes_run_forward skip pass NAME
  * (not dce), so a pass can be measured against the code without it;
  * rnnc --pass NAME runs an optional pass (one that is off by default:
- * gemmfuse). -d NAME runs the pass it dumps after. */
-void pass_skip(const char *name);
-void pass_enable(const char *name);
+ * gemmfuse). -d NAME runs the pass it dumps after. The caller keeps the
+ * choice (zero-initialized: the default passes); NULL means the defaults. */
+enum { PASS_CHOICE_MAX = 16 };
+typedef struct {
+    const char *skipped[PASS_CHOICE_MAX], *enabled[PASS_CHOICE_MAX];
+    int nskipped, nenabled;
+} PassChoice;
+void pass_skip(PassChoice *c, const char *name);
+void pass_enable(PassChoice *c, const char *name);
+
+/* Runs the forward passes (before autodiff) like passes_run. */
+bool passes_run_forward(Model *m, const PassChoice *c, const char *stop_after);
+/* Runs the passes in order on m, one of the graphs the driver emits, as c
+ * chooses (NULL: the defaults). When stop_after names a pass, returns true
+ * after it (the driver then prints every graph with passes_dump and stops). */
+bool passes_run(Model *m, const PassChoice *c, const char *stop_after);
 /* Is `name` a pass -d accepts? */
 bool pass_known(const char *name);
 /* "gemmfuse | dce | wgrad | ..." for messages. */
@@ -75,5 +82,28 @@ void pass_replace_uses(Model *m, Graph *g, Node *old, Node *repl);
 void pass_place_before(Model *m, Graph *g, int n0, Node *before);
 /* Removes input k of a scan (its ARG must be unused), renumbering the rest. */
 void pass_scan_remove_input(Node *scan, int k);
+
+/* compile.c: the graphs rnnc passes, dumps and emits: the training step,
+ * then a seq2seq model's decoding encoder and step (s2s_decode, d NULL for
+ * the other tasks). main.c and compile_spec_text build and run them alike. */
+typedef struct {
+    Model *m[3];
+    const char *role[3]; /* the dump's heading; NULL for the training step */
+    int n;
+} Graphs;
+Graphs graphs(Model *m, const S2sDecode *d);
+/* passes_run_forward / passes_run on every graph (each runs, even when one
+ * stops); true when stop_after stopped them (the driver then dumps). */
+bool graphs_passes_forward(const Graphs *G, const PassChoice *c, const char *stop_after);
+bool graphs_passes(const Graphs *G, const PassChoice *c, const char *stop_after);
+/* memplan_storage on every graph: what emit_c reads. */
+void graphs_storage(const Graphs *G);
+
+/* compile.c: spec text -> C on `out`, every stage as `rnnc SPEC -o OUT.c`
+ * runs it (default passes). EXIT_OK, or EXIT_SPEC after printing
+ * diagnostics. compile_reset() frees perm and the diagnostics' state so the
+ * next compile starts from nothing. */
+int compile_spec_text(FILE *out, const char *path, const char *text, size_t len);
+void compile_reset(void);
 
 #endif

@@ -12,7 +12,7 @@
 # without MPI and the MPI tests are skipped.
 set -euo pipefail
 
-PACKAGES=(cmake gcc clang make pkg-config libyaml-dev libopenblas-dev
+PACKAGES=(cmake gcc clang libclang-rt-dev make pkg-config libyaml-dev libopenblas-dev
           libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -389,7 +389,7 @@ static void test_passes_keep_values(void **state)
     (void)state;
     Case *c = case_from_spec(additive, 2, 4);
     Result before = run(c);
-    passes_run(c->m, NULL);
+    passes_run(c->m, NULL, NULL);
     Result after = run(c);
     assert_true(fabs(before.loss - after.loss) <= 1e-12 * fabs(before.loss));
     for (int i = 0; i < c->m->nparams + c->m->nstates; i++)
