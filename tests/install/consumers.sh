@@ -52,8 +52,11 @@ install)
     [ -n "$soname" ] || fail "librnnrt.so has no SONAME"
     # What is installed runs on any x86-64: no -march=native in it. The
     # packed kernels (target attributes) are the only AVX code, so the
-    # compiler's own code must have none.
-    if objdump -d "$prefix/bin/rnnc" | grep -E '%[yz]mm' >/dev/null; then
+    # compiler's own code must have none. A build configured with
+    # RNNC_NATIVE=ON (for this machine only) is exempt, by its choice.
+    if grep -q '^RNNC_NATIVE:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
+        say "note: $build is configured with RNNC_NATIVE=ON; the portable-code check is skipped"
+    elif objdump -d "$prefix/bin/rnnc" | grep -E '%[yz]mm' >/dev/null; then
         fail "the installed rnnc uses AVX registers: built with -march=native?"
     fi
     v=$(header_version)
