@@ -10,10 +10,10 @@
 # In any other configuration fuzz_smoke builds that target itself in
 # build/fuzz with clang when clang's libFuzzer links, and is skipped with a
 # message otherwise (scripts/install-deps.sh installs it).
-set(FUZZ_SEEDS ${CMAKE_SOURCE_DIR}/specs ${CMAKE_SOURCE_DIR}/examples ${CMAKE_SOURCE_DIR}/tests/errors)
+set(FUZZ_SEEDS ${PROJECT_SOURCE_DIR}/specs ${PROJECT_SOURCE_DIR}/examples ${PROJECT_SOURCE_DIR}/tests/errors)
 # About 30-60 s (3000 inputs a second); the timeout is for a loaded machine.
 set(FUZZ_SMOKE_RUNS 100000)
-set(FUZZ_DICT ${CMAKE_SOURCE_DIR}/tests/fuzz/spec.dict)
+set(FUZZ_DICT ${PROJECT_SOURCE_DIR}/tests/fuzz/spec.dict)
 set(FUZZ_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 
 if(RNNC_FUZZ)
@@ -35,28 +35,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; return (int)n 
                         "install libclang-rt-dev (scripts/install-deps.sh)")
   endif()
 
-  add_library(rnnc_core_fuzz STATIC ${RNNC_SOURCES} ${CMAKE_BINARY_DIR}/rnnc_cells.c)
-  target_include_directories(rnnc_core_fuzz PUBLIC ${CMAKE_SOURCE_DIR}/compiler)
+  add_library(rnnc_core_fuzz STATIC ${RNNC_SOURCES} ${PROJECT_BINARY_DIR}/rnnc_cells.c)
+  target_include_directories(rnnc_core_fuzz PUBLIC ${PROJECT_SOURCE_DIR}/compiler)
   target_compile_options(rnnc_core_fuzz PUBLIC -fsanitize=fuzzer-no-link ${FUZZ_SANITIZE})
   target_compile_definitions(rnnc_core_fuzz PUBLIC RNNC_ARENA_MALLOC)
   target_link_libraries(rnnc_core_fuzz PUBLIC PkgConfig::YAML m)
   # rnnc_cells.c is made by a rule of the top directory, for rnnc_core
-  set_source_files_properties(${CMAKE_BINARY_DIR}/rnnc_cells.c PROPERTIES GENERATED TRUE)
+  set_source_files_properties(${PROJECT_BINARY_DIR}/rnnc_cells.c PROPERTIES GENERATED TRUE)
   add_dependencies(rnnc_core_fuzz rnnc_core)
 
-  add_executable(rnnc_fuzz ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_spec.c)
+  add_executable(rnnc_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_spec.c)
   target_link_options(rnnc_fuzz PRIVATE -fsanitize=fuzzer ${FUZZ_SANITIZE})
   target_link_libraries(rnnc_fuzz PRIVATE rnnc_core_fuzz)
 
   add_test(NAME fuzz_smoke
-    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/smoke.sh run $<TARGET_FILE:rnnc_fuzz>
-            ${CMAKE_BINARY_DIR}/fuzz_smoke ${FUZZ_SMOKE_RUNS} ${FUZZ_DICT} ${FUZZ_SEEDS})
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fuzz/smoke.sh run $<TARGET_FILE:rnnc_fuzz>
+            ${PROJECT_BINARY_DIR}/fuzz_smoke ${FUZZ_SMOKE_RUNS} ${FUZZ_DICT} ${FUZZ_SEEDS})
 else()
   find_program(RNNC_CLANG NAMES clang clang-18 clang-17 clang-16 clang-15 clang-14)
   add_test(NAME fuzz_smoke
-    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/smoke.sh build "${RNNC_CLANG}"
-            ${CMAKE_BINARY_DIR}/fuzz_smoke ${FUZZ_SMOKE_RUNS} ${FUZZ_DICT} ${FUZZ_SEEDS})
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fuzz/smoke.sh build "${RNNC_CLANG}"
+            ${PROJECT_BINARY_DIR}/fuzz_smoke ${FUZZ_SMOKE_RUNS} ${FUZZ_DICT} ${FUZZ_SEEDS})
   set_tests_properties(fuzz_smoke PROPERTIES ENVIRONMENT
-    "RNNC_SOURCE_DIR=${CMAKE_SOURCE_DIR};RNNC_FUZZ_BUILD=${CMAKE_BINARY_DIR}/fuzz;CMAKE=${CMAKE_COMMAND}")
+    "RNNC_SOURCE_DIR=${PROJECT_SOURCE_DIR};RNNC_FUZZ_BUILD=${PROJECT_BINARY_DIR}/fuzz;CMAKE=${CMAKE_COMMAND}")
 endif()
 set_tests_properties(fuzz_smoke PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77 LABELS fuzz)
