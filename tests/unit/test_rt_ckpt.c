@@ -2,8 +2,10 @@
  * test_rt_ckpt.c: checkpoints: a save/load round trip restores everything;
  * truncation, a flipped byte (named by section), another model, another
  * spec hash, another real type and a foreign file are refused with the
- * right exit code; optimizer moments round-trip, and version 1 files
- * (without them) still load as plain SGD; a failed save (unwritable
+ * right exit code; optimizer moments round-trip (SGD's step count too);
+ * the formats before this one are refused by name; a save keeps the file
+ * it replaces as "<path>.prev" and a resume falls back to it when the
+ * newest is damaged; a failed save (unwritable
  * directory, disk full) leaves the previous checkpoint intact and no tmp
  * file behind.
  */
@@ -126,6 +128,14 @@ static void spit(const char *path, const unsigned char *d, size_t n)
     assert_int_equal(fclose(fp), 0);
 }
 
+/* spit, with the preamble's CRC (bytes 28..31) fixed after an edit. */
+static void spit_preamble(const char *path, unsigned char *d, size_t n)
+{
+    uint32_t crc = rnnrt_crc32(0, d, 28);
+    memcpy(d + 28, &crc, 4);
+    spit(path, d, n);
+}
+
 /* Loads f->path with model m, expecting failure rc whose message holds
  * `needle`. */
 static void expect_refusal(Fixture *f, const RnnrtModel *m, int rc,
@@ -204,8 +214,8 @@ static void test_ckpt_flipped_byte_names_the_section(void **state)
     save_ok(f);
     size_t n;
     unsigned char *d = slurp(f->path, &n);
-    const char *names[] = {"header", "vocab", "params", "train", "optim"};
-    size_t pos = 24;
+    const char *names[] = {"header", "params", "vocab", "train", "optim"};
+    size_t pos = 32;
     for (int s = 0; s < 5; s++) {
         uint64_t len;
         assert_string_equal((char *)d + pos, names[s]);
@@ -218,6 +228,11 @@ static void test_ckpt_flipped_byte_names_the_section(void **state)
                  names[s]);
         expect_refusal(f, &toy, RNNRT_EXIT_IO, needle);
         d[victim] ^= 0x10;
+        /* the CRC covers the frame's name too */
+        d[pos + 1] ^= 0x01;
+        spit(f->path, d, n);
+        expect_refusal(f, &toy, RNNRT_EXIT_IO, "fails its CRC32");
+        d[pos + 1] ^= 0x01;
         pos += 24 + len;
     }
     assert_int_equal(pos, n);
@@ -249,16 +264,19 @@ static void test_ckpt_preamble_mismatches(void **state)
     unsigned char *d = slurp(f->path, &n);
     uint32_t four = 4, ver = 9;
     memcpy(d + 16, &four, 4); /* sizeof(real) */
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "holds float parameters");
     memcpy(d + 16, &(uint32_t){sizeof(real)}, 4);
     memcpy(d + 8, &ver, 4);
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "format version 9");
+    d[8] ^= 1; /* its preamble CRC not updated */
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_IO, "the preamble fails its check");
     uint32_t swapped = 0x04030201u;
     memcpy(d + 8, &(uint32_t){RNNRT_CKPT_VERSION}, 4);
     memcpy(d + 12, &swapped, 4);
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "other byte order");
     spit(f->path, (const unsigned char *)"hello, world, not a checkpoint!",
          31);
@@ -394,8 +412,12 @@ static void test_ckpt_optimizer_moments_round_trip(void **state)
         RnnrtTrainState ts;
         RnnrtError err = {0};
         assert_int_equal(rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err), 0);
-        if (k == 2) { /* plain SGD carries nothing */
-            assert_null(ts.optim);
+        if (k == 2) { /* plain SGD carries its step count only */
+            assert_non_null(ts.optim);
+            assert_int_equal(ts.optim->kind, RNNRT_OPTIM_SGD);
+            assert_int_equal(ts.optim->t, 9);
+            assert_null(ts.optim->m1);
+            assert_null(ts.optim->m2);
         } else {
             assert_non_null(ts.optim);
             assert_int_equal(ts.optim->kind, o.kind);
@@ -431,36 +453,247 @@ static void test_ckpt_optimizer_of_other_size_is_refused(void **state)
     expect_refusal(f, &toy, RNNRT_EXIT_IO, "section 'optim' is malformed");
 }
 
-/* A version 1 file (four sections, no optimizer) loads as plain SGD. */
-static void test_ckpt_version_1_loads_as_sgd(void **state)
+/* The three formats this one replaced are refused by name, exit 1, and a
+ * resume does not fall back from one to "<path>.prev": it is not damage. */
+static void test_ckpt_old_formats_are_refused_by_name(void **state)
 {
     Fixture *f = *state;
-    save_ok(f);
-    size_t n, pos = 24;
-    unsigned char *d = slurp(f->path, &n);
-    for (int s = 0; s < 4; s++) {
-        uint64_t len;
-        memcpy(&len, d + pos + 8, 8);
-        pos += 24 + len;
+    static const struct {
+        char bytes[32]; /* 24 of them written */
+        const char *name;
+    } old[] = {
+        {"RNNCKPT1\2\0\0\0\4\3\2\1\4\0\0\0\0\0\0\0 more", "RNNCKPT1"},
+        {"RNNTASK1 and its payload", "RNNTASK1"},
+        {"RNNS2S02\4\0\0\0", "RNNS2S0x"},
+        {"RNNS2S01\4\0\0\0 and the sections", "RNNS2S0x"},
+    };
+    char prev[320];
+    snprintf(prev, sizeof prev, "%s.prev", f->path);
+    for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
+        save_ok(f); /* a good checkpoint, then it becomes "<path>.prev" */
+        save_ok(f);
+        assert_int_equal(access(prev, F_OK), 0);
+        spit(f->path, (const unsigned char *)old[i].bytes, 24);
+        expect_refusal(f, &toy, RNNRT_EXIT_DATA, old[i].name);
+        expect_refusal(f, &toy, RNNRT_EXIT_DATA, "no longer reads");
+        RnnrtVocab v;
+        RnnrtParams p;
+        RnnrtTrainState ts;
+        RnnrtError warn = {0}, err = {0};
+        assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
+                                                &warn, &err),
+                         RNNRT_EXIT_DATA);
+        assert_non_null(strstr(err.msg, old[i].name));
+        assert_int_equal(warn.code, 0);
     }
-    assert_string_equal((char *)d + pos, "optim");
-    memcpy(d + 8, &(uint32_t){1}, 4);
-    spit(f->path, d, pos);
+}
+
+/* ---- two generations ---- */
+
+/* The step count of the checkpoint at path (which must load). */
+static int64_t step_of(const char *path)
+{
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
     RnnrtError err = {0};
-    if (rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err))
-        fail_msg("version 1: %s", err.msg);
-    assert_null(ts.optim);
-    assert_int_equal(ts.step, 17);
+    if (rnnrt_ckpt_load(path, &toy, &v, &p, &ts, &err))
+        fail_msg("'%s' does not load: %s", path, err.msg);
+    int64_t step = ts.step;
     rnnrt_vocab_free(&v);
     rnnrt_params_free(&p);
     rnnrt_train_state_free(&ts);
-    /* ... and a version 1 file must not have a fifth section */
+    return step;
+}
+
+static void save_step(Fixture *f, int64_t step)
+{
+    f->ts.step = step;
+    save_ok(f);
+}
+
+/* Each save keeps the file it replaces as "<path>.prev". */
+static void test_ckpt_save_keeps_previous_generation(void **state)
+{
+    Fixture *f = *state;
+    char prev[320];
+    snprintf(prev, sizeof prev, "%s.prev", f->path);
+    save_step(f, 17);
+    assert_int_equal(access(prev, F_OK), -1); /* nothing to keep yet */
+    save_step(f, 18);
+    assert_int_equal(step_of(f->path), 18);
+    assert_int_equal(step_of(prev), 17);
+    save_step(f, 19);
+    assert_int_equal(step_of(f->path), 19);
+    assert_int_equal(step_of(prev), 18);
+}
+
+/* A damaged file is replaced, but never kept: "<path>.prev" stays the
+ * last good one. */
+static void test_ckpt_damaged_file_is_not_kept(void **state)
+{
+    Fixture *f = *state;
+    char prev[320];
+    snprintf(prev, sizeof prev, "%s.prev", f->path);
+    save_step(f, 17);
+    save_step(f, 18);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    d[n / 2] ^= 0x40;
     spit(f->path, d, n);
-    expect_refusal(f, &toy, RNNRT_EXIT_IO, "unexpected bytes after the last section");
+    save_step(f, 19);
+    assert_int_equal(step_of(f->path), 19);
+    assert_int_equal(step_of(prev), 17);
     free(d);
+}
+
+/* Loads f->path with fallback; expects success at step with a warning
+ * naming both files. */
+static void expect_fallback(Fixture *f, int64_t step, const char *why)
+{
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError warn = {0}, err = {0};
+    char prev[320];
+    snprintf(prev, sizeof prev, "%s.prev", f->path);
+    if (rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts, &warn, &err))
+        fail_msg("%s: no fallback: %s", why, err.msg);
+    assert_int_equal(ts.step, step);
+    if (!warn.code || !strstr(warn.msg, f->path) || !strstr(warn.msg, prev))
+        fail_msg("%s: warning '%s' does not name both files", why, warn.msg);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+}
+
+static void test_ckpt_load_latest_falls_back(void **state)
+{
+    Fixture *f = *state;
+    save_step(f, 17);
+    save_step(f, 18);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    /* the newest loads: no warning */
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError warn = {0}, err = {0};
+    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
+                                            &warn, &err), 0);
+    assert_int_equal(ts.step, 18);
+    assert_int_equal(warn.code, 0);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+
+    spit(f->path, d, n / 2);
+    expect_fallback(f, 17, "truncated");
+    d[n - 3] ^= 0x01;
+    spit(f->path, d, n);
+    expect_fallback(f, 17, "flipped byte");
+    d[n - 3] ^= 0x01;
+    d[0] = 'X';
+    spit(f->path, d, n);
+    expect_fallback(f, 17, "bad magic");
+    spit(f->path, d, 0);
+    expect_fallback(f, 17, "empty");
+    remove(f->path);
+    expect_fallback(f, 17, "missing");
+    free(d);
+}
+
+/* Both generations damaged: exit 1 naming both; the newest damaged and
+ * no "<path>.prev": its own error; another model: no fallback. */
+static void test_ckpt_load_latest_both_damaged(void **state)
+{
+    Fixture *f = *state;
+    char prev[320];
+    snprintf(prev, sizeof prev, "%s.prev", f->path);
+    save_step(f, 17);
+    save_step(f, 18);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError warn = {0}, err = {0};
+    RnnrtModel other = toy;
+    other.spec_hash ^= 1;
+    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &other, &v, &p, &ts,
+                                            &warn, &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "different version of the spec"));
+    assert_int_equal(warn.code, 0);
+
+    spit(f->path, d, n - 1);
+    spit(prev, d, 40);
+    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
+                                            &warn, &err), RNNRT_EXIT_DATA);
+    if (!strstr(err.msg, f->path) || !strstr(err.msg, prev) ||
+        !strstr(err.msg, "truncated"))
+        fail_msg("both damaged: '%s'", err.msg);
+    assert_null(p.params);
+    assert_null(ts.state);
+    assert_int_equal(warn.code, 0);
+
+    remove(prev);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
+                                            &warn, &err), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, "truncated"));
+    assert_null(strstr(err.msg, ".prev"));
+    free(d);
+}
+
+/* The generic writer and reader: sections by name, dims, shapes. */
+static void test_ckpt_sections_by_name(void **state)
+{
+    Fixture *f = *state;
+    RnnrtCkptWriter w;
+    rnnrt_ckpt_begin(&w, "seq2seq", "toy", 42);
+    rnnrt_ckpt_put_dim(&w, "V", 7);
+    rnnrt_ckpt_put_shape(&w, "W", 2, 7, 3);
+    rnnrt_ckpt_put_vocab(&w, "srcvocab", &f->v);
+    rnnrt_buf_put_u32(rnnrt_ckpt_add(&w, "extra"), 0xabcdu);
+    static const real block[3] = {1, 2, 3};
+    rnnrt_ckpt_add_ref(&w, "params", block, sizeof block);
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_ckpt_write(&w, f->path, &err), 0);
+
+    RnnrtCkptFile c;
+    assert_int_equal(rnnrt_ckpt_open(&c, f->path, &err), 0);
+    assert_int_equal(rnnrt_ckpt_check_model(&c, "seq2seq", "toy", 42, "t.yaml",
+                                            &err), 0);
+    assert_int_equal(rnnrt_ckpt_check_model(&c, "labelling", "toy", 42,
+                                            "t.yaml", &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "is a seq2seq checkpoint"));
+    uint64_t V = 0;
+    assert_int_equal(rnnrt_ckpt_get_dim(&c, "V", &V, &err), 0);
+    assert_int_equal(V, 7);
+    assert_int_equal(rnnrt_ckpt_get_dim(&c, "Vt", &V, &err), RNNRT_EXIT_IO);
+    RnnrtCkptShape want = {"W", 2, {7, 3}};
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err), 0);
+    want.dims[1] = 4;
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err),
+                     RNNRT_EXIT_DATA);
+    RnnrtReader r;
+    assert_int_equal(rnnrt_ckpt_section(&c, "extra", &r, &err), 0);
+    assert_int_equal(rnnrt_reader_u32(&r), 0xabcdu);
+    assert_int_equal(rnnrt_ckpt_section(&c, "params", &r, &err), 0);
+    assert_int_equal(r.n, sizeof block);
+    assert_memory_equal(r.p, block, sizeof block);
+    assert_int_equal(rnnrt_ckpt_section(&c, "train", &r, &err), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, "no section 'train'"));
+    RnnrtVocab v;
+    assert_int_equal(rnnrt_ckpt_get_vocab(&c, "srcvocab", 1, &v, &err), 0);
+    assert_int_equal(v.size, f->v.size);
+    assert_string_equal(v.tokens[4], f->v.tokens[4]);
+    rnnrt_vocab_free(&v);
+    /* read without the check of the four specials */
+    assert_int_equal(rnnrt_ckpt_get_vocab(&c, "srcvocab", 0, &v, &err), 0);
+    assert_int_equal(v.size, f->v.size);
+    rnnrt_vocab_free(&v);
+    rnnrt_ckpt_close(&c);
 }
 
 /* The divergence guard judges against the training's first loss, which
@@ -536,7 +769,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_optimizer_of_other_size_is_refused, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_ckpt_version_1_loads_as_sgd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_old_formats_are_refused_by_name, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_save_keeps_previous_generation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_damaged_file_is_not_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_load_latest_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_load_latest_both_damaged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_sections_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_truncated_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
