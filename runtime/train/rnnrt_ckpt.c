@@ -48,10 +48,19 @@ static const struct {
     size_t n;
     const char *what;
 } old_formats[] = {
-    {"RNNCKPT1", 8, "the language-model checkpoint format RNNCKPT1"},
-    {"RNNTASK1", 8, "the task checkpoint format RNNTASK1"},
-    {"RNNS2S0", 7, "the seq2seq checkpoint format RNNS2S0x"},
+    {"RNNCKPT1", 8, "language model"},
+    {"RNNTASK1", 8, "labelling or classification"},
+    {"RNNS2S0", 7, "seq2seq"},
 };
+
+/* name (up to 8 bytes from a file) with anything unprintable as '?'. */
+static const char *printable(const char *name, char out[9])
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : name[i] ? '?' : 0;
+    out[8] = 0;
+    return out;
+}
 
 static uint32_t frame_crc(const char *name, uint64_t n, const void *data)
 {
@@ -361,13 +370,17 @@ static int check_preamble(RnnrtCkptFile *f, uint32_t *nsec, RnnrtError *err)
 {
     const unsigned char *d = (const unsigned char *)f->data;
     const char *path = f->path;
+    char name[9];
     for (size_t i = 0; i < sizeof old_formats / sizeof *old_formats; i++)
         if (f->n >= 8 && !memcmp(d, old_formats[i].magic, old_formats[i].n))
             return rnnrt_error(err, RNNRT_EXIT_DATA,
-                               "'%s' is in %s, which this trainer no longer "
-                               "reads (it reads %s version %d); retrain, or "
-                               "use the trainer that wrote it", path,
-                               old_formats[i].what, MAGIC, RNNRT_CKPT_VERSION);
+                               "'%s' is in the old %s checkpoint format %s, "
+                               "which this trainer no longer reads (it "
+                               "reads %s version %d); retrain, or use the "
+                               "trainer that wrote it", path,
+                               old_formats[i].what,
+                               printable(f->data, name), MAGIC,
+                               RNNRT_CKPT_VERSION);
     if (f->n >= 8 && memcmp(d, MAGIC, 8))
         return damaged(f, rnnrt_error(err, RNNRT_EXIT_DATA,
                                       "'%s' is not an rnnc checkpoint (bad "
@@ -421,8 +434,10 @@ static int check_sections(RnnrtCkptFile *f, uint32_t nsec, RnnrtError *err)
                                           "ends at byte %zu)", path,
                                           nsec - i, nsec, n));
         RnnrtCkptSection *s = &f->sec[i];
+        char shown[9];
         memset(s->name, 0, sizeof s->name);
         memcpy(s->name, d + pos, 8);
+        printable(s->name, shown);
         uint64_t len;
         uint32_t crc, zero;
         memcpy(&len, d + pos + 8, 8);
@@ -432,16 +447,16 @@ static int check_sections(RnnrtCkptFile *f, uint32_t nsec, RnnrtError *err)
         if (len > n - pos)
             return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
                                           "'%s' is truncated in section "
-                                          "'%.8s': it needs %llu bytes, %zu "
-                                          "are left", path, s->name,
+                                          "'%s': it needs %llu bytes, %zu "
+                                          "are left", path, shown,
                                           (unsigned long long)len, n - pos));
         uint32_t got = frame_crc(s->name, len, d + pos);
         if (got != crc || zero != 0)
             return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
-                                          "'%s' is corrupt: section '%.8s' "
+                                          "'%s' is corrupt: section '%s' "
                                           "fails its CRC32 check (stored "
                                           "%08x, computed %08x)", path,
-                                          s->name, crc, got));
+                                          shown, crc, got));
         for (uint32_t j = 0; j < i; j++)
             if (!strcmp(f->sec[j].name, s->name))
                 return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,

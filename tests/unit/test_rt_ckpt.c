@@ -464,8 +464,8 @@ static void test_ckpt_old_formats_are_refused_by_name(void **state)
     } old[] = {
         {"RNNCKPT1\2\0\0\0\4\3\2\1\4\0\0\0\0\0\0\0 more", "RNNCKPT1"},
         {"RNNTASK1 and its payload", "RNNTASK1"},
-        {"RNNS2S02\4\0\0\0", "RNNS2S0x"},
-        {"RNNS2S01\4\0\0\0 and the sections", "RNNS2S0x"},
+        {"RNNS2S02\4\0\0\0", "RNNS2S02"},
+        {"RNNS2S01\4\0\0\0 and the sections", "RNNS2S01"},
     };
     char prev[320];
     snprintf(prev, sizeof prev, "%s.prev", f->path);
