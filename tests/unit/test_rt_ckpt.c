@@ -48,7 +48,7 @@ static const RnnrtModel toy = {
 };
 
 typedef struct {
-    char dir[256], path[300];
+    char dir[256], path[300], prev[310]; /* prev: "<path>.prev" */
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
@@ -62,6 +62,7 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/toy.ckpt", f->dir);
+    snprintf(f->prev, sizeof f->prev, "%s.prev", f->path);
     rnnrt_vocab_build_chars(&f->v, "hello", 5);
     RnnrtError err = {0};
     if (rnnrt_params_init(&f->p, &toy, f->v.size, &err))
@@ -467,12 +468,10 @@ static void test_ckpt_old_formats_are_refused_by_name(void **state)
         {"RNNS2S02\4\0\0\0", "RNNS2S02"},
         {"RNNS2S01\4\0\0\0 and the sections", "RNNS2S01"},
     };
-    char prev[320];
-    snprintf(prev, sizeof prev, "%s.prev", f->path);
     for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
         save_ok(f); /* a good checkpoint, then it becomes "<path>.prev" */
         save_ok(f);
-        assert_int_equal(access(prev, F_OK), 0);
+        assert_int_equal(access(f->prev, F_OK), 0);
         spit(f->path, (const unsigned char *)old[i].bytes, 24);
         expect_refusal(f, &toy, RNNRT_EXIT_DATA, old[i].name);
         expect_refusal(f, &toy, RNNRT_EXIT_DATA, "no longer reads");
@@ -516,16 +515,14 @@ static void save_step(Fixture *f, int64_t step)
 static void test_ckpt_save_keeps_previous_generation(void **state)
 {
     Fixture *f = *state;
-    char prev[320];
-    snprintf(prev, sizeof prev, "%s.prev", f->path);
     save_step(f, 17);
-    assert_int_equal(access(prev, F_OK), -1); /* nothing to keep yet */
+    assert_int_equal(access(f->prev, F_OK), -1); /* nothing to keep yet */
     save_step(f, 18);
     assert_int_equal(step_of(f->path), 18);
-    assert_int_equal(step_of(prev), 17);
+    assert_int_equal(step_of(f->prev), 17);
     save_step(f, 19);
     assert_int_equal(step_of(f->path), 19);
-    assert_int_equal(step_of(prev), 18);
+    assert_int_equal(step_of(f->prev), 18);
 }
 
 /* A damaged file is replaced, but never kept: "<path>.prev" stays the
@@ -533,8 +530,6 @@ static void test_ckpt_save_keeps_previous_generation(void **state)
 static void test_ckpt_damaged_file_is_not_kept(void **state)
 {
     Fixture *f = *state;
-    char prev[320];
-    snprintf(prev, sizeof prev, "%s.prev", f->path);
     save_step(f, 17);
     save_step(f, 18);
     size_t n;
@@ -543,63 +538,77 @@ static void test_ckpt_damaged_file_is_not_kept(void **state)
     spit(f->path, d, n);
     save_step(f, 19);
     assert_int_equal(step_of(f->path), 19);
-    assert_int_equal(step_of(prev), 17);
+    assert_int_equal(step_of(f->prev), 17);
     free(d);
 }
 
-/* Loads f->path with fallback; expects success at step with a warning
- * naming both files. */
-static void expect_fallback(Fixture *f, int64_t step, const char *why)
+/* rnnrt_ckpt_load_latest of f->path with model m; *step is the loaded
+ * step count (-1 on failure), which frees everything it got. */
+static int load_latest(Fixture *f, const RnnrtModel *m, RnnrtError *warn,
+                       RnnrtError *err, int64_t *step)
 {
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
-    RnnrtError warn = {0}, err = {0};
-    char prev[320];
-    snprintf(prev, sizeof prev, "%s.prev", f->path);
-    if (rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts, &warn, &err))
-        fail_msg("%s: no fallback: %s", why, err.msg);
-    assert_int_equal(ts.step, step);
-    if (!warn.code || !strstr(warn.msg, f->path) || !strstr(warn.msg, prev))
-        fail_msg("%s: warning '%s' does not name both files", why, warn.msg);
+    memset(warn, 0, sizeof *warn);
+    memset(err, 0, sizeof *err);
+    int rc = rnnrt_ckpt_load_latest(f->path, m, &v, &p, &ts, warn, err);
+    *step = rc ? -1 : ts.step;
+    if (rc) {
+        assert_null(p.params);
+        assert_null(ts.state);
+        return rc;
+    }
     rnnrt_vocab_free(&v);
     rnnrt_params_free(&p);
     rnnrt_train_state_free(&ts);
+    return 0;
+}
+
+/* Two saves (steps 17 and 18); returns the newest file's bytes. */
+static unsigned char *two_generations(Fixture *f, size_t *n)
+{
+    save_step(f, 17);
+    save_step(f, 18);
+    return slurp(f->path, n);
+}
+
+/* Expects the load of f->path to fall back to step 17 with a warning
+ * naming both files. */
+static void expect_fallback(Fixture *f, const char *why)
+{
+    RnnrtError warn, err;
+    int64_t step;
+    if (load_latest(f, &toy, &warn, &err, &step))
+        fail_msg("%s: no fallback: %s", why, err.msg);
+    assert_int_equal(step, 17);
+    if (!warn.code || !strstr(warn.msg, f->path) || !strstr(warn.msg, f->prev))
+        fail_msg("%s: warning '%s' does not name both files", why, warn.msg);
 }
 
 static void test_ckpt_load_latest_falls_back(void **state)
 {
     Fixture *f = *state;
-    save_step(f, 17);
-    save_step(f, 18);
     size_t n;
-    unsigned char *d = slurp(f->path, &n);
-    /* the newest loads: no warning */
-    RnnrtVocab v;
-    RnnrtParams p;
-    RnnrtTrainState ts;
-    RnnrtError warn = {0}, err = {0};
-    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
-                                            &warn, &err), 0);
-    assert_int_equal(ts.step, 18);
+    unsigned char *d = two_generations(f, &n);
+    RnnrtError warn, err;
+    int64_t step;
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step), 0);
+    assert_int_equal(step, 18); /* the newest loads: no warning */
     assert_int_equal(warn.code, 0);
-    rnnrt_vocab_free(&v);
-    rnnrt_params_free(&p);
-    rnnrt_train_state_free(&ts);
-
     spit(f->path, d, n / 2);
-    expect_fallback(f, 17, "truncated");
+    expect_fallback(f, "truncated");
     d[n - 3] ^= 0x01;
     spit(f->path, d, n);
-    expect_fallback(f, 17, "flipped byte");
+    expect_fallback(f, "flipped byte");
     d[n - 3] ^= 0x01;
     d[0] = 'X';
     spit(f->path, d, n);
-    expect_fallback(f, 17, "bad magic");
+    expect_fallback(f, "bad magic");
     spit(f->path, d, 0);
-    expect_fallback(f, 17, "empty");
+    expect_fallback(f, "empty");
     remove(f->path);
-    expect_fallback(f, 17, "missing");
+    expect_fallback(f, "missing");
     free(d);
 }
 
@@ -608,38 +617,28 @@ static void test_ckpt_load_latest_falls_back(void **state)
 static void test_ckpt_load_latest_both_damaged(void **state)
 {
     Fixture *f = *state;
-    char prev[320];
-    snprintf(prev, sizeof prev, "%s.prev", f->path);
-    save_step(f, 17);
-    save_step(f, 18);
     size_t n;
-    unsigned char *d = slurp(f->path, &n);
-    RnnrtVocab v;
-    RnnrtParams p;
-    RnnrtTrainState ts;
-    RnnrtError warn = {0}, err = {0};
+    unsigned char *d = two_generations(f, &n);
+    RnnrtError warn, err;
+    int64_t step;
     RnnrtModel other = toy;
     other.spec_hash ^= 1;
-    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &other, &v, &p, &ts,
-                                            &warn, &err), RNNRT_EXIT_DATA);
+    assert_int_equal(load_latest(f, &other, &warn, &err, &step),
+                     RNNRT_EXIT_DATA);
     assert_non_null(strstr(err.msg, "different version of the spec"));
     assert_int_equal(warn.code, 0);
 
     spit(f->path, d, n - 1);
-    spit(prev, d, 40);
-    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
-                                            &warn, &err), RNNRT_EXIT_DATA);
-    if (!strstr(err.msg, f->path) || !strstr(err.msg, prev) ||
+    spit(f->prev, d, 40);
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step),
+                     RNNRT_EXIT_DATA);
+    if (!strstr(err.msg, f->path) || !strstr(err.msg, f->prev) ||
         !strstr(err.msg, "truncated"))
         fail_msg("both damaged: '%s'", err.msg);
-    assert_null(p.params);
-    assert_null(ts.state);
     assert_int_equal(warn.code, 0);
 
-    remove(prev);
-    memset(&err, 0, sizeof err);
-    assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
-                                            &warn, &err), RNNRT_EXIT_IO);
+    remove(f->prev);
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step), RNNRT_EXIT_IO);
     assert_non_null(strstr(err.msg, "truncated"));
     assert_null(strstr(err.msg, ".prev"));
     free(d);
