@@ -27,9 +27,10 @@
  * "decoding" below). A model emitted before them decodes by rerunning the
  * training forward over each prefix, exact but T times the work.
  *
- * Checkpoints (see "checkpoints" below) hold the spec hash, both
- * vocabularies, the parameters and the training state, each section with
- * a CRC32, written atomically; eval and translate load them.
+ * Checkpoints (see "checkpoints" below) are rnnrt_ckpt.c's format: the
+ * spec hash, both vocabularies, the parameters and the training state,
+ * each section with a CRC32, written atomically, the previous one kept as
+ * "<ckpt>.prev"; eval and translate load them.
  */
 #include "rnnrt_s2s.h"
 

@@ -838,7 +838,9 @@ int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
         rc = rnnrt_ckpt_get_dim(f, "S", &s, err);
     if (rc)
         return rc;
-    if (v > INT32_MAX || l > INT32_MAX || s != (uint64_t)m->state_size)
+    if (v > INT32_MAX || l > INT32_MAX)
+        return malformed(f, "header", err);
+    if (s != (uint64_t)m->state_size)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' has state size %llu; the model has %d",
                            f->path, (unsigned long long)s, m->state_size);
