@@ -2,7 +2,7 @@
 # resume_exact.sh RNNC LM_SPEC S2S_SPEC S2S_TOOL DATA WORKDIR: a resumed run
 # is byte-identical to a straight run for every optimizer (issue 17). For
 # SGD and Adam, the language model (LM_SPEC, hidden cut to 32, on the
-# first 24 KB of DATA) and the seq2seq model (S2S_SPEC, on 400 toy pairs)
+# first 24 KB of DATA, or of README.md when DATA is absent) and the seq2seq model (S2S_SPEC, on 400 toy pairs)
 # train 2 epochs straight and 1 epoch + --resume to 2; the final
 # checkpoints must be equal byte for byte (SGD's step count used to
 # restart at 0 on resume).
@@ -14,7 +14,10 @@ rnnc=$1 lm_spec=$2 s2s_spec=$3 tool=$4 data=$5 work=$6
 src=$(cd "$(dirname -- "$0")/../.." && pwd)
 build=$(dirname -- "$rnnc")
 fresh_dir "$work"
-[ -r "$data" ] || { say "note: $data is absent; skipping"; exit 0; }
+if [ ! -r "$data" ]; then
+    say "note: $data is absent; training on the project's README.md instead"
+    data=$src/README.md
+fi
 head -c 24000 "$data" >"$work/text.txt"
 "$tool" toy reverse 500 8 3 6 1 >"$work/pairs.txt"
 
