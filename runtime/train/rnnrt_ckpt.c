@@ -253,19 +253,22 @@ static int write_all(FILE *f, void *ctx)
 }
 
 /* "<target>.prev", target being path with its symlinks followed (where
- * rnnrt_out.c writes); -1 when it does not fit. */
-static int prev_path(const char *path, char *out, size_t cap)
+ * rnnrt_out.c writes; into target when not NULL); -1 when it does not
+ * fit. */
+static int prev_path(const char *path, char *out, size_t cap, char *target)
 {
-    char target[RNNRT_PATH_MAX];
-    if (rnnrt_out_resolve(path, target, sizeof target))
+    char t[RNNRT_PATH_MAX];
+    if (rnnrt_out_resolve(path, t, sizeof t))
         return -1;
-    return (size_t)snprintf(out, cap, "%s.prev", target) >= cap ? -1 : 0;
+    if (target)
+        memcpy(target, t, sizeof t);
+    return (size_t)snprintf(out, cap, "%s.prev", t) >= cap ? -1 : 0;
 }
 
-/* Keeps the regular file at path, if it is a whole checkpoint of this
- * format, as prev: a hard link renamed into place (where the file system
- * has none, a copy saved atomically). path itself stays in place all
- * along. Returns 0 or an errno value. */
+/* Keeps the regular file at path (symlinks already followed), if it is a
+ * whole checkpoint of this format, as prev: a hard link renamed into place
+ * (where the file system has none, a copy saved atomically). path itself
+ * stays in place all along. Returns 0 or an errno value. */
 static int keep_previous(const char *path, const char *prev)
 {
     struct stat st;
@@ -293,13 +296,13 @@ static int keep_previous(const char *path, const char *prev)
 
 int rnnrt_ckpt_write(RnnrtCkptWriter *w, const char *path, RnnrtError *err)
 {
-    char prev[RNNRT_PATH_MAX];
+    char prev[RNNRT_PATH_MAX], target[RNNRT_PATH_MAX];
     RnnrtSaveStage stage = RNNRT_SAVE_OK;
     int e = 0, rc = 0;
-    if (prev_path(path, prev, sizeof prev))
+    if (prev_path(path, prev, sizeof prev, target))
         rc = rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
                                              "'%s'", path);
-    if (!rc && (e = keep_previous(path, prev)) != 0)
+    if (!rc && (e = keep_previous(target, prev)) != 0)
         rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot keep the checkpoint "
                          "'%s' as '%s': %s (it is unchanged)", path, prev,
                          strerror(e));
@@ -325,7 +328,7 @@ int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
                            "replaced atomically; standard output cannot "
                            "be one");
     char prev[RNNRT_PATH_MAX];
-    if (prev_path(path, prev, sizeof prev))
+    if (prev_path(path, prev, sizeof prev, NULL))
         return rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
                                                "'%s'", path);
     RnnrtSaveStage stage;
@@ -544,7 +547,7 @@ int rnnrt_ckpt_open_latest(RnnrtCkptFile *f, const char *path,
     int rc = rnnrt_ckpt_open(f, path, &first);
     char prev[RNNRT_PATH_MAX];
     struct stat st;
-    if (!rc || !f->damaged || prev_path(path, prev, sizeof prev) ||
+    if (!rc || !f->damaged || prev_path(path, prev, sizeof prev, NULL) ||
         stat(prev, &st) != 0) {
         if (rc && err)
             *err = first;

@@ -542,6 +542,40 @@ static void test_ckpt_damaged_file_is_not_kept(void **state)
     free(d);
 }
 
+/* A symlinked path: the link stays a link, the generation is kept next
+ * to its target, and a resume through the link falls back to it. */
+static void test_ckpt_generations_follow_a_symlink(void **state)
+{
+    Fixture *f = *state;
+    char real_path[320], real_prev[330];
+    snprintf(real_path, sizeof real_path, "%s/real.ckpt", f->dir);
+    snprintf(real_prev, sizeof real_prev, "%s.prev", real_path);
+    assert_int_equal(symlink("real.ckpt", f->path), 0);
+    save_step(f, 17);
+    save_step(f, 18);
+    struct stat st;
+    assert_int_equal(lstat(f->path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(step_of(real_path), 18);
+    assert_int_equal(step_of(real_prev), 17);
+    assert_int_equal(access(f->prev, F_OK), -1);
+    size_t n;
+    unsigned char *d = slurp(real_path, &n);
+    spit(real_path, d, n / 2);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError warn = {0}, err = {0};
+    if (rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts, &warn, &err))
+        fail_msg("no fallback through the link: %s", err.msg);
+    assert_int_equal(ts.step, 17);
+    assert_non_null(strstr(warn.msg, real_prev));
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    free(d);
+}
+
 /* rnnrt_ckpt_load_latest of f->path with model m; *step is the loaded
  * step count (-1 on failure), which frees everything it got. */
 static int load_latest(Fixture *f, const RnnrtModel *m, RnnrtError *warn,
@@ -773,6 +807,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ckpt_save_keeps_previous_generation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_damaged_file_is_not_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_generations_follow_a_symlink, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_load_latest_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_load_latest_both_damaged, setup,
