@@ -517,7 +517,7 @@ static int ckpt_read(const char *path, const RnnrtS2sModel *m, S2sParams *p, Rnn
         rnnrt_vocab_free(tv);
         rc = ckpt_parse(&f, m, p, sv, tv, pr, err);
     }
-    if (!rc && f.warning[0])
+    if (!rc && f.warning[0] && rnnrt_mpi_rank() == 0) /* rank 0 alone prints */
         fprintf(stderr, "%s: warning: %s\n", m->name, f.warning);
     rnnrt_ckpt_close(&f);
     return rc;

@@ -369,7 +369,7 @@ static int setup_resume(Trainer *tr, RnnrtError *err)
     RnnrtError warn = {0};
     int rc = rnnrt_ckpt_load_latest(tr->ckpt, tr->m, &vocab, &tr->p, ts,
                                     &warn, err);
-    if (!rc && warn.code)
+    if (!rc && warn.code && rnnrt_mpi_rank() == 0)
         fprintf(stderr, "%s: warning: %s\n", tr->m->name, warn.msg);
     if (!rc)
         rc = resume_optim(tr, err);
