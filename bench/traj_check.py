@@ -42,6 +42,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 
 import numpy as np
 import torch
@@ -57,17 +58,22 @@ MASK = (1 << 64) - 1
 
 # ---------------------------------------------------------------- checkpoint
 def read_ckpt(path):
+    """rnnc's checkpoint (runtime/rnnrt.h, "checkpoints"): a 32-byte
+    preamble, then sections framed as name[8], u64 length, u32 CRC32 of
+    name, length and payload, u32 zero."""
     d = open(path, "rb").read()
-    assert d[:8] == b"RNNCKPT1", path
-    version, tag, rsize, _ = struct.unpack_from("<IIII", d, 8)
-    assert tag == 0x01020304
+    assert d[:8] == b"RNNCCKPT", path
+    version, tag, rsize, nsec, _, crc = struct.unpack_from("<IIIIII", d, 8)
+    assert tag == 0x01020304 and crc == zlib.crc32(d[:28]), path
     dt = np.float32 if rsize == 4 else np.float64
-    pos, sec = 24, {}
-    while pos < len(d):
+    pos, sec = 32, {}
+    for _ in range(nsec):
         name = d[pos:pos + 8].rstrip(b"\0").decode()
-        n, = struct.unpack_from("<Q", d, pos + 8)
+        n, c = struct.unpack_from("<QI", d, pos + 8)
         sec[name] = d[pos + 24:pos + 24 + n]
+        assert c == zlib.crc32(d[pos:pos + 16] + sec[name]), (path, name)
         pos += 24 + n
+    assert pos == len(d), path
 
     def rd_str(b, p):
         n, = struct.unpack_from("<I", b, p)
@@ -75,8 +81,18 @@ def read_ckpt(path):
 
     b = sec["header"]
     model, p = rd_str(b, 0)
-    spec_hash, V, nparams, S = struct.unpack_from("<QIII", b, p)
-    p += 20
+    spec_hash, = struct.unpack_from("<Q", b, p)
+    task, p = rd_str(b, p + 8)
+    ndims, = struct.unpack_from("<I", b, p)
+    p += 4
+    dims = {}
+    for _ in range(ndims):
+        nm, p = rd_str(b, p)
+        dims[nm], = struct.unpack_from("<Q", b, p)
+        p += 8
+    V = dims["V"]
+    nparams, = struct.unpack_from("<I", b, p)
+    p += 4
     shapes = []
     for _ in range(nparams):
         nm, p = rd_str(b, p)

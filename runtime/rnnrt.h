@@ -726,20 +726,29 @@ void rnnrt_sched_put(RnnrtBuf *b, const RnnrtSchedState *s);
 int rnnrt_sched_get(RnnrtReader *r, RnnrtSchedState *s, double lr);
 
 /* ---- checkpoints (rnnrt_ckpt.c) ----
- * One file, written atomically by rnnrt_file_save; a stale "<path>.tmp"
- * is removed with rnnrt_file_remove_stale. Layout, native byte order:
- *   "RNNCKPT1", u32 version, u32 endianness tag 0x01020304,
- *   u32 sizeof(real), u32 zero
- *   then five sections "header", "vocab", "params", "train", "optim", each
- *   framed as
- *   char name[8], u64 length, u32 CRC32 (IEEE, as zlib), u32 zero, payload.
- *   header: model name, spec_hash, V, nparams, state_size, each param's name
- *           and shape; vocab: size, then each token's bytes and count;
- *   params: the parameter block; train: RnnrtTrainState; optim: the
- *   optimizer's name, hyperparameters, step count and moments.
- * Version 1 files (no "optim" section, written by SGD-only trainers) still
- * load, as plain SGD. */
-#define RNNRT_CKPT_VERSION 2
+ * One format for every trainer. Layout, native byte order:
+ *   preamble (32 bytes): "RNNCCKPT", u32 format version, u32 byte-order
+ *     tag 0x01020304, u32 sizeof(real), u32 section count, u32 zero,
+ *     u32 CRC32 of the 28 bytes before it;
+ *   then the sections, each framed as char name[8] (NUL-padded), u64
+ *     length, u32 CRC32 (IEEE, as zlib) of name, length and payload, u32
+ *     zero, then the payload. The first is "header": str model, u64
+ *     spec_hash, str task ("language_model", "labelling",
+ *     "classification", "seq2seq"), u32 ndims, each (str name, u64 value),
+ *     u32 nshapes, each parameter's (str name, u32 ndim, u32 d0, u32 d1).
+ *     The others are found by name; a str is u32 length + bytes.
+ *   Vocabulary sections ("vocab", "srcvocab", "tgtvocab", "labels"): u32
+ *     size, each token (str) and its i64 count. "params": the parameter
+ *     block. "train": RnnrtTrainState's fields, the carried state,
+ *     loss_ref, u32 n and n f64 of the recipe, then the lr schedule's
+ *     record (rnnrt_sched_put). "optim": the optimizer's name, hyperparameters, step count
+ *     and moments (SGD too: its step count).
+ * Saves are atomic (rnnrt_file_write_tmp, rename, directory sync) and keep
+ * two generations: a verified file at path becomes "<path>.prev" first.
+ * The formats before this one (RNNCKPT1, RNNTASK1, RNNS2S0x) are refused
+ * by name (exit 1). */
+#define RNNRT_CKPT_VERSION 1
+enum { RNNRT_CKPT_MAX_SECTIONS = 15 };
 
 enum {
     RNNRT_RECIPE_SEED,       /* --seed */
@@ -761,6 +770,108 @@ enum {
 };
 
 typedef struct {
+    char name[9];
+    RnnrtBuf own;      /* the payload, built in place ... */
+    const void *ref;   /* ... or borrowed until rnnrt_ckpt_write */
+    size_t n;
+    int is_ref;
+} RnnrtCkptOut;
+
+/* The writer: begin, put dims and shapes (the header), add sections, write
+ * (which frees it; rnnrt_ckpt_writer_free drops an unwritten one). */
+typedef struct {
+    const char *task, *model;
+    uint64_t spec_hash;
+    RnnrtBuf dims, shapes;
+    uint32_t ndims, nshapes;
+    int nsec;
+    RnnrtCkptOut sec[RNNRT_CKPT_MAX_SECTIONS];
+} RnnrtCkptWriter;
+
+typedef struct {
+    const char *name;
+    int ndim;
+    int dims[2];
+} RnnrtCkptShape;
+
+typedef struct {
+    char name[9];
+    const unsigned char *p;
+    size_t n;
+} RnnrtCkptSection;
+
+/* An opened checkpoint: the whole file, verified (preamble, every frame
+ * and CRC), its header parsed. */
+typedef struct {
+    char path[RNNRT_PATH_MAX];
+    char *data;
+    size_t n;
+    int nsec;
+    RnnrtCkptSection sec[RNNRT_CKPT_MAX_SECTIONS + 1];
+    const char *model, *task; /* not NUL-terminated */
+    size_t model_len, task_len;
+    uint64_t spec_hash;
+    uint32_t ndims, nshapes;
+    RnnrtReader dims, shapes; /* at the header's lists */
+    int damaged;       /* open failed on a missing, cut or corrupt file */
+    char warning[3200]; /* open_latest fell back to "<path>.prev": why */
+} RnnrtCkptFile;
+
+void rnnrt_ckpt_begin(RnnrtCkptWriter *w, const char *task, const char *model,
+                      uint64_t spec_hash);
+void rnnrt_ckpt_put_dim(RnnrtCkptWriter *w, const char *name, uint64_t value);
+void rnnrt_ckpt_put_shape(RnnrtCkptWriter *w, const char *name, int ndim,
+                          int d0, int d1);
+/* A new section (name: at most 8 bytes) whose payload the caller fills. */
+RnnrtBuf *rnnrt_ckpt_add(RnnrtCkptWriter *w, const char *name);
+/* A section written from data, which must live until rnnrt_ckpt_write. */
+void rnnrt_ckpt_add_ref(RnnrtCkptWriter *w, const char *name,
+                        const void *data, size_t n);
+void rnnrt_ckpt_put_vocab(RnnrtCkptWriter *w, const char *name,
+                          const RnnrtVocab *v);
+struct RnnrtTrainState;
+/* "train" and "optim" (no optimizer: plain SGD before its first step). */
+void rnnrt_ckpt_put_state(RnnrtCkptWriter *w,
+                          const struct RnnrtTrainState *ts, size_t nparams);
+/* Saves atomically, keeping a verified older file as "<path>.prev"; exit 3
+ * naming the path on failure (the older files are then unchanged). */
+int rnnrt_ckpt_write(RnnrtCkptWriter *w, const char *path, RnnrtError *err);
+void rnnrt_ckpt_writer_free(RnnrtCkptWriter *w);
+
+/* Reads and verifies path. Truncation and corruption are exit 3, naming
+ * the section; wrong file type, old format, version, byte order or real
+ * type exit 1. Close f whatever it returns. */
+int rnnrt_ckpt_open(RnnrtCkptFile *f, const char *path, RnnrtError *err);
+/* As open, but when path is damaged (missing, truncated, bad magic, a CRC
+ * failure) and "<path>.prev" exists, opens that instead and says why in
+ * f->warning (the caller prints it); both damaged: exit 1 naming both. */
+int rnnrt_ckpt_open_latest(RnnrtCkptFile *f, const char *path,
+                           RnnrtError *err);
+void rnnrt_ckpt_close(RnnrtCkptFile *f);
+int rnnrt_ckpt_check_model(const RnnrtCkptFile *f, const char *task,
+                           const char *model, uint64_t spec_hash,
+                           const char *spec_path, RnnrtError *err);
+int rnnrt_ckpt_get_dim(const RnnrtCkptFile *f, const char *name,
+                       uint64_t *value, RnnrtError *err);
+int rnnrt_ckpt_check_shapes(const RnnrtCkptFile *f,
+                            const RnnrtCkptShape *want, int n,
+                            RnnrtError *err);
+/* The payload of section name; a missing section is exit 3. */
+int rnnrt_ckpt_section(const RnnrtCkptFile *f, const char *name,
+                       RnnrtReader *r, RnnrtError *err);
+/* specials: the first four tokens must be rnnrt_vocab_init's. v is
+ * initialized whatever the result (free it with rnnrt_vocab_free). */
+int rnnrt_ckpt_get_vocab(const RnnrtCkptFile *f, const char *name,
+                         int specials, RnnrtVocab *v, RnnrtError *err);
+/* "train" (carried state of state_size reals per row, 0: none) and
+ * "optim" (moments covering total reals; ts->optim is always set). */
+int rnnrt_ckpt_get_state(const RnnrtCkptFile *f, int state_size,
+                         size_t total, struct RnnrtTrainState *ts,
+                         RnnrtError *err);
+/* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
+int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
+
+typedef struct RnnrtTrainState {
     int64_t epoch;   /* epoch in progress, 0-based */
     int64_t batch;   /* next minibatch of that epoch */
     int64_t step;    /* optimizer steps taken in total */
@@ -780,33 +891,33 @@ typedef struct {
     RnnrtSchedState sched; /* the lr schedule's and the best loss' record */
     int S;
     real *state;     /* [B][S] carried state (owned; NULL = zeros) */
-    struct RnnrtOptim *optim; /* optimizer and its moments (owned; NULL =
-                                 plain SGD, which has no state) */
+    struct RnnrtOptim *optim; /* optimizer, step count and moments (owned;
+                                 a loaded checkpoint always has one) */
 } RnnrtTrainState;
 
+/* The checkpoint of an RnnrtModel (language model, task heads): header
+ * with dims V (L for a task head) and S and every parameter's shape, the
+ * block as "params". get_model checks task, model, spec hash and shapes
+ * and allocates p. */
+const char *rnnrt_ckpt_task_name(int task);
+void rnnrt_ckpt_put_model(RnnrtCkptWriter *w, const RnnrtModel *m,
+                          const RnnrtParams *p, int V, int L);
+int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
+                         RnnrtParams *p, int *V, int *L, RnnrtError *err);
+/* The language model's checkpoint: the model, "vocab", "train", "optim".
+ * load fills v, p and ts (free them with rnnrt_vocab_free,
+ * rnnrt_params_free, rnnrt_train_state_free); on failure they are freed.
+ * load_latest falls back to "<path>.prev" as rnnrt_ckpt_open_latest,
+ * putting the warning in warn (code set) for the caller to print. */
 int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
                     const RnnrtVocab *v, const RnnrtParams *p,
                     const RnnrtTrainState *ts, RnnrtError *err);
-/* Verifies everything and explains a mismatch: I/O, truncation and CRC
- * failures are exit 3; wrong file type, version, byte order, real type,
- * model or spec hash are exit 1. Fills v, p and ts (free them with
- * rnnrt_vocab_free, rnnrt_params_free, rnnrt_train_state_free). */
 int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
                     RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err);
-/* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
-int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
-/* The "train" and "optim" section payloads, also used by the seq2seq
- * trainer's checkpoints (rnnrt_s2s_main.c). get_train checks that the
- * carried state has state_size reals per row (0: none); get_optim that the
- * moments cover total reals (an SGD checkpoint leaves ts->optim NULL).
- * Both fail with exit 3 naming the malformed section. */
-void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts);
-void rnnrt_ckpt_put_optim(RnnrtBuf *b, const struct RnnrtOptim *o,
-                          size_t nparams);
-int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
-                         RnnrtTrainState *ts, RnnrtError *err);
-int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
-                         RnnrtTrainState *ts, RnnrtError *err);
+int rnnrt_ckpt_load_latest(const char *path, const RnnrtModel *m,
+                           RnnrtVocab *v, RnnrtParams *p,
+                           RnnrtTrainState *ts, RnnrtError *warn,
+                           RnnrtError *err);
 void rnnrt_train_state_free(RnnrtTrainState *ts);
 
 /* The divergence guard (RELIABILITY D2, G6), shared by every trainer: a

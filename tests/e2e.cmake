@@ -135,3 +135,12 @@ add_test(NAME sched_spec
   COMMAND bash ${E2E_DIR}/sched_spec.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/specs/rnn.yaml
           ${CMAKE_CURRENT_BINARY_DIR}/e2e/sched_spec)
 set_tests_properties(sched_spec PROPERTIES TIMEOUT 300 LABELS e2e)
+
+# Resume is byte-identical for every optimizer (issue 17): SGD and Adam,
+# language model (specs/rnn.yaml, hidden 32) and seq2seq (the toy
+# reverser), 2 epochs straight == 1 + --resume. About ten seconds.
+add_test(NAME resume_exact
+  COMMAND bash ${E2E_DIR}/resume_exact.sh $<TARGET_FILE:rnnc> ${CMAKE_SOURCE_DIR}/specs/rnn.yaml
+          ${CMAKE_SOURCE_DIR}/tests/s2s/toy_reverse.yaml $<TARGET_FILE:s2s_tool> ${RNNC_E2E_DATA}
+          ${CMAKE_CURRENT_BINARY_DIR}/e2e/resume_exact)
+set_tests_properties(resume_exact PROPERTIES TIMEOUT 300 LABELS e2e)

@@ -27,9 +27,10 @@
  * "decoding" below). A model emitted before them decodes by rerunning the
  * training forward over each prefix, exact but T times the work.
  *
- * Checkpoints (see "checkpoints" below) hold the spec hash, both
- * vocabularies, the parameters and the training state, each section with
- * a CRC32, written atomically; eval and translate load them.
+ * Checkpoints (see "checkpoints" below) are rnnrt_ckpt.c's format: the
+ * spec hash, both vocabularies, the parameters and the training state,
+ * each section with a CRC32, written atomically, the previous one kept as
+ * "<ckpt>.prev"; eval and translate load them.
  */
 #include "rnnrt_s2s.h"
 
@@ -380,24 +381,13 @@ static int decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t first
 }
 
 /* ---- checkpoints ----
- * "RNNS2S02", u32 sizeof(real), then seven sections, each framed as the
- * LM's (rnnrt_buf_put_section: char name[8], u64 n, u32 CRC32, u32 0,
- * payload): "header" (model name, spec hash, V, Vt, nparams, total reals),
- * "srcvocab" and "tgtvocab" (size, then each token's bytes and count),
- * "params" (the block), "train" and "optim" (rnnrt_ckpt.c's payloads: the
- * cursor, step and token counts, learning rate after halvings, the RNG now
- * and at the epoch's start, the corpus hash; the optimizer's moments) and
- * "progress" (the running epoch's loss sum and label tokens, so a resumed
- * epoch prints the same loss, and the training split's size). Version 01
- * files (the first four sections) still load for eval and translate. */
-static const char ckpt_magic[8] = {'R', 'N', 'N', 'S', '2', 'S', '0', '2'};
-enum { PREAMBLE = 12, FRAME = 24, NSEC_V1 = 4, NSEC = 7 };
-static const char *const sec_names[NSEC] = {"header", "params", "srcvocab", "tgtvocab", "train", "optim",
-                                            "progress"};
-enum { SEC_HEADER, SEC_PARAMS, SEC_SRCVOCAB, SEC_TGTVOCAB, SEC_TRAIN, SEC_OPTIM, SEC_PROGRESS };
-/* File order: header, srcvocab, tgtvocab, params, then the rest. */
-static const int sec_order[NSEC] = {SEC_HEADER, SEC_SRCVOCAB, SEC_TGTVOCAB, SEC_PARAMS, SEC_TRAIN, SEC_OPTIM,
-                                    SEC_PROGRESS};
+ * rnnrt_ckpt.c's format, task "seq2seq": the header (dims V, Vt and the
+ * block's total reals; every parameter's shape), "srcvocab" and
+ * "tgtvocab", "params" (the block), "train" and "optim" (the cursor, step
+ * and token counts, learning rate after halvings, the RNG now and at the
+ * epoch's start, the corpus hash; the optimizer's moments) and "progress"
+ * (the running epoch's loss sum and label tokens, so a resumed epoch
+ * prints the same loss, and the training split's size). */
 
 /* What a checkpoint holds besides the parameters and vocabularies. */
 typedef struct {
@@ -407,185 +397,101 @@ typedef struct {
     uint64_t ntrain;    /* training pairs: a mid-epoch cursor needs the same */
 } S2sProgress;
 
-static void put_vocab(RnnrtBuf *b, const char *name, const RnnrtVocab *v)
+/* The header's parameter shapes, from the descriptor and V, Vt. */
+static RnnrtCkptShape *ckpt_shapes(const RnnrtS2sModel *m, int V, int Vt)
 {
-    RnnrtBuf s = {.what = "a checkpoint"};
-    rnnrt_buf_put_u32(&s, (uint32_t)v->size);
-    for (int i = 0; i < v->size; i++) {
-        rnnrt_buf_put_str(&s, v->tokens[i]);
-        rnnrt_buf_put_i64(&s, v->counts[i]);
+    RnnrtCkptShape *sh = rnnrt_xcalloc((size_t)m->nparams + 1, sizeof *sh, "parameter shapes");
+    for (int i = 0; i < m->nparams; i++) {
+        const int *d = m->params[i].dims;
+        sh[i] = (RnnrtCkptShape){m->params[i].name, m->params[i].ndim,
+                                 {(int)dim_of(d[0], V, Vt), m->params[i].ndim > 1 ? (int)dim_of(d[1], V, Vt) : 0}};
     }
-    rnnrt_buf_put_section(b, name, s.p, s.n);
-    rnnrt_buf_free(&s);
-}
-
-static void put_payload(RnnrtBuf *b, const char *name, RnnrtBuf *s)
-{
-    rnnrt_buf_put_section(b, name, s->p, s->n);
-    rnnrt_buf_free(s);
+    return sh;
 }
 
 static int ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *pairs, const S2sProgress *pr,
                      RnnrtError *err)
 {
-    RnnrtBuf b = {.what = "a checkpoint"}, s = {.what = "a checkpoint"};
-    rnnrt_buf_put(&b, ckpt_magic, 8);
-    rnnrt_buf_put_u32(&b, (uint32_t)sizeof(real));
-    rnnrt_buf_put_str(&s, p->m->name);
-    rnnrt_buf_put_u64(&s, p->m->spec_hash);
-    rnnrt_buf_put_u32(&s, (uint32_t)p->V);
-    rnnrt_buf_put_u32(&s, (uint32_t)p->Vt);
-    rnnrt_buf_put_u32(&s, (uint32_t)p->m->nparams);
-    rnnrt_buf_put_u64(&s, p->np);
-    put_payload(&b, "header", &s);
-    put_vocab(&b, "srcvocab", &pairs->src_vocab);
-    put_vocab(&b, "tgtvocab", &pairs->tgt_vocab);
-    rnnrt_buf_put_section(&b, "params", p->params, p->np * sizeof(real));
-    rnnrt_ckpt_put_train(&s, &pr->ts);
-    put_payload(&b, "train", &s);
-    rnnrt_ckpt_put_optim(&s, pr->ts.optim, p->np);
-    put_payload(&b, "optim", &s);
-    rnnrt_buf_put_f64(&s, pr->epoch_loss);
-    rnnrt_buf_put_i64(&s, pr->epoch_ntok);
-    rnnrt_buf_put_u64(&s, pr->ntrain);
-    put_payload(&b, "progress", &s);
-    RnnrtSaveStage stage;
-    int e = rnnrt_file_save(path, rnnrt_file_write_buf, &b, &stage);
-    rnnrt_buf_free(&b);
-    return e ? rnnrt_error(err, RNNRT_EXIT_IO, "cannot save checkpoint '%s': %s (the previous one, if any, is unchanged)",
-                           path, strerror(e))
-             : 0;
+    RnnrtCkptWriter w;
+    rnnrt_ckpt_begin(&w, "seq2seq", p->m->name, p->m->spec_hash);
+    rnnrt_ckpt_put_dim(&w, "V", (uint64_t)p->V);
+    rnnrt_ckpt_put_dim(&w, "Vt", (uint64_t)p->Vt);
+    rnnrt_ckpt_put_dim(&w, "total", p->np);
+    RnnrtCkptShape *sh = ckpt_shapes(p->m, p->V, p->Vt);
+    for (int i = 0; i < p->m->nparams; i++)
+        rnnrt_ckpt_put_shape(&w, sh[i].name, sh[i].ndim, sh[i].dims[0], sh[i].dims[1]);
+    free(sh);
+    rnnrt_ckpt_put_vocab(&w, "srcvocab", &pairs->src_vocab);
+    rnnrt_ckpt_put_vocab(&w, "tgtvocab", &pairs->tgt_vocab);
+    rnnrt_ckpt_add_ref(&w, "params", p->params, p->np * sizeof(real));
+    rnnrt_ckpt_put_state(&w, &pr->ts, p->np);
+    RnnrtBuf *b = rnnrt_ckpt_add(&w, "progress");
+    rnnrt_buf_put_f64(b, pr->epoch_loss);
+    rnnrt_buf_put_i64(b, pr->epoch_ntok);
+    rnnrt_buf_put_u64(b, pr->ntrain);
+    return rnnrt_ckpt_write(&w, path, err);
 }
 
-/* The preamble, then every section's frame and CRC, before anything is
- * parsed; fills sec[] (by SEC_*) and *nsec (4 in version 01, else 7).
- * Truncation and corruption are exit 3, another file type or real type
- * exit 1. */
-static int ckpt_sections(const char *path, const unsigned char *d, size_t n, RnnrtReader *sec, int *nsec,
-                         RnnrtError *err)
+static int get_progress(const RnnrtCkptFile *f, S2sProgress *pr, RnnrtError *err)
 {
-    if (n < PREAMBLE)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated: %zu bytes, shorter than the %d-byte preamble of a "
-                           "seq2seq checkpoint", path, n, PREAMBLE);
-    if (memcmp(d, ckpt_magic, 7) != 0 || (d[7] != '1' && d[7] != '2'))
-        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a seq2seq checkpoint (bad magic)", path);
-    uint32_t rs;
-    memcpy(&rs, d + 8, 4);
-    if (rs != 4 && rs != 8)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: %u-byte reals in the preamble", path, rs);
-    if (rs != sizeof(real))
-        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' holds %s parameters, but this trainer is the %s build", path,
-                           rs == 4 ? "float" : "double", RNNRT_REAL_NAME);
-    *nsec = d[7] == '1' ? NSEC_V1 : NSEC;
-    size_t pos = PREAMBLE;
-    for (int i = 0; i < *nsec; i++) {
-        const char *name = sec_names[sec_order[i]];
-        if (n - pos < FRAME)
-            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated: section '%s' is missing (the file ends at byte "
-                               "%zu)", path, name, n);
-        char tag[9] = {0};
-        uint64_t len;
-        uint32_t crc, zero;
-        memcpy(tag, d + pos, 8);
-        memcpy(&len, d + pos + 8, 8);
-        memcpy(&crc, d + pos + 16, 4);
-        memcpy(&zero, d + pos + 20, 4);
-        if (strcmp(tag, name) != 0 || zero != 0)
-            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: expected section '%s' at byte %zu", path, name,
-                               pos);
-        pos += FRAME;
-        if (len > n - pos)
-            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated in section '%s': it needs %llu bytes, %zu are "
-                               "left", path, name, (unsigned long long)len, n - pos);
-        uint32_t got = rnnrt_crc32(0, d + pos, (size_t)len);
-        if (got != crc)
-            return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: section '%s' fails its CRC32 check (stored %08x, "
-                               "computed %08x)", path, name, crc, got);
-        sec[sec_order[i]] = (RnnrtReader){d + pos, (size_t)len, 0, 0};
-        pos += (size_t)len;
-    }
-    if (pos != n)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: %zu unexpected bytes after the last section", path,
-                           n - pos);
-    return 0;
-}
-
-static int malformed(const char *path, const char *section, RnnrtError *err)
-{
-    return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: section '%s' is malformed", path, section);
-}
-
-static int get_vocab(RnnrtReader *s, const char *path, const char *name, RnnrtVocab *v, RnnrtError *err)
-{
-    uint32_t n = rnnrt_reader_u32(s);
-    for (uint32_t i = 0; i < n && !s->bad; i++) {
-        size_t len;
-        const char *tok = rnnrt_reader_str(s, &len);
-        int64_t count = rnnrt_reader_i64(s);
-        if (i >= 4 && rnnrt_vocab_add(v, tok, len, count) != (int)i)
-            s->bad = 1;
-    }
-    if (s->bad || (uint32_t)v->size != n || s->pos != s->n)
-        return malformed(path, name, err);
-    return rnnrt_s2s_vocab_check(v, strcmp(name, "srcvocab") ? "target vocabulary" : "source vocabulary", err);
-}
-
-static int get_progress(RnnrtReader *s, const char *path, S2sProgress *pr, RnnrtError *err)
-{
-    pr->epoch_loss = rnnrt_reader_f64(s);
-    pr->epoch_ntok = rnnrt_reader_i64(s);
-    pr->ntrain = rnnrt_reader_u64(s);
-    if (s->bad || s->pos != s->n || pr->epoch_ntok < 0 || !isfinite(pr->epoch_loss))
-        return malformed(path, "progress", err);
+    RnnrtReader s;
+    int rc = rnnrt_ckpt_section(f, "progress", &s, err);
+    if (rc)
+        return rc;
+    pr->epoch_loss = rnnrt_reader_f64(&s);
+    pr->epoch_ntok = rnnrt_reader_i64(&s);
+    pr->ntrain = rnnrt_reader_u64(&s);
+    if (s.bad || s.pos != s.n || pr->epoch_ntok < 0 || !isfinite(pr->epoch_loss))
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: section 'progress' is malformed", f->path);
     return 0;
 }
 
 /* Header, vocabularies and parameters (allocating p), then with pr the
- * training state, which a version 01 file lacks. */
-static int ckpt_parse(const char *path, RnnrtReader *sec, int nsec, const RnnrtS2sModel *m, S2sParams *p,
-                      RnnrtVocab *sv, RnnrtVocab *tv, S2sProgress *pr, RnnrtError *err)
+ * training state. */
+static int ckpt_parse(const RnnrtCkptFile *f, const RnnrtS2sModel *m, S2sParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
+                      S2sProgress *pr, RnnrtError *err)
 {
-    RnnrtReader *h = &sec[SEC_HEADER];
-    size_t nlen = 0;
-    const char *name = rnnrt_reader_str(h, &nlen);
-    uint64_t hash = rnnrt_reader_u64(h);
-    int V = (int)rnnrt_reader_u32(h), Vt = (int)rnnrt_reader_u32(h), np = (int)rnnrt_reader_u32(h);
-    uint64_t total = rnnrt_reader_u64(h);
-    if (h->bad || h->pos != h->n)
-        return malformed(path, "header", err);
-    if (nlen != strlen(m->name) || memcmp(name, m->name, nlen) != 0)
-        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' holds model '%.*s', but this trainer is model '%s'", path,
-                           (int)nlen, name, m->name);
-    if (hash != m->spec_hash || np != m->nparams)
-        return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' was trained from a different version of the spec (spec hash "
-                           "%016llx; this trainer's %s has %016llx)", path, (unsigned long long)hash, m->spec_path,
-                           (unsigned long long)m->spec_hash);
-    int rc = get_vocab(&sec[SEC_SRCVOCAB], path, "srcvocab", sv, err);
+    uint64_t V = 0, Vt = 0, total = 0;
+    int rc = rnnrt_ckpt_check_model(f, "seq2seq", m->name, m->spec_hash, m->spec_path, err);
     if (!rc)
-        rc = get_vocab(&sec[SEC_TGTVOCAB], path, "tgtvocab", tv, err);
-    if (!rc && (sv->size != V || tv->size != Vt))
-        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the vocabularies disagree with the header", path);
+        rc = rnnrt_ckpt_get_dim(f, "V", &V, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_dim(f, "Vt", &Vt, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_dim(f, "total", &total, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(f, "srcvocab", 1, sv, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(f, "tgtvocab", 1, tv, err);
+    if (!rc && ((uint64_t)sv->size != V || (uint64_t)tv->size != Vt))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the vocabularies disagree with the header", f->path);
+    if (!rc)
+        rc = rnnrt_s2s_vocab_check(sv, "source vocabulary", err);
+    if (!rc)
+        rc = rnnrt_s2s_vocab_check(tv, "target vocabulary", err);
+    if (!rc) {
+        RnnrtCkptShape *sh = ckpt_shapes(m, sv->size, tv->size);
+        rc = rnnrt_ckpt_check_shapes(f, sh, m->nparams, err);
+        free(sh);
+    }
+    RnnrtReader params;
+    if (!rc)
+        rc = rnnrt_ckpt_section(f, "params", &params, err);
     if (rc)
         return rc;
     RnnrtRng rng;
     rnnrt_rng_init(&rng, 0);
-    params_init(p, m, V, Vt, &rng);
-    if (p->np != total || sec[SEC_PARAMS].n != total * sizeof(real)) {
+    params_init(p, m, sv->size, tv->size, &rng);
+    if (p->np != total || params.n != total * sizeof(real)) {
         params_free(p);
-        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the parameter block has the wrong size", path);
+        return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the parameter block has the wrong size", f->path);
     }
-    memcpy(p->params, sec[SEC_PARAMS].p, sec[SEC_PARAMS].n);
+    memcpy(p->params, params.p, params.n);
     if (!pr)
         return 0;
-    if (nsec < NSEC)
-        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no training state (an older trainer wrote it): it can be "
-                         "evaluated, but not resumed", path);
+    rc = rnnrt_ckpt_get_state(f, 0, p->np, &pr->ts, err);
     if (!rc)
-        rc = rnnrt_ckpt_get_train(path, &sec[SEC_TRAIN], 0, &pr->ts, err);
-    if (!rc)
-        rc = rnnrt_ckpt_get_optim(path, &sec[SEC_OPTIM], p->np, &pr->ts, err);
-    if (!rc)
-        rc = get_progress(&sec[SEC_PROGRESS], path, pr, err);
+        rc = get_progress(f, pr, err);
     if (rc) {
         rnnrt_train_state_free(&pr->ts);
         params_free(p);
@@ -593,27 +499,27 @@ static int ckpt_parse(const char *path, RnnrtReader *sec, int nsec, const RnnrtS
     return rc;
 }
 
-/* Loads a checkpoint; pr NULL: parameters and vocabularies only. The
- * caller frees the vocabularies whatever happens, and p and pr only on
- * success. */
+/* Loads a checkpoint; pr NULL: parameters and vocabularies only. With pr
+ * (a resume) a damaged file falls back to its previous generation, with a
+ * warning. The caller frees the vocabularies whatever happens, and p and
+ * pr only on success. */
 static int ckpt_read(const char *path, const RnnrtS2sModel *m, S2sParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
                      S2sProgress *pr, RnnrtError *err)
 {
-    size_t len;
-    char *data;
     rnnrt_vocab_init(sv);
     rnnrt_vocab_init(tv);
     if (pr)
         memset(pr, 0, sizeof *pr);
-    int rc = rnnrt_file_read(path, RNNRT_MAX_CORPUS_BYTES, &data, &len, err);
-    if (rc)
-        return rc;
-    RnnrtReader sec[NSEC];
-    int nsec = 0;
-    rc = ckpt_sections(path, (const unsigned char *)data, len, sec, &nsec, err);
-    if (!rc)
-        rc = ckpt_parse(path, sec, nsec, m, p, sv, tv, pr, err);
-    free(data);
+    RnnrtCkptFile f;
+    int rc = pr ? rnnrt_ckpt_open_latest(&f, path, err) : rnnrt_ckpt_open(&f, path, err);
+    if (!rc) {
+        rnnrt_vocab_free(sv);
+        rnnrt_vocab_free(tv);
+        rc = ckpt_parse(&f, m, p, sv, tv, pr, err);
+    }
+    if (!rc && f.warning[0] && rnnrt_mpi_rank() == 0) /* rank 0 alone prints */
+        fprintf(stderr, "%s: warning: %s\n", m->name, f.warning);
+    rnnrt_ckpt_close(&f);
     return rc;
 }
 

@@ -23,11 +23,9 @@
  * The loss is the mean cross-entropy over the predictions of a minibatch;
  * accuracy counts argmax(logits) == label.
  *
- * Checkpoint (one file, saved atomically): "RNNTASK1", u64 payload length,
- * u32 CRC32 of the payload, u32 zero, then the payload: u32 sizeof(real),
- * model name, u64 spec_hash, u32 task, u32 T, the token vocabulary and the
- * labels (u32 count, then each string), u64 parameter count, the
- * parameter block.
+ * Checkpoint: rnnrt_ckpt.c's format, task "labelling" or "classification":
+ * the model (dims V, L, S, T, the parameter shapes, "params"), the token
+ * vocabulary ("vocab") and the labels ("labels").
  */
 #include "rnnrt.h"
 
@@ -155,57 +153,16 @@ static void score(const RnnrtModel *m, RnnrtBuffers *b,
 
 /* ---- checkpoints ---- */
 
-static void put_vocab(RnnrtBuf *b, const RnnrtVocab *v, int first)
-{
-    rnnrt_buf_put_u32(b, (uint32_t)(v->size - first));
-    for (int i = first; i < v->size; i++)
-        rnnrt_buf_put_str(b, v->tokens[i]);
-}
-
 static int ckpt_save(const char *path, const RnnrtModel *m,
                      const RnnrtTaskData *d, const RnnrtParams *p,
                      RnnrtError *err)
 {
-    RnnrtBuf pay = {0}, file = {0};
-    pay.what = file.what = "a checkpoint";
-    rnnrt_buf_put_u32(&pay, (uint32_t)sizeof(real));
-    rnnrt_buf_put_str(&pay, m->name);
-    rnnrt_buf_put_u64(&pay, m->spec_hash);
-    rnnrt_buf_put_u32(&pay, (uint32_t)m->task);
-    rnnrt_buf_put_u32(&pay, (uint32_t)d->T);
-    put_vocab(&pay, &d->vocab, RNNRT_EOS + 1);
-    put_vocab(&pay, &d->labels, 0);
-    rnnrt_buf_put_u64(&pay, (uint64_t)p->total);
-    rnnrt_buf_put(&pay, p->params, p->total * sizeof(real));
-    rnnrt_buf_put(&file, "RNNTASK1", 8);
-    rnnrt_buf_put_u64(&file, (uint64_t)pay.n);
-    rnnrt_buf_put_u32(&file, rnnrt_crc32(0, pay.p, pay.n));
-    rnnrt_buf_put_u32(&file, 0);
-    rnnrt_buf_put(&file, pay.p, pay.n);
-    rnnrt_buf_free(&pay);
-    RnnrtSaveStage stage;
-    int e = rnnrt_file_save(path, rnnrt_file_write_buf, &file, &stage);
-    rnnrt_buf_free(&file);
-    if (e)
-        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot save the checkpoint "
-                           "'%s': %s", path, strerror(e));
-    return 0;
-}
-
-static int get_vocab(RnnrtReader *r, RnnrtVocab *v, int specials)
-{
-    if (specials)
-        rnnrt_vocab_init(v);
-    else
-        rnnrt_vocab_init_empty(v);
-    uint32_t n = rnnrt_reader_u32(r);
-    for (uint32_t i = 0; i < n && !r->bad; i++) {
-        size_t len;
-        const char *s = rnnrt_reader_str(r, &len);
-        if (rnnrt_vocab_add(v, s, len, 0) < 0)
-            return -1;
-    }
-    return r->bad ? -1 : 0;
+    RnnrtCkptWriter w;
+    rnnrt_ckpt_put_model(&w, m, p, d->vocab.size, d->labels.size);
+    rnnrt_ckpt_put_dim(&w, "T", (uint64_t)d->T);
+    rnnrt_ckpt_put_vocab(&w, "vocab", &d->vocab);
+    rnnrt_ckpt_put_vocab(&w, "labels", &d->labels);
+    return rnnrt_ckpt_write(&w, path, err);
 }
 
 typedef struct {
@@ -216,10 +173,8 @@ typedef struct {
 
 static void ckpt_free(TaskCkpt *c)
 {
-    if (c->vocab.lookup)
-        rnnrt_vocab_free(&c->vocab);
-    if (c->labels.lookup)
-        rnnrt_vocab_free(&c->labels);
+    rnnrt_vocab_free(&c->vocab);
+    rnnrt_vocab_free(&c->labels);
     rnnrt_params_free(&c->p);
 }
 
@@ -227,53 +182,23 @@ static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
                      RnnrtError *err)
 {
     memset(c, 0, sizeof *c);
-    char *data = NULL;
-    size_t n = 0;
-    int rc = rnnrt_file_read(path, (size_t)1 << 40, &data, &n, err);
-    if (rc)
-        return rc;
-    RnnrtReader h = {(const unsigned char *)data, n, 0, 0};
-    char magic[8];
-    rnnrt_reader_get(&h, magic, 8);
-    uint64_t len = rnnrt_reader_u64(&h);
-    uint32_t crc = rnnrt_reader_u32(&h);
-    rnnrt_reader_u32(&h);
-    if (h.bad || memcmp(magic, "RNNTASK1", 8))
-        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a task "
-                         "checkpoint", path);
-    else if (len != n - h.pos ||
-             rnnrt_crc32(0, data + h.pos, (size_t)len) != crc)
-        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated or corrupt",
-                         path);
-    RnnrtReader r = {(const unsigned char *)data + h.pos, (size_t)len, 0, 0};
-    if (!rc) {
-        size_t nl;
-        uint32_t rs = rnnrt_reader_u32(&r);
-        const char *name = rnnrt_reader_str(&r, &nl);
-        uint64_t hash = rnnrt_reader_u64(&r);
-        uint32_t task = rnnrt_reader_u32(&r);
-        c->T = (int)rnnrt_reader_u32(&r);
-        if (rs != sizeof(real) || nl != strlen(m->name) ||
-            memcmp(name, m->name, nl) || hash != m->spec_hash ||
-            task != (uint32_t)m->task)
-            rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' was written by "
-                             "another model, spec or precision", path);
-    }
-    if (!rc && (get_vocab(&r, &c->vocab, 1) || get_vocab(&r, &c->labels, 0)))
-        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
+    RnnrtCkptFile f;
+    int V = 0, L = 0;
+    uint64_t T = 0;
+    int rc = rnnrt_ckpt_open(&f, path, err);
     if (!rc)
-        rc = rnnrt_params_init_l(&c->p, m, c->vocab.size, c->labels.size,
-                                 err);
-    if (!rc) {
-        uint64_t total = rnnrt_reader_u64(&r);
-        if (total != c->p.total)
-            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
-        else
-            rnnrt_reader_get(&r, c->p.params, c->p.total * sizeof(real));
-        if (!rc && (r.bad || r.pos != r.n))
-            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt", path);
-    }
-    free(data);
+        rc = rnnrt_ckpt_get_model(&f, m, &c->p, &V, &L, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_dim(&f, "T", &T, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(&f, "vocab", 1, &c->vocab, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(&f, "labels", 0, &c->labels, err);
+    if (!rc && (c->vocab.size != V || c->labels.size != L || T > INT32_MAX))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the "
+                         "vocabularies disagree with the header", path);
+    c->T = (int)T;
+    rnnrt_ckpt_close(&f);
     if (rc)
         ckpt_free(c);
     return rc;

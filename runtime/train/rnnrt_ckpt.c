@@ -1,65 +1,139 @@
 /*
- * rnnrt_ckpt.c: checkpoints that survive crashes and explain themselves.
+ * rnnrt_ckpt.c: the one checkpoint format of every trainer (language
+ * model, labelling, classification, seq2seq), its writer and its reader.
  *
- * Saving never touches the old checkpoint until the new one is complete:
- * rnnrt_file_save (rnnrt_file.c, through rnnrt_out.c) writes
- * "<target>.tmp" in the directory of the file (a symlinked --ckpt is
- * followed), then fflush, fsync, fclose, rename over it, and fsync of the
- * directory so the rename itself is durable. Every write is checked; on
- * any failure the tmp file is deleted, the old checkpoint stays, and the
- * error carries errno.
+ * Layout (native byte order; rnnrt.h has the field list): a 32-byte
+ * preamble ("RNNCCKPT", format version, byte-order tag, sizeof(real),
+ * section count, a zero word, the CRC32 of the 28 bytes before it), then
+ * the sections, each a 24-byte frame (name, length, CRC32, zero) and its
+ * payload. A section's CRC covers its name and length as well as its
+ * payload, so a flipped bit anywhere is caught before anything is parsed.
+ * The first section is always "header": model name, spec hash, task, the
+ * model's named dimensions and its parameter shapes. The other sections
+ * are found by name, so a task adds what it needs ("srcvocab", "labels",
+ * "progress") without a new format; "vocab"-like sections share one codec
+ * and "train" and "optim" hold RnnrtTrainState for every trainer.
  *
- * The format (see rnnrt.h) is a fixed preamble (magic, version, byte order,
- * sizeof(real)) and five sections, each with its length and CRC32 (four
- * in version 1, which had no optimizer state). Loading
- * reads the whole file, checks the preamble field by field, then every
- * section's frame and CRC, and only then parses, comparing the model name,
- * spec hash and parameter shapes with the trainer's own. Every refusal names
- * what is wrong: truncation and corruption (naming the section) are I/O
- * errors (exit 3); a checkpoint of another model, spec, dtype, format
- * version or byte order is a data error (exit 1).
+ * Saving never touches the old checkpoint until the new one is complete
+ * (rnnrt_file_save, through rnnrt_out.c: "<target>.tmp", fsync, rename,
+ * directory sync; a symlinked path is followed, a device written in
+ * place), and keeps two generations: if the regular file at path verifies,
+ * it is first kept as "<target>.prev" (a hard link renamed into place, so
+ * path never goes missing). A damaged file is never kept, so
+ * "<target>.prev" stays the last good one.
+ * rnnrt_ckpt_open_latest falls back to "<path>.prev" when path is damaged
+ * (missing, truncated, bad magic, a CRC failure) and says so in f->warning.
+ *
+ * Every refusal names what is wrong: truncation and corruption (naming
+ * the section) are I/O errors (exit 3); a checkpoint of another model,
+ * spec, dtype, format version or byte order, and the three formats this
+ * one replaced (RNNCKPT1, RNNTASK1, RNNS2S0x), are data errors (exit 1).
  */
 #include "rnnrt.h"
 
 #include <errno.h>
 #include <math.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC "RNNCKPT1"
+#define MAGIC "RNNCCKPT"
 #define ENDIAN_TAG 0x01020304u
-#define PREAMBLE_BYTES 24
-#define FRAME_BYTES 24
+enum { PREAMBLE = 32, FRAME = 24 };
 
-static const char *const section_names[] = {"header", "vocab", "params",
-                                            "train", "optim"};
-enum { MAX_SECTIONS = 5 };
+/* The formats before this one, refused by name. */
+static const struct {
+    const char *magic;
+    size_t n;
+    const char *what;
+} old_formats[] = {
+    {"RNNCKPT1", 8, "language model"},
+    {"RNNTASK1", 8, "labelling or classification"},
+    {"RNNS2S0", 7, "seq2seq"},
+};
 
-/* ---- building section payloads in memory (rnnrt_file.c's RnnrtBuf) ---- */
-
-/* header: name, spec_hash, V, nparams, state_size, per param: name, ndim,
- * dims[2] */
-static void build_header(RnnrtBuf *b, const RnnrtModel *m, const RnnrtParams *p,
-                         int V)
+/* name (up to 8 bytes from a file) with anything unprintable as '?'. */
+static const char *printable(const char *name, char out[9])
 {
-    rnnrt_buf_put_str(b, m->name);
-    rnnrt_buf_put_u64(b, m->spec_hash);
-    rnnrt_buf_put_u32(b, (uint32_t)V);
-    rnnrt_buf_put_u32(b, (uint32_t)m->nparams);
-    rnnrt_buf_put_u32(b, (uint32_t)m->state_size);
-    for (int i = 0; i < m->nparams; i++) {
-        rnnrt_buf_put_str(b, m->params[i].name);
-        rnnrt_buf_put_u32(b, (uint32_t)m->params[i].ndim);
-        rnnrt_buf_put_u32(b, (uint32_t)p->dims[i][0]);
-        rnnrt_buf_put_u32(b, (uint32_t)p->dims[i][1]);
-    }
+    for (int i = 0; i < 8; i++)
+        out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : name[i] ? '?' : 0;
+    out[8] = 0;
+    return out;
 }
 
-static void build_vocab(RnnrtBuf *b, const RnnrtVocab *v)
+static uint32_t frame_crc(const char *name, uint64_t n, const void *data)
 {
+    char tag[8] = {0};
+    memcpy(tag, name, strlen(name));
+    uint32_t crc = rnnrt_crc32(0, tag, 8);
+    crc = rnnrt_crc32(crc, &n, 8);
+    return rnnrt_crc32(crc, data, (size_t)n);
+}
+
+/* ---- writing ---- */
+
+void rnnrt_ckpt_begin(RnnrtCkptWriter *w, const char *task, const char *model,
+                      uint64_t spec_hash)
+{
+    memset(w, 0, sizeof *w);
+    w->dims.what = w->shapes.what = "a checkpoint";
+    w->task = task;
+    w->model = model;
+    w->spec_hash = spec_hash;
+}
+
+void rnnrt_ckpt_put_dim(RnnrtCkptWriter *w, const char *name, uint64_t value)
+{
+    rnnrt_buf_put_str(&w->dims, name);
+    rnnrt_buf_put_u64(&w->dims, value);
+    w->ndims++;
+}
+
+void rnnrt_ckpt_put_shape(RnnrtCkptWriter *w, const char *name, int ndim,
+                          int d0, int d1)
+{
+    rnnrt_buf_put_str(&w->shapes, name);
+    rnnrt_buf_put_u32(&w->shapes, (uint32_t)ndim);
+    rnnrt_buf_put_u32(&w->shapes, (uint32_t)d0);
+    rnnrt_buf_put_u32(&w->shapes, (uint32_t)d1);
+    w->nshapes++;
+}
+
+static RnnrtCkptOut *new_section(RnnrtCkptWriter *w, const char *name)
+{
+    if (w->nsec == RNNRT_CKPT_MAX_SECTIONS || strlen(name) > 8) {
+        fprintf(stderr, "%s:%d: internal error: checkpoint section '%s' does "
+                "not fit\n", __FILE__, __LINE__, name);
+        abort();
+    }
+    RnnrtCkptOut *s = &w->sec[w->nsec++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->own.what = "a checkpoint";
+    return s;
+}
+
+RnnrtBuf *rnnrt_ckpt_add(RnnrtCkptWriter *w, const char *name)
+{
+    return &new_section(w, name)->own;
+}
+
+void rnnrt_ckpt_add_ref(RnnrtCkptWriter *w, const char *name,
+                        const void *data, size_t n)
+{
+    RnnrtCkptOut *s = new_section(w, name);
+    s->ref = data;
+    s->n = n;
+    s->is_ref = 1;
+}
+
+/* The vocabulary codec: u32 size, then each token (u32 length, bytes) and
+ * its i64 count. */
+void rnnrt_ckpt_put_vocab(RnnrtCkptWriter *w, const char *name,
+                          const RnnrtVocab *v)
+{
+    RnnrtBuf *b = rnnrt_ckpt_add(w, name);
     rnnrt_buf_put_u32(b, (uint32_t)v->size);
     for (int i = 0; i < v->size; i++) {
         rnnrt_buf_put_str(b, v->tokens[i]);
@@ -67,7 +141,7 @@ static void build_vocab(RnnrtBuf *b, const RnnrtVocab *v)
     }
 }
 
-void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
+static void put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
 {
     rnnrt_buf_put_i64(b, ts->epoch);
     rnnrt_buf_put_i64(b, ts->batch);
@@ -95,8 +169,8 @@ void rnnrt_ckpt_put_train(RnnrtBuf *b, const RnnrtTrainState *ts)
 }
 
 /* optim: name, momentum, beta1, beta2, eps, t, n, then the moments (m1,
- * then m2 for Adam). No optimizer = plain SGD without state. */
-void rnnrt_ckpt_put_optim(RnnrtBuf *b, const RnnrtOptim *o, size_t nparams)
+ * then m2 for Adam). No optimizer = plain SGD that has taken no step. */
+static void put_optim(RnnrtBuf *b, const RnnrtOptim *o, size_t nparams)
 {
     RnnrtOptim sgd;
     if (!o) {
@@ -119,81 +193,131 @@ void rnnrt_ckpt_put_optim(RnnrtBuf *b, const RnnrtOptim *o, size_t nparams)
         rnnrt_buf_put(b, o->m2, o->n * sizeof(real));
 }
 
-/* ---- writing ---- */
-
-/* The sections but "params" are built in memory; the parameters, the big
- * part, go from their block straight to the file. */
-typedef struct {
-    const RnnrtModel *m;
-    const RnnrtVocab *v;
-    const RnnrtParams *p;
-    const RnnrtTrainState *ts;
-} Ckpt;
-
-static int write_section(FILE *f, const char *name, const void *data,
-                         size_t n)
+void rnnrt_ckpt_put_state(RnnrtCkptWriter *w, const RnnrtTrainState *ts,
+                          size_t nparams)
 {
-    RnnrtBuf frame = {.what = "a checkpoint"};
-    rnnrt_buf_put_frame(&frame, name, data, n);
-    int e = rnnrt_file_write_buf(f, &frame);
-    rnnrt_buf_free(&frame);
-    if (!e && n && fwrite(data, 1, n, f) != n)
-        e = errno ? errno : EIO;
-    return e;
+    put_train(rnnrt_ckpt_add(w, "train"), ts);
+    put_optim(rnnrt_ckpt_add(w, "optim"), ts->optim, nparams);
+}
+
+void rnnrt_ckpt_writer_free(RnnrtCkptWriter *w)
+{
+    rnnrt_buf_free(&w->dims);
+    rnnrt_buf_free(&w->shapes);
+    for (int i = 0; i < w->nsec; i++)
+        rnnrt_buf_free(&w->sec[i].own);
+    w->nsec = 0;
+}
+
+static int write_frame(FILE *f, const char *name, const void *data, size_t n)
+{
+    char tag[8] = {0};
+    memcpy(tag, name, strlen(name));
+    uint64_t len = n;
+    uint32_t tail[2] = {frame_crc(name, len, data), 0};
+    if (fwrite(tag, 8, 1, f) != 1 || fwrite(&len, 8, 1, f) != 1 ||
+        fwrite(tail, sizeof tail, 1, f) != 1 ||
+        (n && fwrite(data, 1, n, f) != n))
+        return errno ? errno : EIO;
+    return 0;
 }
 
 static int write_all(FILE *f, void *ctx)
 {
-    const Ckpt *c = ctx;
-    RnnrtBuf s[4] = {{.what = "a checkpoint"}, {.what = "a checkpoint"},
-                     {.what = "a checkpoint"}, {.what = "a checkpoint"}};
-    build_header(&s[0], c->m, c->p, c->v->size);
-    build_vocab(&s[1], c->v);
-    rnnrt_ckpt_put_train(&s[2], c->ts);
-    rnnrt_ckpt_put_optim(&s[3], c->ts->optim, c->p->total);
-    uint32_t pre[4] = {RNNRT_CKPT_VERSION, ENDIAN_TAG, (uint32_t)sizeof(real),
-                       0};
-    int e = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(pre, sizeof pre, 1, f) == 1
-                ? 0 : errno ? errno : EIO;
+    const RnnrtCkptWriter *w = ctx;
+    RnnrtBuf h = {.what = "a checkpoint"};
+    rnnrt_buf_put_str(&h, w->model);
+    rnnrt_buf_put_u64(&h, w->spec_hash);
+    rnnrt_buf_put_str(&h, w->task);
+    rnnrt_buf_put_u32(&h, w->ndims);
+    rnnrt_buf_put(&h, w->dims.p, w->dims.n);
+    rnnrt_buf_put_u32(&h, w->nshapes);
+    rnnrt_buf_put(&h, w->shapes.p, w->shapes.n);
+    uint32_t pre[6] = {RNNRT_CKPT_VERSION, ENDIAN_TAG, (uint32_t)sizeof(real),
+                       (uint32_t)w->nsec + 1, 0, 0};
+    unsigned char head[PREAMBLE];
+    memcpy(head, MAGIC, 8);
+    memcpy(head + 8, pre, 20);
+    pre[5] = rnnrt_crc32(0, head, 28);
+    memcpy(head + 28, &pre[5], 4);
+    int e = fwrite(head, PREAMBLE, 1, f) == 1 ? 0 : errno ? errno : EIO;
     if (!e)
-        e = write_section(f, "header", s[0].p, s[0].n);
-    if (!e)
-        e = write_section(f, "vocab", s[1].p, s[1].n);
-    if (!e)
-        e = write_section(f, "params", c->p->params,
-                          c->p->total * sizeof(real));
-    if (!e)
-        e = write_section(f, "train", s[2].p, s[2].n);
-    if (!e)
-        e = write_section(f, "optim", s[3].p, s[3].n);
-    for (int i = 0; i < 4; i++)
-        rnnrt_buf_free(&s[i]);
+        e = write_frame(f, "header", h.p, h.n);
+    rnnrt_buf_free(&h);
+    for (int i = 0; i < w->nsec && !e; i++) {
+        const RnnrtCkptOut *s = &w->sec[i];
+        e = s->is_ref ? write_frame(f, s->name, s->ref, s->n)
+                      : write_frame(f, s->name, s->own.p, s->own.n);
+    }
     return e;
 }
 
-int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
-                    const RnnrtVocab *v, const RnnrtParams *p,
-                    const RnnrtTrainState *ts, RnnrtError *err)
+/* "<target>.prev", target being path with its symlinks followed (where
+ * rnnrt_out.c writes; into target when not NULL); -1 when it does not
+ * fit. */
+static int prev_path(const char *path, char *out, size_t cap, char *target)
 {
-    Ckpt c = {m, v, p, ts};
-    RnnrtSaveStage stage;
-    int e = rnnrt_file_save(path, write_all, &c, &stage);
-    switch (stage) {
-    case RNNRT_SAVE_OK:
+    char t[RNNRT_PATH_MAX];
+    if (rnnrt_out_resolve(path, t, sizeof t))
+        return -1;
+    if (target)
+        memcpy(target, t, sizeof t);
+    return (size_t)snprintf(out, cap, "%s.prev", t) >= cap ? -1 : 0;
+}
+
+/* Keeps the regular file at path (symlinks already followed), if it is a
+ * whole checkpoint of this format, as prev: a hard link renamed into place
+ * (where the file system has none, a copy saved atomically). path itself
+ * stays in place all along. Returns 0 or an errno value. */
+static int keep_previous(const char *path, const char *prev)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    case RNNRT_SAVE_LONG_PATH:
-        return rnnrt_error(err, RNNRT_EXIT_IO, "cannot write checkpoint "
-                                               "'%s': %s", path, strerror(e));
-    case RNNRT_SAVE_SYNC_DIR:
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "checkpoint '%s' written, but syncing its "
-                           "directory failed: %s", path, strerror(e));
-    default:
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "cannot write checkpoint '%s': %s (the previous "
-                           "checkpoint, if any, is unchanged)", path,
-                           strerror(e));
+    RnnrtCkptFile f;
+    int e = 0;
+    if (rnnrt_ckpt_open(&f, path, NULL) == 0) {
+        char tmp[RNNRT_PATH_MAX + 8];
+        snprintf(tmp, sizeof tmp, "%s.tmp", prev);
+        unlink(tmp);
+        if (link(path, tmp) == 0) {
+            e = rename(tmp, prev) == 0 ? 0 : errno;
+            if (e)
+                unlink(tmp);
+        } else {
+            RnnrtBuf b = {(unsigned char *)f.data, f.n, f.n, "a checkpoint"};
+            RnnrtSaveStage stage;
+            e = rnnrt_file_save(prev, rnnrt_file_write_buf, &b, &stage);
+        }
     }
+    rnnrt_ckpt_close(&f);
+    return e;
+}
+
+int rnnrt_ckpt_write(RnnrtCkptWriter *w, const char *path, RnnrtError *err)
+{
+    char prev[RNNRT_PATH_MAX], target[RNNRT_PATH_MAX];
+    RnnrtSaveStage stage = RNNRT_SAVE_OK;
+    int e = 0, rc = 0;
+    if (prev_path(path, prev, sizeof prev, target))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
+                                             "'%s'", path);
+    if (!rc && (e = keep_previous(target, prev)) != 0)
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot keep the checkpoint "
+                         "'%s' as '%s': %s (it is unchanged)", path, prev,
+                         strerror(e));
+    if (!rc)
+        e = rnnrt_file_save(path, write_all, w, &stage);
+    if (!rc && e)
+        rc = stage == RNNRT_SAVE_SYNC_DIR
+                 ? rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint '%s' written, "
+                               "but syncing its directory failed: %s", path,
+                               strerror(e))
+                 : rnnrt_error(err, RNNRT_EXIT_IO, "cannot write checkpoint "
+                               "'%s': %s (the previous checkpoint, if any, "
+                               "is unchanged)", path, strerror(e));
+    rnnrt_ckpt_writer_free(w);
+    return rc;
 }
 
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
@@ -203,6 +327,10 @@ int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
                            "--ckpt -: a checkpoint is read back and "
                            "replaced atomically; standard output cannot "
                            "be one");
+    char prev[RNNRT_PATH_MAX];
+    if (prev_path(path, prev, sizeof prev, NULL))
+        return rnnrt_error(err, RNNRT_EXIT_IO, "checkpoint path too long: "
+                                               "'%s'", path);
     RnnrtSaveStage stage;
     int e = rnnrt_out_probe(path, &stage);
     if (e == EISDIR)
@@ -216,7 +344,7 @@ int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
     return 0;
 }
 
-/* ---- reading ---- */
+/* ---- reading: the preamble and the frames ---- */
 
 static int str_is(const char *s, size_t n, const char *want)
 {
@@ -234,168 +362,329 @@ static const char *real_name(uint32_t size)
     return size == 4 ? "float" : size == 8 ? "double" : "unknown";
 }
 
-static int check_preamble(const char *path, const unsigned char *d, size_t n,
-                          int *nsections, RnnrtError *err)
+/* Marks the failure as damage (rnnrt_ckpt_open_latest may fall back). */
+static int damaged(RnnrtCkptFile *f, int rc)
 {
-    if (n < PREAMBLE_BYTES)
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "'%s' is truncated: %zu bytes, shorter than the "
-                           "%d-byte checkpoint preamble", path, n,
-                           PREAMBLE_BYTES);
-    if (memcmp(d, MAGIC, 8))
-        return rnnrt_error(err, RNNRT_EXIT_DATA,
-                           "'%s' is not an rnnc checkpoint (bad magic)", path);
-    uint32_t pre[4];
+    f->damaged = 1;
+    return rc;
+}
+
+static int check_preamble(RnnrtCkptFile *f, uint32_t *nsec, RnnrtError *err)
+{
+    const unsigned char *d = (const unsigned char *)f->data;
+    const char *path = f->path;
+    char name[9];
+    for (size_t i = 0; i < sizeof old_formats / sizeof *old_formats; i++)
+        if (f->n >= 8 && !memcmp(d, old_formats[i].magic, old_formats[i].n))
+            return rnnrt_error(err, RNNRT_EXIT_DATA,
+                               "'%s' is in the old %s checkpoint format %s, "
+                               "which this trainer no longer reads (it "
+                               "reads %s version %d); retrain, or use the "
+                               "trainer that wrote it", path,
+                               old_formats[i].what,
+                               printable(f->data, name), MAGIC,
+                               RNNRT_CKPT_VERSION);
+    if (f->n >= 8 && memcmp(d, MAGIC, 8))
+        return damaged(f, rnnrt_error(err, RNNRT_EXIT_DATA,
+                                      "'%s' is not an rnnc checkpoint (bad "
+                                      "magic)", path));
+    if (f->n < PREAMBLE)
+        return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                      "'%s' is truncated: %zu bytes, shorter "
+                                      "than the %d-byte checkpoint preamble",
+                                      path, f->n, PREAMBLE));
+    uint32_t pre[6];
     memcpy(pre, d + 8, sizeof pre);
     if (pre[1] == bswap32(ENDIAN_TAG))
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' was written on a machine with the other byte "
                            "order; it cannot be loaded here", path);
-    if (pre[1] != ENDIAN_TAG || pre[3] != 0)
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "'%s' is corrupt: bad byte-order tag in the "
-                           "preamble", path);
-    if (pre[0] != RNNRT_CKPT_VERSION && pre[0] != 1)
+    if (pre[1] != ENDIAN_TAG || pre[4] != 0 ||
+        pre[5] != rnnrt_crc32(0, d, 28))
+        return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                      "'%s' is corrupt: the preamble fails "
+                                      "its check", path));
+    if (pre[0] != RNNRT_CKPT_VERSION)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' has checkpoint format version %u; this "
-                           "trainer reads versions 1 to %d", path, pre[0],
+                           "trainer reads version %d", path, pre[0],
                            RNNRT_CKPT_VERSION);
-    *nsections = pre[0] == 1 ? 4 : 5;
     if (pre[2] != sizeof(real))
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' holds %s parameters but this trainer is "
                            "built with %s; use the %s build of the model",
                            path, real_name(pre[2]), RNNRT_REAL_NAME,
                            pre[2] == 8 ? "double (_d)" : "float");
+    if (pre[3] < 1 || pre[3] > RNNRT_CKPT_MAX_SECTIONS + 1)
+        return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                      "'%s' is corrupt: %u sections", path,
+                                      pre[3]));
+    *nsec = pre[3];
     return 0;
 }
 
-/* Checks the frames and CRCs of all sections; fills sec[]. */
-static int check_sections(const char *path, const unsigned char *d, size_t n,
-                          RnnrtReader *sec, int nsections, RnnrtError *err)
+/* Checks every frame and CRC; fills f->sec. */
+static int check_sections(RnnrtCkptFile *f, uint32_t nsec, RnnrtError *err)
 {
-    size_t pos = PREAMBLE_BYTES;
-    for (int i = 0; i < nsections; i++) {
-        const char *name = section_names[i];
-        if (n - pos < FRAME_BYTES)
-            return rnnrt_error(err, RNNRT_EXIT_IO,
-                               "'%s' is truncated: section '%s' is missing "
-                               "(the file ends at byte %zu)", path, name, n);
-        char tag[9] = {0};
-        memcpy(tag, d + pos, 8);
-        if (strcmp(tag, name))
-            return rnnrt_error(err, RNNRT_EXIT_IO,
-                               "'%s' is corrupt: expected section '%s' at "
-                               "byte %zu", path, name, pos);
+    const unsigned char *d = (const unsigned char *)f->data;
+    const char *path = f->path;
+    size_t n = f->n, pos = PREAMBLE;
+    for (uint32_t i = 0; i < nsec; i++) {
+        if (n - pos < FRAME)
+            return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                          "'%s' is truncated: %u of its %u "
+                                          "sections are missing (the file "
+                                          "ends at byte %zu)", path,
+                                          nsec - i, nsec, n));
+        RnnrtCkptSection *s = &f->sec[i];
+        char shown[9];
+        memset(s->name, 0, sizeof s->name);
+        memcpy(s->name, d + pos, 8);
+        printable(s->name, shown);
         uint64_t len;
-        uint32_t crc;
+        uint32_t crc, zero;
         memcpy(&len, d + pos + 8, 8);
         memcpy(&crc, d + pos + 16, 4);
-        pos += FRAME_BYTES;
+        memcpy(&zero, d + pos + 20, 4);
+        pos += FRAME;
         if (len > n - pos)
-            return rnnrt_error(err, RNNRT_EXIT_IO,
-                               "'%s' is truncated in section '%s': it needs "
-                               "%llu bytes, %zu are left", path, name,
-                               (unsigned long long)len, n - pos);
-        uint32_t got = rnnrt_crc32(0, d + pos, (size_t)len);
-        if (got != crc)
-            return rnnrt_error(err, RNNRT_EXIT_IO,
-                               "'%s' is corrupt: section '%s' fails its CRC32 "
-                               "check (stored %08x, computed %08x)", path,
-                               name, crc, got);
-        sec[i] = (RnnrtReader){d + pos, (size_t)len, 0, 0};
+            return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                          "'%s' is truncated in section "
+                                          "'%s': it needs %llu bytes, %zu "
+                                          "are left", path, shown,
+                                          (unsigned long long)len, n - pos));
+        uint32_t got = frame_crc(s->name, len, d + pos);
+        if (got != crc || zero != 0)
+            return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                          "'%s' is corrupt: section '%s' "
+                                          "fails its CRC32 check (stored "
+                                          "%08x, computed %08x)", path,
+                                          shown, crc, got));
+        for (uint32_t j = 0; j < i; j++)
+            if (!strcmp(f->sec[j].name, s->name))
+                return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                              "'%s' is corrupt: section "
+                                              "'%s' appears twice", path,
+                                              s->name));
+        s->p = d + pos;
+        s->n = (size_t)len;
         pos += (size_t)len;
     }
+    f->nsec = (int)nsec;
     if (pos != n)
-        return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "'%s' is corrupt: %zu unexpected bytes after the "
-                           "last section", path, n - pos);
+        return damaged(f, rnnrt_error(err, RNNRT_EXIT_IO,
+                                      "'%s' is corrupt: %zu unexpected bytes "
+                                      "after the last section", path,
+                                      n - pos));
     return 0;
 }
 
-static int malformed(const char *path, const char *section, RnnrtError *err)
+static int malformed(const RnnrtCkptFile *f, const char *section,
+                     RnnrtError *err)
 {
     return rnnrt_error(err, RNNRT_EXIT_IO,
-                       "'%s' is corrupt: section '%s' is malformed", path,
+                       "'%s' is corrupt: section '%s' is malformed", f->path,
                        section);
 }
 
-/* Compares the header with the trainer's model; allocates p for its V. */
-static int read_header(const char *path, RnnrtReader *r, const RnnrtModel *m,
-                       RnnrtParams *p, int *Vout, RnnrtError *err)
+/* header: model, spec_hash, task, u32 ndims, each (name, u64 value),
+ * u32 nshapes, each (name, u32 ndim, u32 d0, u32 d1). Leaves f->dims and
+ * f->shapes at their lists. */
+static int read_header(RnnrtCkptFile *f, RnnrtError *err)
 {
-    size_t len;
-    const char *name = rnnrt_reader_str(r, &len);
-    uint64_t hash = rnnrt_reader_u64(r);
-    uint32_t V = rnnrt_reader_u32(r), np = rnnrt_reader_u32(r);
-    uint32_t S = rnnrt_reader_u32(r);
-    if (r->bad || V > INT32_MAX)
-        return malformed(path, "header", err);
-    if (!str_is(name, len, m->name))
+    if (strcmp(f->sec[0].name, "header"))
+        return malformed(f, "header", err);
+    RnnrtReader r = {f->sec[0].p, f->sec[0].n, 0, 0};
+    f->model = rnnrt_reader_str(&r, &f->model_len);
+    f->spec_hash = rnnrt_reader_u64(&r);
+    f->task = rnnrt_reader_str(&r, &f->task_len);
+    f->ndims = rnnrt_reader_u32(&r);
+    f->dims = r;
+    for (uint32_t i = 0; i < f->ndims && !r.bad; i++) {
+        size_t len;
+        rnnrt_reader_str(&r, &len);
+        rnnrt_reader_u64(&r);
+    }
+    f->nshapes = rnnrt_reader_u32(&r);
+    f->shapes = r;
+    for (uint32_t i = 0; i < f->nshapes && !r.bad; i++) {
+        size_t len;
+        rnnrt_reader_str(&r, &len);
+        for (int k = 0; k < 3; k++)
+            rnnrt_reader_u32(&r);
+    }
+    return r.bad || r.pos != r.n ? malformed(f, "header", err) : 0;
+}
+
+int rnnrt_ckpt_open(RnnrtCkptFile *f, const char *path, RnnrtError *err)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    int rc = rnnrt_file_read(path, SIZE_MAX / 2, &f->data, &f->n, err);
+    if (rc)
+        return damaged(f, rc);
+    uint32_t nsec = 0;
+    rc = check_preamble(f, &nsec, err);
+    if (!rc)
+        rc = check_sections(f, nsec, err);
+    if (!rc)
+        rc = read_header(f, err);
+    return rc;
+}
+
+void rnnrt_ckpt_close(RnnrtCkptFile *f)
+{
+    free(f->data);
+    f->data = NULL;
+    f->n = 0;
+    f->nsec = 0;
+}
+
+int rnnrt_ckpt_open_latest(RnnrtCkptFile *f, const char *path,
+                           RnnrtError *err)
+{
+    RnnrtError first = {0}, second = {0};
+    int rc = rnnrt_ckpt_open(f, path, &first);
+    char prev[RNNRT_PATH_MAX];
+    struct stat st;
+    if (!rc || !f->damaged || prev_path(path, prev, sizeof prev, NULL) ||
+        stat(prev, &st) != 0) {
+        if (rc && err)
+            *err = first;
+        return rc;
+    }
+    rnnrt_ckpt_close(f);
+    if (rnnrt_ckpt_open(f, prev, &second) == 0) {
+        snprintf(f->warning, sizeof f->warning,
+                 "the checkpoint '%.1000s' is damaged (%.1000s); resuming "
+                 "from the previous one, '%.1000s'", path, first.msg, prev);
+        return 0;
+    }
+    return rnnrt_error(err, RNNRT_EXIT_DATA,
+                       "no checkpoint to resume: '%s' is damaged (%s), and "
+                       "so is the previous one, '%s' (%s)", path, first.msg,
+                       prev, second.msg);
+}
+
+/* ---- reading: what is in the sections ---- */
+
+int rnnrt_ckpt_check_model(const RnnrtCkptFile *f, const char *task,
+                           const char *model, uint64_t spec_hash,
+                           const char *spec_path, RnnrtError *err)
+{
+    if (!str_is(f->task, f->task_len, task))
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' is a %.*s checkpoint, but this trainer is "
+                           "for %s", f->path, (int)f->task_len, f->task, task);
+    if (!str_is(f->model, f->model_len, model))
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' holds model '%.*s', but this trainer is "
-                           "model '%s'", path, (int)len, name, m->name);
-    if (hash != m->spec_hash)
+                           "model '%s'", f->path, (int)f->model_len, f->model,
+                           model);
+    if (f->spec_hash != spec_hash)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' was trained from a different version of the "
                            "spec (spec hash %016llx; this trainer's %s has "
                            "%016llx); retrain, or use the trainer it was "
-                           "made with", path, (unsigned long long)hash,
-                           m->spec_path, (unsigned long long)m->spec_hash);
-    if (np != (uint32_t)m->nparams || S != (uint32_t)m->state_size)
-        return rnnrt_error(err, RNNRT_EXIT_DATA,
-                           "'%s' has %u parameters and state size %u; the "
-                           "model has %d and %d", path, np, S, m->nparams,
-                           m->state_size);
-    int rc = rnnrt_params_init(p, m, (int)V, err);
-    if (rc)
-        return rc;
-    *Vout = (int)V;
-    for (int i = 0; i < m->nparams; i++) {
-        const char *pn = rnnrt_reader_str(r, &len);
-        uint32_t nd = rnnrt_reader_u32(r), d0 = rnnrt_reader_u32(r);
-        uint32_t d1 = rnnrt_reader_u32(r);
-        if (r->bad)
-            return malformed(path, "header", err);
-        if (!str_is(pn, len, m->params[i].name) ||
-            nd != (uint32_t)m->params[i].ndim ||
-            d0 != (uint32_t)p->dims[i][0] || d1 != (uint32_t)p->dims[i][1])
-            return rnnrt_error(err, RNNRT_EXIT_DATA,
-                               "'%s': parameter %d is '%.*s' %ux%u, but the "
-                               "model's is '%s' %dx%d", path, i, (int)len, pn,
-                               d0, d1, m->params[i].name, p->dims[i][0],
-                               p->dims[i][1]);
-    }
-    return r->pos == r->n ? 0 : malformed(path, "header", err);
+                           "made with", f->path,
+                           (unsigned long long)f->spec_hash, spec_path,
+                           (unsigned long long)spec_hash);
+    return 0;
 }
 
-static int read_vocab(const char *path, RnnrtReader *r, int V, RnnrtVocab *v,
-                      RnnrtError *err)
+int rnnrt_ckpt_get_dim(const RnnrtCkptFile *f, const char *name,
+                       uint64_t *value, RnnrtError *err)
 {
-    rnnrt_vocab_init(v);
-    uint32_t size = rnnrt_reader_u32(r);
-    if (r->bad || size != (uint32_t)V || size < 4)
-        return malformed(path, "vocab", err);
-    for (uint32_t i = 0; i < size; i++) {
+    RnnrtReader r = f->dims;
+    for (uint32_t i = 0; i < f->ndims; i++) {
         size_t len;
-        const char *tok = rnnrt_reader_str(r, &len);
-        int64_t count = rnnrt_reader_i64(r);
-        if (r->bad || memchr(tok, 0, len))
-            return malformed(path, "vocab", err);
-        if (i < 4) {
-            if (!str_is(tok, len, v->tokens[i]))
-                return malformed(path, "vocab", err);
-            v->counts[i] = count;
-        } else if (rnnrt_vocab_add(v, tok, len, count) < 0) {
-            return malformed(path, "vocab", err);
+        const char *s = rnnrt_reader_str(&r, &len);
+        uint64_t v = rnnrt_reader_u64(&r);
+        if (str_is(s, len, name)) {
+            *value = v;
+            return 0;
         }
     }
-    return r->pos == r->n ? 0 : malformed(path, "vocab", err);
+    return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the header has "
+                       "no dimension '%s'", f->path, name);
 }
 
-int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
-                         RnnrtTrainState *ts, RnnrtError *err)
+int rnnrt_ckpt_check_shapes(const RnnrtCkptFile *f,
+                            const RnnrtCkptShape *want, int n,
+                            RnnrtError *err)
 {
+    if (f->nshapes != (uint32_t)n)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' has %u parameters; the model has %d",
+                           f->path, f->nshapes, n);
+    RnnrtReader r = f->shapes;
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        const char *s = rnnrt_reader_str(&r, &len);
+        uint32_t nd = rnnrt_reader_u32(&r), d0 = rnnrt_reader_u32(&r);
+        uint32_t d1 = rnnrt_reader_u32(&r);
+        const RnnrtCkptShape *w = &want[i];
+        if (!str_is(s, len, w->name) || nd != (uint32_t)w->ndim ||
+            d0 != (uint32_t)w->dims[0] || d1 != (uint32_t)w->dims[1])
+            return rnnrt_error(err, RNNRT_EXIT_DATA,
+                               "'%s': parameter %d is '%.*s' %ux%u, but the "
+                               "model's is '%s' %dx%d", f->path, i, (int)len,
+                               s, d0, d1, w->name, w->dims[0], w->dims[1]);
+    }
+    return 0;
+}
+
+int rnnrt_ckpt_section(const RnnrtCkptFile *f, const char *name,
+                       RnnrtReader *r, RnnrtError *err)
+{
+    for (int i = 0; i < f->nsec; i++)
+        if (!strcmp(f->sec[i].name, name)) {
+            *r = (RnnrtReader){f->sec[i].p, f->sec[i].n, 0, 0};
+            return 0;
+        }
+    return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: it has no "
+                       "section '%s'", f->path, name);
+}
+
+int rnnrt_ckpt_get_vocab(const RnnrtCkptFile *f, const char *name,
+                         int specials, RnnrtVocab *v, RnnrtError *err)
+{
+    if (specials)
+        rnnrt_vocab_init(v);
+    else
+        rnnrt_vocab_init_empty(v);
+    RnnrtReader r;
+    int rc = rnnrt_ckpt_section(f, name, &r, err);
+    if (rc)
+        return rc;
+    uint32_t size = rnnrt_reader_u32(&r);
+    int first = specials ? v->size : 0;
+    if (r.bad || size < (uint32_t)first || size > INT32_MAX)
+        return malformed(f, name, err);
+    for (uint32_t i = 0; i < size; i++) {
+        size_t len;
+        const char *tok = rnnrt_reader_str(&r, &len);
+        int64_t count = rnnrt_reader_i64(&r);
+        if (r.bad || memchr(tok, 0, len))
+            return malformed(f, name, err);
+        if ((int)i < first) {
+            if (!str_is(tok, len, v->tokens[i]))
+                return malformed(f, name, err);
+            v->counts[i] = count;
+        } else if (rnnrt_vocab_add(v, tok, len, count) != (int)i) {
+            return malformed(f, name, err);
+        }
+    }
+    return r.pos == r.n ? 0 : malformed(f, name, err);
+}
+
+static int get_train(const RnnrtCkptFile *f, int state_size,
+                     RnnrtTrainState *ts, RnnrtError *err)
+{
+    RnnrtReader rd, *r = &rd;
+    int rc = rnnrt_ckpt_section(f, "train", r, err);
+    if (rc)
+        return rc;
     ts->epoch = rnnrt_reader_i64(r);
     ts->batch = rnnrt_reader_i64(r);
     ts->step = rnnrt_reader_i64(r);
@@ -414,40 +703,44 @@ int rnnrt_ckpt_get_train(const char *path, RnnrtReader *r, int state_size,
     uint64_t n = rnnrt_reader_u64(r);
     if (r->bad || ts->B <= 0 || ts->T <= 0 || ts->S != state_size ||
         ts->epoch < 0 || ts->batch < 0 || ts->step < 0)
-        return malformed(path, "train", err);
+        return malformed(f, "train", err);
     if (n != 0) {
         if (n != (uint64_t)ts->B * (uint64_t)ts->S ||
             n > (r->n - r->pos) / sizeof(real))
-            return malformed(path, "train", err);
+            return malformed(f, "train", err);
         ts->state = rnnrt_xcalloc((size_t)n, sizeof(real), "carried state");
         rnnrt_reader_get(r, ts->state, (size_t)n * sizeof(real));
     }
-    /* the guard's reference; sections written before it existed end here */
-    ts->loss_ref = r->pos == r->n ? 0 : rnnrt_reader_f64(r);
+    ts->loss_ref = rnnrt_reader_f64(r);
     if (r->bad || !(ts->loss_ref >= 0) || !isfinite(ts->loss_ref))
-        return malformed(path, "train", err);
-    /* the recipe: a count, then that many values (NAN = unrecorded);
-     * sections written before it existed end here */
+        return malformed(f, "train", err);
+    /* the recipe: a count, then that many values (NAN = unrecorded; a
+     * later trainer may record more) */
     for (int i = 0; i < RNNRT_RECIPE_N; i++)
         ts->recipe[i] = NAN;
-    uint32_t nrec = r->pos == r->n ? 0 : rnnrt_reader_u32(r);
+    uint32_t nrec = rnnrt_reader_u32(r);
     if (r->bad || nrec > 64)
-        return malformed(path, "train", err);
+        return malformed(f, "train", err);
     for (uint32_t i = 0; i < nrec; i++) {
         double v = rnnrt_reader_f64(r);
         if (i < RNNRT_RECIPE_N)
             ts->recipe[i] = v;
     }
-    /* the lr schedule's record; sections written before it end here */
+    /* the lr schedule's record (rnnrt_sched.c) */
     if (rnnrt_sched_get(r, &ts->sched, ts->lr))
-        return malformed(path, "train", err);
-    return !r->bad && r->pos == r->n ? 0 : malformed(path, "train", err);
+        return malformed(f, "train", err);
+    return !r->bad && r->pos == r->n ? 0 : malformed(f, "train", err);
 }
 
-/* The optimizer of the checkpoint; SGD leaves ts->optim NULL. */
-int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
-                         RnnrtTrainState *ts, RnnrtError *err)
+/* The optimizer of the checkpoint, SGD included: its step count is part
+ * of the state a resumed run continues from. */
+static int get_optim(const RnnrtCkptFile *f, size_t total,
+                     RnnrtTrainState *ts, RnnrtError *err)
 {
+    RnnrtReader rd, *r = &rd;
+    int rc = rnnrt_ckpt_section(f, "optim", r, err);
+    if (rc)
+        return rc;
     size_t len;
     const char *name = rnnrt_reader_str(r, &len);
     RnnrtOptim o;
@@ -463,72 +756,35 @@ int rnnrt_ckpt_get_optim(const char *path, RnnrtReader *r, size_t total,
     o.t = rnnrt_reader_i64(r);
     uint64_t n = rnnrt_reader_u64(r), ns = rnnrt_reader_u64(r);
     if (r->bad || k == 3 || n != total || o.t < 0)
-        return malformed(path, "optim", err);
+        return malformed(f, "optim", err);
     o.n = (size_t)n;
     if (ns != rnnrt_optim_state_size(&o) ||
         ns > (r->n - r->pos) / sizeof(real))
-        return malformed(path, "optim", err);
-    if (o.kind == RNNRT_OPTIM_SGD)
-        return r->pos == r->n ? 0 : malformed(path, "optim", err);
+        return malformed(f, "optim", err);
     ts->optim = rnnrt_xcalloc(1, sizeof *ts->optim, "optimizer");
     *ts->optim = o;
-    ts->optim->m1 = rnnrt_xcalloc(o.n + 1, sizeof(real), "optimizer moments");
-    rnnrt_reader_get(r, ts->optim->m1, o.n * sizeof(real));
+    if (o.kind != RNNRT_OPTIM_SGD) {
+        ts->optim->m1 = rnnrt_xcalloc(o.n + 1, sizeof(real),
+                                      "optimizer moments");
+        rnnrt_reader_get(r, ts->optim->m1, o.n * sizeof(real));
+    }
     if (o.kind == RNNRT_OPTIM_ADAM) {
         ts->optim->m2 = rnnrt_xcalloc(o.n + 1, sizeof(real),
                                       "optimizer moments");
         rnnrt_reader_get(r, ts->optim->m2, o.n * sizeof(real));
     }
-    return r->pos == r->n && !r->bad ? 0 : malformed(path, "optim", err);
+    return r->pos == r->n && !r->bad ? 0 : malformed(f, "optim", err);
 }
 
-static int parse_all(const char *path, RnnrtReader *sec, int nsections,
-                     const RnnrtModel *m, RnnrtVocab *v, RnnrtParams *p,
-                     RnnrtTrainState *ts, RnnrtError *err)
+int rnnrt_ckpt_get_state(const RnnrtCkptFile *f, int state_size,
+                         size_t total, RnnrtTrainState *ts, RnnrtError *err)
 {
-    int V = 0;
-    int rc = read_header(path, &sec[0], m, p, &V, err);
-    if (!rc)
-        rc = read_vocab(path, &sec[1], V, v, err);
-    if (!rc && sec[2].n != p->total * sizeof(real))
-        rc = rnnrt_error(err, RNNRT_EXIT_IO,
-                         "'%s' is corrupt: section 'params' holds %zu bytes, "
-                         "the header's shapes need %zu", path, sec[2].n,
-                         p->total * sizeof(real));
-    if (!rc)
-        memcpy(p->params, sec[2].p, sec[2].n);
-    if (!rc)
-        rc = rnnrt_ckpt_get_train(path, &sec[3], m->state_size, ts, err);
-    if (!rc && nsections == 5)
-        rc = rnnrt_ckpt_get_optim(path, &sec[4], p->total, ts, err);
-    return rc;
-}
-
-int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
-                    RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err)
-{
-    memset(v, 0, sizeof *v);
-    memset(p, 0, sizeof *p);
     memset(ts, 0, sizeof *ts);
-    char *data;
-    size_t n;
-    int rc = rnnrt_file_read(path, SIZE_MAX / 2, &data, &n, err);
+    int rc = get_train(f, state_size, ts, err);
+    if (!rc)
+        rc = get_optim(f, total, ts, err);
     if (rc)
-        return rc;
-    const unsigned char *d = (const unsigned char *)data;
-    RnnrtReader sec[MAX_SECTIONS];
-    int nsections = 0;
-    rc = check_preamble(path, d, n, &nsections, err);
-    if (!rc)
-        rc = check_sections(path, d, n, sec, nsections, err);
-    if (!rc)
-        rc = parse_all(path, sec, nsections, m, v, p, ts, err);
-    free(data);
-    if (rc) {
-        rnnrt_vocab_free(v);
-        rnnrt_params_free(p);
         rnnrt_train_state_free(ts);
-    }
     return rc;
 }
 
@@ -541,4 +797,141 @@ void rnnrt_train_state_free(RnnrtTrainState *ts)
         free(ts->optim);
         ts->optim = NULL;
     }
+}
+
+/* ---- the language model's and the task heads' checkpoints ---- */
+
+static const char *const task_names[] = {"language_model", "labelling",
+                                         "classification"};
+
+const char *rnnrt_ckpt_task_name(int task)
+{
+    return task >= 0 && task < 3 ? task_names[task] : "unknown";
+}
+
+/* Header and parameters of an RnnrtModel: dims V (and L for a task head)
+ * and S, the shape of every parameter, the block as "params". */
+void rnnrt_ckpt_put_model(RnnrtCkptWriter *w, const RnnrtModel *m,
+                          const RnnrtParams *p, int V, int L)
+{
+    rnnrt_ckpt_begin(w, rnnrt_ckpt_task_name(m->task), m->name,
+                     m->spec_hash);
+    rnnrt_ckpt_put_dim(w, "V", (uint64_t)V);
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
+        rnnrt_ckpt_put_dim(w, "L", (uint64_t)L);
+    rnnrt_ckpt_put_dim(w, "S", (uint64_t)m->state_size);
+    for (int i = 0; i < m->nparams; i++)
+        rnnrt_ckpt_put_shape(w, m->params[i].name, m->params[i].ndim,
+                             p->dims[i][0], p->dims[i][1]);
+    rnnrt_ckpt_add_ref(w, "params", p->params, p->total * sizeof(real));
+}
+
+int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
+                         RnnrtParams *p, int *V, int *L, RnnrtError *err)
+{
+    memset(p, 0, sizeof *p);
+    uint64_t v = 0, l = 0, s = 0;
+    int rc = rnnrt_ckpt_check_model(f, rnnrt_ckpt_task_name(m->task),
+                                    m->name, m->spec_hash, m->spec_path, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_dim(f, "V", &v, err);
+    if (!rc && m->task != RNNRT_TASK_LANGUAGE_MODEL)
+        rc = rnnrt_ckpt_get_dim(f, "L", &l, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_dim(f, "S", &s, err);
+    if (rc)
+        return rc;
+    if (v > INT32_MAX || l > INT32_MAX)
+        return malformed(f, "header", err);
+    if (s != (uint64_t)m->state_size)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "'%s' has state size %llu; the model has %d",
+                           f->path, (unsigned long long)s, m->state_size);
+    rc = rnnrt_params_init_l(p, m, (int)v, (int)l, err);
+    if (rc)
+        return rc;
+    RnnrtCkptShape *want = rnnrt_xcalloc((size_t)m->nparams + 1, sizeof *want,
+                                         "parameter shapes");
+    for (int i = 0; i < m->nparams; i++)
+        want[i] = (RnnrtCkptShape){m->params[i].name, m->params[i].ndim,
+                                   {p->dims[i][0], p->dims[i][1]}};
+    rc = rnnrt_ckpt_check_shapes(f, want, m->nparams, err);
+    free(want);
+    RnnrtReader r;
+    if (!rc)
+        rc = rnnrt_ckpt_section(f, "params", &r, err);
+    if (!rc && r.n != p->total * sizeof(real))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO,
+                         "'%s' is corrupt: section 'params' holds %zu bytes, "
+                         "the header's shapes need %zu", f->path, r.n,
+                         p->total * sizeof(real));
+    if (!rc)
+        memcpy(p->params, r.p, r.n);
+    if (rc)
+        rnnrt_params_free(p);
+    *V = (int)v;
+    *L = (int)l;
+    return rc;
+}
+
+int rnnrt_ckpt_save(const char *path, const RnnrtModel *m,
+                    const RnnrtVocab *v, const RnnrtParams *p,
+                    const RnnrtTrainState *ts, RnnrtError *err)
+{
+    RnnrtCkptWriter w;
+    rnnrt_ckpt_put_model(&w, m, p, v->size, 0);
+    rnnrt_ckpt_put_vocab(&w, "vocab", v);
+    rnnrt_ckpt_put_state(&w, ts, p->total);
+    return rnnrt_ckpt_write(&w, path, err);
+}
+
+static int load_from(RnnrtCkptFile *f, const RnnrtModel *m, RnnrtVocab *v,
+                     RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err)
+{
+    int V = 0, L = 0;
+    int rc = rnnrt_ckpt_get_model(f, m, p, &V, &L, err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(f, "vocab", 1, v, err);
+    if (!rc && v->size != V)
+        rc = malformed(f, "vocab", err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_state(f, m->state_size, p->total, ts, err);
+    if (rc) {
+        rnnrt_vocab_free(v);
+        rnnrt_params_free(p);
+        rnnrt_train_state_free(ts);
+    }
+    return rc;
+}
+
+static int load(const char *path, int latest, const RnnrtModel *m,
+                RnnrtVocab *v, RnnrtParams *p, RnnrtTrainState *ts,
+                RnnrtError *warn, RnnrtError *err)
+{
+    memset(v, 0, sizeof *v);
+    memset(p, 0, sizeof *p);
+    memset(ts, 0, sizeof *ts);
+    RnnrtCkptFile f;
+    int rc = latest ? rnnrt_ckpt_open_latest(&f, path, err)
+                    : rnnrt_ckpt_open(&f, path, err);
+    if (!rc)
+        rc = load_from(&f, m, v, p, ts, err);
+    if (!rc && f.warning[0] && warn)
+        rnnrt_error(warn, RNNRT_EXIT_IO, "%s", f.warning);
+    rnnrt_ckpt_close(&f);
+    return rc;
+}
+
+int rnnrt_ckpt_load(const char *path, const RnnrtModel *m, RnnrtVocab *v,
+                    RnnrtParams *p, RnnrtTrainState *ts, RnnrtError *err)
+{
+    return load(path, 0, m, v, p, ts, NULL, err);
+}
+
+int rnnrt_ckpt_load_latest(const char *path, const RnnrtModel *m,
+                           RnnrtVocab *v, RnnrtParams *p,
+                           RnnrtTrainState *ts, RnnrtError *warn,
+                           RnnrtError *err)
+{
+    return load(path, 1, m, v, p, ts, warn, err);
 }

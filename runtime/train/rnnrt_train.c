@@ -197,8 +197,8 @@ static int new_optim(Trainer *tr, RnnrtError *err)
                             o->beta2, o->eps, tr->p.total, err);
 }
 
-/* The checkpoint's optimizer must be the one this run uses. Plain SGD has
- * no state, so a checkpoint without one continues with a fresh SGD. */
+/* The checkpoint's optimizer (its step count and moments, SGD's too) must
+ * be the one this run uses. */
 static int resume_optim(Trainer *tr, RnnrtError *err)
 {
     RnnrtTrainState *ts = &tr->ts;
@@ -366,7 +366,11 @@ static int setup_resume(Trainer *tr, RnnrtError *err)
 {
     RnnrtVocab vocab;
     RnnrtTrainState *ts = &tr->ts;
-    int rc = rnnrt_ckpt_load(tr->ckpt, tr->m, &vocab, &tr->p, ts, err);
+    RnnrtError warn = {0};
+    int rc = rnnrt_ckpt_load_latest(tr->ckpt, tr->m, &vocab, &tr->p, ts,
+                                    &warn, err);
+    if (!rc && warn.code && rnnrt_mpi_rank() == 0)
+        fprintf(stderr, "%s: warning: %s\n", tr->m->name, warn.msg);
     if (!rc)
         rc = resume_optim(tr, err);
     if (rc) {

@@ -68,3 +68,56 @@ must "a fresh run over its own checkpoint" "$work/again.log" \
     "$trainer" train "${DATA[@]}" --epochs 1 --max-steps 1 --threads 1 --quiet \
     --sample-len 0 --ckpt "$good"
 say "ok: a fresh run refuses to overwrite another file without --force"
+
+# Two generations (issue 17): a save keeps the file it replaces as
+# X.prev; --resume falls back to it when X is damaged (cut, a byte
+# flipped, bad magic, gone), with a warning naming both files; both
+# damaged: exit 1 naming both. A checkpoint in an old format is refused by
+# name (exit 1), also by --resume, which does not fall back from it.
+gen=$work/gen.ckpt
+run() { "$trainer" train "${DATA[@]}" --epochs 1 --threads 1 --quiet --sample-len 0 --ckpt "$gen" "$@"; }
+must "2 steps" "$work/gen1.log" run --max-steps 2
+must "2 more steps, resumed" "$work/gen2.log" run --max-steps 2 --resume
+[ -f "$gen.prev" ] || fail "no $gen.prev after the second save"
+cmp -s "$gen" "$gen.prev" && fail "$gen.prev is the same as $gen"
+cp "$gen" "$work/newest.keep"
+cp "$gen.prev" "$work/previous.keep"
+restore() { cp "$work/newest.keep" "$gen"; cp "$work/previous.keep" "$gen.prev"; }
+for damage in cut flip magic gone; do
+    restore
+    case $damage in
+        cut) head -c "$(($(wc -c <"$work/newest.keep") / 2))" "$work/newest.keep" >"$gen" ;;
+        flip) flip "$gen" $(($(wc -c <"$gen") / 2)) ;;
+        magic) flip "$gen" 3 ;;
+        gone) rm "$gen" ;;
+    esac
+    must "--resume with the newest $damage" "$work/fallback_$damage.log" run --max-steps 1 --resume
+    grep -q "warning: the checkpoint '$gen' is damaged .*resuming from the previous one, '$gen.prev'" \
+        "$work/fallback_$damage.log" || fail "no fallback warning ($damage): $(cat "$work/fallback_$damage.log")"
+    cmp -s "$gen.prev" "$work/previous.keep" || fail "the fallback ($damage) replaced $gen.prev"
+    must "eval after the fallback ($damage)" "$work/fallback_eval.log" "$trainer" eval "${DATA[@]}" --ckpt "$gen"
+done
+say "ok: --resume falls back to $gen.prev when $gen is cut, flipped, without magic or gone"
+
+restore
+head -c 100 "$work/newest.keep" >"$gen"
+flip "$gen.prev" 40
+rc=0
+run --max-steps 1 --resume >/dev/null 2>"$work/both.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "both generations damaged: exit $rc, wanted 1: $(cat "$work/both.err")"
+grep -q "'$gen' is damaged .*'$gen.prev'" "$work/both.err" || fail "the message does not name both: $(cat "$work/both.err")"
+say "ok: both generations damaged: exit 1 ($(head -n 1 "$work/both.err"))"
+
+restore
+{ printf 'RNNCKPT1'; tail -c +9 "$work/newest.keep"; } >"$gen"
+for cmd in eval resume; do
+    rc=0
+    if [ $cmd = eval ]; then
+        "$trainer" eval "${DATA[@]}" --ckpt "$gen" >/dev/null 2>"$work/old.err" || rc=$?
+    else
+        run --max-steps 1 --resume >/dev/null 2>"$work/old.err" || rc=$?
+    fi
+    [ "$rc" -eq 1 ] && grep -q "RNNCKPT1" "$work/old.err" ||
+        fail "$cmd of an RNNCKPT1 file: exit $rc: $(cat "$work/old.err")"
+done
+say "ok: an old-format checkpoint is refused by name ($(head -n 1 "$work/old.err"))"

@@ -4,8 +4,9 @@
 #   labelling       the tagger learns "inside parentheses or not" to >= 95%
 #                   validation accuracy; eval reproduces it from the
 #                   checkpoint; so does examples/tagger_bidirectional.yaml,
-#                   at least as well as the tagger; sample is refused; bad
-#                   data lines are errors at path:line:col.
+#                   at least as well as the tagger; sample is refused; a
+#                   checkpoint of the old format RNNTASK1 is refused by
+#                   name; bad data lines are errors at path:line:col.
 #   classification  the trainer (head: mean) and ones built here from
 #                   tests/specs/classifier_last.yaml (head: last) and
 #                   examples/classifier_bidirectional.yaml (bidirectional,
@@ -86,6 +87,13 @@ if [ "$task" = labelling ]; then
     expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/flip.ckpt"
     head -c 50 "$work/tagger.ckpt" >"$work/short.ckpt"
     expect_refusal "a truncated checkpoint" "$work/short.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/short.ckpt"
+    # the one checkpoint format: the task trainer's old one is refused by name
+    { printf 'RNNTASK1'; tail -c +9 "$work/tagger.ckpt"; } >"$work/old.ckpt"
+    rc=0
+    "$trainer" eval --data "$work/tag.txt" --ckpt "$work/old.ckpt" >/dev/null 2>"$work/old.err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q "old labelling or classification checkpoint format RNNTASK1" "$work/old.err" ||
+        fail "an RNNTASK1 file: exit $rc: $(cat "$work/old.err")"
+    say "ok: an RNNTASK1 checkpoint is refused by name"
 
     printf 'a\tO\nb\n' >"$work/notab.txt"
     refuse "a line without a tab" "$work/notab.txt" \

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # corrupt_ckpt.sh TRAINER S2S_TOOL WORKDIR: a damaged seq2seq checkpoint is
 # refused by eval, translate and train --resume with a message and a
-# nonzero exit, never a crash: a byte flipped in the magic, the real-type
-# field, a section name, frame and payload, the parameters, the middle and
-# the last byte (training state); the file cut in half, to 11 bytes, to 8,
-# emptied; a path that does not exist. A refused --resume leaves the file
-# as it was.
+# nonzero exit, never a crash: a byte flipped in the magic, the version,
+# the real-type field, a section name, frame and payload, the parameters,
+# the middle and the last byte (training state); the file cut in half, to
+# 31 bytes, to 8, emptied; a path that does not exist. A refused --resume
+# leaves the file as it was. Then the two generations: --resume falls back
+# to X.prev when X is damaged (warning naming both), exits 1 when both
+# are; the old seq2seq formats (RNNS2S01, RNNS2S02) are refused by name.
 set -euo pipefail
 E2E_NAME=s2s_corrupt_ckpt
 . "$(dirname -- "$0")/../e2e/lib.sh"
@@ -41,34 +43,61 @@ refused_everywhere() { # WHAT FILE
     fi
 }
 
-# 0 magic, 8 sizeof(real), 12 the first section's name, 32 its zero word,
-# 36 its payload; 1000 (parameters); the middle (optimizer); the last byte.
-for off in 0 8 12 32 36 1000 $((size / 2)) $((size - 1)); do
+# 0 magic, 8 version, 16 sizeof(real), 32 the first section's name, 52 its
+# zero word, 56 its payload; 1000 (vocabularies); the middle (parameters);
+# the last byte.
+for off in 0 8 16 32 52 56 1000 $((size / 2)) $((size - 1)); do
     f=$work/flip$off.ckpt
     cp "$good" "$f"
     flip "$f" "$off"
     refused_everywhere "byte $off of $size flipped" "$f"
 done
-for keep in $((size / 2)) 11 8 0; do
+for keep in $((size / 2)) 31 8 0; do
     f=$work/cut$keep.ckpt
     head -c "$keep" "$good" >"$f"
     refused_everywhere "cut to $keep of $size bytes" "$f"
 done
 refused_everywhere "a missing file" "$work/missing.ckpt"
 
-# Version 01: the magic's last byte '1', the first four sections only.
-pos=12
-for i in 1 2 3 4; do
-    pos=$((pos + 24 + $(od -An -tu8 -j $((pos + 8)) -N8 "$good" | tr -d ' ')))
+# The seq2seq formats before this one are refused by name, exit 1.
+for old in RNNS2S01 RNNS2S02; do
+    { printf '%s' "$old"; tail -c +9 "$good"; } >"$work/$old.ckpt"
+    rc=0
+    "$trainer" eval "$work/pairs.txt" --model "$work/$old.ckpt" --eval-max 5 >/dev/null 2>"$work/$old.err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q "old seq2seq checkpoint format $old" "$work/$old.err" || fail "$old: exit $rc, $(cat "$work/$old.err")"
 done
-head -c "$pos" "$good" >"$work/v1.ckpt"
-printf 1 | dd of="$work/v1.ckpt" bs=1 seek=7 count=1 conv=notrunc status=none
-must "eval of a version 01 checkpoint" "$work/v1.eval.log" \
-    "$trainer" eval "$work/pairs.txt" --model "$work/v1.ckpt" --eval-max 5 --beam 1
-cmp <(grep '^greedy' "$work/eval.log") <(grep '^greedy' "$work/v1.eval.log") || fail "version 01 evaluates differently"
-echo "a b" | "$trainer" translate --model "$work/v1.ckpt" >/dev/null || fail "translate of a version 01 checkpoint"
+say "ok: old formats are refused by name ($(cat "$work/RNNS2S02.err"))"
+
+# Two generations: the second save keeps the first as gen.ckpt.prev.
+gen=$work/gen.ckpt
+run() { "$trainer" train "$work/pairs.txt" --eval-max 0 --ckpt "$gen" "$@"; }
+must "1 epoch" "$work/gen1.log" run --epochs 1
+must "resumed to 2 epochs" "$work/gen2.log" run --epochs 2 --resume
+[ -f "$gen.prev" ] || fail "no $gen.prev after the second save"
+cp "$gen" "$work/newest.keep"
+cp "$gen.prev" "$work/previous.keep"
+restore() { cp "$work/newest.keep" "$gen"; cp "$work/previous.keep" "$gen.prev"; }
+for damage in cut flip; do
+    restore
+    if [ $damage = cut ]; then
+        head -c "$((size / 3))" "$work/newest.keep" >"$gen"
+    else
+        flip "$gen" $((size / 3))
+    fi
+    must "--resume with the newest $damage" "$work/fallback_$damage.log" run --epochs 2 --resume
+    grep -q "warning: the checkpoint '$gen' is damaged .*resuming from the previous one, '$gen.prev'" \
+        "$work/fallback_$damage.log" || fail "no fallback warning ($damage): $(cat "$work/fallback_$damage.log")"
+    grep -q "resuming '.*gen.ckpt' at epoch 2, minibatch 0" "$work/fallback_$damage.log" ||
+        fail "the fallback ($damage) did not resume from the first epoch's checkpoint"
+    cmp -s "$gen" "$work/newest.keep" || fail "the fallback ($damage) did not redo the second epoch exactly"
+done
+say "ok: --resume falls back to $gen.prev when $gen is cut or flipped, and redoes the epoch exactly"
+restore
+head -c 100 "$work/newest.keep" >"$gen"
+flip "$gen.prev" 40
 rc=0
-"$trainer" train "$work/pairs.txt" --eval-max 0 --ckpt "$work/v1.ckpt" --resume >/dev/null 2>"$work/v1.err" || rc=$?
-[ "$rc" -eq 1 ] && grep -q "has no training state" "$work/v1.err" || fail "--resume of version 01: exit $rc, $(cat "$work/v1.err")"
-say "ok: a version 01 checkpoint evaluates and translates; --resume refuses it"
-say "ok: every damaged checkpoint was refused with a message ($(sed -n 1p "$work/flip12.eval.err"))"
+run --epochs 2 --resume >/dev/null 2>"$work/both.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "'$gen' is damaged .*'$gen.prev'" "$work/both.err" ||
+    fail "both generations damaged: exit $rc: $(cat "$work/both.err")"
+say "ok: both generations damaged: exit 1, naming both"
+say "ok: every damaged checkpoint was refused with a message ($(sed -n 1p "$work/flip32.eval.err"))"

@@ -2,8 +2,10 @@
  * test_rt_ckpt.c: checkpoints: a save/load round trip restores everything;
  * truncation, a flipped byte (named by section), another model, another
  * spec hash, another real type and a foreign file are refused with the
- * right exit code; optimizer moments round-trip, and version 1 files
- * (without them) still load as plain SGD; a failed save (unwritable
+ * right exit code; optimizer moments round-trip (SGD's step count too);
+ * the formats before this one are refused by name; a save keeps the file
+ * it replaces as "<path>.prev" and a resume falls back to it when the
+ * newest is damaged; a failed save (unwritable
  * directory, disk full) leaves the previous checkpoint intact and no tmp
  * file behind.
  */
@@ -46,7 +48,7 @@ static const RnnrtModel toy = {
 };
 
 typedef struct {
-    char dir[256], path[300];
+    char dir[256], path[300], prev[310]; /* prev: "<path>.prev" */
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
@@ -60,6 +62,7 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/toy.ckpt", f->dir);
+    snprintf(f->prev, sizeof f->prev, "%s.prev", f->path);
     rnnrt_vocab_build_chars(&f->v, "hello", 5);
     RnnrtError err = {0};
     if (rnnrt_params_init(&f->p, &toy, f->v.size, &err))
@@ -124,6 +127,14 @@ static void spit(const char *path, const unsigned char *d, size_t n)
     assert_non_null(fp);
     assert_int_equal(fwrite(d, 1, n, fp), n);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* spit, with the preamble's CRC (bytes 28..31) fixed after an edit. */
+static void spit_preamble(const char *path, unsigned char *d, size_t n)
+{
+    uint32_t crc = rnnrt_crc32(0, d, 28);
+    memcpy(d + 28, &crc, 4);
+    spit(path, d, n);
 }
 
 /* Loads f->path with model m, expecting failure rc whose message holds
@@ -204,8 +215,8 @@ static void test_ckpt_flipped_byte_names_the_section(void **state)
     save_ok(f);
     size_t n;
     unsigned char *d = slurp(f->path, &n);
-    const char *names[] = {"header", "vocab", "params", "train", "optim"};
-    size_t pos = 24;
+    const char *names[] = {"header", "params", "vocab", "train", "optim"};
+    size_t pos = 32;
     for (int s = 0; s < 5; s++) {
         uint64_t len;
         assert_string_equal((char *)d + pos, names[s]);
@@ -218,6 +229,11 @@ static void test_ckpt_flipped_byte_names_the_section(void **state)
                  names[s]);
         expect_refusal(f, &toy, RNNRT_EXIT_IO, needle);
         d[victim] ^= 0x10;
+        /* the CRC covers the frame's name too */
+        d[pos + 1] ^= 0x01;
+        spit(f->path, d, n);
+        expect_refusal(f, &toy, RNNRT_EXIT_IO, "fails its CRC32");
+        d[pos + 1] ^= 0x01;
         pos += 24 + len;
     }
     assert_int_equal(pos, n);
@@ -249,16 +265,19 @@ static void test_ckpt_preamble_mismatches(void **state)
     unsigned char *d = slurp(f->path, &n);
     uint32_t four = 4, ver = 9;
     memcpy(d + 16, &four, 4); /* sizeof(real) */
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "holds float parameters");
     memcpy(d + 16, &(uint32_t){sizeof(real)}, 4);
     memcpy(d + 8, &ver, 4);
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "format version 9");
+    d[8] ^= 1; /* its preamble CRC not updated */
+    spit(f->path, d, n);
+    expect_refusal(f, &toy, RNNRT_EXIT_IO, "the preamble fails its check");
     uint32_t swapped = 0x04030201u;
     memcpy(d + 8, &(uint32_t){RNNRT_CKPT_VERSION}, 4);
     memcpy(d + 12, &swapped, 4);
-    spit(f->path, d, n);
+    spit_preamble(f->path, d, n);
     expect_refusal(f, &toy, RNNRT_EXIT_DATA, "other byte order");
     spit(f->path, (const unsigned char *)"hello, world, not a checkpoint!",
          31);
@@ -394,8 +413,12 @@ static void test_ckpt_optimizer_moments_round_trip(void **state)
         RnnrtTrainState ts;
         RnnrtError err = {0};
         assert_int_equal(rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err), 0);
-        if (k == 2) { /* plain SGD carries nothing */
-            assert_null(ts.optim);
+        if (k == 2) { /* plain SGD carries its step count only */
+            assert_non_null(ts.optim);
+            assert_int_equal(ts.optim->kind, RNNRT_OPTIM_SGD);
+            assert_int_equal(ts.optim->t, 9);
+            assert_null(ts.optim->m1);
+            assert_null(ts.optim->m2);
         } else {
             assert_non_null(ts.optim);
             assert_int_equal(ts.optim->kind, o.kind);
@@ -431,36 +454,279 @@ static void test_ckpt_optimizer_of_other_size_is_refused(void **state)
     expect_refusal(f, &toy, RNNRT_EXIT_IO, "section 'optim' is malformed");
 }
 
-/* A version 1 file (four sections, no optimizer) loads as plain SGD. */
-static void test_ckpt_version_1_loads_as_sgd(void **state)
+/* The three formats this one replaced are refused by name, exit 1, and a
+ * resume does not fall back from one to "<path>.prev": it is not damage. */
+static void test_ckpt_old_formats_are_refused_by_name(void **state)
 {
     Fixture *f = *state;
-    save_ok(f);
-    size_t n, pos = 24;
-    unsigned char *d = slurp(f->path, &n);
-    for (int s = 0; s < 4; s++) {
-        uint64_t len;
-        memcpy(&len, d + pos + 8, 8);
-        pos += 24 + len;
+    static const struct {
+        char bytes[32]; /* 24 of them written */
+        const char *name;
+    } old[] = {
+        {"RNNCKPT1\2\0\0\0\4\3\2\1\4\0\0\0\0\0\0\0 more", "RNNCKPT1"},
+        {"RNNTASK1 and its payload", "RNNTASK1"},
+        {"RNNS2S02\4\0\0\0", "RNNS2S02"},
+        {"RNNS2S01\4\0\0\0 and the sections", "RNNS2S01"},
+    };
+    for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
+        save_ok(f); /* a good checkpoint, then it becomes "<path>.prev" */
+        save_ok(f);
+        assert_int_equal(access(f->prev, F_OK), 0);
+        spit(f->path, (const unsigned char *)old[i].bytes, 24);
+        expect_refusal(f, &toy, RNNRT_EXIT_DATA, old[i].name);
+        expect_refusal(f, &toy, RNNRT_EXIT_DATA, "no longer reads");
+        RnnrtVocab v;
+        RnnrtParams p;
+        RnnrtTrainState ts;
+        RnnrtError warn = {0}, err = {0};
+        assert_int_equal(rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts,
+                                                &warn, &err),
+                         RNNRT_EXIT_DATA);
+        assert_non_null(strstr(err.msg, old[i].name));
+        assert_int_equal(warn.code, 0);
     }
-    assert_string_equal((char *)d + pos, "optim");
-    memcpy(d + 8, &(uint32_t){1}, 4);
-    spit(f->path, d, pos);
+}
+
+/* ---- two generations ---- */
+
+/* The step count of the checkpoint at path (which must load). */
+static int64_t step_of(const char *path)
+{
     RnnrtVocab v;
     RnnrtParams p;
     RnnrtTrainState ts;
     RnnrtError err = {0};
-    if (rnnrt_ckpt_load(f->path, &toy, &v, &p, &ts, &err))
-        fail_msg("version 1: %s", err.msg);
-    assert_null(ts.optim);
-    assert_int_equal(ts.step, 17);
+    if (rnnrt_ckpt_load(path, &toy, &v, &p, &ts, &err))
+        fail_msg("'%s' does not load: %s", path, err.msg);
+    int64_t step = ts.step;
     rnnrt_vocab_free(&v);
     rnnrt_params_free(&p);
     rnnrt_train_state_free(&ts);
-    /* ... and a version 1 file must not have a fifth section */
+    return step;
+}
+
+static void save_step(Fixture *f, int64_t step)
+{
+    f->ts.step = step;
+    save_ok(f);
+}
+
+/* Each save keeps the file it replaces as "<path>.prev". */
+static void test_ckpt_save_keeps_previous_generation(void **state)
+{
+    Fixture *f = *state;
+    save_step(f, 17);
+    assert_int_equal(access(f->prev, F_OK), -1); /* nothing to keep yet */
+    save_step(f, 18);
+    assert_int_equal(step_of(f->path), 18);
+    assert_int_equal(step_of(f->prev), 17);
+    save_step(f, 19);
+    assert_int_equal(step_of(f->path), 19);
+    assert_int_equal(step_of(f->prev), 18);
+}
+
+/* A damaged file is replaced, but never kept: "<path>.prev" stays the
+ * last good one. */
+static void test_ckpt_damaged_file_is_not_kept(void **state)
+{
+    Fixture *f = *state;
+    save_step(f, 17);
+    save_step(f, 18);
+    size_t n;
+    unsigned char *d = slurp(f->path, &n);
+    d[n / 2] ^= 0x40;
     spit(f->path, d, n);
-    expect_refusal(f, &toy, RNNRT_EXIT_IO, "unexpected bytes after the last section");
+    save_step(f, 19);
+    assert_int_equal(step_of(f->path), 19);
+    assert_int_equal(step_of(f->prev), 17);
     free(d);
+}
+
+/* A symlinked path: the link stays a link, the generation is kept next
+ * to its target, and a resume through the link falls back to it. */
+static void test_ckpt_generations_follow_a_symlink(void **state)
+{
+    Fixture *f = *state;
+    char real_path[320], real_prev[330];
+    snprintf(real_path, sizeof real_path, "%s/real.ckpt", f->dir);
+    snprintf(real_prev, sizeof real_prev, "%s.prev", real_path);
+    assert_int_equal(symlink("real.ckpt", f->path), 0);
+    save_step(f, 17);
+    save_step(f, 18);
+    struct stat st;
+    assert_int_equal(lstat(f->path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(step_of(real_path), 18);
+    assert_int_equal(step_of(real_prev), 17);
+    assert_int_equal(access(f->prev, F_OK), -1);
+    size_t n;
+    unsigned char *d = slurp(real_path, &n);
+    spit(real_path, d, n / 2);
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError warn = {0}, err = {0};
+    if (rnnrt_ckpt_load_latest(f->path, &toy, &v, &p, &ts, &warn, &err))
+        fail_msg("no fallback through the link: %s", err.msg);
+    assert_int_equal(ts.step, 17);
+    assert_non_null(strstr(warn.msg, real_prev));
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    free(d);
+}
+
+/* rnnrt_ckpt_load_latest of f->path with model m; *step is the loaded
+ * step count (-1 on failure), which frees everything it got. */
+static int load_latest(Fixture *f, const RnnrtModel *m, RnnrtError *warn,
+                       RnnrtError *err, int64_t *step)
+{
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    memset(warn, 0, sizeof *warn);
+    memset(err, 0, sizeof *err);
+    int rc = rnnrt_ckpt_load_latest(f->path, m, &v, &p, &ts, warn, err);
+    *step = rc ? -1 : ts.step;
+    if (rc) {
+        assert_null(p.params);
+        assert_null(ts.state);
+        return rc;
+    }
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_train_state_free(&ts);
+    return 0;
+}
+
+/* Two saves (steps 17 and 18); returns the newest file's bytes. */
+static unsigned char *two_generations(Fixture *f, size_t *n)
+{
+    save_step(f, 17);
+    save_step(f, 18);
+    return slurp(f->path, n);
+}
+
+/* Expects the load of f->path to fall back to step 17 with a warning
+ * naming both files. */
+static void expect_fallback(Fixture *f, const char *why)
+{
+    RnnrtError warn, err;
+    int64_t step;
+    if (load_latest(f, &toy, &warn, &err, &step))
+        fail_msg("%s: no fallback: %s", why, err.msg);
+    assert_int_equal(step, 17);
+    if (!warn.code || !strstr(warn.msg, f->path) || !strstr(warn.msg, f->prev))
+        fail_msg("%s: warning '%s' does not name both files", why, warn.msg);
+}
+
+static void test_ckpt_load_latest_falls_back(void **state)
+{
+    Fixture *f = *state;
+    size_t n;
+    unsigned char *d = two_generations(f, &n);
+    RnnrtError warn, err;
+    int64_t step;
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step), 0);
+    assert_int_equal(step, 18); /* the newest loads: no warning */
+    assert_int_equal(warn.code, 0);
+    spit(f->path, d, n / 2);
+    expect_fallback(f, "truncated");
+    d[n - 3] ^= 0x01;
+    spit(f->path, d, n);
+    expect_fallback(f, "flipped byte");
+    d[n - 3] ^= 0x01;
+    d[0] = 'X';
+    spit(f->path, d, n);
+    expect_fallback(f, "bad magic");
+    spit(f->path, d, 0);
+    expect_fallback(f, "empty");
+    remove(f->path);
+    expect_fallback(f, "missing");
+    free(d);
+}
+
+/* Both generations damaged: exit 1 naming both; the newest damaged and
+ * no "<path>.prev": its own error; another model: no fallback. */
+static void test_ckpt_load_latest_both_damaged(void **state)
+{
+    Fixture *f = *state;
+    size_t n;
+    unsigned char *d = two_generations(f, &n);
+    RnnrtError warn, err;
+    int64_t step;
+    RnnrtModel other = toy;
+    other.spec_hash ^= 1;
+    assert_int_equal(load_latest(f, &other, &warn, &err, &step),
+                     RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "different version of the spec"));
+    assert_int_equal(warn.code, 0);
+
+    spit(f->path, d, n - 1);
+    spit(f->prev, d, 40);
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step),
+                     RNNRT_EXIT_DATA);
+    if (!strstr(err.msg, f->path) || !strstr(err.msg, f->prev) ||
+        !strstr(err.msg, "truncated"))
+        fail_msg("both damaged: '%s'", err.msg);
+    assert_int_equal(warn.code, 0);
+
+    remove(f->prev);
+    assert_int_equal(load_latest(f, &toy, &warn, &err, &step), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, "truncated"));
+    assert_null(strstr(err.msg, ".prev"));
+    free(d);
+}
+
+/* The generic writer and reader: sections by name, dims, shapes. */
+static void test_ckpt_sections_by_name(void **state)
+{
+    Fixture *f = *state;
+    RnnrtCkptWriter w;
+    rnnrt_ckpt_begin(&w, "seq2seq", "toy", 42);
+    rnnrt_ckpt_put_dim(&w, "V", 7);
+    rnnrt_ckpt_put_shape(&w, "W", 2, 7, 3);
+    rnnrt_ckpt_put_vocab(&w, "srcvocab", &f->v);
+    rnnrt_buf_put_u32(rnnrt_ckpt_add(&w, "extra"), 0xabcdu);
+    static const real block[3] = {1, 2, 3};
+    rnnrt_ckpt_add_ref(&w, "params", block, sizeof block);
+    RnnrtError err = {0};
+    assert_int_equal(rnnrt_ckpt_write(&w, f->path, &err), 0);
+
+    RnnrtCkptFile c;
+    assert_int_equal(rnnrt_ckpt_open(&c, f->path, &err), 0);
+    assert_int_equal(rnnrt_ckpt_check_model(&c, "seq2seq", "toy", 42, "t.yaml",
+                                            &err), 0);
+    assert_int_equal(rnnrt_ckpt_check_model(&c, "labelling", "toy", 42,
+                                            "t.yaml", &err), RNNRT_EXIT_DATA);
+    assert_non_null(strstr(err.msg, "is a seq2seq checkpoint"));
+    uint64_t V = 0;
+    assert_int_equal(rnnrt_ckpt_get_dim(&c, "V", &V, &err), 0);
+    assert_int_equal(V, 7);
+    assert_int_equal(rnnrt_ckpt_get_dim(&c, "Vt", &V, &err), RNNRT_EXIT_IO);
+    RnnrtCkptShape want = {"W", 2, {7, 3}};
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err), 0);
+    want.dims[1] = 4;
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err),
+                     RNNRT_EXIT_DATA);
+    RnnrtReader r;
+    assert_int_equal(rnnrt_ckpt_section(&c, "extra", &r, &err), 0);
+    assert_int_equal(rnnrt_reader_u32(&r), 0xabcdu);
+    assert_int_equal(rnnrt_ckpt_section(&c, "params", &r, &err), 0);
+    assert_int_equal(r.n, sizeof block);
+    assert_memory_equal(r.p, block, sizeof block);
+    assert_int_equal(rnnrt_ckpt_section(&c, "train", &r, &err), RNNRT_EXIT_IO);
+    assert_non_null(strstr(err.msg, "no section 'train'"));
+    RnnrtVocab v;
+    assert_int_equal(rnnrt_ckpt_get_vocab(&c, "srcvocab", 1, &v, &err), 0);
+    assert_int_equal(v.size, f->v.size);
+    assert_string_equal(v.tokens[4], f->v.tokens[4]);
+    rnnrt_vocab_free(&v);
+    /* read without the check of the four specials */
+    assert_int_equal(rnnrt_ckpt_get_vocab(&c, "srcvocab", 0, &v, &err), 0);
+    assert_int_equal(v.size, f->v.size);
+    rnnrt_vocab_free(&v);
+    rnnrt_ckpt_close(&c);
 }
 
 /* The divergence guard judges against the training's first loss, which
@@ -536,7 +802,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_optimizer_of_other_size_is_refused, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_ckpt_version_1_loads_as_sgd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_old_formats_are_refused_by_name, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_save_keeps_previous_generation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_damaged_file_is_not_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_generations_follow_a_symlink, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_load_latest_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_load_latest_both_damaged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_sections_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ckpt_truncated_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
