@@ -30,12 +30,14 @@ function(rnnc_add_model)
     message(FATAL_ERROR "rnnc_add_model(${ARG_TARGET}): no spec at ${spec_abs}")
   endif()
   set(out "${CMAKE_CURRENT_BINARY_DIR}/rnnc/${ARG_TARGET}.c")
-  # rnnc writes the spec path as given into the file's header: a relative
-  # one keeps absolute paths out of the generated C.
+  # rnnc names the spec in the file's header and descriptors relative to
+  # --source-root (the top-level source directory), so two checkouts emit
+  # the same bytes; a spec outside it (an installed one) keeps its absolute
+  # path. An OPTIONS --source-root comes later and wins.
   add_custom_command(
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/rnnc"
-    COMMAND rnnc::rnnc "${ARG_SPEC}" ${ARG_OPTIONS} -o "${out}"
+    COMMAND rnnc::rnnc "${ARG_SPEC}" --source-root "${CMAKE_SOURCE_DIR}" ${ARG_OPTIONS} -o "${out}"
     WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}"
     DEPENDS "${spec_abs}" rnnc::rnnc
     COMMENT "rnnc: ${ARG_SPEC} -> rnnc/${ARG_TARGET}.c"

@@ -37,18 +37,24 @@
 #include "passes.h"
 #include "rnnrt_out.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rnnc SPEC.yaml [-o OUT.c] [-O0] [--pass PASS] [--no-pass PASS] [-d STAGE]\n"
+            "usage: rnnc SPEC.yaml [-o OUT.c] [--source-root DIR] [-O0] [--pass PASS] [--no-pass PASS]\n"
+            "            [-d STAGE]\n"
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
             "  -o OUT.c     write the C here (default, or -: stdout); a regular file is\n"
             "               replaced atomically, a symlink followed, a device written in place\n"
+            "  --source-root DIR  name the spec in the C relative to DIR (default: the\n"
+            "               current directory), so the C does not depend on where the\n"
+            "               checkout lives; a spec outside DIR is named as given (an\n"
+            "               absolute path stays absolute). Errors name the path as given.\n"
             "  -O0          skip the optimization passes (emit the graphs as lowered and differentiated)\n"
             "  --pass PASS  also run an optional pass (off by default: gemmfuse)\n"
             "  --no-pass PASS  skip that optimization pass (repeatable; for measuring it)\n"
@@ -115,13 +121,15 @@ static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, co
 
 int main(int argc, char **argv)
 {
-    const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL;
+    const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL, *source_root = NULL;
     bool optimize = true, force_bidirectional = false;
     PassChoice choice = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)
             out = argv[++i];
+        else if (strcmp(a, "--source-root") == 0 && i + 1 < argc)
+            source_root = argv[++i];
         else if (strcmp(a, "-d") == 0 && i + 1 < argc)
             dump = argv[++i];
         else if (strcmp(a, "-O0") == 0)
@@ -171,6 +179,10 @@ int main(int argc, char **argv)
     Spec *spec = spec_load(&perm, spec_path, &code);
     if (!spec)
         return code;
+    if (!spec_set_root(&perm, spec, source_root)) {
+        fprintf(stderr, "rnnc: error: --source-root '%s': %s\n", source_root, strerror(errno));
+        return EXIT_USAGE;
+    }
     if (spec->task == TASK_NGRAM) {
         if (dump || check) {
             fprintf(stderr, "rnnc: error: %s: 'task: ngram' is counted and has no graph for %s\n", spec_path,

@@ -1948,6 +1948,20 @@ const char *spec_source_text(const Spec *s, const char *file, size_t *len)
     return NULL;
 }
 
+bool spec_set_root(Arena *a, Spec *s, const char *root)
+{
+    const char *rel;
+    if (!path_relative_to(a, s->path, root ? root : ".", &rel))
+        return false;
+    s->name = rel ? rel : s->path;
+    return true;
+}
+
+const char *spec_file_name(const Spec *s, const char *file)
+{
+    return !file || strcmp(file, s->path) == 0 ? s->name : file;
+}
+
 Spec *spec_parse(Arena *a, const char *path, const char *text, size_t len)
 {
     char *copy = arena_strndup(a, text, len);
@@ -1967,6 +1981,7 @@ Spec *spec_parse(Arena *a, const char *path, const char *text, size_t len)
     Ctx c = {a, &tmp, &src, path};
     Spec *s = arena_alloc(a, sizeof *s);
     s->path = path;
+    s->name = path;
     s->text = copy;
     s->text_len = len;
     s->hash = hash_fnv1a(copy, len);

@@ -157,7 +157,9 @@ typedef struct {
 } SpecAttention;
 
 typedef struct {
-    const char *path; /* as given on the command line */
+    const char *path; /* as given on the command line (diagnostics name it) */
+    const char *name; /* the emitted C's name for it: path, or relative to a
+                       * root after spec_set_root() */
     const char *text; /* the whole file (in perm), for diagnostics */
     size_t text_len;
     uint64_t hash;    /* hash_fnv1a of the file bytes */
@@ -258,6 +260,16 @@ const char *spec_source_text(const Spec *s, const char *file, size_t *len);
 /* Line `line` of that file, trimmed, safe inside a C comment (ASCII only,
  * no comment delimiters), in perm. "" when unknown. */
 const char *spec_line_text(const Spec *s, const char *file, int line);
+
+/* Names the spec in the emitted C (s->name) relative to the directory root
+ * (NULL: the current directory) when the file is inside it, so the same
+ * spec emits the same bytes wherever the checkout lives; a spec outside
+ * keeps its path as given (an absolute one stays absolute). Diagnostics
+ * keep s->path. false (errno set) when root cannot be resolved. */
+bool spec_set_root(Arena *a, Spec *s, const char *root);
+/* The emitted C's name for `file`, a Loc's file (NULL or s->path: the
+ * spec, s->name; a library cell's "<rnnc>/cells/NAME.yaml" as it is). */
+const char *spec_file_name(const Spec *s, const char *file);
 
 /* Read and check a spec file. On any error, prints diagnostics and returns
  * NULL; *exit_code is set to EXIT_IO when the file cannot be read and to

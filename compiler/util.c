@@ -2,6 +2,7 @@
  * util.c: arenas, diagnostics with source lines and carets, DIE(), and
  * "did you mean" suggestions. See util.h for the contracts.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "util.h"
 
 #include <stdlib.h>
@@ -73,6 +74,31 @@ char *arena_strndup(Arena *a, const char *s, size_t n)
 char *arena_strdup(Arena *a, const char *s)
 {
     return arena_strndup(a, s, strlen(s));
+}
+
+bool path_relative_to(Arena *a, const char *path, const char *root, const char **rel)
+{
+    *rel = NULL;
+    char *rroot = realpath(root, NULL);
+    if (!rroot)
+        return false;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *rdir = NULL;
+    if (*base && strcmp(base, ".") != 0 && strcmp(base, "..") != 0) {
+        const char *dir = slash ? arena_strndup(a, path, slash == path ? 1 : (size_t)(slash - path)) : ".";
+        rdir = realpath(dir, NULL);
+    }
+    if (rdir) {
+        size_t n = strcmp(rroot, "/") == 0 ? 0 : strlen(rroot);
+        if (strcmp(rdir, rroot) == 0)
+            *rel = arena_strdup(a, base);
+        else if (strncmp(rdir, rroot, n) == 0 && rdir[n] == '/')
+            *rel = arena_printf(a, "%s/%s", rdir + n + 1, base);
+    }
+    free(rdir);
+    free(rroot);
+    return true;
 }
 
 char *arena_printf(Arena *a, const char *fmt, ...)

@@ -65,6 +65,12 @@ char *arena_printf(Arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void arena_free_all(Arena *a);
 
+/* *rel = path relative to the directory root (both resolved by realpath;
+ * the file's own name is kept, so a symlinked spec is named by its link),
+ * in a, when the file is inside root; NULL when it is outside or its
+ * directory cannot be resolved. false (errno set) when root cannot be. */
+bool path_relative_to(Arena *a, const char *path, const char *root, const char **rel);
+
 /* Grow a dynamic array allocated in an arena: doubles capacity. */
 void *arena_grow(Arena *a, void *ptr, int *cap, int need, size_t elem);
 

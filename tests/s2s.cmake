@@ -34,7 +34,7 @@ foreach(v additive dot noattn lstm)
   set(gen ${S2S_WORK}/tiny_${v}.c)
   set(wrap ${S2S_WORK}/emit_check_${v}.c)
   add_custom_command(OUTPUT ${gen}
-    COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/tiny_${v}.yaml -o ${gen}
+    COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/tiny_${v}.yaml --source-root ${PROJECT_SOURCE_DIR} -o ${gen}
     DEPENDS rnnc ${S2S_DIR}/tiny_${v}.yaml
     COMMENT "rnnc tiny_${v}.yaml")
   file(WRITE ${wrap}.in "#define RNNC_NO_MAIN\n#include \"${gen}\"\n#define S2S_MODEL tiny_${v}_model\n#include \"${S2S_DIR}/emit_check.c\"\n")
@@ -52,7 +52,7 @@ endforeach()
 # the test's 60 seconds (it takes a few).
 set(toy_c ${S2S_WORK}/toy_reverse.c)
 add_custom_command(OUTPUT ${toy_c}
-  COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/toy_reverse.yaml -o ${toy_c}
+  COMMAND $<TARGET_FILE:rnnc> ${S2S_DIR}/toy_reverse.yaml --source-root ${PROJECT_SOURCE_DIR} -o ${toy_c}
   DEPENDS rnnc ${S2S_DIR}/toy_reverse.yaml
   COMMENT "rnnc toy_reverse.yaml")
 add_executable(s2s_toy_reverse ${toy_c})

@@ -32,7 +32,7 @@ foreach(pair "additive_O0|additive|-O0" "lstm_no_pass|lstm|--no-pass;fuse;--no-p
   set(gen ${S2SP_WORK}/tiny_${name}.c)
   set(wrap ${S2SP_WORK}/emit_check_${name}.c)
   add_custom_command(OUTPUT ${gen}
-    COMMAND $<TARGET_FILE:rnnc> ${S2SP_DIR}/tiny_${v}.yaml ${opts} -o ${gen}
+    COMMAND $<TARGET_FILE:rnnc> ${S2SP_DIR}/tiny_${v}.yaml --source-root ${PROJECT_SOURCE_DIR} ${opts} -o ${gen}
     DEPENDS rnnc ${S2SP_DIR}/tiny_${v}.yaml
     COMMENT "rnnc tiny_${v}.yaml ${shown}")
   file(WRITE ${wrap}.in "#define RNNC_NO_MAIN\n#include \"${gen}\"\n#define S2S_MODEL tiny_${v}_model\n#include \"${S2SP_DIR}/emit_check.c\"\n")
