@@ -1918,13 +1918,7 @@ const char *spec_line_text(const Spec *s, const char *file, int line)
         e++;
     while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    char *out = arena_strndup(&perm, p, (size_t)(e - p));
-    for (char *q = out; *q; q++)
-        if ((q[0] == '*' && q[1] == '/') || (q[0] == '/' && q[1] == '*'))
-            q[0] = ' '; /* cannot close or open a C comment */
-        else if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
-            *q = '?';
-    return out;
+    return c_comment(arena_strndup(&perm, p, (size_t)(e - p)));
 }
 
 const char *spec_source_text(const Spec *s, const char *file, size_t *len)

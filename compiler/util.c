@@ -303,3 +303,32 @@ uint64_t hash_fnv1a(const void *data, size_t len)
     }
     return h;
 }
+
+/* ---- text that goes into emitted C ---- */
+
+const char *c_string(const char *s)
+{
+    char *out = arena_alloc(&perm, strlen(s) * 4 + 1), *q = out;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\')
+            q += sprintf(q, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            q += sprintf(q, "\\%03o", ch);
+        else
+            *q++ = (char)ch;
+    }
+    *q = 0;
+    return out;
+}
+
+const char *c_comment(const char *s)
+{
+    char *out = arena_strdup(&perm, s);
+    for (char *q = out; *q; q++)
+        if ((q[0] == '*' && q[1] == '/') || (q[0] == '/' && q[1] == '*'))
+            q[0] = ' '; /* cannot close or open a C comment */
+        else if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
+    return out;
+}

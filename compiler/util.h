@@ -116,4 +116,11 @@ static inline bool size_mul(size_t a, size_t b, size_t *out)
 /* FNV-1a 64-bit hash, used for the spec hash in emitted code. */
 uint64_t hash_fnv1a(const void *data, size_t len);
 
+/* Text from a spec (a path, a name, a line) in emitted C, in the arena:
+ * as the inside of a string literal (quotes, backslashes and other bytes
+ * escaped), or in a comment (no comment opener or closer, no control
+ * bytes). */
+const char *c_string(const char *s);
+const char *c_comment(const char *s);
+
 #endif

@@ -85,3 +85,15 @@ rc=0
 grep -qF -- "$work/missing" "$out/missing.err" || fail "--source-root of a missing directory: the message does not name it"
 "$rnnc" --help | grep -q -- "--source-root" || fail "--help does not describe --source-root"
 say "ok: a missing --source-root is exit 2 naming it"
+
+# A path with a quote, a backslash and a comment closer ('x*' + '/') still
+# emits C that compiles: strings escaped, comments cleaned.
+odd="$work/we\"ird\\x*"
+mkdir -p -- "$odd"
+for name in gru seq2seq ngram; do
+    cp -- "$src/specs/$name.yaml" "$odd/$name.yaml"
+    (cd / && "$rnnc" "$odd/$name.yaml" -o "$out/odd_$name.c") || fail "rnnc on a spec under $odd"
+    ${CC:-cc} -fsyntax-only -I"$src/runtime" "$out/odd_$name.c" 2>"$out/odd_$name.err" ||
+        { head -n 5 "$out/odd_$name.err" >&2; fail "the C emitted for $odd/$name.yaml does not compile"; }
+done
+say "ok: a spec path with '\"', '\\' and '*/' emits C that compiles"
