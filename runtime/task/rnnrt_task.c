@@ -239,6 +239,7 @@ typedef struct {
     RnnrtDriver drv;
     size_t *perm;     /* classification: this epoch's row order */
     RnnrtTaskScore val; /* the last validation's */
+    double train_loss;  /* the last finished epoch's mean loss */
 } Task;
 
 static size_t labelling_columns(const Task *t)
@@ -335,6 +336,7 @@ static int task_end_epoch(void *task, const RnnrtTrainState *ts,
 {
     Task *t = task;
     (void)err;
+    t->train_loss = avg_loss;
     if (!isnan(t->drv.val_loss)) {
         fprintf(t->o.out, "epoch %lld train_loss %.4f val_loss %.4f val_acc "
                           "%.4f", (long long)ts->epoch + 1, avg_loss,
@@ -520,8 +522,9 @@ static int train_run(Task *t, RnnrtError *err)
         rc = rnnrt_driver_finish(d, err);
     if (rc)
         return rc;
+    /* the epoch a budget stopped in, else the last finished one */
     double train = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok
-                                 : d->last_loss;
+                                 : t->train_loss;
     RnnrtTaskScore val;
     score(m, &t->b, &t->d, t->d.ntrain, t->d.n, &val);
     fprintf(o->out, "RESULT task=%s train_loss=%.4f val_loss=%.4f "
@@ -546,6 +549,7 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     memset(&t, 0, sizeof t);
     t.m = m;
     t.o = *o;
+    t.train_loss = NAN;
     if (!t.o.out)
         t.o.out = stdout;
     t.ckpt = o->ckpt;
