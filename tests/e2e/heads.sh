@@ -129,6 +129,19 @@ if [ "$task" = labelling ]; then
     [ "$(field steps "$work/budget.log")" = 3 ] || { cat "$work/budget.log" >&2; fail "--max-steps 3 ran $(field steps "$work/budget.log") steps"; }
     say "ok: --max-steps 3 stops after 3 steps"
     resume_exact "$work/tag.txt"
+    # the driver's options, which the task trainer refused before
+    must "schedule options" "$work/sched.log" "$trainer" train --data "$work/tag.txt" --ckpt "$work/sched.ckpt" \
+        --epochs 4 --lr-schedule cosine --warmup-steps 3 --weight-decay 0.001 --eval-every 2 --save-every 5 \
+        --max-loss-ratio 10 --early-stop 5 --quiet
+    [ "$(grep -c '^epoch ' "$work/sched.log")" -eq 2 ] && grep -q '^epoch 2 .* lr ' "$work/sched.log" &&
+        grep -q '^epoch 4 .* lr ' "$work/sched.log" || { cat "$work/sched.log" >&2; fail "--eval-every 2 with a schedule: expected the lines of epochs 2 and 4 with their lr"; }
+    [ -s "$work/sched.ckpt.best" ] || fail "no best checkpoint '$work/sched.ckpt.best'"
+    say "ok: schedules, --weight-decay, --eval-every, --save-every, --early-stop are accepted; <ckpt>.best written"
+    rc=0
+    "$trainer" train --data "$work/tag.txt" --ckpt "$work/bad.ckpt" --sampler random >/dev/null 2>"$work/sampler.err" || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF -- "--sampler is for language models" "$work/sampler.err" ||
+        { cat "$work/sampler.err" >&2; fail "--sampler for a labelling model: exit $rc, expected 2 and a message"; }
+    say "ok: --sampler is refused for a labelling model"
     interrupt "$work/tag.txt" TERM 143
     interrupt "$work/tag.txt" INT 130
     cp "$work/tagger.ckpt" "$work/flip.ckpt"
