@@ -413,6 +413,20 @@ static int check_opts(Task *t, RnnrtError *err)
     return rc;
 }
 
+/* The data as the trainer sees it (ids, labels, lengths, the split), so
+ * --resume can tell another file from the one a checkpoint trained on. */
+static uint64_t data_hash(const RnnrtTaskData *d, int cls)
+{
+    size_t nx = cls ? d->n * (size_t)d->T : d->n;
+    size_t ny = d->n;
+    uint64_t h = rnnrt_fnv1a(RNNRT_FNV_INIT, &d->ntrain, sizeof d->ntrain);
+    h = rnnrt_fnv1a(h, d->x, nx * sizeof *d->x);
+    h = rnnrt_fnv1a(h, d->y, ny * sizeof *d->y);
+    if (cls)
+        h = rnnrt_fnv1a(h, d->len, d->n * sizeof *d->len);
+    return h;
+}
+
 /* Fresh: the data builds the vocabularies, the seed the parameters.
  * Resumed: the checkpoint's vocabularies, parameters and train state. */
 static int setup(Task *t, RnnrtError *err)
@@ -437,6 +451,7 @@ static int setup(Task *t, RnnrtError *err)
         ts->B = o->batch;
         ts->T = o->steps;
         ts->S = m->state_size;
+        ts->corpus_hash = data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION);
     } else {
         TaskCkpt c;
         RnnrtError warn = {0};
@@ -458,8 +473,13 @@ static int setup(Task *t, RnnrtError *err)
             rc = rnnrt_task_data_load(&t->d, m, o->data, c.T, &c.vocab,
                                       &c.labels, err);
         ckpt_free(&c);
+        if (!rc && ts->corpus_hash != data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION) && !o->force)
+            rc = rnnrt_error(err, RNNRT_EXIT_DATA, "the data differs from "
+                             "the data '%s' was trained on; pass --force to "
+                             "continue on this one", t->ckpt);
         if (rc)
             return rc;
+        ts->corpus_hash = data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION);
         ts->B = o->batch;
         ts->T = o->steps;
         if (!o->quiet)

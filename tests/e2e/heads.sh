@@ -85,6 +85,10 @@ resume_exact() {
         fail "7 steps + --resume took 7 + $(field steps "$d/c2.log") steps, straight $all"
     cmp "$d/a.ckpt" "$d/c.ckpt" || fail "2 epochs and 7 steps + --resume give different checkpoints"
     say "ok: 2 epochs == 7 steps + --resume (mid-epoch), byte for byte"
+    head -n 200 "$data" >"$d/other.txt"
+    expect_refusal "--resume on other data" "$d/other.err" "$trainer" train --data "$d/other.txt" --ckpt "$d/c.ckpt" --epochs 3 --resume
+    grep -qF "the data differs from the data '$d/c.ckpt' was trained on; pass --force" "$d/other.err" ||
+        { cat "$d/other.err" >&2; fail "--resume on other data: wrong message"; }
 }
 
 # interrupt DATA SIGNAL EXIT: a long run, once it has printed an epoch
