@@ -1162,6 +1162,16 @@ int rnnrt_resume_opts(RnnrtResumeOpt *opts, int n, const char *prog,
                       const char *ckpt, int64_t step, RnnrtError *err);
 
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
+/* Shared by the trainers on the driver (rnnrt_train.c): the recipe's
+ * options (a fresh run records o's in ts->recipe; a resumed one continues
+ * with the checkpoint's, except where the command line changes one, applied
+ * with a note or refused), written back into o and *bptt; and the
+ * optimizer (fresh, or the checkpoint's, which must be the one o names). */
+int rnnrt_train_recipe(RnnrtTrainOpts *o, int *bptt, struct RnnrtTrainState *ts,
+                       const char *name, const char *ckpt, RnnrtError *err);
+int rnnrt_train_optim(const RnnrtTrainOpts *o, struct RnnrtTrainState *ts,
+                      size_t total, const char *name, const char *ckpt,
+                      RnnrtError *err);
 int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                 RnnrtTrainResult *res, RnnrtError *err);
 

@@ -133,10 +133,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
               "after every --eval-every epochs and a final RESULT line."
             : "Trains the model on --data (required: the task's "
               "tab-separated lines); prints\n\"epoch E train_loss L val_loss "
-              "V val_acc A\" every epoch and a final RESULT line.\n--sampler, "
-              "--bptt*, --resume, --save-every, --prefix, --sample-len, "
-              "--lr-*, --warmup-steps,\n--weight-decay, --eval-every and "
-              "--early-stop are for language models.";
+              "V val_acc A\" after every --eval-every epochs and a final "
+              "RESULT line.\n--sampler, --bptt*, --prefix and --sample-len "
+              "are for language models.";
     unsigned char given[sizeof opts / sizeof *opts] = {0};
     int rc = rnnrt_cli_parse_given(argc, argv, prog, summary, opts, given);
     if (rc)
@@ -170,27 +169,21 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
                         "minibatches over MPI ranks yet; run it without "
                         "mpirun", n, m->name),
             &err, prog, "train");
-    static const char *const lm_only[] = {
-        "--lr-schedule", "--lr-step", "--lr-factor", "--lr-patience", "--lr-min",
-        "--warmup-steps", "--weight-decay", "--eval-every", "--early-stop"};
+    /* the task heads train on the same driver; what shapes a language
+     * model's stream of text and its final sample does not apply */
+    static const char *const lm_only[] = {"--sampler", "--bptt", "--bptt-k",
+                                          "--bptt-p", "--prefix",
+                                          "--sample-len"};
     for (size_t i = 0; m->task != RNNRT_TASK_LANGUAGE_MODEL &&
                        i < sizeof lm_only / sizeof *lm_only; i++)
         if (rnnrt_cli_given(opts, given, lm_only[i]))
             return rnnrt_cli_report(
                 rnnrt_error(&err, RNNRT_EXIT_USAGE, "%s is for language "
-                            "models; this trainer's loop does not run "
-                            "schedules yet", lm_only[i]),
+                            "models; a %s model does not use it",
+                            lm_only[i], m->task == RNNRT_TASK_LABELLING
+                                            ? "labelling"
+                                            : "classification"),
                 &err, prog, "train");
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL &&
-        (m->recipe.lr_schedule || m->recipe.warmup_steps ||
-         m->recipe.weight_decay > 0)) {
-        return rnnrt_cli_report(
-            rnnrt_error(&err, RNNRT_EXIT_DATA, "%s: train.lr_schedule, "
-                        "warmup_steps and weight_decay are for language "
-                        "models and seq2seq; this trainer's loop does not "
-                        "run them yet", m->spec_path),
-            &err, prog, "train");
-    }
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rc = rnnrt_task_train(m, &o, &err);
     else

@@ -1,9 +1,12 @@
 /*
  * rnnrt_task.c: training, scoring and checkpoints of the task heads (issue
  * #3): labelling (a label per step) and classification (a label per
- * sequence); their data files are read by rnnrt_task_data.c. The language model keeps its own driver (rnnrt_train.c); the
- * pieces shared with it are the parameter block, the call buffers, the
- * optimizers and clipping.
+ * sequence); their data files are read by rnnrt_task_data.c. They train
+ * on the one training driver (rnnrt_driver.c), with the language model's
+ * recipe and optimizer handling (rnnrt_train_recipe, rnnrt_train_optim):
+ * exact --resume, budgets, --save-every, signal saves, the loss guard,
+ * schedules, weight decay, --eval-every and --early-stop on the
+ * validation loss.
  *
  * Batching, the simplest honest one for each task:
  *   labelling       the tokens form one stream with a parallel stream of
@@ -25,7 +28,8 @@
  *
  * Checkpoint: rnnrt_ckpt.c's format, task "labelling" or "classification":
  * the model (dims V, L, S, T, the parameter shapes, "params"), the token
- * vocabulary ("vocab") and the labels ("labels").
+ * vocabulary ("vocab"), the labels ("labels") and the train state
+ * ("train", "optim"; labelling's carried state when saved mid-epoch).
  */
 #include "rnnrt.h"
 
@@ -153,21 +157,25 @@ static void score(const RnnrtModel *m, RnnrtBuffers *b,
 
 /* ---- checkpoints ---- */
 
+/* The model, its vocabularies and, when ts is given, the train state. */
 static int ckpt_save(const char *path, const RnnrtModel *m,
                      const RnnrtTaskData *d, const RnnrtParams *p,
-                     RnnrtError *err)
+                     const RnnrtTrainState *ts, RnnrtError *err)
 {
     RnnrtCkptWriter w;
     rnnrt_ckpt_put_model(&w, m, p, d->vocab.size, d->labels.size);
     rnnrt_ckpt_put_dim(&w, "T", (uint64_t)d->T);
     rnnrt_ckpt_put_vocab(&w, "vocab", &d->vocab);
     rnnrt_ckpt_put_vocab(&w, "labels", &d->labels);
+    if (ts)
+        rnnrt_ckpt_put_state(&w, ts, p->total);
     return rnnrt_ckpt_write(&w, path, err);
 }
 
 typedef struct {
     RnnrtVocab vocab, labels;
     RnnrtParams p;
+    RnnrtTrainState ts; /* filled when asked for */
     int T;
 } TaskCkpt;
 
@@ -176,16 +184,21 @@ static void ckpt_free(TaskCkpt *c)
     rnnrt_vocab_free(&c->vocab);
     rnnrt_vocab_free(&c->labels);
     rnnrt_params_free(&c->p);
+    rnnrt_train_state_free(&c->ts);
 }
 
-static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
+/* latest: fall back to "<path>.prev" (a warning in warn); state: read
+ * the train state too. */
+static int ckpt_load(const char *path, const RnnrtModel *m, int latest,
+                     int state, TaskCkpt *c, RnnrtError *warn,
                      RnnrtError *err)
 {
     memset(c, 0, sizeof *c);
     RnnrtCkptFile f;
     int V = 0, L = 0;
     uint64_t T = 0;
-    int rc = rnnrt_ckpt_open(&f, path, err);
+    int rc = latest ? rnnrt_ckpt_open_latest(&f, path, err)
+                    : rnnrt_ckpt_open(&f, path, err);
     if (!rc)
         rc = rnnrt_ckpt_get_model(&f, m, &c->p, &V, &L, err);
     if (!rc)
@@ -197,6 +210,11 @@ static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
     if (!rc && (c->vocab.size != V || c->labels.size != L || T > INT32_MAX))
         rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the "
                          "vocabularies disagree with the header", path);
+    if (!rc && state)
+        rc = rnnrt_ckpt_get_state(&f, m->state_size, c->p.total, &c->ts,
+                                  err);
+    if (!rc && f.warning[0] && warn)
+        rnnrt_error(warn, RNNRT_EXIT_IO, "%s", f.warning);
     c->T = (int)T;
     rnnrt_ckpt_close(&f);
     if (rc)
@@ -204,169 +222,336 @@ static int ckpt_load(const char *path, const RnnrtModel *m, TaskCkpt *c,
     return rc;
 }
 
-/* ---- training ---- */
-
-/* A non-finite loss or gradient skips the step and halves the learning
- * rate, at most MAX_HALVINGS times (as the language model's driver);
- * STOPPED: a signal or a --max-steps / --max-seconds budget ended the run
- * at a step boundary. */
-enum { MAX_HALVINGS = 5, STOPPED = -1 };
+/* ---- training, on the one driver (rnnrt_driver.c) ----
+ * Labelling carries the state between the minibatches of an epoch (saved
+ * in the checkpoint's train state, so --resume continues it); the
+ * classification rows are shuffled from ts->rng at each epoch's start
+ * (replayed from ts->epoch_rng when resumed mid-epoch). */
 
 typedef struct {
     const RnnrtModel *m;
-    const RnnrtTrainOpts *o;
+    RnnrtTrainOpts o; /* the caller's, the recipe as resumed */
+    const char *ckpt;
+    RnnrtTaskData d;
     RnnrtBuffers b;
     RnnrtParams p;
-    RnnrtOptim opt;
-    RnnrtRng rng;
-    double lr, t0;
-    int halvings;
-    int64_t steps;
+    RnnrtTrainState ts;
+    RnnrtDriver drv;
+    size_t *perm;     /* classification: this epoch's row order */
+    RnnrtTaskScore val; /* the last validation's */
+    double train_loss;  /* the last finished epoch's mean loss */
 } Task;
 
-/* One optimizer step on the minibatch in t->b; its loss in *loss (NAN
- * when the step was skipped). */
-static int train_step(Task *t, double *loss, RnnrtError *err)
+static size_t labelling_columns(const Task *t)
 {
-    RnnrtParams *p = &t->p;
-    memset(p->grads, 0, p->total * sizeof(real));
-    t->m->forward(&t->b.ctx);
-    *loss = t->b.ctx.loss;
-    double norm = NAN;
-    if (isfinite(*loss)) {
-        t->m->backward(&t->b.ctx);
-        norm = rnnrt_clip_grad_norm(p->grads, p->total, t->o->clip);
+    return t->d.ntrain / (size_t)t->b.B;
+}
+
+/* Labelling: column blocks of T; classification: rows B at a time (the
+ * last block may be smaller). */
+static size_t task_nbatches(void *task)
+{
+    Task *t = task;
+    int lab = t->m->task == RNNRT_TASK_LABELLING;
+    size_t n = lab ? labelling_columns(t) : t->d.ntrain;
+    size_t per = (size_t)(lab ? t->b.T : t->b.B);
+    return (n + per - 1) / per;
+}
+
+static void task_start_epoch(void *task, RnnrtTrainState *ts)
+{
+    Task *t = task;
+    RnnrtBuffers *b = &t->b;
+    if (ts->batch == 0)
+        memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
+    if (t->m->task == RNNRT_TASK_LABELLING)
+        return;
+    RnnrtRng replay = ts->epoch_rng, *rng = &replay;
+    if (ts->batch == 0) {
+        ts->epoch_rng = ts->rng;
+        rng = &ts->rng;
     }
-    if (!isfinite(*loss) || !isfinite(norm)) {
-        if (++t->halvings > MAX_HALVINGS)
-            return rnnrt_error(err, RNNRT_EXIT_DIVERGED, "the %s stayed "
-                               "non-finite after %d learning-rate halvings "
-                               "(lr %g); stopping", isfinite(*loss) ?
-                               "gradient" : "loss", MAX_HALVINGS, t->lr);
-        t->lr /= 2;
-        if (!t->o->quiet)
-            fprintf(stderr, "%s: non-finite %s: step skipped, learning rate "
-                            "halved to %g\n", t->m->name, isfinite(*loss) ?
-                    "gradient" : "loss", t->lr);
-        *loss = NAN;
-        return 0;
+    size_t n = t->d.ntrain;
+    for (size_t i = 0; i < n; i++)
+        t->perm[i] = i;
+    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+        size_t j = (size_t)rnnrt_rng_below(rng, (uint64_t)i);
+        size_t tmp = t->perm[i - 1];
+        t->perm[i - 1] = t->perm[j];
+        t->perm[j] = tmp;
     }
-    rnnrt_optim_step(&t->opt, p->params, p->grads, t->lr);
-    t->steps++;
+}
+
+static void task_step(void *task, RnnrtTrainState *ts, double *loss,
+                      int64_t *tokens)
+{
+    Task *t = task;
+    RnnrtBuffers *b = &t->b;
+    int64_t count;
+    if (t->m->task == RNNRT_TASK_LABELLING) {
+        int T = fill_labelling(b, &t->d, 0, labelling_columns(t), b->B,
+                               (size_t)ts->batch * (size_t)b->T);
+        count = (int64_t)T * b->B;
+    } else {
+        size_t i = (size_t)ts->batch * (size_t)b->B, n = t->d.ntrain;
+        int B = n - i < (size_t)b->B ? (int)(n - i) : b->B;
+        fill_classification(b, t->m, &t->d, t->perm + i, B);
+        memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
+        count = B;
+    }
+    t->m->forward(&b->ctx);
+    *loss = b->ctx.loss;
+    *tokens = count;
+    if (isfinite(*loss))
+        t->m->backward(&b->ctx);
+}
+
+/* Labelling: carry the state to the next minibatch. */
+static void task_after_step(void *task)
+{
+    Task *t = task;
+    RnnrtBuffers *b = &t->b;
+    if (t->m->task == RNNRT_TASK_LABELLING)
+        memcpy(b->state_in, b->state_out,
+               (size_t)b->B * (size_t)b->S * sizeof(real));
+}
+
+static int task_validate(void *task, double *loss, RnnrtError *err)
+{
+    Task *t = task;
+    (void)err;
+    RnnrtBuffers *b = &t->b;
+    real *keep = rnnrt_xcalloc((size_t)b->B * (size_t)b->S + 1, sizeof(real),
+                               "carried state");
+    memcpy(keep, b->state_in, (size_t)b->B * (size_t)b->S * sizeof(real));
+    score(t->m, b, &t->d, t->d.ntrain, t->d.n, &t->val);
+    memcpy(b->state_in, keep, (size_t)b->B * (size_t)b->S * sizeof(real));
+    free(keep);
+    *loss = t->val.loss;
     return 0;
 }
 
-/* Between steps: a signal or a budget ends the run (STOPPED). */
-static int stop_now(const Task *t)
+static int task_end_epoch(void *task, const RnnrtTrainState *ts,
+                          double avg_loss, RnnrtError *err)
 {
-    const RnnrtTrainOpts *o = t->o;
-    return rnnrt_signal_pending() ||
-           (o->max_steps && t->steps >= o->max_steps) ||
-           (o->max_seconds > 0 && rnnrt_now() - t->t0 >= o->max_seconds);
+    Task *t = task;
+    (void)err;
+    t->train_loss = avg_loss;
+    if (!isnan(t->drv.val_loss)) {
+        fprintf(t->o.out, "epoch %lld train_loss %.4f val_loss %.4f val_acc "
+                          "%.4f", (long long)ts->epoch + 1, avg_loss,
+                t->val.loss, t->val.acc);
+        if (t->o.sched.kind != RNNRT_SCHED_CONSTANT || t->o.sched.warmup)
+            fprintf(t->o.out, " lr %.6g", ts->lr);
+        fputc('\n', t->o.out);
+        fflush(t->o.out);
+    }
+    return 0;
 }
 
-static int train_epoch(Task *t, const RnnrtTaskData *d, double *avg,
-                       RnnrtError *err)
+static int task_save(void *task, RnnrtError *err)
 {
-    RnnrtBuffers *b = &t->b;
-    double sum = 0, loss;
-    size_t steps = 0;
-    int rc = 0;
-    if (t->m->task == RNNRT_TASK_LABELLING) {
-        size_t nc = d->ntrain / (size_t)b->B;
-        memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
-        for (size_t t0 = 0; t0 < nc && !rc; t0 += (size_t)b->T) {
-            if (stop_now(t))
-                rc = STOPPED;
-            if (rc)
-                break;
-            fill_labelling(b, d, 0, nc, b->B, t0);
-            rc = train_step(t, &loss, err);
-            if (isfinite(loss))
-                sum += loss, steps++;
-            memcpy(b->state_in, b->state_out,
-                   (size_t)b->B * (size_t)b->S * sizeof(real));
-        }
-    } else {
-        size_t n = d->ntrain;
-        size_t *perm = rnnrt_xcalloc(n, sizeof *perm, "row order");
-        for (size_t i = 0; i < n; i++)
-            perm[i] = i;
-        for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)rnnrt_rng_below(&t->rng, (uint64_t)i);
-            size_t tmp = perm[i - 1];
-            perm[i - 1] = perm[j];
-            perm[j] = tmp;
-        }
-        for (size_t i = 0; i < n && !rc;) {
-            if (stop_now(t)) {
-                rc = STOPPED;
-                break;
-            }
-            int B = n - i < (size_t)b->B ? (int)(n - i) : b->B;
-            fill_classification(b, t->m, d, perm + i, B);
-            memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
-            rc = train_step(t, &loss, err);
-            if (isfinite(loss))
-                sum += loss, steps++;
-            i += (size_t)B;
-        }
-        free(perm);
-    }
-    *avg = steps ? sum / (double)steps : NAN;
+    Task *t = task;
+    RnnrtTrainState ts = t->ts;
+    int lab = t->m->task == RNNRT_TASK_LABELLING;
+    ts.S = t->b.S;
+    /* the carried state between an epoch's minibatches (at its end,
+     * none: the next starts from zeros) */
+    ts.state = lab && ts.batch > 0 ? t->b.state_in : NULL;
+    return ckpt_save(t->ckpt, t->m, &t->d, &t->p, &ts, err);
+}
+
+static const char *task_param_name(void *task, size_t k, size_t *index)
+{
+    Task *t = task;
+    return rnnrt_params_owner(&t->p, t->m, k, index);
+}
+
+static const RnnrtTaskOps task_ops = {
+    .nbatches = task_nbatches,
+    .start_epoch = task_start_epoch,
+    .step = task_step,
+    .after_step = task_after_step,
+    .validate = task_validate,
+    .end_epoch = task_end_epoch,
+    .save = task_save,
+    .param_name = task_param_name,
+};
+
+static int check_opts(Task *t, RnnrtError *err)
+{
+    RnnrtTrainOpts *o = &t->o;
+    const char *bad = NULL;
+    if (o->epochs <= 0)
+        bad = "--epochs must be positive";
+    else if (o->batch <= 0 || o->steps <= 0)
+        bad = "--batch and --steps must be positive";
+    else if (!(o->lr > 0) || !isfinite(o->lr))
+        bad = "--lr must be positive";
+    else if (!(o->clip >= 0))
+        bad = "--clip must be >= 0 (0 turns clipping off)";
+    else if (!(o->max_loss_ratio == 0 ||
+               (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
+        bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
+    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
+        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
+    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
+        bad = "--lr-schedule must be constant, step, plateau or cosine";
+    else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
+        bad = "--weight-decay must be >= 0";
+    else if (o->eval_every < 1 || o->early_stop < 0)
+        bad = "--eval-every must be >= 1 and --early-stop >= 0";
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
+    int rc = rnnrt_sched_check(&o->sched, err);
+    RnnrtOptim probe; /* checks the name and the hyperparameters */
+    if (!rc)
+        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
+                              o->beta2, o->eps, 0, err);
+    if (!rc)
+        rnnrt_optim_free(&probe);
     return rc;
 }
 
-static int train_run(Task *t, RnnrtTaskData *d, RnnrtError *err)
+/* The data as the trainer sees it (ids, labels, lengths, the split), so
+ * --resume can tell another file from the one a checkpoint trained on. */
+static uint64_t data_hash(const RnnrtTaskData *d, int cls)
+{
+    size_t nx = cls ? d->n * (size_t)d->T : d->n;
+    size_t ny = d->n;
+    uint64_t h = rnnrt_fnv1a(RNNRT_FNV_INIT, &d->ntrain, sizeof d->ntrain);
+    h = rnnrt_fnv1a(h, d->x, nx * sizeof *d->x);
+    h = rnnrt_fnv1a(h, d->y, ny * sizeof *d->y);
+    if (cls)
+        h = rnnrt_fnv1a(h, d->len, d->n * sizeof *d->len);
+    return h;
+}
+
+/* Fresh: the data builds the vocabularies, the seed the parameters.
+ * Resumed: the checkpoint's vocabularies, parameters and train state. */
+static int setup(Task *t, RnnrtError *err)
 {
     const RnnrtModel *m = t->m;
-    const RnnrtTrainOpts *o = t->o;
-    FILE *out = o->out ? o->out : stdout;
-    int rc = rnnrt_params_init_l(&t->p, m, d->vocab.size, d->labels.size, err);
+    RnnrtTrainOpts *o = &t->o;
+    RnnrtTrainState *ts = &t->ts;
+    int rc;
+    if (!o->resume) {
+        rc = rnnrt_task_data_load(&t->d, m, o->data, o->steps, NULL, NULL,
+                                  err);
+        if (!rc)
+            rc = rnnrt_params_init_l(&t->p, m, t->d.vocab.size,
+                                     t->d.labels.size, err);
+        if (rc)
+            return rc;
+        rnnrt_rng_init(&ts->rng, o->seed);
+        rnnrt_params_randomize(&t->p, m, &ts->rng);
+        ts->epoch_rng = ts->rng;
+        ts->lr = o->lr;
+        rnnrt_sched_start(&ts->sched, ts->lr);
+        ts->B = o->batch;
+        ts->T = o->steps;
+        ts->S = m->state_size;
+        ts->corpus_hash = data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION);
+    } else {
+        TaskCkpt c;
+        RnnrtError warn = {0};
+        rc = ckpt_load(t->ckpt, m, 1, 1, &c, &warn, err);
+        if (rc)
+            return rc;
+        if (warn.code)
+            fprintf(stderr, "%s: warning: %s\n", m->name, warn.msg);
+        t->p = c.p;
+        *ts = c.ts;
+        memset(&c.p, 0, sizeof c.p);
+        memset(&c.ts, 0, sizeof c.ts);
+        if (ts->batch > 0 && (ts->B != o->batch || ts->T != o->steps))
+            rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' stopped in the "
+                             "middle of an epoch with --batch %d --steps %d; "
+                             "resume with the same values", t->ckpt, ts->B,
+                             ts->T);
+        if (!rc)
+            rc = rnnrt_task_data_load(&t->d, m, o->data, c.T, &c.vocab,
+                                      &c.labels, err);
+        ckpt_free(&c);
+        if (!rc && ts->corpus_hash != data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION) && !o->force)
+            rc = rnnrt_error(err, RNNRT_EXIT_DATA, "the data differs from "
+                             "the data '%s' was trained on; pass --force to "
+                             "continue on this one", t->ckpt);
+        if (rc)
+            return rc;
+        ts->corpus_hash = data_hash(&t->d, m->task == RNNRT_TASK_CLASSIFICATION);
+        ts->B = o->batch;
+        ts->T = o->steps;
+        if (!o->quiet)
+            fprintf(stderr, "%s: resuming '%s' at epoch %lld, minibatch "
+                            "%lld (step %lld)\n", m->name, t->ckpt,
+                    (long long)ts->epoch + 1, (long long)ts->batch,
+                    (long long)ts->step);
+    }
+    int bptt = 0;
+    rc = rnnrt_train_optim(o, ts, t->p.total, m->name, t->ckpt, err);
     if (!rc)
-        rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
-                                  d->vocab.size, d->labels.size, err);
-    if (!rc)
-        rc = rnnrt_optim_init(&t->opt, o->optimizer, o->momentum, o->beta1,
-                              o->beta2, o->eps, t->p.total, err);
+        rc = rnnrt_train_recipe(o, &bptt, ts, m->name, t->ckpt, err);
     if (rc)
         return rc;
-    rnnrt_rng_init(&t->rng, o->seed);
-    rnnrt_params_randomize(&t->p, m, &t->rng);
-    double loss = NAN;
-    RnnrtTaskScore val = {NAN, NAN, 0};
-    int e = 0;
-    for (; e < o->epochs && !rc; e++) {
-        rc = train_epoch(t, d, &loss, err);
-        if (rc)
-            break;
-        score(m, &t->b, d, d->ntrain, d->n, &val);
-        fprintf(out, "epoch %d train_loss %.4f val_loss %.4f val_acc %.4f\n",
-                e + 1, loss, val.loss, val.acc);
-    }
-    int sig = rnnrt_signal_pending();
-    if (rc == STOPPED && !sig) {
-        if (!o->quiet)
-            fprintf(stderr, "%s: stopping at the --max-steps/--max-seconds "
-                            "budget (%lld steps)\n", m->name,
-                    (long long)t->steps);
-        score(m, &t->b, d, d->ntrain, d->n, &val);
-        rc = 0;
-    }
-    if (rc && rc != STOPPED)
+    if (m->task == RNNRT_TASK_LABELLING && t->d.ntrain < (size_t)o->batch)
+        return rnnrt_error(err, RNNRT_EXIT_DATA, "the training split has %zu "
+                           "tokens, fewer than the batch %d", t->d.ntrain,
+                           o->batch);
+    rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
+                              t->d.vocab.size, t->d.labels.size, err);
+    if (rc)
         return rc;
-    int saved = ckpt_save(o->ckpt, m, d, &t->p, err);
-    if (saved)
-        return saved;
-    if (sig) {
-        fprintf(stderr, "%s: interrupted in epoch %d: checkpoint saved to "
-                        "'%s'\n", m->name, e + 1, o->ckpt);
-        return rnnrt_signal_exit_code(sig);
+    if (ts->state && ts->batch > 0)
+        memcpy(t->b.state_in, ts->state,
+               (size_t)t->b.B * (size_t)t->b.S * sizeof(real));
+    free(ts->state);
+    ts->state = NULL;
+    t->perm = rnnrt_xcalloc(t->d.ntrain + 1, sizeof *t->perm, "row order");
+    if (!o->quiet) {
+        int cls = m->task == RNNRT_TASK_CLASSIFICATION;
+        fprintf(stderr, "%s: %zu train / %zu validation %s, %d tokens in the "
+                        "vocabulary, %d labels", task_name[m->task],
+                t->d.ntrain, t->d.n - t->d.ntrain, cls ? "lines" : "tokens",
+                t->d.vocab.size, t->d.labels.size);
+        if (cls)
+            fprintf(stderr, ", %zu lines cut to %d tokens", t->d.truncated,
+                    t->d.T);
+        fputc('\n', stderr);
     }
-    fprintf(out, "RESULT task=%s train_loss=%.4f val_loss=%.4f val_acc=%.4f "
-            "val_count=%zu val_unk=%zu steps=%lld seconds=%.1f\n",
-            task_name[m->task], loss, val.loss, val.acc, val.count,
-            d->unk_valid, (long long)t->steps, rnnrt_now() - t->t0);
+    return 0;
+}
+
+static int train_run(Task *t, RnnrtError *err)
+{
+    const RnnrtModel *m = t->m;
+    const RnnrtTrainOpts *o = &t->o;
+    RnnrtDriver *d = &t->drv;
+    rnnrt_driver_init(d, &task_ops, t, &t->ts, t->p.params, t->p.grads,
+                      t->p.total);
+    d->o = (RnnrtDriverOpts){
+        .name = m->name, .ckpt = t->ckpt, .epochs = o->epochs,
+        .max_steps = o->max_steps, .max_seconds = o->max_seconds,
+        .save_every = o->save_every, .clip = o->clip,
+        .max_loss_ratio = o->max_loss_ratio, .vocab = t->d.labels.size,
+        .quiet = o->quiet, .sched = o->sched,
+        .weight_decay = o->weight_decay, .eval_every = o->eval_every,
+        .early_stop = o->early_stop};
+    int rc = rnnrt_driver_run(d, err);
+    if (!rc)
+        rc = rnnrt_driver_finish(d, err);
+    if (rc)
+        return rc;
+    /* the epoch a budget stopped in, else the last finished one */
+    double train = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok
+                                 : t->train_loss;
+    RnnrtTaskScore val;
+    score(m, &t->b, &t->d, t->d.ntrain, t->d.n, &val);
+    fprintf(o->out, "RESULT task=%s train_loss=%.4f val_loss=%.4f "
+            "val_acc=%.4f val_count=%zu val_unk=%zu steps=%lld "
+            "seconds=%.1f\n", task_name[m->task], train, val.loss, val.acc,
+            val.count, t->d.unk_valid, (long long)d->run_steps,
+            rnnrt_now() - d->t0);
     return 0;
 }
 
@@ -380,52 +565,38 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                            m->task == RNNRT_TASK_LABELLING
                                ? "`token<TAB>label`, blank between sentences"
                                : "`label<TAB>text`");
-    /* the checkpoint must be writable before any work (and a stale tmp of
-     * a killed save goes) */
-    int rc = rnnrt_ckpt_probe(o->ckpt, err);
-    if (!rc)
-        rc = rnnrt_file_remove_stale(o->ckpt, err);
-    if (rc)
-        return rc;
-    RnnrtTaskData d;
-    rc = rnnrt_task_data_load(&d, m, o->data, o->steps, NULL, NULL, err);
-    if (rc)
-        return rc;
-    int cls = m->task == RNNRT_TASK_CLASSIFICATION;
-    if (!cls && d.ntrain < (size_t)o->batch)
-        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "the training split has %zu "
-                         "tokens, fewer than the batch %d", d.ntrain,
-                         o->batch);
-    if (!rc && !o->quiet) {
-        fprintf(stderr, "%s: %zu train / %zu validation %s, %d tokens in the "
-                        "vocabulary, %d labels", tn, d.ntrain, d.n - d.ntrain,
-                cls ? "lines" : "tokens", d.vocab.size, d.labels.size);
-        if (cls)
-            fprintf(stderr, ", %zu lines cut to %d tokens", d.truncated,
-                    d.T);
-        fputc('\n', stderr);
-    }
     Task t;
     memset(&t, 0, sizeof t);
     t.m = m;
-    t.o = o;
-    t.lr = o->lr;
-    t.t0 = rnnrt_now();
+    t.o = *o;
+    t.train_loss = NAN;
+    if (!t.o.out)
+        t.o.out = stdout;
+    t.ckpt = o->ckpt;
+    /* the checkpoint must be writable before any work (and a stale tmp of
+     * a killed save goes) */
+    int rc = check_opts(&t, err);
+    if (!rc)
+        rc = rnnrt_ckpt_probe(t.ckpt, err);
+    if (!rc)
+        rc = rnnrt_file_remove_stale(t.ckpt, err);
+    if (rc)
+        return rc;
     rnnrt_blas_set_threads(o->threads);
     int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
-    if (!rc) {
-        rnnrt_signal_install();
-        rc = train_run(&t, &d, err);
-        rnnrt_signal_restore();
-        if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
-            err->code = 0; /* not an error: saved and stopped */
-    }
+    rc = setup(&t, err);
+    if (!rc)
+        rc = train_run(&t, err);
+    rnnrt_signal_restore();
+    if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        err->code = 0; /* not an error: saved and stopped */
     if (ftz)
         rnnrt_fpu_flush_denormals(0);
-    rnnrt_optim_free(&t.opt);
+    free(t.perm);
+    rnnrt_train_state_free(&t.ts);
     rnnrt_buffers_free(&t.b);
     rnnrt_params_free(&t.p);
-    rnnrt_task_data_free(&d);
+    rnnrt_task_data_free(&t.d);
     return rc;
 }
 
@@ -439,7 +610,7 @@ int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
     TaskCkpt c;
     RnnrtTaskData d;
     RnnrtBuffers b = {0};
-    int rc = ckpt_load(ckpt, m, &c, err);
+    int rc = ckpt_load(ckpt, m, 0, 0, &c, NULL, err);
     if (rc)
         return rc;
     B = B ? B : m->recipe.batch;

@@ -28,7 +28,8 @@
  *          is broadcast, so a failed save stops every rank
  * Only rank 0 prints (the others run quiet).
  *
- * A task (language model, seq2seq; rnnrt_train.c, rnnrt_s2s_main.c) owns
+ * A task (language model, labelling and classification, seq2seq;
+ * rnnrt_train.c, rnnrt_task.c, rnnrt_s2s_main.c) owns
  * its data, batches, model calls, evaluation and checkpoint contents, and
  * fills RnnrtTaskOps; the driver owns the order of things, the counters,
  * the stopping rules and their messages, so each is written once.

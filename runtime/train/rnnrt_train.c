@@ -188,30 +188,29 @@ static int load_corpus(Trainer *tr, const RnnrtVocab *vocab, RnnrtError *err)
 }
 
 /* A fresh optimizer (zero moments) for the parameter block. */
-static int new_optim(Trainer *tr, RnnrtError *err)
+static int new_optim(const RnnrtTrainOpts *o, RnnrtTrainState *ts,
+                     size_t total, RnnrtError *err)
 {
-    const RnnrtTrainOpts *o = tr->o;
-    RnnrtTrainState *ts = &tr->ts;
     ts->optim = rnnrt_xcalloc(1, sizeof *ts->optim, "optimizer");
     return rnnrt_optim_init(ts->optim, o->optimizer, o->momentum, o->beta1,
-                            o->beta2, o->eps, tr->p.total, err);
+                            o->beta2, o->eps, total, err);
 }
 
-/* The checkpoint's optimizer (its step count and moments, SGD's too) must
- * be the one this run uses. */
-static int resume_optim(Trainer *tr, RnnrtError *err)
+int rnnrt_train_optim(const RnnrtTrainOpts *o, RnnrtTrainState *ts,
+                      size_t total, const char *name, const char *ckpt,
+                      RnnrtError *err)
 {
-    RnnrtTrainState *ts = &tr->ts;
-    const char *want = tr->o->optimizer ? tr->o->optimizer : "sgd";
+    if (!o->resume)
+        return new_optim(o, ts, total, err);
+    const char *want = o->optimizer ? o->optimizer : "sgd";
     const char *have = ts->optim ? rnnrt_optim_name(ts->optim->kind) : "sgd";
     if (strcmp(want, have))
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "'%s' was trained with optimizer %s, but this run "
                            "uses %s; resume with the same optimizer",
-                           tr->ckpt, have, want);
+                           ckpt, have, want);
     if (!ts->optim)
-        return new_optim(tr, err);
-    const RnnrtTrainOpts *o = tr->o;
+        return new_optim(o, ts, total, err);
     RnnrtOptim want_o; /* this command line's, defaults filled in */
     int rc = rnnrt_optim_init(&want_o, o->optimizer, o->momentum, o->beta1,
                               o->beta2, o->eps, 0, err);
@@ -230,25 +229,21 @@ static int resume_optim(Trainer *tr, RnnrtError *err)
         {"--eps", o->given.eps, want_o.eps, &h->eps, RNNRT_RESUME_REFUSE, why,
          NULL},
     };
-    return rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
-                             tr->m->name, tr->ckpt, ts->step, err);
+    return rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list), name,
+                             ckpt, ts->step, err);
 }
 
 static const char *const bptt_names[] = {"full", "truncated", "randomized"};
 
-/* The recipe's options: a fresh run records this command line's in the
- * checkpoint; a resumed one continues with the checkpoint's, except where
- * the command line changes one (applied with a note, or refused). */
-static int recipe(Trainer *tr, RnnrtError *err)
+int rnnrt_train_recipe(RnnrtTrainOpts *o, int *bptt, RnnrtTrainState *ts,
+                       const char *name, const char *ckpt, RnnrtError *err)
 {
-    RnnrtTrainOpts *o = &tr->run;
-    RnnrtTrainState *ts = &tr->ts;
     double *r = ts->recipe;
     const double now[RNNRT_RECIPE_N] = {
         [RNNRT_RECIPE_SEED] = (double)o->seed,
         [RNNRT_RECIPE_CLIP] = o->clip,
         [RNNRT_RECIPE_LOSS_RATIO] = o->max_loss_ratio,
-        [RNNRT_RECIPE_BPTT] = tr->bptt,
+        [RNNRT_RECIPE_BPTT] = *bptt,
         [RNNRT_RECIPE_BPTT_K] = o->bptt_k,
         [RNNRT_RECIPE_BPTT_P] = o->bptt_p,
         [RNNRT_RECIPE_SCHED] = o->sched.kind,
@@ -275,7 +270,7 @@ static int recipe(Trainer *tr, RnnrtError *err)
          RNNRT_RESUME_APPLY, NULL, NULL},
         {"--max-loss-ratio", o->given.max_loss_ratio, o->max_loss_ratio,
          &r[RNNRT_RECIPE_LOSS_RATIO], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--bptt", o->given.bptt, tr->bptt, &r[RNNRT_RECIPE_BPTT],
+        {"--bptt", o->given.bptt, *bptt, &r[RNNRT_RECIPE_BPTT],
          RNNRT_RESUME_APPLY, NULL, bptt_names},
         {"--bptt-k", o->given.bptt_k, o->bptt_k, &r[RNNRT_RECIPE_BPTT_K],
          RNNRT_RESUME_APPLY, NULL, NULL},
@@ -302,14 +297,14 @@ static int recipe(Trainer *tr, RnnrtError *err)
     };
     double base = ts->sched.base_lr;
     int rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
-                               tr->m->name, tr->ckpt, ts->step, err);
+                               name, ckpt, ts->step, err);
     if (rc)
         return rc;
     if (ts->sched.base_lr != base) /* the schedule goes on from the new lr */
         ts->lr = ts->sched.base_lr;
     o->clip = r[RNNRT_RECIPE_CLIP];
     o->max_loss_ratio = r[RNNRT_RECIPE_LOSS_RATIO];
-    tr->bptt = (int)r[RNNRT_RECIPE_BPTT];
+    *bptt = (int)r[RNNRT_RECIPE_BPTT];
     o->bptt_k = (int)r[RNNRT_RECIPE_BPTT_K];
     o->bptt_p = r[RNNRT_RECIPE_BPTT_P];
     o->sched.kind = (int)r[RNNRT_RECIPE_SCHED];
@@ -325,15 +320,15 @@ static int recipe(Trainer *tr, RnnrtError *err)
     if (rnnrt_sched_check(&o->sched, &why) || !(o->weight_decay >= 0) ||
         o->eval_every < 1 || o->early_stop < 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
-                           "is malformed (lr schedule %d: %s)", tr->ckpt,
+                           "is malformed (lr schedule %d: %s)", ckpt,
                            o->sched.kind, why.code ? why.msg : "weight decay, "
                            "eval-every or early-stop out of range");
-    if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || tr->bptt < 0 ||
-        tr->bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
+    if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || *bptt < 0 ||
+        *bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
                            "is malformed (clip %g, max-loss-ratio %g, bptt "
-                           "%d)", tr->ckpt, o->clip, o->max_loss_ratio,
-                           tr->bptt);
+                           "%d)", ckpt, o->clip, o->max_loss_ratio,
+                           *bptt);
     return 0;
 }
 
@@ -346,7 +341,7 @@ static int setup_fresh(Trainer *tr, RnnrtError *err)
     if (rc)
         return rc;
     RnnrtTrainState *ts = &tr->ts;
-    rc = new_optim(tr, err);
+    rc = new_optim(tr->o, ts, tr->p.total, err);
     if (rc)
         return rc;
     rnnrt_rng_init(&ts->rng, tr->o->seed);
@@ -372,7 +367,8 @@ static int setup_resume(Trainer *tr, RnnrtError *err)
     if (!rc && warn.code && rnnrt_mpi_rank() == 0)
         fprintf(stderr, "%s: warning: %s\n", tr->m->name, warn.msg);
     if (!rc)
-        rc = resume_optim(tr, err);
+        rc = rnnrt_train_optim(tr->o, ts, tr->p.total, tr->m->name, tr->ckpt,
+                               err);
     if (rc) {
         rnnrt_vocab_free(&vocab);
         return rc;
@@ -466,7 +462,8 @@ static int setup(Trainer *tr, RnnrtError *err)
     if (!rc)
         rc = o->resume ? setup_resume(tr, err) : setup_fresh(tr, err);
     if (!rc)
-        rc = recipe(tr, err);
+        rc = rnnrt_train_recipe(&tr->run, &tr->bptt, &tr->ts, tr->m->name,
+                                tr->ckpt, err);
     if (!rc)
         rc = check_sizes(tr, err);
     if (!rc)

@@ -6,12 +6,16 @@
 #                   checkpoint; so does examples/tagger_bidirectional.yaml,
 #                   at least as well as the tagger; sample is refused; a
 #                   checkpoint of the old format RNNTASK1 is refused by
-#                   name; bad data lines are errors at path:line:col.
+#                   name; bad data lines are errors at path:line:col;
+#                   SIGINT and SIGTERM save (130, 143).
 #   classification  the trainer (head: mean) and ones built here from
 #                   tests/specs/classifier_last.yaml (head: last) and
 #                   examples/classifier_bidirectional.yaml (bidirectional,
 #                   head: last) learn "more a's or more b's" to >= 95%;
-#                   lines longer than the steps are cut and counted.
+#                   lines longer than the steps are cut and counted;
+#                   SIGTERM saves (143).
+#   both            --resume is exact: 2 epochs straight == 1 epoch +
+#                   --resume == 7 steps + --resume, checkpoints cmp equal.
 set -euo pipefail
 E2E_NAME=heads
 . "$(dirname -- "$0")/lib.sh"
@@ -57,6 +61,62 @@ refuse() {
     say "ok: $what: $expected"
 }
 
+# resume_exact DATA: on the one training driver, 2 epochs straight and
+# 1 epoch + --resume, and 7 steps (mid-epoch) + --resume, write the same
+# checkpoint byte for byte; the resumed runs go on from where they stopped
+# (their first epoch line is epoch 2, their step counts add up).
+resume_exact() {
+    local data=$1 d=$work/resume
+    mkdir -p "$d"
+    must "2 epochs" "$d/a.log" "$trainer" train --data "$data" --ckpt "$d/a.ckpt" --epochs 2 --quiet
+    local all
+    all=$(field steps "$d/a.log")
+    must "1 epoch" "$d/b1.log" "$trainer" train --data "$data" --ckpt "$d/b.ckpt" --epochs 1 --quiet
+    must "--resume at epoch 2" "$d/b2.log" "$trainer" train --data "$data" --ckpt "$d/b.ckpt" --epochs 2 --resume --quiet
+    grep -q '^epoch 1 ' "$d/b2.log" && { cat "$d/b2.log" >&2; fail "--resume after epoch 1 trained epoch 1 again"; }
+    grep -q '^epoch 2 ' "$d/b2.log" || { cat "$d/b2.log" >&2; fail "--resume after epoch 1: no epoch 2 line"; }
+    [ $(( $(field steps "$d/b1.log") + $(field steps "$d/b2.log") )) -eq "$all" ] ||
+        fail "1 epoch + --resume took $(field steps "$d/b1.log") + $(field steps "$d/b2.log") steps, straight $all"
+    cmp "$d/a.ckpt" "$d/b.ckpt" || fail "2 epochs and 1 epoch + --resume give different checkpoints"
+    say "ok: 2 epochs == 1 epoch + --resume, byte for byte ($all steps)"
+    must "7 steps" "$d/c1.log" "$trainer" train --data "$data" --ckpt "$d/c.ckpt" --epochs 2 --max-steps 7 --quiet
+    must "--resume after 7 steps" "$d/c2.log" "$trainer" train --data "$data" --ckpt "$d/c.ckpt" --epochs 2 --resume --quiet
+    [ $(( 7 + $(field steps "$d/c2.log") )) -eq "$all" ] ||
+        fail "7 steps + --resume took 7 + $(field steps "$d/c2.log") steps, straight $all"
+    cmp "$d/a.ckpt" "$d/c.ckpt" || fail "2 epochs and 7 steps + --resume give different checkpoints"
+    say "ok: 2 epochs == 7 steps + --resume (mid-epoch), byte for byte"
+    head -n 200 "$data" >"$d/other.txt"
+    expect_refusal "--resume on other data" "$d/other.err" "$trainer" train --data "$d/other.txt" --ckpt "$d/c.ckpt" --epochs 3 --resume
+    grep -qF "the data differs from the data '$d/c.ckpt' was trained on; pass --force" "$d/other.err" ||
+        { cat "$d/other.err" >&2; fail "--resume on other data: wrong message"; }
+}
+
+# interrupt DATA SIGNAL EXIT: a long run, once it has printed an epoch
+# line, is sent SIGNAL; it saves and exits EXIT, and the checkpoint loads.
+interrupt() {
+    local data=$1 sig=$2 want=$3 d=$work/$2 rc=0 i
+    mkdir -p "$d"
+    set -m # else the background job starts with SIGINT ignored
+    "$trainer" train --data "$data" --ckpt "$d/m.ckpt" --epochs 1000000 >"$d/train.log" 2>&1 &
+    local pid=$!
+    set +m
+    for i in $(seq 600); do # until it is really training, or 60 s
+        grep -q '^epoch ' "$d/train.log" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null || { cat "$d/train.log" >&2; fail "the trainer ended before SIG$sig"; }
+    kill -s "$sig" "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq "$want" ] || { cat "$d/train.log" >&2; fail "SIG$sig: exit $rc, expected $want"; }
+    grep -qF "interrupted: checkpoint saved to '$d/m.ckpt'" "$d/train.log" ||
+        { cat "$d/train.log" >&2; fail "SIG$sig: no note of the saved checkpoint"; }
+    no_tmp "$d" "SIG$sig"
+    must "eval after SIG$sig" "$d/eval.log" "$trainer" eval --data "$data" --ckpt "$d/m.ckpt"
+    must "--resume after SIG$sig" "$d/resume.log" "$trainer" train --data "$data" --ckpt "$d/m.ckpt" --resume --max-steps 2 --quiet
+    say "ok: SIG$sig: exit $rc with a checkpoint that loads and resumes"
+}
+
 if [ "$task" = labelling ]; then
     gen -v n=600 -v seed=1 >"$work/tag.txt"
     train_to "$trainer" "$work/tag.txt" tagger
@@ -72,16 +132,22 @@ if [ "$task" = labelling ]; then
     must "--max-steps" "$work/budget.log" "$trainer" train --data "$work/tag.txt" --ckpt "$work/budget.ckpt" --max-steps 3
     [ "$(field steps "$work/budget.log")" = 3 ] || { cat "$work/budget.log" >&2; fail "--max-steps 3 ran $(field steps "$work/budget.log") steps"; }
     say "ok: --max-steps 3 stops after 3 steps"
+    resume_exact "$work/tag.txt"
+    # the driver's options, which the task trainer refused before
+    must "schedule options" "$work/sched.log" "$trainer" train --data "$work/tag.txt" --ckpt "$work/sched.ckpt" \
+        --epochs 4 --lr-schedule cosine --warmup-steps 3 --weight-decay 0.001 --eval-every 2 --save-every 5 \
+        --max-loss-ratio 10 --early-stop 5 --quiet
+    [ "$(grep -c '^epoch ' "$work/sched.log")" -eq 2 ] && grep -q '^epoch 2 .* lr ' "$work/sched.log" &&
+        grep -q '^epoch 4 .* lr ' "$work/sched.log" || { cat "$work/sched.log" >&2; fail "--eval-every 2 with a schedule: expected the lines of epochs 2 and 4 with their lr"; }
+    [ -s "$work/sched.ckpt.best" ] || fail "no best checkpoint '$work/sched.ckpt.best'"
+    say "ok: schedules, --weight-decay, --eval-every, --save-every, --early-stop are accepted; <ckpt>.best written"
     rc=0
-    "$trainer" train --data "$work/tag.txt" --ckpt "$work/term.ckpt" --epochs 1000000 >"$work/term.log" 2>&1 &
-    pid=$!
-    sleep 1
-    kill -TERM "$pid"
-    wait "$pid" || rc=$?
-    [ "$rc" -eq 143 ] || { cat "$work/term.log" >&2; fail "SIGTERM: exit $rc, expected 143"; }
-    must "eval after SIGTERM" "$work/term.eval" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/term.ckpt"
-    [ ! -e "$work/term.ckpt.tmp" ] || fail "SIGTERM left a temporary file"
-    say "ok: SIGTERM: exit 143 with a loadable checkpoint"
+    "$trainer" train --data "$work/tag.txt" --ckpt "$work/bad.ckpt" --sampler random >/dev/null 2>"$work/sampler.err" || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF -- "--sampler is for language models" "$work/sampler.err" ||
+        { cat "$work/sampler.err" >&2; fail "--sampler for a labelling model: exit $rc, expected 2 and a message"; }
+    say "ok: --sampler is refused for a labelling model"
+    interrupt "$work/tag.txt" TERM 143
+    interrupt "$work/tag.txt" INT 130
     cp "$work/tagger.ckpt" "$work/flip.ckpt"
     printf '\xff' | dd of="$work/flip.ckpt" bs=1 seek=100 conv=notrunc status=none
     expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/flip.ckpt"
@@ -113,6 +179,8 @@ else
     train_to "$trainer" "$work/cls.txt" classifier_mean
     build examples/classifier_bidirectional.yaml
     train_to "$work/classifier_bidirectional" "$work/cls.txt" classifier_bidirectional
+    resume_exact "$work/cls.txt"
+    interrupt "$work/cls.txt" TERM 143
     name=classifier_last
     build "tests/specs/$name.yaml"
     train_to "$work/$name" "$work/cls.txt" "$name"
