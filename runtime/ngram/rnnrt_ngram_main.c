@@ -400,10 +400,20 @@ static int load_model(const char *path, const RnnrtNgramSpec *s, int force,
                        (unsigned long long)s->spec_hash);
 }
 
-/* --model FILE, or --arpa FILE with the spec's recipe in meta. */
+/* --model FILE, or --arpa FILE with the recipe of the command line (an
+ * ARPA file does not record one; defaults: the spec's) in meta. The
+ * recipe options are for --arpa only: a saved model has its own. */
 static int load_any(const Args *a, const RnnrtNgramSpec *s, RnnrtNgram *g,
                     RnnrtVocab *v, RnnrtNgramMeta *meta, RnnrtError *err)
 {
+    Args d;
+    args_default(&d, s);
+    if (!a->arpa && (a->tokens != d.tokens || a->normalize != d.normalize ||
+                     a->split != d.split))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--tokens, --normalize and --split go with "
+                           "--arpa; a saved model uses the recipe it was "
+                           "trained with");
     if (!a->arpa)
         return load_model(a->model, s, a->force, g, v, meta, err);
     fill_meta(meta, s, a, 0);
@@ -461,7 +471,13 @@ static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
         {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
          "another spec", 0, 0},
         {"--arpa", RNNRT_OPT_STR, &a.arpa, "FILE", "score an ARPA file "
-         "instead of --model (tokens, normalize, split: the spec's)", 0, 0},
+         "instead of --model", 0, 0},
+        {"--tokens", RNNRT_OPT_STR, &a.tokens, "T", "with --arpa: char or "
+         "word", 0, 0},
+        {"--normalize", RNNRT_OPT_STR, &a.normalize, "M", "with --arpa: none, "
+         "lower or letters", 0, 0},
+        {"--split", RNNRT_OPT_DOUBLE, &a.split, "F", "with --arpa: training "
+         "fraction", 0, 1},
         {0}};
     int rc = rnnrt_cli_parse(argc, argv, prog, "Reports the validation "
                              "perplexity of a saved model (tokenizer, "
@@ -511,6 +527,10 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
          "another spec", 0, 0},
         {"--arpa", RNNRT_OPT_STR, &a.arpa, "FILE", "sample from an ARPA file "
          "instead of --model", 0, 0},
+        {"--tokens", RNNRT_OPT_STR, &a.tokens, "T", "with --arpa: char or "
+         "word", 0, 0},
+        {"--normalize", RNNRT_OPT_STR, &a.normalize, "M", "with --arpa: none, "
+         "lower or letters", 0, 0},
         {0}};
     int rc = rnnrt_cli_parse(argc, argv, prog, "Continues a prefix by "
                              "sampling from a saved model.", opts);
