@@ -304,7 +304,9 @@ static int parse_header(Lines *L, uint64_t *cnt, int *order)
         found = L->nf == 1 && !strcmp(L->f[0], "\\data\\");
     /* text before \data\ is a comment, as SRILM allows */
     if (!found)
-        return bad(L, "no '\\data\\' line: this is not an ARPA file");
+        return rnnrt_error_at(L->err, RNNRT_EXIT_DATA, L->path,
+                              "no '\\data\\' line: this is not an ARPA "
+                              "file");
     *order = 0;
     while (next_line(L)) {
         if (!L->nf) {
