@@ -88,33 +88,8 @@ static const char *token_name(const RnnrtVocab *v, int32_t w, char *buf,
     return t;
 }
 
-/* The inverse: the id of an ARPA token in v, or -1. */
-static int token_id(const RnnrtVocab *v, const char *s)
-{
-    if (!strcmp(s, "<s>"))
-        return RNNRT_BOS;
-    if (!strcmp(s, "</s>"))
-        return RNNRT_EOS;
-    if (!strcmp(s, "<unk>"))
-        return RNNRT_UNK;
-    char b;
-    size_t len = strlen(s);
-    for (size_t c = 0; c < sizeof byte_names / sizeof *byte_names; c++)
-        if (byte_names[c] && !strcmp(s, byte_names[c])) {
-            b = (char)c;
-            return rnnrt_vocab_find(v, &b, 1);
-        }
-    unsigned x;
-    char tail;
-    if (len == 6 && sscanf(s, "<0x%2X%c", &x, &tail) == 2 && tail == '>' &&
-        is_sep_byte((unsigned char)x)) {
-        b = (char)x;
-        return rnnrt_vocab_find(v, &b, 1);
-    }
-    return rnnrt_vocab_find(v, s, len);
-}
-
-/* The bytes an ARPA unigram stands for (not a special): *out, *len. */
+/* The bytes an ARPA token that is not <s>, </s>, <unk> stands for: a
+ * byte name's byte (into *byte), else the token itself. */
 static void token_bytes(const char *s, char *byte, const char **out,
                         size_t *len)
 {
@@ -136,6 +111,30 @@ static void token_bytes(const char *s, char *byte, const char **out,
     }
     *out = s;
     *len = strlen(s);
+}
+
+/* <s>, </s>, <unk> as ids; -1 for any other token. */
+static int special_id(const char *s)
+{
+    return !strcmp(s, "<s>")     ? RNNRT_BOS
+           : !strcmp(s, "</s>")  ? RNNRT_EOS
+           : !strcmp(s, "<unk>") ? RNNRT_UNK
+                                 : -1;
+}
+
+/* The inverse of token_name: the id of an ARPA token in v, or -1 (also
+ * for the vocabulary's own names of <pad>, <bos>, <eos>). */
+static int token_id(const RnnrtVocab *v, const char *s)
+{
+    int id = special_id(s);
+    if (id >= 0)
+        return id;
+    const char *bytes;
+    char byte;
+    size_t len;
+    token_bytes(s, &byte, &bytes, &len);
+    id = rnnrt_vocab_find(v, bytes, len);
+    return id > RNNRT_EOS ? id : -1;
 }
 
 /* ---- export ---- */
@@ -367,10 +366,7 @@ static int parse_entry(Lines *L, RnnrtNgram *g, RnnrtVocab *v, int m,
         const char *name = L->f[1], *bytes;
         char byte;
         size_t len;
-        int id = !strcmp(name, "<s>")     ? RNNRT_BOS
-                 : !strcmp(name, "</s>")  ? RNNRT_EOS
-                 : !strcmp(name, "<unk>") ? RNNRT_UNK
-                                          : -1;
+        int id = special_id(name);
         if (id >= 0) {
             id = seen[id] ? -1 : id;
             if (id >= 0)
