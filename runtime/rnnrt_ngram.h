@@ -152,6 +152,7 @@ typedef struct {
     /* discount[m][1..3]: the discounts of order m in the built model */
     double discount[RNNRT_NGRAM_MAX_ORDER + 1][4];
     int fallback[RNNRT_NGRAM_MAX_ORDER + 1]; /* order m used the fallback */
+    int from_arpa;  /* read from an ARPA file: lp and lg only, counts 0 */
     RnnrtNgramTable t[RNNRT_NGRAM_MAX_ORDER + 1]; /* t[1..counted] */
 } RnnrtNgram;
 
@@ -263,6 +264,8 @@ int rnnrt_ngram_count(RnnrtNgram *g, const int32_t *ids, size_t n, int V,
 int rnnrt_ngram_build(RnnrtNgram *g, const RnnrtNgramOpts *o,
                       RnnrtError *err);
 void rnnrt_ngram_free(RnnrtNgram *g);
+/* Copies order m's lp and lg into its slots, where scoring reads them. */
+void rnnrt_ngram_publish(RnnrtNgram *g, int m);
 
 /* ln p(w | ctx) of the built model. ctx[0..nctx) is the history, oldest
  * first; only its last order-1 tokens matter, and a <bos> in it starts the
@@ -320,6 +323,26 @@ int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
  * not an n-gram model, or of another version or byte order, exit 1. */
 int rnnrt_ngram_load(const char *path, RnnrtNgram *g, RnnrtVocab *v,
                      RnnrtNgramMeta *meta, RnnrtError *err);
+
+/* The message of a failed rnnrt_file_save of path (what: "the model",
+ * "the ARPA file"); returns 0 when e is 0 and the stage is OK. */
+int rnnrt_ngram_save_error(const char *path, const char *what,
+                           RnnrtSaveStage stage, int e, RnnrtError *err);
+
+/* ---- ARPA interchange (rnnrt_ngram_arpa.c) ----
+ * The text format of KenLM, SRILM and NLTK: log10 probabilities and
+ * backoff weights per n-gram, exactly the built model's lp and lg. <bos>,
+ * <eos>, <unk> are <s>, </s>, <unk>; a token that is one whitespace or
+ * control byte is <space>, <newline>, <tab> or <0xHH>; log 0 is -99.
+ * Export (atomic, through rnnrt_file_save) refuses add_k, which does not
+ * back off, and tokens with no ARPA form (exit 1). Load fills g and v
+ * (<unk> <pad> <bos> <eos>, then the 1-grams in file order) with a model
+ * that scores and samples like a built one (from_arpa set, smoothing mle:
+ * pure backoff); malformed input is exit 1 with file:line. */
+int rnnrt_ngram_export_arpa(const char *path, const RnnrtNgram *g,
+                            const RnnrtVocab *v, RnnrtError *err);
+int rnnrt_ngram_load_arpa(const char *path, RnnrtNgram *g, RnnrtVocab *v,
+                          RnnrtError *err);
 
 /* ---- sampling prefixes (rnnrt_ngram_prefix.c) ----
  * Encodes a sampling prefix with the corpus tokenizer of the recipe

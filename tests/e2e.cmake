@@ -103,6 +103,11 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/ngram.c)
   add_test(NAME ngram_e2e
     COMMAND bash ${E2E_DIR}/ngram.sh $<TARGET_FILE:ngram> ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/ngram)
   set_tests_properties(ngram_e2e PROPERTIES TIMEOUT 120 LABELS e2e)
+  # ARPA interchange: golden entries, round trip to 1e-9, malformed files
+  # refused with file:line, KenLM when its Python module is present.
+  add_test(NAME ngram_arpa
+    COMMAND bash ${E2E_DIR}/ngram_arpa.sh $<TARGET_FILE:ngram> ${RNNC_E2E_DATA} ${CMAKE_CURRENT_BINARY_DIR}/e2e/ngram_arpa)
+  set_tests_properties(ngram_arpa PROPERTIES TIMEOUT 120 LABELS e2e)
 endif()
 
 # Dropout between stacked layers (examples/lstm_2layer_dropout.yaml, hidden

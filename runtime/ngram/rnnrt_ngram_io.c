@@ -104,6 +104,12 @@ int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
     RnnrtSaveStage stage;
     int e = rnnrt_file_save(path, rnnrt_file_write_buf, &b, &stage);
     rnnrt_buf_free(&b);
+    return rnnrt_ngram_save_error(path, "the model", stage, e, err);
+}
+
+int rnnrt_ngram_save_error(const char *path, const char *what,
+                           RnnrtSaveStage stage, int e, RnnrtError *err)
+{
     if (stage == RNNRT_SAVE_LONG_PATH)
         return rnnrt_error(err, RNNRT_EXIT_IO, "path too long: '%s'", path);
     if (stage == RNNRT_SAVE_SYNC_DIR)
@@ -112,9 +118,9 @@ int rnnrt_ngram_save(const char *path, const RnnrtNgram *g,
                            path, strerror(e));
     if (e)
         return rnnrt_error(err, RNNRT_EXIT_IO,
-                           "cannot save the model to '%s': %s (nothing was "
+                           "cannot save %s to '%s': %s (nothing was "
                            "written; an older file there is unchanged)",
-                           path, strerror(e));
+                           what, path, strerror(e));
     return 0;
 }
 

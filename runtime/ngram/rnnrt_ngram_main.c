@@ -5,6 +5,11 @@
  *   NGRAM eval   [--model FILE] [--data PATH]
  *   NGRAM sample [--model FILE] [--prefix S] [--len N] [--seed N]
  *   NGRAM table  [--data PATH] [--max-order N]
+ *   NGRAM export-arpa [--model FILE] [--out FILE.arpa]
+ *
+ * eval and sample also take --arpa FILE instead of --model: an ARPA file
+ * (rnnrt_ngram_arpa.c), read with the spec's tokens, normalize and split
+ * (an ARPA file does not record them).
  *
  * Defaults come from the spec (RnnrtNgramSpec); options override them,
  * parsed by rnnrt_cli.c as for the neural trainers. All arguments are
@@ -29,7 +34,7 @@
 
 typedef struct {
     const char *data, *out, *model, *tokens, *normalize, *smoothing;
-    const char *discount, *prefix;
+    const char *discount, *prefix, *arpa;
     double split, k;
     int order, max_order, len, force, min_freq;
     uint64_t seed;
@@ -196,6 +201,13 @@ static double peak_rss_mb(void)
 
 static void print_model(const RnnrtNgram *g)
 {
+    if (g->from_arpa) {
+        printf("model: order %d, from an ARPA file\nn-grams:", g->order);
+        for (int m = 1; m <= g->order; m++)
+            printf(" %d:%zu", m, g->t[m].n);
+        printf("\n");
+        return;
+    }
     printf("model: order %d, %s", g->order,
            rnnrt_ngram_smoothing_name(g->opts.smoothing));
     if (g->opts.smoothing == RNNRT_SMOOTH_ADD_K)
@@ -388,6 +400,26 @@ static int load_model(const char *path, const RnnrtNgramSpec *s, int force,
                        (unsigned long long)s->spec_hash);
 }
 
+/* --model FILE, or --arpa FILE with the recipe of the command line (an
+ * ARPA file does not record one; defaults: the spec's) in meta. The
+ * recipe options are for --arpa only: a saved model has its own. */
+static int load_any(const Args *a, const RnnrtNgramSpec *s, RnnrtNgram *g,
+                    RnnrtVocab *v, RnnrtNgramMeta *meta, RnnrtError *err)
+{
+    Args d;
+    args_default(&d, s);
+    if (!a->arpa && (a->tokens != d.tokens || a->normalize != d.normalize ||
+                     a->split != d.split))
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--tokens, --normalize and --split go with "
+                           "--arpa; a saved model uses the recipe it was "
+                           "trained with");
+    if (!a->arpa)
+        return load_model(a->model, s, a->force, g, v, meta, err);
+    fill_meta(meta, s, a, 0);
+    return rnnrt_ngram_load_arpa(a->arpa, g, v, err);
+}
+
 static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
                     const RnnrtNgramMeta *meta, RnnrtError *err)
 {
@@ -404,7 +436,7 @@ static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
         return rc;
     }
     print_corpus(&c, &recipe);
-    if (c.hash != meta->corpus_hash)
+    if (!g->from_arpa && c.hash != meta->corpus_hash)
         fprintf(stderr, "%s: note: this corpus differs from the one the "
                 "model was trained on\n", prog);
     print_model(g);
@@ -414,6 +446,9 @@ static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
     rc = interrupted(STOPPED);
     if (!rc) {
         print_score("validation", &sc, rnnrt_now() - t0);
+        /* all the digits, for comparing models (an ARPA round trip) */
+        printf("validation cross-entropy %.17g nats per token\n",
+               sc.nll / (double)sc.ntokens);
         printf("peak RSS %.1f MB\n", peak_rss_mb());
     }
     rnnrt_corpus_free(&c);
@@ -435,6 +470,14 @@ static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
          ")", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
          "another spec", 0, 0},
+        {"--arpa", RNNRT_OPT_STR, &a.arpa, "FILE", "score an ARPA file "
+         "instead of --model", 0, 0},
+        {"--tokens", RNNRT_OPT_STR, &a.tokens, "T", "with --arpa: char or "
+         "word", 0, 0},
+        {"--normalize", RNNRT_OPT_STR, &a.normalize, "M", "with --arpa: none, "
+         "lower or letters", 0, 0},
+        {"--split", RNNRT_OPT_DOUBLE, &a.split, "F", "with --arpa: training "
+         "fraction", 0, 1},
         {0}};
     int rc = rnnrt_cli_parse(argc, argv, prog, "Reports the validation "
                              "perplexity of a saved model (tokenizer, "
@@ -444,7 +487,7 @@ static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
     RnnrtNgram g;
     RnnrtVocab v;
     RnnrtNgramMeta meta;
-    if ((rc = load_model(a.model, s, a.force, &g, &v, &meta, err)))
+    if ((rc = load_any(&a, s, &g, &v, &meta, err)))
         return rc;
     rc = eval_run(&a, &g, &v, &meta, err);
     rnnrt_ngram_free(&g);
@@ -482,6 +525,12 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
         {"--seed", RNNRT_OPT_U64, &a.seed, "N", "random seed", 0, 0},
         {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
          "another spec", 0, 0},
+        {"--arpa", RNNRT_OPT_STR, &a.arpa, "FILE", "sample from an ARPA file "
+         "instead of --model", 0, 0},
+        {"--tokens", RNNRT_OPT_STR, &a.tokens, "T", "with --arpa: char or "
+         "word", 0, 0},
+        {"--normalize", RNNRT_OPT_STR, &a.normalize, "M", "with --arpa: none, "
+         "lower or letters", 0, 0},
         {0}};
     int rc = rnnrt_cli_parse(argc, argv, prog, "Continues a prefix by "
                              "sampling from a saved model.", opts);
@@ -490,7 +539,7 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
     RnnrtNgram g;
     RnnrtVocab v;
     RnnrtNgramMeta meta;
-    if ((rc = load_model(a.model, s, a.force, &g, &v, &meta, err)))
+    if ((rc = load_any(&a, s, &g, &v, &meta, err)))
         return rc;
     int32_t *pre;
     size_t np;
@@ -504,6 +553,49 @@ static int cmd_sample(int argc, char **argv, const RnnrtNgramSpec *s,
         print_sample(&a, &v, !strcmp(meta.tokens, "word"), out, n);
         free(out);
         free(pre);
+    }
+    rnnrt_ngram_free(&g);
+    rnnrt_vocab_free(&v);
+    return rc;
+}
+
+/* ---- export-arpa ---- */
+
+static int cmd_export_arpa(int argc, char **argv, const RnnrtNgramSpec *s,
+                           RnnrtError *err)
+{
+    Args a;
+    args_default(&a, s);
+    char model[300], out[300];
+    snprintf(model, sizeof model, "%s.ngram", s->name ? s->name : "ngram");
+    snprintf(out, sizeof out, "%s.arpa", s->name ? s->name : "ngram");
+    a.model = model;
+    a.out = out;
+    const RnnrtOpt opts[] = {
+        {"--model", RNNRT_OPT_STR, &a.model, "FILE", "model file", 0, 0},
+        {"--out", RNNRT_OPT_STR, &a.out, "FILE", "ARPA file to write ('-': "
+         "standard output)", 0, 0},
+        {"--force", RNNRT_OPT_FLAG, &a.force, NULL, "accept a model made from "
+         "another spec", 0, 0},
+        {0}};
+    int rc = rnnrt_cli_parse(argc, argv, prog, "Writes a saved model as an "
+                             "ARPA file (log10 probabilities and backoff "
+                             "weights, as KenLM reads them).", opts);
+    if (rc)
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
+    if (strcmp(a.out, "-") && (rc = rnnrt_file_remove_stale(a.out, err)))
+        return rc;
+    RnnrtNgram g;
+    RnnrtVocab v;
+    RnnrtNgramMeta meta;
+    if ((rc = load_model(a.model, s, a.force, &g, &v, &meta, err)))
+        return rc;
+    rc = rnnrt_ngram_export_arpa(a.out, &g, &v, err);
+    if (!rc && strcmp(a.out, "-")) {
+        printf("wrote %s: order %d, n-grams", a.out, g.order);
+        for (int m = 1; m <= g.order; m++)
+            printf(" %d:%zu", m, m == 1 ? g.t[1].n - 1 : g.t[m].n);
+        printf("\n");
     }
     rnnrt_ngram_free(&g);
     rnnrt_vocab_free(&v);
@@ -603,6 +695,8 @@ static const struct {
     {"eval", "validation perplexity of a saved model", cmd_eval, 1},
     {"sample", "continue a prefix from a saved model", cmd_sample, 0},
     {"table", "perplexity of every smoothing at orders 1..6", cmd_table, 1},
+    {"export-arpa", "write a saved model as an ARPA file", cmd_export_arpa,
+     0},
 };
 
 static void main_usage(FILE *f, const RnnrtNgramSpec *s)
@@ -611,7 +705,7 @@ static void main_usage(FILE *f, const RnnrtNgramSpec *s)
             "'%s' from %s\n\ncommands:\n", prog, s->name ? s->name : "?",
             s->spec_path ? s->spec_path : "?");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'%s <command> --help' lists a command's options.\n", prog);
 }
 

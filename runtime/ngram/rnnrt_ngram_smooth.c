@@ -216,8 +216,7 @@ static uint32_t suffix_of(const RnnrtNgramTable *t, size_t id)
     return (uint32_t)(t->key[id] >> 32);
 }
 
-/* Copies order m's lp and lg into its slots, where scoring reads them. */
-static void publish(RnnrtNgram *g, int m)
+void rnnrt_ngram_publish(RnnrtNgram *g, int m)
 {
     RnnrtNgramTable *t = &g->t[m];
     size_t nslots = m == 1 ? t->n : t->cap;
@@ -358,7 +357,7 @@ static void build_backoff(RnnrtNgram *g)
     for (int m = 2; m <= n; m++) {
         double *pr = zeros(g->t[m].n, sizeof *pr, "probabilities");
         for (int k = 1; k < m; k++)
-            publish(g, k); /* unseen_mass reads orders < m */
+            rnnrt_ngram_publish(g, k); /* unseen_mass reads orders < m */
         backoff_order(g, m, prev, pr);
         free(prev);
         prev = pr;
@@ -466,6 +465,7 @@ int rnnrt_ngram_build(RnnrtNgram *g, const RnnrtNgramOpts *o,
                            "orders 1..%d", o->order, g->counted);
     g->order = o->order;
     g->opts = *o;
+    g->from_arpa = 0;
     memset(g->discount, 0, sizeof g->discount);
     memset(g->fallback, 0, sizeof g->fallback);
     alloc_model(g, o->order);
@@ -488,6 +488,6 @@ int rnnrt_ngram_build(RnnrtNgram *g, const RnnrtNgramOpts *o,
         break;
     }
     for (int m = 1; m <= o->order; m++)
-        publish(g, m);
+        rnnrt_ngram_publish(g, m);
     return 0;
 }
