@@ -868,7 +868,8 @@ int rnnrt_ckpt_get_vocab(const RnnrtCkptFile *f, const char *name,
 int rnnrt_ckpt_get_state(const RnnrtCkptFile *f, int state_size,
                          size_t total, struct RnnrtTrainState *ts,
                          RnnrtError *err);
-/* Checks, by creating and removing "<path>.tmp", that a save can succeed. */
+/* Checks, by creating and removing "<path>.tmp", that a save can succeed;
+ * removes a stale "<path>.prev.tmp" (of the target, symlinks followed). */
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
 
 typedef struct RnnrtTrainState {

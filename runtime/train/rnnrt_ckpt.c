@@ -341,7 +341,8 @@ int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
         return rnnrt_error(err, RNNRT_EXIT_IO,
                            "cannot write checkpoints to '%s': %s", path,
                            strerror(e));
-    return 0;
+    return rnnrt_file_remove_stale(prev, err); /* "<prev>.tmp" of a killed
+                                                  save (RELIABILITY E6) */
 }
 
 /* ---- reading: the preamble and the frames ---- */

@@ -374,8 +374,12 @@ static void test_ckpt_stale_tmp_and_probe(void **state)
     assert_int_equal(rnnrt_file_remove_stale(f->path, &err), 0);
     assert_int_equal(access(tmp, F_OK), -1);
     assert_int_equal(rnnrt_file_remove_stale(f->path, &err), 0);
+    char prev_tmp[340]; /* the previous generation's, left by a killed save */
+    snprintf(prev_tmp, sizeof prev_tmp, "%s.prev.tmp", f->path);
+    spit(prev_tmp, (const unsigned char *)"partial", 7);
     assert_int_equal(rnnrt_ckpt_probe(f->path, &err), 0);
     assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(prev_tmp, F_OK), -1);
     assert_int_equal(rnnrt_ckpt_probe("/nonexistent-dir/x.ckpt", &err),
                      RNNRT_EXIT_IO);
     assert_non_null(strstr(err.msg, strerror(ENOENT)));
