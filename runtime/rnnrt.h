@@ -871,6 +871,12 @@ int rnnrt_ckpt_get_state(const RnnrtCkptFile *f, int state_size,
 /* Checks, by creating and removing "<path>.tmp", that a save can succeed;
  * removes a stale "<path>.prev.tmp" (of the target, symlinks followed). */
 int rnnrt_ckpt_probe(const char *path, RnnrtError *err);
+/* A fresh run's guard: a regular file at path that is not a checkpoint of
+ * this model (another model's or spec's, damaged, not a checkpoint) is not
+ * replaced (exit 1, naming why; --force skips this check). */
+int rnnrt_ckpt_check_overwrite(const char *path, const char *task,
+                               const char *model, uint64_t spec_hash,
+                               const char *spec_path, RnnrtError *err);
 
 typedef struct RnnrtTrainState {
     int64_t epoch;   /* epoch in progress, 0-based */

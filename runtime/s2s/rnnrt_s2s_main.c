@@ -534,21 +534,7 @@ static int ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, Rnn
  * unless --force. */
 static int check_overwrite(const char *path, const RnnrtS2sModel *m, int force, RnnrtError *err)
 {
-    struct stat st;
-    if (force || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) /* a device is written in place */
-        return 0;
-    S2sParams p;
-    RnnrtVocab sv, tv;
-    RnnrtError why = {0};
-    int rc = ckpt_load(path, m, &p, &sv, &tv, &why);
-    rnnrt_vocab_free(&sv);
-    rnnrt_vocab_free(&tv);
-    if (!rc) {
-        params_free(&p);
-        return 0;
-    }
-    return rnnrt_error(err, RNNRT_EXIT_DATA, "refusing to overwrite '%s', which is not a checkpoint of %s (%s): %s; "
-                       "pass --force to overwrite it, or choose another --ckpt", path, m->name, m->spec_path, why.msg);
+    return force ? 0 : rnnrt_ckpt_check_overwrite(path, "seq2seq", m->name, m->spec_hash, m->spec_path, err);
 }
 
 /* ---- training ----

@@ -580,6 +580,10 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         rc = rnnrt_ckpt_probe(t.ckpt, err);
     if (!rc)
         rc = rnnrt_file_remove_stale(t.ckpt, err);
+    if (!rc && !o->resume && !o->force)
+        rc = rnnrt_ckpt_check_overwrite(t.ckpt, rnnrt_ckpt_task_name(m->task),
+                                        m->name, m->spec_hash, m->spec_path,
+                                        err);
     if (rc)
         return rc;
     rnnrt_blas_set_threads(o->threads);

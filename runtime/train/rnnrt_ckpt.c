@@ -345,6 +345,29 @@ int rnnrt_ckpt_probe(const char *path, RnnrtError *err)
                                                   save (RELIABILITY E6) */
 }
 
+int rnnrt_ckpt_check_overwrite(const char *path, const char *task,
+                               const char *model, uint64_t spec_hash,
+                               const char *spec_path, RnnrtError *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0; /* nothing there, or a device or FIFO written in place */
+    RnnrtCkptFile f;
+    RnnrtError why = {0};
+    int rc = rnnrt_ckpt_open(&f, path, &why);
+    if (!rc)
+        rc = rnnrt_ckpt_check_model(&f, task, model, spec_hash, spec_path,
+                                    &why);
+    rnnrt_ckpt_close(&f);
+    if (!rc)
+        return 0;
+    return rnnrt_error(err, RNNRT_EXIT_DATA,
+                       "refusing to overwrite '%s', which is not a "
+                       "checkpoint of %s (%s): %s; pass --force to "
+                       "overwrite it, or choose another --ckpt", path, model,
+                       spec_path, why.msg);
+}
+
 /* ---- reading: the preamble and the frames ---- */
 
 static int str_is(const char *s, size_t n, const char *want)

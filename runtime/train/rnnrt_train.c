@@ -428,25 +428,11 @@ static int check_sizes(Trainer *tr, RnnrtError *err)
  * --force: the seq2seq trainer's rule (rnnrt_s2s_main.c). */
 static int check_overwrite(Trainer *tr, RnnrtError *err)
 {
-    struct stat st;
-    if (tr->o->resume || tr->o->force || stat(tr->ckpt, &st) != 0 ||
-        !S_ISREG(st.st_mode)) /* a device or FIFO is written in place */
+    if (tr->o->resume || tr->o->force)
         return 0;
-    RnnrtVocab v = {0};
-    RnnrtParams p = {0};
-    RnnrtTrainState ts = {0};
-    RnnrtError why = {0};
-    int rc = rnnrt_ckpt_load(tr->ckpt, tr->m, &v, &p, &ts, &why);
-    rnnrt_vocab_free(&v);
-    rnnrt_params_free(&p);
-    rnnrt_train_state_free(&ts);
-    if (!rc)
-        return 0;
-    return rnnrt_error(err, RNNRT_EXIT_DATA,
-                       "refusing to overwrite '%s', which is not a "
-                       "checkpoint of %s: %s; pass --force to overwrite it, "
-                       "or choose another --ckpt", tr->ckpt, tr->m->name,
-                       why.msg);
+    return rnnrt_ckpt_check_overwrite(tr->ckpt, rnnrt_ckpt_task_name(tr->m->task),
+                                      tr->m->name, tr->m->spec_hash,
+                                      tr->m->spec_path, err);
 }
 
 static int setup(Trainer *tr, RnnrtError *err)

@@ -146,6 +146,16 @@ if [ "$task" = labelling ]; then
     [ "$rc" -eq 2 ] && grep -qF -- "--sampler is for language models" "$work/sampler.err" ||
         { cat "$work/sampler.err" >&2; fail "--sampler for a labelling model: exit $rc, expected 2 and a message"; }
     say "ok: --sampler is refused for a labelling model"
+    # a fresh run does not replace a file that is not this model's checkpoint
+    printf 'my notes\n' >"$work/notes.txt"
+    cp "$work/notes.txt" "$work/notes.keep"
+    expect_refusal "a fresh run over a text file" "$work/over.err" \
+        "$trainer" train --data "$work/tag.txt" --ckpt "$work/notes.txt" --max-steps 1
+    grep -q "refusing to overwrite" "$work/over.err" || { cat "$work/over.err" >&2; fail "no refusal message"; }
+    cmp -s "$work/notes.txt" "$work/notes.keep" || fail "the refused run changed '$work/notes.txt'"
+    must "--force over a text file" "$work/force.log" \
+        "$trainer" train --data "$work/tag.txt" --ckpt "$work/notes.txt" --max-steps 1 --force --quiet
+    say "ok: a fresh run refuses to overwrite a file that is not its checkpoint; --force does"
     interrupt "$work/tag.txt" TERM 143
     interrupt "$work/tag.txt" INT 130
     cp "$work/tagger.ckpt" "$work/flip.ckpt"
