@@ -982,6 +982,9 @@ static int translate_cmd(const RnnrtS2sModel *m, const char *model, int beam, co
         decoder_init(&d, &p, T, beam, 1, attention != NULL);
     if (!rc && attention && !m->has_attention)
         rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "--attention: model %s has no attention", m->name);
+    if (!rc && attention && !strcmp(attention, "-")) /* the translations own stdout */
+        rc = rnnrt_error(err, RNNRT_EXIT_USAGE, "--attention -: the weights and their heatmap (OUT.svg) need a file "
+                         "name; standard output holds the translations");
     RnnrtBeamOpts o;
     rnnrt_beam_opts_default(&o);
     o.beam = beam;

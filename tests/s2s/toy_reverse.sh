@@ -58,6 +58,12 @@ for k in 1 3; do
         END { exit bad }' >&2
     [ "$(wc -l <"$work/att_step.csv")" -eq "$(wc -l <"$work/att_rerun.csv")" ] || { echo "toy_reverse: attention CSVs differ in length" >&2; exit 1; }
 done
+set +e # --attention - is refused: stdout holds the translations, the heatmap needs a name
+"$trainer" translate --model "$work/ck.bin" --attention - <"$work/src.txt" >"$work/att_dash.out" 2>"$work/att_dash.err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q -- "--attention -" "$work/att_dash.err" && [ ! -e ./-.svg ] ||
+    { cat "$work/att_dash.err" >&2; echo "toy_reverse: --attention - gave exit $rc" >&2; exit 1; }
 head -c 200 "$work/ck.bin" >"$work/damaged.bin"
 set +e
 "$trainer" translate --model "$work/damaged.bin" </dev/null 2>"$work/damaged.err"
