@@ -488,10 +488,9 @@ static int setup(Task *t, RnnrtError *err)
                     (long long)ts->epoch + 1, (long long)ts->batch,
                     (long long)ts->step);
     }
-    int bptt = 0;
     rc = rnnrt_train_optim(o, ts, t->p.total, m->name, t->ckpt, err);
     if (!rc)
-        rc = rnnrt_train_recipe(o, &bptt, ts, m->name, t->ckpt, err);
+        rc = rnnrt_train_recipe(o, ts, m->name, t->ckpt, err);
     if (rc)
         return rc;
     if (m->task == RNNRT_TASK_LABELLING && t->d.ntrain < (size_t)o->batch)
