@@ -1229,6 +1229,10 @@ int rnnrt_recipe_resume(const unsigned char *given, const double *value,
                         const char *ckpt, int64_t step, RnnrtError *err);
 
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
+/* The checks of every task's options (usage errors, exit 2); parses
+ * o->lr_schedule into o->sched.kind. The language model adds its own
+ * (--sampler, --bptt*, --sample-len). */
+int rnnrt_train_opts_check(RnnrtTrainOpts *o, RnnrtError *err);
 /* Shared by the trainers on the driver (rnnrt_train.c): the recipe's
  * options (a fresh run records o's in ts->recipe; a resumed one continues
  * with the checkpoint's, except where the command line changes one, applied

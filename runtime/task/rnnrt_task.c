@@ -378,41 +378,6 @@ static const RnnrtTaskOps task_ops = {
     .param_name = task_param_name,
 };
 
-static int check_opts(Task *t, RnnrtError *err)
-{
-    RnnrtTrainOpts *o = &t->o;
-    const char *bad = NULL;
-    if (o->epochs <= 0)
-        bad = "--epochs must be positive";
-    else if (o->batch <= 0 || o->steps <= 0)
-        bad = "--batch and --steps must be positive";
-    else if (!(o->lr > 0) || !isfinite(o->lr))
-        bad = "--lr must be positive";
-    else if (!(o->clip >= 0))
-        bad = "--clip must be >= 0 (0 turns clipping off)";
-    else if (!(o->max_loss_ratio == 0 ||
-               (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
-        bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
-    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
-        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
-    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
-        bad = "--lr-schedule must be constant, step, plateau or cosine";
-    else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
-        bad = "--weight-decay must be >= 0";
-    else if (o->eval_every < 1 || o->early_stop < 0)
-        bad = "--eval-every must be >= 1 and --early-stop >= 0";
-    if (bad)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    int rc = rnnrt_sched_check(&o->sched, err);
-    RnnrtOptim probe; /* checks the name and the hyperparameters */
-    if (!rc)
-        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
-                              o->beta2, o->eps, 0, err);
-    if (!rc)
-        rnnrt_optim_free(&probe);
-    return rc;
-}
-
 /* The data as the trainer sees it (ids, labels, lengths, the split), so
  * --resume can tell another file from the one a checkpoint trained on. */
 static uint64_t data_hash(const RnnrtTaskData *d, int cls)
@@ -574,7 +539,7 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     t.ckpt = o->ckpt;
     /* the checkpoint must be writable before any work (and a stale tmp of
      * a killed save goes) */
-    int rc = check_opts(&t, err);
+    int rc = rnnrt_train_opts_check(&t.o, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(t.ckpt, err);
     if (!rc)

@@ -97,9 +97,8 @@ static int parse_bptt(const char *s, int *out)
     return 0;
 }
 
-static int check_opts(Trainer *tr, RnnrtError *err)
+int rnnrt_train_opts_check(RnnrtTrainOpts *o, RnnrtError *err)
 {
-    const RnnrtTrainOpts *o = tr->o;
     const char *bad = NULL;
     if (o->epochs <= 0)
         bad = "--epochs must be positive";
@@ -109,21 +108,11 @@ static int check_opts(Trainer *tr, RnnrtError *err)
         bad = "--lr must be positive";
     else if (!(o->clip >= 0))
         bad = "--clip must be >= 0 (0 turns clipping off)";
-    else if (!o->sampler || rnnrt_sampler_parse(o->sampler, &tr->sampler))
-        bad = "--sampler must be sequential or random";
-    else if (!o->bptt || parse_bptt(o->bptt, &tr->run.bptt_kind))
-        bad = "--bptt must be full, truncated or randomized";
-    else if (o->bptt_k < 0)
-        bad = "--bptt-k must be >= 0";
-    else if (tr->o->bptt_kind == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
-        bad = "randomized truncation needs --bptt-p in (0, 1]";
     else if (!(o->max_loss_ratio == 0 || (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
         bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
-    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0 ||
-             o->sample_len < 0)
-        bad = "--max-steps, --max-seconds, --save-every and --sample-len "
-              "must be >= 0";
-    else if (rnnrt_sched_parse(o->lr_schedule, &tr->run.sched.kind))
+    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
+        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
+    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
         bad = "--lr-schedule must be constant, step, plateau or cosine";
     else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
         bad = "--weight-decay must be >= 0";
@@ -131,13 +120,34 @@ static int check_opts(Trainer *tr, RnnrtError *err)
         bad = "--eval-every must be >= 1 and --early-stop >= 0";
     if (bad)
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    int rc0 = rnnrt_sched_check(&o->sched, err);
-    if (rc0)
-        return rc0;
+    int rc = rnnrt_sched_check(&o->sched, err);
     RnnrtOptim probe; /* checks the name and the hyperparameters */
-    int rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
+    if (!rc)
+        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
                               o->beta2, o->eps, 0, err);
-    rnnrt_optim_free(&probe);
+    if (!rc)
+        rnnrt_optim_free(&probe);
+    return rc;
+}
+
+/* The language model's options, then those of every task. */
+static int check_opts(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtTrainOpts *o = tr->o;
+    const char *bad = NULL;
+    if (!o->sampler || rnnrt_sampler_parse(o->sampler, &tr->sampler))
+        bad = "--sampler must be sequential or random";
+    else if (!o->bptt || parse_bptt(o->bptt, &tr->run.bptt_kind))
+        bad = "--bptt must be full, truncated or randomized";
+    else if (o->bptt_k < 0)
+        bad = "--bptt-k must be >= 0";
+    else if (tr->o->bptt_kind == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
+        bad = "randomized truncation needs --bptt-p in (0, 1]";
+    else if (o->sample_len < 0)
+        bad = "--sample-len must be >= 0";
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
+    int rc = rnnrt_train_opts_check(&tr->run, err);
     if (rc)
         return rc;
     const char *path = o->ckpt;
