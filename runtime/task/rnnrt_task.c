@@ -299,11 +299,9 @@ static void task_step(void *task, RnnrtTrainState *ts, double *loss,
         memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
         count = B;
     }
-    t->m->forward(&b->ctx);
+    rnnrt_model_run(t->m, b, 1); /* split over --threads workers */
     *loss = b->ctx.loss;
     *tokens = count;
-    if (isfinite(*loss))
-        t->m->backward(&b->ctx);
 }
 
 /* Labelling: carry the state to the next minibatch. */
@@ -464,6 +462,8 @@ static int setup(Task *t, RnnrtError *err)
                            o->batch);
     rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
                               t->d.vocab.size, t->d.labels.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_split(&t->b, m, &t->p, o->threads, err);
     if (rc)
         return rc;
     if (ts->state && ts->batch > 0)
@@ -550,7 +550,6 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                                         err);
     if (rc)
         return rc;
-    rnnrt_blas_set_threads(o->threads);
     int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
     rc = setup(&t, err);
     if (!rc)

@@ -20,6 +20,14 @@
  * thread count (and equal to one thread up to rounding). Rows are dealt as
  * evenly as possible: B = 5 over 2 workers is 3 + 2.
  *
+ * The task heads (rnnrt_task.c) split the same way: a labelling model's
+ * labels are [T][B] like the tokens; a classification model's y is [B]
+ * (the first row of the time-major gather) and its pooling weights and
+ * valid-step mask [T][B] are gathered like the tokens; both losses are
+ * means over the rows (times T), so w_i = rows_i / B weighs them too. A
+ * call with fewer rows than the split was made for (a classification
+ * epoch's last, short minibatch) runs unsplit.
+ *
  * Layouts: tokens are time-major [T][B], so a slice's x and y are gathered
  * column by column; the carried state is the model's state_blocks blocks of
  * [B][S / state_blocks] (an LSTM: h then c), so a slice's state is
@@ -58,6 +66,8 @@ typedef struct {
     int row0, rows;
     double weight;                     /* rows / B */
     int32_t *x, *y;                    /* [T][rows] */
+    real *weights, *mask;              /* classification: [T][rows] pooling
+                                          weights and valid-step mask */
     real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
     real *work, *grads;
     int own_work;      /* worker 0 borrows the buffers' workspace */
@@ -148,8 +158,13 @@ static void run_slice(RnnrtPool *p, Slice *s)
     size_t rows = (size_t)s->rows;
     for (int t = 0; t < c->T; t++) {
         size_t src = (size_t)t * (size_t)p->B + (size_t)s->row0;
-        memcpy(s->x + (size_t)t * rows, c->x + src, rows * sizeof *s->x);
-        memcpy(s->y + (size_t)t * rows, c->y + src, rows * sizeof *s->y);
+        size_t dst = (size_t)t * rows;
+        memcpy(s->x + dst, c->x + src, rows * sizeof *s->x);
+        memcpy(s->y + dst, c->y + src, rows * sizeof *s->y);
+        if (c->pool)
+            memcpy(s->weights + dst, c->pool + src, rows * sizeof *s->weights);
+        if (c->mask)
+            memcpy(s->mask + dst, c->mask + src, rows * sizeof *s->mask);
     }
     if (p->S)
         state_gather(p, s, c->state_in, s->state_in);
@@ -158,6 +173,8 @@ static void run_slice(RnnrtPool *p, Slice *s)
     w.rows_all = p->B;
     w.x = s->x;
     w.y = s->y;
+    w.pool = c->pool ? s->weights : NULL;
+    w.mask = c->mask ? s->mask : NULL;
     w.state_in = s->state_in;
     w.state_out = s->state_out;
     w.dstate_in = c->dstate_in ? s->dstate : NULL;
@@ -329,6 +346,8 @@ void rnnrt_pool_free(RnnrtPool *p)
         Slice *s = &p->s[i];
         free(s->x);
         free(s->y);
+        free(s->weights);
+        free(s->mask);
         free(s->state_in);
         free(s->state_out);
         free(s->dstate);
@@ -348,14 +367,19 @@ static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
     s->weight = (double)s->rows / (double)p->B;
     s->x = rnnrt_xcalloc(tb, sizeof *s->x, "a worker's input tokens");
     s->y = rnnrt_xcalloc(tb, sizeof *s->y, "a worker's target tokens");
+    s->weights = rnnrt_xcalloc(tb, sizeof(real), "a worker's pooling weights");
+    s->mask = rnnrt_xcalloc(tb, sizeof(real), "a worker's valid-step mask");
     s->state_in = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->state_out = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->dstate = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     /* Worker 0 runs in the caller's thread, which no longer uses the
      * buffers' own workspace (sized for all B rows) while the pool exists. */
     s->own_work = s != &p->s[0];
-    s->work = s->own_work ? rnnrt_xcalloc(p->m->workspace(s->rows, b->T, b->V),
-                                          sizeof(real), "a worker's workspace")
+    size_t work = p->m->workspace_l ? p->m->workspace_l(s->rows, b->T, b->V,
+                                                        b->L)
+                                    : p->m->workspace(s->rows, b->T, b->V);
+    s->work = s->own_work ? rnnrt_xcalloc(work, sizeof(real),
+                                          "a worker's workspace")
                           : b->work;
     s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
                              "a worker's gradient block");
