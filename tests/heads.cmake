@@ -10,6 +10,7 @@
 #   heads_X_e2e     train on self-made data to >= 95% validation accuracy,
 #                   eval from the checkpoint, sample refused, bad data lines
 #                   reported at path:line:col (tests/e2e/heads.sh)
+#   heads_X_threads the same trainer (double) with --threads 2
 set(HEADS_MODELS "tagger labelling" "classifier classification")
 foreach(pair ${HEADS_MODELS})
   separate_arguments(pair)
@@ -34,6 +35,13 @@ foreach(pair ${HEADS_MODELS})
   set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
+  # --threads 2 (the batch split): per-step losses and parameters equal to
+  # --threads 1's, and the resume, signal, damaged-checkpoint and
+  # divergence checks with 2 threads (heads.sh with THREADS)
+  add_test(NAME heads_${model}_threads
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads.sh ${task} $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
+            ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model}_threads 2)
+  set_tests_properties(heads_${model}_threads PROPERTIES TIMEOUT 300 LABELS e2e)
 endforeach()
 
 # The heads against PyTorch (tests/torch/compare_heads.py): the dumps of
