@@ -6,7 +6,8 @@
  * recipe and optimizer handling (rnnrt_train_recipe, rnnrt_train_optim):
  * exact --resume, budgets, --save-every, signal saves, the loss guard,
  * schedules, weight decay, --eval-every and --early-stop on the
- * validation loss.
+ * validation loss, and --threads N: the LM's batch split (rnnrt_parallel.c,
+ * rnnrt_model_run) of each training minibatch's rows.
  *
  * Batching, the simplest honest one for each task:
  *   labelling       the tokens form one stream with a parallel stream of
