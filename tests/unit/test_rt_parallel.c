@@ -240,7 +240,7 @@ static void test_split_workers_policy(void **state)
 /* A task model (labels L = 3) with random parameters, tokens, labels and,
  * for classification, row lengths 1..T with their pooling weights and
  * masks; forward + backward plain and split over `threads`. */
-static void setup_task(Fix *f, const RnnrtModel *m, int threads, int T)
+static void setup_task(Fix *f, const RnnrtModel *m, int threads, int T, int rows)
 {
     enum { L = 3 };
     RnnrtError err;
@@ -257,26 +257,29 @@ static void setup_task(Fix *f, const RnnrtModel *m, int threads, int T)
         f->b.x[i] = (int32_t)rnnrt_rng_below(&r, V);
         f->b.y[i] = (int32_t)rnnrt_rng_below(&r, L);
     }
-    for (int k = 0; cls && k < B; k++) {
+    for (int k = 0; cls && k < rows; k++) {
         int len = 1 + (int)rnnrt_rng_below(&r, (uint64_t)T);
-        rnnrt_pool_weights(f->b.pool, T, B, k, len, m->head);
-        rnnrt_valid_mask(f->b.mask, T, B, k, len);
+        rnnrt_pool_weights(f->b.pool, T, rows, k, len, m->head);
+        rnnrt_valid_mask(f->b.mask, T, rows, k, len);
     }
+    f->b.ctx.B = rows;
     if (!cls) /* labelling carries its state between minibatches */
         rnnrt_rng_fill_uniform(&r, f->b.state_in, (size_t)B * (size_t)f->b.S, -0.5, 0.5);
 }
 
-static void check_task_split(const RnnrtModel *m, int threads, int T)
+/* rows < B: a call with fewer rows than the buffers (a classification
+ * epoch's last minibatch), dealt again over the workers. */
+static void check_task_split(const RnnrtModel *m, int threads, int T, int rows)
 {
     Fix one, many;
-    setup_task(&one, m, 1, T);
-    setup_task(&many, m, threads, T);
+    setup_task(&one, m, 1, T, rows);
+    setup_task(&many, m, threads, T, rows);
     run(&one, T, 1);
     run(&many, T, 1);
     assert_true(fabs(one.b.ctx.loss - many.b.ctx.loss) <= 1e-12 * fabs(one.b.ctx.loss));
     assert_true(max_abs(one.p.grads, one.p.total) > 0);
     assert_close("grads", one.p.grads, many.p.grads, one.p.total);
-    assert_close("state_out", one.b.state_out, many.b.state_out, (size_t)B * (size_t)one.b.S);
+    assert_close("state_out", one.b.state_out, many.b.state_out, (size_t)rows * (size_t)one.b.S);
     teardown_fix(&one);
     teardown_fix(&many);
 }
@@ -284,15 +287,18 @@ static void check_task_split(const RnnrtModel *m, int threads, int T)
 static void test_tagger_split(void **state)
 {
     (void)state;
-    check_task_split(&tagger_model, 2, TMAX);
-    check_task_split(&tagger_model, 3, TMAX - 2);
+    check_task_split(&tagger_model, 2, TMAX, B);
+    check_task_split(&tagger_model, 3, TMAX - 2, B);
 }
 
 static void test_classifier_split(void **state)
 {
     (void)state;
-    check_task_split(&classifier_model, 2, TMAX);
-    check_task_split(&classifier_model, 3, TMAX);
+    check_task_split(&classifier_model, 2, TMAX, B);
+    check_task_split(&classifier_model, 3, TMAX, B);
+    check_task_split(&classifier_model, 2, TMAX, 5);
+    check_task_split(&classifier_model, 3, TMAX, 2); /* a worker sits out */
+    check_task_split(&classifier_model, 3, TMAX, 1);
 }
 
 int main(void)
