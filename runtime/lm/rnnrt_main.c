@@ -119,14 +119,6 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     rnnrt_recipe_given(opts, given, o.given);
     RnnrtError err = {0};
-    int n = rnnrt_mpi_launched();
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && n > 1)
-        return rnnrt_cli_report(
-            rnnrt_error(&err, RNNRT_EXIT_USAGE, "started as one of %d MPI "
-                        "processes, but the %s trainer does not split its "
-                        "minibatches over MPI ranks yet; run it without "
-                        "mpirun", n, m->name),
-            &err, prog, "train");
     /* the task heads train on the same driver; what shapes a language
      * model's stream of text and its final sample does not apply */
     static const char *const lm_only[] = {"--sampler", "--bptt", "--bptt-k",

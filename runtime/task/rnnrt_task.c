@@ -6,8 +6,10 @@
  * recipe and optimizer handling (rnnrt_train_recipe, rnnrt_train_optim):
  * exact --resume, budgets, --save-every, signal saves, the loss guard,
  * schedules, weight decay, --eval-every and --early-stop on the
- * validation loss, and --threads N: the LM's batch split (rnnrt_parallel.c,
- * rnnrt_model_run) of each training minibatch's rows.
+ * validation loss, and --threads N and MPI ranks: the LM's batch split
+ * (rnnrt_parallel.c, rnnrt_model_run) of each training minibatch's rows,
+ * over the ranks (mpirun -np N, rnnrt_mpi.c; every rank reads the data and
+ * validates, rank 0 alone prints and saves) and then over the threads.
  *
  * Batching, the simplest honest one for each task:
  *   labelling       the tokens form one stream with a parallel stream of
@@ -301,7 +303,12 @@ static void task_step(void *task, RnnrtTrainState *ts, double *loss,
         count = B;
     }
     rnnrt_model_run(t->m, b, 1); /* split over --threads workers */
-    *loss = b->ctx.loss;
+    *loss = b->ctx.loss; /* over MPI ranks, this rank's rows' part */
+    if (rnnrt_buffers_ranks(b) > 1) {
+        int rows_all = b->ctx.B, row0, rows;
+        rnnrt_mpi_rows(rows_all, &row0, &rows);
+        count = count / rows_all * rows;
+    }
     *tokens = count;
 }
 
@@ -360,6 +367,14 @@ static int task_save(void *task, RnnrtError *err)
     return ckpt_save(t->ckpt, t->m, &t->d, &t->p, &ts, err);
 }
 
+/* Over MPI ranks, before a save: every rank's rows of labelling's carried
+ * state. */
+static void task_share(void *task)
+{
+    Task *t = task;
+    rnnrt_buffers_share_state(&t->b, t->b.state_in);
+}
+
 static const char *task_param_name(void *task, size_t k, size_t *index)
 {
     Task *t = task;
@@ -375,6 +390,7 @@ static const RnnrtTaskOps task_ops = {
     .end_epoch = task_end_epoch,
     .save = task_save,
     .param_name = task_param_name,
+    .share = task_share,
 };
 
 /* The data as the trainer sees it (ids, labels, lengths, the split), so
@@ -422,7 +438,7 @@ static int setup(Task *t, RnnrtError *err)
         rc = ckpt_load(t->ckpt, m, 1, 1, &c, &warn, err);
         if (rc)
             return rc;
-        if (warn.code)
+        if (warn.code && rnnrt_mpi_rank() == 0)
             fprintf(stderr, "%s: warning: %s\n", m->name, warn.msg);
         t->p = c.p;
         *ts = c.ts;
@@ -464,7 +480,7 @@ static int setup(Task *t, RnnrtError *err)
     rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
                               t->d.vocab.size, t->d.labels.size, err);
     if (!rc)
-        rc = rnnrt_buffers_split(&t->b, m, &t->p, o->threads, err);
+        rc = rnnrt_buffers_split_ranks(&t->b, m, &t->p, o->threads, err);
     if (rc)
         return rc;
     if (ts->state && ts->batch > 0)
@@ -501,7 +517,7 @@ static int train_run(Task *t, RnnrtError *err)
         .max_loss_ratio = o->max_loss_ratio, .vocab = t->d.labels.size,
         .quiet = o->quiet, .sched = o->sched,
         .weight_decay = o->weight_decay, .eval_every = o->eval_every,
-        .early_stop = o->early_stop};
+        .early_stop = o->early_stop, .ranks = rnnrt_buffers_ranks(&t->b)};
     int rc = rnnrt_driver_run(d, err);
     if (!rc)
         rc = rnnrt_driver_finish(d, err);
@@ -538,9 +554,18 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     if (!t.o.out)
         t.o.out = stdout;
     t.ckpt = o->ckpt;
+    FILE *devnull = NULL;
+    int rc = rnnrt_mpi_start(err);
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints */
+        t.o.quiet = 1;
+        t.o.out = devnull = fopen("/dev/null", "w");
+        if (!devnull)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
     /* the checkpoint must be writable before any work (and a stale tmp of
      * a killed save goes) */
-    int rc = rnnrt_train_opts_check(&t.o, err);
+    if (!rc)
+        rc = rnnrt_train_opts_check(&t.o, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(t.ckpt, err);
     if (!rc)
@@ -549,8 +574,11 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         rc = rnnrt_ckpt_check_overwrite(t.ckpt, rnnrt_ckpt_task_name(m->task),
                                         m->name, m->spec_hash, m->spec_path,
                                         err);
-    if (rc)
+    if (rc) {
+        if (devnull)
+            fclose(devnull);
         return rc;
+    }
     int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
     rc = setup(&t, err);
     if (!rc)
@@ -565,6 +593,8 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     rnnrt_buffers_free(&t.b);
     rnnrt_params_free(&t.p);
     rnnrt_task_data_free(&t.d);
+    if (devnull)
+        fclose(devnull);
     return rc;
 }
 
