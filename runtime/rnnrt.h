@@ -1222,7 +1222,7 @@ void rnnrt_recipe_values(const RnnrtTrainOpts *o,
  * resumed run's, as rnnrt_recipe_resume left them). */
 void rnnrt_recipe_apply(RnnrtTrainOpts *o, const double *recipe);
 /* --resume for the keys whose have[key] is not NULL (the checkpoint's
- * values), in key order, against this run's value[key] and given[key]:
+ * values), --seed and --lr first and then in key order, against this run's value[key] and given[key]:
  * rnnrt_resume_opts with the table's names, policies and reasons. */
 int rnnrt_recipe_resume(const unsigned char *given, const double *value,
                         double *const *have, const char *prog,

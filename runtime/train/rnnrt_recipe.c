@@ -259,9 +259,12 @@ int rnnrt_recipe_resume(const unsigned char *given, const double *value,
 {
     RnnrtResumeOpt list[RNNRT_RECIPE_OPTS];
     int n = 0;
-    for (int k = 0; k < RNNRT_RECIPE_OPTS; k++) {
+    /* --seed, --lr, then key order: the order of the notes */
+    for (int i = -2; i < RNNRT_RECIPE_OPTS; i++) {
+        int k = i == -2 ? RNNRT_RECIPE_SEED : i == -1 ? RNNRT_RECIPE_LR : i;
         const RnnrtRecipeOpt *e = &rnnrt_recipe_opts[k];
-        if (have[k])
+        if (have[k] && (i < 0 || (k != RNNRT_RECIPE_SEED &&
+                                  k != RNNRT_RECIPE_LR)))
             list[n++] = (RnnrtResumeOpt){e->name, given[k], value[k], have[k],
                                          e->policy, e->why, e->names};
     }
