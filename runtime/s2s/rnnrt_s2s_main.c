@@ -555,7 +555,7 @@ typedef struct {
     int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
     const char *ckpt;
-    int given_lr, given_seed, given_loss_ratio; /* on the command line */
+    unsigned char given[RNNRT_RECIPE_OPTS]; /* on the command line */
 } TrainOpts;
 
 typedef struct {
@@ -664,15 +664,13 @@ static int setup_resume(Trainer *tr, const char *path, RnnrtError *err)
         rc = new_optim(tr, err);
     if (!rc) { /* this command line's recipe options against the checkpoint's */
         double *r = ts->recipe;
-        RnnrtResumeOpt list[] = {
-            {"--seed", o->given_seed, (double)o->seed, &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE,
-             "the random state continues from the checkpoint", NULL},
-            {"--lr", o->given_lr, o->lr, &ts->sched.base_lr, RNNRT_RESUME_APPLY, NULL, NULL},
-            {"--max-loss-ratio", o->given_loss_ratio, o->max_loss_ratio, &r[RNNRT_RECIPE_LOSS_RATIO],
-             RNNRT_RESUME_APPLY, NULL, NULL},
-        };
+        double now[RNNRT_RECIPE_OPTS] = {[RNNRT_RECIPE_SEED] = (double)o->seed, [RNNRT_RECIPE_LR] = o->lr,
+                                         [RNNRT_RECIPE_LOSS_RATIO] = o->max_loss_ratio};
+        double *have[RNNRT_RECIPE_OPTS] = {[RNNRT_RECIPE_SEED] = &r[RNNRT_RECIPE_SEED],
+                                           [RNNRT_RECIPE_LR] = &ts->sched.base_lr,
+                                           [RNNRT_RECIPE_LOSS_RATIO] = &r[RNNRT_RECIPE_LOSS_RATIO]};
         double base = ts->sched.base_lr;
-        rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list), tr->m->name, o->ckpt, ts->step, err);
+        rc = rnnrt_recipe_resume(o->given, now, have, tr->m->name, o->ckpt, ts->step, err);
         if (ts->sched.base_lr != base) /* the schedule goes on from the new lr */
             ts->lr = ts->sched.base_lr;
     }
@@ -1277,18 +1275,18 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     char def_ckpt[4096];
     snprintf(def_ckpt, sizeof def_ckpt, "%s.ckpt", m->name);
     const char *ckpt = def_ckpt, *model = NULL;
+    char resume_help[1024];
     const RnnrtOpt train_opts[] = {
         {"--epochs", RNNRT_OPT_INT, &to.epochs, "N", "epochs in all (a resumed run counts the earlier ones)", 1, 1e6},
-        {"--lr", RNNRT_OPT_DOUBLE, &to.lr, "F", "learning rate (--resume: replaces the checkpoint's, with a note)",
-         DBL_MIN, 1e6},
+        rnnrt_recipe_opt(RNNRT_RECIPE_LR, &to.lr),
         {"--batch", RNNRT_OPT_INT, &to.batch, "N", "pairs per minibatch", 1, 65536},
         {"--max-pairs", RNNRT_OPT_I64, &to.max_pairs, "N", "read only the first N pairs (0 = all)", 0, 1e15},
         {"--beam", RNNRT_OPT_INT, &beam, "K", "beam width for the second decoding (1 = greedy only)", 1, 64},
         {"--eval-max", RNNRT_OPT_I64, &to.eval_max, "N", "decode at most N held-out pairs (-1 = all)", -1, 1e15},
-        {"--seed", RNNRT_OPT_U64, &to.seed, "N", "initialization and shuffling seed", 0, 0},
+        rnnrt_recipe_opt(RNNRT_RECIPE_SEED, &to.seed),
         {"--ckpt", RNNRT_OPT_STR, &ckpt, "CKPT", "checkpoint file, saved at every epoch's end", 0, 0},
         {"--save", RNNRT_OPT_STR, &ckpt, "CKPT", "the same as --ckpt", 0, 0},
-        {"--resume", RNNRT_OPT_FLAG, &to.resume, NULL, "continue from --ckpt, exactly where it stopped", 0, 0},
+        {"--resume", RNNRT_OPT_FLAG, &to.resume, NULL, resume_help, 0, 0},
         {"--force", RNNRT_OPT_FLAG, &to.force, NULL,
          "overwrite a --ckpt that is not this model's; resume on other pairs", 0, 0},
         {"--max-steps", RNNRT_OPT_I64, &to.max_steps, "N", "stop after N steps in this run (0 = no limit)", 0, 1e18},
@@ -1296,8 +1294,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          0, 1e12},
         {"--save-every", RNNRT_OPT_I64, &to.save_every, "N", "also save every N steps (0 = at epoch ends only)", 0,
          1e18},
-        {"--max-loss-ratio", RNNRT_OPT_DOUBLE, &to.max_loss_ratio, "X",
-         "stop (exit 4) when a step's loss exceeds X times the run's first loss (0 = off)", 0, 1e12},
+        rnnrt_recipe_opt(RNNRT_RECIPE_LOSS_RATIO, &to.max_loss_ratio),
         {"--threads", RNNRT_OPT_INT, &to.threads, "N",
          "threads: N >= 2 splits each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},
@@ -1344,6 +1341,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
                           : is_dump ? "dump: forward and backward on a random problem, as text for rnnc --check"
                                     : "gradcheck: backward against finite differences on a random problem";
     const char *path = NULL;
+    rnnrt_recipe_resume_help(resume_help, sizeof resume_help, "continue from --ckpt, exactly where it stopped",
+                             train_opts);
     unsigned char given[sizeof train_opts / sizeof *train_opts] = {0};
     int rc;
     if (!is_tr && !is_gc && argc >= 3 && argv[2][0] != '-') {
@@ -1368,9 +1367,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     {
         to.beam = beam;
         to.ckpt = ckpt;
-        to.given_lr = rnnrt_cli_given(train_opts, given, "--lr");
-        to.given_seed = rnnrt_cli_given(train_opts, given, "--seed");
-        to.given_loss_ratio = rnnrt_cli_given(train_opts, given, "--max-loss-ratio");
+        rnnrt_recipe_given(train_opts, given, to.given);
         rc = train(m, path, &to, &err);
         rc = rnnrt_cli_report(rc, &err, prog, cmd);
         rnnrt_mpi_stop(rc); /* over MPI ranks: all end here together */

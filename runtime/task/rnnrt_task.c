@@ -6,7 +6,10 @@
  * recipe and optimizer handling (rnnrt_train_recipe, rnnrt_train_optim):
  * exact --resume, budgets, --save-every, signal saves, the loss guard,
  * schedules, weight decay, --eval-every and --early-stop on the
- * validation loss.
+ * validation loss, and --threads N and MPI ranks: the LM's batch split
+ * (rnnrt_parallel.c, rnnrt_model_run) of each training minibatch's rows,
+ * over the ranks (mpirun -np N, rnnrt_mpi.c; every rank reads the data and
+ * validates, rank 0 alone prints and saves) and then over the threads.
  *
  * Batching, the simplest honest one for each task:
  *   labelling       the tokens form one stream with a parallel stream of
@@ -299,11 +302,14 @@ static void task_step(void *task, RnnrtTrainState *ts, double *loss,
         memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
         count = B;
     }
-    t->m->forward(&b->ctx);
-    *loss = b->ctx.loss;
+    rnnrt_model_run(t->m, b, 1); /* split over --threads workers */
+    *loss = b->ctx.loss; /* over MPI ranks, this rank's rows' part */
+    if (rnnrt_buffers_ranks(b) > 1) {
+        int rows_all = b->ctx.B, row0, rows;
+        rnnrt_mpi_rows(rows_all, &row0, &rows);
+        count = count / rows_all * rows;
+    }
     *tokens = count;
-    if (isfinite(*loss))
-        t->m->backward(&b->ctx);
 }
 
 /* Labelling: carry the state to the next minibatch. */
@@ -361,6 +367,14 @@ static int task_save(void *task, RnnrtError *err)
     return ckpt_save(t->ckpt, t->m, &t->d, &t->p, &ts, err);
 }
 
+/* Over MPI ranks, before a save: every rank's rows of labelling's carried
+ * state. */
+static void task_share(void *task)
+{
+    Task *t = task;
+    rnnrt_buffers_share_state(&t->b, t->b.state_in);
+}
+
 static const char *task_param_name(void *task, size_t k, size_t *index)
 {
     Task *t = task;
@@ -376,42 +390,8 @@ static const RnnrtTaskOps task_ops = {
     .end_epoch = task_end_epoch,
     .save = task_save,
     .param_name = task_param_name,
+    .share = task_share,
 };
-
-static int check_opts(Task *t, RnnrtError *err)
-{
-    RnnrtTrainOpts *o = &t->o;
-    const char *bad = NULL;
-    if (o->epochs <= 0)
-        bad = "--epochs must be positive";
-    else if (o->batch <= 0 || o->steps <= 0)
-        bad = "--batch and --steps must be positive";
-    else if (!(o->lr > 0) || !isfinite(o->lr))
-        bad = "--lr must be positive";
-    else if (!(o->clip >= 0))
-        bad = "--clip must be >= 0 (0 turns clipping off)";
-    else if (!(o->max_loss_ratio == 0 ||
-               (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
-        bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
-    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
-        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
-    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
-        bad = "--lr-schedule must be constant, step, plateau or cosine";
-    else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
-        bad = "--weight-decay must be >= 0";
-    else if (o->eval_every < 1 || o->early_stop < 0)
-        bad = "--eval-every must be >= 1 and --early-stop >= 0";
-    if (bad)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    int rc = rnnrt_sched_check(&o->sched, err);
-    RnnrtOptim probe; /* checks the name and the hyperparameters */
-    if (!rc)
-        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
-                              o->beta2, o->eps, 0, err);
-    if (!rc)
-        rnnrt_optim_free(&probe);
-    return rc;
-}
 
 /* The data as the trainer sees it (ids, labels, lengths, the split), so
  * --resume can tell another file from the one a checkpoint trained on. */
@@ -458,7 +438,7 @@ static int setup(Task *t, RnnrtError *err)
         rc = ckpt_load(t->ckpt, m, 1, 1, &c, &warn, err);
         if (rc)
             return rc;
-        if (warn.code)
+        if (warn.code && rnnrt_mpi_rank() == 0)
             fprintf(stderr, "%s: warning: %s\n", m->name, warn.msg);
         t->p = c.p;
         *ts = c.ts;
@@ -488,10 +468,9 @@ static int setup(Task *t, RnnrtError *err)
                     (long long)ts->epoch + 1, (long long)ts->batch,
                     (long long)ts->step);
     }
-    int bptt = 0;
     rc = rnnrt_train_optim(o, ts, t->p.total, m->name, t->ckpt, err);
     if (!rc)
-        rc = rnnrt_train_recipe(o, &bptt, ts, m->name, t->ckpt, err);
+        rc = rnnrt_train_recipe(o, ts, m->name, t->ckpt, err);
     if (rc)
         return rc;
     if (m->task == RNNRT_TASK_LABELLING && t->d.ntrain < (size_t)o->batch)
@@ -500,6 +479,8 @@ static int setup(Task *t, RnnrtError *err)
                            o->batch);
     rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
                               t->d.vocab.size, t->d.labels.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_split_ranks(&t->b, m, &t->p, o->threads, err);
     if (rc)
         return rc;
     if (ts->state && ts->batch > 0)
@@ -536,7 +517,7 @@ static int train_run(Task *t, RnnrtError *err)
         .max_loss_ratio = o->max_loss_ratio, .vocab = t->d.labels.size,
         .quiet = o->quiet, .sched = o->sched,
         .weight_decay = o->weight_decay, .eval_every = o->eval_every,
-        .early_stop = o->early_stop};
+        .early_stop = o->early_stop, .ranks = rnnrt_buffers_ranks(&t->b)};
     int rc = rnnrt_driver_run(d, err);
     if (!rc)
         rc = rnnrt_driver_finish(d, err);
@@ -573,9 +554,18 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     if (!t.o.out)
         t.o.out = stdout;
     t.ckpt = o->ckpt;
+    FILE *devnull = NULL;
+    int rc = rnnrt_mpi_start(err);
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints */
+        t.o.quiet = 1;
+        t.o.out = devnull = fopen("/dev/null", "w");
+        if (!devnull)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
     /* the checkpoint must be writable before any work (and a stale tmp of
      * a killed save goes) */
-    int rc = check_opts(&t, err);
+    if (!rc)
+        rc = rnnrt_train_opts_check(&t.o, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(t.ckpt, err);
     if (!rc)
@@ -584,9 +574,11 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         rc = rnnrt_ckpt_check_overwrite(t.ckpt, rnnrt_ckpt_task_name(m->task),
                                         m->name, m->spec_hash, m->spec_path,
                                         err);
-    if (rc)
+    if (rc) {
+        if (devnull)
+            fclose(devnull);
         return rc;
-    rnnrt_blas_set_threads(o->threads);
+    }
     int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
     rc = setup(&t, err);
     if (!rc)
@@ -601,6 +593,8 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     rnnrt_buffers_free(&t.b);
     rnnrt_params_free(&t.p);
     rnnrt_task_data_free(&t.d);
+    if (devnull)
+        fclose(devnull);
     return rc;
 }
 
