@@ -22,12 +22,17 @@ typedef struct {
     RnnrtS2sCtx c;
 } Problem;
 
-static void problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt)
+static int problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt,
+                        RnnrtError *err)
 {
     RnnrtRng rng;
     rnnrt_rng_init(&rng, seed);
     rnnrt_s2s_params_init(&pb->p, m, V, Vt, &rng);
-    rnnrt_s2s_step_init(&pb->st, &pb->p, B, T);
+    int rc = rnnrt_s2s_step_init(&pb->st, &pb->p, B, T, err);
+    if (rc) {
+        rnnrt_s2s_params_free(&pb->p);
+        return rc;
+    }
     size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
     pb->src = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
     pb->lab = rnnrt_xcalloc(tb, sizeof(int32_t), "inputs");
@@ -56,6 +61,7 @@ static void problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int
     pb->c.src_len = pb->sl;
     pb->c.tgt_len = pb->tl;
     pb->c.dstate_in = pb->dstate;
+    return 0;
 }
 
 static void problem_free(Problem *pb)
@@ -137,7 +143,9 @@ int rnnrt_s2s_gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T,
     if (sizeof(real) != sizeof(double))
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck needs the double build (%s_d)", m->name);
     Problem pb;
-    problem_init(&pb, m, seed, B, T, V, Vt);
+    int rc = problem_init(&pb, m, seed, B, T, V, Vt, err);
+    if (rc)
+        return rc;
     problem_run(&pb, m);
     S2sParams *p = &pb.p;
     size_t ns = (size_t)B * m->state_size;
@@ -195,10 +203,12 @@ static void put_ids(const char *key, const int32_t *v, size_t n)
 
 /* One forward and backward on the random problem, everything as text for
  * `rnnc SPEC --check DUMP` (compiler/check.c's seq2seq records). */
-int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt)
+int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, RnnrtError *err)
 {
     Problem pb;
-    problem_init(&pb, m, seed, B, T, V, Vt);
+    int rc = problem_init(&pb, m, seed, B, T, V, Vt, err);
+    if (rc)
+        return rc;
     problem_run(&pb, m);
     size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
     printf("dims %d %d %d %d %d\n", B, T, V, Vt, m->state_size);

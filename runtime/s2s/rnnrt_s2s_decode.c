@@ -11,8 +11,8 @@
 
 /* ---- decoding: see S2sDecoder in rnnrt_s2s_int.h ---- */
 
-void rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int max_sent, int attention,
-                            int rerun)
+int rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int max_sent, int attention,
+                           int rerun, RnnrtError *err)
 {
     const RnnrtS2sModel *m = p->m;
     size_t rows = (size_t)max_sent * (size_t)k;
@@ -24,10 +24,9 @@ void rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int
     if (d->emitted) {
         d->S = m->dec_state_size;
         size_t n = m->decode_workspace((int)rows, T, p->V, p->Vt);
-        if (n == 0) {
-            fprintf(stderr, "rnnrt: error: the decoding workspace for %zu rows, T %d does not fit\n", rows, T);
-            exit(RNNRT_EXIT_USAGE);
-        }
+        if (n == 0)
+            return rnnrt_error(err, RNNRT_EXIT_USAGE, "the decoding workspace for %zu rows, T %d does not fit", rows,
+                               T);
         d->dwork = rnnrt_xcalloc(n, sizeof(real), "the decoding workspace");
         d->sin = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
         d->sout = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
@@ -35,11 +34,12 @@ void rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int
                                  .src_len = d->sl, .work = d->dwork};
     } else {
         d->S = T + 1;
-        rnnrt_s2s_step_init(&d->step, p, (int)rows, T);
         d->dec = rnnrt_xcalloc(rows * (size_t)T, sizeof(int32_t), "decoder inputs");
         d->label = rnnrt_xcalloc(rows * (size_t)T, sizeof(int32_t), "decoder inputs");
         d->tl = rnnrt_xcalloc(rows, sizeof(int32_t), "lengths");
+        return rnnrt_s2s_step_init(&d->step, p, (int)rows, T, err);
     }
+    return 0;
 }
 
 void rnnrt_s2s_decoder_free(S2sDecoder *d)
@@ -191,7 +191,11 @@ int rnnrt_s2s_decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t fi
     enum { CHUNK = 128 };
     int T = pairs->T;
     S2sDecoder d;
-    rnnrt_s2s_decoder_init(&d, p, T, k, CHUNK, 0, rerun);
+    int rc = rnnrt_s2s_decoder_init(&d, p, T, k, CHUNK, 0, rerun, err);
+    if (rc) {
+        rnnrt_s2s_decoder_free(&d);
+        return rc;
+    }
     RnnrtVocab words; /* BLEU over strings: unknown reference words stay distinct */
     rnnrt_vocab_init(&words);
     real *state0 = rnnrt_xcalloc((size_t)CHUNK * d.S, sizeof(real), "decoder states");
@@ -199,7 +203,6 @@ int rnnrt_s2s_decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t fi
     int32_t *ref = NULL;
     size_t refcap = 0;
     rnnrt_bleu_stats_init(&sc->bleu);
-    int rc = 0;
     RnnrtBeamOpts o;
     rnnrt_beam_opts_default(&o);
     o.beam = k;

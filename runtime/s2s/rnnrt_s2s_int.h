@@ -35,7 +35,8 @@ typedef struct {
     real *state, *work;
 } S2sStep;
 
-void rnnrt_s2s_step_init(S2sStep *s, const S2sParams *p, int B, int T);
+/* Exit 2 (err) when the workspace's size overflows; free even then. */
+int rnnrt_s2s_step_init(S2sStep *s, const S2sParams *p, int B, int T, RnnrtError *err);
 void rnnrt_s2s_step_free(S2sStep *s);
 
 /* ---- decoding ----
@@ -67,9 +68,10 @@ typedef struct {
 } S2sDecoder;
 
 /* rerun: decode through forward even when the emitted entries exist
- * (--rerun-decode). attention: keep every call's weights in d->attn. */
-void rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int max_sent, int attention,
-                            int rerun);
+ * (--rerun-decode). attention: keep every call's weights in d->attn. Exit
+ * 2 (err) when a workspace's size overflows; free d even then. */
+int rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int max_sent, int attention,
+                           int rerun, RnnrtError *err);
 void rnnrt_s2s_decoder_free(S2sDecoder *d);
 void rnnrt_s2s_decoder_start(S2sDecoder *d, int nsent, const int32_t *src, const int32_t *src_len, real *state0);
 int rnnrt_s2s_decoder_search(S2sDecoder *d, const real *state0, const RnnrtBeamOpts *o, RnnrtBeamResult *res,
@@ -105,6 +107,10 @@ int rnnrt_s2s_ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, 
                         RnnrtError *err);
 int rnnrt_s2s_check_overwrite(const char *path, const RnnrtS2sModel *m, int force, RnnrtError *err);
 
+/* rnnrt_translator_open (rnnrt_api_s2s.c) with --rerun-decode's choice. */
+int rnnrt_s2s_translator_open(RnnrtTranslator **tr, const char *path, const RnnrtS2sModel *m, int rerun,
+                              RnnrtError *err);
+
 /* ---- the commands ---- */
 typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
@@ -123,6 +129,6 @@ int rnnrt_s2s_translate_cmd(const RnnrtS2sModel *m, const char *model, int beam,
                             RnnrtError *err);
 int rnnrt_s2s_gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
                             RnnrtError *err);
-int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt);
+int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, RnnrtError *err);
 
 #endif

@@ -179,7 +179,7 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     else if (is_eval)
         rc = rnnrt_s2s_eval_cmd(m, path, model, beam, max_pairs, eval_max, rerun_decode, &err);
     else if (is_gc)
-        rc = is_dump ? rnnrt_s2s_dump_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt)
+        rc = is_dump ? rnnrt_s2s_dump_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt, &err)
                      : rnnrt_s2s_gradcheck_cmd(m, seed, gc_B, gc_T, gc_V, gc_Vt, max_per, &err);
     else
         rc = rnnrt_s2s_translate_cmd(m, model, beam, attention, rerun_decode, &err);

@@ -6,6 +6,7 @@
 #include "rnnrt_s2s_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 size_t rnnrt_s2s_dim(int d, int V, int Vt) { return (size_t)(d == RNNRT_DIM_V ? V : d == RNNRT_DIM_VT ? Vt : d); }
 
@@ -43,17 +44,17 @@ void rnnrt_s2s_params_free(S2sParams *p)
     free(p->grads);
 }
 
-void rnnrt_s2s_step_init(S2sStep *s, const S2sParams *p, int B, int T)
+int rnnrt_s2s_step_init(S2sStep *s, const S2sParams *p, int B, int T, RnnrtError *err)
 {
+    memset(s, 0, sizeof *s);
     size_t n = p->m->workspace(B, T, p->V, p->Vt);
-    if (n == 0) {
-        fprintf(stderr, "rnnrt: error: the workspace for B %d, T %d does not fit\n", B, T);
-        exit(RNNRT_EXIT_USAGE);
-    }
+    if (n == 0)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "the workspace for B %d, T %d does not fit", B, T);
     s->work = rnnrt_xcalloc(n, sizeof(real), "the workspace");
     s->state = rnnrt_xcalloc((size_t)B * (size_t)p->m->state_size + 1, sizeof(real), "initial states");
     s->c = (RnnrtS2sCtx){.B = B, .T = T, .V = p->V, .Vt = p->Vt, .params = p->params, .grads = p->grads,
                          .state_in = s->state, .work = s->work};
+    return 0;
 }
 
 void rnnrt_s2s_step_free(S2sStep *s)

@@ -148,7 +148,9 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
            tr->pairs.n, tr->pairs.ntrain, tr->p.V, tr->p.Vt, tr->pairs.T, tr->p.np);
     if (tr->pairs.ntrain == 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no training pairs", path);
-    rnnrt_s2s_step_init(&tr->st, &tr->p, o->batch, tr->pairs.T);
+    rc = rnnrt_s2s_step_init(&tr->st, &tr->p, o->batch, tr->pairs.T, err);
+    if (rc)
+        return rc;
     rnnrt_s2s_batcher_init(&tr->bt, &tr->pairs, 0, tr->pairs.ntrain, o->batch, 1, 0);
     rnnrt_s2s_batch_init(&tr->mb, o->batch, tr->pairs.T);
     tr->have_loop = 1;
