@@ -1587,5 +1587,16 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                      RnnrtError *err);
 int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
                     int B, RnnrtTaskScore *out, RnnrtError *err);
+/* The predict command (rnnrt_task_predict.c): labels or classes of the
+ * lines of in, written to out, through the C API. */
+int rnnrt_task_predict(const RnnrtModel *m, const char *ckpt, FILE *in,
+                       FILE *out, RnnrtError *err);
+/* The checkpoint of a task model as eval reads it (no .prev fallback, no
+ * printing): vocabularies, parameters, its time steps T and optimizer
+ * steps; on error nothing is left allocated. (The C API, rnnrt_api_task.c.) */
+int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
+                         RnnrtVocab *vocab, RnnrtVocab *labels,
+                         RnnrtParams *p, int *T, int64_t *steps,
+                         RnnrtError *err);
 
 #endif

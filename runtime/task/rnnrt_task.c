@@ -624,3 +624,21 @@ int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
     ckpt_free(&c);
     return rc;
 }
+
+int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
+                         RnnrtVocab *vocab, RnnrtVocab *labels,
+                         RnnrtParams *p, int *T, int64_t *steps,
+                         RnnrtError *err)
+{
+    TaskCkpt c;
+    int rc = ckpt_load(path, m, 0, 1, &c, NULL, err);
+    if (rc)
+        return rc;
+    *vocab = c.vocab;
+    *labels = c.labels;
+    *p = c.p;
+    *T = c.T;
+    *steps = c.ts.step;
+    rnnrt_train_state_free(&c.ts);
+    return 0;
+}
