@@ -552,9 +552,9 @@ typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
     double max_loss_ratio; /* RELIABILITY D2: stop when a loss passes this x the run's first; 0 = off */
-    int64_t max_pairs, eval_max, max_steps, save_every;
+    int64_t max_pairs, eval_max, max_steps, save_every, metrics_every;
     uint64_t seed;
-    const char *ckpt;
+    const char *ckpt, *metrics; /* metrics: --metrics FILE.jsonl (the driver writes it) */
     int given_lr, given_seed, given_loss_ratio; /* on the command line */
 } TrainOpts;
 
@@ -863,7 +863,7 @@ static int train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o, R
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
             .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet,
             .sched = sched, .weight_decay = m->recipe.weight_decay,
-            .ranks = rnnrt_s2s_split_ranks(tr.split)};
+            .ranks = rnnrt_s2s_split_ranks(tr.split), .metrics = o->metrics, .metrics_every = o->metrics_every};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;
@@ -1302,6 +1302,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          "threads: N >= 2 splits each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},
         {"--quiet", RNNRT_OPT_FLAG, &to.quiet, NULL, "no progress line or notes", 0, 0},
+        {"--metrics", RNNRT_OPT_STR, &to.metrics, "FILE", "write JSON-lines training metrics (README \"Training metrics\")", 0, 0},
+        {"--metrics-every", RNNRT_OPT_I64, &to.metrics_every, "N", "--metrics: a train record every N steps (default 10)", 1, 1e18},
         {0},
     };
     const RnnrtOpt eval_opts[] = {
