@@ -23,3 +23,12 @@ add_test(NAME rnnc_dot
   COMMAND bash ${METRICS_DIR}/dot.sh $<TARGET_FILE:rnnc> ${CMAKE_CURRENT_BINARY_DIR}/dot
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(rnnc_dot PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# n-gram sentence mode (issue 14): `ngram eval --sentences --per-sentence`
+# against a hand computation, the exported ARPA file and an independent
+# Python scorer (tests/metrics/ngram_sent.sh).
+if(RNNC_BUILD_TRAINERS AND TARGET ngram)
+  add_test(NAME ngram_sentences
+    COMMAND bash ${METRICS_DIR}/ngram_sent.sh $<TARGET_FILE:ngram> ${CMAKE_CURRENT_BINARY_DIR}/ngram_sent)
+  set_tests_properties(ngram_sentences PROPERTIES TIMEOUT 120 LABELS e2e)
+endif()
