@@ -136,8 +136,9 @@ static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, co
 int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL, *source_root = NULL;
-    bool optimize = true, force_bidirectional = false, dot = false;
+    bool optimize = true, force_bidirectional = false;
     PassChoice choice = {0};
+    bool dot = false; /* -d dot:STAGE or --dot: the dump as Graphviz DOT */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)

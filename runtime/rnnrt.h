@@ -1016,6 +1016,8 @@ typedef struct {
     const char *prefix;
     int sample_len;
     FILE *out;            /* results (stdout) */
+    const char *metrics;   /* --metrics FILE.jsonl; NULL = none */
+    int64_t metrics_every; /* --metrics-every N steps; 0 = 10 */
     /* The optimizer, from the recipe: "sgd" | "momentum" | "adam" and its
      * hyperparameters (0 = PyTorch's default, see rnnrt_optim_init). */
     const char *optimizer;
@@ -1032,8 +1034,6 @@ typedef struct {
     int64_t eval_every;   /* validate every N epochs and the last (1) */
     int64_t early_stop;   /* stop after N evaluations without a new best
                              validation loss; 0 = never */
-    const char *metrics;   /* --metrics FILE.jsonl; NULL = none */
-    int64_t metrics_every; /* --metrics-every N steps; 0 = 10 */
     /* Which recipe options the command line gave: on --resume, those that
      * differ from the checkpoint's are applied with a note or refused
      * (rnnrt_resume_opts); the others come from the checkpoint. */

@@ -552,9 +552,11 @@ typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
     double max_loss_ratio; /* RELIABILITY D2: stop when a loss passes this x the run's first; 0 = off */
-    int64_t max_pairs, eval_max, max_steps, save_every, metrics_every;
+    const char *metrics;   /* --metrics FILE.jsonl (the driver writes it) */
+    int64_t metrics_every; /* --metrics-every N */
+    int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
-    const char *ckpt, *metrics; /* metrics: --metrics FILE.jsonl (the driver writes it) */
+    const char *ckpt;
     int given_lr, given_seed, given_loss_ratio; /* on the command line */
 } TrainOpts;
 
