@@ -8,6 +8,8 @@
 #                   the records of a straight run (the same steps and kinds);
 #                   records after the checkpoint's step (a killed run's) and
 #                   a line cut short are dropped
+#   SIGINT          exit 130 with whole lines up to the saved step; resumed,
+#                   the train records are steps 1, 2, 3, ... (--metrics-every 1)
 #   bad paths       a missing directory or a directory: exit 3 naming the
 #                   path; a file that is not a metrics file: exit 1, the
 #                   file unchanged
@@ -45,6 +47,29 @@ diff <(kinds "$work/straight.jsonl") <(kinds "$work/resumed.jsonl") >/dev/null |
     { diff <(kinds "$work/straight.jsonl") <(kinds "$work/resumed.jsonl") >&2 || true
       fail "stopped and resumed, the records are not a straight run's"; }
 say "ok: language model: JSON lines; --resume keeps the checkpoint's history, drops later and cut lines"
+
+# SIGINT mid-run: exit 130, every line written is whole and the last is at
+# the saved step, so a resume continues the file without a gap or overlap
+"$lm" train --data "$work/text.txt" --epochs 1000 --sample-len 0 --quiet --ckpt "$work/i.ckpt" \
+    --metrics "$work/int.jsonl" --metrics-every 1 >/dev/null 2>"$work/int.err" &
+pid=$!
+for _ in $(seq 1 600); do # until 3 records are out (a guard, not a budget)
+    [ "$(wc -l <"$work/int.jsonl" 2>/dev/null || echo 0)" -ge 3 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -s INT "$pid" 2>/dev/null || true
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 130 ] || { cat "$work/int.err" >&2; fail "SIGINT: exit $rc, expected 130"; }
+check "$work/int.jsonl" val_ppl 0
+lmrun --epochs 1000 --ckpt "$work/i.ckpt" --metrics "$work/int.jsonl" --metrics-every 1 --resume --max-steps 2
+check "$work/int.jsonl" val_ppl 0
+python3 -c 'import json,sys
+s = [json.loads(l)["step"] for l in open(sys.argv[1]) if json.loads(l)["kind"] == "train"]
+sys.exit(0 if s == list(range(1, len(s) + 1)) else "train steps %s" % s)' "$work/int.jsonl" ||
+    fail "interrupted and resumed, the train records are not steps 1, 2, 3, ..."
+say "ok: SIGINT keeps every record written; a resume continues at the next step"
 
 # the task heads
 gen() { awk -v task="$1" -v n=300 -v seed=1 -f "$src/tests/e2e/heads_data.awk"; }
