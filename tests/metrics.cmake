@@ -3,8 +3,8 @@
 #                and seq2seq trainers (JSON lines, --resume, bad paths) and
 #                rnnc-plot's SVG (tests/metrics/metrics.sh)
 #   rnnc_dot     rnnc -d dot:STAGE parses with Graphviz `dot -Tsvg` for
-#                every stage of an LM and a seq2seq spec, deterministically;
-#                skipped (77) without graphviz
+#                every stage of an LSTM spec and two of a seq2seq spec,
+#                deterministically; skipped (77) without graphviz
 set(METRICS_DIR ${CMAKE_CURRENT_LIST_DIR}/metrics)
 if(RNNC_BUILD_TRAINERS AND TARGET rnn AND TARGET tagger AND TARGET classifier)
   if(TARGET rnnc-plot)
