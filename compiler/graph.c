@@ -751,6 +751,118 @@ void model_dump(FILE *f, const Model *m)
     }
 }
 
+/* ---- Graphviz DOT (rnnc -d dot:STAGE) ----
+ * One cluster per graph; a node is "PREFIX_ID" (a body's prefix extends
+ * its scan's), labelled as its dump line is; a scan's or fused loop's body
+ * is a dashed cluster, fed by dashed edges from the outer inputs to the
+ * body's args and feeding its outputs (scan_out, fused_out) the same way;
+ * a carry's next value goes back to its arg (dotted). Deterministic: the
+ * order is the graph's. */
+
+static void dot_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fputc('\\', f);
+        fputc(c < 0x20 || c == 0x7F ? '?' : c, f);
+    }
+}
+
+static void dot_node(FILE *f, const Node *n, const char *pre)
+{
+    char sb[64], buf[64];
+    fprintf(f, "  %s_%d [label=\"%%%d %s", pre, n->id, n->id, op_name(n->op));
+    if (n->op == OP_MATMUL && (n->ta || n->tb))
+        fprintf(f, "%s%s", n->ta ? ".ta" : "", n->tb ? ".tb" : "");
+    if (n->op == OP_CONST)
+        fprintf(f, " %.17g", n->value);
+    if (n->op == OP_DROPOUT)
+        fprintf(f, " rate %.17g", n->value);
+    if (n->op == OP_SLICE)
+        fprintf(f, " from %d", n->index);
+    if (n->op == OP_PARAM || n->op == OP_INPUT || n->op == OP_ARG || n->op == OP_SCAN_OUT || n->op == OP_FUSED_OUT)
+        fprintf(f, " #%d", n->index);
+    snprintf(buf, sizeof buf, "%s%s", n->dtype == DT_INT ? "int" : "", shape_str(n->shape, sb, sizeof sb));
+    fputs("\\n", f);
+    dot_text(f, buf);
+    if (n->name) {
+        fputs("\\n", f);
+        dot_text(f, n->name);
+    }
+    fputs("\"", f);
+    if (n->op == OP_PARAM || n->op == OP_INPUT)
+        fputs(" shape=ellipse", f);
+    else if (n->op == OP_SCAN || n->op == OP_FUSED)
+        fputs(" shape=box3d", f);
+    fputs("];\n", f);
+}
+
+static void dot_graph(FILE *f, const Graph *g, const char *pre);
+
+/* The body of scan or fused node n, and the edges across its border. */
+static void dot_body(FILE *f, const Node *n, const char *pre)
+{
+    const Scan *s = n->scan;
+    char inner[256];
+    snprintf(inner, sizeof inner, "%s_%d", pre, n->id);
+    fprintf(f, "subgraph cluster_%s {\nstyle=dashed;\nlabel=\"%%%d ", inner, n->id);
+    if (n->op == OP_SCAN)
+        fprintf(f, "%s ", s->reverse ? "reverse" : "forward");
+    fputs("body", f);
+    if (s->name) {
+        fputc(' ', f);
+        dot_text(f, s->name);
+    }
+    fputs("\";\n", f);
+    dot_graph(f, s->body, inner);
+    fputs("}\n", f);
+    for (int i = 0; i < s->nin; i++) {
+        fprintf(f, "  %s_%d -> %s_%d [style=dashed];\n", pre, n->in[i]->id, inner, s->in[i].arg->id);
+        if (n->op == OP_SCAN && s->in[i].carry_out)
+            fprintf(f, "  %s_%d -> %s_%d [style=dotted constraint=false];\n", inner, s->in[i].carry_out->id,
+                    inner, s->in[i].arg->id);
+    }
+    const Graph *g = n->graph;
+    for (int i = n->id + 1; i < g->n; i++) {
+        const Node *o = g->nodes[i];
+        if ((o->op != OP_SCAN_OUT && o->op != OP_FUSED_OUT) || o->in[0] != n || o->index >= s->nout)
+            continue;
+        const ScanOut *so = &s->out[o->index];
+        const Node *from = n->op == OP_SCAN && so->kind == SCAN_FINAL ? s->in[so->carry].carry_out : so->node;
+        if (from)
+            fprintf(f, "  %s_%d -> %s_%d [style=dashed];\n", inner, from->id, pre, o->id);
+    }
+}
+
+static void dot_graph(FILE *f, const Graph *g, const char *pre)
+{
+    for (int i = 0; i < g->n; i++)
+        dot_node(f, g->nodes[i], pre);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = g->nodes[i];
+        for (int k = 0; k < n->nin; k++)
+            fprintf(f, "  %s_%d -> %s_%d;\n", pre, n->in[k]->id, pre, n->id);
+        if ((n->op == OP_SCAN || n->op == OP_FUSED) && n->scan)
+            dot_body(f, n, pre);
+    }
+}
+
+void model_dot(FILE *f, const Model *m, int index, const char *role)
+{
+    char pre[32];
+    snprintf(pre, sizeof pre, "g%d", index);
+    fprintf(f, "subgraph cluster_%s {\nlabel=\"", pre);
+    dot_text(f, m->spec->model);
+    if (role) {
+        fputs(": ", f);
+        dot_text(f, role);
+    }
+    fputs("\";\n", f);
+    dot_graph(f, m->g, pre);
+    fputs("}\n", f);
+}
+
 /* ---- verify ---- */
 
 void graph_verify(const Graph *g)

@@ -298,6 +298,9 @@ bool op_is_elementwise(Op op);
 /* Text dump, one node per line, scan bodies indented. Deterministic. */
 void graph_dump(FILE *f, const Graph *g, int indent);
 void model_dump(FILE *f, const Model *m);
+/* The model's graph as a Graphviz cluster "g<index>" (labelled with the
+ * model's name and role, if any), for a digraph the caller opens. */
+void model_dot(FILE *f, const Model *m, int index, const char *role);
 /* Checks invariants (topological order, arities, shapes); DIE on failure. */
 void graph_verify(const Graph *g);
 

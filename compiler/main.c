@@ -45,7 +45,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rnnc SPEC.yaml [-o OUT.c] [--source-root DIR] [-O0] [--pass PASS] [--no-pass PASS]\n"
-            "            [-d STAGE]\n"
+            "            [-d [dot:]STAGE [--dot]]\n"
             "\n"
             "Compiles an RNN spec into C that links against librnnrt.\n"
             "\n"
@@ -61,6 +61,8 @@ static void usage(FILE *f)
             "  -d STAGE     dump the graphs after STAGE (lower | autodiff, or a pass:\n"
             "               %s) to stdout instead of emitting C\n"
             "               (the training step's, then a seq2seq model's decoding graphs)\n"
+            "  -d dot:STAGE, or -d STAGE --dot  the same graphs as Graphviz DOT (`dot -Tsvg`);\n"
+            "               -o writes a dump to a file (replaced atomically) instead of stdout\n"
             "  --check DUMP run the reference interpreter (double) on the parameters\n"
             "               and inputs in DUMP (written by a trainer's `dump` command)\n"
             "               and compare every output and gradient with it\n"
@@ -69,7 +71,6 @@ static void usage(FILE *f)
             pass_names());
 }
 
-/* rnnc -d STAGE: every graph after STAGE (passes_dump after a pass). */
 /* Finishes an output: flush, sync, rename where that applies; every step
  * checked. EXIT_OK, or EXIT_IO with a message naming the file. */
 static int finish_output(RnnrtOut *o, int e)
@@ -86,18 +87,31 @@ static int finish_output(RnnrtOut *o, int e)
     return EXIT_IO;
 }
 
-static int dump_graphs(const Graphs *G, bool after_pass)
+/* rnnc -d STAGE: every graph after STAGE (passes_dump after a pass), or
+ * with dot, one Graphviz digraph of them; to path ("-" or NULL: stdout). */
+static int dump_graphs(const Graphs *G, bool after_pass, bool dot, const char *path)
 {
+    RnnrtOut o;
+    int e = rnnrt_out_open(&o, path ? path : "-");
+    if (e)
+        return finish_output(&o, e);
+    if (dot)
+        fputs("digraph rnnc {\nnode [shape=box fontname=\"monospace\" fontsize=10];\n", o.f);
     for (int i = 0; i < G->n; i++) {
-        if (G->role[i])
-            printf("\n; %s\n", G->role[i]);
+        if (dot)
+            model_dot(o.f, G->m[i], i, G->role[i]);
+        else if (G->role[i])
+            fprintf(o.f, "\n; %s\n", G->role[i]);
+        if (dot)
+            continue;
         if (after_pass)
-            passes_dump(stdout, G->m[i]);
+            passes_dump(o.f, G->m[i]);
         else
-            model_dump(stdout, G->m[i]);
+            model_dump(o.f, G->m[i]);
     }
-    RnnrtOut o; /* was it all written? */
-    return finish_output(&o, rnnrt_out_open(&o, "-"));
+    if (dot)
+        fputs("}\n", o.f);
+    return finish_output(&o, 0);
 }
 
 /* The C of a model, or of a counted n-gram spec (m == NULL). */
@@ -124,6 +138,7 @@ int main(int argc, char **argv)
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL, *source_root = NULL;
     bool optimize = true, force_bidirectional = false;
     PassChoice choice = {0};
+    bool dot = false; /* -d dot:STAGE or --dot: the dump as Graphviz DOT */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-o") == 0 && i + 1 < argc)
@@ -132,6 +147,8 @@ int main(int argc, char **argv)
             source_root = argv[++i];
         else if (strcmp(a, "-d") == 0 && i + 1 < argc)
             dump = argv[++i];
+        else if (strcmp(a, "--dot") == 0)
+            dot = true;
         else if (strcmp(a, "-O0") == 0)
             optimize = false;
         else if (strcmp(a, "-O") == 0 || strcmp(a, "-O1") == 0)
@@ -170,6 +187,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (dump && strncmp(dump, "dot:", 4) == 0) {
+        dump += 4;
+        dot = true;
+    }
+    if (dot && !dump) {
+        fprintf(stderr, "rnnc: error: --dot needs -d STAGE (the graphs of which stage)\n");
+        return EXIT_USAGE;
+    }
     if (dump && strcmp(dump, "lower") != 0 && strcmp(dump, "autodiff") != 0 && !pass_known(dump)) {
         fprintf(stderr, "rnnc: error: unknown stage '%s' for -d (lower | autodiff | %s)\n", dump, pass_names());
         return EXIT_USAGE;
@@ -199,20 +224,20 @@ int main(int argc, char **argv)
     S2sDecode *d = spec->task == TASK_SEQ2SEQ ? s2s_decode(&perm, m) : NULL;
     Graphs G = graphs(m, d);
     if (dump && strcmp(dump, "lower") == 0)
-        return dump_graphs(&G, false);
+        return dump_graphs(&G, false, dot, out);
     if (dump && !optimize && pass_known(dump)) {
         fprintf(stderr, "rnnc: error: -d %s needs the passes; drop -O0\n", dump);
         return EXIT_USAGE;
     }
     if (optimize && !check && graphs_passes_forward(&G, &choice, dump))
-        return dump_graphs(&G, true);
+        return dump_graphs(&G, true, dot, out);
     autodiff(&perm, m);
     if (check)
         return check_dump(m, check, 1e-9, 1e-12);
     if (dump && strcmp(dump, "autodiff") == 0)
-        return dump_graphs(&G, false);
+        return dump_graphs(&G, false, dot, out);
     if (optimize && graphs_passes(&G, &choice, dump))
-        return dump_graphs(&G, true);
+        return dump_graphs(&G, true, dot, out);
     graphs_storage(&G);
     return write_output(spec, m, d, out);
 }

@@ -1027,6 +1027,8 @@ typedef struct {
     const char *prefix;
     int sample_len;
     FILE *out;            /* results (stdout) */
+    const char *metrics;   /* --metrics FILE.jsonl; NULL = none */
+    int64_t metrics_every; /* --metrics-every N steps; 0 = 10 */
     /* The optimizer, from the recipe: "sgd" | "momentum" | "adam" and its
      * hyperparameters (0 = PyTorch's default, see rnnrt_optim_init). */
     const char *optimizer;
@@ -1119,7 +1121,29 @@ typedef struct {
      * over the ranks); 0 or 1 = not split. Under mpirun it must be the
      * number of ranks: a task that does not split is refused. */
     int ranks;
+    const char *metrics;   /* --metrics FILE.jsonl (rnnrt_trainlog.c);
+                              NULL = none */
+    int64_t metrics_every; /* a "train" record every N steps; 0 = 10 */
 } RnnrtDriverOpts;
+
+/* ---- the --metrics file (rnnrt_trainlog.c) ----
+ * JSON lines the driver writes: the records are in README "Training
+ * metrics". Opening keeps a regular file's records of steps <= step (the
+ * checkpoint's history; nothing for a fresh run, step 0) and drops the
+ * rest, atomically; a file that is not a metrics file is refused (exit 1).
+ * Each line is written whole and flushed. Errors: exit 3 with the path. */
+typedef struct {
+    const char *path;
+    FILE *f;
+    int std; /* "-": standard output, not closed */
+} RnnrtTrainLog;
+
+int rnnrt_trainlog_open(RnnrtTrainLog *l, const char *path, int64_t step,
+                        RnnrtError *err);
+/* line: one JSON object, without the newline. */
+int rnnrt_trainlog_put(RnnrtTrainLog *l, const char *line, RnnrtError *err);
+/* Flushes, syncs and closes (err may be NULL); 0 if never opened. */
+int rnnrt_trainlog_close(RnnrtTrainLog *l, RnnrtError *err);
 
 typedef struct {
     RnnrtDriverOpts o;
@@ -1136,6 +1160,13 @@ typedef struct {
     int64_t run_steps, run_tokens, saved_step, skipped;
     double val_loss; /* this epoch's validation loss; NAN = not evaluated */
     int early_stopped; /* the run ended by --early-stop */
+    /* validate may name its metric and value for the --metrics records
+     * ("val_ppl", "val_acc"); else they are "val_loss" and val_loss */
+    const char *val_name;
+    double val_metric;
+    RnnrtTrainLog log; /* --metrics */
+    double log_loss, log_norm, log_t, lr_used; /* since the last record */
+    int64_t log_ntok, log_steps;
 } RnnrtDriver;
 
 enum { RNNRT_DRIVER_STOPPED = -1, RNNRT_DRIVER_EARLY = -2 };

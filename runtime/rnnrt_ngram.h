@@ -287,6 +287,29 @@ typedef struct {
 void rnnrt_ngram_score(const RnnrtNgram *g, const int32_t *ids, size_t n,
                        RnnrtNgramScore *s);
 
+/* Sentence mode (rnnrt_ngram_sent.c): every line is <s> tokens </s>, as
+ * KenLM's query scores it; log10 probabilities. */
+typedef struct {
+    double log10p;       /* over every predicted token; -inf if one has p 0 */
+    double log10p_known; /* the same without the OOV (<unk>) tokens */
+    size_t sentences;
+    size_t ntokens;      /* predicted tokens: the words and each </s> */
+    size_t noov;         /* tokens the vocabulary lacks (<unk>) */
+    size_t nzero;        /* predicted tokens of probability 0 (mle) */
+} RnnrtNgramSentScore;
+
+/* Called with each sentence's score (index from 1); nonzero stops. */
+typedef int (*RnnrtNgramSentFn)(void *ctx, size_t index,
+                                const RnnrtNgramSentScore *s);
+/* Scores every line of path (NULL: the default corpus) as a sentence, with
+ * the recipe's tokens and normalize and g's vocabulary v; the sum in
+ * total. A signal is polled every 4096 lines (RNNRT_EXIT_SIGINT/SIGTERM). */
+int rnnrt_ngram_score_lines(const RnnrtNgram *g, const RnnrtVocab *v,
+                            const char *path, const char *tokens,
+                            const char *normalize, RnnrtNgramSentFn each,
+                            void *ctx, RnnrtNgramSentScore *total,
+                            RnnrtError *err);
+
 /* Draws up to len tokens after <bos> prefix[0..np), stopping before <eos>;
  * returns how many were written to out. */
 size_t rnnrt_ngram_sample(const RnnrtNgram *g, const int32_t *prefix,

@@ -13,7 +13,8 @@
 set -euo pipefail
 
 PACKAGES=(cmake gcc clang libclang-rt-dev make pkg-config libyaml-dev libopenblas-dev
-          libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin "$@")
+          libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin
+          libjansson-dev "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "install-deps: error: dpkg-query not found; this script supports Debian/Ubuntu only." >&2
@@ -21,6 +22,9 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+# graphviz: `dot`, which the test rnnc_dot runs on rnnc -d dot:STAGE (skipped
+# without it)
+PACKAGES+=(graphviz)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

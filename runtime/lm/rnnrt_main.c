@@ -94,6 +94,10 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "0 = OpenBLAS's default", 0, 4096},
         {"--quiet", RNNRT_OPT_FLAG, &o.quiet, NULL, "no progress line or "
          "notes", 0, 0},
+        {"--metrics", RNNRT_OPT_STR, &o.metrics, "FILE", "JSON-lines "
+         "training metrics (README \"Training metrics\")", 0, 0},
+        {"--metrics-every", RNNRT_OPT_I64, &o.metrics_every, "N", "--metrics: "
+         "a train record every N steps (default 10)", 1, 1e18},
         {"--keep-denormals", RNNRT_OPT_FLAG, &o.keep_denormals, NULL, "do not "
          "flush denormals to zero", 0, 0},
         {"--prefix", RNNRT_OPT_STR, &o.prefix, "S", "start of the final "

@@ -2,7 +2,7 @@
  * rnnrt_ngram_main.c: the command line of an n-gram trainer.
  *
  *   NGRAM train  [--data PATH] [--order N] [--smoothing S] [--out FILE] ...
- *   NGRAM eval   [--model FILE] [--data PATH]
+ *   NGRAM eval   [--model FILE] [--data PATH] [--sentences [--per-sentence]]
  *   NGRAM sample [--model FILE] [--prefix S] [--len N] [--seed N]
  *   NGRAM table  [--data PATH] [--max-order N]
  *   NGRAM export-arpa [--model FILE] [--out FILE.arpa]
@@ -37,6 +37,7 @@ typedef struct {
     const char *discount, *prefix, *arpa;
     double split, k;
     int order, max_order, len, force, min_freq;
+    int sentences, per_sentence; /* eval: sentence mode (rnnrt_ngram_sent.c) */
     uint64_t seed;
 } Args;
 
@@ -455,6 +456,54 @@ static int eval_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
     return rc;
 }
 
+/* ---- eval --sentences: every line a sentence, as KenLM's query ---- */
+
+static double sent_ppl(double log10p, size_t n)
+{
+    return n ? pow(10.0, -log10p / (double)n) : NAN;
+}
+
+static int print_sentence(void *ctx, size_t index,
+                          const RnnrtNgramSentScore *s)
+{
+    (void)ctx;
+    printf("sentence %zu log10prob %.17g tokens %zu oov %zu ppl %.4f\n",
+           index, s->log10p, s->ntokens, s->noov,
+           sent_ppl(s->log10p, s->ntokens));
+    return 0;
+}
+
+static int sentences_run(const Args *a, RnnrtNgram *g, RnnrtVocab *v,
+                         const RnnrtNgramMeta *meta, RnnrtError *err)
+{
+    RnnrtNgramSentScore t;
+    const char *path = a->data ? a->data : RNNRT_DEFAULT_CORPUS_DIR;
+    int rc = rnnrt_ngram_score_lines(g, v, a->data, meta->tokens,
+                                     meta->normalize,
+                                     a->per_sentence ? print_sentence : NULL,
+                                     NULL, &t, err);
+    if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
+        return interrupted(STOPPED);
+    if (!rc && (rc = interrupted(STOPPED)))
+        return rc;
+    if (!rc && t.sentences == 0)
+        rc = rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no lines to score",
+                         path);
+    if (rc)
+        return rc;
+    printf("sentences: %s: %zu sentences, %zu tokens (%zu OOV) of %s "
+           "(normalize %s), each line <s> ... </s>\n", path, t.sentences,
+           t.ntokens, t.noov, meta->tokens, meta->normalize);
+    printf("sentences log10prob %.17g perplexity %.6f perplexity excluding "
+           "OOVs %.6f\n", t.log10p, sent_ppl(t.log10p, t.ntokens),
+           sent_ppl(t.log10p_known, t.ntokens - t.noov));
+    if (t.nzero)
+        printf("note: %zu of %zu tokens have probability 0 (the model is "
+               "not smoothed): the perplexity is infinite\n", t.nzero,
+               t.ntokens);
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
                     RnnrtError *err)
 {
@@ -478,18 +527,27 @@ static int cmd_eval(int argc, char **argv, const RnnrtNgramSpec *s,
          "lower or letters", 0, 0},
         {"--split", RNNRT_OPT_DOUBLE, &a.split, "F", "with --arpa: training "
          "fraction", 0, 1},
+        {"--sentences", RNNRT_OPT_FLAG, &a.sentences, NULL, "score every "
+         "line of --data (all of it, no split) as a sentence <s> ... </s>, "
+         "as KenLM's query does", 0, 0},
+        {"--per-sentence", RNNRT_OPT_FLAG, &a.per_sentence, NULL, "with "
+         "--sentences: also print each sentence's log10 probability", 0, 0},
         {0}};
     int rc = rnnrt_cli_parse(argc, argv, prog, "Reports the validation "
                              "perplexity of a saved model (tokenizer, "
                              "normalization and split as saved).", opts);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
+    if (a.per_sentence && !a.sentences)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "--per-sentence goes with "
+                           "--sentences");
     RnnrtNgram g;
     RnnrtVocab v;
     RnnrtNgramMeta meta;
     if ((rc = load_any(&a, s, &g, &v, &meta, err)))
         return rc;
-    rc = eval_run(&a, &g, &v, &meta, err);
+    rc = a.sentences ? sentences_run(&a, &g, &v, &meta, err)
+                     : eval_run(&a, &g, &v, &meta, err);
     rnnrt_ngram_free(&g);
     rnnrt_vocab_free(&v);
     return rc;

@@ -4,13 +4,14 @@
  *
  * Tokens are user text, so every one is escaped for its format: CSV quotes
  * fields holding , " CR or LF and doubles ", SVG escapes & < > " ' and
- * replaces control characters XML 1.0 forbids. Weights are printed with
+ * replaces control characters XML 1.0 forbids (rnnrt_svg.c). Weights are printed with
  * enough digits to read back to the same real. Files are written through
  * rnnrt_out.c (a symlink followed, a device written in place, a regular
  * file through "<target>.tmp" and a rename), so a failed write leaves
  * nothing half-done.
  */
 #include "rnnrt_s2s.h"
+#include "rnnrt_svg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,22 +68,6 @@ int rnnrt_attn_write_csv(FILE *f, const RnnrtAttnMatrix *m, int count)
 
 enum { CELL = 28, CHAR_W = 8, FONT = 13, PAD = 12, TITLE = 22 };
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            fputc(c < 0x20 || c == 0x7F ? '?' : c, f);
-        }
-    }
-}
-
 static int widest(const char *const *tok, int n)
 {
     int w = 0;
@@ -130,14 +115,14 @@ static void svg_block(FILE *f, const RnnrtAttnMatrix *a, int k, int y0)
         int x = b.left + j * CELL + CELL / 2 + FONT / 3;
         fprintf(f, "<text transform=\"translate(%d,%d) rotate(-90)\">", x,
                 b.top - 6);
-        xml_text(f, a->src[j]);
+        rnnrt_svg_text(f, a->src[j]);
         fputs("</text>\n", f);
     }
     for (int i = 0; i < a->nt; i++) {
         int y = b.top + i * CELL;
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
                 b.left - 6, y + CELL / 2 + FONT / 3);
-        xml_text(f, a->tgt[i]);
+        rnnrt_svg_text(f, a->tgt[i]);
         fputs("</text>\n", f);
         for (int j = 0; j < a->ns; j++) {
             double w = (double)a->w[(size_t)i * (size_t)a->ns + (size_t)j];
@@ -146,9 +131,9 @@ static void svg_block(FILE *f, const RnnrtAttnMatrix *a, int k, int y0)
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                        "fill=\"rgb(%d,%d,%d)\" stroke=\"#ddd\"><title>",
                     b.left + j * CELL, y, CELL, CELL, rgb[0], rgb[1], rgb[2]);
-            xml_text(f, a->tgt[i]);
+            rnnrt_svg_text(f, a->tgt[i]);
             fputs(" / ", f);
-            xml_text(f, a->src[j]);
+            rnnrt_svg_text(f, a->src[j]);
             fprintf(f, ": %.4f</title></rect>\n", w);
         }
     }
@@ -163,18 +148,13 @@ int rnnrt_attn_write_svg(FILE *f, const RnnrtAttnMatrix *m, int count)
         width = b.width > width ? b.width : width;
         height += b.height;
     }
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-               "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\""
-               " font-size=\"%d\">\n", width, height, width, height, FONT);
-    fputs("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n", f);
+    rnnrt_svg_begin(f, width, height, FONT);
     int y = 0;
     for (int k = 0; k < count; k++) {
         svg_block(f, &m[k], k, y);
         y += block_of(&m[k]).height;
     }
-    fputs("</svg>\n", f);
-    return ferror(f) ? -1 : 0;
+    return rnnrt_svg_end(f);
 }
 
 /* ---- files ---- */

@@ -116,6 +116,8 @@ typedef struct {
     int epochs, batch, beam, resume, force, quiet, threads;
     double lr, max_seconds;
     double max_loss_ratio; /* RELIABILITY D2: stop when a loss passes this x the run's first; 0 = off */
+    const char *metrics;   /* --metrics FILE.jsonl (the driver writes it) */
+    int64_t metrics_every; /* --metrics-every N */
     int64_t max_pairs, eval_max, max_steps, save_every;
     uint64_t seed;
     const char *ckpt;

@@ -100,6 +100,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
          "threads: N >= 2 splits each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},
         {"--quiet", RNNRT_OPT_FLAG, &to.quiet, NULL, "no progress line or notes", 0, 0},
+        {"--metrics", RNNRT_OPT_STR, &to.metrics, "FILE", "write JSON-lines training metrics (README \"Training metrics\")", 0, 0},
+        {"--metrics-every", RNNRT_OPT_I64, &to.metrics_every, "N", "--metrics: a train record every N steps (default 10)", 1, 1e18},
         {0},
     };
     int rerun_decode = 0; /* --rerun-decode: through forward even when the emitted entries exist */

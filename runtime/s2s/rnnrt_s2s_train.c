@@ -295,7 +295,7 @@ int rnnrt_s2s_train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,
             .max_loss_ratio = tr.pr.ts.recipe[RNNRT_RECIPE_LOSS_RATIO], .vocab = tr.pairs.tgt_vocab.size, .quiet = o->quiet,
             .sched = sched, .weight_decay = m->recipe.weight_decay,
-            .ranks = rnnrt_s2s_split_ranks(tr.split)};
+            .ranks = rnnrt_s2s_split_ranks(tr.split), .metrics = o->metrics, .metrics_every = o->metrics_every};
         if (o->resume) { /* the file holds this state and the epoch's sums */
             d->saved_step = tr.pr.ts.step;
             d->epoch_loss = tr.pr.epoch_loss;

@@ -334,6 +334,8 @@ static int task_validate(void *task, double *loss, RnnrtError *err)
     memcpy(b->state_in, keep, (size_t)b->B * (size_t)b->S * sizeof(real));
     free(keep);
     *loss = t->val.loss;
+    t->drv.val_name = "val_acc"; /* for --metrics */
+    t->drv.val_metric = t->val.acc;
     return 0;
 }
 
@@ -517,7 +519,8 @@ static int train_run(Task *t, RnnrtError *err)
         .max_loss_ratio = o->max_loss_ratio, .vocab = t->d.labels.size,
         .quiet = o->quiet, .sched = o->sched,
         .weight_decay = o->weight_decay, .eval_every = o->eval_every,
-        .early_stop = o->early_stop, .ranks = rnnrt_buffers_ranks(&t->b)};
+        .early_stop = o->early_stop, .ranks = rnnrt_buffers_ranks(&t->b), .metrics = o->metrics,
+        .metrics_every = o->metrics_every};
     int rc = rnnrt_driver_run(d, err);
     if (!rc)
         rc = rnnrt_driver_finish(d, err);

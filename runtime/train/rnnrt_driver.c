@@ -15,6 +15,9 @@
  *     task.end_epoch (its line); the lr schedule (rnnrt_sched.c); save;
  *     a new best validation loss: copy the checkpoint to "<ckpt>.best";
  *     --early-stop N evaluations without one: stop (exit 0, a note)
+ *   --metrics: a "train" record every --metrics-every steps and at the
+ *   run's end, an "eval" (or "epoch") record at every epoch end, before
+ *   its save (rnnrt_trainlog.c; README "Training metrics")
  *
  * Over MPI ranks (rnnrt_mpi.c, `mpirun -np N`) the driver runs on every
  * rank in lockstep and the task computes this rank's rows of each
@@ -184,6 +187,7 @@ static int step(RnnrtDriver *d, RnnrtError *err)
     if (!isfinite(norm))
         return bad_grads(d, norm, err);
     double lr = rnnrt_sched_step_lr(&d->o.sched, ts->step, ts->lr);
+    d->lr_used = lr;
     rnnrt_optim_decay(ts->optim, d->o.weight_decay, d->params, d->grads, lr);
     rnnrt_optim_step(ts->optim, d->params, d->grads, lr);
     if (d->ops->after_step)
@@ -197,7 +201,64 @@ static int step(RnnrtDriver *d, RnnrtError *err)
     if (d->run_steps == 1)
         d->first_loss = loss;
     d->last_loss = loss;
+    d->log_loss += loss * (double)tokens;
+    d->log_ntok += tokens;
+    d->log_norm += norm;
+    d->log_steps++;
     return 0;
+}
+
+/* ---- the --metrics records (rnnrt_trainlog.c; README "Training
+ * metrics"): every key in every record, null where it does not apply ---- */
+
+static const char *num(char *buf, size_t n, double v)
+{
+    if (!isfinite(v))
+        return "null";
+    snprintf(buf, n, "%.9g", v);
+    return buf;
+}
+
+static int put_record(RnnrtDriver *d, const char *kind, int64_t epoch,
+                      double loss, double norm, double tok_s, int val,
+                      RnnrtError *err)
+{
+    const RnnrtTrainState *ts = d->ts;
+    char b[7][40], line[1024];
+    const char *name = !val ? NULL : d->val_name ? d->val_name : "val_loss";
+    double metric = !val ? NAN : d->val_name ? d->val_metric : d->val_loss;
+    snprintf(line, sizeof line,
+             "{\"kind\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"loss\":%s,"
+             "\"val_loss\":%s,\"val_metric\":%s%s%s,\"val_value\":%s,"
+             "\"lr\":%s,\"grad_norm\":%s,\"tokens\":%lld,"
+             "\"tokens_per_s\":%s,\"elapsed\":%s}",
+             kind, (long long)ts->step, (long long)epoch,
+             num(b[0], sizeof b[0], loss),
+             num(b[1], sizeof b[1], val ? d->val_loss : NAN),
+             name ? "\"" : "", name ? name : "null", name ? "\"" : "",
+             num(b[2], sizeof b[2], metric),
+             num(b[3], sizeof b[3], d->lr_used ? d->lr_used : ts->lr),
+             num(b[4], sizeof b[4], norm), (long long)ts->tokens,
+             num(b[5], sizeof b[5], tok_s),
+             num(b[6], sizeof b[6], rnnrt_now() - d->t0));
+    return rnnrt_trainlog_put(&d->log, line, err);
+}
+
+/* A "train" record of the steps since the last one (none: nothing). */
+static int put_train(RnnrtDriver *d, RnnrtError *err)
+{
+    if (!d->log.f || !d->log_steps)
+        return 0;
+    double now = rnnrt_now();
+    double loss = d->log_ntok ? d->log_loss / (double)d->log_ntok : NAN;
+    double tok_s = now > d->log_t ? (double)d->log_ntok / (now - d->log_t)
+                                  : NAN;
+    int rc = put_record(d, "train", d->ts->epoch + 1, loss,
+                        d->log_norm / (double)d->log_steps, tok_s, 0, err);
+    d->log_loss = d->log_norm = 0;
+    d->log_ntok = d->log_steps = 0;
+    d->log_t = now;
+    return rc;
 }
 
 /* At a step boundary: a signal (save, 130/143) or a budget (STOPPED). */
@@ -303,6 +364,7 @@ static int end_epoch(RnnrtDriver *d, RnnrtError *err)
 {
     RnnrtTrainState *ts = d->ts;
     double avg = d->epoch_ntok ? d->epoch_loss / (double)d->epoch_ntok : 0;
+    double avg_rec = d->epoch_ntok ? avg : NAN; /* for --metrics */
     int64_t e = ts->epoch + 1;
     rnnrt_progress_clear(&d->prog);
     d->val_loss = NAN;
@@ -316,6 +378,10 @@ static int end_epoch(RnnrtDriver *d, RnnrtError *err)
     ts->batch = 0;
     d->epoch_loss = 0;
     d->epoch_ntok = 0;
+    if (!rc && d->log.f) /* the record, then the save: see rnnrt_trainlog.c */
+        rc = put_record(d, isnan(d->val_loss) ? "epoch" : "eval", e,
+                        avg_rec, NAN, NAN,
+                        !isnan(d->val_loss), err);
     if (rc)
         return rc;
     int best = rnnrt_sched_record(&ts->sched, d->val_loss, e);
@@ -349,6 +415,9 @@ static int run_epochs(RnnrtDriver *d, RnnrtError *err)
                 return rc;
             ts->batch++;
             show_progress(d, nbatches);
+            int64_t every = d->o.metrics_every > 0 ? d->o.metrics_every : 10;
+            if (ts->step % every == 0 && (rc = put_train(d, err)))
+                return rc;
             if (d->o.save_every && ts->step % d->o.save_every == 0 &&
                 ts->step != d->saved_step &&
                 (rc = rnnrt_driver_save(d, err)))
@@ -379,8 +448,22 @@ int rnnrt_driver_run(RnnrtDriver *d, RnnrtError *err)
     int rc = 0;
     if (d->ops->validate && !rnnrt_best_path(d->o.ckpt, best, sizeof best))
         rc = rnnrt_file_remove_stale(best, err); /* a killed save_best's */
+    if (!rc && d->o.metrics && rnnrt_mpi_rank() == 0)
+        rc = rnnrt_trainlog_open(&d->log, d->o.metrics, d->ts->step, err);
+    d->log_t = d->t0;
     if (!rc)
         rc = run_epochs(d, err);
+    if (d->log.f) { /* the steps since the last record; then closed */
+        RnnrtError lerr = {0};
+        int lrc = put_train(d, &lerr);
+        if (!lrc)
+            lrc = rnnrt_trainlog_close(&d->log, &lerr);
+        if (lrc && (!rc || rc == RNNRT_DRIVER_STOPPED ||
+                    rc == RNNRT_DRIVER_EARLY)) {
+            *err = lerr;
+            rc = lrc;
+        }
+    }
     rnnrt_progress_clear(&d->prog);
     if (rc == RNNRT_DRIVER_EARLY) { /* a note even under --quiet */
         if (rnnrt_best_path(d->o.ckpt, best, sizeof best))

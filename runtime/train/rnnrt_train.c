@@ -514,6 +514,8 @@ static int lm_validate(void *task, double *loss, RnnrtError *err)
     (void)err;
     int rc = evaluate(tr, &tr->val_ppl);
     *loss = log(tr->val_ppl);
+    tr->d.val_name = "val_ppl"; /* for --metrics */
+    tr->d.val_metric = tr->val_ppl;
     return rc;
 }
 
@@ -650,7 +652,8 @@ int rnnrt_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
             .vocab = tr.corpus.vocab.size, .quiet = tr.run.quiet,
             .sched = tr.run.sched, .weight_decay = tr.run.weight_decay,
             .eval_every = tr.run.eval_every, .early_stop = tr.run.early_stop,
-            .ranks = rnnrt_buffers_ranks(&tr.buf)};
+            .ranks = rnnrt_buffers_ranks(&tr.buf), .metrics = o->metrics,
+            .metrics_every = o->metrics_every};
         rc = rnnrt_driver_run(d, err);
         tr.res->first_loss = d->first_loss;
         tr.res->last_loss = d->last_loss;
