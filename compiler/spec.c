@@ -29,7 +29,8 @@
  *
  * Defaults when a key is absent (every other key is required):
  *   data.normalize  none          data.split       0.9
- *   data.min_freq   1
+ *   data.min_freq   1             data.eos         false
+ *   data.max_vocab  0 (no cap)    data.valid, data.test  none
  *   network.output  linear        network.layers   1
  *   network.dropout 0             network.bidirectional  false
  *   network.head    last (classification only)
@@ -54,6 +55,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 enum {
@@ -861,14 +863,14 @@ static bool read_task(Ctx *c, Field top, Spec *s)
 
 /* ---- data: {tokens: char | word, normalize: letters | lower | none, split: F} ---- */
 
-/* tokens: char | word */
+/* tokens: char | word | whitespace */
 static bool read_data_tokens(Ctx *c, Field data, Spec *s)
 {
-    static const char *const words[] = {"char", "word"};
-    static const TokKind kinds[] = {TOK_CHAR, TOK_WORD};
+    static const char *const words[] = {"char", "word", "whitespace"};
+    static const TokKind kinds[] = {TOK_CHAR, TOK_WORD, TOK_WHITESPACE};
     Field f;
     int i;
-    if (!require(c, data, "tokens", &f) || !read_enum(c, f, words, 2, &i))
+    if (!require(c, data, "tokens", &f) || !read_enum(c, f, words, 3, &i))
         return false;
     s->tokens = kinds[i];
     s->tokens_loc = f.val->loc;
@@ -919,18 +921,135 @@ static bool read_data_min_freq(Ctx *c, Field data, Spec *s)
     return read_int(c, f, 1, MAX_MIN_FREQ, &s->min_freq);
 }
 
-static bool read_data(Ctx *c, Field top, Spec *s)
+static bool read_bool(Ctx *c, Field f, bool *out);
+
+/* A data key of issue 13 is for language models: the n-gram, task and
+ * seq2seq trainers read their data their own way. */
+static bool lm_data_key(Ctx *c, Field f, const Spec *s, bool task_known)
 {
-    static const char *const keys[] = {"tokens", "normalize", "split", "min_freq"};
+    (void)c;
+    if (!task_known || s->task == TASK_LANGUAGE_MODEL)
+        return true;
+    diag_error(f.key->loc, "'%s' applies only to task: language_model", f.name);
+    diag_note(s->task_loc, "the task is set here");
+    return false;
+}
+
+/* eos: true | false  (default false): <eos> ends every line; word and
+ * whitespace tokens only (characters keep their line ends) */
+static bool read_data_eos(Ctx *c, Field data, Spec *s, bool task_known)
+{
+    Field f = field(c, data, "eos");
+    s->eos = false;
+    s->eos_loc = data.key->loc;
+    if (!f.val)
+        return true;
+    s->eos_loc = f.val->loc;
+    if (!read_bool(c, f, &s->eos) || !lm_data_key(c, f, s, task_known))
+        return false;
+    if (s->eos && s->tokens == TOK_CHAR) {
+        diag_error(f.val->loc, "'data.eos: true' needs word or whitespace tokens: a character "
+                               "model reads the line ends as characters");
+        diag_note(s->tokens_loc, "the tokens are characters here");
+        return false;
+    }
+    if (s->eos && s->normalize == NORM_LETTERS) {
+        diag_error(f.val->loc, "'data.eos: true' cannot be used with normalize: letters, which "
+                               "turns the line ends into spaces");
+        diag_note(s->normalize_loc, "the normalization is set here");
+        return false;
+    }
+    return true;
+}
+
+/* max_vocab: N  -- the vocabulary's size at most, the 4 specials included
+ * (default: no cap); the most frequent training tokens are kept, ties in
+ * byte order */
+static bool read_data_max_vocab(Ctx *c, Field data, Spec *s, bool task_known)
+{
+    Field f = field(c, data, "max_vocab");
+    s->max_vocab = 0;
+    s->max_vocab_loc = data.key->loc;
+    if (!f.val)
+        return true;
+    s->max_vocab_loc = f.val->loc;
+    const YNode *v = f.val;
+    if (!read_int(c, f, 0, MAX_MIN_FREQ, &s->max_vocab) || !lm_data_key(c, f, s, task_known))
+        return false;
+    if (s->max_vocab >= 5)
+        return true;
+    diag_error(v->loc, "'data.max_vocab' must be 5 or more, found %d: the vocabulary holds the 4 "
+                       "specials <unk> <pad> <bos> <eos> and at least one corpus token",
+               s->max_vocab);
+    return false;
+}
+
+/* valid: PATH, test: PATH  -- files; rnnc checks that they can be read */
+static bool read_data_file(Ctx *c, Field data, const char *key, const char *what, Spec *s,
+                           bool task_known, const char **out, Loc *loc)
+{
+    Field f = field(c, data, key);
+    *out = NULL;
+    *loc = data.key->loc;
+    if (!f.val)
+        return true;
+    const YNode *v = f.val;
+    *loc = v->loc;
+    if (v->kind != Y_SCALAR || is_null(v) || !v->str[0])
+        return type_error(c, f, "a file name");
+    if (!lm_data_key(c, f, s, task_known))
+        return false;
+    FILE *fp = fopen(v->str, "rb");
+    int e = errno;
+    if (fp)
+        fclose(fp);
+    struct stat st;
+    if (fp && stat(v->str, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fp = NULL;
+        e = EISDIR;
+    }
+    if (!fp) {
+        diag_error(v->loc, "cannot read the %s file '%s': %s", what, show(c, v->str), strerror(e));
+        diag_note(nowhere(c), "a relative path is read from the current directory, rnnc's and "
+                              "then the trainer's");
+        return false;
+    }
+    *out = arena_strdup(c->a, v->str);
+    return true;
+}
+
+static bool read_data(Ctx *c, Field top, Spec *s, bool task_known)
+{
+    static const char *const keys[] = {"tokens", "normalize", "split", "min_freq",
+                                       "eos",    "max_vocab", "valid", "test"};
     Field data;
     if (!require(c, top, "data", &data) || !expect_map(c, data))
         return false;
     s->data_loc = data.key->loc;
-    bool ok = check_keys(c, data, keys, 4);
-    ok &= read_data_tokens(c, data, s);
+    bool ok = check_keys(c, data, keys, 8);
+    bool tokens_ok = read_data_tokens(c, data, s);
+    ok &= tokens_ok;
     ok &= read_data_normalize(c, data, s);
     ok &= read_data_split(c, data, s);
     ok &= read_data_min_freq(c, data, s);
+    if (tokens_ok && s->tokens == TOK_WHITESPACE && task_known &&
+        s->task != TASK_LANGUAGE_MODEL) {
+        diag_error(s->tokens_loc, "'tokens: whitespace' applies only to task: language_model");
+        diag_note(s->task_loc, "the task is set here");
+        ok = false;
+    }
+    if (tokens_ok)
+        ok &= read_data_eos(c, data, s, task_known);
+    ok &= read_data_max_vocab(c, data, s, task_known);
+    ok &= read_data_file(c, data, "valid", "validation", s, task_known, &s->valid, &s->valid_loc);
+    ok &= read_data_file(c, data, "test", "test", s, task_known, &s->test, &s->test_loc);
+    Field split = field(c, data, "split");
+    if (s->valid && split.val) {
+        diag_error(split.key->loc, "'data.split' has no use with 'data.valid': the whole corpus "
+                                   "trains and the validation file validates");
+        diag_note(s->valid_loc, "the validation file is given here");
+        ok = false;
+    }
     return ok;
 }
 
@@ -1873,7 +1992,7 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
     bool task_known = read_task(c, top, s);
     ok &= task_known;
     if (task_known && s->task == TASK_NGRAM) {
-        ok &= read_data(c, top, s);
+        ok &= read_data(c, top, s, task_known);
         ok &= reject_neural_sections(c, top);
         ok &= reject_s2s_sections(c, top, s);
         ok &= read_ngram(c, top, s);
@@ -1886,7 +2005,7 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
             diag_note(s->task_loc, "the task is set here");
         ok = false;
     }
-    ok &= read_data(c, top, s);
+    ok &= read_data(c, top, s, task_known);
     ok &= read_cell(c, top, s);
     ok &= read_network(c, top, s, task_known);
     ok &= read_train(c, top, s);

@@ -53,7 +53,7 @@ void expr_print(FILE *f, const Expr *e);
 /* ---- the spec ---- */
 
 typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION, TASK_NGRAM, TASK_SEQ2SEQ } Task;
-typedef enum { TOK_CHAR, TOK_WORD } TokKind;
+typedef enum { TOK_CHAR, TOK_WORD, TOK_WHITESPACE } TokKind;
 typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
 typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
 typedef enum { SAMPLER_SEQUENTIAL, SAMPLER_RANDOM } Sampler;
@@ -230,6 +230,16 @@ typedef struct {
     int lr_step, lr_patience, warmup_steps;
     double lr_factor, lr_threshold, lr_min, weight_decay;
     Loc lr_schedule_loc;
+
+    /* data (issue 13; task: language_model only): eos: true ends every
+     * line with <eos> (word and whitespace tokens); max_vocab: N >= 5
+     * caps the vocabulary, specials included (0 = no cap); valid and test:
+     * files, as written (read from the trainer's current directory; rnnc
+     * checks them from its own), NULL = none. */
+    bool eos;
+    int max_vocab;
+    const char *valid, *test;
+    Loc eos_loc, max_vocab_loc, valid_loc, test_loc;
 
     /* ---- task: ngram (the counted baseline; no cell, network or train) ---- */
     SpecNgram ngram;
