@@ -1567,22 +1567,82 @@ static bool read_network_head(Ctx *c, Field net, Spec *s, bool task_known)
     return false;
 }
 
+/* A network key of issue 13 (dropout_embed, dropout_output, tie_weights):
+ * a language model over an embedding, as torch's word_language_model. */
+static bool lm_embed_key(Field f, const Spec *s, bool task_known, bool input_ok)
+{
+    if (task_known && s->task != TASK_LANGUAGE_MODEL) {
+        diag_error(f.key->loc, "'%s' applies only to task: language_model", f.name);
+        diag_note(s->task_loc, "the task is set here");
+        return false;
+    }
+    if (input_ok && s->input != INPUT_EMBED) {
+        diag_error(f.key->loc, "'%s' needs 'input: {embed: N}'", f.name);
+        diag_note(s->input_loc, "the input is one_hot here");
+        return false;
+    }
+    return true;
+}
+
+/* dropout_embed: P, dropout_output: P  -- in [0, 1) (default 0) */
+static bool read_network_dropout_at(Ctx *c, Field net, const char *key, Spec *s, bool task_known,
+                                    bool input_ok, double *out, Loc *loc)
+{
+    Field f = field(c, net, key);
+    *out = 0;
+    *loc = net.key->loc;
+    if (!f.val)
+        return true;
+    *loc = f.val->loc;
+    return read_float_in(c, f, 0, true, 1, false, "in [0, 1)", out) &&
+           (*out == 0 || lm_embed_key(f, s, task_known, input_ok));
+}
+
+/* tie_weights: true | false  (default false): W_out is embed's transpose */
+static bool read_network_tie(Ctx *c, Field net, Spec *s, bool task_known, bool input_ok)
+{
+    Field f = field(c, net, "tie_weights");
+    s->tie_weights = false;
+    s->tie_weights_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->tie_weights_loc = f.val->loc;
+    if (!read_bool(c, f, &s->tie_weights))
+        return false;
+    if (!s->tie_weights || !lm_embed_key(f, s, task_known, input_ok))
+        return !s->tie_weights;
+    if (!input_ok || s->embed_dim == s->hidden)
+        return true;
+    diag_error(f.val->loc, "'network.tie_weights: true' needs the embedding as wide as the hidden state: "
+                           "embed %d, hidden %d", s->embed_dim, s->hidden);
+    diag_note(s->input_loc, "the embedding is %d wide here", s->embed_dim);
+    diag_note(s->hidden_loc, "the hidden state is %d wide here", s->hidden);
+    return false;
+}
+
 static bool read_network(Ctx *c, Field top, Spec *s, bool task_known)
 {
     static const char *const keys[] = {"input",   "hidden",        "output", "layers",
-                                       "dropout", "bidirectional", "head"};
+                                       "dropout", "bidirectional", "head",   "dropout_embed",
+                                       "dropout_output", "tie_weights"};
     Field net;
     if (!require(c, top, "network", &net) || !expect_map(c, net))
         return false;
     s->network_loc = net.key->loc;
-    bool ok = check_keys(c, net, keys, 7);
-    ok &= read_network_input(c, net, s);
-    ok &= read_network_hidden(c, net, s);
+    bool ok = check_keys(c, net, keys, 10);
+    bool input_ok = read_network_input(c, net, s);
+    bool hidden_ok = read_network_hidden(c, net, s);
+    ok &= input_ok && hidden_ok;
     ok &= read_network_output(c, net);
     ok &= read_network_layers(c, net, s);
     ok &= read_network_dropout(c, net, s);
     ok &= read_network_bidirectional(c, net, s, task_known);
     ok &= read_network_head(c, net, s, task_known);
+    ok &= read_network_dropout_at(c, net, "dropout_embed", s, task_known, input_ok, &s->dropout_embed,
+                                  &s->dropout_embed_loc);
+    ok &= read_network_dropout_at(c, net, "dropout_output", s, task_known, false, &s->dropout_output,
+                                  &s->dropout_output_loc);
+    ok &= read_network_tie(c, net, s, task_known, input_ok && hidden_ok);
     return ok;
 }
 

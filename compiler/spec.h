@@ -215,6 +215,14 @@ typedef struct {
     bool bidirectional;   /* bidirectional: true | false (default false) */
     Head head;            /* head: last | mean (classification only; default last) */
     Loc layers_loc, dropout_loc, bidirectional_loc, head_loc;
+    /* network (issue 13; language models with input: {embed: N}), torch's
+     * word_language_model: dropout_embed: P on the embedding's output,
+     * dropout_output: P on the top layer's output (both in [0,1), default
+     * 0); tie_weights: true makes the output projection the embedding's
+     * transpose (one parameter; needs embed == hidden). */
+    double dropout_embed, dropout_output;
+    bool tie_weights;
+    Loc dropout_embed_loc, dropout_output_loc, tie_weights_loc;
 
     /* train.optimizer: the hyperparameters, PyTorch's defaults filled in:
      * momentum 0.9 (SGD with momentum, no dampening, no Nesterov); Adam
