@@ -1410,21 +1410,34 @@ static bool read_library_cell(Ctx *c, Field f, Spec *s)
     return true;
 }
 
-/* {use: NAME}: nothing else may sit next to `use` */
+/* {use: NAME, init: INIT}: nothing else may sit next to `use`; `init`
+ * (zeros, {uniform: A} or {normal: S}, as a parameter's) replaces the
+ * initialisation of every parameter of the library cell */
 static bool read_cell_use(Ctx *c, Field cell, Spec *s)
 {
     bool ok = true;
     for (int i = 0; i < cell.val->nkids; i += 2) {
         const YNode *k = cell.val->kids[i];
-        if (strcmp(k->str, "use") == 0)
+        if (strcmp(k->str, "use") == 0 || strcmp(k->str, "init") == 0)
             continue;
-        diag_error(k->loc, "'cell.use' selects a library cell and takes no other keys, "
-                           "found '%s'", show(c, k->str));
+        diag_error(k->loc, "'cell.use' selects a library cell and takes no other keys, found '%s' "
+                           "(only 'init' may stand next to it)", show(c, k->str));
         diag_note(nowhere(c), "to change a library cell, copy its equations into the spec "
                               "(see compiler/cells/)");
         ok = false;
     }
-    return read_library_cell(c, field(c, cell, "use"), s) && ok;
+    SpecParam init = {0};
+    Field f = field(c, cell, "init");
+    if (f.val)
+        ok &= read_param_init(c, f, &init);
+    if (!read_library_cell(c, field(c, cell, "use"), s) || !ok)
+        return false;
+    for (int i = 0; f.val && i < s->cell.nparams; i++) {
+        s->cell.params[i].init = init.init;
+        s->cell.params[i].init_arg = init.init_arg;
+        s->cell.params[i].init_loc = init.init_loc;
+    }
+    return true;
 }
 
 /* cell: NAME | {use: NAME} | {name, input, state, output, params, equations}
