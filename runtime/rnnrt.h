@@ -1051,8 +1051,8 @@ typedef struct {
         int weight_decay, eval_every, early_stop;
         int momentum, beta1, beta2, eps;
     } given;
-    /* --valid and --test (language models): replace the recipe's
-     * data.valid and data.test; NULL = the recipe's */
+    /* --valid and --test (language models), the recipe's data.valid and
+     * data.test by default; NULL = none */
     const char *valid, *test;
 } RnnrtTrainOpts;
 

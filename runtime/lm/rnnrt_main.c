@@ -50,10 +50,9 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
         {"--data", RNNRT_OPT_STR, &o.data, "PATH", "training text (default: "
          "the files in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
         {"--valid", RNNRT_OPT_STR, &o.valid, "PATH", "language models: "
-         "validation text (default: data.valid, else the split of --data)",
-         0, 0},
+         "validation text (data.valid; none: the split of --data)", 0, 0},
         {"--test", RNNRT_OPT_STR, &o.test, "PATH", "language models: test "
-         "text, scored at the end (default: data.test)", 0, 0},
+         "text, scored at the end (data.test)", 0, 0},
         {"--epochs", RNNRT_OPT_INT, &o.epochs, "N", "epochs", 1, INT_MAX},
         {"--lr", RNNRT_OPT_DOUBLE, &o.lr, "X", "learning rate", DBL_MIN,
          DBL_MAX},
@@ -213,10 +212,9 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
         {"--data", RNNRT_OPT_STR, &data, "PATH", "text whose validation split "
          "is scored (default: the default corpus)", 0, 0},
         {"--valid", RNNRT_OPT_STR, &r.valid, "PATH", "language models: the "
-         "validation text (default: data.valid, else the split of --data)",
-         0, 0},
+         "validation text (data.valid; none: the split of --data)", 0, 0},
         {"--test", RNNRT_OPT_STR, &r.test, "PATH", "language models: also "
-         "score this text (default: data.test)", 0, 0},
+         "score this text (data.test)", 0, 0},
         {"--batch", RNNRT_OPT_INT, &B, "N", "batch size, 0 = as trained", 0,
          1 << 20},
         {"--steps", RNNRT_OPT_INT, &T, "N", "time steps, 0 = as trained", 0,

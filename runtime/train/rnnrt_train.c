@@ -98,6 +98,8 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->lr_schedule = r->lr_schedule ? r->lr_schedule : "constant";
     o->weight_decay = r->weight_decay;
     o->eval_every = 1;
+    o->valid = r->valid;
+    o->test = r->test;
 }
 
 static int parse_bptt(const char *s, int *out)
@@ -183,27 +185,25 @@ static void note(const Trainer *tr, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The recipe's data with --valid and --test in place of data.valid and
- * data.test. */
+/* The recipe's data with --valid and --test (whose defaults are
+ * data.valid and data.test). */
 static int load_corpus(Trainer *tr, const RnnrtVocab *vocab, RnnrtError *err)
 {
     RnnrtRecipe r = tr->m->recipe;
-    if (tr->o->valid)
-        r.valid = tr->o->valid;
-    if (tr->o->test)
-        r.test = tr->o->test;
+    r.valid = tr->o->valid;
+    r.test = tr->o->test;
     return rnnrt_corpus_load_recipe(&tr->corpus, tr->o->data, &r, vocab,
                                     err);
 }
 
 static const char *valid_file(const Trainer *tr)
 {
-    return tr->o->valid ? tr->o->valid : tr->m->recipe.valid;
+    return tr->o->valid;
 }
 
 static const char *test_file(const Trainer *tr)
 {
-    return tr->o->test ? tr->o->test : tr->m->recipe.test;
+    return tr->o->test;
 }
 
 /* A fresh optimizer (zero moments) for the parameter block. */
