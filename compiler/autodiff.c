@@ -176,8 +176,15 @@ static void adjoint(Diff *D, Node *n, Node *g)
         accumulate(D, in[0], add2(D, OP_MUL, n, g, value(D, n)));
         return;
     case OP_MATMUL:
-        if (n->ta || n->tb)
-            DIE("autodiff: transposed matmul in a forward graph");
+        if (n->ta)
+            DIE("autodiff: a matmul with its left operand transposed in a forward graph");
+        if (n->tb) { /* tied weights: C = A @ B^T: dA = dC @ B, dB = dC^T @ A */
+            if (D->needs[in[0]->id])
+                accumulate(D, in[0], graph_matmul(D->g, loc, g, value(D, in[1]), false, false));
+            if (D->needs[in[1]->id])
+                accumulate(D, in[1], graph_matmul(D->g, loc, g, value(D, in[0]), true, false));
+            return;
+        }
         /* C = A @ B: dA = dC @ B^T, dB = A^T @ dC (leading dims flattened) */
         if (D->needs[in[0]->id])
             accumulate(D, in[0], graph_matmul(D->g, loc, g, value(D, in[1]), false, true));

@@ -1669,6 +1669,14 @@ static void emit_recipe(Emit *E, const char *tokens, const char *normalize, bool
     emitf(E, 2, ".beta2 = %.17g,\n", s->beta2);
     emitf(E, 2, ".eps = %.17g,\n", s->eps);
     emitf(E, 2, ".min_freq = %d,\n", s->min_freq);
+    if (s->eos)
+        emitf(E, 2, ".eos = 1,\n");
+    if (s->max_vocab)
+        emitf(E, 2, ".max_vocab = %d,\n", s->max_vocab);
+    if (s->valid)
+        emitf(E, 2, ".valid = \"%s\",\n", c_string(s->valid));
+    if (s->test)
+        emitf(E, 2, ".test = \"%s\",\n", c_string(s->test));
     emit_schedule(E);
     emitf(E, 1, "},\n");
 }
@@ -1863,7 +1871,7 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
         return;
     }
     const Spec *s = E->m->spec;
-    static const char *tokens[] = {"char", "word"};
+    static const char *tokens[] = {"char", "word", "whitespace"};
     static const char *norms[] = {"none", "letters", "lower"};
     emit_model_begin(E, "RnnrtModel");
     emitf(E, 1, ".state_blocks = %d,\n", state_blocks(E->m));

@@ -15,7 +15,10 @@
  *
  * With `layers: N` each layer's scan reads the sequence the layer below
  * produced; with `dropout: p`, dropout(p) sits between layers (not after
- * the top one), one mask site per layer. With `bidirectional: true` each
+ * the top one), one mask site per layer. `dropout_embed` and
+ * `dropout_output` put the same op on the embedding's output and on the
+ * top layer's output (torch's word_language_model: drop(encoder(x)) and
+ * drop(output) before the decoder), at mask sites of their own. With `bidirectional: true` each
  * layer has a second scan, with its own parameters and states (suffixed
  * _reverse), over t = T-1 .. 0, and the layer's output is the concat of
  * both directions, [T,B,2*hidden]. lower_stack builds all of that and
@@ -53,6 +56,10 @@ typedef struct {
     int input_width;    /* the width `input` resolves to in this layer */
     Node *final;        /* the last layer built: its output state's final value */
 } Lower;
+
+/* Dropout mask sites: layer l's output is site l (l < MAX_LAYERS - 1);
+ * the embedding's and the top layer's outputs have these. */
+enum { DROPOUT_SITE_EMBED = 64, DROPOUT_SITE_OUTPUT = 65 };
 
 /* ---- parameters ---- */
 
@@ -265,6 +272,10 @@ static Node *lower_stack(Lower *L, Node *xs, int in_width, int *width)
             hs->name = arena_printf(&perm, "h_dropout_l%d", l);
         }
     }
+    if (spec->dropout_output > 0) {
+        hs = graph_dropout(g, spec->dropout_output_loc, hs, spec->dropout_output, DROPOUT_SITE_OUTPUT);
+        hs->name = "h_dropout_out";
+    }
     return hs;
 }
 
@@ -313,6 +324,10 @@ Model *lower(Arena *a, Spec *spec)
         E->name = "embed";
         xs = graph_matmul(g, spec->input_loc, xs, E, false, false);
         xs->name = "x_embed";
+        if (spec->dropout_embed > 0) {
+            xs = graph_dropout(g, spec->dropout_embed_loc, xs, spec->dropout_embed, DROPOUT_SITE_EMBED);
+            xs->name = "x_embed_dropout";
+        }
     }
 
     /* The layers, each reading the one below. */

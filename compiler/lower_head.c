@@ -11,6 +11,12 @@
  *                   logits = pooled @ W_out + b_out  [B,L]    y [B]   label per row
  *   loss = mean softmax cross-entropy of logits against y
  *
+ * With `tie_weights: true` (a language model over an embedding as wide as
+ * the hidden state) the projection is the embedding itself, transposed:
+ * logits = hs @ embed^T + b_out, one parameter read twice, so autodiff
+ * sums its gradient from both uses (torch's word_language_model:
+ * decoder.weight = encoder.weight).
+ *
  * L, the number of labels, is a run-time dim like V (the labels of the
  * training data).
  *
@@ -37,6 +43,7 @@
 #include "graph.h"
 
 #include <math.h>
+#include <string.h>
 
 int model_add_param(Model *m, const char *name, Loc loc, Shape shape, InitKind init, double arg)
 {
@@ -78,11 +85,26 @@ bool lower_head(Model *m, Node *hs, int width)
      * hidden above a bidirectional layer). */
     InitKind init = width == spec->hidden ? INIT_DEFAULT : INIT_UNIFORM;
     double bound = 1.0 / sqrt((double)width);
-    int iw = model_add_param(m, "W_out", spec->network_loc, shape2(width, out), init, bound);
+    int iw = -1;
+    for (int i = 0; spec->tie_weights && i < m->nparams; i++)
+        if (strcmp(m->params[i].name, "embed") == 0)
+            iw = i;
+    if (spec->tie_weights && (iw < 0 || !lm || width != spec->embed_dim))
+        DIE("lower_head: tie_weights without an embedding as wide as the output");
+    if (iw < 0)
+        iw = model_add_param(m, "W_out", spec->network_loc, shape2(width, out), init, bound);
     int ib = model_add_param(m, "b_out", spec->network_loc, shape1(out), init, bound);
-    Node *W = param_node(m, iw, "W_out");
+    /* tied: the embedding's own leaf, so that autodiff sums the two uses'
+     * gradients into one adjoint (a parameter's gradient is its leaf's) */
+    Node *W = NULL;
+    for (int i = 0; spec->tie_weights && i < g->n; i++)
+        if (g->nodes[i]->op == OP_PARAM && g->nodes[i]->index == iw)
+            W = g->nodes[i];
+    if (!W)
+        W = param_node(m, iw, "W_out");
     Node *bo = param_node(m, ib, "b_out");
-    Node *z = graph_matmul(g, spec->network_loc, feat, W, false, false);
+    Node *z = graph_matmul(g, spec->tie_weights ? spec->tie_weights_loc : spec->network_loc, feat, W, false,
+                           spec->tie_weights);
     m->logits = z ? graph_add2(g, OP_ADD, spec->network_loc, z, bo) : NULL;
     if (!m->logits)
         return false;

@@ -55,7 +55,7 @@ enum { MEMPLAN_V_CHAR = 64, MEMPLAN_V_WORD = 2048, MEMPLAN_L = 8 };
 
 static int nominal_v(const Model *m)
 {
-    return m->spec->task == TASK_SEQ2SEQ || m->spec->tokens == TOK_WORD ? MEMPLAN_V_WORD : MEMPLAN_V_CHAR;
+    return m->spec->task == TASK_SEQ2SEQ || m->spec->tokens != TOK_CHAR ? MEMPLAN_V_WORD : MEMPLAN_V_CHAR;
 }
 
 typedef struct {

@@ -29,7 +29,8 @@
  *
  * Defaults when a key is absent (every other key is required):
  *   data.normalize  none          data.split       0.9
- *   data.min_freq   1
+ *   data.min_freq   1             data.eos         false
+ *   data.max_vocab  0 (no cap)    data.valid, data.test  none
  *   network.output  linear        network.layers   1
  *   network.dropout 0             network.bidirectional  false
  *   network.head    last (classification only)
@@ -54,6 +55,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 enum {
@@ -861,14 +863,14 @@ static bool read_task(Ctx *c, Field top, Spec *s)
 
 /* ---- data: {tokens: char | word, normalize: letters | lower | none, split: F} ---- */
 
-/* tokens: char | word */
+/* tokens: char | word | whitespace */
 static bool read_data_tokens(Ctx *c, Field data, Spec *s)
 {
-    static const char *const words[] = {"char", "word"};
-    static const TokKind kinds[] = {TOK_CHAR, TOK_WORD};
+    static const char *const words[] = {"char", "word", "whitespace"};
+    static const TokKind kinds[] = {TOK_CHAR, TOK_WORD, TOK_WHITESPACE};
     Field f;
     int i;
-    if (!require(c, data, "tokens", &f) || !read_enum(c, f, words, 2, &i))
+    if (!require(c, data, "tokens", &f) || !read_enum(c, f, words, 3, &i))
         return false;
     s->tokens = kinds[i];
     s->tokens_loc = f.val->loc;
@@ -919,18 +921,135 @@ static bool read_data_min_freq(Ctx *c, Field data, Spec *s)
     return read_int(c, f, 1, MAX_MIN_FREQ, &s->min_freq);
 }
 
-static bool read_data(Ctx *c, Field top, Spec *s)
+static bool read_bool(Ctx *c, Field f, bool *out);
+
+/* A data key of issue 13 is for language models: the n-gram, task and
+ * seq2seq trainers read their data their own way. */
+static bool lm_data_key(Ctx *c, Field f, const Spec *s, bool task_known)
 {
-    static const char *const keys[] = {"tokens", "normalize", "split", "min_freq"};
+    (void)c;
+    if (!task_known || s->task == TASK_LANGUAGE_MODEL)
+        return true;
+    diag_error(f.key->loc, "'%s' applies only to task: language_model", f.name);
+    diag_note(s->task_loc, "the task is set here");
+    return false;
+}
+
+/* eos: true | false  (default false): <eos> ends every line; word and
+ * whitespace tokens only (characters keep their line ends) */
+static bool read_data_eos(Ctx *c, Field data, Spec *s, bool task_known)
+{
+    Field f = field(c, data, "eos");
+    s->eos = false;
+    s->eos_loc = data.key->loc;
+    if (!f.val)
+        return true;
+    s->eos_loc = f.val->loc;
+    if (!read_bool(c, f, &s->eos) || !lm_data_key(c, f, s, task_known))
+        return false;
+    if (s->eos && s->tokens == TOK_CHAR) {
+        diag_error(f.val->loc, "'data.eos: true' needs word or whitespace tokens: a character "
+                               "model reads the line ends as characters");
+        diag_note(s->tokens_loc, "the tokens are characters here");
+        return false;
+    }
+    if (s->eos && s->normalize == NORM_LETTERS) {
+        diag_error(f.val->loc, "'data.eos: true' cannot be used with normalize: letters, which "
+                               "turns the line ends into spaces");
+        diag_note(s->normalize_loc, "the normalization is set here");
+        return false;
+    }
+    return true;
+}
+
+/* max_vocab: N  -- the vocabulary's size at most, the 4 specials included
+ * (default: no cap); the most frequent training tokens are kept, ties in
+ * byte order */
+static bool read_data_max_vocab(Ctx *c, Field data, Spec *s, bool task_known)
+{
+    Field f = field(c, data, "max_vocab");
+    s->max_vocab = 0;
+    s->max_vocab_loc = data.key->loc;
+    if (!f.val)
+        return true;
+    s->max_vocab_loc = f.val->loc;
+    const YNode *v = f.val;
+    if (!read_int(c, f, 0, MAX_MIN_FREQ, &s->max_vocab) || !lm_data_key(c, f, s, task_known))
+        return false;
+    if (s->max_vocab >= 5)
+        return true;
+    diag_error(v->loc, "'data.max_vocab' must be 5 or more, found %d: the vocabulary holds the 4 "
+                       "specials <unk> <pad> <bos> <eos> and at least one corpus token",
+               s->max_vocab);
+    return false;
+}
+
+/* valid: PATH, test: PATH  -- files; rnnc checks that they can be read */
+static bool read_data_file(Ctx *c, Field data, const char *key, const char *what, Spec *s,
+                           bool task_known, const char **out, Loc *loc)
+{
+    Field f = field(c, data, key);
+    *out = NULL;
+    *loc = data.key->loc;
+    if (!f.val)
+        return true;
+    const YNode *v = f.val;
+    *loc = v->loc;
+    if (v->kind != Y_SCALAR || is_null(v) || !v->str[0])
+        return type_error(c, f, "a file name");
+    if (!lm_data_key(c, f, s, task_known))
+        return false;
+    FILE *fp = fopen(v->str, "rb");
+    int e = errno;
+    if (fp)
+        fclose(fp);
+    struct stat st;
+    if (fp && stat(v->str, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fp = NULL;
+        e = EISDIR;
+    }
+    if (!fp) {
+        diag_error(v->loc, "cannot read the %s file '%s': %s", what, show(c, v->str), strerror(e));
+        diag_note(nowhere(c), "a relative path is read from the current directory, rnnc's and "
+                              "then the trainer's");
+        return false;
+    }
+    *out = arena_strdup(c->a, v->str);
+    return true;
+}
+
+static bool read_data(Ctx *c, Field top, Spec *s, bool task_known)
+{
+    static const char *const keys[] = {"tokens", "normalize", "split", "min_freq",
+                                       "eos",    "max_vocab", "valid", "test"};
     Field data;
     if (!require(c, top, "data", &data) || !expect_map(c, data))
         return false;
     s->data_loc = data.key->loc;
-    bool ok = check_keys(c, data, keys, 4);
-    ok &= read_data_tokens(c, data, s);
+    bool ok = check_keys(c, data, keys, 8);
+    bool tokens_ok = read_data_tokens(c, data, s);
+    ok &= tokens_ok;
     ok &= read_data_normalize(c, data, s);
     ok &= read_data_split(c, data, s);
     ok &= read_data_min_freq(c, data, s);
+    if (tokens_ok && s->tokens == TOK_WHITESPACE && task_known &&
+        s->task != TASK_LANGUAGE_MODEL) {
+        diag_error(s->tokens_loc, "'tokens: whitespace' applies only to task: language_model");
+        diag_note(s->task_loc, "the task is set here");
+        ok = false;
+    }
+    if (tokens_ok)
+        ok &= read_data_eos(c, data, s, task_known);
+    ok &= read_data_max_vocab(c, data, s, task_known);
+    ok &= read_data_file(c, data, "valid", "validation", s, task_known, &s->valid, &s->valid_loc);
+    ok &= read_data_file(c, data, "test", "test", s, task_known, &s->test, &s->test_loc);
+    Field split = field(c, data, "split");
+    if (s->valid && split.val) {
+        diag_error(split.key->loc, "'data.split' has no use with 'data.valid': the whole corpus "
+                                   "trains and the validation file validates");
+        diag_note(s->valid_loc, "the validation file is given here");
+        ok = false;
+    }
     return ok;
 }
 
@@ -1291,21 +1410,34 @@ static bool read_library_cell(Ctx *c, Field f, Spec *s)
     return true;
 }
 
-/* {use: NAME}: nothing else may sit next to `use` */
+/* {use: NAME, init: INIT}: nothing else may sit next to `use`; `init`
+ * (zeros, {uniform: A} or {normal: S}, as a parameter's) replaces the
+ * initialisation of every parameter of the library cell */
 static bool read_cell_use(Ctx *c, Field cell, Spec *s)
 {
     bool ok = true;
     for (int i = 0; i < cell.val->nkids; i += 2) {
         const YNode *k = cell.val->kids[i];
-        if (strcmp(k->str, "use") == 0)
+        if (strcmp(k->str, "use") == 0 || strcmp(k->str, "init") == 0)
             continue;
-        diag_error(k->loc, "'cell.use' selects a library cell and takes no other keys, "
-                           "found '%s'", show(c, k->str));
+        diag_error(k->loc, "'cell.use' selects a library cell and takes no other keys, found '%s' "
+                           "(only 'init' may stand next to it)", show(c, k->str));
         diag_note(nowhere(c), "to change a library cell, copy its equations into the spec "
                               "(see compiler/cells/)");
         ok = false;
     }
-    return read_library_cell(c, field(c, cell, "use"), s) && ok;
+    SpecParam init = {0};
+    Field f = field(c, cell, "init");
+    if (f.val)
+        ok &= read_param_init(c, f, &init);
+    if (!read_library_cell(c, field(c, cell, "use"), s) || !ok)
+        return false;
+    for (int i = 0; f.val && i < s->cell.nparams; i++) {
+        s->cell.params[i].init = init.init;
+        s->cell.params[i].init_arg = init.init_arg;
+        s->cell.params[i].init_loc = init.init_loc;
+    }
+    return true;
 }
 
 /* cell: NAME | {use: NAME} | {name, input, state, output, params, equations}
@@ -1448,22 +1580,82 @@ static bool read_network_head(Ctx *c, Field net, Spec *s, bool task_known)
     return false;
 }
 
+/* A network key of issue 13 (dropout_embed, dropout_output, tie_weights):
+ * a language model over an embedding, as torch's word_language_model. */
+static bool lm_embed_key(Field f, const Spec *s, bool task_known, bool input_ok)
+{
+    if (task_known && s->task != TASK_LANGUAGE_MODEL) {
+        diag_error(f.key->loc, "'%s' applies only to task: language_model", f.name);
+        diag_note(s->task_loc, "the task is set here");
+        return false;
+    }
+    if (input_ok && s->input != INPUT_EMBED) {
+        diag_error(f.key->loc, "'%s' needs 'input: {embed: N}'", f.name);
+        diag_note(s->input_loc, "the input is one_hot here");
+        return false;
+    }
+    return true;
+}
+
+/* dropout_embed: P, dropout_output: P  -- in [0, 1) (default 0) */
+static bool read_network_dropout_at(Ctx *c, Field net, const char *key, Spec *s, bool task_known,
+                                    bool input_ok, double *out, Loc *loc)
+{
+    Field f = field(c, net, key);
+    *out = 0;
+    *loc = net.key->loc;
+    if (!f.val)
+        return true;
+    *loc = f.val->loc;
+    return read_float_in(c, f, 0, true, 1, false, "in [0, 1)", out) &&
+           (*out == 0 || lm_embed_key(f, s, task_known, input_ok));
+}
+
+/* tie_weights: true | false  (default false): W_out is embed's transpose */
+static bool read_network_tie(Ctx *c, Field net, Spec *s, bool task_known, bool input_ok)
+{
+    Field f = field(c, net, "tie_weights");
+    s->tie_weights = false;
+    s->tie_weights_loc = net.key->loc;
+    if (!f.val)
+        return true;
+    s->tie_weights_loc = f.val->loc;
+    if (!read_bool(c, f, &s->tie_weights))
+        return false;
+    if (!s->tie_weights || !lm_embed_key(f, s, task_known, input_ok))
+        return !s->tie_weights;
+    if (!input_ok || s->embed_dim == s->hidden)
+        return true;
+    diag_error(f.val->loc, "'network.tie_weights: true' needs the embedding as wide as the hidden state: "
+                           "embed %d, hidden %d", s->embed_dim, s->hidden);
+    diag_note(s->input_loc, "the embedding is %d wide here", s->embed_dim);
+    diag_note(s->hidden_loc, "the hidden state is %d wide here", s->hidden);
+    return false;
+}
+
 static bool read_network(Ctx *c, Field top, Spec *s, bool task_known)
 {
     static const char *const keys[] = {"input",   "hidden",        "output", "layers",
-                                       "dropout", "bidirectional", "head"};
+                                       "dropout", "bidirectional", "head",   "dropout_embed",
+                                       "dropout_output", "tie_weights"};
     Field net;
     if (!require(c, top, "network", &net) || !expect_map(c, net))
         return false;
     s->network_loc = net.key->loc;
-    bool ok = check_keys(c, net, keys, 7);
-    ok &= read_network_input(c, net, s);
-    ok &= read_network_hidden(c, net, s);
+    bool ok = check_keys(c, net, keys, 10);
+    bool input_ok = read_network_input(c, net, s);
+    bool hidden_ok = read_network_hidden(c, net, s);
+    ok &= input_ok && hidden_ok;
     ok &= read_network_output(c, net);
     ok &= read_network_layers(c, net, s);
     ok &= read_network_dropout(c, net, s);
     ok &= read_network_bidirectional(c, net, s, task_known);
     ok &= read_network_head(c, net, s, task_known);
+    ok &= read_network_dropout_at(c, net, "dropout_embed", s, task_known, input_ok, &s->dropout_embed,
+                                  &s->dropout_embed_loc);
+    ok &= read_network_dropout_at(c, net, "dropout_output", s, task_known, false, &s->dropout_output,
+                                  &s->dropout_output_loc);
+    ok &= read_network_tie(c, net, s, task_known, input_ok && hidden_ok);
     return ok;
 }
 
@@ -1873,7 +2065,7 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
     bool task_known = read_task(c, top, s);
     ok &= task_known;
     if (task_known && s->task == TASK_NGRAM) {
-        ok &= read_data(c, top, s);
+        ok &= read_data(c, top, s, task_known);
         ok &= reject_neural_sections(c, top);
         ok &= reject_s2s_sections(c, top, s);
         ok &= read_ngram(c, top, s);
@@ -1886,7 +2078,7 @@ static bool read_spec(Ctx *c, YNode *root, Spec *s)
             diag_note(s->task_loc, "the task is set here");
         ok = false;
     }
-    ok &= read_data(c, top, s);
+    ok &= read_data(c, top, s, task_known);
     ok &= read_cell(c, top, s);
     ok &= read_network(c, top, s, task_known);
     ok &= read_train(c, top, s);

@@ -53,7 +53,7 @@ void expr_print(FILE *f, const Expr *e);
 /* ---- the spec ---- */
 
 typedef enum { TASK_LANGUAGE_MODEL, TASK_LABELLING, TASK_CLASSIFICATION, TASK_NGRAM, TASK_SEQ2SEQ } Task;
-typedef enum { TOK_CHAR, TOK_WORD } TokKind;
+typedef enum { TOK_CHAR, TOK_WORD, TOK_WHITESPACE } TokKind;
 typedef enum { NORM_NONE, NORM_LETTERS, NORM_LOWER } Normalize;
 typedef enum { INPUT_ONE_HOT, INPUT_EMBED } InputKind;
 typedef enum { SAMPLER_SEQUENTIAL, SAMPLER_RANDOM } Sampler;
@@ -215,6 +215,14 @@ typedef struct {
     bool bidirectional;   /* bidirectional: true | false (default false) */
     Head head;            /* head: last | mean (classification only; default last) */
     Loc layers_loc, dropout_loc, bidirectional_loc, head_loc;
+    /* network (issue 13; language models with input: {embed: N}), torch's
+     * word_language_model: dropout_embed: P on the embedding's output,
+     * dropout_output: P on the top layer's output (both in [0,1), default
+     * 0); tie_weights: true makes the output projection the embedding's
+     * transpose (one parameter; needs embed == hidden). */
+    double dropout_embed, dropout_output;
+    bool tie_weights;
+    Loc dropout_embed_loc, dropout_output_loc, tie_weights_loc;
 
     /* train.optimizer: the hyperparameters, PyTorch's defaults filled in:
      * momentum 0.9 (SGD with momentum, no dampening, no Nesterov); Adam
@@ -230,6 +238,16 @@ typedef struct {
     int lr_step, lr_patience, warmup_steps;
     double lr_factor, lr_threshold, lr_min, weight_decay;
     Loc lr_schedule_loc;
+
+    /* data (issue 13; task: language_model only): eos: true ends every
+     * line with <eos> (word and whitespace tokens); max_vocab: N >= 5
+     * caps the vocabulary, specials included (0 = no cap); valid and test:
+     * files, as written (read from the trainer's current directory; rnnc
+     * checks them from its own), NULL = none. */
+    bool eos;
+    int max_vocab;
+    const char *valid, *test;
+    Loc eos_loc, max_vocab_loc, valid_loc, test_loc;
 
     /* ---- task: ngram (the counted baseline; no cell, network or train) ---- */
     SpecNgram ngram;

@@ -83,7 +83,7 @@ typedef struct {
 
 /* The training recipe as written in the spec; the CLI can override it. */
 typedef struct {
-    const char *tokens;    /* "char" | "word" */
+    const char *tokens;    /* "char" | "word" | "whitespace" */
     const char *normalize; /* "none" | "letters" | "lower" */
     double split;          /* training fraction */
     int batch, steps, epochs;
@@ -108,6 +108,13 @@ typedef struct {
     double lr_factor, lr_threshold, lr_min;
     int warmup_steps;
     double weight_decay;
+    /* Data (issue 13, rnnrt_corpus.c): eos 1 ends every line with <eos>
+     * (word and whitespace tokens); max_vocab > 0 caps the vocabulary,
+     * specials included, at its most frequent tokens; valid and test name
+     * the validation file (then the whole corpus trains and split is
+     * unused) and the test file, NULL = none. */
+    int eos, max_vocab;
+    const char *valid, *test;
 } RnnrtRecipe;
 
 /* Everything a forward/backward call reads and writes. The driver fills the
@@ -434,7 +441,10 @@ typedef struct {
     size_t n, ntrain;
     size_t unk_train;  /* tokens mapped to <unk> (only with a given vocab) */
     size_t unk_valid;
-    uint64_t hash;     /* FNV-1a of the raw corpus bytes */
+    uint64_t hash;     /* FNV-1a of the raw corpus bytes (and then of the
+                          validation file's, when there is one) */
+    int32_t *test;     /* the test file's ntest ids (recipe.test), or NULL */
+    size_t ntest, unk_test;
 } RnnrtCorpus;
 
 /* path NULL = the default corpus. vocab NULL: build the vocabulary from the
@@ -1052,6 +1062,9 @@ typedef struct {
      * checkpoint's are applied with a note or refused (rnnrt_recipe_resume);
      * the others come from the checkpoint. */
     unsigned char given[RNNRT_RECIPE_OPTS];
+    /* --valid and --test (language models), the recipe's data.valid and
+     * data.test by default; NULL = none */
+    const char *valid, *test;
 } RnnrtTrainOpts;
 
 typedef struct {
@@ -1411,11 +1424,20 @@ void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d
  *     characters) is a word character; a word is a maximal run of them,
  *     with the inner apostrophes of rule 3.
  *
+ *  5. The five bytes "<unk>" are one token wherever they stand (before
+ *     rules 2-4), so a corpus that writes its unknown words as <unk> keeps
+ *     them whole; the vocabulary reads that token as RNNRT_UNK.
+ *
  * So "Don't stop--now, café!" is: don't stop - - now , café !
  * Bytes that are not valid UTF-8 (never passed by the corpus loader) count
- * as word characters, one byte each. */
+ * as word characters, one byte each.
+ *
+ * `tokens: whitespace` (rnnrt_words_split_ws) keeps tokens as written: a
+ * token is a maximal run of characters that are not separators (rule 2),
+ * nothing is lowercased or split off, so "<unk>", "don't" and "N.Y." stay
+ * whole. A token of length 0 stands for <eos> (rnnrt_tokens_split). */
 typedef struct {
-    size_t off, len; /* bytes of the text */
+    size_t off, len; /* bytes of the text; len 0 = <eos> */
 } RnnrtToken;
 
 void rnnrt_words_lower(char *text, size_t len);
@@ -1423,6 +1445,17 @@ void rnnrt_words_lower(char *text, size_t len);
  * NULL) and returns how many there are. */
 size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
                          size_t max);
+size_t rnnrt_words_split_ws(const char *text, size_t len, RnnrtToken *out,
+                            size_t max);
+/* A recipe's `tokens` as RNNRT_TOKENS_*; -1 when unknown. */
+enum { RNNRT_TOKENS_CHAR, RNNRT_TOKENS_WORD, RNNRT_TOKENS_WHITESPACE };
+int rnnrt_tokens_kind(const char *tokens);
+/* Splits text (lowercased by the caller for word tokens) by kind (word or
+ * whitespace) as the functions above do; with eos, a token {off, 0}
+ * (<eos>) follows every line: each "\n", and the end of a last line that
+ * has no "\n" and is not empty, as Python's `for line in f` sees lines. */
+size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
+                          RnnrtToken *out, size_t max);
 
 /* ---- generation (rnnrt_sample.c) ----
  * The pieces rnnrt_sample is made of, shared with the C API
@@ -1481,16 +1514,23 @@ int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
 /* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
 /* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq
  * times (min_freq <= 1: all), by decreasing count, ties in byte order.
- * Returns the number of distinct tokens before min_freq. */
+ * Returns the number of distinct tokens before min_freq. The specials
+ * themselves (<eos> tokens of length 0, a literal "<unk>") are counted in
+ * counts[0..3], not added twice. */
 size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
                                const RnnrtToken *tok, size_t n, int min_freq);
-/* ids[i] = id of token i, RNNRT_UNK (counted in *nunk) when missing. */
+/* ids[i] = id of token i, RNNRT_UNK (counted in *nunk) when missing;
+ * a token of length 0 is RNNRT_EOS. (A literal "<unk>" is found, as id
+ * RNNRT_UNK, and not counted.) */
 void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
                               const RnnrtToken *tok, size_t n, int32_t *ids,
                               size_t *nunk);
 /* Removes the non-special tokens counted fewer than min_freq times,
  * keeping the order of the rest. Returns how many were removed. */
 int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq);
+/* Keeps the first max ids (specials included: max >= 4), i.e. the max - 4
+ * most frequent tokens. Returns how many were removed. */
+int rnnrt_vocab_cap(RnnrtVocab *v, int max);
 
 /* ---- corpus from a recipe (rnnrt_corpus.c) ----
  * rnnrt_corpus_load with the recipe's tokens ("char" or "word"),

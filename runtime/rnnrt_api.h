@@ -115,7 +115,7 @@ void rnnrt_lm_close(RnnrtLm **lm);
 
 typedef struct {
     const char *name;   /* the spec's model name ("rnn") */
-    const char *tokens; /* "char" or "word" */
+    const char *tokens; /* "char", "word" or "whitespace" */
     const char *real;   /* "float" or "double": the library's build */
     int vocab;          /* tokens, ids 0..vocab-1; ids 0-3 are the specials
                            <unk> <pad> <bos> <eos> */

@@ -149,3 +149,11 @@ add_test(NAME resume_exact
           ${CMAKE_SOURCE_DIR}/tests/s2s/toy_reverse.yaml $<TARGET_FILE:s2s_tool> ${RNNC_E2E_DATA}
           ${CMAKE_CURRENT_BINARY_DIR}/e2e/resume_exact)
 set_tests_properties(resume_exact PROPERTIES TIMEOUT 300 LABELS e2e)
+
+# Data of issue 13 on a tiny Penn-Treebank-style corpus the test writes:
+# data.valid/data.test and --valid/--test, whitespace tokens, <eos>, a
+# written <unk>, data.max_vocab; RESULT scores the best checkpoint and
+# reports the test perplexity. A few seconds.
+add_test(NAME ptb_data
+  COMMAND bash ${E2E_DIR}/ptb_data.sh $<TARGET_FILE:rnnc> ${CMAKE_CURRENT_BINARY_DIR}/e2e/ptb_data)
+set_tests_properties(ptb_data PROPERTIES TIMEOUT 120 LABELS e2e)

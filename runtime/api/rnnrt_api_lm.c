@@ -145,7 +145,7 @@ void rnnrt_lm_close(RnnrtLm **plm)
 
 static int is_words(const RnnrtModel *m)
 {
-    return m->recipe.tokens && !strcmp(m->recipe.tokens, "word");
+    return rnnrt_tokens_kind(m->recipe.tokens) > RNNRT_TOKENS_CHAR;
 }
 
 int rnnrt_lm_info(const RnnrtLm *lm, RnnrtLmInfo *info, RnnrtError *err)
@@ -156,7 +156,7 @@ int rnnrt_lm_info(const RnnrtLm *lm, RnnrtLmInfo *info, RnnrtError *err)
     if (!info)
         return bad_arg(err, "rnnrt_lm_info", "info is NULL");
     info->name = lm->m->name;
-    info->tokens = is_words(lm->m) ? "word" : "char";
+    info->tokens = is_words(lm->m) ? lm->m->recipe.tokens : "char";
     info->real = RNNRT_REAL_NAME;
     info->vocab = lm->v.size;
     info->steps = lm->steps;
@@ -206,8 +206,11 @@ static int encode_text(RnnrtLm *lm, const char *text, size_t len,
                                          sc->cap, &sc->nunk);
         return 0;
     }
-    rnnrt_words_lower(sc->text, len);
-    sc->n = rnnrt_words_split(sc->text, len, sc->tok, sc->cap);
+    int kind = rnnrt_tokens_kind(lm->m->recipe.tokens);
+    if (kind == RNNRT_TOKENS_WORD)
+        rnnrt_words_lower(sc->text, len);
+    sc->n = rnnrt_tokens_split(kind, lm->m->recipe.eos, sc->text, len,
+                               sc->tok, sc->cap);
     rnnrt_vocab_encode_words(&lm->v, sc->text, sc->tok, sc->n, sc->ids,
                              &sc->nunk);
     return 0;

@@ -244,16 +244,21 @@ size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
 {
     RnnrtVocab tally;
     tally_init(&tally);
+    rnnrt_vocab_init(v);
     for (size_t i = 0; i < n; i++) {
         const char *w = text + tok[i].off;
-        int id = rnnrt_vocab_find(&tally, w, tok[i].len);
+        int id = tok[i].len ? rnnrt_vocab_find(v, w, tok[i].len) : RNNRT_EOS;
+        if (id >= 0) { /* <eos>, or a special written out ("<unk>") */
+            v->counts[id]++;
+            continue;
+        }
+        id = rnnrt_vocab_find(&tally, w, tok[i].len);
         if (id < 0)
             rnnrt_vocab_add(&tally, w, tok[i].len, 1);
         else
             tally.counts[id]++;
     }
     size_t distinct = (size_t)tally.size;
-    rnnrt_vocab_init(v);
     add_sorted(v, &tally, min_freq);
     rnnrt_vocab_free(&tally);
     return distinct;
@@ -264,7 +269,9 @@ void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
                               size_t *nunk)
 {
     for (size_t i = 0; i < n; i++) {
-        int id = rnnrt_vocab_find(v, text + tok[i].off, tok[i].len);
+        int id = tok[i].len ? rnnrt_vocab_find(v, text + tok[i].off,
+                                               tok[i].len)
+                            : RNNRT_EOS;
         if (id < 0) {
             id = RNNRT_UNK;
             if (nunk)
@@ -289,6 +296,23 @@ int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq)
     for (int i = 4; i < v->size; i++)
         if (v->counts[i] >= min_freq)
             rnnrt_vocab_add(&kept, v->tokens[i], lk->lens[i], v->counts[i]);
+    rnnrt_vocab_free(v);
+    *v = kept;
+    return dropped;
+}
+
+int rnnrt_vocab_cap(RnnrtVocab *v, int max)
+{
+    if (max < 4 || v->size <= max)
+        return 0;
+    int dropped = v->size - max;
+    RnnrtVocab kept;
+    rnnrt_vocab_init(&kept);
+    for (int i = 0; i < 4; i++)
+        kept.counts[i] = v->counts[i];
+    const Lookup *lk = v->lookup;
+    for (int i = 4; i < max; i++)
+        rnnrt_vocab_add(&kept, v->tokens[i], lk->lens[i], v->counts[i]);
     rnnrt_vocab_free(v);
     *v = kept;
     return dropped;

@@ -8,9 +8,21 @@
  * UTF-8, so a multi-byte character is never split and non-ASCII
  * punctuation (curly quotes, dashes, ellipsis) splits like ASCII does.
  * Both functions are linear and allocate nothing; rnnrt_words_split is
- * called twice by its users, once to count and once to fill.
+ * called twice by its users, once to count and once to fill. The
+ * whitespace tokenizer and the <eos> marks (`tokens: whitespace`,
+ * `data.eos`) are at the end.
  */
 #include "rnnrt.h"
+
+#include <string.h>
+
+static const char unk_token[] = "<unk>";
+enum { UNK_LEN = sizeof unk_token - 1 };
+
+static int unk_at(const unsigned char *s, size_t i, size_t len)
+{
+    return len - i >= UNK_LEN && !memcmp(s + i, unk_token, UNK_LEN);
+}
 
 typedef enum { C_SPACE, C_PUNCT, C_APOS, C_WORD } Class;
 
@@ -89,6 +101,17 @@ size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
     int in_word = 0;
     while (i <= len) {
         size_t n = 1;
+        if (i < len && unk_at(s, i, len)) { /* rule 5 */
+            if (in_word && out && count < max)
+                out[count] = (RnnrtToken){start, i - start};
+            count += (size_t)in_word;
+            in_word = 0;
+            if (out && count < max)
+                out[count] = (RnnrtToken){i, UNK_LEN};
+            count++;
+            i += UNK_LEN;
+            continue;
+        }
         Class k = i < len ? classify(decode(s, i, len, &n)) : C_SPACE;
         if (k == C_APOS && in_word && word_at(s, i + n, len))
             k = C_WORD; /* don't, o'clock */
@@ -107,6 +130,69 @@ size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
             count++;
         }
         i += n;
+    }
+    return count;
+}
+
+size_t rnnrt_words_split_ws(const char *text, size_t len, RnnrtToken *out,
+                            size_t max)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t count = 0, i = 0, start = 0;
+    int in_tok = 0;
+    while (i <= len) {
+        size_t n = 1;
+        int sep = i == len || is_space(decode(s, i, len, &n));
+        if (in_tok && sep) {
+            if (out && count < max)
+                out[count] = (RnnrtToken){start, i - start};
+            count++;
+            in_tok = 0;
+        } else if (!in_tok && !sep) {
+            start = i;
+            in_tok = 1;
+        }
+        i += n;
+    }
+    return count;
+}
+
+int rnnrt_tokens_kind(const char *tokens)
+{
+    static const char *const names[] = {"char", "word", "whitespace"};
+    for (int k = 0; tokens && k < 3; k++)
+        if (!strcmp(tokens, names[k]))
+            return k;
+    return -1;
+}
+
+static size_t split_kind(int kind, const char *text, size_t len,
+                         RnnrtToken *out, size_t max)
+{
+    return kind == RNNRT_TOKENS_WHITESPACE
+               ? rnnrt_words_split_ws(text, len, out, max)
+               : rnnrt_words_split(text, len, out, max);
+}
+
+size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
+                          RnnrtToken *out, size_t max)
+{
+    if (!eos)
+        return split_kind(kind, text, len, out, max);
+    size_t count = 0;
+    for (size_t a = 0; a < len;) {
+        const char *nl = memchr(text + a, '\n', len - a);
+        size_t b = nl ? (size_t)(nl - text) : len;
+        size_t room = out && count < max ? max - count : 0;
+        size_t k = split_kind(kind, text + a, b - a,
+                              room ? out + count : NULL, room);
+        for (size_t j = 0; j < k && j < room; j++)
+            out[count + j].off += a;
+        count += k;
+        if (out && count < max)
+            out[count] = (RnnrtToken){b, 0};
+        count++;
+        a = b + 1;
     }
     return count;
 }

@@ -51,6 +51,10 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     const RnnrtOpt opts[] = {
         {"--data", RNNRT_OPT_STR, &o.data, "PATH", "training text (default: "
          "the files in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
+        {"--valid", RNNRT_OPT_STR, &o.valid, "PATH", "language models: "
+         "validation text (data.valid; none: the split of --data)", 0, 0},
+        {"--test", RNNRT_OPT_STR, &o.test, "PATH", "language models: test "
+         "text, scored at the end (data.test)", 0, 0},
         {"--epochs", RNNRT_OPT_INT, &o.epochs, "N", "epochs", 1, INT_MAX},
         rnnrt_recipe_train_opt(RNNRT_RECIPE_LR, &o),
         {"--optimizer", RNNRT_OPT_STR, &o.optimizer, "S", "sgd | momentum | "
@@ -128,7 +132,8 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
      * model's stream of text and its final sample does not apply */
     static const char *const lm_only[] = {"--sampler", "--bptt", "--bptt-k",
                                           "--bptt-p", "--prefix",
-                                          "--sample-len"};
+                                          "--sample-len", "--valid",
+                                          "--test"};
     for (size_t i = 0; m->task != RNNRT_TASK_LANGUAGE_MODEL &&
                        i < sizeof lm_only / sizeof *lm_only; i++)
         if (rnnrt_cli_given(opts, given, lm_only[i]))
@@ -155,11 +160,16 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
 {
     char ckpt[4096];
     const char *path = default_ckpt(m, ckpt, sizeof ckpt), *data = NULL;
+    RnnrtRecipe r = m->recipe;
     int B = 0, T = 0, threads = 0, keep = 0;
     const RnnrtOpt opts[] = {
         {"--ckpt", RNNRT_OPT_STR, &path, "PATH", "checkpoint", 0, 0},
         {"--data", RNNRT_OPT_STR, &data, "PATH", "text whose validation split "
          "is scored (default: the default corpus)", 0, 0},
+        {"--valid", RNNRT_OPT_STR, &r.valid, "PATH", "language models: the "
+         "validation text (data.valid; none: the split of --data)", 0, 0},
+        {"--test", RNNRT_OPT_STR, &r.test, "PATH", "language models: also "
+         "score this text (data.test)", 0, 0},
         {"--batch", RNNRT_OPT_INT, &B, "N", "batch size, 0 = as trained", 0,
          1 << 20},
         {"--steps", RNNRT_OPT_INT, &T, "N", "time steps, 0 = as trained", 0,
@@ -181,6 +191,14 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtError err = {0};
     int ftz = keep ? 0 : rnnrt_fpu_flush_denormals(1);
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL &&
+        (r.valid != m->recipe.valid || r.test != m->recipe.test)) {
+        fprintf(stderr, "%s: error: --valid and --test are for language "
+                        "models\n", prog);
+        if (ftz)
+            rnnrt_fpu_flush_denormals(0);
+        return RNNRT_EXIT_USAGE;
+    }
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
         RnnrtTaskScore sc;
         rc = rnnrt_task_eval(m, path, data, B, &sc, &err);
@@ -199,14 +217,18 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
     rc = rnnrt_ckpt_load(path, m, &v, &p, &ts, &err);
     if (rc)
         return rnnrt_cli_report(rc, &err, prog, "eval");
-    const RnnrtRecipe *r = &m->recipe;
     B = B ? B : ts.B;
     T = T ? T : ts.T;
-    rc = rnnrt_corpus_load_recipe(&c, data, r, &v, &err);
+    rc = rnnrt_corpus_load_recipe(&c, data, &r, &v, &err);
     if (!rc && c.n - c.ntrain < (size_t)B + 1)
         rc = rnnrt_error(&err, RNNRT_EXIT_DATA,
-                         "the validation split has %zu tokens; batch %d "
-                         "needs at least %d", c.n - c.ntrain, B, B + 1);
+                         "the validation %s has %zu tokens; batch %d "
+                         "needs at least %d", r.valid ? "file" : "split",
+                         c.n - c.ntrain, B, B + 1);
+    if (!rc && c.test && c.ntest < (size_t)B + 1)
+        rc = rnnrt_error(&err, RNNRT_EXIT_DATA,
+                         "the test file '%s' has %zu tokens; batch %d "
+                         "needs at least %d", r.test, c.ntest, B, B + 1);
     if (!rc)
         rc = rnnrt_buffers_init(&buf, m, &p, B, T, v.size, &err);
     if (!rc)
@@ -221,6 +243,11 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
         if (!rc)
             printf("val_ppl=%.4f tokens=%.0f tok_s=%.0f val_unk=%zu\n", ppl,
                    n, dt > 0 ? n / dt : 0, c.unk_valid);
+        if (!rc && c.test)
+            rc = rnnrt_evaluate(m, &buf, c.test, c.ntest, &ppl, &n);
+        if (!rc && c.test)
+            printf("test_ppl=%.4f tokens=%.0f test_unk=%zu\n", ppl, n,
+                   c.unk_test);
     }
     if (ftz)
         rnnrt_fpu_flush_denormals(0);

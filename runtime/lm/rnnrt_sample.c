@@ -10,7 +10,8 @@
  * mapping it to <unk> would condition the model on something else.
  *
  * Word models (`tokens: word`) split the prefix with the training's word
- * tokenizer (lowercased, punctuation apart). A word the vocabulary lacks is
+ * tokenizer (lowercased, punctuation apart; `tokens: whitespace`: at
+ * whitespace, as written). A word the vocabulary lacks is
  * read as <unk>, as rare words were in training, and named on stderr.
  * Generated words are written after the prefix, one space before each.
  *
@@ -73,14 +74,15 @@ static int encode_chars(RnnrtTextIds *px, const RnnrtModel *m,
 }
 
 /* The prefix of a word model: ids of its words, <unk> for missing ones. */
-static int encode_words(RnnrtTextIds *px, const RnnrtVocab *v,
+static int encode_words(RnnrtTextIds *px, int kind, const RnnrtVocab *v,
                         const char *prefix, size_t len, RnnrtError *err)
 {
     memcpy(px->text, prefix, len);
     px->text[len] = '\0';
-    rnnrt_words_lower(px->text, len);
+    if (kind == RNNRT_TOKENS_WORD)
+        rnnrt_words_lower(px->text, len);
     /* a text of len bytes has at most len words: tok has room */
-    px->n = rnnrt_words_split(px->text, len, px->tok, px->cap);
+    px->n = rnnrt_tokens_split(kind, 0, px->text, len, px->tok, px->cap);
     rnnrt_vocab_encode_words(v, px->text, px->tok, px->n, px->ids,
                              &px->nunk);
     if (px->n == 0)
@@ -125,9 +127,10 @@ int rnnrt_prefix_encode(RnnrtTextIds *px, const RnnrtModel *m,
         rc = rnnrt_text_ids_reserve(px, len, err);
     if (rc)
         return rc;
-    int words = m->recipe.tokens && strcmp(m->recipe.tokens, "word") == 0;
-    return words ? encode_words(px, v, prefix, len, err)
-                 : encode_chars(px, m, v, prefix, len, err);
+    int kind = rnnrt_tokens_kind(m->recipe.tokens);
+    return kind > RNNRT_TOKENS_CHAR ? encode_words(px, kind, v, prefix, len,
+                                                   err)
+                                    : encode_chars(px, m, v, prefix, len, err);
 }
 
 void rnnrt_text_ids_free(RnnrtTextIds *px)
@@ -215,7 +218,7 @@ int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
                    const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
                    void *ctx)
 {
-    int words = g->m->recipe.tokens && !strcmp(g->m->recipe.tokens, "word");
+    int words = rnnrt_tokens_kind(g->m->recipe.tokens) > RNNRT_TOKENS_CHAR;
     rnnrt_gen_reset(g);
     for (size_t i = 0; i < px->n; i++)
         rnnrt_gen_feed(g, px->ids[i]);

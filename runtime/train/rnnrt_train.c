@@ -10,7 +10,9 @@
  *            (sequential: state_out -> state_in, reset at epoch start;
  *            random: zeros for each minibatch)
  *            every 5th and the last epoch: "epoch E train_loss L val_ppl P"
- *   finish   save, evaluate, "RESULT ...", a sample from --prefix
+ *   finish   save; the best checkpoint's parameters when this run kept
+ *            one; evaluate (and score the test file), "RESULT ...", a
+ *            sample from --prefix
  *
  * Truncation is the carry_scale the model's backward applies to the state
  * gradient entering step t-1 from step t: "full" all ones; "truncated" with
@@ -82,6 +84,8 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->out = stdout;
     rnnrt_sched_opts_recipe(&o->sched, r); /* the name is checked later */
     rnnrt_recipe_defaults(o, r);
+    o->valid = r->valid;
+    o->test = r->test;
 }
 
 static int parse_bptt(const char *s, int *out)
@@ -177,10 +181,25 @@ static void note(const Trainer *tr, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The recipe's data with --valid and --test (whose defaults are
+ * data.valid and data.test). */
 static int load_corpus(Trainer *tr, const RnnrtVocab *vocab, RnnrtError *err)
 {
-    return rnnrt_corpus_load_recipe(&tr->corpus, tr->o->data,
-                                    &tr->m->recipe, vocab, err);
+    RnnrtRecipe r = tr->m->recipe;
+    r.valid = tr->o->valid;
+    r.test = tr->o->test;
+    return rnnrt_corpus_load_recipe(&tr->corpus, tr->o->data, &r, vocab,
+                                    err);
+}
+
+static const char *valid_file(const Trainer *tr)
+{
+    return tr->o->valid;
+}
+
+static const char *test_file(const Trainer *tr)
+{
+    return tr->o->test;
 }
 
 /* A fresh optimizer (zero moments) for the parameter block. */
@@ -349,11 +368,21 @@ static int check_sizes(Trainer *tr, RnnrtError *err)
                            "x steps %d needs at least %zu; use a larger "
                            "corpus or smaller --batch/--steps", c->ntrain, B,
                            T, need);
+    if (c->n - c->ntrain < (size_t)B + 1 && valid_file(tr))
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the validation file '%s' has %zu tokens, but "
+                           "evaluating with batch %d needs at least %d",
+                           valid_file(tr), c->n - c->ntrain, B, B + 1);
     if (c->n - c->ntrain < (size_t)B + 1)
         return rnnrt_error(err, RNNRT_EXIT_DATA,
                            "the validation split has %zu tokens, but "
                            "evaluating with batch %d needs at least %d",
                            c->n - c->ntrain, B, B + 1);
+    if (test_file(tr) && c->ntest < (size_t)B + 1)
+        return rnnrt_error(err, RNNRT_EXIT_DATA,
+                           "the test file '%s' has %zu tokens, but "
+                           "evaluating with batch %d needs at least %d",
+                           test_file(tr), c->ntest, B, B + 1);
     return 0;
 }
 
@@ -406,9 +435,19 @@ static int setup(Trainer *tr, RnnrtError *err)
                         "the vocabulary (<unk>)\n", tr->m->name,
                 o->data ? o->data : RNNRT_DEFAULT_CORPUS_DIR, c->n, c->ntrain,
                 c->n - c->ntrain, c->vocab.size, c->unk_valid);
-    if (!o->quiet && c->unk_train)
+    if (!o->quiet && (valid_file(tr) || test_file(tr)))
+        fprintf(stderr, "%s: validation %s, test %s: %zu tokens, %zu not "
+                        "in the vocabulary\n", tr->m->name,
+                valid_file(tr) ? valid_file(tr) : "split",
+                test_file(tr) ? test_file(tr) : "none", c->ntest,
+                c->unk_test);
+    if (!o->quiet && c->unk_train && o->resume)
         fprintf(stderr, "%s: note: %zu training tokens are not in the "
                         "checkpoint's vocabulary (<unk>)\n", tr->m->name,
+                c->unk_train);
+    else if (!o->quiet && c->unk_train)
+        fprintf(stderr, "%s: note: %zu training tokens are read as <unk> "
+                        "(data.min_freq, data.max_vocab)\n", tr->m->name,
                 c->unk_train);
     return 0;
 }
@@ -566,13 +605,65 @@ static const RnnrtTaskOps lm_ops = {
     .share = lm_share,
 };
 
+/* The final scores are the best checkpoint's when this run's line kept
+ * one (its best validation loss is the one the run ends with, so a stale
+ * file of an earlier run is not taken): its parameters replace the last
+ * ones in memory, after the last checkpoint was saved. Over MPI ranks all
+ * take it or none does. Returns 1 when they did. */
+static int use_best(Trainer *tr)
+{
+    char best[RNNRT_PATH_MAX];
+    struct stat st;
+    if (!isfinite(tr->ts.sched.val_best) ||
+        rnnrt_best_path(tr->ckpt, best, sizeof best) || stat(best, &st) != 0)
+        return 0;
+    RnnrtVocab v;
+    RnnrtParams p;
+    RnnrtTrainState ts;
+    RnnrtError e = {0};
+    int loaded = rnnrt_ckpt_load(best, tr->m, &v, &p, &ts, &e) == 0;
+    int ok = loaded;
+    if (ok) {
+        ok = p.total == tr->p.total && v.size == tr->corpus.vocab.size &&
+             ts.sched.val_best == tr->ts.sched.val_best;
+        if (!ok)
+            snprintf(e.msg, sizeof e.msg, "it is not this run's");
+    }
+    int bad = !ok;
+    if (rnnrt_buffers_ranks(&tr->buf) > 1)
+        rnnrt_mpi_max(&bad, 1);
+    if (!bad)
+        memcpy(tr->p.params, p.params, p.total * sizeof(real));
+    else if (!tr->o->quiet)
+        fprintf(stderr, "%s: warning: the final scores are the last "
+                        "parameters', not the best checkpoint '%s''s: %s\n",
+                tr->m->name, best, ok ? "another MPI rank cannot read it"
+                                      : e.msg);
+    if (loaded) {
+        rnnrt_vocab_free(&v);
+        rnnrt_params_free(&p);
+        rnnrt_train_state_free(&ts);
+    }
+    if (!bad && !tr->o->quiet)
+        fprintf(stderr, "%s: final scores from the best checkpoint '%s' "
+                        "(epoch %lld)\n", tr->m->name, best,
+                (long long)tr->ts.sched.val_best_epoch);
+    return !bad;
+}
+
 static int finish(Trainer *tr, RnnrtError *err)
 {
     double dt = rnnrt_now() - tr->d.t0;
     int rc = rnnrt_driver_finish(&tr->d, err);
-    double ppl = NAN;
+    double ppl = NAN, test_ppl = NAN;
+    if (!rc)
+        use_best(tr);
     if (!rc)
         rc = evaluate(tr, &ppl);
+    const RnnrtCorpus *c = &tr->corpus;
+    if (!rc && c->test)
+        rc = rnnrt_evaluate(tr->m, &tr->buf, c->test, c->ntest, &test_ppl,
+                            NULL);
     if (rc == RNNRT_EXIT_SIGINT || rc == RNNRT_EXIT_SIGTERM)
         fprintf(stderr, "%s: interrupted during the final evaluation; the "
                         "checkpoint '%s' is saved\n", tr->m->name, tr->ckpt);
@@ -581,10 +672,17 @@ static int finish(Trainer *tr, RnnrtError *err)
     RnnrtTrainResult *res = tr->res;
     res->val_ppl = ppl;
     res->tok_s = dt > 0 ? (double)tr->d.run_tokens / dt : 0;
+    if (c->test)
+        fprintf(tr->o->out, "test_ppl %.4f tokens %zu test_unk %zu\n",
+                test_ppl, c->ntest, c->unk_test);
     fprintf(tr->o->out, "RESULT model=%s epochs=%lld V=%d val_ppl=%.4f "
-                        "train_tok_s=%.0f val_unk=%zu\n", tr->m->name,
+                        "train_tok_s=%.0f val_unk=%zu", tr->m->name,
             (long long)tr->ts.epoch, tr->corpus.vocab.size, ppl, res->tok_s,
             tr->corpus.unk_valid);
+    if (c->test)
+        fprintf(tr->o->out, " test_ppl=%.4f test_unk=%zu", test_ppl,
+                c->unk_test);
+    fputc('\n', tr->o->out);
     if (tr->o->sample_len == 0)
         return 0;
     RnnrtSampleOpts so = {tr->o->sample_len, 1.0, 0};

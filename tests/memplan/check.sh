@@ -15,7 +15,10 @@ build=$(dirname -- "$rnnc")
 name=$(basename -- "$spec" .yaml)
 rm -rf -- "$work" && mkdir -p -- "$work"
 if [ -n "$hidden" ]; then
-    sed -E "s/^(  hidden:) [0-9]+/\1 $hidden/" "$spec" >"$work/$name.yaml"
+    # tied weights need the embedding as wide as the hidden state
+    tied=()
+    if grep -qE '^  tie_weights: true' "$spec"; then tied=(-e "s/\{embed: [0-9]+\}/{embed: $hidden}/"); fi
+    sed -E -e "s/^(  hidden:) [0-9]+/\1 $hidden/" "${tied[@]}" "$spec" >"$work/$name.yaml"
     spec=$work/$name.yaml
 fi
 model=$(sed -n 's/^model: *\([A-Za-z0-9_]*\).*/\1/p' "$spec")

@@ -253,6 +253,49 @@ static void test_lower_two_layers_chain_scans(void **state)
     assert_non_null(m->dstate[1]);
 }
 
+/* tie_weights (issue 13): one parameter, read by one leaf twice (so its
+ * gradient is one adjoint, the sum of both uses), no W_out; the dropouts
+ * of the embedding and the top layer's output at sites of their own. */
+static void test_lower_tied_weights_and_dropout_sites(void **state)
+{
+    (void)state;
+    char *text = spec_text(rnn_params, "    h: tanh(x @ W_ih + h @ W_hh + b)\n", 8);
+    char *with = malloc(strlen(text) + 128);
+    char *at = strstr(text, "  input: one_hot\n  hidden: 8\n");
+    assert_non_null(at);
+    size_t head = (size_t)(at - text);
+    memcpy(with, text, head);
+    strcpy(with + head, "  input: {embed: 8}\n  hidden: 8\n  tie_weights: true\n"
+                        "  dropout_embed: 0.2\n  dropout_output: 0.3\n");
+    strcat(with, at + strlen("  input: one_hot\n  hidden: 8\n"));
+    Spec *s = spec_parse(&perm, "t.yaml", with, strlen(with));
+    assert_non_null(s);
+    Model *m = lower(&perm, s);
+    assert_non_null(m);
+    assert_int_equal(m->nparams, 5); /* embed, 3 cell params, b_out */
+    int embed = -1, leaves = 0, tb = 0, drops = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        assert_string_not_equal(m->params[i].name, "W_out");
+        if (strcmp(m->params[i].name, "embed") == 0)
+            embed = i;
+    }
+    assert_true(embed >= 0);
+    for (int i = 0; i < m->g->n; i++) {
+        const Node *n = m->g->nodes[i];
+        leaves += n->op == OP_PARAM && n->index == embed;
+        tb += n->op == OP_MATMUL && n->tb;
+        if (n->op == OP_DROPOUT) {
+            drops++;
+            assert_true(n->index >= 64); /* not a layer's site */
+        }
+    }
+    assert_int_equal(leaves, 1);
+    assert_int_equal(tb, 1);
+    assert_int_equal(drops, 2);
+    autodiff(&perm, m);
+    assert_non_null(m->grads[embed]);
+}
+
 /* ---- emitter ---- */
 
 static char *emit_to_string(Model *m)
@@ -310,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lower_param_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_unused_param_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_two_layers_chain_scans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lower_tied_weights_and_dropout_sites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_same_spec_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_names_from_spec, setup, teardown),
     };

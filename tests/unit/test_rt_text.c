@@ -292,7 +292,7 @@ static void test_corpus_rejects_unknown_tokens_and_bad_utf8(void **state)
     RnnrtError err = {0};
     assert_int_equal(rnnrt_corpus_load(&c, p, "bpe", "none", 0.9, NULL, &err),
                      RNNRT_EXIT_DATA);
-    assert_non_null(strstr(err.msg, "unknown tokenizer 'bpe' (expected char or word)"));
+    assert_non_null(strstr(err.msg, "unknown tokenizer 'bpe' (expected char, word or whitespace)"));
     assert_int_equal(rnnrt_corpus_load(&c, p, "char", "bogus", 0.9, NULL,
                                        &err), RNNRT_EXIT_DATA);
     assert_non_null(strstr(err.msg, "bogus"));

@@ -744,6 +744,15 @@ static void test_spec_parse_library_cell_use_form(void **state)
     s = parse(fx, rnn_yaml);
     assert_non_null(s);
     assert_null(s->cell_use);
+    /* cell.init sets every parameter's (word_language_model's U(-0.1, 0.1)) */
+    s = parse(fx, with_cell(fx, "cell: {use: lstm, init: {uniform: 0.1}}\n"));
+    if (!s)
+        fail_msg("%s", diags(fx));
+    assert_int_equal(s->cell.nparams, 16);
+    for (int i = 0; i < s->cell.nparams; i++) {
+        assert_int_equal(s->cell.params[i].init, INIT_UNIFORM);
+        assert_true(s->cell.params[i].init_arg == 0.1);
+    }
 }
 
 /* Every library cell parses, is named after its file and lists its
@@ -814,6 +823,11 @@ static void test_spec_parse_unknown_cell_suggests_and_lists(void **state)
     expect_error(fx, with_cell(fx, "cell: {use: gru, name: mine}\n"),
                  "t.yaml:8:18: error: 'cell.use' selects a library cell and takes no other keys, "
                  "found 'name'");
+    /* cell.init (issue 13): every parameter of the library cell */
+    expect_error(fx, with_cell(fx, "cell: {use: gru, init: {uniform: 0}}\n"),
+                 "t.yaml:8:34: error: 'cell.init.uniform' must be greater than 0, found 0");
+    expect_error(fx, with_cell(fx, "cell: {use: gru, init: ones}\n"),
+                 "t.yaml:8:24: error: ");
     expect_error(fx, with_cell(fx, "cell: [gru]\n"), "t.yaml:8:7: error: 'cell' must be a library "
                                                      "cell name (like gru)");
     expect_error(fx, with_cell(fx, "cell: {use: [gru]}\n"),
