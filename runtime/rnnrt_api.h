@@ -43,10 +43,10 @@
  * Language models (RnnrtLm), labelling (RnnrtTagger), classification
  * (RnnrtClassifier) and seq2seq models (RnnrtTranslator) each have their
  * handle type, opened the same way, with the same error rules. A
- * classifier's and a tagger's calls allocate nothing; a translation
- * allocates its beam search's buffers (rnnrt_beam.c) for the call, and
- * the handle's decoder grows when a call asks for a wider beam than any
- * before.
+ * classifier's and a tagger's calls allocate nothing (a classifier's
+ * scratch for a text grows as a language model's); a translator builds
+ * its decoder and search buffers in its first call and rebuilds them only
+ * when a call asks for a wider beam than any before.
  */
 #ifndef RNNRT_API_H
 #define RNNRT_API_H

@@ -118,6 +118,11 @@ int rnnrt_s2s_check_line(const char *line, size_t len, const char *where,
  * *nunk when not NULL); an empty line is just <eos>. */
 void rnnrt_s2s_encode(const RnnrtVocab *v, const char *line, size_t len, int T,
                       int32_t *row, int32_t *valid, size_t *nunk);
+/* The same in the caller's scratch (no allocation): pre of 2 * len + 1
+ * bytes, ids of T entries. */
+void rnnrt_s2s_encode_in(const RnnrtVocab *v, const char *line, size_t len,
+                         int T, int32_t *row, int32_t *valid, size_t *nunk,
+                         char *pre, int32_t *ids);
 
 /* ---- minibatches ----
  * Pairs [first, first + count) of p, in an order reshuffled every epoch
@@ -213,6 +218,20 @@ void rnnrt_beam_result_free(RnnrtBeamResult *r);
 int rnnrt_beam_search(RnnrtStepFn step, void *model, int nsent, int V, int S,
                       const real *state0, const RnnrtBeamOpts *o,
                       RnnrtBeamResult *res, RnnrtError *err);
+/* The same in buffers allocated once (the C API's translator): a work for
+ * searches of up to nsent sentences of width k and max_len steps over V
+ * tokens and S state reals (NULL and exit 2 in err when those are out of
+ * range; out of memory exits 3); rnnrt_beam_search_in allocates nothing,
+ * and its result lives in w until the next search (not for
+ * rnnrt_beam_result_free). Equal results to rnnrt_beam_search. */
+typedef struct RnnrtBeamWork RnnrtBeamWork;
+RnnrtBeamWork *rnnrt_beam_work_new(int nsent, int k, int V, int S,
+                                   int max_len, RnnrtError *err);
+void rnnrt_beam_work_free(RnnrtBeamWork *w);
+int rnnrt_beam_search_in(RnnrtBeamWork *w, RnnrtStepFn step, void *model,
+                         int nsent, int V, int S, const real *state0,
+                         const RnnrtBeamOpts *o, RnnrtBeamResult *res,
+                         RnnrtError *err);
 
 /* ---------------------------------------------------------------------
  * BLEU (rnnrt_bleu.c). Sequences are token ids (the caller maps strings

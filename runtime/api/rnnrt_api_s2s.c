@@ -8,8 +8,9 @@
  * refuses what eval and translate do), a decoder for one sentence of
  * width k (rnnrt_s2s_decode.c: the emitted encode and step, or the
  * training forward rerun over each prefix) and the buffers of the result.
- * The decoder is rebuilt only when a call asks for a wider beam than any
- * before.
+ * The decoder and the beam search's buffers (rnnrt_beam_search_in) are
+ * built by the first call and rebuilt only when a call asks for a wider
+ * beam than any before; other calls allocate nothing.
  */
 #include "s2s/rnnrt_s2s_int.h"
 
@@ -28,8 +29,12 @@ struct RnnrtTranslator {
     int T, rerun;
     S2sDecoder d;  /* width d.k; d.x NULL before the first call */
     real *state0;  /* [S] */
+    RnnrtBeamWork *beam; /* the search's buffers */
+    int kcap;            /* the widest beam d and beam were built for */
     /* the last translation */
     int32_t *row, valid;      /* [T]: the source's ids */
+    int32_t *ids;             /* [T]: rnnrt_s2s_encode_in's scratch */
+    char *pre;                /* 2 * RNNRT_PAIRS_MAX_LINE + 1: its text */
     char *text;               /* the target's tokens joined by ' ' */
     const char **src, **tgt;  /* [T] */
     double *attn;             /* [T][T] */
@@ -73,7 +78,10 @@ void rnnrt_translator_close(RnnrtTranslator **ptr)
     rnnrt_vocab_free(&tr->sv);
     rnnrt_vocab_free(&tr->tv);
     free(tr->state0);
+    rnnrt_beam_work_free(tr->beam);
     free(tr->row);
+    free(tr->ids);
+    free(tr->pre);
     free(tr->text);
     free(tr->src);
     free(tr->tgt);
@@ -113,6 +121,8 @@ int rnnrt_s2s_translator_open(RnnrtTranslator **out, const char *path, const Rnn
         longest = n > longest ? n : longest;
     }
     tr->row = rnnrt_xcalloc(T, sizeof *tr->row, "a sentence");
+    tr->ids = rnnrt_xcalloc(T, sizeof *tr->ids, "a sentence");
+    tr->pre = rnnrt_xcalloc(2 * RNNRT_PAIRS_MAX_LINE + 1, 1, "a sentence");
     tr->text = rnnrt_xcalloc(T * (longest + 1) + 1, 1, "a translation");
     tr->src = rnnrt_xcalloc(T, sizeof *tr->src, "a translation");
     tr->tgt = rnnrt_xcalloc(T, sizeof *tr->tgt, "a translation");
@@ -146,7 +156,7 @@ int rnnrt_translator_info(const RnnrtTranslator *tr, RnnrtTranslatorInfo *info, 
 /* A decoder of width k (one sentence), rebuilt for a wider beam. */
 static int decoder_for(RnnrtTranslator *tr, int k, RnnrtError *err)
 {
-    if (tr->d.x && tr->d.k >= k) {
+    if (tr->d.x && tr->kcap >= k) {
         tr->d.k = k;
         return 0;
     }
@@ -154,13 +164,20 @@ static int decoder_for(RnnrtTranslator *tr, int k, RnnrtError *err)
         rnnrt_s2s_decoder_free(&tr->d);
     free(tr->state0);
     tr->state0 = NULL;
+    rnnrt_beam_work_free(tr->beam);
+    tr->beam = NULL;
     int rc = rnnrt_s2s_decoder_init(&tr->d, &tr->p, tr->T, k, 1, tr->m->has_attention, tr->rerun, err);
+    if (!rc) {
+        tr->beam = rnnrt_beam_work_new(1, k, tr->p.Vt, tr->d.S, tr->T, err);
+        rc = tr->beam ? 0 : err ? err->code : RNNRT_EXIT_USAGE;
+    }
     if (rc) {
         rnnrt_s2s_decoder_free(&tr->d);
         memset(&tr->d, 0, sizeof tr->d);
         return rc;
     }
     tr->state0 = rnnrt_xcalloc((size_t)tr->d.S + 1, sizeof(real), "a decoder state");
+    tr->kcap = k;
     return 0;
 }
 
@@ -185,14 +202,14 @@ int rnnrt_translate(RnnrtTranslator *tr, const char *text, size_t len, int beam,
         return rc;
     int T = tr->T;
     size_t unk = 0;
-    rnnrt_s2s_encode(&tr->sv, text ? text : "", len, T, tr->row, &tr->valid, &unk);
+    rnnrt_s2s_encode_in(&tr->sv, text ? text : "", len, T, tr->row, &tr->valid, &unk, tr->pre, tr->ids);
     rnnrt_s2s_decoder_start(&tr->d, 1, tr->row, &tr->valid, tr->state0);
     RnnrtBeamOpts o;
     rnnrt_beam_opts_default(&o);
     o.beam = beam;
     o.max_len = T;
     RnnrtBeamResult res;
-    if ((rc = rnnrt_s2s_decoder_search(&tr->d, tr->state0, &o, &res, err)) != 0)
+    if ((rc = rnnrt_s2s_decoder_search(&tr->d, tr->beam, tr->state0, &o, &res, err)) != 0)
         return rc;
     int nt = res.len[0], ns = tr->valid;
     char *p = tr->text;
@@ -215,6 +232,5 @@ int rnnrt_translate(RnnrtTranslator *tr, const char *text, size_t len, int beam,
     *out = (RnnrtTranslation){.text = tr->text, .ntgt = nt, .tgt = tr->tgt, .nsrc = ns, .src = tr->src,
                               .attention = a ? tr->attn : NULL, .logprob = res.logprob[0],
                               .score = res.score[0], .unk = unk};
-    rnnrt_beam_result_free(&res);
-    return 0;
+    return 0; /* res lives in tr->beam */
 }

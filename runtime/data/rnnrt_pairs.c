@@ -609,8 +609,17 @@ void rnnrt_s2s_encode(const RnnrtVocab *v, const char *line, size_t len, int T,
                       int32_t *row, int32_t *valid, size_t *nunk)
 {
     char *pre = rnnrt_xcalloc(2 * len + 1, 1, "sentence");
-    size_t m = rnnrt_s2s_preprocess(line, len, pre);
     int32_t *ids = rnnrt_xcalloc((size_t)T, sizeof *ids, "sentence ids");
+    rnnrt_s2s_encode_in(v, line, len, T, row, valid, nunk, pre, ids);
+    free(ids);
+    free(pre);
+}
+
+void rnnrt_s2s_encode_in(const RnnrtVocab *v, const char *line, size_t len,
+                         int T, int32_t *row, int32_t *valid, size_t *nunk,
+                         char *pre, int32_t *ids)
+{
+    size_t m = rnnrt_s2s_preprocess(line, len, pre);
     size_t n = 0;
     for (size_t i = 0; i < m && n < (size_t)T;) {
         while (i < m && pre[i] == ' ')
@@ -627,8 +636,6 @@ void rnnrt_s2s_encode(const RnnrtVocab *v, const char *line, size_t len, int T,
         i = j;
     }
     *valid = fill_row(ids, n, T, row);
-    free(ids);
-    free(pre);
 }
 
 /* ---- minibatches ---- */

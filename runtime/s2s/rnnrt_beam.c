@@ -193,10 +193,79 @@ static int check_opts(int nsent, int V, int S, const RnnrtBeamOpts *o,
     return 0;
 }
 
-static void search_init(Search *s, int nsent, int V, int S,
-                        const real *state0, const RnnrtBeamOpts *o)
+/* The buffers of a search of up to nsent sentences of width k, V tokens,
+ * S state reals and max_len steps, and of its result. */
+struct RnnrtBeamWork {
+    Search s;
+    int nsent, k, V, S, max_len; /* the capacity */
+    double *new_score;           /* [rows] */
+    real *new_state;             /* [rows][S] */
+    RnnrtBeamResult res;         /* [nsent][max_len] */
+};
+
+RnnrtBeamWork *rnnrt_beam_work_new(int nsent, int k, int V, int S,
+                                   int max_len, RnnrtError *err)
 {
-    memset(s, 0, sizeof *s);
+    RnnrtBeamOpts o;
+    rnnrt_beam_opts_default(&o);
+    o.beam = k;
+    o.max_len = max_len;
+    if (check_opts(nsent, V, S, &o, err))
+        return NULL;
+    RnnrtBeamWork *w = rnnrt_xcalloc(1, sizeof *w, "beam");
+    *w = (RnnrtBeamWork){.nsent = nsent, .k = k, .V = V, .S = S,
+                         .max_len = max_len};
+    Search *s = &w->s;
+    size_t rows = (size_t)nsent * (size_t)k, cells = rows * (size_t)max_len;
+    s->prev = rnnrt_xcalloc(rows, sizeof *s->prev, "beam tokens");
+    s->state = rnnrt_xcalloc(rows * (size_t)S + 1, sizeof(real), "beam");
+    s->next = rnnrt_xcalloc(rows * (size_t)S + 1, sizeof(real), "beam");
+    s->lp = rnnrt_xcalloc(rows * (size_t)V, sizeof(real), "beam logprobs");
+    s->score = rnnrt_xcalloc(rows, sizeof(double), "beam scores");
+    s->live = rnnrt_xcalloc((size_t)nsent, sizeof(int), "beam");
+    s->tok_hist = rnnrt_xcalloc(cells, sizeof(int32_t), "beam history");
+    s->par_hist = rnnrt_xcalloc(cells, sizeof(int), "beam history");
+    s->pool = rnnrt_xcalloc(rows, sizeof(Finished), "beam hypotheses");
+    s->npool = rnnrt_xcalloc((size_t)nsent, sizeof(int), "beam");
+    s->best = rnnrt_xcalloc((size_t)k, sizeof(Cand), "beam");
+    w->new_score = rnnrt_xcalloc(rows, sizeof(double), "beam");
+    w->new_state = rnnrt_xcalloc(rows * (size_t)S + 1, sizeof(real), "beam");
+    RnnrtBeamResult *res = &w->res;
+    res->tokens = rnnrt_xcalloc(cells, sizeof(int32_t), "decoder output");
+    res->rows = rnnrt_xcalloc(cells, sizeof(int), "decoder output");
+    res->len = rnnrt_xcalloc((size_t)nsent, sizeof(int), "decoder output");
+    res->logprob = rnnrt_xcalloc((size_t)nsent, sizeof(double), "output");
+    res->score = rnnrt_xcalloc((size_t)nsent, sizeof(double), "output");
+    return w;
+}
+
+void rnnrt_beam_work_free(RnnrtBeamWork *w)
+{
+    if (!w)
+        return;
+    Search *s = &w->s;
+    free(s->prev);
+    free(s->state);
+    free(s->next);
+    free(s->lp);
+    free(s->score);
+    free(s->live);
+    free(s->tok_hist);
+    free(s->par_hist);
+    free(s->pool);
+    free(s->npool);
+    free(s->best);
+    free(w->new_score);
+    free(w->new_state);
+    rnnrt_beam_result_free(&w->res);
+    free(w);
+}
+
+/* Starts a search in w's buffers: the start hypothesis of each sentence. */
+static void search_start(RnnrtBeamWork *w, int nsent, int V, int S,
+                         const real *state0, const RnnrtBeamOpts *o)
+{
+    Search *s = &w->s;
     s->n = nsent;
     s->k = o->beam;
     s->V = V;
@@ -205,20 +274,7 @@ static void search_init(Search *s, int nsent, int V, int S,
     s->max_len = o->max_len;
     s->alpha = o->alpha;
     s->allow_unk = o->allow_unk;
-    size_t rows = (size_t)s->rows;
-    s->prev = rnnrt_xcalloc(rows, sizeof *s->prev, "beam tokens");
-    s->state = rnnrt_xcalloc(rows * (size_t)S + 1, sizeof(real), "beam");
-    s->next = rnnrt_xcalloc(rows * (size_t)S + 1, sizeof(real), "beam");
-    s->lp = rnnrt_xcalloc(rows * (size_t)V, sizeof(real), "beam logprobs");
-    s->score = rnnrt_xcalloc(rows, sizeof(double), "beam scores");
-    s->live = rnnrt_xcalloc((size_t)nsent, sizeof(int), "beam");
-    s->tok_hist = rnnrt_xcalloc(rows * (size_t)o->max_len, sizeof(int32_t),
-                                "beam history");
-    s->par_hist = rnnrt_xcalloc(rows * (size_t)o->max_len, sizeof(int),
-                                "beam history");
-    s->pool = rnnrt_xcalloc(rows, sizeof(Finished), "beam hypotheses");
-    s->npool = rnnrt_xcalloc((size_t)nsent, sizeof(int), "beam");
-    s->best = rnnrt_xcalloc((size_t)s->k, sizeof(Cand), "beam");
+    memset(s->npool, 0, (size_t)nsent * sizeof *s->npool);
     for (int i = 0; i < nsent; i++) {
         s->live[i] = s->k;
         for (int j = 0; j < s->k; j++) {
@@ -231,33 +287,6 @@ static void search_init(Search *s, int nsent, int V, int S,
     }
 }
 
-static void search_free(Search *s)
-{
-    free(s->prev);
-    free(s->state);
-    free(s->next);
-    free(s->lp);
-    free(s->score);
-    free(s->live);
-    free(s->tok_hist);
-    free(s->par_hist);
-    free(s->pool);
-    free(s->npool);
-    free(s->best);
-}
-
-static void result_init(RnnrtBeamResult *res, int nsent, int max_len)
-{
-    size_t cells = (size_t)nsent * (size_t)max_len;
-    res->nsent = nsent;
-    res->max_len = max_len;
-    res->tokens = rnnrt_xcalloc(cells, sizeof(int32_t), "decoder output");
-    res->rows = rnnrt_xcalloc(cells, sizeof(int), "decoder output");
-    res->len = rnnrt_xcalloc((size_t)nsent, sizeof(int), "decoder output");
-    res->logprob = rnnrt_xcalloc((size_t)nsent, sizeof(double), "output");
-    res->score = rnnrt_xcalloc((size_t)nsent, sizeof(double), "output");
-}
-
 void rnnrt_beam_result_free(RnnrtBeamResult *r)
 {
     free(r->tokens);
@@ -268,6 +297,64 @@ void rnnrt_beam_result_free(RnnrtBeamResult *r)
     memset(r, 0, sizeof *r);
 }
 
+int rnnrt_beam_search_in(RnnrtBeamWork *w, RnnrtStepFn step, void *model,
+                         int nsent, int V, int S, const real *state0,
+                         const RnnrtBeamOpts *o, RnnrtBeamResult *res,
+                         RnnrtError *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = check_opts(nsent, V, S, o, err);
+    if (rc)
+        return rc;
+    if (nsent > w->nsent || o->beam > w->k || V != w->V || S != w->S ||
+        o->max_len > w->max_len)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "beam search: %d sentences "
+                           "x beam %d x %d steps (V %d, S %d) do not fit "
+                           "buffers for %d x %d x %d (V %d, S %d)", nsent,
+                           o->beam, o->max_len, V, S, w->nsent, w->k,
+                           w->max_len, w->V, w->S);
+    Search *s = &w->s;
+    search_start(w, nsent, V, S, state0, o);
+    double *new_score = w->new_score;
+    real *new_state = w->new_state;
+    int t = 0;
+    for (; t < s->max_len; t++) {
+        int sig = rnnrt_signal_pending();
+        if (sig) {
+            rc = rnnrt_error(err, sig == SIGINT ? RNNRT_EXIT_SIGINT
+                                           : RNNRT_EXIT_SIGTERM,
+                             "interrupted while decoding");
+            break;
+        }
+        step(model, s->rows, s->prev, s->state, s->next, s->lp);
+        memcpy(new_state, s->state, (size_t)s->rows * (size_t)S * sizeof(real));
+        int any = 0;
+        for (int i = 0; i < nsent; i++) {
+            advance(s, i, t, new_score, new_state);
+            any |= s->live[i] > 0;
+        }
+        memcpy(s->score, new_score, (size_t)s->rows * sizeof(double));
+        real *tmp = s->state;
+        s->state = new_state;
+        new_state = tmp;
+        if (!any)
+            break;
+    }
+    w->new_state = new_state; /* the buffers swap; w keeps both */
+    if (rc)
+        return rc;
+    for (int i = 0; i < nsent; i++)
+        for (int j = 0; j < s->live[i]; j++) /* cut off at max_len */
+            finish(s, i, s->max_len - 1, i * s->k + j, s->max_len,
+                   s->max_len, s->score[i * s->k + j]);
+    *res = w->res;
+    res->nsent = nsent;
+    res->max_len = s->max_len;
+    for (int i = 0; i < nsent; i++)
+        pick(s, i, res);
+    return 0;
+}
+
 int rnnrt_beam_search(RnnrtStepFn step, void *model, int nsent, int V, int S,
                       const real *state0, const RnnrtBeamOpts *o,
                       RnnrtBeamResult *res, RnnrtError *err)
@@ -276,45 +363,12 @@ int rnnrt_beam_search(RnnrtStepFn step, void *model, int nsent, int V, int S,
     int rc = check_opts(nsent, V, S, o, err);
     if (rc)
         return rc;
-    Search s;
-    search_init(&s, nsent, V, S, state0, o);
-    double *new_score = rnnrt_xcalloc((size_t)s.rows, sizeof(double), "beam");
-    real *new_state = rnnrt_xcalloc((size_t)s.rows * (size_t)S + 1,
-                                    sizeof(real), "beam");
-    int t = 0;
-    for (; t < s.max_len; t++) {
-        int sig = rnnrt_signal_pending();
-        if (sig) {
-            rc = rnnrt_error(err, sig == SIGINT ? RNNRT_EXIT_SIGINT
-                                           : RNNRT_EXIT_SIGTERM,
-                             "interrupted while decoding");
-            break;
-        }
-        step(model, s.rows, s.prev, s.state, s.next, s.lp);
-        memcpy(new_state, s.state, (size_t)s.rows * (size_t)S * sizeof(real));
-        int any = 0;
-        for (int i = 0; i < nsent; i++) {
-            advance(&s, i, t, new_score, new_state);
-            any |= s.live[i] > 0;
-        }
-        memcpy(s.score, new_score, (size_t)s.rows * sizeof(double));
-        real *tmp = s.state;
-        s.state = new_state;
-        new_state = tmp;
-        if (!any)
-            break;
-    }
-    if (!rc) {
-        for (int i = 0; i < nsent; i++)
-            for (int j = 0; j < s.live[i]; j++) /* cut off at max_len */
-                finish(&s, i, s.max_len - 1, i * s.k + j, s.max_len,
-                       s.max_len, s.score[i * s.k + j]);
-        result_init(res, nsent, s.max_len);
-        for (int i = 0; i < nsent; i++)
-            pick(&s, i, res);
-    }
-    free(new_score);
-    free(new_state);
-    search_free(&s);
+    RnnrtBeamWork *w = rnnrt_beam_work_new(nsent, o->beam, V, S, o->max_len,
+                                           err);
+    rc = rnnrt_beam_search_in(w, step, model, nsent, V, S, state0, o, res,
+                              err);
+    if (!rc)
+        memset(&w->res, 0, sizeof w->res); /* the caller owns the result */
+    rnnrt_beam_work_free(w);
     return rc;
 }

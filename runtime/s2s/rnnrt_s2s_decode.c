@@ -176,11 +176,13 @@ static void rerun_step(void *model, int n, const int32_t *prev, const real *stat
         log_softmax_row(c.logits + ((size_t)pos * n + r) * Vt, Vt, logprobs + (size_t)r * Vt);
 }
 
-int rnnrt_s2s_decoder_search(S2sDecoder *d, const real *state0, const RnnrtBeamOpts *o, RnnrtBeamResult *res,
-                          RnnrtError *err)
+int rnnrt_s2s_decoder_search(S2sDecoder *d, RnnrtBeamWork *w, const real *state0, const RnnrtBeamOpts *o,
+                             RnnrtBeamResult *res, RnnrtError *err)
 {
-    return rnnrt_beam_search(d->emitted ? emitted_step : rerun_step, d, d->nsent, d->p->Vt, d->S, state0, o, res,
-                             err);
+    RnnrtStepFn step = d->emitted ? emitted_step : rerun_step;
+    if (w)
+        return rnnrt_beam_search_in(w, step, d, d->nsent, d->p->Vt, d->S, state0, o, res, err);
+    return rnnrt_beam_search(step, d, d->nsent, d->p->Vt, d->S, state0, o, res, err);
 }
 
 /* Decodes held-out pairs [first, first + count) with width k and scores
@@ -216,7 +218,7 @@ int rnnrt_s2s_decode_eval(const S2sParams *p, const RnnrtPairs *pairs, size_t fi
         int nsent = (int)(first + count - at < CHUNK ? first + count - at : CHUNK);
         rnnrt_s2s_decoder_start(&d, nsent, pairs->src_arr + at * (size_t)T, pairs->src_valid + at, state0);
         RnnrtBeamResult res;
-        rc = rnnrt_s2s_decoder_search(&d, state0, &o, &res, err);
+        rc = rnnrt_s2s_decoder_search(&d, NULL, state0, &o, &res, err);
         if (rc)
             break;
         for (int s = 0; s < nsent; s++) {

@@ -74,8 +74,11 @@ int rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int 
                            int rerun, RnnrtError *err);
 void rnnrt_s2s_decoder_free(S2sDecoder *d);
 void rnnrt_s2s_decoder_start(S2sDecoder *d, int nsent, const int32_t *src, const int32_t *src_len, real *state0);
-int rnnrt_s2s_decoder_search(S2sDecoder *d, const real *state0, const RnnrtBeamOpts *o, RnnrtBeamResult *res,
-                             RnnrtError *err);
+/* w NULL: the search allocates its buffers and the caller frees res
+ * (rnnrt_beam_result_free); otherwise it runs in w's (rnnrt_beam_search_in)
+ * and res lives in w. */
+int rnnrt_s2s_decoder_search(S2sDecoder *d, RnnrtBeamWork *w, const real *state0, const RnnrtBeamOpts *o,
+                             RnnrtBeamResult *res, RnnrtError *err);
 
 typedef struct {
     RnnrtBleuStats bleu;

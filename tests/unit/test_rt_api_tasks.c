@@ -14,8 +14,8 @@
  *    a tagger labels a sequence longer than its steps, the same twice;
  *  - a translation's attention rows sum to 1 over the source tokens, and
  *    two translators in two threads give what one gives alone;
- *  - after a first call, the tagger's and the classifier's calls allocate
- *    nothing.
+ *  - after a first call, the tagger's, the classifier's and the
+ *    translator's calls allocate nothing.
  */
 #define _GNU_SOURCE /* dladdr, in alloc_count.h */
 #include <setjmp.h>
@@ -389,20 +389,26 @@ static void test_task_calls_allocate_nothing_after_the_first(void **state)
     assert_int_equal(rnnrt_classifier_open(&c, fx.cls_ckpt, &classifier_model, &err), 0);
     const char *toks[] = {"a", "(", "b", "c", ")", "a", "b", "(", "c", "a", ")"};
     int labels[11];
+    RnnrtTranslator *tr;
+    assert_int_equal(rnnrt_translator_open(&tr, fx.s2s_ckpt, &seq2seq_model, &err), 0);
     RnnrtClass k;
     double p[2];
+    RnnrtTranslation out;
     for (int pass = 0; pass < 2; pass++) {
         counting = pass;
         allocations = 0;
         assert_int_equal(rnnrt_tagger_label(t, toks, 11, labels, NULL, &err), 0);
         assert_int_equal(rnnrt_classify(c, "abcabcabcabc", 12, &k, p, 2, &err), 0);
         assert_int_equal(rnnrt_classify(c, "ab", 2, &k, NULL, 0, &err), 0);
+        assert_int_equal(rnnrt_translate(tr, "a b c d e", 9, 3, &out, &err), 0);
+        assert_int_equal(rnnrt_translate(tr, "a b", 3, 1, &out, &err), 0);
         counting = 0;
     }
     report_blas();
     assert_int_equal(allocations, 0);
     rnnrt_tagger_close(&t);
     rnnrt_classifier_close(&c);
+    rnnrt_translator_close(&tr);
 }
 
 int main(void)
