@@ -41,6 +41,7 @@ typedef struct {
     const Node **buf_node;
     const char **buf_expr; /* NULL: s->w.<name>; else where it is (the next state) */
     int nbuf, capbuf;
+    bool uses[OP__COUNT]; /* ops the step runs */
     bool ok;
 } Infer;
 
@@ -441,6 +442,16 @@ static void emit_node(Infer *I, const Node *n)
     }
 }
 
+static void note_ops(Infer *I, const Graph *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i]->aux) {
+            I->uses[g->nodes[i]->op] = true;
+            if (g->nodes[i]->op == OP_SCAN)
+                note_ops(I, g->nodes[i]->scan->body);
+        }
+}
+
 static void emit_graph(Infer *I, const Graph *g)
 {
     for (int i = 0; i < g->n; i++) {
@@ -624,9 +635,12 @@ static void emit_struct(Infer *I)
     out(I, 0, "#endif\n\n");
 }
 
+/* Only those the step calls: an unused static function is a warning. */
 static void emit_math(Infer *I)
 {
     const char *P = I->P;
+    if (!I->uses[OP_TANH] && !I->uses[OP_SIGMOID])
+        return;
     out(I, 0, "/* The trainer's float approximations (runtime/rnnrt.h: rnnrt_exp_fast,\n"
               " * rnnrt_tanh_fast, rnnrt_sigmoid_fast; the same operations in the same order,\n"
               " * so the same values): 2^k p(r) (Cephes expf), Cephes tanhf. */\n");
@@ -650,6 +664,10 @@ static void emit_math(Infer *I)
     out(I, 1, "p = p * r2 + r + 1.0f;\n");
     out(I, 1, "u.i = (kbits - 0x4B400000 + 127) * (1 << 23);\n");
     out(I, 1, "return p * u.f;\n}\n\n");
+    if (I->uses[OP_SIGMOID])
+        out(I, 0, "static inline float %s_sigmoid(float x) { return 1.0f / (1.0f + %s_exp_fast(-x)); }\n\n", P, P);
+    if (!I->uses[OP_TANH])
+        return;
     out(I, 0, "static inline float %s_tanh(float v)\n{\n", P);
     out(I, 1, "float a = v < 0 ? -v : v;\n");
     out(I, 1, "a = a > 9.0f ? 9.0f : a;\n");
@@ -663,7 +681,6 @@ static void emit_math(Infer *I)
     out(I, 1, "float big = 1.0f - 2.0f / (%s_exp_fast(2.0f * a) + 1.0f);\n", P);
     out(I, 1, "float t = a < 0.625f ? small : big;\n");
     out(I, 1, "return v < 0 ? -t : t;\n}\n\n");
-    out(I, 0, "static inline float %s_sigmoid(float x) { return 1.0f / (1.0f + %s_exp_fast(-x)); }\n\n", P, P);
 }
 
 static void emit_step(Infer *I)
@@ -804,6 +821,7 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
         return false;
     Infer I = {.f = f, .m = m, .w = w, .P = m->spec->model, .ok = true};
     add_buffers(&I, m->g);
+    note_ops(&I, m->g);
     size_t scratch = 0;
     for (int k = 0; k < I.nbuf; k++)
         if (!I.buf_expr[k])
