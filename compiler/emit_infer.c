@@ -193,8 +193,32 @@ static int state_offset(const Model *m, int k)
     return off;
 }
 
+/* The row of a weight the token selects (a one-hot product, an embedding):
+ * read in place. The ids are the step's token, checked in range. */
+static const Node *token_row(const Node *n)
+{
+    const Node *ids = onehot_matmul(n) ? resolve(n->in[0])->in[0] : n->op == OP_GATHER ? n->in[1] : NULL;
+    if (!ids)
+        return NULL;
+    ids = resolve(ids);
+    return ids->op == OP_INPUT && ids->index == INPUT_X ? ids : NULL;
+}
+
+/* A slice of one row: read in place. */
+static bool slice_row(const Node *n)
+{
+    if (n->op != OP_SLICE)
+        return false;
+    for (int k = 0; k < n->shape.ndim - 1; k++)
+        if (n->shape.d[k] != DIM_B && n->shape.d[k] != DIM_T && n->shape.d[k] != 1)
+            return false;
+    return true;
+}
+
 static bool is_alias(const Node *n)
 {
+    if (token_row(n) || slice_row(n))
+        return true;
     switch (n->op) {
     case OP_PARAM: case OP_INPUT: case OP_ARG: case OP_SCAN: case OP_SCAN_OUT: case OP_DROPOUT:
     case OP_GRAD_SCALE: case OP_CONST:
@@ -263,11 +287,22 @@ static const char *ref(Infer *I, const Node *n)
         const ScanOut *o = &sn->scan->out[n->index];
         return ref(I, o->kind == SCAN_FINAL ? sn->scan->in[o->carry].carry_out : o->node);
     }
+    case OP_SLICE:
+        if (slice_row(n))
+            return arena_printf(&perm, "(%s + %d)", ref(I, n->in[0]), n->index);
+        break;
     default:
-        if (n->aux < 2)
-            DIE("emit_infer: %s has no buffer", op_name(n->op));
-        return I->buf_expr[n->aux - 2] ? I->buf_expr[n->aux - 2] : arena_printf(&perm, "s->w.%s", I->buf_name[n->aux - 2]);
+        break;
     }
+    if (token_row(n)) {
+        const Node *w = n->op == OP_GATHER ? n->in[0] : n->in[1];
+        size_t width = last_dim(I, n->shape);
+        return arena_printf(&perm, "(%s + (size_t)x[0] * %zu)", ref(I, w), width);
+    }
+    if (n->aux < 2)
+        DIE("emit_infer: %s has no buffer", op_name(n->op));
+    const char *e = I->buf_expr[n->aux - 2];
+    return e ? e : arena_printf(&perm, "s->w.%s", I->buf_name[n->aux - 2]);
 }
 
 /* ---- printing ---- */
@@ -331,6 +366,26 @@ static const char *elementwise(Infer *I, const Node *n, size_t N)
     }
 }
 
+/* A loop over rows r < M, or one block for one row (the generation step's
+ * usual case): the row's offset in a [M, width] value is then 0. */
+static void rows_open(Infer *I, size_t M)
+{
+    if (M == 1)
+        out(I, 1, "{\n");
+    else
+        out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", M);
+}
+
+static const char *row_at(size_t M, size_t width)
+{
+    return M == 1 ? "" : arena_printf(&perm, " + r * %zu", width);
+}
+
+static const char *row_index(size_t M)
+{
+    return M == 1 ? "0" : "r";
+}
+
 static void emit_matmul(Infer *I, const Node *n, const char *o)
 {
     const Node *a = n->in[0], *b = n->in[1];
@@ -338,18 +393,19 @@ static void emit_matmul(Infer *I, const Node *n, const char *o)
     if (onehot_matmul(n)) {
         const Node *ids = resolve(a)->in[0];
         size_t R = numel(I, b->shape) / N;
-        out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", M);
-        out(I, 2, "const int32_t id = %s[r];\n", ref(I, ids));
+        out(I, 1, "/* x is one-hot: the token's row of %s */\n", ref(I, b));
+        rows_open(I, M);
+        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, ids), row_index(M));
+        out(I, 2, "float *y = %s%s;\n", o, row_at(M, N));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", N);
-        out(I, 3, "%s[r * %zu + j] = id >= 0 && (size_t)id < %zu ? %s[(size_t)id * %zu + j] : 0;\n", o, N, R,
-            ref(I, b), N);
+        out(I, 3, "y[j] = tok >= 0 && (size_t)tok < %zu ? %s[(size_t)tok * %zu + j] : 0;\n", R, ref(I, b), N);
         out(I, 1, "}\n");
         return;
     }
     const char *A = ref(I, a), *B = ref(I, b);
-    out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", M);
-    out(I, 2, "float *restrict y = %s + r * %zu;\n", o, N);
-    out(I, 2, "const float *x_r = %s + r * %zu;\n", A, K);
+    rows_open(I, M);
+    out(I, 2, "float *restrict y = %s%s;\n", o, row_at(M, N));
+    out(I, 2, "const float *x_r = %s%s;\n", A, row_at(M, K));
     if (n->tb) { /* B is [N, K]: a dot product per output */
         out(I, 2, "for (size_t j = 0; j < %zu; j++) {\n", N);
         out(I, 3, "float acc = 0;\n");
@@ -357,10 +413,11 @@ static void emit_matmul(Infer *I, const Node *n, const char *o)
         out(I, 4, "acc += x_r[k] * %s[j * %zu + k];\n", B, K);
         out(I, 3, "y[j] = acc;\n");
         out(I, 2, "}\n");
-    } else { /* B is [K, N]: the sum of its rows scaled by x */
+    } else { /* B is [K, N]: the sum of its rows scaled by x (the first sets y:
+              * no zero-fill, which compilers may turn into a call to memset) */
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", N);
-        out(I, 3, "y[j] = 0;\n");
-        out(I, 2, "for (size_t k = 0; k < %zu; k++) {\n", K);
+        out(I, 3, "y[j] = x_r[0] * %s[j];\n", B);
+        out(I, 2, "for (size_t k = 1; k < %zu; k++) {\n", K);
         out(I, 3, "const float xk = x_r[k];\n");
         out(I, 3, "const float *restrict row = %s + k * %zu;\n", B, N);
         out(I, 3, "for (size_t j = 0; j < %zu; j++)\n", N);
@@ -384,20 +441,22 @@ static void emit_node(Infer *I, const Node *n)
         break;
     case OP_ONE_HOT: {
         size_t W = last_dim(I, n->shape);
-        out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", N / W);
-        out(I, 2, "const int32_t id = %s[r];\n", ref(I, n->in[0]));
+        rows_open(I, N / W);
+        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[0]), row_index(N / W));
+        out(I, 2, "float *y = %s%s;\n", o, row_at(N / W, W));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 3, "%s[r * %zu + j] = (size_t)id == j ? 1.0f : 0.0f;\n", o, W);
+        out(I, 3, "y[j] = (size_t)tok == j ? 1.0f : 0.0f;\n");
         out(I, 1, "}\n");
         break;
     }
     case OP_GATHER: {
         size_t W = last_dim(I, n->shape), R = numel(I, n->in[0]->shape) / W;
-        out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", N / W);
-        out(I, 2, "const int32_t id = %s[r];\n", ref(I, n->in[1]));
+        rows_open(I, N / W);
+        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[1]), row_index(N / W));
+        out(I, 2, "float *y = %s%s;\n", o, row_at(N / W, W));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 3, "%s[r * %zu + j] = id >= 0 && (size_t)id < %zu ? %s[(size_t)id * %zu + j] : 0;\n", o, W, R,
-            ref(I, n->in[0]), W);
+        out(I, 3, "y[j] = tok >= 0 && (size_t)tok < %zu ? %s[(size_t)tok * %zu + j] : 0;\n", R, ref(I, n->in[0]),
+            W);
         out(I, 1, "}\n");
         break;
     }
@@ -643,15 +702,18 @@ static void emit_math(Infer *I)
         return;
     out(I, 0, "/* The trainer's float approximations (runtime/rnnrt.h: rnnrt_exp_fast,\n"
               " * rnnrt_tanh_fast, rnnrt_sigmoid_fast; the same operations in the same order,\n"
-              " * so the same values): 2^k p(r) (Cephes expf), Cephes tanhf. */\n");
+              " * so the same values): 2^k p(r) (Cephes expf), Cephes tanhf. k is read from\n"
+              " * the bits of t rather than computed as t - 1.5 * 2^23 (the same value) so that\n"
+              " * it is right where float arithmetic is done in a wider format (x87). */\n");
     out(I, 0, "static inline float %s_exp_fast(float x)\n{\n", P);
     out(I, 1, "union { float f; int32_t i; } u;\n");
     out(I, 1, "x = x < -87.0f ? -87.0f : x;\n");
     out(I, 1, "x = x > 88.0f ? 88.0f : x;\n");
     out(I, 1, "float t = x * 1.44269504088896341f + 12582912.0f;\n");
-    out(I, 1, "float k = t - 12582912.0f;\n");
     out(I, 1, "u.f = t;\n");
-    out(I, 1, "int32_t kbits = u.i;\n");
+    out(I, 1, "int32_t kbits = u.i; /* 0x4B400000 + k */\n");
+    out(I, 1, "float k = (float)(kbits - 0x4B400000); /* = t - 12582912.0f, also where floats have\n"
+              "                                        * excess precision (x87: t unrounded) */\n");
     out(I, 1, "float r = x - k * 0.693359375f;\n");
     out(I, 1, "r = r + k * 2.12194440e-4f;\n");
     out(I, 1, "float r2 = r * r;\n");

@@ -1,6 +1,6 @@
 # rnnc --inference (issue #15): the standalone C file of a trained language
 # model, end to end (tests/e2e/infer.sh): each spec's trainer (hidden cut to
-# 48) trains 30 steps; the file rnnc writes from the checkpoint compiles
+# 48) trains 60 steps; the file rnnc writes from the checkpoint compiles
 # with gcc and clang at -std=c11 -Wall -Wextra -pedantic -Werror, hosted and
 # -ffreestanding (-m32 when a 32-bit toolchain is installed), references
 # nothing but libm, gives the trainer's logits (1e-5 relative) and its

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # infer.sh RNNC SPEC DATA WORKDIR: `rnnc --inference` (issue #15) on a
 # language-model spec, its hidden size cut to 48 (an embedding to 16):
-#   - the spec's trainer (rnnc + cc + librnnrt.a, as README shows) trains 30
+#   - the spec's trainer (rnnc + cc + librnnrt.a, as README shows) trains 60
 #     steps; rnnc SPEC --inference --weights CKPT writes the standalone file;
 #   - the file compiles with gcc and clang at -std=c11 -Wall -Wextra -pedantic
 #     -Werror, hosted and -ffreestanding (and -m32 where a 32-bit toolchain
-#     is installed); its object references no symbol but libm's (nm -u);
-#   - tests/infer/driver.c, linked with the object, gives the logits the
+#     is installed: gcc-multilib); its object references no symbol but
+#     libm's (nm -u);
+#   - tests/infer/driver.c, linked with the object (each compiler's, and the
+#     32-bit ones), gives the logits the
 #     trainer's generation step gives (tests/infer/ref.c: rnnrt_gen_feed) on
 #     a text, to 1e-5 relative, and the trainer's `sample` text token for
 #     token, greedy and with a seed and a temperature, with zero heap
@@ -35,7 +37,7 @@ cc "${cflags[@]}" -DRNNC_NO_MAIN -c "$work/trainer.c" -o "$work/trainer.o"
 cc "${cflags[@]}" -DREF_MODEL="${name}_model" "$src/tests/infer/ref.c" "$work/trainer.o" "${libs[@]}" -o "$work/ref"
 ckpt=$work/m.ckpt
 must "training" "$work/train.log" \
-    "$work/trainer" train "${DATA[@]}" --max-steps 30 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
+    "$work/trainer" train "${DATA[@]}" --max-steps 60 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
 must "rnnc --inference" "$work/rnnc.log" "$rnnc" "$work/$name.yaml" --inference --weights "$ckpt" -o "$work/m_infer.c"
 
 # The standalone file: strict C11 with both compilers, hosted and freestanding.
@@ -47,7 +49,8 @@ done
 [ ${#compilers[@]} -gt 0 ] || fail "no compiler"
 only_libm() { # OBJECT: every undefined symbol is libm's
     local bad
-    bad=$(nm -u "$1" | awk '{ print $NF }' | grep -vxE 'expf|exp' || true)
+    # (_GLOBAL_OFFSET_TABLE_: made by the linker for i386 position-independent code)
+    bad=$(nm -u "$1" | awk '{ print $NF }' | grep -vxE 'expf|exp|_GLOBAL_OFFSET_TABLE_' || true)
     [ -z "$bad" ] || fail "$1 references symbols outside libm: $bad"
 }
 for c in "${compilers[@]}"; do
@@ -56,9 +59,16 @@ for c in "${compilers[@]}"; do
     only_libm "$work/m_$c.o"
     only_libm "$work/m_${c}_free.o"
 done
+m32=()
 if echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o "$work/m32" 2>/dev/null; then
-    must "gcc -m32" "$work/m32.log" gcc "${strict[@]}" -m32 -c "$work/m_infer.c" -o "$work/m_m32.o"
-    only_libm "$work/m_m32.o"
+    for c in "${compilers[@]}"; do
+        must "$c -m32" "$work/m32.log" "$c" "${strict[@]}" -m32 -c "$work/m_infer.c" -o "$work/m_${c}_m32.o"
+        must "$c -m32 -ffreestanding" "$work/m32.log" "$c" "${strict[@]}" -m32 -ffreestanding -c "$work/m_infer.c" \
+            -o "$work/m_${c}_m32_free.o"
+        only_libm "$work/m_${c}_m32.o"
+        only_libm "$work/m_${c}_m32_free.o"
+        m32+=("$c")
+    done
     say "ok: -m32"
 else
     say "note: no 32-bit toolchain (gcc-multilib); -m32 skipped"
@@ -67,8 +77,14 @@ say "ok: strict C11, hosted and freestanding, only libm: $(size "$work/m_${compi
 
 # The driver with each compiler's object.
 dflags=(-O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"")
+drivers=()
 for c in "${compilers[@]}"; do
     "$c" "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_$c.o" -lm -ldl -o "$work/driver_$c"
+    drivers+=("$c")
+done
+for c in "${m32[@]}"; do # x87 arithmetic: still within the tolerance, the same samples
+    "$c" -m32 "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_${c}_m32.o" -lm -ldl -o "$work/driver_$c-m32"
+    drivers+=("$c-m32")
 done
 
 # Logits: the trainer's step and the standalone file's on a text.
@@ -88,7 +104,7 @@ compare_logits() { # WANT GOT: max relative difference <= 1e-5
         END { if (!bad) { if (lines != n) { print "lines: " lines " of " n; exit 1 }
                           printf "%d steps x %d logits, max |diff| / max(|want|, 1) = %.2g\n", lines, NF - 1, worst } }' "$1" "$2"
 }
-for c in "${compilers[@]}"; do
+for c in "${drivers[@]}"; do
     must "driver logits ($c)" "$work/logits_$c.out" "$work/driver_$c" logits "$text"
     grep -v '^driver: ' "$work/logits_$c.out" >"$work/logits_$c.txt"
     cmp=$(compare_logits "$work/ref.out" "$work/logits_$c.txt") || fail "$c: logits differ from the trainer's: $cmp"
@@ -101,7 +117,7 @@ same_sample() { # PREFIX LEN SEED TEMPERATURE [TRAINER OPTS...]
     shift 4
     must "the trainer's sample" "$work/tr.log" "$work/trainer" sample --ckpt "$ckpt" --prefix "$prefix" --len "$len" --seed "$seed" "$@"
     want=$(grep -v ': note: ' "$work/tr.log")
-    for c in "${compilers[@]}"; do
+    for c in "${drivers[@]}"; do
         must "driver sample ($c)" "$work/ds.log" "$work/driver_$c" sample "$prefix" "$len" "$seed" "$temp"
         got=$(grep -v '^driver: ' "$work/ds.log")
         [ "$got" = "$want" ] || fail "$c: samples differ (seed $seed, temperature $temp):
