@@ -31,16 +31,26 @@
 #include <ctype.h>
 #include <string.h>
 
+/* A value the step computes, in an array of the caller's struct that
+ * buffers whose lifetimes do not overlap share (a slot), or in place. */
+typedef struct Buf {
+    const char *name; /* the step's local pointer to it */
+    size_t size;      /* floats */
+    const Node *node;
+    const char *expr; /* not NULL: where it is instead of a slot (the next state) */
+    int def, last;    /* program points: where it is written, where last read */
+    int slot;
+} Buf;
+
 typedef struct {
     FILE *f;
     const Model *m;
     const InferWeights *w;
     const char *P; /* the model's name: the prefix of every C name */
-    const char **buf_name; /* buffers: node->aux - 2 */
-    size_t *buf_size;
-    const Node **buf_node;
-    const char **buf_expr; /* NULL: s->w.<name>; else where it is (the next state) */
+    struct Buf *buf; /* the step's values: node->aux - 2 */
     int nbuf, capbuf;
+    size_t *slot_size; /* the struct's arrays, which buffers share */
+    int nslots;
     bool uses[OP__COUNT]; /* ops the step runs */
     bool ok;
 } Infer;
@@ -215,6 +225,22 @@ static bool slice_row(const Node *n)
     return true;
 }
 
+/* The node whose values x is: through the identities, scan arguments and
+ * scan outputs (the body's value: T = 1). */
+static const Node *follow(const Node *x)
+{
+    for (;;) {
+        if (x->op == OP_SCAN_OUT) {
+            const Node *sn = x->in[0];
+            const ScanOut *o = &sn->scan->out[x->index];
+            x = o->kind == SCAN_FINAL ? sn->scan->in[o->carry].carry_out : o->node;
+        } else if (x->op == OP_ARG || x->op == OP_DROPOUT || x->op == OP_GRAD_SCALE)
+            x = resolve(x);
+        else
+            return x;
+    }
+}
+
 static bool is_alias(const Node *n)
 {
     if (token_row(n) || slice_row(n))
@@ -238,26 +264,74 @@ static void add_buffers(Infer *I, const Graph *g)
             continue;
         if (I->nbuf == I->capbuf) {
             int cap = I->capbuf ? 2 * I->capbuf : 32;
-            const char **nm = arena_alloc(&perm, (size_t)cap * sizeof *nm);
-            size_t *sz = arena_alloc(&perm, (size_t)cap * sizeof *sz);
-            const Node **nd = arena_alloc(&perm, (size_t)cap * sizeof *nd);
-            const char **ex = arena_alloc(&perm, (size_t)cap * sizeof *ex);
-            if (I->nbuf) {
-                memcpy(nm, I->buf_name, (size_t)I->nbuf * sizeof *nm);
-                memcpy(sz, I->buf_size, (size_t)I->nbuf * sizeof *sz);
-                memcpy(nd, I->buf_node, (size_t)I->nbuf * sizeof *nd);
-                memcpy(ex, I->buf_expr, (size_t)I->nbuf * sizeof *ex);
-            }
-            I->buf_name = nm, I->buf_size = sz, I->buf_node = nd, I->buf_expr = ex, I->capbuf = cap;
+            Buf *b = arena_alloc(&perm, (size_t)cap * sizeof *b);
+            if (I->nbuf)
+                memcpy(b, I->buf, (size_t)I->nbuf * sizeof *b);
+            I->buf = b, I->capbuf = cap;
         }
-        I->buf_name[I->nbuf] = arena_printf(&perm, "%s_%d", ident(n->name ? n->name : op_name(n->op)), I->nbuf);
-        I->buf_size[I->nbuf] = numel(I, n->shape);
-        I->buf_node[I->nbuf] = n;
-        I->buf_expr[I->nbuf] = NULL;
+        Buf *b = &I->buf[I->nbuf];
+        b->name = arena_printf(&perm, "%s_%d", ident(n->name ? n->name : op_name(n->op)), I->nbuf);
+        b->size = numel(I, n->shape);
+        b->node = n;
+        b->def = b->last = I->nbuf;
+        b->slot = -1;
         for (int k = 0; k < I->m->nstates; k++) /* computed straight into the next state */
-            if (resolve(I->m->state_out[k]) == n)
-                I->buf_expr[I->nbuf] = arena_printf(&perm, "(next + %d)", state_offset(I->m, k));
+            if (follow(I->m->state_out[k]) == n && !b->expr)
+                b->expr = arena_printf(&perm, "(next + %d)", state_offset(I->m, k));
         n->aux = 2 + I->nbuf++;
+    }
+}
+
+/* The buffer whose values x reads, or NULL (weights, the state, the token). */
+static Buf *base(Infer *I, const Node *x)
+{
+    for (x = follow(x); slice_row(x); x = follow(x->in[0]))
+        ;
+    return x->aux >= 2 && !token_row(x) ? &I->buf[x->aux - 2] : NULL;
+}
+
+/* Shares arrays between buffers (buffer k is written at program point k,
+ * in the order the step runs): each takes a free slot at least as large,
+ * or a new one; a slot is free again after its buffer's last read. The
+ * logits (read after the step) and values the end of the step copies keep
+ * theirs. */
+static void plan_slots(Infer *I)
+{
+    enum { END = 1 << 30 };
+    for (int k = 0; k < I->nbuf; k++) {
+        const Node *n = I->buf[k].node;
+        for (int j = 0; j < n->nin; j++) {
+            Buf *b = base(I, n->in[j]);
+            if (b && b->last < k)
+                b->last = k;
+        }
+    }
+    Buf *lb = base(I, I->m->logits);
+    if (lb)
+        lb->last = END;
+    for (int k = 0; k < I->m->nstates; k++) {
+        Buf *b = base(I, I->m->state_out[k]);
+        if (b && !b->expr)
+            b->last = END;
+    }
+    I->slot_size = arena_alloc(&perm, (size_t)(I->nbuf + 1) * sizeof *I->slot_size);
+    int *owner = arena_alloc(&perm, (size_t)(I->nbuf + 1) * sizeof *owner); /* buffer in the slot, or -1 */
+    for (int k = 0; k < I->nbuf; k++) {
+        Buf *b = &I->buf[k];
+        if (b->expr)
+            continue;
+        int pick = -1;
+        for (int sl = 0; sl < I->nslots; sl++) {
+            bool free = owner[sl] < 0 || I->buf[owner[sl]].last < k;
+            if (free && I->slot_size[sl] >= b->size && (pick < 0 || I->slot_size[sl] < I->slot_size[pick]))
+                pick = sl;
+        }
+        if (pick < 0) {
+            pick = I->nslots++;
+            I->slot_size[pick] = b->size;
+        }
+        owner[pick] = k;
+        b->slot = pick;
     }
 }
 
@@ -301,8 +375,8 @@ static const char *ref(Infer *I, const Node *n)
     }
     if (n->aux < 2)
         DIE("emit_infer: %s has no buffer", op_name(n->op));
-    const char *e = I->buf_expr[n->aux - 2];
-    return e ? e : arena_printf(&perm, "s->w.%s", I->buf_name[n->aux - 2]);
+    const Buf *b = &I->buf[n->aux - 2];
+    return b->expr ? b->expr : b->name;
 }
 
 /* ---- printing ---- */
@@ -597,6 +671,23 @@ static size_t weight_bytes(const Infer *I)
     return b;
 }
 
+static size_t slots_total(const Infer *I)
+{
+    size_t n = 0;
+    for (int k = 0; k < I->nslots; k++)
+        n += I->slot_size[k];
+    return n;
+}
+
+/* Where slot k starts in s->w. */
+static size_t slot_offset(const Infer *I, int k)
+{
+    size_t n = 0;
+    for (int j = 0; j < k; j++)
+        n += I->slot_size[j];
+    return n;
+}
+
 static void emit_header(Infer *I, size_t scratch)
 {
     const Model *m = I->m;
@@ -656,15 +747,8 @@ static void emit_struct(Infer *I)
     out(I, 0, "/* Everything that changes: one per generation in progress. */\n");
     out(I, 0, "typedef struct {\n");
     out(I, 1, "float state[2][%d]; /* the carried state: now (state[cur]) and next */\n", I->m->state_size);
-    out(I, 1, "struct { /* the step's values */\n");
-    for (int k = 0; k < I->nbuf; k++) {
-        const Node *n = I->buf_node[k];
-        if (I->buf_expr[k])
-            continue;
-        out(I, 2, "float %s[%zu];%s%s%s\n", I->buf_name[k], I->buf_size[k], n->text ? " /* " : "",
-            n->text ? ctext(n->text) : "", n->text ? " */" : "");
-    }
-    out(I, 1, "} w;\n");
+    out(I, 1, "float w[%zu]; /* the step's values (%d arrays, shared by values whose\n", slots_total(I), I->nslots);
+    out(I, 1, "              * lifetimes do not overlap) */\n");
     out(I, 1, "uint64_t rng[4]; /* xoshiro256** */\n");
     out(I, 1, "int cur;         /* which state is now's */\n");
     out(I, 1, "int fed;         /* tokens fed since the last reset (0: the state is zeros) */\n");
@@ -759,6 +843,13 @@ static void emit_step(Infer *I)
     out(I, 1, "const float *state = s->fed ? s->state[s->cur] : %s_zeros;\n", P);
     out(I, 1, "float *next = s->state[s->cur ^ 1];\n");
     out(I, 1, "(void)x, (void)state;\n");
+    out(I, 1, "/* the values, in s->w */\n");
+    for (int k = 0; k < I->nbuf; k++) {
+        const Buf *b = &I->buf[k];
+        if (!b->expr)
+            out(I, 1, "float *const %s = s->w + %zu;%s%s%s\n", b->name, slot_offset(I, b->slot),
+                b->node->text ? " /* " : "", b->node->text ? ctext(b->node->text) : "", b->node->text ? " */" : "");
+    }
     emit_graph(I, m->g);
     for (int k = 0; k < m->nstates; k++) {
         const Node *so = m->state_out[k];
@@ -774,7 +865,10 @@ static void emit_step(Infer *I)
     out(I, 1, "return %s;\n}\n\n", ref(I, m->logits));
     out(I, 0, "const float *%s_logits(const %s_infer *s)\n{\n", P, P);
     /* the logits' buffer, read through a const struct */
-    out(I, 1, "return s->fed ? %s : NULL;\n}\n\n", ref(I, m->logits));
+    const Buf *lb = base(I, m->logits);
+    if (!lb || lb->expr)
+        DIE("emit_infer: the logits are not a value of their own");
+    out(I, 1, "return s->fed ? s->w + %zu : NULL;\n}\n\n", slot_offset(I, lb->slot));
 }
 
 static void emit_api(Infer *I)
@@ -884,11 +978,8 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     Infer I = {.f = f, .m = m, .w = w, .P = m->spec->model, .ok = true};
     add_buffers(&I, m->g);
     note_ops(&I, m->g);
-    size_t scratch = 0;
-    for (int k = 0; k < I.nbuf; k++)
-        if (!I.buf_expr[k])
-            scratch += I.buf_size[k];
-    emit_header(&I, scratch);
+    plan_slots(&I);
+    emit_header(&I, slots_total(&I));
     emit_struct(&I);
     out(&I, 0, "#ifndef RNNC_INFER_DECLARE_ONLY\n\n");
     out(&I, 0, "float expf(float);\n\n");
