@@ -14,7 +14,8 @@
 #     token, greedy and with a seed and a temperature, with zero heap
 #     allocations (counted) and once under ASan/UBSan;
 #   - a truncated, flipped, foreign (another spec's) checkpoint and a
-#     checkpoint of an edited spec are refused by rnnc (exit 3, 3, 1, 1).
+#     checkpoint of an edited spec are refused by rnnc (exit 3, 3, 1, 1),
+#     and --inference without --weights or with -d is a usage error.
 set -euo pipefail
 E2E_NAME=infer
 . "$(dirname -- "$0")/lib.sh"
@@ -166,3 +167,16 @@ refused "a missing checkpoint" 3 "$work/missing.ckpt"
 refused "the checkpoint of another version of the spec" 1 "$ckpt" "$work/edited.yaml"
 sed -E "s/^model: .*/model: other/" "$work/$name.yaml" >"$work/other.yaml"
 refused "the checkpoint of another model" 1 "$ckpt" "$work/other.yaml"
+
+# Usage errors (exit 2): --inference needs --weights and goes without -d.
+usage_error() { # WHAT ARGS...
+    local what=$1 rc=0
+    shift
+    "$rnnc" "$@" >"$work/usage.out" 2>"$work/usage.err" || rc=$?
+    [ "$rc" -eq 2 ] || { cat "$work/usage.err" >&2; fail "$what: exit $rc, want 2"; }
+    grep -q "^rnnc: error: " "$work/usage.err" || fail "$what: no message"
+    say "ok: $what: $(head -n 1 "$work/usage.err")"
+}
+usage_error "--inference without --weights" "$work/$name.yaml" --inference -o "$work/u.c"
+usage_error "--weights without --inference" "$work/$name.yaml" --weights "$ckpt" -o "$work/u.c"
+usage_error "--inference with -d" "$work/$name.yaml" --inference --weights "$ckpt" -d lower
