@@ -28,11 +28,17 @@ typedef struct {
     size_t *numel;    /* numel[i] */
     int ntokens;
     const char *const *tokens; /* ntokens strings (no NUL inside) */
+    int nlabels;      /* a tagger's labels (L), else 0 */
+    const char *const *labels;
 } InferWeights;
+
+/* Can --inference emit a model of this task? Says why not (false). */
+bool infer_task_ok(const Spec *s);
 
 /* Reads path, a checkpoint of m's trainer, verified as the trainer verifies
  * it (damaged -> EXIT_IO, another model, spec or shape -> EXIT_SPEC). Prints
- * the error and sets *code on failure (NULL). Language models only. */
+ * the error and sets *code on failure (NULL). Language models and
+ * labelling models (taggers). */
 InferWeights *infer_weights_load(const Model *m, const char *path, int *code);
 
 /* emit_infer.c: the standalone C of m with the weights w compiled in.

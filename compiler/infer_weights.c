@@ -27,15 +27,23 @@ static int fail(RnnrtError *err, int *code)
     return 0;
 }
 
+bool infer_task_ok(const Spec *s)
+{
+    if (s->task == TASK_LANGUAGE_MODEL || (s->task == TASK_LABELLING && !s->bidirectional))
+        return true;
+    fprintf(stderr, "rnnc: error: %s: --inference supports language models and one-directional taggers for now\n",
+            s->path);
+    return false;
+}
+
 InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
 {
     const Spec *s = m->spec;
-    if (s->task != TASK_LANGUAGE_MODEL) {
-        fprintf(stderr, "rnnc: error: %s: --inference supports language models only for now (this spec's task is "
-                        "not language_model)\n", s->path);
+    if (!infer_task_ok(s)) {
         *code = EXIT_USAGE;
         return NULL;
     }
+    bool tagger = s->task == TASK_LABELLING;
     RnnrtParamDesc *pd = arena_alloc(&perm, (size_t)(m->nparams + 1) * sizeof *pd);
     for (int i = 0; i < m->nparams; i++) {
         const Param *p = &m->params[i];
@@ -51,23 +59,30 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
                      .nparams = m->nparams,
                      .params = pd,
                      .state_size = m->state_size,
-                     .task = RNNRT_TASK_LANGUAGE_MODEL};
+                     .task = tagger ? RNNRT_TASK_LABELLING : RNNRT_TASK_LANGUAGE_MODEL};
     RnnrtError err = {0};
     RnnrtCkptFile f;
     RnnrtParams p;
-    RnnrtVocab v;
+    RnnrtVocab v, lab;
     int V = 0, L = 0, ok = 1;
     memset(&v, 0, sizeof v);
+    memset(&lab, 0, sizeof lab);
     memset(&p, 0, sizeof p);
     if (rnnrt_ckpt_open(&f, path, &err) || rnnrt_ckpt_get_model(&f, &rm, &p, &V, &L, &err) ||
-        rnnrt_ckpt_get_vocab(&f, "vocab", 1, &v, &err))
+        rnnrt_ckpt_get_vocab(&f, "vocab", 1, &v, &err) ||
+        (tagger && rnnrt_ckpt_get_vocab(&f, "labels", 0, &lab, &err)))
         ok = fail(&err, code);
+    else if (tagger && lab.size != L) {
+        fprintf(stderr, "rnnc: error: '%s' is corrupt: it has %d labels, its header says %d\n", path, lab.size, L);
+        *code = EXIT_IO;
+        ok = 0;
+    }
     else if (v.size != V) {
         fprintf(stderr, "rnnc: error: '%s' is corrupt: its vocabulary has %d tokens, its header says %d\n", path,
                 v.size, V);
         *code = EXIT_IO;
         ok = 0;
-    } else if (V <= 4) {
+    } else if (V <= 4 && !tagger) {
         fprintf(stderr, "rnnc: error: '%s': the vocabulary has no tokens besides the specials\n", path);
         *code = EXIT_SPEC;
         ok = 0;
@@ -77,6 +92,11 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
         w = arena_alloc(&perm, sizeof *w);
         w->path = arena_strdup(&perm, path);
         w->V = V;
+        w->nlabels = tagger ? L : 0;
+        const char **lt = arena_alloc(&perm, (size_t)(L + 1) * sizeof *lt);
+        for (int i = 0; tagger && i < L; i++)
+            lt[i] = arena_strdup(&perm, lab.tokens[i]);
+        w->labels = lt;
         w->total = p.total;
         float *block = arena_alloc(&perm, (p.total ? p.total : 1) * sizeof *block);
         memcpy(block, p.params, p.total * sizeof *block);
@@ -100,6 +120,7 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
             }
     }
     rnnrt_vocab_free(&v);
+    rnnrt_vocab_free(&lab);
     rnnrt_params_free(&p);
     rnnrt_ckpt_close(&f);
     return w;

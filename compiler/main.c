@@ -117,6 +117,8 @@ static void emit_any(FILE *f, const Spec *spec, const Model *m, const S2sDecode 
 /* rnnc --inference: the standalone C, to path ("-" or NULL: stdout). */
 static int write_inference(const Model *m, const char *weights, const char *path)
 {
+    if (!infer_task_ok(m->spec))
+        return EXIT_USAGE;
     if (!infer_supported(m))
         return EXIT_SPEC;
     int code = EXIT_SPEC;

@@ -27,6 +27,7 @@ src=$(cd "$(dirname -- "$0")/../.." && pwd)
 build=$(dirname -- "$rnnc")
 name=$(sed -n 's/^model: *//p' "$spec")
 upper=$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')
+task=$(sed -n 's/^task: *\([a-z_]*\).*/\1/p' "$spec")
 E2E_NAME="infer $name"
 
 sed -E -e "s/^(  hidden:) [0-9]+/\1 48/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/$name.yaml"
@@ -37,8 +38,16 @@ cc "${cflags[@]}" "$work/trainer.c" "${libs[@]}" -o "$work/trainer"
 cc "${cflags[@]}" -DRNNC_NO_MAIN -c "$work/trainer.c" -o "$work/trainer.o"
 cc "${cflags[@]}" -DREF_MODEL="${name}_model" "$src/tests/infer/ref.c" "$work/trainer.o" "${libs[@]}" -o "$work/ref"
 ckpt=$work/m.ckpt
-must "training" "$work/train.log" \
-    "$work/trainer" train "${DATA[@]}" --max-steps 60 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
+if [ "$task" = labelling ]; then # a tagger: self-made data (tests/e2e/heads_data.awk)
+    awk -v task=labelling -v n=300 -v seed=1 -f "$src/tests/e2e/heads_data.awk" >"$work/tag.txt"
+    must "training" "$work/train.log" \
+        "$work/trainer" train --data "$work/tag.txt" --max-steps 60 --threads 1 --quiet --ckpt "$ckpt"
+    text="ab (cd (e) a) b (c) de (a (b) c) e abc (d) (e (a) b) cd"
+else
+    must "training" "$work/train.log" \
+        "$work/trainer" train "${DATA[@]}" --max-steps 60 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
+    text="the time traveller for so it will be convenient to speak of him was expounding a recondite matter to us"
+fi
 must "rnnc --inference" "$work/rnnc.log" "$rnnc" "$work/$name.yaml" --inference --weights "$ckpt" -o "$work/m_infer.c"
 
 # The standalone file: strict C11 with both compilers, hosted and freestanding.
@@ -78,6 +87,7 @@ say "ok: strict C11, hosted and freestanding, only libm: $(size "$work/m_${compi
 
 # The driver with each compiler's object.
 dflags=(-O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"")
+[ "$task" = labelling ] && dflags+=(-DTEST_TAGGER)
 drivers=()
 for c in "${compilers[@]}"; do
     "$c" "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_$c.o" -lm -ldl -o "$work/driver_$c"
@@ -88,8 +98,7 @@ for c in "${m32[@]}"; do # x87 arithmetic: still within the tolerance, the same 
     drivers+=("$c-m32")
 done
 
-# Logits: the trainer's step and the standalone file's on a text.
-text="the time traveller for so it will be convenient to speak of him was expounding a recondite matter to us"
+# Logits: the trainer's step (a tagger: its forward) and the standalone file's on a text.
 must "ref" "$work/ref.out" "$work/ref" "$ckpt" "$text"
 compare_logits() { # WANT GOT: max relative difference <= 1e-5
     awk -v tol=1e-5 'NR == FNR { want[FNR] = $0; n = FNR; next }
@@ -112,6 +121,18 @@ for c in "${drivers[@]}"; do
     say "ok: $c: logits: $cmp; $(grep '^driver: ' "$work/logits_$c.out")"
 done
 
+if [ "$task" = labelling ]; then
+    # A tagger's labels: the most likely of the trainer's logits, per character.
+    awk '{ best = 2; for (i = 3; i <= NF; i++) if ($i + 0 > $best + 0) best = i; print best - 2 }' \
+        "$work/ref.out" >"$work/want_labels.txt"
+    for c in "${drivers[@]}"; do
+        must "driver tag ($c)" "$work/tag_$c.out" "$work/driver_$c" tag "$text"
+        grep -v '^driver: ' "$work/tag_$c.out" | awk '{ print $1 }' >"$work/got_labels.txt"
+        cmp -s "$work/want_labels.txt" "$work/got_labels.txt" || fail "$c: the labels differ from the trainer's"
+    done
+    say "ok: labels: $(grep -v '^driver: ' "$work/tag_${drivers[0]}.out" | awk '{ printf "%s", $2 }')"
+fi
+
 # Samples: the trainer's `sample` text, token for token.
 same_sample() { # PREFIX LEN SEED TEMPERATURE [TRAINER OPTS...]
     local prefix=$1 len=$2 seed=$3 temp=$4 got want
@@ -127,18 +148,25 @@ same_sample() { # PREFIX LEN SEED TEMPERATURE [TRAINER OPTS...]
     done
     say "ok: seed $seed temperature $temp: $got"
 }
-same_sample "the " 200 0 0 --greedy
-same_sample "the time " 200 5 1
-same_sample "we " 100 11 0.7 --temperature 0.7
+if [ "$task" != labelling ]; then
+    same_sample "the " 200 0 0 --greedy
+    same_sample "the time " 200 5 1
+    same_sample "we " 100 11 0.7 --temperature 0.7
+fi
 must "driver refuse" "$work/refuse.log" "$work/driver_${compilers[0]}" refuse
 
 # Once under ASan and UBSan.
 if echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - -o "$work/asan_probe" 2>/dev/null; then
     cc -O1 -g -std=c11 -fsanitize=address,undefined -fno-sanitize-recover=all -c "$work/m_infer.c" -o "$work/m_asan.o"
     cc -O1 -g -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=all -DMODEL="$name" \
-        -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"" -DNO_ALLOC_COUNT "$src/tests/infer/driver.c" \
+        -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"" -DNO_ALLOC_COUNT $([ "$task" = labelling ] && echo -DTEST_TAGGER) \
+        "$src/tests/infer/driver.c" \
         "$work/m_asan.o" -lm -ldl -o "$work/driver_asan"
-    must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" sample "the " 100 3 1
+    if [ "$task" = labelling ]; then
+        must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" tag "$text"
+    else
+        must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" sample "the " 100 3 1
+    fi
     must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" refuse
     say "ok: ASan/UBSan"
 else
@@ -180,3 +208,4 @@ usage_error() { # WHAT ARGS...
 usage_error "--inference without --weights" "$work/$name.yaml" --inference -o "$work/u.c"
 usage_error "--weights without --inference" "$work/$name.yaml" --weights "$ckpt" -o "$work/u.c"
 usage_error "--inference with -d" "$work/$name.yaml" --inference --weights "$ckpt" -d lower
+usage_error "a classifier (not supported yet)" "$src/specs/classifier.yaml" --inference --weights "$ckpt" -o "$work/u.c"

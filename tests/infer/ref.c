@@ -7,7 +7,10 @@
  * loads the checkpoint as `sample` does, feeds TEXT's tokens one at a time
  * from a zero state through the trainer's generation step (rnnrt_gen_feed,
  * what `sample` runs) and prints the logits after each: one line per
- * token, "id l0 l1 ... l(V-1)" with %.9g (floats exactly).
+ * token, "id l0 l1 ... l(V-1)" with %.9g (floats exactly). A tagger (task:
+ * labelling): the checkpoint as the task trainer reads it, TEXT's
+ * characters (<unk> for those the vocabulary lacks) through the model's
+ * forward with B = 1, T = the characters, and the L logits of each step.
  */
 #include "rnnrt.h"
 
@@ -16,6 +19,51 @@
 
 extern const RnnrtModel REF_MODEL;
 
+static int tagger(const RnnrtModel *m, const char *path, const char *text)
+{
+    RnnrtError err = {0};
+    RnnrtCkptFile f;
+    RnnrtParams p;
+    RnnrtVocab v;
+    RnnrtBuffers b;
+    int V = 0, L = 0;
+    int rc = rnnrt_ckpt_open(&f, path, &err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_model(&f, m, &p, &V, &L, &err);
+    if (!rc)
+        rc = rnnrt_ckpt_get_vocab(&f, "vocab", 1, &v, &err);
+    int T = 0;
+    int32_t ids[4096];
+    for (size_t i = 0, n = strlen(text); !rc && i < n && T < 4096; T++) {
+        int cl = rnnrt_utf8_len((unsigned char)text[i]);
+        int id = rnnrt_vocab_find(&v, text + i, (size_t)cl);
+        ids[T] = id < 4 ? 0 : id;
+        i += (size_t)cl;
+    }
+    if (!rc)
+        rc = rnnrt_buffers_init_l(&b, m, &p, 1, T, V, L, &err);
+    if (rc) {
+        rnnrt_error_print(&err, "ref");
+        return rc;
+    }
+    for (int t = 0; t < T; t++) {
+        b.x[t] = ids[t];
+        b.y[t] = 0;
+    }
+    m->forward(&b.ctx);
+    for (int t = 0; t < T; t++) {
+        printf("%d", (int)ids[t]);
+        for (int k = 0; k < L; k++)
+            printf(" %.9g", (double)b.ctx.logits[(size_t)t * L + k]);
+        printf("\n");
+    }
+    rnnrt_buffers_free(&b);
+    rnnrt_vocab_free(&v);
+    rnnrt_params_free(&p);
+    rnnrt_ckpt_close(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -23,6 +71,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const RnnrtModel *m = &REF_MODEL;
+    if (m->task == RNNRT_TASK_LABELLING)
+        return tagger(m, argv[1], argv[2]);
     RnnrtError err = {0};
     RnnrtVocab v;
     RnnrtParams p;
