@@ -487,16 +487,30 @@ static void emit_matmul(Infer *I, const Node *n, const char *o)
         out(I, 4, "acc += x_r[k] * %s[j * %zu + k];\n", B, K);
         out(I, 3, "y[j] = acc;\n");
         out(I, 2, "}\n");
-    } else { /* B is [K, N]: the sum of its rows scaled by x (the first sets y:
-              * no zero-fill, which compilers may turn into a call to memset) */
+    } else { /* B is [K, N]: the sum of its rows scaled by x, four rows a pass
+              * over y (the first sets y: no zero-fill, which compilers may
+              * turn into a call to memset) */
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", N);
         out(I, 3, "y[j] = x_r[0] * %s[j];\n", B);
-        out(I, 2, "for (size_t k = 1; k < %zu; k++) {\n", K);
-        out(I, 3, "const float xk = x_r[k];\n");
-        out(I, 3, "const float *restrict row = %s + k * %zu;\n", B, N);
-        out(I, 3, "for (size_t j = 0; j < %zu; j++)\n", N);
-        out(I, 4, "y[j] += xk * row[j];\n");
-        out(I, 2, "}\n");
+        size_t k = 1;
+        if (K >= 5) {
+            out(I, 2, "for (size_t k = 1; k + 4 <= %zu; k += 4) {\n", K);
+            out(I, 3, "const float x0 = x_r[k], x1 = x_r[k + 1], x2 = x_r[k + 2], x3 = x_r[k + 3];\n");
+            out(I, 3, "const float *restrict r0 = %s + k * %zu;\n", B, N);
+            out(I, 3, "for (size_t j = 0; j < %zu; j++)\n", N);
+            out(I, 4, "y[j] += x0 * r0[j] + x1 * r0[j + %zu] + x2 * r0[j + %zu] + x3 * r0[j + %zu];\n", N, 2 * N,
+                3 * N);
+            out(I, 2, "}\n");
+            k = 1 + (K - 1) / 4 * 4;
+        }
+        if (k < K) {
+            out(I, 2, "for (size_t k = %zu; k < %zu; k++) {\n", k, K);
+            out(I, 3, "const float xk = x_r[k];\n");
+            out(I, 3, "const float *restrict row = %s + k * %zu;\n", B, N);
+            out(I, 3, "for (size_t j = 0; j < %zu; j++)\n", N);
+            out(I, 4, "y[j] += xk * row[j];\n");
+            out(I, 2, "}\n");
+        }
     }
     out(I, 1, "}\n");
 }
