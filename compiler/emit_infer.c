@@ -52,7 +52,6 @@ typedef struct {
     size_t *slot_size; /* the struct's arrays, which buffers share */
     int nslots;
     bool uses[OP__COUNT]; /* ops the step runs */
-    bool ok;
 } Infer;
 
 enum { FIRST_TOKEN = 4 }; /* ids below are <unk> <pad> <bos> <eos> */
@@ -1061,7 +1060,7 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
 {
     if (!infer_supported(m))
         return false;
-    Infer I = {.f = f, .m = m, .w = w, .P = m->spec->model, .ok = true};
+    Infer I = {.f = f, .m = m, .w = w, .P = m->spec->model};
     add_buffers(&I, m->g);
     note_ops(&I, m->g);
     plan_slots(&I);
@@ -1076,5 +1075,5 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     emit_step(&I);
     emit_api(&I);
     out(&I, 0, "\n#endif /* RNNC_INFER_DECLARE_ONLY */\n");
-    return I.ok;
+    return true;
 }
