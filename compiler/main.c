@@ -34,6 +34,7 @@
  * labelling and classification specs say `bidirectional: true` and need
  * none). The spec hash stays the spec file's.
  */
+#include "infer.h"
 #include "passes.h"
 #include "rnnrt_out.h"
 
@@ -66,6 +67,10 @@ static void usage(FILE *f)
             "  --check DUMP run the reference interpreter (double) on the parameters\n"
             "               and inputs in DUMP (written by a trainer's `dump` command)\n"
             "               and compare every output and gradient with it\n"
+            "  --inference  emit standalone C instead: the trained model's step, generation\n"
+            "               and the weights of --weights compiled in; needs a C compiler\n"
+            "               and libm only (no librnnrt, BLAS, heap or stdio; language models)\n"
+            "  --weights CKPT  the checkpoint the model's trainer wrote (with --inference)\n"
             "  --version    print the version\n"
             "  -h, --help   this help\n",
             pass_names());
@@ -123,6 +128,26 @@ static void emit_any(FILE *f, const Spec *spec, const Model *m, const S2sDecode 
         emit_ngram_c(f, spec);
 }
 
+/* rnnc --inference: the standalone C, to path ("-" or NULL: stdout). */
+static int write_inference(const Model *m, const char *weights, const char *path)
+{
+    if (!infer_task_ok(m->spec))
+        return EXIT_USAGE;
+    if (!infer_supported(m))
+        return EXIT_SPEC;
+    int code = EXIT_SPEC;
+    InferWeights *w = infer_weights_load(m, weights, &code);
+    if (!w)
+        return code;
+    RnnrtOut o;
+    int e = rnnrt_out_open(&o, path ? path : "-");
+    if (!e && !emit_infer_c(o.f, m, w)) {
+        rnnrt_out_abort(&o);
+        return EXIT_SPEC;
+    }
+    return finish_output(&o, e);
+}
+
 /* The C, to path ("-" or NULL: stdout). */
 static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, const char *path)
 {
@@ -136,7 +161,8 @@ static int write_output(const Spec *spec, const Model *m, const S2sDecode *d, co
 int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL, *source_root = NULL;
-    bool optimize = true, force_bidirectional = false;
+    const char *weights = NULL;
+    bool optimize = true, force_bidirectional = false, inference = false;
     PassChoice choice = {0};
     bool dot = false; /* -d dot:STAGE or --dot: the dump as Graphviz DOT */
     for (int i = 1; i < argc; i++) {
@@ -164,6 +190,10 @@ int main(int argc, char **argv)
                 pass_skip(&choice, argv[i]);
         } else if (strcmp(a, "--check") == 0 && i + 1 < argc)
             check = argv[++i];
+        else if (strcmp(a, "--inference") == 0)
+            inference = true;
+        else if (strcmp(a, "--weights") == 0 && i + 1 < argc)
+            weights = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)
             force_bidirectional = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -200,6 +230,16 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    if (inference && (dump || check)) {
+        fprintf(stderr, "rnnc: error: --inference does not go with %s\n", dump ? "-d" : "--check");
+        return EXIT_USAGE;
+    }
+    if (inference != (weights != NULL)) {
+        fprintf(stderr, "rnnc: error: %s\n", inference ? "--inference needs --weights CKPT (the checkpoint to compile in)"
+                                                        : "--weights goes with --inference");
+        return EXIT_USAGE;
+    }
+
     int code = EXIT_SPEC;
     Spec *spec = spec_load(&perm, spec_path, &code);
     if (!spec)
@@ -209,6 +249,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (spec->task == TASK_NGRAM) {
+        if (inference) {
+            fprintf(stderr, "rnnc: error: %s: 'task: ngram' is counted; --inference is for neural models\n",
+                    spec_path);
+            return EXIT_USAGE;
+        }
         if (dump || check) {
             fprintf(stderr, "rnnc: error: %s: 'task: ngram' is counted and has no graph for %s\n", spec_path,
                     dump ? "-d" : "--check");
@@ -221,6 +266,8 @@ int main(int argc, char **argv)
     Model *m = lower(&perm, spec);
     if (!m)
         return EXIT_SPEC;
+    if (inference) /* the forward graph as lowered: no pass, no autodiff */
+        return write_inference(m, weights, out);
     S2sDecode *d = spec->task == TASK_SEQ2SEQ ? s2s_decode(&perm, m) : NULL;
     Graphs G = graphs(m, d);
     if (dump && strcmp(dump, "lower") == 0)

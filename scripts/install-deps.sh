@@ -7,14 +7,20 @@
 # install, no recommends) only for what is missing, so on a machine that has
 # everything it touches neither apt nor the network. Extra package names
 # (e.g. python3-torch, which bench/ needs) are checked and installed the same
-# way. Uses sudo when not run as root. Open MPI (libopenmpi-dev, openmpi-bin)
-# is what the RNNC_MPI build option finds; without it the trainers build
-# without MPI and the MPI tests are skipped.
+# way. Uses sudo when not run as root. gcc-multilib (on amd64) lets
+# tests/e2e/infer.sh build the standalone model files with -m32 (skipped
+# without it). Open MPI (libopenmpi-dev, openmpi-bin) is what the RNNC_MPI
+# build option finds; without it the trainers build without MPI and the MPI
+# tests are skipped.
 set -euo pipefail
 
 PACKAGES=(cmake gcc clang libclang-rt-dev make pkg-config libyaml-dev libopenblas-dev
           libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin
           libjansson-dev "$@")
+
+if command -v dpkg >/dev/null 2>&1 && [ "$(dpkg --print-architecture)" = amd64 ]; then
+    PACKAGES+=(gcc-multilib)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "install-deps: error: dpkg-query not found; this script supports Debian/Ubuntu only." >&2

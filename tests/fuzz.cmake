@@ -37,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; return (int)n 
 
   add_library(rnnc_core_fuzz STATIC ${RNNC_SOURCES} ${PROJECT_BINARY_DIR}/rnnc_cells.c)
   target_include_directories(rnnc_core_fuzz PUBLIC ${PROJECT_SOURCE_DIR}/compiler)
+  # (infer_weights.c reads checkpoints with the runtime's reader; the fuzzer never calls it)
+  target_include_directories(rnnc_core_fuzz PRIVATE ${PROJECT_SOURCE_DIR}/runtime)
   target_compile_options(rnnc_core_fuzz PUBLIC -fsanitize=fuzzer-no-link ${FUZZ_SANITIZE})
   target_compile_definitions(rnnc_core_fuzz PUBLIC RNNC_ARENA_MALLOC RNNC_VERSION="${PROJECT_VERSION}")
   target_link_libraries(rnnc_core_fuzz PUBLIC PkgConfig::YAML m)

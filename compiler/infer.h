@@ -1,0 +1,51 @@
+/*
+ * infer.h: `rnnc SPEC --inference --weights CKPT`: a standalone C file that
+ * runs a trained model with nothing but a C compiler and libm (issue #15).
+ *
+ *   spec_load -> lower -> infer_weights_load (the trainer's checkpoint,
+ *   read by the runtime's own reader, rnnrt_ckpt.c) -> emit_infer_c
+ *
+ * No pass and no autodiff run: emit_infer.c prints the forward graph as
+ * lowered, the nodes the logits and the next state need, for one token
+ * (B = 1, T = 1), as plain loops. The values are the trainer's step's:
+ * the same ops in the same order (the passes do not reorder arithmetic),
+ * the same tanh/sigmoid approximations; only the order of the sums in a
+ * matrix product differs from BLAS's.
+ */
+#ifndef RNNC_INFER_H
+#define RNNC_INFER_H
+
+#include "graph.h"
+
+/* What a checkpoint gives the emitter: the parameter block (the model's
+ * parameters in order, DIM_V resolved to V) and the vocabulary. */
+typedef struct {
+    const char *path; /* as given */
+    int V;            /* vocabulary size, specials included */
+    const float *params;
+    size_t total;     /* floats in params */
+    size_t *offset;   /* offset[i]: where m->params[i] starts */
+    size_t *numel;    /* numel[i] */
+    int ntokens;
+    const char *const *tokens; /* ntokens strings (no NUL inside) */
+    int nlabels;      /* a tagger's labels (L), else 0 */
+    const char *const *labels;
+} InferWeights;
+
+/* Can --inference emit a model of this task? Says why not (false). */
+bool infer_task_ok(const Spec *s);
+
+/* Reads path, a checkpoint of m's trainer, verified as the trainer verifies
+ * it (damaged -> EXIT_IO, another model, spec or shape -> EXIT_SPEC). Prints
+ * the error and sets *code on failure (NULL). Language models and
+ * labelling models (taggers). */
+InferWeights *infer_weights_load(const Model *m, const char *path, int *code);
+
+/* emit_infer.c: the standalone C of m with the weights w compiled in.
+ * False after printing an error (an op the standalone file cannot run). */
+bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w);
+/* Checks, before anything is written, that emit_infer_c can print m;
+ * prints the error and returns false if not. */
+bool infer_supported(const Model *m);
+
+#endif

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# infer.sh RNNC SPEC DATA WORKDIR: `rnnc --inference` (issue #15) on a
+# language-model spec, its hidden size cut to 48 (an embedding to 16):
+#   - the spec's trainer (rnnc + cc + librnnrt.a, as README shows) trains 60
+#     steps; rnnc SPEC --inference --weights CKPT writes the standalone file;
+#   - the file compiles with gcc and clang at -std=c11 -Wall -Wextra -pedantic
+#     -Werror, hosted and -ffreestanding (and -m32 where a 32-bit toolchain
+#     is installed: gcc-multilib); its object references no symbol but
+#     libm's (nm -u);
+#   - tests/infer/driver.c, linked with the object (each compiler's, and the
+#     32-bit ones), gives the logits the
+#     trainer's generation step gives (tests/infer/ref.c: rnnrt_gen_feed) on
+#     a text, to 1e-5 relative, and the trainer's `sample` text token for
+#     token, greedy and with a seed and a temperature, with zero heap
+#     allocations (counted) and once under ASan/UBSan;
+#   - a truncated, flipped, foreign (another spec's) checkpoint and a
+#     checkpoint of an edited spec are refused by rnnc (exit 3, 3, 1, 1),
+#     and --inference without --weights or with -d is a usage error.
+set -euo pipefail
+E2E_NAME=infer
+. "$(dirname -- "$0")/lib.sh"
+[ $# -eq 4 ] || { echo "usage: $0 RNNC SPEC DATA WORKDIR" >&2; exit 2; }
+rnnc=$1 spec=$2 work=$4
+pick_data "$3"
+fresh_dir "$work"
+src=$(cd "$(dirname -- "$0")/../.." && pwd)
+build=$(dirname -- "$rnnc")
+name=$(sed -n 's/^model: *//p' "$spec")
+upper=$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')
+task=$(sed -n 's/^task: *\([a-z_]*\).*/\1/p' "$spec")
+E2E_NAME="infer $name"
+
+sed -E -e "s/^(  hidden:) [0-9]+/\1 48/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/$name.yaml"
+"$rnnc" "$work/$name.yaml" -o "$work/trainer.c"
+cflags=(-O2 -std=c11 -I"$src/runtime")
+libs=("$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread)
+cc "${cflags[@]}" "$work/trainer.c" "${libs[@]}" -o "$work/trainer"
+cc "${cflags[@]}" -DRNNC_NO_MAIN -c "$work/trainer.c" -o "$work/trainer.o"
+cc "${cflags[@]}" -DREF_MODEL="${name}_model" "$src/tests/infer/ref.c" "$work/trainer.o" "${libs[@]}" -o "$work/ref"
+ckpt=$work/m.ckpt
+if [ "$task" = labelling ]; then # a tagger: self-made data (tests/e2e/heads_data.awk)
+    awk -v task=labelling -v n=300 -v seed=1 -f "$src/tests/e2e/heads_data.awk" >"$work/tag.txt"
+    must "training" "$work/train.log" \
+        "$work/trainer" train --data "$work/tag.txt" --max-steps 60 --threads 1 --quiet --ckpt "$ckpt"
+    text="ab (cd (e) a) b (c) de (a (b) c) e abc (d) (e (a) b) cd"
+else
+    must "training" "$work/train.log" \
+        "$work/trainer" train "${DATA[@]}" --max-steps 60 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
+    text="the time traveller for so it will be convenient to speak of him was expounding a recondite matter to us"
+fi
+must "rnnc --inference" "$work/rnnc.log" "$rnnc" "$work/$name.yaml" --inference --weights "$ckpt" -o "$work/m_infer.c"
+
+# The standalone file: strict C11 with both compilers, hosted and freestanding.
+strict=(-std=c11 -Wall -Wextra -pedantic -Werror -O2)
+compilers=()
+for c in gcc clang; do
+    command -v "$c" >/dev/null && compilers+=("$c") || say "note: $c is not installed; skipped"
+done
+[ ${#compilers[@]} -gt 0 ] || fail "no compiler"
+only_libm() { # OBJECT: every undefined symbol is libm's
+    local bad
+    # (_GLOBAL_OFFSET_TABLE_: made by the linker for i386 position-independent code)
+    bad=$(nm -u "$1" | awk '{ print $NF }' | grep -vxE 'expf|exp|_GLOBAL_OFFSET_TABLE_' || true)
+    [ -z "$bad" ] || fail "$1 references symbols outside libm: $bad"
+}
+for c in "${compilers[@]}"; do
+    must "$c -c" "$work/$c.log" "$c" "${strict[@]}" -c "$work/m_infer.c" -o "$work/m_$c.o"
+    must "$c -ffreestanding -c" "$work/$c.log" "$c" "${strict[@]}" -ffreestanding -c "$work/m_infer.c" -o "$work/m_${c}_free.o"
+    only_libm "$work/m_$c.o"
+    only_libm "$work/m_${c}_free.o"
+done
+m32=()
+if echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o "$work/m32" 2>/dev/null; then
+    for c in "${compilers[@]}"; do
+        must "$c -m32" "$work/m32.log" "$c" "${strict[@]}" -m32 -c "$work/m_infer.c" -o "$work/m_${c}_m32.o"
+        must "$c -m32 -ffreestanding" "$work/m32.log" "$c" "${strict[@]}" -m32 -ffreestanding -c "$work/m_infer.c" \
+            -o "$work/m_${c}_m32_free.o"
+        only_libm "$work/m_${c}_m32.o"
+        only_libm "$work/m_${c}_m32_free.o"
+        m32+=("$c")
+    done
+    say "ok: -m32"
+else
+    say "note: no 32-bit toolchain (gcc-multilib); -m32 skipped"
+fi
+say "ok: strict C11, hosted and freestanding, only libm: $(size "$work/m_${compilers[0]}.o" | tail -n 1)"
+
+# The driver with each compiler's object.
+dflags=(-O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"")
+[ "$task" = labelling ] && dflags+=(-DTEST_TAGGER)
+drivers=()
+for c in "${compilers[@]}"; do
+    "$c" "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_$c.o" -lm -ldl -o "$work/driver_$c"
+    drivers+=("$c")
+done
+for c in "${m32[@]}"; do # x87 arithmetic: still within the tolerance, the same samples
+    "$c" -m32 "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_${c}_m32.o" -lm -ldl -o "$work/driver_$c-m32"
+    drivers+=("$c-m32")
+done
+
+# Logits: the trainer's step (a tagger: its forward) and the standalone file's on a text.
+must "ref" "$work/ref.out" "$work/ref" "$ckpt" "$text"
+compare_logits() { # WANT GOT: max relative difference <= 1e-5
+    awk -v tol=1e-5 'NR == FNR { want[FNR] = $0; n = FNR; next }
+        { split(want[FNR], w, " ")
+          if (NF != length(w) || $1 != w[1]) { print "line " FNR ": differs"; bad = 1; exit 1 }
+          for (i = 2; i <= NF; i++) {
+              d = $i - w[i]; if (d < 0) d = -d
+              a = w[i] < 0 ? -w[i] : w[i]; m = a > 1 ? a : 1
+              if (d / m > worst) worst = d / m
+              if (d / m > tol) { print "line " FNR " logit " i - 2 ": " $i " vs " w[i]; bad = 1; exit 1 }
+          }
+          lines++ }
+        END { if (!bad) { if (lines != n) { print "lines: " lines " of " n; exit 1 }
+                          printf "%d steps x %d logits, max |diff| / max(|want|, 1) = %.2g\n", lines, NF - 1, worst } }' "$1" "$2"
+}
+for c in "${drivers[@]}"; do
+    must "driver logits ($c)" "$work/logits_$c.out" "$work/driver_$c" logits "$text"
+    grep -v '^driver: ' "$work/logits_$c.out" >"$work/logits_$c.txt"
+    cmp=$(compare_logits "$work/ref.out" "$work/logits_$c.txt") || fail "$c: logits differ from the trainer's: $cmp"
+    say "ok: $c: logits: $cmp; $(grep '^driver: ' "$work/logits_$c.out")"
+done
+
+if [ "$task" = labelling ]; then
+    # A tagger's labels: the most likely of the trainer's logits, per character.
+    awk '{ best = 2; for (i = 3; i <= NF; i++) if ($i + 0 > $best + 0) best = i; print best - 2 }' \
+        "$work/ref.out" >"$work/want_labels.txt"
+    for c in "${drivers[@]}"; do
+        must "driver tag ($c)" "$work/tag_$c.out" "$work/driver_$c" tag "$text"
+        grep -v '^driver: ' "$work/tag_$c.out" | awk '{ print $1 }' >"$work/got_labels.txt"
+        cmp -s "$work/want_labels.txt" "$work/got_labels.txt" || fail "$c: the labels differ from the trainer's"
+    done
+    say "ok: labels: $(grep -v '^driver: ' "$work/tag_${drivers[0]}.out" | awk '{ printf "%s", $2 }')"
+fi
+
+# Samples: the trainer's `sample` text, token for token.
+same_sample() { # PREFIX LEN SEED TEMPERATURE [TRAINER OPTS...]
+    local prefix=$1 len=$2 seed=$3 temp=$4 got want
+    shift 4
+    must "the trainer's sample" "$work/tr.log" "$work/trainer" sample --ckpt "$ckpt" --prefix "$prefix" --len "$len" --seed "$seed" "$@"
+    want=$(grep -v ': note: ' "$work/tr.log")
+    for c in "${drivers[@]}"; do
+        must "driver sample ($c)" "$work/ds.log" "$work/driver_$c" sample "$prefix" "$len" "$seed" "$temp"
+        got=$(grep -v '^driver: ' "$work/ds.log")
+        [ "$got" = "$want" ] || fail "$c: samples differ (seed $seed, temperature $temp):
+  standalone: $got
+  trainer:    $want"
+    done
+    say "ok: seed $seed temperature $temp: $got"
+}
+if [ "$task" != labelling ]; then
+    same_sample "the " 200 0 0 --greedy
+    same_sample "the time " 200 5 1
+    same_sample "we " 100 11 0.7 --temperature 0.7
+fi
+must "driver refuse" "$work/refuse.log" "$work/driver_${compilers[0]}" refuse
+
+# Once under ASan and UBSan.
+if echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - -o "$work/asan_probe" 2>/dev/null; then
+    cc -O1 -g -std=c11 -fsanitize=address,undefined -fno-sanitize-recover=all -c "$work/m_infer.c" -o "$work/m_asan.o"
+    cc -O1 -g -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=all -DMODEL="$name" \
+        -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"" -DNO_ALLOC_COUNT $([ "$task" = labelling ] && echo -DTEST_TAGGER) \
+        "$src/tests/infer/driver.c" \
+        "$work/m_asan.o" -lm -ldl -o "$work/driver_asan"
+    if [ "$task" = labelling ]; then
+        must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" tag "$text"
+    else
+        must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" sample "the " 100 3 1
+    fi
+    must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" refuse
+    say "ok: ASan/UBSan"
+else
+    say "note: no sanitizer runtime; ASan/UBSan skipped"
+fi
+
+# Refusals: rnnc says why and exits nonzero; nothing is written.
+refused() { # WHAT CODE CKPT [SPEC]
+    local what=$1 code=$2 file=$3 sp=${4:-$work/$name.yaml} rc=0
+    rm -f "$work/bad_infer.c"
+    "$rnnc" "$sp" --inference --weights "$file" -o "$work/bad_infer.c" >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+    [ "$rc" -eq "$code" ] || { cat "$work/bad.err" >&2; fail "$what: exit $rc, want $code"; }
+    grep -q "^rnnc: error: " "$work/bad.err" || fail "$what: no message: $(cat "$work/bad.err")"
+    [ ! -e "$work/bad_infer.c" ] || fail "$what: an output was written"
+    say "ok: $what: $(head -n 1 "$work/bad.err")"
+}
+size=$(wc -c <"$ckpt")
+head -c $((size / 2)) "$ckpt" >"$work/cut.ckpt"
+refused "a truncated checkpoint" 3 "$work/cut.ckpt"
+cp "$ckpt" "$work/flip.ckpt"
+printf '\377' | dd of="$work/flip.ckpt" bs=1 seek=$((size / 2)) count=1 conv=notrunc status=none
+cmp -s "$ckpt" "$work/flip.ckpt" && fail "the flip changed nothing"
+refused "a flipped byte" 3 "$work/flip.ckpt"
+refused "a missing checkpoint" 3 "$work/missing.ckpt"
+{ cat "$work/$name.yaml"; echo "# edited"; } >"$work/edited.yaml"
+refused "the checkpoint of another version of the spec" 1 "$ckpt" "$work/edited.yaml"
+sed -E "s/^model: .*/model: other/" "$work/$name.yaml" >"$work/other.yaml"
+refused "the checkpoint of another model" 1 "$ckpt" "$work/other.yaml"
+
+# Usage errors (exit 2): --inference needs --weights and goes without -d.
+usage_error() { # WHAT ARGS...
+    local what=$1 rc=0
+    shift
+    "$rnnc" "$@" >"$work/usage.out" 2>"$work/usage.err" || rc=$?
+    [ "$rc" -eq 2 ] || { cat "$work/usage.err" >&2; fail "$what: exit $rc, want 2"; }
+    grep -q "^rnnc: error: " "$work/usage.err" || fail "$what: no message"
+    say "ok: $what: $(head -n 1 "$work/usage.err")"
+}
+usage_error "--inference without --weights" "$work/$name.yaml" --inference -o "$work/u.c"
+usage_error "--weights without --inference" "$work/$name.yaml" --weights "$ckpt" -o "$work/u.c"
+usage_error "--inference with -d" "$work/$name.yaml" --inference --weights "$ckpt" -d lower
+usage_error "a classifier (not supported yet)" "$src/specs/classifier.yaml" --inference --weights "$ckpt" -o "$work/u.c"

@@ -1,0 +1,142 @@
+/*
+ * driver.c: a program using a standalone model file (rnnc --inference),
+ * for tests/e2e/infer.sh. Built with -DMODEL=<name> -DINFER_FILE="\"path\""
+ * (the file is included for its declarations only; its object is linked)
+ * and tests/unit/alloc_count.h, which counts every malloc, calloc and
+ * realloc while the model runs:
+ *
+ *   driver logits TEXT            per character of TEXT: "id l0 ... l(V-1)" (as ref.c)
+ *   driver sample PREFIX LEN SEED TEMPERATURE
+ *                                 PREFIX and LEN generated tokens, as the trainer's
+ *                                 `sample` prints them (TEMPERATURE 0: greedy)
+ *   driver tag TEXT               (-DTEST_TAGGER) each character's label: "k name", one a line
+ *   driver refuse                 an id out of range and an unknown character are refused
+ *
+ * Exit 1 when the model allocated anything (not counted with -DNO_ALLOC_COUNT,
+ * for the sanitizers).
+ */
+#ifdef NO_ALLOC_COUNT /* under ASan, whose malloc this must not replace */
+static int counting;
+static long allocations;
+#else
+#include "../unit/alloc_count.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RNNC_INFER_DECLARE_ONLY
+#include INFER_FILE
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define F(name) CAT(MODEL, name)
+#define INFER CAT(MODEL, _infer)
+#define VOCAB CAT(UPPER, _VOCAB)
+#define LOGITS CAT(UPPER, _LOGITS)
+
+static INFER s; /* the model's memory: the caller's (static here) */
+
+static int done(void)
+{
+    fflush(stdout); /* before the note on stderr: the test reads both from one file */
+    if (allocations) {
+        fprintf(stderr, "driver: the model allocated %ld times\n", (long)allocations);
+        return 1;
+    }
+    fprintf(stderr, "driver: 0 heap allocations; RAM %zu bytes\n", sizeof s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "logits")) {
+        const char *t = argv[2];
+        size_t len = strlen(t);
+        counting = 1;
+        F(_reset)(&s);
+        counting = 0;
+        for (size_t i = 0; i < len;) {
+            unsigned char lead = (unsigned char)t[i];
+            size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+            counting = 1;
+            int id = F(_token_id)(t + i, n);
+#ifdef TEST_TAGGER
+            id = id < 4 ? 0 : id; /* <unk>, as the tagger reads its input */
+#endif
+            const float *z = id >= 0 ? F(_step)(&s, id) : NULL;
+            counting = 0;
+            if (!z) {
+                fprintf(stderr, "driver: cannot read byte %zu of the text\n", i);
+                return 2;
+            }
+            printf("%d", id);
+            for (int k = 0; k < LOGITS; k++)
+                printf(" %.9g", (double)z[k]);
+            printf("\n");
+            i += n;
+        }
+        return done();
+    }
+#ifdef TEST_TAGGER
+    if (argc == 3 && !strcmp(argv[1], "tag")) { /* the labels' names, one a line */
+        static int labels[4096];
+        size_t len = strlen(argv[2]);
+        if (len > 4096)
+            return 2;
+        counting = 1;
+        long n = F(_tag)(&s, argv[2], len, labels);
+        counting = 0;
+        for (long i = 0; i < n; i++)
+            printf("%d %s\n", labels[i], F(_label_name)(labels[i]));
+        return done();
+    }
+#else
+    if (argc == 6 && !strcmp(argv[1], "sample")) {
+        const char *prefix = argv[2];
+        int len = atoi(argv[3]);
+        double temperature = atof(argv[5]);
+        counting = 1;
+        F(_reset)(&s);
+        F(_seed)(&s, strtoull(argv[4], NULL, 10));
+        long fed = F(_feed)(&s, prefix, strlen(prefix));
+        counting = 0;
+        if (fed <= 0) {
+            fprintf(stderr, "driver: the prefix is not in the vocabulary (%ld)\n", fed);
+            return 2;
+        }
+        fputs(prefix, stdout);
+        for (int k = 0; k < len; k++) {
+            counting = 1;
+            int id = F(_sample)(&s, temperature);
+            counting = 0;
+            fputs(F(_token)(id), stdout);
+        }
+        fputc('\n', stdout);
+        return done();
+    }
+#endif
+    if (argc == 2 && !strcmp(argv[1], "refuse")) {
+        F(_reset)(&s);
+        int bad = 0;
+        if (F(_step)(&s, -1) || F(_step)(&s, VOCAB))
+            bad = fprintf(stderr, "driver: an id out of range was fed\n");
+#ifdef TEST_TAGGER
+        if (F(_label)(&s) != -1)
+            bad = fprintf(stderr, "driver: a label before any step\n");
+        if (F(_label_name)(-1) || F(_label_name)(CAT(UPPER, _LABELS)))
+            bad = fprintf(stderr, "driver: label names out of range\n");
+#else
+        if (F(_pick)(&s, 0) != -1)
+            bad = fprintf(stderr, "driver: pick before any feed did not refuse\n");
+        if (F(_feed)(&s, "ab\001c", 4) != -3)
+            bad = fprintf(stderr, "driver: an unknown character was not refused at byte 2\n");
+#endif
+        if (F(_token)(-1) || F(_token)(VOCAB) || F(_token_id)("\001", 1) != -1)
+            bad = fprintf(stderr, "driver: token lookups out of range\n");
+        return bad ? 1 : 0;
+    }
+    fprintf(stderr, "usage: driver logits TEXT | sample PREFIX LEN SEED TEMPERATURE | refuse\n");
+    return 2;
+}
