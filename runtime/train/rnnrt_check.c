@@ -28,6 +28,11 @@
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's
  * reference interpreter.
+ *
+ * The per-tensor central-difference check (rnnrt_check_tensor) and the
+ * dump records (rnnrt_dump_reals, rnnrt_dump_ids, rnnrt_dump_end) are the
+ * seq2seq trainer's too (rnnrt_s2s_check.c): it brings only its problem
+ * and its loss.
  */
 #include "rnnrt.h"
 
