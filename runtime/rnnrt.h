@@ -1308,6 +1308,26 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
 int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
                RnnrtError *err);
 
+/* The pieces of gradcheck and dump that every trainer kind shares (the
+ * language model and task trainers above, seq2seq in rnnrt_s2s_check.c);
+ * each kind supplies only its random problem and its loss. */
+typedef double (*RnnrtLossFn)(void *problem); /* forward; returns the loss */
+/* Central differences of loss (eps 1e-6) at every element of v[0..n) (or
+ * at max evenly spaced ones, max > 0) against analytic[], |a - n| <= 1e-5 +
+ * 1e-3 |n|. Prints the tensor's summary line and its first failures to
+ * out, adds the elements checked to *checked (if not NULL) and returns the
+ * failures. v is restored. Only meaningful in double builds. */
+size_t rnnrt_check_tensor(RnnrtLossFn loss, void *problem, const char *name,
+                          real *v, const real *analytic, size_t n, size_t max,
+                          size_t *checked, FILE *out);
+/* Dump records, as `rnnc SPEC --check DUMP` reads them: "label[ name] n
+ * v1 .. vn" (%.17g, so doubles round-trip) and "label n id1 .. idn". */
+void rnnrt_dump_reals(FILE *out, const char *label, const char *name,
+                      const real *v, size_t n);
+void rnnrt_dump_ids(FILE *out, const char *label, const int32_t *v, size_t n);
+/* Flushes a dump; RNNRT_EXIT_IO (with err set) if writing it failed. */
+int rnnrt_dump_end(FILE *out, RnnrtError *err);
+
 /* ---- the scan's GEMM against a pre-packed weight (rnnrt_gemm_packed.c) ----
  * Added for issue #5. Emitted scans pack each loop-invariant weight once
  * (rnnrt_pack_b, before the loop) and multiply by it every step

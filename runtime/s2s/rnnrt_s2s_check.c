@@ -15,6 +15,7 @@
  * >= 4, then <eos>, then <pad>, as the arrays; decoder input = <bos> +
  * labels[:-1]), then state_in U(-0.5, 0.5). */
 typedef struct {
+    const RnnrtS2sModel *m;
     S2sParams p;
     S2sStep st;
     int32_t *src, *lab, *dec, *sl, *tl;
@@ -27,6 +28,7 @@ static int problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int 
 {
     RnnrtRng rng;
     rnnrt_rng_init(&rng, seed);
+    pb->m = m;
     rnnrt_s2s_params_init(&pb->p, m, V, Vt, &rng);
     int rc = rnnrt_s2s_step_init(&pb->st, &pb->p, B, T, err);
     if (rc) {
@@ -133,10 +135,18 @@ static int step_check(const RnnrtS2sModel *m, Problem *pb)
     return bad;
 }
 
-/* Every element (or --max-per-param N evenly spaced ones per tensor)
- * against central differences, eps 1e-6, |a - n| <= 1e-5 + 1e-3 |n|; then
- * the decoding entries against forward (step_check). Only meaningful in
- * double: the float build refuses. */
+static double forward_loss(void *problem)
+{
+    Problem *pb = problem;
+    pb->m->forward(&pb->c);
+    return pb->c.loss;
+}
+
+/* Every parameter and encoder initial state element (or --max-per-param N
+ * evenly spaced ones per tensor) against central differences, as the other
+ * trainers' gradcheck (rnnrt_check_tensor); then the decoding entries
+ * against forward (step_check). Only meaningful in double: the float build
+ * refuses. */
 int rnnrt_s2s_gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int V, int Vt, int64_t max_per,
                          RnnrtError *err)
 {
@@ -148,57 +158,23 @@ int rnnrt_s2s_gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T,
         return rc;
     problem_run(&pb, m);
     S2sParams *p = &pb.p;
-    size_t ns = (size_t)B * m->state_size;
     real *g = rnnrt_xcalloc(p->np + 1, sizeof(real), "gradients");
     memcpy(g, p->grads, p->np * sizeof(real));
-    int bad = 0;
-    size_t checked = 0;
-    for (int i = 0; i <= m->nparams; i++) {
-        /* i == nparams: the encoder's initial states */
-        real *x = i < m->nparams ? p->params + p->offset[i] : pb.st.state;
-        const real *a = i < m->nparams ? g + p->offset[i] : pb.dstate;
-        size_t n = i < m->nparams ? p->offset[i + 1] - p->offset[i] : ns;
-        size_t stride = max_per > 0 && (size_t)max_per < n ? n / (size_t)max_per : 1;
-        for (size_t j = 0; j < n; j += stride) {
-            double x0 = x[j];
-            x[j] = (real)(x0 + 1e-6);
-            m->forward(&pb.c);
-            double lp = pb.c.loss;
-            x[j] = (real)(x0 - 1e-6);
-            m->forward(&pb.c);
-            double lm = pb.c.loss;
-            x[j] = (real)x0;
-            double num = (lp - lm) / 2e-6;
-            checked++;
-            if (!(fabs(a[j] - num) <= 1e-5 + 1e-3 * fabs(num)) && bad++ < 5)
-                fprintf(stderr, "  %s[%zu]: backward %.10g, finite differences %.10g\n",
-                        i < m->nparams ? m->params[i].name : "state_in", j, (double)a[j], num);
-        }
-    }
-    printf("gradcheck: %zu elements, %d mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
+    size_t bad = 0, checked = 0, max = max_per > 0 ? (size_t)max_per : 0;
+    for (int i = 0; i < m->nparams; i++)
+        bad += rnnrt_check_tensor(forward_loss, &pb, m->params[i].name, p->params + p->offset[i], g + p->offset[i],
+                                  p->offset[i + 1] - p->offset[i], max, &checked, stdout);
+    size_t ns = (size_t)B * m->state_size;
+    if (ns)
+        bad += rnnrt_check_tensor(forward_loss, &pb, "state_in", pb.st.state, pb.dstate, ns, max, &checked, stdout);
+    printf("gradcheck: %zu elements, %zu mismatches (B %d, T %d, V %d, Vt %d, seed %llu)\n", checked, bad, B, T, V,
            Vt, (unsigned long long)seed);
     int sbad = step_check(m, &pb);
     free(g);
     problem_free(&pb);
     if (bad)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %d of %zu gradient elements disagree", bad, checked);
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: %zu of %zu gradient elements disagree", bad, checked);
     return sbad ? rnnrt_error(err, RNNRT_EXIT_USAGE, "gradcheck: the decoding step disagrees with forward") : 0;
-}
-
-static void put_reals(const char *key, const char *name, const real *v, size_t n)
-{
-    printf("%s%s%s %zu", key, name ? " " : "", name ? name : "", n);
-    for (size_t i = 0; i < n; i++)
-        printf(" %.17g", (double)v[i]);
-    printf("\n");
-}
-
-static void put_ids(const char *key, const int32_t *v, size_t n)
-{
-    printf("%s %zu", key, n);
-    for (size_t i = 0; i < n; i++)
-        printf(" %d", v[i]);
-    printf("\n");
 }
 
 /* One forward and backward on the random problem, everything as text for
@@ -213,19 +189,19 @@ int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int 
     size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
     printf("dims %d %d %d %d %d\n", B, T, V, Vt, m->state_size);
     for (int i = 0; i < m->nparams; i++)
-        put_reals("param", m->params[i].name, pb.p.params + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
-    put_ids("x", pb.src, tb);
-    put_ids("dec_in", pb.dec, tb);
-    put_ids("y", pb.lab, tb);
-    put_ids("src_len", pb.sl, (size_t)B);
-    put_ids("tgt_len", pb.tl, (size_t)B);
-    put_reals("state", NULL, pb.st.state, ns);
+        rnnrt_dump_reals(stdout, "param", m->params[i].name, pb.p.params + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+    rnnrt_dump_ids(stdout, "x", pb.src, tb);
+    rnnrt_dump_ids(stdout, "dec_in", pb.dec, tb);
+    rnnrt_dump_ids(stdout, "y", pb.lab, tb);
+    rnnrt_dump_ids(stdout, "src_len", pb.sl, (size_t)B);
+    rnnrt_dump_ids(stdout, "tgt_len", pb.tl, (size_t)B);
+    rnnrt_dump_reals(stdout, "state", NULL, pb.st.state, ns);
     printf("loss %.17g\n", pb.c.loss);
-    put_reals("logits", NULL, pb.c.logits, tb * (size_t)Vt);
+    rnnrt_dump_reals(stdout, "logits", NULL, pb.c.logits, tb * (size_t)Vt);
     for (int i = 0; i < m->nparams; i++)
-        put_reals("grad", m->params[i].name, pb.p.grads + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
-    put_reals("dstate", NULL, pb.dstate, ns);
+        rnnrt_dump_reals(stdout, "grad", m->params[i].name, pb.p.grads + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+    rnnrt_dump_reals(stdout, "dstate", NULL, pb.dstate, ns);
     problem_free(&pb);
-    return fflush(stdout) ? RNNRT_EXIT_IO : 0;
+    return rnnrt_dump_end(stdout, err);
 }
 

@@ -28,6 +28,11 @@
  * dump runs forward+backward once and prints every input and output as
  * text (%.17g, so doubles round-trip), for comparison with the compiler's
  * reference interpreter.
+ *
+ * The per-tensor central-difference check (rnnrt_check_tensor) and the
+ * dump records (rnnrt_dump_reals, rnnrt_dump_ids, rnnrt_dump_end) are the
+ * seq2seq trainer's too (rnnrt_s2s_check.c): it brings only its problem
+ * and its loss.
  */
 #include "rnnrt.h"
 
@@ -127,29 +132,28 @@ static void run_both(Problem *pb)
     memcpy(pb->dstate, b->dstate, bs * sizeof(real));
 }
 
-#ifdef RNNRT_DOUBLE
-static double loss_at(Problem *pb, real *x, double value)
+/* The forward loss with v[k] set to value (restored after). */
+static double loss_with(RnnrtLossFn loss, void *problem, real *v,
+                        double value)
 {
-    real saved = *x;
-    *x = (real)value;
-    pb->m->forward(&pb->buf.ctx);
-    *x = saved;
-    return pb->buf.ctx.loss;
+    real saved = *v;
+    *v = (real)value;
+    double l = loss(problem);
+    *v = saved;
+    return l;
 }
 
-/* Checks n analytic values against central differences on v[0..n). Prints
- * one summary line and the first failures; returns the failure count. */
-static size_t check_tensor(Problem *pb, const char *name, real *v,
-                           const real *analytic, size_t n, size_t max,
-                           FILE *out)
+size_t rnnrt_check_tensor(RnnrtLossFn loss, void *problem, const char *name,
+                          real *v, const real *analytic, size_t n, size_t max,
+                          size_t *checked, FILE *out)
 {
     double max_abs = 0, max_rel = 0;
     size_t fails = 0, m = max && max < n ? max : n;
     for (size_t i = 0; i < m; i++) {
         size_t k = m == n ? i : (size_t)((double)i * (double)n / (double)m);
         double x = v[k];
-        double num = (loss_at(pb, &v[k], x + EPS) -
-                      loss_at(pb, &v[k], x - EPS)) / (2 * EPS);
+        double num = (loss_with(loss, problem, &v[k], x + EPS) -
+                      loss_with(loss, problem, &v[k], x - EPS)) / (2 * EPS);
         double a = analytic[k], diff = fabs(a - num);
         double scale = fmax(fabs(a), fabs(num));
         max_abs = fmax(max_abs, diff);
@@ -167,7 +171,17 @@ static size_t check_tensor(Problem *pb, const char *name, real *v,
     if (m < n)
         fprintf(out, "  (%zu checked)", m);
     fputc('\n', out);
+    if (checked)
+        *checked += m;
     return fails;
+}
+
+#ifdef RNNRT_DOUBLE
+static double forward_loss(void *problem)
+{
+    Problem *pb = problem;
+    pb->m->forward(&pb->buf.ctx);
+    return pb->buf.ctx.loss;
 }
 
 /* max(worst, |a - b|), with a NaN difference as infinitely bad (fmax
@@ -236,17 +250,16 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
     size_t fails = check_step(&pb, o, out), total = 0;
     size_t max = (size_t)o->max_per_param;
     for (int i = 0; i < pb.p.n; i++) {
-        size_t off = pb.p.offset[i], n = pb.p.numel[i];
-        fails += check_tensor(&pb, m->params[i].name, pb.p.params + off,
-                              pb.grads + off, n, max, out);
-        total += max && max < n ? max : n;
+        size_t off = pb.p.offset[i];
+        fails += rnnrt_check_tensor(forward_loss, &pb, m->params[i].name,
+                                    pb.p.params + off, pb.grads + off,
+                                    pb.p.numel[i], max, &total, out);
     }
     size_t bs = (size_t)o->B * (size_t)pb.buf.S;
-    if (bs) {
-        fails += check_tensor(&pb, "state_in", pb.buf.state_in, pb.dstate, bs,
-                              max, out);
-        total += max && max < bs ? max : bs;
-    }
+    if (bs)
+        fails += rnnrt_check_tensor(forward_loss, &pb, "state_in",
+                                    pb.buf.state_in, pb.dstate, bs, max,
+                                    &total, out);
     fprintf(out, "gradcheck: %s (%zu of %zu values fail)\n",
             fails ? "FAIL" : "PASS", fails, total);
     problem_free(&pb);
@@ -254,8 +267,8 @@ int rnnrt_gradcheck(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
 #endif
 }
 
-static void print_reals(FILE *out, const char *label, const char *name,
-                        const real *v, size_t n)
+void rnnrt_dump_reals(FILE *out, const char *label, const char *name,
+                      const real *v, size_t n)
 {
     fprintf(out, "%s%s%s %zu", label, name ? " " : "", name ? name : "", n);
     for (size_t i = 0; i < n; i++)
@@ -263,7 +276,7 @@ static void print_reals(FILE *out, const char *label, const char *name,
     fputc('\n', out);
 }
 
-static void print_ids(FILE *out, const char *label, const int32_t *v, size_t n)
+void rnnrt_dump_ids(FILE *out, const char *label, const int32_t *v, size_t n)
 {
     fprintf(out, "%s %zu", label, n);
     for (size_t i = 0; i < n; i++)
@@ -287,28 +300,33 @@ int rnnrt_dump(const RnnrtModel *m, const RnnrtCheckOpts *o, FILE *out,
     else
         fprintf(out, "dims %d %d %d %d %d\n", o->B, o->T, o->V, b->S, o->L);
     for (int i = 0; i < pb.p.n; i++)
-        print_reals(out, "param", m->params[i].name,
+        rnnrt_dump_reals(out, "param", m->params[i].name,
                     pb.p.params + pb.p.offset[i], pb.p.numel[i]);
-    print_ids(out, "x", b->x, tb);
-    print_ids(out, "y", b->y, ny(m, o));
-    print_reals(out, "state", NULL, b->state_in, bs);
-    print_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
+    rnnrt_dump_ids(out, "x", b->x, tb);
+    rnnrt_dump_ids(out, "y", b->y, ny(m, o));
+    rnnrt_dump_reals(out, "state", NULL, b->state_in, bs);
+    rnnrt_dump_reals(out, "carry_scale", NULL, b->carry, (size_t)o->T);
     fprintf(out, "dropout %llu %d\n", (unsigned long long)b->ctx.dropout_seed,
             b->ctx.train);
     if (m->task == RNNRT_TASK_CLASSIFICATION) {
-        print_reals(out, "pool", NULL, b->pool, tb);
-        print_reals(out, "mask", NULL, b->mask, tb);
+        rnnrt_dump_reals(out, "pool", NULL, b->pool, tb);
+        rnnrt_dump_reals(out, "mask", NULL, b->mask, tb);
     }
     run_both(&pb);
     fprintf(out, "loss %.17g\n", b->ctx.loss);
-    print_reals(out, "logits", NULL, b->ctx.logits, nlogits(m, o));
-    print_reals(out, "state_out", NULL, b->state_out, bs);
+    rnnrt_dump_reals(out, "logits", NULL, b->ctx.logits, nlogits(m, o));
+    rnnrt_dump_reals(out, "state_out", NULL, b->state_out, bs);
     for (int i = 0; i < pb.p.n; i++)
-        print_reals(out, "grad", m->params[i].name,
+        rnnrt_dump_reals(out, "grad", m->params[i].name,
                     pb.grads + pb.p.offset[i], pb.p.numel[i]);
-    print_reals(out, "dstate", NULL, pb.dstate, bs);
-    fflush(out);
+    rnnrt_dump_reals(out, "dstate", NULL, pb.dstate, bs);
     problem_free(&pb);
+    return rnnrt_dump_end(out, err);
+}
+
+int rnnrt_dump_end(FILE *out, RnnrtError *err)
+{
+    fflush(out);
     return ferror(out) ? rnnrt_error(err, RNNRT_EXIT_IO, "writing the dump "
                                                          "failed")
                        : 0;

@@ -296,6 +296,45 @@ static void test_gradcheck_catches_wrong_backward(void **state)
     assert_non_null(strstr(buf, "gradcheck: FAIL"));
     assert_null(strstr(buf, "  bias[")); /* only W is wrong */
 }
+
+/* The shared check (rnnrt_check_tensor, also seq2seq's) on a loss without a
+ * model: sum of v[i]^3, gradient 3 v[i]^2. */
+static double cube_loss(void *problem)
+{
+    const double *v = problem;
+    double l = 0;
+    for (int i = 0; i < 10; i++)
+        l += v[i] * v[i] * v[i];
+    return l;
+}
+
+static void test_check_tensor_counts_and_reports(void **state)
+{
+    (void)state;
+    double v[10], good[10], bad[10];
+    for (int i = 0; i < 10; i++) {
+        v[i] = 0.1 * (i + 1);
+        good[i] = bad[i] = 3 * v[i] * v[i];
+    }
+    bad[7] *= 1.01;
+    char buf[1024];
+    FILE *out = tmpfile();
+    size_t checked = 0;
+    assert_int_equal(rnnrt_check_tensor(cube_loss, v, "v", v, good, 10, 0, &checked, out), 0);
+    assert_int_equal(checked, 10);
+    /* --max-per-param 4: exactly 4 evenly spaced elements (0, 2, 5, 7) */
+    assert_int_equal(rnnrt_check_tensor(cube_loss, v, "v", v, bad, 10, 4, &checked, out), 1);
+    assert_int_equal(checked, 14);
+    assert_int_equal(rnnrt_check_tensor(cube_loss, v, "v", v, bad, 10, 3, &checked, out), 0); /* 0, 3, 6 */
+    assert_true(v[7] == 0.8); /* restored */
+    rewind(out);
+    size_t n = fread(buf, 1, sizeof buf - 1, out);
+    buf[n] = '\0';
+    fclose(out);
+    assert_non_null(strstr(buf, "  v[7]: backward"));
+    assert_non_null(strstr(buf, "FAIL  (4 checked)"));
+    assert_non_null(strstr(buf, "PASS  (3 checked)"));
+}
 #else
 static void test_gradcheck_refuses_in_float_build(void **state)
 {
@@ -803,6 +842,7 @@ int main(void)
 #ifdef RNNRT_DOUBLE
         T(test_gradcheck_passes_for_correct_backward),
         T(test_gradcheck_catches_wrong_backward),
+        T(test_check_tensor_counts_and_reports),
 #else
         T(test_gradcheck_refuses_in_float_build),
 #endif
