@@ -24,6 +24,7 @@
 #include "graph.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <string.h>
 
 struct Buffer;
@@ -52,6 +53,8 @@ typedef struct {
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
+    int dim_h, dim_e;     /* the spec's hidden and embed widths (0: none) */
+    const char *sym_h, *sym_e; /* ... their names in the C (emit_dims) */
 } Emit;
 
 /* ---- naming ---- */
@@ -222,18 +225,46 @@ static void comment_loc(Emit *E, int indent, Loc loc)
           spec_line_text(E->m->spec, file, loc.line));
 }
 
-/* C expression for the product of dims [from, to) of s, as an int. */
-static const char *dims_expr(Shape s, int from, int to)
+/* ---- dimensions: the model's widths as named constants ----
+ * The spec's widths (hidden, embed) are an enum at the top of the file
+ * (emit_dims), and every width in the code is written through them, so a
+ * width change in the spec is one line in the C. A width is matched by
+ * value: hidden, embed, then small multiples of them (gate blocks of a
+ * fused weight, the two directions of a bidirectional layer). Any other
+ * number stays a literal. */
+
+/* The C expression for width d (d > 0), or NULL for a plain literal. */
+static const char *dim_sym(Emit *E, long long d)
 {
-    char buf[128];
+    if (E->dim_h > 0 && d == E->dim_h)
+        return E->sym_h;
+    if (E->dim_e > 0 && d == E->dim_e)
+        return E->sym_e;
+    if (E->dim_h > 1 && d % E->dim_h == 0)
+        return arena_printf(&perm, "%lld * %s", d / E->dim_h, E->sym_h);
+    if (E->dim_e > 1 && d % E->dim_e == 0)
+        return arena_printf(&perm, "%lld * %s", d / E->dim_e, E->sym_e);
+    return NULL;
+}
+
+/* Width d as C: its name, or the number. */
+static const char *dim_c(Emit *E, long long d)
+{
+    const char *s = d > 0 ? dim_sym(E, d) : NULL;
+    return s ? s : arena_printf(&perm, "%lld", d);
+}
+
+/* C expression for the product of dims [from, to) of s, as an int:
+ * run-time dims first, then the named widths, then a literal factor. */
+static const char *dims_expr(Emit *E, Shape s, int from, int to)
+{
+    char buf[256];
     size_t k = 0;
     long long num = 1;
     int nsym = 0;
     for (int i = from; i < to; i++) {
-        if (s.d[i] > 0) {
-            num *= s.d[i];
+        if (s.d[i] > 0)
             continue;
-        }
         const char *sym = s.d[i] == DIM_B   ? "B"
                           : s.d[i] == DIM_T ? "T"
                           : s.d[i] == DIM_V ? "V"
@@ -241,18 +272,46 @@ static const char *dims_expr(Shape s, int from, int to)
                                             : "Vt";
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", nsym++ ? " * " : "", sym);
     }
+    for (int i = from; i < to; i++) {
+        if (s.d[i] <= 0)
+            continue;
+        const char *sym = dim_sym(E, s.d[i]);
+        if (sym)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", nsym++ ? " * " : "", sym);
+        else
+            num *= s.d[i];
+    }
     if (num != 1 || nsym == 0)
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", nsym ? " * " : "", num);
     return arena_strdup(&perm, buf);
 }
 
-static const char *numel_expr(Shape s) { return dims_expr(s, 0, s.ndim); }
+static const char *numel_expr(Emit *E, Shape s) { return dims_expr(E, s, 0, s.ndim); }
 
 /* size_t version for offsets and memcpy sizes. */
-static const char *numel_size(Shape s)
+static const char *numel_size(Emit *E, Shape s)
 {
-    const char *e = numel_expr(s);
+    const char *e = numel_expr(E, s);
     return arena_printf(&perm, "(size_t)%s", e);
+}
+
+/* A shape for a comment, with the widths' names: "[T,B,GRU_H]". */
+static const char *shape_c(Emit *E, Shape s)
+{
+    char buf[256];
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "[");
+    for (int i = 0; i < s.ndim; i++) {
+        const char *d = s.d[i] == DIM_B   ? "B"
+                        : s.d[i] == DIM_T ? "T"
+                        : s.d[i] == DIM_V ? "V"
+                        : s.d[i] == DIM_L ? "L"
+                        : s.d[i] == DIM_VT ? "Vt"
+                                           : dim_c(E, s.d[i]);
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? "," : "", d);
+    }
+    snprintf(buf + k, sizeof buf - k, "]");
+    return arena_strdup(&perm, buf);
 }
 
 static bool is_scalar(const Node *n) { return n->shape.ndim == 0; }
@@ -271,7 +330,7 @@ static bool slice_view(const Node *n);
 static const char *ref(Emit *E, const Node *n)
 {
     if (slice_view(n))
-        return n->index ? arena_printf(&perm, "(%s + %d)", ref(E, n->in[0]), n->index) : ref(E, n->in[0]);
+        return n->index ? arena_printf(&perm, "(%s + %s)", ref(E, n->in[0]), dim_c(E, n->index)) : ref(E, n->in[0]);
     switch (n->op) {
     case OP_PARAM: /* by the parameter's name: a graph may hold several nodes of one */
         return arena_printf(&perm, "p.%s", E->m->params[n->index].name);
@@ -337,6 +396,39 @@ static int direct_grad_param(Emit *E, const Node *n)
 
 /* ---- the pieces of the file ---- */
 
+/* The legend of widths, like llm.c's B, T, C, V: one line per width, so a
+ * width change in the spec is one line here. */
+static void emit_dims(Emit *E)
+{
+    const Spec *s = E->m->spec;
+    const char *file = c_comment(spec_file_name(s, s->hidden_loc.file ? s->hidden_loc.file : s->path));
+    emitf(E, 0, "/* The model's widths. B (rows of a batch), T (steps)%s and V (vocabulary)\n"
+                " * are arguments of every function. */\n",
+          E->labels ? ", L (labels)" : E->s2s ? ", Vt (target vocabulary)" : "");
+    emitf(E, 0, "enum {\n");
+    emitf(E, 1, "%s = %d, /* hidden: %s:%d */\n", E->sym_h, E->dim_h, file, s->hidden_loc.line);
+    if (E->sym_e)
+        emitf(E, 1, "%s = %d, /* embed: %s:%d */\n", E->sym_e, E->dim_e, file, s->input_loc.line);
+    emitf(E, 0, "};\n\n");
+}
+
+/* Name the widths (emit_dims) before anything else takes a name. */
+static void name_dims(Emit *E)
+{
+    const Model *m = E->m;
+    char up[96];
+    size_t k = 0;
+    for (const char *p = E->prefix; *p && k + 1 < sizeof up; p++)
+        up[k++] = (char)toupper((unsigned char)*p);
+    up[k] = 0;
+    E->dim_h = m->spec->hidden;
+    E->sym_h = unique_name(E, arena_printf(&perm, "%s_H", up));
+    if (m->spec->embed_dim > 0 && m->spec->embed_dim != m->spec->hidden) {
+        E->dim_e = m->spec->embed_dim;
+        E->sym_e = unique_name(E, arena_printf(&perm, "%s_E", up));
+    }
+}
+
 static void emit_header(Emit *E)
 {
     const Model *m = E->m;
@@ -346,29 +438,29 @@ static void emit_header(Emit *E)
     emitf(E, 0, " *\n");
     if (E->s2s) {
         emitf(E, 0, " * Model '%s': a sequence-to-sequence model. Encoder cell '%s', decoder cell '%s', %s,\n"
-                    " * hidden %d, %d layer(s). The trainer is runtime/rnnrt_s2s_main.c.\n",
-              s->model, s->cell.name, s->dec_cell.name, s->has_attention ? "attention" : "no attention", s->hidden,
+                    " * hidden %s, %d layer(s). The trainer is runtime/rnnrt_s2s_main.c.\n",
+              s->model, s->cell.name, s->dec_cell.name, s->has_attention ? "attention" : "no attention", E->sym_h,
               s->layers);
     } else {
         static const char *const tasks[] = {"language model", "labelling model (a label per step)",
                                             "classification model (a label per sequence)"};
-        emitf(E, 0, " * Model '%s': a %s %s. Cell '%s', hidden %d, %s input.\n", s->model,
-              s->tokens == TOK_CHAR ? "character" : "word", tasks[s->task], s->cell.name, s->hidden,
+        emitf(E, 0, " * Model '%s': a %s %s. Cell '%s', hidden %s, %s input.\n", s->model,
+              s->tokens == TOK_CHAR ? "character" : "word", tasks[s->task], s->cell.name, E->sym_h,
               s->input == INPUT_EMBED ? "embedded" : "one-hot");
     }
     if (s->layers > 1 && s->dropout > 0)
         emitf(E, 0, " * Dropout %.17g between the %d layers (training only).\n", s->dropout, s->layers);
     if (s->bidirectional)
         emitf(E, 0, " * Bidirectional: every layer also runs over t = T-1 .. 0 (the _reverse parameters).\n");
-    emitf(E, 0, " * Carried state (B*S reals, S = %d):", m->state_size);
+    emitf(E, 0, " * Carried state (B*S reals, S = %s):", dim_c(E, m->state_size));
     int dirs = s->bidirectional ? 2 : 1;
     for (int k = 0; k < m->nstates; k++) {
         int block = k / s->cell.nstate;
         const char *where = "";
         if (m->nstates > s->cell.nstate)
             where = arena_printf(&perm, " (layer %d%s)", block / dirs + 1, block % dirs ? ", reverse" : "");
-        emitf(E, 0, "%s %s%s [B,%d] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate], where, s->hidden,
-              k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+        emitf(E, 0, "%s %s%s [B,%s] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate], where, E->sym_h,
+              k ? arena_printf(&perm, "B * %s", dim_c(E, (long long)k * s->hidden)) : "0");
     }
     emitf(E, 0, ".\n");
     if (E->s2s)
@@ -400,16 +492,38 @@ static void emit_header(Emit *E)
     emitf(E, 0, "#pragma GCC optimize(\"tree-vectorize\", \"no-trapping-math\")\n");
     emitf(E, 0, "#endif\n");
     emitf(E, 0, "#include \"%s\"\n\n#include <limits.h>\n#include <string.h>\n\n", E->s2s ? "rnnrt_s2s.h" : "rnnrt.h");
+    emit_dims(E);
 }
 
-static const char *init_name(InitKind k)
+/* The fan-in f of a uniform init whose bound is 1/sqrt(f) (PyTorch's
+ * default, f = hidden or 2 * hidden), written by name in the table so the
+ * bound follows a width change; 0 for other inits. */
+static int init_fan(Emit *E, const Param *p)
 {
-    return k == INIT_NORMAL ? "RNNRT_INIT_NORMAL" : k == INIT_ZEROS ? "RNNRT_INIT_ZEROS" : "RNNRT_INIT_UNIFORM";
+    for (int f = E->dim_h; p->init == INIT_UNIFORM && f <= 2 * E->dim_h; f += E->dim_h)
+        if (p->init_arg == 1.0 / sqrt((double)f))
+            return f;
+    return 0;
 }
 
-static const char *rt_dim(int d)
+static const char *init_name(Emit *E, const Param *p)
 {
-    return d == DIM_V ? "RNNRT_DIM_V" : d == DIM_L ? "RNNRT_DIM_L" : d == DIM_VT ? "RNNRT_DIM_VT" : arena_printf(&perm, "%d", d);
+    return p->init == INIT_NORMAL ? "RNNRT_INIT_NORMAL"
+           : p->init == INIT_ZEROS ? "RNNRT_INIT_ZEROS"
+           : init_fan(E, p)        ? "RNNRT_INIT_UNIFORM_FAN"
+                                   : "RNNRT_INIT_UNIFORM";
+}
+
+static const char *rt_dim(Emit *E, int d)
+{
+    return d == DIM_V ? "RNNRT_DIM_V" : d == DIM_L ? "RNNRT_DIM_L" : d == DIM_VT ? "RNNRT_DIM_VT" : dim_c(E, d);
+}
+
+/* An init argument: the fan-in of RNNRT_INIT_UNIFORM_FAN by its name. */
+static const char *init_arg_c(Emit *E, const Param *p)
+{
+    int f = init_fan(E, p);
+    return f ? dim_c(E, f) : arena_printf(&perm, "%.17g", p->init_arg);
 }
 
 static void emit_params(Emit *E)
@@ -419,16 +533,15 @@ static void emit_params(Emit *E)
     emitf(E, 0, "static const RnnrtParamDesc %s_param_table[] = {\n", E->prefix);
     for (int i = 0; i < m->nparams; i++) {
         const Param *p = &m->params[i];
-        emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %.17g, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(p->shape.d[0]),
-              p->shape.ndim > 1 ? rt_dim(p->shape.d[1]) : "0", init_name(p->init), p->init_arg, c_string(spec_file_name(m->spec, p->loc.file)),
+        emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %s, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(E, p->shape.d[0]),
+              p->shape.ndim > 1 ? rt_dim(E, p->shape.d[1]) : "0", init_name(E, p), init_arg_c(E, p), c_string(spec_file_name(m->spec, p->loc.file)),
               p->loc.line);
     }
     emitf(E, 0, "};\n\n");
     emitf(E, 0, "/* Views into a parameter (or gradient) block. */\n");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < m->nparams; i++) {
-        char sb[64];
-        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_str(m->params[i].shape, sb, sizeof sb));
+        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
     }
     emitf(E, 0, "} %s_params;\n\n", E->prefix);
     emitf(E, 0, "static %s_params %s_params_at(real *base, int V%s)\n{\n", E->prefix, E->prefix,
@@ -436,7 +549,7 @@ static void emit_params(Emit *E)
     emitf(E, 1, "%s_params p;\n", E->prefix);
     bool uses_v = false;
     for (int i = 0; i + 1 < m->nparams; i++)
-        uses_v |= strchr(numel_expr(m->params[i].shape), 'V') != NULL;
+        uses_v |= strchr(numel_expr(E, m->params[i].shape), 'V') != NULL;
     if (E->s2s)
         emitf(E, 1, "(void)V;\n    (void)Vt;\n");
     else if (!uses_v)
@@ -444,7 +557,7 @@ static void emit_params(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         emitf(E, 1, "p.%s = base;\n", m->params[i].name);
         if (i + 1 < m->nparams)
-            emitf(E, 1, "base += %s;\n", numel_size(m->params[i].shape));
+            emitf(E, 1, "base += %s;\n", numel_size(E, m->params[i].shape));
     }
     emitf(E, 1, "return p;\n}\n\n");
 }
@@ -538,15 +651,14 @@ static void collect_pack_slots(Emit *E, const Graph *body)
 
 static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
 {
-    char sb[64];
     for (int i = 0; i < g->n; i++) {
         const Node *n = g->nodes[i];
         if (n->op == OP_SCAN) {
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)), numel_size(a->shape),
-                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)),
+                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)), numel_size(E, a->shape),
+                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_c(E, a->shape)),
                                a, true);
                 }
             collect_buffers(E, n->scan->body, n);
@@ -555,20 +667,20 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int j = before; j < E->npack_slots; j++) {
                 const Node *w = E->pack_slots[j].outer;
                 add_pack_buffer(E, E->pack_slots[j].field,
-                                arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
-                                             dims_expr(w->shape, 1, 2)),
+                                arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(E, w->shape, 0, 1),
+                                             dims_expr(E, w->shape, 1, 2)),
                                 arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(E, w)), w);
             }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(E, node_cname(E, n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
+            add_buffer(E, node_cname(E, n), numel_size(E, n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && scan_stack_output(scan, n)))
             continue;
-        add_buffer(E, node_cname(E, n), numel_size(n->shape),
-                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
+        add_buffer(E, node_cname(E, n), numel_size(E, n->shape),
+                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_c(E, n->shape)),
                    n, false);
     }
 }
@@ -738,7 +850,7 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
     /* tanh and sigmoid over a whole buffer: the runtime's vector kernels */
     if ((n->op == OP_TANH || n->op == OP_SIGMOID) && shape_eq(a->shape, n->shape)) {
         emitf(E, ind, "rnnrt_%s_n(%s, %s, %s);\n", n->op == OP_TANH ? "tanh" : "sigmoid", ref(E, a), ref(E, n),
-              numel_size(n->shape));
+              numel_size(E, n->shape));
         return;
     }
     /* A broadcast operand (a proper suffix, not a scalar) needs two loops. */
@@ -747,13 +859,13 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
         if (!is_scalar(n->in[k]) && !shape_eq(n->in[k]->shape, n->shape))
             small = n->in[k];
     if (!small) {
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(n->shape));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, n->shape));
         emitf(E, ind + 1, "%s[i] = %s;\n", ref(E, n),
               elementwise_expr(n, operand_at(E, a, n, false), b ? operand_at(E, b, n, false) : NULL));
         return;
     }
-    const char *inner = numel_size(small->shape);
-    emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->shape));
+    const char *inner = numel_size(E, small->shape);
+    emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(E, n->shape));
     emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
     emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(E, n),
           elementwise_expr(n, operand_at(E, a, n, true), b ? operand_at(E, b, n, true) : NULL));
@@ -785,7 +897,7 @@ static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const c
     if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
         return arena_printf(&perm, "%s[j]", inptr[x->index]);
     if (slice_view(outer))
-        return arena_printf(&perm, "%s[r * %d + j]", inptr[x->index], outer->in[0]->shape.d[outer->shape.ndim - 1]);
+        return arena_printf(&perm, "%s[r * %s + j]", inptr[x->index], dim_c(E, outer->in[0]->shape.d[outer->shape.ndim - 1]));
     return arena_printf(&perm, "%s[i]", inptr[x->index]);
 }
 
@@ -816,8 +928,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     const Scan *s = fu->scan;
     const Graph *fb = s->body;
     Shape tile = s->out[0].node->shape;
-    char sb[64];
-    emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_str(tile, sb, sizeof sb),
+    emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_c(E, tile),
           backward ? ", backward" : "");
     fused_comment(E, 0, fu, backward);
     emitf(E, 0, " */\n");
@@ -830,7 +941,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
         if (fused_out_node(fu, o))
             fprintf(E->f, ", real *restrict out%d", o);
     fprintf(E->f, ")\n{\n");
-    const char *cols = sym_cols ? "cols" : arena_printf(&perm, "%d", tile.d[tile.ndim - 1]);
+    const char *cols = sym_cols ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
     const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
     for (int k = 0; k < s->nin; k++)
         inptr[k] = arena_printf(&perm, "in%d", k);
@@ -880,9 +991,9 @@ static void emit_fused(Emit *E, int ind, const Node *fu)
     fused_comment(E, ind, fu, E->in_backward);
     emitf(E, ind, " */\n");
     E->last_line = 0;
-    emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(tile, 0, tile.ndim - 1));
+    emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(E, tile, 0, tile.ndim - 1));
     if (tile.d[tile.ndim - 1] <= 0)
-        fprintf(E->f, ", (size_t)%s", dims_expr(tile, tile.ndim - 1, tile.ndim));
+        fprintf(E->f, ", (size_t)%s", dims_expr(E, tile, tile.ndim - 1, tile.ndim));
     for (int k = 0; k < s->nin; k++)
         if (fu->in[k]->op != OP_CONST)
             fprintf(E->f, ", %s", ref(E, fu->in[k]));
@@ -961,20 +1072,21 @@ static void emit_matmul(Emit *E, int ind, const Node *n)
     }
     const Node *a = n->in[0];
     int ak = a->shape.ndim - 1, wide = cat->shape.d[1];
-    const char *M = dims_expr(a->shape, 0, ak);
+    const char *M = dims_expr(E, a->shape, 0, ak);
     emitf(E, ind, "if ((size_t)T * B >= %d) {\n", CONCAT_MIN_ROWS);
     emit_matmul_plain(E, ind + 1, n);
     emitf(E, ind, "} else {\n");
     for (int k = 0, at = 0; k < cat->nin; k++) {
         const Node *w = cat->in[k];
         int wk = w->shape.d[1], rows = w->shape.d[0];
-        const char *off = at ? arena_printf(&perm, " + %d", at) : "";
+        const char *off = at ? arena_printf(&perm, " + %s", dim_c(E, at)) : "";
+        const char *WK = dim_c(E, wk), *ROWS = dim_c(E, rows), *WIDE = dim_c(E, wide);
         if (!n->tb)
-            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s%s, %d);\n", M, wk, rows, ref(E, a),
-                  rows, ref(E, w), wk, ref(E, n), off, wide);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s%s, %s);\n", M, WK, ROWS, ref(E, a),
+                  ROWS, ref(E, w), WK, ref(E, n), off, WIDE);
         else
-            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %d, %d, 1, %s%s, %d, %s, %d, %d, %s, %d);\n", M, rows, wk, ref(E, a),
-                  off, wide, ref(E, w), wk, k ? 1 : 0, ref(E, n), rows);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %s, %s, 1, %s%s, %s, %s, %s, %d, %s, %s);\n", M, ROWS, WK, ref(E, a),
+                  off, WIDE, ref(E, w), WK, k ? 1 : 0, ref(E, n), ROWS);
         at += wk;
     }
     emitf(E, ind, "}\n");
@@ -985,8 +1097,8 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
     const Node *a = n->in[0], *b = n->in[1];
     int ak = a->shape.ndim - 1;
     if (!n->ta) {
-        const char *M = dims_expr(a->shape, 0, ak), *K = dims_expr(a->shape, ak, ak + 1);
-        const char *N = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
+        const char *M = dims_expr(E, a->shape, 0, ak), *K = dims_expr(E, a->shape, ak, ak + 1);
+        const char *N = dims_expr(E, n->shape, n->shape.ndim - 1, n->shape.ndim);
         const Node *pw = E->pack_flag ? packed_weight(E, n) : NULL;
         if (pw && pack_field(E, pw)) {
             emitf(E, ind, "rnnrt_gemm_packed(%d, %s, %s, %s, %s, %s, %s, %s, %s ? w.%s : NULL, %s, %s);\n", n->tb ? 1 : 0,
@@ -998,8 +1110,8 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
         return;
     }
     /* A^T @ B over the flattened leading dims: [R,m]^T [R,n] -> [m,n] */
-    const char *R = dims_expr(a->shape, 0, ak), *M = dims_expr(a->shape, ak, ak + 1);
-    const char *N = dims_expr(b->shape, b->shape.ndim - 1, b->shape.ndim);
+    const char *R = dims_expr(E, a->shape, 0, ak), *M = dims_expr(E, a->shape, ak, ak + 1);
+    const char *N = dims_expr(E, b->shape, b->shape.ndim - 1, b->shape.ndim);
     int gp = direct_grad_param(E, n);
     if (gp >= 0) { /* straight into the gradient block */
         emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 1, g.%s, %s);\n", M, N, R, ref(E, a), M, ref(E, b), N,
@@ -1015,7 +1127,7 @@ static void emit_node(Emit *E, int ind, const Node *n);
 /* acc += x, elementwise (x and acc have the same shape). */
 static void emit_sum_into(Emit *E, int ind, const Node *acc, const Node *x)
 {
-    emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(x->shape));
+    emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, x->shape));
     emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(E, acc), ref(E, x));
 }
 
@@ -1071,7 +1183,7 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
             emitf(E, ind, "const int %s = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */\n", flag);
             emitf(E, ind, "if (%s) {\n", flag);
         }
-        const char *rows = dims_expr(w->shape, 0, 1), *cols = dims_expr(w->shape, 1, 2);
+        const char *rows = dims_expr(E, w->shape, 0, 1), *cols = dims_expr(E, w->shape, 1, 2);
         if (!n->tb) /* op(B) = W [K = rows, N = cols] */
             emitf(E, ind + 1, "rnnrt_pack_b(0, %s, %s, %s, %s, w.%s);\n", rows, cols, ref(E, w), cols, pack_field(E, w));
         else /* op(B) = W^T [K = cols, N = rows] */
@@ -1092,10 +1204,10 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
             emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), ref(E, sn->in[k]),
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
             cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)));
@@ -1104,7 +1216,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
             const Node *on = scan_output_node(sn, o);
-            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, on), numel_size(on->shape));
+            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, on), numel_size(E, on->shape));
         }
     emit_packs(E, ind, sn);
     if (s->reverse)
@@ -1119,7 +1231,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             continue; /* e.g. carry_scale, read only by the backward pass */
         if (s->in[k].kind == SCAN_SEQ)
             emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg), ref(E, sn->in[k]),
-                  numel_expr(arg->shape));
+                  numel_expr(E, arg->shape));
         else if (carry_in_place(sn, k))
             emitf(E, in1, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
@@ -1130,7 +1242,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         const Node *n = body->nodes[i];
         const Node *o = scan_stack_output(sn, n);
         if (o && has_storage(n))
-            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o), numel_expr(n->shape));
+            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o), numel_expr(E, n->shape));
     }
     E->last_line = 0;
     for (int i = 0; i < body->n; i++)
@@ -1142,8 +1254,8 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (!on)
             continue;
         if (so->kind == SCAN_STACK && !has_storage(so->node))
-            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(E, on), numel_expr(so->node->shape),
-                  ref(E, so->node), numel_size(so->node->shape));
+            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(E, on), numel_expr(E, so->node->shape),
+                  ref(E, so->node), numel_size(E, so->node->shape));
         else if (so->kind == SCAN_SUM)
             emit_sum_into(E, in1, on, so->node);
     }
@@ -1152,14 +1264,14 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             emitf(E, in1, "%s = %s;\n", cur[k], ref(E, s->in[k].carry_out));
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
-                  ref(E, s->in[k].carry_out), numel_size(s->in[k].arg->shape));
+                  ref(E, s->in[k].carry_out), numel_size(E, s->in[k].arg->shape));
     emitf(E, ind, "}\n");
     E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
             emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(E, s->in[k].arg));
             emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), cur[k],
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
         }
     E->last_line = 0;
 }
@@ -1171,10 +1283,10 @@ static void emit_pool(Emit *E, int ind, const Node *n)
 {
     bool grad = n->op == OP_POOL_GRAD;
     const Node *w = n->in[grad ? 0 : 1], *h = n->in[grad ? 1 : 0];
-    const char *T = dims_expr(w->shape, 0, 1), *Bd = dims_expr(w->shape, 1, 2);
-    const char *C = numel_size(shape1(n->shape.d[n->shape.ndim - 1]));
+    const char *T = dims_expr(E, w->shape, 0, 1), *Bd = dims_expr(E, w->shape, 1, 2);
+    const char *C = numel_size(E, shape1(n->shape.d[n->shape.ndim - 1]));
     if (!grad)
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
     emitf(E, ind, "for (size_t t = 0; t < (size_t)%s; t++)\n", T);
     emitf(E, ind + 1, "for (size_t r = 0; r < (size_t)%s; r++) {\n", Bd);
     emitf(E, ind + 2, "const real wt = %s[t * (size_t)%s + r];\n", ref(E, w), Bd);
@@ -1200,7 +1312,7 @@ static void emit_clamped_len(Emit *E, int ind, const Node *len, const char *T)
 static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
 {
     const Node *lg = n->in[0], *y = n->in[1], *len = n->in[2];
-    const char *T = dims_expr(lg->shape, 0, 1), *B = dims_expr(lg->shape, 1, 2), *C = dims_expr(lg->shape, 2, 3);
+    const char *T = dims_expr(E, lg->shape, 0, 1), *B = dims_expr(E, lg->shape, 1, 2), *C = dims_expr(E, lg->shape, 2, 3);
     emitf(E, ind, "{\n");
     emitf(E, ind + 1, "double sum = 0, count = 0;\n");
     emitf(E, ind + 1, "for (int b = 0; b < %s; b++) {\n", B);
@@ -1240,8 +1352,8 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
     const Node *a = n->in[0];
     switch (n->op) {
     case OP_SUM_LAST: {
-        const char *w = dims_expr(a->shape, a->shape.ndim - 1, a->shape.ndim);
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(n->shape));
+        const char *w = dims_expr(E, a->shape, a->shape.ndim - 1, a->shape.ndim);
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(E, n->shape));
         emitf(E, ind + 1, "real s = 0;\n");
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
         emitf(E, ind + 2, "s += %s[i * %s + j];\n", ref(E, a), w);
@@ -1250,16 +1362,16 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         return;
     }
     case OP_BCAST_LAST: {
-        const char *w = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(a->shape));
+        const char *w = dims_expr(E, n->shape, n->shape.ndim - 1, n->shape.ndim);
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, a->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
         emitf(E, ind + 2, "%s[i * %s + j] = %s[i];\n", ref(E, n), w, ref(E, a));
         return;
     }
     case OP_MASKED_SOFTMAX_T: {
-        const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
+        const char *T = dims_expr(E, a->shape, 0, 1), *B = dims_expr(E, a->shape, 1, 2);
         const char *S = ref(E, a), *Y = ref(E, n);
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", Y, numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", Y, numel_size(E, n->shape));
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emit_clamped_len(E, ind + 1, n->in[1], T);
         emitf(E, ind + 1, "if (L == 0)\n");
@@ -1275,7 +1387,7 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         return;
     }
     case OP_MASKED_SOFTMAX_T_GRAD: {
-        const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
+        const char *T = dims_expr(E, a->shape, 0, 1), *B = dims_expr(E, a->shape, 1, 2);
         const char *Y = ref(E, a), *G = ref(E, n->in[1]);
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emitf(E, ind + 1, "real dot = 0;\n");
@@ -1291,7 +1403,7 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         emit_masked_xent(E, ind, n, n->op == OP_MASKED_XENT_GRAD);
         return;
     case OP_LEN_MASK: {
-        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2);
+        const char *T = dims_expr(E, n->shape, 0, 1), *B = dims_expr(E, n->shape, 1, 2);
         emitf(E, ind, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 1, "for (int b = 0; b < %s; b++)\n", B);
         emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(E, n), B, ref(E, a));
@@ -1324,10 +1436,10 @@ static void emit_node(Emit *E, int ind, const Node *n)
     comment_loc(E, ind, n->loc);
     switch (n->op) {
     case OP_ZEROS:
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
         return;
     case OP_ONE_HOT: {
-        const char *rows = numel_size(n->in[0]->shape);
+        const char *rows = numel_size(E, n->in[0]->shape);
         emitf(E, ind, "memset(%s, 0, %s * V * sizeof(real));\n", ref(E, n), rows);
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", rows);
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(E, n->in[0]), ref(E, n->in[0]));
@@ -1337,8 +1449,8 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_GATHER: {
         /* out [rows, n] = rows ids of a [R, n]; ids outside [0, R) give 0 */
         const Node *a = n->in[0], *ids = n->in[1];
-        const char *R = dims_expr(a->shape, 0, 1), *cols = numel_size(shape1(a->shape.d[1]));
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(ids->shape));
+        const char *R = dims_expr(E, a->shape, 0, 1), *cols = numel_size(E, shape1(a->shape.d[1]));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(E, n), cols, ref(E, a),
               ref(E, ids), cols, cols);
@@ -1350,9 +1462,9 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_SCATTER_ADD: {
         /* out [R, n] = 0; row ids[i] += g[i] for every i */
         const Node *ids = n->in[0], *gr = n->in[1];
-        const char *R = dims_expr(n->shape, 0, 1), *cols = numel_size(shape1(n->shape.d[1]));
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(ids->shape));
+        const char *R = dims_expr(E, n->shape, 0, 1), *cols = numel_size(E, shape1(n->shape.d[1]));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "for (size_t j = 0; j < %s; j++)\n", cols);
         emitf(E, ind + 3, "%s[(size_t)%s[i] * %s + j] += %s[i * %s + j];\n", ref(E, n), ref(E, ids), cols, ref(E, gr), cols);
@@ -1362,16 +1474,16 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emit_matmul(E, ind, n);
         return;
     case OP_SUM_TO: {
-        const char *inner = numel_size(n->shape);
+        const char *inner = numel_size(E, n->shape);
         emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), inner);
-        emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->in[0]->shape));
+        emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(E, n->in[0]->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
         emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(E, n), ref(E, n->in[0]));
         return;
     }
     case OP_DROPOUT:
         /* the mask is a hash of (c->dropout_seed, site, i): see rnnrt.h */
-        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(E, n->in[0]), ref(E, n), numel_size(n->shape),
+        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(E, n->in[0]), ref(E, n), numel_size(E, n->shape),
               n->value, n->index);
         return;
     case OP_CONCAT: {
@@ -1379,12 +1491,12 @@ static void emit_node(Emit *E, int ind, const Node *n)
         bool weights = weight_concat(E, n);
         if (weights)
             emitf(E, ind++, "if ((size_t)T * B >= %d) /* else: GEMMs per part (emit_matmul) */\n", CONCAT_MIN_ROWS);
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(shape_rows(n->shape)));
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(E, shape_rows(n->shape)));
         for (int k = 0, at = 0; k < n->nin; k++) {
             int wk = n->in[k]->shape.d[last];
-            const char *to = at ? arena_printf(&perm, " + %d", at) : "";
-            emitf(E, ind + 1, "memcpy(%s + r * %d%s, %s + r * %d, %d * sizeof(real));\n", ref(E, n), w, to,
-                  ref(E, n->in[k]), wk, wk);
+            const char *to = at ? arena_printf(&perm, " + %s", dim_c(E, at)) : "";
+            emitf(E, ind + 1, "memcpy(%s + r * %s%s, %s + r * %s, %s * sizeof(real));\n", ref(E, n), dim_c(E, w), to,
+                  ref(E, n->in[k]), dim_c(E, wk), dim_c(E, wk));
             at += wk;
         }
         emitf(E, ind, "}\n");
@@ -1395,32 +1507,34 @@ static void emit_node(Emit *E, int ind, const Node *n)
             return; /* read in place by the fused loops */
         const Node *a = n->in[0];
         int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
-        const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
-        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(E, n), w, ref(E, a), wa, from, w);
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(E, shape_rows(n->shape)));
+        const char *from = n->index ? arena_printf(&perm, " + %s", dim_c(E, n->index)) : "";
+        emitf(E, ind + 1, "memcpy(%s + r * %s, %s + r * %s%s, %s * sizeof(real));\n", ref(E, n), dim_c(E, w), ref(E, a),
+              dim_c(E, wa), from, dim_c(E, w));
         return;
     }
     case OP_ROW_SCALE: {
         /* out[r][j] = a[r][j] * s[r]: a mask over the rows of a state */
         const Node *a = n->in[0], *sc = n->in[1];
         int w = a->shape.d[a->shape.ndim - 1];
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(sc->shape));
-        emitf(E, ind + 1, "for (size_t j = 0; j < %d; j++)\n", w);
-        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(E, n), w, ref(E, a), w, ref(E, sc));
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(E, sc->shape));
+        const char *W = dim_c(E, w);
+        emitf(E, ind + 1, "for (size_t j = 0; j < %s; j++)\n", W);
+        emitf(E, ind + 2, "%s[r * %s + j] = %s[r * %s + j] * %s[r];\n", ref(E, n), W, ref(E, a), W, ref(E, sc));
         return;
     }
     case OP_SOFTMAX_XENT: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
         emitf(E, ind, "%s[0] = (real)rnnrt_softmax_xent(%s, %s, %s, %s);\n", ref(E, n), ref(E, lg), ref(E, n->in[1]),
-              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1));
+              numel_size(E, n->in[1]->shape), dims_expr(E, lg->shape, last, last + 1));
         return;
     }
     case OP_SOFTMAX_XENT_GRAD: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
         emitf(E, ind, "rnnrt_softmax_xent_grad(%s, %s, %s, %s, %s, %s);\n", ref(E, lg), ref(E, n->in[1]),
-              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1), scalar(E, n->in[2]), ref(E, n));
+              numel_size(E, n->in[1]->shape), dims_expr(E, lg->shape, last, last + 1), scalar(E, n->in[2]), ref(E, n));
         return;
     }
     case OP_POOL:
@@ -1462,8 +1576,8 @@ static void emit_prologue(Emit *E, bool backward)
     if (m->carry_scale)
         emitf(E, 1, "real *%s = w.%s;\n", node_cname(E, m->carry_scale), node_cname(E, m->carry_scale));
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, m->state_in[k]),
-              k * m->spec->hidden);
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, m->state_in[k]),
+              dim_c(E, (long long)k * m->spec->hidden));
     emitf(E, 1, "(void)p;\n");
     if (!m->carry_scale) {
         emitf(E, 1, "(void)V;\n");
@@ -1497,8 +1611,8 @@ static void emit_forward(Emit *E)
     if (E->s2s)
         emitf(E, 1, "c->attention = %s;\n", m->attention ? ref(E, m->attention) : "NULL");
     for (int k = 0; k < m->nstates && !E->s2s; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
+              ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
     emitf(E, 0, "}\n\n");
 }
 
@@ -1553,8 +1667,8 @@ static void emit_step(Emit *E)
     fputc('\n', E->f);
     emitf(E, 1, "c->logits = %s;\n", ref(E, m->logits));
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
+              ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
     emitf(E, 0, "}\n\n");
 }
 
@@ -1575,17 +1689,18 @@ static void emit_backward(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         if (!m->grads[i] || direct_grad_param(E, m->grads[i]) >= 0)
             continue;
-        emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(m->params[i].shape));
+        emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, m->params[i].shape));
         emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(E, m->grads[i]));
     }
     emitf(E, 1, "if (c->dstate_in) {\n");
     for (int k = 0; k < m->nstates; k++) {
         if (m->dstate[k])
-            emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-                  ref(E, m->dstate[k]), numel_size(m->dstate[k]->shape));
+            emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %s, %s, %s * sizeof(real));\n",
+                  dim_c(E, (long long)k * m->spec->hidden),
+                  ref(E, m->dstate[k]), numel_size(E, m->dstate[k]->shape));
         else
-            emitf(E, 2, "memset(c->dstate_in + (size_t)B * %d, 0, (size_t)B * %d * sizeof(real));\n",
-                  k * m->spec->hidden, m->spec->hidden);
+            emitf(E, 2, "memset(c->dstate_in + (size_t)B * %s, 0, (size_t)B * %s * sizeof(real));\n",
+                  dim_c(E, (long long)k * m->spec->hidden), E->sym_h);
     }
     emitf(E, 1, "}\n");
     emitf(E, 0, "}\n\n");
@@ -1612,7 +1727,7 @@ static void emit_model_begin(Emit *E, const char *type)
     emitf(E, 1, ".spec_hash = UINT64_C(0x%016llx),\n", (unsigned long long)s->hash);
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
-    emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emitf(E, 1, ".state_size = %s,\n", dim_c(E, E->m->state_size));
 }
 
 /* The recipe's lr schedule, warm-up and weight decay: only what the spec
@@ -1721,7 +1836,7 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     E->nbuffers = 0;
     E->m = d->enc;
     collect_buffers(E, d->enc->g, NULL);
-    add_buffer(E, state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros",
+    add_buffer(E, state0, arena_printf(&perm, "(size_t)B * %s", dim_c(E, d->enc->state_size)), "the encoder's initial states: zeros",
                NULL, false);
     E->m = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
@@ -1793,23 +1908,23 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
 
     emitf(E, 0, "/* Decoding, once per batch of sources: the encoder over c->src (c->src_len\n"
                 " * valid steps per row) from zero states. Leaves in c->work what %s_step\n"
-                " * reads and writes the decoder's initial states to c->state_out (B*%d\n"
+                " * reads and writes the decoder's initial states to c->state_out (B*%s\n"
                 " * reals, the blocks of %s_step's c->state_in). */\n",
-          E->prefix, step_state_offset(st, st->nstates), E->prefix);
+          E->prefix, dim_c(E, step_state_offset(st, st->nstates)), E->prefix);
     emitf(E, 0, "static void %s_encode(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
     emit_dec_prologue(E);
-    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %d * sizeof(real));\n", state0, d->enc->state_size);
+    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %s * sizeof(real));\n", state0, dim_c(E, d->enc->state_size));
     for (int k = 0, off = 0; k < d->enc->nstates; k++) {
         const Node *s = d->enc->state_in[k];
-        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %d;\n", node_cname(E, s), state0, off);
+        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %s;\n", node_cname(E, s), state0, dim_c(E, off));
         emitf(E, 1, "(void)%s;\n", node_cname(E, s));
         off += s->shape.d[1];
     }
     fputc('\n', E->f);
     emit_dec_nodes(E, d->enc);
     for (int k = 0; k < st->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(E, st->state_init[k]), numel_size(st->state_init[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
+              ref(E, st->state_init[k]), numel_size(E, st->state_init[k]->shape));
     emitf(E, 0, "}\n\n");
 
     emitf(E, 0, "/* Decoding, one step for B rows after %s_encode on the same c->work:\n"
@@ -1820,15 +1935,15 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     emitf(E, 0, "static void %s_step(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
     emit_dec_prologue(E);
     for (int k = 0; k < st->nstates; k++) {
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, st->state_in[k]),
-              step_state_offset(st, k));
+        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, st->state_in[k]),
+              dim_c(E, step_state_offset(st, k)));
         emitf(E, 1, "(void)%s;\n", node_cname(E, st->state_in[k]));
     }
     fputc('\n', E->f);
     emit_dec_nodes(E, st->m);
     for (int k = 0; k < st->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(E, st->state_out[k]), numel_size(st->state_out[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
+              ref(E, st->state_out[k]), numel_size(E, st->state_out[k]->shape));
     emitf(E, 1, "c->logits = %s;\n", ref(E, st->m->logits));
     emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(E, st->m->attention) : "NULL");
     emitf(E, 0, "}\n\n");
@@ -1848,7 +1963,7 @@ static void emit_s2s_descriptor(Emit *E, const S2sDecode *d)
     int sd = 0;
     for (int k = 0; k < d->step->nstates; k++)
         sd += d->step->state_in[k]->shape.d[1];
-    emitf(E, 1, ".dec_state_size = %d,\n", sd);
+    emitf(E, 1, ".dec_state_size = %s,\n", dim_c(E, sd));
     emitf(E, 1, ".dec_states = %d,\n", d->step->nstates);
     emitf(E, 1, ".decode_workspace = %s_dec_workspace,\n", E->prefix);
     emitf(E, 1, ".encode = %s_encode,\n", E->prefix);
@@ -1899,6 +2014,7 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
     }
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         unique_name(&E, fixed[i]);
+    name_dims(&E);
     name_graph(&E, m->g, NULL);
     emit_header(&E);
     emit_params(&E);

@@ -69,7 +69,9 @@ typedef enum {
 typedef enum {
     RNNRT_INIT_UNIFORM, /* U(-arg, arg) */
     RNNRT_INIT_NORMAL,  /* N(0, arg^2) */
-    RNNRT_INIT_ZEROS
+    RNNRT_INIT_ZEROS,
+    RNNRT_INIT_UNIFORM_FAN /* U(-1/sqrt(arg), 1/sqrt(arg)): PyTorch's default for
+                              arg inputs; the emitted table names arg (GRU_H) */
 } RnnrtInit;
 
 typedef struct {
@@ -1523,5 +1525,13 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                      RnnrtError *err);
 int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
                     int B, RnnrtTaskScore *out, RnnrtError *err);
+
+/* ---- helpers for the emitted code and the trainers (issue 12) ---- */
+
+/* The bound b of a uniform init U(-b, b), or the deviation of a normal one. */
+static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
+{
+    return d->init == RNNRT_INIT_UNIFORM_FAN ? 1.0 / sqrt(d->init_arg) : d->init_arg;
+}
 
 #endif
