@@ -53,6 +53,8 @@ typedef struct {
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
+    const char **locals;  /* names local to one function or fused loop (local_name) */
+    int nlocals, caplocals;
     int dim_h, dim_e;     /* the spec's hidden and embed widths (0: none) */
     const char *sym_h, *sym_e; /* ... their names in the C (emit_dims) */
 } Emit;
@@ -90,7 +92,7 @@ static void names_init(Emit *E)
                                      "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
                                      "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
                                      "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real"};
+                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
     E->captaken = 256;
     E->ntaken = 0;
     E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
@@ -143,6 +145,48 @@ static const char *unique_name(Emit *E, const char *base)
     return name;
 }
 
+/* A name local to one C function (a scan's carry cursor) or one fused
+ * loop (its scalars): unique among that scope's names and apart from the
+ * reserved ones, but free to repeat a workspace field's name (w.h_add and a
+ * scalar h_add do not clash) or a name of another function. So a name
+ * does not depend on how many functions came before. scope_begin starts a
+ * scope; a scope that must not shadow the file's locals passes global. */
+static void scope_begin(Emit *E) { E->nlocals = 0; }
+
+static bool local_taken(Emit *E, const char *s, bool global)
+{
+    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
+                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
+                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
+                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
+    if (global && name_taken(E, s))
+        return true;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return true;
+    if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
+        const char *d = s + (s[0] == 'i' ? 2 : 3);
+        if (*d && strspn(d, "0123456789") == strlen(d))
+            return true;
+    }
+    for (int i = 0; i < E->nlocals; i++)
+        if (strcmp(E->locals[i], s) == 0)
+            return true;
+    return false;
+}
+
+static const char *local_name(Emit *E, const char *base, bool global)
+{
+    char cand[112];
+    snprintf(cand, sizeof cand, "%s", base);
+    for (int i = 2; local_taken(E, cand, global); i++)
+        snprintf(cand, sizeof cand, "%s_%d", base, i);
+    E->locals = arena_grow(&perm, E->locals, &E->caplocals, E->nlocals + 1, sizeof(char *));
+    return E->locals[E->nlocals++] = arena_strdup(&perm, cand);
+}
+
 /* Nodes read through a local pointer rather than a workspace field (scan
  * arguments, and body values written straight into a stacked output) are
  * marked in E->node_local. */
@@ -164,7 +208,15 @@ static const char *base_name(const Node *n)
     }
     if (n->name)
         return n->name;
-    return arena_printf(&perm, "%s%d", op_name(n->op), n->id);
+    /* unnamed (the output layer, autodiff): by the value it feeds, so the
+     * name does not depend on how many nodes came before it */
+    for (int i = n->id + 1; i < n->graph->n; i++) {
+        const Node *u = n->graph->nodes[i];
+        for (int k = 0; k < u->nin && u->name; k++)
+            if (u->in[k] == n)
+                return arena_printf(&perm, "%s_%s", u->op == OP_SCAN_OUT ? base_name(u) : u->name, op_name(n->op));
+    }
+    return op_name(n->op);
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -195,11 +247,14 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
      * keep the plain spec names) */
     for (int i = 0; i < g->n; i++) {
         const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
-        if (fb)
-            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused", E->prefix)), true);
+        if (fb) {
+            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
+                                                                 base_name(g->nodes[i]->scan->out[0].node))), true);
+            scope_begin(E);
+        }
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k], unique_name(E, base_name(fb->nodes[k])), true);
+                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
     }
 }
 
@@ -895,10 +950,10 @@ static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const c
     if (is_scalar(outer))
         return outer->op == OP_CONST ? scalar(E, outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
     if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
-        return arena_printf(&perm, "%s[j]", inptr[x->index]);
+        return arena_printf(&perm, "%s[col]", inptr[x->index]);
     if (slice_view(outer))
-        return arena_printf(&perm, "%s[r * %s + j]", inptr[x->index], dim_c(E, outer->in[0]->shape.d[outer->shape.ndim - 1]));
-    return arena_printf(&perm, "%s[i]", inptr[x->index]);
+        return arena_printf(&perm, "%s[row * %s + col]", inptr[x->index], dim_c(E, outer->in[0]->shape.d[outer->shape.ndim - 1]));
+    return arena_printf(&perm, "%s[idx]", inptr[x->index]);
 }
 
 /* The spec lines a fused node computes, as comment lines. */
@@ -945,9 +1000,9 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
     for (int k = 0; k < s->nin; k++)
         inptr[k] = arena_printf(&perm, "in%d", k);
-    emitf(E, 1, "for (size_t r = 0; r < rows; r++)\n");
-    emitf(E, 2, "for (size_t j = 0; j < %s; j++) {\n", cols);
-    emitf(E, 3, "const size_t i = r * %s + j;\n", cols);
+    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
+    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
+    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
     for (int k = 0; k < fb->n; k++) {
         const Node *x = fb->nodes[k];
         if (x->op == OP_ARG || x->op == OP_CONST)
@@ -963,7 +1018,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     }
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            emitf(E, 3, "out%d[i] = %s;\n", o, node_cname(E, s->out[o].node));
+            emitf(E, 3, "out%d[idx] = %s;\n", o, node_cname(E, s->out[o].node));
     emitf(E, 2, "}\n");
     emitf(E, 0, "}\n\n");
 }
@@ -1178,10 +1233,9 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
                 first = false;
         if (!first)
             continue;
-        if (!flag) {
-            flag = unique_name(E, "packed");
-            emitf(E, ind, "const int %s = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */\n", flag);
-            emitf(E, ind, "if (%s) {\n", flag);
+        if (!flag) { /* declared by the prologue: T >= RNNRT_PACK_MIN_T */
+            flag = "packed";
+            emitf(E, ind, "if (%s) { /* weights packed once for the steps */\n", flag);
         }
         const char *rows = dims_expr(E, w->shape, 0, 1), *cols = dims_expr(E, w->shape, 1, 2);
         if (!n->tb) /* op(B) = W [K = rows, N = cols] */
@@ -1210,7 +1264,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
                   numel_size(E, s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
-            cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)));
+            cur[k] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)), true);
             emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(E, s->in[k].arg));
         }
     for (int o = 0; o < s->nout; o++)
@@ -1562,33 +1616,81 @@ static void emit_node(Emit *E, int ind, const Node *n)
 }
 
 /* Locals every step function starts with. */
-static void emit_prologue(Emit *E, bool backward)
+/* ---- function bodies: written first, so the prologue declares only the
+ * locals a body reads (no unused variables, no (void) lines) ---- */
+
+static FILE *body_begin(Emit *E)
+{
+    FILE *saved = E->f;
+    E->f = tmpfile();
+    if (!E->f)
+        DIE("emit: cannot create a temporary file");
+    scope_begin(E);
+    return saved;
+}
+
+static const char *body_end(Emit *E, FILE *saved)
+{
+    long len = ftell(E->f);
+    if (len < 0 || fseek(E->f, 0, SEEK_SET) != 0)
+        DIE("emit: cannot read back a function body");
+    char *text = arena_alloc(&perm, (size_t)len + 1);
+    if (fread(text, 1, (size_t)len, E->f) != (size_t)len)
+        DIE("emit: cannot read back a function body");
+    text[len] = 0;
+    fclose(E->f);
+    E->f = saved;
+    return text;
+}
+
+/* Does the C text read identifier name (outside comments)? */
+static bool body_uses(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *q = text; *q; q++) {
+        if (q[0] == '/' && q[1] == '*') {
+            const char *end = strstr(q + 2, "*/");
+            if (!end)
+                return false;
+            q = end + 1;
+            continue;
+        }
+        if (strncmp(q, name, n) == 0 && (q == text || !(isalnum((unsigned char)q[-1]) || q[-1] == '_')) &&
+            !(isalnum((unsigned char)q[n]) || q[n] == '_'))
+            return true;
+        while (isalnum((unsigned char)*q) || *q == '_') /* skip the rest of an identifier */
+            if (!(isalnum((unsigned char)q[1]) || q[1] == '_'))
+                break;
+            else
+                q++;
+    }
+    return false;
+}
+
+static void emit_prologue(Emit *E, bool backward, const char *body)
 {
     const Model *m = E->m;
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
     emitf(E, 1, "const int B = c->B, T = c->T, V = c->V%s;\n",
           E->xdim ? arena_printf(&perm, ", %s = c->%s", E->xdim, E->xdim) : "");
-    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V%s); /* read only */\n", E->prefix, E->prefix, xa);
-    if (backward)
+    if (body_uses(body, "p"))
+        emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V%s); /* read only */\n", E->prefix, E->prefix, xa);
+    if (body_uses(body, "g"))
         emitf(E, 1, "%s_params g = %s_params_at(c->grads, V%s);\n", E->prefix, E->prefix, xa);
     emitf(E, 1, "%s_work w;\n", E->prefix);
     emitf(E, 1, "%s_layout(&w, c->work, B, T, V%s);\n", E->prefix, xa);
-    if (m->carry_scale)
+    if (m->carry_scale && (!backward || body_uses(body, node_cname(E, m->carry_scale))))
         emitf(E, 1, "real *%s = w.%s;\n", node_cname(E, m->carry_scale), node_cname(E, m->carry_scale));
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, m->state_in[k]),
-              dim_c(E, (long long)k * m->spec->hidden));
-    emitf(E, 1, "(void)p;\n");
-    if (!m->carry_scale) {
-        emitf(E, 1, "(void)V;\n");
-    } else if (!backward) {
+        if (body_uses(body, node_cname(E, m->state_in[k])))
+            emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, m->state_in[k]),
+                  dim_c(E, (long long)k * m->spec->hidden));
+    if (body_uses(body, "packed"))
+        emitf(E, 1, "const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */\n");
+    if (m->carry_scale && !backward) {
         emitf(E, 1, "for (int t = 0; t < T; t++)\n");
         emitf(E, 2, "%s[t] = c->carry_scale ? c->carry_scale[t] : 1;\n", node_cname(E, m->carry_scale));
-    } else {
-        emitf(E, 1, "(void)%s;\n", node_cname(E, m->carry_scale));
     }
-    for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "(void)%s;\n", node_cname(E, m->state_in[k]));
     fputc('\n', E->f);
 }
 
@@ -1600,7 +1702,7 @@ static void emit_forward(Emit *E)
     emitf(E, 0, "/* Forward pass: loss, logits and the final state; keeps in the\n"
                 " * workspace what the backward pass reads. */\n");
     emitf(E, 0, "static void %s_forward(%s *c)\n{\n", E->prefix, E->s2s ? "RnnrtS2sCtx" : "RnnrtCtx");
-    emit_prologue(E, false);
+    FILE *saved = body_begin(E);
     E->in_backward = false;
     E->last_line = 0;
     for (int i = 0; i < m->nforward; i++)
@@ -1613,6 +1715,9 @@ static void emit_forward(Emit *E)
     for (int k = 0; k < m->nstates && !E->s2s; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
               ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
+    const char *body = body_end(E, saved);
+    emit_prologue(E, false, body);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1658,7 +1763,7 @@ static void emit_step(Emit *E)
     emitf(E, 0, "/* Generation step: forward without the loss; sets c->logits and the\n"
                 " * final state only. */\n");
     emitf(E, 0, "static void %s_step(RnnrtCtx *c)\n{\n", E->prefix);
-    emit_prologue(E, false);
+    FILE *saved = body_begin(E);
     E->in_backward = false;
     E->last_line = 0;
     for (int i = 0; i < m->nforward; i++)
@@ -1669,6 +1774,9 @@ static void emit_step(Emit *E)
     for (int k = 0; k < m->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
               ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
+    const char *body = body_end(E, saved);
+    emit_prologue(E, false, body);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1678,7 +1786,7 @@ static void emit_backward(Emit *E)
     emitf(E, 0, "/* Backward pass (backpropagation through time): adds the gradient of\n"
                 " * c->loss to c->grads and writes c->dstate_in. Call after forward. */\n");
     emitf(E, 0, "static void %s_backward(%s *c)\n{\n", E->prefix, E->s2s ? "RnnrtS2sCtx" : "RnnrtCtx");
-    emit_prologue(E, true);
+    FILE *saved = body_begin(E);
     E->in_backward = true;
     E->last_line = 0;
     for (int i = m->nforward; i < m->g->n; i++)
@@ -1703,6 +1811,9 @@ static void emit_backward(Emit *E)
                   dim_c(E, (long long)k * m->spec->hidden), E->sym_h);
     }
     emitf(E, 1, "}\n");
+    const char *body = body_end(E, saved);
+    emit_prologue(E, true, body);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1865,13 +1976,15 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     emitf(E, 1, "return %s_dec_layout(&w, NULL, B, T, V, Vt);\n}\n\n", E->prefix);
 }
 
-static void emit_dec_prologue(Emit *E)
+static void emit_dec_prologue(Emit *E, const char *body)
 {
     emitf(E, 1, "const int B = c->B, T = c->T, V = c->V, Vt = c->Vt;\n");
-    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V, Vt); /* read only */\n", E->prefix, E->prefix);
+    if (body_uses(body, "p"))
+        emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V, Vt); /* read only */\n", E->prefix, E->prefix);
     emitf(E, 1, "%s_dec_work w;\n", E->prefix);
     emitf(E, 1, "%s_dec_layout(&w, c->work, B, T, V, Vt);\n", E->prefix);
-    emitf(E, 1, "(void)p;\n    (void)T;\n");
+    if (body_uses(body, "packed"))
+        emitf(E, 1, "const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */\n");
 }
 
 /* Body nodes of g as the training functions emit them. */
@@ -1912,19 +2025,22 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
                 " * reals, the blocks of %s_step's c->state_in). */\n",
           E->prefix, dim_c(E, step_state_offset(st, st->nstates)), E->prefix);
     emitf(E, 0, "static void %s_encode(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
-    emit_dec_prologue(E);
-    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %s * sizeof(real));\n", state0, dim_c(E, d->enc->state_size));
-    for (int k = 0, off = 0; k < d->enc->nstates; k++) {
-        const Node *s = d->enc->state_in[k];
-        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %s;\n", node_cname(E, s), state0, dim_c(E, off));
-        emitf(E, 1, "(void)%s;\n", node_cname(E, s));
-        off += s->shape.d[1];
-    }
-    fputc('\n', E->f);
+    FILE *saved = body_begin(E);
     emit_dec_nodes(E, d->enc);
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
               ref(E, st->state_init[k]), numel_size(E, st->state_init[k]->shape));
+    const char *body = body_end(E, saved);
+    emit_dec_prologue(E, body);
+    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %s * sizeof(real));\n", state0, dim_c(E, d->enc->state_size));
+    for (int k = 0, off = 0; k < d->enc->nstates; k++) {
+        const Node *s = d->enc->state_in[k];
+        if (body_uses(body, node_cname(E, s)))
+            emitf(E, 1, "const real *%s = w.%s + (size_t)B * %s;\n", node_cname(E, s), state0, dim_c(E, off));
+        off += s->shape.d[1];
+    }
+    fputc('\n', E->f);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 
     emitf(E, 0, "/* Decoding, one step for B rows after %s_encode on the same c->work:\n"
@@ -1933,19 +2049,21 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
                 " * ([T][B], the weight of source step s for row b; NULL without attention). */\n",
           E->prefix);
     emitf(E, 0, "static void %s_step(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
-    emit_dec_prologue(E);
-    for (int k = 0; k < st->nstates; k++) {
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, st->state_in[k]),
-              dim_c(E, step_state_offset(st, k)));
-        emitf(E, 1, "(void)%s;\n", node_cname(E, st->state_in[k]));
-    }
-    fputc('\n', E->f);
+    saved = body_begin(E);
     emit_dec_nodes(E, st->m);
     for (int k = 0; k < st->nstates; k++)
         emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
               ref(E, st->state_out[k]), numel_size(E, st->state_out[k]->shape));
     emitf(E, 1, "c->logits = %s;\n", ref(E, st->m->logits));
     emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(E, st->m->attention) : "NULL");
+    body = body_end(E, saved);
+    emit_dec_prologue(E, body);
+    for (int k = 0; k < st->nstates; k++)
+        if (body_uses(body, node_cname(E, st->state_in[k])))
+            emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, st->state_in[k]),
+                  dim_c(E, step_state_offset(st, k)));
+    fputc('\n', E->f);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
     E->m = train;
 }
