@@ -144,7 +144,7 @@ typedef struct {
     real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,CLASSIFIER_H] */
     real *pooled; /* pool [B,CLASSIFIER_H] */
-    real *matmul40; /* matmul [B,L] */
+    real *logits_matmul; /* matmul [B,L] */
     real *logits; /* add [B,L] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [B,L] */
@@ -221,7 +221,7 @@ static size_t classifier_layout(classifier_work *w, real *base, int B, int T, in
     w->g_matmul = base ? base + off : NULL;
     w->o_matmul = base ? base + off : NULL;
     w->h_seq = base ? base + off : NULL;
-    w->matmul40 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
@@ -462,37 +462,37 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, const real *restrict in13, const real *restrict in14, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+static void classifier_fused_i(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, const real *restrict in13, const real *restrict in14, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < CLASSIFIER_H; j++) {
-            const size_t i = r * CLASSIFIER_H + j;
-            const real i_add_2 = in0[i] + in1[i];
-            const real i_add_3 = i_add_2 + in2[j];
-            const real i_3 = rnnrt_sigmoid_fast(i_add_3);
-            const real f_add_2 = in3[i] + in4[i];
-            const real f_add_3 = f_add_2 + in5[j];
-            const real f_2 = rnnrt_sigmoid_fast(f_add_3);
-            const real g_add_2 = in6[i] + in7[i];
-            const real g_add_3 = g_add_2 + in8[j];
-            const real g_4 = rnnrt_tanh_fast(g_add_3);
-            const real o_add_2 = in9[i] + in10[i];
-            const real o_add_3 = o_add_2 + in11[j];
-            const real o_2 = rnnrt_sigmoid_fast(o_add_3);
-            const real c_mul = f_2 * in12[i];
-            const real c_mul_2 = i_3 * g_4;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real i_add = in0[idx] + in1[idx];
+            const real i_add_2 = i_add + in2[col];
+            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
+            const real f_add = in3[idx] + in4[idx];
+            const real f_add_2 = f_add + in5[col];
+            const real f = rnnrt_sigmoid_fast(f_add_2);
+            const real g_add = in6[idx] + in7[idx];
+            const real g_add_2 = g_add + in8[col];
+            const real g_2 = rnnrt_tanh_fast(g_add_2);
+            const real o_add = in9[idx] + in10[idx];
+            const real o_add_2 = o_add + in11[col];
+            const real o = rnnrt_sigmoid_fast(o_add_2);
+            const real c_mul = f * in12[idx];
+            const real c_mul_2 = i_2 * g_2;
             const real c_new = c_mul + c_mul_2;
-            const real h_tanh_2 = rnnrt_tanh_fast(c_new);
-            const real h_new = o_2 * h_tanh_2;
-            const real h_step_2 = h_new - in13[i];
-            const real c_step_2 = c_new - in14[i];
-            out0[i] = i_3;
-            out1[i] = f_2;
-            out2[i] = g_4;
-            out3[i] = o_2;
-            out4[i] = h_tanh_2;
-            out5[i] = h_step_2;
-            out6[i] = c_step_2;
+            const real h_tanh = rnnrt_tanh_fast(c_new);
+            const real h_new = o * h_tanh;
+            const real h_step = h_new - in13[idx];
+            const real c_step = c_new - in14[idx];
+            out0[idx] = i_2;
+            out1[idx] = f;
+            out2[idx] = g_2;
+            out3[idx] = o;
+            out4[idx] = h_tanh;
+            out5[idx] = h_step;
+            out6[idx] = c_step;
         }
 }
 
@@ -500,14 +500,14 @@ static void classifier_fused(size_t rows, const real *restrict in0, const real *
  *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
  */
-static void classifier_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void classifier_fused_do_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < CLASSIFIER_H; j++) {
-            const size_t i = r * CLASSIFIER_H + j;
-            const real do_2 = in0[i] * in1[i];
-            const real do_add_2 = do_2 * in2[i] * (1 - in2[i]);
-            out0[i] = do_add_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real do_2 = in0[idx] * in1[idx];
+            const real do_add = do_2 * in2[idx] * (1 - in2[idx]);
+            out0[idx] = do_add;
         }
 }
 
@@ -519,63 +519,63 @@ static void classifier_fused_2(size_t rows, const real *restrict in0, const real
  *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
  *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  */
-static void classifier_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3)
+static void classifier_fused_dg_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < CLASSIFIER_H; j++) {
-            const size_t i = r * CLASSIFIER_H + j;
-            const real dc_prev_2 = -in0[i];
-            const real dc_prev_3 = in1[i] + dc_prev_2;
-            const real dh_tanh = in2[i] * in3[i];
-            const real dc_new = dh_tanh * (1 - in4[i] * in4[i]);
-            const real dc_new_2 = in0[i] + dc_new;
-            const real di = dc_new_2 * in5[i];
-            const real dg = dc_new_2 * in6[i];
-            const real df = dc_new_2 * in7[i];
-            const real dc_prev_4 = dc_new_2 * in8[i];
-            const real dg_add_2 = dg * (1 - in5[i] * in5[i]);
-            const real df_add_2 = df * in8[i] * (1 - in8[i]);
-            const real di_add_2 = di * in6[i] * (1 - in6[i]);
-            const real dc_prev_5 = dc_prev_4 * in9[0];
-            const real dc_prev_6 = dc_prev_3 + dc_prev_5;
-            out0[i] = dg_add_2;
-            out1[i] = df_add_2;
-            out2[i] = di_add_2;
-            out3[i] = dc_prev_6;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real dc_prev = -in0[idx];
+            const real dc_prev_2 = in1[idx] + dc_prev;
+            const real dh_tanh = in2[idx] * in3[idx];
+            const real dc_new = dh_tanh * (1 - in4[idx] * in4[idx]);
+            const real dc_new_2 = in0[idx] + dc_new;
+            const real di = dc_new_2 * in5[idx];
+            const real dg = dc_new_2 * in6[idx];
+            const real df = dc_new_2 * in7[idx];
+            const real dc_prev_3 = dc_new_2 * in8[idx];
+            const real dg_add = dg * (1 - in5[idx] * in5[idx]);
+            const real df_add = df * in8[idx] * (1 - in8[idx]);
+            const real di_add = di * in6[idx] * (1 - in6[idx]);
+            const real dc_prev_4 = dc_prev_3 * in9[0];
+            const real dc_prev_5 = dc_prev_2 + dc_prev_4;
+            out0[idx] = dg_add;
+            out1[idx] = df_add;
+            out2[idx] = di_add;
+            out3[idx] = dc_prev_5;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  */
-static void classifier_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, real *restrict out0)
+static void classifier_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < CLASSIFIER_H; j++) {
-            const size_t i = r * CLASSIFIER_H + j;
-            const real dh_prev_6 = -in0[i];
-            const real dh_prev_7 = in1[i] + dh_prev_6;
-            const real dh_prev_8 = in2[i] + in3[i];
-            const real dh_prev_9 = dh_prev_8 + in4[i];
-            const real dh_prev_10 = dh_prev_9 + in5[i];
-            const real dh_prev_11 = dh_prev_10 * in6[0];
-            const real dh_prev_12 = dh_prev_7 + dh_prev_11;
-            out0[i] = dh_prev_12;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real dh_prev = -in0[idx];
+            const real dh_prev_2 = in1[idx] + dh_prev;
+            const real dh_prev_3 = in2[idx] + in3[idx];
+            const real dh_prev_4 = dh_prev_3 + in4[idx];
+            const real dh_prev_5 = dh_prev_4 + in5[idx];
+            const real dh_prev_6 = dh_prev_5 * in6[0];
+            const real dh_prev_7 = dh_prev_2 + dh_prev_6;
+            out0[idx] = dh_prev_7;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_E] (the ops of these lines, backward):
  *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
  */
-static void classifier_fused_5(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void classifier_fused_dx(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < CLASSIFIER_E; j++) {
-            const size_t i = r * CLASSIFIER_E + j;
-            const real dx_6 = in0[i] + in1[i];
-            const real dx_7 = dx_6 + in2[i];
-            const real dx_8 = dx_7 + in3[i];
-            out0[i] = dx_8;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_E; col++) {
+            const size_t idx = row * CLASSIFIER_E + col;
+            const real dx = in0[idx] + in1[idx];
+            const real dx_2 = dx + in2[idx];
+            const real dx_3 = dx_2 + in3[idx];
+            out0[idx] = dx_3;
         }
 }
 
@@ -590,11 +590,9 @@ static void classifier_forward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
     const real *c0 = c->state_in + (size_t)B * CLASSIFIER_H;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
-    (void)c0;
 
     /* specs/classifier.yaml:12  input: {embed: 16} */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -628,8 +626,7 @@ static void classifier_forward(RnnrtCtx *c)
     memcpy(w.h_prev_carry, h0, (size_t)B * CLASSIFIER_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * CLASSIFIER_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, CLASSIFIER_H, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, w.W_hi_packed);
         rnnrt_pack_b(0, CLASSIFIER_H, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, w.W_hf_packed);
         rnnrt_pack_b(0, CLASSIFIER_H, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, w.W_hg_packed);
@@ -666,7 +663,7 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, h_prev, c_prev, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
+        classifier_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, h_prev, c_prev, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
         /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
@@ -694,10 +691,10 @@ static void classifier_forward(RnnrtCtx *c)
                 w.pooled[r * (size_t)CLASSIFIER_H + j] += wt * w.h_seq[(t * (size_t)B + r) * (size_t)CLASSIFIER_H + j];
         }
     /* specs/classifier.yaml:11  network: */
-    rnnrt_gemm(0, 0, B, L, CLASSIFIER_H, 1, w.pooled, CLASSIFIER_H, p.W_out, L, 0, w.matmul40, L);
+    rnnrt_gemm(0, 0, B, L, CLASSIFIER_H, 1, w.pooled, CLASSIFIER_H, p.W_out, L, 0, w.logits_matmul, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul40[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/classifier.yaml:5  task: classification */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)B, L);
 
@@ -717,12 +714,7 @@ static void classifier_backward(RnnrtCtx *c)
     classifier_work w;
     classifier_layout(&w, c->work, B, T, V, L);
     real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    const real *c0 = c->state_in + (size_t)B * CLASSIFIER_H;
-    (void)p;
-    (void)carry_scale;
-    (void)h0;
-    (void)c0;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/classifier.yaml:5 (backward)  task: classification */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)B, L, (real)1, w.dlogits);
@@ -744,8 +736,7 @@ static void classifier_backward(RnnrtCtx *c)
     /* scan 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * CLASSIFIER_H * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * CLASSIFIER_H * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, CLASSIFIER_H, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, w.W_ho_packed);
         rnnrt_pack_b(1, CLASSIFIER_H, CLASSIFIER_E, p.W_io, CLASSIFIER_H, w.W_io_packed);
         rnnrt_pack_b(1, CLASSIFIER_H, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, w.W_hg_packed);
@@ -785,10 +776,10 @@ static void classifier_backward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
          */
-        classifier_fused_2((size_t)B, w.dh_step, h_tanh_t, o_t, do_add);
+        classifier_fused_do_add((size_t)B, w.dh_step, h_tanh_t, o_t, do_add);
         /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed_2 ? w.W_ho_packed : NULL, w.dh_prev, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_io, CLASSIFIER_H, packed_2 ? w.W_io_packed : NULL, w.dx, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.dh_prev, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_io, CLASSIFIER_H, packed ? w.W_io_packed : NULL, w.dx, CLASSIFIER_E);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
@@ -797,24 +788,24 @@ static void classifier_backward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
          *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          */
-        classifier_fused_3((size_t)B, w.dc_step, dc_next, w.dh_step, o_t, h_tanh_t, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_dg_add((size_t)B, w.dc_step, dc_next, w.dh_step, o_t, h_tanh_t, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed_2 ? w.W_hg_packed : NULL, w.dh_prev_2, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed_2 ? w.W_ig_packed : NULL, w.dx_2, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_2, CLASSIFIER_E);
         /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed_2 ? w.W_hf_packed : NULL, w.dh_prev_3, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_if, CLASSIFIER_H, packed_2 ? w.W_if_packed : NULL, w.dx_3, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed ? w.W_hf_packed : NULL, w.dh_prev_3, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_if, CLASSIFIER_H, packed ? w.W_if_packed : NULL, w.dx_3, CLASSIFIER_E);
         /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed_2 ? w.W_hi_packed : NULL, w.dh_prev_4, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_ii, CLASSIFIER_H, packed_2 ? w.W_ii_packed : NULL, w.dx_4, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_ii, CLASSIFIER_H, packed ? w.W_ii_packed : NULL, w.dx_4, CLASSIFIER_E);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          */
-        classifier_fused_4((size_t)B, w.dh_step, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        classifier_fused_dh_prev((size_t)B, w.dh_step, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         /* fused:
          *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
          */
-        classifier_fused_5((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
+        classifier_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * CLASSIFIER_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
     }

@@ -109,7 +109,7 @@ typedef struct {
     real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
     real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,GRU_H] */
-    real *matmul27; /* matmul [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
@@ -172,7 +172,7 @@ static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->r_add = base ? base + off : NULL;
-    w->matmul27 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->dW_ir = base ? base + off : NULL;
@@ -321,31 +321,31 @@ static size_t gru_workspace(int B, int T, int V)
  *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:31  h: (1 - z) * n + z * h
  */
-static void gru_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void gru_fused_r(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < GRU_H; j++) {
-            const size_t i = r * GRU_H + j;
-            const real r_add_2 = in0[i] + in1[i];
-            const real r_add_3 = r_add_2 + in2[j];
-            const real r_3 = rnnrt_sigmoid_fast(r_add_3);
-            const real z_add_2 = in3[i] + in4[i];
-            const real z_add_3 = z_add_2 + in5[j];
-            const real z_2 = rnnrt_sigmoid_fast(z_add_3);
-            const real n_add_3 = in6[i] + in7[j];
-            const real n_mul = r_3 * n_add_3;
-            const real n_add_4 = in8[i] + n_mul;
-            const real n_3 = rnnrt_tanh_fast(n_add_4);
-            const real h_sub_2 = (real)1 - z_2;
-            const real h_mul = h_sub_2 * n_3;
-            const real h_mul_2 = z_2 * in9[i];
-            const real h_2 = h_mul + h_mul_2;
-            out0[i] = r_3;
-            out1[i] = z_2;
-            out2[i] = n_add_3;
-            out3[i] = n_3;
-            out4[i] = h_sub_2;
-            out5[i] = h_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < GRU_H; col++) {
+            const size_t idx = row * GRU_H + col;
+            const real r_add = in0[idx] + in1[idx];
+            const real r_add_2 = r_add + in2[col];
+            const real r_2 = rnnrt_sigmoid_fast(r_add_2);
+            const real z_add = in3[idx] + in4[idx];
+            const real z_add_2 = z_add + in5[col];
+            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real n_add = in6[idx] + in7[col];
+            const real n_mul = r_2 * n_add;
+            const real n_add_2 = in8[idx] + n_mul;
+            const real n_2 = rnnrt_tanh_fast(n_add_2);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n_2;
+            const real h_mul_2 = z * in9[idx];
+            const real h = h_mul + h_mul_2;
+            out0[idx] = r_2;
+            out1[idx] = z;
+            out2[idx] = n_add;
+            out3[idx] = n_2;
+            out4[idx] = h_sub;
+            out5[idx] = h;
         }
 }
 
@@ -355,44 +355,44 @@ static void gru_fused(size_t rows, const real *restrict in0, const real *restric
  *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void gru_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void gru_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < GRU_H; j++) {
-            const size_t i = r * GRU_H + j;
-            const real dh_2 = in0[i] + in1[i];
-            const real dz = dh_2 * in2[i];
-            const real dh_prev_6 = dh_2 * in3[i];
-            const real dh_sub = dh_2 * in4[i];
-            const real dn = dh_2 * in5[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < GRU_H; col++) {
+            const size_t idx = row * GRU_H + col;
+            const real dh = in0[idx] + in1[idx];
+            const real dz = dh * in2[idx];
+            const real dh_prev = dh * in3[idx];
+            const real dh_sub = dh * in4[idx];
+            const real dn = dh * in5[idx];
             const real dz_2 = -dh_sub;
             const real dz_3 = dz + dz_2;
-            const real dn_add_3 = dn * (1 - in4[i] * in4[i]);
-            const real dr = dn_add_3 * in6[i];
-            const real dn_add_4 = dn_add_3 * in7[i];
-            const real dz_add_2 = dz_3 * in3[i] * (1 - in3[i]);
-            const real dr_add_2 = dr * in7[i] * (1 - in7[i]);
-            out0[i] = dh_prev_6;
-            out1[i] = dn_add_3;
-            out2[i] = dn_add_4;
-            out3[i] = dz_add_2;
-            out4[i] = dr_add_2;
+            const real dn_add = dn * (1 - in4[idx] * in4[idx]);
+            const real dr = dn_add * in6[idx];
+            const real dn_add_2 = dn_add * in7[idx];
+            const real dz_add = dz_3 * in3[idx] * (1 - in3[idx]);
+            const real dr_add = dr * in7[idx] * (1 - in7[idx]);
+            out0[idx] = dh_prev;
+            out1[idx] = dn_add;
+            out2[idx] = dn_add_2;
+            out3[idx] = dz_add;
+            out4[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
  *   specs/gru.yaml:12 (backward)  state: [h]
  */
-static void gru_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void gru_fused_dh_prev_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < GRU_H; j++) {
-            const size_t i = r * GRU_H + j;
-            const real dh_prev_7 = in0[i] + in1[i];
-            const real dh_prev_8 = dh_prev_7 + in2[i];
-            const real dh_prev_9 = dh_prev_8 + in3[i];
-            const real dh_prev_10 = dh_prev_9 * in4[0];
-            out0[i] = dh_prev_10;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < GRU_H; col++) {
+            const size_t idx = row * GRU_H + col;
+            const real dh_prev = in0[idx] + in1[idx];
+            const real dh_prev_2 = dh_prev + in2[idx];
+            const real dh_prev_3 = dh_prev_2 + in3[idx];
+            const real dh_prev_4 = dh_prev_3 * in4[0];
+            out0[idx] = dh_prev_4;
         }
 }
 
@@ -406,10 +406,9 @@ static void gru_forward(RnnrtCtx *c)
     gru_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
 
     /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -445,8 +444,7 @@ static void gru_forward(RnnrtCtx *c)
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * GRU_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hz, GRU_H, w.W_hz_packed);
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hn, GRU_H, w.W_hn_packed);
@@ -474,17 +472,17 @@ static void gru_forward(RnnrtCtx *c)
          *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:31  h: (1 - z) * n + z * h
          */
-        gru_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        gru_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * GRU_H * sizeof(real));
     /* specs/gru.yaml:32  network: */
-    rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.matmul27, V);
+    rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul27[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/gru.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -503,10 +501,9 @@ static void gru_step(RnnrtCtx *c)
     gru_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
 
     /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -541,15 +538,14 @@ static void gru_step(RnnrtCtx *c)
     /* specs/gru.yaml:10  name: gru */
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * GRU_H * sizeof(real));
-    const real *h_prev_cur_2 = w.h_prev_carry;
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const real *h_prev_cur = w.h_prev_carry;
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hz, GRU_H, w.W_hz_packed);
         rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hn, GRU_H, w.W_hn_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur_2;
+        const real *h_prev = h_prev_cur;
         const real *r_add_t = w.r_add + (size_t)t * B * GRU_H;
         const real *z_add_t = w.z_add + (size_t)t * B * GRU_H;
         const real *n_add_t = w.n_add + (size_t)t * B * GRU_H;
@@ -560,28 +556,28 @@ static void gru_step(RnnrtCtx *c)
         real *h_sub = w.h_sub_seq + (size_t)t * B * GRU_H;
         real *h = w.h_seq + (size_t)t * B * GRU_H;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed_2 ? w.W_hr_packed : NULL, w.r_matmul_2, GRU_H);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.r_matmul_2, GRU_H);
         /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hz, GRU_H, packed_2 ? w.W_hz_packed : NULL, w.z_matmul_2, GRU_H);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.z_matmul_2, GRU_H);
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed_2 ? w.W_hn_packed : NULL, w.n_matmul_2, GRU_H);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_matmul_2, GRU_H);
         /* fused:
          *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:31  h: (1 - z) * n + z * h
          */
-        gru_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        gru_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
-        h_prev_cur_2 = h;
+        h_prev_cur = h;
     }
-    if (h_prev_cur_2 != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * GRU_H * sizeof(real));
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * GRU_H * sizeof(real));
     /* specs/gru.yaml:32  network: */
-    rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.matmul27, V);
+    rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul27[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
 
     c->logits = w.logits;
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * GRU_H * sizeof(real));
@@ -597,10 +593,7 @@ static void gru_backward(RnnrtCtx *c)
     gru_work w;
     gru_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
-    (void)carry_scale;
-    (void)h0;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/gru.yaml:3 (backward)  task: language_model */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
@@ -614,8 +607,7 @@ static void gru_backward(RnnrtCtx *c)
     /* specs/gru.yaml:10 (backward)  name: gru */
     /* scan 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * GRU_H * sizeof(real));
-    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_3) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hn, GRU_H, w.W_hn_packed);
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hz, GRU_H, w.W_hz_packed);
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
@@ -640,17 +632,17 @@ static void gru_backward(RnnrtCtx *c)
          *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        gru_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        gru_fused_dh_prev((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_2, GRU_H, p.W_hn, GRU_H, packed_3 ? w.W_hn_packed : NULL, w.dh_prev_2, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_2, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, GRU_H);
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dz_add, GRU_H, p.W_hz, GRU_H, packed_3 ? w.W_hz_packed : NULL, w.dh_prev_3, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dz_add, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.dh_prev_3, GRU_H);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dr_add, GRU_H, p.W_hr, GRU_H, packed_3 ? w.W_hr_packed : NULL, w.dh_prev_4, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dr_add, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, GRU_H);
         /* fused:
          *   specs/gru.yaml:12 (backward)  state: [h]
          */
-        gru_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        gru_fused_dh_prev_2((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * GRU_H * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */

@@ -131,7 +131,7 @@ typedef struct {
     real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
     real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,LSTM_H] */
-    real *matmul35; /* matmul [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
@@ -199,7 +199,7 @@ static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->i_add = base ? base + off : NULL;
-    w->matmul35 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->dW_ii = base ? base + off : NULL;
@@ -382,35 +382,35 @@ static size_t lstm_workspace(int B, int T, int V)
  *   specs/lstm.yaml:36  c: f * c + i * g
  *   specs/lstm.yaml:37  h: o * tanh(c)
  */
-static void lstm_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+static void lstm_fused_i(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < LSTM_H; j++) {
-            const size_t i = r * LSTM_H + j;
-            const real i_add_2 = in0[i] + in1[i];
-            const real i_add_3 = i_add_2 + in2[j];
-            const real i_3 = rnnrt_sigmoid_fast(i_add_3);
-            const real f_add_2 = in3[i] + in4[i];
-            const real f_add_3 = f_add_2 + in5[j];
-            const real f_2 = rnnrt_sigmoid_fast(f_add_3);
-            const real g_add_2 = in6[i] + in7[i];
-            const real g_add_3 = g_add_2 + in8[j];
-            const real g_4 = rnnrt_tanh_fast(g_add_3);
-            const real o_add_2 = in9[i] + in10[i];
-            const real o_add_3 = o_add_2 + in11[j];
-            const real o_2 = rnnrt_sigmoid_fast(o_add_3);
-            const real c_mul = f_2 * in12[i];
-            const real c_mul_2 = i_3 * g_4;
-            const real c_3 = c_mul + c_mul_2;
-            const real h_tanh_2 = rnnrt_tanh_fast(c_3);
-            const real h_2 = o_2 * h_tanh_2;
-            out0[i] = i_3;
-            out1[i] = f_2;
-            out2[i] = g_4;
-            out3[i] = o_2;
-            out4[i] = c_3;
-            out5[i] = h_tanh_2;
-            out6[i] = h_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < LSTM_H; col++) {
+            const size_t idx = row * LSTM_H + col;
+            const real i_add = in0[idx] + in1[idx];
+            const real i_add_2 = i_add + in2[col];
+            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
+            const real f_add = in3[idx] + in4[idx];
+            const real f_add_2 = f_add + in5[col];
+            const real f = rnnrt_sigmoid_fast(f_add_2);
+            const real g_add = in6[idx] + in7[idx];
+            const real g_add_2 = g_add + in8[col];
+            const real g_2 = rnnrt_tanh_fast(g_add_2);
+            const real o_add = in9[idx] + in10[idx];
+            const real o_add_2 = o_add + in11[col];
+            const real o = rnnrt_sigmoid_fast(o_add_2);
+            const real c_mul = f * in12[idx];
+            const real c_mul_2 = i_2 * g_2;
+            const real c_2 = c_mul + c_mul_2;
+            const real h_tanh = rnnrt_tanh_fast(c_2);
+            const real h = o * h_tanh;
+            out0[idx] = i_2;
+            out1[idx] = f;
+            out2[idx] = g_2;
+            out3[idx] = o;
+            out4[idx] = c_2;
+            out5[idx] = h_tanh;
+            out6[idx] = h;
         }
 }
 
@@ -423,46 +423,46 @@ static void lstm_fused(size_t rows, const real *restrict in0, const real *restri
  *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void lstm_fused_do_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < LSTM_H; j++) {
-            const size_t i = r * LSTM_H + j;
-            const real dh_2 = in0[i] + in1[i];
-            const real do_2 = dh_2 * in2[i];
-            const real dh_tanh = dh_2 * in3[i];
-            const real dc = dh_tanh * (1 - in2[i] * in2[i]);
-            const real dc_2 = in4[i] + dc;
-            const real di = dc_2 * in5[i];
-            const real dg = dc_2 * in6[i];
-            const real df = dc_2 * in7[i];
-            const real dc_prev_2 = dc_2 * in8[i];
-            const real do_add_2 = do_2 * in3[i] * (1 - in3[i]);
-            const real dg_add_2 = dg * (1 - in5[i] * in5[i]);
-            const real df_add_2 = df * in8[i] * (1 - in8[i]);
-            const real di_add_2 = di * in6[i] * (1 - in6[i]);
-            const real dc_prev_3 = dc_prev_2 * in9[0];
-            out0[i] = do_add_2;
-            out1[i] = dg_add_2;
-            out2[i] = df_add_2;
-            out3[i] = di_add_2;
-            out4[i] = dc_prev_3;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < LSTM_H; col++) {
+            const size_t idx = row * LSTM_H + col;
+            const real dh = in0[idx] + in1[idx];
+            const real do_2 = dh * in2[idx];
+            const real dh_tanh = dh * in3[idx];
+            const real dc = dh_tanh * (1 - in2[idx] * in2[idx]);
+            const real dc_2 = in4[idx] + dc;
+            const real di = dc_2 * in5[idx];
+            const real dg = dc_2 * in6[idx];
+            const real df = dc_2 * in7[idx];
+            const real dc_prev = dc_2 * in8[idx];
+            const real do_add = do_2 * in3[idx] * (1 - in3[idx]);
+            const real dg_add = dg * (1 - in5[idx] * in5[idx]);
+            const real df_add = df * in8[idx] * (1 - in8[idx]);
+            const real di_add = di * in6[idx] * (1 - in6[idx]);
+            const real dc_prev_2 = dc_prev * in9[0];
+            out0[idx] = do_add;
+            out1[idx] = dg_add;
+            out2[idx] = df_add;
+            out3[idx] = di_add;
+            out4[idx] = dc_prev_2;
         }
 }
 
 /* Fused elementwise loop over [B,LSTM_H] (the ops of these lines, backward):
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void lstm_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < LSTM_H; j++) {
-            const size_t i = r * LSTM_H + j;
-            const real dh_prev_6 = in0[i] + in1[i];
-            const real dh_prev_7 = dh_prev_6 + in2[i];
-            const real dh_prev_8 = dh_prev_7 + in3[i];
-            const real dh_prev_9 = dh_prev_8 * in4[0];
-            out0[i] = dh_prev_9;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < LSTM_H; col++) {
+            const size_t idx = row * LSTM_H + col;
+            const real dh_prev = in0[idx] + in1[idx];
+            const real dh_prev_2 = dh_prev + in2[idx];
+            const real dh_prev_3 = dh_prev_2 + in3[idx];
+            const real dh_prev_4 = dh_prev_3 * in4[0];
+            out0[idx] = dh_prev_4;
         }
 }
 
@@ -477,11 +477,9 @@ static void lstm_forward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
     const real *c0 = c->state_in + (size_t)B * LSTM_H;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
-    (void)c0;
 
     /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -528,8 +526,7 @@ static void lstm_forward(RnnrtCtx *c)
     memcpy(w.h_prev_carry, h0, (size_t)B * LSTM_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * LSTM_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hi, LSTM_H, w.W_hi_packed);
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hf, LSTM_H, w.W_hf_packed);
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hg, LSTM_H, w.W_hg_packed);
@@ -564,7 +561,7 @@ static void lstm_forward(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
         h_prev_cur = h;
@@ -573,10 +570,10 @@ static void lstm_forward(RnnrtCtx *c)
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
     /* specs/lstm.yaml:38  network: */
-    rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.matmul35, V);
+    rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul35[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/lstm.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -597,11 +594,9 @@ static void lstm_step(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
     const real *c0 = c->state_in + (size_t)B * LSTM_H;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
-    (void)c0;
 
     /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -647,16 +642,15 @@ static void lstm_step(RnnrtCtx *c)
     /* scan 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * LSTM_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * LSTM_H * sizeof(real));
-    const real *h_prev_cur_2 = w.h_prev_carry;
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const real *h_prev_cur = w.h_prev_carry;
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hi, LSTM_H, w.W_hi_packed);
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hf, LSTM_H, w.W_hf_packed);
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hg, LSTM_H, w.W_hg_packed);
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_ho, LSTM_H, w.W_ho_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur_2;
+        const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
         const real *i_add_t = w.i_add + (size_t)t * B * LSTM_H;
         const real *f_add_t = w.f_add + (size_t)t * B * LSTM_H;
@@ -669,13 +663,13 @@ static void lstm_step(RnnrtCtx *c)
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * LSTM_H;
         real *h = w.h_seq + (size_t)t * B * LSTM_H;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed_2 ? w.W_hi_packed : NULL, w.i_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.i_matmul_2, LSTM_H);
         /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hf, LSTM_H, packed_2 ? w.W_hf_packed : NULL, w.f_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.f_matmul_2, LSTM_H);
         /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hg, LSTM_H, packed_2 ? w.W_hg_packed : NULL, w.g_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.g_matmul_2, LSTM_H);
         /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_ho, LSTM_H, packed_2 ? w.W_ho_packed : NULL, w.o_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.o_matmul_2, LSTM_H);
         /* fused:
          *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
@@ -684,19 +678,19 @@ static void lstm_step(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
-        h_prev_cur_2 = h;
+        h_prev_cur = h;
         memcpy(w.c_prev_carry, w.c_2, (size_t)B * LSTM_H * sizeof(real));
     }
-    if (h_prev_cur_2 != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * LSTM_H * sizeof(real));
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
     /* specs/lstm.yaml:38  network: */
-    rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.matmul35, V);
+    rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul35[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
 
     c->logits = w.logits;
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * LSTM_H * sizeof(real));
@@ -713,12 +707,7 @@ static void lstm_backward(RnnrtCtx *c)
     lstm_work w;
     lstm_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    const real *c0 = c->state_in + (size_t)B * LSTM_H;
-    (void)p;
-    (void)carry_scale;
-    (void)h0;
-    (void)c0;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/lstm.yaml:3 (backward)  task: language_model */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
@@ -733,8 +722,7 @@ static void lstm_backward(RnnrtCtx *c)
     /* scan 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * LSTM_H * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * LSTM_H * sizeof(real));
-    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_3) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, LSTM_H, LSTM_H, p.W_ho, LSTM_H, w.W_ho_packed);
         rnnrt_pack_b(1, LSTM_H, LSTM_H, p.W_hg, LSTM_H, w.W_hg_packed);
         rnnrt_pack_b(1, LSTM_H, LSTM_H, p.W_hf, LSTM_H, w.W_hf_packed);
@@ -764,19 +752,19 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_2((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
+        lstm_fused_do_add((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed_3 ? w.W_ho_packed : NULL, w.dh_prev, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev, LSTM_H);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, dg_add, LSTM_H, p.W_hg, LSTM_H, packed_3 ? w.W_hg_packed : NULL, w.dh_prev_2, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, dg_add, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, LSTM_H);
         /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, df_add, LSTM_H, p.W_hf, LSTM_H, packed_3 ? w.W_hf_packed : NULL, w.dh_prev_3, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, df_add, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.dh_prev_3, LSTM_H);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, di_add, LSTM_H, p.W_hi, LSTM_H, packed_3 ? w.W_hi_packed : NULL, w.dh_prev_4, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, di_add, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, LSTM_H);
         /* fused:
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        lstm_fused_dh_prev((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * LSTM_H * sizeof(real));
     }

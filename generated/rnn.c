@@ -69,7 +69,7 @@ typedef struct {
     real *h_matmul_2; /* per step: matmul [B,RNN_H] */
     real *W_hh_packed; /* W_hh packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,RNN_H] */
-    real *matmul15; /* matmul [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
     real *logits; /* add [T,B,V] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
@@ -113,7 +113,7 @@ static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
     if (n > INT_MAX)
         return 0;
     w->h_add = base ? base + off : NULL;
-    w->matmul15 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->db_ih = base ? base + off : NULL;
@@ -179,29 +179,29 @@ static size_t rnn_workspace(int B, int T, int V)
 /* Fused elementwise loop over [B,RNN_H] (the ops of these lines):
  *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
  */
-static void rnn_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void rnn_fused_h(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < RNN_H; j++) {
-            const size_t i = r * RNN_H + j;
-            const real h_add_2 = in0[i] + in1[i];
-            const real h_add_3 = h_add_2 + in2[j];
-            const real h_2 = rnnrt_tanh_fast(h_add_3);
-            out0[i] = h_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < RNN_H; col++) {
+            const size_t idx = row * RNN_H + col;
+            const real h_add = in0[idx] + in1[idx];
+            const real h_add_2 = h_add + in2[col];
+            const real h = rnnrt_tanh_fast(h_add_2);
+            out0[idx] = h;
         }
 }
 
 /* Fused elementwise loop over [B,RNN_H] (the ops of these lines, backward):
  *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
  */
-static void rnn_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void rnn_fused_dh_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < RNN_H; j++) {
-            const size_t i = r * RNN_H + j;
-            const real dh_2 = in0[i] + in1[i];
-            const real dh_add_2 = dh_2 * (1 - in2[i] * in2[i]);
-            out0[i] = dh_add_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < RNN_H; col++) {
+            const size_t idx = row * RNN_H + col;
+            const real dh = in0[idx] + in1[idx];
+            const real dh_add = dh * (1 - in2[idx] * in2[idx]);
+            out0[idx] = dh_add;
         }
 }
 
@@ -215,10 +215,9 @@ static void rnn_forward(RnnrtCtx *c)
     rnn_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
 
     /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -234,8 +233,7 @@ static void rnn_forward(RnnrtCtx *c)
     /* scan 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * RNN_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = 0; t < T; t++) {
@@ -247,17 +245,17 @@ static void rnn_forward(RnnrtCtx *c)
         /* fused:
          *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
          */
-        rnn_fused((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
+        rnn_fused_h((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
         memcpy(w.h_prev_seq + (size_t)t * B * RNN_H, h_prev, (size_t)B * RNN_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * RNN_H * sizeof(real));
     /* specs/rnn.yaml:20  network: */
-    rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.matmul15, V);
+    rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul15[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/rnn.yaml:3  task: language_model */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -276,10 +274,9 @@ static void rnn_step(RnnrtCtx *c)
     rnn_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
 
     /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -294,31 +291,30 @@ static void rnn_step(RnnrtCtx *c)
     /* specs/rnn.yaml:9  name: rnn_tanh */
     /* scan 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * RNN_H * sizeof(real));
-    const real *h_prev_cur_2 = w.h_prev_carry;
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    const real *h_prev_cur = w.h_prev_carry;
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur_2;
+        const real *h_prev = h_prev_cur;
         const real *h_add_t = w.h_add + (size_t)t * B * RNN_H;
         real *h = w.h_seq + (size_t)t * B * RNN_H;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm_packed(0, B, RNN_H, RNN_H, h_prev, RNN_H, p.W_hh, RNN_H, packed_2 ? w.W_hh_packed : NULL, w.h_matmul_2, RNN_H);
+        rnnrt_gemm_packed(0, B, RNN_H, RNN_H, h_prev, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.h_matmul_2, RNN_H);
         /* fused:
          *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
          */
-        rnn_fused((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
+        rnn_fused_h((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
         memcpy(w.h_prev_seq + (size_t)t * B * RNN_H, h_prev, (size_t)B * RNN_H * sizeof(real));
-        h_prev_cur_2 = h;
+        h_prev_cur = h;
     }
-    if (h_prev_cur_2 != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur_2, (size_t)B * RNN_H * sizeof(real));
+    if (h_prev_cur != w.h_prev_carry)
+        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * RNN_H * sizeof(real));
     /* specs/rnn.yaml:20  network: */
-    rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.matmul15, V);
+    rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul15[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
 
     c->logits = w.logits;
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * RNN_H * sizeof(real));
@@ -334,10 +330,7 @@ static void rnn_backward(RnnrtCtx *c)
     rnn_work w;
     rnn_layout(&w, c->work, B, T, V);
     real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
-    (void)carry_scale;
-    (void)h0;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/rnn.yaml:3 (backward)  task: language_model */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
@@ -351,8 +344,7 @@ static void rnn_backward(RnnrtCtx *c)
     /* specs/rnn.yaml:9 (backward)  name: rnn_tanh */
     /* scan 'rnn_tanh' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * RNN_H * sizeof(real));
-    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_3) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
@@ -364,9 +356,9 @@ static void rnn_backward(RnnrtCtx *c)
         /* fused:
          *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
          */
-        rnn_fused_2((size_t)B, dh_t, dh_next, h_t, dh_add);
+        rnn_fused_dh_add((size_t)B, dh_t, dh_next, h_t, dh_add);
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed_3 ? w.W_hh_packed : NULL, w.dh_prev, RNN_H);
+        rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.dh_prev, RNN_H);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * RNN_H; i++)
             w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];

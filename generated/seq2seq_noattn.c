@@ -332,7 +332,7 @@ typedef struct {
     real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
     real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
     real *h_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *matmul95; /* matmul [T,B,Vt] */
+    real *logits_matmul; /* matmul [T,B,Vt] */
     real *logits; /* add [T,B,Vt] */
     real *loss; /* masked_xent [] */
     real *dlogits; /* masked_xent_grad [T,B,Vt] */
@@ -433,7 +433,7 @@ typedef struct {
     real *n_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_8; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
     real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
@@ -496,7 +496,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     w->h_kept_enc_l1 = base ? base + off : NULL;
     w->r_matmul_dec_l0_2 = base ? base + off : NULL;
     w->r_add_dec_l0_2 = base ? base + off : NULL;
-    w->matmul95 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dlogits = base ? base + off : NULL;
     w->dr_add_dec_l0_seq = base ? base + off : NULL;
@@ -869,7 +869,7 @@ static size_t seq2seq_noattn_layout(seq2seq_noattn_work *w, real *base, int B, i
     if (n > INT_MAX)
         return 0;
     w->n_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_8 = base ? base + off : NULL;
+    w->dh_enc_l0_6 = base ? base + off : NULL;
     off += n;
     /* 2 buffers whose lifetimes do not overlap (memplan) */
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
@@ -1048,32 +1048,32 @@ static size_t seq2seq_noattn_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_enc_l0_2 = in0[i] + in1[i];
-            const real r_add_enc_l0_3 = r_add_enc_l0_2 + in2[j];
-            const real r_enc_l0_2 = rnnrt_sigmoid_fast(r_add_enc_l0_3);
-            const real z_add_enc_l0_2 = in3[i] + in4[i];
-            const real z_add_enc_l0_3 = z_add_enc_l0_2 + in5[j];
-            const real z_enc_l0_2 = rnnrt_sigmoid_fast(z_add_enc_l0_3);
-            const real n_add_enc_l0_3 = in6[i] + in7[j];
-            const real n_mul_enc_l0 = r_enc_l0_2 * n_add_enc_l0_3;
-            const real n_add_enc_l0_4 = in8[i] + n_mul_enc_l0;
-            const real n_enc_l0_2 = rnnrt_tanh_fast(n_add_enc_l0_4);
-            const real h_sub_enc_l0_2 = (real)1 - z_enc_l0_2;
-            const real h_mul_enc_l0 = h_sub_enc_l0_2 * n_enc_l0_2;
-            const real h_mul_enc_l0_2 = z_enc_l0_2 * in9[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_enc_l0 = in0[idx] + in1[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
+            const real z_add_enc_l0 = in3[idx] + in4[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
+            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
+            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
+            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
+            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
+            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
             const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0_2 = h_new_enc_l0 - in9[i];
-            out0[i] = r_enc_l0_2;
-            out1[i] = z_enc_l0_2;
-            out2[i] = n_add_enc_l0_3;
-            out3[i] = n_enc_l0_2;
-            out4[i] = h_sub_enc_l0_2;
-            out5[i] = h_step_enc_l0_2;
+            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
+            out0[idx] = r_enc_l0;
+            out1[idx] = z_enc_l0;
+            out2[idx] = n_add_enc_l0;
+            out3[idx] = n_enc_l0;
+            out4[idx] = h_sub_enc_l0;
+            out5[idx] = h_step_enc_l0;
         }
 }
 
@@ -1084,32 +1084,32 @@ static void seq2seq_noattn_fused(size_t rows, const real *restrict in0, const re
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_enc_l1_2 = in0[i] + in1[i];
-            const real r_add_enc_l1_3 = r_add_enc_l1_2 + in2[j];
-            const real r_enc_l1_2 = rnnrt_sigmoid_fast(r_add_enc_l1_3);
-            const real z_add_enc_l1_2 = in3[i] + in4[i];
-            const real z_add_enc_l1_3 = z_add_enc_l1_2 + in5[j];
-            const real z_enc_l1_2 = rnnrt_sigmoid_fast(z_add_enc_l1_3);
-            const real n_add_enc_l1_3 = in6[i] + in7[j];
-            const real n_mul_enc_l1 = r_enc_l1_2 * n_add_enc_l1_3;
-            const real n_add_enc_l1_4 = in8[i] + n_mul_enc_l1;
-            const real n_enc_l1_2 = rnnrt_tanh_fast(n_add_enc_l1_4);
-            const real h_sub_enc_l1_2 = (real)1 - z_enc_l1_2;
-            const real h_mul_enc_l1 = h_sub_enc_l1_2 * n_enc_l1_2;
-            const real h_mul_enc_l1_2 = z_enc_l1_2 * in9[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_enc_l1 = in0[idx] + in1[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
+            const real z_add_enc_l1 = in3[idx] + in4[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
+            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
+            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
+            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
+            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
+            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
             const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1_2 = h_new_enc_l1 - in9[i];
-            out0[i] = r_enc_l1_2;
-            out1[i] = z_enc_l1_2;
-            out2[i] = n_add_enc_l1_3;
-            out3[i] = n_enc_l1_2;
-            out4[i] = h_sub_enc_l1_2;
-            out5[i] = h_step_enc_l1_2;
+            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
+            out0[idx] = r_enc_l1;
+            out1[idx] = z_enc_l1;
+            out2[idx] = n_add_enc_l1;
+            out3[idx] = n_enc_l1;
+            out4[idx] = h_sub_enc_l1;
+            out5[idx] = h_step_enc_l1;
         }
 }
 
@@ -1119,31 +1119,31 @@ static void seq2seq_noattn_fused_2(size_t rows, const real *restrict in0, const 
  *   specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_dec_l0_3 = in0[i] + in1[i];
-            const real r_add_dec_l0_4 = r_add_dec_l0_3 + in2[j];
-            const real r_dec_l0_2 = rnnrt_sigmoid_fast(r_add_dec_l0_4);
-            const real z_add_dec_l0_3 = in3[i] + in4[i];
-            const real z_add_dec_l0_4 = z_add_dec_l0_3 + in5[j];
-            const real z_dec_l0_2 = rnnrt_sigmoid_fast(z_add_dec_l0_4);
-            const real n_add_dec_l0_4 = in6[i] + in7[j];
-            const real n_mul_dec_l0 = r_dec_l0_2 * n_add_dec_l0_4;
-            const real n_add_dec_l0_5 = in8[i] + n_mul_dec_l0;
-            const real n_dec_l0_2 = rnnrt_tanh_fast(n_add_dec_l0_5);
-            const real h_sub_dec_l0_2 = (real)1 - z_dec_l0_2;
-            const real h_mul_dec_l0 = h_sub_dec_l0_2 * n_dec_l0_2;
-            const real h_mul_dec_l0_2 = z_dec_l0_2 * in9[i];
-            const real h_dec_l0_2 = h_mul_dec_l0 + h_mul_dec_l0_2;
-            out0[i] = r_dec_l0_2;
-            out1[i] = z_dec_l0_2;
-            out2[i] = n_add_dec_l0_4;
-            out3[i] = n_dec_l0_2;
-            out4[i] = h_sub_dec_l0_2;
-            out5[i] = h_dec_l0_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_dec_l0 = in0[idx] + in1[idx];
+            const real r_add_dec_l0_2 = r_add_dec_l0 + in2[col];
+            const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_2);
+            const real z_add_dec_l0 = in3[idx] + in4[idx];
+            const real z_add_dec_l0_2 = z_add_dec_l0 + in5[col];
+            const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_2);
+            const real n_add_dec_l0 = in6[idx] + in7[col];
+            const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0;
+            const real n_add_dec_l0_2 = in8[idx] + n_mul_dec_l0;
+            const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_2);
+            const real h_sub_dec_l0 = (real)1 - z_dec_l0;
+            const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
+            const real h_mul_dec_l0_2 = z_dec_l0 * in9[idx];
+            const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
+            out0[idx] = r_dec_l0;
+            out1[idx] = z_dec_l0;
+            out2[idx] = n_add_dec_l0;
+            out3[idx] = n_dec_l0;
+            out4[idx] = h_sub_dec_l0;
+            out5[idx] = h_dec_l0;
         }
 }
 
@@ -1153,34 +1153,34 @@ static void seq2seq_noattn_fused_3(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_dec_l1 = in0[i] + in1[j];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + in2[i];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + in3[j];
-            const real r_dec_l1_2 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = in4[i] + in5[j];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + in6[i];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + in7[j];
-            const real z_dec_l1_2 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1_2 = in8[i] + in9[j];
-            const real n_add_dec_l1_3 = in10[i] + in11[j];
-            const real n_mul_dec_l1 = r_dec_l1_2 * n_add_dec_l1_3;
-            const real n_add_dec_l1_4 = n_add_dec_l1_2 + n_mul_dec_l1;
-            const real n_dec_l1_2 = rnnrt_tanh_fast(n_add_dec_l1_4);
-            const real h_sub_dec_l1_2 = (real)1 - z_dec_l1_2;
-            const real h_mul_dec_l1 = h_sub_dec_l1_2 * n_dec_l1_2;
-            const real h_mul_dec_l1_2 = z_dec_l1_2 * in12[i];
-            const real h_dec_l1_2 = h_mul_dec_l1 + h_mul_dec_l1_2;
-            out0[i] = r_dec_l1_2;
-            out1[i] = z_dec_l1_2;
-            out2[i] = n_add_dec_l1_3;
-            out3[i] = n_dec_l1_2;
-            out4[i] = h_sub_dec_l1_2;
-            out5[i] = h_dec_l1_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_dec_l1 = in0[idx] + in1[col];
+            const real r_add_dec_l1_2 = r_add_dec_l1 + in2[idx];
+            const real r_add_dec_l1_3 = r_add_dec_l1_2 + in3[col];
+            const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
+            const real z_add_dec_l1 = in4[idx] + in5[col];
+            const real z_add_dec_l1_2 = z_add_dec_l1 + in6[idx];
+            const real z_add_dec_l1_3 = z_add_dec_l1_2 + in7[col];
+            const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
+            const real n_add_dec_l1 = in8[idx] + in9[col];
+            const real n_add_dec_l1_2 = in10[idx] + in11[col];
+            const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
+            const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
+            const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
+            const real h_sub_dec_l1 = (real)1 - z_dec_l1;
+            const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
+            const real h_mul_dec_l1_2 = z_dec_l1 * in12[idx];
+            const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
+            out0[idx] = r_dec_l1;
+            out1[idx] = z_dec_l1;
+            out2[idx] = n_add_dec_l1_2;
+            out3[idx] = n_dec_l1;
+            out4[idx] = h_sub_dec_l1;
+            out5[idx] = h_dec_l1;
         }
 }
 
@@ -1190,43 +1190,43 @@ static void seq2seq_noattn_fused_4(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_5(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_dec_l1_2 = in0[i] + in1[i];
-            const real dz_dec_l1 = dh_dec_l1_2 * in2[i];
-            const real dh_prev_dec_l1_6 = dh_dec_l1_2 * in3[i];
-            const real dh_sub_dec_l1 = dh_dec_l1_2 * in4[i];
-            const real dn_dec_l1 = dh_dec_l1_2 * in5[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_dec_l1 = in0[idx] + in1[idx];
+            const real dz_dec_l1 = dh_dec_l1 * in2[idx];
+            const real dh_prev_dec_l1 = dh_dec_l1 * in3[idx];
+            const real dh_sub_dec_l1 = dh_dec_l1 * in4[idx];
+            const real dn_dec_l1 = dh_dec_l1 * in5[idx];
             const real dz_dec_l1_2 = -dh_sub_dec_l1;
             const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1_3 = dn_dec_l1 * (1 - in4[i] * in4[i]);
-            const real dr_dec_l1 = dn_add_dec_l1_3 * in6[i];
-            const real dn_add_dec_l1_4 = dn_add_dec_l1_3 * in7[i];
-            const real dz_add_dec_l1_2 = dz_dec_l1_3 * in3[i] * (1 - in3[i]);
-            const real dr_add_dec_l1_2 = dr_dec_l1 * in7[i] * (1 - in7[i]);
-            out0[i] = dh_prev_dec_l1_6;
-            out1[i] = dn_add_dec_l1_3;
-            out2[i] = dn_add_dec_l1_4;
-            out3[i] = dz_add_dec_l1_2;
-            out4[i] = dr_add_dec_l1_2;
+            const real dn_add_dec_l1 = dn_dec_l1 * (1 - in4[idx] * in4[idx]);
+            const real dr_dec_l1 = dn_add_dec_l1 * in6[idx];
+            const real dn_add_dec_l1_2 = dn_add_dec_l1 * in7[idx];
+            const real dz_add_dec_l1 = dz_dec_l1_3 * in3[idx] * (1 - in3[idx]);
+            const real dr_add_dec_l1 = dr_dec_l1 * in7[idx] * (1 - in7[idx]);
+            out0[idx] = dh_prev_dec_l1;
+            out1[idx] = dn_add_dec_l1;
+            out2[idx] = dn_add_dec_l1_2;
+            out3[idx] = dz_add_dec_l1;
+            out4[idx] = dr_add_dec_l1;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_6(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_prev_dec_l1_7 = in0[i] + in1[i];
-            const real dh_prev_dec_l1_8 = dh_prev_dec_l1_7 + in2[i];
-            const real dh_prev_dec_l1_9 = dh_prev_dec_l1_8 + in3[i];
-            out0[i] = dh_prev_dec_l1_9;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_prev_dec_l1 = in0[idx] + in1[idx];
+            const real dh_prev_dec_l1_2 = dh_prev_dec_l1 + in2[idx];
+            const real dh_prev_dec_l1_3 = dh_prev_dec_l1_2 + in3[idx];
+            out0[idx] = dh_prev_dec_l1_3;
         }
 }
 
@@ -1236,59 +1236,59 @@ static void seq2seq_noattn_fused_6(size_t rows, const real *restrict in0, const 
  *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_7(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_dec_l0_4 = in0[i] + in1[i];
-            const real dh_dec_l0_5 = dh_dec_l0_4 + in2[i];
-            const real dh_dec_l0_6 = dh_dec_l0_5 + in3[i];
-            const real dz_dec_l0 = dh_dec_l0_6 * in4[i];
-            const real dh_prev_dec_l0_6 = dh_dec_l0_6 * in5[i];
-            const real dh_sub_dec_l0 = dh_dec_l0_6 * in6[i];
-            const real dn_dec_l0 = dh_dec_l0_6 * in7[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_dec_l0 = in0[idx] + in1[idx];
+            const real dh_dec_l0_2 = dh_dec_l0 + in2[idx];
+            const real dh_dec_l0_3 = dh_dec_l0_2 + in3[idx];
+            const real dz_dec_l0 = dh_dec_l0_3 * in4[idx];
+            const real dh_prev_dec_l0 = dh_dec_l0_3 * in5[idx];
+            const real dh_sub_dec_l0 = dh_dec_l0_3 * in6[idx];
+            const real dn_dec_l0 = dh_dec_l0_3 * in7[idx];
             const real dz_dec_l0_2 = -dh_sub_dec_l0;
             const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0_3 = dn_dec_l0 * (1 - in6[i] * in6[i]);
-            const real dr_dec_l0 = dn_add_dec_l0_3 * in8[i];
-            const real dn_add_dec_l0_4 = dn_add_dec_l0_3 * in9[i];
-            const real dz_add_dec_l0_2 = dz_dec_l0_3 * in5[i] * (1 - in5[i]);
-            const real dr_add_dec_l0_2 = dr_dec_l0 * in9[i] * (1 - in9[i]);
-            out0[i] = dh_prev_dec_l0_6;
-            out1[i] = dn_add_dec_l0_3;
-            out2[i] = dn_add_dec_l0_4;
-            out3[i] = dz_add_dec_l0_2;
-            out4[i] = dr_add_dec_l0_2;
+            const real dn_add_dec_l0 = dn_dec_l0 * (1 - in6[idx] * in6[idx]);
+            const real dr_dec_l0 = dn_add_dec_l0 * in8[idx];
+            const real dn_add_dec_l0_2 = dn_add_dec_l0 * in9[idx];
+            const real dz_add_dec_l0 = dz_dec_l0_3 * in5[idx] * (1 - in5[idx]);
+            const real dr_add_dec_l0 = dr_dec_l0 * in9[idx] * (1 - in9[idx]);
+            out0[idx] = dh_prev_dec_l0;
+            out1[idx] = dn_add_dec_l0;
+            out2[idx] = dn_add_dec_l0_2;
+            out3[idx] = dz_add_dec_l0;
+            out4[idx] = dr_add_dec_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_8(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_prev_dec_l0_7 = in0[i] + in1[i];
-            const real dh_prev_dec_l0_8 = dh_prev_dec_l0_7 + in2[i];
-            const real dh_prev_dec_l0_9 = dh_prev_dec_l0_8 + in3[i];
-            out0[i] = dh_prev_dec_l0_9;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_prev_dec_l0 = in0[idx] + in1[idx];
+            const real dh_prev_dec_l0_2 = dh_prev_dec_l0 + in2[idx];
+            const real dh_prev_dec_l0_3 = dh_prev_dec_l0_2 + in3[idx];
+            out0[idx] = dh_prev_dec_l0_3;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_9(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_E; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_E + j;
-            const real dembed_tgt_x_5 = in0[i] + in1[i];
-            const real dembed_tgt_x_6 = dembed_tgt_x_5 + in2[i];
-            out0[i] = dembed_tgt_x_6;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
+            const real dembed_tgt_x = in0[idx] + in1[idx];
+            const real dembed_tgt_x_2 = dembed_tgt_x + in2[idx];
+            out0[idx] = dembed_tgt_x_2;
         }
 }
 
@@ -1296,17 +1296,17 @@ static void seq2seq_noattn_fused_9(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_noattn_fused_10(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dz_enc_l1 = in0[i] * in1[i];
-            const real dh_sub_enc_l1 = in0[i] * in2[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dz_enc_l1 = in0[idx] * in1[idx];
+            const real dh_sub_enc_l1 = in0[idx] * in2[idx];
             const real dz_enc_l1_2 = -dh_sub_enc_l1;
             const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1_2 = dz_enc_l1_3 * in3[i] * (1 - in3[i]);
-            out0[i] = dz_add_enc_l1_2;
+            const real dz_add_enc_l1 = dz_enc_l1_3 * in3[idx] * (1 - in3[idx]);
+            out0[idx] = dz_add_enc_l1;
         }
 }
 
@@ -1315,19 +1315,19 @@ static void seq2seq_noattn_fused_10(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_11(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dn_enc_l1 = in0[i] * in1[i];
-            const real dn_add_enc_l1_3 = dn_enc_l1 * (1 - in2[i] * in2[i]);
-            const real dr_enc_l1 = dn_add_enc_l1_3 * in3[i];
-            const real dn_add_enc_l1_4 = dn_add_enc_l1_3 * in4[i];
-            const real dr_add_enc_l1_2 = dr_enc_l1 * in4[i] * (1 - in4[i]);
-            out0[i] = dn_add_enc_l1_3;
-            out1[i] = dn_add_enc_l1_4;
-            out2[i] = dr_add_enc_l1_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dn_enc_l1 = in0[idx] * in1[idx];
+            const real dn_add_enc_l1 = dn_enc_l1 * (1 - in2[idx] * in2[idx]);
+            const real dr_enc_l1 = dn_add_enc_l1 * in3[idx];
+            const real dn_add_enc_l1_2 = dn_add_enc_l1 * in4[idx];
+            const real dr_add_enc_l1 = dr_enc_l1 * in4[idx] * (1 - in4[idx]);
+            out0[idx] = dn_add_enc_l1;
+            out1[idx] = dn_add_enc_l1_2;
+            out2[idx] = dr_add_enc_l1;
         }
 }
 
@@ -1335,33 +1335,33 @@ static void seq2seq_noattn_fused_11(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_12(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_prev_enc_l1_5 = -in0[i];
-            const real dh_prev_enc_l1_6 = in1[i] + dh_prev_enc_l1_5;
-            const real dh_prev_enc_l1_7 = in0[i] * in2[i];
-            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_6 + dh_prev_enc_l1_7;
-            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + in3[i];
-            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + in4[i];
-            const real dh_prev_enc_l1_11 = dh_prev_enc_l1_10 + in5[i];
-            out0[i] = dh_prev_enc_l1_11;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_prev_enc_l1 = -in0[idx];
+            const real dh_prev_enc_l1_2 = in1[idx] + dh_prev_enc_l1;
+            const real dh_prev_enc_l1_3 = in0[idx] * in2[idx];
+            const real dh_prev_enc_l1_4 = dh_prev_enc_l1_2 + dh_prev_enc_l1_3;
+            const real dh_prev_enc_l1_5 = dh_prev_enc_l1_4 + in3[idx];
+            const real dh_prev_enc_l1_6 = dh_prev_enc_l1_5 + in4[idx];
+            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_6 + in5[idx];
+            out0[idx] = dh_prev_enc_l1_7;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_13(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_enc_l0_6 = in0[i] + in1[i];
-            const real dh_enc_l0_7 = dh_enc_l0_6 + in2[i];
-            out0[i] = dh_enc_l0_7;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_enc_l0 = in0[idx] + in1[idx];
+            const real dh_enc_l0_2 = dh_enc_l0 + in2[idx];
+            out0[idx] = dh_enc_l0_2;
         }
 }
 
@@ -1369,17 +1369,17 @@ static void seq2seq_noattn_fused_13(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_noattn_fused_14(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dz_enc_l0 = in0[i] * in1[i];
-            const real dh_sub_enc_l0 = in0[i] * in2[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dz_enc_l0 = in0[idx] * in1[idx];
+            const real dh_sub_enc_l0 = in0[idx] * in2[idx];
             const real dz_enc_l0_2 = -dh_sub_enc_l0;
             const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0_2 = dz_enc_l0_3 * in3[i] * (1 - in3[i]);
-            out0[i] = dz_add_enc_l0_2;
+            const real dz_add_enc_l0 = dz_enc_l0_3 * in3[idx] * (1 - in3[idx]);
+            out0[idx] = dz_add_enc_l0;
         }
 }
 
@@ -1388,19 +1388,19 @@ static void seq2seq_noattn_fused_14(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_15(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dn_enc_l0 = in0[i] * in1[i];
-            const real dn_add_enc_l0_3 = dn_enc_l0 * (1 - in2[i] * in2[i]);
-            const real dr_enc_l0 = dn_add_enc_l0_3 * in3[i];
-            const real dn_add_enc_l0_4 = dn_add_enc_l0_3 * in4[i];
-            const real dr_add_enc_l0_2 = dr_enc_l0 * in4[i] * (1 - in4[i]);
-            out0[i] = dn_add_enc_l0_3;
-            out1[i] = dn_add_enc_l0_4;
-            out2[i] = dr_add_enc_l0_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dn_enc_l0 = in0[idx] * in1[idx];
+            const real dn_add_enc_l0 = dn_enc_l0 * (1 - in2[idx] * in2[idx]);
+            const real dr_enc_l0 = dn_add_enc_l0 * in3[idx];
+            const real dn_add_enc_l0_2 = dn_add_enc_l0 * in4[idx];
+            const real dr_add_enc_l0 = dr_enc_l0 * in4[idx] * (1 - in4[idx]);
+            out0[idx] = dn_add_enc_l0;
+            out1[idx] = dn_add_enc_l0_2;
+            out2[idx] = dr_add_enc_l0;
         }
 }
 
@@ -1408,33 +1408,33 @@ static void seq2seq_noattn_fused_15(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_16(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real dh_prev_enc_l0_5 = -in0[i];
-            const real dh_prev_enc_l0_6 = in1[i] + dh_prev_enc_l0_5;
-            const real dh_prev_enc_l0_7 = in0[i] * in2[i];
-            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_6 + dh_prev_enc_l0_7;
-            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + in3[i];
-            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + in4[i];
-            const real dh_prev_enc_l0_11 = dh_prev_enc_l0_10 + in5[i];
-            out0[i] = dh_prev_enc_l0_11;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real dh_prev_enc_l0 = -in0[idx];
+            const real dh_prev_enc_l0_2 = in1[idx] + dh_prev_enc_l0;
+            const real dh_prev_enc_l0_3 = in0[idx] * in2[idx];
+            const real dh_prev_enc_l0_4 = dh_prev_enc_l0_2 + dh_prev_enc_l0_3;
+            const real dh_prev_enc_l0_5 = dh_prev_enc_l0_4 + in3[idx];
+            const real dh_prev_enc_l0_6 = dh_prev_enc_l0_5 + in4[idx];
+            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_6 + in5[idx];
+            out0[idx] = dh_prev_enc_l0_7;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_17(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dembed_src_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_E; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_E + j;
-            const real dembed_src_x_5 = in0[i] + in1[i];
-            const real dembed_src_x_6 = dembed_src_x_5 + in2[i];
-            out0[i] = dembed_src_x_6;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
+            const real dembed_src_x = in0[idx] + in1[idx];
+            const real dembed_src_x_2 = dembed_src_x + in2[idx];
+            out0[idx] = dembed_src_x_2;
         }
 }
 
@@ -1448,10 +1448,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     seq2seq_noattn_layout(&w, c->work, B, T, V, Vt);
     const real *h0_enc_l0 = c->state_in + (size_t)B * 0;
     const real *h0_enc_l1 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
-    (void)p;
-    (void)V;
-    (void)h0_enc_l0;
-    (void)h0_enc_l1;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
     for (int t = 0; t < T; t++)
@@ -1483,8 +1480,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l0_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l0_packed);
@@ -1514,7 +1510,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_noattn_fused_r_enc_l0((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1544,8 +1540,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l1_packed);
@@ -1562,11 +1557,11 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         real *n_enc_l1 = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed_2 ? w.W_hr_enc_l1_packed : NULL, w.r_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed_2 ? w.W_hz_enc_l1_packed : NULL, w.z_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed_2 ? w.W_hn_enc_l1_packed : NULL, w.n_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -1574,7 +1569,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_2((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_noattn_fused_r_enc_l1((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1627,8 +1622,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     memcpy(w.h_prev_dec_l1_carry, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_dec_l0_cur = w.h_prev_dec_l0_carry;
     const real *h_prev_dec_l1_cur = w.h_prev_dec_l1_carry;
-    const int packed_3 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_3) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, w.W_hr_dec_l0_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, w.W_hz_dec_l0_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, w.W_hn_dec_l0_packed);
@@ -1658,37 +1652,37 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_dec_l1 = w.h_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hr_dec_l0_packed : NULL, w.r_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.r_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hz_dec_l0_packed : NULL, w.z_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.z_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hn_dec_l0_packed : NULL, w.n_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.n_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hr_dec_l1_packed : NULL, w.r_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.r_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hz_dec_l1_packed : NULL, w.z_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_hn_dec_l1_packed : NULL, w.n_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          *   specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
          *   specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h
          */
-        seq2seq_noattn_fused_3((size_t)B, r_add_dec_l0_t, w.r_matmul_dec_l0_3, p.b_hr_dec_l0, z_add_dec_l0_t, w.z_matmul_dec_l0_3, p.b_hz_dec_l0, w.n_matmul_dec_l0_3, p.b_hn_dec_l0, n_add_dec_l0_t, h_prev_dec_l0, r_dec_l0, z_dec_l0, n_add_dec_l0_3, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        seq2seq_noattn_fused_r_dec_l0((size_t)B, r_add_dec_l0_t, w.r_matmul_dec_l0_3, p.b_hr_dec_l0, z_add_dec_l0_t, w.z_matmul_dec_l0_3, p.b_hz_dec_l0, w.n_matmul_dec_l0_3, p.b_hn_dec_l0, n_add_dec_l0_t, h_prev_dec_l0, r_dec_l0, z_dec_l0, n_add_dec_l0_3, n_dec_l0, h_sub_dec_l0, h_dec_l0);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_ir_dec_l1_packed : NULL, w.r_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_iz_dec_l1_packed : NULL, w.z_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed_3 ? w.W_in_dec_l1_packed : NULL, w.n_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          */
-        seq2seq_noattn_fused_4((size_t)B, w.r_matmul_dec_l1_2, p.b_ir_dec_l1, w.r_matmul_dec_l1, p.b_hr_dec_l1, w.z_matmul_dec_l1_2, p.b_iz_dec_l1, w.z_matmul_dec_l1, p.b_hz_dec_l1, w.n_matmul_dec_l1_2, p.b_in_dec_l1, w.n_matmul_dec_l1, p.b_hn_dec_l1, h_prev_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        seq2seq_noattn_fused_r_dec_l1((size_t)B, w.r_matmul_dec_l1_2, p.b_ir_dec_l1, w.r_matmul_dec_l1, p.b_hr_dec_l1, w.z_matmul_dec_l1_2, p.b_iz_dec_l1, w.z_matmul_dec_l1, p.b_hz_dec_l1, w.n_matmul_dec_l1_2, p.b_in_dec_l1, w.n_matmul_dec_l1, p.b_hn_dec_l1, h_prev_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1699,10 +1693,10 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     if (h_prev_dec_l1_cur != w.h_prev_dec_l1_carry)
         memcpy(w.h_prev_dec_l1_carry, h_prev_dec_l1_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     /* specs/seq2seq_noattn.yaml:43  network: */
-    rnnrt_gemm(0, 0, T * B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_seq, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.matmul95, Vt);
+    rnnrt_gemm(0, 0, T * B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_seq, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul95[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
     {
         double sum = 0, count = 0;
@@ -1735,12 +1729,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     seq2seq_noattn_params g = seq2seq_noattn_params_at(c->grads, V, Vt);
     seq2seq_noattn_work w;
     seq2seq_noattn_layout(&w, c->work, B, T, V, Vt);
-    const real *h0_enc_l0 = c->state_in + (size_t)B * 0;
-    const real *h0_enc_l1 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
-    (void)p;
-    (void)V;
-    (void)h0_enc_l0;
-    (void)h0_enc_l1;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/seq2seq_noattn.yaml:5 (backward)  task: seq2seq */
     {
@@ -1776,8 +1765,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     memset(w.dr_matmul_dec_l0, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memset(w.dz_matmul_dec_l0, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memset(w.dn_matmul_dec_l0, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const int packed_4 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_4) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, w.W_in_dec_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, w.W_hn_dec_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, w.W_hz_dec_l1_packed);
@@ -1822,44 +1810,44 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_5((size_t)B, dh_dec_l1_t, dh_dec_l1_next, h_prev_dec_l1_t, z_dec_l1_t, n_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, r_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_noattn_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_t, dh_dec_l1_next, h_prev_dec_l1_t, z_dec_l1_t, n_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, r_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_dec_l1_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_dec_l1_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          */
-        seq2seq_noattn_fused_6((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5);
+        seq2seq_noattn_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5);
         /* fused:
          *   specs/seq2seq_noattn.yaml:42 (backward)  h: (1 - z) * n + z * h
          *   specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
          *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_7((size_t)B, dh_dec_l0_next, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, h_prev_dec_l0_t, z_dec_l0_t, n_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t_2, r_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_noattn_fused_dh_prev_dec_l0((size_t)B, dh_dec_l0_next, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, h_prev_dec_l0_t, z_dec_l0_t, n_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t_2, r_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_NOATTN_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_dec_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_2, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_2, SEQ2SEQ_NOATTN_E);
         /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, packed_4 ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_NOATTN_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          */
-        seq2seq_noattn_fused_8((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
+        seq2seq_noattn_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
         /* fused:
          *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
          */
-        seq2seq_noattn_fused_9((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
+        seq2seq_noattn_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
             w.dr_matmul_dec_l0[i] += dr_add_dec_l0[i];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
@@ -1949,8 +1937,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l1_next_carry, w.dh_enc_l1_7, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const int packed_5 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_5) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_iz_enc_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, w.W_in_enc_l1_packed);
@@ -1980,31 +1967,31 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_noattn_fused_10((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
+        seq2seq_noattn_fused_dz_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_11((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_noattn_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, packed_5 ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          */
-        seq2seq_noattn_fused_12((size_t)B, w.dh_step_enc_l1, dh_enc_l1_next, z_enc_l1_t, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4);
+        seq2seq_noattn_fused_dh_prev_enc_l1((size_t)B, w.dh_step_enc_l1, dh_enc_l1_next, z_enc_l1_t, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4);
         /* fused:
          *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
          */
-        seq2seq_noattn_fused_13((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
+        seq2seq_noattn_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -2035,8 +2022,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const int packed_6 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_6) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_iz_enc_l0_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, w.W_in_enc_l0_packed);
@@ -2061,39 +2047,39 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-            w.dh_enc_l0_8[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
+            w.dh_enc_l0_6[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.dh_step_enc_l0[r * SEQ2SEQ_NOATTN_H + j] = w.dh_enc_l0_8[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_2[r];
+                w.dh_step_enc_l0[r * SEQ2SEQ_NOATTN_H + j] = w.dh_enc_l0_6[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_2[r];
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_noattn_fused_14((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
+        seq2seq_noattn_fused_dz_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, SEQ2SEQ_NOATTN_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_15((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_noattn_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_NOATTN_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, packed_6 ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_NOATTN_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          */
-        seq2seq_noattn_fused_16((size_t)B, w.dh_step_enc_l0, w.dh_enc_l0_8, z_enc_l0_t, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4);
+        seq2seq_noattn_fused_dh_prev_enc_l0((size_t)B, w.dh_step_enc_l0, w.dh_enc_l0_6, z_enc_l0_t, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4);
         /* fused:
          *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
          */
-        seq2seq_noattn_fused_17((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
+        seq2seq_noattn_fused_dembed_src_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -2194,32 +2180,32 @@ typedef struct {
     real *src_mask_2; /* len_mask [T,B] */
     real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
     real *r_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l0_4; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l0_4; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l0_5; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
     real *r_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l0_3; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
     real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l1_4; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l1_4; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l1_5; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
     real *r_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l1_3; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
     real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *h_enc_l1_3; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
     real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
@@ -2231,55 +2217,55 @@ typedef struct {
     real *enc_state0; /* the encoder's initial states: zeros */
     real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_NOATTN_E] */
     real *r_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *r_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *r_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_8; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l0_3; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *z_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *z_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_8; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l0_3; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_8; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_mul_dec_l0_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_9; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l0_3; /* tanh [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l0_3; /* sub [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l0_3; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l0_4; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l0_2; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *r_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *r_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l1_3; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *z_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l1_3; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_5; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *n_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_mul_dec_l1_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l1_3; /* tanh [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l1_3; /* sub [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l1_3; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l1_4; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *matmul84; /* matmul [B,Vt] */
+    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *logits_matmul_2; /* matmul [B,Vt] */
     real *logits_2; /* add [B,Vt] */
 } seq2seq_noattn_dec_work;
 
@@ -2308,7 +2294,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_add_enc_l0_4 = base ? base + off : NULL;
+    w->r_add_enc_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2318,7 +2304,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_add_enc_l0_4 = base ? base + off : NULL;
+    w->z_add_enc_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2328,7 +2314,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_enc_l0_5 = base ? base + off : NULL;
+    w->n_add_enc_l0_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2353,7 +2339,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_step_enc_l0_3 = base ? base + off : NULL;
+    w->h_step_enc_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2388,7 +2374,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_add_enc_l1_4 = base ? base + off : NULL;
+    w->r_add_enc_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2398,7 +2384,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_add_enc_l1_4 = base ? base + off : NULL;
+    w->z_add_enc_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2408,7 +2394,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)T * B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_enc_l1_5 = base ? base + off : NULL;
+    w->n_add_enc_l1_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2433,7 +2419,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_step_enc_l1_3 = base ? base + off : NULL;
+    w->h_step_enc_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2493,6 +2479,21 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
+    w->r_add_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
+    w->r_add_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
+    w->r_matmul_dec_l0_7 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
     w->r_add_dec_l0_5 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
@@ -2503,27 +2504,27 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_matmul_dec_l0_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_8 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l0_3 = base ? base + off : NULL;
+    w->r_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
     w->z_matmul_dec_l0_6 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_3 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
+    w->z_add_dec_l0_4 = base ? base + off : NULL;
+    off += n;
+    n = (size_t)B * SEQ2SEQ_NOATTN_H;
+    if (n > INT_MAX)
+        return 0;
+    w->z_matmul_dec_l0_7 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2538,22 +2539,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_matmul_dec_l0_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_7 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_8 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_NOATTN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l0_3 = base ? base + off : NULL;
+    w->z_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2563,12 +2549,12 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l0_6 = base ? base + off : NULL;
+    w->n_add_dec_l0_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l0_7 = base ? base + off : NULL;
+    w->n_add_dec_l0_5 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2578,42 +2564,42 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l0_8 = base ? base + off : NULL;
+    w->n_add_dec_l0_6 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_mul_dec_l0_2 = base ? base + off : NULL;
+    w->n_mul_dec_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l0_9 = base ? base + off : NULL;
+    w->n_add_dec_l0_7 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_dec_l0_3 = base ? base + off : NULL;
+    w->n_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_sub_dec_l0_3 = base ? base + off : NULL;
+    w->h_sub_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_mul_dec_l0_3 = base ? base + off : NULL;
+    w->h_mul_dec_l0 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_mul_dec_l0_4 = base ? base + off : NULL;
+    w->h_mul_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_dec_l0_3 = base ? base + off : NULL;
+    w->h_dec_l0_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2623,7 +2609,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_add_dec_l1_4 = base ? base + off : NULL;
+    w->r_add_dec_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2633,17 +2619,17 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_add_dec_l1_5 = base ? base + off : NULL;
+    w->r_add_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_add_dec_l1_6 = base ? base + off : NULL;
+    w->r_add_dec_l1_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->r_dec_l1_3 = base ? base + off : NULL;
+    w->r_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2653,7 +2639,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_add_dec_l1_4 = base ? base + off : NULL;
+    w->z_add_dec_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2663,17 +2649,17 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_add_dec_l1_5 = base ? base + off : NULL;
+    w->z_add_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_add_dec_l1_6 = base ? base + off : NULL;
+    w->z_add_dec_l1_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->z_dec_l1_3 = base ? base + off : NULL;
+    w->z_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2683,7 +2669,7 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_5 = base ? base + off : NULL;
+    w->n_add_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
@@ -2693,47 +2679,47 @@ static size_t seq2seq_noattn_dec_layout(seq2seq_noattn_dec_work *w, real *base, 
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_6 = base ? base + off : NULL;
+    w->n_add_dec_l1_3 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_mul_dec_l1_2 = base ? base + off : NULL;
+    w->n_mul_dec_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_add_dec_l1_7 = base ? base + off : NULL;
+    w->n_add_dec_l1_4 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->n_dec_l1_3 = base ? base + off : NULL;
+    w->n_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_sub_dec_l1_3 = base ? base + off : NULL;
+    w->h_sub_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_mul_dec_l1_3 = base ? base + off : NULL;
+    w->h_mul_dec_l1 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_mul_dec_l1_4 = base ? base + off : NULL;
+    w->h_mul_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * SEQ2SEQ_NOATTN_H;
     if (n > INT_MAX)
         return 0;
-    w->h_dec_l1_3 = base ? base + off : NULL;
+    w->h_dec_l1_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * Vt;
     if (n > INT_MAX)
         return 0;
-    w->matmul84 = base ? base + off : NULL;
+    w->logits_matmul_2 = base ? base + off : NULL;
     off += n;
     n = (size_t)B * Vt;
     if (n > INT_MAX)
@@ -2756,27 +2742,27 @@ static size_t seq2seq_noattn_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_18(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_enc_l0_5 = in0[i] + in1[i];
-            const real r_add_enc_l0_6 = r_add_enc_l0_5 + in2[j];
-            const real r_enc_l0_3 = rnnrt_sigmoid_fast(r_add_enc_l0_6);
-            const real z_add_enc_l0_5 = in3[i] + in4[i];
-            const real z_add_enc_l0_6 = z_add_enc_l0_5 + in5[j];
-            const real z_enc_l0_3 = rnnrt_sigmoid_fast(z_add_enc_l0_6);
-            const real n_add_enc_l0_6 = in6[i] + in7[j];
-            const real n_mul_enc_l0_2 = r_enc_l0_3 * n_add_enc_l0_6;
-            const real n_add_enc_l0_7 = in8[i] + n_mul_enc_l0_2;
-            const real n_enc_l0_3 = rnnrt_tanh_fast(n_add_enc_l0_7);
-            const real h_sub_enc_l0_3 = (real)1 - z_enc_l0_3;
-            const real h_mul_enc_l0_3 = h_sub_enc_l0_3 * n_enc_l0_3;
-            const real h_mul_enc_l0_4 = z_enc_l0_3 * in9[i];
-            const real h_new_enc_l0_2 = h_mul_enc_l0_3 + h_mul_enc_l0_4;
-            const real h_step_enc_l0_4 = h_new_enc_l0_2 - in9[i];
-            out0[i] = h_step_enc_l0_4;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_enc_l0 = in0[idx] + in1[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
+            const real z_add_enc_l0 = in3[idx] + in4[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
+            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
+            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
+            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
+            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
+            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
+            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
+            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
+            out0[idx] = h_step_enc_l0;
         }
 }
 
@@ -2787,27 +2773,27 @@ static void seq2seq_noattn_fused_18(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_19(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_noattn_fused_h_step_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++) {
-            const size_t i = r * SEQ2SEQ_NOATTN_H + j;
-            const real r_add_enc_l1_5 = in0[i] + in1[i];
-            const real r_add_enc_l1_6 = r_add_enc_l1_5 + in2[j];
-            const real r_enc_l1_3 = rnnrt_sigmoid_fast(r_add_enc_l1_6);
-            const real z_add_enc_l1_5 = in3[i] + in4[i];
-            const real z_add_enc_l1_6 = z_add_enc_l1_5 + in5[j];
-            const real z_enc_l1_3 = rnnrt_sigmoid_fast(z_add_enc_l1_6);
-            const real n_add_enc_l1_6 = in6[i] + in7[j];
-            const real n_mul_enc_l1_2 = r_enc_l1_3 * n_add_enc_l1_6;
-            const real n_add_enc_l1_7 = in8[i] + n_mul_enc_l1_2;
-            const real n_enc_l1_3 = rnnrt_tanh_fast(n_add_enc_l1_7);
-            const real h_sub_enc_l1_3 = (real)1 - z_enc_l1_3;
-            const real h_mul_enc_l1_3 = h_sub_enc_l1_3 * n_enc_l1_3;
-            const real h_mul_enc_l1_4 = z_enc_l1_3 * in9[i];
-            const real h_new_enc_l1_2 = h_mul_enc_l1_3 + h_mul_enc_l1_4;
-            const real h_step_enc_l1_4 = h_new_enc_l1_2 - in9[i];
-            out0[i] = h_step_enc_l1_4;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
+            const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
+            const real r_add_enc_l1 = in0[idx] + in1[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
+            const real z_add_enc_l1 = in3[idx] + in4[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
+            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
+            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
+            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
+            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
+            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
+            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
+            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
+            out0[idx] = h_step_enc_l1;
         }
 }
 
@@ -2821,13 +2807,10 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     seq2seq_noattn_params p = seq2seq_noattn_params_at((real *)c->params, V, Vt); /* read only */
     seq2seq_noattn_dec_work w;
     seq2seq_noattn_dec_layout(&w, c->work, B, T, V, Vt);
-    (void)p;
-    (void)T;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     memset(w.enc_state0, 0, (size_t)B * 2 * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
-    (void)h0_enc_l0_2;
     const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * SEQ2SEQ_NOATTN_H;
-    (void)h0_enc_l1_2;
 
     /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
     for (int t = 0; t < T; t++)
@@ -2844,23 +2827,22 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0_4[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
+            w.r_add_enc_l0_2[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0_4[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
+            w.z_add_enc_l0_2[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0_5[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
+            w.n_add_enc_l0_3[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
-    const int packed_7 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_7) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l0_2_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_2_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l0_2_packed);
@@ -2868,16 +2850,16 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
         const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_4 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_4 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_5 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed_7 ? w.W_hr_enc_l0_2_packed : NULL, w.r_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed_7 ? w.W_hz_enc_l0_2_packed : NULL, w.z_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed_7 ? w.W_hn_enc_l0_2_packed : NULL, w.n_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -2885,11 +2867,11 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_18((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_3);
+        seq2seq_noattn_fused_h_step_enc_l0((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.h_kept_enc_l0_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l0_3[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_3[r];
+                w.h_kept_enc_l0_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l0_2[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_3[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
             h_enc_l0_3[i] = h_prev_enc_l0_2[i] + w.h_kept_enc_l0_2[i];
         h_prev_enc_l0_2_cur = h_enc_l0_3;
@@ -2900,22 +2882,21 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1_4[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
+            w.r_add_enc_l1_2[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1_4[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
+            w.z_add_enc_l1_2[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1_5[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
+            w.n_add_enc_l1_3[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:13  name: gru */
     /* scan 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const int packed_8 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_8) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_2_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_2_packed);
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l1_2_packed);
@@ -2923,15 +2904,15 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1_2 = w.h_prev_enc_l1_2_carry;
         const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_4 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_4 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_5 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed_8 ? w.W_hr_enc_l1_2_packed : NULL, w.r_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed_8 ? w.W_hz_enc_l1_2_packed : NULL, w.z_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed_8 ? w.W_hn_enc_l1_2_packed : NULL, w.n_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
@@ -2939,11 +2920,11 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_19((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_3);
+        seq2seq_noattn_fused_h_step_enc_l1((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.h_kept_enc_l1_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l1_3[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t_3[r];
+                w.h_kept_enc_l1_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l1_2[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t_3[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
             w.h_enc_l1_3[i] = h_prev_enc_l1_2[i] + w.h_kept_enc_l1_2[i];
         memcpy(w.h_prev_enc_l1_2_carry, w.h_enc_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
@@ -2969,12 +2950,8 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
     seq2seq_noattn_params p = seq2seq_noattn_params_at((real *)c->params, V, Vt); /* read only */
     seq2seq_noattn_dec_work w;
     seq2seq_noattn_dec_layout(&w, c->work, B, T, V, Vt);
-    (void)p;
-    (void)T;
     const real *h_prev_dec_l0_2 = c->state_in + (size_t)B * 0;
-    (void)h_prev_dec_l0_2;
     const real *h_prev_dec_l1_2 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
-    (void)h_prev_dec_l1_2;
 
     /* specs/seq2seq_noattn.yaml:44  input: {embed: 64} */
     for (size_t i = 0; i < (size_t)B; i++) {
@@ -2986,111 +2963,111 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_5[i] = w.r_matmul_dec_l0_6[i] + w.r_matmul_dec_l0_4[i];
+        w.r_add_dec_l0_3[i] = w.r_matmul_dec_l0_6[i] + w.r_matmul_dec_l0_4[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l0_6[r * n + j] = w.r_add_dec_l0_5[r * n + j] + p.b_ir_dec_l0[j];
+            w.r_add_dec_l0_4[r * n + j] = w.r_add_dec_l0_3[r * n + j] + p.b_ir_dec_l0[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_7[i] = w.r_add_dec_l0_6[i] + w.r_matmul_dec_l0_7[i];
+        w.r_add_dec_l0_5[i] = w.r_add_dec_l0_4[i] + w.r_matmul_dec_l0_7[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l0_8[r * n + j] = w.r_add_dec_l0_7[r * n + j] + p.b_hr_dec_l0[j];
-    rnnrt_sigmoid_n(w.r_add_dec_l0_8, w.r_dec_l0_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+            w.r_add_dec_l0_6[r * n + j] = w.r_add_dec_l0_5[r * n + j] + p.b_hr_dec_l0[j];
+    rnnrt_sigmoid_n(w.r_add_dec_l0_6, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_5[i] = w.z_matmul_dec_l0_6[i] + w.z_matmul_dec_l0_4[i];
+        w.z_add_dec_l0_3[i] = w.z_matmul_dec_l0_6[i] + w.z_matmul_dec_l0_4[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l0_6[r * n + j] = w.z_add_dec_l0_5[r * n + j] + p.b_iz_dec_l0[j];
+            w.z_add_dec_l0_4[r * n + j] = w.z_add_dec_l0_3[r * n + j] + p.b_iz_dec_l0[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_7[i] = w.z_add_dec_l0_6[i] + w.z_matmul_dec_l0_7[i];
+        w.z_add_dec_l0_5[i] = w.z_add_dec_l0_4[i] + w.z_matmul_dec_l0_7[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l0_8[r * n + j] = w.z_add_dec_l0_7[r * n + j] + p.b_hz_dec_l0[j];
-    rnnrt_sigmoid_n(w.z_add_dec_l0_8, w.z_dec_l0_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+            w.z_add_dec_l0_6[r * n + j] = w.z_add_dec_l0_5[r * n + j] + p.b_hz_dec_l0[j];
+    rnnrt_sigmoid_n(w.z_add_dec_l0_6, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l0_6[i] = w.n_matmul_dec_l0_6[i] + w.n_matmul_dec_l0_4[i];
+        w.n_add_dec_l0_4[i] = w.n_matmul_dec_l0_6[i] + w.n_matmul_dec_l0_4[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_7[r * n + j] = w.n_add_dec_l0_6[r * n + j] + p.b_in_dec_l0[j];
+            w.n_add_dec_l0_5[r * n + j] = w.n_add_dec_l0_4[r * n + j] + p.b_in_dec_l0[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_8[r * n + j] = w.n_matmul_dec_l0_7[r * n + j] + p.b_hn_dec_l0[j];
+            w.n_add_dec_l0_6[r * n + j] = w.n_matmul_dec_l0_7[r * n + j] + p.b_hn_dec_l0[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_mul_dec_l0_2[i] = w.r_dec_l0_3[i] * w.n_add_dec_l0_8[i];
+        w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_6[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l0_9[i] = w.n_add_dec_l0_7[i] + w.n_mul_dec_l0_2[i];
-    rnnrt_tanh_n(w.n_add_dec_l0_9, w.n_dec_l0_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.n_add_dec_l0_7[i] = w.n_add_dec_l0_5[i] + w.n_mul_dec_l0[i];
+    rnnrt_tanh_n(w.n_add_dec_l0_7, w.n_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_sub_dec_l0_3[i] = (real)1 - w.z_dec_l0_3[i];
+        w.h_sub_dec_l0_2[i] = (real)1 - w.z_dec_l0_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l0_3[i] = w.h_sub_dec_l0_3[i] * w.n_dec_l0_3[i];
+        w.h_mul_dec_l0[i] = w.h_sub_dec_l0_2[i] * w.n_dec_l0_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l0_4[i] = w.z_dec_l0_3[i] * h_prev_dec_l0_2[i];
+        w.h_mul_dec_l0_2[i] = w.z_dec_l0_2[i] * h_prev_dec_l0_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_dec_l0_3[i] = w.h_mul_dec_l0_3[i] + w.h_mul_dec_l0_4[i];
+        w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_3, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1_4[r * n + j] = w.r_matmul_dec_l1_3[r * n + j] + p.b_ir_dec_l1[j];
+            w.r_add_dec_l1[r * n + j] = w.r_matmul_dec_l1_3[r * n + j] + p.b_ir_dec_l1[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l1_5[i] = w.r_add_dec_l1_4[i] + w.r_matmul_dec_l1_4[i];
+        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_matmul_dec_l1_4[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1_6[r * n + j] = w.r_add_dec_l1_5[r * n + j] + p.b_hr_dec_l1[j];
-    rnnrt_sigmoid_n(w.r_add_dec_l1_6, w.r_dec_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+            w.r_add_dec_l1_3[r * n + j] = w.r_add_dec_l1_2[r * n + j] + p.b_hr_dec_l1[j];
+    rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_3, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1_4[r * n + j] = w.z_matmul_dec_l1_3[r * n + j] + p.b_iz_dec_l1[j];
+            w.z_add_dec_l1[r * n + j] = w.z_matmul_dec_l1_3[r * n + j] + p.b_iz_dec_l1[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l1_5[i] = w.z_add_dec_l1_4[i] + w.z_matmul_dec_l1_4[i];
+        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_matmul_dec_l1_4[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1_6[r * n + j] = w.z_add_dec_l1_5[r * n + j] + p.b_hz_dec_l1[j];
-    rnnrt_sigmoid_n(w.z_add_dec_l1_6, w.z_dec_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+            w.z_add_dec_l1_3[r * n + j] = w.z_add_dec_l1_2[r * n + j] + p.b_hz_dec_l1[j];
+    rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_3, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_5[r * n + j] = w.n_matmul_dec_l1_3[r * n + j] + p.b_in_dec_l1[j];
+            w.n_add_dec_l1_2[r * n + j] = w.n_matmul_dec_l1_3[r * n + j] + p.b_in_dec_l1[j];
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_6[r * n + j] = w.n_matmul_dec_l1_4[r * n + j] + p.b_hn_dec_l1[j];
+            w.n_add_dec_l1_3[r * n + j] = w.n_matmul_dec_l1_4[r * n + j] + p.b_hn_dec_l1[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_mul_dec_l1_2[i] = w.r_dec_l1_3[i] * w.n_add_dec_l1_6[i];
+        w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l1_7[i] = w.n_add_dec_l1_5[i] + w.n_mul_dec_l1_2[i];
-    rnnrt_tanh_n(w.n_add_dec_l1_7, w.n_dec_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.n_add_dec_l1_4[i] = w.n_add_dec_l1_2[i] + w.n_mul_dec_l1[i];
+    rnnrt_tanh_n(w.n_add_dec_l1_4, w.n_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_sub_dec_l1_3[i] = (real)1 - w.z_dec_l1_3[i];
+        w.h_sub_dec_l1_2[i] = (real)1 - w.z_dec_l1_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l1_3[i] = w.h_sub_dec_l1_3[i] * w.n_dec_l1_3[i];
+        w.h_mul_dec_l1[i] = w.h_sub_dec_l1_2[i] * w.n_dec_l1_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l1_4[i] = w.z_dec_l1_3[i] * h_prev_dec_l1_2[i];
+        w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_dec_l1_3[i] = w.h_mul_dec_l1_3[i] + w.h_mul_dec_l1_4[i];
+        w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
     /* specs/seq2seq_noattn.yaml:43  network: */
-    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_3, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.matmul84, Vt);
+    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits_2[r * n + j] = w.matmul84[r * n + j] + p.b_out[j];
+            w.logits_2[r * n + j] = w.logits_matmul_2[r * n + j] + p.b_out[j];
 
-    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_3, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_dec_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     c->logits = w.logits_2;
     c->attention = NULL;
 }

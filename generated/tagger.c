@@ -115,7 +115,7 @@ typedef struct {
     real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
     real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
     real *h_seq; /* scan_out [T,B,TAGGER_H] */
-    real *matmul29; /* matmul [T,B,L] */
+    real *logits_matmul; /* matmul [T,B,L] */
     real *logits; /* add [T,B,L] */
     real *loss; /* softmax_xent [] */
     real *dlogits; /* softmax_xent_grad [T,B,L] */
@@ -190,7 +190,7 @@ static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int
     if (n > INT_MAX)
         return 0;
     w->r_add = base ? base + off : NULL;
-    w->matmul29 = base ? base + off : NULL;
+    w->logits_matmul = base ? base + off : NULL;
     w->loss = base ? base + off : NULL;
     w->dh = base ? base + off : NULL;
     w->db_ir = base ? base + off : NULL;
@@ -368,31 +368,31 @@ static size_t tagger_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void tagger_fused(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void tagger_fused_r(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < TAGGER_H; j++) {
-            const size_t i = r * TAGGER_H + j;
-            const real r_add_2 = in0[i] + in1[i];
-            const real r_add_3 = r_add_2 + in2[j];
-            const real r_3 = rnnrt_sigmoid_fast(r_add_3);
-            const real z_add_2 = in3[i] + in4[i];
-            const real z_add_3 = z_add_2 + in5[j];
-            const real z_2 = rnnrt_sigmoid_fast(z_add_3);
-            const real n_add_3 = in6[i] + in7[j];
-            const real n_mul = r_3 * n_add_3;
-            const real n_add_4 = in8[i] + n_mul;
-            const real n_3 = rnnrt_tanh_fast(n_add_4);
-            const real h_sub_2 = (real)1 - z_2;
-            const real h_mul = h_sub_2 * n_3;
-            const real h_mul_2 = z_2 * in9[i];
-            const real h_2 = h_mul + h_mul_2;
-            out0[i] = r_3;
-            out1[i] = z_2;
-            out2[i] = n_add_3;
-            out3[i] = n_3;
-            out4[i] = h_sub_2;
-            out5[i] = h_2;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_H; col++) {
+            const size_t idx = row * TAGGER_H + col;
+            const real r_add = in0[idx] + in1[idx];
+            const real r_add_2 = r_add + in2[col];
+            const real r_2 = rnnrt_sigmoid_fast(r_add_2);
+            const real z_add = in3[idx] + in4[idx];
+            const real z_add_2 = z_add + in5[col];
+            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real n_add = in6[idx] + in7[col];
+            const real n_mul = r_2 * n_add;
+            const real n_add_2 = in8[idx] + n_mul;
+            const real n_2 = rnnrt_tanh_fast(n_add_2);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n_2;
+            const real h_mul_2 = z * in9[idx];
+            const real h = h_mul + h_mul_2;
+            out0[idx] = r_2;
+            out1[idx] = z;
+            out2[idx] = n_add;
+            out3[idx] = n_2;
+            out4[idx] = h_sub;
+            out5[idx] = h;
         }
 }
 
@@ -402,58 +402,58 @@ static void tagger_fused(size_t rows, const real *restrict in0, const real *rest
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void tagger_fused_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void tagger_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < TAGGER_H; j++) {
-            const size_t i = r * TAGGER_H + j;
-            const real dh_2 = in0[i] + in1[i];
-            const real dz = dh_2 * in2[i];
-            const real dh_prev_6 = dh_2 * in3[i];
-            const real dh_sub = dh_2 * in4[i];
-            const real dn = dh_2 * in5[i];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_H; col++) {
+            const size_t idx = row * TAGGER_H + col;
+            const real dh = in0[idx] + in1[idx];
+            const real dz = dh * in2[idx];
+            const real dh_prev = dh * in3[idx];
+            const real dh_sub = dh * in4[idx];
+            const real dn = dh * in5[idx];
             const real dz_2 = -dh_sub;
             const real dz_3 = dz + dz_2;
-            const real dn_add_3 = dn * (1 - in4[i] * in4[i]);
-            const real dr = dn_add_3 * in6[i];
-            const real dn_add_4 = dn_add_3 * in7[i];
-            const real dz_add_2 = dz_3 * in3[i] * (1 - in3[i]);
-            const real dr_add_2 = dr * in7[i] * (1 - in7[i]);
-            out0[i] = dh_prev_6;
-            out1[i] = dn_add_3;
-            out2[i] = dn_add_4;
-            out3[i] = dz_add_2;
-            out4[i] = dr_add_2;
+            const real dn_add = dn * (1 - in4[idx] * in4[idx]);
+            const real dr = dn_add * in6[idx];
+            const real dn_add_2 = dn_add * in7[idx];
+            const real dz_add = dz_3 * in3[idx] * (1 - in3[idx]);
+            const real dr_add = dr * in7[idx] * (1 - in7[idx]);
+            out0[idx] = dh_prev;
+            out1[idx] = dn_add;
+            out2[idx] = dn_add_2;
+            out3[idx] = dz_add;
+            out4[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  */
-static void tagger_fused_3(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void tagger_fused_dh_prev_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < TAGGER_H; j++) {
-            const size_t i = r * TAGGER_H + j;
-            const real dh_prev_7 = in0[i] + in1[i];
-            const real dh_prev_8 = dh_prev_7 + in2[i];
-            const real dh_prev_9 = dh_prev_8 + in3[i];
-            const real dh_prev_10 = dh_prev_9 * in4[0];
-            out0[i] = dh_prev_10;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_H; col++) {
+            const size_t idx = row * TAGGER_H + col;
+            const real dh_prev = in0[idx] + in1[idx];
+            const real dh_prev_2 = dh_prev + in2[idx];
+            const real dh_prev_3 = dh_prev_2 + in3[idx];
+            const real dh_prev_4 = dh_prev_3 * in4[0];
+            out0[idx] = dh_prev_4;
         }
 }
 
 /* Fused elementwise loop over [B,TAGGER_E] (the ops of these lines, backward):
  *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
  */
-static void tagger_fused_4(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void tagger_fused_dx(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < TAGGER_E; j++) {
-            const size_t i = r * TAGGER_E + j;
-            const real dx_5 = in0[i] + in1[i];
-            const real dx_6 = dx_5 + in2[i];
-            out0[i] = dx_6;
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_E; col++) {
+            const size_t idx = row * TAGGER_E + col;
+            const real dx = in0[idx] + in1[idx];
+            const real dx_2 = dx + in2[idx];
+            out0[idx] = dx_2;
         }
 }
 
@@ -467,10 +467,9 @@ static void tagger_forward(RnnrtCtx *c)
     tagger_layout(&w, c->work, B, T, V, L);
     real *carry_scale = w.carry_scale;
     const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     for (int t = 0; t < T; t++)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-    (void)h0;
 
     /* specs/tagger.yaml:12  input: {embed: 16} */
     for (size_t i = 0; i < (size_t)T * B; i++) {
@@ -498,8 +497,7 @@ static void tagger_forward(RnnrtCtx *c)
     /* scan 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * TAGGER_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, TAGGER_H, TAGGER_H, p.W_hr, TAGGER_H, w.W_hr_packed);
         rnnrt_pack_b(0, TAGGER_H, TAGGER_H, p.W_hz, TAGGER_H, w.W_hz_packed);
         rnnrt_pack_b(0, TAGGER_H, TAGGER_H, p.W_hn, TAGGER_H, w.W_hn_packed);
@@ -527,17 +525,17 @@ static void tagger_forward(RnnrtCtx *c)
          *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          */
-        tagger_fused((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        tagger_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * TAGGER_H, h_prev, (size_t)B * TAGGER_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * TAGGER_H * sizeof(real));
     /* specs/tagger.yaml:11  network: */
-    rnnrt_gemm(0, 0, T * B, L, TAGGER_H, 1, w.h_seq, TAGGER_H, p.W_out, L, 0, w.matmul29, L);
+    rnnrt_gemm(0, 0, T * B, L, TAGGER_H, 1, w.h_seq, TAGGER_H, p.W_out, L, 0, w.logits_matmul, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.matmul29[r * n + j] + p.b_out[j];
+            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
     /* specs/tagger.yaml:5  task: labelling */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, L);
 
@@ -556,10 +554,7 @@ static void tagger_backward(RnnrtCtx *c)
     tagger_work w;
     tagger_layout(&w, c->work, B, T, V, L);
     real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    (void)p;
-    (void)carry_scale;
-    (void)h0;
+    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
     /* specs/tagger.yaml:5 (backward)  task: labelling */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, L, (real)1, w.dlogits);
@@ -573,8 +568,7 @@ static void tagger_backward(RnnrtCtx *c)
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     /* scan 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * TAGGER_H * sizeof(real));
-    const int packed_2 = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */
-    if (packed_2) {
+    if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, TAGGER_H, TAGGER_E, p.W_in, TAGGER_H, w.W_in_packed);
         rnnrt_pack_b(1, TAGGER_H, TAGGER_H, p.W_hn, TAGGER_H, w.W_hn_packed);
         rnnrt_pack_b(1, TAGGER_H, TAGGER_H, p.W_hz, TAGGER_H, w.W_hz_packed);
@@ -603,24 +597,24 @@ static void tagger_backward(RnnrtCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        tagger_fused_2((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        tagger_fused_dh_prev((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed_2 ? w.W_in_packed : NULL, w.dx, TAGGER_E);
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_2, TAGGER_H, p.W_hn, TAGGER_H, packed_2 ? w.W_hn_packed : NULL, w.dh_prev_2, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_2, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dz_add, TAGGER_H, p.W_hz, TAGGER_H, packed_2 ? w.W_hz_packed : NULL, w.dh_prev_3, TAGGER_H);
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dz_add, TAGGER_H, p.W_iz, TAGGER_H, packed_2 ? w.W_iz_packed : NULL, w.dx_2, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dz_add, TAGGER_H, p.W_hz, TAGGER_H, packed ? w.W_hz_packed : NULL, w.dh_prev_3, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dz_add, TAGGER_H, p.W_iz, TAGGER_H, packed ? w.W_iz_packed : NULL, w.dx_2, TAGGER_E);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed_2 ? w.W_hr_packed : NULL, w.dh_prev_4, TAGGER_H);
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed_2 ? w.W_ir_packed : NULL, w.dx_3, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed ? w.W_ir_packed : NULL, w.dx_3, TAGGER_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
          */
-        tagger_fused_3((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        tagger_fused_dh_prev_2((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
         /* fused:
          *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
          */
-        tagger_fused_4((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
+        tagger_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * TAGGER_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
