@@ -6,8 +6,8 @@
  * workspace layout (every buffer the step needs, placed once per (B, T, V),
  * so forward and backward never allocate; buffers whose lifetimes do not
  * overlap share storage, as pass_memplan.c planned), <model>_forward (nodes
- * before m->nforward), for language models <model>_step (the forward nodes
- * the logits and final state need, for generation), <model>_backward (the
+ * before m->nforward; a language model's generation calls it too, one
+ * token at a time: one forward, no second copy), <model>_backward (the
  * rest), the descriptor and main().
  *
  * Every node that computes something becomes one short block: a BLAS call,
@@ -16,9 +16,11 @@
  * t whose body is the scan body's blocks; carried values live in their own
  * buffers and are copied at the end of each step.
  *
- * Same spec, same bytes: names come from the spec (deduplicated with _2,
- * _3 in graph order), and nothing depends on pointers, time or paths other
- * than the spec's name (spec_set_root: relative to the source root or
+ * Same spec, same bytes: names come from the spec or from the value a node
+ * feeds; workspace fields are unique in the file (a second value of one
+ * name gets _2, _3 in graph order), a function's own locals only in that
+ * function (local_name). Widths are named constants (emit_dims). Nothing
+ * depends on pointers, time or paths other than the spec's name (spec_set_root: relative to the source root or
  * the current directory, so not where the checkout lives).
  */
 #include "graph.h"
@@ -621,7 +623,6 @@ static void emit_params(Emit *E)
  * temporaries of scan bodies (stacked ones live in their output). */
 typedef struct Buffer {
     const char *field;
-    const char *size; /* size_t C expression */
     const char *what; /* comment */
     const Node *node; /* the value, or the ARG of a carry */
     bool carry;
@@ -630,17 +631,17 @@ typedef struct Buffer {
 } Buffer;
 
 
-static void add_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *n, bool carry)
+static void add_buffer(Emit *E, const char *field, const char *what, const Node *n, bool carry)
 {
     E->buffers = arena_grow(&perm, E->buffers, &E->capbuffers, E->nbuffers + 1, sizeof(Buffer));
-    E->buffers[E->nbuffers++] = (Buffer){field, size, what, n, carry, n ? n->shape : (Shape){0}, false};
+    E->buffers[E->nbuffers++] = (Buffer){field, what, n, carry, n ? n->shape : (Shape){0}, false};
 }
 
 /* A packed weight's panels: filled before a scan's loop and read by every
  * step, so they never share storage (pass_memplan does not plan them). */
-static void add_pack_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *w)
+static void add_pack_buffer(Emit *E, const char *field, const char *what, const Node *w)
 {
-    add_buffer(E, field, size, what, w, false);
+    add_buffer(E, field, what, w, false);
     E->buffers[E->nbuffers - 1].packed = true;
 }
 
@@ -712,7 +713,7 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)), numel_size(E, a->shape),
+                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)),
                                arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_c(E, a->shape)),
                                a, true);
                 }
@@ -722,19 +723,17 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int j = before; j < E->npack_slots; j++) {
                 const Node *w = E->pack_slots[j].outer;
                 add_pack_buffer(E, E->pack_slots[j].field,
-                                arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(E, w->shape, 0, 1),
-                                             dims_expr(E, w->shape, 1, 2)),
                                 arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(E, w)), w);
             }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(E, node_cname(E, n), numel_size(E, n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
+            add_buffer(E, node_cname(E, n), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && scan_stack_output(scan, n)))
             continue;
-        add_buffer(E, node_cname(E, n), numel_size(E, n->shape),
+        add_buffer(E, node_cname(E, n),
                    arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_c(E, n->shape)),
                    n, false);
     }
@@ -749,89 +748,77 @@ static int buffer_slot(Emit *E, const MemPlan *p, int i)
     DIE("emit: buffer %s is not in the memory plan", E->buffers[i].field);
 }
 
-/* Is a's size at least b's for every (B, T, V)? When a has every symbolic
- * dim of b (each dim is at least 1) and a constant factor at least b's. */
-static bool size_covers(Shape a, Shape b)
+/* A size as a table row's run-time dims and constant factor: "TB", GRU_H. */
+static const char *size_dims(Shape s)
 {
-    long long ca = 1, cb = 1;
-    int sym[8] = {0};
-    for (int i = 0; i < a.ndim; i++)
-        if (a.d[i] > 0)
-            ca *= a.d[i];
-        else
-            sym[-a.d[i] & 7]++;
-    for (int i = 0; i < b.ndim; i++)
-        if (b.d[i] > 0)
-            cb *= b.d[i];
-        else if (--sym[-b.d[i] & 7] < 0)
-            return false;
-    return ca >= cb;
+    char buf[4 * MAX_DIMS + 1];
+    size_t k = 0;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] <= 0)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s",
+                                  s.d[i] == DIM_B   ? "B"
+                                  : s.d[i] == DIM_T ? "T"
+                                  : s.d[i] == DIM_V ? "V"
+                                  : s.d[i] == DIM_L ? "L"
+                                                    : "Vt");
+    buf[k] = 0;
+    return arena_strdup(&perm, buf);
 }
 
-/* Does another member of buffer i's slot need the max over buffer k's
- * size? Not when an earlier one's size covers it, or a later one's covers it
- * strictly (equal sizes: the first stays). */
-static bool size_needed(Emit *E, const int *slot, int i, int k)
+static const char *size_mult(Emit *E, Shape s)
 {
-    for (int q = i; q < E->nbuffers; q++) {
-        if (q == k || slot[q] != slot[i] || !size_covers(E->buffers[q].shape, E->buffers[k].shape))
-            continue;
-        if (q < k || !size_covers(E->buffers[k].shape, E->buffers[q].shape))
-            return false;
-    }
-    return true;
+    Shape c = {0};
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] > 0)
+            c.d[c.ndim++] = s.d[i];
+    return dims_expr(E, c, 0, c.ndim);
 }
 
-/* Buffer i in storage of its own. */
-static void emit_own_buffer(Emit *E, int i)
+/* The table of buffers rnnrt_layout places (RnnrtWorkBuf): slot[i] is buffer
+ * i's slot, -1 for storage of its own; slots are numbered 0, 1, .. in the
+ * order of their first buffer. */
+static void emit_buf_table(Emit *E, const char *work, const char *table, const int *slot)
 {
-    emitf(E, 1, "n = %s;\n", E->buffers[i].size);
-    emitf(E, 1, "if (n > INT_MAX)\n");
-    emitf(E, 2, "return 0;\n");
-    emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
-    emitf(E, 1, "off += n;\n");
-}
-
-/* The memory plan's layout: the buffers of a slot start at the same offset,
- * and the slot takes as many reals as its largest member needs for these
- * (B, T, V). Slots in the order of their first buffer. */
-static void emit_slots(Emit *E, const MemPlan *p)
-{
-    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
-    bool *done = arena_array(&perm, (size_t)p->nslots + 1, sizeof(bool));
-    for (int i = 0; i < E->nbuffers; i++)
-        slot[i] = E->buffers[i].packed ? -1 : buffer_slot(E, p, i);
+    int *num = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
+    int next = 0;
     for (int i = 0; i < E->nbuffers; i++) {
-        if (slot[i] < 0 || done[slot[i]])
-            continue;
-        done[slot[i]] = true;
-        int members = 0;
-        for (int k = i; k < E->nbuffers; k++)
-            members += slot[k] == slot[i];
-        if (members > 1)
-            emitf(E, 1, "/* %d buffers whose lifetimes do not overlap (memplan) */\n", members);
-        bool sized = false;
-        for (int k = i; k < E->nbuffers; k++) {
-            if (slot[k] != slot[i] || !size_needed(E, slot, i, k))
-                continue;
-            if (sized) {
-                emitf(E, 1, "if (%s > n)\n", E->buffers[k].size);
-                emitf(E, 2, "n = %s;\n", E->buffers[k].size);
-            } else {
-                emitf(E, 1, "n = %s;\n", E->buffers[k].size);
+        num[i] = slot[i] < 0 ? -1 : next;
+        for (int j = 0; j < i; j++)
+            if (slot[i] >= 0 && slot[j] == slot[i]) {
+                num[i] = num[j];
+                break;
             }
-            sized = true;
-        }
-        emitf(E, 1, "if (n > INT_MAX)\n");
-        emitf(E, 2, "return 0;\n");
-        for (int k = i; k < E->nbuffers; k++)
-            if (slot[k] == slot[i])
-                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[k].field);
-        emitf(E, 1, "off += n;\n");
+        next += num[i] == next;
     }
-    for (int i = 0; i < E->nbuffers; i++)
-        if (slot[i] < 0)
-            emit_own_buffer(E, i);
+    emitf(E, 0, "/* Where the buffers live: {field, slot, run-time dims, constant factor}\n"
+                " * (one slot: lifetimes that do not overlap; -1: storage of its own;\n"
+                " * a packed weight adds its columns). rnnrt_layout places them. */\n");
+    emitf(E, 0, "static const RnnrtWorkBuf %s[] = {\n", table);
+    for (int i = 0; i < E->nbuffers; i++) {
+        const Buffer *b = &E->buffers[i];
+        if (b->packed) {
+            Shape rows = shape1(b->shape.d[0]), cols = shape1(b->shape.d[1]);
+            emitf(E, 1, "{offsetof(%s, %s), -1, \"%s\", %s, \"%s\", %s},\n", work, b->field, size_dims(rows),
+                  size_mult(E, rows), size_dims(cols), size_mult(E, cols));
+        } else {
+            emitf(E, 1, "{offsetof(%s, %s), %d, \"%s\", %s, NULL, 0},\n", work, b->field, num[i], size_dims(b->shape),
+                  size_mult(E, b->shape));
+        }
+    }
+    emitf(E, 0, "};\n\n");
+}
+
+/* The layout function: the run-time dims and the table, to rnnrt_layout. */
+static void emit_layout_fn(Emit *E, const char *fn, const char *work, const char *table, const char *xdim)
+{
+    const char *xp = xdim ? arena_printf(&perm, ", int %s", xdim) : "";
+    emitf(E, 0, "/* Place the buffers for (B, T, V%s) at base (NULL: just measure). Returns\n"
+                " * the number of reals, or 0 when a size is out of range. */\n",
+          xdim ? arena_printf(&perm, ", %s", xdim) : "");
+    emitf(E, 0, "static size_t %s(%s *w, real *base, int B, int T, int V%s)\n{\n", fn, work, xp);
+    emitf(E, 1, "const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, %s};\n", xdim ? xdim : "0");
+    emitf(E, 1, "return rnnrt_layout(w, base, %s, (int)(sizeof %s / sizeof *%s), dims);\n", table, table, table);
+    emitf(E, 0, "}\n\n");
 }
 
 static void emit_layout(Emit *E)
@@ -845,23 +832,13 @@ static void emit_layout(Emit *E)
     for (int i = 0; i < E->nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_work;\n\n", E->prefix);
+    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
+    for (int i = 0; i < E->nbuffers; i++)
+        slot[i] = E->buffers[i].packed || !E->m->memplan ? -1 : buffer_slot(E, E->m->memplan, i);
+    const char *work = arena_printf(&perm, "%s_work", E->prefix), *table = arena_printf(&perm, "%s_bufs", E->prefix);
+    emit_buf_table(E, work, table, slot);
+    emit_layout_fn(E, arena_printf(&perm, "%s_layout", E->prefix), work, table, E->xdim);
     const char *xp = E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "";
-    emitf(E, 0, "/* Place the buffers for (B, T, V%s) at base (NULL: just measure). Returns\n"
-                " * the number of reals, or 0 when a size is out of range. */\n",
-          E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "");
-    emitf(E, 0, "static size_t %s_layout(%s_work *w, real *base, int B, int T, int V%s)\n{\n", E->prefix, E->prefix, xp);
-    emitf(E, 1, "size_t off = 0, n;\n");
-    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    if (E->xdim) {
-        emitf(E, 1, "if (%s <= 0 || %s > (1 << 24))\n", E->xdim, E->xdim);
-        emitf(E, 2, "return 0;\n");
-    }
-    if (E->m->memplan)
-        emit_slots(E, E->m->memplan);
-    for (int i = 0; i < E->nbuffers && !E->m->memplan; i++)
-        emit_own_buffer(E, i);
-    emitf(E, 1, "return off;\n}\n\n");
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
     /* a task head's workspace takes L (RnnrtModel.workspace_l) */
     emitf(E, 0, "static size_t %s_workspace%s(int B, int T, int V%s)\n{\n", E->prefix, E->labels ? "_l" : "", xp);
@@ -1721,65 +1698,6 @@ static void emit_forward(Emit *E)
     emitf(E, 0, "}\n\n");
 }
 
-static void mark_outer_reads(const Graph *top, const Graph *body, bool *live)
-{
-    for (int i = 0; i < body->n; i++) {
-        const Node *u = body->nodes[i];
-        for (int k = 0; k < u->nin; k++)
-            if (u->in[k]->graph == top)
-                live[u->in[k]->id] = true;
-        if (u->op == OP_SCAN)
-            mark_outer_reads(top, u->scan->body, live);
-    }
-}
-
-/* Marks in live[] (by node id) the forward nodes logits and the final
- * states read, directly or not: what a generation step must compute. */
-static void mark_step_nodes(const Model *m, bool *live)
-{
-    live[m->logits->id] = true;
-    for (int k = 0; k < m->nstates; k++)
-        live[m->state_out[k]->id] = true;
-    for (int i = m->nforward - 1; i >= 0; i--) {
-        const Node *n = m->g->nodes[i];
-        if (!live[i])
-            continue;
-        for (int k = 0; k < n->nin; k++)
-            live[n->in[k]->id] = true;
-        if (n->op == OP_SCAN) /* what its body reads of the outer graph */
-            mark_outer_reads(m->g, n->scan->body, live);
-    }
-}
-
-/* The forward pass without the loss or anything only the loss reads:
- * logits and the final state of one generation step (rnnrt_sample.c).
- * Language models only; the blocks are forward's own, so the values are
- * the same bits. */
-static void emit_step(Emit *E)
-{
-    const Model *m = E->m;
-    bool *live = arena_alloc(&perm, (size_t)m->g->n * sizeof *live); /* zeroed */
-    mark_step_nodes(m, live);
-    emitf(E, 0, "/* Generation step: forward without the loss; sets c->logits and the\n"
-                " * final state only. */\n");
-    emitf(E, 0, "static void %s_step(RnnrtCtx *c)\n{\n", E->prefix);
-    FILE *saved = body_begin(E);
-    E->in_backward = false;
-    E->last_line = 0;
-    for (int i = 0; i < m->nforward; i++)
-        if (live[i])
-            emit_node(E, 1, m->g->nodes[i]);
-    fputc('\n', E->f);
-    emitf(E, 1, "c->logits = %s;\n", ref(E, m->logits));
-    for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
-              ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
-    const char *body = body_end(E, saved);
-    emit_prologue(E, false, body);
-    fputs(body, E->f);
-    emitf(E, 0, "}\n\n");
-}
-
 static void emit_backward(Emit *E)
 {
     const Model *m = E->m;
@@ -1947,8 +1865,9 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     E->nbuffers = 0;
     E->m = d->enc;
     collect_buffers(E, d->enc->g, NULL);
-    add_buffer(E, state0, arena_printf(&perm, "(size_t)B * %s", dim_c(E, d->enc->state_size)), "the encoder's initial states: zeros",
+    add_buffer(E, state0, "the encoder's initial states: zeros",
                NULL, false);
+    E->buffers[E->nbuffers - 1].shape = shape2(DIM_B, d->enc->state_size);
     E->m = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
     emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");
@@ -1956,21 +1875,12 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     for (int i = 0; i < E->nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_dec_work;\n\n", E->prefix);
-    emitf(E, 0, "static size_t %s_dec_layout(%s_dec_work *w, real *base, int B, int T, int V, int Vt)\n{\n", E->prefix,
-          E->prefix);
-    emitf(E, 1, "size_t off = 0, n;\n");
-    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    emitf(E, 1, "if (Vt <= 0 || Vt > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    for (int i = 0; i < E->nbuffers; i++) {
-        emitf(E, 1, "n = %s;\n", E->buffers[i].size);
-        emitf(E, 1, "if (n > INT_MAX)\n");
-        emitf(E, 2, "return 0;\n");
-        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
-        emitf(E, 1, "off += n;\n");
-    }
-    emitf(E, 1, "return off;\n}\n\n");
+    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
+    for (int i = 0; i < E->nbuffers; i++)
+        slot[i] = -1;
+    const char *work = arena_printf(&perm, "%s_dec_work", E->prefix), *table = arena_printf(&perm, "%s_dec_bufs", E->prefix);
+    emit_buf_table(E, work, table, slot);
+    emit_layout_fn(E, arena_printf(&perm, "%s_dec_layout", E->prefix), work, table, "Vt");
     emitf(E, 0, "static size_t %s_dec_workspace(int B, int T, int V, int Vt)\n{\n", E->prefix);
     emitf(E, 1, "%s_dec_work w;\n", E->prefix);
     emitf(E, 1, "return %s_dec_layout(&w, NULL, B, T, V, Vt);\n}\n\n", E->prefix);
@@ -2109,8 +2019,7 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
             emitf(E, 1, ".head = %s,\n", s->head == HEAD_MEAN ? "RNNRT_HEAD_MEAN" : "RNNRT_HEAD_LAST");
         emitf(E, 1, ".workspace_l = %s_workspace_l,\n", E->prefix);
     } else {
-        emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
-        emitf(E, 1, ".step = %s_step,\n", E->prefix);
+        emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix); /* generation calls forward */
     }
     emit_model_end(E, "rnnrt_main", true);
 }
@@ -2139,8 +2048,6 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
     emit_layout(&E);
     emit_fused_fns(&E);
     emit_forward(&E);
-    if (!labels && !s2s)
-        emit_step(&E);
     emit_backward(&E);
     if (s2s != (d != NULL))
         DIE("emit_c: a seq2seq model needs its decoding graphs, and only it");

@@ -1528,6 +1528,32 @@ int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
 
 /* ---- helpers for the emitted code and the trainers (issue 12) ---- */
 
+/* One buffer of an emitted model's workspace (its <model>_bufs table):
+ * the field of the work struct it sets, its slot (buffers of one slot start
+ * at one offset, their lifetimes do not overlap: pass_memplan.c; -1 = its
+ * own storage, after the slots) and its size in reals: mult times the
+ * run-time dims named in dims ("TB" = T * B; letters B, T, V, L and "Vt").
+ * A packed weight (pack_mult > 0) takes rnnrt_packed_size(rows, cols) with
+ * rows = dims * mult and cols = pack_dims * pack_mult. */
+typedef struct {
+    size_t field; /* offsetof(<model>_work, field) */
+    int slot;
+    const char *dims;
+    long mult;
+    const char *pack_dims;
+    long pack_mult;
+} RnnrtWorkBuf;
+
+/* The run-time dims of a layout: dims[] = {B, T, V, L or Vt}. */
+enum { RNNRT_LAYOUT_B, RNNRT_LAYOUT_T, RNNRT_LAYOUT_V, RNNRT_LAYOUT_X, RNNRT_LAYOUT_NDIMS };
+
+/* Places the n buffers of table buf at base (NULL: only measures), setting
+ * each field of work; slots in the order of their first buffer, each as
+ * large as its largest buffer. Returns the number of reals, or 0 when a
+ * dim is out of range (B, T in 1 .. 2^20, V, L, Vt in 1 .. 2^24; an
+ * unused L/Vt is 0) or a buffer would exceed INT_MAX reals. */
+size_t rnnrt_layout(void *work, real *base, const RnnrtWorkBuf *buf, int n, const int dims[RNNRT_LAYOUT_NDIMS]);
+
 /* The bound b of a uniform init U(-b, b), or the deviation of a normal one. */
 static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
 {
