@@ -189,262 +189,88 @@ typedef struct {
     real *dembed; /* scatter_add [V,CLASSIFIER_E] */
 } classifier_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf classifier_bufs[] = {
+    {offsetof(classifier_work, carry_scale), 0, "T", 1, NULL, 0},
+    {offsetof(classifier_work, x_embed), 1, "TB", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, i_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_add), 3, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_add), 4, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_add), 5, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_add), 6, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_carry), 7, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_carry), 8, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_matmul_2), 9, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_matmul_2), 10, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_matmul_2), 11, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_matmul_2), 12, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_step), 13, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_kept), 9, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_step), 14, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_kept), 9, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_2), 10, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, W_hi_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_hf_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_hg_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_ho_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, h_seq), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, pooled), 3, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, logits_matmul), 2, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, logits), 15, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(classifier_work, dlogits), 2, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, db_out), 16, "L", 1, NULL, 0},
+    {offsetof(classifier_work, dpooled), 4, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh), 2, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_tanh_seq), 17, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_seq), 18, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_seq), 19, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_seq), 20, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_seq), 21, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_seq), 22, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_seq), 23, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_next_carry), 8, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_next_carry), 9, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_2), 10, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_step), 11, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_step), 12, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev), 13, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx), 24, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dh_prev_2), 11, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx_2), 25, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dh_prev_3), 26, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx_3), 27, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dh_prev_4), 28, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx_4), 29, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dc_prev), 14, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_5), 30, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, W_io_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_ig_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_if_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_ii_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
+    {offsetof(classifier_work, dx_embed_seq), 7, "TB", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, di_add_seq), 3, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, df_add_seq), 4, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dg_add_seq), 5, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, do_add_seq), 6, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ii), 17, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_if), 3, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ig), 4, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_io), 5, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dembed), 2, "V", CLASSIFIER_E, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V, L) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t classifier_layout(classifier_work *w, real *base, int B, int T, int V, int L)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    if (L <= 0 || L > (1 << 24))
-        return 0;
-    n = (size_t)T;
-    if (n > INT_MAX)
-        return 0;
-    w->carry_scale = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->x_embed = base ? base + off : NULL;
-    off += n;
-    /* 10 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if ((size_t)B * L > n)
-        n = (size_t)B * L;
-    if ((size_t)V * CLASSIFIER_E > n)
-        n = (size_t)V * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->i_matmul = base ? base + off : NULL;
-    w->f_matmul = base ? base + off : NULL;
-    w->g_matmul = base ? base + off : NULL;
-    w->o_matmul = base ? base + off : NULL;
-    w->h_seq = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dh = base ? base + off : NULL;
-    w->dembed = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_add = base ? base + off : NULL;
-    w->pooled = base ? base + off : NULL;
-    w->di_add_seq = base ? base + off : NULL;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->f_add = base ? base + off : NULL;
-    w->dpooled = base ? base + off : NULL;
-    w->df_add_seq = base ? base + off : NULL;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_add = base ? base + off : NULL;
-    w->dg_add_seq = base ? base + off : NULL;
-    w->db_io = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_add = base ? base + off : NULL;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if ((size_t)T * B * CLASSIFIER_E > n)
-        n = (size_t)T * B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    w->dx_embed_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_carry = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_matmul_2 = base ? base + off : NULL;
-    w->h_kept = base ? base + off : NULL;
-    w->c_kept = base ? base + off : NULL;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul_2 = base ? base + off : NULL;
-    w->c_2 = base ? base + off : NULL;
-    w->dh_2 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul_2 = base ? base + off : NULL;
-    w->dc_step = base ? base + off : NULL;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul_2 = base ? base + off : NULL;
-    w->dh_step = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step = base ? base + off : NULL;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_step = base ? base + off : NULL;
-    w->dc_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)L;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_tanh_seq = base ? base + off : NULL;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->f_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * CLASSIFIER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_H, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hi_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_H, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hf_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_H, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hg_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_H, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ho_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_E, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_io_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_E, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ig_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_E, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_if_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(CLASSIFIER_E, CLASSIFIER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ii_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, L};
+    return rnnrt_layout(w, base, classifier_bufs, (int)(sizeof classifier_bufs / sizeof *classifier_bufs), dims);
 }
 
 static size_t classifier_workspace_l(int B, int T, int V, int L)

@@ -140,173 +140,62 @@ typedef struct {
     real *db_hn; /* sum_to [GRU_H] */
 } gru_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf gru_bufs[] = {
+    {offsetof(gru_work, carry_scale), 0, "T", 1, NULL, 0},
+    {offsetof(gru_work, r_matmul), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_add), 2, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_matmul), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_add), 3, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_matmul), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_add), 4, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_carry), 5, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_matmul_2), 6, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_matmul_2), 7, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_matmul_2), 8, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, W_hr_packed), -1, "", GRU_H, "", GRU_H},
+    {offsetof(gru_work, W_hz_packed), -1, "", GRU_H, "", GRU_H},
+    {offsetof(gru_work, W_hn_packed), -1, "", GRU_H, "", GRU_H},
+    {offsetof(gru_work, h_seq), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, logits_matmul), 2, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, logits), 6, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(gru_work, dlogits), 3, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, db_out), 9, "V", 1, NULL, 0},
+    {offsetof(gru_work, dh), 2, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_seq), 10, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_seq), 11, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_seq), 12, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_sub_seq), 13, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_add_seq), 14, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_seq), 15, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_next_carry), 7, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev), 8, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_2), 16, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_3), 17, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_4), 18, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_5), 19, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dr_add_seq), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_ir), 2, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dz_add_seq), 3, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_iz), 11, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dn_add_seq), 4, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_in), 12, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dn_add_seq_2), 5, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_ir), 10, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_iz), 1, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_in), 3, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_hn), 4, "", GRU_H, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t gru_layout(gru_work *w, real *base, int B, int T, int V)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    n = (size_t)T;
-    if (n > INT_MAX)
-        return 0;
-    w->carry_scale = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul = base ? base + off : NULL;
-    w->z_matmul = base ? base + off : NULL;
-    w->n_matmul = base ? base + off : NULL;
-    w->h_seq = base ? base + off : NULL;
-    w->dr_add_seq = base ? base + off : NULL;
-    w->db_iz = base ? base + off : NULL;
-    off += n;
-    /* 5 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if ((size_t)V * GRU_H > n)
-        n = (size_t)V * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dh = base ? base + off : NULL;
-    w->dW_ir = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dz_add_seq = base ? base + off : NULL;
-    w->db_in = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add = base ? base + off : NULL;
-    w->dn_add_seq = base ? base + off : NULL;
-    w->db_hn = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * GRU_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_2 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_2 = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_2 = base ? base + off : NULL;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    w->db_ir = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if ((size_t)V * GRU_H > n)
-        n = (size_t)V * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_seq = base ? base + off : NULL;
-    w->dW_iz = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * GRU_H;
-    if ((size_t)V * GRU_H > n)
-        n = (size_t)V * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_seq = base ? base + off : NULL;
-    w->dW_in = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * GRU_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(GRU_H, GRU_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(GRU_H, GRU_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(GRU_H, GRU_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, 0};
+    return rnnrt_layout(w, base, gru_bufs, (int)(sizeof gru_bufs / sizeof *gru_bufs), dims);
 }
 
 static size_t gru_workspace(int B, int T, int V)
@@ -491,98 +380,6 @@ static void gru_forward(RnnrtCtx *c)
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * GRU_H * sizeof(real));
 }
 
-/* Generation step: forward without the loss; sets c->logits and the
- * final state only. */
-static void gru_step(RnnrtCtx *c)
-{
-    const int B = c->B, T = c->T, V = c->V;
-    gru_params p = gru_params_at((real *)c->params, V); /* read only */
-    gru_work w;
-    gru_layout(&w, c->work, B, T, V);
-    real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
-    for (int t = 0; t < T; t++)
-        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-
-    /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.r_matmul + i * (size_t)GRU_H, p.W_ir + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.r_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add[r * n + j] = w.r_matmul[r * n + j] + p.b_ir[j];
-    /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.z_matmul + i * (size_t)GRU_H, p.W_iz + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.z_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add[r * n + j] = w.z_matmul[r * n + j] + p.b_iz[j];
-    /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.n_matmul + i * (size_t)GRU_H, p.W_in + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.n_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add[r * n + j] = w.n_matmul[r * n + j] + p.b_in[j];
-    /* specs/gru.yaml:10  name: gru */
-    /* scan 'gru' over t = 0 .. T-1 */
-    memcpy(w.h_prev_carry, h0, (size_t)B * GRU_H * sizeof(real));
-    const real *h_prev_cur = w.h_prev_carry;
-    if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
-        rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hz, GRU_H, w.W_hz_packed);
-        rnnrt_pack_b(0, GRU_H, GRU_H, p.W_hn, GRU_H, w.W_hn_packed);
-    }
-    for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
-        const real *r_add_t = w.r_add + (size_t)t * B * GRU_H;
-        const real *z_add_t = w.z_add + (size_t)t * B * GRU_H;
-        const real *n_add_t = w.n_add + (size_t)t * B * GRU_H;
-        real *r_2 = w.r_seq + (size_t)t * B * GRU_H;
-        real *z = w.z_seq + (size_t)t * B * GRU_H;
-        real *n_add_2 = w.n_add_seq + (size_t)t * B * GRU_H;
-        real *n_2 = w.n_seq + (size_t)t * B * GRU_H;
-        real *h_sub = w.h_sub_seq + (size_t)t * B * GRU_H;
-        real *h = w.h_seq + (size_t)t * B * GRU_H;
-        /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.r_matmul_2, GRU_H);
-        /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.z_matmul_2, GRU_H);
-        /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_matmul_2, GRU_H);
-        /* fused:
-         *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
-         *   specs/gru.yaml:31  h: (1 - z) * n + z * h
-         */
-        gru_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
-        memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
-        h_prev_cur = h;
-    }
-    if (h_prev_cur != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * GRU_H * sizeof(real));
-    /* specs/gru.yaml:32  network: */
-    rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-
-    c->logits = w.logits;
-    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * GRU_H * sizeof(real));
-}
-
 /* Backward pass (backpropagation through time): adds the gradient of
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void gru_backward(RnnrtCtx *c)
@@ -745,7 +542,6 @@ const RnnrtModel gru_model = {
         .min_freq = 1,
     },
     .workspace = gru_workspace,
-    .step = gru_step,
     .forward = gru_forward,
     .backward = gru_backward,
 };

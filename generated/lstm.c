@@ -166,206 +166,72 @@ typedef struct {
     real *db_io; /* sum_to [LSTM_H] */
 } lstm_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf lstm_bufs[] = {
+    {offsetof(lstm_work, carry_scale), 0, "T", 1, NULL, 0},
+    {offsetof(lstm_work, i_matmul), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_add), 2, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_matmul), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_add), 3, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_matmul), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_add), 4, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_matmul), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_add), 5, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_carry), 6, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_carry), 7, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_matmul_2), 8, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_matmul_2), 9, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_matmul_2), 10, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_matmul_2), 11, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_2), 12, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, W_hi_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, W_hf_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, W_hg_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, W_ho_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, h_seq), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, logits_matmul), 2, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, logits), 8, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(lstm_work, dlogits), 3, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, db_out), 13, "V", 1, NULL, 0},
+    {offsetof(lstm_work, dh), 2, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_tanh_seq), 14, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_seq), 15, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_seq), 16, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_seq), 17, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_seq), 18, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_seq), 19, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_seq), 20, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_next_carry), 6, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dc_next_carry), 7, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev), 10, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_2), 11, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_3), 12, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_4), 21, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dc_prev), 9, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_5), 22, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, di_add_seq), 1, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ii), 2, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, df_add_seq), 3, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_if), 14, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dg_add_seq), 4, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ig), 15, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, do_add_seq), 5, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_io), 16, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ii), 17, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_if), 1, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ig), 3, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_io), 4, "", LSTM_H, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t lstm_layout(lstm_work *w, real *base, int B, int T, int V)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    n = (size_t)T;
-    if (n > INT_MAX)
-        return 0;
-    w->carry_scale = base ? base + off : NULL;
-    off += n;
-    /* 7 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_matmul = base ? base + off : NULL;
-    w->f_matmul = base ? base + off : NULL;
-    w->g_matmul = base ? base + off : NULL;
-    w->o_matmul = base ? base + off : NULL;
-    w->h_seq = base ? base + off : NULL;
-    w->di_add_seq = base ? base + off : NULL;
-    w->db_if = base ? base + off : NULL;
-    off += n;
-    /* 5 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if ((size_t)V * LSTM_H > n)
-        n = (size_t)V * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_add = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dh = base ? base + off : NULL;
-    w->dW_ii = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->f_add = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->df_add_seq = base ? base + off : NULL;
-    w->db_ig = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_add = base ? base + off : NULL;
-    w->dg_add_seq = base ? base + off : NULL;
-    w->db_io = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_add = base ? base + off : NULL;
-    w->do_add_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_carry = base ? base + off : NULL;
-    w->dc_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->i_matmul_2 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->f_matmul_2 = base ? base + off : NULL;
-    w->dc_prev = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_matmul_2 = base ? base + off : NULL;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_matmul_2 = base ? base + off : NULL;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_2 = base ? base + off : NULL;
-    w->dh_prev_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if ((size_t)V * LSTM_H > n)
-        n = (size_t)V * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_tanh_seq = base ? base + off : NULL;
-    w->dW_if = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if ((size_t)V * LSTM_H > n)
-        n = (size_t)V * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->o_seq = base ? base + off : NULL;
-    w->dW_ig = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if ((size_t)V * LSTM_H > n)
-        n = (size_t)V * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->g_seq = base ? base + off : NULL;
-    w->dW_io = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->i_seq = base ? base + off : NULL;
-    w->db_ii = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->c_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->f_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * LSTM_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(LSTM_H, LSTM_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hi_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(LSTM_H, LSTM_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hf_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(LSTM_H, LSTM_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hg_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(LSTM_H, LSTM_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ho_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, 0};
+    return rnnrt_layout(w, base, lstm_bufs, (int)(sizeof lstm_bufs / sizeof *lstm_bufs), dims);
 }
 
 static size_t lstm_workspace(int B, int T, int V)
@@ -583,120 +449,6 @@ static void lstm_forward(RnnrtCtx *c)
     memcpy(c->state_out + (size_t)B * LSTM_H, w.c_prev_carry, (size_t)B * LSTM_H * sizeof(real));
 }
 
-/* Generation step: forward without the loss; sets c->logits and the
- * final state only. */
-static void lstm_step(RnnrtCtx *c)
-{
-    const int B = c->B, T = c->T, V = c->V;
-    lstm_params p = lstm_params_at((real *)c->params, V); /* read only */
-    lstm_work w;
-    lstm_layout(&w, c->work, B, T, V);
-    real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    const real *c0 = c->state_in + (size_t)B * LSTM_H;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
-    for (int t = 0; t < T; t++)
-        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-
-    /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.i_matmul + i * (size_t)LSTM_H, p.W_ii + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.i_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.i_add[r * n + j] = w.i_matmul[r * n + j] + p.b_ii[j];
-    /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.f_matmul + i * (size_t)LSTM_H, p.W_if + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.f_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.f_add[r * n + j] = w.f_matmul[r * n + j] + p.b_if[j];
-    /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.g_matmul + i * (size_t)LSTM_H, p.W_ig + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.g_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.g_add[r * n + j] = w.g_matmul[r * n + j] + p.b_ig[j];
-    /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.o_matmul + i * (size_t)LSTM_H, p.W_io + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.o_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.o_add[r * n + j] = w.o_matmul[r * n + j] + p.b_io[j];
-    /* specs/lstm.yaml:10  name: lstm */
-    /* scan 'lstm' over t = 0 .. T-1 */
-    memcpy(w.h_prev_carry, h0, (size_t)B * LSTM_H * sizeof(real));
-    memcpy(w.c_prev_carry, c0, (size_t)B * LSTM_H * sizeof(real));
-    const real *h_prev_cur = w.h_prev_carry;
-    if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hi, LSTM_H, w.W_hi_packed);
-        rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hf, LSTM_H, w.W_hf_packed);
-        rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_hg, LSTM_H, w.W_hg_packed);
-        rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_ho, LSTM_H, w.W_ho_packed);
-    }
-    for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
-        const real *c_prev = w.c_prev_carry;
-        const real *i_add_t = w.i_add + (size_t)t * B * LSTM_H;
-        const real *f_add_t = w.f_add + (size_t)t * B * LSTM_H;
-        const real *g_add_t = w.g_add + (size_t)t * B * LSTM_H;
-        const real *o_add_t = w.o_add + (size_t)t * B * LSTM_H;
-        real *i_2 = w.i_seq + (size_t)t * B * LSTM_H;
-        real *f = w.f_seq + (size_t)t * B * LSTM_H;
-        real *g_3 = w.g_seq + (size_t)t * B * LSTM_H;
-        real *o = w.o_seq + (size_t)t * B * LSTM_H;
-        real *h_tanh = w.h_tanh_seq + (size_t)t * B * LSTM_H;
-        real *h = w.h_seq + (size_t)t * B * LSTM_H;
-        /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.i_matmul_2, LSTM_H);
-        /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.f_matmul_2, LSTM_H);
-        /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.g_matmul_2, LSTM_H);
-        /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.o_matmul_2, LSTM_H);
-        /* fused:
-         *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
-         *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
-         *   specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
-         *   specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
-         *   specs/lstm.yaml:36  c: f * c + i * g
-         *   specs/lstm.yaml:37  h: o * tanh(c)
-         */
-        lstm_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
-        memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
-        memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
-        h_prev_cur = h;
-        memcpy(w.c_prev_carry, w.c_2, (size_t)B * LSTM_H * sizeof(real));
-    }
-    if (h_prev_cur != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
-    /* specs/lstm.yaml:38  network: */
-    rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-
-    c->logits = w.logits;
-    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * LSTM_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * LSTM_H, w.c_prev_carry, (size_t)B * LSTM_H * sizeof(real));
-}
-
 /* Backward pass (backpropagation through time): adds the gradient of
  * c->loss to c->grads and writes c->dstate_in. Call after forward. */
 static void lstm_backward(RnnrtCtx *c)
@@ -884,7 +636,6 @@ const RnnrtModel lstm_model = {
         .min_freq = 1,
     },
     .workspace = lstm_workspace,
-    .step = lstm_step,
     .forward = lstm_forward,
     .backward = lstm_backward,
 };

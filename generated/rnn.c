@@ -84,90 +84,38 @@ typedef struct {
     real *db_ih; /* sum_to [RNN_H] */
 } rnn_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf rnn_bufs[] = {
+    {offsetof(rnn_work, carry_scale), 0, "T", 1, NULL, 0},
+    {offsetof(rnn_work, h_matmul), 1, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_add), 2, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_carry), 3, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_matmul_2), 4, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, W_hh_packed), -1, "", RNN_H, "", RNN_H},
+    {offsetof(rnn_work, h_seq), 1, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, logits_matmul), 2, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, logits), 4, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(rnn_work, dlogits), 3, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, db_out), 5, "V", 1, NULL, 0},
+    {offsetof(rnn_work, dh), 2, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_seq), 6, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_next_carry), 7, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev), 8, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev_2), 9, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_add_seq), 3, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dW_ih), 1, "V", RNN_H, NULL, 0},
+    {offsetof(rnn_work, db_ih), 2, "", RNN_H, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t rnn_layout(rnn_work *w, real *base, int B, int T, int V)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    n = (size_t)T;
-    if (n > INT_MAX)
-        return 0;
-    w->carry_scale = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * RNN_H;
-    if ((size_t)V * RNN_H > n)
-        n = (size_t)V * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_matmul = base ? base + off : NULL;
-    w->h_seq = base ? base + off : NULL;
-    w->dW_ih = base ? base + off : NULL;
-    off += n;
-    /* 5 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * RNN_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->h_add = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dh = base ? base + off : NULL;
-    w->db_ih = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * V;
-    if ((size_t)T * B * RNN_H > n)
-        n = (size_t)T * B * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dh_add_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * RNN_H;
-    if ((size_t)T * B * V > n)
-        n = (size_t)T * B * V;
-    if (n > INT_MAX)
-        return 0;
-    w->h_matmul_2 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    n = (size_t)V;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * RNN_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(RNN_H, RNN_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hh_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, 0};
+    return rnnrt_layout(w, base, rnn_bufs, (int)(sizeof rnn_bufs / sizeof *rnn_bufs), dims);
 }
 
 static size_t rnn_workspace(int B, int T, int V)
@@ -260,62 +208,6 @@ static void rnn_forward(RnnrtCtx *c)
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
     c->loss = w.loss[0];
-    c->logits = w.logits;
-    memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * RNN_H * sizeof(real));
-}
-
-/* Generation step: forward without the loss; sets c->logits and the
- * final state only. */
-static void rnn_step(RnnrtCtx *c)
-{
-    const int B = c->B, T = c->T, V = c->V;
-    rnn_params p = rnn_params_at((real *)c->params, V); /* read only */
-    rnn_work w;
-    rnn_layout(&w, c->work, B, T, V);
-    real *carry_scale = w.carry_scale;
-    const real *h0 = c->state_in + (size_t)B * 0;
-    const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
-    for (int t = 0; t < T; t++)
-        carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
-
-    /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.h_matmul + i * (size_t)RNN_H, p.W_ih + (size_t)c->x[i] * (size_t)RNN_H, (size_t)RNN_H * sizeof(real));
-        else
-            memset(w.h_matmul + i * (size_t)RNN_H, 0, (size_t)RNN_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)RNN_H; r < (size_t)T * B * RNN_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.h_add[r * n + j] = w.h_matmul[r * n + j] + p.b_ih[j];
-    /* specs/rnn.yaml:9  name: rnn_tanh */
-    /* scan 'rnn_tanh' over t = 0 .. T-1 */
-    memcpy(w.h_prev_carry, h0, (size_t)B * RNN_H * sizeof(real));
-    const real *h_prev_cur = w.h_prev_carry;
-    if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
-    }
-    for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
-        const real *h_add_t = w.h_add + (size_t)t * B * RNN_H;
-        real *h = w.h_seq + (size_t)t * B * RNN_H;
-        /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm_packed(0, B, RNN_H, RNN_H, h_prev, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.h_matmul_2, RNN_H);
-        /* fused:
-         *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
-         */
-        rnn_fused_h((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
-        memcpy(w.h_prev_seq + (size_t)t * B * RNN_H, h_prev, (size_t)B * RNN_H * sizeof(real));
-        h_prev_cur = h;
-    }
-    if (h_prev_cur != w.h_prev_carry)
-        memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * RNN_H * sizeof(real));
-    /* specs/rnn.yaml:20  network: */
-    rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-
     c->logits = w.logits;
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_carry, (size_t)B * RNN_H * sizeof(real));
 }
@@ -420,7 +312,6 @@ const RnnrtModel rnn_model = {
         .min_freq = 1,
     },
     .workspace = rnn_workspace,
-    .step = rnn_step,
     .forward = rnn_forward,
     .backward = rnn_backward,
 };

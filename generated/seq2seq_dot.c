@@ -466,624 +466,218 @@ typedef struct {
     real *dembed_src; /* scatter_add [V,SEQ2SEQ_DOT_E] */
 } seq2seq_dot_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf seq2seq_dot_bufs[] = {
+    {offsetof(seq2seq_dot_work, src_mask), 0, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, embed_src_x), 1, "TB", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_enc_l0), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_add_enc_l0), 3, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_enc_l0), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_add_enc_l0), 4, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_enc_l0), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_enc_l0), 5, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_enc_l0_carry), 6, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_enc_l0_2), 2, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_enc_l0_2), 7, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_enc_l0_2), 8, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_step_enc_l0), 9, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_kept_enc_l0), 2, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, h_enc_l0_seq), 10, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_enc_l1), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_add_enc_l1), 3, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_enc_l1), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_add_enc_l1), 4, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_enc_l1), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_enc_l1), 5, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_enc_l1_carry), 11, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_enc_l1_2), 2, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_enc_l1_2), 12, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_enc_l1_2), 13, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_step_enc_l1), 14, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_kept_enc_l1), 2, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, h_enc_l1_seq), 7, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, embed_tgt_x), 15, "TB", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_dec_l0), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_dec_l0), 3, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_dec_l0), 4, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_dec_l0_carry), 16, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_dec_l1_carry), 17, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, score_mul), 18, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, score_sum_last), 19, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, score), 18, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_dec_l0_2), 18, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_dec_l0_3), 19, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_dec_l0_2), 20, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_dec_l0_3), 21, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_dec_l0_2), 22, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_dec_l0_3), 23, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_dec_l1), 24, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_dec_l1), 25, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_dec_l1), 26, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_matmul_dec_l1_2), 18, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_matmul_dec_l1_2), 19, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_matmul_dec_l1_2), 20, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_cr_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hr_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_cz_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hz_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_cn_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hn_dec_l0_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hr_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hz_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_hn_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_ir_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_iz_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_in_dec_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, h_dec_l1_seq), 5, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, attention_seq), 27, "TTB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, logits_matmul), 2, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, logits), 3, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, dlogits), 2, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_out), 28, "Vt", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l1), 4, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_dec_l1_seq), 12, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_dec_l1_seq), 13, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_dec_l1_seq), 14, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_sub_dec_l1_seq), 29, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_dec_l1_seq), 30, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_dec_l1_seq), 31, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_dec_l0_seq), 32, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_dec_l0_seq), 33, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_dec_l0_seq), 34, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_dec_l0_seq), 35, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_sub_dec_l0_seq), 36, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_dec_l0_seq), 37, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_dec_l0_seq), 38, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, context_seq), 39, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l0_next_carry), 25, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l1_next_carry), 26, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1), 40, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l0), 21, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_2), 41, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_3), 42, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l0_2), 22, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_4), 43, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_dec_l0_3), 23, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l0), 44, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dcontext), 21, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_tgt_x), 45, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l0_2), 22, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l0_3), 23, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dcontext_2), 46, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_tgt_x_2), 47, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l0_4), 48, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dcontext_3), 49, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_tgt_x_3), 50, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l0_5), 51, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dcontext_4), 23, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1), 21, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dattention_mul), 22, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dattention), 23, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, dscore), 22, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, dscore_sum_last), 23, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_work, dscore_mul), 22, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_mul), 23, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_5), 44, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1_2), 23, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1_3), 22, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_dec_l1_6), 21, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_in_dec_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_iz_dec_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_ir_dec_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, dembed_tgt_x_seq), 24, "TB", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1_5), 5, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dr_add_dec_l0_seq), 2, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_ir_dec_l0), 21, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dz_add_dec_l0_seq), 18, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_iz_dec_l0), 22, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_dec_l0_seq), 6, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_in_dec_l0), 39, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_dec_l0_seq_2), 11, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_hn_dec_l0), 18, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dr_add_dec_l1_seq), 16, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_ir_dec_l1), 6, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dz_add_dec_l1_seq), 17, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_iz_dec_l1), 11, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_dec_l1_seq), 19, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_in_dec_l1), 16, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_dec_l1_seq_2), 20, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_hn_dec_l1), 17, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_tgt), 2, "Vt", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_enc_l1_seq), 8, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_enc_l1_seq), 9, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_enc_l1_seq), 52, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_sub_enc_l1_seq), 53, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_enc_l1_seq), 54, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_enc_l1_seq), 55, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1_next_carry), 29, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l1_6), 30, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_step_enc_l1), 31, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l1), 32, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_2), 33, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_3), 34, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l1_2), 35, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l1_3), 36, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_4), 37, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l1_4), 38, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_iz_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_in_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_ir_enc_l1_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_seq), 4, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dr_add_enc_l1_seq), 7, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_ir_enc_l1), 33, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dz_add_enc_l1_seq), 12, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_iz_enc_l1), 34, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_enc_l1_seq), 13, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_in_enc_l1), 35, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_enc_l1_seq_2), 14, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_hn_enc_l1), 36, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_prev_enc_l0_seq), 56, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, z_enc_l0_seq), 57, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_enc_l0_seq), 58, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, h_sub_enc_l0_seq), 59, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, n_add_enc_l0_seq), 60, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, r_enc_l0_seq), 61, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_next_carry), 52, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_enc_l0_6), 53, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_step_enc_l0), 54, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l0), 55, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_src_x), 30, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_src_x_2), 31, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l0_2), 12, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l0_3), 13, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_src_x_3), 32, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dh_prev_enc_l0_4), 14, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, W_iz_enc_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_in_enc_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, W_ir_enc_l0_packed), -1, "", SEQ2SEQ_DOT_E, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_work, dembed_src_x_seq), 9, "TB", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_work, dr_add_enc_l0_seq), 5, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_ir_enc_l0), 57, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dz_add_enc_l0_seq), 10, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_iz_enc_l0), 5, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_enc_l0_seq), 7, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_in_enc_l0), 10, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dn_add_enc_l0_seq_2), 8, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, db_hn_enc_l0), 56, "", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_work, dembed_src), 4, "V", SEQ2SEQ_DOT_E, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t seq2seq_dot_layout(seq2seq_dot_work *w, real *base, int B, int T, int V, int Vt)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    if (Vt <= 0 || Vt > (1 << 24))
-        return 0;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->src_mask = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_src_x = base ? base + off : NULL;
-    off += n;
-    /* 16 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if ((size_t)Vt * SEQ2SEQ_DOT_E > n)
-        n = (size_t)Vt * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0 = base ? base + off : NULL;
-    w->z_matmul_enc_l0 = base ? base + off : NULL;
-    w->n_matmul_enc_l0 = base ? base + off : NULL;
-    w->r_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_kept_enc_l0 = base ? base + off : NULL;
-    w->r_matmul_enc_l1 = base ? base + off : NULL;
-    w->z_matmul_enc_l1 = base ? base + off : NULL;
-    w->n_matmul_enc_l1 = base ? base + off : NULL;
-    w->r_matmul_enc_l1_2 = base ? base + off : NULL;
-    w->h_kept_enc_l1 = base ? base + off : NULL;
-    w->r_matmul_dec_l0 = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dr_add_dec_l0_seq = base ? base + off : NULL;
-    w->dembed_tgt = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if ((size_t)T * B * Vt > n)
-        n = (size_t)T * B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0 = base ? base + off : NULL;
-    w->r_add_enc_l1 = base ? base + off : NULL;
-    w->z_matmul_dec_l0 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if ((size_t)V * SEQ2SEQ_DOT_E > n)
-        n = (size_t)V * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0 = base ? base + off : NULL;
-    w->z_add_enc_l1 = base ? base + off : NULL;
-    w->n_matmul_dec_l0 = base ? base + off : NULL;
-    w->dh_dec_l1 = base ? base + off : NULL;
-    w->dh_enc_l0_seq = base ? base + off : NULL;
-    w->dembed_src = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0 = base ? base + off : NULL;
-    w->n_add_enc_l1 = base ? base + off : NULL;
-    w->h_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_5 = base ? base + off : NULL;
-    w->dr_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_iz_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_ir_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_enc_l1_seq = base ? base + off : NULL;
-    w->dr_add_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0_2 = base ? base + off : NULL;
-    w->h_prev_enc_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l0 = base ? base + off : NULL;
-    w->z_enc_l1_seq = base ? base + off : NULL;
-    w->dembed_src_x_seq = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l0_seq = base ? base + off : NULL;
-    w->dz_add_enc_l0_seq = base ? base + off : NULL;
-    w->db_in_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_carry = base ? base + off : NULL;
-    w->dn_add_dec_l0_seq_2 = base ? base + off : NULL;
-    w->db_iz_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_2 = base ? base + off : NULL;
-    w->h_prev_dec_l1_seq = base ? base + off : NULL;
-    w->dz_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_2 = base ? base + off : NULL;
-    w->z_dec_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l1 = base ? base + off : NULL;
-    w->n_dec_l1_seq = base ? base + off : NULL;
-    w->dn_add_enc_l1_seq_2 = base ? base + off : NULL;
-    w->dh_prev_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_tgt_x = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_carry = base ? base + off : NULL;
-    w->dr_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_in_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l1_carry = base ? base + off : NULL;
-    w->dz_add_dec_l1_seq = base ? base + off : NULL;
-    w->db_hn_dec_l1 = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->score_mul = base ? base + off : NULL;
-    w->score = base ? base + off : NULL;
-    w->r_matmul_dec_l0_2 = base ? base + off : NULL;
-    w->r_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dz_add_dec_l0_seq = base ? base + off : NULL;
-    w->db_hn_dec_l0 = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->score_sum_last = base ? base + off : NULL;
-    w->r_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->z_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_2 = base ? base + off : NULL;
-    w->n_matmul_dec_l1_2 = base ? base + off : NULL;
-    w->dn_add_dec_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->dh_dec_l0 = base ? base + off : NULL;
-    w->dcontext = base ? base + off : NULL;
-    w->dh_enc_l1 = base ? base + off : NULL;
-    w->dh_prev_dec_l1_6 = base ? base + off : NULL;
-    w->db_ir_dec_l0 = base ? base + off : NULL;
-    off += n;
-    /* 8 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_2 = base ? base + off : NULL;
-    w->dh_dec_l0_2 = base ? base + off : NULL;
-    w->dh_prev_dec_l0_2 = base ? base + off : NULL;
-    w->dattention_mul = base ? base + off : NULL;
-    w->dscore = base ? base + off : NULL;
-    w->dscore_mul = base ? base + off : NULL;
-    w->dh_enc_l1_3 = base ? base + off : NULL;
-    w->db_iz_dec_l0 = base ? base + off : NULL;
-    off += n;
-    /* 8 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_3 = base ? base + off : NULL;
-    w->dh_dec_l0_3 = base ? base + off : NULL;
-    w->dh_prev_dec_l0_3 = base ? base + off : NULL;
-    w->dcontext_4 = base ? base + off : NULL;
-    w->dattention = base ? base + off : NULL;
-    w->dscore_sum_last = base ? base + off : NULL;
-    w->dh_prev_dec_l1_mul = base ? base + off : NULL;
-    w->dh_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if ((size_t)T * B * SEQ2SEQ_DOT_E > n)
-        n = (size_t)T * B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1 = base ? base + off : NULL;
-    w->dembed_tgt_x_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1 = base ? base + off : NULL;
-    w->dh_dec_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1 = base ? base + off : NULL;
-    w->dh_dec_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->attention_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l1_6 = base ? base + off : NULL;
-    w->dembed_src_x = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l1_seq = base ? base + off : NULL;
-    w->dh_step_enc_l1 = base ? base + off : NULL;
-    w->dembed_src_x_2 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1 = base ? base + off : NULL;
-    w->dembed_src_x_3 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_dec_l0_seq = base ? base + off : NULL;
-    w->dh_enc_l0_2 = base ? base + off : NULL;
-    w->db_ir_enc_l1 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l0_seq = base ? base + off : NULL;
-    w->dh_enc_l0_3 = base ? base + off : NULL;
-    w->db_iz_enc_l1 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_2 = base ? base + off : NULL;
-    w->db_in_enc_l1 = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_3 = base ? base + off : NULL;
-    w->db_hn_enc_l1 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_seq = base ? base + off : NULL;
-    w->dh_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l0_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->context_seq = base ? base + off : NULL;
-    w->db_in_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0 = base ? base + off : NULL;
-    w->dh_prev_dec_l1_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dcontext_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dembed_tgt_x_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_next_carry = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l1_seq = base ? base + off : NULL;
-    w->dh_enc_l0_6 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_seq = base ? base + off : NULL;
-    w->dh_step_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l1_seq = base ? base + off : NULL;
-    w->dh_prev_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_seq = base ? base + off : NULL;
-    w->db_hn_enc_l0 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_enc_l0_seq = base ? base + off : NULL;
-    w->db_ir_enc_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_enc_l0_seq = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_cr_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_cz_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_cn_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ir_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_iz_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_in_dec_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_in_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_iz_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ir_dec_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_iz_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_in_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ir_enc_l1_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_iz_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_in_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ir_enc_l0_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, Vt};
+    return rnnrt_layout(w, base, seq2seq_dot_bufs, (int)(sizeof seq2seq_dot_bufs / sizeof *seq2seq_dot_bufs), dims);
 }
 
 static size_t seq2seq_dot_workspace(int B, int T, int V, int Vt)
@@ -2398,489 +1992,113 @@ typedef struct {
     real *logits_2; /* add [B,Vt] */
 } seq2seq_dot_dec_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf seq2seq_dot_dec_bufs[] = {
+    {offsetof(seq2seq_dot_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_enc_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_enc_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_enc_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_enc_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_enc_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_enc_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
+    {offsetof(seq2seq_dot_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_DOT_E, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, score_sum_last_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, score_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, attention_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, context_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_dec_l0_5), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_dec_l0_6), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_dec_l0_5), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_dec_l0_6), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_dec_l0_5), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_dec_l0_6), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_matmul_dec_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_matmul_dec_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_matmul_dec_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dot_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
+};
+
+/* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
+ * the number of reals, or 0 when a size is out of range. */
 static size_t seq2seq_dot_dec_layout(seq2seq_dot_dec_work *w, real *base, int B, int T, int V, int Vt)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    if (Vt <= 0 || Vt > (1 << 24))
-        return 0;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->src_mask_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_src_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l0_2_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept_enc_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_enc_l0_2_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_enc_l0_2_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_enc_l0_2_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l0_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_enc_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_enc_l1_2_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_enc_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_step_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_kept_enc_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_enc_l1_2_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_enc_l1_2_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_enc_l1_2_packed = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_enc_l1_seq_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * 2 * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->enc_state0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_E;
-    if (n > INT_MAX)
-        return 0;
-    w->embed_tgt_x_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->score_mul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->score_sum_last_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->score_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B;
-    if (n > INT_MAX)
-        return 0;
-    w->attention_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->context_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l0_6 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_mul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l0_5 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_dec_l0 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l0_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_mul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_dec_l1_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_dec_l1 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_mul_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * SEQ2SEQ_DOT_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_dec_l1_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->logits_matmul_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * Vt;
-    if (n > INT_MAX)
-        return 0;
-    w->logits_2 = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, Vt};
+    return rnnrt_layout(w, base, seq2seq_dot_dec_bufs, (int)(sizeof seq2seq_dot_dec_bufs / sizeof *seq2seq_dot_dec_bufs), dims);
 }
 
 static size_t seq2seq_dot_dec_workspace(int B, int T, int V, int Vt)

@@ -151,209 +151,68 @@ typedef struct {
     real *dembed; /* scatter_add [V,TAGGER_E] */
 } tagger_work;
 
+/* Where the buffers live: {field, slot, run-time dims, constant factor}
+ * (one slot: lifetimes that do not overlap; -1: storage of its own;
+ * a packed weight adds its columns). rnnrt_layout places them. */
+static const RnnrtWorkBuf tagger_bufs[] = {
+    {offsetof(tagger_work, carry_scale), 0, "T", 1, NULL, 0},
+    {offsetof(tagger_work, x_embed), 1, "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, r_matmul), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_add), 3, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_matmul), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_add), 4, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_matmul), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add), 5, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_carry), 6, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_matmul_2), 7, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_matmul_2), 8, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_matmul_2), 9, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, W_hr_packed), -1, "", TAGGER_H, "", TAGGER_H},
+    {offsetof(tagger_work, W_hz_packed), -1, "", TAGGER_H, "", TAGGER_H},
+    {offsetof(tagger_work, W_hn_packed), -1, "", TAGGER_H, "", TAGGER_H},
+    {offsetof(tagger_work, h_seq), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, logits_matmul), 3, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, logits), 8, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, loss), 3, "", 1, NULL, 0},
+    {offsetof(tagger_work, dlogits), 4, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, db_out), 10, "L", 1, NULL, 0},
+    {offsetof(tagger_work, dh), 3, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_seq), 11, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_seq), 12, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_seq), 13, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_sub_seq), 14, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add_seq), 15, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_seq), 16, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_next_carry), 9, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev), 17, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dx), 18, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dh_prev_2), 19, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_3), 20, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dx_2), 21, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dh_prev_4), 22, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dx_3), 23, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dh_prev_5), 24, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, W_in_packed), -1, "", TAGGER_E, "", TAGGER_H},
+    {offsetof(tagger_work, W_iz_packed), -1, "", TAGGER_E, "", TAGGER_H},
+    {offsetof(tagger_work, W_ir_packed), -1, "", TAGGER_E, "", TAGGER_H},
+    {offsetof(tagger_work, dx_embed_seq), 7, "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dr_add_seq), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dz_add_seq), 4, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dn_add_seq), 5, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dn_add_seq_2), 6, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_ir), 3, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_iz), 11, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_in), 4, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_hn), 5, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dembed), 2, "V", TAGGER_E, NULL, 0},
+};
+
 /* Place the buffers for (B, T, V, L) at base (NULL: just measure). Returns
  * the number of reals, or 0 when a size is out of range. */
 static size_t tagger_layout(tagger_work *w, real *base, int B, int T, int V, int L)
 {
-    size_t off = 0, n;
-    if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))
-        return 0;
-    if (L <= 0 || L > (1 << 24))
-        return 0;
-    n = (size_t)T;
-    if (n > INT_MAX)
-        return 0;
-    w->carry_scale = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->x_embed = base ? base + off : NULL;
-    off += n;
-    /* 6 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if ((size_t)V * TAGGER_E > n)
-        n = (size_t)V * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul = base ? base + off : NULL;
-    w->z_matmul = base ? base + off : NULL;
-    w->n_matmul = base ? base + off : NULL;
-    w->h_seq = base ? base + off : NULL;
-    w->dr_add_seq = base ? base + off : NULL;
-    w->dembed = base ? base + off : NULL;
-    off += n;
-    /* 5 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if ((size_t)T * B * L > n)
-        n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->r_add = base ? base + off : NULL;
-    w->logits_matmul = base ? base + off : NULL;
-    w->loss = base ? base + off : NULL;
-    w->dh = base ? base + off : NULL;
-    w->db_ir = base ? base + off : NULL;
-    off += n;
-    /* 4 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if ((size_t)T * B * L > n)
-        n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->z_add = base ? base + off : NULL;
-    w->dlogits = base ? base + off : NULL;
-    w->dz_add_seq = base ? base + off : NULL;
-    w->db_in = base ? base + off : NULL;
-    off += n;
-    /* 3 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add = base ? base + off : NULL;
-    w->dn_add_seq = base ? base + off : NULL;
-    w->db_hn = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_carry = base ? base + off : NULL;
-    w->dn_add_seq_2 = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * TAGGER_H;
-    if ((size_t)T * B * TAGGER_E > n)
-        n = (size_t)T * B * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->r_matmul_2 = base ? base + off : NULL;
-    w->dx_embed_seq = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * TAGGER_H;
-    if ((size_t)T * B * L > n)
-        n = (size_t)T * B * L;
-    if (n > INT_MAX)
-        return 0;
-    w->z_matmul_2 = base ? base + off : NULL;
-    w->logits = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_matmul_2 = base ? base + off : NULL;
-    w->dh_next_carry = base ? base + off : NULL;
-    off += n;
-    n = (size_t)L;
-    if (n > INT_MAX)
-        return 0;
-    w->db_out = base ? base + off : NULL;
-    off += n;
-    /* 2 buffers whose lifetimes do not overlap (memplan) */
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_prev_seq = base ? base + off : NULL;
-    w->db_iz = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->z_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->h_sub_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->n_add_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)T * B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->r_seq = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_2 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_4 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_E;
-    if (n > INT_MAX)
-        return 0;
-    w->dx_3 = base ? base + off : NULL;
-    off += n;
-    n = (size_t)B * TAGGER_H;
-    if (n > INT_MAX)
-        return 0;
-    w->dh_prev_5 = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_H, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hr_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_H, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hz_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_H, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_hn_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_E, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_in_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_E, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_iz_packed = base ? base + off : NULL;
-    off += n;
-    n = rnnrt_packed_size(TAGGER_E, TAGGER_H);
-    if (n > INT_MAX)
-        return 0;
-    w->W_ir_packed = base ? base + off : NULL;
-    off += n;
-    return off;
+    const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, L};
+    return rnnrt_layout(w, base, tagger_bufs, (int)(sizeof tagger_bufs / sizeof *tagger_bufs), dims);
 }
 
 static size_t tagger_workspace_l(int B, int T, int V, int L)
