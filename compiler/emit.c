@@ -27,10 +27,18 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct Buffer;
 struct PackSlot;
+
+/* A fused loop's parameters, named after its operands (fused_params). */
+typedef struct {
+    const Node *fu;
+    const char **in, **out; /* per input / output index; NULL for constants */
+    int *order;             /* the inputs in the order of their names */
+} FusedParams;
 
 /* Everything one emit_c call knows. No state outside it survives a call:
  * the compiler is a library (tests and the fuzzer run it many times in one
@@ -57,6 +65,11 @@ typedef struct {
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
     const char **locals;  /* names local to one function or fused loop (local_name) */
     int nlocals, caplocals;
+    FusedParams *fparams; /* one per fused node */
+    int nfparams, capfparams;
+    int *shown;           /* spec lines commented in the current scan body */
+    bool in_body;         /* emitting a scan body */
+    int nshown, capshown;
     int dim_h, dim_e;     /* the spec's hidden and embed widths (0: none) */
     const char *sym_h, *sym_e; /* ... their names in the C (emit_dims) */
 } Emit;
@@ -202,6 +215,34 @@ static void set_name(Emit *E, Node *n, const char *name, bool local)
     n->aux = E->nnode_names;
 }
 
+/* The parameter a node reads (directly or as a scan's loop-invariant
+ * input), or NULL. */
+static const char *param_read(const Node *n)
+{
+    for (int k = 0; k < n->nin; k++) {
+        const Node *x = n->in[k];
+        const Node *sn = x->op == OP_ARG ? scan_of_body(x->graph) : NULL;
+        if (sn && sn->scan->in[x->index].kind == SCAN_INV)
+            x = sn->in[x->index];
+        if (x->op == OP_PARAM && x->name)
+            return x->name;
+    }
+    return NULL;
+}
+
+/* A term of an equation named after its weight, not its op: the lowering
+ * calls each of z's products z_matmul<layer>; z_W_hz<layer> says which. */
+static const char *term_name(const Node *n)
+{
+    const char *at = strstr(n->name, "_matmul"), *w = param_read(n);
+    if (!at || !w || (n->op != OP_MATMUL && n->op != OP_GATHER))
+        return n->name;
+    const char *suffix = at + strlen("_matmul");
+    size_t lw = strlen(w), ls = strlen(suffix);
+    bool has_suffix = lw >= ls && strcmp(w + lw - ls, suffix) == 0;
+    return arena_printf(&perm, "%.*s_%s%s", (int)(at - n->name), n->name, w, has_suffix ? "" : suffix);
+}
+
 static const char *base_name(const Node *n)
 {
     if (n->op == OP_SCAN_OUT && n->name) {
@@ -209,7 +250,7 @@ static const char *base_name(const Node *n)
         return o->kind == SCAN_STACK ? arena_printf(&perm, "%s_seq", n->name) : n->name;
     }
     if (n->name)
-        return n->name;
+        return term_name(n);
     /* unnamed (the output layer, autodiff): by the value it feeds, so the
      * name does not depend on how many nodes came before it */
     for (int i = n->id + 1; i < n->graph->n; i++) {
@@ -219,6 +260,68 @@ static const char *base_name(const Node *n)
                 return arena_printf(&perm, "%s_%s", u->op == OP_SCAN_OUT ? base_name(u) : u->name, op_name(n->op));
     }
     return op_name(n->op);
+}
+
+static const char *ref(Emit *E, const Node *n);
+
+/* A fused loop's parameter for operand x: the identifier of the pointer
+ * the call passes, without "p.", "w." or "c->" ("(w.h_seq + 128)" -> h_seq). */
+static const char *operand_name(Emit *E, const Node *x)
+{
+    const char *r = ref(E, x), *start = r;
+    for (const char *q = r; *q; q++)
+        if (*q == '.' || (*q == '>' && q > r && q[-1] == '-') || *q == '(')
+            start = q + 1;
+        else if (*q == ' ')
+            break;
+    size_t len = 0;
+    while (isalnum((unsigned char)start[len]) || start[len] == '_')
+        len++;
+    return len ? arena_printf(&perm, "%.*s", (int)len, start) : "in";
+}
+
+static FusedParams *fused_params(Emit *E, const Node *fu)
+{
+    for (int i = 0; i < E->nfparams; i++)
+        if (E->fparams[i].fu == fu)
+            return &E->fparams[i];
+    DIE("emit: fused node %%%d has no parameter names", fu->id);
+}
+
+/* The inputs' parameter names, in the fused loop's own scope (before its
+ * scalars take theirs), and their order: by name, so reordered terms keep
+ * the signature. */
+static void name_fused_inputs(Emit *E, const Node *fu)
+{
+    int nin = fu->scan->nin, nout = fu->scan->nout;
+    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
+    FusedParams *fp = &E->fparams[E->nfparams++];
+    fp->fu = fu;
+    fp->in = arena_array(&perm, (size_t)nin + 1, sizeof(char *));
+    fp->out = arena_array(&perm, (size_t)nout + 1, sizeof(char *));
+    fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
+    for (int k = 0; k < nin; k++)
+        if (fu->in[k]->op != OP_CONST)
+            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), false);
+    int n = 0;
+    for (int k = 0; k < nin; k++)
+        if (fp->in[k]) {
+            int j = n++;
+            while (j > 0 && strcmp(fp->in[fp->order[j - 1]], fp->in[k]) > 0) {
+                fp->order[j] = fp->order[j - 1];
+                j--;
+            }
+            fp->order[j] = k;
+        }
+    fp->order[n] = -1;
+}
+
+/* The outputs' parameter names: the value's name and _out. */
+static void name_fused_outputs(Emit *E, const Node *fu)
+{
+    FusedParams *fp = fused_params(E, fu);
+    for (int o = 0; o < fu->scan->nout; o++)
+        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), false);
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -253,10 +356,13 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
             set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
                                                                  base_name(g->nodes[i]->scan->out[0].node))), true);
             scope_begin(E);
+            name_fused_inputs(E, g->nodes[i]);
         }
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
                 set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
+        if (fb)
+            name_fused_outputs(E, g->nodes[i]);
     }
 }
 
@@ -272,14 +378,37 @@ static void emitf(Emit *E, int indent, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The text a comment shows for a spec line: the line itself, or for a
+ * line that only opens a YAML block, the math the block stands for. */
+static const char *line_text(Emit *E, const char *file, int line)
+{
+    const Spec *s = E->m->spec;
+    if (line == s->network_loc.line)
+        return "output layer: logits = features @ W_out + b_out";
+    if (line == s->task_loc.line)
+        return arena_printf(&perm, "%s: loss = mean cross-entropy of softmax(logits) against the targets",
+                            spec_line_text(s, file, line));
+    return spec_line_text(s, file, line);
+}
+
+static bool line_shown(const Emit *E, int line)
+{
+    for (int i = 0; i < E->nshown; i++)
+        if (E->shown[i] == line)
+            return true;
+    return false;
+}
+
 static void comment_loc(Emit *E, int indent, Loc loc)
 {
-    if (loc.line <= 0 || loc.line == E->last_line)
-        return;
+    if (loc.line <= 0 || loc.line == E->last_line || (E->in_body && line_shown(E, loc.line)))
+        return; /* a scan body names each line once */
     E->last_line = loc.line;
+    E->shown = arena_grow(&perm, E->shown, &E->capshown, E->nshown + 1, sizeof(int));
+    E->shown[E->nshown++] = loc.line;
     const char *file = loc.file ? loc.file : E->m->spec->path;
     emitf(E, indent, "/* %s:%d%s  %s */\n", c_comment(spec_file_name(E->m->spec, file)), loc.line, E->in_backward ? " (backward)" : "",
-          spec_line_text(E->m->spec, file, loc.line));
+          line_text(E, file, loc.line));
 }
 
 /* ---- dimensions: the model's widths as named constants ----
@@ -775,20 +904,18 @@ static const char *size_mult(Emit *E, Shape s)
 }
 
 /* The table of buffers rnnrt_layout places (RnnrtWorkBuf): slot[i] is buffer
- * i's slot, -1 for storage of its own; slots are numbered 0, 1, .. in the
- * order of their first buffer. */
+ * i's slot, -1 for storage of its own. A slot is numbered by the row of its
+ * first buffer, so a change to one slot renumbers no other. */
 static void emit_buf_table(Emit *E, const char *work, const char *table, const int *slot)
 {
     int *num = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
-    int next = 0;
     for (int i = 0; i < E->nbuffers; i++) {
-        num[i] = slot[i] < 0 ? -1 : next;
-        for (int j = 0; j < i; j++)
-            if (slot[i] >= 0 && slot[j] == slot[i]) {
-                num[i] = num[j];
+        num[i] = slot[i] < 0 ? -1 : i;
+        for (int j = 0; j < i && slot[i] >= 0; j++)
+            if (slot[j] == slot[i]) {
+                num[i] = j;
                 break;
             }
-        next += num[i] == next;
     }
     emitf(E, 0, "/* Where the buffers live: {field, slot, run-time dims, constant factor}\n"
                 " * (one slot: lifetimes that do not overlap; -1: storage of its own;\n"
@@ -821,11 +948,22 @@ static void emit_layout_fn(Emit *E, const char *fn, const char *work, const char
     emitf(E, 0, "}\n\n");
 }
 
+/* The buffers in the order of their names (packed weights last), so an edit
+ * that reorders a spec's terms does not reorder the workspace. */
+static int buffer_cmp(const void *a, const void *b)
+{
+    const Buffer *x = a, *y = b;
+    if (x->packed != y->packed)
+        return x->packed ? 1 : -1;
+    return strcmp(x->field, y->field);
+}
+
 static void emit_layout(Emit *E)
 {
     E->nbuffers = 0;
     E->npack_slots = 0;
     collect_buffers(E, E->m->g, NULL);
+    qsort(E->buffers, (size_t)E->nbuffers, sizeof *E->buffers, buffer_cmp);
     emitf(E, 0, "/* The workspace: every buffer of a training step, placed once%s. */\n",
           E->m->memplan ? " (buffers\n * whose lifetimes do not overlap share storage: pass_memplan.c)" : "");
     emitf(E, 0, "typedef struct {\n");
@@ -933,13 +1071,14 @@ static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const c
     return arena_printf(&perm, "%s[idx]", inptr[x->index]);
 }
 
-/* The spec lines a fused node computes, as comment lines. */
-static void fused_comment(Emit *E, int ind, const Node *fu, bool backward)
+/* The spec lines a fused node computes, as comment lines (those not yet
+ * shown in this scan body, if unshown). */
+static void fused_comment(Emit *E, int ind, const Node *fu, bool backward, bool unshown)
 {
     const Graph *fb = fu->scan->body;
     for (int k = 0; k < fb->n; k++) {
         const Node *x = fb->nodes[k];
-        if (x->op == OP_ARG || x->op == OP_CONST || x->loc.line <= 0)
+        if (x->op == OP_ARG || x->op == OP_CONST || x->loc.line <= 0 || (unshown && line_shown(E, x->loc.line)))
             continue;
         bool seen = false;
         for (int q = 0; q < k && !seen; q++)
@@ -962,21 +1101,19 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     Shape tile = s->out[0].node->shape;
     emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_c(E, tile),
           backward ? ", backward" : "");
-    fused_comment(E, 0, fu, backward);
+    fused_comment(E, 0, fu, backward, false);
     emitf(E, 0, " */\n");
     bool sym_cols = tile.d[tile.ndim - 1] <= 0;
+    const FusedParams *fp = fused_params(E, fu);
     emitf(E, 0, "static void %s(size_t rows%s", node_cname(E, fu), sym_cols ? ", size_t cols" : "");
-    for (int k = 0; k < s->nin; k++)
-        if (fu->in[k]->op != OP_CONST)
-            fprintf(E->f, ", const real *restrict in%d", k);
+    for (int j = 0; fp->order[j] >= 0; j++)
+        fprintf(E->f, ", const real *restrict %s", fp->in[fp->order[j]]);
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            fprintf(E->f, ", real *restrict out%d", o);
+            fprintf(E->f, ", real *restrict %s", fp->out[o]);
     fprintf(E->f, ")\n{\n");
     const char *cols = sym_cols ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
-    const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
-    for (int k = 0; k < s->nin; k++)
-        inptr[k] = arena_printf(&perm, "in%d", k);
+    const char **inptr = fp->in;
     emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
     emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
     emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
@@ -995,7 +1132,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     }
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            emitf(E, 3, "out%d[idx] = %s;\n", o, node_cname(E, s->out[o].node));
+            emitf(E, 3, "%s[idx] = %s;\n", fp->out[o], node_cname(E, s->out[o].node));
     emitf(E, 2, "}\n");
     emitf(E, 0, "}\n\n");
 }
@@ -1019,16 +1156,37 @@ static void emit_fused(Emit *E, int ind, const Node *fu)
 {
     const Scan *s = fu->scan;
     Shape tile = s->out[0].node->shape;
-    emitf(E, ind, "/* fused:\n");
-    fused_comment(E, ind, fu, E->in_backward);
-    emitf(E, ind, " */\n");
+    /* the lines the GEMMs before it did not name */
+    int lines = 0, line = 0;
+    for (int k = 0; k < s->body->n; k++) {
+        const Node *x = s->body->nodes[k];
+        if (x->op != OP_ARG && x->op != OP_CONST && x->loc.line > 0 && !line_shown(E, x->loc.line) && x->loc.line != line) {
+            bool dup = false;
+            for (int q = 0; q < k && !dup; q++)
+                dup = s->body->nodes[q]->loc.line == x->loc.line && s->body->nodes[q]->op != OP_ARG &&
+                      s->body->nodes[q]->op != OP_CONST;
+            lines += !dup;
+            line = x->loc.line;
+        }
+    }
+    if (lines == 1) {
+        for (int k = 0; k < s->body->n; k++)
+            if (s->body->nodes[k]->loc.line == line) {
+                comment_loc(E, ind, s->body->nodes[k]->loc);
+                break;
+            }
+    } else if (lines > 1) {
+        emitf(E, ind, "/* fused:\n");
+        fused_comment(E, ind, fu, E->in_backward, true);
+        emitf(E, ind, " */\n");
+    }
     E->last_line = 0;
     emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(E, tile, 0, tile.ndim - 1));
     if (tile.d[tile.ndim - 1] <= 0)
         fprintf(E->f, ", (size_t)%s", dims_expr(E, tile, tile.ndim - 1, tile.ndim));
-    for (int k = 0; k < s->nin; k++)
-        if (fu->in[k]->op != OP_CONST)
-            fprintf(E->f, ", %s", ref(E, fu->in[k]));
+    const FusedParams *fp = fused_params(E, fu);
+    for (int j = 0; fp->order[j] >= 0; j++)
+        fprintf(E->f, ", %s", ref(E, fu->in[fp->order[j]]));
     for (int o = 0; o < s->nout; o++) {
         const Node *on = fused_out_node(fu, o);
         if (on)
@@ -1225,12 +1383,27 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
     E->pack_flag = flag;
 }
 
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Lines (each a declaration "type *name = ...;") in the order of their text. */
+static void emit_sorted(Emit *E, int ind, const char **lines, int n)
+{
+    qsort(lines, (size_t)n, sizeof *lines, str_cmp);
+    for (int i = 0; i < n; i++)
+        emitf(E, ind, "%s", lines[i]);
+}
+
 static void emit_scan(Emit *E, int ind, const Node *sn)
 {
     const Scan *s = sn->scan;
     const Graph *body = s->body;
     const char **cur = arena_alloc(&perm, (size_t)(s->nin + 1) * sizeof *cur);
-    emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
+    const char *file = sn->loc.file ? sn->loc.file : E->m->spec->path;
+    if (sn->loc.line > 0)
+        emitf(E, ind, "/* %s:%d%s  cell '%s' over t = %s */\n", c_comment(spec_file_name(E->m->spec, file)), sn->loc.line,
+              E->in_backward ? " (backward)" : "", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
+    else
+        emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
@@ -1255,29 +1428,40 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     else
         emitf(E, ind, "for (int t = 0; t < T; t++) {\n");
     int in1 = ind + 1;
-    /* this step's views of the inputs */
+    /* this step's views of the inputs, then the body nodes that are
+     * stacked (written in place); each group by name, so reordered terms
+     * do not reorder them */
+    const char **views = arena_array(&perm, (size_t)(s->nin + body->n + 1), sizeof(char *));
+    int nviews = 0;
     for (int k = 0; k < s->nin; k++) {
         const Node *arg = s->in[k].arg;
         if (s->in[k].kind != SCAN_INV && !body_reads(sn, arg))
             continue; /* e.g. carry_scale, read only by the backward pass */
         if (s->in[k].kind == SCAN_SEQ)
-            emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg), ref(E, sn->in[k]),
-                  numel_expr(E, arg->shape));
+            views[nviews++] = arena_printf(&perm, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg),
+                                           ref(E, sn->in[k]), numel_expr(E, arg->shape));
         else if (carry_in_place(sn, k))
-            emitf(E, in1, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
+            views[nviews++] = arena_printf(&perm, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
+            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
     }
-    /* body nodes that are stacked are written in place */
+    emit_sorted(E, in1, views, nviews);
+    nviews = 0;
     for (int i = 0; i < body->n; i++) {
         const Node *n = body->nodes[i];
         const Node *o = scan_stack_output(sn, n);
         if (o && has_storage(n))
-            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o), numel_expr(E, n->shape));
+            views[nviews++] = arena_printf(&perm, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o),
+                                           numel_expr(E, n->shape));
     }
+    emit_sorted(E, in1, views, nviews);
     E->last_line = 0;
+    E->nshown = 0;
+    E->in_body = true;
     for (int i = 0; i < body->n; i++)
         emit_node(E, in1, body->nodes[i]);
+    E->in_body = false;
+    E->nshown = 0;
     /* outputs of this step */
     for (int o = 0; o < s->nout; o++) {
         const ScanOut *so = &s->out[o];
@@ -1464,7 +1648,8 @@ static void emit_node(Emit *E, int ind, const Node *n)
     }
     if (zeros_only_init(n))
         return; /* the scans memset their carries */
-    comment_loc(E, ind, n->loc);
+    if (n->op != OP_SCAN) /* emit_scan names the cell */
+        comment_loc(E, ind, n->loc);
     switch (n->op) {
     case OP_ZEROS:
         emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
@@ -1715,7 +1900,12 @@ static void emit_backward(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         if (!m->grads[i] || direct_grad_param(E, m->grads[i]) >= 0)
             continue;
-        emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, m->params[i].shape));
+        int same = -1; /* CSE: two parameters whose gradients are one value */
+        for (int j = 0; j < i && same < 0; j++)
+            if (m->grads[j] == m->grads[i])
+                same = j;
+        emitf(E, 1, "for (size_t i = 0; i < %s; i++)%s\n", numel_size(E, m->params[i].shape),
+              same < 0 ? "" : arena_printf(&perm, " /* d%s: the same sum as d%s */", m->params[i].name, m->params[same].name));
         emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(E, m->grads[i]));
     }
     emitf(E, 1, "if (c->dstate_in) {\n");
@@ -1870,6 +2060,7 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     E->buffers[E->nbuffers - 1].shape = shape2(DIM_B, d->enc->state_size);
     E->m = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
+    qsort(E->buffers, (size_t)E->nbuffers, sizeof *E->buffers, buffer_cmp);
     emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < E->nbuffers; i++)
