@@ -117,152 +117,152 @@ static classifier_params classifier_params_at(real *base, int V, int L)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *x_embed; /* gather [T,B,CLASSIFIER_E] */
-    real *i_matmul; /* matmul [T,B,CLASSIFIER_H] */
-    real *i_add; /* add [T,B,CLASSIFIER_H] */
-    real *f_matmul; /* matmul [T,B,CLASSIFIER_H] */
-    real *f_add; /* add [T,B,CLASSIFIER_H] */
-    real *g_matmul; /* matmul [T,B,CLASSIFIER_H] */
-    real *g_add; /* add [T,B,CLASSIFIER_H] */
-    real *o_matmul; /* matmul [T,B,CLASSIFIER_H] */
-    real *o_add; /* add [T,B,CLASSIFIER_H] */
-    real *h_prev_carry; /* carried h_prev [B,CLASSIFIER_H] */
-    real *c_prev_carry; /* carried c_prev [B,CLASSIFIER_H] */
-    real *i_matmul_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *f_matmul_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *g_matmul_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *o_matmul_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *h_step; /* per step: fused_out [B,CLASSIFIER_H] */
-    real *h_kept; /* per step: row_scale [B,CLASSIFIER_H] */
-    real *c_step; /* per step: fused_out [B,CLASSIFIER_H] */
-    real *c_kept; /* per step: row_scale [B,CLASSIFIER_H] */
     real *c_2; /* per step: add [B,CLASSIFIER_H] */
-    real *W_hi_packed; /* W_hi packed for the steps (rnnrt_pack_b) */
-    real *W_hf_packed; /* W_hf packed for the steps (rnnrt_pack_b) */
-    real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
-    real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
-    real *h_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *pooled; /* pool [B,CLASSIFIER_H] */
-    real *logits_matmul; /* matmul [B,L] */
-    real *logits; /* add [B,L] */
-    real *loss; /* softmax_xent [] */
-    real *dlogits; /* softmax_xent_grad [B,L] */
-    real *db_out; /* sum_to [L] */
-    real *dpooled; /* matmul [B,CLASSIFIER_H] */
-    real *dh; /* pool_grad [T,B,CLASSIFIER_H] */
-    real *h_tanh_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *o_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *g_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *i_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *c_kept; /* per step: row_scale [B,CLASSIFIER_H] */
+    real *c_prev_carry; /* carried c_prev [B,CLASSIFIER_H] */
     real *c_prev_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *f_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *h_prev_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *dh_next_carry; /* carried dh_next [B,CLASSIFIER_H] */
-    real *dc_next_carry; /* carried dc_next [B,CLASSIFIER_H] */
-    real *dh_2; /* per step: add [B,CLASSIFIER_H] */
-    real *dc_step; /* per step: row_scale [B,CLASSIFIER_H] */
-    real *dh_step; /* per step: row_scale [B,CLASSIFIER_H] */
-    real *dh_prev; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dx; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dh_prev_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dx_2; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dh_prev_3; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dx_3; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dh_prev_4; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dx_4; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dc_prev; /* per step: fused_out [B,CLASSIFIER_H] */
-    real *dh_prev_5; /* per step: fused_out [B,CLASSIFIER_H] */
-    real *W_io_packed; /* W_io packed for the steps (rnnrt_pack_b) */
-    real *W_ig_packed; /* W_ig packed for the steps (rnnrt_pack_b) */
-    real *W_if_packed; /* W_if packed for the steps (rnnrt_pack_b) */
-    real *W_ii_packed; /* W_ii packed for the steps (rnnrt_pack_b) */
-    real *dx_embed_seq; /* scan_out [T,B,CLASSIFIER_E] */
-    real *di_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *df_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *dg_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *do_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
-    real *db_ii; /* sum_to [CLASSIFIER_H] */
+    real *c_step; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
     real *db_if; /* sum_to [CLASSIFIER_H] */
     real *db_ig; /* sum_to [CLASSIFIER_H] */
+    real *db_ii; /* sum_to [CLASSIFIER_H] */
     real *db_io; /* sum_to [CLASSIFIER_H] */
+    real *db_out; /* sum_to [L] */
+    real *dc_next_carry; /* carried dc_next [B,CLASSIFIER_H] */
+    real *dc_prev; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *dc_step; /* per step: row_scale [B,CLASSIFIER_H] */
     real *dembed; /* scatter_add [V,CLASSIFIER_E] */
+    real *df_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *dg_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *dh; /* pool_grad [T,B,CLASSIFIER_H] */
+    real *dh_2; /* per step: add [B,CLASSIFIER_H] */
+    real *dh_next_carry; /* carried dh_next [B,CLASSIFIER_H] */
+    real *dh_prev; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_2; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_3; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_4; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_5; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *dh_step; /* per step: row_scale [B,CLASSIFIER_H] */
+    real *di_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *dlogits; /* softmax_xent_grad [B,L] */
+    real *do_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *dpooled; /* matmul [B,CLASSIFIER_H] */
+    real *dx; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_2; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_3; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_4; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_embed_seq; /* scan_out [T,B,CLASSIFIER_E] */
+    real *f_W_hf; /* per step: matmul [B,CLASSIFIER_H] */
+    real *f_W_if; /* matmul [T,B,CLASSIFIER_H] */
+    real *f_add; /* add [T,B,CLASSIFIER_H] */
+    real *f_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *g_W_hg; /* per step: matmul [B,CLASSIFIER_H] */
+    real *g_W_ig; /* matmul [T,B,CLASSIFIER_H] */
+    real *g_add; /* add [T,B,CLASSIFIER_H] */
+    real *g_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *h_kept; /* per step: row_scale [B,CLASSIFIER_H] */
+    real *h_prev_carry; /* carried h_prev [B,CLASSIFIER_H] */
+    real *h_prev_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *h_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *h_step; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *h_tanh_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *i_W_hi; /* per step: matmul [B,CLASSIFIER_H] */
+    real *i_W_ii; /* matmul [T,B,CLASSIFIER_H] */
+    real *i_add; /* add [T,B,CLASSIFIER_H] */
+    real *i_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *logits; /* add [B,L] */
+    real *logits_matmul; /* matmul [B,L] */
+    real *loss; /* softmax_xent [] */
+    real *o_W_ho; /* per step: matmul [B,CLASSIFIER_H] */
+    real *o_W_io; /* matmul [T,B,CLASSIFIER_H] */
+    real *o_add; /* add [T,B,CLASSIFIER_H] */
+    real *o_seq; /* scan_out [T,B,CLASSIFIER_H] */
+    real *pooled; /* pool [B,CLASSIFIER_H] */
+    real *x_embed; /* gather [T,B,CLASSIFIER_E] */
+    real *W_hf_packed; /* W_hf packed for the steps (rnnrt_pack_b) */
+    real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
+    real *W_hi_packed; /* W_hi packed for the steps (rnnrt_pack_b) */
+    real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
+    real *W_if_packed; /* W_if packed for the steps (rnnrt_pack_b) */
+    real *W_ig_packed; /* W_ig packed for the steps (rnnrt_pack_b) */
+    real *W_ii_packed; /* W_ii packed for the steps (rnnrt_pack_b) */
+    real *W_io_packed; /* W_io packed for the steps (rnnrt_pack_b) */
 } classifier_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf classifier_bufs[] = {
-    {offsetof(classifier_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(classifier_work, x_embed), 1, "TB", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, i_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_add), 3, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_add), 4, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_add), 5, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_matmul), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_add), 6, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_prev_carry), 7, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_prev_carry), 8, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_matmul_2), 9, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_matmul_2), 10, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_matmul_2), 11, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_matmul_2), 12, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_step), 13, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_kept), 9, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_step), 14, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_kept), 9, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_2), 10, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, W_hi_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, c_2), 0, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_kept), 1, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_carry), 2, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_seq), 3, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_step), 4, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, carry_scale), 5, "T", 1, NULL, 0},
+    {offsetof(classifier_work, db_if), 6, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ig), 7, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ii), 8, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_io), 9, "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_out), 10, "L", 1, NULL, 0},
+    {offsetof(classifier_work, dc_next_carry), 1, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_prev), 4, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_step), 13, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dembed), 14, "V", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, df_add_seq), 7, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dg_add_seq), 9, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_2), 0, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_next_carry), 2, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev), 20, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_2), 13, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_3), 22, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_4), 23, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_5), 24, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_step), 25, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, di_add_seq), 6, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dlogits), 14, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, do_add_seq), 28, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dpooled), 7, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx), 30, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_2), 31, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_3), 32, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_4), 33, "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_embed_seq), 34, "TB", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, f_W_hf), 0, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_W_if), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_add), 7, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_seq), 38, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_W_hg), 13, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_W_ig), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_add), 9, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_seq), 42, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_kept), 1, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_carry), 34, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_seq), 45, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_seq), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_step), 20, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_tanh_seq), 8, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_W_hi), 1, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_W_ii), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_add), 6, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_seq), 52, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, logits), 53, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, logits_matmul), 14, "BL", 1, NULL, 0},
+    {offsetof(classifier_work, loss), 14, "", 1, NULL, 0},
+    {offsetof(classifier_work, o_W_ho), 25, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_W_io), 14, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_add), 28, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_seq), 59, "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, pooled), 6, "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, x_embed), 61, "TB", CLASSIFIER_E, NULL, 0},
     {offsetof(classifier_work, W_hf_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_hg_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_hi_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_ho_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
-    {offsetof(classifier_work, h_seq), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, pooled), 3, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, logits_matmul), 2, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, logits), 15, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(classifier_work, dlogits), 2, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, db_out), 16, "L", 1, NULL, 0},
-    {offsetof(classifier_work, dpooled), 4, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh), 2, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_tanh_seq), 17, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_seq), 18, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_seq), 19, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_seq), 20, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_prev_seq), 21, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_seq), 22, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_prev_seq), 23, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_next_carry), 8, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dc_next_carry), 9, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_2), 10, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dc_step), 11, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_step), 12, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev), 13, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dx), 24, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dh_prev_2), 11, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dx_2), 25, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dh_prev_3), 26, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dx_3), 27, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dh_prev_4), 28, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dx_4), 29, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dc_prev), 14, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev_5), 30, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, W_io_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
-    {offsetof(classifier_work, W_ig_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_if_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
+    {offsetof(classifier_work, W_ig_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_ii_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
-    {offsetof(classifier_work, dx_embed_seq), 7, "TB", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, di_add_seq), 3, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, df_add_seq), 4, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dg_add_seq), 5, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, do_add_seq), 6, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_ii), 17, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_if), 3, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_ig), 4, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_io), 5, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dembed), 2, "V", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, W_io_packed), -1, "", CLASSIFIER_E, "", CLASSIFIER_H},
 };
 
 /* Place the buffers for (B, T, V, L) at base (NULL: just measure). Returns
@@ -288,37 +288,37 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused_i(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, const real *restrict in13, const real *restrict in14, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+static void classifier_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict c_prev_2, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real i_add = in0[idx] + in1[idx];
-            const real i_add_2 = i_add + in2[col];
+            const real i_add = i_add_t[idx] + i_W_hi[idx];
+            const real i_add_2 = i_add + b_hi[col];
             const real i_2 = rnnrt_sigmoid_fast(i_add_2);
-            const real f_add = in3[idx] + in4[idx];
-            const real f_add_2 = f_add + in5[col];
+            const real f_add = f_add_t[idx] + f_W_hf[idx];
+            const real f_add_2 = f_add + b_hf[col];
             const real f = rnnrt_sigmoid_fast(f_add_2);
-            const real g_add = in6[idx] + in7[idx];
-            const real g_add_2 = g_add + in8[col];
+            const real g_add = g_add_t[idx] + g_W_hg[idx];
+            const real g_add_2 = g_add + b_hg[col];
             const real g_2 = rnnrt_tanh_fast(g_add_2);
-            const real o_add = in9[idx] + in10[idx];
-            const real o_add_2 = o_add + in11[col];
+            const real o_add = o_add_t[idx] + o_W_ho[idx];
+            const real o_add_2 = o_add + b_ho[col];
             const real o = rnnrt_sigmoid_fast(o_add_2);
-            const real c_mul = f * in12[idx];
+            const real c_mul = f * c_prev[idx];
             const real c_mul_2 = i_2 * g_2;
             const real c_new = c_mul + c_mul_2;
             const real h_tanh = rnnrt_tanh_fast(c_new);
             const real h_new = o * h_tanh;
-            const real h_step = h_new - in13[idx];
-            const real c_step = c_new - in14[idx];
-            out0[idx] = i_2;
-            out1[idx] = f;
-            out2[idx] = g_2;
-            out3[idx] = o;
-            out4[idx] = h_tanh;
-            out5[idx] = h_step;
-            out6[idx] = c_step;
+            const real h_step = h_new - h_prev[idx];
+            const real c_step = c_new - c_prev_2[idx];
+            i_2_out[idx] = i_2;
+            f_out[idx] = f;
+            g_2_out[idx] = g_2;
+            o_out[idx] = o;
+            h_tanh_out[idx] = h_tanh;
+            h_step_out[idx] = h_step;
+            c_step_out[idx] = c_step;
         }
 }
 
@@ -326,14 +326,14 @@ static void classifier_fused_i(size_t rows, const real *restrict in0, const real
  *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
  */
-static void classifier_fused_do_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, const real *restrict h_tanh_t, const real *restrict o_t, real *restrict do_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real do_2 = in0[idx] * in1[idx];
-            const real do_add = do_2 * in2[idx] * (1 - in2[idx]);
-            out0[idx] = do_add;
+            const real do_2 = dh_step[idx] * h_tanh_t[idx];
+            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
+            do_add_out[idx] = do_add;
         }
 }
 
@@ -345,63 +345,63 @@ static void classifier_fused_do_add(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
  *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  */
-static void classifier_fused_dg_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3)
+static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real dc_prev = -in0[idx];
-            const real dc_prev_2 = in1[idx] + dc_prev;
-            const real dh_tanh = in2[idx] * in3[idx];
-            const real dc_new = dh_tanh * (1 - in4[idx] * in4[idx]);
-            const real dc_new_2 = in0[idx] + dc_new;
-            const real di = dc_new_2 * in5[idx];
-            const real dg = dc_new_2 * in6[idx];
-            const real df = dc_new_2 * in7[idx];
-            const real dc_prev_3 = dc_new_2 * in8[idx];
-            const real dg_add = dg * (1 - in5[idx] * in5[idx]);
-            const real df_add = df * in8[idx] * (1 - in8[idx]);
-            const real di_add = di * in6[idx] * (1 - in6[idx]);
-            const real dc_prev_4 = dc_prev_3 * in9[0];
+            const real dc_prev = -dc_step[idx];
+            const real dc_prev_2 = dc_next[idx] + dc_prev;
+            const real dh_tanh = dh_step[idx] * o_t[idx];
+            const real dc_new = dh_tanh * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
+            const real dc_new_2 = dc_step[idx] + dc_new;
+            const real di = dc_new_2 * g_t[idx];
+            const real dg = dc_new_2 * i_t[idx];
+            const real df = dc_new_2 * c_prev_t[idx];
+            const real dc_prev_3 = dc_new_2 * f_t[idx];
+            const real dg_add = dg * (1 - g_t[idx] * g_t[idx]);
+            const real df_add = df * f_t[idx] * (1 - f_t[idx]);
+            const real di_add = di * i_t[idx] * (1 - i_t[idx]);
+            const real dc_prev_4 = dc_prev_3 * carry_scale_t_2[0];
             const real dc_prev_5 = dc_prev_2 + dc_prev_4;
-            out0[idx] = dg_add;
-            out1[idx] = df_add;
-            out2[idx] = di_add;
-            out3[idx] = dc_prev_5;
+            dg_add_out[idx] = dg_add;
+            df_add_out[idx] = df_add;
+            di_add_out[idx] = di_add;
+            dc_prev_5_out[idx] = dc_prev_5;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  */
-static void classifier_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, real *restrict out0)
+static void classifier_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_step, real *restrict dh_prev_11_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real dh_prev = -in0[idx];
-            const real dh_prev_2 = in1[idx] + dh_prev;
-            const real dh_prev_3 = in2[idx] + in3[idx];
-            const real dh_prev_4 = dh_prev_3 + in4[idx];
-            const real dh_prev_5 = dh_prev_4 + in5[idx];
-            const real dh_prev_6 = dh_prev_5 * in6[0];
-            const real dh_prev_7 = dh_prev_2 + dh_prev_6;
-            out0[idx] = dh_prev_7;
+            const real dh_prev_5 = -dh_step[idx];
+            const real dh_prev_6 = dh_2[idx] + dh_prev_5;
+            const real dh_prev_7 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_8 = dh_prev_7 + dh_prev_3[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev_4[idx];
+            const real dh_prev_10 = dh_prev_9 * carry_scale_t_2[0];
+            const real dh_prev_11 = dh_prev_6 + dh_prev_10;
+            dh_prev_11_out[idx] = dh_prev_11;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_E] (the ops of these lines, backward):
  *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
  */
-static void classifier_fused_dx(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void classifier_fused_dx(size_t rows, const real *restrict dx, const real *restrict dx_2, const real *restrict dx_3, const real *restrict dx_4, real *restrict dx_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_E; col++) {
             const size_t idx = row * CLASSIFIER_E + col;
-            const real dx = in0[idx] + in1[idx];
-            const real dx_2 = dx + in2[idx];
-            const real dx_3 = dx_2 + in3[idx];
-            out0[idx] = dx_3;
+            const real dx_5 = dx[idx] + dx_2[idx];
+            const real dx_6 = dx_5 + dx_3[idx];
+            const real dx_7 = dx_6 + dx_4[idx];
+            dx_7_out[idx] = dx_7;
         }
 }
 
@@ -428,27 +428,26 @@ static void classifier_forward(RnnrtCtx *c)
             memset(w.x_embed + i * (size_t)CLASSIFIER_E, 0, (size_t)CLASSIFIER_E * sizeof(real));
     }
     /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ii, CLASSIFIER_H, 0, w.i_matmul, CLASSIFIER_H);
+    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ii, CLASSIFIER_H, 0, w.i_W_ii, CLASSIFIER_H);
     for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.i_add[r * n + j] = w.i_matmul[r * n + j] + p.b_ii[j];
+            w.i_add[r * n + j] = w.i_W_ii[r * n + j] + p.b_ii[j];
     /* <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_if, CLASSIFIER_H, 0, w.f_matmul, CLASSIFIER_H);
+    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_if, CLASSIFIER_H, 0, w.f_W_if, CLASSIFIER_H);
     for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.f_add[r * n + j] = w.f_matmul[r * n + j] + p.b_if[j];
+            w.f_add[r * n + j] = w.f_W_if[r * n + j] + p.b_if[j];
     /* <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ig, CLASSIFIER_H, 0, w.g_matmul, CLASSIFIER_H);
+    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ig, CLASSIFIER_H, 0, w.g_W_ig, CLASSIFIER_H);
     for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.g_add[r * n + j] = w.g_matmul[r * n + j] + p.b_ig[j];
+            w.g_add[r * n + j] = w.g_W_ig[r * n + j] + p.b_ig[j];
     /* <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_io, CLASSIFIER_H, 0, w.o_matmul, CLASSIFIER_H);
+    rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_io, CLASSIFIER_H, 0, w.o_W_io, CLASSIFIER_H);
     for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.o_add[r * n + j] = w.o_matmul[r * n + j] + p.b_io[j];
-    /* <rnnc>/cells/lstm.yaml:17  name: lstm */
-    /* scan 'lstm' over t = 0 .. T-1 */
+            w.o_add[r * n + j] = w.o_W_io[r * n + j] + p.b_io[j];
+    /* <rnnc>/cells/lstm.yaml:17  cell 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * CLASSIFIER_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * CLASSIFIER_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
@@ -459,37 +458,33 @@ static void classifier_forward(RnnrtCtx *c)
         rnnrt_pack_b(0, CLASSIFIER_H, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, w.W_ho_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
-        const real *valid_t = c->mask + (size_t)t * B;
-        const real *i_add_t = w.i_add + (size_t)t * B * CLASSIFIER_H;
         const real *f_add_t = w.f_add + (size_t)t * B * CLASSIFIER_H;
         const real *g_add_t = w.g_add + (size_t)t * B * CLASSIFIER_H;
+        const real *h_prev = h_prev_cur;
+        const real *i_add_t = w.i_add + (size_t)t * B * CLASSIFIER_H;
         const real *o_add_t = w.o_add + (size_t)t * B * CLASSIFIER_H;
-        real *i_2 = w.i_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *valid_t = c->mask + (size_t)t * B;
         real *f = w.f_seq + (size_t)t * B * CLASSIFIER_H;
         real *g_3 = w.g_seq + (size_t)t * B * CLASSIFIER_H;
-        real *o = w.o_seq + (size_t)t * B * CLASSIFIER_H;
-        real *h_tanh = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
         real *h = w.h_seq + (size_t)t * B * CLASSIFIER_H;
+        real *h_tanh = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
+        real *i_2 = w.i_seq + (size_t)t * B * CLASSIFIER_H;
+        real *o = w.o_seq + (size_t)t * B * CLASSIFIER_H;
         /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.i_matmul_2, CLASSIFIER_H);
+        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.i_W_hi, CLASSIFIER_H);
         /* <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed ? w.W_hf_packed : NULL, w.f_matmul_2, CLASSIFIER_H);
+        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed ? w.W_hf_packed : NULL, w.f_W_hf, CLASSIFIER_H);
         /* <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.g_matmul_2, CLASSIFIER_H);
+        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.g_W_hg, CLASSIFIER_H);
         /* <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.o_matmul_2, CLASSIFIER_H);
+        rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.o_W_ho, CLASSIFIER_H);
         /* fused:
-         *   <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
-         *   <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
-         *   <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
-         *   <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
          *   <rnnc>/cells/lstm.yaml:43  c: f * c + i * g
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, h_prev, c_prev, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
+        classifier_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
         /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
@@ -516,12 +511,12 @@ static void classifier_forward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)CLASSIFIER_H; j++)
                 w.pooled[r * (size_t)CLASSIFIER_H + j] += wt * w.h_seq[(t * (size_t)B + r) * (size_t)CLASSIFIER_H + j];
         }
-    /* specs/classifier.yaml:11  network: */
+    /* specs/classifier.yaml:11  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, L, CLASSIFIER_H, 1, w.pooled, CLASSIFIER_H, p.W_out, L, 0, w.logits_matmul, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/classifier.yaml:5  task: classification */
+    /* specs/classifier.yaml:5  task: classification: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)B, L);
 
     c->loss = w.loss[0];
@@ -542,9 +537,9 @@ static void classifier_backward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/classifier.yaml:5 (backward)  task: classification */
+    /* specs/classifier.yaml:5 (backward)  task: classification: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)B, L, (real)1, w.dlogits);
-    /* specs/classifier.yaml:11 (backward)  network: */
+    /* specs/classifier.yaml:11 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)L * sizeof(real));
     for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -558,8 +553,7 @@ static void classifier_backward(RnnrtCtx *c)
             for (size_t j = 0; j < (size_t)CLASSIFIER_H; j++)
                 w.dh[(t * (size_t)B + r) * (size_t)CLASSIFIER_H + j] = wt * w.dpooled[r * (size_t)CLASSIFIER_H + j];
         }
-    /* <rnnc>/cells/lstm.yaml:17 (backward)  name: lstm */
-    /* scan 'lstm' over t = T-1 .. 0 */
+    /* <rnnc>/cells/lstm.yaml:17 (backward)  cell 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * CLASSIFIER_H * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * CLASSIFIER_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -573,21 +567,21 @@ static void classifier_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, CLASSIFIER_H, CLASSIFIER_E, p.W_ii, CLASSIFIER_H, w.W_ii_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_t = w.dh + (size_t)t * B * CLASSIFIER_H;
-        const real *dh_next = w.dh_next_carry;
-        const real *dc_next = w.dc_next_carry;
-        const real *valid_t_2 = c->mask + (size_t)t * B;
-        const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *o_t = w.o_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *g_t = w.g_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *i_t = w.i_seq + (size_t)t * B * CLASSIFIER_H;
         const real *c_prev_t = w.c_prev_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *f_t = w.f_seq + (size_t)t * B * CLASSIFIER_H;
         const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
-        real *do_add = w.do_add_seq + (size_t)t * B * CLASSIFIER_H;
-        real *dg_add = w.dg_add_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *dc_next = w.dc_next_carry;
+        const real *dh_next = w.dh_next_carry;
+        const real *dh_t = w.dh + (size_t)t * B * CLASSIFIER_H;
+        const real *f_t = w.f_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *g_t = w.g_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *i_t = w.i_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *o_t = w.o_seq + (size_t)t * B * CLASSIFIER_H;
+        const real *valid_t_2 = c->mask + (size_t)t * B;
         real *df_add = w.df_add_seq + (size_t)t * B * CLASSIFIER_H;
+        real *dg_add = w.dg_add_seq + (size_t)t * B * CLASSIFIER_H;
         real *di_add = w.di_add_seq + (size_t)t * B * CLASSIFIER_H;
+        real *do_add = w.do_add_seq + (size_t)t * B * CLASSIFIER_H;
         real *dx_5 = w.dx_embed_seq + (size_t)t * B * CLASSIFIER_E;
         /* <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c] */
         for (size_t i = 0; i < (size_t)B * CLASSIFIER_H; i++)
@@ -607,14 +601,13 @@ static void classifier_backward(RnnrtCtx *c)
         rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.dh_prev, CLASSIFIER_H);
         rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_io, CLASSIFIER_H, packed ? w.W_io_packed : NULL, w.dx, CLASSIFIER_E);
         /* fused:
-         *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
          *   <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
          *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
          *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          */
-        classifier_fused_dg_add((size_t)B, w.dc_step, dc_next, w.dh_step, o_t, h_tanh_t, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_dg_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
         rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, CLASSIFIER_H);
         rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_2, CLASSIFIER_E);
@@ -624,13 +617,8 @@ static void classifier_backward(RnnrtCtx *c)
         /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
         rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, CLASSIFIER_H);
         rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_ii, CLASSIFIER_H, packed ? w.W_ii_packed : NULL, w.dx_4, CLASSIFIER_E);
-        /* fused:
-         *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
-         */
-        classifier_fused_dh_prev((size_t)B, w.dh_step, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
-        /* fused:
-         *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
-         */
+        classifier_fused_dh_prev((size_t)B, carry_scale_t_2, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_step, w.dh_prev_5);
+        /* specs/classifier.yaml:12 (backward)  input: {embed: 16} */
         classifier_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * CLASSIFIER_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
@@ -689,13 +677,13 @@ static void classifier_backward(RnnrtCtx *c)
         g.b_ig[i] += w.db_ig[i];
     for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
         g.b_io[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
+    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hi: the same sum as db_ii */
         g.b_hi[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
+    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hf: the same sum as db_if */
         g.b_hf[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
+    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hg: the same sum as db_ig */
         g.b_hg[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
+    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_ho: the same sum as db_io */
         g.b_ho[i] += w.db_io[i];
     for (size_t i = 0; i < (size_t)L; i++)
         g.b_out[i] += w.db_out[i];

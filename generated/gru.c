@@ -95,49 +95,49 @@ static gru_params gru_params_at(real *base, int V)
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *r_matmul; /* gather [T,B,GRU_H] */
-    real *r_add; /* add [T,B,GRU_H] */
-    real *z_matmul; /* gather [T,B,GRU_H] */
-    real *z_add; /* add [T,B,GRU_H] */
-    real *n_matmul; /* gather [T,B,GRU_H] */
-    real *n_add; /* add [T,B,GRU_H] */
-    real *h_prev_carry; /* carried h_prev [B,GRU_H] */
-    real *r_matmul_2; /* per step: matmul [B,GRU_H] */
-    real *z_matmul_2; /* per step: matmul [B,GRU_H] */
-    real *n_matmul_2; /* per step: matmul [B,GRU_H] */
-    real *W_hr_packed; /* W_hr packed for the steps (rnnrt_pack_b) */
-    real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
-    real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
-    real *h_seq; /* scan_out [T,B,GRU_H] */
-    real *logits_matmul; /* matmul [T,B,V] */
-    real *logits; /* add [T,B,V] */
-    real *loss; /* softmax_xent [] */
-    real *dlogits; /* softmax_xent_grad [T,B,V] */
+    real *dW_in; /* scatter_add [V,GRU_H] */
+    real *dW_ir; /* scatter_add [V,GRU_H] */
+    real *dW_iz; /* scatter_add [V,GRU_H] */
+    real *db_hn; /* sum_to [GRU_H] */
+    real *db_in; /* sum_to [GRU_H] */
+    real *db_ir; /* sum_to [GRU_H] */
+    real *db_iz; /* sum_to [GRU_H] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,GRU_H] */
-    real *h_prev_seq; /* scan_out [T,B,GRU_H] */
-    real *z_seq; /* scan_out [T,B,GRU_H] */
-    real *n_seq; /* scan_out [T,B,GRU_H] */
-    real *h_sub_seq; /* scan_out [T,B,GRU_H] */
-    real *n_add_seq; /* scan_out [T,B,GRU_H] */
-    real *r_seq; /* scan_out [T,B,GRU_H] */
     real *dh_next_carry; /* carried dh_next [B,GRU_H] */
     real *dh_prev; /* per step: fused_out [B,GRU_H] */
     real *dh_prev_2; /* per step: matmul [B,GRU_H] */
     real *dh_prev_3; /* per step: matmul [B,GRU_H] */
     real *dh_prev_4; /* per step: matmul [B,GRU_H] */
     real *dh_prev_5; /* per step: fused_out [B,GRU_H] */
-    real *dr_add_seq; /* scan_out [T,B,GRU_H] */
-    real *dW_ir; /* scatter_add [V,GRU_H] */
-    real *dz_add_seq; /* scan_out [T,B,GRU_H] */
-    real *dW_iz; /* scatter_add [V,GRU_H] */
+    real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *dn_add_seq; /* scan_out [T,B,GRU_H] */
-    real *dW_in; /* scatter_add [V,GRU_H] */
     real *dn_add_seq_2; /* scan_out [T,B,GRU_H] */
-    real *db_ir; /* sum_to [GRU_H] */
-    real *db_iz; /* sum_to [GRU_H] */
-    real *db_in; /* sum_to [GRU_H] */
-    real *db_hn; /* sum_to [GRU_H] */
+    real *dr_add_seq; /* scan_out [T,B,GRU_H] */
+    real *dz_add_seq; /* scan_out [T,B,GRU_H] */
+    real *h_prev_carry; /* carried h_prev [B,GRU_H] */
+    real *h_prev_seq; /* scan_out [T,B,GRU_H] */
+    real *h_seq; /* scan_out [T,B,GRU_H] */
+    real *h_sub_seq; /* scan_out [T,B,GRU_H] */
+    real *logits; /* add [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
+    real *loss; /* softmax_xent [] */
+    real *n_W_hn; /* per step: matmul [B,GRU_H] */
+    real *n_W_in; /* gather [T,B,GRU_H] */
+    real *n_add; /* add [T,B,GRU_H] */
+    real *n_add_seq; /* scan_out [T,B,GRU_H] */
+    real *n_seq; /* scan_out [T,B,GRU_H] */
+    real *r_W_hr; /* per step: matmul [B,GRU_H] */
+    real *r_W_ir; /* gather [T,B,GRU_H] */
+    real *r_add; /* add [T,B,GRU_H] */
+    real *r_seq; /* scan_out [T,B,GRU_H] */
+    real *z_W_hz; /* per step: matmul [B,GRU_H] */
+    real *z_W_iz; /* gather [T,B,GRU_H] */
+    real *z_add; /* add [T,B,GRU_H] */
+    real *z_seq; /* scan_out [T,B,GRU_H] */
+    real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
+    real *W_hr_packed; /* W_hr packed for the steps (rnnrt_pack_b) */
+    real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
 } gru_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
@@ -145,49 +145,49 @@ typedef struct {
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf gru_bufs[] = {
     {offsetof(gru_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(gru_work, r_matmul), 1, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_add), 2, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_matmul), 1, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_add), 3, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_matmul), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_in), 1, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_ir), 2, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_iz), 3, "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_hn), 4, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_in), 5, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_ir), 6, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_iz), 7, "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_out), 8, "V", 1, NULL, 0},
+    {offsetof(gru_work, dh), 2, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_next_carry), 10, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev), 11, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_2), 12, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_3), 13, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_4), 14, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_5), 15, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dlogits), 5, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, dn_add_seq), 4, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dn_add_seq_2), 18, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dr_add_seq), 7, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dz_add_seq), 5, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_carry), 18, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_seq), 6, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_seq), 7, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_sub_seq), 24, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, logits), 25, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, logits_matmul), 2, "TBV", 1, NULL, 0},
+    {offsetof(gru_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(gru_work, n_W_hn), 11, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_W_in), 7, "TB", GRU_H, NULL, 0},
     {offsetof(gru_work, n_add), 4, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_prev_carry), 5, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_matmul_2), 6, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_matmul_2), 7, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_matmul_2), 8, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_add_seq), 31, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_seq), 1, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_W_hr), 25, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_W_ir), 7, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_add), 2, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_seq), 36, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_W_hz), 10, "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_W_iz), 7, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_add), 5, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_seq), 3, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, W_hn_packed), -1, "", GRU_H, "", GRU_H},
     {offsetof(gru_work, W_hr_packed), -1, "", GRU_H, "", GRU_H},
     {offsetof(gru_work, W_hz_packed), -1, "", GRU_H, "", GRU_H},
-    {offsetof(gru_work, W_hn_packed), -1, "", GRU_H, "", GRU_H},
-    {offsetof(gru_work, h_seq), 1, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, logits_matmul), 2, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, logits), 6, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(gru_work, dlogits), 3, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, db_out), 9, "V", 1, NULL, 0},
-    {offsetof(gru_work, dh), 2, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_prev_seq), 10, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_seq), 11, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_seq), 12, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_sub_seq), 13, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_add_seq), 14, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_seq), 15, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_next_carry), 7, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev), 8, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_2), 16, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_3), 17, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_4), 18, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_5), 19, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dr_add_seq), 1, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dW_ir), 2, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, dz_add_seq), 3, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dW_iz), 11, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, dn_add_seq), 4, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dW_in), 12, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, dn_add_seq_2), 5, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_ir), 10, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_iz), 1, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_in), 3, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_hn), 4, "", GRU_H, NULL, 0},
 };
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -210,31 +210,31 @@ static size_t gru_workspace(int B, int T, int V)
  *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:31  h: (1 - z) * n + z * h
  */
-static void gru_fused_r(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void gru_fused_r(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_2_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_2_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
-            const real r_add = in0[idx] + in1[idx];
-            const real r_add_2 = r_add + in2[col];
+            const real r_add = r_add_t[idx] + r_W_hr[idx];
+            const real r_add_2 = r_add + b_hr[col];
             const real r_2 = rnnrt_sigmoid_fast(r_add_2);
-            const real z_add = in3[idx] + in4[idx];
-            const real z_add_2 = z_add + in5[col];
+            const real z_add = z_add_t[idx] + z_W_hz[idx];
+            const real z_add_2 = z_add + b_hz[col];
             const real z = rnnrt_sigmoid_fast(z_add_2);
-            const real n_add = in6[idx] + in7[col];
+            const real n_add = n_W_hn[idx] + b_hn[col];
             const real n_mul = r_2 * n_add;
-            const real n_add_2 = in8[idx] + n_mul;
+            const real n_add_2 = n_add_t[idx] + n_mul;
             const real n_2 = rnnrt_tanh_fast(n_add_2);
             const real h_sub = (real)1 - z;
             const real h_mul = h_sub * n_2;
-            const real h_mul_2 = z * in9[idx];
+            const real h_mul_2 = z * h_prev[idx];
             const real h = h_mul + h_mul_2;
-            out0[idx] = r_2;
-            out1[idx] = z;
-            out2[idx] = n_add;
-            out3[idx] = n_2;
-            out4[idx] = h_sub;
-            out5[idx] = h;
+            r_2_out[idx] = r_2;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_2_out[idx] = n_2;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
         }
 }
 
@@ -244,44 +244,44 @@ static void gru_fused_r(size_t rows, const real *restrict in0, const real *restr
  *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void gru_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void gru_fused_dh_prev(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
-            const real dh = in0[idx] + in1[idx];
-            const real dz = dh * in2[idx];
-            const real dh_prev = dh * in3[idx];
-            const real dh_sub = dh * in4[idx];
-            const real dn = dh * in5[idx];
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real dz = dh * h_prev_t[idx];
+            const real dh_prev = dh * z_t[idx];
+            const real dh_sub = dh * n_t[idx];
+            const real dn = dh * h_sub_t[idx];
             const real dz_2 = -dh_sub;
             const real dz_3 = dz + dz_2;
-            const real dn_add = dn * (1 - in4[idx] * in4[idx]);
-            const real dr = dn_add * in6[idx];
-            const real dn_add_2 = dn_add * in7[idx];
-            const real dz_add = dz_3 * in3[idx] * (1 - in3[idx]);
-            const real dr_add = dr * in7[idx] * (1 - in7[idx]);
-            out0[idx] = dh_prev;
-            out1[idx] = dn_add;
-            out2[idx] = dn_add_2;
-            out3[idx] = dz_add;
-            out4[idx] = dr_add;
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t_2[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_out[idx] = dh_prev;
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
  *   specs/gru.yaml:12 (backward)  state: [h]
  */
-static void gru_fused_dh_prev_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void gru_fused_dh_prev_2(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
-            const real dh_prev = in0[idx] + in1[idx];
-            const real dh_prev_2 = dh_prev + in2[idx];
-            const real dh_prev_3 = dh_prev_2 + in3[idx];
-            const real dh_prev_4 = dh_prev_3 * in4[0];
-            out0[idx] = dh_prev_4;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
+            dh_prev_8_out[idx] = dh_prev_8;
         }
 }
 
@@ -302,35 +302,34 @@ static void gru_forward(RnnrtCtx *c)
     /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.r_matmul + i * (size_t)GRU_H, p.W_ir + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
+            memcpy(w.r_W_ir + i * (size_t)GRU_H, p.W_ir + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
         else
-            memset(w.r_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
+            memset(w.r_W_ir + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add[r * n + j] = w.r_matmul[r * n + j] + p.b_ir[j];
+            w.r_add[r * n + j] = w.r_W_ir[r * n + j] + p.b_ir[j];
     /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.z_matmul + i * (size_t)GRU_H, p.W_iz + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
+            memcpy(w.z_W_iz + i * (size_t)GRU_H, p.W_iz + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
         else
-            memset(w.z_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
+            memset(w.z_W_iz + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add[r * n + j] = w.z_matmul[r * n + j] + p.b_iz[j];
+            w.z_add[r * n + j] = w.z_W_iz[r * n + j] + p.b_iz[j];
     /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.n_matmul + i * (size_t)GRU_H, p.W_in + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
+            memcpy(w.n_W_in + i * (size_t)GRU_H, p.W_in + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
         else
-            memset(w.n_matmul + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
+            memset(w.n_W_in + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add[r * n + j] = w.n_matmul[r * n + j] + p.b_in[j];
-    /* specs/gru.yaml:10  name: gru */
-    /* scan 'gru' over t = 0 .. T-1 */
+            w.n_add[r * n + j] = w.n_W_in[r * n + j] + p.b_in[j];
+    /* specs/gru.yaml:10  cell 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * GRU_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
     if (packed) { /* weights packed once for the steps */
@@ -340,39 +339,34 @@ static void gru_forward(RnnrtCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur;
+        const real *n_add_t = w.n_add + (size_t)t * B * GRU_H;
         const real *r_add_t = w.r_add + (size_t)t * B * GRU_H;
         const real *z_add_t = w.z_add + (size_t)t * B * GRU_H;
-        const real *n_add_t = w.n_add + (size_t)t * B * GRU_H;
+        real *h = w.h_seq + (size_t)t * B * GRU_H;
+        real *h_sub = w.h_sub_seq + (size_t)t * B * GRU_H;
+        real *n_2 = w.n_seq + (size_t)t * B * GRU_H;
+        real *n_add_2 = w.n_add_seq + (size_t)t * B * GRU_H;
         real *r_2 = w.r_seq + (size_t)t * B * GRU_H;
         real *z = w.z_seq + (size_t)t * B * GRU_H;
-        real *n_add_2 = w.n_add_seq + (size_t)t * B * GRU_H;
-        real *n_2 = w.n_seq + (size_t)t * B * GRU_H;
-        real *h_sub = w.h_sub_seq + (size_t)t * B * GRU_H;
-        real *h = w.h_seq + (size_t)t * B * GRU_H;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.r_matmul_2, GRU_H);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.r_W_hr, GRU_H);
         /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.z_matmul_2, GRU_H);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.z_W_hz, GRU_H);
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_matmul_2, GRU_H);
-        /* fused:
-         *   specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
-         *   specs/gru.yaml:31  h: (1 - z) * n + z * h
-         */
-        gru_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, GRU_H);
+        /* specs/gru.yaml:31  h: (1 - z) * n + z * h */
+        gru_fused_r((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * GRU_H * sizeof(real));
-    /* specs/gru.yaml:32  network: */
+    /* specs/gru.yaml:32  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/gru.yaml:3  task: language_model */
+    /* specs/gru.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
     c->loss = w.loss[0];
@@ -392,17 +386,16 @@ static void gru_backward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/gru.yaml:3 (backward)  task: language_model */
+    /* specs/gru.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
-    /* specs/gru.yaml:32 (backward)  network: */
+    /* specs/gru.yaml:32 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)V * sizeof(real));
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, GRU_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, GRU_H);
     rnnrt_gemm(1, 0, GRU_H, V, T * B, 1, w.h_seq, GRU_H, w.dlogits, V, 1, g.W_out, V);
-    /* specs/gru.yaml:10 (backward)  name: gru */
-    /* scan 'gru' over t = T-1 .. 0 */
+    /* specs/gru.yaml:10 (backward)  cell 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * GRU_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hn, GRU_H, w.W_hn_packed);
@@ -410,36 +403,34 @@ static void gru_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_t = w.dh + (size_t)t * B * GRU_H;
+        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
+        const real *dh_t = w.dh + (size_t)t * B * GRU_H;
         const real *h_prev_t = w.h_prev_seq + (size_t)t * B * GRU_H;
-        const real *z_t = w.z_seq + (size_t)t * B * GRU_H;
-        const real *n_t = w.n_seq + (size_t)t * B * GRU_H;
         const real *h_sub_t = w.h_sub_seq + (size_t)t * B * GRU_H;
         const real *n_add_t_2 = w.n_add_seq + (size_t)t * B * GRU_H;
+        const real *n_t = w.n_seq + (size_t)t * B * GRU_H;
         const real *r_t = w.r_seq + (size_t)t * B * GRU_H;
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *z_t = w.z_seq + (size_t)t * B * GRU_H;
         real *dn_add = w.dn_add_seq + (size_t)t * B * GRU_H;
         real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * GRU_H;
-        real *dz_add = w.dz_add_seq + (size_t)t * B * GRU_H;
         real *dr_add = w.dr_add_seq + (size_t)t * B * GRU_H;
+        real *dz_add = w.dz_add_seq + (size_t)t * B * GRU_H;
         /* fused:
          *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
          *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        gru_fused_dh_prev((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        gru_fused_dh_prev((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_2, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, GRU_H);
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dz_add, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.dh_prev_3, GRU_H);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dr_add, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, GRU_H);
-        /* fused:
-         *   specs/gru.yaml:12 (backward)  state: [h]
-         */
-        gru_fused_dh_prev_2((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        /* specs/gru.yaml:12 (backward)  state: [h] */
+        gru_fused_dh_prev_2((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * GRU_H * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -499,9 +490,9 @@ static void gru_backward(RnnrtCtx *c)
         g.b_iz[i] += w.db_iz[i];
     for (size_t i = 0; i < (size_t)GRU_H; i++)
         g.b_in[i] += w.db_in[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
+    for (size_t i = 0; i < (size_t)GRU_H; i++) /* db_hr: the same sum as db_ir */
         g.b_hr[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
+    for (size_t i = 0; i < (size_t)GRU_H; i++) /* db_hz: the same sum as db_iz */
         g.b_hz[i] += w.db_iz[i];
     for (size_t i = 0; i < (size_t)GRU_H; i++)
         g.b_hn[i] += w.db_hn[i];

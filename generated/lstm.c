@@ -110,120 +110,120 @@ static lstm_params lstm_params_at(real *base, int V)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *i_matmul; /* gather [T,B,LSTM_H] */
-    real *i_add; /* add [T,B,LSTM_H] */
-    real *f_matmul; /* gather [T,B,LSTM_H] */
-    real *f_add; /* add [T,B,LSTM_H] */
-    real *g_matmul; /* gather [T,B,LSTM_H] */
-    real *g_add; /* add [T,B,LSTM_H] */
-    real *o_matmul; /* gather [T,B,LSTM_H] */
-    real *o_add; /* add [T,B,LSTM_H] */
-    real *h_prev_carry; /* carried h_prev [B,LSTM_H] */
-    real *c_prev_carry; /* carried c_prev [B,LSTM_H] */
-    real *i_matmul_2; /* per step: matmul [B,LSTM_H] */
-    real *f_matmul_2; /* per step: matmul [B,LSTM_H] */
-    real *g_matmul_2; /* per step: matmul [B,LSTM_H] */
-    real *o_matmul_2; /* per step: matmul [B,LSTM_H] */
     real *c_2; /* per step: fused_out [B,LSTM_H] */
-    real *W_hi_packed; /* W_hi packed for the steps (rnnrt_pack_b) */
-    real *W_hf_packed; /* W_hf packed for the steps (rnnrt_pack_b) */
-    real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
-    real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
-    real *h_seq; /* scan_out [T,B,LSTM_H] */
-    real *logits_matmul; /* matmul [T,B,V] */
-    real *logits; /* add [T,B,V] */
-    real *loss; /* softmax_xent [] */
-    real *dlogits; /* softmax_xent_grad [T,B,V] */
-    real *db_out; /* sum_to [V] */
-    real *dh; /* matmul [T,B,LSTM_H] */
-    real *h_tanh_seq; /* scan_out [T,B,LSTM_H] */
-    real *o_seq; /* scan_out [T,B,LSTM_H] */
-    real *g_seq; /* scan_out [T,B,LSTM_H] */
-    real *i_seq; /* scan_out [T,B,LSTM_H] */
+    real *c_prev_carry; /* carried c_prev [B,LSTM_H] */
     real *c_prev_seq; /* scan_out [T,B,LSTM_H] */
-    real *f_seq; /* scan_out [T,B,LSTM_H] */
-    real *h_prev_seq; /* scan_out [T,B,LSTM_H] */
-    real *dh_next_carry; /* carried dh_next [B,LSTM_H] */
+    real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
+    real *dW_if; /* scatter_add [V,LSTM_H] */
+    real *dW_ig; /* scatter_add [V,LSTM_H] */
+    real *dW_ii; /* scatter_add [V,LSTM_H] */
+    real *dW_io; /* scatter_add [V,LSTM_H] */
+    real *db_if; /* sum_to [LSTM_H] */
+    real *db_ig; /* sum_to [LSTM_H] */
+    real *db_ii; /* sum_to [LSTM_H] */
+    real *db_io; /* sum_to [LSTM_H] */
+    real *db_out; /* sum_to [V] */
     real *dc_next_carry; /* carried dc_next [B,LSTM_H] */
+    real *dc_prev; /* per step: fused_out [B,LSTM_H] */
+    real *df_add_seq; /* scan_out [T,B,LSTM_H] */
+    real *dg_add_seq; /* scan_out [T,B,LSTM_H] */
+    real *dh; /* matmul [T,B,LSTM_H] */
+    real *dh_next_carry; /* carried dh_next [B,LSTM_H] */
     real *dh_prev; /* per step: matmul [B,LSTM_H] */
     real *dh_prev_2; /* per step: matmul [B,LSTM_H] */
     real *dh_prev_3; /* per step: matmul [B,LSTM_H] */
     real *dh_prev_4; /* per step: matmul [B,LSTM_H] */
-    real *dc_prev; /* per step: fused_out [B,LSTM_H] */
     real *dh_prev_5; /* per step: fused_out [B,LSTM_H] */
     real *di_add_seq; /* scan_out [T,B,LSTM_H] */
-    real *dW_ii; /* scatter_add [V,LSTM_H] */
-    real *df_add_seq; /* scan_out [T,B,LSTM_H] */
-    real *dW_if; /* scatter_add [V,LSTM_H] */
-    real *dg_add_seq; /* scan_out [T,B,LSTM_H] */
-    real *dW_ig; /* scatter_add [V,LSTM_H] */
+    real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *do_add_seq; /* scan_out [T,B,LSTM_H] */
-    real *dW_io; /* scatter_add [V,LSTM_H] */
-    real *db_ii; /* sum_to [LSTM_H] */
-    real *db_if; /* sum_to [LSTM_H] */
-    real *db_ig; /* sum_to [LSTM_H] */
-    real *db_io; /* sum_to [LSTM_H] */
+    real *f_W_hf; /* per step: matmul [B,LSTM_H] */
+    real *f_W_if; /* gather [T,B,LSTM_H] */
+    real *f_add; /* add [T,B,LSTM_H] */
+    real *f_seq; /* scan_out [T,B,LSTM_H] */
+    real *g_W_hg; /* per step: matmul [B,LSTM_H] */
+    real *g_W_ig; /* gather [T,B,LSTM_H] */
+    real *g_add; /* add [T,B,LSTM_H] */
+    real *g_seq; /* scan_out [T,B,LSTM_H] */
+    real *h_prev_carry; /* carried h_prev [B,LSTM_H] */
+    real *h_prev_seq; /* scan_out [T,B,LSTM_H] */
+    real *h_seq; /* scan_out [T,B,LSTM_H] */
+    real *h_tanh_seq; /* scan_out [T,B,LSTM_H] */
+    real *i_W_hi; /* per step: matmul [B,LSTM_H] */
+    real *i_W_ii; /* gather [T,B,LSTM_H] */
+    real *i_add; /* add [T,B,LSTM_H] */
+    real *i_seq; /* scan_out [T,B,LSTM_H] */
+    real *logits; /* add [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
+    real *loss; /* softmax_xent [] */
+    real *o_W_ho; /* per step: matmul [B,LSTM_H] */
+    real *o_W_io; /* gather [T,B,LSTM_H] */
+    real *o_add; /* add [T,B,LSTM_H] */
+    real *o_seq; /* scan_out [T,B,LSTM_H] */
+    real *W_hf_packed; /* W_hf packed for the steps (rnnrt_pack_b) */
+    real *W_hg_packed; /* W_hg packed for the steps (rnnrt_pack_b) */
+    real *W_hi_packed; /* W_hi packed for the steps (rnnrt_pack_b) */
+    real *W_ho_packed; /* W_ho packed for the steps (rnnrt_pack_b) */
 } lstm_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf lstm_bufs[] = {
-    {offsetof(lstm_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(lstm_work, i_matmul), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_add), 2, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_matmul), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_add), 3, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_matmul), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_add), 4, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_matmul), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_add), 5, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_prev_carry), 6, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, c_prev_carry), 7, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_matmul_2), 8, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_matmul_2), 9, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_matmul_2), 10, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_matmul_2), 11, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, c_2), 12, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, W_hi_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, c_2), 0, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_carry), 1, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_seq), 2, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, carry_scale), 3, "T", 1, NULL, 0},
+    {offsetof(lstm_work, dW_if), 4, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ig), 5, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ii), 6, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_io), 7, "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_if), 8, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ig), 9, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ii), 10, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_io), 11, "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_out), 12, "V", 1, NULL, 0},
+    {offsetof(lstm_work, dc_next_carry), 1, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dc_prev), 14, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, df_add_seq), 9, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dg_add_seq), 11, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh), 6, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_next_carry), 18, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev), 19, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_2), 20, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_3), 0, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_4), 22, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_5), 23, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, di_add_seq), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dlogits), 9, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, do_add_seq), 26, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_W_hf), 14, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_W_if), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_add), 9, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_seq), 30, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_W_hg), 19, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_W_ig), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_add), 11, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_seq), 7, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_carry), 18, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_seq), 36, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_seq), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_tanh_seq), 4, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_W_hi), 39, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_W_ii), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_add), 6, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_seq), 10, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, logits), 39, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, logits_matmul), 6, "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, loss), 6, "", 1, NULL, 0},
+    {offsetof(lstm_work, o_W_ho), 20, "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_W_io), 8, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_add), 26, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_seq), 5, "TB", LSTM_H, NULL, 0},
     {offsetof(lstm_work, W_hf_packed), -1, "", LSTM_H, "", LSTM_H},
     {offsetof(lstm_work, W_hg_packed), -1, "", LSTM_H, "", LSTM_H},
+    {offsetof(lstm_work, W_hi_packed), -1, "", LSTM_H, "", LSTM_H},
     {offsetof(lstm_work, W_ho_packed), -1, "", LSTM_H, "", LSTM_H},
-    {offsetof(lstm_work, h_seq), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, logits_matmul), 2, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, logits), 8, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(lstm_work, dlogits), 3, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, db_out), 13, "V", 1, NULL, 0},
-    {offsetof(lstm_work, dh), 2, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_tanh_seq), 14, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_seq), 15, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_seq), 16, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_seq), 17, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, c_prev_seq), 18, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_seq), 19, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_prev_seq), 20, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_next_carry), 6, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dc_next_carry), 7, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev), 10, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_2), 11, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_3), 12, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_4), 21, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dc_prev), 9, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_5), 22, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, di_add_seq), 1, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_ii), 2, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, df_add_seq), 3, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_if), 14, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dg_add_seq), 4, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_ig), 15, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, do_add_seq), 5, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_io), 16, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_ii), 17, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_if), 1, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_ig), 3, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_io), 4, "", LSTM_H, NULL, 0},
 };
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -248,35 +248,35 @@ static size_t lstm_workspace(int B, int T, int V)
  *   specs/lstm.yaml:36  c: f * c + i * g
  *   specs/lstm.yaml:37  h: o * tanh(c)
  */
-static void lstm_fused_i(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5, real *restrict out6)
+static void lstm_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict c_2_out, real *restrict h_tanh_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
-            const real i_add = in0[idx] + in1[idx];
-            const real i_add_2 = i_add + in2[col];
+            const real i_add = i_add_t[idx] + i_W_hi[idx];
+            const real i_add_2 = i_add + b_hi[col];
             const real i_2 = rnnrt_sigmoid_fast(i_add_2);
-            const real f_add = in3[idx] + in4[idx];
-            const real f_add_2 = f_add + in5[col];
+            const real f_add = f_add_t[idx] + f_W_hf[idx];
+            const real f_add_2 = f_add + b_hf[col];
             const real f = rnnrt_sigmoid_fast(f_add_2);
-            const real g_add = in6[idx] + in7[idx];
-            const real g_add_2 = g_add + in8[col];
+            const real g_add = g_add_t[idx] + g_W_hg[idx];
+            const real g_add_2 = g_add + b_hg[col];
             const real g_2 = rnnrt_tanh_fast(g_add_2);
-            const real o_add = in9[idx] + in10[idx];
-            const real o_add_2 = o_add + in11[col];
+            const real o_add = o_add_t[idx] + o_W_ho[idx];
+            const real o_add_2 = o_add + b_ho[col];
             const real o = rnnrt_sigmoid_fast(o_add_2);
-            const real c_mul = f * in12[idx];
+            const real c_mul = f * c_prev[idx];
             const real c_mul_2 = i_2 * g_2;
             const real c_2 = c_mul + c_mul_2;
             const real h_tanh = rnnrt_tanh_fast(c_2);
             const real h = o * h_tanh;
-            out0[idx] = i_2;
-            out1[idx] = f;
-            out2[idx] = g_2;
-            out3[idx] = o;
-            out4[idx] = c_2;
-            out5[idx] = h_tanh;
-            out6[idx] = h;
+            i_2_out[idx] = i_2;
+            f_out[idx] = f;
+            g_2_out[idx] = g_2;
+            o_out[idx] = o;
+            c_2_out[idx] = c_2;
+            h_tanh_out[idx] = h_tanh;
+            h_out[idx] = h;
         }
 }
 
@@ -289,46 +289,46 @@ static void lstm_fused_i(size_t rows, const real *restrict in0, const real *rest
  *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_do_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_2_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
-            const real dh = in0[idx] + in1[idx];
-            const real do_2 = dh * in2[idx];
-            const real dh_tanh = dh * in3[idx];
-            const real dc = dh_tanh * (1 - in2[idx] * in2[idx]);
-            const real dc_2 = in4[idx] + dc;
-            const real di = dc_2 * in5[idx];
-            const real dg = dc_2 * in6[idx];
-            const real df = dc_2 * in7[idx];
-            const real dc_prev = dc_2 * in8[idx];
-            const real do_add = do_2 * in3[idx] * (1 - in3[idx]);
-            const real dg_add = dg * (1 - in5[idx] * in5[idx]);
-            const real df_add = df * in8[idx] * (1 - in8[idx]);
-            const real di_add = di * in6[idx] * (1 - in6[idx]);
-            const real dc_prev_2 = dc_prev * in9[0];
-            out0[idx] = do_add;
-            out1[idx] = dg_add;
-            out2[idx] = df_add;
-            out3[idx] = di_add;
-            out4[idx] = dc_prev_2;
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real do_2 = dh * h_tanh_t[idx];
+            const real dh_tanh = dh * o_t[idx];
+            const real dc = dh_tanh * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
+            const real dc_2 = dc_next[idx] + dc;
+            const real di = dc_2 * g_t[idx];
+            const real dg = dc_2 * i_t[idx];
+            const real df = dc_2 * c_prev_t[idx];
+            const real dc_prev = dc_2 * f_t[idx];
+            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
+            const real dg_add = dg * (1 - g_t[idx] * g_t[idx]);
+            const real df_add = df * f_t[idx] * (1 - f_t[idx]);
+            const real di_add = di * i_t[idx] * (1 - i_t[idx]);
+            const real dc_prev_2 = dc_prev * carry_scale_t_2[0];
+            do_add_out[idx] = do_add;
+            dg_add_out[idx] = dg_add;
+            df_add_out[idx] = df_add;
+            di_add_out[idx] = di_add;
+            dc_prev_2_out[idx] = dc_prev_2;
         }
 }
 
 /* Fused elementwise loop over [B,LSTM_H] (the ops of these lines, backward):
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void lstm_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
-            const real dh_prev = in0[idx] + in1[idx];
-            const real dh_prev_2 = dh_prev + in2[idx];
-            const real dh_prev_3 = dh_prev_2 + in3[idx];
-            const real dh_prev_4 = dh_prev_3 * in4[0];
-            out0[idx] = dh_prev_4;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
+            dh_prev_8_out[idx] = dh_prev_8;
         }
 }
 
@@ -350,45 +350,44 @@ static void lstm_forward(RnnrtCtx *c)
     /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.i_matmul + i * (size_t)LSTM_H, p.W_ii + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
+            memcpy(w.i_W_ii + i * (size_t)LSTM_H, p.W_ii + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
         else
-            memset(w.i_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
+            memset(w.i_W_ii + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.i_add[r * n + j] = w.i_matmul[r * n + j] + p.b_ii[j];
+            w.i_add[r * n + j] = w.i_W_ii[r * n + j] + p.b_ii[j];
     /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.f_matmul + i * (size_t)LSTM_H, p.W_if + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
+            memcpy(w.f_W_if + i * (size_t)LSTM_H, p.W_if + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
         else
-            memset(w.f_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
+            memset(w.f_W_if + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.f_add[r * n + j] = w.f_matmul[r * n + j] + p.b_if[j];
+            w.f_add[r * n + j] = w.f_W_if[r * n + j] + p.b_if[j];
     /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.g_matmul + i * (size_t)LSTM_H, p.W_ig + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
+            memcpy(w.g_W_ig + i * (size_t)LSTM_H, p.W_ig + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
         else
-            memset(w.g_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
+            memset(w.g_W_ig + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.g_add[r * n + j] = w.g_matmul[r * n + j] + p.b_ig[j];
+            w.g_add[r * n + j] = w.g_W_ig[r * n + j] + p.b_ig[j];
     /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.o_matmul + i * (size_t)LSTM_H, p.W_io + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
+            memcpy(w.o_W_io + i * (size_t)LSTM_H, p.W_io + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
         else
-            memset(w.o_matmul + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
+            memset(w.o_W_io + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.o_add[r * n + j] = w.o_matmul[r * n + j] + p.b_io[j];
-    /* specs/lstm.yaml:10  name: lstm */
-    /* scan 'lstm' over t = 0 .. T-1 */
+            w.o_add[r * n + j] = w.o_W_io[r * n + j] + p.b_io[j];
+    /* specs/lstm.yaml:10  cell 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * LSTM_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * LSTM_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
@@ -399,35 +398,31 @@ static void lstm_forward(RnnrtCtx *c)
         rnnrt_pack_b(0, LSTM_H, LSTM_H, p.W_ho, LSTM_H, w.W_ho_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
         const real *c_prev = w.c_prev_carry;
-        const real *i_add_t = w.i_add + (size_t)t * B * LSTM_H;
         const real *f_add_t = w.f_add + (size_t)t * B * LSTM_H;
         const real *g_add_t = w.g_add + (size_t)t * B * LSTM_H;
+        const real *h_prev = h_prev_cur;
+        const real *i_add_t = w.i_add + (size_t)t * B * LSTM_H;
         const real *o_add_t = w.o_add + (size_t)t * B * LSTM_H;
-        real *i_2 = w.i_seq + (size_t)t * B * LSTM_H;
         real *f = w.f_seq + (size_t)t * B * LSTM_H;
         real *g_3 = w.g_seq + (size_t)t * B * LSTM_H;
-        real *o = w.o_seq + (size_t)t * B * LSTM_H;
-        real *h_tanh = w.h_tanh_seq + (size_t)t * B * LSTM_H;
         real *h = w.h_seq + (size_t)t * B * LSTM_H;
+        real *h_tanh = w.h_tanh_seq + (size_t)t * B * LSTM_H;
+        real *i_2 = w.i_seq + (size_t)t * B * LSTM_H;
+        real *o = w.o_seq + (size_t)t * B * LSTM_H;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.i_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.i_W_hi, LSTM_H);
         /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.f_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.f_W_hf, LSTM_H);
         /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.g_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.g_W_hg, LSTM_H);
         /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.o_matmul_2, LSTM_H);
+        rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.o_W_ho, LSTM_H);
         /* fused:
-         *   specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
-         *   specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
-         *   specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg)
-         *   specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused_i((size_t)B, i_add_t, w.i_matmul_2, p.b_hi, f_add_t, w.f_matmul_2, p.b_hf, g_add_t, w.g_matmul_2, p.b_hg, o_add_t, w.o_matmul_2, p.b_ho, c_prev, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
         h_prev_cur = h;
@@ -435,12 +430,12 @@ static void lstm_forward(RnnrtCtx *c)
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
-    /* specs/lstm.yaml:38  network: */
+    /* specs/lstm.yaml:38  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/lstm.yaml:3  task: language_model */
+    /* specs/lstm.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
     c->loss = w.loss[0];
@@ -461,17 +456,16 @@ static void lstm_backward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/lstm.yaml:3 (backward)  task: language_model */
+    /* specs/lstm.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
-    /* specs/lstm.yaml:38 (backward)  network: */
+    /* specs/lstm.yaml:38 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)V * sizeof(real));
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, LSTM_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, LSTM_H);
     rnnrt_gemm(1, 0, LSTM_H, V, T * B, 1, w.h_seq, LSTM_H, w.dlogits, V, 1, g.W_out, V);
-    /* specs/lstm.yaml:10 (backward)  name: lstm */
-    /* scan 'lstm' over t = T-1 .. 0 */
+    /* specs/lstm.yaml:10 (backward)  cell 'lstm' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * LSTM_H * sizeof(real));
     memset(w.dc_next_carry, 0, (size_t)B * LSTM_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -481,20 +475,20 @@ static void lstm_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, LSTM_H, LSTM_H, p.W_hi, LSTM_H, w.W_hi_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_t = w.dh + (size_t)t * B * LSTM_H;
-        const real *dh_next = w.dh_next_carry;
-        const real *dc_next = w.dc_next_carry;
-        const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * LSTM_H;
-        const real *o_t = w.o_seq + (size_t)t * B * LSTM_H;
-        const real *g_t = w.g_seq + (size_t)t * B * LSTM_H;
-        const real *i_t = w.i_seq + (size_t)t * B * LSTM_H;
         const real *c_prev_t = w.c_prev_seq + (size_t)t * B * LSTM_H;
-        const real *f_t = w.f_seq + (size_t)t * B * LSTM_H;
         const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
-        real *do_add = w.do_add_seq + (size_t)t * B * LSTM_H;
-        real *dg_add = w.dg_add_seq + (size_t)t * B * LSTM_H;
+        const real *dc_next = w.dc_next_carry;
+        const real *dh_next = w.dh_next_carry;
+        const real *dh_t = w.dh + (size_t)t * B * LSTM_H;
+        const real *f_t = w.f_seq + (size_t)t * B * LSTM_H;
+        const real *g_t = w.g_seq + (size_t)t * B * LSTM_H;
+        const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * LSTM_H;
+        const real *i_t = w.i_seq + (size_t)t * B * LSTM_H;
+        const real *o_t = w.o_seq + (size_t)t * B * LSTM_H;
         real *df_add = w.df_add_seq + (size_t)t * B * LSTM_H;
+        real *dg_add = w.dg_add_seq + (size_t)t * B * LSTM_H;
         real *di_add = w.di_add_seq + (size_t)t * B * LSTM_H;
+        real *do_add = w.do_add_seq + (size_t)t * B * LSTM_H;
         /* fused:
          *   specs/lstm.yaml:37 (backward)  h: o * tanh(c)
          *   specs/lstm.yaml:36 (backward)  c: f * c + i * g
@@ -504,7 +498,7 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_do_add((size_t)B, dh_t, dh_next, h_tanh_t, o_t, dc_next, g_t, i_t, c_prev_t, f_t, carry_scale_t_2, do_add, dg_add, df_add, di_add, w.dc_prev);
+        lstm_fused_do_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
         rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev, LSTM_H);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
@@ -513,10 +507,8 @@ static void lstm_backward(RnnrtCtx *c)
         rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, df_add, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.dh_prev_3, LSTM_H);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
         rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, di_add, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, LSTM_H);
-        /* fused:
-         *   specs/lstm.yaml:12 (backward)  state: [h, c]
-         */
-        lstm_fused_dh_prev((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
+        /* specs/lstm.yaml:12 (backward)  state: [h, c] */
+        lstm_fused_dh_prev((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * LSTM_H * sizeof(real));
     }
@@ -590,13 +582,13 @@ static void lstm_backward(RnnrtCtx *c)
         g.b_ig[i] += w.db_ig[i];
     for (size_t i = 0; i < (size_t)LSTM_H; i++)
         g.b_io[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
+    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hi: the same sum as db_ii */
         g.b_hi[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
+    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hf: the same sum as db_if */
         g.b_hf[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
+    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hg: the same sum as db_ig */
         g.b_hg[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
+    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_ho: the same sum as db_io */
         g.b_ho[i] += w.db_io[i];
     for (size_t i = 0; i < (size_t)V; i++)
         g.b_out[i] += w.db_out[i];

@@ -63,25 +63,25 @@ static rnn_params rnn_params_at(real *base, int V)
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *h_matmul; /* gather [T,B,RNN_H] */
-    real *h_add; /* add [T,B,RNN_H] */
-    real *h_prev_carry; /* carried h_prev [B,RNN_H] */
-    real *h_matmul_2; /* per step: matmul [B,RNN_H] */
-    real *W_hh_packed; /* W_hh packed for the steps (rnnrt_pack_b) */
-    real *h_seq; /* scan_out [T,B,RNN_H] */
-    real *logits_matmul; /* matmul [T,B,V] */
-    real *logits; /* add [T,B,V] */
-    real *loss; /* softmax_xent [] */
-    real *dlogits; /* softmax_xent_grad [T,B,V] */
+    real *dW_ih; /* scatter_add [V,RNN_H] */
+    real *db_ih; /* sum_to [RNN_H] */
     real *db_out; /* sum_to [V] */
     real *dh; /* matmul [T,B,RNN_H] */
-    real *h_prev_seq; /* scan_out [T,B,RNN_H] */
+    real *dh_add_seq; /* scan_out [T,B,RNN_H] */
     real *dh_next_carry; /* carried dh_next [B,RNN_H] */
     real *dh_prev; /* per step: matmul [B,RNN_H] */
     real *dh_prev_2; /* per step: mul [B,RNN_H] */
-    real *dh_add_seq; /* scan_out [T,B,RNN_H] */
-    real *dW_ih; /* scatter_add [V,RNN_H] */
-    real *db_ih; /* sum_to [RNN_H] */
+    real *dlogits; /* softmax_xent_grad [T,B,V] */
+    real *h_W_hh; /* per step: matmul [B,RNN_H] */
+    real *h_W_ih; /* gather [T,B,RNN_H] */
+    real *h_add; /* add [T,B,RNN_H] */
+    real *h_prev_carry; /* carried h_prev [B,RNN_H] */
+    real *h_prev_seq; /* scan_out [T,B,RNN_H] */
+    real *h_seq; /* scan_out [T,B,RNN_H] */
+    real *logits; /* add [T,B,V] */
+    real *logits_matmul; /* matmul [T,B,V] */
+    real *loss; /* softmax_xent [] */
+    real *W_hh_packed; /* W_hh packed for the steps (rnnrt_pack_b) */
 } rnn_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
@@ -89,25 +89,25 @@ typedef struct {
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf rnn_bufs[] = {
     {offsetof(rnn_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(rnn_work, h_matmul), 1, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_add), 2, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_prev_carry), 3, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_matmul_2), 4, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, W_hh_packed), -1, "", RNN_H, "", RNN_H},
-    {offsetof(rnn_work, h_seq), 1, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, logits_matmul), 2, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, logits), 4, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(rnn_work, dlogits), 3, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, db_out), 5, "V", 1, NULL, 0},
-    {offsetof(rnn_work, dh), 2, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_prev_seq), 6, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_next_carry), 7, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_prev), 8, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_prev_2), 9, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_add_seq), 3, "TB", RNN_H, NULL, 0},
     {offsetof(rnn_work, dW_ih), 1, "V", RNN_H, NULL, 0},
     {offsetof(rnn_work, db_ih), 2, "", RNN_H, NULL, 0},
+    {offsetof(rnn_work, db_out), 3, "V", 1, NULL, 0},
+    {offsetof(rnn_work, dh), 2, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_add_seq), 5, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_next_carry), 6, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev), 7, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev_2), 8, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dlogits), 5, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, h_W_hh), 10, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_W_ih), 1, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_add), 2, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_carry), 5, "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_seq), 14, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_seq), 1, "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, logits), 10, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, logits_matmul), 2, "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(rnn_work, W_hh_packed), -1, "", RNN_H, "", RNN_H},
 };
 
 /* Place the buffers for (B, T, V) at base (NULL: just measure). Returns
@@ -127,29 +127,29 @@ static size_t rnn_workspace(int B, int T, int V)
 /* Fused elementwise loop over [B,RNN_H] (the ops of these lines):
  *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
  */
-static void rnn_fused_h(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void rnn_fused_h(size_t rows, const real *restrict b_hh, const real *restrict h_W_hh, const real *restrict h_add_t, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < RNN_H; col++) {
             const size_t idx = row * RNN_H + col;
-            const real h_add = in0[idx] + in1[idx];
-            const real h_add_2 = h_add + in2[col];
+            const real h_add = h_add_t[idx] + h_W_hh[idx];
+            const real h_add_2 = h_add + b_hh[col];
             const real h = rnnrt_tanh_fast(h_add_2);
-            out0[idx] = h;
+            h_out[idx] = h;
         }
 }
 
 /* Fused elementwise loop over [B,RNN_H] (the ops of these lines, backward):
  *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
  */
-static void rnn_fused_dh_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void rnn_fused_dh_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_t, real *restrict dh_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < RNN_H; col++) {
             const size_t idx = row * RNN_H + col;
-            const real dh = in0[idx] + in1[idx];
-            const real dh_add = dh * (1 - in2[idx] * in2[idx]);
-            out0[idx] = dh_add;
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real dh_add = dh * (1 - h_t[idx] * h_t[idx]);
+            dh_add_out[idx] = dh_add;
         }
 }
 
@@ -170,41 +170,37 @@ static void rnn_forward(RnnrtCtx *c)
     /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.h_matmul + i * (size_t)RNN_H, p.W_ih + (size_t)c->x[i] * (size_t)RNN_H, (size_t)RNN_H * sizeof(real));
+            memcpy(w.h_W_ih + i * (size_t)RNN_H, p.W_ih + (size_t)c->x[i] * (size_t)RNN_H, (size_t)RNN_H * sizeof(real));
         else
-            memset(w.h_matmul + i * (size_t)RNN_H, 0, (size_t)RNN_H * sizeof(real));
+            memset(w.h_W_ih + i * (size_t)RNN_H, 0, (size_t)RNN_H * sizeof(real));
     }
     for (size_t r = 0, n = (size_t)RNN_H; r < (size_t)T * B * RNN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.h_add[r * n + j] = w.h_matmul[r * n + j] + p.b_ih[j];
-    /* specs/rnn.yaml:9  name: rnn_tanh */
-    /* scan 'rnn_tanh' over t = 0 .. T-1 */
+            w.h_add[r * n + j] = w.h_W_ih[r * n + j] + p.b_ih[j];
+    /* specs/rnn.yaml:9  cell 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * RNN_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev = h_prev_cur;
         const real *h_add_t = w.h_add + (size_t)t * B * RNN_H;
+        const real *h_prev = h_prev_cur;
         real *h = w.h_seq + (size_t)t * B * RNN_H;
         /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-        rnnrt_gemm_packed(0, B, RNN_H, RNN_H, h_prev, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.h_matmul_2, RNN_H);
-        /* fused:
-         *   specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
-         */
-        rnn_fused_h((size_t)B, h_add_t, w.h_matmul_2, p.b_hh, h);
+        rnnrt_gemm_packed(0, B, RNN_H, RNN_H, h_prev, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.h_W_hh, RNN_H);
+        rnn_fused_h((size_t)B, p.b_hh, w.h_W_hh, h_add_t, h);
         memcpy(w.h_prev_seq + (size_t)t * B * RNN_H, h_prev, (size_t)B * RNN_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * RNN_H * sizeof(real));
-    /* specs/rnn.yaml:20  network: */
+    /* specs/rnn.yaml:20  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.logits_matmul, V);
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/rnn.yaml:3  task: language_model */
+    /* specs/rnn.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
     c->loss = w.loss[0];
@@ -224,32 +220,28 @@ static void rnn_backward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/rnn.yaml:3 (backward)  task: language_model */
+    /* specs/rnn.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
-    /* specs/rnn.yaml:20 (backward)  network: */
+    /* specs/rnn.yaml:20 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)V * sizeof(real));
     for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, RNN_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, RNN_H);
     rnnrt_gemm(1, 0, RNN_H, V, T * B, 1, w.h_seq, RNN_H, w.dlogits, V, 1, g.W_out, V);
-    /* specs/rnn.yaml:9 (backward)  name: rnn_tanh */
-    /* scan 'rnn_tanh' over t = T-1 .. 0 */
+    /* specs/rnn.yaml:9 (backward)  cell 'rnn_tanh' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * RNN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_t = w.dh + (size_t)t * B * RNN_H;
-        const real *dh_next = w.dh_next_carry;
-        const real *h_t = w.h_seq + (size_t)t * B * RNN_H;
         const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *dh_next = w.dh_next_carry;
+        const real *dh_t = w.dh + (size_t)t * B * RNN_H;
+        const real *h_t = w.h_seq + (size_t)t * B * RNN_H;
         real *dh_add = w.dh_add_seq + (size_t)t * B * RNN_H;
-        /* fused:
-         *   specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh)
-         */
-        rnn_fused_dh_add((size_t)B, dh_t, dh_next, h_t, dh_add);
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
+        rnn_fused_dh_add((size_t)B, dh_next, dh_t, h_t, dh_add);
         rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.dh_prev, RNN_H);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * RNN_H; i++)
@@ -273,7 +265,7 @@ static void rnn_backward(RnnrtCtx *c)
         g.W_ih[i] += w.dW_ih[i];
     for (size_t i = 0; i < (size_t)RNN_H; i++)
         g.b_ih[i] += w.db_ih[i];
-    for (size_t i = 0; i < (size_t)RNN_H; i++)
+    for (size_t i = 0; i < (size_t)RNN_H; i++) /* db_hh: the same sum as db_ih */
         g.b_hh[i] += w.db_ih[i];
     for (size_t i = 0; i < (size_t)V; i++)
         g.b_out[i] += w.db_out[i];

@@ -276,426 +276,426 @@ static seq2seq_params seq2seq_params_at(real *base, int V, int Vt)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *src_mask; /* len_mask [T,B] */
-    real *embed_src_x; /* gather [T,B,SEQ2SEQ_E] */
-    real *r_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
-    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *embed_tgt_x; /* gather [T,B,SEQ2SEQ_E] */
-    real *score_matmul; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
-    real *h_prev_dec_l0_carry; /* carried h_prev_dec_l0 [B,SEQ2SEQ_H] */
-    real *h_prev_dec_l1_carry; /* carried h_prev_dec_l1 [B,SEQ2SEQ_H] */
-    real *score_matmul_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *score_add; /* per step: add [T,B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *score_mul; /* per step: fused_out [T,B,SEQ2SEQ_H] */
-    real *score; /* per step: sum_last [T,B] */
-    real *r_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *W_q_packed; /* W_q packed for the steps (rnnrt_pack_b) */
-    real *W_hr_dec_l0_packed; /* W_hr_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_dec_l0_packed; /* W_hz_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_dec_l0_packed; /* W_hn_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_dec_l1_packed; /* W_hr_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_dec_l1_packed; /* W_hz_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_dec_l1_packed; /* W_hn_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_cr_dec_l0_packed; /* W_cr_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_cz_dec_l0_packed; /* W_cz_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_cn_dec_l0_packed; /* W_cn_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_dec_l1_packed; /* W_ir_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *h_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *attention_seq; /* scan_out [T,T,B] */
-    real *logits_matmul; /* matmul [T,B,Vt] */
-    real *logits; /* add [T,B,Vt] */
-    real *loss; /* masked_xent [] */
-    real *dlogits; /* masked_xent_grad [T,B,Vt] */
-    real *db_out; /* sum_to [Vt] */
-    real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *h_prev_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *z_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_sub_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_prev_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *z_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_sub_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *context_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *score_tanh_seq; /* scan_out [T,T,B,SEQ2SEQ_H] */
-    real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_H] */
-    real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dcontext; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dcontext_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dcontext_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dcontext_4; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_enc_l1; /* per step: pool_grad [T,B,SEQ2SEQ_H] */
-    real *dattention_mul; /* per step: mul [T,B,SEQ2SEQ_H] */
     real *dattention; /* per step: sum_last [T,B] */
-    real *dscore; /* per step: masked_softmax_t_grad [T,B] */
-    real *dscore_mul; /* per step: bcast_last [T,B,SEQ2SEQ_H] */
-    real *dscore_add; /* per step: fused_out [T,B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_5; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_6; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *W_in_dec_l0_packed; /* W_in_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_iz_dec_l0_packed; /* W_iz_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_dec_l0_packed; /* W_ir_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
-    real *dscore_matmul_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dscore_matmul_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dw_v_scan_out; /* scan_out [T,T,B,SEQ2SEQ_H] */
-    real *dw_v; /* sum_to [SEQ2SEQ_H] */
-    real *dh_enc_l1_3; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_ir_dec_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dz_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_iz_dec_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_in_dec_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dattention_mul; /* per step: mul [T,B,SEQ2SEQ_H] */
     real *db_hn_dec_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_ir_dec_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dz_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_iz_dec_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_in_dec_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *db_hn_dec_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dh_enc_l1_4; /* matmul [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_5; /* add [T,B,SEQ2SEQ_H] */
-    real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_E] */
-    real *h_prev_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *z_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_sub_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,SEQ2SEQ_H] */
-    real *dh_enc_l1_6; /* per step: add [B,SEQ2SEQ_H] */
-    real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *W_iz_enc_l1_packed; /* W_iz_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_in_enc_l1_packed; /* W_in_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_enc_l1_packed; /* W_ir_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dr_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_ir_enc_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dz_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_in_enc_l1; /* sum_to [SEQ2SEQ_H] */
-    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *db_hn_enc_l0; /* sum_to [SEQ2SEQ_H] */
     real *db_hn_enc_l1; /* sum_to [SEQ2SEQ_H] */
-    real *h_prev_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *z_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_sub_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_H] */
-    real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *db_in_dec_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_in_dec_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_in_enc_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_in_enc_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_ir_dec_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_ir_dec_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_ir_enc_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_ir_enc_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_iz_dec_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_iz_dec_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_iz_enc_l0; /* sum_to [SEQ2SEQ_H] */
+    real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_H] */
+    real *db_out; /* sum_to [Vt] */
+    real *dcontext; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dcontext_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dcontext_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dcontext_4; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dembed_src; /* scatter_add [V,SEQ2SEQ_E] */
     real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_E] */
     real *dembed_src_x_2; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
+    real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_E] */
+    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
+    real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_H] */
+    real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1; /* per step: pool_grad [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_3; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_4; /* matmul [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_5; /* add [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_6; /* per step: add [B,SEQ2SEQ_H] */
+    real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_5; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_6; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
     real *dh_prev_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
     real *dh_prev_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
     real *dh_prev_enc_l0_4; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *W_iz_enc_l0_packed; /* W_iz_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_in_enc_l0_packed; /* W_in_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_enc_l0_packed; /* W_ir_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
-    real *dr_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_ir_enc_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dz_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_iz_enc_l0; /* sum_to [SEQ2SEQ_H] */
+    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *dlogits; /* masked_xent_grad [T,B,Vt] */
+    real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dn_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_in_enc_l0; /* sum_to [SEQ2SEQ_H] */
     real *dn_add_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *db_hn_enc_l0; /* sum_to [SEQ2SEQ_H] */
-    real *dembed_src; /* scatter_add [V,SEQ2SEQ_E] */
+    real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dr_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dr_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dscore; /* per step: masked_softmax_t_grad [T,B] */
+    real *dscore_add; /* per step: fused_out [T,B,SEQ2SEQ_H] */
+    real *dscore_matmul_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dscore_matmul_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dscore_mul; /* per step: bcast_last [T,B,SEQ2SEQ_H] */
+    real *dw_v; /* sum_to [SEQ2SEQ_H] */
+    real *dw_v_scan_out; /* scan_out [T,T,B,SEQ2SEQ_H] */
+    real *dz_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dz_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dz_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dz_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *embed_src_x; /* gather [T,B,SEQ2SEQ_E] */
+    real *embed_tgt_x; /* gather [T,B,SEQ2SEQ_E] */
+    real *h_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *h_prev_dec_l0_carry; /* carried h_prev_dec_l0 [B,SEQ2SEQ_H] */
+    real *h_prev_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_prev_dec_l1_carry; /* carried h_prev_dec_l1 [B,SEQ2SEQ_H] */
+    real *h_prev_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
+    real *h_prev_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
+    real *h_prev_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_sub_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_sub_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_sub_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_sub_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *logits; /* add [T,B,Vt] */
+    real *logits_matmul; /* matmul [T,B,Vt] */
+    real *loss; /* masked_xent [] */
+    real *n_W_cn_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *n_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *r_W_cr_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *score; /* per step: sum_last [T,B] */
+    real *score_W_k; /* matmul [T,B,SEQ2SEQ_H] */
+    real *score_W_q; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *score_add; /* per step: add [T,B,SEQ2SEQ_H] */
+    real *score_mul; /* per step: fused_out [T,B,SEQ2SEQ_H] */
+    real *score_tanh_seq; /* scan_out [T,T,B,SEQ2SEQ_H] */
+    real *src_mask; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *z_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *z_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *z_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *z_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *W_cn_dec_l0_packed; /* W_cn_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_cr_dec_l0_packed; /* W_cr_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_cz_dec_l0_packed; /* W_cz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_dec_l0_packed; /* W_hn_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_dec_l1_packed; /* W_hn_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l0_packed; /* W_hr_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l1_packed; /* W_hr_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l0_packed; /* W_hz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l1_packed; /* W_hz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_dec_l0_packed; /* W_in_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l0_packed; /* W_in_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l1_packed; /* W_in_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l0_packed; /* W_ir_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l1_packed; /* W_ir_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l0_packed; /* W_ir_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l1_packed; /* W_ir_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l0_packed; /* W_iz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_enc_l0_packed; /* W_iz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_enc_l1_packed; /* W_iz_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_q_packed; /* W_q packed for the steps (rnnrt_pack_b) */
 } seq2seq_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_bufs[] = {
-    {offsetof(seq2seq_work, src_mask), 0, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, embed_src_x), 1, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_enc_l0), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_add_enc_l0), 3, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_enc_l0), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_add_enc_l0), 4, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_enc_l0), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l0), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l0_carry), 6, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_enc_l0_2), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_enc_l0_2), 7, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_enc_l0_2), 8, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_step_enc_l0), 9, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_kept_enc_l0), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, attention_seq), 0, "TTB", 1, NULL, 0},
+    {offsetof(seq2seq_work, context_seq), 1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dattention), 2, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, dattention_mul), 3, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_dec_l0), 4, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_dec_l1), 5, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_enc_l0), 6, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_enc_l1), 7, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_dec_l0), 1, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_dec_l1), 9, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_enc_l0), 10, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_enc_l1), 11, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_dec_l0), 12, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_dec_l1), 13, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_enc_l0), 14, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_enc_l1), 15, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_dec_l0), 16, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_dec_l1), 17, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_enc_l0), 18, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_enc_l1), 19, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_out), 20, "Vt", 1, NULL, 0},
+    {offsetof(seq2seq_work, dcontext), 21, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_2), 22, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_3), 23, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_4), 2, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src), 25, "V", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x), 26, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_2), 27, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_3), 28, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_seq), 29, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt), 30, "Vt", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x), 31, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_2), 32, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_3), 33, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_seq), 34, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0), 21, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_2), 3, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_3), 2, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_next_carry), 38, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l1), 14, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l1_next_carry), 40, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_2), 15, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_3), 19, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_4), 43, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_6), 44, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_next_carry), 45, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_seq), 14, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1), 21, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_3), 48, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_4), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_5), 25, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_6), 26, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_next_carry), 52, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0), 53, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0_2), 3, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0_3), 2, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0_4), 56, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0_5), 57, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1), 58, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_2), 59, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_3), 60, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_4), 61, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_5), 3, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_6), 53, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l0), 64, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l0_2), 65, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l0_3), 66, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l0_4), 67, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l1), 28, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l1_2), 11, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l1_3), 7, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l1_4), 71, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_step_enc_l0), 72, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_step_enc_l1), 27, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dlogits), 30, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l0_seq), 13, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l0_seq_2), 17, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l1_seq), 77, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l1_seq_2), 78, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l0_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l0_seq_2), 80, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l1_seq), 66, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l1_seq_2), 67, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_dec_l0_seq), 16, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_dec_l1_seq), 9, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_enc_l0_seq), 25, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_enc_l1_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore), 53, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, dscore_add), 2, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_matmul_2), 66, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_matmul_seq), 65, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_mul), 3, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dw_v), 92, "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dw_v_scan_out), 30, "TTB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_dec_l0_seq), 4, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_dec_l1_seq), 5, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_enc_l0_seq), 10, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_enc_l1_seq), 65, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, embed_src_x), 98, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, embed_tgt_x), 99, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, h_dec_l0_seq), 19, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_dec_l1_seq), 66, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_work, h_enc_l0_seq), 10, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_enc_l1), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_add_enc_l1), 3, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_enc_l1), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_add_enc_l1), 4, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_enc_l1), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l1), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l1_carry), 11, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_enc_l1_2), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_enc_l1_2), 12, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_enc_l1_2), 13, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_step_enc_l1), 14, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_kept_enc_l1), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, h_enc_l1_seq), 7, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, embed_tgt_x), 15, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, score_matmul), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_dec_l0), 3, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_dec_l0), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_dec_l0), 12, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l0_carry), 16, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l1_carry), 17, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_matmul_2), 18, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_add), 19, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_dec_l0_2), 20, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_dec_l0_2), 21, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_dec_l0_2), 22, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_dec_l1), 23, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_dec_l1), 24, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_dec_l1), 25, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_mul), 18, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score), 19, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_dec_l0_3), 19, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_dec_l0_3), 18, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_dec_l0_3), 26, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_matmul_dec_l1_2), 19, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_matmul_dec_l1_2), 18, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_matmul_dec_l1_2), 20, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, W_q_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hr_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hz_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hn_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hr_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hz_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_hn_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, h_enc_l1_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_kept_enc_l0), 30, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_kept_enc_l1), 30, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l0_carry), 17, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l0_seq), 11, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l1_carry), 9, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l1_seq), 67, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l0_carry), 4, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l0_seq), 6, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l1_carry), 13, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l1_seq), 80, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_step_enc_l0), 29, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_step_enc_l1), 67, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_dec_l0_seq), 71, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_dec_l1_seq), 27, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_enc_l0_seq), 118, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_enc_l1_seq), 44, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, logits), 120, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, logits_matmul), 30, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, loss), 30, "", 1, NULL, 0},
+    {offsetof(seq2seq_work, n_W_cn_dec_l0), 34, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_dec_l0), 78, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_dec_l1), 2, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_enc_l0), 80, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_enc_l1), 66, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_dec_l0), 65, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_dec_l1), 5, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_dec_l0_seq), 92, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_dec_l1_seq), 28, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l0), 14, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l0_seq), 135, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l1), 14, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l1_seq), 72, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_dec_l0_seq), 43, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_dec_l1_seq), 26, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_enc_l0_seq), 140, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_enc_l1_seq), 45, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_cr_dec_l0), 48, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_dec_l0), 5, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_dec_l1), 21, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_enc_l0), 30, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_enc_l1), 30, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_dec_l0), 120, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_dec_l1), 48, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_add_enc_l0), 120, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_add_enc_l1), 120, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_dec_l0_seq), 12, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_dec_l1_seq), 15, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_enc_l0_seq), 155, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_enc_l1_seq), 64, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score), 48, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, score_W_k), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_W_q), 16, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_add), 48, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_mul), 16, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_tanh_seq), 25, "TTB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, src_mask), 163, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, z_W_cz_dec_l0), 16, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_dec_l0), 77, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_dec_l1), 3, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_enc_l0), 79, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_enc_l1), 65, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_dec_l0), 14, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_dec_l1), 16, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_add_enc_l0), 25, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_add_enc_l1), 25, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_dec_l0_seq), 7, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_dec_l1_seq), 52, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_enc_l0_seq), 18, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_enc_l1_seq), 29, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, W_cn_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_cr_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_cz_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_cn_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_ir_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_iz_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_in_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, h_dec_l1_seq), 13, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, attention_seq), 27, "TTB", 1, NULL, 0},
-    {offsetof(seq2seq_work, logits_matmul), 2, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, logits), 3, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(seq2seq_work, dlogits), 2, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, db_out), 28, "Vt", 1, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l1), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l1_seq), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_dec_l1_seq), 29, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_dec_l1_seq), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_dec_l1_seq), 31, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_dec_l1_seq), 32, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_dec_l1_seq), 33, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_dec_l0_seq), 34, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l0_seq), 35, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_dec_l0_seq), 36, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_dec_l0_seq), 37, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_dec_l0_seq), 38, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_dec_l0_seq), 39, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_dec_l0_seq), 40, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, context_seq), 41, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_tanh_seq), 4, "TTB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_next_carry), 42, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l1_next_carry), 43, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1), 44, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0), 23, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_2), 45, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_3), 46, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_2), 24, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_4), 47, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_3), 25, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0), 48, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext), 23, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x), 49, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_2), 24, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_3), 25, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_2), 50, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x_2), 51, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_4), 52, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_3), 53, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x_3), 54, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_5), 55, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_4), 25, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1), 23, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dattention_mul), 24, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dattention), 25, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, dscore), 48, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, dscore_mul), 24, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore_add), 25, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_5), 24, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_6), 48, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, W_hn_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hn_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hr_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hr_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hz_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hz_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_in_dec_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_iz_dec_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_ir_dec_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, dembed_tgt_x_seq), 26, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dscore_matmul_seq), 12, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore_matmul_2), 13, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dw_v_scan_out), 2, "TTB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dw_v), 39, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_3), 19, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_dec_l0_seq), 18, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_dec_l0), 40, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_dec_l0_seq), 6, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_dec_l0), 18, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l0_seq), 11, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_dec_l0), 41, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l0_seq_2), 16, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_dec_l0), 6, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_dec_l1_seq), 17, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_dec_l1), 11, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_dec_l1_seq), 20, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_dec_l1), 16, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l1_seq), 21, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_dec_l1), 17, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l1_seq_2), 22, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_dec_l1), 20, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_4), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_5), 4, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt), 2, "Vt", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l1_seq), 8, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_enc_l1_seq), 9, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_enc_l1_seq), 56, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_enc_l1_seq), 57, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l1_seq), 58, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_enc_l1_seq), 59, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_next_carry), 29, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_6), 30, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_step_enc_l1), 31, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1), 32, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_2), 33, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_3), 34, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_2), 35, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_3), 36, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_4), 37, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_4), 38, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, W_iz_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_in_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, W_ir_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, dh_enc_l0_seq), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_enc_l1_seq), 7, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_enc_l1), 33, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_enc_l1_seq), 12, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_enc_l1), 34, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l1_seq), 13, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_enc_l1), 35, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l1_seq_2), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_enc_l1), 36, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l0_seq), 60, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_enc_l0_seq), 61, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_enc_l0_seq), 62, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_enc_l0_seq), 63, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l0_seq), 64, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_enc_l0_seq), 65, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_next_carry), 56, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_6), 57, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_step_enc_l0), 58, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0), 59, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x), 30, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x_2), 31, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_2), 12, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_3), 13, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x_3), 32, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_4), 14, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, W_iz_enc_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_in_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_in_enc_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_in_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_ir_dec_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_ir_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_ir_enc_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_work, dembed_src_x_seq), 9, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_enc_l0_seq), 4, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_enc_l0), 5, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_enc_l0_seq), 10, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_enc_l0), 61, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l0_seq), 7, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_enc_l0), 10, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l0_seq_2), 8, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_enc_l0), 60, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src), 4, "V", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, W_ir_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_iz_dec_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_iz_dec_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_iz_enc_l0_packed), -1, "", SEQ2SEQ_E, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_iz_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_work, W_q_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -719,32 +719,32 @@ static size_t seq2seq_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict r_enc_l0_out, real *restrict z_enc_l0_out, real *restrict n_add_enc_l0_out, real *restrict n_enc_l0_out, real *restrict h_sub_enc_l0_out, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = in0[idx] + in1[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_add_enc_l0 = r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
             const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = in3[idx] + in4[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_add_enc_l0 = z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
             const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
             const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_add_enc_l0_2 = n_add_enc_l0_t[idx] + n_mul_enc_l0;
             const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
             const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
+            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0[idx];
             const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
-            out0[idx] = r_enc_l0;
-            out1[idx] = z_enc_l0;
-            out2[idx] = n_add_enc_l0;
-            out3[idx] = n_enc_l0;
-            out4[idx] = h_sub_enc_l0;
-            out5[idx] = h_step_enc_l0;
+            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0[idx];
+            r_enc_l0_out[idx] = r_enc_l0;
+            z_enc_l0_out[idx] = z_enc_l0;
+            n_add_enc_l0_out[idx] = n_add_enc_l0;
+            n_enc_l0_out[idx] = n_enc_l0;
+            h_sub_enc_l0_out[idx] = h_sub_enc_l0;
+            h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
 
@@ -755,47 +755,47 @@ static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_r_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_fused_r_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict r_enc_l1_out, real *restrict z_enc_l1_out, real *restrict n_add_enc_l1_out, real *restrict n_enc_l1_out, real *restrict h_sub_enc_l1_out, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = in0[idx] + in1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_add_enc_l1 = r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
             const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = in3[idx] + in4[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_add_enc_l1 = z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
             const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
             const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_add_enc_l1_2 = n_add_enc_l1_t[idx] + n_mul_enc_l1;
             const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
             const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
+            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1[idx];
             const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
-            out0[idx] = r_enc_l1;
-            out1[idx] = z_enc_l1;
-            out2[idx] = n_add_enc_l1;
-            out3[idx] = n_enc_l1;
-            out4[idx] = h_sub_enc_l1;
-            out5[idx] = h_step_enc_l1;
+            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1[idx];
+            r_enc_l1_out[idx] = r_enc_l1;
+            z_enc_l1_out[idx] = z_enc_l1;
+            n_add_enc_l1_out[idx] = n_add_enc_l1;
+            n_enc_l1_out[idx] = n_enc_l1;
+            h_sub_enc_l1_out[idx] = h_sub_enc_l1;
+            h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
 
 /* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines):
  *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
  */
-static void seq2seq_fused_score_tanh(size_t rows, const real *restrict in0, const real *restrict in1, real *restrict out0, real *restrict out1)
+static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_tanh_out, real *restrict score_mul_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real score_tanh = rnnrt_tanh_fast(in0[idx]);
-            const real score_mul = score_tanh * in1[col];
-            out0[idx] = score_tanh;
-            out1[idx] = score_mul;
+            const real score_tanh = rnnrt_tanh_fast(score_add[idx]);
+            const real score_mul = score_tanh * w_v[col];
+            score_tanh_out[idx] = score_tanh;
+            score_mul_out[idx] = score_mul;
         }
 }
 
@@ -805,37 +805,37 @@ static void seq2seq_fused_score_tanh(size_t rows, const real *restrict in0, cons
  *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, const real *restrict in13, const real *restrict in14, const real *restrict in15, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict b_in_dec_l0, const real *restrict b_ir_dec_l0, const real *restrict b_iz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_cn_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_matmul_dec_l0_t, const real *restrict r_W_cr_dec_l0, const real *restrict r_W_hr_dec_l0, const real *restrict r_matmul_dec_l0_t, const real *restrict z_W_cz_dec_l0, const real *restrict z_W_hz_dec_l0, const real *restrict z_matmul_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_3_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l0 = in0[idx] + in1[idx];
-            const real r_add_dec_l0_2 = r_add_dec_l0 + in2[col];
-            const real r_add_dec_l0_3 = r_add_dec_l0_2 + in3[idx];
-            const real r_add_dec_l0_4 = r_add_dec_l0_3 + in4[col];
+            const real r_add_dec_l0 = r_matmul_dec_l0_t[idx] + r_W_cr_dec_l0[idx];
+            const real r_add_dec_l0_2 = r_add_dec_l0 + b_ir_dec_l0[col];
+            const real r_add_dec_l0_3 = r_add_dec_l0_2 + r_W_hr_dec_l0[idx];
+            const real r_add_dec_l0_4 = r_add_dec_l0_3 + b_hr_dec_l0[col];
             const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_4);
-            const real z_add_dec_l0 = in5[idx] + in6[idx];
-            const real z_add_dec_l0_2 = z_add_dec_l0 + in7[col];
-            const real z_add_dec_l0_3 = z_add_dec_l0_2 + in8[idx];
-            const real z_add_dec_l0_4 = z_add_dec_l0_3 + in9[col];
+            const real z_add_dec_l0 = z_matmul_dec_l0_t[idx] + z_W_cz_dec_l0[idx];
+            const real z_add_dec_l0_2 = z_add_dec_l0 + b_iz_dec_l0[col];
+            const real z_add_dec_l0_3 = z_add_dec_l0_2 + z_W_hz_dec_l0[idx];
+            const real z_add_dec_l0_4 = z_add_dec_l0_3 + b_hz_dec_l0[col];
             const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_4);
-            const real n_add_dec_l0 = in10[idx] + in11[idx];
-            const real n_add_dec_l0_2 = n_add_dec_l0 + in12[col];
-            const real n_add_dec_l0_3 = in13[idx] + in14[col];
+            const real n_add_dec_l0 = n_matmul_dec_l0_t[idx] + n_W_cn_dec_l0[idx];
+            const real n_add_dec_l0_2 = n_add_dec_l0 + b_in_dec_l0[col];
+            const real n_add_dec_l0_3 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
             const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0_3;
             const real n_add_dec_l0_4 = n_add_dec_l0_2 + n_mul_dec_l0;
             const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_4);
             const real h_sub_dec_l0 = (real)1 - z_dec_l0;
             const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
-            const real h_mul_dec_l0_2 = z_dec_l0 * in15[idx];
+            const real h_mul_dec_l0_2 = z_dec_l0 * h_prev_dec_l0[idx];
             const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
-            out0[idx] = r_dec_l0;
-            out1[idx] = z_dec_l0;
-            out2[idx] = n_add_dec_l0_3;
-            out3[idx] = n_dec_l0;
-            out4[idx] = h_sub_dec_l0;
-            out5[idx] = h_dec_l0;
+            r_dec_l0_out[idx] = r_dec_l0;
+            z_dec_l0_out[idx] = z_dec_l0;
+            n_add_dec_l0_3_out[idx] = n_add_dec_l0_3;
+            n_dec_l0_out[idx] = n_dec_l0;
+            h_sub_dec_l0_out[idx] = h_sub_dec_l0;
+            h_dec_l0_out[idx] = h_dec_l0;
         }
 }
 
@@ -845,34 +845,34 @@ static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_2_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l1 = in0[idx] + in1[col];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + in2[idx];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + in3[col];
+            const real r_add_dec_l1 = r_W_ir_dec_l1[idx] + b_ir_dec_l1[col];
+            const real r_add_dec_l1_2 = r_add_dec_l1 + r_W_hr_dec_l1[idx];
+            const real r_add_dec_l1_3 = r_add_dec_l1_2 + b_hr_dec_l1[col];
             const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = in4[idx] + in5[col];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + in6[idx];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + in7[col];
+            const real z_add_dec_l1 = z_W_iz_dec_l1[idx] + b_iz_dec_l1[col];
+            const real z_add_dec_l1_2 = z_add_dec_l1 + z_W_hz_dec_l1[idx];
+            const real z_add_dec_l1_3 = z_add_dec_l1_2 + b_hz_dec_l1[col];
             const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1 = in8[idx] + in9[col];
-            const real n_add_dec_l1_2 = in10[idx] + in11[col];
+            const real n_add_dec_l1 = n_W_in_dec_l1[idx] + b_in_dec_l1[col];
+            const real n_add_dec_l1_2 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
             const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
             const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
             const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
             const real h_sub_dec_l1 = (real)1 - z_dec_l1;
             const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
-            const real h_mul_dec_l1_2 = z_dec_l1 * in12[idx];
+            const real h_mul_dec_l1_2 = z_dec_l1 * h_prev_dec_l1[idx];
             const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
-            out0[idx] = r_dec_l1;
-            out1[idx] = z_dec_l1;
-            out2[idx] = n_add_dec_l1_2;
-            out3[idx] = n_dec_l1;
-            out4[idx] = h_sub_dec_l1;
-            out5[idx] = h_dec_l1;
+            r_dec_l1_out[idx] = r_dec_l1;
+            z_dec_l1_out[idx] = z_dec_l1;
+            n_add_dec_l1_2_out[idx] = n_add_dec_l1_2;
+            n_dec_l1_out[idx] = n_dec_l1;
+            h_sub_dec_l1_out[idx] = h_sub_dec_l1;
+            h_dec_l1_out[idx] = h_dec_l1;
         }
 }
 
@@ -882,28 +882,28 @@ static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict in0, const 
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_dec_l1_2_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l1 = in0[idx] + in1[idx];
-            const real dz_dec_l1 = dh_dec_l1 * in2[idx];
-            const real dh_prev_dec_l1 = dh_dec_l1 * in3[idx];
-            const real dh_sub_dec_l1 = dh_dec_l1 * in4[idx];
-            const real dn_dec_l1 = dh_dec_l1 * in5[idx];
+            const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
+            const real dz_dec_l1 = dh_dec_l1 * h_prev_dec_l1_t[idx];
+            const real dh_prev_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
+            const real dh_sub_dec_l1 = dh_dec_l1 * n_dec_l1_t[idx];
+            const real dn_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx];
             const real dz_dec_l1_2 = -dh_sub_dec_l1;
             const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1 = dn_dec_l1 * (1 - in4[idx] * in4[idx]);
-            const real dr_dec_l1 = dn_add_dec_l1 * in6[idx];
-            const real dn_add_dec_l1_2 = dn_add_dec_l1 * in7[idx];
-            const real dz_add_dec_l1 = dz_dec_l1_3 * in3[idx] * (1 - in3[idx]);
-            const real dr_add_dec_l1 = dr_dec_l1 * in7[idx] * (1 - in7[idx]);
-            out0[idx] = dh_prev_dec_l1;
-            out1[idx] = dn_add_dec_l1;
-            out2[idx] = dn_add_dec_l1_2;
-            out3[idx] = dz_add_dec_l1;
-            out4[idx] = dr_add_dec_l1;
+            const real dn_add_dec_l1 = dn_dec_l1 * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
+            const real dr_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx];
+            const real dn_add_dec_l1_2 = dn_add_dec_l1 * r_dec_l1_t[idx];
+            const real dz_add_dec_l1 = dz_dec_l1_3 * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
+            const real dr_add_dec_l1 = dr_dec_l1 * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
+            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
+            dn_add_dec_l1_out[idx] = dn_add_dec_l1;
+            dn_add_dec_l1_2_out[idx] = dn_add_dec_l1_2;
+            dz_add_dec_l1_out[idx] = dz_add_dec_l1;
+            dr_add_dec_l1_out[idx] = dr_add_dec_l1;
         }
 }
 
@@ -913,103 +913,103 @@ static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict in0, 
  *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_2, const real *restrict dh_dec_l0_3, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_dec_l0_2_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l0 = in0[idx] + in1[idx];
-            const real dh_dec_l0_2 = dh_dec_l0 + in2[idx];
-            const real dh_dec_l0_3 = dh_dec_l0_2 + in3[idx];
-            const real dz_dec_l0 = dh_dec_l0_3 * in4[idx];
-            const real dh_prev_dec_l0 = dh_dec_l0_3 * in5[idx];
-            const real dh_sub_dec_l0 = dh_dec_l0_3 * in6[idx];
-            const real dn_dec_l0 = dh_dec_l0_3 * in7[idx];
+            const real dh_dec_l0_4 = dh_dec_l0_next[idx] + dh_dec_l0[idx];
+            const real dh_dec_l0_5 = dh_dec_l0_4 + dh_dec_l0_2[idx];
+            const real dh_dec_l0_6 = dh_dec_l0_5 + dh_dec_l0_3[idx];
+            const real dz_dec_l0 = dh_dec_l0_6 * h_prev_dec_l0_t[idx];
+            const real dh_prev_dec_l0 = dh_dec_l0_6 * z_dec_l0_t[idx];
+            const real dh_sub_dec_l0 = dh_dec_l0_6 * n_dec_l0_t[idx];
+            const real dn_dec_l0 = dh_dec_l0_6 * h_sub_dec_l0_t[idx];
             const real dz_dec_l0_2 = -dh_sub_dec_l0;
             const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0 = dn_dec_l0 * (1 - in6[idx] * in6[idx]);
-            const real dr_dec_l0 = dn_add_dec_l0 * in8[idx];
-            const real dn_add_dec_l0_2 = dn_add_dec_l0 * in9[idx];
-            const real dz_add_dec_l0 = dz_dec_l0_3 * in5[idx] * (1 - in5[idx]);
-            const real dr_add_dec_l0 = dr_dec_l0 * in9[idx] * (1 - in9[idx]);
-            out0[idx] = dh_prev_dec_l0;
-            out1[idx] = dn_add_dec_l0;
-            out2[idx] = dn_add_dec_l0_2;
-            out3[idx] = dz_add_dec_l0;
-            out4[idx] = dr_add_dec_l0;
+            const real dn_add_dec_l0 = dn_dec_l0 * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
+            const real dr_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx];
+            const real dn_add_dec_l0_2 = dn_add_dec_l0 * r_dec_l0_t[idx];
+            const real dz_add_dec_l0 = dz_dec_l0_3 * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
+            const real dr_add_dec_l0 = dr_dec_l0 * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
+            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
+            dn_add_dec_l0_out[idx] = dn_add_dec_l0;
+            dn_add_dec_l0_2_out[idx] = dn_add_dec_l0_2;
+            dz_add_dec_l0_out[idx] = dz_add_dec_l0;
+            dr_add_dec_l0_out[idx] = dr_add_dec_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict dh_prev_dec_l0, const real *restrict dh_prev_dec_l0_2, const real *restrict dh_prev_dec_l0_3, const real *restrict dh_prev_dec_l0_4, real *restrict dh_prev_dec_l0_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l0 = in0[idx] + in1[idx];
-            const real dh_prev_dec_l0_2 = dh_prev_dec_l0 + in2[idx];
-            const real dh_prev_dec_l0_3 = dh_prev_dec_l0_2 + in3[idx];
-            out0[idx] = dh_prev_dec_l0_3;
+            const real dh_prev_dec_l0_5 = dh_prev_dec_l0[idx] + dh_prev_dec_l0_2[idx];
+            const real dh_prev_dec_l0_6 = dh_prev_dec_l0_5 + dh_prev_dec_l0_3[idx];
+            const real dh_prev_dec_l0_7 = dh_prev_dec_l0_6 + dh_prev_dec_l0_4[idx];
+            dh_prev_dec_l0_7_out[idx] = dh_prev_dec_l0_7;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:43 (backward)  attention:
  */
-static void seq2seq_fused_dcontext(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dcontext = in0[idx] + in1[idx];
-            const real dcontext_2 = dcontext + in2[idx];
-            out0[idx] = dcontext_2;
+            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
+            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
+            dcontext_5_out[idx] = dcontext_5;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_E; col++) {
             const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_tgt_x = in0[idx] + in1[idx];
-            const real dembed_tgt_x_2 = dembed_tgt_x + in2[idx];
-            out0[idx] = dembed_tgt_x_2;
+            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
+            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
+            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
         }
 }
 
 /* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
  */
-static void seq2seq_fused_dscore_add(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mul, const real *restrict score_tanh_t, const real *restrict w_v, real *restrict dscore_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dscore_tanh = in0[idx] * in1[col];
-            const real dscore_add = dscore_tanh * (1 - in2[idx] * in2[idx]);
-            out0[idx] = dscore_add;
+            const real dscore_tanh = dscore_mul[idx] * w_v[col];
+            const real dscore_add = dscore_tanh * (1 - score_tanh_t[idx] * score_tanh_t[idx]);
+            dscore_add_out[idx] = dscore_add;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_prev_dec_l1, const real *restrict dh_prev_dec_l1_2, const real *restrict dh_prev_dec_l1_3, const real *restrict dh_prev_dec_l1_4, const real *restrict dh_prev_dec_l1_5, real *restrict dh_prev_dec_l1_9_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l1 = in0[idx] + in1[idx];
-            const real dh_prev_dec_l1_2 = dh_prev_dec_l1 + in2[idx];
-            const real dh_prev_dec_l1_3 = dh_prev_dec_l1_2 + in3[idx];
-            const real dh_prev_dec_l1_4 = dh_prev_dec_l1_3 + in4[idx];
-            out0[idx] = dh_prev_dec_l1_4;
+            const real dh_prev_dec_l1_6 = dh_prev_dec_l1[idx] + dh_prev_dec_l1_2[idx];
+            const real dh_prev_dec_l1_7 = dh_prev_dec_l1_6 + dh_prev_dec_l1_3[idx];
+            const real dh_prev_dec_l1_8 = dh_prev_dec_l1_7 + dh_prev_dec_l1_4[idx];
+            const real dh_prev_dec_l1_9 = dh_prev_dec_l1_8 + dh_prev_dec_l1_5[idx];
+            dh_prev_dec_l1_9_out[idx] = dh_prev_dec_l1_9;
         }
 }
 
@@ -1017,17 +1017,17 @@ static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict in0
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_prev_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict z_enc_l1_t, real *restrict dz_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l1 = in0[idx] * in1[idx];
-            const real dh_sub_enc_l1 = in0[idx] * in2[idx];
+            const real dz_enc_l1 = dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx];
+            const real dh_sub_enc_l1 = dh_step_enc_l1[idx] * n_enc_l1_t[idx];
             const real dz_enc_l1_2 = -dh_sub_enc_l1;
             const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1 = dz_enc_l1_3 * in3[idx] * (1 - in3[idx]);
-            out0[idx] = dz_add_enc_l1;
+            const real dz_add_enc_l1 = dz_enc_l1_3 * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
+            dz_add_enc_l1_out[idx] = dz_add_enc_l1;
         }
 }
 
@@ -1036,19 +1036,19 @@ static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict in0, c
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t_2, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_enc_l1_2_out, real *restrict dr_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l1 = in0[idx] * in1[idx];
-            const real dn_add_enc_l1 = dn_enc_l1 * (1 - in2[idx] * in2[idx]);
-            const real dr_enc_l1 = dn_add_enc_l1 * in3[idx];
-            const real dn_add_enc_l1_2 = dn_add_enc_l1 * in4[idx];
-            const real dr_add_enc_l1 = dr_enc_l1 * in4[idx] * (1 - in4[idx]);
-            out0[idx] = dn_add_enc_l1;
-            out1[idx] = dn_add_enc_l1_2;
-            out2[idx] = dr_add_enc_l1;
+            const real dn_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx];
+            const real dn_add_enc_l1 = dn_enc_l1 * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
+            const real dr_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t_2[idx];
+            const real dn_add_enc_l1_2 = dn_add_enc_l1 * r_enc_l1_t[idx];
+            const real dr_add_enc_l1 = dr_enc_l1 * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
+            dn_add_enc_l1_out[idx] = dn_add_enc_l1;
+            dn_add_enc_l1_2_out[idx] = dn_add_enc_l1_2;
+            dr_add_enc_l1_out[idx] = dr_add_enc_l1;
         }
 }
 
@@ -1056,33 +1056,33 @@ static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict in0, c
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_6, const real *restrict dh_prev_enc_l1, const real *restrict dh_prev_enc_l1_2, const real *restrict dh_prev_enc_l1_3, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_10_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l1 = -in0[idx];
-            const real dh_prev_enc_l1_2 = in1[idx] + dh_prev_enc_l1;
-            const real dh_prev_enc_l1_3 = in0[idx] * in2[idx];
-            const real dh_prev_enc_l1_4 = dh_prev_enc_l1_2 + dh_prev_enc_l1_3;
-            const real dh_prev_enc_l1_5 = dh_prev_enc_l1_4 + in3[idx];
-            const real dh_prev_enc_l1_6 = dh_prev_enc_l1_5 + in4[idx];
-            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_6 + in5[idx];
-            out0[idx] = dh_prev_enc_l1_7;
+            const real dh_prev_enc_l1_4 = -dh_step_enc_l1[idx];
+            const real dh_prev_enc_l1_5 = dh_enc_l1_6[idx] + dh_prev_enc_l1_4;
+            const real dh_prev_enc_l1_6 = dh_step_enc_l1[idx] * z_enc_l1_t[idx];
+            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_5 + dh_prev_enc_l1_6;
+            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_7 + dh_prev_enc_l1_2[idx];
+            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + dh_prev_enc_l1[idx];
+            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + dh_prev_enc_l1_3[idx];
+            dh_prev_enc_l1_10_out[idx] = dh_prev_enc_l1_10;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_2, const real *restrict dh_enc_l0_3, const real *restrict dh_enc_l0_4, real *restrict dh_enc_l0_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_enc_l0 = in0[idx] + in1[idx];
-            const real dh_enc_l0_2 = dh_enc_l0 + in2[idx];
-            out0[idx] = dh_enc_l0_2;
+            const real dh_enc_l0 = dh_enc_l0_3[idx] + dh_enc_l0_2[idx];
+            const real dh_enc_l0_5 = dh_enc_l0 + dh_enc_l0_4[idx];
+            dh_enc_l0_5_out[idx] = dh_enc_l0_5;
         }
 }
 
@@ -1090,17 +1090,17 @@ static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict in0, const
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_prev_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict z_enc_l0_t, real *restrict dz_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l0 = in0[idx] * in1[idx];
-            const real dh_sub_enc_l0 = in0[idx] * in2[idx];
+            const real dz_enc_l0 = dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx];
+            const real dh_sub_enc_l0 = dh_step_enc_l0[idx] * n_enc_l0_t[idx];
             const real dz_enc_l0_2 = -dh_sub_enc_l0;
             const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0 = dz_enc_l0_3 * in3[idx] * (1 - in3[idx]);
-            out0[idx] = dz_add_enc_l0;
+            const real dz_add_enc_l0 = dz_enc_l0_3 * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
+            dz_add_enc_l0_out[idx] = dz_add_enc_l0;
         }
 }
 
@@ -1109,19 +1109,19 @@ static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict in0, c
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t_2, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_enc_l0_2_out, real *restrict dr_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l0 = in0[idx] * in1[idx];
-            const real dn_add_enc_l0 = dn_enc_l0 * (1 - in2[idx] * in2[idx]);
-            const real dr_enc_l0 = dn_add_enc_l0 * in3[idx];
-            const real dn_add_enc_l0_2 = dn_add_enc_l0 * in4[idx];
-            const real dr_add_enc_l0 = dr_enc_l0 * in4[idx] * (1 - in4[idx]);
-            out0[idx] = dn_add_enc_l0;
-            out1[idx] = dn_add_enc_l0_2;
-            out2[idx] = dr_add_enc_l0;
+            const real dn_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx];
+            const real dn_add_enc_l0 = dn_enc_l0 * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
+            const real dr_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t_2[idx];
+            const real dn_add_enc_l0_2 = dn_add_enc_l0 * r_enc_l0_t[idx];
+            const real dr_add_enc_l0 = dr_enc_l0 * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
+            dn_add_enc_l0_out[idx] = dn_add_enc_l0;
+            dn_add_enc_l0_2_out[idx] = dn_add_enc_l0_2;
+            dr_add_enc_l0_out[idx] = dr_add_enc_l0;
         }
 }
 
@@ -1129,33 +1129,33 @@ static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict in0, c
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_6, const real *restrict dh_prev_enc_l0, const real *restrict dh_prev_enc_l0_2, const real *restrict dh_prev_enc_l0_3, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_10_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l0 = -in0[idx];
-            const real dh_prev_enc_l0_2 = in1[idx] + dh_prev_enc_l0;
-            const real dh_prev_enc_l0_3 = in0[idx] * in2[idx];
-            const real dh_prev_enc_l0_4 = dh_prev_enc_l0_2 + dh_prev_enc_l0_3;
-            const real dh_prev_enc_l0_5 = dh_prev_enc_l0_4 + in3[idx];
-            const real dh_prev_enc_l0_6 = dh_prev_enc_l0_5 + in4[idx];
-            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_6 + in5[idx];
-            out0[idx] = dh_prev_enc_l0_7;
+            const real dh_prev_enc_l0_4 = -dh_step_enc_l0[idx];
+            const real dh_prev_enc_l0_5 = dh_enc_l0_6[idx] + dh_prev_enc_l0_4;
+            const real dh_prev_enc_l0_6 = dh_step_enc_l0[idx] * z_enc_l0_t[idx];
+            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_5 + dh_prev_enc_l0_6;
+            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_7 + dh_prev_enc_l0_2[idx];
+            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + dh_prev_enc_l0[idx];
+            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + dh_prev_enc_l0_3[idx];
+            dh_prev_enc_l0_10_out[idx] = dh_prev_enc_l0_10;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x, const real *restrict dembed_src_x_2, const real *restrict dembed_src_x_3, real *restrict dembed_src_x_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_E; col++) {
             const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_src_x = in0[idx] + in1[idx];
-            const real dembed_src_x_2 = dembed_src_x + in2[idx];
-            out0[idx] = dembed_src_x_2;
+            const real dembed_src_x_4 = dembed_src_x_2[idx] + dembed_src_x[idx];
+            const real dembed_src_x_5 = dembed_src_x_4 + dembed_src_x_3[idx];
+            dembed_src_x_5_out[idx] = dembed_src_x_5;
         }
 }
 
@@ -1171,7 +1171,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     const real *h0_enc_l1 = c->state_in + (size_t)B * SEQ2SEQ_H;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/seq2seq.yaml:4  task: seq2seq */
+    /* specs/seq2seq.yaml:4  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
             w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
@@ -1183,22 +1183,21 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
             memset(w.embed_src_x + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_matmul_enc_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0[r * n + j] = w.r_matmul_enc_l0[r * n + j] + p.b_ir_enc_l0[j];
+            w.r_add_enc_l0[r * n + j] = w.r_W_ir_enc_l0[r * n + j] + p.b_ir_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_matmul_enc_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0[r * n + j] = w.z_matmul_enc_l0[r * n + j] + p.b_iz_enc_l0[j];
+            w.z_add_enc_l0[r * n + j] = w.z_W_iz_enc_l0[r * n + j] + p.b_iz_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_matmul_enc_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0[r * n + j] = w.n_matmul_enc_l0[r * n + j] + p.b_in_enc_l0[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l0[r * n + j] = w.n_W_in_enc_l0[r * n + j] + p.b_in_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
     if (packed) { /* weights packed once for the steps */
@@ -1208,30 +1207,27 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
-        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
-        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l0_t = w.n_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
-        real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
+        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_add_enc_l0_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_enc_l0 = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_matmul_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_W_hr_enc_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_matmul_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_W_hz_enc_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_matmul_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_W_hn_enc_l0, SEQ2SEQ_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l0((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1244,22 +1240,21 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     if (h_prev_enc_l0_cur != w.h_prev_enc_l0_carry)
         memcpy(w.h_prev_enc_l0_carry, h_prev_enc_l0_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_matmul_enc_l1, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1[r * n + j] = w.r_matmul_enc_l1[r * n + j] + p.b_ir_enc_l1[j];
+            w.r_add_enc_l1[r * n + j] = w.r_W_ir_enc_l1[r * n + j] + p.b_ir_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_matmul_enc_l1, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1[r * n + j] = w.z_matmul_enc_l1[r * n + j] + p.b_iz_enc_l1[j];
+            w.z_add_enc_l1[r * n + j] = w.z_W_iz_enc_l1[r * n + j] + p.b_iz_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_matmul_enc_l1, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1[r * n + j] = w.n_matmul_enc_l1[r * n + j] + p.b_in_enc_l1[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l1[r * n + j] = w.n_W_in_enc_l1[r * n + j] + p.b_in_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l1_cur = w.h_prev_enc_l1_carry;
     if (packed) { /* weights packed once for the steps */
@@ -1269,30 +1264,27 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1 = h_prev_enc_l1_cur;
-        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
-        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l1_t = w.n_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
-        real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
+        real *h_enc_l1 = w.h_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_add_enc_l1_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_enc_l1 = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_enc_l1 = w.h_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_matmul_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_W_hr_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_matmul_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_W_hz_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_matmul_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_W_hn_enc_l1, SEQ2SEQ_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l1((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1312,15 +1304,14 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
             memset(w.embed_tgt_x + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
     }
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_matmul, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_W_k, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_matmul_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_matmul_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_matmul_dec_l0, SEQ2SEQ_H);
-    /* specs/seq2seq.yaml:12  decoder: */
-    /* scan 'gru_attn (decoder)' over t = 0 .. T-1 */
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_H);
+    /* specs/seq2seq.yaml:12  cell 'gru_attn (decoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_dec_l0_carry, w.h_prev_enc_l0_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memcpy(w.h_prev_dec_l1_carry, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_dec_l0_cur = w.h_prev_dec_l0_carry;
@@ -1343,46 +1334,42 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev_dec_l0 = h_prev_dec_l0_cur;
         const real *h_prev_dec_l1 = h_prev_dec_l1_cur;
-        const real *r_matmul_dec_l0_t = w.r_matmul_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_matmul_dec_l0_t = w.z_matmul_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_matmul_dec_l0_t = w.n_matmul_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
-        real *score_tanh = w.score_tanh_seq + (size_t)t * T * B * SEQ2SEQ_H;
+        const real *n_matmul_dec_l0_t = w.n_W_in_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_matmul_dec_l0_t = w.r_W_ir_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
+        const real *z_matmul_dec_l0_t = w.z_W_iz_dec_l0 + (size_t)t * B * SEQ2SEQ_H;
         real *attention = w.attention_seq + (size_t)t * T * B;
         real *context = w.context_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *r_dec_l0 = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *z_dec_l0 = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_add_dec_l0 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_dec_l0 = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_sub_dec_l0 = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *h_dec_l0 = w.h_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *r_dec_l1 = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *z_dec_l1 = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_add_dec_l1 = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_dec_l1 = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *h_dec_l1 = w.h_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *h_sub_dec_l0 = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_add_dec_l0 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_add_dec_l1 = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_dec_l0 = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_dec_l1 = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *r_dec_l0 = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *r_dec_l1 = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *score_tanh = w.score_tanh_seq + (size_t)t * T * B * SEQ2SEQ_H;
+        real *z_dec_l0 = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *z_dec_l1 = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.score_matmul_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.score_W_q, SEQ2SEQ_H);
         for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
             for (size_t j = 0; j < n; j++)
-                w.score_add[r * n + j] = w.score_matmul_2[j] + w.score_matmul[r * n + j];
+                w.score_add[r * n + j] = w.score_W_q[j] + w.score_W_k[r * n + j];
         /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, packed ? w.W_hr_dec_l0_packed : NULL, w.r_matmul_dec_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, packed ? w.W_hr_dec_l0_packed : NULL, w.r_W_hr_dec_l0, SEQ2SEQ_H);
         /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, packed ? w.W_hz_dec_l0_packed : NULL, w.z_matmul_dec_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, packed ? w.W_hz_dec_l0_packed : NULL, w.z_W_hz_dec_l0, SEQ2SEQ_H);
         /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, packed ? w.W_hn_dec_l0_packed : NULL, w.n_matmul_dec_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, packed ? w.W_hn_dec_l0_packed : NULL, w.n_W_hn_dec_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, packed ? w.W_hr_dec_l1_packed : NULL, w.r_matmul_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, packed ? w.W_hr_dec_l1_packed : NULL, w.r_W_hr_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_matmul_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_W_hz_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_matmul_dec_l1, SEQ2SEQ_H);
-        /* fused:
-         *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
-         */
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_W_hn_dec_l1, SEQ2SEQ_H);
         seq2seq_fused_score_tanh((size_t)T * B, w.score_add, p.w_v, score_tanh, w.score_mul);
-        /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
         for (size_t i = 0; i < (size_t)T * B; i++) {
             real s = 0;
             for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -1410,32 +1397,16 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
                 for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
                     context[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
             }
-        /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.r_matmul_dec_l0_3, SEQ2SEQ_H);
-        /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.z_matmul_dec_l0_3, SEQ2SEQ_H);
-        /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.n_matmul_dec_l0_3, SEQ2SEQ_H);
-        /* fused:
-         *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
-         *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
-         *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
-         *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
-         */
-        seq2seq_fused_r_dec_l0((size_t)B, r_matmul_dec_l0_t, w.r_matmul_dec_l0_3, p.b_ir_dec_l0, w.r_matmul_dec_l0_2, p.b_hr_dec_l0, z_matmul_dec_l0_t, w.z_matmul_dec_l0_3, p.b_iz_dec_l0, w.z_matmul_dec_l0_2, p.b_hz_dec_l0, n_matmul_dec_l0_t, w.n_matmul_dec_l0_3, p.b_in_dec_l0, w.n_matmul_dec_l0_2, p.b_hn_dec_l0, h_prev_dec_l0, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
-        /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_matmul_dec_l1_2, SEQ2SEQ_H);
-        /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_matmul_dec_l1_2, SEQ2SEQ_H);
-        /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_matmul_dec_l1_2, SEQ2SEQ_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
-         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
-         */
-        seq2seq_fused_r_dec_l1((size_t)B, w.r_matmul_dec_l1_2, p.b_ir_dec_l1, w.r_matmul_dec_l1, p.b_hr_dec_l1, w.z_matmul_dec_l1_2, p.b_iz_dec_l1, w.z_matmul_dec_l1, p.b_hz_dec_l1, w.n_matmul_dec_l1_2, p.b_in_dec_l1, w.n_matmul_dec_l1, p.b_hn_dec_l1, h_prev_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.r_W_cr_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.z_W_cz_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.n_W_cn_dec_l0, SEQ2SEQ_H);
+        /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
+        seq2seq_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, n_matmul_dec_l0_t, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, r_matmul_dec_l0_t, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, z_matmul_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_W_ir_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_H);
+        /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
+        seq2seq_fused_r_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1445,12 +1416,12 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         memcpy(w.h_prev_dec_l0_carry, h_prev_dec_l0_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (h_prev_dec_l1_cur != w.h_prev_dec_l1_carry)
         memcpy(w.h_prev_dec_l1_carry, h_prev_dec_l1_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    /* specs/seq2seq.yaml:55  network: */
+    /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_seq, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/seq2seq.yaml:4  task: seq2seq */
+    /* specs/seq2seq.yaml:4  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     {
         double sum = 0, count = 0;
         for (int b = 0; b < B; b++) {
@@ -1484,7 +1455,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     seq2seq_layout(&w, c->work, B, T, V, Vt);
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/seq2seq.yaml:4 (backward)  task: seq2seq */
+    /* specs/seq2seq.yaml:4 (backward)  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     {
         double sum = 0, count = 0;
         for (int b = 0; b < B; b++) {
@@ -1504,15 +1475,14 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
             }
         (void)sum;
     }
-    /* specs/seq2seq.yaml:55 (backward)  network: */
+    /* specs/seq2seq.yaml:55 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)Vt * sizeof(real));
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, SEQ2SEQ_H, Vt, 1, w.dlogits, Vt, p.W_out, Vt, 0, w.dh_dec_l1, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, Vt, T * B, 1, w.h_dec_l1_seq, SEQ2SEQ_H, w.dlogits, Vt, 1, g.W_out, Vt);
-    /* specs/seq2seq.yaml:12 (backward)  decoder: */
-    /* scan 'gru_attn (decoder)' over t = T-1 .. 0 */
+    /* specs/seq2seq.yaml:12 (backward)  cell 'gru_attn (decoder)' over t = T-1 .. 0 */
     memset(w.dh_dec_l0_next_carry, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memset(w.dh_dec_l1_next_carry, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memset(w.dscore_matmul_2, 0, (size_t)T * B * SEQ2SEQ_H * sizeof(real));
@@ -1536,41 +1506,41 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, w.W_q_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_dec_l1_t = w.dh_dec_l1 + (size_t)t * B * SEQ2SEQ_H;
+        const real *attention_t = w.attention_seq + (size_t)t * T * B;
         const real *dh_dec_l0_next = w.dh_dec_l0_next_carry;
         const real *dh_dec_l1_next = w.dh_dec_l1_next_carry;
-        const real *h_prev_dec_l1_t = w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_dec_l1_t = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *h_sub_dec_l1_t = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_add_dec_l1_t = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *r_dec_l1_t = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *dh_dec_l1_t = w.dh_dec_l1 + (size_t)t * B * SEQ2SEQ_H;
         const real *h_prev_dec_l0_t = w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_dec_l0_t = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *h_prev_dec_l1_t = w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_sub_dec_l0_t = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *h_sub_dec_l1_t = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_dec_l0_t = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_add_dec_l1_t = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_dec_l0_t = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_dec_l1_t = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *r_dec_l0_t = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *attention_t = w.attention_seq + (size_t)t * T * B;
+        const real *r_dec_l1_t = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *score_tanh_t = w.score_tanh_seq + (size_t)t * T * B * SEQ2SEQ_H;
-        real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
-        real *dz_add_dec_l1 = w.dz_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_E;
         real *dn_add_dec_l0 = w.dn_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_dec_l0_2 = w.dn_add_dec_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
-        real *dz_add_dec_l0 = w.dz_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_dec_l0 = w.dr_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *mul = w.dw_v_scan_out + (size_t)t * T * B * SEQ2SEQ_H;
-        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_E;
+        real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dscore_matmul = w.dscore_matmul_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dz_add_dec_l0 = w.dz_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dz_add_dec_l1 = w.dz_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *mul = w.dw_v_scan_out + (size_t)t * T * B * SEQ2SEQ_H;
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_t, dh_dec_l1_next, h_prev_dec_l1_t, z_dec_l1_t, n_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, r_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_H);
@@ -1586,7 +1556,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l0((size_t)B, dh_dec_l0_next, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, h_prev_dec_l0_t, z_dec_l0_t, n_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, r_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_fused_dh_prev_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_E);
@@ -1599,15 +1569,10 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.dcontext_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l0, SEQ2SEQ_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_E);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
+        /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
         seq2seq_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
-        /* fused:
-         *   specs/seq2seq.yaml:43 (backward)  attention:
-         */
-        seq2seq_fused_dcontext((size_t)B, w.dcontext, w.dcontext_2, w.dcontext_3, w.dcontext_4);
         /* specs/seq2seq.yaml:43 (backward)  attention: */
+        seq2seq_fused_dcontext((size_t)B, w.dcontext, w.dcontext_2, w.dcontext_3, w.dcontext_4);
         for (size_t t = 0; t < (size_t)T; t++)
             for (size_t r = 0; r < (size_t)B; r++) {
                 const real wt = attention_t[t * (size_t)B + r];
@@ -1636,23 +1601,14 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
                 w.dscore_mul[i * SEQ2SEQ_H + j] = w.dscore[i];
         for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
             mul[i] = w.dscore_mul[i] * score_tanh_t[i];
-        /* fused:
-         *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
-         */
+        /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
         seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
-        /* fused:
-         *   specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
-         */
-        seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, p.w_v, score_tanh_t, w.dscore_add);
-        /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
+        seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
         memset(dscore_matmul, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
         for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
             for (size_t j = 0; j < n; j++)
                 dscore_matmul[j] += w.dscore_add[r * n + j];
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_5, SEQ2SEQ_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
         seq2seq_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
         for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
             w.dscore_matmul_2[i] += w.dscore_add[i];
@@ -1733,8 +1689,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         if (c->dec_in[i] >= 0 && c->dec_in[i] < Vt)
             for (size_t j = 0; j < (size_t)SEQ2SEQ_E; j++)
                 w.dembed_tgt[(size_t)c->dec_in[i] * (size_t)SEQ2SEQ_E + j] += w.dembed_tgt_x_seq[i * (size_t)SEQ2SEQ_E + j];
-    /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-    /* scan 'gru (encoder)' over t = T-1 .. 0 */
+    /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l1_next_carry, w.dh_dec_l1_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, w.W_hz_enc_l1_packed);
@@ -1745,20 +1700,20 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, w.W_ir_enc_l1_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_enc_l1_t = w.dh_enc_l1_5 + (size_t)t * B * SEQ2SEQ_H;
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
-        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
+        const real *dh_enc_l1_t = w.dh_enc_l1_5 + (size_t)t * B * SEQ2SEQ_H;
         const real *h_prev_enc_l1_t = w.h_prev_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_sub_enc_l1_t = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l1_t_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *r_enc_l1_t = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
+        const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_enc_l1 = w.dn_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_enc_l1_2 = w.dn_add_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_enc_l1 = w.dr_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
             w.dh_enc_l1_6[i] = dh_enc_l1_t[i] + dh_enc_l1_next[i];
@@ -1778,22 +1733,17 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
-         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         */
-        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_step_enc_l1, w.dh_enc_l1_6, z_enc_l1_t, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
-        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
+        /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
+        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
+        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1821,8 +1771,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_hn_enc_l1[j] += w.dn_add_enc_l1_seq_2[r * n + j];
-    /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-    /* scan 'gru (encoder)' over t = T-1 .. 0 */
+    /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, w.W_hz_enc_l0_packed);
@@ -1833,20 +1782,20 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, w.W_ir_enc_l0_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *dh_enc_l0_next = w.dh_enc_l0_next_carry;
-        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_prev_enc_l0_t = w.h_prev_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_sub_enc_l0_t = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l0_t_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *r_enc_l0_t = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_E;
         real *dn_add_enc_l0 = w.dn_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_enc_l0_2 = w.dn_add_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_enc_l0 = w.dr_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_E;
+        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
             w.dh_enc_l0_6[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
@@ -1866,22 +1815,17 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_E);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
-         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         */
-        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_step_enc_l0, w.dh_enc_l0_6, z_enc_l0_t, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4);
-        /* fused:
-         *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
-         */
-        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
+        /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
+        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
+        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1925,9 +1869,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         g.b_iz_enc_l0[i] += w.db_iz_enc_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_in_enc_l0[i] += w.db_in_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_enc_l0: the same sum as db_ir_enc_l0 */
         g.b_hr_enc_l0[i] += w.db_ir_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_enc_l0: the same sum as db_iz_enc_l0 */
         g.b_hz_enc_l0[i] += w.db_iz_enc_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_hn_enc_l0[i] += w.db_hn_enc_l0[i];
@@ -1937,9 +1881,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         g.b_iz_enc_l1[i] += w.db_iz_enc_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_in_enc_l1[i] += w.db_in_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_enc_l1: the same sum as db_ir_enc_l1 */
         g.b_hr_enc_l1[i] += w.db_ir_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_enc_l1: the same sum as db_iz_enc_l1 */
         g.b_hz_enc_l1[i] += w.db_iz_enc_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_hn_enc_l1[i] += w.db_hn_enc_l1[i];
@@ -1953,9 +1897,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         g.b_iz_dec_l0[i] += w.db_iz_dec_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_in_dec_l0[i] += w.db_in_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_dec_l0: the same sum as db_ir_dec_l0 */
         g.b_hr_dec_l0[i] += w.db_ir_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_dec_l0: the same sum as db_iz_dec_l0 */
         g.b_hz_dec_l0[i] += w.db_iz_dec_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_hn_dec_l0[i] += w.db_hn_dec_l0[i];
@@ -1965,9 +1909,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         g.b_iz_dec_l1[i] += w.db_iz_dec_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_in_dec_l1[i] += w.db_in_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_dec_l1: the same sum as db_ir_dec_l1 */
         g.b_hr_dec_l1[i] += w.db_ir_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_dec_l1: the same sum as db_iz_dec_l1 */
         g.b_hz_dec_l1[i] += w.db_iz_dec_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
         g.b_hn_dec_l1[i] += w.db_hn_dec_l1[i];
@@ -1981,208 +1925,208 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
 
 /* The decoding workspace: the encoder's buffers, then the step's. */
 typedef struct {
-    real *src_mask_2; /* len_mask [T,B] */
-    real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_E] */
-    real *r_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_H] */
-    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_H] */
-    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
-    real *r_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *score_matmul_3; /* matmul [T,B,SEQ2SEQ_H] */
-    real *enc_state0; /* the encoder's initial states: zeros */
-    real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_E] */
-    real *score_matmul_5; /* matmul [B,SEQ2SEQ_H] */
-    real *score_add_2; /* add [T,B,SEQ2SEQ_H] */
-    real *score_tanh_2; /* tanh [T,B,SEQ2SEQ_H] */
-    real *score_mul_2; /* mul [T,B,SEQ2SEQ_H] */
-    real *score_2; /* sum_last [T,B] */
     real *attention_2; /* masked_softmax_t [T,B] */
     real *context_2; /* pool [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l0_5; /* matmul [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0_5; /* matmul [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0_5; /* matmul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_H] */
+    real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_E] */
+    real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_E] */
+    real *enc_state0; /* the encoder's initial states: zeros */
+    real *h_dec_l0_2; /* add [B,SEQ2SEQ_H] */
+    real *h_dec_l1_2; /* add [B,SEQ2SEQ_H] */
+    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
     real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_H] */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *r_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *z_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *n_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_H] */
     real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
     real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *logits_matmul_2; /* matmul [B,Vt] */
+    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
+    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
+    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_H] */
+    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_H] */
     real *logits_2; /* add [B,Vt] */
+    real *logits_matmul_2; /* matmul [B,Vt] */
+    real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_H] */
+    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_H] */
+    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_H] */
+    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_H] */
+    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
+    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
+    real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_add_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
+    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
+    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
+    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
+    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
+    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
+    real *score_2; /* sum_last [T,B] */
+    real *score_W_k_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *score_W_q_2; /* matmul [B,SEQ2SEQ_H] */
+    real *score_add_2; /* add [T,B,SEQ2SEQ_H] */
+    real *score_mul_2; /* mul [T,B,SEQ2SEQ_H] */
+    real *score_tanh_2; /* tanh [T,B,SEQ2SEQ_H] */
+    real *src_mask_2; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_add_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
+    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
+    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
+    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
+    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
+    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
+    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
 } seq2seq_dec_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
-    {offsetof(seq2seq_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_enc_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_enc_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_enc_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_enc_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_enc_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_enc_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_matmul_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_matmul_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_add_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_tanh_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, attention_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, context_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_dec_l0_6), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_dec_l0_6), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_dec_l0_6), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_matmul_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_matmul_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_matmul_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_W_k_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_W_q_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_add_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_tanh_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_cz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -2206,27 +2150,27 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0_2, const real *restrict n_W_hn_enc_l0_2, const real *restrict n_add_enc_l0_t_3, const real *restrict r_W_hr_enc_l0_2, const real *restrict r_add_enc_l0_t_2, const real *restrict z_W_hz_enc_l0_2, const real *restrict z_add_enc_l0_t_2, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = in0[idx] + in1[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_add_enc_l0 = r_add_enc_l0_t_2[idx] + r_W_hr_enc_l0_2[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
             const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = in3[idx] + in4[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_add_enc_l0 = z_add_enc_l0_t_2[idx] + z_W_hz_enc_l0_2[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
             const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_add_enc_l0 = n_W_hn_enc_l0_2[idx] + b_hn_enc_l0[col];
             const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_add_enc_l0_2 = n_add_enc_l0_t_3[idx] + n_mul_enc_l0;
             const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
             const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
+            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0_2[idx];
             const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
-            out0[idx] = h_step_enc_l0;
+            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0_2[idx];
+            h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
 
@@ -2237,27 +2181,27 @@ static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict in0, c
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1_2, const real *restrict n_W_hn_enc_l1_2, const real *restrict n_add_enc_l1_t_3, const real *restrict r_W_hr_enc_l1_2, const real *restrict r_add_enc_l1_t_2, const real *restrict z_W_hz_enc_l1_2, const real *restrict z_add_enc_l1_t_2, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = in0[idx] + in1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_add_enc_l1 = r_add_enc_l1_t_2[idx] + r_W_hr_enc_l1_2[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
             const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = in3[idx] + in4[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_add_enc_l1 = z_add_enc_l1_t_2[idx] + z_W_hz_enc_l1_2[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
             const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_add_enc_l1 = n_W_hn_enc_l1_2[idx] + b_hn_enc_l1[col];
             const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_add_enc_l1_2 = n_add_enc_l1_t_3[idx] + n_mul_enc_l1;
             const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
             const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
+            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1_2[idx];
             const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
-            out0[idx] = h_step_enc_l1;
+            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1_2[idx];
+            h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
 
@@ -2276,7 +2220,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
     const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * SEQ2SEQ_H;
 
-    /* specs/seq2seq.yaml:4  task: seq2seq */
+    /* specs/seq2seq.yaml:4  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
             w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
@@ -2288,22 +2232,21 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
             memset(w.embed_src_x_2 + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_matmul_enc_l0_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0_2[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
+            w.r_add_enc_l0_2[r * n + j] = w.r_W_ir_enc_l0_2[r * n + j] + p.b_ir_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_matmul_enc_l0_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0_2[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
+            w.z_add_enc_l0_2[r * n + j] = w.z_W_iz_enc_l0_2[r * n + j] + p.b_iz_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_matmul_enc_l0_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0_3[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l0_3[r * n + j] = w.n_W_in_enc_l0_2[r * n + j] + p.b_in_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
     if (packed) { /* weights packed once for the steps */
@@ -2313,25 +2256,22 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
-        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_3 + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
         real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_matmul_enc_l0_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_W_hr_enc_l0_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_matmul_enc_l0_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_W_hz_enc_l0_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_matmul_enc_l0_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_W_hn_enc_l0_2, SEQ2SEQ_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l0((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_2);
+        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -2343,22 +2283,21 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
         memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_matmul_enc_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1_2[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
+            w.r_add_enc_l1_2[r * n + j] = w.r_W_ir_enc_l1_2[r * n + j] + p.b_ir_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_matmul_enc_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1_2[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
+            w.z_add_enc_l1_2[r * n + j] = w.z_W_iz_enc_l1_2[r * n + j] + p.b_iz_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_matmul_enc_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1_3[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l1_3[r * n + j] = w.n_W_in_enc_l1_2[r * n + j] + p.b_in_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
     if (packed) { /* weights packed once for the steps */
@@ -2368,25 +2307,22 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1_2 = h_prev_enc_l1_2_cur;
-        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
-        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
         const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_3 + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
         real *h_enc_l1_3 = w.h_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_matmul_enc_l1_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_W_hr_enc_l1_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_matmul_enc_l1_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_W_hz_enc_l1_2, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_matmul_enc_l1_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_W_hn_enc_l1_2, SEQ2SEQ_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l1((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_2);
+        seq2seq_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -2398,7 +2334,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     if (h_prev_enc_l1_2_cur != w.h_prev_enc_l1_2_carry)
         memcpy(w.h_prev_enc_l1_2_carry, h_prev_enc_l1_2_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq_2, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_matmul_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq_2, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_W_k_2, SEQ2SEQ_H);
 
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_2_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_prev_enc_l1_2_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -2425,10 +2361,10 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
             memset(w.embed_tgt_x_2 + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
     }
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, 0, w.score_matmul_5, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, 0, w.score_W_q_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.score_add_2[r * n + j] = w.score_matmul_5[j] + w.score_matmul_3[r * n + j];
+            w.score_add_2[r * n + j] = w.score_W_q_2[j] + w.score_W_k_2[r * n + j];
     rnnrt_tanh_n(w.score_add_2, w.score_tanh_2, (size_t)T * B * SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
@@ -2461,47 +2397,47 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
                 w.context_2[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq_2[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
         }
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_matmul_dec_l0_4, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_matmul_dec_l0_5, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0[i] = w.r_matmul_dec_l0_4[i] + w.r_matmul_dec_l0_5[i];
+        w.r_add_dec_l0[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l0_2[r * n + j] = w.r_add_dec_l0[r * n + j] + p.b_ir_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_matmul_dec_l0_6, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_matmul_dec_l0_6[i];
+        w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_W_hr_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l0_4[r * n + j] = w.r_add_dec_l0_3[r * n + j] + p.b_hr_dec_l0[j];
     rnnrt_sigmoid_n(w.r_add_dec_l0_4, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_matmul_dec_l0_4, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_matmul_dec_l0_5, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0[i] = w.z_matmul_dec_l0_4[i] + w.z_matmul_dec_l0_5[i];
+        w.z_add_dec_l0[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l0_2[r * n + j] = w.z_add_dec_l0[r * n + j] + p.b_iz_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_matmul_dec_l0_6, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_matmul_dec_l0_6[i];
+        w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_W_hz_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l0_4[r * n + j] = w.z_add_dec_l0_3[r * n + j] + p.b_hz_dec_l0[j];
     rnnrt_sigmoid_n(w.z_add_dec_l0_4, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_matmul_dec_l0_4, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_matmul_dec_l0_5, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l0_2[i] = w.n_matmul_dec_l0_4[i] + w.n_matmul_dec_l0_5[i];
+        w.n_add_dec_l0_2[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.n_add_dec_l0_3[r * n + j] = w.n_add_dec_l0_2[r * n + j] + p.b_in_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_matmul_dec_l0_6, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_4[r * n + j] = w.n_matmul_dec_l0_6[r * n + j] + p.b_hn_dec_l0[j];
+            w.n_add_dec_l0_4[r * n + j] = w.n_W_hn_dec_l0_2[r * n + j] + p.b_hn_dec_l0[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_4[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
@@ -2517,38 +2453,38 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_matmul_dec_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1[r * n + j] = w.r_matmul_dec_l1_3[r * n + j] + p.b_ir_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_matmul_dec_l1_4, SEQ2SEQ_H);
+            w.r_add_dec_l1[r * n + j] = w.r_W_ir_dec_l1_2[r * n + j] + p.b_ir_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_matmul_dec_l1_4[i];
+        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l1_3[r * n + j] = w.r_add_dec_l1_2[r * n + j] + p.b_hr_dec_l1[j];
     rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_matmul_dec_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1[r * n + j] = w.z_matmul_dec_l1_3[r * n + j] + p.b_iz_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_matmul_dec_l1_4, SEQ2SEQ_H);
+            w.z_add_dec_l1[r * n + j] = w.z_W_iz_dec_l1_2[r * n + j] + p.b_iz_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_matmul_dec_l1_4[i];
+        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l1_3[r * n + j] = w.z_add_dec_l1_2[r * n + j] + p.b_hz_dec_l1[j];
     rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_matmul_dec_l1_3, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_2[r * n + j] = w.n_matmul_dec_l1_3[r * n + j] + p.b_in_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_matmul_dec_l1_4, SEQ2SEQ_H);
+            w.n_add_dec_l1_2[r * n + j] = w.n_W_in_dec_l1_2[r * n + j] + p.b_in_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_3[r * n + j] = w.n_matmul_dec_l1_4[r * n + j] + p.b_hn_dec_l1[j];
+            w.n_add_dec_l1_3[r * n + j] = w.n_W_hn_dec_l1_2[r * n + j] + p.b_hn_dec_l1[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
@@ -2563,7 +2499,7 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
         w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
-    /* specs/seq2seq.yaml:55  network: */
+    /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_2, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)

@@ -264,394 +264,394 @@ static seq2seq_noattn_params seq2seq_noattn_params_at(real *base, int V, int Vt)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *src_mask; /* len_mask [T,B] */
-    real *embed_src_x; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
-    real *r_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *h_enc_l1; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *embed_tgt_x; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
-    real *r_matmul_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_dec_l0_carry; /* carried h_prev_dec_l0 [B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_dec_l1_carry; /* carried h_prev_dec_l1 [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hr_dec_l0_packed; /* W_hr_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_dec_l0_packed; /* W_hz_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_dec_l0_packed; /* W_hn_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_dec_l1_packed; /* W_hr_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_dec_l1_packed; /* W_hz_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_dec_l1_packed; /* W_hn_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_dec_l1_packed; /* W_ir_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
-    real *h_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *logits_matmul; /* matmul [T,B,Vt] */
-    real *logits; /* add [T,B,Vt] */
-    real *loss; /* masked_xent [] */
-    real *dlogits; /* masked_xent_grad [T,B,Vt] */
-    real *db_out; /* sum_to [Vt] */
-    real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *W_in_dec_l0_packed; /* W_in_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_iz_dec_l0_packed; /* W_iz_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_dec_l0_packed; /* W_ir_dec_l0 packed for the steps (rnnrt_pack_b) */
-    real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
-    real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dr_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
-    real *db_ir_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dz_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dz_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
-    real *db_iz_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dn_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
-    real *db_in_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *db_hn_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_ir_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dz_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_iz_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_in_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *db_hn_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_hn_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_hn_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_in_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_in_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_in_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_in_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_ir_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_ir_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_ir_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_ir_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_iz_dec_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_iz_dec_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_iz_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *db_out; /* sum_to [Vt] */
+    real *dembed_src; /* scatter_add [V,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
+    real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_5; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_NOATTN_E] */
-    real *h_prev_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *W_iz_enc_l1_packed; /* W_iz_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_in_enc_l1_packed; /* W_in_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_enc_l1_packed; /* W_ir_enc_l1 packed for the steps (rnnrt_pack_b) */
-    real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dr_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_ir_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dz_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_in_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_hn_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_dec_l1_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
     real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dembed_src_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
     real *dh_prev_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_prev_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
     real *dh_prev_enc_l0_4; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *W_iz_enc_l0_packed; /* W_iz_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_in_enc_l0_packed; /* W_in_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *W_ir_enc_l0_packed; /* W_ir_enc_l0 packed for the steps (rnnrt_pack_b) */
-    real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
-    real *dr_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_ir_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dz_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_iz_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *dlogits; /* masked_xent_grad [T,B,Vt] */
+    real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dn_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_in_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
     real *dn_add_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *db_hn_enc_l0; /* sum_to [SEQ2SEQ_NOATTN_H] */
-    real *dembed_src; /* scatter_add [V,SEQ2SEQ_NOATTN_E] */
+    real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dr_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dr_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dr_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dz_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dz_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dz_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dz_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dz_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
+    real *embed_src_x; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
+    real *embed_tgt_x; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
+    real *h_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l1; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_dec_l0_carry; /* carried h_prev_dec_l0 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_dec_l1_carry; /* carried h_prev_dec_l1 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *logits; /* add [T,B,Vt] */
+    real *logits_matmul; /* matmul [T,B,Vt] */
+    real *loss; /* masked_xent [] */
+    real *n_W_cn_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_cr_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *src_mask; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *W_hn_dec_l0_packed; /* W_hn_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_dec_l1_packed; /* W_hn_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l0_packed; /* W_hr_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_dec_l1_packed; /* W_hr_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l0_packed; /* W_hz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_dec_l1_packed; /* W_hz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_dec_l0_packed; /* W_in_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_in_dec_l1_packed; /* W_in_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l0_packed; /* W_in_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_in_enc_l1_packed; /* W_in_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l0_packed; /* W_ir_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_dec_l1_packed; /* W_ir_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l0_packed; /* W_ir_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_ir_enc_l1_packed; /* W_ir_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l0_packed; /* W_iz_dec_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_dec_l1_packed; /* W_iz_dec_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_enc_l0_packed; /* W_iz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_iz_enc_l1_packed; /* W_iz_enc_l1 packed for the steps (rnnrt_pack_b) */
 } seq2seq_noattn_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_noattn_bufs[] = {
-    {offsetof(seq2seq_noattn_work, src_mask), 0, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, embed_src_x), 1, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_enc_l0), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_enc_l0), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_enc_l0), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_enc_l0), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_enc_l0), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l0), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_carry), 6, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_enc_l0_2), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_enc_l0_2), 7, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_enc_l0_2), 8, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_step_enc_l0), 9, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_kept_enc_l0), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, h_enc_l0_seq), 10, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_enc_l1), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_enc_l1), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_enc_l1), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_enc_l1), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_enc_l1), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l1), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_carry), 11, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_enc_l1_2), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_enc_l1_2), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_enc_l1_2), 13, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_step_enc_l1), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_kept_enc_l1), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_enc_l1), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, embed_tgt_x), 15, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_dec_l0), 4, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_dec_l0), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_dec_l0), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_dec_l0_2), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_dec_l0), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_dec_l0_2), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_dec_l0_2), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_dec_l0), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_dec_l0_2), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_dec_l0_2), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0_2), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_carry), 16, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_carry), 17, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_dec_l0_3), 18, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_dec_l0_3), 19, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_dec_l0_3), 20, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_dec_l1), 21, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_dec_l1), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_dec_l1), 23, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_matmul_dec_l1_2), 18, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_matmul_dec_l1_2), 19, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_matmul_dec_l1_2), 20, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, W_hr_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hz_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, db_hn_dec_l0), 0, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_dec_l1), 1, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_enc_l0), 2, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_enc_l1), 3, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_dec_l0), 4, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_dec_l1), 5, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_enc_l0), 6, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_enc_l1), 7, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_dec_l0), 8, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_dec_l1), 9, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_enc_l0), 10, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_enc_l1), 11, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_dec_l0), 12, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_dec_l1), 13, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_enc_l0), 14, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_enc_l1), 15, "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_out), 16, "Vt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src), 17, "V", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x), 18, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_2), 19, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_3), 20, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_seq), 21, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt), 22, "Vt", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x), 23, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_2), 24, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_3), 25, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), 26, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_2), 28, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_3), 24, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), 30, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l1), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), 32, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_2), 20, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_3), 11, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_4), 3, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_6), 36, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), 37, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_seq), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_2), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_3), 17, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_4), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_5), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_6), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_7), 44, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), 45, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0), 8, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_2), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_3), 48, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_4), 49, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_5), 28, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1), 8, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_2), 48, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_3), 49, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_4), 23, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_5), 55, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_2), 57, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_3), 58, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_4), 44, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1), 19, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_2), 15, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_3), 7, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_4), 63, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_step_enc_l0), 64, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_step_enc_l1), 18, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dlogits), 22, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq), 0, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq_2), 9, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq), 1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq_2), 70, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), 71, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq_2), 72, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq), 57, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq_2), 58, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_matmul_dec_l0), 75, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_dec_l0_seq), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_dec_l1_seq), 13, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_enc_l0_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_enc_l1_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_matmul_dec_l0), 80, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_dec_l0_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_dec_l1_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_enc_l0_seq), 6, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_enc_l1_seq), 56, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_matmul_dec_l0), 85, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, embed_src_x), 86, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, embed_tgt_x), 4, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_dec_l0_seq), 19, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_dec_l1_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_enc_l0_seq), 6, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_enc_l1), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_kept_enc_l0), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_kept_enc_l1), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_carry), 9, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_seq), 20, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_carry), 13, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_seq), 56, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_carry), 0, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_seq), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_carry), 100, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_seq), 71, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_step_enc_l0), 21, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_step_enc_l1), 58, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_dec_l0_seq), 7, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_dec_l1_seq), 44, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_enc_l0_seq), 106, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_enc_l1_seq), 37, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, logits), 108, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, logits_matmul), 22, "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, loss), 22, "", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_cn_dec_l0), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l0), 70, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l1), 32, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l0), 72, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l1), 57, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_dec_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_dec_l1), 70, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l0), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l0_2), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l0_seq), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l1_seq), 45, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l0), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l0_seq), 125, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l1), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l1_seq), 36, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_dec_l0_seq), 15, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_dec_l1_seq), 58, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_enc_l0_seq), 130, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_enc_l1_seq), 21, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_cr_dec_l0), 17, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l0), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l1), 26, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l0), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l1), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l1), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_dec_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_dec_l0_2), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_enc_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_enc_l1), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_dec_l0_seq), 63, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_dec_l1_seq), 18, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_enc_l0_seq), 147, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_enc_l1_seq), 64, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, src_mask), 149, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_cz_dec_l0), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l0), 1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l1), 30, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l0), 71, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l1), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l1), 1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_dec_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_dec_l0_2), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_enc_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_enc_l1), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_dec_l0_seq), 11, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_dec_l1_seq), 57, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_enc_l0_seq), 10, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_enc_l1_seq), 72, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_work, W_hn_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hr_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_hz_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_hn_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_ir_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_iz_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_in_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, h_dec_l1_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, logits_matmul), 2, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, logits), 3, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dlogits), 2, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_out), 24, "Vt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l1), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_seq), 12, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_dec_l1_seq), 13, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_dec_l1_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_dec_l1_seq), 25, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l1_seq), 26, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_dec_l1_seq), 27, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_dec_l0_seq), 28, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_seq), 29, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_dec_l0_seq), 30, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_dec_l0_seq), 31, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_dec_l0_seq), 32, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0_seq), 33, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_dec_l0_seq), 34, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), 23, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1), 35, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0), 36, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_2), 37, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_3), 38, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_2), 39, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_4), 40, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_3), 41, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_5), 42, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0), 35, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x), 40, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_2), 36, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_3), 37, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_2), 41, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_4), 38, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_3), 43, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_5), 39, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hr_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hr_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hz_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hz_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_in_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_iz_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_ir_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), 21, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_dec_l0_seq), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_matmul_dec_l0), 44, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_dec_l0), 35, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_dec_l0_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_matmul_dec_l0), 45, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_dec_l0), 36, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq), 6, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_matmul_dec_l0), 46, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_dec_l0), 15, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq_2), 16, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_dec_l0), 6, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_dec_l1_seq), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_dec_l1), 16, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_dec_l1_seq), 18, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_dec_l1), 17, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq), 19, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_dec_l1), 18, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq_2), 20, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_dec_l1), 19, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_2), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_3), 4, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_4), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_5), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_6), 2, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_7), 25, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt), 2, "Vt", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_seq), 7, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_enc_l1_seq), 8, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_enc_l1_seq), 9, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_enc_l1_seq), 47, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l1_seq), 48, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_enc_l1_seq), 49, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), 26, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_step_enc_l1), 27, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1), 28, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_2), 29, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_3), 30, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_2), 31, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_3), 32, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_4), 33, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_4), 34, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, W_iz_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_in_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, W_ir_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_seq), 4, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_enc_l1_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_enc_l1), 30, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_enc_l1_seq), 12, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_enc_l1), 31, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq), 13, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_enc_l1), 32, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq_2), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_enc_l1), 33, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_seq), 50, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_enc_l0_seq), 51, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_enc_l0_seq), 52, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_enc_l0_seq), 53, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l0_seq), 54, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_enc_l0_seq), 55, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), 47, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_6), 48, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_step_enc_l0), 49, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x), 27, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_2), 28, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_2), 13, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_3), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_3), 29, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_4), 25, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, W_iz_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_in_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_in_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_in_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_ir_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_ir_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_ir_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_seq), 9, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_enc_l0_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_enc_l0), 51, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_enc_l0_seq), 10, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_enc_l0), 5, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), 7, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_enc_l0), 10, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq_2), 8, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_enc_l0), 50, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src), 4, "V", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, W_ir_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_iz_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_iz_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_iz_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_E, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_work, W_iz_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -675,32 +675,32 @@ static size_t seq2seq_noattn_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_r_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict r_enc_l0_out, real *restrict z_enc_l0_out, real *restrict n_add_enc_l0_out, real *restrict n_enc_l0_out, real *restrict h_sub_enc_l0_out, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l0 = in0[idx] + in1[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_add_enc_l0 = r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
             const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = in3[idx] + in4[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_add_enc_l0 = z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
             const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
             const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_add_enc_l0_2 = n_add_enc_l0_t[idx] + n_mul_enc_l0;
             const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
             const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
+            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0[idx];
             const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
-            out0[idx] = r_enc_l0;
-            out1[idx] = z_enc_l0;
-            out2[idx] = n_add_enc_l0;
-            out3[idx] = n_enc_l0;
-            out4[idx] = h_sub_enc_l0;
-            out5[idx] = h_step_enc_l0;
+            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0[idx];
+            r_enc_l0_out[idx] = r_enc_l0;
+            z_enc_l0_out[idx] = z_enc_l0;
+            n_add_enc_l0_out[idx] = n_add_enc_l0;
+            n_enc_l0_out[idx] = n_enc_l0;
+            h_sub_enc_l0_out[idx] = h_sub_enc_l0;
+            h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
 
@@ -711,32 +711,32 @@ static void seq2seq_noattn_fused_r_enc_l0(size_t rows, const real *restrict in0,
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_r_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict r_enc_l1_out, real *restrict z_enc_l1_out, real *restrict n_add_enc_l1_out, real *restrict n_enc_l1_out, real *restrict h_sub_enc_l1_out, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l1 = in0[idx] + in1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_add_enc_l1 = r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
             const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = in3[idx] + in4[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_add_enc_l1 = z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
             const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
             const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_add_enc_l1_2 = n_add_enc_l1_t[idx] + n_mul_enc_l1;
             const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
             const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
+            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1[idx];
             const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
-            out0[idx] = r_enc_l1;
-            out1[idx] = z_enc_l1;
-            out2[idx] = n_add_enc_l1;
-            out3[idx] = n_enc_l1;
-            out4[idx] = h_sub_enc_l1;
-            out5[idx] = h_step_enc_l1;
+            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1[idx];
+            r_enc_l1_out[idx] = r_enc_l1;
+            z_enc_l1_out[idx] = z_enc_l1;
+            n_add_enc_l1_out[idx] = n_add_enc_l1;
+            n_enc_l1_out[idx] = n_enc_l1;
+            h_sub_enc_l1_out[idx] = h_sub_enc_l1;
+            h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
 
@@ -746,31 +746,31 @@ static void seq2seq_noattn_fused_r_enc_l1(size_t rows, const real *restrict in0,
  *   specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_add_dec_l0_t, const real *restrict r_W_hr_dec_l0, const real *restrict r_add_dec_l0_t, const real *restrict z_W_hz_dec_l0, const real *restrict z_add_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_dec_l0 = in0[idx] + in1[idx];
-            const real r_add_dec_l0_2 = r_add_dec_l0 + in2[col];
+            const real r_add_dec_l0 = r_add_dec_l0_t[idx] + r_W_hr_dec_l0[idx];
+            const real r_add_dec_l0_2 = r_add_dec_l0 + b_hr_dec_l0[col];
             const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_2);
-            const real z_add_dec_l0 = in3[idx] + in4[idx];
-            const real z_add_dec_l0_2 = z_add_dec_l0 + in5[col];
+            const real z_add_dec_l0 = z_add_dec_l0_t[idx] + z_W_hz_dec_l0[idx];
+            const real z_add_dec_l0_2 = z_add_dec_l0 + b_hz_dec_l0[col];
             const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_2);
-            const real n_add_dec_l0 = in6[idx] + in7[col];
+            const real n_add_dec_l0 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
             const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0;
-            const real n_add_dec_l0_2 = in8[idx] + n_mul_dec_l0;
+            const real n_add_dec_l0_2 = n_add_dec_l0_t[idx] + n_mul_dec_l0;
             const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_2);
             const real h_sub_dec_l0 = (real)1 - z_dec_l0;
             const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
-            const real h_mul_dec_l0_2 = z_dec_l0 * in9[idx];
+            const real h_mul_dec_l0_2 = z_dec_l0 * h_prev_dec_l0[idx];
             const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
-            out0[idx] = r_dec_l0;
-            out1[idx] = z_dec_l0;
-            out2[idx] = n_add_dec_l0;
-            out3[idx] = n_dec_l0;
-            out4[idx] = h_sub_dec_l0;
-            out5[idx] = h_dec_l0;
+            r_dec_l0_out[idx] = r_dec_l0;
+            z_dec_l0_out[idx] = z_dec_l0;
+            n_add_dec_l0_out[idx] = n_add_dec_l0;
+            n_dec_l0_out[idx] = n_dec_l0;
+            h_sub_dec_l0_out[idx] = h_sub_dec_l0;
+            h_dec_l0_out[idx] = h_dec_l0;
         }
 }
 
@@ -780,34 +780,34 @@ static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict in0,
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, const real *restrict in10, const real *restrict in11, const real *restrict in12, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_2_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_dec_l1 = in0[idx] + in1[col];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + in2[idx];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + in3[col];
+            const real r_add_dec_l1 = r_W_ir_dec_l1[idx] + b_ir_dec_l1[col];
+            const real r_add_dec_l1_2 = r_add_dec_l1 + r_W_hr_dec_l1[idx];
+            const real r_add_dec_l1_3 = r_add_dec_l1_2 + b_hr_dec_l1[col];
             const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = in4[idx] + in5[col];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + in6[idx];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + in7[col];
+            const real z_add_dec_l1 = z_W_iz_dec_l1[idx] + b_iz_dec_l1[col];
+            const real z_add_dec_l1_2 = z_add_dec_l1 + z_W_hz_dec_l1[idx];
+            const real z_add_dec_l1_3 = z_add_dec_l1_2 + b_hz_dec_l1[col];
             const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1 = in8[idx] + in9[col];
-            const real n_add_dec_l1_2 = in10[idx] + in11[col];
+            const real n_add_dec_l1 = n_W_in_dec_l1[idx] + b_in_dec_l1[col];
+            const real n_add_dec_l1_2 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
             const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
             const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
             const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
             const real h_sub_dec_l1 = (real)1 - z_dec_l1;
             const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
-            const real h_mul_dec_l1_2 = z_dec_l1 * in12[idx];
+            const real h_mul_dec_l1_2 = z_dec_l1 * h_prev_dec_l1[idx];
             const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
-            out0[idx] = r_dec_l1;
-            out1[idx] = z_dec_l1;
-            out2[idx] = n_add_dec_l1_2;
-            out3[idx] = n_dec_l1;
-            out4[idx] = h_sub_dec_l1;
-            out5[idx] = h_dec_l1;
+            r_dec_l1_out[idx] = r_dec_l1;
+            z_dec_l1_out[idx] = z_dec_l1;
+            n_add_dec_l1_2_out[idx] = n_add_dec_l1_2;
+            n_dec_l1_out[idx] = n_dec_l1;
+            h_sub_dec_l1_out[idx] = h_sub_dec_l1;
+            h_dec_l1_out[idx] = h_dec_l1;
         }
 }
 
@@ -817,43 +817,43 @@ static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict in0,
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_dec_l1_2_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_dec_l1 = in0[idx] + in1[idx];
-            const real dz_dec_l1 = dh_dec_l1 * in2[idx];
-            const real dh_prev_dec_l1 = dh_dec_l1 * in3[idx];
-            const real dh_sub_dec_l1 = dh_dec_l1 * in4[idx];
-            const real dn_dec_l1 = dh_dec_l1 * in5[idx];
+            const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
+            const real dz_dec_l1 = dh_dec_l1 * h_prev_dec_l1_t[idx];
+            const real dh_prev_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
+            const real dh_sub_dec_l1 = dh_dec_l1 * n_dec_l1_t[idx];
+            const real dn_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx];
             const real dz_dec_l1_2 = -dh_sub_dec_l1;
             const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1 = dn_dec_l1 * (1 - in4[idx] * in4[idx]);
-            const real dr_dec_l1 = dn_add_dec_l1 * in6[idx];
-            const real dn_add_dec_l1_2 = dn_add_dec_l1 * in7[idx];
-            const real dz_add_dec_l1 = dz_dec_l1_3 * in3[idx] * (1 - in3[idx]);
-            const real dr_add_dec_l1 = dr_dec_l1 * in7[idx] * (1 - in7[idx]);
-            out0[idx] = dh_prev_dec_l1;
-            out1[idx] = dn_add_dec_l1;
-            out2[idx] = dn_add_dec_l1_2;
-            out3[idx] = dz_add_dec_l1;
-            out4[idx] = dr_add_dec_l1;
+            const real dn_add_dec_l1 = dn_dec_l1 * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
+            const real dr_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx];
+            const real dn_add_dec_l1_2 = dn_add_dec_l1 * r_dec_l1_t[idx];
+            const real dz_add_dec_l1 = dz_dec_l1_3 * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
+            const real dr_add_dec_l1 = dr_dec_l1 * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
+            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
+            dn_add_dec_l1_out[idx] = dn_add_dec_l1;
+            dn_add_dec_l1_2_out[idx] = dn_add_dec_l1_2;
+            dz_add_dec_l1_out[idx] = dz_add_dec_l1;
+            dr_add_dec_l1_out[idx] = dr_add_dec_l1;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_prev_dec_l1, const real *restrict dh_prev_dec_l1_2, const real *restrict dh_prev_dec_l1_3, const real *restrict dh_prev_dec_l1_4, real *restrict dh_prev_dec_l1_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_dec_l1 = in0[idx] + in1[idx];
-            const real dh_prev_dec_l1_2 = dh_prev_dec_l1 + in2[idx];
-            const real dh_prev_dec_l1_3 = dh_prev_dec_l1_2 + in3[idx];
-            out0[idx] = dh_prev_dec_l1_3;
+            const real dh_prev_dec_l1_5 = dh_prev_dec_l1[idx] + dh_prev_dec_l1_2[idx];
+            const real dh_prev_dec_l1_6 = dh_prev_dec_l1_5 + dh_prev_dec_l1_3[idx];
+            const real dh_prev_dec_l1_7 = dh_prev_dec_l1_6 + dh_prev_dec_l1_4[idx];
+            dh_prev_dec_l1_7_out[idx] = dh_prev_dec_l1_7;
         }
 }
 
@@ -863,59 +863,59 @@ static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restr
  *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_2, const real *restrict dh_dec_l0_3, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t_2, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_dec_l0_2_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_dec_l0 = in0[idx] + in1[idx];
-            const real dh_dec_l0_2 = dh_dec_l0 + in2[idx];
-            const real dh_dec_l0_3 = dh_dec_l0_2 + in3[idx];
-            const real dz_dec_l0 = dh_dec_l0_3 * in4[idx];
-            const real dh_prev_dec_l0 = dh_dec_l0_3 * in5[idx];
-            const real dh_sub_dec_l0 = dh_dec_l0_3 * in6[idx];
-            const real dn_dec_l0 = dh_dec_l0_3 * in7[idx];
+            const real dh_dec_l0_4 = dh_dec_l0_next[idx] + dh_dec_l0[idx];
+            const real dh_dec_l0_5 = dh_dec_l0_4 + dh_dec_l0_2[idx];
+            const real dh_dec_l0_6 = dh_dec_l0_5 + dh_dec_l0_3[idx];
+            const real dz_dec_l0 = dh_dec_l0_6 * h_prev_dec_l0_t[idx];
+            const real dh_prev_dec_l0 = dh_dec_l0_6 * z_dec_l0_t[idx];
+            const real dh_sub_dec_l0 = dh_dec_l0_6 * n_dec_l0_t[idx];
+            const real dn_dec_l0 = dh_dec_l0_6 * h_sub_dec_l0_t[idx];
             const real dz_dec_l0_2 = -dh_sub_dec_l0;
             const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0 = dn_dec_l0 * (1 - in6[idx] * in6[idx]);
-            const real dr_dec_l0 = dn_add_dec_l0 * in8[idx];
-            const real dn_add_dec_l0_2 = dn_add_dec_l0 * in9[idx];
-            const real dz_add_dec_l0 = dz_dec_l0_3 * in5[idx] * (1 - in5[idx]);
-            const real dr_add_dec_l0 = dr_dec_l0 * in9[idx] * (1 - in9[idx]);
-            out0[idx] = dh_prev_dec_l0;
-            out1[idx] = dn_add_dec_l0;
-            out2[idx] = dn_add_dec_l0_2;
-            out3[idx] = dz_add_dec_l0;
-            out4[idx] = dr_add_dec_l0;
+            const real dn_add_dec_l0 = dn_dec_l0 * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
+            const real dr_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t_2[idx];
+            const real dn_add_dec_l0_2 = dn_add_dec_l0 * r_dec_l0_t[idx];
+            const real dz_add_dec_l0 = dz_dec_l0_3 * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
+            const real dr_add_dec_l0 = dr_dec_l0 * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
+            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
+            dn_add_dec_l0_out[idx] = dn_add_dec_l0;
+            dn_add_dec_l0_2_out[idx] = dn_add_dec_l0_2;
+            dz_add_dec_l0_out[idx] = dz_add_dec_l0;
+            dr_add_dec_l0_out[idx] = dr_add_dec_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict dh_prev_dec_l0, const real *restrict dh_prev_dec_l0_2, const real *restrict dh_prev_dec_l0_3, const real *restrict dh_prev_dec_l0_4, real *restrict dh_prev_dec_l0_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_dec_l0 = in0[idx] + in1[idx];
-            const real dh_prev_dec_l0_2 = dh_prev_dec_l0 + in2[idx];
-            const real dh_prev_dec_l0_3 = dh_prev_dec_l0_2 + in3[idx];
-            out0[idx] = dh_prev_dec_l0_3;
+            const real dh_prev_dec_l0_5 = dh_prev_dec_l0[idx] + dh_prev_dec_l0_2[idx];
+            const real dh_prev_dec_l0_6 = dh_prev_dec_l0_5 + dh_prev_dec_l0_3[idx];
+            const real dh_prev_dec_l0_7 = dh_prev_dec_l0_6 + dh_prev_dec_l0_4[idx];
+            dh_prev_dec_l0_7_out[idx] = dh_prev_dec_l0_7;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
-            const real dembed_tgt_x = in0[idx] + in1[idx];
-            const real dembed_tgt_x_2 = dembed_tgt_x + in2[idx];
-            out0[idx] = dembed_tgt_x_2;
+            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
+            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
+            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
         }
 }
 
@@ -923,17 +923,17 @@ static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict 
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_prev_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict z_enc_l1_t, real *restrict dz_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dz_enc_l1 = in0[idx] * in1[idx];
-            const real dh_sub_enc_l1 = in0[idx] * in2[idx];
+            const real dz_enc_l1 = dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx];
+            const real dh_sub_enc_l1 = dh_step_enc_l1[idx] * n_enc_l1_t[idx];
             const real dz_enc_l1_2 = -dh_sub_enc_l1;
             const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1 = dz_enc_l1_3 * in3[idx] * (1 - in3[idx]);
-            out0[idx] = dz_add_enc_l1;
+            const real dz_add_enc_l1 = dz_enc_l1_3 * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
+            dz_add_enc_l1_out[idx] = dz_add_enc_l1;
         }
 }
 
@@ -942,19 +942,19 @@ static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t_2, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_enc_l1_2_out, real *restrict dr_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dn_enc_l1 = in0[idx] * in1[idx];
-            const real dn_add_enc_l1 = dn_enc_l1 * (1 - in2[idx] * in2[idx]);
-            const real dr_enc_l1 = dn_add_enc_l1 * in3[idx];
-            const real dn_add_enc_l1_2 = dn_add_enc_l1 * in4[idx];
-            const real dr_add_enc_l1 = dr_enc_l1 * in4[idx] * (1 - in4[idx]);
-            out0[idx] = dn_add_enc_l1;
-            out1[idx] = dn_add_enc_l1_2;
-            out2[idx] = dr_add_enc_l1;
+            const real dn_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx];
+            const real dn_add_enc_l1 = dn_enc_l1 * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
+            const real dr_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t_2[idx];
+            const real dn_add_enc_l1_2 = dn_add_enc_l1 * r_enc_l1_t[idx];
+            const real dr_add_enc_l1 = dr_enc_l1 * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
+            dn_add_enc_l1_out[idx] = dn_add_enc_l1;
+            dn_add_enc_l1_2_out[idx] = dn_add_enc_l1_2;
+            dr_add_enc_l1_out[idx] = dr_add_enc_l1;
         }
 }
 
@@ -962,33 +962,33 @@ static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_dh_prev_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_next, const real *restrict dh_prev_enc_l1, const real *restrict dh_prev_enc_l1_2, const real *restrict dh_prev_enc_l1_3, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_10_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_enc_l1 = -in0[idx];
-            const real dh_prev_enc_l1_2 = in1[idx] + dh_prev_enc_l1;
-            const real dh_prev_enc_l1_3 = in0[idx] * in2[idx];
-            const real dh_prev_enc_l1_4 = dh_prev_enc_l1_2 + dh_prev_enc_l1_3;
-            const real dh_prev_enc_l1_5 = dh_prev_enc_l1_4 + in3[idx];
-            const real dh_prev_enc_l1_6 = dh_prev_enc_l1_5 + in4[idx];
-            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_6 + in5[idx];
-            out0[idx] = dh_prev_enc_l1_7;
+            const real dh_prev_enc_l1_4 = -dh_step_enc_l1[idx];
+            const real dh_prev_enc_l1_5 = dh_enc_l1_next[idx] + dh_prev_enc_l1_4;
+            const real dh_prev_enc_l1_6 = dh_step_enc_l1[idx] * z_enc_l1_t[idx];
+            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_5 + dh_prev_enc_l1_6;
+            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_7 + dh_prev_enc_l1_2[idx];
+            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + dh_prev_enc_l1[idx];
+            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + dh_prev_enc_l1_3[idx];
+            dh_prev_enc_l1_10_out[idx] = dh_prev_enc_l1_10;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_2, const real *restrict dh_enc_l0_3, const real *restrict dh_enc_l0_4, real *restrict dh_enc_l0_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_enc_l0 = in0[idx] + in1[idx];
-            const real dh_enc_l0_2 = dh_enc_l0 + in2[idx];
-            out0[idx] = dh_enc_l0_2;
+            const real dh_enc_l0 = dh_enc_l0_3[idx] + dh_enc_l0_2[idx];
+            const real dh_enc_l0_5 = dh_enc_l0 + dh_enc_l0_4[idx];
+            dh_enc_l0_5_out[idx] = dh_enc_l0_5;
         }
 }
 
@@ -996,17 +996,17 @@ static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict in0
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, real *restrict out0)
+static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_prev_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict z_enc_l0_t, real *restrict dz_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dz_enc_l0 = in0[idx] * in1[idx];
-            const real dh_sub_enc_l0 = in0[idx] * in2[idx];
+            const real dz_enc_l0 = dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx];
+            const real dh_sub_enc_l0 = dh_step_enc_l0[idx] * n_enc_l0_t[idx];
             const real dz_enc_l0_2 = -dh_sub_enc_l0;
             const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0 = dz_enc_l0_3 * in3[idx] * (1 - in3[idx]);
-            out0[idx] = dz_add_enc_l0;
+            const real dz_add_enc_l0 = dz_enc_l0_3 * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
+            dz_add_enc_l0_out[idx] = dz_add_enc_l0;
         }
 }
 
@@ -1015,19 +1015,19 @@ static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0, real *restrict out1, real *restrict out2)
+static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t_2, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_enc_l0_2_out, real *restrict dr_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dn_enc_l0 = in0[idx] * in1[idx];
-            const real dn_add_enc_l0 = dn_enc_l0 * (1 - in2[idx] * in2[idx]);
-            const real dr_enc_l0 = dn_add_enc_l0 * in3[idx];
-            const real dn_add_enc_l0_2 = dn_add_enc_l0 * in4[idx];
-            const real dr_add_enc_l0 = dr_enc_l0 * in4[idx] * (1 - in4[idx]);
-            out0[idx] = dn_add_enc_l0;
-            out1[idx] = dn_add_enc_l0_2;
-            out2[idx] = dr_add_enc_l0;
+            const real dn_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx];
+            const real dn_add_enc_l0 = dn_enc_l0 * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
+            const real dr_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t_2[idx];
+            const real dn_add_enc_l0_2 = dn_add_enc_l0 * r_enc_l0_t[idx];
+            const real dr_add_enc_l0 = dr_enc_l0 * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
+            dn_add_enc_l0_out[idx] = dn_add_enc_l0;
+            dn_add_enc_l0_2_out[idx] = dn_add_enc_l0_2;
+            dr_add_enc_l0_out[idx] = dr_add_enc_l0;
         }
 }
 
@@ -1035,33 +1035,33 @@ static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_dh_prev_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, real *restrict out0)
+static void seq2seq_noattn_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_6, const real *restrict dh_prev_enc_l0, const real *restrict dh_prev_enc_l0_2, const real *restrict dh_prev_enc_l0_3, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_10_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_enc_l0 = -in0[idx];
-            const real dh_prev_enc_l0_2 = in1[idx] + dh_prev_enc_l0;
-            const real dh_prev_enc_l0_3 = in0[idx] * in2[idx];
-            const real dh_prev_enc_l0_4 = dh_prev_enc_l0_2 + dh_prev_enc_l0_3;
-            const real dh_prev_enc_l0_5 = dh_prev_enc_l0_4 + in3[idx];
-            const real dh_prev_enc_l0_6 = dh_prev_enc_l0_5 + in4[idx];
-            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_6 + in5[idx];
-            out0[idx] = dh_prev_enc_l0_7;
+            const real dh_prev_enc_l0_4 = -dh_step_enc_l0[idx];
+            const real dh_prev_enc_l0_5 = dh_enc_l0_6[idx] + dh_prev_enc_l0_4;
+            const real dh_prev_enc_l0_6 = dh_step_enc_l0[idx] * z_enc_l0_t[idx];
+            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_5 + dh_prev_enc_l0_6;
+            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_7 + dh_prev_enc_l0_2[idx];
+            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + dh_prev_enc_l0[idx];
+            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + dh_prev_enc_l0_3[idx];
+            dh_prev_enc_l0_10_out[idx] = dh_prev_enc_l0_10;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_dembed_src_x(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void seq2seq_noattn_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x, const real *restrict dembed_src_x_2, const real *restrict dembed_src_x_3, real *restrict dembed_src_x_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
-            const real dembed_src_x = in0[idx] + in1[idx];
-            const real dembed_src_x_2 = dembed_src_x + in2[idx];
-            out0[idx] = dembed_src_x_2;
+            const real dembed_src_x_4 = dembed_src_x_2[idx] + dembed_src_x[idx];
+            const real dembed_src_x_5 = dembed_src_x_4 + dembed_src_x_3[idx];
+            dembed_src_x_5_out[idx] = dembed_src_x_5;
         }
 }
 
@@ -1077,7 +1077,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     const real *h0_enc_l1 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
+    /* specs/seq2seq_noattn.yaml:5  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
             w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
@@ -1089,22 +1089,21 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
             memset(w.embed_src_x + i * (size_t)SEQ2SEQ_NOATTN_E, 0, (size_t)SEQ2SEQ_NOATTN_E * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0[r * n + j] = w.r_matmul_enc_l0[r * n + j] + p.b_ir_enc_l0[j];
+            w.r_add_enc_l0[r * n + j] = w.r_W_ir_enc_l0[r * n + j] + p.b_ir_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0[r * n + j] = w.z_matmul_enc_l0[r * n + j] + p.b_iz_enc_l0[j];
+            w.z_add_enc_l0[r * n + j] = w.z_W_iz_enc_l0[r * n + j] + p.b_iz_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0[r * n + j] = w.n_matmul_enc_l0[r * n + j] + p.b_in_enc_l0[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l0[r * n + j] = w.n_W_in_enc_l0[r * n + j] + p.b_in_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
     if (packed) { /* weights packed once for the steps */
@@ -1114,30 +1113,27 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
-        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
-        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l0_t = w.n_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_add_enc_l0_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_enc_l0 = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_matmul_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_W_hr_enc_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_matmul_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_W_hz_enc_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_matmul_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_W_hn_enc_l0, SEQ2SEQ_NOATTN_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_r_enc_l0((size_t)B, r_add_enc_l0_t, w.r_matmul_enc_l0_2, p.b_hr_enc_l0, z_add_enc_l0_t, w.z_matmul_enc_l0_2, p.b_hz_enc_l0, w.n_matmul_enc_l0_2, p.b_hn_enc_l0, n_add_enc_l0_t, h_prev_enc_l0, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_noattn_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1150,22 +1146,21 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     if (h_prev_enc_l0_cur != w.h_prev_enc_l0_carry)
         memcpy(w.h_prev_enc_l0_carry, h_prev_enc_l0_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l1, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1[r * n + j] = w.r_matmul_enc_l1[r * n + j] + p.b_ir_enc_l1[j];
+            w.r_add_enc_l1[r * n + j] = w.r_W_ir_enc_l1[r * n + j] + p.b_ir_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l1, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1[r * n + j] = w.z_matmul_enc_l1[r * n + j] + p.b_iz_enc_l1[j];
+            w.z_add_enc_l1[r * n + j] = w.z_W_iz_enc_l1[r * n + j] + p.b_iz_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l1, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1[r * n + j] = w.n_matmul_enc_l1[r * n + j] + p.b_in_enc_l1[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l1[r * n + j] = w.n_W_in_enc_l1[r * n + j] + p.b_in_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_packed);
@@ -1174,29 +1169,26 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1 = w.h_prev_enc_l1_carry;
-        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
-        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l1_t = w.n_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_add_enc_l1_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_enc_l1 = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_W_hr_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_W_hz_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_matmul_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_W_hn_enc_l1, SEQ2SEQ_NOATTN_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_r_enc_l1((size_t)B, r_add_enc_l1_t, w.r_matmul_enc_l1_2, p.b_hr_enc_l1, z_add_enc_l1_t, w.z_matmul_enc_l1_2, p.b_hz_enc_l1, w.n_matmul_enc_l1_2, p.b_hn_enc_l1, n_add_enc_l1_t, h_prev_enc_l1, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_noattn_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1214,37 +1206,36 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
             memset(w.embed_tgt_x + i * (size_t)SEQ2SEQ_NOATTN_E, 0, (size_t)SEQ2SEQ_NOATTN_E * sizeof(real));
     }
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_cr_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_cz_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_cn_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l0[r * n + j] = w.r_matmul_dec_l0_2[r * n + j] + w.r_matmul_dec_l0[j];
+            w.r_add_dec_l0[r * n + j] = w.r_W_ir_dec_l0[r * n + j] + w.r_W_cr_dec_l0[j];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l0_2[r * n + j] = w.r_add_dec_l0[r * n + j] + p.b_ir_dec_l0[j];
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l0[r * n + j] = w.z_matmul_dec_l0_2[r * n + j] + w.z_matmul_dec_l0[j];
+            w.z_add_dec_l0[r * n + j] = w.z_W_iz_dec_l0[r * n + j] + w.z_W_cz_dec_l0[j];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l0_2[r * n + j] = w.z_add_dec_l0[r * n + j] + p.b_iz_dec_l0[j];
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0[r * n + j] = w.n_matmul_dec_l0_2[r * n + j] + w.n_matmul_dec_l0[j];
+            w.n_add_dec_l0[r * n + j] = w.n_W_in_dec_l0[r * n + j] + w.n_W_cn_dec_l0[j];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.n_add_dec_l0_2[r * n + j] = w.n_add_dec_l0[r * n + j] + p.b_in_dec_l0[j];
-    /* specs/seq2seq_noattn.yaml:13  decoder: */
-    /* scan 'gru_attn (decoder)' over t = 0 .. T-1 */
+    /* specs/seq2seq_noattn.yaml:13  cell 'gru_attn (decoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_dec_l0_carry, w.h_prev_enc_l0_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memcpy(w.h_prev_dec_l1_carry, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_dec_l0_cur = w.h_prev_dec_l0_carry;
@@ -1263,53 +1254,40 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev_dec_l0 = h_prev_dec_l0_cur;
         const real *h_prev_dec_l1 = h_prev_dec_l1_cur;
+        const real *n_add_dec_l0_t = w.n_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_add_dec_l0_t = w.r_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *z_add_dec_l0_t = w.z_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_dec_l0_t = w.n_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *r_dec_l0 = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *z_dec_l0 = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_add_dec_l0_3 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_dec_l0 = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_sub_dec_l0 = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_dec_l0 = w.h_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *r_dec_l1 = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *z_dec_l1 = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_add_dec_l1 = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_dec_l1 = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_dec_l1 = w.h_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_sub_dec_l0 = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_add_dec_l0_3 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_add_dec_l1 = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_dec_l0 = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_dec_l1 = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *r_dec_l0 = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *r_dec_l1 = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *z_dec_l0 = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *z_dec_l1 = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.r_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.r_W_hr_dec_l0, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.z_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.z_W_hz_dec_l0, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.n_matmul_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.n_W_hn_dec_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.r_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.r_W_hr_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_W_hz_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_matmul_dec_l1, SEQ2SEQ_NOATTN_H);
-        /* fused:
-         *   specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
-         *   specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
-         *   specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
-         *   specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h
-         */
-        seq2seq_noattn_fused_r_dec_l0((size_t)B, r_add_dec_l0_t, w.r_matmul_dec_l0_3, p.b_hr_dec_l0, z_add_dec_l0_t, w.z_matmul_dec_l0_3, p.b_hz_dec_l0, w.n_matmul_dec_l0_3, p.b_hn_dec_l0, n_add_dec_l0_t, h_prev_dec_l0, r_dec_l0, z_dec_l0, n_add_dec_l0_3, n_dec_l0, h_sub_dec_l0, h_dec_l0);
-        /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
-        /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
-        /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_matmul_dec_l1_2, SEQ2SEQ_NOATTN_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
-         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
-         */
-        seq2seq_noattn_fused_r_dec_l1((size_t)B, w.r_matmul_dec_l1_2, p.b_ir_dec_l1, w.r_matmul_dec_l1, p.b_hr_dec_l1, w.z_matmul_dec_l1_2, p.b_iz_dec_l1, w.z_matmul_dec_l1, p.b_hz_dec_l1, w.n_matmul_dec_l1_2, p.b_in_dec_l1, w.n_matmul_dec_l1, p.b_hn_dec_l1, h_prev_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
+        /* specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h */
+        seq2seq_noattn_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, h_prev_dec_l0, w.n_W_hn_dec_l0, n_add_dec_l0_t, w.r_W_hr_dec_l0, r_add_dec_l0_t, w.z_W_hz_dec_l0, z_add_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0_3, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_W_ir_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_NOATTN_H);
+        /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
+        seq2seq_noattn_fused_r_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1319,12 +1297,12 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         memcpy(w.h_prev_dec_l0_carry, h_prev_dec_l0_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (h_prev_dec_l1_cur != w.h_prev_dec_l1_carry)
         memcpy(w.h_prev_dec_l1_carry, h_prev_dec_l1_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    /* specs/seq2seq_noattn.yaml:43  network: */
+    /* specs/seq2seq_noattn.yaml:43  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_seq, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
+    /* specs/seq2seq_noattn.yaml:5  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     {
         double sum = 0, count = 0;
         for (int b = 0; b < B; b++) {
@@ -1358,7 +1336,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     seq2seq_noattn_layout(&w, c->work, B, T, V, Vt);
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/seq2seq_noattn.yaml:5 (backward)  task: seq2seq */
+    /* specs/seq2seq_noattn.yaml:5 (backward)  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     {
         double sum = 0, count = 0;
         for (int b = 0; b < B; b++) {
@@ -1378,15 +1356,14 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
             }
         (void)sum;
     }
-    /* specs/seq2seq_noattn.yaml:43 (backward)  network: */
+    /* specs/seq2seq_noattn.yaml:43 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)Vt * sizeof(real));
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, SEQ2SEQ_NOATTN_H, Vt, 1, w.dlogits, Vt, p.W_out, Vt, 0, w.dh_dec_l1, SEQ2SEQ_NOATTN_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, Vt, T * B, 1, w.h_dec_l1_seq, SEQ2SEQ_NOATTN_H, w.dlogits, Vt, 1, g.W_out, Vt);
-    /* specs/seq2seq_noattn.yaml:13 (backward)  decoder: */
-    /* scan 'gru_attn (decoder)' over t = T-1 .. 0 */
+    /* specs/seq2seq_noattn.yaml:13 (backward)  cell 'gru_attn (decoder)' over t = T-1 .. 0 */
     memset(w.dh_dec_l0_next_carry, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memset(w.dh_dec_l1_next_carry, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memset(w.dr_matmul_dec_l0, 0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
@@ -1407,37 +1384,37 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, w.W_ir_dec_l0_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_dec_l1_t = w.dh_dec_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *dh_dec_l0_next = w.dh_dec_l0_next_carry;
         const real *dh_dec_l1_next = w.dh_dec_l1_next_carry;
-        const real *h_prev_dec_l1_t = w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_dec_l1_t = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *h_sub_dec_l1_t = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_dec_l1_t = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *r_dec_l1_t = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *dh_dec_l1_t = w.dh_dec_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_prev_dec_l0_t = w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_dec_l0_t = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *h_prev_dec_l1_t = w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_dec_l0_t = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *h_sub_dec_l1_t = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_dec_l0_t_2 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_dec_l1_t = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_dec_l0_t = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_dec_l1_t = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_dec_l0_t = w.r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dz_add_dec_l1 = w.dz_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_dec_l1_t = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
         real *dn_add_dec_l0 = w.dn_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_dec_l0_2 = w.dn_add_dec_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dz_add_dec_l0 = w.dz_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_dec_l0 = w.dr_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
+        real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dz_add_dec_l0 = w.dz_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dz_add_dec_l1 = w.dz_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_t, dh_dec_l1_next, h_prev_dec_l1_t, z_dec_l1_t, n_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, r_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_noattn_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_NOATTN_H);
@@ -1447,9 +1424,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, SEQ2SEQ_NOATTN_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
+        /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
         seq2seq_noattn_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5);
         /* fused:
          *   specs/seq2seq_noattn.yaml:42 (backward)  h: (1 - z) * n + z * h
@@ -1457,7 +1432,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dh_prev_dec_l0((size_t)B, dh_dec_l0_next, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, h_prev_dec_l0_t, z_dec_l0_t, n_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t_2, r_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_noattn_fused_dh_prev_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t_2, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_NOATTN_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, SEQ2SEQ_NOATTN_H);
@@ -1467,13 +1442,8 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_NOATTN_E);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
         seq2seq_noattn_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
-        /* fused:
-         *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
-         */
+        /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
         seq2seq_noattn_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
             w.dr_matmul_dec_l0[i] += dr_add_dec_l0[i];
@@ -1561,8 +1531,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         if (c->dec_in[i] >= 0 && c->dec_in[i] < Vt)
             for (size_t j = 0; j < (size_t)SEQ2SEQ_NOATTN_E; j++)
                 w.dembed_tgt[(size_t)c->dec_in[i] * (size_t)SEQ2SEQ_NOATTN_E + j] += w.dembed_tgt_x_seq[i * (size_t)SEQ2SEQ_NOATTN_E + j];
-    /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-    /* scan 'gru (encoder)' over t = T-1 .. 0 */
+    /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l1_next_carry, w.dh_enc_l1_7, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_packed);
@@ -1574,18 +1543,18 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
-        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
         const real *h_prev_enc_l1_t = w.h_prev_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_enc_l1_t = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l1_t_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_enc_l1_t = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
+        const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_enc_l1 = w.dn_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_enc_l1_2 = w.dn_add_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_enc_l1 = w.dr_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1603,22 +1572,17 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_enc_l1_t, n_add_enc_l1_t_2, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_noattn_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_NOATTN_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
-         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         */
-        seq2seq_noattn_fused_dh_prev_enc_l1((size_t)B, w.dh_step_enc_l1, dh_enc_l1_next, z_enc_l1_t, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1, w.dh_prev_enc_l1_3, w.dh_prev_enc_l1_4);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
-         */
-        seq2seq_noattn_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
+        /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
+        seq2seq_noattn_fused_dh_prev_enc_l1((size_t)B, dh_enc_l1_next, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
+        seq2seq_noattn_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1646,8 +1610,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_hn_enc_l1[j] += w.dn_add_enc_l1_seq_2[r * n + j];
-    /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-    /* scan 'gru (encoder)' over t = T-1 .. 0 */
+    /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_packed);
@@ -1658,20 +1621,20 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, w.W_ir_enc_l0_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *dh_enc_l0_next = w.dh_enc_l0_next_carry;
-        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_prev_enc_l0_t = w.h_prev_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_enc_l0_t = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l0_t_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_enc_l0_t = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
         real *dn_add_enc_l0 = w.dn_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_enc_l0_2 = w.dn_add_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_enc_l0 = w.dr_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
+        real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
             w.dh_enc_l0_6[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
@@ -1691,22 +1654,17 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_enc_l0_t, n_add_enc_l0_t_2, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_noattn_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_NOATTN_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_NOATTN_E);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
-         *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
-         */
-        seq2seq_noattn_fused_dh_prev_enc_l0((size_t)B, w.dh_step_enc_l0, w.dh_enc_l0_6, z_enc_l0_t, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0, w.dh_prev_enc_l0_3, w.dh_prev_enc_l0_4);
-        /* fused:
-         *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
-         */
-        seq2seq_noattn_fused_dembed_src_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
+        /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
+        seq2seq_noattn_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
+        seq2seq_noattn_fused_dembed_src_x((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1750,9 +1708,9 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         g.b_iz_enc_l0[i] += w.db_iz_enc_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_in_enc_l0[i] += w.db_in_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hr_enc_l0: the same sum as db_ir_enc_l0 */
         g.b_hr_enc_l0[i] += w.db_ir_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hz_enc_l0: the same sum as db_iz_enc_l0 */
         g.b_hz_enc_l0[i] += w.db_iz_enc_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_hn_enc_l0[i] += w.db_hn_enc_l0[i];
@@ -1762,9 +1720,9 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         g.b_iz_enc_l1[i] += w.db_iz_enc_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_in_enc_l1[i] += w.db_in_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hr_enc_l1: the same sum as db_ir_enc_l1 */
         g.b_hr_enc_l1[i] += w.db_ir_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hz_enc_l1: the same sum as db_iz_enc_l1 */
         g.b_hz_enc_l1[i] += w.db_iz_enc_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_hn_enc_l1[i] += w.db_hn_enc_l1[i];
@@ -1776,9 +1734,9 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         g.b_iz_dec_l0[i] += w.db_iz_dec_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_in_dec_l0[i] += w.db_in_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hr_dec_l0: the same sum as db_ir_dec_l0 */
         g.b_hr_dec_l0[i] += w.db_ir_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hz_dec_l0: the same sum as db_iz_dec_l0 */
         g.b_hz_dec_l0[i] += w.db_iz_dec_l0[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_hn_dec_l0[i] += w.db_hn_dec_l0[i];
@@ -1788,9 +1746,9 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         g.b_iz_dec_l1[i] += w.db_iz_dec_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_in_dec_l1[i] += w.db_in_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hr_dec_l1: the same sum as db_ir_dec_l1 */
         g.b_hr_dec_l1[i] += w.db_ir_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
+    for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++) /* db_hz_dec_l1: the same sum as db_iz_dec_l1 */
         g.b_hz_dec_l1[i] += w.db_iz_dec_l1[i];
     for (size_t i = 0; i < (size_t)SEQ2SEQ_NOATTN_H; i++)
         g.b_hn_dec_l1[i] += w.db_hn_dec_l1[i];
@@ -1804,192 +1762,192 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
 
 /* The decoding workspace: the encoder's buffers, then the step's. */
 typedef struct {
-    real *src_mask_2; /* len_mask [T,B] */
     real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
-    real *r_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l0_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l1_3; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_enc_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *h_enc_l1_3; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *r_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *enc_state0; /* the encoder's initial states: zeros */
     real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_NOATTN_E] */
-    real *r_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l0_7; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *enc_state0; /* the encoder's initial states: zeros */
+    real *h_dec_l0_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l1_3; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l1_3; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_matmul_dec_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *logits_matmul_2; /* matmul [B,Vt] */
+    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
     real *logits_2; /* add [B,Vt] */
+    real *logits_matmul_2; /* matmul [B,Vt] */
+    real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *src_mask_2; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
 } seq2seq_noattn_dec_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
  * (one slot: lifetimes that do not overlap; -1: storage of its own;
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_noattn_dec_bufs[] = {
-    {offsetof(seq2seq_noattn_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_enc_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_enc_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_enc_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_enc_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_enc_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_enc_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_enc_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_enc_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_matmul_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_matmul_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_matmul_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_cz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -2013,27 +1971,27 @@ static size_t seq2seq_noattn_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0_2, const real *restrict n_W_hn_enc_l0_2, const real *restrict n_add_enc_l0_t_3, const real *restrict r_W_hr_enc_l0_2, const real *restrict r_add_enc_l0_t_2, const real *restrict z_W_hz_enc_l0_2, const real *restrict z_add_enc_l0_t_2, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l0 = in0[idx] + in1[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + in2[col];
+            const real r_add_enc_l0 = r_add_enc_l0_t_2[idx] + r_W_hr_enc_l0_2[idx];
+            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
             const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = in3[idx] + in4[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + in5[col];
+            const real z_add_enc_l0 = z_add_enc_l0_t_2[idx] + z_W_hz_enc_l0_2[idx];
+            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
             const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = in6[idx] + in7[col];
+            const real n_add_enc_l0 = n_W_hn_enc_l0_2[idx] + b_hn_enc_l0[col];
             const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = in8[idx] + n_mul_enc_l0;
+            const real n_add_enc_l0_2 = n_add_enc_l0_t_3[idx] + n_mul_enc_l0;
             const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
             const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * in9[idx];
+            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0_2[idx];
             const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - in9[idx];
-            out0[idx] = h_step_enc_l0;
+            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0_2[idx];
+            h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
 
@@ -2044,27 +2002,27 @@ static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_h_step_enc_l1(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0)
+static void seq2seq_noattn_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1_2, const real *restrict n_W_hn_enc_l1_2, const real *restrict n_add_enc_l1_t_3, const real *restrict r_W_hr_enc_l1_2, const real *restrict r_add_enc_l1_t_2, const real *restrict z_W_hz_enc_l1_2, const real *restrict z_add_enc_l1_t_2, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l1 = in0[idx] + in1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + in2[col];
+            const real r_add_enc_l1 = r_add_enc_l1_t_2[idx] + r_W_hr_enc_l1_2[idx];
+            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
             const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = in3[idx] + in4[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + in5[col];
+            const real z_add_enc_l1 = z_add_enc_l1_t_2[idx] + z_W_hz_enc_l1_2[idx];
+            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
             const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = in6[idx] + in7[col];
+            const real n_add_enc_l1 = n_W_hn_enc_l1_2[idx] + b_hn_enc_l1[col];
             const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = in8[idx] + n_mul_enc_l1;
+            const real n_add_enc_l1_2 = n_add_enc_l1_t_3[idx] + n_mul_enc_l1;
             const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
             const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * in9[idx];
+            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1_2[idx];
             const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - in9[idx];
-            out0[idx] = h_step_enc_l1;
+            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1_2[idx];
+            h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
 
@@ -2083,7 +2041,7 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
     const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * SEQ2SEQ_NOATTN_H;
 
-    /* specs/seq2seq_noattn.yaml:5  task: seq2seq */
+    /* specs/seq2seq_noattn.yaml:5  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
             w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
@@ -2095,22 +2053,21 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
             memset(w.embed_src_x_2 + i * (size_t)SEQ2SEQ_NOATTN_E, 0, (size_t)SEQ2SEQ_NOATTN_E * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0_2[r * n + j] = w.r_matmul_enc_l0_3[r * n + j] + p.b_ir_enc_l0[j];
+            w.r_add_enc_l0_2[r * n + j] = w.r_W_ir_enc_l0_2[r * n + j] + p.b_ir_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0_2[r * n + j] = w.z_matmul_enc_l0_3[r * n + j] + p.b_iz_enc_l0[j];
+            w.z_add_enc_l0_2[r * n + j] = w.z_W_iz_enc_l0_2[r * n + j] + p.b_iz_enc_l0[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l0_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0_3[r * n + j] = w.n_matmul_enc_l0_3[r * n + j] + p.b_in_enc_l0[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l0_3[r * n + j] = w.n_W_in_enc_l0_2[r * n + j] + p.b_in_enc_l0[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
     if (packed) { /* weights packed once for the steps */
@@ -2120,25 +2077,22 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
-        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_W_hr_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_W_hz_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_matmul_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_W_hn_enc_l0_2, SEQ2SEQ_NOATTN_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_h_step_enc_l0((size_t)B, r_add_enc_l0_t_2, w.r_matmul_enc_l0_4, p.b_hr_enc_l0, z_add_enc_l0_t_2, w.z_matmul_enc_l0_4, p.b_hz_enc_l0, w.n_matmul_enc_l0_4, p.b_hn_enc_l0, n_add_enc_l0_t_3, h_prev_enc_l0_2, w.h_step_enc_l0_2);
+        seq2seq_noattn_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -2150,22 +2104,21 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
         memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1_2[r * n + j] = w.r_matmul_enc_l1_3[r * n + j] + p.b_ir_enc_l1[j];
+            w.r_add_enc_l1_2[r * n + j] = w.r_W_ir_enc_l1_2[r * n + j] + p.b_ir_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1_2[r * n + j] = w.z_matmul_enc_l1_3[r * n + j] + p.b_iz_enc_l1[j];
+            w.z_add_enc_l1_2[r * n + j] = w.z_W_iz_enc_l1_2[r * n + j] + p.b_iz_enc_l1[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_enc_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)T * B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1_3[r * n + j] = w.n_matmul_enc_l1_3[r * n + j] + p.b_in_enc_l1[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru (encoder)' over t = 0 .. T-1 */
+            w.n_add_enc_l1_3[r * n + j] = w.n_W_in_enc_l1_2[r * n + j] + p.b_in_enc_l1[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_2_packed);
@@ -2174,24 +2127,21 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev_enc_l1_2 = w.h_prev_enc_l1_2_carry;
-        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
+        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_W_hr_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_W_hz_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_matmul_enc_l1_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_W_hn_enc_l1_2, SEQ2SEQ_NOATTN_H);
         /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_h_step_enc_l1((size_t)B, r_add_enc_l1_t_2, w.r_matmul_enc_l1_4, p.b_hr_enc_l1, z_add_enc_l1_t_2, w.z_matmul_enc_l1_4, p.b_hz_enc_l1, w.n_matmul_enc_l1_4, p.b_hn_enc_l1, n_add_enc_l1_t_3, h_prev_enc_l1_2, w.h_step_enc_l1_2);
+        seq2seq_noattn_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -2201,11 +2151,11 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
         memcpy(w.h_prev_enc_l1_2_carry, w.h_enc_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_4, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_4, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_4, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_NOATTN_H);
 
     memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_2_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_prev_enc_l1_2_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
@@ -2232,44 +2182,44 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
             memset(w.embed_tgt_x_2 + i * (size_t)SEQ2SEQ_NOATTN_E, 0, (size_t)SEQ2SEQ_NOATTN_E * sizeof(real));
     }
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_matmul_dec_l0_6[i] + w.r_matmul_dec_l0_4[i];
+        w.r_add_dec_l0_3[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l0_4[r * n + j] = w.r_add_dec_l0_3[r * n + j] + p.b_ir_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_5[i] = w.r_add_dec_l0_4[i] + w.r_matmul_dec_l0_7[i];
+        w.r_add_dec_l0_5[i] = w.r_add_dec_l0_4[i] + w.r_W_hr_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l0_6[r * n + j] = w.r_add_dec_l0_5[r * n + j] + p.b_hr_dec_l0[j];
     rnnrt_sigmoid_n(w.r_add_dec_l0_6, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_matmul_dec_l0_6[i] + w.z_matmul_dec_l0_4[i];
+        w.z_add_dec_l0_3[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l0_4[r * n + j] = w.z_add_dec_l0_3[r * n + j] + p.b_iz_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_5[i] = w.z_add_dec_l0_4[i] + w.z_matmul_dec_l0_7[i];
+        w.z_add_dec_l0_5[i] = w.z_add_dec_l0_4[i] + w.z_W_hz_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l0_6[r * n + j] = w.z_add_dec_l0_5[r * n + j] + p.b_hz_dec_l0[j];
     rnnrt_sigmoid_n(w.z_add_dec_l0_6, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_6, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l0_4[i] = w.n_matmul_dec_l0_6[i] + w.n_matmul_dec_l0_4[i];
+        w.n_add_dec_l0_4[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.n_add_dec_l0_5[r * n + j] = w.n_add_dec_l0_4[r * n + j] + p.b_in_dec_l0[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l0_7, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_6[r * n + j] = w.n_matmul_dec_l0_7[r * n + j] + p.b_hn_dec_l0[j];
+            w.n_add_dec_l0_6[r * n + j] = w.n_W_hn_dec_l0_2[r * n + j] + p.b_hn_dec_l0[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
         w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_6[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
@@ -2285,38 +2235,38 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
         w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1[r * n + j] = w.r_matmul_dec_l1_3[r * n + j] + p.b_ir_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
+            w.r_add_dec_l1[r * n + j] = w.r_W_ir_dec_l1_2[r * n + j] + p.b_ir_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_matmul_dec_l1_4[i];
+        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.r_add_dec_l1_3[r * n + j] = w.r_add_dec_l1_2[r * n + j] + p.b_hr_dec_l1[j];
     rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1[r * n + j] = w.z_matmul_dec_l1_3[r * n + j] + p.b_iz_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
+            w.z_add_dec_l1[r * n + j] = w.z_W_iz_dec_l1_2[r * n + j] + p.b_iz_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_matmul_dec_l1_4[i];
+        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.z_add_dec_l1_3[r * n + j] = w.z_add_dec_l1_2[r * n + j] + p.b_hz_dec_l1[j];
     rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l1_3, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_2[r * n + j] = w.n_matmul_dec_l1_3[r * n + j] + p.b_in_dec_l1[j];
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_matmul_dec_l1_4, SEQ2SEQ_NOATTN_H);
+            w.n_add_dec_l1_2[r * n + j] = w.n_W_in_dec_l1_2[r * n + j] + p.b_in_dec_l1[j];
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_NOATTN_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_NOATTN_H; r < (size_t)B * SEQ2SEQ_NOATTN_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_3[r * n + j] = w.n_matmul_dec_l1_4[r * n + j] + p.b_hn_dec_l1[j];
+            w.n_add_dec_l1_3[r * n + j] = w.n_W_hn_dec_l1_2[r * n + j] + p.b_hn_dec_l1[j];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
         w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
@@ -2331,7 +2281,7 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
         w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
         w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
-    /* specs/seq2seq_noattn.yaml:43  network: */
+    /* specs/seq2seq_noattn.yaml:43  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
     for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
         for (size_t j = 0; j < n; j++)

@@ -100,55 +100,55 @@ static tagger_params tagger_params_at(real *base, int V, int L)
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
-    real *x_embed; /* gather [T,B,TAGGER_E] */
-    real *r_matmul; /* matmul [T,B,TAGGER_H] */
-    real *r_add; /* add [T,B,TAGGER_H] */
-    real *z_matmul; /* matmul [T,B,TAGGER_H] */
-    real *z_add; /* add [T,B,TAGGER_H] */
-    real *n_matmul; /* matmul [T,B,TAGGER_H] */
-    real *n_add; /* add [T,B,TAGGER_H] */
-    real *h_prev_carry; /* carried h_prev [B,TAGGER_H] */
-    real *r_matmul_2; /* per step: matmul [B,TAGGER_H] */
-    real *z_matmul_2; /* per step: matmul [B,TAGGER_H] */
-    real *n_matmul_2; /* per step: matmul [B,TAGGER_H] */
-    real *W_hr_packed; /* W_hr packed for the steps (rnnrt_pack_b) */
-    real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
-    real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
-    real *h_seq; /* scan_out [T,B,TAGGER_H] */
-    real *logits_matmul; /* matmul [T,B,L] */
-    real *logits; /* add [T,B,L] */
-    real *loss; /* softmax_xent [] */
-    real *dlogits; /* softmax_xent_grad [T,B,L] */
-    real *db_out; /* sum_to [L] */
-    real *dh; /* matmul [T,B,TAGGER_H] */
-    real *h_prev_seq; /* scan_out [T,B,TAGGER_H] */
-    real *z_seq; /* scan_out [T,B,TAGGER_H] */
-    real *n_seq; /* scan_out [T,B,TAGGER_H] */
-    real *h_sub_seq; /* scan_out [T,B,TAGGER_H] */
-    real *n_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *r_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dh_next_carry; /* carried dh_next [B,TAGGER_H] */
-    real *dh_prev; /* per step: fused_out [B,TAGGER_H] */
-    real *dx; /* per step: matmul [B,TAGGER_E] */
-    real *dh_prev_2; /* per step: matmul [B,TAGGER_H] */
-    real *dh_prev_3; /* per step: matmul [B,TAGGER_H] */
-    real *dx_2; /* per step: matmul [B,TAGGER_E] */
-    real *dh_prev_4; /* per step: matmul [B,TAGGER_H] */
-    real *dx_3; /* per step: matmul [B,TAGGER_E] */
-    real *dh_prev_5; /* per step: fused_out [B,TAGGER_H] */
-    real *W_in_packed; /* W_in packed for the steps (rnnrt_pack_b) */
-    real *W_iz_packed; /* W_iz packed for the steps (rnnrt_pack_b) */
-    real *W_ir_packed; /* W_ir packed for the steps (rnnrt_pack_b) */
-    real *dx_embed_seq; /* scan_out [T,B,TAGGER_E] */
-    real *dr_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dz_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dn_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dn_add_seq_2; /* scan_out [T,B,TAGGER_H] */
+    real *db_hn; /* sum_to [TAGGER_H] */
+    real *db_in; /* sum_to [TAGGER_H] */
     real *db_ir; /* sum_to [TAGGER_H] */
     real *db_iz; /* sum_to [TAGGER_H] */
-    real *db_in; /* sum_to [TAGGER_H] */
-    real *db_hn; /* sum_to [TAGGER_H] */
+    real *db_out; /* sum_to [L] */
     real *dembed; /* scatter_add [V,TAGGER_E] */
+    real *dh; /* matmul [T,B,TAGGER_H] */
+    real *dh_next_carry; /* carried dh_next [B,TAGGER_H] */
+    real *dh_prev; /* per step: fused_out [B,TAGGER_H] */
+    real *dh_prev_2; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_3; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_4; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_5; /* per step: fused_out [B,TAGGER_H] */
+    real *dlogits; /* softmax_xent_grad [T,B,L] */
+    real *dn_add_seq; /* scan_out [T,B,TAGGER_H] */
+    real *dn_add_seq_2; /* scan_out [T,B,TAGGER_H] */
+    real *dr_add_seq; /* scan_out [T,B,TAGGER_H] */
+    real *dx; /* per step: matmul [B,TAGGER_E] */
+    real *dx_2; /* per step: matmul [B,TAGGER_E] */
+    real *dx_3; /* per step: matmul [B,TAGGER_E] */
+    real *dx_embed_seq; /* scan_out [T,B,TAGGER_E] */
+    real *dz_add_seq; /* scan_out [T,B,TAGGER_H] */
+    real *h_prev_carry; /* carried h_prev [B,TAGGER_H] */
+    real *h_prev_seq; /* scan_out [T,B,TAGGER_H] */
+    real *h_seq; /* scan_out [T,B,TAGGER_H] */
+    real *h_sub_seq; /* scan_out [T,B,TAGGER_H] */
+    real *logits; /* add [T,B,L] */
+    real *logits_matmul; /* matmul [T,B,L] */
+    real *loss; /* softmax_xent [] */
+    real *n_W_hn; /* per step: matmul [B,TAGGER_H] */
+    real *n_W_in; /* matmul [T,B,TAGGER_H] */
+    real *n_add; /* add [T,B,TAGGER_H] */
+    real *n_add_seq; /* scan_out [T,B,TAGGER_H] */
+    real *n_seq; /* scan_out [T,B,TAGGER_H] */
+    real *r_W_hr; /* per step: matmul [B,TAGGER_H] */
+    real *r_W_ir; /* matmul [T,B,TAGGER_H] */
+    real *r_add; /* add [T,B,TAGGER_H] */
+    real *r_seq; /* scan_out [T,B,TAGGER_H] */
+    real *x_embed; /* gather [T,B,TAGGER_E] */
+    real *z_W_hz; /* per step: matmul [B,TAGGER_H] */
+    real *z_W_iz; /* matmul [T,B,TAGGER_H] */
+    real *z_add; /* add [T,B,TAGGER_H] */
+    real *z_seq; /* scan_out [T,B,TAGGER_H] */
+    real *W_hn_packed; /* W_hn packed for the steps (rnnrt_pack_b) */
+    real *W_hr_packed; /* W_hr packed for the steps (rnnrt_pack_b) */
+    real *W_hz_packed; /* W_hz packed for the steps (rnnrt_pack_b) */
+    real *W_in_packed; /* W_in packed for the steps (rnnrt_pack_b) */
+    real *W_ir_packed; /* W_ir packed for the steps (rnnrt_pack_b) */
+    real *W_iz_packed; /* W_iz packed for the steps (rnnrt_pack_b) */
 } tagger_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
@@ -156,55 +156,55 @@ typedef struct {
  * a packed weight adds its columns). rnnrt_layout places them. */
 static const RnnrtWorkBuf tagger_bufs[] = {
     {offsetof(tagger_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(tagger_work, x_embed), 1, "TB", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, r_matmul), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_hn), 1, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_in), 2, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_ir), 3, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_iz), 4, "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_out), 5, "L", 1, NULL, 0},
+    {offsetof(tagger_work, dembed), 6, "V", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dh), 3, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_next_carry), 8, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev), 9, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_2), 10, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_3), 11, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_4), 12, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_5), 13, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dlogits), 2, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, dn_add_seq), 1, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dn_add_seq_2), 16, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dr_add_seq), 6, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dx), 18, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_2), 19, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_3), 20, "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_embed_seq), 21, "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dz_add_seq), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_carry), 16, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_seq), 4, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_seq), 6, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_sub_seq), 26, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, logits), 27, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, logits_matmul), 3, "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, loss), 3, "", 1, NULL, 0},
+    {offsetof(tagger_work, n_W_hn), 8, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_W_in), 6, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add), 1, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add_seq), 33, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_seq), 34, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_W_hr), 21, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_W_ir), 6, "TB", TAGGER_H, NULL, 0},
     {offsetof(tagger_work, r_add), 3, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_matmul), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_add), 4, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_matmul), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_add), 5, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_prev_carry), 6, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_matmul_2), 7, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_matmul_2), 8, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_matmul_2), 9, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_seq), 38, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, x_embed), 39, "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, z_W_hz), 27, "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_W_iz), 6, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_add), 2, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_seq), 43, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, W_hn_packed), -1, "", TAGGER_H, "", TAGGER_H},
     {offsetof(tagger_work, W_hr_packed), -1, "", TAGGER_H, "", TAGGER_H},
     {offsetof(tagger_work, W_hz_packed), -1, "", TAGGER_H, "", TAGGER_H},
-    {offsetof(tagger_work, W_hn_packed), -1, "", TAGGER_H, "", TAGGER_H},
-    {offsetof(tagger_work, h_seq), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, logits_matmul), 3, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, logits), 8, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, loss), 3, "", 1, NULL, 0},
-    {offsetof(tagger_work, dlogits), 4, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, db_out), 10, "L", 1, NULL, 0},
-    {offsetof(tagger_work, dh), 3, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_prev_seq), 11, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_seq), 12, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_seq), 13, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_sub_seq), 14, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_add_seq), 15, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_seq), 16, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_next_carry), 9, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev), 17, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dx), 18, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dh_prev_2), 19, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev_3), 20, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dx_2), 21, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dh_prev_4), 22, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dx_3), 23, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dh_prev_5), 24, "B", TAGGER_H, NULL, 0},
     {offsetof(tagger_work, W_in_packed), -1, "", TAGGER_E, "", TAGGER_H},
-    {offsetof(tagger_work, W_iz_packed), -1, "", TAGGER_E, "", TAGGER_H},
     {offsetof(tagger_work, W_ir_packed), -1, "", TAGGER_E, "", TAGGER_H},
-    {offsetof(tagger_work, dx_embed_seq), 7, "TB", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dr_add_seq), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dz_add_seq), 4, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dn_add_seq), 5, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dn_add_seq_2), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_ir), 3, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_iz), 11, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_in), 4, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_hn), 5, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dembed), 2, "V", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, W_iz_packed), -1, "", TAGGER_E, "", TAGGER_H},
 };
 
 /* Place the buffers for (B, T, V, L) at base (NULL: just measure). Returns
@@ -227,31 +227,31 @@ static size_t tagger_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void tagger_fused_r(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, const real *restrict in8, const real *restrict in9, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4, real *restrict out5)
+static void tagger_fused_r(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_2_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_2_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
-            const real r_add = in0[idx] + in1[idx];
-            const real r_add_2 = r_add + in2[col];
+            const real r_add = r_add_t[idx] + r_W_hr[idx];
+            const real r_add_2 = r_add + b_hr[col];
             const real r_2 = rnnrt_sigmoid_fast(r_add_2);
-            const real z_add = in3[idx] + in4[idx];
-            const real z_add_2 = z_add + in5[col];
+            const real z_add = z_add_t[idx] + z_W_hz[idx];
+            const real z_add_2 = z_add + b_hz[col];
             const real z = rnnrt_sigmoid_fast(z_add_2);
-            const real n_add = in6[idx] + in7[col];
+            const real n_add = n_W_hn[idx] + b_hn[col];
             const real n_mul = r_2 * n_add;
-            const real n_add_2 = in8[idx] + n_mul;
+            const real n_add_2 = n_add_t[idx] + n_mul;
             const real n_2 = rnnrt_tanh_fast(n_add_2);
             const real h_sub = (real)1 - z;
             const real h_mul = h_sub * n_2;
-            const real h_mul_2 = z * in9[idx];
+            const real h_mul_2 = z * h_prev[idx];
             const real h = h_mul + h_mul_2;
-            out0[idx] = r_2;
-            out1[idx] = z;
-            out2[idx] = n_add;
-            out3[idx] = n_2;
-            out4[idx] = h_sub;
-            out5[idx] = h;
+            r_2_out[idx] = r_2;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_2_out[idx] = n_2;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
         }
 }
 
@@ -261,58 +261,58 @@ static void tagger_fused_r(size_t rows, const real *restrict in0, const real *re
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void tagger_fused_dh_prev(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, const real *restrict in5, const real *restrict in6, const real *restrict in7, real *restrict out0, real *restrict out1, real *restrict out2, real *restrict out3, real *restrict out4)
+static void tagger_fused_dh_prev(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
-            const real dh = in0[idx] + in1[idx];
-            const real dz = dh * in2[idx];
-            const real dh_prev = dh * in3[idx];
-            const real dh_sub = dh * in4[idx];
-            const real dn = dh * in5[idx];
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real dz = dh * h_prev_t[idx];
+            const real dh_prev = dh * z_t[idx];
+            const real dh_sub = dh * n_t[idx];
+            const real dn = dh * h_sub_t[idx];
             const real dz_2 = -dh_sub;
             const real dz_3 = dz + dz_2;
-            const real dn_add = dn * (1 - in4[idx] * in4[idx]);
-            const real dr = dn_add * in6[idx];
-            const real dn_add_2 = dn_add * in7[idx];
-            const real dz_add = dz_3 * in3[idx] * (1 - in3[idx]);
-            const real dr_add = dr * in7[idx] * (1 - in7[idx]);
-            out0[idx] = dh_prev;
-            out1[idx] = dn_add;
-            out2[idx] = dn_add_2;
-            out3[idx] = dz_add;
-            out4[idx] = dr_add;
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t_2[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_out[idx] = dh_prev;
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  */
-static void tagger_fused_dh_prev_2(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, const real *restrict in3, const real *restrict in4, real *restrict out0)
+static void tagger_fused_dh_prev_2(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
-            const real dh_prev = in0[idx] + in1[idx];
-            const real dh_prev_2 = dh_prev + in2[idx];
-            const real dh_prev_3 = dh_prev_2 + in3[idx];
-            const real dh_prev_4 = dh_prev_3 * in4[0];
-            out0[idx] = dh_prev_4;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
+            dh_prev_8_out[idx] = dh_prev_8;
         }
 }
 
 /* Fused elementwise loop over [B,TAGGER_E] (the ops of these lines, backward):
  *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
  */
-static void tagger_fused_dx(size_t rows, const real *restrict in0, const real *restrict in1, const real *restrict in2, real *restrict out0)
+static void tagger_fused_dx(size_t rows, const real *restrict dx, const real *restrict dx_2, const real *restrict dx_3, real *restrict dx_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_E; col++) {
             const size_t idx = row * TAGGER_E + col;
-            const real dx = in0[idx] + in1[idx];
-            const real dx_2 = dx + in2[idx];
-            out0[idx] = dx_2;
+            const real dx_4 = dx[idx] + dx_2[idx];
+            const real dx_5 = dx_4 + dx_3[idx];
+            dx_5_out[idx] = dx_5;
         }
 }
 
@@ -338,22 +338,21 @@ static void tagger_forward(RnnrtCtx *c)
             memset(w.x_embed + i * (size_t)TAGGER_E, 0, (size_t)TAGGER_E * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_ir, TAGGER_H, 0, w.r_matmul, TAGGER_H);
+    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_ir, TAGGER_H, 0, w.r_W_ir, TAGGER_H);
     for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.r_add[r * n + j] = w.r_matmul[r * n + j] + p.b_ir[j];
+            w.r_add[r * n + j] = w.r_W_ir[r * n + j] + p.b_ir[j];
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_iz, TAGGER_H, 0, w.z_matmul, TAGGER_H);
+    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_iz, TAGGER_H, 0, w.z_W_iz, TAGGER_H);
     for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.z_add[r * n + j] = w.z_matmul[r * n + j] + p.b_iz[j];
+            w.z_add[r * n + j] = w.z_W_iz[r * n + j] + p.b_iz[j];
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_in, TAGGER_H, 0, w.n_matmul, TAGGER_H);
+    rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_in, TAGGER_H, 0, w.n_W_in, TAGGER_H);
     for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.n_add[r * n + j] = w.n_matmul[r * n + j] + p.b_in[j];
-    /* <rnnc>/cells/gru.yaml:13  name: gru */
-    /* scan 'gru' over t = 0 .. T-1 */
+            w.n_add[r * n + j] = w.n_W_in[r * n + j] + p.b_in[j];
+    /* <rnnc>/cells/gru.yaml:13  cell 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * TAGGER_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
     if (packed) { /* weights packed once for the steps */
@@ -363,39 +362,34 @@ static void tagger_forward(RnnrtCtx *c)
     }
     for (int t = 0; t < T; t++) {
         const real *h_prev = h_prev_cur;
+        const real *n_add_t = w.n_add + (size_t)t * B * TAGGER_H;
         const real *r_add_t = w.r_add + (size_t)t * B * TAGGER_H;
         const real *z_add_t = w.z_add + (size_t)t * B * TAGGER_H;
-        const real *n_add_t = w.n_add + (size_t)t * B * TAGGER_H;
+        real *h = w.h_seq + (size_t)t * B * TAGGER_H;
+        real *h_sub = w.h_sub_seq + (size_t)t * B * TAGGER_H;
+        real *n_2 = w.n_seq + (size_t)t * B * TAGGER_H;
+        real *n_add_2 = w.n_add_seq + (size_t)t * B * TAGGER_H;
         real *r_2 = w.r_seq + (size_t)t * B * TAGGER_H;
         real *z = w.z_seq + (size_t)t * B * TAGGER_H;
-        real *n_add_2 = w.n_add_seq + (size_t)t * B * TAGGER_H;
-        real *n_2 = w.n_seq + (size_t)t * B * TAGGER_H;
-        real *h_sub = w.h_sub_seq + (size_t)t * B * TAGGER_H;
-        real *h = w.h_seq + (size_t)t * B * TAGGER_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.r_matmul_2, TAGGER_H);
+        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.r_W_hr, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hz, TAGGER_H, packed ? w.W_hz_packed : NULL, w.z_matmul_2, TAGGER_H);
+        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hz, TAGGER_H, packed ? w.W_hz_packed : NULL, w.z_W_hz, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.n_matmul_2, TAGGER_H);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
-         *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
-         *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
-         *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
-         */
-        tagger_fused_r((size_t)B, r_add_t, w.r_matmul_2, p.b_hr, z_add_t, w.z_matmul_2, p.b_hz, w.n_matmul_2, p.b_hn, n_add_t, h_prev, r_2, z, n_add_2, n_2, h_sub, h);
+        rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, TAGGER_H);
+        /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
+        tagger_fused_r((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * TAGGER_H, h_prev, (size_t)B * TAGGER_H * sizeof(real));
         h_prev_cur = h;
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * TAGGER_H * sizeof(real));
-    /* specs/tagger.yaml:11  network: */
+    /* specs/tagger.yaml:11  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, L, TAGGER_H, 1, w.h_seq, TAGGER_H, p.W_out, L, 0, w.logits_matmul, L);
     for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
         for (size_t j = 0; j < n; j++)
             w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
-    /* specs/tagger.yaml:5  task: labelling */
+    /* specs/tagger.yaml:5  task: labelling: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, L);
 
     c->loss = w.loss[0];
@@ -415,17 +409,16 @@ static void tagger_backward(RnnrtCtx *c)
     real *carry_scale = w.carry_scale;
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
 
-    /* specs/tagger.yaml:5 (backward)  task: labelling */
+    /* specs/tagger.yaml:5 (backward)  task: labelling: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, L, (real)1, w.dlogits);
-    /* specs/tagger.yaml:11 (backward)  network: */
+    /* specs/tagger.yaml:11 (backward)  output layer: logits = features @ W_out + b_out */
     memset(w.db_out, 0, (size_t)L * sizeof(real));
     for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
         for (size_t j = 0; j < n; j++)
             w.db_out[j] += w.dlogits[r * n + j];
     rnnrt_gemm(0, 1, T * B, TAGGER_H, L, 1, w.dlogits, L, p.W_out, L, 0, w.dh, TAGGER_H);
     rnnrt_gemm(1, 0, TAGGER_H, L, T * B, 1, w.h_seq, TAGGER_H, w.dlogits, L, 1, g.W_out, L);
-    /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-    /* scan 'gru' over t = T-1 .. 0 */
+    /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru' over t = T-1 .. 0 */
     memset(w.dh_next_carry, 0, (size_t)B * TAGGER_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, TAGGER_H, TAGGER_E, p.W_in, TAGGER_H, w.W_in_packed);
@@ -436,27 +429,27 @@ static void tagger_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, TAGGER_H, TAGGER_E, p.W_ir, TAGGER_H, w.W_ir_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *dh_t = w.dh + (size_t)t * B * TAGGER_H;
+        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
+        const real *dh_t = w.dh + (size_t)t * B * TAGGER_H;
         const real *h_prev_t = w.h_prev_seq + (size_t)t * B * TAGGER_H;
-        const real *z_t = w.z_seq + (size_t)t * B * TAGGER_H;
-        const real *n_t = w.n_seq + (size_t)t * B * TAGGER_H;
         const real *h_sub_t = w.h_sub_seq + (size_t)t * B * TAGGER_H;
         const real *n_add_t_2 = w.n_add_seq + (size_t)t * B * TAGGER_H;
+        const real *n_t = w.n_seq + (size_t)t * B * TAGGER_H;
         const real *r_t = w.r_seq + (size_t)t * B * TAGGER_H;
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *z_t = w.z_seq + (size_t)t * B * TAGGER_H;
         real *dn_add = w.dn_add_seq + (size_t)t * B * TAGGER_H;
         real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * TAGGER_H;
-        real *dz_add = w.dz_add_seq + (size_t)t * B * TAGGER_H;
         real *dr_add = w.dr_add_seq + (size_t)t * B * TAGGER_H;
         real *dx_4 = w.dx_embed_seq + (size_t)t * B * TAGGER_E;
+        real *dz_add = w.dz_add_seq + (size_t)t * B * TAGGER_H;
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        tagger_fused_dh_prev((size_t)B, dh_t, dh_next, h_prev_t, z_t, n_t, h_sub_t, n_add_t_2, r_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        tagger_fused_dh_prev((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx, TAGGER_E);
         rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_2, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, TAGGER_H);
@@ -466,13 +459,9 @@ static void tagger_backward(RnnrtCtx *c)
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, TAGGER_H);
         rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed ? w.W_ir_packed : NULL, w.dx_3, TAGGER_E);
-        /* fused:
-         *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
-         */
-        tagger_fused_dh_prev_2((size_t)B, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, carry_scale_t_2, w.dh_prev_5);
-        /* fused:
-         *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
-         */
+        /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
+        tagger_fused_dh_prev_2((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
+        /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
         tagger_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * TAGGER_H * sizeof(real));
     }
@@ -523,9 +512,9 @@ static void tagger_backward(RnnrtCtx *c)
         g.b_iz[i] += w.db_iz[i];
     for (size_t i = 0; i < (size_t)TAGGER_H; i++)
         g.b_in[i] += w.db_in[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
+    for (size_t i = 0; i < (size_t)TAGGER_H; i++) /* db_hr: the same sum as db_ir */
         g.b_hr[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
+    for (size_t i = 0; i < (size_t)TAGGER_H; i++) /* db_hz: the same sum as db_iz */
         g.b_hz[i] += w.db_iz[i];
     for (size_t i = 0; i < (size_t)TAGGER_H; i++)
         g.b_hn[i] += w.db_hn[i];
