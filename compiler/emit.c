@@ -1035,6 +1035,10 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
         return;
     }
     const char *inner = numel_size(E, small->shape);
+    if (n->op == OP_ADD && small == b && shape_eq(a->shape, n->shape)) {
+        emitf(E, ind, "rnnrt_add_bias(%s, %s, %s, %s, %s);\n", ref(E, n), ref(E, a), ref(E, b), numel_size(E, n->shape), inner);
+        return;
+    }
     emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(E, n->shape));
     emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
     emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(E, n),
@@ -1317,8 +1321,7 @@ static void emit_node(Emit *E, int ind, const Node *n);
 /* acc += x, elementwise (x and acc have the same shape). */
 static void emit_sum_into(Emit *E, int ind, const Node *acc, const Node *x)
 {
-    emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, x->shape));
-    emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(E, acc), ref(E, x));
+    emitf(E, ind, "rnnrt_add_to(%s, %s, %s);\n", ref(E, acc), ref(E, x), numel_size(E, x->shape));
 }
 
 /* Does the emitted body read node n (directly, or through a grad_scale
@@ -1666,6 +1669,11 @@ static void emit_node(Emit *E, int ind, const Node *n)
         /* out [rows, n] = rows ids of a [R, n]; ids outside [0, R) give 0 */
         const Node *a = n->in[0], *ids = n->in[1];
         const char *R = dims_expr(E, a->shape, 0, 1), *cols = numel_size(E, shape1(a->shape.d[1]));
+        if (ids->op == OP_INPUT) { /* int32_t token ids */
+            emitf(E, ind, "rnnrt_gather_rows(%s, %s, %s, %s, %s, %s);\n", ref(E, n), ref(E, a), ref(E, ids),
+                  numel_size(E, ids->shape), R, cols);
+            return;
+        }
         emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(E, n), cols, ref(E, a),
@@ -1679,6 +1687,11 @@ static void emit_node(Emit *E, int ind, const Node *n)
         /* out [R, n] = 0; row ids[i] += g[i] for every i */
         const Node *ids = n->in[0], *gr = n->in[1];
         const char *R = dims_expr(E, n->shape, 0, 1), *cols = numel_size(E, shape1(n->shape.d[1]));
+        if (ids->op == OP_INPUT) {
+            emitf(E, ind, "rnnrt_scatter_add_rows(%s, %s, %s, %s, %s, %s);\n", ref(E, n), ref(E, ids), ref(E, gr),
+                  numel_size(E, ids->shape), R, cols);
+            return;
+        }
         emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
@@ -1690,11 +1703,8 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emit_matmul(E, ind, n);
         return;
     case OP_SUM_TO: {
-        const char *inner = numel_size(E, n->shape);
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), inner);
-        emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(E, n->in[0]->shape));
-        emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
-        emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(E, n), ref(E, n->in[0]));
+        emitf(E, ind, "rnnrt_sum_rows(%s, %s, %s, %s);\n", ref(E, n), ref(E, n->in[0]), numel_size(E, n->in[0]->shape),
+              numel_size(E, n->shape));
         return;
     }
     case OP_DROPOUT:
@@ -1904,9 +1914,9 @@ static void emit_backward(Emit *E)
         for (int j = 0; j < i && same < 0; j++)
             if (m->grads[j] == m->grads[i])
                 same = j;
-        emitf(E, 1, "for (size_t i = 0; i < %s; i++)%s\n", numel_size(E, m->params[i].shape),
+        emitf(E, 1, "rnnrt_add_to(g.%s, %s, %s);%s\n", m->params[i].name, ref(E, m->grads[i]),
+              numel_size(E, m->params[i].shape),
               same < 0 ? "" : arena_printf(&perm, " /* d%s: the same sum as d%s */", m->params[i].name, m->params[same].name));
-        emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(E, m->grads[i]));
     }
     emitf(E, 1, "if (c->dstate_in) {\n");
     for (int k = 0; k < m->nstates; k++) {

@@ -19,9 +19,10 @@ rnnc=$(realpath -- "$1") src=$(realpath -- "$2") work=$3 check=${4:-}
 # reordered terms 30); the others are today's counts (targets 150, 40, 0).
 max_hidden=4
 max_reorder=30
-max_attention=435
+max_attention=428
 max_addterm=183
 max_names=252
+max_rnn_lines=300   # issue 12: generated/rnn.c at most 300 lines (seq2seq.c: 1800, not yet)
 
 rm -rf -- "$work"
 mkdir -p -- "$work/specs"
@@ -102,6 +103,11 @@ if [ "$check" = "--check" ]; then
             bad=1
         fi
     done
+    rnn_lines=$(wc -l < "$src/generated/rnn.c")
+    if [ "$rnn_lines" -gt "$max_rnn_lines" ]; then
+        echo "emit_diff: FAIL: generated/rnn.c has $rnn_lines lines > $max_rnn_lines" >&2
+        bad=1
+    fi
     [ "$bad" -eq 0 ] || { echo "emit_diff: the diffs are in $work" >&2; exit 1; }
     echo "emit_diff: ok"
 fi
