@@ -421,32 +421,19 @@ static void classifier_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
 
     /* specs/classifier.yaml:12  input: {embed: 16} */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.x_embed + i * (size_t)CLASSIFIER_E, p.embed + (size_t)c->x[i] * (size_t)CLASSIFIER_E, (size_t)CLASSIFIER_E * sizeof(real));
-        else
-            memset(w.x_embed + i * (size_t)CLASSIFIER_E, 0, (size_t)CLASSIFIER_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.x_embed, p.embed, c->x, (size_t)T * B, V, (size_t)CLASSIFIER_E);
     /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ii, CLASSIFIER_H, 0, w.i_W_ii, CLASSIFIER_H);
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.i_add[r * n + j] = w.i_W_ii[r * n + j] + p.b_ii[j];
+    rnnrt_add_bias(w.i_add, w.i_W_ii, p.b_ii, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:40  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
     rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_if, CLASSIFIER_H, 0, w.f_W_if, CLASSIFIER_H);
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.f_add[r * n + j] = w.f_W_if[r * n + j] + p.b_if[j];
+    rnnrt_add_bias(w.f_add, w.f_W_if, p.b_if, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:41  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
     rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_ig, CLASSIFIER_H, 0, w.g_W_ig, CLASSIFIER_H);
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.g_add[r * n + j] = w.g_W_ig[r * n + j] + p.b_ig[j];
+    rnnrt_add_bias(w.g_add, w.g_W_ig, p.b_ig, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:42  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
     rnnrt_gemm(0, 0, T * B, CLASSIFIER_H, CLASSIFIER_E, 1, w.x_embed, CLASSIFIER_E, p.W_io, CLASSIFIER_H, 0, w.o_W_io, CLASSIFIER_H);
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.o_add[r * n + j] = w.o_W_io[r * n + j] + p.b_io[j];
+    rnnrt_add_bias(w.o_add, w.o_W_io, p.b_io, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:17  cell 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * CLASSIFIER_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * CLASSIFIER_H * sizeof(real));
@@ -513,9 +500,7 @@ static void classifier_forward(RnnrtCtx *c)
         }
     /* specs/classifier.yaml:11  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, L, CLASSIFIER_H, 1, w.pooled, CLASSIFIER_H, p.W_out, L, 0, w.logits_matmul, L);
-    for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)B * L, (size_t)L);
     /* specs/classifier.yaml:5  task: classification: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)B, L);
 
@@ -540,10 +525,7 @@ static void classifier_backward(RnnrtCtx *c)
     /* specs/classifier.yaml:5 (backward)  task: classification: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)B, L, (real)1, w.dlogits);
     /* specs/classifier.yaml:11 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)L * sizeof(real));
-    for (size_t r = 0, n = (size_t)L; r < (size_t)B * L / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)B * L, (size_t)L);
     rnnrt_gemm(0, 1, B, CLASSIFIER_H, L, 1, w.dlogits, L, p.W_out, L, 0, w.dpooled, CLASSIFIER_H);
     rnnrt_gemm(1, 0, CLASSIFIER_H, L, B, 1, w.pooled, CLASSIFIER_H, w.dlogits, L, 1, g.W_out, L);
     /* specs/classifier.yaml:15 (backward)  head: mean              # last | mean */
@@ -640,53 +622,27 @@ static void classifier_backward(RnnrtCtx *c)
     /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
     rnnrt_gemm(1, 0, CLASSIFIER_H, CLASSIFIER_H, T * B, 1, w.h_prev_seq, CLASSIFIER_H, w.do_add_seq, CLASSIFIER_H, 1, g.W_ho, CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    memset(w.db_ii, 0, (size_t)CLASSIFIER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ii[j] += w.di_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ii, w.di_add_seq, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    memset(w.db_if, 0, (size_t)CLASSIFIER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_if[j] += w.df_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_if, w.df_add_seq, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    memset(w.db_ig, 0, (size_t)CLASSIFIER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ig[j] += w.dg_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ig, w.dg_add_seq, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    memset(w.db_io, 0, (size_t)CLASSIFIER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)CLASSIFIER_H; r < (size_t)T * B * CLASSIFIER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_io[j] += w.do_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_io, w.do_add_seq, (size_t)T * B * CLASSIFIER_H, (size_t)CLASSIFIER_H);
     /* specs/classifier.yaml:12 (backward)  input: {embed: 16} */
-    memset(w.dembed, 0, (size_t)V * CLASSIFIER_E * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)CLASSIFIER_E; j++)
-                w.dembed[(size_t)c->x[i] * (size_t)CLASSIFIER_E + j] += w.dx_embed_seq[i * (size_t)CLASSIFIER_E + j];
+    rnnrt_scatter_add_rows(w.dembed, c->x, w.dx_embed_seq, (size_t)T * B, V, (size_t)CLASSIFIER_E);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * CLASSIFIER_E; i++)
-        g.embed[i] += w.dembed[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
-        g.b_ii[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
-        g.b_if[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
-        g.b_ig[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++)
-        g.b_io[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hi: the same sum as db_ii */
-        g.b_hi[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hf: the same sum as db_if */
-        g.b_hf[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_hg: the same sum as db_ig */
-        g.b_hg[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)CLASSIFIER_H; i++) /* db_ho: the same sum as db_io */
-        g.b_ho[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)L; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.embed, w.dembed, (size_t)V * CLASSIFIER_E);
+    rnnrt_add_to(g.b_ii, w.db_ii, (size_t)CLASSIFIER_H);
+    rnnrt_add_to(g.b_if, w.db_if, (size_t)CLASSIFIER_H);
+    rnnrt_add_to(g.b_ig, w.db_ig, (size_t)CLASSIFIER_H);
+    rnnrt_add_to(g.b_io, w.db_io, (size_t)CLASSIFIER_H);
+    rnnrt_add_to(g.b_hi, w.db_ii, (size_t)CLASSIFIER_H); /* db_hi: the same sum as db_ii */
+    rnnrt_add_to(g.b_hf, w.db_if, (size_t)CLASSIFIER_H); /* db_hf: the same sum as db_if */
+    rnnrt_add_to(g.b_hg, w.db_ig, (size_t)CLASSIFIER_H); /* db_hg: the same sum as db_ig */
+    rnnrt_add_to(g.b_ho, w.db_io, (size_t)CLASSIFIER_H); /* db_ho: the same sum as db_io */
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)L);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_next_carry, (size_t)B * CLASSIFIER_H * sizeof(real));
         memcpy(c->dstate_in + (size_t)B * CLASSIFIER_H, w.dc_next_carry, (size_t)B * CLASSIFIER_H * sizeof(real));

@@ -300,35 +300,14 @@ static void gru_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
 
     /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.r_W_ir + i * (size_t)GRU_H, p.W_ir + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.r_W_ir + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add[r * n + j] = w.r_W_ir[r * n + j] + p.b_ir[j];
+    rnnrt_gather_rows(w.r_W_ir, p.W_ir, c->x, (size_t)T * B, V, (size_t)GRU_H);
+    rnnrt_add_bias(w.r_add, w.r_W_ir, p.b_ir, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:29  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.z_W_iz + i * (size_t)GRU_H, p.W_iz + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.z_W_iz + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add[r * n + j] = w.z_W_iz[r * n + j] + p.b_iz[j];
+    rnnrt_gather_rows(w.z_W_iz, p.W_iz, c->x, (size_t)T * B, V, (size_t)GRU_H);
+    rnnrt_add_bias(w.z_add, w.z_W_iz, p.b_iz, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.n_W_in + i * (size_t)GRU_H, p.W_in + (size_t)c->x[i] * (size_t)GRU_H, (size_t)GRU_H * sizeof(real));
-        else
-            memset(w.n_W_in + i * (size_t)GRU_H, 0, (size_t)GRU_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add[r * n + j] = w.n_W_in[r * n + j] + p.b_in[j];
+    rnnrt_gather_rows(w.n_W_in, p.W_in, c->x, (size_t)T * B, V, (size_t)GRU_H);
+    rnnrt_add_bias(w.n_add, w.n_W_in, p.b_in, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:10  cell 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * GRU_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
@@ -363,9 +342,7 @@ static void gru_forward(RnnrtCtx *c)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * GRU_H * sizeof(real));
     /* specs/gru.yaml:32  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, GRU_H, 1, w.h_seq, GRU_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)T * B * V, (size_t)V);
     /* specs/gru.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -389,10 +366,7 @@ static void gru_backward(RnnrtCtx *c)
     /* specs/gru.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
     /* specs/gru.yaml:32 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)V * sizeof(real));
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)T * B * V, (size_t)V);
     rnnrt_gemm(0, 1, T * B, GRU_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, GRU_H);
     rnnrt_gemm(1, 0, GRU_H, V, T * B, 1, w.h_seq, GRU_H, w.dlogits, V, 1, g.W_out, V);
     /* specs/gru.yaml:10 (backward)  cell 'gru' over t = T-1 .. 0 */
@@ -434,23 +408,11 @@ static void gru_backward(RnnrtCtx *c)
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * GRU_H * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    memset(w.dW_ir, 0, (size_t)V * GRU_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)GRU_H; j++)
-                w.dW_ir[(size_t)c->x[i] * (size_t)GRU_H + j] += w.dr_add_seq[i * (size_t)GRU_H + j];
+    rnnrt_scatter_add_rows(w.dW_ir, c->x, w.dr_add_seq, (size_t)T * B, V, (size_t)GRU_H);
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    memset(w.dW_iz, 0, (size_t)V * GRU_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)GRU_H; j++)
-                w.dW_iz[(size_t)c->x[i] * (size_t)GRU_H + j] += w.dz_add_seq[i * (size_t)GRU_H + j];
+    rnnrt_scatter_add_rows(w.dW_iz, c->x, w.dz_add_seq, (size_t)T * B, V, (size_t)GRU_H);
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    memset(w.dW_in, 0, (size_t)V * GRU_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)GRU_H; j++)
-                w.dW_in[(size_t)c->x[i] * (size_t)GRU_H + j] += w.dn_add_seq[i * (size_t)GRU_H + j];
+    rnnrt_scatter_add_rows(w.dW_in, c->x, w.dn_add_seq, (size_t)T * B, V, (size_t)GRU_H);
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, GRU_H, GRU_H, T * B, 1, w.h_prev_seq, GRU_H, w.dr_add_seq, GRU_H, 1, g.W_hr, GRU_H);
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
@@ -458,46 +420,24 @@ static void gru_backward(RnnrtCtx *c)
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, GRU_H, GRU_H, T * B, 1, w.h_prev_seq, GRU_H, w.dn_add_seq_2, GRU_H, 1, g.W_hn, GRU_H);
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    memset(w.db_ir, 0, (size_t)GRU_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir[j] += w.dr_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir, w.dr_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    memset(w.db_iz, 0, (size_t)GRU_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz[j] += w.dz_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz, w.dz_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    memset(w.db_in, 0, (size_t)GRU_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in[j] += w.dn_add_seq[r * n + j];
-    memset(w.db_hn, 0, (size_t)GRU_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)GRU_H; r < (size_t)T * B * GRU_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn[j] += w.dn_add_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_in, w.dn_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
+    rnnrt_sum_rows(w.db_hn, w.dn_add_seq_2, (size_t)T * B * GRU_H, (size_t)GRU_H);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * GRU_H; i++)
-        g.W_ir[i] += w.dW_ir[i];
-    for (size_t i = 0; i < (size_t)V * GRU_H; i++)
-        g.W_iz[i] += w.dW_iz[i];
-    for (size_t i = 0; i < (size_t)V * GRU_H; i++)
-        g.W_in[i] += w.dW_in[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
-        g.b_ir[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
-        g.b_iz[i] += w.db_iz[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
-        g.b_in[i] += w.db_in[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++) /* db_hr: the same sum as db_ir */
-        g.b_hr[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++) /* db_hz: the same sum as db_iz */
-        g.b_hz[i] += w.db_iz[i];
-    for (size_t i = 0; i < (size_t)GRU_H; i++)
-        g.b_hn[i] += w.db_hn[i];
-    for (size_t i = 0; i < (size_t)V; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.W_ir, w.dW_ir, (size_t)V * GRU_H);
+    rnnrt_add_to(g.W_iz, w.dW_iz, (size_t)V * GRU_H);
+    rnnrt_add_to(g.W_in, w.dW_in, (size_t)V * GRU_H);
+    rnnrt_add_to(g.b_ir, w.db_ir, (size_t)GRU_H);
+    rnnrt_add_to(g.b_iz, w.db_iz, (size_t)GRU_H);
+    rnnrt_add_to(g.b_in, w.db_in, (size_t)GRU_H);
+    rnnrt_add_to(g.b_hr, w.db_ir, (size_t)GRU_H); /* db_hr: the same sum as db_ir */
+    rnnrt_add_to(g.b_hz, w.db_iz, (size_t)GRU_H); /* db_hz: the same sum as db_iz */
+    rnnrt_add_to(g.b_hn, w.db_hn, (size_t)GRU_H);
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)V);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_next_carry, (size_t)B * GRU_H * sizeof(real));
     }

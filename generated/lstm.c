@@ -348,45 +348,17 @@ static void lstm_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
 
     /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.i_W_ii + i * (size_t)LSTM_H, p.W_ii + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.i_W_ii + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.i_add[r * n + j] = w.i_W_ii[r * n + j] + p.b_ii[j];
+    rnnrt_gather_rows(w.i_W_ii, p.W_ii, c->x, (size_t)T * B, V, (size_t)LSTM_H);
+    rnnrt_add_bias(w.i_add, w.i_W_ii, p.b_ii, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:33  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.f_W_if + i * (size_t)LSTM_H, p.W_if + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.f_W_if + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.f_add[r * n + j] = w.f_W_if[r * n + j] + p.b_if[j];
+    rnnrt_gather_rows(w.f_W_if, p.W_if, c->x, (size_t)T * B, V, (size_t)LSTM_H);
+    rnnrt_add_bias(w.f_add, w.f_W_if, p.b_if, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:34  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.g_W_ig + i * (size_t)LSTM_H, p.W_ig + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.g_W_ig + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.g_add[r * n + j] = w.g_W_ig[r * n + j] + p.b_ig[j];
+    rnnrt_gather_rows(w.g_W_ig, p.W_ig, c->x, (size_t)T * B, V, (size_t)LSTM_H);
+    rnnrt_add_bias(w.g_add, w.g_W_ig, p.b_ig, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:35  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.o_W_io + i * (size_t)LSTM_H, p.W_io + (size_t)c->x[i] * (size_t)LSTM_H, (size_t)LSTM_H * sizeof(real));
-        else
-            memset(w.o_W_io + i * (size_t)LSTM_H, 0, (size_t)LSTM_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.o_add[r * n + j] = w.o_W_io[r * n + j] + p.b_io[j];
+    rnnrt_gather_rows(w.o_W_io, p.W_io, c->x, (size_t)T * B, V, (size_t)LSTM_H);
+    rnnrt_add_bias(w.o_add, w.o_W_io, p.b_io, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:10  cell 'lstm' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * LSTM_H * sizeof(real));
     memcpy(w.c_prev_carry, c0, (size_t)B * LSTM_H * sizeof(real));
@@ -432,9 +404,7 @@ static void lstm_forward(RnnrtCtx *c)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
     /* specs/lstm.yaml:38  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, LSTM_H, 1, w.h_seq, LSTM_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)T * B * V, (size_t)V);
     /* specs/lstm.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -459,10 +429,7 @@ static void lstm_backward(RnnrtCtx *c)
     /* specs/lstm.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
     /* specs/lstm.yaml:38 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)V * sizeof(real));
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)T * B * V, (size_t)V);
     rnnrt_gemm(0, 1, T * B, LSTM_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, LSTM_H);
     rnnrt_gemm(1, 0, LSTM_H, V, T * B, 1, w.h_seq, LSTM_H, w.dlogits, V, 1, g.W_out, V);
     /* specs/lstm.yaml:10 (backward)  cell 'lstm' over t = T-1 .. 0 */
@@ -513,29 +480,13 @@ static void lstm_backward(RnnrtCtx *c)
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * LSTM_H * sizeof(real));
     }
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    memset(w.dW_ii, 0, (size_t)V * LSTM_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)LSTM_H; j++)
-                w.dW_ii[(size_t)c->x[i] * (size_t)LSTM_H + j] += w.di_add_seq[i * (size_t)LSTM_H + j];
+    rnnrt_scatter_add_rows(w.dW_ii, c->x, w.di_add_seq, (size_t)T * B, V, (size_t)LSTM_H);
     /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    memset(w.dW_if, 0, (size_t)V * LSTM_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)LSTM_H; j++)
-                w.dW_if[(size_t)c->x[i] * (size_t)LSTM_H + j] += w.df_add_seq[i * (size_t)LSTM_H + j];
+    rnnrt_scatter_add_rows(w.dW_if, c->x, w.df_add_seq, (size_t)T * B, V, (size_t)LSTM_H);
     /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    memset(w.dW_ig, 0, (size_t)V * LSTM_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)LSTM_H; j++)
-                w.dW_ig[(size_t)c->x[i] * (size_t)LSTM_H + j] += w.dg_add_seq[i * (size_t)LSTM_H + j];
+    rnnrt_scatter_add_rows(w.dW_ig, c->x, w.dg_add_seq, (size_t)T * B, V, (size_t)LSTM_H);
     /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    memset(w.dW_io, 0, (size_t)V * LSTM_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)LSTM_H; j++)
-                w.dW_io[(size_t)c->x[i] * (size_t)LSTM_H + j] += w.do_add_seq[i * (size_t)LSTM_H + j];
+    rnnrt_scatter_add_rows(w.dW_io, c->x, w.do_add_seq, (size_t)T * B, V, (size_t)LSTM_H);
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
     rnnrt_gemm(1, 0, LSTM_H, LSTM_H, T * B, 1, w.h_prev_seq, LSTM_H, w.di_add_seq, LSTM_H, 1, g.W_hi, LSTM_H);
     /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
@@ -545,53 +496,28 @@ static void lstm_backward(RnnrtCtx *c)
     /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
     rnnrt_gemm(1, 0, LSTM_H, LSTM_H, T * B, 1, w.h_prev_seq, LSTM_H, w.do_add_seq, LSTM_H, 1, g.W_ho, LSTM_H);
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-    memset(w.db_ii, 0, (size_t)LSTM_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ii[j] += w.di_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ii, w.di_add_seq, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-    memset(w.db_if, 0, (size_t)LSTM_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_if[j] += w.df_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_if, w.df_add_seq, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-    memset(w.db_ig, 0, (size_t)LSTM_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ig[j] += w.dg_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ig, w.dg_add_seq, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
     /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-    memset(w.db_io, 0, (size_t)LSTM_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)LSTM_H; r < (size_t)T * B * LSTM_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_io[j] += w.do_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_io, w.do_add_seq, (size_t)T * B * LSTM_H, (size_t)LSTM_H);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * LSTM_H; i++)
-        g.W_ii[i] += w.dW_ii[i];
-    for (size_t i = 0; i < (size_t)V * LSTM_H; i++)
-        g.W_if[i] += w.dW_if[i];
-    for (size_t i = 0; i < (size_t)V * LSTM_H; i++)
-        g.W_ig[i] += w.dW_ig[i];
-    for (size_t i = 0; i < (size_t)V * LSTM_H; i++)
-        g.W_io[i] += w.dW_io[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
-        g.b_ii[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
-        g.b_if[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
-        g.b_ig[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++)
-        g.b_io[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hi: the same sum as db_ii */
-        g.b_hi[i] += w.db_ii[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hf: the same sum as db_if */
-        g.b_hf[i] += w.db_if[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_hg: the same sum as db_ig */
-        g.b_hg[i] += w.db_ig[i];
-    for (size_t i = 0; i < (size_t)LSTM_H; i++) /* db_ho: the same sum as db_io */
-        g.b_ho[i] += w.db_io[i];
-    for (size_t i = 0; i < (size_t)V; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.W_ii, w.dW_ii, (size_t)V * LSTM_H);
+    rnnrt_add_to(g.W_if, w.dW_if, (size_t)V * LSTM_H);
+    rnnrt_add_to(g.W_ig, w.dW_ig, (size_t)V * LSTM_H);
+    rnnrt_add_to(g.W_io, w.dW_io, (size_t)V * LSTM_H);
+    rnnrt_add_to(g.b_ii, w.db_ii, (size_t)LSTM_H);
+    rnnrt_add_to(g.b_if, w.db_if, (size_t)LSTM_H);
+    rnnrt_add_to(g.b_ig, w.db_ig, (size_t)LSTM_H);
+    rnnrt_add_to(g.b_io, w.db_io, (size_t)LSTM_H);
+    rnnrt_add_to(g.b_hi, w.db_ii, (size_t)LSTM_H); /* db_hi: the same sum as db_ii */
+    rnnrt_add_to(g.b_hf, w.db_if, (size_t)LSTM_H); /* db_hf: the same sum as db_if */
+    rnnrt_add_to(g.b_hg, w.db_ig, (size_t)LSTM_H); /* db_hg: the same sum as db_ig */
+    rnnrt_add_to(g.b_ho, w.db_io, (size_t)LSTM_H); /* db_ho: the same sum as db_io */
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)V);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_next_carry, (size_t)B * LSTM_H * sizeof(real));
         memcpy(c->dstate_in + (size_t)B * LSTM_H, w.dc_next_carry, (size_t)B * LSTM_H * sizeof(real));

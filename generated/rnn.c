@@ -168,15 +168,8 @@ static void rnn_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
 
     /* specs/rnn.yaml:19  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.h_W_ih + i * (size_t)RNN_H, p.W_ih + (size_t)c->x[i] * (size_t)RNN_H, (size_t)RNN_H * sizeof(real));
-        else
-            memset(w.h_W_ih + i * (size_t)RNN_H, 0, (size_t)RNN_H * sizeof(real));
-    }
-    for (size_t r = 0, n = (size_t)RNN_H; r < (size_t)T * B * RNN_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.h_add[r * n + j] = w.h_W_ih[r * n + j] + p.b_ih[j];
+    rnnrt_gather_rows(w.h_W_ih, p.W_ih, c->x, (size_t)T * B, V, (size_t)RNN_H);
+    rnnrt_add_bias(w.h_add, w.h_W_ih, p.b_ih, (size_t)T * B * RNN_H, (size_t)RNN_H);
     /* specs/rnn.yaml:9  cell 'rnn_tanh' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * RNN_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
@@ -197,9 +190,7 @@ static void rnn_forward(RnnrtCtx *c)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * RNN_H * sizeof(real));
     /* specs/rnn.yaml:20  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, V, RNN_H, 1, w.h_seq, RNN_H, p.W_out, V, 0, w.logits_matmul, V);
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)T * B * V, (size_t)V);
     /* specs/rnn.yaml:3  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, V);
 
@@ -223,10 +214,7 @@ static void rnn_backward(RnnrtCtx *c)
     /* specs/rnn.yaml:3 (backward)  task: language_model: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, V, (real)1, w.dlogits);
     /* specs/rnn.yaml:20 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)V * sizeof(real));
-    for (size_t r = 0, n = (size_t)V; r < (size_t)T * B * V / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)T * B * V, (size_t)V);
     rnnrt_gemm(0, 1, T * B, RNN_H, V, 1, w.dlogits, V, p.W_out, V, 0, w.dh, RNN_H);
     rnnrt_gemm(1, 0, RNN_H, V, T * B, 1, w.h_seq, RNN_H, w.dlogits, V, 1, g.W_out, V);
     /* specs/rnn.yaml:9 (backward)  cell 'rnn_tanh' over t = T-1 .. 0 */
@@ -249,26 +237,15 @@ static void rnn_backward(RnnrtCtx *c)
         memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * RNN_H * sizeof(real));
     }
     /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
-    memset(w.dW_ih, 0, (size_t)V * RNN_H * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)RNN_H; j++)
-                w.dW_ih[(size_t)c->x[i] * (size_t)RNN_H + j] += w.dh_add_seq[i * (size_t)RNN_H + j];
+    rnnrt_scatter_add_rows(w.dW_ih, c->x, w.dh_add_seq, (size_t)T * B, V, (size_t)RNN_H);
     rnnrt_gemm(1, 0, RNN_H, RNN_H, T * B, 1, w.h_prev_seq, RNN_H, w.dh_add_seq, RNN_H, 1, g.W_hh, RNN_H);
-    memset(w.db_ih, 0, (size_t)RNN_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)RNN_H; r < (size_t)T * B * RNN_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ih[j] += w.dh_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ih, w.dh_add_seq, (size_t)T * B * RNN_H, (size_t)RNN_H);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * RNN_H; i++)
-        g.W_ih[i] += w.dW_ih[i];
-    for (size_t i = 0; i < (size_t)RNN_H; i++)
-        g.b_ih[i] += w.db_ih[i];
-    for (size_t i = 0; i < (size_t)RNN_H; i++) /* db_hh: the same sum as db_ih */
-        g.b_hh[i] += w.db_ih[i];
-    for (size_t i = 0; i < (size_t)V; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.W_ih, w.dW_ih, (size_t)V * RNN_H);
+    rnnrt_add_to(g.b_ih, w.db_ih, (size_t)RNN_H);
+    rnnrt_add_to(g.b_hh, w.db_ih, (size_t)RNN_H); /* db_hh: the same sum as db_ih */
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)V);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_next_carry, (size_t)B * RNN_H * sizeof(real));
     }

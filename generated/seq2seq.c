@@ -1176,27 +1176,16 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         for (int b = 0; b < B; b++)
             w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->src[i] >= 0 && c->src[i] < V)
-            memcpy(w.embed_src_x + i * (size_t)SEQ2SEQ_E, p.embed_src + (size_t)c->src[i] * (size_t)SEQ2SEQ_E, (size_t)SEQ2SEQ_E * sizeof(real));
-        else
-            memset(w.embed_src_x + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.embed_src_x, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0[r * n + j] = w.r_W_ir_enc_l0[r * n + j] + p.b_ir_enc_l0[j];
+    rnnrt_add_bias(w.r_add_enc_l0, w.r_W_ir_enc_l0, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0[r * n + j] = w.z_W_iz_enc_l0[r * n + j] + p.b_iz_enc_l0[j];
+    rnnrt_add_bias(w.z_add_enc_l0, w.z_W_iz_enc_l0, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0[r * n + j] = w.n_W_in_enc_l0[r * n + j] + p.b_in_enc_l0[j];
+    rnnrt_add_bias(w.n_add_enc_l0, w.n_W_in_enc_l0, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
@@ -1241,19 +1230,13 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         memcpy(w.h_prev_enc_l0_carry, h_prev_enc_l0_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1[r * n + j] = w.r_W_ir_enc_l1[r * n + j] + p.b_ir_enc_l1[j];
+    rnnrt_add_bias(w.r_add_enc_l1, w.r_W_ir_enc_l1, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1[r * n + j] = w.z_W_iz_enc_l1[r * n + j] + p.b_iz_enc_l1[j];
+    rnnrt_add_bias(w.z_add_enc_l1, w.z_W_iz_enc_l1, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1[r * n + j] = w.n_W_in_enc_l1[r * n + j] + p.b_in_enc_l1[j];
+    rnnrt_add_bias(w.n_add_enc_l1, w.n_W_in_enc_l1, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l1_cur = w.h_prev_enc_l1_carry;
@@ -1297,12 +1280,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
     if (h_prev_enc_l1_cur != w.h_prev_enc_l1_carry)
         memcpy(w.h_prev_enc_l1_carry, h_prev_enc_l1_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->dec_in[i] >= 0 && c->dec_in[i] < Vt)
-            memcpy(w.embed_tgt_x + i * (size_t)SEQ2SEQ_E, p.embed_tgt + (size_t)c->dec_in[i] * (size_t)SEQ2SEQ_E, (size_t)SEQ2SEQ_E * sizeof(real));
-        else
-            memset(w.embed_tgt_x + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.embed_tgt_x, p.embed_tgt, c->dec_in, (size_t)T * B, Vt, (size_t)SEQ2SEQ_E);
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_W_k, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
@@ -1418,9 +1396,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         memcpy(w.h_prev_dec_l1_carry, h_prev_dec_l1_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_seq, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
-    for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)T * B * Vt, (size_t)Vt);
     /* specs/seq2seq.yaml:4  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     {
         double sum = 0, count = 0;
@@ -1476,10 +1452,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         (void)sum;
     }
     /* specs/seq2seq.yaml:55 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)Vt * sizeof(real));
-    for (size_t r = 0, n = (size_t)Vt; r < (size_t)T * B * Vt / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)T * B * Vt, (size_t)Vt);
     rnnrt_gemm(0, 1, T * B, SEQ2SEQ_H, Vt, 1, w.dlogits, Vt, p.W_out, Vt, 0, w.dh_dec_l1, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, Vt, T * B, 1, w.h_dec_l1_seq, SEQ2SEQ_H, w.dlogits, Vt, 1, g.W_out, Vt);
     /* specs/seq2seq.yaml:12 (backward)  cell 'gru_attn (decoder)' over t = T-1 .. 0 */
@@ -1604,78 +1577,46 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
         seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
         seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
-        memset(dscore_matmul, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
-        for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-            for (size_t j = 0; j < n; j++)
-                dscore_matmul[j] += w.dscore_add[r * n + j];
+        rnnrt_sum_rows(dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H, (size_t)B * SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_5, SEQ2SEQ_H);
         seq2seq_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
-        for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
-            w.dscore_matmul_2[i] += w.dscore_add[i];
-        for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
-            w.dh_enc_l1_3[i] += w.dh_enc_l1[i];
+        rnnrt_add_to(w.dscore_matmul_2, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
+        rnnrt_add_to(w.dh_enc_l1_3, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
         memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0_5, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(w.dh_dec_l1_next_carry, w.dh_prev_dec_l1_6, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dscore_matmul_seq, SEQ2SEQ_H, 1, g.W_q, SEQ2SEQ_H);
-    memset(w.dw_v, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.dw_v[j] += w.dw_v_scan_out[r * n + j];
+    rnnrt_sum_rows(w.dw_v, w.dw_v_scan_out, (size_t)T * T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_E, w.dr_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_ir_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.context_seq, SEQ2SEQ_H, w.dr_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_cr_dec_l0, SEQ2SEQ_H);
-    memset(w.db_ir_dec_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir_dec_l0[j] += w.dr_add_dec_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir_dec_l0, w.dr_add_dec_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_H, w.dr_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_hr_dec_l0, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_E, w.dz_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_iz_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.context_seq, SEQ2SEQ_H, w.dz_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_cz_dec_l0, SEQ2SEQ_H);
-    memset(w.db_iz_dec_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz_dec_l0[j] += w.dz_add_dec_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz_dec_l0, w.dz_add_dec_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_H, w.dz_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_hz_dec_l0, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_E, w.dn_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_in_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.context_seq, SEQ2SEQ_H, w.dn_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_cn_dec_l0, SEQ2SEQ_H);
-    memset(w.db_in_dec_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in_dec_l0[j] += w.dn_add_dec_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_in_dec_l0, w.dn_add_dec_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_H, w.dn_add_dec_l0_seq_2, SEQ2SEQ_H, 1, g.W_hn_dec_l0, SEQ2SEQ_H);
-    memset(w.db_hn_dec_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn_dec_l0[j] += w.dn_add_dec_l0_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_hn_dec_l0, w.dn_add_dec_l0_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_H, w.dr_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_ir_dec_l1, SEQ2SEQ_H);
-    memset(w.db_ir_dec_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir_dec_l1[j] += w.dr_add_dec_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir_dec_l1, w.dr_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dr_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_hr_dec_l1, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_H, w.dz_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_iz_dec_l1, SEQ2SEQ_H);
-    memset(w.db_iz_dec_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz_dec_l1[j] += w.dz_add_dec_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz_dec_l1, w.dz_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dz_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_hz_dec_l1, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_H, w.dn_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_in_dec_l1, SEQ2SEQ_H);
-    memset(w.db_in_dec_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in_dec_l1[j] += w.dn_add_dec_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_in_dec_l1, w.dn_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dn_add_dec_l1_seq_2, SEQ2SEQ_H, 1, g.W_hn_dec_l1, SEQ2SEQ_H);
-    memset(w.db_hn_dec_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn_dec_l1[j] += w.dn_add_dec_l1_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_hn_dec_l1, w.dn_add_dec_l1_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(0, 1, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.dscore_matmul_2, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.dh_enc_l1_4, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
@@ -1684,11 +1625,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l1_seq, SEQ2SEQ_H, w.dscore_matmul_2, SEQ2SEQ_H, 1, g.W_k, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-    memset(w.dembed_tgt, 0, (size_t)Vt * SEQ2SEQ_E * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->dec_in[i] >= 0 && c->dec_in[i] < Vt)
-            for (size_t j = 0; j < (size_t)SEQ2SEQ_E; j++)
-                w.dembed_tgt[(size_t)c->dec_in[i] * (size_t)SEQ2SEQ_E + j] += w.dembed_tgt_x_seq[i * (size_t)SEQ2SEQ_E + j];
+    rnnrt_scatter_add_rows(w.dembed_tgt, c->dec_in, w.dembed_tgt_x_seq, (size_t)T * B, Vt, (size_t)SEQ2SEQ_E);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l1_next_carry, w.dh_dec_l1_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -1748,29 +1685,17 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_H, w.dr_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_ir_enc_l1, SEQ2SEQ_H);
-    memset(w.db_ir_enc_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir_enc_l1[j] += w.dr_add_enc_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir_enc_l1, w.dr_add_enc_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_H, w.dr_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_hr_enc_l1, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_H, w.dz_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_iz_enc_l1, SEQ2SEQ_H);
-    memset(w.db_iz_enc_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz_enc_l1[j] += w.dz_add_enc_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz_enc_l1, w.dz_add_enc_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_H, w.dz_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_hz_enc_l1, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_H, w.dn_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_in_enc_l1, SEQ2SEQ_H);
-    memset(w.db_in_enc_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in_enc_l1[j] += w.dn_add_enc_l1_seq[r * n + j];
+    rnnrt_sum_rows(w.db_in_enc_l1, w.dn_add_enc_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_H, w.dn_add_enc_l1_seq_2, SEQ2SEQ_H, 1, g.W_hn_enc_l1, SEQ2SEQ_H);
-    memset(w.db_hn_enc_l1, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn_enc_l1[j] += w.dn_add_enc_l1_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_hn_enc_l1, w.dn_add_enc_l1_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -1830,93 +1755,49 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_src_x, SEQ2SEQ_E, w.dr_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_ir_enc_l0, SEQ2SEQ_H);
-    memset(w.db_ir_enc_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir_enc_l0[j] += w.dr_add_enc_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir_enc_l0, w.dr_add_enc_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_H, w.dr_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_hr_enc_l0, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_src_x, SEQ2SEQ_E, w.dz_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_iz_enc_l0, SEQ2SEQ_H);
-    memset(w.db_iz_enc_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz_enc_l0[j] += w.dz_add_enc_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz_enc_l0, w.dz_add_enc_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_H, w.dz_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_hz_enc_l0, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_src_x, SEQ2SEQ_E, w.dn_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_in_enc_l0, SEQ2SEQ_H);
-    memset(w.db_in_enc_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in_enc_l0[j] += w.dn_add_enc_l0_seq[r * n + j];
+    rnnrt_sum_rows(w.db_in_enc_l0, w.dn_add_enc_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_H, w.dn_add_enc_l0_seq_2, SEQ2SEQ_H, 1, g.W_hn_enc_l0, SEQ2SEQ_H);
-    memset(w.db_hn_enc_l0, 0, (size_t)SEQ2SEQ_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn_enc_l0[j] += w.dn_add_enc_l0_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_hn_enc_l0, w.dn_add_enc_l0_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-    memset(w.dembed_src, 0, (size_t)V * SEQ2SEQ_E * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->src[i] >= 0 && c->src[i] < V)
-            for (size_t j = 0; j < (size_t)SEQ2SEQ_E; j++)
-                w.dembed_src[(size_t)c->src[i] * (size_t)SEQ2SEQ_E + j] += w.dembed_src_x_seq[i * (size_t)SEQ2SEQ_E + j];
+    rnnrt_scatter_add_rows(w.dembed_src, c->src, w.dembed_src_x_seq, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * SEQ2SEQ_E; i++)
-        g.embed_src[i] += w.dembed_src[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_ir_enc_l0[i] += w.db_ir_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_iz_enc_l0[i] += w.db_iz_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_in_enc_l0[i] += w.db_in_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_enc_l0: the same sum as db_ir_enc_l0 */
-        g.b_hr_enc_l0[i] += w.db_ir_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_enc_l0: the same sum as db_iz_enc_l0 */
-        g.b_hz_enc_l0[i] += w.db_iz_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_hn_enc_l0[i] += w.db_hn_enc_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_ir_enc_l1[i] += w.db_ir_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_iz_enc_l1[i] += w.db_iz_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_in_enc_l1[i] += w.db_in_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_enc_l1: the same sum as db_ir_enc_l1 */
-        g.b_hr_enc_l1[i] += w.db_ir_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_enc_l1: the same sum as db_iz_enc_l1 */
-        g.b_hz_enc_l1[i] += w.db_iz_enc_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_hn_enc_l1[i] += w.db_hn_enc_l1[i];
-    for (size_t i = 0; i < (size_t)Vt * SEQ2SEQ_E; i++)
-        g.embed_tgt[i] += w.dembed_tgt[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.w_v[i] += w.dw_v[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_ir_dec_l0[i] += w.db_ir_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_iz_dec_l0[i] += w.db_iz_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_in_dec_l0[i] += w.db_in_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_dec_l0: the same sum as db_ir_dec_l0 */
-        g.b_hr_dec_l0[i] += w.db_ir_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_dec_l0: the same sum as db_iz_dec_l0 */
-        g.b_hz_dec_l0[i] += w.db_iz_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_hn_dec_l0[i] += w.db_hn_dec_l0[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_ir_dec_l1[i] += w.db_ir_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_iz_dec_l1[i] += w.db_iz_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_in_dec_l1[i] += w.db_in_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hr_dec_l1: the same sum as db_ir_dec_l1 */
-        g.b_hr_dec_l1[i] += w.db_ir_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++) /* db_hz_dec_l1: the same sum as db_iz_dec_l1 */
-        g.b_hz_dec_l1[i] += w.db_iz_dec_l1[i];
-    for (size_t i = 0; i < (size_t)SEQ2SEQ_H; i++)
-        g.b_hn_dec_l1[i] += w.db_hn_dec_l1[i];
-    for (size_t i = 0; i < (size_t)Vt; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.embed_src, w.dembed_src, (size_t)V * SEQ2SEQ_E);
+    rnnrt_add_to(g.b_ir_enc_l0, w.db_ir_enc_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_iz_enc_l0, w.db_iz_enc_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_in_enc_l0, w.db_in_enc_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_hr_enc_l0, w.db_ir_enc_l0, (size_t)SEQ2SEQ_H); /* db_hr_enc_l0: the same sum as db_ir_enc_l0 */
+    rnnrt_add_to(g.b_hz_enc_l0, w.db_iz_enc_l0, (size_t)SEQ2SEQ_H); /* db_hz_enc_l0: the same sum as db_iz_enc_l0 */
+    rnnrt_add_to(g.b_hn_enc_l0, w.db_hn_enc_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_ir_enc_l1, w.db_ir_enc_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_iz_enc_l1, w.db_iz_enc_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_in_enc_l1, w.db_in_enc_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_hr_enc_l1, w.db_ir_enc_l1, (size_t)SEQ2SEQ_H); /* db_hr_enc_l1: the same sum as db_ir_enc_l1 */
+    rnnrt_add_to(g.b_hz_enc_l1, w.db_iz_enc_l1, (size_t)SEQ2SEQ_H); /* db_hz_enc_l1: the same sum as db_iz_enc_l1 */
+    rnnrt_add_to(g.b_hn_enc_l1, w.db_hn_enc_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.embed_tgt, w.dembed_tgt, (size_t)Vt * SEQ2SEQ_E);
+    rnnrt_add_to(g.w_v, w.dw_v, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_ir_dec_l0, w.db_ir_dec_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_iz_dec_l0, w.db_iz_dec_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_in_dec_l0, w.db_in_dec_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_hr_dec_l0, w.db_ir_dec_l0, (size_t)SEQ2SEQ_H); /* db_hr_dec_l0: the same sum as db_ir_dec_l0 */
+    rnnrt_add_to(g.b_hz_dec_l0, w.db_iz_dec_l0, (size_t)SEQ2SEQ_H); /* db_hz_dec_l0: the same sum as db_iz_dec_l0 */
+    rnnrt_add_to(g.b_hn_dec_l0, w.db_hn_dec_l0, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_ir_dec_l1, w.db_ir_dec_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_iz_dec_l1, w.db_iz_dec_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_in_dec_l1, w.db_in_dec_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_hr_dec_l1, w.db_ir_dec_l1, (size_t)SEQ2SEQ_H); /* db_hr_dec_l1: the same sum as db_ir_dec_l1 */
+    rnnrt_add_to(g.b_hz_dec_l1, w.db_iz_dec_l1, (size_t)SEQ2SEQ_H); /* db_hz_dec_l1: the same sum as db_iz_dec_l1 */
+    rnnrt_add_to(g.b_hn_dec_l1, w.db_hn_dec_l1, (size_t)SEQ2SEQ_H);
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)Vt);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_enc_l0_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(c->dstate_in + (size_t)B * SEQ2SEQ_H, w.dh_enc_l1_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -2225,27 +2106,16 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
         for (int b = 0; b < B; b++)
             w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->src[i] >= 0 && c->src[i] < V)
-            memcpy(w.embed_src_x_2 + i * (size_t)SEQ2SEQ_E, p.embed_src + (size_t)c->src[i] * (size_t)SEQ2SEQ_E, (size_t)SEQ2SEQ_E * sizeof(real));
-        else
-            memset(w.embed_src_x_2 + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.embed_src_x_2, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l0_2[r * n + j] = w.r_W_ir_enc_l0_2[r * n + j] + p.b_ir_enc_l0[j];
+    rnnrt_add_bias(w.r_add_enc_l0_2, w.r_W_ir_enc_l0_2, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l0_2[r * n + j] = w.z_W_iz_enc_l0_2[r * n + j] + p.b_iz_enc_l0[j];
+    rnnrt_add_bias(w.z_add_enc_l0_2, w.z_W_iz_enc_l0_2, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l0_3[r * n + j] = w.n_W_in_enc_l0_2[r * n + j] + p.b_in_enc_l0[j];
+    rnnrt_add_bias(w.n_add_enc_l0_3, w.n_W_in_enc_l0_2, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
@@ -2284,19 +2154,13 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
         memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_enc_l1_2[r * n + j] = w.r_W_ir_enc_l1_2[r * n + j] + p.b_ir_enc_l1[j];
+    rnnrt_add_bias(w.r_add_enc_l1_2, w.r_W_ir_enc_l1_2, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_enc_l1_2[r * n + j] = w.z_W_iz_enc_l1_2[r * n + j] + p.b_iz_enc_l1[j];
+    rnnrt_add_bias(w.z_add_enc_l1_2, w.z_W_iz_enc_l1_2, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_enc_l1_3[r * n + j] = w.n_W_in_enc_l1_2[r * n + j] + p.b_in_enc_l1[j];
+    rnnrt_add_bias(w.n_add_enc_l1_3, w.n_W_in_enc_l1_2, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
     const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
@@ -2354,12 +2218,7 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     const real *h_prev_dec_l1_2 = c->state_in + (size_t)B * SEQ2SEQ_H;
 
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    for (size_t i = 0; i < (size_t)B; i++) {
-        if (c->prev[i] >= 0 && c->prev[i] < Vt)
-            memcpy(w.embed_tgt_x_2 + i * (size_t)SEQ2SEQ_E, p.embed_tgt + (size_t)c->prev[i] * (size_t)SEQ2SEQ_E, (size_t)SEQ2SEQ_E * sizeof(real));
-        else
-            memset(w.embed_tgt_x_2 + i * (size_t)SEQ2SEQ_E, 0, (size_t)SEQ2SEQ_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.embed_tgt_x_2, p.embed_tgt, c->prev, (size_t)B, Vt, (size_t)SEQ2SEQ_E);
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, 0, w.score_W_q_2, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
@@ -2401,43 +2260,31 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.r_add_dec_l0[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l0_2[r * n + j] = w.r_add_dec_l0[r * n + j] + p.b_ir_dec_l0[j];
+    rnnrt_add_bias(w.r_add_dec_l0_2, w.r_add_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_W_hr_dec_l0_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l0_4[r * n + j] = w.r_add_dec_l0_3[r * n + j] + p.b_hr_dec_l0[j];
+    rnnrt_add_bias(w.r_add_dec_l0_4, w.r_add_dec_l0_3, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_sigmoid_n(w.r_add_dec_l0_4, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.z_add_dec_l0[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l0_2[r * n + j] = w.z_add_dec_l0[r * n + j] + p.b_iz_dec_l0[j];
+    rnnrt_add_bias(w.z_add_dec_l0_2, w.z_add_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_W_hz_dec_l0_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l0_4[r * n + j] = w.z_add_dec_l0_3[r * n + j] + p.b_hz_dec_l0[j];
+    rnnrt_add_bias(w.z_add_dec_l0_4, w.z_add_dec_l0_3, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_sigmoid_n(w.z_add_dec_l0_4, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.n_add_dec_l0_2[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_3[r * n + j] = w.n_add_dec_l0_2[r * n + j] + p.b_in_dec_l0[j];
+    rnnrt_add_bias(w.n_add_dec_l0_3, w.n_add_dec_l0_2, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l0_4[r * n + j] = w.n_W_hn_dec_l0_2[r * n + j] + p.b_hn_dec_l0[j];
+    rnnrt_add_bias(w.n_add_dec_l0_4, w.n_W_hn_dec_l0_2, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_4[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
@@ -2454,37 +2301,25 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
         w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1[r * n + j] = w.r_W_ir_dec_l1_2[r * n + j] + p.b_ir_dec_l1[j];
+    rnnrt_add_bias(w.r_add_dec_l1, w.r_W_ir_dec_l1_2, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add_dec_l1_3[r * n + j] = w.r_add_dec_l1_2[r * n + j] + p.b_hr_dec_l1[j];
+    rnnrt_add_bias(w.r_add_dec_l1_3, w.r_add_dec_l1_2, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1[r * n + j] = w.z_W_iz_dec_l1_2[r * n + j] + p.b_iz_dec_l1[j];
+    rnnrt_add_bias(w.z_add_dec_l1, w.z_W_iz_dec_l1_2, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add_dec_l1_3[r * n + j] = w.z_add_dec_l1_2[r * n + j] + p.b_hz_dec_l1[j];
+    rnnrt_add_bias(w.z_add_dec_l1_3, w.z_add_dec_l1_2, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_2[r * n + j] = w.n_W_in_dec_l1_2[r * n + j] + p.b_in_dec_l1[j];
+    rnnrt_add_bias(w.n_add_dec_l1_2, w.n_W_in_dec_l1_2, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add_dec_l1_3[r * n + j] = w.n_W_hn_dec_l1_2[r * n + j] + p.b_hn_dec_l1[j];
+    rnnrt_add_bias(w.n_add_dec_l1_3, w.n_W_hn_dec_l1_2, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
         w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
@@ -2501,9 +2336,7 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
         w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
     /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_2, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
-    for (size_t r = 0, n = (size_t)Vt; r < (size_t)B * Vt / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits_2[r * n + j] = w.logits_matmul_2[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits_2, w.logits_matmul_2, p.b_out, (size_t)B * Vt, (size_t)Vt);
 
     memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_dec_l1_2, (size_t)B * SEQ2SEQ_H * sizeof(real));

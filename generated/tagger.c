@@ -331,27 +331,16 @@ static void tagger_forward(RnnrtCtx *c)
         carry_scale[t] = c->carry_scale ? c->carry_scale[t] : 1;
 
     /* specs/tagger.yaml:12  input: {embed: 16} */
-    for (size_t i = 0; i < (size_t)T * B; i++) {
-        if (c->x[i] >= 0 && c->x[i] < V)
-            memcpy(w.x_embed + i * (size_t)TAGGER_E, p.embed + (size_t)c->x[i] * (size_t)TAGGER_E, (size_t)TAGGER_E * sizeof(real));
-        else
-            memset(w.x_embed + i * (size_t)TAGGER_E, 0, (size_t)TAGGER_E * sizeof(real));
-    }
+    rnnrt_gather_rows(w.x_embed, p.embed, c->x, (size_t)T * B, V, (size_t)TAGGER_E);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_ir, TAGGER_H, 0, w.r_W_ir, TAGGER_H);
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.r_add[r * n + j] = w.r_W_ir[r * n + j] + p.b_ir[j];
+    rnnrt_add_bias(w.r_add, w.r_W_ir, p.b_ir, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_iz, TAGGER_H, 0, w.z_W_iz, TAGGER_H);
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.z_add[r * n + j] = w.z_W_iz[r * n + j] + p.b_iz[j];
+    rnnrt_add_bias(w.z_add, w.z_W_iz, p.b_iz, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, TAGGER_H, TAGGER_E, 1, w.x_embed, TAGGER_E, p.W_in, TAGGER_H, 0, w.n_W_in, TAGGER_H);
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.n_add[r * n + j] = w.n_W_in[r * n + j] + p.b_in[j];
+    rnnrt_add_bias(w.n_add, w.n_W_in, p.b_in, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru' over t = 0 .. T-1 */
     memcpy(w.h_prev_carry, h0, (size_t)B * TAGGER_H * sizeof(real));
     const real *h_prev_cur = w.h_prev_carry;
@@ -386,9 +375,7 @@ static void tagger_forward(RnnrtCtx *c)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * TAGGER_H * sizeof(real));
     /* specs/tagger.yaml:11  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, T * B, L, TAGGER_H, 1, w.h_seq, TAGGER_H, p.W_out, L, 0, w.logits_matmul, L);
-    for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.logits[r * n + j] = w.logits_matmul[r * n + j] + p.b_out[j];
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)T * B * L, (size_t)L);
     /* specs/tagger.yaml:5  task: labelling: loss = mean cross-entropy of softmax(logits) against the targets */
     w.loss[0] = (real)rnnrt_softmax_xent(w.logits, c->y, (size_t)T * B, L);
 
@@ -412,10 +399,7 @@ static void tagger_backward(RnnrtCtx *c)
     /* specs/tagger.yaml:5 (backward)  task: labelling: loss = mean cross-entropy of softmax(logits) against the targets */
     rnnrt_softmax_xent_grad(w.logits, c->y, (size_t)T * B, L, (real)1, w.dlogits);
     /* specs/tagger.yaml:11 (backward)  output layer: logits = features @ W_out + b_out */
-    memset(w.db_out, 0, (size_t)L * sizeof(real));
-    for (size_t r = 0, n = (size_t)L; r < (size_t)T * B * L / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_out[j] += w.dlogits[r * n + j];
+    rnnrt_sum_rows(w.db_out, w.dlogits, (size_t)T * B * L, (size_t)L);
     rnnrt_gemm(0, 1, T * B, TAGGER_H, L, 1, w.dlogits, L, p.W_out, L, 0, w.dh, TAGGER_H);
     rnnrt_gemm(1, 0, TAGGER_H, L, T * B, 1, w.h_seq, TAGGER_H, w.dlogits, L, 1, g.W_out, L);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru' over t = T-1 .. 0 */
@@ -478,48 +462,24 @@ static void tagger_backward(RnnrtCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, TAGGER_H, TAGGER_H, T * B, 1, w.h_prev_seq, TAGGER_H, w.dn_add_seq_2, TAGGER_H, 1, g.W_hn, TAGGER_H);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    memset(w.db_ir, 0, (size_t)TAGGER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_ir[j] += w.dr_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_ir, w.dr_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    memset(w.db_iz, 0, (size_t)TAGGER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_iz[j] += w.dz_add_seq[r * n + j];
+    rnnrt_sum_rows(w.db_iz, w.dz_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    memset(w.db_in, 0, (size_t)TAGGER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_in[j] += w.dn_add_seq[r * n + j];
-    memset(w.db_hn, 0, (size_t)TAGGER_H * sizeof(real));
-    for (size_t r = 0, n = (size_t)TAGGER_H; r < (size_t)T * B * TAGGER_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.db_hn[j] += w.dn_add_seq_2[r * n + j];
+    rnnrt_sum_rows(w.db_in, w.dn_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
+    rnnrt_sum_rows(w.db_hn, w.dn_add_seq_2, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
-    memset(w.dembed, 0, (size_t)V * TAGGER_E * sizeof(real));
-    for (size_t i = 0; i < (size_t)T * B; i++)
-        if (c->x[i] >= 0 && c->x[i] < V)
-            for (size_t j = 0; j < (size_t)TAGGER_E; j++)
-                w.dembed[(size_t)c->x[i] * (size_t)TAGGER_E + j] += w.dx_embed_seq[i * (size_t)TAGGER_E + j];
+    rnnrt_scatter_add_rows(w.dembed, c->x, w.dx_embed_seq, (size_t)T * B, V, (size_t)TAGGER_E);
 
     /* accumulate into the gradient block */
-    for (size_t i = 0; i < (size_t)V * TAGGER_E; i++)
-        g.embed[i] += w.dembed[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
-        g.b_ir[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
-        g.b_iz[i] += w.db_iz[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
-        g.b_in[i] += w.db_in[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++) /* db_hr: the same sum as db_ir */
-        g.b_hr[i] += w.db_ir[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++) /* db_hz: the same sum as db_iz */
-        g.b_hz[i] += w.db_iz[i];
-    for (size_t i = 0; i < (size_t)TAGGER_H; i++)
-        g.b_hn[i] += w.db_hn[i];
-    for (size_t i = 0; i < (size_t)L; i++)
-        g.b_out[i] += w.db_out[i];
+    rnnrt_add_to(g.embed, w.dembed, (size_t)V * TAGGER_E);
+    rnnrt_add_to(g.b_ir, w.db_ir, (size_t)TAGGER_H);
+    rnnrt_add_to(g.b_iz, w.db_iz, (size_t)TAGGER_H);
+    rnnrt_add_to(g.b_in, w.db_in, (size_t)TAGGER_H);
+    rnnrt_add_to(g.b_hr, w.db_ir, (size_t)TAGGER_H); /* db_hr: the same sum as db_ir */
+    rnnrt_add_to(g.b_hz, w.db_iz, (size_t)TAGGER_H); /* db_hz: the same sum as db_iz */
+    rnnrt_add_to(g.b_hn, w.db_hn, (size_t)TAGGER_H);
+    rnnrt_add_to(g.b_out, w.db_out, (size_t)L);
     if (c->dstate_in) {
         memcpy(c->dstate_in + (size_t)B * 0, w.dh_next_carry, (size_t)B * TAGGER_H * sizeof(real));
     }
