@@ -85,7 +85,7 @@ static void params_init(Bench *b, int V, RnnrtRng *r)
             n *= dim_of(d->dims[k], V);
         for (size_t j = 0; j < n && d->init != RNNRT_INIT_ZEROS; j++)
             x[j] = (real)(d->init == RNNRT_INIT_NORMAL ? d->init_arg * rnnrt_rng_normal(r)
-                                                      : d->init_arg * (2 * rnnrt_rng_uniform(r) - 1));
+                                                      : rnnrt_init_bound(d) * (2 * rnnrt_rng_uniform(r) - 1));
         x += n;
     }
 }

@@ -6,8 +6,8 @@
  * workspace layout (every buffer the step needs, placed once per (B, T, V),
  * so forward and backward never allocate; buffers whose lifetimes do not
  * overlap share storage, as pass_memplan.c planned), <model>_forward (nodes
- * before m->nforward), for language models <model>_step (the forward nodes
- * the logits and final state need, for generation), <model>_backward (the
+ * before m->nforward; a language model's generation calls it too, one
+ * token at a time: one forward, no second copy), <model>_backward (the
  * rest), the descriptor and main().
  *
  * Every node that computes something becomes one short block: a BLAS call,
@@ -16,18 +16,29 @@
  * t whose body is the scan body's blocks; carried values live in their own
  * buffers and are copied at the end of each step.
  *
- * Same spec, same bytes: names come from the spec (deduplicated with _2,
- * _3 in graph order), and nothing depends on pointers, time or paths other
- * than the spec's name (spec_set_root: relative to the source root or
+ * Same spec, same bytes: names come from the spec or from the value a node
+ * feeds; workspace fields are unique in the file (a second value of one
+ * name gets _2, _3 in graph order), a function's own locals only in that
+ * function (local_name). Widths are named constants (emit_dims). Nothing
+ * depends on pointers, time or paths other than the spec's name (spec_set_root: relative to the source root or
  * the current directory, so not where the checkout lives).
  */
 #include "graph.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct Buffer;
 struct PackSlot;
+
+/* A fused loop's parameters, named after its operands (fused_params). */
+typedef struct {
+    const Node *fu;
+    const char **in, **out; /* per input / output index; NULL for constants */
+    int *order;             /* the inputs in the order of their names */
+} FusedParams;
 
 /* Everything one emit_c call knows. No state outside it survives a call:
  * the compiler is a library (tests and the fuzzer run it many times in one
@@ -52,6 +63,15 @@ typedef struct {
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
+    const char **locals;  /* names local to one function or fused loop (local_name) */
+    int nlocals, caplocals;
+    FusedParams *fparams; /* one per fused node */
+    int nfparams, capfparams;
+    int *shown;           /* spec lines commented in the current scan body */
+    bool in_body;         /* emitting a scan body */
+    int nshown, capshown;
+    int dim_h, dim_e;     /* the spec's hidden and embed widths (0: none) */
+    const char *sym_h, *sym_e; /* ... their names in the C (emit_dims) */
 } Emit;
 
 /* ---- naming ---- */
@@ -87,7 +107,7 @@ static void names_init(Emit *E)
                                      "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
                                      "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
                                      "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real"};
+                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
     E->captaken = 256;
     E->ntaken = 0;
     E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
@@ -140,6 +160,48 @@ static const char *unique_name(Emit *E, const char *base)
     return name;
 }
 
+/* A name local to one C function (a scan's carry cursor) or one fused
+ * loop (its scalars): unique among that scope's names and apart from the
+ * reserved ones, but free to repeat a workspace field's name (w.h_add and a
+ * scalar h_add do not clash) or a name of another function. So a name
+ * does not depend on how many functions came before. scope_begin starts a
+ * scope; a scope that must not shadow the file's locals passes global. */
+static void scope_begin(Emit *E) { E->nlocals = 0; }
+
+static bool local_taken(Emit *E, const char *s, bool global)
+{
+    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
+                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
+                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
+                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
+    if (global && name_taken(E, s))
+        return true;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return true;
+    if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
+        const char *d = s + (s[0] == 'i' ? 2 : 3);
+        if (*d && strspn(d, "0123456789") == strlen(d))
+            return true;
+    }
+    for (int i = 0; i < E->nlocals; i++)
+        if (strcmp(E->locals[i], s) == 0)
+            return true;
+    return false;
+}
+
+static const char *local_name(Emit *E, const char *base, bool global)
+{
+    char cand[112];
+    snprintf(cand, sizeof cand, "%s", base);
+    for (int i = 2; local_taken(E, cand, global); i++)
+        snprintf(cand, sizeof cand, "%s_%d", base, i);
+    E->locals = arena_grow(&perm, E->locals, &E->caplocals, E->nlocals + 1, sizeof(char *));
+    return E->locals[E->nlocals++] = arena_strdup(&perm, cand);
+}
+
 /* Nodes read through a local pointer rather than a workspace field (scan
  * arguments, and body values written straight into a stacked output) are
  * marked in E->node_local. */
@@ -153,6 +215,34 @@ static void set_name(Emit *E, Node *n, const char *name, bool local)
     n->aux = E->nnode_names;
 }
 
+/* The parameter a node reads (directly or as a scan's loop-invariant
+ * input), or NULL. */
+static const char *param_read(const Node *n)
+{
+    for (int k = 0; k < n->nin; k++) {
+        const Node *x = n->in[k];
+        const Node *sn = x->op == OP_ARG ? scan_of_body(x->graph) : NULL;
+        if (sn && sn->scan->in[x->index].kind == SCAN_INV)
+            x = sn->in[x->index];
+        if (x->op == OP_PARAM && x->name)
+            return x->name;
+    }
+    return NULL;
+}
+
+/* A term of an equation named after its weight, not its op: the lowering
+ * calls each of z's products z_matmul<layer>; z_W_hz<layer> says which. */
+static const char *term_name(const Node *n)
+{
+    const char *at = strstr(n->name, "_matmul"), *w = param_read(n);
+    if (!at || !w || (n->op != OP_MATMUL && n->op != OP_GATHER))
+        return n->name;
+    const char *suffix = at + strlen("_matmul");
+    size_t lw = strlen(w), ls = strlen(suffix);
+    bool has_suffix = lw >= ls && strcmp(w + lw - ls, suffix) == 0;
+    return arena_printf(&perm, "%.*s_%s%s", (int)(at - n->name), n->name, w, has_suffix ? "" : suffix);
+}
+
 static const char *base_name(const Node *n)
 {
     if (n->op == OP_SCAN_OUT && n->name) {
@@ -160,8 +250,78 @@ static const char *base_name(const Node *n)
         return o->kind == SCAN_STACK ? arena_printf(&perm, "%s_seq", n->name) : n->name;
     }
     if (n->name)
-        return n->name;
-    return arena_printf(&perm, "%s%d", op_name(n->op), n->id);
+        return term_name(n);
+    /* unnamed (the output layer, autodiff): by the value it feeds, so the
+     * name does not depend on how many nodes came before it */
+    for (int i = n->id + 1; i < n->graph->n; i++) {
+        const Node *u = n->graph->nodes[i];
+        for (int k = 0; k < u->nin && u->name; k++)
+            if (u->in[k] == n)
+                return arena_printf(&perm, "%s_%s", u->op == OP_SCAN_OUT ? base_name(u) : u->name, op_name(n->op));
+    }
+    return op_name(n->op);
+}
+
+static const char *ref(Emit *E, const Node *n);
+
+/* A fused loop's parameter for operand x: the identifier of the pointer
+ * the call passes, without "p.", "w." or "c->" ("(w.h_seq + 128)" -> h_seq). */
+static const char *operand_name(Emit *E, const Node *x)
+{
+    const char *r = ref(E, x), *start = r;
+    for (const char *q = r; *q; q++)
+        if (*q == '.' || (*q == '>' && q > r && q[-1] == '-') || *q == '(')
+            start = q + 1;
+        else if (*q == ' ')
+            break;
+    size_t len = 0;
+    while (isalnum((unsigned char)start[len]) || start[len] == '_')
+        len++;
+    return len ? arena_printf(&perm, "%.*s", (int)len, start) : "in";
+}
+
+static FusedParams *fused_params(Emit *E, const Node *fu)
+{
+    for (int i = 0; i < E->nfparams; i++)
+        if (E->fparams[i].fu == fu)
+            return &E->fparams[i];
+    DIE("emit: fused node %%%d has no parameter names", fu->id);
+}
+
+/* The inputs' parameter names, in the fused loop's own scope (before its
+ * scalars take theirs), and their order: by name, so reordered terms keep
+ * the signature. */
+static void name_fused_inputs(Emit *E, const Node *fu)
+{
+    int nin = fu->scan->nin, nout = fu->scan->nout;
+    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
+    FusedParams *fp = &E->fparams[E->nfparams++];
+    fp->fu = fu;
+    fp->in = arena_array(&perm, (size_t)nin + 1, sizeof(char *));
+    fp->out = arena_array(&perm, (size_t)nout + 1, sizeof(char *));
+    fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
+    for (int k = 0; k < nin; k++)
+        if (fu->in[k]->op != OP_CONST)
+            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), false);
+    int n = 0;
+    for (int k = 0; k < nin; k++)
+        if (fp->in[k]) {
+            int j = n++;
+            while (j > 0 && strcmp(fp->in[fp->order[j - 1]], fp->in[k]) > 0) {
+                fp->order[j] = fp->order[j - 1];
+                j--;
+            }
+            fp->order[j] = k;
+        }
+    fp->order[n] = -1;
+}
+
+/* The outputs' parameter names: the value's name and _out. */
+static void name_fused_outputs(Emit *E, const Node *fu)
+{
+    FusedParams *fp = fused_params(E, fu);
+    for (int o = 0; o < fu->scan->nout; o++)
+        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), false);
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -192,11 +352,17 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
      * keep the plain spec names) */
     for (int i = 0; i < g->n; i++) {
         const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
-        if (fb)
-            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused", E->prefix)), true);
+        if (fb) {
+            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
+                                                                 base_name(g->nodes[i]->scan->out[0].node))), true);
+            scope_begin(E);
+            name_fused_inputs(E, g->nodes[i]);
+        }
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k], unique_name(E, base_name(fb->nodes[k])), true);
+                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
+        if (fb)
+            name_fused_outputs(E, g->nodes[i]);
     }
 }
 
@@ -212,28 +378,79 @@ static void emitf(Emit *E, int indent, const char *fmt, ...)
     va_end(ap);
 }
 
-static void comment_loc(Emit *E, int indent, Loc loc)
+/* The text a comment shows for a spec line: the line itself, or for a
+ * line that only opens a YAML block, the math the block stands for. */
+static const char *line_text(Emit *E, const char *file, int line)
 {
-    if (loc.line <= 0 || loc.line == E->last_line)
-        return;
-    E->last_line = loc.line;
-    const char *file = loc.file ? loc.file : E->m->spec->path;
-    emitf(E, indent, "/* %s:%d%s  %s */\n", c_comment(spec_file_name(E->m->spec, file)), loc.line, E->in_backward ? " (backward)" : "",
-          spec_line_text(E->m->spec, file, loc.line));
+    const Spec *s = E->m->spec;
+    if (line == s->network_loc.line)
+        return "output layer: logits = features @ W_out + b_out";
+    if (line == s->task_loc.line)
+        return arena_printf(&perm, "%s: loss = mean cross-entropy of softmax(logits) against the targets",
+                            spec_line_text(s, file, line));
+    return spec_line_text(s, file, line);
 }
 
-/* C expression for the product of dims [from, to) of s, as an int. */
-static const char *dims_expr(Shape s, int from, int to)
+static bool line_shown(const Emit *E, int line)
 {
-    char buf[128];
+    for (int i = 0; i < E->nshown; i++)
+        if (E->shown[i] == line)
+            return true;
+    return false;
+}
+
+static void comment_loc(Emit *E, int indent, Loc loc)
+{
+    if (loc.line <= 0 || loc.line == E->last_line || (E->in_body && line_shown(E, loc.line)))
+        return; /* a scan body names each line once */
+    E->last_line = loc.line;
+    E->shown = arena_grow(&perm, E->shown, &E->capshown, E->nshown + 1, sizeof(int));
+    E->shown[E->nshown++] = loc.line;
+    const char *file = loc.file ? loc.file : E->m->spec->path;
+    emitf(E, indent, "/* %s:%d%s  %s */\n", c_comment(spec_file_name(E->m->spec, file)), loc.line, E->in_backward ? " (backward)" : "",
+          line_text(E, file, loc.line));
+}
+
+/* ---- dimensions: the model's widths as named constants ----
+ * The spec's widths (hidden, embed) are an enum at the top of the file
+ * (emit_dims), and every width in the code is written through them, so a
+ * width change in the spec is one line in the C. A width is matched by
+ * value: hidden, embed, then small multiples of them (gate blocks of a
+ * fused weight, the two directions of a bidirectional layer). Any other
+ * number stays a literal. */
+
+/* The C expression for width d (d > 0), or NULL for a plain literal. */
+static const char *dim_sym(Emit *E, long long d)
+{
+    if (E->dim_h > 0 && d == E->dim_h)
+        return E->sym_h;
+    if (E->dim_e > 0 && d == E->dim_e)
+        return E->sym_e;
+    if (E->dim_h > 1 && d % E->dim_h == 0)
+        return arena_printf(&perm, "%lld * %s", d / E->dim_h, E->sym_h);
+    if (E->dim_e > 1 && d % E->dim_e == 0)
+        return arena_printf(&perm, "%lld * %s", d / E->dim_e, E->sym_e);
+    return NULL;
+}
+
+/* Width d as C: its name, or the number. */
+static const char *dim_c(Emit *E, long long d)
+{
+    const char *s = d > 0 ? dim_sym(E, d) : NULL;
+    return s ? s : arena_printf(&perm, "%lld", d);
+}
+
+/* C expression for the product of dims [from, to) of s, as an int:
+ * run-time dims first, then the named widths, then a literal factor. */
+static const char *dims_expr(Emit *E, Shape s, int from, int to)
+{
+    char buf[256];
     size_t k = 0;
     long long num = 1;
     int nsym = 0;
     for (int i = from; i < to; i++) {
-        if (s.d[i] > 0) {
-            num *= s.d[i];
+        if (s.d[i] > 0)
             continue;
-        }
         const char *sym = s.d[i] == DIM_B   ? "B"
                           : s.d[i] == DIM_T ? "T"
                           : s.d[i] == DIM_V ? "V"
@@ -241,18 +458,46 @@ static const char *dims_expr(Shape s, int from, int to)
                                             : "Vt";
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", nsym++ ? " * " : "", sym);
     }
+    for (int i = from; i < to; i++) {
+        if (s.d[i] <= 0)
+            continue;
+        const char *sym = dim_sym(E, s.d[i]);
+        if (sym)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", nsym++ ? " * " : "", sym);
+        else
+            num *= s.d[i];
+    }
     if (num != 1 || nsym == 0)
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", nsym ? " * " : "", num);
     return arena_strdup(&perm, buf);
 }
 
-static const char *numel_expr(Shape s) { return dims_expr(s, 0, s.ndim); }
+static const char *numel_expr(Emit *E, Shape s) { return dims_expr(E, s, 0, s.ndim); }
 
 /* size_t version for offsets and memcpy sizes. */
-static const char *numel_size(Shape s)
+static const char *numel_size(Emit *E, Shape s)
 {
-    const char *e = numel_expr(s);
+    const char *e = numel_expr(E, s);
     return arena_printf(&perm, "(size_t)%s", e);
+}
+
+/* A shape for a comment, with the widths' names: "[T,B,GRU_H]". */
+static const char *shape_c(Emit *E, Shape s)
+{
+    char buf[256];
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "[");
+    for (int i = 0; i < s.ndim; i++) {
+        const char *d = s.d[i] == DIM_B   ? "B"
+                        : s.d[i] == DIM_T ? "T"
+                        : s.d[i] == DIM_V ? "V"
+                        : s.d[i] == DIM_L ? "L"
+                        : s.d[i] == DIM_VT ? "Vt"
+                                           : dim_c(E, s.d[i]);
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? "," : "", d);
+    }
+    snprintf(buf + k, sizeof buf - k, "]");
+    return arena_strdup(&perm, buf);
 }
 
 static bool is_scalar(const Node *n) { return n->shape.ndim == 0; }
@@ -271,7 +516,7 @@ static bool slice_view(const Node *n);
 static const char *ref(Emit *E, const Node *n)
 {
     if (slice_view(n))
-        return n->index ? arena_printf(&perm, "(%s + %d)", ref(E, n->in[0]), n->index) : ref(E, n->in[0]);
+        return n->index ? arena_printf(&perm, "(%s + %s)", ref(E, n->in[0]), dim_c(E, n->index)) : ref(E, n->in[0]);
     switch (n->op) {
     case OP_PARAM: /* by the parameter's name: a graph may hold several nodes of one */
         return arena_printf(&perm, "p.%s", E->m->params[n->index].name);
@@ -337,6 +582,39 @@ static int direct_grad_param(Emit *E, const Node *n)
 
 /* ---- the pieces of the file ---- */
 
+/* The legend of widths, like llm.c's B, T, C, V: one line per width, so a
+ * width change in the spec is one line here. */
+static void emit_dims(Emit *E)
+{
+    const Spec *s = E->m->spec;
+    const char *file = c_comment(spec_file_name(s, s->hidden_loc.file ? s->hidden_loc.file : s->path));
+    emitf(E, 0, "/* The model's widths. B (rows of a batch), T (steps)%s and V (vocabulary)\n"
+                " * are arguments of every function. */\n",
+          E->labels ? ", L (labels)" : E->s2s ? ", Vt (target vocabulary)" : "");
+    emitf(E, 0, "enum {\n");
+    emitf(E, 1, "%s = %d, /* hidden: %s:%d */\n", E->sym_h, E->dim_h, file, s->hidden_loc.line);
+    if (E->sym_e)
+        emitf(E, 1, "%s = %d, /* embed: %s:%d */\n", E->sym_e, E->dim_e, file, s->input_loc.line);
+    emitf(E, 0, "};\n\n");
+}
+
+/* Name the widths (emit_dims) before anything else takes a name. */
+static void name_dims(Emit *E)
+{
+    const Model *m = E->m;
+    char up[96];
+    size_t k = 0;
+    for (const char *p = E->prefix; *p && k + 1 < sizeof up; p++)
+        up[k++] = (char)toupper((unsigned char)*p);
+    up[k] = 0;
+    E->dim_h = m->spec->hidden;
+    E->sym_h = unique_name(E, arena_printf(&perm, "%s_H", up));
+    if (m->spec->embed_dim > 0 && m->spec->embed_dim != m->spec->hidden) {
+        E->dim_e = m->spec->embed_dim;
+        E->sym_e = unique_name(E, arena_printf(&perm, "%s_E", up));
+    }
+}
+
 static void emit_header(Emit *E)
 {
     const Model *m = E->m;
@@ -346,29 +624,29 @@ static void emit_header(Emit *E)
     emitf(E, 0, " *\n");
     if (E->s2s) {
         emitf(E, 0, " * Model '%s': a sequence-to-sequence model. Encoder cell '%s', decoder cell '%s', %s,\n"
-                    " * hidden %d, %d layer(s). The trainer is runtime/rnnrt_s2s_main.c.\n",
-              s->model, s->cell.name, s->dec_cell.name, s->has_attention ? "attention" : "no attention", s->hidden,
+                    " * hidden %s, %d layer(s). The trainer is runtime/rnnrt_s2s_main.c.\n",
+              s->model, s->cell.name, s->dec_cell.name, s->has_attention ? "attention" : "no attention", E->sym_h,
               s->layers);
     } else {
         static const char *const tasks[] = {"language model", "labelling model (a label per step)",
                                             "classification model (a label per sequence)"};
-        emitf(E, 0, " * Model '%s': a %s %s. Cell '%s', hidden %d, %s input.\n", s->model,
-              s->tokens == TOK_CHAR ? "character" : "word", tasks[s->task], s->cell.name, s->hidden,
+        emitf(E, 0, " * Model '%s': a %s %s. Cell '%s', hidden %s, %s input.\n", s->model,
+              s->tokens == TOK_CHAR ? "character" : "word", tasks[s->task], s->cell.name, E->sym_h,
               s->input == INPUT_EMBED ? "embedded" : "one-hot");
     }
     if (s->layers > 1 && s->dropout > 0)
         emitf(E, 0, " * Dropout %.17g between the %d layers (training only).\n", s->dropout, s->layers);
     if (s->bidirectional)
         emitf(E, 0, " * Bidirectional: every layer also runs over t = T-1 .. 0 (the _reverse parameters).\n");
-    emitf(E, 0, " * Carried state (B*S reals, S = %d):", m->state_size);
+    emitf(E, 0, " * Carried state (B*S reals, S = %s):", dim_c(E, m->state_size));
     int dirs = s->bidirectional ? 2 : 1;
     for (int k = 0; k < m->nstates; k++) {
         int block = k / s->cell.nstate;
         const char *where = "";
         if (m->nstates > s->cell.nstate)
             where = arena_printf(&perm, " (layer %d%s)", block / dirs + 1, block % dirs ? ", reverse" : "");
-        emitf(E, 0, "%s %s%s [B,%d] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate], where, s->hidden,
-              k ? arena_printf(&perm, "B * %d", k * s->hidden) : "0");
+        emitf(E, 0, "%s %s%s [B,%s] at offset %s", k ? "," : "", s->cell.state[k % s->cell.nstate], where, E->sym_h,
+              k ? arena_printf(&perm, "B * %s", dim_c(E, (long long)k * s->hidden)) : "0");
     }
     emitf(E, 0, ".\n");
     if (E->s2s)
@@ -400,16 +678,38 @@ static void emit_header(Emit *E)
     emitf(E, 0, "#pragma GCC optimize(\"tree-vectorize\", \"no-trapping-math\")\n");
     emitf(E, 0, "#endif\n");
     emitf(E, 0, "#include \"%s\"\n\n#include <limits.h>\n#include <string.h>\n\n", E->s2s ? "rnnrt_s2s.h" : "rnnrt.h");
+    emit_dims(E);
 }
 
-static const char *init_name(InitKind k)
+/* The fan-in f of a uniform init whose bound is 1/sqrt(f) (PyTorch's
+ * default, f = hidden or 2 * hidden), written by name in the table so the
+ * bound follows a width change; 0 for other inits. */
+static int init_fan(Emit *E, const Param *p)
 {
-    return k == INIT_NORMAL ? "RNNRT_INIT_NORMAL" : k == INIT_ZEROS ? "RNNRT_INIT_ZEROS" : "RNNRT_INIT_UNIFORM";
+    for (int f = E->dim_h; p->init == INIT_UNIFORM && f <= 2 * E->dim_h; f += E->dim_h)
+        if (p->init_arg == 1.0 / sqrt((double)f))
+            return f;
+    return 0;
 }
 
-static const char *rt_dim(int d)
+static const char *init_name(Emit *E, const Param *p)
 {
-    return d == DIM_V ? "RNNRT_DIM_V" : d == DIM_L ? "RNNRT_DIM_L" : d == DIM_VT ? "RNNRT_DIM_VT" : arena_printf(&perm, "%d", d);
+    return p->init == INIT_NORMAL ? "RNNRT_INIT_NORMAL"
+           : p->init == INIT_ZEROS ? "RNNRT_INIT_ZEROS"
+           : init_fan(E, p)        ? "RNNRT_INIT_UNIFORM_FAN"
+                                   : "RNNRT_INIT_UNIFORM";
+}
+
+static const char *rt_dim(Emit *E, int d)
+{
+    return d == DIM_V ? "RNNRT_DIM_V" : d == DIM_L ? "RNNRT_DIM_L" : d == DIM_VT ? "RNNRT_DIM_VT" : dim_c(E, d);
+}
+
+/* An init argument: the fan-in of RNNRT_INIT_UNIFORM_FAN by its name. */
+static const char *init_arg_c(Emit *E, const Param *p)
+{
+    int f = init_fan(E, p);
+    return f ? dim_c(E, f) : arena_printf(&perm, "%.17g", p->init_arg);
 }
 
 static void emit_params(Emit *E)
@@ -419,16 +719,15 @@ static void emit_params(Emit *E)
     emitf(E, 0, "static const RnnrtParamDesc %s_param_table[] = {\n", E->prefix);
     for (int i = 0; i < m->nparams; i++) {
         const Param *p = &m->params[i];
-        emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %.17g, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(p->shape.d[0]),
-              p->shape.ndim > 1 ? rt_dim(p->shape.d[1]) : "0", init_name(p->init), p->init_arg, c_string(spec_file_name(m->spec, p->loc.file)),
+        emitf(E, 1, "{\"%s\", %d, {%s, %s}, %s, %s, \"%s:%d\"},\n", p->name, p->shape.ndim, rt_dim(E, p->shape.d[0]),
+              p->shape.ndim > 1 ? rt_dim(E, p->shape.d[1]) : "0", init_name(E, p), init_arg_c(E, p), c_string(spec_file_name(m->spec, p->loc.file)),
               p->loc.line);
     }
     emitf(E, 0, "};\n\n");
     emitf(E, 0, "/* Views into a parameter (or gradient) block. */\n");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < m->nparams; i++) {
-        char sb[64];
-        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_str(m->params[i].shape, sb, sizeof sb));
+        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
     }
     emitf(E, 0, "} %s_params;\n\n", E->prefix);
     emitf(E, 0, "static %s_params %s_params_at(real *base, int V%s)\n{\n", E->prefix, E->prefix,
@@ -436,7 +735,7 @@ static void emit_params(Emit *E)
     emitf(E, 1, "%s_params p;\n", E->prefix);
     bool uses_v = false;
     for (int i = 0; i + 1 < m->nparams; i++)
-        uses_v |= strchr(numel_expr(m->params[i].shape), 'V') != NULL;
+        uses_v |= strchr(numel_expr(E, m->params[i].shape), 'V') != NULL;
     if (E->s2s)
         emitf(E, 1, "(void)V;\n    (void)Vt;\n");
     else if (!uses_v)
@@ -444,7 +743,7 @@ static void emit_params(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         emitf(E, 1, "p.%s = base;\n", m->params[i].name);
         if (i + 1 < m->nparams)
-            emitf(E, 1, "base += %s;\n", numel_size(m->params[i].shape));
+            emitf(E, 1, "base += %s;\n", numel_size(E, m->params[i].shape));
     }
     emitf(E, 1, "return p;\n}\n\n");
 }
@@ -453,7 +752,6 @@ static void emit_params(Emit *E)
  * temporaries of scan bodies (stacked ones live in their output). */
 typedef struct Buffer {
     const char *field;
-    const char *size; /* size_t C expression */
     const char *what; /* comment */
     const Node *node; /* the value, or the ARG of a carry */
     bool carry;
@@ -462,17 +760,17 @@ typedef struct Buffer {
 } Buffer;
 
 
-static void add_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *n, bool carry)
+static void add_buffer(Emit *E, const char *field, const char *what, const Node *n, bool carry)
 {
     E->buffers = arena_grow(&perm, E->buffers, &E->capbuffers, E->nbuffers + 1, sizeof(Buffer));
-    E->buffers[E->nbuffers++] = (Buffer){field, size, what, n, carry, n ? n->shape : (Shape){0}, false};
+    E->buffers[E->nbuffers++] = (Buffer){field, what, n, carry, n ? n->shape : (Shape){0}, false};
 }
 
 /* A packed weight's panels: filled before a scan's loop and read by every
  * step, so they never share storage (pass_memplan does not plan them). */
-static void add_pack_buffer(Emit *E, const char *field, const char *size, const char *what, const Node *w)
+static void add_pack_buffer(Emit *E, const char *field, const char *what, const Node *w)
 {
-    add_buffer(E, field, size, what, w, false);
+    add_buffer(E, field, what, w, false);
     E->buffers[E->nbuffers - 1].packed = true;
 }
 
@@ -538,15 +836,14 @@ static void collect_pack_slots(Emit *E, const Graph *body)
 
 static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
 {
-    char sb[64];
     for (int i = 0; i < g->n; i++) {
         const Node *n = g->nodes[i];
         if (n->op == OP_SCAN) {
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)), numel_size(a->shape),
-                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_str(a->shape, sb, sizeof sb)),
+                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)),
+                               arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_c(E, a->shape)),
                                a, true);
                 }
             collect_buffers(E, n->scan->body, n);
@@ -555,20 +852,18 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int j = before; j < E->npack_slots; j++) {
                 const Node *w = E->pack_slots[j].outer;
                 add_pack_buffer(E, E->pack_slots[j].field,
-                                arena_printf(&perm, "rnnrt_packed_size(%s, %s)", dims_expr(w->shape, 0, 1),
-                                             dims_expr(w->shape, 1, 2)),
                                 arena_printf(&perm, "%s packed for the steps (rnnrt_pack_b)", node_cname(E, w)), w);
             }
             continue;
         }
         if (n->op == OP_INPUT && n->index == INPUT_CARRY_SCALE) {
-            add_buffer(E, node_cname(E, n), numel_size(n->shape), "carry_scale [T], ones when the caller passes NULL", n, false);
+            add_buffer(E, node_cname(E, n), "carry_scale [T], ones when the caller passes NULL", n, false);
             continue;
         }
         if (!has_storage(n) || (scan && scan_stack_output(scan, n)))
             continue;
-        add_buffer(E, node_cname(E, n), numel_size(n->shape),
-                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_str(n->shape, sb, sizeof sb)),
+        add_buffer(E, node_cname(E, n),
+                   arena_printf(&perm, "%s%s %s", scan ? "per step: " : "", op_name(n->op), shape_c(E, n->shape)),
                    n, false);
     }
 }
@@ -582,89 +877,85 @@ static int buffer_slot(Emit *E, const MemPlan *p, int i)
     DIE("emit: buffer %s is not in the memory plan", E->buffers[i].field);
 }
 
-/* Is a's size at least b's for every (B, T, V)? When a has every symbolic
- * dim of b (each dim is at least 1) and a constant factor at least b's. */
-static bool size_covers(Shape a, Shape b)
+/* A size as a table row's run-time dims and constant factor: "TB", GRU_H. */
+static const char *size_dims(Shape s)
 {
-    long long ca = 1, cb = 1;
-    int sym[8] = {0};
-    for (int i = 0; i < a.ndim; i++)
-        if (a.d[i] > 0)
-            ca *= a.d[i];
-        else
-            sym[-a.d[i] & 7]++;
-    for (int i = 0; i < b.ndim; i++)
-        if (b.d[i] > 0)
-            cb *= b.d[i];
-        else if (--sym[-b.d[i] & 7] < 0)
-            return false;
-    return ca >= cb;
+    char buf[4 * MAX_DIMS + 1];
+    size_t k = 0;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] <= 0)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s",
+                                  s.d[i] == DIM_B   ? "B"
+                                  : s.d[i] == DIM_T ? "T"
+                                  : s.d[i] == DIM_V ? "V"
+                                  : s.d[i] == DIM_L ? "L"
+                                                    : "Vt");
+    buf[k] = 0;
+    return arena_strdup(&perm, buf);
 }
 
-/* Does another member of buffer i's slot need the max over buffer k's
- * size? Not when an earlier one's size covers it, or a later one's covers it
- * strictly (equal sizes: the first stays). */
-static bool size_needed(Emit *E, const int *slot, int i, int k)
+static const char *size_mult(Emit *E, Shape s)
 {
-    for (int q = i; q < E->nbuffers; q++) {
-        if (q == k || slot[q] != slot[i] || !size_covers(E->buffers[q].shape, E->buffers[k].shape))
-            continue;
-        if (q < k || !size_covers(E->buffers[k].shape, E->buffers[q].shape))
-            return false;
-    }
-    return true;
+    Shape c = {0};
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] > 0)
+            c.d[c.ndim++] = s.d[i];
+    return dims_expr(E, c, 0, c.ndim);
 }
 
-/* Buffer i in storage of its own. */
-static void emit_own_buffer(Emit *E, int i)
+/* The table of buffers rnnrt_layout places (RnnrtWorkBuf): slot[i] is buffer
+ * i's slot, -1 for storage of its own. A slot is numbered by the row of its
+ * first buffer, so a change to one slot renumbers no other. */
+static void emit_buf_table(Emit *E, const char *work, const char *table, const int *slot)
 {
-    emitf(E, 1, "n = %s;\n", E->buffers[i].size);
-    emitf(E, 1, "if (n > INT_MAX)\n");
-    emitf(E, 2, "return 0;\n");
-    emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
-    emitf(E, 1, "off += n;\n");
-}
-
-/* The memory plan's layout: the buffers of a slot start at the same offset,
- * and the slot takes as many reals as its largest member needs for these
- * (B, T, V). Slots in the order of their first buffer. */
-static void emit_slots(Emit *E, const MemPlan *p)
-{
-    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
-    bool *done = arena_array(&perm, (size_t)p->nslots + 1, sizeof(bool));
-    for (int i = 0; i < E->nbuffers; i++)
-        slot[i] = E->buffers[i].packed ? -1 : buffer_slot(E, p, i);
+    int *num = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
     for (int i = 0; i < E->nbuffers; i++) {
-        if (slot[i] < 0 || done[slot[i]])
-            continue;
-        done[slot[i]] = true;
-        int members = 0;
-        for (int k = i; k < E->nbuffers; k++)
-            members += slot[k] == slot[i];
-        if (members > 1)
-            emitf(E, 1, "/* %d buffers whose lifetimes do not overlap (memplan) */\n", members);
-        bool sized = false;
-        for (int k = i; k < E->nbuffers; k++) {
-            if (slot[k] != slot[i] || !size_needed(E, slot, i, k))
-                continue;
-            if (sized) {
-                emitf(E, 1, "if (%s > n)\n", E->buffers[k].size);
-                emitf(E, 2, "n = %s;\n", E->buffers[k].size);
-            } else {
-                emitf(E, 1, "n = %s;\n", E->buffers[k].size);
+        num[i] = slot[i] < 0 ? -1 : i;
+        for (int j = 0; j < i && slot[i] >= 0; j++)
+            if (slot[j] == slot[i]) {
+                num[i] = j;
+                break;
             }
-            sized = true;
-        }
-        emitf(E, 1, "if (n > INT_MAX)\n");
-        emitf(E, 2, "return 0;\n");
-        for (int k = i; k < E->nbuffers; k++)
-            if (slot[k] == slot[i])
-                emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[k].field);
-        emitf(E, 1, "off += n;\n");
     }
-    for (int i = 0; i < E->nbuffers; i++)
-        if (slot[i] < 0)
-            emit_own_buffer(E, i);
+    emitf(E, 0, "/* Where the buffers live: {field, slot, run-time dims, constant factor}\n"
+                " * (one slot: lifetimes that do not overlap; -1: storage of its own;\n"
+                " * a packed weight adds its columns). rnnrt_layout places them. */\n");
+    emitf(E, 0, "static const RnnrtWorkBuf %s[] = {\n", table);
+    for (int i = 0; i < E->nbuffers; i++) {
+        const Buffer *b = &E->buffers[i];
+        if (b->packed) {
+            Shape rows = shape1(b->shape.d[0]), cols = shape1(b->shape.d[1]);
+            emitf(E, 1, "{offsetof(%s, %s), -1, \"%s\", %s, \"%s\", %s},\n", work, b->field, size_dims(rows),
+                  size_mult(E, rows), size_dims(cols), size_mult(E, cols));
+        } else {
+            emitf(E, 1, "{offsetof(%s, %s), %d, \"%s\", %s, NULL, 0},\n", work, b->field, num[i], size_dims(b->shape),
+                  size_mult(E, b->shape));
+        }
+    }
+    emitf(E, 0, "};\n\n");
+}
+
+/* The layout function: the run-time dims and the table, to rnnrt_layout. */
+static void emit_layout_fn(Emit *E, const char *fn, const char *work, const char *table, const char *xdim)
+{
+    const char *xp = xdim ? arena_printf(&perm, ", int %s", xdim) : "";
+    emitf(E, 0, "/* Place the buffers for (B, T, V%s) at base (NULL: just measure). Returns\n"
+                " * the number of reals, or 0 when a size is out of range. */\n",
+          xdim ? arena_printf(&perm, ", %s", xdim) : "");
+    emitf(E, 0, "static size_t %s(%s *w, real *base, int B, int T, int V%s)\n{\n", fn, work, xp);
+    emitf(E, 1, "const int dims[RNNRT_LAYOUT_NDIMS] = {B, T, V, %s};\n", xdim ? xdim : "0");
+    emitf(E, 1, "return rnnrt_layout(w, base, %s, (int)(sizeof %s / sizeof *%s), dims);\n", table, table, table);
+    emitf(E, 0, "}\n\n");
+}
+
+/* The buffers in the order of their names (packed weights last), so an edit
+ * that reorders a spec's terms does not reorder the workspace. */
+static int buffer_cmp(const void *a, const void *b)
+{
+    const Buffer *x = a, *y = b;
+    if (x->packed != y->packed)
+        return x->packed ? 1 : -1;
+    return strcmp(x->field, y->field);
 }
 
 static void emit_layout(Emit *E)
@@ -672,29 +963,20 @@ static void emit_layout(Emit *E)
     E->nbuffers = 0;
     E->npack_slots = 0;
     collect_buffers(E, E->m->g, NULL);
+    qsort(E->buffers, (size_t)E->nbuffers, sizeof *E->buffers, buffer_cmp);
     emitf(E, 0, "/* The workspace: every buffer of a training step, placed once%s. */\n",
           E->m->memplan ? " (buffers\n * whose lifetimes do not overlap share storage: pass_memplan.c)" : "");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < E->nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_work;\n\n", E->prefix);
+    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
+    for (int i = 0; i < E->nbuffers; i++)
+        slot[i] = E->buffers[i].packed || !E->m->memplan ? -1 : buffer_slot(E, E->m->memplan, i);
+    const char *work = arena_printf(&perm, "%s_work", E->prefix), *table = arena_printf(&perm, "%s_bufs", E->prefix);
+    emit_buf_table(E, work, table, slot);
+    emit_layout_fn(E, arena_printf(&perm, "%s_layout", E->prefix), work, table, E->xdim);
     const char *xp = E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "";
-    emitf(E, 0, "/* Place the buffers for (B, T, V%s) at base (NULL: just measure). Returns\n"
-                " * the number of reals, or 0 when a size is out of range. */\n",
-          E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "");
-    emitf(E, 0, "static size_t %s_layout(%s_work *w, real *base, int B, int T, int V%s)\n{\n", E->prefix, E->prefix, xp);
-    emitf(E, 1, "size_t off = 0, n;\n");
-    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    if (E->xdim) {
-        emitf(E, 1, "if (%s <= 0 || %s > (1 << 24))\n", E->xdim, E->xdim);
-        emitf(E, 2, "return 0;\n");
-    }
-    if (E->m->memplan)
-        emit_slots(E, E->m->memplan);
-    for (int i = 0; i < E->nbuffers && !E->m->memplan; i++)
-        emit_own_buffer(E, i);
-    emitf(E, 1, "return off;\n}\n\n");
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
     /* a task head's workspace takes L (RnnrtModel.workspace_l) */
     emitf(E, 0, "static size_t %s_workspace%s(int B, int T, int V%s)\n{\n", E->prefix, E->labels ? "_l" : "", xp);
@@ -738,7 +1020,7 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
     /* tanh and sigmoid over a whole buffer: the runtime's vector kernels */
     if ((n->op == OP_TANH || n->op == OP_SIGMOID) && shape_eq(a->shape, n->shape)) {
         emitf(E, ind, "rnnrt_%s_n(%s, %s, %s);\n", n->op == OP_TANH ? "tanh" : "sigmoid", ref(E, a), ref(E, n),
-              numel_size(n->shape));
+              numel_size(E, n->shape));
         return;
     }
     /* A broadcast operand (a proper suffix, not a scalar) needs two loops. */
@@ -747,13 +1029,17 @@ static void emit_elementwise(Emit *E, int ind, const Node *n)
         if (!is_scalar(n->in[k]) && !shape_eq(n->in[k]->shape, n->shape))
             small = n->in[k];
     if (!small) {
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(n->shape));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, n->shape));
         emitf(E, ind + 1, "%s[i] = %s;\n", ref(E, n),
               elementwise_expr(n, operand_at(E, a, n, false), b ? operand_at(E, b, n, false) : NULL));
         return;
     }
-    const char *inner = numel_size(small->shape);
-    emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->shape));
+    const char *inner = numel_size(E, small->shape);
+    if (n->op == OP_ADD && small == b && shape_eq(a->shape, n->shape)) {
+        emitf(E, ind, "rnnrt_add_bias(%s, %s, %s, %s, %s);\n", ref(E, n), ref(E, a), ref(E, b), numel_size(E, n->shape), inner);
+        return;
+    }
+    emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(E, n->shape));
     emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
     emitf(E, ind + 2, "%s[r * n + j] = %s;\n", ref(E, n),
           elementwise_expr(n, operand_at(E, a, n, true), b ? operand_at(E, b, n, true) : NULL));
@@ -783,19 +1069,20 @@ static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const c
     if (is_scalar(outer))
         return outer->op == OP_CONST ? scalar(E, outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
     if (outer->shape.ndim == 1 && !shape_eq(outer->shape, fu->scan->out[0].node->shape))
-        return arena_printf(&perm, "%s[j]", inptr[x->index]);
+        return arena_printf(&perm, "%s[col]", inptr[x->index]);
     if (slice_view(outer))
-        return arena_printf(&perm, "%s[r * %d + j]", inptr[x->index], outer->in[0]->shape.d[outer->shape.ndim - 1]);
-    return arena_printf(&perm, "%s[i]", inptr[x->index]);
+        return arena_printf(&perm, "%s[row * %s + col]", inptr[x->index], dim_c(E, outer->in[0]->shape.d[outer->shape.ndim - 1]));
+    return arena_printf(&perm, "%s[idx]", inptr[x->index]);
 }
 
-/* The spec lines a fused node computes, as comment lines. */
-static void fused_comment(Emit *E, int ind, const Node *fu, bool backward)
+/* The spec lines a fused node computes, as comment lines (those not yet
+ * shown in this scan body, if unshown). */
+static void fused_comment(Emit *E, int ind, const Node *fu, bool backward, bool unshown)
 {
     const Graph *fb = fu->scan->body;
     for (int k = 0; k < fb->n; k++) {
         const Node *x = fb->nodes[k];
-        if (x->op == OP_ARG || x->op == OP_CONST || x->loc.line <= 0)
+        if (x->op == OP_ARG || x->op == OP_CONST || x->loc.line <= 0 || (unshown && line_shown(E, x->loc.line)))
             continue;
         bool seen = false;
         for (int q = 0; q < k && !seen; q++)
@@ -816,27 +1103,24 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     const Scan *s = fu->scan;
     const Graph *fb = s->body;
     Shape tile = s->out[0].node->shape;
-    char sb[64];
-    emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_str(tile, sb, sizeof sb),
+    emitf(E, 0, "/* Fused elementwise loop over %s (the ops of these lines%s):\n", shape_c(E, tile),
           backward ? ", backward" : "");
-    fused_comment(E, 0, fu, backward);
+    fused_comment(E, 0, fu, backward, false);
     emitf(E, 0, " */\n");
     bool sym_cols = tile.d[tile.ndim - 1] <= 0;
+    const FusedParams *fp = fused_params(E, fu);
     emitf(E, 0, "static void %s(size_t rows%s", node_cname(E, fu), sym_cols ? ", size_t cols" : "");
-    for (int k = 0; k < s->nin; k++)
-        if (fu->in[k]->op != OP_CONST)
-            fprintf(E->f, ", const real *restrict in%d", k);
+    for (int j = 0; fp->order[j] >= 0; j++)
+        fprintf(E->f, ", const real *restrict %s", fp->in[fp->order[j]]);
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            fprintf(E->f, ", real *restrict out%d", o);
+            fprintf(E->f, ", real *restrict %s", fp->out[o]);
     fprintf(E->f, ")\n{\n");
-    const char *cols = sym_cols ? "cols" : arena_printf(&perm, "%d", tile.d[tile.ndim - 1]);
-    const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
-    for (int k = 0; k < s->nin; k++)
-        inptr[k] = arena_printf(&perm, "in%d", k);
-    emitf(E, 1, "for (size_t r = 0; r < rows; r++)\n");
-    emitf(E, 2, "for (size_t j = 0; j < %s; j++) {\n", cols);
-    emitf(E, 3, "const size_t i = r * %s + j;\n", cols);
+    const char *cols = sym_cols ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
+    const char **inptr = fp->in;
+    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
+    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
+    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
     for (int k = 0; k < fb->n; k++) {
         const Node *x = fb->nodes[k];
         if (x->op == OP_ARG || x->op == OP_CONST)
@@ -852,7 +1136,7 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     }
     for (int o = 0; o < s->nout; o++)
         if (fused_out_node(fu, o))
-            emitf(E, 3, "out%d[i] = %s;\n", o, node_cname(E, s->out[o].node));
+            emitf(E, 3, "%s[idx] = %s;\n", fp->out[o], node_cname(E, s->out[o].node));
     emitf(E, 2, "}\n");
     emitf(E, 0, "}\n\n");
 }
@@ -876,16 +1160,37 @@ static void emit_fused(Emit *E, int ind, const Node *fu)
 {
     const Scan *s = fu->scan;
     Shape tile = s->out[0].node->shape;
-    emitf(E, ind, "/* fused:\n");
-    fused_comment(E, ind, fu, E->in_backward);
-    emitf(E, ind, " */\n");
+    /* the lines the GEMMs before it did not name */
+    int lines = 0, line = 0;
+    for (int k = 0; k < s->body->n; k++) {
+        const Node *x = s->body->nodes[k];
+        if (x->op != OP_ARG && x->op != OP_CONST && x->loc.line > 0 && !line_shown(E, x->loc.line) && x->loc.line != line) {
+            bool dup = false;
+            for (int q = 0; q < k && !dup; q++)
+                dup = s->body->nodes[q]->loc.line == x->loc.line && s->body->nodes[q]->op != OP_ARG &&
+                      s->body->nodes[q]->op != OP_CONST;
+            lines += !dup;
+            line = x->loc.line;
+        }
+    }
+    if (lines == 1) {
+        for (int k = 0; k < s->body->n; k++)
+            if (s->body->nodes[k]->loc.line == line) {
+                comment_loc(E, ind, s->body->nodes[k]->loc);
+                break;
+            }
+    } else if (lines > 1) {
+        emitf(E, ind, "/* fused:\n");
+        fused_comment(E, ind, fu, E->in_backward, true);
+        emitf(E, ind, " */\n");
+    }
     E->last_line = 0;
-    emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(tile, 0, tile.ndim - 1));
+    emitf(E, ind, "%s((size_t)%s", node_cname(E, fu), dims_expr(E, tile, 0, tile.ndim - 1));
     if (tile.d[tile.ndim - 1] <= 0)
-        fprintf(E->f, ", (size_t)%s", dims_expr(tile, tile.ndim - 1, tile.ndim));
-    for (int k = 0; k < s->nin; k++)
-        if (fu->in[k]->op != OP_CONST)
-            fprintf(E->f, ", %s", ref(E, fu->in[k]));
+        fprintf(E->f, ", (size_t)%s", dims_expr(E, tile, tile.ndim - 1, tile.ndim));
+    const FusedParams *fp = fused_params(E, fu);
+    for (int j = 0; fp->order[j] >= 0; j++)
+        fprintf(E->f, ", %s", ref(E, fu->in[fp->order[j]]));
     for (int o = 0; o < s->nout; o++) {
         const Node *on = fused_out_node(fu, o);
         if (on)
@@ -961,20 +1266,21 @@ static void emit_matmul(Emit *E, int ind, const Node *n)
     }
     const Node *a = n->in[0];
     int ak = a->shape.ndim - 1, wide = cat->shape.d[1];
-    const char *M = dims_expr(a->shape, 0, ak);
+    const char *M = dims_expr(E, a->shape, 0, ak);
     emitf(E, ind, "if ((size_t)T * B >= %d) {\n", CONCAT_MIN_ROWS);
     emit_matmul_plain(E, ind + 1, n);
     emitf(E, ind, "} else {\n");
     for (int k = 0, at = 0; k < cat->nin; k++) {
         const Node *w = cat->in[k];
         int wk = w->shape.d[1], rows = w->shape.d[0];
-        const char *off = at ? arena_printf(&perm, " + %d", at) : "";
+        const char *off = at ? arena_printf(&perm, " + %s", dim_c(E, at)) : "";
+        const char *WK = dim_c(E, wk), *ROWS = dim_c(E, rows), *WIDE = dim_c(E, wide);
         if (!n->tb)
-            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s%s, %d);\n", M, wk, rows, ref(E, a),
-                  rows, ref(E, w), wk, ref(E, n), off, wide);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 0, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s%s, %s);\n", M, WK, ROWS, ref(E, a),
+                  ROWS, ref(E, w), WK, ref(E, n), off, WIDE);
         else
-            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %d, %d, 1, %s%s, %d, %s, %d, %d, %s, %d);\n", M, rows, wk, ref(E, a),
-                  off, wide, ref(E, w), wk, k ? 1 : 0, ref(E, n), rows);
+            emitf(E, ind + 1, "rnnrt_gemm(0, 1, %s, %s, %s, 1, %s%s, %s, %s, %s, %d, %s, %s);\n", M, ROWS, WK, ref(E, a),
+                  off, WIDE, ref(E, w), WK, k ? 1 : 0, ref(E, n), ROWS);
         at += wk;
     }
     emitf(E, ind, "}\n");
@@ -985,8 +1291,8 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
     const Node *a = n->in[0], *b = n->in[1];
     int ak = a->shape.ndim - 1;
     if (!n->ta) {
-        const char *M = dims_expr(a->shape, 0, ak), *K = dims_expr(a->shape, ak, ak + 1);
-        const char *N = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
+        const char *M = dims_expr(E, a->shape, 0, ak), *K = dims_expr(E, a->shape, ak, ak + 1);
+        const char *N = dims_expr(E, n->shape, n->shape.ndim - 1, n->shape.ndim);
         const Node *pw = E->pack_flag ? packed_weight(E, n) : NULL;
         if (pw && pack_field(E, pw)) {
             emitf(E, ind, "rnnrt_gemm_packed(%d, %s, %s, %s, %s, %s, %s, %s, %s ? w.%s : NULL, %s, %s);\n", n->tb ? 1 : 0,
@@ -998,8 +1304,8 @@ static void emit_matmul_plain(Emit *E, int ind, const Node *n)
         return;
     }
     /* A^T @ B over the flattened leading dims: [R,m]^T [R,n] -> [m,n] */
-    const char *R = dims_expr(a->shape, 0, ak), *M = dims_expr(a->shape, ak, ak + 1);
-    const char *N = dims_expr(b->shape, b->shape.ndim - 1, b->shape.ndim);
+    const char *R = dims_expr(E, a->shape, 0, ak), *M = dims_expr(E, a->shape, ak, ak + 1);
+    const char *N = dims_expr(E, b->shape, b->shape.ndim - 1, b->shape.ndim);
     int gp = direct_grad_param(E, n);
     if (gp >= 0) { /* straight into the gradient block */
         emitf(E, ind, "rnnrt_gemm(1, 0, %s, %s, %s, 1, %s, %s, %s, %s, 1, g.%s, %s);\n", M, N, R, ref(E, a), M, ref(E, b), N,
@@ -1015,8 +1321,7 @@ static void emit_node(Emit *E, int ind, const Node *n);
 /* acc += x, elementwise (x and acc have the same shape). */
 static void emit_sum_into(Emit *E, int ind, const Node *acc, const Node *x)
 {
-    emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(x->shape));
-    emitf(E, ind + 1, "%s[i] += %s[i];\n", ref(E, acc), ref(E, x));
+    emitf(E, ind, "rnnrt_add_to(%s, %s, %s);\n", ref(E, acc), ref(E, x), numel_size(E, x->shape));
 }
 
 /* Does the emitted body read node n (directly, or through a grad_scale
@@ -1066,12 +1371,11 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
                 first = false;
         if (!first)
             continue;
-        if (!flag) {
-            flag = unique_name(E, "packed");
-            emitf(E, ind, "const int %s = T >= RNNRT_PACK_MIN_T; /* weights packed once for the steps */\n", flag);
-            emitf(E, ind, "if (%s) {\n", flag);
+        if (!flag) { /* declared by the prologue: T >= RNNRT_PACK_MIN_T */
+            flag = "packed";
+            emitf(E, ind, "if (%s) { /* weights packed once for the steps */\n", flag);
         }
-        const char *rows = dims_expr(w->shape, 0, 1), *cols = dims_expr(w->shape, 1, 2);
+        const char *rows = dims_expr(E, w->shape, 0, 1), *cols = dims_expr(E, w->shape, 1, 2);
         if (!n->tb) /* op(B) = W [K = rows, N = cols] */
             emitf(E, ind + 1, "rnnrt_pack_b(0, %s, %s, %s, %s, w.%s);\n", rows, cols, ref(E, w), cols, pack_field(E, w));
         else /* op(B) = W^T [K = cols, N = rows] */
@@ -1082,29 +1386,44 @@ static void emit_packs(Emit *E, int ind, const Node *sn)
     E->pack_flag = flag;
 }
 
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Lines (each a declaration "type *name = ...;") in the order of their text. */
+static void emit_sorted(Emit *E, int ind, const char **lines, int n)
+{
+    qsort(lines, (size_t)n, sizeof *lines, str_cmp);
+    for (int i = 0; i < n; i++)
+        emitf(E, ind, "%s", lines[i]);
+}
+
 static void emit_scan(Emit *E, int ind, const Node *sn)
 {
     const Scan *s = sn->scan;
     const Graph *body = s->body;
     const char **cur = arena_alloc(&perm, (size_t)(s->nin + 1) * sizeof *cur);
-    emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
+    const char *file = sn->loc.file ? sn->loc.file : E->m->spec->path;
+    if (sn->loc.line > 0)
+        emitf(E, ind, "/* %s:%d%s  cell '%s' over t = %s */\n", c_comment(spec_file_name(E->m->spec, file)), sn->loc.line,
+              E->in_backward ? " (backward)" : "", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
+    else
+        emitf(E, ind, "/* scan '%s' over t = %s */\n", s->name ? s->name : "", s->reverse ? "T-1 .. 0" : "0 .. T-1");
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
             emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), ref(E, sn->in[k]),
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
-            cur[k] = unique_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)));
+            cur[k] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)), true);
             emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(E, s->in[k].arg));
         }
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
             const Node *on = scan_output_node(sn, o);
-            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, on), numel_size(on->shape));
+            emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, on), numel_size(E, on->shape));
         }
     emit_packs(E, ind, sn);
     if (s->reverse)
@@ -1112,29 +1431,40 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     else
         emitf(E, ind, "for (int t = 0; t < T; t++) {\n");
     int in1 = ind + 1;
-    /* this step's views of the inputs */
+    /* this step's views of the inputs, then the body nodes that are
+     * stacked (written in place); each group by name, so reordered terms
+     * do not reorder them */
+    const char **views = arena_array(&perm, (size_t)(s->nin + body->n + 1), sizeof(char *));
+    int nviews = 0;
     for (int k = 0; k < s->nin; k++) {
         const Node *arg = s->in[k].arg;
         if (s->in[k].kind != SCAN_INV && !body_reads(sn, arg))
             continue; /* e.g. carry_scale, read only by the backward pass */
         if (s->in[k].kind == SCAN_SEQ)
-            emitf(E, in1, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg), ref(E, sn->in[k]),
-                  numel_expr(arg->shape));
+            views[nviews++] = arena_printf(&perm, "const real *%s = %s + (size_t)t * %s;\n", node_cname(E, arg),
+                                           ref(E, sn->in[k]), numel_expr(E, arg->shape));
         else if (carry_in_place(sn, k))
-            emitf(E, in1, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
+            views[nviews++] = arena_printf(&perm, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
+            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
     }
-    /* body nodes that are stacked are written in place */
+    emit_sorted(E, in1, views, nviews);
+    nviews = 0;
     for (int i = 0; i < body->n; i++) {
         const Node *n = body->nodes[i];
         const Node *o = scan_stack_output(sn, n);
         if (o && has_storage(n))
-            emitf(E, in1, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o), numel_expr(n->shape));
+            views[nviews++] = arena_printf(&perm, "real *%s = %s + (size_t)t * %s;\n", node_cname(E, n), ref(E, o),
+                                           numel_expr(E, n->shape));
     }
+    emit_sorted(E, in1, views, nviews);
     E->last_line = 0;
+    E->nshown = 0;
+    E->in_body = true;
     for (int i = 0; i < body->n; i++)
         emit_node(E, in1, body->nodes[i]);
+    E->in_body = false;
+    E->nshown = 0;
     /* outputs of this step */
     for (int o = 0; o < s->nout; o++) {
         const ScanOut *so = &s->out[o];
@@ -1142,8 +1472,8 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (!on)
             continue;
         if (so->kind == SCAN_STACK && !has_storage(so->node))
-            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(E, on), numel_expr(so->node->shape),
-                  ref(E, so->node), numel_size(so->node->shape));
+            emitf(E, in1, "memcpy(%s + (size_t)t * %s, %s, %s * sizeof(real));\n", ref(E, on), numel_expr(E, so->node->shape),
+                  ref(E, so->node), numel_size(E, so->node->shape));
         else if (so->kind == SCAN_SUM)
             emit_sum_into(E, in1, on, so->node);
     }
@@ -1152,14 +1482,14 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
             emitf(E, in1, "%s = %s;\n", cur[k], ref(E, s->in[k].carry_out));
         else if (s->in[k].kind == SCAN_CARRY)
             emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
-                  ref(E, s->in[k].carry_out), numel_size(s->in[k].arg->shape));
+                  ref(E, s->in[k].carry_out), numel_size(E, s->in[k].arg->shape));
     emitf(E, ind, "}\n");
     E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
             emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(E, s->in[k].arg));
             emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), cur[k],
-                  numel_size(s->in[k].arg->shape));
+                  numel_size(E, s->in[k].arg->shape));
         }
     E->last_line = 0;
 }
@@ -1171,10 +1501,10 @@ static void emit_pool(Emit *E, int ind, const Node *n)
 {
     bool grad = n->op == OP_POOL_GRAD;
     const Node *w = n->in[grad ? 0 : 1], *h = n->in[grad ? 1 : 0];
-    const char *T = dims_expr(w->shape, 0, 1), *Bd = dims_expr(w->shape, 1, 2);
-    const char *C = numel_size(shape1(n->shape.d[n->shape.ndim - 1]));
+    const char *T = dims_expr(E, w->shape, 0, 1), *Bd = dims_expr(E, w->shape, 1, 2);
+    const char *C = numel_size(E, shape1(n->shape.d[n->shape.ndim - 1]));
     if (!grad)
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
     emitf(E, ind, "for (size_t t = 0; t < (size_t)%s; t++)\n", T);
     emitf(E, ind + 1, "for (size_t r = 0; r < (size_t)%s; r++) {\n", Bd);
     emitf(E, ind + 2, "const real wt = %s[t * (size_t)%s + r];\n", ref(E, w), Bd);
@@ -1200,7 +1530,7 @@ static void emit_clamped_len(Emit *E, int ind, const Node *len, const char *T)
 static void emit_masked_xent(Emit *E, int ind, const Node *n, bool grad)
 {
     const Node *lg = n->in[0], *y = n->in[1], *len = n->in[2];
-    const char *T = dims_expr(lg->shape, 0, 1), *B = dims_expr(lg->shape, 1, 2), *C = dims_expr(lg->shape, 2, 3);
+    const char *T = dims_expr(E, lg->shape, 0, 1), *B = dims_expr(E, lg->shape, 1, 2), *C = dims_expr(E, lg->shape, 2, 3);
     emitf(E, ind, "{\n");
     emitf(E, ind + 1, "double sum = 0, count = 0;\n");
     emitf(E, ind + 1, "for (int b = 0; b < %s; b++) {\n", B);
@@ -1240,8 +1570,8 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
     const Node *a = n->in[0];
     switch (n->op) {
     case OP_SUM_LAST: {
-        const char *w = dims_expr(a->shape, a->shape.ndim - 1, a->shape.ndim);
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(n->shape));
+        const char *w = dims_expr(E, a->shape, a->shape.ndim - 1, a->shape.ndim);
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(E, n->shape));
         emitf(E, ind + 1, "real s = 0;\n");
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
         emitf(E, ind + 2, "s += %s[i * %s + j];\n", ref(E, a), w);
@@ -1250,16 +1580,16 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         return;
     }
     case OP_BCAST_LAST: {
-        const char *w = dims_expr(n->shape, n->shape.ndim - 1, n->shape.ndim);
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(a->shape));
+        const char *w = dims_expr(E, n->shape, n->shape.ndim - 1, n->shape.ndim);
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, a->shape));
         emitf(E, ind + 1, "for (size_t j = 0; j < (size_t)%s; j++)\n", w);
         emitf(E, ind + 2, "%s[i * %s + j] = %s[i];\n", ref(E, n), w, ref(E, a));
         return;
     }
     case OP_MASKED_SOFTMAX_T: {
-        const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
+        const char *T = dims_expr(E, a->shape, 0, 1), *B = dims_expr(E, a->shape, 1, 2);
         const char *S = ref(E, a), *Y = ref(E, n);
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", Y, numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", Y, numel_size(E, n->shape));
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emit_clamped_len(E, ind + 1, n->in[1], T);
         emitf(E, ind + 1, "if (L == 0)\n");
@@ -1275,7 +1605,7 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         return;
     }
     case OP_MASKED_SOFTMAX_T_GRAD: {
-        const char *T = dims_expr(a->shape, 0, 1), *B = dims_expr(a->shape, 1, 2);
+        const char *T = dims_expr(E, a->shape, 0, 1), *B = dims_expr(E, a->shape, 1, 2);
         const char *Y = ref(E, a), *G = ref(E, n->in[1]);
         emitf(E, ind, "for (int b = 0; b < %s; b++) {\n", B);
         emitf(E, ind + 1, "real dot = 0;\n");
@@ -1291,7 +1621,7 @@ static void emit_s2s_node(Emit *E, int ind, const Node *n)
         emit_masked_xent(E, ind, n, n->op == OP_MASKED_XENT_GRAD);
         return;
     case OP_LEN_MASK: {
-        const char *T = dims_expr(n->shape, 0, 1), *B = dims_expr(n->shape, 1, 2);
+        const char *T = dims_expr(E, n->shape, 0, 1), *B = dims_expr(E, n->shape, 1, 2);
         emitf(E, ind, "for (int t = 0; t < %s; t++)\n", T);
         emitf(E, ind + 1, "for (int b = 0; b < %s; b++)\n", B);
         emitf(E, ind + 2, "%s[(size_t)t * %s + b] = t < %s[b];\n", ref(E, n), B, ref(E, a));
@@ -1321,13 +1651,14 @@ static void emit_node(Emit *E, int ind, const Node *n)
     }
     if (zeros_only_init(n))
         return; /* the scans memset their carries */
-    comment_loc(E, ind, n->loc);
+    if (n->op != OP_SCAN) /* emit_scan names the cell */
+        comment_loc(E, ind, n->loc);
     switch (n->op) {
     case OP_ZEROS:
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
         return;
     case OP_ONE_HOT: {
-        const char *rows = numel_size(n->in[0]->shape);
+        const char *rows = numel_size(E, n->in[0]->shape);
         emitf(E, ind, "memset(%s, 0, %s * V * sizeof(real));\n", ref(E, n), rows);
         emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", rows);
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < V)\n", ref(E, n->in[0]), ref(E, n->in[0]));
@@ -1337,8 +1668,13 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_GATHER: {
         /* out [rows, n] = rows ids of a [R, n]; ids outside [0, R) give 0 */
         const Node *a = n->in[0], *ids = n->in[1];
-        const char *R = dims_expr(a->shape, 0, 1), *cols = numel_size(shape1(a->shape.d[1]));
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(ids->shape));
+        const char *R = dims_expr(E, a->shape, 0, 1), *cols = numel_size(E, shape1(a->shape.d[1]));
+        if (ids->op == OP_INPUT) { /* int32_t token ids */
+            emitf(E, ind, "rnnrt_gather_rows(%s, %s, %s, %s, %s, %s);\n", ref(E, n), ref(E, a), ref(E, ids),
+                  numel_size(E, ids->shape), R, cols);
+            return;
+        }
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++) {\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "memcpy(%s + i * %s, %s + (size_t)%s[i] * %s, %s * sizeof(real));\n", ref(E, n), cols, ref(E, a),
               ref(E, ids), cols, cols);
@@ -1350,9 +1686,14 @@ static void emit_node(Emit *E, int ind, const Node *n)
     case OP_SCATTER_ADD: {
         /* out [R, n] = 0; row ids[i] += g[i] for every i */
         const Node *ids = n->in[0], *gr = n->in[1];
-        const char *R = dims_expr(n->shape, 0, 1), *cols = numel_size(shape1(n->shape.d[1]));
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(n->shape));
-        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(ids->shape));
+        const char *R = dims_expr(E, n->shape, 0, 1), *cols = numel_size(E, shape1(n->shape.d[1]));
+        if (ids->op == OP_INPUT) {
+            emitf(E, ind, "rnnrt_scatter_add_rows(%s, %s, %s, %s, %s, %s);\n", ref(E, n), ref(E, ids), ref(E, gr),
+                  numel_size(E, ids->shape), R, cols);
+            return;
+        }
+        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), numel_size(E, n->shape));
+        emitf(E, ind, "for (size_t i = 0; i < %s; i++)\n", numel_size(E, ids->shape));
         emitf(E, ind + 1, "if (%s[i] >= 0 && %s[i] < %s)\n", ref(E, ids), ref(E, ids), R);
         emitf(E, ind + 2, "for (size_t j = 0; j < %s; j++)\n", cols);
         emitf(E, ind + 3, "%s[(size_t)%s[i] * %s + j] += %s[i * %s + j];\n", ref(E, n), ref(E, ids), cols, ref(E, gr), cols);
@@ -1362,16 +1703,13 @@ static void emit_node(Emit *E, int ind, const Node *n)
         emit_matmul(E, ind, n);
         return;
     case OP_SUM_TO: {
-        const char *inner = numel_size(n->shape);
-        emitf(E, ind, "memset(%s, 0, %s * sizeof(real));\n", ref(E, n), inner);
-        emitf(E, ind, "for (size_t r = 0, n = %s; r < %s / n; r++)\n", inner, numel_size(n->in[0]->shape));
-        emitf(E, ind + 1, "for (size_t j = 0; j < n; j++)\n");
-        emitf(E, ind + 2, "%s[j] += %s[r * n + j];\n", ref(E, n), ref(E, n->in[0]));
+        emitf(E, ind, "rnnrt_sum_rows(%s, %s, %s, %s);\n", ref(E, n), ref(E, n->in[0]), numel_size(E, n->in[0]->shape),
+              numel_size(E, n->shape));
         return;
     }
     case OP_DROPOUT:
         /* the mask is a hash of (c->dropout_seed, site, i): see rnnrt.h */
-        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(E, n->in[0]), ref(E, n), numel_size(n->shape),
+        emitf(E, ind, "rnnrt_dropout(c, %s, %s, %s, %.17g, %d);\n", ref(E, n->in[0]), ref(E, n), numel_size(E, n->shape),
               n->value, n->index);
         return;
     case OP_CONCAT: {
@@ -1379,12 +1717,12 @@ static void emit_node(Emit *E, int ind, const Node *n)
         bool weights = weight_concat(E, n);
         if (weights)
             emitf(E, ind++, "if ((size_t)T * B >= %d) /* else: GEMMs per part (emit_matmul) */\n", CONCAT_MIN_ROWS);
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(shape_rows(n->shape)));
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++) {\n", numel_size(E, shape_rows(n->shape)));
         for (int k = 0, at = 0; k < n->nin; k++) {
             int wk = n->in[k]->shape.d[last];
-            const char *to = at ? arena_printf(&perm, " + %d", at) : "";
-            emitf(E, ind + 1, "memcpy(%s + r * %d%s, %s + r * %d, %d * sizeof(real));\n", ref(E, n), w, to,
-                  ref(E, n->in[k]), wk, wk);
+            const char *to = at ? arena_printf(&perm, " + %s", dim_c(E, at)) : "";
+            emitf(E, ind + 1, "memcpy(%s + r * %s%s, %s + r * %s, %s * sizeof(real));\n", ref(E, n), dim_c(E, w), to,
+                  ref(E, n->in[k]), dim_c(E, wk), dim_c(E, wk));
             at += wk;
         }
         emitf(E, ind, "}\n");
@@ -1395,32 +1733,34 @@ static void emit_node(Emit *E, int ind, const Node *n)
             return; /* read in place by the fused loops */
         const Node *a = n->in[0];
         int last = n->shape.ndim - 1, w = n->shape.d[last], wa = a->shape.d[last];
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(shape_rows(n->shape)));
-        const char *from = n->index ? arena_printf(&perm, " + %d", n->index) : "";
-        emitf(E, ind + 1, "memcpy(%s + r * %d, %s + r * %d%s, %d * sizeof(real));\n", ref(E, n), w, ref(E, a), wa, from, w);
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(E, shape_rows(n->shape)));
+        const char *from = n->index ? arena_printf(&perm, " + %s", dim_c(E, n->index)) : "";
+        emitf(E, ind + 1, "memcpy(%s + r * %s, %s + r * %s%s, %s * sizeof(real));\n", ref(E, n), dim_c(E, w), ref(E, a),
+              dim_c(E, wa), from, dim_c(E, w));
         return;
     }
     case OP_ROW_SCALE: {
         /* out[r][j] = a[r][j] * s[r]: a mask over the rows of a state */
         const Node *a = n->in[0], *sc = n->in[1];
         int w = a->shape.d[a->shape.ndim - 1];
-        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(sc->shape));
-        emitf(E, ind + 1, "for (size_t j = 0; j < %d; j++)\n", w);
-        emitf(E, ind + 2, "%s[r * %d + j] = %s[r * %d + j] * %s[r];\n", ref(E, n), w, ref(E, a), w, ref(E, sc));
+        emitf(E, ind, "for (size_t r = 0; r < %s; r++)\n", numel_size(E, sc->shape));
+        const char *W = dim_c(E, w);
+        emitf(E, ind + 1, "for (size_t j = 0; j < %s; j++)\n", W);
+        emitf(E, ind + 2, "%s[r * %s + j] = %s[r * %s + j] * %s[r];\n", ref(E, n), W, ref(E, a), W, ref(E, sc));
         return;
     }
     case OP_SOFTMAX_XENT: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
         emitf(E, ind, "%s[0] = (real)rnnrt_softmax_xent(%s, %s, %s, %s);\n", ref(E, n), ref(E, lg), ref(E, n->in[1]),
-              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1));
+              numel_size(E, n->in[1]->shape), dims_expr(E, lg->shape, last, last + 1));
         return;
     }
     case OP_SOFTMAX_XENT_GRAD: {
         const Node *lg = n->in[0];
         int last = lg->shape.ndim - 1;
         emitf(E, ind, "rnnrt_softmax_xent_grad(%s, %s, %s, %s, %s, %s);\n", ref(E, lg), ref(E, n->in[1]),
-              numel_size(n->in[1]->shape), dims_expr(lg->shape, last, last + 1), scalar(E, n->in[2]), ref(E, n));
+              numel_size(E, n->in[1]->shape), dims_expr(E, lg->shape, last, last + 1), scalar(E, n->in[2]), ref(E, n));
         return;
     }
     case OP_POOL:
@@ -1448,33 +1788,81 @@ static void emit_node(Emit *E, int ind, const Node *n)
 }
 
 /* Locals every step function starts with. */
-static void emit_prologue(Emit *E, bool backward)
+/* ---- function bodies: written first, so the prologue declares only the
+ * locals a body reads (no unused variables, no (void) lines) ---- */
+
+static FILE *body_begin(Emit *E)
+{
+    FILE *saved = E->f;
+    E->f = tmpfile();
+    if (!E->f)
+        DIE("emit: cannot create a temporary file");
+    scope_begin(E);
+    return saved;
+}
+
+static const char *body_end(Emit *E, FILE *saved)
+{
+    long len = ftell(E->f);
+    if (len < 0 || fseek(E->f, 0, SEEK_SET) != 0)
+        DIE("emit: cannot read back a function body");
+    char *text = arena_alloc(&perm, (size_t)len + 1);
+    if (fread(text, 1, (size_t)len, E->f) != (size_t)len)
+        DIE("emit: cannot read back a function body");
+    text[len] = 0;
+    fclose(E->f);
+    E->f = saved;
+    return text;
+}
+
+/* Does the C text read identifier name (outside comments)? */
+static bool body_uses(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *q = text; *q; q++) {
+        if (q[0] == '/' && q[1] == '*') {
+            const char *end = strstr(q + 2, "*/");
+            if (!end)
+                return false;
+            q = end + 1;
+            continue;
+        }
+        if (strncmp(q, name, n) == 0 && (q == text || !(isalnum((unsigned char)q[-1]) || q[-1] == '_')) &&
+            !(isalnum((unsigned char)q[n]) || q[n] == '_'))
+            return true;
+        while (isalnum((unsigned char)*q) || *q == '_') /* skip the rest of an identifier */
+            if (!(isalnum((unsigned char)q[1]) || q[1] == '_'))
+                break;
+            else
+                q++;
+    }
+    return false;
+}
+
+static void emit_prologue(Emit *E, bool backward, const char *body)
 {
     const Model *m = E->m;
     const char *xa = E->xdim ? arena_printf(&perm, ", %s", E->xdim) : "";
     emitf(E, 1, "const int B = c->B, T = c->T, V = c->V%s;\n",
           E->xdim ? arena_printf(&perm, ", %s = c->%s", E->xdim, E->xdim) : "");
-    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V%s); /* read only */\n", E->prefix, E->prefix, xa);
-    if (backward)
+    if (body_uses(body, "p"))
+        emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V%s); /* read only */\n", E->prefix, E->prefix, xa);
+    if (body_uses(body, "g"))
         emitf(E, 1, "%s_params g = %s_params_at(c->grads, V%s);\n", E->prefix, E->prefix, xa);
     emitf(E, 1, "%s_work w;\n", E->prefix);
     emitf(E, 1, "%s_layout(&w, c->work, B, T, V%s);\n", E->prefix, xa);
-    if (m->carry_scale)
+    if (m->carry_scale && (!backward || body_uses(body, node_cname(E, m->carry_scale))))
         emitf(E, 1, "real *%s = w.%s;\n", node_cname(E, m->carry_scale), node_cname(E, m->carry_scale));
     for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, m->state_in[k]),
-              k * m->spec->hidden);
-    emitf(E, 1, "(void)p;\n");
-    if (!m->carry_scale) {
-        emitf(E, 1, "(void)V;\n");
-    } else if (!backward) {
+        if (body_uses(body, node_cname(E, m->state_in[k])))
+            emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, m->state_in[k]),
+                  dim_c(E, (long long)k * m->spec->hidden));
+    if (body_uses(body, "packed"))
+        emitf(E, 1, "const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */\n");
+    if (m->carry_scale && !backward) {
         emitf(E, 1, "for (int t = 0; t < T; t++)\n");
         emitf(E, 2, "%s[t] = c->carry_scale ? c->carry_scale[t] : 1;\n", node_cname(E, m->carry_scale));
-    } else {
-        emitf(E, 1, "(void)%s;\n", node_cname(E, m->carry_scale));
     }
-    for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "(void)%s;\n", node_cname(E, m->state_in[k]));
     fputc('\n', E->f);
 }
 
@@ -1486,7 +1874,7 @@ static void emit_forward(Emit *E)
     emitf(E, 0, "/* Forward pass: loss, logits and the final state; keeps in the\n"
                 " * workspace what the backward pass reads. */\n");
     emitf(E, 0, "static void %s_forward(%s *c)\n{\n", E->prefix, E->s2s ? "RnnrtS2sCtx" : "RnnrtCtx");
-    emit_prologue(E, false);
+    FILE *saved = body_begin(E);
     E->in_backward = false;
     E->last_line = 0;
     for (int i = 0; i < m->nforward; i++)
@@ -1497,64 +1885,11 @@ static void emit_forward(Emit *E)
     if (E->s2s)
         emitf(E, 1, "c->attention = %s;\n", m->attention ? ref(E, m->attention) : "NULL");
     for (int k = 0; k < m->nstates && !E->s2s; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
-    emitf(E, 0, "}\n\n");
-}
-
-static void mark_outer_reads(const Graph *top, const Graph *body, bool *live)
-{
-    for (int i = 0; i < body->n; i++) {
-        const Node *u = body->nodes[i];
-        for (int k = 0; k < u->nin; k++)
-            if (u->in[k]->graph == top)
-                live[u->in[k]->id] = true;
-        if (u->op == OP_SCAN)
-            mark_outer_reads(top, u->scan->body, live);
-    }
-}
-
-/* Marks in live[] (by node id) the forward nodes logits and the final
- * states read, directly or not: what a generation step must compute. */
-static void mark_step_nodes(const Model *m, bool *live)
-{
-    live[m->logits->id] = true;
-    for (int k = 0; k < m->nstates; k++)
-        live[m->state_out[k]->id] = true;
-    for (int i = m->nforward - 1; i >= 0; i--) {
-        const Node *n = m->g->nodes[i];
-        if (!live[i])
-            continue;
-        for (int k = 0; k < n->nin; k++)
-            live[n->in[k]->id] = true;
-        if (n->op == OP_SCAN) /* what its body reads of the outer graph */
-            mark_outer_reads(m->g, n->scan->body, live);
-    }
-}
-
-/* The forward pass without the loss or anything only the loss reads:
- * logits and the final state of one generation step (rnnrt_sample.c).
- * Language models only; the blocks are forward's own, so the values are
- * the same bits. */
-static void emit_step(Emit *E)
-{
-    const Model *m = E->m;
-    bool *live = arena_alloc(&perm, (size_t)m->g->n * sizeof *live); /* zeroed */
-    mark_step_nodes(m, live);
-    emitf(E, 0, "/* Generation step: forward without the loss; sets c->logits and the\n"
-                " * final state only. */\n");
-    emitf(E, 0, "static void %s_step(RnnrtCtx *c)\n{\n", E->prefix);
-    emit_prologue(E, false);
-    E->in_backward = false;
-    E->last_line = 0;
-    for (int i = 0; i < m->nforward; i++)
-        if (live[i])
-            emit_node(E, 1, m->g->nodes[i]);
-    fputc('\n', E->f);
-    emitf(E, 1, "c->logits = %s;\n", ref(E, m->logits));
-    for (int k = 0; k < m->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-              ref(E, m->state_out[k]), numel_size(m->state_out[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, (long long)k * m->spec->hidden),
+              ref(E, m->state_out[k]), numel_size(E, m->state_out[k]->shape));
+    const char *body = body_end(E, saved);
+    emit_prologue(E, false, body);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1564,7 +1899,7 @@ static void emit_backward(Emit *E)
     emitf(E, 0, "/* Backward pass (backpropagation through time): adds the gradient of\n"
                 " * c->loss to c->grads and writes c->dstate_in. Call after forward. */\n");
     emitf(E, 0, "static void %s_backward(%s *c)\n{\n", E->prefix, E->s2s ? "RnnrtS2sCtx" : "RnnrtCtx");
-    emit_prologue(E, true);
+    FILE *saved = body_begin(E);
     E->in_backward = true;
     E->last_line = 0;
     for (int i = m->nforward; i < m->g->n; i++)
@@ -1575,19 +1910,28 @@ static void emit_backward(Emit *E)
     for (int i = 0; i < m->nparams; i++) {
         if (!m->grads[i] || direct_grad_param(E, m->grads[i]) >= 0)
             continue;
-        emitf(E, 1, "for (size_t i = 0; i < %s; i++)\n", numel_size(m->params[i].shape));
-        emitf(E, 2, "g.%s[i] += %s[i];\n", m->params[i].name, ref(E, m->grads[i]));
+        int same = -1; /* CSE: two parameters whose gradients are one value */
+        for (int j = 0; j < i && same < 0; j++)
+            if (m->grads[j] == m->grads[i])
+                same = j;
+        emitf(E, 1, "rnnrt_add_to(g.%s, %s, %s);%s\n", m->params[i].name, ref(E, m->grads[i]),
+              numel_size(E, m->params[i].shape),
+              same < 0 ? "" : arena_printf(&perm, " /* d%s: the same sum as d%s */", m->params[i].name, m->params[same].name));
     }
     emitf(E, 1, "if (c->dstate_in) {\n");
     for (int k = 0; k < m->nstates; k++) {
         if (m->dstate[k])
-            emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %d, %s, %s * sizeof(real));\n", k * m->spec->hidden,
-                  ref(E, m->dstate[k]), numel_size(m->dstate[k]->shape));
+            emitf(E, 2, "memcpy(c->dstate_in + (size_t)B * %s, %s, %s * sizeof(real));\n",
+                  dim_c(E, (long long)k * m->spec->hidden),
+                  ref(E, m->dstate[k]), numel_size(E, m->dstate[k]->shape));
         else
-            emitf(E, 2, "memset(c->dstate_in + (size_t)B * %d, 0, (size_t)B * %d * sizeof(real));\n",
-                  k * m->spec->hidden, m->spec->hidden);
+            emitf(E, 2, "memset(c->dstate_in + (size_t)B * %s, 0, (size_t)B * %s * sizeof(real));\n",
+                  dim_c(E, (long long)k * m->spec->hidden), E->sym_h);
     }
     emitf(E, 1, "}\n");
+    const char *body = body_end(E, saved);
+    emit_prologue(E, true, body);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1612,7 +1956,7 @@ static void emit_model_begin(Emit *E, const char *type)
     emitf(E, 1, ".spec_hash = UINT64_C(0x%016llx),\n", (unsigned long long)s->hash);
     emitf(E, 1, ".nparams = %d,\n", E->m->nparams);
     emitf(E, 1, ".params = %s_param_table,\n", E->prefix);
-    emitf(E, 1, ".state_size = %d,\n", E->m->state_size);
+    emitf(E, 1, ".state_size = %s,\n", dim_c(E, E->m->state_size));
 }
 
 /* The recipe's lr schedule, warm-up and weight decay: only what the spec
@@ -1729,42 +2073,37 @@ static void emit_dec_layout(Emit *E, const S2sDecode *d, const char *state0)
     E->nbuffers = 0;
     E->m = d->enc;
     collect_buffers(E, d->enc->g, NULL);
-    add_buffer(E, state0, arena_printf(&perm, "(size_t)B * %d", d->enc->state_size), "the encoder's initial states: zeros",
+    add_buffer(E, state0, "the encoder's initial states: zeros",
                NULL, false);
+    E->buffers[E->nbuffers - 1].shape = shape2(DIM_B, d->enc->state_size);
     E->m = d->step->m;
     collect_buffers(E, d->step->m->g, NULL);
+    qsort(E->buffers, (size_t)E->nbuffers, sizeof *E->buffers, buffer_cmp);
     emitf(E, 0, "/* The decoding workspace: the encoder's buffers, then the step's. */\n");
     emitf(E, 0, "typedef struct {\n");
     for (int i = 0; i < E->nbuffers; i++)
         emitf(E, 1, "real *%s; /* %s */\n", E->buffers[i].field, E->buffers[i].what);
     emitf(E, 0, "} %s_dec_work;\n\n", E->prefix);
-    emitf(E, 0, "static size_t %s_dec_layout(%s_dec_work *w, real *base, int B, int T, int V, int Vt)\n{\n", E->prefix,
-          E->prefix);
-    emitf(E, 1, "size_t off = 0, n;\n");
-    emitf(E, 1, "if (B <= 0 || T <= 0 || V <= 0 || B > (1 << 20) || T > (1 << 20) || V > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    emitf(E, 1, "if (Vt <= 0 || Vt > (1 << 24))\n");
-    emitf(E, 2, "return 0;\n");
-    for (int i = 0; i < E->nbuffers; i++) {
-        emitf(E, 1, "n = %s;\n", E->buffers[i].size);
-        emitf(E, 1, "if (n > INT_MAX)\n");
-        emitf(E, 2, "return 0;\n");
-        emitf(E, 1, "w->%s = base ? base + off : NULL;\n", E->buffers[i].field);
-        emitf(E, 1, "off += n;\n");
-    }
-    emitf(E, 1, "return off;\n}\n\n");
+    int *slot = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
+    for (int i = 0; i < E->nbuffers; i++)
+        slot[i] = -1;
+    const char *work = arena_printf(&perm, "%s_dec_work", E->prefix), *table = arena_printf(&perm, "%s_dec_bufs", E->prefix);
+    emit_buf_table(E, work, table, slot);
+    emit_layout_fn(E, arena_printf(&perm, "%s_dec_layout", E->prefix), work, table, "Vt");
     emitf(E, 0, "static size_t %s_dec_workspace(int B, int T, int V, int Vt)\n{\n", E->prefix);
     emitf(E, 1, "%s_dec_work w;\n", E->prefix);
     emitf(E, 1, "return %s_dec_layout(&w, NULL, B, T, V, Vt);\n}\n\n", E->prefix);
 }
 
-static void emit_dec_prologue(Emit *E)
+static void emit_dec_prologue(Emit *E, const char *body)
 {
     emitf(E, 1, "const int B = c->B, T = c->T, V = c->V, Vt = c->Vt;\n");
-    emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V, Vt); /* read only */\n", E->prefix, E->prefix);
+    if (body_uses(body, "p"))
+        emitf(E, 1, "%s_params p = %s_params_at((real *)c->params, V, Vt); /* read only */\n", E->prefix, E->prefix);
     emitf(E, 1, "%s_dec_work w;\n", E->prefix);
     emitf(E, 1, "%s_dec_layout(&w, c->work, B, T, V, Vt);\n", E->prefix);
-    emitf(E, 1, "(void)p;\n    (void)T;\n");
+    if (body_uses(body, "packed"))
+        emitf(E, 1, "const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */\n");
 }
 
 /* Body nodes of g as the training functions emit them. */
@@ -1801,23 +2140,26 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
 
     emitf(E, 0, "/* Decoding, once per batch of sources: the encoder over c->src (c->src_len\n"
                 " * valid steps per row) from zero states. Leaves in c->work what %s_step\n"
-                " * reads and writes the decoder's initial states to c->state_out (B*%d\n"
+                " * reads and writes the decoder's initial states to c->state_out (B*%s\n"
                 " * reals, the blocks of %s_step's c->state_in). */\n",
-          E->prefix, step_state_offset(st, st->nstates), E->prefix);
+          E->prefix, dim_c(E, step_state_offset(st, st->nstates)), E->prefix);
     emitf(E, 0, "static void %s_encode(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
-    emit_dec_prologue(E);
-    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %d * sizeof(real));\n", state0, d->enc->state_size);
+    FILE *saved = body_begin(E);
+    emit_dec_nodes(E, d->enc);
+    for (int k = 0; k < st->nstates; k++)
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
+              ref(E, st->state_init[k]), numel_size(E, st->state_init[k]->shape));
+    const char *body = body_end(E, saved);
+    emit_dec_prologue(E, body);
+    emitf(E, 1, "memset(w.%s, 0, (size_t)B * %s * sizeof(real));\n", state0, dim_c(E, d->enc->state_size));
     for (int k = 0, off = 0; k < d->enc->nstates; k++) {
         const Node *s = d->enc->state_in[k];
-        emitf(E, 1, "const real *%s = w.%s + (size_t)B * %d;\n", node_cname(E, s), state0, off);
-        emitf(E, 1, "(void)%s;\n", node_cname(E, s));
+        if (body_uses(body, node_cname(E, s)))
+            emitf(E, 1, "const real *%s = w.%s + (size_t)B * %s;\n", node_cname(E, s), state0, dim_c(E, off));
         off += s->shape.d[1];
     }
     fputc('\n', E->f);
-    emit_dec_nodes(E, d->enc);
-    for (int k = 0; k < st->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(E, st->state_init[k]), numel_size(st->state_init[k]->shape));
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
 
     emitf(E, 0, "/* Decoding, one step for B rows after %s_encode on the same c->work:\n"
@@ -1826,19 +2168,21 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
                 " * ([T][B], the weight of source step s for row b; NULL without attention). */\n",
           E->prefix);
     emitf(E, 0, "static void %s_step(RnnrtS2sDecCtx *c)\n{\n", E->prefix);
-    emit_dec_prologue(E);
-    for (int k = 0; k < st->nstates; k++) {
-        emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %d;\n", node_cname(E, st->state_in[k]),
-              step_state_offset(st, k));
-        emitf(E, 1, "(void)%s;\n", node_cname(E, st->state_in[k]));
-    }
-    fputc('\n', E->f);
+    saved = body_begin(E);
     emit_dec_nodes(E, st->m);
     for (int k = 0; k < st->nstates; k++)
-        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %d, %s, %s * sizeof(real));\n", step_state_offset(st, k),
-              ref(E, st->state_out[k]), numel_size(st->state_out[k]->shape));
+        emitf(E, 1, "memcpy(c->state_out + (size_t)B * %s, %s, %s * sizeof(real));\n", dim_c(E, step_state_offset(st, k)),
+              ref(E, st->state_out[k]), numel_size(E, st->state_out[k]->shape));
     emitf(E, 1, "c->logits = %s;\n", ref(E, st->m->logits));
     emitf(E, 1, "c->attention = %s;\n", st->m->attention ? ref(E, st->m->attention) : "NULL");
+    body = body_end(E, saved);
+    emit_dec_prologue(E, body);
+    for (int k = 0; k < st->nstates; k++)
+        if (body_uses(body, node_cname(E, st->state_in[k])))
+            emitf(E, 1, "const real *%s = c->state_in + (size_t)B * %s;\n", node_cname(E, st->state_in[k]),
+                  dim_c(E, step_state_offset(st, k)));
+    fputc('\n', E->f);
+    fputs(body, E->f);
     emitf(E, 0, "}\n\n");
     E->m = train;
 }
@@ -1856,7 +2200,7 @@ static void emit_s2s_descriptor(Emit *E, const S2sDecode *d)
     int sd = 0;
     for (int k = 0; k < d->step->nstates; k++)
         sd += d->step->state_in[k]->shape.d[1];
-    emitf(E, 1, ".dec_state_size = %d,\n", sd);
+    emitf(E, 1, ".dec_state_size = %s,\n", dim_c(E, sd));
     emitf(E, 1, ".dec_states = %d,\n", d->step->nstates);
     emitf(E, 1, ".decode_workspace = %s_dec_workspace,\n", E->prefix);
     emitf(E, 1, ".encode = %s_encode,\n", E->prefix);
@@ -1884,8 +2228,7 @@ static void emit_descriptor(Emit *E, const S2sDecode *d)
             emitf(E, 1, ".head = %s,\n", s->head == HEAD_MEAN ? "RNNRT_HEAD_MEAN" : "RNNRT_HEAD_LAST");
         emitf(E, 1, ".workspace_l = %s_workspace_l,\n", E->prefix);
     } else {
-        emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix);
-        emitf(E, 1, ".step = %s_step,\n", E->prefix);
+        emitf(E, 1, ".workspace = %s_workspace,\n", E->prefix); /* generation calls forward */
     }
     emit_model_end(E, "rnnrt_main", true);
 }
@@ -1907,14 +2250,13 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
     }
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         unique_name(&E, fixed[i]);
+    name_dims(&E);
     name_graph(&E, m->g, NULL);
     emit_header(&E);
     emit_params(&E);
     emit_layout(&E);
     emit_fused_fns(&E);
     emit_forward(&E);
-    if (!labels && !s2s)
-        emit_step(&E);
     emit_backward(&E);
     if (s2s != (d != NULL))
         DIE("emit_c: a seq2seq model needs its decoding graphs, and only it");

@@ -69,7 +69,9 @@ typedef enum {
 typedef enum {
     RNNRT_INIT_UNIFORM, /* U(-arg, arg) */
     RNNRT_INIT_NORMAL,  /* N(0, arg^2) */
-    RNNRT_INIT_ZEROS
+    RNNRT_INIT_ZEROS,
+    RNNRT_INIT_UNIFORM_FAN /* U(-1/sqrt(arg), 1/sqrt(arg)): PyTorch's default for
+                              arg inputs; the emitted table names arg (GRU_H) */
 } RnnrtInit;
 
 typedef struct {
@@ -1689,5 +1691,90 @@ int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
                          RnnrtVocab *vocab, RnnrtVocab *labels,
                          RnnrtParams *p, int *T, int64_t *steps,
                          RnnrtError *err);
+
+/* ---- helpers for the emitted code and the trainers (issue 12) ---- */
+
+/* One buffer of an emitted model's workspace (its <model>_bufs table):
+ * the field of the work struct it sets, its slot (buffers of one slot start
+ * at one offset, their lifetimes do not overlap: pass_memplan.c; -1 = its
+ * own storage, after the slots) and its size in reals: mult times the
+ * run-time dims named in dims ("TB" = T * B; letters B, T, V, L and "Vt").
+ * A packed weight (pack_mult > 0) takes rnnrt_packed_size(rows, cols) with
+ * rows = dims * mult and cols = pack_dims * pack_mult. */
+typedef struct {
+    size_t field; /* offsetof(<model>_work, field) */
+    int slot;
+    const char *dims;
+    long mult;
+    const char *pack_dims;
+    long pack_mult;
+} RnnrtWorkBuf;
+
+/* The run-time dims of a layout: dims[] = {B, T, V, L or Vt}. */
+enum { RNNRT_LAYOUT_B, RNNRT_LAYOUT_T, RNNRT_LAYOUT_V, RNNRT_LAYOUT_X, RNNRT_LAYOUT_NDIMS };
+
+/* Places the n buffers of table buf at base (NULL: only measures), setting
+ * each field of work; slots in the order of their first buffer, each as
+ * large as its largest buffer. Returns the number of reals, or 0 when a
+ * dim is out of range (B, T in 1 .. 2^20, V, L, Vt in 1 .. 2^24; an
+ * unused L/Vt is 0) or a buffer would exceed INT_MAX reals. */
+size_t rnnrt_layout(void *work, real *base, const RnnrtWorkBuf *buf, int n, const int dims[RNNRT_LAYOUT_NDIMS]);
+
+/* The emitted code's row kernels (generated/X.c calls them, so a forward
+ * reads as a list of calls). Each is the loop the emitter wrote before, in
+ * the same order, so the results are the same bits. */
+
+/* out [n, cols] = rows ids[i] of table [R, cols]; an id outside [0, R)
+ * gives a row of zeros. */
+static inline void rnnrt_gather_rows(real *out, const real *table, const int32_t *ids, size_t n, int R, size_t cols)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] >= 0 && ids[i] < R)
+            memcpy(out + i * cols, table + (size_t)ids[i] * cols, cols * sizeof(real));
+        else
+            memset(out + i * cols, 0, cols * sizeof(real));
+    }
+}
+
+/* out [R, cols] = 0, then out row ids[i] += g row i for every i < n (ids
+ * outside [0, R) skipped): the gradient of rnnrt_gather_rows. */
+static inline void rnnrt_scatter_add_rows(real *out, const int32_t *ids, const real *g, size_t n, int R, size_t cols)
+{
+    memset(out, 0, (size_t)R * cols * sizeof(real));
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < R)
+            for (size_t j = 0; j < cols; j++)
+                out[(size_t)ids[i] * cols + j] += g[i * cols + j];
+}
+
+/* out [total] = x + b, b [cols] repeated over the rows of x. */
+static inline void rnnrt_add_bias(real *out, const real *x, const real *b, size_t total, size_t cols)
+{
+    for (size_t r = 0; r < total / cols; r++)
+        for (size_t j = 0; j < cols; j++)
+            out[r * cols + j] = x[r * cols + j] + b[j];
+}
+
+/* out [cols] = the sum of the rows of x [total / cols, cols], row by row. */
+static inline void rnnrt_sum_rows(real *out, const real *x, size_t total, size_t cols)
+{
+    memset(out, 0, cols * sizeof(real));
+    for (size_t r = 0; r < total / cols; r++)
+        for (size_t j = 0; j < cols; j++)
+            out[j] += x[r * cols + j];
+}
+
+/* acc [n] += x. */
+static inline void rnnrt_add_to(real *acc, const real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += x[i];
+}
+
+/* The bound b of a uniform init U(-b, b), or the deviation of a normal one. */
+static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
+{
+    return d->init == RNNRT_INIT_UNIFORM_FAN ? 1.0 / sqrt(d->init_arg) : d->init_arg;
+}
 
 #endif

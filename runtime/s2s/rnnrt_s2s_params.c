@@ -33,7 +33,7 @@ void rnnrt_s2s_params_init(S2sParams *p, const RnnrtS2sModel *m, int V, int Vt, 
         size_t n = p->offset[i + 1] - p->offset[i];
         for (size_t j = 0; j < n && d->init != RNNRT_INIT_ZEROS; j++)
             x[j] = (real)(d->init == RNNRT_INIT_NORMAL ? d->init_arg * rnnrt_rng_normal(rng)
-                                                      : d->init_arg * (2 * rnnrt_rng_uniform(rng) - 1));
+                                                      : rnnrt_init_bound(d) * (2 * rnnrt_rng_uniform(rng) - 1));
     }
 }
 

@@ -116,7 +116,8 @@ void rnnrt_params_randomize(RnnrtParams *p, const RnnrtModel *m, RnnrtRng *r)
         size_t n = p->numel[i];
         switch (d->init) {
         case RNNRT_INIT_UNIFORM:
-            rnnrt_rng_fill_uniform(r, w, n, -d->init_arg, d->init_arg);
+        case RNNRT_INIT_UNIFORM_FAN:
+            rnnrt_rng_fill_uniform(r, w, n, -rnnrt_init_bound(d), rnnrt_init_bound(d));
             break;
         case RNNRT_INIT_NORMAL:
             for (size_t k = 0; k < n; k++)

@@ -332,7 +332,9 @@ static void test_emit_names_from_spec(void **state)
     assert_non_null(strstr(c, "static void m_forward(RnnrtCtx *c)"));
     assert_non_null(strstr(c, "static void m_backward(RnnrtCtx *c)"));
     assert_non_null(strstr(c, "const RnnrtModel m_model = {"));
-    assert_non_null(strstr(c, "real *W_hh; /* [8,8] */"));
+    assert_non_null(strstr(c, "    M_H = 8, /* hidden: t.yaml:"));
+    assert_non_null(strstr(c, "real *W_hh; /* [M_H,M_H] */"));
+    assert_null(strstr(c, "(void)"));
     assert_non_null(strstr(c, "/* t.yaml:15  h: tanh(x @ W_ih + h @ W_hh + b) */"));
     assert_null(strstr(c, "0x7f")); /* no pointer values */
     free(c);
