@@ -156,15 +156,6 @@ void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
         m->backward(c);
 }
 
-void rnnrt_s2s_split_free(RnnrtS2sSplit *p)
-{
-    if (!p)
-        return;
-    rnnrt_split_close(&p->sp); /* the slices' buffers too */
-    free(p->s);
-    free(p);
-}
-
 int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
                         int threads, int B, int T, int V, int Vt,
                         size_t total, real *work0, RnnrtError *err)
@@ -203,6 +194,15 @@ int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
     }
     *out = p;
     return 0;
+}
+
+void rnnrt_s2s_split_free(RnnrtS2sSplit *p)
+{
+    if (!p)
+        return;
+    rnnrt_split_close(&p->sp); /* the slices' buffers too */
+    free(p->s);
+    free(p);
 }
 
 int rnnrt_s2s_split_n(const RnnrtS2sSplit *p)
