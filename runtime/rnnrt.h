@@ -606,6 +606,67 @@ int rnnrt_crew_new(RnnrtCrew **out, int n, RnnrtCrewFn fn, void *arg,
 void rnnrt_crew_run(RnnrtCrew *c);
 void rnnrt_crew_free(RnnrtCrew *c);
 
+/* The batch split itself, one mechanism for every trainer: the LM and task
+ * heads' pool above and the seq2seq split (rnnrt_s2s_split.c) each embed an
+ * RnnrtSplit and supply only fn(owner, i), which gathers part i's rows, runs
+ * its forward (and backward into part[i].grads, which fn zeroes) and leaves
+ * part[i].loss. The split deals the rows (this rank's, then as evenly as
+ * possible over the parts: B = 5 over 2 is 3 + 2), runs the parts on a
+ * crew, and sums losses and gradients with the parts' weights in part order,
+ * in double, the gradient sum itself split over the crew by element: the
+ * same bits whatever thread finished first. */
+typedef struct {
+    int row0, rows;
+    double weight;     /* rows / B as dealt; a task may set its own */
+    double loss;       /* fn's */
+    real *work;        /* the part's workspace (rnnrt_split_workspace) */
+    real *grads;       /* [total] */
+    int own_work;      /* part 0 may borrow the caller's workspace */
+    void *mem[8];      /* the task's buffers (rnnrt_split_alloc) */
+    int nmem;
+} RnnrtPart;
+typedef struct {
+    int n;             /* parts; 0: not split */
+    int ranks;         /* MPI ranks the rows are split over */
+    int rows_all;      /* the B of the last deal */
+    size_t total;      /* reals in a gradient block */
+    RnnrtPart *part;
+    RnnrtCrew *crew;
+    RnnrtCrewFn fn;    /* the task's part */
+    void *owner;
+    real *sum_to;      /* the crew's second pass: the caller's gradients */
+} RnnrtSplit;
+/* min(threads, B), or 1 when threads <= 1 or B <= 1. */
+int rnnrt_split_count(int threads, int B);
+/* Exit 2 when B rows cannot give each of `ranks` ranks a row. */
+int rnnrt_split_check_ranks(int B, int ranks, RnnrtError *err);
+/* Plans and opens sp for minibatches of B rows over `threads` workers and
+ * `ranks` MPI ranks (1: not over ranks), calling fn(owner, i) per part;
+ * workers is the task's own limit (rnnrt_split_count of this rank's rows
+ * when `can`, else 1). With one worker and one rank sp->n = 0 and OpenBLAS
+ * gets `threads` (0 = its default), as before; otherwise OpenBLAS gets 1
+ * thread, sp the parts (dealt for B, gradient blocks of total reals) and the
+ * crew. Exit 2 as rnnrt_split_check_ranks, 3 when a thread cannot start. */
+int rnnrt_split_open(RnnrtSplit *sp, int threads, int B, int ranks, int can,
+                     size_t total, RnnrtCrewFn fn, void *owner,
+                     RnnrtError *err);
+/* Part i's workspace of n reals: work0 (the caller's, sized for all rows)
+ * for part 0 when not NULL, else its own. */
+void rnnrt_split_workspace(RnnrtSplit *sp, int i, size_t n, real *work0);
+/* n zeroed elements of size bytes for part i (exit 3 with `what` when
+ * out of memory), freed by rnnrt_split_close: a task's own per-part
+ * buffers (at most 8 a part). */
+void *rnnrt_split_alloc(RnnrtSplit *sp, int i, size_t n, size_t size,
+                        const char *what);
+/* Deals B rows again (a call with fewer rows than the buffers'). */
+void rnnrt_split_deal(RnnrtSplit *sp, int B);
+/* Runs fn on every part (the caller is part 0). */
+void rnnrt_split_parts(RnnrtSplit *sp);
+/* sum_i weight_i loss_i over the parts with weight > 0; with backward,
+ * grads += sum_i weight_i grads_i (the same parts), element by element. */
+double rnnrt_split_sum(RnnrtSplit *sp, real *grads, int backward);
+void rnnrt_split_close(RnnrtSplit *sp);
+
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
 void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);
 /* sqrt(sum g^2) accumulated in double; NaN/inf when a value is. */

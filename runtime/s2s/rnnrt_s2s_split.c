@@ -1,6 +1,9 @@
 /*
  * rnnrt_s2s_split.c: batch-split threads for the seq2seq trainer
- * (`--threads N`), on the crew of rnnrt_parallel.c.
+ * (`--threads N`), on the one split of rnnrt_parallel.c (RnnrtSplit: the
+ * crew, the deal over ranks and workers, the fixed-order sums). This file
+ * supplies only what differs: how a part's rows are gathered, its forward
+ * and backward, and the weights below.
  *
  * As in the LM split, worker i runs the model's own forward (and backward)
  * on rows [row0_i, row0_i + rows_i) of the minibatch with its own context,
@@ -44,35 +47,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a part of the seq2seq split holds beyond the shared RnnrtPart. */
 typedef struct {
-    int row0, rows;
     int32_t *src, *dec_in, *label; /* [T][rows] */
     int32_t *src_len, *tgt_len;    /* [rows] */
     real *state;                   /* rows * S zeros */
-    real *work, *grads;
-    int own_work;
-    int64_t count;                 /* the slice's valid label tokens */
-    double loss;
+    int64_t count;                 /* the part's valid label tokens */
 } S2sSlice;
 
 struct RnnrtS2sSplit {
     const RnnrtS2sModel *m;
-    int n, B, T;
-    int ranks;                     /* MPI ranks the B rows are split over */
-    size_t total;                  /* reals in the gradient block */
+    int B, T;
+    RnnrtSplit sp;                 /* the parts, the crew, the sums */
     S2sSlice *s;
-    double *weight;                /* [n] count_i / count, this call's */
-    RnnrtCrew *crew;
     RnnrtS2sCtx *job;
     int backward;
-    int reducing;                  /* the crew's second pass: the sums */
 };
 
 int rnnrt_s2s_split_workers(int threads, int B)
 {
-    if (threads <= 1 || B <= 1)
-        return 1;
-    return threads < B ? threads : B;
+    return rnnrt_split_count(threads, B);
 }
 
 static void gather_rows(const int32_t *src, int32_t *dst, int T, int B,
@@ -84,44 +78,34 @@ static void gather_rows(const int32_t *src, int32_t *dst, int T, int B,
                (size_t)rows * sizeof *dst);
 }
 
-/* Member i's share of the gradient sum: elements [total*i/n, total*(i+1)/n),
- * each summed over the workers in worker order, in double, so the result
- * does not depend on who summed which element. */
-static void reduce_part(RnnrtS2sSplit *p, int i)
+/* Valid label tokens of rows tgt_len[0..rows), as the generated loss
+ * counts them: each length clamped to [0, T]. */
+static int64_t tokens(const int32_t *tgt_len, int rows, int T)
 {
-    size_t k0 = p->total * (size_t)i / (size_t)p->n;
-    size_t k1 = p->total * (size_t)(i + 1) / (size_t)p->n;
-    real *out = p->job->grads;
-    for (size_t k = k0; k < k1; k++) {
-        double g = 0;
-        for (int j = 0; j < p->n; j++)
-            if (p->weight[j] > 0)
-                g += p->weight[j] * (double)p->s[j].grads[k];
-        out[k] += (real)g;
+    int64_t count = 0;
+    for (int r = 0; r < rows; r++) {
+        int L = tgt_len[r];
+        count += L < 0 ? 0 : L > T ? T : L;
     }
+    return count;
 }
 
+/* Part i: gather its rows, forward (and backward into its own block). */
 static void run_slice(void *arg, int i)
 {
     RnnrtS2sSplit *p = arg;
-    if (p->reducing) {
-        reduce_part(p, i);
-        return;
-    }
+    RnnrtPart *part = &p->sp.part[i];
     S2sSlice *s = &p->s[i];
     const RnnrtS2sCtx *c = p->job;
     RnnrtS2sCtx w = *c; /* every field, including ones added later */
-    gather_rows(c->src, s->src, p->T, p->B, s->row0, s->rows);
-    gather_rows(c->dec_in, s->dec_in, p->T, p->B, s->row0, s->rows);
-    gather_rows(c->label, s->label, p->T, p->B, s->row0, s->rows);
-    memcpy(s->src_len, c->src_len + s->row0, (size_t)s->rows * sizeof(int32_t));
-    memcpy(s->tgt_len, c->tgt_len + s->row0, (size_t)s->rows * sizeof(int32_t));
-    s->count = 0;
-    for (int r = 0; r < s->rows; r++) {
-        int L = s->tgt_len[r];
-        s->count += L < 0 ? 0 : L > p->T ? p->T : L;
-    }
-    w.B = s->rows;
+    int row0 = part->row0, rows = part->rows;
+    gather_rows(c->src, s->src, p->T, p->B, row0, rows);
+    gather_rows(c->dec_in, s->dec_in, p->T, p->B, row0, rows);
+    gather_rows(c->label, s->label, p->T, p->B, row0, rows);
+    memcpy(s->src_len, c->src_len + row0, (size_t)rows * sizeof(int32_t));
+    memcpy(s->tgt_len, c->tgt_len + row0, (size_t)rows * sizeof(int32_t));
+    s->count = tokens(s->tgt_len, rows, p->T);
+    w.B = rows;
     w.src = s->src;
     w.dec_in = s->dec_in;
     w.label = s->label;
@@ -129,40 +113,14 @@ static void run_slice(void *arg, int i)
     w.tgt_len = s->tgt_len;
     w.state_in = s->state;
     w.dstate_in = NULL;
-    w.work = s->work;
-    w.grads = s->grads;
+    w.work = part->work;
+    w.grads = part->grads;
     p->m->forward(&w);
-    s->loss = w.loss;
+    part->loss = w.loss;
     if (!p->backward)
         return;
-    memset(s->grads, 0, p->total * sizeof(real));
+    memset(part->grads, 0, p->sp.total * sizeof(real));
     p->m->backward(&w);
-}
-
-/* Worker order, in double: the same sums whatever thread finished first.
- * The gradient sum, a pass over every worker's block, is itself split over
- * the crew by element. */
-static void reduce(RnnrtS2sSplit *p, RnnrtS2sCtx *c)
-{
-    int64_t count = 0; /* the whole minibatch's, every rank's rows */
-    for (int r = 0; r < p->B; r++) {
-        int L = c->tgt_len[r];
-        count += L < 0 ? 0 : L > p->T ? p->T : L;
-    }
-    double loss = 0;
-    for (int i = 0; i < p->n; i++) {
-        p->weight[i] = count > 0 ? (double)p->s[i].count / (double)count : 0;
-        if (p->weight[i] > 0) /* a slice without tokens: no NaN from it */
-            loss += p->weight[i] * p->s[i].loss;
-    }
-    c->loss = loss;
-    c->logits = NULL;
-    c->attention = NULL;
-    if (!p->backward || count == 0)
-        return;
-    p->reducing = 1;
-    rnnrt_crew_run(p->crew);
-    p->reducing = 0;
 }
 
 static int zero_state(const real *v, size_t n)
@@ -181,8 +139,16 @@ void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
         (!c->state_in || zero_state(c->state_in, ns))) {
         p->job = c;
         p->backward = backward;
-        rnnrt_crew_run(p->crew);
-        reduce(p, c);
+        rnnrt_split_parts(&p->sp);
+        /* the weights: shares of the whole minibatch's valid tokens (every
+         * rank's rows); none at all: loss 0 and no gradient */
+        int64_t count = tokens(c->tgt_len, p->B, p->T);
+        for (int i = 0; i < p->sp.n; i++)
+            p->sp.part[i].weight =
+                count > 0 ? (double)p->s[i].count / (double)count : 0;
+        c->loss = rnnrt_split_sum(&p->sp, c->grads, backward && count > 0);
+        c->logits = NULL;
+        c->attention = NULL;
         return;
     }
     m->forward(c);
@@ -190,95 +156,61 @@ void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
         m->backward(c);
 }
 
-void rnnrt_s2s_split_free(RnnrtS2sSplit *p)
-{
-    if (!p)
-        return;
-    rnnrt_crew_free(p->crew);
-    for (int i = 0; i < p->n; i++) {
-        S2sSlice *s = &p->s[i];
-        free(s->src);
-        free(s->dec_in);
-        free(s->label);
-        free(s->src_len);
-        free(s->tgt_len);
-        free(s->state);
-        if (s->own_work)
-            free(s->work);
-        free(s->grads);
-    }
-    free(p->s);
-    free(p->weight);
-    free(p);
-}
-
 int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,
                         int threads, int B, int T, int V, int Vt,
                         size_t total, real *work0, RnnrtError *err)
 {
     *out = NULL;
-    int ranks = rnnrt_mpi_size(), row = 0, rows = B;
-    if (ranks > 1 && B < ranks)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE,
-                           "--batch %d is smaller than the %d MPI ranks: "
-                           "each rank needs a row of the minibatch", B, ranks);
-    if (ranks > 1)
-        rnnrt_mpi_rows(B, &row, &rows);
-    int n = rnnrt_s2s_split_workers(threads, rows);
-    if (n <= 1 && ranks <= 1) { /* OpenBLAS's threads, as before */
-        rnnrt_blas_set_threads(threads);
-        return 0;
-    }
-    rnnrt_blas_set_threads(1);
     RnnrtS2sSplit *p = rnnrt_xcalloc(1, sizeof *p, "the thread pool");
+    int rc = rnnrt_split_open(&p->sp, threads, B, rnnrt_mpi_size(), 1, total,
+                              run_slice, p, err);
+    if (rc || !p->sp.n) {
+        free(p);
+        return rc;
+    }
     p->m = m;
-    p->n = n;
     p->B = B;
     p->T = T;
-    p->total = total;
-    p->ranks = ranks;
-    p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
-    p->weight = rnnrt_xcalloc((size_t)n, sizeof *p->weight, "the thread pool");
-    for (int i = 0, all = rows; i < n; i++) {
+    p->s = rnnrt_xcalloc((size_t)p->sp.n, sizeof *p->s, "the thread pool");
+    for (int i = 0; i < p->sp.n; i++) {
         S2sSlice *s = &p->s[i];
-        s->row0 = row;
-        s->rows = all / n + (i < all % n);
-        row += s->rows;
-        size_t tb = (size_t)T * (size_t)s->rows;
-        s->src = rnnrt_xcalloc(tb, sizeof(int32_t), "a worker's tokens");
-        s->dec_in = rnnrt_xcalloc(tb, sizeof(int32_t), "a worker's tokens");
-        s->label = rnnrt_xcalloc(tb, sizeof(int32_t), "a worker's tokens");
-        s->src_len = rnnrt_xcalloc((size_t)s->rows, sizeof(int32_t),
-                                   "a worker's lengths");
-        s->tgt_len = rnnrt_xcalloc((size_t)s->rows, sizeof(int32_t),
-                                   "a worker's lengths");
-        s->state = rnnrt_xcalloc((size_t)s->rows * (size_t)m->state_size + 1,
-                                 sizeof(real), "a worker's state");
-        /* Worker 0 runs in the caller's thread, which no longer uses its
-         * own workspace (sized for all B rows) while the split exists. */
-        s->own_work = i > 0 || !work0;
-        s->work = s->own_work
-                      ? rnnrt_xcalloc(m->workspace(s->rows, T, V, Vt) + 1,
-                                      sizeof(real), "a worker's workspace")
-                      : work0;
-        s->grads = rnnrt_xcalloc(total + 1, sizeof(real),
-                                 "a worker's gradient block");
-    }
-    int rc = rnnrt_crew_new(&p->crew, n, run_slice, p, err);
-    if (rc) {
-        rnnrt_s2s_split_free(p);
-        return rc;
+        int rows = p->sp.part[i].rows;
+        size_t tb = (size_t)T * (size_t)rows;
+        s->src = rnnrt_split_alloc(&p->sp, i, tb, sizeof(int32_t),
+                                   "a worker's tokens");
+        s->dec_in = rnnrt_split_alloc(&p->sp, i, tb, sizeof(int32_t),
+                                      "a worker's tokens");
+        s->label = rnnrt_split_alloc(&p->sp, i, tb, sizeof(int32_t),
+                                     "a worker's tokens");
+        s->src_len = rnnrt_split_alloc(&p->sp, i, (size_t)rows,
+                                       sizeof(int32_t), "a worker's lengths");
+        s->tgt_len = rnnrt_split_alloc(&p->sp, i, (size_t)rows,
+                                       sizeof(int32_t), "a worker's lengths");
+        s->state = rnnrt_split_alloc(
+            &p->sp, i, (size_t)rows * (size_t)m->state_size + 1, sizeof(real),
+            "a worker's state");
+        rnnrt_split_workspace(&p->sp, i, m->workspace(rows, T, V, Vt) + 1,
+                              work0);
     }
     *out = p;
     return 0;
 }
 
+void rnnrt_s2s_split_free(RnnrtS2sSplit *p)
+{
+    if (!p)
+        return;
+    rnnrt_split_close(&p->sp); /* the slices' buffers too */
+    free(p->s);
+    free(p);
+}
+
 int rnnrt_s2s_split_n(const RnnrtS2sSplit *p)
 {
-    return p ? p->n : 1;
+    return p ? p->sp.n : 1;
 }
 
 int rnnrt_s2s_split_ranks(const RnnrtS2sSplit *p)
 {
-    return p ? p->ranks : 1;
+    return p ? p->sp.ranks : 1;
 }

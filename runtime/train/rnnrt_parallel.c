@@ -38,8 +38,11 @@
  * The workers are persistent: created once with the buffers, woken per call
  * by a condition variable, with every signal blocked (SIGINT and SIGTERM
  * reach the thread that polls for them). The threads are a "crew"
- * (rnnrt_crew_*), which knows nothing of models: the seq2seq trainer's
- * split (rnnrt_s2s_split.c) runs on one too. The caller is worker 0, so N
+ * (rnnrt_crew_*), which knows nothing of models, under the split
+ * (RnnrtSplit: the deal, the parts' gradient blocks and workspaces, the
+ * fixed-order sums), which knows nothing of models either: this file's
+ * pool and the seq2seq trainer's split (rnnrt_s2s_split.c) each supply
+ * only a part's gather and forward/backward. The caller is worker 0, so N
  * threads compute in all and nothing else runs: no oversubscription.
  * Each call copies the caller's whole RnnrtCtx into the worker's, so fields
  * added to the context later reach the model unchanged, and the caller's
@@ -55,6 +58,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,17 +66,12 @@
 #include <xmmintrin.h>
 #endif
 
+/* What a part of the LM split holds beyond the shared RnnrtPart. */
 typedef struct {
-    struct RnnrtPool *pool;
-    int row0, rows;
-    double weight;                     /* rows / B */
     int32_t *x, *y;                    /* [T][rows] */
     real *weights, *mask;              /* classification: [T][rows] pooling
                                           weights and valid-step mask */
     real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
-    real *work, *grads;
-    int own_work;      /* worker 0 borrows the buffers' workspace */
-    double loss;
 } Slice;
 
 /* The threads themselves, shared by the LM split below and the seq2seq
@@ -99,13 +98,10 @@ struct RnnrtCrew {
 
 struct RnnrtPool {
     const RnnrtModel *m;
-    int n, B, S, blocks;
-    int rows_all; /* B of the call being dealt (<= B, the buffers') */
-    int ranks;    /* MPI ranks the B rows are split over; the slices cover
-                     this rank's rows only */
-    size_t total; /* reals in the gradient block */
+    int B, S, blocks;
+    RnnrtSplit sp; /* the parts (this rank's rows of sp.rows_all, the B of
+                      the call being dealt, <= B, the buffers'), the crew */
     Slice *s;
-    RnnrtCrew *crew;
     RnnrtCtx *job;      /* the caller's context for this call */
     int backward;
 };
@@ -130,22 +126,24 @@ static void fpu_set(unsigned int csr)
 
 /* Rows [row0, row0 + rows) of each [B][w] block of src into the packed
  * [rows][w] blocks of dst (gather), or back (scatter). */
-static void state_gather(const RnnrtPool *p, const Slice *s, const real *src,
-                         real *dst)
+static void state_gather(const RnnrtPool *p, const RnnrtPart *s,
+                         const real *src, real *dst)
 {
     size_t w = (size_t)(p->S / p->blocks);
     for (int k = 0; k < p->blocks; k++)
         memcpy(dst + (size_t)k * (size_t)s->rows * w,
-               src + ((size_t)k * (size_t)p->rows_all + (size_t)s->row0) * w,
+               src + ((size_t)k * (size_t)p->sp.rows_all + (size_t)s->row0) *
+                         w,
                (size_t)s->rows * w * sizeof(real));
 }
 
-static void state_scatter(const RnnrtPool *p, const Slice *s, const real *src,
-                          real *dst)
+static void state_scatter(const RnnrtPool *p, const RnnrtPart *s,
+                          const real *src, real *dst)
 {
     size_t w = (size_t)(p->S / p->blocks);
     for (int k = 0; k < p->blocks; k++)
-        memcpy(dst + ((size_t)k * (size_t)p->rows_all + (size_t)s->row0) * w,
+        memcpy(dst + ((size_t)k * (size_t)p->sp.rows_all + (size_t)s->row0) *
+                         w,
                src + (size_t)k * (size_t)s->rows * w,
                (size_t)s->rows * w * sizeof(real));
 }
@@ -153,16 +151,19 @@ static void state_scatter(const RnnrtPool *p, const Slice *s, const real *src,
 /* One slice of the call in p->job: the model's forward (and backward) on
  * the slice's rows, results left in the slice (loss, grads) or written to
  * the slice's rows of the caller's state_out and dstate_in. */
-static void run_slice(RnnrtPool *p, Slice *s)
+static void run_slice(void *arg, int i)
 {
+    RnnrtPool *p = arg;
+    RnnrtPart *part = &p->sp.part[i];
+    Slice *s = &p->s[i];
     const RnnrtCtx *c = p->job;
     RnnrtCtx w = *c; /* every field, including ones added later */
-    size_t rows = (size_t)s->rows;
-    s->loss = 0;
+    size_t rows = (size_t)part->rows;
+    part->loss = 0;
     if (!rows) /* fewer rows than workers (or ranks) in this call */
         return;
     for (int t = 0; t < c->T; t++) {
-        size_t src = (size_t)t * (size_t)p->rows_all + (size_t)s->row0;
+        size_t src = (size_t)t * (size_t)p->sp.rows_all + (size_t)part->row0;
         size_t dst = (size_t)t * rows;
         memcpy(s->x + dst, c->x + src, rows * sizeof *s->x);
         memcpy(s->y + dst, c->y + src, rows * sizeof *s->y);
@@ -172,10 +173,10 @@ static void run_slice(RnnrtPool *p, Slice *s)
             memcpy(s->mask + dst, c->mask + src, rows * sizeof *s->mask);
     }
     if (p->S)
-        state_gather(p, s, c->state_in, s->state_in);
-    w.B = s->rows;
-    w.row0 = s->row0;
-    w.rows_all = p->rows_all;
+        state_gather(p, part, c->state_in, s->state_in);
+    w.B = part->rows;
+    w.row0 = part->row0;
+    w.rows_all = p->sp.rows_all;
     w.x = s->x;
     w.y = s->y;
     w.pool = c->pool ? s->weights : NULL;
@@ -183,21 +184,21 @@ static void run_slice(RnnrtPool *p, Slice *s)
     w.state_in = s->state_in;
     w.state_out = s->state_out;
     w.dstate_in = c->dstate_in ? s->dstate : NULL;
-    w.work = s->work;
-    w.grads = s->grads;
+    w.work = part->work;
+    w.grads = part->grads;
     p->m->forward(&w);
-    s->loss = w.loss;
+    part->loss = w.loss;
     if (p->S)
-        state_scatter(p, s, s->state_out, c->state_out);
+        state_scatter(p, part, s->state_out, c->state_out);
     if (!p->backward)
         return;
-    memset(s->grads, 0, p->total * sizeof(real));
+    memset(part->grads, 0, p->sp.total * sizeof(real));
     p->m->backward(&w);
     if (c->dstate_in && p->S) {
         size_t n = rows * (size_t)p->S;
         for (size_t k = 0; k < n; k++)
-            s->dstate[k] = (real)(s->weight * (double)s->dstate[k]);
-        state_scatter(p, s, s->dstate, c->dstate_in);
+            s->dstate[k] = (real)(part->weight * (double)s->dstate[k]);
+        state_scatter(p, part, s->dstate, c->dstate_in);
     }
 }
 
@@ -297,59 +298,173 @@ int rnnrt_crew_new(RnnrtCrew **out, int n, RnnrtCrewFn fn, void *arg,
     return 0;
 }
 
-static void pool_slice(void *arg, int i)
+/* ---- the split (RnnrtSplit): shared by the pool below and the seq2seq
+ * split ---- */
+
+int rnnrt_split_count(int threads, int B)
 {
-    RnnrtPool *p = arg;
-    run_slice(p, &p->s[i]);
+    if (threads <= 1 || B <= 1)
+        return 1;
+    return threads < B ? threads : B;
 }
 
-/* Worker order, in double: the same sums whatever thread finished first. */
-static void reduce(RnnrtPool *p, RnnrtCtx *c)
+int rnnrt_split_check_ranks(int B, int ranks, RnnrtError *err)
 {
-    double loss = 0;
-    for (int i = 0; i < p->n; i++)
-        if (p->s[i].rows)
-            loss += p->s[i].weight * p->s[i].loss;
-    c->loss = loss;
-    c->logits = NULL;
-    if (!p->backward)
-        return;
-    for (size_t k = 0; k < p->total; k++) {
+    if (ranks > 1 && B < ranks)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE,
+                           "--batch %d is smaller than the %d MPI ranks: "
+                           "each rank needs a row of the minibatch", B, ranks);
+    return 0;
+}
+
+/* Member i's share of the gradient sum: elements [total*i/n,
+ * total*(i+1)/n), each summed over the parts in part order, in double, so
+ * the result does not depend on who summed which element. */
+static void sum_part(RnnrtSplit *sp, int i)
+{
+    size_t k0 = sp->total * (size_t)i / (size_t)sp->n;
+    size_t k1 = sp->total * (size_t)(i + 1) / (size_t)sp->n;
+    real *out = sp->sum_to;
+    for (size_t k = k0; k < k1; k++) {
         double g = 0;
-        for (int i = 0; i < p->n; i++)
-            if (p->s[i].rows)
-                g += p->s[i].weight * (double)p->s[i].grads[k];
-        c->grads[k] += (real)g;
+        for (int j = 0; j < sp->n; j++)
+            if (sp->part[j].weight > 0)
+                g += sp->part[j].weight * (double)sp->part[j].grads[k];
+        out[k] += (real)g;
     }
 }
 
-/* Deals the B rows of a call: this rank's part (all of them without
- * MPI), then as evenly as possible over the workers; the weights are each
- * slice's share of B. A B smaller than the buffers' gives each slice at
- * most the rows it was allocated for. */
-static void deal(RnnrtPool *p, int B)
+static void split_member(void *arg, int i)
+{
+    RnnrtSplit *sp = arg;
+    if (sp->sum_to)
+        sum_part(sp, i);
+    else
+        sp->fn(sp->owner, i);
+}
+
+/* This rank's part of the B rows (all of them without MPI), then as evenly
+ * as possible over the parts; the weights are each part's share of B. A B
+ * smaller than the buffers' gives each part at most the rows it was
+ * allocated for. */
+void rnnrt_split_deal(RnnrtSplit *sp, int B)
 {
     int row = 0, rows = B;
-    if (p->ranks > 1)
+    if (sp->ranks > 1)
         rnnrt_mpi_rows(B, &row, &rows);
-    for (int i = 0; i < p->n; i++) {
-        Slice *s = &p->s[i];
+    for (int i = 0; i < sp->n; i++) {
+        RnnrtPart *s = &sp->part[i];
         s->row0 = row;
-        s->rows = rows / p->n + (i < rows % p->n);
+        s->rows = rows / sp->n + (i < rows % sp->n);
         s->weight = (double)s->rows / (double)B;
         row += s->rows;
     }
-    p->rows_all = B;
+    sp->rows_all = B;
 }
+
+void rnnrt_split_close(RnnrtSplit *sp)
+{
+    rnnrt_crew_free(sp->crew);
+    for (int i = 0; sp->part && i < sp->n; i++) {
+        RnnrtPart *s = &sp->part[i];
+        if (s->own_work)
+            free(s->work);
+        free(s->grads);
+        for (int k = 0; k < s->nmem; k++)
+            free(s->mem[k]);
+    }
+    free(sp->part);
+    memset(sp, 0, sizeof *sp);
+}
+
+int rnnrt_split_open(RnnrtSplit *sp, int threads, int B, int ranks, int can,
+                     size_t total, RnnrtCrewFn fn, void *owner,
+                     RnnrtError *err)
+{
+    memset(sp, 0, sizeof *sp);
+    int row = 0, rows = B;
+    int rc = rnnrt_split_check_ranks(B, ranks, err);
+    if (rc)
+        return rc;
+    if (ranks > 1)
+        rnnrt_mpi_rows(B, &row, &rows);
+    int n = can ? rnnrt_split_count(threads, rows) : 1;
+    if (n <= 1 && ranks <= 1) { /* OpenBLAS's threads, as before */
+        rnnrt_blas_set_threads(threads);
+        return 0;
+    }
+    rnnrt_blas_set_threads(1);
+    sp->n = n;
+    sp->ranks = ranks > 1 ? ranks : 1;
+    sp->total = total;
+    sp->fn = fn;
+    sp->owner = owner;
+    sp->part = rnnrt_xcalloc((size_t)n, sizeof *sp->part, "the thread pool");
+    rnnrt_split_deal(sp, B);
+    for (int i = 0; i < n; i++)
+        sp->part[i].grads = rnnrt_xcalloc(total + 1, sizeof(real),
+                                          "a worker's gradient block");
+    rc = rnnrt_crew_new(&sp->crew, n, split_member, sp, err);
+    if (rc)
+        rnnrt_split_close(sp);
+    return rc;
+}
+
+/* Part 0 runs in the caller's thread, which no longer uses its own
+ * workspace (sized for all B rows) while the split exists. */
+void rnnrt_split_workspace(RnnrtSplit *sp, int i, size_t n, real *work0)
+{
+    RnnrtPart *s = &sp->part[i];
+    s->own_work = i > 0 || !work0;
+    s->work = s->own_work ? rnnrt_xcalloc(n, sizeof(real),
+                                          "a worker's workspace")
+                          : work0;
+}
+
+void *rnnrt_split_alloc(RnnrtSplit *sp, int i, size_t n, size_t size,
+                        const char *what)
+{
+    RnnrtPart *s = &sp->part[i];
+    int cap = (int)(sizeof s->mem / sizeof s->mem[0]);
+    if (s->nmem == cap) { /* a programming error, not input */
+        fprintf(stderr, "rnnrt: internal: more than %d buffers for a "
+                        "split's part\n", cap);
+        abort();
+    }
+    s->mem[s->nmem] = rnnrt_xcalloc(n, size, what);
+    return s->mem[s->nmem++];
+}
+
+void rnnrt_split_parts(RnnrtSplit *sp)
+{
+    rnnrt_crew_run(sp->crew);
+}
+
+double rnnrt_split_sum(RnnrtSplit *sp, real *grads, int backward)
+{
+    double loss = 0;
+    for (int i = 0; i < sp->n; i++)
+        if (sp->part[i].weight > 0) /* a part without rows: no NaN */
+            loss += sp->part[i].weight * sp->part[i].loss;
+    if (backward) {
+        sp->sum_to = grads;
+        rnnrt_crew_run(sp->crew);
+        sp->sum_to = NULL;
+    }
+    return loss;
+}
+
+/* ---- the LM and task heads' pool ---- */
 
 static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
 {
-    if (c->B != p->rows_all)
-        deal(p, c->B);
+    if (c->B != p->sp.rows_all)
+        rnnrt_split_deal(&p->sp, c->B);
     p->job = c;
     p->backward = backward;
-    rnnrt_crew_run(p->crew);
-    reduce(p, c);
+    rnnrt_split_parts(&p->sp);
+    c->loss = rnnrt_split_sum(&p->sp, c->grads, backward);
+    c->logits = NULL;
 }
 
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward)
@@ -369,88 +484,70 @@ void rnnrt_pool_free(RnnrtPool *p)
 {
     if (!p)
         return;
-    rnnrt_crew_free(p->crew);
-    for (int i = 0; i < p->n; i++) {
-        Slice *s = &p->s[i];
-        free(s->x);
-        free(s->y);
-        free(s->weights);
-        free(s->mask);
-        free(s->state_in);
-        free(s->state_out);
-        free(s->dstate);
-        if (s->own_work)
-            free(s->work);
-        free(s->grads);
-    }
+    rnnrt_split_close(&p->sp); /* the slices' buffers too */
     free(p->s);
     free(p);
 }
 
-static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
+static void slice_alloc(RnnrtPool *p, int i, const RnnrtBuffers *b)
 {
-    size_t tb = (size_t)b->T * (size_t)s->rows;
-    size_t bs = (size_t)s->rows * (size_t)p->S;
-    s->pool = p;
-    s->x = rnnrt_xcalloc(tb, sizeof *s->x, "a worker's input tokens");
-    s->y = rnnrt_xcalloc(tb, sizeof *s->y, "a worker's target tokens");
-    s->weights = rnnrt_xcalloc(tb, sizeof(real), "a worker's pooling weights");
-    s->mask = rnnrt_xcalloc(tb, sizeof(real), "a worker's valid-step mask");
-    s->state_in = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
-    s->state_out = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
-    s->dstate = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
-    /* Worker 0 runs in the caller's thread, which no longer uses the
-     * buffers' own workspace (sized for all B rows) while the pool exists. */
-    s->own_work = s != &p->s[0];
-    size_t work = p->m->workspace_l ? p->m->workspace_l(s->rows, b->T, b->V,
+    Slice *s = &p->s[i];
+    int rows_i = p->sp.part[i].rows;
+    size_t tb = (size_t)b->T * (size_t)rows_i;
+    size_t bs = (size_t)rows_i * (size_t)p->S;
+    s->x = rnnrt_split_alloc(&p->sp, i, tb, sizeof *s->x,
+                              "a worker's input tokens");
+    s->y = rnnrt_split_alloc(&p->sp, i, tb, sizeof *s->y,
+                              "a worker's target tokens");
+    s->weights = rnnrt_split_alloc(&p->sp, i, tb, sizeof(real),
+                              "a worker's pooling weights");
+    s->mask = rnnrt_split_alloc(&p->sp, i, tb, sizeof(real),
+                              "a worker's valid-step mask");
+    s->state_in = rnnrt_split_alloc(&p->sp, i, bs + 1, sizeof(real),
+                              "a worker's state");
+    s->state_out = rnnrt_split_alloc(&p->sp, i, bs + 1, sizeof(real),
+                              "a worker's state");
+    s->dstate = rnnrt_split_alloc(&p->sp, i, bs + 1, sizeof(real),
+                              "a worker's state");
+    size_t work = p->m->workspace_l ? p->m->workspace_l(rows_i, b->T, b->V,
                                                         b->L)
-                                    : p->m->workspace(s->rows, b->T, b->V);
-    s->work = s->own_work ? rnnrt_xcalloc(work, sizeof(real),
-                                          "a worker's workspace")
-                          : b->work;
-    s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
-                             "a worker's gradient block");
+                                    : p->m->workspace(rows_i, b->T, b->V);
+    rnnrt_split_workspace(&p->sp, i, work, b->work);
+}
+
+static int state_splits(const RnnrtModel *m)
+{
+    return !(m->state_size > 0 &&
+             (m->state_blocks <= 0 || m->state_size % m->state_blocks));
 }
 
 int rnnrt_split_workers(const RnnrtModel *m, int threads, int B)
 {
-    if (threads <= 1 || B <= 1 || (m->state_size > 0 && m->state_blocks <= 0) ||
-        (m->state_size > 0 && m->state_size % m->state_blocks))
-        return 1;
-    return threads < B ? threads : B;
+    return state_splits(m) ? rnnrt_split_count(threads, B) : 1;
 }
 
-/* Workers over this rank's rows of b's B (rows of them); ranks > 1 even
- * with one worker, since the other ranks' rows must be left out. */
+/* Workers over this rank's rows of b's B; ranks > 1 even with one worker,
+ * since the other ranks' rows must be left out. */
 static int split(RnnrtBuffers *b, const RnnrtModel *m,
-                 const RnnrtParams *params, int threads, int ranks, int rows,
+                 const RnnrtParams *params, int threads, int ranks,
                  RnnrtError *err)
 {
     rnnrt_pool_free(b->workers);
     b->workers = NULL;
-    int n = rnnrt_split_workers(m, threads, rows);
-    if (n <= 1 && ranks <= 1) { /* OpenBLAS's threads, as before */
-        rnnrt_blas_set_threads(threads);
-        return 0;
-    }
-    rnnrt_blas_set_threads(1);
     RnnrtPool *p = rnnrt_xcalloc(1, sizeof *p, "the thread pool");
+    int rc = rnnrt_split_open(&p->sp, threads, b->B, ranks, state_splits(m),
+                              params->total, run_slice, p, err);
+    if (rc || !p->sp.n) {
+        free(p);
+        return rc;
+    }
     p->m = m;
-    p->n = n;
     p->B = b->B;
     p->S = b->S;
     p->blocks = m->state_blocks > 0 ? m->state_blocks : 1;
-    p->total = params->total;
-    p->ranks = ranks;
-    p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
-    deal(p, b->B);
-    for (int i = 0; i < n; i++)
-        slice_alloc(p, &p->s[i], b);
-    int rc = rnnrt_crew_new(&p->crew, n, pool_slice, p, err);
-    if (rc) {
-        rnnrt_pool_free(p);
-        return rc;
-    }
+    p->s = rnnrt_xcalloc((size_t)p->sp.n, sizeof *p->s, "the thread pool");
+    for (int i = 0; i < p->sp.n; i++)
+        slice_alloc(p, i, b);
     b->workers = p;
     return 0;
 }
@@ -459,45 +556,41 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
                         const RnnrtParams *params, int threads,
                         RnnrtError *err)
 {
-    return split(b, m, params, threads, 1, b->B, err);
+    return split(b, m, params, threads, 1, err);
 }
 
 int rnnrt_buffers_split_ranks(RnnrtBuffers *b, const RnnrtModel *m,
                               const RnnrtParams *params, int threads,
                               RnnrtError *err)
 {
-    int ranks = rnnrt_mpi_size(), row0, rows;
+    int ranks = rnnrt_mpi_size();
     if (ranks <= 1)
         return rnnrt_buffers_split(b, m, params, threads, err);
-    if (b->B < ranks)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE,
-                           "--batch %d is smaller than the %d MPI ranks: "
-                           "each rank needs a row of the minibatch", b->B,
-                           ranks);
-    if (m->state_size > 0 &&
-        (m->state_blocks <= 0 || m->state_size % m->state_blocks))
+    int rc = rnnrt_split_check_ranks(b->B, ranks, err);
+    if (rc)
+        return rc;
+    if (!state_splits(m))
         return rnnrt_error(err, RNNRT_EXIT_USAGE,
                            "%s cannot split its minibatch over MPI ranks "
                            "(its descriptor does not give state_blocks; "
                            "regenerate it with this rnnc)", m->name);
-    rnnrt_mpi_rows(b->B, &row0, &rows);
-    return split(b, m, params, threads > 1 ? threads : 1, ranks, rows, err);
+    return split(b, m, params, threads > 1 ? threads : 1, ranks, err);
 }
 
 int rnnrt_buffers_workers(const RnnrtBuffers *b)
 {
-    return b->workers ? b->workers->n : 1;
+    return b->workers ? b->workers->sp.n : 1;
 }
 
 int rnnrt_buffers_ranks(const RnnrtBuffers *b)
 {
-    return b->workers ? b->workers->ranks : 1;
+    return b->workers ? b->workers->sp.ranks : 1;
 }
 
 void rnnrt_buffers_share_state(const RnnrtBuffers *b, real *state)
 {
     const RnnrtPool *p = b->workers;
-    if (p && p->ranks > 1 && p->S)
+    if (p && p->sp.ranks > 1 && p->S)
         rnnrt_mpi_share_rows(state, p->blocks, p->B,
                              (size_t)(p->S / p->blocks));
 }
