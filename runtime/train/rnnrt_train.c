@@ -606,7 +606,8 @@ static const RnnrtTaskOps lm_ops = {
 };
 
 /* The final scores are the best checkpoint's when this run's line kept
- * one (its best validation loss is the one the run ends with, so a stale
+ * one and it is better than the last parameters (its best validation loss
+ * is the one the run ends with, so a stale
  * file of an earlier run is not taken): its parameters replace the last
  * ones in memory, after the last checkpoint was saved. Over MPI ranks all
  * take it or none does. Returns 1 when they did. */
@@ -657,8 +658,11 @@ static int finish(Trainer *tr, RnnrtError *err)
     int rc = rnnrt_driver_finish(&tr->d, err);
     double ppl = NAN, test_ppl = NAN;
     if (!rc)
-        use_best(tr);
-    if (!rc)
+        rc = evaluate(tr, &ppl);
+    /* a run that stopped after its last validation (a budget, mid-epoch)
+     * may end better than its best checkpoint: that one is used only when
+     * it is better than the last parameters */
+    if (!rc && tr->ts.sched.val_best < log(ppl) && use_best(tr))
         rc = evaluate(tr, &ppl);
     const RnnrtCorpus *c = &tr->corpus;
     if (!rc && c->test)
