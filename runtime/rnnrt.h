@@ -1524,4 +1524,36 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
 int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
                     int B, RnnrtTaskScore *out, RnnrtError *err);
 
+/* The task checkpoints without their train state (rnnrt_task.c), for
+ * rnnrt_safetensors.c: read fills p, vocab, labels and T (free them);
+ * write saves them with the train state ts. */
+int rnnrt_task_ckpt_read(const char *path, const RnnrtModel *m,
+                         RnnrtParams *p, RnnrtVocab *vocab,
+                         RnnrtVocab *labels, int *T, RnnrtError *err);
+int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
+                          const RnnrtParams *p, const RnnrtVocab *vocab,
+                          const RnnrtVocab *labels, int T,
+                          const RnnrtTrainState *ts, RnnrtError *err);
+
+/* =====================================================================
+ * Weight interchange: safetensors (runtime/io/rnnrt_safetensors.c).
+ * ================================================================== */
+
+/* The trainers' `export` and `import` commands (argv[0] is the command):
+ *   export [CKPT] [--ckpt CKPT] -o|--out FILE.safetensors
+ *   import FILE.safetensors [--ckpt NEW] [--force]
+ * Library cells get PyTorch's names and layouts, other cells the spec's
+ * names (README, "Weight interchange"). */
+int rnnrt_st_export_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog);
+int rnnrt_st_import_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog);
+/* The work of the commands: the checkpoint at ckpt written as a
+ * safetensors file at out (rnnrt_out.h's rules), and a safetensors file
+ * read, checked against the model and saved as a checkpoint at ckpt. */
+int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
+                    RnnrtError *err);
+int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
+                    int force, RnnrtError *err);
+
 #endif

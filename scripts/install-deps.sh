@@ -13,7 +13,8 @@
 set -euo pipefail
 
 PACKAGES=(cmake gcc clang libclang-rt-dev make pkg-config libyaml-dev libopenblas-dev
-          libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin "$@")
+          libcmocka-dev libclang-dev python3 libopenmpi-dev openmpi-bin
+          libjansson-dev "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "install-deps: error: dpkg-query not found; this script supports Debian/Ubuntu only." >&2

@@ -1,7 +1,7 @@
 /*
  * rnnrt_main.c: the command line of every generated trainer.
  *
- *   MODEL train | eval | sample | gradcheck | dump [options]
+ *   MODEL train | eval | sample | gradcheck | dump | export | import [options]
  *
  * Each command is a table of options (name, type, destination, help) whose
  * defaults come from the model's recipe; one parser (rnnrt_cli.c, shared
@@ -13,7 +13,8 @@
  * dispatches; the work is in rnnrt_train.c, rnnrt_eval.c, rnnrt_sample.c
  * and rnnrt_check.c, and for the task heads (labelling, classification)
  * in rnnrt_task.c: train and eval dispatch on the model's task, and sample
- * is only for language models.
+ * is only for language models. export and import (safetensors) are in
+ * rnnrt_safetensors.c, for every task.
  */
 #include "rnnrt.h"
 
@@ -385,6 +386,9 @@ static const Command commands[] = {
     {"gradcheck", "check backward against finite differences (double build)",
      cmd_gradcheck},
     {"dump", "print one forward+backward on random inputs", cmd_dump},
+    {"export", "write a checkpoint as a safetensors file (PyTorch names)",
+     rnnrt_st_export_cmd},
+    {"import", "make a checkpoint from a safetensors file", rnnrt_st_import_cmd},
     {0},
 };
 

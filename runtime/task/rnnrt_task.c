@@ -222,6 +222,37 @@ static int ckpt_load(const char *path, const RnnrtModel *m, int latest,
     return rc;
 }
 
+/* The checkpoint without its train state, for the safetensors export and
+ * import (rnnrt_safetensors.c): read gives the parameters, vocabularies
+ * and T (free them); write saves them with the train state ts. */
+int rnnrt_task_ckpt_read(const char *path, const RnnrtModel *m,
+                         RnnrtParams *p, RnnrtVocab *vocab,
+                         RnnrtVocab *labels, int *T, RnnrtError *err)
+{
+    TaskCkpt c;
+    int rc = ckpt_load(path, m, 0, 0, &c, NULL, err);
+    if (rc)
+        return rc;
+    *p = c.p;
+    *vocab = c.vocab;
+    *labels = c.labels;
+    *T = c.T;
+    return 0;
+}
+
+int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
+                          const RnnrtParams *p, const RnnrtVocab *vocab,
+                          const RnnrtVocab *labels, int T,
+                          const RnnrtTrainState *ts, RnnrtError *err)
+{
+    RnnrtTaskData d;
+    memset(&d, 0, sizeof d);
+    d.vocab = *vocab;
+    d.labels = *labels;
+    d.T = T;
+    return ckpt_save(path, m, &d, p, ts, err);
+}
+
 /* ---- training, on the one driver (rnnrt_driver.c) ----
  * Labelling carries the state between the minibatches of an epoch (saved
  * in the checkpoint's train state, so --resume continues it); the
