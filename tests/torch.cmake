@@ -7,7 +7,7 @@
 set(TORCH_COMPARE_ARGS
   --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
-  "--libs=${OPENBLAS_LINK_LIBRARIES}")
+  "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
 foreach(kind gru lstm)
   if(TARGET ${kind}_d)
     list(APPEND TORCH_COMPARE_ARGS --trainer ${kind}=$<TARGET_FILE:${kind}_d>)
@@ -26,7 +26,7 @@ set_tests_properties(torch_compare_cells PROPERTIES
 add_test(NAME torch_compare_bidirectional
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_bidirectional.py
           --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
-          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES}")
+          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
 set_tests_properties(torch_compare_bidirectional PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
 
