@@ -94,9 +94,9 @@ CELLS = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 class Net(torch.nn.Module):
     """What rnnc's network is: [embedding] -> stacked cell -> linear decoder."""
 
-    def __init__(self, cell, V, out, hidden, embed=0, layers=1, bidirectional=False):
+    def __init__(self, cell, V, out, hidden, embed=0, layers=1, bidirectional=False, head=None):
         super().__init__()
-        self.V = V
+        self.V, self.H, self.head = V, hidden, head
         self.embedding = torch.nn.Embedding(V, embed) if embed else None
         self.rnn = CELLS[cell](embed or V, hidden, num_layers=layers,
                                bidirectional=bidirectional)
@@ -109,16 +109,24 @@ class Net(torch.nn.Module):
         else:
             x = torch.nn.functional.one_hot(ids, self.V).float()
         y, _ = self.rnn(x[:, None, :])
-        return self.decoder(y[:, 0, :])
+        y = y[:, 0, :]
+        if self.head == "mean":  # classification: the states' mean
+            y = y.mean(0, keepdim=True)
+        elif self.head == "last":  # the final state of each direction
+            H = self.H
+            y = (torch.cat([y[-1, :H], y[0, H:]]) if y.shape[1] > H else y[-1])[None, :]
+        return self.decoder(y)
 
 
-def spec_text(model, task, cell, hidden, embed=0, layers=1, bidirectional=False):
+def spec_text(model, task, cell, hidden, embed=0, layers=1, bidirectional=False, head=None):
     net = f"  input: {{embed: {embed}}}\n" if embed else "  input: one_hot\n"
     net += f"  hidden: {hidden}\n  output: linear\n"
     if layers > 1:
         net += f"  layers: {layers}\n"
     if bidirectional:
         net += "  bidirectional: true\n"
+    if head:
+        net += f"  head: {head}\n"
     cell_text = cell if "\n" in cell else f"cell: {cell}\n"
     return (f"model: {model}\ntask: {task}\ndata:\n  tokens: char\n  normalize: none\n"
             f"  split: 0.8\n{cell_text}network:\n{net}"
@@ -168,10 +176,10 @@ def run(cmd, **kw):
 
 # ---- torch -> rnnc ----
 
-def torch_to_rnnc(b, name, task, cell, H, embed, layers, bidir, ids, V, L=0):
-    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir))
+def torch_to_rnnc(b, name, task, cell, H, embed, layers, bidir, ids, V, L=0, head=None):
+    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir, head))
     torch.manual_seed(sum(name.encode()))
-    net = Net(cell.replace("rnn_tanh", "rnn"), V, L or V, H, embed, layers, bidir)
+    net = Net(cell.replace("rnn_tanh", "rnn"), V, L or V, H, embed, layers, bidir, head)
     vocab = SPECIALS + [chr(ord("a") + i) for i in range(V - 4)]
     meta = {"vocab": json.dumps(vocab)}
     if L:
@@ -201,8 +209,8 @@ def torch_to_rnnc(b, name, task, cell, H, embed, layers, bidir, ids, V, L=0):
 
 # ---- rnnc -> torch ----
 
-def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids):
-    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir))
+def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids, head=None):
+    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir, head))
     ckpt = os.path.join(b.tmp, name + ".ckpt")
     r = run([exe, "train", "--data", data, "--ckpt", ckpt, "--max-steps", "5", "--quiet"])
     check(r.returncode == 0, f"{name}: trains 5 steps (exit {r.returncode} {r.stderr.strip()[-300:]})")
@@ -230,7 +238,7 @@ def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids):
     check(vocab[:4] == SPECIALS and json.loads(meta["recipe"])["optimizer"] == "adam",
           f"{name}: __metadata__ holds the vocabulary ({len(vocab)}) and the recipe")
     net = Net(meta["cell"], len(vocab), len(labels) if labels else len(vocab), int(meta["hidden"]),
-              embed, int(meta["layers"]), meta["bidirectional"] == "1")
+              embed, int(meta["layers"]), meta["bidirectional"] == "1", head)
     try:
         net.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
         loaded = True
@@ -387,6 +395,8 @@ def main():
         torch_to_rnnc(b, "st_gru", "language_model", "gru", 8, 6, 2, False, ids, 14)
         torch_to_rnnc(b, "st_lstm", "language_model", "lstm", 8, 6, 2, False, ids, 14)
         torch_to_rnnc(b, "st_tagger", "labelling", "gru", 8, 6, 2, True, ids, 14, 3)
+        torch_to_rnnc(b, "st_cls_mean", "classification", "lstm", 8, 6, 2, True, ids, 14, 3, "mean")
+        torch_to_rnnc(b, "st_cls_last", "classification", "gru", 8, 6, 1, True, ids, 14, 4, "last")
         # rnnc -> torch
         text = os.path.join(tmp, "text.txt")
         with open(text, "w") as f:
@@ -397,10 +407,16 @@ def main():
                 for ch in "abcabcba"[k % 3:]:
                     f.write(f"{ch}\t{'V' if ch in 'a' else 'C'}\n")
                 f.write("\n")
+        lines = os.path.join(tmp, "lines.tsv")
+        with open(lines, "w") as f:
+            for k in range(80):
+                f.write(("A\tabab" if k % 2 else "B\tbbab") + "ba"[k % 2] * (k % 5) + "\n")
         ids2 = [4, 5, 6, 7, 5, 4, 8, 9, 4, 5]
         got = rnnc_to_torch(b, "tr_lstm", "language_model", "lstm", 8, 6, 2, False, text, ids2)
         rnnc_to_torch(b, "tr_rnn", "language_model", "rnn_tanh", 8, 0, 1, False, text, ids2)
         rnnc_to_torch(b, "tr_tagger", "labelling", "gru", 8, 6, 2, True, tags, [4, 5, 6, 4, 5])
+        rnnc_to_torch(b, "tr_cls", "classification", "lstm", 8, 6, 1, True, lines, [4, 5, 4, 5, 5],
+                      "mean")
         spec_names(b, text, ids2)
         if got:
             malformed(b, got[0], got[2])
