@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,8 +294,8 @@ static size_t tensor_numel(const Tensor *t)
     return (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
 }
 
-/* Element e (row-major in the tensor) <-> the block: calls visit with the
- * block index of every element in tensor order. */
+/* idx[e] = the block index of the tensor's element e (row-major), for
+ * every element: export reads the block through it, import writes. */
 static void tensor_map(const Tensor *t, const RnnrtParams *p, size_t *idx)
 {
     size_t e = 0;
@@ -591,11 +592,19 @@ static void st_close(StFile *f)
     memset(f, 0, sizeof *f);
 }
 
-static int bad(const StFile *f, RnnrtError *err, const char *fmt,
-               const char *a, const char *b)
+/* Exit 1: "'<path>' is not a usable safetensors file: <what>". */
+static int bad(const StFile *f, RnnrtError *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int bad(const StFile *f, RnnrtError *err, const char *fmt, ...)
 {
     char msg[700];
-    snprintf(msg, sizeof msg, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' is not a usable "
                        "safetensors file: %s", f->path, msg);
 }
@@ -612,7 +621,7 @@ static int st_tensor(StFile *f, const char *key, json_t *v, FileTensor *t,
     memset(t, 0, sizeof *t);
     t->name = key;
     if (!json_is_object(v))
-        return bad(f, err, "tensor '%s' is not a JSON object%s", key, "");
+        return bad(f, err, "tensor '%s' is not a JSON object", key);
     const char *k;
     json_t *x;
     json_object_foreach(v, k, x) {
@@ -625,7 +634,7 @@ static int st_tensor(StFile *f, const char *key, json_t *v, FileTensor *t,
     json_t *of = json_object_get(v, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(of))
         return bad(f, err, "tensor '%s' needs \"dtype\" (a string), "
-                   "\"shape\" and \"data_offsets\" (lists)%s", key, "");
+                   "\"shape\" and \"data_offsets\" (lists)", key);
     const char *d = json_string_value(dt);
     if (!strcmp(d, "F32"))
         t->dsize = 4;
@@ -636,8 +645,8 @@ static int st_tensor(StFile *f, const char *key, json_t *v, FileTensor *t,
                    "F64", key, d);
     size_t nd = json_array_size(sh);
     if (nd > 8)
-        return bad(f, err, "tensor '%s' has more than 8 dimensions%s", key,
-                   "");
+        return bad(f, err, "tensor '%s' has more than 8 dimensions",
+                   key);
     t->ndim = (int)nd;
     uint64_t numel = 1;
     for (size_t i = 0; i < nd; i++) {
@@ -645,18 +654,18 @@ static int st_tensor(StFile *f, const char *key, json_t *v, FileTensor *t,
         if (!json_is_integer(e) || json_integer_value(e) < 0 ||
             json_integer_value(e) > (json_int_t)1 << 40)
             return bad(f, err, "tensor '%s' has a shape that is not a list "
-                       "of sizes%s", key, "");
+                       "of sizes", key);
         t->shape[i] = json_integer_value(e);
         numel *= (uint64_t)t->shape[i];
         if (numel > (uint64_t)1 << 40)
-            return bad(f, err, "tensor '%s' is too large%s", key, "");
+            return bad(f, err, "tensor '%s' is too large", key);
     }
     json_t *b = json_array_get(of, 0), *e = json_array_get(of, 1);
     if (json_array_size(of) != 2 || !json_is_integer(b) ||
         !json_is_integer(e) || json_integer_value(b) < 0 ||
         json_integer_value(e) < json_integer_value(b))
         return bad(f, err, "tensor '%s' needs \"data_offsets\": [begin, "
-                   "end] with 0 <= begin <= end%s", key, "");
+                   "end] with 0 <= begin <= end", key);
     t->begin = (uint64_t)json_integer_value(b);
     t->end = (uint64_t)json_integer_value(e);
     if (t->end - t->begin != numel * (uint64_t)t->dsize) {
@@ -692,8 +701,8 @@ static int st_open(StFile *f, const char *path, RnnrtError *err)
     for (int i = 0; i < 8; i++)
         hlen |= (uint64_t)(unsigned char)f->data[i] << (8 * i);
     if (hlen > MAX_HEADER)
-        return bad(f, err, "the header length %s exceeds 100 MiB%s",
-                   "(the first 8 bytes)", "");
+        return bad(f, err, "the header length (the first 8 bytes) exceeds "
+                   "100 MiB");
     if (hlen > f->n - 8)
         return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is truncated: the "
                            "header needs %llu bytes, the file has %zu after "
@@ -707,7 +716,7 @@ static int st_open(StFile *f, const char *path, RnnrtError *err)
                            "header is not valid JSON: %s (header line %d, "
                            "column %d)", path, je.text, je.line, je.column);
     if (!json_is_object(f->root))
-        return bad(f, err, "the header is not a JSON object%s%s", "", "");
+        return bad(f, err, "the header is not a JSON object");
     f->bytes = (const unsigned char *)f->data + 8 + hlen;
     f->nbytes = f->n - 8 - hlen;
     size_t cap = json_object_size(f->root);
@@ -717,14 +726,13 @@ static int st_open(StFile *f, const char *path, RnnrtError *err)
     json_object_foreach(f->root, key, v) {
         if (!strcmp(key, "__metadata__")) {
             if (!json_is_object(v))
-                return bad(f, err, "__metadata__ is not an object%s%s", "",
-                           "");
+                return bad(f, err, "__metadata__ is not an object");
             const char *k;
             json_t *x;
             json_object_foreach(v, k, x) {
                 if (!json_is_string(x))
                     return bad(f, err, "__metadata__ value '%s' is not a "
-                               "string%s", k, "");
+                               "string", k);
             }
             f->meta = v;
             continue;
@@ -777,7 +785,7 @@ static int meta_vocab(const StFile *f, const char *key, const char *counts_key,
         c = json_loads(cs, 0, &je);
     int rc = 0;
     if (!json_is_array(a) || json_array_size(a) > INT32_MAX)
-        rc = bad(f, err, "__metadata__ '%s' is not a JSON list%s", key, "");
+        rc = bad(f, err, "__metadata__ '%s' is not a JSON list", key);
     else if (cs && (!json_is_array(c) ||
                     json_array_size(c) != json_array_size(a)))
         rc = bad(f, err, "__metadata__ '%s' is not a JSON list as long as "
@@ -806,7 +814,7 @@ static int meta_vocab(const StFile *f, const char *key, const char *counts_key,
         }
     }
     if (!rc && v->size == 0)
-        rc = bad(f, err, "__metadata__ '%s' is empty%s", key, "");
+        rc = bad(f, err, "__metadata__ '%s' is empty", key);
     json_decref(a);
     if (c)
         json_decref(c);
@@ -884,8 +892,8 @@ static int fill_params(StFile *f, const Plan *pl, Weights *w, RnnrtError *err)
     for (int i = 0; i < f->nt; i++)
         if (!f->t[i].used)
             return bad(f, err, "tensor '%s' is not a parameter of the model "
-                       "(its tensors: the README, \"Weight interchange\")%s",
-                       f->t[i].name, "");
+                       "(its tensors: the README, \"Weight interchange\")",
+                       f->t[i].name);
     return 0;
 }
 
@@ -950,7 +958,7 @@ int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
     int64_t t64;
     if (T && (rnnrt_parse_i64(T, 1, 1 << 20, &t64)))
         rc = bad(&f, err, "__metadata__ 'T' is not a number of steps "
-                 "(1 ... 2^20): '%s'%s", T, "");
+                 "(1 ... 2^20): '%s'", T);
     else if (T)
         w.T = (int)t64;
     if (!rc)
