@@ -1,7 +1,7 @@
 /*
  * rnnrt_safetensors.c: the trainers' `export` and `import` commands, which
  * write a checkpoint's weights as a safetensors file and read one back
- * into a new checkpoint (language models and the task heads alike).
+ * into a new checkpoint (language models, the task heads and seq2seq).
  *
  * The format (https://github.com/huggingface/safetensors): an 8-byte
  * little-endian header length N, N bytes of JSON, then the tensors' bytes.
@@ -12,6 +12,9 @@
  * their names, laid out one after the other in that order, the header
  * padded with spaces to a multiple of 8. The same checkpoint always gives
  * the same bytes. The JSON is read and written with Jansson.
+ *
+ * A seq2seq trainer's file (rnnrt_st_s2s_cmd) has every parameter under
+ * its spec name and the vocabularies as src_vocab and tgt_vocab.
  *
  * Names and layouts. When every cell parameter is one of a library cell's
  * (rnn_tanh/rnn_relu: W_ih W_hh b_ih b_hh; gru: W_i{r,z,n} W_h{r,z,n}
@@ -46,6 +49,7 @@
  */
 #include "rnnrt.h"
 #include "rnnrt_ngram.h" /* rnnrt_ngram_save_error */
+#include "rnnrt_s2s.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -274,12 +278,14 @@ static int tensor_cmp(const void *a, const void *b)
     return strcmp(((const Tensor *)a)->name, ((const Tensor *)b)->name);
 }
 
-static void plan_build(Plan *pl, const RnnrtModel *m, const RnnrtParams *p)
+/* torch 0: every parameter under its spec name (seq2seq) */
+static void plan_build(Plan *pl, const RnnrtModel *m, const RnnrtParams *p,
+                       int torch)
 {
     memset(pl, 0, sizeof *pl);
-    if (!plan_pytorch(pl, m, p)) {
+    if (!torch || !plan_pytorch(pl, m, p)) {
         for (int i = 0; i < m->nparams; i++) {
-            if (network_param(pl, m, p, i))
+            if (torch && network_param(pl, m, p, i))
                 continue;
             Tensor *t = add_tensor(pl, m->params[i].name);
             t->ndim = m->params[i].ndim;
@@ -314,31 +320,94 @@ static void tensor_map(const Tensor *t, const RnnrtParams *p, size_t *idx)
     }
 }
 
-/* ---- the model's checkpoint, either task ---- */
+/* ---- the model's checkpoint: language model, task head or seq2seq ---- */
+
+/* What is exported: for a seq2seq model, m is made from its descriptor
+ * (the parameters, name, spec and recipe; RNNRT_DIM_VT has RNNRT_DIM_L's
+ * value, so rnnrt_params_init_l resolves the target vocabulary as L). */
+typedef struct {
+    RnnrtModel m;
+    const RnnrtS2sModel *s2s; /* NULL: m is the trainer's */
+    const char *task;
+    const char *vocab_key[2]; /* __metadata__ keys of the vocabularies */
+    const char *count_key[2];
+    int nvocab;               /* 1 (language model) or 2 */
+} Target;
+
+_Static_assert(RNNRT_DIM_VT == RNNRT_DIM_L, "the seq2seq target vocabulary "
+               "is resolved as L");
+
+static void target_lm(Target *t, const RnnrtModel *m)
+{
+    memset(t, 0, sizeof *t);
+    t->m = *m;
+    t->task = rnnrt_ckpt_task_name(m->task);
+    t->vocab_key[0] = "vocab";
+    t->count_key[0] = "vocab_counts";
+    t->vocab_key[1] = "labels";
+    t->count_key[1] = "label_counts";
+    t->nvocab = m->task == RNNRT_TASK_LANGUAGE_MODEL ? 1 : 2;
+}
+
+static void target_s2s(Target *t, const RnnrtS2sModel *s)
+{
+    memset(t, 0, sizeof *t);
+    t->m.name = s->name;
+    t->m.spec_path = s->spec_path;
+    t->m.spec_hash = s->spec_hash;
+    t->m.nparams = s->nparams;
+    t->m.params = s->params;
+    t->m.recipe = s->recipe;
+    t->m.task = RNNRT_TASK_LABELLING; /* L = the target vocabulary */
+    t->s2s = s;
+    t->task = "seq2seq";
+    t->vocab_key[0] = "src_vocab";
+    t->count_key[0] = "src_vocab_counts";
+    t->vocab_key[1] = "tgt_vocab";
+    t->count_key[1] = "tgt_vocab_counts";
+    t->nvocab = 2;
+}
 
 typedef struct {
     RnnrtParams p;
-    RnnrtVocab vocab, labels;
+    RnnrtVocab vocab[2]; /* tokens; labels or the target vocabulary */
     int T;
 } Weights;
 
-static void weights_free(Weights *w, const RnnrtModel *m)
+static void weights_free(Weights *w)
 {
     rnnrt_params_free(&w->p);
-    rnnrt_vocab_free(&w->vocab);
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
-        rnnrt_vocab_free(&w->labels);
+    rnnrt_vocab_free(&w->vocab[0]);
+    rnnrt_vocab_free(&w->vocab[1]);
 }
 
-static int weights_load(Weights *w, const RnnrtModel *m, const char *path,
+/* Fills w (free it with weights_free whatever the result). */
+static int weights_load(Weights *w, const Target *t, const char *path,
                         RnnrtError *err)
 {
     memset(w, 0, sizeof *w);
+    const RnnrtModel *m = &t->m;
+    if (t->s2s) {
+        real *block = NULL;
+        size_t n = 0;
+        int rc = rnnrt_s2s_ckpt_weights(path, t->s2s, &block, &n,
+                                        &w->vocab[0], &w->vocab[1], err);
+        if (!rc)
+            rc = rnnrt_params_init_l(&w->p, m, w->vocab[0].size,
+                                     w->vocab[1].size, err);
+        if (!rc && n != w->p.total)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the "
+                             "parameter block has the wrong size", path);
+        if (!rc)
+            memcpy(w->p.params, block, n * sizeof(real));
+        free(block);
+        return rc;
+    }
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
-        return rnnrt_task_ckpt_read(path, m, &w->p, &w->vocab, &w->labels,
-                                    &w->T, err);
+        return rnnrt_task_ckpt_read(path, m, &w->p, &w->vocab[0],
+                                    &w->vocab[1], &w->T, err);
     RnnrtTrainState ts;
-    int rc = rnnrt_ckpt_load(path, m, &w->vocab, &w->p, &ts, err);
+    int rc = rnnrt_ckpt_load(path, m, &w->vocab[0], &w->p, &ts, err);
     if (!rc)
         rnnrt_train_state_free(&ts);
     return rc;
@@ -474,29 +543,32 @@ static const char *dtype_name(void)
     return sizeof(real) == 8 ? "F64" : "F32";
 }
 
-int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
-                    RnnrtError *err)
+static int export_target(const Target *tg, const char *ckpt, const char *out,
+                         RnnrtError *err)
 {
+    const RnnrtModel *m = &tg->m;
     Weights w;
-    int rc = weights_load(&w, m, ckpt, err);
-    if (rc)
+    int rc = weights_load(&w, tg, ckpt, err);
+    if (rc) {
+        weights_free(&w);
         return rc;
-    json_t *lists[4] = {json_list(&w.vocab, 0), json_list(&w.vocab, 1),
-                        NULL, NULL};
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
-        lists[2] = json_list(&w.labels, 0);
-        lists[3] = json_list(&w.labels, 1);
     }
-    if (!lists[0] || (m->task != RNNRT_TASK_LANGUAGE_MODEL && !lists[2])) {
+    json_t *lists[4] = {json_list(&w.vocab[0], 0), json_list(&w.vocab[0], 1),
+                        NULL, NULL};
+    if (tg->nvocab == 2) {
+        lists[2] = json_list(&w.vocab[1], 0);
+        lists[3] = json_list(&w.vocab[1], 1);
+    }
+    if (!lists[0] || (tg->nvocab == 2 && !lists[2])) {
         for (int i = 0; i < 4; i++)
             json_decref(lists[i]);
-        weights_free(&w, m);
+        weights_free(&w);
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has a token that is "
                            "not valid UTF-8; a safetensors header (JSON) "
                            "cannot hold it", ckpt);
     }
     Plan pl;
-    plan_build(&pl, m, &w.p);
+    plan_build(&pl, m, &w.p, !tg->s2s);
 
     json_t *root = json_object(), *meta = json_object();
     json_object_set_new(root, "__metadata__", meta);
@@ -509,9 +581,9 @@ int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
         meta_int(meta, "hidden", pl.hidden);
         meta_int(meta, "input_size", pl.input);
     }
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
-        meta_json(meta, "label_counts", lists[3]);
-        meta_json(meta, "labels", lists[2]);
+    if (tg->nvocab == 2 && !tg->s2s) {
+        meta_json(meta, tg->count_key[1], lists[3]);
+        meta_json(meta, tg->vocab_key[1], lists[2]);
     }
     if (pl.pytorch)
         meta_int(meta, "layers", pl.layers);
@@ -520,11 +592,20 @@ int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
     meta_json(meta, "recipe", recipe_json(&m->recipe));
     meta_str(meta, "rnnc_version", RNNRT_VERSION);
     meta_str(meta, "spec", m->spec_path);
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
+    if (tg->s2s) { /* src_vocab, src_vocab_counts, tgt_vocab, ... */
+        meta_json(meta, tg->vocab_key[0], lists[0]);
+        meta_json(meta, tg->count_key[0], lists[1]);
+    }
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && !tg->s2s)
         meta_int(meta, "T", w.T);
-    meta_str(meta, "task", rnnrt_ckpt_task_name(m->task));
-    meta_json(meta, "vocab", lists[0]);
-    meta_json(meta, "vocab_counts", lists[1]);
+    meta_str(meta, "task", tg->task);
+    if (tg->s2s) {
+        meta_json(meta, tg->vocab_key[1], lists[2]);
+        meta_json(meta, tg->count_key[1], lists[3]);
+    } else {
+        meta_json(meta, tg->vocab_key[0], lists[0]);
+        meta_json(meta, tg->count_key[0], lists[1]);
+    }
 
     size_t off = 0;
     for (int k = 0; k < pl.n; k++) {
@@ -546,7 +627,7 @@ int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
     json_decref(root);
     if (!header) {
         free(pl.t);
-        weights_free(&w, m);
+        weights_free(&w);
         return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory for the "
                            "safetensors header of '%s'", out);
     }
@@ -557,8 +638,16 @@ int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
     rc = rnnrt_ngram_save_error(out, "the safetensors file", stage, e, err);
     free(header);
     free(pl.t);
-    weights_free(&w, m);
+    weights_free(&w);
     return rc;
+}
+
+int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
+                    RnnrtError *err)
+{
+    Target t;
+    target_lm(&t, m);
+    return export_target(&t, ckpt, out, err);
 }
 
 /* ---- import ---- */
@@ -898,7 +987,7 @@ static int fill_params(StFile *f, const Plan *pl, Weights *w, RnnrtError *err)
 }
 
 /* A train state as a fresh `train` starts it, with the recipe's values. */
-static int fresh_state(RnnrtTrainState *ts, const RnnrtModel *m,
+static int fresh_state(RnnrtTrainState *ts, const RnnrtModel *m, int S,
                        size_t total, RnnrtError *err)
 {
     const RnnrtRecipe *r = &m->recipe;
@@ -912,7 +1001,7 @@ static int fresh_state(RnnrtTrainState *ts, const RnnrtModel *m,
     ts->sampler = r->sampler && !strcmp(r->sampler, "random")
                       ? RNNRT_SAMPLER_RANDOM
                       : RNNRT_SAMPLER_SEQUENTIAL;
-    ts->S = m->state_size;
+    ts->S = S;
     for (int i = 0; i < RNNRT_RECIPE_N; i++)
         ts->recipe[i] = NAN;
     ts->optim = rnnrt_xcalloc(1, sizeof *ts->optim, "optimizer");
@@ -925,52 +1014,46 @@ static int fresh_state(RnnrtTrainState *ts, const RnnrtModel *m,
     return rc;
 }
 
-int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
-                    int force, RnnrtError *err)
+static int import_target(const Target *tg, const char *in, const char *ckpt,
+                         int force, RnnrtError *err)
 {
-    const char *task = rnnrt_ckpt_task_name(m->task);
+    const RnnrtModel *m = &tg->m;
     int rc = rnnrt_ckpt_probe(ckpt, err);
     if (!rc && !force)
-        rc = rnnrt_ckpt_check_overwrite(ckpt, task, m->name, m->spec_hash,
+        rc = rnnrt_ckpt_check_overwrite(ckpt, tg->task, m->name, m->spec_hash,
                                         m->spec_path, err);
     if (rc)
         return rc;
     StFile f;
     Weights w;
     memset(&w, 0, sizeof w);
-    rnnrt_vocab_init_empty(&w.labels);
-    rnnrt_vocab_init(&w.vocab);
     rc = st_open(&f, in, err);
     const char *ftask = rc ? NULL : meta_get(&f, "task");
-    if (!rc && ftask && strcmp(ftask, task))
+    if (!rc && ftask && strcmp(ftask, tg->task))
         rc = bad(&f, err, "it holds a %s model; this is a %s model", ftask,
-                 task);
-    if (!rc) {
-        rnnrt_vocab_free(&w.vocab);
-        rc = meta_vocab(&f, "vocab", "vocab_counts", 1, &w.vocab, err);
-    }
-    if (!rc && m->task != RNNRT_TASK_LANGUAGE_MODEL) {
-        rnnrt_vocab_free(&w.labels);
-        rc = meta_vocab(&f, "labels", "label_counts", 0, &w.labels, err);
-    }
+                 tg->task);
+    /* the token vocabularies start with the specials; labels do not */
+    for (int i = 0; i < tg->nvocab && !rc; i++)
+        rc = meta_vocab(&f, tg->vocab_key[i], tg->count_key[i],
+                        i == 0 || tg->s2s, &w.vocab[i], err);
     w.T = m->recipe.steps;
-    const char *T = rc ? NULL : meta_get(&f, "T");
+    const char *T = rc || tg->s2s ? NULL : meta_get(&f, "T");
     int64_t t64;
     if (T && (rnnrt_parse_i64(T, 1, 1 << 20, &t64)))
         rc = bad(&f, err, "__metadata__ 'T' is not a number of steps "
                  "(1 ... 2^20): '%s'", T);
     else if (T)
         w.T = (int)t64;
+    if (!rc && tg->s2s)
+        for (int i = 0; i < 2 && !rc; i++)
+            rc = rnnrt_s2s_vocab_check(&w.vocab[i], tg->vocab_key[i], err);
     if (!rc)
-        rc = rnnrt_params_init_l(&w.p, m, w.vocab.size,
-                                 m->task != RNNRT_TASK_LANGUAGE_MODEL
-                                     ? w.labels.size
-                                     : 0,
-                                 err);
+        rc = rnnrt_params_init_l(&w.p, m, w.vocab[0].size,
+                                 tg->nvocab == 2 ? w.vocab[1].size : 0, err);
     Plan pl;
     memset(&pl, 0, sizeof pl);
     if (!rc) {
-        plan_build(&pl, m, &w.p);
+        plan_build(&pl, m, &w.p, !tg->s2s);
         rc = fill_params(&f, &pl, &w, err);
     }
     st_close(&f);
@@ -978,17 +1061,26 @@ int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
     RnnrtTrainState ts;
     memset(&ts, 0, sizeof ts);
     if (!rc)
-        rc = fresh_state(&ts, m, w.p.total, err);
-    if (!rc)
+        rc = fresh_state(&ts, m, tg->s2s ? 0 : m->state_size, w.p.total, err);
+    if (!rc && tg->s2s)
+        rc = rnnrt_s2s_ckpt_from_weights(ckpt, tg->s2s, w.p.params,
+                                         &w.vocab[0], &w.vocab[1], &ts, err);
+    else if (!rc)
         rc = m->task == RNNRT_TASK_LANGUAGE_MODEL
-                 ? rnnrt_ckpt_save(ckpt, m, &w.vocab, &w.p, &ts, err)
-                 : rnnrt_task_ckpt_write(ckpt, m, &w.p, &w.vocab, &w.labels,
-                                         w.T, &ts, err);
+                 ? rnnrt_ckpt_save(ckpt, m, &w.vocab[0], &w.p, &ts, err)
+                 : rnnrt_task_ckpt_write(ckpt, m, &w.p, &w.vocab[0],
+                                         &w.vocab[1], w.T, &ts, err);
     rnnrt_train_state_free(&ts);
-    rnnrt_params_free(&w.p);
-    rnnrt_vocab_free(&w.vocab);
-    rnnrt_vocab_free(&w.labels);
+    weights_free(&w);
     return rc;
+}
+
+int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
+                    int force, RnnrtError *err)
+{
+    Target t;
+    target_lm(&t, m);
+    return import_target(&t, in, ckpt, force, err);
 }
 
 /* ---- the commands ---- */
@@ -1010,18 +1102,12 @@ static int shift_args(int argc, char **argv, char **args, const char **pos)
     return n;
 }
 
-static const char *default_ckpt(const RnnrtModel *m, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s.ckpt", m->name);
-    return buf;
-}
-
-int rnnrt_st_export_cmd(int argc, char **argv, const RnnrtModel *m,
-                        const char *prog)
+static int export_cmd(int argc, char **argv, const Target *t,
+                      const char *prog)
 {
     char dflt[4096];
-    const char *ckpt = default_ckpt(m, dflt, sizeof dflt), *pos = NULL;
-    const char *out = NULL;
+    snprintf(dflt, sizeof dflt, "%s.ckpt", t->m.name);
+    const char *ckpt = dflt, *pos = NULL, *out = NULL;
     const RnnrtOpt opts[] = {
         {"--ckpt", RNNRT_OPT_STR, &ckpt, "PATH", "checkpoint (also the "
          "first argument: export CKPT -o FILE)", 0, 0},
@@ -1046,15 +1132,16 @@ int rnnrt_st_export_cmd(int argc, char **argv, const RnnrtModel *m,
                                             "-o FILE.safetensors is "
                                             "required"),
                                 &err, prog, "export");
-    rc = rnnrt_st_export(m, ckpt, out, &err);
+    rc = export_target(t, ckpt, out, &err);
     return rnnrt_cli_report(rc, &err, prog, "export");
 }
 
-int rnnrt_st_import_cmd(int argc, char **argv, const RnnrtModel *m,
-                        const char *prog)
+static int import_cmd(int argc, char **argv, const Target *t,
+                      const char *prog)
 {
     char dflt[4096];
-    const char *ckpt = default_ckpt(m, dflt, sizeof dflt), *pos = NULL;
+    snprintf(dflt, sizeof dflt, "%s.ckpt", t->m.name);
+    const char *ckpt = dflt, *pos = NULL;
     int force = 0;
     const RnnrtOpt opts[] = {
         {"--ckpt", RNNRT_OPT_STR, &ckpt, "PATH", "the checkpoint to write",
@@ -1079,8 +1166,33 @@ int rnnrt_st_import_cmd(int argc, char **argv, const RnnrtModel *m,
                                             "is required: import "
                                             "FILE.safetensors [--ckpt NEW]"),
                                 &err, prog, "import");
-    rc = rnnrt_st_import(m, pos, ckpt, force, &err);
+    rc = import_target(t, pos, ckpt, force, &err);
     if (!rc)
         fprintf(stderr, "%s: imported '%s' into '%s'\n", prog, pos, ckpt);
     return rnnrt_cli_report(rc, &err, prog, "import");
+}
+
+int rnnrt_st_export_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog)
+{
+    Target t;
+    target_lm(&t, m);
+    return export_cmd(argc, argv, &t, prog);
+}
+
+int rnnrt_st_import_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog)
+{
+    Target t;
+    target_lm(&t, m);
+    return import_cmd(argc, argv, &t, prog);
+}
+
+int rnnrt_st_s2s_cmd(int argc, char **argv, const RnnrtS2sModel *m,
+                     const char *prog)
+{
+    Target t;
+    target_s2s(&t, m);
+    return !strcmp(argv[0], "export") ? export_cmd(argc, argv, &t, prog)
+                                      : import_cmd(argc, argv, &t, prog);
 }

@@ -529,6 +529,41 @@ static int ckpt_load(const char *path, const RnnrtS2sModel *m, S2sParams *p, Rnn
     return ckpt_read(path, m, p, sv, tv, NULL, err);
 }
 
+/* The safetensors export's and import's side (rnnrt_s2s.h). */
+int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m, real **params, size_t *n, RnnrtVocab *sv,
+                           RnnrtVocab *tv, RnnrtError *err)
+{
+    S2sParams p;
+    int rc = ckpt_load(path, m, &p, sv, tv, err);
+    if (rc)
+        return rc;
+    *params = p.params;
+    *n = p.np;
+    p.params = NULL;
+    params_free(&p);
+    return 0;
+}
+
+int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m, const real *params, const RnnrtVocab *sv,
+                                const RnnrtVocab *tv, const RnnrtTrainState *ts, RnnrtError *err)
+{
+    S2sParams p;
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, 0);
+    params_init(&p, m, sv->size, tv->size, &rng);
+    memcpy(p.params, params, p.np * sizeof(real));
+    RnnrtPairs pairs;
+    memset(&pairs, 0, sizeof pairs);
+    pairs.src_vocab = *sv;
+    pairs.tgt_vocab = *tv;
+    S2sProgress pr;
+    memset(&pr, 0, sizeof pr);
+    pr.ts = *ts;
+    int rc = ckpt_save(path, &p, &pairs, &pr, err);
+    params_free(&p);
+    return rc;
+}
+
 /* A fresh run may replace a checkpoint of this model and spec, but not
  * another file (a checkpoint of another spec, a corpus given by mistake)
  * unless --force. */
@@ -1247,8 +1282,9 @@ static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
             "       %s translate --model CKPT [--beam K] < sentences\n"
             "       %s gradcheck [options]   (the double build)\n"
             "       %s dump [options]        (for rnnc SPEC --check DUMP)\n"
+            "       %s export CKPT -o FILE.safetensors | import FILE.safetensors --ckpt NEW\n"
             "A seq2seq trainer (%s); see %s COMMAND --help.\n",
-            prog, prog, prog, prog, prog, m->spec_path, prog);
+            prog, prog, prog, prog, prog, prog, m->spec_path, prog);
     return f == stdout ? 0 : RNNRT_EXIT_USAGE;
 }
 
@@ -1263,6 +1299,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
         return usage(stdout, prog, m);
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "export") || !strcmp(cmd, "import")) /* rnnrt_safetensors.c */
+        return rnnrt_st_s2s_cmd(argc - 1, argv + 1, m, prog);
     int is_train = !strcmp(cmd, "train"), is_eval = !strcmp(cmd, "eval"), is_tr = !strcmp(cmd, "translate");
     int is_dump = !strcmp(cmd, "dump"), is_gc = !strcmp(cmd, "gradcheck") || is_dump;
     if (!is_train && !is_eval && !is_tr && !is_gc) {
