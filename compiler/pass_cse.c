@@ -11,6 +11,14 @@
  * Leaves that stand for something outside the graph (param, input, arg)
  * and scans (which carry a body) are never merged. The surviving node is
  * the same computation, so values are bit-identical.
+ *
+ * Merging inside a scan body can leave two outputs of the scan that read
+ * the same body node (after gemmfuse and wgrad, the decoder's two stacked
+ * gate gradients concat(di, df, dg, do): one for the W_h* block, one for
+ * the W_c* block). They are one output: the later one's SCAN_OUT nodes are
+ * pointed at the earlier output, merge with its SCAN_OUT below, and DCE
+ * drops the unread output. (Left as two, a stacked body value is written
+ * in place into only one of them, and the other stayed unwritten.)
  */
 #include "passes.h"
 
@@ -47,12 +55,38 @@ static bool same(const Node *a, const Node *b)
     return true;
 }
 
+static bool same_output(const ScanOut *a, const ScanOut *b)
+{
+    return a->kind == b->kind && (a->kind == SCAN_FINAL ? a->carry == b->carry : a->node == b->node);
+}
+
+/* Points the SCAN_OUT nodes of scan s that read a repeated output at the
+ * first output that reads the same value. */
+static void share_outputs(Graph *g, const Node *s)
+{
+    const Scan *sc = s->scan;
+    for (int o = 1; o < sc->nout; o++) {
+        int first = 0;
+        while (!same_output(&sc->out[first], &sc->out[o]))
+            first++;
+        if (first == o)
+            continue;
+        for (int i = s->id + 1; i < g->n; i++) {
+            Node *x = g->nodes[i];
+            if (x->op == OP_SCAN_OUT && x->in[0] == s && x->index == o)
+                x->index = first;
+        }
+    }
+}
+
 static void cse_graph(Model *m, Graph *g)
 {
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
-        if (n->op == OP_SCAN)
+        if (n->op == OP_SCAN) {
             cse_graph(m, n->scan->body);
+            share_outputs(g, n);
+        }
         if (!mergeable(n))
             continue;
         for (int j = 0; j < i; j++) {

@@ -768,6 +768,17 @@ enum {
     RNNRT_RECIPE_EARLY_STOP, /* --early-stop */
     RNNRT_RECIPE_N
 };
+/* The recipe's options a checkpoint keeps elsewhere than in the recipe
+ * section: the table of recipe options (rnnrt_recipe_opts) is keyed by
+ * RNNRT_RECIPE_* and then these. */
+enum {
+    RNNRT_RECIPE_LR = RNNRT_RECIPE_N, /* --lr: the schedule's base_lr */
+    RNNRT_RECIPE_MOMENTUM,            /* --momentum ... --eps: the */
+    RNNRT_RECIPE_BETA1,               /* optimizer's hyperparameters */
+    RNNRT_RECIPE_BETA2,
+    RNNRT_RECIPE_EPS,
+    RNNRT_RECIPE_OPTS
+};
 
 typedef struct {
     char name[9];
@@ -1032,15 +1043,13 @@ typedef struct {
     int64_t eval_every;   /* validate every N epochs and the last (1) */
     int64_t early_stop;   /* stop after N evaluations without a new best
                              validation loss; 0 = never */
-    /* Which recipe options the command line gave: on --resume, those that
-     * differ from the checkpoint's are applied with a note or refused
-     * (rnnrt_resume_opts); the others come from the checkpoint. */
-    struct {
-        int lr, clip, seed, max_loss_ratio, bptt, bptt_k, bptt_p;
-        int lr_schedule, lr_step, lr_factor, lr_patience, lr_min, warmup;
-        int weight_decay, eval_every, early_stop;
-        int momentum, beta1, beta2, eps;
-    } given;
+    int bptt_kind;        /* --bptt parsed: 0 full, 1 truncated, 2
+                             randomized (what the recipe records) */
+    /* Which recipe options the command line gave, by RNNRT_RECIPE_*
+     * (rnnrt_recipe_given): on --resume, those that differ from the
+     * checkpoint's are applied with a note or refused (rnnrt_recipe_resume);
+     * the others come from the checkpoint. */
+    unsigned char given[RNNRT_RECIPE_OPTS];
 } RnnrtTrainOpts;
 
 typedef struct {
@@ -1168,13 +1177,68 @@ typedef struct {
 int rnnrt_resume_opts(RnnrtResumeOpt *opts, int n, const char *prog,
                       const char *ckpt, int64_t step, RnnrtError *err);
 
+/* ---- the recipe's options (rnnrt_recipe.c) ----
+ * One table, keyed by RNNRT_RECIPE_* (and RNNRT_RECIPE_LR ... _EPS), holds
+ * each recipe option's name, type, field of RnnrtTrainOpts, help, range,
+ * default (the spec's train.* value, or dflt where the spec has none or
+ * 0) and --resume policy. It drives the options' command-line entries and
+ * --help lines, which of them the command line gave, the defaults, the
+ * values a fresh run records in the train state and what --resume applies
+ * with a note or refuses, for every trainer. */
+typedef struct {
+    const char *name;      /* "--clip" */
+    RnnrtOptType type;     /* of its field in RnnrtTrainOpts */
+    size_t off;            /* offsetof(RnnrtTrainOpts, the field) */
+    const char *arg, *help;
+    double min, max;       /* the command line's range (RnnrtOpt) */
+    RnnrtOptType spec_type; /* the spec's field in RnnrtRecipe, or */
+    size_t spec_off;        /* RNNRT_OPT_FLAG: none */
+    double dflt;           /* when the spec has none, or 0 (STR: the index
+                              into names) */
+    RnnrtResumePolicy policy;
+    const char *why;       /* REFUSE: why it cannot change */
+    const char *const *names; /* STR: the names by value; the recorded */
+    size_t kind_off;          /* value is the int field at kind_off */
+} RnnrtRecipeOpt;
+extern const RnnrtRecipeOpt rnnrt_recipe_opts[RNNRT_RECIPE_OPTS];
+
+/* key's command-line entry, storing into dst (its table type), or into
+ * o's field. */
+RnnrtOpt rnnrt_recipe_opt(int key, void *dst);
+RnnrtOpt rnnrt_recipe_train_opt(int key, RnnrtTrainOpts *o);
+/* given[key] = whether the parsed command line (opts, cli_given as from
+ * rnnrt_cli_parse_given) gave key's option. */
+void rnnrt_recipe_given(const RnnrtOpt *opts, const unsigned char *cli_given,
+                        unsigned char given[RNNRT_RECIPE_OPTS]);
+/* "--resume"'s help: what opts' recipe options do given with it. */
+const char *rnnrt_recipe_resume_help(char *buf, size_t n, const char *lead,
+                                     const RnnrtOpt *opts);
+/* Every key's field of o from the spec's recipe (or dflt). */
+void rnnrt_recipe_defaults(RnnrtTrainOpts *o, const RnnrtRecipe *r);
+/* v[key] = o's value of every key (STR: its index). */
+void rnnrt_recipe_values(const RnnrtTrainOpts *o,
+                         double v[RNNRT_RECIPE_OPTS]);
+/* o's field of every APPLY key below RNNRT_RECIPE_N from recipe[key] (a
+ * resumed run's, as rnnrt_recipe_resume left them). */
+void rnnrt_recipe_apply(RnnrtTrainOpts *o, const double *recipe);
+/* --resume for the keys whose have[key] is not NULL (the checkpoint's
+ * values), --seed and --lr first and then in key order, against this run's value[key] and given[key]:
+ * rnnrt_resume_opts with the table's names, policies and reasons. */
+int rnnrt_recipe_resume(const unsigned char *given, const double *value,
+                        double *const *have, const char *prog,
+                        const char *ckpt, int64_t step, RnnrtError *err);
+
 void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m);
+/* The checks of every task's options (usage errors, exit 2); parses
+ * o->lr_schedule into o->sched.kind. The language model adds its own
+ * (--sampler, --bptt*, --sample-len). */
+int rnnrt_train_opts_check(RnnrtTrainOpts *o, RnnrtError *err);
 /* Shared by the trainers on the driver (rnnrt_train.c): the recipe's
  * options (a fresh run records o's in ts->recipe; a resumed one continues
  * with the checkpoint's, except where the command line changes one, applied
- * with a note or refused), written back into o and *bptt; and the
- * optimizer (fresh, or the checkpoint's, which must be the one o names). */
-int rnnrt_train_recipe(RnnrtTrainOpts *o, int *bptt, struct RnnrtTrainState *ts,
+ * with a note or refused), written back into o; and the optimizer (fresh,
+ * or the checkpoint's, which must be the one o names). */
+int rnnrt_train_recipe(RnnrtTrainOpts *o, struct RnnrtTrainState *ts,
                        const char *name, const char *ckpt, RnnrtError *err);
 int rnnrt_train_optim(const RnnrtTrainOpts *o, struct RnnrtTrainState *ts,
                       size_t total, const char *name, const char *ckpt,
@@ -1523,13 +1587,20 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
                      RnnrtError *err);
 int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
                     int B, RnnrtTaskScore *out, RnnrtError *err);
+/* The predict command (rnnrt_task_predict.c): labels or classes of the
+ * lines of in, written to out, through the C API. */
+int rnnrt_task_predict(const RnnrtModel *m, const char *ckpt, FILE *in,
+                       FILE *out, RnnrtError *err);
+/* The checkpoint of a task model as eval reads it (no .prev fallback, no
+ * printing): vocabularies, parameters, its time steps T and optimizer
+ * steps; on error nothing is left allocated. (The C API, rnnrt_api_task.c.) */
+int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
+                         RnnrtVocab *vocab, RnnrtVocab *labels,
+                         RnnrtParams *p, int *T, int64_t *steps,
+                         RnnrtError *err);
 
-/* The task checkpoints without their train state (rnnrt_task.c), for
- * rnnrt_safetensors.c: read fills p, vocab, labels and T (free them);
- * write saves them with the train state ts. */
-int rnnrt_task_ckpt_read(const char *path, const RnnrtModel *m,
-                         RnnrtParams *p, RnnrtVocab *vocab,
-                         RnnrtVocab *labels, int *T, RnnrtError *err);
+/* A task checkpoint of p, the vocabularies and T with the train state ts
+ * (rnnrt_task.c), for the safetensors import (rnnrt_safetensors.c). */
 int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
                           const RnnrtParams *p, const RnnrtVocab *vocab,
                           const RnnrtVocab *labels, int T,

@@ -40,9 +40,13 @@
  *    prints (as the trainer, with denormals flushed to zero during the
  *    call; the caller's floating-point mode is restored).
  *
- * Language models are here now; labelling, classification and seq2seq
- * models get their own handle types (RnnrtTagger, RnnrtClassifier,
- * RnnrtTranslator) opened the same way, with the same error rules.
+ * Language models (RnnrtLm), labelling (RnnrtTagger), classification
+ * (RnnrtClassifier) and seq2seq models (RnnrtTranslator) each have their
+ * handle type, opened the same way, with the same error rules. A
+ * classifier's and a tagger's calls allocate nothing; a translation
+ * allocates its beam search's buffers (rnnrt_beam.c) for the call, and
+ * the handle's decoder grows when a call asks for a wider beam than any
+ * before.
  */
 #ifndef RNNRT_API_H
 #define RNNRT_API_H
@@ -165,6 +169,111 @@ int rnnrt_lm_next(RnnrtLm *lm, double *probs, int n, RnnrtError *err);
 int rnnrt_lm_sample(RnnrtLm *lm, const char *prefix, int n,
                     double temperature, uint64_t seed, char *buf, size_t cap,
                     size_t *len, RnnrtError *err);
+
+/* ---- labelling and classification models ----
+ * Opened the same way, from a checkpoint the trainer of a `task:
+ * labelling` or `task: classification` spec wrote, with the generated
+ * descriptor (a RnnrtModel). Labels are numbered 0..labels-1 in the
+ * checkpoint's order; rnnrt_*_label_name gives their text. */
+typedef struct RnnrtTagger RnnrtTagger;
+typedef struct RnnrtClassifier RnnrtClassifier;
+
+typedef struct {
+    const char *name;   /* the spec's model name */
+    const char *tokens; /* "char" or "word" */
+    const char *real;   /* "float" or "double": the library's build */
+    int vocab;          /* tokens, specials included */
+    int labels;         /* labels (classes) */
+    int steps;          /* the time steps it was trained with: a tagger
+                           reads a longer sequence in pieces of this many
+                           tokens, carrying its state; a classifier reads
+                           at most this many tokens of a text */
+    int64_t train_steps; /* optimizer steps the checkpoint was trained for */
+} RnnrtTaskInfo;
+
+int rnnrt_tagger_open(RnnrtTagger **t, const char *path,
+                      const RnnrtModel *model, RnnrtError *err);
+void rnnrt_tagger_close(RnnrtTagger **t);
+int rnnrt_tagger_info(const RnnrtTagger *t, RnnrtTaskInfo *info,
+                      RnnrtError *err);
+int rnnrt_tagger_label_name(const RnnrtTagger *t, int label,
+                            const char **name, RnnrtError *err);
+/* Labels a sequence of n tokens (tokens[i] NUL-terminated: one character
+ * of a char model, a word of a word model, as a line of the training
+ * data holds it; a token the vocabulary lacks is read as <unk> and counted
+ * in *unk, which may be NULL): labels[i] = the most likely label of token
+ * i, from a zero state, as the trainer's eval scores the stream. */
+int rnnrt_tagger_label(RnnrtTagger *t, const char *const *tokens, size_t n,
+                       int *labels, size_t *unk, RnnrtError *err);
+
+int rnnrt_classifier_open(RnnrtClassifier **c, const char *path,
+                          const RnnrtModel *model, RnnrtError *err);
+void rnnrt_classifier_close(RnnrtClassifier **c);
+int rnnrt_classifier_info(const RnnrtClassifier *c, RnnrtTaskInfo *info,
+                          RnnrtError *err);
+int rnnrt_classifier_label_name(const RnnrtClassifier *c, int label,
+                                const char **name, RnnrtError *err);
+/* The class of a text (len bytes of UTF-8, read as the training data's
+ * text: normalized, split into chars or words, <unk> for what the
+ * vocabulary lacks, cut to `steps` tokens; at least one token):
+ * *label = the most likely; probs (NULL, or n == labels entries) = the
+ * probability of every label. */
+typedef struct {
+    int label;      /* the most likely label */
+    double prob;    /* its probability */
+    int tokens;     /* tokens read (after the cut) */
+    size_t unk;     /* of them <unk> */
+    int truncated;  /* the text had more than `steps` tokens */
+} RnnrtClass;
+
+int rnnrt_classify(RnnrtClassifier *c, const char *text, size_t len,
+                   RnnrtClass *out, double *probs, int n, RnnrtError *err);
+
+/* ---- seq2seq models ----
+ * A generated seq2seq file exports `const RnnrtS2sModel <name>_model`. */
+typedef struct RnnrtS2sModel RnnrtS2sModel;
+typedef struct RnnrtTranslator RnnrtTranslator;
+
+int rnnrt_translator_open(RnnrtTranslator **tr, const char *path,
+                          const RnnrtS2sModel *model, RnnrtError *err);
+void rnnrt_translator_close(RnnrtTranslator **tr);
+
+typedef struct {
+    const char *name;
+    const char *real;
+    int src_vocab, tgt_vocab; /* specials included */
+    int steps;                /* num_steps: a source is cut to steps - 1
+                                 tokens and <eos>; a translation has at
+                                 most steps tokens */
+    int has_attention;        /* translations come with attention weights */
+} RnnrtTranslatorInfo;
+
+int rnnrt_translator_info(const RnnrtTranslator *tr,
+                          RnnrtTranslatorInfo *info, RnnrtError *err);
+
+/* A translation. Its pointers are the handle's: valid until the next
+ * rnnrt_translate on the handle or its close. */
+typedef struct {
+    const char *text;        /* the target tokens joined by ' ' (no <eos>) */
+    int ntgt;                /* target tokens */
+    const char *const *tgt;  /* [ntgt] */
+    int nsrc;                /* the source as the model read it: its
+                                tokens (<unk> for unknown ones) and <eos> */
+    const char *const *src;  /* [nsrc] */
+    const double *attention; /* [ntgt][nsrc]: the weight of source token j
+                                when target token i was produced; NULL for
+                                a model without attention */
+    double logprob;          /* total log-probability, <eos> included */
+    double score;            /* logprob / len^0.75, what beam search ranks */
+    size_t unk;              /* source tokens read as <unk> */
+} RnnrtTranslation;
+
+/* Translates one sentence (len bytes of UTF-8, no tab or NUL, at most 4096
+ * bytes; preprocessed as the training pairs: lowercased, punctuation
+ * split off) greedily (beam 1) or with beam search of width beam (<= 64),
+ * exactly as the trainer's `translate --beam K`. */
+int rnnrt_translate(RnnrtTranslator *tr, const char *text, size_t len,
+                    int beam, RnnrtTranslation *out, RnnrtError *err);
 
 #ifdef __cplusplus
 }

@@ -342,7 +342,7 @@ typedef struct {
                                  step s for row b; NULL without attention */
 } RnnrtS2sDecCtx;
 
-typedef struct {
+typedef struct RnnrtS2sModel {
     const char *name, *spec_path;
     uint64_t spec_hash;
     int nparams;

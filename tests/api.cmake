@@ -10,3 +10,14 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c)
             $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/examples/lstm_words.yaml)
   set_tests_properties(api_lm_e2e PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()
+
+# The C API for the task models (examples/api/tagger.c, classifier.c,
+# seq2seq.c) and the predict command, end to end on checkpoints the test
+# trains (tests/e2e/api_tasks.sh). About 20 s.
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/tagger.c AND EXISTS ${PROJECT_SOURCE_DIR}/generated/classifier.c
+   AND EXISTS ${PROJECT_SOURCE_DIR}/generated/seq2seq.c)
+  add_test(NAME api_tasks_e2e
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e/api_tasks.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
+            ${CMAKE_CURRENT_BINARY_DIR}/e2e/api_tasks)
+  set_tests_properties(api_tasks_e2e PROPERTIES TIMEOUT 300 LABELS e2e)
+endif()

@@ -10,6 +10,8 @@
 #   heads_X_e2e     train on self-made data to >= 95% validation accuracy,
 #                   eval from the checkpoint, sample refused, bad data lines
 #                   reported at path:line:col (tests/e2e/heads.sh)
+#   heads_X_threads the same trainer (double) with --threads 2
+#   heads_X_mpi     mpirun -np 2 == one process with --threads 2
 set(HEADS_MODELS "tagger labelling" "classifier classification")
 foreach(pair ${HEADS_MODELS})
   separate_arguments(pair)
@@ -34,6 +36,20 @@ foreach(pair ${HEADS_MODELS})
   set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
+  # --threads 2 (the batch split): per-step losses and parameters equal to
+  # --threads 1's, and the resume, signal, damaged-checkpoint and
+  # divergence checks with 2 threads (heads.sh with THREADS)
+  add_test(NAME heads_${model}_threads
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads.sh ${task} $<TARGET_FILE:${model}_d> $<TARGET_FILE:rnnc>
+            ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model}_threads 2)
+  set_tests_properties(heads_${model}_threads PROPERTIES TIMEOUT 300 LABELS e2e)
+  # over MPI ranks: mpirun -np 2 == one process with --threads 2, byte for
+  # byte, and resume across a changed N (heads_mpi.sh); skipped (77)
+  # without RNNC_MPI or mpirun
+  add_test(NAME heads_${model}_mpi
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads_mpi.sh ${task} $<TARGET_FILE:${model}_d>
+            ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model}_mpi ${RNNC_MPI})
+  set_tests_properties(heads_${model}_mpi PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
 endforeach()
 
 # The heads against PyTorch (tests/torch/compare_heads.py): the dumps of

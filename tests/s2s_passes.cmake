@@ -44,3 +44,25 @@ foreach(pair "additive_O0|additive|-O0" "lstm_no_pass|lstm|--no-pass;fuse;--no-p
   add_test(NAME s2s_emit_check_${name} COMMAND s2s_emit_check_${name})
   set_tests_properties(s2s_emit_check_${name} PROPERTIES TIMEOUT 60 LABELS s2s)
 endforeach()
+
+# The optional gemmfuse pass on the seq2seq decoders (double build):
+# backward against finite differences and the dump against the reference
+# interpreter. The LSTM decoder with attention has two fused groups that
+# share their gate gradients (concat(di, df, dg, do) feeds both dW_h* and
+# dW_c*); CSE made them one body node stacked by two scan outputs, and the
+# second stack was never written (wrong dW_h* before pass_cse.c merged the
+# outputs).
+foreach(v lstm additive)
+  set(name s2s_gemmfuse_check_${v})
+  set(dir ${S2SP_WORK}/gemmfuse)
+  set(spec ${S2SP_DIR}/tiny_${v}.yaml)
+  add_test(NAME ${name}
+    COMMAND sh -c "set -e; mkdir -p ${dir}; \
+$<TARGET_FILE:rnnc> ${spec} --pass gemmfuse -o ${dir}/${v}.c; \
+cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${v}.c -L${PROJECT_BINARY_DIR} -lrnnrt_d -lopenblas -ljansson -lm -lpthread -o ${dir}/${v}_d; \
+${dir}/${v}_d gradcheck --max-per-param 6; \
+${dir}/${v}_d dump > ${dir}/${v}.dump; \
+$<TARGET_FILE:rnnc> ${spec} --pass gemmfuse --check ${dir}/${v}.dump"
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS s2s ENVIRONMENT OPENBLAS_NUM_THREADS=1)
+endforeach()

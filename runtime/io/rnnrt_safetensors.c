@@ -403,9 +403,11 @@ static int weights_load(Weights *w, const Target *t, const char *path,
         free(block);
         return rc;
     }
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
-        return rnnrt_task_ckpt_read(path, m, &w->p, &w->vocab[0],
-                                    &w->vocab[1], &w->T, err);
+    if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
+        int64_t steps;
+        return rnnrt_task_ckpt_load(path, m, &w->vocab[0], &w->vocab[1],
+                                    &w->p, &w->T, &steps, err);
+    }
     RnnrtTrainState ts;
     int rc = rnnrt_ckpt_load(path, m, &w->vocab[0], &w->p, &ts, err);
     if (!rc)

@@ -1,7 +1,8 @@
 /*
  * rnnrt_main.c: the command line of every generated trainer.
  *
- *   MODEL train | eval | sample | gradcheck | dump | export | import [options]
+ *   MODEL train | eval | sample | predict | gradcheck | dump | export | import
+ *         [options]
  *
  * Each command is a table of options (name, type, destination, help) whose
  * defaults come from the model's recipe; one parser (rnnrt_cli.c, shared
@@ -12,8 +13,9 @@
  * options with their defaults. This file only parses and
  * dispatches; the work is in rnnrt_train.c, rnnrt_eval.c, rnnrt_sample.c
  * and rnnrt_check.c, and for the task heads (labelling, classification)
- * in rnnrt_task.c: train and eval dispatch on the model's task, and sample
- * is only for language models. export and import (safetensors) are in
+ * in rnnrt_task.c: train and eval dispatch on the model's task, sample
+ * is only for language models and predict (rnnrt_task_predict.c, on the
+ * C API) only for the task heads. export and import (safetensors) are in
  * rnnrt_safetensors.c, for every task.
  */
 #include "rnnrt.h"
@@ -47,41 +49,30 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
     rnnrt_train_opts_default(&o, m);
     char ckpt[4096];
     o.ckpt = default_ckpt(m, ckpt, sizeof ckpt);
+    char resume_help[1024];
     const RnnrtOpt opts[] = {
         {"--data", RNNRT_OPT_STR, &o.data, "PATH", "training text (default: "
          "the files in " RNNRT_DEFAULT_CORPUS_DIR ")", 0, 0},
         {"--epochs", RNNRT_OPT_INT, &o.epochs, "N", "epochs", 1, INT_MAX},
-        {"--lr", RNNRT_OPT_DOUBLE, &o.lr, "X", "learning rate", DBL_MIN,
-         DBL_MAX},
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LR, &o),
         {"--optimizer", RNNRT_OPT_STR, &o.optimizer, "S", "sgd | momentum | "
          "adam", 0, 0},
-        {"--momentum", RNNRT_OPT_DOUBLE, &o.momentum, "X", "momentum: its "
-         "factor, 0 = 0.9", 0, 1},
-        {"--beta1", RNNRT_OPT_DOUBLE, &o.beta1, "X", "adam: beta1, 0 = 0.9", 0,
-         1},
-        {"--beta2", RNNRT_OPT_DOUBLE, &o.beta2, "X", "adam: beta2, 0 = 0.999",
-         0, 1},
-        {"--eps", RNNRT_OPT_DOUBLE, &o.eps, "X", "adam: eps, 0 = 1e-8", 0, 1},
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_MOMENTUM, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_BETA1, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_BETA2, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_EPS, &o),
         {"--batch", RNNRT_OPT_INT, &o.batch, "N", "batch size B", 1, 1 << 20},
         {"--steps", RNNRT_OPT_INT, &o.steps, "N", "time steps T per minibatch",
          1, 1 << 20},
-        {"--clip", RNNRT_OPT_DOUBLE, &o.clip, "X", "global gradient-norm "
-         "clip, 0 = off", 0, DBL_MAX},
-        {"--seed", RNNRT_OPT_U64, &o.seed, "N", "random seed", 0, 0},
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_CLIP, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_SEED, &o),
         {"--sampler", RNNRT_OPT_STR, &o.sampler, "S", "sequential | random", 0,
          0},
-        {"--bptt", RNNRT_OPT_STR, &o.bptt, "S", "full | truncated | "
-         "randomized", 0, 0},
-        {"--bptt-k", RNNRT_OPT_INT, &o.bptt_k, "N", "truncated: cut the "
-         "gradient every N steps, 0 = at minibatch edges only", 0, INT_MAX},
-        {"--bptt-p", RNNRT_OPT_DOUBLE, &o.bptt_p, "X", "randomized: "
-         "probability of continuing", 0, 1},
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_BPTT, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_BPTT_K, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_BPTT_P, &o),
         {"--ckpt", RNNRT_OPT_STR, &o.ckpt, "PATH", "checkpoint file", 0, 0},
-        {"--resume", RNNRT_OPT_FLAG, &o.resume, NULL, "continue from --ckpt "
-         "(exactly where it stopped, with its recipe; --lr, --clip, "
-         "--max-loss-ratio, --bptt*, --lr-*, --warmup-steps, "
-         "--weight-decay, --eval-every and --early-stop given here replace "
-         "the checkpoint's, with a note)", 0, 0},
+        {"--resume", RNNRT_OPT_FLAG, &o.resume, NULL, resume_help, 0, 0},
         {"--force", RNNRT_OPT_FLAG, &o.force, NULL, "resume even if the "
          "corpus changed", 0, 0},
         {"--max-steps", RNNRT_OPT_I64, &o.max_steps, "N", "stop after N steps "
@@ -90,31 +81,16 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
          "X seconds in this run, 0 = no limit", 0, DBL_MAX},
         {"--save-every", RNNRT_OPT_I64, &o.save_every, "N", "save every N "
          "steps, 0 = every epoch", 0, 1e18},
-        {"--max-loss-ratio", RNNRT_OPT_DOUBLE, &o.max_loss_ratio, "X",
-         "stop (exit 4) when a step's loss exceeds X times the run's first "
-         "loss, 0 = off", 0, DBL_MAX},
-        {"--lr-schedule", RNNRT_OPT_STR, &o.lr_schedule, "S", "constant | "
-         "step | plateau | cosine (torch's StepLR, ReduceLROnPlateau on the "
-         "validation loss, CosineAnnealingLR over --epochs)", 0, 0},
-        {"--lr-step", RNNRT_OPT_I64, &o.sched.step_size, "N", "step: decay "
-         "every N epochs", 1, 1e9},
-        {"--lr-factor", RNNRT_OPT_DOUBLE, &o.sched.factor, "X", "step and "
-         "plateau: multiply the lr by X in (0, 1)", 0, 1},
-        {"--lr-patience", RNNRT_OPT_I64, &o.sched.patience, "N", "plateau: "
-         "cut the lr after more than N evaluations without a 1e-4 relative "
-         "improvement", 1, 1e9},
-        {"--lr-min", RNNRT_OPT_DOUBLE, &o.sched.min_lr, "X", "plateau: lowest "
-         "lr; cosine: eta_min", 0, 1e300},
-        {"--warmup-steps", RNNRT_OPT_I64, &o.sched.warmup, "N", "linear "
-         "warm-up: step s uses lr * min(1, (s+1)/N); 0 = none", 0, 1e15},
-        {"--weight-decay", RNNRT_OPT_DOUBLE, &o.weight_decay, "X", "L2 for "
-         "sgd and momentum, decoupled (AdamW) for adam; 0 = none", 0, 1e300},
-        {"--eval-every", RNNRT_OPT_I64, &o.eval_every, "N", "validate every "
-         "N epochs and after the last", 1, 1e9},
-        {"--early-stop", RNNRT_OPT_I64, &o.early_stop, "N", "stop (exit 0) "
-         "after N evaluations without a better validation loss; the best "
-         "checkpoint is always kept in --ckpt's path + .best; 0 = never",
-         0, 1e9},
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LOSS_RATIO, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_SCHED, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LR_STEP, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LR_FACTOR, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LR_PATIENCE, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_LR_MIN, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_WARMUP, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_WEIGHT_DECAY, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_EVAL_EVERY, &o),
+        rnnrt_recipe_train_opt(RNNRT_RECIPE_EARLY_STOP, &o),
         {"--threads", RNNRT_OPT_INT, &o.threads, "N", "threads: N >= 2 splits "
          "each minibatch's rows over N workers (OpenBLAS 1 thread each); "
          "0 = OpenBLAS's default", 0, 4096},
@@ -137,39 +113,15 @@ static int cmd_train(int argc, char **argv, const RnnrtModel *m,
               "V val_acc A\" after every --eval-every epochs and a final "
               "RESULT line.\n--sampler, --bptt*, --prefix and --sample-len "
               "are for language models.";
+    rnnrt_recipe_resume_help(resume_help, sizeof resume_help, "continue "
+                             "from --ckpt, exactly where it stopped, with "
+                             "its recipe", opts);
     unsigned char given[sizeof opts / sizeof *opts] = {0};
     int rc = rnnrt_cli_parse_given(argc, argv, prog, summary, opts, given);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
-    o.given.lr = rnnrt_cli_given(opts, given, "--lr");
-    o.given.clip = rnnrt_cli_given(opts, given, "--clip");
-    o.given.seed = rnnrt_cli_given(opts, given, "--seed");
-    o.given.max_loss_ratio = rnnrt_cli_given(opts, given, "--max-loss-ratio");
-    o.given.bptt = rnnrt_cli_given(opts, given, "--bptt");
-    o.given.bptt_k = rnnrt_cli_given(opts, given, "--bptt-k");
-    o.given.bptt_p = rnnrt_cli_given(opts, given, "--bptt-p");
-    o.given.momentum = rnnrt_cli_given(opts, given, "--momentum");
-    o.given.beta1 = rnnrt_cli_given(opts, given, "--beta1");
-    o.given.beta2 = rnnrt_cli_given(opts, given, "--beta2");
-    o.given.eps = rnnrt_cli_given(opts, given, "--eps");
-    o.given.lr_schedule = rnnrt_cli_given(opts, given, "--lr-schedule");
-    o.given.lr_step = rnnrt_cli_given(opts, given, "--lr-step");
-    o.given.lr_factor = rnnrt_cli_given(opts, given, "--lr-factor");
-    o.given.lr_patience = rnnrt_cli_given(opts, given, "--lr-patience");
-    o.given.lr_min = rnnrt_cli_given(opts, given, "--lr-min");
-    o.given.warmup = rnnrt_cli_given(opts, given, "--warmup-steps");
-    o.given.weight_decay = rnnrt_cli_given(opts, given, "--weight-decay");
-    o.given.eval_every = rnnrt_cli_given(opts, given, "--eval-every");
-    o.given.early_stop = rnnrt_cli_given(opts, given, "--early-stop");
+    rnnrt_recipe_given(opts, given, o.given);
     RnnrtError err = {0};
-    int n = rnnrt_mpi_launched();
-    if (m->task != RNNRT_TASK_LANGUAGE_MODEL && n > 1)
-        return rnnrt_cli_report(
-            rnnrt_error(&err, RNNRT_EXIT_USAGE, "started as one of %d MPI "
-                        "processes, but the %s trainer does not split its "
-                        "minibatches over MPI ranks yet; run it without "
-                        "mpirun", n, m->name),
-            &err, prog, "train");
     /* the task heads train on the same driver; what shapes a language
      * model's stream of text and its final sample does not apply */
     static const char *const lm_only[] = {"--sampler", "--bptt", "--bptt-k",
@@ -216,9 +168,13 @@ static int cmd_eval(int argc, char **argv, const RnnrtModel *m,
          "denormals", 0, 0},
         {0},
     };
-    int rc = rnnrt_cli_parse(argc, argv, prog, "Prints the validation "
-                             "perplexity of a checkpoint, computed like the "
-                             "training's.", opts);
+    int rc = rnnrt_cli_parse(argc, argv, prog,
+                             m->task == RNNRT_TASK_LANGUAGE_MODEL
+                                 ? "Prints the validation perplexity of a "
+                                   "checkpoint, computed like the training's."
+                                 : "Prints the validation loss and accuracy "
+                                   "of a checkpoint, computed like the "
+                                   "training's.", opts);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtError err = {0};
@@ -329,6 +285,39 @@ static int cmd_sample(int argc, char **argv, const RnnrtModel *m,
     return rnnrt_cli_report(rc, &err, prog, "sample");
 }
 
+/* ---- predict (labelling and classification) ---- */
+
+static int cmd_predict(int argc, char **argv, const RnnrtModel *m,
+                       const char *prog)
+{
+    char ckpt[4096];
+    const char *path = default_ckpt(m, ckpt, sizeof ckpt);
+    const RnnrtOpt opts[] = {
+        {"--ckpt", RNNRT_OPT_STR, &path, "PATH", "checkpoint", 0, 0},
+        {0},
+    };
+    int rc = rnnrt_cli_parse(argc, argv, prog, m->task ==
+                             RNNRT_TASK_LABELLING
+                                 ? "Labels the tokens of stdin (one per "
+                                   "line, a blank line between sentences)"
+                                   "\nand writes `token<TAB>label` lines to "
+                                   "stdout."
+                                 : "Classifies each line of stdin and writes "
+                                   "`label<TAB>probability` lines to\n"
+                                   "stdout.", opts);
+    if (rc)
+        return rc == RNNRT_HELP_SHOWN ? 0 : rc;
+    if (m->task == RNNRT_TASK_LANGUAGE_MODEL) {
+        fprintf(stderr, "%s: error: predict is for labelling and "
+                        "classification models; a language model has eval "
+                        "and sample\n", prog);
+        return RNNRT_EXIT_USAGE;
+    }
+    RnnrtError err = {0};
+    rc = rnnrt_task_predict(m, path, stdin, stdout, &err);
+    return rnnrt_cli_report(rc, &err, prog, "predict");
+}
+
 /* ---- gradcheck and dump ---- */
 
 static int cmd_check(int argc, char **argv, const RnnrtModel *m,
@@ -383,6 +372,8 @@ static const Command commands[] = {
     {"train", "train on a corpus and save a checkpoint", cmd_train},
     {"eval", "validation perplexity of a checkpoint", cmd_eval},
     {"sample", "generate text from a checkpoint", cmd_sample},
+    {"predict", "label stdin with a checkpoint (labelling, classification)",
+     cmd_predict},
     {"gradcheck", "check backward against finite differences (double build)",
      cmd_gradcheck},
     {"dump", "print one forward+backward on random inputs", cmd_dump},
@@ -398,8 +389,13 @@ static void main_usage(FILE *f, const char *prog, const RnnrtModel *m)
                "Trainer for model '%s' (%s), generated by rnnc; %s "
                "precision.\n\ncommands:\n", prog, m->name, m->spec_path,
             RNNRT_REAL_NAME);
+    int lm = m->task == RNNRT_TASK_LANGUAGE_MODEL;
     for (const Command *c = commands; c->name; c++)
-        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+        if (lm ? c->run != cmd_predict : c->run != cmd_sample)
+            fprintf(f, "  %-10s %s\n", c->name,
+                    !lm && c->run == cmd_eval
+                        ? "validation loss and accuracy of a checkpoint"
+                        : c->summary);
     fprintf(f, "\n'%s <command> --help' lists the command's options.\n"
                "Exit status: 0 ok, 1 data error, 2 usage, 3 I/O, 4 numerical "
                "divergence,\n130/143 interrupted (after saving), 75 interrupted twice "

@@ -6,7 +6,10 @@
  * recipe and optimizer handling (rnnrt_train_recipe, rnnrt_train_optim):
  * exact --resume, budgets, --save-every, signal saves, the loss guard,
  * schedules, weight decay, --eval-every and --early-stop on the
- * validation loss.
+ * validation loss, and --threads N and MPI ranks: the LM's batch split
+ * (rnnrt_parallel.c, rnnrt_model_run) of each training minibatch's rows,
+ * over the ranks (mpirun -np N, rnnrt_mpi.c; every rank reads the data and
+ * validates, rank 0 alone prints and saves) and then over the threads.
  *
  * Batching, the simplest honest one for each task:
  *   labelling       the tokens form one stream with a parallel stream of
@@ -222,24 +225,8 @@ static int ckpt_load(const char *path, const RnnrtModel *m, int latest,
     return rc;
 }
 
-/* The checkpoint without its train state, for the safetensors export and
- * import (rnnrt_safetensors.c): read gives the parameters, vocabularies
- * and T (free them); write saves them with the train state ts. */
-int rnnrt_task_ckpt_read(const char *path, const RnnrtModel *m,
-                         RnnrtParams *p, RnnrtVocab *vocab,
-                         RnnrtVocab *labels, int *T, RnnrtError *err)
-{
-    TaskCkpt c;
-    int rc = ckpt_load(path, m, 0, 0, &c, NULL, err);
-    if (rc)
-        return rc;
-    *p = c.p;
-    *vocab = c.vocab;
-    *labels = c.labels;
-    *T = c.T;
-    return 0;
-}
-
+/* A checkpoint of p, the vocabularies and T with the train state ts, for
+ * the safetensors import (rnnrt_safetensors.c). */
 int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
                           const RnnrtParams *p, const RnnrtVocab *vocab,
                           const RnnrtVocab *labels, int T,
@@ -330,11 +317,14 @@ static void task_step(void *task, RnnrtTrainState *ts, double *loss,
         memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
         count = B;
     }
-    t->m->forward(&b->ctx);
-    *loss = b->ctx.loss;
+    rnnrt_model_run(t->m, b, 1); /* split over --threads workers */
+    *loss = b->ctx.loss; /* over MPI ranks, this rank's rows' part */
+    if (rnnrt_buffers_ranks(b) > 1) {
+        int rows_all = b->ctx.B, row0, rows;
+        rnnrt_mpi_rows(rows_all, &row0, &rows);
+        count = count / rows_all * rows;
+    }
     *tokens = count;
-    if (isfinite(*loss))
-        t->m->backward(&b->ctx);
 }
 
 /* Labelling: carry the state to the next minibatch. */
@@ -392,6 +382,14 @@ static int task_save(void *task, RnnrtError *err)
     return ckpt_save(t->ckpt, t->m, &t->d, &t->p, &ts, err);
 }
 
+/* Over MPI ranks, before a save: every rank's rows of labelling's carried
+ * state. */
+static void task_share(void *task)
+{
+    Task *t = task;
+    rnnrt_buffers_share_state(&t->b, t->b.state_in);
+}
+
 static const char *task_param_name(void *task, size_t k, size_t *index)
 {
     Task *t = task;
@@ -407,42 +405,8 @@ static const RnnrtTaskOps task_ops = {
     .end_epoch = task_end_epoch,
     .save = task_save,
     .param_name = task_param_name,
+    .share = task_share,
 };
-
-static int check_opts(Task *t, RnnrtError *err)
-{
-    RnnrtTrainOpts *o = &t->o;
-    const char *bad = NULL;
-    if (o->epochs <= 0)
-        bad = "--epochs must be positive";
-    else if (o->batch <= 0 || o->steps <= 0)
-        bad = "--batch and --steps must be positive";
-    else if (!(o->lr > 0) || !isfinite(o->lr))
-        bad = "--lr must be positive";
-    else if (!(o->clip >= 0))
-        bad = "--clip must be >= 0 (0 turns clipping off)";
-    else if (!(o->max_loss_ratio == 0 ||
-               (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
-        bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
-    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
-        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
-    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
-        bad = "--lr-schedule must be constant, step, plateau or cosine";
-    else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
-        bad = "--weight-decay must be >= 0";
-    else if (o->eval_every < 1 || o->early_stop < 0)
-        bad = "--eval-every must be >= 1 and --early-stop >= 0";
-    if (bad)
-        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    int rc = rnnrt_sched_check(&o->sched, err);
-    RnnrtOptim probe; /* checks the name and the hyperparameters */
-    if (!rc)
-        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
-                              o->beta2, o->eps, 0, err);
-    if (!rc)
-        rnnrt_optim_free(&probe);
-    return rc;
-}
 
 /* The data as the trainer sees it (ids, labels, lengths, the split), so
  * --resume can tell another file from the one a checkpoint trained on. */
@@ -489,7 +453,7 @@ static int setup(Task *t, RnnrtError *err)
         rc = ckpt_load(t->ckpt, m, 1, 1, &c, &warn, err);
         if (rc)
             return rc;
-        if (warn.code)
+        if (warn.code && rnnrt_mpi_rank() == 0)
             fprintf(stderr, "%s: warning: %s\n", m->name, warn.msg);
         t->p = c.p;
         *ts = c.ts;
@@ -519,10 +483,9 @@ static int setup(Task *t, RnnrtError *err)
                     (long long)ts->epoch + 1, (long long)ts->batch,
                     (long long)ts->step);
     }
-    int bptt = 0;
     rc = rnnrt_train_optim(o, ts, t->p.total, m->name, t->ckpt, err);
     if (!rc)
-        rc = rnnrt_train_recipe(o, &bptt, ts, m->name, t->ckpt, err);
+        rc = rnnrt_train_recipe(o, ts, m->name, t->ckpt, err);
     if (rc)
         return rc;
     if (m->task == RNNRT_TASK_LABELLING && t->d.ntrain < (size_t)o->batch)
@@ -531,6 +494,8 @@ static int setup(Task *t, RnnrtError *err)
                            o->batch);
     rc = rnnrt_buffers_init_l(&t->b, m, &t->p, o->batch, o->steps,
                               t->d.vocab.size, t->d.labels.size, err);
+    if (!rc)
+        rc = rnnrt_buffers_split_ranks(&t->b, m, &t->p, o->threads, err);
     if (rc)
         return rc;
     if (ts->state && ts->batch > 0)
@@ -567,7 +532,7 @@ static int train_run(Task *t, RnnrtError *err)
         .max_loss_ratio = o->max_loss_ratio, .vocab = t->d.labels.size,
         .quiet = o->quiet, .sched = o->sched,
         .weight_decay = o->weight_decay, .eval_every = o->eval_every,
-        .early_stop = o->early_stop};
+        .early_stop = o->early_stop, .ranks = rnnrt_buffers_ranks(&t->b)};
     int rc = rnnrt_driver_run(d, err);
     if (!rc)
         rc = rnnrt_driver_finish(d, err);
@@ -604,9 +569,18 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     if (!t.o.out)
         t.o.out = stdout;
     t.ckpt = o->ckpt;
+    FILE *devnull = NULL;
+    int rc = rnnrt_mpi_start(err);
+    if (!rc && rnnrt_mpi_rank() != 0) { /* rank 0 alone prints */
+        t.o.quiet = 1;
+        t.o.out = devnull = fopen("/dev/null", "w");
+        if (!devnull)
+            rc = rnnrt_error(err, RNNRT_EXIT_IO, "cannot open /dev/null");
+    }
     /* the checkpoint must be writable before any work (and a stale tmp of
      * a killed save goes) */
-    int rc = check_opts(&t, err);
+    if (!rc)
+        rc = rnnrt_train_opts_check(&t.o, err);
     if (!rc)
         rc = rnnrt_ckpt_probe(t.ckpt, err);
     if (!rc)
@@ -615,9 +589,11 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
         rc = rnnrt_ckpt_check_overwrite(t.ckpt, rnnrt_ckpt_task_name(m->task),
                                         m->name, m->spec_hash, m->spec_path,
                                         err);
-    if (rc)
+    if (rc) {
+        if (devnull)
+            fclose(devnull);
         return rc;
-    rnnrt_blas_set_threads(o->threads);
+    }
     int ftz = o->keep_denormals ? 0 : rnnrt_fpu_flush_denormals(1);
     rc = setup(&t, err);
     if (!rc)
@@ -632,6 +608,8 @@ int rnnrt_task_train(const RnnrtModel *m, const RnnrtTrainOpts *o,
     rnnrt_buffers_free(&t.b);
     rnnrt_params_free(&t.p);
     rnnrt_task_data_free(&t.d);
+    if (devnull)
+        fclose(devnull);
     return rc;
 }
 
@@ -660,4 +638,22 @@ int rnnrt_task_eval(const RnnrtModel *m, const char *ckpt, const char *data,
     }
     ckpt_free(&c);
     return rc;
+}
+
+int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
+                         RnnrtVocab *vocab, RnnrtVocab *labels,
+                         RnnrtParams *p, int *T, int64_t *steps,
+                         RnnrtError *err)
+{
+    TaskCkpt c;
+    int rc = ckpt_load(path, m, 0, 1, &c, NULL, err);
+    if (rc)
+        return rc;
+    *vocab = c.vocab;
+    *labels = c.labels;
+    *p = c.p;
+    *T = c.T;
+    *steps = c.ts.step;
+    rnnrt_train_state_free(&c.ts);
+    return 0;
 }

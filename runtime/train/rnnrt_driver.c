@@ -322,8 +322,12 @@ static int end_epoch(RnnrtDriver *d, RnnrtError *err)
     ts->lr = rnnrt_sched_epoch(&d->o.sched, &ts->sched, e, d->o.epochs,
                                d->val_loss, ts->lr);
     rc = d->saved_step == ts->step && !best ? 0 : rnnrt_driver_save(d, err);
-    if (!rc && best)
-        rc = save_best(d, err);
+    if (!rc && best) { /* over MPI ranks, rank 0 alone, as a save */
+        rc = rnnrt_mpi_rank() == 0 ? save_best(d, err) : 0;
+        if (ranks(d) > 1 && (rc = rnnrt_mpi_bcast_int(rc)) && !err->code)
+            rnnrt_error(err, rc, "rank 0 could not write the best checkpoint "
+                        "(its message says why); stopping");
+    }
     if (!rc && early_stop_due(d))
         rc = RNNRT_DRIVER_EARLY;
     return rc;

@@ -20,6 +20,15 @@
  * thread count (and equal to one thread up to rounding). Rows are dealt as
  * evenly as possible: B = 5 over 2 workers is 3 + 2.
  *
+ * The task heads (rnnrt_task.c) split the same way: a labelling model's
+ * labels are [T][B] like the tokens; a classification model's y is [B]
+ * (the first row of the time-major gather) and its pooling weights and
+ * valid-step mask [T][B] are gathered like the tokens; both losses are
+ * means over the rows (times T), so w_i = rows_i / B weighs them too. A
+ * call with fewer rows B' than the buffers' (a classification epoch's
+ * last, short minibatch) is dealt again: B' over the ranks and workers,
+ * w_i = rows_i / B' (a slice left without rows sits out).
+ *
  * Layouts: tokens are time-major [T][B], so a slice's x and y are gathered
  * column by column; the carried state is the model's state_blocks blocks of
  * [B][S / state_blocks] (an LSTM: h then c), so a slice's state is
@@ -58,6 +67,8 @@ typedef struct {
     int row0, rows;
     double weight;                     /* rows / B */
     int32_t *x, *y;                    /* [T][rows] */
+    real *weights, *mask;              /* classification: [T][rows] pooling
+                                          weights and valid-step mask */
     real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
     real *work, *grads;
     int own_work;      /* worker 0 borrows the buffers' workspace */
@@ -89,6 +100,7 @@ struct RnnrtCrew {
 struct RnnrtPool {
     const RnnrtModel *m;
     int n, B, S, blocks;
+    int rows_all; /* B of the call being dealt (<= B, the buffers') */
     int ranks;    /* MPI ranks the B rows are split over; the slices cover
                      this rank's rows only */
     size_t total; /* reals in the gradient block */
@@ -124,7 +136,7 @@ static void state_gather(const RnnrtPool *p, const Slice *s, const real *src,
     size_t w = (size_t)(p->S / p->blocks);
     for (int k = 0; k < p->blocks; k++)
         memcpy(dst + (size_t)k * (size_t)s->rows * w,
-               src + ((size_t)k * (size_t)p->B + (size_t)s->row0) * w,
+               src + ((size_t)k * (size_t)p->rows_all + (size_t)s->row0) * w,
                (size_t)s->rows * w * sizeof(real));
 }
 
@@ -133,7 +145,7 @@ static void state_scatter(const RnnrtPool *p, const Slice *s, const real *src,
 {
     size_t w = (size_t)(p->S / p->blocks);
     for (int k = 0; k < p->blocks; k++)
-        memcpy(dst + ((size_t)k * (size_t)p->B + (size_t)s->row0) * w,
+        memcpy(dst + ((size_t)k * (size_t)p->rows_all + (size_t)s->row0) * w,
                src + (size_t)k * (size_t)s->rows * w,
                (size_t)s->rows * w * sizeof(real));
 }
@@ -146,18 +158,28 @@ static void run_slice(RnnrtPool *p, Slice *s)
     const RnnrtCtx *c = p->job;
     RnnrtCtx w = *c; /* every field, including ones added later */
     size_t rows = (size_t)s->rows;
+    s->loss = 0;
+    if (!rows) /* fewer rows than workers (or ranks) in this call */
+        return;
     for (int t = 0; t < c->T; t++) {
-        size_t src = (size_t)t * (size_t)p->B + (size_t)s->row0;
-        memcpy(s->x + (size_t)t * rows, c->x + src, rows * sizeof *s->x);
-        memcpy(s->y + (size_t)t * rows, c->y + src, rows * sizeof *s->y);
+        size_t src = (size_t)t * (size_t)p->rows_all + (size_t)s->row0;
+        size_t dst = (size_t)t * rows;
+        memcpy(s->x + dst, c->x + src, rows * sizeof *s->x);
+        memcpy(s->y + dst, c->y + src, rows * sizeof *s->y);
+        if (c->pool)
+            memcpy(s->weights + dst, c->pool + src, rows * sizeof *s->weights);
+        if (c->mask)
+            memcpy(s->mask + dst, c->mask + src, rows * sizeof *s->mask);
     }
     if (p->S)
         state_gather(p, s, c->state_in, s->state_in);
     w.B = s->rows;
     w.row0 = s->row0;
-    w.rows_all = p->B;
+    w.rows_all = p->rows_all;
     w.x = s->x;
     w.y = s->y;
+    w.pool = c->pool ? s->weights : NULL;
+    w.mask = c->mask ? s->mask : NULL;
     w.state_in = s->state_in;
     w.state_out = s->state_out;
     w.dstate_in = c->dstate_in ? s->dstate : NULL;
@@ -286,7 +308,8 @@ static void reduce(RnnrtPool *p, RnnrtCtx *c)
 {
     double loss = 0;
     for (int i = 0; i < p->n; i++)
-        loss += p->s[i].weight * p->s[i].loss;
+        if (p->s[i].rows)
+            loss += p->s[i].weight * p->s[i].loss;
     c->loss = loss;
     c->logits = NULL;
     if (!p->backward)
@@ -294,13 +317,35 @@ static void reduce(RnnrtPool *p, RnnrtCtx *c)
     for (size_t k = 0; k < p->total; k++) {
         double g = 0;
         for (int i = 0; i < p->n; i++)
-            g += p->s[i].weight * (double)p->s[i].grads[k];
+            if (p->s[i].rows)
+                g += p->s[i].weight * (double)p->s[i].grads[k];
         c->grads[k] += (real)g;
     }
 }
 
+/* Deals the B rows of a call: this rank's part (all of them without
+ * MPI), then as evenly as possible over the workers; the weights are each
+ * slice's share of B. A B smaller than the buffers' gives each slice at
+ * most the rows it was allocated for. */
+static void deal(RnnrtPool *p, int B)
+{
+    int row = 0, rows = B;
+    if (p->ranks > 1)
+        rnnrt_mpi_rows(B, &row, &rows);
+    for (int i = 0; i < p->n; i++) {
+        Slice *s = &p->s[i];
+        s->row0 = row;
+        s->rows = rows / p->n + (i < rows % p->n);
+        s->weight = (double)s->rows / (double)B;
+        row += s->rows;
+    }
+    p->rows_all = B;
+}
+
 static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
 {
+    if (c->B != p->rows_all)
+        deal(p, c->B);
     p->job = c;
     p->backward = backward;
     rnnrt_crew_run(p->crew);
@@ -311,7 +356,7 @@ void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward)
 {
     RnnrtCtx *c = &b->ctx;
     RnnrtPool *p = b->workers;
-    if (p && p->m == m && c->B == p->B) {
+    if (p && p->m == m && c->B >= 1 && c->B <= p->B) {
         pool_run(p, c, backward);
         return;
     }
@@ -329,6 +374,8 @@ void rnnrt_pool_free(RnnrtPool *p)
         Slice *s = &p->s[i];
         free(s->x);
         free(s->y);
+        free(s->weights);
+        free(s->mask);
         free(s->state_in);
         free(s->state_out);
         free(s->dstate);
@@ -345,17 +392,21 @@ static void slice_alloc(RnnrtPool *p, Slice *s, const RnnrtBuffers *b)
     size_t tb = (size_t)b->T * (size_t)s->rows;
     size_t bs = (size_t)s->rows * (size_t)p->S;
     s->pool = p;
-    s->weight = (double)s->rows / (double)p->B;
     s->x = rnnrt_xcalloc(tb, sizeof *s->x, "a worker's input tokens");
     s->y = rnnrt_xcalloc(tb, sizeof *s->y, "a worker's target tokens");
+    s->weights = rnnrt_xcalloc(tb, sizeof(real), "a worker's pooling weights");
+    s->mask = rnnrt_xcalloc(tb, sizeof(real), "a worker's valid-step mask");
     s->state_in = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->state_out = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     s->dstate = rnnrt_xcalloc(bs + 1, sizeof(real), "a worker's state");
     /* Worker 0 runs in the caller's thread, which no longer uses the
      * buffers' own workspace (sized for all B rows) while the pool exists. */
     s->own_work = s != &p->s[0];
-    s->work = s->own_work ? rnnrt_xcalloc(p->m->workspace(s->rows, b->T, b->V),
-                                          sizeof(real), "a worker's workspace")
+    size_t work = p->m->workspace_l ? p->m->workspace_l(s->rows, b->T, b->V,
+                                                        b->L)
+                                    : p->m->workspace(s->rows, b->T, b->V);
+    s->work = s->own_work ? rnnrt_xcalloc(work, sizeof(real),
+                                          "a worker's workspace")
                           : b->work;
     s->grads = rnnrt_xcalloc(p->total + 1, sizeof(real),
                              "a worker's gradient block");
@@ -369,11 +420,11 @@ int rnnrt_split_workers(const RnnrtModel *m, int threads, int B)
     return threads < B ? threads : B;
 }
 
-/* Workers over rows [row0, row0 + rows) of b's B; ranks > 1 even with
- * one worker, since the other ranks' rows must be left out. */
+/* Workers over this rank's rows of b's B (rows of them); ranks > 1 even
+ * with one worker, since the other ranks' rows must be left out. */
 static int split(RnnrtBuffers *b, const RnnrtModel *m,
-                 const RnnrtParams *params, int threads, int ranks, int row0,
-                 int rows, RnnrtError *err)
+                 const RnnrtParams *params, int threads, int ranks, int rows,
+                 RnnrtError *err)
 {
     rnnrt_pool_free(b->workers);
     b->workers = NULL;
@@ -392,13 +443,9 @@ static int split(RnnrtBuffers *b, const RnnrtModel *m,
     p->total = params->total;
     p->ranks = ranks;
     p->s = rnnrt_xcalloc((size_t)n, sizeof *p->s, "the thread pool");
-    for (int i = 0, row = row0; i < n; i++) {
-        Slice *s = &p->s[i];
-        s->row0 = row;
-        s->rows = rows / n + (i < rows % n);
-        row += s->rows;
-        slice_alloc(p, s, b);
-    }
+    deal(p, b->B);
+    for (int i = 0; i < n; i++)
+        slice_alloc(p, &p->s[i], b);
     int rc = rnnrt_crew_new(&p->crew, n, pool_slice, p, err);
     if (rc) {
         rnnrt_pool_free(p);
@@ -412,7 +459,7 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
                         const RnnrtParams *params, int threads,
                         RnnrtError *err)
 {
-    return split(b, m, params, threads, 1, 0, b->B, err);
+    return split(b, m, params, threads, 1, b->B, err);
 }
 
 int rnnrt_buffers_split_ranks(RnnrtBuffers *b, const RnnrtModel *m,
@@ -434,8 +481,7 @@ int rnnrt_buffers_split_ranks(RnnrtBuffers *b, const RnnrtModel *m,
                            "(its descriptor does not give state_blocks; "
                            "regenerate it with this rnnc)", m->name);
     rnnrt_mpi_rows(b->B, &row0, &rows);
-    return split(b, m, params, threads > 1 ? threads : 1, ranks, row0, rows,
-                 err);
+    return split(b, m, params, threads > 1 ? threads : 1, ranks, rows, err);
 }
 
 int rnnrt_buffers_workers(const RnnrtBuffers *b)

@@ -56,7 +56,6 @@ typedef struct {
                                 resumed (recipe()) */
     RnnrtTrainResult *res;
     RnnrtSampler sampler;
-    int bptt;
     char ckpt[4096];
     RnnrtCorpus corpus;
     RnnrtParams p;
@@ -76,26 +75,13 @@ void rnnrt_train_opts_default(RnnrtTrainOpts *o, const RnnrtModel *m)
     o->epochs = r->epochs;
     o->batch = r->batch;
     o->steps = r->steps;
-    o->lr = r->lr;
-    o->clip = r->clip_norm;
-    o->seed = r->seed;
     o->sampler = r->sampler ? r->sampler : "sequential";
-    o->bptt = r->bptt ? r->bptt : "truncated";
-    o->bptt_k = r->bptt_k;
-    o->bptt_p = r->bptt_p;
     o->optimizer = r->optimizer ? r->optimizer : "sgd";
-    o->momentum = r->momentum;
-    o->beta1 = r->beta1;
-    o->beta2 = r->beta2;
-    o->eps = r->eps;
     o->prefix = "the ";
     o->sample_len = 200;
     o->out = stdout;
-    o->max_loss_ratio = 3;
     rnnrt_sched_opts_recipe(&o->sched, r); /* the name is checked later */
-    o->lr_schedule = r->lr_schedule ? r->lr_schedule : "constant";
-    o->weight_decay = r->weight_decay;
-    o->eval_every = 1;
+    rnnrt_recipe_defaults(o, r);
 }
 
 static int parse_bptt(const char *s, int *out)
@@ -111,9 +97,8 @@ static int parse_bptt(const char *s, int *out)
     return 0;
 }
 
-static int check_opts(Trainer *tr, RnnrtError *err)
+int rnnrt_train_opts_check(RnnrtTrainOpts *o, RnnrtError *err)
 {
-    const RnnrtTrainOpts *o = tr->o;
     const char *bad = NULL;
     if (o->epochs <= 0)
         bad = "--epochs must be positive";
@@ -123,21 +108,11 @@ static int check_opts(Trainer *tr, RnnrtError *err)
         bad = "--lr must be positive";
     else if (!(o->clip >= 0))
         bad = "--clip must be >= 0 (0 turns clipping off)";
-    else if (!o->sampler || rnnrt_sampler_parse(o->sampler, &tr->sampler))
-        bad = "--sampler must be sequential or random";
-    else if (!o->bptt || parse_bptt(o->bptt, &tr->bptt))
-        bad = "--bptt must be full, truncated or randomized";
-    else if (o->bptt_k < 0)
-        bad = "--bptt-k must be >= 0";
-    else if (tr->bptt == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
-        bad = "randomized truncation needs --bptt-p in (0, 1]";
     else if (!(o->max_loss_ratio == 0 || (o->max_loss_ratio >= 1 && isfinite(o->max_loss_ratio))))
         bad = "--max-loss-ratio must be 0 (off) or a number >= 1";
-    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0 ||
-             o->sample_len < 0)
-        bad = "--max-steps, --max-seconds, --save-every and --sample-len "
-              "must be >= 0";
-    else if (rnnrt_sched_parse(o->lr_schedule, &tr->run.sched.kind))
+    else if (o->max_steps < 0 || o->max_seconds < 0 || o->save_every < 0)
+        bad = "--max-steps, --max-seconds and --save-every must be >= 0";
+    else if (rnnrt_sched_parse(o->lr_schedule, &o->sched.kind))
         bad = "--lr-schedule must be constant, step, plateau or cosine";
     else if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
         bad = "--weight-decay must be >= 0";
@@ -145,13 +120,34 @@ static int check_opts(Trainer *tr, RnnrtError *err)
         bad = "--eval-every must be >= 1 and --early-stop >= 0";
     if (bad)
         return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
-    int rc0 = rnnrt_sched_check(&o->sched, err);
-    if (rc0)
-        return rc0;
+    int rc = rnnrt_sched_check(&o->sched, err);
     RnnrtOptim probe; /* checks the name and the hyperparameters */
-    int rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
+    if (!rc)
+        rc = rnnrt_optim_init(&probe, o->optimizer, o->momentum, o->beta1,
                               o->beta2, o->eps, 0, err);
-    rnnrt_optim_free(&probe);
+    if (!rc)
+        rnnrt_optim_free(&probe);
+    return rc;
+}
+
+/* The language model's options, then those of every task. */
+static int check_opts(Trainer *tr, RnnrtError *err)
+{
+    const RnnrtTrainOpts *o = tr->o;
+    const char *bad = NULL;
+    if (!o->sampler || rnnrt_sampler_parse(o->sampler, &tr->sampler))
+        bad = "--sampler must be sequential or random";
+    else if (!o->bptt || parse_bptt(o->bptt, &tr->run.bptt_kind))
+        bad = "--bptt must be full, truncated or randomized";
+    else if (o->bptt_k < 0)
+        bad = "--bptt-k must be >= 0";
+    else if (tr->o->bptt_kind == BPTT_RANDOMIZED && !(o->bptt_p > 0 && o->bptt_p <= 1))
+        bad = "randomized truncation needs --bptt-p in (0, 1]";
+    else if (o->sample_len < 0)
+        bad = "--sample-len must be >= 0";
+    if (bad)
+        return rnnrt_error(err, RNNRT_EXIT_USAGE, "%s", bad);
+    int rc = rnnrt_train_opts_check(&tr->run, err);
     if (rc)
         return rc;
     const char *path = o->ckpt;
@@ -217,105 +213,44 @@ int rnnrt_train_optim(const RnnrtTrainOpts *o, RnnrtTrainState *ts,
     rnnrt_optim_free(&want_o);
     if (rc)
         return rc;
-    const char *why = "the optimizer's moments were built with it";
     RnnrtOptim *h = ts->optim;
-    RnnrtResumeOpt list[] = {
-        {"--momentum", o->given.momentum, want_o.momentum, &h->momentum,
-         RNNRT_RESUME_REFUSE, why, NULL},
-        {"--beta1", o->given.beta1, want_o.beta1, &h->beta1,
-         RNNRT_RESUME_REFUSE, why, NULL},
-        {"--beta2", o->given.beta2, want_o.beta2, &h->beta2,
-         RNNRT_RESUME_REFUSE, why, NULL},
-        {"--eps", o->given.eps, want_o.eps, &h->eps, RNNRT_RESUME_REFUSE, why,
-         NULL},
+    double now[RNNRT_RECIPE_OPTS] = {
+        [RNNRT_RECIPE_MOMENTUM] = want_o.momentum,
+        [RNNRT_RECIPE_BETA1] = want_o.beta1,
+        [RNNRT_RECIPE_BETA2] = want_o.beta2,
+        [RNNRT_RECIPE_EPS] = want_o.eps,
     };
-    return rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list), name,
-                             ckpt, ts->step, err);
+    double *held[RNNRT_RECIPE_OPTS] = {
+        [RNNRT_RECIPE_MOMENTUM] = &h->momentum,
+        [RNNRT_RECIPE_BETA1] = &h->beta1,
+        [RNNRT_RECIPE_BETA2] = &h->beta2,
+        [RNNRT_RECIPE_EPS] = &h->eps,
+    };
+    return rnnrt_recipe_resume(o->given, now, held, name, ckpt, ts->step,
+                               err);
 }
 
-static const char *const bptt_names[] = {"full", "truncated", "randomized"};
-
-int rnnrt_train_recipe(RnnrtTrainOpts *o, int *bptt, RnnrtTrainState *ts,
+int rnnrt_train_recipe(RnnrtTrainOpts *o, RnnrtTrainState *ts,
                        const char *name, const char *ckpt, RnnrtError *err)
 {
-    double *r = ts->recipe;
-    const double now[RNNRT_RECIPE_N] = {
-        [RNNRT_RECIPE_SEED] = (double)o->seed,
-        [RNNRT_RECIPE_CLIP] = o->clip,
-        [RNNRT_RECIPE_LOSS_RATIO] = o->max_loss_ratio,
-        [RNNRT_RECIPE_BPTT] = *bptt,
-        [RNNRT_RECIPE_BPTT_K] = o->bptt_k,
-        [RNNRT_RECIPE_BPTT_P] = o->bptt_p,
-        [RNNRT_RECIPE_SCHED] = o->sched.kind,
-        [RNNRT_RECIPE_LR_STEP] = (double)o->sched.step_size,
-        [RNNRT_RECIPE_LR_FACTOR] = o->sched.factor,
-        [RNNRT_RECIPE_LR_PATIENCE] = (double)o->sched.patience,
-        [RNNRT_RECIPE_LR_MIN] = o->sched.min_lr,
-        [RNNRT_RECIPE_WARMUP] = (double)o->sched.warmup,
-        [RNNRT_RECIPE_WEIGHT_DECAY] = o->weight_decay,
-        [RNNRT_RECIPE_EVAL_EVERY] = (double)o->eval_every,
-        [RNNRT_RECIPE_EARLY_STOP] = (double)o->early_stop,
-    };
+    double *r = ts->recipe, now[RNNRT_RECIPE_OPTS];
+    rnnrt_recipe_values(o, now);
     if (!o->resume) {
-        memcpy(r, now, sizeof now);
+        memcpy(r, now, RNNRT_RECIPE_N * sizeof *r);
         return 0;
     }
-    const char *seed_why = "the random state continues from the checkpoint";
-    RnnrtResumeOpt list[] = {
-        {"--seed", o->given.seed, now[RNNRT_RECIPE_SEED],
-         &r[RNNRT_RECIPE_SEED], RNNRT_RESUME_REFUSE, seed_why, NULL},
-        {"--lr", o->given.lr, o->lr, &ts->sched.base_lr, RNNRT_RESUME_APPLY,
-         NULL, NULL},
-        {"--clip", o->given.clip, o->clip, &r[RNNRT_RECIPE_CLIP],
-         RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--max-loss-ratio", o->given.max_loss_ratio, o->max_loss_ratio,
-         &r[RNNRT_RECIPE_LOSS_RATIO], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--bptt", o->given.bptt, *bptt, &r[RNNRT_RECIPE_BPTT],
-         RNNRT_RESUME_APPLY, NULL, bptt_names},
-        {"--bptt-k", o->given.bptt_k, o->bptt_k, &r[RNNRT_RECIPE_BPTT_K],
-         RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--bptt-p", o->given.bptt_p, o->bptt_p, &r[RNNRT_RECIPE_BPTT_P],
-         RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--lr-schedule", o->given.lr_schedule, now[RNNRT_RECIPE_SCHED],
-         &r[RNNRT_RECIPE_SCHED], RNNRT_RESUME_APPLY, NULL, rnnrt_sched_names},
-        {"--lr-step", o->given.lr_step, now[RNNRT_RECIPE_LR_STEP],
-         &r[RNNRT_RECIPE_LR_STEP], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--lr-factor", o->given.lr_factor, now[RNNRT_RECIPE_LR_FACTOR],
-         &r[RNNRT_RECIPE_LR_FACTOR], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--lr-patience", o->given.lr_patience, now[RNNRT_RECIPE_LR_PATIENCE],
-         &r[RNNRT_RECIPE_LR_PATIENCE], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--lr-min", o->given.lr_min, now[RNNRT_RECIPE_LR_MIN],
-         &r[RNNRT_RECIPE_LR_MIN], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--warmup-steps", o->given.warmup, now[RNNRT_RECIPE_WARMUP],
-         &r[RNNRT_RECIPE_WARMUP], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--weight-decay", o->given.weight_decay, now[RNNRT_RECIPE_WEIGHT_DECAY],
-         &r[RNNRT_RECIPE_WEIGHT_DECAY], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--eval-every", o->given.eval_every, now[RNNRT_RECIPE_EVAL_EVERY],
-         &r[RNNRT_RECIPE_EVAL_EVERY], RNNRT_RESUME_APPLY, NULL, NULL},
-        {"--early-stop", o->given.early_stop, now[RNNRT_RECIPE_EARLY_STOP],
-         &r[RNNRT_RECIPE_EARLY_STOP], RNNRT_RESUME_APPLY, NULL, NULL},
-    };
+    double *have[RNNRT_RECIPE_OPTS] = {[RNNRT_RECIPE_LR] = &ts->sched.base_lr};
+    for (int k = 0; k < RNNRT_RECIPE_N; k++)
+        have[k] = &r[k];
     double base = ts->sched.base_lr;
-    int rc = rnnrt_resume_opts(list, (int)(sizeof list / sizeof *list),
-                               name, ckpt, ts->step, err);
+    int rc = rnnrt_recipe_resume(o->given, now, have, name, ckpt, ts->step,
+                                 err);
     if (rc)
         return rc;
     if (ts->sched.base_lr != base) /* the schedule goes on from the new lr */
         ts->lr = ts->sched.base_lr;
-    o->clip = r[RNNRT_RECIPE_CLIP];
-    o->max_loss_ratio = r[RNNRT_RECIPE_LOSS_RATIO];
-    *bptt = (int)r[RNNRT_RECIPE_BPTT];
-    o->bptt_k = (int)r[RNNRT_RECIPE_BPTT_K];
-    o->bptt_p = r[RNNRT_RECIPE_BPTT_P];
-    o->sched.kind = (int)r[RNNRT_RECIPE_SCHED];
-    o->sched.step_size = (int64_t)r[RNNRT_RECIPE_LR_STEP];
-    o->sched.factor = r[RNNRT_RECIPE_LR_FACTOR];
-    o->sched.patience = (int64_t)r[RNNRT_RECIPE_LR_PATIENCE];
-    o->sched.min_lr = r[RNNRT_RECIPE_LR_MIN];
-    o->sched.warmup = (int64_t)r[RNNRT_RECIPE_WARMUP];
-    o->weight_decay = r[RNNRT_RECIPE_WEIGHT_DECAY];
-    o->eval_every = (int64_t)r[RNNRT_RECIPE_EVAL_EVERY];
-    o->early_stop = (int64_t)r[RNNRT_RECIPE_EARLY_STOP];
+    rnnrt_recipe_apply(o, r);
+    int bptt = o->bptt_kind;
     RnnrtError why = {0};
     if (rnnrt_sched_check(&o->sched, &why) || !(o->weight_decay >= 0) ||
         o->eval_every < 1 || o->early_stop < 0)
@@ -323,12 +258,11 @@ int rnnrt_train_recipe(RnnrtTrainOpts *o, int *bptt, RnnrtTrainState *ts,
                            "is malformed (lr schedule %d: %s)", ckpt,
                            o->sched.kind, why.code ? why.msg : "weight decay, "
                            "eval-every or early-stop out of range");
-    if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || *bptt < 0 ||
-        *bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
+    if (!(o->clip >= 0) || !(o->max_loss_ratio >= 0) || bptt < 0 ||
+        bptt > BPTT_RANDOMIZED || o->bptt_k < 0 || !(o->bptt_p >= 0))
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s': its recipe section "
                            "is malformed (clip %g, max-loss-ratio %g, bptt "
-                           "%d)", ckpt, o->clip, o->max_loss_ratio,
-                           *bptt);
+                           "%d)", ckpt, o->clip, o->max_loss_ratio, bptt);
     return 0;
 }
 
@@ -448,7 +382,7 @@ static int setup(Trainer *tr, RnnrtError *err)
     if (!rc)
         rc = o->resume ? setup_resume(tr, err) : setup_fresh(tr, err);
     if (!rc)
-        rc = rnnrt_train_recipe(&tr->run, &tr->bptt, &tr->ts, tr->m->name,
+        rc = rnnrt_train_recipe(&tr->run, &tr->ts, tr->m->name,
                                 tr->ckpt, err);
     if (!rc)
         rc = check_sizes(tr, err);
@@ -497,9 +431,9 @@ static void fill_carry(Trainer *tr, int T)
     int k = tr->o->bptt_k;
     double p = tr->o->bptt_p;
     for (int t = 0; t < T; t++) {
-        if (tr->bptt == BPTT_TRUNCATED && k > 0 && k < tr->o->steps)
+        if (tr->o->bptt_kind == BPTT_TRUNCATED && k > 0 && k < tr->o->steps)
             carry[t] = t % k == 0 ? 0 : 1;
-        else if (tr->bptt == BPTT_RANDOMIZED)
+        else if (tr->o->bptt_kind == BPTT_RANDOMIZED)
             carry[t] = (real)(rnnrt_rng_uniform(&tr->ts.rng) < p ? 1 / p : 0);
         else
             carry[t] = 1;

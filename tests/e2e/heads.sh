@@ -16,12 +16,20 @@
 #                   SIGTERM saves (143).
 #   both            --resume is exact: 2 epochs straight == 1 epoch +
 #                   --resume == 7 steps + --resume, checkpoints cmp equal.
+#
+# With THREADS (N >= 2; give the double trainer), the batch split instead
+# (--threads N, rnnrt_parallel.c): with one minibatch an epoch, every
+# step's loss (the epoch lines) is the one --threads 1 prints and the
+# parameters after 10 steps are within 1e-12 (relative to their largest)
+# of --threads 1's; two --threads N runs write the same bytes; and the
+# resume-exactness, signal, damaged-checkpoint and divergence checks below
+# pass with every `train` given --threads N.
 set -euo pipefail
 E2E_NAME=heads
 . "$(dirname -- "$0")/lib.sh"
-[ $# -eq 5 ] || { echo "usage: $0 labelling|classification TRAINER RNNC SRC WORKDIR" >&2; exit 2; }
-task=$1 trainer=$2 rnnc=$3 src=$4 work=$5
-E2E_NAME=heads_$task
+[ $# -eq 5 ] || [ $# -eq 6 ] || { echo "usage: $0 labelling|classification TRAINER RNNC SRC WORKDIR [THREADS]" >&2; exit 2; }
+task=$1 trainer=$2 rnnc=$3 src=$4 work=$5 threads=${6:-}
+E2E_NAME=heads_$task${threads:+_threads$threads}
 fresh_dir "$work"
 gen() { awk -v task="$task" -f "$src/tests/e2e/heads_data.awk" "$@"; }
 
@@ -117,6 +125,89 @@ interrupt() {
     say "ok: SIG$sig: exit $rc with a checkpoint that loads and resumes"
 }
 
+# damaged CKPT DATA: a flipped byte and a truncated file are refused by
+# eval and by train --resume (exit 1), and nothing is written over them.
+damaged() {
+    local ckpt=$1 data=$2
+    cp "$ckpt" "$work/flip.ckpt"
+    printf '\xff' | dd of="$work/flip.ckpt" bs=1 seek=100 conv=notrunc status=none
+    expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$data" --ckpt "$work/flip.ckpt"
+    head -c 50 "$ckpt" >"$work/short.ckpt"
+    expect_refusal "a truncated checkpoint" "$work/short.err" "$trainer" eval --data "$data" --ckpt "$work/short.ckpt"
+    [ -z "$threads" ] && return
+    local f
+    for f in flip short; do
+        cp "$work/$f.ckpt" "$work/$f.keep"
+        expect_refusal "train --resume on $f.ckpt" "$work/$f.resume.err" \
+            "$trainer" train --data "$data" --ckpt "$work/$f.ckpt" --resume --epochs 3
+        cmp -s "$work/$f.ckpt" "$work/$f.keep" || fail "a refused --resume changed $f.ckpt"
+    done
+    say "ok: damaged checkpoints refused by eval and train --resume"
+}
+
+# diverge DATA: an absurd --lr on --resume stops with exit 4 (the
+# divergence guard) and leaves the checkpoint as it was.
+diverge() {
+    local data=$1 d=$work/diverge rc=0
+    mkdir -p "$d"
+    must "1 epoch" "$d/a.log" "$trainer" train --data "$data" --ckpt "$d/m.ckpt" --epochs 1 --quiet
+    cp "$d/m.ckpt" "$d/m.keep"
+    "$trainer" train --data "$data" --ckpt "$d/m.ckpt" --epochs 2 --resume --lr 1e5 --quiet >"$d/b.log" 2>&1 || rc=$?
+    [ "$rc" -eq 4 ] && grep -q "training diverged" "$d/b.log" ||
+        { cat "$d/b.log" >&2; fail "--lr 1e5: exit $rc, expected 4 and 'training diverged'"; }
+    cmp -s "$d/m.ckpt" "$d/m.keep" || fail "the diverged run changed the checkpoint"
+    say "ok: --lr 1e5 on --resume: exit 4, checkpoint kept: $(grep -o 'the loss [^ ]* at [^:]*' "$d/b.log")"
+}
+
+if [ -n "$threads" ]; then
+    real_trainer=$trainer
+    # every `train` gets --threads N (exec: signals reach the trainer)
+    trainer=$work/trainer_threads
+    printf '#!/bin/sh\nif [ "$1" = train ]; then shift; exec "%s" train --threads %s "$@"; fi\nexec "%s" "$@"\n' \
+        "$real_trainer" "$threads" "$real_trainer" >"$trainer"
+    chmod +x "$trainer"
+    if [ "$task" = labelling ]; then
+        gen -v n=100 -v seed=1 >"$work/small.txt" # ~1600 training tokens
+        one_step=(--batch 16 --steps 200)          # 16 streams of ~100
+    else
+        gen -v n=400 -v seed=1 >"$work/small.txt" # 320 training lines
+        one_step=(--batch 320)
+    fi
+    for th in 1 "$threads" "$threads"; do
+        d=$work/steps$th
+        [ -d "$d" ] && d=${d}b
+        mkdir -p "$d"
+        must "--threads $th" "$d/train.log" "$real_trainer" train --data "$work/small.txt" --ckpt "$d/m.ckpt" \
+            --epochs 10 "${one_step[@]}" --threads "$th"
+    done
+    [ "$(field steps "$work/steps1/train.log")" = 10 ] || fail "expected one step an epoch"
+    diff <(grep '^epoch ' "$work/steps1/train.log") <(grep '^epoch ' "$work/steps$threads/train.log") ||
+        fail "the per-step losses of --threads $threads differ from --threads 1"
+    say "ok: 10 steps, --threads $threads prints --threads 1's losses: $(grep '^epoch ' "$work/steps1/train.log" | awk '{ printf "%s ", $4 }')"
+    cmp "$work/steps$threads/m.ckpt" "$work/steps${threads}b/m.ckpt" ||
+        fail "two --threads $threads runs wrote different checkpoints"
+    say "ok: two --threads $threads runs write the same checkpoint"
+    if command -v python3 >/dev/null; then
+        rel=$(python3 "$src/tests/e2e/ckpt_diff.py" "$work/steps1/m.ckpt" "$work/steps$threads/m.ckpt")
+        fcmp "$rel <= 1e-12" || fail "parameters after 10 steps: --threads $threads differs from 1 by $rel (relative)"
+        say "ok: parameters after 10 steps: --threads $threads within $rel (relative) of --threads 1"
+    else
+        say "note: no python3: the parameters are not compared"
+    fi
+    if [ "$task" = labelling ]; then
+        gen -v n=600 -v seed=1 >"$work/data.txt"
+    else
+        gen -v n=3000 -v seed=1 >"$work/data.txt"
+    fi
+    resume_exact "$work/data.txt"
+    interrupt "$work/data.txt" TERM 143
+    interrupt "$work/data.txt" INT 130
+    damaged "$work/resume/a.ckpt" "$work/data.txt"
+    diverge "$work/data.txt"
+    say "passed"
+    exit 0
+fi
+
 if [ "$task" = labelling ]; then
     gen -v n=600 -v seed=1 >"$work/tag.txt"
     train_to "$trainer" "$work/tag.txt" tagger
@@ -158,11 +249,7 @@ if [ "$task" = labelling ]; then
     say "ok: a fresh run refuses to overwrite a file that is not its checkpoint; --force does"
     interrupt "$work/tag.txt" TERM 143
     interrupt "$work/tag.txt" INT 130
-    cp "$work/tagger.ckpt" "$work/flip.ckpt"
-    printf '\xff' | dd of="$work/flip.ckpt" bs=1 seek=100 conv=notrunc status=none
-    expect_refusal "a flipped byte" "$work/flip.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/flip.ckpt"
-    head -c 50 "$work/tagger.ckpt" >"$work/short.ckpt"
-    expect_refusal "a truncated checkpoint" "$work/short.err" "$trainer" eval --data "$work/tag.txt" --ckpt "$work/short.ckpt"
+    damaged "$work/tagger.ckpt" "$work/tag.txt"
     # the one checkpoint format: the task trainer's old one is refused by name
     { printf 'RNNTASK1'; tail -c +9 "$work/tagger.ckpt"; } >"$work/old.ckpt"
     rc=0

@@ -36,7 +36,9 @@ int main(int argc, char **argv)
         if (!rc)
             rnnrt_train_state_free(&ts);
     } else {
-        rc = rnnrt_task_ckpt_read(argv[1], m, &p, &v, &labels, &Tck, &err);
+        int64_t steps;
+        rc = rnnrt_task_ckpt_load(argv[1], m, &v, &labels, &p, &Tck, &steps,
+                                  &err);
         L = labels.size;
     }
     if (rc) {

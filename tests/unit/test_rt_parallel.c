@@ -8,7 +8,9 @@
  * with a cut in carry_scale and a minibatch shorter than the buffers' T.
  * The LSTM has two state blocks (h, c), so a wrong state gather shows. A
  * split run repeated must be bit-identical, and forward-only calls (eval)
- * must give the same loss.
+ * must give the same loss. The task heads (a tagger: labels [T][B]; a
+ * classifier: labels [B], pooling weights and valid-step mask [T][B],
+ * rows of different lengths) split the same way to the same tolerance.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,8 @@
 #define RNNC_NO_MAIN
 #include "../../generated/lstm.c"
 #include "../../generated/rnn.c"
+#include "../../generated/tagger.c"
+#include "../../generated/classifier.c"
 
 enum { B = 7, TMAX = 5, V = 11 };
 
@@ -233,6 +237,70 @@ static void test_split_workers_policy(void **state)
     rnnrt_params_free(&p);
 }
 
+/* A task model (labels L = 3) with random parameters, tokens, labels and,
+ * for classification, row lengths 1..T with their pooling weights and
+ * masks; forward + backward plain and split over `threads`. */
+static void setup_task(Fix *f, const RnnrtModel *m, int threads, int T, int rows)
+{
+    enum { L = 3 };
+    RnnrtError err;
+    f->m = m;
+    assert_int_equal(rnnrt_params_init_l(&f->p, m, V, L, &err), 0);
+    RnnrtRng r;
+    rnnrt_rng_init(&r, 5);
+    rnnrt_params_randomize(&f->p, m, &r);
+    assert_int_equal(rnnrt_buffers_init_l(&f->b, m, &f->p, B, TMAX, V, L, &err), 0);
+    assert_int_equal(rnnrt_buffers_split(&f->b, m, &f->p, threads, &err), 0);
+    assert_int_equal(rnnrt_buffers_workers(&f->b), threads);
+    int cls = m->task == RNNRT_TASK_CLASSIFICATION;
+    for (int i = 0; i < B * TMAX; i++) {
+        f->b.x[i] = (int32_t)rnnrt_rng_below(&r, V);
+        f->b.y[i] = (int32_t)rnnrt_rng_below(&r, L);
+    }
+    for (int k = 0; cls && k < rows; k++) {
+        int len = 1 + (int)rnnrt_rng_below(&r, (uint64_t)T);
+        rnnrt_pool_weights(f->b.pool, T, rows, k, len, m->head);
+        rnnrt_valid_mask(f->b.mask, T, rows, k, len);
+    }
+    f->b.ctx.B = rows;
+    if (!cls) /* labelling carries its state between minibatches */
+        rnnrt_rng_fill_uniform(&r, f->b.state_in, (size_t)B * (size_t)f->b.S, -0.5, 0.5);
+}
+
+/* rows < B: a call with fewer rows than the buffers (a classification
+ * epoch's last minibatch), dealt again over the workers. */
+static void check_task_split(const RnnrtModel *m, int threads, int T, int rows)
+{
+    Fix one, many;
+    setup_task(&one, m, 1, T, rows);
+    setup_task(&many, m, threads, T, rows);
+    run(&one, T, 1);
+    run(&many, T, 1);
+    assert_true(fabs(one.b.ctx.loss - many.b.ctx.loss) <= 1e-12 * fabs(one.b.ctx.loss));
+    assert_true(max_abs(one.p.grads, one.p.total) > 0);
+    assert_close("grads", one.p.grads, many.p.grads, one.p.total);
+    assert_close("state_out", one.b.state_out, many.b.state_out, (size_t)rows * (size_t)one.b.S);
+    teardown_fix(&one);
+    teardown_fix(&many);
+}
+
+static void test_tagger_split(void **state)
+{
+    (void)state;
+    check_task_split(&tagger_model, 2, TMAX, B);
+    check_task_split(&tagger_model, 3, TMAX - 2, B);
+}
+
+static void test_classifier_split(void **state)
+{
+    (void)state;
+    check_task_split(&classifier_model, 2, TMAX, B);
+    check_task_split(&classifier_model, 3, TMAX, B);
+    check_task_split(&classifier_model, 2, TMAX, 5);
+    check_task_split(&classifier_model, 3, TMAX, 2); /* a worker sits out */
+    check_task_split(&classifier_model, 3, TMAX, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +312,8 @@ int main(void)
         cmocka_unit_test(test_split_accumulates_grads),
         cmocka_unit_test(test_split_workers_policy),
         cmocka_unit_test(test_dropout_mask_ignores_split),
+        cmocka_unit_test(test_tagger_split),
+        cmocka_unit_test(test_classifier_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
