@@ -60,7 +60,7 @@ cmake --build "$build" -j2 --target rnnc rnnrt >/dev/null
 out=$build/bench
 mkdir -p "$out"
 cflags="-O2 -march=native -std=c11 -D_POSIX_C_SOURCE=200809L -I$root/runtime $(pkg-config --cflags openblas)"
-libs="-L$build -lrnnrt $(pkg-config --libs openblas) -lm -pthread"
+libs="-L$build -lrnnrt $(pkg-config --libs openblas jansson) -lm -pthread"
 
 results=$out/results.tsv
 : >"$results"

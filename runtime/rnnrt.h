@@ -1838,4 +1838,32 @@ static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
     return d->init == RNNRT_INIT_UNIFORM_FAN ? 1.0 / sqrt(d->init_arg) : d->init_arg;
 }
 
+/* A task checkpoint of p, the vocabularies and T with the train state ts
+ * (rnnrt_task.c), for the safetensors import (rnnrt_safetensors.c). */
+int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
+                          const RnnrtParams *p, const RnnrtVocab *vocab,
+                          const RnnrtVocab *labels, int T,
+                          const RnnrtTrainState *ts, RnnrtError *err);
+
+/* =====================================================================
+ * Weight interchange: safetensors (runtime/io/rnnrt_safetensors.c).
+ * ================================================================== */
+
+/* The trainers' `export` and `import` commands (argv[0] is the command):
+ *   export [CKPT] [--ckpt CKPT] -o|--out FILE.safetensors
+ *   import FILE.safetensors [--ckpt NEW] [--force]
+ * Library cells get PyTorch's names and layouts, other cells the spec's
+ * names (README, "Weight interchange"). */
+int rnnrt_st_export_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog);
+int rnnrt_st_import_cmd(int argc, char **argv, const RnnrtModel *m,
+                        const char *prog);
+/* The work of the commands: the checkpoint at ckpt written as a
+ * safetensors file at out (rnnrt_out.h's rules), and a safetensors file
+ * read, checked against the model and saved as a checkpoint at ckpt. */
+int rnnrt_st_export(const RnnrtModel *m, const char *ckpt, const char *out,
+                    RnnrtError *err);
+int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
+                    int force, RnnrtError *err);
+
 #endif

@@ -433,4 +433,21 @@ void rnnrt_s2s_split_free(RnnrtS2sSplit *p);
  * causal; T times the work). */
 int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 
+/* Safetensors export and import (runtime/io/rnnrt_safetensors.c; the
+ * spec's parameter names): `export CKPT -o FILE` and `import FILE --ckpt
+ * NEW`, argv[0] being the command. The checkpoint side is the trainer's
+ * (rnnrt_s2s_main.c): weights reads a checkpoint's parameter block (*params,
+ * *n reals, malloc'd) and vocabularies (the caller frees them whatever the
+ * result); from_weights saves a checkpoint of them with the train state
+ * ts and no progress in an epoch. */
+int rnnrt_st_s2s_cmd(int argc, char **argv, const RnnrtS2sModel *m,
+                     const char *prog);
+int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m,
+                           real **params, size_t *n, RnnrtVocab *sv,
+                           RnnrtVocab *tv, RnnrtError *err);
+int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m,
+                                const real *params, const RnnrtVocab *sv,
+                                const RnnrtVocab *tv,
+                                const RnnrtTrainState *ts, RnnrtError *err);
+
 #endif

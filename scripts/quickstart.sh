@@ -49,7 +49,7 @@ echo "($(wc -l <"$out/rnn.c") lines of C; the same file is checked in as generat
 
 step "compiling the C into a trainer: $out/rnn"
 # shellcheck disable=SC2046  # pkg-config prints several words on purpose
-run cc -std=c11 -O2 -march=native -I runtime "$out/rnn.c" -L "$build" -lrnnrt $(pkg-config --libs openblas) -lm -o "$out/rnn"
+run cc -std=c11 -O2 -march=native -I runtime "$out/rnn.c" -L "$build" -lrnnrt $(pkg-config --libs openblas jansson) -lm -o "$out/rnn"
 
 if [ ${#data[@]} -eq 0 ]; then
     what="the Debian license texts in /usr/share/common-licenses"

@@ -59,7 +59,7 @@ endforeach()
 set(HEADS_TORCH_ARGS
   --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
-  "--libs=${OPENBLAS_LINK_LIBRARIES}")
+  "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
 foreach(model tagger classifier)
   if(TARGET ${model}_d)
     list(APPEND HEADS_TORCH_ARGS --trainer ${model}=$<TARGET_FILE:${model}_d>)

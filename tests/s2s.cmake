@@ -89,7 +89,7 @@ endforeach()
 #   s2s_threads       --threads 2 and 3 reproducible and resuming exactly,
 #                     --threads 1 == none (test_rt_s2s_split.c: == 1 thread)
 # (tests/unit/test_rt_s2s_train.c: non-finite steps, --force, refusals.)
-foreach(t resume interrupt corrupt_ckpt threads diverge)
+foreach(t resume interrupt corrupt_ckpt threads diverge safetensors)
   add_test(NAME s2s_${t}
     COMMAND bash ${S2S_DIR}/${t}.sh $<TARGET_FILE:s2s_toy_reverse> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/${t})
   # a guard against hangs on a loaded machine, not a budget (each takes a

@@ -59,7 +59,7 @@ foreach(v lstm additive)
   add_test(NAME ${name}
     COMMAND sh -c "set -e; mkdir -p ${dir}; \
 $<TARGET_FILE:rnnc> ${spec} --pass gemmfuse -o ${dir}/${v}.c; \
-cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${v}.c -L${PROJECT_BINARY_DIR} -lrnnrt_d -lopenblas -lm -lpthread -o ${dir}/${v}_d; \
+cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${v}.c -L${PROJECT_BINARY_DIR} -lrnnrt_d -lopenblas -ljansson -lm -lpthread -o ${dir}/${v}_d; \
 ${dir}/${v}_d gradcheck --max-per-param 6; \
 ${dir}/${v}_d dump > ${dir}/${v}.dump; \
 $<TARGET_FILE:rnnc> ${spec} --pass gemmfuse --check ${dir}/${v}.dump"

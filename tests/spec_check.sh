@@ -22,7 +22,7 @@ fi
 flags=(${RNNC_FLAGS:-})
 "$rnnc" "${flags[@]}" "$spec" -o "$work/$name.c"
 cc -O1 -std=c11 -Wall -Wextra -pedantic -Werror -DRNNRT_DOUBLE -I"$src/runtime" \
-    "$work/$name.c" "$build/librnnrt_d.a" $(pkg-config --libs openblas) -lm -o "$work/${name}_d"
+    "$work/$name.c" "$build/librnnrt_d.a" $(pkg-config --libs openblas jansson) -lm -o "$work/${name}_d"
 OPENBLAS_NUM_THREADS=1 "$work/${name}_d" gradcheck --B 2 --T 4 --V 6 --max-per-param 1500
 OPENBLAS_NUM_THREADS=1 "$work/${name}_d" dump --B 3 --T 4 --V 6 --seed 2 >"$work/dump.txt"
 "$rnnc" "${flags[@]}" "$spec" --check "$work/dump.txt"

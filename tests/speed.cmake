@@ -56,7 +56,7 @@ foreach(spec specs/rnn.yaml bench/specs/gru.yaml bench/specs/lstm.yaml)
   add_test(NAME pass_check_${name}
     COMMAND sh -c "set -e; mkdir -p ${dir}; \
 $<TARGET_FILE:rnnc> ${spec} ${flags} -o ${dir}/${name}.c; \
-cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${name}.c -L${PROJECT_BINARY_DIR} -lrnnrt_d -lopenblas -lm -o ${dir}/${name}_d; \
+cc -O1 -std=c11 -DRNNRT_DOUBLE -I runtime ${dir}/${name}.c -L${PROJECT_BINARY_DIR} -lrnnrt_d -lopenblas -ljansson -lm -o ${dir}/${name}_d; \
 ${dir}/${name}_d dump --B 2 --T 3 --V 5 > ${dir}/${name}.dump; \
 $<TARGET_FILE:rnnc> ${spec} --check ${dir}/${name}.dump; \
 ${dir}/${name}_d dump --B 8 --T 17 --V 5 > ${dir}/${name}_rows.dump; \

@@ -7,7 +7,7 @@
 set(TORCH_COMPARE_ARGS
   --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc>
   --lib $<TARGET_FILE:rnnrt_d> --cc ${CMAKE_C_COMPILER}
-  "--libs=${OPENBLAS_LINK_LIBRARIES}")
+  "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
 foreach(kind gru lstm)
   if(TARGET ${kind}_d)
     list(APPEND TORCH_COMPARE_ARGS --trainer ${kind}=$<TARGET_FILE:${kind}_d>)
@@ -26,7 +26,7 @@ set_tests_properties(torch_compare_cells PROPERTIES
 add_test(NAME torch_compare_bidirectional
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/compare_bidirectional.py
           --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
-          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES}")
+          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
 set_tests_properties(torch_compare_bidirectional PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
 
@@ -40,3 +40,16 @@ add_test(NAME torch_compare_lr_schedule
           --tool $<TARGET_FILE:sched_tool>)
 set_tests_properties(torch_compare_lr_schedule PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
+
+# safetensors export and import (runtime/io/rnnrt_safetensors.c) against
+# PyTorch (tests/torch/safetensors_roundtrip.py): torch.nn.RNN/GRU/LSTM
+# state_dicts imported give PyTorch's logits; rnnc-trained models exported
+# load with load_state_dict and give rnnc's; exports are byte-identical;
+# malformed files are refused with clear errors. Float build.
+add_test(NAME torch_safetensors
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/safetensors_roundtrip.py
+          --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt>
+          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES} -lpthread"
+          --tool ${CMAKE_CURRENT_LIST_DIR}/tools/st_logits.c)
+set_tests_properties(torch_safetensors PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS torch)

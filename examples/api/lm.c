@@ -15,7 +15,7 @@
  *
  *   cc -O2 -DRNNC_NO_MAIN -Iruntime -c generated/rnn.c
  *   cc -O2 -Iruntime examples/api/lm.c rnn.o build/librnnrt.a \
- *      $(pkg-config --libs openblas) -lm -lpthread -o lm
+ *      $(pkg-config --libs openblas jansson) -lm -lpthread -o lm
  *
  * Another model: -DLM_MODEL=gru_model with generated/gru.c. Errors come
  * back from the API as a code and a message; the program prints the

@@ -1,7 +1,8 @@
 /*
  * rnnrt_main.c: the command line of every generated trainer.
  *
- *   MODEL train | eval | sample | predict | gradcheck | dump [options]
+ *   MODEL train | eval | sample | predict | gradcheck | dump | export | import
+ *         [options]
  *
  * Each command is a table of options (name, type, destination, help) whose
  * defaults come from the model's recipe; one parser (rnnrt_cli.c, shared
@@ -14,7 +15,8 @@
  * and rnnrt_check.c, and for the task heads (labelling, classification)
  * in rnnrt_task.c: train and eval dispatch on the model's task, sample
  * is only for language models and predict (rnnrt_task_predict.c, on the
- * C API) only for the task heads.
+ * C API) only for the task heads. export and import (safetensors) are in
+ * rnnrt_safetensors.c, for every task.
  */
 #include "rnnrt.h"
 
@@ -406,6 +408,9 @@ static const Command commands[] = {
     {"gradcheck", "check backward against finite differences (double build)",
      cmd_gradcheck},
     {"dump", "print one forward+backward on random inputs", cmd_dump},
+    {"export", "write a checkpoint as a safetensors file (PyTorch names)",
+     rnnrt_st_export_cmd},
+    {"import", "make a checkpoint from a safetensors file", rnnrt_st_import_cmd},
     {0},
 };
 

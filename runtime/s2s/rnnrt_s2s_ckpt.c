@@ -156,3 +156,37 @@ int rnnrt_s2s_check_overwrite(const char *path, const RnnrtS2sModel *m, int forc
     return force ? 0 : rnnrt_ckpt_check_overwrite(path, "seq2seq", m->name, m->spec_hash, m->spec_path, err);
 }
 
+/* The safetensors export's and import's side (rnnrt_s2s.h). */
+int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m, real **params, size_t *n, RnnrtVocab *sv,
+                           RnnrtVocab *tv, RnnrtError *err)
+{
+    S2sParams p;
+    int rc = rnnrt_s2s_ckpt_load(path, m, &p, sv, tv, err);
+    if (rc)
+        return rc;
+    *params = p.params;
+    *n = p.np;
+    p.params = NULL;
+    rnnrt_s2s_params_free(&p);
+    return 0;
+}
+
+int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m, const real *params, const RnnrtVocab *sv,
+                                const RnnrtVocab *tv, const RnnrtTrainState *ts, RnnrtError *err)
+{
+    S2sParams p;
+    RnnrtRng rng;
+    rnnrt_rng_init(&rng, 0);
+    rnnrt_s2s_params_init(&p, m, sv->size, tv->size, &rng);
+    memcpy(p.params, params, p.np * sizeof(real));
+    RnnrtPairs pairs;
+    memset(&pairs, 0, sizeof pairs);
+    pairs.src_vocab = *sv;
+    pairs.tgt_vocab = *tv;
+    S2sProgress pr;
+    memset(&pr, 0, sizeof pr);
+    pr.ts = *ts;
+    int rc = rnnrt_s2s_ckpt_save(path, &p, &pairs, &pr, err);
+    rnnrt_s2s_params_free(&p);
+    return rc;
+}

@@ -46,8 +46,9 @@ static int usage(FILE *f, const char *prog, const RnnrtS2sModel *m)
             "       %s translate --model CKPT [--beam K] < sentences\n"
             "       %s gradcheck [options]   (the double build)\n"
             "       %s dump [options]        (for rnnc SPEC --check DUMP)\n"
+            "       %s export CKPT -o FILE.safetensors | import FILE.safetensors --ckpt NEW\n"
             "A seq2seq trainer (%s); see %s COMMAND --help.\n",
-            prog, prog, prog, prog, prog, m->spec_path, prog);
+            prog, prog, prog, prog, prog, prog, m->spec_path, prog);
     return f == stdout ? 0 : RNNRT_EXIT_USAGE;
 }
 
@@ -62,6 +63,8 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m)
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
         return usage(stdout, prog, m);
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "export") || !strcmp(cmd, "import")) /* rnnrt_safetensors.c */
+        return rnnrt_st_s2s_cmd(argc - 1, argv + 1, m, prog);
     int is_train = !strcmp(cmd, "train"), is_eval = !strcmp(cmd, "eval"), is_tr = !strcmp(cmd, "translate");
     int is_dump = !strcmp(cmd, "dump"), is_gc = !strcmp(cmd, "gradcheck") || is_dump;
     if (!is_train && !is_eval && !is_tr && !is_gc) {

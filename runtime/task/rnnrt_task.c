@@ -225,6 +225,21 @@ static int ckpt_load(const char *path, const RnnrtModel *m, int latest,
     return rc;
 }
 
+/* A checkpoint of p, the vocabularies and T with the train state ts, for
+ * the safetensors import (rnnrt_safetensors.c). */
+int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
+                          const RnnrtParams *p, const RnnrtVocab *vocab,
+                          const RnnrtVocab *labels, int T,
+                          const RnnrtTrainState *ts, RnnrtError *err)
+{
+    RnnrtTaskData d;
+    memset(&d, 0, sizeof d);
+    d.vocab = *vocab;
+    d.labels = *labels;
+    d.T = T;
+    return ckpt_save(path, m, &d, p, ts, err);
+}
+
 /* ---- training, on the one driver (rnnrt_driver.c) ----
  * Labelling carries the state between the minibatches of an epoch (saved
  * in the checkpoint's train state, so --resume continues it); the

@@ -45,7 +45,7 @@ grep -q '^  hidden: 8' "$work/s2s_att.yaml" || { echo "FAIL: could not shrink th
 cflags="-O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Werror -Wall -Iruntime $(pkg-config --cflags openblas)"
 cc $cflags -DRNNC_NO_MAIN -c "$work/s2s_att.c" -o "$work/s2s_att.o"
 cc $cflags -DBENCH_MODEL=s2s_att_model bench/bench_s2s.c "$work/s2s_att.o" -Wl,--wrap=rnnrt_gemm -Wl,--wrap=rnnrt_gemm_packed \
-    -L"$lib" -lrnnrt $(pkg-config --libs openblas) -lm -pthread -o "$work/bench_s2s"
+    -L"$lib" -lrnnrt $(pkg-config --libs openblas jansson) -lm -pthread -o "$work/bench_s2s"
 out=$(OPENBLAS_NUM_THREADS=1 "$work/bench_s2s" "${args[@]}" 2>/dev/null)
 check "$out" impl train_tok_s workers first_loss peak_rss_mb step_ms forward_pct backward_pct update_pct \
     gemm_calls_per_step achieved_gflops sgemm_gflops gemm_efficiency

@@ -82,7 +82,7 @@ name=$(sed -n 's/^model: *//p' "$spec")
 sed -E -e "s/^(  hidden:) [0-9]+/\1 32/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/w.yaml"
 "$rnnc" "$work/w.yaml" -o "$work/w.c"
 cflags=(-O2 -std=c11 -I"$src/runtime")
-libs=("$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread)
+libs=("$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread)
 cc "${cflags[@]}" "$work/w.c" "${libs[@]}" -o "$work/w"
 cc "${cflags[@]}" -DRNNC_NO_MAIN -c "$work/w.c" -o "$work/w.o"
 cc "${cflags[@]}" -DLM_MODEL="${name}_model" "$src/examples/api/lm.c" "$work/w.o" "${libs[@]}" -o "$work/wlm"

@@ -19,7 +19,7 @@ fresh_dir "$work"
 grep -qE '^  dropout: 0\.[0-9]*[1-9]' "$spec" || fail "$spec has no dropout"
 sed -E "s/^(  hidden:) [0-9]+/\1 32/" "$spec" >"$work/m.yaml"
 "$rnnc" "$work/m.yaml" -o "$work/m.c"
-cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -o "$work/m"
+cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -o "$work/m"
 
 train() { "$work/m" train "${DATA[@]}" --epochs 1 --threads 1 --quiet "$@"; }
 must "8 steps" "$work/a.log" train --max-steps 8 --ckpt "$work/a.ckpt"

@@ -55,7 +55,7 @@ build() {
     name=$(basename -- "$1" .yaml)
     "$rnnc" "$src/$1" -o "$work/$name.c"
     cc -O2 -std=c11 -I"$src/runtime" "$work/$name.c" "$(dirname -- "$rnnc")/librnnrt.a" \
-        $(pkg-config --libs openblas) -lm -o "$work/$name"
+        $(pkg-config --libs openblas jansson) -lm -o "$work/$name"
 }
 
 # refuse WHAT FILE EXPECTED: training on FILE must fail with exit 1 and

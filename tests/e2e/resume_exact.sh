@@ -27,7 +27,7 @@ trainer() {
     sed -E -e "s/^(  optimizer:) [a-z]+/\1 $2/" -e "s/^(  hidden:) [0-9]+/\1 32/" "$1" >"$work/$3.yaml"
     grep -q "^  optimizer: $2" "$work/$3.yaml" || fail "$1 has no train.optimizer line"
     "$rnnc" "$work/$3.yaml" -o "$work/$3.c"
-    cc -O2 -std=c11 -I"$src/runtime" "$work/$3.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread \
+    cc -O2 -std=c11 -I"$src/runtime" "$work/$3.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread \
         -o "$work/$3"
 }
 

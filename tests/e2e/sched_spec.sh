@@ -26,7 +26,7 @@ for want in '.lr_schedule = "step"' '.lr_step = 2' '.lr_factor = 0.5' '.warmup_s
     '.weight_decay = 0.001'; do
     grep -qF "$want" "$work/m.c" || fail "the generated recipe lacks $want"
 done
-cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread -o "$work/m"
+cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread -o "$work/m"
 awk 'BEGIN { srand(5); for (i = 0; i < 200; i++) { s = ""
     for (j = 0; j < 40; j++) s = s sprintf("%c", 97 + int(rand() * 10)); print s } }' >"$work/text.txt"
 train=("$work/m" train --data "$work/text.txt" --epochs 5 --threads 1 --quiet --sample-len 0 --batch 8 --steps 16)

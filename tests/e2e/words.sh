@@ -20,7 +20,7 @@ fresh_dir "$work"
 grep -qE '^  tokens: word' "$spec" || fail "$spec is not a word-level model"
 sed -E -e "s/^(  hidden:) [0-9]+/\1 32/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/m.yaml"
 "$rnnc" "$work/m.yaml" -o "$work/m.c"
-cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread -o "$work/m"
+cc -O2 -std=c11 -I"$src/runtime" "$work/m.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread -o "$work/m"
 
 "$work/m" train "${DATA[@]}" --max-steps 40 --threads 1 --quiet --ckpt "$work/m.ckpt" \
     --prefix "the time" --sample-len 5 >"$work/train.log" 2>&1 || fail "train failed: $(tail -n 3 "$work/train.log")"

@@ -24,7 +24,7 @@ fi
 model=$(sed -n 's/^model: *\([A-Za-z0-9_]*\).*/\1/p' "$spec")
 B=$(sed -n 's/^  batch: *\([0-9]*\).*/\1/p' "$spec")
 T=$(sed -n 's/^  steps: *\([0-9]*\).*/\1/p' "$spec")
-libs="$build/librnnrt_d.a $(pkg-config --libs openblas) -lm -pthread"
+libs="$build/librnnrt_d.a $(pkg-config --libs openblas jansson) -lm -pthread"
 for v in plan noplan; do
     flags=()
     [ "$v" = noplan ] && flags=(--no-pass memplan)

@@ -21,7 +21,7 @@ fresh_dir "$work"
 build_trainer() { # YAML-LINES NAME
     { cat "$spec"; printf '%s\n' "$1"; } >"$work/$2.yaml"
     "$rnnc" "$work/$2.yaml" -o "$work/$2.c"
-    cc -O2 -std=c11 -I"$src/runtime" "$work/$2.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread \
+    cc -O2 -std=c11 -I"$src/runtime" "$work/$2.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread \
         -o "$work/$2"
 }
 build_trainer "  lr_schedule: {step: {every: 1, factor: 0.5}}

@@ -203,7 +203,7 @@ def main():
     ap.add_argument("--rnnc", required=True)
     ap.add_argument("--lib", required=True, help="librnnrt_d.a")
     ap.add_argument("--cc", default="cc")
-    ap.add_argument("--libs", default="-lopenblas", help="BLAS link flags")
+    ap.add_argument("--libs", default="-lopenblas -ljansson", help="BLAS and Jansson link flags")
     a = ap.parse_args()
     torch.set_num_threads(1)
     # (layers, bidirectional, dropout)

@@ -253,7 +253,7 @@ def main():
     ap.add_argument("--rnnc", help="the rnnc binary (to build trainers)")
     ap.add_argument("--lib", help="librnnrt_d.a (to build trainers)")
     ap.add_argument("--cc", default="cc")
-    ap.add_argument("--libs", default="-lopenblas", help="BLAS link flags")
+    ap.add_argument("--libs", default="-lopenblas -ljansson", help="BLAS and Jansson link flags")
     ap.add_argument("--trainer", action="append", default=[],
                     help="MODEL=PATH: use this double trainer")
     ap.add_argument("models", nargs="*", default=list(MODELS))
