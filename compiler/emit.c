@@ -667,7 +667,7 @@ static void emit_header(Emit *E)
                     " * the steps c->mask [T][B] marks as padding, and the final states are\n"
                     " * classified (head: last); logits are [B][L] (L labels).\n");
     emitf(E, 0, " *\n");
-    emitf(E, 0, " * Build: cc -O2 -march=native %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
+    emitf(E, 0, " * Build: cc -O2 -march=native %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm\n", s->model);
     emitf(E, 0, " * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).\n");
     emitf(E, 0, " */\n");
     /* The fused loops call rnnrt_tanh_fast & co.: GCC vectorizes them only

@@ -35,7 +35,7 @@ void emit_ngram_c(FILE *f, const Spec *s)
     fprintf(f, " * Counting, smoothing, scoring and sampling are librnnrt's (rnnrt_ngram.h),\n");
     fprintf(f, " * on the same corpus pipeline, split and vocabulary as the neural models.\n");
     fprintf(f, " *\n");
-    fprintf(f, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm\n", s->model);
+    fprintf(f, " * Build: cc -O2 %s.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm\n", s->model);
     fprintf(f, " */\n");
     fprintf(f, "#include \"rnnrt_ngram.h\"\n\n");
     fprintf(f, "const RnnrtNgramSpec %s_model = {\n", s->model);
