@@ -7,7 +7,7 @@
  * the steps c->mask [T][B] marks as padding, and the states are pooled with
  * c->pool [T][B] (head: mean); logits are [B][L] (L labels).
  *
- * Build: cc -O2 -march=native classifier.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native classifier.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -5,7 +5,7 @@
  * Carried state (B*S reals, S = 2 * LSTM_H): h [B,LSTM_H] at offset 0, c [B,LSTM_H] at offset B * LSTM_H.
  * Token ids are time-major [T][B]; logits are [T][B][V].
  *
- * Build: cc -O2 -march=native lstm.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native lstm.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)

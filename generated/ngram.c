@@ -5,7 +5,7 @@
  * Counting, smoothing, scoring and sampling are librnnrt's (rnnrt_ngram.h),
  * on the same corpus pipeline, split and vocabulary as the neural models.
  *
- * Build: cc -O2 ngram.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 ngram.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  */
 #include "rnnrt_ngram.h"
 

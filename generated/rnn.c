@@ -5,7 +5,7 @@
  * Carried state (B*S reals, S = RNN_H): h [B,RNN_H] at offset 0.
  * Token ids are time-major [T][B]; logits are [T][B][V].
  *
- * Build: cc -O2 -march=native rnn.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native rnn.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -8,7 +8,7 @@
  * Decoding: seq2seq_dot_encode once per batch of sources, then seq2seq_dot_step once per
  * target token (RnnrtS2sDecCtx), instead of the whole forward per token.
  *
- * Build: cc -O2 -march=native seq2seq_dot.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native seq2seq_dot.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)

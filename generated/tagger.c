@@ -5,7 +5,7 @@
  * Carried state (B*S reals, S = TAGGER_H): h [B,TAGGER_H] at offset 0.
  * Token ids and labels are time-major [T][B]; logits are [T][B][L] (L labels).
  *
- * Build: cc -O2 -march=native tagger.c -Iruntime -Lbuild -lrnnrt -lopenblas -lm
+ * Build: cc -O2 -march=native tagger.c -Iruntime -Lbuild -lrnnrt -lopenblas -ljansson -lm
  * (with -DRNNRT_DOUBLE and -lrnnrt_d for the double build used by gradcheck).
  */
 #if defined(__GNUC__) && !defined(__clang__)
