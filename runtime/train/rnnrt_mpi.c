@@ -9,14 +9,15 @@
  * --threads. The rank's loss and gradients come back already weighted by
  * rows / B (rnnrt_parallel.c), so the minibatch's are their plain sum:
  *
- *   rnnrt_mpi_sum   gather every rank's part on rank 0, add them up in
- *                   rank order (in double), broadcast the sums
+ *   rnnrt_mpi_sum   every rank adds up one piece of the gradient over
+ *                   the ranks, in rank order (in double), and the summed
+ *                   pieces go to every rank (sum_reals)
  *
  * MPI_Allreduce is not used for this: the standard lets an implementation
  * add in any order (Open MPI picks its algorithm by message size and
  * process count), and floating-point addition is not associative, so the
- * ranks and the runs could differ in the last bits. With gather + fixed
- * order + broadcast a run is bit-reproducible for a given N, every rank
+ * ranks and the runs could differ in the last bits. With a fixed order per
+ * element a run is bit-reproducible for a given N, every rank
  * ends with identical parameters, and N ranks x 1 thread compute the same
  * double sums as 1 rank x N threads.
  *
@@ -48,7 +49,9 @@
 
 static int started, rank, size = 1;
 #ifdef RNNC_MPI
-static real *gathered; /* [size][CHUNK] on rank 0: the ranks' gradients */
+static real *gathered; /* [size][piece]: the ranks' pieces of a chunk */
+static int *counts;    /* [4][size]: the pieces' sizes and offsets, sent
+                          and received (sum_reals) */
 #endif
 
 /* The launcher's process count, 1 when there is none. */
@@ -98,7 +101,9 @@ void rnnrt_mpi_stop(int rc)
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_Finalize();
     free(gathered);
+    free(counts);
     gathered = NULL;
+    counts = NULL;
 #else
     (void)rc;
 #endif
@@ -120,26 +125,48 @@ void rnnrt_mpi_rows(int B, int *row0, int *rows)
 }
 
 #ifdef RNNC_MPI
-enum { CHUNK = 1 << 20 }; /* reals gathered at a time: bounds rank 0's buffer */
+enum { CHUNK = 1 << 20 }; /* reals summed at a time: bounds the buffers */
 
+/* The sum over the ranks of g [n], in place on every rank. Each chunk is
+ * cut into one piece per rank (rnnrt_mpi_rows_of's dealing); rank r
+ * receives every rank's piece r (MPI_Alltoallv), adds them in rank order
+ * (in double), and the summed pieces go to every rank (MPI_Allgatherv).
+ * Each element is the same sum, in the same order, as rank 0 adding up
+ * the gathered copies would give, so the bits are those of --threads N;
+ * but the adding is shared out and no rank moves more than the block
+ * twice. */
 static void sum_reals(real *g, size_t n)
 {
-    if (rank == 0 && !gathered) /* kept for the next step */
-        gathered = rnnrt_xcalloc((size_t)size * CHUNK, sizeof(real),
+    int piece = CHUNK / size + 1;
+    if (!gathered) { /* kept for the next step */
+        gathered = rnnrt_xcalloc((size_t)size * (size_t)piece, sizeof(real),
                                  "the gradient sum over MPI ranks");
+        counts = rnnrt_xcalloc((size_t)size * 4, sizeof(int),
+                               "the gradient sum over MPI ranks");
+    }
+    int *cnt = counts, *off = counts + size, *rcnt = counts + 2 * size,
+        *roff = counts + 3 * size;
     real *all = gathered;
     for (size_t k0 = 0; k0 < n; k0 += CHUNK) {
         int m = (int)(n - k0 < CHUNK ? n - k0 : CHUNK);
-        MPI_Gather(g + k0, m, MPI_REAL_T, all, m, MPI_REAL_T, 0,
-                   MPI_COMM_WORLD);
-        if (rank == 0)
-            for (int k = 0; k < m; k++) {
-                double s = 0;
-                for (int r = 0; r < size; r++)
-                    s += (double)all[(size_t)r * (size_t)m + (size_t)k];
-                g[k0 + (size_t)k] = (real)s;
-            }
-        MPI_Bcast(g + k0, m, MPI_REAL_T, 0, MPI_COMM_WORLD);
+        for (int r = 0; r < size; r++)
+            rnnrt_mpi_rows_of(r, m, &off[r], &cnt[r]);
+        int mine = cnt[rank];
+        for (int q = 0; q < size; q++) {
+            rcnt[q] = mine;
+            roff[q] = q * mine;
+        }
+        MPI_Alltoallv(g + k0, cnt, off, MPI_REAL_T, all, rcnt, roff,
+                      MPI_REAL_T, MPI_COMM_WORLD);
+        real *out = g + k0 + off[rank];
+        for (int k = 0; k < mine; k++) {
+            double s = 0;
+            for (int q = 0; q < size; q++)
+                s += (double)all[(size_t)q * (size_t)mine + (size_t)k];
+            out[k] = (real)s;
+        }
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g + k0, cnt, off,
+                       MPI_REAL_T, MPI_COMM_WORLD);
     }
 }
 #endif
