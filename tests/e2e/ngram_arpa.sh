@@ -4,7 +4,9 @@
 # number is a ratio of small counts); a round trip on DATA (export, score
 # the ARPA file: the same cross-entropy to 1e-9 relative, the same
 # samples); malformed files refused with file:line, exit 1, no crash; add_k
-# refused; and, when KenLM's Python module is installed, KenLM scores the
+# refused; when NLTK is installed (python3-nltk), the mle bigram entries
+# equal nltk.lm.MLE's on a text made here; and, when KenLM's Python
+# module is installed, KenLM scores the
 # exported file as rnnc does (skipped with a message otherwise).
 set -euo pipefail
 E2E_NAME=ngram_arpa
@@ -127,5 +129,47 @@ EOF
     say "ok: KenLM reads both files and scores tiny.arpa as rnnc does"
 else
     say "skip: KenLM comparison (the Python module 'kenlm' is not installed; Debian does not package it)"
+fi
+# ---- NLTK, when present: an independent count of the same text ----
+# rnnc's mle bigram entries (log10 count(u w) / count(u), <s> before the
+# training split, </s> after it) against nltk.lm.MLE fitted on the same
+# padded sentence; unigrams differ by design (NLTK counts <s> too).
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3 # Debian's, where python3-nltk installs
+if "$py" -c 'import nltk.lm' 2>/dev/null; then
+    "$py" -c 'import random; r = random.Random(7); print("".join(r.choice("abcde") for _ in range(2000)), end="")' >"$work/nltk.txt"
+    must "nltk-text train" "$work/nltk_train.log" "$trainer" train --data "$work/nltk.txt" --order 2 --smoothing mle --split 0.5 --out "$work/nltk.ngram"
+    must "nltk-text export" "$work/nltk_export.log" "$trainer" export-arpa --model "$work/nltk.ngram" --out "$work/nltk.arpa"
+    n=$("$py" - "$work/nltk.txt" "$work/nltk.arpa" <<'PY'
+import sys
+from nltk.lm import MLE
+from nltk.lm.preprocessing import padded_everygram_pipeline
+text = open(sys.argv[1]).read()
+train = list(text[: len(text) // 2])
+grams, vocab = padded_everygram_pipeline(2, [train])
+lm = MLE(2)
+lm.fit(grams, vocab)
+order, checked = 0, 0
+for line in open(sys.argv[2]):
+    line = line.rstrip("\n")
+    if line.startswith("\\"):
+        order = int(line[1]) if line[1:2].isdigit() else 0
+        continue
+    if order != 2 or not line:
+        continue
+    f = line.split("\t")
+    u, w = f[1].split(" ")
+    want = lm.score(w, [u])
+    got = 10 ** float(f[0])
+    if abs(got - want) > 1e-12 * max(want, 1e-300):
+        sys.exit("bigram %s %s: rnnc %.17g, NLTK %.17g" % (u, w, got, want))
+    checked += 1
+print(checked)
+PY
+) || fail "nltk.lm.MLE disagrees with rnnc's ARPA (above)"
+    [ "$n" -ge 25 ] || fail "only $n bigrams compared with NLTK"
+    say "ok: $n bigram entries equal nltk.lm.MLE's scores"
+else
+    say "skip: NLTK comparison (python3-nltk is not installed)"
 fi
 say "ok: ARPA export, import, round trip and refusals"
