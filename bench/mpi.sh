@@ -54,8 +54,8 @@ cflags="-O2 -march=native -std=c11 -D_POSIX_C_SOURCE=200809L -I$root/runtime $(p
 "$build/rnnc" "$spec" -o "$out/$name.c"
 mpicc $cflags -DRNNC_MPI -c runtime/train/rnnrt_mpi.c -o "$out/rnnrt_mpi.o"
 # shellcheck disable=SC2046,SC2086 # flags are words
-mpicc $cflags "$out/$name.c" "$out/rnnrt_mpi.o" -L"$build" -lrnnrt $(pkg-config --libs openblas) \
-    $(pkg-config --libs jansson 2>/dev/null) -lm -pthread -o "$out/$name"
+mpicc $cflags "$out/$name.c" "$out/rnnrt_mpi.o" -L"$build" -lrnnrt $(pkg-config --libs openblas jansson) \
+    -lm -pthread -o "$out/$name"
 
 mpi=(mpirun --bind-to core)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)

@@ -33,7 +33,7 @@ E2E_NAME="infer $name"
 sed -E -e "s/^(  hidden:) [0-9]+/\1 48/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/$name.yaml"
 "$rnnc" "$work/$name.yaml" -o "$work/trainer.c"
 cflags=(-O2 -std=c11 -I"$src/runtime")
-libs=("$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread)
+libs=("$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread)
 cc "${cflags[@]}" "$work/trainer.c" "${libs[@]}" -o "$work/trainer"
 cc "${cflags[@]}" -DRNNC_NO_MAIN -c "$work/trainer.c" -o "$work/trainer.o"
 cc "${cflags[@]}" -DREF_MODEL="${name}_model" "$src/tests/infer/ref.c" "$work/trainer.o" "${libs[@]}" -o "$work/ref"

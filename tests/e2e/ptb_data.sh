@@ -71,7 +71,7 @@ EOF
 }
 build_trainer() { # SPEC OUT
     "$rnnc" "$1" -o "$2.c"
-    cc -O2 -std=c11 -I"$src/runtime" "$2.c" "$build/librnnrt.a" $(pkg-config --libs openblas) -lm -lpthread -o "$2"
+    cc -O2 -std=c11 -I"$src/runtime" "$2.c" "$build/librnnrt.a" $(pkg-config --libs openblas jansson) -lm -lpthread -o "$2"
 }
 write_spec "$work/m.yaml" ""
 build_trainer "$work/m.yaml" "$work/m"
