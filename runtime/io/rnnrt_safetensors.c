@@ -73,6 +73,8 @@ typedef struct {
     int64_t shape[2];
     int nparts;
     Part parts[4];
+    int alias; /* the same parameter as another tensor (tied weights):
+                  export writes it again, import checks the values agree */
 } Tensor;
 
 typedef struct {
@@ -182,6 +184,18 @@ static int network_param(Plan *pl, const RnnrtModel *m, const RnnrtParams *p,
     Tensor *t = add_tensor(pl, to);
     t->ndim = d->ndim;
     add_part(t, p, i, d->ndim == 2 && !strcmp(d->name, "W_out"));
+    /* network.tie_weights: no W_out, logits = h @ embed^T + b_out; PyTorch
+     * keeps decoder.weight as the same tensor as the embedding's ([V, H]),
+     * so its state_dict holds both names */
+    int tied = !strcmp(d->name, "embed") && d->ndim == 2;
+    for (int j = 0; j < m->nparams && tied; j++)
+        tied = strcmp(m->params[j].name, "W_out") != 0;
+    if (tied) {
+        t = add_tensor(pl, "decoder.weight");
+        t->ndim = 2;
+        t->alias = 1;
+        add_part(t, p, i, 0);
+    }
     return 1;
 }
 
@@ -943,8 +957,11 @@ static void shape_str(char *s, size_t cap, int ndim, const int64_t *shape)
 /* The file's tensors into w->p, by the plan. */
 static int fill_params(StFile *f, const Plan *pl, Weights *w, RnnrtError *err)
 {
-    for (int k = 0; k < pl->n; k++) {
-        const Tensor *t = &pl->t[k];
+    /* aliases last, against the values their parameter got */
+    for (int k = 0; k < 2 * pl->n; k++) {
+        const Tensor *t = &pl->t[k % pl->n];
+        if (t->alias != (k >= pl->n))
+            continue;
         FileTensor *ft = NULL;
         for (int i = 0; i < f->nt && !ft; i++)
             if (!strcmp(f->t[i].name, t->name))
@@ -975,6 +992,12 @@ static int fill_params(StFile *f, const Plan *pl, Weights *w, RnnrtError *err)
                 snprintf(s, sizeof s, "%zu", e);
                 return bad(f, err, "tensor '%s' holds a NaN or infinity "
                            "(element %s)", t->name, s);
+            }
+            if (t->alias && w->p.params[idx[e]] != (real)x) {
+                free(idx);
+                return bad(f, err, "tensor '%s' differs from the tensor it "
+                           "is tied to (network.tie_weights: one parameter)",
+                           t->name);
             }
             w->p.params[idx[e]] = (real)x;
         }

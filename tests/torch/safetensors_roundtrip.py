@@ -11,7 +11,8 @@ __metadata__), the raw little-endian data.
                   written as safetensors (their state_dict names), imported
                   with `TRAINER import`, and the logits rnnc computes for one
                   input (tests/tools/st_logits.c) must equal PyTorch's to 1e-5.
-  rnnc -> torch   a model trained a few steps by rnnc is exported; the file
+  rnnc -> torch   a model trained a few steps by rnnc (one with tied
+                  embedding and decoder weights too) is exported; the file
                   loads into the PyTorch module with load_state_dict(strict)
                   and gives rnnc's logits to 1e-5. Exporting the same
                   checkpoint twice, and export(import(export)), give the
@@ -94,13 +95,16 @@ CELLS = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 class Net(torch.nn.Module):
     """What rnnc's network is: [embedding] -> stacked cell -> linear decoder."""
 
-    def __init__(self, cell, V, out, hidden, embed=0, layers=1, bidirectional=False, head=None):
+    def __init__(self, cell, V, out, hidden, embed=0, layers=1, bidirectional=False, head=None,
+                 tie=False):
         super().__init__()
         self.V, self.H, self.head = V, hidden, head
         self.embedding = torch.nn.Embedding(V, embed) if embed else None
         self.rnn = CELLS[cell](embed or V, hidden, num_layers=layers,
                                bidirectional=bidirectional)
         self.decoder = torch.nn.Linear(hidden * (2 if bidirectional else 1), out)
+        if tie:  # word_language_model's tying: one tensor under both names
+            self.decoder.weight = self.embedding.weight
 
     def forward(self, ids):
         ids = torch.tensor(ids)
@@ -118,7 +122,8 @@ class Net(torch.nn.Module):
         return self.decoder(y)
 
 
-def spec_text(model, task, cell, hidden, embed=0, layers=1, bidirectional=False, head=None):
+def spec_text(model, task, cell, hidden, embed=0, layers=1, bidirectional=False, head=None,
+              tie=False):
     net = f"  input: {{embed: {embed}}}\n" if embed else "  input: one_hot\n"
     net += f"  hidden: {hidden}\n  output: linear\n"
     if layers > 1:
@@ -127,6 +132,8 @@ def spec_text(model, task, cell, hidden, embed=0, layers=1, bidirectional=False,
         net += "  bidirectional: true\n"
     if head:
         net += f"  head: {head}\n"
+    if tie:
+        net += "  tie_weights: true\n"
     cell_text = cell if "\n" in cell else f"cell: {cell}\n"
     return (f"model: {model}\ntask: {task}\ndata:\n  tokens: char\n  normalize: none\n"
             f"  split: 0.8\n{cell_text}network:\n{net}"
@@ -209,8 +216,8 @@ def torch_to_rnnc(b, name, task, cell, H, embed, layers, bidir, ids, V, L=0, hea
 
 # ---- rnnc -> torch ----
 
-def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids, head=None):
-    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir, head))
+def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids, head=None, tie=False):
+    exe, tool = b.build(name, spec_text(name, task, cell, H, embed, layers, bidir, head, tie))
     ckpt = os.path.join(b.tmp, name + ".ckpt")
     r = run([exe, "train", "--data", data, "--ckpt", ckpt, "--max-steps", "5", "--quiet"])
     check(r.returncode == 0, f"{name}: trains 5 steps (exit {r.returncode} {r.stderr.strip()[-300:]})")
@@ -238,7 +245,10 @@ def rnnc_to_torch(b, name, task, cell, H, embed, layers, bidir, data, ids, head=
     check(vocab[:4] == SPECIALS and json.loads(meta["recipe"])["optimizer"] == "adam",
           f"{name}: __metadata__ holds the vocabulary ({len(vocab)}) and the recipe")
     net = Net(meta["cell"], len(vocab), len(labels) if labels else len(vocab), int(meta["hidden"]),
-              embed, int(meta["layers"]), meta["bidirectional"] == "1", head)
+              embed, int(meta["layers"]), meta["bidirectional"] == "1", head, tie)
+    if tie:
+        check(np.array_equal(tensors["decoder.weight"], tensors["embedding.weight"]),
+              f"{name}: tied: decoder.weight is the embedding's values")
     try:
         net.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
         loaded = True
@@ -413,6 +423,7 @@ def main():
                 f.write(("A\tabab" if k % 2 else "B\tbbab") + "ba"[k % 2] * (k % 5) + "\n")
         ids2 = [4, 5, 6, 7, 5, 4, 8, 9, 4, 5]
         got = rnnc_to_torch(b, "tr_lstm", "language_model", "lstm", 8, 6, 2, False, text, ids2)
+        rnnc_to_torch(b, "tr_lstm_tied", "language_model", "lstm", 8, 8, 2, False, text, ids2, tie=True)
         rnnc_to_torch(b, "tr_rnn", "language_model", "rnn_tanh", 8, 0, 1, False, text, ids2)
         rnnc_to_torch(b, "tr_tagger", "labelling", "gru", 8, 6, 2, True, tags, [4, 5, 6, 4, 5])
         rnnc_to_torch(b, "tr_cls", "classification", "lstm", 8, 6, 1, True, lines, [4, 5, 4, 5, 5],
