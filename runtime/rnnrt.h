@@ -405,6 +405,10 @@ int rnnrt_text_read_dir(const char *dir, char **data, size_t *len,
 int rnnrt_norm_parse(const char *name, RnnrtNorm *out); /* 0 or -1 */
 /* Normalizes text in place (never grows); returns the new length. */
 size_t rnnrt_text_normalize(char *text, size_t len, RnnrtNorm mode);
+/* The next line of in into *line (grown with getline), its length without
+ * the "\n" or "\r\n" in *len; 0 at the end of the input. */
+int rnnrt_read_line(FILE *in, char **line, size_t *cap, size_t *len);
+
 /* Checks that text is valid UTF-8 (no overlongs, surrogates or code points
  * above U+10FFFF) and, unless allow_nul, holds no NUL byte. The error names
  * the first bad byte as path:line:col (1-based; col counts bytes) and its

@@ -218,3 +218,17 @@ int rnnrt_file_remove_stale(const char *path, RnnrtError *err)
                            strerror(errno));
     return 0;
 }
+
+int rnnrt_read_line(FILE *in, char **line, size_t *cap, size_t *len)
+{
+    ssize_t n = getline(line, cap, in);
+    if (n < 0)
+        return 0;
+    size_t k = (size_t)n;
+    if (k && (*line)[k - 1] == '\n')
+        k--;
+    if (k && (*line)[k - 1] == '\r')
+        k--;
+    *len = k;
+    return 1;
+}

@@ -99,14 +99,9 @@ int rnnrt_s2s_translate_cmd(const RnnrtS2sModel *m, const char *model, int beam,
                          "name; standard output holds the translations");
     char *line = NULL;
     size_t cap = 0, lineno = 0;
-    ssize_t n;
-    while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
+    size_t len;
+    while (!rc && rnnrt_read_line(stdin, &line, &cap, &len)) {
         lineno++;
-        size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n')
-            len--;
-        if (len && line[len - 1] == '\r')
-            len--;
         if ((rc = rnnrt_s2s_check_line(line, len, "<stdin>", lineno, err)) != 0)
             break;
         RnnrtTranslation out;

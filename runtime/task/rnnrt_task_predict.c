@@ -79,14 +79,9 @@ static int predict_labels(const RnnrtModel *m, const char *ckpt, FILE *in, FILE 
     Sentence s = {0};
     char *line = NULL;
     size_t cap = 0, lineno = 0;
-    ssize_t n;
-    while (!rc && (n = getline(&line, &cap, in)) >= 0) {
+    size_t len;
+    while (!rc && rnnrt_read_line(in, &line, &cap, &len)) {
         lineno++;
-        size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n')
-            len--;
-        if (len && line[len - 1] == '\r')
-            len--;
         const char *tab = memchr(line, '\t', len);
         if (tab)
             len = (size_t)(tab - line);
@@ -120,14 +115,9 @@ static int predict_classes(const RnnrtModel *m, const char *ckpt, FILE *in, FILE
     int rc = rnnrt_classifier_open(&c, ckpt, m, err);
     char *line = NULL;
     size_t cap = 0, lineno = 0;
-    ssize_t n;
-    while (!rc && (n = getline(&line, &cap, in)) >= 0) {
+    size_t len;
+    while (!rc && rnnrt_read_line(in, &line, &cap, &len)) {
         lineno++;
-        size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n')
-            len--;
-        if (len && line[len - 1] == '\r')
-            len--;
         RnnrtClass k;
         const char *name;
         rc = rnnrt_classify(c, line, len, &k, NULL, 0, err);
