@@ -1239,6 +1239,7 @@ typedef struct {
     int64_t epoch_ntok;
     int64_t run_steps, run_tokens, saved_step, skipped;
     double val_loss; /* this epoch's validation loss; NAN = not evaluated */
+    int64_t val_step; /* the step whose parameters val_loss is of; -1 none */
     int early_stopped; /* the run ended by --early-stop */
     /* validate may name its metric and value for the --metrics records
      * ("val_ppl", "val_acc"); else they are "val_loss" and val_loss */

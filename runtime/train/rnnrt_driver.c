@@ -99,6 +99,7 @@ void rnnrt_driver_init(RnnrtDriver *d, const RnnrtTaskOps *ops, void *task,
     d->grads = grads;
     d->total = total;
     d->saved_step = -1;
+    d->val_step = -1;
     d->out = stderr;
 }
 
@@ -372,6 +373,7 @@ static int end_epoch(RnnrtDriver *d, RnnrtError *err)
         int rc = d->ops->validate(d->task, &d->val_loss, err);
         if (rc)
             return rc;
+        d->val_step = ts->step;
     }
     int rc = d->ops->end_epoch ? d->ops->end_epoch(d->task, ts, avg, err) : 0;
     ts->epoch++;

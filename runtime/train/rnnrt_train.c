@@ -657,13 +657,18 @@ static int finish(Trainer *tr, RnnrtError *err)
     double dt = rnnrt_now() - tr->d.t0;
     int rc = rnnrt_driver_finish(&tr->d, err);
     double ppl = NAN, test_ppl = NAN;
-    if (!rc)
+    /* the last parameters' validation perplexity: the run's last
+     * validation when it was of these parameters, else evaluated now */
+    if (!rc && tr->d.val_step == tr->ts.step && !isnan(tr->d.val_loss))
+        ppl = tr->val_ppl;
+    else if (!rc)
         rc = evaluate(tr, &ppl);
     /* a run that stopped after its last validation (a budget, mid-epoch)
      * may end better than its best checkpoint: that one is used only when
-     * it is better than the last parameters */
+     * it is better than the last parameters, and its perplexity is its
+     * validation loss's, computed by the same evaluation when it was kept */
     if (!rc && tr->ts.sched.val_best < log(ppl) && use_best(tr))
-        rc = evaluate(tr, &ppl);
+        ppl = exp(tr->ts.sched.val_best);
     const RnnrtCorpus *c = &tr->corpus;
     if (!rc && c->test)
         rc = rnnrt_evaluate(tr->m, &tr->buf, c->test, c->ntest, &test_ppl,
