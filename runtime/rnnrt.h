@@ -339,6 +339,12 @@ int rnnrt_cli_parse(int argc, char **argv, const char *prog,
 int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
                           const char *summary, const RnnrtOpt *opts,
                           unsigned char *given);
+/* The same for a command with one optional leading positional argument
+ * ("export CKPT -o FILE"): *pos is it, or NULL. In every parse, "-o" is
+ * "--out" where the table has --out. */
+int rnnrt_cli_parse_pos(int argc, char **argv, const char *prog,
+                        const char *summary, const RnnrtOpt *opts,
+                        const char **pos);
 /* Whether the option called name was marked in given. */
 int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
                     const char *name);

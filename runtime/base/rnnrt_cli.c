@@ -132,13 +132,25 @@ int rnnrt_cli_given(const RnnrtOpt *opts, const unsigned char *given,
     return 0;
 }
 
-int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
-                          const char *summary, const RnnrtOpt *opts,
-                          unsigned char *given)
+static int has_option(const RnnrtOpt *opts, const char *name)
+{
+    for (const RnnrtOpt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return 1;
+    return 0;
+}
+
+/* Parses argv[first..argc) as options of the command argv[0]; "-o" is
+ * "--out" where the table has --out. */
+static int parse_from(int argc, char **argv, int first, const char *prog,
+                      const char *summary, const RnnrtOpt *opts,
+                      unsigned char *given)
 {
     const char *cmd = argv[0];
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "-o") && has_option(opts, "--out"))
+            a = "--out";
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             rnnrt_cli_usage(stdout, prog, cmd, summary, opts);
             return RNNRT_HELP_SHOWN;
@@ -171,6 +183,26 @@ int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
             given[o - opts] = 1;
     }
     return 0;
+}
+
+int rnnrt_cli_parse_given(int argc, char **argv, const char *prog,
+                          const char *summary, const RnnrtOpt *opts,
+                          unsigned char *given)
+{
+    return parse_from(argc, argv, 1, prog, summary, opts, given);
+}
+
+int rnnrt_cli_parse_pos(int argc, char **argv, const char *prog,
+                        const char *summary, const RnnrtOpt *opts,
+                        const char **pos)
+{
+    *pos = NULL;
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        *pos = argv[1];
+        first = 2;
+    }
+    return parse_from(argc, argv, first, prog, summary, opts, NULL);
 }
 
 int rnnrt_cli_report(int rc, const RnnrtError *err, const char *prog,

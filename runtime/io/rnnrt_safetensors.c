@@ -1110,23 +1110,6 @@ int rnnrt_st_import(const RnnrtModel *m, const char *in, const char *ckpt,
 
 /* ---- the commands ---- */
 
-/* argv without a leading positional argument (returned in *pos) and with
- * "-o" read as "--out"; the copy is in args (argc + 1 slots). */
-static int shift_args(int argc, char **argv, char **args, const char **pos)
-{
-    int n = 0;
-    args[n++] = argv[0];
-    int i = 1;
-    if (argc > 1 && argv[1][0] != '-') {
-        *pos = argv[1];
-        i = 2;
-    }
-    for (; i < argc; i++)
-        args[n++] = !strcmp(argv[i], "-o") ? "--out" : argv[i];
-    args[n] = NULL;
-    return n;
-}
-
 static int export_cmd(int argc, char **argv, const Target *t,
                       const char *prog)
 {
@@ -1140,13 +1123,12 @@ static int export_cmd(int argc, char **argv, const Target *t,
          "write (also -o; - = standard output)", 0, 0},
         {0},
     };
-    char **args = rnnrt_xcalloc((size_t)argc + 1, sizeof *args, "arguments");
-    int n = shift_args(argc, argv, args, &pos);
-    int rc = rnnrt_cli_parse(n, args, prog, "Writes a checkpoint's weights, "
-                             "vocabulary and recipe as a safetensors file\n"
-                             "(PyTorch's names and layouts for the library "
-                             "cells; see the README).", opts);
-    free(args);
+    int rc = rnnrt_cli_parse_pos(argc, argv, prog,
+                                 "Writes a checkpoint's weights, vocabulary "
+                                 "and recipe as a safetensors file\n"
+                                 "(PyTorch's names and layouts for the "
+                                 "library cells; see the README).",
+                                 opts, &pos);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtError err = {0};
@@ -1175,13 +1157,12 @@ static int import_cmd(int argc, char **argv, const Target *t,
          "it is not a checkpoint of this model", 0, 0},
         {0},
     };
-    char **args = rnnrt_xcalloc((size_t)argc + 1, sizeof *args, "arguments");
-    int n = shift_args(argc, argv, args, &pos);
-    int rc = rnnrt_cli_parse(n, args, prog, "import FILE.safetensors: reads "
-                             "weights (and the vocabulary in __metadata__)\n"
-                             "and saves them as a checkpoint for eval, "
-                             "sample and train --resume --force.", opts);
-    free(args);
+    int rc = rnnrt_cli_parse_pos(argc, argv, prog,
+                                 "import FILE.safetensors: reads weights "
+                                 "(and the vocabulary in __metadata__)\n"
+                                 "and saves them as a checkpoint for eval, "
+                                 "sample and train --resume --force.",
+                                 opts, &pos);
     if (rc)
         return rc == RNNRT_HELP_SHOWN ? 0 : rc;
     RnnrtError err = {0};

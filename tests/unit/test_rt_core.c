@@ -329,6 +329,45 @@ static void test_parse_numbers_strictly(void **state)
         assert_int_equal(rnnrt_parse_double(bad_doubles[k], 0, 1, &d), -1);
 }
 
+/* A leading positional argument, "-o" for --out, and the errors: an
+ * unknown option, a second positional argument, "-o" without --out. */
+static void test_cli_positional_and_o(void **state)
+{
+    (void)state;
+    const char *out = NULL, *pos = NULL;
+    int64_t n = 1;
+    const RnnrtOpt opts[] = {
+        {"--out", RNNRT_OPT_STR, &out, "FILE", "output", 0, 0},
+        {"--n", RNNRT_OPT_I64, &n, "N", "a count", 0, 10},
+        {0},
+    };
+    char *a1[] = {"export", "in.ckpt", "-o", "x.st", "--n", "3", NULL};
+    assert_int_equal(rnnrt_cli_parse_pos(6, a1, "t", "s", opts, &pos), 0);
+    assert_string_equal(pos, "in.ckpt");
+    assert_string_equal(out, "x.st");
+    assert_true(n == 3);
+    char *a2[] = {"export", "--out=y.st", NULL};
+    assert_int_equal(rnnrt_cli_parse_pos(2, a2, "t", "s", opts, &pos), 0);
+    assert_null(pos);
+    assert_string_equal(out, "y.st");
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    assert_non_null(stderr);
+    char *a3[] = {"export", "a", "b", NULL};
+    int r3 = rnnrt_cli_parse_pos(3, a3, "t", "s", opts, &pos);
+    char *a4[] = {"export", "--nope", NULL};
+    int r4 = rnnrt_cli_parse_pos(2, a4, "t", "s", opts, &pos);
+    const RnnrtOpt no_out[] = {{"--n", RNNRT_OPT_I64, &n, "N", "", 0, 10},
+                               {0}};
+    char *a5[] = {"cmd", "-o", "z", NULL};
+    int r5 = rnnrt_cli_parse(3, a5, "t", "s", no_out);
+    fclose(stderr);
+    stderr = saved;
+    assert_int_equal(r3, RNNRT_EXIT_USAGE);
+    assert_int_equal(r4, RNNRT_EXIT_USAGE);
+    assert_int_equal(r5, RNNRT_EXIT_USAGE);
+}
+
 static void test_crc32_check_value(void **state)
 {
     (void)state;
@@ -352,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_sgd_step),
         cmocka_unit_test(test_clip_scales_only_above_max_norm),
         cmocka_unit_test(test_parse_numbers_strictly),
+        cmocka_unit_test(test_cli_positional_and_o),
         cmocka_unit_test(test_crc32_check_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
