@@ -140,3 +140,82 @@ mpi_rank_pid() {
     done
     return 1
 }
+
+# mpi_start CKPT LOG CMD...: CMD, an MPI training run that saves CKPT every
+# few steps (--save-every) and runs far longer than the test, in the
+# background with its output in LOG (its pid in $job); returns once CKPT is
+# there: every rank is then past its start and training. No clock decides
+# anything but the 240 s give-up (a hang guard, not a measurement).
+mpi_start() {
+    local ckpt=$1 log=$2 i
+    shift 2
+    "$@" >"$log" 2>&1 &
+    job=$!
+    for i in $(seq 2400); do
+        [ -s "$ckpt" ] && return 0
+        kill -0 "$job" 2>/dev/null ||
+            { cat "$log" >&2; fail "the MPI run saving $ckpt ended before its first save"; }
+        sleep 0.1
+    done
+    kill "$job" 2>/dev/null || true
+    fail "no checkpoint $ckpt from the MPI run after 240 s"
+}
+
+# mpi_interrupt SIG RANK EXIT CKPT LOG CMD...: SIG to rank RANK of the MPI
+# run CMD (mpi_start) stops every rank at one step boundary: mpirun exits
+# EXIT (130 SIGINT, 143 SIGTERM), LOG has one "interrupted: checkpoint
+# saved" line (rank 0's), and no temporary file is left next to CKPT. The
+# caller then checks that CKPT loads and resumes.
+mpi_interrupt() {
+    local sig=$1 r=$2 want=$3 ckpt=$4 log=$5 pid rc=0 saves
+    shift 5
+    mpi_start "$ckpt" "$log" "$@"
+    pid=$(mpi_rank_pid "$ckpt" "$r") || { kill "$job"; fail "no process of rank $r found"; }
+    kill -s "$sig" "$pid"
+    wait "$job" || rc=$?
+    [ "$rc" -eq "$want" ] ||
+        { cat "$log" >&2; fail "after SIG$sig to rank $r mpirun exited $rc, expected $want"; }
+    saves=$(grep -c 'interrupted: checkpoint saved' "$log" || true)
+    [ "$saves" -eq 1 ] ||
+        { cat "$log" >&2; fail "$saves 'interrupted: checkpoint saved' lines after SIG$sig to rank $r, expected 1 (rank 0's)"; }
+    no_tmp "$(dirname -- "$ckpt")" "SIG$sig to rank $r"
+}
+
+# mpi_dead CKPT LOG CMD...: rank 1 of the MPI run CMD (mpi_start) killed
+# with SIGKILL makes mpirun end the job rather than leave rank 0 waiting in
+# a collective forever (ctest's timeout is the hang guard): a nonzero exit,
+# no rank left running, and mpirun's message that rank 1 died of signal 9.
+mpi_dead() {
+    local ckpt=$1 log=$2 pid rc=0
+    shift 2
+    mpi_start "$ckpt" "$log" "$@"
+    pid=$(mpi_rank_pid "$ckpt" 1) || { kill "$job"; fail "no process of rank 1 found"; }
+    kill -s KILL "$pid"
+    wait "$job" || rc=$?
+    [ "$rc" -ne 0 ] || fail "mpirun exited 0 after rank 1 was killed"
+    ! mpi_rank_pid "$ckpt" 0 >/dev/null ||
+        fail "rank 0 is still running after rank 1 was killed and mpirun ended"
+    grep -q -E "rank 1 .*signal 9" "$log" ||
+        { cat "$log" >&2; fail "mpirun's output does not say that rank 1 was killed"; }
+    say "ok: rank 1 killed -> mpirun ends the job (exit $rc): $(grep -m1 -E "rank 1 .*signal 9" "$log")"
+}
+
+# step_losses JSONL: the loss of every "train" record of a --metrics file,
+# one per line (with --metrics-every 1: every step's).
+step_losses() {
+    grep '"kind":"train"' "$1" | sed -E 's/.*"loss":([^,]*),.*/\1/'
+}
+
+# same_step_losses A.jsonl B.jsonl TOL: the two runs' per-step losses agree
+# within TOL (relative), step for step, and there are as many; prints the
+# largest difference seen.
+same_step_losses() {
+    local worst
+    worst=$(paste <(step_losses "$1") <(step_losses "$2") | awk -v tol="$3" '
+        NF != 2 || $1 == "null" || $2 == "null" { bad = 1; exit }
+        { d = $1 - $2; if (d < 0) d = -d; s = $1 < 0 ? -$1 : $1
+          r = s > 0 ? d / s : d; if (r > w) w = r; n++ }
+        END { if (bad || n == 0 || w > tol) exit 1; printf "%.3g over %d steps", w, n }') ||
+        fail "the per-step losses of $1 and $2 differ by more than $3 (or their steps differ)"
+    echo "$worst"
+}
