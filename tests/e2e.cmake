@@ -58,7 +58,10 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/lstm.c)
   # rank, a dead rank. Skipped (77) without RNNC_MPI or mpirun.
   add_test(NAME mpi_lstm
     COMMAND bash ${E2E_DIR}/mpi.sh $<TARGET_FILE:lstm_d> ${RNNC_E2E_DATA} ${work}/mpi_lstm ${RNNC_MPI})
-  set_tests_properties(mpi_lstm PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
+  # and the float trainer: one epoch's val_ppl within 1e-4 of one process
+  add_test(NAME mpi_lstm_float
+    COMMAND bash ${E2E_DIR}/mpi_float.sh $<TARGET_FILE:lstm> ${RNNC_E2E_DATA} ${work}/mpi_lstm_float ${RNNC_MPI})
+  set_tests_properties(mpi_lstm mpi_lstm_float PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
 endif()
 
 # The divergence guard on a converged model (issue 17): 20 resumes of a
