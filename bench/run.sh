@@ -2,7 +2,8 @@
 # run.sh: rnnc next to PyTorch on the canonical configs, in one run.
 #
 #   bash bench/run.sh [--quick] [--configs "RNN-S GRU-S"] [--threads "1 2"]
-#                     [--coretypes "Haswell default"] [--no-readme]
+#                     [--coretypes "Haswell default"] [--mpi-configs GRU-L]
+#                     [--no-readme]
 #
 # For each config: compiles its spec with rnnc (-O, the default pass list,
 # plus $RNNC_BENCH_FLAGS if set, e.g. "--pass gemmfuse"),
@@ -17,9 +18,13 @@
 # N >= 2 threads runs as the trainer's --threads N does (the batch split
 # over N workers, OpenBLAS 1 thread each) and, for comparison, unsplit with
 # N OpenBLAS threads (S2S-ATT too: bench_s2s.c splits as the seq2seq
-# trainer's --threads N does). Writes the table to bench/README.md (between the
-# BEGIN/END RESULTS markers) with the machine it ran on, and prints it.
-# Takes about 12 minutes with everything on.
+# trainer's --threads N does). For the --mpi-configs (default GRU-L; ""
+# none), the N-thread rows also get the trainer's throughput on N MPI ranks
+# x 1 thread over 1 rank x 1 thread, as bench/mpi.sh measures it (needs
+# mpirun, mpicc and the corpus ../shared/data/timemachine.txt; else "-").
+# Writes the table to bench/README.md (between the BEGIN/END RESULTS
+# markers) with the machine it ran on, and prints it. Takes about 14
+# minutes with everything on.
 set -euo pipefail
 cd "$(dirname -- "$0")/.."
 root=$PWD
@@ -28,14 +33,16 @@ windows=7 seconds=1 readme=1
 configs="RNN-S GRU-S LSTM-S GRU-L S2S-ATT"
 threads_list="1 2"
 coretypes="Haswell default"
+mpi_configs=GRU-L
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) windows=5 seconds=0.5; shift ;;
     --configs) configs=$2; shift 2 ;;
     --threads) threads_list=$2; shift 2 ;;
     --coretypes) coretypes=$2; shift 2 ;;
+    --mpi-configs) mpi_configs=$2; shift 2 ;;
     --no-readme) readme=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -104,6 +111,14 @@ for cfg in $configs; do
                 t=$("${envs[@]}" /usr/bin/python3 bench/torch_lm.py --cell "$cell" --B "$B" --T "$T" \
                     --V "$V" --hidden "$H" --embed "$E" --threads "$th" --windows "$windows" \
                     --seconds "$seconds" | tr '\n' ' ')
+            fi
+            if [ "$th" -ge 2 ] && [[ " $mpi_configs " == *" $cfg "* ]]; then
+                # the same global batch on th ranks x 1 thread over 1 x 1
+                m=$("${envs[@]}" bash bench/mpi.sh --config "$cfg" --ranks "$th" \
+                    2>"$out/mpi_$cfg.log" | tee -a "$out/mpi_$cfg.log" | sed -n 's/^RESULT //p') ||
+                    m=
+                [ -n "$m" ] || echo "run.sh: $cfg: no MPI measurement (see $out/mpi_$cfg.log)" >&2
+                r="$r $m"
             fi
             printf '%s\t%s\t%s\t%s\t%s\n' "$cfg" "$ct" "$th" "$r" "$t" | tee -a "$results"
         done

@@ -44,10 +44,11 @@ def main():
     torch_version = "?"
     footnote = False
     out = ["| config | OPENBLAS_CORETYPE | threads | rnnc train tok/s | PyTorch train tok/s | ratio "
-           "| rnnc ÷ rnnc 1 thread | rnnc train tok/s, OpenBLAS threads instead of the split "
+           "| rnnc ÷ rnnc 1 thread | rnnc N MPI ranks × 1 thread ÷ 1 rank × 1 thread "
+           "| rnnc train tok/s, OpenBLAS threads instead of the split "
            "| rnnc gen tok/s (B=1) | PyTorch gen tok/s | gen ratio | rnnc RSS MB | PyTorch RSS MB "
            "| rnnc GEMM GFLOP/s | sgemm GFLOP/s at the step's shapes | % of GEMM limit |",
-           "|" + "---|" * 16]
+           "|" + "---|" * 17]
     for cfg, ct, th, r, t in rows:
         r, t = kv(r), kv(t)
         torch_version = t.get("torch_version", torch_version)
@@ -57,6 +58,7 @@ def main():
         ratio = f"{float(rt) / float(tt):.2f}x" if rt and tt else "-"
         rt1 = one_thread.get((cfg, ct))
         scale = f"{float(rt) / float(rt1):.2f}x" if rt and rt1 and th != "1" else "-"
+        mpi = f"{float(r['mpi_ratio']):.2f}x" if "mpi_ratio" in r else "-"
         rb = r.get("train_blas_tok_s") if th != "1" else None
         # a trainer without the batch split (workers=1) ran on N OpenBLAS
         # threads: mark its N-thread number, and no "instead" column
@@ -66,7 +68,7 @@ def main():
         gratio = f"{float(rg) / float(tg):.1f}x" if rg and tg else "-"
         eff = f"{100 * float(r['gemm_efficiency']):.0f}%" if "gemm_efficiency" in r else "-"
         out.append(f"| {cfg} | {ct} | {th} | {fmt(rt, 'k') + ('*' if blas_only else '') if rt else na} | {fmt(tt, 'k') if tt else 'no reference yet'} "
-                   f"| {ratio} | {scale} | {fmt(rb, 'k') if rb else '-'} | {fmt(rg, 'k') if rg else '-'} | {fmt(tg, 'k') if tg else '-'} | {gratio} "
+                   f"| {ratio} | {scale} | {mpi} | {fmt(rb, 'k') if rb else '-'} | {fmt(rg, 'k') if rg else '-'} | {fmt(tg, 'k') if tg else '-'} | {gratio} "
                    f"| {r.get('peak_rss_mb', '-')} | {t.get('peak_rss_mb', '-')} "
                    f"| {r.get('achieved_gflops', '-')} | {r.get('sgemm_gflops', '-')} | {eff} |")
     if footnote:
