@@ -49,7 +49,7 @@ foreach(pair ${HEADS_MODELS})
   add_test(NAME heads_${model}_mpi
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads_mpi.sh ${task} $<TARGET_FILE:${model}_d>
             ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model}_mpi ${RNNC_MPI})
-  set_tests_properties(heads_${model}_mpi PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS e2e)
+  set_tests_properties(heads_${model}_mpi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS e2e)
 endforeach()
 
 # The heads against PyTorch (tests/torch/compare_heads.py): the dumps of

@@ -101,7 +101,7 @@ endforeach()
 # one rank (tests/s2s/mpi.sh). Skipped (77) without RNNC_MPI or mpirun.
 add_test(NAME s2s_mpi
   COMMAND bash ${S2S_DIR}/mpi.sh $<TARGET_FILE:s2s_toy_reverse_d> $<TARGET_FILE:s2s_tool> ${S2S_WORK}/mpi ${RNNC_MPI})
-set_tests_properties(s2s_mpi PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS s2s)
+set_tests_properties(s2s_mpi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS s2s)
 # The divergence guard on a converged model (issue 17): 20 resumes of the
 # toy reverser trained to a small loss never stop with exit 4.
 add_test(NAME s2s_resume_converged

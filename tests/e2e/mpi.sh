@@ -8,12 +8,15 @@
 #     (relative), the final parameters within 1e-11 (Adam divides by
 #     sqrt(v), so the last bits of small gradients grow; 6.9e-13 measured),
 #     and val_ppl is equal to the printed digits;
+#   - threads within ranks: 2 ranks x 2 threads (parts of 2, 2 | 2, 1 rows)
+#     are bit-reproducible, and their per-step losses within 1e-12 of
+#     --threads 1's;
 #   - resume across a changed N: 6 steps on 2 ranks + 6 in one process, and
 #     6 in one process + 6 on 2 ranks, give the checkpoint of 12 in one go;
 #   - SIGTERM to rank 1 and SIGINT to rank 0 stop both ranks with one clean
-#     save (exit 143 / 130), and the checkpoint loads;
+#     save (exit 143 / 130), and the checkpoint loads and resumes;
 #   - a rank killed with SIGKILL makes mpirun end the job (no hang) with a
-#     nonzero exit.
+#     nonzero exit and says so (lib.sh's mpi_dead).
 # --batch 7 makes the split uneven (4 + 3 rows). Exits 77 (skipped) when
 # the trainers are built without MPI or mpirun is absent.
 set -euo pipefail
@@ -47,6 +50,12 @@ say "ok: 2 ranks x 1 thread and 1 process x 2 threads write byte-identical check
 train threads1 0 1 12 --metrics "$work/threads1/metrics.jsonl" --metrics-every 1
 say "ok: per-step losses of 2 ranks and of one process (--threads 1) within $(same_step_losses \
     "$work/threads1/metrics.jsonl" "$work/ranks2/metrics.jsonl" 1e-12)"
+train r2t2 2 2 12 --metrics "$work/r2t2/metrics.jsonl" --metrics-every 1
+train r2t2b 2 2 12
+cmp -s "$work/r2t2/model.ckpt" "$work/r2t2b/model.ckpt" ||
+    fail "two runs on 2 ranks x 2 threads wrote different checkpoints"
+say "ok: 2 ranks x 2 threads: two runs byte-identical, per-step losses within $(same_step_losses \
+    "$work/threads1/metrics.jsonl" "$work/r2t2/metrics.jsonl" 1e-12) of one process's"
 if command -v python3 >/dev/null; then
     rel=$(python3 "$(dirname -- "$0")/ckpt_diff.py" "$work/threads1/model.ckpt" "$work/ranks2/model.ckpt")
     fcmp "$rel <= 1e-11" || fail "2 ranks' parameters differ from --threads 1's by $rel (relative)"
