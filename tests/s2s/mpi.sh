@@ -4,7 +4,8 @@
 #   - `mpirun -np 2` x 1 thread writes the checkpoint of one process with
 #     --threads 2, byte for byte, and prints the same epoch losses; against
 #     one process with --threads 1, every step's loss (--metrics-every 1)
-#     and the final parameters are within 1e-12 (relative);
+#     and the final parameters are within 1e-12 (relative), and so are the
+#     per-step losses of 2 ranks x 2 threads;
 #   - 1 epoch (or 7 steps, mid-epoch) on 2 ranks + --resume in one
 #     process, and the same from one process to 2 ranks, give the
 #     checkpoint of 2 epochs;
@@ -40,6 +41,10 @@ must "2 epochs, 1 thread" "$work/one.log" run 0 --epochs 2 --threads 1 --ckpt "$
     --metrics "$work/one.jsonl" --metrics-every 1
 say "ok: per-step losses of 2 ranks and of one process (--threads 1) within $(same_step_losses \
     "$work/one.jsonl" "$work/r.jsonl" 1e-12)"
+must "2 epochs, 2 ranks x 2 threads" "$work/r2t2.log" run 2 --epochs 2 --threads 2 \
+    --ckpt "$work/r2t2.ckpt" --metrics "$work/r2t2.jsonl" --metrics-every 1
+say "ok: 2 ranks x 2 threads: per-step losses within $(same_step_losses \
+    "$work/one.jsonl" "$work/r2t2.jsonl" 1e-12) of one process's (--threads 1)"
 if command -v python3 >/dev/null; then
     rel=$(python3 "$(dirname -- "$0")/../e2e/ckpt_diff.py" "$work/one.ckpt" "$work/r.ckpt")
     fcmp "$rel <= 1e-12" || fail "2 ranks' parameters differ from --threads 1's by $rel (relative)"
