@@ -147,11 +147,11 @@ mpi_rank_pid() {
 # there: every rank is then past its start and training. No clock decides
 # anything but the 240 s give-up (a hang guard, not a measurement).
 mpi_start() {
-    local ckpt=$1 log=$2 i
+    local ckpt=$1 log=$2
     shift 2
     "$@" >"$log" 2>&1 &
     job=$!
-    for i in $(seq 2400); do
+    for _ in $(seq 2400); do
         [ -s "$ckpt" ] && return 0
         kill -0 "$job" 2>/dev/null ||
             { cat "$log" >&2; fail "the MPI run saving $ckpt ended before its first save"; }
@@ -181,23 +181,26 @@ mpi_interrupt() {
     no_tmp "$(dirname -- "$ckpt")" "SIG$sig to rank $r"
 }
 
-# mpi_dead CKPT LOG CMD...: rank 1 of the MPI run CMD (mpi_start) killed
-# with SIGKILL makes mpirun end the job rather than leave rank 0 waiting in
-# a collective forever (ctest's timeout is the hang guard): a nonzero exit,
-# no rank left running, and mpirun's message that rank 1 died of signal 9.
+# mpi_dead RANK CKPT LOG CMD...: rank RANK of the MPI run CMD (mpi_start)
+# killed with SIGKILL makes mpirun end the job rather than leave the other
+# ranks waiting in a collective forever (ctest's timeout is the hang
+# guard): a nonzero exit, no rank left running, and mpirun's message that
+# rank RANK died of signal 9.
 mpi_dead() {
-    local ckpt=$1 log=$2 pid rc=0
-    shift 2
+    local r=$1 ckpt=$2 log=$3 pid rc=0 q
+    shift 3
     mpi_start "$ckpt" "$log" "$@"
-    pid=$(mpi_rank_pid "$ckpt" 1) || { kill "$job"; fail "no process of rank 1 found"; }
+    pid=$(mpi_rank_pid "$ckpt" "$r") || { kill "$job"; fail "no process of rank $r found"; }
     kill -s KILL "$pid"
     wait "$job" || rc=$?
-    [ "$rc" -ne 0 ] || fail "mpirun exited 0 after rank 1 was killed"
-    ! mpi_rank_pid "$ckpt" 0 >/dev/null ||
-        fail "rank 0 is still running after rank 1 was killed and mpirun ended"
-    grep -q -E "rank 1 .*signal 9" "$log" ||
-        { cat "$log" >&2; fail "mpirun's output does not say that rank 1 was killed"; }
-    say "ok: rank 1 killed -> mpirun ends the job (exit $rc): $(grep -m1 -E "rank 1 .*signal 9" "$log")"
+    [ "$rc" -ne 0 ] || fail "mpirun exited 0 after rank $r was killed"
+    for q in 0 1; do
+        ! mpi_rank_pid "$ckpt" "$q" >/dev/null ||
+            fail "rank $q is still running after rank $r was killed and mpirun ended"
+    done
+    grep -q -E "rank $r .*signal 9" "$log" ||
+        { cat "$log" >&2; fail "mpirun's output does not say that rank $r was killed"; }
+    say "ok: rank $r killed -> mpirun ends the job (exit $rc): $(grep -m1 -E "rank $r .*signal 9" "$log")"
 }
 
 # step_losses JSONL: the loss of every "train" record of a --metrics file,

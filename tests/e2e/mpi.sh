@@ -15,7 +15,7 @@
 #     6 in one process + 6 on 2 ranks, give the checkpoint of 12 in one go;
 #   - SIGTERM to rank 1 and SIGINT to rank 0 stop both ranks with one clean
 #     save (exit 143 / 130), and the checkpoint loads and resumes;
-#   - a rank killed with SIGKILL makes mpirun end the job (no hang) with a
+#   - rank 0 killed with SIGKILL makes mpirun end the job (no hang) with a
 #     nonzero exit and says so (lib.sh's mpi_dead).
 # --batch 7 makes the split uneven (4 + 3 rows). Exits 77 (skipped) when
 # the trainers are built without MPI or mpirun is absent.
@@ -99,4 +99,4 @@ interrupt TERM 1 143
 interrupt INT 0 130
 
 long dead
-mpi_dead "$work/dead/model.ckpt" "$work/dead/train.log" "${LONG[@]}"
+mpi_dead 0 "$work/dead/model.ckpt" "$work/dead/train.log" "${LONG[@]}"

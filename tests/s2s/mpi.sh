@@ -82,5 +82,5 @@ for case in "TERM 1 143" "INT 0 130"; do
     say "ok: SIG$1 to rank $2 -> both ranks stop, exit $3, one save, it evaluates and resumes"
 done
 long dead
-mpi_dead "$work/dead/model.ckpt" "$work/dead/train.log" "${LONG[@]}"
+mpi_dead 1 "$work/dead/model.ckpt" "$work/dead/train.log" "${LONG[@]}"
 say "passed"
