@@ -28,7 +28,9 @@ typedef struct {
     size_t *numel;    /* numel[i] */
     int ntokens;
     const char *const *tokens; /* ntokens strings (no NUL inside) */
-    int nlabels;      /* a tagger's labels (L), else 0 */
+    int nlabels;      /* a tagger's or classifier's labels (L), else 0 */
+    int T;            /* a task model's time steps (the checkpoint's "T": the
+                       * classifier's longest text, the tagger's window), else 0 */
     const char *const *labels;
 } InferWeights;
 
@@ -37,8 +39,8 @@ bool infer_task_ok(const Spec *s);
 
 /* Reads path, a checkpoint of m's trainer, verified as the trainer verifies
  * it (damaged -> EXIT_IO, another model, spec or shape -> EXIT_SPEC). Prints
- * the error and sets *code on failure (NULL). Language models and
- * labelling models (taggers). */
+ * the error and sets *code on failure (NULL). Language models, labelling
+ * models (taggers) and classifiers, one-directional or bidirectional. */
 InferWeights *infer_weights_load(const Model *m, const char *path, int *code);
 
 /* emit_infer.c: the standalone C of m with the weights w compiled in.

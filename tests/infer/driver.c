@@ -12,6 +12,13 @@
  *   driver tag TEXT               (-DTEST_TAGGER) each character's label: "k name", one a line
  *   driver refuse                 an id out of range and an unknown character are refused
  *
+ * A whole-sequence model (-DTEST_SEQ: a bidirectional tagger, with
+ * -DTEST_TAGGER, or -DTEST_CLASSIFIER) runs n tokens at once (_run):
+ *   driver logits TEXT            tagger: as above, in windows of MAX_T tokens (as ref.c);
+ *                                 classifier: "label p0 ... p(L-1)" for TEXT (as ref.c)
+ *   driver predict                (-DTEST_CLASSIFIER) a text per stdin line -> "label<TAB>prob"
+ *                                 as the trainer's `predict`
+ *
  * Exit 1 when the model allocated anything (not counted with -DNO_ALLOC_COUNT,
  * for the sanitizers).
  */
@@ -38,6 +45,11 @@ static long allocations;
 
 static INFER s; /* the model's memory: the caller's (static here) */
 
+#ifdef TEST_SEQ
+#define MAX_T CAT(UPPER, _MAX_T)
+#define LABELS CAT(UPPER, _LABELS)
+#endif
+
 static int done(void)
 {
     fflush(stdout); /* before the note on stderr: the test reads both from one file */
@@ -49,6 +61,119 @@ static int done(void)
     return 0;
 }
 
+#ifdef TEST_SEQ
+static int seq_main(int argc, char **argv)
+{
+#ifdef TEST_CLASSIFIER
+    if (argc == 3 && !strcmp(argv[1], "logits")) {
+        double probs[LABELS];
+        counting = 1;
+        int k = F(_classify)(&s, argv[2], strlen(argv[2]), probs);
+        counting = 0;
+        if (k < 0)
+            return 2;
+        printf("%d", k);
+        for (int i = 0; i < LABELS; i++)
+            printf(" %.9g", probs[i]);
+        printf("\n");
+        return done();
+    }
+    if (argc == 2 && !strcmp(argv[1], "predict")) {
+        static char line[65536];
+        while (fgets(line, sizeof line, stdin)) {
+            size_t len = strcspn(line, "\r\n");
+            double probs[LABELS];
+            counting = 1;
+            int k = F(_classify)(&s, line, len, probs);
+            counting = 0;
+            if (k < 0)
+                return 2;
+            printf("%s\t%.4f\n", F(_label_name)(k), probs[k]);
+        }
+        return done();
+    }
+#else
+    if (argc == 3 && !strcmp(argv[1], "logits")) { /* windows of MAX_T, the state carried */
+        const char *t = argv[2];
+        static int32_t ids[4096];
+        int n = 0;
+        for (size_t i = 0, len = strlen(t); i < len && n < 4096; n++) {
+            unsigned char lead = (unsigned char)t[i];
+            size_t k = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+            int id = F(_token_id)(t + i, k);
+            ids[n] = id < 4 ? 0 : id;
+            i += k;
+        }
+        F(_reset)(&s);
+        for (int t0 = 0; t0 < n; t0 += MAX_T) {
+            int T = n - t0 < MAX_T ? n - t0 : MAX_T;
+            counting = 1;
+            const float *z = F(_run)(&s, ids + t0, T);
+            counting = 0;
+            if (!z)
+                return 2;
+            for (int r = 0; r < T; r++) {
+                printf("%d", (int)ids[t0 + r]);
+                for (int k = 0; k < LOGITS; k++)
+                    printf(" %.9g", (double)z[(size_t)r * LOGITS + k]);
+                printf("\n");
+            }
+        }
+        return done();
+    }
+    if (argc == 3 && !strcmp(argv[1], "tag")) {
+        static int labels[4096];
+        size_t len = strlen(argv[2]);
+        if (len > 4096)
+            return 2;
+        counting = 1;
+        long n = F(_tag)(&s, argv[2], len, labels);
+        counting = 0;
+        for (long i = 0; i < n; i++)
+            printf("%d %s\n", labels[i], F(_label_name)(labels[i]));
+        return done();
+    }
+#endif
+    if (argc == 2 && !strcmp(argv[1], "refuse")) {
+        static int32_t ids[MAX_T + 1];
+        int bad = 0;
+        F(_reset)(&s);
+        for (int i = 0; i <= MAX_T; i++)
+            ids[i] = 4;
+        if (F(_logits)(&s))
+            bad = fprintf(stderr, "driver: logits before any run\n");
+        if (F(_run)(&s, ids, 0) || F(_run)(&s, ids, MAX_T + 1))
+            bad = fprintf(stderr, "driver: a run of 0 or MAX_T + 1 tokens\n");
+        ids[1] = VOCAB;
+        if (F(_run)(&s, ids, 2))
+            bad = fprintf(stderr, "driver: an id out of range was run\n");
+        ids[1] = -1;
+        if (F(_run)(&s, ids, 2))
+            bad = fprintf(stderr, "driver: an id out of range was run\n");
+        ids[1] = 4;
+        if (!F(_run)(&s, ids, 1) || !F(_run)(&s, ids, MAX_T))
+            bad = fprintf(stderr, "driver: a valid run was refused\n");
+        if (F(_label_name)(-1) || F(_label_name)(LABELS))
+            bad = fprintf(stderr, "driver: label names out of range\n");
+#ifdef TEST_CLASSIFIER
+        if (F(_classify)(&s, "", 0, NULL) != -1)
+            bad = fprintf(stderr, "driver: an empty text was classified\n");
+#endif
+        if (F(_token)(-1) || F(_token)(VOCAB) || F(_token_id)("\001", 1) != -1)
+            bad = fprintf(stderr, "driver: token lookups out of range\n");
+        return bad ? 1 : 0;
+    }
+    fprintf(stderr, "usage: driver logits TEXT | tag TEXT | predict | refuse\n");
+    return 2;
+}
+#endif
+
+#ifdef TEST_SEQ
+int main(int argc, char **argv)
+{
+    return seq_main(argc, argv);
+}
+#else
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "logits")) {
@@ -140,3 +265,4 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: driver logits TEXT | sample PREFIX LEN SEED TEMPERATURE | refuse\n");
     return 2;
 }
+#endif
