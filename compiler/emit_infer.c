@@ -406,6 +406,8 @@ static const char *ref(Infer *I, const Node *n)
 {
     switch (n->op) {
     case OP_PARAM:
+        if (I->w->runtime) /* the caller's, at its offset in the block */
+            return arena_printf(&perm, "(wt + %zu)", I->w->offset[n->index]);
         return arena_printf(&perm, "%s_%s", I->P, ident(I->m->params[n->index].name));
     case OP_INPUT:
         if (n->index == INPUT_X)
@@ -955,6 +957,22 @@ static void emit_header(Infer *I, size_t scratch)
     out(I, 0, "#define %s_RAM_BYTES sizeof(%s_infer)\n\n", U, P);
 }
 
+/* The end of the declarations (the loader's first, when the weights are
+ * read at run time). */
+static void end_decls(Infer *I)
+{
+    if (I->w->runtime)
+        emit_infer_load_decls(I->f, I->m, I->w);
+    out(I, 0, "#endif\n\n");
+}
+
+/* The struct's member that points at the weights read at run time. */
+static void weights_member(Infer *I)
+{
+    if (I->w->runtime)
+        out(I, 1, "const struct %s_weights *wt; /* %s_attach's: the parameters */\n", I->P, I->P);
+}
+
 static void emit_struct_seq(Infer *I)
 {
     const char *P = I->P;
@@ -969,6 +987,7 @@ static void emit_struct_seq(Infer *I)
         out(I, 1, "float pool[%d]; /* the mean's weights: 1/n */\n", I->w->T);
     out(I, 1, "int32_t ids[%d]; /* the text's tokens */\n", I->w->T);
     out(I, 1, "int n; /* tokens of the last run (0: none) */\n");
+    weights_member(I);
     out(I, 0, "} %s_infer;\n\n", P);
     out(I, 0, "void %s_reset(%s_infer *s);\n", P, P);
     out(I, 0, "/* Runs n token ids (1 <= n <= MAX_T, 0 <= id < VOCAB) through the network,\n"
@@ -998,7 +1017,7 @@ static void emit_struct_seq(Infer *I)
                   " * state the last left, as the trainer's predict. Returns the characters. */\n");
         out(I, 0, "long %s_tag(%s_infer *s, const char *text, size_t len, int *labels);\n\n", P, P);
     }
-    out(I, 0, "#endif\n\n");
+    end_decls(I);
 }
 
 static void emit_struct(Infer *I)
@@ -1018,6 +1037,7 @@ static void emit_struct(Infer *I)
         out(I, 1, "uint64_t rng[4]; /* xoshiro256** */\n");
     out(I, 1, "int cur;         /* which state is now's */\n");
     out(I, 1, "int fed;         /* tokens fed since the last reset (0: the state is zeros) */\n");
+    weights_member(I);
     out(I, 0, "} %s_infer;\n\n", P);
     out(I, 0, "void %s_reset(%s_infer *s);\n", P, P);
     out(I, 0, "/* Feeds token id (0 <= id < VOCAB) and returns the logits of %s\n"
@@ -1038,7 +1058,7 @@ static void emit_struct(Infer *I)
         out(I, 0, "/* Resets, then labels text: labels[i] for its i-th character (a character\n"
                   " * the vocabulary lacks is read as <unk>). Returns the characters labelled. */\n");
         out(I, 0, "long %s_tag(%s_infer *s, const char *text, size_t len, int *labels);\n\n", P, P);
-        out(I, 0, "#endif\n\n");
+        end_decls(I);
         return;
     }
     out(I, 0, "/* Feeds a prefix as the trainer's `sample --prefix` does. Returns the tokens\n"
@@ -1052,7 +1072,7 @@ static void emit_struct(Infer *I)
     out(I, 0, "int %s_pick(%s_infer *s, double temperature);\n", P, P);
     out(I, 0, "/* pick, then feed what was picked; returns its id (-1 as pick). */\n");
     out(I, 0, "int %s_sample(%s_infer *s, double temperature);\n\n", P, P);
-    out(I, 0, "#endif\n\n");
+    end_decls(I);
 }
 
 /* Only those the step calls: an unused static function is a warning. */
@@ -1113,8 +1133,10 @@ static void emit_step(Infer *I)
     out(I, 0, "/* One token through the network (the forward graph of %s for B = 1, T = 1). */\n",
         ctext(m->spec->name));
     out(I, 0, "const float *%s_step(%s_infer *s, int id)\n{\n", P, P);
-    out(I, 1, "if (id < 0 || id >= %d)\n", I->w->ntokens);
+    out(I, 1, "if (id < 0 || id >= %d%s)\n", I->w->ntokens, I->w->runtime ? " || !s->wt" : "");
     out(I, 2, "return NULL;\n");
+    if (I->w->runtime)
+        out(I, 1, "const float *const wt = s->wt->p;\n");
     out(I, 1, "const int32_t x[1] = {(int32_t)id};\n");
     out(I, 1, "/* the state now (zeros after a reset), and where the next is computed */\n");
     out(I, 1, "const float *state = s->fed ? s->state[s->cur] : %s_zeros;\n", P);
@@ -1157,8 +1179,10 @@ static void emit_run(Infer *I)
     out(I, 0, "/* n tokens through the network (the forward graph of %s for B = 1, T = n). */\n",
         ctext(m->spec->name));
     out(I, 0, "%s_NOLIB const float *%s_run(%s_infer *s, const int32_t *x, int n)\n{\n", P, P, P);
-    out(I, 1, "if (n < 1 || n > %d)\n", I->w->T);
+    out(I, 1, "if (n < 1 || n > %d%s)\n", I->w->T, I->w->runtime ? " || !s->wt" : "");
     out(I, 2, "return NULL;\n");
+    if (I->w->runtime)
+        out(I, 1, "const float *const wt = s->wt->p;\n");
     out(I, 1, "for (int i = 0; i < n; i++)\n");
     out(I, 2, "if (x[i] < 0 || x[i] >= %d)\n", I->w->ntokens);
     out(I, 3, "return NULL;\n");
@@ -1449,12 +1473,14 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     note_ops(&I, m->g);
     plan_slots(&I);
     emit_header(&I, slots_total(&I));
+    if (w->runtime)
+        out(&I, 0, "typedef struct %s_weights %s_weights;\n\n", I.P, I.P);
     emit_struct(&I);
     out(&I, 0, "#ifndef RNNC_INFER_DECLARE_ONLY\n\n");
     out(&I, 0, "float expf(float);\n\n");
     if (!I.seq)
         out(&I, 0, "/* the state after a reset */\nstatic const float %s_zeros[%d] = {0};\n\n", I.P, m->state_size);
-    if (I.seq) {
+    if (I.seq || w->runtime) {
         out(&I, 0, "/* A run copies and zeroes arrays in loops, which compilers may turn into\n"
                    " * calls to memmove and memset: not here (the file needs libm only). */\n");
         out(&I, 0, "#if defined(__clang__)\n#define %s_NOLIB __attribute__((no_builtin(\"memcpy\", \"memmove\", \"memset\")))\n", I.P);
@@ -1468,7 +1494,8 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
             fputs(t ? ", 1" : "1", f);
         out(&I, 0, "};\n\n");
     }
-    emit_weights(&I);
+    if (!w->runtime)
+        emit_weights(&I);
     emit_vocab(&I);
     emit_math(&I);
     if (I.seq) {
@@ -1478,6 +1505,10 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     } else {
         emit_step(&I);
         emit_api(&I);
+    }
+    if (w->runtime) {
+        fputc('\n', f);
+        emit_infer_load(f, m, w);
     }
     out(&I, 0, "\n#endif /* RNNC_INFER_DECLARE_ONLY */\n");
     return true;

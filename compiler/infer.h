@@ -32,6 +32,8 @@ typedef struct {
     int T;            /* a task model's time steps (the checkpoint's "T": the
                        * classifier's longest text, the tagger's window), else 0 */
     const char *const *labels;
+    bool runtime;     /* --runtime-weights: the file loads the parameters at run
+                       * time (emit_infer_load.c); params give only the sizes */
 } InferWeights;
 
 /* Can --inference emit a model of this task? Says why not (false). */
@@ -46,6 +48,11 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code);
 /* emit_infer.c: the standalone C of m with the weights w compiled in.
  * False after printing an error (an op the standalone file cannot run). */
 bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w);
+/* emit_infer_load.c (w->runtime): the loader's declarations (the weights'
+ * struct, the error codes, <name>_load, <name>_attach), and its code (after
+ * the vocabulary and the labels' arrays). */
+void emit_infer_load_decls(FILE *f, const Model *m, const InferWeights *w);
+void emit_infer_load(FILE *f, const Model *m, const InferWeights *w);
 /* Checks, before anything is written, that emit_infer_c can print m;
  * prints the error and returns false if not. */
 bool infer_supported(const Model *m);

@@ -17,6 +17,13 @@
 #     text, a classifier (task: classification) its probabilities on texts
 #     and the lines of its `predict` (label and probability); these and
 #     bidirectional models run whole sequences (_run: the driver's -DTEST_SEQ);
+#   - --runtime-weights: the file that loads the checkpoint at run time
+#     (from a buffer; emit_infer_load.c) builds as strictly, gives the same
+#     logits from the same checkpoint, and refuses (an error code, never a
+#     crash: under ASan/UBSan where available) every truncation, sampled
+#     flipped bytes, edits with right CRCs (spec hash, name, task, a
+#     dimension, a shape, a token, a NaN weight) and a real checkpoint of
+#     an edited spec;
 #   - a truncated, flipped, foreign (another spec's) checkpoint and a
 #     checkpoint of an edited spec are refused by rnnc (exit 3, 3, 1, 1),
 #     and --inference without --weights or with -d is a usage error.
@@ -218,6 +225,50 @@ else
     say "note: no sanitizer runtime; ASan/UBSan skipped"
 fi
 
+# Weights read at run time (--runtime-weights): the same logits from the same
+# checkpoint; damaged and foreign checkpoints refused with the loader's codes.
+must "rnnc --runtime-weights" "$work/rnnc.log" "$rnnc" "$work/$name.yaml" --inference --weights "$ckpt" \
+    --runtime-weights -o "$work/m_load.c"
+for c in "${compilers[@]}"; do
+    must "$c -c (loader)" "$work/$c.log" "$c" "${strict[@]}" -c "$work/m_load.c" -o "$work/ml_$c.o"
+    must "$c -ffreestanding -c (loader)" "$work/$c.log" "$c" "${strict[@]}" -ffreestanding -c "$work/m_load.c" \
+        -o "$work/ml_${c}_free.o"
+    only_libm "$work/ml_$c.o"
+    only_libm "$work/ml_${c}_free.o"
+    for m in "${m32[@]}"; do
+        [ "$m" = "$c" ] || continue
+        must "$c -m32 -ffreestanding (loader)" "$work/m32.log" "$c" "${strict[@]}" -m32 -ffreestanding -c \
+            "$work/m_load.c" -o "$work/ml_${c}_m32.o"
+        only_libm "$work/ml_${c}_m32.o"
+    done
+    "$c" -O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_load.c\"" \
+        "${tflags[@]}" -DTEST_LOAD "$src/tests/infer/driver.c" "$work/ml_$c.o" -lm -ldl -o "$work/dl_$c"
+    INFER_CKPT=$ckpt must "loader driver logits ($c)" "$work/ll_$c.out" logits "$work/dl_$c" logits
+    grep -v '^driver: ' "$work/ll_$c.out" >"$work/ll_$c.txt"
+    cmp=$(compare_logits "$work/ref.out" "$work/ll_$c.txt") || fail "$c: loaded weights: logits differ: $cmp"
+    say "ok: $c: weights loaded at run time: logits: $cmp; $(grep '^driver: ' "$work/ll_$c.out")"
+done
+san=()
+echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - -o "$work/asan_probe" 2>/dev/null &&
+    san=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -DNO_ALLOC_COUNT)
+cc -std=c11 -D_GNU_SOURCE "${san[@]}" -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_load.c\"" \
+    "${tflags[@]}" -DTEST_LOAD "$src/tests/infer/driver.c" "$work/m_load.c" -lm -ldl -o "$work/dl_damage"
+must "the loader's refusals" "$work/damage.log" "$work/dl_damage" damage "$ckpt"
+say "ok: loader${san[*]:+ (ASan/UBSan)}: $(grep -v '^driver: ' "$work/damage.log")"
+# a real checkpoint of another version of the spec: refused (exit 3, the loader's message)
+{ cat "$work/$name.yaml"; echo "# edited"; } >"$work/edited.yaml"
+"$rnnc" "$work/edited.yaml" -o "$work/edited.c"
+cc "${cflags[@]}" "$work/edited.c" "${libs[@]}" -o "$work/edited_trainer"
+if [ "$task" = labelling ]; then data=(--data "$work/tag.txt"); elif [ "$task" = classification ]; then
+    data=(--data "$work/cls.txt"); else data=("${DATA[@]}" --sample-len 0); fi
+must "training the edited spec" "$work/edited_train.log" \
+    "$work/edited_trainer" train "${data[@]}" --max-steps 2 --threads 1 --quiet --ckpt "$work/edited.ckpt"
+rc=0
+INFER_CKPT=$work/edited.ckpt "$work/dl_${compilers[0]}" logits "${texts[0]:-$text}" >"$work/foreign.log" 2>&1 || rc=$?
+[ "$rc" -eq 3 ] && grep -q "another model, task or version of the spec" "$work/foreign.log" ||
+    fail "the loader took a checkpoint of an edited spec (exit $rc): $(cat "$work/foreign.log")"
+say "ok: loader: an edited spec's checkpoint: $(cat "$work/foreign.log")"
+
 # Refusals: rnnc says why and exits nonzero; nothing is written.
 refused() { # WHAT CODE CKPT [SPEC]
     local what=$1 code=$2 file=$3 sp=${4:-$work/$name.yaml} rc=0
@@ -252,5 +303,6 @@ usage_error() { # WHAT ARGS...
 }
 usage_error "--inference without --weights" "$work/$name.yaml" --inference -o "$work/u.c"
 usage_error "--weights without --inference" "$work/$name.yaml" --weights "$ckpt" -o "$work/u.c"
+usage_error "--runtime-weights without --inference" "$work/$name.yaml" --runtime-weights -o "$work/u.c"
 usage_error "--inference with -d" "$work/$name.yaml" --inference --weights "$ckpt" -d lower
 usage_error "an n-gram spec (no network)" "$src/specs/ngram.yaml" --inference --weights "$ckpt" -o "$work/u.c"
