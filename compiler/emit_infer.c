@@ -15,9 +15,9 @@
  *
  * Each block's arithmetic is the trainer's: the same ops in the same
  * order, tanh and sigmoid by the same float approximations as the
- * trainer's fused loops (rnnrt.h's rnnrt_tanh_fast, rnnrt_sigmoid_fast,
- * printed here as functions of the file: it cannot include rnnrt.h), exp
- * by expf. Only the order of the sums of a matrix product differs from
+ * trainer's fused loops (runtime/rnnrt_fastmath.h, which rnnrt.h includes;
+ * its text is printed into the file, which includes nothing of the
+ * runtime), exp by expf. Only the order of the sums of a matrix product differs from
  * BLAS's, so the logits agree to float rounding (tests/infer.cmake).
  *
  * Around the step: the weights as `static const float` arrays, the
@@ -512,8 +512,8 @@ static const char *elementwise(Infer *I, const Node *n, size_t N)
     case OP_SUB: return arena_printf(&perm, "%s - %s", a, b);
     case OP_MUL: return arena_printf(&perm, "%s * %s", a, b);
     case OP_NEG: return arena_printf(&perm, "-%s", a);
-    case OP_SIGMOID: return arena_printf(&perm, "%s_sigmoid(%s)", I->P, a);
-    case OP_TANH: return arena_printf(&perm, "%s_tanh(%s)", I->P, a);
+    case OP_SIGMOID: return arena_printf(&perm, "%s_sigmoid_fast(%s)", I->P, a);
+    case OP_TANH: return arena_printf(&perm, "%s_tanh_fast(%s)", I->P, a);
     case OP_RELU: return arena_printf(&perm, "%s > 0 ? %s : 0", a, a);
     case OP_EXP: return arena_printf(&perm, "expf(%s)", a);
     default: DIE("emit_infer: elementwise %s", op_name(n->op));
@@ -1075,55 +1075,46 @@ static void emit_struct(Infer *I)
     end_decls(I);
 }
 
+/* runtime/rnnrt_fastmath.h, embedded when rnnc is built
+ * (compiler/embed_text.cmake). */
+extern const char rnnc_fastmath_text[];
+
+/* Prints function fn of rnnrt_fastmath.h ("exp_fast": its lines from
+ * "static inline float rnnrt_exp_fast(" to the next "}" line), rnnrt_
+ * renamed to the model's prefix. */
+static void emit_fastmath(Infer *I, const char *fn)
+{
+    const char *want = arena_printf(&perm, "static inline float rnnrt_%s(", fn);
+    const char *p = strstr(rnnc_fastmath_text, want), *end = p ? strstr(p, "\n}\n") : NULL;
+    if (!end)
+        DIE("emit_infer: rnnrt_fastmath.h has no function %s", fn);
+    end += 3;
+    while (p < end) {
+        const char *r = strstr(p, "rnnrt_");
+        if (!r || r >= end) {
+            fwrite(p, 1, (size_t)(end - p), I->f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(r - p), I->f);
+        fprintf(I->f, "%s_", I->P);
+        p = r + strlen("rnnrt_");
+    }
+    fputc('\n', I->f);
+}
+
 /* Only those the step calls: an unused static function is a warning. */
 static void emit_math(Infer *I)
 {
-    const char *P = I->P;
     if (!I->uses[OP_TANH] && !I->uses[OP_SIGMOID])
         return;
-    out(I, 0, "/* The trainer's float approximations (runtime/rnnrt.h: rnnrt_exp_fast,\n"
-              " * rnnrt_tanh_fast, rnnrt_sigmoid_fast; the same operations in the same order,\n"
-              " * so the same values): 2^k p(r) (Cephes expf), Cephes tanhf. k is read from\n"
-              " * the bits of t rather than computed as t - 1.5 * 2^23 (the same value) so that\n"
-              " * it is right where float arithmetic is done in a wider format (x87). */\n");
-    out(I, 0, "static inline float %s_exp_fast(float x)\n{\n", P);
-    out(I, 1, "union { float f; int32_t i; } u;\n");
-    out(I, 1, "x = x < -87.0f ? -87.0f : x;\n");
-    out(I, 1, "x = x > 88.0f ? 88.0f : x;\n");
-    out(I, 1, "float t = x * 1.44269504088896341f + 12582912.0f;\n");
-    out(I, 1, "u.f = t;\n");
-    out(I, 1, "int32_t kbits = u.i; /* 0x4B400000 + k */\n");
-    out(I, 1, "float k = (float)(kbits - 0x4B400000); /* = t - 12582912.0f, also where floats have\n"
-              "                                        * excess precision (x87: t unrounded) */\n");
-    out(I, 1, "float r = x - k * 0.693359375f;\n");
-    out(I, 1, "r = r + k * 2.12194440e-4f;\n");
-    out(I, 1, "float r2 = r * r;\n");
-    out(I, 1, "float p = 1.9875691500E-4f;\n");
-    out(I, 1, "p = p * r + 1.3981999507E-3f;\n");
-    out(I, 1, "p = p * r + 8.3334519073E-3f;\n");
-    out(I, 1, "p = p * r + 4.1665795894E-2f;\n");
-    out(I, 1, "p = p * r + 1.6666665459E-1f;\n");
-    out(I, 1, "p = p * r + 5.0000001201E-1f;\n");
-    out(I, 1, "p = p * r2 + r + 1.0f;\n");
-    out(I, 1, "u.i = (kbits - 0x4B400000 + 127) * (1 << 23);\n");
-    out(I, 1, "return p * u.f;\n}\n\n");
+    out(I, 0, "/* The trainer's float approximations, from runtime/rnnrt_fastmath.h (the\n"
+              " * trainer's own: the same operations in the same order, so the same values):\n"
+              " * 2^k p(r) (Cephes expf), Cephes tanhf. */\n");
+    emit_fastmath(I, "exp_fast");
+    if (I->uses[OP_TANH])
+        emit_fastmath(I, "tanh_fast");
     if (I->uses[OP_SIGMOID])
-        out(I, 0, "static inline float %s_sigmoid(float x) { return 1.0f / (1.0f + %s_exp_fast(-x)); }\n\n", P, P);
-    if (!I->uses[OP_TANH])
-        return;
-    out(I, 0, "static inline float %s_tanh(float v)\n{\n", P);
-    out(I, 1, "float a = v < 0 ? -v : v;\n");
-    out(I, 1, "a = a > 9.0f ? 9.0f : a;\n");
-    out(I, 1, "float z = a * a;\n");
-    out(I, 1, "float q = -5.70498872745E-3f;\n");
-    out(I, 1, "q = q * z + 2.06390887954E-2f;\n");
-    out(I, 1, "q = q * z - 5.37397155531E-2f;\n");
-    out(I, 1, "q = q * z + 1.33314422036E-1f;\n");
-    out(I, 1, "q = q * z - 3.33332819422E-1f;\n");
-    out(I, 1, "float small = a + a * z * q;\n");
-    out(I, 1, "float big = 1.0f - 2.0f / (%s_exp_fast(2.0f * a) + 1.0f);\n", P);
-    out(I, 1, "float t = a < 0.625f ? small : big;\n");
-    out(I, 1, "return v < 0 ? -t : t;\n}\n\n");
+        emit_fastmath(I, "sigmoid_fast");
 }
 
 static void emit_step(Infer *I)
