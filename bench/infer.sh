@@ -8,12 +8,13 @@
 # Builds the spec (hidden set to --hidden) into a trainer (cc -O2, librnnrt,
 # OpenBLAS, as README's quick start), trains it 20 steps (the weights do not
 # change the speed), writes the standalone file from that checkpoint and
-# compiles it with the driver of tests/infer/driver.c at -O2, -O3 and
-# -O3 -march=native. Both sides generate from the same prefix with the same
+# compiles it with the driver of tests/infer/driver.c at -O2, -O2
+# -march=native, -O3 and -O3 -march=native. Both sides generate from the same prefix with the same
 # seed and temperature 1 (the same text: tests/e2e/infer.sh checks that),
 # one token per step, one thread. Each side runs --len and 2 x --len tokens,
-# --repeat times each, and its rate is --len / (best time of 2 x --len -
-# best time of --len): process start, loading and the prefix cancel out.
+# in --repeat rounds (every side once a round, so load changes touch all
+# alike), and its rate is --len / (best time of 2 x --len - best time of
+# --len): process start, loading and the prefix cancel out.
 # The trainer runs with OPENBLAS_CORETYPE=Haswell (AVX2 kernels) and unset
 # ("default": OpenBLAS picks, AVX-512 here); the standalone file uses no
 # BLAS. Prints tokens/s and standalone / trainer.
@@ -45,7 +46,7 @@ cc -O2 -std=c11 -I"$root/runtime" "$work/trainer.c" "$build/librnnrt.a" $(pkg-co
     -lm -lpthread -o "$work/trainer"
 "$work/trainer" train --max-steps 20 --threads 1 --quiet --sample-len 0 --ckpt "$work/m.ckpt" >/dev/null
 "$build/rnnc" "$work/$name.yaml" --inference --weights "$work/m.ckpt" -o "$work/m_infer.c"
-variants=("O2:-O2" "O3:-O3" "O3-native:-O3 -march=native")
+variants=("O2:-O2" "O2-native:-O2 -march=native" "O3:-O3" "O3-native:-O3 -march=native")
 for v in "${variants[@]}"; do
     tag=${v%%:*} flags=${v#*:}
     # shellcheck disable=SC2086
@@ -54,46 +55,54 @@ for v in "${variants[@]}"; do
         -DINFER_FILE="\"$work/m_infer.c\"" "$root/tests/infer/driver.c" "$work/m_$tag.o" -lm -o "$work/driver_$tag"
 done
 
-best() { # N CMD...: the best wall time of --repeat runs, seconds
-    local n=$1 b="" t0 t1 t
-    shift
-    for _ in $(seq "$repeat"); do
-        t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
-        t1=$(date +%s.%N)
-        t=$(echo "$t1 - $t0" | bc -l)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
-    done
-    echo "$b"
-}
-rate() { # CMD-FOR-N CMD-FOR-2N (as arrays joined by the caller): tokens/s
-    echo "$len / ($2 - $1)" | bc -l
-}
-prefix="the time "
-declare -A standalone
+# The sides: a name and its command (without the length).
+sides=() cmds=()
 for v in "${variants[@]}"; do
-    tag=${v%%:*}
-    t1=$(best 1 "$work/driver_$tag" sample "$prefix" "$len" 1 1)
-    t2=$(best 1 "$work/driver_$tag" sample "$prefix" $((2 * len)) 1 1)
-    standalone[$tag]=$(rate "$t1" "$t2")
-done
-printf '%s hidden %s, batch 1, %s tokens (rates from %s and %s tokens, best of %s), %s\n' "$name" "$hidden" \
-    "$len" "$len" $((2 * len)) "$repeat" "$(uname -m)"
-printf '%-30s %12s\n' "side" "tokens/s"
-for v in "${variants[@]}"; do
-    tag=${v%%:*}
-    printf '%-30s %12.0f\n' "standalone ${v#*:}" "${standalone[$tag]}"
+    sides+=("standalone ${v#*:}")
+    cmds+=("$work/driver_${v%%:*} sample PREFIX")
 done
 for ct in $coretypes; do
-    if [ "$ct" = default ]; then env=(env -u OPENBLAS_CORETYPE); else env=(env OPENBLAS_CORETYPE="$ct"); fi
-    t1=$(best 1 "${env[@]}" OPENBLAS_NUM_THREADS=1 "$work/trainer" sample --ckpt "$work/m.ckpt" --prefix "$prefix" \
-        --len "$len" --seed 1)
-    t2=$(best 1 "${env[@]}" OPENBLAS_NUM_THREADS=1 "$work/trainer" sample --ckpt "$work/m.ckpt" --prefix "$prefix" \
-        --len $((2 * len)) --seed 1)
-    tr=$(rate "$t1" "$t2")
-    printf '%-30s %12.0f   standalone / trainer:' "trainer sample ($ct)" "$tr"
-    for v in "${variants[@]}"; do
-        printf ' %s %.2fx' "${v%%:*}" "$(echo "${standalone[${v%%:*}]} / $tr" | bc -l)"
+    sides+=("trainer sample ($ct)")
+    if [ "$ct" = default ]; then cmds+=("env -u OPENBLAS_CORETYPE TRAINER"); else
+        cmds+=("env OPENBLAS_CORETYPE=$ct TRAINER"); fi
+done
+prefix="the time "
+run() { # SIDE LEN: one run's wall time, seconds
+    local c=${cmds[$1]} n=$2 t0 t1
+    t0=$(date +%s.%N)
+    case "$c" in
+    *PREFIX) ${c% PREFIX} "$prefix" "$n" 1 1 >/dev/null 2>&1 ;;
+    *TRAINER) OPENBLAS_NUM_THREADS=1 ${c% TRAINER} "$work/trainer" sample --ckpt "$work/m.ckpt" --prefix "$prefix" \
+        --len "$n" --seed 1 >/dev/null 2>&1 ;;
+    esac
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
+}
+# Rounds: every side once per round (N and 2N), so a change of the machine's
+# load touches all alike; each side's best time of the rounds.
+declare -A b1 b2
+for _ in $(seq "$repeat"); do
+    for i in "${!sides[@]}"; do
+        t=$(run "$i" "$len")
+        [ -z "${b1[$i]:-}" ] || [ "$(echo "$t < ${b1[$i]}" | bc -l)" = 1 ] && b1[$i]=$t
+        t=$(run "$i" $((2 * len)))
+        [ -z "${b2[$i]:-}" ] || [ "$(echo "$t < ${b2[$i]}" | bc -l)" = 1 ] && b2[$i]=$t
     done
+done
+printf '%s hidden %s, batch 1, %s tokens (rates from %s and %s tokens, best of %s rounds), %s, load %s\n' \
+    "$name" "$hidden" "$len" "$len" $((2 * len)) "$repeat" "$(uname -m)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A rate
+for i in "${!sides[@]}"; do
+    rate[$i]=$(echo "$len / (${b2[$i]} - ${b1[$i]})" | bc -l)
+done
+printf '%-32s %9s %9s %12s\n' "side" "s (N)" "s (2N)" "tokens/s"
+for i in "${!sides[@]}"; do
+    printf '%-32s %9.3f %9.3f %12.0f' "${sides[$i]}" "${b1[$i]}" "${b2[$i]}" "${rate[$i]}"
+    if [[ ${sides[$i]} == trainer* ]]; then
+        printf '   standalone / trainer:'
+        for j in "${!variants[@]}"; do
+            printf ' %s %.2fx' "${variants[$j]%%:*}" "$(echo "${rate[$j]} / ${rate[$i]}" | bc -l)"
+        done
+    fi
     printf '\n'
 done
