@@ -15,12 +15,21 @@
  *
  * Each block's arithmetic is the trainer's: the same ops in the same
  * order, tanh and sigmoid by the same float approximations as the
- * trainer's fused loops (rnnrt.h's rnnrt_tanh_fast, rnnrt_sigmoid_fast,
- * printed here as functions of the file: it cannot include rnnrt.h), exp
- * by expf. Only the order of the sums of a matrix product differs from
+ * trainer's fused loops (runtime/rnnrt_fastmath.h, which rnnrt.h includes;
+ * its text is printed into the file, which includes nothing of the
+ * runtime), exp by expf. Only the order of the sums of a matrix product differs from
  * BLAS's, so the logits agree to float rounding (tests/infer.cmake).
  *
- * Around the step: the weights as `static const float` arrays, the
+ * A classifier and a bidirectional model read the whole sequence before
+ * they answer: their file runs n <= T tokens at once (<name>_run, T the
+ * checkpoint's time steps), each scan a loop over the steps (a reverse one
+ * backwards), its carried values in arrays of their own, every value of
+ * the n steps in the caller's struct (no sharing: loops read values across
+ * iterations), the trainer's valid-step mask all ones and the mean's
+ * weights 1/n, which is what the trainer computes for an unpadded row.
+ *
+ * Around the step: the weights as `static const float` arrays (or read at
+ * run time: emit_infer_load.c), the
  * vocabulary as a string table, and generation as the trainer's `sample`
  * does it (rnnrt_sample.c): greedy, or a draw from softmax(logits / T)
  * over the non-special tokens with the runtime's RNG (xoshiro256**
@@ -52,6 +61,15 @@ typedef struct {
     size_t *slot_size; /* the struct's arrays, which buffers share */
     int nslots;
     bool uses[OP__COUNT]; /* ops the step runs */
+    /* A whole-sequence model (a classifier, a bidirectional model): the
+     * graph runs for T = n <= w->T tokens at once, its scans as loops over
+     * t, each carried value in an array of its own (carry_arg[k]'s at
+     * carry_off[k] in s->carry). */
+    bool seq;
+    const Node **carry_arg;
+    size_t *carry_off;
+    int ncarry;
+    size_t carry_total;
 } Infer;
 
 enum { FIRST_TOKEN = 4 }; /* ids below are <unk> <pad> <bos> <eos> */
@@ -132,7 +150,10 @@ static bool op_supported(const Node *n)
     case OP_CONCAT: case OP_SLICE: case OP_ROW_SCALE: case OP_SUM_TO:
         return true;
     case OP_INPUT:
-        return n->index == INPUT_X || (n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES);
+        return n->index == INPUT_X || n->index == INPUT_POOL || n->index == INPUT_MASK ||
+               (n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES);
+    case OP_POOL: /* a classifier's head: run whole (seq) */
+        return true;
     case OP_MATMUL:
         return !n->ta;
     default:
@@ -169,7 +190,7 @@ bool infer_supported(const Model *m)
 static size_t numel(const Infer *I, Shape s)
 {
     size_t n = 0;
-    if (!shape_numel(s, 1, 1, I->w->V, I->w->nlabels, &n))
+    if (!shape_numel(s, 1, I->seq ? I->w->T : 1, I->w->V, I->w->nlabels, &n))
         DIE("emit_infer: shape overflow");
     return n;
 }
@@ -204,8 +225,10 @@ static int state_offset(const Model *m, int k)
 
 /* The row of a weight the token selects (a one-hot product, an embedding):
  * read in place. The ids are the step's token, checked in range. */
-static const Node *token_row(const Node *n)
+static const Node *token_row(const Infer *I, const Node *n)
 {
+    if (I->seq && n->graph == I->m->g)
+        return NULL; /* T rows: a value of its own */
     const Node *ids = onehot_matmul(n) ? resolve(n->in[0])->in[0] : n->op == OP_GATHER ? n->in[1] : NULL;
     if (!ids)
         return NULL;
@@ -214,10 +237,13 @@ static const Node *token_row(const Node *n)
 }
 
 /* A slice of one row: read in place. */
-static bool slice_row(const Node *n)
+static bool slice_row(const Infer *I, const Node *n)
 {
     if (n->op != OP_SLICE)
         return false;
+    for (int k = 0; I->seq && k < n->shape.ndim - 1; k++)
+        if (n->shape.d[k] == DIM_T)
+            return false;
     for (int k = 0; k < n->shape.ndim - 1; k++)
         if (n->shape.d[k] != DIM_B && n->shape.d[k] != DIM_T && n->shape.d[k] != 1)
             return false;
@@ -240,10 +266,12 @@ static const Node *follow(const Node *x)
     }
 }
 
-static bool is_alias(const Node *n)
+static bool is_alias(const Infer *I, const Node *n)
 {
-    if (token_row(n) || slice_row(n))
+    if (token_row(I, n) || slice_row(I, n))
         return true;
+    if (I->seq && n->op == OP_SCAN_OUT) /* a stack: T rows of its own; a final state: its carry */
+        return n->in[0]->scan->out[n->index].kind != SCAN_STACK;
     switch (n->op) {
     case OP_PARAM: case OP_INPUT: case OP_ARG: case OP_SCAN: case OP_SCAN_OUT: case OP_DROPOUT:
     case OP_GRAD_SCALE: case OP_CONST:
@@ -259,7 +287,7 @@ static void add_buffers(Infer *I, const Graph *g)
         Node *n = g->nodes[i];
         if (n->aux && n->op == OP_SCAN)
             add_buffers(I, n->scan->body);
-        if (!n->aux || is_alias(n))
+        if (!n->aux || is_alias(I, n))
             continue;
         if (I->nbuf == I->capbuf) {
             int cap = I->capbuf ? 2 * I->capbuf : 32;
@@ -274,7 +302,7 @@ static void add_buffers(Infer *I, const Graph *g)
         b->node = n;
         b->def = b->last = I->nbuf;
         b->slot = -1;
-        for (int k = 0; k < I->m->nstates; k++) /* computed straight into the next state */
+        for (int k = 0; k < I->m->nstates && !I->seq; k++) /* computed straight into the next state */
             if (follow(I->m->state_out[k]) == n && !b->expr)
                 b->expr = arena_printf(&perm, "(next + %d)", state_offset(I->m, k));
         n->aux = 2 + I->nbuf++;
@@ -284,9 +312,9 @@ static void add_buffers(Infer *I, const Graph *g)
 /* The buffer whose values x reads, or NULL (weights, the state, the token). */
 static Buf *base(Infer *I, const Node *x)
 {
-    for (x = follow(x); slice_row(x); x = follow(x->in[0]))
+    for (x = follow(x); slice_row(I, x); x = follow(x->in[0]))
         ;
-    return x->aux >= 2 && !token_row(x) ? &I->buf[x->aux - 2] : NULL;
+    return x->aux >= 2 && !token_row(I, x) ? &I->buf[x->aux - 2] : NULL;
 }
 
 /* Shares arrays between buffers (buffer k is written at program point k,
@@ -297,6 +325,14 @@ static Buf *base(Infer *I, const Node *x)
 static void plan_slots(Infer *I)
 {
     enum { END = 1 << 30 };
+    if (I->seq) { /* loops read values across iterations: every value its own array */
+        I->slot_size = arena_alloc(&perm, (size_t)(I->nbuf + 1) * sizeof *I->slot_size);
+        for (int k = 0; k < I->nbuf; k++) {
+            I->slot_size[k] = I->buf[k].size;
+            I->buf[k].slot = I->nslots++;
+        }
+        return;
+    }
     for (int k = 0; k < I->nbuf; k++) {
         const Node *n = I->buf[k].node;
         for (int j = 0; j < n->nin; j++) {
@@ -339,41 +375,95 @@ static const char *flit(double v)
     return arena_printf(&perm, "(float)%.17g", v);
 }
 
+/* A scan's carried value (its body ARG): its array in s->carry. */
+static const char *carry_ref(const Infer *I, const Node *arg)
+{
+    for (int k = 0; k < I->ncarry; k++)
+        if (I->carry_arg[k] == arg)
+            return arena_printf(&perm, "(s->carry + %zu)", I->carry_off[k]);
+    DIE("emit_infer: a carried value without an array");
+}
+
+/* Gives each carried value of the live scans its array (seq). */
+static void plan_carries(Infer *I, const Graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = g->nodes[i];
+        if (!n->aux || n->op != OP_SCAN)
+            continue;
+        for (int k = 0; k < n->scan->nin; k++) {
+            if (n->scan->in[k].kind != SCAN_CARRY)
+                continue;
+            const Node **a = arena_alloc(&perm, (size_t)(I->ncarry + 1) * sizeof *a);
+            size_t *o = arena_alloc(&perm, (size_t)(I->ncarry + 1) * sizeof *o);
+            if (I->ncarry) {
+                memcpy(a, I->carry_arg, (size_t)I->ncarry * sizeof *a);
+                memcpy(o, I->carry_off, (size_t)I->ncarry * sizeof *o);
+            }
+            a[I->ncarry] = n->scan->in[k].arg;
+            o[I->ncarry] = I->carry_total;
+            I->carry_arg = a, I->carry_off = o;
+            I->ncarry++;
+            I->carry_total += numel(I, n->scan->in[k].arg->shape);
+        }
+        plan_carries(I, n->scan->body);
+    }
+}
+
 /* The C expression of n's values: a pointer (const for weights and ids). */
 static const char *ref(Infer *I, const Node *n)
 {
     switch (n->op) {
     case OP_PARAM:
+        if (I->w->runtime) /* the caller's, at its offset in the block */
+            return arena_printf(&perm, "(wt + %zu)", I->w->offset[n->index]);
         return arena_printf(&perm, "%s_%s", I->P, ident(I->m->params[n->index].name));
     case OP_INPUT:
         if (n->index == INPUT_X)
             return "x";
+        if (n->index == INPUT_MASK) /* B = 1, no padding: every step is valid */
+            return arena_printf(&perm, "%s_ones", I->P);
+        if (n->index == INPUT_POOL)
+            return "s->pool";
         return arena_printf(&perm, "(state + %d)", state_offset(I->m, n->index - INPUT_STATE));
     case OP_CONST:
         return arena_printf(&perm, "((const float[]){%s})", flit(n->value));
     case OP_ARG:
-    case OP_DROPOUT:
-    case OP_GRAD_SCALE:
+        if (I->seq) { /* step t of a sequence, the carried value, or the invariant */
+            const Node *sn = scan_of_body(n->graph);
+            const ScanIn *in = &sn->scan->in[n->index];
+            if (in->kind == SCAN_CARRY)
+                return carry_ref(I, n);
+            if (in->kind == SCAN_SEQ)
+                return arena_printf(&perm, "(%s + (size_t)t * %zu)", ref(I, sn->in[n->index]), numel(I, n->shape));
+        }
         return ref(I, resolve(n));
+    case OP_DROPOUT:
+    case OP_GRAD_SCALE: /* (seq: through a scan argument as one) */
+        return ref(I, n->in[0]);
     case OP_SCAN_OUT: {
         const Node *sn = n->in[0];
         const ScanOut *o = &sn->scan->out[n->index];
-        return ref(I, o->kind == SCAN_FINAL ? sn->scan->in[o->carry].carry_out : o->node);
+        if (I->seq && o->kind == SCAN_FINAL)
+            return carry_ref(I, sn->scan->in[o->carry].arg);
+        if (!I->seq)
+            return ref(I, o->kind == SCAN_FINAL ? sn->scan->in[o->carry].carry_out : o->node);
+        break;
     }
     case OP_SLICE:
-        if (slice_row(n))
+        if (slice_row(I, n))
             return arena_printf(&perm, "(%s + %d)", ref(I, n->in[0]), n->index);
         break;
     default:
         break;
     }
-    if (token_row(n)) {
+    if (token_row(I, n)) {
         const Node *w = n->op == OP_GATHER ? n->in[0] : n->in[1];
         size_t width = last_dim(I, n->shape);
-        return arena_printf(&perm, "(%s + (size_t)x[0] * %zu)", ref(I, w), width);
+        return arena_printf(&perm, "(%s + (size_t)x[%s] * %zu)", ref(I, w), I->seq ? "t" : "0", width);
     }
     if (n->aux < 2)
-        DIE("emit_infer: %s has no buffer", op_name(n->op));
+        DIE("emit_infer: %s (%s) has no buffer", op_name(n->op), n->name ? n->name : "");
     const Buf *b = &I->buf[n->aux - 2];
     return b->expr ? b->expr : b->name;
 }
@@ -431,8 +521,8 @@ static const char *elementwise(Infer *I, const Node *n, size_t N)
     case OP_SUB: return arena_printf(&perm, "%s - %s", a, b);
     case OP_MUL: return arena_printf(&perm, "%s * %s", a, b);
     case OP_NEG: return arena_printf(&perm, "-%s", a);
-    case OP_SIGMOID: return arena_printf(&perm, "%s_sigmoid(%s)", I->P, a);
-    case OP_TANH: return arena_printf(&perm, "%s_tanh(%s)", I->P, a);
+    case OP_SIGMOID: return arena_printf(&perm, "%s_sigmoid_fast(%s)", I->P, a);
+    case OP_TANH: return arena_printf(&perm, "%s_tanh_fast(%s)", I->P, a);
     case OP_RELU: return arena_printf(&perm, "%s > 0 ? %s : 0", a, a);
     case OP_EXP: return arena_printf(&perm, "expf(%s)", a);
     default: DIE("emit_infer: elementwise %s", op_name(n->op));
@@ -441,30 +531,51 @@ static const char *elementwise(Infer *I, const Node *n, size_t N)
 
 /* A loop over rows r < M, or one block for one row (the generation step's
  * usual case): the row's offset in a [M, width] value is then 0. */
-static void rows_open(Infer *I, size_t M)
+static void rows_open(Infer *I, const char *M)
 {
-    if (M == 1)
+    if (strcmp(M, "1") == 0)
         out(I, 1, "{\n");
     else
-        out(I, 1, "for (size_t r = 0; r < %zu; r++) {\n", M);
+        out(I, 1, "for (size_t r = 0; r < %s; r++) {\n", M);
 }
 
-static const char *row_at(size_t M, size_t width)
+static const char *row_at(const char *M, size_t width)
 {
-    return M == 1 ? "" : arena_printf(&perm, " + r * %zu", width);
+    return strcmp(M, "1") == 0 ? "" : arena_printf(&perm, " + r * %zu", width);
 }
 
-static const char *row_index(size_t M)
+static const char *row_index(const char *M)
 {
-    return M == 1 ? "0" : "r";
+    return strcmp(M, "1") == 0 ? "0" : "r";
+}
+
+static bool has_T(Shape s)
+{
+    for (int k = 0; k < s.ndim; k++)
+        if (s.d[k] == DIM_T)
+            return true;
+    return false;
+}
+
+/* How many of n's floats a loop visits, as C: a number, or n times one
+ * step's when the shape has the time dimension (seq: n tokens at run time).
+ * Divided by div (a row's width: the rows). */
+static const char *count(Infer *I, Shape s, size_t div)
+{
+    size_t N = numel(I, s) / div;
+    if (I->seq && has_T(s))
+        return arena_printf(&perm, "(size_t)n * %zu", N / (size_t)I->w->T);
+    return arena_printf(&perm, "%zu", N);
 }
 
 static void emit_matmul(Infer *I, const Node *n, const char *o)
 {
     const Node *a = n->in[0], *b = n->in[1];
-    size_t K = last_dim(I, a->shape), M = numel(I, a->shape) / K, N = last_dim(I, n->shape);
+    size_t K = last_dim(I, a->shape), N = last_dim(I, n->shape);
+    const char *M = count(I, a->shape, K);
     if (onehot_matmul(n)) {
         const Node *ids = resolve(a)->in[0];
+        M = count(I, n->shape, N); /* the ids' rows (a is the one-hot, not a value) */
         size_t R = numel(I, b->shape) / N;
         out(I, 1, "/* x is one-hot: the token's row of %s */\n", ref(I, b));
         rows_open(I, M);
@@ -486,21 +597,28 @@ static void emit_matmul(Infer *I, const Node *n, const char *o)
         out(I, 4, "acc += x_r[k] * %s[j * %zu + k];\n", B, K);
         out(I, 3, "y[j] = acc;\n");
         out(I, 2, "}\n");
-    } else { /* B is [K, N]: the sum of its rows scaled by x, four rows a pass
-              * over y (the first sets y: no zero-fill, which compilers may
-              * turn into a call to memset) */
+    } else { /* B is [K, N]: the sum of its rows scaled by x, eight rows a
+              * pass over y (four when K is small; eight loads and stores
+              * of y fewer than four: GRU-256 generation 12% faster at -O2)
+              * (the first sets y: no zero-fill, which compilers may turn
+              * into a call to memset) */
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", N);
         out(I, 3, "y[j] = x_r[0] * %s[j];\n", B);
-        size_t k = 1;
-        if (K >= 5) {
-            out(I, 2, "for (size_t k = 1; k + 4 <= %zu; k += 4) {\n", K);
-            out(I, 3, "const float x0 = x_r[k], x1 = x_r[k + 1], x2 = x_r[k + 2], x3 = x_r[k + 3];\n");
+        size_t k = 1, R = K >= 9 ? 8 : 4;
+        if (K >= 1 + R) {
+            out(I, 2, "for (size_t k = 1; k + %zu <= %zu; k += %zu) {\n", R, K, R);
+            out(I, 3, "const float x0 = x_r[k]");
+            for (size_t r = 1; r < R; r++)
+                fprintf(I->f, ", x%zu = x_r[k + %zu]", r, r);
+            fputs(";\n", I->f);
             out(I, 3, "const float *restrict r0 = %s + k * %zu;\n", B, N);
             out(I, 3, "for (size_t j = 0; j < %zu; j++)\n", N);
-            out(I, 4, "y[j] += x0 * r0[j] + x1 * r0[j + %zu] + x2 * r0[j + %zu] + x3 * r0[j + %zu];\n", N, 2 * N,
-                3 * N);
+            out(I, 4, "y[j] += x0 * r0[j]");
+            for (size_t r = 1; r < R; r++)
+                fprintf(I->f, " + x%zu * r0[j + %zu]", r, r * N);
+            fputs(";\n", I->f);
             out(I, 2, "}\n");
-            k = 1 + (K - 1) / 4 * 4;
+            k = 1 + (K - 1) / R * R;
         }
         if (k < K) {
             out(I, 2, "for (size_t k = %zu; k < %zu; k++) {\n", k, K);
@@ -516,21 +634,22 @@ static void emit_matmul(Infer *I, const Node *n, const char *o)
 
 static void emit_node(Infer *I, const Node *n)
 {
-    if (is_alias(n))
+    if (is_alias(I, n) || n->op == OP_SCAN_OUT) /* (seq: a stack is written by its scan's loop) */
         return;
     size_t N = numel(I, n->shape);
-    const char *o = ref(I, n);
-    out(I, 1, "/* %s [%zu]%s%s */\n", n->name ? n->name : op_name(n->op), N, n->text ? ": " : "", ctext(n->text));
+    const char *o = ref(I, n), *NS = count(I, n->shape, 1);
+    out(I, 1, "/* %s [%s]%s%s */\n", n->name ? n->name : op_name(n->op), NS, n->text ? ": " : "", ctext(n->text));
     switch (n->op) {
     case OP_ZEROS:
-        out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", N);
+        out(I, 1, "for (size_t i = 0; i < %s; i++)\n", NS);
         out(I, 2, "%s[i] = 0;\n", o);
         break;
     case OP_ONE_HOT: {
         size_t W = last_dim(I, n->shape);
-        rows_open(I, N / W);
-        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[0]), row_index(N / W));
-        out(I, 2, "float *y = %s%s;\n", o, row_at(N / W, W));
+        const char *M = count(I, n->shape, W);
+        rows_open(I, M);
+        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[0]), row_index(M));
+        out(I, 2, "float *y = %s%s;\n", o, row_at(M, W));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
         out(I, 3, "y[j] = (size_t)tok == j ? 1.0f : 0.0f;\n");
         out(I, 1, "}\n");
@@ -538,9 +657,10 @@ static void emit_node(Infer *I, const Node *n)
     }
     case OP_GATHER: {
         size_t W = last_dim(I, n->shape), R = numel(I, n->in[0]->shape) / W;
-        rows_open(I, N / W);
-        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[1]), row_index(N / W));
-        out(I, 2, "float *y = %s%s;\n", o, row_at(N / W, W));
+        const char *M = count(I, n->shape, W);
+        rows_open(I, M);
+        out(I, 2, "const int32_t tok = %s[%s];\n", ref(I, n->in[1]), row_index(M));
+        out(I, 2, "float *y = %s%s;\n", o, row_at(M, W));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
         out(I, 3, "y[j] = tok >= 0 && (size_t)tok < %zu ? %s[(size_t)tok * %zu + j] : 0;\n", R, ref(I, n->in[0]),
             W);
@@ -551,10 +671,11 @@ static void emit_node(Infer *I, const Node *n)
         emit_matmul(I, n, o);
         break;
     case OP_CONCAT: {
-        size_t W = last_dim(I, n->shape), rows = N / W, at = 0;
+        size_t W = last_dim(I, n->shape), at = 0;
+        const char *rows = count(I, n->shape, W);
         for (int k = 0; k < n->nin; k++) {
             size_t w = last_dim(I, n->in[k]->shape);
-            out(I, 1, "for (size_t r = 0; r < %zu; r++)\n", rows);
+            out(I, 1, "for (size_t r = 0; r < %s; r++)\n", rows);
             out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", w);
             out(I, 3, "%s[r * %zu + %zu + j] = %s[r * %zu + j];\n", o, W, at, ref(I, n->in[k]), w);
             at += w;
@@ -563,27 +684,35 @@ static void emit_node(Infer *I, const Node *n)
     }
     case OP_SLICE: {
         size_t W = last_dim(I, n->shape), WA = last_dim(I, n->in[0]->shape);
-        out(I, 1, "for (size_t r = 0; r < %zu; r++)\n", N / W);
+        out(I, 1, "for (size_t r = 0; r < %s; r++)\n", count(I, n->shape, W));
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
         out(I, 3, "%s[r * %zu + j] = %s[r * %zu + %d + j];\n", o, W, ref(I, n->in[0]), WA, n->index);
         break;
     }
     case OP_ROW_SCALE: {
         size_t W = last_dim(I, n->shape);
-        out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", N);
+        out(I, 1, "for (size_t i = 0; i < %s; i++)\n", NS);
         out(I, 2, "%s[i] = %s[i] * %s[i / %zu];\n", o, ref(I, n->in[0]), ref(I, n->in[1]), W);
         break;
     }
     case OP_SUM_TO: {
-        size_t NA = numel(I, n->in[0]->shape);
-        out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", N);
+        out(I, 1, "for (size_t i = 0; i < %s; i++)\n", NS);
         out(I, 2, "%s[i] = 0;\n", o);
-        out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", NA);
+        out(I, 1, "for (size_t i = 0; i < %s; i++)\n", count(I, n->in[0]->shape, 1));
         out(I, 2, "%s[i %% %zu] += %s[i];\n", o, N, ref(I, n->in[0]));
         break;
     }
+    case OP_POOL: { /* pooled[j] = sum over the steps of w[t] h[t][j] (B = 1) */
+        size_t W = last_dim(I, n->shape);
+        out(I, 1, "for (size_t j = 0; j < %zu; j++)\n", W);
+        out(I, 2, "%s[j] = 0;\n", o);
+        out(I, 1, "for (size_t t = 0; t < (size_t)n; t++)\n");
+        out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
+        out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, ref(I, n->in[1]), ref(I, n->in[0]), W);
+        break;
+    }
     default:
-        out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", N);
+        out(I, 1, "for (size_t i = 0; i < %s; i++)\n", NS);
         out(I, 2, "%s[i] = %s;\n", o, elementwise(I, n, N));
     }
 }
@@ -598,13 +727,56 @@ static void note_ops(Infer *I, const Graph *g)
         }
 }
 
+static void emit_graph(Infer *I, const Graph *g);
+
+/* seq: a scan as a loop over the n steps (t = n-1 .. 0 for a reverse
+ * scan): the carried values start from their initial values, the body
+ * reads step t of its sequences, and after it the stacked values go to
+ * row t of their arrays and the next carried values to the carries. */
+static void emit_scan_loop(Infer *I, const Node *sn)
+{
+    const Scan *sc = sn->scan;
+    out(I, 1, "/* scan %s: %s over the n steps */\n", sc->name ? sc->name : "", sc->reverse ? "reverse" : "forward");
+    for (int k = 0; k < sc->nin; k++)
+        if (sc->in[k].kind == SCAN_CARRY) {
+            out(I, 1, "for (size_t i = 0; i < %zu; i++)\n", numel(I, sc->in[k].arg->shape));
+            out(I, 2, "%s[i] = %s[i];\n", carry_ref(I, sc->in[k].arg), ref(I, sn->in[k]));
+        }
+    out(I, 1, "for (int step = 0; step < n; step++) {\n");
+    out(I, 1, "const int t = %s;\n", sc->reverse ? "n - 1 - step" : "step");
+    out(I, 1, "(void)t;\n");
+    emit_graph(I, sc->body);
+    for (int k = 0; k < sc->nout; k++) {
+        const ScanOut *o = &sc->out[k];
+        const Node *so = NULL;
+        for (int i = 0; i < sn->graph->n && !so; i++) {
+            const Node *x = sn->graph->nodes[i];
+            if (x->op == OP_SCAN_OUT && x->in[0] == sn && x->index == k && x->aux)
+                so = x;
+        }
+        if (!so || o->kind != SCAN_STACK)
+            continue;
+        size_t W = numel(I, o->node->shape);
+        out(I, 1, "for (size_t i = 0; i < %zu; i++) /* stacked */\n", W);
+        out(I, 2, "%s[(size_t)t * %zu + i] = %s[i];\n", ref(I, so), W, ref(I, o->node));
+    }
+    for (int k = 0; k < sc->nin; k++)
+        if (sc->in[k].kind == SCAN_CARRY && sc->in[k].carry_out->aux) {
+            out(I, 1, "for (size_t i = 0; i < %zu; i++) /* carried */\n", numel(I, sc->in[k].arg->shape));
+            out(I, 2, "%s[i] = %s[i];\n", carry_ref(I, sc->in[k].arg), ref(I, sc->in[k].carry_out));
+        }
+    out(I, 1, "}\n");
+}
+
 static void emit_graph(Infer *I, const Graph *g)
 {
     for (int i = 0; i < g->n; i++) {
         const Node *n = g->nodes[i];
         if (!n->aux)
             continue;
-        if (n->op == OP_SCAN) {
+        if (n->op == OP_SCAN && I->seq)
+            emit_scan_loop(I, n);
+        else if (n->op == OP_SCAN) {
             out(I, 1, "/* scan %s: its body once (one token) */\n", n->scan->name ? n->scan->name : "");
             emit_graph(I, n->scan->body);
         } else
@@ -706,7 +878,10 @@ static void emit_header(Infer *I, size_t scratch)
     const Model *m = I->m;
     const Spec *s = m->spec;
     const char *P = I->P;
-    size_t ram = (size_t)m->state_size * 2 * 4 + scratch * 4 + 4 * 8 + 8;
+    size_t ram = I->seq ? ((size_t)m->state_size + I->carry_total + scratch + (m->pool ? (size_t)I->w->T : 0)) * 4 +
+                              (size_t)I->w->T * 4 + 4
+                        : (size_t)m->state_size * 2 * 4 + scratch * 4 + 4 * 8 + 8;
+    bool classifier = s->task == TASK_CLASSIFICATION;
     char *U = arena_strdup(&perm, P);
     for (char *p = U; *p; p++)
         *p = (char)toupper((unsigned char)*p);
@@ -715,9 +890,14 @@ static void emit_header(Infer *I, size_t scratch)
         ctext(s->name), ctext(I->w->path));
     out(I, 0, " *\n");
     bool tagger = I->w->nlabels > 0;
-    out(I, 0, " * Model '%s': a %s %s, cell '%s', hidden %d, %d layer(s), %s input;\n", s->model,
-        s->tokens == TOK_CHAR ? "character" : "word", tagger ? "tagger (a label per token)" : "language model",
+    out(I, 0, " * Model '%s': a %s %s%s, cell '%s', hidden %d, %d layer(s), %s input;\n", s->model,
+        s->tokens == TOK_CHAR ? "character" : "word", s->bidirectional ? "bidirectional " : "",
+        classifier ? "classifier (a label per text)" : tagger ? "tagger (a label per token)" : "language model",
         s->cell.name, s->hidden, s->layers, s->input == INPUT_EMBED ? "embedded" : "one-hot");
+    if (I->seq)
+        out(I, 0, " * a whole sequence at a time (%s), up to %s_MAX_T = %d tokens (the trainer's steps%s);\n",
+            classifier ? "the network reads the text before it decides" : "the reverse direction reads it backwards",
+            U, I->w->T, classifier ? ": a longer text is cut, as its predict does" : ", a window");
     if (tagger)
         out(I, 0, " * %d tokens, %d labels. Standalone: needs a C11 compiler (and libm for expf) only; no heap,\n",
             I->w->ntokens, I->w->nlabels);
@@ -728,17 +908,35 @@ static void emit_header(Infer *I, size_t scratch)
     out(I, 0, " *\n");
     out(I, 0, " * Memory:\n");
     out(I, 0, " *   weights and vocabulary (read only): %zu bytes (%zu floats)\n", weight_bytes(I), I->w->total);
-    out(I, 0, " *   %s_infer (RAM, the caller's): about %zu bytes = carried state 2 x %d floats\n", P, ram,
-        m->state_size);
-    out(I, 0, " *     + scratch %zu floats (the step's values, logits included)%s;\n", scratch,
-        tagger ? "" : " + the RNG's 32 bytes");
+    if (I->seq) {
+        out(I, 0, " *   %s_infer (RAM, the caller's): about %zu bytes = carried state %d floats\n", P, ram,
+            m->state_size);
+        out(I, 0, " *     + the scans' carried values %zu floats + the values of %d steps %zu floats\n", I->carry_total,
+            I->w->T, scratch);
+        out(I, 0, " *     (logits included) + %d token ids;\n", I->w->T);
+    } else {
+        out(I, 0, " *   %s_infer (RAM, the caller's): about %zu bytes = carried state 2 x %d floats\n", P, ram,
+            m->state_size);
+        out(I, 0, " *     + scratch %zu floats (the step's values, logits included)%s;\n", scratch,
+            tagger ? "" : " + the RNG's 32 bytes");
+    }
     out(I, 0, " *     exactly sizeof(%s_infer) (%s_RAM_BYTES)\n", P, U);
     out(I, 0, " *   stack: a few scalars; nothing grows with the input.\n");
     out(I, 0, " *\n");
     out(I, 0, " * Use (or #define RNNC_INFER_DECLARE_ONLY and #include this file for the declarations):\n");
     out(I, 0, " *   %s_infer s;\n", P);
     out(I, 0, " *   %s_reset(&s);                       zero state\n", P);
-    if (tagger) {
+    if (classifier) {
+        out(I, 0, " *   double probs[%s_LABELS];\n", U);
+        out(I, 0, " *   int k = %s_classify(&s, \"abc\", 3, probs);  a label for a text (-1: no tokens)\n", P);
+        out(I, 0, " *   const char *name = %s_label_name(k);\n", P);
+        out(I, 0, " *   const float *logits = %s_run(&s, ids, n);   n token ids -> %s_LOGITS logits\n", P, U);
+    } else if (I->seq) {
+        out(I, 0, " *   int labels[4];\n");
+        out(I, 0, " *   %s_tag(&s, \"abc \", 4, labels);   from a reset, a label per character\n", P);
+        out(I, 0, " *   const char *name = %s_label_name(labels[0]);\n", P);
+        out(I, 0, " *   const float *logits = %s_run(&s, ids, n);   n <= %s_MAX_T ids -> n x %s_LOGITS\n", P, U, U);
+    } else if (tagger) {
         out(I, 0, " *   const float *logits = %s_step(&s, id);   one token -> %s_LOGITS label logits\n", P, U);
         out(I, 0, " *   int labels[4];\n");
         out(I, 0, " *   %s_tag(&s, \"abc \", 4, labels);   from a reset, a label per character\n", P);
@@ -759,9 +957,11 @@ static void emit_header(Infer *I, size_t scratch)
     out(I, 0, "#include <stddef.h>\n#include <stdint.h>\n\n");
     out(I, 0, "#define %s_VOCAB %d /* tokens, ids 0 .. %d; 0-3 are <unk> <pad> <bos> <eos> */\n", U, I->w->ntokens,
         I->w->ntokens - 1);
+    if (I->seq)
+        out(I, 0, "#define %s_MAX_T %d /* tokens a run reads at most */\n", U, I->w->T);
     if (tagger)
-        out(I, 0, "#define %s_LABELS %d\n#define %s_LOGITS %s_LABELS /* floats a step returns */\n", U,
-            I->w->nlabels, U, U);
+        out(I, 0, "#define %s_LABELS %d\n#define %s_LOGITS %s_LABELS /* floats a %s returns%s */\n", U,
+            I->w->nlabels, U, U, I->seq ? "run" : "step", I->seq && !classifier ? " per token" : "");
     else
         out(I, 0, "#define %s_LOGITS %s_VOCAB /* floats a step returns */\n", U, U);
     out(I, 0, "#define %s_STATE_FLOATS %d /* the carried state:", U, m->state_size);
@@ -773,9 +973,76 @@ static void emit_header(Infer *I, size_t scratch)
     out(I, 0, "#define %s_RAM_BYTES sizeof(%s_infer)\n\n", U, P);
 }
 
+/* The end of the declarations (the loader's first, when the weights are
+ * read at run time). */
+static void end_decls(Infer *I)
+{
+    if (I->w->runtime)
+        emit_infer_load_decls(I->f, I->m, I->w);
+    out(I, 0, "#endif\n\n");
+}
+
+/* The struct's member that points at the weights read at run time. */
+static void weights_member(Infer *I)
+{
+    if (I->w->runtime)
+        out(I, 1, "const struct %s_weights *wt; /* %s_attach's: the parameters */\n", I->P, I->P);
+}
+
+static void emit_struct_seq(Infer *I)
+{
+    const char *P = I->P;
+    bool classifier = I->m->spec->task == TASK_CLASSIFICATION;
+    out(I, 0, "/* Everything that changes: one per sequence in progress. */\n");
+    out(I, 0, "typedef struct {\n");
+    out(I, 1, "float state[%d]; /* the carried state: zeros after a reset%s */\n", I->m->state_size,
+        classifier ? "" : ", then the last run's");
+    out(I, 1, "float carry[%zu]; /* the scans' carried values */\n", I->carry_total);
+    out(I, 1, "float w[%zu]; /* the values of a run (%d arrays) */\n", slots_total(I), I->nslots);
+    if (I->m->pool)
+        out(I, 1, "float pool[%d]; /* the mean's weights: 1/n */\n", I->w->T);
+    out(I, 1, "int32_t ids[%d]; /* the text's tokens */\n", I->w->T);
+    out(I, 1, "int n; /* tokens of the last run (0: none) */\n");
+    weights_member(I);
+    out(I, 0, "} %s_infer;\n\n", P);
+    out(I, 0, "void %s_reset(%s_infer *s);\n", P, P);
+    out(I, 0, "/* Runs n token ids (1 <= n <= MAX_T, 0 <= id < VOCAB) through the network,\n"
+              " * %s, and returns the logits (%s floats in s,\n"
+              " * valid until the next run), or NULL for n or an id out of range. */\n",
+        classifier ? "from a zero state" : "from the state the last run left (zeros after a reset)",
+        classifier ? "LOGITS" : "n x LOGITS");
+    out(I, 0, "const float *%s_run(%s_infer *s, const int32_t *ids, int n);\n", P, P);
+    out(I, 0, "/* The logits of the last run (NULL before any). */\n");
+    out(I, 0, "const float *%s_logits(const %s_infer *s);\n", P, P);
+    out(I, 0, "/* The id of the token with this text (len bytes), or -1. */\n");
+    out(I, 0, "int %s_token_id(const char *text, size_t len);\n", P);
+    out(I, 0, "/* The text of token id (NUL-terminated), or NULL out of range. */\n");
+    out(I, 0, "const char *%s_token(int id);\n", P);
+    out(I, 0, "/* The name of label k, or NULL out of range. */\n");
+    out(I, 0, "const char *%s_label_name(int k);\n", P);
+    if (classifier) {
+        out(I, 0, "/* The label of a text as the trainer's predict gives it: its first MAX_T\n"
+                  " * %s (<unk> for those the vocabulary lacks%s) from a zero state;\n"
+                  " * probs (LABELS doubles, or NULL): softmax of the logits. -1: no tokens. */\n",
+            I->m->spec->tokens == TOK_CHAR ? "characters" : "space-separated words",
+            I->m->spec->normalize == NORM_NONE ? "" : "; normalize the text first");
+        out(I, 0, "int %s_classify(%s_infer *s, const char *text, size_t len, double *probs);\n\n", P, P);
+    } else {
+        out(I, 0, "/* Resets, then labels text: labels[i] for its i-th character (<unk> for\n"
+                  " * those the vocabulary lacks), MAX_T characters a run, each run from the\n"
+                  " * state the last left, as the trainer's predict. Returns the characters. */\n");
+        out(I, 0, "long %s_tag(%s_infer *s, const char *text, size_t len, int *labels);\n\n", P, P);
+    }
+    end_decls(I);
+}
+
 static void emit_struct(Infer *I)
 {
     const char *P = I->P;
+    if (I->seq) {
+        emit_struct_seq(I);
+        return;
+    }
     out(I, 0, "/* Everything that changes: one per generation in progress. */\n");
     out(I, 0, "typedef struct {\n");
     out(I, 1, "float state[2][%d]; /* the carried state: now (state[cur]) and next */\n", I->m->state_size);
@@ -786,6 +1053,7 @@ static void emit_struct(Infer *I)
         out(I, 1, "uint64_t rng[4]; /* xoshiro256** */\n");
     out(I, 1, "int cur;         /* which state is now's */\n");
     out(I, 1, "int fed;         /* tokens fed since the last reset (0: the state is zeros) */\n");
+    weights_member(I);
     out(I, 0, "} %s_infer;\n\n", P);
     out(I, 0, "void %s_reset(%s_infer *s);\n", P, P);
     out(I, 0, "/* Feeds token id (0 <= id < VOCAB) and returns the logits of %s\n"
@@ -806,7 +1074,7 @@ static void emit_struct(Infer *I)
         out(I, 0, "/* Resets, then labels text: labels[i] for its i-th character (a character\n"
                   " * the vocabulary lacks is read as <unk>). Returns the characters labelled. */\n");
         out(I, 0, "long %s_tag(%s_infer *s, const char *text, size_t len, int *labels);\n\n", P, P);
-        out(I, 0, "#endif\n\n");
+        end_decls(I);
         return;
     }
     out(I, 0, "/* Feeds a prefix as the trainer's `sample --prefix` does. Returns the tokens\n"
@@ -820,58 +1088,49 @@ static void emit_struct(Infer *I)
     out(I, 0, "int %s_pick(%s_infer *s, double temperature);\n", P, P);
     out(I, 0, "/* pick, then feed what was picked; returns its id (-1 as pick). */\n");
     out(I, 0, "int %s_sample(%s_infer *s, double temperature);\n\n", P, P);
-    out(I, 0, "#endif\n\n");
+    end_decls(I);
+}
+
+/* runtime/rnnrt_fastmath.h, embedded when rnnc is built
+ * (compiler/embed_text.cmake). */
+extern const char rnnc_fastmath_text[];
+
+/* Prints function fn of rnnrt_fastmath.h ("exp_fast": its lines from
+ * "static inline float rnnrt_exp_fast(" to the next "}" line), rnnrt_
+ * renamed to the model's prefix. */
+static void emit_fastmath(Infer *I, const char *fn)
+{
+    const char *want = arena_printf(&perm, "static inline float rnnrt_%s(", fn);
+    const char *p = strstr(rnnc_fastmath_text, want), *end = p ? strstr(p, "\n}\n") : NULL;
+    if (!end)
+        DIE("emit_infer: rnnrt_fastmath.h has no function %s", fn);
+    end += 3;
+    while (p < end) {
+        const char *r = strstr(p, "rnnrt_");
+        if (!r || r >= end) {
+            fwrite(p, 1, (size_t)(end - p), I->f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(r - p), I->f);
+        fprintf(I->f, "%s_", I->P);
+        p = r + strlen("rnnrt_");
+    }
+    fputc('\n', I->f);
 }
 
 /* Only those the step calls: an unused static function is a warning. */
 static void emit_math(Infer *I)
 {
-    const char *P = I->P;
     if (!I->uses[OP_TANH] && !I->uses[OP_SIGMOID])
         return;
-    out(I, 0, "/* The trainer's float approximations (runtime/rnnrt.h: rnnrt_exp_fast,\n"
-              " * rnnrt_tanh_fast, rnnrt_sigmoid_fast; the same operations in the same order,\n"
-              " * so the same values): 2^k p(r) (Cephes expf), Cephes tanhf. k is read from\n"
-              " * the bits of t rather than computed as t - 1.5 * 2^23 (the same value) so that\n"
-              " * it is right where float arithmetic is done in a wider format (x87). */\n");
-    out(I, 0, "static inline float %s_exp_fast(float x)\n{\n", P);
-    out(I, 1, "union { float f; int32_t i; } u;\n");
-    out(I, 1, "x = x < -87.0f ? -87.0f : x;\n");
-    out(I, 1, "x = x > 88.0f ? 88.0f : x;\n");
-    out(I, 1, "float t = x * 1.44269504088896341f + 12582912.0f;\n");
-    out(I, 1, "u.f = t;\n");
-    out(I, 1, "int32_t kbits = u.i; /* 0x4B400000 + k */\n");
-    out(I, 1, "float k = (float)(kbits - 0x4B400000); /* = t - 12582912.0f, also where floats have\n"
-              "                                        * excess precision (x87: t unrounded) */\n");
-    out(I, 1, "float r = x - k * 0.693359375f;\n");
-    out(I, 1, "r = r + k * 2.12194440e-4f;\n");
-    out(I, 1, "float r2 = r * r;\n");
-    out(I, 1, "float p = 1.9875691500E-4f;\n");
-    out(I, 1, "p = p * r + 1.3981999507E-3f;\n");
-    out(I, 1, "p = p * r + 8.3334519073E-3f;\n");
-    out(I, 1, "p = p * r + 4.1665795894E-2f;\n");
-    out(I, 1, "p = p * r + 1.6666665459E-1f;\n");
-    out(I, 1, "p = p * r + 5.0000001201E-1f;\n");
-    out(I, 1, "p = p * r2 + r + 1.0f;\n");
-    out(I, 1, "u.i = (kbits - 0x4B400000 + 127) * (1 << 23);\n");
-    out(I, 1, "return p * u.f;\n}\n\n");
+    out(I, 0, "/* The trainer's float approximations, from runtime/rnnrt_fastmath.h (the\n"
+              " * trainer's own: the same operations in the same order, so the same values):\n"
+              " * 2^k p(r) (Cephes expf), Cephes tanhf. */\n");
+    emit_fastmath(I, "exp_fast");
+    if (I->uses[OP_TANH])
+        emit_fastmath(I, "tanh_fast");
     if (I->uses[OP_SIGMOID])
-        out(I, 0, "static inline float %s_sigmoid(float x) { return 1.0f / (1.0f + %s_exp_fast(-x)); }\n\n", P, P);
-    if (!I->uses[OP_TANH])
-        return;
-    out(I, 0, "static inline float %s_tanh(float v)\n{\n", P);
-    out(I, 1, "float a = v < 0 ? -v : v;\n");
-    out(I, 1, "a = a > 9.0f ? 9.0f : a;\n");
-    out(I, 1, "float z = a * a;\n");
-    out(I, 1, "float q = -5.70498872745E-3f;\n");
-    out(I, 1, "q = q * z + 2.06390887954E-2f;\n");
-    out(I, 1, "q = q * z - 5.37397155531E-2f;\n");
-    out(I, 1, "q = q * z + 1.33314422036E-1f;\n");
-    out(I, 1, "q = q * z - 3.33332819422E-1f;\n");
-    out(I, 1, "float small = a + a * z * q;\n");
-    out(I, 1, "float big = 1.0f - 2.0f / (%s_exp_fast(2.0f * a) + 1.0f);\n", P);
-    out(I, 1, "float t = a < 0.625f ? small : big;\n");
-    out(I, 1, "return v < 0 ? -t : t;\n}\n\n");
+        emit_fastmath(I, "sigmoid_fast");
 }
 
 static void emit_step(Infer *I)
@@ -881,8 +1140,10 @@ static void emit_step(Infer *I)
     out(I, 0, "/* One token through the network (the forward graph of %s for B = 1, T = 1). */\n",
         ctext(m->spec->name));
     out(I, 0, "const float *%s_step(%s_infer *s, int id)\n{\n", P, P);
-    out(I, 1, "if (id < 0 || id >= %d)\n", I->w->ntokens);
+    out(I, 1, "if (id < 0 || id >= %d%s)\n", I->w->ntokens, I->w->runtime ? " || !s->wt" : "");
     out(I, 2, "return NULL;\n");
+    if (I->w->runtime)
+        out(I, 1, "const float *const wt = s->wt->p;\n");
     out(I, 1, "const int32_t x[1] = {(int32_t)id};\n");
     out(I, 1, "/* the state now (zeros after a reset), and where the next is computed */\n");
     out(I, 1, "const float *state = s->fed ? s->state[s->cur] : %s_zeros;\n", P);
@@ -916,7 +1177,83 @@ static void emit_step(Infer *I)
     out(I, 1, "return s->fed ? s->w + %zu : NULL;\n}\n\n", slot_offset(I, lb->slot));
 }
 
-static void emit_api_tagger(Infer *I)
+/* seq: the whole graph for n tokens (B = 1, T = n). */
+static void emit_run(Infer *I)
+{
+    const Model *m = I->m;
+    const char *P = I->P;
+    bool classifier = m->spec->task == TASK_CLASSIFICATION;
+    out(I, 0, "/* n tokens through the network (the forward graph of %s for B = 1, T = n). */\n",
+        ctext(m->spec->name));
+    out(I, 0, "%s_NOLIB const float *%s_run(%s_infer *s, const int32_t *x, int n)\n{\n", P, P, P);
+    out(I, 1, "if (n < 1 || n > %d%s)\n", I->w->T, I->w->runtime ? " || !s->wt" : "");
+    out(I, 2, "return NULL;\n");
+    if (I->w->runtime)
+        out(I, 1, "const float *const wt = s->wt->p;\n");
+    out(I, 1, "for (int i = 0; i < n; i++)\n");
+    out(I, 2, "if (x[i] < 0 || x[i] >= %d)\n", I->w->ntokens);
+    out(I, 3, "return NULL;\n");
+    if (classifier) {
+        out(I, 1, "for (size_t i = 0; i < %d; i++) /* a text starts from zeros */\n", m->state_size);
+        out(I, 2, "s->state[i] = 0;\n");
+    }
+    if (m->pool && m->pool->aux) {
+        out(I, 1, "for (int t = 0; t < n; t++) /* the mean's weights, as rnnrt_pool_weights */\n");
+        out(I, 2, "s->pool[t] = 1.0f / (float)n;\n");
+    }
+    out(I, 1, "const float *state = s->state;\n");
+    out(I, 1, "(void)state;\n");
+    out(I, 1, "/* the values, in s->w */\n");
+    for (int k = 0; k < I->nbuf; k++) {
+        const Buf *b = &I->buf[k];
+        out(I, 1, "float *const %s = s->w + %zu;%s%s%s\n", b->name, slot_offset(I, b->slot),
+            b->node->text ? " /* " : "", b->node->text ? ctext(b->node->text) : "", b->node->text ? " */" : "");
+    }
+    emit_graph(I, m->g);
+    for (int k = 0; k < m->nstates; k++) {
+        const Node *so = m->state_out[k];
+        out(I, 1, "for (size_t i = 0; i < %zu; i++) /* the next state %d */\n", numel(I, so->shape), k);
+        out(I, 2, "s->state[%d + i] = %s[i];\n", state_offset(m, k), ref(I, so));
+    }
+    out(I, 1, "s->n = n;\n");
+    out(I, 1, "return %s;\n}\n\n", ref(I, m->logits));
+    const Buf *lb = base(I, m->logits);
+    if (!lb)
+        DIE("emit_infer: the logits are not a value of their own");
+    out(I, 0, "const float *%s_logits(const %s_infer *s)\n{\n", P, P);
+    out(I, 1, "return s->n ? s->w + %zu : NULL;\n}\n\n", slot_offset(I, lb->slot));
+}
+
+/* seq: one token of text at text[*i] (its id, <unk> for what the
+ * vocabulary lacks; *i moves past it), or -1 at the end. */
+static void emit_next_token(Infer *I)
+{
+    const char *P = I->P;
+    out(I, 0, "static int %s_next_token(const char *text, size_t len, size_t *i)\n{\n", P);
+    if (I->m->spec->tokens == TOK_CHAR) {
+        out(I, 1, "if (*i >= len)\n");
+        out(I, 2, "return -1;\n");
+        out(I, 1, "/* characters: one UTF-8 sequence each, as rnnrt_utf8_len */\n");
+        out(I, 1, "const unsigned char lead = (unsigned char)text[*i];\n");
+        out(I, 1, "size_t k = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;\n");
+        out(I, 1, "int id = k <= len - *i ? %s_token_id(text + *i, k) : -1;\n", P);
+        out(I, 1, "*i += k <= len - *i ? k : len - *i;\n");
+    } else {
+        out(I, 1, "/* words: split at spaces */\n");
+        out(I, 1, "while (*i < len && (text[*i] == ' ' || text[*i] == '\\t' || text[*i] == '\\n'))\n");
+        out(I, 2, "++*i;\n");
+        out(I, 1, "if (*i >= len)\n");
+        out(I, 2, "return -1;\n");
+        out(I, 1, "size_t k = 0;\n");
+        out(I, 1, "while (*i + k < len && text[*i + k] != ' ' && text[*i + k] != '\\t' && text[*i + k] != '\\n')\n");
+        out(I, 2, "k++;\n");
+        out(I, 1, "int id = %s_token_id(text + *i, k);\n", P);
+        out(I, 1, "*i += k;\n");
+    }
+    out(I, 1, "return id < %d ? 0 : id;\n}\n\n", FIRST_TOKEN);
+}
+
+static void emit_label_names(Infer *I)
 {
     const char *P = I->P;
     int L = I->w->nlabels;
@@ -929,6 +1266,72 @@ static void emit_api_tagger(Infer *I)
     out(I, 0, "};\n\n");
     out(I, 0, "const char *%s_label_name(int k)\n{\n", P);
     out(I, 1, "return k >= 0 && k < %d ? %s_labels[k] : NULL;\n}\n\n", L, P);
+}
+
+/* The most likely of L logits at z (the first of equals, as the trainer). */
+static void emit_argmax(Infer *I)
+{
+    out(I, 0, "static int %s_argmax(const float *z)\n{\n", I->P);
+    out(I, 1, "int best = 0;\n");
+    out(I, 1, "for (int k = 1; k < %d; k++)\n", I->w->nlabels);
+    out(I, 2, "if (z[k] > z[best])\n");
+    out(I, 3, "best = k;\n");
+    out(I, 1, "return best;\n}\n\n");
+}
+
+static void emit_api_seq(Infer *I)
+{
+    const char *P = I->P;
+    int T = I->w->T;
+    out(I, 0, "%s_NOLIB void %s_reset(%s_infer *s)\n{\n", P, P, P);
+    out(I, 1, "for (size_t i = 0; i < %d; i++)\n", I->m->state_size);
+    out(I, 2, "s->state[i] = 0;\n");
+    out(I, 1, "s->n = 0;\n}\n\n");
+    emit_label_names(I);
+    emit_next_token(I);
+    emit_argmax(I);
+    if (I->m->spec->task == TASK_CLASSIFICATION) {
+        out(I, 0, "double exp(double);\n\n");
+        out(I, 0, "int %s_classify(%s_infer *s, const char *text, size_t len, double *probs)\n{\n", P, P);
+        out(I, 1, "int n = 0, id;\n");
+        out(I, 1, "size_t i = 0;\n");
+        out(I, 1, "while (n < %d && (id = %s_next_token(text, len, &i)) >= 0)\n", T, P);
+        out(I, 2, "s->ids[n++] = id;\n");
+        out(I, 1, "const float *z = n ? %s_run(s, s->ids, n) : NULL;\n", P);
+        out(I, 1, "if (!z)\n");
+        out(I, 2, "return -1;\n");
+        out(I, 1, "int best = %s_argmax(z);\n", P);
+        out(I, 1, "if (probs) { /* in double, as the trainer's */\n");
+        out(I, 2, "double sum = 0;\n");
+        out(I, 2, "for (int k = 0; k < %d; k++)\n", I->w->nlabels);
+        out(I, 3, "sum += probs[k] = exp((double)z[k] - (double)z[best]);\n");
+        out(I, 2, "for (int k = 0; k < %d; k++)\n", I->w->nlabels);
+        out(I, 3, "probs[k] /= sum;\n");
+        out(I, 1, "}\n");
+        out(I, 1, "return best;\n}\n");
+        return;
+    }
+    out(I, 0, "long %s_tag(%s_infer *s, const char *text, size_t len, int *labels)\n{\n", P, P);
+    out(I, 1, "long done = 0;\n");
+    out(I, 1, "size_t i = 0;\n");
+    out(I, 1, "%s_reset(s);\n", P);
+    out(I, 1, "for (;;) {\n");
+    out(I, 2, "int n = 0, id;\n");
+    out(I, 2, "while (n < %d && (id = %s_next_token(text, len, &i)) >= 0)\n", T, P);
+    out(I, 3, "s->ids[n++] = id;\n");
+    out(I, 2, "if (n == 0)\n");
+    out(I, 3, "return done;\n");
+    out(I, 2, "const float *z = %s_run(s, s->ids, n);\n", P);
+    out(I, 2, "for (int t = 0; t < n; t++)\n");
+    out(I, 3, "labels[done++] = %s_argmax(z + (size_t)t * %d);\n", P, I->w->nlabels);
+    out(I, 1, "}\n}\n");
+}
+
+static void emit_api_tagger(Infer *I)
+{
+    const char *P = I->P;
+    int L = I->w->nlabels;
+    emit_label_names(I);
     out(I, 0, "int %s_label(const %s_infer *s)\n{\n", P, P);
     out(I, 1, "const float *z = %s_logits(s);\n", P);
     out(I, 1, "if (!z)\n");
@@ -952,13 +1355,10 @@ static void emit_api_tagger(Infer *I)
     out(I, 1, "return n;\n}\n");
 }
 
-static void emit_api(Infer *I)
+/* The vocabulary's lookups. */
+static void emit_api_common(Infer *I)
 {
     const char *P = I->P;
-    bool words = I->m->spec->tokens != TOK_CHAR;
-    out(I, 0, "void %s_reset(%s_infer *s)\n{\n", P, P);
-    out(I, 1, "s->cur = 0;\n");
-    out(I, 1, "s->fed = 0; /* the next step reads zeros */\n}\n\n");
     out(I, 0, "const char *%s_token(int id)\n{\n", P);
     out(I, 1, "return id >= 0 && id < %d ? %s_vocab[id] : NULL;\n}\n\n", I->w->ntokens, P);
     out(I, 0, "int %s_token_id(const char *text, size_t len)\n{\n", P);
@@ -971,6 +1371,16 @@ static void emit_api(Infer *I)
     out(I, 3, "return id;\n");
     out(I, 1, "}\n");
     out(I, 1, "return -1;\n}\n\n");
+}
+
+static void emit_api(Infer *I)
+{
+    const char *P = I->P;
+    bool words = I->m->spec->tokens != TOK_CHAR;
+    out(I, 0, "void %s_reset(%s_infer *s)\n{\n", P, P);
+    out(I, 1, "s->cur = 0;\n");
+    out(I, 1, "s->fed = 0; /* the next step reads zeros */\n}\n\n");
+    emit_api_common(I);
     if (I->w->nlabels) {
         emit_api_tagger(I);
         return;
@@ -1061,19 +1471,52 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     if (!infer_supported(m))
         return false;
     Infer I = {.f = f, .m = m, .w = w, .P = m->spec->model};
+    I.seq = m->spec->bidirectional || m->spec->task == TASK_CLASSIFICATION;
+    if (I.seq && w->T < 1)
+        DIE("emit_infer: a whole-sequence model without its time steps");
+    if (I.seq)
+        plan_carries(&I, m->g);
     add_buffers(&I, m->g);
     note_ops(&I, m->g);
     plan_slots(&I);
     emit_header(&I, slots_total(&I));
+    if (w->runtime)
+        out(&I, 0, "typedef struct %s_weights %s_weights;\n\n", I.P, I.P);
     emit_struct(&I);
     out(&I, 0, "#ifndef RNNC_INFER_DECLARE_ONLY\n\n");
     out(&I, 0, "float expf(float);\n\n");
-    out(&I, 0, "/* the state after a reset */\nstatic const float %s_zeros[%d] = {0};\n\n", I.P, m->state_size);
-    emit_weights(&I);
+    if (!I.seq)
+        out(&I, 0, "/* the state after a reset */\nstatic const float %s_zeros[%d] = {0};\n\n", I.P, m->state_size);
+    if (I.seq || w->runtime) {
+        out(&I, 0, "/* A run copies and zeroes arrays in loops, which compilers may turn into\n"
+                   " * calls to memmove and memset: not here (the file needs libm only). */\n");
+        out(&I, 0, "#if defined(__clang__)\n#define %s_NOLIB __attribute__((no_builtin(\"memcpy\", \"memmove\", \"memset\")))\n", I.P);
+        out(&I, 0, "#elif defined(__GNUC__)\n#define %s_NOLIB __attribute__((optimize(\"no-tree-loop-distribute-patterns\")))\n", I.P);
+        out(&I, 0, "#else\n#define %s_NOLIB\n#endif\n\n", I.P);
+    }
+    if (I.seq && m->mask && m->mask->aux) {
+        out(&I, 0, "/* every step of a run is valid (the trainer's mask for B = 1, no padding) */\n");
+        out(&I, 0, "static const float %s_ones[%d] = {", I.P, w->T);
+        for (int t = 0; t < w->T; t++)
+            fputs(t ? ", 1" : "1", f);
+        out(&I, 0, "};\n\n");
+    }
+    if (!w->runtime)
+        emit_weights(&I);
     emit_vocab(&I);
     emit_math(&I);
-    emit_step(&I);
-    emit_api(&I);
+    if (I.seq) {
+        emit_run(&I);
+        emit_api_common(&I);
+        emit_api_seq(&I);
+    } else {
+        emit_step(&I);
+        emit_api(&I);
+    }
+    if (w->runtime) {
+        fputc('\n', f);
+        emit_infer_load(f, m, w);
+    }
     out(&I, 0, "\n#endif /* RNNC_INFER_DECLARE_ONLY */\n");
     return true;
 }

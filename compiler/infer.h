@@ -28,8 +28,12 @@ typedef struct {
     size_t *numel;    /* numel[i] */
     int ntokens;
     const char *const *tokens; /* ntokens strings (no NUL inside) */
-    int nlabels;      /* a tagger's labels (L), else 0 */
+    int nlabels;      /* a tagger's or classifier's labels (L), else 0 */
+    int T;            /* a task model's time steps (the checkpoint's "T": the
+                       * classifier's longest text, the tagger's window), else 0 */
     const char *const *labels;
+    bool runtime;     /* --runtime-weights: the file loads the parameters at run
+                       * time (emit_infer_load.c); params give only the sizes */
 } InferWeights;
 
 /* Can --inference emit a model of this task? Says why not (false). */
@@ -37,13 +41,18 @@ bool infer_task_ok(const Spec *s);
 
 /* Reads path, a checkpoint of m's trainer, verified as the trainer verifies
  * it (damaged -> EXIT_IO, another model, spec or shape -> EXIT_SPEC). Prints
- * the error and sets *code on failure (NULL). Language models and
- * labelling models (taggers). */
+ * the error and sets *code on failure (NULL). Language models, labelling
+ * models (taggers) and classifiers, one-directional or bidirectional. */
 InferWeights *infer_weights_load(const Model *m, const char *path, int *code);
 
 /* emit_infer.c: the standalone C of m with the weights w compiled in.
  * False after printing an error (an op the standalone file cannot run). */
 bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w);
+/* emit_infer_load.c (w->runtime): the loader's declarations (the weights'
+ * struct, the error codes, <name>_load, <name>_attach), and its code (after
+ * the vocabulary and the labels' arrays). */
+void emit_infer_load_decls(FILE *f, const Model *m, const InferWeights *w);
+void emit_infer_load(FILE *f, const Model *m, const InferWeights *w);
 /* Checks, before anything is written, that emit_infer_c can print m;
  * prints the error and returns false if not. */
 bool infer_supported(const Model *m);

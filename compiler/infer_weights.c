@@ -29,9 +29,9 @@ static int fail(RnnrtError *err, int *code)
 
 bool infer_task_ok(const Spec *s)
 {
-    if (s->task == TASK_LANGUAGE_MODEL || (s->task == TASK_LABELLING && !s->bidirectional))
+    if (s->task == TASK_LANGUAGE_MODEL || s->task == TASK_LABELLING || s->task == TASK_CLASSIFICATION)
         return true;
-    fprintf(stderr, "rnnc: error: %s: --inference supports language models and one-directional taggers for now\n",
+    fprintf(stderr, "rnnc: error: %s: --inference supports language models, taggers and classifiers for now\n",
             s->path);
     return false;
 }
@@ -43,7 +43,7 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
         *code = EXIT_USAGE;
         return NULL;
     }
-    bool tagger = s->task == TASK_LABELLING;
+    bool tagger = s->task == TASK_LABELLING || s->task == TASK_CLASSIFICATION; /* labels */
     RnnrtParamDesc *pd = arena_alloc(&perm, (size_t)(m->nparams + 1) * sizeof *pd);
     for (int i = 0; i < m->nparams; i++) {
         const Param *p = &m->params[i];
@@ -59,19 +59,27 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
                      .nparams = m->nparams,
                      .params = pd,
                      .state_size = m->state_size,
-                     .task = tagger ? RNNRT_TASK_LABELLING : RNNRT_TASK_LANGUAGE_MODEL};
+                     .task = s->task == TASK_LABELLING         ? RNNRT_TASK_LABELLING
+                             : s->task == TASK_CLASSIFICATION ? RNNRT_TASK_CLASSIFICATION
+                                                              : RNNRT_TASK_LANGUAGE_MODEL};
     RnnrtError err = {0};
     RnnrtCkptFile f;
     RnnrtParams p;
     RnnrtVocab v, lab;
     int V = 0, L = 0, ok = 1;
+    uint64_t T = 0;
     memset(&v, 0, sizeof v);
     memset(&lab, 0, sizeof lab);
     memset(&p, 0, sizeof p);
     if (rnnrt_ckpt_open(&f, path, &err) || rnnrt_ckpt_get_model(&f, &rm, &p, &V, &L, &err) ||
         rnnrt_ckpt_get_vocab(&f, "vocab", 1, &v, &err) ||
-        (tagger && rnnrt_ckpt_get_vocab(&f, "labels", 0, &lab, &err)))
+        (tagger && (rnnrt_ckpt_get_vocab(&f, "labels", 0, &lab, &err) || rnnrt_ckpt_get_dim(&f, "T", &T, &err))))
         ok = fail(&err, code);
+    else if (tagger && (T < 1 || T > 1u << 20)) {
+        fprintf(stderr, "rnnc: error: '%s' is corrupt: its time steps are %llu\n", path, (unsigned long long)T);
+        *code = EXIT_IO;
+        ok = 0;
+    }
     else if (tagger && lab.size != L) {
         fprintf(stderr, "rnnc: error: '%s' is corrupt: it has %d labels, its header says %d\n", path, lab.size, L);
         *code = EXIT_IO;
@@ -93,6 +101,7 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
         w->path = arena_strdup(&perm, path);
         w->V = V;
         w->nlabels = tagger ? L : 0;
+        w->T = (int)T;
         const char **lt = arena_alloc(&perm, (size_t)(L + 1) * sizeof *lt);
         for (int i = 0; tagger && i < L; i++)
             lt[i] = arena_strdup(&perm, lab.tokens[i]);

@@ -69,8 +69,12 @@ static void usage(FILE *f)
             "               and compare every output and gradient with it\n"
             "  --inference  emit standalone C instead: the trained model's step, generation\n"
             "               and the weights of --weights compiled in; needs a C compiler\n"
-            "               and libm only (no librnnrt, BLAS, heap or stdio; language models)\n"
+            "               and libm only (no librnnrt, BLAS, heap or stdio; language models,\n"
+            "               taggers and classifiers, bidirectional too)\n"
             "  --weights CKPT  the checkpoint the model's trainer wrote (with --inference)\n"
+            "  --runtime-weights  (with --inference) the file reads the weights at run time\n"
+            "               from a checkpoint of the same spec and vocabulary as CKPT (its\n"
+            "               <model>_load), instead of compiling CKPT's in\n"
             "  --version    print the version\n"
             "  -h, --help   this help\n",
             pass_names());
@@ -129,7 +133,7 @@ static void emit_any(FILE *f, const Spec *spec, const Model *m, const S2sDecode 
 }
 
 /* rnnc --inference: the standalone C, to path ("-" or NULL: stdout). */
-static int write_inference(const Model *m, const char *weights, const char *path)
+static int write_inference(const Model *m, const char *weights, bool runtime, const char *path)
 {
     if (!infer_task_ok(m->spec))
         return EXIT_USAGE;
@@ -139,6 +143,7 @@ static int write_inference(const Model *m, const char *weights, const char *path
     InferWeights *w = infer_weights_load(m, weights, &code);
     if (!w)
         return code;
+    w->runtime = runtime;
     RnnrtOut o;
     int e = rnnrt_out_open(&o, path ? path : "-");
     if (!e && !emit_infer_c(o.f, m, w)) {
@@ -162,7 +167,7 @@ int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *dump = NULL, *check = NULL, *source_root = NULL;
     const char *weights = NULL;
-    bool optimize = true, force_bidirectional = false, inference = false;
+    bool optimize = true, force_bidirectional = false, inference = false, runtime_weights = false;
     PassChoice choice = {0};
     bool dot = false; /* -d dot:STAGE or --dot: the dump as Graphviz DOT */
     for (int i = 1; i < argc; i++) {
@@ -192,6 +197,8 @@ int main(int argc, char **argv)
             check = argv[++i];
         else if (strcmp(a, "--inference") == 0)
             inference = true;
+        else if (strcmp(a, "--runtime-weights") == 0)
+            runtime_weights = true;
         else if (strcmp(a, "--weights") == 0 && i + 1 < argc)
             weights = argv[++i];
         else if (strcmp(a, "--test-bidirectional") == 0)
@@ -234,6 +241,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "rnnc: error: --inference does not go with %s\n", dump ? "-d" : "--check");
         return EXIT_USAGE;
     }
+    if (runtime_weights && !inference) {
+        fprintf(stderr, "rnnc: error: --runtime-weights goes with --inference\n");
+        return EXIT_USAGE;
+    }
     if (inference != (weights != NULL)) {
         fprintf(stderr, "rnnc: error: %s\n", inference ? "--inference needs --weights CKPT (the checkpoint to compile in)"
                                                         : "--weights goes with --inference");
@@ -267,7 +278,7 @@ int main(int argc, char **argv)
     if (!m)
         return EXIT_SPEC;
     if (inference) /* the forward graph as lowered: no pass, no autodiff */
-        return write_inference(m, weights, out);
+        return write_inference(m, weights, runtime_weights, out);
     S2sDecode *d = spec->task == TASK_SEQ2SEQ ? s2s_decode(&perm, m) : NULL;
     Graphs G = graphs(m, d);
     if (dump && strcmp(dump, "lower") == 0)

@@ -1434,52 +1434,9 @@ void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
 static inline real rnnrt_tanh_fast(real x) { return tanh(x); }
 static inline real rnnrt_sigmoid_fast(real x) { return 1 / (1 + exp(-x)); }
 #else
-/* 2^k p(r), r = x - k ln2, p of degree 6 (Cephes expf); x clamped.
- * k = round(x log2 e) by adding 1.5 * 2^23 (the float's low mantissa bits
- * are then k), so there is no branch and no float-to-int conversion: GCC
- * vectorizes a loop over it at any vector width (a select on the sign, as
- * before, stopped it at AVX2 widths). */
-static inline float rnnrt_exp_fast(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f + 12582912.0f;
-    float k = t - 12582912.0f;
-    int32_t kbits;
-    memcpy(&kbits, &t, sizeof kbits); /* 0x4B400000 + k */
-    float r = x - k * 0.693359375f;
-    r = r + k * 2.12194440e-4f;
-    float r2 = r * r;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r2 + r + 1.0f;
-    int32_t sbits = (kbits - 0x4B400000 + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &sbits, sizeof scale);
-    return p * scale;
-}
-/* x + x^3 q(x^2) for |x| < 0.625 (Cephes tanhf), else
- * sign(x) (1 - 2 / (exp(2|x|) + 1)), |x| clamped to 9 */
-static inline float rnnrt_tanh_fast(float v)
-{
-    float a = v < 0 ? -v : v;
-    a = a > 9.0f ? 9.0f : a;
-    float z = a * a;
-    float q = -5.70498872745E-3f;
-    q = q * z + 2.06390887954E-2f;
-    q = q * z - 5.37397155531E-2f;
-    q = q * z + 1.33314422036E-1f;
-    q = q * z - 3.33332819422E-1f;
-    float small = a + a * z * q;
-    float big = 1.0f - 2.0f / (rnnrt_exp_fast(2.0f * a) + 1.0f);
-    float t = a < 0.625f ? small : big;
-    return v < 0 ? -t : t;
-}
-static inline float rnnrt_sigmoid_fast(float x) { return 1.0f / (1.0f + rnnrt_exp_fast(-x)); }
+/* rnnrt_exp_fast, rnnrt_tanh_fast, rnnrt_sigmoid_fast: one source with the
+ * standalone files of rnnc --inference. */
+#include "rnnrt_fastmath.h"
 #endif
 
 /* One row z[0..C) (C >= 1) of a softmax cross-entropy, for the masked loss

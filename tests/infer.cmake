@@ -10,7 +10,8 @@
 # itself; specs/tagger.yaml (self-made data) is compared with the trainer's
 # forward and its labels. 10-40 s each (mostly compiling the file with each compiler).
 #   infer_<spec>
-foreach(spec specs/rnn specs/gru specs/lstm examples/lstm_2layer examples/mgu specs/tagger)
+foreach(spec specs/rnn specs/gru specs/lstm examples/lstm_2layer examples/mgu specs/tagger
+             specs/classifier examples/classifier_bidirectional examples/tagger_bidirectional)
   get_filename_component(name ${spec} NAME)
   add_test(NAME infer_${name}
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e/infer.sh $<TARGET_FILE:rnnc> ${PROJECT_SOURCE_DIR}/${spec}.yaml

@@ -13,6 +13,17 @@
 #     a text, to 1e-5 relative, and the trainer's `sample` text token for
 #     token, greedy and with a seed and a temperature, with zero heap
 #     allocations (counted) and once under ASan/UBSan;
+#   - a tagger (task: labelling) gives the trainer's logits and labels on a
+#     text, a classifier (task: classification) its probabilities on texts
+#     and the lines of its `predict` (label and probability); these and
+#     bidirectional models run whole sequences (_run: the driver's -DTEST_SEQ);
+#   - --runtime-weights: the file that loads the checkpoint at run time
+#     (from a buffer; emit_infer_load.c) builds as strictly, gives the same
+#     logits from the same checkpoint, and refuses (an error code, never a
+#     crash: under ASan/UBSan where available) every truncation, sampled
+#     flipped bytes, edits with right CRCs (spec hash, name, task, a
+#     dimension, a shape, a token, a NaN weight) and a real checkpoint of
+#     an edited spec;
 #   - a truncated, flipped, foreign (another spec's) checkpoint and a
 #     checkpoint of an edited spec are refused by rnnc (exit 3, 3, 1, 1),
 #     and --inference without --weights or with -d is a usage error.
@@ -29,6 +40,9 @@ name=$(sed -n 's/^model: *//p' "$spec")
 upper=$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')
 task=$(sed -n 's/^task: *\([a-z_]*\).*/\1/p' "$spec")
 E2E_NAME="infer $name"
+seq=0 # a whole-sequence model: a classifier, a bidirectional one
+[ "$task" = classification ] && seq=1
+grep -qE '^  bidirectional: *true' "$spec" && seq=1
 
 sed -E -e "s/^(  hidden:) [0-9]+/\1 48/" -e "s/\{embed: [0-9]+\}/{embed: 16}/" "$spec" >"$work/$name.yaml"
 "$rnnc" "$work/$name.yaml" -o "$work/trainer.c"
@@ -43,6 +57,13 @@ if [ "$task" = labelling ]; then # a tagger: self-made data (tests/e2e/heads_dat
     must "training" "$work/train.log" \
         "$work/trainer" train --data "$work/tag.txt" --max-steps 60 --threads 1 --quiet --ckpt "$ckpt"
     text="ab (cd (e) a) b (c) de (a (b) c) e abc (d) (e (a) b) cd"
+elif [ "$task" = classification ]; then # more a's or more b's (tests/e2e/heads_data.awk)
+    awk -v task=classification -v n=300 -v seed=1 -f "$src/tests/e2e/heads_data.awk" >"$work/cls.txt"
+    must "training" "$work/train.log" \
+        "$work/trainer" train --data "$work/cls.txt" --max-steps 60 --threads 1 --quiet --ckpt "$ckpt"
+    # (the last is longer than the trainer's 24 steps: both cut it)
+    texts=("aabca" "bbbcacbcaaab" "c" "abcabcabcabcabcabcabcabcabcbbbbbbbbbbbbbb" "xyz ab")
+    text=${texts[0]}
 else
     must "training" "$work/train.log" \
         "$work/trainer" train "${DATA[@]}" --max-steps 60 --threads 1 --quiet --sample-len 0 --ckpt "$ckpt"
@@ -87,7 +108,11 @@ say "ok: strict C11, hosted and freestanding, only libm: $(size "$work/m_${compi
 
 # The driver with each compiler's object.
 dflags=(-O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"")
-[ "$task" = labelling ] && dflags+=(-DTEST_TAGGER)
+tflags=() # what the driver tests
+[ "$task" = labelling ] && tflags+=(-DTEST_TAGGER)
+[ "$task" = classification ] && tflags+=(-DTEST_CLASSIFIER)
+[ "$seq" = 1 ] && tflags+=(-DTEST_SEQ)
+dflags+=("${tflags[@]}")
 drivers=()
 for c in "${compilers[@]}"; do
     "$c" "${dflags[@]}" "$src/tests/infer/driver.c" "$work/m_$c.o" -lm -ldl -o "$work/driver_$c"
@@ -98,8 +123,17 @@ for c in "${m32[@]}"; do # x87 arithmetic: still within the tolerance, the same 
     drivers+=("$c-m32")
 done
 
-# Logits: the trainer's step (a tagger: its forward) and the standalone file's on a text.
-must "ref" "$work/ref.out" "$work/ref" "$ckpt" "$text"
+# Logits: the trainer's step (a tagger: its forward; a classifier: rnnrt_classify's
+# probabilities) and the standalone file's on a text (a classifier: on each text).
+logits() { # PROGRAM ARGS...: each text's output, one file
+    if [ "$task" = classification ]; then
+        local t
+        for t in "${texts[@]}"; do "$@" "$t" || return; done
+    else
+        "$@" "$text"
+    fi
+}
+must "ref" "$work/ref.out" logits "$work/ref" "$ckpt"
 compare_logits() { # WANT GOT: max relative difference <= 1e-5
     awk -v tol=1e-5 'NR == FNR { want[FNR] = $0; n = FNR; next }
         { split(want[FNR], w, " ")
@@ -115,7 +149,7 @@ compare_logits() { # WANT GOT: max relative difference <= 1e-5
                           printf "%d steps x %d logits, max |diff| / max(|want|, 1) = %.2g\n", lines, NF - 1, worst } }' "$1" "$2"
 }
 for c in "${drivers[@]}"; do
-    must "driver logits ($c)" "$work/logits_$c.out" "$work/driver_$c" logits "$text"
+    must "driver logits ($c)" "$work/logits_$c.out" logits "$work/driver_$c" logits
     grep -v '^driver: ' "$work/logits_$c.out" >"$work/logits_$c.txt"
     cmp=$(compare_logits "$work/ref.out" "$work/logits_$c.txt") || fail "$c: logits differ from the trainer's: $cmp"
     say "ok: $c: logits: $cmp; $(grep '^driver: ' "$work/logits_$c.out")"
@@ -131,6 +165,22 @@ if [ "$task" = labelling ]; then
         cmp -s "$work/want_labels.txt" "$work/got_labels.txt" || fail "$c: the labels differ from the trainer's"
     done
     say "ok: labels: $(grep -v '^driver: ' "$work/tag_${drivers[0]}.out" | awk '{ printf "%s", $2 }')"
+fi
+if [ "$task" = classification ]; then
+    # The trainer's predict: a label and its probability (%.4f) per line.
+    printf '%s\n' "${texts[@]}" >"$work/lines.txt"
+    "$work/trainer" predict --ckpt "$ckpt" <"$work/lines.txt" >"$work/want_predict.txt" 2>"$work/predict.err" ||
+        fail "the trainer's predict: $(cat "$work/predict.err")"
+    for c in "${drivers[@]}"; do
+        "$work/driver_$c" predict <"$work/lines.txt" >"$work/got_predict.txt" 2>"$work/dp.err" ||
+            fail "$c: driver predict: $(cat "$work/dp.err")"
+        # the same label; the probability as printed, up to its last digit
+        paste "$work/want_predict.txt" "$work/got_predict.txt" |
+            awk -F '\t' '{ d = $2 - $4; if (d < 0) d = -d; if ($1 != $3 || d > 1.5e-4) { print; bad = 1 } n++ }
+                END { exit bad || n != '"${#texts[@]}"' }' >"$work/predict.diff" ||
+            fail "$c: predict differs from the trainer's: $(cat "$work/predict.diff")"
+    done
+    say "ok: predict: $(tr '\t\n' ' ;' <"$work/want_predict.txt")"
 fi
 
 # Samples: the trainer's `sample` text, token for token.
@@ -148,7 +198,7 @@ same_sample() { # PREFIX LEN SEED TEMPERATURE [TRAINER OPTS...]
     done
     say "ok: seed $seed temperature $temp: $got"
 }
-if [ "$task" != labelling ]; then
+if [ "$task" = language_model ]; then
     same_sample "the " 200 0 0 --greedy
     same_sample "the time " 200 5 1
     same_sample "we " 100 11 0.7 --temperature 0.7
@@ -159,10 +209,12 @@ must "driver refuse" "$work/refuse.log" "$work/driver_${compilers[0]}" refuse
 if echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - -o "$work/asan_probe" 2>/dev/null; then
     cc -O1 -g -std=c11 -fsanitize=address,undefined -fno-sanitize-recover=all -c "$work/m_infer.c" -o "$work/m_asan.o"
     cc -O1 -g -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=all -DMODEL="$name" \
-        -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"" -DNO_ALLOC_COUNT $([ "$task" = labelling ] && echo -DTEST_TAGGER) \
+        -DUPPER="$upper" -DINFER_FILE="\"$work/m_infer.c\"" -DNO_ALLOC_COUNT "${tflags[@]}" \
         "$src/tests/infer/driver.c" \
         "$work/m_asan.o" -lm -ldl -o "$work/driver_asan"
-    if [ "$task" = labelling ]; then
+    if [ "$task" = classification ]; then
+        must "driver under ASan/UBSan" "$work/asan.log" logits "$work/driver_asan" logits
+    elif [ "$task" = labelling ]; then
         must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" tag "$text"
     else
         must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" sample "the " 100 3 1
@@ -172,6 +224,50 @@ if echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - 
 else
     say "note: no sanitizer runtime; ASan/UBSan skipped"
 fi
+
+# Weights read at run time (--runtime-weights): the same logits from the same
+# checkpoint; damaged and foreign checkpoints refused with the loader's codes.
+must "rnnc --runtime-weights" "$work/rnnc.log" "$rnnc" "$work/$name.yaml" --inference --weights "$ckpt" \
+    --runtime-weights -o "$work/m_load.c"
+for c in "${compilers[@]}"; do
+    must "$c -c (loader)" "$work/$c.log" "$c" "${strict[@]}" -c "$work/m_load.c" -o "$work/ml_$c.o"
+    must "$c -ffreestanding -c (loader)" "$work/$c.log" "$c" "${strict[@]}" -ffreestanding -c "$work/m_load.c" \
+        -o "$work/ml_${c}_free.o"
+    only_libm "$work/ml_$c.o"
+    only_libm "$work/ml_${c}_free.o"
+    for m in "${m32[@]}"; do
+        [ "$m" = "$c" ] || continue
+        must "$c -m32 -ffreestanding (loader)" "$work/m32.log" "$c" "${strict[@]}" -m32 -ffreestanding -c \
+            "$work/m_load.c" -o "$work/ml_${c}_m32.o"
+        only_libm "$work/ml_${c}_m32.o"
+    done
+    "$c" -O2 -std=c11 -D_GNU_SOURCE -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_load.c\"" \
+        "${tflags[@]}" -DTEST_LOAD "$src/tests/infer/driver.c" "$work/ml_$c.o" -lm -ldl -o "$work/dl_$c"
+    INFER_CKPT=$ckpt must "loader driver logits ($c)" "$work/ll_$c.out" logits "$work/dl_$c" logits
+    grep -v '^driver: ' "$work/ll_$c.out" >"$work/ll_$c.txt"
+    cmp=$(compare_logits "$work/ref.out" "$work/ll_$c.txt") || fail "$c: loaded weights: logits differ: $cmp"
+    say "ok: $c: weights loaded at run time: logits: $cmp; $(grep '^driver: ' "$work/ll_$c.out")"
+done
+san=()
+echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - -o "$work/asan_probe" 2>/dev/null &&
+    san=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -DNO_ALLOC_COUNT)
+cc -std=c11 -D_GNU_SOURCE "${san[@]}" -DMODEL="$name" -DUPPER="$upper" -DINFER_FILE="\"$work/m_load.c\"" \
+    "${tflags[@]}" -DTEST_LOAD "$src/tests/infer/driver.c" "$work/m_load.c" -lm -ldl -o "$work/dl_damage"
+must "the loader's refusals" "$work/damage.log" "$work/dl_damage" damage "$ckpt"
+say "ok: loader${san[*]:+ (ASan/UBSan)}: $(grep -v '^driver: ' "$work/damage.log")"
+# a real checkpoint of another version of the spec: refused (exit 3, the loader's message)
+{ cat "$work/$name.yaml"; echo "# edited"; } >"$work/edited.yaml"
+"$rnnc" "$work/edited.yaml" -o "$work/edited.c"
+cc "${cflags[@]}" "$work/edited.c" "${libs[@]}" -o "$work/edited_trainer"
+if [ "$task" = labelling ]; then data=(--data "$work/tag.txt"); elif [ "$task" = classification ]; then
+    data=(--data "$work/cls.txt"); else data=("${DATA[@]}" --sample-len 0); fi
+must "training the edited spec" "$work/edited_train.log" \
+    "$work/edited_trainer" train "${data[@]}" --max-steps 2 --threads 1 --quiet --ckpt "$work/edited.ckpt"
+rc=0
+INFER_CKPT=$work/edited.ckpt "$work/dl_${compilers[0]}" logits "${texts[0]:-$text}" >"$work/foreign.log" 2>&1 || rc=$?
+[ "$rc" -eq 3 ] && grep -q "another model, task or version of the spec" "$work/foreign.log" ||
+    fail "the loader took a checkpoint of an edited spec (exit $rc): $(cat "$work/foreign.log")"
+say "ok: loader: an edited spec's checkpoint: $(cat "$work/foreign.log")"
 
 # Refusals: rnnc says why and exits nonzero; nothing is written.
 refused() { # WHAT CODE CKPT [SPEC]
@@ -207,5 +303,6 @@ usage_error() { # WHAT ARGS...
 }
 usage_error "--inference without --weights" "$work/$name.yaml" --inference -o "$work/u.c"
 usage_error "--weights without --inference" "$work/$name.yaml" --weights "$ckpt" -o "$work/u.c"
+usage_error "--runtime-weights without --inference" "$work/$name.yaml" --runtime-weights -o "$work/u.c"
 usage_error "--inference with -d" "$work/$name.yaml" --inference --weights "$ckpt" -d lower
-usage_error "a classifier (not supported yet)" "$src/specs/classifier.yaml" --inference --weights "$ckpt" -o "$work/u.c"
+usage_error "an n-gram spec (no network)" "$src/specs/ngram.yaml" --inference --weights "$ckpt" -o "$work/u.c"
