@@ -33,6 +33,11 @@
 struct Buffer;
 struct PackSlot;
 
+typedef struct {
+    const char **slot;
+    int n, cap;
+} NameSet;
+
 /* A fused loop's parameters, named after its operands (fused_params). */
 typedef struct {
     const Node *fu;
@@ -55,16 +60,19 @@ typedef struct {
     int nbuffers, capbuffers;
     struct PackSlot *pack_slots; /* packed weights and their workspace slots */
     int npack_slots, cappack_slots;
-    const char **taken;   /* the names taken so far: a hash set (names_add) */
-    int ntaken, captaken;
+    NameSet global;       /* the file's own identifiers (name_free) */
+    NameSet fields;       /* the fields of the workspace struct being named */
+    NameSet inputs;       /* the step inputs' names (h0, carry_scale): one per input */
     int last_line;        /* spec line of the last comment */
     bool in_backward;
     bool labels;          /* a task head with L labels: L is a run-time dim */
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
-    const char **locals;  /* names local to one function or fused loop (local_name) */
-    int nlocals, caplocals;
+    NameSet locals;       /* names local to one step function (local_name) */
+    NameSet flocals;      /* names local to one fused loop */
+    const char **node_carry, **node_cur; /* a carried scan argument's workspace field and cursor, at aux - 1 */
+    int capnode_carry, capnode_cur;
     FusedParams *fparams; /* one per fused node */
     int nfparams, capfparams;
     int *shown;           /* spec lines commented in the current scan body */
@@ -85,62 +93,62 @@ static const char *node_cname(Emit *E, const Node *n)
     return E->node_names[n->aux - 1];
 }
 
-/* The names taken so far are an open-addressing hash set (linear probing,
- * at most half full, in perm): a deep spec has thousands of names, and a
- * list compared name by name made `layers: 64` take seconds. */
-static size_t name_slot(const Emit *E, const char *s)
+/* A set of names: an open-addressing hash set (linear probing, at most
+ * half full, in perm): a deep spec has thousands of names, and a list
+ * compared name by name made `layers: 64` take seconds. */
+static size_t nameset_slot(const NameSet *set, const char *s)
 {
-    size_t mask = (size_t)E->captaken - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
-    while (E->taken[i] && strcmp(E->taken[i], s) != 0)
+    size_t mask = (size_t)set->cap - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
+    while (set->slot[i] && strcmp(set->slot[i], s) != 0)
         i = (i + 1) & mask;
     return i;
 }
 
-static void names_add(Emit *E, const char *s);
-
-/* The names no node may take: the emitted code's own locals and C keywords. */
-static void names_init(Emit *E)
+static bool nameset_has(const NameSet *set, const char *s)
 {
-    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
-                                     /* C keywords a gradient name can become ("do" from gate "o") */
-                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
-                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
-                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
-                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
-    E->captaken = 256;
-    E->ntaken = 0;
-    E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        names_add(E, reserved[i]);
+    return set->cap && set->slot[nameset_slot(set, s)] != NULL;
 }
 
-static bool name_taken(Emit *E, const char *s)
+static void nameset_add(NameSet *set, const char *s)
 {
-    if (!E->taken)
-        names_init(E);
-    return E->taken[name_slot(E, s)] != NULL;
-}
-
-static void names_add(Emit *E, const char *s)
-{
-    if (2 * (E->ntaken + 1) > E->captaken) {
-        const char **old = E->taken;
-        int oldcap = E->captaken;
-        E->captaken *= 2;
-        E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
+    if (2 * (set->n + 1) > set->cap) {
+        const char **old = set->slot;
+        int oldcap = set->cap;
+        set->cap = oldcap ? 2 * oldcap : 64;
+        set->slot = arena_array(&perm, (size_t)set->cap, sizeof(char *));
         for (int i = 0; i < oldcap; i++)
             if (old[i])
-                E->taken[name_slot(E, old[i])] = old[i];
+                set->slot[nameset_slot(set, old[i])] = old[i];
     }
-    E->taken[name_slot(E, s)] = s;
-    E->ntaken++;
+    set->slot[nameset_slot(set, s)] = s;
+    set->n++;
 }
 
-/* A C identifier from a spec name: [A-Za-z0-9_], unique in the file. All
- * spec names are already identifiers (spec.c checks), and the model prefix
- * never appears in them, so they cannot clash with emitted functions. */
-static const char *unique_name(Emit *E, const char *base)
+static void nameset_clear(NameSet *set) { *set = (NameSet){0}; }
+
+/* Names no identifier of the file may take: C keywords and the type. */
+static const char *const c_reserved[] = {"auto", "break", "case", "char", "const", "continue", "default", "do",
+                                         "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+                                         "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
+                                         "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+                                         "volatile", "while", "real", NULL};
+/* ... nor a local of a step function: the emitted code's own locals. */
+static const char *const fn_reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n",
+                                          "off", "packed", "row", "col", "idx", "rows", "cols", NULL};
+/* ... nor a local of a fused loop: its loop variables. */
+static const char *const fused_reserved[] = {"row", "col", "idx", "rows", "cols", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* A C identifier from a name: [A-Za-z0-9_], not starting with a digit. All
+ * spec names are already identifiers (spec.c checks). */
+static const char *c_ident(const char *base)
 {
     char buf[96];
     size_t k = 0;
@@ -151,55 +159,88 @@ static const char *unique_name(Emit *E, const char *base)
         memmove(buf + 1, buf, k + 1);
         buf[0] = 'v';
     }
-    char cand[112];
-    snprintf(cand, sizeof cand, "%s", buf);
-    for (int i = 2; name_taken(E, cand); i++)
-        snprintf(cand, sizeof cand, "%s_%d", buf, i);
-    const char *name = arena_strdup(&perm, cand);
-    names_add(E, name);
-    return name;
+    return arena_strdup(&perm, buf);
 }
 
-/* A name local to one C function (a scan's carry cursor) or one fused
- * loop (its scalars): unique among that scope's names and apart from the
- * reserved ones, but free to repeat a workspace field's name (w.h_add and a
- * scalar h_add do not clash) or a name of another function. So a name
- * does not depend on how many functions came before. scope_begin starts a
- * scope; a scope that must not shadow the file's locals passes global. */
-static void scope_begin(Emit *E) { E->nlocals = 0; }
+/* Is s free in a scope? Every scope avoids the keywords and the file's
+ * own identifiers (E->global: widths, functions); a step function's
+ * locals avoid its fixed locals and each other (E->locals), a fused loop's
+ * its loop variables and each other, workspace fields each other
+ * (E->fields). */
+typedef enum { SCOPE_FILE, SCOPE_FIELD, SCOPE_FN, SCOPE_FUSED } ScopeKind;
 
-static bool local_taken(Emit *E, const char *s, bool global)
+static bool name_free(Emit *E, ScopeKind k, const char *s)
 {
-    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
-                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
-                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
-                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
-                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
-    if (global && name_taken(E, s))
-        return true;
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], s) == 0)
-            return true;
-    if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
-        const char *d = s + (s[0] == 'i' ? 2 : 3);
-        if (*d && strspn(d, "0123456789") == strlen(d))
-            return true;
+    if (in_list(c_reserved, s) || nameset_has(&E->global, s))
+        return false;
+    switch (k) {
+    case SCOPE_FILE: return !in_list(fn_reserved, s);
+    case SCOPE_FIELD: return !nameset_has(&E->fields, s);
+    case SCOPE_FN: return !in_list(fn_reserved, s) && !nameset_has(&E->locals, s);
+    case SCOPE_FUSED:
+        if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
+            const char *d = s + (s[0] == 'i' ? 2 : 3);
+            if (*d && strspn(d, "0123456789") == strlen(d))
+                return false;
+        }
+        return !in_list(fused_reserved, s) && !nameset_has(&E->flocals, s);
     }
-    for (int i = 0; i < E->nlocals; i++)
-        if (strcmp(E->locals[i], s) == 0)
-            return true;
     return false;
 }
 
-static const char *local_name(Emit *E, const char *base, bool global)
+static void name_take(Emit *E, ScopeKind k, const char *s)
 {
-    char cand[112];
-    snprintf(cand, sizeof cand, "%s", base);
-    for (int i = 2; local_taken(E, cand, global); i++)
-        snprintf(cand, sizeof cand, "%s_%d", base, i);
-    E->locals = arena_grow(&perm, E->locals, &E->caplocals, E->nlocals + 1, sizeof(char *));
-    return E->locals[E->nlocals++] = arena_strdup(&perm, cand);
+    nameset_add(k == SCOPE_FILE ? &E->global : k == SCOPE_FIELD ? &E->fields : k == SCOPE_FN ? &E->locals : &E->flocals, s);
+}
+
+/* base, made free in scope k by the first qualifier that frees it; NULL
+ * when none does. */
+static const char *name_in(Emit *E, ScopeKind k, const char *base, const char *const *quals)
+{
+    const char *b = c_ident(base);
+    if (name_free(E, k, b)) {
+        name_take(E, k, b);
+        return b;
+    }
+    for (int i = 0; quals && quals[i]; i++) {
+        const char *cand = c_ident(arena_printf(&perm, "%s_%s", b, quals[i]));
+        if (name_free(E, k, cand)) {
+            name_take(E, k, cand);
+            return cand;
+        }
+    }
+    return NULL;
+}
+
+/* A name in scope k: base, or base qualified (name_quals), or as a last
+ * resort (two values that nothing tells apart) numbered. */
+static const char *scoped_name(Emit *E, ScopeKind k, const char *base, const char *const *quals)
+{
+    const char *name = name_in(E, k, base, quals);
+    if (name)
+        return name;
+    const char *b = c_ident(base);
+    for (int i = 2;; i++) {
+        const char *cand = arena_printf(&perm, "%s_%d", b, i);
+        if (name_free(E, k, cand)) {
+            name_take(E, k, cand);
+            return cand;
+        }
+    }
+}
+
+/* A name for the whole file (a width, a function). */
+static const char *unique_name(Emit *E, const char *base) { return scoped_name(E, SCOPE_FILE, base, NULL); }
+
+/* A name local to one C function (a scan's views, its carry cursors) or
+ * one fused loop (its parameters and scalars): free to repeat a workspace
+ * field's name (w.h_add and a local h_add do not clash) or a name of
+ * another function, so a name does not depend on how many functions came
+ * before. */
+
+static const char *local_name(Emit *E, const char *base, bool fused)
+{
+    return scoped_name(E, fused ? SCOPE_FUSED : SCOPE_FN, base, NULL);
 }
 
 /* Nodes read through a local pointer rather than a workspace field (scan
@@ -213,6 +254,24 @@ static void set_name(Emit *E, Node *n, const char *name, bool local)
     E->node_local[E->nnode_names] = local;
     E->node_names[E->nnode_names++] = name;
     n->aux = E->nnode_names;
+    E->node_carry = arena_grow(&perm, E->node_carry, &E->capnode_carry, E->nnode_names, sizeof(char *));
+    E->node_cur = arena_grow(&perm, E->node_cur, &E->capnode_cur, E->nnode_names, sizeof(char *));
+}
+
+/* A carried scan argument's workspace field ("h_prev_carry") and the
+ * cursor a carry updated in place steps with ("h_prev_cur"). */
+static const char *carry_field(Emit *E, const Node *arg)
+{
+    if (!E->node_carry[arg->aux - 1])
+        DIE("emit: scan argument %%%d has no carry field", arg->id);
+    return E->node_carry[arg->aux - 1];
+}
+
+static const char *carry_cursor(Emit *E, const Node *arg)
+{
+    if (!E->node_cur[arg->aux - 1])
+        DIE("emit: scan argument %%%d has no cursor", arg->id);
+    return E->node_cur[arg->aux - 1];
 }
 
 /* The parameter a node reads (directly or as a scan's loop-invariant
@@ -302,7 +361,7 @@ static void name_fused_inputs(Emit *E, const Node *fu)
     fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
     for (int k = 0; k < nin; k++)
         if (fu->in[k]->op != OP_CONST)
-            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), false);
+            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), true);
     int n = 0;
     for (int k = 0; k < nin; k++)
         if (fp->in[k]) {
@@ -321,7 +380,7 @@ static void name_fused_outputs(Emit *E, const Node *fu)
 {
     FusedParams *fp = fused_params(E, fu);
     for (int o = 0; o < fu->scan->nout; o++)
-        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), false);
+        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), true);
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -329,24 +388,60 @@ static void name_fused_outputs(Emit *E, const Node *fu)
  * name of their own. */
 static const char *ref(Emit *E, const Node *n);
 
+static bool carry_in_place(const Node *sn, int k);
+
+/* A node's name in its scope: a scan's views and the body values written
+ * straight into a stacked output are locals of the step function that
+ * runs the scan; a step input (h0, carry_scale) is one name wherever a
+ * graph reads it; everything else is a workspace field. */
+static void name_node(Emit *E, Node *n, const Node *scan)
+{
+    if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV) {
+        set_name(E, n, ref(E, scan->in[n->index]), true);
+    } else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ) {
+        set_name(E, n, local_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in"), false), true);
+    } else if (n->op == OP_ARG || (scan && scan_stack_output(scan, n))) {
+        static const char *const at_t[] = {"t", NULL}; /* r, a name the code takes: r_t, r at step t */
+        set_name(E, n, scoped_name(E, SCOPE_FN, base_name(n), at_t), true);
+    } else if (n->op == OP_INPUT) {
+        const char *base = c_ident(base_name(n));
+        if (nameset_has(&E->inputs, base)) {
+            set_name(E, n, base, false);
+        } else {
+            const char *name = unique_name(E, base);
+            nameset_add(&E->inputs, name);
+            set_name(E, n, name, false);
+        }
+    } else {
+        set_name(E, n, scoped_name(E, SCOPE_FIELD, base_name(n), NULL), false);
+    }
+}
+
 static void name_graph(Emit *E, Graph *g, const Node *scan)
 {
+    if (!scan)
+        nameset_clear(&E->locals); /* the forward's locals */
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
+        if (!scan && i == E->m->nforward)
+            nameset_clear(&E->locals); /* the backward's */
         if (n->op == OP_GRAD_SCALE || n->op == OP_CONST)
             continue;
         if (n->op == OP_SCAN) {
             name_graph(E, n->scan->body, n);
+            for (int k = 0; k < n->scan->nin; k++) {
+                const Node *a = n->scan->in[k].arg;
+                if (n->scan->in[k].kind != SCAN_CARRY)
+                    continue;
+                E->node_carry[a->aux - 1] = scoped_name(E, SCOPE_FIELD, arena_printf(&perm, "%s_carry", node_cname(E, a)), NULL);
+                if (carry_in_place(n, k))
+                    E->node_cur[a->aux - 1] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, a)), false);
+            }
             continue;
         }
         if (n->op == OP_FUSED)
             continue; /* after the buffers, below */
-        if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV)
-            set_name(E, n, ref(E, scan->in[n->index]), true);
-        else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
-            set_name(E, n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
-        else
-            set_name(E, n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && scan_stack_output(scan, n)));
+        name_node(E, n, scan);
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
@@ -355,12 +450,12 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
         if (fb) {
             set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
                                                                  base_name(g->nodes[i]->scan->out[0].node))), true);
-            scope_begin(E);
+            nameset_clear(&E->flocals);
             name_fused_inputs(E, g->nodes[i]);
         }
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
+                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), true), true);
         if (fb)
             name_fused_outputs(E, g->nodes[i]);
     }
@@ -542,7 +637,7 @@ static const char *ref(Emit *E, const Node *n)
         const Scan *s = n->in[0]->scan;
         const ScanOut *o = &s->out[n->index];
         if (o->kind == SCAN_FINAL)
-            return arena_printf(&perm, "w.%s_carry", node_cname(E, s->in[o->carry].arg));
+            return arena_printf(&perm, "w.%s", carry_field(E, s->in[o->carry].arg));
         return arena_printf(&perm, "w.%s", node_cname(E, n));
     }
     default:
@@ -830,7 +925,7 @@ static void collect_pack_slots(Emit *E, const Graph *body)
         if (!w || pack_field(E, w))
             continue;
         E->pack_slots = arena_grow(&perm, E->pack_slots, &E->cappack_slots, E->npack_slots + 1, sizeof(PackSlot));
-        E->pack_slots[E->npack_slots++] = (PackSlot){w, unique_name(E, arena_printf(&perm, "%s_packed", node_cname(E, w)))};
+        E->pack_slots[E->npack_slots++] = (PackSlot){w, scoped_name(E, SCOPE_FIELD, arena_printf(&perm, "%s_packed", node_cname(E, w)), NULL)};
     }
 }
 
@@ -842,7 +937,7 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)),
+                    add_buffer(E, carry_field(E, a),
                                arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_c(E, a->shape)),
                                a, true);
                 }
@@ -1410,15 +1505,15 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
-            emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
+            emitf(E, ind, "memset(w.%s, 0, %s * sizeof(real));\n", carry_field(E, s->in[k].arg),
                   numel_size(E, s->in[k].arg->shape));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), ref(E, sn->in[k]),
+            emitf(E, ind, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg), ref(E, sn->in[k]),
                   numel_size(E, s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
-            cur[k] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)), true);
-            emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(E, s->in[k].arg));
+            cur[k] = carry_cursor(E, s->in[k].arg);
+            emitf(E, ind, "const real *%s = w.%s;\n", cur[k], carry_field(E, s->in[k].arg));
         }
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
@@ -1446,7 +1541,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         else if (carry_in_place(sn, k))
             views[nviews++] = arena_printf(&perm, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
-            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
+            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s;\n", node_cname(E, arg), carry_field(E, arg));
     }
     emit_sorted(E, in1, views, nviews);
     nviews = 0;
@@ -1481,14 +1576,14 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (carry_in_place(sn, k))
             emitf(E, in1, "%s = %s;\n", cur[k], ref(E, s->in[k].carry_out));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
+            emitf(E, in1, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg),
                   ref(E, s->in[k].carry_out), numel_size(E, s->in[k].arg->shape));
     emitf(E, ind, "}\n");
     E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
-            emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(E, s->in[k].arg));
-            emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), cur[k],
+            emitf(E, ind, "if (%s != w.%s)\n", cur[k], carry_field(E, s->in[k].arg));
+            emitf(E, ind + 1, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg), cur[k],
                   numel_size(E, s->in[k].arg->shape));
         }
     E->last_line = 0;
@@ -1797,7 +1892,6 @@ static FILE *body_begin(Emit *E)
     E->f = tmpfile();
     if (!E->f)
         DIE("emit: cannot create a temporary file");
-    scope_begin(E);
     return saved;
 }
 
@@ -2054,6 +2148,7 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
 static void name_decode(Emit *E, const S2sDecode *d)
 {
     const S2sStep *st = d->step;
+    nameset_clear(&E->fields); /* their own workspace struct */
     E->m = d->enc;
     name_graph(E, d->enc->g, NULL);
     E->m = st->m;
@@ -2132,7 +2227,7 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     const Model *train = E->m;
     const S2sStep *st = d->step;
     name_decode(E, d);
-    const char *state0 = unique_name(E, "enc_state0");
+    const char *state0 = scoped_name(E, SCOPE_FIELD, "enc_state0", NULL);
     emit_dec_layout(E, d, state0);
     E->m = d->enc;
     emit_fused_fns(E);
@@ -2241,15 +2336,6 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
               .xdim = labels ? "L" : s2s ? "Vt" : NULL};
     if (!m->stored || (d && (!d->enc->stored || !d->step->m->stored)))
         DIE("emit_c: memplan_storage has not run on every graph");
-    /* Reserve the names the file defines itself. */
-    static const char *fixed[] = {"p", "g", "w"};
-    /* the parameters of fused-loop functions (emit_fused_fn) */
-    for (int k = 0; k < 32; k++) {
-        unique_name(&E, arena_printf(&perm, "in%d", k));
-        unique_name(&E, arena_printf(&perm, "out%d", k));
-    }
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        unique_name(&E, fixed[i]);
     name_dims(&E);
     name_graph(&E, m->g, NULL);
     emit_header(&E);
