@@ -223,7 +223,7 @@ static void rnn_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * RNN_H;
         const real *h_t = w.h_seq + (size_t)t * B * RNN_H;
@@ -233,7 +233,7 @@ static void rnn_backward(RnnrtCtx *c)
         rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.dh_prev, RNN_H);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * RNN_H; i++)
-            w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
+            w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t[0];
         memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * RNN_H * sizeof(real));
     }
     /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
