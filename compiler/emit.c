@@ -1453,9 +1453,10 @@ static const char *fused_arg(Emit *E, const Node *fu, const Node *x, int k, cons
     if (y->op == OP_ARG || y->op == OP_CONST || !fused_inline(fu, y) || y->op == OP_TANH || y->op == OP_SIGMOID)
         return e;
     bool sum = y->op == OP_ADD || y->op == OP_SUB, in_sum = x->op == OP_ADD || x->op == OP_SUB;
+    bool product = y->op == OP_MUL || y->op == OP_TANH_GRAD || y->op == OP_SIGMOID_GRAD; /* b * (1 - a * a) */
     bool left_of_product = (k == 0 && x->op == OP_MUL) || (k == 1 && (x->op == OP_TANH_GRAD || x->op == OP_SIGMOID_GRAD));
     bool bare = x->op == OP_TANH || x->op == OP_SIGMOID || x->op == OP_EXP || (sum && in_sum && k == 0) ||
-                (y->op == OP_MUL && (in_sum || left_of_product));
+                (product && (in_sum || left_of_product));
     return bare ? e : arena_printf(&perm, "(%s)", e);
 }
 
