@@ -339,7 +339,7 @@ static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, 
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real dc_new = dc_step[idx] + (dh_step[idx] * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]));
+            const real dc_new = dc_step[idx] + dh_step[idx] * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
             const real dg_add = dc_new * i_t[idx] * (1 - g_t[idx] * g_t[idx]);
             const real df_add = dc_new * c_prev_t[idx] * f_t[idx] * (1 - f_t[idx]);
             const real di_add = dc_new * g_t[idx] * i_t[idx] * (1 - i_t[idx]);

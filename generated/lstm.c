@@ -286,7 +286,7 @@ static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const 
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
             const real dh = dh_t[idx] + dh_next[idx];
-            const real dc = dc_next[idx] + (dh * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]));
+            const real dc = dc_next[idx] + dh * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
             const real do_add = dh * h_tanh_t[idx] * o_t[idx] * (1 - o_t[idx]);
             const real dg_add = dc * i_t[idx] * (1 - g_t[idx] * g_t[idx]);
             const real df_add = dc * c_prev_t[idx] * f_t[idx] * (1 - f_t[idx]);
