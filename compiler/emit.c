@@ -17,9 +17,12 @@
  * buffers and are copied at the end of each step.
  *
  * Same spec, same bytes: names come from the spec or from the value a node
- * feeds; workspace fields are unique in the file (a second value of one
- * name gets _2, _3 in graph order), a function's own locals only in that
- * function (local_name). Widths are named constants (emit_dims). Nothing
+ * feeds, each unique in its C scope (name_free): workspace fields in their
+ * struct, a scan's views in the step function, a fused loop's scalars in
+ * the loop, where single-use ones are written into their reader's
+ * expression. Two values of one name are told apart by what they read
+ * (name_cands: dh_prev_W_hn, the gradient through W_hn), never by a
+ * counter of the values before them. Widths are named constants (emit_dims). Nothing
  * depends on pointers, time or paths other than the spec's name (spec_set_root: relative to the source root or
  * the current directory, so not where the checkout lives).
  */
@@ -32,6 +35,11 @@
 
 struct Buffer;
 struct PackSlot;
+
+typedef struct {
+    const char **slot;
+    int n, cap;
+} NameSet;
 
 /* A fused loop's parameters, named after its operands (fused_params). */
 typedef struct {
@@ -55,16 +63,21 @@ typedef struct {
     int nbuffers, capbuffers;
     struct PackSlot *pack_slots; /* packed weights and their workspace slots */
     int npack_slots, cappack_slots;
-    const char **taken;   /* the names taken so far: a hash set (names_add) */
-    int ntaken, captaken;
+    NameSet global;       /* the file's own identifiers (name_free) */
+    NameSet fields;       /* the fields of the workspace struct being named */
+    NameSet inputs;       /* the step inputs' names (h0, carry_scale): one per input */
     int last_line;        /* spec line of the last comment */
     bool in_backward;
     bool labels;          /* a task head with L labels: L is a run-time dim */
     bool s2s;             /* task: seq2seq: RnnrtS2sCtx, the target vocabulary Vt */
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
-    const char **locals;  /* names local to one function or fused loop (local_name) */
-    int nlocals, caplocals;
+    NameSet locals;       /* names local to one step function (local_name) */
+    NameSet slocals;      /* ... to one scan's loop body (its views), while in_scan */
+    bool in_scan;
+    NameSet flocals;      /* names local to one fused loop */
+    const char **node_carry, **node_cur; /* a carried scan argument's workspace field and cursor, at aux - 1 */
+    int capnode_carry, capnode_cur;
     FusedParams *fparams; /* one per fused node */
     int nfparams, capfparams;
     int *shown;           /* spec lines commented in the current scan body */
@@ -85,62 +98,62 @@ static const char *node_cname(Emit *E, const Node *n)
     return E->node_names[n->aux - 1];
 }
 
-/* The names taken so far are an open-addressing hash set (linear probing,
- * at most half full, in perm): a deep spec has thousands of names, and a
- * list compared name by name made `layers: 64` take seconds. */
-static size_t name_slot(const Emit *E, const char *s)
+/* A set of names: an open-addressing hash set (linear probing, at most
+ * half full, in perm): a deep spec has thousands of names, and a list
+ * compared name by name made `layers: 64` take seconds. */
+static size_t nameset_slot(const NameSet *set, const char *s)
 {
-    size_t mask = (size_t)E->captaken - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
-    while (E->taken[i] && strcmp(E->taken[i], s) != 0)
+    size_t mask = (size_t)set->cap - 1, i = (size_t)hash_fnv1a(s, strlen(s)) & mask;
+    while (set->slot[i] && strcmp(set->slot[i], s) != 0)
         i = (i + 1) & mask;
     return i;
 }
 
-static void names_add(Emit *E, const char *s);
-
-/* The names no node may take: the emitted code's own locals and C keywords. */
-static void names_init(Emit *E)
+static bool nameset_has(const NameSet *set, const char *s)
 {
-    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
-                                     /* C keywords a gradient name can become ("do" from gate "o") */
-                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
-                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
-                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
-                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
-    E->captaken = 256;
-    E->ntaken = 0;
-    E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        names_add(E, reserved[i]);
+    return set->cap && set->slot[nameset_slot(set, s)] != NULL;
 }
 
-static bool name_taken(Emit *E, const char *s)
+static void nameset_add(NameSet *set, const char *s)
 {
-    if (!E->taken)
-        names_init(E);
-    return E->taken[name_slot(E, s)] != NULL;
-}
-
-static void names_add(Emit *E, const char *s)
-{
-    if (2 * (E->ntaken + 1) > E->captaken) {
-        const char **old = E->taken;
-        int oldcap = E->captaken;
-        E->captaken *= 2;
-        E->taken = arena_array(&perm, (size_t)E->captaken, sizeof(char *));
+    if (2 * (set->n + 1) > set->cap) {
+        const char **old = set->slot;
+        int oldcap = set->cap;
+        set->cap = oldcap ? 2 * oldcap : 64;
+        set->slot = arena_array(&perm, (size_t)set->cap, sizeof(char *));
         for (int i = 0; i < oldcap; i++)
             if (old[i])
-                E->taken[name_slot(E, old[i])] = old[i];
+                set->slot[nameset_slot(set, old[i])] = old[i];
     }
-    E->taken[name_slot(E, s)] = s;
-    E->ntaken++;
+    set->slot[nameset_slot(set, s)] = s;
+    set->n++;
 }
 
-/* A C identifier from a spec name: [A-Za-z0-9_], unique in the file. All
- * spec names are already identifiers (spec.c checks), and the model prefix
- * never appears in them, so they cannot clash with emitted functions. */
-static const char *unique_name(Emit *E, const char *base)
+static void nameset_clear(NameSet *set) { *set = (NameSet){0}; }
+
+/* Names no identifier of the file may take: C keywords and the type. */
+static const char *const c_reserved[] = {"auto", "break", "case", "char", "const", "continue", "default", "do",
+                                         "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+                                         "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
+                                         "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+                                         "volatile", "while", "real", NULL};
+/* ... nor a local of a step function: the emitted code's own locals. */
+static const char *const fn_reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n",
+                                          "off", "packed", "row", "col", "idx", "rows", "cols", NULL};
+/* ... nor a local of a fused loop: its loop variables. */
+static const char *const fused_reserved[] = {"row", "col", "idx", "rows", "cols", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* A C identifier from a name: [A-Za-z0-9_], not starting with a digit. All
+ * spec names are already identifiers (spec.c checks). */
+static const char *c_ident(const char *base)
 {
     char buf[96];
     size_t k = 0;
@@ -151,55 +164,106 @@ static const char *unique_name(Emit *E, const char *base)
         memmove(buf + 1, buf, k + 1);
         buf[0] = 'v';
     }
-    char cand[112];
-    snprintf(cand, sizeof cand, "%s", buf);
-    for (int i = 2; name_taken(E, cand); i++)
-        snprintf(cand, sizeof cand, "%s_%d", buf, i);
-    const char *name = arena_strdup(&perm, cand);
-    names_add(E, name);
-    return name;
+    return arena_strdup(&perm, buf);
 }
 
-/* A name local to one C function (a scan's carry cursor) or one fused
- * loop (its scalars): unique among that scope's names and apart from the
- * reserved ones, but free to repeat a workspace field's name (w.h_add and a
- * scalar h_add do not clash) or a name of another function. So a name
- * does not depend on how many functions came before. scope_begin starts a
- * scope; a scope that must not shadow the file's locals passes global. */
-static void scope_begin(Emit *E) { E->nlocals = 0; }
+/* Is s free in a scope? Every scope avoids the keywords and the file's
+ * own identifiers (E->global: widths, functions); a step function's
+ * locals avoid its fixed locals and each other (E->locals), a fused loop's
+ * its loop variables and each other, workspace fields each other
+ * (E->fields). */
+typedef enum { SCOPE_FILE, SCOPE_FIELD, SCOPE_FN, SCOPE_FUSED } ScopeKind;
 
-static bool local_taken(Emit *E, const char *s, bool global)
+static bool name_free(Emit *E, ScopeKind k, const char *s)
 {
-    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
-                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
-                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
-                                     "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
-                                     "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-                                     "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
-    if (global && name_taken(E, s))
-        return true;
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], s) == 0)
-            return true;
-    if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
-        const char *d = s + (s[0] == 'i' ? 2 : 3);
-        if (*d && strspn(d, "0123456789") == strlen(d))
-            return true;
+    if (in_list(c_reserved, s) || nameset_has(&E->global, s))
+        return false;
+    switch (k) {
+    case SCOPE_FILE: return !in_list(fn_reserved, s);
+    case SCOPE_FIELD: return !nameset_has(&E->fields, s);
+    case SCOPE_FN: return !in_list(fn_reserved, s) && !nameset_has(&E->locals, s) && !nameset_has(&E->slocals, s);
+    case SCOPE_FUSED:
+        if (strncmp(s, "in", 2) == 0 || strncmp(s, "out", 3) == 0) { /* a fused loop's parameters */
+            const char *d = s + (s[0] == 'i' ? 2 : 3);
+            if (*d && strspn(d, "0123456789") == strlen(d))
+                return false;
+        }
+        return !in_list(fused_reserved, s) && !nameset_has(&E->flocals, s);
     }
-    for (int i = 0; i < E->nlocals; i++)
-        if (strcmp(E->locals[i], s) == 0)
-            return true;
     return false;
 }
 
-static const char *local_name(Emit *E, const char *base, bool global)
+static void name_take(Emit *E, ScopeKind k, const char *s)
 {
-    char cand[112];
-    snprintf(cand, sizeof cand, "%s", base);
-    for (int i = 2; local_taken(E, cand, global); i++)
-        snprintf(cand, sizeof cand, "%s_%d", base, i);
-    E->locals = arena_grow(&perm, E->locals, &E->caplocals, E->nlocals + 1, sizeof(char *));
-    return E->locals[E->nlocals++] = arena_strdup(&perm, cand);
+    nameset_add(k == SCOPE_FILE    ? &E->global
+                : k == SCOPE_FIELD ? &E->fields
+                : k == SCOPE_FN    ? (E->in_scan ? &E->slocals : &E->locals)
+                                   : &E->flocals,
+                s);
+}
+
+/* base, made free in scope k by the first qualifier that frees it; NULL
+ * when none does. */
+static const char *name_in(Emit *E, ScopeKind k, const char *base, const char *const *quals)
+{
+    const char *b = c_ident(base);
+    if (name_free(E, k, b)) {
+        name_take(E, k, b);
+        return b;
+    }
+    for (int i = 0; quals && quals[i]; i++) {
+        const char *cand = c_ident(arena_printf(&perm, "%s_%s", b, quals[i]));
+        if (name_free(E, k, cand)) {
+            name_take(E, k, cand);
+            return cand;
+        }
+    }
+    return NULL;
+}
+
+/* A name in scope k: base, or base qualified (name_quals), or as a last
+ * resort (two values that nothing tells apart) numbered. */
+static const char *scoped_name(Emit *E, ScopeKind k, const char *base, const char *const *quals)
+{
+    const char *name = name_in(E, k, base, quals);
+    if (name)
+        return name;
+    const char *b = c_ident(base);
+    for (int i = 2;; i++) {
+        const char *cand = arena_printf(&perm, "%s_%d", b, i);
+        if (name_free(E, k, cand)) {
+            name_take(E, k, cand);
+            return cand;
+        }
+    }
+}
+
+/* The first free name of cands (NULL-ended) in scope k; numbered after
+ * the first when none is free. */
+static const char *first_free(Emit *E, ScopeKind k, const char *const *cands)
+{
+    for (int i = 0; cands[i]; i++) {
+        const char *cand = c_ident(cands[i]);
+        if (name_free(E, k, cand)) {
+            name_take(E, k, cand);
+            return cand;
+        }
+    }
+    return scoped_name(E, k, cands[0], NULL);
+}
+
+/* A name for the whole file (a width, a function). */
+static const char *unique_name(Emit *E, const char *base) { return scoped_name(E, SCOPE_FILE, base, NULL); }
+
+/* A name local to one C function (a scan's views, its carry cursors) or
+ * one fused loop (its parameters and scalars): free to repeat a workspace
+ * field's name (w.h_add and a local h_add do not clash) or a name of
+ * another function, so a name does not depend on how many functions came
+ * before. */
+
+static const char *local_name(Emit *E, const char *base, bool fused)
+{
+    return scoped_name(E, fused ? SCOPE_FUSED : SCOPE_FN, base, NULL);
 }
 
 /* Nodes read through a local pointer rather than a workspace field (scan
@@ -213,6 +277,24 @@ static void set_name(Emit *E, Node *n, const char *name, bool local)
     E->node_local[E->nnode_names] = local;
     E->node_names[E->nnode_names++] = name;
     n->aux = E->nnode_names;
+    E->node_carry = arena_grow(&perm, E->node_carry, &E->capnode_carry, E->nnode_names, sizeof(char *));
+    E->node_cur = arena_grow(&perm, E->node_cur, &E->capnode_cur, E->nnode_names, sizeof(char *));
+}
+
+/* A carried scan argument's workspace field ("h_prev_carry") and the
+ * cursor a carry updated in place steps with ("h_prev_cur"). */
+static const char *carry_field(Emit *E, const Node *arg)
+{
+    if (!E->node_carry[arg->aux - 1])
+        DIE("emit: scan argument %%%d has no carry field", arg->id);
+    return E->node_carry[arg->aux - 1];
+}
+
+static const char *carry_cursor(Emit *E, const Node *arg)
+{
+    if (!E->node_cur[arg->aux - 1])
+        DIE("emit: scan argument %%%d has no cursor", arg->id);
+    return E->node_cur[arg->aux - 1];
 }
 
 /* The parameter a node reads (directly or as a scan's loop-invariant
@@ -262,6 +344,140 @@ static const char *base_name(const Node *n)
     return op_name(n->op);
 }
 
+/* The value a node stands for: a fused loop's output is its member. */
+static const Node *fused_member(const Node *n)
+{
+    return n->op == OP_FUSED_OUT ? n->in[0]->scan->out[n->index].node : n;
+}
+
+/* Operand k of n as the value it is: a scan's or a fused loop's argument
+ * is the outer value (a loop-invariant one: the parameter). */
+static const Node *operand_value(const Node *n, int k)
+{
+    const Node *x = n->in[k];
+    while (x->op == OP_GRAD_SCALE) /* the identity going forward */
+        x = x->in[0];
+    if (x->op != OP_ARG)
+        return x;
+    const Node *sn = scan_of_body(x->graph);
+    if (sn)
+        return sn->scan->in[x->index].kind == SCAN_INV ? sn->in[x->index] : x;
+    for (int i = 0; x->graph->parent && i < x->graph->parent->n; i++) {
+        const Node *fu = x->graph->parent->nodes[i];
+        if (fu->op == OP_FUSED && fu->scan->body == x->graph)
+            return fu->in[x->index];
+    }
+    return x;
+}
+
+/* Is n a part of a value of its own name (a gradient contribution summed
+ * into the total, a partial sum): read by a node of the same name? */
+static bool name_part(const Node *n, const char *b)
+{
+    const Graph *g = n->graph;
+    for (int i = n->id + 1; i < g->n; i++) {
+        const Node *u = g->nodes[i];
+        bool reads = false;
+        for (int k = 0; k < u->nin && !reads; k++)
+            reads = u->in[k] == n;
+        if (!reads)
+            continue;
+        if (u->op == OP_FUSED) {
+            for (int j = i + 1; j < g->n; j++)
+                if (g->nodes[j]->op == OP_FUSED_OUT && g->nodes[j]->in[0] == u && strcmp(base_name(g->nodes[j]), b) == 0)
+                    return true;
+        } else if (u->op != OP_CONST && u->op != OP_SCAN && strcmp(base_name(u), b) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Length of the layer suffix ("_enc_l0") a and b share: the longest common
+ * proper suffix of both that starts with '_'. */
+static size_t shared_suffix(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), n = 0, best = 0;
+    while (n < la && n < lb && a[la - 1 - n] == b[lb - 1 - n]) {
+        n++;
+        if (a[la - n] == '_' && n < la && n < lb)
+            best = n;
+    }
+    return best;
+}
+
+/* b told apart by q: "dh_prev_enc_l0" by "W_hn_enc_l0" is
+ * "dh_prev_W_hn_enc_l0"; a leading equation name they share goes
+ * ("r_add" by "r_W_hr": "r_add_W_hr"). */
+static const char *qualified(const char *b, const char *q)
+{
+    size_t lb = strlen(b);
+    if (strncmp(q, b, lb) == 0 && q[lb] == '_' && q[lb + 1]) /* "dh_prev_mul" by itself: "mul" */
+        q += lb + 1;
+    size_t suf = shared_suffix(b, q), lq = strlen(q);
+    const char *us = strchr(b, '_');
+    if (us && strncmp(b, q, (size_t)(us - b) + 1) == 0 && lq - suf > (size_t)(us - b) + 1) {
+        q += us - b + 1;
+        lq -= (size_t)(us - b) + 1;
+    }
+    return arena_printf(&perm, "%.*s_%.*s%s", (int)(lb - suf), b, (int)(lq - suf), q, b + lb - suf);
+}
+
+/* The names of node n (base name b) in the order they are tried: b, then
+ * b told apart by what n reads (the parameter, then its operands, last
+ * first: dh_prev_W_hn is the h_prev gradient through W_hn, r_add_W_hr
+ * the sum that adds h @ W_hr); a part of a value of the same name
+ * (name_part) tries those first and leaves b to the whole. */
+/* Operand y as a qualifier of b: its name (the parameter's; a value's C
+ * name once it has one), less a leading b ("dh_W_cz" of dh: "W_cz"). */
+static const char *operand_label(Emit *E, const Node *y, const char *b)
+{
+    const char *l = (y->op == OP_PARAM || y->op == OP_ARG) && y->name ? y->name
+                    : y->op != OP_FUSED && y->aux > 0 && y->aux <= E->nnode_names && E->node_names[y->aux - 1] &&
+                            *E->node_names[y->aux - 1]
+                        ? node_cname(E, y)
+                                                                                             : base_name(y);
+    size_t lb = strlen(b);
+    if (strncmp(l, b, lb) == 0 && l[lb] == '_' && l[lb + 1])
+        l += lb + 1;
+    return l;
+}
+
+static const char *const *name_cands(Emit *E, const Node *n, const char *b)
+{
+    const Node *m = fused_member(n);
+    const char **c = arena_array(&perm, 2 * (size_t)m->nin + 4, sizeof(char *));
+    int nc = 0;
+    bool part = name_part(n, b);
+    if (!part)
+        c[nc++] = b;
+    const char *w = param_read(m);
+    if (w)
+        c[nc++] = qualified(b, w);
+    for (int k = m->nin - 1; k >= 0; k--) {
+        const Node *y = operand_value(m, k);
+        if (y->op == OP_CONST || y->op == OP_SCAN)
+            continue;
+        const char *yb = operand_label(E, y, b);
+        if (strcmp(yb, b) != 0 && (!w || strcmp(yb, w) != 0))
+            c[nc++] = qualified(b, yb);
+    }
+    if (part)
+        c[nc++] = b;
+    /* last: b told apart by what n does (dh_sum: the sum of dh's parts),
+     * then by that and its last operand (dh_sum_W_cz: the sum up to the
+     * term through W_cz) */
+    const char *role = m->op == OP_ADD ? "sum" : m->op == OP_SUB ? "diff" : m->op == OP_MUL ? "prod" : op_name(m->op);
+    c[nc++] = qualified(b, role);
+    for (int k = m->nin - 1; k >= 0; k--) {
+        const Node *y = operand_value(m, k);
+        if (y->op != OP_CONST && y->op != OP_SCAN && strcmp(operand_label(E, y, b), b) != 0)
+            c[nc++] = qualified(b, arena_printf(&perm, "%s_%s", role, operand_label(E, y, b)));
+    }
+    c[nc] = NULL;
+    return c;
+}
+
 static const char *ref(Emit *E, const Node *n);
 
 /* A fused loop's parameter for operand x: the identifier of the pointer
@@ -300,12 +516,19 @@ static void name_fused_inputs(Emit *E, const Node *fu)
     fp->in = arena_array(&perm, (size_t)nin + 1, sizeof(char *));
     fp->out = arena_array(&perm, (size_t)nout + 1, sizeof(char *));
     fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
-    for (int k = 0; k < nin; k++)
-        if (fu->in[k]->op != OP_CONST)
-            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), false);
+    bool *again = arena_array(&perm, (size_t)nin + 1, sizeof(bool)); /* a value passed twice: one parameter */
+    for (int k = 0; k < nin; k++) {
+        for (int j = 0; j < k && !again[k] && fu->in[k]->op != OP_CONST; j++)
+            if (fu->in[j]->op != OP_CONST && strcmp(ref(E, fu->in[j]), ref(E, fu->in[k])) == 0) {
+                fp->in[k] = fp->in[j];
+                again[k] = true;
+            }
+        if (fu->in[k]->op != OP_CONST && !again[k])
+            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), true);
+    }
     int n = 0;
     for (int k = 0; k < nin; k++)
-        if (fp->in[k]) {
+        if (fp->in[k] && !again[k]) {
             int j = n++;
             while (j > 0 && strcmp(fp->in[fp->order[j - 1]], fp->in[k]) > 0) {
                 fp->order[j] = fp->order[j - 1];
@@ -321,7 +544,7 @@ static void name_fused_outputs(Emit *E, const Node *fu)
 {
     FusedParams *fp = fused_params(E, fu);
     for (int o = 0; o < fu->scan->nout; o++)
-        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), false);
+        fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), true);
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -329,38 +552,159 @@ static void name_fused_outputs(Emit *E, const Node *fu)
  * name of their own. */
 static const char *ref(Emit *E, const Node *n);
 
+static bool carry_in_place(const Node *sn, int k);
+
+/* A node's name in its scope: a scan's views and the body values written
+ * straight into a stacked output are locals of the step function that
+ * runs the scan; a step input (h0, carry_scale) is one name wherever a
+ * graph reads it; everything else is a workspace field. */
+static void name_node(Emit *E, Node *n, const Node *scan)
+{
+    if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV) {
+        set_name(E, n, ref(E, scan->in[n->index]), true);
+    } else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ) {
+        set_name(E, n, local_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in"), false), true);
+    } else if (n->op == OP_ARG) {
+        static const char *const at_t[] = {"t", NULL}; /* r, a name the code takes: r_t, r at step t */
+        set_name(E, n, scoped_name(E, SCOPE_FN, base_name(n), at_t), true);
+    } else if (scan && scan_stack_output(scan, n)) {
+        const char *const *c = name_cands(E, n, base_name(n));
+        if (in_list(fn_reserved, c[0])) { /* r, a name the code takes: r_t, r at step t */
+            const char **t = arena_array(&perm, 2, sizeof(char *));
+            t[0] = arena_printf(&perm, "%s_t", c[0]);
+            c = t;
+        }
+        set_name(E, n, first_free(E, SCOPE_FN, c), true);
+    } else if (n->op == OP_INPUT) {
+        const char *base = c_ident(base_name(n));
+        if (nameset_has(&E->inputs, base)) {
+            set_name(E, n, base, false);
+        } else {
+            const char *name = unique_name(E, base);
+            nameset_add(&E->inputs, name);
+            set_name(E, n, name, false);
+        }
+    } else if (n->op == OP_SCAN_OUT && n->in[0]->scan->out[n->index].kind == SCAN_STACK &&
+               n->in[0]->scan->out[n->index].node->op != OP_GRAD_SCALE && n->in[0]->scan->out[n->index].node->aux > 0) {
+        /* a stacked value told apart in the body keeps that name:
+         * dn_add_r_seq stacks dn_add_r */
+        const Node *v = n->in[0]->scan->out[n->index].node;
+        const char *vb = c_ident(base_name(v)), *vn = node_cname(E, v);
+        const char **c = arena_array(&perm, 3, sizeof(char *));
+        bool told = strcmp(vn, vb) != 0 && !(strlen(vn) == strlen(vb) + 2 && strncmp(vn, vb, strlen(vb)) == 0 &&
+                                             strcmp(vn + strlen(vb), "_t") == 0); /* r_t: r at step t */
+        c[told ? 1 : 0] = base_name(n);
+        c[told ? 0 : 1] = arena_printf(&perm, "%s_seq", vn);
+        set_name(E, n, first_free(E, SCOPE_FIELD, c), false);
+    } else if (n->op == OP_SCAN_OUT && n->in[0]->scan->out[n->index].kind == SCAN_SUM) {
+        /* a sum over the steps of a value each step makes: dh_enc_l1_steps */
+        const char **c = arena_array(&perm, 3, sizeof(char *));
+        c[0] = base_name(n);
+        c[1] = qualified(c[0], "steps");
+        set_name(E, n, first_free(E, SCOPE_FIELD, c), false);
+    } else {
+        set_name(E, n, first_free(E, SCOPE_FIELD, name_cands(E, n, base_name(n))), false);
+    }
+}
+
+/* Is fused member x written into its one reader's expression rather than
+ * named? When it is no output of the loop and that reader's expression
+ * spells the operand once (tanh_grad spells its first operand twice). */
+static bool fused_inline(const Node *fu, const Node *x)
+{
+    const Graph *fb = fu->scan->body;
+    for (int o = 0; o < fu->scan->nout; o++)
+        if (fu->scan->out[o].node == x)
+            return false;
+    int uses = 0;
+    for (int i = 0; i < fb->n; i++)
+        for (int k = 0; k < fb->nodes[i]->nin; k++)
+            if (fb->nodes[i]->in[k] == x) {
+                Op op = fb->nodes[i]->op;
+                bool twice = k == 0 && (op == OP_TANH_GRAD || op == OP_SIGMOID_GRAD || op == OP_RELU || op == OP_RELU_GRAD);
+                uses += twice ? 2 : 1;
+            }
+    return uses == 1;
+}
+
+/* The names a fused loop's member x tries: an output by the name of the
+ * value it writes (the scalar dh_prev_z is stored to w.dh_prev_z). */
+static const char *const *fused_member_cands(Emit *E, const Node *fu, const Node *x)
+{
+    const Graph *g = fu->graph;
+    for (int i = fu->id + 1; i < g->n; i++) {
+        const Node *o = g->nodes[i];
+        if (o->op == OP_FUSED_OUT && o->in[0] == fu && fu->scan->out[o->index].node == x && o->aux > 0) {
+            const char **c = arena_array(&perm, 2, sizeof(char *));
+            c[0] = node_cname(E, o);
+            return c;
+        }
+    }
+    return name_cands(E, x, base_name(x));
+}
+
+/* The C name of a fused loop's first output (its FUSED_OUT node's). */
+static const char *fused_first_name(Emit *E, const Node *fu)
+{
+    const Graph *g = fu->graph;
+    for (int i = fu->id + 1; i < g->n; i++)
+        if (g->nodes[i]->op == OP_FUSED_OUT && g->nodes[i]->in[0] == fu && g->nodes[i]->aux > 0)
+            return node_cname(E, g->nodes[i]);
+    return base_name(fu->scan->out[0].node);
+}
+
 static void name_graph(Emit *E, Graph *g, const Node *scan)
 {
+    for (int i = 0; i < g->n; i++) /* unnamed until set_name (aux is free for passes) */
+        g->nodes[i]->aux = 0;
+    if (!scan)
+        nameset_clear(&E->locals); /* the forward's locals */
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
+        if (!scan && i == E->m->nforward)
+            nameset_clear(&E->locals); /* the backward's */
         if (n->op == OP_GRAD_SCALE || n->op == OP_CONST)
             continue;
         if (n->op == OP_SCAN) {
+            /* its views are declared in its loop body: a scope of their
+             * own, apart from the function's (its cursors) */
+            nameset_clear(&E->slocals);
+            E->in_scan = true;
             name_graph(E, n->scan->body, n);
+            E->in_scan = false;
+            for (int k = 0; k < n->scan->nin; k++) {
+                const Node *a = n->scan->in[k].arg;
+                if (n->scan->in[k].kind != SCAN_CARRY)
+                    continue;
+                E->node_carry[a->aux - 1] = scoped_name(E, SCOPE_FIELD, arena_printf(&perm, "%s_carry", node_cname(E, a)), NULL);
+                if (carry_in_place(n, k))
+                    E->node_cur[a->aux - 1] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, a)), false);
+            }
             continue;
         }
         if (n->op == OP_FUSED)
             continue; /* after the buffers, below */
-        if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_INV)
-            set_name(E, n, ref(E, scan->in[n->index]), true);
-        else if (n->op == OP_ARG && scan->scan->in[n->index].kind == SCAN_SEQ)
-            set_name(E, n, unique_name(E, arena_printf(&perm, "%s_t", n->name ? n->name : "in")), true);
-        else
-            set_name(E, n, unique_name(E, base_name(n)), n->op == OP_ARG || (scan && scan_stack_output(scan, n)));
+        name_node(E, n, scan);
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
     for (int i = 0; i < g->n; i++) {
         const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
+        for (int k = 0; fb && k < fb->n; k++)
+            fb->nodes[k]->aux = 0;
         if (fb) {
             set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
-                                                                 base_name(g->nodes[i]->scan->out[0].node))), true);
-            scope_begin(E);
+                                                                 fused_first_name(E, g->nodes[i]))), true);
+            nameset_clear(&E->flocals);
             name_fused_inputs(E, g->nodes[i]);
         }
         for (int k = 0; fb && k < fb->n; k++)
             if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
+                set_name(E, fb->nodes[k],
+                         fused_inline(g->nodes[i], fb->nodes[k])
+                             ? ""
+                             : first_free(E, SCOPE_FUSED, fused_member_cands(E, g->nodes[i], fb->nodes[k])),
+                         true);
         if (fb)
             name_fused_outputs(E, g->nodes[i]);
     }
@@ -542,7 +886,7 @@ static const char *ref(Emit *E, const Node *n)
         const Scan *s = n->in[0]->scan;
         const ScanOut *o = &s->out[n->index];
         if (o->kind == SCAN_FINAL)
-            return arena_printf(&perm, "w.%s_carry", node_cname(E, s->in[o->carry].arg));
+            return arena_printf(&perm, "w.%s", carry_field(E, s->in[o->carry].arg));
         return arena_printf(&perm, "w.%s", node_cname(E, n));
     }
     default:
@@ -830,7 +1174,7 @@ static void collect_pack_slots(Emit *E, const Graph *body)
         if (!w || pack_field(E, w))
             continue;
         E->pack_slots = arena_grow(&perm, E->pack_slots, &E->cappack_slots, E->npack_slots + 1, sizeof(PackSlot));
-        E->pack_slots[E->npack_slots++] = (PackSlot){w, unique_name(E, arena_printf(&perm, "%s_packed", node_cname(E, w)))};
+        E->pack_slots[E->npack_slots++] = (PackSlot){w, scoped_name(E, SCOPE_FIELD, arena_printf(&perm, "%s_packed", node_cname(E, w)), NULL)};
     }
 }
 
@@ -842,7 +1186,7 @@ static void collect_buffers(Emit *E, const Graph *g, const Node *scan)
             for (int k = 0; k < n->scan->nin; k++)
                 if (n->scan->in[k].kind == SCAN_CARRY) {
                     const Node *a = n->scan->in[k].arg;
-                    add_buffer(E, arena_printf(&perm, "%s_carry", node_cname(E, a)),
+                    add_buffer(E, carry_field(E, a),
                                arena_printf(&perm, "carried %s %s", a->name ? a->name : "", shape_c(E, a->shape)),
                                a, true);
                 }
@@ -904,8 +1248,9 @@ static const char *size_mult(Emit *E, Shape s)
 }
 
 /* The table of buffers rnnrt_layout places (RnnrtWorkBuf): slot[i] is buffer
- * i's slot, -1 for storage of its own. A slot is numbered by the row of its
- * first buffer, so a change to one slot renumbers no other. */
+ * i's slot, -1 for storage of its own. A slot is named by its first
+ * buffer (its offset in the struct: any int tells slots apart), so a
+ * buffer added or removed renumbers no other slot. */
 static void emit_buf_table(Emit *E, const char *work, const char *table, const int *slot)
 {
     int *num = arena_array(&perm, (size_t)E->nbuffers + 1, sizeof(int));
@@ -918,8 +1263,9 @@ static void emit_buf_table(Emit *E, const char *work, const char *table, const i
             }
     }
     emitf(E, 0, "/* Where the buffers live: {field, slot, run-time dims, constant factor}\n"
-                " * (one slot: lifetimes that do not overlap; -1: storage of its own;\n"
-                " * a packed weight adds its columns). rnnrt_layout places them. */\n");
+                " * (one slot, named by its first buffer: lifetimes that do not overlap;\n"
+                " * -1: storage of its own; a packed weight adds its columns).\n"
+                " * rnnrt_layout places them. */\n");
     emitf(E, 0, "static const RnnrtWorkBuf %s[] = {\n", table);
     for (int i = 0; i < E->nbuffers; i++) {
         const Buffer *b = &E->buffers[i];
@@ -928,7 +1274,8 @@ static void emit_buf_table(Emit *E, const char *work, const char *table, const i
             emitf(E, 1, "{offsetof(%s, %s), -1, \"%s\", %s, \"%s\", %s},\n", work, b->field, size_dims(rows),
                   size_mult(E, rows), size_dims(cols), size_mult(E, cols));
         } else {
-            emitf(E, 1, "{offsetof(%s, %s), %d, \"%s\", %s, NULL, 0},\n", work, b->field, num[i], size_dims(b->shape),
+            const char *sl = num[i] < 0 ? "-1" : arena_printf(&perm, "(int)offsetof(%s, %s)", work, E->buffers[num[i]].field);
+            emitf(E, 1, "{offsetof(%s, %s), %s, \"%s\", %s, NULL, 0},\n", work, b->field, sl, size_dims(b->shape),
                   size_mult(E, b->shape));
         }
     }
@@ -1094,6 +1441,25 @@ static void fused_comment(Emit *E, int ind, const Node *fu, bool backward, bool 
     }
 }
 
+/* Operand k of fused member x: an inlined member's expression (fused_inline)
+ * bare where C reads it as the same tree (a call, a call's argument, a
+ * product in a sum, a sum as the left operand of a sum and a product as
+ * the left operand of a product: a + b + c is (a + b) + c), else in
+ * parentheses. */
+static const char *fused_arg(Emit *E, const Node *fu, const Node *x, int k, const char **inptr)
+{
+    const Node *y = x->in[k];
+    const char *e = fused_operand(E, fu, y, inptr);
+    if (y->op == OP_ARG || y->op == OP_CONST || !fused_inline(fu, y) || y->op == OP_TANH || y->op == OP_SIGMOID)
+        return e;
+    bool sum = y->op == OP_ADD || y->op == OP_SUB, in_sum = x->op == OP_ADD || x->op == OP_SUB;
+    bool product = y->op == OP_MUL || y->op == OP_TANH_GRAD || y->op == OP_SIGMOID_GRAD; /* b * (1 - a * a) */
+    bool left_of_product = (k == 0 && x->op == OP_MUL) || (k == 1 && (x->op == OP_TANH_GRAD || x->op == OP_SIGMOID_GRAD));
+    bool bare = x->op == OP_TANH || x->op == OP_SIGMOID || x->op == OP_EXP || (sum && in_sum && k == 0) ||
+                (product && (in_sum || left_of_product));
+    return bare ? e : arena_printf(&perm, "(%s)", e);
+}
+
 /* A fused node as a function: one loop over the tile [rows, n], every
  * member a scalar, the outputs stored. Inputs and outputs are restrict
  * parameters (distinct buffers), so GCC vectorizes the loop without alias
@@ -1125,13 +1491,17 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
         const Node *x = fb->nodes[k];
         if (x->op == OP_ARG || x->op == OP_CONST)
             continue;
-        const char *a = fused_operand(E, fu, x->in[0], inptr);
-        const char *b = x->nin > 1 ? fused_operand(E, fu, x->in[1], inptr) : NULL;
+        const char *a = fused_arg(E, fu, x, 0, inptr);
+        const char *b = x->nin > 1 ? fused_arg(E, fu, x, 1, inptr) : NULL;
         const char *e;
         if (x->op == OP_TANH || x->op == OP_SIGMOID)
             e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
         else
             e = elementwise_expr(x, a, b);
+        if (fused_inline(fu, x)) { /* its reader spells it out */
+            E->node_names[x->aux - 1] = e;
+            continue;
+        }
         emitf(E, 3, "const real %s = %s;\n", node_cname(E, x), e);
     }
     for (int o = 0; o < s->nout; o++)
@@ -1410,15 +1780,15 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
     /* carries start at their initial values; sums at zero */
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].kind == SCAN_CARRY && zeros_only_init(sn->in[k]))
-            emitf(E, ind, "memset(w.%s_carry, 0, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
+            emitf(E, ind, "memset(w.%s, 0, %s * sizeof(real));\n", carry_field(E, s->in[k].arg),
                   numel_size(E, s->in[k].arg->shape));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, ind, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), ref(E, sn->in[k]),
+            emitf(E, ind, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg), ref(E, sn->in[k]),
                   numel_size(E, s->in[k].arg->shape));
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) {
-            cur[k] = local_name(E, arena_printf(&perm, "%s_cur", node_cname(E, s->in[k].arg)), true);
-            emitf(E, ind, "const real *%s = w.%s_carry;\n", cur[k], node_cname(E, s->in[k].arg));
+            cur[k] = carry_cursor(E, s->in[k].arg);
+            emitf(E, ind, "const real *%s = w.%s;\n", cur[k], carry_field(E, s->in[k].arg));
         }
     for (int o = 0; o < s->nout; o++)
         if (s->out[o].kind == SCAN_SUM) {
@@ -1446,7 +1816,7 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         else if (carry_in_place(sn, k))
             views[nviews++] = arena_printf(&perm, "const real *%s = %s;\n", node_cname(E, arg), cur[k]);
         else if (s->in[k].kind == SCAN_CARRY)
-            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s_carry;\n", node_cname(E, arg), node_cname(E, arg));
+            views[nviews++] = arena_printf(&perm, "const real *%s = w.%s;\n", node_cname(E, arg), carry_field(E, arg));
     }
     emit_sorted(E, in1, views, nviews);
     nviews = 0;
@@ -1481,14 +1851,14 @@ static void emit_scan(Emit *E, int ind, const Node *sn)
         if (carry_in_place(sn, k))
             emitf(E, in1, "%s = %s;\n", cur[k], ref(E, s->in[k].carry_out));
         else if (s->in[k].kind == SCAN_CARRY)
-            emitf(E, in1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg),
+            emitf(E, in1, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg),
                   ref(E, s->in[k].carry_out), numel_size(E, s->in[k].arg->shape));
     emitf(E, ind, "}\n");
     E->pack_flag = NULL;
     for (int k = 0; k < s->nin; k++)
         if (carry_in_place(sn, k)) { /* T == 0 leaves it where it was */
-            emitf(E, ind, "if (%s != w.%s_carry)\n", cur[k], node_cname(E, s->in[k].arg));
-            emitf(E, ind + 1, "memcpy(w.%s_carry, %s, %s * sizeof(real));\n", node_cname(E, s->in[k].arg), cur[k],
+            emitf(E, ind, "if (%s != w.%s)\n", cur[k], carry_field(E, s->in[k].arg));
+            emitf(E, ind + 1, "memcpy(w.%s, %s, %s * sizeof(real));\n", carry_field(E, s->in[k].arg), cur[k],
                   numel_size(E, s->in[k].arg->shape));
         }
     E->last_line = 0;
@@ -1797,7 +2167,6 @@ static FILE *body_begin(Emit *E)
     E->f = tmpfile();
     if (!E->f)
         DIE("emit: cannot create a temporary file");
-    scope_begin(E);
     return saved;
 }
 
@@ -2054,6 +2423,7 @@ static void emit_model_end(Emit *E, const char *main_fn, bool step_fns)
 static void name_decode(Emit *E, const S2sDecode *d)
 {
     const S2sStep *st = d->step;
+    nameset_clear(&E->fields); /* their own workspace struct */
     E->m = d->enc;
     name_graph(E, d->enc->g, NULL);
     E->m = st->m;
@@ -2132,7 +2502,7 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     const Model *train = E->m;
     const S2sStep *st = d->step;
     name_decode(E, d);
-    const char *state0 = unique_name(E, "enc_state0");
+    const char *state0 = scoped_name(E, SCOPE_FIELD, "enc_state0", NULL);
     emit_dec_layout(E, d, state0);
     E->m = d->enc;
     emit_fused_fns(E);
@@ -2241,15 +2611,6 @@ void emit_c(FILE *f, const Model *m, const S2sDecode *d)
               .xdim = labels ? "L" : s2s ? "Vt" : NULL};
     if (!m->stored || (d && (!d->enc->stored || !d->step->m->stored)))
         DIE("emit_c: memplan_storage has not run on every graph");
-    /* Reserve the names the file defines itself. */
-    static const char *fixed[] = {"p", "g", "w"};
-    /* the parameters of fused-loop functions (emit_fused_fn) */
-    for (int k = 0; k < 32; k++) {
-        unique_name(&E, arena_printf(&perm, "in%d", k));
-        unique_name(&E, arena_printf(&perm, "out%d", k));
-    }
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        unique_name(&E, fixed[i]);
     name_dims(&E);
     name_graph(&E, m->g, NULL);
     emit_header(&E);

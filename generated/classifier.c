@@ -117,7 +117,7 @@ static classifier_params classifier_params_at(real *base, int V, int L)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *c_2; /* per step: add [B,CLASSIFIER_H] */
+    real *c; /* per step: add [B,CLASSIFIER_H] */
     real *c_kept; /* per step: row_scale [B,CLASSIFIER_H] */
     real *c_prev_carry; /* carried c_prev [B,CLASSIFIER_H] */
     real *c_prev_seq; /* scan_out [T,B,CLASSIFIER_H] */
@@ -135,22 +135,22 @@ typedef struct {
     real *df_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
     real *dg_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
     real *dh; /* pool_grad [T,B,CLASSIFIER_H] */
-    real *dh_2; /* per step: add [B,CLASSIFIER_H] */
+    real *dh_next; /* per step: add [B,CLASSIFIER_H] */
     real *dh_next_carry; /* carried dh_next [B,CLASSIFIER_H] */
-    real *dh_prev; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dh_prev_2; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dh_prev_3; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dh_prev_4; /* per step: matmul [B,CLASSIFIER_H] */
-    real *dh_prev_5; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *dh_prev; /* per step: fused_out [B,CLASSIFIER_H] */
+    real *dh_prev_W_hf; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_W_hg; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_W_hi; /* per step: matmul [B,CLASSIFIER_H] */
+    real *dh_prev_W_ho; /* per step: matmul [B,CLASSIFIER_H] */
     real *dh_step; /* per step: row_scale [B,CLASSIFIER_H] */
     real *di_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
     real *dlogits; /* softmax_xent_grad [B,L] */
     real *do_add_seq; /* scan_out [T,B,CLASSIFIER_H] */
     real *dpooled; /* matmul [B,CLASSIFIER_H] */
-    real *dx; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dx_2; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dx_3; /* per step: matmul [B,CLASSIFIER_E] */
-    real *dx_4; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_W_if; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_W_ig; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_W_ii; /* per step: matmul [B,CLASSIFIER_E] */
+    real *dx_W_io; /* per step: matmul [B,CLASSIFIER_E] */
     real *dx_embed_seq; /* scan_out [T,B,CLASSIFIER_E] */
     real *f_W_hf; /* per step: matmul [B,CLASSIFIER_H] */
     real *f_W_if; /* matmul [T,B,CLASSIFIER_H] */
@@ -190,71 +190,72 @@ typedef struct {
 } classifier_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf classifier_bufs[] = {
-    {offsetof(classifier_work, c_2), 0, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_kept), 1, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_prev_carry), 2, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_prev_seq), 3, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, c_step), 4, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, carry_scale), 5, "T", 1, NULL, 0},
-    {offsetof(classifier_work, db_if), 6, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_ig), 7, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_ii), 8, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_io), 9, "", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, db_out), 10, "L", 1, NULL, 0},
-    {offsetof(classifier_work, dc_next_carry), 1, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dc_prev), 4, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dc_step), 13, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dembed), 14, "V", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, df_add_seq), 7, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dg_add_seq), 9, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_2), 0, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_next_carry), 2, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev), 20, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev_2), 13, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev_3), 22, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev_4), 23, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_prev_5), 24, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dh_step), 25, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, di_add_seq), 6, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dlogits), 14, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, do_add_seq), 28, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dpooled), 7, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, dx), 30, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dx_2), 31, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dx_3), 32, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dx_4), 33, "B", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, dx_embed_seq), 34, "TB", CLASSIFIER_E, NULL, 0},
-    {offsetof(classifier_work, f_W_hf), 0, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_W_if), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_add), 7, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, f_seq), 38, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_W_hg), 13, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_W_ig), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_add), 9, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, g_seq), 42, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_kept), 1, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_prev_carry), 34, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_prev_seq), 45, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_seq), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_step), 20, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, h_tanh_seq), 8, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_W_hi), 1, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_W_ii), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_add), 6, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, i_seq), 52, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, logits), 53, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, logits_matmul), 14, "BL", 1, NULL, 0},
-    {offsetof(classifier_work, loss), 14, "", 1, NULL, 0},
-    {offsetof(classifier_work, o_W_ho), 25, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_W_io), 14, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_add), 28, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, o_seq), 59, "TB", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, pooled), 6, "B", CLASSIFIER_H, NULL, 0},
-    {offsetof(classifier_work, x_embed), 61, "TB", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, c), (int)offsetof(classifier_work, c), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_kept), (int)offsetof(classifier_work, c_kept), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_carry), (int)offsetof(classifier_work, c_prev_carry), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_prev_seq), (int)offsetof(classifier_work, c_prev_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, c_step), (int)offsetof(classifier_work, c_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, carry_scale), (int)offsetof(classifier_work, carry_scale), "T", 1, NULL, 0},
+    {offsetof(classifier_work, db_if), (int)offsetof(classifier_work, db_if), "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ig), (int)offsetof(classifier_work, db_ig), "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_ii), (int)offsetof(classifier_work, db_ii), "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_io), (int)offsetof(classifier_work, db_io), "", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, db_out), (int)offsetof(classifier_work, db_out), "L", 1, NULL, 0},
+    {offsetof(classifier_work, dc_next_carry), (int)offsetof(classifier_work, c_kept), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_prev), (int)offsetof(classifier_work, c_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dc_step), (int)offsetof(classifier_work, dc_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dembed), (int)offsetof(classifier_work, dembed), "V", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, df_add_seq), (int)offsetof(classifier_work, db_ig), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dg_add_seq), (int)offsetof(classifier_work, db_io), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_next), (int)offsetof(classifier_work, c), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_next_carry), (int)offsetof(classifier_work, c_prev_carry), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev), (int)offsetof(classifier_work, dh_prev), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_W_hf), (int)offsetof(classifier_work, dh_prev_W_hf), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_W_hg), (int)offsetof(classifier_work, dc_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_W_hi), (int)offsetof(classifier_work, dh_prev_W_hi), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_prev_W_ho), (int)offsetof(classifier_work, dh_prev_W_ho), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dh_step), (int)offsetof(classifier_work, dh_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, di_add_seq), (int)offsetof(classifier_work, db_if), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dlogits), (int)offsetof(classifier_work, dembed), "BL", 1, NULL, 0},
+    {offsetof(classifier_work, do_add_seq), (int)offsetof(classifier_work, do_add_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dpooled), (int)offsetof(classifier_work, db_ig), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, dx_W_if), (int)offsetof(classifier_work, dx_W_if), "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_W_ig), (int)offsetof(classifier_work, dx_W_ig), "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_W_ii), (int)offsetof(classifier_work, dx_W_ii), "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_W_io), (int)offsetof(classifier_work, dx_W_io), "B", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, dx_embed_seq), (int)offsetof(classifier_work, dx_embed_seq), "TB", CLASSIFIER_E, NULL, 0},
+    {offsetof(classifier_work, f_W_hf), (int)offsetof(classifier_work, c), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_W_if), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_add), (int)offsetof(classifier_work, db_ig), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, f_seq), (int)offsetof(classifier_work, f_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_W_hg), (int)offsetof(classifier_work, dc_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_W_ig), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_add), (int)offsetof(classifier_work, db_io), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, g_seq), (int)offsetof(classifier_work, g_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_kept), (int)offsetof(classifier_work, c_kept), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_carry), (int)offsetof(classifier_work, dx_embed_seq), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_prev_seq), (int)offsetof(classifier_work, h_prev_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_seq), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_step), (int)offsetof(classifier_work, dh_prev_W_ho), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, h_tanh_seq), (int)offsetof(classifier_work, db_ii), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_W_hi), (int)offsetof(classifier_work, c_kept), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_W_ii), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_add), (int)offsetof(classifier_work, db_if), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, i_seq), (int)offsetof(classifier_work, i_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, logits), (int)offsetof(classifier_work, logits), "BL", 1, NULL, 0},
+    {offsetof(classifier_work, logits_matmul), (int)offsetof(classifier_work, dembed), "BL", 1, NULL, 0},
+    {offsetof(classifier_work, loss), (int)offsetof(classifier_work, dembed), "", 1, NULL, 0},
+    {offsetof(classifier_work, o_W_ho), (int)offsetof(classifier_work, dh_step), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_W_io), (int)offsetof(classifier_work, dembed), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_add), (int)offsetof(classifier_work, do_add_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, o_seq), (int)offsetof(classifier_work, o_seq), "TB", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, pooled), (int)offsetof(classifier_work, db_if), "B", CLASSIFIER_H, NULL, 0},
+    {offsetof(classifier_work, x_embed), (int)offsetof(classifier_work, x_embed), "TB", CLASSIFIER_E, NULL, 0},
     {offsetof(classifier_work, W_hf_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_hg_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
     {offsetof(classifier_work, W_hi_packed), -1, "", CLASSIFIER_H, "", CLASSIFIER_H},
@@ -288,33 +289,22 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict c_prev_2, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
+static void classifier_fused_i_t(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real i_add = i_add_t[idx] + i_W_hi[idx];
-            const real i_add_2 = i_add + b_hi[col];
-            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
-            const real f_add = f_add_t[idx] + f_W_hf[idx];
-            const real f_add_2 = f_add + b_hf[col];
-            const real f = rnnrt_sigmoid_fast(f_add_2);
-            const real g_add = g_add_t[idx] + g_W_hg[idx];
-            const real g_add_2 = g_add + b_hg[col];
-            const real g_2 = rnnrt_tanh_fast(g_add_2);
-            const real o_add = o_add_t[idx] + o_W_ho[idx];
-            const real o_add_2 = o_add + b_ho[col];
-            const real o = rnnrt_sigmoid_fast(o_add_2);
-            const real c_mul = f * c_prev[idx];
-            const real c_mul_2 = i_2 * g_2;
-            const real c_new = c_mul + c_mul_2;
+            const real i_t = rnnrt_sigmoid_fast(i_add_t[idx] + i_W_hi[idx] + b_hi[col]);
+            const real f = rnnrt_sigmoid_fast(f_add_t[idx] + f_W_hf[idx] + b_hf[col]);
+            const real g_t = rnnrt_tanh_fast(g_add_t[idx] + g_W_hg[idx] + b_hg[col]);
+            const real o = rnnrt_sigmoid_fast(o_add_t[idx] + o_W_ho[idx] + b_ho[col]);
+            const real c_new = f * c_prev[idx] + i_t * g_t;
             const real h_tanh = rnnrt_tanh_fast(c_new);
-            const real h_new = o * h_tanh;
-            const real h_step = h_new - h_prev[idx];
-            const real c_step = c_new - c_prev_2[idx];
-            i_2_out[idx] = i_2;
+            const real h_step = o * h_tanh - h_prev[idx];
+            const real c_step = c_new - c_prev[idx];
+            i_t_out[idx] = i_t;
             f_out[idx] = f;
-            g_2_out[idx] = g_2;
+            g_t_out[idx] = g_t;
             o_out[idx] = o;
             h_tanh_out[idx] = h_tanh;
             h_step_out[idx] = h_step;
@@ -331,8 +321,7 @@ static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, c
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real do_2 = dh_step[idx] * h_tanh_t[idx];
-            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
+            const real do_add = dh_step[idx] * h_tanh_t[idx] * o_t[idx] * (1 - o_t[idx]);
             do_add_out[idx] = do_add;
         }
 }
@@ -345,63 +334,46 @@ static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, c
  *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
  *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  */
-static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_5_out)
+static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real dc_prev = -dc_step[idx];
-            const real dc_prev_2 = dc_next[idx] + dc_prev;
-            const real dh_tanh = dh_step[idx] * o_t[idx];
-            const real dc_new = dh_tanh * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
-            const real dc_new_2 = dc_step[idx] + dc_new;
-            const real di = dc_new_2 * g_t[idx];
-            const real dg = dc_new_2 * i_t[idx];
-            const real df = dc_new_2 * c_prev_t[idx];
-            const real dc_prev_3 = dc_new_2 * f_t[idx];
-            const real dg_add = dg * (1 - g_t[idx] * g_t[idx]);
-            const real df_add = df * f_t[idx] * (1 - f_t[idx]);
-            const real di_add = di * i_t[idx] * (1 - i_t[idx]);
-            const real dc_prev_4 = dc_prev_3 * carry_scale_t_2[0];
-            const real dc_prev_5 = dc_prev_2 + dc_prev_4;
+            const real dc_new = dc_step[idx] + dh_step[idx] * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
+            const real dg_add = dc_new * i_t[idx] * (1 - g_t[idx] * g_t[idx]);
+            const real df_add = dc_new * c_prev_t[idx] * f_t[idx] * (1 - f_t[idx]);
+            const real di_add = dc_new * g_t[idx] * i_t[idx] * (1 - i_t[idx]);
+            const real dc_prev = dc_next[idx] + (-dc_step[idx]) + dc_new * f_t[idx] * carry_scale_t[0];
             dg_add_out[idx] = dg_add;
             df_add_out[idx] = df_add;
             di_add_out[idx] = di_add;
-            dc_prev_5_out[idx] = dc_prev_5;
+            dc_prev_out[idx] = dc_prev;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  */
-static void classifier_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_step, real *restrict dh_prev_11_out)
+static void classifier_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_next, const real *restrict dh_prev_W_hf, const real *restrict dh_prev_W_hg, const real *restrict dh_prev_W_hi, const real *restrict dh_prev_W_ho, const real *restrict dh_step, real *restrict dh_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
-            const real dh_prev_5 = -dh_step[idx];
-            const real dh_prev_6 = dh_2[idx] + dh_prev_5;
-            const real dh_prev_7 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_8 = dh_prev_7 + dh_prev_3[idx];
-            const real dh_prev_9 = dh_prev_8 + dh_prev_4[idx];
-            const real dh_prev_10 = dh_prev_9 * carry_scale_t_2[0];
-            const real dh_prev_11 = dh_prev_6 + dh_prev_10;
-            dh_prev_11_out[idx] = dh_prev_11;
+            const real dh_prev = dh_next[idx] + (-dh_step[idx]) + (dh_prev_W_ho[idx] + dh_prev_W_hg[idx] + dh_prev_W_hf[idx] + dh_prev_W_hi[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
         }
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_E] (the ops of these lines, backward):
  *   specs/classifier.yaml:12 (backward)  input: {embed: 16}
  */
-static void classifier_fused_dx(size_t rows, const real *restrict dx, const real *restrict dx_2, const real *restrict dx_3, const real *restrict dx_4, real *restrict dx_7_out)
+static void classifier_fused_dx(size_t rows, const real *restrict dx_W_if, const real *restrict dx_W_ig, const real *restrict dx_W_ii, const real *restrict dx_W_io, real *restrict dx_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_E; col++) {
             const size_t idx = row * CLASSIFIER_E + col;
-            const real dx_5 = dx[idx] + dx_2[idx];
-            const real dx_6 = dx_5 + dx_3[idx];
-            const real dx_7 = dx_6 + dx_4[idx];
-            dx_7_out[idx] = dx_7;
+            const real dx = dx_W_io[idx] + dx_W_ig[idx] + dx_W_if[idx] + dx_W_ii[idx];
+            dx_out[idx] = dx;
         }
 }
 
@@ -453,10 +425,10 @@ static void classifier_forward(RnnrtCtx *c)
         const real *o_add_t = w.o_add + (size_t)t * B * CLASSIFIER_H;
         const real *valid_t = c->mask + (size_t)t * B;
         real *f = w.f_seq + (size_t)t * B * CLASSIFIER_H;
-        real *g_3 = w.g_seq + (size_t)t * B * CLASSIFIER_H;
+        real *g_t = w.g_seq + (size_t)t * B * CLASSIFIER_H;
         real *h = w.h_seq + (size_t)t * B * CLASSIFIER_H;
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
-        real *i_2 = w.i_seq + (size_t)t * B * CLASSIFIER_H;
+        real *i_t = w.i_seq + (size_t)t * B * CLASSIFIER_H;
         real *o = w.o_seq + (size_t)t * B * CLASSIFIER_H;
         /* <rnnc>/cells/lstm.yaml:39  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
         rnnrt_gemm_packed(0, B, CLASSIFIER_H, CLASSIFIER_H, h_prev, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.i_W_hi, CLASSIFIER_H);
@@ -471,7 +443,7 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
+        classifier_fused_i_t((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, h_tanh, w.h_step, w.c_step);
         /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
@@ -482,11 +454,11 @@ static void classifier_forward(RnnrtCtx *c)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
                 w.c_kept[r * CLASSIFIER_H + j] = w.c_step[r * CLASSIFIER_H + j] * valid_t[r];
         for (size_t i = 0; i < (size_t)B * CLASSIFIER_H; i++)
-            w.c_2[i] = c_prev[i] + w.c_kept[i];
+            w.c[i] = c_prev[i] + w.c_kept[i];
         memcpy(w.c_prev_seq + (size_t)t * B * CLASSIFIER_H, c_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * CLASSIFIER_H, h_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
         h_prev_cur = h;
-        memcpy(w.c_prev_carry, w.c_2, (size_t)B * CLASSIFIER_H * sizeof(real));
+        memcpy(w.c_prev_carry, w.c, (size_t)B * CLASSIFIER_H * sizeof(real));
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * CLASSIFIER_H * sizeof(real));
@@ -550,7 +522,7 @@ static void classifier_backward(RnnrtCtx *c)
     }
     for (int t = T - 1; t >= 0; t--) {
         const real *c_prev_t = w.c_prev_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dc_next = w.dc_next_carry;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * CLASSIFIER_H;
@@ -559,29 +531,29 @@ static void classifier_backward(RnnrtCtx *c)
         const real *h_tanh_t = w.h_tanh_seq + (size_t)t * B * CLASSIFIER_H;
         const real *i_t = w.i_seq + (size_t)t * B * CLASSIFIER_H;
         const real *o_t = w.o_seq + (size_t)t * B * CLASSIFIER_H;
-        const real *valid_t_2 = c->mask + (size_t)t * B;
+        const real *valid_t = c->mask + (size_t)t * B;
         real *df_add = w.df_add_seq + (size_t)t * B * CLASSIFIER_H;
         real *dg_add = w.dg_add_seq + (size_t)t * B * CLASSIFIER_H;
         real *di_add = w.di_add_seq + (size_t)t * B * CLASSIFIER_H;
         real *do_add = w.do_add_seq + (size_t)t * B * CLASSIFIER_H;
-        real *dx_5 = w.dx_embed_seq + (size_t)t * B * CLASSIFIER_E;
+        real *dx = w.dx_embed_seq + (size_t)t * B * CLASSIFIER_E;
         /* <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c] */
         for (size_t i = 0; i < (size_t)B * CLASSIFIER_H; i++)
-            w.dh_2[i] = dh_t[i] + dh_next[i];
+            w.dh_next[i] = dh_t[i] + dh_next[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
-                w.dc_step[r * CLASSIFIER_H + j] = dc_next[r * CLASSIFIER_H + j] * valid_t_2[r];
+                w.dc_step[r * CLASSIFIER_H + j] = dc_next[r * CLASSIFIER_H + j] * valid_t[r];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
-                w.dh_step[r * CLASSIFIER_H + j] = w.dh_2[r * CLASSIFIER_H + j] * valid_t_2[r];
+                w.dh_step[r * CLASSIFIER_H + j] = w.dh_next[r * CLASSIFIER_H + j] * valid_t[r];
         /* fused:
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
          */
         classifier_fused_do_add((size_t)B, w.dh_step, h_tanh_t, o_t, do_add);
         /* <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.dh_prev, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_io, CLASSIFIER_H, packed ? w.W_io_packed : NULL, w.dx, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_ho, CLASSIFIER_H, packed ? w.W_ho_packed : NULL, w.dh_prev_W_ho, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, do_add, CLASSIFIER_H, p.W_io, CLASSIFIER_H, packed ? w.W_io_packed : NULL, w.dx_W_io, CLASSIFIER_E);
         /* fused:
          *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
@@ -589,20 +561,20 @@ static void classifier_backward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
          *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          */
-        classifier_fused_dg_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_dg_add((size_t)B, c_prev_t, carry_scale_t, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_2, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_W_hg, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_W_ig, CLASSIFIER_E);
         /* <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed ? w.W_hf_packed : NULL, w.dh_prev_3, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_if, CLASSIFIER_H, packed ? w.W_if_packed : NULL, w.dx_3, CLASSIFIER_E);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_hf, CLASSIFIER_H, packed ? w.W_hf_packed : NULL, w.dh_prev_W_hf, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, df_add, CLASSIFIER_H, p.W_if, CLASSIFIER_H, packed ? w.W_if_packed : NULL, w.dx_W_if, CLASSIFIER_E);
         /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, CLASSIFIER_H);
-        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_ii, CLASSIFIER_H, packed ? w.W_ii_packed : NULL, w.dx_4, CLASSIFIER_E);
-        classifier_fused_dh_prev((size_t)B, carry_scale_t_2, w.dh_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_step, w.dh_prev_5);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_hi, CLASSIFIER_H, packed ? w.W_hi_packed : NULL, w.dh_prev_W_hi, CLASSIFIER_H);
+        rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, di_add, CLASSIFIER_H, p.W_ii, CLASSIFIER_H, packed ? w.W_ii_packed : NULL, w.dx_W_ii, CLASSIFIER_E);
+        classifier_fused_dh_prev((size_t)B, carry_scale_t, w.dh_next, w.dh_prev_W_hf, w.dh_prev_W_hg, w.dh_prev_W_hi, w.dh_prev_W_ho, w.dh_step, w.dh_prev);
         /* specs/classifier.yaml:12 (backward)  input: {embed: 16} */
-        classifier_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, w.dx_4, dx_5);
-        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * CLASSIFIER_H * sizeof(real));
+        classifier_fused_dx((size_t)B, w.dx_W_if, w.dx_W_ig, w.dx_W_ii, w.dx_W_io, dx);
+        memcpy(w.dh_next_carry, w.dh_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * CLASSIFIER_H * sizeof(real));
     }
     /* <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */

@@ -106,13 +106,13 @@ typedef struct {
     real *dh; /* matmul [T,B,GRU_H] */
     real *dh_next_carry; /* carried dh_next [B,GRU_H] */
     real *dh_prev; /* per step: fused_out [B,GRU_H] */
-    real *dh_prev_2; /* per step: matmul [B,GRU_H] */
-    real *dh_prev_3; /* per step: matmul [B,GRU_H] */
-    real *dh_prev_4; /* per step: matmul [B,GRU_H] */
-    real *dh_prev_5; /* per step: fused_out [B,GRU_H] */
+    real *dh_prev_W_hn; /* per step: matmul [B,GRU_H] */
+    real *dh_prev_W_hr; /* per step: matmul [B,GRU_H] */
+    real *dh_prev_W_hz; /* per step: matmul [B,GRU_H] */
+    real *dh_prev_z; /* per step: fused_out [B,GRU_H] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
+    real *dn_add_r_seq; /* scan_out [T,B,GRU_H] */
     real *dn_add_seq; /* scan_out [T,B,GRU_H] */
-    real *dn_add_seq_2; /* scan_out [T,B,GRU_H] */
     real *dr_add_seq; /* scan_out [T,B,GRU_H] */
     real *dz_add_seq; /* scan_out [T,B,GRU_H] */
     real *h_prev_carry; /* carried h_prev [B,GRU_H] */
@@ -141,50 +141,51 @@ typedef struct {
 } gru_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf gru_bufs[] = {
-    {offsetof(gru_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(gru_work, dW_in), 1, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, dW_ir), 2, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, dW_iz), 3, "V", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_hn), 4, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_in), 5, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_ir), 6, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_iz), 7, "", GRU_H, NULL, 0},
-    {offsetof(gru_work, db_out), 8, "V", 1, NULL, 0},
-    {offsetof(gru_work, dh), 2, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_next_carry), 10, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev), 11, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_2), 12, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_3), 13, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_4), 14, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dh_prev_5), 15, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, dlogits), 5, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, dn_add_seq), 4, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dn_add_seq_2), 18, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dr_add_seq), 7, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, dz_add_seq), 5, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_prev_carry), 18, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_prev_seq), 6, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_seq), 7, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, h_sub_seq), 24, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, logits), 25, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, logits_matmul), 2, "TBV", 1, NULL, 0},
-    {offsetof(gru_work, loss), 2, "", 1, NULL, 0},
-    {offsetof(gru_work, n_W_hn), 11, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_W_in), 7, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_add), 4, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_add_seq), 31, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, n_seq), 1, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_W_hr), 25, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_W_ir), 7, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_add), 2, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, r_seq), 36, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_W_hz), 10, "B", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_W_iz), 7, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_add), 5, "TB", GRU_H, NULL, 0},
-    {offsetof(gru_work, z_seq), 3, "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, carry_scale), (int)offsetof(gru_work, carry_scale), "T", 1, NULL, 0},
+    {offsetof(gru_work, dW_in), (int)offsetof(gru_work, dW_in), "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_ir), (int)offsetof(gru_work, dW_ir), "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, dW_iz), (int)offsetof(gru_work, dW_iz), "V", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_hn), (int)offsetof(gru_work, db_hn), "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_in), (int)offsetof(gru_work, db_in), "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_ir), (int)offsetof(gru_work, db_ir), "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_iz), (int)offsetof(gru_work, db_iz), "", GRU_H, NULL, 0},
+    {offsetof(gru_work, db_out), (int)offsetof(gru_work, db_out), "V", 1, NULL, 0},
+    {offsetof(gru_work, dh), (int)offsetof(gru_work, dW_ir), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_next_carry), (int)offsetof(gru_work, dh_next_carry), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev), (int)offsetof(gru_work, dh_prev), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_W_hn), (int)offsetof(gru_work, dh_prev_W_hn), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_W_hr), (int)offsetof(gru_work, dh_prev_W_hr), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_W_hz), (int)offsetof(gru_work, dh_prev_W_hz), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dh_prev_z), (int)offsetof(gru_work, dh_prev_z), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, dlogits), (int)offsetof(gru_work, db_in), "TBV", 1, NULL, 0},
+    {offsetof(gru_work, dn_add_r_seq), (int)offsetof(gru_work, dn_add_r_seq), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dn_add_seq), (int)offsetof(gru_work, db_hn), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dr_add_seq), (int)offsetof(gru_work, db_iz), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, dz_add_seq), (int)offsetof(gru_work, db_in), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_carry), (int)offsetof(gru_work, dn_add_r_seq), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_prev_seq), (int)offsetof(gru_work, db_ir), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_seq), (int)offsetof(gru_work, db_iz), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, h_sub_seq), (int)offsetof(gru_work, h_sub_seq), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, logits), (int)offsetof(gru_work, logits), "TBV", 1, NULL, 0},
+    {offsetof(gru_work, logits_matmul), (int)offsetof(gru_work, dW_ir), "TBV", 1, NULL, 0},
+    {offsetof(gru_work, loss), (int)offsetof(gru_work, dW_ir), "", 1, NULL, 0},
+    {offsetof(gru_work, n_W_hn), (int)offsetof(gru_work, dh_prev_z), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_W_in), (int)offsetof(gru_work, db_iz), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_add), (int)offsetof(gru_work, db_hn), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_add_seq), (int)offsetof(gru_work, n_add_seq), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, n_seq), (int)offsetof(gru_work, dW_in), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_W_hr), (int)offsetof(gru_work, logits), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_W_ir), (int)offsetof(gru_work, db_iz), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_add), (int)offsetof(gru_work, dW_ir), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, r_seq), (int)offsetof(gru_work, r_seq), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_W_hz), (int)offsetof(gru_work, dh_next_carry), "B", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_W_iz), (int)offsetof(gru_work, db_iz), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_add), (int)offsetof(gru_work, db_in), "TB", GRU_H, NULL, 0},
+    {offsetof(gru_work, z_seq), (int)offsetof(gru_work, dW_iz), "TB", GRU_H, NULL, 0},
     {offsetof(gru_work, W_hn_packed), -1, "", GRU_H, "", GRU_H},
     {offsetof(gru_work, W_hr_packed), -1, "", GRU_H, "", GRU_H},
     {offsetof(gru_work, W_hz_packed), -1, "", GRU_H, "", GRU_H},
@@ -210,29 +211,21 @@ static size_t gru_workspace(int B, int T, int V)
  *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:31  h: (1 - z) * n + z * h
  */
-static void gru_fused_r(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_2_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_2_out, real *restrict h_sub_out, real *restrict h_out)
+static void gru_fused_r_t(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
-            const real r_add = r_add_t[idx] + r_W_hr[idx];
-            const real r_add_2 = r_add + b_hr[col];
-            const real r_2 = rnnrt_sigmoid_fast(r_add_2);
-            const real z_add = z_add_t[idx] + z_W_hz[idx];
-            const real z_add_2 = z_add + b_hz[col];
-            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real r_t = rnnrt_sigmoid_fast(r_add_t[idx] + r_W_hr[idx] + b_hr[col]);
+            const real z = rnnrt_sigmoid_fast(z_add_t[idx] + z_W_hz[idx] + b_hz[col]);
             const real n_add = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r_2 * n_add;
-            const real n_add_2 = n_add_t[idx] + n_mul;
-            const real n_2 = rnnrt_tanh_fast(n_add_2);
+            const real n_t = rnnrt_tanh_fast(n_add_t[idx] + r_t * n_add);
             const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n_2;
-            const real h_mul_2 = z * h_prev[idx];
-            const real h = h_mul + h_mul_2;
-            r_2_out[idx] = r_2;
+            const real h = h_sub * n_t + z * h_prev[idx];
+            r_t_out[idx] = r_t;
             z_out[idx] = z;
             n_add_out[idx] = n_add;
-            n_2_out[idx] = n_2;
+            n_t_out[idx] = n_t;
             h_sub_out[idx] = h_sub;
             h_out[idx] = h;
         }
@@ -244,26 +237,20 @@ static void gru_fused_r(size_t rows, const real *restrict b_hn, const real *rest
  *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void gru_fused_dh_prev(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void gru_fused_dh_prev_z(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
             const real dh = dh_t[idx] + dh_next[idx];
-            const real dz = dh * h_prev_t[idx];
-            const real dh_prev = dh * z_t[idx];
-            const real dh_sub = dh * n_t[idx];
-            const real dn = dh * h_sub_t[idx];
-            const real dz_2 = -dh_sub;
-            const real dz_3 = dz + dz_2;
-            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
-            const real dr = dn_add * n_add_t_2[idx];
-            const real dn_add_2 = dn_add * r_t[idx];
-            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
-            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
-            dh_prev_out[idx] = dh_prev;
+            const real dh_prev_z = dh * z_t[idx];
+            const real dn_add = dh * h_sub_t[idx] * (1 - n_t[idx] * n_t[idx]);
+            const real dn_add_r = dn_add * r_t[idx];
+            const real dz_add = (dh * h_prev_t[idx] + (-(dh * n_t[idx]))) * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dn_add * n_add_t[idx] * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_z_out[idx] = dh_prev_z;
             dn_add_out[idx] = dn_add;
-            dn_add_2_out[idx] = dn_add_2;
+            dn_add_r_out[idx] = dn_add_r;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
         }
@@ -272,16 +259,13 @@ static void gru_fused_dh_prev(size_t rows, const real *restrict dh_next, const r
 /* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
  *   specs/gru.yaml:12 (backward)  state: [h]
  */
-static void gru_fused_dh_prev_2(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+static void gru_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
             const size_t idx = row * GRU_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
-            dh_prev_8_out[idx] = dh_prev_8;
+            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
         }
 }
 
@@ -323,9 +307,9 @@ static void gru_forward(RnnrtCtx *c)
         const real *z_add_t = w.z_add + (size_t)t * B * GRU_H;
         real *h = w.h_seq + (size_t)t * B * GRU_H;
         real *h_sub = w.h_sub_seq + (size_t)t * B * GRU_H;
-        real *n_2 = w.n_seq + (size_t)t * B * GRU_H;
-        real *n_add_2 = w.n_add_seq + (size_t)t * B * GRU_H;
-        real *r_2 = w.r_seq + (size_t)t * B * GRU_H;
+        real *n_add = w.n_add_seq + (size_t)t * B * GRU_H;
+        real *n_t = w.n_seq + (size_t)t * B * GRU_H;
+        real *r_t = w.r_seq + (size_t)t * B * GRU_H;
         real *z = w.z_seq + (size_t)t * B * GRU_H;
         /* specs/gru.yaml:28  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.r_W_hr, GRU_H);
@@ -334,7 +318,7 @@ static void gru_forward(RnnrtCtx *c)
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, GRU_H);
         /* specs/gru.yaml:31  h: (1 - z) * n + z * h */
-        gru_fused_r((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
+        gru_fused_r_t((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
         h_prev_cur = h;
     }
@@ -377,17 +361,17 @@ static void gru_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, GRU_H, GRU_H, p.W_hr, GRU_H, w.W_hr_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * GRU_H;
         const real *h_prev_t = w.h_prev_seq + (size_t)t * B * GRU_H;
         const real *h_sub_t = w.h_sub_seq + (size_t)t * B * GRU_H;
-        const real *n_add_t_2 = w.n_add_seq + (size_t)t * B * GRU_H;
+        const real *n_add_t = w.n_add_seq + (size_t)t * B * GRU_H;
         const real *n_t = w.n_seq + (size_t)t * B * GRU_H;
         const real *r_t = w.r_seq + (size_t)t * B * GRU_H;
         const real *z_t = w.z_seq + (size_t)t * B * GRU_H;
         real *dn_add = w.dn_add_seq + (size_t)t * B * GRU_H;
-        real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * GRU_H;
+        real *dn_add_r = w.dn_add_r_seq + (size_t)t * B * GRU_H;
         real *dr_add = w.dr_add_seq + (size_t)t * B * GRU_H;
         real *dz_add = w.dz_add_seq + (size_t)t * B * GRU_H;
         /* fused:
@@ -396,16 +380,16 @@ static void gru_backward(RnnrtCtx *c)
          *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        gru_fused_dh_prev((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        gru_fused_dh_prev_z((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_2, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_r, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.dh_prev_W_hn, GRU_H);
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dz_add, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.dh_prev_3, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dz_add, GRU_H, p.W_hz, GRU_H, packed ? w.W_hz_packed : NULL, w.dh_prev_W_hz, GRU_H);
         /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dr_add, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, GRU_H);
+        rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dr_add, GRU_H, p.W_hr, GRU_H, packed ? w.W_hr_packed : NULL, w.dh_prev_W_hr, GRU_H);
         /* specs/gru.yaml:12 (backward)  state: [h] */
-        gru_fused_dh_prev_2((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
-        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * GRU_H * sizeof(real));
+        gru_fused_dh_prev((size_t)B, carry_scale_t, w.dh_prev_W_hn, w.dh_prev_W_hr, w.dh_prev_W_hz, w.dh_prev_z, w.dh_prev);
+        memcpy(w.dh_next_carry, w.dh_prev, (size_t)B * GRU_H * sizeof(real));
     }
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_scatter_add_rows(w.dW_ir, c->x, w.dr_add_seq, (size_t)T * B, V, (size_t)GRU_H);
@@ -418,14 +402,14 @@ static void gru_backward(RnnrtCtx *c)
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, GRU_H, GRU_H, T * B, 1, w.h_prev_seq, GRU_H, w.dz_add_seq, GRU_H, 1, g.W_hz, GRU_H);
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(1, 0, GRU_H, GRU_H, T * B, 1, w.h_prev_seq, GRU_H, w.dn_add_seq_2, GRU_H, 1, g.W_hn, GRU_H);
+    rnnrt_gemm(1, 0, GRU_H, GRU_H, T * B, 1, w.h_prev_seq, GRU_H, w.dn_add_r_seq, GRU_H, 1, g.W_hn, GRU_H);
     /* specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_sum_rows(w.db_ir, w.dr_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_sum_rows(w.db_iz, w.dz_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
     /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_sum_rows(w.db_in, w.dn_add_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
-    rnnrt_sum_rows(w.db_hn, w.dn_add_seq_2, (size_t)T * B * GRU_H, (size_t)GRU_H);
+    rnnrt_sum_rows(w.db_hn, w.dn_add_r_seq, (size_t)T * B * GRU_H, (size_t)GRU_H);
 
     /* accumulate into the gradient block */
     rnnrt_add_to(g.W_ir, w.dW_ir, (size_t)V * GRU_H);

@@ -110,7 +110,7 @@ static lstm_params lstm_params_at(real *base, int V)
 /* The workspace: every buffer of a training step, placed once (buffers
  * whose lifetimes do not overlap share storage: pass_memplan.c). */
 typedef struct {
-    real *c_2; /* per step: fused_out [B,LSTM_H] */
+    real *c; /* per step: fused_out [B,LSTM_H] */
     real *c_prev_carry; /* carried c_prev [B,LSTM_H] */
     real *c_prev_seq; /* scan_out [T,B,LSTM_H] */
     real *carry_scale; /* carry_scale [T], ones when the caller passes NULL */
@@ -129,11 +129,11 @@ typedef struct {
     real *dg_add_seq; /* scan_out [T,B,LSTM_H] */
     real *dh; /* matmul [T,B,LSTM_H] */
     real *dh_next_carry; /* carried dh_next [B,LSTM_H] */
-    real *dh_prev; /* per step: matmul [B,LSTM_H] */
-    real *dh_prev_2; /* per step: matmul [B,LSTM_H] */
-    real *dh_prev_3; /* per step: matmul [B,LSTM_H] */
-    real *dh_prev_4; /* per step: matmul [B,LSTM_H] */
-    real *dh_prev_5; /* per step: fused_out [B,LSTM_H] */
+    real *dh_prev; /* per step: fused_out [B,LSTM_H] */
+    real *dh_prev_W_hf; /* per step: matmul [B,LSTM_H] */
+    real *dh_prev_W_hg; /* per step: matmul [B,LSTM_H] */
+    real *dh_prev_W_hi; /* per step: matmul [B,LSTM_H] */
+    real *dh_prev_W_ho; /* per step: matmul [B,LSTM_H] */
     real *di_add_seq; /* scan_out [T,B,LSTM_H] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *do_add_seq; /* scan_out [T,B,LSTM_H] */
@@ -167,59 +167,60 @@ typedef struct {
 } lstm_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf lstm_bufs[] = {
-    {offsetof(lstm_work, c_2), 0, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, c_prev_carry), 1, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, c_prev_seq), 2, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, carry_scale), 3, "T", 1, NULL, 0},
-    {offsetof(lstm_work, dW_if), 4, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_ig), 5, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_ii), 6, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dW_io), 7, "V", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_if), 8, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_ig), 9, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_ii), 10, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_io), 11, "", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, db_out), 12, "V", 1, NULL, 0},
-    {offsetof(lstm_work, dc_next_carry), 1, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dc_prev), 14, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, df_add_seq), 9, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dg_add_seq), 11, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh), 6, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_next_carry), 18, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev), 19, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_2), 20, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_3), 0, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_4), 22, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dh_prev_5), 23, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, di_add_seq), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, dlogits), 9, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, do_add_seq), 26, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_W_hf), 14, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_W_if), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_add), 9, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, f_seq), 30, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_W_hg), 19, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_W_ig), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_add), 11, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, g_seq), 7, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_prev_carry), 18, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_prev_seq), 36, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_seq), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, h_tanh_seq), 4, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_W_hi), 39, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_W_ii), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_add), 6, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, i_seq), 10, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, logits), 39, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, logits_matmul), 6, "TBV", 1, NULL, 0},
-    {offsetof(lstm_work, loss), 6, "", 1, NULL, 0},
-    {offsetof(lstm_work, o_W_ho), 20, "B", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_W_io), 8, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_add), 26, "TB", LSTM_H, NULL, 0},
-    {offsetof(lstm_work, o_seq), 5, "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c), (int)offsetof(lstm_work, c), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_carry), (int)offsetof(lstm_work, c_prev_carry), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, c_prev_seq), (int)offsetof(lstm_work, c_prev_seq), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, carry_scale), (int)offsetof(lstm_work, carry_scale), "T", 1, NULL, 0},
+    {offsetof(lstm_work, dW_if), (int)offsetof(lstm_work, dW_if), "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ig), (int)offsetof(lstm_work, dW_ig), "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_ii), (int)offsetof(lstm_work, dW_ii), "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dW_io), (int)offsetof(lstm_work, dW_io), "V", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_if), (int)offsetof(lstm_work, db_if), "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ig), (int)offsetof(lstm_work, db_ig), "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_ii), (int)offsetof(lstm_work, db_ii), "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_io), (int)offsetof(lstm_work, db_io), "", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, db_out), (int)offsetof(lstm_work, db_out), "V", 1, NULL, 0},
+    {offsetof(lstm_work, dc_next_carry), (int)offsetof(lstm_work, c_prev_carry), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dc_prev), (int)offsetof(lstm_work, dc_prev), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, df_add_seq), (int)offsetof(lstm_work, db_ig), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dg_add_seq), (int)offsetof(lstm_work, db_io), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh), (int)offsetof(lstm_work, dW_ii), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_next_carry), (int)offsetof(lstm_work, dh_next_carry), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev), (int)offsetof(lstm_work, dh_prev), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_W_hf), (int)offsetof(lstm_work, c), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_W_hg), (int)offsetof(lstm_work, dh_prev_W_hg), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_W_hi), (int)offsetof(lstm_work, dh_prev_W_hi), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dh_prev_W_ho), (int)offsetof(lstm_work, dh_prev_W_ho), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, di_add_seq), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, dlogits), (int)offsetof(lstm_work, db_ig), "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, do_add_seq), (int)offsetof(lstm_work, do_add_seq), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_W_hf), (int)offsetof(lstm_work, dc_prev), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_W_if), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_add), (int)offsetof(lstm_work, db_ig), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, f_seq), (int)offsetof(lstm_work, f_seq), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_W_hg), (int)offsetof(lstm_work, dh_prev_W_ho), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_W_ig), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_add), (int)offsetof(lstm_work, db_io), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, g_seq), (int)offsetof(lstm_work, dW_io), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_carry), (int)offsetof(lstm_work, dh_next_carry), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_prev_seq), (int)offsetof(lstm_work, h_prev_seq), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_seq), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, h_tanh_seq), (int)offsetof(lstm_work, dW_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_W_hi), (int)offsetof(lstm_work, i_W_hi), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_W_ii), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_add), (int)offsetof(lstm_work, dW_ii), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, i_seq), (int)offsetof(lstm_work, db_ii), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, logits), (int)offsetof(lstm_work, i_W_hi), "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, logits_matmul), (int)offsetof(lstm_work, dW_ii), "TBV", 1, NULL, 0},
+    {offsetof(lstm_work, loss), (int)offsetof(lstm_work, dW_ii), "", 1, NULL, 0},
+    {offsetof(lstm_work, o_W_ho), (int)offsetof(lstm_work, dh_prev_W_hg), "B", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_W_io), (int)offsetof(lstm_work, db_if), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_add), (int)offsetof(lstm_work, do_add_seq), "TB", LSTM_H, NULL, 0},
+    {offsetof(lstm_work, o_seq), (int)offsetof(lstm_work, dW_ig), "TB", LSTM_H, NULL, 0},
     {offsetof(lstm_work, W_hf_packed), -1, "", LSTM_H, "", LSTM_H},
     {offsetof(lstm_work, W_hg_packed), -1, "", LSTM_H, "", LSTM_H},
     {offsetof(lstm_work, W_hi_packed), -1, "", LSTM_H, "", LSTM_H},
@@ -248,33 +249,23 @@ static size_t lstm_workspace(int B, int T, int V)
  *   specs/lstm.yaml:36  c: f * c + i * g
  *   specs/lstm.yaml:37  h: o * tanh(c)
  */
-static void lstm_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict c_2_out, real *restrict h_tanh_out, real *restrict h_out)
+static void lstm_fused_i_t(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict c_out, real *restrict h_tanh_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
-            const real i_add = i_add_t[idx] + i_W_hi[idx];
-            const real i_add_2 = i_add + b_hi[col];
-            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
-            const real f_add = f_add_t[idx] + f_W_hf[idx];
-            const real f_add_2 = f_add + b_hf[col];
-            const real f = rnnrt_sigmoid_fast(f_add_2);
-            const real g_add = g_add_t[idx] + g_W_hg[idx];
-            const real g_add_2 = g_add + b_hg[col];
-            const real g_2 = rnnrt_tanh_fast(g_add_2);
-            const real o_add = o_add_t[idx] + o_W_ho[idx];
-            const real o_add_2 = o_add + b_ho[col];
-            const real o = rnnrt_sigmoid_fast(o_add_2);
-            const real c_mul = f * c_prev[idx];
-            const real c_mul_2 = i_2 * g_2;
-            const real c_2 = c_mul + c_mul_2;
-            const real h_tanh = rnnrt_tanh_fast(c_2);
+            const real i_t = rnnrt_sigmoid_fast(i_add_t[idx] + i_W_hi[idx] + b_hi[col]);
+            const real f = rnnrt_sigmoid_fast(f_add_t[idx] + f_W_hf[idx] + b_hf[col]);
+            const real g_t = rnnrt_tanh_fast(g_add_t[idx] + g_W_hg[idx] + b_hg[col]);
+            const real o = rnnrt_sigmoid_fast(o_add_t[idx] + o_W_ho[idx] + b_ho[col]);
+            const real c = f * c_prev[idx] + i_t * g_t;
+            const real h_tanh = rnnrt_tanh_fast(c);
             const real h = o * h_tanh;
-            i_2_out[idx] = i_2;
+            i_t_out[idx] = i_t;
             f_out[idx] = f;
-            g_2_out[idx] = g_2;
+            g_t_out[idx] = g_t;
             o_out[idx] = o;
-            c_2_out[idx] = c_2;
+            c_out[idx] = c;
             h_tanh_out[idx] = h_tanh;
             h_out[idx] = h;
         }
@@ -289,46 +280,36 @@ static void lstm_fused_i(size_t rows, const real *restrict b_hf, const real *res
  *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_2_out)
+static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
             const real dh = dh_t[idx] + dh_next[idx];
-            const real do_2 = dh * h_tanh_t[idx];
-            const real dh_tanh = dh * o_t[idx];
-            const real dc = dh_tanh * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
-            const real dc_2 = dc_next[idx] + dc;
-            const real di = dc_2 * g_t[idx];
-            const real dg = dc_2 * i_t[idx];
-            const real df = dc_2 * c_prev_t[idx];
-            const real dc_prev = dc_2 * f_t[idx];
-            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
-            const real dg_add = dg * (1 - g_t[idx] * g_t[idx]);
-            const real df_add = df * f_t[idx] * (1 - f_t[idx]);
-            const real di_add = di * i_t[idx] * (1 - i_t[idx]);
-            const real dc_prev_2 = dc_prev * carry_scale_t_2[0];
+            const real dc = dc_next[idx] + dh * o_t[idx] * (1 - h_tanh_t[idx] * h_tanh_t[idx]);
+            const real do_add = dh * h_tanh_t[idx] * o_t[idx] * (1 - o_t[idx]);
+            const real dg_add = dc * i_t[idx] * (1 - g_t[idx] * g_t[idx]);
+            const real df_add = dc * c_prev_t[idx] * f_t[idx] * (1 - f_t[idx]);
+            const real di_add = dc * g_t[idx] * i_t[idx] * (1 - i_t[idx]);
+            const real dc_prev = dc * f_t[idx] * carry_scale_t[0];
             do_add_out[idx] = do_add;
             dg_add_out[idx] = dg_add;
             df_add_out[idx] = df_add;
             di_add_out[idx] = di_add;
-            dc_prev_2_out[idx] = dc_prev_2;
+            dc_prev_out[idx] = dc_prev;
         }
 }
 
 /* Fused elementwise loop over [B,LSTM_H] (the ops of these lines, backward):
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+static void lstm_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hf, const real *restrict dh_prev_W_hg, const real *restrict dh_prev_W_hi, const real *restrict dh_prev_W_ho, real *restrict dh_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
-            dh_prev_8_out[idx] = dh_prev_8;
+            const real dh_prev = (dh_prev_W_ho[idx] + dh_prev_W_hg[idx] + dh_prev_W_hf[idx] + dh_prev_W_hi[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
         }
 }
 
@@ -377,10 +358,10 @@ static void lstm_forward(RnnrtCtx *c)
         const real *i_add_t = w.i_add + (size_t)t * B * LSTM_H;
         const real *o_add_t = w.o_add + (size_t)t * B * LSTM_H;
         real *f = w.f_seq + (size_t)t * B * LSTM_H;
-        real *g_3 = w.g_seq + (size_t)t * B * LSTM_H;
+        real *g_t = w.g_seq + (size_t)t * B * LSTM_H;
         real *h = w.h_seq + (size_t)t * B * LSTM_H;
         real *h_tanh = w.h_tanh_seq + (size_t)t * B * LSTM_H;
-        real *i_2 = w.i_seq + (size_t)t * B * LSTM_H;
+        real *i_t = w.i_seq + (size_t)t * B * LSTM_H;
         real *o = w.o_seq + (size_t)t * B * LSTM_H;
         /* specs/lstm.yaml:32  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
         rnnrt_gemm_packed(0, B, LSTM_H, LSTM_H, h_prev, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.i_W_hi, LSTM_H);
@@ -394,11 +375,11 @@ static void lstm_forward(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused_i_t((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, w.c, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
         h_prev_cur = h;
-        memcpy(w.c_prev_carry, w.c_2, (size_t)B * LSTM_H * sizeof(real));
+        memcpy(w.c_prev_carry, w.c, (size_t)B * LSTM_H * sizeof(real));
     }
     if (h_prev_cur != w.h_prev_carry)
         memcpy(w.h_prev_carry, h_prev_cur, (size_t)B * LSTM_H * sizeof(real));
@@ -443,7 +424,7 @@ static void lstm_backward(RnnrtCtx *c)
     }
     for (int t = T - 1; t >= 0; t--) {
         const real *c_prev_t = w.c_prev_seq + (size_t)t * B * LSTM_H;
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dc_next = w.dc_next_carry;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * LSTM_H;
@@ -465,18 +446,18 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_do_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
+        lstm_fused_do_add((size_t)B, c_prev_t, carry_scale_t, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev_W_ho, LSTM_H);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, dg_add, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, dg_add, LSTM_H, p.W_hg, LSTM_H, packed ? w.W_hg_packed : NULL, w.dh_prev_W_hg, LSTM_H);
         /* specs/lstm.yaml:33 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, df_add, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.dh_prev_3, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, df_add, LSTM_H, p.W_hf, LSTM_H, packed ? w.W_hf_packed : NULL, w.dh_prev_W_hf, LSTM_H);
         /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */
-        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, di_add, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.dh_prev_4, LSTM_H);
+        rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, di_add, LSTM_H, p.W_hi, LSTM_H, packed ? w.W_hi_packed : NULL, w.dh_prev_W_hi, LSTM_H);
         /* specs/lstm.yaml:12 (backward)  state: [h, c] */
-        lstm_fused_dh_prev((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
-        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * LSTM_H * sizeof(real));
+        lstm_fused_dh_prev((size_t)B, carry_scale_t, w.dh_prev_W_hf, w.dh_prev_W_hg, w.dh_prev_W_hi, w.dh_prev_W_ho, w.dh_prev);
+        memcpy(w.dh_next_carry, w.dh_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.dc_next_carry, w.dc_prev, (size_t)B * LSTM_H * sizeof(real));
     }
     /* specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi) */

@@ -69,8 +69,8 @@ typedef struct {
     real *dh; /* matmul [T,B,RNN_H] */
     real *dh_add_seq; /* scan_out [T,B,RNN_H] */
     real *dh_next_carry; /* carried dh_next [B,RNN_H] */
-    real *dh_prev; /* per step: matmul [B,RNN_H] */
-    real *dh_prev_2; /* per step: mul [B,RNN_H] */
+    real *dh_prev; /* per step: mul [B,RNN_H] */
+    real *dh_prev_W_hh; /* per step: matmul [B,RNN_H] */
     real *dlogits; /* softmax_xent_grad [T,B,V] */
     real *h_W_hh; /* per step: matmul [B,RNN_H] */
     real *h_W_ih; /* gather [T,B,RNN_H] */
@@ -85,28 +85,29 @@ typedef struct {
 } rnn_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf rnn_bufs[] = {
-    {offsetof(rnn_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(rnn_work, dW_ih), 1, "V", RNN_H, NULL, 0},
-    {offsetof(rnn_work, db_ih), 2, "", RNN_H, NULL, 0},
-    {offsetof(rnn_work, db_out), 3, "V", 1, NULL, 0},
-    {offsetof(rnn_work, dh), 2, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_add_seq), 5, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_next_carry), 6, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_prev), 7, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dh_prev_2), 8, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, dlogits), 5, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, h_W_hh), 10, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_W_ih), 1, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_add), 2, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_prev_carry), 5, "B", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_prev_seq), 14, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, h_seq), 1, "TB", RNN_H, NULL, 0},
-    {offsetof(rnn_work, logits), 10, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, logits_matmul), 2, "TBV", 1, NULL, 0},
-    {offsetof(rnn_work, loss), 2, "", 1, NULL, 0},
+    {offsetof(rnn_work, carry_scale), (int)offsetof(rnn_work, carry_scale), "T", 1, NULL, 0},
+    {offsetof(rnn_work, dW_ih), (int)offsetof(rnn_work, dW_ih), "V", RNN_H, NULL, 0},
+    {offsetof(rnn_work, db_ih), (int)offsetof(rnn_work, db_ih), "", RNN_H, NULL, 0},
+    {offsetof(rnn_work, db_out), (int)offsetof(rnn_work, db_out), "V", 1, NULL, 0},
+    {offsetof(rnn_work, dh), (int)offsetof(rnn_work, db_ih), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_add_seq), (int)offsetof(rnn_work, dh_add_seq), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_next_carry), (int)offsetof(rnn_work, dh_next_carry), "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev), (int)offsetof(rnn_work, dh_prev), "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dh_prev_W_hh), (int)offsetof(rnn_work, dh_prev_W_hh), "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, dlogits), (int)offsetof(rnn_work, dh_add_seq), "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, h_W_hh), (int)offsetof(rnn_work, h_W_hh), "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_W_ih), (int)offsetof(rnn_work, dW_ih), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_add), (int)offsetof(rnn_work, db_ih), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_carry), (int)offsetof(rnn_work, dh_add_seq), "B", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_prev_seq), (int)offsetof(rnn_work, h_prev_seq), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, h_seq), (int)offsetof(rnn_work, dW_ih), "TB", RNN_H, NULL, 0},
+    {offsetof(rnn_work, logits), (int)offsetof(rnn_work, h_W_hh), "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, logits_matmul), (int)offsetof(rnn_work, db_ih), "TBV", 1, NULL, 0},
+    {offsetof(rnn_work, loss), (int)offsetof(rnn_work, db_ih), "", 1, NULL, 0},
     {offsetof(rnn_work, W_hh_packed), -1, "", RNN_H, "", RNN_H},
 };
 
@@ -132,9 +133,7 @@ static void rnn_fused_h(size_t rows, const real *restrict b_hh, const real *rest
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < RNN_H; col++) {
             const size_t idx = row * RNN_H + col;
-            const real h_add = h_add_t[idx] + h_W_hh[idx];
-            const real h_add_2 = h_add + b_hh[col];
-            const real h = rnnrt_tanh_fast(h_add_2);
+            const real h = rnnrt_tanh_fast(h_add_t[idx] + h_W_hh[idx] + b_hh[col]);
             h_out[idx] = h;
         }
 }
@@ -147,8 +146,7 @@ static void rnn_fused_dh_add(size_t rows, const real *restrict dh_next, const re
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < RNN_H; col++) {
             const size_t idx = row * RNN_H + col;
-            const real dh = dh_t[idx] + dh_next[idx];
-            const real dh_add = dh * (1 - h_t[idx] * h_t[idx]);
+            const real dh_add = (dh_t[idx] + dh_next[idx]) * (1 - h_t[idx] * h_t[idx]);
             dh_add_out[idx] = dh_add;
         }
 }
@@ -223,18 +221,18 @@ static void rnn_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, RNN_H, RNN_H, p.W_hh, RNN_H, w.W_hh_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * RNN_H;
         const real *h_t = w.h_seq + (size_t)t * B * RNN_H;
         real *dh_add = w.dh_add_seq + (size_t)t * B * RNN_H;
         /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
         rnn_fused_dh_add((size_t)B, dh_next, dh_t, h_t, dh_add);
-        rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.dh_prev, RNN_H);
+        rnnrt_gemm_packed(1, B, RNN_H, RNN_H, dh_add, RNN_H, p.W_hh, RNN_H, packed ? w.W_hh_packed : NULL, w.dh_prev_W_hh, RNN_H);
         /* specs/rnn.yaml:11 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * RNN_H; i++)
-            w.dh_prev_2[i] = w.dh_prev[i] * carry_scale_t_2[0];
-        memcpy(w.dh_next_carry, w.dh_prev_2, (size_t)B * RNN_H * sizeof(real));
+            w.dh_prev[i] = w.dh_prev_W_hh[i] * carry_scale_t[0];
+        memcpy(w.dh_next_carry, w.dh_prev, (size_t)B * RNN_H * sizeof(real));
     }
     /* specs/rnn.yaml:19 (backward)  h: tanh(x @ W_ih + b_ih + h @ W_hh + b_hh) */
     rnnrt_scatter_add_rows(w.dW_ih, c->x, w.dh_add_seq, (size_t)T * B, V, (size_t)RNN_H);

@@ -297,75 +297,75 @@ typedef struct {
     real *db_iz_enc_l0; /* sum_to [SEQ2SEQ_H] */
     real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_H] */
     real *db_out; /* sum_to [Vt] */
-    real *dcontext; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dcontext_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dcontext_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dcontext_4; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dcontext; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dcontext_W_cn_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dcontext_W_cr_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dcontext_W_cz_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
     real *dembed_src; /* scatter_add [V,SEQ2SEQ_E] */
-    real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dembed_src_x_2; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_src_x_W_in_enc_l0; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_src_x_W_ir_enc_l0; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_src_x_W_iz_enc_l0; /* per step: matmul [B,SEQ2SEQ_E] */
     real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
     real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_E] */
-    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_E] */
-    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_W_in_dec_l0; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_W_ir_dec_l0; /* per step: matmul [B,SEQ2SEQ_E] */
+    real *dembed_tgt_x_W_iz_dec_l0; /* per step: matmul [B,SEQ2SEQ_E] */
     real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_E] */
     real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_dec_l0_W_ir_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_dec_l0_W_iz_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
     real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_H] */
     real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_H] */
     real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_W_in_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_W_ir_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_W_iz_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_enc_l0_next; /* per step: add [B,SEQ2SEQ_H] */
     real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_H] */
     real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dh_enc_l1; /* per step: pool_grad [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_3; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_4; /* matmul [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_5; /* add [T,B,SEQ2SEQ_H] */
-    real *dh_enc_l1_6; /* per step: add [B,SEQ2SEQ_H] */
+    real *dh_enc_l1_W_k; /* matmul [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_next; /* per step: add [B,SEQ2SEQ_H] */
     real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,SEQ2SEQ_H] */
+    real *dh_enc_l1_steps; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dh_enc_l1_sum; /* add [T,B,SEQ2SEQ_H] */
+    real *dh_prev_W_hn_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hn_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hr_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hr_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hz_dec_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hz_dec_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
     real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_H] */
     real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_5; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_dec_l1_6; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l0_4; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_dec_l1_W_q; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_enc_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_z_dec_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *dh_prev_z_dec_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
     real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *dlogits; /* masked_xent_grad [T,B,Vt] */
     real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dn_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dn_add_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dn_add_r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dr_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dr_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dscore; /* per step: masked_softmax_t_grad [T,B] */
     real *dscore_add; /* per step: fused_out [T,B,SEQ2SEQ_H] */
-    real *dscore_matmul_2; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *dscore_matmul; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dscore_matmul_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *dscore_mul; /* per step: bcast_last [T,B,SEQ2SEQ_H] */
     real *dw_v; /* sum_to [SEQ2SEQ_H] */
@@ -486,188 +486,189 @@ typedef struct {
 } seq2seq_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_bufs[] = {
-    {offsetof(seq2seq_work, attention_seq), 0, "TTB", 1, NULL, 0},
-    {offsetof(seq2seq_work, context_seq), 1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dattention), 2, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, dattention_mul), 3, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_dec_l0), 4, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_dec_l1), 5, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_enc_l0), 6, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_hn_enc_l1), 7, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_dec_l0), 1, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_dec_l1), 9, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_enc_l0), 10, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_in_enc_l1), 11, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_dec_l0), 12, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_dec_l1), 13, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_enc_l0), 14, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_ir_enc_l1), 15, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_dec_l0), 16, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_dec_l1), 17, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_enc_l0), 18, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_iz_enc_l1), 19, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, db_out), 20, "Vt", 1, NULL, 0},
-    {offsetof(seq2seq_work, dcontext), 21, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_2), 22, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_3), 23, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dcontext_4), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src), 25, "V", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x), 26, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x_2), 27, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x_3), 28, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_src_x_seq), 29, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt), 30, "Vt", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x), 31, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x_2), 32, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x_3), 33, "B", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dembed_tgt_x_seq), 34, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0), 21, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_2), 3, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_3), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l0_next_carry), 38, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l1), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_dec_l1_next_carry), 40, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_2), 15, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_3), 19, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_4), 43, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_6), 44, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_next_carry), 45, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l0_seq), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1), 21, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_3), 48, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_4), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_5), 25, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_6), 26, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_enc_l1_next_carry), 52, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0), 53, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_2), 3, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_3), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_4), 56, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l0_5), 57, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1), 58, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_2), 59, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_3), 60, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_4), 61, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_5), 3, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_dec_l1_6), 53, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0), 64, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_2), 65, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_3), 66, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l0_4), 67, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1), 28, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_2), 11, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_3), 7, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_prev_enc_l1_4), 71, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_step_enc_l0), 72, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dh_step_enc_l1), 27, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dlogits), 30, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l0_seq), 13, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l0_seq_2), 17, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l1_seq), 77, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_dec_l1_seq_2), 78, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l0_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l0_seq_2), 80, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l1_seq), 66, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dn_add_enc_l1_seq_2), 67, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_dec_l0_seq), 16, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_dec_l1_seq), 9, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_enc_l0_seq), 25, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dr_add_enc_l1_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore), 53, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, dscore_add), 2, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore_matmul_2), 66, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore_matmul_seq), 65, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dscore_mul), 3, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dw_v), 92, "", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dw_v_scan_out), 30, "TTB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_dec_l0_seq), 4, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_dec_l1_seq), 5, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_enc_l0_seq), 10, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, dz_add_enc_l1_seq), 65, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, embed_src_x), 98, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, embed_tgt_x), 99, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_work, h_dec_l0_seq), 19, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_dec_l1_seq), 66, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_enc_l0_seq), 10, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_enc_l1_seq), 79, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_kept_enc_l0), 30, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_kept_enc_l1), 30, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l0_carry), 17, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l0_seq), 11, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l1_carry), 9, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_dec_l1_seq), 67, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l0_carry), 4, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l0_seq), 6, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l1_carry), 13, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_prev_enc_l1_seq), 80, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_step_enc_l0), 29, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_step_enc_l1), 67, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_dec_l0_seq), 71, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_dec_l1_seq), 27, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_enc_l0_seq), 118, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, h_sub_enc_l1_seq), 44, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, logits), 120, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, logits_matmul), 30, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_work, loss), 30, "", 1, NULL, 0},
-    {offsetof(seq2seq_work, n_W_cn_dec_l0), 34, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_hn_dec_l0), 78, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_hn_dec_l1), 2, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_hn_enc_l0), 80, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_hn_enc_l1), 66, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_in_dec_l0), 65, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_in_dec_l1), 5, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_in_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_W_in_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_dec_l0_seq), 92, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_dec_l1_seq), 28, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l0), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l0_seq), 135, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l1), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_add_enc_l1_seq), 72, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_dec_l0_seq), 43, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_dec_l1_seq), 26, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_enc_l0_seq), 140, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, n_enc_l1_seq), 45, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_cr_dec_l0), 48, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_hr_dec_l0), 5, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_hr_dec_l1), 21, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_hr_enc_l0), 30, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_hr_enc_l1), 30, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_ir_dec_l0), 120, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_ir_dec_l1), 48, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_ir_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_W_ir_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_add_enc_l0), 120, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_add_enc_l1), 120, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_dec_l0_seq), 12, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_dec_l1_seq), 15, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_enc_l0_seq), 155, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, r_enc_l1_seq), 64, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score), 48, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, score_W_k), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_W_q), 16, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_add), 48, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_mul), 16, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, score_tanh_seq), 25, "TTB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, src_mask), 163, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_work, z_W_cz_dec_l0), 16, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_hz_dec_l0), 77, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_hz_dec_l1), 3, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_hz_enc_l0), 79, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_hz_enc_l1), 65, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_iz_dec_l0), 14, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_iz_dec_l1), 16, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_iz_enc_l0), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_W_iz_enc_l1), 30, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_add_enc_l0), 25, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_add_enc_l1), 25, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_dec_l0_seq), 7, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_dec_l1_seq), 52, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_enc_l0_seq), 18, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_work, z_enc_l1_seq), 29, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, attention_seq), (int)offsetof(seq2seq_work, attention_seq), "TTB", 1, NULL, 0},
+    {offsetof(seq2seq_work, context_seq), (int)offsetof(seq2seq_work, context_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dattention), (int)offsetof(seq2seq_work, dattention), "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, dattention_mul), (int)offsetof(seq2seq_work, dattention_mul), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_dec_l0), (int)offsetof(seq2seq_work, db_hn_dec_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_dec_l1), (int)offsetof(seq2seq_work, db_hn_dec_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_enc_l0), (int)offsetof(seq2seq_work, db_hn_enc_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_hn_enc_l1), (int)offsetof(seq2seq_work, db_hn_enc_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_dec_l0), (int)offsetof(seq2seq_work, context_seq), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_dec_l1), (int)offsetof(seq2seq_work, db_in_dec_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_enc_l0), (int)offsetof(seq2seq_work, db_in_enc_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_in_enc_l1), (int)offsetof(seq2seq_work, db_in_enc_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_dec_l0), (int)offsetof(seq2seq_work, db_ir_dec_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_dec_l1), (int)offsetof(seq2seq_work, db_ir_dec_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_enc_l0), (int)offsetof(seq2seq_work, db_ir_enc_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_ir_enc_l1), (int)offsetof(seq2seq_work, db_ir_enc_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_dec_l0), (int)offsetof(seq2seq_work, db_iz_dec_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_dec_l1), (int)offsetof(seq2seq_work, db_iz_dec_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_enc_l0), (int)offsetof(seq2seq_work, db_iz_enc_l0), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_iz_enc_l1), (int)offsetof(seq2seq_work, db_iz_enc_l1), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, db_out), (int)offsetof(seq2seq_work, db_out), "Vt", 1, NULL, 0},
+    {offsetof(seq2seq_work, dcontext), (int)offsetof(seq2seq_work, dattention), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_W_cn_dec_l0), (int)offsetof(seq2seq_work, dcontext_W_cn_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_W_cr_dec_l0), (int)offsetof(seq2seq_work, dcontext_W_cr_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dcontext_W_cz_dec_l0), (int)offsetof(seq2seq_work, dcontext_W_cz_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src), (int)offsetof(seq2seq_work, dembed_src), "V", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_W_in_enc_l0), (int)offsetof(seq2seq_work, dembed_src_x_W_in_enc_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_W_ir_enc_l0), (int)offsetof(seq2seq_work, dembed_src_x_W_ir_enc_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_W_iz_enc_l0), (int)offsetof(seq2seq_work, dembed_src_x_W_iz_enc_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_src_x_seq), (int)offsetof(seq2seq_work, dembed_src_x_seq), "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt), (int)offsetof(seq2seq_work, dembed_tgt), "Vt", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_W_in_dec_l0), (int)offsetof(seq2seq_work, dembed_tgt_x_W_in_dec_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_W_ir_dec_l0), (int)offsetof(seq2seq_work, dembed_tgt_x_W_ir_dec_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_W_iz_dec_l0), (int)offsetof(seq2seq_work, dembed_tgt_x_W_iz_dec_l0), "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dembed_tgt_x_seq), (int)offsetof(seq2seq_work, dembed_tgt_x_seq), "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0), (int)offsetof(seq2seq_work, dcontext_W_cn_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_W_ir_dec_l1), (int)offsetof(seq2seq_work, dattention), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_W_iz_dec_l1), (int)offsetof(seq2seq_work, dattention_mul), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l0_next_carry), (int)offsetof(seq2seq_work, dh_dec_l0_next_carry), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l1), (int)offsetof(seq2seq_work, db_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_dec_l1_next_carry), (int)offsetof(seq2seq_work, dh_dec_l1_next_carry), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_W_in_enc_l1), (int)offsetof(seq2seq_work, db_iz_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_W_ir_enc_l1), (int)offsetof(seq2seq_work, dh_enc_l0_W_ir_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_W_iz_enc_l1), (int)offsetof(seq2seq_work, db_ir_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_next), (int)offsetof(seq2seq_work, dh_enc_l0_next), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_next_carry), (int)offsetof(seq2seq_work, dh_enc_l0_next_carry), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l0_seq), (int)offsetof(seq2seq_work, db_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1), (int)offsetof(seq2seq_work, dcontext_W_cn_dec_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_W_k), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_next), (int)offsetof(seq2seq_work, dembed_src_x_W_iz_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_next_carry), (int)offsetof(seq2seq_work, dh_enc_l1_next_carry), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_steps), (int)offsetof(seq2seq_work, dh_enc_l1_steps), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_enc_l1_sum), (int)offsetof(seq2seq_work, dembed_src), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hn_dec_l0), (int)offsetof(seq2seq_work, dattention_mul), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hn_dec_l1), (int)offsetof(seq2seq_work, dh_prev_W_hn_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), (int)offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hn_enc_l1), (int)offsetof(seq2seq_work, db_in_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hr_dec_l0), (int)offsetof(seq2seq_work, dh_prev_W_hr_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hr_dec_l1), (int)offsetof(seq2seq_work, dh_prev_W_hr_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), (int)offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hr_enc_l1), (int)offsetof(seq2seq_work, db_hn_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hz_dec_l0), (int)offsetof(seq2seq_work, dattention), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hz_dec_l1), (int)offsetof(seq2seq_work, dh_prev_W_hz_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hz_enc_l0), (int)offsetof(seq2seq_work, dh_prev_W_hz_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_W_hz_enc_l1), (int)offsetof(seq2seq_work, dembed_src_x_W_ir_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l0), (int)offsetof(seq2seq_work, dh_prev_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1), (int)offsetof(seq2seq_work, dh_prev_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_dec_l1_W_q), (int)offsetof(seq2seq_work, dattention_mul), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l0), (int)offsetof(seq2seq_work, dh_prev_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_enc_l1), (int)offsetof(seq2seq_work, dh_prev_enc_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_z_dec_l0), (int)offsetof(seq2seq_work, dh_prev_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_prev_z_dec_l1), (int)offsetof(seq2seq_work, dh_prev_z_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_step_enc_l0), (int)offsetof(seq2seq_work, dh_step_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dh_step_enc_l1), (int)offsetof(seq2seq_work, dembed_src_x_W_in_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dlogits), (int)offsetof(seq2seq_work, dembed_tgt), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l0_seq), (int)offsetof(seq2seq_work, db_ir_dec_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_dec_l1_seq), (int)offsetof(seq2seq_work, dn_add_dec_l1_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l0_seq), (int)offsetof(seq2seq_work, dn_add_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_enc_l1_seq), (int)offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_r_dec_l0_seq), (int)offsetof(seq2seq_work, db_iz_dec_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_r_dec_l1_seq), (int)offsetof(seq2seq_work, dn_add_r_dec_l1_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_r_enc_l0_seq), (int)offsetof(seq2seq_work, dn_add_r_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dn_add_r_enc_l1_seq), (int)offsetof(seq2seq_work, dh_prev_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_dec_l0_seq), (int)offsetof(seq2seq_work, db_iz_dec_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_dec_l1_seq), (int)offsetof(seq2seq_work, db_in_dec_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_enc_l0_seq), (int)offsetof(seq2seq_work, dembed_src), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dr_add_enc_l1_seq), (int)offsetof(seq2seq_work, dn_add_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore), (int)offsetof(seq2seq_work, dh_prev_dec_l1), "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, dscore_add), (int)offsetof(seq2seq_work, dattention), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_matmul), (int)offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_matmul_seq), (int)offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dscore_mul), (int)offsetof(seq2seq_work, dattention_mul), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dw_v), (int)offsetof(seq2seq_work, dw_v), "", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dw_v_scan_out), (int)offsetof(seq2seq_work, dembed_tgt), "TTB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_dec_l0_seq), (int)offsetof(seq2seq_work, db_hn_dec_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_dec_l1_seq), (int)offsetof(seq2seq_work, db_hn_dec_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_enc_l0_seq), (int)offsetof(seq2seq_work, db_in_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, dz_add_enc_l1_seq), (int)offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, embed_src_x), (int)offsetof(seq2seq_work, embed_src_x), "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, embed_tgt_x), (int)offsetof(seq2seq_work, embed_tgt_x), "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_work, h_dec_l0_seq), (int)offsetof(seq2seq_work, db_iz_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_dec_l1_seq), (int)offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_enc_l0_seq), (int)offsetof(seq2seq_work, db_in_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_enc_l1_seq), (int)offsetof(seq2seq_work, dn_add_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_kept_enc_l0), (int)offsetof(seq2seq_work, dembed_tgt), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_kept_enc_l1), (int)offsetof(seq2seq_work, dembed_tgt), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l0_carry), (int)offsetof(seq2seq_work, db_iz_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l0_seq), (int)offsetof(seq2seq_work, db_in_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l1_carry), (int)offsetof(seq2seq_work, db_in_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_dec_l1_seq), (int)offsetof(seq2seq_work, dh_prev_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l0_carry), (int)offsetof(seq2seq_work, db_hn_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l0_seq), (int)offsetof(seq2seq_work, db_hn_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l1_carry), (int)offsetof(seq2seq_work, db_ir_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_prev_enc_l1_seq), (int)offsetof(seq2seq_work, dn_add_r_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_step_enc_l0), (int)offsetof(seq2seq_work, dembed_src_x_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_step_enc_l1), (int)offsetof(seq2seq_work, dh_prev_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_dec_l0_seq), (int)offsetof(seq2seq_work, dh_prev_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_dec_l1_seq), (int)offsetof(seq2seq_work, dembed_src_x_W_in_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_enc_l0_seq), (int)offsetof(seq2seq_work, h_sub_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, h_sub_enc_l1_seq), (int)offsetof(seq2seq_work, dh_enc_l0_next), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, logits), (int)offsetof(seq2seq_work, logits), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, logits_matmul), (int)offsetof(seq2seq_work, dembed_tgt), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_work, loss), (int)offsetof(seq2seq_work, dembed_tgt), "", 1, NULL, 0},
+    {offsetof(seq2seq_work, n_W_cn_dec_l0), (int)offsetof(seq2seq_work, dembed_tgt_x_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_dec_l0), (int)offsetof(seq2seq_work, dn_add_r_dec_l1_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_dec_l1), (int)offsetof(seq2seq_work, dattention), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_enc_l0), (int)offsetof(seq2seq_work, dn_add_r_enc_l0_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_hn_enc_l1), (int)offsetof(seq2seq_work, dh_prev_W_hr_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_dec_l0), (int)offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_dec_l1), (int)offsetof(seq2seq_work, db_hn_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_enc_l0), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_W_in_enc_l1), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_dec_l0_seq), (int)offsetof(seq2seq_work, dw_v), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_dec_l1_seq), (int)offsetof(seq2seq_work, dembed_src_x_W_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l0), (int)offsetof(seq2seq_work, db_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l0_seq), (int)offsetof(seq2seq_work, n_add_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l1), (int)offsetof(seq2seq_work, db_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_add_enc_l1_seq), (int)offsetof(seq2seq_work, dh_step_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_dec_l0_seq), (int)offsetof(seq2seq_work, dh_enc_l0_W_ir_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_dec_l1_seq), (int)offsetof(seq2seq_work, dembed_src_x_W_iz_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_enc_l0_seq), (int)offsetof(seq2seq_work, n_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, n_enc_l1_seq), (int)offsetof(seq2seq_work, dh_enc_l0_next_carry), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_cr_dec_l0), (int)offsetof(seq2seq_work, dh_enc_l1_steps), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_dec_l0), (int)offsetof(seq2seq_work, db_hn_dec_l1), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_dec_l1), (int)offsetof(seq2seq_work, dcontext_W_cn_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_enc_l0), (int)offsetof(seq2seq_work, dembed_tgt), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_hr_enc_l1), (int)offsetof(seq2seq_work, dembed_tgt), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_dec_l0), (int)offsetof(seq2seq_work, logits), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_dec_l1), (int)offsetof(seq2seq_work, dh_enc_l1_steps), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_enc_l0), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_W_ir_enc_l1), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_add_enc_l0), (int)offsetof(seq2seq_work, logits), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_add_enc_l1), (int)offsetof(seq2seq_work, logits), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_dec_l0_seq), (int)offsetof(seq2seq_work, db_ir_dec_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_dec_l1_seq), (int)offsetof(seq2seq_work, db_ir_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_enc_l0_seq), (int)offsetof(seq2seq_work, r_enc_l0_seq), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, r_enc_l1_seq), (int)offsetof(seq2seq_work, dh_prev_W_hz_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score), (int)offsetof(seq2seq_work, dh_enc_l1_steps), "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, score_W_k), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_W_q), (int)offsetof(seq2seq_work, db_iz_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_add), (int)offsetof(seq2seq_work, dh_enc_l1_steps), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_mul), (int)offsetof(seq2seq_work, db_iz_dec_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, score_tanh_seq), (int)offsetof(seq2seq_work, dembed_src), "TTB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, src_mask), (int)offsetof(seq2seq_work, src_mask), "TB", 1, NULL, 0},
+    {offsetof(seq2seq_work, z_W_cz_dec_l0), (int)offsetof(seq2seq_work, db_iz_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_dec_l0), (int)offsetof(seq2seq_work, dn_add_dec_l1_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_dec_l1), (int)offsetof(seq2seq_work, dattention_mul), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_enc_l0), (int)offsetof(seq2seq_work, dn_add_enc_l0_seq), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_hz_enc_l1), (int)offsetof(seq2seq_work, dh_prev_W_hn_enc_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_dec_l0), (int)offsetof(seq2seq_work, db_ir_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_dec_l1), (int)offsetof(seq2seq_work, db_iz_dec_l0), "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_enc_l0), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_W_iz_enc_l1), (int)offsetof(seq2seq_work, dembed_tgt), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_add_enc_l0), (int)offsetof(seq2seq_work, dembed_src), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_add_enc_l1), (int)offsetof(seq2seq_work, dembed_src), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_dec_l0_seq), (int)offsetof(seq2seq_work, db_hn_enc_l1), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_dec_l1_seq), (int)offsetof(seq2seq_work, dh_enc_l1_next_carry), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_enc_l0_seq), (int)offsetof(seq2seq_work, db_iz_enc_l0), "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_work, z_enc_l1_seq), (int)offsetof(seq2seq_work, dembed_src_x_seq), "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_work, W_cn_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_cr_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_work, W_cz_dec_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
@@ -724,21 +725,12 @@ static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
+            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]);
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
             const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
+            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_t[idx] + r_enc_l0 * n_add_enc_l0);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0[idx];
+            const real h_step_enc_l0 = h_sub_enc_l0 * n_enc_l0 + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
             r_enc_l0_out[idx] = r_enc_l0;
             z_enc_l0_out[idx] = z_enc_l0;
             n_add_enc_l0_out[idx] = n_add_enc_l0;
@@ -760,21 +752,12 @@ static void seq2seq_fused_r_enc_l1(size_t rows, const real *restrict b_hn_enc_l1
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
+            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]);
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
             const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
+            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_t[idx] + r_enc_l1 * n_add_enc_l1);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1[idx];
+            const real h_step_enc_l1 = h_sub_enc_l1 * n_enc_l1 + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
             r_enc_l1_out[idx] = r_enc_l1;
             z_enc_l1_out[idx] = z_enc_l1;
             n_add_enc_l1_out[idx] = n_add_enc_l1;
@@ -805,34 +788,20 @@ static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add
  *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict b_in_dec_l0, const real *restrict b_ir_dec_l0, const real *restrict b_iz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_cn_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_matmul_dec_l0_t, const real *restrict r_W_cr_dec_l0, const real *restrict r_W_hr_dec_l0, const real *restrict r_matmul_dec_l0_t, const real *restrict z_W_cz_dec_l0, const real *restrict z_W_hz_dec_l0, const real *restrict z_matmul_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_3_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
+static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict b_in_dec_l0, const real *restrict b_ir_dec_l0, const real *restrict b_iz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_cn_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_matmul_dec_l0_t, const real *restrict r_W_cr_dec_l0, const real *restrict r_W_hr_dec_l0, const real *restrict r_matmul_dec_l0_t, const real *restrict z_W_cz_dec_l0, const real *restrict z_W_hz_dec_l0, const real *restrict z_matmul_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l0 = r_matmul_dec_l0_t[idx] + r_W_cr_dec_l0[idx];
-            const real r_add_dec_l0_2 = r_add_dec_l0 + b_ir_dec_l0[col];
-            const real r_add_dec_l0_3 = r_add_dec_l0_2 + r_W_hr_dec_l0[idx];
-            const real r_add_dec_l0_4 = r_add_dec_l0_3 + b_hr_dec_l0[col];
-            const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_4);
-            const real z_add_dec_l0 = z_matmul_dec_l0_t[idx] + z_W_cz_dec_l0[idx];
-            const real z_add_dec_l0_2 = z_add_dec_l0 + b_iz_dec_l0[col];
-            const real z_add_dec_l0_3 = z_add_dec_l0_2 + z_W_hz_dec_l0[idx];
-            const real z_add_dec_l0_4 = z_add_dec_l0_3 + b_hz_dec_l0[col];
-            const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_4);
-            const real n_add_dec_l0 = n_matmul_dec_l0_t[idx] + n_W_cn_dec_l0[idx];
-            const real n_add_dec_l0_2 = n_add_dec_l0 + b_in_dec_l0[col];
-            const real n_add_dec_l0_3 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
-            const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0_3;
-            const real n_add_dec_l0_4 = n_add_dec_l0_2 + n_mul_dec_l0;
-            const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_4);
+            const real r_dec_l0 = rnnrt_sigmoid_fast(r_matmul_dec_l0_t[idx] + r_W_cr_dec_l0[idx] + b_ir_dec_l0[col] + r_W_hr_dec_l0[idx] + b_hr_dec_l0[col]);
+            const real z_dec_l0 = rnnrt_sigmoid_fast(z_matmul_dec_l0_t[idx] + z_W_cz_dec_l0[idx] + b_iz_dec_l0[col] + z_W_hz_dec_l0[idx] + b_hz_dec_l0[col]);
+            const real n_add_dec_l0 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
+            const real n_dec_l0 = rnnrt_tanh_fast(n_matmul_dec_l0_t[idx] + n_W_cn_dec_l0[idx] + b_in_dec_l0[col] + r_dec_l0 * n_add_dec_l0);
             const real h_sub_dec_l0 = (real)1 - z_dec_l0;
-            const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
-            const real h_mul_dec_l0_2 = z_dec_l0 * h_prev_dec_l0[idx];
-            const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
+            const real h_dec_l0 = h_sub_dec_l0 * n_dec_l0 + z_dec_l0 * h_prev_dec_l0[idx];
             r_dec_l0_out[idx] = r_dec_l0;
             z_dec_l0_out[idx] = z_dec_l0;
-            n_add_dec_l0_3_out[idx] = n_add_dec_l0_3;
+            n_add_dec_l0_out[idx] = n_add_dec_l0;
             n_dec_l0_out[idx] = n_dec_l0;
             h_sub_dec_l0_out[idx] = h_sub_dec_l0;
             h_dec_l0_out[idx] = h_dec_l0;
@@ -845,31 +814,20 @@ static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_2_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
+static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l1 = r_W_ir_dec_l1[idx] + b_ir_dec_l1[col];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + r_W_hr_dec_l1[idx];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + b_hr_dec_l1[col];
-            const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = z_W_iz_dec_l1[idx] + b_iz_dec_l1[col];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + z_W_hz_dec_l1[idx];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + b_hz_dec_l1[col];
-            const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1 = n_W_in_dec_l1[idx] + b_in_dec_l1[col];
-            const real n_add_dec_l1_2 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
-            const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
-            const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
-            const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
+            const real r_dec_l1 = rnnrt_sigmoid_fast(r_W_ir_dec_l1[idx] + b_ir_dec_l1[col] + r_W_hr_dec_l1[idx] + b_hr_dec_l1[col]);
+            const real z_dec_l1 = rnnrt_sigmoid_fast(z_W_iz_dec_l1[idx] + b_iz_dec_l1[col] + z_W_hz_dec_l1[idx] + b_hz_dec_l1[col]);
+            const real n_add_dec_l1 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
+            const real n_dec_l1 = rnnrt_tanh_fast(n_W_in_dec_l1[idx] + b_in_dec_l1[col] + r_dec_l1 * n_add_dec_l1);
             const real h_sub_dec_l1 = (real)1 - z_dec_l1;
-            const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
-            const real h_mul_dec_l1_2 = z_dec_l1 * h_prev_dec_l1[idx];
-            const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
+            const real h_dec_l1 = h_sub_dec_l1 * n_dec_l1 + z_dec_l1 * h_prev_dec_l1[idx];
             r_dec_l1_out[idx] = r_dec_l1;
             z_dec_l1_out[idx] = z_dec_l1;
-            n_add_dec_l1_2_out[idx] = n_add_dec_l1_2;
+            n_add_dec_l1_out[idx] = n_add_dec_l1;
             n_dec_l1_out[idx] = n_dec_l1;
             h_sub_dec_l1_out[idx] = h_sub_dec_l1;
             h_dec_l1_out[idx] = h_dec_l1;
@@ -882,26 +840,20 @@ static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_dec_l1_2_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
+static void seq2seq_fused_dh_prev_z_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_z_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_r_dec_l1_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
             const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
-            const real dz_dec_l1 = dh_dec_l1 * h_prev_dec_l1_t[idx];
-            const real dh_prev_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
-            const real dh_sub_dec_l1 = dh_dec_l1 * n_dec_l1_t[idx];
-            const real dn_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx];
-            const real dz_dec_l1_2 = -dh_sub_dec_l1;
-            const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1 = dn_dec_l1 * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
-            const real dr_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx];
-            const real dn_add_dec_l1_2 = dn_add_dec_l1 * r_dec_l1_t[idx];
-            const real dz_add_dec_l1 = dz_dec_l1_3 * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
-            const real dr_add_dec_l1 = dr_dec_l1 * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
-            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
+            const real dh_prev_z_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
+            const real dn_add_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx] * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
+            const real dn_add_r_dec_l1 = dn_add_dec_l1 * r_dec_l1_t[idx];
+            const real dz_add_dec_l1 = (dh_dec_l1 * h_prev_dec_l1_t[idx] + (-(dh_dec_l1 * n_dec_l1_t[idx]))) * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
+            const real dr_add_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx] * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
+            dh_prev_z_dec_l1_out[idx] = dh_prev_z_dec_l1;
             dn_add_dec_l1_out[idx] = dn_add_dec_l1;
-            dn_add_dec_l1_2_out[idx] = dn_add_dec_l1_2;
+            dn_add_r_dec_l1_out[idx] = dn_add_r_dec_l1;
             dz_add_dec_l1_out[idx] = dz_add_dec_l1;
             dr_add_dec_l1_out[idx] = dr_add_dec_l1;
         }
@@ -913,28 +865,20 @@ static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_de
  *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_2, const real *restrict dh_dec_l0_3, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_dec_l0_2_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
+static void seq2seq_fused_dh_prev_z_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_W_ir_dec_l1, const real *restrict dh_dec_l0_W_iz_dec_l1, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_z_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_r_dec_l0_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l0_4 = dh_dec_l0_next[idx] + dh_dec_l0[idx];
-            const real dh_dec_l0_5 = dh_dec_l0_4 + dh_dec_l0_2[idx];
-            const real dh_dec_l0_6 = dh_dec_l0_5 + dh_dec_l0_3[idx];
-            const real dz_dec_l0 = dh_dec_l0_6 * h_prev_dec_l0_t[idx];
-            const real dh_prev_dec_l0 = dh_dec_l0_6 * z_dec_l0_t[idx];
-            const real dh_sub_dec_l0 = dh_dec_l0_6 * n_dec_l0_t[idx];
-            const real dn_dec_l0 = dh_dec_l0_6 * h_sub_dec_l0_t[idx];
-            const real dz_dec_l0_2 = -dh_sub_dec_l0;
-            const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0 = dn_dec_l0 * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
-            const real dr_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx];
-            const real dn_add_dec_l0_2 = dn_add_dec_l0 * r_dec_l0_t[idx];
-            const real dz_add_dec_l0 = dz_dec_l0_3 * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
-            const real dr_add_dec_l0 = dr_dec_l0 * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
-            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
+            const real dh_dec_l0_sum = dh_dec_l0_next[idx] + dh_dec_l0[idx] + dh_dec_l0_W_iz_dec_l1[idx] + dh_dec_l0_W_ir_dec_l1[idx];
+            const real dh_prev_z_dec_l0 = dh_dec_l0_sum * z_dec_l0_t[idx];
+            const real dn_add_dec_l0 = dh_dec_l0_sum * h_sub_dec_l0_t[idx] * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
+            const real dn_add_r_dec_l0 = dn_add_dec_l0 * r_dec_l0_t[idx];
+            const real dz_add_dec_l0 = (dh_dec_l0_sum * h_prev_dec_l0_t[idx] + (-(dh_dec_l0_sum * n_dec_l0_t[idx]))) * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
+            const real dr_add_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx] * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
+            dh_prev_z_dec_l0_out[idx] = dh_prev_z_dec_l0;
             dn_add_dec_l0_out[idx] = dn_add_dec_l0;
-            dn_add_dec_l0_2_out[idx] = dn_add_dec_l0_2;
+            dn_add_r_dec_l0_out[idx] = dn_add_r_dec_l0;
             dz_add_dec_l0_out[idx] = dz_add_dec_l0;
             dr_add_dec_l0_out[idx] = dr_add_dec_l0;
         }
@@ -943,43 +887,39 @@ static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_de
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict dh_prev_dec_l0, const real *restrict dh_prev_dec_l0_2, const real *restrict dh_prev_dec_l0_3, const real *restrict dh_prev_dec_l0_4, real *restrict dh_prev_dec_l0_7_out)
+static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_prev_W_hn_dec_l0, const real *restrict dh_prev_W_hr_dec_l0, const real *restrict dh_prev_W_hz_dec_l0, const real *restrict dh_prev_z_dec_l0, real *restrict dh_prev_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l0_5 = dh_prev_dec_l0[idx] + dh_prev_dec_l0_2[idx];
-            const real dh_prev_dec_l0_6 = dh_prev_dec_l0_5 + dh_prev_dec_l0_3[idx];
-            const real dh_prev_dec_l0_7 = dh_prev_dec_l0_6 + dh_prev_dec_l0_4[idx];
-            dh_prev_dec_l0_7_out[idx] = dh_prev_dec_l0_7;
+            const real dh_prev_dec_l0 = dh_prev_z_dec_l0[idx] + dh_prev_W_hn_dec_l0[idx] + dh_prev_W_hz_dec_l0[idx] + dh_prev_W_hr_dec_l0[idx];
+            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:43 (backward)  attention:
  */
-static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
+static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext_W_cn_dec_l0, const real *restrict dcontext_W_cr_dec_l0, const real *restrict dcontext_W_cz_dec_l0, real *restrict dcontext_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
-            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
-            dcontext_5_out[idx] = dcontext_5;
+            const real dcontext = dcontext_W_cn_dec_l0[idx] + dcontext_W_cz_dec_l0[idx] + dcontext_W_cr_dec_l0[idx];
+            dcontext_out[idx] = dcontext;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
+static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x_W_in_dec_l0, const real *restrict dembed_tgt_x_W_ir_dec_l0, const real *restrict dembed_tgt_x_W_iz_dec_l0, real *restrict dembed_tgt_x_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_E; col++) {
             const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
-            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
-            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+            const real dembed_tgt_x = dembed_tgt_x_W_in_dec_l0[idx] + dembed_tgt_x_W_iz_dec_l0[idx] + dembed_tgt_x_W_ir_dec_l0[idx];
+            dembed_tgt_x_out[idx] = dembed_tgt_x;
         }
 }
 
@@ -991,8 +931,7 @@ static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mu
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dscore_tanh = dscore_mul[idx] * w_v[col];
-            const real dscore_add = dscore_tanh * (1 - score_tanh_t[idx] * score_tanh_t[idx]);
+            const real dscore_add = dscore_mul[idx] * w_v[col] * (1 - score_tanh_t[idx] * score_tanh_t[idx]);
             dscore_add_out[idx] = dscore_add;
         }
 }
@@ -1000,16 +939,13 @@ static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mu
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_prev_dec_l1, const real *restrict dh_prev_dec_l1_2, const real *restrict dh_prev_dec_l1_3, const real *restrict dh_prev_dec_l1_4, const real *restrict dh_prev_dec_l1_5, real *restrict dh_prev_dec_l1_9_out)
+static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev_W_hn_dec_l1, const real *restrict dh_prev_W_hr_dec_l1, const real *restrict dh_prev_W_hz_dec_l1, const real *restrict dh_prev_dec_l1_W_q, const real *restrict dh_prev_z_dec_l1, real *restrict dh_prev_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l1_6 = dh_prev_dec_l1[idx] + dh_prev_dec_l1_2[idx];
-            const real dh_prev_dec_l1_7 = dh_prev_dec_l1_6 + dh_prev_dec_l1_3[idx];
-            const real dh_prev_dec_l1_8 = dh_prev_dec_l1_7 + dh_prev_dec_l1_4[idx];
-            const real dh_prev_dec_l1_9 = dh_prev_dec_l1_8 + dh_prev_dec_l1_5[idx];
-            dh_prev_dec_l1_9_out[idx] = dh_prev_dec_l1_9;
+            const real dh_prev_dec_l1 = dh_prev_z_dec_l1[idx] + dh_prev_W_hn_dec_l1[idx] + dh_prev_W_hz_dec_l1[idx] + dh_prev_W_hr_dec_l1[idx] + dh_prev_dec_l1_W_q[idx];
+            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
         }
 }
 
@@ -1022,11 +958,7 @@ static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_ste
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l1 = dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx];
-            const real dh_sub_enc_l1 = dh_step_enc_l1[idx] * n_enc_l1_t[idx];
-            const real dz_enc_l1_2 = -dh_sub_enc_l1;
-            const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1 = dz_enc_l1_3 * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
+            const real dz_add_enc_l1 = (dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx] + (-(dh_step_enc_l1[idx] * n_enc_l1_t[idx]))) * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
             dz_add_enc_l1_out[idx] = dz_add_enc_l1;
         }
 }
@@ -1036,18 +968,16 @@ static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t_2, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_enc_l1_2_out, real *restrict dr_add_enc_l1_out)
+static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_r_enc_l1_out, real *restrict dr_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx];
-            const real dn_add_enc_l1 = dn_enc_l1 * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
-            const real dr_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t_2[idx];
-            const real dn_add_enc_l1_2 = dn_add_enc_l1 * r_enc_l1_t[idx];
-            const real dr_add_enc_l1 = dr_enc_l1 * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
+            const real dn_add_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx] * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
+            const real dn_add_r_enc_l1 = dn_add_enc_l1 * r_enc_l1_t[idx];
+            const real dr_add_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t[idx] * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
             dn_add_enc_l1_out[idx] = dn_add_enc_l1;
-            dn_add_enc_l1_2_out[idx] = dn_add_enc_l1_2;
+            dn_add_r_enc_l1_out[idx] = dn_add_r_enc_l1;
             dr_add_enc_l1_out[idx] = dr_add_enc_l1;
         }
 }
@@ -1056,33 +986,26 @@ static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_6, const real *restrict dh_prev_enc_l1, const real *restrict dh_prev_enc_l1_2, const real *restrict dh_prev_enc_l1_3, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_10_out)
+static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_next, const real *restrict dh_prev_W_hn_enc_l1, const real *restrict dh_prev_W_hr_enc_l1, const real *restrict dh_prev_W_hz_enc_l1, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l1_4 = -dh_step_enc_l1[idx];
-            const real dh_prev_enc_l1_5 = dh_enc_l1_6[idx] + dh_prev_enc_l1_4;
-            const real dh_prev_enc_l1_6 = dh_step_enc_l1[idx] * z_enc_l1_t[idx];
-            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_5 + dh_prev_enc_l1_6;
-            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_7 + dh_prev_enc_l1_2[idx];
-            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + dh_prev_enc_l1[idx];
-            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + dh_prev_enc_l1_3[idx];
-            dh_prev_enc_l1_10_out[idx] = dh_prev_enc_l1_10;
+            const real dh_prev_enc_l1 = dh_enc_l1_next[idx] + (-dh_step_enc_l1[idx]) + dh_step_enc_l1[idx] * z_enc_l1_t[idx] + dh_prev_W_hn_enc_l1[idx] + dh_prev_W_hz_enc_l1[idx] + dh_prev_W_hr_enc_l1[idx];
+            dh_prev_enc_l1_out[idx] = dh_prev_enc_l1;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_2, const real *restrict dh_enc_l0_3, const real *restrict dh_enc_l0_4, real *restrict dh_enc_l0_5_out)
+static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_W_in_enc_l1, const real *restrict dh_enc_l0_W_ir_enc_l1, const real *restrict dh_enc_l0_W_iz_enc_l1, real *restrict dh_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_enc_l0 = dh_enc_l0_3[idx] + dh_enc_l0_2[idx];
-            const real dh_enc_l0_5 = dh_enc_l0 + dh_enc_l0_4[idx];
-            dh_enc_l0_5_out[idx] = dh_enc_l0_5;
+            const real dh_enc_l0 = dh_enc_l0_W_in_enc_l1[idx] + dh_enc_l0_W_iz_enc_l1[idx] + dh_enc_l0_W_ir_enc_l1[idx];
+            dh_enc_l0_out[idx] = dh_enc_l0;
         }
 }
 
@@ -1095,11 +1018,7 @@ static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_ste
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l0 = dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx];
-            const real dh_sub_enc_l0 = dh_step_enc_l0[idx] * n_enc_l0_t[idx];
-            const real dz_enc_l0_2 = -dh_sub_enc_l0;
-            const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0 = dz_enc_l0_3 * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
+            const real dz_add_enc_l0 = (dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx] + (-(dh_step_enc_l0[idx] * n_enc_l0_t[idx]))) * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
             dz_add_enc_l0_out[idx] = dz_add_enc_l0;
         }
 }
@@ -1109,18 +1028,16 @@ static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t_2, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_enc_l0_2_out, real *restrict dr_add_enc_l0_out)
+static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_r_enc_l0_out, real *restrict dr_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx];
-            const real dn_add_enc_l0 = dn_enc_l0 * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
-            const real dr_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t_2[idx];
-            const real dn_add_enc_l0_2 = dn_add_enc_l0 * r_enc_l0_t[idx];
-            const real dr_add_enc_l0 = dr_enc_l0 * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
+            const real dn_add_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx] * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
+            const real dn_add_r_enc_l0 = dn_add_enc_l0 * r_enc_l0_t[idx];
+            const real dr_add_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t[idx] * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
             dn_add_enc_l0_out[idx] = dn_add_enc_l0;
-            dn_add_enc_l0_2_out[idx] = dn_add_enc_l0_2;
+            dn_add_r_enc_l0_out[idx] = dn_add_r_enc_l0;
             dr_add_enc_l0_out[idx] = dr_add_enc_l0;
         }
 }
@@ -1129,33 +1046,26 @@ static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_6, const real *restrict dh_prev_enc_l0, const real *restrict dh_prev_enc_l0_2, const real *restrict dh_prev_enc_l0_3, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_10_out)
+static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_next, const real *restrict dh_prev_W_hn_enc_l0, const real *restrict dh_prev_W_hr_enc_l0, const real *restrict dh_prev_W_hz_enc_l0, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l0_4 = -dh_step_enc_l0[idx];
-            const real dh_prev_enc_l0_5 = dh_enc_l0_6[idx] + dh_prev_enc_l0_4;
-            const real dh_prev_enc_l0_6 = dh_step_enc_l0[idx] * z_enc_l0_t[idx];
-            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_5 + dh_prev_enc_l0_6;
-            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_7 + dh_prev_enc_l0_2[idx];
-            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + dh_prev_enc_l0[idx];
-            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + dh_prev_enc_l0_3[idx];
-            dh_prev_enc_l0_10_out[idx] = dh_prev_enc_l0_10;
+            const real dh_prev_enc_l0 = dh_enc_l0_next[idx] + (-dh_step_enc_l0[idx]) + dh_step_enc_l0[idx] * z_enc_l0_t[idx] + dh_prev_W_hn_enc_l0[idx] + dh_prev_W_hz_enc_l0[idx] + dh_prev_W_hr_enc_l0[idx];
+            dh_prev_enc_l0_out[idx] = dh_prev_enc_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
  *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x, const real *restrict dembed_src_x_2, const real *restrict dembed_src_x_3, real *restrict dembed_src_x_5_out)
+static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x_W_in_enc_l0, const real *restrict dembed_src_x_W_ir_enc_l0, const real *restrict dembed_src_x_W_iz_enc_l0, real *restrict dembed_src_x_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_E; col++) {
             const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_src_x_4 = dembed_src_x_2[idx] + dembed_src_x[idx];
-            const real dembed_src_x_5 = dembed_src_x_4 + dembed_src_x_3[idx];
-            dembed_src_x_5_out[idx] = dembed_src_x_5;
+            const real dembed_src_x = dembed_src_x_W_in_enc_l0[idx] + dembed_src_x_W_iz_enc_l0[idx] + dembed_src_x_W_ir_enc_l0[idx];
+            dembed_src_x_out[idx] = dembed_src_x;
         }
 }
 
@@ -1202,7 +1112,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
         real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_add_enc_l0_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_add_enc_l0 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_enc_l0 = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
@@ -1216,7 +1126,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1253,7 +1163,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
         real *h_enc_l1 = w.h_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *n_add_enc_l1_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *n_add_enc_l1 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *n_enc_l1 = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
@@ -1267,7 +1177,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1458,8 +1368,8 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* specs/seq2seq.yaml:12 (backward)  cell 'gru_attn (decoder)' over t = T-1 .. 0 */
     memset(w.dh_dec_l0_next_carry, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     memset(w.dh_dec_l1_next_carry, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    memset(w.dscore_matmul_2, 0, (size_t)T * B * SEQ2SEQ_H * sizeof(real));
-    memset(w.dh_enc_l1_3, 0, (size_t)T * B * SEQ2SEQ_H * sizeof(real));
+    memset(w.dscore_matmul, 0, (size_t)T * B * SEQ2SEQ_H * sizeof(real));
+    memset(w.dh_enc_l1_steps, 0, (size_t)T * B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, w.W_in_dec_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, w.W_hn_dec_l1_packed);
@@ -1496,11 +1406,11 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         const real *score_tanh_t = w.score_tanh_seq + (size_t)t * T * B * SEQ2SEQ_H;
         const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_E;
+        real *dembed_tgt_x = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_E;
         real *dn_add_dec_l0 = w.dn_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dn_add_dec_l0_2 = w.dn_add_dec_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_r_dec_l0 = w.dn_add_r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_r_dec_l1 = w.dn_add_r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_dec_l0 = w.dr_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dscore_matmul = w.dscore_matmul_seq + (size_t)t * B * SEQ2SEQ_H;
@@ -1513,48 +1423,48 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_fused_dh_prev_z_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_z_dec_l1, dn_add_dec_l1, dn_add_r_dec_l1, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_W_hn_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_dec_l1_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l1, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_W_hz_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l1, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_W_iz_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l1, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_W_hr_dec_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l1, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_W_ir_dec_l1, SEQ2SEQ_H);
         /* fused:
          *   specs/seq2seq.yaml:42 (backward)  h: (1 - z) * n + z * h
          *   specs/seq2seq.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
          *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_fused_dh_prev_z_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_W_ir_dec_l1, w.dh_dec_l0_W_iz_dec_l1, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_z_dec_l0, dn_add_dec_l0, dn_add_r_dec_l0, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext_W_cn_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x_W_in_dec_l0, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_W_hn_dec_l0, SEQ2SEQ_H);
         /* specs/seq2seq.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, packed ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_dec_l0_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.dcontext_2, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l0, SEQ2SEQ_H, packed ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_2, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, packed ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_W_hz_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.dcontext_W_cz_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l0, SEQ2SEQ_H, packed ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_W_iz_dec_l0, SEQ2SEQ_E);
         /* specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.dcontext_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l0, SEQ2SEQ_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_W_hr_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.dcontext_W_cr_dec_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l0, SEQ2SEQ_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_W_ir_dec_l0, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
+        seq2seq_fused_dh_prev_dec_l0((size_t)B, w.dh_prev_W_hn_dec_l0, w.dh_prev_W_hr_dec_l0, w.dh_prev_W_hz_dec_l0, w.dh_prev_z_dec_l0, w.dh_prev_dec_l0);
         /* specs/seq2seq.yaml:43 (backward)  attention: */
-        seq2seq_fused_dcontext((size_t)B, w.dcontext, w.dcontext_2, w.dcontext_3, w.dcontext_4);
+        seq2seq_fused_dcontext((size_t)B, w.dcontext_W_cn_dec_l0, w.dcontext_W_cr_dec_l0, w.dcontext_W_cz_dec_l0, w.dcontext);
         for (size_t t = 0; t < (size_t)T; t++)
             for (size_t r = 0; r < (size_t)B; r++) {
                 const real wt = attention_t[t * (size_t)B + r];
                 for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
-                    w.dh_enc_l1[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j] = wt * w.dcontext_4[r * (size_t)SEQ2SEQ_H + j];
+                    w.dh_enc_l1[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j] = wt * w.dcontext[r * (size_t)SEQ2SEQ_H + j];
             }
         for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
             for (size_t j = 0; j < n; j++)
-                w.dattention_mul[r * n + j] = w.h_enc_l1_seq[r * n + j] * w.dcontext_4[j];
+                w.dattention_mul[r * n + j] = w.h_enc_l1_seq[r * n + j] * w.dcontext[j];
         for (size_t i = 0; i < (size_t)T * B; i++) {
             real s = 0;
             for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -1575,15 +1485,15 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
             mul[i] = w.dscore_mul[i] * score_tanh_t[i];
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-        seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
+        seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x_W_in_dec_l0, w.dembed_tgt_x_W_ir_dec_l0, w.dembed_tgt_x_W_iz_dec_l0, dembed_tgt_x);
         seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
         rnnrt_sum_rows(dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H, (size_t)B * SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_5, SEQ2SEQ_H);
-        seq2seq_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
-        rnnrt_add_to(w.dscore_matmul_2, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
-        rnnrt_add_to(w.dh_enc_l1_3, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
-        memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0_5, (size_t)B * SEQ2SEQ_H * sizeof(real));
-        memcpy(w.dh_dec_l1_next_carry, w.dh_prev_dec_l1_6, (size_t)B * SEQ2SEQ_H * sizeof(real));
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_W_q, SEQ2SEQ_H);
+        seq2seq_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_W_hn_dec_l1, w.dh_prev_W_hr_dec_l1, w.dh_prev_W_hz_dec_l1, w.dh_prev_dec_l1_W_q, w.dh_prev_z_dec_l1, w.dh_prev_dec_l1);
+        rnnrt_add_to(w.dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
+        rnnrt_add_to(w.dh_enc_l1_steps, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
+        memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
+        memcpy(w.dh_dec_l1_next_carry, w.dh_prev_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dscore_matmul_seq, SEQ2SEQ_H, 1, g.W_q, SEQ2SEQ_H);
@@ -1602,8 +1512,8 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_E, w.dn_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_in_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.context_seq, SEQ2SEQ_H, w.dn_add_dec_l0_seq, SEQ2SEQ_H, 1, g.W_cn_dec_l0, SEQ2SEQ_H);
     rnnrt_sum_rows(w.db_in_dec_l0, w.dn_add_dec_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_H, w.dn_add_dec_l0_seq_2, SEQ2SEQ_H, 1, g.W_hn_dec_l0, SEQ2SEQ_H);
-    rnnrt_sum_rows(w.db_hn_dec_l0, w.dn_add_dec_l0_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_H, w.dn_add_r_dec_l0_seq, SEQ2SEQ_H, 1, g.W_hn_dec_l0, SEQ2SEQ_H);
+    rnnrt_sum_rows(w.db_hn_dec_l0, w.dn_add_r_dec_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_H, w.dr_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_ir_dec_l1, SEQ2SEQ_H);
     rnnrt_sum_rows(w.db_ir_dec_l1, w.dr_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
@@ -1615,15 +1525,15 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_H, w.dn_add_dec_l1_seq, SEQ2SEQ_H, 1, g.W_in_dec_l1, SEQ2SEQ_H);
     rnnrt_sum_rows(w.db_in_dec_l1, w.dn_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dn_add_dec_l1_seq_2, SEQ2SEQ_H, 1, g.W_hn_dec_l1, SEQ2SEQ_H);
-    rnnrt_sum_rows(w.db_hn_dec_l1, w.dn_add_dec_l1_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_H, w.dn_add_r_dec_l1_seq, SEQ2SEQ_H, 1, g.W_hn_dec_l1, SEQ2SEQ_H);
+    rnnrt_sum_rows(w.db_hn_dec_l1, w.dn_add_r_dec_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 1, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.dscore_matmul_2, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.dh_enc_l1_4, SEQ2SEQ_H);
+    rnnrt_gemm(0, 1, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.dscore_matmul, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.dh_enc_l1_W_k, SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_H; i++)
-        w.dh_enc_l1_5[i] = w.dh_enc_l1_3[i] + w.dh_enc_l1_4[i];
+        w.dh_enc_l1_sum[i] = w.dh_enc_l1_steps[i] + w.dh_enc_l1_W_k[i];
     /* specs/seq2seq.yaml:54 (backward)  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l1_seq, SEQ2SEQ_H, w.dscore_matmul_2, SEQ2SEQ_H, 1, g.W_k, SEQ2SEQ_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l1_seq, SEQ2SEQ_H, w.dscore_matmul, SEQ2SEQ_H, 1, g.W_k, SEQ2SEQ_H);
     /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
     rnnrt_scatter_add_rows(w.dembed_tgt, c->dec_in, w.dembed_tgt_x_seq, (size_t)T * B, Vt, (size_t)SEQ2SEQ_E);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
@@ -1638,50 +1548,50 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     }
     for (int t = T - 1; t >= 0; t--) {
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
-        const real *dh_enc_l1_t = w.dh_enc_l1_5 + (size_t)t * B * SEQ2SEQ_H;
+        const real *dh_enc_l1_t = w.dh_enc_l1_sum + (size_t)t * B * SEQ2SEQ_H;
         const real *h_prev_enc_l1_t = w.h_prev_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_sub_enc_l1_t = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_add_enc_l1_t_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_add_enc_l1_t = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *r_enc_l1_t = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
         const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        real *dh_enc_l0 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dn_add_enc_l1 = w.dn_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dn_add_enc_l1_2 = w.dn_add_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_r_enc_l1 = w.dn_add_r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_enc_l1 = w.dr_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-            w.dh_enc_l1_6[i] = dh_enc_l1_t[i] + dh_enc_l1_next[i];
+            w.dh_enc_l1_next[i] = dh_enc_l1_t[i] + dh_enc_l1_next[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
-                w.dh_step_enc_l1[r * SEQ2SEQ_H + j] = w.dh_enc_l1_6[r * SEQ2SEQ_H + j] * valid_enc_l1_t_2[r];
+                w.dh_step_enc_l1[r * SEQ2SEQ_H + j] = w.dh_enc_l1_next[r * SEQ2SEQ_H + j] * valid_enc_l1_t[r];
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
         seq2seq_fused_dz_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_W_hz_enc_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_W_iz_enc_l1, SEQ2SEQ_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_r_enc_l1, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_W_in_enc_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_enc_l1, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_W_hn_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_W_hr_enc_l1, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_W_ir_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_next, w.dh_prev_W_hn_enc_l1, w.dh_prev_W_hr_enc_l1, w.dh_prev_W_hz_enc_l1, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
-        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
+        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_W_in_enc_l1, w.dh_enc_l0_W_ir_enc_l1, w.dh_enc_l0_W_iz_enc_l1, dh_enc_l0);
+        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_H, w.dr_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_ir_enc_l1, SEQ2SEQ_H);
@@ -1694,8 +1604,8 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_H, w.dn_add_enc_l1_seq, SEQ2SEQ_H, 1, g.W_in_enc_l1, SEQ2SEQ_H);
     rnnrt_sum_rows(w.db_in_enc_l1, w.dn_add_enc_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_H, w.dn_add_enc_l1_seq_2, SEQ2SEQ_H, 1, g.W_hn_enc_l1, SEQ2SEQ_H);
-    rnnrt_sum_rows(w.db_hn_enc_l1, w.dn_add_enc_l1_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_H, w.dn_add_r_enc_l1_seq, SEQ2SEQ_H, 1, g.W_hn_enc_l1, SEQ2SEQ_H);
+    rnnrt_sum_rows(w.db_hn_enc_l1, w.dn_add_r_enc_l1_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -1711,47 +1621,47 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_prev_enc_l0_t = w.h_prev_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *h_sub_enc_l0_t = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *n_add_enc_l0_t_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
+        const real *n_add_enc_l0_t = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         const real *r_enc_l0_t = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
         const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_E;
+        real *dembed_src_x = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_E;
         real *dn_add_enc_l0 = w.dn_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
-        real *dn_add_enc_l0_2 = w.dn_add_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
+        real *dn_add_r_enc_l0 = w.dn_add_r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dr_add_enc_l0 = w.dr_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-            w.dh_enc_l0_6[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
+            w.dh_enc_l0_next[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
-                w.dh_step_enc_l0[r * SEQ2SEQ_H + j] = w.dh_enc_l0_6[r * SEQ2SEQ_H + j] * valid_enc_l0_t_2[r];
+                w.dh_step_enc_l0[r * SEQ2SEQ_H + j] = w.dh_enc_l0_next[r * SEQ2SEQ_H + j] * valid_enc_l0_t[r];
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
         seq2seq_fused_dz_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_iz_enc_l0, SEQ2SEQ_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_W_hz_enc_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_iz_enc_l0, SEQ2SEQ_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x_W_iz_enc_l0, SEQ2SEQ_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_r_enc_l0, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_W_in_enc_l0, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_enc_l0, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_W_hn_enc_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_W_hr_enc_l0, SEQ2SEQ_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_W_ir_enc_l0, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_next, w.dh_prev_W_hn_enc_l0, w.dh_prev_W_hr_enc_l0, w.dh_prev_W_hz_enc_l0, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0);
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
-        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
+        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x_W_in_enc_l0, w.dembed_src_x_W_ir_enc_l0, w.dembed_src_x_W_iz_enc_l0, dembed_src_x);
+        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_src_x, SEQ2SEQ_E, w.dr_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_ir_enc_l0, SEQ2SEQ_H);
@@ -1764,8 +1674,8 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_E, SEQ2SEQ_H, T * B, 1, w.embed_src_x, SEQ2SEQ_E, w.dn_add_enc_l0_seq, SEQ2SEQ_H, 1, g.W_in_enc_l0, SEQ2SEQ_H);
     rnnrt_sum_rows(w.db_in_enc_l0, w.dn_add_enc_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_H, w.dn_add_enc_l0_seq_2, SEQ2SEQ_H, 1, g.W_hn_enc_l0, SEQ2SEQ_H);
-    rnnrt_sum_rows(w.db_hn_enc_l0, w.dn_add_enc_l0_seq_2, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_H, SEQ2SEQ_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_H, w.dn_add_r_enc_l0_seq, SEQ2SEQ_H, 1, g.W_hn_enc_l0, SEQ2SEQ_H);
+    rnnrt_sum_rows(w.db_hn_enc_l0, w.dn_add_r_enc_l0_seq, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
     rnnrt_scatter_add_rows(w.dembed_src, c->src, w.dembed_src_x_seq, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
 
@@ -1806,208 +1716,209 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
 
 /* The decoding workspace: the encoder's buffers, then the step's. */
 typedef struct {
-    real *attention_2; /* masked_softmax_t [T,B] */
-    real *context_2; /* pool [B,SEQ2SEQ_H] */
-    real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_E] */
-    real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_E] */
+    real *attention; /* masked_softmax_t [T,B] */
+    real *context; /* pool [B,SEQ2SEQ_H] */
+    real *embed_src_x; /* gather [T,B,SEQ2SEQ_E] */
+    real *embed_tgt_x; /* gather [B,SEQ2SEQ_E] */
     real *enc_state0; /* the encoder's initial states: zeros */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
-    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *h_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *h_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
+    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
+    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_H] */
     real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_H] */
-    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
-    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
-    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_H] */
-    real *logits_2; /* add [B,Vt] */
-    real *logits_matmul_2; /* matmul [B,Vt] */
-    real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *n_W_hn_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *n_W_hn_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *n_W_hn_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_W_hn_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *n_W_in_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_H] */
-    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_H] */
-    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_H] */
+    real *h_mul_prev_dec_l0; /* mul [B,SEQ2SEQ_H] */
+    real *h_mul_prev_dec_l1; /* mul [B,SEQ2SEQ_H] */
+    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
+    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
+    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
+    real *h_sub_dec_l0; /* sub [B,SEQ2SEQ_H] */
+    real *h_sub_dec_l1; /* sub [B,SEQ2SEQ_H] */
+    real *logits; /* add [B,Vt] */
+    real *logits_matmul; /* matmul [B,Vt] */
+    real *n_W_cn_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *n_add_W_cn_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *n_add_b_in_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *n_add_b_in_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *n_add_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *n_add_mul_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *n_add_mul_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *n_dec_l0; /* tanh [B,SEQ2SEQ_H] */
+    real *n_dec_l1; /* tanh [B,SEQ2SEQ_H] */
     real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
     real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
-    real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *r_W_hr_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *r_W_hr_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *r_W_ir_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_W_cr_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_add_W_cr_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *r_add_W_hr_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *r_add_W_hr_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *r_add_b_ir_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *r_add_b_ir_dec_l1; /* add [B,SEQ2SEQ_H] */
     real *r_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
     real *r_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
-    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *score_2; /* sum_last [T,B] */
-    real *score_W_k_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *score_W_q_2; /* matmul [B,SEQ2SEQ_H] */
-    real *score_add_2; /* add [T,B,SEQ2SEQ_H] */
-    real *score_mul_2; /* mul [T,B,SEQ2SEQ_H] */
-    real *score_tanh_2; /* tanh [T,B,SEQ2SEQ_H] */
-    real *src_mask_2; /* len_mask [T,B] */
-    real *z_W_cz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *z_W_hz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *z_W_hz_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *z_W_hz_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_W_hz_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_H] */
-    real *z_W_iz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
-    real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
-    real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
+    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *r_dec_l0; /* sigmoid [B,SEQ2SEQ_H] */
+    real *r_dec_l1; /* sigmoid [B,SEQ2SEQ_H] */
+    real *score; /* sum_last [T,B] */
+    real *score_W_k; /* matmul [T,B,SEQ2SEQ_H] */
+    real *score_W_q; /* matmul [B,SEQ2SEQ_H] */
+    real *score_add; /* add [T,B,SEQ2SEQ_H] */
+    real *score_mul; /* mul [T,B,SEQ2SEQ_H] */
+    real *score_tanh; /* tanh [T,B,SEQ2SEQ_H] */
+    real *src_mask; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l0; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_dec_l1; /* matmul [B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
+    real *z_add_W_cz_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *z_add_W_hz_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *z_add_W_hz_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *z_add_b_iz_dec_l0; /* add [B,SEQ2SEQ_H] */
+    real *z_add_b_iz_dec_l1; /* add [B,SEQ2SEQ_H] */
     real *z_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
     real *z_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
-    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
+    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
+    real *z_dec_l0; /* sigmoid [B,SEQ2SEQ_H] */
+    real *z_dec_l1; /* sigmoid [B,SEQ2SEQ_H] */
+    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
 } seq2seq_dec_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
-    {offsetof(seq2seq_dec_work, attention_2), -1, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, context_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_E, NULL, 0},
-    {offsetof(seq2seq_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_dec_work, attention), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, context), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, embed_src_x), -1, "TB", SEQ2SEQ_E, NULL, 0},
+    {offsetof(seq2seq_dec_work, embed_tgt_x), -1, "B", SEQ2SEQ_E, NULL, 0},
     {offsetof(seq2seq_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_enc_l0_seq), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_enc_l1_seq), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_kept_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_kept_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_hn_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_hn_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_hn_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_hn_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_in_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_mul_prev_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_mul_prev_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_prev_enc_l0_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_prev_enc_l1_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_step_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_step_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_sub_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, h_sub_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, logits), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, logits_matmul), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_cn_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_hn_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_W_in_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_W_cn_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_b_in_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_b_in_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_add_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, n_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_hr_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_hr_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_ir_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_cr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_hr_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_W_ir_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_W_cr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_W_hr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_W_hr_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_b_ir_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_b_ir_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_2), -1, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_W_k_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_W_q_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_add_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_tanh_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_cz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_hz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_hz_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_hz_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_hz_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_iz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, r_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_W_k), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_W_q), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_add), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_mul), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, score_tanh), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, src_mask), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_cz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_hz_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_W_iz_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_W_cz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_W_hz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_W_hz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_b_iz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_b_iz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
-    {offsetof(seq2seq_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, z_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, z_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
+    {offsetof(seq2seq_dec_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
+    {offsetof(seq2seq_dec_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -2031,26 +1942,13 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0_2, const real *restrict n_W_hn_enc_l0_2, const real *restrict n_add_enc_l0_t_3, const real *restrict r_W_hr_enc_l0_2, const real *restrict r_add_enc_l0_t_2, const real *restrict z_W_hz_enc_l0_2, const real *restrict z_add_enc_l0_t_2, real *restrict h_step_enc_l0_out)
+static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t_2[idx] + r_W_hr_enc_l0_2[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t_2[idx] + z_W_hz_enc_l0_2[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = n_W_hn_enc_l0_2[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t_3[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
-            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0_2[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0_2[idx];
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
+            const real h_step_enc_l0 = ((real)1 - z_enc_l0) * rnnrt_tanh_fast(n_add_enc_l0_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]) * (n_W_hn_enc_l0[idx] + b_hn_enc_l0[col])) + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
             h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
@@ -2062,26 +1960,13 @@ static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_e
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1_2, const real *restrict n_W_hn_enc_l1_2, const real *restrict n_add_enc_l1_t_3, const real *restrict r_W_hr_enc_l1_2, const real *restrict r_add_enc_l1_t_2, const real *restrict z_W_hz_enc_l1_2, const real *restrict z_add_enc_l1_t_2, real *restrict h_step_enc_l1_out)
+static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t_2[idx] + r_W_hr_enc_l1_2[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t_2[idx] + z_W_hz_enc_l1_2[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = n_W_hn_enc_l1_2[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t_3[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
-            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1_2[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1_2[idx];
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
+            const real h_step_enc_l1 = ((real)1 - z_enc_l1) * rnnrt_tanh_fast(n_add_enc_l1_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]) * (n_W_hn_enc_l1[idx] + b_hn_enc_l1[col])) + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
             h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
@@ -2098,110 +1983,110 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
     seq2seq_dec_layout(&w, c->work, B, T, V, Vt);
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     memset(w.enc_state0, 0, (size_t)B * 2 * SEQ2SEQ_H * sizeof(real));
-    const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
-    const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * SEQ2SEQ_H;
+    const real *h0_enc_l0 = w.enc_state0 + (size_t)B * 0;
+    const real *h0_enc_l1 = w.enc_state0 + (size_t)B * SEQ2SEQ_H;
 
     /* specs/seq2seq.yaml:4  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
-            w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
+            w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    rnnrt_gather_rows(w.embed_src_x_2, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
+    rnnrt_gather_rows(w.embed_src_x, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_E);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.r_add_enc_l0_2, w.r_W_ir_enc_l0_2, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_ir_enc_l0, SEQ2SEQ_H, 0, w.r_W_ir_enc_l0, SEQ2SEQ_H);
+    rnnrt_add_bias(w.r_add_enc_l0, w.r_W_ir_enc_l0, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.z_add_enc_l0_2, w.z_W_iz_enc_l0_2, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_iz_enc_l0, SEQ2SEQ_H, 0, w.z_W_iz_enc_l0, SEQ2SEQ_H);
+    rnnrt_add_bias(w.z_add_enc_l0, w.z_W_iz_enc_l0, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x_2, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_enc_l0_3, w.n_W_in_enc_l0_2, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_src_x, SEQ2SEQ_E, p.W_in_enc_l0, SEQ2SEQ_H, 0, w.n_W_in_enc_l0, SEQ2SEQ_H);
+    rnnrt_add_bias(w.n_add_enc_l0, w.n_W_in_enc_l0, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
-    memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
+    memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
     if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, w.W_hr_enc_l0_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, w.W_hz_enc_l0_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, w.W_hn_enc_l0_2_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, w.W_hr_enc_l0_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, w.W_hz_enc_l0_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, w.W_hn_enc_l0_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
-        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_3 + (size_t)t * B * SEQ2SEQ_H;
-        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
-        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_H;
-        real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_H;
+        const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
+        const real *n_add_enc_l0_t = w.n_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_H;
+        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_W_hr_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_W_hr_enc_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_W_hz_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_W_hz_enc_l0, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_W_hn_enc_l0_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l0, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_W_hn_enc_l0, SEQ2SEQ_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
+        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
-                w.h_kept_enc_l0_2[r * SEQ2SEQ_H + j] = w.h_step_enc_l0_2[r * SEQ2SEQ_H + j] * valid_enc_l0_t_3[r];
+                w.h_kept_enc_l0[r * SEQ2SEQ_H + j] = w.h_step_enc_l0[r * SEQ2SEQ_H + j] * valid_enc_l0_t[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-            h_enc_l0_3[i] = h_prev_enc_l0_2[i] + w.h_kept_enc_l0_2[i];
-        h_prev_enc_l0_2_cur = h_enc_l0_3;
+            h_enc_l0[i] = h_prev_enc_l0[i] + w.h_kept_enc_l0[i];
+        h_prev_enc_l0_cur = h_enc_l0;
     }
-    if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
-        memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    if (h_prev_enc_l0_cur != w.h_prev_enc_l0_carry)
+        memcpy(w.h_prev_enc_l0_carry, h_prev_enc_l0_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.r_add_enc_l1_2, w.r_W_ir_enc_l1_2, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, 0, w.r_W_ir_enc_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.r_add_enc_l1, w.r_W_ir_enc_l1, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.z_add_enc_l1_2, w.z_W_iz_enc_l1_2, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, 0, w.z_W_iz_enc_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.z_add_enc_l1, w.z_W_iz_enc_l1, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_enc_l1_3, w.n_W_in_enc_l1_2, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l0_seq, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, 0, w.n_W_in_enc_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.n_add_enc_l1, w.n_W_in_enc_l1, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
-    memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    const real *h_prev_enc_l1_2_cur = w.h_prev_enc_l1_2_carry;
+    memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    const real *h_prev_enc_l1_cur = w.h_prev_enc_l1_carry;
     if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, w.W_hr_enc_l1_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, w.W_hz_enc_l1_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, w.W_hn_enc_l1_2_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, w.W_hr_enc_l1_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, w.W_hz_enc_l1_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_H, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, w.W_hn_enc_l1_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev_enc_l1_2 = h_prev_enc_l1_2_cur;
-        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_3 + (size_t)t * B * SEQ2SEQ_H;
-        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
-        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_H;
-        real *h_enc_l1_3 = w.h_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_H;
+        const real *h_prev_enc_l1 = h_prev_enc_l1_cur;
+        const real *n_add_enc_l1_t = w.n_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
+        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_H;
+        real *h_enc_l1 = w.h_enc_l1_seq + (size_t)t * B * SEQ2SEQ_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_W_hr_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_W_hr_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_W_hz_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_W_hz_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_W_hn_enc_l1_2, SEQ2SEQ_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_enc_l1, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_W_hn_enc_l1, SEQ2SEQ_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
+        seq2seq_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
-                w.h_kept_enc_l1_2[r * SEQ2SEQ_H + j] = w.h_step_enc_l1_2[r * SEQ2SEQ_H + j] * valid_enc_l1_t_3[r];
+                w.h_kept_enc_l1[r * SEQ2SEQ_H + j] = w.h_step_enc_l1[r * SEQ2SEQ_H + j] * valid_enc_l1_t[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-            h_enc_l1_3[i] = h_prev_enc_l1_2[i] + w.h_kept_enc_l1_2[i];
-        h_prev_enc_l1_2_cur = h_enc_l1_3;
+            h_enc_l1[i] = h_prev_enc_l1[i] + w.h_kept_enc_l1[i];
+        h_prev_enc_l1_cur = h_enc_l1;
     }
-    if (h_prev_enc_l1_2_cur != w.h_prev_enc_l1_2_carry)
-        memcpy(w.h_prev_enc_l1_2_carry, h_prev_enc_l1_2_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    if (h_prev_enc_l1_cur != w.h_prev_enc_l1_carry)
+        memcpy(w.h_prev_enc_l1_carry, h_prev_enc_l1_cur, (size_t)B * SEQ2SEQ_H * sizeof(real));
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq_2, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_W_k_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_enc_l1_seq, SEQ2SEQ_H, p.W_k, SEQ2SEQ_H, 0, w.score_W_k, SEQ2SEQ_H);
 
-    memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_2_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_prev_enc_l1_2_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_H * sizeof(real));
 }
 
 /* Decoding, one step for B rows after seq2seq_encode on the same c->work:
@@ -2214,134 +2099,134 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     seq2seq_params p = seq2seq_params_at((real *)c->params, V, Vt); /* read only */
     seq2seq_dec_work w;
     seq2seq_dec_layout(&w, c->work, B, T, V, Vt);
-    const real *h_prev_dec_l0_2 = c->state_in + (size_t)B * 0;
-    const real *h_prev_dec_l1_2 = c->state_in + (size_t)B * SEQ2SEQ_H;
+    const real *h_prev_dec_l0 = c->state_in + (size_t)B * 0;
+    const real *h_prev_dec_l1 = c->state_in + (size_t)B * SEQ2SEQ_H;
 
     /* specs/seq2seq.yaml:56  input: {embed: 64} */
-    rnnrt_gather_rows(w.embed_tgt_x_2, p.embed_tgt, c->prev, (size_t)B, Vt, (size_t)SEQ2SEQ_E);
+    rnnrt_gather_rows(w.embed_tgt_x, p.embed_tgt, c->prev, (size_t)B, Vt, (size_t)SEQ2SEQ_E);
     /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, 0, w.score_W_q_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, 0, w.score_W_q, SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.score_add_2[r * n + j] = w.score_W_q_2[j] + w.score_W_k_2[r * n + j];
-    rnnrt_tanh_n(w.score_add_2, w.score_tanh_2, (size_t)T * B * SEQ2SEQ_H);
+            w.score_add[r * n + j] = w.score_W_q[j] + w.score_W_k[r * n + j];
+    rnnrt_tanh_n(w.score_add, w.score_tanh, (size_t)T * B * SEQ2SEQ_H);
     for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
-            w.score_mul_2[r * n + j] = w.score_tanh_2[r * n + j] * p.w_v[j];
+            w.score_mul[r * n + j] = w.score_tanh[r * n + j] * p.w_v[j];
     for (size_t i = 0; i < (size_t)T * B; i++) {
         real s = 0;
         for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
-            s += w.score_mul_2[i * SEQ2SEQ_H + j];
-        w.score_2[i] = s;
+            s += w.score_mul[i * SEQ2SEQ_H + j];
+        w.score[i] = s;
     }
-    memset(w.attention_2, 0, (size_t)T * B * sizeof(real));
+    memset(w.attention, 0, (size_t)T * B * sizeof(real));
     for (int b = 0; b < B; b++) {
         const int L = c->src_len[b] < 0 ? 0 : c->src_len[b] > T ? T : c->src_len[b];
         if (L == 0)
             continue;
-        real mx = w.score_2[b], sum = 0;
+        real mx = w.score[b], sum = 0;
         for (int t = 1; t < L; t++)
-            mx = w.score_2[t * B + b] > mx ? w.score_2[t * B + b] : mx;
+            mx = w.score[t * B + b] > mx ? w.score[t * B + b] : mx;
         for (int t = 0; t < L; t++)
-            sum += w.attention_2[t * B + b] = rnnrt_exp(w.score_2[t * B + b] - mx);
+            sum += w.attention[t * B + b] = rnnrt_exp(w.score[t * B + b] - mx);
         for (int t = 0; t < L; t++)
-            w.attention_2[t * B + b] /= sum;
+            w.attention[t * B + b] /= sum;
     }
     /* specs/seq2seq.yaml:43  attention: */
-    memset(w.context_2, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    memset(w.context, 0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     for (size_t t = 0; t < (size_t)T; t++)
         for (size_t r = 0; r < (size_t)B; r++) {
-            const real wt = w.attention_2[t * (size_t)B + r];
+            const real wt = w.attention[t * (size_t)B + r];
             for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
-                w.context_2[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq_2[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
+                w.context[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
         }
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_2, w.r_add_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_H);
+        w.r_add_W_cr_dec_l0[i] = w.r_W_ir_dec_l0[i] + w.r_W_cr_dec_l0[i];
+    rnnrt_add_bias(w.r_add_b_ir_dec_l0, w.r_add_W_cr_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_W_hr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_4, w.r_add_dec_l0_3, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l0_4, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_H);
+        w.r_add_W_hr_dec_l0[i] = w.r_add_b_ir_dec_l0[i] + w.r_W_hr_dec_l0[i];
+    rnnrt_add_bias(w.r_add_dec_l0, w.r_add_W_hr_dec_l0, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_sigmoid_n(w.r_add_dec_l0, w.r_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_2, w.z_add_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_H);
+        w.z_add_W_cz_dec_l0[i] = w.z_W_iz_dec_l0[i] + w.z_W_cz_dec_l0[i];
+    rnnrt_add_bias(w.z_add_b_iz_dec_l0, w.z_add_W_cz_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_W_hz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_4, w.z_add_dec_l0_3, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l0_4, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_H);
+        w.z_add_W_hz_dec_l0[i] = w.z_add_b_iz_dec_l0[i] + w.z_W_hz_dec_l0[i];
+    rnnrt_add_bias(w.z_add_dec_l0, w.z_add_W_hz_dec_l0, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_sigmoid_n(w.z_add_dec_l0, w.z_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l0_2[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
-    rnnrt_add_bias(w.n_add_dec_l0_3, w.n_add_dec_l0_2, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l0_4, w.n_W_hn_dec_l0_2, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+        w.n_add_W_cn_dec_l0[i] = w.n_W_in_dec_l0[i] + w.n_W_cn_dec_l0[i];
+    rnnrt_add_bias(w.n_add_b_in_dec_l0, w.n_add_W_cn_dec_l0, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0, SEQ2SEQ_H);
+    rnnrt_add_bias(w.n_add_dec_l0, w.n_W_hn_dec_l0, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_4[i];
+        w.n_mul_dec_l0[i] = w.r_dec_l0[i] * w.n_add_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l0_5[i] = w.n_add_dec_l0_3[i] + w.n_mul_dec_l0[i];
-    rnnrt_tanh_n(w.n_add_dec_l0_5, w.n_dec_l0_2, (size_t)B * SEQ2SEQ_H);
+        w.n_add_mul_dec_l0[i] = w.n_add_b_in_dec_l0[i] + w.n_mul_dec_l0[i];
+    rnnrt_tanh_n(w.n_add_mul_dec_l0, w.n_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l0_2[i] = (real)1 - w.z_dec_l0_2[i];
+        w.h_sub_dec_l0[i] = (real)1 - w.z_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l0[i] = w.h_sub_dec_l0_2[i] * w.n_dec_l0_2[i];
+        w.h_mul_dec_l0[i] = w.h_sub_dec_l0[i] * w.n_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l0_2[i] = w.z_dec_l0_2[i] * h_prev_dec_l0_2[i];
+        w.h_mul_prev_dec_l0[i] = w.z_dec_l0[i] * h_prev_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
+        w.h_dec_l0[i] = w.h_mul_dec_l0[i] + w.h_mul_prev_dec_l0[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.r_add_dec_l1, w.r_W_ir_dec_l1_2, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.r_add_b_ir_dec_l1, w.r_W_ir_dec_l1, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
-    rnnrt_add_bias(w.r_add_dec_l1_3, w.r_add_dec_l1_2, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_H);
+        w.r_add_W_hr_dec_l1[i] = w.r_add_b_ir_dec_l1[i] + w.r_W_hr_dec_l1[i];
+    rnnrt_add_bias(w.r_add_dec_l1, w.r_add_W_hr_dec_l1, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_sigmoid_n(w.r_add_dec_l1, w.r_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.z_add_dec_l1, w.z_W_iz_dec_l1_2, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.z_add_b_iz_dec_l1, w.z_W_iz_dec_l1, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1, SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
-    rnnrt_add_bias(w.z_add_dec_l1_3, w.z_add_dec_l1_2, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_H);
+        w.z_add_W_hz_dec_l1[i] = w.z_add_b_iz_dec_l1[i] + w.z_W_hz_dec_l1[i];
+    rnnrt_add_bias(w.z_add_dec_l1, w.z_add_W_hz_dec_l1, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_sigmoid_n(w.z_add_dec_l1, w.z_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l1_2, w.n_W_in_dec_l1_2, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l1_3, w.n_W_hn_dec_l1_2, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.n_add_b_in_dec_l1, w.n_W_in_dec_l1, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1, SEQ2SEQ_H);
+    rnnrt_add_bias(w.n_add_dec_l1, w.n_W_hn_dec_l1, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
+        w.n_mul_dec_l1[i] = w.r_dec_l1[i] * w.n_add_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l1_4[i] = w.n_add_dec_l1_2[i] + w.n_mul_dec_l1[i];
-    rnnrt_tanh_n(w.n_add_dec_l1_4, w.n_dec_l1_2, (size_t)B * SEQ2SEQ_H);
+        w.n_add_mul_dec_l1[i] = w.n_add_b_in_dec_l1[i] + w.n_mul_dec_l1[i];
+    rnnrt_tanh_n(w.n_add_mul_dec_l1, w.n_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l1_2[i] = (real)1 - w.z_dec_l1_2[i];
+        w.h_sub_dec_l1[i] = (real)1 - w.z_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l1[i] = w.h_sub_dec_l1_2[i] * w.n_dec_l1_2[i];
+        w.h_mul_dec_l1[i] = w.h_sub_dec_l1[i] * w.n_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
+        w.h_mul_prev_dec_l1[i] = w.z_dec_l1[i] * h_prev_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
+        w.h_dec_l1[i] = w.h_mul_dec_l1[i] + w.h_mul_prev_dec_l1[i];
     /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
-    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_2, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
-    rnnrt_add_bias(w.logits_2, w.logits_matmul_2, p.b_out, (size_t)B * Vt, (size_t)Vt);
+    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)B * Vt, (size_t)Vt);
 
-    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_dec_l1_2, (size_t)B * SEQ2SEQ_H * sizeof(real));
-    c->logits = w.logits_2;
-    c->attention = w.attention_2;
+    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * SEQ2SEQ_H, w.h_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
+    c->logits = w.logits;
+    c->attention = w.attention;
 }
 
 const RnnrtS2sModel seq2seq_model = {

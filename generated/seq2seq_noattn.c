@@ -282,63 +282,63 @@ typedef struct {
     real *db_iz_enc_l1; /* sum_to [SEQ2SEQ_NOATTN_H] */
     real *db_out; /* sum_to [Vt] */
     real *dembed_src; /* scatter_add [V,SEQ2SEQ_NOATTN_E] */
-    real *dembed_src_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dembed_src_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dembed_src_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_W_in_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_W_ir_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_src_x_W_iz_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
     real *dembed_src_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
     real *dembed_tgt; /* scatter_add [Vt,SEQ2SEQ_NOATTN_E] */
-    real *dembed_tgt_x; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dembed_tgt_x_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
-    real *dembed_tgt_x_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_W_in_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_W_ir_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
+    real *dembed_tgt_x_W_iz_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_E] */
     real *dembed_tgt_x_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_E] */
     real *dh_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l0_W_ir_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_dec_l0_W_iz_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_dec_l0_next_carry; /* carried dh_dec_l0_next [B,SEQ2SEQ_NOATTN_H] */
     real *dh_dec_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
     real *dh_dec_l1_next_carry; /* carried dh_dec_l1_next [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l0_6; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_W_in_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_W_ir_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_W_iz_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l0_next; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l0_next_carry; /* carried dh_enc_l0_next [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_4; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_6; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_enc_l1_7; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_W_cn_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_W_cr_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_W_cz_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_enc_l1_next_carry; /* carried dh_enc_l1_next [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_sum; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_sum_W_cr_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_enc_l1_sum_W_cz_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hn_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hn_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hr_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hr_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hz_dec_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hz_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *dh_prev_dec_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l0_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
     real *dh_prev_dec_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_4; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_dec_l1_5; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l0_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l0_4; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_3; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *dh_prev_enc_l1_4; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_enc_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_z_dec_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *dh_prev_z_dec_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
     real *dh_step_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *dh_step_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *dlogits; /* masked_xent_grad [T,B,Vt] */
     real *dn_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dn_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dn_add_dec_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dn_add_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dn_add_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dn_add_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *dn_add_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_r_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_r_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *dn_add_r_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dn_matmul_dec_l0; /* scan_out [B,SEQ2SEQ_NOATTN_H] */
     real *dr_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *dr_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
@@ -384,8 +384,8 @@ typedef struct {
     real *n_W_in_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_W_cn_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_add_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_add_dec_l1_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
     real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
@@ -405,8 +405,8 @@ typedef struct {
     real *r_W_ir_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_W_cr_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *r_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
@@ -423,8 +423,8 @@ typedef struct {
     real *z_W_iz_dec_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
     real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_W_cz_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_add_dec_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
     real *z_dec_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
@@ -458,176 +458,177 @@ typedef struct {
 } seq2seq_noattn_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_noattn_bufs[] = {
-    {offsetof(seq2seq_noattn_work, db_hn_dec_l0), 0, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_dec_l1), 1, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_enc_l0), 2, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_hn_enc_l1), 3, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_dec_l0), 4, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_dec_l1), 5, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_enc_l0), 6, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_in_enc_l1), 7, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_dec_l0), 8, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_dec_l1), 9, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_enc_l0), 10, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_ir_enc_l1), 11, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_dec_l0), 12, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_dec_l1), 13, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_enc_l0), 14, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_iz_enc_l1), 15, "", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, db_out), 16, "Vt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src), 17, "V", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x), 18, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_2), 19, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_3), 20, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_src_x_seq), 21, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt), 22, "Vt", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x), 23, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_2), 24, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_3), 25, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), 26, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_2), 28, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_3), 24, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), 30, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l1), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), 32, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_2), 20, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_3), 11, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_4), 3, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_6), 36, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), 37, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l0_seq), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_2), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_3), 17, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_4), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_5), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_6), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_7), 44, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), 45, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0), 8, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_2), 12, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_3), 48, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_4), 49, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0_5), 28, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1), 8, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_2), 48, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_3), 49, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_4), 23, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1_5), 55, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_2), 57, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_3), 58, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0_4), 44, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1), 19, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_2), 15, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_3), 7, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1_4), 63, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_step_enc_l0), 64, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dh_step_enc_l1), 18, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dlogits), 22, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq), 0, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq_2), 9, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq), 1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq_2), 70, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), 71, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq_2), 72, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq), 57, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq_2), 58, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dn_matmul_dec_l0), 75, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_dec_l0_seq), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_dec_l1_seq), 13, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_enc_l0_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_add_enc_l1_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dr_matmul_dec_l0), 80, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_dec_l0_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_dec_l1_seq), 5, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_enc_l0_seq), 6, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_add_enc_l1_seq), 56, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, dz_matmul_dec_l0), 85, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, embed_src_x), 86, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, embed_tgt_x), 4, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_dec_l0_seq), 19, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_dec_l1_seq), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_enc_l0_seq), 6, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_enc_l1), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_kept_enc_l0), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_kept_enc_l1), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_carry), 9, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_seq), 20, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_carry), 13, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_seq), 56, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_carry), 0, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_seq), 2, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_carry), 100, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_seq), 71, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_step_enc_l0), 21, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_step_enc_l1), 58, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_dec_l0_seq), 7, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_dec_l1_seq), 44, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_enc_l0_seq), 106, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, h_sub_enc_l1_seq), 37, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, logits), 108, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, logits_matmul), 22, "TBVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, loss), 22, "", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_cn_dec_l0), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l0), 70, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l1), 32, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l0), 72, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l1), 57, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_in_dec_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_in_dec_l1), 70, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_in_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_W_in_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0_2), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l0_seq), 3, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_dec_l1_seq), 45, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l0), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l0_seq), 125, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l1), 14, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_add_enc_l1_seq), 36, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_dec_l0_seq), 15, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_dec_l1_seq), 58, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_enc_l0_seq), 130, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, n_enc_l1_seq), 21, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_cr_dec_l0), 17, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l0), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l1), 26, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l0), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l1), 22, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l1), 5, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_dec_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_dec_l0_2), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_enc_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_add_enc_l1), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_dec_l0_seq), 63, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_dec_l1_seq), 18, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_enc_l0_seq), 147, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, r_enc_l1_seq), 64, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, src_mask), 149, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_cz_dec_l0), 14, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l0), 1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l1), 30, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l0), 71, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l1), 56, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l0), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l1), 1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l0), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l1), 22, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_dec_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_dec_l0_2), 108, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_enc_l0), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_add_enc_l1), 17, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_dec_l0_seq), 11, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_dec_l1_seq), 57, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_enc_l0_seq), 10, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_work, z_enc_l1_seq), 72, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_dec_l0), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_dec_l1), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_enc_l0), (int)offsetof(seq2seq_noattn_work, db_hn_enc_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_hn_enc_l1), (int)offsetof(seq2seq_noattn_work, db_hn_enc_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_dec_l0), (int)offsetof(seq2seq_noattn_work, db_in_dec_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_dec_l1), (int)offsetof(seq2seq_noattn_work, db_in_dec_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_enc_l0), (int)offsetof(seq2seq_noattn_work, db_in_enc_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_in_enc_l1), (int)offsetof(seq2seq_noattn_work, db_in_enc_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_dec_l0), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_dec_l1), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_enc_l0), (int)offsetof(seq2seq_noattn_work, db_ir_enc_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_ir_enc_l1), (int)offsetof(seq2seq_noattn_work, db_ir_enc_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_dec_l1), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_enc_l0), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_iz_enc_l1), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l1), "", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, db_out), (int)offsetof(seq2seq_noattn_work, db_out), "Vt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src), (int)offsetof(seq2seq_noattn_work, dembed_src), "V", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_W_in_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_in_enc_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_W_ir_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_ir_enc_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_W_iz_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_iz_enc_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_src_x_seq), (int)offsetof(seq2seq_noattn_work, dembed_src_x_seq), "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "Vt", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_W_in_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_W_in_dec_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_W_ir_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_W_ir_dec_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_W_iz_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_W_iz_dec_l0), "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_W_ir_dec_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_W_iz_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_W_iz_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_dec_l0_W_iz_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), (int)offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l1), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), (int)offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_W_in_enc_l1), (int)offsetof(seq2seq_noattn_work, db_ir_enc_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_W_ir_enc_l1), (int)offsetof(seq2seq_noattn_work, db_hn_enc_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_W_iz_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_ir_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_next), (int)offsetof(seq2seq_noattn_work, dh_enc_l0_next), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), (int)offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_W_cn_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_W_cr_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_W_cz_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), (int)offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_sum), (int)offsetof(seq2seq_noattn_work, dembed_src), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_sum_W_cr_dec_l0), (int)offsetof(seq2seq_noattn_work, dh_enc_l1_sum_W_cr_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_enc_l1_sum_W_cz_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hn_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hn_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l1), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hr_dec_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hr_dec_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_W_in_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l1), (int)offsetof(seq2seq_noattn_work, db_in_enc_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hz_dec_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hz_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_in_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l0), (int)offsetof(seq2seq_noattn_work, dh_dec_l0_W_iz_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l0), (int)offsetof(seq2seq_noattn_work, dh_enc_l1_sum_W_cr_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_enc_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_enc_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_z_dec_l0), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_prev_z_dec_l1), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_step_enc_l0), (int)offsetof(seq2seq_noattn_work, dh_step_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dh_step_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_iz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dlogits), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_r_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_r_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dn_add_r_dec_l1_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_r_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, dn_add_r_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_add_r_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dn_matmul_dec_l0), (int)offsetof(seq2seq_noattn_work, dn_matmul_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_add_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dr_matmul_dec_l0), (int)offsetof(seq2seq_noattn_work, dr_matmul_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, db_in_dec_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, db_in_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_add_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, dz_matmul_dec_l0), (int)offsetof(seq2seq_noattn_work, dz_matmul_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, embed_src_x), (int)offsetof(seq2seq_noattn_work, embed_src_x), "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, embed_tgt_x), (int)offsetof(seq2seq_noattn_work, db_in_dec_l0), "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_in_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, db_in_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_enc_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_kept_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_kept_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_carry), (int)offsetof(seq2seq_noattn_work, db_ir_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_ir_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_carry), (int)offsetof(seq2seq_noattn_work, db_iz_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_carry), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, db_hn_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_carry), (int)offsetof(seq2seq_noattn_work, h_prev_enc_l1_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_prev_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_step_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_src_x_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_step_enc_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_in_enc_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_enc_l1_sum_W_cr_dec_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, h_sub_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, h_sub_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_enc_l0_next_carry), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, logits), (int)offsetof(seq2seq_noattn_work, logits), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, logits_matmul), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TBVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, loss), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_cn_dec_l0), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l0), (int)offsetof(seq2seq_noattn_work, dn_add_r_dec_l1_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_dec_l1_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l0), (int)offsetof(seq2seq_noattn_work, dn_add_r_enc_l0_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_hn_enc_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_dec_l1), (int)offsetof(seq2seq_noattn_work, dn_add_r_dec_l1_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_W_in_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_W_cn_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_hn_enc_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_enc_l1_next_carry), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l0), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, n_add_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l1), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_add_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_enc_l0_next), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hr_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, n_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, n_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dembed_src_x_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_cr_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_src), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l0), (int)offsetof(seq2seq_noattn_work, db_in_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_dec_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt_x_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_hr_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_dec_l1), (int)offsetof(seq2seq_noattn_work, db_in_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_W_ir_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_W_cr_dec_l0), (int)offsetof(seq2seq_noattn_work, logits), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_enc_l0), (int)offsetof(seq2seq_noattn_work, logits), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_add_enc_l1), (int)offsetof(seq2seq_noattn_work, logits), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_enc_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dembed_src_x_W_iz_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, r_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, r_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_step_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, src_mask), (int)offsetof(seq2seq_noattn_work, src_mask), "TB", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_cz_dec_l0), (int)offsetof(seq2seq_noattn_work, db_iz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l0), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_dec_l1), (int)offsetof(seq2seq_noattn_work, dh_dec_l0_next_carry), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l0), (int)offsetof(seq2seq_noattn_work, dn_add_enc_l0_seq), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_hz_enc_l1), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hz_enc_l0), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l0), (int)offsetof(seq2seq_noattn_work, logits), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_dec_l1), (int)offsetof(seq2seq_noattn_work, db_hn_dec_l1), "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_W_iz_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_tgt), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_W_cz_dec_l0), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_dec_l0), (int)offsetof(seq2seq_noattn_work, logits), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_enc_l0), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_add_enc_l1), (int)offsetof(seq2seq_noattn_work, dembed_src), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_dec_l0_seq), (int)offsetof(seq2seq_noattn_work, db_ir_enc_l1), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_dec_l1_seq), (int)offsetof(seq2seq_noattn_work, dh_prev_W_hn_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_enc_l0_seq), (int)offsetof(seq2seq_noattn_work, db_ir_enc_l0), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_work, z_enc_l1_seq), (int)offsetof(seq2seq_noattn_work, dn_add_r_enc_l0_seq), "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_work, W_hn_dec_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_hn_dec_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
     {offsetof(seq2seq_noattn_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
@@ -680,21 +681,12 @@ static void seq2seq_noattn_fused_r_enc_l0(size_t rows, const real *restrict b_hn
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
+            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]);
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
             const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
+            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_t[idx] + r_enc_l0 * n_add_enc_l0);
             const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0[idx];
+            const real h_step_enc_l0 = h_sub_enc_l0 * n_enc_l0 + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
             r_enc_l0_out[idx] = r_enc_l0;
             z_enc_l0_out[idx] = z_enc_l0;
             n_add_enc_l0_out[idx] = n_add_enc_l0;
@@ -716,21 +708,12 @@ static void seq2seq_noattn_fused_r_enc_l1(size_t rows, const real *restrict b_hn
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
+            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]);
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
             const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
+            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_t[idx] + r_enc_l1 * n_add_enc_l1);
             const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1[idx];
+            const real h_step_enc_l1 = h_sub_enc_l1 * n_enc_l1 + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
             r_enc_l1_out[idx] = r_enc_l1;
             z_enc_l1_out[idx] = z_enc_l1;
             n_add_enc_l1_out[idx] = n_add_enc_l1;
@@ -751,20 +734,12 @@ static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict b_hn
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_dec_l0 = r_add_dec_l0_t[idx] + r_W_hr_dec_l0[idx];
-            const real r_add_dec_l0_2 = r_add_dec_l0 + b_hr_dec_l0[col];
-            const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_2);
-            const real z_add_dec_l0 = z_add_dec_l0_t[idx] + z_W_hz_dec_l0[idx];
-            const real z_add_dec_l0_2 = z_add_dec_l0 + b_hz_dec_l0[col];
-            const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_2);
+            const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_t[idx] + r_W_hr_dec_l0[idx] + b_hr_dec_l0[col]);
+            const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_t[idx] + z_W_hz_dec_l0[idx] + b_hz_dec_l0[col]);
             const real n_add_dec_l0 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
-            const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0;
-            const real n_add_dec_l0_2 = n_add_dec_l0_t[idx] + n_mul_dec_l0;
-            const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_2);
+            const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_t[idx] + r_dec_l0 * n_add_dec_l0);
             const real h_sub_dec_l0 = (real)1 - z_dec_l0;
-            const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
-            const real h_mul_dec_l0_2 = z_dec_l0 * h_prev_dec_l0[idx];
-            const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
+            const real h_dec_l0 = h_sub_dec_l0 * n_dec_l0 + z_dec_l0 * h_prev_dec_l0[idx];
             r_dec_l0_out[idx] = r_dec_l0;
             z_dec_l0_out[idx] = z_dec_l0;
             n_add_dec_l0_out[idx] = n_add_dec_l0;
@@ -780,31 +755,20 @@ static void seq2seq_noattn_fused_r_dec_l0(size_t rows, const real *restrict b_hn
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_2_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
+static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_dec_l1 = r_W_ir_dec_l1[idx] + b_ir_dec_l1[col];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + r_W_hr_dec_l1[idx];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + b_hr_dec_l1[col];
-            const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = z_W_iz_dec_l1[idx] + b_iz_dec_l1[col];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + z_W_hz_dec_l1[idx];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + b_hz_dec_l1[col];
-            const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1 = n_W_in_dec_l1[idx] + b_in_dec_l1[col];
-            const real n_add_dec_l1_2 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
-            const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
-            const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
-            const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
+            const real r_dec_l1 = rnnrt_sigmoid_fast(r_W_ir_dec_l1[idx] + b_ir_dec_l1[col] + r_W_hr_dec_l1[idx] + b_hr_dec_l1[col]);
+            const real z_dec_l1 = rnnrt_sigmoid_fast(z_W_iz_dec_l1[idx] + b_iz_dec_l1[col] + z_W_hz_dec_l1[idx] + b_hz_dec_l1[col]);
+            const real n_add_dec_l1 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
+            const real n_dec_l1 = rnnrt_tanh_fast(n_W_in_dec_l1[idx] + b_in_dec_l1[col] + r_dec_l1 * n_add_dec_l1);
             const real h_sub_dec_l1 = (real)1 - z_dec_l1;
-            const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
-            const real h_mul_dec_l1_2 = z_dec_l1 * h_prev_dec_l1[idx];
-            const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
+            const real h_dec_l1 = h_sub_dec_l1 * n_dec_l1 + z_dec_l1 * h_prev_dec_l1[idx];
             r_dec_l1_out[idx] = r_dec_l1;
             z_dec_l1_out[idx] = z_dec_l1;
-            n_add_dec_l1_2_out[idx] = n_add_dec_l1_2;
+            n_add_dec_l1_out[idx] = n_add_dec_l1;
             n_dec_l1_out[idx] = n_dec_l1;
             h_sub_dec_l1_out[idx] = h_sub_dec_l1;
             h_dec_l1_out[idx] = h_dec_l1;
@@ -817,26 +781,20 @@ static void seq2seq_noattn_fused_r_dec_l1(size_t rows, const real *restrict b_hn
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_dec_l1_2_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
+static void seq2seq_noattn_fused_dh_prev_z_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_z_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_r_dec_l1_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
             const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
-            const real dz_dec_l1 = dh_dec_l1 * h_prev_dec_l1_t[idx];
-            const real dh_prev_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
-            const real dh_sub_dec_l1 = dh_dec_l1 * n_dec_l1_t[idx];
-            const real dn_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx];
-            const real dz_dec_l1_2 = -dh_sub_dec_l1;
-            const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1 = dn_dec_l1 * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
-            const real dr_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx];
-            const real dn_add_dec_l1_2 = dn_add_dec_l1 * r_dec_l1_t[idx];
-            const real dz_add_dec_l1 = dz_dec_l1_3 * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
-            const real dr_add_dec_l1 = dr_dec_l1 * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
-            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
+            const real dh_prev_z_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
+            const real dn_add_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx] * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
+            const real dn_add_r_dec_l1 = dn_add_dec_l1 * r_dec_l1_t[idx];
+            const real dz_add_dec_l1 = (dh_dec_l1 * h_prev_dec_l1_t[idx] + (-(dh_dec_l1 * n_dec_l1_t[idx]))) * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
+            const real dr_add_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx] * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
+            dh_prev_z_dec_l1_out[idx] = dh_prev_z_dec_l1;
             dn_add_dec_l1_out[idx] = dn_add_dec_l1;
-            dn_add_dec_l1_2_out[idx] = dn_add_dec_l1_2;
+            dn_add_r_dec_l1_out[idx] = dn_add_r_dec_l1;
             dz_add_dec_l1_out[idx] = dz_add_dec_l1;
             dr_add_dec_l1_out[idx] = dr_add_dec_l1;
         }
@@ -845,15 +803,13 @@ static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restric
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_prev_dec_l1, const real *restrict dh_prev_dec_l1_2, const real *restrict dh_prev_dec_l1_3, const real *restrict dh_prev_dec_l1_4, real *restrict dh_prev_dec_l1_7_out)
+static void seq2seq_noattn_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev_W_hn_dec_l1, const real *restrict dh_prev_W_hr_dec_l1, const real *restrict dh_prev_W_hz_dec_l1, const real *restrict dh_prev_z_dec_l1, real *restrict dh_prev_dec_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_dec_l1_5 = dh_prev_dec_l1[idx] + dh_prev_dec_l1_2[idx];
-            const real dh_prev_dec_l1_6 = dh_prev_dec_l1_5 + dh_prev_dec_l1_3[idx];
-            const real dh_prev_dec_l1_7 = dh_prev_dec_l1_6 + dh_prev_dec_l1_4[idx];
-            dh_prev_dec_l1_7_out[idx] = dh_prev_dec_l1_7;
+            const real dh_prev_dec_l1 = dh_prev_z_dec_l1[idx] + dh_prev_W_hn_dec_l1[idx] + dh_prev_W_hz_dec_l1[idx] + dh_prev_W_hr_dec_l1[idx];
+            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
         }
 }
 
@@ -863,28 +819,20 @@ static void seq2seq_noattn_fused_dh_prev_dec_l1_2(size_t rows, const real *restr
  *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_2, const real *restrict dh_dec_l0_3, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t_2, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_dec_l0_2_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
+static void seq2seq_noattn_fused_dh_prev_z_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_W_ir_dec_l1, const real *restrict dh_dec_l0_W_iz_dec_l1, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_z_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_r_dec_l0_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_dec_l0_4 = dh_dec_l0_next[idx] + dh_dec_l0[idx];
-            const real dh_dec_l0_5 = dh_dec_l0_4 + dh_dec_l0_2[idx];
-            const real dh_dec_l0_6 = dh_dec_l0_5 + dh_dec_l0_3[idx];
-            const real dz_dec_l0 = dh_dec_l0_6 * h_prev_dec_l0_t[idx];
-            const real dh_prev_dec_l0 = dh_dec_l0_6 * z_dec_l0_t[idx];
-            const real dh_sub_dec_l0 = dh_dec_l0_6 * n_dec_l0_t[idx];
-            const real dn_dec_l0 = dh_dec_l0_6 * h_sub_dec_l0_t[idx];
-            const real dz_dec_l0_2 = -dh_sub_dec_l0;
-            const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0 = dn_dec_l0 * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
-            const real dr_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t_2[idx];
-            const real dn_add_dec_l0_2 = dn_add_dec_l0 * r_dec_l0_t[idx];
-            const real dz_add_dec_l0 = dz_dec_l0_3 * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
-            const real dr_add_dec_l0 = dr_dec_l0 * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
-            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
+            const real dh_dec_l0_sum = dh_dec_l0_next[idx] + dh_dec_l0[idx] + dh_dec_l0_W_iz_dec_l1[idx] + dh_dec_l0_W_ir_dec_l1[idx];
+            const real dh_prev_z_dec_l0 = dh_dec_l0_sum * z_dec_l0_t[idx];
+            const real dn_add_dec_l0 = dh_dec_l0_sum * h_sub_dec_l0_t[idx] * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
+            const real dn_add_r_dec_l0 = dn_add_dec_l0 * r_dec_l0_t[idx];
+            const real dz_add_dec_l0 = (dh_dec_l0_sum * h_prev_dec_l0_t[idx] + (-(dh_dec_l0_sum * n_dec_l0_t[idx]))) * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
+            const real dr_add_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx] * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
+            dh_prev_z_dec_l0_out[idx] = dh_prev_z_dec_l0;
             dn_add_dec_l0_out[idx] = dn_add_dec_l0;
-            dn_add_dec_l0_2_out[idx] = dn_add_dec_l0_2;
+            dn_add_r_dec_l0_out[idx] = dn_add_r_dec_l0;
             dz_add_dec_l0_out[idx] = dz_add_dec_l0;
             dr_add_dec_l0_out[idx] = dr_add_dec_l0;
         }
@@ -893,29 +841,26 @@ static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restric
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict dh_prev_dec_l0, const real *restrict dh_prev_dec_l0_2, const real *restrict dh_prev_dec_l0_3, const real *restrict dh_prev_dec_l0_4, real *restrict dh_prev_dec_l0_7_out)
+static void seq2seq_noattn_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_prev_W_hn_dec_l0, const real *restrict dh_prev_W_hr_dec_l0, const real *restrict dh_prev_W_hz_dec_l0, const real *restrict dh_prev_z_dec_l0, real *restrict dh_prev_dec_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_dec_l0_5 = dh_prev_dec_l0[idx] + dh_prev_dec_l0_2[idx];
-            const real dh_prev_dec_l0_6 = dh_prev_dec_l0_5 + dh_prev_dec_l0_3[idx];
-            const real dh_prev_dec_l0_7 = dh_prev_dec_l0_6 + dh_prev_dec_l0_4[idx];
-            dh_prev_dec_l0_7_out[idx] = dh_prev_dec_l0_7;
+            const real dh_prev_dec_l0 = dh_prev_z_dec_l0[idx] + dh_prev_W_hn_dec_l0[idx] + dh_prev_W_hz_dec_l0[idx] + dh_prev_W_hr_dec_l0[idx];
+            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
+static void seq2seq_noattn_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x_W_in_dec_l0, const real *restrict dembed_tgt_x_W_ir_dec_l0, const real *restrict dembed_tgt_x_W_iz_dec_l0, real *restrict dembed_tgt_x_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
-            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
-            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
-            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+            const real dembed_tgt_x = dembed_tgt_x_W_in_dec_l0[idx] + dembed_tgt_x_W_iz_dec_l0[idx] + dembed_tgt_x_W_ir_dec_l0[idx];
+            dembed_tgt_x_out[idx] = dembed_tgt_x;
         }
 }
 
@@ -928,11 +873,7 @@ static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dz_enc_l1 = dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx];
-            const real dh_sub_enc_l1 = dh_step_enc_l1[idx] * n_enc_l1_t[idx];
-            const real dz_enc_l1_2 = -dh_sub_enc_l1;
-            const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1 = dz_enc_l1_3 * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
+            const real dz_add_enc_l1 = (dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx] + (-(dh_step_enc_l1[idx] * n_enc_l1_t[idx]))) * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
             dz_add_enc_l1_out[idx] = dz_add_enc_l1;
         }
 }
@@ -942,18 +883,16 @@ static void seq2seq_noattn_fused_dz_add_enc_l1(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t_2, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_enc_l1_2_out, real *restrict dr_add_enc_l1_out)
+static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_r_enc_l1_out, real *restrict dr_add_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dn_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx];
-            const real dn_add_enc_l1 = dn_enc_l1 * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
-            const real dr_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t_2[idx];
-            const real dn_add_enc_l1_2 = dn_add_enc_l1 * r_enc_l1_t[idx];
-            const real dr_add_enc_l1 = dr_enc_l1 * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
+            const real dn_add_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx] * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
+            const real dn_add_r_enc_l1 = dn_add_enc_l1 * r_enc_l1_t[idx];
+            const real dr_add_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t[idx] * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
             dn_add_enc_l1_out[idx] = dn_add_enc_l1;
-            dn_add_enc_l1_2_out[idx] = dn_add_enc_l1_2;
+            dn_add_r_enc_l1_out[idx] = dn_add_r_enc_l1;
             dr_add_enc_l1_out[idx] = dr_add_enc_l1;
         }
 }
@@ -962,33 +901,26 @@ static void seq2seq_noattn_fused_dn_add_enc_l1(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_next, const real *restrict dh_prev_enc_l1, const real *restrict dh_prev_enc_l1_2, const real *restrict dh_prev_enc_l1_3, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_10_out)
+static void seq2seq_noattn_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_next, const real *restrict dh_prev_W_hn_enc_l1, const real *restrict dh_prev_W_hr_enc_l1, const real *restrict dh_prev_W_hz_enc_l1, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_enc_l1_4 = -dh_step_enc_l1[idx];
-            const real dh_prev_enc_l1_5 = dh_enc_l1_next[idx] + dh_prev_enc_l1_4;
-            const real dh_prev_enc_l1_6 = dh_step_enc_l1[idx] * z_enc_l1_t[idx];
-            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_5 + dh_prev_enc_l1_6;
-            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_7 + dh_prev_enc_l1_2[idx];
-            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + dh_prev_enc_l1[idx];
-            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + dh_prev_enc_l1_3[idx];
-            dh_prev_enc_l1_10_out[idx] = dh_prev_enc_l1_10;
+            const real dh_prev_enc_l1 = dh_enc_l1_next[idx] + (-dh_step_enc_l1[idx]) + dh_step_enc_l1[idx] * z_enc_l1_t[idx] + dh_prev_W_hn_enc_l1[idx] + dh_prev_W_hz_enc_l1[idx] + dh_prev_W_hr_enc_l1[idx];
+            dh_prev_enc_l1_out[idx] = dh_prev_enc_l1;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_2, const real *restrict dh_enc_l0_3, const real *restrict dh_enc_l0_4, real *restrict dh_enc_l0_5_out)
+static void seq2seq_noattn_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_W_in_enc_l1, const real *restrict dh_enc_l0_W_ir_enc_l1, const real *restrict dh_enc_l0_W_iz_enc_l1, real *restrict dh_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_enc_l0 = dh_enc_l0_3[idx] + dh_enc_l0_2[idx];
-            const real dh_enc_l0_5 = dh_enc_l0 + dh_enc_l0_4[idx];
-            dh_enc_l0_5_out[idx] = dh_enc_l0_5;
+            const real dh_enc_l0 = dh_enc_l0_W_in_enc_l1[idx] + dh_enc_l0_W_iz_enc_l1[idx] + dh_enc_l0_W_ir_enc_l1[idx];
+            dh_enc_l0_out[idx] = dh_enc_l0;
         }
 }
 
@@ -1001,11 +933,7 @@ static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dz_enc_l0 = dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx];
-            const real dh_sub_enc_l0 = dh_step_enc_l0[idx] * n_enc_l0_t[idx];
-            const real dz_enc_l0_2 = -dh_sub_enc_l0;
-            const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0 = dz_enc_l0_3 * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
+            const real dz_add_enc_l0 = (dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx] + (-(dh_step_enc_l0[idx] * n_enc_l0_t[idx]))) * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
             dz_add_enc_l0_out[idx] = dz_add_enc_l0;
         }
 }
@@ -1015,18 +943,16 @@ static void seq2seq_noattn_fused_dz_add_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t_2, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_enc_l0_2_out, real *restrict dr_add_enc_l0_out)
+static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_r_enc_l0_out, real *restrict dr_add_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dn_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx];
-            const real dn_add_enc_l0 = dn_enc_l0 * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
-            const real dr_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t_2[idx];
-            const real dn_add_enc_l0_2 = dn_add_enc_l0 * r_enc_l0_t[idx];
-            const real dr_add_enc_l0 = dr_enc_l0 * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
+            const real dn_add_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx] * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
+            const real dn_add_r_enc_l0 = dn_add_enc_l0 * r_enc_l0_t[idx];
+            const real dr_add_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t[idx] * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
             dn_add_enc_l0_out[idx] = dn_add_enc_l0;
-            dn_add_enc_l0_2_out[idx] = dn_add_enc_l0_2;
+            dn_add_r_enc_l0_out[idx] = dn_add_r_enc_l0;
             dr_add_enc_l0_out[idx] = dr_add_enc_l0;
         }
 }
@@ -1035,33 +961,26 @@ static void seq2seq_noattn_fused_dn_add_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_noattn_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_6, const real *restrict dh_prev_enc_l0, const real *restrict dh_prev_enc_l0_2, const real *restrict dh_prev_enc_l0_3, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_10_out)
+static void seq2seq_noattn_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_next, const real *restrict dh_prev_W_hn_enc_l0, const real *restrict dh_prev_W_hr_enc_l0, const real *restrict dh_prev_W_hz_enc_l0, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real dh_prev_enc_l0_4 = -dh_step_enc_l0[idx];
-            const real dh_prev_enc_l0_5 = dh_enc_l0_6[idx] + dh_prev_enc_l0_4;
-            const real dh_prev_enc_l0_6 = dh_step_enc_l0[idx] * z_enc_l0_t[idx];
-            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_5 + dh_prev_enc_l0_6;
-            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_7 + dh_prev_enc_l0_2[idx];
-            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + dh_prev_enc_l0[idx];
-            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + dh_prev_enc_l0_3[idx];
-            dh_prev_enc_l0_10_out[idx] = dh_prev_enc_l0_10;
+            const real dh_prev_enc_l0 = dh_enc_l0_next[idx] + (-dh_step_enc_l0[idx]) + dh_step_enc_l0[idx] * z_enc_l0_t[idx] + dh_prev_W_hn_enc_l0[idx] + dh_prev_W_hz_enc_l0[idx] + dh_prev_W_hr_enc_l0[idx];
+            dh_prev_enc_l0_out[idx] = dh_prev_enc_l0;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_NOATTN_E] (the ops of these lines, backward):
  *   specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64}
  */
-static void seq2seq_noattn_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x, const real *restrict dembed_src_x_2, const real *restrict dembed_src_x_3, real *restrict dembed_src_x_5_out)
+static void seq2seq_noattn_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x_W_in_enc_l0, const real *restrict dembed_src_x_W_ir_enc_l0, const real *restrict dembed_src_x_W_iz_enc_l0, real *restrict dembed_src_x_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_E; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_E + col;
-            const real dembed_src_x_4 = dembed_src_x_2[idx] + dembed_src_x[idx];
-            const real dembed_src_x_5 = dembed_src_x_4 + dembed_src_x_3[idx];
-            dembed_src_x_5_out[idx] = dembed_src_x_5;
+            const real dembed_src_x = dembed_src_x_W_in_enc_l0[idx] + dembed_src_x_W_iz_enc_l0[idx] + dembed_src_x_W_ir_enc_l0[idx];
+            dembed_src_x_out[idx] = dembed_src_x;
         }
 }
 
@@ -1108,7 +1027,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_sub_enc_l0 = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_add_enc_l0_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_add_enc_l0 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_enc_l0 = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *r_enc_l0 = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *z_enc_l0 = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
@@ -1122,7 +1041,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_noattn_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1157,7 +1076,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
         const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_sub_enc_l1 = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_add_enc_l1_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_add_enc_l1 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_enc_l1 = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *r_enc_l1 = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *z_enc_l1 = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
@@ -1171,7 +1090,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_noattn_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
@@ -1191,16 +1110,16 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_cn_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.r_add_dec_l0, w.r_W_ir_dec_l0, w.r_W_cr_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.r_add_dec_l0_2, w.r_add_dec_l0, p.b_ir_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.r_add_W_cr_dec_l0, w.r_W_ir_dec_l0, w.r_W_cr_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.r_add_dec_l0, w.r_add_W_cr_dec_l0, p.b_ir_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.z_add_dec_l0, w.z_W_iz_dec_l0, w.z_W_cz_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.z_add_dec_l0_2, w.z_add_dec_l0, p.b_iz_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.z_add_W_cz_dec_l0, w.z_W_iz_dec_l0, w.z_W_cz_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.z_add_dec_l0, w.z_add_W_cz_dec_l0, p.b_iz_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_dec_l0, w.n_W_in_dec_l0, w.n_W_cn_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_dec_l0_2, w.n_add_dec_l0, p.b_in_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_W_cn_dec_l0, w.n_W_in_dec_l0, w.n_W_cn_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)B * SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_dec_l0, w.n_add_W_cn_dec_l0, p.b_in_dec_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:13  cell 'gru_attn (decoder)' over t = 0 .. T-1 */
     memcpy(w.h_prev_dec_l0_carry, w.h_prev_enc_l0_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     memcpy(w.h_prev_dec_l1_carry, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
@@ -1220,14 +1139,14 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
     for (int t = 0; t < T; t++) {
         const real *h_prev_dec_l0 = h_prev_dec_l0_cur;
         const real *h_prev_dec_l1 = h_prev_dec_l1_cur;
-        const real *n_add_dec_l0_t = w.n_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *r_add_dec_l0_t = w.r_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *z_add_dec_l0_t = w.z_add_dec_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_dec_l0_t = w.n_add_dec_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_dec_l0_t = w.r_add_dec_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *z_add_dec_l0_t = w.z_add_dec_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_dec_l0 = w.h_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_dec_l1 = w.h_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_sub_dec_l0 = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *h_sub_dec_l1 = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *n_add_dec_l0_3 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *n_add_dec_l0 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_add_dec_l1 = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_dec_l0 = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *n_dec_l1 = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
@@ -1248,7 +1167,7 @@ static void seq2seq_noattn_forward(RnnrtS2sCtx *c)
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h */
-        seq2seq_noattn_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, h_prev_dec_l0, w.n_W_hn_dec_l0, n_add_dec_l0_t, w.r_W_hr_dec_l0, r_add_dec_l0_t, w.z_W_hz_dec_l0, z_add_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0_3, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        seq2seq_noattn_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, h_prev_dec_l0, w.n_W_hn_dec_l0, n_add_dec_l0_t, w.r_W_hr_dec_l0, r_add_dec_l0_t, w.z_W_hz_dec_l0, z_add_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_W_ir_dec_l1, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_NOATTN_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_NOATTN_H);
@@ -1352,7 +1271,7 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         const real *h_prev_dec_l1_t = w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_dec_l0_t = w.h_sub_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_dec_l1_t = w.h_sub_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_dec_l0_t_2 = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_dec_l0_t = w.n_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_add_dec_l1_t = w.n_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_dec_l0_t = w.n_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_dec_l1_t = w.n_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
@@ -1360,11 +1279,11 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         const real *r_dec_l1_t = w.r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *z_dec_l0_t = w.z_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *z_dec_l1_t = w.z_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dembed_tgt_x_4 = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
+        real *dembed_tgt_x = w.dembed_tgt_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
         real *dn_add_dec_l0 = w.dn_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_dec_l0_2 = w.dn_add_dec_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_dec_l1 = w.dn_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_dec_l1_2 = w.dn_add_dec_l1_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_r_dec_l0 = w.dn_add_r_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_r_dec_l1 = w.dn_add_r_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_dec_l0 = w.dr_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_dec_l1 = w.dr_add_dec_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dz_add_dec_l0 = w.dz_add_dec_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
@@ -1375,42 +1294,42 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_noattn_fused_dh_prev_z_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_z_dec_l1, dn_add_dec_l1, dn_add_r_dec_l1, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_r_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_dec_l1_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l1_packed : NULL, w.dh_prev_W_hz_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l1_packed : NULL, w.dh_dec_l0_W_iz_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_dec_l1_4, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_3, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l1_packed : NULL, w.dh_prev_W_hr_dec_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l1, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l1_packed : NULL, w.dh_dec_l0_W_ir_dec_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_noattn_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5);
+        seq2seq_noattn_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_W_hn_dec_l1, w.dh_prev_W_hr_dec_l1, w.dh_prev_W_hz_dec_l1, w.dh_prev_z_dec_l1, w.dh_prev_dec_l1);
         /* fused:
          *   specs/seq2seq_noattn.yaml:42 (backward)  h: (1 - z) * n + z * h
          *   specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
          *   specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dh_prev_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t_2, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_noattn_fused_dh_prev_z_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_W_ir_dec_l1, w.dh_dec_l0_W_iz_dec_l1, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_z_dec_l0, dn_add_dec_l0, dn_add_r_dec_l0, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_NOATTN_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x_W_in_dec_l0, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_r_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_dec_l0_packed : NULL, w.dh_prev_W_hn_dec_l0, SEQ2SEQ_NOATTN_H);
         /* specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_dec_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_2, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_dec_l0_packed : NULL, w.dh_prev_W_hz_dec_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_dec_l0_packed : NULL, w.dembed_tgt_x_W_iz_dec_l0, SEQ2SEQ_NOATTN_E);
         /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_dec_l0_4, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_NOATTN_E);
-        seq2seq_noattn_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_dec_l0_packed : NULL, w.dh_prev_W_hr_dec_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_W_ir_dec_l0, SEQ2SEQ_NOATTN_E);
+        seq2seq_noattn_fused_dh_prev_dec_l0((size_t)B, w.dh_prev_W_hn_dec_l0, w.dh_prev_W_hr_dec_l0, w.dh_prev_W_hz_dec_l0, w.dh_prev_z_dec_l0, w.dh_prev_dec_l0);
         /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
-        seq2seq_noattn_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
+        seq2seq_noattn_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x_W_in_dec_l0, w.dembed_tgt_x_W_ir_dec_l0, w.dembed_tgt_x_W_iz_dec_l0, dembed_tgt_x);
         rnnrt_add_to(w.dr_matmul_dec_l0, dr_add_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
         rnnrt_add_to(w.dz_matmul_dec_l0, dz_add_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
         rnnrt_add_to(w.dn_matmul_dec_l0, dn_add_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
-        memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0_5, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-        memcpy(w.dh_dec_l1_next_carry, w.dh_prev_dec_l1_5, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+        memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+        memcpy(w.dh_dec_l1_next_carry, w.dh_prev_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, w.dr_add_dec_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_ir_dec_l0, SEQ2SEQ_NOATTN_H);
@@ -1423,8 +1342,8 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, T * B, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, w.dn_add_dec_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_in_dec_l0, SEQ2SEQ_NOATTN_H);
     rnnrt_sum_rows(w.db_in_dec_l0, w.dn_add_dec_l0_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_dec_l0_seq_2, SEQ2SEQ_NOATTN_H, 1, g.W_hn_dec_l0, SEQ2SEQ_NOATTN_H);
-    rnnrt_sum_rows(w.db_hn_dec_l0, w.dn_add_dec_l0_seq_2, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_dec_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_r_dec_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_hn_dec_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_sum_rows(w.db_hn_dec_l0, w.dn_add_r_dec_l0_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_NOATTN_H, w.dr_add_dec_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_ir_dec_l1, SEQ2SEQ_NOATTN_H);
     rnnrt_sum_rows(w.db_ir_dec_l1, w.dr_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
@@ -1436,33 +1355,33 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_dec_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_dec_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_in_dec_l1, SEQ2SEQ_NOATTN_H);
     rnnrt_sum_rows(w.db_in_dec_l1, w.dn_add_dec_l1_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_NOATTN_H, w.dn_add_dec_l1_seq_2, SEQ2SEQ_NOATTN_H, 1, g.W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
-    rnnrt_sum_rows(w.db_hn_dec_l1, w.dn_add_dec_l1_seq_2, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_dec_l1_seq, SEQ2SEQ_NOATTN_H, w.dn_add_r_dec_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_sum_rows(w.db_hn_dec_l1, w.dn_add_r_dec_l1_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dn_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dn_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_W_cn_dec_l0, SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.dh_enc_l1_3[i] = w.dh_dec_l1_next_carry[i] + w.dh_enc_l1_2[i];
+        w.dh_enc_l1_sum[i] = w.dh_dec_l1_next_carry[i] + w.dh_enc_l1_W_cn_dec_l0[i];
     /* specs/seq2seq_noattn.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, B, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, w.dn_matmul_dec_l0, SEQ2SEQ_NOATTN_H, 1, g.W_cn_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dz_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_4, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dz_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_W_cz_dec_l0, SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.dh_enc_l1_5[i] = w.dh_enc_l1_3[i] + w.dh_enc_l1_4[i];
+        w.dh_enc_l1_sum_W_cz_dec_l0[i] = w.dh_enc_l1_sum[i] + w.dh_enc_l1_W_cz_dec_l0[i];
     /* specs/seq2seq_noattn.yaml:40 (backward)  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, B, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, w.dz_matmul_dec_l0, SEQ2SEQ_NOATTN_H, 1, g.W_cz_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dr_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_6, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.dr_matmul_dec_l0, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.dh_enc_l1_W_cr_dec_l0, SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.dh_enc_l1_7[i] = w.dh_enc_l1_5[i] + w.dh_enc_l1_6[i];
+        w.dh_enc_l1_sum_W_cr_dec_l0[i] = w.dh_enc_l1_sum_W_cz_dec_l0[i] + w.dh_enc_l1_W_cr_dec_l0[i];
     /* specs/seq2seq_noattn.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, B, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, w.dr_matmul_dec_l0, SEQ2SEQ_NOATTN_H, 1, g.W_cr_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
     rnnrt_scatter_add_rows(w.dembed_tgt, c->dec_in, w.dembed_tgt_x_seq, (size_t)T * B, Vt, (size_t)SEQ2SEQ_NOATTN_E);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
-    memcpy(w.dh_enc_l1_next_carry, w.dh_enc_l1_7, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(w.dh_enc_l1_next_carry, w.dh_enc_l1_sum_W_cr_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_packed);
         rnnrt_pack_b(1, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_iz_enc_l1_packed);
@@ -1475,45 +1394,45 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         const real *dh_enc_l1_next = w.dh_enc_l1_next_carry;
         const real *h_prev_enc_l1_t = w.h_prev_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_enc_l1_t = w.h_sub_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_enc_l1_t_2 = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_enc_l1_t = w.n_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_enc_l1_t = w.n_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_enc_l1_t = w.r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *valid_enc_l1_t_2 = w.src_mask + (size_t)t * B;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
         const real *z_enc_l1_t = w.z_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dh_enc_l0_5 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dh_enc_l0 = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dn_add_enc_l1 = w.dn_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_enc_l1_2 = w.dn_add_enc_l1_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_r_enc_l1 = w.dn_add_r_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_enc_l1 = w.dr_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dz_add_enc_l1 = w.dz_add_enc_l1_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.dh_step_enc_l1[r * SEQ2SEQ_NOATTN_H + j] = dh_enc_l1_next[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t_2[r];
+                w.dh_step_enc_l1[r * SEQ2SEQ_NOATTN_H + j] = dh_enc_l1_next[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t[r];
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
         seq2seq_noattn_fused_dz_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_W_hz_enc_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_W_iz_enc_l1, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_noattn_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_r_enc_l1, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_W_in_enc_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_r_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_W_hn_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_W_hr_enc_l1, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l1, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_W_ir_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_noattn_fused_dh_prev_enc_l1((size_t)B, dh_enc_l1_next, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        seq2seq_noattn_fused_dh_prev_enc_l1((size_t)B, dh_enc_l1_next, w.dh_prev_W_hn_enc_l1, w.dh_prev_W_hr_enc_l1, w.dh_prev_W_hz_enc_l1, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_noattn_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
-        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+        seq2seq_noattn_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_W_in_enc_l1, w.dh_enc_l0_W_ir_enc_l1, w.dh_enc_l0_W_iz_enc_l1, dh_enc_l0);
+        memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, w.dr_add_enc_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_ir_enc_l1, SEQ2SEQ_NOATTN_H);
@@ -1526,8 +1445,8 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_enc_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_in_enc_l1, SEQ2SEQ_NOATTN_H);
     rnnrt_sum_rows(w.db_in_enc_l1, w.dn_add_enc_l1_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_NOATTN_H, w.dn_add_enc_l1_seq_2, SEQ2SEQ_NOATTN_H, 1, g.W_hn_enc_l1, SEQ2SEQ_NOATTN_H);
-    rnnrt_sum_rows(w.db_hn_enc_l1, w.dn_add_enc_l1_seq_2, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_enc_l1_seq, SEQ2SEQ_NOATTN_H, w.dn_add_r_enc_l1_seq, SEQ2SEQ_NOATTN_H, 1, g.W_hn_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_sum_rows(w.db_hn_enc_l1, w.dn_add_r_enc_l1_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13 (backward)  cell 'gru (encoder)' over t = T-1 .. 0 */
     memcpy(w.dh_enc_l0_next_carry, w.dh_dec_l0_next_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
@@ -1543,47 +1462,47 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
         const real *dh_enc_l0_t = w.dh_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_prev_enc_l0_t = w.h_prev_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *h_sub_enc_l0_t = w.h_sub_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *n_add_enc_l0_t_2 = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *n_add_enc_l0_t = w.n_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *n_enc_l0_t = w.n_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         const real *r_enc_l0_t = w.r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *valid_enc_l0_t_2 = w.src_mask + (size_t)t * B;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
         const real *z_enc_l0_t = w.z_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dembed_src_x_4 = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
+        real *dembed_src_x = w.dembed_src_x_seq + (size_t)t * B * SEQ2SEQ_NOATTN_E;
         real *dn_add_enc_l0 = w.dn_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *dn_add_enc_l0_2 = w.dn_add_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *dn_add_r_enc_l0 = w.dn_add_r_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dr_add_enc_l0 = w.dr_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         real *dz_add_enc_l0 = w.dz_add_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-            w.dh_enc_l0_6[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
+            w.dh_enc_l0_next[i] = dh_enc_l0_t[i] + dh_enc_l0_next[i];
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.dh_step_enc_l0[r * SEQ2SEQ_NOATTN_H + j] = w.dh_enc_l0_6[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_2[r];
+                w.dh_step_enc_l0[r * SEQ2SEQ_NOATTN_H + j] = w.dh_enc_l0_next[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t[r];
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
         seq2seq_noattn_fused_dz_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_W_hz_enc_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dz_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x_W_iz_enc_l0, SEQ2SEQ_NOATTN_E);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_noattn_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_noattn_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_r_enc_l0, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_NOATTN_E);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dn_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_W_in_enc_l0, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dn_add_r_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_W_hn_enc_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_NOATTN_H);
-        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_NOATTN_E);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_W_hr_enc_l0, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(1, B, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, dr_add_enc_l0, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_W_ir_enc_l0, SEQ2SEQ_NOATTN_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_noattn_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        seq2seq_noattn_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_next, w.dh_prev_W_hn_enc_l0, w.dh_prev_W_hr_enc_l0, w.dh_prev_W_hz_enc_l0, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0);
         /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
-        seq2seq_noattn_fused_dembed_src_x((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
-        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+        seq2seq_noattn_fused_dembed_src_x((size_t)B, w.dembed_src_x_W_in_enc_l0, w.dembed_src_x_W_ir_enc_l0, w.dembed_src_x_W_iz_enc_l0, dembed_src_x);
+        memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, T * B, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, w.dr_add_enc_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_ir_enc_l0, SEQ2SEQ_NOATTN_H);
@@ -1596,8 +1515,8 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_E, SEQ2SEQ_NOATTN_H, T * B, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, w.dn_add_enc_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_in_enc_l0, SEQ2SEQ_NOATTN_H);
     rnnrt_sum_rows(w.db_in_enc_l0, w.dn_add_enc_l0_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, 1, g.W_hn_enc_l0, SEQ2SEQ_NOATTN_H);
-    rnnrt_sum_rows(w.db_hn_enc_l0, w.dn_add_enc_l0_seq_2, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(1, 0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, T * B, 1, w.h_prev_enc_l0_seq, SEQ2SEQ_NOATTN_H, w.dn_add_r_enc_l0_seq, SEQ2SEQ_NOATTN_H, 1, g.W_hn_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_sum_rows(w.db_hn_enc_l0, w.dn_add_r_enc_l0_seq, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:44 (backward)  input: {embed: 64} */
     rnnrt_scatter_add_rows(w.dembed_src, c->src, w.dembed_src_x_seq, (size_t)T * B, V, (size_t)SEQ2SEQ_NOATTN_E);
 
@@ -1637,192 +1556,193 @@ static void seq2seq_noattn_backward(RnnrtS2sCtx *c)
 
 /* The decoding workspace: the encoder's buffers, then the step's. */
 typedef struct {
-    real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
-    real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_NOATTN_E] */
+    real *embed_src_x; /* gather [T,B,SEQ2SEQ_NOATTN_E] */
+    real *embed_tgt_x; /* gather [B,SEQ2SEQ_NOATTN_E] */
     real *enc_state0; /* the encoder's initial states: zeros */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
-    real *h_enc_l1_3; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
-    real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_NOATTN_H] */
+    real *h_enc_l1; /* per step: add [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
+    real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
     real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
-    real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_NOATTN_H] */
-    real *logits_2; /* add [B,Vt] */
-    real *logits_matmul_2; /* matmul [B,Vt] */
-    real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_hn_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_hn_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_hn_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_hn_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_in_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l0_7; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_prev_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_mul_prev_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l0; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *h_sub_dec_l1; /* sub [B,SEQ2SEQ_NOATTN_H] */
+    real *logits; /* add [B,Vt] */
+    real *logits_matmul; /* matmul [B,Vt] */
+    real *n_W_cn_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_hn_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_b_in_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_b_in_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_matmul_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_mul_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_add_mul_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l0; /* tanh [B,SEQ2SEQ_NOATTN_H] */
+    real *n_dec_l1; /* tanh [B,SEQ2SEQ_NOATTN_H] */
     real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_NOATTN_H] */
     real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_hr_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_hr_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_ir_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_cr_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_hr_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_W_hr_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_W_hr_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_b_ir_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_b_ir_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *r_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *src_mask_2; /* len_mask [T,B] */
-    real *z_W_cz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_hz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_hz_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_hz_enc_l0_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_hz_enc_l1_2; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_iz_dec_l0_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_5; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l0_6; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *r_add_matmul_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l0; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *r_dec_l1; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *src_mask; /* len_mask [T,B] */
+    real *z_W_cz_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l0; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_hz_enc_l1; /* per step: matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l0; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_dec_l1; /* matmul [B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_W_hz_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_W_hz_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_b_iz_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_b_iz_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
     real *z_add_dec_l1; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
-    real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hr_enc_l1_2_packed; /* W_hr_enc_l1_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l0_2_packed; /* W_hz_enc_l0_2 packed for the steps (rnnrt_pack_b) */
-    real *W_hz_enc_l1_2_packed; /* W_hz_enc_l1_2 packed for the steps (rnnrt_pack_b) */
+    real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_NOATTN_H] */
+    real *z_add_matmul_dec_l0; /* add [B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l0; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *z_dec_l1; /* sigmoid [B,SEQ2SEQ_NOATTN_H] */
+    real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hr_enc_l1_packed; /* W_hr_enc_l1 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l0_packed; /* W_hz_enc_l0 packed for the steps (rnnrt_pack_b) */
+    real *W_hz_enc_l1_packed; /* W_hz_enc_l1 packed for the steps (rnnrt_pack_b) */
 } seq2seq_noattn_dec_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf seq2seq_noattn_dec_bufs[] = {
-    {offsetof(seq2seq_noattn_dec_work, embed_src_x_2), -1, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, embed_tgt_x_2), -1, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, embed_src_x), -1, "TB", SEQ2SEQ_NOATTN_E, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, embed_tgt_x), -1, "B", SEQ2SEQ_NOATTN_E, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, enc_state0), -1, "B", 2 * SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_enc_l0_seq_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_enc_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_enc_l0_seq), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_kept_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0_7), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_mul_prev_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_mul_prev_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l0_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_prev_enc_l1_carry), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_step_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, h_sub_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, logits), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, logits_matmul), -1, "BVt", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_cn_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_hn_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_W_in_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_b_in_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_b_in_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_matmul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_add_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, n_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_cr_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_hr_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_W_ir_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_W_hr_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_W_hr_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_b_ir_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_b_ir_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_cz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_5), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0_6), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_add_matmul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, r_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, src_mask), -1, "TB", 1, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_cz_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_hz_enc_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_W_iz_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_W_hz_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_W_hz_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_b_iz_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_b_iz_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
     {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
-    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l0_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
-    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l1_2_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l0), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_enc_l1), -1, "TB", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_add_matmul_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_dec_l0), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, z_dec_l1), -1, "B", SEQ2SEQ_NOATTN_H, NULL, 0},
+    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hr_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l0_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
+    {offsetof(seq2seq_noattn_dec_work, W_hz_enc_l1_packed), -1, "", SEQ2SEQ_NOATTN_H, "", SEQ2SEQ_NOATTN_H},
 };
 
 /* Place the buffers for (B, T, V, Vt) at base (NULL: just measure). Returns
@@ -1846,26 +1766,13 @@ static size_t seq2seq_noattn_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0_2, const real *restrict n_W_hn_enc_l0_2, const real *restrict n_add_enc_l0_t_3, const real *restrict r_W_hr_enc_l0_2, const real *restrict r_add_enc_l0_t_2, const real *restrict z_W_hz_enc_l0_2, const real *restrict z_add_enc_l0_t_2, real *restrict h_step_enc_l0_out)
+static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict h_step_enc_l0_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t_2[idx] + r_W_hr_enc_l0_2[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t_2[idx] + z_W_hz_enc_l0_2[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = n_W_hn_enc_l0_2[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t_3[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
-            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0_2[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0_2[idx];
+            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
+            const real h_step_enc_l0 = ((real)1 - z_enc_l0) * rnnrt_tanh_fast(n_add_enc_l0_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]) * (n_W_hn_enc_l0[idx] + b_hn_enc_l0[col])) + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
             h_step_enc_l0_out[idx] = h_step_enc_l0;
         }
 }
@@ -1877,26 +1784,13 @@ static void seq2seq_noattn_fused_h_step_enc_l0(size_t rows, const real *restrict
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_noattn_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1_2, const real *restrict n_W_hn_enc_l1_2, const real *restrict n_add_enc_l1_t_3, const real *restrict r_W_hr_enc_l1_2, const real *restrict r_add_enc_l1_t_2, const real *restrict z_W_hz_enc_l1_2, const real *restrict z_add_enc_l1_t_2, real *restrict h_step_enc_l1_out)
+static void seq2seq_noattn_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict h_step_enc_l1_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_NOATTN_H; col++) {
             const size_t idx = row * SEQ2SEQ_NOATTN_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t_2[idx] + r_W_hr_enc_l1_2[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t_2[idx] + z_W_hz_enc_l1_2[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = n_W_hn_enc_l1_2[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t_3[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
-            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1_2[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1_2[idx];
+            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
+            const real h_step_enc_l1 = ((real)1 - z_enc_l1) * rnnrt_tanh_fast(n_add_enc_l1_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]) * (n_W_hn_enc_l1[idx] + b_hn_enc_l1[col])) + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
             h_step_enc_l1_out[idx] = h_step_enc_l1;
         }
 }
@@ -1913,110 +1807,110 @@ static void seq2seq_noattn_encode(RnnrtS2sDecCtx *c)
     seq2seq_noattn_dec_layout(&w, c->work, B, T, V, Vt);
     const int packed = T >= RNNRT_PACK_MIN_T; /* the scans pack their weights */
     memset(w.enc_state0, 0, (size_t)B * 2 * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const real *h0_enc_l0_2 = w.enc_state0 + (size_t)B * 0;
-    const real *h0_enc_l1_2 = w.enc_state0 + (size_t)B * SEQ2SEQ_NOATTN_H;
+    const real *h0_enc_l0 = w.enc_state0 + (size_t)B * 0;
+    const real *h0_enc_l1 = w.enc_state0 + (size_t)B * SEQ2SEQ_NOATTN_H;
 
     /* specs/seq2seq_noattn.yaml:5  task: seq2seq: loss = mean cross-entropy of softmax(logits) against the targets */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
-            w.src_mask_2[(size_t)t * B + b] = t < c->src_len[b];
+            w.src_mask[(size_t)t * B + b] = t < c->src_len[b];
     /* specs/seq2seq_noattn.yaml:44  input: {embed: 64} */
-    rnnrt_gather_rows(w.embed_src_x_2, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_NOATTN_E);
+    rnnrt_gather_rows(w.embed_src_x, p.embed_src, c->src, (size_t)T * B, V, (size_t)SEQ2SEQ_NOATTN_E);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l0_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.r_add_enc_l0_2, w.r_W_ir_enc_l0_2, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_ir_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.r_add_enc_l0, w.r_W_ir_enc_l0, p.b_ir_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l0_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.z_add_enc_l0_2, w.z_W_iz_enc_l0_2, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_iz_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.z_add_enc_l0, w.z_W_iz_enc_l0, p.b_iz_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x_2, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l0_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_enc_l0_3, w.n_W_in_enc_l0_2, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_src_x, SEQ2SEQ_NOATTN_E, p.W_in_enc_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_enc_l0, w.n_W_in_enc_l0, p.b_in_enc_l0, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
-    memcpy(w.h_prev_enc_l0_2_carry, h0_enc_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    const real *h_prev_enc_l0_2_cur = w.h_prev_enc_l0_2_carry;
+    memcpy(w.h_prev_enc_l0_carry, h0_enc_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    const real *h_prev_enc_l0_cur = w.h_prev_enc_l0_carry;
     if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l0_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l0_2_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l0_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l0_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l0_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev_enc_l0_2 = h_prev_enc_l0_2_cur;
-        const real *n_add_enc_l0_t_3 = w.n_add_enc_l0_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *r_add_enc_l0_t_2 = w.r_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *valid_enc_l0_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *z_add_enc_l0_t_2 = w.z_add_enc_l0_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        real *h_enc_l0_3 = w.h_enc_l0_seq_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *h_prev_enc_l0 = h_prev_enc_l0_cur;
+        const real *n_add_enc_l0_t = w.n_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l0_t = w.r_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l0_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l0_t = w.z_add_enc_l0 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        real *h_enc_l0 = w.h_enc_l0_seq + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_2_packed : NULL, w.r_W_hr_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l0_packed : NULL, w.r_W_hr_enc_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_2_packed : NULL, w.z_W_hz_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l0_packed : NULL, w.z_W_hz_enc_l0, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_2_packed : NULL, w.n_W_hn_enc_l0_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l0, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l0, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l0_packed : NULL, w.n_W_hn_enc_l0, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
+        seq2seq_noattn_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.h_kept_enc_l0_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l0_2[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t_3[r];
+                w.h_kept_enc_l0[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l0[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l0_t[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-            h_enc_l0_3[i] = h_prev_enc_l0_2[i] + w.h_kept_enc_l0_2[i];
-        h_prev_enc_l0_2_cur = h_enc_l0_3;
+            h_enc_l0[i] = h_prev_enc_l0[i] + w.h_kept_enc_l0[i];
+        h_prev_enc_l0_cur = h_enc_l0;
     }
-    if (h_prev_enc_l0_2_cur != w.h_prev_enc_l0_2_carry)
-        memcpy(w.h_prev_enc_l0_2_carry, h_prev_enc_l0_2_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    if (h_prev_enc_l0_cur != w.h_prev_enc_l0_carry)
+        memcpy(w.h_prev_enc_l0_carry, h_prev_enc_l0_cur, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.r_add_enc_l1_2, w.r_W_ir_enc_l1_2, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_ir_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.r_add_enc_l1, w.r_W_ir_enc_l1, p.b_ir_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.z_add_enc_l1_2, w.z_W_iz_enc_l1_2, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_iz_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.z_add_enc_l1, w.z_W_iz_enc_l1, p.b_iz_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq_2, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_enc_l1_3, w.n_W_in_enc_l1_2, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, T * B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_enc_l0_seq, SEQ2SEQ_NOATTN_H, p.W_in_enc_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_enc_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_enc_l1, w.n_W_in_enc_l1, p.b_in_enc_l1, (size_t)T * B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:13  cell 'gru (encoder)' over t = 0 .. T-1 */
-    memcpy(w.h_prev_enc_l1_2_carry, h0_enc_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(w.h_prev_enc_l1_carry, h0_enc_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     if (packed) { /* weights packed once for the steps */
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_2_packed);
-        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l1_2_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hr_enc_l1_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hz_enc_l1_packed);
+        rnnrt_pack_b(0, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, w.W_hn_enc_l1_packed);
     }
     for (int t = 0; t < T; t++) {
-        const real *h_prev_enc_l1_2 = w.h_prev_enc_l1_2_carry;
-        const real *n_add_enc_l1_t_3 = w.n_add_enc_l1_3 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *r_add_enc_l1_t_2 = w.r_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
-        const real *valid_enc_l1_t_3 = w.src_mask_2 + (size_t)t * B;
-        const real *z_add_enc_l1_t_2 = w.z_add_enc_l1_2 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *h_prev_enc_l1 = w.h_prev_enc_l1_carry;
+        const real *n_add_enc_l1_t = w.n_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *r_add_enc_l1_t = w.r_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
+        const real *valid_enc_l1_t = w.src_mask + (size_t)t * B;
+        const real *z_add_enc_l1_t = w.z_add_enc_l1 + (size_t)t * B * SEQ2SEQ_NOATTN_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_2_packed : NULL, w.r_W_hr_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hr_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hr_enc_l1_packed : NULL, w.r_W_hr_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_2_packed : NULL, w.z_W_hz_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hz_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hz_enc_l1_packed : NULL, w.z_W_hz_enc_l1, SEQ2SEQ_NOATTN_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_2_packed : NULL, w.n_W_hn_enc_l1_2, SEQ2SEQ_NOATTN_H);
+        rnnrt_gemm_packed(0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, h_prev_enc_l1, SEQ2SEQ_NOATTN_H, p.W_hn_enc_l1, SEQ2SEQ_NOATTN_H, packed ? w.W_hn_enc_l1_packed : NULL, w.n_W_hn_enc_l1, SEQ2SEQ_NOATTN_H);
         /* fused:
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_noattn_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
+        seq2seq_noattn_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_NOATTN_H; j++)
-                w.h_kept_enc_l1_2[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l1_2[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t_3[r];
+                w.h_kept_enc_l1[r * SEQ2SEQ_NOATTN_H + j] = w.h_step_enc_l1[r * SEQ2SEQ_NOATTN_H + j] * valid_enc_l1_t[r];
         for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-            w.h_enc_l1_3[i] = h_prev_enc_l1_2[i] + w.h_kept_enc_l1_2[i];
-        memcpy(w.h_prev_enc_l1_2_carry, w.h_enc_l1_3, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+            w.h_enc_l1[i] = h_prev_enc_l1[i] + w.h_kept_enc_l1[i];
+        memcpy(w.h_prev_enc_l1_carry, w.h_enc_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
     }
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_cr_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_cz_dec_l0, SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_2_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_prev_enc_l1_carry, SEQ2SEQ_NOATTN_H, p.W_cn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_cn_dec_l0, SEQ2SEQ_NOATTN_H);
 
-    memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_2_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_prev_enc_l1_2_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * 0, w.h_prev_enc_l0_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_prev_enc_l1_carry, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
 }
 
 /* Decoding, one step for B rows after seq2seq_noattn_encode on the same c->work:
@@ -2029,94 +1923,94 @@ static void seq2seq_noattn_step(RnnrtS2sDecCtx *c)
     seq2seq_noattn_params p = seq2seq_noattn_params_at((real *)c->params, V, Vt); /* read only */
     seq2seq_noattn_dec_work w;
     seq2seq_noattn_dec_layout(&w, c->work, B, T, V, Vt);
-    const real *h_prev_dec_l0_2 = c->state_in + (size_t)B * 0;
-    const real *h_prev_dec_l1_2 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
+    const real *h_prev_dec_l0 = c->state_in + (size_t)B * 0;
+    const real *h_prev_dec_l1 = c->state_in + (size_t)B * SEQ2SEQ_NOATTN_H;
 
     /* specs/seq2seq_noattn.yaml:44  input: {embed: 64} */
-    rnnrt_gather_rows(w.embed_tgt_x_2, p.embed_tgt, c->prev, (size_t)B, Vt, (size_t)SEQ2SEQ_NOATTN_E);
+    rnnrt_gather_rows(w.embed_tgt_x, p.embed_tgt, c->prev, (size_t)B, Vt, (size_t)SEQ2SEQ_NOATTN_E);
     /* specs/seq2seq_noattn.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_ir_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_4, w.r_add_dec_l0_3, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        w.r_add_matmul_dec_l0[i] = w.r_W_ir_dec_l0[i] + w.r_W_cr_dec_l0[i];
+    rnnrt_add_bias(w.r_add_b_ir_dec_l0, w.r_add_matmul_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l0_5[i] = w.r_add_dec_l0_4[i] + w.r_W_hr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_6, w.r_add_dec_l0_5, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l0_6, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.r_add_W_hr_dec_l0[i] = w.r_add_b_ir_dec_l0[i] + w.r_W_hr_dec_l0[i];
+    rnnrt_add_bias(w.r_add_dec_l0, w.r_add_W_hr_dec_l0, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_sigmoid_n(w.r_add_dec_l0, w.r_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_iz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_4, w.z_add_dec_l0_3, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_NOATTN_H);
+        w.z_add_matmul_dec_l0[i] = w.z_W_iz_dec_l0[i] + w.z_W_cz_dec_l0[i];
+    rnnrt_add_bias(w.z_add_b_iz_dec_l0, w.z_add_matmul_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l0_5[i] = w.z_add_dec_l0_4[i] + w.z_W_hz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_6, w.z_add_dec_l0_5, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l0_6, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.z_add_W_hz_dec_l0[i] = w.z_add_b_iz_dec_l0[i] + w.z_W_hz_dec_l0[i];
+    rnnrt_add_bias(w.z_add_dec_l0, w.z_add_W_hz_dec_l0, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_sigmoid_n(w.z_add_dec_l0, w.z_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x_2, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_E, 1, w.embed_tgt_x, SEQ2SEQ_NOATTN_E, p.W_in_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l0_4[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
-    rnnrt_add_bias(w.n_add_dec_l0_5, w.n_add_dec_l0_4, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_dec_l0_6, w.n_W_hn_dec_l0_2, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+        w.n_add_matmul_dec_l0[i] = w.n_W_in_dec_l0[i] + w.n_W_cn_dec_l0[i];
+    rnnrt_add_bias(w.n_add_b_in_dec_l0, w.n_add_matmul_dec_l0, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l0, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l0, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l0, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_dec_l0, w.n_W_hn_dec_l0, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_6[i];
+        w.n_mul_dec_l0[i] = w.r_dec_l0[i] * w.n_add_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l0_7[i] = w.n_add_dec_l0_5[i] + w.n_mul_dec_l0[i];
-    rnnrt_tanh_n(w.n_add_dec_l0_7, w.n_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.n_add_mul_dec_l0[i] = w.n_add_b_in_dec_l0[i] + w.n_mul_dec_l0[i];
+    rnnrt_tanh_n(w.n_add_mul_dec_l0, w.n_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* specs/seq2seq_noattn.yaml:42  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_sub_dec_l0_2[i] = (real)1 - w.z_dec_l0_2[i];
+        w.h_sub_dec_l0[i] = (real)1 - w.z_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l0[i] = w.h_sub_dec_l0_2[i] * w.n_dec_l0_2[i];
+        w.h_mul_dec_l0[i] = w.h_sub_dec_l0[i] * w.n_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l0_2[i] = w.z_dec_l0_2[i] * h_prev_dec_l0_2[i];
+        w.h_mul_prev_dec_l0[i] = w.z_dec_l0[i] * h_prev_dec_l0[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
+        w.h_dec_l0[i] = w.h_mul_dec_l0[i] + w.h_mul_prev_dec_l0[i];
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.r_add_dec_l1, w.r_W_ir_dec_l1_2, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_ir_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_ir_dec_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.r_add_b_ir_dec_l1, w.r_W_ir_dec_l1, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hr_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.r_W_hr_dec_l1, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
-    rnnrt_add_bias(w.r_add_dec_l1_3, w.r_add_dec_l1_2, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.r_add_W_hr_dec_l1[i] = w.r_add_b_ir_dec_l1[i] + w.r_W_hr_dec_l1[i];
+    rnnrt_add_bias(w.r_add_dec_l1, w.r_add_W_hr_dec_l1, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_sigmoid_n(w.r_add_dec_l1, w.r_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.z_add_dec_l1, w.z_W_iz_dec_l1_2, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_iz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_iz_dec_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.z_add_b_iz_dec_l1, w.z_W_iz_dec_l1, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hz_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.z_W_hz_dec_l1, SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
-    rnnrt_add_bias(w.z_add_dec_l1_3, w.z_add_dec_l1_2, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.z_add_W_hz_dec_l1[i] = w.z_add_b_iz_dec_l1[i] + w.z_W_hz_dec_l1[i];
+    rnnrt_add_bias(w.z_add_dec_l1, w.z_add_W_hz_dec_l1, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_sigmoid_n(w.z_add_dec_l1, w.z_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0_2, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_dec_l1_2, w.n_W_in_dec_l1_2, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_NOATTN_H);
-    rnnrt_add_bias(w.n_add_dec_l1_3, w.n_W_hn_dec_l1_2, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l0, SEQ2SEQ_NOATTN_H, p.W_in_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_in_dec_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_b_in_dec_l1, w.n_W_in_dec_l1, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_NOATTN_H, SEQ2SEQ_NOATTN_H, 1, h_prev_dec_l1, SEQ2SEQ_NOATTN_H, p.W_hn_dec_l1, SEQ2SEQ_NOATTN_H, 0, w.n_W_hn_dec_l1, SEQ2SEQ_NOATTN_H);
+    rnnrt_add_bias(w.n_add_dec_l1, w.n_W_hn_dec_l1, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H, (size_t)SEQ2SEQ_NOATTN_H);
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
+        w.n_mul_dec_l1[i] = w.r_dec_l1[i] * w.n_add_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.n_add_dec_l1_4[i] = w.n_add_dec_l1_2[i] + w.n_mul_dec_l1[i];
-    rnnrt_tanh_n(w.n_add_dec_l1_4, w.n_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H);
+        w.n_add_mul_dec_l1[i] = w.n_add_b_in_dec_l1[i] + w.n_mul_dec_l1[i];
+    rnnrt_tanh_n(w.n_add_mul_dec_l1, w.n_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_sub_dec_l1_2[i] = (real)1 - w.z_dec_l1_2[i];
+        w.h_sub_dec_l1[i] = (real)1 - w.z_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l1[i] = w.h_sub_dec_l1_2[i] * w.n_dec_l1_2[i];
+        w.h_mul_dec_l1[i] = w.h_sub_dec_l1[i] * w.n_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
+        w.h_mul_prev_dec_l1[i] = w.z_dec_l1[i] * h_prev_dec_l1[i];
     for (size_t i = 0; i < (size_t)B * SEQ2SEQ_NOATTN_H; i++)
-        w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
+        w.h_dec_l1[i] = w.h_mul_dec_l1[i] + w.h_mul_prev_dec_l1[i];
     /* specs/seq2seq_noattn.yaml:43  output layer: logits = features @ W_out + b_out */
-    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1_2, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
-    rnnrt_add_bias(w.logits_2, w.logits_matmul_2, p.b_out, (size_t)B * Vt, (size_t)Vt);
+    rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_NOATTN_H, 1, w.h_dec_l1, SEQ2SEQ_NOATTN_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
+    rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)B * Vt, (size_t)Vt);
 
-    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_dec_l1_2, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
-    c->logits = w.logits_2;
+    memcpy(c->state_out + (size_t)B * 0, w.h_dec_l0, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    memcpy(c->state_out + (size_t)B * SEQ2SEQ_NOATTN_H, w.h_dec_l1, (size_t)B * SEQ2SEQ_NOATTN_H * sizeof(real));
+    c->logits = w.logits;
     c->attention = NULL;
 }
 

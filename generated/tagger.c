@@ -109,17 +109,17 @@ typedef struct {
     real *dh; /* matmul [T,B,TAGGER_H] */
     real *dh_next_carry; /* carried dh_next [B,TAGGER_H] */
     real *dh_prev; /* per step: fused_out [B,TAGGER_H] */
-    real *dh_prev_2; /* per step: matmul [B,TAGGER_H] */
-    real *dh_prev_3; /* per step: matmul [B,TAGGER_H] */
-    real *dh_prev_4; /* per step: matmul [B,TAGGER_H] */
-    real *dh_prev_5; /* per step: fused_out [B,TAGGER_H] */
+    real *dh_prev_W_hn; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_W_hr; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_W_hz; /* per step: matmul [B,TAGGER_H] */
+    real *dh_prev_z; /* per step: fused_out [B,TAGGER_H] */
     real *dlogits; /* softmax_xent_grad [T,B,L] */
+    real *dn_add_r_seq; /* scan_out [T,B,TAGGER_H] */
     real *dn_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dn_add_seq_2; /* scan_out [T,B,TAGGER_H] */
     real *dr_add_seq; /* scan_out [T,B,TAGGER_H] */
-    real *dx; /* per step: matmul [B,TAGGER_E] */
-    real *dx_2; /* per step: matmul [B,TAGGER_E] */
-    real *dx_3; /* per step: matmul [B,TAGGER_E] */
+    real *dx_W_in; /* per step: matmul [B,TAGGER_E] */
+    real *dx_W_ir; /* per step: matmul [B,TAGGER_E] */
+    real *dx_W_iz; /* per step: matmul [B,TAGGER_E] */
     real *dx_embed_seq; /* scan_out [T,B,TAGGER_E] */
     real *dz_add_seq; /* scan_out [T,B,TAGGER_H] */
     real *h_prev_carry; /* carried h_prev [B,TAGGER_H] */
@@ -152,53 +152,54 @@ typedef struct {
 } tagger_work;
 
 /* Where the buffers live: {field, slot, run-time dims, constant factor}
- * (one slot: lifetimes that do not overlap; -1: storage of its own;
- * a packed weight adds its columns). rnnrt_layout places them. */
+ * (one slot, named by its first buffer: lifetimes that do not overlap;
+ * -1: storage of its own; a packed weight adds its columns).
+ * rnnrt_layout places them. */
 static const RnnrtWorkBuf tagger_bufs[] = {
-    {offsetof(tagger_work, carry_scale), 0, "T", 1, NULL, 0},
-    {offsetof(tagger_work, db_hn), 1, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_in), 2, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_ir), 3, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_iz), 4, "", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, db_out), 5, "L", 1, NULL, 0},
-    {offsetof(tagger_work, dembed), 6, "V", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dh), 3, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_next_carry), 8, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev), 9, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev_2), 10, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev_3), 11, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev_4), 12, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dh_prev_5), 13, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dlogits), 2, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, dn_add_seq), 1, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dn_add_seq_2), 16, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dr_add_seq), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, dx), 18, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dx_2), 19, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dx_3), 20, "B", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dx_embed_seq), 21, "TB", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, dz_add_seq), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_prev_carry), 16, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_prev_seq), 4, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_seq), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, h_sub_seq), 26, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, logits), 27, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, logits_matmul), 3, "TBL", 1, NULL, 0},
-    {offsetof(tagger_work, loss), 3, "", 1, NULL, 0},
-    {offsetof(tagger_work, n_W_hn), 8, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_W_in), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_add), 1, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_add_seq), 33, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, n_seq), 34, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_W_hr), 21, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_W_ir), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_add), 3, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, r_seq), 38, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, x_embed), 39, "TB", TAGGER_E, NULL, 0},
-    {offsetof(tagger_work, z_W_hz), 27, "B", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_W_iz), 6, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_add), 2, "TB", TAGGER_H, NULL, 0},
-    {offsetof(tagger_work, z_seq), 43, "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, carry_scale), (int)offsetof(tagger_work, carry_scale), "T", 1, NULL, 0},
+    {offsetof(tagger_work, db_hn), (int)offsetof(tagger_work, db_hn), "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_in), (int)offsetof(tagger_work, db_in), "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_ir), (int)offsetof(tagger_work, db_ir), "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_iz), (int)offsetof(tagger_work, db_iz), "", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, db_out), (int)offsetof(tagger_work, db_out), "L", 1, NULL, 0},
+    {offsetof(tagger_work, dembed), (int)offsetof(tagger_work, dembed), "V", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dh), (int)offsetof(tagger_work, db_ir), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_next_carry), (int)offsetof(tagger_work, dh_next_carry), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev), (int)offsetof(tagger_work, dh_prev), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_W_hn), (int)offsetof(tagger_work, dh_prev_W_hn), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_W_hr), (int)offsetof(tagger_work, dh_prev_W_hr), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_W_hz), (int)offsetof(tagger_work, dh_prev_W_hz), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dh_prev_z), (int)offsetof(tagger_work, dh_prev_z), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dlogits), (int)offsetof(tagger_work, db_in), "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, dn_add_r_seq), (int)offsetof(tagger_work, dn_add_r_seq), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dn_add_seq), (int)offsetof(tagger_work, db_hn), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dr_add_seq), (int)offsetof(tagger_work, dembed), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, dx_W_in), (int)offsetof(tagger_work, dx_W_in), "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_W_ir), (int)offsetof(tagger_work, dx_W_ir), "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_W_iz), (int)offsetof(tagger_work, dx_W_iz), "B", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dx_embed_seq), (int)offsetof(tagger_work, dx_embed_seq), "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, dz_add_seq), (int)offsetof(tagger_work, db_in), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_carry), (int)offsetof(tagger_work, dn_add_r_seq), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_prev_seq), (int)offsetof(tagger_work, db_iz), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_seq), (int)offsetof(tagger_work, dembed), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, h_sub_seq), (int)offsetof(tagger_work, h_sub_seq), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, logits), (int)offsetof(tagger_work, logits), "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, logits_matmul), (int)offsetof(tagger_work, db_ir), "TBL", 1, NULL, 0},
+    {offsetof(tagger_work, loss), (int)offsetof(tagger_work, db_ir), "", 1, NULL, 0},
+    {offsetof(tagger_work, n_W_hn), (int)offsetof(tagger_work, dh_next_carry), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_W_in), (int)offsetof(tagger_work, dembed), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add), (int)offsetof(tagger_work, db_hn), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_add_seq), (int)offsetof(tagger_work, n_add_seq), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, n_seq), (int)offsetof(tagger_work, n_seq), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_W_hr), (int)offsetof(tagger_work, dx_embed_seq), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_W_ir), (int)offsetof(tagger_work, dembed), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_add), (int)offsetof(tagger_work, db_ir), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, r_seq), (int)offsetof(tagger_work, r_seq), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, x_embed), (int)offsetof(tagger_work, x_embed), "TB", TAGGER_E, NULL, 0},
+    {offsetof(tagger_work, z_W_hz), (int)offsetof(tagger_work, logits), "B", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_W_iz), (int)offsetof(tagger_work, dembed), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_add), (int)offsetof(tagger_work, db_in), "TB", TAGGER_H, NULL, 0},
+    {offsetof(tagger_work, z_seq), (int)offsetof(tagger_work, z_seq), "TB", TAGGER_H, NULL, 0},
     {offsetof(tagger_work, W_hn_packed), -1, "", TAGGER_H, "", TAGGER_H},
     {offsetof(tagger_work, W_hr_packed), -1, "", TAGGER_H, "", TAGGER_H},
     {offsetof(tagger_work, W_hz_packed), -1, "", TAGGER_H, "", TAGGER_H},
@@ -227,29 +228,21 @@ static size_t tagger_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void tagger_fused_r(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_2_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_2_out, real *restrict h_sub_out, real *restrict h_out)
+static void tagger_fused_r_t(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
-            const real r_add = r_add_t[idx] + r_W_hr[idx];
-            const real r_add_2 = r_add + b_hr[col];
-            const real r_2 = rnnrt_sigmoid_fast(r_add_2);
-            const real z_add = z_add_t[idx] + z_W_hz[idx];
-            const real z_add_2 = z_add + b_hz[col];
-            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real r_t = rnnrt_sigmoid_fast(r_add_t[idx] + r_W_hr[idx] + b_hr[col]);
+            const real z = rnnrt_sigmoid_fast(z_add_t[idx] + z_W_hz[idx] + b_hz[col]);
             const real n_add = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r_2 * n_add;
-            const real n_add_2 = n_add_t[idx] + n_mul;
-            const real n_2 = rnnrt_tanh_fast(n_add_2);
+            const real n_t = rnnrt_tanh_fast(n_add_t[idx] + r_t * n_add);
             const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n_2;
-            const real h_mul_2 = z * h_prev[idx];
-            const real h = h_mul + h_mul_2;
-            r_2_out[idx] = r_2;
+            const real h = h_sub * n_t + z * h_prev[idx];
+            r_t_out[idx] = r_t;
             z_out[idx] = z;
             n_add_out[idx] = n_add;
-            n_2_out[idx] = n_2;
+            n_t_out[idx] = n_t;
             h_sub_out[idx] = h_sub;
             h_out[idx] = h;
         }
@@ -261,26 +254,20 @@ static void tagger_fused_r(size_t rows, const real *restrict b_hn, const real *r
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void tagger_fused_dh_prev(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void tagger_fused_dh_prev_z(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
             const real dh = dh_t[idx] + dh_next[idx];
-            const real dz = dh * h_prev_t[idx];
-            const real dh_prev = dh * z_t[idx];
-            const real dh_sub = dh * n_t[idx];
-            const real dn = dh * h_sub_t[idx];
-            const real dz_2 = -dh_sub;
-            const real dz_3 = dz + dz_2;
-            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
-            const real dr = dn_add * n_add_t_2[idx];
-            const real dn_add_2 = dn_add * r_t[idx];
-            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
-            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
-            dh_prev_out[idx] = dh_prev;
+            const real dh_prev_z = dh * z_t[idx];
+            const real dn_add = dh * h_sub_t[idx] * (1 - n_t[idx] * n_t[idx]);
+            const real dn_add_r = dn_add * r_t[idx];
+            const real dz_add = (dh * h_prev_t[idx] + (-(dh * n_t[idx]))) * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dn_add * n_add_t[idx] * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_z_out[idx] = dh_prev_z;
             dn_add_out[idx] = dn_add;
-            dn_add_2_out[idx] = dn_add_2;
+            dn_add_r_out[idx] = dn_add_r;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
         }
@@ -289,30 +276,26 @@ static void tagger_fused_dh_prev(size_t rows, const real *restrict dh_next, cons
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  */
-static void tagger_fused_dh_prev_2(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
-            dh_prev_8_out[idx] = dh_prev_8;
+            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
         }
 }
 
 /* Fused elementwise loop over [B,TAGGER_E] (the ops of these lines, backward):
  *   specs/tagger.yaml:12 (backward)  input: {embed: 16}
  */
-static void tagger_fused_dx(size_t rows, const real *restrict dx, const real *restrict dx_2, const real *restrict dx_3, real *restrict dx_5_out)
+static void tagger_fused_dx(size_t rows, const real *restrict dx_W_in, const real *restrict dx_W_ir, const real *restrict dx_W_iz, real *restrict dx_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_E; col++) {
             const size_t idx = row * TAGGER_E + col;
-            const real dx_4 = dx[idx] + dx_2[idx];
-            const real dx_5 = dx_4 + dx_3[idx];
-            dx_5_out[idx] = dx_5;
+            const real dx = dx_W_in[idx] + dx_W_iz[idx] + dx_W_ir[idx];
+            dx_out[idx] = dx;
         }
 }
 
@@ -356,9 +339,9 @@ static void tagger_forward(RnnrtCtx *c)
         const real *z_add_t = w.z_add + (size_t)t * B * TAGGER_H;
         real *h = w.h_seq + (size_t)t * B * TAGGER_H;
         real *h_sub = w.h_sub_seq + (size_t)t * B * TAGGER_H;
-        real *n_2 = w.n_seq + (size_t)t * B * TAGGER_H;
-        real *n_add_2 = w.n_add_seq + (size_t)t * B * TAGGER_H;
-        real *r_2 = w.r_seq + (size_t)t * B * TAGGER_H;
+        real *n_add = w.n_add_seq + (size_t)t * B * TAGGER_H;
+        real *n_t = w.n_seq + (size_t)t * B * TAGGER_H;
+        real *r_t = w.r_seq + (size_t)t * B * TAGGER_H;
         real *z = w.z_seq + (size_t)t * B * TAGGER_H;
         /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
         rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.r_W_hr, TAGGER_H);
@@ -367,7 +350,7 @@ static void tagger_forward(RnnrtCtx *c)
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        tagger_fused_r((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
+        tagger_fused_r_t((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * TAGGER_H, h_prev, (size_t)B * TAGGER_H * sizeof(real));
         h_prev_cur = h;
     }
@@ -413,19 +396,19 @@ static void tagger_backward(RnnrtCtx *c)
         rnnrt_pack_b(1, TAGGER_H, TAGGER_E, p.W_ir, TAGGER_H, w.W_ir_packed);
     }
     for (int t = T - 1; t >= 0; t--) {
-        const real *carry_scale_t_2 = carry_scale + (size_t)t * 1;
+        const real *carry_scale_t = carry_scale + (size_t)t * 1;
         const real *dh_next = w.dh_next_carry;
         const real *dh_t = w.dh + (size_t)t * B * TAGGER_H;
         const real *h_prev_t = w.h_prev_seq + (size_t)t * B * TAGGER_H;
         const real *h_sub_t = w.h_sub_seq + (size_t)t * B * TAGGER_H;
-        const real *n_add_t_2 = w.n_add_seq + (size_t)t * B * TAGGER_H;
+        const real *n_add_t = w.n_add_seq + (size_t)t * B * TAGGER_H;
         const real *n_t = w.n_seq + (size_t)t * B * TAGGER_H;
         const real *r_t = w.r_seq + (size_t)t * B * TAGGER_H;
         const real *z_t = w.z_seq + (size_t)t * B * TAGGER_H;
         real *dn_add = w.dn_add_seq + (size_t)t * B * TAGGER_H;
-        real *dn_add_2 = w.dn_add_seq_2 + (size_t)t * B * TAGGER_H;
+        real *dn_add_r = w.dn_add_r_seq + (size_t)t * B * TAGGER_H;
         real *dr_add = w.dr_add_seq + (size_t)t * B * TAGGER_H;
-        real *dx_4 = w.dx_embed_seq + (size_t)t * B * TAGGER_E;
+        real *dx = w.dx_embed_seq + (size_t)t * B * TAGGER_E;
         real *dz_add = w.dz_add_seq + (size_t)t * B * TAGGER_H;
         /* fused:
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
@@ -433,21 +416,21 @@ static void tagger_backward(RnnrtCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        tagger_fused_dh_prev((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        tagger_fused_dh_prev_z((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx, TAGGER_E);
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_2, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx_W_in, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_r, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_W_hn, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dz_add, TAGGER_H, p.W_hz, TAGGER_H, packed ? w.W_hz_packed : NULL, w.dh_prev_3, TAGGER_H);
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dz_add, TAGGER_H, p.W_iz, TAGGER_H, packed ? w.W_iz_packed : NULL, w.dx_2, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dz_add, TAGGER_H, p.W_hz, TAGGER_H, packed ? w.W_hz_packed : NULL, w.dh_prev_W_hz, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dz_add, TAGGER_H, p.W_iz, TAGGER_H, packed ? w.W_iz_packed : NULL, w.dx_W_iz, TAGGER_E);
         /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
-        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, TAGGER_H);
-        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed ? w.W_ir_packed : NULL, w.dx_3, TAGGER_E);
+        rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.dh_prev_W_hr, TAGGER_H);
+        rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed ? w.W_ir_packed : NULL, w.dx_W_ir, TAGGER_E);
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
-        tagger_fused_dh_prev_2((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
+        tagger_fused_dh_prev((size_t)B, carry_scale_t, w.dh_prev_W_hn, w.dh_prev_W_hr, w.dh_prev_W_hz, w.dh_prev_z, w.dh_prev);
         /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
-        tagger_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
-        memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * TAGGER_H * sizeof(real));
+        tagger_fused_dx((size_t)B, w.dx_W_in, w.dx_W_ir, w.dx_W_iz, dx);
+        memcpy(w.dh_next_carry, w.dh_prev, (size_t)B * TAGGER_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(1, 0, TAGGER_E, TAGGER_H, T * B, 1, w.x_embed, TAGGER_E, w.dr_add_seq, TAGGER_H, 1, g.W_ir, TAGGER_H);
@@ -460,14 +443,14 @@ static void tagger_backward(RnnrtCtx *c)
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(1, 0, TAGGER_H, TAGGER_H, T * B, 1, w.h_prev_seq, TAGGER_H, w.dz_add_seq, TAGGER_H, 1, g.W_hz, TAGGER_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(1, 0, TAGGER_H, TAGGER_H, T * B, 1, w.h_prev_seq, TAGGER_H, w.dn_add_seq_2, TAGGER_H, 1, g.W_hn, TAGGER_H);
+    rnnrt_gemm(1, 0, TAGGER_H, TAGGER_H, T * B, 1, w.h_prev_seq, TAGGER_H, w.dn_add_r_seq, TAGGER_H, 1, g.W_hn, TAGGER_H);
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_sum_rows(w.db_ir, w.dr_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_sum_rows(w.db_iz, w.dz_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_sum_rows(w.db_in, w.dn_add_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
-    rnnrt_sum_rows(w.db_hn, w.dn_add_seq_2, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
+    rnnrt_sum_rows(w.db_hn, w.dn_add_r_seq, (size_t)T * B * TAGGER_H, (size_t)TAGGER_H);
     /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
     rnnrt_scatter_add_rows(w.dembed, c->x, w.dx_embed_seq, (size_t)T * B, V, (size_t)TAGGER_E);
 

@@ -16,12 +16,13 @@ set -euo pipefail
 rnnc=$(realpath -- "$1") src=$(realpath -- "$2") work=$3 check=${4:-}
 
 # Limits asserted by --check: the issue 12 targets reached (hidden 4,
-# reordered terms 30); the others are today's counts (targets 150, 40, 0).
+# reordered terms 30, no counter/op+id names); the others are today's
+# counts (targets 150, 40).
 max_hidden=4
-max_reorder=30
-max_attention=428
-max_addterm=183
-max_names=252
+max_reorder=20
+max_attention=359
+max_addterm=163
+max_names=0
 max_rnn_lines=300   # issue 12: generated/rnn.c at most 300 lines (seq2seq.c: 1800, not yet)
 
 rm -rf -- "$work"
