@@ -521,6 +521,17 @@ void rnnrt_params_free(RnnrtParams *p);
 /* Name of the parameter holding element k of the block ("" if none). */
 const char *rnnrt_params_owner(const RnnrtParams *p, const RnnrtModel *m,
                                size_t k, size_t *index);
+/* The same on a descriptor table of nparams entries, for any model (the
+ * seq2seq trainer's too): RNNRT_DIM_V resolves to V, RNNRT_DIM_L (which is
+ * also RNNRT_DIM_VT, the target vocabulary) to L. The RnnrtModel forms
+ * above pass m->params. */
+int rnnrt_params_init_table(RnnrtParams *p, const RnnrtParamDesc *desc,
+                            int nparams, int V, int L, RnnrtError *err);
+void rnnrt_params_draw(RnnrtParams *p, const RnnrtParamDesc *desc,
+                       RnnrtRng *r);
+const char *rnnrt_params_name(const RnnrtParams *p,
+                              const RnnrtParamDesc *desc, size_t k,
+                              size_t *index);
 
 /* Everything one forward/backward call needs, for up to B x T. ctx points at
  * the buffers; set ctx.T per call. The workspace is sized for (B, T, V) and
@@ -1005,6 +1016,13 @@ void rnnrt_ckpt_put_model(RnnrtCkptWriter *w, const RnnrtModel *m,
                           const RnnrtParams *p, int V, int L);
 int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
                          RnnrtParams *p, int *V, int *L, RnnrtError *err);
+/* Any model's parameters (the seq2seq trainer's too): every parameter's
+ * shape in the header and the block as "params"; get checks the shapes
+ * against p's (allocated by rnnrt_params_init_table) and fills p->params. */
+void rnnrt_ckpt_put_params(RnnrtCkptWriter *w, const RnnrtParamDesc *desc,
+                           const RnnrtParams *p);
+int rnnrt_ckpt_get_params(const RnnrtCkptFile *f, const RnnrtParamDesc *desc,
+                          RnnrtParams *p, RnnrtError *err);
 /* The language model's checkpoint: the model, "vocab", "train", "optim".
  * load fills v, p and ts (free them with rnnrt_vocab_free,
  * rnnrt_params_free, rnnrt_train_state_free); on failure they are freed.

@@ -73,7 +73,7 @@ void rnnrt_translator_close(RnnrtTranslator **ptr)
     RnnrtTranslator *tr = *ptr;
     if (tr->d.x)
         rnnrt_s2s_decoder_free(&tr->d);
-    if (tr->p.params)
+    if (tr->p.b.params)
         rnnrt_s2s_params_free(&tr->p);
     rnnrt_vocab_free(&tr->sv);
     rnnrt_vocab_free(&tr->tv);
