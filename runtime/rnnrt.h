@@ -578,6 +578,13 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
  * b->workers when there is one: loss, state_out, grads (+=) and dstate_in as
  * the plain calls give them; ctx.logits is NULL after a split call. */
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
+/* A task head's forward as rnnrt_model_run's (split the same way) for
+ * scoring: returns how many predictions (labelling: T x B, classification:
+ * B) have argmax(logits) == their label, each part counting its own rows
+ * when split. */
+size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b);
+/* Those predictions of one call's logits, c->y the labels. */
+size_t rnnrt_count_correct(const RnnrtCtx *c, RnnrtTask task);
 int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
 /* rnnrt_buffers_split for a trainer run over MPI ranks: b's forward and
  * backward compute only this rank's rows of the B (rnnrt_mpi_rows), over
@@ -687,6 +694,17 @@ void rnnrt_split_parts(RnnrtSplit *sp);
  * grads += sum_i weight_i grads_i (the same parts), element by element. */
 double rnnrt_split_sum(RnnrtSplit *sp, real *grads, int backward);
 void rnnrt_split_close(RnnrtSplit *sp);
+/* A call that does not split (no workers, or a call they cannot take):
+ * the model's own forward on the caller's context c, then its backward
+ * when asked. m is an RnnrtModel or an RnnrtS2sModel (their contexts
+ * differ, hence a macro): the one unsplit path of both splits
+ * (rnnrt_model_run, rnnrt_s2s_run). */
+#define RNNRT_SPLIT_UNSPLIT(m, c, backward) \
+    do {                                   \
+        (m)->forward(c);                   \
+        if (backward)                      \
+            (m)->backward(c);              \
+    } while (0)
 
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
 void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);
