@@ -296,8 +296,26 @@ int rnnrt_error_at(RnnrtError *e, int code, const char *where,
 /* rnnrt_error_print is in rnnrt_api.h. */
 
 /* calloc of n * size bytes (checked); on failure prints the size and
- * `what` and exits 3. */
+ * `what` and exits 3, or inside rnnrt_alloc_guard returns 3 from it. */
 void *rnnrt_xcalloc(size_t n, size_t size, const char *what);
+/* The one report of an allocation that failed (or whose size overflows):
+ * exit 3 with the message, or inside a guard back to it. */
+_Noreturn void rnnrt_out_of_memory(const char *what, size_t bytes,
+                                   int overflows);
+/* Runs fn(arg, err) so that running out of memory returns instead of
+ * exiting: rnnrt_out_of_memory fills err ("out of memory allocating N
+ * bytes for WHAT") and the guard returns RNNRT_EXIT_IO; otherwise fn's
+ * result. fn's caller then frees what fn attached to its handle (the
+ * buffers of the one call that was allocating are not freed). Per thread,
+ * nestable. The C API's opens run in one: the library never exits there. */
+int rnnrt_alloc_guard(int (*fn)(void *arg, RnnrtError *err), void *arg,
+                      RnnrtError *err);
+/* For tests: the n-th allocation from now that goes through rnnrt_xcalloc
+ * (or checks rnnrt_alloc_injected) fails; 0 turns it off. Returns how many
+ * allocations the previous setting still had to go (0: it fired, or was
+ * off). Per thread. */
+long rnnrt_alloc_fail_after(long n);
+int rnnrt_alloc_injected(void); /* 1 when this allocation is to fail */
 /* *out = a * b; returns 0, or -1 when it overflows size_t. */
 int rnnrt_size_mul(size_t a, size_t b, size_t *out);
 

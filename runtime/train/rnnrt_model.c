@@ -65,17 +65,14 @@ static int resolve_shapes(RnnrtParams *p, const RnnrtParamDesc *desc, int V,
 static real *alloc_params(size_t n)
 {
     size_t bytes;
+    const char *what = "parameters and gradients";
     if (rnnrt_size_mul(n ? n : 1, sizeof(real), &bytes) != 0 ||
-        bytes > SIZE_MAX - 63) {
-        fprintf(stderr, "error: size of parameters and gradients overflows\n");
-        exit(RNNRT_EXIT_IO);
-    }
+        bytes > SIZE_MAX - 63)
+        rnnrt_out_of_memory(what, 0, 1);
     bytes = (bytes + 63) / 64 * 64; /* aligned_alloc: a multiple of the alignment */
-    real *q = aligned_alloc(64, bytes);
-    if (!q) {
-        fprintf(stderr, "error: out of memory allocating %zu bytes for parameters and gradients\n", bytes);
-        exit(RNNRT_EXIT_IO);
-    }
+    real *q = rnnrt_alloc_injected() ? NULL : aligned_alloc(64, bytes);
+    if (!q)
+        rnnrt_out_of_memory(what, bytes, 0);
     memset(q, 0, bytes);
     return q;
 }
