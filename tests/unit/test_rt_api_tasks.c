@@ -442,47 +442,24 @@ static int fail_each_allocation(OpenFn open_fn, CloseFn close_fn, const char *wh
     }
 }
 
-static int open_tagger(void **h, RnnrtError *err)
-{
-    RnnrtTagger *t = NULL;
-    int rc = rnnrt_tagger_open(&t, fx.tag_ckpt, &tagger_model, err);
-    *h = t;
-    return rc;
-}
-
-static void close_tagger(void *h)
-{
-    RnnrtTagger *t = h;
-    rnnrt_tagger_close(&t);
-}
-
-static int open_classifier(void **h, RnnrtError *err)
-{
-    RnnrtClassifier *c = NULL;
-    int rc = rnnrt_classifier_open(&c, fx.cls_ckpt, &classifier_model, err);
-    *h = c;
-    return rc;
-}
-
-static void close_classifier(void *h)
-{
-    RnnrtClassifier *c = h;
-    rnnrt_classifier_close(&c);
-}
-
-static int open_translator(void **h, RnnrtError *err)
-{
-    RnnrtTranslator *tr = NULL;
-    int rc = rnnrt_translator_open(&tr, fx.s2s_ckpt, &seq2seq_model, err);
-    *h = tr;
-    return rc;
-}
-
-static void close_translator(void *h)
-{
-    RnnrtTranslator *tr = h;
-    rnnrt_translator_close(&tr);
-}
+/* open_NAME and close_NAME for fail_each_allocation: the handle type's
+ * open on the group's checkpoint, and its close. */
+#define OPEN_CLOSE(name, Type, open, close, ckpt, model)     \
+    static int open_##name(void **h, RnnrtError *err)        \
+    {                                                        \
+        Type *x = NULL;                                      \
+        int rc = open(&x, fx.ckpt, &model, err);             \
+        *h = x;                                              \
+        return rc;                                           \
+    }                                                        \
+    static void close_##name(void *h)                        \
+    {                                                        \
+        Type *x = h;                                         \
+        close(&x);                                           \
+    }
+OPEN_CLOSE(tagger, RnnrtTagger, rnnrt_tagger_open, rnnrt_tagger_close, tag_ckpt, tagger_model)
+OPEN_CLOSE(classifier, RnnrtClassifier, rnnrt_classifier_open, rnnrt_classifier_close, cls_ckpt, classifier_model)
+OPEN_CLOSE(translator, RnnrtTranslator, rnnrt_translator_open, rnnrt_translator_close, s2s_ckpt, seq2seq_model)
 
 static void test_opens_report_running_out_of_memory(void **state)
 {
