@@ -280,7 +280,9 @@ enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
  * filling an RnnrtError; only rnnrt_main prints it and turns it into the
  * process exit status. The one exception is running out of memory:
  * rnnrt_xcalloc prints the byte count and the site and exits 3 (as llm.c's
- * mallocCheck), because every allocation happens before training starts. */
+ * mallocCheck), because every allocation happens before training starts;
+ * the C API runs its allocations under rnnrt_alloc_guard, which turns that
+ * into a returned 3. */
 /* RnnrtError and the RNNRT_EXIT_* codes are in rnnrt_api.h. */
 int rnnrt_error(RnnrtError *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -599,7 +601,8 @@ void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
 /* A task head's forward as rnnrt_model_run's (split the same way) for
  * scoring: returns how many predictions (labelling: T x B, classification:
  * B) have argmax(logits) == their label, each part counting its own rows
- * when split. */
+ * when split. Over MPI ranks the loss and the count are summed over the
+ * ranks (every rank calls it for the same minibatches). */
 size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b);
 /* Those predictions of one call's logits, c->y the labels. */
 size_t rnnrt_count_correct(const RnnrtCtx *c, RnnrtTask task);
@@ -717,11 +720,11 @@ void rnnrt_split_close(RnnrtSplit *sp);
  * when asked. m is an RnnrtModel or an RnnrtS2sModel (their contexts
  * differ, hence a macro): the one unsplit path of both splits
  * (rnnrt_model_run, rnnrt_s2s_run). */
-#define RNNRT_SPLIT_UNSPLIT(m, c, backward) \
-    do {                                   \
-        (m)->forward(c);                   \
-        if (backward)                      \
-            (m)->backward(c);              \
+#define RNNRT_SPLIT_UNSPLIT(m, c, bwd) \
+    do {                              \
+        (m)->forward(c);              \
+        if (bwd)                      \
+            (m)->backward(c);         \
     } while (0)
 
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
@@ -740,7 +743,7 @@ uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
 
 /* A growing byte buffer; native byte order. Zero-initialize it; what names
  * the file for the out-of-memory message ("a checkpoint"), which exits
- * with RNNRT_EXIT_IO. */
+ * with RNNRT_EXIT_IO (rnnrt_out_of_memory: under a guard, returns it). */
 typedef struct {
     unsigned char *p;
     size_t n, cap;
@@ -1608,7 +1611,8 @@ size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
 /* ---- generation (rnnrt_sample.c) ----
  * The pieces rnnrt_sample is made of, shared with the C API
  * (runtime/api/rnnrt_api_lm.c). None prints, and only running out of
- * memory in rnnrt_gen_init exits (rnnrt_xcalloc).
+ * memory in rnnrt_gen_init exits (rnnrt_xcalloc; under rnnrt_alloc_guard,
+ * as the API opens, it returns 3).
  *
  * A text's ids (RnnrtTextIds): the buffers grow on demand
  * (rnnrt_text_ids_reserve, room for a text of len bytes) and are kept for

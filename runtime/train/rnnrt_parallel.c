@@ -511,7 +511,7 @@ size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b)
 {
     RnnrtPool *p = pool_for(m, b);
     if (!p) {
-        rnnrt_model_run(m, b, 0);
+        RNNRT_SPLIT_UNSPLIT(m, &b->ctx, 0);
         return rnnrt_count_correct(&b->ctx, m->task);
     }
     p->score = 1;
@@ -520,6 +520,13 @@ size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b)
     size_t ok = 0;
     for (int i = 0; i < p->sp.n; i++)
         ok += p->s[i].correct;
+    if (p->sp.ranks > 1) { /* this rank's rows: the call's is the sum, in
+                              rank order as the driver sums a step's */
+        double v[2] = {b->ctx.loss, (double)ok};
+        rnnrt_mpi_sum(v, 2, NULL, 0);
+        b->ctx.loss = v[0];
+        ok = (size_t)v[1];
+    }
     return ok;
 }
 
