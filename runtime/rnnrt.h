@@ -280,7 +280,9 @@ enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
  * filling an RnnrtError; only rnnrt_main prints it and turns it into the
  * process exit status. The one exception is running out of memory:
  * rnnrt_xcalloc prints the byte count and the site and exits 3 (as llm.c's
- * mallocCheck), because every allocation happens before training starts. */
+ * mallocCheck), because every allocation happens before training starts;
+ * the C API runs its allocations under rnnrt_alloc_guard, which turns that
+ * into a returned 3. */
 /* RnnrtError and the RNNRT_EXIT_* codes are in rnnrt_api.h. */
 int rnnrt_error(RnnrtError *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -296,8 +298,26 @@ int rnnrt_error_at(RnnrtError *e, int code, const char *where,
 /* rnnrt_error_print is in rnnrt_api.h. */
 
 /* calloc of n * size bytes (checked); on failure prints the size and
- * `what` and exits 3. */
+ * `what` and exits 3, or inside rnnrt_alloc_guard returns 3 from it. */
 void *rnnrt_xcalloc(size_t n, size_t size, const char *what);
+/* The one report of an allocation that failed (or whose size overflows):
+ * exit 3 with the message, or inside a guard back to it. */
+_Noreturn void rnnrt_out_of_memory(const char *what, size_t bytes,
+                                   int overflows);
+/* Runs fn(arg, err) so that running out of memory returns instead of
+ * exiting: rnnrt_out_of_memory fills err ("out of memory allocating N
+ * bytes for WHAT") and the guard returns RNNRT_EXIT_IO; otherwise fn's
+ * result. fn's caller then frees what fn attached to its handle (the
+ * buffers of the one call that was allocating are not freed). Per thread,
+ * nestable. The C API's opens run in one: the library never exits there. */
+int rnnrt_alloc_guard(int (*fn)(void *arg, RnnrtError *err), void *arg,
+                      RnnrtError *err);
+/* For tests: the n-th allocation from now that goes through rnnrt_xcalloc
+ * (or checks rnnrt_alloc_injected) fails; 0 turns it off. Returns how many
+ * allocations the previous setting still had to go (0: it fired, or was
+ * off). Per thread. */
+long rnnrt_alloc_fail_after(long n);
+int rnnrt_alloc_injected(void); /* 1 when this allocation is to fail */
 /* *out = a * b; returns 0, or -1 when it overflows size_t. */
 int rnnrt_size_mul(size_t a, size_t b, size_t *out);
 
@@ -521,6 +541,17 @@ void rnnrt_params_free(RnnrtParams *p);
 /* Name of the parameter holding element k of the block ("" if none). */
 const char *rnnrt_params_owner(const RnnrtParams *p, const RnnrtModel *m,
                                size_t k, size_t *index);
+/* The same on a descriptor table of nparams entries, for any model (the
+ * seq2seq trainer's too): RNNRT_DIM_V resolves to V, RNNRT_DIM_L (which is
+ * also RNNRT_DIM_VT, the target vocabulary) to L. The RnnrtModel forms
+ * above pass m->params. */
+int rnnrt_params_init_table(RnnrtParams *p, const RnnrtParamDesc *desc,
+                            int nparams, int V, int L, RnnrtError *err);
+void rnnrt_params_draw(RnnrtParams *p, const RnnrtParamDesc *desc,
+                       RnnrtRng *r);
+const char *rnnrt_params_name(const RnnrtParams *p,
+                              const RnnrtParamDesc *desc, size_t k,
+                              size_t *index);
 
 /* Everything one forward/backward call needs, for up to B x T. ctx points at
  * the buffers; set ctx.T per call. The workspace is sized for (B, T, V) and
@@ -567,6 +598,14 @@ int rnnrt_buffers_split(RnnrtBuffers *b, const RnnrtModel *m,
  * b->workers when there is one: loss, state_out, grads (+=) and dstate_in as
  * the plain calls give them; ctx.logits is NULL after a split call. */
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward);
+/* A task head's forward as rnnrt_model_run's (split the same way) for
+ * scoring: returns how many predictions (labelling: T x B, classification:
+ * B) have argmax(logits) == their label, each part counting its own rows
+ * when split. Over MPI ranks the loss and the count are summed over the
+ * ranks (every rank calls it for the same minibatches). */
+size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b);
+/* Those predictions of one call's logits, c->y the labels. */
+size_t rnnrt_count_correct(const RnnrtCtx *c, RnnrtTask task);
 int rnnrt_buffers_workers(const RnnrtBuffers *b); /* 1 when not split */
 /* rnnrt_buffers_split for a trainer run over MPI ranks: b's forward and
  * backward compute only this rank's rows of the B (rnnrt_mpi_rows), over
@@ -676,6 +715,17 @@ void rnnrt_split_parts(RnnrtSplit *sp);
  * grads += sum_i weight_i grads_i (the same parts), element by element. */
 double rnnrt_split_sum(RnnrtSplit *sp, real *grads, int backward);
 void rnnrt_split_close(RnnrtSplit *sp);
+/* A call that does not split (no workers, or a call they cannot take):
+ * the model's own forward on the caller's context c, then its backward
+ * when asked. m is an RnnrtModel or an RnnrtS2sModel (their contexts
+ * differ, hence a macro): the one unsplit path of both splits
+ * (rnnrt_model_run, rnnrt_s2s_run). */
+#define RNNRT_SPLIT_UNSPLIT(m, c, bwd) \
+    do {                              \
+        (m)->forward(c);              \
+        if (bwd)                      \
+            (m)->backward(c);         \
+    } while (0)
 
 /* ---- optimizer and clipping (rnnrt_optim.c) ---- */
 void rnnrt_sgd_step(real *p, const real *g, size_t n, double lr);
@@ -693,7 +743,7 @@ uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
 
 /* A growing byte buffer; native byte order. Zero-initialize it; what names
  * the file for the out-of-memory message ("a checkpoint"), which exits
- * with RNNRT_EXIT_IO. */
+ * with RNNRT_EXIT_IO (rnnrt_out_of_memory: under a guard, returns it). */
 typedef struct {
     unsigned char *p;
     size_t n, cap;
@@ -1005,6 +1055,13 @@ void rnnrt_ckpt_put_model(RnnrtCkptWriter *w, const RnnrtModel *m,
                           const RnnrtParams *p, int V, int L);
 int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
                          RnnrtParams *p, int *V, int *L, RnnrtError *err);
+/* Any model's parameters (the seq2seq trainer's too): every parameter's
+ * shape in the header and the block as "params"; get checks the shapes
+ * against p's (allocated by rnnrt_params_init_table) and fills p->params. */
+void rnnrt_ckpt_put_params(RnnrtCkptWriter *w, const RnnrtParamDesc *desc,
+                           const RnnrtParams *p);
+int rnnrt_ckpt_get_params(const RnnrtCkptFile *f, const RnnrtParamDesc *desc,
+                          RnnrtParams *p, RnnrtError *err);
 /* The language model's checkpoint: the model, "vocab", "train", "optim".
  * load fills v, p and ts (free them with rnnrt_vocab_free,
  * rnnrt_params_free, rnnrt_train_state_free); on failure they are freed.
@@ -1511,7 +1568,8 @@ size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
 /* ---- generation (rnnrt_sample.c) ----
  * The pieces rnnrt_sample is made of, shared with the C API
  * (runtime/api/rnnrt_api_lm.c). None prints, and only running out of
- * memory in rnnrt_gen_init exits (rnnrt_xcalloc).
+ * memory in rnnrt_gen_init exits (rnnrt_xcalloc; under rnnrt_alloc_guard,
+ * as the API opens, it returns 3).
  *
  * A text's ids (RnnrtTextIds): the buffers grow on demand
  * (rnnrt_text_ids_reserve, room for a text of len bytes) and are kept for

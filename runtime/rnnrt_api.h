@@ -26,8 +26,9 @@
  *    (when err is not NULL) with the code and a message. It never prints,
  *    and refuses NULL pointers, bad sizes, a closed handle (rnnrt_lm_close
  *    sets it to NULL) and a damaged checkpoint or one of another model
- *    with a message. (Running out of memory while a handle opens still
- *    exits with 3, as everywhere in librnnrt for now.)
+ *    with a message. It never exits: running out of memory (while a
+ *    handle opens, a text grows its buffers or a translator builds its
+ *    decoder) is RNNRT_EXIT_IO with "out of memory ..." too.
  *  - There is no global state: each handle owns its parameters, vocabulary
  *    and buffers, so two threads may use two handles (of one model or not)
  *    at once. One handle is not for two threads at a time.

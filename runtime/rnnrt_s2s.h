@@ -321,7 +321,8 @@ int rnnrt_toytask_write(FILE *f, const char *task, size_t n, int nsym,
  * the logits; backward adds the gradient of that loss to grads and writes
  * dstate_in (the encoder's initial states) when it is not NULL.
  * ------------------------------------------------------------------- */
-#define RNNRT_DIM_VT (-2) /* target vocabulary size */
+#define RNNRT_DIM_VT RNNRT_DIM_L /* target vocabulary size: the parameter
+                                    block resolves it as L */
 
 typedef struct {
     int B, T, V, Vt;          /* V: source vocabulary; T: num_steps */
@@ -436,17 +437,17 @@ int rnnrt_s2s_main(int argc, char **argv, const RnnrtS2sModel *m);
 /* Safetensors export and import (runtime/io/rnnrt_safetensors.c; the
  * spec's parameter names): `export CKPT -o FILE` and `import FILE --ckpt
  * NEW`, argv[0] being the command. The checkpoint side is the trainer's
- * (rnnrt_s2s_main.c): weights reads a checkpoint's parameter block (*params,
- * *n reals, malloc'd) and vocabularies (the caller frees them whatever the
- * result); from_weights saves a checkpoint of them with the train state
- * ts and no progress in an epoch. */
+ * (rnnrt_s2s_ckpt.c): weights reads a checkpoint's parameter block into p
+ * (free it with rnnrt_params_free on success) and vocabularies (the caller
+ * frees them whatever the result); from_weights saves a checkpoint of p
+ * with the train state ts and no progress in an epoch. */
 int rnnrt_st_s2s_cmd(int argc, char **argv, const RnnrtS2sModel *m,
                      const char *prog);
 int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m,
-                           real **params, size_t *n, RnnrtVocab *sv,
-                           RnnrtVocab *tv, RnnrtError *err);
+                           RnnrtParams *p, RnnrtVocab *sv, RnnrtVocab *tv,
+                           RnnrtError *err);
 int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m,
-                                const real *params, const RnnrtVocab *sv,
+                                const RnnrtParams *p, const RnnrtVocab *sv,
                                 const RnnrtVocab *tv,
                                 const RnnrtTrainState *ts, RnnrtError *err);
 

@@ -21,3 +21,16 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/generated/tagger.c AND EXISTS ${PROJECT_SOURCE_D
             ${CMAKE_CURRENT_BINARY_DIR}/e2e/api_tasks)
   set_tests_properties(api_tasks_e2e PROPERTIES TIMEOUT 300 LABELS e2e)
 endif()
+
+# The examples under valgrind (tests/e2e/api_valgrind.sh): each of lm,
+# tagger, classifier and seq2seq once on a checkpoint the test trains, no
+# memory error and no leak (--leak-check=full), then on a truncated copy:
+# exit 3 with the API's message, clean too. Skipped without valgrind.
+# About 90 s.
+if(EXISTS ${PROJECT_SOURCE_DIR}/generated/rnn.c AND EXISTS ${PROJECT_SOURCE_DIR}/generated/tagger.c
+   AND EXISTS ${PROJECT_SOURCE_DIR}/generated/classifier.c AND EXISTS ${PROJECT_SOURCE_DIR}/generated/seq2seq.c)
+  add_test(NAME api_valgrind
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e/api_valgrind.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
+            ${CMAKE_CURRENT_BINARY_DIR}/e2e/api_valgrind ${PROJECT_SOURCE_DIR}/../shared/data/timemachine.txt)
+  set_tests_properties(api_valgrind PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 LABELS e2e)
+endif()

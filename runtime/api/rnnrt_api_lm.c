@@ -85,6 +85,35 @@ static int check_text(const char *text, const char *fn, const char *name,
 
 /* ---- open and close ---- */
 
+static void lm_free(RnnrtLm *lm);
+
+typedef struct {
+    RnnrtLm *lm;
+    const char *path;
+    const RnnrtModel *m;
+} LmOpen;
+
+/* The open's allocations, under rnnrt_alloc_guard; lm_free frees them
+ * whatever the result. */
+static int lm_load(void *arg, RnnrtError *err)
+{
+    LmOpen *a = arg;
+    RnnrtLm *lm = a->lm;
+    RnnrtTrainState ts;
+    int rc = rnnrt_ckpt_load(a->path, a->m, &lm->v, &lm->p, &ts, err);
+    if (rc)
+        return rc;
+    lm->m = a->m;
+    lm->steps = ts.step;
+    int T = ts.T > 0 ? ts.T : 35;
+    rnnrt_train_state_free(&ts);
+    rc = rnnrt_gen_init(&lm->gen, a->m, &lm->p, &lm->v, err);
+    if (!rc)
+        rc = rnnrt_buffers_init(&lm->score, a->m, &lm->p, 1, T, lm->v.size,
+                                err);
+    return rc;
+}
+
 int rnnrt_lm_open(RnnrtLm **out, const char *path, const RnnrtModel *m,
                   RnnrtError *err)
 {
@@ -99,25 +128,10 @@ int rnnrt_lm_open(RnnrtLm **out, const char *path, const RnnrtModel *m,
     RnnrtLm *lm = calloc(1, sizeof *lm);
     if (!lm)
         return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory");
-    RnnrtTrainState ts;
-    rc = rnnrt_ckpt_load(path, m, &lm->v, &lm->p, &ts, err);
+    LmOpen a = {lm, path, m};
+    rc = rnnrt_alloc_guard(lm_load, &a, err); /* out of memory: 3, no exit */
     if (rc) {
-        free(lm);
-        return rc;
-    }
-    lm->m = m;
-    lm->steps = ts.step;
-    int T = ts.T > 0 ? ts.T : 35;
-    rnnrt_train_state_free(&ts);
-    rc = rnnrt_gen_init(&lm->gen, m, &lm->p, &lm->v, err);
-    if (!rc)
-        rc = rnnrt_buffers_init(&lm->score, m, &lm->p, 1, T, lm->v.size,
-                                err);
-    if (rc) {
-        rnnrt_gen_free(&lm->gen);
-        rnnrt_params_free(&lm->p);
-        rnnrt_vocab_free(&lm->v);
-        free(lm);
+        lm_free(lm);
         return rc;
     }
     lm->magic = LM_MAGIC;
@@ -129,7 +143,14 @@ void rnnrt_lm_close(RnnrtLm **plm)
 {
     if (!plm || !*plm)
         return;
-    RnnrtLm *lm = *plm;
+    lm_free(*plm);
+    *plm = NULL;
+}
+
+/* Whatever lm holds, also after a failed or interrupted open (its fields
+ * start zeroed). */
+static void lm_free(RnnrtLm *lm)
+{
     rnnrt_gen_free(&lm->gen);
     rnnrt_buffers_free(&lm->score);
     rnnrt_text_ids_free(&lm->px);
@@ -138,7 +159,6 @@ void rnnrt_lm_close(RnnrtLm **plm)
     rnnrt_text_ids_free(&lm->sc);
     lm->magic = 0;
     free(lm);
-    *plm = NULL;
 }
 
 /* ---- what the model is ---- */

@@ -38,7 +38,10 @@ struct RnnrtTranslator {
     char *text;               /* the target's tokens joined by ' ' */
     const char **src, **tgt;  /* [T] */
     double *attn;             /* [T][T] */
+    const char *path;         /* while opening */
 };
+
+static int translator_load(void *arg, RnnrtError *err);
 
 static int bad_arg(RnnrtError *err, const char *fn, const char *what)
 {
@@ -73,7 +76,7 @@ void rnnrt_translator_close(RnnrtTranslator **ptr)
     RnnrtTranslator *tr = *ptr;
     if (tr->d.x)
         rnnrt_s2s_decoder_free(&tr->d);
-    if (tr->p.params)
+    if (tr->p.b.params)
         rnnrt_s2s_params_free(&tr->p);
     rnnrt_vocab_free(&tr->sv);
     rnnrt_vocab_free(&tr->tv);
@@ -106,15 +109,31 @@ int rnnrt_s2s_translator_open(RnnrtTranslator **out, const char *path, const Rnn
     RnnrtTranslator *tr = calloc(1, sizeof *tr);
     if (!tr)
         return rnnrt_error(err, RNNRT_EXIT_IO, "out of memory");
-    rc = rnnrt_s2s_ckpt_load(path, m, &tr->p, &tr->sv, &tr->tv, err);
+    tr->m = m;
+    tr->rerun = rerun;
+    tr->path = path;
+    rc = rnnrt_alloc_guard(translator_load, tr, err); /* out of memory: 3, no exit */
+    tr->path = NULL;
     if (rc) {
-        memset(&tr->p, 0, sizeof tr->p); /* not allocated */
         rnnrt_translator_close(&tr);
         return rc;
     }
-    tr->m = m;
-    tr->T = m->recipe.steps;
-    tr->rerun = rerun;
+    tr->magic = TR_MAGIC;
+    *out = tr;
+    return 0;
+}
+
+/* The open's allocations, under rnnrt_alloc_guard; rnnrt_translator_close
+ * frees them whatever the result. */
+static int translator_load(void *arg, RnnrtError *err)
+{
+    RnnrtTranslator *tr = arg;
+    int rc = rnnrt_s2s_ckpt_load(tr->path, tr->m, &tr->p, &tr->sv, &tr->tv, err);
+    if (rc) {
+        memset(&tr->p, 0, sizeof tr->p); /* not allocated */
+        return rc;
+    }
+    tr->T = tr->m->recipe.steps;
     size_t T = (size_t)tr->T, longest = 0;
     for (int i = 0; i < tr->tv.size; i++) {
         size_t n = strlen(tr->tv.tokens[i]);
@@ -127,8 +146,6 @@ int rnnrt_s2s_translator_open(RnnrtTranslator **out, const char *path, const Rnn
     tr->src = rnnrt_xcalloc(T, sizeof *tr->src, "a translation");
     tr->tgt = rnnrt_xcalloc(T, sizeof *tr->tgt, "a translation");
     tr->attn = rnnrt_xcalloc(T * T, sizeof *tr->attn, "attention weights");
-    tr->magic = TR_MAGIC;
-    *out = tr;
     return 0;
 }
 
@@ -153,13 +170,40 @@ int rnnrt_translator_info(const RnnrtTranslator *tr, RnnrtTranslatorInfo *info, 
     return 0;
 }
 
-/* A decoder of width k (one sentence), rebuilt for a wider beam. */
+typedef struct {
+    RnnrtTranslator *tr;
+    int k;
+} DecoderFor;
+
+static int decoder_build(void *arg, RnnrtError *err);
+
+/* A decoder of width k (one sentence), rebuilt for a wider beam; running
+ * out of memory returns 3 (rnnrt_alloc_guard) and leaves no decoder. */
 static int decoder_for(RnnrtTranslator *tr, int k, RnnrtError *err)
 {
     if (tr->d.x && tr->kcap >= k) {
         tr->d.k = k;
         return 0;
     }
+    DecoderFor a = {tr, k};
+    int rc = rnnrt_alloc_guard(decoder_build, &a, err);
+    if (rc) { /* also after the guard returned: d may be half built */
+        rnnrt_s2s_decoder_free(&tr->d);
+        memset(&tr->d, 0, sizeof tr->d);
+        rnnrt_beam_work_free(tr->beam);
+        tr->beam = NULL;
+        free(tr->state0);
+        tr->state0 = NULL;
+        tr->kcap = 0;
+    }
+    return rc;
+}
+
+static int decoder_build(void *arg, RnnrtError *err)
+{
+    RnnrtTranslator *tr = ((DecoderFor *)arg)->tr;
+    int k = ((DecoderFor *)arg)->k;
+    tr->kcap = 0;
     if (tr->d.x)
         rnnrt_s2s_decoder_free(&tr->d);
     free(tr->state0);

@@ -29,6 +29,7 @@ typedef struct {
     int T;
     int64_t steps;
     RnnrtTextIds sc; /* a classifier's text */
+    const char *path; /* while opening */
 } Handle;
 
 struct RnnrtTagger {
@@ -67,6 +68,19 @@ static void handle_free(Handle *h)
     h->magic = 0;
 }
 
+/* The open's allocations, under rnnrt_alloc_guard; handle_free frees
+ * them whatever the result. */
+static int handle_load(void *arg, RnnrtError *err)
+{
+    Handle *h = arg;
+    int rc = rnnrt_task_ckpt_load(h->path, h->m, &h->vocab, &h->labels, &h->p, &h->T, &h->steps, err);
+    if (!rc && h->T < 1)
+        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: its time steps are %d", h->path, h->T);
+    if (!rc)
+        rc = rnnrt_buffers_init_l(&h->b, h->m, &h->p, 1, h->T, h->vocab.size, h->labels.size, err);
+    return rc;
+}
+
 static int handle_open(Handle *h, const char *fn, const char *path, const RnnrtModel *m, int task, uint32_t magic,
                        RnnrtError *err)
 {
@@ -83,20 +97,14 @@ static int handle_open(Handle *h, const char *fn, const char *path, const RnnrtM
                                      : m->task == RNNRT_TASK_CLASSIFICATION ? 2
                                                                             : 0],
                            kind_name[task == RNNRT_TASK_LABELLING ? 1 : 2]);
-    int rc = rnnrt_task_ckpt_load(path, m, &h->vocab, &h->labels, &h->p, &h->T, &h->steps, err);
-    if (rc)
-        return rc;
-    if (h->T < 1)
-        rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: its time steps are %d", path, h->T);
-    if (!rc)
-        rc = rnnrt_buffers_init_l(&h->b, m, &h->p, 1, h->T, h->vocab.size, h->labels.size, err);
+    h->m = m;
+    h->path = path;
+    int rc = rnnrt_alloc_guard(handle_load, h, err); /* out of memory: 3, no exit */
+    h->path = NULL;
     if (rc) {
-        rnnrt_params_free(&h->p);
-        rnnrt_vocab_free(&h->vocab);
-        rnnrt_vocab_free(&h->labels);
+        handle_free(h);
         return rc;
     }
-    h->m = m;
     h->magic = magic;
     return 0;
 }

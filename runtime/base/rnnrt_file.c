@@ -62,12 +62,9 @@ void rnnrt_buf_put(RnnrtBuf *b, const void *data, size_t n)
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n)
             cap *= 2;
-        unsigned char *grown = realloc(b->p, cap);
-        if (!grown) {
-            fprintf(stderr, "error: out of memory building %s (%zu bytes)\n",
-                    b->what ? b->what : "a file", cap);
-            exit(RNNRT_EXIT_IO);
-        }
+        unsigned char *grown = rnnrt_alloc_injected() ? NULL : realloc(b->p, cap);
+        if (!grown)
+            rnnrt_out_of_memory(b->what ? b->what : "a file", cap, 0);
         b->p = grown;
         b->cap = cap;
     }

@@ -6,7 +6,9 @@
  *    rnnrt_main decides what to do. That keeps every failure testable.
  *  - rnnrt_xcalloc: the one exception. Allocation happens only while setting
  *    up (the training step allocates nothing), so running out of memory
- *    prints the byte count and what it was for, and exits 3.
+ *    prints the byte count and what it was for, and exits 3; inside
+ *    rnnrt_alloc_guard (the C API's opens) it returns 3 with that message
+ *    instead.
  *  - Strict number parsing for the command line: the whole string must be a
  *    number in range; "12abc", "", "1e400" and "0x10" are refused.
  *  - FNV-1a (corpus fingerprints) and a monotonic clock.
@@ -14,6 +16,7 @@
 #include "rnnrt.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -53,20 +56,70 @@ void rnnrt_error_print(const RnnrtError *e, const char *prog)
     fprintf(stderr, "%s: error: %s\n", who, e->msg);
 }
 
+/* ---- running out of memory ----
+ * Outside a guard: print and exit 3. Inside rnnrt_alloc_guard (the C
+ * API's opens): the message goes to the guard's RnnrtError and the guard
+ * returns 3. Both are per thread: two threads opening two handles do not
+ * meet here. */
+typedef struct AllocGuard {
+    jmp_buf jb;
+    RnnrtError *err;
+    struct AllocGuard *prev;
+} AllocGuard;
+
+static _Thread_local AllocGuard *guard;
+static _Thread_local long fail_in; /* rnnrt_alloc_fail_after's countdown */
+
+long rnnrt_alloc_fail_after(long n)
+{
+    long left = fail_in;
+    fail_in = n > 0 ? n : 0;
+    return left;
+}
+
+int rnnrt_alloc_injected(void)
+{
+    return fail_in > 0 && --fail_in == 0;
+}
+
+void rnnrt_out_of_memory(const char *what, size_t bytes, int overflows)
+{
+    char msg[256];
+    if (overflows)
+        snprintf(msg, sizeof msg, "size of %s overflows", what);
+    else
+        snprintf(msg, sizeof msg, "out of memory allocating %zu bytes for %s",
+                 bytes, what);
+    if (guard) {
+        rnnrt_error(guard->err, RNNRT_EXIT_IO, "%s", msg);
+        longjmp(guard->jb, 1);
+    }
+    fprintf(stderr, "error: %s\n", msg);
+    exit(RNNRT_EXIT_IO);
+}
+
+int rnnrt_alloc_guard(int (*fn)(void *arg, RnnrtError *err), void *arg,
+                      RnnrtError *err)
+{
+    AllocGuard g = {.err = err, .prev = guard};
+    if (setjmp(g.jb)) {
+        guard = g.prev;
+        return RNNRT_EXIT_IO;
+    }
+    guard = &g;
+    int rc = fn(arg, err);
+    guard = g.prev;
+    return rc;
+}
+
 void *rnnrt_xcalloc(size_t n, size_t size, const char *what)
 {
     size_t bytes;
-    if (rnnrt_size_mul(n, size, &bytes) != 0) {
-        fprintf(stderr, "error: size of %s overflows: %zu x %zu bytes\n",
-                what, n, size);
-        exit(RNNRT_EXIT_IO);
-    }
-    void *p = calloc(bytes ? bytes : 1, 1);
-    if (!p) {
-        fprintf(stderr, "error: out of memory allocating %zu bytes for %s\n",
-                bytes, what);
-        exit(RNNRT_EXIT_IO);
-    }
+    if (rnnrt_size_mul(n, size, &bytes) != 0)
+        rnnrt_out_of_memory(what, 0, 1);
+    void *p = rnnrt_alloc_injected() ? NULL : calloc(bytes ? bytes : 1, 1);
+    if (!p)
+        rnnrt_out_of_memory(what, bytes, 0);
     return p;
 }
 

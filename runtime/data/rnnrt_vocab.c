@@ -34,18 +34,18 @@ static void grow_arrays(RnnrtVocab *v, Lookup *lk)
         v->counts = counts;
     if (lens)
         lk->lens = lens;
-    if (!tokens || !counts || !lens) {
-        fprintf(stderr, "error: out of memory growing a vocabulary to %d "
-                        "tokens\n", room);
-        exit(RNNRT_EXIT_IO);
-    }
+    if (!tokens || !counts || !lens || rnnrt_alloc_injected())
+        rnnrt_out_of_memory("a vocabulary's tokens", (size_t)room * sizeof *tokens, 0);
     lk->room = room;
 }
 
 static void rehash(RnnrtVocab *v, Lookup *lk, size_t cap)
 {
+    /* allocate, then free: v stays whole when the allocation fails (an
+     * open under rnnrt_alloc_guard frees it afterwards) */
+    int32_t *slot = rnnrt_xcalloc(cap, sizeof *lk->slot, "vocabulary index");
     free(lk->slot);
-    lk->slot = rnnrt_xcalloc(cap, sizeof *lk->slot, "vocabulary index");
+    lk->slot = slot;
     lk->cap = cap;
     for (size_t i = 0; i < cap; i++)
         lk->slot[i] = -1;
@@ -77,9 +77,10 @@ int rnnrt_vocab_add(RnnrtVocab *v, const char *tok, size_t len, int64_t count)
     Lookup *lk = v->lookup;
     if (v->size == lk->room)
         grow_arrays(v, lk);
+    char *t = rnnrt_xcalloc(len + 1, 1, "vocabulary token"); /* as rehash */
     int id = v->size++;
-    v->tokens[id] = rnnrt_xcalloc(len + 1, 1, "vocabulary token");
-    memcpy(v->tokens[id], tok, len);
+    v->tokens[id] = t;
+    memcpy(t, tok, len);
     v->counts[id] = count;
     lk->lens[id] = len;
     if ((size_t)v->size * 2 > lk->cap)

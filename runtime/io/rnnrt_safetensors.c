@@ -348,9 +348,6 @@ typedef struct {
     int nvocab;               /* 1 (language model) or 2 */
 } Target;
 
-_Static_assert(RNNRT_DIM_VT == RNNRT_DIM_L, "the seq2seq target vocabulary "
-               "is resolved as L");
-
 static void target_lm(Target *t, const RnnrtModel *m)
 {
     memset(t, 0, sizeof *t);
@@ -401,22 +398,9 @@ static int weights_load(Weights *w, const Target *t, const char *path,
 {
     memset(w, 0, sizeof *w);
     const RnnrtModel *m = &t->m;
-    if (t->s2s) {
-        real *block = NULL;
-        size_t n = 0;
-        int rc = rnnrt_s2s_ckpt_weights(path, t->s2s, &block, &n,
-                                        &w->vocab[0], &w->vocab[1], err);
-        if (!rc)
-            rc = rnnrt_params_init_l(&w->p, m, w->vocab[0].size,
-                                     w->vocab[1].size, err);
-        if (!rc && n != w->p.total)
-            rc = rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the "
-                             "parameter block has the wrong size", path);
-        if (!rc)
-            memcpy(w->p.params, block, n * sizeof(real));
-        free(block);
-        return rc;
-    }
+    if (t->s2s)
+        return rnnrt_s2s_ckpt_weights(path, t->s2s, &w->p, &w->vocab[0],
+                                      &w->vocab[1], err);
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL) {
         int64_t steps;
         return rnnrt_task_ckpt_load(path, m, &w->vocab[0], &w->vocab[1],
@@ -1088,7 +1072,7 @@ static int import_target(const Target *tg, const char *in, const char *ckpt,
     if (!rc)
         rc = fresh_state(&ts, m, tg->s2s ? 0 : m->state_size, w.p.total, err);
     if (!rc && tg->s2s)
-        rc = rnnrt_s2s_ckpt_from_weights(ckpt, tg->s2s, w.p.params,
+        rc = rnnrt_s2s_ckpt_from_weights(ckpt, tg->s2s, &w.p,
                                          &w.vocab[0], &w.vocab[1], &ts, err);
     else if (!rc)
         rc = m->task == RNNRT_TASK_LANGUAGE_MODEL

@@ -147,11 +147,11 @@ int rnnrt_gen_init(RnnrtGen *g, const RnnrtModel *m, const RnnrtParams *p,
                    const RnnrtVocab *v, RnnrtError *err)
 {
     memset(g, 0, sizeof *g);
+    g->m = m; /* first: rnnrt_gen_free then frees whatever follows */
+    g->v = v;
     int rc = rnnrt_buffers_init(&g->b, m, p, 1, 1, v->size, err);
     if (rc)
         return rc;
-    g->m = m;
-    g->v = v;
     g->e = rnnrt_xcalloc((size_t)v->size, sizeof *g->e, "softmax");
     g->b.ctx.train = 0; /* no dropout when generating */
     return 0;

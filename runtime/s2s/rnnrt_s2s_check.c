@@ -29,8 +29,9 @@ static int problem_init(Problem *pb, const RnnrtS2sModel *m, uint64_t seed, int 
     RnnrtRng rng;
     rnnrt_rng_init(&rng, seed);
     pb->m = m;
-    rnnrt_s2s_params_init(&pb->p, m, V, Vt, &rng);
-    int rc = rnnrt_s2s_step_init(&pb->st, &pb->p, B, T, err);
+    int rc = rnnrt_s2s_params_init(&pb->p, m, V, Vt, &rng, err);
+    if (!rc)
+        rc = rnnrt_s2s_step_init(&pb->st, &pb->p, B, T, err);
     if (rc) {
         rnnrt_s2s_params_free(&pb->p);
         return rc;
@@ -80,7 +81,7 @@ static void problem_free(Problem *pb)
 
 static void problem_run(Problem *pb, const RnnrtS2sModel *m)
 {
-    memset(pb->p.grads, 0, pb->p.np * sizeof(real));
+    memset(pb->p.b.grads, 0, pb->p.b.total * sizeof(real));
     m->forward(&pb->c);
     m->backward(&pb->c);
 }
@@ -158,12 +159,12 @@ int rnnrt_s2s_gradcheck_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T,
         return rc;
     problem_run(&pb, m);
     S2sParams *p = &pb.p;
-    real *g = rnnrt_xcalloc(p->np + 1, sizeof(real), "gradients");
-    memcpy(g, p->grads, p->np * sizeof(real));
+    real *g = rnnrt_xcalloc(p->b.total + 1, sizeof(real), "gradients");
+    memcpy(g, p->b.grads, p->b.total * sizeof(real));
     size_t bad = 0, checked = 0, max = max_per > 0 ? (size_t)max_per : 0;
     for (int i = 0; i < m->nparams; i++)
-        bad += rnnrt_check_tensor(forward_loss, &pb, m->params[i].name, p->params + p->offset[i], g + p->offset[i],
-                                  p->offset[i + 1] - p->offset[i], max, &checked, stdout);
+        bad += rnnrt_check_tensor(forward_loss, &pb, m->params[i].name, p->b.params + p->b.offset[i], g + p->b.offset[i],
+                                  p->b.numel[i], max, &checked, stdout);
     size_t ns = (size_t)B * m->state_size;
     if (ns)
         bad += rnnrt_check_tensor(forward_loss, &pb, "state_in", pb.st.state, pb.dstate, ns, max, &checked, stdout);
@@ -189,7 +190,7 @@ int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int 
     size_t tb = (size_t)T * B, ns = (size_t)B * m->state_size;
     printf("dims %d %d %d %d %d\n", B, T, V, Vt, m->state_size);
     for (int i = 0; i < m->nparams; i++)
-        rnnrt_dump_reals(stdout, "param", m->params[i].name, pb.p.params + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+        rnnrt_dump_reals(stdout, "param", m->params[i].name, pb.p.b.params + pb.p.b.offset[i], pb.p.b.numel[i]);
     rnnrt_dump_ids(stdout, "x", pb.src, tb);
     rnnrt_dump_ids(stdout, "dec_in", pb.dec, tb);
     rnnrt_dump_ids(stdout, "y", pb.lab, tb);
@@ -199,7 +200,7 @@ int rnnrt_s2s_dump_cmd(const RnnrtS2sModel *m, uint64_t seed, int B, int T, int 
     printf("loss %.17g\n", pb.c.loss);
     rnnrt_dump_reals(stdout, "logits", NULL, pb.c.logits, tb * (size_t)Vt);
     for (int i = 0; i < m->nparams; i++)
-        rnnrt_dump_reals(stdout, "grad", m->params[i].name, pb.p.grads + pb.p.offset[i], pb.p.offset[i + 1] - pb.p.offset[i]);
+        rnnrt_dump_reals(stdout, "grad", m->params[i].name, pb.p.b.grads + pb.p.b.offset[i], pb.p.b.numel[i]);
     rnnrt_dump_reals(stdout, "dstate", NULL, pb.dstate, ns);
     problem_free(&pb);
     return rnnrt_dump_end(stdout, err);

@@ -16,18 +16,6 @@
  * (the running epoch's loss sum and label tokens, so a resumed epoch
  * prints the same loss, and the training split's size). */
 
-/* The header's parameter shapes, from the descriptor and V, Vt. */
-static RnnrtCkptShape *ckpt_shapes(const RnnrtS2sModel *m, int V, int Vt)
-{
-    RnnrtCkptShape *sh = rnnrt_xcalloc((size_t)m->nparams + 1, sizeof *sh, "parameter shapes");
-    for (int i = 0; i < m->nparams; i++) {
-        const int *d = m->params[i].dims;
-        sh[i] = (RnnrtCkptShape){m->params[i].name, m->params[i].ndim,
-                                 {(int)rnnrt_s2s_dim(d[0], V, Vt), m->params[i].ndim > 1 ? (int)rnnrt_s2s_dim(d[1], V, Vt) : 0}};
-    }
-    return sh;
-}
-
 int rnnrt_s2s_ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *pairs, const S2sProgress *pr,
                      RnnrtError *err)
 {
@@ -35,15 +23,11 @@ int rnnrt_s2s_ckpt_save(const char *path, const S2sParams *p, const RnnrtPairs *
     rnnrt_ckpt_begin(&w, "seq2seq", p->m->name, p->m->spec_hash);
     rnnrt_ckpt_put_dim(&w, "V", (uint64_t)p->V);
     rnnrt_ckpt_put_dim(&w, "Vt", (uint64_t)p->Vt);
-    rnnrt_ckpt_put_dim(&w, "total", p->np);
-    RnnrtCkptShape *sh = ckpt_shapes(p->m, p->V, p->Vt);
-    for (int i = 0; i < p->m->nparams; i++)
-        rnnrt_ckpt_put_shape(&w, sh[i].name, sh[i].ndim, sh[i].dims[0], sh[i].dims[1]);
-    free(sh);
+    rnnrt_ckpt_put_dim(&w, "total", p->b.total);
+    rnnrt_ckpt_put_params(&w, p->m->params, &p->b);
     rnnrt_ckpt_put_vocab(&w, "srcvocab", &pairs->src_vocab);
     rnnrt_ckpt_put_vocab(&w, "tgtvocab", &pairs->tgt_vocab);
-    rnnrt_ckpt_add_ref(&w, "params", p->params, p->np * sizeof(real));
-    rnnrt_ckpt_put_state(&w, &pr->ts, p->np);
+    rnnrt_ckpt_put_state(&w, &pr->ts, p->b.total);
     RnnrtBuf *b = rnnrt_ckpt_add(&w, "progress");
     rnnrt_buf_put_f64(b, pr->epoch_loss);
     rnnrt_buf_put_i64(b, pr->epoch_ntok);
@@ -88,27 +72,22 @@ static int ckpt_parse(const RnnrtCkptFile *f, const RnnrtS2sModel *m, S2sParams 
         rc = rnnrt_s2s_vocab_check(sv, "source vocabulary", err);
     if (!rc)
         rc = rnnrt_s2s_vocab_check(tv, "target vocabulary", err);
-    if (!rc) {
-        RnnrtCkptShape *sh = ckpt_shapes(m, sv->size, tv->size);
-        rc = rnnrt_ckpt_check_shapes(f, sh, m->nparams, err);
-        free(sh);
-    }
-    RnnrtReader params;
     if (!rc)
-        rc = rnnrt_ckpt_section(f, "params", &params, err);
+        rc = rnnrt_s2s_params_init(p, m, sv->size, tv->size, NULL, err);
     if (rc)
         return rc;
-    RnnrtRng rng;
-    rnnrt_rng_init(&rng, 0);
-    rnnrt_s2s_params_init(p, m, sv->size, tv->size, &rng);
-    if (p->np != total || params.n != total * sizeof(real)) {
+    if (p->b.total != total) {
         rnnrt_s2s_params_free(p);
         return rnnrt_error(err, RNNRT_EXIT_IO, "'%s' is corrupt: the parameter block has the wrong size", f->path);
     }
-    memcpy(p->params, params.p, params.n);
+    rc = rnnrt_ckpt_get_params(f, m->params, &p->b, err);
+    if (rc) {
+        rnnrt_s2s_params_free(p);
+        return rc;
+    }
     if (!pr)
         return 0;
-    rc = rnnrt_ckpt_get_state(f, 0, p->np, &pr->ts, err);
+    rc = rnnrt_ckpt_get_state(f, 0, p->b.total, &pr->ts, err);
     if (!rc)
         rc = get_progress(f, pr, err);
     if (rc) {
@@ -157,28 +136,20 @@ int rnnrt_s2s_check_overwrite(const char *path, const RnnrtS2sModel *m, int forc
 }
 
 /* The safetensors export's and import's side (rnnrt_s2s.h). */
-int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m, real **params, size_t *n, RnnrtVocab *sv,
+int rnnrt_s2s_ckpt_weights(const char *path, const RnnrtS2sModel *m, RnnrtParams *p, RnnrtVocab *sv,
                            RnnrtVocab *tv, RnnrtError *err)
 {
-    S2sParams p;
-    int rc = rnnrt_s2s_ckpt_load(path, m, &p, sv, tv, err);
-    if (rc)
-        return rc;
-    *params = p.params;
-    *n = p.np;
-    p.params = NULL;
-    rnnrt_s2s_params_free(&p);
-    return 0;
+    S2sParams sp;
+    int rc = rnnrt_s2s_ckpt_load(path, m, &sp, sv, tv, err);
+    if (!rc)
+        *p = sp.b;
+    return rc;
 }
 
-int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m, const real *params, const RnnrtVocab *sv,
+int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m, const RnnrtParams *p, const RnnrtVocab *sv,
                                 const RnnrtVocab *tv, const RnnrtTrainState *ts, RnnrtError *err)
 {
-    S2sParams p;
-    RnnrtRng rng;
-    rnnrt_rng_init(&rng, 0);
-    rnnrt_s2s_params_init(&p, m, sv->size, tv->size, &rng);
-    memcpy(p.params, params, p.np * sizeof(real));
+    S2sParams sp = {.m = m, .V = sv->size, .Vt = tv->size, .b = *p};
     RnnrtPairs pairs;
     memset(&pairs, 0, sizeof pairs);
     pairs.src_vocab = *sv;
@@ -186,7 +157,5 @@ int rnnrt_s2s_ckpt_from_weights(const char *path, const RnnrtS2sModel *m, const 
     S2sProgress pr;
     memset(&pr, 0, sizeof pr);
     pr.ts = *ts;
-    int rc = rnnrt_s2s_ckpt_save(path, &p, &pairs, &pr, err);
-    rnnrt_s2s_params_free(&p);
-    return rc;
+    return rnnrt_s2s_ckpt_save(path, &sp, &pairs, &pr, err);
 }

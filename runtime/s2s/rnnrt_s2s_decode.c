@@ -30,7 +30,7 @@ int rnnrt_s2s_decoder_init(S2sDecoder *d, const S2sParams *p, int T, int k, int 
         d->dwork = rnnrt_xcalloc(n, sizeof(real), "the decoding workspace");
         d->sin = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
         d->sout = rnnrt_xcalloc(rows * (size_t)d->S + 1, sizeof(real), "decoder states");
-        d->dc = (RnnrtS2sDecCtx){.T = T, .V = p->V, .Vt = p->Vt, .params = p->params, .src = d->x,
+        d->dc = (RnnrtS2sDecCtx){.T = T, .V = p->V, .Vt = p->Vt, .params = p->b.params, .src = d->x,
                                  .src_len = d->sl, .work = d->dwork};
     } else {
         d->S = T + 1;

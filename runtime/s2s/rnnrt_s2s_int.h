@@ -17,16 +17,13 @@
 /* ---- parameters (rnnrt_s2s_params.c) ---- */
 typedef struct {
     const RnnrtS2sModel *m;
-    int V, Vt, T;
-    size_t np;
-    size_t *offset;
-    real *params, *grads;
+    int V, Vt;
+    RnnrtParams b; /* the block, as every model's (rnnrt_model.c) */
 } S2sParams;
 
-/* The size of dimension d of a parameter (RNNRT_DIM_V, RNNRT_DIM_VT or a
- * number). */
-size_t rnnrt_s2s_dim(int d, int V, int Vt);
-void rnnrt_s2s_params_init(S2sParams *p, const RnnrtS2sModel *m, int V, int Vt, RnnrtRng *rng);
+/* rng NULL: the block stays zero (a checkpoint fills it). Exit 1 (err)
+ * when a shape is bad; free p even then. */
+int rnnrt_s2s_params_init(S2sParams *p, const RnnrtS2sModel *m, int V, int Vt, RnnrtRng *rng, RnnrtError *err);
 void rnnrt_s2s_params_free(S2sParams *p);
 
 /* One forward/backward context with its own buffers, for up to B rows. */

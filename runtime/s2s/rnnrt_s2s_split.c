@@ -151,9 +151,7 @@ void rnnrt_s2s_run(const RnnrtS2sModel *m, RnnrtS2sSplit *p, RnnrtS2sCtx *c,
         c->attention = NULL;
         return;
     }
-    m->forward(c);
-    if (backward)
-        m->backward(c);
+    RNNRT_SPLIT_UNSPLIT(m, c, backward);
 }
 
 int rnnrt_s2s_split_new(RnnrtS2sSplit **out, const RnnrtS2sModel *m,

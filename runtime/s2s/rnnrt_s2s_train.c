@@ -46,7 +46,7 @@ static int new_optim(Trainer *tr, RnnrtError *err)
     const RnnrtRecipe *r = &tr->m->recipe;
     RnnrtOptim *o = rnnrt_xcalloc(1, sizeof *o, "optimizer");
     tr->pr.ts.optim = o;
-    return rnnrt_optim_init(o, r->optimizer, r->momentum, r->beta1, r->beta2, r->eps, tr->p.np, err);
+    return rnnrt_optim_init(o, r->optimizer, r->momentum, r->beta1, r->beta2, r->eps, tr->p.b.total, err);
 }
 
 static int setup_fresh(Trainer *tr, const char *path, RnnrtError *err)
@@ -62,7 +62,9 @@ static int setup_fresh(Trainer *tr, const char *path, RnnrtError *err)
     tr->have_pairs = 1;
     RnnrtTrainState *ts = &tr->pr.ts;
     rnnrt_rng_init(&ts->rng, o->seed);
-    rnnrt_s2s_params_init(&tr->p, tr->m, tr->pairs.src_vocab.size, tr->pairs.tgt_vocab.size, &ts->rng);
+    rc = rnnrt_s2s_params_init(&tr->p, tr->m, tr->pairs.src_vocab.size, tr->pairs.tgt_vocab.size, &ts->rng, err);
+    if (rc)
+        return rc;
     tr->have_params = 1;
     ts->lr = o->lr;
     rnnrt_sched_start(&ts->sched, ts->lr);
@@ -143,7 +145,7 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
     if (rc)
         return rc;
     printf("%s: %zu pairs (%zu train), vocabularies %d / %d, num_steps %d, %zu parameters\n", tr->m->name,
-           tr->pairs.n, tr->pairs.ntrain, tr->p.V, tr->p.Vt, tr->pairs.T, tr->p.np);
+           tr->pairs.n, tr->pairs.ntrain, tr->p.V, tr->p.Vt, tr->pairs.T, tr->p.b.total);
     if (tr->pairs.ntrain == 0)
         return rnnrt_error(err, RNNRT_EXIT_DATA, "'%s' has no training pairs", path);
     rc = rnnrt_s2s_step_init(&tr->st, &tr->p, o->batch, tr->pairs.T, err);
@@ -152,7 +154,7 @@ static int setup(Trainer *tr, const char *path, RnnrtError *err)
     rnnrt_s2s_batcher_init(&tr->bt, &tr->pairs, 0, tr->pairs.ntrain, o->batch, 1, 0);
     rnnrt_s2s_batch_init(&tr->mb, o->batch, tr->pairs.T);
     tr->have_loop = 1;
-    rc = rnnrt_s2s_split_new(&tr->split, tr->m, o->threads, o->batch, tr->pairs.T, tr->p.V, tr->p.Vt, tr->p.np,
+    rc = rnnrt_s2s_split_new(&tr->split, tr->m, o->threads, o->batch, tr->pairs.T, tr->p.V, tr->p.Vt, tr->p.b.total,
                              tr->st.work, err);
     return rc;
 }
@@ -227,12 +229,7 @@ static int s2s_save(void *task, RnnrtError *err)
 static const char *s2s_param_name(void *task, size_t k, size_t *index)
 {
     const S2sParams *p = &((Trainer *)task)->p;
-    for (int i = 0; i < p->m->nparams; i++)
-        if (k < p->offset[i + 1]) {
-            *index = k - p->offset[i];
-            return p->m->params[i].name;
-        }
-    return "the parameters";
+    return rnnrt_params_name(&p->b, p->m->params, k, index);
 }
 
 static const RnnrtTaskOps s2s_ops = {
@@ -289,7 +286,7 @@ int rnnrt_s2s_train(const RnnrtS2sModel *m, const char *path, const TrainOpts *o
         rc = setup(&tr, path, err);
     if (!rc) {
         RnnrtDriver *d = &tr.d;
-        rnnrt_driver_init(d, &s2s_ops, &tr, &tr.pr.ts, tr.p.params, tr.p.grads, tr.p.np);
+        rnnrt_driver_init(d, &s2s_ops, &tr, &tr.pr.ts, tr.p.b.params, tr.p.b.grads, tr.p.b.total);
         d->o = (RnnrtDriverOpts){
             .name = m->name, .ckpt = o->ckpt, .epochs = o->epochs, .max_steps = o->max_steps,
             .max_seconds = o->max_seconds, .save_every = o->save_every, .clip = m->recipe.clip_norm,

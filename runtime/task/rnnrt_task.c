@@ -7,7 +7,8 @@
  * exact --resume, budgets, --save-every, signal saves, the loss guard,
  * schedules, weight decay, --eval-every and --early-stop on the
  * validation loss, and --threads N and MPI ranks: the LM's batch split
- * (rnnrt_parallel.c, rnnrt_model_run) of each training minibatch's rows,
+ * (rnnrt_parallel.c, rnnrt_model_run) of each training minibatch's rows
+ * and of each validation minibatch's (rnnrt_model_score),
  * over the ranks (mpirun -np N, rnnrt_mpi.c; every rank reads the data and
  * validates, rank 0 alone prints and saves) and then over the threads.
  *
@@ -98,23 +99,9 @@ static void fill_classification(RnnrtBuffers *b, const RnnrtModel *m,
     b->ctx.B = B;
 }
 
-/* Correct predictions among n rows of logits (width L) against y. */
-static size_t count_correct(const real *logits, const int32_t *y, size_t n,
-                            int L)
-{
-    size_t ok = 0;
-    for (size_t r = 0; r < n; r++) {
-        const real *z = logits + r * (size_t)L;
-        int best = 0;
-        for (int c = 1; c < L; c++)
-            if (z[c] > z[best])
-                best = c;
-        ok += best == y[r];
-    }
-    return ok;
-}
-
-/* Loss and accuracy over items [from, to) (tokens or rows), forward only. */
+/* Loss and accuracy over items [from, to) (tokens or rows), forward only,
+ * split over b's workers as training is (rnnrt_model_score): the same
+ * accuracy, and the loss to rounding, at every --threads. */
 static void score(const RnnrtModel *m, RnnrtBuffers *b,
                   const RnnrtTaskData *d, size_t from, size_t to,
                   RnnrtTaskScore *out)
@@ -127,10 +114,9 @@ static void score(const RnnrtModel *m, RnnrtBuffers *b,
         memset(b->state_in, 0, (size_t)b->B * (size_t)b->S * sizeof(real));
         for (size_t t0 = 0; t0 < nc; t0 += (size_t)b->T) {
             int T = fill_labelling(b, d, from, nc, B, t0);
-            m->forward(&b->ctx);
+            ok += rnnrt_model_score(m, b);
             size_t k = (size_t)T * (size_t)B;
             loss += b->ctx.loss * (double)k;
-            ok += count_correct(b->ctx.logits, b->y, k, b->L);
             count += k;
             memcpy(b->state_in, b->state_out,
                    (size_t)B * (size_t)b->S * sizeof(real));
@@ -146,9 +132,8 @@ static void score(const RnnrtModel *m, RnnrtBuffers *b,
                 rows[k] = i + (size_t)k;
             fill_classification(b, m, d, rows, B);
             memset(b->state_in, 0, (size_t)B * (size_t)b->S * sizeof(real));
-            m->forward(&b->ctx);
+            ok += rnnrt_model_score(m, b);
             loss += b->ctx.loss * B;
-            ok += count_correct(b->ctx.logits, b->y, (size_t)B, b->L);
             count += (size_t)B;
             i += (size_t)B;
         }

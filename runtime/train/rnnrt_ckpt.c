@@ -648,6 +648,9 @@ int rnnrt_ckpt_check_shapes(const RnnrtCkptFile *f,
         uint32_t nd = rnnrt_reader_u32(&r), d0 = rnnrt_reader_u32(&r);
         uint32_t d1 = rnnrt_reader_u32(&r);
         const RnnrtCkptShape *w = &want[i];
+        if (nd == 1 && d1 == 0) /* seq2seq checkpoints written before its
+                                   parameters were an RnnrtParams */
+            d1 = 1;
         if (!str_is(s, len, w->name) || nd != (uint32_t)w->ndim ||
             d0 != (uint32_t)w->dims[0] || d1 != (uint32_t)w->dims[1])
             return rnnrt_error(err, RNNRT_EXIT_DATA,
@@ -844,10 +847,39 @@ void rnnrt_ckpt_put_model(RnnrtCkptWriter *w, const RnnrtModel *m,
     if (m->task != RNNRT_TASK_LANGUAGE_MODEL)
         rnnrt_ckpt_put_dim(w, "L", (uint64_t)L);
     rnnrt_ckpt_put_dim(w, "S", (uint64_t)m->state_size);
-    for (int i = 0; i < m->nparams; i++)
-        rnnrt_ckpt_put_shape(w, m->params[i].name, m->params[i].ndim,
-                             p->dims[i][0], p->dims[i][1]);
+    rnnrt_ckpt_put_params(w, m->params, p);
+}
+
+void rnnrt_ckpt_put_params(RnnrtCkptWriter *w, const RnnrtParamDesc *desc,
+                           const RnnrtParams *p)
+{
+    for (int i = 0; i < p->n; i++)
+        rnnrt_ckpt_put_shape(w, desc[i].name, desc[i].ndim, p->dims[i][0],
+                             p->dims[i][1]);
     rnnrt_ckpt_add_ref(w, "params", p->params, p->total * sizeof(real));
+}
+
+int rnnrt_ckpt_get_params(const RnnrtCkptFile *f, const RnnrtParamDesc *desc,
+                          RnnrtParams *p, RnnrtError *err)
+{
+    RnnrtCkptShape *want = rnnrt_xcalloc((size_t)p->n + 1, sizeof *want,
+                                         "parameter shapes");
+    for (int i = 0; i < p->n; i++)
+        want[i] = (RnnrtCkptShape){desc[i].name, desc[i].ndim,
+                                   {p->dims[i][0], p->dims[i][1]}};
+    int rc = rnnrt_ckpt_check_shapes(f, want, p->n, err);
+    free(want);
+    RnnrtReader r;
+    if (!rc)
+        rc = rnnrt_ckpt_section(f, "params", &r, err);
+    if (!rc && r.n != p->total * sizeof(real))
+        rc = rnnrt_error(err, RNNRT_EXIT_IO,
+                         "'%s' is corrupt: section 'params' holds %zu bytes, "
+                         "the header's shapes need %zu", f->path, r.n,
+                         p->total * sizeof(real));
+    if (!rc)
+        memcpy(p->params, r.p, r.n);
+    return rc;
 }
 
 int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
@@ -874,23 +906,7 @@ int rnnrt_ckpt_get_model(const RnnrtCkptFile *f, const RnnrtModel *m,
     rc = rnnrt_params_init_l(p, m, (int)v, (int)l, err);
     if (rc)
         return rc;
-    RnnrtCkptShape *want = rnnrt_xcalloc((size_t)m->nparams + 1, sizeof *want,
-                                         "parameter shapes");
-    for (int i = 0; i < m->nparams; i++)
-        want[i] = (RnnrtCkptShape){m->params[i].name, m->params[i].ndim,
-                                   {p->dims[i][0], p->dims[i][1]}};
-    rc = rnnrt_ckpt_check_shapes(f, want, m->nparams, err);
-    free(want);
-    RnnrtReader r;
-    if (!rc)
-        rc = rnnrt_ckpt_section(f, "params", &r, err);
-    if (!rc && r.n != p->total * sizeof(real))
-        rc = rnnrt_error(err, RNNRT_EXIT_IO,
-                         "'%s' is corrupt: section 'params' holds %zu bytes, "
-                         "the header's shapes need %zu", f->path, r.n,
-                         p->total * sizeof(real));
-    if (!rc)
-        memcpy(p->params, r.p, r.n);
+    rc = rnnrt_ckpt_get_params(f, m->params, p, err);
     if (rc)
         rnnrt_params_free(p);
     *V = (int)v;

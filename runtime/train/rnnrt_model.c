@@ -26,12 +26,12 @@ static int resolve_dim(int d, int V, int L)
     return d == RNNRT_DIM_V ? V : d == RNNRT_DIM_L ? L : d;
 }
 
-static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V, int L,
-                          RnnrtError *err)
+static int resolve_shapes(RnnrtParams *p, const RnnrtParamDesc *desc, int V,
+                          int L, RnnrtError *err)
 {
     size_t total = 0;
-    for (int i = 0; i < m->nparams; i++) {
-        const RnnrtParamDesc *d = &m->params[i];
+    for (int i = 0; i < p->n; i++) {
+        const RnnrtParamDesc *d = &desc[i];
         if (d->ndim != 1 && d->ndim != 2)
             return rnnrt_error(err, RNNRT_EXIT_DATA,
                                "parameter '%s' (%s) has %d dimensions",
@@ -65,17 +65,14 @@ static int resolve_shapes(RnnrtParams *p, const RnnrtModel *m, int V, int L,
 static real *alloc_params(size_t n)
 {
     size_t bytes;
+    const char *what = "parameters and gradients";
     if (rnnrt_size_mul(n ? n : 1, sizeof(real), &bytes) != 0 ||
-        bytes > SIZE_MAX - 63) {
-        fprintf(stderr, "error: size of parameters and gradients overflows\n");
-        exit(RNNRT_EXIT_IO);
-    }
+        bytes > SIZE_MAX - 63)
+        rnnrt_out_of_memory(what, 0, 1);
     bytes = (bytes + 63) / 64 * 64; /* aligned_alloc: a multiple of the alignment */
-    real *q = aligned_alloc(64, bytes);
-    if (!q) {
-        fprintf(stderr, "error: out of memory allocating %zu bytes for parameters and gradients\n", bytes);
-        exit(RNNRT_EXIT_IO);
-    }
+    real *q = rnnrt_alloc_injected() ? NULL : aligned_alloc(64, bytes);
+    if (!q)
+        rnnrt_out_of_memory(what, bytes, 0);
     memset(q, 0, bytes);
     return q;
 }
@@ -89,13 +86,19 @@ int rnnrt_params_init(RnnrtParams *p, const RnnrtModel *m, int V,
 int rnnrt_params_init_l(RnnrtParams *p, const RnnrtModel *m, int V, int L,
                         RnnrtError *err)
 {
+    return rnnrt_params_init_table(p, m->params, m->nparams, V, L, err);
+}
+
+int rnnrt_params_init_table(RnnrtParams *p, const RnnrtParamDesc *desc,
+                            int nparams, int V, int L, RnnrtError *err)
+{
     memset(p, 0, sizeof *p);
-    size_t n = m->nparams > 0 ? (size_t)m->nparams : 1;
-    p->n = m->nparams;
+    size_t n = nparams > 0 ? (size_t)nparams : 1;
+    p->n = nparams;
     p->dims = rnnrt_xcalloc(n, sizeof *p->dims, "parameter shapes");
     p->offset = rnnrt_xcalloc(n, sizeof *p->offset, "parameter offsets");
     p->numel = rnnrt_xcalloc(n, sizeof *p->numel, "parameter sizes");
-    int rc = resolve_shapes(p, m, V, L, err);
+    int rc = resolve_shapes(p, desc, V, L, err);
     size_t both;
     if (!rc && rnnrt_size_mul(p->total, 2, &both))
         rc = rnnrt_error(err, RNNRT_EXIT_IO, "parameter block overflows");
@@ -110,8 +113,14 @@ int rnnrt_params_init_l(RnnrtParams *p, const RnnrtModel *m, int V, int L,
 
 void rnnrt_params_randomize(RnnrtParams *p, const RnnrtModel *m, RnnrtRng *r)
 {
+    rnnrt_params_draw(p, m->params, r);
+}
+
+void rnnrt_params_draw(RnnrtParams *p, const RnnrtParamDesc *desc,
+                       RnnrtRng *r)
+{
     for (int i = 0; i < p->n; i++) {
-        const RnnrtParamDesc *d = &m->params[i];
+        const RnnrtParamDesc *d = &desc[i];
         real *w = p->params + p->offset[i];
         size_t n = p->numel[i];
         switch (d->init) {
@@ -142,11 +151,18 @@ void rnnrt_params_free(RnnrtParams *p)
 const char *rnnrt_params_owner(const RnnrtParams *p, const RnnrtModel *m,
                                size_t k, size_t *index)
 {
+    return rnnrt_params_name(p, m->params, k, index);
+}
+
+const char *rnnrt_params_name(const RnnrtParams *p,
+                              const RnnrtParamDesc *desc, size_t k,
+                              size_t *index)
+{
     for (int i = 0; i < p->n; i++)
         if (k >= p->offset[i] && k - p->offset[i] < p->numel[i]) {
             if (index)
                 *index = k - p->offset[i];
-            return m->params[i].name;
+            return desc[i].name;
         }
     return "";
 }

@@ -72,6 +72,8 @@ typedef struct {
     real *weights, *mask;              /* classification: [T][rows] pooling
                                           weights and valid-step mask */
     real *state_in, *state_out, *dstate; /* [blocks][rows][S / blocks] */
+    size_t correct;                    /* rnnrt_model_score: predictions
+                                          equal to their label */
 } Slice;
 
 /* The threads themselves, shared by the LM split below and the seq2seq
@@ -104,6 +106,7 @@ struct RnnrtPool {
     Slice *s;
     RnnrtCtx *job;      /* the caller's context for this call */
     int backward;
+    int score;          /* count correct predictions (rnnrt_model_score) */
 };
 
 static unsigned int fpu_get(void)
@@ -160,6 +163,7 @@ static void run_slice(void *arg, int i)
     RnnrtCtx w = *c; /* every field, including ones added later */
     size_t rows = (size_t)part->rows;
     part->loss = 0;
+    s->correct = 0;
     if (!rows) /* fewer rows than workers (or ranks) in this call */
         return;
     for (int t = 0; t < c->T; t++) {
@@ -188,6 +192,8 @@ static void run_slice(void *arg, int i)
     w.grads = part->grads;
     p->m->forward(&w);
     part->loss = w.loss;
+    if (p->score)
+        s->correct = rnnrt_count_correct(&w, p->m->task);
     if (p->S)
         state_scatter(p, part, s->state_out, c->state_out);
     if (!p->backward)
@@ -467,17 +473,61 @@ static void pool_run(RnnrtPool *p, RnnrtCtx *c, int backward)
     c->logits = NULL;
 }
 
+/* b's workers when they can run this call (their model, at most their
+ * rows), else NULL: the call runs unsplit. */
+static RnnrtPool *pool_for(const RnnrtModel *m, RnnrtBuffers *b)
+{
+    RnnrtPool *p = b->workers;
+    const RnnrtCtx *c = &b->ctx;
+    return p && p->m == m && c->B >= 1 && c->B <= p->B ? p : NULL;
+}
+
 void rnnrt_model_run(const RnnrtModel *m, RnnrtBuffers *b, int backward)
 {
-    RnnrtCtx *c = &b->ctx;
-    RnnrtPool *p = b->workers;
-    if (p && p->m == m && c->B >= 1 && c->B <= p->B) {
-        pool_run(p, c, backward);
+    RnnrtPool *p = pool_for(m, b);
+    if (p) {
+        pool_run(p, &b->ctx, backward);
         return;
     }
-    m->forward(c);
-    if (backward)
-        m->backward(c);
+    RNNRT_SPLIT_UNSPLIT(m, &b->ctx, backward);
+}
+
+size_t rnnrt_count_correct(const RnnrtCtx *c, RnnrtTask task)
+{
+    size_t n = (size_t)c->B * (task == RNNRT_TASK_LABELLING ? (size_t)c->T : 1);
+    size_t ok = 0;
+    for (size_t r = 0; r < n; r++) {
+        const real *z = c->logits + r * (size_t)c->L;
+        int best = 0;
+        for (int k = 1; k < c->L; k++)
+            if (z[k] > z[best])
+                best = k;
+        ok += best == c->y[r];
+    }
+    return ok;
+}
+
+size_t rnnrt_model_score(const RnnrtModel *m, RnnrtBuffers *b)
+{
+    RnnrtPool *p = pool_for(m, b);
+    if (!p) {
+        RNNRT_SPLIT_UNSPLIT(m, &b->ctx, 0);
+        return rnnrt_count_correct(&b->ctx, m->task);
+    }
+    p->score = 1;
+    pool_run(p, &b->ctx, 0);
+    p->score = 0;
+    size_t ok = 0;
+    for (int i = 0; i < p->sp.n; i++)
+        ok += p->s[i].correct;
+    if (p->sp.ranks > 1) { /* this rank's rows: the call's is the sum, in
+                              rank order as the driver sums a step's */
+        double v[2] = {b->ctx.loss, (double)ok};
+        rnnrt_mpi_sum(v, 2, NULL, 0);
+        b->ctx.loss = v[0];
+        ok = (size_t)v[1];
+    }
+    return ok;
 }
 
 void rnnrt_pool_free(RnnrtPool *p)

@@ -16,7 +16,10 @@
  *    the same texts (a TSan build of this pair found the CRC table's lazy
  *    fill racing; rnnrt_file.c fills it once with pthread_once);
  *  - feed, feed_token, next and score agree with each other;
- *  - after a first call, score, feed, next and sample allocate nothing.
+ *  - after a first call, score, feed, next and sample allocate nothing;
+ *  - every allocation of rnnrt_lm_open failing in turn gives code 3 and
+ *    "out of memory", no handle and no exit (test_rt_api_tasks.c: the
+ *    other handles).
  */
 #define _GNU_SOURCE /* dladdr, in alloc_count.h */
 #include <setjmp.h>
@@ -611,10 +614,36 @@ static void test_lm_calls_allocate_nothing_after_the_first(void **state)
     assert_int_equal(allocations, 0);
 }
 
+/* rnnrt_alloc_fail_after(n) for n = 1, 2, ... until the open needs
+ * fewer allocations than n: each failure is code 3 with the message, no
+ * handle; the process would have exited before rnnrt_alloc_guard. */
+static void test_lm_open_reports_running_out_of_memory(void **state)
+{
+    (void)state;
+    long n = 1;
+    for (;; n++) {
+        RnnrtLm *lm = NULL;
+        RnnrtError err = {0};
+        rnnrt_alloc_fail_after(n);
+        int rc = rnnrt_lm_open(&lm, fx.ckpt, &rnn_model, &err);
+        if (rnnrt_alloc_fail_after(0) > 0) { /* no allocation failed */
+            assert_int_equal(rc, 0);
+            rnnrt_lm_close(&lm);
+            break;
+        }
+        if (rc != RNNRT_EXIT_IO || !strstr(err.msg, "out of memory allocating"))
+            fail_msg("allocation %ld failing: code %d, '%s'", n, rc, err.msg);
+        assert_null(lm);
+    }
+    print_message("rnnrt_lm_open: each of %ld allocations failing gives code 3\n", n - 1);
+    assert_true(n - 1 >= 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lm_open_refuses_bad_arguments),
+        cmocka_unit_test(test_lm_open_reports_running_out_of_memory),
         cmocka_unit_test(test_lm_open_refuses_damaged_and_foreign_checkpoints),
         cmocka_unit_test(test_lm_calls_refuse_a_closed_handle),
         cmocka_unit_test_setup_teardown(test_lm_calls_refuse_bad_arguments,

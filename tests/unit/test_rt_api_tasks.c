@@ -15,7 +15,9 @@
  *  - a translation's attention rows sum to 1 over the source tokens, and
  *    two translators in two threads give what one gives alone;
  *  - after a first call, the tagger's, the classifier's and the
- *    translator's calls allocate nothing.
+ *    translator's calls allocate nothing;
+ *  - every allocation of an open (and of a translator's decoder) failing in
+ *    turn gives code 3 and "out of memory", no handle, no exit.
  */
 #define _GNU_SOURCE /* dladdr, in alloc_count.h */
 #include <setjmp.h>
@@ -411,10 +413,94 @@ static void test_task_calls_allocate_nothing_after_the_first(void **state)
     rnnrt_translator_close(&tr);
 }
 
+/* ---- running out of memory ---- */
+
+typedef int (*OpenFn)(void **h, RnnrtError *err);
+typedef void (*CloseFn)(void *h);
+
+/* Opens with the n-th allocation failing (rnnrt_alloc_fail_after), for
+ * n = 1, 2, ... until the open needs fewer than n and succeeds. Every
+ * failure returns 3 with "out of memory allocating" and no handle, and the
+ * process goes on (it would have exited before). Returns the failures. */
+static int fail_each_allocation(OpenFn open_fn, CloseFn close_fn, const char *what)
+{
+    for (long n = 1;; n++) {
+        void *h = NULL;
+        RnnrtError err = {0};
+        rnnrt_alloc_fail_after(n);
+        int rc = open_fn(&h, &err);
+        if (rnnrt_alloc_fail_after(0) > 0) { /* no allocation failed */
+            assert_int_equal(rc, 0);
+            assert_non_null(h);
+            close_fn(h);
+            print_message("%s: each of %ld allocations failing gives code 3\n", what, n - 1);
+            return (int)(n - 1);
+        }
+        if (rc != RNNRT_EXIT_IO || !strstr(err.msg, "out of memory allocating"))
+            fail_msg("%s, allocation %ld failing: code %d, '%s'", what, n, rc, err.msg);
+        assert_null(h);
+    }
+}
+
+/* open_NAME and close_NAME for fail_each_allocation: the handle type's
+ * open on the group's checkpoint, and its close. */
+#define OPEN_CLOSE(name, Type, open, close, ckpt, model)     \
+    static int open_##name(void **h, RnnrtError *err)        \
+    {                                                        \
+        Type *x = NULL;                                      \
+        int rc = open(&x, fx.ckpt, &model, err);             \
+        *h = x;                                              \
+        return rc;                                           \
+    }                                                        \
+    static void close_##name(void *h)                        \
+    {                                                        \
+        Type *x = h;                                         \
+        close(&x);                                           \
+    }
+OPEN_CLOSE(tagger, RnnrtTagger, rnnrt_tagger_open, rnnrt_tagger_close, tag_ckpt, tagger_model)
+OPEN_CLOSE(classifier, RnnrtClassifier, rnnrt_classifier_open, rnnrt_classifier_close, cls_ckpt, classifier_model)
+OPEN_CLOSE(translator, RnnrtTranslator, rnnrt_translator_open, rnnrt_translator_close, s2s_ckpt, seq2seq_model)
+
+static void test_opens_report_running_out_of_memory(void **state)
+{
+    (void)state;
+    /* more than a handful: the checkpoint, vocabularies, parameters and
+     * buffers each allocate */
+    assert_true(fail_each_allocation(open_tagger, close_tagger, "rnnrt_tagger_open") >= 8);
+    assert_true(fail_each_allocation(open_classifier, close_classifier, "rnnrt_classifier_open") >= 8);
+    assert_true(fail_each_allocation(open_translator, close_translator, "rnnrt_translator_open") >= 8);
+
+    /* a translator's decoder is built by its first call (and rebuilt for a
+     * wider beam): the same there, and the translator still works after */
+    RnnrtError err;
+    RnnrtTranslator *tr;
+    RnnrtTranslation out, want;
+    assert_int_equal(rnnrt_translator_open(&tr, fx.s2s_ckpt, &seq2seq_model, &err), 0);
+    assert_int_equal(rnnrt_translate(tr, "a b c", 5, 2, &want, &err), 0);
+    char *want_text = strdup(want.text);
+    long n = 1;
+    for (;; n++) {
+        rnnrt_alloc_fail_after(n);
+        int rc = rnnrt_translate(tr, "a b c", 5, 4, &out, &err); /* wider: rebuilt */
+        if (rnnrt_alloc_fail_after(0) > 0) {
+            assert_int_equal(rc, 0);
+            break;
+        }
+        assert_int_equal(rc, RNNRT_EXIT_IO);
+        assert_non_null(strstr(err.msg, "out of memory allocating"));
+        assert_int_equal(rnnrt_translate(tr, "a b c", 5, 2, &out, &err), 0);
+        assert_string_equal(out.text, want_text);
+    }
+    assert_true(n > 2);
+    free(want_text);
+    rnnrt_translator_close(&tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_refuses_bad_arguments_and_checkpoints),
+        cmocka_unit_test(test_opens_report_running_out_of_memory),
         cmocka_unit_test(test_calls_refuse_a_closed_handle),
         cmocka_unit_test(test_calls_refuse_bad_arguments),
         cmocka_unit_test(test_classifier_probabilities_and_tagger_pieces),

@@ -690,6 +690,7 @@ static void test_ckpt_sections_by_name(void **state)
     rnnrt_ckpt_begin(&w, "seq2seq", "toy", 42);
     rnnrt_ckpt_put_dim(&w, "V", 7);
     rnnrt_ckpt_put_shape(&w, "W", 2, 7, 3);
+    rnnrt_ckpt_put_shape(&w, "b", 1, 3, 0); /* as seq2seq wrote 1-D shapes */
     rnnrt_ckpt_put_vocab(&w, "srcvocab", &f->v);
     rnnrt_buf_put_u32(rnnrt_ckpt_add(&w, "extra"), 0xabcdu);
     static const real block[3] = {1, 2, 3};
@@ -708,10 +709,17 @@ static void test_ckpt_sections_by_name(void **state)
     assert_int_equal(rnnrt_ckpt_get_dim(&c, "V", &V, &err), 0);
     assert_int_equal(V, 7);
     assert_int_equal(rnnrt_ckpt_get_dim(&c, "Vt", &V, &err), RNNRT_EXIT_IO);
-    RnnrtCkptShape want = {"W", 2, {7, 3}};
-    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err), 0);
-    want.dims[1] = 4;
-    assert_int_equal(rnnrt_ckpt_check_shapes(&c, &want, 1, &err),
+    /* a 1-D shape's second dimension is 1 (RnnrtParams.dims); seq2seq
+     * checkpoints from before its parameters were an RnnrtParams wrote 0,
+     * and still load */
+    RnnrtCkptShape want[2] = {{"W", 2, {7, 3}}, {"b", 1, {3, 1}}};
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, want, 2, &err), 0);
+    want[1].dims[1] = 2;
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, want, 2, &err),
+                     RNNRT_EXIT_DATA);
+    want[1].dims[1] = 1;
+    want[0].dims[1] = 4;
+    assert_int_equal(rnnrt_ckpt_check_shapes(&c, want, 2, &err),
                      RNNRT_EXIT_DATA);
     RnnrtReader r;
     assert_int_equal(rnnrt_ckpt_section(&c, "extra", &r, &err), 0);

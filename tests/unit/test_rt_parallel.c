@@ -282,6 +282,22 @@ static void check_task_split(const RnnrtModel *m, int threads, int T, int rows)
     assert_close("state_out", one.b.state_out, many.b.state_out, (size_t)rows * (size_t)one.b.S);
     teardown_fix(&one);
     teardown_fix(&many);
+
+    /* validation's forward (rnnrt_model_score): the split counts the same
+     * correct predictions in its parts as the plain call over all rows */
+    setup_task(&one, m, 1, T, rows);
+    setup_task(&many, m, threads, T, rows);
+    one.b.ctx.T = many.b.ctx.T = T;
+    size_t n = (size_t)rows * (m->task == RNNRT_TASK_LABELLING ? (size_t)T : 1);
+    size_t ok1 = rnnrt_model_score(m, &one.b), okn = rnnrt_model_score(m, &many.b);
+    assert_int_equal(ok1, rnnrt_count_correct(&one.b.ctx, m->task));
+    assert_null(many.b.ctx.logits); /* it was split */
+    assert_int_equal(ok1, okn);
+    assert_true(n < 3 || (ok1 > 0 && ok1 < n)); /* L = 3, random parameters */
+    assert_true(fabs(one.b.ctx.loss - many.b.ctx.loss) <= 1e-12 * fabs(one.b.ctx.loss));
+    assert_close("state_out", one.b.state_out, many.b.state_out, (size_t)rows * (size_t)one.b.S);
+    teardown_fix(&one);
+    teardown_fix(&many);
 }
 
 static void test_tagger_split(void **state)
