@@ -33,11 +33,16 @@
 struct Buffer;
 struct PackSlot;
 
-/* A fused loop's parameters, named after its operands (fused_params). */
+/* A fused loop's parameters, named after its operands (fused_params).
+ * Fused nodes whose loops are the same text up to the names of their
+ * operands (fused_key) call one function: the first one's (rep), whose
+ * names they share. */
 typedef struct {
     const Node *fu;
     const char **in, **out; /* per input / output index; NULL for constants */
     int *order;             /* the inputs in the order of their names */
+    const char *key;        /* the loop with canonical names (fused_key) */
+    const Node *rep;        /* the fused node whose function fu calls */
 } FusedParams;
 
 /* Everything one emit_c call knows. No state outside it survives a call:
@@ -64,6 +69,7 @@ typedef struct {
     const char *xdim;     /* the run-time dim after B, T, V: "L", "Vt" or NULL */
     const char *pack_flag; /* in a scan body: the flag "this scan packed its weights" */
     const char **locals;  /* names local to one function or fused loop (local_name) */
+    bool fused_scope;     /* naming a fused loop's function: the step functions' locals are free */
     int nlocals, caplocals;
     FusedParams *fparams; /* one per fused node */
     int nfparams, capfparams;
@@ -170,14 +176,18 @@ static void scope_begin(Emit *E) { E->nlocals = 0; }
 
 static bool local_taken(Emit *E, const char *s, bool global)
 {
-    static const char *reserved[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off",
-                                     "auto", "break", "case", "char", "const", "continue", "default", "do",
+    /* the step functions' own locals: free inside a fused loop's function */
+    static const char *fn_locals[] = {"B", "T", "V", "L", "Vt", "c", "w", "p", "g", "t", "i", "j", "r", "k", "n", "off"};
+    static const char *reserved[] = {"auto", "break", "case", "char", "const", "continue", "default", "do",
                                      "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
                                      "int", "long", "register", "restrict", "return", "short", "signed", "sizeof",
                                      "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                                      "volatile", "while", "real", "packed", "row", "col", "idx", "rows", "cols"};
     if (global && name_taken(E, s))
         return true;
+    for (size_t i = 0; i < sizeof fn_locals / sizeof *fn_locals && !E->fused_scope; i++)
+        if (strcmp(fn_locals[i], s) == 0)
+            return true;
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (strcmp(reserved[i], s) == 0)
             return true;
@@ -280,6 +290,38 @@ static const char *operand_name(Emit *E, const Node *x)
     return len ? arena_printf(&perm, "%.*s", (int)len, start) : "in";
 }
 
+/* Is token t (up to '_' or the end) a layer tag the lowering appends
+ * (lower.c, lower_s2s.c): enc, dec, l<k>, reverse? */
+static bool layer_token(const char *t)
+{
+    size_t len = strcspn(t, "_");
+    if ((len == 3 && (strncmp(t, "enc", 3) == 0 || strncmp(t, "dec", 3) == 0)) ||
+        (len == 7 && strncmp(t, "reverse", 7) == 0))
+        return true;
+    return len >= 2 && t[0] == 'l' && strspn(t + 1, "0123456789") == len - 1;
+}
+
+/* A name without the layer tags (h_prev_enc_l0 -> h_prev, dh_l1_reverse_t
+ * -> dh_t; the first token always stays): a fused function shared by
+ * layers names its parameters and scalars after their roles. */
+static const char *layer_free(const char *s)
+{
+    char *out = arena_alloc(&perm, strlen(s) + 1), *o = out;
+    size_t first = strcspn(s, "_");
+    memcpy(o, s, first);
+    o += first;
+    for (const char *t = s + first; *t == '_';) {
+        size_t len = strcspn(t + 1, "_");
+        if (!layer_token(t + 1)) {
+            memcpy(o, t, len + 1);
+            o += len + 1;
+        }
+        t += len + 1;
+    }
+    *o = 0;
+    return out;
+}
+
 static FusedParams *fused_params(Emit *E, const Node *fu)
 {
     for (int i = 0; i < E->nfparams; i++)
@@ -291,18 +333,16 @@ static FusedParams *fused_params(Emit *E, const Node *fu)
 /* The inputs' parameter names, in the fused loop's own scope (before its
  * scalars take theirs), and their order: by name, so reordered terms keep
  * the signature. */
-static void name_fused_inputs(Emit *E, const Node *fu)
+static void name_fused_inputs(Emit *E, FusedParams *fp)
 {
+    const Node *fu = fp->fu;
     int nin = fu->scan->nin, nout = fu->scan->nout;
-    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
-    FusedParams *fp = &E->fparams[E->nfparams++];
-    fp->fu = fu;
     fp->in = arena_array(&perm, (size_t)nin + 1, sizeof(char *));
     fp->out = arena_array(&perm, (size_t)nout + 1, sizeof(char *));
     fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
     for (int k = 0; k < nin; k++)
         if (fu->in[k]->op != OP_CONST)
-            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), false);
+            fp->in[k] = local_name(E, layer_free(operand_name(E, fu->in[k])), false);
     int n = 0;
     for (int k = 0; k < nin; k++)
         if (fp->in[k]) {
@@ -317,11 +357,52 @@ static void name_fused_inputs(Emit *E, const Node *fu)
 }
 
 /* The outputs' parameter names: the value's name and _out. */
-static void name_fused_outputs(Emit *E, const Node *fu)
+static void name_fused_outputs(Emit *E, FusedParams *fp)
 {
-    FusedParams *fp = fused_params(E, fu);
+    const Node *fu = fp->fu;
     for (int o = 0; o < fu->scan->nout; o++)
         fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), false);
+}
+
+static const char *fused_key(Emit *E, const Node *fu);
+static const Node *fused_out_node(const Node *fu, int o);
+
+/* The function a fused node calls: named after the last value it stores
+ * (without layer tags; with them, or numbered, when another loop took
+ * that name), its parameters after the operands, its scalars after the
+ * values. A fused node whose loop is one already named (fused_key: the
+ * same ops on operands of the same kinds, another layer's or direction's
+ * copy) calls that function. */
+static void name_fused(Emit *E, Node *fu)
+{
+    const char *key = fused_key(E, fu);
+    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
+    FusedParams *fp = &E->fparams[E->nfparams++];
+    for (int i = 0; i < E->nfparams - 1; i++)
+        if (strcmp(E->fparams[i].key, key) == 0) {
+            *fp = E->fparams[i];
+            fp->fu = fu;
+            set_name(E, fu, node_cname(E, fp->rep), true);
+            return;
+        }
+    *fp = (FusedParams){.fu = fu, .key = key, .rep = fu};
+    const Node *last = fu->scan->out[0].node;
+    for (int o = 0; o < fu->scan->nout; o++)
+        if (fused_out_node(fu, o))
+            last = fu->scan->out[o].node;
+    const char *full = arena_printf(&perm, "%s_fused_%s", E->prefix, base_name(last));
+    const char *name = arena_printf(&perm, "%s_fused_%s", E->prefix, layer_free(base_name(last)));
+    name = name_taken(E, name) && !name_taken(E, full) ? full : name;
+    set_name(E, fu, unique_name(E, name), true);
+    scope_begin(E);
+    E->fused_scope = true;
+    name_fused_inputs(E, fp);
+    const Graph *fb = fu->scan->body;
+    for (int k = 0; k < fb->n; k++)
+        if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
+            set_name(E, fb->nodes[k], local_name(E, layer_free(base_name(fb->nodes[k])), false), true);
+    name_fused_outputs(E, fp);
+    E->fused_scope = false;
 }
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
@@ -350,20 +431,9 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
-    for (int i = 0; i < g->n; i++) {
-        const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
-        if (fb) {
-            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
-                                                                 base_name(g->nodes[i]->scan->out[0].node))), true);
-            scope_begin(E);
-            name_fused_inputs(E, g->nodes[i]);
-        }
-        for (int k = 0; fb && k < fb->n; k++)
-            if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k], local_name(E, base_name(fb->nodes[k]), false), true);
-        if (fb)
-            name_fused_outputs(E, g->nodes[i]);
-    }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i]->op == OP_FUSED)
+            name_fused(E, g->nodes[i]);
 }
 
 /* ---- output helpers ---- */
@@ -1057,14 +1127,16 @@ static const Node *fused_out_node(const Node *fu, int o)
     return NULL;
 }
 
-/* A body node of fused node fu read inside its loop: a scalar local, a
- * literal, or input k at element i (tile), j (bias) or 0 (scalar). */
-static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const char **inptr)
+/* A body node of fused node fu read inside its loop: a scalar local
+ * (local[its id]), a literal, or input k (inptr[k]) at element idx (tile),
+ * col (bias) or 0 (scalar). */
+static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const char *const *inptr,
+                                 const char *const *local)
 {
     if (x->op == OP_CONST)
         return arena_printf(&perm, "(real)%.17g", x->value);
     if (x->op != OP_ARG)
-        return node_cname(E, x);
+        return local[x->id];
     const Node *outer = fu->in[x->index];
     if (is_scalar(outer))
         return outer->op == OP_CONST ? scalar(E, outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
@@ -1094,6 +1166,64 @@ static void fused_comment(Emit *E, int ind, const Node *fu, bool backward, bool 
     }
 }
 
+/* The loop of fused node fu: over the tile [rows, cols], every member a
+ * scalar (local[its id]), the live outputs stored (outptr[o]). */
+static void fused_loop(Emit *E, const Node *fu, const char *const *inptr, const char *const *local,
+                       const char *const *outptr)
+{
+    const Scan *s = fu->scan;
+    const Graph *fb = s->body;
+    Shape tile = s->out[0].node->shape;
+    const char *cols = tile.d[tile.ndim - 1] <= 0 ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
+    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
+    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
+    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
+    for (int k = 0; k < fb->n; k++) {
+        const Node *x = fb->nodes[k];
+        if (x->op == OP_ARG || x->op == OP_CONST)
+            continue;
+        const char *a = fused_operand(E, fu, x->in[0], inptr, local);
+        const char *b = x->nin > 1 ? fused_operand(E, fu, x->in[1], inptr, local) : NULL;
+        const char *e;
+        if (x->op == OP_TANH || x->op == OP_SIGMOID)
+            e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
+        else
+            e = elementwise_expr(x, a, b);
+        emitf(E, 3, "const real %s = %s;\n", local[x->id], e);
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (fused_out_node(fu, o))
+            emitf(E, 3, "%s[idx] = %s;\n", outptr[o], local[s->out[o].node->id]);
+    emitf(E, 2, "}\n");
+}
+
+static FILE *body_begin(Emit *E);
+static const char *body_end(Emit *E, FILE *saved);
+
+/* Fused node fu's loop with every name canonical (input k: a<k>, body
+ * node k: s<k>, output o: o<o>) and its tile: two fused nodes with the same
+ * key compute the same function of their operands. */
+static const char *fused_key(Emit *E, const Node *fu)
+{
+    const Scan *s = fu->scan;
+    const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
+    const char **local = arena_array(&perm, (size_t)s->body->n + 1, sizeof(char *));
+    const char **outptr = arena_array(&perm, (size_t)s->nout + 1, sizeof(char *));
+    for (int k = 0; k < s->nin; k++)
+        inptr[k] = arena_printf(&perm, "a%d", k);
+    for (int k = 0; k < s->body->n; k++)
+        local[k] = arena_printf(&perm, "s%d", k);
+    for (int o = 0; o < s->nout; o++)
+        outptr[o] = arena_printf(&perm, "o%d", o);
+    int nlocals = E->nlocals;
+    FILE *saved = body_begin(E);
+    emitf(E, 0, "%s\n", shape_c(E, s->out[0].node->shape));
+    fused_loop(E, fu, inptr, local, outptr);
+    const char *key = body_end(E, saved);
+    E->nlocals = nlocals;
+    return key;
+}
+
 /* A fused node as a function: one loop over the tile [rows, n], every
  * member a scalar, the outputs stored. Inputs and outputs are restrict
  * parameters (distinct buffers), so GCC vectorizes the loop without alias
@@ -1116,28 +1246,11 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
         if (fused_out_node(fu, o))
             fprintf(E->f, ", real *restrict %s", fp->out[o]);
     fprintf(E->f, ")\n{\n");
-    const char *cols = sym_cols ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
-    const char **inptr = fp->in;
-    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
-    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
-    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
-    for (int k = 0; k < fb->n; k++) {
-        const Node *x = fb->nodes[k];
-        if (x->op == OP_ARG || x->op == OP_CONST)
-            continue;
-        const char *a = fused_operand(E, fu, x->in[0], inptr);
-        const char *b = x->nin > 1 ? fused_operand(E, fu, x->in[1], inptr) : NULL;
-        const char *e;
-        if (x->op == OP_TANH || x->op == OP_SIGMOID)
-            e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
-        else
-            e = elementwise_expr(x, a, b);
-        emitf(E, 3, "const real %s = %s;\n", node_cname(E, x), e);
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (fused_out_node(fu, o))
-            emitf(E, 3, "%s[idx] = %s;\n", fp->out[o], node_cname(E, s->out[o].node));
-    emitf(E, 2, "}\n");
+    const char **local = arena_array(&perm, (size_t)fb->n + 1, sizeof(char *));
+    for (int k = 0; k < fb->n; k++)
+        if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
+            local[k] = node_cname(E, fb->nodes[k]);
+    fused_loop(E, fu, fp->in, local, fp->out);
     emitf(E, 0, "}\n\n");
 }
 
@@ -1151,7 +1264,7 @@ static void emit_fused_fns(Emit *E)
             continue;
         const Graph *b = g->nodes[i]->scan->body;
         for (int k = 0; k < b->n; k++)
-            if (b->nodes[k]->op == OP_FUSED)
+            if (b->nodes[k]->op == OP_FUSED && fused_params(E, b->nodes[k])->rep == b->nodes[k])
                 emit_fused_fn(E, b->nodes[k], i >= E->m->nforward);
     }
 }
