@@ -288,33 +288,33 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict c_prev_2, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
+static void classifier_fused_c_step(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict c_prev_2, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_out, real *restrict f_out, real *restrict g_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
             const size_t idx = row * CLASSIFIER_H + col;
             const real i_add = i_add_t[idx] + i_W_hi[idx];
             const real i_add_2 = i_add + b_hi[col];
-            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
+            const real i = rnnrt_sigmoid_fast(i_add_2);
             const real f_add = f_add_t[idx] + f_W_hf[idx];
             const real f_add_2 = f_add + b_hf[col];
             const real f = rnnrt_sigmoid_fast(f_add_2);
             const real g_add = g_add_t[idx] + g_W_hg[idx];
             const real g_add_2 = g_add + b_hg[col];
-            const real g_2 = rnnrt_tanh_fast(g_add_2);
+            const real g = rnnrt_tanh_fast(g_add_2);
             const real o_add = o_add_t[idx] + o_W_ho[idx];
             const real o_add_2 = o_add + b_ho[col];
             const real o = rnnrt_sigmoid_fast(o_add_2);
             const real c_mul = f * c_prev[idx];
-            const real c_mul_2 = i_2 * g_2;
+            const real c_mul_2 = i * g;
             const real c_new = c_mul + c_mul_2;
             const real h_tanh = rnnrt_tanh_fast(c_new);
             const real h_new = o * h_tanh;
             const real h_step = h_new - h_prev[idx];
             const real c_step = c_new - c_prev_2[idx];
-            i_2_out[idx] = i_2;
+            i_out[idx] = i;
             f_out[idx] = f;
-            g_2_out[idx] = g_2;
+            g_out[idx] = g;
             o_out[idx] = o;
             h_tanh_out[idx] = h_tanh;
             h_step_out[idx] = h_step;
@@ -345,7 +345,7 @@ static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, c
  *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
  *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  */
-static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_5_out)
+static void classifier_fused_dc_prev(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
@@ -471,7 +471,7 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
+        classifier_fused_c_step((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, h_tanh, w.h_step, w.c_step);
         /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
@@ -589,7 +589,7 @@ static void classifier_backward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
          *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          */
-        classifier_fused_dg_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_dc_prev((size_t)B, c_prev_t, carry_scale_t_2, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
         rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_2, CLASSIFIER_H);
         rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_2, CLASSIFIER_E);

@@ -248,33 +248,33 @@ static size_t lstm_workspace(int B, int T, int V)
  *   specs/lstm.yaml:36  c: f * c + i * g
  *   specs/lstm.yaml:37  h: o * tanh(c)
  */
-static void lstm_fused_i(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_2_out, real *restrict f_out, real *restrict g_2_out, real *restrict o_out, real *restrict c_2_out, real *restrict h_tanh_out, real *restrict h_out)
+static void lstm_fused_h(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_out, real *restrict f_out, real *restrict g_out, real *restrict o_out, real *restrict c_out, real *restrict h_tanh_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
             const size_t idx = row * LSTM_H + col;
             const real i_add = i_add_t[idx] + i_W_hi[idx];
             const real i_add_2 = i_add + b_hi[col];
-            const real i_2 = rnnrt_sigmoid_fast(i_add_2);
+            const real i = rnnrt_sigmoid_fast(i_add_2);
             const real f_add = f_add_t[idx] + f_W_hf[idx];
             const real f_add_2 = f_add + b_hf[col];
             const real f = rnnrt_sigmoid_fast(f_add_2);
             const real g_add = g_add_t[idx] + g_W_hg[idx];
             const real g_add_2 = g_add + b_hg[col];
-            const real g_2 = rnnrt_tanh_fast(g_add_2);
+            const real g = rnnrt_tanh_fast(g_add_2);
             const real o_add = o_add_t[idx] + o_W_ho[idx];
             const real o_add_2 = o_add + b_ho[col];
             const real o = rnnrt_sigmoid_fast(o_add_2);
             const real c_mul = f * c_prev[idx];
-            const real c_mul_2 = i_2 * g_2;
-            const real c_2 = c_mul + c_mul_2;
-            const real h_tanh = rnnrt_tanh_fast(c_2);
+            const real c_mul_2 = i * g;
+            const real c = c_mul + c_mul_2;
+            const real h_tanh = rnnrt_tanh_fast(c);
             const real h = o * h_tanh;
-            i_2_out[idx] = i_2;
+            i_out[idx] = i;
             f_out[idx] = f;
-            g_2_out[idx] = g_2;
+            g_out[idx] = g;
             o_out[idx] = o;
-            c_2_out[idx] = c_2;
+            c_out[idx] = c;
             h_tanh_out[idx] = h_tanh;
             h_out[idx] = h;
         }
@@ -289,7 +289,7 @@ static void lstm_fused_i(size_t rows, const real *restrict b_hf, const real *res
  *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_2_out)
+static void lstm_fused_dc_prev(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t_2, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_2_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
@@ -394,7 +394,7 @@ static void lstm_forward(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused_i((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, w.c_2, h_tanh, h);
+        lstm_fused_h((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_2, f, g_3, o, w.c_2, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
         h_prev_cur = h;
@@ -465,7 +465,7 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_do_add((size_t)B, c_prev_t, carry_scale_t_2, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
+        lstm_fused_dc_prev((size_t)B, c_prev_t, carry_scale_t_2, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
         rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev, LSTM_H);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */

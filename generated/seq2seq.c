@@ -719,75 +719,39 @@ static size_t seq2seq_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict r_enc_l0_out, real *restrict z_enc_l0_out, real *restrict n_add_enc_l0_out, real *restrict n_enc_l0_out, real *restrict h_sub_enc_l0_out, real *restrict h_step_enc_l0_out)
+static void seq2seq_fused_h_step(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
-            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0[idx];
-            r_enc_l0_out[idx] = r_enc_l0;
-            z_enc_l0_out[idx] = z_enc_l0;
-            n_add_enc_l0_out[idx] = n_add_enc_l0;
-            n_enc_l0_out[idx] = n_enc_l0;
-            h_sub_enc_l0_out[idx] = h_sub_enc_l0;
-            h_step_enc_l0_out[idx] = h_step_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15  state: [h]
- */
-static void seq2seq_fused_r_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict r_enc_l1_out, real *restrict z_enc_l1_out, real *restrict n_add_enc_l1_out, real *restrict n_enc_l1_out, real *restrict h_sub_enc_l1_out, real *restrict h_step_enc_l1_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
-            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1[idx];
-            r_enc_l1_out[idx] = r_enc_l1;
-            z_enc_l1_out[idx] = z_enc_l1;
-            n_add_enc_l1_out[idx] = n_add_enc_l1;
-            n_enc_l1_out[idx] = n_enc_l1;
-            h_sub_enc_l1_out[idx] = h_sub_enc_l1;
-            h_step_enc_l1_out[idx] = h_step_enc_l1;
+            const real r_add = r_add_t[idx] + r_W_hr[idx];
+            const real r_add_2 = r_add + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_2);
+            const real z_add = z_add_t[idx] + z_W_hz[idx];
+            const real z_add_2 = z_add + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real n_add = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add;
+            const real n_add_2 = n_add_t[idx] + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_2);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h_new = h_mul + h_mul_2;
+            const real h_step = h_new - h_prev[idx];
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_step_out[idx] = h_step;
         }
 }
 
 /* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines):
  *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
  */
-static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_tanh_out, real *restrict score_mul_out)
+static void seq2seq_fused_score_mul(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_tanh_out, real *restrict score_mul_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
@@ -805,37 +769,37 @@ static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add
  *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict b_in_dec_l0, const real *restrict b_ir_dec_l0, const real *restrict b_iz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_cn_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_matmul_dec_l0_t, const real *restrict r_W_cr_dec_l0, const real *restrict r_W_hr_dec_l0, const real *restrict r_matmul_dec_l0_t, const real *restrict z_W_cz_dec_l0, const real *restrict z_W_hz_dec_l0, const real *restrict z_matmul_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_3_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
+static void seq2seq_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_cn, const real *restrict n_W_hn, const real *restrict n_matmul_t, const real *restrict r_W_cr, const real *restrict r_W_hr, const real *restrict r_matmul_t, const real *restrict z_W_cz, const real *restrict z_W_hz, const real *restrict z_matmul_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_3_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l0 = r_matmul_dec_l0_t[idx] + r_W_cr_dec_l0[idx];
-            const real r_add_dec_l0_2 = r_add_dec_l0 + b_ir_dec_l0[col];
-            const real r_add_dec_l0_3 = r_add_dec_l0_2 + r_W_hr_dec_l0[idx];
-            const real r_add_dec_l0_4 = r_add_dec_l0_3 + b_hr_dec_l0[col];
-            const real r_dec_l0 = rnnrt_sigmoid_fast(r_add_dec_l0_4);
-            const real z_add_dec_l0 = z_matmul_dec_l0_t[idx] + z_W_cz_dec_l0[idx];
-            const real z_add_dec_l0_2 = z_add_dec_l0 + b_iz_dec_l0[col];
-            const real z_add_dec_l0_3 = z_add_dec_l0_2 + z_W_hz_dec_l0[idx];
-            const real z_add_dec_l0_4 = z_add_dec_l0_3 + b_hz_dec_l0[col];
-            const real z_dec_l0 = rnnrt_sigmoid_fast(z_add_dec_l0_4);
-            const real n_add_dec_l0 = n_matmul_dec_l0_t[idx] + n_W_cn_dec_l0[idx];
-            const real n_add_dec_l0_2 = n_add_dec_l0 + b_in_dec_l0[col];
-            const real n_add_dec_l0_3 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
-            const real n_mul_dec_l0 = r_dec_l0 * n_add_dec_l0_3;
-            const real n_add_dec_l0_4 = n_add_dec_l0_2 + n_mul_dec_l0;
-            const real n_dec_l0 = rnnrt_tanh_fast(n_add_dec_l0_4);
-            const real h_sub_dec_l0 = (real)1 - z_dec_l0;
-            const real h_mul_dec_l0 = h_sub_dec_l0 * n_dec_l0;
-            const real h_mul_dec_l0_2 = z_dec_l0 * h_prev_dec_l0[idx];
-            const real h_dec_l0 = h_mul_dec_l0 + h_mul_dec_l0_2;
-            r_dec_l0_out[idx] = r_dec_l0;
-            z_dec_l0_out[idx] = z_dec_l0;
-            n_add_dec_l0_3_out[idx] = n_add_dec_l0_3;
-            n_dec_l0_out[idx] = n_dec_l0;
-            h_sub_dec_l0_out[idx] = h_sub_dec_l0;
-            h_dec_l0_out[idx] = h_dec_l0;
+            const real r_add = r_matmul_t[idx] + r_W_cr[idx];
+            const real r_add_2 = r_add + b_ir[col];
+            const real r_add_3 = r_add_2 + r_W_hr[idx];
+            const real r_add_4 = r_add_3 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_4);
+            const real z_add = z_matmul_t[idx] + z_W_cz[idx];
+            const real z_add_2 = z_add + b_iz[col];
+            const real z_add_3 = z_add_2 + z_W_hz[idx];
+            const real z_add_4 = z_add_3 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_4);
+            const real n_add = n_matmul_t[idx] + n_W_cn[idx];
+            const real n_add_2 = n_add + b_in[col];
+            const real n_add_3 = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add_3;
+            const real n_add_4 = n_add_2 + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_4);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h = h_mul + h_mul_2;
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_3_out[idx] = n_add_3;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
         }
 }
 
@@ -845,34 +809,34 @@ static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_2_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
+static void seq2seq_fused_h_dec_l1(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_2_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_dec_l1 = r_W_ir_dec_l1[idx] + b_ir_dec_l1[col];
-            const real r_add_dec_l1_2 = r_add_dec_l1 + r_W_hr_dec_l1[idx];
-            const real r_add_dec_l1_3 = r_add_dec_l1_2 + b_hr_dec_l1[col];
-            const real r_dec_l1 = rnnrt_sigmoid_fast(r_add_dec_l1_3);
-            const real z_add_dec_l1 = z_W_iz_dec_l1[idx] + b_iz_dec_l1[col];
-            const real z_add_dec_l1_2 = z_add_dec_l1 + z_W_hz_dec_l1[idx];
-            const real z_add_dec_l1_3 = z_add_dec_l1_2 + b_hz_dec_l1[col];
-            const real z_dec_l1 = rnnrt_sigmoid_fast(z_add_dec_l1_3);
-            const real n_add_dec_l1 = n_W_in_dec_l1[idx] + b_in_dec_l1[col];
-            const real n_add_dec_l1_2 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
-            const real n_mul_dec_l1 = r_dec_l1 * n_add_dec_l1_2;
-            const real n_add_dec_l1_3 = n_add_dec_l1 + n_mul_dec_l1;
-            const real n_dec_l1 = rnnrt_tanh_fast(n_add_dec_l1_3);
-            const real h_sub_dec_l1 = (real)1 - z_dec_l1;
-            const real h_mul_dec_l1 = h_sub_dec_l1 * n_dec_l1;
-            const real h_mul_dec_l1_2 = z_dec_l1 * h_prev_dec_l1[idx];
-            const real h_dec_l1 = h_mul_dec_l1 + h_mul_dec_l1_2;
-            r_dec_l1_out[idx] = r_dec_l1;
-            z_dec_l1_out[idx] = z_dec_l1;
-            n_add_dec_l1_2_out[idx] = n_add_dec_l1_2;
-            n_dec_l1_out[idx] = n_dec_l1;
-            h_sub_dec_l1_out[idx] = h_sub_dec_l1;
-            h_dec_l1_out[idx] = h_dec_l1;
+            const real r_add = r_W_ir[idx] + b_ir[col];
+            const real r_add_2 = r_add + r_W_hr[idx];
+            const real r_add_3 = r_add_2 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_3);
+            const real z_add = z_W_iz[idx] + b_iz[col];
+            const real z_add_2 = z_add + z_W_hz[idx];
+            const real z_add_3 = z_add_2 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_3);
+            const real n_add = n_W_in[idx] + b_in[col];
+            const real n_add_2 = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add_2;
+            const real n_add_3 = n_add + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_3);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h = h_mul + h_mul_2;
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_2_out[idx] = n_add_2;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
         }
 }
 
@@ -882,28 +846,28 @@ static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_dec_l1_2_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
+static void seq2seq_fused_dr_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
-            const real dz_dec_l1 = dh_dec_l1 * h_prev_dec_l1_t[idx];
-            const real dh_prev_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
-            const real dh_sub_dec_l1 = dh_dec_l1 * n_dec_l1_t[idx];
-            const real dn_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx];
-            const real dz_dec_l1_2 = -dh_sub_dec_l1;
-            const real dz_dec_l1_3 = dz_dec_l1 + dz_dec_l1_2;
-            const real dn_add_dec_l1 = dn_dec_l1 * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
-            const real dr_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx];
-            const real dn_add_dec_l1_2 = dn_add_dec_l1 * r_dec_l1_t[idx];
-            const real dz_add_dec_l1 = dz_dec_l1_3 * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
-            const real dr_add_dec_l1 = dr_dec_l1 * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
-            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
-            dn_add_dec_l1_out[idx] = dn_add_dec_l1;
-            dn_add_dec_l1_2_out[idx] = dn_add_dec_l1_2;
-            dz_add_dec_l1_out[idx] = dz_add_dec_l1;
-            dr_add_dec_l1_out[idx] = dr_add_dec_l1;
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real dz = dh * h_prev_t[idx];
+            const real dh_prev = dh * z_t[idx];
+            const real dh_sub = dh * n_t[idx];
+            const real dn = dh * h_sub_t[idx];
+            const real dz_2 = -dh_sub;
+            const real dz_3 = dz + dz_2;
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_out[idx] = dh_prev;
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -913,45 +877,45 @@ static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_de
  *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_2, const real *restrict dh_dec_l0_3, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_dec_l0_2_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
+static void seq2seq_fused_dr_add_dec_l0(size_t rows, const real *restrict dh, const real *restrict dh_2, const real *restrict dh_3, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l0_4 = dh_dec_l0_next[idx] + dh_dec_l0[idx];
-            const real dh_dec_l0_5 = dh_dec_l0_4 + dh_dec_l0_2[idx];
-            const real dh_dec_l0_6 = dh_dec_l0_5 + dh_dec_l0_3[idx];
-            const real dz_dec_l0 = dh_dec_l0_6 * h_prev_dec_l0_t[idx];
-            const real dh_prev_dec_l0 = dh_dec_l0_6 * z_dec_l0_t[idx];
-            const real dh_sub_dec_l0 = dh_dec_l0_6 * n_dec_l0_t[idx];
-            const real dn_dec_l0 = dh_dec_l0_6 * h_sub_dec_l0_t[idx];
-            const real dz_dec_l0_2 = -dh_sub_dec_l0;
-            const real dz_dec_l0_3 = dz_dec_l0 + dz_dec_l0_2;
-            const real dn_add_dec_l0 = dn_dec_l0 * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
-            const real dr_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx];
-            const real dn_add_dec_l0_2 = dn_add_dec_l0 * r_dec_l0_t[idx];
-            const real dz_add_dec_l0 = dz_dec_l0_3 * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
-            const real dr_add_dec_l0 = dr_dec_l0 * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
-            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
-            dn_add_dec_l0_out[idx] = dn_add_dec_l0;
-            dn_add_dec_l0_2_out[idx] = dn_add_dec_l0_2;
-            dz_add_dec_l0_out[idx] = dz_add_dec_l0;
-            dr_add_dec_l0_out[idx] = dr_add_dec_l0;
+            const real dh_4 = dh_next[idx] + dh[idx];
+            const real dh_5 = dh_4 + dh_2[idx];
+            const real dh_6 = dh_5 + dh_3[idx];
+            const real dz = dh_6 * h_prev_t[idx];
+            const real dh_prev = dh_6 * z_t[idx];
+            const real dh_sub = dh_6 * n_t[idx];
+            const real dn = dh_6 * h_sub_t[idx];
+            const real dz_2 = -dh_sub;
+            const real dz_3 = dz + dz_2;
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_out[idx] = dh_prev;
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l0_2(size_t rows, const real *restrict dh_prev_dec_l0, const real *restrict dh_prev_dec_l0_2, const real *restrict dh_prev_dec_l0_3, const real *restrict dh_prev_dec_l0_4, real *restrict dh_prev_dec_l0_7_out)
+static void seq2seq_fused_dh_prev(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l0_5 = dh_prev_dec_l0[idx] + dh_prev_dec_l0_2[idx];
-            const real dh_prev_dec_l0_6 = dh_prev_dec_l0_5 + dh_prev_dec_l0_3[idx];
-            const real dh_prev_dec_l0_7 = dh_prev_dec_l0_6 + dh_prev_dec_l0_4[idx];
-            dh_prev_dec_l0_7_out[idx] = dh_prev_dec_l0_7;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            dh_prev_7_out[idx] = dh_prev_7;
         }
 }
 
@@ -1000,16 +964,16 @@ static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mu
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
  */
-static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_prev_dec_l1, const real *restrict dh_prev_dec_l1_2, const real *restrict dh_prev_dec_l1_3, const real *restrict dh_prev_dec_l1_4, const real *restrict dh_prev_dec_l1_5, real *restrict dh_prev_dec_l1_9_out)
+static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_prev_5, real *restrict dh_prev_9_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l1_6 = dh_prev_dec_l1[idx] + dh_prev_dec_l1_2[idx];
-            const real dh_prev_dec_l1_7 = dh_prev_dec_l1_6 + dh_prev_dec_l1_3[idx];
-            const real dh_prev_dec_l1_8 = dh_prev_dec_l1_7 + dh_prev_dec_l1_4[idx];
-            const real dh_prev_dec_l1_9 = dh_prev_dec_l1_8 + dh_prev_dec_l1_5[idx];
-            dh_prev_dec_l1_9_out[idx] = dh_prev_dec_l1_9;
+            const real dh_prev_6 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_3[idx];
+            const real dh_prev_8 = dh_prev_7 + dh_prev_4[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev_5[idx];
+            dh_prev_9_out[idx] = dh_prev_9;
         }
 }
 
@@ -1017,17 +981,17 @@ static void seq2seq_fused_dh_prev_dec_l1_2(size_t rows, const real *restrict dh_
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_prev_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict z_enc_l1_t, real *restrict dz_add_enc_l1_out)
+static void seq2seq_fused_dz_add(size_t rows, const real *restrict dh_step, const real *restrict h_prev_t, const real *restrict n_t, const real *restrict z_t, real *restrict dz_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l1 = dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx];
-            const real dh_sub_enc_l1 = dh_step_enc_l1[idx] * n_enc_l1_t[idx];
-            const real dz_enc_l1_2 = -dh_sub_enc_l1;
-            const real dz_enc_l1_3 = dz_enc_l1 + dz_enc_l1_2;
-            const real dz_add_enc_l1 = dz_enc_l1_3 * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
-            dz_add_enc_l1_out[idx] = dz_add_enc_l1;
+            const real dz = dh_step[idx] * h_prev_t[idx];
+            const real dh_sub = dh_step[idx] * n_t[idx];
+            const real dz_2 = -dh_sub;
+            const real dz_3 = dz + dz_2;
+            const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
+            dz_add_out[idx] = dz_add;
         }
 }
 
@@ -1036,19 +1000,19 @@ static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t_2, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_enc_l1_2_out, real *restrict dr_add_enc_l1_out)
+static void seq2seq_fused_dr_add_enc_l1(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx];
-            const real dn_add_enc_l1 = dn_enc_l1 * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
-            const real dr_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t_2[idx];
-            const real dn_add_enc_l1_2 = dn_add_enc_l1 * r_enc_l1_t[idx];
-            const real dr_add_enc_l1 = dr_enc_l1 * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
-            dn_add_enc_l1_out[idx] = dn_add_enc_l1;
-            dn_add_enc_l1_2_out[idx] = dn_add_enc_l1_2;
-            dr_add_enc_l1_out[idx] = dr_add_enc_l1;
+            const real dn = dh_step[idx] * h_sub_t[idx];
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t_2[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -1056,106 +1020,19 @@ static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_ste
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_6, const real *restrict dh_prev_enc_l1, const real *restrict dh_prev_enc_l1_2, const real *restrict dh_prev_enc_l1_3, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_10_out)
+static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_6, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_10_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l1_4 = -dh_step_enc_l1[idx];
-            const real dh_prev_enc_l1_5 = dh_enc_l1_6[idx] + dh_prev_enc_l1_4;
-            const real dh_prev_enc_l1_6 = dh_step_enc_l1[idx] * z_enc_l1_t[idx];
-            const real dh_prev_enc_l1_7 = dh_prev_enc_l1_5 + dh_prev_enc_l1_6;
-            const real dh_prev_enc_l1_8 = dh_prev_enc_l1_7 + dh_prev_enc_l1_2[idx];
-            const real dh_prev_enc_l1_9 = dh_prev_enc_l1_8 + dh_prev_enc_l1[idx];
-            const real dh_prev_enc_l1_10 = dh_prev_enc_l1_9 + dh_prev_enc_l1_3[idx];
-            dh_prev_enc_l1_10_out[idx] = dh_prev_enc_l1_10;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
- */
-static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_2, const real *restrict dh_enc_l0_3, const real *restrict dh_enc_l0_4, real *restrict dh_enc_l0_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_enc_l0 = dh_enc_l0_3[idx] + dh_enc_l0_2[idx];
-            const real dh_enc_l0_5 = dh_enc_l0 + dh_enc_l0_4[idx];
-            dh_enc_l0_5_out[idx] = dh_enc_l0_5;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- */
-static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_prev_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict z_enc_l0_t, real *restrict dz_add_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_enc_l0 = dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx];
-            const real dh_sub_enc_l0 = dh_step_enc_l0[idx] * n_enc_l0_t[idx];
-            const real dz_enc_l0_2 = -dh_sub_enc_l0;
-            const real dz_enc_l0_3 = dz_enc_l0 + dz_enc_l0_2;
-            const real dz_add_enc_l0 = dz_enc_l0_3 * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
-            dz_add_enc_l0_out[idx] = dz_add_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t_2, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_enc_l0_2_out, real *restrict dr_add_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx];
-            const real dn_add_enc_l0 = dn_enc_l0 * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
-            const real dr_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t_2[idx];
-            const real dn_add_enc_l0_2 = dn_add_enc_l0 * r_enc_l0_t[idx];
-            const real dr_add_enc_l0 = dr_enc_l0 * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
-            dn_add_enc_l0_out[idx] = dn_add_enc_l0;
-            dn_add_enc_l0_2_out[idx] = dn_add_enc_l0_2;
-            dr_add_enc_l0_out[idx] = dr_add_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- */
-static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_6, const real *restrict dh_prev_enc_l0, const real *restrict dh_prev_enc_l0_2, const real *restrict dh_prev_enc_l0_3, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_10_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l0_4 = -dh_step_enc_l0[idx];
-            const real dh_prev_enc_l0_5 = dh_enc_l0_6[idx] + dh_prev_enc_l0_4;
-            const real dh_prev_enc_l0_6 = dh_step_enc_l0[idx] * z_enc_l0_t[idx];
-            const real dh_prev_enc_l0_7 = dh_prev_enc_l0_5 + dh_prev_enc_l0_6;
-            const real dh_prev_enc_l0_8 = dh_prev_enc_l0_7 + dh_prev_enc_l0_2[idx];
-            const real dh_prev_enc_l0_9 = dh_prev_enc_l0_8 + dh_prev_enc_l0[idx];
-            const real dh_prev_enc_l0_10 = dh_prev_enc_l0_9 + dh_prev_enc_l0_3[idx];
-            dh_prev_enc_l0_10_out[idx] = dh_prev_enc_l0_10;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
- */
-static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x, const real *restrict dembed_src_x_2, const real *restrict dembed_src_x_3, real *restrict dembed_src_x_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
-            const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_src_x_4 = dembed_src_x_2[idx] + dembed_src_x[idx];
-            const real dembed_src_x_5 = dembed_src_x_4 + dembed_src_x_3[idx];
-            dembed_src_x_5_out[idx] = dembed_src_x_5;
+            const real dh_prev_4 = -dh_step[idx];
+            const real dh_prev_5 = dh_6[idx] + dh_prev_4;
+            const real dh_prev_6 = dh_step[idx] * z_t[idx];
+            const real dh_prev_7 = dh_prev_5 + dh_prev_6;
+            const real dh_prev_8 = dh_prev_7 + dh_prev_2[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev[idx];
+            const real dh_prev_10 = dh_prev_9 + dh_prev_3[idx];
+            dh_prev_10_out[idx] = dh_prev_10;
         }
 }
 
@@ -1216,7 +1093,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_fused_h_step((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0_2, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1267,7 +1144,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_fused_h_step((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1_2, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1347,7 +1224,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_W_hz_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_W_hn_dec_l1, SEQ2SEQ_H);
-        seq2seq_fused_score_tanh((size_t)T * B, w.score_add, p.w_v, score_tanh, w.score_mul);
+        seq2seq_fused_score_mul((size_t)T * B, w.score_add, p.w_v, score_tanh, w.score_mul);
         for (size_t i = 0; i < (size_t)T * B; i++) {
             real s = 0;
             for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -1379,12 +1256,12 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.z_W_cz_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.n_W_cn_dec_l0, SEQ2SEQ_H);
         /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
-        seq2seq_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, n_matmul_dec_l0_t, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, r_matmul_dec_l0_t, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, z_matmul_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        seq2seq_fused_h((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, n_matmul_dec_l0_t, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, r_matmul_dec_l0_t, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, z_matmul_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_W_ir_dec_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        seq2seq_fused_r_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        seq2seq_fused_h_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1513,7 +1390,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_fused_dr_add((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_dec_l1, dn_add_dec_l1, dn_add_dec_l1_2, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_dec_l1_2, SEQ2SEQ_H);
@@ -1529,7 +1406,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_fused_dr_add_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_E);
@@ -1543,7 +1420,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.dcontext_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l0, SEQ2SEQ_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_3, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_prev_dec_l0_2((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
+        seq2seq_fused_dh_prev((size_t)B, w.dh_prev_dec_l0, w.dh_prev_dec_l0_2, w.dh_prev_dec_l0_3, w.dh_prev_dec_l0_4, w.dh_prev_dec_l0_5);
         /* specs/seq2seq.yaml:43 (backward)  attention: */
         seq2seq_fused_dcontext((size_t)B, w.dcontext, w.dcontext_2, w.dcontext_3, w.dcontext_4);
         for (size_t t = 0; t < (size_t)T; t++)
@@ -1579,7 +1456,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
         rnnrt_sum_rows(dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H, (size_t)B * SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_5, SEQ2SEQ_H);
-        seq2seq_fused_dh_prev_dec_l1_2((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
+        seq2seq_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
         rnnrt_add_to(w.dscore_matmul_2, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
         rnnrt_add_to(w.dh_enc_l1_3, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
         memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0_5, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -1661,7 +1538,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_fused_dz_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
+        seq2seq_fused_dz_add((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_enc_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_2, SEQ2SEQ_H);
@@ -1670,7 +1547,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_H);
@@ -1680,7 +1557,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
         seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_2, w.dh_enc_l0_3, w.dh_enc_l0_4, dh_enc_l0_5);
+        seq2seq_fused_dcontext((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1731,7 +1608,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_fused_dz_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
+        seq2seq_fused_dz_add((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_enc_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_iz_enc_l0, SEQ2SEQ_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x, SEQ2SEQ_E);
@@ -1740,7 +1617,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_H);
@@ -1748,9 +1625,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x, w.dembed_src_x_2, w.dembed_src_x_3, dembed_src_x_4);
+        seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -2031,58 +1908,27 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0_2, const real *restrict n_W_hn_enc_l0_2, const real *restrict n_add_enc_l0_t_3, const real *restrict r_W_hr_enc_l0_2, const real *restrict r_add_enc_l0_t_2, const real *restrict z_W_hz_enc_l0_2, const real *restrict z_add_enc_l0_t_2, real *restrict h_step_enc_l0_out)
+static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_add_t_3, const real *restrict r_W_hr_2, const real *restrict r_add_t_2, const real *restrict z_W_hz_2, const real *restrict z_add_t_2, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l0 = r_add_enc_l0_t_2[idx] + r_W_hr_enc_l0_2[idx];
-            const real r_add_enc_l0_2 = r_add_enc_l0 + b_hr_enc_l0[col];
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_2);
-            const real z_add_enc_l0 = z_add_enc_l0_t_2[idx] + z_W_hz_enc_l0_2[idx];
-            const real z_add_enc_l0_2 = z_add_enc_l0 + b_hz_enc_l0[col];
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_2);
-            const real n_add_enc_l0 = n_W_hn_enc_l0_2[idx] + b_hn_enc_l0[col];
-            const real n_mul_enc_l0 = r_enc_l0 * n_add_enc_l0;
-            const real n_add_enc_l0_2 = n_add_enc_l0_t_3[idx] + n_mul_enc_l0;
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_2);
-            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_mul_enc_l0 = h_sub_enc_l0 * n_enc_l0;
-            const real h_mul_enc_l0_2 = z_enc_l0 * h_prev_enc_l0_2[idx];
-            const real h_new_enc_l0 = h_mul_enc_l0 + h_mul_enc_l0_2;
-            const real h_step_enc_l0 = h_new_enc_l0 - h_prev_enc_l0_2[idx];
-            h_step_enc_l0_out[idx] = h_step_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15  state: [h]
- */
-static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1_2, const real *restrict n_W_hn_enc_l1_2, const real *restrict n_add_enc_l1_t_3, const real *restrict r_W_hr_enc_l1_2, const real *restrict r_add_enc_l1_t_2, const real *restrict z_W_hz_enc_l1_2, const real *restrict z_add_enc_l1_t_2, real *restrict h_step_enc_l1_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add_enc_l1 = r_add_enc_l1_t_2[idx] + r_W_hr_enc_l1_2[idx];
-            const real r_add_enc_l1_2 = r_add_enc_l1 + b_hr_enc_l1[col];
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_2);
-            const real z_add_enc_l1 = z_add_enc_l1_t_2[idx] + z_W_hz_enc_l1_2[idx];
-            const real z_add_enc_l1_2 = z_add_enc_l1 + b_hz_enc_l1[col];
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_2);
-            const real n_add_enc_l1 = n_W_hn_enc_l1_2[idx] + b_hn_enc_l1[col];
-            const real n_mul_enc_l1 = r_enc_l1 * n_add_enc_l1;
-            const real n_add_enc_l1_2 = n_add_enc_l1_t_3[idx] + n_mul_enc_l1;
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_2);
-            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_mul_enc_l1 = h_sub_enc_l1 * n_enc_l1;
-            const real h_mul_enc_l1_2 = z_enc_l1 * h_prev_enc_l1_2[idx];
-            const real h_new_enc_l1 = h_mul_enc_l1 + h_mul_enc_l1_2;
-            const real h_step_enc_l1 = h_new_enc_l1 - h_prev_enc_l1_2[idx];
-            h_step_enc_l1_out[idx] = h_step_enc_l1;
+            const real r_add = r_add_t_2[idx] + r_W_hr_2[idx];
+            const real r_add_2 = r_add + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_2);
+            const real z_add = z_add_t_2[idx] + z_W_hz_2[idx];
+            const real z_add_2 = z_add + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real n_add = n_W_hn_2[idx] + b_hn[col];
+            const real n_mul = r * n_add;
+            const real n_add_2 = n_add_t_3[idx] + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_2);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev_2[idx];
+            const real h_new = h_mul + h_mul_2;
+            const real h_step = h_new - h_prev_2[idx];
+            h_step_out[idx] = h_step;
         }
 }
 
@@ -2186,7 +2032,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
+        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)

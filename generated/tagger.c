@@ -227,29 +227,29 @@ static size_t tagger_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void tagger_fused_r(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_2_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_2_out, real *restrict h_sub_out, real *restrict h_out)
+static void tagger_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
             const size_t idx = row * TAGGER_H + col;
             const real r_add = r_add_t[idx] + r_W_hr[idx];
             const real r_add_2 = r_add + b_hr[col];
-            const real r_2 = rnnrt_sigmoid_fast(r_add_2);
+            const real r = rnnrt_sigmoid_fast(r_add_2);
             const real z_add = z_add_t[idx] + z_W_hz[idx];
             const real z_add_2 = z_add + b_hz[col];
             const real z = rnnrt_sigmoid_fast(z_add_2);
             const real n_add = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r_2 * n_add;
+            const real n_mul = r * n_add;
             const real n_add_2 = n_add_t[idx] + n_mul;
-            const real n_2 = rnnrt_tanh_fast(n_add_2);
+            const real n = rnnrt_tanh_fast(n_add_2);
             const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n_2;
+            const real h_mul = h_sub * n;
             const real h_mul_2 = z * h_prev[idx];
             const real h = h_mul + h_mul_2;
-            r_2_out[idx] = r_2;
+            r_out[idx] = r;
             z_out[idx] = z;
             n_add_out[idx] = n_add;
-            n_2_out[idx] = n_2;
+            n_out[idx] = n;
             h_sub_out[idx] = h_sub;
             h_out[idx] = h;
         }
@@ -261,7 +261,7 @@ static void tagger_fused_r(size_t rows, const real *restrict b_hn, const real *r
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void tagger_fused_dh_prev(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void tagger_fused_dr_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
@@ -289,7 +289,7 @@ static void tagger_fused_dh_prev(size_t rows, const real *restrict dh_next, cons
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
  */
-static void tagger_fused_dh_prev_2(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
@@ -367,7 +367,7 @@ static void tagger_forward(RnnrtCtx *c)
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        tagger_fused_r((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
+        tagger_fused_h((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_2, z, n_add_2, n_2, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * TAGGER_H, h_prev, (size_t)B * TAGGER_H * sizeof(real));
         h_prev_cur = h;
     }
@@ -433,7 +433,7 @@ static void tagger_backward(RnnrtCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        tagger_fused_dh_prev((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
+        tagger_fused_dr_add((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t_2, n_t, r_t, z_t, w.dh_prev, dn_add, dn_add_2, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx, TAGGER_E);
         rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_2, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_2, TAGGER_H);
@@ -444,7 +444,7 @@ static void tagger_backward(RnnrtCtx *c)
         rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dr_add, TAGGER_H, p.W_hr, TAGGER_H, packed ? w.W_hr_packed : NULL, w.dh_prev_4, TAGGER_H);
         rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dr_add, TAGGER_H, p.W_ir, TAGGER_H, packed ? w.W_ir_packed : NULL, w.dx_3, TAGGER_E);
         /* <rnnc>/cells/gru.yaml:15 (backward)  state: [h] */
-        tagger_fused_dh_prev_2((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
+        tagger_fused_dh_prev((size_t)B, carry_scale_t_2, w.dh_prev, w.dh_prev_2, w.dh_prev_3, w.dh_prev_4, w.dh_prev_5);
         /* specs/tagger.yaml:12 (backward)  input: {embed: 16} */
         tagger_fused_dx((size_t)B, w.dx, w.dx_2, w.dx_3, dx_4);
         memcpy(w.dh_next_carry, w.dh_prev_5, (size_t)B * TAGGER_H * sizeof(real));
