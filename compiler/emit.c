@@ -794,27 +794,21 @@ static void emit_params(Emit *E)
               p->loc.line);
     }
     emitf(E, 0, "};\n\n");
-    emitf(E, 0, "/* Views into a parameter (or gradient) block. */\n");
-    emitf(E, 0, "typedef struct {\n");
-    for (int i = 0; i < m->nparams; i++) {
-        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
-    }
+    emitf(E, 0, "/* Views into a parameter (or gradient) block: p.%s is p.view[0], and so on\n"
+                " * in the order of the table (%s_params_at points them). */\n",
+          m->params[0].name, E->prefix);
+    emitf(E, 0, "typedef union {\n");
+    emitf(E, 1, "struct {\n");
+    for (int i = 0; i < m->nparams; i++)
+        emitf(E, 2, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
+    emitf(E, 1, "};\n");
+    emitf(E, 1, "real *view[%d];\n", m->nparams);
     emitf(E, 0, "} %s_params;\n\n", E->prefix);
     emitf(E, 0, "static %s_params %s_params_at(real *base, int V%s)\n{\n", E->prefix, E->prefix,
           E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "");
     emitf(E, 1, "%s_params p;\n", E->prefix);
-    bool uses_v = false;
-    for (int i = 0; i + 1 < m->nparams; i++)
-        uses_v |= strchr(numel_expr(E, m->params[i].shape), 'V') != NULL;
-    if (E->s2s)
-        emitf(E, 1, "(void)V;\n    (void)Vt;\n");
-    else if (!uses_v)
-        emitf(E, 1, "(void)V;\n");
-    for (int i = 0; i < m->nparams; i++) {
-        emitf(E, 1, "p.%s = base;\n", m->params[i].name);
-        if (i + 1 < m->nparams)
-            emitf(E, 1, "base += %s;\n", numel_size(E, m->params[i].shape));
-    }
+    emitf(E, 1, "rnnrt_param_views(p.view, base, %s_param_table, %d, V, %s);\n", E->prefix, m->nparams,
+          E->xdim ? E->xdim : "0");
     emitf(E, 1, "return p;\n}\n\n");
 }
 
