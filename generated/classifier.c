@@ -48,69 +48,37 @@ static const RnnrtParamDesc classifier_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_L, 0}, RNNRT_INIT_UNIFORM_FAN, CLASSIFIER_H, "specs/classifier.yaml:11"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed; /* [V,CLASSIFIER_E] */
-    real *W_ii; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_if; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_ig; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_io; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_hi; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_hf; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_hg; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_ho; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *b_ii; /* [CLASSIFIER_H] */
-    real *b_if; /* [CLASSIFIER_H] */
-    real *b_ig; /* [CLASSIFIER_H] */
-    real *b_io; /* [CLASSIFIER_H] */
-    real *b_hi; /* [CLASSIFIER_H] */
-    real *b_hf; /* [CLASSIFIER_H] */
-    real *b_hg; /* [CLASSIFIER_H] */
-    real *b_ho; /* [CLASSIFIER_H] */
-    real *W_out; /* [CLASSIFIER_H,L] */
-    real *b_out; /* [L] */
+/* Views into a parameter (or gradient) block: p.embed is p.view[0], and so on
+ * in the order of the table (classifier_params_at points them). */
+typedef union {
+    struct {
+        real *embed; /* [V,CLASSIFIER_E] */
+        real *W_ii; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_if; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_ig; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_io; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_hi; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_hf; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_hg; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_ho; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *b_ii; /* [CLASSIFIER_H] */
+        real *b_if; /* [CLASSIFIER_H] */
+        real *b_ig; /* [CLASSIFIER_H] */
+        real *b_io; /* [CLASSIFIER_H] */
+        real *b_hi; /* [CLASSIFIER_H] */
+        real *b_hf; /* [CLASSIFIER_H] */
+        real *b_hg; /* [CLASSIFIER_H] */
+        real *b_ho; /* [CLASSIFIER_H] */
+        real *W_out; /* [CLASSIFIER_H,L] */
+        real *b_out; /* [L] */
+    };
+    real *view[19];
 } classifier_params;
 
 static classifier_params classifier_params_at(real *base, int V, int L)
 {
     classifier_params p;
-    p.embed = base;
-    base += (size_t)V * CLASSIFIER_E;
-    p.W_ii = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_if = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_ig = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_io = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_hi = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_hf = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_hg = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_ho = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.b_ii = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_if = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_ig = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_io = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hi = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hf = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hg = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_ho = base;
-    base += (size_t)CLASSIFIER_H;
-    p.W_out = base;
-    base += (size_t)L * CLASSIFIER_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, classifier_param_table, 19, V, L);
     return p;
 }
 

@@ -40,54 +40,32 @@ static const RnnrtParamDesc gru_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_V, 0}, RNNRT_INIT_UNIFORM_FAN, GRU_H, "specs/gru.yaml:32"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *W_ir; /* [V,GRU_H] */
-    real *W_iz; /* [V,GRU_H] */
-    real *W_in; /* [V,GRU_H] */
-    real *W_hr; /* [GRU_H,GRU_H] */
-    real *W_hz; /* [GRU_H,GRU_H] */
-    real *W_hn; /* [GRU_H,GRU_H] */
-    real *b_ir; /* [GRU_H] */
-    real *b_iz; /* [GRU_H] */
-    real *b_in; /* [GRU_H] */
-    real *b_hr; /* [GRU_H] */
-    real *b_hz; /* [GRU_H] */
-    real *b_hn; /* [GRU_H] */
-    real *W_out; /* [GRU_H,V] */
-    real *b_out; /* [V] */
+/* Views into a parameter (or gradient) block: p.W_ir is p.view[0], and so on
+ * in the order of the table (gru_params_at points them). */
+typedef union {
+    struct {
+        real *W_ir; /* [V,GRU_H] */
+        real *W_iz; /* [V,GRU_H] */
+        real *W_in; /* [V,GRU_H] */
+        real *W_hr; /* [GRU_H,GRU_H] */
+        real *W_hz; /* [GRU_H,GRU_H] */
+        real *W_hn; /* [GRU_H,GRU_H] */
+        real *b_ir; /* [GRU_H] */
+        real *b_iz; /* [GRU_H] */
+        real *b_in; /* [GRU_H] */
+        real *b_hr; /* [GRU_H] */
+        real *b_hz; /* [GRU_H] */
+        real *b_hn; /* [GRU_H] */
+        real *W_out; /* [GRU_H,V] */
+        real *b_out; /* [V] */
+    };
+    real *view[14];
 } gru_params;
 
 static gru_params gru_params_at(real *base, int V)
 {
     gru_params p;
-    p.W_ir = base;
-    base += (size_t)V * GRU_H;
-    p.W_iz = base;
-    base += (size_t)V * GRU_H;
-    p.W_in = base;
-    base += (size_t)V * GRU_H;
-    p.W_hr = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.W_hz = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.W_hn = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.b_ir = base;
-    base += (size_t)GRU_H;
-    p.b_iz = base;
-    base += (size_t)GRU_H;
-    p.b_in = base;
-    base += (size_t)GRU_H;
-    p.b_hr = base;
-    base += (size_t)GRU_H;
-    p.b_hz = base;
-    base += (size_t)GRU_H;
-    p.b_hn = base;
-    base += (size_t)GRU_H;
-    p.W_out = base;
-    base += (size_t)V * GRU_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, gru_param_table, 14, V, 0);
     return p;
 }
 

@@ -44,66 +44,36 @@ static const RnnrtParamDesc lstm_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_V, 0}, RNNRT_INIT_UNIFORM_FAN, LSTM_H, "specs/lstm.yaml:38"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *W_ii; /* [V,LSTM_H] */
-    real *W_if; /* [V,LSTM_H] */
-    real *W_ig; /* [V,LSTM_H] */
-    real *W_io; /* [V,LSTM_H] */
-    real *W_hi; /* [LSTM_H,LSTM_H] */
-    real *W_hf; /* [LSTM_H,LSTM_H] */
-    real *W_hg; /* [LSTM_H,LSTM_H] */
-    real *W_ho; /* [LSTM_H,LSTM_H] */
-    real *b_ii; /* [LSTM_H] */
-    real *b_if; /* [LSTM_H] */
-    real *b_ig; /* [LSTM_H] */
-    real *b_io; /* [LSTM_H] */
-    real *b_hi; /* [LSTM_H] */
-    real *b_hf; /* [LSTM_H] */
-    real *b_hg; /* [LSTM_H] */
-    real *b_ho; /* [LSTM_H] */
-    real *W_out; /* [LSTM_H,V] */
-    real *b_out; /* [V] */
+/* Views into a parameter (or gradient) block: p.W_ii is p.view[0], and so on
+ * in the order of the table (lstm_params_at points them). */
+typedef union {
+    struct {
+        real *W_ii; /* [V,LSTM_H] */
+        real *W_if; /* [V,LSTM_H] */
+        real *W_ig; /* [V,LSTM_H] */
+        real *W_io; /* [V,LSTM_H] */
+        real *W_hi; /* [LSTM_H,LSTM_H] */
+        real *W_hf; /* [LSTM_H,LSTM_H] */
+        real *W_hg; /* [LSTM_H,LSTM_H] */
+        real *W_ho; /* [LSTM_H,LSTM_H] */
+        real *b_ii; /* [LSTM_H] */
+        real *b_if; /* [LSTM_H] */
+        real *b_ig; /* [LSTM_H] */
+        real *b_io; /* [LSTM_H] */
+        real *b_hi; /* [LSTM_H] */
+        real *b_hf; /* [LSTM_H] */
+        real *b_hg; /* [LSTM_H] */
+        real *b_ho; /* [LSTM_H] */
+        real *W_out; /* [LSTM_H,V] */
+        real *b_out; /* [V] */
+    };
+    real *view[18];
 } lstm_params;
 
 static lstm_params lstm_params_at(real *base, int V)
 {
     lstm_params p;
-    p.W_ii = base;
-    base += (size_t)V * LSTM_H;
-    p.W_if = base;
-    base += (size_t)V * LSTM_H;
-    p.W_ig = base;
-    base += (size_t)V * LSTM_H;
-    p.W_io = base;
-    base += (size_t)V * LSTM_H;
-    p.W_hi = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_hf = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_hg = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_ho = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.b_ii = base;
-    base += (size_t)LSTM_H;
-    p.b_if = base;
-    base += (size_t)LSTM_H;
-    p.b_ig = base;
-    base += (size_t)LSTM_H;
-    p.b_io = base;
-    base += (size_t)LSTM_H;
-    p.b_hi = base;
-    base += (size_t)LSTM_H;
-    p.b_hf = base;
-    base += (size_t)LSTM_H;
-    p.b_hg = base;
-    base += (size_t)LSTM_H;
-    p.b_ho = base;
-    base += (size_t)LSTM_H;
-    p.W_out = base;
-    base += (size_t)V * LSTM_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, lstm_param_table, 18, V, 0);
     return p;
 }
 

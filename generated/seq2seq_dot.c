@@ -85,179 +85,73 @@ static const RnnrtParamDesc seq2seq_dot_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_VT, 0}, RNNRT_INIT_UNIFORM_FAN, SEQ2SEQ_DOT_H, "specs/seq2seq_dot.yaml:47"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed_src; /* [V,SEQ2SEQ_DOT_E] */
-    real *W_ir_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_iz_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_in_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_hr_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hz_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hn_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *b_ir_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_iz_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_in_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hr_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hz_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hn_enc_l0; /* [SEQ2SEQ_DOT_H] */
-    real *W_ir_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_iz_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_in_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hr_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hz_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hn_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *b_ir_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_iz_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_in_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hr_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hz_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hn_enc_l1; /* [SEQ2SEQ_DOT_H] */
-    real *embed_tgt; /* [Vt,SEQ2SEQ_DOT_E] */
-    real *W_ir_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_iz_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_in_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
-    real *W_cr_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_cz_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_cn_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hr_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hz_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hn_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *b_ir_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_iz_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_in_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hr_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hz_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *b_hn_dec_l0; /* [SEQ2SEQ_DOT_H] */
-    real *W_ir_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_iz_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_in_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hr_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hz_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *W_hn_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
-    real *b_ir_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_iz_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_in_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hr_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hz_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *b_hn_dec_l1; /* [SEQ2SEQ_DOT_H] */
-    real *W_out; /* [SEQ2SEQ_DOT_H,Vt] */
-    real *b_out; /* [Vt] */
+/* Views into a parameter (or gradient) block: p.embed_src is p.view[0], and so on
+ * in the order of the table (seq2seq_dot_params_at points them). */
+typedef union {
+    struct {
+        real *embed_src; /* [V,SEQ2SEQ_DOT_E] */
+        real *W_ir_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_iz_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_in_enc_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_hr_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hz_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hn_enc_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *b_ir_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_iz_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_in_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hr_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hz_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hn_enc_l0; /* [SEQ2SEQ_DOT_H] */
+        real *W_ir_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_iz_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_in_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hr_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hz_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hn_enc_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *b_ir_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_iz_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_in_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hr_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hz_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hn_enc_l1; /* [SEQ2SEQ_DOT_H] */
+        real *embed_tgt; /* [Vt,SEQ2SEQ_DOT_E] */
+        real *W_ir_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_iz_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_in_dec_l0; /* [SEQ2SEQ_DOT_E,SEQ2SEQ_DOT_H] */
+        real *W_cr_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_cz_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_cn_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hr_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hz_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hn_dec_l0; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *b_ir_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_iz_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_in_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hr_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hz_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *b_hn_dec_l0; /* [SEQ2SEQ_DOT_H] */
+        real *W_ir_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_iz_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_in_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hr_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hz_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *W_hn_dec_l1; /* [SEQ2SEQ_DOT_H,SEQ2SEQ_DOT_H] */
+        real *b_ir_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_iz_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_in_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hr_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hz_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *b_hn_dec_l1; /* [SEQ2SEQ_DOT_H] */
+        real *W_out; /* [SEQ2SEQ_DOT_H,Vt] */
+        real *b_out; /* [Vt] */
+    };
+    real *view[55];
 } seq2seq_dot_params;
 
 static seq2seq_dot_params seq2seq_dot_params_at(real *base, int V, int Vt)
 {
     seq2seq_dot_params p;
-    (void)V;
-    (void)Vt;
-    p.embed_src = base;
-    base += (size_t)V * SEQ2SEQ_DOT_E;
-    p.W_ir_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_iz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_in_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_hr_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hn_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.b_ir_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_iz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_in_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hr_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hn_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.W_ir_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_iz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_in_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hr_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hn_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.b_ir_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_iz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_in_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hr_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hn_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.embed_tgt = base;
-    base += (size_t)Vt * SEQ2SEQ_DOT_E;
-    p.W_ir_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_iz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_in_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_E * SEQ2SEQ_DOT_H;
-    p.W_cr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_cz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_cn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.b_ir_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_iz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_in_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.W_ir_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_iz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_in_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hr_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.W_hn_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H * SEQ2SEQ_DOT_H;
-    p.b_ir_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_iz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_in_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hr_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.b_hn_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_DOT_H;
-    p.W_out = base;
-    base += (size_t)Vt * SEQ2SEQ_DOT_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, seq2seq_dot_param_table, 55, V, Vt);
     return p;
 }
 

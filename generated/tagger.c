@@ -42,57 +42,33 @@ static const RnnrtParamDesc tagger_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_L, 0}, RNNRT_INIT_UNIFORM_FAN, TAGGER_H, "specs/tagger.yaml:11"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed; /* [V,TAGGER_E] */
-    real *W_ir; /* [TAGGER_E,TAGGER_H] */
-    real *W_iz; /* [TAGGER_E,TAGGER_H] */
-    real *W_in; /* [TAGGER_E,TAGGER_H] */
-    real *W_hr; /* [TAGGER_H,TAGGER_H] */
-    real *W_hz; /* [TAGGER_H,TAGGER_H] */
-    real *W_hn; /* [TAGGER_H,TAGGER_H] */
-    real *b_ir; /* [TAGGER_H] */
-    real *b_iz; /* [TAGGER_H] */
-    real *b_in; /* [TAGGER_H] */
-    real *b_hr; /* [TAGGER_H] */
-    real *b_hz; /* [TAGGER_H] */
-    real *b_hn; /* [TAGGER_H] */
-    real *W_out; /* [TAGGER_H,L] */
-    real *b_out; /* [L] */
+/* Views into a parameter (or gradient) block: p.embed is p.view[0], and so on
+ * in the order of the table (tagger_params_at points them). */
+typedef union {
+    struct {
+        real *embed; /* [V,TAGGER_E] */
+        real *W_ir; /* [TAGGER_E,TAGGER_H] */
+        real *W_iz; /* [TAGGER_E,TAGGER_H] */
+        real *W_in; /* [TAGGER_E,TAGGER_H] */
+        real *W_hr; /* [TAGGER_H,TAGGER_H] */
+        real *W_hz; /* [TAGGER_H,TAGGER_H] */
+        real *W_hn; /* [TAGGER_H,TAGGER_H] */
+        real *b_ir; /* [TAGGER_H] */
+        real *b_iz; /* [TAGGER_H] */
+        real *b_in; /* [TAGGER_H] */
+        real *b_hr; /* [TAGGER_H] */
+        real *b_hz; /* [TAGGER_H] */
+        real *b_hn; /* [TAGGER_H] */
+        real *W_out; /* [TAGGER_H,L] */
+        real *b_out; /* [L] */
+    };
+    real *view[15];
 } tagger_params;
 
 static tagger_params tagger_params_at(real *base, int V, int L)
 {
     tagger_params p;
-    p.embed = base;
-    base += (size_t)V * TAGGER_E;
-    p.W_ir = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_iz = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_in = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_hr = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.W_hz = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.W_hn = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.b_ir = base;
-    base += (size_t)TAGGER_H;
-    p.b_iz = base;
-    base += (size_t)TAGGER_H;
-    p.b_in = base;
-    base += (size_t)TAGGER_H;
-    p.b_hr = base;
-    base += (size_t)TAGGER_H;
-    p.b_hz = base;
-    base += (size_t)TAGGER_H;
-    p.b_hn = base;
-    base += (size_t)TAGGER_H;
-    p.W_out = base;
-    base += (size_t)L * TAGGER_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, tagger_param_table, 15, V, L);
     return p;
 }
 
