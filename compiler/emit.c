@@ -292,10 +292,10 @@ static const char *operand_name(Emit *E, const Node *x)
 
 /* Is token t (up to '_' or the end) a layer tag the lowering appends
  * (lower.c, lower_s2s.c): enc, dec, l<k>, reverse? */
-static bool layer_token(const char *t)
+static bool layer_token(const char *t, bool keep_side)
 {
     size_t len = strcspn(t, "_");
-    if ((len == 3 && (strncmp(t, "enc", 3) == 0 || strncmp(t, "dec", 3) == 0)) ||
+    if ((len == 3 && !keep_side && (strncmp(t, "enc", 3) == 0 || strncmp(t, "dec", 3) == 0)) ||
         (len == 7 && strncmp(t, "reverse", 7) == 0))
         return true;
     return len >= 2 && t[0] == 'l' && strspn(t + 1, "0123456789") == len - 1;
@@ -303,8 +303,9 @@ static bool layer_token(const char *t)
 
 /* A name without the layer tags (h_prev_enc_l0 -> h_prev, dh_l1_reverse_t
  * -> dh_t; the first token always stays): a fused function shared by
- * layers names its parameters and scalars after their roles. */
-static const char *layer_free(const char *s)
+ * layers names its parameters and scalars after their roles. keep_side
+ * keeps a seq2seq model's enc and dec (h_step_enc_l0 -> h_step_enc). */
+static const char *layer_strip(const char *s, bool keep_side)
 {
     char *out = arena_alloc(&perm, strlen(s) + 1), *o = out;
     size_t first = strcspn(s, "_");
@@ -312,7 +313,7 @@ static const char *layer_free(const char *s)
     o += first;
     for (const char *t = s + first; *t == '_';) {
         size_t len = strcspn(t + 1, "_");
-        if (!layer_token(t + 1)) {
+        if (!layer_token(t + 1, keep_side)) {
             memcpy(o, t, len + 1);
             o += len + 1;
         }
@@ -321,6 +322,8 @@ static const char *layer_free(const char *s)
     *o = 0;
     return out;
 }
+
+static const char *layer_free(const char *s) { return layer_strip(s, false); }
 
 static FusedParams *fused_params(Emit *E, const Node *fu)
 {
@@ -368,8 +371,8 @@ static const char *fused_key(Emit *E, const Node *fu);
 static const Node *fused_out_node(const Node *fu, int o);
 
 /* The function a fused node calls: named after the last value it stores
- * (without layer tags; with them, or numbered, when another loop took
- * that name), its parameters after the operands, its scalars after the
+ * (without layer tags; with enc/dec, with them all, or numbered, when
+ * another loop took that name; <model>_step_ at a decoding step's top level), its parameters after the operands, its scalars after the
  * values. A fused node whose loop is one already named (fused_key: the
  * same ops on operands of the same kinds, another layer's or direction's
  * copy) calls that function. */
@@ -390,9 +393,13 @@ static void name_fused(Emit *E, Node *fu)
     for (int o = 0; o < fu->scan->nout; o++)
         if (fused_out_node(fu, o))
             last = fu->scan->out[o].node;
-    const char *full = arena_printf(&perm, "%s_fused_%s", E->prefix, base_name(last));
-    const char *name = arena_printf(&perm, "%s_fused_%s", E->prefix, layer_free(base_name(last)));
-    name = name_taken(E, name) && !name_taken(E, full) ? full : name;
+    const char *kind = fu->graph->parent ? "fused" : "step"; /* a decoding step's top level */
+    const char *cand[] = {layer_free(base_name(last)), layer_strip(base_name(last), true), base_name(last)};
+    const char *name = NULL;
+    for (int c = 0; c < 3 && !name; c++)
+        if (!name_taken(E, arena_printf(&perm, "%s_%s_%s", E->prefix, kind, cand[c])))
+            name = arena_printf(&perm, "%s_%s_%s", E->prefix, kind, cand[c]);
+    name = name ? name : arena_printf(&perm, "%s_%s_%s", E->prefix, kind, cand[2]);
     set_name(E, fu, unique_name(E, name), true);
     scope_begin(E);
     E->fused_scope = true;
@@ -802,13 +809,13 @@ static void emit_params(Emit *E)
     for (int i = 0; i < m->nparams; i++)
         emitf(E, 2, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
     emitf(E, 1, "};\n");
-    emitf(E, 1, "real *view[%d];\n", m->nparams);
+    emitf(E, 1, "real *view[sizeof %s_param_table / sizeof *%s_param_table];\n", E->prefix, E->prefix);
     emitf(E, 0, "} %s_params;\n\n", E->prefix);
     emitf(E, 0, "static %s_params %s_params_at(real *base, int V%s)\n{\n", E->prefix, E->prefix,
           E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "");
     emitf(E, 1, "%s_params p;\n", E->prefix);
-    emitf(E, 1, "rnnrt_param_views(p.view, base, %s_param_table, %d, V, %s);\n", E->prefix, m->nparams,
-          E->xdim ? E->xdim : "0");
+    emitf(E, 1, "rnnrt_param_views(p.view, base, %s_param_table, (int)(sizeof p.view / sizeof *p.view), V, %s);\n",
+          E->prefix, E->xdim ? E->xdim : "0");
     emitf(E, 1, "return p;\n}\n\n");
 }
 
@@ -1248,19 +1255,40 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
     emitf(E, 0, "}\n\n");
 }
 
-/* Every fused node of the model's scan bodies, as functions; forward ones
- * first (graph order). */
+/* Every fused function the model's graph calls first, as functions:
+ * forward ones first, each part by name, so a spec edit that adds or drops
+ * one leaves the others in place. */
+typedef struct {
+    const Node *fu;
+    const char *name;
+    bool backward;
+} FusedFn;
+
+static int fused_fn_cmp(const void *pa, const void *pb)
+{
+    const FusedFn *a = pa, *b = pb;
+    if (a->backward != b->backward)
+        return a->backward - b->backward;
+    return strcmp(a->name, b->name);
+}
+
 static void emit_fused_fns(Emit *E)
 {
     const Graph *g = E->m->g;
+    FusedFn *fn = NULL;
+    int n = 0, cap = 0;
     for (int i = 0; i < g->n; i++) {
-        if (g->nodes[i]->op != OP_SCAN)
-            continue;
-        const Graph *b = g->nodes[i]->scan->body;
-        for (int k = 0; k < b->n; k++)
-            if (b->nodes[k]->op == OP_FUSED && fused_params(E, b->nodes[k])->rep == b->nodes[k])
-                emit_fused_fn(E, b->nodes[k], i >= E->m->nforward);
+        const Graph *b = g->nodes[i]->op == OP_SCAN ? g->nodes[i]->scan->body : g; /* g: a decoding step's */
+        for (int k = b == g ? i : 0; k < (b == g ? i + 1 : b->n); k++)
+            if (b->nodes[k]->op == OP_FUSED && fused_params(E, b->nodes[k])->rep == b->nodes[k]) {
+                fn = arena_grow(&perm, fn, &cap, n + 1, sizeof *fn);
+                fn[n++] = (FusedFn){b->nodes[k], node_cname(E, b->nodes[k]), i >= E->m->nforward};
+            }
     }
+    if (n)
+        qsort(fn, (size_t)n, sizeof *fn, fused_fn_cmp);
+    for (int j = 0; j < n; j++)
+        emit_fused_fn(E, fn[j].fu, fn[j].backward);
 }
 
 static void emit_fused(Emit *E, int ind, const Node *fu)
@@ -2242,6 +2270,8 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     const char *state0 = unique_name(E, "enc_state0");
     emit_dec_layout(E, d, state0);
     E->m = d->enc;
+    emit_fused_fns(E);
+    E->m = st->m;
     emit_fused_fns(E);
     E->m = train;
 
