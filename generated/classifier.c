@@ -72,13 +72,13 @@ typedef union {
         real *W_out; /* [CLASSIFIER_H,L] */
         real *b_out; /* [L] */
     };
-    real *view[19];
+    real *view[sizeof classifier_param_table / sizeof *classifier_param_table];
 } classifier_params;
 
 static classifier_params classifier_params_at(real *base, int V, int L)
 {
     classifier_params p;
-    rnnrt_param_views(p.view, base, classifier_param_table, 19, V, L);
+    rnnrt_param_views(p.view, base, classifier_param_table, (int)(sizeof p.view / sizeof *p.view), V, L);
     return p;
 }
 
@@ -291,21 +291,6 @@ static void classifier_fused_c_step(size_t rows, const real *restrict b_hf, cons
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
- *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
- *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
- */
-static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, const real *restrict h_tanh_t, const real *restrict o_t, real *restrict do_add_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < CLASSIFIER_H; col++) {
-            const size_t idx = row * CLASSIFIER_H + col;
-            const real do_2 = dh_step[idx] * h_tanh_t[idx];
-            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
-            do_add_out[idx] = do_add;
-        }
-}
-
-/* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
@@ -355,6 +340,21 @@ static void classifier_fused_dh_prev(size_t rows, const real *restrict carry_sca
             const real dh_prev_10 = dh_prev_9 * carry_scale_t_2[0];
             const real dh_prev_11 = dh_prev_6 + dh_prev_10;
             dh_prev_11_out[idx] = dh_prev_11;
+        }
+}
+
+/* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
+ *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+ */
+static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, const real *restrict h_tanh_t, const real *restrict o_t, real *restrict do_add_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real do_2 = dh_step[idx] * h_tanh_t[idx];
+            const real do_add = do_2 * o_t[idx] * (1 - o_t[idx]);
+            do_add_out[idx] = do_add;
         }
 }
 

@@ -59,13 +59,13 @@ typedef union {
         real *W_out; /* [GRU_H,V] */
         real *b_out; /* [V] */
     };
-    real *view[14];
+    real *view[sizeof gru_param_table / sizeof *gru_param_table];
 } gru_params;
 
 static gru_params gru_params_at(real *base, int V)
 {
     gru_params p;
-    rnnrt_param_views(p.view, base, gru_param_table, 14, V, 0);
+    rnnrt_param_views(p.view, base, gru_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 
@@ -217,6 +217,22 @@ static void gru_fused_h(size_t rows, const real *restrict b_hn, const real *rest
 }
 
 /* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
+ *   specs/gru.yaml:12 (backward)  state: [h]
+ */
+static void gru_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < GRU_H; col++) {
+            const size_t idx = row * GRU_H + col;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
+            dh_prev_8_out[idx] = dh_prev_8;
+        }
+}
+
+/* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
  *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
  *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
@@ -244,22 +260,6 @@ static void gru_fused_dr_add(size_t rows, const real *restrict dh_next, const re
             dn_add_2_out[idx] = dn_add_2;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
- *   specs/gru.yaml:12 (backward)  state: [h]
- */
-static void gru_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < GRU_H; col++) {
-            const size_t idx = row * GRU_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
-            dh_prev_8_out[idx] = dh_prev_8;
         }
 }
 

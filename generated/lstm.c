@@ -67,13 +67,13 @@ typedef union {
         real *W_out; /* [LSTM_H,V] */
         real *b_out; /* [V] */
     };
-    real *view[18];
+    real *view[sizeof lstm_param_table / sizeof *lstm_param_table];
 } lstm_params;
 
 static lstm_params lstm_params_at(real *base, int V)
 {
     lstm_params p;
-    rnnrt_param_views(p.view, base, lstm_param_table, 18, V, 0);
+    rnnrt_param_views(p.view, base, lstm_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 

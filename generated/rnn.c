@@ -43,13 +43,13 @@ typedef union {
         real *W_out; /* [RNN_H,V] */
         real *b_out; /* [V] */
     };
-    real *view[6];
+    real *view[sizeof rnn_param_table / sizeof *rnn_param_table];
 } rnn_params;
 
 static rnn_params rnn_params_at(real *base, int V)
 {
     rnn_params p;
-    rnnrt_param_views(p.view, base, rnn_param_table, 6, V, 0);
+    rnnrt_param_views(p.view, base, rnn_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 

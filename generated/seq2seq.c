@@ -151,13 +151,13 @@ typedef union {
         real *W_out; /* [SEQ2SEQ_H,Vt] */
         real *b_out; /* [Vt] */
     };
-    real *view[58];
+    real *view[sizeof seq2seq_param_table / sizeof *seq2seq_param_table];
 } seq2seq_params;
 
 static seq2seq_params seq2seq_params_at(real *base, int V, int Vt)
 {
     seq2seq_params p;
-    rnnrt_param_views(p.view, base, seq2seq_param_table, 58, V, Vt);
+    rnnrt_param_views(p.view, base, seq2seq_param_table, (int)(sizeof p.view / sizeof *p.view), V, Vt);
     return p;
 }
 
@@ -601,6 +601,83 @@ static size_t seq2seq_workspace(int B, int T, int V, int Vt)
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
+ *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
+ *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
+ *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
+ */
+static void seq2seq_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_cn, const real *restrict n_W_hn, const real *restrict n_matmul_t, const real *restrict r_W_cr, const real *restrict r_W_hr, const real *restrict r_matmul_t, const real *restrict z_W_cz, const real *restrict z_W_hz, const real *restrict z_matmul_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_3_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real r_add = r_matmul_t[idx] + r_W_cr[idx];
+            const real r_add_2 = r_add + b_ir[col];
+            const real r_add_3 = r_add_2 + r_W_hr[idx];
+            const real r_add_4 = r_add_3 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_4);
+            const real z_add = z_matmul_t[idx] + z_W_cz[idx];
+            const real z_add_2 = z_add + b_iz[col];
+            const real z_add_3 = z_add_2 + z_W_hz[idx];
+            const real z_add_4 = z_add_3 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_4);
+            const real n_add = n_matmul_t[idx] + n_W_cn[idx];
+            const real n_add_2 = n_add + b_in[col];
+            const real n_add_3 = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add_3;
+            const real n_add_4 = n_add_2 + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_4);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h = h_mul + h_mul_2;
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_3_out[idx] = n_add_3;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ */
+static void seq2seq_fused_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_2_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real r_add = r_W_ir[idx] + b_ir[col];
+            const real r_add_2 = r_add + r_W_hr[idx];
+            const real r_add_3 = r_add_2 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_3);
+            const real z_add = z_W_iz[idx] + b_iz[col];
+            const real z_add_2 = z_add + z_W_hz[idx];
+            const real z_add_3 = z_add_2 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_3);
+            const real n_add = n_W_in[idx] + b_in[col];
+            const real n_add_2 = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add_2;
+            const real n_add_3 = n_add + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_3);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h = h_mul + h_mul_2;
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_2_out[idx] = n_add_2;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
  *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
@@ -651,80 +728,82 @@ static void seq2seq_fused_score_mul(size_t rows, const real *restrict score_add,
         }
 }
 
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
- *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
- *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
- *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   specs/seq2seq.yaml:43 (backward)  attention:
  */
-static void seq2seq_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_cn, const real *restrict n_W_hn, const real *restrict n_matmul_t, const real *restrict r_W_cr, const real *restrict r_W_hr, const real *restrict r_matmul_t, const real *restrict z_W_cz, const real *restrict z_W_hz, const real *restrict z_matmul_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_3_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add = r_matmul_t[idx] + r_W_cr[idx];
-            const real r_add_2 = r_add + b_ir[col];
-            const real r_add_3 = r_add_2 + r_W_hr[idx];
-            const real r_add_4 = r_add_3 + b_hr[col];
-            const real r = rnnrt_sigmoid_fast(r_add_4);
-            const real z_add = z_matmul_t[idx] + z_W_cz[idx];
-            const real z_add_2 = z_add + b_iz[col];
-            const real z_add_3 = z_add_2 + z_W_hz[idx];
-            const real z_add_4 = z_add_3 + b_hz[col];
-            const real z = rnnrt_sigmoid_fast(z_add_4);
-            const real n_add = n_matmul_t[idx] + n_W_cn[idx];
-            const real n_add_2 = n_add + b_in[col];
-            const real n_add_3 = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r * n_add_3;
-            const real n_add_4 = n_add_2 + n_mul;
-            const real n = rnnrt_tanh_fast(n_add_4);
-            const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n;
-            const real h_mul_2 = z * h_prev[idx];
-            const real h = h_mul + h_mul_2;
-            r_out[idx] = r;
-            z_out[idx] = z;
-            n_add_3_out[idx] = n_add_3;
-            n_out[idx] = n;
-            h_sub_out[idx] = h_sub;
-            h_out[idx] = h;
+            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
+            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
+            dcontext_5_out[idx] = dcontext_5;
         }
 }
 
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
+ *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_h_dec_l1(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_2_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
+            const size_t idx = row * SEQ2SEQ_E + col;
+            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
+            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
+            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_fused_dh_prev(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_7_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_add = r_W_ir[idx] + b_ir[col];
-            const real r_add_2 = r_add + r_W_hr[idx];
-            const real r_add_3 = r_add_2 + b_hr[col];
-            const real r = rnnrt_sigmoid_fast(r_add_3);
-            const real z_add = z_W_iz[idx] + b_iz[col];
-            const real z_add_2 = z_add + z_W_hz[idx];
-            const real z_add_3 = z_add_2 + b_hz[col];
-            const real z = rnnrt_sigmoid_fast(z_add_3);
-            const real n_add = n_W_in[idx] + b_in[col];
-            const real n_add_2 = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r * n_add_2;
-            const real n_add_3 = n_add + n_mul;
-            const real n = rnnrt_tanh_fast(n_add_3);
-            const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n;
-            const real h_mul_2 = z * h_prev[idx];
-            const real h = h_mul + h_mul_2;
-            r_out[idx] = r;
-            z_out[idx] = z;
-            n_add_2_out[idx] = n_add_2;
-            n_out[idx] = n;
-            h_sub_out[idx] = h_sub;
-            h_out[idx] = h;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            dh_prev_7_out[idx] = dh_prev_7;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_fused_dh_prev_dec(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_prev_5, real *restrict dh_prev_9_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real dh_prev_6 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_3[idx];
+            const real dh_prev_8 = dh_prev_7 + dh_prev_4[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev_5[idx];
+            dh_prev_9_out[idx] = dh_prev_9;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ */
+static void seq2seq_fused_dh_prev_enc(size_t rows, const real *restrict dh_6, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_10_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real dh_prev_4 = -dh_step[idx];
+            const real dh_prev_5 = dh_6[idx] + dh_prev_4;
+            const real dh_prev_6 = dh_step[idx] * z_t[idx];
+            const real dh_prev_7 = dh_prev_5 + dh_prev_6;
+            const real dh_prev_8 = dh_prev_7 + dh_prev_2[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev[idx];
+            const real dh_prev_10 = dh_prev_9 + dh_prev_3[idx];
+            dh_prev_10_out[idx] = dh_prev_10;
         }
 }
 
@@ -765,7 +844,7 @@ static void seq2seq_fused_dr_add(size_t rows, const real *restrict dh_next, cons
  *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dr_add_dec_l0(size_t rows, const real *restrict dh, const real *restrict dh_2, const real *restrict dh_3, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void seq2seq_fused_dr_add_dec(size_t rows, const real *restrict dh, const real *restrict dh_2, const real *restrict dh_3, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
@@ -793,45 +872,23 @@ static void seq2seq_fused_dr_add_dec_l0(size_t rows, const real *restrict dh, co
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_7_out)
+static void seq2seq_fused_dr_add_enc(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            dh_prev_7_out[idx] = dh_prev_7;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:43 (backward)  attention:
- */
-static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
-            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
-            dcontext_5_out[idx] = dcontext_5;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
- */
-static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
-            const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
-            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
-            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+            const real dn = dh_step[idx] * h_sub_t[idx];
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t_2[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -850,22 +907,6 @@ static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mu
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
- */
-static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_prev_5, real *restrict dh_prev_9_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_6 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_3[idx];
-            const real dh_prev_8 = dh_prev_7 + dh_prev_4[idx];
-            const real dh_prev_9 = dh_prev_8 + dh_prev_5[idx];
-            dh_prev_9_out[idx] = dh_prev_9;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
@@ -880,47 +921,6 @@ static void seq2seq_fused_dz_add(size_t rows, const real *restrict dh_step, cons
             const real dz_3 = dz + dz_2;
             const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
             dz_add_out[idx] = dz_add;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_fused_dr_add_enc_l1(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dr_add_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn = dh_step[idx] * h_sub_t[idx];
-            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
-            const real dr = dn_add * n_add_t_2[idx];
-            const real dn_add_2 = dn_add * r_t[idx];
-            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
-            dn_add_out[idx] = dn_add;
-            dn_add_2_out[idx] = dn_add_2;
-            dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- */
-static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_6, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_10_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_4 = -dh_step[idx];
-            const real dh_prev_5 = dh_6[idx] + dh_prev_4;
-            const real dh_prev_6 = dh_step[idx] * z_t[idx];
-            const real dh_prev_7 = dh_prev_5 + dh_prev_6;
-            const real dh_prev_8 = dh_prev_7 + dh_prev_2[idx];
-            const real dh_prev_9 = dh_prev_8 + dh_prev[idx];
-            const real dh_prev_10 = dh_prev_9 + dh_prev_3[idx];
-            dh_prev_10_out[idx] = dh_prev_10;
         }
 }
 
@@ -1149,7 +1149,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        seq2seq_fused_h_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        seq2seq_fused_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1294,7 +1294,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dr_add_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_fused_dr_add_dec((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_E);
@@ -1344,7 +1344,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
         rnnrt_sum_rows(dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H, (size_t)B * SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_5, SEQ2SEQ_H);
-        seq2seq_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
+        seq2seq_fused_dh_prev_dec((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
         rnnrt_add_to(w.dscore_matmul_2, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
         rnnrt_add_to(w.dh_enc_l1_3, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
         memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0_5, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -1435,7 +1435,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_fused_dr_add_enc((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1_2, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_H);
@@ -1443,7 +1443,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        seq2seq_fused_dh_prev_enc((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
         seq2seq_fused_dcontext((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -1505,7 +1505,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_fused_dr_add_enc((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l0_2, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_H);
@@ -1513,7 +1513,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        seq2seq_fused_dh_prev_enc((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
         seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -1576,22 +1576,16 @@ typedef struct {
     real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_E] */
     real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_E] */
     real *enc_state0; /* the encoder's initial states: zeros */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_H] */
+    real *h_dec_l0_2; /* fused_out [B,SEQ2SEQ_H] */
+    real *h_dec_l1_2; /* fused_out [B,SEQ2SEQ_H] */
     real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *h_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_H] */
     real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_H] */
     real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
     real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
     real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_H] */
     real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_H] */
     real *logits_2; /* add [B,Vt] */
     real *logits_matmul_2; /* matmul [B,Vt] */
     real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
@@ -1603,19 +1597,8 @@ typedef struct {
     real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
     real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
     real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_H] */
     real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_H] */
     real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
     real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
@@ -1625,23 +1608,13 @@ typedef struct {
     real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
     real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
     real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
     real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
     real *score_2; /* sum_last [T,B] */
     real *score_W_k_2; /* matmul [T,B,SEQ2SEQ_H] */
     real *score_W_q_2; /* matmul [B,SEQ2SEQ_H] */
     real *score_add_2; /* add [T,B,SEQ2SEQ_H] */
-    real *score_mul_2; /* mul [T,B,SEQ2SEQ_H] */
-    real *score_tanh_2; /* tanh [T,B,SEQ2SEQ_H] */
+    real *score_mul_2; /* fused_out [T,B,SEQ2SEQ_H] */
     real *src_mask_2; /* len_mask [T,B] */
     real *z_W_cz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
     real *z_W_hz_dec_l0_2; /* matmul [B,SEQ2SEQ_H] */
@@ -1652,17 +1625,8 @@ typedef struct {
     real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_H] */
     real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_H] */
     real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_2; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_H] */
     real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_H] */
     real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_H] */
     real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
     real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
@@ -1686,16 +1650,10 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1707,19 +1665,8 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1729,23 +1676,13 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, score_W_k_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_W_q_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_add_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_tanh_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, src_mask_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_cz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_hz_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1756,17 +1693,8 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
@@ -1796,7 +1724,7 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_add_t_3, const real *restrict r_W_hr_2, const real *restrict r_add_t_2, const real *restrict z_W_hz_2, const real *restrict z_add_t_2, real *restrict h_step_out)
+static void seq2seq_fused_h_step_enc(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_add_t_3, const real *restrict r_W_hr_2, const real *restrict r_add_t_2, const real *restrict z_W_hz_2, const real *restrict z_add_t_2, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
@@ -1817,6 +1745,87 @@ static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn, 
             const real h_new = h_mul + h_mul_2;
             const real h_step = h_new - h_prev_2[idx];
             h_step_out[idx] = h_step;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
+ *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
+ *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
+ *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
+ */
+static void seq2seq_step_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev_2, const real *restrict n_W_cn_2, const real *restrict n_W_hn_2, const real *restrict n_W_in_2, const real *restrict r_W_cr_2, const real *restrict r_W_hr_2, const real *restrict r_W_ir_2, const real *restrict z_W_cz_2, const real *restrict z_W_hz_2, const real *restrict z_W_iz_2, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real r_add = r_W_ir_2[idx] + r_W_cr_2[idx];
+            const real r_add_2 = r_add + b_ir[col];
+            const real r_add_3 = r_add_2 + r_W_hr_2[idx];
+            const real r_add_4 = r_add_3 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_4);
+            const real z_add = z_W_iz_2[idx] + z_W_cz_2[idx];
+            const real z_add_2 = z_add + b_iz[col];
+            const real z_add_3 = z_add_2 + z_W_hz_2[idx];
+            const real z_add_4 = z_add_3 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_4);
+            const real n_add = n_W_in_2[idx] + n_W_cn_2[idx];
+            const real n_add_2 = n_add + b_in[col];
+            const real n_add_3 = n_W_hn_2[idx] + b_hn[col];
+            const real n_mul = r * n_add_3;
+            const real n_add_4 = n_add_2 + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_4);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev_2[idx];
+            const real h = h_mul + h_mul_2;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ */
+static void seq2seq_step_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_W_in_2, const real *restrict r_W_hr_2, const real *restrict r_W_ir_2, const real *restrict z_W_hz_2, const real *restrict z_W_iz_2, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real r_add = r_W_ir_2[idx] + b_ir[col];
+            const real r_add_2 = r_add + r_W_hr_2[idx];
+            const real r_add_3 = r_add_2 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_3);
+            const real z_add = z_W_iz_2[idx] + b_iz[col];
+            const real z_add_2 = z_add + z_W_hz_2[idx];
+            const real z_add_3 = z_add_2 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_3);
+            const real n_add = n_W_in_2[idx] + b_in[col];
+            const real n_add_2 = n_W_hn_2[idx] + b_hn[col];
+            const real n_mul = r * n_add_2;
+            const real n_add_3 = n_add + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_3);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev_2[idx];
+            const real h = h_mul + h_mul_2;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines):
+ *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
+ */
+static void seq2seq_step_score_mul(size_t rows, const real *restrict score_add_2, const real *restrict w_v, real *restrict score_mul_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real score_tanh = rnnrt_tanh_fast(score_add_2[idx]);
+            const real score_mul = score_tanh * w_v[col];
+            score_mul_out[idx] = score_mul;
         }
 }
 
@@ -1875,7 +1884,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
+        seq2seq_fused_h_step_enc((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1920,7 +1929,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
+        seq2seq_fused_h_step_enc((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1958,10 +1967,23 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.score_add_2[r * n + j] = w.score_W_q_2[j] + w.score_W_k_2[r * n + j];
-    rnnrt_tanh_n(w.score_add_2, w.score_tanh_2, (size_t)T * B * SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.score_mul_2[r * n + j] = w.score_tanh_2[r * n + j] * p.w_v[j];
+    /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_H);
+    /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_H);
+    /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_H);
+    seq2seq_step_score_mul((size_t)T * B, w.score_add_2, p.w_v, w.score_mul_2);
+    /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         real s = 0;
         for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -1990,84 +2012,21 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
                 w.context_2[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq_2[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
         }
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_2, w.r_add_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_W_hr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_4, w.r_add_dec_l0_3, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l0_4, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_2, w.z_add_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_W_hz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_4, w.z_add_dec_l0_3, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l0_4, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x_2, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context_2, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l0_2[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
-    rnnrt_add_bias(w.n_add_dec_l0_3, w.n_add_dec_l0_2, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0_2, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l0_4, w.n_W_hn_dec_l0_2, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_4[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l0_5[i] = w.n_add_dec_l0_3[i] + w.n_mul_dec_l0[i];
-    rnnrt_tanh_n(w.n_add_dec_l0_5, w.n_dec_l0_2, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l0_2[i] = (real)1 - w.z_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l0[i] = w.h_sub_dec_l0_2[i] * w.n_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l0_2[i] = w.z_dec_l0_2[i] * h_prev_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
+    seq2seq_step_h((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0_2, w.n_W_cn_dec_l0_2, w.n_W_hn_dec_l0_2, w.n_W_in_dec_l0_2, w.r_W_cr_dec_l0_2, w.r_W_hr_dec_l0_2, w.r_W_ir_dec_l0_2, w.z_W_cz_dec_l0_2, w.z_W_hz_dec_l0_2, w.z_W_iz_dec_l0_2, w.h_dec_l0_2);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.r_add_dec_l1, w.r_W_ir_dec_l1_2, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
-    rnnrt_add_bias(w.r_add_dec_l1_3, w.r_add_dec_l1_2, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.z_add_dec_l1, w.z_W_iz_dec_l1_2, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
-    rnnrt_add_bias(w.z_add_dec_l1_3, w.z_add_dec_l1_2, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0_2, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l1_2, w.n_W_in_dec_l1_2, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1_2, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l1_3, w.n_W_hn_dec_l1_2, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_dec_l1_4[i] = w.n_add_dec_l1_2[i] + w.n_mul_dec_l1[i];
-    rnnrt_tanh_n(w.n_add_dec_l1_4, w.n_dec_l1_2, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l1_2[i] = (real)1 - w.z_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l1[i] = w.h_sub_dec_l1_2[i] * w.n_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
+    seq2seq_step_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1_2, w.n_W_hn_dec_l1_2, w.n_W_in_dec_l1_2, w.r_W_hr_dec_l1_2, w.r_W_ir_dec_l1_2, w.z_W_hz_dec_l1_2, w.z_W_iz_dec_l1_2, w.h_dec_l1_2);
     /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1_2, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
     rnnrt_add_bias(w.logits_2, w.logits_matmul_2, p.b_out, (size_t)B * Vt, (size_t)Vt);

@@ -145,13 +145,13 @@ typedef union {
         real *W_out; /* [SEQ2SEQ_DOT_H,Vt] */
         real *b_out; /* [Vt] */
     };
-    real *view[55];
+    real *view[sizeof seq2seq_dot_param_table / sizeof *seq2seq_dot_param_table];
 } seq2seq_dot_params;
 
 static seq2seq_dot_params seq2seq_dot_params_at(real *base, int V, int Vt)
 {
     seq2seq_dot_params p;
-    rnnrt_param_views(p.view, base, seq2seq_dot_param_table, 55, V, Vt);
+    rnnrt_param_views(p.view, base, seq2seq_dot_param_table, (int)(sizeof p.view / sizeof *p.view), V, Vt);
     return p;
 }
 
@@ -581,42 +581,6 @@ static size_t seq2seq_dot_workspace(int B, int T, int V, int Vt)
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15  state: [h]
- */
-static void seq2seq_dot_fused_h_step(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_step_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real r_add = r_add_t[idx] + r_W_hr[idx];
-            const real r_add_2 = r_add + b_hr[col];
-            const real r = rnnrt_sigmoid_fast(r_add_2);
-            const real z_add = z_add_t[idx] + z_W_hz[idx];
-            const real z_add_2 = z_add + b_hz[col];
-            const real z = rnnrt_sigmoid_fast(z_add_2);
-            const real n_add = n_W_hn[idx] + b_hn[col];
-            const real n_mul = r * n_add;
-            const real n_add_2 = n_add_t[idx] + n_mul;
-            const real n = rnnrt_tanh_fast(n_add_2);
-            const real h_sub = (real)1 - z;
-            const real h_mul = h_sub * n;
-            const real h_mul_2 = z * h_prev[idx];
-            const real h_new = h_mul + h_mul_2;
-            const real h_step = h_new - h_prev[idx];
-            r_out[idx] = r;
-            z_out[idx] = z;
-            n_add_out[idx] = n_add;
-            n_out[idx] = n;
-            h_sub_out[idx] = h_sub;
-            h_step_out[idx] = h_step;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines):
  *   specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  *   specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
  *   specs/seq2seq_dot.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
@@ -662,7 +626,7 @@ static void seq2seq_dot_fused_h(size_t rows, const real *restrict b_hn, const re
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void seq2seq_dot_fused_h_dec_l1(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_2_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+static void seq2seq_dot_fused_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_2_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
@@ -690,6 +654,121 @@ static void seq2seq_dot_fused_h_dec_l1(size_t rows, const real *restrict b_hn, c
             n_out[idx] = n;
             h_sub_out[idx] = h_sub;
             h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:15  state: [h]
+ */
+static void seq2seq_dot_fused_h_step(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_step_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real r_add = r_add_t[idx] + r_W_hr[idx];
+            const real r_add_2 = r_add + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_2);
+            const real z_add = z_add_t[idx] + z_W_hz[idx];
+            const real z_add_2 = z_add + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_2);
+            const real n_add = n_W_hn[idx] + b_hn[col];
+            const real n_mul = r * n_add;
+            const real n_add_2 = n_add_t[idx] + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_2);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev[idx];
+            const real h_new = h_mul + h_mul_2;
+            const real h_step = h_new - h_prev[idx];
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_step_out[idx] = h_step;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
+ *   specs/seq2seq_dot.yaml:43 (backward)  attention:
+ */
+static void seq2seq_dot_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
+            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
+            dcontext_5_out[idx] = dcontext_5;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_E] (the ops of these lines, backward):
+ *   specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64}
+ */
+static void seq2seq_dot_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_E; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_E + col;
+            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
+            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
+            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_dot_fused_dh_prev(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_7_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            dh_prev_7_out[idx] = dh_prev_7;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_dot_fused_dh_prev_dec(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_prev_5, real *restrict dh_prev_9_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real dh_prev_6 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_3[idx];
+            const real dh_prev_8 = dh_prev_7 + dh_prev_4[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev_5[idx];
+            dh_prev_9_out[idx] = dh_prev_9;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ */
+static void seq2seq_dot_fused_dh_prev_enc(size_t rows, const real *restrict dh_6, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_10_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real dh_prev_4 = -dh_step[idx];
+            const real dh_prev_5 = dh_6[idx] + dh_prev_4;
+            const real dh_prev_6 = dh_step[idx] * z_t[idx];
+            const real dh_prev_7 = dh_prev_5 + dh_prev_6;
+            const real dh_prev_8 = dh_prev_7 + dh_prev_2[idx];
+            const real dh_prev_9 = dh_prev_8 + dh_prev[idx];
+            const real dh_prev_10 = dh_prev_9 + dh_prev_3[idx];
+            dh_prev_10_out[idx] = dh_prev_10;
         }
 }
 
@@ -730,7 +809,7 @@ static void seq2seq_dot_fused_dr_add(size_t rows, const real *restrict dh_next, 
  *   specs/seq2seq_dot.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq_dot.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_dot_fused_dr_add_dec_l0(size_t rows, const real *restrict dh, const real *restrict dh_2, const real *restrict dh_3, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void seq2seq_dot_fused_dr_add_dec(size_t rows, const real *restrict dh, const real *restrict dh_2, const real *restrict dh_3, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_out, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
@@ -758,61 +837,23 @@ static void seq2seq_dot_fused_dr_add_dec_l0(size_t rows, const real *restrict dh
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_dot_fused_dh_prev(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_7_out)
+static void seq2seq_dot_fused_dr_add_enc(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
             const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            dh_prev_7_out[idx] = dh_prev_7;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
- *   specs/seq2seq_dot.yaml:43 (backward)  attention:
- */
-static void seq2seq_dot_fused_dcontext(size_t rows, const real *restrict dcontext, const real *restrict dcontext_2, const real *restrict dcontext_3, real *restrict dcontext_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real dcontext_4 = dcontext[idx] + dcontext_2[idx];
-            const real dcontext_5 = dcontext_4 + dcontext_3[idx];
-            dcontext_5_out[idx] = dcontext_5;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
- */
-static void seq2seq_dot_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, const real *restrict dh_prev_5, real *restrict dh_prev_9_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real dh_prev_6 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_3[idx];
-            const real dh_prev_8 = dh_prev_7 + dh_prev_4[idx];
-            const real dh_prev_9 = dh_prev_8 + dh_prev_5[idx];
-            dh_prev_9_out[idx] = dh_prev_9;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_E] (the ops of these lines, backward):
- *   specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64}
- */
-static void seq2seq_dot_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x, const real *restrict dembed_tgt_x_2, const real *restrict dembed_tgt_x_3, real *restrict dembed_tgt_x_5_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_E; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_E + col;
-            const real dembed_tgt_x_4 = dembed_tgt_x[idx] + dembed_tgt_x_2[idx];
-            const real dembed_tgt_x_5 = dembed_tgt_x_4 + dembed_tgt_x_3[idx];
-            dembed_tgt_x_5_out[idx] = dembed_tgt_x_5;
+            const real dn = dh_step[idx] * h_sub_t[idx];
+            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
+            const real dr = dn_add * n_add_t_2[idx];
+            const real dn_add_2 = dn_add * r_t[idx];
+            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
+            dn_add_out[idx] = dn_add;
+            dn_add_2_out[idx] = dn_add_2;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -831,47 +872,6 @@ static void seq2seq_dot_fused_dz_add(size_t rows, const real *restrict dh_step, 
             const real dz_3 = dz + dz_2;
             const real dz_add = dz_3 * z_t[idx] * (1 - z_t[idx]);
             dz_add_out[idx] = dz_add;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_dot_fused_dr_add_enc_l1(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t_2, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_2_out, real *restrict dr_add_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real dn = dh_step[idx] * h_sub_t[idx];
-            const real dn_add = dn * (1 - n_t[idx] * n_t[idx]);
-            const real dr = dn_add * n_add_t_2[idx];
-            const real dn_add_2 = dn_add * r_t[idx];
-            const real dr_add = dr * r_t[idx] * (1 - r_t[idx]);
-            dn_add_out[idx] = dn_add;
-            dn_add_2_out[idx] = dn_add_2;
-            dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- */
-static void seq2seq_dot_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_6, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_10_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
-            const size_t idx = row * SEQ2SEQ_DOT_H + col;
-            const real dh_prev_4 = -dh_step[idx];
-            const real dh_prev_5 = dh_6[idx] + dh_prev_4;
-            const real dh_prev_6 = dh_step[idx] * z_t[idx];
-            const real dh_prev_7 = dh_prev_5 + dh_prev_6;
-            const real dh_prev_8 = dh_prev_7 + dh_prev_2[idx];
-            const real dh_prev_9 = dh_prev_8 + dh_prev[idx];
-            const real dh_prev_10 = dh_prev_9 + dh_prev_3[idx];
-            dh_prev_10_out[idx] = dh_prev_10;
         }
 }
 
@@ -1096,7 +1096,7 @@ static void seq2seq_dot_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, h_dec_l0, SEQ2SEQ_DOT_H, p.W_iz_dec_l1, SEQ2SEQ_DOT_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_DOT_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, h_dec_l0, SEQ2SEQ_DOT_H, p.W_in_dec_l1, SEQ2SEQ_DOT_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_DOT_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        seq2seq_dot_fused_h_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        seq2seq_dot_fused_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_DOT_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_DOT_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_DOT_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_DOT_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1236,7 +1236,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq_dot.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq_dot.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_dot_fused_dr_add_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_dot_fused_dr_add_dec((size_t)B, w.dh_dec_l0, w.dh_dec_l0_2, w.dh_dec_l0_3, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_dec_l0, dn_add_dec_l0, dn_add_dec_l0_2, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq_dot.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dn_add_dec_l0, SEQ2SEQ_DOT_H, p.W_cn_dec_l0, SEQ2SEQ_DOT_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext, SEQ2SEQ_DOT_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H, dn_add_dec_l0, SEQ2SEQ_DOT_H, p.W_in_dec_l0, SEQ2SEQ_DOT_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x, SEQ2SEQ_DOT_E);
@@ -1289,7 +1289,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
                 w.dh_enc_l1_2[r * n + j] = w.dscore_mul[r * n + j] * h_prev_dec_l1_t[j];
         for (size_t i = 0; i < (size_t)T * B * SEQ2SEQ_DOT_H; i++)
             w.dh_enc_l1_3[i] = w.dh_enc_l1[i] + w.dh_enc_l1_2[i];
-        seq2seq_dot_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
+        seq2seq_dot_fused_dh_prev_dec((size_t)B, w.dh_prev_dec_l1, w.dh_prev_dec_l1_2, w.dh_prev_dec_l1_3, w.dh_prev_dec_l1_4, w.dh_prev_dec_l1_5, w.dh_prev_dec_l1_6);
         /* specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64} */
         seq2seq_dot_fused_dembed_tgt_x((size_t)B, w.dembed_tgt_x, w.dembed_tgt_x_2, w.dembed_tgt_x_3, dembed_tgt_x_4);
         rnnrt_add_to(w.dh_enc_l1_5, w.dh_enc_l1_3, (size_t)T * B * SEQ2SEQ_DOT_H);
@@ -1371,7 +1371,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_dot_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
+        seq2seq_dot_fused_dr_add_enc((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t_2, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_enc_l1_2, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dn_add_enc_l1, SEQ2SEQ_DOT_H, p.W_in_enc_l1, SEQ2SEQ_DOT_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_3, SEQ2SEQ_DOT_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dn_add_enc_l1_2, SEQ2SEQ_DOT_H, p.W_hn_enc_l1, SEQ2SEQ_DOT_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_enc_l1_2, SEQ2SEQ_DOT_H);
@@ -1379,7 +1379,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dr_add_enc_l1, SEQ2SEQ_DOT_H, p.W_hr_enc_l1, SEQ2SEQ_DOT_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_enc_l1_3, SEQ2SEQ_DOT_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dr_add_enc_l1, SEQ2SEQ_DOT_H, p.W_ir_enc_l1, SEQ2SEQ_DOT_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_4, SEQ2SEQ_DOT_H);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_dot_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
+        seq2seq_dot_fused_dh_prev_enc((size_t)B, w.dh_enc_l1_6, w.dh_prev_enc_l1, w.dh_prev_enc_l1_2, w.dh_prev_enc_l1_3, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1_4);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
         seq2seq_dot_fused_dcontext((size_t)B, w.dh_enc_l0_3, w.dh_enc_l0_2, w.dh_enc_l0_4, dh_enc_l0_5);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1_4, (size_t)B * SEQ2SEQ_DOT_H * sizeof(real));
@@ -1441,7 +1441,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_dot_fused_dr_add_enc_l1((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
+        seq2seq_dot_fused_dr_add_enc((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t_2, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_enc_l0_2, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H, dn_add_enc_l0, SEQ2SEQ_DOT_H, p.W_in_enc_l0, SEQ2SEQ_DOT_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_2, SEQ2SEQ_DOT_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dn_add_enc_l0_2, SEQ2SEQ_DOT_H, p.W_hn_enc_l0, SEQ2SEQ_DOT_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_enc_l0_2, SEQ2SEQ_DOT_H);
@@ -1449,7 +1449,7 @@ static void seq2seq_dot_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, dr_add_enc_l0, SEQ2SEQ_DOT_H, p.W_hr_enc_l0, SEQ2SEQ_DOT_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_enc_l0_3, SEQ2SEQ_DOT_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_DOT_E, SEQ2SEQ_DOT_H, dr_add_enc_l0, SEQ2SEQ_DOT_H, p.W_ir_enc_l0, SEQ2SEQ_DOT_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_3, SEQ2SEQ_DOT_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_dot_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
+        seq2seq_dot_fused_dh_prev_enc((size_t)B, w.dh_enc_l0_6, w.dh_prev_enc_l0, w.dh_prev_enc_l0_2, w.dh_prev_enc_l0_3, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0_4);
         /* specs/seq2seq_dot.yaml:48 (backward)  input: {embed: 64} */
         seq2seq_dot_fused_dembed_tgt_x((size_t)B, w.dembed_src_x_2, w.dembed_src_x, w.dembed_src_x_3, dembed_src_x_4);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0_4, (size_t)B * SEQ2SEQ_DOT_H * sizeof(real));
@@ -1511,22 +1511,16 @@ typedef struct {
     real *embed_src_x_2; /* gather [T,B,SEQ2SEQ_DOT_E] */
     real *embed_tgt_x_2; /* gather [B,SEQ2SEQ_DOT_E] */
     real *enc_state0; /* the encoder's initial states: zeros */
-    real *h_dec_l0_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *h_dec_l1_2; /* add [B,SEQ2SEQ_DOT_H] */
+    real *h_dec_l0_2; /* fused_out [B,SEQ2SEQ_DOT_H] */
+    real *h_dec_l1_2; /* fused_out [B,SEQ2SEQ_DOT_H] */
     real *h_enc_l0_seq_2; /* scan_out [T,B,SEQ2SEQ_DOT_H] */
     real *h_enc_l1_seq_2; /* scan_out [T,B,SEQ2SEQ_DOT_H] */
     real *h_kept_enc_l0_2; /* per step: row_scale [B,SEQ2SEQ_DOT_H] */
     real *h_kept_enc_l1_2; /* per step: row_scale [B,SEQ2SEQ_DOT_H] */
-    real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_DOT_H] */
-    real *h_mul_dec_l0_2; /* mul [B,SEQ2SEQ_DOT_H] */
-    real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_DOT_H] */
-    real *h_mul_dec_l1_2; /* mul [B,SEQ2SEQ_DOT_H] */
     real *h_prev_enc_l0_2_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_DOT_H] */
     real *h_prev_enc_l1_2_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_DOT_H] */
     real *h_step_enc_l0_2; /* per step: fused_out [B,SEQ2SEQ_DOT_H] */
     real *h_step_enc_l1_2; /* per step: fused_out [B,SEQ2SEQ_DOT_H] */
-    real *h_sub_dec_l0_2; /* sub [B,SEQ2SEQ_DOT_H] */
-    real *h_sub_dec_l1_2; /* sub [B,SEQ2SEQ_DOT_H] */
     real *logits_2; /* add [B,Vt] */
     real *logits_matmul_2; /* matmul [B,Vt] */
     real *n_W_cn_dec_l0_2; /* matmul [B,SEQ2SEQ_DOT_H] */
@@ -1538,19 +1532,8 @@ typedef struct {
     real *n_W_in_dec_l1_2; /* matmul [B,SEQ2SEQ_DOT_H] */
     real *n_W_in_enc_l0_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
     real *n_W_in_enc_l1_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l0_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l0_3; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l0_4; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l0_5; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l1_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l1_3; /* add [B,SEQ2SEQ_DOT_H] */
-    real *n_add_dec_l1_4; /* add [B,SEQ2SEQ_DOT_H] */
     real *n_add_enc_l0_3; /* add [T,B,SEQ2SEQ_DOT_H] */
     real *n_add_enc_l1_3; /* add [T,B,SEQ2SEQ_DOT_H] */
-    real *n_dec_l0_2; /* tanh [B,SEQ2SEQ_DOT_H] */
-    real *n_dec_l1_2; /* tanh [B,SEQ2SEQ_DOT_H] */
-    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_DOT_H] */
-    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_DOT_H] */
     real *r_W_cr_dec_l0_2; /* matmul [B,SEQ2SEQ_DOT_H] */
     real *r_W_hr_dec_l0_2; /* matmul [B,SEQ2SEQ_DOT_H] */
     real *r_W_hr_dec_l1_2; /* matmul [B,SEQ2SEQ_DOT_H] */
@@ -1560,17 +1543,8 @@ typedef struct {
     real *r_W_ir_dec_l1_2; /* matmul [B,SEQ2SEQ_DOT_H] */
     real *r_W_ir_enc_l0_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
     real *r_W_ir_enc_l1_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l0; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l0_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l0_3; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l0_4; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l1; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l1_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *r_add_dec_l1_3; /* add [B,SEQ2SEQ_DOT_H] */
     real *r_add_enc_l0_2; /* add [T,B,SEQ2SEQ_DOT_H] */
     real *r_add_enc_l1_2; /* add [T,B,SEQ2SEQ_DOT_H] */
-    real *r_dec_l0_2; /* sigmoid [B,SEQ2SEQ_DOT_H] */
-    real *r_dec_l1_2; /* sigmoid [B,SEQ2SEQ_DOT_H] */
     real *score_2; /* mul [T,B] */
     real *score_mul_2; /* mul [T,B,SEQ2SEQ_DOT_H] */
     real *score_sum_last_2; /* sum_last [T,B] */
@@ -1584,17 +1558,8 @@ typedef struct {
     real *z_W_iz_dec_l1_2; /* matmul [B,SEQ2SEQ_DOT_H] */
     real *z_W_iz_enc_l0_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
     real *z_W_iz_enc_l1_2; /* matmul [T,B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l0; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l0_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l0_3; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l0_4; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l1; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l1_2; /* add [B,SEQ2SEQ_DOT_H] */
-    real *z_add_dec_l1_3; /* add [B,SEQ2SEQ_DOT_H] */
     real *z_add_enc_l0_2; /* add [T,B,SEQ2SEQ_DOT_H] */
     real *z_add_enc_l1_2; /* add [T,B,SEQ2SEQ_DOT_H] */
-    real *z_dec_l0_2; /* sigmoid [B,SEQ2SEQ_DOT_H] */
-    real *z_dec_l1_2; /* sigmoid [B,SEQ2SEQ_DOT_H] */
     real *W_hn_enc_l0_2_packed; /* W_hn_enc_l0_2 packed for the steps (rnnrt_pack_b) */
     real *W_hn_enc_l1_2_packed; /* W_hn_enc_l1_2 packed for the steps (rnnrt_pack_b) */
     real *W_hr_enc_l0_2_packed; /* W_hr_enc_l0_2 packed for the steps (rnnrt_pack_b) */
@@ -1618,16 +1583,10 @@ static const RnnrtWorkBuf seq2seq_dot_dec_bufs[] = {
     {offsetof(seq2seq_dot_dec_work, h_enc_l1_seq_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_kept_enc_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_kept_enc_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_mul_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_prev_enc_l0_2_carry), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_prev_enc_l1_2_carry), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_step_enc_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, h_step_enc_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_sub_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, h_sub_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, logits_2), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, logits_matmul_2), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, n_W_cn_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
@@ -1639,19 +1598,8 @@ static const RnnrtWorkBuf seq2seq_dot_dec_bufs[] = {
     {offsetof(seq2seq_dot_dec_work, n_W_in_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, n_W_in_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, n_W_in_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l0_5), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_add_dec_l1_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, n_add_enc_l0_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, n_add_enc_l1_3), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_W_cr_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_W_hr_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_W_hr_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
@@ -1661,17 +1609,8 @@ static const RnnrtWorkBuf seq2seq_dot_dec_bufs[] = {
     {offsetof(seq2seq_dot_dec_work, r_W_ir_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_W_ir_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_W_ir_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_add_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, r_add_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, r_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, score_2), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, score_mul_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, score_sum_last_2), -1, "TB", 1, NULL, 0},
@@ -1685,17 +1624,8 @@ static const RnnrtWorkBuf seq2seq_dot_dec_bufs[] = {
     {offsetof(seq2seq_dot_dec_work, z_W_iz_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, z_W_iz_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, z_W_iz_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l0_4), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_add_dec_l1_3), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, z_add_enc_l0_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, z_add_enc_l1_2), -1, "TB", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_dec_l0_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
-    {offsetof(seq2seq_dot_dec_work, z_dec_l1_2), -1, "B", SEQ2SEQ_DOT_H, NULL, 0},
     {offsetof(seq2seq_dot_dec_work, W_hn_enc_l0_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
     {offsetof(seq2seq_dot_dec_work, W_hn_enc_l1_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
     {offsetof(seq2seq_dot_dec_work, W_hr_enc_l0_2_packed), -1, "", SEQ2SEQ_DOT_H, "", SEQ2SEQ_DOT_H},
@@ -1725,7 +1655,7 @@ static size_t seq2seq_dot_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_dot_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_add_t_3, const real *restrict r_W_hr_2, const real *restrict r_add_t_2, const real *restrict z_W_hz_2, const real *restrict z_add_t_2, real *restrict h_step_out)
+static void seq2seq_dot_fused_h_step_enc(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_add_t_3, const real *restrict r_W_hr_2, const real *restrict r_add_t_2, const real *restrict z_W_hz_2, const real *restrict z_add_t_2, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
@@ -1746,6 +1676,73 @@ static void seq2seq_dot_fused_h_step_enc_l0(size_t rows, const real *restrict b_
             const real h_new = h_mul + h_mul_2;
             const real h_step = h_new - h_prev_2[idx];
             h_step_out[idx] = h_step;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines):
+ *   specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
+ *   specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
+ *   specs/seq2seq_dot.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
+ *   specs/seq2seq_dot.yaml:42  h: (1 - z) * n + z * h
+ */
+static void seq2seq_dot_step_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev_2, const real *restrict n_W_cn_2, const real *restrict n_W_hn_2, const real *restrict n_W_in_2, const real *restrict r_W_cr_2, const real *restrict r_W_hr_2, const real *restrict r_W_ir_2, const real *restrict z_W_cz_2, const real *restrict z_W_hz_2, const real *restrict z_W_iz_2, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real r_add = r_W_ir_2[idx] + r_W_cr_2[idx];
+            const real r_add_2 = r_add + b_ir[col];
+            const real r_add_3 = r_add_2 + r_W_hr_2[idx];
+            const real r_add_4 = r_add_3 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_4);
+            const real z_add = z_W_iz_2[idx] + z_W_cz_2[idx];
+            const real z_add_2 = z_add + b_iz[col];
+            const real z_add_3 = z_add_2 + z_W_hz_2[idx];
+            const real z_add_4 = z_add_3 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_4);
+            const real n_add = n_W_in_2[idx] + n_W_cn_2[idx];
+            const real n_add_2 = n_add + b_in[col];
+            const real n_add_3 = n_W_hn_2[idx] + b_hn[col];
+            const real n_mul = r * n_add_3;
+            const real n_add_4 = n_add_2 + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_4);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev_2[idx];
+            const real h = h_mul + h_mul_2;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_DOT_H] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ */
+static void seq2seq_dot_step_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev_2, const real *restrict n_W_hn_2, const real *restrict n_W_in_2, const real *restrict r_W_hr_2, const real *restrict r_W_ir_2, const real *restrict z_W_hz_2, const real *restrict z_W_iz_2, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_DOT_H; col++) {
+            const size_t idx = row * SEQ2SEQ_DOT_H + col;
+            const real r_add = r_W_ir_2[idx] + b_ir[col];
+            const real r_add_2 = r_add + r_W_hr_2[idx];
+            const real r_add_3 = r_add_2 + b_hr[col];
+            const real r = rnnrt_sigmoid_fast(r_add_3);
+            const real z_add = z_W_iz_2[idx] + b_iz[col];
+            const real z_add_2 = z_add + z_W_hz_2[idx];
+            const real z_add_3 = z_add_2 + b_hz[col];
+            const real z = rnnrt_sigmoid_fast(z_add_3);
+            const real n_add = n_W_in_2[idx] + b_in[col];
+            const real n_add_2 = n_W_hn_2[idx] + b_hn[col];
+            const real n_mul = r * n_add_2;
+            const real n_add_3 = n_add + n_mul;
+            const real n = rnnrt_tanh_fast(n_add_3);
+            const real h_sub = (real)1 - z;
+            const real h_mul = h_sub * n;
+            const real h_mul_2 = z * h_prev_2[idx];
+            const real h = h_mul + h_mul_2;
+            h_out[idx] = h;
         }
 }
 
@@ -1804,7 +1801,7 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_dot_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
+        seq2seq_dot_fused_h_step_enc((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0_2, w.n_W_hn_enc_l0_2, n_add_enc_l0_t_3, w.r_W_hr_enc_l0_2, r_add_enc_l0_t_2, w.z_W_hz_enc_l0_2, z_add_enc_l0_t_2, w.h_step_enc_l0_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_DOT_H; j++)
@@ -1849,7 +1846,7 @@ static void seq2seq_dot_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_dot_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
+        seq2seq_dot_fused_h_step_enc((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1_2, w.n_W_hn_enc_l1_2, n_add_enc_l1_t_3, w.r_W_hr_enc_l1_2, r_add_enc_l1_t_2, w.z_W_hz_enc_l1_2, z_add_enc_l1_t_2, w.h_step_enc_l1_2);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_DOT_H; j++)
@@ -1916,82 +1913,31 @@ static void seq2seq_dot_step(RnnrtS2sDecCtx *c)
     /* specs/seq2seq_dot.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_E, 1, w.embed_tgt_x_2, SEQ2SEQ_DOT_E, p.W_ir_dec_l0, SEQ2SEQ_DOT_H, 0, w.r_W_ir_dec_l0_2, SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.context_2, SEQ2SEQ_DOT_H, p.W_cr_dec_l0, SEQ2SEQ_DOT_H, 0, w.r_W_cr_dec_l0_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.r_add_dec_l0[i] = w.r_W_ir_dec_l0_2[i] + w.r_W_cr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_2, w.r_add_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l0_2, SEQ2SEQ_DOT_H, p.W_hr_dec_l0, SEQ2SEQ_DOT_H, 0, w.r_W_hr_dec_l0_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.r_add_dec_l0_3[i] = w.r_add_dec_l0_2[i] + w.r_W_hr_dec_l0_2[i];
-    rnnrt_add_bias(w.r_add_dec_l0_4, w.r_add_dec_l0_3, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l0_4, w.r_dec_l0_2, (size_t)B * SEQ2SEQ_DOT_H);
     /* specs/seq2seq_dot.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_E, 1, w.embed_tgt_x_2, SEQ2SEQ_DOT_E, p.W_iz_dec_l0, SEQ2SEQ_DOT_H, 0, w.z_W_iz_dec_l0_2, SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.context_2, SEQ2SEQ_DOT_H, p.W_cz_dec_l0, SEQ2SEQ_DOT_H, 0, w.z_W_cz_dec_l0_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.z_add_dec_l0[i] = w.z_W_iz_dec_l0_2[i] + w.z_W_cz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_2, w.z_add_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l0_2, SEQ2SEQ_DOT_H, p.W_hz_dec_l0, SEQ2SEQ_DOT_H, 0, w.z_W_hz_dec_l0_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.z_add_dec_l0_3[i] = w.z_add_dec_l0_2[i] + w.z_W_hz_dec_l0_2[i];
-    rnnrt_add_bias(w.z_add_dec_l0_4, w.z_add_dec_l0_3, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l0_4, w.z_dec_l0_2, (size_t)B * SEQ2SEQ_DOT_H);
     /* specs/seq2seq_dot.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_E, 1, w.embed_tgt_x_2, SEQ2SEQ_DOT_E, p.W_in_dec_l0, SEQ2SEQ_DOT_H, 0, w.n_W_in_dec_l0_2, SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.context_2, SEQ2SEQ_DOT_H, p.W_cn_dec_l0, SEQ2SEQ_DOT_H, 0, w.n_W_cn_dec_l0_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.n_add_dec_l0_2[i] = w.n_W_in_dec_l0_2[i] + w.n_W_cn_dec_l0_2[i];
-    rnnrt_add_bias(w.n_add_dec_l0_3, w.n_add_dec_l0_2, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l0_2, SEQ2SEQ_DOT_H, p.W_hn_dec_l0, SEQ2SEQ_DOT_H, 0, w.n_W_hn_dec_l0_2, SEQ2SEQ_DOT_H);
-    rnnrt_add_bias(w.n_add_dec_l0_4, w.n_W_hn_dec_l0_2, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.n_mul_dec_l0[i] = w.r_dec_l0_2[i] * w.n_add_dec_l0_4[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.n_add_dec_l0_5[i] = w.n_add_dec_l0_3[i] + w.n_mul_dec_l0[i];
-    rnnrt_tanh_n(w.n_add_dec_l0_5, w.n_dec_l0_2, (size_t)B * SEQ2SEQ_DOT_H);
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hr_dec_l1, SEQ2SEQ_DOT_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_DOT_H);
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hz_dec_l1, SEQ2SEQ_DOT_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_DOT_H);
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hn_dec_l1, SEQ2SEQ_DOT_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_DOT_H);
     /* specs/seq2seq_dot.yaml:42  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_sub_dec_l0_2[i] = (real)1 - w.z_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_mul_dec_l0[i] = w.h_sub_dec_l0_2[i] * w.n_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_mul_dec_l0_2[i] = w.z_dec_l0_2[i] * h_prev_dec_l0_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_dec_l0_2[i] = w.h_mul_dec_l0[i] + w.h_mul_dec_l0_2[i];
+    seq2seq_dot_step_h((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0_2, w.n_W_cn_dec_l0_2, w.n_W_hn_dec_l0_2, w.n_W_in_dec_l0_2, w.r_W_cr_dec_l0_2, w.r_W_hr_dec_l0_2, w.r_W_ir_dec_l0_2, w.z_W_cz_dec_l0_2, w.z_W_hz_dec_l0_2, w.z_W_iz_dec_l0_2, w.h_dec_l0_2);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.h_dec_l0_2, SEQ2SEQ_DOT_H, p.W_ir_dec_l1, SEQ2SEQ_DOT_H, 0, w.r_W_ir_dec_l1_2, SEQ2SEQ_DOT_H);
-    rnnrt_add_bias(w.r_add_dec_l1, w.r_W_ir_dec_l1_2, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hr_dec_l1, SEQ2SEQ_DOT_H, 0, w.r_W_hr_dec_l1_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.r_add_dec_l1_2[i] = w.r_add_dec_l1[i] + w.r_W_hr_dec_l1_2[i];
-    rnnrt_add_bias(w.r_add_dec_l1_3, w.r_add_dec_l1_2, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l1_3, w.r_dec_l1_2, (size_t)B * SEQ2SEQ_DOT_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.h_dec_l0_2, SEQ2SEQ_DOT_H, p.W_iz_dec_l1, SEQ2SEQ_DOT_H, 0, w.z_W_iz_dec_l1_2, SEQ2SEQ_DOT_H);
-    rnnrt_add_bias(w.z_add_dec_l1, w.z_W_iz_dec_l1_2, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hz_dec_l1, SEQ2SEQ_DOT_H, 0, w.z_W_hz_dec_l1_2, SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.z_add_dec_l1_2[i] = w.z_add_dec_l1[i] + w.z_W_hz_dec_l1_2[i];
-    rnnrt_add_bias(w.z_add_dec_l1_3, w.z_add_dec_l1_2, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l1_3, w.z_dec_l1_2, (size_t)B * SEQ2SEQ_DOT_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, w.h_dec_l0_2, SEQ2SEQ_DOT_H, p.W_in_dec_l1, SEQ2SEQ_DOT_H, 0, w.n_W_in_dec_l1_2, SEQ2SEQ_DOT_H);
-    rnnrt_add_bias(w.n_add_dec_l1_2, w.n_W_in_dec_l1_2, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_DOT_H, SEQ2SEQ_DOT_H, 1, h_prev_dec_l1_2, SEQ2SEQ_DOT_H, p.W_hn_dec_l1, SEQ2SEQ_DOT_H, 0, w.n_W_hn_dec_l1_2, SEQ2SEQ_DOT_H);
-    rnnrt_add_bias(w.n_add_dec_l1_3, w.n_W_hn_dec_l1_2, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_DOT_H, (size_t)SEQ2SEQ_DOT_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.n_mul_dec_l1[i] = w.r_dec_l1_2[i] * w.n_add_dec_l1_3[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.n_add_dec_l1_4[i] = w.n_add_dec_l1_2[i] + w.n_mul_dec_l1[i];
-    rnnrt_tanh_n(w.n_add_dec_l1_4, w.n_dec_l1_2, (size_t)B * SEQ2SEQ_DOT_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_sub_dec_l1_2[i] = (real)1 - w.z_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_mul_dec_l1[i] = w.h_sub_dec_l1_2[i] * w.n_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_mul_dec_l1_2[i] = w.z_dec_l1_2[i] * h_prev_dec_l1_2[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_DOT_H; i++)
-        w.h_dec_l1_2[i] = w.h_mul_dec_l1[i] + w.h_mul_dec_l1_2[i];
+    seq2seq_dot_step_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1_2, w.n_W_hn_dec_l1_2, w.n_W_in_dec_l1_2, w.r_W_hr_dec_l1_2, w.r_W_ir_dec_l1_2, w.z_W_hz_dec_l1_2, w.z_W_iz_dec_l1_2, w.h_dec_l1_2);
     /* specs/seq2seq_dot.yaml:47  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_DOT_H, 1, w.h_dec_l1_2, SEQ2SEQ_DOT_H, p.W_out, Vt, 0, w.logits_matmul_2, Vt);
     rnnrt_add_bias(w.logits_2, w.logits_matmul_2, p.b_out, (size_t)B * Vt, (size_t)Vt);

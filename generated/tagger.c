@@ -62,13 +62,13 @@ typedef union {
         real *W_out; /* [TAGGER_H,L] */
         real *b_out; /* [L] */
     };
-    real *view[15];
+    real *view[sizeof tagger_param_table / sizeof *tagger_param_table];
 } tagger_params;
 
 static tagger_params tagger_params_at(real *base, int V, int L)
 {
     tagger_params p;
-    rnnrt_param_views(p.view, base, tagger_param_table, 15, V, L);
+    rnnrt_param_views(p.view, base, tagger_param_table, (int)(sizeof p.view / sizeof *p.view), V, L);
     return p;
 }
 
@@ -232,6 +232,22 @@ static void tagger_fused_h(size_t rows, const real *restrict b_hn, const real *r
 }
 
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ */
+static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_H; col++) {
+            const size_t idx = row * TAGGER_H + col;
+            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
+            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
+            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
+            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
+            dh_prev_8_out[idx] = dh_prev_8;
+        }
+}
+
+/* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
@@ -259,22 +275,6 @@ static void tagger_fused_dr_add(size_t rows, const real *restrict dh_next, const
             dn_add_2_out[idx] = dn_add_2;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- */
-static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t_2, const real *restrict dh_prev, const real *restrict dh_prev_2, const real *restrict dh_prev_3, const real *restrict dh_prev_4, real *restrict dh_prev_8_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < TAGGER_H; col++) {
-            const size_t idx = row * TAGGER_H + col;
-            const real dh_prev_5 = dh_prev[idx] + dh_prev_2[idx];
-            const real dh_prev_6 = dh_prev_5 + dh_prev_3[idx];
-            const real dh_prev_7 = dh_prev_6 + dh_prev_4[idx];
-            const real dh_prev_8 = dh_prev_7 * carry_scale_t_2[0];
-            dh_prev_8_out[idx] = dh_prev_8;
         }
 }
 
