@@ -41,11 +41,16 @@ typedef struct {
     int n, cap;
 } NameSet;
 
-/* A fused loop's parameters, named after its operands (fused_params). */
+/* A fused loop's parameters, named after its operands (fused_params).
+ * Fused nodes whose loops are the same text up to the names of their
+ * operands (fused_key) call one function: the first one's (rep), whose
+ * names they share. */
 typedef struct {
     const Node *fu;
     const char **in, **out; /* per input / output index; NULL for constants */
     int *order;             /* the inputs in the order of their names */
+    const char *key;        /* the loop with canonical names (fused_key) */
+    const Node *rep;        /* the fused node whose function fu calls */
 } FusedParams;
 
 /* Everything one emit_c call knows. No state outside it survives a call:
@@ -496,6 +501,41 @@ static const char *operand_name(Emit *E, const Node *x)
     return len ? arena_printf(&perm, "%.*s", (int)len, start) : "in";
 }
 
+/* Is token t (up to '_' or the end) a layer tag the lowering appends
+ * (lower.c, lower_s2s.c): enc, dec, l<k>, reverse? */
+static bool layer_token(const char *t, bool keep_side)
+{
+    size_t len = strcspn(t, "_");
+    if ((len == 3 && !keep_side && (strncmp(t, "enc", 3) == 0 || strncmp(t, "dec", 3) == 0)) ||
+        (len == 7 && strncmp(t, "reverse", 7) == 0))
+        return true;
+    return len >= 2 && t[0] == 'l' && strspn(t + 1, "0123456789") == len - 1;
+}
+
+/* A name without the layer tags (h_prev_enc_l0 -> h_prev, dh_l1_reverse_t
+ * -> dh_t; the first token always stays): a fused function shared by
+ * layers names its parameters and scalars after their roles. keep_side
+ * keeps a seq2seq model's enc and dec (h_step_enc_l0 -> h_step_enc). */
+static const char *layer_strip(const char *s, bool keep_side)
+{
+    char *out = arena_alloc(&perm, strlen(s) + 1), *o = out;
+    size_t first = strcspn(s, "_");
+    memcpy(o, s, first);
+    o += first;
+    for (const char *t = s + first; *t == '_';) {
+        size_t len = strcspn(t + 1, "_");
+        if (!layer_token(t + 1, keep_side)) {
+            memcpy(o, t, len + 1);
+            o += len + 1;
+        }
+        t += len + 1;
+    }
+    *o = 0;
+    return out;
+}
+
+static const char *layer_free(const char *s) { return layer_strip(s, false); }
+
 static FusedParams *fused_params(Emit *E, const Node *fu)
 {
     for (int i = 0; i < E->nfparams; i++)
@@ -504,27 +544,35 @@ static FusedParams *fused_params(Emit *E, const Node *fu)
     DIE("emit: fused node %%%d has no parameter names", fu->id);
 }
 
+/* The first input of fused node fu that passes the same buffer as input
+ * k (one parameter for both), or -1. */
+static int fused_same_input(Emit *E, const Node *fu, int k)
+{
+    for (int j = 0; j < k && fu->in[k]->op != OP_CONST; j++)
+        if (fu->in[j]->op != OP_CONST && strcmp(ref(E, fu->in[j]), ref(E, fu->in[k])) == 0)
+            return j;
+    return -1;
+}
+
 /* The inputs' parameter names, in the fused loop's own scope (before its
  * scalars take theirs), and their order: by name, so reordered terms keep
  * the signature. */
-static void name_fused_inputs(Emit *E, const Node *fu)
+static void name_fused_inputs(Emit *E, FusedParams *fp)
 {
+    const Node *fu = fp->fu;
     int nin = fu->scan->nin, nout = fu->scan->nout;
-    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
-    FusedParams *fp = &E->fparams[E->nfparams++];
-    fp->fu = fu;
     fp->in = arena_array(&perm, (size_t)nin + 1, sizeof(char *));
     fp->out = arena_array(&perm, (size_t)nout + 1, sizeof(char *));
     fp->order = arena_array(&perm, (size_t)nin + 1, sizeof(int));
     bool *again = arena_array(&perm, (size_t)nin + 1, sizeof(bool)); /* a value passed twice: one parameter */
     for (int k = 0; k < nin; k++) {
-        for (int j = 0; j < k && !again[k] && fu->in[k]->op != OP_CONST; j++)
-            if (fu->in[j]->op != OP_CONST && strcmp(ref(E, fu->in[j]), ref(E, fu->in[k])) == 0) {
-                fp->in[k] = fp->in[j];
-                again[k] = true;
-            }
-        if (fu->in[k]->op != OP_CONST && !again[k])
-            fp->in[k] = local_name(E, operand_name(E, fu->in[k]), true);
+        int j = fused_same_input(E, fu, k);
+        if (j >= 0) {
+            fp->in[k] = fp->in[j];
+            again[k] = true;
+        } else if (fu->in[k]->op != OP_CONST) {
+            fp->in[k] = local_name(E, layer_free(operand_name(E, fu->in[k])), true);
+        }
     }
     int n = 0;
     for (int k = 0; k < nin; k++)
@@ -540,12 +588,15 @@ static void name_fused_inputs(Emit *E, const Node *fu)
 }
 
 /* The outputs' parameter names: the value's name and _out. */
-static void name_fused_outputs(Emit *E, const Node *fu)
+static void name_fused_outputs(Emit *E, FusedParams *fp)
 {
-    FusedParams *fp = fused_params(E, fu);
+    const Node *fu = fp->fu;
     for (int o = 0; o < fu->scan->nout; o++)
         fp->out[o] = local_name(E, arena_printf(&perm, "%s_out", node_cname(E, fu->scan->out[o].node)), true);
 }
+
+static const char *fused_key(Emit *E, const Node *fu);
+static const Node *fused_out_node(const Node *fu, int o);
 
 /* Name every node that appears in the code. Loop-invariant scan inputs
  * are read through the outer value's name; aliases and constants have no
@@ -643,14 +694,65 @@ static const char *const *fused_member_cands(Emit *E, const Node *fu, const Node
     return name_cands(E, x, base_name(x));
 }
 
-/* The C name of a fused loop's first output (its FUSED_OUT node's). */
-static const char *fused_first_name(Emit *E, const Node *fu)
+/* The function a fused node calls: named after the last value it stores
+ * (its spec name without layer tags; with enc/dec, or its C name, when
+ * another loop took that name; <model>_step_ at a decoding step's top
+ * level), its parameters after the operands, its scalars after the values
+ * (fused_member_cands, layer tags dropped first), single-use ones written
+ * into their reader (fused_inline). A fused node whose loop is one
+ * already named (fused_key: the same ops on operands of the same kinds,
+ * another layer's or direction's copy) calls that function. */
+static void name_fused(Emit *E, Node *fu)
 {
-    const Graph *g = fu->graph;
-    for (int i = fu->id + 1; i < g->n; i++)
-        if (g->nodes[i]->op == OP_FUSED_OUT && g->nodes[i]->in[0] == fu && g->nodes[i]->aux > 0)
-            return node_cname(E, g->nodes[i]);
-    return base_name(fu->scan->out[0].node);
+    const Graph *fb = fu->scan->body;
+    for (int k = 0; k < fb->n; k++) /* unnamed until set_name (aux is free for passes) */
+        fb->nodes[k]->aux = 0;
+    const char *key = fused_key(E, fu);
+    E->fparams = arena_grow(&perm, E->fparams, &E->capfparams, E->nfparams + 1, sizeof(FusedParams));
+    FusedParams *fp = &E->fparams[E->nfparams++];
+    for (int i = 0; i < E->nfparams - 1; i++)
+        if (strcmp(E->fparams[i].key, key) == 0) {
+            *fp = E->fparams[i];
+            fp->fu = fu;
+            set_name(E, fu, node_cname(E, fp->rep), true);
+            return;
+        }
+    *fp = (FusedParams){.fu = fu, .key = key, .rep = fu};
+    const Node *last = NULL; /* the last value stored: its FUSED_OUT node */
+    for (int o = 0; o < fu->scan->nout; o++)
+        if (fused_out_node(fu, o) && fused_out_node(fu, o)->aux > 0)
+            last = fused_out_node(fu, o);
+    const char *b = base_name(fu->scan->out[0].node), *cn = b;
+    if (last) {
+        b = base_name(fused_member(last));
+        cn = node_cname(E, last);
+    }
+    const char *kind = fu->graph->parent ? "fused" : "step"; /* a decoding step's top level */
+    const char *cand[] = {layer_free(b), layer_strip(b, true), layer_free(cn), layer_strip(cn, true), cn, NULL};
+    for (int c = 0; cand[c]; c++)
+        cand[c] = arena_printf(&perm, "%s_%s_%s", E->prefix, kind, cand[c]);
+    set_name(E, fu, first_free(E, SCOPE_FILE, cand), true);
+    nameset_clear(&E->flocals);
+    name_fused_inputs(E, fp);
+    for (int k = 0; k < fb->n; k++) {
+        if (fb->nodes[k]->op == OP_ARG || fb->nodes[k]->op == OP_CONST)
+            continue;
+        if (fused_inline(fu, fb->nodes[k])) {
+            set_name(E, fb->nodes[k], "", true);
+            continue;
+        }
+        const char *const *c = fused_member_cands(E, fu, fb->nodes[k]);
+        int n = 0;
+        while (c[n])
+            n++;
+        const char **lf = arena_array(&perm, 2 * (size_t)n + 1, sizeof(char *)); /* without layer tags first */
+        for (int j = 0; j < n; j++) {
+            lf[j] = layer_free(c[j]);
+            lf[n + j] = c[j];
+        }
+        set_name(E, fb->nodes[k], first_free(E, SCOPE_FUSED, lf), true);
+    }
+    name_fused_outputs(E, fp);
 }
 
 static void name_graph(Emit *E, Graph *g, const Node *scan)
@@ -688,26 +790,9 @@ static void name_graph(Emit *E, Graph *g, const Node *scan)
     }
     /* a fused loop's scalars, one per member, after the buffers (which
      * keep the plain spec names) */
-    for (int i = 0; i < g->n; i++) {
-        const Graph *fb = g->nodes[i]->op == OP_FUSED ? g->nodes[i]->scan->body : NULL;
-        for (int k = 0; fb && k < fb->n; k++)
-            fb->nodes[k]->aux = 0;
-        if (fb) {
-            set_name(E, g->nodes[i], unique_name(E, arena_printf(&perm, "%s_fused_%s", E->prefix,
-                                                                 fused_first_name(E, g->nodes[i]))), true);
-            nameset_clear(&E->flocals);
-            name_fused_inputs(E, g->nodes[i]);
-        }
-        for (int k = 0; fb && k < fb->n; k++)
-            if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
-                set_name(E, fb->nodes[k],
-                         fused_inline(g->nodes[i], fb->nodes[k])
-                             ? ""
-                             : first_free(E, SCOPE_FUSED, fused_member_cands(E, g->nodes[i], fb->nodes[k])),
-                         true);
-        if (fb)
-            name_fused_outputs(E, g->nodes[i]);
-    }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i]->op == OP_FUSED)
+            name_fused(E, g->nodes[i]);
 }
 
 /* ---- output helpers ---- */
@@ -1068,27 +1153,21 @@ static void emit_params(Emit *E)
               p->loc.line);
     }
     emitf(E, 0, "};\n\n");
-    emitf(E, 0, "/* Views into a parameter (or gradient) block. */\n");
-    emitf(E, 0, "typedef struct {\n");
-    for (int i = 0; i < m->nparams; i++) {
-        emitf(E, 1, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
-    }
+    emitf(E, 0, "/* Views into a parameter (or gradient) block: p.%s is p.view[0], and so on\n"
+                " * in the order of the table (%s_params_at points them). */\n",
+          m->params[0].name, E->prefix);
+    emitf(E, 0, "typedef union {\n");
+    emitf(E, 1, "struct {\n");
+    for (int i = 0; i < m->nparams; i++)
+        emitf(E, 2, "real *%s; /* %s */\n", m->params[i].name, shape_c(E, m->params[i].shape));
+    emitf(E, 1, "};\n");
+    emitf(E, 1, "real *view[sizeof %s_param_table / sizeof *%s_param_table];\n", E->prefix, E->prefix);
     emitf(E, 0, "} %s_params;\n\n", E->prefix);
     emitf(E, 0, "static %s_params %s_params_at(real *base, int V%s)\n{\n", E->prefix, E->prefix,
           E->xdim ? arena_printf(&perm, ", int %s", E->xdim) : "");
     emitf(E, 1, "%s_params p;\n", E->prefix);
-    bool uses_v = false;
-    for (int i = 0; i + 1 < m->nparams; i++)
-        uses_v |= strchr(numel_expr(E, m->params[i].shape), 'V') != NULL;
-    if (E->s2s)
-        emitf(E, 1, "(void)V;\n    (void)Vt;\n");
-    else if (!uses_v)
-        emitf(E, 1, "(void)V;\n");
-    for (int i = 0; i < m->nparams; i++) {
-        emitf(E, 1, "p.%s = base;\n", m->params[i].name);
-        if (i + 1 < m->nparams)
-            emitf(E, 1, "base += %s;\n", numel_size(E, m->params[i].shape));
-    }
+    emitf(E, 1, "rnnrt_param_views(p.view, base, %s_param_table, (int)(sizeof p.view / sizeof *p.view), V, %s);\n",
+          E->prefix, E->xdim ? E->xdim : "0");
     emitf(E, 1, "return p;\n}\n\n");
 }
 
@@ -1404,14 +1483,16 @@ static const Node *fused_out_node(const Node *fu, int o)
     return NULL;
 }
 
-/* A body node of fused node fu read inside its loop: a scalar local, a
- * literal, or input k at element i (tile), j (bias) or 0 (scalar). */
-static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const char **inptr)
+/* A body node of fused node fu read inside its loop: a scalar local
+ * (local[its id]), a literal, or input k (inptr[k]) at element idx (tile),
+ * col (bias) or 0 (scalar). */
+static const char *fused_operand(Emit *E, const Node *fu, const Node *x, const char *const *inptr,
+                                 const char *const *local)
 {
     if (x->op == OP_CONST)
         return arena_printf(&perm, "(real)%.17g", x->value);
     if (x->op != OP_ARG)
-        return node_cname(E, x);
+        return local[x->id];
     const Node *outer = fu->in[x->index];
     if (is_scalar(outer))
         return outer->op == OP_CONST ? scalar(E, outer) : arena_printf(&perm, "%s[0]", inptr[x->index]);
@@ -1446,10 +1527,11 @@ static void fused_comment(Emit *E, int ind, const Node *fu, bool backward, bool 
  * product in a sum, a sum as the left operand of a sum and a product as
  * the left operand of a product: a + b + c is (a + b) + c), else in
  * parentheses. */
-static const char *fused_arg(Emit *E, const Node *fu, const Node *x, int k, const char **inptr)
+static const char *fused_arg(Emit *E, const Node *fu, const Node *x, int k, const char *const *inptr,
+                             const char *const *local)
 {
     const Node *y = x->in[k];
-    const char *e = fused_operand(E, fu, y, inptr);
+    const char *e = fused_operand(E, fu, y, inptr, local);
     if (y->op == OP_ARG || y->op == OP_CONST || !fused_inline(fu, y) || y->op == OP_TANH || y->op == OP_SIGMOID)
         return e;
     bool sum = y->op == OP_ADD || y->op == OP_SUB, in_sum = x->op == OP_ADD || x->op == OP_SUB;
@@ -1458,6 +1540,70 @@ static const char *fused_arg(Emit *E, const Node *fu, const Node *x, int k, cons
     bool bare = x->op == OP_TANH || x->op == OP_SIGMOID || x->op == OP_EXP || (sum && in_sum && k == 0) ||
                 (product && (in_sum || left_of_product));
     return bare ? e : arena_printf(&perm, "(%s)", e);
+}
+
+/* The loop of fused node fu: over the tile [rows, cols], every member a
+ * scalar (local[its id]) or, used once, written into its reader's
+ * expression (local[its id] becomes that expression), the live outputs
+ * stored (outptr[o]). */
+static void fused_loop(Emit *E, const Node *fu, const char *const *inptr, const char **local,
+                       const char *const *outptr)
+{
+    const Scan *s = fu->scan;
+    const Graph *fb = s->body;
+    Shape tile = s->out[0].node->shape;
+    const char *cols = tile.d[tile.ndim - 1] <= 0 ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
+    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
+    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
+    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
+    for (int k = 0; k < fb->n; k++) {
+        const Node *x = fb->nodes[k];
+        if (x->op == OP_ARG || x->op == OP_CONST)
+            continue;
+        const char *a = fused_arg(E, fu, x, 0, inptr, local);
+        const char *b = x->nin > 1 ? fused_arg(E, fu, x, 1, inptr, local) : NULL;
+        const char *e;
+        if (x->op == OP_TANH || x->op == OP_SIGMOID)
+            e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
+        else
+            e = elementwise_expr(x, a, b);
+        if (fused_inline(fu, x)) { /* its reader spells it out */
+            local[x->id] = e;
+            continue;
+        }
+        emitf(E, 3, "const real %s = %s;\n", local[x->id], e);
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (fused_out_node(fu, o))
+            emitf(E, 3, "%s[idx] = %s;\n", outptr[o], local[s->out[o].node->id]);
+    emitf(E, 2, "}\n");
+}
+
+static FILE *body_begin(Emit *E);
+static const char *body_end(Emit *E, FILE *saved);
+
+/* Fused node fu's loop with every name canonical (input k: a<k>, or the
+ * first input that passes the same buffer's; body node k: s<k>; output o:
+ * o<o>) and its tile: two fused nodes with the same key compute the same
+ * function of their operands, passed the same way. */
+static const char *fused_key(Emit *E, const Node *fu)
+{
+    const Scan *s = fu->scan;
+    const char **inptr = arena_array(&perm, (size_t)s->nin + 1, sizeof(char *));
+    const char **local = arena_array(&perm, (size_t)s->body->n + 1, sizeof(char *));
+    const char **outptr = arena_array(&perm, (size_t)s->nout + 1, sizeof(char *));
+    for (int k = 0; k < s->nin; k++) {
+        int j = fused_same_input(E, fu, k);
+        inptr[k] = j >= 0 ? inptr[j] : arena_printf(&perm, "a%d", k);
+    }
+    for (int k = 0; k < s->body->n; k++)
+        local[k] = arena_printf(&perm, "s%d", k);
+    for (int o = 0; o < s->nout; o++)
+        outptr[o] = arena_printf(&perm, "o%d", o);
+    FILE *saved = body_begin(E);
+    emitf(E, 0, "%s\n", shape_c(E, s->out[0].node->shape));
+    fused_loop(E, fu, inptr, local, outptr);
+    return body_end(E, saved);
 }
 
 /* A fused node as a function: one loop over the tile [rows, n], every
@@ -1482,48 +1628,48 @@ static void emit_fused_fn(Emit *E, const Node *fu, bool backward)
         if (fused_out_node(fu, o))
             fprintf(E->f, ", real *restrict %s", fp->out[o]);
     fprintf(E->f, ")\n{\n");
-    const char *cols = sym_cols ? "cols" : dim_c(E, tile.d[tile.ndim - 1]);
-    const char **inptr = fp->in;
-    emitf(E, 1, "for (size_t row = 0; row < rows; row++)\n");
-    emitf(E, 2, "for (size_t col = 0; col < %s; col++) {\n", cols);
-    emitf(E, 3, "const size_t idx = row * %s + col;\n", cols);
-    for (int k = 0; k < fb->n; k++) {
-        const Node *x = fb->nodes[k];
-        if (x->op == OP_ARG || x->op == OP_CONST)
-            continue;
-        const char *a = fused_arg(E, fu, x, 0, inptr);
-        const char *b = x->nin > 1 ? fused_arg(E, fu, x, 1, inptr) : NULL;
-        const char *e;
-        if (x->op == OP_TANH || x->op == OP_SIGMOID)
-            e = arena_printf(&perm, "rnnrt_%s_fast(%s)", x->op == OP_TANH ? "tanh" : "sigmoid", a);
-        else
-            e = elementwise_expr(x, a, b);
-        if (fused_inline(fu, x)) { /* its reader spells it out */
-            E->node_names[x->aux - 1] = e;
-            continue;
-        }
-        emitf(E, 3, "const real %s = %s;\n", node_cname(E, x), e);
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (fused_out_node(fu, o))
-            emitf(E, 3, "%s[idx] = %s;\n", fp->out[o], node_cname(E, s->out[o].node));
-    emitf(E, 2, "}\n");
+    const char **local = arena_array(&perm, (size_t)fb->n + 1, sizeof(char *));
+    for (int k = 0; k < fb->n; k++)
+        if (fb->nodes[k]->op != OP_ARG && fb->nodes[k]->op != OP_CONST)
+            local[k] = node_cname(E, fb->nodes[k]);
+    fused_loop(E, fu, fp->in, local, fp->out);
     emitf(E, 0, "}\n\n");
 }
 
-/* Every fused node of the model's scan bodies, as functions; forward ones
- * first (graph order). */
+/* Every fused function the model's graph calls first, as functions:
+ * forward ones first, each part by name, so a spec edit that adds or drops
+ * one leaves the others in place. */
+typedef struct {
+    const Node *fu;
+    const char *name;
+    bool backward;
+} FusedFn;
+
+static int fused_fn_cmp(const void *pa, const void *pb)
+{
+    const FusedFn *a = pa, *b = pb;
+    if (a->backward != b->backward)
+        return a->backward - b->backward;
+    return strcmp(a->name, b->name);
+}
+
 static void emit_fused_fns(Emit *E)
 {
     const Graph *g = E->m->g;
+    FusedFn *fn = NULL;
+    int n = 0, cap = 0;
     for (int i = 0; i < g->n; i++) {
-        if (g->nodes[i]->op != OP_SCAN)
-            continue;
-        const Graph *b = g->nodes[i]->scan->body;
-        for (int k = 0; k < b->n; k++)
-            if (b->nodes[k]->op == OP_FUSED)
-                emit_fused_fn(E, b->nodes[k], i >= E->m->nforward);
+        const Graph *b = g->nodes[i]->op == OP_SCAN ? g->nodes[i]->scan->body : g; /* g: a decoding step's */
+        for (int k = b == g ? i : 0; k < (b == g ? i + 1 : b->n); k++)
+            if (b->nodes[k]->op == OP_FUSED && fused_params(E, b->nodes[k])->rep == b->nodes[k]) {
+                fn = arena_grow(&perm, fn, &cap, n + 1, sizeof *fn);
+                fn[n++] = (FusedFn){b->nodes[k], node_cname(E, b->nodes[k]), i >= E->m->nforward};
+            }
     }
+    if (n)
+        qsort(fn, (size_t)n, sizeof *fn, fused_fn_cmp);
+    for (int j = 0; j < n; j++)
+        emit_fused_fn(E, fn[j].fu, fn[j].backward);
 }
 
 static void emit_fused(Emit *E, int ind, const Node *fu)
@@ -2505,6 +2651,8 @@ static void emit_s2s_decode(Emit *E, const S2sDecode *d)
     const char *state0 = scoped_name(E, SCOPE_FIELD, "enc_state0", NULL);
     emit_dec_layout(E, d, state0);
     E->m = d->enc;
+    emit_fused_fns(E);
+    E->m = st->m;
     emit_fused_fns(E);
     E->m = train;
 

@@ -11,6 +11,10 @@
  * writes a FUSED node as one loop over the tile with the intermediate
  * values as scalars.
  *
+ * A graph without scans (a seq2seq model's decoding step: one step of the
+ * decoder) is fused the same way at its top level; there the values the
+ * model returns (roots, logits, attention, loss) are what leaves a group.
+ *
  * An operand from outside the group must have the tile's shape, be a bias
  * [n] (the tile's last dim) or a scalar. Groups stay convex: two groups (or
  * a node and a group) merge only when no outside node lies on a path
@@ -82,8 +86,27 @@ static bool legal(Fuse *F, int ga, int gb)
     return true;
 }
 
-/* Is member n read by something outside its group (or by the scan)? */
-static bool read_outside(Fuse *F, const Node *scan, const Node *n)
+/* Is n one of the model's outputs (the top level of a graph without
+ * scans)? */
+static bool model_output(const Model *m, const Node *n)
+{
+    if (n == m->loss || n == m->logits || n == m->attention)
+        return true;
+    for (int k = 0; k < m->nstates; k++)
+        if (n == m->state_out[k] || n == m->dstate[k])
+            return true;
+    for (int i = 0; i < m->nroots; i++)
+        if (n == m->roots[i])
+            return true;
+    for (int i = 0; m->grads && i < m->nparams; i++)
+        if (n == m->grads[i])
+            return true;
+    return false;
+}
+
+/* Is member n read by something outside its group (or by the scan, or
+ * the model when scan is NULL)? */
+static bool read_outside(Fuse *F, const Model *m, const Node *scan, const Node *n)
 {
     int g = find(F, n->id);
     for (int i = n->id + 1; i < F->b->n; i++) {
@@ -94,6 +117,8 @@ static bool read_outside(Fuse *F, const Node *scan, const Node *n)
             if (u->in[k] == n)
                 return true;
     }
+    if (!scan)
+        return model_output(m, n);
     const Scan *s = scan->scan;
     for (int k = 0; k < s->nin; k++)
         if (s->in[k].carry_out == n)
@@ -140,7 +165,7 @@ static void build_fused(Model *m, Fuse *F, const Node *scan, const int *ids, int
     fu->nin = next;
     for (int j = 0; j < nm; j++) {
         Node *n = b->nodes[ids[j]];
-        if (!read_outside(F, scan, n))
+        if (!read_outside(F, m, scan, n))
             continue;
         s->out = arena_grow(&perm, s->out, &s->cap_out, s->nout + 1, sizeof(ScanOut));
         s->out[s->nout] = (ScanOut){SCAN_STACK, clone[n->id], 0};
@@ -180,9 +205,10 @@ static void resort(Graph *g)
     }
 }
 
-static void fuse_body(Model *m, Node *scan)
+/* Fuses the elementwise chains of b: the body of scan, or the top level
+ * of a graph without scans (scan NULL). */
+static void fuse_graph(Model *m, Graph *b, Node *scan)
 {
-    Graph *b = scan->scan->body;
     int n = b->n;
     Fuse F = {b, n, arena_array(&perm, (size_t)n + 1, sizeof(int)), arena_array(&perm, (size_t)n + 1, 1)};
     for (int i = 0; i < n; i++)
@@ -221,7 +247,16 @@ static void fuse_body(Model *m, Node *scan)
 void pass_fuse(Model *m)
 {
     Graph *g = m->g;
+    bool scans = false;
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i]->op == OP_SCAN)
-            fuse_body(m, g->nodes[i]);
+        if (g->nodes[i]->op == OP_SCAN) {
+            fuse_graph(m, g->nodes[i]->scan->body, g->nodes[i]);
+            scans = true;
+        }
+    if (scans || m->grads)
+        return;
+    bool all_forward = m->nforward == g->n;
+    fuse_graph(m, g, NULL);
+    if (all_forward)
+        m->nforward = g->n;
 }

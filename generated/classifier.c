@@ -48,69 +48,37 @@ static const RnnrtParamDesc classifier_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_L, 0}, RNNRT_INIT_UNIFORM_FAN, CLASSIFIER_H, "specs/classifier.yaml:11"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed; /* [V,CLASSIFIER_E] */
-    real *W_ii; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_if; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_ig; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_io; /* [CLASSIFIER_E,CLASSIFIER_H] */
-    real *W_hi; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_hf; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_hg; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *W_ho; /* [CLASSIFIER_H,CLASSIFIER_H] */
-    real *b_ii; /* [CLASSIFIER_H] */
-    real *b_if; /* [CLASSIFIER_H] */
-    real *b_ig; /* [CLASSIFIER_H] */
-    real *b_io; /* [CLASSIFIER_H] */
-    real *b_hi; /* [CLASSIFIER_H] */
-    real *b_hf; /* [CLASSIFIER_H] */
-    real *b_hg; /* [CLASSIFIER_H] */
-    real *b_ho; /* [CLASSIFIER_H] */
-    real *W_out; /* [CLASSIFIER_H,L] */
-    real *b_out; /* [L] */
+/* Views into a parameter (or gradient) block: p.embed is p.view[0], and so on
+ * in the order of the table (classifier_params_at points them). */
+typedef union {
+    struct {
+        real *embed; /* [V,CLASSIFIER_E] */
+        real *W_ii; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_if; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_ig; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_io; /* [CLASSIFIER_E,CLASSIFIER_H] */
+        real *W_hi; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_hf; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_hg; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *W_ho; /* [CLASSIFIER_H,CLASSIFIER_H] */
+        real *b_ii; /* [CLASSIFIER_H] */
+        real *b_if; /* [CLASSIFIER_H] */
+        real *b_ig; /* [CLASSIFIER_H] */
+        real *b_io; /* [CLASSIFIER_H] */
+        real *b_hi; /* [CLASSIFIER_H] */
+        real *b_hf; /* [CLASSIFIER_H] */
+        real *b_hg; /* [CLASSIFIER_H] */
+        real *b_ho; /* [CLASSIFIER_H] */
+        real *W_out; /* [CLASSIFIER_H,L] */
+        real *b_out; /* [L] */
+    };
+    real *view[sizeof classifier_param_table / sizeof *classifier_param_table];
 } classifier_params;
 
 static classifier_params classifier_params_at(real *base, int V, int L)
 {
     classifier_params p;
-    p.embed = base;
-    base += (size_t)V * CLASSIFIER_E;
-    p.W_ii = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_if = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_ig = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_io = base;
-    base += (size_t)CLASSIFIER_E * CLASSIFIER_H;
-    p.W_hi = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_hf = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_hg = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.W_ho = base;
-    base += (size_t)CLASSIFIER_H * CLASSIFIER_H;
-    p.b_ii = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_if = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_ig = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_io = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hi = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hf = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_hg = base;
-    base += (size_t)CLASSIFIER_H;
-    p.b_ho = base;
-    base += (size_t)CLASSIFIER_H;
-    p.W_out = base;
-    base += (size_t)L * CLASSIFIER_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, classifier_param_table, (int)(sizeof p.view / sizeof *p.view), V, L);
     return p;
 }
 
@@ -289,7 +257,7 @@ static size_t classifier_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
  */
-static void classifier_fused_i_t(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
+static void classifier_fused_c_step(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict h_prev, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict h_tanh_out, real *restrict h_step_out, real *restrict c_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
@@ -313,20 +281,6 @@ static void classifier_fused_i_t(size_t rows, const real *restrict b_hf, const r
 }
 
 /* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
- *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
- *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
- */
-static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, const real *restrict h_tanh_t, const real *restrict o_t, real *restrict do_add_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < CLASSIFIER_H; col++) {
-            const size_t idx = row * CLASSIFIER_H + col;
-            const real do_add = dh_step[idx] * h_tanh_t[idx] * o_t[idx] * (1 - o_t[idx]);
-            do_add_out[idx] = do_add;
-        }
-}
-
-/* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/lstm.yaml:19 (backward)  state: [h, c]
  *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
  *   <rnnc>/cells/lstm.yaml:43 (backward)  c: f * c + i * g
@@ -334,7 +288,7 @@ static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, c
  *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
  *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  */
-static void classifier_fused_dg_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
+static void classifier_fused_dc_prev(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dc_step, const real *restrict dh_step, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < CLASSIFIER_H; col++) {
@@ -361,6 +315,20 @@ static void classifier_fused_dh_prev(size_t rows, const real *restrict carry_sca
             const size_t idx = row * CLASSIFIER_H + col;
             const real dh_prev = dh_next[idx] + (-dh_step[idx]) + (dh_prev_W_ho[idx] + dh_prev_W_hg[idx] + dh_prev_W_hf[idx] + dh_prev_W_hi[idx]) * carry_scale_t[0];
             dh_prev_out[idx] = dh_prev;
+        }
+}
+
+/* Fused elementwise loop over [B,CLASSIFIER_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/lstm.yaml:44 (backward)  h: o * tanh(c)
+ *   <rnnc>/cells/lstm.yaml:42 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho)
+ */
+static void classifier_fused_do_add(size_t rows, const real *restrict dh_step, const real *restrict h_tanh_t, const real *restrict o_t, real *restrict do_add_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < CLASSIFIER_H; col++) {
+            const size_t idx = row * CLASSIFIER_H + col;
+            const real do_add = dh_step[idx] * h_tanh_t[idx] * o_t[idx] * (1 - o_t[idx]);
+            do_add_out[idx] = do_add;
         }
 }
 
@@ -443,7 +411,7 @@ static void classifier_forward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:44  h: o * tanh(c)
          *   <rnnc>/cells/lstm.yaml:19  state: [h, c]
          */
-        classifier_fused_i_t((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, h_tanh, w.h_step, w.c_step);
+        classifier_fused_c_step((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, h_prev, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, h_tanh, w.h_step, w.c_step);
         /* <rnnc>/cells/lstm.yaml:19  state: [h, c] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < CLASSIFIER_H; j++)
@@ -561,7 +529,7 @@ static void classifier_backward(RnnrtCtx *c)
          *   <rnnc>/cells/lstm.yaml:40 (backward)  f: sigmoid(x @ W_if + b_if + h @ W_hf + b_hf)
          *   <rnnc>/cells/lstm.yaml:39 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          */
-        classifier_fused_dg_add((size_t)B, c_prev_t, carry_scale_t, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
+        classifier_fused_dc_prev((size_t)B, c_prev_t, carry_scale_t, dc_next, w.dc_step, w.dh_step, f_t, g_t, h_tanh_t, i_t, o_t, dg_add, df_add, di_add, w.dc_prev);
         /* <rnnc>/cells/lstm.yaml:41 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */
         rnnrt_gemm_packed(1, B, CLASSIFIER_H, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_hg, CLASSIFIER_H, packed ? w.W_hg_packed : NULL, w.dh_prev_W_hg, CLASSIFIER_H);
         rnnrt_gemm_packed(1, B, CLASSIFIER_E, CLASSIFIER_H, dg_add, CLASSIFIER_H, p.W_ig, CLASSIFIER_H, packed ? w.W_ig_packed : NULL, w.dx_W_ig, CLASSIFIER_E);

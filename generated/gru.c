@@ -40,54 +40,32 @@ static const RnnrtParamDesc gru_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_V, 0}, RNNRT_INIT_UNIFORM_FAN, GRU_H, "specs/gru.yaml:32"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *W_ir; /* [V,GRU_H] */
-    real *W_iz; /* [V,GRU_H] */
-    real *W_in; /* [V,GRU_H] */
-    real *W_hr; /* [GRU_H,GRU_H] */
-    real *W_hz; /* [GRU_H,GRU_H] */
-    real *W_hn; /* [GRU_H,GRU_H] */
-    real *b_ir; /* [GRU_H] */
-    real *b_iz; /* [GRU_H] */
-    real *b_in; /* [GRU_H] */
-    real *b_hr; /* [GRU_H] */
-    real *b_hz; /* [GRU_H] */
-    real *b_hn; /* [GRU_H] */
-    real *W_out; /* [GRU_H,V] */
-    real *b_out; /* [V] */
+/* Views into a parameter (or gradient) block: p.W_ir is p.view[0], and so on
+ * in the order of the table (gru_params_at points them). */
+typedef union {
+    struct {
+        real *W_ir; /* [V,GRU_H] */
+        real *W_iz; /* [V,GRU_H] */
+        real *W_in; /* [V,GRU_H] */
+        real *W_hr; /* [GRU_H,GRU_H] */
+        real *W_hz; /* [GRU_H,GRU_H] */
+        real *W_hn; /* [GRU_H,GRU_H] */
+        real *b_ir; /* [GRU_H] */
+        real *b_iz; /* [GRU_H] */
+        real *b_in; /* [GRU_H] */
+        real *b_hr; /* [GRU_H] */
+        real *b_hz; /* [GRU_H] */
+        real *b_hn; /* [GRU_H] */
+        real *W_out; /* [GRU_H,V] */
+        real *b_out; /* [V] */
+    };
+    real *view[sizeof gru_param_table / sizeof *gru_param_table];
 } gru_params;
 
 static gru_params gru_params_at(real *base, int V)
 {
     gru_params p;
-    p.W_ir = base;
-    base += (size_t)V * GRU_H;
-    p.W_iz = base;
-    base += (size_t)V * GRU_H;
-    p.W_in = base;
-    base += (size_t)V * GRU_H;
-    p.W_hr = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.W_hz = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.W_hn = base;
-    base += (size_t)GRU_H * GRU_H;
-    p.b_ir = base;
-    base += (size_t)GRU_H;
-    p.b_iz = base;
-    base += (size_t)GRU_H;
-    p.b_in = base;
-    base += (size_t)GRU_H;
-    p.b_hr = base;
-    base += (size_t)GRU_H;
-    p.b_hz = base;
-    base += (size_t)GRU_H;
-    p.b_hn = base;
-    base += (size_t)GRU_H;
-    p.W_out = base;
-    base += (size_t)V * GRU_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, gru_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 
@@ -211,7 +189,7 @@ static size_t gru_workspace(int B, int T, int V)
  *   specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:31  h: (1 - z) * n + z * h
  */
-static void gru_fused_r_t(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
+static void gru_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
@@ -232,12 +210,25 @@ static void gru_fused_r_t(size_t rows, const real *restrict b_hn, const real *re
 }
 
 /* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
+ *   specs/gru.yaml:12 (backward)  state: [h]
+ */
+static void gru_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < GRU_H; col++) {
+            const size_t idx = row * GRU_H + col;
+            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
+        }
+}
+
+/* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
  *   specs/gru.yaml:31 (backward)  h: (1 - z) * n + z * h
  *   specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void gru_fused_dh_prev_z(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void gru_fused_dr_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < GRU_H; col++) {
@@ -253,19 +244,6 @@ static void gru_fused_dh_prev_z(size_t rows, const real *restrict dh_next, const
             dn_add_r_out[idx] = dn_add_r;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,GRU_H] (the ops of these lines, backward):
- *   specs/gru.yaml:12 (backward)  state: [h]
- */
-static void gru_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < GRU_H; col++) {
-            const size_t idx = row * GRU_H + col;
-            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
-            dh_prev_out[idx] = dh_prev;
         }
 }
 
@@ -318,7 +296,7 @@ static void gru_forward(RnnrtCtx *c)
         /* specs/gru.yaml:30  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, GRU_H, GRU_H, h_prev, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, GRU_H);
         /* specs/gru.yaml:31  h: (1 - z) * n + z * h */
-        gru_fused_r_t((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
+        gru_fused_h((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * GRU_H, h_prev, (size_t)B * GRU_H * sizeof(real));
         h_prev_cur = h;
     }
@@ -380,7 +358,7 @@ static void gru_backward(RnnrtCtx *c)
          *   specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   specs/gru.yaml:28 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        gru_fused_dh_prev_z((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
+        gru_fused_dr_add((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
         /* specs/gru.yaml:30 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, GRU_H, GRU_H, dn_add_r, GRU_H, p.W_hn, GRU_H, packed ? w.W_hn_packed : NULL, w.dh_prev_W_hn, GRU_H);
         /* specs/gru.yaml:29 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */

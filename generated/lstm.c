@@ -44,66 +44,36 @@ static const RnnrtParamDesc lstm_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_V, 0}, RNNRT_INIT_UNIFORM_FAN, LSTM_H, "specs/lstm.yaml:38"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *W_ii; /* [V,LSTM_H] */
-    real *W_if; /* [V,LSTM_H] */
-    real *W_ig; /* [V,LSTM_H] */
-    real *W_io; /* [V,LSTM_H] */
-    real *W_hi; /* [LSTM_H,LSTM_H] */
-    real *W_hf; /* [LSTM_H,LSTM_H] */
-    real *W_hg; /* [LSTM_H,LSTM_H] */
-    real *W_ho; /* [LSTM_H,LSTM_H] */
-    real *b_ii; /* [LSTM_H] */
-    real *b_if; /* [LSTM_H] */
-    real *b_ig; /* [LSTM_H] */
-    real *b_io; /* [LSTM_H] */
-    real *b_hi; /* [LSTM_H] */
-    real *b_hf; /* [LSTM_H] */
-    real *b_hg; /* [LSTM_H] */
-    real *b_ho; /* [LSTM_H] */
-    real *W_out; /* [LSTM_H,V] */
-    real *b_out; /* [V] */
+/* Views into a parameter (or gradient) block: p.W_ii is p.view[0], and so on
+ * in the order of the table (lstm_params_at points them). */
+typedef union {
+    struct {
+        real *W_ii; /* [V,LSTM_H] */
+        real *W_if; /* [V,LSTM_H] */
+        real *W_ig; /* [V,LSTM_H] */
+        real *W_io; /* [V,LSTM_H] */
+        real *W_hi; /* [LSTM_H,LSTM_H] */
+        real *W_hf; /* [LSTM_H,LSTM_H] */
+        real *W_hg; /* [LSTM_H,LSTM_H] */
+        real *W_ho; /* [LSTM_H,LSTM_H] */
+        real *b_ii; /* [LSTM_H] */
+        real *b_if; /* [LSTM_H] */
+        real *b_ig; /* [LSTM_H] */
+        real *b_io; /* [LSTM_H] */
+        real *b_hi; /* [LSTM_H] */
+        real *b_hf; /* [LSTM_H] */
+        real *b_hg; /* [LSTM_H] */
+        real *b_ho; /* [LSTM_H] */
+        real *W_out; /* [LSTM_H,V] */
+        real *b_out; /* [V] */
+    };
+    real *view[sizeof lstm_param_table / sizeof *lstm_param_table];
 } lstm_params;
 
 static lstm_params lstm_params_at(real *base, int V)
 {
     lstm_params p;
-    p.W_ii = base;
-    base += (size_t)V * LSTM_H;
-    p.W_if = base;
-    base += (size_t)V * LSTM_H;
-    p.W_ig = base;
-    base += (size_t)V * LSTM_H;
-    p.W_io = base;
-    base += (size_t)V * LSTM_H;
-    p.W_hi = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_hf = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_hg = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.W_ho = base;
-    base += (size_t)LSTM_H * LSTM_H;
-    p.b_ii = base;
-    base += (size_t)LSTM_H;
-    p.b_if = base;
-    base += (size_t)LSTM_H;
-    p.b_ig = base;
-    base += (size_t)LSTM_H;
-    p.b_io = base;
-    base += (size_t)LSTM_H;
-    p.b_hi = base;
-    base += (size_t)LSTM_H;
-    p.b_hf = base;
-    base += (size_t)LSTM_H;
-    p.b_hg = base;
-    base += (size_t)LSTM_H;
-    p.b_ho = base;
-    base += (size_t)LSTM_H;
-    p.W_out = base;
-    base += (size_t)V * LSTM_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, lstm_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 
@@ -249,7 +219,7 @@ static size_t lstm_workspace(int B, int T, int V)
  *   specs/lstm.yaml:36  c: f * c + i * g
  *   specs/lstm.yaml:37  h: o * tanh(c)
  */
-static void lstm_fused_i_t(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict c_out, real *restrict h_tanh_out, real *restrict h_out)
+static void lstm_fused_h(size_t rows, const real *restrict b_hf, const real *restrict b_hg, const real *restrict b_hi, const real *restrict b_ho, const real *restrict c_prev, const real *restrict f_W_hf, const real *restrict f_add_t, const real *restrict g_W_hg, const real *restrict g_add_t, const real *restrict i_W_hi, const real *restrict i_add_t, const real *restrict o_W_ho, const real *restrict o_add_t, real *restrict i_t_out, real *restrict f_out, real *restrict g_t_out, real *restrict o_out, real *restrict c_out, real *restrict h_tanh_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
@@ -280,7 +250,7 @@ static void lstm_fused_i_t(size_t rows, const real *restrict b_hf, const real *r
  *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
  *   specs/lstm.yaml:12 (backward)  state: [h, c]
  */
-static void lstm_fused_do_add(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
+static void lstm_fused_dc_prev(size_t rows, const real *restrict c_prev_t, const real *restrict carry_scale_t, const real *restrict dc_next, const real *restrict dh_next, const real *restrict dh_t, const real *restrict f_t, const real *restrict g_t, const real *restrict h_tanh_t, const real *restrict i_t, const real *restrict o_t, real *restrict do_add_out, real *restrict dg_add_out, real *restrict df_add_out, real *restrict di_add_out, real *restrict dc_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < LSTM_H; col++) {
@@ -375,7 +345,7 @@ static void lstm_forward(RnnrtCtx *c)
          *   specs/lstm.yaml:36  c: f * c + i * g
          *   specs/lstm.yaml:37  h: o * tanh(c)
          */
-        lstm_fused_i_t((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, w.c, h_tanh, h);
+        lstm_fused_h((size_t)B, p.b_hf, p.b_hg, p.b_hi, p.b_ho, c_prev, w.f_W_hf, f_add_t, w.g_W_hg, g_add_t, w.i_W_hi, i_add_t, w.o_W_ho, o_add_t, i_t, f, g_t, o, w.c, h_tanh, h);
         memcpy(w.c_prev_seq + (size_t)t * B * LSTM_H, c_prev, (size_t)B * LSTM_H * sizeof(real));
         memcpy(w.h_prev_seq + (size_t)t * B * LSTM_H, h_prev, (size_t)B * LSTM_H * sizeof(real));
         h_prev_cur = h;
@@ -446,7 +416,7 @@ static void lstm_backward(RnnrtCtx *c)
          *   specs/lstm.yaml:32 (backward)  i: sigmoid(x @ W_ii + b_ii + h @ W_hi + b_hi)
          *   specs/lstm.yaml:12 (backward)  state: [h, c]
          */
-        lstm_fused_do_add((size_t)B, c_prev_t, carry_scale_t, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
+        lstm_fused_dc_prev((size_t)B, c_prev_t, carry_scale_t, dc_next, dh_next, dh_t, f_t, g_t, h_tanh_t, i_t, o_t, do_add, dg_add, df_add, di_add, w.dc_prev);
         /* specs/lstm.yaml:35 (backward)  o: sigmoid(x @ W_io + b_io + h @ W_ho + b_ho) */
         rnnrt_gemm_packed(1, B, LSTM_H, LSTM_H, do_add, LSTM_H, p.W_ho, LSTM_H, packed ? w.W_ho_packed : NULL, w.dh_prev_W_ho, LSTM_H);
         /* specs/lstm.yaml:34 (backward)  g: tanh(x @ W_ig + b_ig + h @ W_hg + b_hg) */

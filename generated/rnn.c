@@ -32,30 +32,24 @@ static const RnnrtParamDesc rnn_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_V, 0}, RNNRT_INIT_UNIFORM_FAN, RNN_H, "specs/rnn.yaml:20"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *W_ih; /* [V,RNN_H] */
-    real *W_hh; /* [RNN_H,RNN_H] */
-    real *b_ih; /* [RNN_H] */
-    real *b_hh; /* [RNN_H] */
-    real *W_out; /* [RNN_H,V] */
-    real *b_out; /* [V] */
+/* Views into a parameter (or gradient) block: p.W_ih is p.view[0], and so on
+ * in the order of the table (rnn_params_at points them). */
+typedef union {
+    struct {
+        real *W_ih; /* [V,RNN_H] */
+        real *W_hh; /* [RNN_H,RNN_H] */
+        real *b_ih; /* [RNN_H] */
+        real *b_hh; /* [RNN_H] */
+        real *W_out; /* [RNN_H,V] */
+        real *b_out; /* [V] */
+    };
+    real *view[sizeof rnn_param_table / sizeof *rnn_param_table];
 } rnn_params;
 
 static rnn_params rnn_params_at(real *base, int V)
 {
     rnn_params p;
-    p.W_ih = base;
-    base += (size_t)V * RNN_H;
-    p.W_hh = base;
-    base += (size_t)RNN_H * RNN_H;
-    p.b_ih = base;
-    base += (size_t)RNN_H;
-    p.b_hh = base;
-    base += (size_t)RNN_H;
-    p.W_out = base;
-    base += (size_t)V * RNN_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, rnn_param_table, (int)(sizeof p.view / sizeof *p.view), V, 0);
     return p;
 }
 

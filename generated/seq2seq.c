@@ -88,188 +88,76 @@ static const RnnrtParamDesc seq2seq_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_VT, 0}, RNNRT_INIT_UNIFORM_FAN, SEQ2SEQ_H, "specs/seq2seq.yaml:55"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed_src; /* [V,SEQ2SEQ_E] */
-    real *W_ir_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_iz_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_in_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_hr_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hz_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hn_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *b_ir_enc_l0; /* [SEQ2SEQ_H] */
-    real *b_iz_enc_l0; /* [SEQ2SEQ_H] */
-    real *b_in_enc_l0; /* [SEQ2SEQ_H] */
-    real *b_hr_enc_l0; /* [SEQ2SEQ_H] */
-    real *b_hz_enc_l0; /* [SEQ2SEQ_H] */
-    real *b_hn_enc_l0; /* [SEQ2SEQ_H] */
-    real *W_ir_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_iz_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_in_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hr_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hz_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hn_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *b_ir_enc_l1; /* [SEQ2SEQ_H] */
-    real *b_iz_enc_l1; /* [SEQ2SEQ_H] */
-    real *b_in_enc_l1; /* [SEQ2SEQ_H] */
-    real *b_hr_enc_l1; /* [SEQ2SEQ_H] */
-    real *b_hz_enc_l1; /* [SEQ2SEQ_H] */
-    real *b_hn_enc_l1; /* [SEQ2SEQ_H] */
-    real *embed_tgt; /* [Vt,SEQ2SEQ_E] */
-    real *W_q; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_k; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *w_v; /* [SEQ2SEQ_H] */
-    real *W_ir_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_iz_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_in_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
-    real *W_cr_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_cz_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_cn_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hr_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hz_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hn_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *b_ir_dec_l0; /* [SEQ2SEQ_H] */
-    real *b_iz_dec_l0; /* [SEQ2SEQ_H] */
-    real *b_in_dec_l0; /* [SEQ2SEQ_H] */
-    real *b_hr_dec_l0; /* [SEQ2SEQ_H] */
-    real *b_hz_dec_l0; /* [SEQ2SEQ_H] */
-    real *b_hn_dec_l0; /* [SEQ2SEQ_H] */
-    real *W_ir_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_iz_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_in_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hr_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hz_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *W_hn_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
-    real *b_ir_dec_l1; /* [SEQ2SEQ_H] */
-    real *b_iz_dec_l1; /* [SEQ2SEQ_H] */
-    real *b_in_dec_l1; /* [SEQ2SEQ_H] */
-    real *b_hr_dec_l1; /* [SEQ2SEQ_H] */
-    real *b_hz_dec_l1; /* [SEQ2SEQ_H] */
-    real *b_hn_dec_l1; /* [SEQ2SEQ_H] */
-    real *W_out; /* [SEQ2SEQ_H,Vt] */
-    real *b_out; /* [Vt] */
+/* Views into a parameter (or gradient) block: p.embed_src is p.view[0], and so on
+ * in the order of the table (seq2seq_params_at points them). */
+typedef union {
+    struct {
+        real *embed_src; /* [V,SEQ2SEQ_E] */
+        real *W_ir_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_iz_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_in_enc_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_hr_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hz_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hn_enc_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *b_ir_enc_l0; /* [SEQ2SEQ_H] */
+        real *b_iz_enc_l0; /* [SEQ2SEQ_H] */
+        real *b_in_enc_l0; /* [SEQ2SEQ_H] */
+        real *b_hr_enc_l0; /* [SEQ2SEQ_H] */
+        real *b_hz_enc_l0; /* [SEQ2SEQ_H] */
+        real *b_hn_enc_l0; /* [SEQ2SEQ_H] */
+        real *W_ir_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_iz_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_in_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hr_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hz_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hn_enc_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *b_ir_enc_l1; /* [SEQ2SEQ_H] */
+        real *b_iz_enc_l1; /* [SEQ2SEQ_H] */
+        real *b_in_enc_l1; /* [SEQ2SEQ_H] */
+        real *b_hr_enc_l1; /* [SEQ2SEQ_H] */
+        real *b_hz_enc_l1; /* [SEQ2SEQ_H] */
+        real *b_hn_enc_l1; /* [SEQ2SEQ_H] */
+        real *embed_tgt; /* [Vt,SEQ2SEQ_E] */
+        real *W_q; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_k; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *w_v; /* [SEQ2SEQ_H] */
+        real *W_ir_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_iz_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_in_dec_l0; /* [SEQ2SEQ_E,SEQ2SEQ_H] */
+        real *W_cr_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_cz_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_cn_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hr_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hz_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hn_dec_l0; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *b_ir_dec_l0; /* [SEQ2SEQ_H] */
+        real *b_iz_dec_l0; /* [SEQ2SEQ_H] */
+        real *b_in_dec_l0; /* [SEQ2SEQ_H] */
+        real *b_hr_dec_l0; /* [SEQ2SEQ_H] */
+        real *b_hz_dec_l0; /* [SEQ2SEQ_H] */
+        real *b_hn_dec_l0; /* [SEQ2SEQ_H] */
+        real *W_ir_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_iz_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_in_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hr_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hz_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *W_hn_dec_l1; /* [SEQ2SEQ_H,SEQ2SEQ_H] */
+        real *b_ir_dec_l1; /* [SEQ2SEQ_H] */
+        real *b_iz_dec_l1; /* [SEQ2SEQ_H] */
+        real *b_in_dec_l1; /* [SEQ2SEQ_H] */
+        real *b_hr_dec_l1; /* [SEQ2SEQ_H] */
+        real *b_hz_dec_l1; /* [SEQ2SEQ_H] */
+        real *b_hn_dec_l1; /* [SEQ2SEQ_H] */
+        real *W_out; /* [SEQ2SEQ_H,Vt] */
+        real *b_out; /* [Vt] */
+    };
+    real *view[sizeof seq2seq_param_table / sizeof *seq2seq_param_table];
 } seq2seq_params;
 
 static seq2seq_params seq2seq_params_at(real *base, int V, int Vt)
 {
     seq2seq_params p;
-    (void)V;
-    (void)Vt;
-    p.embed_src = base;
-    base += (size_t)V * SEQ2SEQ_E;
-    p.W_ir_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_iz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_in_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_hr_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hn_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.b_ir_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_iz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_in_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hr_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hz_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hn_enc_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.W_ir_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_iz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_in_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hr_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hn_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.b_ir_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_iz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_in_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hr_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hz_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hn_enc_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.embed_tgt = base;
-    base += (size_t)Vt * SEQ2SEQ_E;
-    p.W_q = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_k = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.w_v = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.W_ir_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_iz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_in_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_E * SEQ2SEQ_H;
-    p.W_cr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_cz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_cn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.b_ir_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_iz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_in_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hr_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hz_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hn_dec_l0 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.W_ir_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_iz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_in_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hr_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.W_hn_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H * SEQ2SEQ_H;
-    p.b_ir_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_iz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_in_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hr_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hz_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.b_hn_dec_l1 = base;
-    base += (size_t)SEQ2SEQ_H;
-    p.W_out = base;
-    base += (size_t)Vt * SEQ2SEQ_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, seq2seq_param_table, (int)(sizeof p.view / sizeof *p.view), V, Vt);
     return p;
 }
 
@@ -714,29 +602,54 @@ static size_t seq2seq_workspace(int B, int T, int V, int Vt)
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15  state: [h]
+ *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
+ *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
+ *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
+ *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
  */
-static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict r_enc_l0_out, real *restrict z_enc_l0_out, real *restrict n_add_enc_l0_out, real *restrict n_enc_l0_out, real *restrict h_sub_enc_l0_out, real *restrict h_step_enc_l0_out)
+static void seq2seq_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_cn, const real *restrict n_W_hn, const real *restrict n_matmul_t, const real *restrict r_W_cr, const real *restrict r_W_hr, const real *restrict r_matmul_t, const real *restrict z_W_cz, const real *restrict z_W_hz, const real *restrict z_matmul_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_enc_l0 = rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]);
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
-            const real n_add_enc_l0 = n_W_hn_enc_l0[idx] + b_hn_enc_l0[col];
-            const real n_enc_l0 = rnnrt_tanh_fast(n_add_enc_l0_t[idx] + r_enc_l0 * n_add_enc_l0);
-            const real h_sub_enc_l0 = (real)1 - z_enc_l0;
-            const real h_step_enc_l0 = h_sub_enc_l0 * n_enc_l0 + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
-            r_enc_l0_out[idx] = r_enc_l0;
-            z_enc_l0_out[idx] = z_enc_l0;
-            n_add_enc_l0_out[idx] = n_add_enc_l0;
-            n_enc_l0_out[idx] = n_enc_l0;
-            h_sub_enc_l0_out[idx] = h_sub_enc_l0;
-            h_step_enc_l0_out[idx] = h_step_enc_l0;
+            const real r = rnnrt_sigmoid_fast(r_matmul_t[idx] + r_W_cr[idx] + b_ir[col] + r_W_hr[idx] + b_hr[col]);
+            const real z = rnnrt_sigmoid_fast(z_matmul_t[idx] + z_W_cz[idx] + b_iz[col] + z_W_hz[idx] + b_hz[col]);
+            const real n_add = n_W_hn[idx] + b_hn[col];
+            const real n = rnnrt_tanh_fast(n_matmul_t[idx] + n_W_cn[idx] + b_in[col] + r * n_add);
+            const real h_sub = (real)1 - z;
+            const real h = h_sub * n + z * h_prev[idx];
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
+ *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
+ *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+ */
+static void seq2seq_fused_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real r = rnnrt_sigmoid_fast(r_W_ir[idx] + b_ir[col] + r_W_hr[idx] + b_hr[col]);
+            const real z = rnnrt_sigmoid_fast(z_W_iz[idx] + b_iz[col] + z_W_hz[idx] + b_hz[col]);
+            const real n_add = n_W_hn[idx] + b_hn[col];
+            const real n = rnnrt_tanh_fast(n_W_in[idx] + b_in[col] + r * n_add);
+            const real h_sub = (real)1 - z;
+            const real h = h_sub * n + z * h_prev[idx];
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_out[idx] = h;
         }
 }
 
@@ -747,30 +660,30 @@ static void seq2seq_fused_r_enc_l0(size_t rows, const real *restrict b_hn_enc_l0
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_r_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict r_enc_l1_out, real *restrict z_enc_l1_out, real *restrict n_add_enc_l1_out, real *restrict n_enc_l1_out, real *restrict h_sub_enc_l1_out, real *restrict h_step_enc_l1_out)
+static void seq2seq_fused_h_step(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_out, real *restrict h_sub_out, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_enc_l1 = rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]);
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
-            const real n_add_enc_l1 = n_W_hn_enc_l1[idx] + b_hn_enc_l1[col];
-            const real n_enc_l1 = rnnrt_tanh_fast(n_add_enc_l1_t[idx] + r_enc_l1 * n_add_enc_l1);
-            const real h_sub_enc_l1 = (real)1 - z_enc_l1;
-            const real h_step_enc_l1 = h_sub_enc_l1 * n_enc_l1 + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
-            r_enc_l1_out[idx] = r_enc_l1;
-            z_enc_l1_out[idx] = z_enc_l1;
-            n_add_enc_l1_out[idx] = n_add_enc_l1;
-            n_enc_l1_out[idx] = n_enc_l1;
-            h_sub_enc_l1_out[idx] = h_sub_enc_l1;
-            h_step_enc_l1_out[idx] = h_step_enc_l1;
+            const real r = rnnrt_sigmoid_fast(r_add_t[idx] + r_W_hr[idx] + b_hr[col]);
+            const real z = rnnrt_sigmoid_fast(z_add_t[idx] + z_W_hz[idx] + b_hz[col]);
+            const real n_add = n_W_hn[idx] + b_hn[col];
+            const real n = rnnrt_tanh_fast(n_add_t[idx] + r * n_add);
+            const real h_sub = (real)1 - z;
+            const real h_step = h_sub * n + z * h_prev[idx] - h_prev[idx];
+            r_out[idx] = r;
+            z_out[idx] = z;
+            n_add_out[idx] = n_add;
+            n_out[idx] = n;
+            h_sub_out[idx] = h_sub;
+            h_step_out[idx] = h_step;
         }
 }
 
 /* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines):
  *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
  */
-static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_tanh_out, real *restrict score_mul_out)
+static void seq2seq_fused_score_mul(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_tanh_out, real *restrict score_mul_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
@@ -782,55 +695,69 @@ static void seq2seq_fused_score_tanh(size_t rows, const real *restrict score_add
         }
 }
 
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
- *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
- *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
- *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   specs/seq2seq.yaml:43 (backward)  attention:
  */
-static void seq2seq_fused_r_dec_l0(size_t rows, const real *restrict b_hn_dec_l0, const real *restrict b_hr_dec_l0, const real *restrict b_hz_dec_l0, const real *restrict b_in_dec_l0, const real *restrict b_ir_dec_l0, const real *restrict b_iz_dec_l0, const real *restrict h_prev_dec_l0, const real *restrict n_W_cn_dec_l0, const real *restrict n_W_hn_dec_l0, const real *restrict n_matmul_dec_l0_t, const real *restrict r_W_cr_dec_l0, const real *restrict r_W_hr_dec_l0, const real *restrict r_matmul_dec_l0_t, const real *restrict z_W_cz_dec_l0, const real *restrict z_W_hz_dec_l0, const real *restrict z_matmul_dec_l0_t, real *restrict r_dec_l0_out, real *restrict z_dec_l0_out, real *restrict n_add_dec_l0_out, real *restrict n_dec_l0_out, real *restrict h_sub_dec_l0_out, real *restrict h_dec_l0_out)
+static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext_W_cn, const real *restrict dcontext_W_cr, const real *restrict dcontext_W_cz, real *restrict dcontext_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_dec_l0 = rnnrt_sigmoid_fast(r_matmul_dec_l0_t[idx] + r_W_cr_dec_l0[idx] + b_ir_dec_l0[col] + r_W_hr_dec_l0[idx] + b_hr_dec_l0[col]);
-            const real z_dec_l0 = rnnrt_sigmoid_fast(z_matmul_dec_l0_t[idx] + z_W_cz_dec_l0[idx] + b_iz_dec_l0[col] + z_W_hz_dec_l0[idx] + b_hz_dec_l0[col]);
-            const real n_add_dec_l0 = n_W_hn_dec_l0[idx] + b_hn_dec_l0[col];
-            const real n_dec_l0 = rnnrt_tanh_fast(n_matmul_dec_l0_t[idx] + n_W_cn_dec_l0[idx] + b_in_dec_l0[col] + r_dec_l0 * n_add_dec_l0);
-            const real h_sub_dec_l0 = (real)1 - z_dec_l0;
-            const real h_dec_l0 = h_sub_dec_l0 * n_dec_l0 + z_dec_l0 * h_prev_dec_l0[idx];
-            r_dec_l0_out[idx] = r_dec_l0;
-            z_dec_l0_out[idx] = z_dec_l0;
-            n_add_dec_l0_out[idx] = n_add_dec_l0;
-            n_dec_l0_out[idx] = n_dec_l0;
-            h_sub_dec_l0_out[idx] = h_sub_dec_l0;
-            h_dec_l0_out[idx] = h_dec_l0;
+            const real dcontext = dcontext_W_cn[idx] + dcontext_W_cz[idx] + dcontext_W_cr[idx];
+            dcontext_out[idx] = dcontext;
         }
 }
 
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
- *   <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
+/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
+ *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
  */
-static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1, const real *restrict b_hr_dec_l1, const real *restrict b_hz_dec_l1, const real *restrict b_in_dec_l1, const real *restrict b_ir_dec_l1, const real *restrict b_iz_dec_l1, const real *restrict h_prev_dec_l1, const real *restrict n_W_hn_dec_l1, const real *restrict n_W_in_dec_l1, const real *restrict r_W_hr_dec_l1, const real *restrict r_W_ir_dec_l1, const real *restrict z_W_hz_dec_l1, const real *restrict z_W_iz_dec_l1, real *restrict r_dec_l1_out, real *restrict z_dec_l1_out, real *restrict n_add_dec_l1_out, real *restrict n_dec_l1_out, real *restrict h_sub_dec_l1_out, real *restrict h_dec_l1_out)
+static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x_W_in, const real *restrict dembed_tgt_x_W_ir, const real *restrict dembed_tgt_x_W_iz, real *restrict dembed_tgt_x_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
+            const size_t idx = row * SEQ2SEQ_E + col;
+            const real dembed_tgt_x = dembed_tgt_x_W_in[idx] + dembed_tgt_x_W_iz[idx] + dembed_tgt_x_W_ir[idx];
+            dembed_tgt_x_out[idx] = dembed_tgt_x;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_fused_dh_prev(size_t rows, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real r_dec_l1 = rnnrt_sigmoid_fast(r_W_ir_dec_l1[idx] + b_ir_dec_l1[col] + r_W_hr_dec_l1[idx] + b_hr_dec_l1[col]);
-            const real z_dec_l1 = rnnrt_sigmoid_fast(z_W_iz_dec_l1[idx] + b_iz_dec_l1[col] + z_W_hz_dec_l1[idx] + b_hz_dec_l1[col]);
-            const real n_add_dec_l1 = n_W_hn_dec_l1[idx] + b_hn_dec_l1[col];
-            const real n_dec_l1 = rnnrt_tanh_fast(n_W_in_dec_l1[idx] + b_in_dec_l1[col] + r_dec_l1 * n_add_dec_l1);
-            const real h_sub_dec_l1 = (real)1 - z_dec_l1;
-            const real h_dec_l1 = h_sub_dec_l1 * n_dec_l1 + z_dec_l1 * h_prev_dec_l1[idx];
-            r_dec_l1_out[idx] = r_dec_l1;
-            z_dec_l1_out[idx] = z_dec_l1;
-            n_add_dec_l1_out[idx] = n_add_dec_l1;
-            n_dec_l1_out[idx] = n_dec_l1;
-            h_sub_dec_l1_out[idx] = h_sub_dec_l1;
-            h_dec_l1_out[idx] = h_dec_l1;
+            const real dh_prev = dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx];
+            dh_prev_out[idx] = dh_prev;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ */
+static void seq2seq_fused_dh_prev_dec(size_t rows, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_W_q, const real *restrict dh_prev_z, real *restrict dh_prev_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real dh_prev = dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx] + dh_prev_W_q[idx];
+            dh_prev_out[idx] = dh_prev;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ */
+static void seq2seq_fused_dh_prev_enc(size_t rows, const real *restrict dh_next, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_step, const real *restrict z_t, real *restrict dh_prev_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real dh_prev = dh_next[idx] + (-dh_step[idx]) + dh_step[idx] * z_t[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx];
+            dh_prev_out[idx] = dh_prev;
         }
 }
 
@@ -840,22 +767,22 @@ static void seq2seq_fused_r_dec_l1(size_t rows, const real *restrict b_hn_dec_l1
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_z_dec_l1(size_t rows, const real *restrict dh_dec_l1_next, const real *restrict dh_dec_l1_t, const real *restrict h_prev_dec_l1_t, const real *restrict h_sub_dec_l1_t, const real *restrict n_add_dec_l1_t, const real *restrict n_dec_l1_t, const real *restrict r_dec_l1_t, const real *restrict z_dec_l1_t, real *restrict dh_prev_z_dec_l1_out, real *restrict dn_add_dec_l1_out, real *restrict dn_add_r_dec_l1_out, real *restrict dz_add_dec_l1_out, real *restrict dr_add_dec_l1_out)
+static void seq2seq_fused_dr_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l1 = dh_dec_l1_t[idx] + dh_dec_l1_next[idx];
-            const real dh_prev_z_dec_l1 = dh_dec_l1 * z_dec_l1_t[idx];
-            const real dn_add_dec_l1 = dh_dec_l1 * h_sub_dec_l1_t[idx] * (1 - n_dec_l1_t[idx] * n_dec_l1_t[idx]);
-            const real dn_add_r_dec_l1 = dn_add_dec_l1 * r_dec_l1_t[idx];
-            const real dz_add_dec_l1 = (dh_dec_l1 * h_prev_dec_l1_t[idx] + (-(dh_dec_l1 * n_dec_l1_t[idx]))) * z_dec_l1_t[idx] * (1 - z_dec_l1_t[idx]);
-            const real dr_add_dec_l1 = dn_add_dec_l1 * n_add_dec_l1_t[idx] * r_dec_l1_t[idx] * (1 - r_dec_l1_t[idx]);
-            dh_prev_z_dec_l1_out[idx] = dh_prev_z_dec_l1;
-            dn_add_dec_l1_out[idx] = dn_add_dec_l1;
-            dn_add_r_dec_l1_out[idx] = dn_add_r_dec_l1;
-            dz_add_dec_l1_out[idx] = dz_add_dec_l1;
-            dr_add_dec_l1_out[idx] = dr_add_dec_l1;
+            const real dh = dh_t[idx] + dh_next[idx];
+            const real dh_prev_z = dh * z_t[idx];
+            const real dn_add = dh * h_sub_t[idx] * (1 - n_t[idx] * n_t[idx]);
+            const real dn_add_r = dn_add * r_t[idx];
+            const real dz_add = (dh * h_prev_t[idx] + (-(dh * n_t[idx]))) * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dn_add * n_add_t[idx] * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_z_out[idx] = dh_prev_z;
+            dn_add_out[idx] = dn_add;
+            dn_add_r_out[idx] = dn_add_r;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -865,61 +792,41 @@ static void seq2seq_fused_dh_prev_z_dec_l1(size_t rows, const real *restrict dh_
  *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
  *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_z_dec_l0(size_t rows, const real *restrict dh_dec_l0, const real *restrict dh_dec_l0_W_ir_dec_l1, const real *restrict dh_dec_l0_W_iz_dec_l1, const real *restrict dh_dec_l0_next, const real *restrict h_prev_dec_l0_t, const real *restrict h_sub_dec_l0_t, const real *restrict n_add_dec_l0_t, const real *restrict n_dec_l0_t, const real *restrict r_dec_l0_t, const real *restrict z_dec_l0_t, real *restrict dh_prev_z_dec_l0_out, real *restrict dn_add_dec_l0_out, real *restrict dn_add_r_dec_l0_out, real *restrict dz_add_dec_l0_out, real *restrict dr_add_dec_l0_out)
+static void seq2seq_fused_dr_add_dec(size_t rows, const real *restrict dh, const real *restrict dh_W_ir, const real *restrict dh_W_iz, const real *restrict dh_next, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_dec_l0_sum = dh_dec_l0_next[idx] + dh_dec_l0[idx] + dh_dec_l0_W_iz_dec_l1[idx] + dh_dec_l0_W_ir_dec_l1[idx];
-            const real dh_prev_z_dec_l0 = dh_dec_l0_sum * z_dec_l0_t[idx];
-            const real dn_add_dec_l0 = dh_dec_l0_sum * h_sub_dec_l0_t[idx] * (1 - n_dec_l0_t[idx] * n_dec_l0_t[idx]);
-            const real dn_add_r_dec_l0 = dn_add_dec_l0 * r_dec_l0_t[idx];
-            const real dz_add_dec_l0 = (dh_dec_l0_sum * h_prev_dec_l0_t[idx] + (-(dh_dec_l0_sum * n_dec_l0_t[idx]))) * z_dec_l0_t[idx] * (1 - z_dec_l0_t[idx]);
-            const real dr_add_dec_l0 = dn_add_dec_l0 * n_add_dec_l0_t[idx] * r_dec_l0_t[idx] * (1 - r_dec_l0_t[idx]);
-            dh_prev_z_dec_l0_out[idx] = dh_prev_z_dec_l0;
-            dn_add_dec_l0_out[idx] = dn_add_dec_l0;
-            dn_add_r_dec_l0_out[idx] = dn_add_r_dec_l0;
-            dz_add_dec_l0_out[idx] = dz_add_dec_l0;
-            dr_add_dec_l0_out[idx] = dr_add_dec_l0;
+            const real dh_sum = dh_next[idx] + dh[idx] + dh_W_iz[idx] + dh_W_ir[idx];
+            const real dh_prev_z = dh_sum * z_t[idx];
+            const real dn_add = dh_sum * h_sub_t[idx] * (1 - n_t[idx] * n_t[idx]);
+            const real dn_add_r = dn_add * r_t[idx];
+            const real dz_add = (dh_sum * h_prev_t[idx] + (-(dh_sum * n_t[idx]))) * z_t[idx] * (1 - z_t[idx]);
+            const real dr_add = dn_add * n_add_t[idx] * r_t[idx] * (1 - r_t[idx]);
+            dh_prev_z_out[idx] = dh_prev_z;
+            dn_add_out[idx] = dn_add;
+            dn_add_r_out[idx] = dn_add_r;
+            dz_add_out[idx] = dz_add;
+            dr_add_out[idx] = dr_add;
         }
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
+ *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
+ *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
+ *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void seq2seq_fused_dh_prev_dec_l0(size_t rows, const real *restrict dh_prev_W_hn_dec_l0, const real *restrict dh_prev_W_hr_dec_l0, const real *restrict dh_prev_W_hz_dec_l0, const real *restrict dh_prev_z_dec_l0, real *restrict dh_prev_dec_l0_out)
+static void seq2seq_fused_dr_add_enc(size_t rows, const real *restrict dh_step, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l0 = dh_prev_z_dec_l0[idx] + dh_prev_W_hn_dec_l0[idx] + dh_prev_W_hz_dec_l0[idx] + dh_prev_W_hr_dec_l0[idx];
-            dh_prev_dec_l0_out[idx] = dh_prev_dec_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:43 (backward)  attention:
- */
-static void seq2seq_fused_dcontext(size_t rows, const real *restrict dcontext_W_cn_dec_l0, const real *restrict dcontext_W_cr_dec_l0, const real *restrict dcontext_W_cz_dec_l0, real *restrict dcontext_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dcontext = dcontext_W_cn_dec_l0[idx] + dcontext_W_cz_dec_l0[idx] + dcontext_W_cr_dec_l0[idx];
-            dcontext_out[idx] = dcontext;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
- */
-static void seq2seq_fused_dembed_tgt_x(size_t rows, const real *restrict dembed_tgt_x_W_in_dec_l0, const real *restrict dembed_tgt_x_W_ir_dec_l0, const real *restrict dembed_tgt_x_W_iz_dec_l0, real *restrict dembed_tgt_x_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
-            const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_tgt_x = dembed_tgt_x_W_in_dec_l0[idx] + dembed_tgt_x_W_iz_dec_l0[idx] + dembed_tgt_x_W_ir_dec_l0[idx];
-            dembed_tgt_x_out[idx] = dembed_tgt_x;
+            const real dn_add = dh_step[idx] * h_sub_t[idx] * (1 - n_t[idx] * n_t[idx]);
+            const real dn_add_r = dn_add * r_t[idx];
+            const real dr_add = dn_add * n_add_t[idx] * r_t[idx] * (1 - r_t[idx]);
+            dn_add_out[idx] = dn_add;
+            dn_add_r_out[idx] = dn_add_r;
+            dr_add_out[idx] = dr_add;
         }
 }
 
@@ -937,135 +844,16 @@ static void seq2seq_fused_dscore_add(size_t rows, const real *restrict dscore_mu
 }
 
 /* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
- */
-static void seq2seq_fused_dh_prev_dec_l1(size_t rows, const real *restrict dh_prev_W_hn_dec_l1, const real *restrict dh_prev_W_hr_dec_l1, const real *restrict dh_prev_W_hz_dec_l1, const real *restrict dh_prev_dec_l1_W_q, const real *restrict dh_prev_z_dec_l1, real *restrict dh_prev_dec_l1_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_dec_l1 = dh_prev_z_dec_l1[idx] + dh_prev_W_hn_dec_l1[idx] + dh_prev_W_hz_dec_l1[idx] + dh_prev_W_hr_dec_l1[idx] + dh_prev_dec_l1_W_q[idx];
-            dh_prev_dec_l1_out[idx] = dh_prev_dec_l1;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  */
-static void seq2seq_fused_dz_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_prev_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict z_enc_l1_t, real *restrict dz_add_enc_l1_out)
+static void seq2seq_fused_dz_add(size_t rows, const real *restrict dh_step, const real *restrict h_prev_t, const real *restrict n_t, const real *restrict z_t, real *restrict dz_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_add_enc_l1 = (dh_step_enc_l1[idx] * h_prev_enc_l1_t[idx] + (-(dh_step_enc_l1[idx] * n_enc_l1_t[idx]))) * z_enc_l1_t[idx] * (1 - z_enc_l1_t[idx]);
-            dz_add_enc_l1_out[idx] = dz_add_enc_l1;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_fused_dn_add_enc_l1(size_t rows, const real *restrict dh_step_enc_l1, const real *restrict h_sub_enc_l1_t, const real *restrict n_add_enc_l1_t, const real *restrict n_enc_l1_t, const real *restrict r_enc_l1_t, real *restrict dn_add_enc_l1_out, real *restrict dn_add_r_enc_l1_out, real *restrict dr_add_enc_l1_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_add_enc_l1 = dh_step_enc_l1[idx] * h_sub_enc_l1_t[idx] * (1 - n_enc_l1_t[idx] * n_enc_l1_t[idx]);
-            const real dn_add_r_enc_l1 = dn_add_enc_l1 * r_enc_l1_t[idx];
-            const real dr_add_enc_l1 = dn_add_enc_l1 * n_add_enc_l1_t[idx] * r_enc_l1_t[idx] * (1 - r_enc_l1_t[idx]);
-            dn_add_enc_l1_out[idx] = dn_add_enc_l1;
-            dn_add_r_enc_l1_out[idx] = dn_add_r_enc_l1;
-            dr_add_enc_l1_out[idx] = dr_add_enc_l1;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- */
-static void seq2seq_fused_dh_prev_enc_l1(size_t rows, const real *restrict dh_enc_l1_next, const real *restrict dh_prev_W_hn_enc_l1, const real *restrict dh_prev_W_hr_enc_l1, const real *restrict dh_prev_W_hz_enc_l1, const real *restrict dh_step_enc_l1, const real *restrict z_enc_l1_t, real *restrict dh_prev_enc_l1_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l1 = dh_enc_l1_next[idx] + (-dh_step_enc_l1[idx]) + dh_step_enc_l1[idx] * z_enc_l1_t[idx] + dh_prev_W_hn_enc_l1[idx] + dh_prev_W_hz_enc_l1[idx] + dh_prev_W_hr_enc_l1[idx];
-            dh_prev_enc_l1_out[idx] = dh_prev_enc_l1;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:13 (backward)  name: gru
- */
-static void seq2seq_fused_dh_enc_l0(size_t rows, const real *restrict dh_enc_l0_W_in_enc_l1, const real *restrict dh_enc_l0_W_ir_enc_l1, const real *restrict dh_enc_l0_W_iz_enc_l1, real *restrict dh_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_enc_l0 = dh_enc_l0_W_in_enc_l1[idx] + dh_enc_l0_W_iz_enc_l1[idx] + dh_enc_l0_W_ir_enc_l1[idx];
-            dh_enc_l0_out[idx] = dh_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
- */
-static void seq2seq_fused_dz_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_prev_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict z_enc_l0_t, real *restrict dz_add_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dz_add_enc_l0 = (dh_step_enc_l0[idx] * h_prev_enc_l0_t[idx] + (-(dh_step_enc_l0[idx] * n_enc_l0_t[idx]))) * z_enc_l0_t[idx] * (1 - z_enc_l0_t[idx]);
-            dz_add_enc_l0_out[idx] = dz_add_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
- *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
- */
-static void seq2seq_fused_dn_add_enc_l0(size_t rows, const real *restrict dh_step_enc_l0, const real *restrict h_sub_enc_l0_t, const real *restrict n_add_enc_l0_t, const real *restrict n_enc_l0_t, const real *restrict r_enc_l0_t, real *restrict dn_add_enc_l0_out, real *restrict dn_add_r_enc_l0_out, real *restrict dr_add_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dn_add_enc_l0 = dh_step_enc_l0[idx] * h_sub_enc_l0_t[idx] * (1 - n_enc_l0_t[idx] * n_enc_l0_t[idx]);
-            const real dn_add_r_enc_l0 = dn_add_enc_l0 * r_enc_l0_t[idx];
-            const real dr_add_enc_l0 = dn_add_enc_l0 * n_add_enc_l0_t[idx] * r_enc_l0_t[idx] * (1 - r_enc_l0_t[idx]);
-            dn_add_enc_l0_out[idx] = dn_add_enc_l0;
-            dn_add_r_enc_l0_out[idx] = dn_add_r_enc_l0;
-            dr_add_enc_l0_out[idx] = dr_add_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
- */
-static void seq2seq_fused_dh_prev_enc_l0(size_t rows, const real *restrict dh_enc_l0_next, const real *restrict dh_prev_W_hn_enc_l0, const real *restrict dh_prev_W_hr_enc_l0, const real *restrict dh_prev_W_hz_enc_l0, const real *restrict dh_step_enc_l0, const real *restrict z_enc_l0_t, real *restrict dh_prev_enc_l0_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
-            const size_t idx = row * SEQ2SEQ_H + col;
-            const real dh_prev_enc_l0 = dh_enc_l0_next[idx] + (-dh_step_enc_l0[idx]) + dh_step_enc_l0[idx] * z_enc_l0_t[idx] + dh_prev_W_hn_enc_l0[idx] + dh_prev_W_hz_enc_l0[idx] + dh_prev_W_hr_enc_l0[idx];
-            dh_prev_enc_l0_out[idx] = dh_prev_enc_l0;
-        }
-}
-
-/* Fused elementwise loop over [B,SEQ2SEQ_E] (the ops of these lines, backward):
- *   specs/seq2seq.yaml:56 (backward)  input: {embed: 64}
- */
-static void seq2seq_fused_dembed_src_x(size_t rows, const real *restrict dembed_src_x_W_in_enc_l0, const real *restrict dembed_src_x_W_ir_enc_l0, const real *restrict dembed_src_x_W_iz_enc_l0, real *restrict dembed_src_x_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < SEQ2SEQ_E; col++) {
-            const size_t idx = row * SEQ2SEQ_E + col;
-            const real dembed_src_x = dembed_src_x_W_in_enc_l0[idx] + dembed_src_x_W_iz_enc_l0[idx] + dembed_src_x_W_ir_enc_l0[idx];
-            dembed_src_x_out[idx] = dembed_src_x;
+            const real dz_add = (dh_step[idx] * h_prev_t[idx] + (-(dh_step[idx] * n_t[idx]))) * z_t[idx] * (1 - z_t[idx]);
+            dz_add_out[idx] = dz_add;
         }
 }
 
@@ -1126,7 +914,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
+        seq2seq_fused_h_step((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, r_enc_l0, z_enc_l0, n_add_enc_l0, n_enc_l0, h_sub_enc_l0, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1177,7 +965,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_r_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
+        seq2seq_fused_h_step((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, r_enc_l1, z_enc_l1, n_add_enc_l1, n_enc_l1, h_sub_enc_l1, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -1257,7 +1045,7 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, packed ? w.W_hz_dec_l1_packed : NULL, w.z_W_hz_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.n_W_hn_dec_l1, SEQ2SEQ_H);
-        seq2seq_fused_score_tanh((size_t)T * B, w.score_add, p.w_v, score_tanh, w.score_mul);
+        seq2seq_fused_score_mul((size_t)T * B, w.score_add, p.w_v, score_tanh, w.score_mul);
         for (size_t i = 0; i < (size_t)T * B; i++) {
             real s = 0;
             for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -1289,12 +1077,12 @@ static void seq2seq_forward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, packed ? w.W_cz_dec_l0_packed : NULL, w.z_W_cz_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.n_W_cn_dec_l0, SEQ2SEQ_H);
         /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
-        seq2seq_fused_r_dec_l0((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, n_matmul_dec_l0_t, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, r_matmul_dec_l0_t, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, z_matmul_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
+        seq2seq_fused_h((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, n_matmul_dec_l0_t, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, r_matmul_dec_l0_t, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, z_matmul_dec_l0_t, r_dec_l0, z_dec_l0, n_add_dec_l0, n_dec_l0, h_sub_dec_l0, h_dec_l0);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, packed ? w.W_ir_dec_l1_packed : NULL, w.r_W_ir_dec_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, packed ? w.W_iz_dec_l1_packed : NULL, w.z_W_iz_dec_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(0, B, SEQ2SEQ_H, SEQ2SEQ_H, h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.n_W_in_dec_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        seq2seq_fused_r_dec_l1((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
+        seq2seq_fused_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, r_dec_l1, z_dec_l1, n_add_dec_l1, n_dec_l1, h_sub_dec_l1, h_dec_l1);
         memcpy(w.h_prev_dec_l1_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
         memcpy(w.h_prev_dec_l0_seq + (size_t)t * B * SEQ2SEQ_H, h_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
         h_prev_dec_l0_cur = h_dec_l0;
@@ -1423,7 +1211,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_z_dec_l1((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_z_dec_l1, dn_add_dec_l1, dn_add_r_dec_l1, dz_add_dec_l1, dr_add_dec_l1);
+        seq2seq_fused_dr_add((size_t)B, dh_dec_l1_next, dh_dec_l1_t, h_prev_dec_l1_t, h_sub_dec_l1_t, n_add_dec_l1_t, n_dec_l1_t, r_dec_l1_t, z_dec_l1_t, w.dh_prev_z_dec_l1, dn_add_dec_l1, dn_add_r_dec_l1, dz_add_dec_l1, dr_add_dec_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l1, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, packed ? w.W_in_dec_l1_packed : NULL, w.dh_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, packed ? w.W_hn_dec_l1_packed : NULL, w.dh_prev_W_hn_dec_l1, SEQ2SEQ_H);
@@ -1439,7 +1227,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
          *   specs/seq2seq.yaml:39 (backward)  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dh_prev_z_dec_l0((size_t)B, w.dh_dec_l0, w.dh_dec_l0_W_ir_dec_l1, w.dh_dec_l0_W_iz_dec_l1, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_z_dec_l0, dn_add_dec_l0, dn_add_r_dec_l0, dz_add_dec_l0, dr_add_dec_l0);
+        seq2seq_fused_dr_add_dec((size_t)B, w.dh_dec_l0, w.dh_dec_l0_W_ir_dec_l1, w.dh_dec_l0_W_iz_dec_l1, dh_dec_l0_next, h_prev_dec_l0_t, h_sub_dec_l0_t, n_add_dec_l0_t, n_dec_l0_t, r_dec_l0_t, z_dec_l0_t, w.dh_prev_z_dec_l0, dn_add_dec_l0, dn_add_r_dec_l0, dz_add_dec_l0, dr_add_dec_l0);
         /* specs/seq2seq.yaml:41 (backward)  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, packed ? w.W_cn_dec_l0_packed : NULL, w.dcontext_W_cn_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_dec_l0, SEQ2SEQ_H, p.W_in_dec_l0, SEQ2SEQ_H, packed ? w.W_in_dec_l0_packed : NULL, w.dembed_tgt_x_W_in_dec_l0, SEQ2SEQ_E);
@@ -1453,7 +1241,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, packed ? w.W_cr_dec_l0_packed : NULL, w.dcontext_W_cr_dec_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l0, SEQ2SEQ_H, packed ? w.W_ir_dec_l0_packed : NULL, w.dembed_tgt_x_W_ir_dec_l0, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_prev_dec_l0((size_t)B, w.dh_prev_W_hn_dec_l0, w.dh_prev_W_hr_dec_l0, w.dh_prev_W_hz_dec_l0, w.dh_prev_z_dec_l0, w.dh_prev_dec_l0);
+        seq2seq_fused_dh_prev((size_t)B, w.dh_prev_W_hn_dec_l0, w.dh_prev_W_hr_dec_l0, w.dh_prev_W_hz_dec_l0, w.dh_prev_z_dec_l0, w.dh_prev_dec_l0);
         /* specs/seq2seq.yaml:43 (backward)  attention: */
         seq2seq_fused_dcontext((size_t)B, w.dcontext_W_cn_dec_l0, w.dcontext_W_cr_dec_l0, w.dcontext_W_cz_dec_l0, w.dcontext);
         for (size_t t = 0; t < (size_t)T; t++)
@@ -1489,7 +1277,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         seq2seq_fused_dscore_add((size_t)T * B, w.dscore_mul, score_tanh_t, p.w_v, w.dscore_add);
         rnnrt_sum_rows(dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H, (size_t)B * SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dscore_matmul, SEQ2SEQ_H, p.W_q, SEQ2SEQ_H, packed ? w.W_q_packed : NULL, w.dh_prev_dec_l1_W_q, SEQ2SEQ_H);
-        seq2seq_fused_dh_prev_dec_l1((size_t)B, w.dh_prev_W_hn_dec_l1, w.dh_prev_W_hr_dec_l1, w.dh_prev_W_hz_dec_l1, w.dh_prev_dec_l1_W_q, w.dh_prev_z_dec_l1, w.dh_prev_dec_l1);
+        seq2seq_fused_dh_prev_dec((size_t)B, w.dh_prev_W_hn_dec_l1, w.dh_prev_W_hr_dec_l1, w.dh_prev_W_hz_dec_l1, w.dh_prev_dec_l1_W_q, w.dh_prev_z_dec_l1, w.dh_prev_dec_l1);
         rnnrt_add_to(w.dscore_matmul, w.dscore_add, (size_t)T * B * SEQ2SEQ_H);
         rnnrt_add_to(w.dh_enc_l1_steps, w.dh_enc_l1, (size_t)T * B * SEQ2SEQ_H);
         memcpy(w.dh_dec_l0_next_carry, w.dh_prev_dec_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
@@ -1571,7 +1359,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_fused_dz_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
+        seq2seq_fused_dz_add((size_t)B, w.dh_step_enc_l1, h_prev_enc_l1_t, n_enc_l1_t, z_enc_l1_t, dz_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_hz_enc_l1, SEQ2SEQ_H, packed ? w.W_hz_enc_l1_packed : NULL, w.dh_prev_W_hz_enc_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l1, SEQ2SEQ_H, p.W_iz_enc_l1, SEQ2SEQ_H, packed ? w.W_iz_enc_l1_packed : NULL, w.dh_enc_l0_W_iz_enc_l1, SEQ2SEQ_H);
@@ -1580,7 +1368,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l1((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_r_enc_l1, dr_add_enc_l1);
+        seq2seq_fused_dr_add_enc((size_t)B, w.dh_step_enc_l1, h_sub_enc_l1_t, n_add_enc_l1_t, n_enc_l1_t, r_enc_l1_t, dn_add_enc_l1, dn_add_r_enc_l1, dr_add_enc_l1);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_enc_l1, SEQ2SEQ_H, p.W_in_enc_l1, SEQ2SEQ_H, packed ? w.W_in_enc_l1_packed : NULL, w.dh_enc_l0_W_in_enc_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_enc_l1, SEQ2SEQ_H, p.W_hn_enc_l1, SEQ2SEQ_H, packed ? w.W_hn_enc_l1_packed : NULL, w.dh_prev_W_hn_enc_l1, SEQ2SEQ_H);
@@ -1588,9 +1376,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_hr_enc_l1, SEQ2SEQ_H, packed ? w.W_hr_enc_l1_packed : NULL, w.dh_prev_W_hr_enc_l1, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l1, SEQ2SEQ_H, p.W_ir_enc_l1, SEQ2SEQ_H, packed ? w.W_ir_enc_l1_packed : NULL, w.dh_enc_l0_W_ir_enc_l1, SEQ2SEQ_H);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l1((size_t)B, w.dh_enc_l1_next, w.dh_prev_W_hn_enc_l1, w.dh_prev_W_hr_enc_l1, w.dh_prev_W_hz_enc_l1, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1);
+        seq2seq_fused_dh_prev_enc((size_t)B, w.dh_enc_l1_next, w.dh_prev_W_hn_enc_l1, w.dh_prev_W_hr_enc_l1, w.dh_prev_W_hz_enc_l1, w.dh_step_enc_l1, z_enc_l1_t, w.dh_prev_enc_l1);
         /* <rnnc>/cells/gru.yaml:13 (backward)  name: gru */
-        seq2seq_fused_dh_enc_l0((size_t)B, w.dh_enc_l0_W_in_enc_l1, w.dh_enc_l0_W_ir_enc_l1, w.dh_enc_l0_W_iz_enc_l1, dh_enc_l0);
+        seq2seq_fused_dcontext((size_t)B, w.dh_enc_l0_W_in_enc_l1, w.dh_enc_l0_W_ir_enc_l1, w.dh_enc_l0_W_iz_enc_l1, dh_enc_l0);
         memcpy(w.dh_enc_l1_next_carry, w.dh_prev_enc_l1, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1641,7 +1429,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
          */
-        seq2seq_fused_dz_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
+        seq2seq_fused_dz_add((size_t)B, w.dh_step_enc_l0, h_prev_enc_l0_t, n_enc_l0_t, z_enc_l0_t, dz_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_hz_enc_l0, SEQ2SEQ_H, packed ? w.W_hz_enc_l0_packed : NULL, w.dh_prev_W_hz_enc_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dz_add_enc_l0, SEQ2SEQ_H, p.W_iz_enc_l0, SEQ2SEQ_H, packed ? w.W_iz_enc_l0_packed : NULL, w.dembed_src_x_W_iz_enc_l0, SEQ2SEQ_E);
@@ -1650,7 +1438,7 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        seq2seq_fused_dn_add_enc_l0((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_r_enc_l0, dr_add_enc_l0);
+        seq2seq_fused_dr_add_enc((size_t)B, w.dh_step_enc_l0, h_sub_enc_l0_t, n_add_enc_l0_t, n_enc_l0_t, r_enc_l0_t, dn_add_enc_l0, dn_add_r_enc_l0, dr_add_enc_l0);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dn_add_enc_l0, SEQ2SEQ_H, p.W_in_enc_l0, SEQ2SEQ_H, packed ? w.W_in_enc_l0_packed : NULL, w.dembed_src_x_W_in_enc_l0, SEQ2SEQ_E);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dn_add_r_enc_l0, SEQ2SEQ_H, p.W_hn_enc_l0, SEQ2SEQ_H, packed ? w.W_hn_enc_l0_packed : NULL, w.dh_prev_W_hn_enc_l0, SEQ2SEQ_H);
@@ -1658,9 +1446,9 @@ static void seq2seq_backward(RnnrtS2sCtx *c)
         rnnrt_gemm_packed(1, B, SEQ2SEQ_H, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_hr_enc_l0, SEQ2SEQ_H, packed ? w.W_hr_enc_l0_packed : NULL, w.dh_prev_W_hr_enc_l0, SEQ2SEQ_H);
         rnnrt_gemm_packed(1, B, SEQ2SEQ_E, SEQ2SEQ_H, dr_add_enc_l0, SEQ2SEQ_H, p.W_ir_enc_l0, SEQ2SEQ_H, packed ? w.W_ir_enc_l0_packed : NULL, w.dembed_src_x_W_ir_enc_l0, SEQ2SEQ_E);
         /* <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h */
-        seq2seq_fused_dh_prev_enc_l0((size_t)B, w.dh_enc_l0_next, w.dh_prev_W_hn_enc_l0, w.dh_prev_W_hr_enc_l0, w.dh_prev_W_hz_enc_l0, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0);
+        seq2seq_fused_dh_prev_enc((size_t)B, w.dh_enc_l0_next, w.dh_prev_W_hn_enc_l0, w.dh_prev_W_hr_enc_l0, w.dh_prev_W_hz_enc_l0, w.dh_step_enc_l0, z_enc_l0_t, w.dh_prev_enc_l0);
         /* specs/seq2seq.yaml:56 (backward)  input: {embed: 64} */
-        seq2seq_fused_dembed_src_x((size_t)B, w.dembed_src_x_W_in_enc_l0, w.dembed_src_x_W_ir_enc_l0, w.dembed_src_x_W_iz_enc_l0, dembed_src_x);
+        seq2seq_fused_dembed_tgt_x((size_t)B, w.dembed_src_x_W_in_enc_l0, w.dembed_src_x_W_ir_enc_l0, w.dembed_src_x_W_iz_enc_l0, dembed_src_x);
         memcpy(w.dh_enc_l0_next_carry, w.dh_prev_enc_l0, (size_t)B * SEQ2SEQ_H * sizeof(real));
     }
     /* <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
@@ -1721,22 +1509,16 @@ typedef struct {
     real *embed_src_x; /* gather [T,B,SEQ2SEQ_E] */
     real *embed_tgt_x; /* gather [B,SEQ2SEQ_E] */
     real *enc_state0; /* the encoder's initial states: zeros */
-    real *h_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *h_dec_l1; /* add [B,SEQ2SEQ_H] */
+    real *h_dec_l0; /* fused_out [B,SEQ2SEQ_H] */
+    real *h_dec_l1; /* fused_out [B,SEQ2SEQ_H] */
     real *h_enc_l0_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *h_enc_l1_seq; /* scan_out [T,B,SEQ2SEQ_H] */
     real *h_kept_enc_l0; /* per step: row_scale [B,SEQ2SEQ_H] */
     real *h_kept_enc_l1; /* per step: row_scale [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_prev_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *h_mul_prev_dec_l1; /* mul [B,SEQ2SEQ_H] */
     real *h_prev_enc_l0_carry; /* carried h_prev_enc_l0 [B,SEQ2SEQ_H] */
     real *h_prev_enc_l1_carry; /* carried h_prev_enc_l1 [B,SEQ2SEQ_H] */
     real *h_step_enc_l0; /* per step: fused_out [B,SEQ2SEQ_H] */
     real *h_step_enc_l1; /* per step: fused_out [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l0; /* sub [B,SEQ2SEQ_H] */
-    real *h_sub_dec_l1; /* sub [B,SEQ2SEQ_H] */
     real *logits; /* add [B,Vt] */
     real *logits_matmul; /* matmul [B,Vt] */
     real *n_W_cn_dec_l0; /* matmul [B,SEQ2SEQ_H] */
@@ -1748,19 +1530,8 @@ typedef struct {
     real *n_W_in_dec_l1; /* matmul [B,SEQ2SEQ_H] */
     real *n_W_in_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
     real *n_W_in_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *n_add_W_cn_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *n_add_b_in_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *n_add_b_in_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *n_add_dec_l1; /* add [B,SEQ2SEQ_H] */
     real *n_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
     real *n_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *n_add_mul_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *n_add_mul_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *n_dec_l0; /* tanh [B,SEQ2SEQ_H] */
-    real *n_dec_l1; /* tanh [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l0; /* mul [B,SEQ2SEQ_H] */
-    real *n_mul_dec_l1; /* mul [B,SEQ2SEQ_H] */
     real *r_W_cr_dec_l0; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_hr_dec_l0; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_hr_dec_l1; /* matmul [B,SEQ2SEQ_H] */
@@ -1770,23 +1541,13 @@ typedef struct {
     real *r_W_ir_dec_l1; /* matmul [B,SEQ2SEQ_H] */
     real *r_W_ir_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
     real *r_W_ir_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *r_add_W_cr_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_W_hr_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_W_hr_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *r_add_b_ir_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_b_ir_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *r_add_dec_l1; /* add [B,SEQ2SEQ_H] */
     real *r_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
     real *r_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *r_dec_l0; /* sigmoid [B,SEQ2SEQ_H] */
-    real *r_dec_l1; /* sigmoid [B,SEQ2SEQ_H] */
     real *score; /* sum_last [T,B] */
     real *score_W_k; /* matmul [T,B,SEQ2SEQ_H] */
     real *score_W_q; /* matmul [B,SEQ2SEQ_H] */
     real *score_add; /* add [T,B,SEQ2SEQ_H] */
-    real *score_mul; /* mul [T,B,SEQ2SEQ_H] */
-    real *score_tanh; /* tanh [T,B,SEQ2SEQ_H] */
+    real *score_mul; /* fused_out [T,B,SEQ2SEQ_H] */
     real *src_mask; /* len_mask [T,B] */
     real *z_W_cz_dec_l0; /* matmul [B,SEQ2SEQ_H] */
     real *z_W_hz_dec_l0; /* matmul [B,SEQ2SEQ_H] */
@@ -1797,17 +1558,8 @@ typedef struct {
     real *z_W_iz_dec_l1; /* matmul [B,SEQ2SEQ_H] */
     real *z_W_iz_enc_l0; /* matmul [T,B,SEQ2SEQ_H] */
     real *z_W_iz_enc_l1; /* matmul [T,B,SEQ2SEQ_H] */
-    real *z_add_W_cz_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_W_hz_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_W_hz_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *z_add_b_iz_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_b_iz_dec_l1; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l0; /* add [B,SEQ2SEQ_H] */
-    real *z_add_dec_l1; /* add [B,SEQ2SEQ_H] */
     real *z_add_enc_l0; /* add [T,B,SEQ2SEQ_H] */
     real *z_add_enc_l1; /* add [T,B,SEQ2SEQ_H] */
-    real *z_dec_l0; /* sigmoid [B,SEQ2SEQ_H] */
-    real *z_dec_l1; /* sigmoid [B,SEQ2SEQ_H] */
     real *W_hn_enc_l0_packed; /* W_hn_enc_l0 packed for the steps (rnnrt_pack_b) */
     real *W_hn_enc_l1_packed; /* W_hn_enc_l1 packed for the steps (rnnrt_pack_b) */
     real *W_hr_enc_l0_packed; /* W_hr_enc_l0 packed for the steps (rnnrt_pack_b) */
@@ -1832,16 +1584,10 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, h_enc_l1_seq), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_kept_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_kept_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_prev_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_mul_prev_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_prev_enc_l0_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_prev_enc_l1_carry), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_step_enc_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, h_step_enc_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, h_sub_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, logits), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, logits_matmul), -1, "BVt", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_cn_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1853,19 +1599,8 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, n_W_in_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_in_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_W_in_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_W_cn_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_b_in_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_b_in_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, n_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_add_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, n_mul_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_cr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_hr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_hr_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1875,23 +1610,13 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, r_W_ir_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_ir_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_W_ir_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_W_cr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_W_hr_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_W_hr_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_b_ir_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_b_ir_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, r_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, r_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, score_W_k), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_W_q), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_add), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, score_mul), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, score_tanh), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, src_mask), -1, "TB", 1, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_cz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_hz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
@@ -1902,17 +1627,8 @@ static const RnnrtWorkBuf seq2seq_dec_bufs[] = {
     {offsetof(seq2seq_dec_work, z_W_iz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_iz_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_W_iz_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_W_cz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_W_hz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_W_hz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_b_iz_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_b_iz_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_add_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_enc_l0), -1, "TB", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, z_add_enc_l1), -1, "TB", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l0), -1, "B", SEQ2SEQ_H, NULL, 0},
-    {offsetof(seq2seq_dec_work, z_dec_l1), -1, "B", SEQ2SEQ_H, NULL, 0},
     {offsetof(seq2seq_dec_work, W_hn_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_dec_work, W_hn_enc_l1_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
     {offsetof(seq2seq_dec_work, W_hr_enc_l0_packed), -1, "", SEQ2SEQ_H, "", SEQ2SEQ_H},
@@ -1942,14 +1658,31 @@ static size_t seq2seq_dec_workspace(int B, int T, int V, int Vt)
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_enc_l0, const real *restrict b_hr_enc_l0, const real *restrict b_hz_enc_l0, const real *restrict h_prev_enc_l0, const real *restrict n_W_hn_enc_l0, const real *restrict n_add_enc_l0_t, const real *restrict r_W_hr_enc_l0, const real *restrict r_add_enc_l0_t, const real *restrict z_W_hz_enc_l0, const real *restrict z_add_enc_l0_t, real *restrict h_step_enc_l0_out)
+static void seq2seq_fused_h_step_enc(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict h_step_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real z_enc_l0 = rnnrt_sigmoid_fast(z_add_enc_l0_t[idx] + z_W_hz_enc_l0[idx] + b_hz_enc_l0[col]);
-            const real h_step_enc_l0 = ((real)1 - z_enc_l0) * rnnrt_tanh_fast(n_add_enc_l0_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l0_t[idx] + r_W_hr_enc_l0[idx] + b_hr_enc_l0[col]) * (n_W_hn_enc_l0[idx] + b_hn_enc_l0[col])) + z_enc_l0 * h_prev_enc_l0[idx] - h_prev_enc_l0[idx];
-            h_step_enc_l0_out[idx] = h_step_enc_l0;
+            const real z = rnnrt_sigmoid_fast(z_add_t[idx] + z_W_hz[idx] + b_hz[col]);
+            const real h_step = ((real)1 - z) * rnnrt_tanh_fast(n_add_t[idx] + rnnrt_sigmoid_fast(r_add_t[idx] + r_W_hr[idx] + b_hr[col]) * (n_W_hn[idx] + b_hn[col])) + z * h_prev[idx] - h_prev[idx];
+            h_step_out[idx] = h_step;
+        }
+}
+
+/* Fused elementwise loop over [B,SEQ2SEQ_H] (the ops of these lines):
+ *   specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr)
+ *   specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz)
+ *   specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn))
+ *   specs/seq2seq.yaml:42  h: (1 - z) * n + z * h
+ */
+static void seq2seq_step_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_cn, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_cr, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_cz, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict h_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real z = rnnrt_sigmoid_fast(z_W_iz[idx] + z_W_cz[idx] + b_iz[col] + z_W_hz[idx] + b_hz[col]);
+            const real h = ((real)1 - z) * rnnrt_tanh_fast(n_W_in[idx] + n_W_cn[idx] + b_in[col] + rnnrt_sigmoid_fast(r_W_ir[idx] + r_W_cr[idx] + b_ir[col] + r_W_hr[idx] + b_hr[col]) * (n_W_hn[idx] + b_hn[col])) + z * h_prev[idx];
+            h_out[idx] = h;
         }
 }
 
@@ -1958,16 +1691,28 @@ static void seq2seq_fused_h_step_enc_l0(size_t rows, const real *restrict b_hn_e
  *   <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
- *   <rnnc>/cells/gru.yaml:15  state: [h]
  */
-static void seq2seq_fused_h_step_enc_l1(size_t rows, const real *restrict b_hn_enc_l1, const real *restrict b_hr_enc_l1, const real *restrict b_hz_enc_l1, const real *restrict h_prev_enc_l1, const real *restrict n_W_hn_enc_l1, const real *restrict n_add_enc_l1_t, const real *restrict r_W_hr_enc_l1, const real *restrict r_add_enc_l1_t, const real *restrict z_W_hz_enc_l1, const real *restrict z_add_enc_l1_t, real *restrict h_step_enc_l1_out)
+static void seq2seq_step_h_dec(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict b_in, const real *restrict b_ir, const real *restrict b_iz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_W_in, const real *restrict r_W_hr, const real *restrict r_W_ir, const real *restrict z_W_hz, const real *restrict z_W_iz, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < SEQ2SEQ_H; col++) {
             const size_t idx = row * SEQ2SEQ_H + col;
-            const real z_enc_l1 = rnnrt_sigmoid_fast(z_add_enc_l1_t[idx] + z_W_hz_enc_l1[idx] + b_hz_enc_l1[col]);
-            const real h_step_enc_l1 = ((real)1 - z_enc_l1) * rnnrt_tanh_fast(n_add_enc_l1_t[idx] + rnnrt_sigmoid_fast(r_add_enc_l1_t[idx] + r_W_hr_enc_l1[idx] + b_hr_enc_l1[col]) * (n_W_hn_enc_l1[idx] + b_hn_enc_l1[col])) + z_enc_l1 * h_prev_enc_l1[idx] - h_prev_enc_l1[idx];
-            h_step_enc_l1_out[idx] = h_step_enc_l1;
+            const real z = rnnrt_sigmoid_fast(z_W_iz[idx] + b_iz[col] + z_W_hz[idx] + b_hz[col]);
+            const real h = ((real)1 - z) * rnnrt_tanh_fast(n_W_in[idx] + b_in[col] + rnnrt_sigmoid_fast(r_W_ir[idx] + b_ir[col] + r_W_hr[idx] + b_hr[col]) * (n_W_hn[idx] + b_hn[col])) + z * h_prev[idx];
+            h_out[idx] = h;
+        }
+}
+
+/* Fused elementwise loop over [T,B,SEQ2SEQ_H] (the ops of these lines):
+ *   specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v)
+ */
+static void seq2seq_step_score_mul(size_t rows, const real *restrict score_add, const real *restrict w_v, real *restrict score_mul_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < SEQ2SEQ_H; col++) {
+            const size_t idx = row * SEQ2SEQ_H + col;
+            const real score_mul = rnnrt_tanh_fast(score_add[idx]) * w_v[col];
+            score_mul_out[idx] = score_mul;
         }
 }
 
@@ -2026,7 +1771,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l0((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, w.h_step_enc_l0);
+        seq2seq_fused_h_step_enc((size_t)B, p.b_hn_enc_l0, p.b_hr_enc_l0, p.b_hz_enc_l0, h_prev_enc_l0, w.n_W_hn_enc_l0, n_add_enc_l0_t, w.r_W_hr_enc_l0, r_add_enc_l0_t, w.z_W_hz_enc_l0, z_add_enc_l0_t, w.h_step_enc_l0);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -2071,7 +1816,7 @@ static void seq2seq_encode(RnnrtS2sDecCtx *c)
          *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
          *   <rnnc>/cells/gru.yaml:15  state: [h]
          */
-        seq2seq_fused_h_step_enc_l1((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, w.h_step_enc_l1);
+        seq2seq_fused_h_step_enc((size_t)B, p.b_hn_enc_l1, p.b_hr_enc_l1, p.b_hz_enc_l1, h_prev_enc_l1, w.n_W_hn_enc_l1, n_add_enc_l1_t, w.r_W_hr_enc_l1, r_add_enc_l1_t, w.z_W_hz_enc_l1, z_add_enc_l1_t, w.h_step_enc_l1);
         /* <rnnc>/cells/gru.yaml:15  state: [h] */
         for (size_t r = 0; r < (size_t)B; r++)
             for (size_t j = 0; j < SEQ2SEQ_H; j++)
@@ -2109,10 +1854,23 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
     for (size_t r = 0, n = (size_t)B * SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
         for (size_t j = 0; j < n; j++)
             w.score_add[r * n + j] = w.score_W_q[j] + w.score_W_k[r * n + j];
-    rnnrt_tanh_n(w.score_add, w.score_tanh, (size_t)T * B * SEQ2SEQ_H);
-    for (size_t r = 0, n = (size_t)SEQ2SEQ_H; r < (size_t)T * B * SEQ2SEQ_H / n; r++)
-        for (size_t j = 0; j < n; j++)
-            w.score_mul[r * n + j] = w.score_tanh[r * n + j] * p.w_v[j];
+    /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0, SEQ2SEQ_H);
+    /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0, SEQ2SEQ_H);
+    /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_H);
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1, SEQ2SEQ_H);
+    /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
+    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1, SEQ2SEQ_H);
+    seq2seq_step_score_mul((size_t)T * B, w.score_add, p.w_v, w.score_mul);
+    /* specs/seq2seq.yaml:54  score: sum(tanh(q @ W_q + k @ W_k) * w_v) */
     for (size_t i = 0; i < (size_t)T * B; i++) {
         real s = 0;
         for (size_t j = 0; j < (size_t)SEQ2SEQ_H; j++)
@@ -2141,84 +1899,21 @@ static void seq2seq_step(RnnrtS2sDecCtx *c)
                 w.context[r * (size_t)SEQ2SEQ_H + j] += wt * w.h_enc_l1_seq[(t * (size_t)B + r) * (size_t)SEQ2SEQ_H + j];
         }
     /* specs/seq2seq.yaml:39  r: sigmoid(x @ W_ir + c @ W_cr + b_ir + h @ W_hr + b_hr) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_ir_dec_l0, SEQ2SEQ_H, 0, w.r_W_ir_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cr_dec_l0, SEQ2SEQ_H, 0, w.r_W_cr_dec_l0, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_W_cr_dec_l0[i] = w.r_W_ir_dec_l0[i] + w.r_W_cr_dec_l0[i];
-    rnnrt_add_bias(w.r_add_b_ir_dec_l0, w.r_add_W_cr_dec_l0, p.b_ir_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hr_dec_l0, SEQ2SEQ_H, 0, w.r_W_hr_dec_l0, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_W_hr_dec_l0[i] = w.r_add_b_ir_dec_l0[i] + w.r_W_hr_dec_l0[i];
-    rnnrt_add_bias(w.r_add_dec_l0, w.r_add_W_hr_dec_l0, p.b_hr_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l0, w.r_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:40  z: sigmoid(x @ W_iz + c @ W_cz + b_iz + h @ W_hz + b_hz) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_iz_dec_l0, SEQ2SEQ_H, 0, w.z_W_iz_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cz_dec_l0, SEQ2SEQ_H, 0, w.z_W_cz_dec_l0, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_W_cz_dec_l0[i] = w.z_W_iz_dec_l0[i] + w.z_W_cz_dec_l0[i];
-    rnnrt_add_bias(w.z_add_b_iz_dec_l0, w.z_add_W_cz_dec_l0, p.b_iz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hz_dec_l0, SEQ2SEQ_H, 0, w.z_W_hz_dec_l0, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_W_hz_dec_l0[i] = w.z_add_b_iz_dec_l0[i] + w.z_W_hz_dec_l0[i];
-    rnnrt_add_bias(w.z_add_dec_l0, w.z_add_W_hz_dec_l0, p.b_hz_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l0, w.z_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:41  n: tanh(x @ W_in + c @ W_cn + b_in + r * (h @ W_hn + b_hn)) */
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_E, 1, w.embed_tgt_x, SEQ2SEQ_E, p.W_in_dec_l0, SEQ2SEQ_H, 0, w.n_W_in_dec_l0, SEQ2SEQ_H);
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.context, SEQ2SEQ_H, p.W_cn_dec_l0, SEQ2SEQ_H, 0, w.n_W_cn_dec_l0, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_W_cn_dec_l0[i] = w.n_W_in_dec_l0[i] + w.n_W_cn_dec_l0[i];
-    rnnrt_add_bias(w.n_add_b_in_dec_l0, w.n_add_W_cn_dec_l0, p.b_in_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l0, SEQ2SEQ_H, p.W_hn_dec_l0, SEQ2SEQ_H, 0, w.n_W_hn_dec_l0, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l0, w.n_W_hn_dec_l0, p.b_hn_dec_l0, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l0[i] = w.r_dec_l0[i] * w.n_add_dec_l0[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_mul_dec_l0[i] = w.n_add_b_in_dec_l0[i] + w.n_mul_dec_l0[i];
-    rnnrt_tanh_n(w.n_add_mul_dec_l0, w.n_dec_l0, (size_t)B * SEQ2SEQ_H);
     /* specs/seq2seq.yaml:42  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l0[i] = (real)1 - w.z_dec_l0[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l0[i] = w.h_sub_dec_l0[i] * w.n_dec_l0[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_prev_dec_l0[i] = w.z_dec_l0[i] * h_prev_dec_l0[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l0[i] = w.h_mul_dec_l0[i] + w.h_mul_prev_dec_l0[i];
+    seq2seq_step_h((size_t)B, p.b_hn_dec_l0, p.b_hr_dec_l0, p.b_hz_dec_l0, p.b_in_dec_l0, p.b_ir_dec_l0, p.b_iz_dec_l0, h_prev_dec_l0, w.n_W_cn_dec_l0, w.n_W_hn_dec_l0, w.n_W_in_dec_l0, w.r_W_cr_dec_l0, w.r_W_hr_dec_l0, w.r_W_ir_dec_l0, w.z_W_cz_dec_l0, w.z_W_hz_dec_l0, w.z_W_iz_dec_l0, w.h_dec_l0);
     /* <rnnc>/cells/gru.yaml:31  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_ir_dec_l1, SEQ2SEQ_H, 0, w.r_W_ir_dec_l1, SEQ2SEQ_H);
-    rnnrt_add_bias(w.r_add_b_ir_dec_l1, w.r_W_ir_dec_l1, p.b_ir_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hr_dec_l1, SEQ2SEQ_H, 0, w.r_W_hr_dec_l1, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.r_add_W_hr_dec_l1[i] = w.r_add_b_ir_dec_l1[i] + w.r_W_hr_dec_l1[i];
-    rnnrt_add_bias(w.r_add_dec_l1, w.r_add_W_hr_dec_l1, p.b_hr_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.r_add_dec_l1, w.r_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:32  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_iz_dec_l1, SEQ2SEQ_H, 0, w.z_W_iz_dec_l1, SEQ2SEQ_H);
-    rnnrt_add_bias(w.z_add_b_iz_dec_l1, w.z_W_iz_dec_l1, p.b_iz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hz_dec_l1, SEQ2SEQ_H, 0, w.z_W_hz_dec_l1, SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.z_add_W_hz_dec_l1[i] = w.z_add_b_iz_dec_l1[i] + w.z_W_hz_dec_l1[i];
-    rnnrt_add_bias(w.z_add_dec_l1, w.z_add_W_hz_dec_l1, p.b_hz_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_sigmoid_n(w.z_add_dec_l1, w.z_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
     rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, w.h_dec_l0, SEQ2SEQ_H, p.W_in_dec_l1, SEQ2SEQ_H, 0, w.n_W_in_dec_l1, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_b_in_dec_l1, w.n_W_in_dec_l1, p.b_in_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    rnnrt_gemm(0, 0, B, SEQ2SEQ_H, SEQ2SEQ_H, 1, h_prev_dec_l1, SEQ2SEQ_H, p.W_hn_dec_l1, SEQ2SEQ_H, 0, w.n_W_hn_dec_l1, SEQ2SEQ_H);
-    rnnrt_add_bias(w.n_add_dec_l1, w.n_W_hn_dec_l1, p.b_hn_dec_l1, (size_t)B * SEQ2SEQ_H, (size_t)SEQ2SEQ_H);
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_mul_dec_l1[i] = w.r_dec_l1[i] * w.n_add_dec_l1[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.n_add_mul_dec_l1[i] = w.n_add_b_in_dec_l1[i] + w.n_mul_dec_l1[i];
-    rnnrt_tanh_n(w.n_add_mul_dec_l1, w.n_dec_l1, (size_t)B * SEQ2SEQ_H);
     /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_sub_dec_l1[i] = (real)1 - w.z_dec_l1[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_dec_l1[i] = w.h_sub_dec_l1[i] * w.n_dec_l1[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_mul_prev_dec_l1[i] = w.z_dec_l1[i] * h_prev_dec_l1[i];
-    for (size_t i = 0; i < (size_t)B * SEQ2SEQ_H; i++)
-        w.h_dec_l1[i] = w.h_mul_dec_l1[i] + w.h_mul_prev_dec_l1[i];
+    seq2seq_step_h_dec((size_t)B, p.b_hn_dec_l1, p.b_hr_dec_l1, p.b_hz_dec_l1, p.b_in_dec_l1, p.b_ir_dec_l1, p.b_iz_dec_l1, h_prev_dec_l1, w.n_W_hn_dec_l1, w.n_W_in_dec_l1, w.r_W_hr_dec_l1, w.r_W_ir_dec_l1, w.z_W_hz_dec_l1, w.z_W_iz_dec_l1, w.h_dec_l1);
     /* specs/seq2seq.yaml:55  output layer: logits = features @ W_out + b_out */
     rnnrt_gemm(0, 0, B, Vt, SEQ2SEQ_H, 1, w.h_dec_l1, SEQ2SEQ_H, p.W_out, Vt, 0, w.logits_matmul, Vt);
     rnnrt_add_bias(w.logits, w.logits_matmul, p.b_out, (size_t)B * Vt, (size_t)Vt);

@@ -42,57 +42,33 @@ static const RnnrtParamDesc tagger_param_table[] = {
     {"b_out", 1, {RNNRT_DIM_L, 0}, RNNRT_INIT_UNIFORM_FAN, TAGGER_H, "specs/tagger.yaml:11"},
 };
 
-/* Views into a parameter (or gradient) block. */
-typedef struct {
-    real *embed; /* [V,TAGGER_E] */
-    real *W_ir; /* [TAGGER_E,TAGGER_H] */
-    real *W_iz; /* [TAGGER_E,TAGGER_H] */
-    real *W_in; /* [TAGGER_E,TAGGER_H] */
-    real *W_hr; /* [TAGGER_H,TAGGER_H] */
-    real *W_hz; /* [TAGGER_H,TAGGER_H] */
-    real *W_hn; /* [TAGGER_H,TAGGER_H] */
-    real *b_ir; /* [TAGGER_H] */
-    real *b_iz; /* [TAGGER_H] */
-    real *b_in; /* [TAGGER_H] */
-    real *b_hr; /* [TAGGER_H] */
-    real *b_hz; /* [TAGGER_H] */
-    real *b_hn; /* [TAGGER_H] */
-    real *W_out; /* [TAGGER_H,L] */
-    real *b_out; /* [L] */
+/* Views into a parameter (or gradient) block: p.embed is p.view[0], and so on
+ * in the order of the table (tagger_params_at points them). */
+typedef union {
+    struct {
+        real *embed; /* [V,TAGGER_E] */
+        real *W_ir; /* [TAGGER_E,TAGGER_H] */
+        real *W_iz; /* [TAGGER_E,TAGGER_H] */
+        real *W_in; /* [TAGGER_E,TAGGER_H] */
+        real *W_hr; /* [TAGGER_H,TAGGER_H] */
+        real *W_hz; /* [TAGGER_H,TAGGER_H] */
+        real *W_hn; /* [TAGGER_H,TAGGER_H] */
+        real *b_ir; /* [TAGGER_H] */
+        real *b_iz; /* [TAGGER_H] */
+        real *b_in; /* [TAGGER_H] */
+        real *b_hr; /* [TAGGER_H] */
+        real *b_hz; /* [TAGGER_H] */
+        real *b_hn; /* [TAGGER_H] */
+        real *W_out; /* [TAGGER_H,L] */
+        real *b_out; /* [L] */
+    };
+    real *view[sizeof tagger_param_table / sizeof *tagger_param_table];
 } tagger_params;
 
 static tagger_params tagger_params_at(real *base, int V, int L)
 {
     tagger_params p;
-    p.embed = base;
-    base += (size_t)V * TAGGER_E;
-    p.W_ir = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_iz = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_in = base;
-    base += (size_t)TAGGER_E * TAGGER_H;
-    p.W_hr = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.W_hz = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.W_hn = base;
-    base += (size_t)TAGGER_H * TAGGER_H;
-    p.b_ir = base;
-    base += (size_t)TAGGER_H;
-    p.b_iz = base;
-    base += (size_t)TAGGER_H;
-    p.b_in = base;
-    base += (size_t)TAGGER_H;
-    p.b_hr = base;
-    base += (size_t)TAGGER_H;
-    p.b_hz = base;
-    base += (size_t)TAGGER_H;
-    p.b_hn = base;
-    base += (size_t)TAGGER_H;
-    p.W_out = base;
-    base += (size_t)L * TAGGER_H;
-    p.b_out = base;
+    rnnrt_param_views(p.view, base, tagger_param_table, (int)(sizeof p.view / sizeof *p.view), V, L);
     return p;
 }
 
@@ -228,7 +204,7 @@ static size_t tagger_workspace_l(int B, int T, int V, int L)
  *   <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h
  */
-static void tagger_fused_r_t(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
+static void tagger_fused_h(size_t rows, const real *restrict b_hn, const real *restrict b_hr, const real *restrict b_hz, const real *restrict h_prev, const real *restrict n_W_hn, const real *restrict n_add_t, const real *restrict r_W_hr, const real *restrict r_add_t, const real *restrict z_W_hz, const real *restrict z_add_t, real *restrict r_t_out, real *restrict z_out, real *restrict n_add_out, real *restrict n_t_out, real *restrict h_sub_out, real *restrict h_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
@@ -249,12 +225,25 @@ static void tagger_fused_r_t(size_t rows, const real *restrict b_hn, const real 
 }
 
 /* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
+ *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
+ */
+static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
+{
+    for (size_t row = 0; row < rows; row++)
+        for (size_t col = 0; col < TAGGER_H; col++) {
+            const size_t idx = row * TAGGER_H + col;
+            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
+            dh_prev_out[idx] = dh_prev;
+        }
+}
+
+/* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
  *   <rnnc>/cells/gru.yaml:34 (backward)  h: (1 - z) * n + z * h
  *   <rnnc>/cells/gru.yaml:32 (backward)  z: sigmoid(x @ W_iz + b_iz + h @ W_hz + b_hz)
  *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
  *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
  */
-static void tagger_fused_dh_prev_z(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
+static void tagger_fused_dr_add(size_t rows, const real *restrict dh_next, const real *restrict dh_t, const real *restrict h_prev_t, const real *restrict h_sub_t, const real *restrict n_add_t, const real *restrict n_t, const real *restrict r_t, const real *restrict z_t, real *restrict dh_prev_z_out, real *restrict dn_add_out, real *restrict dn_add_r_out, real *restrict dz_add_out, real *restrict dr_add_out)
 {
     for (size_t row = 0; row < rows; row++)
         for (size_t col = 0; col < TAGGER_H; col++) {
@@ -270,19 +259,6 @@ static void tagger_fused_dh_prev_z(size_t rows, const real *restrict dh_next, co
             dn_add_r_out[idx] = dn_add_r;
             dz_add_out[idx] = dz_add;
             dr_add_out[idx] = dr_add;
-        }
-}
-
-/* Fused elementwise loop over [B,TAGGER_H] (the ops of these lines, backward):
- *   <rnnc>/cells/gru.yaml:15 (backward)  state: [h]
- */
-static void tagger_fused_dh_prev(size_t rows, const real *restrict carry_scale_t, const real *restrict dh_prev_W_hn, const real *restrict dh_prev_W_hr, const real *restrict dh_prev_W_hz, const real *restrict dh_prev_z, real *restrict dh_prev_out)
-{
-    for (size_t row = 0; row < rows; row++)
-        for (size_t col = 0; col < TAGGER_H; col++) {
-            const size_t idx = row * TAGGER_H + col;
-            const real dh_prev = (dh_prev_z[idx] + dh_prev_W_hn[idx] + dh_prev_W_hz[idx] + dh_prev_W_hr[idx]) * carry_scale_t[0];
-            dh_prev_out[idx] = dh_prev;
         }
 }
 
@@ -350,7 +326,7 @@ static void tagger_forward(RnnrtCtx *c)
         /* <rnnc>/cells/gru.yaml:33  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(0, B, TAGGER_H, TAGGER_H, h_prev, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.n_W_hn, TAGGER_H);
         /* <rnnc>/cells/gru.yaml:34  h: (1 - z) * n + z * h */
-        tagger_fused_r_t((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
+        tagger_fused_h((size_t)B, p.b_hn, p.b_hr, p.b_hz, h_prev, w.n_W_hn, n_add_t, w.r_W_hr, r_add_t, w.z_W_hz, z_add_t, r_t, z, n_add, n_t, h_sub, h);
         memcpy(w.h_prev_seq + (size_t)t * B * TAGGER_H, h_prev, (size_t)B * TAGGER_H * sizeof(real));
         h_prev_cur = h;
     }
@@ -416,7 +392,7 @@ static void tagger_backward(RnnrtCtx *c)
          *   <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn))
          *   <rnnc>/cells/gru.yaml:31 (backward)  r: sigmoid(x @ W_ir + b_ir + h @ W_hr + b_hr)
          */
-        tagger_fused_dh_prev_z((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
+        tagger_fused_dr_add((size_t)B, dh_next, dh_t, h_prev_t, h_sub_t, n_add_t, n_t, r_t, z_t, w.dh_prev_z, dn_add, dn_add_r, dz_add, dr_add);
         /* <rnnc>/cells/gru.yaml:33 (backward)  n: tanh(x @ W_in + b_in + r * (h @ W_hn + b_hn)) */
         rnnrt_gemm_packed(1, B, TAGGER_E, TAGGER_H, dn_add, TAGGER_H, p.W_in, TAGGER_H, packed ? w.W_in_packed : NULL, w.dx_W_in, TAGGER_E);
         rnnrt_gemm_packed(1, B, TAGGER_H, TAGGER_H, dn_add_r, TAGGER_H, p.W_hn, TAGGER_H, packed ? w.W_hn_packed : NULL, w.dh_prev_W_hn, TAGGER_H);

@@ -1807,6 +1807,20 @@ enum { RNNRT_LAYOUT_B, RNNRT_LAYOUT_T, RNNRT_LAYOUT_V, RNNRT_LAYOUT_X, RNNRT_LAY
  * unused L/Vt is 0) or a buffer would exceed INT_MAX reals. */
 size_t rnnrt_layout(void *work, real *base, const RnnrtWorkBuf *buf, int n, const int dims[RNNRT_LAYOUT_NDIMS]);
 
+/* Points view[i] at parameter i of the block at base, laid out as
+ * rnnrt_params_init does (table order, no padding; RNNRT_DIM_V is V,
+ * RNNRT_DIM_L and RNNRT_DIM_VT are X): the emitted <model>_params_at. */
+static inline void rnnrt_param_views(real **view, real *base, const RnnrtParamDesc *t, int n, int V, int X)
+{
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            numel *= (size_t)(t[i].dims[d] == RNNRT_DIM_V ? V : t[i].dims[d] == RNNRT_DIM_L ? X : t[i].dims[d]);
+        view[i] = base;
+        base += numel;
+    }
+}
+
 /* The emitted code's row kernels (generated/X.c calls them, so a forward
  * reads as a list of calls). Each is the loop the emitter wrote before, in
  * the same order, so the results are the same bits. */

@@ -20,10 +20,14 @@ rnnc=$(realpath -- "$1") src=$(realpath -- "$2") work=$3 check=${4:-}
 # counts (targets 150, 40).
 max_hidden=4
 max_reorder=20
-max_attention=359
-max_addterm=163
+# attention: 359 -> 373 when the decoding step's elementwise chains became
+# fused calls (fuse12): the additive score's loop is a function of its own
+# there, and the step's GEMMs move ahead of its fused calls.
+max_attention=373
+max_addterm=161
 max_names=0
-max_rnn_lines=300   # issue 12: generated/rnn.c at most 300 lines (seq2seq.c: 1800, not yet)
+max_rnn_lines=300   # issue 12: generated/rnn.c at most 300 lines
+max_s2s_lines=1967  # issue 12 target: generated/seq2seq.c at most 1800 lines (not yet)
 
 rm -rf -- "$work"
 mkdir -p -- "$work/specs"
@@ -107,6 +111,11 @@ if [ "$check" = "--check" ]; then
     rnn_lines=$(wc -l < "$src/generated/rnn.c")
     if [ "$rnn_lines" -gt "$max_rnn_lines" ]; then
         echo "emit_diff: FAIL: generated/rnn.c has $rnn_lines lines > $max_rnn_lines" >&2
+        bad=1
+    fi
+    s2s_lines=$(wc -l < "$src/generated/seq2seq.c")
+    if [ "$s2s_lines" -gt "$max_s2s_lines" ]; then
+        echo "emit_diff: FAIL: generated/seq2seq.c has $s2s_lines lines > $max_s2s_lines" >&2
         bad=1
     fi
     [ "$bad" -eq 0 ] || { echo "emit_diff: the diffs are in $work" >&2; exit 1; }

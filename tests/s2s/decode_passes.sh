@@ -7,7 +7,9 @@
 #            GEMM (only the key projection, which lowering puts before the
 #            scan); by default it has both
 #   no_pass  --no-pass fuse: no fused loop in the encoder, its GEMMs still
-#            hoisted; --no-pass hoist: fused loops, no hoisted GEMM
+#            hoisted; --no-pass hoist: fused loops, no hoisted GEMM; the
+#            step calls fused loops (its top level is fused: no scans),
+#            none with --no-pass fuse
 #   dump     -d STAGE prints the decoding graphs after the training one:
 #            after lower and after autodiff (also at -O0); after fuse the
 #            encoder's are fused; cse merges the step's two `1 -` constants
@@ -29,6 +31,7 @@ count() { grep -c -- "$1" || true; }
 fused_in_encode() { "$rnnc" "$spec" "$@" | function_of encode | count 'fused'; }
 # GEMMs over all T*B rows: hoisted out of the encoder's scans
 hoisted_in_encode() { "$rnnc" "$spec" "$@" | function_of encode | count 'rnnrt_gemm(0, 0, T \* B,'; }
+fused_in_step() { "$rnnc" "$spec" "$@" | function_of step | count "${model}_step_[a-z_0-9]*((size_t)"; }
 step_ones() { "$rnnc" "$spec" "$@" | graph_of step | count '= const 1 :'; }
 
 case $mode in
@@ -46,6 +49,9 @@ no_pass)
     f=$(fused_in_encode --no-pass hoist) h=$(hoisted_in_encode --no-pass hoist)
     [ "$f" -gt 0 ] || fail "--no-pass hoist: the encoder lost its fused loops"
     [ "$h" -eq 1 ] || fail "--no-pass hoist: the encoder has $h GEMMs over T*B rows (want 1)"
+    f=$(fused_in_step) g=$(fused_in_step --no-pass fuse)
+    [ "$f" -gt 0 ] || fail "the step calls no fused loop"
+    [ "$g" -eq 0 ] || fail "--no-pass fuse: the step calls $g fused loops"
     ;;
 dump)
     for args in "-d lower" "-d autodiff" "-O0 -d autodiff" "-d fuse" "-d memplan"; do
