@@ -11,6 +11,11 @@
  * built with -DRNNRT_DOUBLE (`real` = double) for gradient checks. The
  * generated file is compiled with the same macro as the library it links.
  *
+ * The declarations come in seven parts: what generated code uses (the
+ * model descriptor, kernels, inline helpers), then base, data, training,
+ * language models, task heads and weight interchange, each naming the
+ * runtime/ folder that implements it.
+ *
  * Layouts (row-major everywhere):
  *   token ids x, y : [T][B]  (time-major), int32
  *   state          : B*S reals, S = model->state_size; the layout inside
@@ -41,6 +46,12 @@ typedef double real;
 typedef float real;
 #define RNNRT_REAL_NAME "float"
 #endif
+
+/* =====================================================================
+ * Part 1. What generated code uses: the model descriptor, the kernels
+ * and inline helpers the emitted forward and backward call, and the two
+ * types (RNG, vocabulary) every part below builds on.
+ * ================================================================== */
 
 /* ---------------------------------------------------------------------
  * The model descriptor: what a generated file exports (one per model).
@@ -245,6 +256,152 @@ void rnnrt_dropout(const RnnrtCtx *c, const real *in, real *out, size_t n,
 #endif
 static inline real rnnrt_sigmoid(real x) { return (real)1 / ((real)1 + rnnrt_exp(-x)); }
 
+/* ---- inline helpers for the emitted code and the trainers ---- */
+
+/* One buffer of an emitted model's workspace (its <model>_bufs table):
+ * the field of the work struct it sets, its slot (buffers of one slot start
+ * at one offset, their lifetimes do not overlap: pass_memplan.c; -1 = its
+ * own storage, after the slots) and its size in reals: mult times the
+ * run-time dims named in dims ("TB" = T * B; letters B, T, V, L and "Vt").
+ * A packed weight (pack_mult > 0) takes rnnrt_packed_size(rows, cols) with
+ * rows = dims * mult and cols = pack_dims * pack_mult. */
+typedef struct {
+    size_t field; /* offsetof(<model>_work, field) */
+    int slot;
+    const char *dims;
+    long mult;
+    const char *pack_dims;
+    long pack_mult;
+} RnnrtWorkBuf;
+
+/* The run-time dims of a layout: dims[] = {B, T, V, L or Vt}. */
+enum { RNNRT_LAYOUT_B, RNNRT_LAYOUT_T, RNNRT_LAYOUT_V, RNNRT_LAYOUT_X, RNNRT_LAYOUT_NDIMS };
+
+/* Places the n buffers of table buf at base (NULL: only measures), setting
+ * each field of work; slots in the order of their first buffer, each as
+ * large as its largest buffer. Returns the number of reals, or 0 when a
+ * dim is out of range (B, T in 1 .. 2^20, V, L, Vt in 1 .. 2^24; an
+ * unused L/Vt is 0) or a buffer would exceed INT_MAX reals. */
+size_t rnnrt_layout(void *work, real *base, const RnnrtWorkBuf *buf, int n, const int dims[RNNRT_LAYOUT_NDIMS]);
+
+/* Points view[i] at parameter i of the block at base, laid out as
+ * rnnrt_params_init does (table order, no padding; RNNRT_DIM_V is V,
+ * RNNRT_DIM_L and RNNRT_DIM_VT are X): the emitted <model>_params_at. */
+static inline void rnnrt_param_views(real **view, real *base, const RnnrtParamDesc *t, int n, int V, int X)
+{
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            numel *= (size_t)(t[i].dims[d] == RNNRT_DIM_V ? V : t[i].dims[d] == RNNRT_DIM_L ? X : t[i].dims[d]);
+        view[i] = base;
+        base += numel;
+    }
+}
+
+/* The emitted code's row kernels (generated/X.c calls them, so a forward
+ * reads as a list of calls). Each is the loop the emitter wrote before, in
+ * the same order, so the results are the same bits. */
+
+/* out [n, cols] = rows ids[i] of table [R, cols]; an id outside [0, R)
+ * gives a row of zeros. */
+static inline void rnnrt_gather_rows(real *out, const real *table, const int32_t *ids, size_t n, int R, size_t cols)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] >= 0 && ids[i] < R)
+            memcpy(out + i * cols, table + (size_t)ids[i] * cols, cols * sizeof(real));
+        else
+            memset(out + i * cols, 0, cols * sizeof(real));
+    }
+}
+
+/* out [R, cols] = 0, then out row ids[i] += g row i for every i < n (ids
+ * outside [0, R) skipped): the gradient of rnnrt_gather_rows. */
+static inline void rnnrt_scatter_add_rows(real *out, const int32_t *ids, const real *g, size_t n, int R, size_t cols)
+{
+    memset(out, 0, (size_t)R * cols * sizeof(real));
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < R)
+            for (size_t j = 0; j < cols; j++)
+                out[(size_t)ids[i] * cols + j] += g[i * cols + j];
+}
+
+/* out [total] = x + b, b [cols] repeated over the rows of x. */
+static inline void rnnrt_add_bias(real *out, const real *x, const real *b, size_t total, size_t cols)
+{
+    for (size_t r = 0; r < total / cols; r++)
+        for (size_t j = 0; j < cols; j++)
+            out[r * cols + j] = x[r * cols + j] + b[j];
+}
+
+/* out [cols] = the sum of the rows of x [total / cols, cols], row by row. */
+static inline void rnnrt_sum_rows(real *out, const real *x, size_t total, size_t cols)
+{
+    memset(out, 0, cols * sizeof(real));
+    for (size_t r = 0; r < total / cols; r++)
+        for (size_t j = 0; j < cols; j++)
+            out[j] += x[r * cols + j];
+}
+
+/* acc [n] += x. */
+static inline void rnnrt_add_to(real *acc, const real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += x[i];
+}
+
+/* The bound b of a uniform init U(-b, b), or the deviation of a normal one. */
+static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
+{
+    return d->init == RNNRT_INIT_UNIFORM_FAN ? 1.0 / sqrt(d->init_arg) : d->init_arg;
+}
+
+/* ---- the scan's GEMM against a pre-packed weight (rnnrt_gemm_packed.c) ----
+ * Emitted scans pack each loop-invariant weight once
+ * (rnnrt_pack_b, before the loop) and multiply by it every step
+ * (rnnrt_gemm_packed): C[M,N] = A[M,K] @ op(B), op(B) = B [K,N] or, with
+ * tb, B^T (B stored [N,K]); beta 0, alpha 1. packed holds
+ * rnnrt_packed_size(K, N) reals (either orientation). packed NULL, the
+ * double build, or no vector kernel for this CPU / OpenBLAS core: the same
+ * product by rnnrt_gemm (B, ldb are always the unpacked weight). */
+size_t rnnrt_packed_size(int rows, int cols);
+void rnnrt_pack_b(int tb, int K, int N, const real *B, int ldb, real *packed);
+void rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda,
+                       const real *B, int ldb, const real *packed, real *C,
+                       int ldc);
+/* "avx2", "avx512" or "blas": the kernel rnnrt_gemm_packed uses here. */
+const char *rnnrt_gemm_packed_kernel(void);
+/* Scans shorter than this many steps do not pack (the pack would cost more
+ * than it saves; sampling runs T = 1). */
+#define RNNRT_PACK_MIN_T 4
+
+/* ---- elementwise kernels for emitted code (rnnrt_kernels.c) ----
+ * Owned by the rnnc passes. y = f(x) over n
+ * values (x == y allowed): libm in the double build, vectorizable
+ * polynomials (a few float ulps) in the float build. */
+void rnnrt_tanh_n(const real *x, real *y, size_t n);
+void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
+/* The same functions one value at a time, for the fused loops rnnc emits
+ * (pass_fuse): inline and branch-free, so a loop over them vectorizes;
+ * rnnrt_tanh_n / rnnrt_sigmoid_n use them, so results are the same. */
+#ifdef RNNRT_DOUBLE
+static inline real rnnrt_tanh_fast(real x) { return tanh(x); }
+static inline real rnnrt_sigmoid_fast(real x) { return 1 / (1 + exp(-x)); }
+#else
+/* rnnrt_exp_fast, rnnrt_tanh_fast, rnnrt_sigmoid_fast: one source with the
+ * standalone files of rnnc --inference. */
+#include "rnnrt_fastmath.h"
+#endif
+
+/* One row z[0..C) (C >= 1) of a softmax cross-entropy, for the masked loss
+ * of seq2seq (emitted) and rnnrt_softmax_xent. rnnrt_xent_lse returns
+ * logsumexp(z); rnnrt_xent_grad_row writes d[k] = scale * (softmax(z)[k] -
+ * [k == target]) (a target outside [0, C) has no one-hot term). The double
+ * build is libm in double, in the order interp.c adds; the float build
+ * computes exp once per value with rnnrt_exp_fast, in float, and keeps the
+ * exponentials in d for the normalization (issue #5). */
+double rnnrt_xent_lse(const real *z, int C);
+void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d);
+
 /* ---------------------------------------------------------------------
  * Library pieces the driver is made of (also usable on their own).
  * ------------------------------------------------------------------- */
@@ -272,7 +429,8 @@ typedef struct {
 enum { RNNRT_UNK = 0, RNNRT_PAD = 1, RNNRT_BOS = 2, RNNRT_EOS = 3 };
 
 /* =====================================================================
- * The rest of librnnrt's public API (everything below the contract above).
+ * Part 2. Base: errors and allocation, command lines, files, signals,
+ * the progress line, random draws, BLAS threads (runtime/base/).
  * ================================================================== */
 
 /* ---- errors, allocation, numbers (rnnrt_util.c) ----
@@ -388,18 +546,117 @@ int rnnrt_cli_version(int argc, char **argv, const char *prog,
 uint64_t rnnrt_fnv1a(uint64_t h, const void *data, size_t n);
 double rnnrt_now(void); /* monotonic seconds */
 
-/* ---- BLAS (rnnrt_blas.c) ---- */
-/* n <= 0 leaves OpenBLAS's default (OPENBLAS_NUM_THREADS or all cores). */
-void rnnrt_blas_set_threads(int n);
+/* ---- binary files and atomic saves (rnnrt_file.c) ----
+ * Shared by checkpoints, n-gram model files and attention plots. */
+
+uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
+
+/* A growing byte buffer; native byte order. Zero-initialize it; what names
+ * the file for the out-of-memory message ("a checkpoint"), which exits
+ * with RNNRT_EXIT_IO (rnnrt_out_of_memory: under a guard, returns it). */
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+    const char *what;
+} RnnrtBuf;
+
+void rnnrt_buf_put(RnnrtBuf *b, const void *data, size_t n);
+void rnnrt_buf_put_u32(RnnrtBuf *b, uint32_t v);
+void rnnrt_buf_put_u64(RnnrtBuf *b, uint64_t v);
+void rnnrt_buf_put_i64(RnnrtBuf *b, int64_t v);
+void rnnrt_buf_put_f64(RnnrtBuf *b, double v);
+void rnnrt_buf_put_str(RnnrtBuf *b, const char *s); /* u32 length, bytes */
+/* A section's frame: char name[8] (zero-padded), u64 n, u32 CRC32 of
+ * data[0..n), u32 zero; put_section appends the data after it. */
+void rnnrt_buf_put_frame(RnnrtBuf *b, const char *name, const void *data,
+                         size_t n);
+void rnnrt_buf_put_section(RnnrtBuf *b, const char *name, const void *data,
+                           size_t n);
+void rnnrt_buf_free(RnnrtBuf *b);
+
+/* A bounds-checked cursor over a payload: a read past the end sets bad
+ * and yields zeros (and "" for strings). */
+typedef struct {
+    const unsigned char *p;
+    size_t n, pos;
+    int bad;
+} RnnrtReader;
+
+void rnnrt_reader_get(RnnrtReader *r, void *out, size_t n);
+uint32_t rnnrt_reader_u32(RnnrtReader *r);
+uint64_t rnnrt_reader_u64(RnnrtReader *r);
+int64_t rnnrt_reader_i64(RnnrtReader *r);
+double rnnrt_reader_f64(RnnrtReader *r);
+/* A u32-length-prefixed string, pointing into the payload (not
+ * NUL-terminated). */
+const char *rnnrt_reader_str(RnnrtReader *r, size_t *len);
+
+/* Saves: rnnrt_out_save (rnnrt_out.h: "-" is stdout, symlinks followed,
+ * regular files replaced atomically through "<target>.tmp", devices and
+ * FIFOs written in place), for every file the runtime writes. Returns 0
+ * or an errno value and sets *stage to where it failed, for the caller's
+ * message; on failure the tmp file is gone and an older path is unchanged
+ * (a failed directory sync happens after the rename).
+ * Test hook: with RNNRT_TEST_STOP_IN_SAVE set in the environment, the save
+ * raises SIGINT twice (SIGTERM when the value is TERM) once the bytes are
+ * in the tmp file and before it is renamed: the double signal of
+ * rnnrt_signal.c, deterministically. */
+int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
+                    RnnrtSaveStage *stage);
+/* An RnnrtWriteFn writing the RnnrtBuf ctx. */
+int rnnrt_file_write_buf(FILE *f, void *buf);
+/* Removes a stale "<target>.tmp" left by a killed save. Exit 3 on failure. */
+int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
+
+/* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
+ * The SIGINT/SIGTERM handler only records the signal; loops poll
+ * rnnrt_signal_pending() at step boundaries. A second signal _Exit()s at
+ * once with RNNRT_EXIT_ABORTED (75), removing the tmp file of a save in
+ * progress and leaving the other files on disk as they were. */
+void rnnrt_signal_install(void);
+void rnnrt_signal_restore(void);
+int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */
+/* The exit code for a pending signal: RNNRT_EXIT_SIGINT (130) or
+ * RNNRT_EXIT_SIGTERM (143); 0 for no signal. */
+int rnnrt_signal_exit_code(int sig);
+void rnnrt_signal_clear(void);  /* for tests */
+/* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
+ * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */
+int rnnrt_fpu_flush_denormals(int on);
+/* Flush denormals until rnnrt_fpu_leave restores the mode enter returned
+ * (the C API runs each call so, as the trainer runs eval and sample). */
+unsigned int rnnrt_fpu_enter(void);
+void rnnrt_fpu_leave(unsigned int saved);
+
+/* ---- progress line (rnnrt_progress.c) ---- */
+typedef struct {
+    FILE *f;
+    int tty, quiet, shown;
+    double t_start, t_last;
+    double interval; /* seconds between updates */
+} RnnrtProgress;
+
+void rnnrt_progress_init(RnnrtProgress *p, FILE *f, int quiet);
+/* steps_left_total: optimizer steps left in the whole run (for the ETA). */
+void rnnrt_progress_update(RnnrtProgress *p, int epoch, int epochs,
+                           size_t batch, size_t nbatches, double loss,
+                           double avg_loss, double tok_s,
+                           double eta_seconds);
+void rnnrt_progress_clear(RnnrtProgress *p); /* before printing a line */
 
 /* ---- RNG: more draws (rnnrt_rng.c) ---- */
 /* Fills the n reals of p with U(lo, hi), in order. */
 void rnnrt_rng_fill_uniform(RnnrtRng *r, real *p, size_t n, double lo,
                             double hi);
 
-/* ---- metrics (rnnrt_metrics.c) ---- */
-/* exp(nll / ntokens); +inf when it overflows, NaN when ntokens == 0. */
-double rnnrt_perplexity(double nll, double ntokens);
+/* ---- BLAS (rnnrt_blas.c) ---- */
+/* n <= 0 leaves OpenBLAS's default (OPENBLAS_NUM_THREADS or all cores). */
+void rnnrt_blas_set_threads(int n);
+
+/* =====================================================================
+ * Part 3. Data: text, words, vocabularies, corpora, batching
+ * (runtime/data/).
+ * ================================================================== */
 
 /* ---- text (rnnrt_text.c) ----
  * Normalizations (the recipe's `normalize`):
@@ -445,12 +702,69 @@ int rnnrt_utf8_check(const char *text, size_t len, const char *path,
 int rnnrt_utf8_len(unsigned char lead);
 size_t rnnrt_utf8_count(const char *text, size_t len); /* characters */
 
+/* ---- words (rnnrt_words.c) ----
+ * The word tokenizer of `tokens: word`, one rule for the neural models and
+ * the n-gram baseline. On valid UTF-8 text (rnnrt_utf8_check), after the
+ * recipe's normalization:
+ *
+ *  1. Lowercase (rnnrt_words_lower, in place, lengths unchanged): A-Z and
+ *     the Latin-1 capitals U+00C0..U+00DE except U+00D7 become small
+ *     letters. Other scripts are left as they are.
+ *  2. Separators end a token and are dropped: Unicode White_Space (U+0009..
+ *     U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
+ *     U+2029, U+202F, U+205F, U+3000) and the other ASCII control
+ *     characters (U+0000..U+001F, U+007F).
+ *  3. Punctuation characters are tokens of their own: every printable ASCII
+ *     character that is not a letter or a digit (so "_" too), U+00A1..U+00BF
+ *     except the letters U+00AA, U+00B5, U+00BA, the signs U+00D7 and
+ *     U+00F7, and U+2010..U+2027 and U+2030..U+205E (dashes, quotes,
+ *     ellipsis, ...). An apostrophe (' or U+2019) with a word character on
+ *     both sides is part of the word instead: "don't", "o'clock".
+ *  4. Every other character (ASCII letters and digits, all other non-ASCII
+ *     characters) is a word character; a word is a maximal run of them,
+ *     with the inner apostrophes of rule 3.
+ *
+ *  5. The five bytes "<unk>" are one token wherever they stand (before
+ *     rules 2-4), so a corpus that writes its unknown words as <unk> keeps
+ *     them whole; the vocabulary reads that token as RNNRT_UNK.
+ *
+ * So "Don't stop--now, café!" is: don't stop - - now , café !
+ * Bytes that are not valid UTF-8 (never passed by the corpus loader) count
+ * as word characters, one byte each.
+ *
+ * `tokens: whitespace` (rnnrt_words_split_ws) keeps tokens as written: a
+ * token is a maximal run of characters that are not separators (rule 2),
+ * nothing is lowercased or split off, so "<unk>", "don't" and "N.Y." stay
+ * whole. A token of length 0 stands for <eos> (rnnrt_tokens_split). */
+typedef struct {
+    size_t off, len; /* bytes of the text; len 0 = <eos> */
+} RnnrtToken;
+
+void rnnrt_words_lower(char *text, size_t len);
+/* Splits text into tokens; writes at most max of them to out (out may be
+ * NULL) and returns how many there are. */
+size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
+                         size_t max);
+size_t rnnrt_words_split_ws(const char *text, size_t len, RnnrtToken *out,
+                            size_t max);
+/* A recipe's `tokens` as RNNRT_TOKENS_*; -1 when unknown. */
+enum { RNNRT_TOKENS_CHAR, RNNRT_TOKENS_WORD, RNNRT_TOKENS_WHITESPACE };
+int rnnrt_tokens_kind(const char *tokens);
+/* Splits text (lowercased by the caller for word tokens) by kind (word or
+ * whitespace) as the functions above do; with eos, a token {off, 0}
+ * (<eos>) follows every line: each "\n", and the end of a last line that
+ * has no "\n" and is not empty, as Python's `for line in f` sees lines. */
+size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
+                          RnnrtToken *out, size_t max);
+
 /* ---- vocabulary (rnnrt_vocab.c) ----
  * rnnrt_vocab_init makes the four special tokens; rnnrt_vocab_add appends.
  * Tokens never contain NUL (rnnrt_utf8_check refuses NUL for char
  * vocabularies), so tokens[i] is a C string. */
 void rnnrt_vocab_init(RnnrtVocab *v);
 void rnnrt_vocab_free(RnnrtVocab *v);
+/* A vocabulary without the four special tokens (label sets). */
+void rnnrt_vocab_init_empty(RnnrtVocab *v);
 /* Appends a token; returns its id, or -1 when it is already present. */
 int rnnrt_vocab_add(RnnrtVocab *v, const char *tok, size_t len, int64_t count);
 int rnnrt_vocab_find(const RnnrtVocab *v, const char *tok, size_t len); /* -1 */
@@ -462,6 +776,27 @@ void rnnrt_vocab_build_chars(RnnrtVocab *v, const char *text, size_t len);
 size_t rnnrt_vocab_encode_chars(const RnnrtVocab *v, const char *text,
                                 size_t len, int32_t *ids, size_t max,
                                 size_t *nunk);
+
+/* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
+/* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq
+ * times (min_freq <= 1: all), by decreasing count, ties in byte order.
+ * Returns the number of distinct tokens before min_freq. The specials
+ * themselves (<eos> tokens of length 0, a literal "<unk>") are counted in
+ * counts[0..3], not added twice. */
+size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
+                               const RnnrtToken *tok, size_t n, int min_freq);
+/* ids[i] = id of token i, RNNRT_UNK (counted in *nunk) when missing;
+ * a token of length 0 is RNNRT_EOS. (A literal "<unk>" is found, as id
+ * RNNRT_UNK, and not counted.) */
+void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
+                              const RnnrtToken *tok, size_t n, int32_t *ids,
+                              size_t *nunk);
+/* Removes the non-special tokens counted fewer than min_freq times,
+ * keeping the order of the rest. Returns how many were removed. */
+int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq);
+/* Keeps the first max ids (specials included: max >= 4), i.e. the max - 4
+ * most frequent tokens. Returns how many were removed. */
+int rnnrt_vocab_cap(RnnrtVocab *v, int max);
 
 /* ---- corpus: file -> normalized text -> ids -> train/valid (rnnrt_corpus.c)
  * tokens is "char" or "word" (see rnnrt_corpus_load_recipe below; this
@@ -485,6 +820,17 @@ int rnnrt_corpus_load(RnnrtCorpus *c, const char *path, const char *tokens,
                       const char *normalize, double split,
                       const RnnrtVocab *vocab, RnnrtError *err);
 void rnnrt_corpus_free(RnnrtCorpus *c);
+
+/* ---- corpus from a recipe (rnnrt_corpus.c) ----
+ * rnnrt_corpus_load with the recipe's tokens ("char" or "word"),
+ * normalize, split and min_freq. `tokens: word` runs: UTF-8 check ->
+ * normalize -> rnnrt_words_lower -> rnnrt_words_split -> split by tokens
+ * (first floor(n * split) train) -> vocabulary from the training tokens
+ * (min_freq) -> ids. A min_freq that leaves no corpus token in the
+ * vocabulary is an error (exit 1). */
+int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
+                             const RnnrtRecipe *r, const RnnrtVocab *vocab,
+                             RnnrtError *err);
 
 /* ---- LM batching (rnnrt_batch.c) ----
  * Sequential (d2l/reference partition()): nc = (len-1)/B columns; stream b
@@ -519,6 +865,12 @@ void rnnrt_batcher_epoch(RnnrtBatcher *b, RnnrtRng *r);
 /* Fills minibatch i; returns its T. */
 int rnnrt_batcher_get(const RnnrtBatcher *b, size_t i, int32_t *x, int32_t *y);
 void rnnrt_batcher_free(RnnrtBatcher *b);
+
+/* =====================================================================
+ * Part 4. Training, for every task: parameters and buffers, the batch
+ * split over threads and MPI ranks, optimizers, schedules, checkpoints,
+ * the driver and its options, checks (runtime/train/).
+ * ================================================================== */
 
 /* ---- parameters and call buffers (rnnrt_model.c) ----
  * The block holds the parameters packed in descriptor order with no padding:
@@ -736,67 +1088,51 @@ double rnnrt_grad_norm(const real *g, size_t n);
  * leaves g alone. Returns total (non-finite totals leave g alone). */
 double rnnrt_clip_grad_norm(real *g, size_t n, double max_norm);
 
-/* ---- binary files and atomic saves (rnnrt_file.c) ----
- * Shared by checkpoints, n-gram model files and attention plots. */
+/* ---- optimizers (rnnrt_optim.c) ----
+ * PyTorch's update rules (torch 1.13; weight decay: rnnrt_optim_decay),
+ * over the whole
+ * parameter block:
+ *   sgd       p -= lr * g
+ *   momentum  b = g at the first step, then b = momentum * b + g;
+ *             p -= lr * b              (torch.optim.SGD, dampening 0)
+ *   adam      t += 1; m = beta1 m + (1 - beta1) g;
+ *             v = beta2 v + (1 - beta2) g^2;
+ *             p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * The moments live in the optimizer and in checkpoints (section "optim"),
+ * so a resumed run continues exactly (same format in both builds: `real`).
+ * Arithmetic is in `real`: double in the double build (PyTorch's float64),
+ * float in vectorized loops in the float build (as PyTorch's float32). */
+typedef enum {
+    RNNRT_OPTIM_SGD,
+    RNNRT_OPTIM_MOMENTUM,
+    RNNRT_OPTIM_ADAM
+} RnnrtOptimKind;
 
-uint32_t rnnrt_crc32(uint32_t crc, const void *data, size_t n); /* crc0 = 0 */
+typedef struct RnnrtOptim {
+    RnnrtOptimKind kind;
+    double momentum, beta1, beta2, eps; /* defaults filled in */
+    size_t n;      /* reals in the parameter block */
+    int64_t t;     /* update steps taken */
+    real *m1;      /* momentum buffer / Adam's first moment (n, or NULL) */
+    real *m2;      /* Adam's second moment (n, or NULL) */
+} RnnrtOptim;
 
-/* A growing byte buffer; native byte order. Zero-initialize it; what names
- * the file for the out-of-memory message ("a checkpoint"), which exits
- * with RNNRT_EXIT_IO (rnnrt_out_of_memory: under a guard, returns it). */
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    const char *what;
-} RnnrtBuf;
-
-void rnnrt_buf_put(RnnrtBuf *b, const void *data, size_t n);
-void rnnrt_buf_put_u32(RnnrtBuf *b, uint32_t v);
-void rnnrt_buf_put_u64(RnnrtBuf *b, uint64_t v);
-void rnnrt_buf_put_i64(RnnrtBuf *b, int64_t v);
-void rnnrt_buf_put_f64(RnnrtBuf *b, double v);
-void rnnrt_buf_put_str(RnnrtBuf *b, const char *s); /* u32 length, bytes */
-/* A section's frame: char name[8] (zero-padded), u64 n, u32 CRC32 of
- * data[0..n), u32 zero; put_section appends the data after it. */
-void rnnrt_buf_put_frame(RnnrtBuf *b, const char *name, const void *data,
-                         size_t n);
-void rnnrt_buf_put_section(RnnrtBuf *b, const char *name, const void *data,
-                           size_t n);
-void rnnrt_buf_free(RnnrtBuf *b);
-
-/* A bounds-checked cursor over a payload: a read past the end sets bad
- * and yields zeros (and "" for strings). */
-typedef struct {
-    const unsigned char *p;
-    size_t n, pos;
-    int bad;
-} RnnrtReader;
-
-void rnnrt_reader_get(RnnrtReader *r, void *out, size_t n);
-uint32_t rnnrt_reader_u32(RnnrtReader *r);
-uint64_t rnnrt_reader_u64(RnnrtReader *r);
-int64_t rnnrt_reader_i64(RnnrtReader *r);
-double rnnrt_reader_f64(RnnrtReader *r);
-/* A u32-length-prefixed string, pointing into the payload (not
- * NUL-terminated). */
-const char *rnnrt_reader_str(RnnrtReader *r, size_t *len);
-
-/* Saves: rnnrt_out_save (rnnrt_out.h: "-" is stdout, symlinks followed,
- * regular files replaced atomically through "<target>.tmp", devices and
- * FIFOs written in place), for every file the runtime writes. Returns 0
- * or an errno value and sets *stage to where it failed, for the caller's
- * message; on failure the tmp file is gone and an older path is unchanged
- * (a failed directory sync happens after the rename).
- * Test hook: with RNNRT_TEST_STOP_IN_SAVE set in the environment, the save
- * raises SIGINT twice (SIGTERM when the value is TERM) once the bytes are
- * in the tmp file and before it is renamed: the double signal of
- * rnnrt_signal.c, deterministically. */
-int rnnrt_file_save(const char *path, RnnrtWriteFn write, void *ctx,
-                    RnnrtSaveStage *stage);
-/* An RnnrtWriteFn writing the RnnrtBuf ctx. */
-int rnnrt_file_write_buf(FILE *f, void *buf);
-/* Removes a stale "<target>.tmp" left by a killed save. Exit 3 on failure. */
-int rnnrt_file_remove_stale(const char *path, RnnrtError *err);
+/* name: "sgd" | "momentum" | "adam" (NULL = "sgd"); hyperparameters 0 =
+ * default. Bad names or values are exit 1. Zeroed moments, t = 0. */
+int rnnrt_optim_init(RnnrtOptim *o, const char *name, double momentum,
+                     double beta1, double beta2, double eps, size_t n,
+                     RnnrtError *err);
+void rnnrt_optim_step(RnnrtOptim *o, real *p, const real *g, double lr);
+/* Weight decay wd >= 0 (0 = none), applied just before rnnrt_optim_step
+ * with the same lr: L2 for sgd and momentum (g += wd * p, as
+ * torch.optim.SGD(weight_decay)), decoupled for adam (p *= 1 - lr * wd,
+ * as torch.optim.AdamW). */
+void rnnrt_optim_decay(const RnnrtOptim *o, double wd, real *p, real *g,
+                       double lr);
+void rnnrt_optim_free(RnnrtOptim *o);
+const char *rnnrt_optim_name(RnnrtOptimKind kind);
+/* Reals of moment state: 0 (sgd), n (momentum) or 2n (adam). */
+size_t rnnrt_optim_state_size(const RnnrtOptim *o);
 
 /* ---- learning-rate schedules (rnnrt_sched.c) ----
  * PyTorch's schedulers (see rnnrt_sched.c for each rule): the driver
@@ -1089,63 +1425,6 @@ void rnnrt_train_state_free(RnnrtTrainState *ts);
  * message says is kept, if it exists. */
 int rnnrt_loss_guard(RnnrtTrainState *ts, double loss, double ratio,
                      int vocab, const char *ckpt, RnnrtError *err);
-
-/* ---- signals and the FPU (rnnrt_signal.c, rnnrt_fpu.c) ----
- * The SIGINT/SIGTERM handler only records the signal; loops poll
- * rnnrt_signal_pending() at step boundaries. A second signal _Exit()s at
- * once with RNNRT_EXIT_ABORTED (75), removing the tmp file of a save in
- * progress and leaving the other files on disk as they were. */
-void rnnrt_signal_install(void);
-void rnnrt_signal_restore(void);
-int rnnrt_signal_pending(void); /* 0, SIGINT or SIGTERM */
-/* The exit code for a pending signal: RNNRT_EXIT_SIGINT (130) or
- * RNNRT_EXIT_SIGTERM (143); 0 for no signal. */
-int rnnrt_signal_exit_code(int sig);
-void rnnrt_signal_clear(void);  /* for tests */
-/* Flush-to-zero and denormals-are-zero (MXCSR) on x86 with SSE2, for the
- * calling thread; a no-op elsewhere. Returns 1 when the mode was set. */
-int rnnrt_fpu_flush_denormals(int on);
-/* Flush denormals until rnnrt_fpu_leave restores the mode enter returned
- * (the C API runs each call so, as the trainer runs eval and sample). */
-unsigned int rnnrt_fpu_enter(void);
-void rnnrt_fpu_leave(unsigned int saved);
-
-/* ---- progress line (rnnrt_progress.c) ---- */
-typedef struct {
-    FILE *f;
-    int tty, quiet, shown;
-    double t_start, t_last;
-    double interval; /* seconds between updates */
-} RnnrtProgress;
-
-void rnnrt_progress_init(RnnrtProgress *p, FILE *f, int quiet);
-/* steps_left_total: optimizer steps left in the whole run (for the ETA). */
-void rnnrt_progress_update(RnnrtProgress *p, int epoch, int epochs,
-                           size_t batch, size_t nbatches, double loss,
-                           double avg_loss, double tok_s,
-                           double eta_seconds);
-void rnnrt_progress_clear(RnnrtProgress *p); /* before printing a line */
-
-/* ---- evaluation and sampling (rnnrt_eval.c, rnnrt_sample.c) ---- */
-/* The reference's evaluate(): sequential partition of ids with buf's B and
- * T, carried state from zeros, exp(total NLL / total tokens). Returns 0, or
- * RNNRT_EXIT_SIGINT/SIGTERM when a signal arrived (partial result). */
-int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
-                   size_t len, double *ppl, double *ntokens);
-
-typedef struct {
-    int len;            /* tokens to generate */
-    double temperature; /* > 0 */
-    int greedy;
-} RnnrtSampleOpts;
-
-/* Feeds prefix (B = 1, T = 1) and generates; writes prefix + generated text
- * to out. Characters of the prefix not in v are an error (exit 1); words
- * of a word model that v lacks are read as <unk> and named on stderr. */
-int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
-                 const RnnrtVocab *v, const char *prefix,
-                 const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
-                 RnnrtError *err);
 
 /* ---- training (rnnrt_train.c) ---- */
 typedef struct {
@@ -1459,111 +1738,35 @@ void rnnrt_dump_ids(FILE *out, const char *label, const int32_t *v, size_t n);
 /* Flushes a dump; RNNRT_EXIT_IO (with err set) if writing it failed. */
 int rnnrt_dump_end(FILE *out, RnnrtError *err);
 
-/* ---- the scan's GEMM against a pre-packed weight (rnnrt_gemm_packed.c) ----
- * Added for issue #5. Emitted scans pack each loop-invariant weight once
- * (rnnrt_pack_b, before the loop) and multiply by it every step
- * (rnnrt_gemm_packed): C[M,N] = A[M,K] @ op(B), op(B) = B [K,N] or, with
- * tb, B^T (B stored [N,K]); beta 0, alpha 1. packed holds
- * rnnrt_packed_size(K, N) reals (either orientation). packed NULL, the
- * double build, or no vector kernel for this CPU / OpenBLAS core: the same
- * product by rnnrt_gemm (B, ldb are always the unpacked weight). */
-size_t rnnrt_packed_size(int rows, int cols);
-void rnnrt_pack_b(int tb, int K, int N, const real *B, int ldb, real *packed);
-void rnnrt_gemm_packed(int tb, int M, int N, int K, const real *A, int lda,
-                       const real *B, int ldb, const real *packed, real *C,
-                       int ldc);
-/* "avx2", "avx512" or "blas": the kernel rnnrt_gemm_packed uses here. */
-const char *rnnrt_gemm_packed_kernel(void);
-/* Scans shorter than this many steps do not pack (the pack would cost more
- * than it saves; sampling runs T = 1). */
-#define RNNRT_PACK_MIN_T 4
-
-/* ---- elementwise kernels for emitted code (rnnrt_kernels.c) ----
- * Added for issue #5 (speed); owned by the rnnc passes. y = f(x) over n
- * values (x == y allowed): libm in the double build, vectorizable
- * polynomials (a few float ulps) in the float build. */
-void rnnrt_tanh_n(const real *x, real *y, size_t n);
-void rnnrt_sigmoid_n(const real *x, real *y, size_t n);
-/* The same functions one value at a time, for the fused loops rnnc emits
- * (pass_fuse): inline and branch-free, so a loop over them vectorizes;
- * rnnrt_tanh_n / rnnrt_sigmoid_n use them, so results are the same. */
-#ifdef RNNRT_DOUBLE
-static inline real rnnrt_tanh_fast(real x) { return tanh(x); }
-static inline real rnnrt_sigmoid_fast(real x) { return 1 / (1 + exp(-x)); }
-#else
-/* rnnrt_exp_fast, rnnrt_tanh_fast, rnnrt_sigmoid_fast: one source with the
- * standalone files of rnnc --inference. */
-#include "rnnrt_fastmath.h"
-#endif
-
-/* One row z[0..C) (C >= 1) of a softmax cross-entropy, for the masked loss
- * of seq2seq (emitted) and rnnrt_softmax_xent. rnnrt_xent_lse returns
- * logsumexp(z); rnnrt_xent_grad_row writes d[k] = scale * (softmax(z)[k] -
- * [k == target]) (a target outside [0, C) has no one-hot term). The double
- * build is libm in double, in the order interp.c adds; the float build
- * computes exp once per value with rnnrt_exp_fast, in float, and keeps the
- * exponentials in d for the normalization (issue #5). */
-double rnnrt_xent_lse(const real *z, int C);
-void rnnrt_xent_grad_row(const real *z, int C, int target, double scale, real *d);
-
 /* =====================================================================
- * Added for gated and deeper networks (issue #3).
+ * Part 5. Language models: perplexity, evaluation, sampling
+ * (runtime/lm/).
  * ================================================================== */
 
-/* ---- words (rnnrt_words.c) ----
- * The word tokenizer of `tokens: word`, one rule for the neural models and
- * the n-gram baseline. On valid UTF-8 text (rnnrt_utf8_check), after the
- * recipe's normalization:
- *
- *  1. Lowercase (rnnrt_words_lower, in place, lengths unchanged): A-Z and
- *     the Latin-1 capitals U+00C0..U+00DE except U+00D7 become small
- *     letters. Other scripts are left as they are.
- *  2. Separators end a token and are dropped: Unicode White_Space (U+0009..
- *     U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
- *     U+2029, U+202F, U+205F, U+3000) and the other ASCII control
- *     characters (U+0000..U+001F, U+007F).
- *  3. Punctuation characters are tokens of their own: every printable ASCII
- *     character that is not a letter or a digit (so "_" too), U+00A1..U+00BF
- *     except the letters U+00AA, U+00B5, U+00BA, the signs U+00D7 and
- *     U+00F7, and U+2010..U+2027 and U+2030..U+205E (dashes, quotes,
- *     ellipsis, ...). An apostrophe (' or U+2019) with a word character on
- *     both sides is part of the word instead: "don't", "o'clock".
- *  4. Every other character (ASCII letters and digits, all other non-ASCII
- *     characters) is a word character; a word is a maximal run of them,
- *     with the inner apostrophes of rule 3.
- *
- *  5. The five bytes "<unk>" are one token wherever they stand (before
- *     rules 2-4), so a corpus that writes its unknown words as <unk> keeps
- *     them whole; the vocabulary reads that token as RNNRT_UNK.
- *
- * So "Don't stop--now, café!" is: don't stop - - now , café !
- * Bytes that are not valid UTF-8 (never passed by the corpus loader) count
- * as word characters, one byte each.
- *
- * `tokens: whitespace` (rnnrt_words_split_ws) keeps tokens as written: a
- * token is a maximal run of characters that are not separators (rule 2),
- * nothing is lowercased or split off, so "<unk>", "don't" and "N.Y." stay
- * whole. A token of length 0 stands for <eos> (rnnrt_tokens_split). */
-typedef struct {
-    size_t off, len; /* bytes of the text; len 0 = <eos> */
-} RnnrtToken;
+/* ---- metrics (rnnrt_metrics.c) ---- */
+/* exp(nll / ntokens); +inf when it overflows, NaN when ntokens == 0. */
+double rnnrt_perplexity(double nll, double ntokens);
 
-void rnnrt_words_lower(char *text, size_t len);
-/* Splits text into tokens; writes at most max of them to out (out may be
- * NULL) and returns how many there are. */
-size_t rnnrt_words_split(const char *text, size_t len, RnnrtToken *out,
-                         size_t max);
-size_t rnnrt_words_split_ws(const char *text, size_t len, RnnrtToken *out,
-                            size_t max);
-/* A recipe's `tokens` as RNNRT_TOKENS_*; -1 when unknown. */
-enum { RNNRT_TOKENS_CHAR, RNNRT_TOKENS_WORD, RNNRT_TOKENS_WHITESPACE };
-int rnnrt_tokens_kind(const char *tokens);
-/* Splits text (lowercased by the caller for word tokens) by kind (word or
- * whitespace) as the functions above do; with eos, a token {off, 0}
- * (<eos>) follows every line: each "\n", and the end of a last line that
- * has no "\n" and is not empty, as Python's `for line in f` sees lines. */
-size_t rnnrt_tokens_split(int kind, int eos, const char *text, size_t len,
-                          RnnrtToken *out, size_t max);
+/* ---- evaluation and sampling (rnnrt_eval.c, rnnrt_sample.c) ---- */
+/* The reference's evaluate(): sequential partition of ids with buf's B and
+ * T, carried state from zeros, exp(total NLL / total tokens). Returns 0, or
+ * RNNRT_EXIT_SIGINT/SIGTERM when a signal arrived (partial result). */
+int rnnrt_evaluate(const RnnrtModel *m, RnnrtBuffers *buf, const int32_t *ids,
+                   size_t len, double *ppl, double *ntokens);
+
+typedef struct {
+    int len;            /* tokens to generate */
+    double temperature; /* > 0 */
+    int greedy;
+} RnnrtSampleOpts;
+
+/* Feeds prefix (B = 1, T = 1) and generates; writes prefix + generated text
+ * to out. Characters of the prefix not in v are an error (exit 1); words
+ * of a word model that v lacks are read as <unk> and named on stderr. */
+int rnnrt_sample(const RnnrtModel *m, const RnnrtParams *p,
+                 const RnnrtVocab *v, const char *prefix,
+                 const RnnrtSampleOpts *o, RnnrtRng *r, FILE *out,
+                 RnnrtError *err);
 
 /* ---- generation (rnnrt_sample.c) ----
  * The pieces rnnrt_sample is made of, shared with the C API
@@ -1620,87 +1823,18 @@ int rnnrt_gen_text(RnnrtGen *g, const RnnrtTextIds *px,
                    const RnnrtSampleOpts *o, RnnrtRng *r, RnnrtEmitFn emit,
                    void *ctx);
 
-/* ---- vocabularies of words, min_freq (rnnrt_vocab.c) ---- */
-/* Specials, then the distinct tokens of text[tok[i]] seen at least min_freq
- * times (min_freq <= 1: all), by decreasing count, ties in byte order.
- * Returns the number of distinct tokens before min_freq. The specials
- * themselves (<eos> tokens of length 0, a literal "<unk>") are counted in
- * counts[0..3], not added twice. */
-size_t rnnrt_vocab_build_words(RnnrtVocab *v, const char *text,
-                               const RnnrtToken *tok, size_t n, int min_freq);
-/* ids[i] = id of token i, RNNRT_UNK (counted in *nunk) when missing;
- * a token of length 0 is RNNRT_EOS. (A literal "<unk>" is found, as id
- * RNNRT_UNK, and not counted.) */
-void rnnrt_vocab_encode_words(const RnnrtVocab *v, const char *text,
-                              const RnnrtToken *tok, size_t n, int32_t *ids,
-                              size_t *nunk);
-/* Removes the non-special tokens counted fewer than min_freq times,
- * keeping the order of the rest. Returns how many were removed. */
-int rnnrt_vocab_prune(RnnrtVocab *v, int min_freq);
-/* Keeps the first max ids (specials included: max >= 4), i.e. the max - 4
- * most frequent tokens. Returns how many were removed. */
-int rnnrt_vocab_cap(RnnrtVocab *v, int max);
-
-/* ---- corpus from a recipe (rnnrt_corpus.c) ----
- * rnnrt_corpus_load with the recipe's tokens ("char" or "word"),
- * normalize, split and min_freq. `tokens: word` runs: UTF-8 check ->
- * normalize -> rnnrt_words_lower -> rnnrt_words_split -> split by tokens
- * (first floor(n * split) train) -> vocabulary from the training tokens
- * (min_freq) -> ids. A min_freq that leaves no corpus token in the
- * vocabulary is an error (exit 1). */
-int rnnrt_corpus_load_recipe(RnnrtCorpus *c, const char *path,
-                             const RnnrtRecipe *r, const RnnrtVocab *vocab,
-                             RnnrtError *err);
-
-/* ---- optimizers (rnnrt_optim.c) ----
- * PyTorch's update rules (torch 1.13; weight decay: rnnrt_optim_decay),
- * over the whole
- * parameter block:
- *   sgd       p -= lr * g
- *   momentum  b = g at the first step, then b = momentum * b + g;
- *             p -= lr * b              (torch.optim.SGD, dampening 0)
- *   adam      t += 1; m = beta1 m + (1 - beta1) g;
- *             v = beta2 v + (1 - beta2) g^2;
- *             p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
- * The moments live in the optimizer and in checkpoints (section "optim"),
- * so a resumed run continues exactly (same format in both builds: `real`).
- * Arithmetic is in `real`: double in the double build (PyTorch's float64),
- * float in vectorized loops in the float build (as PyTorch's float32). */
-typedef enum {
-    RNNRT_OPTIM_SGD,
-    RNNRT_OPTIM_MOMENTUM,
-    RNNRT_OPTIM_ADAM
-} RnnrtOptimKind;
-
-typedef struct RnnrtOptim {
-    RnnrtOptimKind kind;
-    double momentum, beta1, beta2, eps; /* defaults filled in */
-    size_t n;      /* reals in the parameter block */
-    int64_t t;     /* update steps taken */
-    real *m1;      /* momentum buffer / Adam's first moment (n, or NULL) */
-    real *m2;      /* Adam's second moment (n, or NULL) */
-} RnnrtOptim;
-
-/* name: "sgd" | "momentum" | "adam" (NULL = "sgd"); hyperparameters 0 =
- * default. Bad names or values are exit 1. Zeroed moments, t = 0. */
-int rnnrt_optim_init(RnnrtOptim *o, const char *name, double momentum,
-                     double beta1, double beta2, double eps, size_t n,
-                     RnnrtError *err);
-void rnnrt_optim_step(RnnrtOptim *o, real *p, const real *g, double lr);
-/* Weight decay wd >= 0 (0 = none), applied just before rnnrt_optim_step
- * with the same lr: L2 for sgd and momentum (g += wd * p, as
- * torch.optim.SGD(weight_decay)), decoupled for adam (p *= 1 - lr * wd,
- * as torch.optim.AdamW). */
-void rnnrt_optim_decay(const RnnrtOptim *o, double wd, real *p, real *g,
-                       double lr);
-void rnnrt_optim_free(RnnrtOptim *o);
-const char *rnnrt_optim_name(RnnrtOptimKind kind);
-/* Reals of moment state: 0 (sgd), n (momentum) or 2n (adam). */
-size_t rnnrt_optim_state_size(const RnnrtOptim *o);
-
 /* =====================================================================
- * Task heads: labelling and classification (issue #3).
+ * Part 6. Task heads: labelling and classification (runtime/task/).
  * ================================================================== */
+
+/* ---- label sets, task data, task checkpoints ---- */
+
+/* A task checkpoint of p, the vocabularies and T with the train state ts
+ * (rnnrt_task.c), for the safetensors import (rnnrt_safetensors.c). */
+int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
+                          const RnnrtParams *p, const RnnrtVocab *vocab,
+                          const RnnrtVocab *labels, int T,
+                          const RnnrtTrainState *ts, RnnrtError *err);
 
 /* rnnrt_params_init / rnnrt_buffers_init with L labels (RNNRT_DIM_L);
  * the plain forms pass L = 0, which only a language model accepts. Task
@@ -1711,8 +1845,6 @@ int rnnrt_buffers_init_l(RnnrtBuffers *b, const RnnrtModel *m,
                          const RnnrtParams *p, int B, int T, int V, int L,
                          RnnrtError *err);
 
-/* A vocabulary without the four special tokens (label sets). */
-void rnnrt_vocab_init_empty(RnnrtVocab *v);
 
 /* Pooling weights of one row (column b of a [T][B] block pool) for a
  * sequence of len valid steps (1 <= len <= T; steps len..T-1 are padding):
@@ -1779,115 +1911,11 @@ int rnnrt_task_ckpt_load(const char *path, const RnnrtModel *m,
                          RnnrtParams *p, int *T, int64_t *steps,
                          RnnrtError *err);
 
-/* ---- helpers for the emitted code and the trainers (issue 12) ---- */
-
-/* One buffer of an emitted model's workspace (its <model>_bufs table):
- * the field of the work struct it sets, its slot (buffers of one slot start
- * at one offset, their lifetimes do not overlap: pass_memplan.c; -1 = its
- * own storage, after the slots) and its size in reals: mult times the
- * run-time dims named in dims ("TB" = T * B; letters B, T, V, L and "Vt").
- * A packed weight (pack_mult > 0) takes rnnrt_packed_size(rows, cols) with
- * rows = dims * mult and cols = pack_dims * pack_mult. */
-typedef struct {
-    size_t field; /* offsetof(<model>_work, field) */
-    int slot;
-    const char *dims;
-    long mult;
-    const char *pack_dims;
-    long pack_mult;
-} RnnrtWorkBuf;
-
-/* The run-time dims of a layout: dims[] = {B, T, V, L or Vt}. */
-enum { RNNRT_LAYOUT_B, RNNRT_LAYOUT_T, RNNRT_LAYOUT_V, RNNRT_LAYOUT_X, RNNRT_LAYOUT_NDIMS };
-
-/* Places the n buffers of table buf at base (NULL: only measures), setting
- * each field of work; slots in the order of their first buffer, each as
- * large as its largest buffer. Returns the number of reals, or 0 when a
- * dim is out of range (B, T in 1 .. 2^20, V, L, Vt in 1 .. 2^24; an
- * unused L/Vt is 0) or a buffer would exceed INT_MAX reals. */
-size_t rnnrt_layout(void *work, real *base, const RnnrtWorkBuf *buf, int n, const int dims[RNNRT_LAYOUT_NDIMS]);
-
-/* Points view[i] at parameter i of the block at base, laid out as
- * rnnrt_params_init does (table order, no padding; RNNRT_DIM_V is V,
- * RNNRT_DIM_L and RNNRT_DIM_VT are X): the emitted <model>_params_at. */
-static inline void rnnrt_param_views(real **view, real *base, const RnnrtParamDesc *t, int n, int V, int X)
-{
-    for (int i = 0; i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < t[i].ndim; d++)
-            numel *= (size_t)(t[i].dims[d] == RNNRT_DIM_V ? V : t[i].dims[d] == RNNRT_DIM_L ? X : t[i].dims[d]);
-        view[i] = base;
-        base += numel;
-    }
-}
-
-/* The emitted code's row kernels (generated/X.c calls them, so a forward
- * reads as a list of calls). Each is the loop the emitter wrote before, in
- * the same order, so the results are the same bits. */
-
-/* out [n, cols] = rows ids[i] of table [R, cols]; an id outside [0, R)
- * gives a row of zeros. */
-static inline void rnnrt_gather_rows(real *out, const real *table, const int32_t *ids, size_t n, int R, size_t cols)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] >= 0 && ids[i] < R)
-            memcpy(out + i * cols, table + (size_t)ids[i] * cols, cols * sizeof(real));
-        else
-            memset(out + i * cols, 0, cols * sizeof(real));
-    }
-}
-
-/* out [R, cols] = 0, then out row ids[i] += g row i for every i < n (ids
- * outside [0, R) skipped): the gradient of rnnrt_gather_rows. */
-static inline void rnnrt_scatter_add_rows(real *out, const int32_t *ids, const real *g, size_t n, int R, size_t cols)
-{
-    memset(out, 0, (size_t)R * cols * sizeof(real));
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= 0 && ids[i] < R)
-            for (size_t j = 0; j < cols; j++)
-                out[(size_t)ids[i] * cols + j] += g[i * cols + j];
-}
-
-/* out [total] = x + b, b [cols] repeated over the rows of x. */
-static inline void rnnrt_add_bias(real *out, const real *x, const real *b, size_t total, size_t cols)
-{
-    for (size_t r = 0; r < total / cols; r++)
-        for (size_t j = 0; j < cols; j++)
-            out[r * cols + j] = x[r * cols + j] + b[j];
-}
-
-/* out [cols] = the sum of the rows of x [total / cols, cols], row by row. */
-static inline void rnnrt_sum_rows(real *out, const real *x, size_t total, size_t cols)
-{
-    memset(out, 0, cols * sizeof(real));
-    for (size_t r = 0; r < total / cols; r++)
-        for (size_t j = 0; j < cols; j++)
-            out[j] += x[r * cols + j];
-}
-
-/* acc [n] += x. */
-static inline void rnnrt_add_to(real *acc, const real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc[i] += x[i];
-}
-
-/* The bound b of a uniform init U(-b, b), or the deviation of a normal one. */
-static inline double rnnrt_init_bound(const RnnrtParamDesc *d)
-{
-    return d->init == RNNRT_INIT_UNIFORM_FAN ? 1.0 / sqrt(d->init_arg) : d->init_arg;
-}
-
-/* A task checkpoint of p, the vocabularies and T with the train state ts
- * (rnnrt_task.c), for the safetensors import (rnnrt_safetensors.c). */
-int rnnrt_task_ckpt_write(const char *path, const RnnrtModel *m,
-                          const RnnrtParams *p, const RnnrtVocab *vocab,
-                          const RnnrtVocab *labels, int T,
-                          const RnnrtTrainState *ts, RnnrtError *err);
-
 /* =====================================================================
- * Weight interchange: safetensors (runtime/io/rnnrt_safetensors.c).
+ * Part 7. Weight interchange: safetensors (runtime/io/).
  * ================================================================== */
+
+/* ---- export and import (rnnrt_safetensors.c) ---- */
 
 /* The trainers' `export` and `import` commands (argv[0] is the command):
  *   export [CKPT] [--ckpt CKPT] -o|--out FILE.safetensors
