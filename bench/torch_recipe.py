@@ -136,7 +136,7 @@ def load(spec, path):
     for key in ("valid", "test", "max_vocab", "eos"):
         if key in d:
             fail(f"data.{key} is not supported by this twin yet")
-    text = normalize(open(path, encoding="utf-8").read(), d.get("normalize", "none"))
+    text = normalize(open(path, encoding="utf-8", newline="").read(), d.get("normalize", "none"))
     kind = d["tokens"]
     if kind == "char":
         toks = list(text)
