@@ -1,10 +1,11 @@
 # The static memory plan (compiler/pass_memplan.c) moves buffers, never a
-# value: for every spec in specs/ (but the counted n-gram), examples/ and
-# tests/specs/, tests/memplan/check.sh builds the double trainer with and
-# without the plan, requires identical dumps and the interpreter's
+# value: for every spec in specs/ (but the counted n-gram), examples/,
+# examples/recipes/ and tests/specs/, tests/memplan/check.sh builds the
+# double trainer with and without the plan, requires identical dumps and the interpreter's
 # agreement, and that the plan does not grow the workspace (it prints both
 # sizes). Hidden widths are cut to 16 to keep it cheap.
 file(GLOB MEMPLAN_SPECS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/specs/*.yaml ${PROJECT_SOURCE_DIR}/examples/*.yaml
+  ${PROJECT_SOURCE_DIR}/examples/recipes/*.yaml
   ${PROJECT_SOURCE_DIR}/tests/specs/*.yaml)
 foreach(spec ${MEMPLAN_SPECS})
   get_filename_component(name ${spec} NAME_WE)

@@ -53,3 +53,14 @@ add_test(NAME torch_safetensors
           --tool ${CMAKE_CURRENT_LIST_DIR}/tools/st_logits.c)
 set_tests_properties(torch_safetensors PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS torch)
+
+# The PyTorch twin of the recipes (bench/torch_recipe.py) reads their data as
+# the rnnc trainers do: on a text of the tokenizer's corner cases, every
+# recipe of examples/recipes/ gives the same token, split, vocabulary and
+# <unk> counts on both sides (tests/torch/recipe_twin_data.py).
+add_test(NAME torch_recipe_twin_data
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/torch/recipe_twin_data.py
+          --source ${PROJECT_SOURCE_DIR} --rnnc $<TARGET_FILE:rnnc> --lib $<TARGET_FILE:rnnrt_d>
+          --cc ${CMAKE_C_COMPILER} "--libs=${OPENBLAS_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES}")
+set_tests_properties(torch_recipe_twin_data PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS torch)
