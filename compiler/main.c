@@ -133,15 +133,16 @@ static int write_inference(const Model *m, const char *weights, const char *path
 {
     if (!infer_task_ok(m->spec))
         return EXIT_USAGE;
-    if (!infer_supported(m))
+    bool s2s = m->spec->task == TASK_SEQ2SEQ;
+    if (!(s2s ? infer_s2s_supported(m) : infer_supported(m)))
         return EXIT_SPEC;
     int code = EXIT_SPEC;
-    InferWeights *w = infer_weights_load(m, weights, &code);
+    InferWeights *w = s2s ? infer_weights_s2s_load(m, weights, &code) : infer_weights_load(m, weights, &code);
     if (!w)
         return code;
     RnnrtOut o;
     int e = rnnrt_out_open(&o, path ? path : "-");
-    if (!e && !emit_infer_c(o.f, m, w)) {
+    if (!e && !(s2s ? emit_infer_s2s_c(o.f, m, w) : emit_infer_c(o.f, m, w))) {
         rnnrt_out_abort(&o);
         return EXIT_SPEC;
     }
