@@ -346,9 +346,9 @@ static void emit_struct(S2sInfer *S, size_t scratch)
     out(S, 1, "int encoded;          /* a source was encoded (0 in a zeroed struct: no step yet) */\n");
     out(S, 1, "int steps;            /* decoder steps since the last encode */\n");
     out(S, 0, "} %s_infer;\n\n", P);
-    out(S, 0, "/* The ids of a source sentence as the trainer reads one: lower case, a space before\n"
-              " * , . ! ? (the trainer also lowers non-ASCII letters: do that first), words split at\n"
-              " * spaces, an unknown word <unk>. Writes at most max ids; returns how many. */\n");
+    out(S, 0, "/* The ids of a source sentence (UTF-8) as the trainer reads one: lower case, a\n"
+              " * space before , . ! ?, words split at spaces, an unknown word <unk>. Writes at\n"
+              " * most max ids; returns how many. */\n");
     out(S, 0, "int %s_source_ids(const char *text, size_t len, int32_t *ids, int max);\n", P);
     out(S, 0, "/* Encodes the source ids[0..n) (+ <eos>, cut or padded to %s_STEPS) and starts a\n"
               " * translation. Returns the valid positions, or -1 for an id out of range. */\n", upper(P));
@@ -508,35 +508,68 @@ static void emit_api(S2sInfer *S)
     out(S, 3, "return id;\n");
     out(S, 1, "}\n");
     out(S, 1, "return -1;\n}\n\n");
-    /* rnnrt_s2s_preprocess + rnnrt_s2s_encode_in, for ASCII (and the
-     * no-break spaces it reads as spaces) */
+    /* rnnrt_s2s_preprocess + rnnrt_s2s_encode_in (runtime/data/rnnrt_pairs.c):
+     * its lower case (Python's str.lower() on the blocks rnnrt_s2s.h lists)
+     * and its splitting, a word at a time */
+    out(S, 0, "/* Python's str.lower() on Latin-1, Latin Extended-A and Cyrillic (rnnrt_pairs.c). */\n");
+    out(S, 0, "static uint32_t %s_lower(uint32_t c)\n{\n", P);
+    out(S, 1, "if (c >= 'A' && c <= 'Z')\n        return c + 32;\n");
+    out(S, 1, "if (c < 0xC0)\n        return c;\n");
+    out(S, 1, "if (c <= 0xDE)\n        return c == 0xD7 ? c : c + 32;\n");
+    out(S, 1, "if (c >= 0x100 && c <= 0x137 && c != 0x130 && c != 0x131)\n        return c | 1;\n");
+    out(S, 1, "if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))\n        return (c & 1) ? c + 1 : c;\n");
+    out(S, 1, "if (c >= 0x14A && c <= 0x177)\n        return c | 1;\n");
+    out(S, 1, "if (c == 0x178)\n        return 0xFF;\n");
+    out(S, 1, "if (c >= 0x400 && c <= 0x40F)\n        return c + 0x50;\n");
+    out(S, 1, "if (c >= 0x410 && c <= 0x42F)\n        return c + 32;\n");
+    out(S, 1, "return c;\n}\n\n");
+    out(S, 0, "/* Appends code point c as UTF-8 to word (cap bytes; *too_long when it does not fit). */\n");
+    out(S, 0, "static void %s_put(uint32_t c, char *word, size_t cap, size_t *wl, int *too_long)\n{\n", P);
+    out(S, 1, "unsigned char b[4];\n");
+    out(S, 1, "size_t k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;\n");
+    out(S, 1, "static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};\n");
+    out(S, 1, "for (size_t j = k; j > 1; j--, c >>= 6)\n");
+    out(S, 2, "b[j - 1] = (unsigned char)(0x80 | (c & 0x3F));\n");
+    out(S, 1, "b[0] = (unsigned char)(lead[k] | c);\n");
+    out(S, 1, "for (size_t j = 0; j < k; j++) {\n");
+    out(S, 2, "if (*wl < cap)\n");
+    out(S, 3, "word[(*wl)++] = (char)b[j];\n");
+    out(S, 2, "else\n");
+    out(S, 3, "*too_long = 1;\n");
+    out(S, 1, "}\n}\n\n");
     out(S, 0, "int %s_source_ids(const char *text, size_t len, int32_t *ids, int max)\n{\n", P);
-    out(S, 1, "char word[%zu];\n", longest(S->enc.w->tokens, V) + 2);
+    out(S, 1, "const unsigned char *u = (const unsigned char *)text;\n");
+    out(S, 1, "char word[%zu]; /* the longest source word, and more: <unk> */\n", longest(S->enc.w->tokens, V) + 4);
     out(S, 1, "size_t wl = 0;\n");
     out(S, 1, "int n = 0, too_long = 0;\n");
-    out(S, 1, "for (size_t i = 0; i <= len && n < max; i++) {\n");
-    out(S, 2, "unsigned char c = i < len ? (unsigned char)text[i] : ' ';\n");
-    out(S, 2, "size_t skip = 0;\n");
-    out(S, 2, "if (c == 0xC2 && i + 1 < len && (unsigned char)text[i + 1] == 0xA0)\n");
-    out(S, 3, "c = ' ', skip = 1; /* U+00A0 */\n");
-    out(S, 2, "else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 && "
-              "(unsigned char)text[i + 2] == 0xAF)\n");
-    out(S, 3, "c = ' ', skip = 2; /* U+202F */\n");
-    out(S, 2, "i += skip;\n");
+    out(S, 1, "for (size_t i = 0; i <= len && n < max;) {\n");
+    out(S, 2, "uint32_t c = ' '; /* the end of the text ends the last word */\n");
+    out(S, 2, "if (i < len) { /* one UTF-8 sequence (translate checks them) */\n");
+    out(S, 3, "size_t k = u[i] < 0xC0 ? 1 : u[i] < 0xE0 ? 2 : u[i] < 0xF0 ? 3 : 4;\n");
+    out(S, 3, "k = k <= len - i ? k : 1;\n");
+    out(S, 3, "c = k == 1 ? u[i] : (uint32_t)(u[i] & (0x7F >> k));\n");
+    out(S, 3, "for (size_t j = 1; j < k; j++)\n");
+    out(S, 4, "c = c << 6 | (u[i + j] & 0x3F);\n");
+    out(S, 3, "i += k;\n");
+    out(S, 2, "} else\n");
+    out(S, 3, "i++;\n");
+    out(S, 2, "if (c == 0x202F || c == 0xA0)\n");
+    out(S, 3, "c = ' ';\n");
     out(S, 2, "const int punct = c == ',' || c == '.' || c == '!' || c == '?';\n");
-    out(S, 2, "if (c == ' ' || (punct && wl > 0)) { /* the end of a word */\n");
+    out(S, 2, "if (c == ' ' || (punct && wl > 0)) { /* the end of a word (a space before punctuation) */\n");
     out(S, 3, "if (wl > 0) {\n");
     out(S, 4, "int id = too_long ? -1 : %s_source_id(word, wl);\n", P);
     out(S, 4, "ids[n++] = id < 4 ? %d : id;\n", UNK);
     out(S, 3, "}\n");
     out(S, 3, "wl = 0, too_long = 0;\n");
-    out(S, 3, "if (c == ' ' || n >= max)\n");
+    out(S, 3, "if (c == ' ')\n");
     out(S, 4, "continue;\n");
     out(S, 2, "}\n");
-    out(S, 2, "if (wl < sizeof word)\n");
-    out(S, 3, "word[wl++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);\n");
-    out(S, 2, "else\n");
-    out(S, 3, "too_long = 1;\n");
+    out(S, 2, "if (c == 0x130) { /* Python: U+0130 -> i U+0307 */\n");
+    out(S, 3, "%s_put('i', word, sizeof word, &wl, &too_long);\n", P);
+    out(S, 3, "%s_put(0x307, word, sizeof word, &wl, &too_long);\n", P);
+    out(S, 2, "} else\n");
+    out(S, 3, "%s_put(%s_lower(c), word, sizeof word, &wl, &too_long);\n", P, P);
     out(S, 1, "}\n");
     out(S, 1, "return n;\n}\n\n");
 

@@ -59,7 +59,8 @@ if [ "$task" = seq2seq ]; then
         "$work/trainer" train "$pairs" --max-pairs 3000 --max-steps 300 --threads 1 --quiet --eval-max 0 --ckpt "$ckpt"
     # sources: held-out pairs' (the last of the 3000), a few written here, an empty line
     head -n 3000 "$pairs" | tail -n 12 | cut -f1 >"$work/sources.txt"
-    printf '%s\n' "Go!" "I lost." "He's calm, isn't he?" "We are HERE !" "" "zzz qqq" >>"$work/sources.txt"
+    printf '%s\n' "Go!" "I lost." "He's calm, isn't he?" "We are HERE !" "" "zzz qqq" "TOM,  ÉTÉ ÀLA İ Ÿ.." \
+        "Tom est ДА!" >>"$work/sources.txt"
 elif [ "$task" = labelling ]; then # a tagger: self-made data (tests/e2e/heads_data.awk)
     awk -v task=labelling -v n=300 -v seed=1 -f "$src/tests/e2e/heads_data.awk" >"$work/tag.txt"
     must "training" "$work/train.log" \
