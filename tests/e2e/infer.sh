@@ -162,7 +162,7 @@ if [ "$task" = seq2seq ]; then
     done 3<"$work/sources.txt" 4<"$work/want.txt"
     say "ok: decoder logits: $(awk '{ steps[$1] += $2; w = $NF + 0; if (w > worst[$1]) worst[$1] = w }
         END { for (c in steps) printf "%s%s: %d steps x %d logits, max relative difference %.2g", n++ ? "; " : "", c,
-                                       steps[c], $4, worst[c] }' "$work/worst.txt")"
+                                       steps[c], $5, worst[c] }' "$work/worst.txt")"
     must "driver refuse" "$work/refuse.log" "$work/driver_${compilers[0]}" refuse
 fi
 
