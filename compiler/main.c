@@ -69,7 +69,8 @@ static void usage(FILE *f)
             "               and compare every output and gradient with it\n"
             "  --inference  emit standalone C instead: the trained model's step, generation\n"
             "               and the weights of --weights compiled in; needs a C compiler\n"
-            "               and libm only (no librnnrt, BLAS, heap or stdio; language models)\n"
+            "               and libm only (no librnnrt, BLAS, heap or stdio; language models,\n"
+            "               taggers, seq2seq: encoder, decoder step, greedy translation)\n"
             "  --weights CKPT  the checkpoint the model's trainer wrote (with --inference)\n"
             "  --version    print the version\n"
             "  -h, --help   this help\n",
