@@ -50,6 +50,7 @@ if [ "$task" = seq2seq ]; then
     if [ ${#DATA[@]} -gt 0 ]; then
         pairs=${DATA[1]}
     else # a toy task: reverse 3-6 words over 12
+        say "note: a seq2seq spec: a toy reversal task instead"
         pairs=$work/reverse.txt
         awk 'BEGIN { srand(1); for (i = 0; i < 3000; i++) { n = 3 + int(rand() * 4); a = ""; b = ""
                      for (j = 0; j < n; j++) { w = "w" int(rand() * 12); a = a (j ? " " : "") w; b = w (j ? " " : "") b }
