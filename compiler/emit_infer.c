@@ -190,7 +190,8 @@ static const Node *token_row(const Node *n)
     if (!ids)
         return NULL;
     ids = resolve(ids);
-    return ids->op == OP_INPUT && ids->index == INPUT_X ? ids : NULL;
+    /* (a seq2seq decoder's token is the previous one, INPUT_DEC_IN) */
+    return ids->op == OP_INPUT && (ids->index == INPUT_X || ids->index == INPUT_DEC_IN) ? ids : NULL;
 }
 
 /* A slice of one row: read in place. */

@@ -33,6 +33,7 @@
 #include <string.h>
 
 enum { UNK = 0, PAD = 1, BOS = 2, EOS = 3 };
+enum { BEAM_MAX = 8 }; /* the widest beam of <name>_beam */
 
 /* What the two steps need besides emit_infer.c's state. */
 typedef struct {
@@ -346,6 +347,18 @@ static void emit_struct(S2sInfer *S, size_t scratch)
     out(S, 1, "int encoded;          /* a source was encoded (0 in a zeroed struct: no step yet) */\n");
     out(S, 1, "int steps;            /* decoder steps since the last encode */\n");
     out(S, 0, "} %s_infer;\n\n", P);
+    out(S, 0, "#define %s_BEAM_MAX %d /* the widest beam %s_beam_work holds */\n\n", upper(P), BEAM_MAX, P);
+    out(S, 0, "/* The memory of a beam search: the hypotheses' decoder states, scores and\n"
+              " * histories, and the finished ones. */\n");
+    out(S, 0, "typedef struct {\n");
+    out(S, 1, "float state[3][%d][%d]; /* now, after the step, chosen */\n", BEAM_MAX, S->st->m->state_size);
+    out(S, 1, "double score[%d], new_score[%d], best[%d];\n", BEAM_MAX, BEAM_MAX, BEAM_MAX);
+    out(S, 1, "int32_t prev[%d], tok[%d][%d], par[%d][%d];\n", BEAM_MAX, S->T, BEAM_MAX, S->T, BEAM_MAX);
+    out(S, 1, "int best_row[%d], best_tok[%d];\n", BEAM_MAX, BEAM_MAX);
+    out(S, 1, "double pool_logprob[%d];\n", BEAM_MAX);
+    out(S, 1, "int pool_last[%d], pool_slot[%d], pool_len[%d], pool_norm[%d];\n", BEAM_MAX, BEAM_MAX, BEAM_MAX,
+        BEAM_MAX);
+    out(S, 0, "} %s_beam_work;\n\n", P);
     out(S, 0, "/* The ids of a source sentence (UTF-8) as the trainer reads one: lower case, a\n"
               " * space before , . ! ?, words split at spaces, an unknown word <unk>. Writes at\n"
               " * most max ids; returns how many. */\n");
@@ -361,6 +374,12 @@ static void emit_struct(S2sInfer *S, size_t scratch)
     out(S, 0, "/* Greedy decoding after an encode, as the trainer's translate: writes the target\n"
               " * ids (at most %s_STEPS, <eos> not included) and returns how many. */\n", upper(P));
     out(S, 0, "int %s_greedy(%s_infer *s, int32_t *out);\n", P, P);
+    out(S, 0, "/* Beam search of width k (1 .. %s_BEAM_MAX) after an encode, as the trainer's\n"
+              " * translate --beam k: the finished hypothesis of the best log-probability /\n"
+              " * length^0.75. Its memory is the caller's w (sizeof(%s_beam_work) bytes).\n"
+              " * Writes the target ids (at most %s_STEPS) and returns how many, or -1 for a\n"
+              " * width out of range or no encode. */\n", upper(P), P, upper(P));
+    out(S, 0, "int %s_beam(%s_infer *s, %s_beam_work *w, int k, int32_t *out);\n", P, P, P);
     out(S, 0, "/* source_ids, encode, greedy, and the target's tokens joined by spaces into text\n"
               " * (cap bytes, NUL-terminated, %s_TEXT_BYTES always enough). Returns the target\n"
               " * tokens, or -1 when cap is too small (text is then cut). */\n", upper(P));
@@ -487,6 +506,104 @@ static void emit_decoder_step(S2sInfer *S)
         out(S, 1, "return s->encoded && s->steps > 0 ? s->w + %zu : NULL;\n}\n\n", infer_slot_offset(I, ab->slot));
     else
         out(S, 1, "(void)s;\n    return NULL; /* no attention */\n}\n\n");
+}
+
+/* rnnrt_beam.c for one sentence: the same ranking (rows, then tokens, in
+ * order; a later candidate passes only a strictly better one), the same
+ * pool of finished hypotheses and the same pick. */
+static void emit_beam(S2sInfer *S)
+{
+    const char *P = S->enc.P;
+    int T = S->T, Vt = S->enc.w->Vt, DS = S->st->m->state_size;
+    out(S, 0, "double pow(double, double);\n\n");
+    out(S, 0, "static void %s_copy(volatile float *dst, const float *src) /* volatile: %s */\n{\n", P,
+        no_memmove);
+    out(S, 1, "for (int i = 0; i < %d; i++)\n", DS);
+    out(S, 2, "dst[i] = src[i];\n}\n\n");
+    out(S, 0, "int %s_beam(%s_infer *s, %s_beam_work *w, int k, int32_t *out)\n{\n", P, P, P);
+    out(S, 1, "if (k < 1 || k > %d || !s->encoded)\n", BEAM_MAX);
+    out(S, 2, "return -1;\n");
+    out(S, 1, "float (*cur)[%d] = w->state[0], (*stepped)[%d] = w->state[1], (*chosen)[%d] = w->state[2];\n", DS,
+        DS, DS);
+    out(S, 1, "double *score = w->score, *new_score = w->new_score;\n");
+    out(S, 1, "int live = 1, npool = 0; /* live hypotheses: slots 0 .. live - 1 */\n");
+    out(S, 1, "w->prev[0] = %d;\n", BOS);
+    out(S, 1, "score[0] = 0;\n");
+    out(S, 1, "%s_copy(cur[0], s->dec[s->dec_cur]); /* the encoder's final states */\n", P);
+    out(S, 1, "for (int t = 0; t < %d; t++) {\n", T);
+    out(S, 2, "const int m = k - npool; /* candidates to keep */\n");
+    out(S, 2, "int nbest = 0;\n");
+    out(S, 2, "for (int r = 0; r < live; r++) {\n");
+    out(S, 3, "%s_copy(s->dec[s->dec_cur], cur[r]);\n", P);
+    out(S, 3, "const float *z = %s_step(s, w->prev[r]);\n", P);
+    out(S, 3, "%s_copy(stepped[r], s->dec[s->dec_cur]);\n", P);
+    out(S, 3, "double mx = z[0], sum = 0;\n");
+    out(S, 3, "for (int v = 1; v < %d; v++)\n", Vt);
+    out(S, 4, "mx = z[v] > mx ? z[v] : mx;\n");
+    out(S, 3, "for (int v = 0; v < %d; v++)\n", Vt);
+    out(S, 4, "sum += exp(z[v] - mx);\n");
+    out(S, 3, "const double lse = mx + log(sum);\n");
+    out(S, 3, "for (int v = %d; v < %d; v++) { /* <eos> and the words */\n", EOS, Vt);
+    out(S, 4, "const double c = score[r] + (double)(float)(z[v] - lse);\n");
+    out(S, 4, "if (!(c >= -1.7976931348623157e308) || (nbest == m && !(c > w->best[m - 1])))\n");
+    out(S, 5, "continue;\n");
+    out(S, 4, "int at = nbest < m ? nbest++ : m - 1;\n");
+    out(S, 4, "for (; at > 0 && c > w->best[at - 1]; at--) {\n");
+    out(S, 5, "w->best[at] = w->best[at - 1];\n");
+    out(S, 5, "w->best_row[at] = w->best_row[at - 1];\n");
+    out(S, 5, "w->best_tok[at] = w->best_tok[at - 1];\n");
+    out(S, 4, "}\n");
+    out(S, 4, "w->best[at] = c;\n");
+    out(S, 4, "w->best_row[at] = r;\n");
+    out(S, 4, "w->best_tok[at] = v;\n");
+    out(S, 3, "}\n");
+    out(S, 2, "}\n");
+    out(S, 2, "int slot = 0;\n");
+    out(S, 2, "for (int j = 0; j < nbest; j++) {\n");
+    out(S, 3, "if (w->best_tok[j] == %d) { /* finished: the hypothesis of its row + <eos> */\n", EOS);
+    out(S, 4, "w->pool_last[npool] = t - 1;\n");
+    out(S, 4, "w->pool_slot[npool] = w->best_row[j];\n");
+    out(S, 4, "w->pool_len[npool] = t;\n");
+    out(S, 4, "w->pool_norm[npool] = t + 1;\n");
+    out(S, 4, "w->pool_logprob[npool++] = w->best[j];\n");
+    out(S, 4, "continue;\n");
+    out(S, 3, "}\n");
+    out(S, 3, "const int r = slot++;\n");
+    out(S, 3, "new_score[r] = w->best[j];\n");
+    out(S, 3, "w->prev[r] = w->tok[t][r] = w->best_tok[j];\n");
+    out(S, 3, "w->par[t][r] = w->best_row[j];\n");
+    out(S, 3, "%s_copy(chosen[r], stepped[w->best_row[j]]);\n", P);
+    out(S, 2, "}\n");
+    out(S, 2, "double *tmp_score = score;\n");
+    out(S, 2, "score = new_score;\n");
+    out(S, 2, "new_score = tmp_score;\n");
+    out(S, 2, "float (*tmp)[%d] = cur;\n", DS);
+    out(S, 2, "cur = chosen;\n");
+    out(S, 2, "chosen = tmp;\n");
+    out(S, 2, "live = slot;\n");
+    out(S, 2, "if (!live)\n");
+    out(S, 3, "break;\n");
+    out(S, 1, "}\n");
+    out(S, 1, "for (int j = 0; j < live; j++) { /* cut off at %d tokens */\n", T);
+    out(S, 2, "w->pool_last[npool] = %d;\n", T - 1);
+    out(S, 2, "w->pool_slot[npool] = j;\n");
+    out(S, 2, "w->pool_len[npool] = w->pool_norm[npool] = %d;\n", T);
+    out(S, 2, "w->pool_logprob[npool++] = score[j];\n");
+    out(S, 1, "}\n");
+    out(S, 1, "int best = -1;\n");
+    out(S, 1, "double best_score = 0;\n");
+    out(S, 1, "for (int j = 0; j < npool; j++) {\n");
+    out(S, 2, "const double sc = w->pool_logprob[j] / pow((double)w->pool_norm[j], 0.75);\n");
+    out(S, 2, "if (best < 0 || sc > best_score)\n");
+    out(S, 3, "best = j, best_score = sc;\n");
+    out(S, 1, "}\n");
+    out(S, 1, "if (best < 0)\n");
+    out(S, 2, "return 0; /* the model never offered an allowed token */\n");
+    out(S, 1, "for (int t = w->pool_last[best], slot = w->pool_slot[best]; t >= 0; t--) {\n");
+    out(S, 2, "out[t] = w->tok[t][slot];\n");
+    out(S, 2, "slot = w->par[t][slot];\n");
+    out(S, 1, "}\n");
+    out(S, 1, "return w->pool_len[best];\n}\n\n");
 }
 
 static void emit_api(S2sInfer *S)
@@ -634,6 +751,7 @@ static void emit_api(S2sInfer *S)
     out(S, 1, "}\n");
     out(S, 1, "return %d;\n}\n\n", T);
 
+    emit_beam(S);
     out(S, 0, "int %s_translate(%s_infer *s, const char *src, size_t len, char *text, size_t cap)\n{\n", P, P);
     out(S, 1, "int32_t ids[%d];\n", T);
     out(S, 1, "int n = %s_source_ids(src, len, ids, %d);\n", P, T);

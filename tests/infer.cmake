@@ -23,7 +23,7 @@ endforeach()
 # (hidden cut to 48) trains 300 steps on 3000 pairs of
 # ../shared/data/fra-eng-20k.txt (absent: a toy reversal task); the
 # standalone file translates held-out and hand-written sentences as the
-# trainer's `translate`, word for word, with the trainer's decoder logits
+# trainer's `translate`, word for word (greedy and --beam 4), with the trainer's decoder logits
 # (1e-5 relative), no heap allocation and only libm; ASan/UBSan once.
 #   infer_<spec>
 foreach(spec seq2seq seq2seq_dot seq2seq_noattn)

@@ -19,7 +19,8 @@
 # A seq2seq spec (task: seq2seq; DATA: tab-separated pairs, else a toy
 # reversal task): the trainer trains 300 steps on 3000 pairs; the standalone
 # file (tests/infer/driver_s2s.c) translates a list of sentences as the
-# trainer's `translate` does, word for word, and its decoder logits on each
+# trainer's `translate` does, word for word (greedy and --beam 4), and its
+# decoder logits on each
 # greedy path equal the trainer's decoder step's (tests/infer/ref_s2s.c) to
 # 1e-5 relative.
 set -euo pipefail
@@ -84,7 +85,7 @@ done
 only_libm() { # OBJECT: every undefined symbol is libm's
     local bad
     # (_GLOBAL_OFFSET_TABLE_: made by the linker for i386 position-independent code)
-    bad=$(nm -u "$1" | awk '{ print $NF }' | grep -vxE 'expf|exp|log|_GLOBAL_OFFSET_TABLE_' || true)
+    bad=$(nm -u "$1" | awk '{ print $NF }' | grep -vxE 'expf|exp|log|pow|_GLOBAL_OFFSET_TABLE_' || true)
     [ -z "$bad" ] || fail "$1 references symbols outside libm: $bad"
 }
 for c in "${compilers[@]}"; do
@@ -148,7 +149,15 @@ if [ "$task" = seq2seq ]; then
         cmp -s "$work/want.txt" "$work/got_$c.txt" ||
             fail "$c: the translations differ from the trainer's: $(diff "$work/want.txt" "$work/got_$c.txt" | head -n 6)"
     done
-    say "ok: $(wc -l <"$work/want.txt") translations as the trainer's, e.g. '$(sed -n 13p "$work/sources.txt")' -> '$(sed -n 13p "$work/want.txt")'; $(cat "$work/tr_${drivers[0]}.log")"
+    "$work/trainer" translate --model "$ckpt" --beam 4 <"$work/sources.txt" >"$work/want_beam.txt" 2>"$work/translate.log" ||
+        fail "the trainer's translate --beam 4: $(cat "$work/translate.log")"
+    for c in "${drivers[@]}"; do
+        "$work/driver_$c" beam 4 <"$work/sources.txt" >"$work/got_beam_$c.txt" 2>"$work/tr_$c.log" ||
+            fail "$c: driver beam 4: $(cat "$work/tr_$c.log")"
+        cmp -s "$work/want_beam.txt" "$work/got_beam_$c.txt" || fail "$c: the beam search's translations differ from \
+the trainer's: $(diff "$work/want_beam.txt" "$work/got_beam_$c.txt" | head -n 6)"
+    done
+    say "ok: $(wc -l <"$work/want.txt") translations as the trainer's, greedy and beam 4, e.g. '$(sed -n 13p "$work/sources.txt")' -> '$(sed -n 13p "$work/want.txt")'; $(cat "$work/tr_${drivers[0]}.log")"
     # The decoder's logits on each sentence's greedy path.
     : >"$work/worst.txt"
     while IFS= read -r -u 3 sentence && IFS= read -r -u 4 translation; do
@@ -220,6 +229,7 @@ if echo 'int main(void) { return 0; }' | cc -fsanitize=address,undefined -x c - 
         "$work/m_asan.o" -lm -ldl -o "$work/driver_asan"
     if [ "$task" = seq2seq ]; then
         must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" translate <"$work/sources.txt"
+        must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" beam 4 <"$work/sources.txt"
         must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" logits "$(head -n 1 "$work/sources.txt")"
     elif [ "$task" = labelling ]; then
         must "driver under ASan/UBSan" "$work/asan.log" "$work/driver_asan" tag "$text"

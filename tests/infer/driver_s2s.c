@@ -6,6 +6,7 @@
  *
  *   driver_s2s translate       each stdin line's greedy translation, one a line
  *                              (as the trainer's `translate`)
+ *   driver_s2s beam K          the same by beam search of width K (translate --beam K)
  *   driver_s2s logits SOURCE   the decoder's logits on SOURCE's greedy path:
  *                              "prev l0 ... l(Vt-1)" per step (as ref_s2s.c)
  *   driver_s2s refuse          ids out of range and a step before an encode are refused
@@ -20,6 +21,7 @@ static long allocations;
 #endif
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RNNC_INFER_DECLARE_ONLY
@@ -32,6 +34,7 @@ static long allocations;
 #define U(name) CAT(UPPER, name)
 
 static INFER s; /* the model's memory: the caller's (static here) */
+static CAT(MODEL, _beam_work) bw; /* a beam search's */
 
 static int done(void)
 {
@@ -58,6 +61,24 @@ int main(int argc, char **argv)
                 return 1;
             }
             printf("%s\n", text);
+        }
+        return done();
+    }
+    if (argc == 3 && !strcmp(argv[1], "beam")) {
+        static char line[4096];
+        int k = atoi(argv[2]);
+        while (fgets(line, sizeof line, stdin)) {
+            int32_t ids[U(_STEPS)], out[U(_STEPS)];
+            counting = 1;
+            int n = F(_source_ids)(line, strcspn(line, "\r\n"), ids, U(_STEPS));
+            F(_encode)(&s, ids, n);
+            int m = F(_beam)(&s, &bw, k, out);
+            counting = 0;
+            if (m < 0)
+                return 2;
+            for (int i = 0; i < m; i++)
+                printf("%s%s", i ? " " : "", F(_target_token)(out[i]));
+            printf("\n");
         }
         return done();
     }
@@ -103,11 +124,13 @@ int main(int argc, char **argv)
         if (F(_source_token)(-1) || F(_source_token)(U(_SRC_VOCAB)) || F(_target_token)(U(_TGT_VOCAB)) ||
             F(_source_id)("\001", 1) != -1)
             bad = fprintf(stderr, "driver: token lookups out of range\n");
+        if (F(_beam)(&s, &bw, 0, ids) != -1 || F(_beam)(&s, &bw, U(_BEAM_MAX) + 1, ids) != -1)
+            bad = fprintf(stderr, "driver: a beam width out of range\n");
         char small[2];
         if (F(_translate)(&s, "hello", 5, small, 0) != -1)
             bad = fprintf(stderr, "driver: a translation fit in 0 bytes\n");
         return bad ? 1 : 0;
     }
-    fprintf(stderr, "usage: driver_s2s translate | logits SOURCE | refuse\n");
+    fprintf(stderr, "usage: driver_s2s translate | beam K | logits SOURCE | refuse\n");
     return 2;
 }
