@@ -20,9 +20,8 @@
 # reversal task): the trainer trains 300 steps on 3000 pairs; the standalone
 # file (tests/infer/driver_s2s.c) translates a list of sentences as the
 # trainer's `translate` does, word for word (greedy and --beam 4), and its
-# decoder logits on each
-# greedy path equal the trainer's decoder step's (tests/infer/ref_s2s.c) to
-# 1e-5 relative.
+# decoder logits on each greedy path equal the trainer's decoder step's
+# (tests/infer/ref_s2s.c) to 1e-5 relative.
 set -euo pipefail
 E2E_NAME=infer
 . "$(dirname -- "$0")/lib.sh"
