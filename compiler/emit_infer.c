@@ -1079,7 +1079,6 @@ void infer_mark(Node *n) { mark(n); }
 bool infer_op_supported(const Node *n) { return op_supported(n); }
 size_t infer_numel(const Infer *I, Shape s) { return numel(I, s); }
 size_t infer_last_dim(const Infer *I, Shape s) { return last_dim(I, s); }
-const char *infer_ident(const char *s) { return ident(s); }
 int infer_state_offset(const Model *m, int k) { return state_offset(m, k); }
 void infer_add_buffers(Infer *I, const Graph *g) { add_buffers(I, g); }
 Buf *infer_base(Infer *I, const Node *x) { return base(I, x); }

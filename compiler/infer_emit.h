@@ -47,7 +47,6 @@ void infer_mark(Node *n);
 bool infer_op_supported(const Node *n);
 size_t infer_numel(const Infer *I, Shape s);
 size_t infer_last_dim(const Infer *I, Shape s);
-const char *infer_ident(const char *s);
 int infer_state_offset(const Model *m, int k);
 void infer_add_buffers(Infer *I, const Graph *g);
 Buf *infer_base(Infer *I, const Node *x);
