@@ -121,7 +121,7 @@ static bool op_supported(const Node *n)
     case OP_INPUT:
         return n->index == INPUT_X || n->index == INPUT_POOL || n->index == INPUT_MASK ||
                (n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES);
-    case OP_POOL: /* a classifier's head: run whole (seq) */
+    case OP_POOL: /* a classifier's head (seq), seq2seq's attention context */
         return true;
     case OP_MATMUL:
         return !n->ta;
@@ -686,13 +686,22 @@ static void emit_node(Infer *I, const Node *n)
         out(I, 2, "%s[i %% %zu] += %s[i];\n", o, N, ref(I, n->in[0]));
         break;
     }
-    case OP_POOL: { /* pooled[j] = sum over the steps of w[t] h[t][j] (B = 1) */
+    case OP_POOL: { /* pooled[j] = sum over the steps of w[t] h[t][j] (B = 1), from 0 as
+                     * the trainer's: a run's n steps (seq), seq2seq's attention over its T
+                     * positions (the first term as the start there: a zeroing loop
+                     * becomes a memset call with clang -m32) */
         size_t W = last_dim(I, n->shape);
+        const char *H = ref(I, n->in[0]), *Wt = ref(I, n->in[1]);
         out(I, 1, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 2, "%s[j] = 0;\n", o);
-        out(I, 1, "for (size_t t = 0; t < (size_t)n; t++)\n");
+        if (I->seq) {
+            out(I, 2, "%s[j] = 0;\n", o);
+            out(I, 1, "for (size_t t = 0; t < (size_t)n; t++)\n");
+        } else {
+            out(I, 2, "%s[j] = 0.0f + %s[0] * %s[j];\n", o, Wt, H);
+            out(I, 1, "for (size_t t = 1; t < %d; t++)\n", I->T ? I->T : 1);
+        }
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, ref(I, n->in[1]), ref(I, n->in[0]), W);
+        out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, Wt, H, W);
         break;
     }
     default:

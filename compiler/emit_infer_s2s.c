@@ -113,16 +113,6 @@ static bool s2s_node(Infer *I, const Node *n, size_t N, const char *o)
         infer_out(I, 1, "}\n");
         return true;
     }
-    case OP_POOL: { /* out [1,C] = sum_t w[t] h[t,:], from 0 as the trainer's */
-        const char *H = infer_ref(I, a), *W = infer_ref(I, n->in[1]);
-        size_t C = infer_last_dim(I, n->shape);
-        infer_out(I, 1, "for (size_t j = 0; j < %zu; j++)\n", C);
-        infer_out(I, 2, "%s[j] = 0.0f + %s[0] * %s[j];\n", o, W, H);
-        infer_out(I, 1, "for (size_t t = 1; t < %d; t++)\n", T);
-        infer_out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", C);
-        infer_out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, W, H, C);
-        return true;
-    }
     default:
         return false;
     }
@@ -131,7 +121,7 @@ static bool s2s_node(Infer *I, const Node *n, size_t N, const char *o)
 static bool s2s_op_ok(const Node *n)
 {
     switch (n->op) {
-    case OP_LEN_MASK: case OP_SUM_LAST: case OP_MASKED_SOFTMAX_T: case OP_POOL:
+    case OP_LEN_MASK: case OP_SUM_LAST: case OP_MASKED_SOFTMAX_T:
         return true;
     case OP_INPUT:
         return infer_op_supported(n) || n->index == INPUT_SRC_LEN || n->index == INPUT_DEC_IN ||
