@@ -1,8 +1,9 @@
 /*
  * infer_emit.h: the standalone emitter's pieces that emit_infer.c (language
- * models, taggers, classifiers) and emit_infer_s2s.c (seq2seq) share: the buffers of a
- * forward graph printed for one token, the printing of its nodes, the
- * weights, the vocabulary and the float approximations.
+ * models, taggers, classifiers) and emit_infer_s2s.c (seq2seq) share: the
+ * buffers of a forward graph printed for one token, the printing of its
+ * nodes, the weights, the vocabulary and the float approximations
+ * (runtime/rnnrt_fastmath.h's text).
  */
 #ifndef RNNC_INFER_EMIT_H
 #define RNNC_INFER_EMIT_H
