@@ -35,42 +35,11 @@
  * over the non-special tokens with the runtime's RNG (xoshiro256**
  * seeded by splitmix64, rnnrt_rng.c), so a seed gives the trainer's text.
  */
-#include "infer.h"
+#include "infer_emit.h"
 
 #include <ctype.h>
 #include <string.h>
 
-/* A value the step computes, in an array of the caller's struct that
- * buffers whose lifetimes do not overlap share (a slot), or in place. */
-typedef struct Buf {
-    const char *name; /* the step's local pointer to it */
-    size_t size;      /* floats */
-    const Node *node;
-    const char *expr; /* not NULL: where it is instead of a slot (the next state) */
-    int def, last;    /* program points: where it is written, where last read */
-    int slot;
-} Buf;
-
-typedef struct {
-    FILE *f;
-    const Model *m;
-    const InferWeights *w;
-    const char *P; /* the model's name: the prefix of every C name */
-    struct Buf *buf; /* the step's values: node->aux - 2 */
-    int nbuf, capbuf;
-    size_t *slot_size; /* the struct's arrays, which buffers share */
-    int nslots;
-    bool uses[OP__COUNT]; /* ops the step runs */
-    /* A whole-sequence model (a classifier, a bidirectional model): the
-     * graph runs for T = n <= w->T tokens at once, its scans as loops over
-     * t, each carried value in an array of its own (carry_arg[k]'s at
-     * carry_off[k] in s->carry). */
-    bool seq;
-    const Node **carry_arg;
-    size_t *carry_off;
-    int ncarry;
-    size_t carry_total;
-} Infer;
 
 enum { FIRST_TOKEN = 4 }; /* ids below are <unk> <pad> <bos> <eos> */
 
@@ -152,7 +121,7 @@ static bool op_supported(const Node *n)
     case OP_INPUT:
         return n->index == INPUT_X || n->index == INPUT_POOL || n->index == INPUT_MASK ||
                (n->index >= INPUT_STATE && n->index < INPUT_STATE + MAX_STATES);
-    case OP_POOL: /* a classifier's head: run whole (seq) */
+    case OP_POOL: /* a classifier's head (seq), seq2seq's attention context */
         return true;
     case OP_MATMUL:
         return !n->ta;
@@ -190,7 +159,9 @@ bool infer_supported(const Model *m)
 static size_t numel(const Infer *I, Shape s)
 {
     size_t n = 0;
-    if (!shape_numel(s, 1, I->seq ? I->w->T : 1, I->w->V, I->w->nlabels, &n))
+    for (int k = 0; k < s.ndim; k++) /* seq2seq: the target vocabulary */
+        s.d[k] = s.d[k] == DIM_VT ? I->Vt : s.d[k];
+    if (!shape_numel(s, 1, I->seq ? I->w->T : I->T ? I->T : 1, I->w->V, I->w->nlabels, &n))
         DIE("emit_infer: shape overflow");
     return n;
 }
@@ -233,7 +204,8 @@ static const Node *token_row(const Infer *I, const Node *n)
     if (!ids)
         return NULL;
     ids = resolve(ids);
-    return ids->op == OP_INPUT && ids->index == INPUT_X ? ids : NULL;
+    /* (a seq2seq decoder's token is the previous one, INPUT_DEC_IN) */
+    return ids->op == OP_INPUT && (ids->index == INPUT_X || ids->index == INPUT_DEC_IN) ? ids : NULL;
 }
 
 /* A slice of one row: read in place. */
@@ -341,9 +313,14 @@ static void plan_slots(Infer *I)
                 b->last = k;
         }
     }
-    Buf *lb = base(I, I->m->logits);
+    Buf *lb = I->m->logits ? base(I, I->m->logits) : NULL;
     if (lb)
         lb->last = END;
+    for (int k = 0; k < I->nkeep; k++) {
+        Buf *b = base(I, I->keep[k]);
+        if (b)
+            b->last = END;
+    }
     for (int k = 0; k < I->m->nstates; k++) {
         Buf *b = base(I, I->m->state_out[k]);
         if (b && !b->expr)
@@ -419,6 +396,8 @@ static const char *ref(Infer *I, const Node *n)
             return arena_printf(&perm, "(wt + %zu)", I->w->offset[n->index]);
         return arena_printf(&perm, "%s_%s", I->P, ident(I->m->params[n->index].name));
     case OP_INPUT:
+        if (I->input_ref && I->input_ref(I, n))
+            return I->input_ref(I, n);
         if (n->index == INPUT_X)
             return "x";
         if (n->index == INPUT_MASK) /* B = 1, no padding: every step is valid */
@@ -470,14 +449,19 @@ static const char *ref(Infer *I, const Node *n)
 
 /* ---- printing ---- */
 
-static void out(Infer *I, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void out(Infer *I, int indent, const char *fmt, ...)
+static void vout(Infer *I, int indent, const char *fmt, va_list ap)
 {
     for (int i = 0; i < indent; i++)
         fputs("    ", I->f);
+    vfprintf(I->f, fmt, ap);
+}
+
+static void out(Infer *I, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void out(Infer *I, int indent, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(I->f, fmt, ap);
+    vout(I, indent, fmt, ap);
     va_end(ap);
 }
 
@@ -702,16 +686,27 @@ static void emit_node(Infer *I, const Node *n)
         out(I, 2, "%s[i %% %zu] += %s[i];\n", o, N, ref(I, n->in[0]));
         break;
     }
-    case OP_POOL: { /* pooled[j] = sum over the steps of w[t] h[t][j] (B = 1) */
+    case OP_POOL: { /* pooled[j] = sum over the steps of w[t] h[t][j] (B = 1), from 0 as
+                     * the trainer's: a run's n steps (seq), seq2seq's attention over its T
+                     * positions (the first term as the start there: a zeroing loop
+                     * becomes a memset call with clang -m32) */
         size_t W = last_dim(I, n->shape);
+        const char *H = ref(I, n->in[0]), *Wt = ref(I, n->in[1]);
         out(I, 1, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 2, "%s[j] = 0;\n", o);
-        out(I, 1, "for (size_t t = 0; t < (size_t)n; t++)\n");
+        if (I->seq) {
+            out(I, 2, "%s[j] = 0;\n", o);
+            out(I, 1, "for (size_t t = 0; t < (size_t)n; t++)\n");
+        } else {
+            out(I, 2, "%s[j] = 0.0f + %s[0] * %s[j];\n", o, Wt, H);
+            out(I, 1, "for (size_t t = 1; t < %d; t++)\n", I->T ? I->T : 1);
+        }
         out(I, 2, "for (size_t j = 0; j < %zu; j++)\n", W);
-        out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, ref(I, n->in[1]), ref(I, n->in[0]), W);
+        out(I, 3, "%s[j] += %s[t] * %s[t * %zu + j];\n", o, Wt, H, W);
         break;
     }
     default:
+        if (I->extra_node && I->extra_node(I, n, N, o))
+            break;
         out(I, 1, "for (size_t i = 0; i < %s; i++)\n", NS);
         out(I, 2, "%s[i] = %s;\n", o, elementwise(I, n, N));
     }
@@ -804,7 +799,7 @@ static void emit_weights(Infer *I)
         Shape s = m->params[i].shape;
         for (int k = 0; k < s.ndim; k++)
             if (s.d[k] < 0)
-                s.d[k] = s.d[k] == DIM_L ? I->w->nlabels : I->w->V;
+                s.d[k] = s.d[k] == DIM_L ? I->w->nlabels : s.d[k] == DIM_VT ? I->Vt : I->w->V;
         out(I, 0, "/* %s %s, %s */\n", m->params[i].name, shape_str(s, sb, sizeof sb),
             m->params[i].loc.line ? arena_printf(&perm, "%s:%d", ctext(m->spec->name), m->params[i].loc.line)
                                   : ctext(m->spec->name));
@@ -1519,4 +1514,31 @@ bool emit_infer_c(FILE *f, const Model *m, const InferWeights *w)
     }
     out(&I, 0, "\n#endif /* RNNC_INFER_DECLARE_ONLY */\n");
     return true;
+}
+
+/* ---- for emit_infer_s2s.c (infer_emit.h) ---- */
+
+void infer_mark(Node *n) { mark(n); }
+bool infer_op_supported(const Node *n) { return op_supported(n); }
+size_t infer_numel(const Infer *I, Shape s) { return numel(I, s); }
+size_t infer_last_dim(const Infer *I, Shape s) { return last_dim(I, s); }
+int infer_state_offset(const Model *m, int k) { return state_offset(m, k); }
+void infer_add_buffers(Infer *I, const Graph *g) { add_buffers(I, g); }
+Buf *infer_base(Infer *I, const Node *x) { return base(I, x); }
+void infer_plan_slots(Infer *I) { plan_slots(I); }
+size_t infer_slots_total(const Infer *I) { return slots_total(I); }
+size_t infer_slot_offset(const Infer *I, int k) { return slot_offset(I, k); }
+const char *infer_ref(Infer *I, const Node *n) { return ref(I, n); }
+const char *infer_ctext(const char *s) { return ctext(s); }
+void infer_note_ops(Infer *I, const Graph *g) { note_ops(I, g); }
+void infer_emit_graph(Infer *I, const Graph *g) { emit_graph(I, g); }
+void infer_emit_weights(Infer *I) { emit_weights(I); }
+void infer_emit_cstring(Infer *I, const char *s) { emit_cstring(I, s); }
+void infer_emit_math(Infer *I) { emit_math(I); }
+void infer_out(Infer *I, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vout(I, indent, fmt, ap);
+    va_end(ap);
 }

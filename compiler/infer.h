@@ -34,6 +34,8 @@ typedef struct {
     const char *const *labels;
     bool runtime;     /* --runtime-weights: the file loads the parameters at run
                        * time (emit_infer_load.c); params give only the sizes */
+    int Vt;           /* seq2seq: the target vocabulary (tokens: the source's), else 0 */
+    const char *const *tgt_tokens;
 } InferWeights;
 
 /* Can --inference emit a model of this task? Says why not (false). */
@@ -56,5 +58,12 @@ void emit_infer_load(FILE *f, const Model *m, const InferWeights *w);
 /* Checks, before anything is written, that emit_infer_c can print m;
  * prints the error and returns false if not. */
 bool infer_supported(const Model *m);
+
+/* seq2seq (emit_infer_s2s.c): the checkpoint of a seq2seq trainer (as
+ * infer_weights_load; V, tokens: the source side), and the standalone file
+ * of its encoder, decoder step and greedy decoding. */
+InferWeights *infer_weights_s2s_load(const Model *m, const char *path, int *code);
+bool infer_s2s_supported(const Model *m);
+bool emit_infer_s2s_c(FILE *f, const Model *m, const InferWeights *w);
 
 #endif

@@ -29,10 +29,11 @@ static int fail(RnnrtError *err, int *code)
 
 bool infer_task_ok(const Spec *s)
 {
-    if (s->task == TASK_LANGUAGE_MODEL || s->task == TASK_LABELLING || s->task == TASK_CLASSIFICATION)
+    if (s->task == TASK_LANGUAGE_MODEL || s->task == TASK_LABELLING || s->task == TASK_CLASSIFICATION ||
+        s->task == TASK_SEQ2SEQ)
         return true;
-    fprintf(stderr, "rnnc: error: %s: --inference supports language models, taggers and classifiers for now\n",
-            s->path);
+    fprintf(stderr, "rnnc: error: %s: --inference supports language models, taggers, classifiers and seq2seq "
+            "for now\n", s->path);
     return false;
 }
 
@@ -131,6 +132,92 @@ InferWeights *infer_weights_load(const Model *m, const char *path, int *code)
     rnnrt_vocab_free(&v);
     rnnrt_vocab_free(&lab);
     rnnrt_params_free(&p);
+    rnnrt_ckpt_close(&f);
+    return w;
+}
+
+/* A seq2seq trainer's checkpoint (runtime/s2s/rnnrt_s2s_ckpt.c: task
+ * "seq2seq", dims V, Vt and total, "srcvocab", "tgtvocab", the parameter
+ * block in the model's order), checked as the trainer checks it. */
+InferWeights *infer_weights_s2s_load(const Model *m, const char *path, int *code)
+{
+    const Spec *s = m->spec;
+    RnnrtError err = {0};
+    RnnrtCkptFile f;
+    RnnrtVocab sv, tv;
+    RnnrtReader block = {0};
+    uint64_t V = 0, Vt = 0, total = 0;
+    int ok = 1;
+    memset(&sv, 0, sizeof sv);
+    memset(&tv, 0, sizeof tv);
+    if (rnnrt_ckpt_open(&f, path, &err) || rnnrt_ckpt_check_model(&f, "seq2seq", s->model, s->hash, s->name, &err) ||
+        rnnrt_ckpt_get_dim(&f, "V", &V, &err) || rnnrt_ckpt_get_dim(&f, "Vt", &Vt, &err) ||
+        rnnrt_ckpt_get_dim(&f, "total", &total, &err) || rnnrt_ckpt_get_vocab(&f, "srcvocab", 1, &sv, &err) ||
+        rnnrt_ckpt_get_vocab(&f, "tgtvocab", 1, &tv, &err))
+        ok = fail(&err, code);
+    else if ((uint64_t)sv.size != V || (uint64_t)tv.size != Vt || V <= 4 || Vt <= 4) {
+        fprintf(stderr, "rnnc: error: '%s' is corrupt: its vocabularies (%d and %d tokens) disagree with its header "
+                "(%llu and %llu) or hold only the specials\n", path, sv.size, tv.size, (unsigned long long)V,
+                (unsigned long long)Vt);
+        *code = EXIT_IO;
+        ok = 0;
+    }
+    size_t *offset = arena_alloc(&perm, (size_t)(m->nparams + 1) * sizeof *offset);
+    size_t *numel = arena_alloc(&perm, (size_t)(m->nparams + 1) * sizeof *numel);
+    if (ok) {
+        RnnrtCkptShape *sh = arena_alloc(&perm, (size_t)(m->nparams + 1) * sizeof *sh);
+        size_t at = 0;
+        for (int i = 0; i < m->nparams; i++) {
+            const Param *p = &m->params[i];
+            size_t n = 1;
+            sh[i] = (RnnrtCkptShape){p->name, p->shape.ndim, {0, 0}};
+            for (int k = 0; k < p->shape.ndim && k < 2; k++) {
+                int d = p->shape.d[k];
+                sh[i].dims[k] = d == DIM_V ? (int)V : d == DIM_VT ? (int)Vt : d;
+                n *= (size_t)sh[i].dims[k];
+            }
+            offset[i] = at;
+            numel[i] = n;
+            at += n;
+        }
+        if (rnnrt_ckpt_check_shapes(&f, sh, m->nparams, &err) || rnnrt_ckpt_section(&f, "params", &block, &err))
+            ok = fail(&err, code);
+        else if (at != total || block.n != total * sizeof(float)) {
+            fprintf(stderr, "rnnc: error: '%s' is corrupt: the parameter block has the wrong size\n", path);
+            *code = EXIT_IO;
+            ok = 0;
+        }
+    }
+    InferWeights *w = NULL;
+    if (ok) {
+        w = arena_alloc(&perm, sizeof *w);
+        w->path = arena_strdup(&perm, path);
+        w->V = (int)V;
+        w->Vt = (int)Vt;
+        w->total = (size_t)total;
+        float *params = arena_alloc(&perm, (w->total ? w->total : 1) * sizeof *params);
+        memcpy(params, block.p, w->total * sizeof *params);
+        w->params = params;
+        w->offset = offset;
+        w->numel = numel;
+        const char **st = arena_alloc(&perm, (size_t)sv.size * sizeof *st);
+        const char **tt = arena_alloc(&perm, (size_t)tv.size * sizeof *tt);
+        for (int i = 0; i < sv.size; i++)
+            st[i] = arena_strdup(&perm, sv.tokens[i]);
+        for (int i = 0; i < tv.size; i++)
+            tt[i] = arena_strdup(&perm, tv.tokens[i]);
+        w->tokens = st;
+        w->ntokens = sv.size;
+        w->tgt_tokens = tt;
+        for (size_t i = 0; i < w->total && w; i++)
+            if (!isfinite(params[i])) {
+                fprintf(stderr, "rnnc: error: '%s': parameter value %zu is not finite (a diverged run?)\n", path, i);
+                *code = EXIT_SPEC;
+                w = NULL;
+            }
+    }
+    rnnrt_vocab_free(&sv);
+    rnnrt_vocab_free(&tv);
     rnnrt_ckpt_close(&f);
     return w;
 }

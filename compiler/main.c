@@ -70,7 +70,8 @@ static void usage(FILE *f)
             "  --inference  emit standalone C instead: the trained model's step, generation\n"
             "               and the weights of --weights compiled in; needs a C compiler\n"
             "               and libm only (no librnnrt, BLAS, heap or stdio; language models,\n"
-            "               taggers and classifiers, bidirectional too)\n"
+            "               taggers and classifiers, bidirectional too; seq2seq: encoder,\n"
+            "               decoder step, greedy and beam translation)\n"
             "  --weights CKPT  the checkpoint the model's trainer wrote (with --inference)\n"
             "  --runtime-weights  (with --inference) the file reads the weights at run time\n"
             "               from a checkpoint of the same spec and vocabulary as CKPT (its\n"
@@ -137,16 +138,22 @@ static int write_inference(const Model *m, const char *weights, bool runtime, co
 {
     if (!infer_task_ok(m->spec))
         return EXIT_USAGE;
-    if (!infer_supported(m))
+    bool s2s = m->spec->task == TASK_SEQ2SEQ;
+    if (s2s && runtime) {
+        fprintf(stderr, "rnnc: error: %s: --runtime-weights supports language models, taggers and classifiers "
+                "for now (seq2seq: the weights compiled in)\n", m->spec->path);
+        return EXIT_USAGE;
+    }
+    if (!(s2s ? infer_s2s_supported(m) : infer_supported(m)))
         return EXIT_SPEC;
     int code = EXIT_SPEC;
-    InferWeights *w = infer_weights_load(m, weights, &code);
+    InferWeights *w = s2s ? infer_weights_s2s_load(m, weights, &code) : infer_weights_load(m, weights, &code);
     if (!w)
         return code;
     w->runtime = runtime;
     RnnrtOut o;
     int e = rnnrt_out_open(&o, path ? path : "-");
-    if (!e && !emit_infer_c(o.f, m, w)) {
+    if (!e && !(s2s ? emit_infer_s2s_c(o.f, m, w) : emit_infer_c(o.f, m, w))) {
         rnnrt_out_abort(&o);
         return EXIT_SPEC;
     }
