@@ -7,6 +7,7 @@
 # (the file name without .yaml). Bytes, not string literals, so no YAML
 # character needs escaping; no paths or dates, so the output depends on the
 # cell files only.
+include(${CMAKE_CURRENT_LIST_DIR}/../embed_rows.cmake)
 file(GLOB cells RELATIVE "${DIR}" "${DIR}/*.yaml")
 list(SORT cells)
 set(arrays "")
@@ -17,17 +18,7 @@ foreach(file IN LISTS cells)
   if(NOT name MATCHES "^[a-z_][a-z0-9_]*$")
     message(FATAL_ERROR "cell file name '${file}' is not an identifier")
   endif()
-  file(READ "${DIR}/${file}" hex HEX)
-  string(LENGTH "${hex}" digits)
-  math(EXPR bytes "${digits} / 2")
-  set(rows "")
-  set(at 0)
-  while(at LESS digits)
-    string(SUBSTRING "${hex}" ${at} 32 row)
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," row "${row}")
-    string(APPEND rows "    ${row}\n")
-    math(EXPR at "${at} + 32")
-  endwhile()
+  embed_rows("${DIR}/${file}" rows bytes)
   string(APPEND arrays "/* compiler/cells/${file} */\n"
          "static const unsigned char cell_${name}[] = {\n${rows}    0x00\n};\n\n")
   string(APPEND table "    {\"${name}\", (const char *)cell_${name}, ${bytes}},\n")
