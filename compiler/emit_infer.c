@@ -130,20 +130,23 @@ static bool op_supported(const Node *n)
     }
 }
 
-static bool check_graph(const Graph *g)
+/* Whether every marked node of g (and of its scan bodies) passes ok; each
+ * one that does not is an error at its spec line, naming what (" in a
+ * seq2seq model" or ""). Shared by the seq2seq emitter. */
+bool infer_check_graph(const Graph *g, bool (*ok_op)(const Node *), const char *what)
 {
     bool ok = true;
     for (int i = 0; i < g->n; i++) {
         const Node *n = g->nodes[i];
         if (!n->aux)
             continue;
-        if (!op_supported(n)) {
-            diag_error(n->loc, "--inference cannot run '%s'%s%s%s yet", op_name(n->op), n->text ? " (" : "",
-                       n->text ? n->text : "", n->text ? ")" : "");
+        if (!ok_op(n)) {
+            diag_error(n->loc, "--inference cannot run '%s'%s%s%s%s yet", op_name(n->op), n->text ? " (" : "",
+                       n->text ? n->text : "", n->text ? ")" : "", what);
             ok = false;
         }
         if (n->op == OP_SCAN)
-            ok &= check_graph(n->scan->body);
+            ok &= infer_check_graph(n->scan->body, ok_op, what);
     }
     return ok;
 }
@@ -151,7 +154,7 @@ static bool check_graph(const Graph *g)
 bool infer_supported(const Model *m)
 {
     mark_model(m);
-    return check_graph(m->g);
+    return infer_check_graph(m->g, op_supported, "");
 }
 
 /* ---- sizes and names ---- */

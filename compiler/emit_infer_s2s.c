@@ -131,24 +131,6 @@ static bool s2s_op_ok(const Node *n)
     }
 }
 
-static bool check(const Graph *g)
-{
-    bool ok = true;
-    for (int i = 0; i < g->n; i++) {
-        const Node *n = g->nodes[i];
-        if (!n->aux)
-            continue;
-        if (!s2s_op_ok(n)) {
-            diag_error(n->loc, "--inference cannot run '%s'%s%s%s in a seq2seq model yet", op_name(n->op),
-                       n->text ? " (" : "", n->text ? n->text : "", n->text ? ")" : "");
-            ok = false;
-        }
-        if (n->op == OP_SCAN)
-            ok &= check(n->scan->body);
-    }
-    return ok;
-}
-
 /* The decoder step as a model of its own: its states are s2s_step's. */
 static void step_states(S2sStep *st)
 {
@@ -190,7 +172,8 @@ static bool prepare(S2sInfer *S, const Model *m, const InferWeights *w)
         infer_mark(d->state_out[k]);
     if (d->attention)
         infer_mark(d->attention);
-    bool ok = check(m->g) & check(d->g);
+    bool ok = infer_check_graph(m->g, s2s_op_ok, " in a seq2seq model") &
+              infer_check_graph(d->g, s2s_op_ok, " in a seq2seq model");
     S->enc = (Infer){.m = m, .w = w, .P = m->spec->model, .T = 1, .Vt = w ? w->Vt : 0, .keep = (const Node *const *)st->inv_src,
                      .nkeep = st->ninv, .input_ref = s2s_input_ref, .extra_node = s2s_node};
     S->dec = (Infer){.m = d, .w = w, .P = m->spec->model, .T = S->T, .Vt = w ? w->Vt : 0,

@@ -55,6 +55,7 @@ struct Infer {
 
 void infer_mark(Node *n);
 bool infer_op_supported(const Node *n);
+bool infer_check_graph(const Graph *g, bool (*ok_op)(const Node *), const char *what);
 size_t infer_numel(const Infer *I, Shape s);
 size_t infer_last_dim(const Infer *I, Shape s);
 int infer_state_offset(const Model *m, int k);

@@ -170,7 +170,8 @@ InferWeights *infer_weights_s2s_load(const Model *m, const char *path, int *code
         for (int i = 0; i < m->nparams; i++) {
             const Param *p = &m->params[i];
             size_t n = 1;
-            sh[i] = (RnnrtCkptShape){p->name, p->shape.ndim, {0, 0}};
+            /* a 1-D parameter is n x 1 in the checkpoint format */
+            sh[i] = (RnnrtCkptShape){p->name, p->shape.ndim, {0, 1}};
             for (int k = 0; k < p->shape.ndim && k < 2; k++) {
                 int d = p->shape.d[k];
                 sh[i].dims[k] = d == DIM_V ? (int)V : d == DIM_VT ? (int)Vt : d;
