@@ -33,7 +33,7 @@ foreach(pair ${HEADS_MODELS})
   add_test(NAME heads_${model}_e2e
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/heads.sh ${task} $<TARGET_FILE:${model}> $<TARGET_FILE:rnnc>
             ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/e2e/heads_${model})
-  set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 300 LABELS e2e
+  set_tests_properties(gradcheck_${model} interp_check_${model} heads_check_${model} PROPERTIES TIMEOUT 1200 LABELS e2e
     ENVIRONMENT OPENBLAS_NUM_THREADS=1)
   set_tests_properties(heads_${model}_e2e PROPERTIES TIMEOUT 180 LABELS e2e)
   # --threads 2 (the batch split): per-step losses and parameters equal to
