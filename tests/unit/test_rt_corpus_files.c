@@ -18,22 +18,8 @@
 
 #include "rnnrt.h"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_rt_corpus_files.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPDIR_NAME "test_rt_corpus_files"
+#include "tmpdir.h"
 
 static char *write_file(const char *name, const char *data)
 {
