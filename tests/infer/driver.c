@@ -31,24 +31,7 @@
  * Exit 1 when the model allocated anything (not counted with -DNO_ALLOC_COUNT,
  * for the sanitizers).
  */
-#ifdef NO_ALLOC_COUNT /* under ASan, whose malloc this must not replace */
-static int counting;
-static long allocations;
-#else
-#include "../unit/alloc_count.h"
-#endif
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define RNNC_INFER_DECLARE_ONLY
-#include INFER_FILE
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define F(name) CAT(MODEL, name)
-#define INFER CAT(MODEL, _infer)
+#include "driver_common.h"
 #define VOCAB CAT(UPPER, _VOCAB)
 #define LOGITS CAT(UPPER, _LOGITS)
 

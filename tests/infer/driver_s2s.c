@@ -13,24 +13,7 @@
  *
  * Exit 1 when the model allocated anything (not counted with -DNO_ALLOC_COUNT).
  */
-#ifdef NO_ALLOC_COUNT /* under ASan, whose malloc this must not replace */
-static int counting;
-static long allocations;
-#else
-#include "../unit/alloc_count.h"
-#endif
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define RNNC_INFER_DECLARE_ONLY
-#include INFER_FILE
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define F(name) CAT(MODEL, name)
-#define INFER CAT(MODEL, _infer)
+#include "driver_common.h"
 #define U(name) CAT(UPPER, name)
 
 static INFER s; /* the model's memory: the caller's (static here) */
